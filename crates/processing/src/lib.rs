@@ -1,0 +1,121 @@
+//! The event pipeline's steps, as pure functions over events.
+//!
+//! An event arrives as the JSON an SDK sent; [`process_event`] normalizes it (the way Relay
+//! does), derives its tags, groups it (the way Sentry's `newstyle:2023-01-11` configuration does)
+//! and derives its title, culprit and metadata. Nothing here does I/O or knows about HTTP or
+//! storage: the server feeds in bytes and context, the store takes the result.
+
+pub mod grouping;
+pub mod normalize;
+pub mod parameterize;
+pub mod tags;
+pub mod title;
+
+use serde_json::Value;
+
+pub use grouping::{group_event, GroupingResult};
+pub use normalize::{normalize_event, NormalizeContext, NormalizeError};
+pub use title::{derive_summary, EventSummary};
+
+/// An event after every processing step, ready for the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessedEvent {
+    /// 32 lowercase hex chars.
+    pub event_id: String,
+    /// `error`, `default`, `csp`, …
+    pub event_type: String,
+    pub timestamp: f64,
+    pub received: f64,
+    pub level: String,
+    pub platform: String,
+    pub title: String,
+    pub culprit: String,
+    pub metadata: Value,
+    pub hashes: Vec<String>,
+    pub grouping_variant: String,
+    pub environment: Option<String>,
+    pub release: Option<String>,
+    pub transaction: Option<String>,
+    pub user_tag: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub is_unhandled: bool,
+    /// Searchable text: the formatted message and the exception values.
+    pub message: String,
+    /// The whole normalized event, with `title`, `culprit`, `metadata`, `location`, `tags`
+    /// and `hashes` filled in as Sentry stores them.
+    pub data: Value,
+}
+
+/// Why an event could not be processed at all (most defects are repaired and recorded in the
+/// event's `errors` instead).
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessingError {
+    #[error(transparent)]
+    Normalize(#[from] NormalizeError),
+}
+
+/// Runs every step over one raw event.
+pub fn process_event(raw: Value, ctx: &NormalizeContext) -> Result<ProcessedEvent, ProcessingError> {
+    let mut event = normalize_event(raw, ctx)?;
+    let summary = derive_summary(&event);
+    let grouping = group_event(&event);
+    let tags = tags::derive_tags(&event);
+    let user_tag = tags::user_tag(&event);
+
+    let str_field = |event: &Value, key: &str| event.get(key).and_then(Value::as_str).map(str::to_owned);
+    let event_id = str_field(&event, "event_id").unwrap_or_default();
+    let event_type = str_field(&event, "type").unwrap_or_else(|| "default".to_owned());
+    let level = str_field(&event, "level").unwrap_or_else(|| "error".to_owned());
+    let platform = str_field(&event, "platform").unwrap_or_else(|| "other".to_owned());
+    let environment = str_field(&event, "environment");
+    let release = str_field(&event, "release");
+    let transaction = str_field(&event, "transaction");
+    let timestamp = event.get("timestamp").and_then(Value::as_f64).unwrap_or(ctx.received);
+    let received = event.get("received").and_then(Value::as_f64).unwrap_or(ctx.received);
+    let message = tags::search_text(&event);
+    let is_unhandled = tags::is_unhandled(&event);
+
+    if let Some(obj) = event.as_object_mut() {
+        obj.insert("title".into(), Value::String(summary.title.clone()));
+        obj.insert("culprit".into(), Value::String(summary.culprit.clone()));
+        obj.insert("metadata".into(), summary.metadata.clone());
+        if let Some(location) = &summary.location {
+            obj.insert("location".into(), Value::String(location.clone()));
+        }
+        obj.insert(
+            "tags".into(),
+            Value::Array(
+                tags.iter()
+                    .map(|(k, v)| Value::Array(vec![Value::String(k.clone()), Value::String(v.clone())]))
+                    .collect(),
+            ),
+        );
+        obj.insert(
+            "hashes".into(),
+            Value::Array(grouping.hashes.iter().cloned().map(Value::String).collect()),
+        );
+        obj.insert("grouping_config".into(), serde_json::json!({"id": grouping::CONFIG_ID}));
+    }
+
+    Ok(ProcessedEvent {
+        event_id,
+        event_type,
+        timestamp,
+        received,
+        level,
+        platform,
+        title: summary.title,
+        culprit: summary.culprit,
+        metadata: summary.metadata,
+        hashes: grouping.hashes,
+        grouping_variant: grouping.variant,
+        environment,
+        release,
+        transaction,
+        user_tag,
+        tags,
+        is_unhandled,
+        message,
+        data: event,
+    })
+}

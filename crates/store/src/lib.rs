@@ -1,0 +1,125 @@
+//! Vigil's domain and its persistence.
+//!
+//! One [`Store`] trait is the seam between the HTTP faces and the database: the server, the CLI
+//! and the tests speak only to it, and each backend (SQLite now, PostgreSQL later) implements it
+//! with its own migrations. The trait is async so that a networked backend fits; the SQLite
+//! backend runs its blocking work on tokio's blocking pool. This crate knows nothing of HTTP or
+//! of how events are normalized and grouped: it receives finished [`NewEvent`]s.
+
+pub mod model;
+pub mod search;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+pub use model::*;
+pub use search::{SearchQuery, SearchTerm};
+
+/// What can go wrong talking to the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything Vigil keeps, behind one interface.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Answers when the database does.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- organizations, projects, keys -------------------------------------------------------
+
+    /// The organization with this slug, created (name = slug) when missing.
+    async fn ensure_organization(&self, slug: &str) -> StoreResult<Organization>;
+    async fn organization_by_slug(&self, slug: &str) -> StoreResult<Option<Organization>>;
+    async fn organization_by_id(&self, id: i64) -> StoreResult<Option<Organization>>;
+    async fn list_organizations(&self) -> StoreResult<Vec<Organization>>;
+
+    /// A new project with one active key. `Conflict` when the slug is taken in the organization.
+    async fn create_project(
+        &self,
+        organization_id: i64,
+        slug: &str,
+        platform: Option<&str>,
+    ) -> StoreResult<(Project, ProjectKey)>;
+    /// Projects of one organization, or of all when `None`; ordered by id.
+    async fn list_projects(&self, organization_id: Option<i64>) -> StoreResult<Vec<Project>>;
+    async fn project_by_id(&self, id: i64) -> StoreResult<Option<Project>>;
+    async fn project_by_slug(&self, organization_id: i64, slug: &str)
+        -> StoreResult<Option<Project>>;
+
+    /// The key with this public part (any state: the caller checks `is_active`).
+    async fn key_by_public_key(&self, public_key: &str) -> StoreResult<Option<ProjectKey>>;
+    async fn list_keys(&self, project_id: i64) -> StoreResult<Vec<ProjectKey>>;
+    async fn set_key_active(&self, key_id: i64, active: bool) -> StoreResult<()>;
+
+    // --- users, membership, tokens -----------------------------------------------------------
+
+    /// `Conflict` when the e-mail is taken (compared case-insensitively).
+    async fn create_user(&self, email: &str, password_hash: &str, is_admin: bool)
+        -> StoreResult<User>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>>;
+    async fn count_users(&self) -> StoreResult<u64>;
+    /// Makes the user a member of the organization (idempotent). `role`: `owner`, `member`.
+    async fn add_member(&self, organization_id: i64, user_id: i64, role: &str) -> StoreResult<()>;
+    /// Organizations the user may read: all for admins, else those they are a member of.
+    async fn organizations_of_user(&self, user_id: i64) -> StoreResult<Vec<Organization>>;
+
+    /// Stores a token by the SHA-256 hex of its secret; the secret itself is never stored.
+    async fn create_token(&self, user_id: i64, token_hash: &str, scopes: &[String])
+        -> StoreResult<ApiToken>;
+    async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<(ApiToken, User)>>;
+
+    // --- ingest ------------------------------------------------------------------------------
+
+    /// Writes events and upserts their issues (counts, first/last seen, distinct users, tag
+    /// values, regression of resolved issues) in one transaction. Idempotent by
+    /// `(project_id, event_id)`: an event stored before is reported `duplicate` and counts
+    /// nothing again.
+    async fn save_events(&self, events: Vec<NewEvent>) -> StoreResult<Vec<SavedEvent>>;
+
+    /// Keeps envelope items that have no pipeline of their own yet, in one transaction.
+    async fn save_raw_items(&self, items: Vec<RawItem>) -> StoreResult<()>;
+
+    /// Adds SDK-reported discards (`client_report` items) to per-project counters.
+    async fn add_client_report(
+        &self,
+        project_id: i64,
+        reason: &str,
+        category: &str,
+        quantity: i64,
+    ) -> StoreResult<()>;
+
+    // --- reads -------------------------------------------------------------------------------
+
+    /// Issues matching the query, sorted, `limit` of them from `offset`.
+    async fn search_issues(&self, query: &IssueQuery) -> StoreResult<Vec<Issue>>;
+    async fn issue_by_id(&self, id: i64) -> StoreResult<Option<Issue>>;
+    /// Sets the status (and substatus, resolved time); `None` when no such issue.
+    async fn set_issue_status(&self, id: i64, status: IssueStatus) -> StoreResult<Option<Issue>>;
+    /// Events of an issue, newest first.
+    async fn issue_events(&self, issue_id: i64, offset: u64, limit: u64)
+        -> StoreResult<Vec<StoredEvent>>;
+    /// The newest (`latest = true`) or oldest event of an issue.
+    async fn issue_edge_event(&self, issue_id: i64, latest: bool)
+        -> StoreResult<Option<StoredEvent>>;
+    async fn event_by_id(&self, project_id: i64, event_id: &str)
+        -> StoreResult<Option<StoredEvent>>;
+    /// Tag values of an issue with their counts, most seen first within each key.
+    async fn issue_tag_values(&self, issue_id: i64) -> StoreResult<Vec<TagValueCount>>;
+    /// Envelope items kept raw, of one project and type, oldest first (for tests and later
+    /// pipelines).
+    async fn raw_items(&self, project_id: i64, item_type: &str) -> StoreResult<Vec<RawItem>>;
+    /// Client-report counters of a project: `(reason, category, quantity)`.
+    async fn client_reports(&self, project_id: i64) -> StoreResult<Vec<(String, String, i64)>>;
+}
