@@ -55,14 +55,18 @@ pub enum ProcessingError {
 }
 
 /// Runs every step over one raw event.
-pub fn process_event(raw: Value, ctx: &NormalizeContext) -> Result<ProcessedEvent, ProcessingError> {
+pub fn process_event(
+    raw: Value,
+    ctx: &NormalizeContext,
+) -> Result<ProcessedEvent, ProcessingError> {
     let mut event = normalize_event(raw, ctx)?;
     let summary = derive_summary(&event);
     let grouping = group_event(&event);
     let tags = tags::derive_tags(&event);
     let user_tag = tags::user_tag(&event);
 
-    let str_field = |event: &Value, key: &str| event.get(key).and_then(Value::as_str).map(str::to_owned);
+    let str_field =
+        |event: &Value, key: &str| event.get(key).and_then(Value::as_str).map(str::to_owned);
     let event_id = str_field(&event, "event_id").unwrap_or_default();
     let event_type = str_field(&event, "type").unwrap_or_else(|| "default".to_owned());
     let level = str_field(&event, "level").unwrap_or_else(|| "error".to_owned());
@@ -70,8 +74,14 @@ pub fn process_event(raw: Value, ctx: &NormalizeContext) -> Result<ProcessedEven
     let environment = str_field(&event, "environment");
     let release = str_field(&event, "release");
     let transaction = str_field(&event, "transaction");
-    let timestamp = event.get("timestamp").and_then(Value::as_f64).unwrap_or(ctx.received);
-    let received = event.get("received").and_then(Value::as_f64).unwrap_or(ctx.received);
+    let timestamp = event
+        .get("timestamp")
+        .and_then(Value::as_f64)
+        .unwrap_or(ctx.received);
+    let received = event
+        .get("received")
+        .and_then(Value::as_f64)
+        .unwrap_or(ctx.received);
     let message = tags::search_text(&event);
     let is_unhandled = tags::is_unhandled(&event);
 
@@ -86,7 +96,9 @@ pub fn process_event(raw: Value, ctx: &NormalizeContext) -> Result<ProcessedEven
             "tags".into(),
             Value::Array(
                 tags.iter()
-                    .map(|(k, v)| Value::Array(vec![Value::String(k.clone()), Value::String(v.clone())]))
+                    .map(|(k, v)| {
+                        Value::Array(vec![Value::String(k.clone()), Value::String(v.clone())])
+                    })
                     .collect(),
             ),
         );
@@ -94,7 +106,10 @@ pub fn process_event(raw: Value, ctx: &NormalizeContext) -> Result<ProcessedEven
             "hashes".into(),
             Value::Array(grouping.hashes.iter().cloned().map(Value::String).collect()),
         );
-        obj.insert("grouping_config".into(), serde_json::json!({"id": grouping::CONFIG_ID}));
+        obj.insert(
+            "grouping_config".into(),
+            serde_json::json!({"id": grouping::CONFIG_ID}),
+        );
     }
 
     Ok(ProcessedEvent {

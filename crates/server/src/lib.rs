@@ -1,1 +1,66 @@
-//! STUB
+//! Vigil's HTTP faces: the ingest endpoints SDKs send to, and the `/api/0/` web API.
+//!
+//! Both read and write only through the [`vigil_store::Store`] trait; event processing is
+//! [`vigil_processing`]'s job and wire formats are [`vigil_protocol`]'s. This crate owns what is
+//! HTTP: routing, authentication, body decoding and limits, status codes and JSON shapes.
+
+pub mod accounts;
+pub mod api;
+pub mod config;
+pub mod health;
+pub mod ingest;
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use vigil_store::Store;
+
+pub use config::ServerConfig;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<ServerConfig>,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> AppState {
+        AppState {
+            store,
+            config: Arc::new(config),
+            metrics: Arc::new(metrics::Metrics::default()),
+        }
+    }
+}
+
+/// Every route Vigil serves, at the root and, when the public URL has a path, under it too.
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .merge(ingest::routes())
+        .nest("/api/0", api::routes())
+        .merge(health::routes());
+    let prefix = state.config.path_prefix();
+    let app = if prefix.is_empty() {
+        routes
+    } else {
+        Router::new().nest(&prefix, routes.clone()).merge(routes)
+    };
+    app.with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -54,8 +54,11 @@ pub trait Store: Send + Sync + 'static {
     /// Projects of one organization, or of all when `None`; ordered by id.
     async fn list_projects(&self, organization_id: Option<i64>) -> StoreResult<Vec<Project>>;
     async fn project_by_id(&self, id: i64) -> StoreResult<Option<Project>>;
-    async fn project_by_slug(&self, organization_id: i64, slug: &str)
-        -> StoreResult<Option<Project>>;
+    async fn project_by_slug(
+        &self,
+        organization_id: i64,
+        slug: &str,
+    ) -> StoreResult<Option<Project>>;
 
     /// The key with this public part (any state: the caller checks `is_active`).
     async fn key_by_public_key(&self, public_key: &str) -> StoreResult<Option<ProjectKey>>;
@@ -65,8 +68,12 @@ pub trait Store: Send + Sync + 'static {
     // --- users, membership, tokens -----------------------------------------------------------
 
     /// `Conflict` when the e-mail is taken (compared case-insensitively).
-    async fn create_user(&self, email: &str, password_hash: &str, is_admin: bool)
-        -> StoreResult<User>;
+    async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> StoreResult<User>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>>;
     async fn count_users(&self) -> StoreResult<u64>;
@@ -76,8 +83,12 @@ pub trait Store: Send + Sync + 'static {
     async fn organizations_of_user(&self, user_id: i64) -> StoreResult<Vec<Organization>>;
 
     /// Stores a token by the SHA-256 hex of its secret; the secret itself is never stored.
-    async fn create_token(&self, user_id: i64, token_hash: &str, scopes: &[String])
-        -> StoreResult<ApiToken>;
+    async fn create_token(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        scopes: &[String],
+    ) -> StoreResult<ApiToken>;
     async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<(ApiToken, User)>>;
 
     // --- ingest ------------------------------------------------------------------------------
@@ -108,13 +119,23 @@ pub trait Store: Send + Sync + 'static {
     /// Sets the status (and substatus, resolved time); `None` when no such issue.
     async fn set_issue_status(&self, id: i64, status: IssueStatus) -> StoreResult<Option<Issue>>;
     /// Events of an issue, newest first.
-    async fn issue_events(&self, issue_id: i64, offset: u64, limit: u64)
-        -> StoreResult<Vec<StoredEvent>>;
+    async fn issue_events(
+        &self,
+        issue_id: i64,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<StoredEvent>>;
     /// The newest (`latest = true`) or oldest event of an issue.
-    async fn issue_edge_event(&self, issue_id: i64, latest: bool)
-        -> StoreResult<Option<StoredEvent>>;
-    async fn event_by_id(&self, project_id: i64, event_id: &str)
-        -> StoreResult<Option<StoredEvent>>;
+    async fn issue_edge_event(
+        &self,
+        issue_id: i64,
+        latest: bool,
+    ) -> StoreResult<Option<StoredEvent>>;
+    async fn event_by_id(
+        &self,
+        project_id: i64,
+        event_id: &str,
+    ) -> StoreResult<Option<StoredEvent>>;
     /// Tag values of an issue with their counts, most seen first within each key.
     async fn issue_tag_values(&self, issue_id: i64) -> StoreResult<Vec<TagValueCount>>;
     /// Envelope items kept raw, of one project and type, oldest first (for tests and later

@@ -8,14 +8,21 @@ use serde::{Deserialize, Serialize};
 pub enum SearchTerm {
     /// `is:unresolved`, `is:resolved`, `is:ignored` (`is:archived`, `is:muted` alias ignored);
     /// negated with `!is:`.
-    Status { status: crate::IssueStatus, negated: bool },
+    Status {
+        status: crate::IssueStatus,
+        negated: bool,
+    },
     /// `is:unhandled` / `!is:unhandled`... kept for Sentry parity.
     Unhandled { negated: bool },
     /// `level:error`: the issue's level.
     Level { value: String, negated: bool },
     /// `key:value` for any tag, `environment`, `release`, `user.email`, … matched against the
     /// issue's tag values (`environment` and `release` are tags too).
-    Tag { key: String, value: String, negated: bool },
+    Tag {
+        key: String,
+        value: String,
+        negated: bool,
+    },
     /// `has:key` / `!has:key`.
     Has { key: String, negated: bool },
     /// Words not of the `key:value` form; matched case-insensitively against title, culprit
@@ -71,8 +78,15 @@ pub fn parse_search(input: &str) -> Result<SearchQuery, SearchError> {
                 other => return Err(SearchError::UnknownStatus(other.to_string())),
             },
             "level" => terms.push(SearchTerm::Level { value, negated }),
-            "has" => terms.push(SearchTerm::Has { key: value, negated }),
-            _ => terms.push(SearchTerm::Tag { key: key.to_string(), value, negated }),
+            "has" => terms.push(SearchTerm::Has {
+                key: value,
+                negated,
+            }),
+            _ => terms.push(SearchTerm::Tag {
+                key: key.to_string(),
+                value,
+                negated,
+            }),
         }
     }
     if !text.is_empty() {
@@ -86,7 +100,9 @@ pub fn parse_search(input: &str) -> Result<SearchQuery, SearchError> {
 fn split_key_value(token: &str) -> Option<(&str, &str)> {
     let (key, value) = token.split_once(':')?;
     let key_ok = !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if !key_ok || value.is_empty() || value.starts_with("//") {
         return None;
     }
@@ -142,15 +158,31 @@ mod tests {
 
     #[test]
     fn parses_status_level_tags_and_text() {
-        let q = parse_search(r#"is:unresolved level:error !browser:Chrome division by zero environment:"prod eu""#)
-            .expect("valid search");
+        let q = parse_search(
+            r#"is:unresolved level:error !browser:Chrome division by zero environment:"prod eu""#,
+        )
+        .expect("valid search");
         assert_eq!(
             q.terms,
             vec![
-                SearchTerm::Status { status: IssueStatus::Unresolved, negated: false },
-                SearchTerm::Level { value: "error".into(), negated: false },
-                SearchTerm::Tag { key: "browser".into(), value: "Chrome".into(), negated: true },
-                SearchTerm::Tag { key: "environment".into(), value: "prod eu".into(), negated: false },
+                SearchTerm::Status {
+                    status: IssueStatus::Unresolved,
+                    negated: false
+                },
+                SearchTerm::Level {
+                    value: "error".into(),
+                    negated: false
+                },
+                SearchTerm::Tag {
+                    key: "browser".into(),
+                    value: "Chrome".into(),
+                    negated: true
+                },
+                SearchTerm::Tag {
+                    key: "environment".into(),
+                    value: "prod eu".into(),
+                    negated: false
+                },
                 SearchTerm::Text("division by zero".into()),
             ]
         );
@@ -159,7 +191,10 @@ mod tests {
     #[test]
     fn url_in_free_text_is_not_a_key() {
         let q = parse_search("http://example.com/x").expect("valid");
-        assert_eq!(q.terms, vec![SearchTerm::Text("http://example.com/x".into())]);
+        assert_eq!(
+            q.terms,
+            vec![SearchTerm::Text("http://example.com/x".into())]
+        );
     }
 
     #[test]

@@ -1,1 +1,344 @@
-//! STUB — replaced by the SQLite implementation.
+//! The SQLite backend: one file, no server, the default for one node.
+//!
+//! ## Shape
+//! - [`connection`]: one writer connection behind a mutex and a few readers (WAL mode lets
+//!   them read beside the writer); [`migrations`] run on the writer when the store opens.
+//! - One module per area of the schema; each is plain synchronous rusqlite code over a
+//!   `&Connection`, with statements from the per-connection cache (`prepare_cached`).
+//! - [`SqliteStore`] implements the async [`Store`] trait by running that code on tokio's
+//!   blocking pool (`spawn_blocking`), so no query ever blocks the async runtime.
+//!
+//! ## Durability
+//! `journal_mode=WAL` with `synchronous=FULL`: a write that returned is on disk, even across a
+//! power cut, which the promise "an event that got a 200 is never lost" needs. Batching many
+//! events into one transaction ([`Store::save_events`]) is what keeps that affordable.
+//!
+//! ## Time
+//! Times are stored as REAL seconds since the epoch, the model's `UnixTime` as is: exact
+//! round-trips, and SQL's `min`/`max` and comparisons work on the column directly.
+
+mod connection;
+mod error;
+mod events;
+mod ingest;
+mod issue_search;
+mod issues;
+mod migrations;
+mod organizations;
+mod projects;
+mod raw;
+mod tally;
+mod tokens;
+mod users;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use self::connection::Connections;
+use crate::{
+    ApiToken, Issue, IssueQuery, IssueStatus, NewEvent, Organization, Project, ProjectKey, RawItem,
+    SavedEvent, Store, StoreError, StoreResult, StoredEvent, TagValueCount, User,
+};
+
+/// Read connections per store. Reads are short; a few cover a two-core machine's web traffic
+/// while the writer ingests.
+const READERS: usize = 4;
+
+/// [`Store`] on an SQLite file. Cheap to clone: clones share the connections.
+#[derive(Clone)]
+pub struct SqliteStore {
+    connections: Arc<Connections>,
+}
+
+impl SqliteStore {
+    /// Opens (creating the file and its directory when missing) and migrates the database.
+    ///
+    /// Blocking: call it at start, before serving.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Database(format!("creating the directory {}: {e}", dir.display()))
+            })?;
+        }
+        let mut writer = connection::open_writer(path)?;
+        migrations::migrate(&mut writer)?;
+        let readers = (0..READERS)
+            .map(|_| connection::open_reader(path))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(SqliteStore {
+            connections: Arc::new(Connections::new(writer, readers)),
+        })
+    }
+
+    /// Runs `f` on the blocking pool with the connections.
+    async fn blocking<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connections) -> StoreResult<T> + Send + 'static,
+    {
+        let connections = Arc::clone(&self.connections);
+        tokio::task::spawn_blocking(move || f(&connections))
+            .await
+            .map_err(|e| StoreError::Database(format!("store task failed: {e}")))?
+    }
+
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.blocking(move |connections| connections.read(f)).await
+    }
+
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut rusqlite::Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.blocking(move |connections| connections.write(f)).await
+    }
+}
+
+/// Now, as stored.
+pub(crate) fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// An offset or limit as SQLite's signed integer; past `i64::MAX` is "no limit" anyway.
+pub(crate) fn sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(|e| StoreError::Database(format!("ping: {e}")))
+        })
+        .await
+    }
+
+    async fn ensure_organization(&self, slug: &str) -> StoreResult<Organization> {
+        let slug = slug.to_owned();
+        self.write(move |conn| organizations::ensure(conn, &slug))
+            .await
+    }
+
+    async fn organization_by_slug(&self, slug: &str) -> StoreResult<Option<Organization>> {
+        let slug = slug.to_owned();
+        self.read(move |conn| organizations::by_slug(conn, &slug))
+            .await
+    }
+
+    async fn organization_by_id(&self, id: i64) -> StoreResult<Option<Organization>> {
+        self.read(move |conn| organizations::by_id(conn, id)).await
+    }
+
+    async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
+        self.read(organizations::list).await
+    }
+
+    async fn create_project(
+        &self,
+        organization_id: i64,
+        slug: &str,
+        platform: Option<&str>,
+    ) -> StoreResult<(Project, ProjectKey)> {
+        let slug = slug.to_owned();
+        let platform = platform.map(str::to_owned);
+        self.write(move |conn| projects::create(conn, organization_id, &slug, platform.as_deref()))
+            .await
+    }
+
+    async fn list_projects(&self, organization_id: Option<i64>) -> StoreResult<Vec<Project>> {
+        self.read(move |conn| projects::list(conn, organization_id))
+            .await
+    }
+
+    async fn project_by_id(&self, id: i64) -> StoreResult<Option<Project>> {
+        self.read(move |conn| projects::by_id(conn, id)).await
+    }
+
+    async fn project_by_slug(
+        &self,
+        organization_id: i64,
+        slug: &str,
+    ) -> StoreResult<Option<Project>> {
+        let slug = slug.to_owned();
+        self.read(move |conn| projects::by_slug(conn, organization_id, &slug))
+            .await
+    }
+
+    async fn key_by_public_key(&self, public_key: &str) -> StoreResult<Option<ProjectKey>> {
+        let public_key = public_key.to_owned();
+        self.read(move |conn| projects::key_by_public_key(conn, &public_key))
+            .await
+    }
+
+    async fn list_keys(&self, project_id: i64) -> StoreResult<Vec<ProjectKey>> {
+        self.read(move |conn| projects::list_keys(conn, project_id))
+            .await
+    }
+
+    async fn set_key_active(&self, key_id: i64, active: bool) -> StoreResult<()> {
+        self.write(move |conn| projects::set_key_active(conn, key_id, active))
+            .await
+    }
+
+    async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> StoreResult<User> {
+        let email = email.to_owned();
+        let password_hash = password_hash.to_owned();
+        self.write(move |conn| users::create(conn, &email, &password_hash, is_admin))
+            .await
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let email = email.to_owned();
+        self.read(move |conn| users::by_email(conn, &email)).await
+    }
+
+    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
+        self.read(move |conn| users::by_id(conn, id)).await
+    }
+
+    async fn count_users(&self) -> StoreResult<u64> {
+        self.read(users::count).await
+    }
+
+    async fn add_member(&self, organization_id: i64, user_id: i64, role: &str) -> StoreResult<()> {
+        let role = role.to_owned();
+        self.write(move |conn| users::add_member(conn, organization_id, user_id, &role))
+            .await
+    }
+
+    async fn organizations_of_user(&self, user_id: i64) -> StoreResult<Vec<Organization>> {
+        self.read(move |conn| users::organizations_of(conn, user_id))
+            .await
+    }
+
+    async fn create_token(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        scopes: &[String],
+    ) -> StoreResult<ApiToken> {
+        let token_hash = token_hash.to_owned();
+        let scopes = scopes.to_vec();
+        self.write(move |conn| tokens::create(conn, user_id, &token_hash, &scopes))
+            .await
+    }
+
+    async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<(ApiToken, User)>> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |conn| tokens::by_hash(conn, &token_hash))
+            .await
+    }
+
+    async fn save_events(&self, events: Vec<NewEvent>) -> StoreResult<Vec<SavedEvent>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        events.iter().try_for_each(ingest::validate)?;
+        self.blocking(move |connections| {
+            // Serialize and compress before taking the writer, which other batches wait for.
+            let encoded = events
+                .into_iter()
+                .map(events::encode)
+                .collect::<StoreResult<Vec<_>>>()?;
+            connections.write(|conn| ingest::save(conn, &encoded))
+        })
+        .await
+    }
+
+    async fn save_raw_items(&self, items: Vec<RawItem>) -> StoreResult<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.write(move |conn| raw::save_items(conn, &items)).await
+    }
+
+    async fn add_client_report(
+        &self,
+        project_id: i64,
+        reason: &str,
+        category: &str,
+        quantity: i64,
+    ) -> StoreResult<()> {
+        let reason = reason.to_owned();
+        let category = category.to_owned();
+        self.write(move |conn| {
+            raw::add_client_report(conn, project_id, &reason, &category, quantity)
+        })
+        .await
+    }
+
+    async fn search_issues(&self, query: &IssueQuery) -> StoreResult<Vec<Issue>> {
+        let query = query.clone();
+        self.read(move |conn| issue_search::search(conn, &query))
+            .await
+    }
+
+    async fn issue_by_id(&self, id: i64) -> StoreResult<Option<Issue>> {
+        self.read(move |conn| issues::by_id(conn, id)).await
+    }
+
+    async fn set_issue_status(&self, id: i64, status: IssueStatus) -> StoreResult<Option<Issue>> {
+        self.write(move |conn| issues::set_status(conn, id, status))
+            .await
+    }
+
+    async fn issue_events(
+        &self,
+        issue_id: i64,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        self.read(move |conn| events::of_issue(conn, issue_id, offset, limit))
+            .await
+    }
+
+    async fn issue_edge_event(
+        &self,
+        issue_id: i64,
+        latest: bool,
+    ) -> StoreResult<Option<StoredEvent>> {
+        self.read(move |conn| events::edge_of_issue(conn, issue_id, latest))
+            .await
+    }
+
+    async fn event_by_id(
+        &self,
+        project_id: i64,
+        event_id: &str,
+    ) -> StoreResult<Option<StoredEvent>> {
+        let event_id = event_id.to_owned();
+        self.read(move |conn| events::by_id(conn, project_id, &event_id))
+            .await
+    }
+
+    async fn issue_tag_values(&self, issue_id: i64) -> StoreResult<Vec<TagValueCount>> {
+        self.read(move |conn| issues::tag_values(conn, issue_id))
+            .await
+    }
+
+    async fn raw_items(&self, project_id: i64, item_type: &str) -> StoreResult<Vec<RawItem>> {
+        let item_type = item_type.to_owned();
+        self.read(move |conn| raw::items(conn, project_id, &item_type))
+            .await
+    }
+
+    async fn client_reports(&self, project_id: i64) -> StoreResult<Vec<(String, String, i64)>> {
+        self.read(move |conn| raw::client_reports(conn, project_id))
+            .await
+    }
+}

@@ -1,0 +1,199 @@
+//! Function-name normalization for grouping.
+//!
+//! Native symbols carry argument lists, template arguments, return types and compiler hashes
+//! that change with a rebuild but not with the bug (`std::panicking::catch_unwind::<isize, …>`,
+//! `foo::bar::h1a2b3c4d5e6f7a8b`). Sentry's `trim_native_function_name` reduces them to the
+//! bare path (`std::panicking::catch_unwind::<T>`); this module does the same.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::input::Family;
+
+static CPP_TRAILER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(\bconst\b|&)$").expect("valid regex"));
+static LAMBDA: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:'lambda\d*'|<lambda_[a-f0-9]+>|<lambda_\d+>|lambda_[a-f0-9]+|\$_\d+)")
+        .expect("valid regex")
+});
+static RUST_BLANKET: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^([A-Z] as )").expect("valid regex"));
+static RUST_HASH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"::h[a-z0-9]{16}$").expect("valid regex"));
+static WINDECL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:__cdecl|__stdcall|__fastcall)\s+(.*)$").expect("valid regex")
+});
+
+/// The function name grouping uses for a frame's `function` on `platform` (Sentry's
+/// `trim_function_name`): native names are trimmed, others are kept.
+pub fn trim_function_name(function: &str, platform: Option<&str>) -> String {
+    if Family::of(platform) == Family::Native {
+        trim_native_function_name(function)
+    } else {
+        function.to_owned()
+    }
+}
+
+/// Reduces a demangled native symbol to the function's path.
+pub fn trim_native_function_name(function: &str) -> String {
+    if function == "<redacted>" || function == "<unknown>" {
+        return function.to_owned();
+    }
+    let mut f = function.trim().to_owned();
+    // Objective-C selectors are already what we want.
+    if f.starts_with('[') || f.starts_with("+[") || f.starts_with("-[") {
+        return f;
+    }
+    while let Some(m) = CPP_TRAILER.find(&f) {
+        f = f[..m.start()].trim_end().to_owned();
+    }
+    // Operators contain the delimiters we balance on; hide them while we work.
+    f = f
+        .replace("operator<<", "operator⟨⟨")
+        .replace("operator<", "operator⟨")
+        .replace("operator()", "operator◯")
+        .replace("operator->", "operator⟿")
+        .replace(" -> ", " ⟿ ")
+        .replace("`anonymous namespace'", "〔anonymousnamespace〕");
+    f = LAMBDA.replace_all(&f, "lambda").into_owned();
+
+    f = replace_enclosed(&f, '(', ')', &mut |inner, _| {
+        if inner == "anonymous namespace" || inner == "operator" {
+            format!("({inner})")
+        } else {
+            String::new()
+        }
+    });
+    f = replace_enclosed(&f, '<', '>', &mut process_generics);
+
+    let mut tokens = split_func_tokens(&f);
+    if tokens.len() > 1 && tokens.last().map(String::as_str) == Some("<T>") {
+        tokens.pop();
+        if let Some(last) = tokens.last_mut() {
+            last.push_str(" <T>");
+        }
+    }
+    // The name is left of a `->` return marker (Swift), else the last token.
+    let func_token = match tokens.iter().position(|t| t == "⟿") {
+        Some(i) if i > 0 => tokens.get(i - 1).cloned(),
+        _ => tokens.last().cloned(),
+    };
+    let mut out = match func_token.filter(|t| !t.is_empty()) {
+        Some(t) => t
+            .replace('⟨', "<")
+            .replace('◯', "()")
+            .replace('⟿', "->")
+            .replace("〔anonymousnamespace〕", "`anonymous namespace'"),
+        None => function.to_owned(),
+    };
+    out = RUST_HASH.replace(&out, "").into_owned();
+    WINDECL.replace(&out, "$1").into_owned()
+}
+
+/// Generic arguments become `<T>`, except Rust's leading `<Type as Trait>` which becomes the
+/// trait path.
+fn process_generics(inner: &str, start: usize) -> String {
+    if inner == "lambda" || LAMBDA.is_match(inner) {
+        return format!("<{inner}>");
+    }
+    if start > 0 {
+        return "<T>".to_owned();
+    }
+    let inner = RUST_BLANKET.replace(inner, "");
+    let inner = replace_enclosed(&inner, '<', '>', &mut process_generics);
+    inner.split(" as ").next().unwrap_or_default().to_owned()
+}
+
+/// Replaces every outermost `open … close` span with `replace(inner, index_of_open)`.
+fn replace_enclosed(
+    s: &str,
+    open: char,
+    close: char,
+    replace: &mut dyn FnMut(&str, usize) -> String,
+) -> String {
+    if !s.contains(open) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut depth = 0usize;
+    let mut start = 0usize;
+    let mut start_char = 0usize;
+    for (char_idx, (byte_idx, c)) in s.char_indices().enumerate() {
+        if c == open {
+            if depth == 0 {
+                start = byte_idx + c.len_utf8();
+                start_char = char_idx;
+            }
+            depth += 1;
+        } else if c == close && depth > 0 {
+            depth -= 1;
+            if depth == 0 {
+                out.push_str(&replace(&s[start..byte_idx], start_char));
+            }
+        } else if depth == 0 {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Splits on spaces that are not inside brackets.
+fn split_func_tokens(s: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut depth = 0usize;
+    let mut current = String::new();
+    for c in s.chars() {
+        match c {
+            '(' | '<' | '[' => depth += 1,
+            ')' | '>' | ']' => depth = depth.saturating_sub(1),
+            ' ' if depth == 0 => {
+                tokens.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    tokens.push(current);
+    tokens
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trim_native_function_name as trim;
+
+    #[test]
+    fn cpp_signatures() {
+        assert_eq!(trim("int main(int, char**)"), "main");
+        assert_eq!(
+            trim("void foo::bar<int>::baz(std::string const&) const"),
+            "foo::bar<T>::baz"
+        );
+        assert_eq!(trim("operator<<(std::ostream&, Foo const&)"), "operator<<");
+    }
+
+    #[test]
+    fn rust_symbols() {
+        assert_eq!(
+            trim(
+                "std::panicking::catch_unwind::<isize, std::rt::lang_start_internal::{closure#0}>"
+            ),
+            "std::panicking::catch_unwind::<T>"
+        );
+        assert_eq!(
+            trim("<F as core::ops::function::FnOnce<()>>::call_once"),
+            "core::ops::function::FnOnce<T>::call_once"
+        );
+        assert_eq!(trim("rustapp::main::h0123456789abcdef"), "rustapp::main");
+        assert_eq!(trim("<unknown>"), "<unknown>");
+    }
+
+    #[test]
+    fn objc_is_kept() {
+        assert_eq!(
+            trim("-[UIApplication sendEvent:]"),
+            "-[UIApplication sendEvent:]"
+        );
+    }
+}

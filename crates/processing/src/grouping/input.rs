@@ -1,0 +1,343 @@
+//! A tolerant read of the parts of an event that grouping and titles look at.
+//!
+//! `group_event` and `derive_summary` get normalized events, but must also cope with raw SDK
+//! payloads: `exception` as `{"values": [...]}` or a bare list, legacy `sentry.interfaces.*`
+//! keys, a top-level `stacktrace` that Relay would move into the only exception, `message` as a
+//! string or an object, and fields of the wrong type. Everything here reads JSON and never
+//! panics; anything unreadable is treated as absent.
+
+use serde_json::Value;
+
+/// The interfaces of an event, each looked up under its current and legacy names.
+pub struct EventView<'a> {
+    pub raw: &'a Value,
+    pub platform: Option<&'a str>,
+    pub exceptions: Vec<ExceptionView<'a>>,
+    /// Top-level stack trace, when Relay would not have moved it into an exception.
+    pub stacktrace: Option<StacktraceView<'a>>,
+    pub threads: Vec<&'a Value>,
+    pub logentry: Option<LogEntry>,
+    pub template: Option<&'a Value>,
+    pub csp: Option<&'a Value>,
+}
+
+/// One exception of the chain, oldest first as SDKs send them.
+pub struct ExceptionView<'a> {
+    pub ty: Option<String>,
+    pub value: Option<String>,
+    pub module: Option<&'a str>,
+    pub mechanism: Option<&'a Value>,
+    pub stacktrace: Option<StacktraceView<'a>>,
+}
+
+/// A stack trace: frames oldest call first, crashing frame last.
+#[derive(Clone)]
+pub struct StacktraceView<'a> {
+    pub frames: Vec<FrameView<'a>>,
+}
+
+/// The fields of a frame that grouping and culprits read.
+#[derive(Clone, Debug, Default)]
+pub struct FrameView<'a> {
+    pub abs_path: Option<&'a str>,
+    pub filename: Option<&'a str>,
+    pub module: Option<&'a str>,
+    pub function: Option<&'a str>,
+    pub raw_function: Option<&'a str>,
+    pub package: Option<&'a str>,
+    pub platform: Option<&'a str>,
+    pub context_line: Option<&'a str>,
+    pub lineno: Option<&'a Value>,
+    pub colno: Option<&'a Value>,
+    pub in_app: Option<bool>,
+    pub has_sourcemap: bool,
+    pub has_surrounding_context: bool,
+}
+
+/// The message slot (`logentry`, legacy `sentry.interfaces.Message`, or top-level `message`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LogEntry {
+    /// The template (`Failed to charge user %s`), when the SDK sent one.
+    pub message: Option<String>,
+    /// The message as the user saw it.
+    pub formatted: Option<String>,
+}
+
+/// `event[key]` under the first of `keys` that is present and not null.
+pub fn interface<'a>(event: &'a Value, keys: &[&str]) -> Option<&'a Value> {
+    keys.iter()
+        .find_map(|k| event.get(*k).filter(|v| !v.is_null()))
+}
+
+/// A string field; empty strings count as absent, as they do for Sentry's `get_path(...) or`.
+pub fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// The list under `values` of an interface that may also be sent as a bare list.
+pub fn values_list(v: &Value) -> &[Value] {
+    match v {
+        Value::Array(items) => items,
+        Value::Object(_) => v
+            .get("values")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]),
+        _ => &[],
+    }
+}
+
+/// Renders a scalar the way it would have been written as text (numbers, bools).
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+impl<'a> EventView<'a> {
+    pub fn new(raw: &'a Value) -> Self {
+        let platform = str_field(raw, "platform");
+        let mut exceptions: Vec<ExceptionView<'a>> =
+            interface(raw, &["exception", "sentry.interfaces.Exception"])
+                .map(|v| match v {
+                    // raven sent a single exception object without `values`
+                    Value::Object(o) if !o.contains_key("values") => std::slice::from_ref(v),
+                    _ => values_list(v),
+                })
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(ExceptionView::new)
+                .collect();
+
+        let mut stacktrace = interface(raw, &["stacktrace", "sentry.interfaces.Stacktrace"])
+            .map(StacktraceView::new);
+        // Relay moves a top-level stack trace into the only exception when it has none.
+        if exceptions.len() == 1 && exceptions[0].stacktrace.is_none() && stacktrace.is_some() {
+            exceptions[0].stacktrace = stacktrace.take();
+        }
+
+        let threads = interface(raw, &["threads", "sentry.interfaces.Threads"])
+            .map(values_list)
+            .unwrap_or(&[]);
+        EventView {
+            raw,
+            platform,
+            exceptions,
+            stacktrace,
+            threads: threads.iter().filter(|t| t.is_object()).collect(),
+            logentry: read_logentry(raw),
+            template: interface(raw, &["template", "sentry.interfaces.Template"])
+                .filter(|v| v.is_object()),
+            csp: interface(raw, &["csp", "sentry.interfaces.Csp"]).filter(|v| v.is_object()),
+        }
+    }
+}
+
+impl<'a> ExceptionView<'a> {
+    fn new(v: &'a Value) -> Option<Self> {
+        let mut ty = v
+            .get("type")
+            .and_then(scalar_text)
+            .filter(|s| !s.is_empty());
+        let mut value = v.get("value").and_then(|x| match x {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            other => scalar_text(other).or_else(|| Some(other.to_string())),
+        });
+        // Relay splits `"TypeError: x"` into type and value when the type is missing.
+        if ty.is_none() {
+            if let Some((t, rest)) = value.as_deref().and_then(split_type_prefix) {
+                ty = Some(t);
+                value = Some(rest);
+            }
+        }
+        // Relay drops exceptions that have neither a type nor a value.
+        if ty.is_none() && value.as_deref().is_none_or(str::is_empty) {
+            return None;
+        }
+        Some(ExceptionView {
+            ty,
+            value,
+            module: str_field(v, "module"),
+            mechanism: v.get("mechanism").filter(|m| m.is_object()),
+            stacktrace: v
+                .get("stacktrace")
+                .filter(|s| s.is_object())
+                .map(StacktraceView::new),
+        })
+    }
+
+    /// `mechanism.<key>` as a bool (false when absent).
+    pub fn mechanism_flag(&self, key: &str) -> bool {
+        self.mechanism
+            .and_then(|m| m.get(key))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    /// `mechanism.<key>` as an integer id (`exception_id`, `parent_id`).
+    pub fn mechanism_id(&self, key: &str) -> Option<i64> {
+        self.mechanism
+            .and_then(|m| m.get(key))
+            .and_then(Value::as_i64)
+    }
+}
+
+/// `Name: rest` → (`Name`, `rest`) when `Name` is a single word, as Relay does.
+fn split_type_prefix(value: &str) -> Option<(String, String)> {
+    let (head, rest) = value.split_once(':')?;
+    let word = !head.is_empty() && head.chars().all(|c| c.is_alphanumeric() || c == '_');
+    word.then(|| (head.to_owned(), rest.trim().to_owned()))
+}
+
+impl<'a> StacktraceView<'a> {
+    fn new(v: &'a Value) -> Self {
+        let frames = match v.get("frames") {
+            Some(Value::Array(frames)) => frames
+                .iter()
+                .filter(|f| f.is_object())
+                .map(FrameView::new)
+                .collect(),
+            _ => Vec::new(),
+        };
+        StacktraceView { frames }
+    }
+}
+
+impl<'a> FrameView<'a> {
+    fn new(v: &'a Value) -> Self {
+        let non_empty_list = |key: &str| {
+            v.get(key)
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+        };
+        FrameView {
+            abs_path: str_field(v, "abs_path"),
+            filename: str_field(v, "filename"),
+            module: str_field(v, "module"),
+            function: str_field(v, "function"),
+            raw_function: str_field(v, "raw_function"),
+            package: str_field(v, "package"),
+            platform: str_field(v, "platform"),
+            context_line: v.get("context_line").and_then(Value::as_str),
+            lineno: v.get("lineno").filter(|x| !x.is_null()),
+            colno: v.get("colno").filter(|x| !x.is_null()),
+            in_app: v.get("in_app").and_then(Value::as_bool),
+            has_sourcemap: v
+                .get("data")
+                .and_then(|d| d.get("sourcemap"))
+                .is_some_and(|s| !s.is_null()),
+            has_surrounding_context: non_empty_list("pre_context")
+                || non_empty_list("post_context"),
+        }
+    }
+}
+
+/// The message slot under any of its spellings.
+pub fn read_logentry(event: &Value) -> Option<LogEntry> {
+    let slot = interface(event, &["logentry", "sentry.interfaces.Message"]).or_else(|| {
+        event
+            .get("message")
+            .filter(|m| !m.is_null() && **m != Value::Bool(false))
+    })?;
+    let entry = match slot {
+        Value::Object(_) => {
+            let text = |key: &str| {
+                slot.get(key)
+                    .and_then(scalar_text)
+                    .filter(|s| !s.is_empty())
+            };
+            LogEntry {
+                message: text("message"),
+                formatted: text("formatted"),
+            }
+        }
+        Value::String(s) => LogEntry {
+            message: None,
+            formatted: Some(s.clone()).filter(|s| !s.is_empty()),
+        },
+        other => LogEntry {
+            message: None,
+            formatted: Some(other.to_string()),
+        },
+    };
+    (entry.message.is_some() || entry.formatted.is_some()).then_some(entry)
+}
+
+/// The family of a platform that decides platform-specific grouping (Sentry's
+/// `get_behavior_family_for_platform`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Native,
+    JavaScript,
+    Other,
+}
+
+impl Family {
+    pub fn of(platform: Option<&str>) -> Family {
+        match platform {
+            Some("objc" | "cocoa" | "swift" | "native" | "c") => Family::Native,
+            Some("javascript" | "node") => Family::JavaScript,
+            _ => Family::Other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn exception_as_bare_list_and_legacy_key() {
+        let e = json!({"sentry.interfaces.Exception": [{"type": "A", "value": "b"}]});
+        let view = EventView::new(&e);
+        assert_eq!(view.exceptions.len(), 1);
+        assert_eq!(view.exceptions[0].ty.as_deref(), Some("A"));
+    }
+
+    #[test]
+    fn top_level_stacktrace_moves_into_only_exception() {
+        let e = json!({"exception": {"type": "A"}, "stacktrace": {"frames": [{"function": "f"}]}});
+        let view = EventView::new(&e);
+        assert!(view.stacktrace.is_none());
+        assert_eq!(
+            view.exceptions[0]
+                .stacktrace
+                .as_ref()
+                .map(|s| s.frames.len()),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn type_is_split_from_value() {
+        let e = json!({"exception": {"values": [{"value": "TypeError: x is undefined"}]}});
+        let view = EventView::new(&e);
+        assert_eq!(view.exceptions[0].ty.as_deref(), Some("TypeError"));
+        assert_eq!(view.exceptions[0].value.as_deref(), Some("x is undefined"));
+    }
+
+    #[test]
+    fn message_spellings() {
+        assert_eq!(
+            read_logentry(&json!({"message": "hi"})).and_then(|l| l.formatted),
+            Some("hi".into())
+        );
+        let l = read_logentry(&json!({"logentry": {"message": "a %s", "params": [1]}}))
+            .unwrap_or_default();
+        assert_eq!(l.message.as_deref(), Some("a %s"));
+        assert!(read_logentry(&json!({"message": false})).is_none());
+    }
+
+    #[test]
+    fn wrong_types_are_absent() {
+        let e =
+            json!({"exception": 5, "stacktrace": "x", "threads": {"values": 3}, "logentry": []});
+        let view = EventView::new(&e);
+        assert!(view.exceptions.is_empty() && view.threads.is_empty());
+    }
+}

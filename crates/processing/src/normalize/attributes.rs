@@ -1,0 +1,581 @@
+//! The event's top-level scalar attributes: id, type, level, platform, logger, release, dist,
+//! environment, transaction, culprit, fingerprint, modules, extra and sdk.
+//!
+//! Each has a type and validity rule in Relay's `Event` schema (§5.1); a value that breaks it is
+//! dropped with a note and, where Sentry needs one, replaced by the default.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use super::errors::{self, EventErrors};
+use super::limits::{self, dispose};
+use super::value::{lenient_string, str_at};
+use super::NormalizeContext;
+
+/// Platforms Sentry knows (`VALID_PLATFORMS` in relay-event-schema); anything else is `other`.
+const VALID_PLATFORMS: &[&str] = &[
+    "as3",
+    "c",
+    "cfml",
+    "cocoa",
+    "csharp",
+    "elixir",
+    "go",
+    "groovy",
+    "haskell",
+    "java",
+    "javascript",
+    "native",
+    "node",
+    "objc",
+    "other",
+    "perl",
+    "php",
+    "python",
+    "ruby",
+];
+
+/// Releases Sentry refuses (sentry-release-parser): they would collide with URL segments.
+const RESERVED_RELEASES: &[&str] = &[".", "..", "latest"];
+/// Sentry's `sentry.models.BoundedIntegerField` upper bound.
+const MAX_TIME_SPENT: u64 = 2_147_483_647;
+/// The protocol version Sentry records on stored events.
+const PROTOCOL_VERSION: &str = "7";
+
+/// Sets `event_id`: the envelope header's id, else the payload's, else a new UUIDv4; always 32
+/// lowercase hex digits.
+pub(crate) fn normalize_event_id(
+    event: &mut Map<String, Value>,
+    ctx: &NormalizeContext,
+    errors: &mut EventErrors,
+) {
+    let from_payload = match event.get("event_id") {
+        None | Some(Value::Null) => None,
+        Some(raw) => {
+            let parsed = raw.as_str().and_then(parse_uuid);
+            if parsed.is_none() {
+                errors.invalid("event_id", Some(raw));
+            }
+            parsed
+        }
+    };
+    // The envelope header is what the SDK acknowledged to its user and what attachments and
+    // feedback refer to, so it wins when the two differ.
+    let from_envelope = ctx.envelope_event_id.as_deref().and_then(parse_uuid);
+    let id = from_envelope
+        .or(from_payload)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    event.insert("event_id".into(), Value::String(id));
+}
+
+/// 32 lowercase hex digits from any spelling of a UUID (dashed, braced, upper case).
+pub(crate) fn parse_uuid(s: &str) -> Option<String> {
+    uuid::Uuid::try_parse(s.trim())
+        .ok()
+        .map(|u| u.simple().to_string())
+}
+
+/// Reads a level: Relay's names and aliases, or Python's numeric logging levels (raven sends
+/// `40`).
+pub(crate) fn parse_level(value: &Value) -> Option<&'static str> {
+    match value {
+        Value::String(s) => match s.as_str() {
+            "debug" => Some("debug"),
+            "info" | "log" => Some("info"),
+            "warning" => Some("warning"),
+            "error" => Some("error"),
+            "fatal" | "critical" => Some("fatal"),
+            _ => None,
+        },
+        Value::Number(n) => match n.as_u64()? {
+            10 => Some("debug"),
+            20 => Some("info"),
+            30 => Some("warning"),
+            40 => Some("error"),
+            50 => Some("fatal"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Sets `type`: transactions and feedback say so themselves; everything else is inferred from
+/// its contents, as Relay's `infer_event_type` does.
+pub(crate) fn normalize_type(event: &mut Map<String, Value>) {
+    let stated = event.get("type").and_then(Value::as_str);
+    let ty = match stated {
+        Some("transaction") => "transaction",
+        Some("feedback") => "feedback",
+        _ => infer_type(event),
+    };
+    event.insert("type".into(), Value::String(ty.to_owned()));
+}
+
+fn infer_type(event: &Map<String, Value>) -> &'static str {
+    let has_exceptions = event
+        .get("exception")
+        .and_then(|e| e.get("values"))
+        .and_then(Value::as_array)
+        .is_some_and(|v| !v.is_empty());
+    let has_nel = event.get("contexts").and_then(|c| c.get("nel")).is_some();
+    if has_exceptions {
+        "error"
+    } else if event.get("csp").is_some() {
+        "csp"
+    } else if event.get("hpkp").is_some() {
+        "hpkp"
+    } else if event.get("expectct").is_some() {
+        "expectct"
+    } else if event.get("expectstaple").is_some() {
+        "expectstaple"
+    } else if has_nel {
+        "nel"
+    } else {
+        "default"
+    }
+}
+
+/// Sets `level` (default `error`, `info` for transactions) and `platform` (default `other`).
+pub(crate) fn normalize_level_and_platform(
+    event: &mut Map<String, Value>,
+    errors: &mut EventErrors,
+) {
+    let level = match event.get("level") {
+        None | Some(Value::Null) => None,
+        Some(raw) => {
+            let level = parse_level(raw);
+            if level.is_none() {
+                errors.invalid("level", Some(raw));
+            }
+            level
+        }
+    };
+    let is_transaction = event.get("type").and_then(Value::as_str) == Some("transaction");
+    let level = level.unwrap_or(if is_transaction { "info" } else { "error" });
+    event.insert("level".into(), Value::String(level.to_owned()));
+
+    let platform = match event.get("platform") {
+        Some(Value::String(p)) if VALID_PLATFORMS.contains(&p.as_str()) => p.clone(),
+        Some(raw @ (Value::Array(_) | Value::Object(_) | Value::Bool(_) | Value::Number(_))) => {
+            errors.invalid("platform", Some(raw));
+            "other".to_owned()
+        }
+        _ => "other".to_owned(),
+    };
+    event.insert("platform".into(), Value::String(platform));
+}
+
+/// Validates `release`, `dist`, `environment`, `logger`, `transaction`, `culprit`,
+/// `time_spent` and `version`.
+pub(crate) fn normalize_scalars(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+    normalize_release(event, errors);
+    normalize_dist(event, errors);
+    normalize_environment(event, errors);
+    normalize_logger(event, errors);
+
+    if let Some(raw) = event.get("transaction") {
+        match raw.as_str().map(str::trim) {
+            Some("") => {
+                event.remove("transaction");
+            }
+            Some(name) => {
+                let mut name = Value::String(name.to_owned());
+                limits::trim_string(&mut name, 200, 0);
+                event.insert("transaction".into(), name);
+            }
+            None => drop_invalid(event, "transaction", errors),
+        }
+    }
+    if event.get("culprit").is_some_and(|c| !c.is_string()) {
+        drop_invalid(event, "culprit", errors);
+    }
+    limits::trim_field(event, "culprit", 200, 0);
+
+    if let Some(raw) = event.get("time_spent") {
+        let valid = raw.as_u64().is_some_and(|t| t < MAX_TIME_SPENT);
+        if !valid && !raw.is_null() {
+            errors.invalid("time_spent", Some(raw));
+        }
+        if !valid {
+            event.remove("time_spent");
+        }
+    }
+    event.insert("version".into(), Value::String(PROTOCOL_VERSION.to_owned()));
+}
+
+/// Removes a field whose value has the wrong type, noting it.
+pub(crate) fn drop_invalid(event: &mut Map<String, Value>, key: &str, errors: &mut EventErrors) {
+    if let Some(raw) = event.remove(key) {
+        if !raw.is_null() {
+            errors.invalid(key, Some(&raw));
+        }
+        dispose(raw);
+    }
+}
+
+/// The characters Sentry's release and environment parser refuses anywhere in the name.
+fn has_forbidden_chars(s: &str) -> bool {
+    s.chars()
+        .any(|c| matches!(c, '\n' | '\r' | '\t' | '\x0c' | '/' | '\\'))
+}
+
+fn normalize_release(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+    let Some(raw) = event.get("release") else {
+        return;
+    };
+    if raw.is_null() {
+        event.remove("release");
+        return;
+    }
+    let release = lenient_string(raw).map(|r| r.trim().to_owned());
+    let valid = release.as_deref().filter(|r| {
+        !r.is_empty()
+            && r.chars().count() <= 200
+            && !has_forbidden_chars(r)
+            && !RESERVED_RELEASES.contains(r)
+    });
+    match valid {
+        Some(r) => {
+            let r = r.to_owned();
+            event.insert("release".into(), Value::String(r));
+        }
+        None if release.as_deref() == Some("") => {
+            event.remove("release");
+        }
+        None => drop_invalid(event, "release", errors),
+    }
+}
+
+fn normalize_dist(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+    let Some(raw) = event.get("dist") else { return };
+    let dist = lenient_string(raw).map(|d| d.trim().to_owned());
+    match dist.as_deref() {
+        None if raw.is_null() => {
+            event.remove("dist");
+        }
+        Some("") => {
+            event.remove("dist");
+        }
+        Some(d) if d.chars().count() > 64 => {
+            let raw = event.remove("dist");
+            errors.push(errors::VALUE_TOO_LONG, "dist", raw.as_ref());
+        }
+        Some(d)
+            if d.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) =>
+        {
+            let d = d.to_owned();
+            event.insert("dist".into(), Value::String(d));
+        }
+        _ => drop_invalid(event, "dist", errors),
+    }
+}
+
+/// Validates `environment` (trimmed, 1–64 characters, no `/` or line breaks). Also used after a
+/// legacy `environment` tag has been moved into the field.
+pub(crate) fn normalize_environment(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+    let Some(raw) = event.get("environment") else {
+        return;
+    };
+    let env = raw.as_str().map(str::trim);
+    match env {
+        None if raw.is_null() => {
+            event.remove("environment");
+        }
+        Some("") => {
+            event.remove("environment");
+        }
+        Some(e) if e.chars().count() <= 64 && !has_forbidden_chars(e) => {
+            let e = e.to_owned();
+            event.insert("environment".into(), Value::String(e));
+        }
+        _ => drop_invalid(event, "environment", errors),
+    }
+}
+
+/// `logger`: at most 64 characters and one line. Longer names are shortened from the left to
+/// whole dot-separated words and marked with `*` (Relay's logger normalization), because the
+/// end of a logger name (`…views.checkout`) is the part that tells loggers apart.
+fn normalize_logger(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+    let Some(raw) = event.get("logger") else {
+        return;
+    };
+    let Some(logger) = raw.as_str().map(str::trim) else {
+        drop_invalid(event, "logger", errors);
+        return;
+    };
+    if logger.is_empty() {
+        event.remove("logger");
+        return;
+    }
+    if logger.contains(['\r', '\n']) {
+        drop_invalid(event, "logger", errors);
+        return;
+    }
+    let shortened = shorten_logger(logger);
+    event.insert("logger".into(), Value::String(shortened));
+}
+
+const MAX_LOGGER_CHARS: usize = 64;
+
+fn shorten_logger(logger: &str) -> String {
+    let chars: Vec<char> = logger.chars().collect();
+    if chars.len() <= MAX_LOGGER_CHARS {
+        return logger.to_owned();
+    }
+    let start = chars.len() - (MAX_LOGGER_CHARS - 1);
+    let mut tail: String = chars[start..].iter().collect();
+    // Do not keep half a word: when the cut fell inside one, start at the next dot instead.
+    let cut_inside_word = chars[start - 1] != '.' && chars[start] != '.';
+    if cut_inside_word {
+        if let Some(dot) = tail.find('.') {
+            tail = tail[dot..].to_owned();
+        }
+    }
+    format!("*{tail}")
+}
+
+/// `fingerprint`: a list of strings (numbers and booleans are read as strings, like Relay's
+/// `Fingerprint`); any other shape is dropped whole, since a half fingerprint would group
+/// differently than the client asked.
+pub(crate) fn normalize_fingerprint(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+    let Some(raw) = event.get("fingerprint") else {
+        return;
+    };
+    let parts: Option<Vec<Value>> = raw.as_array().and_then(|items| {
+        items
+            .iter()
+            .map(|i| lenient_string(i).map(Value::String))
+            .collect()
+    });
+    match parts {
+        Some(parts) if !parts.is_empty() => {
+            event.insert("fingerprint".into(), Value::Array(parts));
+        }
+        Some(_) => {
+            event.remove("fingerprint");
+        }
+        None => drop_invalid(event, "fingerprint", errors),
+    }
+}
+
+/// `modules` (package → version strings) and `extra` (free-form) must be objects; both are
+/// databags with size limits.
+pub(crate) fn normalize_databags(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+    if let Some(raw) = event.get_mut("modules") {
+        match raw {
+            Value::Object(modules) => {
+                let invalid: Vec<String> = modules
+                    .iter()
+                    .filter(|(_, v)| !v.is_string())
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for key in invalid {
+                    if let Some(v) = modules.remove(&key) {
+                        errors.invalid(&format!("modules.{key}"), Some(&v));
+                    }
+                }
+                if !limits::trim_databag(raw, limits::LARGE) {
+                    event.remove("modules");
+                }
+            }
+            _ => drop_invalid(event, "modules", errors),
+        }
+    }
+    match event.get_mut("extra") {
+        Some(Value::Object(extra)) => {
+            limits::trim_databag_entries(extra, limits::EXTRA_VALUE, limits::EXTRA_TOTAL);
+        }
+        Some(_) => drop_invalid(event, "extra", errors),
+        None => {}
+    }
+}
+
+static CLIENT_SDK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^([^/\s]+)/([^/\s]+)$").expect("static regex for name/version is valid")
+});
+
+/// `sdk`: when the event does not describe its SDK, the `sentry_client` of the request
+/// (`sentry.python/2.75.0`) does.
+pub(crate) fn fill_sdk(
+    event: &mut Map<String, Value>,
+    ctx: &NormalizeContext,
+    errors: &mut EventErrors,
+) {
+    match event.get("sdk") {
+        Some(Value::Object(sdk)) if str_at(sdk, "name").is_some() => return,
+        Some(Value::Object(_)) | Some(Value::Null) | None => {}
+        Some(_) => drop_invalid(event, "sdk", errors),
+    }
+    let Some(client) = ctx.client_sdk.as_deref() else {
+        return;
+    };
+    let Some(caps) = CLIENT_SDK.captures(client.trim()) else {
+        return;
+    };
+    let mut sdk = match event.remove("sdk") {
+        Some(Value::Object(sdk)) => sdk,
+        _ => Map::new(),
+    };
+    sdk.insert("name".into(), Value::String(caps[1].to_owned()));
+    sdk.insert("version".into(), Value::String(caps[2].to_owned()));
+    event.insert("sdk".into(), Value::Object(sdk));
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn envelope_id_wins_and_is_lowercased() {
+        let mut e = map(json!({"event_id": "cf0f148eb192471caf12ee2245752600"}));
+        let ctx = NormalizeContext {
+            envelope_event_id: Some("CE846A22-5022-4FB4-BF50-88DD21429C88".into()),
+            ..NormalizeContext::default()
+        };
+        let mut errors = EventErrors::default();
+        normalize_event_id(&mut e, &ctx, &mut errors);
+        assert_eq!(e["event_id"], json!("ce846a2250224fb4bf5088dd21429c88"));
+    }
+
+    #[test]
+    fn payload_id_is_used_then_generated() {
+        let mut errors = EventErrors::default();
+        let ctx = NormalizeContext::default();
+        let mut e = map(json!({"event_id": "4F4D6282-EF2F-4FE7-9487-094E61E020A6"}));
+        normalize_event_id(&mut e, &ctx, &mut errors);
+        assert_eq!(e["event_id"], json!("4f4d6282ef2f4fe79487094e61e020a6"));
+
+        let mut e = map(json!({"event_id": "not-a-uuid"}));
+        normalize_event_id(&mut e, &ctx, &mut errors);
+        let id = e["event_id"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(id.len(), 32);
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_eq!(errors.entries().len(), 1);
+    }
+
+    #[test]
+    fn levels_have_aliases_and_numbers() {
+        assert_eq!(parse_level(&json!("log")), Some("info"));
+        assert_eq!(parse_level(&json!("critical")), Some("fatal"));
+        assert_eq!(parse_level(&json!("warn")), None);
+        assert_eq!(parse_level(&json!(40)), Some("error"));
+        assert_eq!(parse_level(&json!(10)), Some("debug"));
+        assert_eq!(parse_level(&json!(45)), None);
+    }
+
+    #[test]
+    fn invalid_level_falls_back_to_the_default() {
+        let mut errors = EventErrors::default();
+        let mut e = map(json!({"level": "warn", "platform": "brainfuck"}));
+        normalize_level_and_platform(&mut e, &mut errors);
+        assert_eq!(e["level"], json!("error"));
+        assert_eq!(e["platform"], json!("other"));
+        let mut t = map(json!({"type": "transaction", "platform": "python"}));
+        normalize_level_and_platform(&mut t, &mut errors);
+        assert_eq!(t["level"], json!("info"));
+        assert_eq!(t["platform"], json!("python"));
+    }
+
+    #[test]
+    fn type_is_inferred() {
+        let cases = [
+            (json!({"exception": {"values": [{"type": "E"}]}}), "error"),
+            (json!({"exception": {"values": []}}), "default"),
+            (json!({"type": "error"}), "default"),
+            (json!({"type": "transaction"}), "transaction"),
+            (json!({"type": "feedback"}), "feedback"),
+            (json!({"csp": {}}), "csp"),
+            (json!({"contexts": {"nel": {}}}), "nel"),
+        ];
+        for (input, expected) in cases {
+            let mut e = map(input);
+            normalize_type(&mut e);
+            assert_eq!(e["type"], json!(expected));
+        }
+    }
+
+    #[test]
+    fn release_rules() {
+        let mut errors = EventErrors::default();
+        for (input, expected) in [
+            (json!(" shop@1.4.2 "), Some(json!("shop@1.4.2"))),
+            (json!(12), Some(json!("12"))),
+            (json!("latest"), None),
+            (json!("a/b"), None),
+            (json!(""), None),
+            (json!("x".repeat(201)), None),
+        ] {
+            let mut e = map(json!({ "release": input }));
+            normalize_scalars(&mut e, &mut errors);
+            assert_eq!(e.get("release").cloned(), expected);
+        }
+    }
+
+    #[test]
+    fn dist_and_environment_rules() {
+        let mut errors = EventErrors::default();
+        let mut e = map(json!({"dist": " 42 ", "environment": " production "}));
+        normalize_scalars(&mut e, &mut errors);
+        assert_eq!(e["dist"], json!("42"));
+        assert_eq!(e["environment"], json!("production"));
+        let mut e = map(json!({"dist": "a b", "environment": "prod/eu"}));
+        normalize_scalars(&mut e, &mut errors);
+        assert!(e.get("dist").is_none() && e.get("environment").is_none());
+        assert_eq!(errors.entries().len(), 2);
+    }
+
+    #[test]
+    fn long_loggers_keep_their_last_words() {
+        let long =
+            "com.example.this_is_the_start.this_part-is-kept.this_right_here-is_a-very_long_word";
+        let short = shorten_logger(long);
+        assert!(short.chars().count() <= 64);
+        assert_eq!(
+            short,
+            "*.this_part-is-kept.this_right_here-is_a-very_long_word"
+        );
+        let one_word = "x".repeat(70);
+        assert_eq!(shorten_logger(&one_word), format!("*{}", "x".repeat(63)));
+        assert_eq!(shorten_logger("shop.billing"), "shop.billing");
+    }
+
+    #[test]
+    fn fingerprint_is_all_or_nothing() {
+        let mut errors = EventErrors::default();
+        let mut e = map(json!({"fingerprint": ["{{ default }}", 42, true]}));
+        normalize_fingerprint(&mut e, &mut errors);
+        assert_eq!(e["fingerprint"], json!(["{{ default }}", "42", "True"]));
+        let mut e = map(json!({"fingerprint": ["a", {"b": 1}]}));
+        normalize_fingerprint(&mut e, &mut errors);
+        assert!(e.get("fingerprint").is_none());
+    }
+
+    #[test]
+    fn sdk_comes_from_the_client_header_when_missing() {
+        let mut errors = EventErrors::default();
+        let ctx = NormalizeContext {
+            client_sdk: Some("raven-python/6.10.0".into()),
+            ..NormalizeContext::default()
+        };
+        let mut e = map(json!({}));
+        fill_sdk(&mut e, &ctx, &mut errors);
+        assert_eq!(
+            e["sdk"],
+            json!({"name": "raven-python", "version": "6.10.0"})
+        );
+        let mut e = map(json!({"sdk": {"name": "sentry.python", "version": "2"}}));
+        fill_sdk(&mut e, &ctx, &mut errors);
+        assert_eq!(e["sdk"]["name"], json!("sentry.python"));
+    }
+}

@@ -1,0 +1,158 @@
+//! Breadcrumbs: the trail of events an SDK recorded before the error.
+//!
+//! Each crumb gets the defaults Relay gives it (`type: default`, `level: info`) so the UI can
+//! render every crumb the same way; levels are read like the event's own (`log` → `info`,
+//! Python's numbers). Timestamps are handled with the event's other timestamps in `time`.
+
+use serde_json::{Map, Value};
+
+use super::attributes::parse_level;
+use super::errors::EventErrors;
+use super::limits::{self, dispose};
+use super::value::{join, json_lenient_string, remove_nulls};
+
+/// Longest crumb message kept whole (Relay trims it like an event message).
+const MAX_MESSAGE_CHARS: usize = 8192;
+const MESSAGE_ALLOWANCE: usize = 200;
+
+/// Normalizes `breadcrumbs.values`, dropping the container when no crumb is left.
+pub(crate) fn normalize_breadcrumbs(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+    let Some(raw) = event.remove("breadcrumbs") else {
+        return;
+    };
+    let mut container = match raw {
+        Value::Object(map) => map,
+        Value::Null => return,
+        other => {
+            errors.invalid("breadcrumbs", Some(&other));
+            dispose(other);
+            return;
+        }
+    };
+    let values = match container.remove("values") {
+        Some(Value::Array(values)) => values,
+        Some(Value::Null) | None => return,
+        Some(other) => {
+            errors.invalid("breadcrumbs.values", Some(&other));
+            dispose(other);
+            return;
+        }
+    };
+    let mut kept = Vec::with_capacity(values.len());
+    for (i, crumb) in values.into_iter().enumerate() {
+        let path = format!("breadcrumbs.values.{i}");
+        match crumb {
+            Value::Object(mut crumb) => {
+                normalize_crumb(&mut crumb, &path, errors);
+                kept.push(Value::Object(crumb));
+            }
+            Value::Null => {}
+            other => {
+                errors.invalid(&path, Some(&other));
+                dispose(other);
+            }
+        }
+    }
+    if !kept.is_empty() {
+        container.insert("values".into(), Value::Array(kept));
+        event.insert("breadcrumbs".into(), Value::Object(container));
+    }
+}
+
+fn normalize_crumb(crumb: &mut Map<String, Value>, path: &str, errors: &mut EventErrors) {
+    remove_nulls(crumb);
+
+    match crumb.get("type") {
+        Some(Value::String(t)) if !t.is_empty() => {}
+        Some(Value::String(_)) | None => {
+            crumb.insert("type".into(), Value::String("default".into()));
+        }
+        Some(_) => {
+            let v = crumb.remove("type");
+            errors.invalid(&join(path, "type"), v.as_ref());
+            crumb.insert("type".into(), Value::String("default".into()));
+        }
+    }
+
+    let level = match crumb.get("level") {
+        None => "info",
+        Some(raw) => parse_level(raw).unwrap_or_else(|| {
+            errors.invalid(&join(path, "level"), Some(raw));
+            "info"
+        }),
+    };
+    crumb.insert("level".into(), Value::String(level.to_owned()));
+
+    if let Some(raw) = crumb.get("message") {
+        match json_lenient_string(raw) {
+            Some(text) => {
+                crumb.insert("message".into(), Value::String(text));
+            }
+            None => {
+                crumb.remove("message");
+            }
+        }
+    }
+    limits::trim_field(crumb, "message", MAX_MESSAGE_CHARS, MESSAGE_ALLOWANCE);
+    if crumb.get("category").is_some_and(|v| !v.is_string()) {
+        let v = crumb.remove("category");
+        errors.invalid(&join(path, "category"), v.as_ref());
+    }
+
+    match crumb.get_mut("data") {
+        Some(data @ Value::Object(_)) => {
+            if !limits::trim_databag(data, limits::MEDIUM) {
+                crumb.remove("data");
+            }
+        }
+        Some(_) => {
+            let v = crumb.remove("data");
+            errors.invalid(&join(path, "data"), v.as_ref());
+        }
+        None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn run(v: Value) -> (Value, usize) {
+        let mut map = v.as_object().cloned().unwrap_or_default();
+        let mut errors = EventErrors::default();
+        normalize_breadcrumbs(&mut map, &mut errors);
+        (Value::Object(map), errors.entries().len())
+    }
+
+    #[test]
+    fn crumbs_get_type_and_level_defaults() {
+        let (out, _) = run(json!({"breadcrumbs": {"values": [
+            {"message": "a"},
+            {"type": "http", "level": "log", "data": {"url": "/x"}},
+            {"level": 30, "category": "query"}
+        ]}}));
+        assert_eq!(
+            out,
+            json!({"breadcrumbs": {"values": [
+                {"message": "a", "type": "default", "level": "info"},
+                {"type": "http", "level": "info", "data": {"url": "/x"}},
+                {"level": "warning", "category": "query", "type": "default"}
+            ]}})
+        );
+    }
+
+    #[test]
+    fn garbage_crumbs_are_dropped_with_notes() {
+        let (out, errors) =
+            run(json!({"breadcrumbs": {"values": [1, null, {"level": "loud", "data": 3}]}}));
+        assert_eq!(
+            out,
+            json!({"breadcrumbs": {"values": [{"level": "info", "type": "default"}]}})
+        );
+        assert_eq!(errors, 3);
+        let (out, errors) = run(json!({"breadcrumbs": "nope"}));
+        assert_eq!((out, errors), (json!({}), 1));
+    }
+}

@@ -1,0 +1,147 @@
+//! Contexts: the environment an event happened in (os, runtime, browser, device, trace …).
+//!
+//! Each context is an object keyed by an alias; its `type` says how to read it and defaults to
+//! the alias, so `"os": {…}` is an OS context and sentry-cli's `"rust": {"type": "runtime"}` a
+//! runtime. A trace context links an error to its trace, so its ids are checked and a missing
+//! status is `unknown`, as Relay's `normalize_trace_context` sets it.
+
+use serde_json::{Map, Value};
+
+use super::errors::EventErrors;
+use super::limits::dispose;
+use super::value::{join, remove_nulls};
+
+/// Normalizes `contexts`; drops the SDK-sent `reprocessing` context, which only Sentry writes.
+pub(crate) fn normalize_contexts(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+    let Some(raw) = event.remove("contexts") else {
+        return;
+    };
+    let contexts = match raw {
+        Value::Object(map) => map,
+        Value::Null => return,
+        other => {
+            errors.invalid("contexts", Some(&other));
+            dispose(other);
+            return;
+        }
+    };
+    let mut kept = Map::new();
+    for (alias, context) in contexts {
+        let path = join("contexts", &alias);
+        let mut context = match context {
+            Value::Object(map) => map,
+            Value::Null => continue,
+            other => {
+                errors.invalid(&path, Some(&other));
+                dispose(other);
+                continue;
+            }
+        };
+        if alias == "reprocessing" {
+            dispose(Value::Object(context));
+            continue;
+        }
+        remove_nulls(&mut context);
+        let ty = match context.get("type") {
+            Some(Value::String(t)) if !t.is_empty() => t.clone(),
+            _ => alias.clone(),
+        };
+        context.insert("type".into(), Value::String(ty.clone()));
+        if ty == "trace" {
+            normalize_trace(&mut context, &path, errors);
+        }
+        kept.insert(alias, Value::Object(context));
+    }
+    if !kept.is_empty() {
+        event.insert("contexts".into(), Value::Object(kept));
+    }
+}
+
+fn normalize_trace(trace: &mut Map<String, Value>, path: &str, errors: &mut EventErrors) {
+    for (key, len) in [("trace_id", 32), ("span_id", 16), ("parent_span_id", 16)] {
+        let Some(raw) = trace.get(key) else { continue };
+        match raw.as_str().and_then(|id| hex_id(id, len)) {
+            Some(id) => {
+                trace.insert(key.to_owned(), Value::String(id));
+            }
+            None => {
+                let v = trace.remove(key);
+                errors.invalid(&join(path, key), v.as_ref());
+            }
+        }
+    }
+    if !trace.get("status").is_some_and(Value::is_string) {
+        trace.insert("status".into(), Value::String("unknown".into()));
+    }
+}
+
+/// A lowercase hex id of exactly `len` digits; dashed UUIDs are accepted as trace ids.
+fn hex_id(raw: &str, len: usize) -> Option<String> {
+    let id: String = raw
+        .trim()
+        .chars()
+        .filter(|&c| c != '-')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    (id.len() == len && id.chars().all(|c| c.is_ascii_hexdigit())).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn run(v: Value) -> (Value, usize) {
+        let mut map = json!({ "contexts": v })
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let mut errors = EventErrors::default();
+        normalize_contexts(&mut map, &mut errors);
+        (
+            map.get("contexts").cloned().unwrap_or(Value::Null),
+            errors.entries().len(),
+        )
+    }
+
+    #[test]
+    fn type_defaults_to_the_alias() {
+        let (c, _) =
+            run(json!({"os": {"name": "Linux"}, "rust": {"type": "runtime", "name": "rustc"}}));
+        assert_eq!(
+            c,
+            json!({"os": {"name": "Linux", "type": "os"}, "rust": {"type": "runtime", "name": "rustc"}})
+        );
+    }
+
+    #[test]
+    fn trace_gets_a_status_and_valid_ids() {
+        let (c, errors) = run(json!({"trace": {
+            "trace_id": "FAB9154464B5423482D28A59E9379429", "span_id": "b757b72f9702146b",
+            "parent_span_id": null, "op": "x"
+        }}));
+        assert_eq!(
+            c,
+            json!({"trace": {
+                "trace_id": "fab9154464b5423482d28a59e9379429", "span_id": "b757b72f9702146b",
+                "op": "x", "type": "trace", "status": "unknown"
+            }})
+        );
+        assert_eq!(errors, 0);
+        let (c, errors) = run(json!({"trace": {"trace_id": "short", "status": "ok"}}));
+        assert_eq!(
+            (c, errors),
+            (json!({"trace": {"status": "ok", "type": "trace"}}), 1)
+        );
+    }
+
+    #[test]
+    fn garbage_contexts_are_dropped() {
+        let (c, errors) =
+            run(json!({"os": "Linux", "reprocessing": {"original_issue_id": 1}, "app": {}}));
+        assert_eq!((c, errors), (json!({"app": {"type": "app"}}), 1));
+        let (c, errors) = run(json!([1, 2]));
+        assert_eq!((c, errors), (Value::Null, 1));
+    }
+}

@@ -1,0 +1,361 @@
+//! Exceptions, their mechanisms and stack traces, threads, and the legacy top-level stack trace.
+//!
+//! The last exception in `exception.values` drives the issue title and grouping, so each one is
+//! made to carry a usable `type` and `value`: when only a value like `"TypeError: x"` was sent,
+//! the type is split off it (Relay's store normalization), and an exception with neither is
+//! dropped. raven-era SDKs put the stack trace at the top level; when there is exactly one
+//! exception it belongs to that exception, as Relay moves it.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use super::errors::{self, EventErrors};
+use super::limits::{self, dispose};
+use super::stacktrace::normalize_stacktrace;
+use super::value::{is_empty, join, json_lenient_string, lenient_string, remove_nulls};
+
+static TYPE_AND_VALUE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(\w+):(.*)$").expect("static regex for `Type: value` is valid"));
+
+/// Longest exception value kept whole (Relay trims it like a message).
+const MAX_VALUE_CHARS: usize = 8192;
+const VALUE_ALLOWANCE: usize = 200;
+
+/// Normalizes `exception`, `threads` and the top-level `stacktrace`.
+pub(crate) fn normalize_exceptions(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+    normalize_exception_list(event, errors);
+
+    // A legacy top-level trace belongs to the only exception, replacing whatever it had.
+    let exception_count = event
+        .get("exception")
+        .and_then(|e| e.get("values"))
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if exception_count == 1 {
+        if let Some(mut stacktrace) = event.remove("stacktrace").filter(|s| !s.is_null()) {
+            let keep = normalize_stacktrace(&mut stacktrace, "stacktrace", false, errors);
+            let only_exception = event
+                .get_mut("exception")
+                .and_then(|e| e.get_mut("values"))
+                .and_then(|values| values.get_mut(0))
+                .and_then(Value::as_object_mut);
+            match only_exception {
+                Some(exception) if keep => {
+                    if let Some(old) = exception.insert("stacktrace".into(), stacktrace) {
+                        dispose(old);
+                    }
+                }
+                _ => dispose(stacktrace),
+            }
+        }
+    }
+
+    if let Some(mut stacktrace) = event.remove("stacktrace") {
+        if normalize_stacktrace(&mut stacktrace, "stacktrace", false, errors) {
+            event.insert("stacktrace".into(), stacktrace);
+        }
+    }
+
+    normalize_threads(event, errors);
+}
+
+fn normalize_exception_list(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+    let Some(raw) = event.remove("exception") else {
+        return;
+    };
+    let mut container = match raw {
+        Value::Object(map) => map,
+        Value::Null => return,
+        other => {
+            errors.invalid("exception", Some(&other));
+            dispose(other);
+            return;
+        }
+    };
+    let values = match container.remove("values") {
+        Some(Value::Array(values)) => values,
+        Some(Value::Null) | None => Vec::new(),
+        Some(other) => {
+            errors.invalid("exception.values", Some(&other));
+            dispose(other);
+            Vec::new()
+        }
+    };
+    let mut kept = Vec::with_capacity(values.len());
+    for (i, item) in values.into_iter().enumerate() {
+        let path = format!("exception.values.{i}");
+        match item {
+            Value::Object(mut exception) => {
+                if normalize_exception(&mut exception, &path, errors) {
+                    kept.push(Value::Object(exception));
+                } else {
+                    errors.push(errors::MISSING_ATTRIBUTE, &path, None);
+                    dispose(Value::Object(exception));
+                }
+            }
+            Value::Null => {}
+            other => {
+                errors.invalid(&path, Some(&other));
+                dispose(other);
+            }
+        }
+    }
+    if kept.is_empty() {
+        return;
+    }
+    container.insert("values".into(), Value::Array(kept));
+    event.insert("exception".into(), Value::Object(container));
+}
+
+/// Normalizes one exception; `false` when it has neither type nor value.
+fn normalize_exception(
+    exception: &mut Map<String, Value>,
+    path: &str,
+    errors: &mut EventErrors,
+) -> bool {
+    remove_nulls(exception);
+    for key in ["type", "module"] {
+        if exception.get(key).is_some_and(|v| !v.is_string()) {
+            let v = exception.remove(key);
+            errors.invalid(&join(path, key), v.as_ref());
+        }
+    }
+    if let Some(raw) = exception.get("value") {
+        // The value is free text; structures are kept as their JSON (`JsonLenientString`).
+        match json_lenient_string(raw) {
+            Some(text) => {
+                exception.insert("value".into(), Value::String(text));
+            }
+            None => {
+                exception.remove("value");
+            }
+        }
+    }
+    if exception
+        .get("thread_id")
+        .is_some_and(|v| lenient_string(v).is_none())
+    {
+        let v = exception.remove("thread_id");
+        errors.invalid(&join(path, "thread_id"), v.as_ref());
+    }
+
+    split_type_from_value(exception);
+    let has_type = exception.get("type").is_some_and(|v| !is_empty(v));
+    let has_value = exception.get("value").is_some_and(|v| !is_empty(v));
+    if !has_type && !has_value {
+        return false;
+    }
+
+    if let Some(mut mechanism) = exception.remove("mechanism") {
+        let mechanism_path = join(path, "mechanism");
+        if normalize_mechanism(&mut mechanism, &mechanism_path, errors) {
+            exception.insert("mechanism".into(), mechanism);
+        }
+    }
+    for (key, raw) in [("stacktrace", false), ("raw_stacktrace", true)] {
+        if let Some(mut stacktrace) = exception.remove(key) {
+            if normalize_stacktrace(&mut stacktrace, &join(path, key), raw, errors) {
+                exception.insert(key.to_owned(), stacktrace);
+            }
+        }
+    }
+    limits::trim_field(exception, "value", MAX_VALUE_CHARS, VALUE_ALLOWANCE);
+    true
+}
+
+/// `{"value": "TypeError: x"}` → `{"type": "TypeError", "value": "x"}` when no type was given.
+fn split_type_from_value(exception: &mut Map<String, Value>) {
+    if exception.get("type").is_some_and(|v| !is_empty(v)) {
+        return;
+    }
+    let Some(value) = exception.get("value").and_then(Value::as_str) else {
+        return;
+    };
+    let Some(caps) = TYPE_AND_VALUE.captures(value) else {
+        return;
+    };
+    let ty = caps[1].to_owned();
+    let rest = caps[2].trim().to_owned();
+    exception.insert("type".into(), Value::String(ty));
+    exception.insert("value".into(), Value::String(rest));
+}
+
+/// A mechanism needs a `type` (Sentry shows it and derives the `mechanism` tag from it);
+/// `handled` and `synthetic` must be booleans because they drive the unhandled flag and the
+/// title.
+fn normalize_mechanism(value: &mut Value, path: &str, errors: &mut EventErrors) -> bool {
+    let Value::Object(mechanism) = value else {
+        if !value.is_null() {
+            errors.invalid(path, Some(value));
+        }
+        return false;
+    };
+    remove_nulls(mechanism);
+    match mechanism.get("type") {
+        Some(Value::String(t)) if !t.is_empty() => {}
+        Some(other) if !other.is_string() => {
+            let v = mechanism.remove("type");
+            errors.invalid(&join(path, "type"), v.as_ref());
+            mechanism.insert("type".into(), Value::String("generic".into()));
+        }
+        _ => {
+            mechanism.insert("type".into(), Value::String("generic".into()));
+        }
+    }
+    for key in ["handled", "synthetic", "is_exception_group"] {
+        if mechanism.get(key).is_some_and(|v| !v.is_boolean()) {
+            let v = mechanism.remove(key);
+            errors.invalid(&join(path, key), v.as_ref());
+        }
+    }
+    if let Some(data) = mechanism.get_mut("data") {
+        if !limits::trim_databag(data, limits::MEDIUM) {
+            mechanism.remove("data");
+        }
+    }
+    true
+}
+
+/// `threads.values`: each thread's stack trace is normalized like an exception's.
+fn normalize_threads(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+    let Some(raw) = event.remove("threads") else {
+        return;
+    };
+    let mut container = match raw {
+        Value::Object(map) => map,
+        Value::Null => return,
+        other => {
+            errors.invalid("threads", Some(&other));
+            dispose(other);
+            return;
+        }
+    };
+    let Some(Value::Array(values)) = container.remove("values") else {
+        return;
+    };
+    let mut kept = Vec::with_capacity(values.len());
+    for (i, item) in values.into_iter().enumerate() {
+        let path = format!("threads.values.{i}");
+        let Value::Object(mut thread) = item else {
+            if !item.is_null() {
+                errors.invalid(&path, Some(&item));
+            }
+            dispose(item);
+            continue;
+        };
+        remove_nulls(&mut thread);
+        for (key, raw) in [("stacktrace", false), ("raw_stacktrace", true)] {
+            if let Some(mut stacktrace) = thread.remove(key) {
+                if normalize_stacktrace(&mut stacktrace, &join(&path, key), raw, errors) {
+                    thread.insert(key.to_owned(), stacktrace);
+                }
+            }
+        }
+        kept.push(Value::Object(thread));
+    }
+    if !kept.is_empty() {
+        container.insert("values".into(), Value::Array(kept));
+        event.insert("threads".into(), Value::Object(container));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn run(v: Value) -> (Value, Vec<Value>) {
+        let mut map = v.as_object().cloned().unwrap_or_default();
+        let mut errors = EventErrors::default();
+        normalize_exceptions(&mut map, &mut errors);
+        (Value::Object(map), errors.entries().to_vec())
+    }
+
+    #[test]
+    fn type_is_split_from_value() {
+        let (out, _) =
+            run(json!({"exception": {"values": [{"value": "TypeError: x is undefined"}]}}));
+        assert_eq!(
+            out,
+            json!({"exception": {"values": [{"value": "x is undefined", "type": "TypeError"}]}})
+        );
+        let (out, _) = run(json!({"exception": {"values": [{"value": "no colon here"}]}}));
+        assert_eq!(
+            out,
+            json!({"exception": {"values": [{"value": "no colon here"}]}})
+        );
+    }
+
+    #[test]
+    fn exceptions_without_type_and_value_are_dropped() {
+        let (out, errors) = run(json!({"exception": {"values": [
+            {"stacktrace": {"frames": []}}, {"type": "E"}, "junk"
+        ]}}));
+        assert_eq!(out, json!({"exception": {"values": [{"type": "E"}]}}));
+        assert_eq!(errors.len(), 2);
+        let (out, _) = run(json!({"exception": {"values": [{"module": null}]}}));
+        assert_eq!(out, json!({}));
+    }
+
+    #[test]
+    fn value_objects_become_text_and_mechanism_gets_a_type() {
+        let (out, _) = run(json!({"exception": {"values": [
+            {"type": "E", "value": {"code": 1}, "module": null, "mechanism": {"handled": false}}
+        ]}}));
+        assert_eq!(
+            out,
+            json!({"exception": {"values": [
+                {"type": "E", "value": "{\"code\":1}", "mechanism": {"handled": false, "type": "generic"}}
+            ]}})
+        );
+    }
+
+    #[test]
+    fn invalid_handled_is_dropped() {
+        let (out, errors) = run(
+            json!({"exception": {"values": [{"type": "E", "mechanism": {"type": "x", "handled": "no"}}]}}),
+        );
+        assert_eq!(
+            out["exception"]["values"][0]["mechanism"],
+            json!({"type": "x"})
+        );
+        assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn top_level_stacktrace_moves_into_the_only_exception() {
+        let (out, _) = run(json!({
+            "exception": {"values": [{"type": "E", "stacktrace": {"frames": [{"function": "old"}]}}]},
+            "stacktrace": {"frames": [{"function": "new"}]}
+        }));
+        assert_eq!(
+            out,
+            json!({"exception": {"values": [{"type": "E", "stacktrace": {"frames": [{"function": "new"}]}}]}})
+        );
+    }
+
+    #[test]
+    fn top_level_stacktrace_stays_with_two_exceptions() {
+        let (out, _) = run(json!({
+            "exception": {"values": [{"type": "A"}, {"type": "B"}]},
+            "stacktrace": {"frames": [{"function": "f"}]}
+        }));
+        assert_eq!(out["stacktrace"], json!({"frames": [{"function": "f"}]}));
+    }
+
+    #[test]
+    fn garbage_shapes_do_not_panic() {
+        for input in [
+            json!({"exception": "boom"}),
+            json!({"exception": {"values": "boom"}}),
+            json!({"exception": {"values": [null, [], {"type": []}]}}),
+            json!({"threads": [1, {"stacktrace": 5}]}),
+            json!({"stacktrace": [1, 2]}),
+        ] {
+            let _ = run(input);
+        }
+    }
+}

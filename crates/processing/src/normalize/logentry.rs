@@ -1,0 +1,204 @@
+//! The event's message: `message` and `logentry`, one slot with two spellings (§5.3).
+//!
+//! Sentry shows and groups by `logentry.formatted`, so every spelling ends there: a plain
+//! `"message": "text"`, raven's `sentry.interfaces.Message` with `params`, sentry-cli's
+//! `logentry: {"message": …}`. When only a template and parameters are given, the text is
+//! rendered here (Relay's `normalize_logentry`); the template stays in `message` so that
+//! grouping can still see it.
+
+use serde_json::{Map, Value};
+
+use super::errors::EventErrors;
+use super::limits::{self, dispose};
+use super::message_format::format_message;
+use super::value::json_lenient_string;
+
+/// Longest message kept whole (Relay `MaxChars::Message` with its allowance).
+const MAX_MESSAGE_CHARS: usize = 8192;
+const MESSAGE_ALLOWANCE: usize = 200;
+
+/// Builds `logentry` from `logentry` or `message`, fills `formatted` and drops `message`.
+pub(crate) fn normalize_logentry(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+    let message = event.remove("message");
+    let logentry = match event.remove("logentry") {
+        Some(Value::Null) | None => message.and_then(|m| from_message(m, errors)),
+        Some(entry) => {
+            // Both spellings: `logentry` (or raven's interface) is the richer one.
+            if let Some(m) = message {
+                dispose(m);
+            }
+            match entry {
+                Value::Object(map) => Some(map),
+                other => from_message(other, errors),
+            }
+        }
+    };
+    let Some(mut logentry) = logentry else { return };
+    if finish(&mut logentry, errors) {
+        event.insert("logentry".into(), Value::Object(logentry));
+    }
+}
+
+/// Reads a non-object message: text as it is, `false` as nothing, anything else as JSON text.
+fn from_message(value: Value, errors: &mut EventErrors) -> Option<Map<String, Value>> {
+    match value {
+        Value::Object(map) => Some(map),
+        Value::Null | Value::Bool(false) => None,
+        other => {
+            let text = json_lenient_string(&other);
+            if text.is_none() {
+                errors.invalid("logentry", Some(&other));
+            }
+            let mut map = Map::new();
+            map.insert("formatted".into(), Value::String(text?));
+            Some(map)
+        }
+    }
+}
+
+/// Normalizes one log entry in place; `false` when nothing usable is left.
+fn finish(entry: &mut Map<String, Value>, errors: &mut EventErrors) -> bool {
+    for key in ["message", "formatted"] {
+        match entry.get(key) {
+            None => {}
+            Some(Value::Null) => {
+                entry.remove(key);
+            }
+            Some(raw) => match json_lenient_string(raw) {
+                Some(text) => {
+                    entry.insert(key.to_owned(), Value::String(text));
+                }
+                None => {
+                    entry.remove(key);
+                }
+            },
+        }
+    }
+    match entry.get("params") {
+        None | Some(Value::Array(_)) | Some(Value::Object(_)) => {}
+        Some(Value::Null) => {
+            entry.remove("params");
+        }
+        Some(_) => {
+            let raw = entry.remove("params");
+            errors.invalid("logentry.params", raw.as_ref());
+        }
+    }
+
+    let message = entry.get("message").and_then(Value::as_str);
+    let formatted = entry.get("formatted").and_then(Value::as_str);
+    if message.is_none() && formatted.is_none() {
+        if !entry.is_empty() {
+            errors.invalid("logentry", Some(&Value::Object(entry.clone())));
+        }
+        return false;
+    }
+
+    if formatted.is_none() {
+        let rendered = message
+            .zip(entry.get("params"))
+            .and_then(|(template, params)| format_message(template, params));
+        if let Some(text) = rendered {
+            entry.insert("formatted".into(), Value::String(text));
+        }
+    }
+    // Only a message, or the same text twice: it is the formatted text, not a template.
+    let formatted = entry.get("formatted").and_then(Value::as_str);
+    let message = entry.get("message").and_then(Value::as_str);
+    if formatted.is_none() || formatted == message {
+        if let Some(m) = entry.remove("message") {
+            entry.insert("formatted".into(), m);
+        }
+    }
+
+    limits::trim_field(entry, "message", MAX_MESSAGE_CHARS, MESSAGE_ALLOWANCE);
+    limits::trim_field(entry, "formatted", MAX_MESSAGE_CHARS, MESSAGE_ALLOWANCE);
+    if let Some(params) = entry.get_mut("params") {
+        if !limits::trim_databag(params, limits::MEDIUM) {
+            entry.remove("params");
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn run(v: Value) -> Value {
+        let mut map = v.as_object().cloned().unwrap_or_default();
+        let mut errors = EventErrors::default();
+        normalize_logentry(&mut map, &mut errors);
+        Value::Object(map)
+    }
+
+    #[test]
+    fn plain_message_becomes_formatted() {
+        assert_eq!(
+            run(json!({"message": "hello"})),
+            json!({"logentry": {"formatted": "hello"}})
+        );
+    }
+
+    #[test]
+    fn false_message_is_ignored_and_numbers_are_text() {
+        assert_eq!(run(json!({"message": false})), json!({}));
+        assert_eq!(
+            run(json!({"message": 42})),
+            json!({"logentry": {"formatted": "42"}})
+        );
+    }
+
+    #[test]
+    fn template_and_params_are_rendered() {
+        let out = run(
+            json!({"logentry": {"message": "Failed to charge user %s: %s", "params": [42, "card expired"]}}),
+        );
+        assert_eq!(
+            out,
+            json!({"logentry": {
+                "message": "Failed to charge user %s: %s",
+                "params": [42, "card expired"],
+                "formatted": "Failed to charge user 42: card expired"
+            }})
+        );
+    }
+
+    #[test]
+    fn sentry_cli_message_only_moves_to_formatted() {
+        let out = run(json!({"logentry": {"message": "Deploy script failed on step migrate"}}));
+        assert_eq!(
+            out,
+            json!({"logentry": {"formatted": "Deploy script failed on step migrate"}})
+        );
+    }
+
+    #[test]
+    fn raven_sends_both_spellings() {
+        let out = run(json!({
+            "logentry": {"message": "legacy client says hello", "params": [], "formatted": null},
+            "message": "legacy client says hello"
+        }));
+        assert_eq!(
+            out,
+            json!({"logentry": {"params": [], "formatted": "legacy client says hello"}})
+        );
+    }
+
+    #[test]
+    fn given_formatted_is_kept() {
+        let entry = json!({"message": "a %s", "params": ["b"], "formatted": "custom"});
+        assert_eq!(
+            run(json!({ "logentry": entry.clone() })),
+            json!({ "logentry": entry })
+        );
+    }
+
+    #[test]
+    fn empty_logentry_is_dropped() {
+        assert_eq!(run(json!({"logentry": {"params": [1]}})), json!({}));
+        assert_eq!(run(json!({"logentry": {}})), json!({}));
+    }
+}

@@ -1,0 +1,179 @@
+//! What only transactions carry: a name, spans and measurements.
+//!
+//! Measurements (web vitals, app start, frame counts) belong to transactions alone; Relay drops
+//! them from every other event. On transactions each measurement needs a numeric value and
+//! gets the unit Relay assumes for its name when the SDK sent none. Span timestamps are read
+//! with the event's other timestamps in `time`.
+
+use serde_json::{Map, Value};
+
+use super::errors::EventErrors;
+use super::limits::dispose;
+use super::value::{join, remove_nulls};
+
+/// Name Sentry gives a transaction that arrived without one.
+const UNLABELED: &str = "<unlabeled transaction>";
+
+/// Normalizes `transaction` name, `spans` and `measurements` according to the event type.
+pub(crate) fn normalize_transaction_parts(
+    event: &mut Map<String, Value>,
+    errors: &mut EventErrors,
+) {
+    let is_transaction = event.get("type").and_then(Value::as_str) == Some("transaction");
+    if !is_transaction {
+        if let Some(m) = event.remove("measurements") {
+            dispose(m);
+        }
+        return;
+    }
+    if !event.get("transaction").is_some_and(Value::is_string) {
+        event.insert("transaction".into(), Value::String(UNLABELED.to_owned()));
+    }
+    normalize_measurements(event, errors);
+    normalize_spans(event, errors);
+}
+
+fn normalize_measurements(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+    let Some(raw) = event.remove("measurements") else {
+        return;
+    };
+    let measurements = match raw {
+        Value::Object(map) => map,
+        Value::Null => return,
+        other => {
+            errors.invalid("measurements", Some(&other));
+            dispose(other);
+            return;
+        }
+    };
+    let mut kept = Map::new();
+    for (name, measurement) in measurements {
+        let path = join("measurements", &name);
+        let value = measurement
+            .get("value")
+            .and_then(Value::as_f64)
+            .filter(|v| v.is_finite());
+        let (value, mut measurement) = match (value, measurement) {
+            (Some(value), Value::Object(measurement)) => (value, measurement),
+            (_, other) => {
+                errors.invalid(&path, Some(&other));
+                dispose(other);
+                continue;
+            }
+        };
+        remove_nulls(&mut measurement);
+        measurement.insert(
+            "value".into(),
+            serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number),
+        );
+        if !measurement.get("unit").is_some_and(Value::is_string) {
+            measurement.insert("unit".into(), Value::String(default_unit(&name).to_owned()));
+        }
+        kept.insert(name, Value::Object(measurement));
+    }
+    if !kept.is_empty() {
+        event.insert("measurements".into(), Value::Object(kept));
+    }
+}
+
+/// The unit a measurement has when the SDK names none (Relay's `get_metric_measurement_unit`).
+fn default_unit(name: &str) -> &'static str {
+    match name {
+        "fcp"
+        | "lcp"
+        | "fid"
+        | "fp"
+        | "inp"
+        | "ttfb"
+        | "ttfb.requesttime"
+        | "app_start_cold"
+        | "app_start_warm"
+        | "time_to_full_display"
+        | "time_to_initial_display"
+        | "stall_total_time"
+        | "stall_longest_time" => "millisecond",
+        "frames_slow_rate" | "frames_frozen_rate" | "stall_percentage" => "ratio",
+        _ => "none",
+    }
+}
+
+fn normalize_spans(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+    let Some(raw) = event.remove("spans") else {
+        return;
+    };
+    let spans = match raw {
+        Value::Array(spans) => spans,
+        Value::Null => return,
+        other => {
+            errors.invalid("spans", Some(&other));
+            dispose(other);
+            return;
+        }
+    };
+    let mut kept = Vec::with_capacity(spans.len());
+    for (i, span) in spans.into_iter().enumerate() {
+        match span {
+            Value::Object(mut span) => {
+                remove_nulls(&mut span);
+                kept.push(Value::Object(span));
+            }
+            Value::Null => {}
+            other => {
+                errors.invalid(&format!("spans.{i}"), Some(&other));
+                dispose(other);
+            }
+        }
+    }
+    // Python sends `"spans": []` for a transaction without children; keep that as it came.
+    event.insert("spans".into(), Value::Array(kept));
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn run(v: Value) -> (Value, usize) {
+        let mut map = v.as_object().cloned().unwrap_or_default();
+        let mut errors = EventErrors::default();
+        normalize_transaction_parts(&mut map, &mut errors);
+        (Value::Object(map), errors.entries().len())
+    }
+
+    #[test]
+    fn measurements_only_on_transactions() {
+        let (out, _) = run(json!({"type": "error", "measurements": {"lcp": {"value": 1.0}}}));
+        assert_eq!(out, json!({"type": "error"}));
+    }
+
+    #[test]
+    fn measurements_get_default_units() {
+        let (out, errors) = run(
+            json!({"type": "transaction", "transaction": "/", "measurements": {
+                "lcp": {"value": 1234.5}, "cls": {"value": 0.02}, "custom": {"value": 3, "unit": "byte"},
+                "bad": {"value": "fast"}, "worse": 7
+            }}),
+        );
+        assert_eq!(
+            out["measurements"],
+            json!({
+                "lcp": {"value": 1234.5, "unit": "millisecond"},
+                "cls": {"value": 0.02, "unit": "none"},
+                "custom": {"value": 3.0, "unit": "byte"}
+            })
+        );
+        assert_eq!(errors, 2);
+    }
+
+    #[test]
+    fn unnamed_transactions_are_labeled() {
+        let (out, _) = run(
+            json!({"type": "transaction", "spans": [{"span_id": "a", "status": null}, 3], "measurements": {}}),
+        );
+        assert_eq!(
+            out,
+            json!({"type": "transaction", "transaction": "<unlabeled transaction>", "spans": [{"span_id": "a"}]})
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! Grouping and titles against Sentry's own answers.
+//!
+//! - `shared/conformance/grouping/`: Sentry's hashes for its test inputs (`cases/` +
+//!   `expected.json`) and pairs of real SDK events that Sentry puts in one issue or two.
+//! - `tests/grouping_cases/`: more of Sentry's grouping inputs (test data only), each with the
+//!   hash Sentry's `newstyle:2023-01-11` snapshot shows for it.
+//! - insta snapshots of title, culprit, metadata and hashes for the error events that real
+//!   SDKs sent (`shared/fixtures/sdk-payloads/`).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use vigil_processing::grouping::grouping_variants;
+use vigil_processing::{derive_summary, group_event};
+
+fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+}
+
+fn read_json(path: &Path) -> Value {
+    let text =
+        fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+/// Why a case disagrees, with the tree we built, so a failure explains itself.
+fn explain(name: &str, event: &Value) -> String {
+    let mut out = format!("--- {name}\n");
+    for v in grouping_variants(event) {
+        out.push_str(&format!("{}: {:?}\n", v.name, v.hash));
+        if let Some(c) = &v.component {
+            out.push_str(&c.render());
+        }
+    }
+    out
+}
+
+#[test]
+fn conformance_cases_hash_like_sentry() {
+    let dir = shared().join("conformance/grouping");
+    let expected = read_json(&dir.join("expected.json"));
+    let cases = expected.as_object().expect("expected.json is an object");
+    let (mut exact, mut total, mut titles, mut title_total) = (0, 0, 0, 0);
+    let mut failures = String::new();
+    for (name, want) in cases.iter().filter(|(k, _)| !k.starts_with('_')) {
+        total += 1;
+        let event = read_json(&dir.join("cases").join(format!("{name}.json")));
+        let got = group_event(&event);
+        if got.hashes.first().map(String::as_str) == want["hash"].as_str() {
+            exact += 1;
+        } else {
+            failures.push_str(&format!("want {} {}\n", want["variant"], want["hash"]));
+            failures.push_str(&explain(name, &event));
+        }
+        if let Some(title) = want.get("title").and_then(Value::as_str) {
+            title_total += 1;
+            let got_title = derive_summary(&event).title;
+            if got_title == title {
+                titles += 1;
+            } else {
+                failures.push_str(&format!(
+                    "--- {name}: title {got_title:?}, want {title:?}\n"
+                ));
+            }
+        }
+    }
+    println!("grouping: exact={exact}/{total} titles={titles}/{title_total}");
+    assert!(failures.is_empty(), "{failures}");
+}
+
+#[test]
+fn conformance_pairs_group_like_sentry() {
+    let dir = shared().join("conformance/grouping/pairs");
+    let mut names: Vec<_> = fs::read_dir(&dir)
+        .expect("pairs dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
+    names.sort();
+    let (mut agree, mut failures) = (0, String::new());
+    for pair in &names {
+        let want_same = fs::read_to_string(pair.join("expect.txt"))
+            .expect("expect.txt")
+            .trim()
+            == "same";
+        let a = read_json(&pair.join("a.json"));
+        let b = read_json(&pair.join("b.json"));
+        let same = group_event(&a).hashes.first() == group_event(&b).hashes.first();
+        if same == want_same {
+            agree += 1;
+        } else {
+            failures.push_str(&format!("pair {}: want same={want_same}\n", pair.display()));
+            failures.push_str(&explain("a", &a));
+            failures.push_str(&explain("b", &b));
+        }
+    }
+    println!("grouping: pairs={agree}/{}", names.len());
+    assert!(failures.is_empty(), "{failures}");
+}
+
+/// `tests/grouping_cases/NAME.json` is a Sentry grouping input; `NAME.expected.json` holds
+/// `{"hash": …, "variant": …}` from Sentry's snapshot of it (and a `title` where checked).
+#[test]
+fn sentry_snapshot_cases_hash_like_sentry() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/grouping_cases");
+    let mut inputs: Vec<PathBuf> = fs::read_dir(&dir)
+        .expect("grouping_cases dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && !p.to_string_lossy().ends_with(".expected.json")
+        })
+        .collect();
+    inputs.sort();
+    let mut failures = String::new();
+    for input in &inputs {
+        let expected_path = input.with_extension("expected.json");
+        let want = read_json(&expected_path);
+        let event = read_json(input);
+        let got = group_event(&event);
+        let name = input
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if got.hashes.first().map(String::as_str) != want["hash"].as_str() {
+            failures.push_str(&format!("want {} {}\n", want["variant"], want["hash"]));
+            failures.push_str(&explain(&name, &event));
+        } else if got.variant != want["variant"].as_str().unwrap_or_default() {
+            failures.push_str(&format!(
+                "--- {name}: variant {}, want {}\n",
+                got.variant, want["variant"]
+            ));
+        }
+        if let Some(title) = want.get("title").and_then(Value::as_str) {
+            let got_title = derive_summary(&event).title;
+            if got_title != title {
+                failures.push_str(&format!(
+                    "--- {name}: title {got_title:?}, want {title:?}\n"
+                ));
+            }
+        }
+    }
+    println!(
+        "grouping: snapshot cases={}/{}",
+        inputs.len() - failures.matches("--- ").count(),
+        inputs.len()
+    );
+    assert!(inputs.len() >= 30, "only {} cases", inputs.len());
+    assert!(failures.is_empty(), "{failures}");
+}

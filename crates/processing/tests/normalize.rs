@@ -1,0 +1,514 @@
+//! Normalization of the real SDK requests in `fixtures/sdk-payloads/`, plus the rules that the
+//! fixtures do not exercise (clock drift, numeric levels, tag pairs, `{{auto}}`, garbage).
+//!
+//! Each `event`, `transaction` and `feedback` item of every captured envelope (and each raven
+//! `/store/` body) is normalized with the context the server would give it and snapshotted
+//! together with the tags derived from it. The snapshots are the specification: review them
+//! like code.
+//!
+//! The fixtures live outside the workspace (`/work/shared/fixtures/sdk-payloads` next to the
+//! checkout); set `VIGIL_FIXTURES_DIR` to point elsewhere.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use vigil_processing::normalize::{normalize_event, NormalizeContext, NormalizeError};
+use vigil_processing::tags;
+
+/// The client address the tests pretend every request came from.
+const CLIENT_IP: &str = "10.1.2.3";
+
+fn fixtures_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("VIGIL_FIXTURES_DIR") {
+        return PathBuf::from(dir);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/sdk-payloads")
+}
+
+/// One captured request: its headers, query and (decoded) body.
+struct Captured {
+    path: PathBuf,
+    headers: Vec<(String, String)>,
+    query: String,
+    body: Vec<u8>,
+}
+
+impl Captured {
+    fn read(dir: &Path) -> Captured {
+        let request: Value =
+            serde_json::from_slice(&read(&dir.join("request.json"))).expect("request.json is JSON");
+        let headers: Vec<(String, String)> = request["headers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|h| {
+                Some((
+                    h.get(0)?.as_str()?.to_owned(),
+                    h.get(1)?.as_str()?.to_owned(),
+                ))
+            })
+            .collect();
+        let query = request["query"].as_str().unwrap_or_default().to_owned();
+        let raw = read(&dir.join("body.bin"));
+        let encoding = header(&headers, "content-encoding").unwrap_or_default();
+        let body = decode(&raw, &encoding);
+        // The capture tool decoded compressed bodies too; both decoders must agree.
+        if let Ok(expected) = std::fs::read(dir.join("body.decoded")) {
+            assert_eq!(body, expected, "{} decodes differently", dir.display());
+        }
+        Captured {
+            path: dir.to_owned(),
+            headers,
+            query,
+            body,
+        }
+    }
+
+    /// `sentry_client` and `sentry_timestamp` from `X-Sentry-Auth` or the query string.
+    fn auth_param(&self, name: &str) -> Option<String> {
+        let auth = header(&self.headers, "x-sentry-auth").unwrap_or_default();
+        let from_header = auth
+            .trim_start_matches("Sentry ")
+            .split(',')
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned());
+        from_header.or_else(|| {
+            self.query
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.replace("%2F", "/"))
+        })
+    }
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn header(headers: &[(String, String)], name: &str) -> Option<String> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+}
+
+fn decode(raw: &[u8], encoding: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    match encoding {
+        "gzip" => flate2::read::GzDecoder::new(raw).read_to_end(&mut out),
+        "deflate" => flate2::read::ZlibDecoder::new(raw).read_to_end(&mut out),
+        _ => return raw.to_vec(),
+    }
+    .expect("fixture body decompresses");
+    out
+}
+
+/// An envelope split by hand: header line, then per item a header line and either `length`
+/// bytes or the rest of the line.
+fn parse_envelope(body: &[u8]) -> (Value, Vec<(Value, Vec<u8>)>) {
+    let (header_line, mut rest) = split_line(body);
+    let header: Value = serde_json::from_slice(header_line).expect("envelope header is JSON");
+    let mut items = Vec::new();
+    while !rest.is_empty() {
+        let (item_line, after) = split_line(rest);
+        if item_line.iter().all(u8::is_ascii_whitespace) {
+            rest = after;
+            continue;
+        }
+        let item_header: Value = serde_json::from_slice(item_line).expect("item header is JSON");
+        let (payload, after) = match item_header.get("length").and_then(Value::as_u64) {
+            Some(len) => {
+                let len = usize::try_from(len).expect("length fits");
+                let payload = &after[..len];
+                let after = &after[len..];
+                (payload, after.strip_prefix(b"\n").unwrap_or(after))
+            }
+            None => split_line(after),
+        };
+        items.push((item_header, payload.to_vec()));
+        rest = after;
+    }
+    (header, items)
+}
+
+fn split_line(bytes: &[u8]) -> (&[u8], &[u8]) {
+    match bytes.iter().position(|&b| b == b'\n') {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (bytes, &[]),
+    }
+}
+
+fn rfc3339_secs(s: &str) -> f64 {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("sent_at {s}: {e}"));
+    t.unix_timestamp_nanos() as f64 / 1e9
+}
+
+/// Everything a snapshot shows about one event: the normalized event and what is derived from
+/// it for storage and search.
+fn snapshot_of(event: &Value) -> Value {
+    json!({
+        "event": event,
+        "tags": tags::derive_tags(event),
+        "user_tag": tags::user_tag(event),
+        "search_text": tags::search_text(event),
+        "is_unhandled": tags::is_unhandled(event),
+    })
+}
+
+/// Every event-like item in the fixtures, with the context the server would normalize it with.
+fn fixture_events() -> Vec<(String, Value, NormalizeContext)> {
+    let root = fixtures_dir();
+    let mut scenarios: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| {
+            panic!(
+                "fixtures not found at {} ({e}); set VIGIL_FIXTURES_DIR",
+                root.display()
+            )
+        })
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    scenarios.sort();
+
+    let mut events = Vec::new();
+    for scenario in scenarios {
+        let scenario_name = scenario
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let mut requests: Vec<PathBuf> = std::fs::read_dir(&scenario)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        requests.sort();
+        for dir in requests {
+            let request_name = dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            let is_envelope = request_name.ends_with("-envelope");
+            let is_store = request_name.ends_with("-store");
+            if !is_envelope && !is_store {
+                continue;
+            }
+            let captured = Captured::read(&dir);
+            let auth_time = captured
+                .auth_param("sentry_timestamp")
+                .and_then(|t| t.parse::<f64>().ok());
+            let base = NormalizeContext {
+                client_ip: Some(CLIENT_IP.into()),
+                client_sdk: captured.auth_param("sentry_client"),
+                ..NormalizeContext::default()
+            };
+            if is_store {
+                let event: Value =
+                    serde_json::from_slice(&captured.body).expect("store body is JSON");
+                let received = auth_time.expect("raven sends sentry_timestamp") + 1.0;
+                let name = format!("{scenario_name}__{request_name}");
+                events.push((name, event, NormalizeContext { received, ..base }));
+                continue;
+            }
+            let (header, items) = parse_envelope(&captured.body);
+            let sent_at = header
+                .get("sent_at")
+                .and_then(Value::as_str)
+                .map(rfc3339_secs);
+            for (i, (item_header, payload)) in items.into_iter().enumerate() {
+                let ty = item_header["type"].as_str().unwrap_or_default();
+                if !matches!(ty, "event" | "transaction" | "feedback") {
+                    continue;
+                }
+                let event: Value = serde_json::from_slice(&payload)
+                    .unwrap_or_else(|e| panic!("{} item {i}: {e}", captured.path.display()));
+                // Received one second after the SDK sent it; without `sent_at`, one second
+                // after the auth header's timestamp.
+                let received = sent_at.or(auth_time).expect("a send time") + 1.0;
+                let ctx = NormalizeContext {
+                    received,
+                    sent_at,
+                    envelope_event_id: header
+                        .get("event_id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    ..base.clone()
+                };
+                let name = format!("{scenario_name}__{request_name}__{i}_{ty}");
+                events.push((name, event, ctx));
+            }
+        }
+    }
+    events
+}
+
+#[test]
+fn fixture_events_normalize_as_snapshotted() {
+    let events = fixture_events();
+    assert!(
+        events.len() >= 25,
+        "expected every fixture event, found {}",
+        events.len()
+    );
+    for (name, raw, ctx) in events {
+        let event = normalize_event(raw, &ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
+        insta::assert_json_snapshot!(name, snapshot_of(&event));
+    }
+}
+
+#[test]
+fn fixture_events_need_no_repairs() {
+    // Real SDKs send valid events: a repair note on one would mean a rule is wrong.
+    for (name, raw, ctx) in fixture_events() {
+        let event = normalize_event(raw, &ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(event.get("errors"), None, "{name}");
+    }
+}
+
+#[test]
+fn normalizing_twice_changes_nothing() {
+    for (name, raw, ctx) in fixture_events() {
+        let once = normalize_event(raw, &ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let again_ctx = NormalizeContext {
+            sent_at: None,
+            envelope_event_id: None,
+            ..ctx
+        };
+        let twice =
+            normalize_event(once.clone(), &again_ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(once, twice, "{name}");
+    }
+}
+
+fn ctx(received: f64) -> NormalizeContext {
+    NormalizeContext {
+        received,
+        ..NormalizeContext::default()
+    }
+}
+
+fn normalize(raw: Value, ctx: &NormalizeContext) -> Value {
+    normalize_event(raw, ctx).unwrap_or_else(|e| panic!("normalization failed: {e}"))
+}
+
+#[test]
+fn three_days_of_drift_keep_and_shift_the_event() {
+    let day = 86_400.0;
+    let sent_at = 1_795_574_443.0;
+    let raw = json!({
+        "event_id": "cf0f148eb192471caf12ee2245752600",
+        "timestamp": "2026-11-25T02:40:43.024442Z",
+        "breadcrumbs": [{"timestamp": 1_795_574_443.023_421, "message": "m"}]
+    });
+    let c = NormalizeContext {
+        sent_at: Some(sent_at),
+        ..ctx(sent_at + 3.0 * day)
+    };
+    let event = normalize(raw, &c);
+    assert_eq!(event["timestamp"], json!(1_795_574_443.024_442 + 3.0 * day));
+    assert_eq!(
+        event["breadcrumbs"]["values"][0]["timestamp"],
+        json!(1_795_833_643.023_421)
+    );
+    assert_eq!(event["received"], json!(sent_at + 3.0 * day));
+    assert_eq!(event["errors"][0]["type"], json!("clock_drift"));
+}
+
+#[test]
+fn numeric_levels_are_python_logging_levels() {
+    for (level, expected) in [
+        (10, "debug"),
+        (20, "info"),
+        (30, "warning"),
+        (40, "error"),
+        (50, "fatal"),
+    ] {
+        let event = normalize(json!({ "level": level }), &ctx(1.0));
+        assert_eq!(event["level"], json!(expected));
+    }
+    let event = normalize(json!({"level": 41}), &ctx(1.0));
+    assert_eq!(event["level"], json!("error"));
+    assert_eq!(
+        event["errors"],
+        json!([{"type": "invalid_data", "name": "level", "value": 41}])
+    );
+}
+
+#[test]
+fn tags_as_pairs_are_cleaned() {
+    let event = normalize(
+        json!({"tags": [["a", "1"], ["a", "2"], ["release", "x"], ["n", 5], ["environment", "staging"]]}),
+        &ctx(1.0),
+    );
+    assert_eq!(event["tags"], json!([["a", "1"], ["n", "5"]]));
+    assert_eq!(event["environment"], json!("staging"));
+}
+
+#[test]
+fn auto_ip_is_the_client_address() {
+    let c = NormalizeContext {
+        client_ip: Some("203.0.113.9".into()),
+        ..ctx(1.0)
+    };
+    let event = normalize(
+        json!({"user": {"ip_address": "{{auto}}"}, "request": {"env": {"REMOTE_ADDR": "{{auto}}"}}}),
+        &c,
+    );
+    assert_eq!(event["user"]["ip_address"], json!("203.0.113.9"));
+    assert_eq!(event["request"]["env"]["REMOTE_ADDR"], json!("203.0.113.9"));
+    assert_eq!(tags::user_tag(&event).as_deref(), Some("ip:203.0.113.9"));
+}
+
+#[test]
+fn invalid_transactions_are_refused() {
+    let raw = json!({"type": "transaction", "start_timestamp": 20.0, "timestamp": 10.0});
+    assert!(matches!(
+        normalize_event(raw, &ctx(30.0)),
+        Err(NormalizeError::InvalidTransaction(_))
+    ));
+}
+
+/// A value nested `depth` levels deep. Built fresh for every use: cloning or dropping it with
+/// `serde_json`'s recursive code would itself overflow the stack.
+fn deep(depth: usize, in_object: bool) -> Value {
+    let mut v = json!("bottom");
+    for _ in 0..depth {
+        v = if in_object {
+            json!({ "k": v })
+        } else {
+            Value::Array(vec![v])
+        };
+    }
+    v
+}
+
+/// Garbage of every JSON type, including a 10 000-level nest.
+fn garbage() -> Vec<Value> {
+    vec![
+        Value::Null,
+        json!(true),
+        json!(-1),
+        json!(1.5e300),
+        json!("garbage"),
+        json!(""),
+        json!([]),
+        json!({}),
+        json!([null, 1, "x", [], {}]),
+        json!({"values": null, "frames": "x", "type": [], "value": {}}),
+        deep(10_000, false),
+        deep(10_000, true),
+    ]
+}
+
+const FIELDS: &[&str] = &[
+    "event_id",
+    "timestamp",
+    "start_timestamp",
+    "type",
+    "level",
+    "platform",
+    "logger",
+    "release",
+    "dist",
+    "environment",
+    "transaction",
+    "server_name",
+    "site",
+    "tags",
+    "extra",
+    "modules",
+    "fingerprint",
+    "message",
+    "logentry",
+    "exception",
+    "stacktrace",
+    "threads",
+    "breadcrumbs",
+    "user",
+    "request",
+    "contexts",
+    "sdk",
+    "measurements",
+    "spans",
+    "culprit",
+    "time_spent",
+    "sentry.interfaces.Exception",
+    "sentry.interfaces.Message",
+    "unknown_field",
+];
+
+#[test]
+fn garbage_in_any_field_never_panics() {
+    for field in FIELDS {
+        for value in garbage() {
+            let mut raw = serde_json::Map::new();
+            raw.insert((*field).to_owned(), value);
+            let c = NormalizeContext {
+                client_ip: Some("not an ip".into()),
+                sent_at: Some(f64::NAN),
+                ..ctx(1e9)
+            };
+            if let Ok(event) = normalize_event(Value::Object(raw), &c) {
+                // The result must be storable and readable back.
+                let text = serde_json::to_string(&event).unwrap_or_default();
+                assert!(serde_json::from_str::<Value>(&text).is_ok(), "{field}");
+                let _ = tags::derive_tags(&event);
+                let _ = tags::search_text(&event);
+            }
+        }
+    }
+}
+
+#[test]
+fn garbage_inside_interfaces_never_panics() {
+    let places: Vec<Box<dyn Fn(Value) -> Value>> = vec![
+        Box::new(|v| json!({"exception": {"values": [v]}})),
+        Box::new(
+            |v| json!({"exception": {"values": [{"type": "E", "mechanism": v, "stacktrace": {"frames": [v_clone_free()]}}]}}),
+        ),
+        Box::new(
+            |v| json!({"exception": {"values": [{"type": "E", "stacktrace": {"frames": [{"vars": v}]}}]}}),
+        ),
+        Box::new(|v| json!({"breadcrumbs": [{"data": v, "level": 10}]})),
+        Box::new(|v| json!({"logentry": {"message": "%s %s", "params": v}})),
+        Box::new(|v| json!({"request": {"headers": v, "url": "http://x/?a=1"}})),
+        Box::new(|v| json!({"request": {"data": v, "cookies": "a=b"}})),
+        Box::new(|v| json!({"user": {"data": v, "id": 1}})),
+        Box::new(|v| json!({"contexts": {"trace": v, "os": {"name": v_clone_free()}}})),
+        Box::new(
+            |v| json!({"type": "transaction", "start_timestamp": 1.0, "timestamp": 2.0, "spans": [v], "measurements": {"lcp": v_clone_free()}}),
+        ),
+        Box::new(|v| json!({"extra": {"a": v}})),
+    ];
+    for place in &places {
+        for value in garbage() {
+            let raw = place(value);
+            let result = normalize_event(raw, &ctx(10.0));
+            if let Ok(event) = result {
+                let text = serde_json::to_string(&event).unwrap_or_default();
+                assert!(serde_json::from_str::<Value>(&text).is_ok());
+                let _ = tags::derive_tags(&event);
+            }
+        }
+    }
+}
+
+/// A second garbage value for places that take two (the first is moved into the event).
+fn v_clone_free() -> Value {
+    json!({"x": [null, {"y": []}]})
+}
+
+#[test]
+fn deep_nesting_is_cut_and_noted() {
+    let raw = json!({ "extra": { "deep": deep(10_000, false) }, "my_field": deep(10_000, true) });
+    let event = normalize(raw, &ctx(1.0));
+    let text = serde_json::to_string(&event).unwrap_or_default();
+    assert!(serde_json::from_str::<Value>(&text).is_ok());
+    assert!(event["errors"].as_array().is_some_and(|e| !e.is_empty()));
+}

@@ -1,0 +1,126 @@
+//! Who is calling the web API, from `Authorization: Bearer <token>`, and what they may read.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use vigil_store::{ApiToken, Issue, Organization, Project, User};
+
+use super::error::ApiError;
+use crate::accounts::hash_token;
+use crate::AppState;
+
+/// An authenticated API caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: User,
+    pub token: ApiToken,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or(ApiError::Unauthenticated)?
+            .to_str()
+            .map_err(|_| ApiError::InvalidToken)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or(ApiError::Unauthenticated)?
+            .trim();
+        let (token, user) = state
+            .store
+            .token_by_hash(&hash_token(token))
+            .await?
+            .ok_or(ApiError::InvalidToken)?;
+        Ok(Caller { user, token })
+    }
+}
+
+/// An optional caller: `GET /api/0/` answers anonymous requests too.
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<MaybeCaller, ApiError> {
+        if parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .is_none()
+        {
+            return Ok(MaybeCaller(None));
+        }
+        Caller::from_request_parts(parts, state)
+            .await
+            .map(|c| MaybeCaller(Some(c)))
+    }
+}
+
+impl Caller {
+    /// The caller's organizations.
+    pub async fn organizations(&self, state: &AppState) -> Result<Vec<Organization>, ApiError> {
+        Ok(state.store.organizations_of_user(self.user.id).await?)
+    }
+
+    /// The organization by slug, if the caller may read it; 404 otherwise (as Sentry answers
+    /// for organizations one is not a member of).
+    pub async fn organization(
+        &self,
+        state: &AppState,
+        slug: &str,
+    ) -> Result<Organization, ApiError> {
+        self.organizations(state)
+            .await?
+            .into_iter()
+            .find(|org| org.slug == slug)
+            .ok_or(ApiError::NotFound)
+    }
+
+    /// The project `{org}/{project}`, if the caller may read it.
+    pub async fn project(
+        &self,
+        state: &AppState,
+        org_slug: &str,
+        project_slug: &str,
+    ) -> Result<(Organization, Project), ApiError> {
+        let org = self.organization(state, org_slug).await?;
+        let project = state
+            .store
+            .project_by_slug(org.id, project_slug)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        Ok((org, project))
+    }
+
+    /// The issue by id with its project and organization, if the caller may read it.
+    pub async fn issue(
+        &self,
+        state: &AppState,
+        issue_id: &str,
+    ) -> Result<(Organization, Project, Issue), ApiError> {
+        let id: i64 = issue_id.parse().map_err(|_| ApiError::NotFound)?;
+        let issue = state
+            .store
+            .issue_by_id(id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let project = state
+            .store
+            .project_by_id(issue.project_id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let org = self
+            .organizations(state)
+            .await?
+            .into_iter()
+            .find(|org| org.id == project.organization_id)
+            .ok_or(ApiError::NotFound)?;
+        Ok((org, project, issue))
+    }
+}

@@ -1,0 +1,120 @@
+//! Events of an issue, and one event by id.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::Value;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::pagination::Page;
+use super::query;
+use super::serialize::event::summary_fields;
+use super::serialize::serialize_event;
+use crate::AppState;
+
+/// `GET /api/0/issues/{id}/events/` (`?full=true` for whole bodies), newest first.
+pub async fn list_issue_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(issue_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (_, _, issue) = caller.issue(&state, &issue_id).await?;
+    let params = query::pairs(raw.as_deref());
+    let full = matches!(query::first(&params, "full"), Some("true" | "1"));
+    let page = Page::from_params(
+        query::first(&params, "cursor"),
+        query::first(&params, "limit"),
+    );
+    let events = state
+        .store
+        .issue_events(issue.id, page.offset, page.limit + 1)
+        .await?;
+    let has_next = events.len() as u64 > page.limit;
+    let body: Vec<Value> = events
+        .iter()
+        .take(page.limit as usize)
+        .map(|e| {
+            if full {
+                serialize_event(e)
+            } else {
+                summary_fields(e)
+            }
+        })
+        .collect();
+    let base = format!(
+        "{}/api/0/issues/{}/events/",
+        state.config.base_url(),
+        issue.id
+    );
+    Ok((page.link_header(&base, &params, has_next), Json(body)).into_response())
+}
+
+/// `GET /api/0/issues/{id}/events/{latest|oldest|recommended|<event_id>}/`.
+pub async fn issue_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((issue_id, which)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, project, issue) = caller.issue(&state, &issue_id).await?;
+    let event = match which.as_str() {
+        "latest" | "recommended" => state.store.issue_edge_event(issue.id, true).await?,
+        "oldest" => state.store.issue_edge_event(issue.id, false).await?,
+        id => {
+            let id = vigil_protocol::ids::normalize_uuid(id).ok_or(ApiError::NotFound)?;
+            state
+                .store
+                .event_by_id(project.id, &id)
+                .await?
+                .filter(|e| e.issue_id == Some(issue.id))
+        }
+    };
+    let event = event.ok_or(ApiError::NotFound)?;
+    let mut body = serialize_event(&event);
+    add_neighbours(&state, issue.id, &event, &mut body).await?;
+    Ok(Json(body))
+}
+
+/// `GET /api/0/projects/{org}/{project}/events/{event_id}/`.
+pub async fn project_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project, event_id)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, project) = caller.project(&state, &org, &project).await?;
+    let id = vigil_protocol::ids::normalize_uuid(&event_id).ok_or(ApiError::NotFound)?;
+    let event = state
+        .store
+        .event_by_id(project.id, &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let mut body = serialize_event(&event);
+    if let Some(issue_id) = event.issue_id {
+        add_neighbours(&state, issue_id, &event, &mut body).await?;
+    }
+    Ok(Json(body))
+}
+
+/// Fills `previousEventID`/`nextEventID` within the issue (older/newer event), so a reader can
+/// step through an issue's events.
+async fn add_neighbours(
+    state: &AppState,
+    issue_id: i64,
+    event: &vigil_store::StoredEvent,
+    body: &mut Value,
+) -> Result<(), ApiError> {
+    // Issues with many events are stepped through by the list endpoint; look at a bounded window.
+    const WINDOW: u64 = 500;
+    let events = state.store.issue_events(issue_id, 0, WINDOW).await?;
+    if let Some(pos) = events.iter().position(|e| e.event_id == event.event_id) {
+        let newer = pos
+            .checked_sub(1)
+            .and_then(|i| events.get(i))
+            .map(|e| e.event_id.clone());
+        let older = events.get(pos + 1).map(|e| e.event_id.clone());
+        body["nextEventID"] = newer.map(Value::String).unwrap_or(Value::Null);
+        body["previousEventID"] = older.map(Value::String).unwrap_or(Value::Null);
+    }
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! Issue lists with Sentry's search, one issue, and status changes.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use vigil_store::search::parse_search;
+use vigil_store::{IssueQuery, IssueSort, IssueStatus, Organization, Project};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::pagination::Page;
+use super::query;
+use super::serialize::serialize_issue;
+use crate::ingest::unix_now;
+use crate::AppState;
+
+/// `GET /api/0/organizations/{org}/issues/`.
+pub async fn list_org_issues(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let org = caller.organization(&state, &org).await?;
+    let params = query::pairs(raw.as_deref());
+    let mut project_ids = Vec::new();
+    for id in query::all(&params, "project") {
+        // Sentry's "all projects" is -1.
+        match id.parse::<i64>() {
+            Ok(-1) => {}
+            Ok(id) => project_ids.push(id),
+            Err(_) => {
+                return Err(ApiError::bad_field(
+                    "project",
+                    "Invalid project parameter. Values must be numbers.",
+                ))
+            }
+        }
+    }
+    let path = format!("/api/0/organizations/{}/issues/", org.slug);
+    list_issues(&state, org, project_ids, params, &path).await
+}
+
+/// `GET /api/0/projects/{org}/{project}/issues/`.
+pub async fn list_project_issues(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (org, project) = caller.project(&state, &org, &project).await?;
+    let params = query::pairs(raw.as_deref());
+    let path = format!("/api/0/projects/{}/{}/issues/", org.slug, project.slug);
+    list_issues(&state, org, vec![project.id], params, &path).await
+}
+
+async fn list_issues(
+    state: &AppState,
+    org: Organization,
+    project_ids: Vec<i64>,
+    params: Vec<(String, String)>,
+    path: &str,
+) -> Result<Response, ApiError> {
+    // Sentry's default search for the issue stream.
+    let search_text = query::first(&params, "query").unwrap_or("is:unresolved");
+    let search =
+        parse_search(search_text).map_err(|err| ApiError::bad_field("query", err.to_string()))?;
+    let sort = IssueSort::parse(query::first(&params, "sort").unwrap_or("date"))
+        .ok_or_else(|| ApiError::bad_field("sort", "Invalid sort"))?;
+    let page = Page::from_params(
+        query::first(&params, "cursor"),
+        query::first(&params, "limit"),
+    );
+    let (seen_since, seen_until) = time_range(&params)?;
+
+    let issues = state
+        .store
+        .search_issues(&IssueQuery {
+            organization_id: org.id,
+            project_ids,
+            search,
+            environments: query::all(&params, "environment")
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            seen_since,
+            seen_until,
+            sort,
+            offset: page.offset,
+            limit: page.limit + 1,
+        })
+        .await?;
+    let has_next = issues.len() as u64 > page.limit;
+    let mut projects: Vec<Project> = Vec::new();
+    let mut body = Vec::new();
+    for issue in issues.iter().take(page.limit as usize) {
+        if !projects.iter().any(|p| p.id == issue.project_id) {
+            if let Some(p) = state.store.project_by_id(issue.project_id).await? {
+                projects.push(p);
+            }
+        }
+        if let Some(project) = projects.iter().find(|p| p.id == issue.project_id) {
+            body.push(serialize_issue(issue, project, &org, &state.config));
+        }
+    }
+    let base = format!("{}{}", state.config.base_url(), path);
+    let headers: HeaderMap = page.link_header(&base, &params, has_next);
+    Ok((headers, Json(body)).into_response())
+}
+
+/// `statsPeriod` (default 14d, `""` for all time) or `start`/`end`.
+fn time_range(params: &[(String, String)]) -> Result<(Option<f64>, Option<f64>), ApiError> {
+    let parse = |key: &str| -> Result<Option<f64>, ApiError> {
+        match query::first(params, key) {
+            None | Some("") => Ok(None),
+            Some(s) => vigil_protocol::timestamp::parse_rfc3339(s)
+                .map(Some)
+                .ok_or_else(|| ApiError::bad_field(key, "Invalid date")),
+        }
+    };
+    let start = parse("start")?;
+    let end = parse("end")?;
+    if start.is_some() || end.is_some() {
+        return Ok((start, end));
+    }
+    let period = query::first(params, "statsPeriod").unwrap_or("14d");
+    if period.is_empty() {
+        return Ok((None, None));
+    }
+    let secs = query::stats_period_secs(period)
+        .ok_or_else(|| ApiError::bad_field("statsPeriod", "Invalid statsPeriod"))?;
+    Ok((Some(unix_now() - secs), None))
+}
+
+/// `GET /api/0/issues/{id}/`.
+pub async fn get_issue(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(issue_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (org, project, issue) = caller.issue(&state, &issue_id).await?;
+    Ok(Json(serialize_issue(&issue, &project, &org, &state.config)))
+}
+
+/// `GET /api/0/organizations/{org}/issues/{id}/`.
+pub async fn get_org_issue(
+    state: State<AppState>,
+    caller: Caller,
+    Path((org, issue_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    check_org(&state, &caller, &org, &issue_id).await?;
+    get_issue(state, caller, Path(issue_id)).await
+}
+
+async fn check_org(
+    state: &AppState,
+    caller: &Caller,
+    org: &str,
+    issue_id: &str,
+) -> Result<(), ApiError> {
+    let (issue_org, _, _) = caller.issue(state, issue_id).await?;
+    if issue_org.slug != org {
+        return Err(ApiError::NotFound);
+    }
+    Ok(())
+}
+
+/// The body of an issue update; fields Vigil does not track yet are accepted and ignored.
+#[derive(Debug, Deserialize)]
+pub struct IssueUpdate {
+    pub status: Option<String>,
+    #[serde(flatten)]
+    pub _other: serde_json::Map<String, Value>,
+}
+
+fn parse_status(update: &IssueUpdate) -> Result<Option<IssueStatus>, ApiError> {
+    match update.status.as_deref() {
+        None => Ok(None),
+        // Vigil has no releases yet to resolve "in" — these resolve now.
+        Some("resolvedInNextRelease") | Some("resolved") => Ok(Some(IssueStatus::Resolved)),
+        Some(s) => IssueStatus::parse(s).map(Some).ok_or_else(|| {
+            ApiError::bad_field("status", format!("\"{s}\" is not a valid choice."))
+        }),
+    }
+}
+
+/// `PUT /api/0/issues/{id}/`: returns the whole issue, as Sentry does for one issue.
+pub async fn update_issue(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(issue_id): Path<String>,
+    body: Option<Json<IssueUpdate>>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(update) = body.ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))?;
+    let (org, project, mut issue) = caller.issue(&state, &issue_id).await?;
+    if let Some(status) = parse_status(&update)? {
+        issue = state
+            .store
+            .set_issue_status(issue.id, status)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+    }
+    Ok(Json(serialize_issue(&issue, &project, &org, &state.config)))
+}
+
+/// `PUT /api/0/organizations/{org}/issues/{id}/`.
+pub async fn update_org_issue(
+    state: State<AppState>,
+    caller: Caller,
+    Path((org, issue_id)): Path<(String, String)>,
+    body: Option<Json<IssueUpdate>>,
+) -> Result<Json<Value>, ApiError> {
+    check_org(&state, &caller, &org, &issue_id).await?;
+    update_issue(state, caller, Path(issue_id), body).await
+}
+
+/// `PUT /api/0/projects/{org}/{project}/issues/?id=1&id=2`: bulk status change; answers only
+/// the changed fields, as Sentry does.
+pub async fn bulk_update_project_issues(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    body: Option<Json<IssueUpdate>>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(update) = body.ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))?;
+    let (org, project) = caller.project(&state, &org, &project).await?;
+    let params = query::pairs(raw.as_deref());
+    let Some(status) = parse_status(&update)? else {
+        return Ok(Json(json!({})));
+    };
+    let mut ids: Vec<i64> = Vec::new();
+    for id in query::all(&params, "id") {
+        ids.push(
+            id.parse()
+                .map_err(|_| ApiError::bad_field("id", "Invalid id"))?,
+        );
+    }
+    if ids.is_empty() {
+        // `?status=unresolved` (or no filter): every issue of the project matching it.
+        let search_text = query::first(&params, "status")
+            .map(|s| format!("is:{s}"))
+            .unwrap_or_default();
+        let search = parse_search(&search_text)
+            .map_err(|err| ApiError::bad_field("status", err.to_string()))?;
+        let issues = state
+            .store
+            .search_issues(&IssueQuery {
+                organization_id: org.id,
+                project_ids: vec![project.id],
+                search,
+                limit: 1000,
+                ..IssueQuery::default()
+            })
+            .await?;
+        ids = issues.iter().map(|i| i.id).collect();
+    }
+    for id in ids {
+        match state.store.issue_by_id(id).await? {
+            Some(issue) if issue.project_id == project.id => {
+                state.store.set_issue_status(id, status).await?;
+            }
+            _ => return Err(ApiError::NotFound),
+        }
+    }
+    Ok(Json(
+        json!({"status": status.as_str(), "statusDetails": {}}),
+    ))
+}
+
+/// `GET /api/0/issues/{id}/tags/`: each tag key with its top values.
+pub async fn issue_tags(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(issue_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, _, issue) = caller.issue(&state, &issue_id).await?;
+    let values = state.store.issue_tag_values(issue.id).await?;
+    let mut keys: Vec<Value> = Vec::new();
+    let mut i = 0;
+    while i < values.len() {
+        let key = &values[i].key;
+        let group: Vec<_> = values[i..].iter().take_while(|v| &v.key == key).collect();
+        i += group.len();
+        let total: i64 = group.iter().map(|v| v.times_seen).sum();
+        let top: Vec<Value> = group
+            .iter()
+            .take(9)
+            .map(|v| {
+                json!({"key": key, "name": v.value, "value": v.value, "count": v.times_seen,
+                       "firstSeen": super::serialize::iso(v.first_seen), "lastSeen": super::serialize::iso(v.last_seen)})
+            })
+            .collect();
+        keys.push(json!({"key": key, "name": key, "totalValues": total, "uniqueValues": group.len(), "topValues": top}));
+    }
+    Ok(Json(Value::Array(keys)))
+}

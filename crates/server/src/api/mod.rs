@@ -1,0 +1,55 @@
+//! The `/api/0/` web API: a subset of Sentry's, with the same paths and JSON shapes, so that
+//! sentry-cli and scripts written for Sentry work against Vigil.
+
+pub mod auth;
+pub mod error;
+pub mod events;
+pub mod issues;
+pub mod pagination;
+pub mod projects;
+pub mod query;
+pub mod root;
+pub mod serialize;
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(root::index))
+        .route("/organizations/", get(projects::list_organizations))
+        .route("/organizations/{org}/", get(projects::organization))
+        .route(
+            "/organizations/{org}/projects/",
+            get(projects::list_org_projects),
+        )
+        .route("/organizations/{org}/issues/", get(issues::list_org_issues))
+        .route(
+            "/organizations/{org}/issues/{issue_id}/",
+            get(issues::get_org_issue).put(issues::update_org_issue),
+        )
+        .route("/projects/", get(projects::list_all_projects))
+        .route("/projects/{org}/{project}/", get(projects::project))
+        .route("/projects/{org}/{project}/keys/", get(projects::list_keys))
+        .route(
+            "/projects/{org}/{project}/issues/",
+            get(issues::list_project_issues).put(issues::bulk_update_project_issues),
+        )
+        .route(
+            "/projects/{org}/{project}/events/{event_id}/",
+            get(events::project_event),
+        )
+        .route(
+            "/issues/{issue_id}/",
+            get(issues::get_issue).put(issues::update_issue),
+        )
+        .route("/issues/{issue_id}/tags/", get(issues::issue_tags))
+        .route("/issues/{issue_id}/events/", get(events::list_issue_events))
+        .route(
+            "/issues/{issue_id}/events/{which}/",
+            get(events::issue_event),
+        )
+        .fallback(|| async { error::ApiError::NotFound })
+}

@@ -1,0 +1,117 @@
+//! An issue (Sentry's "group") as Sentry's `GroupSerializer` shows it.
+
+use serde_json::{json, Value};
+use vigil_store::{Issue, Organization, Project};
+
+use super::iso;
+use crate::config::ServerConfig;
+
+/// `SHOP-1A`: the project slug upper-cased and the per-project number in base 36.
+pub fn short_id(project: &Project, number: i64) -> String {
+    format!("{}-{}", project.slug.to_ascii_uppercase(), base36(number))
+}
+
+fn base36(mut n: i64) -> String {
+    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    if n <= 0 {
+        return "0".into();
+    }
+    let mut out = Vec::new();
+    while n > 0 {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The web page of an issue; the API's `permalink`.
+pub fn permalink(config: &ServerConfig, org: &Organization, issue_id: i64) -> String {
+    format!(
+        "{}/organizations/{}/issues/{}/",
+        config.base_url(),
+        org.slug,
+        issue_id
+    )
+}
+
+/// Sentry's initial priority: by level.
+fn priority(level: &str) -> &'static str {
+    match level {
+        "fatal" | "error" => "high",
+        "warning" => "medium",
+        _ => "low",
+    }
+}
+
+fn issue_category(event_type: &str) -> &'static str {
+    match event_type {
+        "feedback" => "feedback",
+        _ => "error",
+    }
+}
+
+pub fn serialize_issue(
+    issue: &Issue,
+    project: &Project,
+    org: &Organization,
+    config: &ServerConfig,
+) -> Value {
+    let status_details = match issue.status {
+        vigil_store::IssueStatus::Resolved => json!({}),
+        _ => json!({}),
+    };
+    json!({
+        "id": issue.id.to_string(),
+        "shareId": null,
+        "shortId": short_id(project, issue.short_id),
+        "title": issue.title,
+        "culprit": issue.culprit,
+        "permalink": permalink(config, org, issue.id),
+        "logger": issue.metadata.get("logger").cloned().unwrap_or(Value::Null),
+        "level": issue.level,
+        "status": issue.status.as_str(),
+        "statusDetails": status_details,
+        "substatus": if issue.substatus.is_empty() { Value::Null } else { Value::String(issue.substatus.clone()) },
+        "isPublic": false,
+        "platform": issue.platform,
+        "project": {
+            "id": project.id.to_string(),
+            "name": project.name,
+            "slug": project.slug,
+            "platform": project.platform,
+        },
+        "type": issue.event_type,
+        "metadata": issue.metadata,
+        "numComments": 0,
+        "assignedTo": null,
+        "isBookmarked": false,
+        "isSubscribed": false,
+        "subscriptionDetails": null,
+        "hasSeen": false,
+        "annotations": [],
+        "issueType": "error",
+        "issueCategory": issue_category(&issue.event_type),
+        "priority": priority(&issue.level),
+        "priorityLockedAt": null,
+        "isUnhandled": issue.is_unhandled,
+        "count": issue.times_seen.to_string(),
+        "userCount": issue.user_count,
+        "firstSeen": iso(issue.first_seen),
+        "lastSeen": iso(issue.last_seen),
+        "firstRelease": issue.first_release.as_ref().map(|v| json!({"version": v, "shortVersion": v})),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base36_matches_sentry_short_ids() {
+        assert_eq!(base36(1), "1");
+        assert_eq!(base36(35), "Z");
+        assert_eq!(base36(36), "10");
+        assert_eq!(base36(46), "1A");
+    }
+}

@@ -1,0 +1,15 @@
+//! Vigil's records in the JSON shapes of Sentry's API serializers, so that scripts and tools
+//! written against Sentry read them unchanged. The web UI renders from the same functions.
+
+pub mod event;
+pub mod issue;
+pub mod project;
+
+pub use event::serialize_event;
+pub use issue::serialize_issue;
+pub use project::{serialize_key, serialize_organization, serialize_project};
+
+/// Sentry's API timestamp form: ISO 8601, UTC, microseconds, `Z`.
+pub fn iso(ts: f64) -> String {
+    vigil_protocol::timestamp::format_iso(ts)
+}

@@ -1,0 +1,99 @@
+//! `POST /api/{project_id}/envelope/`: the endpoint every current SDK sends to.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use vigil_processing::NormalizeContext;
+use vigil_protocol::envelope::{parse_envelope, Envelope};
+
+use super::auth::{authorize, key_from_envelope_dsn, parse_project_id, request_auth};
+use super::body::{decode_content, read_limited};
+use super::error::IngestError;
+use super::items::{accept_envelope, check_limits};
+use super::{client_sdk, unix_now, write_accepted};
+use crate::AppState;
+
+pub async fn post_envelope(
+    State(state): State<AppState>,
+    Path(project_segment): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, IngestError> {
+    let received = unix_now();
+    let project_id = parse_project_id(&project_segment)?;
+    let auth = request_auth(&headers, query.as_deref())?;
+    // Authenticate before reading the body when the request says who it is.
+    let mut authorized = match &auth {
+        Some(auth) => Some(authorize(&state, &auth.sentry_key, Some(project_id)).await?),
+        None => None,
+    };
+
+    let limits = state.config.limits.clone();
+    let raw = read_limited(body, limits.max_request_body).await?;
+    let envelope = parse_body(&headers, raw, limits.max_envelope_size).await?;
+
+    if let Some(dsn) = envelope.dsn() {
+        let dsn_key = key_from_envelope_dsn(dsn, project_id)?;
+        match &authorized {
+            Some((key, _)) if !dsn_key.eq_ignore_ascii_case(&key.public_key) => {
+                return Err(IngestError::InvalidEnvelope(
+                    "public key header mismatch between envelope and request".into(),
+                ));
+            }
+            Some(_) => {}
+            None => authorized = Some(authorize(&state, &dsn_key, Some(project_id)).await?),
+        }
+    }
+    let Some((_key, project)) = authorized else {
+        return Err(IngestError::MissingAuth);
+    };
+    check_limits(&envelope, &limits)?;
+
+    let ctx = NormalizeContext {
+        received,
+        sent_at: envelope.sent_at(),
+        client_ip: Some(peer.ip().to_string()),
+        envelope_event_id: envelope.event_id(),
+        client_sdk: client_sdk(auth.as_ref(), &headers),
+        retention_days: state.config.retention_days,
+    };
+    let accepted =
+        tokio::task::spawn_blocking(move || accept_envelope(&envelope, project.id, &ctx))
+            .await
+            .map_err(|_| IngestError::StoreUnavailable)?;
+    let event_id = accepted.event_id.clone();
+    let invalid = write_accepted(&state, accepted).await?;
+    if let Some(first) = invalid.first() {
+        // The good items are stored; the answer still names what was wrong.
+        return Err(IngestError::InvalidEvent(first.clone()));
+    }
+    let body = match event_id {
+        Some(id) => serde_json::json!({ "id": id }),
+        None => serde_json::json!({}),
+    };
+    Ok(Json(body).into_response())
+}
+
+async fn parse_body(
+    headers: &HeaderMap,
+    raw: Bytes,
+    limit: usize,
+) -> Result<Envelope, IngestError> {
+    let headers = headers.clone();
+    tokio::task::spawn_blocking(move || {
+        let data = decode_content(&headers, raw, limit)?;
+        if data.is_empty() {
+            return Err(IngestError::EmptyBody);
+        }
+        parse_envelope(data).map_err(|err| IngestError::InvalidEnvelope(err.to_string()))
+    })
+    .await
+    .map_err(|_| IngestError::StoreUnavailable)?
+}

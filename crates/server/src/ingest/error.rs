@@ -1,0 +1,82 @@
+//! Every reason an ingest request is refused, and its HTTP answer, in one place.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// Why an ingest request was not accepted. The `Display` text is the one-line reason sent to
+/// the client as `{"detail": …}`, worded as Relay words it where Relay has a word for it.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("bad project path parameter")]
+    BadProjectPath,
+    #[error("missing authorization information")]
+    MissingAuth,
+    #[error("multiple authorization payloads detected")]
+    MultipleAuth,
+    #[error("bad x-sentry-auth header")]
+    BadAuthHeader,
+    #[error("bad sentry DSN public key")]
+    BadPublicKey,
+    #[error("event submission rejected with_reason: {0}")]
+    KeyRejected(&'static str),
+    #[error("empty request body")]
+    EmptyBody,
+    #[error("unsupported content encoding '{0}'")]
+    UnsupportedEncoding(String),
+    #[error("failed to decode {encoding} request body: {reason}")]
+    Decode { encoding: String, reason: String },
+    #[error("request body exceeded size limit of {0} bytes")]
+    BodyTooLarge(usize),
+    #[error("envelope exceeded size limits for type '{0}'")]
+    ItemTooLarge(String),
+    #[error("invalid event envelope: {0}")]
+    InvalidEnvelope(String),
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+    #[error("store unavailable, retry later")]
+    StoreUnavailable,
+}
+
+impl IngestError {
+    pub fn status(&self) -> StatusCode {
+        use IngestError::*;
+        match self {
+            MissingAuth | MultipleAuth | BadAuthHeader => StatusCode::UNAUTHORIZED,
+            KeyRejected(_) => StatusCode::FORBIDDEN,
+            BodyTooLarge(_) | ItemTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            BadProjectPath
+            | BadPublicKey
+            | EmptyBody
+            | Decode { .. }
+            | InvalidEnvelope(_)
+            | InvalidEvent(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl IntoResponse for IngestError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let detail = self.to_string();
+        if status.is_server_error() {
+            tracing::error!(%status, detail, "ingest request failed");
+        } else {
+            tracing::info!(%status, detail, "ingest request rejected");
+        }
+        let mut response = (status, Json(serde_json::json!({ "detail": detail }))).into_response();
+        if let Ok(value) = axum::http::HeaderValue::from_str(&detail) {
+            response.headers_mut().insert("x-sentry-error", value);
+        }
+        response
+    }
+}
+
+impl From<vigil_store::StoreError> for IngestError {
+    fn from(err: vigil_store::StoreError) -> IngestError {
+        tracing::error!(%err, "store error on the ingest path");
+        IngestError::StoreUnavailable
+    }
+}

@@ -1,0 +1,134 @@
+//! The legacy `POST /api/{project_id}/store/` endpoint: one event per request (raven, old SDKs).
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use bytes::Bytes;
+use vigil_processing::NormalizeContext;
+use vigil_protocol::envelope::parse_envelope;
+
+use super::auth::{authorize, parse_project_id, request_auth};
+use super::body::{decode_content, read_limited};
+use super::error::IngestError;
+use super::items::{accept_envelope, check_limits, parse_event_json, to_new_event};
+use super::{client_sdk, unix_now, write_accepted, Accepted};
+use crate::AppState;
+
+/// `POST /api/{project_id}/store/`.
+pub async fn post_store(
+    state: State<AppState>,
+    Path(project_segment): Path<String>,
+    peer: ConnectInfo<SocketAddr>,
+    query: RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, IngestError> {
+    let project_id = parse_project_id(&project_segment)?;
+    store(state, Some(project_id), peer, query, headers, body).await
+}
+
+/// `POST /api/store/`: the project is the key's.
+pub async fn post_store_without_project(
+    state: State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    query: RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, IngestError> {
+    store(state, None, peer, query, headers, body).await
+}
+
+async fn store(
+    State(state): State<AppState>,
+    project_id: Option<i64>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, IngestError> {
+    let received = unix_now();
+    let auth = request_auth(&headers, query.as_deref())?.ok_or(IngestError::MissingAuth)?;
+    let (_key, project) = authorize(&state, &auth.sentry_key, project_id).await?;
+    let limits = state.config.limits.clone();
+    let raw = read_limited(body, limits.max_request_body).await?;
+
+    let is_envelope = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-sentry-envelope"));
+    let ctx = NormalizeContext {
+        received,
+        sent_at: None,
+        client_ip: Some(peer.ip().to_string()),
+        envelope_event_id: None,
+        client_sdk: client_sdk(Some(&auth), &headers),
+        retention_days: state.config.retention_days,
+    };
+    let body_limit = if is_envelope {
+        limits.max_envelope_size
+    } else {
+        limits.max_event_size
+    };
+    let accepted = tokio::task::spawn_blocking(move || -> Result<Accepted, IngestError> {
+        let data = decode_content(&headers, raw, body_limit)?;
+        if data.iter().all(u8::is_ascii_whitespace) {
+            return Err(IngestError::EmptyBody);
+        }
+        if is_envelope {
+            let envelope = parse_envelope(data)
+                .map_err(|err| IngestError::InvalidEnvelope(err.to_string()))?;
+            check_limits(&envelope, &limits)?;
+            let ctx = NormalizeContext {
+                sent_at: envelope.sent_at(),
+                envelope_event_id: envelope.event_id(),
+                ..ctx
+            };
+            return Ok(accept_envelope(&envelope, project.id, &ctx));
+        }
+        let json = legacy_body_to_json(data, body_limit)?;
+        let raw_event = parse_event_json(&json).map_err(IngestError::InvalidEvent)?;
+        let processed = vigil_processing::process_event(raw_event, &ctx)
+            .map_err(|err| IngestError::InvalidEvent(err.to_string()))?;
+        let event = to_new_event(project.id, processed);
+        Ok(Accepted {
+            project_id: project.id,
+            event_id: Some(event.event_id.clone()),
+            events: vec![event],
+            ..Accepted::default()
+        })
+    })
+    .await
+    .map_err(|_| IngestError::StoreUnavailable)??;
+
+    let event_id = accepted.event_id.clone();
+    let invalid = write_accepted(&state, accepted).await?;
+    if let Some(first) = invalid.first() {
+        return Err(IngestError::InvalidEvent(first.clone()));
+    }
+    Ok(Json(serde_json::json!({ "id": event_id })).into_response())
+}
+
+/// Old clients send the event JSON base64-encoded, and sometimes zlib-compressed inside that.
+fn legacy_body_to_json(data: Bytes, limit: usize) -> Result<Bytes, IngestError> {
+    let trimmed = data.trim_ascii_start();
+    if trimmed.starts_with(b"{") {
+        return Ok(data);
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(data.trim_ascii())
+        .map_err(|_| IngestError::InvalidEvent("body is neither JSON nor base64".into()))?;
+    if decoded.trim_ascii_start().starts_with(b"{") {
+        return Ok(Bytes::from(decoded));
+    }
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_ENCODING,
+        axum::http::HeaderValue::from_static("deflate"),
+    );
+    decode_content(&headers, Bytes::from(decoded), limit)
+}

@@ -1,0 +1,418 @@
+//! Ingest endpoints driven through the real router and a real SQLite store: what SDKs send is
+//! stored, and every kind of bad input gets its 4xx and reason without taking good items down.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use vigil_server::{router, AppState, ServerConfig};
+use vigil_store::sqlite::SqliteStore;
+use vigil_store::{Project, ProjectKey, Store};
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    store: Arc<SqliteStore>,
+    state: AppState,
+    project: Project,
+    key: ProjectKey,
+}
+
+impl Harness {
+    async fn new() -> Harness {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store =
+            Arc::new(SqliteStore::open(&dir.path().join("vigil.sqlite3")).expect("open store"));
+        let org = store.ensure_organization("default").await.expect("org");
+        let (project, key) = store
+            .create_project(org.id, "shop", Some("python"))
+            .await
+            .expect("project");
+        let config = ServerConfig::new("http://127.0.0.1:9000".parse().expect("url"));
+        let state = AppState::new(store.clone(), config);
+        Harness {
+            _dir: dir,
+            store,
+            state,
+            project,
+            key,
+        }
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let mut request = request;
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([10, 1, 2, 3], 5555))));
+        let response = router(self.state.clone())
+            .oneshot(request)
+            .await
+            .expect("router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, headers, body)
+    }
+
+    fn envelope_request(&self, body: impl Into<Body>) -> axum::http::request::Builder {
+        let _ = body;
+        Request::post(format!("/api/{}/envelope/", self.project.id)).header(
+            "x-sentry-auth",
+            format!(
+                "Sentry sentry_key={}, sentry_version=7, sentry_client=test/1.0",
+                self.key.public_key
+            ),
+        )
+    }
+
+    async fn post_envelope(&self, body: Vec<u8>) -> (StatusCode, Value) {
+        let request = self
+            .envelope_request(())
+            .body(Body::from(body))
+            .expect("request");
+        let (status, _, body) = self.send(request).await;
+        (status, body)
+    }
+}
+
+fn event_envelope(event_id: &str, event: &str) -> Vec<u8> {
+    format!(
+        "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{event}\n",
+        event.len()
+    )
+    .into_bytes()
+}
+
+const EVENT: &str = r#"{"exception":{"values":[{"type":"ZeroDivisionError","value":"division by zero"}]},"platform":"python"}"#;
+
+#[tokio::test]
+async fn event_with_header_auth_is_stored_and_readable() {
+    let h = Harness::new().await;
+    let id = "9ec79c33ec9942ab8353589fcb2e04dc";
+    let (status, body) = h.post_envelope(event_envelope(id, EVENT)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], id);
+    let stored = h
+        .store
+        .event_by_id(h.project.id, id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert!(stored.issue_id.is_some());
+}
+
+#[tokio::test]
+async fn missing_auth_is_401() {
+    let h = Harness::new().await;
+    let request = Request::post(format!("/api/{}/envelope/", h.project.id))
+        .body(Body::from(event_envelope(
+            "9ec79c33ec9942ab8353589fcb2e04dc",
+            EVENT,
+        )))
+        .expect("request");
+    let (status, _, body) = h.send(request).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["detail"], "missing authorization information");
+}
+
+#[tokio::test]
+async fn two_auth_sources_are_401() {
+    let h = Harness::new().await;
+    let request = Request::post(format!(
+        "/api/{}/envelope/?sentry_key={}",
+        h.project.id, h.key.public_key
+    ))
+    .header(
+        "x-sentry-auth",
+        format!("Sentry sentry_key={}", h.key.public_key),
+    )
+    .body(Body::from(event_envelope(
+        "9ec79c33ec9942ab8353589fcb2e04dc",
+        EVENT,
+    )))
+    .expect("request");
+    let (status, _, _) = h.send(request).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn unknown_key_is_403_and_malformed_key_is_400() {
+    let h = Harness::new().await;
+    let unknown = "ffffffffffffffffffffffffffffffff";
+    let request = Request::post(format!(
+        "/api/{}/envelope/?sentry_key={unknown}",
+        h.project.id
+    ))
+    .body(Body::from(event_envelope(
+        "9ec79c33ec9942ab8353589fcb2e04dc",
+        EVENT,
+    )))
+    .expect("request");
+    assert_eq!(h.send(request).await.0, StatusCode::FORBIDDEN);
+    let request = Request::post(format!("/api/{}/envelope/?sentry_key=short", h.project.id))
+        .body(Body::from(event_envelope(
+            "9ec79c33ec9942ab8353589fcb2e04dc",
+            EVENT,
+        )))
+        .expect("request");
+    assert_eq!(h.send(request).await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn key_of_another_project_is_403() {
+    let h = Harness::new().await;
+    let org = h.store.ensure_organization("default").await.expect("org");
+    let (other, _) = h
+        .store
+        .create_project(org.id, "other", None)
+        .await
+        .expect("project");
+    let request = Request::post(format!(
+        "/api/{}/envelope/?sentry_key={}",
+        other.id, h.key.public_key
+    ))
+    .body(Body::from(event_envelope(
+        "9ec79c33ec9942ab8353589fcb2e04dc",
+        EVENT,
+    )))
+    .expect("request");
+    assert_eq!(h.send(request).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn disabled_key_is_403() {
+    let h = Harness::new().await;
+    h.store
+        .set_key_active(h.key.id, false)
+        .await
+        .expect("disable");
+    let (status, body) = h
+        .post_envelope(event_envelope("9ec79c33ec9942ab8353589fcb2e04dc", EVENT))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}
+
+#[tokio::test]
+async fn bad_project_path_is_400() {
+    let h = Harness::new().await;
+    let request = Request::post(format!(
+        "/api/abc/envelope/?sentry_key={}",
+        h.key.public_key
+    ))
+    .body(Body::from(event_envelope(
+        "9ec79c33ec9942ab8353589fcb2e04dc",
+        EVENT,
+    )))
+    .expect("request");
+    let (status, _, body) = h.send(request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["detail"], "bad project path parameter");
+}
+
+#[tokio::test]
+async fn malformed_envelopes_are_400_with_a_reason() {
+    let h = Harness::new().await;
+    for body in [
+        b"not json\n".to_vec(),
+        b"{}\n{\"type\":\"event\",\"length\":500}\n{}\n".to_vec(),
+        b"{}\n{\"type\":\"event\",\"length\":2}\n{}x\n".to_vec(),
+        b"{}\n[1,2]\n".to_vec(),
+        Vec::new(),
+    ] {
+        let (status, reply) = h.post_envelope(body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+        let detail = reply["detail"].as_str().expect("one-line reason");
+        assert!(!detail.is_empty() && !detail.contains('\n'));
+    }
+}
+
+#[tokio::test]
+async fn bad_event_beside_good_session_keeps_the_session() {
+    let h = Harness::new().await;
+    let session = r#"{"sid":"b46006387e6a459d8c7fac4e31cf179a","init":true,"started":"2026-11-25T02:41:26.433Z","status":"ok","attrs":{"release":"a@1"}}"#;
+    let bad_event = "{\"a\": \u{1}}";
+    let body = format!(
+        "{{}}\n{{\"type\":\"event\",\"length\":{}}}\n{bad_event}\n{{\"type\":\"session\",\"length\":{}}}\n{session}\n",
+        bad_event.len(),
+        session.len()
+    );
+    let (status, reply) = h.post_envelope(body.into_bytes()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+    let sessions = h
+        .store
+        .raw_items(h.project.id, "session")
+        .await
+        .expect("read");
+    assert_eq!(
+        sessions.len(),
+        1,
+        "the good item beside the bad one is kept"
+    );
+}
+
+#[tokio::test]
+async fn invalid_utf8_and_deep_nesting_are_400_not_panics() {
+    let h = Harness::new().await;
+    let (status, _) = h
+        .post_envelope(event_envelope(
+            "9ec79c33ec9942ab8353589fcb2e04dc",
+            "{\"message\": \"\u{0}\u{ff}\"}",
+        ))
+        .await;
+    assert!(status == StatusCode::OK || status == StatusCode::BAD_REQUEST);
+    let mut bytes = b"{}\n{\"type\":\"event\",\"length\":7}\n".to_vec();
+    bytes.extend_from_slice(b"{\"a\":\xff}\n");
+    assert_eq!(h.post_envelope(bytes).await.0, StatusCode::BAD_REQUEST);
+    let deep = format!("{{\"extra\":{}1{}}}", "[".repeat(5000), "]".repeat(5000));
+    let (status, _) = h
+        .post_envelope(event_envelope("9ec79c33ec9942ab8353589fcb2e04dd", &deep))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn oversized_event_is_413() {
+    let h = Harness::new().await;
+    let big = format!("{{\"message\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let (status, reply) = h
+        .post_envelope(event_envelope("9ec79c33ec9942ab8353589fcb2e04dc", &big))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        reply["detail"],
+        "envelope exceeded size limits for type 'event'"
+    );
+}
+
+#[tokio::test]
+async fn compression_bomb_is_413_and_lying_encoding_is_400() {
+    let h = Harness::new().await;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&vec![b' '; 300 * 1024 * 1024])
+        .expect("compress");
+    let bomb = gz.finish().expect("gzip");
+    let request = h
+        .envelope_request(())
+        .header("content-encoding", "gzip")
+        .body(Body::from(bomb))
+        .expect("request");
+    assert_eq!(h.send(request).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let request = h
+        .envelope_request(())
+        .header("content-encoding", "gzip")
+        .body(Body::from(event_envelope(
+            "9ec79c33ec9942ab8353589fcb2e04dc",
+            EVENT,
+        )))
+        .expect("request");
+    assert_eq!(h.send(request).await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn unknown_item_types_are_skipped() {
+    let h = Harness::new().await;
+    let body = format!(
+        "{{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}}\n{{\"type\":\"something_new\"}}\nwhatever\n{{\"type\":\"event\",\"length\":{}}}\n{EVENT}\n",
+        EVENT.len()
+    );
+    let (status, reply) = h.post_envelope(body.into_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+}
+
+#[tokio::test]
+async fn envelope_dsn_authenticates_a_tunnel_and_must_match() {
+    let h = Harness::new().await;
+    let dsn = format!(
+        "http://{}@127.0.0.1:9000/{}",
+        h.key.public_key, h.project.id
+    );
+    let body = format!("{{\"dsn\":\"{dsn}\"}}\n{{\"type\":\"event\"}}\n{EVENT}\n");
+    let request = Request::post(format!("/api/{}/envelope/", h.project.id))
+        .body(Body::from(body))
+        .expect("request");
+    let (status, _, reply) = h.send(request).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+
+    let wrong = "http://ffffffffffffffffffffffffffffffff@127.0.0.1:9000/1";
+    let body = format!("{{\"dsn\":\"{wrong}\"}}\n{{\"type\":\"event\"}}\n{EVENT}\n");
+    let request = h
+        .envelope_request(())
+        .body(Body::from(body))
+        .expect("request");
+    assert_eq!(h.send(request).await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn cors_preflight_is_answered_without_auth() {
+    let h = Harness::new().await;
+    let request = Request::options(format!("/api/{}/envelope/", h.project.id))
+        .header("origin", "http://shop.example")
+        .header("access-control-request-method", "POST")
+        .body(Body::empty())
+        .expect("request");
+    let (status, headers, _) = h.send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert!(headers["access-control-expose-headers"]
+        .to_str()
+        .expect("ascii")
+        .contains("x-sentry-rate-limits"));
+}
+
+#[tokio::test]
+async fn legacy_store_accepts_base64_zlib_and_numeric_level() {
+    let h = Harness::new().await;
+    let event = r#"{"event_id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","message":"hello from raven","level":40}"#;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(event.as_bytes()).expect("compress");
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(z.finish().expect("zlib"));
+    let request = Request::post(format!("/api/{}/store/", h.project.id))
+        .header(
+            "x-sentry-auth",
+            format!("Sentry sentry_version=6, sentry_key={}", h.key.public_key),
+        )
+        .body(Body::from(body))
+        .expect("request");
+    let (status, _, reply) = h.send(request).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let stored = h
+        .store
+        .event_by_id(h.project.id, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.level, "error");
+}
+
+#[tokio::test]
+async fn client_reports_are_counted() {
+    let h = Harness::new().await;
+    let report = r#"{"timestamp":1795574446.5,"discarded_events":[{"reason":"before_send","category":"error","quantity":3}]}"#;
+    let body = format!("{{}}\n{{\"type\":\"client_report\"}}\n{report}\n");
+    let (status, reply) = h.post_envelope(body.into_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply, serde_json::json!({}));
+    let counts = h.store.client_reports(h.project.id).await.expect("read");
+    assert_eq!(
+        counts,
+        vec![("before_send".to_string(), "error".to_string(), 3)]
+    );
+}

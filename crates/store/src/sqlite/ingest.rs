@@ -1,0 +1,198 @@
+//! `save_events`: writing a batch of processed events and upserting their issues.
+//!
+//! The whole batch is one transaction, so one fsync carries many events and a batch is either
+//! stored and counted completely or not at all; a worker that retries a failed batch cannot
+//! count an event twice, and the `(project_id, event_id)` check makes a retried *successful*
+//! batch a no-op too. Events are handled in order, so an event id repeated inside one batch
+//! is a duplicate of the first.
+//!
+//! Each event is written as it comes (its row, its issue when new, its hashes); its counts go
+//! to a [`Tally`] that is written once at the end of the batch.
+//!
+//! Grouping follows Sentry's `GroupHash`: an event joins the issue of the first of its hashes
+//! that is known in its project; the hashes it brings that are not known yet are mapped to
+//! that issue as well (Sentry does so when a grouping config upgrade yields a new hash for an
+//! old issue), so later events that carry only the new hash still land there.
+
+use std::collections::HashSet;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::error::DbContext;
+use super::events::{self, EncodedEvent};
+use super::tally::Tally;
+use crate::{NewEvent, SavedEvent, StoreError, StoreResult};
+
+/// Rejects, before anything is written, events the schema cannot hold or group.
+pub(crate) fn validate(event: &NewEvent) -> StoreResult<()> {
+    let invalid = |why: &str| {
+        Err(StoreError::Invalid(format!(
+            "event {}: {why}",
+            event.event_id
+        )))
+    };
+    if event.event_id.is_empty() {
+        return Err(StoreError::Invalid("event without an event id".into()));
+    }
+    if event.hashes.is_empty() {
+        return invalid("no grouping hash");
+    }
+    // SQLite stores NaN as NULL, and an infinite time breaks every sort.
+    if !event.timestamp.is_finite() || !event.received.is_finite() {
+        return invalid("timestamp is not a finite number");
+    }
+    Ok(())
+}
+
+/// Writes the batch in one transaction; one result per event, in order.
+pub(crate) fn save(conn: &mut Connection, batch: &[EncodedEvent]) -> StoreResult<Vec<SavedEvent>> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db("saving events")?;
+    let mut batch_state = Batch::default();
+    let saved = batch
+        .iter()
+        .map(|encoded| batch_state.save_one(&tx, encoded))
+        .collect::<StoreResult<Vec<_>>>()?;
+    batch_state.tally.write(&tx)?;
+    tx.commit().db("saving events")?;
+    Ok(saved)
+}
+
+/// What the events of one batch share.
+#[derive(Default)]
+struct Batch<'a> {
+    tally: Tally<'a>,
+    /// Issues whose status this batch has seen to already: only the first event of a batch
+    /// can find an issue resolved and regress it.
+    touched: HashSet<i64>,
+}
+
+impl<'a> Batch<'a> {
+    fn save_one(&mut self, tx: &Connection, encoded: &'a EncodedEvent) -> StoreResult<SavedEvent> {
+        let event = &encoded.event;
+        let result = |issue_id, new_issue, regressed, duplicate| SavedEvent {
+            event_id: event.event_id.clone(),
+            issue_id,
+            new_issue,
+            regressed,
+            duplicate,
+        };
+        if let Some(issue_id) = events::existing(tx, event.project_id, &event.event_id)? {
+            // Every event this store writes has an issue; 0 stands for "none" on a row written
+            // by a later pipeline without one.
+            return Ok(result(issue_id.unwrap_or_default(), false, false, true));
+        }
+
+        let (issue_id, new_issue, regressed, known_hash) = match find_issue(tx, event)? {
+            Some((issue_id, known)) => {
+                let regressed = self.touched.insert(issue_id) && regress_if_resolved(tx, issue_id)?;
+                (issue_id, false, regressed, Some(known))
+            }
+            None => {
+                let issue_id = create_issue(tx, event)?;
+                self.touched.insert(issue_id);
+                (issue_id, true, false, None)
+            }
+        };
+        map_hashes(tx, event, issue_id, known_hash)?;
+        events::insert(tx, encoded, issue_id)?;
+        self.tally.add(issue_id, event);
+        Ok(result(issue_id, new_issue, regressed, false))
+    }
+}
+
+/// The issue of the first hash already known in the project, and that hash's index.
+fn find_issue(tx: &Connection, event: &NewEvent) -> StoreResult<Option<(i64, usize)>> {
+    let mut stmt = tx
+        .prepare_cached("SELECT issue_id FROM grouphashes WHERE project_id = ?1 AND hash = ?2")
+        .db("looking up grouping hashes")?;
+    for (index, hash) in event.hashes.iter().enumerate() {
+        let found: Option<i64> = stmt
+            .query_row(params![event.project_id, hash], |row| row.get(0))
+            .optional()
+            .db("looking up grouping hashes")?;
+        if let Some(issue_id) = found {
+            return Ok(Some((issue_id, index)));
+        }
+    }
+    Ok(None)
+}
+
+/// A new unresolved issue made from its first event, with nothing counted yet (the batch's
+/// tally counts this event like any other); returns its id.
+fn create_issue(tx: &Connection, event: &NewEvent) -> StoreResult<i64> {
+    let short_id: i64 = tx
+        .prepare_cached(
+            "UPDATE projects SET next_short_id = next_short_id + 1 WHERE id = ?1
+             RETURNING next_short_id - 1",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row([event.project_id], |row| row.get(0))
+                .optional()
+        })
+        .db("numbering an issue")?
+        .ok_or_else(|| StoreError::NotFound(format!("project {}", event.project_id)))?;
+    tx.prepare_cached(
+        "INSERT INTO issues (project_id, short_id, status, substatus, level, event_type, title,
+             culprit, metadata, platform, first_seen, last_seen, times_seen, user_count,
+             first_release, is_unhandled)
+         VALUES (?1, ?2, 'unresolved', 'new', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 0, 0, ?10, ?11)
+         RETURNING id",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(
+            params![
+                event.project_id,
+                short_id,
+                event.level,
+                event.event_type,
+                event.title,
+                event.culprit,
+                event.metadata.to_string(),
+                event.platform,
+                event.timestamp,
+                event.release,
+                event.is_unhandled,
+            ],
+            |row| row.get(0),
+        )
+    })
+    .db("creating an issue")
+}
+
+/// Reopens a resolved issue as `regressed`; returns whether it was resolved. An ignored
+/// issue stays ignored, as `archived_forever` does in Sentry.
+fn regress_if_resolved(tx: &Connection, issue_id: i64) -> StoreResult<bool> {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE issues SET status = 'unresolved', substatus = 'regressed', resolved_at = NULL
+             WHERE id = ?1 AND status = 'resolved'",
+        )
+        .and_then(|mut stmt| stmt.execute([issue_id]))
+        .db("reopening a resolved issue")?;
+    Ok(changed > 0)
+}
+
+/// Maps the event's hashes to the issue, but for the one it was found by; a hash that belongs
+/// to another issue already stays there.
+fn map_hashes(
+    tx: &Connection,
+    event: &NewEvent,
+    issue_id: i64,
+    known_hash: Option<usize>,
+) -> StoreResult<()> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO grouphashes (project_id, hash, issue_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT (project_id, hash) DO NOTHING",
+        )
+        .db("mapping grouping hashes")?;
+    for (index, hash) in event.hashes.iter().enumerate() {
+        if Some(index) != known_hash {
+            stmt.execute(params![event.project_id, hash, issue_id])
+                .db("mapping grouping hashes")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! Issue rows: reading them, changing their status, their tag values.
+//!
+//! Issues are created and counted by [`super::ingest`] and searched by
+//! [`super::issue_search`]; both read rows through [`from_row`] and [`COLUMNS`].
+
+use rusqlite::types::Type;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::error::DbContext;
+use super::now;
+use crate::{Issue, IssueStatus, StoreResult, TagValueCount};
+
+/// The columns [`from_row`] reads, of `issues` aliased `i`.
+pub(crate) const COLUMNS: &str = "i.id, i.project_id, i.short_id, i.status, i.substatus, i.level, \
+                                  i.event_type, i.title, i.culprit, i.metadata, i.platform, \
+                                  i.first_seen, i.last_seen, i.times_seen, i.user_count, \
+                                  i.first_release, i.is_unhandled, i.resolved_at";
+
+pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Issue> {
+    let status: String = row.get(3)?;
+    let status = IssueStatus::parse(&status).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            3,
+            Type::Text,
+            format!("unknown issue status `{status}`").into(),
+        )
+    })?;
+    let metadata: String = row.get(9)?;
+    let metadata = serde_json::from_str(&metadata)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(9, Type::Text, e.into()))?;
+    Ok(Issue {
+        id: row.get(0)?,
+        project_id: row.get(1)?,
+        short_id: row.get(2)?,
+        status,
+        substatus: row.get(4)?,
+        level: row.get(5)?,
+        event_type: row.get(6)?,
+        title: row.get(7)?,
+        culprit: row.get(8)?,
+        metadata,
+        platform: row.get(10)?,
+        first_seen: row.get(11)?,
+        last_seen: row.get(12)?,
+        times_seen: row.get(13)?,
+        user_count: row.get(14)?,
+        first_release: row.get(15)?,
+        is_unhandled: row.get(16)?,
+        resolved_at: row.get(17)?,
+    })
+}
+
+pub(crate) fn by_id(conn: &Connection, id: i64) -> StoreResult<Option<Issue>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM issues i WHERE i.id = ?1"))
+        .and_then(|mut stmt| stmt.query_row([id], from_row).optional())
+        .db("reading an issue")
+}
+
+/// The substatus that goes with a status set by hand, as Sentry sets them: resolving clears
+/// it, ignoring without a condition is `archived_forever`, reopening makes it `ongoing`.
+fn substatus_for(status: IssueStatus) -> &'static str {
+    match status {
+        IssueStatus::Resolved => "",
+        IssueStatus::Ignored => "archived_forever",
+        IssueStatus::Unresolved => "ongoing",
+    }
+}
+
+/// Sets status and substatus; `resolved_at` is the time of the first resolve (resolving twice
+/// keeps it) and is cleared by any other status.
+pub(crate) fn set_status(
+    conn: &Connection,
+    id: i64,
+    status: IssueStatus,
+) -> StoreResult<Option<Issue>> {
+    let resolved_at = (status == IssueStatus::Resolved).then(now);
+    let changed = conn
+        .prepare_cached(
+            "UPDATE issues SET status = ?2, substatus = ?3,
+                 resolved_at = CASE WHEN ?4 IS NULL THEN NULL ELSE coalesce(resolved_at, ?4) END
+             WHERE id = ?1",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                id,
+                status.as_str(),
+                substatus_for(status),
+                resolved_at
+            ])
+        })
+        .db("updating an issue's status")?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    by_id(conn, id)
+}
+
+/// Tag values of an issue: by key, then most seen first.
+pub(crate) fn tag_values(conn: &Connection, issue_id: i64) -> StoreResult<Vec<TagValueCount>> {
+    conn.prepare_cached(
+        "SELECT key, value, times_seen, first_seen, last_seen FROM issue_tag_values
+         WHERE issue_id = ?1 ORDER BY key, times_seen DESC, value",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_map([issue_id], |row| {
+            Ok(TagValueCount {
+                key: row.get(0)?,
+                value: row.get(1)?,
+                times_seen: row.get(2)?,
+                first_seen: row.get(3)?,
+                last_seen: row.get(4)?,
+            })
+        })?
+        .collect()
+    })
+    .db("reading an issue's tag values")
+}

@@ -1,0 +1,163 @@
+//! Projects and their DSN keys.
+
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+use super::error::DbContext;
+use super::{now, organizations};
+use crate::{Project, ProjectKey, StoreError, StoreResult};
+
+const PROJECT_COLUMNS: &str = "id, organization_id, slug, name, platform, date_created";
+const KEY_COLUMNS: &str = "id, project_id, public_key, secret_key, label, is_active, date_created";
+
+/// Label of the key every project starts with, as in Sentry.
+const DEFAULT_KEY_LABEL: &str = "Default";
+
+fn project_from_row(row: &Row<'_>) -> rusqlite::Result<Project> {
+    Ok(Project {
+        id: row.get(0)?,
+        organization_id: row.get(1)?,
+        slug: row.get(2)?,
+        name: row.get(3)?,
+        platform: row.get(4)?,
+        date_created: row.get(5)?,
+    })
+}
+
+fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ProjectKey> {
+    Ok(ProjectKey {
+        id: row.get(0)?,
+        project_id: row.get(1)?,
+        public_key: row.get(2)?,
+        secret_key: row.get(3)?,
+        label: row.get(4)?,
+        is_active: row.get(5)?,
+        date_created: row.get(6)?,
+    })
+}
+
+/// 32 random lowercase hex chars (128 bits from the OS-seeded CSPRNG), Sentry's key format.
+fn random_key() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// A project named after its slug, with one active key, in one transaction.
+pub(crate) fn create(
+    conn: &mut Connection,
+    organization_id: i64,
+    slug: &str,
+    platform: Option<&str>,
+) -> StoreResult<(Project, ProjectKey)> {
+    if slug.is_empty() {
+        return Err(StoreError::Invalid("project slug is empty".into()));
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db("creating a project")?;
+    if organizations::by_id(&tx, organization_id)?.is_none() {
+        return Err(StoreError::NotFound(format!(
+            "organization {organization_id}"
+        )));
+    }
+    let created = now();
+    let project = tx
+        .prepare_cached(&format!(
+            "INSERT INTO projects (organization_id, slug, name, platform, date_created)
+             VALUES (?1, ?2, ?2, ?3, ?4) RETURNING {PROJECT_COLUMNS}"
+        ))
+        .and_then(|mut stmt| {
+            stmt.query_row(
+                params![organization_id, slug, platform, created],
+                project_from_row,
+            )
+        })
+        .db(&format!("project `{slug}`"))?;
+    let key = tx
+        .prepare_cached(&format!(
+            "INSERT INTO project_keys
+                 (project_id, public_key, secret_key, label, is_active, date_created)
+             VALUES (?1, ?2, ?3, ?4, 1, ?5) RETURNING {KEY_COLUMNS}"
+        ))
+        .and_then(|mut stmt| {
+            stmt.query_row(
+                params![
+                    project.id,
+                    random_key(),
+                    random_key(),
+                    DEFAULT_KEY_LABEL,
+                    created
+                ],
+                key_from_row,
+            )
+        })
+        .db("a project key")?;
+    tx.commit().db("creating a project")?;
+    Ok((project, key))
+}
+
+/// Projects of one organization, or of all; ordered by id.
+pub(crate) fn list(conn: &Connection, organization_id: Option<i64>) -> StoreResult<Vec<Project>> {
+    conn.prepare_cached(&format!(
+        "SELECT {PROJECT_COLUMNS} FROM projects
+         WHERE ?1 IS NULL OR organization_id = ?1 ORDER BY id"
+    ))
+    .and_then(|mut stmt| {
+        stmt.query_map([organization_id], project_from_row)?
+            .collect()
+    })
+    .db("listing projects")
+}
+
+pub(crate) fn by_id(conn: &Connection, id: i64) -> StoreResult<Option<Project>> {
+    conn.prepare_cached(&format!(
+        "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = ?1"
+    ))
+    .and_then(|mut stmt| stmt.query_row([id], project_from_row).optional())
+    .db("reading a project")
+}
+
+pub(crate) fn by_slug(
+    conn: &Connection,
+    organization_id: i64,
+    slug: &str,
+) -> StoreResult<Option<Project>> {
+    conn.prepare_cached(&format!(
+        "SELECT {PROJECT_COLUMNS} FROM projects WHERE organization_id = ?1 AND slug = ?2"
+    ))
+    .and_then(|mut stmt| {
+        stmt.query_row(params![organization_id, slug], project_from_row)
+            .optional()
+    })
+    .db("reading a project")
+}
+
+pub(crate) fn key_by_public_key(
+    conn: &Connection,
+    public_key: &str,
+) -> StoreResult<Option<ProjectKey>> {
+    conn.prepare_cached(&format!(
+        "SELECT {KEY_COLUMNS} FROM project_keys WHERE public_key = ?1"
+    ))
+    .and_then(|mut stmt| stmt.query_row([public_key], key_from_row).optional())
+    .db("reading a project key")
+}
+
+/// Keys of a project, oldest first.
+pub(crate) fn list_keys(conn: &Connection, project_id: i64) -> StoreResult<Vec<ProjectKey>> {
+    conn.prepare_cached(&format!(
+        "SELECT {KEY_COLUMNS} FROM project_keys WHERE project_id = ?1 ORDER BY id"
+    ))
+    .and_then(|mut stmt| stmt.query_map([project_id], key_from_row)?.collect())
+    .db("listing project keys")
+}
+
+/// `NotFound` when there is no such key.
+pub(crate) fn set_key_active(conn: &Connection, key_id: i64, active: bool) -> StoreResult<()> {
+    let changed = conn
+        .prepare_cached("UPDATE project_keys SET is_active = ?2 WHERE id = ?1")
+        .and_then(|mut stmt| stmt.execute(params![key_id, active]))
+        .db("updating a project key")?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("project key {key_id}")));
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! Envelope items kept as they arrived, and the SDKs' client reports.
+//!
+//! Both wait for pipelines of their own (sessions, transactions, check-ins, outcomes); until
+//! then they are kept so that nothing acknowledged is lost and later work can replay them.
+
+use rusqlite::{params, Connection, TransactionBehavior};
+
+use super::error::{corrupt, DbContext};
+use crate::{RawItem, StoreResult};
+
+/// All items in one transaction.
+pub(crate) fn save_items(conn: &mut Connection, items: &[RawItem]) -> StoreResult<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db("saving raw items")?;
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT INTO raw_items (project_id, item_type, event_id, received, headers, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .db("saving raw items")?;
+        for item in items {
+            stmt.execute(params![
+                item.project_id,
+                item.item_type,
+                item.event_id,
+                item.received,
+                item.headers.to_string(),
+                item.payload,
+            ])
+            .db("saving raw items")?;
+        }
+    }
+    tx.commit().db("saving raw items")
+}
+
+/// Items of one project and type, oldest first.
+pub(crate) fn items(
+    conn: &Connection,
+    project_id: i64,
+    item_type: &str,
+) -> StoreResult<Vec<RawItem>> {
+    let rows: Vec<(RawItem, String)> = conn
+        .prepare_cached(
+            "SELECT project_id, item_type, event_id, received, headers, payload FROM raw_items
+             WHERE project_id = ?1 AND item_type = ?2 ORDER BY received, id",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map(params![project_id, item_type], |row| {
+                let item = RawItem {
+                    project_id: row.get(0)?,
+                    item_type: row.get(1)?,
+                    event_id: row.get(2)?,
+                    received: row.get(3)?,
+                    headers: serde_json::Value::Null,
+                    payload: row.get(5)?,
+                };
+                Ok((item, row.get(4)?))
+            })?
+            .collect()
+        })
+        .db("reading raw items")?;
+    rows.into_iter()
+        .map(|(mut item, headers)| {
+            item.headers =
+                serde_json::from_str(&headers).map_err(|e| corrupt("raw item headers", e))?;
+            Ok(item)
+        })
+        .collect()
+}
+
+/// Adds to the counter of one `(reason, category)`.
+pub(crate) fn add_client_report(
+    conn: &Connection,
+    project_id: i64,
+    reason: &str,
+    category: &str,
+    quantity: i64,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO client_reports (project_id, reason, category, quantity) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (project_id, reason, category) DO UPDATE SET quantity = quantity + excluded.quantity",
+    )
+    .and_then(|mut stmt| stmt.execute(params![project_id, reason, category, quantity]))
+    .db("counting a client report")?;
+    Ok(())
+}
+
+/// `(reason, category, quantity)` of a project, ordered by reason and category.
+pub(crate) fn client_reports(
+    conn: &Connection,
+    project_id: i64,
+) -> StoreResult<Vec<(String, String, i64)>> {
+    conn.prepare_cached(
+        "SELECT reason, category, quantity FROM client_reports WHERE project_id = ?1
+         ORDER BY reason, category",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_map([project_id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect()
+    })
+    .db("reading client reports")
+}

@@ -1,0 +1,235 @@
+//! A batch's counts, summed in memory and written once per issue, user, tag value and hour.
+//!
+//! Events of a batch mostly fall into few issues (one failing endpoint sends the same error
+//! many times), so counting each event with its own `UPDATE issues` and a dozen tag upserts
+//! would rewrite the same rows and index entries over and over. Sentry buffers these
+//! increments for the same reason. Summing first makes the write cost grow with the number of
+//! distinct issues and tag values in a batch instead of with the number of events.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rusqlite::{params, Connection};
+
+use super::error::DbContext;
+use crate::{NewEvent, StoreResult};
+
+/// Seconds per bucket of `issue_hourly`.
+const HOUR: f64 = 3600.0;
+
+/// What a batch adds to the counters; [`Tally::write`] applies it.
+#[derive(Default)]
+pub(crate) struct Tally<'a> {
+    issues: BTreeMap<i64, IssueTally<'a>>,
+    users: BTreeSet<(i64, &'a str)>,
+    tag_values: BTreeMap<(i64, &'a str, &'a str), Seen>,
+    hours: BTreeMap<(i64, i64), i64>,
+}
+
+/// One issue's share of the batch.
+struct IssueTally<'a> {
+    seen: Seen,
+    /// The event with the newest timestamp (the later one in the batch on a tie): the issue's
+    /// level, title, culprit and metadata follow it when it is newer than the issue's last
+    /// event.
+    newest: &'a NewEvent,
+    is_unhandled: bool,
+    /// The first release in the batch, for an issue that has none yet.
+    release: Option<&'a str>,
+}
+
+/// How often something was seen, and between which event times.
+#[derive(Clone, Copy)]
+struct Seen {
+    count: i64,
+    first: f64,
+    last: f64,
+}
+
+impl Seen {
+    fn once(at: f64) -> Seen {
+        Seen {
+            count: 1,
+            first: at,
+            last: at,
+        }
+    }
+
+    fn add(&mut self, at: f64) {
+        self.count += 1;
+        self.first = self.first.min(at);
+        self.last = self.last.max(at);
+    }
+}
+
+impl<'a> Tally<'a> {
+    /// Counts one stored event of `issue_id`.
+    pub(crate) fn add(&mut self, issue_id: i64, event: &'a NewEvent) {
+        let at = event.timestamp;
+        let release = event.release.as_deref();
+        self.issues
+            .entry(issue_id)
+            .and_modify(|issue| {
+                issue.seen.add(at);
+                if at >= issue.newest.timestamp {
+                    issue.newest = event;
+                }
+                issue.is_unhandled |= event.is_unhandled;
+                issue.release = issue.release.or(release);
+            })
+            .or_insert(IssueTally {
+                seen: Seen::once(at),
+                newest: event,
+                is_unhandled: event.is_unhandled,
+                release,
+            });
+
+        if let Some(user) = event.user_tag.as_deref().filter(|u| !u.is_empty()) {
+            self.users.insert((issue_id, user));
+        }
+
+        for (key, value) in tag_pairs(event) {
+            self.tag_values
+                .entry((issue_id, key, value))
+                .and_modify(|seen| seen.add(at))
+                .or_insert(Seen::once(at));
+        }
+
+        // `as` saturates; `ingest::validate` has ruled out NaN and infinities.
+        let hour = ((at / HOUR).floor() * HOUR) as i64;
+        *self.hours.entry((issue_id, hour)).or_default() += 1;
+    }
+
+    /// Writes the sums: distinct users first, since the issue rows take their count.
+    pub(crate) fn write(self, tx: &Connection) -> StoreResult<()> {
+        let new_users = write_users(tx, &self.users)?;
+        write_issues(tx, &self.issues, &new_users)?;
+        write_tag_values(tx, &self.tag_values)?;
+        write_hours(tx, &self.hours)
+    }
+}
+
+/// The distinct non-empty `(key, value)` pairs of an event.
+///
+/// `environment` and `release` are tags in Sentry; they are taken from the event's fields when
+/// the tag list lacks them, so the environment filter of the issue list cannot miss an event
+/// because a tag was not derived.
+fn tag_pairs(event: &NewEvent) -> BTreeSet<(&str, &str)> {
+    let mut pairs: BTreeSet<(&str, &str)> = event
+        .tags
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .filter(|(key, value)| !key.is_empty() && !value.is_empty())
+        .collect();
+    for (key, field) in [
+        ("environment", &event.environment),
+        ("release", &event.release),
+    ] {
+        if let Some(value) = field.as_deref().filter(|v| !v.is_empty()) {
+            if !event.tags.iter().any(|(k, _)| k == key) {
+                pairs.insert((key, value));
+            }
+        }
+    }
+    pairs
+}
+
+/// Records users not seen before on their issue; returns how many each issue gained.
+fn write_users(tx: &Connection, users: &BTreeSet<(i64, &str)>) -> StoreResult<BTreeMap<i64, i64>> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO issue_users (issue_id, user_tag) VALUES (?1, ?2)
+             ON CONFLICT (issue_id, user_tag) DO NOTHING",
+        )
+        .db("counting an issue's users")?;
+    let mut new_users = BTreeMap::new();
+    for (issue_id, user) in users {
+        let inserted = stmt
+            .execute(params![issue_id, user])
+            .db("counting an issue's users")?;
+        if inserted > 0 {
+            *new_users.entry(*issue_id).or_default() += 1;
+        }
+    }
+    Ok(new_users)
+}
+
+/// One `UPDATE` per issue. All right-hand sides see the row as it was before the update, so
+/// the `CASE`s compare the batch's newest event with the issue's previous `last_seen`: a late
+/// old event changes no field, as in Sentry, where the group shows its latest event's.
+fn write_issues(
+    tx: &Connection,
+    issues: &BTreeMap<i64, IssueTally<'_>>,
+    new_users: &BTreeMap<i64, i64>,
+) -> StoreResult<()> {
+    let mut stmt = tx
+        .prepare_cached(
+            "UPDATE issues SET
+                 times_seen = times_seen + ?2,
+                 user_count = user_count + ?3,
+                 first_seen = min(first_seen, ?4),
+                 last_seen = max(last_seen, ?5),
+                 level = CASE WHEN ?5 >= last_seen THEN ?6 ELSE level END,
+                 title = CASE WHEN ?5 >= last_seen THEN ?7 ELSE title END,
+                 culprit = CASE WHEN ?5 >= last_seen THEN ?8 ELSE culprit END,
+                 metadata = CASE WHEN ?5 >= last_seen THEN ?9 ELSE metadata END,
+                 is_unhandled = is_unhandled OR ?10,
+                 first_release = coalesce(first_release, ?11)
+             WHERE id = ?1",
+        )
+        .db("counting events on their issues")?;
+    for (issue_id, issue) in issues {
+        let newest = issue.newest;
+        stmt.execute(params![
+            issue_id,
+            issue.seen.count,
+            new_users.get(issue_id).copied().unwrap_or(0),
+            issue.seen.first,
+            issue.seen.last,
+            newest.level,
+            newest.title,
+            newest.culprit,
+            newest.metadata.to_string(),
+            issue.is_unhandled,
+            issue.release,
+        ])
+        .db("counting events on their issues")?;
+    }
+    Ok(())
+}
+
+fn write_tag_values(
+    tx: &Connection,
+    tag_values: &BTreeMap<(i64, &str, &str), Seen>,
+) -> StoreResult<()> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO issue_tag_values (issue_id, key, value, times_seen, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (issue_id, key, value) DO UPDATE SET
+                 times_seen = times_seen + excluded.times_seen,
+                 first_seen = min(first_seen, excluded.first_seen),
+                 last_seen = max(last_seen, excluded.last_seen)",
+        )
+        .db("counting tag values")?;
+    for ((issue_id, key, value), seen) in tag_values {
+        stmt.execute(params![
+            issue_id, key, value, seen.count, seen.first, seen.last
+        ])
+        .db("counting tag values")?;
+    }
+    Ok(())
+}
+
+fn write_hours(tx: &Connection, hours: &BTreeMap<(i64, i64), i64>) -> StoreResult<()> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO issue_hourly (issue_id, hour, count) VALUES (?1, ?2, ?3)
+             ON CONFLICT (issue_id, hour) DO UPDATE SET count = count + excluded.count",
+        )
+        .db("counting an issue's hourly events")?;
+    for ((issue_id, hour), count) in hours {
+        stmt.execute(params![issue_id, hour, count])
+            .db("counting an issue's hourly events")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,1188 @@
+//! The `Store` contract, as behaviour.
+//!
+//! Every case is an `async fn(&dyn Store)` in [`cases`], so the same bodies run on every
+//! backend: [`store_suite!`] turns the list of cases into `#[tokio::test]`s for one backend's
+//! fixture. SQLite runs here; PostgreSQL gets one more `store_suite!(postgres, …)` line, and
+//! the two cannot drift. Backend-specific checks (files, migrations) are at the bottom.
+
+use std::path::Path;
+
+use serde_json::json;
+use tempfile::TempDir;
+use vigil_store::search::parse_search;
+use vigil_store::sqlite::SqliteStore;
+use vigil_store::{IssueQuery, IssueSort, IssueStatus, NewEvent, RawItem, Store, StoreError};
+
+/// A store and whatever must live as long as it (a temp dir, a database).
+struct Fixture {
+    store: Box<dyn Store>,
+    _dir: TempDir,
+}
+
+async fn sqlite_fixture() -> Fixture {
+    let dir = TempDir::new().unwrap();
+    let store = SqliteStore::open(&dir.path().join("data/vigil.sqlite3")).unwrap();
+    Fixture {
+        store: Box::new(store),
+        _dir: dir,
+    }
+}
+
+/// One `#[tokio::test]` per case, on the backend `$factory` makes.
+macro_rules! store_suite {
+    ($backend:ident, $factory:path) => {
+        store_suite!(@cases $backend, $factory;
+            ping_answers,
+            organization_is_created_once,
+            project_gets_one_active_default_key,
+            project_slug_is_unique_per_organization,
+            project_of_missing_organization_is_not_found,
+            user_email_is_unique_case_insensitively,
+            admins_read_every_organization_members_their_own,
+            token_is_found_by_hash_with_its_user_and_scopes,
+            events_sharing_a_hash_form_one_issue,
+            issues_are_numbered_per_project,
+            duplicate_event_id_counts_once,
+            distinct_users_are_counted_once_per_issue,
+            tag_values_are_counted_per_issue,
+            newest_event_sets_title_and_level_older_one_does_not,
+            resolved_issue_regresses_on_new_event,
+            status_changes_set_substatus_and_resolved_at,
+            search_by_status_level_and_unhandled,
+            search_by_tag_negated_tag_and_has,
+            search_by_text_in_title_culprit_and_metadata,
+            search_by_environment_time_and_project,
+            search_is_scoped_to_the_organization,
+            search_sorts_and_pages,
+            event_reads_round_trip_the_data,
+            invalid_event_is_rejected_before_anything_is_written,
+            event_of_unknown_project_is_not_found,
+            concurrent_batches_count_every_event,
+            raw_items_keep_their_payload,
+            client_reports_are_summed,
+        );
+    };
+    (@cases $backend:ident, $factory:path; $($case:ident),+ $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let fixture = $factory().await;
+                    super::cases::$case(fixture.store.as_ref()).await;
+                }
+            )+
+        }
+    };
+}
+
+store_suite!(sqlite, super::sqlite_fixture);
+
+/// A moment in 2023, so tests never depend on the clock.
+const T0: f64 = 1_700_000_000.0;
+
+fn event_id(n: u32) -> String {
+    format!("{n:032x}")
+}
+
+/// An error event in `project_id` grouped by `hashes`, at `T0 + offset` seconds.
+fn event(project_id: i64, n: u32, hashes: &[&str], offset: f64) -> NewEvent {
+    NewEvent {
+        project_id,
+        event_id: event_id(n),
+        event_type: "error".into(),
+        timestamp: T0 + offset,
+        received: T0 + offset + 0.5,
+        level: "error".into(),
+        platform: "python".into(),
+        title: "ZeroDivisionError: division by zero".into(),
+        culprit: "shop.views in checkout".into(),
+        metadata: json!({"type": "ZeroDivisionError", "value": "division by zero"}),
+        hashes: hashes.iter().map(|h| h.to_string()).collect(),
+        environment: Some("production".into()),
+        release: Some("shop@1.0".into()),
+        transaction: Some("/checkout".into()),
+        user_tag: None,
+        tags: vec![
+            ("environment".into(), "production".into()),
+            ("release".into(), "shop@1.0".into()),
+        ],
+        is_unhandled: false,
+        message: "division by zero".into(),
+        data: json!({"event_id": event_id(n), "exception": {"values": [{"type": "ZeroDivisionError"}]}}),
+    }
+}
+
+/// An organization `org` with one project `shop`; returns (organization id, project id).
+async fn project(store: &dyn Store, org: &str) -> (i64, i64) {
+    let org = store.ensure_organization(org).await.unwrap();
+    let (project, _) = store
+        .create_project(org.id, "shop", Some("python"))
+        .await
+        .unwrap();
+    (org.id, project.id)
+}
+
+fn query(organization_id: i64, search: &str) -> IssueQuery {
+    IssueQuery {
+        organization_id,
+        search: parse_search(search).unwrap(),
+        limit: 100,
+        ..IssueQuery::default()
+    }
+}
+
+/// Titles of the issues the search finds, in its order.
+async fn titles(store: &dyn Store, query: &IssueQuery) -> Vec<String> {
+    store
+        .search_issues(query)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|issue| issue.title)
+        .collect()
+}
+
+mod cases {
+    use super::*;
+
+    pub async fn ping_answers(store: &dyn Store) {
+        store.ping().await.unwrap();
+    }
+
+    pub async fn organization_is_created_once(store: &dyn Store) {
+        let first = store.ensure_organization("acme").await.unwrap();
+        let again = store.ensure_organization("acme").await.unwrap();
+        assert_eq!(first, again);
+        assert_eq!(first.name, "acme");
+        assert_eq!(
+            store.organization_by_slug("acme").await.unwrap(),
+            Some(first.clone())
+        );
+        assert_eq!(
+            store.organization_by_id(first.id).await.unwrap(),
+            Some(first.clone())
+        );
+        assert_eq!(store.organization_by_slug("other").await.unwrap(), None);
+        let other = store.ensure_organization("other").await.unwrap();
+        assert_eq!(
+            store.list_organizations().await.unwrap(),
+            vec![first, other]
+        );
+    }
+
+    pub async fn project_gets_one_active_default_key(store: &dyn Store) {
+        let org = store.ensure_organization("acme").await.unwrap();
+        let (project, key) = store
+            .create_project(org.id, "shop", Some("python"))
+            .await
+            .unwrap();
+        assert_eq!(project.slug, "shop");
+        assert_eq!(project.name, "shop");
+        assert_eq!(project.platform.as_deref(), Some("python"));
+        assert_eq!(project.organization_id, org.id);
+        assert_eq!(key.project_id, project.id);
+        assert_eq!(key.label, "Default");
+        assert!(key.is_active);
+        for part in [&key.public_key, &key.secret_key] {
+            assert_eq!(part.len(), 32);
+            assert!(part
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        }
+        assert_ne!(key.public_key, key.secret_key);
+
+        assert_eq!(
+            store.key_by_public_key(&key.public_key).await.unwrap(),
+            Some(key.clone())
+        );
+        assert_eq!(
+            store
+                .key_by_public_key("0".repeat(32).as_str())
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store.list_keys(project.id).await.unwrap(),
+            vec![key.clone()]
+        );
+        assert_eq!(
+            store.project_by_id(project.id).await.unwrap(),
+            Some(project.clone())
+        );
+        assert_eq!(
+            store.project_by_slug(org.id, "shop").await.unwrap(),
+            Some(project.clone())
+        );
+        assert_eq!(store.project_by_slug(org.id, "blog").await.unwrap(), None);
+
+        let (blog, _) = store.create_project(org.id, "blog", None).await.unwrap();
+        let other = store.ensure_organization("other").await.unwrap();
+        let (api, _) = store.create_project(other.id, "api", None).await.unwrap();
+        assert_eq!(
+            store.list_projects(Some(org.id)).await.unwrap(),
+            vec![project.clone(), blog.clone()]
+        );
+        assert_eq!(
+            store.list_projects(None).await.unwrap(),
+            vec![project, blog, api]
+        );
+
+        store.set_key_active(key.id, false).await.unwrap();
+        let found = store
+            .key_by_public_key(&key.public_key)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            !found.is_active,
+            "a disabled key is still found; the caller checks it"
+        );
+        assert!(matches!(
+            store.set_key_active(key.id + 1000, true).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    pub async fn project_slug_is_unique_per_organization(store: &dyn Store) {
+        let acme = store.ensure_organization("acme").await.unwrap();
+        let other = store.ensure_organization("other").await.unwrap();
+        store.create_project(acme.id, "shop", None).await.unwrap();
+        let again = store.create_project(acme.id, "shop", None).await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+        store.create_project(other.id, "shop", None).await.unwrap();
+        assert_eq!(store.list_projects(Some(acme.id)).await.unwrap().len(), 1);
+    }
+
+    pub async fn project_of_missing_organization_is_not_found(store: &dyn Store) {
+        let result = store.create_project(4242, "shop", None).await;
+        assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+    }
+
+    pub async fn user_email_is_unique_case_insensitively(store: &dyn Store) {
+        assert_eq!(store.count_users().await.unwrap(), 0);
+        let ann = store
+            .create_user("Ann@Example.com", "$argon2id$x", false)
+            .await
+            .unwrap();
+        assert_eq!(ann.email, "Ann@Example.com", "the e-mail is kept as typed");
+        assert!(!ann.is_admin);
+        assert_eq!(
+            store.user_by_email("ann@example.COM").await.unwrap(),
+            Some(ann.clone())
+        );
+        assert_eq!(store.user_by_id(ann.id).await.unwrap(), Some(ann.clone()));
+        let again = store
+            .create_user("ANN@example.com", "$argon2id$y", true)
+            .await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+        store
+            .create_user("bob@example.com", "$argon2id$z", true)
+            .await
+            .unwrap();
+        assert_eq!(store.count_users().await.unwrap(), 2);
+        assert_eq!(
+            store.user_by_email("carol@example.com").await.unwrap(),
+            None
+        );
+    }
+
+    pub async fn admins_read_every_organization_members_their_own(store: &dyn Store) {
+        let acme = store.ensure_organization("acme").await.unwrap();
+        let other = store.ensure_organization("other").await.unwrap();
+        let admin = store
+            .create_user("admin@example.com", "h", true)
+            .await
+            .unwrap();
+        let ann = store
+            .create_user("ann@example.com", "h", false)
+            .await
+            .unwrap();
+        assert_eq!(store.organizations_of_user(ann.id).await.unwrap(), vec![]);
+        store.add_member(other.id, ann.id, "member").await.unwrap();
+        store.add_member(other.id, ann.id, "owner").await.unwrap();
+        assert_eq!(
+            store.organizations_of_user(ann.id).await.unwrap(),
+            vec![other.clone()]
+        );
+        assert_eq!(
+            store.organizations_of_user(admin.id).await.unwrap(),
+            vec![acme, other]
+        );
+        assert!(matches!(
+            store.add_member(1, ann.id, "emperor").await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+
+    pub async fn token_is_found_by_hash_with_its_user_and_scopes(store: &dyn Store) {
+        let ann = store
+            .create_user("ann@example.com", "h", false)
+            .await
+            .unwrap();
+        let scopes = vec!["project:read".to_string(), "event:write".to_string()];
+        let token = store.create_token(ann.id, "ab12", &scopes).await.unwrap();
+        assert_eq!(token.user_id, ann.id);
+        assert_eq!(token.scopes, scopes);
+        let (found, user) = store.token_by_hash("ab12").await.unwrap().unwrap();
+        assert_eq!(found, token);
+        assert_eq!(user, ann);
+        assert_eq!(store.token_by_hash("cd34").await.unwrap(), None);
+        let again = store.create_token(ann.id, "ab12", &[]).await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    }
+
+    pub async fn events_sharing_a_hash_form_one_issue(store: &dyn Store) {
+        let (_, project) = project(store, "acme").await;
+        let first = store
+            .save_events(vec![event(project, 1, &["a"], 0.0)])
+            .await
+            .unwrap();
+        assert!(first[0].new_issue && !first[0].duplicate && !first[0].regressed);
+
+        // Found by its second hash; it brings hash `b`, which is mapped to the issue too.
+        let second = store
+            .save_events(vec![event(project, 2, &["b", "a"], 60.0)])
+            .await
+            .unwrap();
+        assert_eq!(second[0].issue_id, first[0].issue_id);
+        assert!(!second[0].new_issue);
+        let third = store
+            .save_events(vec![event(project, 3, &["b"], 30.0)])
+            .await
+            .unwrap();
+        assert_eq!(third[0].issue_id, first[0].issue_id);
+
+        let issue = store.issue_by_id(first[0].issue_id).await.unwrap().unwrap();
+        assert_eq!(issue.times_seen, 3);
+        assert_eq!(issue.first_seen, T0);
+        assert_eq!(issue.last_seen, T0 + 60.0);
+        assert_eq!(issue.status, IssueStatus::Unresolved);
+        assert_eq!(issue.substatus, "new");
+        assert_eq!(issue.title, "ZeroDivisionError: division by zero");
+        assert_eq!(issue.culprit, "shop.views in checkout");
+        assert_eq!(issue.metadata["type"], "ZeroDivisionError");
+        assert_eq!(issue.event_type, "error");
+        assert_eq!(issue.platform, "python");
+        assert_eq!(issue.first_release.as_deref(), Some("shop@1.0"));
+        assert_eq!(issue.resolved_at, None);
+
+        let other = store
+            .save_events(vec![event(project, 4, &["c"], 0.0)])
+            .await
+            .unwrap();
+        assert!(other[0].new_issue);
+        assert_ne!(other[0].issue_id, first[0].issue_id);
+    }
+
+    pub async fn issues_are_numbered_per_project(store: &dyn Store) {
+        let org = store.ensure_organization("acme").await.unwrap();
+        let (shop, _) = store.create_project(org.id, "shop", None).await.unwrap();
+        let (blog, _) = store.create_project(org.id, "blog", None).await.unwrap();
+        let saved = store
+            .save_events(vec![
+                event(shop.id, 1, &["a"], 0.0),
+                event(shop.id, 2, &["b"], 0.0),
+                event(blog.id, 3, &["a"], 0.0),
+            ])
+            .await
+            .unwrap();
+        let short_ids = |i: usize| {
+            let id = saved[i].issue_id;
+            async move { store.issue_by_id(id).await.unwrap().unwrap().short_id }
+        };
+        assert_eq!(short_ids(0).await, 1);
+        assert_eq!(short_ids(1).await, 2);
+        assert_eq!(
+            short_ids(2).await,
+            1,
+            "the same hash in another project is another issue"
+        );
+        assert_ne!(saved[2].issue_id, saved[0].issue_id);
+    }
+
+    pub async fn duplicate_event_id_counts_once(store: &dyn Store) {
+        let (_, project) = project(store, "acme").await;
+        let batch = store
+            .save_events(vec![
+                event(project, 1, &["a"], 0.0),
+                event(project, 1, &["a"], 5.0),
+            ])
+            .await
+            .unwrap();
+        assert!(!batch[0].duplicate);
+        assert!(
+            batch[1].duplicate,
+            "a repeat inside one batch is a duplicate"
+        );
+        assert_eq!(batch[1].issue_id, batch[0].issue_id);
+        assert!(!batch[1].new_issue);
+
+        let later = store
+            .save_events(vec![event(project, 1, &["z"], 9.0)])
+            .await
+            .unwrap();
+        assert!(later[0].duplicate);
+        assert_eq!(
+            later[0].issue_id, batch[0].issue_id,
+            "the issue it already has"
+        );
+
+        let issue = store.issue_by_id(batch[0].issue_id).await.unwrap().unwrap();
+        assert_eq!(issue.times_seen, 1);
+        assert_eq!(issue.last_seen, T0);
+        assert_eq!(store.issue_events(issue.id, 0, 10).await.unwrap().len(), 1);
+        assert_eq!(
+            store.issue_tag_values(issue.id).await.unwrap()[0].times_seen,
+            1
+        );
+    }
+
+    pub async fn distinct_users_are_counted_once_per_issue(store: &dyn Store) {
+        let (_, project) = project(store, "acme").await;
+        let with_user = |n, user: Option<&str>| NewEvent {
+            user_tag: user.map(str::to_owned),
+            ..event(project, n, &["a"], f64::from(n))
+        };
+        let saved = store
+            .save_events(vec![
+                with_user(1, Some("id:7")),
+                with_user(2, Some("id:7")),
+                with_user(3, Some("email:b@example.com")),
+                with_user(4, None),
+            ])
+            .await
+            .unwrap();
+        let issue = store.issue_by_id(saved[0].issue_id).await.unwrap().unwrap();
+        assert_eq!(issue.times_seen, 4);
+        assert_eq!(issue.user_count, 2);
+    }
+
+    pub async fn tag_values_are_counted_per_issue(store: &dyn Store) {
+        let (_, project) = project(store, "acme").await;
+        let tagged = |n, browser: &str, offset| NewEvent {
+            tags: vec![
+                ("browser".into(), browser.into()),
+                ("os".into(), "Linux".into()),
+            ],
+            // Not among the tags: taken from the field.
+            environment: Some("production".into()),
+            release: None,
+            ..event(project, n, &["a"], offset)
+        };
+        let saved = store
+            .save_events(vec![
+                tagged(1, "Firefox", 10.0),
+                tagged(2, "Chrome", 0.0),
+                tagged(3, "Chrome", 20.0),
+            ])
+            .await
+            .unwrap();
+        let values = store.issue_tag_values(saved[0].issue_id).await.unwrap();
+        let summary: Vec<(&str, &str, i64)> = values
+            .iter()
+            .map(|v| (v.key.as_str(), v.value.as_str(), v.times_seen))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("browser", "Chrome", 2),
+                ("browser", "Firefox", 1),
+                ("environment", "production", 3),
+                ("os", "Linux", 3),
+            ]
+        );
+        assert_eq!((values[0].first_seen, values[0].last_seen), (T0, T0 + 20.0));
+    }
+
+    pub async fn newest_event_sets_title_and_level_older_one_does_not(store: &dyn Store) {
+        let (_, project) = project(store, "acme").await;
+        let with = |n, title: &str, level: &str, offset| NewEvent {
+            title: title.into(),
+            level: level.into(),
+            is_unhandled: n == 2,
+            ..event(project, n, &["a"], offset)
+        };
+        let saved = store
+            .save_events(vec![with(1, "first", "error", 10.0)])
+            .await
+            .unwrap();
+        store
+            .save_events(vec![with(2, "newer", "fatal", 20.0)])
+            .await
+            .unwrap();
+        store
+            .save_events(vec![with(3, "late old", "info", 0.0)])
+            .await
+            .unwrap();
+        let issue = store.issue_by_id(saved[0].issue_id).await.unwrap().unwrap();
+        assert_eq!(issue.title, "newer");
+        assert_eq!(issue.level, "fatal");
+        assert_eq!(issue.first_seen, T0, "an old event moves first_seen back");
+        assert_eq!(issue.last_seen, T0 + 20.0);
+        assert!(
+            issue.is_unhandled,
+            "one unhandled event makes the issue unhandled"
+        );
+    }
+
+    pub async fn resolved_issue_regresses_on_new_event(store: &dyn Store) {
+        let (_, project) = project(store, "acme").await;
+        let saved = store
+            .save_events(vec![event(project, 1, &["a"], 0.0)])
+            .await
+            .unwrap();
+        let id = saved[0].issue_id;
+        store
+            .set_issue_status(id, IssueStatus::Resolved)
+            .await
+            .unwrap();
+        let again = store
+            .save_events(vec![event(project, 2, &["a"], 60.0)])
+            .await
+            .unwrap();
+        assert!(again[0].regressed);
+        let issue = store.issue_by_id(id).await.unwrap().unwrap();
+        assert_eq!(issue.status, IssueStatus::Unresolved);
+        assert_eq!(issue.substatus, "regressed");
+        assert_eq!(issue.resolved_at, None);
+        let once_more = store
+            .save_events(vec![event(project, 3, &["a"], 70.0)])
+            .await
+            .unwrap();
+        assert!(
+            !once_more[0].regressed,
+            "an unresolved issue does not regress"
+        );
+
+        store
+            .set_issue_status(id, IssueStatus::Ignored)
+            .await
+            .unwrap();
+        let ignored = store
+            .save_events(vec![event(project, 4, &["a"], 80.0)])
+            .await
+            .unwrap();
+        assert!(!ignored[0].regressed);
+        let issue = store.issue_by_id(id).await.unwrap().unwrap();
+        assert_eq!(issue.status, IssueStatus::Ignored, "ignored stays ignored");
+        assert_eq!(issue.times_seen, 4);
+    }
+
+    pub async fn status_changes_set_substatus_and_resolved_at(store: &dyn Store) {
+        let (_, project) = project(store, "acme").await;
+        let saved = store
+            .save_events(vec![event(project, 1, &["a"], 0.0)])
+            .await
+            .unwrap();
+        let id = saved[0].issue_id;
+
+        let resolved = store
+            .set_issue_status(id, IssueStatus::Resolved)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(resolved.status, IssueStatus::Resolved);
+        assert_eq!(resolved.substatus, "");
+        let resolved_at = resolved.resolved_at.expect("resolving sets resolved_at");
+        let again = store
+            .set_issue_status(id, IssueStatus::Resolved)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            again.resolved_at,
+            Some(resolved_at),
+            "resolving twice keeps the first time"
+        );
+
+        let ignored = store
+            .set_issue_status(id, IssueStatus::Ignored)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ignored.status, IssueStatus::Ignored);
+        assert_eq!(ignored.substatus, "archived_forever");
+        assert_eq!(ignored.resolved_at, None);
+
+        let reopened = store
+            .set_issue_status(id, IssueStatus::Unresolved)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(reopened.status, IssueStatus::Unresolved);
+        assert_eq!(reopened.substatus, "ongoing");
+        assert_eq!(store.issue_by_id(id).await.unwrap(), Some(reopened));
+
+        assert_eq!(
+            store
+                .set_issue_status(id + 1000, IssueStatus::Resolved)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    pub async fn search_by_status_level_and_unhandled(store: &dyn Store) {
+        let (org, project) = project(store, "acme").await;
+        let issue = |n, title: &str, level: &str, unhandled| NewEvent {
+            title: title.into(),
+            level: level.into(),
+            is_unhandled: unhandled,
+            ..event(project, n, &[title], f64::from(n))
+        };
+        let saved = store
+            .save_events(vec![
+                issue(1, "one", "error", true),
+                issue(2, "two", "warning", false),
+                issue(3, "three", "error", false),
+            ])
+            .await
+            .unwrap();
+        store
+            .set_issue_status(saved[1].issue_id, IssueStatus::Resolved)
+            .await
+            .unwrap();
+
+        assert_eq!(
+            titles(store, &query(org, "is:unresolved")).await,
+            ["three", "one"]
+        );
+        assert_eq!(titles(store, &query(org, "is:resolved")).await, ["two"]);
+        assert_eq!(
+            titles(store, &query(org, "!is:resolved")).await,
+            ["three", "one"]
+        );
+        assert_eq!(
+            titles(store, &query(org, "level:error")).await,
+            ["three", "one"]
+        );
+        assert_eq!(titles(store, &query(org, "!level:error")).await, ["two"]);
+        assert_eq!(
+            titles(store, &query(org, "is:unresolved level:warning")).await,
+            Vec::<String>::new()
+        );
+        assert_eq!(titles(store, &query(org, "is:unhandled")).await, ["one"]);
+        assert_eq!(
+            titles(store, &query(org, "is:handled")).await,
+            ["three", "two"]
+        );
+        assert_eq!(
+            titles(store, &query(org, "")).await,
+            ["three", "two", "one"]
+        );
+    }
+
+    pub async fn search_by_tag_negated_tag_and_has(store: &dyn Store) {
+        let (org, project) = project(store, "acme").await;
+        let issue = |n, title: &str, tags: &[(&str, &str)]| NewEvent {
+            title: title.into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            environment: None,
+            release: None,
+            ..event(project, n, &[title], f64::from(n))
+        };
+        store
+            .save_events(vec![
+                issue(
+                    1,
+                    "firefox",
+                    &[("browser", "Firefox"), ("url", "http://x/a b")],
+                ),
+                issue(2, "chrome", &[("browser", "Chrome")]),
+                issue(3, "server", &[("server_name", "web-1")]),
+                // The same issue seen in Chrome too: it matches both browsers.
+                issue(4, "firefox", &[("browser", "Chrome")]),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(
+            titles(store, &query(org, "browser:Firefox")).await,
+            ["firefox"]
+        );
+        assert_eq!(
+            titles(store, &query(org, "browser:Chrome")).await,
+            ["firefox", "chrome"]
+        );
+        assert_eq!(
+            titles(store, &query(org, "!browser:Chrome")).await,
+            ["server"]
+        );
+        assert_eq!(
+            titles(store, &query(org, "browser:firefox")).await,
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            titles(store, &query(org, r#"url:"http://x/a b""#)).await,
+            ["firefox"]
+        );
+        assert_eq!(
+            titles(store, &query(org, "has:server_name")).await,
+            ["server"]
+        );
+        assert_eq!(titles(store, &query(org, "!has:browser")).await, ["server"]);
+    }
+
+    pub async fn search_by_text_in_title_culprit_and_metadata(store: &dyn Store) {
+        let (org, project) = project(store, "acme").await;
+        let issue = |n, title: &str, culprit: &str, value: &str| NewEvent {
+            title: title.into(),
+            culprit: culprit.into(),
+            metadata: json!({"type": "Error", "value": value}),
+            ..event(project, n, &[title], f64::from(n))
+        };
+        store
+            .save_events(vec![
+                issue(
+                    1,
+                    "ZeroDivisionError: division by zero",
+                    "shop.views in checkout",
+                    "x",
+                ),
+                issue(2, "KeyError: 'user'", "shop.auth in login", "y"),
+                issue(
+                    3,
+                    "Quota 100% used",
+                    "shop.billing in charge",
+                    "over_limit reached",
+                ),
+                issue(4, "Quota 1000 used", "shop.billing in charge", "overXlimit"),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(
+            titles(store, &query(org, "DIVISION by")).await,
+            ["ZeroDivisionError: division by zero"]
+        );
+        assert_eq!(
+            titles(store, &query(org, "auth in")).await,
+            ["KeyError: 'user'"]
+        );
+        assert_eq!(
+            titles(store, &query(org, "100%")).await,
+            ["Quota 100% used"],
+            "% is literal"
+        );
+        assert_eq!(
+            titles(store, &query(org, "over_limit")).await,
+            ["Quota 100% used"],
+            "_ is literal"
+        );
+        assert_eq!(
+            titles(store, &query(org, "\"'user'\"")).await,
+            ["KeyError: 'user'"]
+        );
+        assert_eq!(
+            titles(store, &query(org, "nothing like this")).await,
+            Vec::<String>::new()
+        );
+    }
+
+    pub async fn search_by_environment_time_and_project(store: &dyn Store) {
+        let org = store.ensure_organization("acme").await.unwrap();
+        let (shop, _) = store.create_project(org.id, "shop", None).await.unwrap();
+        let (blog, _) = store.create_project(org.id, "blog", None).await.unwrap();
+        let issue = |project, n, title: &str, env: &str, offset| NewEvent {
+            title: title.into(),
+            tags: vec![("environment".into(), env.into())],
+            environment: Some(env.into()),
+            ..event(project, n, &[title], offset)
+        };
+        store
+            .save_events(vec![
+                issue(shop.id, 1, "early", "production", 0.0),
+                issue(shop.id, 2, "early", "production", 100.0),
+                issue(shop.id, 3, "middle", "staging", 200.0),
+                issue(blog.id, 4, "late", "production", 300.0),
+            ])
+            .await
+            .unwrap();
+        let mut q = query(org.id, "");
+        q.environments = vec!["production".into()];
+        assert_eq!(titles(store, &q).await, ["late", "early"]);
+        q.environments = vec!["staging".into(), "development".into()];
+        assert_eq!(titles(store, &q).await, ["middle"]);
+
+        let mut q = query(org.id, "");
+        q.seen_since = Some(T0 + 150.0);
+        assert_eq!(titles(store, &q).await, ["late", "middle"]);
+        q.seen_until = Some(T0 + 250.0);
+        assert_eq!(titles(store, &q).await, ["middle"]);
+        q.seen_since = Some(T0 + 50.0);
+        q.seen_until = Some(T0 + 60.0);
+        assert_eq!(
+            titles(store, &q).await,
+            ["early"],
+            "seen before and after: overlaps"
+        );
+
+        let mut q = query(org.id, "");
+        q.project_ids = vec![blog.id];
+        assert_eq!(titles(store, &q).await, ["late"]);
+        q.project_ids = vec![shop.id, blog.id];
+        assert_eq!(titles(store, &q).await, ["late", "middle", "early"]);
+    }
+
+    pub async fn search_is_scoped_to_the_organization(store: &dyn Store) {
+        let (acme, acme_project) = project(store, "acme").await;
+        let (other, other_project) = project(store, "other").await;
+        store
+            .save_events(vec![
+                NewEvent {
+                    title: "acme's".into(),
+                    ..event(acme_project, 1, &["a"], 0.0)
+                },
+                NewEvent {
+                    title: "other's".into(),
+                    ..event(other_project, 2, &["a"], 0.0)
+                },
+            ])
+            .await
+            .unwrap();
+        assert_eq!(titles(store, &query(acme, "")).await, ["acme's"]);
+        assert_eq!(titles(store, &query(other, "")).await, ["other's"]);
+        let mut q = query(acme, "");
+        q.project_ids = vec![other_project];
+        assert_eq!(
+            titles(store, &q).await,
+            Vec::<String>::new(),
+            "another org's project"
+        );
+    }
+
+    pub async fn search_sorts_and_pages(store: &dyn Store) {
+        let (org, project) = project(store, "acme").await;
+        let at = |n, title: &str, user: &str, offset| NewEvent {
+            title: title.into(),
+            user_tag: Some(user.to_owned()).filter(|u| !u.is_empty()),
+            ..event(project, n, &[title], offset)
+        };
+        store
+            .save_events(vec![
+                // "a": first seen first, 3 events, 1 user, last seen at 50.
+                at(1, "a", "u1", 0.0),
+                at(2, "a", "u1", 40.0),
+                at(3, "a", "u1", 50.0),
+                // "b": 2 events, 2 users, last seen at 30.
+                at(4, "b", "u1", 10.0),
+                at(5, "b", "u2", 30.0),
+                // "c": 1 event, no user, first seen last, last seen at 20.
+                at(6, "c", "", 20.0),
+            ])
+            .await
+            .unwrap();
+        let sorted = |sort| IssueQuery {
+            sort,
+            ..query(org, "")
+        };
+        assert_eq!(
+            titles(store, &sorted(IssueSort::LastSeen)).await,
+            ["a", "b", "c"]
+        );
+        assert_eq!(
+            titles(store, &sorted(IssueSort::FirstSeen)).await,
+            ["c", "b", "a"]
+        );
+        assert_eq!(
+            titles(store, &sorted(IssueSort::Events)).await,
+            ["a", "b", "c"]
+        );
+        assert_eq!(
+            titles(store, &sorted(IssueSort::Users)).await,
+            ["b", "a", "c"]
+        );
+
+        let page = |offset, limit| IssueQuery {
+            offset,
+            limit,
+            ..sorted(IssueSort::LastSeen)
+        };
+        assert_eq!(titles(store, &page(0, 2)).await, ["a", "b"]);
+        assert_eq!(titles(store, &page(2, 2)).await, ["c"]);
+        assert_eq!(titles(store, &page(3, 2)).await, Vec::<String>::new());
+
+        // Ties fall back to the newest issue id, so pages never overlap.
+        store
+            .save_events(vec![at(7, "d", "u1", 100.0), at(8, "e", "u1", 100.0)])
+            .await
+            .unwrap();
+        assert_eq!(titles(store, &page(0, 2)).await, ["e", "d"]);
+    }
+
+    pub async fn event_reads_round_trip_the_data(store: &dyn Store) {
+        let (_, project) = project(store, "acme").await;
+        let rich = NewEvent {
+            user_tag: Some("id:7".into()),
+            tags: vec![
+                ("browser".into(), "Firefox".into()),
+                ("level".into(), "error".into()),
+            ],
+            data: json!({
+                "event_id": event_id(2),
+                "exception": {"values": [{"type": "ZeroDivisionError", "value": "division by zero",
+                    "stacktrace": {"frames": [{"function": "checkout", "lineno": 12,
+                        "vars": {"total": 0, "ü": "ünïcode"}}]}}]},
+                "breadcrumbs": {"values": [{"category": "query", "message": "SELECT 1"}]},
+                "extra": {"big": "x".repeat(10_000)},
+            }),
+            ..event(project, 2, &["a"], 20.0)
+        };
+        let saved = store
+            .save_events(vec![
+                event(project, 1, &["a"], 10.0),
+                rich.clone(),
+                // Same timestamp as the first, received later: newer.
+                NewEvent {
+                    received: T0 + 99.0,
+                    ..event(project, 3, &["a"], 10.0)
+                },
+            ])
+            .await
+            .unwrap();
+        let issue_id = saved[0].issue_id;
+
+        let stored = store
+            .event_by_id(project, &event_id(2))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.data, rich.data);
+        assert_eq!(
+            stored.size,
+            serde_json::to_vec(&rich.data).unwrap().len() as i64
+        );
+        assert_eq!(stored.project_id, project);
+        assert_eq!(stored.issue_id, Some(issue_id));
+        assert_eq!(stored.event_type, "error");
+        assert_eq!(stored.timestamp, rich.timestamp);
+        assert_eq!(stored.received, rich.received);
+        assert_eq!(stored.level, rich.level);
+        assert_eq!(stored.platform, rich.platform);
+        assert_eq!(stored.title, rich.title);
+        assert_eq!(stored.culprit, rich.culprit);
+        assert_eq!(stored.environment, rich.environment);
+        assert_eq!(stored.release, rich.release);
+        assert_eq!(stored.transaction, rich.transaction);
+        assert_eq!(stored.user_tag, rich.user_tag);
+        assert_eq!(stored.tags, rich.tags);
+        assert_eq!(
+            store.event_by_id(project, &event_id(9)).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store.event_by_id(project + 1, &event_id(2)).await.unwrap(),
+            None
+        );
+
+        let ids = |events: Vec<vigil_store::StoredEvent>| {
+            events.into_iter().map(|e| e.event_id).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(store.issue_events(issue_id, 0, 10).await.unwrap()),
+            [event_id(2), event_id(3), event_id(1)]
+        );
+        assert_eq!(
+            ids(store.issue_events(issue_id, 1, 1).await.unwrap()),
+            [event_id(3)]
+        );
+        let latest = store
+            .issue_edge_event(issue_id, true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(latest, stored);
+        let oldest = store
+            .issue_edge_event(issue_id, false)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(oldest.event_id, event_id(1));
+        assert_eq!(
+            store.issue_edge_event(issue_id + 1000, true).await.unwrap(),
+            None
+        );
+    }
+
+    pub async fn invalid_event_is_rejected_before_anything_is_written(store: &dyn Store) {
+        let (org, project) = project(store, "acme").await;
+        let result = store
+            .save_events(vec![
+                event(project, 1, &["a"], 0.0),
+                event(project, 2, &[], 0.0),
+            ])
+            .await;
+        assert!(matches!(result, Err(StoreError::Invalid(_))), "{result:?}");
+        let nan = NewEvent {
+            timestamp: f64::NAN,
+            ..event(project, 3, &["a"], 0.0)
+        };
+        assert!(matches!(
+            store.save_events(vec![nan]).await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert_eq!(titles(store, &query(org, "")).await, Vec::<String>::new());
+        assert_eq!(
+            store.event_by_id(project, &event_id(1)).await.unwrap(),
+            None
+        );
+        assert_eq!(store.save_events(vec![]).await.unwrap(), vec![]);
+    }
+
+    pub async fn event_of_unknown_project_is_not_found(store: &dyn Store) {
+        let (org, project) = project(store, "acme").await;
+        let result = store
+            .save_events(vec![
+                event(project, 1, &["a"], 0.0),
+                event(project + 1000, 2, &["a"], 0.0),
+            ])
+            .await;
+        assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+        assert_eq!(
+            titles(store, &query(org, "")).await,
+            Vec::<String>::new(),
+            "the batch is one transaction"
+        );
+    }
+
+    pub async fn concurrent_batches_count_every_event(store: &dyn Store) {
+        let (org, project) = project(store, "acme").await;
+        let batch = |first: u32| {
+            let events = (first..first + 50)
+                .map(|n| event(project, n, &["a"], f64::from(n)))
+                .collect();
+            store.save_events(events)
+        };
+        let reads = async {
+            for _ in 0..20 {
+                store.search_issues(&query(org, "")).await.unwrap();
+            }
+        };
+        let (a, b, c, d, ()) = tokio::join!(batch(0), batch(50), batch(100), batch(150), reads);
+        for saved in [a, b, c, d] {
+            assert!(saved.unwrap().iter().all(|s| !s.duplicate));
+        }
+        let issues = store.search_issues(&query(org, "")).await.unwrap();
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].times_seen, 200);
+        assert_eq!(issues[0].short_id, 1);
+    }
+
+    pub async fn raw_items_keep_their_payload(store: &dyn Store) {
+        let (_, project) = project(store, "acme").await;
+        let item = |item_type: &str, received, payload: &[u8]| RawItem {
+            project_id: project,
+            item_type: item_type.into(),
+            event_id: Some(event_id(1)),
+            received: T0 + received,
+            headers: json!({"type": item_type, "length": payload.len()}),
+            payload: payload.to_vec(),
+        };
+        let later = item("session", 2.0, b"{\"sid\":\"2\"}");
+        let earlier = RawItem {
+            event_id: None,
+            ..item("session", 1.0, b"{\"sid\":\"1\"}")
+        };
+        let binary = item("attachment", 1.0, &[0, 159, 146, 150, 255]);
+        store
+            .save_raw_items(vec![later.clone(), earlier.clone(), binary.clone()])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.raw_items(project, "session").await.unwrap(),
+            vec![earlier, later]
+        );
+        assert_eq!(
+            store.raw_items(project, "attachment").await.unwrap(),
+            vec![binary]
+        );
+        assert_eq!(store.raw_items(project, "check_in").await.unwrap(), vec![]);
+        assert_eq!(
+            store.raw_items(project + 1, "session").await.unwrap(),
+            vec![]
+        );
+    }
+
+    pub async fn client_reports_are_summed(store: &dyn Store) {
+        let (_, project) = project(store, "acme").await;
+        store
+            .add_client_report(project, "sample_rate", "transaction", 3)
+            .await
+            .unwrap();
+        store
+            .add_client_report(project, "sample_rate", "transaction", 4)
+            .await
+            .unwrap();
+        store
+            .add_client_report(project, "queue_overflow", "error", 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.client_reports(project).await.unwrap(),
+            vec![
+                ("queue_overflow".to_string(), "error".to_string(), 1),
+                ("sample_rate".to_string(), "transaction".to_string(), 7),
+            ]
+        );
+        assert_eq!(store.client_reports(project + 1).await.unwrap(), vec![]);
+    }
+}
+
+// --- SQLite only ------------------------------------------------------------------------------
+
+fn sqlite_pragma(path: &Path, sql: &str) -> String {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row(sql, [], |row| row.get::<_, rusqlite::types::Value>(0))
+        .map(|value| match value {
+            rusqlite::types::Value::Text(s) => s,
+            rusqlite::types::Value::Integer(n) => n.to_string(),
+            other => format!("{other:?}"),
+        })
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sqlite_migrations_run_once_across_opens() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("vigil.sqlite3");
+    let project_id = {
+        let store = SqliteStore::open(&path).unwrap();
+        project(&store, "acme").await.1
+    };
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.project_by_id(project_id).await.unwrap().unwrap().slug,
+        "shop"
+    );
+    assert_eq!(
+        sqlite_pragma(&path, "SELECT count(*) FROM schema_migrations"),
+        "1"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_open_creates_directories_and_uses_wal() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("a/b/vigil.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    store.ping().await.unwrap();
+    assert!(path.exists());
+    assert_eq!(sqlite_pragma(&path, "PRAGMA journal_mode"), "wal");
+}
+
+#[tokio::test]
+async fn sqlite_refuses_a_database_from_a_newer_vigil() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("vigil.sqlite3");
+    drop(SqliteStore::open(&path).unwrap());
+    sqlite_pragma(
+        &path,
+        "INSERT INTO schema_migrations VALUES (999, 0) RETURNING version",
+    );
+    assert!(matches!(
+        SqliteStore::open(&path),
+        Err(StoreError::Database(_))
+    ));
+}

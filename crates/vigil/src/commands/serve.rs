@@ -1,0 +1,56 @@
+//! `vigil serve`: open the store (migrating it), bootstrap the first admin, serve until
+//! SIGTERM or SIGINT, then finish the requests in flight.
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use vigil_server::{AppState, ServerConfig};
+
+use crate::cli::{Config, ServeArgs};
+use crate::storage::open_store;
+
+pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
+    let public_url = super::public_url(config, &args.bind)?;
+    let store = open_store(config)?;
+    if let (Some(email), Some(password)) = (&args.admin_email, &args.admin_password) {
+        if store.count_users().await? == 0 {
+            super::user::create_user(store.as_ref(), email, password, true, "default").await?;
+            tracing::info!(email, "created the first admin user");
+        }
+    }
+    let listener = TcpListener::bind(&args.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    let state = AppState::new(store, ServerConfig::new(public_url.clone()));
+    tracing::info!(bind = %args.bind, public_url = %public_url, "vigil is listening");
+    vigil_server::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("vigil stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: no new connections, finishing requests in flight");
+}

@@ -1,0 +1,506 @@
+//! The end-to-end harness: runs the real `vigil` binary the way a user does.
+//!
+//! [`Vigil::start`] gives each test its own server on a free port with a temporary data dir, an
+//! admin user and an API token, all made through the CLI (`vigil user create`, `vigil token
+//! create`) against that data dir. The server's stderr goes to a file that is printed when a test
+//! fails, so a failure says what the server logged. Helpers speak the web API with the token.
+//!
+//! Every test binary includes this module and uses only part of it.
+#![allow(dead_code)]
+
+pub mod raw_http;
+
+use std::fs::File;
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a fresh server may take to answer `/_health` (it runs migrations first).
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long an acknowledged event may take to become readable through the API.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Variables that would point a test's server or CLI at something other than its own temp dir.
+const VIGIL_ENV: &[&str] = &[
+    "VIGIL_BIND",
+    "VIGIL_DATA_DIR",
+    "VIGIL_DATABASE_URL",
+    "VIGIL_PUBLIC_URL",
+    "VIGIL_ADMIN_EMAIL",
+    "VIGIL_ADMIN_PASSWORD",
+    "VIGIL_SMTP_URL",
+    "VIGIL_MAIL_FROM",
+];
+
+/// The binary under test, built by Cargo for this test run.
+pub fn vigil_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vigil")
+}
+
+/// The repository root (this crate lives in `crates/vigil`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the repository root above crates/vigil exists")
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0 to find a free port");
+    listener
+        .local_addr()
+        .expect("local address of a bound listener")
+        .port()
+}
+
+/// Retries `attempt` until it returns `Ok` or `timeout` passes; the panic names `what` and the
+/// last reason it was not ready.
+pub fn poll<T>(what: &str, timeout: Duration, mut attempt: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match attempt() {
+            Ok(value) => return value,
+            Err(reason) if Instant::now() >= deadline => {
+                panic!("timed out after {timeout:?} waiting for {what}: {reason}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// A DSN as `vigil project create` prints it: `http://<public_key>@<host>/<project_id>`.
+#[derive(Debug, Clone)]
+pub struct Dsn {
+    pub raw: String,
+    pub public_key: String,
+    pub host: String,
+    pub project_id: String,
+}
+
+impl Dsn {
+    pub fn parse(raw: &str) -> Dsn {
+        let rest = raw
+            .strip_prefix("http://")
+            .unwrap_or_else(|| panic!("DSN {raw:?} does not start with http://"));
+        let (public_key, rest) = rest
+            .split_once('@')
+            .unwrap_or_else(|| panic!("DSN {raw:?} has no key@host"));
+        let (host, project_id) = rest
+            .rsplit_once('/')
+            .unwrap_or_else(|| panic!("DSN {raw:?} has no /<project_id>"));
+        assert!(
+            public_key.len() == 32 && public_key.bytes().all(|b| b.is_ascii_hexdigit()),
+            "DSN {raw:?}: the public key is not 32 hex digits"
+        );
+        assert!(
+            !project_id.is_empty() && project_id.bytes().all(|b| b.is_ascii_digit()),
+            "DSN {raw:?}: the project id is not a number"
+        );
+        Dsn {
+            raw: raw.to_string(),
+            public_key: public_key.to_string(),
+            host: host.to_string(),
+            project_id: project_id.to_string(),
+        }
+    }
+}
+
+/// What the web API answered: status, the `Link` header and the body as JSON (a JSON string
+/// holding the raw text when the body was not JSON).
+#[derive(Debug)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub link: Option<String>,
+    pub body: Value,
+}
+
+impl ApiResponse {
+    /// The body, after asserting the status was 200.
+    pub fn ok(self, request: &str) -> Value {
+        assert_eq!(
+            self.status, 200,
+            "{request} answered {}: {}",
+            self.status, self.body
+        );
+        self.body
+    }
+
+    /// The `cursor` of the `rel="next"` link when it says `results="true"`.
+    pub fn next_cursor(&self) -> Option<String> {
+        let link = self.link.as_deref()?;
+        link.split(',').find_map(|part| {
+            let attr = |name: &str| {
+                part.split(';').find_map(|p| {
+                    p.trim()
+                        .strip_prefix(&format!("{name}=\""))
+                        .map(|v| v.trim_end_matches('"'))
+                })
+            };
+            (attr("rel") == Some("next") && attr("results") == Some("true"))
+                .then(|| attr("cursor").map(str::to_string))
+                .flatten()
+        })
+    }
+}
+
+/// One running `vigil serve` with its own data dir, admin user and API token.
+pub struct Vigil {
+    child: Child,
+    data_dir: tempfile::TempDir,
+    stderr_log: PathBuf,
+    pub port: u16,
+    /// `http://127.0.0.1:<port>`, also the server's `--public-url`.
+    pub base_url: String,
+    /// An API token of the admin user, for `Authorization: Bearer`.
+    pub token: String,
+    http: reqwest::blocking::Client,
+}
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+
+impl Vigil {
+    /// Starts a server on a free port and waits until `/_health` answers 200.
+    pub fn start() -> Vigil {
+        let data_dir = tempfile::Builder::new()
+            .prefix("vigil-e2e-")
+            .tempdir()
+            .expect("create a temporary data dir");
+        let port = free_port();
+        let base_url = format!("http://127.0.0.1:{port}");
+        let stderr_log = data_dir.path().join("serve.stderr.log");
+        let stderr = File::create(&stderr_log).expect("create the server's stderr log");
+        let stdout = stderr
+            .try_clone()
+            .expect("share the server's log file for stdout");
+        let mut command = Command::new(vigil_bin());
+        for name in VIGIL_ENV {
+            command.env_remove(name);
+        }
+        let child = command
+            .arg("serve")
+            .arg("--bind")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .arg("--public-url")
+            .arg(&base_url)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn `vigil serve`");
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("build an HTTP client");
+        let mut vigil = Vigil {
+            child,
+            data_dir,
+            stderr_log,
+            port,
+            base_url,
+            token: String::new(),
+            http,
+        };
+        vigil.wait_healthy();
+        vigil.token = vigil.create_user_and_token(ADMIN_EMAIL);
+        vigil
+    }
+
+    fn wait_healthy(&mut self) {
+        let url = self.url("/_health");
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the server process") {
+                panic!(
+                    "`vigil serve` exited with {status} before it was healthy:\n{}",
+                    self.log()
+                );
+            }
+            if let Ok(response) = self.http.get(&url).send() {
+                if response.status() == 200 {
+                    return;
+                }
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "`vigil serve` not healthy after {START_TIMEOUT:?}:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server wrote to stdout and stderr so far.
+    pub fn log(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut file) = File::open(&self.stderr_log) {
+            let _ = file.read_to_string(&mut text);
+        }
+        text
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; the exit status is returned.
+    pub fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        // The shell's builtin `kill`: a slim Debian has no /bin/kill (procps).
+        let status = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.child.id())])
+            .status()
+            .expect("run `sh -c kill -TERM`");
+        assert!(status.success(), "`kill -TERM {}` failed", self.child.id());
+        poll("the server to exit after SIGTERM", timeout, || {
+            self.child
+                .try_wait()
+                .expect("poll the server process")
+                .ok_or("still running".into())
+        })
+    }
+
+    /// A `vigil` CLI command against this server's data dir and public URL.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(vigil_bin());
+        for name in VIGIL_ENV {
+            command.env_remove(name);
+        }
+        // The contract's env vars rather than flags: they hold wherever a subcommand is.
+        command
+            .env("VIGIL_DATA_DIR", self.data_dir.path())
+            .env("VIGIL_PUBLIC_URL", &self.base_url)
+            .args(args);
+        command
+    }
+
+    /// Runs a CLI command with `stdin`, asserts it succeeded and returns its trimmed stdout.
+    pub fn cli_with_stdin(&self, args: &[&str], stdin: &str) -> String {
+        let output = run_with_stdin(self.command(args), stdin);
+        assert!(
+            output.status.success(),
+            "`vigil {}` failed with {}:\nstdout: {}\nstderr: {}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout)
+            .unwrap_or_else(|_| panic!("`vigil {}` printed invalid UTF-8", args.join(" ")))
+            .trim()
+            .to_string()
+    }
+
+    /// Runs a CLI command with no input, asserts it succeeded and returns its trimmed stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        self.cli_with_stdin(args, "")
+    }
+
+    /// `vigil user create --admin` then `vigil token create`; returns the token.
+    pub fn create_user_and_token(&self, email: &str) -> String {
+        self.cli_with_stdin(
+            &[
+                "user",
+                "create",
+                "--email",
+                email,
+                "--password-stdin",
+                "--admin",
+            ],
+            "correct horse battery staple\n",
+        );
+        let token = self.cli(&["token", "create", "--email", email]);
+        assert!(
+            token
+                .strip_prefix("sntryu_")
+                .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())),
+            "`vigil token create` printed {token:?}, not sntryu_<64 hex> alone"
+        );
+        token
+    }
+
+    /// `vigil project create SLUG --platform P`; returns the DSN it printed, checked.
+    pub fn create_project(&self, slug: &str, platform: &str) -> Dsn {
+        let out = self.cli(&["project", "create", slug, "--platform", platform]);
+        assert!(
+            !out.contains('\n'),
+            "`vigil project create` printed more than the DSN: {out:?}"
+        );
+        let dsn = Dsn::parse(&out);
+        assert_eq!(
+            dsn.host,
+            format!("127.0.0.1:{}", self.port),
+            "the DSN's host is not the --public-url's"
+        );
+        dsn
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// The HTTP client, for requests the helpers below don't make (no token, other methods).
+    pub fn http(&self) -> &reqwest::blocking::Client {
+        &self.http
+    }
+
+    /// `GET path` with the admin token; `query` pairs are URL-encoded.
+    pub fn api_get(&self, path: &str, query: &[(&str, &str)]) -> ApiResponse {
+        let request = self
+            .http
+            .get(self.url(path))
+            .query(query)
+            .bearer_auth(&self.token);
+        into_api_response(request.send(), &format!("GET {path}"))
+    }
+
+    /// `PUT path` with a JSON body and the admin token.
+    pub fn api_put(&self, path: &str, body: &Value) -> ApiResponse {
+        let request = self
+            .http
+            .put(self.url(path))
+            .json(body)
+            .bearer_auth(&self.token);
+        into_api_response(request.send(), &format!("PUT {path}"))
+    }
+
+    /// Polls `GET path` until it answers 200 and `ready` accepts the body.
+    pub fn api_poll(
+        &self,
+        what: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        ready: impl Fn(&Value) -> bool,
+    ) -> Value {
+        poll(what, EVENT_TIMEOUT, || {
+            let response = self.api_get(path, query);
+            if response.status == 200 && ready(&response.body) {
+                Ok(response.body)
+            } else {
+                Err(format!(
+                    "GET {path} answered {}: {}",
+                    response.status, response.body
+                ))
+            }
+        })
+    }
+
+    /// Every issue of `project` matching `query`, following the `Link` cursors.
+    pub fn project_issues(&self, project: &str, query: &str) -> Vec<Value> {
+        let path = format!("/api/0/projects/default/{project}/issues/");
+        let mut issues = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _page in 0..100 {
+            let mut params = vec![("query", query)];
+            if let Some(cursor) = cursor.as_deref() {
+                params.push(("cursor", cursor));
+            }
+            let response = self.api_get(&path, &params);
+            let next = response.next_cursor();
+            let body = response.ok(&format!("GET {path}?query={query}"));
+            let page = body
+                .as_array()
+                .unwrap_or_else(|| panic!("{path} is not a list: {body}"));
+            issues.extend(page.iter().cloned());
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return issues,
+            }
+        }
+        panic!("{path}?query={query}: more than 100 pages, the cursor does not advance")
+    }
+}
+
+impl Drop for Vigil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(80).collect();
+            eprintln!(
+                "---- last lines of `vigil serve` on port {} ----",
+                self.port
+            );
+            for line in tail.into_iter().rev() {
+                eprintln!("{line}");
+            }
+            eprintln!("---- end of server log ----");
+        }
+    }
+}
+
+fn into_api_response(
+    result: reqwest::Result<reqwest::blocking::Response>,
+    request: &str,
+) -> ApiResponse {
+    let response = result.unwrap_or_else(|e| panic!("{request}: no answer from the server: {e}"));
+    let status = response.status().as_u16();
+    let link = response
+        .headers()
+        .get("link")
+        .map(|v| v.to_str().expect("Link header is ASCII").to_string());
+    let text = response
+        .text()
+        .unwrap_or_else(|e| panic!("{request}: reading the body: {e}"));
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    ApiResponse { status, link, body }
+}
+
+/// Runs `command` with `stdin` written to it and its output captured.
+pub fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+    let mut pipe = child.stdin.take().expect("stdin was piped");
+    // A command that does not read its stdin closes the pipe; that is not our failure.
+    let _ = pipe.write_all(stdin.as_bytes());
+    drop(pipe);
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait for {command:?}: {e}"))
+}
+
+/// Sentry's event id form: 32 lowercase hex digits, no dashes.
+pub fn normalize_event_id(id: &str) -> String {
+    id.replace('-', "").to_ascii_lowercase()
+}
+
+/// The `{key, value}` pairs of an event's `tags` as tuples.
+pub fn tags(event: &Value) -> Vec<(String, String)> {
+    event["tags"]
+        .as_array()
+        .unwrap_or_else(|| panic!("event tags are not a list: {}", event["tags"]))
+        .iter()
+        .map(|tag| {
+            (
+                tag["key"].as_str().unwrap_or_default().to_string(),
+                tag["value"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The `data` of the event's entry of `kind` (`exception`, `request`, `breadcrumbs`, …).
+pub fn entry<'a>(event: &'a Value, kind: &str) -> Option<&'a Value> {
+    event["entries"]
+        .as_array()?
+        .iter()
+        .find(|e| e["type"] == kind)
+        .map(|e| &e["data"])
+}
