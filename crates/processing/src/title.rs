@@ -179,9 +179,9 @@ fn culprit(event: &Value, view: &EventView<'_>) -> String {
                 return String::new();
             }
             excs.iter()
+                .rev()
                 .filter_map(|e| e.get("stacktrace"))
-                .filter(has_frames)
-                .last()
+                .find(has_frames)
         }
         None => {
             interface(event, &["stacktrace", "sentry.interfaces.Stacktrace"]).filter(has_frames)

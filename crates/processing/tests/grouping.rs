@@ -150,3 +150,111 @@ fn sentry_snapshot_cases_hash_like_sentry() {
     assert!(inputs.len() >= 30, "only {} cases", inputs.len());
     assert!(failures.is_empty(), "{failures}");
 }
+
+/// The `event` payloads of one captured request: a store body is one event; an envelope holds
+/// items whose payload runs `length` bytes or, without a length, to the end of the line.
+fn captured_events(request: &Path) -> Vec<Value> {
+    let body = fs::read(request.join("body.decoded"))
+        .or_else(|_| fs::read(request.join("body.bin")))
+        .unwrap_or_default();
+    let path = read_json(&request.join("request.json"))["path"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if path.contains("/store/") {
+        return serde_json::from_slice(&body).into_iter().collect();
+    }
+    let mut events = Vec::new();
+    let mut rest = match body.iter().position(|b| *b == b'\n') {
+        Some(i) => &body[i + 1..],
+        None => return events,
+    };
+    while !rest.is_empty() {
+        let header_end = rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len());
+        let header: Value = serde_json::from_slice(&rest[..header_end]).unwrap_or(Value::Null);
+        rest = rest.get(header_end + 1..).unwrap_or(&[]);
+        let len = header["length"]
+            .as_u64()
+            .map(|l| l as usize)
+            .unwrap_or_else(|| rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len()));
+        let payload = rest.get(..len).unwrap_or(rest);
+        if header["type"] == "event" {
+            events.extend(serde_json::from_slice::<Value>(payload).ok());
+        }
+        rest = rest.get(len..).unwrap_or(&[]);
+        if rest.first() == Some(&b'\n') {
+            rest = &rest[1..];
+        }
+    }
+    events
+}
+
+/// Title, culprit, metadata, location and grouping of every event a real SDK sent.
+#[test]
+fn sdk_events_summaries() {
+    let root = shared().join("fixtures/sdk-payloads");
+    let mut scenarios: Vec<PathBuf> = fs::read_dir(&root)
+        .expect("sdk-payloads dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    scenarios.sort();
+    let mut seen = 0;
+    for scenario in scenarios {
+        let name = scenario
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut requests: Vec<PathBuf> = fs::read_dir(&scenario)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.join("request.json").is_file())
+            .collect();
+        requests.sort();
+        let events: Vec<Value> = requests.iter().flat_map(|r| captured_events(r)).collect();
+        for (n, event) in events.iter().enumerate() {
+            seen += 1;
+            let summary = derive_summary(event);
+            let grouping = group_event(event);
+            let snapshot = serde_json::json!({
+                "title": summary.title,
+                "culprit": summary.culprit,
+                "metadata": summary.metadata,
+                "location": summary.location,
+                "variant": grouping.variant,
+                "hashes": grouping.hashes,
+            });
+            insta::assert_json_snapshot!(format!("sdk__{name}__{n}"), snapshot);
+        }
+    }
+    assert!(seen >= 15, "only {seen} events found in the fixtures");
+}
+
+/// Grouping and titles take any JSON without panicking.
+#[test]
+fn odd_input_never_panics() {
+    let long = "user 12345 at 10.0.0.1 said é𝄞 ".repeat(400);
+    let events = [
+        serde_json::json!(null),
+        serde_json::json!("event"),
+        serde_json::json!({"exception": {"values": [null, 5, {"type": 7, "value": {"a": 1}}]}}),
+        serde_json::json!({"exception": {"values": [{"type": "E", "stacktrace": {"frames": [null, 1, {"function": ["x"]}]}}]}}),
+        serde_json::json!({"exception": {"values": [{"type": "E", "mechanism": {"exception_id": "x", "parent_id": []}}]}}),
+        serde_json::json!({"threads": [{"crashed": true, "stacktrace": "nope"}], "platform": 3}),
+        serde_json::json!({"logentry": {"message": 5, "params": "x"}, "fingerprint": [null, {"a": 1}, "{{ tags.x }}"]}),
+        serde_json::json!({"message": {"formatted": long}, "checksum": 123}),
+        serde_json::json!({"csp": {"blocked_uri": "::::", "effective_directive": 5}}),
+        serde_json::json!({"platform": "native", "exception": [{"type": "E", "stacktrace": {"frames": [
+            {"function": "<<<>>>((()))", "in_app": true}, {"function": "operator<<(a<b>)", "package": "/usr/lib/x"}]}}]}),
+        serde_json::json!({"exception": {"values": [{"value": long}]}, "tags": {"x": null}}),
+    ];
+    for event in &events {
+        let grouping = group_event(event);
+        assert!(!grouping.hashes.is_empty(), "no hash for {event}");
+        let summary = derive_summary(event);
+        assert!(!summary.title.is_empty());
+    }
+}

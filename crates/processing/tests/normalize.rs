@@ -374,13 +374,14 @@ fn invalid_transactions_are_refused() {
     ));
 }
 
-/// A value nested `depth` levels deep. Built fresh for every use: cloning or dropping it with
-/// `serde_json`'s recursive code would itself overflow the stack.
+/// A value nested `depth` levels deep. Built fresh for every use and only ever moved: cloning
+/// it, dropping it, or passing it through `json!` (which serializes its arguments) would itself
+/// overflow the stack with `serde_json`'s recursive code.
 fn deep(depth: usize, in_object: bool) -> Value {
     let mut v = json!("bottom");
     for _ in 0..depth {
         v = if in_object {
-            json!({ "k": v })
+            obj(vec![("k", v)])
         } else {
             Value::Array(vec![v])
         };
@@ -388,7 +389,21 @@ fn deep(depth: usize, in_object: bool) -> Value {
     v
 }
 
-/// Garbage of every JSON type, including a 10 000-level nest.
+/// An object built by moving its values in (unlike `json!`, which copies them recursively).
+fn obj(entries: Vec<(&str, Value)>) -> Value {
+    Value::Object(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
+}
+
+fn arr(items: Vec<Value>) -> Value {
+    Value::Array(items)
+}
+
+/// Garbage of every JSON type, including 10 000-level nests.
 fn garbage() -> Vec<Value> {
     vec![
         Value::Null,
@@ -465,48 +480,116 @@ fn garbage_in_any_field_never_panics() {
     }
 }
 
+/// Places inside interfaces where a garbage value is put.
+fn garbage_places() -> Vec<fn(Value) -> Value> {
+    vec![
+        |v| obj(vec![("exception", obj(vec![("values", arr(vec![v]))]))]),
+        |v| {
+            let exception = obj(vec![
+                ("type", json!("E")),
+                ("mechanism", v),
+                ("stacktrace", json!({"frames": [1]})),
+            ]);
+            obj(vec![(
+                "exception",
+                obj(vec![("values", arr(vec![exception]))]),
+            )])
+        },
+        |v| {
+            let frame = obj(vec![("vars", v), ("function", json!("f"))]);
+            let exception = obj(vec![
+                ("type", json!("E")),
+                ("stacktrace", obj(vec![("frames", arr(vec![frame]))])),
+            ]);
+            obj(vec![("exception", arr(vec![exception]))])
+        },
+        |v| {
+            obj(vec![(
+                "breadcrumbs",
+                arr(vec![obj(vec![("data", v), ("level", json!(10))])]),
+            )])
+        },
+        |v| {
+            obj(vec![(
+                "logentry",
+                obj(vec![("message", json!("%s %s")), ("params", v)]),
+            )])
+        },
+        |v| {
+            obj(vec![(
+                "request",
+                obj(vec![("headers", v), ("url", json!("http://x/?a=1"))]),
+            )])
+        },
+        |v| {
+            obj(vec![(
+                "request",
+                obj(vec![("data", v), ("cookies", json!("a=b"))]),
+            )])
+        },
+        |v| {
+            obj(vec![(
+                "request",
+                obj(vec![("env", obj(vec![("REMOTE_ADDR", v)]))]),
+            )])
+        },
+        |v| {
+            obj(vec![(
+                "user",
+                obj(vec![
+                    ("data", v),
+                    ("id", json!(1)),
+                    ("ip_address", json!("{{auto}}")),
+                ]),
+            )])
+        },
+        |v| {
+            obj(vec![(
+                "contexts",
+                obj(vec![("trace", v), ("os", json!({"name": [1]}))]),
+            )])
+        },
+        |v| {
+            obj(vec![(
+                "contexts",
+                obj(vec![("browser", obj(vec![("name", v)]))]),
+            )])
+        },
+        |v| {
+            obj(vec![
+                ("type", json!("transaction")),
+                ("start_timestamp", json!(1.0)),
+                ("timestamp", json!(2.0)),
+                ("spans", arr(vec![v])),
+                ("measurements", json!({"lcp": {"value": "x"}})),
+            ])
+        },
+        |v| obj(vec![("extra", obj(vec![("a", v)]))]),
+        |v| obj(vec![("tags", arr(vec![arr(vec![json!("k"), v])]))]),
+        |v| obj(vec![("fingerprint", arr(vec![v]))]),
+    ]
+}
+
 #[test]
 fn garbage_inside_interfaces_never_panics() {
-    let places: Vec<Box<dyn Fn(Value) -> Value>> = vec![
-        Box::new(|v| json!({"exception": {"values": [v]}})),
-        Box::new(
-            |v| json!({"exception": {"values": [{"type": "E", "mechanism": v, "stacktrace": {"frames": [v_clone_free()]}}]}}),
-        ),
-        Box::new(
-            |v| json!({"exception": {"values": [{"type": "E", "stacktrace": {"frames": [{"vars": v}]}}]}}),
-        ),
-        Box::new(|v| json!({"breadcrumbs": [{"data": v, "level": 10}]})),
-        Box::new(|v| json!({"logentry": {"message": "%s %s", "params": v}})),
-        Box::new(|v| json!({"request": {"headers": v, "url": "http://x/?a=1"}})),
-        Box::new(|v| json!({"request": {"data": v, "cookies": "a=b"}})),
-        Box::new(|v| json!({"user": {"data": v, "id": 1}})),
-        Box::new(|v| json!({"contexts": {"trace": v, "os": {"name": v_clone_free()}}})),
-        Box::new(
-            |v| json!({"type": "transaction", "start_timestamp": 1.0, "timestamp": 2.0, "spans": [v], "measurements": {"lcp": v_clone_free()}}),
-        ),
-        Box::new(|v| json!({"extra": {"a": v}})),
-    ];
-    for place in &places {
+    for place in garbage_places() {
         for value in garbage() {
-            let raw = place(value);
-            let result = normalize_event(raw, &ctx(10.0));
-            if let Ok(event) = result {
+            if let Ok(event) = normalize_event(place(value), &ctx(10.0)) {
                 let text = serde_json::to_string(&event).unwrap_or_default();
                 assert!(serde_json::from_str::<Value>(&text).is_ok());
                 let _ = tags::derive_tags(&event);
+                let _ = tags::is_unhandled(&event);
             }
         }
     }
 }
 
-/// A second garbage value for places that take two (the first is moved into the event).
-fn v_clone_free() -> Value {
-    json!({"x": [null, {"y": []}]})
-}
-
 #[test]
 fn deep_nesting_is_cut_and_noted() {
-    let raw = json!({ "extra": { "deep": deep(10_000, false) }, "my_field": deep(10_000, true) });
+    let raw = obj(vec![
+        ("extra", obj(vec![("deep", deep(10_000, false))])),
+        ("my_field", deep(10_000, true)),
+    ]);
     let event = normalize(raw, &ctx(1.0));
     let text = serde_json::to_string(&event).unwrap_or_default();
     assert!(serde_json::from_str::<Value>(&text).is_ok());

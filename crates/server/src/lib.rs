@@ -50,7 +50,12 @@ pub fn router(state: AppState) -> Router {
     } else {
         Router::new().nest(&prefix, routes.clone()).merge(routes)
     };
-    app.with_state(state)
+    app.layer(
+        tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        }),
+    )
+    .with_state(state)
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets requests in flight finish.

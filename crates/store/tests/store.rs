@@ -46,6 +46,7 @@ macro_rules! store_suite {
             distinct_users_are_counted_once_per_issue,
             tag_values_are_counted_per_issue,
             newest_event_sets_title_and_level_older_one_does_not,
+            one_batch_counts_like_one_event_at_a_time,
             resolved_issue_regresses_on_new_event,
             status_changes_set_substatus_and_resolved_at,
             search_by_status_level_and_unhandled,
@@ -523,6 +524,70 @@ mod cases {
         assert!(
             issue.is_unhandled,
             "one unhandled event makes the issue unhandled"
+        );
+    }
+
+    /// The batch's tally must add up to what event-by-event saving gives.
+    pub async fn one_batch_counts_like_one_event_at_a_time(store: &dyn Store) {
+        let org = store.ensure_organization("acme").await.unwrap();
+        let (single, _) = store.create_project(org.id, "single", None).await.unwrap();
+        let (batched, _) = store.create_project(org.id, "batched", None).await.unwrap();
+        let events = |project_id, first_id: u32| {
+            let offsets = [50.0, 10.0, 7300.0, 30.0, 7300.0, 0.0];
+            offsets
+                .iter()
+                .enumerate()
+                .map(|(i, offset)| {
+                    let n = u32::try_from(i).unwrap();
+                    NewEvent {
+                        title: format!("title at {offset}"),
+                        level: ["error", "warning", "fatal"][i % 3].into(),
+                        user_tag: ["id:1", "id:2", ""][i % 3].to_owned().into(),
+                        tags: vec![("browser".into(), ["Firefox", "Chrome"][i % 2].into())],
+                        is_unhandled: i == 3,
+                        release: (i > 0).then(|| format!("shop@{i}")),
+                        ..event(project_id, first_id + n, &["a"], *offset)
+                    }
+                })
+                .collect::<Vec<_>>()
+        };
+        for event in events(single.id, 100) {
+            store.save_events(vec![event]).await.unwrap();
+        }
+        let saved = store.save_events(events(batched.id, 200)).await.unwrap();
+        assert!(saved[0].new_issue && saved[1..].iter().all(|s| !s.new_issue));
+
+        let issue_of = |project_id| async move {
+            let mut q = query(org.id, "");
+            q.project_ids = vec![project_id];
+            let mut issues = store.search_issues(&q).await.unwrap();
+            assert_eq!(issues.len(), 1);
+            issues.remove(0)
+        };
+        let (one, all) = (issue_of(single.id).await, issue_of(batched.id).await);
+        assert_eq!(one.times_seen, 6);
+        assert_eq!(one.user_count, 2, "the empty user tag is no user");
+        assert_eq!(
+            one.title, "title at 7300",
+            "the later of two equally new events wins"
+        );
+        assert_eq!(one.level, "warning");
+        assert!(one.is_unhandled);
+        assert_eq!(
+            one.first_release.as_deref(),
+            Some("shop@1"),
+            "the first release seen, when the first event had none"
+        );
+        assert_eq!((one.first_seen, one.last_seen), (T0, T0 + 7300.0));
+        let comparable = |issue: vigil_store::Issue| vigil_store::Issue {
+            id: 0,
+            project_id: 0,
+            ..issue
+        };
+        assert_eq!(comparable(one.clone()), comparable(all.clone()));
+        assert_eq!(
+            store.issue_tag_values(one.id).await.unwrap(),
+            store.issue_tag_values(all.id).await.unwrap()
         );
     }
 

@@ -33,9 +33,13 @@ fn python() -> PathBuf {
 
 /// Runs `tests/python/<script> <args>` and returns the JSON lines it printed.
 fn run_python(script: &str, args: &[&str]) -> Vec<Value> {
+    let app_dir = repo_root().join("tests/python");
     let mut command = Command::new(python());
+    // The app's own directory is its project root, as `manage.py runserver` has it: the SDK
+    // marks frames under the working directory in-app.
     command
-        .arg(repo_root().join("tests/python").join(script))
+        .current_dir(&app_dir)
+        .arg(app_dir.join(script))
         .args(args);
     let output = run_with_stdin(command, "");
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -227,15 +227,9 @@ fn function_component(
                 }
             }
         }
-        Some("java") => {
-            if func.starts_with("lambda$") {
-                component.ignore("ignored lambda function");
-            }
-        }
-        _ if family == Family::Native => {
-            if func == "<redacted>" || func == "<unknown>" {
-                component.ignore("ignored unknown function");
-            }
+        Some("java") if func.starts_with("lambda$") => component.ignore("ignored lambda function"),
+        _ if family == Family::Native && (func == "<redacted>" || func == "<unknown>") => {
+            component.ignore("ignored unknown function")
         }
         _ if family == Family::JavaScript => {
             if let Some((_, last)) = func.rsplit_once('.') {

@@ -25,7 +25,6 @@ pub struct EventView<'a> {
 pub struct ExceptionView<'a> {
     pub ty: Option<String>,
     pub value: Option<String>,
-    pub module: Option<&'a str>,
     pub mechanism: Option<&'a Value>,
     pub stacktrace: Option<StacktraceView<'a>>,
 }
@@ -161,7 +160,6 @@ impl<'a> ExceptionView<'a> {
         Some(ExceptionView {
             ty,
             value,
-            module: str_field(v, "module"),
             mechanism: v.get("mechanism").filter(|m| m.is_object()),
             stacktrace: v
                 .get("stacktrace")

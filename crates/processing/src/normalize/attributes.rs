@@ -1,5 +1,5 @@
-//! The event's top-level scalar attributes: id, type, level, platform, logger, release, dist,
-//! environment, transaction, culprit, fingerprint, modules, extra and sdk.
+//! The event's top-level scalar attributes: id, type, level, platform, logger, transaction,
+//! culprit, fingerprint and sdk.
 //!
 //! Each has a type and validity rule in Relay's `Event` schema (§5.1); a value that breaks it is
 //! dropped with a note and, where Sentry needs one, replaced by the default.
@@ -9,8 +9,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::errors::{self, EventErrors};
-use super::limits::{self, dispose};
+use super::errors::{drop_invalid, EventErrors};
+use super::limits;
 use super::value::{lenient_string, str_at};
 use super::NormalizeContext;
 
@@ -37,8 +37,6 @@ const VALID_PLATFORMS: &[&str] = &[
     "ruby",
 ];
 
-/// Releases Sentry refuses (sentry-release-parser): they would collide with URL segments.
-const RESERVED_RELEASES: &[&str] = &[".", "..", "latest"];
 /// Sentry's `sentry.models.BoundedIntegerField` upper bound.
 const MAX_TIME_SPENT: u64 = 2_147_483_647;
 /// The protocol version Sentry records on stored events.
@@ -137,6 +135,14 @@ fn infer_type(event: &Map<String, Value>) -> &'static str {
     }
 }
 
+/// Whether the event is a browser security report (CSP, HPKP, Expect-CT, Expect-Staple), which
+/// the server builds from the report body.
+pub(crate) fn is_security_report(event: &Map<String, Value>) -> bool {
+    ["csp", "hpkp", "expectct", "expectstaple"]
+        .iter()
+        .any(|k| event.get(*k).is_some_and(Value::is_object))
+}
+
 /// Sets `level` (default `error`, `info` for transactions) and `platform` (default `other`).
 pub(crate) fn normalize_level_and_platform(
     event: &mut Map<String, Value>,
@@ -167,18 +173,18 @@ pub(crate) fn normalize_level_and_platform(
     event.insert("platform".into(), Value::String(platform));
 }
 
-/// Validates `release`, `dist`, `environment`, `logger`, `transaction`, `culprit`,
-/// `time_spent` and `version`.
+/// Validates `logger`, `transaction`, `culprit` and `time_spent`, and sets `version`.
 pub(crate) fn normalize_scalars(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    normalize_release(event, errors);
-    normalize_dist(event, errors);
-    normalize_environment(event, errors);
     normalize_logger(event, errors);
+    // Security reports are filed under the `csp` logger (Relay's `normalize_security_report`).
+    if is_security_report(event) && !event.contains_key("logger") {
+        event.insert("logger".into(), Value::String("csp".into()));
+    }
 
     if let Some(raw) = event.get("transaction") {
         match raw.as_str().map(str::trim) {
             Some("") => {
-                event.remove("transaction");
+                event.shift_remove("transaction");
             }
             Some(name) => {
                 let mut name = Value::String(name.to_owned());
@@ -199,100 +205,10 @@ pub(crate) fn normalize_scalars(event: &mut Map<String, Value>, errors: &mut Eve
             errors.invalid("time_spent", Some(raw));
         }
         if !valid {
-            event.remove("time_spent");
+            event.shift_remove("time_spent");
         }
     }
     event.insert("version".into(), Value::String(PROTOCOL_VERSION.to_owned()));
-}
-
-/// Removes a field whose value has the wrong type, noting it.
-pub(crate) fn drop_invalid(event: &mut Map<String, Value>, key: &str, errors: &mut EventErrors) {
-    if let Some(raw) = event.remove(key) {
-        if !raw.is_null() {
-            errors.invalid(key, Some(&raw));
-        }
-        dispose(raw);
-    }
-}
-
-/// The characters Sentry's release and environment parser refuses anywhere in the name.
-fn has_forbidden_chars(s: &str) -> bool {
-    s.chars()
-        .any(|c| matches!(c, '\n' | '\r' | '\t' | '\x0c' | '/' | '\\'))
-}
-
-fn normalize_release(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.get("release") else {
-        return;
-    };
-    if raw.is_null() {
-        event.remove("release");
-        return;
-    }
-    let release = lenient_string(raw).map(|r| r.trim().to_owned());
-    let valid = release.as_deref().filter(|r| {
-        !r.is_empty()
-            && r.chars().count() <= 200
-            && !has_forbidden_chars(r)
-            && !RESERVED_RELEASES.contains(r)
-    });
-    match valid {
-        Some(r) => {
-            let r = r.to_owned();
-            event.insert("release".into(), Value::String(r));
-        }
-        None if release.as_deref() == Some("") => {
-            event.remove("release");
-        }
-        None => drop_invalid(event, "release", errors),
-    }
-}
-
-fn normalize_dist(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.get("dist") else { return };
-    let dist = lenient_string(raw).map(|d| d.trim().to_owned());
-    match dist.as_deref() {
-        None if raw.is_null() => {
-            event.remove("dist");
-        }
-        Some("") => {
-            event.remove("dist");
-        }
-        Some(d) if d.chars().count() > 64 => {
-            let raw = event.remove("dist");
-            errors.push(errors::VALUE_TOO_LONG, "dist", raw.as_ref());
-        }
-        Some(d)
-            if d.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) =>
-        {
-            let d = d.to_owned();
-            event.insert("dist".into(), Value::String(d));
-        }
-        _ => drop_invalid(event, "dist", errors),
-    }
-}
-
-/// Validates `environment` (trimmed, 1–64 characters, no `/` or line breaks). Also used after a
-/// legacy `environment` tag has been moved into the field.
-pub(crate) fn normalize_environment(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.get("environment") else {
-        return;
-    };
-    let env = raw.as_str().map(str::trim);
-    match env {
-        None if raw.is_null() => {
-            event.remove("environment");
-        }
-        Some("") => {
-            event.remove("environment");
-        }
-        Some(e) if e.chars().count() <= 64 && !has_forbidden_chars(e) => {
-            let e = e.to_owned();
-            event.insert("environment".into(), Value::String(e));
-        }
-        _ => drop_invalid(event, "environment", errors),
-    }
 }
 
 /// `logger`: at most 64 characters and one line. Longer names are shortened from the left to
@@ -307,7 +223,7 @@ fn normalize_logger(event: &mut Map<String, Value>, errors: &mut EventErrors) {
         return;
     };
     if logger.is_empty() {
-        event.remove("logger");
+        event.shift_remove("logger");
         return;
     }
     if logger.contains(['\r', '\n']) {
@@ -355,41 +271,9 @@ pub(crate) fn normalize_fingerprint(event: &mut Map<String, Value>, errors: &mut
             event.insert("fingerprint".into(), Value::Array(parts));
         }
         Some(_) => {
-            event.remove("fingerprint");
+            event.shift_remove("fingerprint");
         }
         None => drop_invalid(event, "fingerprint", errors),
-    }
-}
-
-/// `modules` (package → version strings) and `extra` (free-form) must be objects; both are
-/// databags with size limits.
-pub(crate) fn normalize_databags(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    if let Some(raw) = event.get_mut("modules") {
-        match raw {
-            Value::Object(modules) => {
-                let invalid: Vec<String> = modules
-                    .iter()
-                    .filter(|(_, v)| !v.is_string())
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for key in invalid {
-                    if let Some(v) = modules.remove(&key) {
-                        errors.invalid(&format!("modules.{key}"), Some(&v));
-                    }
-                }
-                if !limits::trim_databag(raw, limits::LARGE) {
-                    event.remove("modules");
-                }
-            }
-            _ => drop_invalid(event, "modules", errors),
-        }
-    }
-    match event.get_mut("extra") {
-        Some(Value::Object(extra)) => {
-            limits::trim_databag_entries(extra, limits::EXTRA_VALUE, limits::EXTRA_TOTAL);
-        }
-        Some(_) => drop_invalid(event, "extra", errors),
-        None => {}
     }
 }
 
@@ -415,7 +299,7 @@ pub(crate) fn fill_sdk(
     let Some(caps) = CLIENT_SDK.captures(client.trim()) else {
         return;
     };
-    let mut sdk = match event.remove("sdk") {
+    let mut sdk = match event.shift_remove("sdk") {
         Some(Value::Object(sdk)) => sdk,
         _ => Map::new(),
     };
@@ -506,33 +390,11 @@ mod tests {
     }
 
     #[test]
-    fn release_rules() {
+    fn security_reports_get_the_csp_logger() {
         let mut errors = EventErrors::default();
-        for (input, expected) in [
-            (json!(" shop@1.4.2 "), Some(json!("shop@1.4.2"))),
-            (json!(12), Some(json!("12"))),
-            (json!("latest"), None),
-            (json!("a/b"), None),
-            (json!(""), None),
-            (json!("x".repeat(201)), None),
-        ] {
-            let mut e = map(json!({ "release": input }));
-            normalize_scalars(&mut e, &mut errors);
-            assert_eq!(e.get("release").cloned(), expected);
-        }
-    }
-
-    #[test]
-    fn dist_and_environment_rules() {
-        let mut errors = EventErrors::default();
-        let mut e = map(json!({"dist": " 42 ", "environment": " production "}));
+        let mut e = map(json!({"csp": {"effective_directive": "script-src"}}));
         normalize_scalars(&mut e, &mut errors);
-        assert_eq!(e["dist"], json!("42"));
-        assert_eq!(e["environment"], json!("production"));
-        let mut e = map(json!({"dist": "a b", "environment": "prod/eu"}));
-        normalize_scalars(&mut e, &mut errors);
-        assert!(e.get("dist").is_none() && e.get("environment").is_none());
-        assert_eq!(errors.entries().len(), 2);
+        assert_eq!(e["logger"], json!("csp"));
     }
 
     #[test]

@@ -17,7 +17,7 @@ const MESSAGE_ALLOWANCE: usize = 200;
 
 /// Normalizes `breadcrumbs.values`, dropping the container when no crumb is left.
 pub(crate) fn normalize_breadcrumbs(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.remove("breadcrumbs") else {
+    let Some(raw) = event.shift_remove("breadcrumbs") else {
         return;
     };
     let mut container = match raw {
@@ -29,7 +29,7 @@ pub(crate) fn normalize_breadcrumbs(event: &mut Map<String, Value>, errors: &mut
             return;
         }
     };
-    let values = match container.remove("values") {
+    let values = match container.shift_remove("values") {
         Some(Value::Array(values)) => values,
         Some(Value::Null) | None => return,
         Some(other) => {
@@ -68,7 +68,7 @@ fn normalize_crumb(crumb: &mut Map<String, Value>, path: &str, errors: &mut Even
             crumb.insert("type".into(), Value::String("default".into()));
         }
         Some(_) => {
-            let v = crumb.remove("type");
+            let v = crumb.shift_remove("type");
             errors.invalid(&join(path, "type"), v.as_ref());
             crumb.insert("type".into(), Value::String("default".into()));
         }
@@ -89,27 +89,23 @@ fn normalize_crumb(crumb: &mut Map<String, Value>, path: &str, errors: &mut Even
                 crumb.insert("message".into(), Value::String(text));
             }
             None => {
-                crumb.remove("message");
+                crumb.shift_remove("message");
             }
         }
     }
     limits::trim_field(crumb, "message", MAX_MESSAGE_CHARS, MESSAGE_ALLOWANCE);
     if crumb.get("category").is_some_and(|v| !v.is_string()) {
-        let v = crumb.remove("category");
+        let v = crumb.shift_remove("category");
         errors.invalid(&join(path, "category"), v.as_ref());
     }
 
-    match crumb.get_mut("data") {
-        Some(data @ Value::Object(_)) => {
-            if !limits::trim_databag(data, limits::MEDIUM) {
-                crumb.remove("data");
-            }
+    let data_kept = crumb
+        .get_mut("data")
+        .map(|data| data.is_object() && limits::trim_databag(data, limits::MEDIUM));
+    if data_kept == Some(false) {
+        if let Some(v) = crumb.shift_remove("data").filter(|v| !v.is_object()) {
+            errors.invalid(&join(path, "data"), Some(&v));
         }
-        Some(_) => {
-            let v = crumb.remove("data");
-            errors.invalid(&join(path, "data"), v.as_ref());
-        }
-        None => {}
     }
 }
 

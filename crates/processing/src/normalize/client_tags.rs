@@ -8,9 +8,9 @@
 
 use serde_json::{Map, Value};
 
-use super::attributes::normalize_environment;
 use super::errors::{self, EventErrors};
 use super::limits::dispose;
+use super::release::normalize_environment;
 use super::value::{join, lenient_string};
 
 /// Tag keys that only Sentry may set.
@@ -20,7 +20,7 @@ pub(crate) const MAX_TAG_CHARS: usize = 200;
 
 /// Cleans `tags`, moves an `environment` tag to its field and `server_name`/`site` into tags.
 pub(crate) fn normalize_tags(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let raw = event.remove("tags").unwrap_or(Value::Null);
+    let raw = event.shift_remove("tags").unwrap_or(Value::Null);
     let mut pairs = read_pairs(raw, errors);
 
     // Legacy apps passed the environment as a tag. The field wins when both are given.
@@ -56,7 +56,7 @@ pub(crate) fn normalize_tags(event: &mut Map<String, Value>, errors: &mut EventE
     }
 
     for field in ["server_name", "site"] {
-        let Some(raw) = event.remove(field) else {
+        let Some(raw) = event.shift_remove(field) else {
             continue;
         };
         match lenient_string(&raw) {

@@ -13,7 +13,7 @@ use super::value::{join, remove_nulls};
 
 /// Normalizes `contexts`; drops the SDK-sent `reprocessing` context, which only Sentry writes.
 pub(crate) fn normalize_contexts(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.remove("contexts") else {
+    let Some(raw) = event.shift_remove("contexts") else {
         return;
     };
     let contexts = match raw {
@@ -65,7 +65,7 @@ fn normalize_trace(trace: &mut Map<String, Value>, path: &str, errors: &mut Even
                 trace.insert(key.to_owned(), Value::String(id));
             }
             None => {
-                let v = trace.remove(key);
+                let v = trace.shift_remove(key);
                 errors.invalid(&join(path, key), v.as_ref());
             }
         }

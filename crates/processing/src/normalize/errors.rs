@@ -8,6 +8,8 @@
 
 use serde_json::{Map, Value};
 
+use super::limits::dispose;
+
 /// A field held data of the wrong shape or an impossible value and was dropped or replaced.
 pub(crate) const INVALID_DATA: &str = "invalid_data";
 /// A required part was missing, so its container was dropped.
@@ -71,6 +73,16 @@ impl EventErrors {
     /// The `errors` array to store, or `None` when nothing was repaired.
     pub(crate) fn into_value(self) -> Option<Value> {
         (!self.entries.is_empty()).then_some(Value::Array(self.entries))
+    }
+}
+
+/// Removes a field whose value has the wrong type, noting it.
+pub(crate) fn drop_invalid(event: &mut Map<String, Value>, key: &str, errors: &mut EventErrors) {
+    if let Some(raw) = event.shift_remove(key) {
+        if !raw.is_null() {
+            errors.invalid(key, Some(&raw));
+        }
+        dispose(raw);
     }
 }
 

@@ -34,7 +34,7 @@ pub(crate) fn normalize_exceptions(event: &mut Map<String, Value>, errors: &mut 
         .and_then(Value::as_array)
         .map_or(0, Vec::len);
     if exception_count == 1 {
-        if let Some(mut stacktrace) = event.remove("stacktrace").filter(|s| !s.is_null()) {
+        if let Some(mut stacktrace) = event.shift_remove("stacktrace").filter(|s| !s.is_null()) {
             let keep = normalize_stacktrace(&mut stacktrace, "stacktrace", false, errors);
             let only_exception = event
                 .get_mut("exception")
@@ -52,7 +52,7 @@ pub(crate) fn normalize_exceptions(event: &mut Map<String, Value>, errors: &mut 
         }
     }
 
-    if let Some(mut stacktrace) = event.remove("stacktrace") {
+    if let Some(mut stacktrace) = event.shift_remove("stacktrace") {
         if normalize_stacktrace(&mut stacktrace, "stacktrace", false, errors) {
             event.insert("stacktrace".into(), stacktrace);
         }
@@ -62,7 +62,7 @@ pub(crate) fn normalize_exceptions(event: &mut Map<String, Value>, errors: &mut 
 }
 
 fn normalize_exception_list(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.remove("exception") else {
+    let Some(raw) = event.shift_remove("exception") else {
         return;
     };
     let mut container = match raw {
@@ -74,7 +74,7 @@ fn normalize_exception_list(event: &mut Map<String, Value>, errors: &mut EventEr
             return;
         }
     };
-    let values = match container.remove("values") {
+    let values = match container.shift_remove("values") {
         Some(Value::Array(values)) => values,
         Some(Value::Null) | None => Vec::new(),
         Some(other) => {
@@ -118,7 +118,7 @@ fn normalize_exception(
     remove_nulls(exception);
     for key in ["type", "module"] {
         if exception.get(key).is_some_and(|v| !v.is_string()) {
-            let v = exception.remove(key);
+            let v = exception.shift_remove(key);
             errors.invalid(&join(path, key), v.as_ref());
         }
     }
@@ -129,7 +129,7 @@ fn normalize_exception(
                 exception.insert("value".into(), Value::String(text));
             }
             None => {
-                exception.remove("value");
+                exception.shift_remove("value");
             }
         }
     }
@@ -137,7 +137,7 @@ fn normalize_exception(
         .get("thread_id")
         .is_some_and(|v| lenient_string(v).is_none())
     {
-        let v = exception.remove("thread_id");
+        let v = exception.shift_remove("thread_id");
         errors.invalid(&join(path, "thread_id"), v.as_ref());
     }
 
@@ -148,14 +148,14 @@ fn normalize_exception(
         return false;
     }
 
-    if let Some(mut mechanism) = exception.remove("mechanism") {
+    if let Some(mut mechanism) = exception.shift_remove("mechanism") {
         let mechanism_path = join(path, "mechanism");
         if normalize_mechanism(&mut mechanism, &mechanism_path, errors) {
             exception.insert("mechanism".into(), mechanism);
         }
     }
     for (key, raw) in [("stacktrace", false), ("raw_stacktrace", true)] {
-        if let Some(mut stacktrace) = exception.remove(key) {
+        if let Some(mut stacktrace) = exception.shift_remove(key) {
             if normalize_stacktrace(&mut stacktrace, &join(path, key), raw, errors) {
                 exception.insert(key.to_owned(), stacktrace);
             }
@@ -196,7 +196,7 @@ fn normalize_mechanism(value: &mut Value, path: &str, errors: &mut EventErrors) 
     match mechanism.get("type") {
         Some(Value::String(t)) if !t.is_empty() => {}
         Some(other) if !other.is_string() => {
-            let v = mechanism.remove("type");
+            let v = mechanism.shift_remove("type");
             errors.invalid(&join(path, "type"), v.as_ref());
             mechanism.insert("type".into(), Value::String("generic".into()));
         }
@@ -206,13 +206,13 @@ fn normalize_mechanism(value: &mut Value, path: &str, errors: &mut EventErrors) 
     }
     for key in ["handled", "synthetic", "is_exception_group"] {
         if mechanism.get(key).is_some_and(|v| !v.is_boolean()) {
-            let v = mechanism.remove(key);
+            let v = mechanism.shift_remove(key);
             errors.invalid(&join(path, key), v.as_ref());
         }
     }
     if let Some(data) = mechanism.get_mut("data") {
         if !limits::trim_databag(data, limits::MEDIUM) {
-            mechanism.remove("data");
+            mechanism.shift_remove("data");
         }
     }
     true
@@ -220,7 +220,7 @@ fn normalize_mechanism(value: &mut Value, path: &str, errors: &mut EventErrors) 
 
 /// `threads.values`: each thread's stack trace is normalized like an exception's.
 fn normalize_threads(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.remove("threads") else {
+    let Some(raw) = event.shift_remove("threads") else {
         return;
     };
     let mut container = match raw {
@@ -232,7 +232,7 @@ fn normalize_threads(event: &mut Map<String, Value>, errors: &mut EventErrors) {
             return;
         }
     };
-    let Some(Value::Array(values)) = container.remove("values") else {
+    let Some(Value::Array(values)) = container.shift_remove("values") else {
         return;
     };
     let mut kept = Vec::with_capacity(values.len());
@@ -247,7 +247,7 @@ fn normalize_threads(event: &mut Map<String, Value>, errors: &mut EventErrors) {
         };
         remove_nulls(&mut thread);
         for (key, raw) in [("stacktrace", false), ("raw_stacktrace", true)] {
-            if let Some(mut stacktrace) = thread.remove(key) {
+            if let Some(mut stacktrace) = thread.shift_remove(key) {
                 if normalize_stacktrace(&mut stacktrace, &join(&path, key), raw, errors) {
                     thread.insert(key.to_owned(), stacktrace);
                 }

@@ -44,13 +44,13 @@ const VALUE_LISTS: &[&str] = &["exception", "breadcrumbs", "threads"];
 /// Renames legacy interfaces, drops server-only fields and wraps value lists.
 pub(crate) fn canonicalize(event: &mut Map<String, Value>) {
     for key in SERVER_SET {
-        if let Some(v) = event.remove(*key) {
+        if let Some(v) = event.shift_remove(*key) {
             dispose(v);
         }
     }
 
     for (alias, field) in ALIASES {
-        let Some(value) = event.remove(*alias) else {
+        let Some(value) = event.shift_remove(*alias) else {
             continue;
         };
         // The modern name wins when both are present, as in Relay, where the alias is only

@@ -12,7 +12,6 @@
 use serde_json::{Map, Value};
 
 use super::errors::EventErrors;
-use super::value::join;
 
 /// How deep any part of an event may nest. Above what real SDKs send (a stack frame's `vars`
 /// sits at depth 7, databags are cut at 7 below their root) and below `serde_json`'s parse limit
@@ -73,30 +72,40 @@ pub(crate) fn dispose(value: Value) {
 /// The walk recurses at most `MAX_EVENT_DEPTH` levels, and what is cut is disposed of
 /// iteratively, so this is safe on any input.
 pub(crate) fn cap_depth(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+    let mut path = String::new();
     for (key, value) in event.iter_mut() {
-        cap_value(value, MAX_EVENT_DEPTH - 1, key, errors);
+        path.clear();
+        path.push_str(key);
+        cap_value(value, MAX_EVENT_DEPTH - 1, &mut path, errors);
     }
 }
 
-fn cap_value(value: &mut Value, levels_left: usize, path: &str, errors: &mut EventErrors) {
-    let is_container = matches!(value, Value::Array(_) | Value::Object(_));
-    if !is_container {
-        return;
-    }
+/// `path` is a reused buffer holding the dotted path of `value`, so that walking a large event
+/// allocates nothing unless something is cut.
+fn cap_value(value: &mut Value, levels_left: usize, path: &mut String, errors: &mut EventErrors) {
     if levels_left == 0 {
         errors.invalid(path, None);
         dispose(std::mem::take(value));
         return;
     }
+    let len = path.len();
+    let mut descend = |child: &mut Value, segment: &dyn std::fmt::Display| {
+        if matches!(child, Value::Array(_) | Value::Object(_)) {
+            use std::fmt::Write;
+            let _ = write!(path, ".{segment}");
+            cap_value(child, levels_left - 1, path, errors);
+            path.truncate(len);
+        }
+    };
     match value {
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                cap_value(item, levels_left - 1, &join(path, i), errors);
+                descend(item, &i);
             }
         }
         Value::Object(map) => {
             for (k, item) in map.iter_mut() {
-                cap_value(item, levels_left - 1, &join(path, k), errors);
+                descend(item, k);
             }
         }
         _ => {}
@@ -124,7 +133,7 @@ pub(crate) fn trim_databag_entries(
     let keys: Vec<String> = map.keys().cloned().collect();
     for key in keys {
         if total_left == 0 {
-            if let Some(v) = map.remove(&key) {
+            if let Some(v) = map.shift_remove(&key) {
                 dispose(v);
             }
             continue;
@@ -140,7 +149,7 @@ pub(crate) fn trim_databag_entries(
         if keep {
             total_left =
                 total_left.saturating_sub(flat_size(value).max(deep_size(value)) + key.len() + 1);
-        } else if let Some(v) = map.remove(&key) {
+        } else if let Some(v) = map.shift_remove(&key) {
             dispose(v);
         }
     }

@@ -19,8 +19,8 @@ const MESSAGE_ALLOWANCE: usize = 200;
 
 /// Builds `logentry` from `logentry` or `message`, fills `formatted` and drops `message`.
 pub(crate) fn normalize_logentry(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let message = event.remove("message");
-    let logentry = match event.remove("logentry") {
+    let message = event.shift_remove("message");
+    let logentry = match event.shift_remove("logentry") {
         Some(Value::Null) | None => message.and_then(|m| from_message(m, errors)),
         Some(entry) => {
             // Both spellings: `logentry` (or raven's interface) is the richer one.
@@ -62,14 +62,14 @@ fn finish(entry: &mut Map<String, Value>, errors: &mut EventErrors) -> bool {
         match entry.get(key) {
             None => {}
             Some(Value::Null) => {
-                entry.remove(key);
+                entry.shift_remove(key);
             }
             Some(raw) => match json_lenient_string(raw) {
                 Some(text) => {
                     entry.insert(key.to_owned(), Value::String(text));
                 }
                 None => {
-                    entry.remove(key);
+                    entry.shift_remove(key);
                 }
             },
         }
@@ -77,10 +77,10 @@ fn finish(entry: &mut Map<String, Value>, errors: &mut EventErrors) -> bool {
     match entry.get("params") {
         None | Some(Value::Array(_)) | Some(Value::Object(_)) => {}
         Some(Value::Null) => {
-            entry.remove("params");
+            entry.shift_remove("params");
         }
         Some(_) => {
-            let raw = entry.remove("params");
+            let raw = entry.shift_remove("params");
             errors.invalid("logentry.params", raw.as_ref());
         }
     }
@@ -106,7 +106,7 @@ fn finish(entry: &mut Map<String, Value>, errors: &mut EventErrors) -> bool {
     let formatted = entry.get("formatted").and_then(Value::as_str);
     let message = entry.get("message").and_then(Value::as_str);
     if formatted.is_none() || formatted == message {
-        if let Some(m) = entry.remove("message") {
+        if let Some(m) = entry.shift_remove("message") {
             entry.insert("formatted".into(), m);
         }
     }
@@ -115,7 +115,7 @@ fn finish(entry: &mut Map<String, Value>, errors: &mut EventErrors) -> bool {
     limits::trim_field(entry, "formatted", MAX_MESSAGE_CHARS, MESSAGE_ALLOWANCE);
     if let Some(params) = entry.get_mut("params") {
         if !limits::trim_databag(params, limits::MEDIUM) {
-            entry.remove("params");
+            entry.shift_remove("params");
         }
     }
     true

@@ -18,10 +18,12 @@ mod client_tags;
 mod contexts;
 mod errors;
 mod exception;
+mod extra;
 mod legacy;
 mod limits;
 mod logentry;
 mod message_format;
+mod release;
 mod request;
 mod stacktrace;
 mod time;
@@ -96,9 +98,10 @@ pub fn normalize_event(raw: Value, ctx: &NormalizeContext) -> Result<Value, Norm
     attributes::normalize_type(&mut event);
     attributes::normalize_level_and_platform(&mut event, &mut errors);
     attributes::normalize_scalars(&mut event, &mut errors);
+    release::normalize_release_fields(&mut event, &mut errors);
     client_tags::normalize_tags(&mut event, &mut errors);
     attributes::normalize_fingerprint(&mut event, &mut errors);
-    attributes::normalize_databags(&mut event, &mut errors);
+    extra::normalize_extra_and_modules(&mut event, &mut errors);
     request::normalize_request(&mut event, &mut errors);
     attributes::fill_sdk(&mut event, ctx, &mut errors);
     user::normalize_user(&mut event, ctx.client_ip.as_deref(), &mut errors);
@@ -108,7 +111,66 @@ pub fn normalize_event(raw: Value, ctx: &NormalizeContext) -> Result<Value, Norm
     if let Some(errors) = errors.into_value() {
         event.insert("errors".into(), errors);
     }
-    Ok(Value::Object(event))
+    Ok(Value::Object(in_schema_order(event)))
+}
+
+/// The order of fields in Relay's `Event` schema, which is how Sentry stores and shows events.
+/// Steps above take fields out and put them back, so without this the order would depend on
+/// which repairs ran.
+const FIELD_ORDER: &[&str] = &[
+    "event_id",
+    "level",
+    "version",
+    "type",
+    "fingerprint",
+    "culprit",
+    "transaction",
+    "transaction_info",
+    "time_spent",
+    "logentry",
+    "logger",
+    "modules",
+    "platform",
+    "timestamp",
+    "start_timestamp",
+    "received",
+    "server_name",
+    "release",
+    "dist",
+    "environment",
+    "site",
+    "user",
+    "request",
+    "contexts",
+    "breadcrumbs",
+    "exception",
+    "stacktrace",
+    "template",
+    "threads",
+    "tags",
+    "extra",
+    "debug_meta",
+    "sdk",
+    "errors",
+    "csp",
+    "hpkp",
+    "expectct",
+    "expectstaple",
+    "spans",
+    "measurements",
+    "breakdowns",
+];
+
+/// Known fields in schema order, then the event's other fields in the order they came.
+fn in_schema_order(mut event: serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
+    let mut ordered = serde_json::Map::with_capacity(event.len());
+    for key in FIELD_ORDER {
+        if let Some(value) = event.shift_remove(*key) {
+            ordered.insert((*key).to_owned(), value);
+        }
+    }
+    ordered.extend(event);
+    ordered
 }
 
 #[cfg(test)]

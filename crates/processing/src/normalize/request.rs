@@ -22,7 +22,7 @@ static METHOD: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Normalizes `request`.
 pub(crate) fn normalize_request(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.remove("request") else {
+    let Some(raw) = event.shift_remove("request") else {
         return;
     };
     let mut request = match raw {
@@ -44,7 +44,7 @@ pub(crate) fn normalize_request(event: &mut Map<String, Value>, errors: &mut Eve
         "inferred_content_type",
     ] {
         if request.get(key).is_some_and(|v| !v.is_string()) {
-            let v = request.remove(key);
+            let v = request.shift_remove(key);
             errors.invalid(&join("request", key), v.as_ref());
         }
     }
@@ -57,7 +57,7 @@ pub(crate) fn normalize_request(event: &mut Map<String, Value>, errors: &mut Eve
     match request.get("env") {
         Some(Value::Object(_)) | None => {}
         Some(_) => {
-            let v = request.remove("env");
+            let v = request.shift_remove("env");
             errors.invalid("request.env", v.as_ref());
         }
     }
@@ -73,14 +73,14 @@ pub(crate) fn normalize_request(event: &mut Map<String, Value>, errors: &mut Eve
     ] {
         if let Some(value) = request.get_mut(key) {
             if !limits::trim_databag(value, bag) {
-                request.remove(key);
+                request.shift_remove(key);
             }
         }
     }
     // Empty collections say nothing (Relay skips them when serializing).
     for key in ["headers", "cookies", "query_string", "env", "fragment"] {
         if request.get(key).is_some_and(super::value::is_empty) {
-            request.remove(key);
+            request.shift_remove(key);
         }
     }
     if !request.is_empty() {
@@ -98,7 +98,7 @@ fn normalize_method(request: &mut Map<String, Value>, errors: &mut EventErrors) 
             request.insert("method".into(), Value::String(m));
         }
         _ => {
-            let v = request.remove("method");
+            let v = request.shift_remove("method");
             errors.invalid("request.method", v.as_ref());
         }
     }
@@ -128,7 +128,7 @@ fn normalize_pairs(
     name: fn(&str) -> String,
     errors: &mut EventErrors,
 ) {
-    let Some(raw) = request.remove(key) else {
+    let Some(raw) = request.shift_remove(key) else {
         return;
     };
     let path = join("request", key);
@@ -186,7 +186,7 @@ fn pairs_value(pairs: Vec<(String, String)>) -> Value {
 /// `query_string`: a raw string (with or without `?`) is decoded into pairs; objects and pairs
 /// keep their values, non-string values as JSON text.
 fn normalize_query(request: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = request.remove("query_string") else {
+    let Some(raw) = request.shift_remove("query_string") else {
         return;
     };
     let pairs = match raw {
@@ -347,7 +347,7 @@ fn normalize_data(request: &mut Map<String, Value>) {
             request.insert("inferred_content_type".into(), Value::String(ct));
         }
         None => {
-            request.remove("inferred_content_type");
+            request.shift_remove("inferred_content_type");
         }
     }
 }

@@ -35,7 +35,7 @@ pub(crate) fn normalize_stacktrace(
         return false;
     };
     remove_nulls(st);
-    let frames = match st.remove("frames") {
+    let frames = match st.shift_remove("frames") {
         Some(Value::Array(frames)) => frames,
         Some(other) => {
             errors.invalid(&join(path, "frames"), Some(&other));
@@ -90,7 +90,7 @@ fn normalize_frame(
         "context_line",
     ] {
         if frame.get(key).is_some_and(|v| !v.is_string()) {
-            let v = frame.remove(key);
+            let v = frame.shift_remove(key);
             errors.invalid(&join(path, key), v.as_ref());
         }
     }
@@ -102,14 +102,14 @@ fn normalize_frame(
                 frame.insert(key.to_owned(), Value::from(n));
             }
             Some(_) => {
-                let v = frame.remove(key);
+                let v = frame.shift_remove(key);
                 errors.invalid(&join(path, key), v.as_ref());
             }
             None => {}
         }
     }
     if frame.get("in_app").is_some_and(|v| !v.is_boolean()) {
-        let v = frame.remove("in_app");
+        let v = frame.shift_remove("in_app");
         errors.invalid(&join(path, "in_app"), v.as_ref());
     }
     for key in ["pre_context", "post_context"] {
@@ -121,7 +121,7 @@ fn normalize_frame(
                 }
             }
         } else if frame.contains_key(key) {
-            let v = frame.remove(key);
+            let v = frame.shift_remove(key);
             errors.invalid(&join(path, key), v.as_ref());
         }
     }
@@ -141,7 +141,7 @@ fn normalize_frame(
 /// `vars` is an object of locals; a list (some SDKs send positional arguments) becomes
 /// `{"0": …, "1": …}`.
 fn normalize_vars(frame: &mut Map<String, Value>, path: &str, errors: &mut EventErrors) {
-    let Some(vars) = frame.remove("vars") else {
+    let Some(vars) = frame.shift_remove("vars") else {
         return;
     };
     let mut vars = match vars {
@@ -168,7 +168,7 @@ fn normalize_vars(frame: &mut Map<String, Value>, path: &str, errors: &mut Event
 /// URL `abs_path` gives the frame its path as `filename`.
 fn fix_paths(frame: &mut Map<String, Value>) {
     if frame.get("abs_path").is_none_or(is_empty) {
-        if let Some(filename) = frame.remove("filename") {
+        if let Some(filename) = frame.shift_remove("filename") {
             frame.insert("abs_path".into(), filename);
         }
     }
@@ -222,7 +222,7 @@ fn slim_frames(frames: &mut [Value]) {
     for &i in system_slim.iter().chain(app_slim) {
         if let Some(Value::Object(frame)) = frames.get_mut(i) {
             for key in ["vars", "pre_context", "post_context"] {
-                if let Some(v) = frame.remove(key) {
+                if let Some(v) = frame.shift_remove(key) {
                     dispose(v);
                 }
             }

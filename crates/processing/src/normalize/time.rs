@@ -14,7 +14,6 @@ use serde_json::{Map, Value};
 use time::{Date, Month, OffsetDateTime};
 
 use super::errors::{self, EventErrors};
-use super::value::join;
 use super::{NormalizeContext, NormalizeError};
 
 /// Microseconds since the Unix epoch.
@@ -158,30 +157,60 @@ pub(crate) fn format_rfc3339(micros: Micros) -> String {
         .unwrap_or_default()
 }
 
+/// Where a timestamp slot is, for error notes: `breadcrumbs.values.3.timestamp`. Kept as parts
+/// so that the common case, nothing wrong, builds no strings.
+#[derive(Clone, Copy)]
+struct Slot<'a> {
+    list: Option<(&'static str, usize)>,
+    key: &'a str,
+}
+
+impl Slot<'_> {
+    fn path(&self) -> String {
+        match self.list {
+            Some((list, index)) => format!("{list}.{index}.{}", self.key),
+            None => self.key.to_owned(),
+        }
+    }
+}
+
 /// Where the timestamps of an event live: the event itself, its breadcrumbs and its spans.
-/// Visits each present slot with its path.
+/// Visits each object that may hold one, with the key and where it is.
 fn for_each_slot(
     event: &mut Map<String, Value>,
-    mut visit: impl FnMut(&str, &mut Map<String, Value>, &str),
+    mut visit: impl FnMut(Slot<'_>, &mut Map<String, Value>),
 ) {
-    visit("", event, "timestamp");
-    visit("", event, "start_timestamp");
+    for key in ["timestamp", "start_timestamp"] {
+        visit(Slot { list: None, key }, event);
+    }
     if let Some(Value::Array(crumbs)) = event
         .get_mut("breadcrumbs")
         .and_then(|b| b.get_mut("values"))
     {
         for (i, crumb) in crumbs.iter_mut().enumerate() {
             if let Value::Object(crumb) = crumb {
-                visit(&format!("breadcrumbs.values.{i}"), crumb, "timestamp");
+                visit(
+                    Slot {
+                        list: Some(("breadcrumbs.values", i)),
+                        key: "timestamp",
+                    },
+                    crumb,
+                );
             }
         }
     }
     if let Some(Value::Array(spans)) = event.get_mut("spans") {
         for (i, span) in spans.iter_mut().enumerate() {
             if let Value::Object(span) = span {
-                let path = format!("spans.{i}");
-                visit(&path, span, "start_timestamp");
-                visit(&path, span, "timestamp");
+                for key in ["start_timestamp", "timestamp"] {
+                    visit(
+                        Slot {
+                            list: Some(("spans", i)),
+                            key,
+                        },
+                        span,
+                    );
+                }
             }
         }
     }
@@ -198,19 +227,19 @@ pub(crate) fn normalize_timestamps(
     let received = micros_from_secs(ctx.received);
 
     // Read every slot into canonical form; unreadable ones are dropped with a note.
-    for_each_slot(event, |parent, map, key| {
-        let Some(raw) = map.get(key) else { return };
+    for_each_slot(event, |slot, map| {
+        let Some(raw) = map.get(slot.key) else { return };
         if raw.is_null() {
-            map.remove(key);
+            map.shift_remove(slot.key);
             return;
         }
         match parse_timestamp(raw) {
             Some(micros) => {
-                map.insert(key.to_owned(), to_value(micros));
+                map.insert(slot.key.to_owned(), to_value(micros));
             }
             None => {
-                errors.invalid(&join(parent, key), Some(raw));
-                map.remove(key);
+                errors.invalid(&slot.path(), Some(raw));
+                map.shift_remove(slot.key);
             }
         }
     });
@@ -279,10 +308,10 @@ fn check_transaction_range(event: &Map<String, Value>) -> Result<(), NormalizeEr
 }
 
 fn shift_all(event: &mut Map<String, Value>, delta: Micros) {
-    for_each_slot(event, |_, map, key| {
-        if let Some(micros) = map.get(key).and_then(parse_timestamp) {
+    for_each_slot(event, |slot, map| {
+        if let Some(micros) = map.get(slot.key).and_then(parse_timestamp) {
             map.insert(
-                key.to_owned(),
+                slot.key.to_owned(),
                 to_value(micros.saturating_add(delta).max(0)),
             );
         }

@@ -21,7 +21,7 @@ pub(crate) fn normalize_transaction_parts(
 ) {
     let is_transaction = event.get("type").and_then(Value::as_str) == Some("transaction");
     if !is_transaction {
-        if let Some(m) = event.remove("measurements") {
+        if let Some(m) = event.shift_remove("measurements") {
             dispose(m);
         }
         return;
@@ -34,7 +34,7 @@ pub(crate) fn normalize_transaction_parts(
 }
 
 fn normalize_measurements(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.remove("measurements") else {
+    let Some(raw) = event.shift_remove("measurements") else {
         return;
     };
     let measurements = match raw {
@@ -98,7 +98,7 @@ fn default_unit(name: &str) -> &'static str {
 }
 
 fn normalize_spans(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.remove("spans") else {
+    let Some(raw) = event.shift_remove("spans") else {
         return;
     };
     let spans = match raw {

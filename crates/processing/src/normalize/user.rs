@@ -11,6 +11,7 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 
+use super::attributes::is_security_report;
 use super::errors::EventErrors;
 use super::limits::{self, dispose};
 use super::value::{join, lenient_string, remove_nulls};
@@ -42,7 +43,7 @@ pub(crate) fn normalize_user(
         .map(str::trim)
         .and_then(|ip| ip.parse::<IpAddr>().ok());
 
-    let mut user = match event.remove("user") {
+    let mut user = match event.shift_remove("user") {
         Some(Value::Object(user)) => user,
         Some(Value::Null) | None => Map::new(),
         Some(other) => {
@@ -71,10 +72,10 @@ fn normalize_fields(user: &mut Map<String, Value>, errors: &mut EventErrors) {
                     user.insert(key.to_owned(), s);
                 }
                 Some(_) => {
-                    user.remove(key);
+                    user.shift_remove(key);
                 }
                 None => {
-                    let v = user.remove(key);
+                    let v = user.shift_remove(key);
                     errors.invalid(&join("user", key), v.as_ref());
                 }
             }
@@ -83,22 +84,22 @@ fn normalize_fields(user: &mut Map<String, Value>, errors: &mut EventErrors) {
     for key in ["email", "segment", "sentry_user"] {
         match user.get(key) {
             Some(Value::String(s)) if s.is_empty() => {
-                user.remove(key);
+                user.shift_remove(key);
             }
             Some(Value::String(_)) | None => {}
             Some(_) => {
-                let v = user.remove(key);
+                let v = user.shift_remove(key);
                 errors.invalid(&join("user", key), v.as_ref());
             }
         }
     }
     limits::trim_field(user, "email", 75, 0);
     if user.get("geo").is_some_and(|g| !g.is_object()) {
-        let v = user.remove("geo");
+        let v = user.shift_remove("geo");
         errors.invalid("user.geo", v.as_ref());
     }
 
-    let mut data = match user.remove("data") {
+    let mut data = match user.shift_remove("data") {
         Some(Value::Object(data)) => data,
         None => Map::new(),
         Some(other) => {
@@ -113,7 +114,7 @@ fn normalize_fields(user: &mut Map<String, Value>, errors: &mut EventErrors) {
         .cloned()
         .collect();
     for key in unknown {
-        if let Some(v) = user.remove(&key) {
+        if let Some(v) = user.shift_remove(&key) {
             data.insert(key, v);
         }
     }
@@ -173,7 +174,7 @@ fn resolve_ip(
                 user.insert("ip_address".into(), Value::String(ip.to_string()));
             }
             _ => {
-                user.remove("ip_address");
+                user.shift_remove("ip_address");
             }
         },
         Some(Value::String(ip)) => match ip.trim().parse::<IpAddr>() {
@@ -181,15 +182,22 @@ fn resolve_ip(
                 user.insert("ip_address".into(), Value::String(parsed.to_string()));
             }
             Err(_) => {
-                let v = user.remove("ip_address");
+                let v = user.shift_remove("ip_address");
                 errors.invalid("user.ip_address", v.as_ref());
             }
         },
         Some(_) => {
-            let v = user.remove("ip_address");
+            let v = user.shift_remove("ip_address");
             errors.invalid("user.ip_address", v.as_ref());
         }
         None => {}
+    }
+
+    // A security or NEL report is sent by the browser itself: its address is the user's.
+    let is_report =
+        is_security_report(event) || event.get("contexts").and_then(|c| c.get("nel")).is_some();
+    if let Some(ip) = client_ip.filter(|_| is_report) {
+        user.insert("ip_address".into(), Value::String(ip.to_string()));
     }
 
     if user.contains_key("ip_address") {
@@ -280,6 +288,15 @@ mod tests {
             run(auto, Some("10.1.2.3")).0["user"],
             json!({"ip_address": "10.1.2.3"})
         );
+    }
+
+    #[test]
+    fn security_reports_take_the_client_address() {
+        let (out, _) = run(
+            json!({"csp": {"blocked_uri": "x"}, "user": {"ip_address": "1.1.1.1"}}),
+            Some("10.1.2.3"),
+        );
+        assert_eq!(out["user"], json!({"ip_address": "10.1.2.3"}));
     }
 
     #[test]

@@ -42,3 +42,8 @@ fn classify(error: rusqlite::Error, what: &str) -> StoreError {
 pub(crate) fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Database(format!("{what}: stored data is unreadable: {error}"))
 }
+
+/// A `Database` error for data the store could not encode for writing.
+pub(crate) fn failed(what: &str, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Database(format!("{what}: {error}"))
+}

@@ -1,10 +1,12 @@
 //! The SQLite backend: one file, no server, the default for one node.
 //!
 //! ## Shape
-//! - [`connection`]: one writer connection behind a mutex and a few readers (WAL mode lets
-//!   them read beside the writer); [`migrations`] run on the writer when the store opens.
+//! - `connection`: one writer connection behind a mutex and a few readers (WAL mode lets
+//!   them read beside the writer); `migrations` run on the writer when the store opens.
 //! - One module per area of the schema; each is plain synchronous rusqlite code over a
 //!   `&Connection`, with statements from the per-connection cache (`prepare_cached`).
+//!   Ingest is two: `ingest` writes each event of a batch (its row, its issue when new, its
+//!   grouping hashes) and `tally` sums the batch's counts to write them once per issue.
 //! - [`SqliteStore`] implements the async [`Store`] trait by running that code on tokio's
 //!   blocking pool (`spawn_blocking`), so no query ever blocks the async runtime.
 //!
@@ -251,9 +253,10 @@ impl Store for SqliteStore {
         events.iter().try_for_each(ingest::validate)?;
         self.blocking(move |connections| {
             // Serialize and compress before taking the writer, which other batches wait for.
+            let mut encoder = events::Encoder::new()?;
             let encoded = events
                 .into_iter()
-                .map(events::encode)
+                .map(|event| encoder.encode(event))
                 .collect::<StoreResult<Vec<_>>>()?;
             connections.write(|conn| ingest::save(conn, &encoded))
         })

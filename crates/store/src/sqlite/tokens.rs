@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::error::{corrupt, DbContext};
+use super::error::{corrupt, failed, DbContext};
 use super::{now, users};
 use crate::{ApiToken, StoreResult, User};
 
@@ -28,7 +28,8 @@ pub(crate) fn create(
     token_hash: &str,
     scopes: &[String],
 ) -> StoreResult<ApiToken> {
-    let scopes_json = serde_json::to_string(scopes).map_err(|e| corrupt("token scopes", e))?;
+    let scopes_json =
+        serde_json::to_string(scopes).map_err(|e| failed("serializing token scopes", e))?;
     let row = conn
         .prepare_cached(
             "INSERT INTO api_tokens (user_id, token_hash, scopes, date_created)

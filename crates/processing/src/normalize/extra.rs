@@ -1,0 +1,73 @@
+//! `modules` and `extra`: the free-form databags at the top of an event.
+//!
+//! `extra` holds whatever the application attached, so it is where runaway sizes come from;
+//! Relay bounds each value (depth 7, 16 KiB) and the whole (256 KiB), and `modules` (package
+//! versions) as a large databag. Both must be objects.
+
+use serde_json::{Map, Value};
+
+use super::errors::{drop_invalid, EventErrors};
+use super::limits;
+
+/// `modules` (package → version strings) and `extra` (free-form) must be objects; both are
+/// databags with size limits.
+pub(crate) fn normalize_extra_and_modules(
+    event: &mut Map<String, Value>,
+    errors: &mut EventErrors,
+) {
+    if let Some(raw) = event.get_mut("modules") {
+        match raw {
+            Value::Object(modules) => {
+                let invalid: Vec<String> = modules
+                    .iter()
+                    .filter(|(_, v)| !v.is_string())
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for key in invalid {
+                    if let Some(v) = modules.shift_remove(&key) {
+                        errors.invalid(&format!("modules.{key}"), Some(&v));
+                    }
+                }
+                if !limits::trim_databag(raw, limits::LARGE) {
+                    event.shift_remove("modules");
+                }
+            }
+            _ => drop_invalid(event, "modules", errors),
+        }
+    }
+    match event.get_mut("extra") {
+        Some(Value::Object(extra)) => {
+            limits::trim_databag_entries(extra, limits::EXTRA_VALUE, limits::EXTRA_TOTAL);
+        }
+        Some(_) => drop_invalid(event, "extra", errors),
+        None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn run(v: Value) -> (Value, usize) {
+        let mut map = v.as_object().cloned().unwrap_or_default();
+        let mut errors = EventErrors::default();
+        normalize_extra_and_modules(&mut map, &mut errors);
+        (Value::Object(map), errors.entries().len())
+    }
+
+    #[test]
+    fn module_versions_must_be_strings() {
+        let (out, errors) = run(json!({"modules": {"django": "5.2", "bad": 5}}));
+        assert_eq!((out, errors), (json!({"modules": {"django": "5.2"}}), 1));
+    }
+
+    #[test]
+    fn extra_must_be_an_object() {
+        let (out, errors) = run(json!({"extra": [1, 2], "modules": "django"}));
+        assert_eq!((out, errors), (json!({}), 2));
+        let (out, _) = run(json!({"extra": {"a": {"b": 1}}}));
+        assert_eq!(out, json!({"extra": {"a": {"b": 1}}}));
+    }
+}
