@@ -42,6 +42,8 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(ingest::routes())
+        // `nest` serves the API root as `/api/0` only; sentry-cli asks for `/api/0/`.
+        .route("/api/0/", axum::routing::get(api::root::index))
         .nest("/api/0", api::routes())
         .merge(health::routes());
     let prefix = state.config.path_prefix();

@@ -8,6 +8,7 @@ pub mod issues;
 pub mod pagination;
 pub mod projects;
 pub mod query;
+pub mod releases;
 pub mod root;
 pub mod serialize;
 
@@ -30,7 +31,23 @@ pub fn routes() -> Router<AppState> {
             "/organizations/{org}/issues/{issue_id}/",
             get(issues::get_org_issue).put(issues::update_org_issue),
         )
+        .route(
+            "/organizations/{org}/releases/",
+            get(releases::list_releases).post(releases::create_release),
+        )
+        .route(
+            "/organizations/{org}/releases/{version}/",
+            get(releases::get_release).put(releases::update_release).delete(releases::delete_release),
+        )
+        .route(
+            "/organizations/{org}/releases/{version}/deploys/",
+            get(releases::list_deploys).post(releases::create_deploy),
+        )
         .route("/projects/", get(projects::list_all_projects))
+        .route(
+            "/projects/{org}/{project}/releases/",
+            get(releases::list_project_releases).post(releases::create_project_release),
+        )
         .route("/projects/{org}/{project}/", get(projects::project))
         .route("/projects/{org}/{project}/keys/", get(projects::list_keys))
         .route(

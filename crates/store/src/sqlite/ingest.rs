@@ -20,6 +20,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::error::DbContext;
 use super::events::{self, EncodedEvent};
+use super::releases::ReleaseTally;
 use super::tally::Tally;
 use crate::{NewEvent, SavedEvent, StoreError, StoreResult};
 
@@ -55,6 +56,7 @@ pub(crate) fn save(conn: &mut Connection, batch: &[EncodedEvent]) -> StoreResult
         .map(|encoded| batch_state.save_one(&tx, encoded))
         .collect::<StoreResult<Vec<_>>>()?;
     batch_state.tally.write(&tx)?;
+    batch_state.releases.write(&tx)?;
     tx.commit().db("saving events")?;
     Ok(saved)
 }
@@ -63,6 +65,7 @@ pub(crate) fn save(conn: &mut Connection, batch: &[EncodedEvent]) -> StoreResult
 #[derive(Default)]
 struct Batch<'a> {
     tally: Tally<'a>,
+    releases: ReleaseTally<'a>,
     /// Issues whose status this batch has seen to already: only the first event of a batch
     /// can find an issue resolved and regress it.
     touched: HashSet<i64>,
@@ -98,6 +101,9 @@ impl<'a> Batch<'a> {
         map_hashes(tx, event, issue_id, known_hash)?;
         events::insert(tx, encoded, issue_id)?;
         self.tally.add(issue_id, event);
+        if let Some(release) = event.release.as_deref().filter(|r| !r.is_empty()) {
+            self.releases.add(event.project_id, release, event.timestamp, new_issue);
+        }
         Ok(result(issue_id, new_issue, regressed, false))
     }
 }

@@ -12,7 +12,10 @@ use super::now;
 use crate::{StoreError, StoreResult};
 
 /// `(version, SQL)` in order.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_releases.sql")),
+];
 
 /// Brings the schema up to the newest version this binary knows.
 pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {

@@ -29,6 +29,7 @@ mod migrations;
 mod organizations;
 mod projects;
 mod raw;
+mod releases;
 mod tally;
 mod tokens;
 mod users;
@@ -40,7 +41,8 @@ use async_trait::async_trait;
 
 use self::connection::Connections;
 use crate::{
-    ApiToken, Issue, IssueQuery, IssueStatus, NewEvent, Organization, Project, ProjectKey, RawItem,
+    ApiToken, Deploy, Issue, IssueQuery, IssueStatus, NewDeploy, NewEvent, Organization, Project,
+    ProjectKey, RawItem, Release, ReleaseFields,
     SavedEvent, Store, StoreError, StoreResult, StoredEvent, TagValueCount, User,
 };
 
@@ -283,6 +285,50 @@ impl Store for SqliteStore {
             raw::add_client_report(conn, project_id, &reason, &category, quantity)
         })
         .await
+    }
+
+    async fn upsert_release(
+        &self,
+        organization_id: i64,
+        version: &str,
+        project_ids: &[i64],
+        fields: &ReleaseFields,
+    ) -> StoreResult<(Release, bool)> {
+        let (version, project_ids, fields) = (version.to_owned(), project_ids.to_vec(), fields.clone());
+        self.write(move |conn| releases::upsert(conn, organization_id, &version, &project_ids, &fields))
+            .await
+    }
+
+    async fn release_by_version(&self, organization_id: i64, version: &str) -> StoreResult<Option<Release>> {
+        let version = version.to_owned();
+        self.read(move |conn| releases::by_version(conn, organization_id, &version)).await
+    }
+
+    async fn list_releases(
+        &self,
+        organization_id: i64,
+        project_id: Option<i64>,
+        query: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<Release>> {
+        let query = query.map(str::to_owned);
+        self.read(move |conn| releases::list(conn, organization_id, project_id, query.as_deref(), offset, limit))
+            .await
+    }
+
+    async fn delete_release(&self, organization_id: i64, version: &str) -> StoreResult<bool> {
+        let version = version.to_owned();
+        self.write(move |conn| releases::delete(conn, organization_id, &version)).await
+    }
+
+    async fn create_deploy(&self, release_id: i64, deploy: &NewDeploy) -> StoreResult<Deploy> {
+        let deploy = deploy.clone();
+        self.write(move |conn| releases::create_deploy(conn, release_id, &deploy)).await
+    }
+
+    async fn list_deploys(&self, release_id: i64) -> StoreResult<Vec<Deploy>> {
+        self.read(move |conn| releases::list_deploys(conn, release_id)).await
     }
 
     async fn search_issues(&self, query: &IssueQuery) -> StoreResult<Vec<Issue>> {

@@ -61,6 +61,7 @@ pub fn free_port() -> u16 {
 
 /// Retries `attempt` until it returns `Ok` or `timeout` passes; the panic names `what` and the
 /// last reason it was not ready.
+#[track_caller]
 pub fn poll<T>(what: &str, timeout: Duration, mut attempt: impl FnMut() -> Result<T, String>) -> T {
     let deadline = Instant::now() + timeout;
     loop {
@@ -122,6 +123,7 @@ pub struct ApiResponse {
 
 impl ApiResponse {
     /// The body, after asserting the status was 200.
+    #[track_caller]
     pub fn ok(self, request: &str) -> Value {
         assert_eq!(
             self.status, 200,
@@ -190,6 +192,8 @@ impl Vigil {
             .arg(data_dir.path())
             .arg("--public-url")
             .arg(&base_url)
+            // The log is read from a file: no colour codes in it.
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
@@ -286,6 +290,7 @@ impl Vigil {
     }
 
     /// Runs a CLI command with `stdin`, asserts it succeeded and returns its trimmed stdout.
+    #[track_caller]
     pub fn cli_with_stdin(&self, args: &[&str], stdin: &str) -> String {
         let output = run_with_stdin(self.command(args), stdin);
         assert!(
@@ -303,6 +308,7 @@ impl Vigil {
     }
 
     /// Runs a CLI command with no input, asserts it succeeded and returns its trimmed stdout.
+    #[track_caller]
     pub fn cli(&self, args: &[&str]) -> String {
         self.cli_with_stdin(args, "")
     }
@@ -331,6 +337,7 @@ impl Vigil {
     }
 
     /// `vigil project create SLUG --platform P`; returns the DSN it printed, checked.
+    #[track_caller]
     pub fn create_project(&self, slug: &str, platform: &str) -> Dsn {
         let out = self.cli(&["project", "create", slug, "--platform", platform]);
         assert!(
@@ -376,6 +383,7 @@ impl Vigil {
     }
 
     /// Polls `GET path` until it answers 200 and `ready` accepts the body.
+    #[track_caller]
     pub fn api_poll(
         &self,
         what: &str,

@@ -1,0 +1,287 @@
+//! Releases and deploys: those `sentry-cli` creates, and those events name.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+use super::error::DbContext;
+use super::{now, sql_int};
+use crate::{Deploy, NewDeploy, Release, ReleaseFields, StoreResult};
+
+const RELEASE_COLUMNS: &str = "id, organization_id, version, reference, url, date_created, \
+     date_started, date_released, first_event, last_event";
+const DEPLOY_COLUMNS: &str = "id, release_id, environment, name, url, date_started, date_finished";
+
+fn release_from_row(row: &Row<'_>) -> rusqlite::Result<Release> {
+    Ok(Release {
+        id: row.get(0)?,
+        organization_id: row.get(1)?,
+        version: row.get(2)?,
+        reference: row.get(3)?,
+        url: row.get(4)?,
+        date_created: row.get(5)?,
+        date_started: row.get(6)?,
+        date_released: row.get(7)?,
+        first_event: row.get(8)?,
+        last_event: row.get(9)?,
+        new_groups: 0,
+        projects: Vec::new(),
+        deploy_count: 0,
+        last_deploy: None,
+    })
+}
+
+fn deploy_from_row(row: &Row<'_>) -> rusqlite::Result<Deploy> {
+    Ok(Deploy {
+        id: row.get(0)?,
+        release_id: row.get(1)?,
+        environment: row.get(2)?,
+        name: row.get(3)?,
+        url: row.get(4)?,
+        date_started: row.get(5)?,
+        date_finished: row.get(6)?,
+    })
+}
+
+/// Creates or updates a release and links it to projects, in one transaction.
+pub(crate) fn upsert(
+    conn: &mut Connection,
+    organization_id: i64,
+    version: &str,
+    project_ids: &[i64],
+    fields: &ReleaseFields,
+) -> StoreResult<(Release, bool)> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db("saving a release")?;
+    let existing: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM releases WHERE organization_id = ?1 AND version = ?2",
+            params![organization_id, version],
+            |row| row.get(0),
+        )
+        .optional()
+        .db("reading a release")?;
+    let release_id = match existing {
+        Some(id) => {
+            tx.execute(
+                "UPDATE releases SET reference = coalesce(?2, reference), url = coalesce(?3, url),
+                     date_started = coalesce(?4, date_started),
+                     date_released = coalesce(?5, date_released)
+                 WHERE id = ?1",
+                params![id, fields.reference, fields.url, fields.date_started, fields.date_released],
+            )
+            .db("updating a release")?;
+            id
+        }
+        None => tx
+            .query_row(
+                "INSERT INTO releases (organization_id, version, reference, url, date_created,
+                     date_started, date_released)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                params![
+                    organization_id,
+                    version,
+                    fields.reference,
+                    fields.url,
+                    now(),
+                    fields.date_started,
+                    fields.date_released
+                ],
+                |row| row.get(0),
+            )
+            .db(&format!("release `{version}`"))?,
+    };
+    for project_id in project_ids {
+        tx.execute(
+            "INSERT INTO release_projects (release_id, project_id) VALUES (?1, ?2)
+             ON CONFLICT (release_id, project_id) DO NOTHING",
+            params![release_id, project_id],
+        )
+        .db("adding a project to a release")?;
+    }
+    let release = load(&tx, release_id)?;
+    tx.commit().db("saving a release")?;
+    Ok((release, existing.is_none()))
+}
+
+/// One release with its projects and deploys filled in.
+fn load(conn: &Connection, release_id: i64) -> StoreResult<Release> {
+    let mut release = conn
+        .query_row(
+            &format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE id = ?1"),
+            [release_id],
+            release_from_row,
+        )
+        .db("reading a release")?;
+    complete(conn, &mut release)?;
+    Ok(release)
+}
+
+fn complete(conn: &Connection, release: &mut Release) -> StoreResult<()> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT project_id, new_groups FROM release_projects WHERE release_id = ?1
+             ORDER BY project_id",
+        )
+        .db("reading release projects")?;
+    release.projects = stmt
+        .query_map([release.id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .and_then(Iterator::collect)
+        .db("reading release projects")?;
+    release.new_groups = release.projects.iter().map(|(_, n)| n).sum();
+    release.deploy_count = conn
+        .query_row("SELECT count(*) FROM deploys WHERE release_id = ?1", [release.id], |row| row.get(0))
+        .db("counting deploys")?;
+    release.last_deploy = conn
+        .query_row(
+            &format!(
+                "SELECT {DEPLOY_COLUMNS} FROM deploys WHERE release_id = ?1
+                 ORDER BY date_finished DESC, id DESC LIMIT 1"
+            ),
+            [release.id],
+            deploy_from_row,
+        )
+        .optional()
+        .db("reading the last deploy")?;
+    Ok(())
+}
+
+pub(crate) fn by_version(conn: &Connection, organization_id: i64, version: &str) -> StoreResult<Option<Release>> {
+    let release = conn
+        .query_row(
+            &format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE organization_id = ?1 AND version = ?2"),
+            params![organization_id, version],
+            release_from_row,
+        )
+        .optional()
+        .db("reading a release")?;
+    match release {
+        Some(mut release) => {
+            complete(conn, &mut release)?;
+            Ok(Some(release))
+        }
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn list(
+    conn: &Connection,
+    organization_id: i64,
+    project_id: Option<i64>,
+    query: Option<&str>,
+    offset: u64,
+    limit: u64,
+) -> StoreResult<Vec<Release>> {
+    let pattern = query.filter(|q| !q.is_empty()).map(|q| {
+        let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {RELEASE_COLUMNS} FROM releases r
+             WHERE organization_id = ?1
+               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM release_projects rp
+                                          WHERE rp.release_id = r.id AND rp.project_id = ?2))
+               AND (?3 IS NULL OR version LIKE ?3 ESCAPE '\\')
+             ORDER BY date_created DESC, id DESC LIMIT ?4 OFFSET ?5"
+        ))
+        .db("listing releases")?;
+    let mut releases: Vec<Release> = stmt
+        .query_map(
+            params![organization_id, project_id, pattern, sql_int(limit), sql_int(offset)],
+            release_from_row,
+        )
+        .and_then(Iterator::collect)
+        .db("listing releases")?;
+    for release in &mut releases {
+        complete(conn, release)?;
+    }
+    Ok(releases)
+}
+
+pub(crate) fn delete(conn: &mut Connection, organization_id: i64, version: &str) -> StoreResult<bool> {
+    let changed = conn
+        .execute(
+            "DELETE FROM releases WHERE organization_id = ?1 AND version = ?2",
+            params![organization_id, version],
+        )
+        .db("deleting a release")?;
+    Ok(changed > 0)
+}
+
+pub(crate) fn create_deploy(conn: &mut Connection, release_id: i64, deploy: &NewDeploy) -> StoreResult<Deploy> {
+    conn.query_row(
+        &format!(
+            "INSERT INTO deploys (release_id, environment, name, url, date_started, date_finished)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING {DEPLOY_COLUMNS}"
+        ),
+        params![
+            release_id,
+            deploy.environment,
+            deploy.name,
+            deploy.url,
+            deploy.date_started,
+            deploy.date_finished.unwrap_or_else(now)
+        ],
+        deploy_from_row,
+    )
+    .db("recording a deploy")
+}
+
+pub(crate) fn list_deploys(conn: &Connection, release_id: i64) -> StoreResult<Vec<Deploy>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {DEPLOY_COLUMNS} FROM deploys WHERE release_id = ?1 ORDER BY date_finished DESC, id DESC"
+        ))
+        .db("listing deploys")?;
+    stmt.query_map([release_id], deploy_from_row)
+        .and_then(Iterator::collect)
+        .db("listing deploys")
+}
+
+/// What a batch of events tells about releases, written once at the end of the batch.
+#[derive(Default)]
+pub(crate) struct ReleaseTally<'a> {
+    /// `(project_id, version)` → (first event, last event, new issues).
+    seen: BTreeMap<(i64, &'a str), (f64, f64, i64)>,
+}
+
+impl<'a> ReleaseTally<'a> {
+    pub(crate) fn add(&mut self, project_id: i64, version: &'a str, timestamp: f64, new_issue: bool) {
+        let entry = self.seen.entry((project_id, version)).or_insert((timestamp, timestamp, 0));
+        entry.0 = entry.0.min(timestamp);
+        entry.1 = entry.1.max(timestamp);
+        entry.2 += i64::from(new_issue);
+    }
+
+    /// Creates the releases events named, links them to their projects and moves their
+    /// first/last event times and new-issue counts.
+    pub(crate) fn write(&self, tx: &Connection) -> StoreResult<()> {
+        let mut release_stmt = tx
+            .prepare_cached(
+                "INSERT INTO releases (organization_id, version, date_created, first_event, last_event)
+                 SELECT organization_id, ?2, ?3, ?4, ?5 FROM projects WHERE id = ?1
+                 ON CONFLICT (organization_id, version) DO UPDATE SET
+                     first_event = min(coalesce(first_event, excluded.first_event), excluded.first_event),
+                     last_event = max(coalesce(last_event, excluded.last_event), excluded.last_event)
+                 RETURNING id",
+            )
+            .db("recording releases of events")?;
+        let mut link_stmt = tx
+            .prepare_cached(
+                "INSERT INTO release_projects (release_id, project_id, new_groups) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (release_id, project_id) DO UPDATE SET new_groups = new_groups + excluded.new_groups",
+            )
+            .db("recording releases of events")?;
+        for ((project_id, version), (first, last, new_groups)) in &self.seen {
+            let release_id: i64 = release_stmt
+                .query_row(params![project_id, version, now(), first, last], |row| row.get(0))
+                .db("recording releases of events")?;
+            link_stmt
+                .execute(params![release_id, project_id, new_groups])
+                .db("recording releases of events")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Every test Vigil has, after installing what the tests need. The README's test command and what
+# CI runs (.ci/run); works on a fresh Debian machine as root or on a developer's machine.
+#
+#   bash scripts/test.sh
+#
+# 1. a Python venv at .venv with tests/python/requirements.txt (sentry-sdk, Django, Celery),
+#    skipped when already installed from the same requirements;
+# 2. cargo fmt --check and clippy with warnings denied;
+# 3. the release build and every workspace test in release (the end-to-end tests run that same
+#    target/release/vigil, with the SDKs from the venv);
+# 4. the grouping conformance score from ../shared (printed, never failing the run).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+shared=$(dirname "$repo")/shared
+cd "$repo"
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'scripts/test.sh: %s\n' "$*" >&2; exit 1; }
+
+# Installs Debian packages when we are root on a machine with apt-get; otherwise says what is
+# missing and stops.
+apt_install() {
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        step "apt-get install $*"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    else
+        die "missing: $* (install them, or run as root on Debian to have them installed)"
+    fi
+}
+
+command -v cargo >/dev/null 2>&1 || die "cargo not found: install the Rust toolchain (rustup)"
+# rusqlite's bundled SQLite and zstd build C.
+command -v cc >/dev/null 2>&1 || apt_install gcc libc6-dev
+# Debian's python3 comes without venv and ensurepip; they are the package python3-venv.
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_install python3 python3-venv
+
+requirements=tests/python/requirements.txt
+stamp=.venv/.requirements.sha256
+want=$(sha256sum "$requirements" | cut -d' ' -f1)
+if [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
+    && .venv/bin/python -c 'import sentry_sdk, django, celery' >/dev/null 2>&1; then
+    step "Python venv .venv is up to date with $requirements"
+else
+    step "Python venv .venv from $requirements"
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -m pip install --disable-pip-version-check --quiet -r "$requirements"
+    echo "$want" >"$stamp"
+fi
+.venv/bin/python -c 'import sentry_sdk, django, celery; print("sentry-sdk", sentry_sdk.VERSION, "Django", django.get_version(), "celery", celery.__version__)'
+
+step "cargo fmt --check"
+
+step "cargo clippy (warnings denied)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo build --release -p vigil"
+cargo build --release -p vigil
+
+step "cargo test --workspace --release"
+cargo test --workspace --release
+
+step "grouping conformance"
+if [ -f "$shared/conformance/grouping/score.py" ]; then
+    # The score is reported, not enforced: it measures how close grouping is to Sentry's.
+    score=$(python3 "$shared/conformance/grouping/score.py" --vigil target/release/vigil 2>&1 | tail -n 1) || true
+    echo "${score:-the scorer printed nothing}"
+else
+    echo "no $shared/conformance/grouping/score.py: skipped"
+fi
