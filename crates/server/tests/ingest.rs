@@ -1,90 +1,15 @@
 //! Ingest endpoints driven through the real router and a real SQLite store: what SDKs send is
 //! stored, and every kind of bad input gets its 4xx and reason without taking good items down.
 
+mod common;
+
 use std::io::Write;
-use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use common::Harness;
 use serde_json::Value;
-use tower::ServiceExt;
-use vigil_server::{router, AppState, ServerConfig};
-use vigil_store::sqlite::SqliteStore;
-use vigil_store::{Project, ProjectKey, Store};
-
-struct Harness {
-    _dir: tempfile::TempDir,
-    store: Arc<SqliteStore>,
-    state: AppState,
-    project: Project,
-    key: ProjectKey,
-}
-
-impl Harness {
-    async fn new() -> Harness {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store =
-            Arc::new(SqliteStore::open(&dir.path().join("vigil.sqlite3")).expect("open store"));
-        let org = store.ensure_organization("default").await.expect("org");
-        let (project, key) = store
-            .create_project(org.id, "shop", Some("python"))
-            .await
-            .expect("project");
-        let config = ServerConfig::new("http://127.0.0.1:9000".parse().expect("url"));
-        let state = AppState::new(store.clone(), config);
-        Harness {
-            _dir: dir,
-            store,
-            state,
-            project,
-            key,
-        }
-    }
-
-    async fn send(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
-        let mut request = request;
-        request
-            .extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([10, 1, 2, 3], 5555))));
-        let response = router(self.state.clone())
-            .oneshot(request)
-            .await
-            .expect("router answers");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (status, headers, body)
-    }
-
-    fn envelope_request(&self, body: impl Into<Body>) -> axum::http::request::Builder {
-        let _ = body;
-        Request::post(format!("/api/{}/envelope/", self.project.id)).header(
-            "x-sentry-auth",
-            format!(
-                "Sentry sentry_key={}, sentry_version=7, sentry_client=test/1.0",
-                self.key.public_key
-            ),
-        )
-    }
-
-    async fn post_envelope(&self, body: Vec<u8>) -> (StatusCode, Value) {
-        let request = self
-            .envelope_request(())
-            .body(Body::from(body))
-            .expect("request");
-        let (status, _, body) = self.send(request).await;
-        (status, body)
-    }
-}
+use vigil_store::Store;
 
 fn event_envelope(event_id: &str, event: &str) -> Vec<u8> {
     format!(
