@@ -341,3 +341,23 @@ async fn client_reports_are_counted() {
         vec![("before_send".to_string(), "error".to_string(), 3)]
     );
 }
+
+#[tokio::test]
+async fn csp_report_becomes_a_csp_issue() {
+    let h = Harness::new().await;
+    let report = r#"{"csp-report": {"document-uri": "https://shop.example/checkout", "violated-directive": "script-src 'self'", "effective-directive": "script-src", "blocked-uri": "https://evil.example/x.js", "original-policy": "script-src 'self'; report-uri /csp"}}"#;
+    let request = Request::post(format!(
+        "/api/{}/security/?sentry_key={}&sentry_environment=production",
+        h.project.id, h.key.public_key
+    ))
+    .header("content-type", "application/csp-report")
+    .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0")
+    .body(Body::from(report))
+    .expect("request");
+    let (status, _, _) = h.send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, issues) = h.api("GET", "/api/0/organizations/default/issues/", None).await;
+    let issue: &Value = &issues[0];
+    assert_eq!(issue["title"], "Blocked 'script' from 'evil.example'");
+    assert_eq!(issue["type"], "csp");
+}

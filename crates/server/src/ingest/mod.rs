@@ -6,6 +6,7 @@ pub mod body;
 pub mod envelope;
 pub mod error;
 pub mod items;
+pub mod security;
 pub mod store_endpoint;
 
 use axum::extract::Request;
@@ -32,6 +33,8 @@ pub fn routes() -> Router<AppState> {
             "/api/store/",
             post(store_endpoint::post_store_without_project),
         )
+        .route("/api/{project_id}/security/", post(security::post_security_report))
+        .route("/api/{project_id}/csp-report/", post(security::post_security_report))
         .layer(middleware::from_fn(cors))
 }
 

@@ -1,0 +1,180 @@
+//! `POST /api/{project_id}/security/` (alias `/csp-report/`): browsers' Content-Security-Policy
+//! violation reports, in the classic `{"csp-report": {…}}` form and the Reporting API's
+//! `[{"type": "csp-violation", "body": {…}}]` form. Each report becomes an event of type `csp`
+//! that groups by directive and blocked origin. Browsers cannot add headers to reports, so the
+//! key comes from the `sentry_key` query parameter of the `report-uri`.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use serde_json::{json, Map, Value};
+use vigil_processing::NormalizeContext;
+
+use super::auth::{authorize, parse_project_id, request_auth};
+use super::body::{decode_content, read_limited};
+use super::error::IngestError;
+use super::items::{parse_event_json, to_new_event};
+use super::{unix_now, write_accepted, Accepted};
+use crate::api::query;
+use crate::AppState;
+
+/// The classic report's kebab-case keys and the Reporting API's camelCase ones, with the
+/// snake_case name of Sentry's `csp` interface.
+const CSP_FIELDS: &[(&str, &str, &str)] = &[
+    ("document-uri", "documentURL", "document_uri"),
+    ("referrer", "referrer", "referrer"),
+    ("violated-directive", "violatedDirective", "violated_directive"),
+    ("effective-directive", "effectiveDirective", "effective_directive"),
+    ("original-policy", "originalPolicy", "original_policy"),
+    ("disposition", "disposition", "disposition"),
+    ("blocked-uri", "blockedURL", "blocked_uri"),
+    ("status-code", "statusCode", "status_code"),
+    ("source-file", "sourceFile", "source_file"),
+    ("line-number", "lineNumber", "line_number"),
+    ("column-number", "columnNumber", "column_number"),
+    ("script-sample", "sample", "script_sample"),
+];
+
+pub async fn post_security_report(
+    State(state): State<AppState>,
+    Path(project_segment): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RawQuery(raw_query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, IngestError> {
+    let received = unix_now();
+    let project_id = parse_project_id(&project_segment)?;
+    let auth = request_auth(&headers, raw_query.as_deref())?.ok_or(IngestError::MissingAuth)?;
+    let (_key, project) = authorize(&state, &auth.sentry_key, Some(project_id)).await?;
+    let limit = state.config.limits.max_event_size;
+    let raw = read_limited(body, state.config.limits.max_request_body).await?;
+    let params = query::pairs(raw_query.as_deref());
+    let release = query::first(&params, "sentry_release").map(str::to_owned);
+    let environment = query::first(&params, "sentry_environment").map(str::to_owned);
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+
+    let accepted = tokio::task::spawn_blocking(move || -> Result<Accepted, IngestError> {
+        let data = decode_content(&headers, raw, limit)?;
+        let reports = parse_reports(&data)?;
+        let ctx = NormalizeContext {
+            received,
+            client_ip: Some(peer.ip().to_string()),
+            retention_days: 90,
+            ..NormalizeContext::default()
+        };
+        let mut accepted = Accepted { project_id: project.id, ..Accepted::default() };
+        for csp in reports {
+            let event = csp_event(csp, release.as_deref(), environment.as_deref(), user_agent.as_deref());
+            match vigil_processing::process_event(event, &ctx) {
+                Ok(processed) => accepted.events.push(to_new_event(project.id, processed)),
+                Err(err) => accepted.invalid.push(format!("security report: {err}")),
+            }
+        }
+        Ok(accepted)
+    })
+    .await
+    .map_err(|_| IngestError::StoreUnavailable)??;
+    let invalid = write_accepted(&state, accepted).await?;
+    if let Some(first) = invalid.first() {
+        return Err(IngestError::InvalidEvent(first.clone()));
+    }
+    Ok(StatusCode::OK)
+}
+
+/// The `csp` interfaces in a report body; other report types (HPKP, Expect-CT, NEL) are
+/// accepted and skipped.
+fn parse_reports(data: &[u8]) -> Result<Vec<Map<String, Value>>, IngestError> {
+    let value: Value = if data.trim_ascii_start().starts_with(b"[") {
+        serde_json::from_slice(data).map_err(|err| IngestError::InvalidEvent(format!("invalid JSON: {err}")))?
+    } else {
+        parse_event_json(data).map_err(IngestError::InvalidEvent)?
+    };
+    let mut out = Vec::new();
+    match value {
+        Value::Object(obj) => {
+            if let Some(Value::Object(report)) = obj.get("csp-report") {
+                out.push(rename(report, false));
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                if item.get("type").and_then(Value::as_str) == Some("csp-violation") {
+                    if let Some(Value::Object(body)) = item.get("body") {
+                        out.push(rename(body, true));
+                    }
+                }
+            }
+        }
+        _ => return Err(IngestError::InvalidEvent("security report is not a JSON object or list".into())),
+    }
+    Ok(out)
+}
+
+fn rename(report: &Map<String, Value>, reporting_api: bool) -> Map<String, Value> {
+    let mut csp = Map::new();
+    for (classic, modern, name) in CSP_FIELDS {
+        let key = if reporting_api { modern } else { classic };
+        if let Some(value) = report.get(*key).filter(|v| !v.is_null()) {
+            csp.insert((*name).to_string(), value.clone());
+        }
+    }
+    // Old browsers send only the violated directive (`script-src 'self'`): its first word is
+    // the effective one.
+    if !csp.contains_key("effective_directive") {
+        if let Some(first) = csp.get("violated_directive").and_then(Value::as_str).and_then(|d| d.split_whitespace().next()) {
+            csp.insert("effective_directive".into(), Value::String(first.to_string()));
+        }
+    }
+    csp
+}
+
+fn csp_event(csp: Map<String, Value>, release: Option<&str>, environment: Option<&str>, user_agent: Option<&str>) -> Value {
+    let document_uri = csp.get("document_uri").cloned().unwrap_or(Value::Null);
+    let culprit = csp.get("violated_directive").cloned().unwrap_or(Value::Null);
+    let mut event = json!({
+        "type": "csp",
+        "logger": "csp",
+        "platform": "other",
+        "level": "error",
+        "culprit": culprit,
+        "csp": csp,
+        "request": {"url": document_uri, "headers": {}},
+        "user": {"ip_address": "{{auto}}"},
+    });
+    if let Some(ua) = user_agent {
+        event["request"]["headers"]["User-Agent"] = Value::String(ua.to_string());
+    }
+    if let Some(release) = release {
+        event["release"] = Value::String(release.to_string());
+    }
+    if let Some(environment) = environment {
+        event["environment"] = Value::String(environment.to_string());
+    }
+    event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classic_and_reporting_api_reports_become_the_same_interface() {
+        let classic = br#"{"csp-report": {"document-uri": "https://shop.example/", "violated-directive": "script-src 'self'", "blocked-uri": "https://evil.example/x.js", "original-policy": "script-src 'self'"}}"#;
+        let modern = br#"[{"type": "csp-violation", "url": "https://shop.example/", "body": {"documentURL": "https://shop.example/", "effectiveDirective": "script-src", "blockedURL": "https://evil.example/x.js", "originalPolicy": "script-src 'self'"}}]"#;
+        let a = parse_reports(classic).expect("classic");
+        let b = parse_reports(modern).expect("modern");
+        assert_eq!(a[0]["effective_directive"], "script-src");
+        assert_eq!(a[0]["blocked_uri"], b[0]["blocked_uri"]);
+        assert_eq!(b[0]["document_uri"], "https://shop.example/");
+    }
+
+    #[test]
+    fn other_report_types_are_skipped() {
+        let nel = br#"[{"type": "network-error", "body": {}}]"#;
+        assert!(parse_reports(nel).expect("valid").is_empty());
+        assert!(parse_reports(b"42").is_err());
+    }
+}
