@@ -11,7 +11,11 @@ use vigil_store::Store;
 
 fn envelope(event_id: &str, event: &Value) -> Vec<u8> {
     let payload = event.to_string();
-    format!("{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n", payload.len()).into_bytes()
+    format!(
+        "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n",
+        payload.len()
+    )
+    .into_bytes()
 }
 
 fn error_event(exc_type: &str, value: &str, environment: &str) -> Value {
@@ -39,10 +43,15 @@ async fn ingest(h: &Harness, n: u32, event: &Value) -> String {
 async fn api_without_or_with_a_bad_token_gets_no_data() {
     let h = Harness::new().await;
     ingest(&h, 1, &error_event("KeyError", "'sku'", "production")).await;
-    let request = Request::get("/api/0/organizations/default/issues/").body(Body::empty()).expect("request");
+    let request = Request::get("/api/0/organizations/default/issues/")
+        .body(Body::empty())
+        .expect("request");
     let (status, _, body) = h.send(request).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body["detail"], "Authentication credentials were not provided.");
+    assert_eq!(
+        body["detail"],
+        "Authentication credentials were not provided."
+    );
     let request = Request::get("/api/0/organizations/default/issues/")
         .header("authorization", "Bearer sntryu_0000")
         .body(Body::empty())
@@ -54,22 +63,49 @@ async fn api_without_or_with_a_bad_token_gets_no_data() {
 async fn other_organizations_are_not_found() {
     let h = Harness::new().await;
     let other = h.store.ensure_organization("other").await.expect("org");
-    h.store.create_project(other.id, "secret", None).await.expect("project");
+    h.store
+        .create_project(other.id, "secret", None)
+        .await
+        .expect("project");
     // A member (not admin) of `default` only.
     let hash = vigil_server::accounts::hash_password("correct horse battery").expect("hash");
-    let user = h.store.create_user("member@example.com", &hash, false).await.expect("user");
+    let user = h
+        .store
+        .create_user("member@example.com", &hash, false)
+        .await
+        .expect("user");
     let default = h.store.ensure_organization("default").await.expect("org");
-    h.store.add_member(default.id, user.id, "member").await.expect("member");
+    h.store
+        .add_member(default.id, user.id, "member")
+        .await
+        .expect("member");
     let token = vigil_server::accounts::new_token();
-    h.store.create_token(user.id, &vigil_server::accounts::hash_token(&token), &[]).await.expect("token");
+    h.store
+        .create_token(user.id, &vigil_server::accounts::hash_token(&token), &[])
+        .await
+        .expect("token");
     let get = |path: &str| {
-        Request::get(path).header("authorization", format!("Bearer {token}")).body(Body::empty()).expect("request")
+        Request::get(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request")
     };
-    assert_eq!(h.send(get("/api/0/organizations/other/issues/")).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(h.send(get("/api/0/projects/other/secret/keys/")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.send(get("/api/0/organizations/other/issues/")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        h.send(get("/api/0/projects/other/secret/keys/")).await.0,
+        StatusCode::NOT_FOUND
+    );
     let (status, _, projects) = h.send(get("/api/0/projects/")).await;
     assert_eq!(status, StatusCode::OK);
-    let slugs: Vec<&str> = projects.as_array().expect("list").iter().filter_map(|p| p["slug"].as_str()).collect();
+    let slugs: Vec<&str> = projects
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|p| p["slug"].as_str())
+        .collect();
     assert_eq!(slugs, vec!["shop"]);
 }
 
@@ -79,7 +115,9 @@ async fn issue_has_sentrys_fields_and_counts_events() {
     let event = error_event("ZeroDivisionError", "division by zero", "production");
     ingest(&h, 1, &event).await;
     ingest(&h, 2, &event).await;
-    let (status, _, issues) = h.api("GET", "/api/0/organizations/default/issues/", None).await;
+    let (status, _, issues) = h
+        .api("GET", "/api/0/organizations/default/issues/", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let issues = issues.as_array().expect("list");
     assert_eq!(issues.len(), 1);
@@ -94,56 +132,140 @@ async fn issue_has_sentrys_fields_and_counts_events() {
     assert_eq!(issue["project"]["slug"], "shop");
     assert_eq!(issue["metadata"]["type"], "ZeroDivisionError");
     let id = issue["id"].as_str().expect("string id");
-    assert_eq!(issue["permalink"], format!("http://127.0.0.1:9000/organizations/default/issues/{id}/"));
+    assert_eq!(
+        issue["permalink"],
+        format!("http://127.0.0.1:9000/organizations/default/issues/{id}/")
+    );
     assert!(issue["firstSeen"].as_str().expect("date").ends_with('Z'));
 }
 
 #[tokio::test]
 async fn latest_event_has_entries_tags_and_context() {
     let h = Harness::new().await;
-    let first = ingest(&h, 1, &error_event("ZeroDivisionError", "division by zero", "production")).await;
-    let second = ingest(&h, 2, &error_event("ZeroDivisionError", "division by zero", "production")).await;
-    let (_, _, issues) = h.api("GET", "/api/0/projects/default/shop/issues/", None).await;
+    let first = ingest(
+        &h,
+        1,
+        &error_event("ZeroDivisionError", "division by zero", "production"),
+    )
+    .await;
+    let second = ingest(
+        &h,
+        2,
+        &error_event("ZeroDivisionError", "division by zero", "production"),
+    )
+    .await;
+    let (_, _, issues) = h
+        .api("GET", "/api/0/projects/default/shop/issues/", None)
+        .await;
     let id = issues[0]["id"].as_str().expect("id").to_string();
-    let (status, _, event) = h.api("GET", &format!("/api/0/issues/{id}/events/latest/"), None).await;
+    let (status, _, event) = h
+        .api("GET", &format!("/api/0/issues/{id}/events/latest/"), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(event["eventID"], second);
     assert_eq!(event["previousEventID"], first);
     assert_eq!(event["groupID"], id);
-    let exception = event["entries"].as_array().expect("entries").iter().find(|e| e["type"] == "exception").expect("exception entry");
+    let exception = event["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["type"] == "exception")
+        .expect("exception entry");
     let frame = &exception["data"]["values"][0]["stacktrace"]["frames"][0];
     assert_eq!(frame["contextLine"], "    total = 1 / 0");
     assert_eq!(frame["lineNo"], 12);
     assert_eq!(frame["inApp"], true);
-    let request = event["entries"].as_array().expect("entries").iter().find(|e| e["type"] == "request").expect("request entry");
+    let request = event["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["type"] == "request")
+        .expect("request entry");
     assert_eq!(request["data"]["method"], "POST");
     assert_eq!(request["data"]["url"], "http://shop.example/checkout");
     let tags = event["tags"].as_array().expect("tags");
     assert!(tags.contains(&json!({"key": "environment", "value": "production"})));
     assert!(tags.contains(&json!({"key": "user", "value": "id:7"})));
 
-    let (status, _, by_id) = h.api("GET", &format!("/api/0/projects/default/shop/events/{first}/"), None).await;
+    let (status, _, by_id) = h
+        .api(
+            "GET",
+            &format!("/api/0/projects/default/shop/events/{first}/"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(by_id["eventID"], first);
-    let dashed = format!("{}-{}-{}-{}-{}", &first[0..8], &first[8..12], &first[12..16], &first[16..20], &first[20..]);
-    assert_eq!(h.api("GET", &format!("/api/0/projects/default/shop/events/{dashed}/"), None).await.0, StatusCode::OK);
-    assert_eq!(h.api("GET", "/api/0/projects/default/shop/events/ffffffffffffffffffffffffffffffff/", None).await.0, StatusCode::NOT_FOUND);
+    let dashed = format!(
+        "{}-{}-{}-{}-{}",
+        &first[0..8],
+        &first[8..12],
+        &first[12..16],
+        &first[16..20],
+        &first[20..]
+    );
+    assert_eq!(
+        h.api(
+            "GET",
+            &format!("/api/0/projects/default/shop/events/{dashed}/"),
+            None
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.api(
+            "GET",
+            "/api/0/projects/default/shop/events/ffffffffffffffffffffffffffffffff/",
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
 async fn resolving_moves_the_issue_between_searches() {
     let h = Harness::new().await;
     ingest(&h, 1, &error_event("KeyError", "'sku'", "production")).await;
-    let (_, _, issues) = h.api("GET", "/api/0/organizations/default/issues/", None).await;
+    let (_, _, issues) = h
+        .api("GET", "/api/0/organizations/default/issues/", None)
+        .await;
     let id = issues[0]["id"].as_str().expect("id").to_string();
-    let (status, _, issue) = h.api("PUT", &format!("/api/0/issues/{id}/"), Some(json!({"status": "resolved"}))).await;
+    let (status, _, issue) = h
+        .api(
+            "PUT",
+            &format!("/api/0/issues/{id}/"),
+            Some(json!({"status": "resolved"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(issue["status"], "resolved");
-    let (_, _, unresolved) = h.api("GET", "/api/0/organizations/default/issues/?query=is:unresolved", None).await;
+    let (_, _, unresolved) = h
+        .api(
+            "GET",
+            "/api/0/organizations/default/issues/?query=is:unresolved",
+            None,
+        )
+        .await;
     assert_eq!(unresolved, json!([]));
-    let (_, _, resolved) = h.api("GET", "/api/0/organizations/default/issues/?query=is%3Aresolved", None).await;
+    let (_, _, resolved) = h
+        .api(
+            "GET",
+            "/api/0/organizations/default/issues/?query=is%3Aresolved",
+            None,
+        )
+        .await;
     assert_eq!(resolved[0]["id"], id);
-    let (status, _, body) = h.api("PUT", &format!("/api/0/issues/{id}/"), Some(json!({"status": "sleeping"}))).await;
+    let (status, _, body) = h
+        .api(
+            "PUT",
+            &format!("/api/0/issues/{id}/"),
+            Some(json!({"status": "sleeping"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["status"].is_array());
     // A new event regresses it.
@@ -162,21 +284,62 @@ async fn search_filters_by_level_environment_and_text() {
     warning["level"] = json!("warning");
     ingest(&h, 3, &warning).await;
     let titles = |v: &Value| -> Vec<String> {
-        let mut t: Vec<String> = v.as_array().expect("list").iter().map(|i| i["title"].as_str().unwrap_or("").to_string()).collect();
+        let mut t: Vec<String> = v
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|i| i["title"].as_str().unwrap_or("").to_string())
+            .collect();
         t.sort();
         t
     };
-    let (_, _, r) = h.api("GET", "/api/0/organizations/default/issues/?query=environment:staging", None).await;
+    let (_, _, r) = h
+        .api(
+            "GET",
+            "/api/0/organizations/default/issues/?query=environment:staging",
+            None,
+        )
+        .await;
     assert_eq!(titles(&r), vec!["ValueError: bad price"]);
-    let (_, _, r) = h.api("GET", "/api/0/organizations/default/issues/?query=level:warning", None).await;
+    let (_, _, r) = h
+        .api(
+            "GET",
+            "/api/0/organizations/default/issues/?query=level:warning",
+            None,
+        )
+        .await;
     assert_eq!(titles(&r), vec!["TimeoutError: gateway"]);
-    let (_, _, r) = h.api("GET", "/api/0/organizations/default/issues/?query=is:unresolved%20price", None).await;
+    let (_, _, r) = h
+        .api(
+            "GET",
+            "/api/0/organizations/default/issues/?query=is:unresolved%20price",
+            None,
+        )
+        .await;
     assert_eq!(titles(&r), vec!["ValueError: bad price"]);
-    let (_, _, r) = h.api("GET", "/api/0/organizations/default/issues/?query=!environment:staging", None).await;
+    let (_, _, r) = h
+        .api(
+            "GET",
+            "/api/0/organizations/default/issues/?query=!environment:staging",
+            None,
+        )
+        .await;
     assert_eq!(titles(&r), vec!["KeyError: 'sku'", "TimeoutError: gateway"]);
-    let (_, _, r) = h.api("GET", "/api/0/organizations/default/issues/?environment=staging", None).await;
+    let (_, _, r) = h
+        .api(
+            "GET",
+            "/api/0/organizations/default/issues/?environment=staging",
+            None,
+        )
+        .await;
     assert_eq!(titles(&r), vec!["ValueError: bad price"]);
-    let (status, _, _) = h.api("GET", "/api/0/organizations/default/issues/?query=is:sleeping", None).await;
+    let (status, _, _) = h
+        .api(
+            "GET",
+            "/api/0/organizations/default/issues/?query=is:sleeping",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
@@ -184,16 +347,44 @@ async fn search_filters_by_level_environment_and_text() {
 async fn issue_lists_page_with_sentrys_link_header() {
     let h = Harness::new().await;
     for n in 0..3 {
-        ingest(&h, n + 1, &error_event(&format!("Error{n}"), "boom", "production")).await;
+        ingest(
+            &h,
+            n + 1,
+            &error_event(&format!("Error{n}"), "boom", "production"),
+        )
+        .await;
     }
-    let (_, headers, page1) = h.api("GET", "/api/0/organizations/default/issues/?limit=2", None).await;
+    let (_, headers, page1) = h
+        .api("GET", "/api/0/organizations/default/issues/?limit=2", None)
+        .await;
     assert_eq!(page1.as_array().expect("list").len(), 2);
     let link = headers["link"].to_str().expect("ascii");
-    assert!(link.contains("rel=\"next\"; results=\"true\"; cursor=\"0:2:0\""), "{link}");
-    let (_, headers, page2) = h.api("GET", "/api/0/organizations/default/issues/?limit=2&cursor=0:2:0", None).await;
+    assert!(
+        link.contains("rel=\"next\"; results=\"true\"; cursor=\"0:2:0\""),
+        "{link}"
+    );
+    let (_, headers, page2) = h
+        .api(
+            "GET",
+            "/api/0/organizations/default/issues/?limit=2&cursor=0:2:0",
+            None,
+        )
+        .await;
     assert_eq!(page2.as_array().expect("list").len(), 1);
-    assert!(headers["link"].to_str().expect("ascii").contains("rel=\"next\"; results=\"false\""));
-    let (_, _, events) = h.api("GET", &format!("/api/0/issues/{}/events/", page2[0]["id"].as_str().expect("id")), None).await;
+    assert!(headers["link"]
+        .to_str()
+        .expect("ascii")
+        .contains("rel=\"next\"; results=\"false\""));
+    let (_, _, events) = h
+        .api(
+            "GET",
+            &format!(
+                "/api/0/issues/{}/events/",
+                page2[0]["id"].as_str().expect("id")
+            ),
+            None,
+        )
+        .await;
     assert_eq!(events.as_array().expect("events").len(), 1);
 }
 
@@ -204,13 +395,30 @@ async fn api_root_and_keys_answer_as_sentry_cli_expects() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(root["user"]["email"], "admin@example.com");
     assert!(root["auth"]["scopes"].is_array());
-    let (_, _, keys) = h.api("GET", "/api/0/projects/default/shop/keys/", None).await;
+    let (_, _, keys) = h
+        .api("GET", "/api/0/projects/default/shop/keys/", None)
+        .await;
     let key = &keys[0];
     assert_eq!(key["public"], h.key.public_key);
-    assert_eq!(key["dsn"]["public"], format!("http://{}@127.0.0.1:9000/{}", h.key.public_key, h.project.id));
+    assert_eq!(
+        key["dsn"]["public"],
+        format!(
+            "http://{}@127.0.0.1:9000/{}",
+            h.key.public_key, h.project.id
+        )
+    );
     assert_eq!(key["isActive"], true);
     let (_, _, orgs) = h.api("GET", "/api/0/organizations/", None).await;
-    for field in ["id", "slug", "name", "dateCreated", "isEarlyAdopter", "require2FA", "requireEmailVerification", "features"] {
+    for field in [
+        "id",
+        "slug",
+        "name",
+        "dateCreated",
+        "isEarlyAdopter",
+        "require2FA",
+        "requireEmailVerification",
+        "features",
+    ] {
         assert!(orgs[0].get(field).is_some(), "organization lacks {field}");
     }
 }
@@ -224,10 +432,20 @@ async fn releases_follow_sentry_clis_calls() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(release["version"], "shop@1.4.2");
     assert!(release["dateCreated"].is_string());
-    let (status, _, _) = h.api("POST", "/api/0/organizations/default/releases/", Some(json!({"version": "shop@1.4.2", "projects": ["shop"]}))).await;
+    let (status, _, _) = h
+        .api(
+            "POST",
+            "/api/0/organizations/default/releases/",
+            Some(json!({"version": "shop@1.4.2", "projects": ["shop"]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::ALREADY_REPORTED);
     let (status, _, finalized) = h
-        .api("PUT", "/api/0/organizations/default/releases/shop@1.4.2/", Some(json!({"projects": ["shop"], "dateReleased": "2026-11-25T03:01:25.986098933Z"})))
+        .api(
+            "PUT",
+            "/api/0/organizations/default/releases/shop@1.4.2/",
+            Some(json!({"projects": ["shop"], "dateReleased": "2026-11-25T03:01:25.986098933Z"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let released = finalized["dateReleased"].as_str().expect("finalized");
@@ -237,9 +455,26 @@ async fn releases_follow_sentry_clis_calls() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(deploy["environment"], "production");
-    let (_, _, list) = h.api("GET", "/api/0/projects/default/shop/releases/", None).await;
+    let (_, _, list) = h
+        .api("GET", "/api/0/projects/default/shop/releases/", None)
+        .await;
     assert_eq!(list[0]["deployCount"], 1);
-    let (status, _, body) = h.api("POST", "/api/0/organizations/default/releases/", Some(json!({"version": "x", "projects": ["nope"]}))).await;
+    let (status, _, body) = h
+        .api(
+            "POST",
+            "/api/0/organizations/default/releases/",
+            Some(json!({"version": "x", "projects": ["nope"]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(h.api("GET", "/api/0/organizations/default/releases/unknown/", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.api(
+            "GET",
+            "/api/0/organizations/default/releases/unknown/",
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -351,12 +351,17 @@ async fn csp_report_becomes_a_csp_issue() {
         h.project.id, h.key.public_key
     ))
     .header("content-type", "application/csp-report")
-    .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0")
+    .header(
+        "user-agent",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0",
+    )
     .body(Body::from(report))
     .expect("request");
     let (status, _, _) = h.send(request).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, _, issues) = h.api("GET", "/api/0/organizations/default/issues/", None).await;
+    let (_, _, issues) = h
+        .api("GET", "/api/0/organizations/default/issues/", None)
+        .await;
     let issue: &Value = &issues[0];
     assert_eq!(issue["title"], "Blocked 'script' from 'evil.example'");
     assert_eq!(issue["type"], "csp");

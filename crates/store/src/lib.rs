@@ -122,8 +122,11 @@ pub trait Store: Send + Sync + 'static {
         project_ids: &[i64],
         fields: &ReleaseFields,
     ) -> StoreResult<(Release, bool)>;
-    async fn release_by_version(&self, organization_id: i64, version: &str)
-        -> StoreResult<Option<Release>>;
+    async fn release_by_version(
+        &self,
+        organization_id: i64,
+        version: &str,
+    ) -> StoreResult<Option<Release>>;
     /// Releases of an organization (or of one project), newest first; `query` filters by a
     /// substring of the version.
     async fn list_releases(

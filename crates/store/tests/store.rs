@@ -12,7 +12,8 @@ use tempfile::TempDir;
 use vigil_store::search::parse_search;
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::{
-    IssueQuery, IssueSort, IssueStatus, NewDeploy, NewEvent, RawItem, ReleaseFields, Store, StoreError,
+    IssueQuery, IssueSort, IssueStatus, NewDeploy, NewEvent, RawItem, ReleaseFields, Store,
+    StoreError,
 };
 
 /// A store and whatever must live as long as it (a temp dir, a database).
@@ -1201,51 +1202,108 @@ mod cases {
 
     pub async fn releases_are_created_once_and_updated(store: &dyn Store) {
         let (org, project) = project(store, "acme").await;
-        let fields = ReleaseFields { date_started: Some(T0), ..ReleaseFields::default() };
-        let (release, created) = store.upsert_release(org, "shop@1.4.2", &[project], &fields).await.unwrap();
+        let fields = ReleaseFields {
+            date_started: Some(T0),
+            ..ReleaseFields::default()
+        };
+        let (release, created) = store
+            .upsert_release(org, "shop@1.4.2", &[project], &fields)
+            .await
+            .unwrap();
         assert!(created);
         assert_eq!(release.version, "shop@1.4.2");
         assert_eq!(release.projects, vec![(project, 0)]);
         assert_eq!(release.date_released, None);
 
-        let finalize = ReleaseFields { date_released: Some(T0 + 60.0), ..ReleaseFields::default() };
-        let (release, created) = store.upsert_release(org, "shop@1.4.2", &[project], &finalize).await.unwrap();
+        let finalize = ReleaseFields {
+            date_released: Some(T0 + 60.0),
+            ..ReleaseFields::default()
+        };
+        let (release, created) = store
+            .upsert_release(org, "shop@1.4.2", &[project], &finalize)
+            .await
+            .unwrap();
         assert!(!created);
         assert_eq!(release.date_released, Some(T0 + 60.0));
-        assert_eq!(release.date_started, Some(T0), "fields not given stay as they were");
+        assert_eq!(
+            release.date_started,
+            Some(T0),
+            "fields not given stay as they were"
+        );
 
-        store.upsert_release(org, "shop@1.5.0", &[project], &ReleaseFields::default()).await.unwrap();
-        let all = store.list_releases(org, Some(project), None, 0, 10).await.unwrap();
-        assert_eq!(all.iter().map(|r| r.version.as_str()).collect::<Vec<_>>(), vec!["shop@1.5.0", "shop@1.4.2"]);
-        let filtered = store.list_releases(org, None, Some("1.4"), 0, 10).await.unwrap();
+        store
+            .upsert_release(org, "shop@1.5.0", &[project], &ReleaseFields::default())
+            .await
+            .unwrap();
+        let all = store
+            .list_releases(org, Some(project), None, 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|r| r.version.as_str()).collect::<Vec<_>>(),
+            vec!["shop@1.5.0", "shop@1.4.2"]
+        );
+        let filtered = store
+            .list_releases(org, None, Some("1.4"), 0, 10)
+            .await
+            .unwrap();
         assert_eq!(filtered.len(), 1);
-        assert!(store.list_releases(org, Some(project + 1), None, 0, 10).await.unwrap().is_empty());
+        assert!(store
+            .list_releases(org, Some(project + 1), None, 0, 10)
+            .await
+            .unwrap()
+            .is_empty());
 
         assert!(store.delete_release(org, "shop@1.5.0").await.unwrap());
         assert!(!store.delete_release(org, "shop@1.5.0").await.unwrap());
-        assert!(store.release_by_version(org, "shop@1.5.0").await.unwrap().is_none());
+        assert!(store
+            .release_by_version(org, "shop@1.5.0")
+            .await
+            .unwrap()
+            .is_none());
     }
 
     pub async fn events_create_releases_and_count_new_issues(store: &dyn Store) {
         let (org, project) = project(store, "acme").await;
         store
-            .save_events(vec![event(project, 1, &["a"], 10.0), event(project, 2, &["a"], 0.0), event(project, 3, &["b"], 20.0)])
+            .save_events(vec![
+                event(project, 1, &["a"], 10.0),
+                event(project, 2, &["a"], 0.0),
+                event(project, 3, &["b"], 20.0),
+            ])
             .await
             .unwrap();
-        let release = store.release_by_version(org, "shop@1.0").await.unwrap().expect("created by events");
+        let release = store
+            .release_by_version(org, "shop@1.0")
+            .await
+            .unwrap()
+            .expect("created by events");
         assert_eq!(release.first_event, Some(T0));
         assert_eq!(release.last_event, Some(T0 + 20.0));
         assert_eq!(release.new_groups, 2);
         assert_eq!(release.projects, vec![(project, 2)]);
-        store.save_events(vec![event(project, 4, &["a"], 30.0)]).await.unwrap();
-        let release = store.release_by_version(org, "shop@1.0").await.unwrap().expect("still there");
-        assert_eq!(release.new_groups, 2, "an event of a known issue is not a new group");
+        store
+            .save_events(vec![event(project, 4, &["a"], 30.0)])
+            .await
+            .unwrap();
+        let release = store
+            .release_by_version(org, "shop@1.0")
+            .await
+            .unwrap()
+            .expect("still there");
+        assert_eq!(
+            release.new_groups, 2,
+            "an event of a known issue is not a new group"
+        );
         assert_eq!(release.last_event, Some(T0 + 30.0));
     }
 
     pub async fn deploys_belong_to_their_release(store: &dyn Store) {
         let (org, project) = project(store, "acme").await;
-        let (release, _) = store.upsert_release(org, "shop@2", &[project], &ReleaseFields::default()).await.unwrap();
+        let (release, _) = store
+            .upsert_release(org, "shop@2", &[project], &ReleaseFields::default())
+            .await
+            .unwrap();
         let deploy = store
             .create_deploy(
                 release.id,
@@ -1260,8 +1318,15 @@ mod cases {
             .await
             .unwrap();
         assert_eq!(deploy.environment, "production");
-        assert_eq!(store.list_deploys(release.id).await.unwrap(), vec![deploy.clone()]);
-        let release = store.release_by_version(org, "shop@2").await.unwrap().expect("exists");
+        assert_eq!(
+            store.list_deploys(release.id).await.unwrap(),
+            vec![deploy.clone()]
+        );
+        let release = store
+            .release_by_version(org, "shop@2")
+            .await
+            .unwrap()
+            .expect("exists");
         assert_eq!(release.deploy_count, 1);
         assert_eq!(release.last_deploy, Some(deploy));
     }

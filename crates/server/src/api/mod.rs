@@ -37,7 +37,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/organizations/{org}/releases/{version}/",
-            get(releases::get_release).put(releases::update_release).delete(releases::delete_release),
+            get(releases::get_release)
+                .put(releases::update_release)
+                .delete(releases::delete_release),
         )
         .route(
             "/organizations/{org}/releases/{version}/deploys/",

@@ -61,7 +61,10 @@ fn validate_version(version: &str) -> Result<(), ApiError> {
         || matches!(version, "." | ".." | "latest")
         || version.contains(['\n', '\r', '\t', '/', '\\']);
     if bad {
-        return Err(ApiError::bad_field("version", "Release with name is not allowed"));
+        return Err(ApiError::bad_field(
+            "version",
+            "Release with name is not allowed",
+        ));
     }
     Ok(())
 }
@@ -77,7 +80,9 @@ fn project_ids(all: &[Project], slugs: &[String]) -> Result<Vec<i64>, ApiError> 
             all.iter()
                 .find(|p| &p.slug == slug)
                 .map(|p| p.id)
-                .ok_or_else(|| ApiError::bad_field("projects", format!("Invalid project slugs: {slug}")))
+                .ok_or_else(|| {
+                    ApiError::bad_field("projects", format!("Invalid project slugs: {slug}"))
+                })
         })
         .collect()
 }
@@ -91,13 +96,26 @@ pub async fn create_release(
 ) -> Result<Response, ApiError> {
     let Json(body) = body.ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))?;
     let org = caller.organization(&state, &org).await?;
-    let version = body.version.clone().ok_or_else(|| ApiError::bad_field("version", "This field is required."))?;
+    let version = body
+        .version
+        .clone()
+        .ok_or_else(|| ApiError::bad_field("version", "This field is required."))?;
     validate_version(&version)?;
-    let slugs = body.projects.clone().ok_or_else(|| ApiError::bad_field("projects", "This field is required."))?;
+    let slugs = body
+        .projects
+        .clone()
+        .ok_or_else(|| ApiError::bad_field("projects", "This field is required."))?;
     let all = projects_of(&state, &org).await?;
     let ids = project_ids(&all, &slugs)?;
-    let (release, created) = state.store.upsert_release(org.id, &version, &ids, &body.fields()?).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::ALREADY_REPORTED };
+    let (release, created) = state
+        .store
+        .upsert_release(org.id, &version, &ids, &body.fields()?)
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::ALREADY_REPORTED
+    };
     Ok((status, Json(serialize_release(&release, &all))).into_response())
 }
 
@@ -126,7 +144,10 @@ pub async fn list_releases(
     let params = query::pairs(raw.as_deref());
     let project_id = match query::first(&params, "project") {
         None | Some("-1") => None,
-        Some(id) => Some(id.parse::<i64>().map_err(|_| ApiError::bad_field("project", "Invalid project"))?),
+        Some(id) => Some(
+            id.parse::<i64>()
+                .map_err(|_| ApiError::bad_field("project", "Invalid project"))?,
+        ),
     };
     let path = format!("/api/0/organizations/{}/releases/", org.slug);
     list(&state, &org, project_id, &params, &path).await
@@ -152,21 +173,43 @@ async fn list(
     params: &[(String, String)],
     path: &str,
 ) -> Result<Response, ApiError> {
-    let page = Page::from_params(query::first(params, "cursor"), query::first(params, "per_page").or(query::first(params, "limit")));
+    let page = Page::from_params(
+        query::first(params, "cursor"),
+        query::first(params, "per_page").or(query::first(params, "limit")),
+    );
     let releases = state
         .store
-        .list_releases(org.id, project_id, query::first(params, "query"), page.offset, page.limit + 1)
+        .list_releases(
+            org.id,
+            project_id,
+            query::first(params, "query"),
+            page.offset,
+            page.limit + 1,
+        )
         .await?;
     let has_next = releases.len() as u64 > page.limit;
     let all = projects_of(state, org).await?;
-    let body: Vec<Value> = releases.iter().take(page.limit as usize).map(|r| serialize_release(r, &all)).collect();
+    let body: Vec<Value> = releases
+        .iter()
+        .take(page.limit as usize)
+        .map(|r| serialize_release(r, &all))
+        .collect();
     let base = format!("{}{}", state.config.base_url(), path);
     Ok((page.link_header(&base, params, has_next), Json(body)).into_response())
 }
 
-async fn find(state: &AppState, caller: &Caller, org: &str, version: &str) -> Result<(Organization, Release), ApiError> {
+async fn find(
+    state: &AppState,
+    caller: &Caller,
+    org: &str,
+    version: &str,
+) -> Result<(Organization, Release), ApiError> {
     let org = caller.organization(state, org).await?;
-    let release = state.store.release_by_version(org.id, version).await?.ok_or(ApiError::NotFound)?;
+    let release = state
+        .store
+        .release_by_version(org.id, version)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok((org, release))
 }
 
@@ -177,7 +220,10 @@ pub async fn get_release(
     Path((org, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let (org, release) = find(&state, &caller, &org, &version).await?;
-    Ok(Json(serialize_release(&release, &projects_of(&state, &org).await?)))
+    Ok(Json(serialize_release(
+        &release,
+        &projects_of(&state, &org).await?,
+    )))
 }
 
 /// `PUT /api/0/organizations/{org}/releases/{version}/` (`releases finalize`, `set-commits`).
@@ -191,7 +237,10 @@ pub async fn update_release(
     let (org, release) = find(&state, &caller, &org, &version).await?;
     let all = projects_of(&state, &org).await?;
     let ids = project_ids(&all, body.projects.as_deref().unwrap_or_default())?;
-    let (release, _) = state.store.upsert_release(org.id, &release.version, &ids, &body.fields()?).await?;
+    let (release, _) = state
+        .store
+        .upsert_release(org.id, &release.version, &ids, &body.fields()?)
+        .await?;
     Ok(Json(serialize_release(&release, &all)))
 }
 

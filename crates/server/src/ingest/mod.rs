@@ -33,8 +33,14 @@ pub fn routes() -> Router<AppState> {
             "/api/store/",
             post(store_endpoint::post_store_without_project),
         )
-        .route("/api/{project_id}/security/", post(security::post_security_report))
-        .route("/api/{project_id}/csp-report/", post(security::post_security_report))
+        .route(
+            "/api/{project_id}/security/",
+            post(security::post_security_report),
+        )
+        .route(
+            "/api/{project_id}/csp-report/",
+            post(security::post_security_report),
+        )
         .layer(middleware::from_fn(cors))
 }
 

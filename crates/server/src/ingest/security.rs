@@ -25,8 +25,16 @@ use crate::AppState;
 const CSP_FIELDS: &[(&str, &str, &str)] = &[
     ("document-uri", "documentURL", "document_uri"),
     ("referrer", "referrer", "referrer"),
-    ("violated-directive", "violatedDirective", "violated_directive"),
-    ("effective-directive", "effectiveDirective", "effective_directive"),
+    (
+        "violated-directive",
+        "violatedDirective",
+        "violated_directive",
+    ),
+    (
+        "effective-directive",
+        "effectiveDirective",
+        "effective_directive",
+    ),
     ("original-policy", "originalPolicy", "original_policy"),
     ("disposition", "disposition", "disposition"),
     ("blocked-uri", "blockedURL", "blocked_uri"),
@@ -54,7 +62,10 @@ pub async fn post_security_report(
     let params = query::pairs(raw_query.as_deref());
     let release = query::first(&params, "sentry_release").map(str::to_owned);
     let environment = query::first(&params, "sentry_environment").map(str::to_owned);
-    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
 
     let accepted = tokio::task::spawn_blocking(move || -> Result<Accepted, IngestError> {
         let data = decode_content(&headers, raw, limit)?;
@@ -65,9 +76,17 @@ pub async fn post_security_report(
             retention_days: 90,
             ..NormalizeContext::default()
         };
-        let mut accepted = Accepted { project_id: project.id, ..Accepted::default() };
+        let mut accepted = Accepted {
+            project_id: project.id,
+            ..Accepted::default()
+        };
         for csp in reports {
-            let event = csp_event(csp, release.as_deref(), environment.as_deref(), user_agent.as_deref());
+            let event = csp_event(
+                csp,
+                release.as_deref(),
+                environment.as_deref(),
+                user_agent.as_deref(),
+            );
             match vigil_processing::process_event(event, &ctx) {
                 Ok(processed) => accepted.events.push(to_new_event(project.id, processed)),
                 Err(err) => accepted.invalid.push(format!("security report: {err}")),
@@ -88,7 +107,8 @@ pub async fn post_security_report(
 /// accepted and skipped.
 fn parse_reports(data: &[u8]) -> Result<Vec<Map<String, Value>>, IngestError> {
     let value: Value = if data.trim_ascii_start().starts_with(b"[") {
-        serde_json::from_slice(data).map_err(|err| IngestError::InvalidEvent(format!("invalid JSON: {err}")))?
+        serde_json::from_slice(data)
+            .map_err(|err| IngestError::InvalidEvent(format!("invalid JSON: {err}")))?
     } else {
         parse_event_json(data).map_err(IngestError::InvalidEvent)?
     };
@@ -108,7 +128,11 @@ fn parse_reports(data: &[u8]) -> Result<Vec<Map<String, Value>>, IngestError> {
                 }
             }
         }
-        _ => return Err(IngestError::InvalidEvent("security report is not a JSON object or list".into())),
+        _ => {
+            return Err(IngestError::InvalidEvent(
+                "security report is not a JSON object or list".into(),
+            ))
+        }
     }
     Ok(out)
 }
@@ -124,16 +148,31 @@ fn rename(report: &Map<String, Value>, reporting_api: bool) -> Map<String, Value
     // Old browsers send only the violated directive (`script-src 'self'`): its first word is
     // the effective one.
     if !csp.contains_key("effective_directive") {
-        if let Some(first) = csp.get("violated_directive").and_then(Value::as_str).and_then(|d| d.split_whitespace().next()) {
-            csp.insert("effective_directive".into(), Value::String(first.to_string()));
+        if let Some(first) = csp
+            .get("violated_directive")
+            .and_then(Value::as_str)
+            .and_then(|d| d.split_whitespace().next())
+        {
+            csp.insert(
+                "effective_directive".into(),
+                Value::String(first.to_string()),
+            );
         }
     }
     csp
 }
 
-fn csp_event(csp: Map<String, Value>, release: Option<&str>, environment: Option<&str>, user_agent: Option<&str>) -> Value {
+fn csp_event(
+    csp: Map<String, Value>,
+    release: Option<&str>,
+    environment: Option<&str>,
+    user_agent: Option<&str>,
+) -> Value {
     let document_uri = csp.get("document_uri").cloned().unwrap_or(Value::Null);
-    let culprit = csp.get("violated_directive").cloned().unwrap_or(Value::Null);
+    let culprit = csp
+        .get("violated_directive")
+        .cloned()
+        .unwrap_or(Value::Null);
     let mut event = json!({
         "type": "csp",
         "logger": "csp",

@@ -37,8 +37,14 @@ impl Harness {
         let config = ServerConfig::new("http://127.0.0.1:9000".parse().expect("url"));
         let state = AppState::new(store.clone(), config);
         let hash = vigil_server::accounts::hash_password("correct horse battery").expect("hash");
-        let user = store.create_user("admin@example.com", &hash, true).await.expect("user");
-        store.add_member(org.id, user.id, "owner").await.expect("member");
+        let user = store
+            .create_user("admin@example.com", &hash, true)
+            .await
+            .expect("user");
+        store
+            .add_member(org.id, user.id, "owner")
+            .await
+            .expect("member");
         let token = vigil_server::accounts::new_token();
         let token_hash = vigil_server::accounts::hash_token(&token);
         store
@@ -97,7 +103,12 @@ impl Harness {
     }
 
     /// A web API request with the admin's token.
-    pub async fn api(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
         let builder = Request::builder()
             .method(method)
             .uri(path)

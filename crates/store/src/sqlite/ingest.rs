@@ -102,7 +102,8 @@ impl<'a> Batch<'a> {
         events::insert(tx, encoded, issue_id)?;
         self.tally.add(issue_id, event);
         if let Some(release) = event.release.as_deref().filter(|r| !r.is_empty()) {
-            self.releases.add(event.project_id, release, event.timestamp, new_issue);
+            self.releases
+                .add(event.project_id, release, event.timestamp, new_issue);
         }
         Ok(result(issue_id, new_issue, regressed, false))
     }

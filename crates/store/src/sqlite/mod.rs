@@ -42,8 +42,8 @@ use async_trait::async_trait;
 use self::connection::Connections;
 use crate::{
     ApiToken, Deploy, Issue, IssueQuery, IssueStatus, NewDeploy, NewEvent, Organization, Project,
-    ProjectKey, RawItem, Release, ReleaseFields,
-    SavedEvent, Store, StoreError, StoreResult, StoredEvent, TagValueCount, User,
+    ProjectKey, RawItem, Release, ReleaseFields, SavedEvent, Store, StoreError, StoreResult,
+    StoredEvent, TagValueCount, User,
 };
 
 /// Read connections per store. Reads are short; a few cover a two-core machine's web traffic
@@ -294,14 +294,22 @@ impl Store for SqliteStore {
         project_ids: &[i64],
         fields: &ReleaseFields,
     ) -> StoreResult<(Release, bool)> {
-        let (version, project_ids, fields) = (version.to_owned(), project_ids.to_vec(), fields.clone());
-        self.write(move |conn| releases::upsert(conn, organization_id, &version, &project_ids, &fields))
-            .await
+        let (version, project_ids, fields) =
+            (version.to_owned(), project_ids.to_vec(), fields.clone());
+        self.write(move |conn| {
+            releases::upsert(conn, organization_id, &version, &project_ids, &fields)
+        })
+        .await
     }
 
-    async fn release_by_version(&self, organization_id: i64, version: &str) -> StoreResult<Option<Release>> {
+    async fn release_by_version(
+        &self,
+        organization_id: i64,
+        version: &str,
+    ) -> StoreResult<Option<Release>> {
         let version = version.to_owned();
-        self.read(move |conn| releases::by_version(conn, organization_id, &version)).await
+        self.read(move |conn| releases::by_version(conn, organization_id, &version))
+            .await
     }
 
     async fn list_releases(
@@ -313,22 +321,34 @@ impl Store for SqliteStore {
         limit: u64,
     ) -> StoreResult<Vec<Release>> {
         let query = query.map(str::to_owned);
-        self.read(move |conn| releases::list(conn, organization_id, project_id, query.as_deref(), offset, limit))
-            .await
+        self.read(move |conn| {
+            releases::list(
+                conn,
+                organization_id,
+                project_id,
+                query.as_deref(),
+                offset,
+                limit,
+            )
+        })
+        .await
     }
 
     async fn delete_release(&self, organization_id: i64, version: &str) -> StoreResult<bool> {
         let version = version.to_owned();
-        self.write(move |conn| releases::delete(conn, organization_id, &version)).await
+        self.write(move |conn| releases::delete(conn, organization_id, &version))
+            .await
     }
 
     async fn create_deploy(&self, release_id: i64, deploy: &NewDeploy) -> StoreResult<Deploy> {
         let deploy = deploy.clone();
-        self.write(move |conn| releases::create_deploy(conn, release_id, &deploy)).await
+        self.write(move |conn| releases::create_deploy(conn, release_id, &deploy))
+            .await
     }
 
     async fn list_deploys(&self, release_id: i64) -> StoreResult<Vec<Deploy>> {
-        self.read(move |conn| releases::list_deploys(conn, release_id)).await
+        self.read(move |conn| releases::list_deploys(conn, release_id))
+            .await
     }
 
     async fn search_issues(&self, query: &IssueQuery) -> StoreResult<Vec<Issue>> {

@@ -69,7 +69,13 @@ pub(crate) fn upsert(
                      date_started = coalesce(?4, date_started),
                      date_released = coalesce(?5, date_released)
                  WHERE id = ?1",
-                params![id, fields.reference, fields.url, fields.date_started, fields.date_released],
+                params![
+                    id,
+                    fields.reference,
+                    fields.url,
+                    fields.date_started,
+                    fields.date_released
+                ],
             )
             .db("updating a release")?;
             id
@@ -131,7 +137,11 @@ fn complete(conn: &Connection, release: &mut Release) -> StoreResult<()> {
         .db("reading release projects")?;
     release.new_groups = release.projects.iter().map(|(_, n)| n).sum();
     release.deploy_count = conn
-        .query_row("SELECT count(*) FROM deploys WHERE release_id = ?1", [release.id], |row| row.get(0))
+        .query_row(
+            "SELECT count(*) FROM deploys WHERE release_id = ?1",
+            [release.id],
+            |row| row.get(0),
+        )
         .db("counting deploys")?;
     release.last_deploy = conn
         .query_row(
@@ -147,7 +157,11 @@ fn complete(conn: &Connection, release: &mut Release) -> StoreResult<()> {
     Ok(())
 }
 
-pub(crate) fn by_version(conn: &Connection, organization_id: i64, version: &str) -> StoreResult<Option<Release>> {
+pub(crate) fn by_version(
+    conn: &Connection,
+    organization_id: i64,
+    version: &str,
+) -> StoreResult<Option<Release>> {
     let release = conn
         .query_row(
             &format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE organization_id = ?1 AND version = ?2"),
@@ -174,7 +188,10 @@ pub(crate) fn list(
     limit: u64,
 ) -> StoreResult<Vec<Release>> {
     let pattern = query.filter(|q| !q.is_empty()).map(|q| {
-        let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         format!("%{escaped}%")
     });
     let mut stmt = conn
@@ -189,7 +206,13 @@ pub(crate) fn list(
         .db("listing releases")?;
     let mut releases: Vec<Release> = stmt
         .query_map(
-            params![organization_id, project_id, pattern, sql_int(limit), sql_int(offset)],
+            params![
+                organization_id,
+                project_id,
+                pattern,
+                sql_int(limit),
+                sql_int(offset)
+            ],
             release_from_row,
         )
         .and_then(Iterator::collect)
@@ -200,7 +223,11 @@ pub(crate) fn list(
     Ok(releases)
 }
 
-pub(crate) fn delete(conn: &mut Connection, organization_id: i64, version: &str) -> StoreResult<bool> {
+pub(crate) fn delete(
+    conn: &mut Connection,
+    organization_id: i64,
+    version: &str,
+) -> StoreResult<bool> {
     let changed = conn
         .execute(
             "DELETE FROM releases WHERE organization_id = ?1 AND version = ?2",
@@ -210,7 +237,11 @@ pub(crate) fn delete(conn: &mut Connection, organization_id: i64, version: &str)
     Ok(changed > 0)
 }
 
-pub(crate) fn create_deploy(conn: &mut Connection, release_id: i64, deploy: &NewDeploy) -> StoreResult<Deploy> {
+pub(crate) fn create_deploy(
+    conn: &mut Connection,
+    release_id: i64,
+    deploy: &NewDeploy,
+) -> StoreResult<Deploy> {
     conn.query_row(
         &format!(
             "INSERT INTO deploys (release_id, environment, name, url, date_started, date_finished)
@@ -248,8 +279,17 @@ pub(crate) struct ReleaseTally<'a> {
 }
 
 impl<'a> ReleaseTally<'a> {
-    pub(crate) fn add(&mut self, project_id: i64, version: &'a str, timestamp: f64, new_issue: bool) {
-        let entry = self.seen.entry((project_id, version)).or_insert((timestamp, timestamp, 0));
+    pub(crate) fn add(
+        &mut self,
+        project_id: i64,
+        version: &'a str,
+        timestamp: f64,
+        new_issue: bool,
+    ) {
+        let entry = self
+            .seen
+            .entry((project_id, version))
+            .or_insert((timestamp, timestamp, 0));
         entry.0 = entry.0.min(timestamp);
         entry.1 = entry.1.max(timestamp);
         entry.2 += i64::from(new_issue);
@@ -276,7 +316,9 @@ impl<'a> ReleaseTally<'a> {
             .db("recording releases of events")?;
         for ((project_id, version), (first, last, new_groups)) in &self.seen {
             let release_id: i64 = release_stmt
-                .query_row(params![project_id, version, now(), first, last], |row| row.get(0))
+                .query_row(params![project_id, version, now(), first, last], |row| {
+                    row.get(0)
+                })
                 .db("recording releases of events")?;
             link_stmt
                 .execute(params![release_id, project_id, new_groups])
