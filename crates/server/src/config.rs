@@ -23,6 +23,8 @@ pub struct Limits {
     pub max_replay_size: usize,
     /// Bytes of a request body before decompression.
     pub max_request_body: usize,
+    /// Bytes of request bodies all requests together may hold (wire and decompressed).
+    pub max_bodies_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -44,6 +46,7 @@ impl Default for Limits {
             max_profile_size: 50 * MIB,
             max_replay_size: 100 * MIB,
             max_request_body: 200 * MIB,
+            max_bodies_in_flight: 1024 * MIB,
         }
     }
 }

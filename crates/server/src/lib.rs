@@ -26,12 +26,15 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<ServerConfig>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Shared bound on request bodies held in memory.
+    pub budget: ingest::body::MemoryBudget,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> AppState {
         AppState {
             store,
+            budget: ingest::body::MemoryBudget::new(config.limits.max_bodies_in_flight),
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
         }

@@ -366,3 +366,29 @@ async fn csp_report_becomes_a_csp_issue() {
     assert_eq!(issue["title"], "Blocked 'script' from 'evil.example'");
     assert_eq!(issue["type"], "csp");
 }
+
+#[tokio::test]
+async fn over_the_memory_budget_is_429_with_rate_limit_headers() {
+    let mut h = Harness::new().await;
+    h.state.budget = vigil_server::ingest::body::MemoryBudget::new(64 * 1024);
+    let big = format!("{{\"message\":\"{}\"}}", "x".repeat(200 * 1024));
+    let request = h
+        .envelope_request(())
+        .body(Body::from(event_envelope(
+            "9ec79c33ec9942ab8353589fcb2e04dc",
+            &big,
+        )))
+        .expect("request");
+    let (status, headers, _) = h.send(request).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["retry-after"], "5");
+    assert!(headers["x-sentry-rate-limits"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("5::organization"));
+    // What was reserved is given back: a small envelope fits again.
+    let (status, _) = h
+        .post_envelope(event_envelope("9ec79c33ec9942ab8353589fcb2e04dd", EVENT))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -5,26 +5,84 @@
 //! filling memory.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::HeaderMap;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::IngestError;
 
-/// Collects the body, refusing more than `limit` bytes on the wire.
-pub async fn read_limited(body: Body, limit: usize) -> Result<Bytes, IngestError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(IngestError::BodyTooLarge(limit))
-        }
-        Err(err) => Err(IngestError::Decode {
-            encoding: "transfer".into(),
-            reason: err.to_string(),
-        }),
+/// The bytes of request bodies that all requests together may hold in memory, wire and
+/// decompressed bytes both counted. Each request is bounded on its own; this bounds their sum,
+/// so a burst of large envelopes is answered 429 instead of exhausting memory.
+#[derive(Debug, Clone)]
+pub struct MemoryBudget(Arc<Semaphore>);
+
+/// Bytes held by one request; returned to the budget when dropped.
+#[derive(Debug, Default)]
+pub struct Reservation(Option<OwnedSemaphorePermit>);
+
+impl MemoryBudget {
+    pub fn new(bytes: usize) -> MemoryBudget {
+        MemoryBudget(Arc::new(Semaphore::new(
+            (bytes / 1024).clamp(1, Semaphore::MAX_PERMITS),
+        )))
     }
+
+    /// Takes `bytes` from the budget (in KiB units), or `Overloaded` when it is spent.
+    pub fn reserve(&self, bytes: usize) -> Result<Reservation, IngestError> {
+        let kib = u32::try_from(bytes.div_ceil(1024)).map_err(|_| IngestError::Overloaded)?;
+        if kib == 0 {
+            return Ok(Reservation(None));
+        }
+        Arc::clone(&self.0)
+            .try_acquire_many_owned(kib)
+            .map(|permit| Reservation(Some(permit)))
+            .map_err(|_| IngestError::Overloaded)
+    }
+}
+
+impl Reservation {
+    /// Holds `other`'s bytes too, until this reservation is dropped.
+    pub fn merge(&mut self, other: Reservation) {
+        match (&mut self.0, other.0) {
+            (Some(mine), Some(theirs)) => mine.merge(theirs),
+            (None, theirs) => self.0 = theirs,
+            (_, None) => {}
+        }
+    }
+}
+
+/// Collects the body, refusing more than `limit` bytes on the wire and reserving what it holds
+/// from the shared budget as it arrives.
+pub async fn read_limited(
+    body: Body,
+    limit: usize,
+    budget: &MemoryBudget,
+) -> Result<(Bytes, Reservation), IngestError> {
+    let mut body = Limited::new(body, limit);
+    let mut buffer = BytesMut::new();
+    let mut reservation = Reservation::default();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| {
+            if err.downcast_ref::<LengthLimitError>().is_some() {
+                IngestError::BodyTooLarge(limit)
+            } else {
+                IngestError::Decode {
+                    encoding: "transfer".into(),
+                    reason: err.to_string(),
+                }
+            }
+        })?;
+        if let Ok(data) = frame.into_data() {
+            reservation.merge(budget.reserve(data.len())?);
+            buffer.extend_from_slice(&data);
+        }
+    }
+    Ok((buffer.freeze(), reservation))
 }
 
 /// Undoes every encoding named in `Content-Encoding` (applied in order, so undone in reverse),
@@ -43,6 +101,23 @@ pub fn decode_content(
         data = decode_one(encoding, data, limit)?;
     }
     Ok(data)
+}
+
+/// [`decode_content`], reserving the decompressed bytes from the budget (an identity body
+/// reuses the bytes already reserved).
+pub fn decode_reserved(
+    headers: &HeaderMap,
+    data: Bytes,
+    limit: usize,
+    budget: &MemoryBudget,
+) -> Result<(Bytes, Reservation), IngestError> {
+    let wire_len = data.len();
+    let decoded = decode_content(headers, data, limit)?;
+    if decoded.len() == wire_len {
+        return Ok((decoded, Reservation::default()));
+    }
+    let reservation = budget.reserve(decoded.len())?;
+    Ok((decoded, reservation))
 }
 
 fn decode_one(encoding: &str, data: Bytes, limit: usize) -> Result<Bytes, IngestError> {
@@ -182,6 +257,19 @@ mod tests {
             &decode_content(&headers("zstd"), Bytes::from(z), 100).expect("zstd")[..],
             b"zstd"
         );
+    }
+
+    #[test]
+    fn budget_refuses_past_its_size_and_refills_on_drop() {
+        let budget = MemoryBudget::new(10 * 1024);
+        let mut held = budget.reserve(6 * 1024).expect("fits");
+        held.merge(budget.reserve(3 * 1024).expect("fits"));
+        assert!(matches!(
+            budget.reserve(2 * 1024),
+            Err(IngestError::Overloaded)
+        ));
+        drop(held);
+        assert!(budget.reserve(10 * 1024).is_ok());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use vigil_processing::NormalizeContext;
 use vigil_protocol::envelope::{parse_envelope, Envelope};
 
 use super::auth::{authorize, key_from_envelope_dsn, parse_project_id, request_auth};
-use super::body::{decode_content, read_limited};
+use super::body::{decode_reserved, read_limited, Reservation};
 use super::error::IngestError;
 use super::items::{accept_envelope, check_limits};
 use super::{client_sdk, unix_now, write_accepted};
@@ -36,8 +36,9 @@ pub async fn post_envelope(
     };
 
     let limits = state.config.limits.clone();
-    let raw = read_limited(body, limits.max_request_body).await?;
-    let envelope = parse_body(&headers, raw, limits.max_envelope_size).await?;
+    let (raw, mut reservation) = read_limited(body, limits.max_request_body, &state.budget).await?;
+    let (envelope, decoded) = parse_body(&headers, raw, limits.max_envelope_size, &state).await?;
+    reservation.merge(decoded);
 
     if let Some(dsn) = envelope.dsn() {
         let dsn_key = key_from_envelope_dsn(dsn, project_id)?;
@@ -70,6 +71,7 @@ pub async fn post_envelope(
             .map_err(|_| IngestError::StoreUnavailable)?;
     let event_id = accepted.event_id.clone();
     let invalid = write_accepted(&state, accepted).await?;
+    drop(reservation);
     if let Some(first) = invalid.first() {
         // The good items are stored; the answer still names what was wrong.
         return Err(IngestError::InvalidEvent(first.clone()));
@@ -85,14 +87,18 @@ async fn parse_body(
     headers: &HeaderMap,
     raw: Bytes,
     limit: usize,
-) -> Result<Envelope, IngestError> {
+    state: &AppState,
+) -> Result<(Envelope, Reservation), IngestError> {
     let headers = headers.clone();
+    let budget = state.budget.clone();
     tokio::task::spawn_blocking(move || {
-        let data = decode_content(&headers, raw, limit)?;
+        let (data, reservation) = decode_reserved(&headers, raw, limit, &budget)?;
         if data.is_empty() {
             return Err(IngestError::EmptyBody);
         }
-        parse_envelope(data).map_err(|err| IngestError::InvalidEnvelope(err.to_string()))
+        let envelope =
+            parse_envelope(data).map_err(|err| IngestError::InvalidEnvelope(err.to_string()))?;
+        Ok((envelope, reservation))
     })
     .await
     .map_err(|_| IngestError::StoreUnavailable)?

@@ -36,7 +36,12 @@ pub enum IngestError {
     InvalidEvent(String),
     #[error("store unavailable, retry later")]
     StoreUnavailable,
+    #[error("too much data in flight, retry later")]
+    Overloaded,
 }
+
+/// How long an overloaded server asks SDKs to wait.
+const OVERLOAD_RETRY_SECS: u64 = 5;
 
 impl IngestError {
     pub fn status(&self) -> StatusCode {
@@ -47,6 +52,7 @@ impl IngestError {
             BodyTooLarge(_) | ItemTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Overloaded => StatusCode::TOO_MANY_REQUESTS,
             BadProjectPath
             | BadPublicKey
             | EmptyBody
@@ -67,8 +73,24 @@ impl IntoResponse for IngestError {
             tracing::info!(%status, detail, "ingest request rejected");
         }
         let mut response = (status, Json(serde_json::json!({ "detail": detail }))).into_response();
+        let headers = response.headers_mut();
         if let Ok(value) = axum::http::HeaderValue::from_str(&detail) {
-            response.headers_mut().insert("x-sentry-error", value);
+            headers.insert("x-sentry-error", value);
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            // Every category, organization scope: SDKs back off everything for a while.
+            let limit = vigil_protocol::rate_limits::format_rate_limits(&[
+                vigil_protocol::rate_limits::RateLimit {
+                    retry_after_secs: OVERLOAD_RETRY_SECS,
+                    categories: Vec::new(),
+                    scope: "organization".into(),
+                    reason: Some("overloaded".into()),
+                },
+            ]);
+            if let Ok(value) = axum::http::HeaderValue::from_str(&limit) {
+                headers.insert("x-sentry-rate-limits", value);
+            }
+            headers.insert(axum::http::header::RETRY_AFTER, OVERLOAD_RETRY_SECS.into());
         }
         response
     }

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use vigil_processing::NormalizeContext;
 
 use super::auth::{authorize, parse_project_id, request_auth};
-use super::body::{decode_content, read_limited};
+use super::body::{decode_reserved, read_limited};
 use super::error::IngestError;
 use super::items::{parse_event_json, to_new_event};
 use super::{unix_now, write_accepted, Accepted};
@@ -58,7 +58,8 @@ pub async fn post_security_report(
     let auth = request_auth(&headers, raw_query.as_deref())?.ok_or(IngestError::MissingAuth)?;
     let (_key, project) = authorize(&state, &auth.sentry_key, Some(project_id)).await?;
     let limit = state.config.limits.max_event_size;
-    let raw = read_limited(body, state.config.limits.max_request_body).await?;
+    let (raw, mut reservation) =
+        read_limited(body, state.config.limits.max_request_body, &state.budget).await?;
     let params = query::pairs(raw_query.as_deref());
     let release = query::first(&params, "sentry_release").map(str::to_owned);
     let environment = query::first(&params, "sentry_environment").map(str::to_owned);
@@ -67,8 +68,9 @@ pub async fn post_security_report(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
 
-    let accepted = tokio::task::spawn_blocking(move || -> Result<Accepted, IngestError> {
-        let data = decode_content(&headers, raw, limit)?;
+    let budget = state.budget.clone();
+    let (accepted, decoded) = tokio::task::spawn_blocking(move || -> Result<_, IngestError> {
+        let (data, decoded) = decode_reserved(&headers, raw, limit, &budget)?;
         let reports = parse_reports(&data)?;
         let ctx = NormalizeContext {
             received,
@@ -92,11 +94,13 @@ pub async fn post_security_report(
                 Err(err) => accepted.invalid.push(format!("security report: {err}")),
             }
         }
-        Ok(accepted)
+        Ok((accepted, decoded))
     })
     .await
     .map_err(|_| IngestError::StoreUnavailable)??;
+    reservation.merge(decoded);
     let invalid = write_accepted(&state, accepted).await?;
+    drop(reservation);
     if let Some(first) = invalid.first() {
         return Err(IngestError::InvalidEvent(first.clone()));
     }

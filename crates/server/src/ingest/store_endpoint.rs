@@ -13,7 +13,7 @@ use vigil_processing::NormalizeContext;
 use vigil_protocol::envelope::parse_envelope;
 
 use super::auth::{authorize, parse_project_id, request_auth};
-use super::body::{decode_content, read_limited};
+use super::body::{decode_content, decode_reserved, read_limited};
 use super::error::IngestError;
 use super::items::{accept_envelope, check_limits, parse_event_json, to_new_event};
 use super::{client_sdk, unix_now, write_accepted, Accepted};
@@ -55,7 +55,7 @@ async fn store(
     let auth = request_auth(&headers, query.as_deref())?.ok_or(IngestError::MissingAuth)?;
     let (_key, project) = authorize(&state, &auth.sentry_key, project_id).await?;
     let limits = state.config.limits.clone();
-    let raw = read_limited(body, limits.max_request_body).await?;
+    let (raw, mut reservation) = read_limited(body, limits.max_request_body, &state.budget).await?;
 
     let is_envelope = headers
         .get(header::CONTENT_TYPE)
@@ -74,8 +74,9 @@ async fn store(
     } else {
         limits.max_event_size
     };
-    let accepted = tokio::task::spawn_blocking(move || -> Result<Accepted, IngestError> {
-        let data = decode_content(&headers, raw, body_limit)?;
+    let budget = state.budget.clone();
+    let (accepted, decoded) = tokio::task::spawn_blocking(move || -> Result<_, IngestError> {
+        let (data, decoded) = decode_reserved(&headers, raw, body_limit, &budget)?;
         if data.iter().all(u8::is_ascii_whitespace) {
             return Err(IngestError::EmptyBody);
         }
@@ -88,25 +89,28 @@ async fn store(
                 envelope_event_id: envelope.event_id(),
                 ..ctx
             };
-            return Ok(accept_envelope(&envelope, project.id, &ctx));
+            return Ok((accept_envelope(&envelope, project.id, &ctx), decoded));
         }
         let json = legacy_body_to_json(data, body_limit)?;
         let raw_event = parse_event_json(&json).map_err(IngestError::InvalidEvent)?;
         let processed = vigil_processing::process_event(raw_event, &ctx)
             .map_err(|err| IngestError::InvalidEvent(err.to_string()))?;
         let event = to_new_event(project.id, processed);
-        Ok(Accepted {
+        let accepted = Accepted {
             project_id: project.id,
             event_id: Some(event.event_id.clone()),
             events: vec![event],
             ..Accepted::default()
-        })
+        };
+        Ok((accepted, decoded))
     })
     .await
     .map_err(|_| IngestError::StoreUnavailable)??;
+    reservation.merge(decoded);
 
     let event_id = accepted.event_id.clone();
     let invalid = write_accepted(&state, accepted).await?;
+    drop(reservation);
     if let Some(first) = invalid.first() {
         return Err(IngestError::InvalidEvent(first.clone()));
     }
