@@ -45,7 +45,8 @@ if [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
     step "Python venv .venv is up to date with $requirements"
 else
     step "Python venv .venv from $requirements"
-    [ -x .venv/bin/python ] || python3 -m venv .venv
+    # A venv without a working pip (made before python3-venv was there) is made anew.
+    .venv/bin/python -m pip --version >/dev/null 2>&1 || python3 -m venv --clear .venv
     .venv/bin/python -m pip install --disable-pip-version-check --quiet -r "$requirements"
     echo "$want" >"$stamp"
 fi

@@ -55,7 +55,13 @@ pub fn router(state: AppState) -> Router {
     } else {
         Router::new().nest(&prefix, routes.clone()).merge(routes)
     };
-    app.layer(
+    app.fallback(|| async {
+        (
+            axum::http::StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({"detail": "The requested resource does not exist"})),
+        )
+    })
+    .layer(
         tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
         }),
@@ -63,14 +69,30 @@ pub fn router(state: AppState) -> Router {
     .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and lets requests in flight finish.
+/// Serves until `shutdown` resolves, then stops accepting and lets requests in flight finish
+/// for at most `grace`: a client that never completes its request must not keep the process
+/// alive. Nothing acknowledged is at stake, since a 200 is only sent after the write.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    grace: std::time::Duration,
 ) -> std::io::Result<()> {
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let shutting_down = Arc::new(tokio::sync::Notify::new());
+    let notify = Arc::clone(&shutting_down);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        notify.notify_one();
+    });
+    tokio::select! {
+        result = std::future::IntoFuture::into_future(server) => result,
+        () = async {
+            shutting_down.notified().await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(grace_secs = grace.as_secs_f64(), "requests still in flight after the grace period: closing them");
+            Ok(())
+        }
+    }
 }

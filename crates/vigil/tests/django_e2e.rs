@@ -137,6 +137,19 @@ fn django_zero_division_becomes_an_issue_with_stack_request_and_environment() {
     assert_eq!(issue["metadata"]["type"], "ZeroDivisionError", "{issue}");
     assert_eq!(issue["metadata"]["value"], "division by zero", "{issue}");
     assert_eq!(issue["project"]["slug"], "shop", "{issue}");
+    assert_eq!(issue["shortId"], "SHOP-1", "{issue}");
+    assert_eq!(issue["type"], "error", "{issue}");
+    assert_eq!(issue["issueCategory"], "error", "{issue}");
+    assert!(
+        issue["userCount"].is_u64(),
+        "userCount is a number: {issue}"
+    );
+    for field in ["firstSeen", "lastSeen"] {
+        assert!(
+            issue[field].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{field} is not an ISO 8601 UTC time: {issue}"
+        );
+    }
     assert!(
         issue["permalink"]
             .as_str()
@@ -166,6 +179,10 @@ fn django_zero_division_becomes_an_issue_with_stack_request_and_environment() {
     assert_eq!(frame["function"], "trigger_error", "{frame}");
     assert_eq!(frame["inApp"], true, "the view's frame is in-app: {frame}");
     assert!(frame["lineNo"].is_u64(), "lineNo is a number: {frame}");
+    assert!(
+        frame["vars"]["request"].is_string(),
+        "the frame keeps the view's locals: {frame}"
+    );
     assert!(
         frame["context"].as_array().is_some_and(|c| c.len() > 1),
         "the frame carries surrounding context lines as [lineno, line]: {frame}"
@@ -284,5 +301,35 @@ fn celery_task_failure_is_its_own_issue_with_the_task_name_as_culprit() {
         issue_id(&task_issue),
         issue_id(&django_issue),
         "task and view share an issue"
+    );
+}
+
+#[test]
+fn issue_search_filters_by_environment_level_and_free_text() {
+    let (vigil, dsn) = start_with_shop();
+    request_django(&dsn, &["/sentry-debug/", "/checkout/"]);
+    wait_for_issue(&vigil, ZERO_DIVISION_TITLE, |_| true);
+    wait_for_issue(&vigil, KEY_ERROR_TITLE, |_| true);
+
+    let search = |query: &str| {
+        let mut found: Vec<String> = vigil
+            .project_issues("shop", query)
+            .iter()
+            .map(|i| i["title"].as_str().unwrap_or("<no title>").to_string())
+            .collect();
+        found.sort_unstable();
+        found
+    };
+    let both = [KEY_ERROR_TITLE, ZERO_DIVISION_TITLE];
+    assert_eq!(search("is:unresolved environment:production"), both);
+    assert_eq!(search("is:unresolved level:error"), both);
+    assert!(
+        search("environment:staging").is_empty(),
+        "no event came from staging"
+    );
+    assert!(search("level:warning").is_empty(), "no event is a warning");
+    assert_eq!(
+        search("is:unresolved ZeroDivisionError"),
+        [ZERO_DIVISION_TITLE]
     );
 }

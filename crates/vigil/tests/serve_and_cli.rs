@@ -104,3 +104,27 @@ fn web_api_refuses_requests_without_a_valid_token() {
         "a refusal carried issues: {body}"
     );
 }
+
+/// A client that stops mid-request must not keep a stopping server alive: after SIGTERM the
+/// server drains what it can, then exits within a bounded time, whatever clients do.
+#[test]
+fn sigterm_stops_the_server_even_while_a_client_holds_a_half_sent_request() {
+    use std::io::Write;
+    let mut vigil = Vigil::start();
+    let mut stalled =
+        std::net::TcpStream::connect(("127.0.0.1", vigil.port)).expect("connect to the server");
+    stalled
+        .write_all(b"POST /api/1/envelope/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"")
+        .expect("send the start of a request");
+    // The server must have taken the connection before it is told to stop.
+    vigil
+        .api_get("/api/0/projects/", &[])
+        .ok("a request before SIGTERM");
+
+    let status = vigil.terminate(Duration::from_secs(60));
+    assert!(
+        status.success(),
+        "SIGTERM should end in exit 0, got {status}"
+    );
+    drop(stalled);
+}

@@ -26,7 +26,7 @@ pub async fn list_issue_events(
     let page = Page::from_params(
         query::first(&params, "cursor"),
         query::first(&params, "limit"),
-    );
+    )?;
     let events = state
         .store
         .issue_events(issue.id, page.offset, page.limit + 1)

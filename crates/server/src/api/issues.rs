@@ -73,7 +73,7 @@ async fn list_issues(
     let page = Page::from_params(
         query::first(&params, "cursor"),
         query::first(&params, "limit"),
-    );
+    )?;
     let (seen_since, seen_until) = time_range(&params)?;
 
     let issues = state

@@ -4,6 +4,8 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 
+use super::error::ApiError;
+
 pub const DEFAULT_LIMIT: u64 = 100;
 
 /// Where a page starts and how long it is.
@@ -15,16 +17,28 @@ pub struct Page {
 
 impl Page {
     /// From `cursor=` and `limit=` (1..=100; Sentry's maximum per page).
-    pub fn from_params(cursor: Option<&str>, limit: Option<&str>) -> Page {
-        let limit = limit
-            .and_then(|l| l.parse::<u64>().ok())
-            .map(|l| l.clamp(1, 100))
-            .unwrap_or(DEFAULT_LIMIT);
-        let offset = cursor
-            .and_then(|c| c.split(':').nth(1))
-            .and_then(|o| o.parse::<u64>().ok())
-            .unwrap_or(0);
-        Page { offset, limit }
+    /// A malformed cursor or limit is a 400, as in Sentry.
+    pub fn from_params(cursor: Option<&str>, limit: Option<&str>) -> Result<Page, ApiError> {
+        let limit = match limit {
+            None | Some("") => DEFAULT_LIMIT,
+            Some(l) => l
+                .parse::<u64>()
+                .map_err(|_| ApiError::bad_field("limit", "Invalid limit"))?
+                .clamp(1, 100),
+        };
+        let offset = match cursor {
+            None | Some("") => 0,
+            Some(c) => {
+                let parts: Vec<&str> = c.split(':').collect();
+                match parts.as_slice() {
+                    [_value, offset, _is_prev] => offset
+                        .parse::<u64>()
+                        .map_err(|_| ApiError::bad_field("cursor", "Invalid cursor parameter."))?,
+                    _ => return Err(ApiError::bad_field("cursor", "Invalid cursor parameter.")),
+                }
+            }
+        };
+        Ok(Page { offset, limit })
     }
 
     /// The `Link` header for this page, given whether a next page exists.
@@ -67,19 +81,26 @@ mod tests {
     #[test]
     fn cursor_offset_and_limit_are_read() {
         assert_eq!(
-            Page::from_params(Some("0:200:0"), Some("50")),
+            Page::from_params(Some("0:200:0"), Some("50")).expect("valid"),
             Page {
                 offset: 200,
                 limit: 50
             }
         );
         assert_eq!(
-            Page::from_params(Some("garbage"), Some("1000")),
+            Page::from_params(None, Some("1000")).expect("valid"),
             Page {
                 offset: 0,
                 limit: 100
             }
         );
+    }
+
+    #[test]
+    fn malformed_cursor_or_limit_is_refused() {
+        assert!(Page::from_params(Some("bogus"), None).is_err());
+        assert!(Page::from_params(Some("0:x:0"), None).is_err());
+        assert!(Page::from_params(None, Some("ten")).is_err());
     }
 
     #[test]

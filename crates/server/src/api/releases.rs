@@ -176,7 +176,7 @@ async fn list(
     let page = Page::from_params(
         query::first(params, "cursor"),
         query::first(params, "per_page").or(query::first(params, "limit")),
-    );
+    )?;
     let releases = state
         .store
         .list_releases(

@@ -8,6 +8,9 @@ use vigil_server::{AppState, ServerConfig};
 use crate::cli::{Config, ServeArgs};
 use crate::storage::open_store;
 
+/// How long requests in flight may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let public_url = super::public_url(config, &args.bind)?;
     let store = open_store(config)?;
@@ -22,7 +25,7 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let state = AppState::new(store, ServerConfig::new(public_url.clone()));
     tracing::info!(bind = %args.bind, public_url = %public_url, "vigil is listening");
-    vigil_server::serve(listener, state, shutdown_signal()).await?;
+    vigil_server::serve(listener, state, shutdown_signal(), SHUTDOWN_GRACE).await?;
     tracing::info!("vigil stopped");
     Ok(())
 }

@@ -10,11 +10,13 @@
 
 pub mod raw_http;
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -50,13 +52,22 @@ pub fn repo_root() -> PathBuf {
         .expect("the repository root above crates/vigil exists")
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on right now.
+/// A TCP port on 127.0.0.1 that nothing listens on right now, and never the same one twice in
+/// one test binary, whose tests run in parallel.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0 to find a free port");
-    listener
-        .local_addr()
-        .expect("local address of a bound listener")
-        .port()
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let listener =
+            TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0 to find a free port");
+        let port = listener
+            .local_addr()
+            .expect("local address of a bound listener")
+            .port();
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+        if handed_out.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// Retries `attempt` until it returns `Ok` or `timeout` passes; the panic names `what` and the
@@ -169,6 +180,24 @@ pub const ADMIN_EMAIL: &str = "admin@example.com";
 impl Vigil {
     /// Starts a server on a free port and waits until `/_health` answers 200.
     pub fn start() -> Vigil {
+        // Another process may take the free port between our probe and the server's bind;
+        // then the server exits at once, and a new port is tried.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut vigil = Vigil::spawn();
+            match vigil.wait_healthy() {
+                Ok(()) => {
+                    vigil.token = vigil.create_user_and_token(ADMIN_EMAIL);
+                    return vigil;
+                }
+                Err(reason) if attempts < 3 && reason.contains("in use") => continue,
+                Err(reason) => panic!("{reason}"),
+            }
+        }
+    }
+
+    fn spawn() -> Vigil {
         let data_dir = tempfile::Builder::new()
             .prefix("vigil-e2e-")
             .tempdir()
@@ -203,7 +232,7 @@ impl Vigil {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("build an HTTP client");
-        let mut vigil = Vigil {
+        Vigil {
             child,
             data_dir,
             stderr_log,
@@ -211,32 +240,30 @@ impl Vigil {
             base_url,
             token: String::new(),
             http,
-        };
-        vigil.wait_healthy();
-        vigil.token = vigil.create_user_and_token(ADMIN_EMAIL);
-        vigil
+        }
     }
 
-    fn wait_healthy(&mut self) {
+    /// Waits for `/_health` to answer 200; the error says why it did not, with the log.
+    fn wait_healthy(&mut self) -> Result<(), String> {
         let url = self.url("/_health");
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(status) = self.child.try_wait().expect("poll the server process") {
-                panic!(
+                return Err(format!(
                     "`vigil serve` exited with {status} before it was healthy:\n{}",
                     self.log()
-                );
+                ));
             }
             if let Ok(response) = self.http.get(&url).send() {
                 if response.status() == 200 {
-                    return;
+                    return Ok(());
                 }
             }
             if Instant::now() >= deadline {
-                panic!(
+                return Err(format!(
                     "`vigil serve` not healthy after {START_TIMEOUT:?}:\n{}",
                     self.log()
-                );
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -260,6 +287,7 @@ impl Vigil {
     }
 
     /// Sends SIGTERM and waits for the process to exit; the exit status is returned.
+    #[track_caller]
     pub fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
         // The shell's builtin `kill`: a slim Debian has no /bin/kill (procps).
         let status = Command::new("sh")
