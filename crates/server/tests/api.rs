@@ -478,3 +478,46 @@ async fn releases_follow_sentry_clis_calls() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn issue_lists_carry_hourly_stats_like_sentry() {
+    let h = Harness::new().await;
+    let event = error_event("KeyError", "'sku'", "production");
+    ingest(&h, 1, &event).await;
+    ingest(&h, 2, &event).await;
+    let (_, _, issues) = h
+        .api("GET", "/api/0/organizations/default/issues/", None)
+        .await;
+    let series = issues[0]["stats"]["24h"].as_array().expect("24h stats");
+    assert_eq!(series.len(), 24);
+    let total: i64 = series.iter().map(|b| b[1].as_i64().expect("count")).sum();
+    assert_eq!(total, 2, "both events are in the last 24 hours");
+    assert!(
+        series
+            .windows(2)
+            .all(|w| w[1][0].as_i64() > w[0][0].as_i64()),
+        "oldest first"
+    );
+    let (_, _, issues) = h
+        .api(
+            "GET",
+            "/api/0/organizations/default/issues/?groupStatsPeriod=14d",
+            None,
+        )
+        .await;
+    assert_eq!(
+        issues[0]["stats"]["14d"]
+            .as_array()
+            .expect("14d stats")
+            .len(),
+        14
+    );
+    let (_, _, issues) = h
+        .api(
+            "GET",
+            "/api/0/organizations/default/issues/?groupStatsPeriod=",
+            None,
+        )
+        .await;
+    assert!(issues[0].get("stats").is_none());
+}

@@ -168,6 +168,13 @@ pub trait Store: Send + Sync + 'static {
         project_id: i64,
         event_id: &str,
     ) -> StoreResult<Option<StoredEvent>>;
+    /// Events per hour of each issue since `since`: `(issue_id, hour start, count)`, for the
+    /// `stats` of issue lists and charts. Hours without events are absent.
+    async fn issue_hourly_counts(
+        &self,
+        issue_ids: &[i64],
+        since: UnixTime,
+    ) -> StoreResult<Vec<(i64, i64, i64)>>;
     /// Tag values of an issue with their counts, most seen first within each key.
     async fn issue_tag_values(&self, issue_id: i64) -> StoreResult<Vec<TagValueCount>>;
     /// Envelope items kept raw, of one project and type, oldest first (for tests and later

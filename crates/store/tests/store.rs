@@ -67,6 +67,7 @@ macro_rules! store_suite {
             releases_are_created_once_and_updated,
             events_create_releases_and_count_new_issues,
             deploys_belong_to_their_release,
+            hourly_counts_bucket_events_by_hour,
         );
     };
     (@cases $backend:ident, $factory:path; $($case:ident),+ $(,)?) => {
@@ -1296,6 +1297,35 @@ mod cases {
             "an event of a known issue is not a new group"
         );
         assert_eq!(release.last_event, Some(T0 + 30.0));
+    }
+
+    pub async fn hourly_counts_bucket_events_by_hour(store: &dyn Store) {
+        let (_, project) = project(store, "acme").await;
+        // T0 is 22:13:20 UTC: +0 and +100 s share an hour, +3600 s is the next one.
+        let saved = store
+            .save_events(vec![
+                event(project, 1, &["a"], 0.0),
+                event(project, 2, &["a"], 100.0),
+                event(project, 3, &["a"], 3600.0),
+            ])
+            .await
+            .unwrap();
+        let issue = saved[0].issue_id;
+        let hour = |t: f64| ((t / 3600.0).floor() * 3600.0) as i64;
+        assert_eq!(
+            store
+                .issue_hourly_counts(&[issue], T0 - 7200.0)
+                .await
+                .unwrap(),
+            vec![(issue, hour(T0), 2), (issue, hour(T0 + 3600.0), 1)]
+        );
+        assert_eq!(
+            store
+                .issue_hourly_counts(&[issue], T0 + 3600.0)
+                .await
+                .unwrap(),
+            vec![(issue, hour(T0 + 3600.0), 1)]
+        );
     }
 
     pub async fn deploys_belong_to_their_release(store: &dyn Store) {

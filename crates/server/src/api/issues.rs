@@ -94,21 +94,67 @@ async fn list_issues(
         })
         .await?;
     let has_next = issues.len() as u64 > page.limit;
+    let issues = &issues[..issues.len().min(page.limit as usize)];
+    let stats_period = query::first(&params, "groupStatsPeriod").unwrap_or("24h");
+    let stats = group_stats(state, issues, stats_period).await?;
     let mut projects: Vec<Project> = Vec::new();
     let mut body = Vec::new();
-    for issue in issues.iter().take(page.limit as usize) {
+    for (issue, stats) in issues.iter().zip(stats) {
         if !projects.iter().any(|p| p.id == issue.project_id) {
             if let Some(p) = state.store.project_by_id(issue.project_id).await? {
                 projects.push(p);
             }
         }
         if let Some(project) = projects.iter().find(|p| p.id == issue.project_id) {
-            body.push(serialize_issue(issue, project, &org, &state.config));
+            let mut value = serialize_issue(issue, project, &org, &state.config);
+            if let Some((period, series)) = &stats {
+                value["stats"] = json!({ period.as_str(): series });
+            }
+            body.push(value);
         }
     }
     let base = format!("{}{}", state.config.base_url(), path);
     let headers: HeaderMap = page.link_header(&base, &params, has_next);
     Ok((headers, Json(body)).into_response())
+}
+
+/// Sentry's `stats` of issue lists: for `groupStatsPeriod=24h` (the default) 24 hourly
+/// `[bucket start, events]` pairs, for `14d` 14 daily ones, oldest first; `""` for none.
+async fn group_stats(
+    state: &AppState,
+    issues: &[vigil_store::Issue],
+    period: &str,
+) -> Result<Vec<Option<(String, Vec<[i64; 2]>)>>, ApiError> {
+    let (buckets, width) = match period {
+        "" => return Ok(vec![None; issues.len()]),
+        "24h" | "auto" => (24i64, 3600i64),
+        "14d" => (14, 86400),
+        _ => {
+            return Err(ApiError::bad_field(
+                "groupStatsPeriod",
+                "Invalid groupStatsPeriod",
+            ))
+        }
+    };
+    let label = if period == "auto" { "24h" } else { period };
+    let now = unix_now() as i64;
+    let end = (now / width + 1) * width;
+    let start = end - buckets * width;
+    let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
+    let counts = state.store.issue_hourly_counts(&ids, start as f64).await?;
+    Ok(issues
+        .iter()
+        .map(|issue| {
+            let mut series: Vec<[i64; 2]> = (0..buckets).map(|b| [start + b * width, 0]).collect();
+            for (_, hour, count) in counts.iter().filter(|(id, _, _)| *id == issue.id) {
+                let index = (hour - start) / width;
+                if let Some(bucket) = usize::try_from(index).ok().and_then(|i| series.get_mut(i)) {
+                    bucket[1] += count;
+                }
+            }
+            Some((label.to_string(), series))
+        })
+        .collect())
 }
 
 /// `statsPeriod` (default 14d, `""` for all time) or `start`/`end`.

@@ -95,6 +95,31 @@ pub(crate) fn set_status(
     by_id(conn, id)
 }
 
+/// Hourly event counts of the issues since `since` (hour starts in seconds).
+pub(crate) fn hourly_counts(
+    conn: &Connection,
+    issue_ids: &[i64],
+    since: f64,
+) -> StoreResult<Vec<(i64, i64, i64)>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT issue_id, hour, count FROM issue_hourly WHERE issue_id = ?1 AND hour >= ?2 ORDER BY hour",
+        )
+        .db("reading hourly counts")?;
+    let since_hour = ((since / 3600.0).floor() * 3600.0) as i64;
+    let mut out = Vec::new();
+    for issue_id in issue_ids {
+        let rows = stmt
+            .query_map(rusqlite::params![issue_id, since_hour], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+            .db("reading hourly counts")?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// Tag values of an issue: by key, then most seen first.
 pub(crate) fn tag_values(conn: &Connection, issue_id: i64) -> StoreResult<Vec<TagValueCount>> {
     conn.prepare_cached(

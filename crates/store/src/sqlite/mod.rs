@@ -395,6 +395,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn issue_hourly_counts(
+        &self,
+        issue_ids: &[i64],
+        since: f64,
+    ) -> StoreResult<Vec<(i64, i64, i64)>> {
+        let issue_ids = issue_ids.to_vec();
+        self.read(move |conn| issues::hourly_counts(conn, &issue_ids, since))
+            .await
+    }
+
     async fn issue_tag_values(&self, issue_id: i64) -> StoreResult<Vec<TagValueCount>> {
         self.read(move |conn| issues::tag_values(conn, issue_id))
             .await
