@@ -965,11 +965,11 @@ fn log_message(len: usize) -> String {
     while out.len() < len {
         i += 1;
         let n = i * 7919 % 100_000;
-        write!(
+        writeln!(
             out,
             "2024-01-02T03:{:02}:{:02}.{:03}Z ERROR [worker-{}] request {:08x}-1eb3-4e9f-9174-f281b9dc{:04} \
              from 10.0.{}.{} user=bob{}@example.com took {}ms status={} path=/api/orders/{}?expand=items \
-             retry='attempt {}' ok=false\n",
+             retry='attempt {}' ok=false",
             i % 60,
             n % 60,
             n % 1000,
