@@ -62,7 +62,13 @@ step "cargo build --release -p vigil"
 cargo build --release -p vigil
 
 step "cargo test --workspace --release"
-cargo test --workspace --release
+test_log=$(mktemp)
+trap 'rm -f "$test_log"' EXIT
+cargo test --workspace --release 2>&1 | tee "$test_log"
+# One closing line for the whole suite (cargo prints one per test binary, the last of which is
+# often an empty doc-test run).
+totals=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+              END { printf "%d passed, %d failed, %d skipped", p, f, s }' "$test_log")
 
 step "grouping conformance"
 if [ -f "$shared/conformance/grouping/score.py" ]; then
@@ -72,3 +78,7 @@ if [ -f "$shared/conformance/grouping/score.py" ]; then
 else
     echo "no $shared/conformance/grouping/score.py: skipped"
 fi
+
+# The suite's closing line, last, for whoever reads the end of the log.
+echo
+echo "tests: $totals"
