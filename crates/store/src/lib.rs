@@ -7,12 +7,14 @@
 //! of how events are normalized and grouped: it receives finished [`NewEvent`]s.
 
 pub mod model;
+pub mod queue;
 pub mod search;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
 pub use model::*;
+pub use queue::{ClaimedEnvelope, IngestQueue, QueueStats, QueuedEnvelope};
 pub use search::{SearchQuery, SearchTerm};
 
 /// What can go wrong talking to the store.

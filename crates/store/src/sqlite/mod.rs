@@ -28,6 +28,7 @@ mod issues;
 mod migrations;
 mod organizations;
 mod projects;
+mod queue;
 mod raw;
 mod releases;
 mod tally;
@@ -38,6 +39,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+
+pub use self::queue::SqliteQueue;
 
 use self::connection::Connections;
 use crate::{
