@@ -25,6 +25,9 @@ pub struct Limits {
     pub max_request_body: usize,
     /// Bytes of request bodies all requests together may hold (wire and decompressed).
     pub max_bodies_in_flight: usize,
+    /// Queued envelopes, and their compressed bytes, above which ingest answers 429.
+    pub max_queue_depth: usize,
+    pub max_queue_bytes: usize,
 }
 
 impl Default for Limits {
@@ -47,6 +50,8 @@ impl Default for Limits {
             max_replay_size: 100 * MIB,
             max_request_body: 200 * MIB,
             max_bodies_in_flight: 1024 * MIB,
+            max_queue_depth: 1_000_000,
+            max_queue_bytes: 4096 * MIB,
         }
     }
 }

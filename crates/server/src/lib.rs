@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use tokio::net::TcpListener;
-use vigil_store::Store;
+use vigil_store::{IngestQueue, Store};
 
 pub use config::ServerConfig;
 
@@ -24,6 +24,10 @@ pub use config::ServerConfig;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Accepted envelopes waiting for the workers.
+    pub queue: Arc<dyn IngestQueue>,
+    /// Wakes an idle worker when something was queued.
+    pub queue_signal: Arc<tokio::sync::Notify>,
     pub config: Arc<ServerConfig>,
     pub metrics: Arc<metrics::Metrics>,
     /// Shared bound on request bodies held in memory.
@@ -31,9 +35,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn IngestQueue>,
+        config: ServerConfig,
+    ) -> AppState {
         AppState {
             store,
+            queue,
+            queue_signal: Arc::new(tokio::sync::Notify::new()),
             budget: ingest::body::MemoryBudget::new(config.limits.max_bodies_in_flight),
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),

@@ -1,4 +1,4 @@
-//! Counters exposed at `/metrics` in Prometheus' text format.
+//! Counters and queue gauges exposed at `/metrics` in Prometheus' text format.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Metrics {
     pub envelopes_accepted: AtomicU64,
     pub events_accepted: AtomicU64,
+    pub events_processed: AtomicU64,
     pub items_rejected: AtomicU64,
     pub requests_rejected: AtomicU64,
 }
@@ -16,18 +17,24 @@ impl Metrics {
         counter.fetch_add(by, Ordering::Relaxed);
     }
 
-    pub fn render(&self) -> String {
+    /// The counters, then the queue's gauges.
+    pub fn render(&self, queue: &vigil_store::QueueStats, now: f64) -> String {
         let mut out = String::new();
         for (name, help, value) in [
             (
                 "vigil_envelopes_accepted_total",
-                "Ingest requests answered 200.",
+                "Envelopes acknowledged to SDKs (queued).",
                 &self.envelopes_accepted,
             ),
             (
                 "vigil_events_accepted_total",
-                "Error and message events stored.",
+                "Events in acknowledged envelopes.",
                 &self.events_accepted,
+            ),
+            (
+                "vigil_events_processed_total",
+                "Events processed and stored by the workers.",
+                &self.events_processed,
             ),
             (
                 "vigil_items_rejected_total",
@@ -40,10 +47,35 @@ impl Metrics {
                 &self.requests_rejected,
             ),
         ] {
+            let value = value.load(Ordering::Relaxed);
             let _ = writeln!(
                 out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                value.load(Ordering::Relaxed)
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        }
+        let lag = queue
+            .oldest_received
+            .map_or(0.0, |oldest| (now - oldest).max(0.0));
+        for (name, help, value) in [
+            (
+                "vigil_queue_depth",
+                "Envelopes accepted and not yet processed.",
+                queue.depth as f64,
+            ),
+            (
+                "vigil_queue_bytes",
+                "Stored bytes of the queued envelopes.",
+                queue.bytes as f64,
+            ),
+            (
+                "vigil_queue_lag_seconds",
+                "Age of the oldest queued envelope.",
+                lag,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
             );
         }
         out

@@ -474,7 +474,7 @@ fn every_error_event_in_the_fixtures_is_readable_by_id() {
     let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
     for id in &replay.event_ids {
         let path = format!("/api/0/projects/default/shop/events/{id}/");
-        // One deadline for all: the server stores before it answers, so all are there or late.
+        // One deadline for all: the workers process what was queued within moments.
         let found = loop {
             let response = vigil.api_get(&path, &[]);
             if response.status == 200 {
@@ -506,6 +506,7 @@ fn every_error_event_in_the_fixtures_is_readable_by_id() {
 #[test]
 fn issue_list_pages_with_link_header_cursors() {
     let (vigil, replay) = replay_all();
+    vigil.settle();
     assert!(
         replay.event_ids.len() >= 20,
         "too few events accepted to page through"

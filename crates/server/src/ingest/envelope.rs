@@ -8,14 +8,13 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use vigil_processing::NormalizeContext;
 use vigil_protocol::envelope::{parse_envelope, Envelope};
 
 use super::auth::{authorize, key_from_envelope_dsn, parse_project_id, request_auth};
 use super::body::{decode_reserved, read_limited, Reservation};
 use super::error::IngestError;
-use super::items::{accept_envelope, check_limits};
-use super::{client_sdk, unix_now, write_accepted};
+use super::items::check_limits;
+use super::{client_sdk, queue_envelope, unix_now};
 use crate::AppState;
 
 pub async fn post_envelope(
@@ -57,23 +56,15 @@ pub async fn post_envelope(
     };
     check_limits(&envelope, &limits)?;
 
-    let ctx = NormalizeContext {
-        received,
-        sent_at: envelope.sent_at(),
-        client_ip: Some(peer.ip().to_string()),
-        envelope_event_id: envelope.event_id(),
-        client_sdk: client_sdk(auth.as_ref(), &headers),
-        retention_days: state.config.retention_days,
-    };
-    let accepted =
-        tokio::task::spawn_blocking(move || accept_envelope(&envelope, project.id, &ctx))
-            .await
-            .map_err(|_| IngestError::StoreUnavailable)?;
-    let event_id = accepted.event_id.clone();
-    let invalid = write_accepted(&state, accepted).await?;
+    let client_sdk = client_sdk(auth.as_ref(), &headers);
+    let client_ip = Some(peer.ip().to_string());
+    let (event_id, invalid) = queue_envelope(
+        &state, project.id, envelope, received, client_ip, client_sdk,
+    )
+    .await?;
     drop(reservation);
     if let Some(first) = invalid.first() {
-        // The good items are stored; the answer still names what was wrong.
+        // The good items are queued; the answer still names what was wrong.
         return Err(IngestError::InvalidEvent(first.clone()));
     }
     let body = match event_id {

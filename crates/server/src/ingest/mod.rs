@@ -3,11 +3,13 @@
 
 pub mod auth;
 pub mod body;
+pub mod enqueue;
 pub mod envelope;
 pub mod error;
 pub mod items;
 pub mod security;
 pub mod store_endpoint;
+pub mod worker;
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -92,38 +94,26 @@ pub fn client_sdk(auth: Option<&ClientAuth>, headers: &HeaderMap) -> Option<Stri
     })
 }
 
-/// Writes what an envelope turned into; returns the reasons of items dropped as invalid.
-/// Every write finishes before the request is answered: a 200 means stored.
-pub async fn write_accepted(
+/// Prepares an authenticated envelope and queues it; `(event id, invalid item reasons)`.
+/// Preparation reads every event payload, so it runs on the blocking pool.
+pub async fn queue_envelope(
     state: &AppState,
-    accepted: Accepted,
-) -> Result<Vec<String>, IngestError> {
-    let Accepted {
-        project_id,
-        events,
-        raw_items,
-        client_reports,
-        invalid,
-        ..
-    } = accepted;
-    let event_count = events.len() as u64;
-    if !events.is_empty() {
-        state.store.save_events(events).await?;
+    project_id: i64,
+    envelope: vigil_protocol::envelope::Envelope,
+    received: f64,
+    client_ip: Option<String>,
+    client_sdk: Option<String>,
+) -> Result<(Option<String>, Vec<String>), IngestError> {
+    let prepared = tokio::task::spawn_blocking(move || enqueue::prepare(envelope))
+        .await
+        .map_err(|_| IngestError::StoreUnavailable)?;
+    enqueue::enqueue(
+        state, project_id, &prepared, received, client_ip, client_sdk,
+    )
+    .await?;
+    Metrics::inc(&state.metrics.items_rejected, prepared.invalid.len() as u64);
+    for reason in &prepared.invalid {
+        tracing::warn!(project_id, reason, "envelope item dropped");
     }
-    if !raw_items.is_empty() {
-        state.store.save_raw_items(raw_items).await?;
-    }
-    for (reason, category, quantity) in &client_reports {
-        state
-            .store
-            .add_client_report(project_id, reason, category, *quantity)
-            .await?;
-    }
-    Metrics::inc(&state.metrics.envelopes_accepted, 1);
-    Metrics::inc(&state.metrics.events_accepted, event_count);
-    Metrics::inc(&state.metrics.items_rejected, invalid.len() as u64);
-    for reason in &invalid {
-        tracing::warn!(reason, "envelope item dropped");
-    }
-    Ok(invalid)
+    Ok((prepared.event_id, prepared.invalid))
 }

@@ -9,14 +9,15 @@ use std::net::SocketAddr;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use bytes::Bytes;
 use serde_json::{json, Map, Value};
-use vigil_processing::NormalizeContext;
+use vigil_protocol::envelope::{Envelope, Item, ItemType};
 
 use super::auth::{authorize, parse_project_id, request_auth};
 use super::body::{decode_reserved, read_limited};
 use super::error::IngestError;
-use super::items::{parse_event_json, to_new_event};
-use super::{unix_now, write_accepted, Accepted};
+use super::items::parse_event_json;
+use super::{queue_envelope, unix_now};
 use crate::api::query;
 use crate::AppState;
 
@@ -69,41 +70,35 @@ pub async fn post_security_report(
         .map(str::to_owned);
 
     let budget = state.budget.clone();
-    let (accepted, decoded) = tokio::task::spawn_blocking(move || -> Result<_, IngestError> {
+    let (events, decoded) = tokio::task::spawn_blocking(move || -> Result<_, IngestError> {
         let (data, decoded) = decode_reserved(&headers, raw, limit, &budget)?;
-        let reports = parse_reports(&data)?;
-        let ctx = NormalizeContext {
-            received,
-            client_ip: Some(peer.ip().to_string()),
-            retention_days: 90,
-            ..NormalizeContext::default()
-        };
-        let mut accepted = Accepted {
-            project_id: project.id,
-            ..Accepted::default()
-        };
-        for csp in reports {
-            let event = csp_event(
-                csp,
-                release.as_deref(),
-                environment.as_deref(),
-                user_agent.as_deref(),
-            );
-            match vigil_processing::process_event(event, &ctx) {
-                Ok(processed) => accepted.events.push(to_new_event(project.id, processed)),
-                Err(err) => accepted.invalid.push(format!("security report: {err}")),
-            }
-        }
-        Ok((accepted, decoded))
+        let events: Vec<Value> = parse_reports(&data)?
+            .into_iter()
+            .map(|csp| {
+                csp_event(
+                    csp,
+                    release.as_deref(),
+                    environment.as_deref(),
+                    user_agent.as_deref(),
+                )
+            })
+            .collect();
+        Ok((events, decoded))
     })
     .await
     .map_err(|_| IngestError::StoreUnavailable)??;
     reservation.merge(decoded);
-    let invalid = write_accepted(&state, accepted).await?;
-    drop(reservation);
-    if let Some(first) = invalid.first() {
-        return Err(IngestError::InvalidEvent(first.clone()));
+    // One envelope per report: each is an event with its own id.
+    for event in events {
+        let payload = Bytes::from(event.to_string());
+        let envelope = Envelope {
+            headers: Map::new(),
+            items: vec![Item::new(ItemType::Event, payload)],
+        };
+        let client_ip = Some(peer.ip().to_string());
+        queue_envelope(&state, project.id, envelope, received, client_ip, None).await?;
     }
+    drop(reservation);
     Ok(StatusCode::OK)
 }
 

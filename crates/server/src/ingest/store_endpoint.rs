@@ -9,14 +9,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
 use bytes::Bytes;
-use vigil_processing::NormalizeContext;
-use vigil_protocol::envelope::parse_envelope;
+use vigil_protocol::envelope::{parse_envelope, Envelope, Item, ItemType};
 
 use super::auth::{authorize, parse_project_id, request_auth};
 use super::body::{decode_content, decode_reserved, read_limited};
 use super::error::IngestError;
-use super::items::{accept_envelope, check_limits, parse_event_json, to_new_event};
-use super::{client_sdk, unix_now, write_accepted, Accepted};
+use super::items::check_limits;
+use super::{client_sdk, queue_envelope, unix_now};
 use crate::AppState;
 
 /// `POST /api/{project_id}/store/`.
@@ -61,21 +60,14 @@ async fn store(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-sentry-envelope"));
-    let ctx = NormalizeContext {
-        received,
-        sent_at: None,
-        client_ip: Some(peer.ip().to_string()),
-        envelope_event_id: None,
-        client_sdk: client_sdk(Some(&auth), &headers),
-        retention_days: state.config.retention_days,
-    };
     let body_limit = if is_envelope {
         limits.max_envelope_size
     } else {
         limits.max_event_size
     };
+    let client_sdk = client_sdk(Some(&auth), &headers);
     let budget = state.budget.clone();
-    let (accepted, decoded) = tokio::task::spawn_blocking(move || -> Result<_, IngestError> {
+    let (envelope, decoded) = tokio::task::spawn_blocking(move || -> Result<_, IngestError> {
         let (data, decoded) = decode_reserved(&headers, raw, body_limit, &budget)?;
         if data.iter().all(u8::is_ascii_whitespace) {
             return Err(IngestError::EmptyBody);
@@ -84,32 +76,25 @@ async fn store(
             let envelope = parse_envelope(data)
                 .map_err(|err| IngestError::InvalidEnvelope(err.to_string()))?;
             check_limits(&envelope, &limits)?;
-            let ctx = NormalizeContext {
-                sent_at: envelope.sent_at(),
-                envelope_event_id: envelope.event_id(),
-                ..ctx
-            };
-            return Ok((accept_envelope(&envelope, project.id, &ctx), decoded));
+            return Ok((envelope, decoded));
         }
+        // A legacy event becomes a one-item envelope, as Relay wraps it.
         let json = legacy_body_to_json(data, body_limit)?;
-        let raw_event = parse_event_json(&json).map_err(IngestError::InvalidEvent)?;
-        let processed = vigil_processing::process_event(raw_event, &ctx)
-            .map_err(|err| IngestError::InvalidEvent(err.to_string()))?;
-        let event = to_new_event(project.id, processed);
-        let accepted = Accepted {
-            project_id: project.id,
-            event_id: Some(event.event_id.clone()),
-            events: vec![event],
-            ..Accepted::default()
+        let envelope = Envelope {
+            headers: serde_json::Map::new(),
+            items: vec![Item::new(ItemType::Event, json)],
         };
-        Ok((accepted, decoded))
+        Ok((envelope, decoded))
     })
     .await
     .map_err(|_| IngestError::StoreUnavailable)??;
     reservation.merge(decoded);
 
-    let event_id = accepted.event_id.clone();
-    let invalid = write_accepted(&state, accepted).await?;
+    let client_ip = Some(peer.ip().to_string());
+    let (event_id, invalid) = queue_envelope(
+        &state, project.id, envelope, received, client_ip, client_sdk,
+    )
+    .await?;
     drop(reservation);
     if let Some(first) = invalid.first() {
         return Err(IngestError::InvalidEvent(first.clone()));

@@ -12,10 +12,12 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 use vigil_server::{router, AppState, ServerConfig};
-use vigil_store::sqlite::SqliteStore;
+use vigil_store::sqlite::{SqliteQueue, SqliteStore};
 use vigil_store::{Project, ProjectKey, Store};
 
 pub struct Harness {
+    /// Dropped with the harness, which stops its worker.
+    _stop_workers: tokio::sync::watch::Sender<bool>,
     pub token: String,
     _dir: tempfile::TempDir,
     pub store: Arc<SqliteStore>,
@@ -35,7 +37,11 @@ impl Harness {
             .await
             .expect("project");
         let config = ServerConfig::new("http://127.0.0.1:9000".parse().expect("url"));
-        let state = AppState::new(store.clone(), config);
+        let queue =
+            Arc::new(SqliteQueue::open(&dir.path().join("queue.sqlite3")).expect("open queue"));
+        let state = AppState::new(store.clone(), queue, config);
+        let (stop_workers, stopped) = tokio::sync::watch::channel(false);
+        vigil_server::ingest::worker::spawn_workers(&state, 1, stopped);
         let hash = vigil_server::accounts::hash_password("correct horse battery").expect("hash");
         let user = store
             .create_user("admin@example.com", &hash, true)
@@ -52,6 +58,7 @@ impl Harness {
             .await
             .expect("token");
         Harness {
+            _stop_workers: stop_workers,
             token,
             _dir: dir,
             store,
@@ -61,7 +68,29 @@ impl Harness {
         }
     }
 
+    /// Sends a request, then waits until the ingest queue is empty, so that what a 200
+    /// acknowledged is processed and readable when this returns.
     pub async fn send(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let answer = self.send_only(request).await;
+        self.settle().await;
+        answer
+    }
+
+    /// Waits (bounded) until the workers have processed everything queued.
+    pub async fn settle(&self) {
+        for _ in 0..2000 {
+            if self.state.queue.stats().await.expect("queue stats").depth == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        panic!("the ingest queue did not drain within 10 s");
+    }
+
+    pub async fn send_only(
+        &self,
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
         let mut request = request;
         request
             .extensions_mut()

@@ -6,7 +6,7 @@ use tokio::net::TcpListener;
 use vigil_server::{AppState, ServerConfig};
 
 use crate::cli::{Config, ServeArgs};
-use crate::storage::open_store;
+use crate::storage::{open_queue, open_store};
 
 /// How long requests in flight may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -23,9 +23,20 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
-    let state = AppState::new(store, ServerConfig::new(public_url.clone()));
-    tracing::info!(bind = %args.bind, public_url = %public_url, "vigil is listening");
+    let queue = open_queue(config)?;
+    let state = AppState::new(store, queue, ServerConfig::new(public_url.clone()));
+    let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
+    let worker_count = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+    let workers =
+        vigil_server::ingest::worker::spawn_workers(&state, worker_count, workers_stopped);
+    tracing::info!(bind = %args.bind, public_url = %public_url, worker_count, "vigil is listening");
     vigil_server::serve(listener, state, shutdown_signal(), SHUTDOWN_GRACE).await?;
+    // No request is in flight any more: let the workers finish their batches. What is still
+    // queued stays in the queue file for the next start.
+    let _ = stop_workers.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
     tracing::info!("vigil stopped");
     Ok(())
 }

@@ -385,6 +385,29 @@ impl Vigil {
         format!("{}{path}", self.base_url)
     }
 
+    /// Waits until the server's ingest queue is empty (`vigil_queue_depth 0` at `/metrics`):
+    /// everything acknowledged so far is processed and readable.
+    #[track_caller]
+    pub fn settle(&self) {
+        poll("the ingest queue to drain", EVENT_TIMEOUT, || {
+            let text = self
+                .http
+                .get(self.url("/metrics"))
+                .send()
+                .and_then(|r| r.text())
+                .map_err(|e| format!("GET /metrics: {e}"))?;
+            let depth = text
+                .lines()
+                .find_map(|line| line.strip_prefix("vigil_queue_depth "))
+                .ok_or_else(|| format!("no vigil_queue_depth in /metrics: {text}"))?;
+            if depth.trim() == "0" {
+                Ok(())
+            } else {
+                Err(format!("vigil_queue_depth is {depth}"))
+            }
+        })
+    }
+
     /// The HTTP client, for requests the helpers below don't make (no token, other methods).
     pub fn http(&self) -> &reqwest::blocking::Client {
         &self.http

@@ -1,0 +1,164 @@
+//! The processing side of the durable queue: workers claim batches of queued envelopes, process
+//! them, write everything a batch produced in one store transaction, and only then acknowledge
+//! the entries. A crash at any point leaves unacknowledged entries in the queue; processing
+//! them again is harmless because the store skips events it already has (by project and event
+//! id).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use vigil_processing::NormalizeContext;
+use vigil_protocol::envelope::parse_envelope;
+use vigil_store::{ClaimedEnvelope, StoreError};
+
+use super::items::{accept_envelope, Accepted};
+use crate::metrics::Metrics;
+use crate::AppState;
+
+/// Envelopes per batch: large enough that one transaction and one fsync carry many events,
+/// small enough that a batch stays a few megabytes.
+const BATCH_SIZE: usize = 256;
+/// How long a claimed batch is held before another worker may take it over.
+const LEASE_SECS: f64 = 120.0;
+/// After this many claims an entry that still fails is set aside (logged and removed) so that
+/// it cannot block the queue forever.
+const MAX_ATTEMPTS: i64 = 5;
+/// How long an idle worker waits for a signal before looking at the queue again.
+const IDLE_POLL: Duration = Duration::from_millis(200);
+/// Pause after a store error before the batch is tried again.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// Starts `count` workers; they stop when `shutdown` turns true, after their current batch.
+pub fn spawn_workers(
+    state: &AppState,
+    count: usize,
+    shutdown: watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..count.max(1))
+        .map(|_| tokio::spawn(run_worker(state.clone(), shutdown.clone())))
+        .collect()
+}
+
+async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let claimed = match state.queue.claim(BATCH_SIZE, LEASE_SECS).await {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                tracing::error!(%err, "claiming queued envelopes failed");
+                tokio::time::sleep(RETRY_PAUSE).await;
+                continue;
+            }
+        };
+        if claimed.is_empty() {
+            tokio::select! {
+                () = state.queue_signal.notified() => {}
+                () = tokio::time::sleep(IDLE_POLL) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
+        process_batch(&state, claimed).await;
+    }
+}
+
+/// Processes a batch and writes it, retrying the writes until they succeed; acknowledges the
+/// entries after the commit.
+async fn process_batch(state: &AppState, claimed: Vec<ClaimedEnvelope>) {
+    let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+    let span = tracing::info_span!("batch", envelopes = ids.len());
+    let _enter = span.enter();
+    let retention_days = state.config.retention_days;
+    let batch = match tokio::task::spawn_blocking(move || process(claimed, retention_days)).await {
+        Ok(batch) => Arc::new(batch),
+        Err(err) => {
+            // A panic in processing: leave the entries to be claimed again (and set aside after
+            // MAX_ATTEMPTS).
+            tracing::error!(%err, "processing a batch panicked");
+            return;
+        }
+    };
+    loop {
+        match write(state, &batch).await {
+            Ok(()) => break,
+            Err(err) => {
+                tracing::error!(%err, "writing a processed batch failed; retrying");
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+        }
+    }
+    let events: usize = batch.iter().map(|a| a.events.len()).sum();
+    Metrics::inc(&state.metrics.events_processed, events as u64);
+    if let Err(err) = state.queue.ack(&ids).await {
+        // The batch is stored; it will be processed again after the lease and count once.
+        tracing::error!(%err, "acknowledging a written batch failed");
+    }
+}
+
+/// Turns every claimed envelope into what the store keeps.
+fn process(claimed: Vec<ClaimedEnvelope>, retention_days: u32) -> Vec<Accepted> {
+    claimed
+        .into_iter()
+        .filter_map(|entry| {
+            let queued = entry.envelope;
+            let envelope = match parse_envelope(queued.body.into()) {
+                Ok(envelope) => envelope,
+                Err(err) => {
+                    tracing::error!(id = entry.id, %err, "queued envelope does not parse; dropped");
+                    return None;
+                }
+            };
+            if entry.attempts > MAX_ATTEMPTS {
+                tracing::error!(
+                    id = entry.id,
+                    attempts = entry.attempts,
+                    "queued envelope keeps failing; dropped"
+                );
+                return None;
+            }
+            let ctx = NormalizeContext {
+                received: queued.received,
+                sent_at: envelope.sent_at(),
+                client_ip: queued.client_ip,
+                envelope_event_id: envelope.event_id(),
+                client_sdk: queued.client_sdk,
+                retention_days,
+            };
+            let accepted = accept_envelope(&envelope, queued.project_id, &ctx);
+            for reason in &accepted.invalid {
+                tracing::warn!(id = entry.id, reason, "queued item dropped");
+            }
+            Some(accepted)
+        })
+        .collect()
+}
+
+/// Writes a processed batch: all events in one transaction, then the raw items and counters.
+async fn write(state: &AppState, batch: &[Accepted]) -> Result<(), StoreError> {
+    let events: Vec<_> = batch
+        .iter()
+        .flat_map(|a| a.events.iter().cloned())
+        .collect();
+    if !events.is_empty() {
+        state.store.save_events(events).await?;
+    }
+    let raw: Vec<_> = batch
+        .iter()
+        .flat_map(|a| a.raw_items.iter().cloned())
+        .collect();
+    if !raw.is_empty() {
+        state.store.save_raw_items(raw).await?;
+    }
+    for accepted in batch {
+        for (reason, category, quantity) in &accepted.client_reports {
+            state
+                .store
+                .add_client_report(accepted.project_id, reason, category, *quantity)
+                .await?;
+        }
+    }
+    Ok(())
+}
