@@ -162,6 +162,29 @@ impl ApiResponse {
     }
 }
 
+/// `vigil serve` on `port` with `data_dir`, its output going to the given files.
+fn serve(data_dir: &Path, port: u16, base_url: &str, stdout: File, stderr: File) -> Child {
+    let mut command = Command::new(vigil_bin());
+    for name in VIGIL_ENV {
+        command.env_remove(name);
+    }
+    command
+        .arg("serve")
+        .arg("--bind")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--public-url")
+        .arg(base_url)
+        // The log is read from a file: no colour codes in it.
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn `vigil serve`")
+}
+
 /// One running `vigil serve` with its own data dir, admin user and API token.
 pub struct Vigil {
     child: Child,
@@ -209,25 +232,7 @@ impl Vigil {
         let stdout = stderr
             .try_clone()
             .expect("share the server's log file for stdout");
-        let mut command = Command::new(vigil_bin());
-        for name in VIGIL_ENV {
-            command.env_remove(name);
-        }
-        let child = command
-            .arg("serve")
-            .arg("--bind")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(data_dir.path())
-            .arg("--public-url")
-            .arg(&base_url)
-            // The log is read from a file: no colour codes in it.
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn `vigil serve`");
+        let child = serve(data_dir.path(), port, &base_url, stdout, stderr);
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -271,6 +276,25 @@ impl Vigil {
 
     pub fn data_dir(&self) -> &Path {
         self.data_dir.path()
+    }
+
+    /// Kills the server with SIGKILL (no shutdown of any kind) and waits for it to be gone.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("SIGKILL the server");
+        self.child.wait().expect("reap the killed server");
+    }
+
+    /// Starts the server again on the same data dir and port, and waits until it is healthy.
+    pub fn restart(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.stderr_log)
+            .expect("reopen the server's log");
+        let stdout = log.try_clone().expect("share the log for stdout");
+        self.child = serve(self.data_dir.path(), self.port, &self.base_url, stdout, log);
+        if let Err(reason) = self.wait_healthy() {
+            panic!("restart: {reason}");
+        }
     }
 
     pub fn pid(&self) -> u32 {
