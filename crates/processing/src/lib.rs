@@ -60,8 +60,11 @@ pub fn process_event(
     ctx: &NormalizeContext,
 ) -> Result<ProcessedEvent, ProcessingError> {
     let mut event = normalize_event(raw, ctx)?;
-    let summary = derive_summary(&event);
-    let grouping = group_event(&event);
+    // One read of the event for both: the stack trace rules then run once per stack trace.
+    let (summary, grouping) = {
+        let view = grouping::input::EventView::new(&event);
+        (title::summarize(&view), grouping::group_view(&view))
+    };
     let tags = tags::derive_tags(&event);
     let user_tag = tags::user_tag(&event);
 

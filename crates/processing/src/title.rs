@@ -7,7 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::grouping::input::{interface, read_logentry, str_field, values_list, EventView};
-use crate::grouping::{frames_in_app, main_exception_index, security};
+use crate::grouping::{main_exception_index, security};
 
 /// Longest culprit Sentry stores.
 const MAX_CULPRIT: usize = 200;
@@ -28,7 +28,13 @@ pub struct EventSummary {
 
 /// Derives title, culprit, metadata and location of an event.
 pub fn derive_summary(event: &Value) -> EventSummary {
-    let view = EventView::new(event);
+    summarize(&EventView::new(event))
+}
+
+/// [`derive_summary`] over an event already read, so that the pipeline reads it once and the
+/// stack trace rules run once for grouping and the culprit together.
+pub(crate) fn summarize(view: &EventView<'_>) -> EventSummary {
+    let event = view.raw;
     let is_transaction = str_field(event, "type") == Some("transaction");
     let (title, metadata, location) = if is_transaction {
         let name = str_field(event, "transaction")
@@ -38,20 +44,20 @@ pub fn derive_summary(event: &Value) -> EventSummary {
     } else if let Some(csp) = view.csp {
         csp_summary(csp)
     } else if !view.exceptions.is_empty() {
-        error_summary(event, &view)
+        error_summary(event, view)
     } else {
         default_summary(event)
     };
     EventSummary {
         title,
-        culprit: culprit(event, &view),
+        culprit: culprit(event, view),
         metadata,
         location,
     }
 }
 
 fn error_summary(event: &Value, view: &EventView<'_>) -> (String, Value, Option<String>) {
-    let Some(exception) = main_exception_index(event).and_then(|i| view.exceptions.get(i)) else {
+    let Some(exception) = main_exception_index(view).and_then(|i| view.exceptions.get(i)) else {
         return default_summary(event);
     };
     let mut metadata = Map::new();
@@ -63,7 +69,7 @@ fn error_summary(event: &Value, view: &EventView<'_>) -> (String, Value, Option<
     if let Some(ty) = &ty {
         metadata.insert("type".into(), Value::String(ty.clone()));
     }
-    let frame = crash_frame(event, |f| {
+    let frame = crash_frame(event, view, |f| {
         !matches!(
             str_field(f, "function"),
             None | Some("<redacted>" | "<unknown>")
@@ -157,7 +163,6 @@ fn culprit(event: &Value, view: &EventView<'_>) -> String {
     if let Some(c) = str_field(event, "culprit").or_else(|| str_field(event, "transaction")) {
         return truncate(c, MAX_CULPRIT);
     }
-    let platform = view.platform;
     let exceptions =
         interface(event, &["exception", "sentry.interfaces.Exception"]).map(|e| match e {
             Value::Object(o) if !o.contains_key("values") => std::slice::from_ref(e),
@@ -187,7 +192,7 @@ fn culprit(event: &Value, view: &EventView<'_>) -> String {
             interface(event, &["stacktrace", "sentry.interfaces.Stacktrace"]).filter(has_frames)
         }
     };
-    let from_frames = stacktrace.and_then(|st| stacktrace_culprit(st, platform));
+    let from_frames = stacktrace.and_then(|st| stacktrace_culprit(st, view));
     let culprit = from_frames.or_else(|| {
         let request = interface(event, &["request", "sentry.interfaces.Http"])?;
         str_field(request, "url").map(str::to_owned)
@@ -196,14 +201,15 @@ fn culprit(event: &Value, view: &EventView<'_>) -> String {
 }
 
 /// The newest in-app frame's culprit, else the newest frame's.
-fn stacktrace_culprit(stacktrace: &Value, platform: Option<&str>) -> Option<String> {
+fn stacktrace_culprit(stacktrace: &Value, view: &EventView<'_>) -> Option<String> {
+    let platform = view.platform;
     let frames: Vec<&Value> = stacktrace
         .get("frames")?
         .as_array()?
         .iter()
         .filter(|f| f.is_object())
         .collect();
-    let in_app = frames_in_app(stacktrace, platform);
+    let in_app = view.frames_in_app(stacktrace);
     let mut default = None;
     for (idx, frame) in frames.iter().enumerate().rev() {
         let culprit = frame_culprit(frame, platform);
@@ -235,8 +241,11 @@ fn frame_culprit(frame: &Value, platform: Option<&str>) -> Option<String> {
 
 /// The frame an error happened in, among frames that pass `keep`: the newest in-app one, else
 /// the newest (Sentry's `get_crash_frame_from_event_data`).
-fn crash_frame(event: &Value, keep: impl Fn(&Value) -> bool) -> Option<&Value> {
-    let platform = str_field(event, "platform");
+fn crash_frame<'a>(
+    event: &'a Value,
+    view: &EventView<'_>,
+    keep: impl Fn(&Value) -> bool,
+) -> Option<&'a Value> {
     let has_frames = |st: &&Value| {
         st.get("frames")
             .and_then(Value::as_array)
@@ -264,7 +273,7 @@ fn crash_frame(event: &Value, keep: impl Fn(&Value) -> bool) -> Option<&Value> {
         .iter()
         .filter(|f| f.is_object())
         .collect();
-    let in_app = frames_in_app(stacktrace, platform);
+    let in_app = view.frames_in_app(stacktrace);
     let mut default = None;
     for (idx, frame) in frames.iter().enumerate().rev() {
         if !keep(frame) {

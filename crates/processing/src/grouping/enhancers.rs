@@ -12,9 +12,10 @@
 //! (`[ category:x ] | category:y`) that tune native system frames are not, and the frame
 //! categories they build on are folded into the `-app`/`-group` they end in.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::{RegexSet, SetMatches};
 
 use super::input::{Family, FrameView};
 
@@ -180,25 +181,28 @@ struct Rule {
 
 #[derive(Debug)]
 struct Matcher {
-    field: Field,
+    test: Test,
     negated: bool,
-    pattern: Pattern,
 }
 
 #[derive(Debug)]
-enum Field {
+enum Test {
+    /// The frame's platform (else the event's) is of one of these families.
     Family(Vec<Family>),
-    Path,
-    Package,
-    Module,
-    Function,
+    /// A frame field matches a glob, kept as the source of an anchored regex.
+    Glob(Field, String),
 }
 
-#[derive(Debug)]
-enum Pattern {
-    Glob(Regex),
-    None,
+/// The frame fields that globs look at; the discriminant indexes [`RuleSet::sets`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Path = 0,
+    Package = 1,
+    Module = 2,
+    Function = 3,
 }
+
+const FIELDS: [Field; 4] = [Field::Path, Field::Package, Field::Module, Field::Function];
 
 #[derive(Debug, Clone, Copy)]
 enum Range {
@@ -225,31 +229,171 @@ enum Flag {
 static PARSED: LazyLock<Vec<Rule>> =
     LazyLock::new(|| RULES.lines().filter_map(parse_rule).collect());
 
+/// The rules that can apply to frames of one family, compiled for matching many at once.
+///
+/// Matching rule by rule costs rules × frames × globs regex searches (most of grouping's time
+/// on a native stack trace). Instead, every glob over one field goes into one `RegexSet`, so a
+/// frame's field is scanned once for all rules; rules whose family matcher rules the family
+/// out are not looked at at all.
+struct RuleSet {
+    /// Per [`Field`]: the distinct globs of this family's rules, `None` when no rule uses it.
+    sets: [Option<RegexSet>; 4],
+    rules: Vec<CompiledRule>,
+    /// Per [`Field`] and glob: the rules (positions in `rules`) that need that glob to match.
+    needing: [Vec<Vec<usize>>; 4],
+    /// Rules that can match without any glob matching (no globs, or only negated ones).
+    unconditional: Vec<usize>,
+}
+
+struct CompiledRule {
+    /// Index into [`PARSED`]: rules apply in that order.
+    index: usize,
+    /// `(field, pattern in that field's set, negated)` — all must hold.
+    globs: Vec<(Field, usize, bool)>,
+}
+
+/// One [`RuleSet`] per [`Family`], in the order of [`family_index`].
+static BY_FAMILY: LazyLock<[RuleSet; 3]> = LazyLock::new(|| {
+    [Family::Native, Family::JavaScript, Family::Other].map(|family| RuleSet::new(&PARSED, family))
+});
+
+fn family_index(family: Family) -> usize {
+    match family {
+        Family::Native => 0,
+        Family::JavaScript => 1,
+        Family::Other => 2,
+    }
+}
+
+impl RuleSet {
+    fn new(rules: &[Rule], family: Family) -> RuleSet {
+        let mut patterns: [Vec<&str>; 4] = Default::default();
+        let mut compiled = Vec::new();
+        for (index, rule) in rules.iter().enumerate() {
+            let mut globs = Vec::new();
+            let mut possible = true;
+            for m in &rule.matchers {
+                match &m.test {
+                    Test::Family(families) => possible &= families.contains(&family) != m.negated,
+                    Test::Glob(field, source) => {
+                        let list = &mut patterns[*field as usize];
+                        let at = list.iter().position(|p| p == source).unwrap_or_else(|| {
+                            list.push(source);
+                            list.len() - 1
+                        });
+                        globs.push((*field, at, m.negated));
+                    }
+                }
+            }
+            if possible {
+                compiled.push(CompiledRule { index, globs });
+            }
+        }
+        let mut needing: [Vec<Vec<usize>>; 4] =
+            std::array::from_fn(|field| vec![Vec::new(); patterns[field].len()]);
+        let mut unconditional = Vec::new();
+        for (at, rule) in compiled.iter().enumerate() {
+            // Any one glob the rule needs is enough to find it; take the first.
+            match rule.globs.iter().find(|(_, _, negated)| !negated) {
+                Some(&(field, pattern, _)) => needing[field as usize][pattern].push(at),
+                None => unconditional.push(at),
+            }
+        }
+        let sets = patterns.map(|list| {
+            (!list.is_empty())
+                .then(|| RegexSet::new(list).expect("every built-in glob compiles to a regex"))
+        });
+        RuleSet {
+            sets,
+            rules: compiled,
+            needing,
+            unconditional,
+        }
+    }
+
+    /// Calls `hit` with the index of every rule that matches `frame`.
+    ///
+    /// Only rules that one of the frame's matching globs points at (and the unconditional ones)
+    /// are checked in full: most frames match no glob at all.
+    fn matching_rules(&self, frame: &FrameView<'_>, mut hit: impl FnMut(usize)) {
+        let matched = FIELDS.map(|field| self.field_matches(field, frame));
+        let mut candidates = self.unconditional.clone();
+        for (field, found) in matched.iter().enumerate() {
+            for pattern in found.iter().flatten().flat_map(SetMatches::iter) {
+                candidates.extend(&self.needing[field][pattern]);
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        for at in candidates {
+            let rule = &self.rules[at];
+            let all = rule.globs.iter().all(|&(field, pattern, negated)| {
+                let positive = matched[field as usize]
+                    .as_ref()
+                    .is_some_and(|m| m.iter().any(|set| set.matched(pattern)));
+                positive != negated
+            });
+            if all {
+                hit(rule.index);
+            }
+        }
+    }
+
+    /// Which of the field's globs match the frame; `None` when the frame lacks the field.
+    /// A relative path is also tried with a leading `/`, so that `**/x/**` sees its first
+    /// directory; either spelling matching counts.
+    fn field_matches(&self, field: Field, frame: &FrameView<'_>) -> Option<Vec<SetMatches>> {
+        let set = self.sets[field as usize].as_ref()?;
+        Some(match field {
+            Field::Path => {
+                let path = slashed(frame.abs_path.or(frame.filename)?);
+                let mut found = vec![set.matches(&path)];
+                if !path.starts_with('/') {
+                    found.push(set.matches(&format!("/{path}")));
+                }
+                found
+            }
+            Field::Package => vec![set.matches(&slashed(frame.package?))],
+            Field::Module => vec![set.matches(frame.module?)],
+            Field::Function => vec![set.matches(frame.function?)],
+        })
+    }
+}
+
+/// Windows paths with forward slashes, so that one glob fits both.
+fn slashed(path: &str) -> Cow<'_, str> {
+    if path.contains('\\') {
+        Cow::Owned(path.replace('\\', "/"))
+    } else {
+        Cow::Borrowed(path)
+    }
+}
+
 /// Runs the built-in rules over a stack trace's frames (oldest first).
 pub fn apply(frames: &[FrameView<'_>], event_platform: Option<&str>) -> Vec<FrameVerdict> {
     let mut verdicts = vec![FrameVerdict::default(); frames.len()];
+    let by_family: &[RuleSet; 3] = &BY_FAMILY;
+    // Sentry applies the rules one after another, each over every frame; a later write wins.
+    let mut hits: Vec<(usize, usize)> = Vec::new();
+    for (idx, frame) in frames.iter().enumerate() {
+        let family = Family::of(frame.platform.or(event_platform));
+        by_family[family_index(family)].matching_rules(frame, |rule| hits.push((rule, idx)));
+    }
+    hits.sort_unstable();
     let rules: &'static [Rule] = &PARSED;
-    for rule in rules {
+    for (rule, idx) in hits {
+        let rule = &rules[rule];
         let text: &'static str = &rule.text;
-        for (idx, frame) in frames.iter().enumerate() {
-            if !rule
-                .matchers
-                .iter()
-                .all(|m| m.matches(frame, event_platform))
-            {
-                continue;
-            }
-            for action in &rule.actions {
-                let targets = match action.range {
-                    Range::Frame => idx..idx + 1,
-                    Range::Up => idx + 1..frames.len(),
-                    Range::Down => 0..idx,
-                };
-                for verdict in &mut verdicts[targets] {
-                    match action.flag {
-                        Flag::App => verdict.in_app = Some((action.value, text)),
-                        Flag::Group => verdict.group = Some((action.value, text)),
-                    }
+        for action in &rule.actions {
+            let targets = match action.range {
+                Range::Frame => idx..idx + 1,
+                Range::Up => idx + 1..frames.len(),
+                Range::Down => 0..idx,
+            };
+            for verdict in &mut verdicts[targets] {
+                match action.flag {
+                    Flag::App => verdict.in_app = Some((action.value, text)),
+                    Flag::Group => verdict.group = Some((action.value, text)),
                 }
             }
         }
@@ -307,7 +451,7 @@ fn parse_matcher(token: &str) -> Option<Matcher> {
     };
     let (key, value) = token.split_once(':')?;
     let value = value.trim_matches('"');
-    let (field, pattern) = match key {
+    let test = match key {
         "family" => {
             let families = value
                 .split(',')
@@ -317,26 +461,20 @@ fn parse_matcher(token: &str) -> Option<Matcher> {
                     _ => Family::Other,
                 })
                 .collect();
-            (Field::Family(families), Pattern::None)
+            Test::Family(families)
         }
-        "path" | "stack.abs_path" => (Field::Path, Pattern::Glob(glob(value, true, true)?)),
-        "package" | "stack.package" => (Field::Package, Pattern::Glob(glob(value, true, true)?)),
-        "module" | "stack.module" => (Field::Module, Pattern::Glob(glob(value, false, false)?)),
-        "function" | "stack.function" => {
-            (Field::Function, Pattern::Glob(glob(value, false, false)?))
-        }
+        "path" | "stack.abs_path" => Test::Glob(Field::Path, glob(value, true, true)?),
+        "package" | "stack.package" => Test::Glob(Field::Package, glob(value, true, true)?),
+        "module" | "stack.module" => Test::Glob(Field::Module, glob(value, false, false)?),
+        "function" | "stack.function" => Test::Glob(Field::Function, glob(value, false, false)?),
         _ => return None,
     };
-    Some(Matcher {
-        field,
-        negated,
-        pattern,
-    })
+    Some(Matcher { test, negated })
 }
 
-/// Translates a Sentry glob into a regex. With `path_like`, `*` and `?` stop at `/` and `**`
-/// crosses it; otherwise `*` matches anything.
-fn glob(pattern: &str, path_like: bool, ignore_case: bool) -> Option<Regex> {
+/// Translates a Sentry glob into the source of an anchored regex. With `path_like`, `*` and
+/// `?` stop at `/` and `**` crosses it; otherwise `*` matches anything.
+fn glob(pattern: &str, path_like: bool, ignore_case: bool) -> Option<String> {
     let mut re = String::from(if ignore_case { "(?is)^" } else { "(?s)^" });
     let mut chars = pattern.chars().peekable();
     while let Some(c) = chars.next() {
@@ -362,39 +500,9 @@ fn glob(pattern: &str, path_like: bool, ignore_case: bool) -> Option<Regex> {
         }
     }
     re.push('$');
-    Regex::new(&re).ok()
-}
-
-impl Matcher {
-    fn matches(&self, frame: &FrameView<'_>, event_platform: Option<&str>) -> bool {
-        self.negated != self.matches_positive(frame, event_platform)
-    }
-
-    fn matches_positive(&self, frame: &FrameView<'_>, event_platform: Option<&str>) -> bool {
-        let glob_matches = |value: Option<&str>| match (&self.pattern, value) {
-            (Pattern::Glob(re), Some(v)) => re.is_match(v),
-            _ => false,
-        };
-        match &self.field {
-            Field::Family(families) => {
-                families.contains(&Family::of(frame.platform.or(event_platform)))
-            }
-            Field::Path => {
-                let Some(path) = frame.abs_path.or(frame.filename) else {
-                    return false;
-                };
-                let path = path.replace('\\', "/");
-                glob_matches(Some(&path))
-                    || (!path.starts_with('/') && glob_matches(Some(&format!("/{path}"))))
-            }
-            Field::Package => frame
-                .package
-                .map(|p| p.replace('\\', "/"))
-                .is_some_and(|p| glob_matches(Some(&p))),
-            Field::Module => glob_matches(frame.module),
-            Field::Function => glob_matches(frame.function),
-        }
-    }
+    // Validate here, so that a bad rule is dropped (and caught by `every_rule_parses`) rather
+    // than failing the whole set.
+    regex::Regex::new(&re).ok().map(|_| re)
 }
 
 #[cfg(test)]
@@ -403,6 +511,111 @@ mod tests {
 
     fn verdict(frame: FrameView<'_>, platform: &str) -> FrameVerdict {
         apply(&[frame], Some(platform)).remove(0)
+    }
+
+    /// The rules evaluated one by one, each glob on its own, as Sentry's engine reads them: the
+    /// reference that the compiled [`RuleSet`]s must agree with.
+    fn apply_rule_by_rule(frames: &[FrameView<'_>], platform: Option<&str>) -> Vec<FrameVerdict> {
+        let matches = |m: &Matcher, frame: &FrameView<'_>| {
+            let glob = |source: &str, value: Option<&str>| {
+                value.is_some_and(|v| regex::Regex::new(source).unwrap().is_match(v))
+            };
+            let positive = match &m.test {
+                Test::Family(f) => f.contains(&Family::of(frame.platform.or(platform))),
+                Test::Glob(Field::Path, source) => {
+                    frame.abs_path.or(frame.filename).is_some_and(|p| {
+                        let p = p.replace('\\', "/");
+                        glob(source, Some(&p))
+                            || (!p.starts_with('/') && glob(source, Some(&format!("/{p}"))))
+                    })
+                }
+                Test::Glob(Field::Package, source) => glob(
+                    source,
+                    frame.package.map(|p| p.replace('\\', "/")).as_deref(),
+                ),
+                Test::Glob(Field::Module, source) => glob(source, frame.module),
+                Test::Glob(Field::Function, source) => glob(source, frame.function),
+            };
+            positive != m.negated
+        };
+        let mut verdicts = vec![FrameVerdict::default(); frames.len()];
+        for rule in PARSED.iter() {
+            for (idx, frame) in frames.iter().enumerate() {
+                if !rule.matchers.iter().all(|m| matches(m, frame)) {
+                    continue;
+                }
+                for action in &rule.actions {
+                    let targets = match action.range {
+                        Range::Frame => idx..idx + 1,
+                        Range::Up => idx + 1..frames.len(),
+                        Range::Down => 0..idx,
+                    };
+                    for v in &mut verdicts[targets] {
+                        match action.flag {
+                            Flag::App => v.in_app = Some((action.value, rule.text.as_str())),
+                            Flag::Group => v.group = Some((action.value, rule.text.as_str())),
+                        }
+                    }
+                }
+            }
+        }
+        verdicts
+    }
+
+    #[test]
+    fn compiled_rules_agree_with_rule_by_rule_matching() {
+        let functions = [
+            "std::panicking::begin_panic",
+            "core::fmt::write",
+            "_sigtramp",
+            "kscm_x",
+            "xsentrycrash_y",
+            "runMicrotasks",
+            "reportError",
+            "app::main",
+            "STD::x",
+        ];
+        let paths = [
+            "/srv/venv/lib/site-packages/x.py",
+            "node_modules/a.js",
+            "C:\\x\\node_modules\\y.js",
+            "https://unpkg.com/x",
+            "/a/newrelic-agent/b.js",
+            "package:sentry/x.dart",
+            "/\u{17f}ite-packages/x/",
+            "app/main.py",
+        ];
+        let packages = [
+            "/usr/lib/libc.so",
+            "/USR/LIB/x",
+            "libobjc.A.dylib",
+            "/Users/me/app",
+        ];
+        let modules = [
+            "@babel/runtime",
+            "io.sentry.X",
+            "dalvik.system.X",
+            "app.views",
+        ];
+        let mut frames = Vec::new();
+        for i in 0..48 {
+            frames.push(FrameView {
+                function: (i % 5 != 0).then(|| functions[i % functions.len()]),
+                abs_path: (i % 3 != 0).then(|| paths[i % paths.len()]),
+                package: (i % 4 == 0).then(|| packages[i % packages.len()]),
+                module: (i % 7 < 3).then(|| modules[i % modules.len()]),
+                platform: [None, Some("javascript"), Some("native")][i % 3],
+                ..Default::default()
+            });
+        }
+        for platform in ["native", "javascript", "python"] {
+            for window in frames.chunks(7) {
+                assert_eq!(
+                    apply(window, Some(platform)),
+                    apply_rule_by_rule(window, Some(platform))
+                );
+            }
+        }
     }
 
     #[test]

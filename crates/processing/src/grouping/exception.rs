@@ -28,14 +28,10 @@ pub fn exception_variants(view: &EventView<'_>) -> Option<ExceptionVariants> {
     if view.exceptions.is_empty() {
         return None;
     }
-    let components: Vec<ExceptionVariants> = view
-        .exceptions
-        .iter()
-        .map(|e| single_exception(e, view.platform))
-        .collect();
-    let selected = select_exceptions(view, &components).indices;
+    let components = all_exceptions(view);
+    let selected = select_exceptions(view, Some(&components)).indices;
     if let [only] = selected.as_slice() {
-        return components.get(*only).cloned();
+        return components.into_iter().nth(*only);
     }
     let app = Component::parent(
         "chained-exception",
@@ -56,12 +52,7 @@ pub fn exception_variants(view: &EventView<'_>) -> Option<ExceptionVariants> {
 /// group when there is one (Sentry's `main_exception_id`), else the last exception.
 pub fn main_exception_index(view: &EventView<'_>) -> Option<usize> {
     let last = view.exceptions.len().checked_sub(1)?;
-    let components: Vec<ExceptionVariants> = view
-        .exceptions
-        .iter()
-        .map(|e| single_exception(e, view.platform))
-        .collect();
-    let main_id = select_exceptions(view, &components).main_exception_id;
+    let main_id = select_exceptions(view, None).main_exception_id;
     Some(
         main_id
             .and_then(|id| {
@@ -71,6 +62,14 @@ pub fn main_exception_index(view: &EventView<'_>) -> Option<usize> {
             })
             .unwrap_or(last),
     )
+}
+
+/// Every exception's components, in the chain's order.
+fn all_exceptions(view: &EventView<'_>) -> Vec<ExceptionVariants> {
+    view.exceptions
+        .iter()
+        .map(|e| single_exception(e, view.platform))
+        .collect()
 }
 
 fn single_exception(exception: &ExceptionView<'_>, platform: Option<&str>) -> ExceptionVariants {
@@ -159,8 +158,9 @@ struct Node {
 /// Sentry's `filter_exceptions_for_exception_groups`: when the mechanisms describe a tree
 /// rooted at `exception_id` 0, keep one of each distinct top-level (non-group) exception plus
 /// the root group — or, when there is only one distinct one, that exception and its first
-/// descendants. Any inconsistency in the tree keeps the chain as it is.
-fn select_exceptions(view: &EventView<'_>, components: &[ExceptionVariants]) -> Selection {
+/// descendants. Any inconsistency in the tree keeps the chain as it is. `components` are the
+/// exceptions' components when the caller has them; they are built here only when needed.
+fn select_exceptions(view: &EventView<'_>, components: Option<&[ExceptionVariants]>) -> Selection {
     let excs = &view.exceptions;
     let all = Selection {
         indices: (0..excs.len()).collect(),
@@ -235,6 +235,14 @@ fn select_exceptions(view: &EventView<'_>, components: &[ExceptionVariants]) -> 
     leaves.sort_by_key(|i| std::cmp::Reverse(type_key(i)));
 
     // One of each run of identical exceptions (Python's `itertools.groupby` on the hash).
+    let built;
+    let components = match components {
+        Some(c) => c,
+        None => {
+            built = all_exceptions(view);
+            &built
+        }
+    };
     let key = |i: usize| {
         let c = &components[i];
         format!(

@@ -5,6 +5,7 @@
 //! `foo::bar::h1a2b3c4d5e6f7a8b`). Sentry's `trim_native_function_name` reduces them to the
 //! bare path (`std::panicking::catch_unwind::<T>`); this module does the same.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -36,36 +37,52 @@ pub fn trim_function_name(function: &str, platform: Option<&str>) -> String {
 }
 
 /// Reduces a demangled native symbol to the function's path.
+///
+/// Native stack traces run to dozens of frames, so each step below is skipped (and allocates
+/// nothing) when the symbol has nothing for it to do.
 pub fn trim_native_function_name(function: &str) -> String {
     if function == "<redacted>" || function == "<unknown>" {
         return function.to_owned();
     }
-    let mut f = function.trim().to_owned();
+    let trimmed = function.trim();
     // Objective-C selectors are already what we want.
-    if f.starts_with('[') || f.starts_with("+[") || f.starts_with("-[") {
-        return f;
+    if trimmed.starts_with('[') || trimmed.starts_with("+[") || trimmed.starts_with("-[") {
+        return trimmed.to_owned();
     }
-    while let Some(m) = CPP_TRAILER.find(&f) {
-        f = f[..m.start()].trim_end().to_owned();
+    if is_plain_path(trimmed) {
+        return strip_rust_hash(trimmed.to_owned());
+    }
+    let mut f = trimmed.to_owned();
+    while f.ends_with('&') || f.ends_with("const") {
+        let Some(m) = CPP_TRAILER.find(&f) else { break };
+        let end = f[..m.start()].trim_end().len();
+        f.truncate(end);
     }
     // Operators contain the delimiters we balance on; hide them while we work.
-    f = f
-        .replace("operator<<", "operator⟨⟨")
-        .replace("operator<", "operator⟨")
-        .replace("operator()", "operator◯")
-        .replace("operator->", "operator⟿")
-        .replace(" -> ", " ⟿ ")
-        .replace("`anonymous namespace'", "〔anonymousnamespace〕");
-    f = LAMBDA.replace_all(&f, "lambda").into_owned();
+    if f.contains("operator") {
+        replace_in_place(&mut f, "operator<<", "operator⟨⟨");
+        replace_in_place(&mut f, "operator<", "operator⟨");
+        replace_in_place(&mut f, "operator()", "operator◯");
+        replace_in_place(&mut f, "operator->", "operator⟿");
+    }
+    replace_in_place(&mut f, " -> ", " ⟿ ");
+    replace_in_place(&mut f, "`anonymous namespace'", "〔anonymousnamespace〕");
+    if let Cow::Owned(replaced) = LAMBDA.replace_all(&f, "lambda") {
+        f = replaced;
+    }
 
-    f = replace_enclosed(&f, '(', ')', &mut |inner, _| {
-        if inner == "anonymous namespace" || inner == "operator" {
-            format!("({inner})")
-        } else {
-            String::new()
-        }
-    });
-    f = replace_enclosed(&f, '<', '>', &mut process_generics);
+    if f.contains('(') {
+        f = replace_enclosed(&f, '(', ')', &mut |inner, _| {
+            if inner == "anonymous namespace" || inner == "operator" {
+                format!("({inner})")
+            } else {
+                String::new()
+            }
+        });
+    }
+    if f.contains('<') {
+        f = replace_enclosed(&f, '<', '>', &mut process_generics);
+    }
 
     let mut tokens = split_func_tokens(&f);
     if tokens.len() > 1 && tokens.last().map(String::as_str) == Some("<T>") {
@@ -75,20 +92,58 @@ pub fn trim_native_function_name(function: &str) -> String {
         }
     }
     // The name is left of a `->` return marker (Swift), else the last token.
-    let func_token = match tokens.iter().position(|t| t == "⟿") {
-        Some(i) if i > 0 => tokens.get(i - 1).cloned(),
-        _ => tokens.last().cloned(),
+    let at = match tokens.iter().position(|t| t == "⟿") {
+        Some(i) if i > 0 => i - 1,
+        _ => tokens.len().saturating_sub(1),
     };
-    let mut out = match func_token.filter(|t| !t.is_empty()) {
-        Some(t) => t
-            .replace('⟨', "<")
-            .replace('◯', "()")
-            .replace('⟿', "->")
-            .replace("〔anonymousnamespace〕", "`anonymous namespace'"),
+    let mut out = match tokens.into_iter().nth(at).filter(|t| !t.is_empty()) {
+        Some(mut t) => {
+            if !t.is_ascii() {
+                replace_in_place(&mut t, "⟨", "<");
+                replace_in_place(&mut t, "◯", "()");
+                replace_in_place(&mut t, "⟿", "->");
+                replace_in_place(&mut t, "〔anonymousnamespace〕", "`anonymous namespace'");
+            }
+            t
+        }
         None => function.to_owned(),
     };
-    out = RUST_HASH.replace(&out, "").into_owned();
-    WINDECL.replace(&out, "$1").into_owned()
+    out = strip_rust_hash(out);
+    match WINDECL.replace(&out, "$1") {
+        Cow::Owned(replaced) => replaced,
+        Cow::Borrowed(_) => out,
+    }
+}
+
+/// A bare path such as `std::rt::lang_start_internal::{closure#0}` or `__libc_start_main`:
+/// printable ASCII without spaces, brackets, references, quotes, lambda or `const` markers, so
+/// that every step of [`trim_native_function_name`] but the hash removal leaves it as it is.
+fn is_plain_path(f: &str) -> bool {
+    !f.is_empty()
+        && f.bytes().all(|b| {
+            b.is_ascii_graphic()
+                && !matches!(
+                    b,
+                    b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'&' | b'`' | b'$' | b'\''
+                )
+        })
+        && !f.contains("lambda")
+        && !f.ends_with("const")
+}
+
+/// Drops Rust's `::h0123456789abcdef` symbol hash.
+fn strip_rust_hash(f: String) -> String {
+    match RUST_HASH.replace(&f, "") {
+        Cow::Owned(replaced) => replaced,
+        Cow::Borrowed(_) => f,
+    }
+}
+
+/// `s.replace(from, to)`, without allocating when `from` does not occur.
+fn replace_in_place(s: &mut String, from: &str, to: &str) {
+    if s.contains(from) {
+        *s = s.replace(from, to);
+    }
 }
 
 /// Generic arguments become `<T>`, except Rust's leading `<Type as Trait>` which becomes the
@@ -142,20 +197,19 @@ fn replace_enclosed(
 fn split_func_tokens(s: &str) -> Vec<String> {
     let mut tokens = Vec::new();
     let mut depth = 0usize;
-    let mut current = String::new();
-    for c in s.chars() {
+    let mut start = 0usize;
+    for (i, c) in s.char_indices() {
         match c {
             '(' | '<' | '[' => depth += 1,
             ')' | '>' | ']' => depth = depth.saturating_sub(1),
             ' ' if depth == 0 => {
-                tokens.push(std::mem::take(&mut current));
-                continue;
+                tokens.push(s[start..i].to_owned());
+                start = i + 1;
             }
             _ => {}
         }
-        current.push(c);
     }
-    tokens.push(current);
+    tokens.push(s[start..].to_owned());
     tokens
 }
 

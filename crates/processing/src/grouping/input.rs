@@ -6,7 +6,12 @@
 //! string or an object, and fields of the wrong type. Everything here reads JSON and never
 //! panics; anything unreadable is treated as absent.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
 use serde_json::Value;
+
+use super::enhancers::{self, FrameVerdict};
 
 /// The interfaces of an event, each looked up under its current and legacy names.
 pub struct EventView<'a> {
@@ -32,7 +37,13 @@ pub struct ExceptionView<'a> {
 /// A stack trace: frames oldest call first, crashing frame last.
 #[derive(Clone)]
 pub struct StacktraceView<'a> {
+    /// The stack trace as sent, so that a reader holding the JSON can find this view again.
+    pub raw: &'a Value,
     pub frames: Vec<FrameView<'a>>,
+    /// The built-in rules' verdicts, computed on first use: grouping and the culprit both need
+    /// them, and running the rules is the dearest step of grouping. Keyed by the family of the
+    /// event's platform, the only thing outside the frames that the rules look at.
+    verdicts: OnceCell<(Family, Vec<FrameVerdict>)>,
 }
 
 /// The fields of a frame that grouping and culprits read.
@@ -135,6 +146,24 @@ impl<'a> EventView<'a> {
     }
 }
 
+impl EventView<'_> {
+    /// The in-app flag of each frame of `stacktrace` after the built-in rules, as Sentry writes
+    /// it back into the event before deriving culprits and titles. `stacktrace` is a stack trace
+    /// of this event; when this view already read it, its cached verdicts are reused.
+    pub fn frames_in_app(&self, stacktrace: &Value) -> Vec<bool> {
+        let known = self
+            .exceptions
+            .iter()
+            .filter_map(|e| e.stacktrace.as_ref())
+            .chain(&self.stacktrace)
+            .find(|st| std::ptr::eq(st.raw, stacktrace));
+        match known {
+            Some(st) => st.in_app(self.platform),
+            None => StacktraceView::new(stacktrace).in_app(self.platform),
+        }
+    }
+}
+
 impl<'a> ExceptionView<'a> {
     fn new(v: &'a Value) -> Option<Self> {
         let mut ty = v
@@ -192,7 +221,7 @@ fn split_type_prefix(value: &str) -> Option<(String, String)> {
 }
 
 impl<'a> StacktraceView<'a> {
-    fn new(v: &'a Value) -> Self {
+    pub fn new(v: &'a Value) -> Self {
         let frames = match v.get("frames") {
             Some(Value::Array(frames)) => frames
                 .iter()
@@ -201,36 +230,69 @@ impl<'a> StacktraceView<'a> {
                 .collect(),
             _ => Vec::new(),
         };
-        StacktraceView { frames }
+        StacktraceView {
+            raw: v,
+            frames,
+            verdicts: OnceCell::new(),
+        }
+    }
+
+    /// What the built-in rules decided for each frame (see [`enhancers::apply`]).
+    pub fn verdicts(&self, event_platform: Option<&str>) -> Cow<'_, [FrameVerdict]> {
+        let family = Family::of(event_platform);
+        let (cached_for, verdicts) = self
+            .verdicts
+            .get_or_init(|| (family, enhancers::apply(&self.frames, event_platform)));
+        if *cached_for == family {
+            Cow::Borrowed(verdicts)
+        } else {
+            Cow::Owned(enhancers::apply(&self.frames, event_platform))
+        }
+    }
+
+    /// Whether each frame is in-app: a rule's verdict, else the SDK's flag, else not.
+    pub fn in_app(&self, event_platform: Option<&str>) -> Vec<bool> {
+        self.frames
+            .iter()
+            .zip(self.verdicts(event_platform).iter())
+            .map(|(f, v)| v.in_app.map(|(app, _)| app).or(f.in_app).unwrap_or(false))
+            .collect()
     }
 }
 
 impl<'a> FrameView<'a> {
+    /// Reads a frame object in one pass over its keys: stack traces run to hundreds of frames,
+    /// and a lookup per field would hash every key name again for each of them.
     fn new(v: &'a Value) -> Self {
-        let non_empty_list = |key: &str| {
-            v.get(key)
-                .and_then(Value::as_array)
-                .is_some_and(|a| !a.is_empty())
+        let mut frame = FrameView::default();
+        let Some(object) = v.as_object() else {
+            return frame;
         };
-        FrameView {
-            abs_path: str_field(v, "abs_path"),
-            filename: str_field(v, "filename"),
-            module: str_field(v, "module"),
-            function: str_field(v, "function"),
-            raw_function: str_field(v, "raw_function"),
-            package: str_field(v, "package"),
-            platform: str_field(v, "platform"),
-            context_line: v.get("context_line").and_then(Value::as_str),
-            lineno: v.get("lineno").filter(|x| !x.is_null()),
-            colno: v.get("colno").filter(|x| !x.is_null()),
-            in_app: v.get("in_app").and_then(Value::as_bool),
-            has_sourcemap: v
-                .get("data")
-                .and_then(|d| d.get("sourcemap"))
-                .is_some_and(|s| !s.is_null()),
-            has_surrounding_context: non_empty_list("pre_context")
-                || non_empty_list("post_context"),
+        let text = |x: &'a Value| x.as_str().filter(|s| !s.is_empty());
+        let non_empty_list = |x: &Value| x.as_array().is_some_and(|a| !a.is_empty());
+        for (key, x) in object {
+            match key.as_str() {
+                "abs_path" => frame.abs_path = text(x),
+                "filename" => frame.filename = text(x),
+                "module" => frame.module = text(x),
+                "function" => frame.function = text(x),
+                "raw_function" => frame.raw_function = text(x),
+                "package" => frame.package = text(x),
+                "platform" => frame.platform = text(x),
+                "context_line" => frame.context_line = x.as_str(),
+                "lineno" => frame.lineno = Some(x).filter(|x| !x.is_null()),
+                "colno" => frame.colno = Some(x).filter(|x| !x.is_null()),
+                "in_app" => frame.in_app = x.as_bool(),
+                "data" => {
+                    frame.has_sourcemap = x.get("sourcemap").is_some_and(|s| !s.is_null());
+                }
+                "pre_context" | "post_context" => {
+                    frame.has_surrounding_context |= non_empty_list(x);
+                }
+                _ => {}
+            }
         }
+        frame
     }
 }
 

@@ -26,7 +26,7 @@ mod stacktrace;
 use serde_json::Value;
 
 use component::{hash_values, Component};
-use input::EventView;
+use input::{EventView, StacktraceView};
 
 /// Sentry's grouping configuration that Vigil reproduces.
 pub const CONFIG_ID: &str = "newstyle:2023-01-11";
@@ -57,14 +57,20 @@ pub struct Variant {
 
 /// Groups an event: its hashes and the variant of the first.
 pub fn group_event(event: &Value) -> GroupingResult {
-    let variants = grouping_variants(event);
+    group_view(&EventView::new(event))
+}
+
+/// [`group_event`] over an event already read, so that the pipeline reads it once and the
+/// stack trace rules run once for grouping and the culprit together.
+pub(crate) fn group_view(view: &EventView<'_>) -> GroupingResult {
+    let variants = variants_of(view);
     let mut hashes: Vec<String> = Vec::new();
     let mut variant = None;
-    for v in &variants {
-        if let Some(hash) = &v.hash {
+    for v in variants {
+        if let Some(hash) = v.hash {
             variant.get_or_insert(v.name);
-            if !hashes.contains(hash) {
-                hashes.push(hash.clone());
+            if !hashes.contains(&hash) {
+                hashes.push(hash);
             }
         }
     }
@@ -76,11 +82,15 @@ pub fn group_event(event: &Value) -> GroupingResult {
 
 /// Every variant of an event, in Sentry's order.
 pub fn grouping_variants(event: &Value) -> Vec<Variant> {
+    variants_of(&EventView::new(event))
+}
+
+fn variants_of(view: &EventView<'_>) -> Vec<Variant> {
+    let event = view.raw;
     if let Some(variants) = checksum_variants(event) {
         return variants;
     }
-    let view = EventView::new(event);
-    let trees = component_trees(&view);
+    let trees = component_trees(view);
     let fingerprint = fingerprint::event_fingerprint(event);
     let defaults = fingerprint
         .iter()
@@ -98,7 +108,7 @@ pub fn grouping_variants(event: &Value) -> Vec<Variant> {
                 fingerprint: None,
             });
         }
-        let values = fingerprint::resolve(&fingerprint, &view);
+        let values = fingerprint::resolve(&fingerprint, view);
         let hash = Some(hash_values(&values));
         variants.push(Variant {
             name: "custom-fingerprint",
@@ -117,7 +127,7 @@ pub fn grouping_variants(event: &Value) -> Vec<Variant> {
         }
     } else {
         // A hybrid fingerprint: the default values where `{{ default }}` stands, then the rest.
-        let values = fingerprint::resolve(&fingerprint, &view);
+        let values = fingerprint::resolve(&fingerprint, view);
         for (name, tree) in trees {
             let hash = tree.contributes.then(|| {
                 let defaults = tree.contributing_values();
@@ -283,7 +293,7 @@ fn stacktrace_like(
 ) -> StrategyOutput {
     let mut variants = vec![("app", app)];
     if let Some(mut system) = system {
-        if system.contributes && system.hash() == variants[0].1.hash() {
+        if system.contributes && variants[0].1.contributes && same_values(&system, &variants[0].1) {
             system.ignore("ignored because hash matches app variant");
         }
         variants.push(("system", system));
@@ -305,6 +315,15 @@ fn stacktrace_like(
         }
     }
     StrategyOutput { name, variants }
+}
+
+/// Whether two contributing components hash alike: their contributing values concatenate to
+/// the same bytes. Comparing the bytes spares two MD5 runs over the whole stack trace.
+fn same_values(a: &Component, b: &Component) -> bool {
+    let (a, b) = (a.contributing_values(), b.contributing_values());
+    a.iter()
+        .flat_map(|v| v.bytes())
+        .eq(b.iter().flat_map(|v| v.bytes()))
 }
 
 /// Whether a contributing `stacktrace` hangs below `c` through contributing components only.
@@ -361,10 +380,7 @@ fn threads_variants(view: &EventView<'_>) -> Option<(Component, Option<Component
         c.hint = Some("ignored because thread has no stacktrace".into());
         return Some((c, None));
     };
-    // Reuse the event-level reader for the thread's stack trace.
-    let wrapper = serde_json::json!({ "stacktrace": st });
-    let st_view = EventView::new(&wrapper).stacktrace?;
-    let v = stacktrace::stacktrace_variants(&st_view, view.platform);
+    let v = stacktrace::stacktrace_variants(&StacktraceView::new(st), view.platform);
     Some((
         Component::parent("threads", vec![v.app]),
         Some(Component::parent("threads", vec![v.system])),
@@ -384,24 +400,9 @@ fn template_component(template: &Value) -> Component {
     Component::parent("template", vec![filename, line])
 }
 
-/// The in-app flag of each frame of a stack trace after the built-in rules, as Sentry writes it
-/// back into the event before deriving culprits and titles.
-pub(crate) fn frames_in_app(stacktrace: &Value, event_platform: Option<&str>) -> Vec<bool> {
-    let wrapper = serde_json::json!({ "stacktrace": stacktrace });
-    let Some(st) = EventView::new(&wrapper).stacktrace else {
-        return Vec::new();
-    };
-    let verdicts = enhancers::apply(&st.frames, event_platform);
-    st.frames
-        .iter()
-        .zip(verdicts)
-        .map(|(f, v)| v.in_app.map(|(app, _)| app).or(f.in_app).unwrap_or(false))
-        .collect()
-}
-
 /// The index of the exception that names the issue (see [`exception::main_exception_index`]).
-pub(crate) fn main_exception_index(event: &Value) -> Option<usize> {
-    exception::main_exception_index(&EventView::new(event))
+pub(crate) fn main_exception_index(view: &EventView<'_>) -> Option<usize> {
+    exception::main_exception_index(view)
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 //! once.
 
 use super::component::Component;
-use super::enhancers;
 use super::frame::{frame_component, has_url_origin};
 use super::input::{Family, FrameView, StacktraceView};
 
@@ -23,12 +22,8 @@ pub fn stacktrace_variants(
     event_platform: Option<&str>,
 ) -> StacktraceVariants {
     let frames = &stacktrace.frames;
-    let verdicts = enhancers::apply(frames, event_platform);
-    let in_app: Vec<bool> = frames
-        .iter()
-        .zip(&verdicts)
-        .map(|(f, v)| v.in_app.map(|(app, _)| app).or(f.in_app).unwrap_or(false))
-        .collect();
+    let verdicts = stacktrace.verdicts(event_platform);
+    let in_app = stacktrace.in_app(event_platform);
 
     let mut system_frames = Vec::with_capacity(frames.len());
     let mut app_frames = Vec::with_capacity(frames.len());
