@@ -67,6 +67,13 @@ pub struct ServeArgs {
     /// Password of that admin.
     #[arg(long, env = "VIGIL_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+    /// Ingest workers processing the queue (default: one per core, up to 4). 0 makes a node
+    /// that only accepts, leaving processing to other nodes or a later start.
+    #[arg(long, env = "VIGIL_WORKERS")]
+    pub workers: Option<usize>,
+    /// Queued envelopes above which ingest answers 429 so that SDKs back off.
+    #[arg(long, env = "VIGIL_MAX_QUEUE_DEPTH", default_value_t = 1_000_000)]
+    pub max_queue_depth: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -168,3 +168,77 @@ fn acknowledged_events_survive_kill_9_exactly_once() {
         "acknowledged events missing from the issues"
     );
 }
+
+/// Over the queue's bound the answer is 429 with Sentry's headers, never an error or a lost
+/// event: with no workers draining it, a queue bounded at 5 takes exactly 5 envelopes; a
+/// restart with workers then stores exactly those.
+#[test]
+fn full_queue_answers_429_and_keeps_what_it_acknowledged() {
+    let mut vigil = Vigil::start_with(&["--workers", "0", "--max-queue-depth", "5"]);
+    let dsn = vigil.create_project("shop", "python");
+    let url = vigil.url(&format!("/api/{}/envelope/", dsn.project_id));
+    let auth = format!("Sentry sentry_key={}, sentry_version=7", dsn.public_key);
+    let mut acked = Vec::new();
+    let mut limited = 0;
+    for n in 0..20 {
+        let event_id = format!("{n:032x}");
+        let response = vigil
+            .http()
+            .post(&url)
+            .header("x-sentry-auth", &auth)
+            .body(envelope(&event_id, n % GROUPS))
+            .send()
+            .expect("the server answers");
+        match response.status().as_u16() {
+            200 => acked.push(event_id),
+            429 => {
+                limited += 1;
+                let headers = response.headers();
+                assert!(
+                    headers.get("retry-after").is_some(),
+                    "429 without Retry-After"
+                );
+                let limits = headers
+                    .get("x-sentry-rate-limits")
+                    .expect("429 without X-Sentry-Rate-Limits")
+                    .to_str()
+                    .expect("ASCII header");
+                assert!(limits.contains(":organization"), "{limits}");
+            }
+            other => panic!("a full queue answered {other}"),
+        }
+    }
+    assert_eq!((acked.len(), limited), (5, 15));
+    assert_eq!(
+        vigil
+            .http()
+            .get(vigil.url("/_health"))
+            .send()
+            .expect("health")
+            .status(),
+        200
+    );
+
+    vigil.kill9();
+    vigil.restart();
+    vigil.settle();
+    for id in &acked {
+        vigil.api_poll(
+            "an acknowledged event",
+            &format!("/api/0/projects/default/shop/events/{id}/"),
+            &[],
+            |_| true,
+        );
+    }
+    let stored: usize = vigil
+        .project_issues("shop", "")
+        .iter()
+        .map(|issue| {
+            issue["count"]
+                .as_str()
+                .and_then(|c| c.parse::<usize>().ok())
+                .expect("count")
+        })
+        .sum();
+    assert_eq!(stored, 5, "exactly the acknowledged events");
+}

@@ -29,13 +29,14 @@ const IDLE_POLL: Duration = Duration::from_millis(200);
 /// Pause after a store error before the batch is tried again.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
-/// Starts `count` workers; they stop when `shutdown` turns true, after their current batch.
+/// Starts `count` workers (0: none, an accept-only node); they stop when `shutdown` turns
+/// true, after their current batch.
 pub fn spawn_workers(
     state: &AppState,
     count: usize,
     shutdown: watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    (0..count.max(1))
+    (0..count)
         .map(|_| tokio::spawn(run_worker(state.clone(), shutdown.clone())))
         .collect()
 }

@@ -24,9 +24,13 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let queue = open_queue(config)?;
-    let state = AppState::new(store, queue, ServerConfig::new(public_url.clone()));
+    let mut server_config = ServerConfig::new(public_url.clone());
+    server_config.limits.max_queue_depth = args.max_queue_depth;
+    let state = AppState::new(store, queue, server_config);
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
-    let worker_count = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+    let worker_count = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4)));
     let workers =
         vigil_server::ingest::worker::spawn_workers(&state, worker_count, workers_stopped);
     tracing::info!(bind = %args.bind, public_url = %public_url, worker_count, "vigil is listening");

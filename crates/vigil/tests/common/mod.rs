@@ -163,7 +163,14 @@ impl ApiResponse {
 }
 
 /// `vigil serve` on `port` with `data_dir`, its output going to the given files.
-fn serve(data_dir: &Path, port: u16, base_url: &str, stdout: File, stderr: File) -> Child {
+fn serve(
+    data_dir: &Path,
+    port: u16,
+    base_url: &str,
+    stdout: File,
+    stderr: File,
+    extra_args: &[&str],
+) -> Child {
     let mut command = Command::new(vigil_bin());
     for name in VIGIL_ENV {
         command.env_remove(name);
@@ -176,6 +183,7 @@ fn serve(data_dir: &Path, port: u16, base_url: &str, stdout: File, stderr: File)
         .arg(data_dir)
         .arg("--public-url")
         .arg(base_url)
+        .args(extra_args)
         // The log is read from a file: no colour codes in it.
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
@@ -203,12 +211,17 @@ pub const ADMIN_EMAIL: &str = "admin@example.com";
 impl Vigil {
     /// Starts a server on a free port and waits until `/_health` answers 200.
     pub fn start() -> Vigil {
+        Vigil::start_with(&[])
+    }
+
+    /// Like [`Vigil::start`], with more `vigil serve` flags.
+    pub fn start_with(extra_args: &[&str]) -> Vigil {
         // Another process may take the free port between our probe and the server's bind;
         // then the server exits at once, and a new port is tried.
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let mut vigil = Vigil::spawn();
+            let mut vigil = Vigil::spawn(extra_args);
             match vigil.wait_healthy() {
                 Ok(()) => {
                     vigil.token = vigil.create_user_and_token(ADMIN_EMAIL);
@@ -220,7 +233,7 @@ impl Vigil {
         }
     }
 
-    fn spawn() -> Vigil {
+    fn spawn(extra_args: &[&str]) -> Vigil {
         let data_dir = tempfile::Builder::new()
             .prefix("vigil-e2e-")
             .tempdir()
@@ -232,7 +245,7 @@ impl Vigil {
         let stdout = stderr
             .try_clone()
             .expect("share the server's log file for stdout");
-        let child = serve(data_dir.path(), port, &base_url, stdout, stderr);
+        let child = serve(data_dir.path(), port, &base_url, stdout, stderr, extra_args);
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -284,14 +297,22 @@ impl Vigil {
         self.child.wait().expect("reap the killed server");
     }
 
-    /// Starts the server again on the same data dir and port, and waits until it is healthy.
+    /// Starts the server again on the same data dir and port (default flags), and waits until
+    /// it is healthy.
     pub fn restart(&mut self) {
         let log = std::fs::OpenOptions::new()
             .append(true)
             .open(&self.stderr_log)
             .expect("reopen the server's log");
         let stdout = log.try_clone().expect("share the log for stdout");
-        self.child = serve(self.data_dir.path(), self.port, &self.base_url, stdout, log);
+        self.child = serve(
+            self.data_dir.path(),
+            self.port,
+            &self.base_url,
+            stdout,
+            log,
+            &[],
+        );
         if let Err(reason) = self.wait_healthy() {
             panic!("restart: {reason}");
         }
