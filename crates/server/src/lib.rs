@@ -32,6 +32,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Shared bound on request bodies held in memory.
     pub budget: ingest::body::MemoryBudget,
+    /// Per-DSN-key event counters.
+    pub key_limits: Arc<ingest::rate_limit::KeyRateLimiter>,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
             queue,
             queue_signal: Arc::new(tokio::sync::Notify::new()),
             budget: ingest::body::MemoryBudget::new(config.limits.max_bodies_in_flight),
+            key_limits: Arc::default(),
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
         }

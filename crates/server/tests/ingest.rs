@@ -392,3 +392,71 @@ async fn over_the_memory_budget_is_429_with_rate_limit_headers() {
         .await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn key_over_its_rate_limit_gets_429_scoped_to_the_key() {
+    let h = Harness::new().await;
+    let (status, _, key) = h
+        .api(
+            "PUT",
+            &format!("/api/0/projects/default/shop/keys/{}/", h.key.public_key),
+            Some(serde_json::json!({"rateLimit": {"window": 3600, "count": 2}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{key}");
+    assert_eq!(
+        key["rateLimit"],
+        serde_json::json!({"window": 3600, "count": 2})
+    );
+    let ids = [
+        "9ec79c33ec9942ab8353589fcb2e04d1",
+        "9ec79c33ec9942ab8353589fcb2e04d2",
+        "9ec79c33ec9942ab8353589fcb2e04d3",
+    ];
+    for id in &ids[..2] {
+        assert_eq!(
+            h.post_envelope(event_envelope(id, EVENT)).await.0,
+            StatusCode::OK
+        );
+    }
+    let request = h
+        .envelope_request(())
+        .body(Body::from(event_envelope(ids[2], EVENT)))
+        .expect("request");
+    let (status, headers, _) = h.send(request).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let limits = headers["x-sentry-rate-limits"].to_str().expect("ascii");
+    assert!(
+        limits.contains(":default;error;security:key:key_quota"),
+        "{limits}"
+    );
+    assert!(headers.get("retry-after").is_some());
+    assert!(h
+        .store
+        .event_by_id(h.project.id, ids[1])
+        .await
+        .expect("read")
+        .is_some());
+    assert!(
+        h.store
+            .event_by_id(h.project.id, ids[2])
+            .await
+            .expect("read")
+            .is_none(),
+        "the limited event is dropped"
+    );
+
+    // `null` removes the limit.
+    let (_, _, key) = h
+        .api(
+            "PUT",
+            &format!("/api/0/projects/default/shop/keys/{}/", h.key.public_key),
+            Some(serde_json::json!({"rateLimit": null})),
+        )
+        .await;
+    assert_eq!(key["rateLimit"], Value::Null);
+    assert_eq!(
+        h.post_envelope(event_envelope(ids[2], EVENT)).await.0,
+        StatusCode::OK
+    );
+}

@@ -66,6 +66,8 @@ pub trait Store: Send + Sync + 'static {
     async fn key_by_public_key(&self, public_key: &str) -> StoreResult<Option<ProjectKey>>;
     async fn list_keys(&self, project_id: i64) -> StoreResult<Vec<ProjectKey>>;
     async fn set_key_active(&self, key_id: i64, active: bool) -> StoreResult<()>;
+    /// Sets (`Some`) or clears a key's rate limit.
+    async fn set_key_rate_limit(&self, key_id: i64, limit: Option<KeyRateLimit>) -> StoreResult<()>;
 
     // --- users, membership, tokens -----------------------------------------------------------
 

@@ -35,6 +35,15 @@ pub struct ProjectKey {
     pub label: String,
     pub is_active: bool,
     pub date_created: UnixTime,
+    /// At most this many events per window, or no limit.
+    pub rate_limit: Option<KeyRateLimit>,
+}
+
+/// Sentry's per-key rate limit: `count` events per `window_secs` seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRateLimit {
+    pub count: i64,
+    pub window_secs: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -68,6 +68,7 @@ macro_rules! store_suite {
             events_create_releases_and_count_new_issues,
             deploys_belong_to_their_release,
             hourly_counts_bucket_events_by_hour,
+            key_rate_limit_is_set_and_cleared,
         );
     };
     (@cases $backend:ident, $factory:path; $($case:ident),+ $(,)?) => {
@@ -1299,6 +1300,20 @@ mod cases {
         assert_eq!(release.last_event, Some(T0 + 30.0));
     }
 
+    pub async fn key_rate_limit_is_set_and_cleared(store: &dyn Store) {
+        let org = store.ensure_organization("acme").await.unwrap();
+        let (_, key) = store.create_project(org.id, "shop", None).await.unwrap();
+        assert_eq!(key.rate_limit, None, "new keys are unlimited");
+        let limit = vigil_store::KeyRateLimit { count: 100, window_secs: 60 };
+        store.set_key_rate_limit(key.id, Some(limit)).await.unwrap();
+        let read = store.key_by_public_key(&key.public_key).await.unwrap().unwrap();
+        assert_eq!(read.rate_limit, Some(limit));
+        store.set_key_rate_limit(key.id, None).await.unwrap();
+        let read = store.key_by_public_key(&key.public_key).await.unwrap().unwrap();
+        assert_eq!(read.rate_limit, None);
+        assert!(matches!(store.set_key_rate_limit(key.id + 1000, None).await, Err(StoreError::NotFound(_))));
+    }
+
     pub async fn hourly_counts_bucket_events_by_hour(store: &dyn Store) {
         let (_, project) = project(store, "acme").await;
         // T0 is 22:13:20 UTC: +0 and +100 s share an hour, +3600 s is the next one.
@@ -1390,7 +1405,7 @@ async fn sqlite_migrations_run_once_across_opens() {
     );
     assert_eq!(
         sqlite_pragma(&path, "SELECT count(*) FROM schema_migrations"),
-        "2",
+        "3",
         "each migration recorded once"
     );
 }

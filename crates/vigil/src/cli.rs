@@ -51,6 +51,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage DSN keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Work with single events, without a server.
     #[command(subcommand)]
     Event(EventCommand),
@@ -106,6 +109,23 @@ pub enum ProjectCommand {
     },
     /// List projects with their DSNs.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Limit a DSN key to COUNT events per WINDOW seconds (Sentry's per-key rate limit);
+    /// over it, SDKs are answered 429 and back off.
+    RateLimit {
+        /// The key's public part (the user name in the DSN).
+        public_key: String,
+        #[arg(long, required_unless_present = "clear")]
+        count: Option<i64>,
+        #[arg(long, required_unless_present = "clear")]
+        window: Option<i64>,
+        /// Remove the limit.
+        #[arg(long, conflicts_with_all = ["count", "window"])]
+        clear: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -128,3 +128,43 @@ fn sigterm_stops_the_server_even_while_a_client_holds_a_half_sent_request() {
     );
     drop(stalled);
 }
+
+/// `vigil key rate-limit` sets what the keys API shows, and the server enforces it.
+#[test]
+fn key_rate_limit_from_the_cli_is_enforced() {
+    let vigil = Vigil::start();
+    let dsn = vigil.create_project("limited", "python");
+    vigil.cli(&[
+        "key",
+        "rate-limit",
+        &dsn.public_key,
+        "--count",
+        "1",
+        "--window",
+        "3600",
+    ]);
+    let keys = vigil
+        .api_get("/api/0/projects/default/limited/keys/", &[])
+        .ok("GET keys");
+    assert_eq!(
+        keys[0]["rateLimit"],
+        serde_json::json!({"window": 3600, "count": 1})
+    );
+    let url = vigil.url(&format!("/api/{}/store/", dsn.project_id));
+    let send = || {
+        vigil
+            .http()
+            .post(&url)
+            .header(
+                "x-sentry-auth",
+                format!("Sentry sentry_key={}, sentry_version=7", dsn.public_key),
+            )
+            .body(r#"{"message": "limited"}"#)
+            .send()
+            .expect("the server answers")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(send(), 200);
+    assert_eq!(send(), 429);
+}

@@ -53,6 +53,10 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{org}/{project}/", get(projects::project))
         .route("/projects/{org}/{project}/keys/", get(projects::list_keys))
         .route(
+            "/projects/{org}/{project}/keys/{key_id}/",
+            axum::routing::put(projects::update_key),
+        )
+        .route(
             "/projects/{org}/{project}/issues/",
             get(issues::list_project_issues).put(issues::bulk_update_project_issues),
         )

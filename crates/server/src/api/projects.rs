@@ -2,7 +2,9 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
+use serde::Deserialize;
 use serde_json::Value;
+use vigil_store::KeyRateLimit;
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -81,4 +83,79 @@ pub async fn list_keys(
             .map(|k| serialize_key(k, &state.config))
             .collect(),
     ))
+}
+
+/// The body of a key update, as Sentry's `ProjectKeyDetailsEndpoint` takes it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyUpdate {
+    /// `{"window": seconds, "count": events}`, or `null` to remove the limit.
+    #[serde(default, deserialize_with = "present")]
+    rate_limit: Option<Option<RateLimitBody>>,
+    is_active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RateLimitBody {
+    window: i64,
+    count: i64,
+}
+
+/// Tells a field set to `null` (`Some(None)`) from a field left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<RateLimitBody>>, D::Error> {
+    Option::<RateLimitBody>::deserialize(d).map(Some)
+}
+
+/// `PUT /api/0/projects/{org}/{project}/keys/{key_id}/`: the rate limit and active state of a
+/// DSN key (`key_id` is the public key, as Sentry's API names keys).
+pub async fn update_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project, key_id)): Path<(String, String, String)>,
+    body: Option<Json<KeyUpdate>>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(update) = body.ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))?;
+    let (_org, project) = caller.project(&state, &org, &project).await?;
+    let key = state
+        .store
+        .list_keys(project.id)
+        .await?
+        .into_iter()
+        .find(|k| k.public_key == key_id)
+        .ok_or(ApiError::NotFound)?;
+    if let Some(rate_limit) = update.rate_limit {
+        let limit = match rate_limit {
+            Some(RateLimitBody { window, count }) => {
+                if !(1..=86_400 * 30).contains(&window) {
+                    return Err(ApiError::bad_field(
+                        "rateLimit",
+                        "window must be between 1 second and 30 days",
+                    ));
+                }
+                if count < 0 {
+                    return Err(ApiError::bad_field(
+                        "rateLimit",
+                        "count must not be negative",
+                    ));
+                }
+                Some(KeyRateLimit {
+                    count,
+                    window_secs: window,
+                })
+            }
+            None => None,
+        };
+        state.store.set_key_rate_limit(key.id, limit).await?;
+    }
+    if let Some(active) = update.is_active {
+        state.store.set_key_active(key.id, active).await?;
+    }
+    let key = state
+        .store
+        .key_by_public_key(&key.public_key)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(serialize_key(&key, &state.config)))
 }

@@ -8,7 +8,7 @@
 use axum::http::HeaderMap;
 use vigil_protocol::auth::{auth_from_query, is_valid_public_key, parse_auth_header, ClientAuth};
 use vigil_protocol::dsn::Dsn;
-use vigil_store::{Project, ProjectKey};
+use vigil_store::ProjectKey;
 
 use super::error::IngestError;
 use crate::AppState;
@@ -54,7 +54,7 @@ pub async fn authorize(
     state: &AppState,
     public_key: &str,
     path_project_id: Option<i64>,
-) -> Result<(ProjectKey, Project), IngestError> {
+) -> Result<ProjectKey, IngestError> {
     if !is_valid_public_key(public_key) {
         return Err(IngestError::BadPublicKey);
     }
@@ -82,12 +82,13 @@ pub async fn authorize(
             return Err(IngestError::KeyRejected("ProjectId"));
         }
     }
-    let project = state
+    // A key whose project is gone authorizes nothing.
+    state
         .store
         .project_by_id(key.project_id)
         .await?
         .ok_or(IngestError::KeyRejected("ProjectId"))?;
-    Ok((key, project))
+    Ok(key)
 }
 
 /// The key named by an envelope's `dsn` header, checked against the path's project.

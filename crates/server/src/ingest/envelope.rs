@@ -42,7 +42,7 @@ pub async fn post_envelope(
     if let Some(dsn) = envelope.dsn() {
         let dsn_key = key_from_envelope_dsn(dsn, project_id)?;
         match &authorized {
-            Some((key, _)) if !dsn_key.eq_ignore_ascii_case(&key.public_key) => {
+            Some(key) if !dsn_key.eq_ignore_ascii_case(&key.public_key) => {
                 return Err(IngestError::InvalidEnvelope(
                     "public key header mismatch between envelope and request".into(),
                 ));
@@ -51,17 +51,15 @@ pub async fn post_envelope(
             None => authorized = Some(authorize(&state, &dsn_key, Some(project_id)).await?),
         }
     }
-    let Some((_key, project)) = authorized else {
+    let Some(key) = authorized else {
         return Err(IngestError::MissingAuth);
     };
     check_limits(&envelope, &limits)?;
 
     let client_sdk = client_sdk(auth.as_ref(), &headers);
     let client_ip = Some(peer.ip().to_string());
-    let (event_id, invalid) = queue_envelope(
-        &state, project.id, envelope, received, client_ip, client_sdk,
-    )
-    .await?;
+    let (event_id, invalid) =
+        queue_envelope(&state, &key, envelope, received, client_ip, client_sdk).await?;
     drop(reservation);
     if let Some(first) = invalid.first() {
         // The good items are queued; the answer still names what was wrong.

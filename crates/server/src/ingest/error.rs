@@ -38,12 +38,39 @@ pub enum IngestError {
     StoreUnavailable,
     #[error("too much data in flight, retry later")]
     Overloaded,
+    /// The DSN key's own rate limit; retry after this many seconds.
+    #[error("event submission rejected: the key's rate limit is reached")]
+    KeyRateLimited(u64),
 }
 
 /// How long an overloaded server asks SDKs to wait.
 const OVERLOAD_RETRY_SECS: u64 = 5;
 
 impl IngestError {
+    /// The `X-Sentry-Rate-Limits` entry of a 429: what SDKs must stop sending, and how long.
+    fn rate_limit(&self) -> Option<vigil_protocol::rate_limits::RateLimit> {
+        use vigil_protocol::rate_limits::RateLimit;
+        match self {
+            // Every category, organization scope: SDKs back off everything for a while.
+            IngestError::Overloaded => Some(RateLimit {
+                retry_after_secs: OVERLOAD_RETRY_SECS,
+                categories: Vec::new(),
+                scope: "organization".into(),
+                reason: Some("overloaded".into()),
+            }),
+            IngestError::KeyRateLimited(retry_after_secs) => Some(RateLimit {
+                retry_after_secs: *retry_after_secs,
+                categories: super::rate_limit::LIMITED_CATEGORIES
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect(),
+                scope: "key".into(),
+                reason: Some("key_quota".into()),
+            }),
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         use IngestError::*;
         match self {
@@ -52,7 +79,7 @@ impl IngestError {
             BodyTooLarge(_) | ItemTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Overloaded => StatusCode::TOO_MANY_REQUESTS,
+            Overloaded | KeyRateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             BadProjectPath
             | BadPublicKey
             | EmptyBody
@@ -77,20 +104,13 @@ impl IntoResponse for IngestError {
         if let Ok(value) = axum::http::HeaderValue::from_str(&detail) {
             headers.insert("x-sentry-error", value);
         }
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            // Every category, organization scope: SDKs back off everything for a while.
-            let limit = vigil_protocol::rate_limits::format_rate_limits(&[
-                vigil_protocol::rate_limits::RateLimit {
-                    retry_after_secs: OVERLOAD_RETRY_SECS,
-                    categories: Vec::new(),
-                    scope: "organization".into(),
-                    reason: Some("overloaded".into()),
-                },
-            ]);
-            if let Ok(value) = axum::http::HeaderValue::from_str(&limit) {
+        if let Some(limit) = self.rate_limit() {
+            let retry_after = limit.retry_after_secs;
+            let value = vigil_protocol::rate_limits::format_rate_limits(&[limit]);
+            if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
                 headers.insert("x-sentry-rate-limits", value);
             }
-            headers.insert(axum::http::header::RETRY_AFTER, OVERLOAD_RETRY_SECS.into());
+            headers.insert(axum::http::header::RETRY_AFTER, retry_after.into());
         }
         response
     }

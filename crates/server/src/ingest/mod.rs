@@ -7,6 +7,7 @@ pub mod enqueue;
 pub mod envelope;
 pub mod error;
 pub mod items;
+pub mod rate_limit;
 pub mod security;
 pub mod store_endpoint;
 pub mod worker;
@@ -18,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use vigil_protocol::auth::ClientAuth;
+use vigil_protocol::envelope::ItemType;
 
 pub use error::IngestError;
 pub use items::Accepted;
@@ -98,19 +100,44 @@ pub fn client_sdk(auth: Option<&ClientAuth>, headers: &HeaderMap) -> Option<Stri
 /// Preparation reads every event payload, so it runs on the blocking pool.
 pub async fn queue_envelope(
     state: &AppState,
-    project_id: i64,
+    key: &vigil_store::ProjectKey,
     envelope: vigil_protocol::envelope::Envelope,
     received: f64,
     client_ip: Option<String>,
     client_sdk: Option<String>,
 ) -> Result<(Option<String>, Vec<String>), IngestError> {
-    let prepared = tokio::task::spawn_blocking(move || enqueue::prepare(envelope))
+    let project_id = key.project_id;
+    let mut prepared = tokio::task::spawn_blocking(move || enqueue::prepare(envelope))
         .await
         .map_err(|_| IngestError::StoreUnavailable)?;
+    // Over the key's rate limit the events are dropped; the rest of the envelope is kept.
+    let mut limited = None;
+    if let Some(limit) = key.rate_limit {
+        let events = prepared
+            .envelope
+            .items
+            .iter()
+            .filter(|i| i.ty() == ItemType::Event)
+            .count();
+        if let Err(retry_after) = state
+            .key_limits
+            .admit(key.id, limit, events as i64, unix_now())
+        {
+            prepared
+                .envelope
+                .items
+                .retain(|i| i.ty() != ItemType::Event);
+            limited = Some(retry_after);
+        }
+    }
     enqueue::enqueue(
         state, project_id, &prepared, received, client_ip, client_sdk,
     )
     .await?;
+    if let Some(retry_after) = limited {
+        Metrics::inc(&state.metrics.requests_rejected, 1);
+        return Err(IngestError::KeyRateLimited(retry_after));
+    }
     Metrics::inc(&state.metrics.items_rejected, prepared.invalid.len() as u64);
     for reason in &prepared.invalid {
         tracing::warn!(project_id, reason, "envelope item dropped");

@@ -57,7 +57,7 @@ pub async fn post_security_report(
     let received = unix_now();
     let project_id = parse_project_id(&project_segment)?;
     let auth = request_auth(&headers, raw_query.as_deref())?.ok_or(IngestError::MissingAuth)?;
-    let (_key, project) = authorize(&state, &auth.sentry_key, Some(project_id)).await?;
+    let key = authorize(&state, &auth.sentry_key, Some(project_id)).await?;
     let limit = state.config.limits.max_event_size;
     let (raw, mut reservation) =
         read_limited(body, state.config.limits.max_request_body, &state.budget).await?;
@@ -96,7 +96,7 @@ pub async fn post_security_report(
             items: vec![Item::new(ItemType::Event, payload)],
         };
         let client_ip = Some(peer.ip().to_string());
-        queue_envelope(&state, project.id, envelope, received, client_ip, None).await?;
+        queue_envelope(&state, &key, envelope, received, client_ip, None).await?;
     }
     drop(reservation);
     Ok(StatusCode::OK)

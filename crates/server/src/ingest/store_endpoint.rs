@@ -52,7 +52,7 @@ async fn store(
 ) -> Result<Response, IngestError> {
     let received = unix_now();
     let auth = request_auth(&headers, query.as_deref())?.ok_or(IngestError::MissingAuth)?;
-    let (_key, project) = authorize(&state, &auth.sentry_key, project_id).await?;
+    let key = authorize(&state, &auth.sentry_key, project_id).await?;
     let limits = state.config.limits.clone();
     let (raw, mut reservation) = read_limited(body, limits.max_request_body, &state.budget).await?;
 
@@ -91,10 +91,8 @@ async fn store(
     reservation.merge(decoded);
 
     let client_ip = Some(peer.ip().to_string());
-    let (event_id, invalid) = queue_envelope(
-        &state, project.id, envelope, received, client_ip, client_sdk,
-    )
-    .await?;
+    let (event_id, invalid) =
+        queue_envelope(&state, &key, envelope, received, client_ip, client_sdk).await?;
     drop(reservation);
     if let Some(first) = invalid.first() {
         return Err(IngestError::InvalidEvent(first.clone()));

@@ -44,7 +44,7 @@ pub use self::queue::SqliteQueue;
 
 use self::connection::Connections;
 use crate::{
-    ApiToken, Deploy, Issue, IssueQuery, IssueStatus, NewDeploy, NewEvent, Organization, Project,
+    ApiToken, Deploy, Issue, KeyRateLimit, IssueQuery, IssueStatus, NewDeploy, NewEvent, Organization, Project,
     ProjectKey, RawItem, Release, ReleaseFields, SavedEvent, Store, StoreError, StoreResult,
     StoredEvent, TagValueCount, User,
 };
@@ -190,6 +190,10 @@ impl Store for SqliteStore {
     async fn list_keys(&self, project_id: i64) -> StoreResult<Vec<ProjectKey>> {
         self.read(move |conn| projects::list_keys(conn, project_id))
             .await
+    }
+
+    async fn set_key_rate_limit(&self, key_id: i64, limit: Option<KeyRateLimit>) -> StoreResult<()> {
+        self.write(move |conn| projects::set_key_rate_limit(conn, key_id, limit)).await
     }
 
     async fn set_key_active(&self, key_id: i64, active: bool) -> StoreResult<()> {

@@ -4,10 +4,11 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::error::DbContext;
 use super::{now, organizations};
-use crate::{Project, ProjectKey, StoreError, StoreResult};
+use crate::{KeyRateLimit, Project, ProjectKey, StoreError, StoreResult};
 
 const PROJECT_COLUMNS: &str = "id, organization_id, slug, name, platform, date_created";
-const KEY_COLUMNS: &str = "id, project_id, public_key, secret_key, label, is_active, date_created";
+const KEY_COLUMNS: &str = "id, project_id, public_key, secret_key, label, is_active, date_created, \
+     rate_limit_count, rate_limit_window";
 
 /// Label of the key every project starts with, as in Sentry.
 const DEFAULT_KEY_LABEL: &str = "Default";
@@ -32,6 +33,10 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ProjectKey> {
         label: row.get(4)?,
         is_active: row.get(5)?,
         date_created: row.get(6)?,
+        rate_limit: match (row.get::<_, Option<i64>>(7)?, row.get::<_, Option<i64>>(8)?) {
+            (Some(count), Some(window)) => Some(KeyRateLimit { count, window_secs: window }),
+            _ => None,
+        },
     })
 }
 
@@ -155,6 +160,25 @@ pub(crate) fn set_key_active(conn: &Connection, key_id: i64, active: bool) -> St
     let changed = conn
         .prepare_cached("UPDATE project_keys SET is_active = ?2 WHERE id = ?1")
         .and_then(|mut stmt| stmt.execute(params![key_id, active]))
+        .db("updating a project key")?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("project key {key_id}")));
+    }
+    Ok(())
+}
+
+/// Sets or clears a key's rate limit.
+pub(crate) fn set_key_rate_limit(
+    conn: &Connection,
+    key_id: i64,
+    limit: Option<KeyRateLimit>,
+) -> StoreResult<()> {
+    let (count, window) = limit.map_or((None, None), |l| (Some(l.count), Some(l.window_secs)));
+    let changed = conn
+        .prepare_cached(
+            "UPDATE project_keys SET rate_limit_count = ?2, rate_limit_window = ?3 WHERE id = ?1",
+        )
+        .and_then(|mut stmt| stmt.execute(params![key_id, count, window]))
         .db("updating a project key")?;
     if changed == 0 {
         return Err(StoreError::NotFound(format!("project key {key_id}")));

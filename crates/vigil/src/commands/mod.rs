@@ -1,12 +1,15 @@
 //! One module per subcommand.
 
 mod event;
+mod key;
 mod project;
 mod serve;
 mod token;
 mod user;
 
-use crate::cli::{Cli, Command, Config, EventCommand, ProjectCommand, TokenCommand, UserCommand};
+use crate::cli::{
+    Cli, Command, Config, EventCommand, KeyCommand, ProjectCommand, TokenCommand, UserCommand,
+};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let Cli { config, command } = cli;
@@ -28,6 +31,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             token::create(&config, &email, &scopes).await
         }
         Command::Event(EventCommand::Group) => event::group(),
+        Command::Key(KeyCommand::RateLimit {
+            public_key,
+            count,
+            window,
+            clear,
+        }) => {
+            let limit = if clear { None } else { count.zip(window) };
+            key::rate_limit(&config, &public_key, limit).await
+        }
     }
 }
 

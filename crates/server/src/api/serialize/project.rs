@@ -58,7 +58,7 @@ pub fn serialize_key(key: &ProjectKey, config: &ServerConfig) -> Value {
         "secret": key.secret_key,
         "projectId": key.project_id,
         "isActive": key.is_active,
-        "rateLimit": null,
+        "rateLimit": key.rate_limit.map(|l| json!({"window": l.window_secs, "count": l.count})),
         "dsn": {
             "public": dsn,
             "secret": secret_dsn,
