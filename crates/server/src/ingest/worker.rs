@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tracing::Instrument;
 use vigil_processing::NormalizeContext;
 use vigil_protocol::envelope::parse_envelope;
 use vigil_store::{ClaimedEnvelope, StoreError};
@@ -62,37 +63,42 @@ async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
             }
             continue;
         }
-        process_batch(&state, claimed).await;
+        let span = tracing::info_span!("batch", envelopes = claimed.len());
+        process_batch(&state, claimed).instrument(span).await;
     }
 }
 
-/// Processes a batch and writes it, retrying the writes until they succeed; acknowledges the
-/// entries after the commit.
+/// Processes a batch and writes it, retrying until the writes succeed (a failed write is
+/// processed again from the queued bytes, so the processed events are moved into the store, not
+/// copied); acknowledges the entries after the commit.
 async fn process_batch(state: &AppState, claimed: Vec<ClaimedEnvelope>) {
     let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
-    let span = tracing::info_span!("batch", envelopes = ids.len());
-    let _enter = span.enter();
+    let claimed = Arc::new(claimed);
     let retention_days = state.config.retention_days;
-    let batch = match tokio::task::spawn_blocking(move || process(claimed, retention_days)).await {
-        Ok(batch) => Arc::new(batch),
-        Err(err) => {
-            // A panic in processing: leave the entries to be claimed again (and set aside after
-            // MAX_ATTEMPTS).
-            tracing::error!(%err, "processing a batch panicked");
-            return;
-        }
-    };
     loop {
-        match write(state, &batch).await {
-            Ok(()) => break,
+        let input = Arc::clone(&claimed);
+        let batch = match tokio::task::spawn_blocking(move || process(&input, retention_days)).await
+        {
+            Ok(batch) => batch,
+            Err(err) => {
+                // A panic in processing: leave the entries to be claimed again after the lease
+                // (and set aside after MAX_ATTEMPTS).
+                tracing::error!(%err, "processing a batch panicked");
+                return;
+            }
+        };
+        let events: usize = batch.iter().map(|a| a.events.len()).sum();
+        match write(state, batch).await {
+            Ok(()) => {
+                Metrics::inc(&state.metrics.events_processed, events as u64);
+                break;
+            }
             Err(err) => {
                 tracing::error!(%err, "writing a processed batch failed; retrying");
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
         }
     }
-    let events: usize = batch.iter().map(|a| a.events.len()).sum();
-    Metrics::inc(&state.metrics.events_processed, events as u64);
     if let Err(err) = state.queue.ack(&ids).await {
         // The batch is stored; it will be processed again after the lease and count once.
         tracing::error!(%err, "acknowledging a written batch failed");
@@ -100,12 +106,12 @@ async fn process_batch(state: &AppState, claimed: Vec<ClaimedEnvelope>) {
 }
 
 /// Turns every claimed envelope into what the store keeps.
-fn process(claimed: Vec<ClaimedEnvelope>, retention_days: u32) -> Vec<Accepted> {
+fn process(claimed: &[ClaimedEnvelope], retention_days: u32) -> Vec<Accepted> {
     claimed
-        .into_iter()
+        .iter()
         .filter_map(|entry| {
-            let queued = entry.envelope;
-            let envelope = match parse_envelope(queued.body.into()) {
+            let queued = &entry.envelope;
+            let envelope = match parse_envelope(queued.body.clone().into()) {
                 Ok(envelope) => envelope,
                 Err(err) => {
                     tracing::error!(id = entry.id, %err, "queued envelope does not parse; dropped");
@@ -123,9 +129,9 @@ fn process(claimed: Vec<ClaimedEnvelope>, retention_days: u32) -> Vec<Accepted> 
             let ctx = NormalizeContext {
                 received: queued.received,
                 sent_at: envelope.sent_at(),
-                client_ip: queued.client_ip,
+                client_ip: queued.client_ip.clone(),
                 envelope_event_id: envelope.event_id(),
-                client_sdk: queued.client_sdk,
+                client_sdk: queued.client_sdk.clone(),
                 retention_days,
             };
             let accepted = accept_envelope(&envelope, queued.project_id, &ctx);
@@ -138,26 +144,26 @@ fn process(claimed: Vec<ClaimedEnvelope>, retention_days: u32) -> Vec<Accepted> 
 }
 
 /// Writes a processed batch: all events in one transaction, then the raw items and counters.
-async fn write(state: &AppState, batch: &[Accepted]) -> Result<(), StoreError> {
-    let events: Vec<_> = batch
-        .iter()
-        .flat_map(|a| a.events.iter().cloned())
-        .collect();
+async fn write(state: &AppState, batch: Vec<Accepted>) -> Result<(), StoreError> {
+    let mut events = Vec::new();
+    let mut raw = Vec::new();
+    let mut reports = Vec::new();
+    for accepted in batch {
+        events.extend(accepted.events);
+        raw.extend(accepted.raw_items);
+        reports.push((accepted.project_id, accepted.client_reports));
+    }
     if !events.is_empty() {
         state.store.save_events(events).await?;
     }
-    let raw: Vec<_> = batch
-        .iter()
-        .flat_map(|a| a.raw_items.iter().cloned())
-        .collect();
     if !raw.is_empty() {
         state.store.save_raw_items(raw).await?;
     }
-    for accepted in batch {
-        for (reason, category, quantity) in &accepted.client_reports {
+    for (project_id, client_reports) in reports {
+        for (reason, category, quantity) in &client_reports {
             state
                 .store
-                .add_client_report(accepted.project_id, reason, category, *quantity)
+                .add_client_report(project_id, reason, category, *quantity)
                 .await?;
         }
     }
