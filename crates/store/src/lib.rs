@@ -67,7 +67,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_keys(&self, project_id: i64) -> StoreResult<Vec<ProjectKey>>;
     async fn set_key_active(&self, key_id: i64, active: bool) -> StoreResult<()>;
     /// Sets (`Some`) or clears a key's rate limit.
-    async fn set_key_rate_limit(&self, key_id: i64, limit: Option<KeyRateLimit>) -> StoreResult<()>;
+    async fn set_key_rate_limit(&self, key_id: i64, limit: Option<KeyRateLimit>)
+        -> StoreResult<()>;
 
     // --- users, membership, tokens -----------------------------------------------------------
 

@@ -1304,14 +1304,28 @@ mod cases {
         let org = store.ensure_organization("acme").await.unwrap();
         let (_, key) = store.create_project(org.id, "shop", None).await.unwrap();
         assert_eq!(key.rate_limit, None, "new keys are unlimited");
-        let limit = vigil_store::KeyRateLimit { count: 100, window_secs: 60 };
+        let limit = vigil_store::KeyRateLimit {
+            count: 100,
+            window_secs: 60,
+        };
         store.set_key_rate_limit(key.id, Some(limit)).await.unwrap();
-        let read = store.key_by_public_key(&key.public_key).await.unwrap().unwrap();
+        let read = store
+            .key_by_public_key(&key.public_key)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(read.rate_limit, Some(limit));
         store.set_key_rate_limit(key.id, None).await.unwrap();
-        let read = store.key_by_public_key(&key.public_key).await.unwrap().unwrap();
+        let read = store
+            .key_by_public_key(&key.public_key)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(read.rate_limit, None);
-        assert!(matches!(store.set_key_rate_limit(key.id + 1000, None).await, Err(StoreError::NotFound(_))));
+        assert!(matches!(
+            store.set_key_rate_limit(key.id + 1000, None).await,
+            Err(StoreError::NotFound(_))
+        ));
     }
 
     pub async fn hourly_counts_bucket_events_by_hour(store: &dyn Store) {

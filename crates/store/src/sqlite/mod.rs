@@ -44,9 +44,9 @@ pub use self::queue::SqliteQueue;
 
 use self::connection::Connections;
 use crate::{
-    ApiToken, Deploy, Issue, KeyRateLimit, IssueQuery, IssueStatus, NewDeploy, NewEvent, Organization, Project,
-    ProjectKey, RawItem, Release, ReleaseFields, SavedEvent, Store, StoreError, StoreResult,
-    StoredEvent, TagValueCount, User,
+    ApiToken, Deploy, Issue, IssueQuery, IssueStatus, KeyRateLimit, NewDeploy, NewEvent,
+    Organization, Project, ProjectKey, RawItem, Release, ReleaseFields, SavedEvent, Store,
+    StoreError, StoreResult, StoredEvent, TagValueCount, User,
 };
 
 /// Read connections per store. Reads are short; a few cover a two-core machine's web traffic
@@ -192,8 +192,13 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn set_key_rate_limit(&self, key_id: i64, limit: Option<KeyRateLimit>) -> StoreResult<()> {
-        self.write(move |conn| projects::set_key_rate_limit(conn, key_id, limit)).await
+    async fn set_key_rate_limit(
+        &self,
+        key_id: i64,
+        limit: Option<KeyRateLimit>,
+    ) -> StoreResult<()> {
+        self.write(move |conn| projects::set_key_rate_limit(conn, key_id, limit))
+            .await
     }
 
     async fn set_key_active(&self, key_id: i64, active: bool) -> StoreResult<()> {

@@ -7,7 +7,8 @@ use super::{now, organizations};
 use crate::{KeyRateLimit, Project, ProjectKey, StoreError, StoreResult};
 
 const PROJECT_COLUMNS: &str = "id, organization_id, slug, name, platform, date_created";
-const KEY_COLUMNS: &str = "id, project_id, public_key, secret_key, label, is_active, date_created, \
+const KEY_COLUMNS: &str =
+    "id, project_id, public_key, secret_key, label, is_active, date_created, \
      rate_limit_count, rate_limit_window";
 
 /// Label of the key every project starts with, as in Sentry.
@@ -34,7 +35,10 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ProjectKey> {
         is_active: row.get(5)?,
         date_created: row.get(6)?,
         rate_limit: match (row.get::<_, Option<i64>>(7)?, row.get::<_, Option<i64>>(8)?) {
-            (Some(count), Some(window)) => Some(KeyRateLimit { count, window_secs: window }),
+            (Some(count), Some(window)) => Some(KeyRateLimit {
+                count,
+                window_secs: window,
+            }),
             _ => None,
         },
     })
