@@ -147,8 +147,7 @@ async fn answer<T>(receiver: oneshot::Receiver<StoreResult<T>>) -> StoreResult<T
 impl IngestQueue for SqliteQueue {
     async fn enqueue(&self, envelope: QueuedEnvelope) -> StoreResult<i64> {
         let encoded = tokio::task::spawn_blocking(move || -> StoreResult<Encoded> {
-            let compressed = zstd::bulk::compress(&envelope.body, COMPRESSION_LEVEL)
-                .map_err(|e| StoreError::Database(format!("compressing a queued envelope: {e}")))?;
+            let compressed = compress(&envelope.body)?;
             Ok(Encoded {
                 envelope,
                 compressed,
@@ -179,6 +178,28 @@ impl IngestQueue for SqliteQueue {
                 .then_some(oldest),
         })
     }
+}
+
+thread_local! {
+    /// One zstd context per blocking-pool thread: creating one costs more than compressing a
+    /// typical envelope.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn compress(body: &[u8]) -> StoreResult<Vec<u8>> {
+    let failed =
+        |e: std::io::Error| StoreError::Database(format!("compressing a queued envelope: {e}"));
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let mut compressor = match slot.take() {
+            Some(compressor) => compressor,
+            None => zstd::bulk::Compressor::new(COMPRESSION_LEVEL).map_err(failed)?,
+        };
+        let compressed = compressor.compress(body).map_err(failed);
+        *slot = Some(compressor);
+        compressed
+    })
 }
 
 /// The writer thread: waits for a command, takes every other one already waiting, applies
@@ -327,11 +348,15 @@ fn claim(tx: &Connection, max: usize, lease_secs: f64) -> StoreResult<Vec<Claime
         )
         .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
         .db("claiming queue entries")?;
+    // One zstd context for the whole claim.
+    let mut decompressor = zstd::bulk::Decompressor::new()
+        .map_err(|e| StoreError::Database(format!("creating a zstd context: {e}")))?;
     let mut claimed = rows
         .into_iter()
         .map(
             |(id, attempts, project_id, received, client_ip, client_sdk, compressed, size)| {
-                let body = zstd::bulk::decompress(&compressed, usize::try_from(size).unwrap_or(0))
+                let body = decompressor
+                    .decompress(&compressed, usize::try_from(size).unwrap_or(0))
                     .map_err(|e| {
                         StoreError::Database(format!("queue entry {id} is corrupt: {e}"))
                     })?;
