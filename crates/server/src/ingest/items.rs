@@ -21,8 +21,6 @@ pub struct Accepted {
     pub client_reports: Vec<(String, String, i64)>,
     /// One line per item that was dropped as invalid.
     pub invalid: Vec<String>,
-    /// The id to answer with.
-    pub event_id: Option<String>,
 }
 
 /// Refuses the whole envelope when one item type is over its limit (Relay answers 413 for
@@ -80,19 +78,13 @@ pub fn check_limits(envelope: &Envelope, limits: &Limits) -> Result<(), IngestEr
 pub fn accept_envelope(envelope: &Envelope, project_id: i64, ctx: &NormalizeContext) -> Accepted {
     let mut accepted = Accepted {
         project_id,
-        event_id: ctx.envelope_event_id.clone(),
         ..Accepted::default()
     };
     for item in &envelope.items {
         let ty = item.ty();
         match ty {
             ItemType::Event => match accept_event_item(item, project_id, ctx) {
-                Ok(event) => {
-                    accepted
-                        .event_id
-                        .get_or_insert_with(|| event.event_id.clone());
-                    accepted.events.push(event);
-                }
+                Ok(event) => accepted.events.push(event),
                 Err(reason) => accepted.invalid.push(format!("event item: {reason}")),
             },
             ItemType::ClientReport => match parse_client_report(&item.payload) {

@@ -22,7 +22,6 @@ use vigil_protocol::auth::ClientAuth;
 use vigil_protocol::envelope::ItemType;
 
 pub use error::IngestError;
-pub use items::Accepted;
 
 use crate::metrics::Metrics;
 use crate::AppState;
