@@ -34,6 +34,8 @@ pub struct AppState {
     pub budget: ingest::body::MemoryBudget,
     /// Per-DSN-key event counters.
     pub key_limits: Arc<ingest::rate_limit::KeyRateLimiter>,
+    /// DSN keys recently read by ingest.
+    pub key_cache: Arc<ingest::key_cache::KeyCache>,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             queue_signal: Arc::new(tokio::sync::Notify::new()),
             budget: ingest::body::MemoryBudget::new(config.limits.max_bodies_in_flight),
             key_limits: Arc::default(),
+            key_cache: Arc::default(),
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
         }

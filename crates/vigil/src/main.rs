@@ -6,6 +6,19 @@ mod storage;
 
 use clap::Parser;
 
+/// jemalloc instead of glibc's malloc: processing builds and drops many small JSON values per
+/// event, and under concurrency glibc's arenas both cost a quarter of the CPU and hold on to
+/// freed memory (BENCHMARKS.md, "Allocator").
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options, read at its start: a background thread returns freed pages to the
+/// system within about a second instead of on later allocations, which keeps the resident size
+/// near what is in use after a burst. `_RJEM_MALLOC_CONF` in the environment still overrides.
+#[export_name = "_rjem_malloc_conf"]
+pub static MALLOC_CONF: &[u8; 60] =
+    b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     init_tracing(&cli);

@@ -152,6 +152,7 @@ pub async fn update_key(
     if let Some(active) = update.is_active {
         state.store.set_key_active(key.id, active).await?;
     }
+    state.key_cache.forget(&key.public_key);
     let key = state
         .store
         .key_by_public_key(&key.public_key)

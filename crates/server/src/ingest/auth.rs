@@ -64,7 +64,7 @@ pub async fn authorize(
         .next()
         .unwrap_or(public_key)
         .to_ascii_lowercase();
-    let Some(key) = state.store.key_by_public_key(&key_part).await? else {
+    let Some(key) = state.key_cache.get(state.store.as_ref(), &key_part).await? else {
         tracing::warn!(public_key = key_part, "ingest with an unknown DSN key");
         return Err(IngestError::KeyRejected("ProjectId"));
     };

@@ -14,7 +14,7 @@ use super::auth::{authorize, key_from_envelope_dsn, parse_project_id, request_au
 use super::body::{decode_reserved, read_limited, Reservation};
 use super::error::IngestError;
 use super::items::check_limits;
-use super::{client_sdk, queue_envelope, unix_now};
+use super::{client_sdk, cpu_work, is_compressed, queue_envelope, unix_now};
 use crate::AppState;
 
 pub async fn post_envelope(
@@ -80,7 +80,7 @@ async fn parse_body(
 ) -> Result<(Envelope, Reservation), IngestError> {
     let headers = headers.clone();
     let budget = state.budget.clone();
-    tokio::task::spawn_blocking(move || {
+    cpu_work(raw.len(), is_compressed(&headers), move || {
         let (data, reservation) = decode_reserved(&headers, raw, limit, &budget)?;
         if data.is_empty() {
             return Err(IngestError::EmptyBody);
@@ -89,6 +89,5 @@ async fn parse_body(
             parse_envelope(data).map_err(|err| IngestError::InvalidEnvelope(err.to_string()))?;
         Ok((envelope, reservation))
     })
-    .await
-    .map_err(|_| IngestError::StoreUnavailable)?
+    .await?
 }

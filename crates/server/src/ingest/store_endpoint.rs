@@ -15,7 +15,7 @@ use super::auth::{authorize, parse_project_id, request_auth};
 use super::body::{decode_content, decode_reserved, read_limited};
 use super::error::IngestError;
 use super::items::check_limits;
-use super::{client_sdk, queue_envelope, unix_now};
+use super::{client_sdk, cpu_work, is_compressed, queue_envelope, unix_now};
 use crate::AppState;
 
 /// `POST /api/{project_id}/store/`.
@@ -67,7 +67,8 @@ async fn store(
     };
     let client_sdk = client_sdk(Some(&auth), &headers);
     let budget = state.budget.clone();
-    let (envelope, decoded) = tokio::task::spawn_blocking(move || -> Result<_, IngestError> {
+    let compressed = is_compressed(&headers);
+    let (envelope, decoded) = cpu_work(raw.len(), compressed, move || -> Result<_, IngestError> {
         let (data, decoded) = decode_reserved(&headers, raw, body_limit, &budget)?;
         if data.iter().all(u8::is_ascii_whitespace) {
             return Err(IngestError::EmptyBody);
@@ -86,8 +87,7 @@ async fn store(
         };
         Ok((envelope, decoded))
     })
-    .await
-    .map_err(|_| IngestError::StoreUnavailable)??;
+    .await??;
     reservation.merge(decoded);
 
     let client_ip = Some(peer.ip().to_string());

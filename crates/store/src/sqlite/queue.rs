@@ -5,8 +5,9 @@
 //! write in parallel. One thread owns the queue's connection and applies commands in batches:
 //! whatever enqueues, claims and acks are waiting when it wakes go into one transaction and one
 //! sync (group commit), so a thousand concurrent requests cost a handful of fsyncs, not a
-//! thousand. Bodies are zstd-compressed by the caller's blocking task before they reach that
-//! thread, so compression runs in parallel too.
+//! thousand. Bodies are zstd-compressed by the caller before they reach that thread (on its own
+//! task for typical sizes, on the blocking pool for large ones), so compression runs in parallel
+//! too.
 //!
 //! The file belongs to one process: leases left by a previous process are void at open, and
 //! everything not acknowledged is claimable again.
@@ -31,6 +32,9 @@ const MAX_COMMANDS_PER_COMMIT: usize = 1024;
 
 /// zstd level for queued bodies: fast; envelopes of one SDK compress 4–6× even so.
 const COMPRESSION_LEVEL: i32 = 1;
+
+/// Bodies up to this size are compressed on the caller's task.
+const INLINE_COMPRESSION_BYTES: usize = 128 * 1024;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS queue (
@@ -146,15 +150,23 @@ async fn answer<T>(receiver: oneshot::Receiver<StoreResult<T>>) -> StoreResult<T
 #[async_trait]
 impl IngestQueue for SqliteQueue {
     async fn enqueue(&self, envelope: QueuedEnvelope) -> StoreResult<i64> {
-        let encoded = tokio::task::spawn_blocking(move || -> StoreResult<Encoded> {
+        let inline = envelope.body.len() <= INLINE_COMPRESSION_BYTES;
+        let encode = move || -> StoreResult<Encoded> {
             let compressed = compress(&envelope.body)?;
             Ok(Encoded {
                 envelope,
                 compressed,
             })
-        })
-        .await
-        .map_err(|e| StoreError::Database(format!("queue task failed: {e}")))??;
+        };
+        // A typical envelope compresses in microseconds, less than a hop to the blocking pool
+        // costs; large ones go there so they do not stall the caller's runtime thread.
+        let encoded = if inline {
+            encode()?
+        } else {
+            tokio::task::spawn_blocking(encode)
+                .await
+                .map_err(|e| StoreError::Database(format!("queue task failed: {e}")))??
+        };
         answer(self.send(|reply| Command::Enqueue(Box::new(encoded), reply))?).await
     }
 
@@ -181,7 +193,7 @@ impl IngestQueue for SqliteQueue {
 }
 
 thread_local! {
-    /// One zstd context per blocking-pool thread: creating one costs more than compressing a
+    /// One zstd context per thread that compresses: creating one costs more than compressing a
     /// typical envelope.
     static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
         const { std::cell::RefCell::new(None) };
