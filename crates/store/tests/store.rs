@@ -1419,7 +1419,7 @@ async fn sqlite_migrations_run_once_across_opens() {
     );
     assert_eq!(
         sqlite_pragma(&path, "SELECT count(*) FROM schema_migrations"),
-        "3",
+        "4",
         "each migration recorded once"
     );
 }

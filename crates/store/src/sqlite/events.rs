@@ -3,11 +3,17 @@
 //! Reads are by issue or by id and always want the whole event, so the normalized JSON is one
 //! zstd-compressed BLOB rather than spread over tables; what lists and filters need (time,
 //! level, environment, release, …) is copied into columns. Compression happens before the
-//! writer lock is taken (see [`Encoder`]), so it does not lengthen the write transaction.
+//! writer lock is taken (see [`Encoder`]), so it does not lengthen the write transaction, and
+//! is against the first event of the same grouping hash where there is one
+//! ([`super::references`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::error::{corrupt, failed, DbContext};
+use super::references::{self, Reference, MAX_REFERENCE_BYTES};
 use super::sql_int;
 use crate::{NewEvent, StoreResult, StoredEvent};
 
@@ -17,78 +23,198 @@ const ZSTD_LEVEL: i32 = 1;
 
 const COLUMNS: &str = "project_id, event_id, issue_id, event_type, timestamp, received, level, \
                        platform, title, culprit, environment, release, transaction_name, \
-                       user_tag, tags, data, size";
+                       user_tag, tags, data, size, reference_id";
+
+/// What an event's `data` was compressed against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum ReferenceLink {
+    /// Nothing: compressed on its own.
+    None,
+    /// A stored reference event.
+    Stored(i64),
+    /// The reference this batch brings at this index of [`EncodedBatch::references`].
+    New(usize),
+}
 
 /// An event with its JSON serialized and compressed, ready to insert.
 pub(crate) struct EncodedEvent {
     /// The event; its `data` has been moved into `data_zstd`.
     pub event: NewEvent,
     pub data_zstd: Vec<u8>,
+    pub reference: ReferenceLink,
     /// Bytes of the JSON before compression.
     pub size: i64,
     /// `tags` as a JSON array of `[key, value]` pairs.
     pub tags_json: String,
 }
 
+/// A reference event a batch brings: the first event of a hash not seen before.
+pub(crate) struct NewReference {
+    pub project_id: i64,
+    pub hash: String,
+    pub json: Arc<[u8]>,
+    pub data_zstd: Vec<u8>,
+}
+
+/// A batch of events ready to insert, with the references they are compressed against.
+pub(crate) struct EncodedBatch {
+    pub events: Vec<EncodedEvent>,
+    pub references: Vec<NewReference>,
+}
+
 /// Serializes and compresses events, outside any lock.
 ///
-/// One per batch: it keeps one zstd context, and creating a context costs more than
+/// One per batch: it keeps its zstd contexts, and creating a context costs more than
 /// compressing a typical event (it was a third of the ingest time when made per event).
 pub(crate) struct Encoder {
-    compressor: zstd::bulk::Compressor<'static>,
+    plain: zstd::bulk::Compressor<'static>,
+    with_reference: zstd::bulk::Compressor<'static>,
+    /// The dictionary loaded into `with_reference`.
+    loaded: Option<Arc<[u8]>>,
 }
 
 impl Encoder {
     pub(crate) fn new() -> StoreResult<Encoder> {
-        let compressor = zstd::bulk::Compressor::new(ZSTD_LEVEL)
-            .map_err(|e| failed("creating a zstd context", e))?;
-        Ok(Encoder { compressor })
+        let context = || {
+            zstd::bulk::Compressor::new(ZSTD_LEVEL)
+                .map_err(|e| failed("creating a zstd context", e))
+        };
+        Ok(Encoder {
+            plain: context()?,
+            with_reference: context()?,
+            loaded: None,
+        })
     }
 
-    pub(crate) fn encode(&mut self, mut event: NewEvent) -> StoreResult<EncodedEvent> {
-        let data = std::mem::take(&mut event.data);
-        let json = serde_json::to_vec(&data).map_err(|e| failed("serializing event data", e))?;
-        let data_zstd = self
-            .compressor
-            .compress(&json)
-            .map_err(|e| failed("compressing event data", e))?;
-        let tags_json =
-            serde_json::to_string(&event.tags).map_err(|e| failed("serializing event tags", e))?;
-        Ok(EncodedEvent {
-            event,
-            data_zstd,
-            size: i64::try_from(json.len()).unwrap_or(i64::MAX),
-            tags_json,
+    /// Encodes a batch in order. `stored_reference` finds the reference of a hash that earlier
+    /// batches stored (see [`super::references`]).
+    pub(crate) fn encode_batch(
+        &mut self,
+        events: Vec<NewEvent>,
+        mut stored_reference: impl FnMut(i64, &str) -> StoreResult<Option<Reference>>,
+    ) -> StoreResult<EncodedBatch> {
+        let mut references: Vec<NewReference> = Vec::new();
+        let mut new_by_key: HashMap<(i64, String), usize> = HashMap::new();
+        let mut encoded = Vec::with_capacity(events.len());
+        for mut event in events {
+            let data = std::mem::take(&mut event.data);
+            let json =
+                serde_json::to_vec(&data).map_err(|e| failed("serializing event data", e))?;
+            drop(data);
+            let hash = event
+                .hashes
+                .first()
+                .filter(|_| json.len() <= MAX_REFERENCE_BYTES);
+            let (reference, dictionary) = match hash {
+                None => (ReferenceLink::None, None),
+                Some(hash) => {
+                    let key = (event.project_id, hash.clone());
+                    if let Some(&index) = new_by_key.get(&key) {
+                        let json = Arc::clone(&references[index].json);
+                        (ReferenceLink::New(index), Some(json))
+                    } else if let Some(stored) = stored_reference(event.project_id, hash)? {
+                        (ReferenceLink::Stored(stored.id), Some(stored.json))
+                    } else {
+                        let own: Arc<[u8]> = Arc::from(json.as_slice());
+                        let data_zstd = self
+                            .plain
+                            .compress(&json)
+                            .map_err(|e| failed("compressing a reference event", e))?;
+                        references.push(NewReference {
+                            project_id: event.project_id,
+                            hash: hash.clone(),
+                            json: Arc::clone(&own),
+                            data_zstd,
+                        });
+                        new_by_key.insert(key, references.len() - 1);
+                        (ReferenceLink::New(references.len() - 1), Some(own))
+                    }
+                }
+            };
+            let data_zstd = match dictionary {
+                Some(dictionary) => self.compress_against(&json, dictionary)?,
+                None => self
+                    .plain
+                    .compress(&json)
+                    .map_err(|e| failed("compressing event data", e))?,
+            };
+            let tags_json = serde_json::to_string(&event.tags)
+                .map_err(|e| failed("serializing event tags", e))?;
+            encoded.push(EncodedEvent {
+                event,
+                data_zstd,
+                reference,
+                size: i64::try_from(json.len()).unwrap_or(i64::MAX),
+                tags_json,
+            });
+        }
+        Ok(EncodedBatch {
+            events: encoded,
+            references,
         })
+    }
+
+    fn compress_against(&mut self, json: &[u8], dictionary: Arc<[u8]>) -> StoreResult<Vec<u8>> {
+        let same = self
+            .loaded
+            .as_ref()
+            .is_some_and(|loaded| Arc::ptr_eq(loaded, &dictionary));
+        if !same {
+            self.with_reference
+                .set_dictionary(ZSTD_LEVEL, &dictionary)
+                .map_err(|e| failed("loading a reference event", e))?;
+            self.loaded = Some(dictionary);
+        }
+        self.with_reference
+            .compress(json)
+            .map_err(|e| failed("compressing event data", e))
     }
 }
 
-/// Decompresses the events of one read with one zstd context.
+/// Decompresses the events of one read with its zstd contexts.
 struct Decoder {
-    decompressor: zstd::bulk::Decompressor<'static>,
+    plain: zstd::bulk::Decompressor<'static>,
+    with_reference: zstd::bulk::Decompressor<'static>,
+    /// The reference loaded into `with_reference`.
+    loaded: Option<i64>,
 }
 
 impl Decoder {
     fn new() -> StoreResult<Decoder> {
-        let decompressor =
-            zstd::bulk::Decompressor::new().map_err(|e| failed("creating a zstd context", e))?;
-        Ok(Decoder { decompressor })
+        let context =
+            || zstd::bulk::Decompressor::new().map_err(|e| failed("creating a zstd context", e));
+        Ok(Decoder {
+            plain: context()?,
+            with_reference: context()?,
+            loaded: None,
+        })
     }
 
-    fn decode(&mut self, row: EventRow) -> StoreResult<StoredEvent> {
+    fn decode(&mut self, conn: &Connection, row: EventRow) -> StoreResult<StoredEvent> {
         let EventRow {
             mut event,
             tags_json,
             data_zstd,
+            reference_id,
         } = row;
         let what = || format!("event {}", event.event_id);
         event.tags = serde_json::from_str(&tags_json).map_err(|e| corrupt(&what(), e))?;
         // `size` is the exact length of the JSON, so it bounds the output buffer.
         let capacity = usize::try_from(event.size).map_err(|e| corrupt(&what(), e))?;
-        let json = self
-            .decompressor
-            .decompress(&data_zstd, capacity)
-            .map_err(|e| corrupt(&what(), e))?;
+        let json = match reference_id {
+            None => self.plain.decompress(&data_zstd, capacity),
+            Some(id) => {
+                if self.loaded != Some(id) {
+                    let dictionary = references::json_by_id(conn, id)?;
+                    self.with_reference
+                        .set_dictionary(&dictionary)
+                        .map_err(|e| corrupt(&what(), e))?;
+                    self.loaded = Some(id);
+                }
+                self.with_reference.decompress(&data_zstd, capacity)
+            }
+        }
+        .map_err(|e| corrupt(&what(), e))?;
         event.data = serde_json::from_slice(&json).map_err(|e| corrupt(&what(), e))?;
         Ok(event)
     }
@@ -108,11 +234,18 @@ pub(crate) fn existing(
         .db("looking up an event id")
 }
 
-pub(crate) fn insert(conn: &Connection, encoded: &EncodedEvent, issue_id: i64) -> StoreResult<()> {
+/// Inserts an event row; `reference_id` is the stored id of its [`ReferenceLink`].
+pub(crate) fn insert(
+    conn: &Connection,
+    encoded: &EncodedEvent,
+    issue_id: i64,
+    reference_id: Option<i64>,
+) -> StoreResult<()> {
     let e = &encoded.event;
     conn.prepare_cached(&format!(
         "INSERT INTO events ({COLUMNS}, message)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                 ?19)"
     ))
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -133,6 +266,7 @@ pub(crate) fn insert(conn: &Connection, encoded: &EncodedEvent, issue_id: i64) -
             encoded.tags_json,
             encoded.data_zstd,
             encoded.size,
+            reference_id,
             e.message,
         ])
     })
@@ -161,7 +295,9 @@ pub(crate) fn of_issue(
         })
         .db("listing an issue's events")?;
     let mut decoder = Decoder::new()?;
-    rows.into_iter().map(|row| decoder.decode(row)).collect()
+    rows.into_iter()
+        .map(|row| decoder.decode(conn, row))
+        .collect()
 }
 
 /// The newest or the oldest event of an issue.
@@ -181,7 +317,7 @@ pub(crate) fn edge_of_issue(
         ))
         .and_then(|mut stmt| stmt.query_row([issue_id], EventRow::read).optional())
         .db("reading an issue's event")?;
-    row.map(|row| Decoder::new()?.decode(row)).transpose()
+    row.map(|row| Decoder::new()?.decode(conn, row)).transpose()
 }
 
 pub(crate) fn by_id(
@@ -198,7 +334,7 @@ pub(crate) fn by_id(
                 .optional()
         })
         .db("reading an event")?;
-    row.map(|row| Decoder::new()?.decode(row)).transpose()
+    row.map(|row| Decoder::new()?.decode(conn, row)).transpose()
 }
 
 /// An event row as stored, before its tags and data are decoded (decoding errors are the
@@ -207,6 +343,7 @@ struct EventRow {
     event: StoredEvent,
     tags_json: String,
     data_zstd: Vec<u8>,
+    reference_id: Option<i64>,
 }
 
 impl EventRow {
@@ -233,6 +370,7 @@ impl EventRow {
             },
             tags_json: row.get(14)?,
             data_zstd: row.get(15)?,
+            reference_id: row.get(17)?,
         })
     }
 }

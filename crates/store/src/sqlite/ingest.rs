@@ -19,7 +19,8 @@ use std::collections::HashSet;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::error::DbContext;
-use super::events::{self, EncodedEvent};
+use super::events::{self, EncodedBatch, EncodedEvent, ReferenceLink};
+use super::references;
 use super::releases::ReleaseTally;
 use super::tally::Tally;
 use crate::{NewEvent, SavedEvent, StoreError, StoreResult};
@@ -45,20 +46,37 @@ pub(crate) fn validate(event: &NewEvent) -> StoreResult<()> {
     Ok(())
 }
 
-/// Writes the batch in one transaction; one result per event, in order.
-pub(crate) fn save(conn: &mut Connection, batch: &[EncodedEvent]) -> StoreResult<Vec<SavedEvent>> {
+/// Writes the batch in one transaction; one result per event, in order, and the ids given to
+/// the batch's new references (in the order of [`EncodedBatch::references`]).
+pub(crate) fn save(
+    conn: &mut Connection,
+    batch: &EncodedBatch,
+) -> StoreResult<(Vec<SavedEvent>, Vec<i64>)> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .db("saving events")?;
+    let reference_ids = batch
+        .references
+        .iter()
+        .map(|r| references::insert(&tx, r.project_id, &r.hash, &r.data_zstd))
+        .collect::<StoreResult<Vec<i64>>>()?;
     let mut batch_state = Batch::default();
     let saved = batch
+        .events
         .iter()
-        .map(|encoded| batch_state.save_one(&tx, encoded))
+        .map(|encoded| {
+            let reference_id = match encoded.reference {
+                ReferenceLink::None => None,
+                ReferenceLink::Stored(id) => Some(id),
+                ReferenceLink::New(index) => reference_ids.get(index).copied(),
+            };
+            batch_state.save_one(&tx, encoded, reference_id)
+        })
         .collect::<StoreResult<Vec<_>>>()?;
     batch_state.tally.write(&tx)?;
     batch_state.releases.write(&tx)?;
     tx.commit().db("saving events")?;
-    Ok(saved)
+    Ok((saved, reference_ids))
 }
 
 /// What the events of one batch share.
@@ -72,7 +90,12 @@ struct Batch<'a> {
 }
 
 impl<'a> Batch<'a> {
-    fn save_one(&mut self, tx: &Connection, encoded: &'a EncodedEvent) -> StoreResult<SavedEvent> {
+    fn save_one(
+        &mut self,
+        tx: &Connection,
+        encoded: &'a EncodedEvent,
+        reference_id: Option<i64>,
+    ) -> StoreResult<SavedEvent> {
         let event = &encoded.event;
         let result = |issue_id, new_issue, regressed, duplicate| SavedEvent {
             event_id: event.event_id.clone(),
@@ -99,7 +122,7 @@ impl<'a> Batch<'a> {
             }
         };
         map_hashes(tx, event, issue_id, known_hash)?;
-        events::insert(tx, encoded, issue_id)?;
+        events::insert(tx, encoded, issue_id, reference_id)?;
         self.tally.add(issue_id, event);
         if let Some(release) = event.release.as_deref().filter(|r| !r.is_empty()) {
             self.releases

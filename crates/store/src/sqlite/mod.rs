@@ -30,6 +30,7 @@ mod organizations;
 mod projects;
 mod queue;
 mod raw;
+mod references;
 mod releases;
 mod tally;
 mod tokens;
@@ -57,6 +58,8 @@ const READERS: usize = 4;
 #[derive(Clone)]
 pub struct SqliteStore {
     connections: Arc<Connections>,
+    /// Reference events of the hashes seen lately, for compressing new events.
+    references: Arc<references::ReferenceCache>,
 }
 
 impl SqliteStore {
@@ -76,6 +79,7 @@ impl SqliteStore {
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(SqliteStore {
             connections: Arc::new(Connections::new(writer, readers)),
+            references: Arc::default(),
         })
     }
 
@@ -265,14 +269,27 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         events.iter().try_for_each(ingest::validate)?;
+        let cache = Arc::clone(&self.references);
         self.blocking(move |connections| {
             // Serialize and compress before taking the writer, which other batches wait for.
             let mut encoder = events::Encoder::new()?;
-            let encoded = events
-                .into_iter()
-                .map(|event| encoder.encode(event))
-                .collect::<StoreResult<Vec<_>>>()?;
-            connections.write(|conn| ingest::save(conn, &encoded))
+            let encoded = encoder.encode_batch(events, |project_id, hash| {
+                if let Some(reference) = cache.get(project_id, hash) {
+                    return Ok(Some(reference));
+                }
+                let stored = connections.read(|conn| references::load(conn, project_id, hash))?;
+                if let Some(reference) = &stored {
+                    cache.remember(project_id, hash.to_owned(), reference.clone());
+                }
+                Ok(stored)
+            })?;
+            let (saved, reference_ids) = connections.write(|conn| ingest::save(conn, &encoded))?;
+            // Committed: later batches may compress against these.
+            for (new, id) in encoded.references.into_iter().zip(reference_ids) {
+                let reference = references::Reference { id, json: new.json };
+                cache.remember(new.project_id, new.hash, reference);
+            }
+            Ok(saved)
         })
         .await
     }

@@ -16,6 +16,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, TransactionBehavior};
@@ -32,6 +33,13 @@ const MAX_COMMANDS_PER_COMMIT: usize = 1024;
 
 /// zstd level for queued bodies: fast; envelopes of one SDK compress 4–6× even so.
 const COMPRESSION_LEVEL: i32 = 1;
+
+/// `PRAGMA auto_vacuum`'s value for INCREMENTAL.
+const AUTO_VACUUM_INCREMENTAL: i64 = 2;
+/// How often a drained queue's file may be shrunk at most.
+const SHRINK_INTERVAL: Duration = Duration::from_secs(5);
+/// Free pages (4 KiB each) below which a drained queue's file is left as it is.
+const SHRINK_MIN_FREE_PAGES: i64 = 1024;
 
 /// Bodies up to this size are compressed on the caller's task.
 const INLINE_COMPRESSION_BYTES: usize = 128 * 1024;
@@ -90,6 +98,16 @@ impl SqliteQueue {
             })?;
         }
         let writer = connection::open_writer(path)?;
+        // Incremental auto-vacuum lets the file shrink back once a backlog has drained; it can
+        // only be turned on before the first table exists, or by rewriting the file (below).
+        let auto_vacuum: i64 = writer
+            .query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
+            .db("reading auto_vacuum")?;
+        if auto_vacuum != AUTO_VACUUM_INCREMENTAL {
+            writer
+                .pragma_update(None, "auto_vacuum", AUTO_VACUUM_INCREMENTAL)
+                .db("setting auto_vacuum")?;
+        }
         writer
             .execute_batch(SCHEMA)
             .db("creating the queue table")?;
@@ -113,6 +131,10 @@ impl SqliteQueue {
             commits: AtomicU64::new(0),
             oldest_received: AtomicI64::new(0),
         });
+        if auto_vacuum != AUTO_VACUUM_INCREMENTAL && depth == 0 {
+            // A queue file made before auto-vacuum: rewriting it is quick while it is empty.
+            writer.execute_batch("VACUUM").db("vacuuming the queue")?;
+        }
         refresh_oldest(&writer, &shared)?;
         let (commands, receiver) = mpsc::channel();
         let thread_shared = Arc::clone(&shared);
@@ -217,6 +239,7 @@ fn compress(body: &[u8]) -> StoreResult<Vec<u8>> {
 /// The writer thread: waits for a command, takes every other one already waiting, applies
 /// them in one transaction, answers them all.
 fn run_writer(mut conn: Connection, receiver: mpsc::Receiver<Command>, shared: &Shared) {
+    let mut last_shrink: Option<Instant> = None;
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_COMMANDS_PER_COMMIT {
@@ -226,7 +249,43 @@ fn run_writer(mut conn: Connection, receiver: mpsc::Receiver<Command>, shared: &
             }
         }
         apply_batch(&mut conn, batch, shared);
+        let due = last_shrink.is_none_or(|at| at.elapsed() >= SHRINK_INTERVAL);
+        if due && shared.depth.load(Ordering::Relaxed) == 0 {
+            match shrink(&conn) {
+                Ok(true) => last_shrink = Some(Instant::now()),
+                Ok(false) => {}
+                Err(err) => {
+                    last_shrink = Some(Instant::now());
+                    tracing::warn!(%err, "shrinking the queue file");
+                }
+            }
+        }
     }
+}
+
+/// Gives the free pages of a drained queue back to the file system, when there are enough of
+/// them to matter: after a burst, the file would otherwise keep its peak size for good. `true`
+/// when it did.
+fn shrink(conn: &Connection) -> StoreResult<bool> {
+    let free_pages: i64 = conn
+        .query_row("PRAGMA freelist_count", [], |row| row.get(0))
+        .db("reading the queue's free pages")?;
+    if free_pages >= SHRINK_MIN_FREE_PAGES {
+        // The pragma frees one page per step: run it to the end.
+        conn.prepare("PRAGMA incremental_vacuum")
+            .and_then(|mut stmt| {
+                let mut rows = stmt.query([])?;
+                while rows.next()?.is_some() {}
+                Ok(())
+            })
+            .db("vacuuming the queue")?;
+        // The file shrinks when the WAL is copied back into it.
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .db("checkpointing the queue")?;
+        tracing::debug!(free_pages, "queue file shrunk");
+        return Ok(true);
+    }
+    Ok(false)
 }
 
 /// What one command produced inside the transaction, sent once it is committed.
@@ -450,4 +509,58 @@ fn refresh_oldest(conn: &Connection, shared: &Shared) -> StoreResult<()> {
         Ordering::Relaxed,
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(body: Vec<u8>) -> QueuedEnvelope {
+        QueuedEnvelope {
+            project_id: 1,
+            received: 0.0,
+            client_ip: None,
+            client_sdk: None,
+            body,
+        }
+    }
+
+    /// Bytes that zstd cannot shrink, so that the queue file grows by their size.
+    fn incompressible(seed: u64, len: usize) -> Vec<u8> {
+        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 56) as u8
+            })
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn drained_queue_gives_its_pages_back() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let path = dir.path().join("queue.sqlite3");
+        let queue = SqliteQueue::open(&path).expect("open");
+        for seed in 0..400 {
+            queue
+                .enqueue(envelope(incompressible(seed, 16 * 1024)))
+                .await
+                .expect("enqueue");
+        }
+        let grown = std::fs::metadata(&path).expect("file").len()
+            + std::fs::metadata(dir.path().join("queue.sqlite3-wal")).map_or(0, |m| m.len());
+        assert!(grown > 6 << 20, "400 × 16 KiB queued: {grown} bytes");
+        let claimed = queue.claim(1000, 60.0).await.expect("claim");
+        assert_eq!(claimed.len(), 400);
+        let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+        queue.ack(&ids).await.expect("ack");
+        // The writer shrinks after the command that drained the queue, before the next one.
+        queue.claim(1, 60.0).await.expect("claim");
+        let shrunk = std::fs::metadata(&path).expect("file").len()
+            + std::fs::metadata(dir.path().join("queue.sqlite3-wal")).map_or(0, |m| m.len());
+        assert!(shrunk < 1 << 20, "drained queue still takes {shrunk} bytes");
+        assert_eq!(queue.stats().await.expect("stats").depth, 0);
+    }
 }
