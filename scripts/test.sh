@@ -8,7 +8,9 @@
 #    skipped when already installed from the same requirements;
 # 2. cargo fmt --check and clippy with warnings denied;
 # 3. the release build and every workspace test in release (the end-to-end tests run that same
-#    target/release/vigil, with the SDKs from the venv);
+#    target/release/vigil, with the SDKs from the venv); the PostgreSQL tests run on the server
+#    VIGIL_TEST_DATABASE_URL names, else on a throwaway cluster started here from Debian's
+#    package `postgresql` (installed when missing) and removed at exit (scripts/pg-cluster.sh);
 # 4. the grouping conformance score from ../shared (printed, never failing the run).
 set -euo pipefail
 
@@ -36,6 +38,12 @@ command -v cargo >/dev/null 2>&1 || die "cargo not found: install the Rust toolc
 command -v cc >/dev/null 2>&1 || apt_install gcc libc6-dev
 # Debian's python3 comes without venv and ensurepip; they are the package python3-venv.
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_install python3 python3-venv
+# The store's tests and an end-to-end test run on a real PostgreSQL too.
+# shellcheck source=scripts/pg-cluster.sh
+source scripts/pg-cluster.sh
+if [ -z "${VIGIL_TEST_DATABASE_URL:-}" ] && [ -z "$(pg_cluster_bin)" ]; then
+    apt_install postgresql
+fi
 
 requirements=tests/python/requirements.txt
 stamp=.venv/.requirements.sha256
@@ -61,9 +69,16 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build --release -p vigil"
 cargo build --release -p vigil
 
-step "cargo test --workspace --release"
 test_log=$(mktemp)
-trap 'rm -f "$test_log"' EXIT
+trap 'rm -f "$test_log"; pg_cluster_stop' EXIT
+if [ -n "${VIGIL_TEST_DATABASE_URL:-}" ]; then
+    step "PostgreSQL for the tests: VIGIL_TEST_DATABASE_URL"
+else
+    step "PostgreSQL for the tests: a throwaway cluster"
+    pg_cluster_start
+fi
+
+step "cargo test --workspace --release"
 cargo test --workspace --release 2>&1 | tee "$test_log"
 # One closing line for the whole suite (cargo prints one per test binary, the last of which is
 # often an empty doc-test run).

@@ -1,12 +1,15 @@
 //! Vigil's domain and its persistence.
 //!
 //! One [`Store`] trait is the seam between the HTTP faces and the database: the server, the CLI
-//! and the tests speak only to it, and each backend (SQLite now, PostgreSQL later) implements it
-//! with its own migrations. The trait is async so that a networked backend fits; the SQLite
-//! backend runs its blocking work on tokio's blocking pool. This crate knows nothing of HTTP or
-//! of how events are normalized and grouped: it receives finished [`NewEvent`]s.
+//! and the tests speak only to it, and each backend (SQLite for one node, PostgreSQL for several
+//! nodes sharing one database) implements it with its own migrations. The trait is async so that
+//! a networked backend fits; the SQLite backend runs its blocking work on tokio's blocking pool.
+//! This crate knows nothing of HTTP or of how events are normalized and grouped: it receives
+//! finished [`NewEvent`]s.
 
 pub mod model;
+mod payload;
+pub mod postgres;
 pub mod queue;
 pub mod search;
 pub mod sqlite;

@@ -2,13 +2,16 @@
 //!
 //! Every case is an `async fn(&dyn Store)` in [`cases`], so the same bodies run on every
 //! backend: [`store_suite!`] turns the list of cases into `#[tokio::test]`s for one backend's
-//! fixture. SQLite runs here; PostgreSQL gets one more `store_suite!(postgres, …)` line, and
-//! the two cannot drift. Backend-specific checks (files, migrations) are at the bottom.
+//! fixture: SQLite, and PostgreSQL (a fresh database per test on the server
+//! `VIGIL_TEST_DATABASE_URL` names; without it the PostgreSQL tests fail, they never skip), so
+//! the two cannot drift. Backend-specific checks (files, migrations, nodes racing) are at the
+//! bottom.
 
 use std::path::Path;
 
 use serde_json::json;
 use tempfile::TempDir;
+use vigil_store::postgres::{PgStore, TestDatabase};
 use vigil_store::search::parse_search;
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::{
@@ -16,10 +19,11 @@ use vigil_store::{
     StoreError,
 };
 
-/// A store and whatever must live as long as it (a temp dir, a database).
+/// A store and whatever must live as long as it (a temp dir, a database); the store is dropped
+/// first.
 struct Fixture {
     store: Box<dyn Store>,
-    _dir: TempDir,
+    _keep: Box<dyn std::any::Any + Send>,
 }
 
 async fn sqlite_fixture() -> Fixture {
@@ -27,7 +31,24 @@ async fn sqlite_fixture() -> Fixture {
     let store = SqliteStore::open(&dir.path().join("data/vigil.sqlite3")).unwrap();
     Fixture {
         store: Box::new(store),
-        _dir: dir,
+        _keep: Box::new(dir),
+    }
+}
+
+/// A fresh database on the test server; fails the test, with how to get a server, when
+/// `VIGIL_TEST_DATABASE_URL` is not set.
+async fn test_database() -> TestDatabase {
+    TestDatabase::create()
+        .await
+        .unwrap_or_else(|err| panic!("{err}"))
+}
+
+async fn postgres_fixture() -> Fixture {
+    let database = test_database().await;
+    let store = PgStore::connect(database.url()).await.unwrap();
+    Fixture {
+        store: Box::new(store),
+        _keep: Box::new(database),
     }
 }
 
@@ -85,6 +106,7 @@ macro_rules! store_suite {
 }
 
 store_suite!(sqlite, super::sqlite_fixture);
+store_suite!(postgres, super::postgres_fixture);
 
 /// A moment in 2023, so tests never depend on the clock.
 const T0: f64 = 1_700_000_000.0;
@@ -1447,4 +1469,133 @@ async fn sqlite_refuses_a_database_from_a_newer_vigil() {
         SqliteStore::open(&path),
         Err(StoreError::Database(_))
     ));
+}
+
+// --- PostgreSQL only ---------------------------------------------------------------------------
+
+/// Runs one SQL statement on the database at `url` and returns the first column of the first
+/// row as text.
+async fn postgres_value(url: &str, sql: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let messages = client.simple_query(sql).await.unwrap();
+    messages
+        .iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_nodes_starting_together_migrate_once() {
+    let database = test_database().await;
+    let url = database.url();
+    let (a, b, c) = tokio::join!(
+        PgStore::connect(url),
+        PgStore::connect(url),
+        PgStore::connect(url)
+    );
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    let project_id = project(&a, "acme").await.1;
+    assert_eq!(
+        b.project_by_id(project_id).await.unwrap().unwrap().slug,
+        "shop"
+    );
+    c.ping().await.unwrap();
+    assert_eq!(
+        postgres_value(url, "SELECT count(*) FROM schema_migrations").await,
+        "1",
+        "each migration recorded once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_a_database_from_a_newer_vigil() {
+    let database = test_database().await;
+    drop(PgStore::connect(database.url()).await.unwrap());
+    postgres_value(
+        database.url(),
+        "INSERT INTO schema_migrations VALUES (999, 0) RETURNING version",
+    )
+    .await;
+    assert!(matches!(
+        PgStore::connect(database.url()).await,
+        Err(StoreError::Database(_))
+    ));
+}
+
+/// Two nodes (two stores with their own connections) write batches at the same moment that
+/// bring the first events of the same new groups, overlap in event ids, and name the same users:
+/// each group is one issue, every distinct event counts once, and short ids do not collide.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_nodes_racing_on_new_groups_make_one_issue_each() {
+    const GROUPS: u32 = 12;
+    const WRITERS: u32 = 6;
+    const EVENTS_PER_WRITER: u32 = 60;
+    let database = test_database().await;
+    let nodes = [
+        PgStore::connect(database.url()).await.unwrap(),
+        PgStore::connect(database.url()).await.unwrap(),
+    ];
+    let (org, project_id) = project(&nodes[0], "acme").await;
+    let hash = |n: u32| format!("group-{}", n % GROUPS);
+    let writes = (0..WRITERS).map(|writer| {
+        let store = nodes[(writer % 2) as usize].clone();
+        let hash = &hash;
+        async move {
+            // Writers 2k and 2k+1 send the same event ids, one through each node.
+            let first = (writer / 2) * EVENTS_PER_WRITER;
+            for chunk in (first..first + EVENTS_PER_WRITER)
+                .collect::<Vec<_>>()
+                .chunks(20)
+            {
+                let events = chunk
+                    .iter()
+                    .map(|&n| NewEvent {
+                        title: hash(n),
+                        user_tag: Some(format!("id:{}", n % 5)),
+                        ..event(project_id, n, &[&hash(n)], f64::from(n))
+                    })
+                    .collect();
+                store.save_events(events).await.unwrap();
+            }
+        }
+    });
+    futures_util::future::join_all(writes).await;
+
+    let mut q = query(org, "");
+    q.sort = IssueSort::Events;
+    let issues = nodes[1].search_issues(&q).await.unwrap();
+    assert_eq!(issues.len(), GROUPS as usize, "one issue per group");
+    let distinct_events = WRITERS / 2 * EVENTS_PER_WRITER;
+    assert_eq!(
+        issues.iter().map(|i| i.times_seen).sum::<i64>(),
+        i64::from(distinct_events),
+        "every distinct event counted once"
+    );
+    for issue in &issues {
+        assert_eq!(issue.times_seen, i64::from(distinct_events / GROUPS));
+        assert_eq!(issue.user_count, 5, "{}", issue.title);
+        let hourly: i64 = nodes[0]
+            .issue_hourly_counts(&[issue.id], 0.0)
+            .await
+            .unwrap()
+            .iter()
+            .map(|(_, _, count)| count)
+            .sum();
+        assert_eq!(hourly, issue.times_seen);
+    }
+    let mut short_ids: Vec<i64> = issues.iter().map(|i| i.short_id).collect();
+    short_ids.sort_unstable();
+    assert_eq!(short_ids, (1..=i64::from(GROUPS)).collect::<Vec<_>>());
+    let release = nodes[0]
+        .release_by_version(org, "shop@1.0")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(release.new_groups, i64::from(GROUPS));
 }

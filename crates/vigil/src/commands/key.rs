@@ -25,7 +25,7 @@ pub async fn rate_limit(
         }
         None => None,
     };
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let key = store
         .key_by_public_key(&public_key.to_ascii_lowercase())
         .await?

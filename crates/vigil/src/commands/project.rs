@@ -14,7 +14,7 @@ pub async fn create(
     validate_slug(slug)?;
     validate_slug(org)?;
     let public_url = super::public_url(config, super::DEFAULT_BIND)?;
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let org = store.ensure_organization(org).await?;
     let (project, key) = store.create_project(org.id, slug, platform).await?;
     // The DSN alone on stdout, so that scripts can capture it.
@@ -24,7 +24,7 @@ pub async fn create(
 
 pub async fn list(config: &Config) -> anyhow::Result<()> {
     let public_url = super::public_url(config, super::DEFAULT_BIND)?;
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     for org in store.list_organizations().await? {
         for project in store.list_projects(Some(org.id)).await? {
             let keys = store.list_keys(project.id).await?;

@@ -13,7 +13,7 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let public_url = super::public_url(config, &args.bind)?;
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     if let (Some(email), Some(password)) = (&args.admin_email, &args.admin_password) {
         if store.count_users().await? == 0 {
             super::user::create_user(store.as_ref(), email, password, true, "default").await?;
@@ -23,7 +23,7 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
-    let queue = open_queue(config)?;
+    let queue = open_queue(config).await?;
     let mut server_config = ServerConfig::new(public_url.clone());
     server_config.limits.max_queue_depth = args.max_queue_depth;
     let state = AppState::new(store, queue, server_config);

@@ -6,7 +6,7 @@ use crate::cli::Config;
 use crate::storage::open_store;
 
 pub async fn create(config: &Config, email: &str, scopes: &[String]) -> anyhow::Result<()> {
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let user = store
         .user_by_email(email)
         .await?

@@ -23,7 +23,7 @@ pub async fn create(
         .read_to_string(&mut password)
         .context("reading the password from stdin")?;
     let password = password.trim_end_matches(['\n', '\r']);
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let user = create_user(store.as_ref(), email, password, admin, org).await?;
     eprintln!("created user {} (id {})", user.email, user.id);
     Ok(())

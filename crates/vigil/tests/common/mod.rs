@@ -4,6 +4,8 @@
 //! admin user and an API token, all made through the CLI (`vigil user create`, `vigil token
 //! create`) against that data dir. The server's stderr goes to a file that is printed when a test
 //! fails, so a failure says what the server logged. Helpers speak the web API with the token.
+//! [`Vigil::start_on_database`] does the same on a PostgreSQL database (server and CLI get its
+//! URL as `VIGIL_DATABASE_URL`).
 //!
 //! Every test binary includes this module and uses only part of it.
 #![allow(dead_code)]
@@ -162,9 +164,11 @@ impl ApiResponse {
     }
 }
 
-/// `vigil serve` on `port` with `data_dir`, its output going to the given files.
+/// `vigil serve` on `port` with `data_dir` (and the database at `database_url`, when given),
+/// its output going to the given files.
 fn serve(
     data_dir: &Path,
+    database_url: Option<&str>,
     port: u16,
     base_url: &str,
     stdout: File,
@@ -174,6 +178,9 @@ fn serve(
     let mut command = Command::new(vigil_bin());
     for name in VIGIL_ENV {
         command.env_remove(name);
+    }
+    if let Some(url) = database_url {
+        command.env("VIGIL_DATABASE_URL", url);
     }
     command
         .arg("serve")
@@ -197,6 +204,8 @@ fn serve(
 pub struct Vigil {
     child: Child,
     data_dir: tempfile::TempDir,
+    /// The PostgreSQL database of the server and the CLI, or none for SQLite in `data_dir`.
+    database_url: Option<String>,
     stderr_log: PathBuf,
     pub port: u16,
     /// `http://127.0.0.1:<port>`, also the server's `--public-url`.
@@ -216,12 +225,22 @@ impl Vigil {
 
     /// Like [`Vigil::start`], with more `vigil serve` flags.
     pub fn start_with(extra_args: &[&str]) -> Vigil {
+        Vigil::start_on(None, extra_args)
+    }
+
+    /// Like [`Vigil::start`], on the PostgreSQL database at `database_url` (the CLI commands
+    /// use it too).
+    pub fn start_on_database(database_url: &str) -> Vigil {
+        Vigil::start_on(Some(database_url), &[])
+    }
+
+    fn start_on(database_url: Option<&str>, extra_args: &[&str]) -> Vigil {
         // Another process may take the free port between our probe and the server's bind;
         // then the server exits at once, and a new port is tried.
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let mut vigil = Vigil::spawn(extra_args);
+            let mut vigil = Vigil::spawn(database_url, extra_args);
             match vigil.wait_healthy() {
                 Ok(()) => {
                     vigil.token = vigil.create_user_and_token(ADMIN_EMAIL);
@@ -233,7 +252,7 @@ impl Vigil {
         }
     }
 
-    fn spawn(extra_args: &[&str]) -> Vigil {
+    fn spawn(database_url: Option<&str>, extra_args: &[&str]) -> Vigil {
         let data_dir = tempfile::Builder::new()
             .prefix("vigil-e2e-")
             .tempdir()
@@ -245,7 +264,15 @@ impl Vigil {
         let stdout = stderr
             .try_clone()
             .expect("share the server's log file for stdout");
-        let child = serve(data_dir.path(), port, &base_url, stdout, stderr, extra_args);
+        let child = serve(
+            data_dir.path(),
+            database_url,
+            port,
+            &base_url,
+            stdout,
+            stderr,
+            extra_args,
+        );
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -253,6 +280,7 @@ impl Vigil {
         Vigil {
             child,
             data_dir,
+            database_url: database_url.map(str::to_owned),
             stderr_log,
             port,
             base_url,
@@ -307,6 +335,7 @@ impl Vigil {
         let stdout = log.try_clone().expect("share the log for stdout");
         self.child = serve(
             self.data_dir.path(),
+            self.database_url.as_deref(),
             self.port,
             &self.base_url,
             stdout,
@@ -359,6 +388,9 @@ impl Vigil {
             .env("VIGIL_DATA_DIR", self.data_dir.path())
             .env("VIGIL_PUBLIC_URL", &self.base_url)
             .args(args);
+        if let Some(url) = &self.database_url {
+            command.env("VIGIL_DATABASE_URL", url);
+        }
         command
     }
 

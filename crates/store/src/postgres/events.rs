@@ -1,0 +1,123 @@
+//! Reading event rows: the searched fields as columns, the whole event as compressed JSON
+//! (decoded by [`crate::payload`], the same form SQLite keeps).
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use super::sql::{self, get, sql_int};
+use crate::payload::Decoder;
+use crate::{StoreError, StoreResult, StoredEvent};
+
+const COLUMNS: &str = "project_id, event_id, issue_id, event_type, timestamp, received, level, \
+                       platform, title, culprit, environment, release, transaction_name, \
+                       user_tag, tags, data, size";
+
+/// An event row as stored, before its tags and data are decoded.
+struct EventRow {
+    event: StoredEvent,
+    tags_json: String,
+    data_zstd: Vec<u8>,
+}
+
+impl EventRow {
+    fn read(row: &Row) -> StoreResult<EventRow> {
+        Ok(EventRow {
+            event: StoredEvent {
+                project_id: get(row, 0)?,
+                event_id: get(row, 1)?,
+                issue_id: get(row, 2)?,
+                event_type: get(row, 3)?,
+                timestamp: get(row, 4)?,
+                received: get(row, 5)?,
+                level: get(row, 6)?,
+                platform: get(row, 7)?,
+                title: get(row, 8)?,
+                culprit: get(row, 9)?,
+                environment: get(row, 10)?,
+                release: get(row, 11)?,
+                transaction: get(row, 12)?,
+                user_tag: get(row, 13)?,
+                tags: Vec::new(),
+                data: serde_json::Value::Null,
+                size: get(row, 16)?,
+            },
+            tags_json: get(row, 14)?,
+            data_zstd: get(row, 15)?,
+        })
+    }
+}
+
+/// Decompresses and parses the rows on the blocking pool: an event can be megabytes.
+async fn decode(rows: Vec<Row>) -> StoreResult<Vec<StoredEvent>> {
+    let rows = rows
+        .iter()
+        .map(EventRow::read)
+        .collect::<StoreResult<Vec<_>>>()?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    tokio::task::spawn_blocking(move || {
+        let mut decoder = Decoder::new()?;
+        rows.into_iter()
+            .map(|row| decoder.decode(row.event, &row.tags_json, &row.data_zstd))
+            .collect()
+    })
+    .await
+    .map_err(|e| StoreError::Database(format!("decoding events failed: {e}")))?
+}
+
+/// Events of an issue, newest first.
+pub(crate) async fn of_issue<C: GenericClient>(
+    client: &C,
+    issue_id: i64,
+    offset: u64,
+    limit: u64,
+) -> StoreResult<Vec<StoredEvent>> {
+    let rows = sql::query(
+        client,
+        &format!(
+            "SELECT {COLUMNS} FROM events WHERE issue_id = $1
+             ORDER BY timestamp DESC, received DESC, id DESC LIMIT $2 OFFSET $3"
+        ),
+        &[&issue_id, &sql_int(limit), &sql_int(offset)],
+        "listing an issue's events",
+    )
+    .await?;
+    decode(rows).await
+}
+
+/// The newest or the oldest event of an issue.
+pub(crate) async fn edge_of_issue<C: GenericClient>(
+    client: &C,
+    issue_id: i64,
+    latest: bool,
+) -> StoreResult<Option<StoredEvent>> {
+    let sql = if latest {
+        format!(
+            "SELECT {COLUMNS} FROM events WHERE issue_id = $1
+             ORDER BY timestamp DESC, received DESC, id DESC LIMIT 1"
+        )
+    } else {
+        format!(
+            "SELECT {COLUMNS} FROM events WHERE issue_id = $1
+             ORDER BY timestamp ASC, received ASC, id ASC LIMIT 1"
+        )
+    };
+    let rows = sql::query(client, &sql, &[&issue_id], "reading an issue's event").await?;
+    Ok(decode(rows).await?.pop())
+}
+
+pub(crate) async fn by_id<C: GenericClient>(
+    client: &C,
+    project_id: i64,
+    event_id: &str,
+) -> StoreResult<Option<StoredEvent>> {
+    let rows = sql::query(
+        client,
+        &format!("SELECT {COLUMNS} FROM events WHERE project_id = $1 AND event_id = $2"),
+        &[&project_id, &event_id],
+        "reading an event",
+    )
+    .await?;
+    Ok(decode(rows).await?.pop())
+}

@@ -1,0 +1,795 @@
+//! `save_events`: writing a batch of processed events and upserting their issues, race-free
+//! across nodes, in a handful of round trips.
+//!
+//! The rules are SQLite's (`sqlite/ingest.rs`): the whole batch is one transaction; an event id
+//! seen before in the project (or earlier in the batch) is a duplicate and counts nothing; an
+//! event joins the issue of the first of its grouping hashes known in its project, and the hashes
+//! it brings that are not known yet are mapped to that issue as well (Sentry's `GroupHash`).
+//!
+//! ## One batch, five round trips
+//! 1. `BEGIN`.
+//! 2. Read which event ids and which hashes of the batch are known (two statements, pipelined).
+//! 3. Plan in memory, event by event in batch order, exactly as SQLite would apply them one at a
+//!    time: duplicates, issues found, issues to create, hashes to map, counts to add.
+//! 4. Only when the batch creates issues: their ids (`nextval`) and their short ids (one
+//!    `UPDATE projects … RETURNING` per project, whose row lock makes the numbers unique
+//!    across nodes).
+//! 5. Everything else in one pipeline: insert issues, map hashes, insert events, lock the
+//!    existing issues, reopen resolved ones, add the counts; then `COMMIT`.
+//!
+//! ## Races with other nodes
+//! The plan is made from what was committed when it was read, and another node may commit the
+//! same new hash or the same event id in between. The unique keys catch that: hashes and events
+//! are inserted with `ON CONFLICT DO NOTHING`, which waits for the other transaction and then
+//! skips the row, and a batch that did not insert every row it planned is rolled back and
+//! planned again from the new state (it then finds the other node's issue, or sees its event as
+//! a duplicate). Two nodes seeing the first event of a new group at once therefore make one
+//! issue, and every count is added by exactly one transaction. Deadlocks and serialization
+//! failures are retried the same way. Rows are written in key order and the issues a batch
+//! counts into are locked in id order first, so concurrent batches rarely wait in a cycle.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use deadpool_postgres::{Client, Transaction};
+
+use super::error::{classify, is_transient, DbContext};
+use super::releases::ReleaseTally;
+use super::sql::{get, Failure, Pipeline};
+use super::tally::Tally;
+use crate::payload::EncodedEvent;
+use crate::{NewEvent, SavedEvent, StoreError, StoreResult};
+
+/// How often a batch is planned again after racing another transaction before it fails.
+const MAX_ATTEMPTS: u32 = 10;
+
+/// Rejects, before anything is written, events the schema cannot hold or group (the same rules
+/// as `sqlite/ingest.rs`'s `validate`, which is private to that backend).
+pub(crate) fn validate(event: &NewEvent) -> StoreResult<()> {
+    let invalid = |why: &str| {
+        Err(StoreError::Invalid(format!(
+            "event {}: {why}",
+            event.event_id
+        )))
+    };
+    if event.event_id.is_empty() {
+        return Err(StoreError::Invalid("event without an event id".into()));
+    }
+    if event.hashes.is_empty() {
+        return invalid("no grouping hash");
+    }
+    // An infinite or NaN time breaks every sort and the hourly buckets.
+    if !event.timestamp.is_finite() || !event.received.is_finite() {
+        return invalid("timestamp is not a finite number");
+    }
+    Ok(())
+}
+
+/// Writes the batch in one transaction; one result per event, in order.
+pub(crate) async fn save(
+    client: &mut Client,
+    batch: &[EncodedEvent],
+) -> StoreResult<Vec<SavedEvent>> {
+    let mut attempt = 1;
+    loop {
+        let tx = client.transaction().await.db("saving events")?;
+        let outcome = match attempt_save(&tx, batch).await {
+            Ok(saved) => tx.commit().await.map(|()| saved).map_err(|error| {
+                Attempt::from(Failure {
+                    error,
+                    what: "saving events",
+                })
+            }),
+            Err(err) => Err(err),
+        };
+        // A transaction still open here (a failed attempt) rolls back when dropped.
+        match outcome {
+            Ok(saved) => return Ok(saved),
+            Err(Attempt::Failed(err)) => return Err(err),
+            Err(Attempt::Raced(reason)) if attempt < MAX_ATTEMPTS => {
+                tracing::debug!(attempt, reason, "a batch raced another transaction; again");
+                // Jitter, so that two nodes that collided do not collide again in step.
+                let pause = rand::random::<u64>() % (5 * u64::from(attempt)) + 1;
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                attempt += 1;
+            }
+            Err(Attempt::Raced(reason)) => {
+                return Err(StoreError::Database(format!(
+                    "saving events: still racing other transactions after {MAX_ATTEMPTS} \
+                     attempts ({reason})"
+                )))
+            }
+        }
+    }
+}
+
+/// Why an attempt did not commit.
+enum Attempt {
+    /// Another transaction got in the way; plan again.
+    Raced(&'static str),
+    Failed(StoreError),
+}
+
+impl From<StoreError> for Attempt {
+    fn from(err: StoreError) -> Attempt {
+        Attempt::Failed(err)
+    }
+}
+
+impl From<Failure> for Attempt {
+    fn from(failure: Failure) -> Attempt {
+        if is_transient(&failure.error) {
+            Attempt::Raced("deadlock or serialization failure")
+        } else {
+            Attempt::Failed(classify(&failure.error, failure.what))
+        }
+    }
+}
+
+/// Where an event's issue is: already in the database, or the n-th one this batch creates.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum IssueRef {
+    Existing(i64),
+    New(usize),
+}
+
+/// What the plan does with one event.
+enum Outcome {
+    /// Stored before (its issue, when the row has one) or earlier in this batch.
+    Duplicate(Option<IssueRef>),
+    Stored {
+        issue: IssueRef,
+        new_issue: bool,
+        /// The first event of the batch for an existing issue: it reopens the issue when the
+        /// issue is resolved.
+        may_regress: bool,
+    },
+}
+
+/// The batch applied in memory, event by event, to what the database had.
+struct Plan<'a> {
+    outcomes: Vec<Outcome>,
+    /// For each issue to create, the index of the event that creates it.
+    new_issues: Vec<usize>,
+    /// Hashes to map, in key order.
+    claims: BTreeMap<(i64, &'a str), IssueRef>,
+    /// Existing issues the batch counts into, in id order.
+    existing_issues: Vec<i64>,
+}
+
+impl<'a> Plan<'a> {
+    /// `known_events[(project, event id)]`: the stored event's issue; `known_hashes`: the
+    /// issue of each known hash.
+    fn make(
+        batch: &'a [EncodedEvent],
+        known_events: &HashMap<(i64, &'a str), Option<i64>>,
+        known_hashes: HashMap<(i64, &'a str), i64>,
+    ) -> Plan<'a> {
+        let mut mapping: HashMap<(i64, &'a str), IssueRef> = known_hashes
+            .into_iter()
+            .map(|(key, issue_id)| (key, IssueRef::Existing(issue_id)))
+            .collect();
+        let mut in_batch: HashMap<(i64, &'a str), IssueRef> = HashMap::new();
+        let mut touched: HashSet<i64> = HashSet::new();
+        let mut plan = Plan {
+            outcomes: Vec::with_capacity(batch.len()),
+            new_issues: Vec::new(),
+            claims: BTreeMap::new(),
+            existing_issues: Vec::new(),
+        };
+        for (index, encoded) in batch.iter().enumerate() {
+            let event = &encoded.event;
+            let key = (event.project_id, event.event_id.as_str());
+            if let Some(issue_id) = known_events.get(&key) {
+                plan.outcomes
+                    .push(Outcome::Duplicate(issue_id.map(IssueRef::Existing)));
+                continue;
+            }
+            if let Some(issue) = in_batch.get(&key) {
+                plan.outcomes.push(Outcome::Duplicate(Some(*issue)));
+                continue;
+            }
+            let found = event
+                .hashes
+                .iter()
+                .enumerate()
+                .find_map(|(position, hash)| {
+                    mapping
+                        .get(&(event.project_id, hash.as_str()))
+                        .map(|issue| (*issue, position))
+                });
+            let (issue, new_issue, may_regress, known_position) = match found {
+                Some((issue @ IssueRef::Existing(issue_id), position)) => {
+                    (issue, false, touched.insert(issue_id), Some(position))
+                }
+                Some((issue, position)) => (issue, false, false, Some(position)),
+                None => {
+                    plan.new_issues.push(index);
+                    (IssueRef::New(plan.new_issues.len() - 1), true, false, None)
+                }
+            };
+            // The event's other hashes go to its issue, but for those another issue has.
+            for (position, hash) in event.hashes.iter().enumerate() {
+                if Some(position) == known_position {
+                    continue;
+                }
+                if let Entry::Vacant(slot) = mapping.entry((event.project_id, hash.as_str())) {
+                    slot.insert(issue);
+                    plan.claims.insert((event.project_id, hash.as_str()), issue);
+                }
+            }
+            in_batch.insert(key, issue);
+            plan.outcomes.push(Outcome::Stored {
+                issue,
+                new_issue,
+                may_regress,
+            });
+        }
+        plan.existing_issues = touched.into_iter().collect();
+        plan.existing_issues.sort_unstable();
+        plan
+    }
+}
+
+/// One attempt: plan, write, check that nothing raced.
+async fn attempt_save(
+    tx: &Transaction<'_>,
+    batch: &[EncodedEvent],
+) -> Result<Vec<SavedEvent>, Attempt> {
+    let (known_events, known_hashes) = read_known(tx, batch).await?;
+    let plan = Plan::make(batch, &known_events, known_hashes);
+    let new_ids = create_issue_ids(tx, batch, &plan).await?;
+    let resolve = |issue: IssueRef| match issue {
+        IssueRef::Existing(id) => id,
+        IssueRef::New(n) => new_ids[n].0,
+    };
+
+    let new_issues = NewIssueRows::new(batch, &plan, &new_ids);
+    let claims = ClaimRows::new(&plan, resolve);
+    let events = EventRows::new(batch, &plan, resolve);
+    let mut tally = Tally::default();
+    let mut releases = ReleaseTally::default();
+    for (encoded, outcome) in batch.iter().zip(&plan.outcomes) {
+        if let Outcome::Stored {
+            issue, new_issue, ..
+        } = outcome
+        {
+            let event = &encoded.event;
+            tally.add(resolve(*issue), event);
+            if let Some(release) = event.release.as_deref().filter(|r| !r.is_empty()) {
+                releases.add(event.project_id, release, event.timestamp, *new_issue);
+            }
+        }
+    }
+    let tally = tally.rows();
+    let releases = releases.rows();
+
+    let mut pipeline = Pipeline::default();
+    new_issues.push(&mut pipeline);
+    let claimed = claims.push(&mut pipeline);
+    let inserted = events.push(&mut pipeline);
+    let mut regressed_at = None;
+    if !plan.existing_issues.is_empty() {
+        // The counts below update these rows: locking them in id order first keeps two
+        // batches from taking them in opposite orders. NO KEY UPDATE: the foreign-key checks of
+        // other batches' inserts (KEY SHARE) need not wait for it.
+        pipeline.push(
+            "SELECT id FROM issues WHERE id = ANY($1::BIGINT[]) ORDER BY id FOR NO KEY UPDATE",
+            vec![&plan.existing_issues],
+            "locking issues",
+        );
+        // An ignored issue stays ignored, as `archived_forever` does in Sentry.
+        regressed_at = Some(pipeline.push(
+            "UPDATE issues SET status = 'unresolved', substatus = 'regressed', resolved_at = NULL
+             WHERE id = ANY($1::BIGINT[]) AND status = 'resolved' RETURNING id",
+            vec![&plan.existing_issues],
+            "reopening resolved issues",
+        ));
+    }
+    tally.push(&mut pipeline);
+    releases.push(&mut pipeline);
+    let results = pipeline.run(tx).await?;
+
+    if claimed.is_some_and(|at| results[at].len() < claims.len()) {
+        return Err(Attempt::Raced(
+            "a new grouping hash was mapped by another node",
+        ));
+    }
+    if inserted.is_some_and(|at| results[at].len() < events.len()) {
+        return Err(Attempt::Raced("an event was stored by another node"));
+    }
+    let regressed: HashSet<i64> = match regressed_at {
+        Some(at) => results[at]
+            .iter()
+            .map(|row| get(row, 0))
+            .collect::<StoreResult<_>>()?,
+        None => HashSet::new(),
+    };
+
+    Ok(batch
+        .iter()
+        .zip(&plan.outcomes)
+        .map(|(encoded, outcome)| {
+            let event_id = encoded.event.event_id.clone();
+            match outcome {
+                // Every event this store writes has an issue; 0 stands for "none" on a row
+                // written by a later pipeline without one.
+                Outcome::Duplicate(issue) => SavedEvent {
+                    event_id,
+                    issue_id: issue.map_or(0, resolve),
+                    new_issue: false,
+                    regressed: false,
+                    duplicate: true,
+                },
+                Outcome::Stored {
+                    issue,
+                    new_issue,
+                    may_regress,
+                } => {
+                    let issue_id = resolve(*issue);
+                    SavedEvent {
+                        event_id,
+                        issue_id,
+                        new_issue: *new_issue,
+                        regressed: *may_regress && regressed.contains(&issue_id),
+                        duplicate: false,
+                    }
+                }
+            }
+        })
+        .collect())
+}
+
+type KnownEvents<'a> = HashMap<(i64, &'a str), Option<i64>>;
+type KnownHashes<'a> = HashMap<(i64, &'a str), i64>;
+
+/// Which of the batch's event ids and hashes the database has: one round trip.
+async fn read_known<'a>(
+    tx: &Transaction<'_>,
+    batch: &'a [EncodedEvent],
+) -> Result<(KnownEvents<'a>, KnownHashes<'a>), Attempt> {
+    let mut event_keys: Vec<(i64, &str)> = batch
+        .iter()
+        .map(|e| (e.event.project_id, e.event.event_id.as_str()))
+        .collect();
+    event_keys.sort_unstable();
+    event_keys.dedup();
+    let mut hash_keys: Vec<(i64, &str)> = batch
+        .iter()
+        .flat_map(|e| {
+            e.event
+                .hashes
+                .iter()
+                .map(|hash| (e.event.project_id, hash.as_str()))
+        })
+        .collect();
+    hash_keys.sort_unstable();
+    hash_keys.dedup();
+    let (event_projects, event_ids): (Vec<i64>, Vec<&str>) = event_keys.iter().copied().unzip();
+    let (hash_projects, hashes): (Vec<i64>, Vec<&str>) = hash_keys.iter().copied().unzip();
+
+    // The rows come back with their position in the arrays (1-based), which maps them to the
+    // keys borrowed from the batch.
+    let mut pipeline = Pipeline::default();
+    pipeline.push(
+        "SELECT u.n, e.issue_id
+         FROM UNNEST($1::BIGINT[], $2::TEXT[]) WITH ORDINALITY AS u(project_id, event_id, n)
+         JOIN events e ON e.project_id = u.project_id AND e.event_id = u.event_id",
+        vec![&event_projects, &event_ids],
+        "looking up event ids",
+    );
+    pipeline.push(
+        "SELECT u.n, g.issue_id
+         FROM UNNEST($1::BIGINT[], $2::TEXT[]) WITH ORDINALITY AS u(project_id, hash, n)
+         JOIN grouphashes g ON g.project_id = u.project_id AND g.hash = u.hash",
+        vec![&hash_projects, &hashes],
+        "looking up grouping hashes",
+    );
+    let results = pipeline.run(tx).await?;
+    let key_at = |keys: &[(i64, &'a str)], n: i64| {
+        usize::try_from(n - 1)
+            .ok()
+            .and_then(|i| keys.get(i).copied())
+            .ok_or_else(|| StoreError::Database(format!("looking up keys: no key {n}")))
+    };
+    let mut known_events = HashMap::new();
+    for row in &results[0] {
+        known_events.insert(key_at(&event_keys, get(row, 0)?)?, get(row, 1)?);
+    }
+    let mut known_hashes = HashMap::new();
+    for row in &results[1] {
+        known_hashes.insert(key_at(&hash_keys, get(row, 0)?)?, get(row, 1)?);
+    }
+    Ok((known_events, known_hashes))
+}
+
+/// Ids and short ids of the issues the plan creates, in the plan's order: one round trip, none
+/// when the batch creates no issue.
+async fn create_issue_ids(
+    tx: &Transaction<'_>,
+    batch: &[EncodedEvent],
+    plan: &Plan<'_>,
+) -> Result<Vec<(i64, i64)>, Attempt> {
+    if plan.new_issues.is_empty() {
+        return Ok(Vec::new());
+    }
+    // How many issues each project gets, in project order (the order the counter rows are
+    // locked in).
+    let mut per_project: BTreeMap<i64, i64> = BTreeMap::new();
+    for index in &plan.new_issues {
+        *per_project
+            .entry(batch[*index].event.project_id)
+            .or_default() += 1;
+    }
+    let wanted = i64::try_from(plan.new_issues.len()).unwrap_or(i64::MAX);
+    let projects: Vec<(i64, i64)> = per_project.into_iter().collect();
+
+    let mut pipeline = Pipeline::default();
+    pipeline.push(
+        "SELECT nextval(pg_get_serial_sequence('issues', 'id'))
+         FROM generate_series(1, $1::BIGINT)",
+        vec![&wanted],
+        "numbering issues",
+    );
+    for (project_id, count) in &projects {
+        pipeline.push(
+            "UPDATE projects SET next_short_id = next_short_id + $2 WHERE id = $1
+             RETURNING next_short_id - $2",
+            vec![project_id, count],
+            "numbering issues",
+        );
+    }
+    let results = pipeline.run(tx).await?;
+    let ids = results[0]
+        .iter()
+        .map(|row| get::<i64>(row, 0))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let mut next_short_id: HashMap<i64, i64> = HashMap::new();
+    for ((project_id, _), rows) in projects.iter().zip(&results[1..]) {
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::NotFound(format!("project {project_id}")))?;
+        next_short_id.insert(*project_id, get(row, 0)?);
+    }
+    plan.new_issues
+        .iter()
+        .zip(ids)
+        .map(|(index, id)| {
+            let project_id = batch[*index].event.project_id;
+            let short_id = next_short_id
+                .get_mut(&project_id)
+                .ok_or_else(|| StoreError::Database("numbering issues: lost a project".into()))?;
+            *short_id += 1;
+            Ok((id, *short_id - 1))
+        })
+        .collect::<StoreResult<Vec<_>>>()
+        .map_err(Attempt::Failed)
+}
+
+/// The issues a batch creates, as columns: unresolved, `new`, nothing counted yet (the tally
+/// counts their first event like any other).
+#[derive(Default)]
+struct NewIssueRows<'a> {
+    ids: Vec<i64>,
+    project_ids: Vec<i64>,
+    short_ids: Vec<i64>,
+    levels: Vec<&'a str>,
+    event_types: Vec<&'a str>,
+    titles: Vec<&'a str>,
+    culprits: Vec<&'a str>,
+    metadata: Vec<String>,
+    platforms: Vec<&'a str>,
+    seen: Vec<f64>,
+    releases: Vec<Option<&'a str>>,
+    unhandled: Vec<bool>,
+}
+
+impl<'a> NewIssueRows<'a> {
+    fn new(batch: &'a [EncodedEvent], plan: &Plan<'_>, ids: &[(i64, i64)]) -> NewIssueRows<'a> {
+        let mut rows = NewIssueRows::default();
+        for (index, (id, short_id)) in plan.new_issues.iter().zip(ids) {
+            let event = &batch[*index].event;
+            rows.ids.push(*id);
+            rows.project_ids.push(event.project_id);
+            rows.short_ids.push(*short_id);
+            rows.levels.push(&event.level);
+            rows.event_types.push(&event.event_type);
+            rows.titles.push(&event.title);
+            rows.culprits.push(&event.culprit);
+            rows.metadata.push(event.metadata.to_string());
+            rows.platforms.push(&event.platform);
+            rows.seen.push(event.timestamp);
+            rows.releases.push(event.release.as_deref());
+            rows.unhandled.push(event.is_unhandled);
+        }
+        rows
+    }
+
+    fn push<'p>(&'p self, pipeline: &mut Pipeline<'p>) {
+        if self.ids.is_empty() {
+            return;
+        }
+        pipeline.push(
+            "INSERT INTO issues (id, project_id, short_id, status, substatus, level, event_type,
+                 title, culprit, metadata, platform, first_seen, last_seen, times_seen,
+                 user_count, first_release, is_unhandled)
+             SELECT u.id, u.project_id, u.short_id, 'unresolved', 'new', u.level, u.event_type,
+                 u.title, u.culprit, u.metadata, u.platform, u.seen, u.seen, 0, 0, u.release,
+                 u.unhandled
+             FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[],
+                         $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[],
+                         $10::DOUBLE PRECISION[], $11::TEXT[], $12::BOOLEAN[])
+                  AS u(id, project_id, short_id, level, event_type, title, culprit, metadata,
+                       platform, seen, release, unhandled)",
+            vec![
+                &self.ids,
+                &self.project_ids,
+                &self.short_ids,
+                &self.levels,
+                &self.event_types,
+                &self.titles,
+                &self.culprits,
+                &self.metadata,
+                &self.platforms,
+                &self.seen,
+                &self.releases,
+                &self.unhandled,
+            ],
+            "creating issues",
+        );
+    }
+}
+
+/// The grouping hashes to map, as columns in key order.
+struct ClaimRows<'a> {
+    project_ids: Vec<i64>,
+    hashes: Vec<&'a str>,
+    issue_ids: Vec<i64>,
+}
+
+impl<'a> ClaimRows<'a> {
+    fn new(plan: &Plan<'a>, resolve: impl Fn(IssueRef) -> i64) -> ClaimRows<'a> {
+        let mut rows = ClaimRows {
+            project_ids: Vec::with_capacity(plan.claims.len()),
+            hashes: Vec::with_capacity(plan.claims.len()),
+            issue_ids: Vec::with_capacity(plan.claims.len()),
+        };
+        for ((project_id, hash), issue) in &plan.claims {
+            rows.project_ids.push(*project_id);
+            rows.hashes.push(hash);
+            rows.issue_ids.push(resolve(*issue));
+        }
+        rows
+    }
+
+    fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// The index of the statement's rows (one per hash it mapped), when there is one.
+    fn push<'p>(&'p self, pipeline: &mut Pipeline<'p>) -> Option<usize> {
+        if self.hashes.is_empty() {
+            return None;
+        }
+        Some(pipeline.push(
+            "INSERT INTO grouphashes (project_id, hash, issue_id)
+             SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[])
+             ON CONFLICT (project_id, hash) DO NOTHING
+             RETURNING 1",
+            vec![&self.project_ids, &self.hashes, &self.issue_ids],
+            "mapping grouping hashes",
+        ))
+    }
+}
+
+/// The events to store, as columns, in `(project_id, event_id)` order.
+#[derive(Default)]
+struct EventRows<'a> {
+    project_ids: Vec<i64>,
+    event_ids: Vec<&'a str>,
+    issue_ids: Vec<i64>,
+    event_types: Vec<&'a str>,
+    timestamps: Vec<f64>,
+    received: Vec<f64>,
+    levels: Vec<&'a str>,
+    platforms: Vec<&'a str>,
+    titles: Vec<&'a str>,
+    culprits: Vec<&'a str>,
+    environments: Vec<Option<&'a str>>,
+    releases: Vec<Option<&'a str>>,
+    transactions: Vec<Option<&'a str>>,
+    user_tags: Vec<Option<&'a str>>,
+    tags: Vec<&'a str>,
+    data: Vec<&'a [u8]>,
+    sizes: Vec<i64>,
+    messages: Vec<&'a str>,
+}
+
+impl<'a> EventRows<'a> {
+    fn new(
+        batch: &'a [EncodedEvent],
+        plan: &Plan<'_>,
+        resolve: impl Fn(IssueRef) -> i64,
+    ) -> EventRows<'a> {
+        let mut stored: Vec<(&'a EncodedEvent, i64)> = batch
+            .iter()
+            .zip(&plan.outcomes)
+            .filter_map(|(encoded, outcome)| match outcome {
+                Outcome::Stored { issue, .. } => Some((encoded, resolve(*issue))),
+                Outcome::Duplicate(_) => None,
+            })
+            .collect();
+        stored.sort_unstable_by(|(a, _), (b, _)| {
+            (a.event.project_id, &a.event.event_id).cmp(&(b.event.project_id, &b.event.event_id))
+        });
+        let mut rows = EventRows::default();
+        for (encoded, issue_id) in stored {
+            let e = &encoded.event;
+            rows.project_ids.push(e.project_id);
+            rows.event_ids.push(&e.event_id);
+            rows.issue_ids.push(issue_id);
+            rows.event_types.push(&e.event_type);
+            rows.timestamps.push(e.timestamp);
+            rows.received.push(e.received);
+            rows.levels.push(&e.level);
+            rows.platforms.push(&e.platform);
+            rows.titles.push(&e.title);
+            rows.culprits.push(&e.culprit);
+            rows.environments.push(e.environment.as_deref());
+            rows.releases.push(e.release.as_deref());
+            rows.transactions.push(e.transaction.as_deref());
+            rows.user_tags.push(e.user_tag.as_deref());
+            rows.tags.push(&encoded.tags_json);
+            rows.data.push(&encoded.data_zstd);
+            rows.sizes.push(encoded.size);
+            rows.messages.push(&e.message);
+        }
+        rows
+    }
+
+    fn len(&self) -> usize {
+        self.event_ids.len()
+    }
+
+    /// The index of the statement's rows (one per event it stored), when there is one.
+    fn push<'p>(&'p self, pipeline: &mut Pipeline<'p>) -> Option<usize> {
+        if self.event_ids.is_empty() {
+            return None;
+        }
+        Some(pipeline.push(
+            "INSERT INTO events (project_id, event_id, issue_id, event_type, timestamp, received,
+                 level, platform, title, culprit, environment, release, transaction_name,
+                 user_tag, tags, data, size, message)
+             SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[],
+                 $5::DOUBLE PRECISION[], $6::DOUBLE PRECISION[], $7::TEXT[], $8::TEXT[],
+                 $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[],
+                 $15::TEXT[], $16::BYTEA[], $17::BIGINT[], $18::TEXT[])
+             ON CONFLICT (project_id, event_id) DO NOTHING
+             RETURNING 1",
+            vec![
+                &self.project_ids,
+                &self.event_ids,
+                &self.issue_ids,
+                &self.event_types,
+                &self.timestamps,
+                &self.received,
+                &self.levels,
+                &self.platforms,
+                &self.titles,
+                &self.culprits,
+                &self.environments,
+                &self.releases,
+                &self.transactions,
+                &self.user_tags,
+                &self.tags,
+                &self.data,
+                &self.sizes,
+                &self.messages,
+            ],
+            "storing events",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::Encoder;
+    use serde_json::json;
+
+    fn event(project_id: i64, n: u32, hashes: &[&str]) -> EncodedEvent {
+        let event = NewEvent {
+            project_id,
+            event_id: format!("{n:032x}"),
+            event_type: "error".into(),
+            timestamp: f64::from(n),
+            received: f64::from(n),
+            level: "error".into(),
+            platform: "python".into(),
+            title: "t".into(),
+            culprit: "c".into(),
+            metadata: json!({}),
+            hashes: hashes.iter().map(|h| h.to_string()).collect(),
+            environment: None,
+            release: None,
+            transaction: None,
+            user_tag: None,
+            tags: Vec::new(),
+            is_unhandled: false,
+            message: String::new(),
+            data: json!({}),
+        };
+        Encoder::new().unwrap().encode(event).unwrap()
+    }
+
+    fn issues(plan: &Plan<'_>) -> Vec<Option<IssueRef>> {
+        plan.outcomes
+            .iter()
+            .map(|o| match o {
+                Outcome::Duplicate(issue) => *issue,
+                Outcome::Stored { issue, .. } => Some(*issue),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn plan_applies_the_batch_event_by_event() {
+        let batch = vec![
+            event(1, 1, &["a"]),
+            // Found by "a" (known); brings "b", mapped to the same issue.
+            event(1, 2, &["b", "x"]),
+            event(1, 3, &["c", "x"]),
+            event(1, 1, &["z"]),
+            event(2, 1, &["a"]),
+        ];
+        let known_events = HashMap::new();
+        let known_hashes = HashMap::from([((1, "x"), 7)]);
+        let plan = Plan::make(&batch, &known_events, known_hashes);
+        assert_eq!(
+            issues(&plan),
+            vec![
+                Some(IssueRef::New(0)),
+                Some(IssueRef::Existing(7)),
+                Some(IssueRef::Existing(7)),
+                Some(IssueRef::New(0)),
+                Some(IssueRef::New(1)),
+            ]
+        );
+        assert!(matches!(plan.outcomes[3], Outcome::Duplicate(_)));
+        assert!(matches!(
+            plan.outcomes[1],
+            Outcome::Stored {
+                may_regress: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            plan.outcomes[2],
+            Outcome::Stored {
+                may_regress: false,
+                ..
+            }
+        ));
+        assert_eq!(plan.new_issues, vec![0, 4]);
+        assert_eq!(plan.existing_issues, vec![7]);
+        assert_eq!(
+            plan.claims.into_iter().collect::<Vec<_>>(),
+            vec![
+                ((1, "a"), IssueRef::New(0)),
+                ((1, "b"), IssueRef::Existing(7)),
+                ((1, "c"), IssueRef::Existing(7)),
+                ((2, "a"), IssueRef::New(1)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stored_event_is_a_duplicate_with_its_issue() {
+        let batch = vec![event(1, 1, &["a"])];
+        let known_events = HashMap::from([((1, batch[0].event.event_id.as_str()), Some(3))]);
+        let plan = Plan::make(&batch, &known_events, HashMap::new());
+        assert_eq!(issues(&plan), vec![Some(IssueRef::Existing(3))]);
+        assert!(plan.claims.is_empty() && plan.new_issues.is_empty());
+    }
+}

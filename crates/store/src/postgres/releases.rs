@@ -1,0 +1,372 @@
+//! Releases and deploys: those `sentry-cli` creates, and those events name.
+
+use std::collections::BTreeMap;
+
+use deadpool_postgres::{Client, GenericClient, Transaction};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
+use super::error::DbContext;
+use super::now;
+use super::sql::{self, get, sql_int, Pipeline};
+use crate::{Deploy, NewDeploy, Release, ReleaseFields, StoreResult};
+
+const RELEASE_COLUMNS: &str = "id, organization_id, version, reference, url, date_created, \
+     date_started, date_released, first_event, last_event";
+const DEPLOY_COLUMNS: &str = "id, release_id, environment, name, url, date_started, date_finished";
+
+fn release_from_row(row: &Row) -> StoreResult<Release> {
+    Ok(Release {
+        id: get(row, 0)?,
+        organization_id: get(row, 1)?,
+        version: get(row, 2)?,
+        reference: get(row, 3)?,
+        url: get(row, 4)?,
+        date_created: get(row, 5)?,
+        date_started: get(row, 6)?,
+        date_released: get(row, 7)?,
+        first_event: get(row, 8)?,
+        last_event: get(row, 9)?,
+        new_groups: 0,
+        projects: Vec::new(),
+        deploy_count: 0,
+        last_deploy: None,
+    })
+}
+
+fn deploy_from_row(row: &Row) -> StoreResult<Deploy> {
+    Ok(Deploy {
+        id: get(row, 0)?,
+        release_id: get(row, 1)?,
+        environment: get(row, 2)?,
+        name: get(row, 3)?,
+        url: get(row, 4)?,
+        date_started: get(row, 5)?,
+        date_finished: get(row, 6)?,
+    })
+}
+
+/// Creates or updates a release and links it to projects, in one transaction. One upsert
+/// statement rather than a read and an insert, so two nodes creating the same release at once
+/// make one (`xmax = 0` tells a row this statement inserted from one it updated).
+pub(crate) async fn upsert(
+    client: &mut Client,
+    organization_id: i64,
+    version: &str,
+    project_ids: &[i64],
+    fields: &ReleaseFields,
+) -> StoreResult<(Release, bool)> {
+    let tx = client.transaction().await.db("saving a release")?;
+    let row = sql::query_one(
+        &tx,
+        "INSERT INTO releases (organization_id, version, reference, url, date_created,
+             date_started, date_released)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (organization_id, version) DO UPDATE SET
+             reference = coalesce(excluded.reference, releases.reference),
+             url = coalesce(excluded.url, releases.url),
+             date_started = coalesce(excluded.date_started, releases.date_started),
+             date_released = coalesce(excluded.date_released, releases.date_released)
+         RETURNING id, xmax = 0",
+        &[
+            &organization_id,
+            &version,
+            &fields.reference,
+            &fields.url,
+            &now(),
+            &fields.date_started,
+            &fields.date_released,
+        ],
+        &format!("release `{version}`"),
+    )
+    .await?;
+    let (release_id, created): (i64, bool) = (get(&row, 0)?, get(&row, 1)?);
+    sql::execute(
+        &tx,
+        "INSERT INTO release_projects (release_id, project_id)
+         SELECT $1, p FROM UNNEST($2::BIGINT[]) AS p ORDER BY p
+         ON CONFLICT (release_id, project_id) DO NOTHING",
+        &[&release_id, &project_ids],
+        "adding a project to a release",
+    )
+    .await?;
+    let release = load(&tx, release_id).await?;
+    tx.commit().await.db("saving a release")?;
+    Ok((release, created))
+}
+
+/// One release with its projects and deploys filled in.
+async fn load(tx: &Transaction<'_>, release_id: i64) -> StoreResult<Release> {
+    let row = sql::query_one(
+        tx,
+        &format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE id = $1"),
+        &[&release_id],
+        "reading a release",
+    )
+    .await?;
+    let mut release = release_from_row(&row)?;
+    complete(tx, &mut release).await?;
+    Ok(release)
+}
+
+async fn complete<C: GenericClient>(client: &C, release: &mut Release) -> StoreResult<()> {
+    let id = release.id;
+    let params: [&(dyn ToSql + Sync); 1] = [&id];
+    let last_deploy_sql = format!(
+        "SELECT {DEPLOY_COLUMNS} FROM deploys WHERE release_id = $1
+         ORDER BY date_finished DESC, id DESC LIMIT 1"
+    );
+    let projects = sql::query(
+        client,
+        "SELECT project_id, new_groups FROM release_projects WHERE release_id = $1
+         ORDER BY project_id",
+        &params,
+        "reading release projects",
+    );
+    let deploys = sql::query_one(
+        client,
+        "SELECT count(*) FROM deploys WHERE release_id = $1",
+        &params,
+        "counting deploys",
+    );
+    let last = sql::query_opt(client, &last_deploy_sql, &params, "reading the last deploy");
+    // Pipelined: three statements, one round trip.
+    let (projects, deploys, last) = futures_util::try_join!(projects, deploys, last)?;
+    release.projects = projects
+        .iter()
+        .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
+        .collect::<StoreResult<_>>()?;
+    release.new_groups = release.projects.iter().map(|(_, n)| n).sum();
+    release.deploy_count = get(&deploys, 0)?;
+    release.last_deploy = last.as_ref().map(deploy_from_row).transpose()?;
+    Ok(())
+}
+
+pub(crate) async fn by_version<C: GenericClient>(
+    client: &C,
+    organization_id: i64,
+    version: &str,
+) -> StoreResult<Option<Release>> {
+    let row = sql::query_opt(
+        client,
+        &format!(
+            "SELECT {RELEASE_COLUMNS} FROM releases WHERE organization_id = $1 AND version = $2"
+        ),
+        &[&organization_id, &version],
+        "reading a release",
+    )
+    .await?;
+    match row {
+        Some(row) => {
+            let mut release = release_from_row(&row)?;
+            complete(client, &mut release).await?;
+            Ok(Some(release))
+        }
+        None => Ok(None),
+    }
+}
+
+/// `query` matches a substring of the version, case-insensitively (`ILIKE`; SQLite's `LIKE`
+/// folds ASCII letters the same way).
+pub(crate) async fn list<C: GenericClient>(
+    client: &C,
+    organization_id: i64,
+    project_id: Option<i64>,
+    query: Option<&str>,
+    offset: u64,
+    limit: u64,
+) -> StoreResult<Vec<Release>> {
+    let pattern = query.filter(|q| !q.is_empty()).map(|q| {
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let rows = sql::query(
+        client,
+        &format!(
+            "SELECT {RELEASE_COLUMNS} FROM releases r
+             WHERE organization_id = $1
+               AND ($2::BIGINT IS NULL OR EXISTS (SELECT 1 FROM release_projects rp
+                                          WHERE rp.release_id = r.id AND rp.project_id = $2))
+               AND ($3::TEXT IS NULL OR version ILIKE $3 ESCAPE '\\')
+             ORDER BY date_created DESC, id DESC LIMIT $4 OFFSET $5"
+        ),
+        &[
+            &organization_id,
+            &project_id,
+            &pattern,
+            &sql_int(limit),
+            &sql_int(offset),
+        ],
+        "listing releases",
+    )
+    .await?;
+    let mut releases = rows
+        .iter()
+        .map(release_from_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+    for release in &mut releases {
+        complete(client, release).await?;
+    }
+    Ok(releases)
+}
+
+pub(crate) async fn delete<C: GenericClient>(
+    client: &C,
+    organization_id: i64,
+    version: &str,
+) -> StoreResult<bool> {
+    let changed = sql::execute(
+        client,
+        "DELETE FROM releases WHERE organization_id = $1 AND version = $2",
+        &[&organization_id, &version],
+        "deleting a release",
+    )
+    .await?;
+    Ok(changed > 0)
+}
+
+pub(crate) async fn create_deploy<C: GenericClient>(
+    client: &C,
+    release_id: i64,
+    deploy: &NewDeploy,
+) -> StoreResult<Deploy> {
+    let row = sql::query_one(
+        client,
+        &format!(
+            "INSERT INTO deploys (release_id, environment, name, url, date_started, date_finished)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {DEPLOY_COLUMNS}"
+        ),
+        &[
+            &release_id,
+            &deploy.environment,
+            &deploy.name,
+            &deploy.url,
+            &deploy.date_started,
+            &deploy.date_finished.unwrap_or_else(now),
+        ],
+        "recording a deploy",
+    )
+    .await?;
+    deploy_from_row(&row)
+}
+
+pub(crate) async fn list_deploys<C: GenericClient>(
+    client: &C,
+    release_id: i64,
+) -> StoreResult<Vec<Deploy>> {
+    sql::query(
+        client,
+        &format!(
+            "SELECT {DEPLOY_COLUMNS} FROM deploys WHERE release_id = $1
+             ORDER BY date_finished DESC, id DESC"
+        ),
+        &[&release_id],
+        "listing deploys",
+    )
+    .await?
+    .iter()
+    .map(deploy_from_row)
+    .collect()
+}
+
+/// What a batch of events tells about releases, written once at the end of the batch.
+#[derive(Default)]
+pub(crate) struct ReleaseTally<'a> {
+    /// `(project_id, version)` → (first event, last event, new issues).
+    seen: BTreeMap<(i64, &'a str), (f64, f64, i64)>,
+}
+
+impl<'a> ReleaseTally<'a> {
+    pub(crate) fn add(
+        &mut self,
+        project_id: i64,
+        version: &'a str,
+        timestamp: f64,
+        new_issue: bool,
+    ) {
+        let entry = self
+            .seen
+            .entry((project_id, version))
+            .or_insert((timestamp, timestamp, 0));
+        entry.0 = entry.0.min(timestamp);
+        entry.1 = entry.1.max(timestamp);
+        entry.2 += i64::from(new_issue);
+    }
+
+    /// The batch's release rows, for [`ReleaseRows::push`].
+    pub(crate) fn rows(&self) -> ReleaseRows<'a> {
+        let mut rows = ReleaseRows {
+            created: now(),
+            ..ReleaseRows::default()
+        };
+        for ((project_id, version), (first, last, new)) in &self.seen {
+            rows.project_ids.push(*project_id);
+            rows.versions.push(*version);
+            rows.firsts.push(*first);
+            rows.lasts.push(*last);
+            rows.new_groups.push(*new);
+        }
+        rows
+    }
+}
+
+/// A batch's releases as columns, ordered by `(project_id, version)`.
+#[derive(Default)]
+pub(crate) struct ReleaseRows<'a> {
+    created: f64,
+    project_ids: Vec<i64>,
+    versions: Vec<&'a str>,
+    firsts: Vec<f64>,
+    lasts: Vec<f64>,
+    new_groups: Vec<i64>,
+}
+
+impl ReleaseRows<'_> {
+    /// Adds the two statements that create the releases events named, link them to their
+    /// projects and move their first/last event times and new-issue counts. Rows are upserted
+    /// in key order, so concurrent batches lock them in the same order.
+    pub(crate) fn push<'p>(&'p self, pipeline: &mut Pipeline<'p>) {
+        if self.project_ids.is_empty() {
+            return;
+        }
+        // Two projects of one organization may name the same version: one row per release.
+        pipeline.push(
+            "INSERT INTO releases (organization_id, version, date_created, first_event, last_event)
+             SELECT p.organization_id, u.version, $5, min(u.first), max(u.last)
+             FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::DOUBLE PRECISION[],
+                         $4::DOUBLE PRECISION[]) AS u(project_id, version, first, last)
+             JOIN projects p ON p.id = u.project_id
+             GROUP BY p.organization_id, u.version
+             ORDER BY p.organization_id, u.version
+             ON CONFLICT (organization_id, version) DO UPDATE SET
+                 first_event = LEAST(coalesce(releases.first_event, excluded.first_event),
+                                     excluded.first_event),
+                 last_event = GREATEST(coalesce(releases.last_event, excluded.last_event),
+                                       excluded.last_event)",
+            vec![
+                &self.project_ids,
+                &self.versions,
+                &self.firsts,
+                &self.lasts,
+                &self.created,
+            ],
+            "recording releases of events",
+        );
+        pipeline.push(
+            "INSERT INTO release_projects (release_id, project_id, new_groups)
+             SELECT r.id, u.project_id, u.new_groups
+             FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[])
+                  AS u(project_id, version, new_groups)
+             JOIN projects p ON p.id = u.project_id
+             JOIN releases r ON r.organization_id = p.organization_id AND r.version = u.version
+             ORDER BY r.id, u.project_id
+             ON CONFLICT (release_id, project_id) DO UPDATE SET
+                 new_groups = release_projects.new_groups + excluded.new_groups",
+            vec![&self.project_ids, &self.versions, &self.new_groups],
+            "recording releases of events",
+        );
+    }
+}

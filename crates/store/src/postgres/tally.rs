@@ -1,0 +1,273 @@
+//! A batch's counts, summed in memory and written with one statement per table.
+//!
+//! Events of a batch mostly fall into few issues (one failing endpoint sends the same error
+//! many times), so the sums are written once per issue, user, tag value and hour, as on SQLite
+//! (see `sqlite/tally.rs`, whose rules this follows to the letter). On PostgreSQL each kind of
+//! row is one statement over arrays (`UNNEST`), and the rows go in key order so that two nodes
+//! counting into the same rows lock them in the same order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::sql::Pipeline;
+use crate::NewEvent;
+
+/// Seconds per bucket of `issue_hourly`.
+const HOUR: f64 = 3600.0;
+
+/// What a batch adds to the counters.
+#[derive(Default)]
+pub(crate) struct Tally<'a> {
+    issues: BTreeMap<i64, IssueTally<'a>>,
+    users: BTreeSet<(i64, &'a str)>,
+    tag_values: BTreeMap<(i64, &'a str, &'a str), Seen>,
+    hours: BTreeMap<(i64, i64), i64>,
+}
+
+/// One issue's share of the batch.
+struct IssueTally<'a> {
+    seen: Seen,
+    /// The event with the newest timestamp (the later one in the batch on a tie): the issue's
+    /// level, title, culprit and metadata follow it when it is newer than the issue's last
+    /// event.
+    newest: &'a NewEvent,
+    is_unhandled: bool,
+    /// The first release in the batch, for an issue that has none yet.
+    release: Option<&'a str>,
+}
+
+/// How often something was seen, and between which event times.
+#[derive(Clone, Copy)]
+struct Seen {
+    count: i64,
+    first: f64,
+    last: f64,
+}
+
+impl Seen {
+    fn once(at: f64) -> Seen {
+        Seen {
+            count: 1,
+            first: at,
+            last: at,
+        }
+    }
+
+    fn add(&mut self, at: f64) {
+        self.count += 1;
+        self.first = self.first.min(at);
+        self.last = self.last.max(at);
+    }
+}
+
+impl<'a> Tally<'a> {
+    /// Counts one stored event of `issue_id`.
+    pub(crate) fn add(&mut self, issue_id: i64, event: &'a NewEvent) {
+        let at = event.timestamp;
+        let release = event.release.as_deref();
+        self.issues
+            .entry(issue_id)
+            .and_modify(|issue| {
+                issue.seen.add(at);
+                if at >= issue.newest.timestamp {
+                    issue.newest = event;
+                }
+                issue.is_unhandled |= event.is_unhandled;
+                issue.release = issue.release.or(release);
+            })
+            .or_insert(IssueTally {
+                seen: Seen::once(at),
+                newest: event,
+                is_unhandled: event.is_unhandled,
+                release,
+            });
+
+        if let Some(user) = event.user_tag.as_deref().filter(|u| !u.is_empty()) {
+            self.users.insert((issue_id, user));
+        }
+
+        for (key, value) in tag_pairs(event) {
+            self.tag_values
+                .entry((issue_id, key, value))
+                .and_modify(|seen| seen.add(at))
+                .or_insert(Seen::once(at));
+        }
+
+        // `as` saturates; `ingest::validate` has ruled out NaN and infinities.
+        let hour = ((at / HOUR).floor() * HOUR) as i64;
+        *self.hours.entry((issue_id, hour)).or_default() += 1;
+    }
+
+    /// The sums as columns, for [`TallyRows::push`].
+    pub(crate) fn rows(&self) -> TallyRows<'a> {
+        let mut rows = TallyRows::default();
+        for (issue_id, user) in &self.users {
+            rows.user_issue_ids.push(*issue_id);
+            rows.users.push(user);
+        }
+        for (issue_id, issue) in &self.issues {
+            let newest = issue.newest;
+            rows.issue_ids.push(*issue_id);
+            rows.counts.push(issue.seen.count);
+            rows.firsts.push(issue.seen.first);
+            rows.lasts.push(issue.seen.last);
+            rows.levels.push(&newest.level);
+            rows.titles.push(&newest.title);
+            rows.culprits.push(&newest.culprit);
+            rows.metadata.push(newest.metadata.to_string());
+            rows.unhandled.push(issue.is_unhandled);
+            rows.releases.push(issue.release);
+        }
+        for ((issue_id, key, value), seen) in &self.tag_values {
+            rows.tag_issue_ids.push(*issue_id);
+            rows.tag_keys.push(key);
+            rows.tag_values.push(value);
+            rows.tag_counts.push(seen.count);
+            rows.tag_firsts.push(seen.first);
+            rows.tag_lasts.push(seen.last);
+        }
+        for ((issue_id, hour), count) in &self.hours {
+            rows.hour_issue_ids.push(*issue_id);
+            rows.hours.push(*hour);
+            rows.hour_counts.push(*count);
+        }
+        rows
+    }
+}
+
+/// The distinct non-empty `(key, value)` pairs of an event.
+///
+/// `environment` and `release` are tags in Sentry; they are taken from the event's fields when
+/// the tag list lacks them, so the environment filter of the issue list cannot miss an event
+/// because a tag was not derived.
+fn tag_pairs(event: &NewEvent) -> BTreeSet<(&str, &str)> {
+    let mut pairs: BTreeSet<(&str, &str)> = event
+        .tags
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .filter(|(key, value)| !key.is_empty() && !value.is_empty())
+        .collect();
+    for (key, field) in [
+        ("environment", &event.environment),
+        ("release", &event.release),
+    ] {
+        if let Some(value) = field.as_deref().filter(|v| !v.is_empty()) {
+            if !event.tags.iter().any(|(k, _)| k == key) {
+                pairs.insert((key, value));
+            }
+        }
+    }
+    pairs
+}
+
+/// A batch's sums as columns, each kind ordered by its key.
+#[derive(Default)]
+pub(crate) struct TallyRows<'a> {
+    user_issue_ids: Vec<i64>,
+    users: Vec<&'a str>,
+    issue_ids: Vec<i64>,
+    counts: Vec<i64>,
+    firsts: Vec<f64>,
+    lasts: Vec<f64>,
+    levels: Vec<&'a str>,
+    titles: Vec<&'a str>,
+    culprits: Vec<&'a str>,
+    metadata: Vec<String>,
+    unhandled: Vec<bool>,
+    releases: Vec<Option<&'a str>>,
+    tag_issue_ids: Vec<i64>,
+    tag_keys: Vec<&'a str>,
+    tag_values: Vec<&'a str>,
+    tag_counts: Vec<i64>,
+    tag_firsts: Vec<f64>,
+    tag_lasts: Vec<f64>,
+    hour_issue_ids: Vec<i64>,
+    hours: Vec<i64>,
+    hour_counts: Vec<i64>,
+}
+
+impl TallyRows<'_> {
+    /// Adds the statements that write the sums.
+    ///
+    /// Distinct users and the issue rows are one statement: the users not seen before on their
+    /// issue are inserted first (a data-modifying CTE), and the issue rows add how many each
+    /// gained. All right-hand sides of the `UPDATE` see the row as it was before it, so the
+    /// `CASE`s compare the batch's newest event with the issue's previous `last_seen`: a late old
+    /// event changes no field, as in Sentry, where the group shows its latest event's.
+    pub(crate) fn push<'p>(&'p self, pipeline: &mut Pipeline<'p>) {
+        if self.issue_ids.is_empty() {
+            return;
+        }
+        pipeline.push(
+            "WITH new_users AS (
+                 INSERT INTO issue_users (issue_id, user_tag)
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[])
+                 ON CONFLICT (issue_id, user_tag) DO NOTHING
+                 RETURNING issue_id
+             ), user_counts AS (
+                 SELECT issue_id, count(*) AS gained FROM new_users GROUP BY issue_id
+             )
+             UPDATE issues i SET
+                 times_seen = i.times_seen + u.events,
+                 user_count = i.user_count + coalesce(c.gained, 0),
+                 first_seen = LEAST(i.first_seen, u.first_at),
+                 last_seen = GREATEST(i.last_seen, u.last_at),
+                 level = CASE WHEN u.last_at >= i.last_seen THEN u.level ELSE i.level END,
+                 title = CASE WHEN u.last_at >= i.last_seen THEN u.title ELSE i.title END,
+                 culprit = CASE WHEN u.last_at >= i.last_seen THEN u.culprit ELSE i.culprit END,
+                 metadata = CASE WHEN u.last_at >= i.last_seen THEN u.metadata ELSE i.metadata END,
+                 is_unhandled = i.is_unhandled OR u.unhandled,
+                 first_release = coalesce(i.first_release, u.release)
+             FROM UNNEST($3::BIGINT[], $4::BIGINT[], $5::DOUBLE PRECISION[],
+                         $6::DOUBLE PRECISION[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[],
+                         $11::BOOLEAN[], $12::TEXT[])
+                  AS u(id, events, first_at, last_at, level, title, culprit, metadata,
+                       unhandled, release)
+             LEFT JOIN user_counts c ON c.issue_id = u.id
+             WHERE i.id = u.id",
+            vec![
+                &self.user_issue_ids,
+                &self.users,
+                &self.issue_ids,
+                &self.counts,
+                &self.firsts,
+                &self.lasts,
+                &self.levels,
+                &self.titles,
+                &self.culprits,
+                &self.metadata,
+                &self.unhandled,
+                &self.releases,
+            ],
+            "counting events on their issues",
+        );
+        if !self.tag_issue_ids.is_empty() {
+            pipeline.push(
+                "INSERT INTO issue_tag_values (issue_id, key, value, times_seen, first_seen,
+                     last_seen)
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[],
+                                      $5::DOUBLE PRECISION[], $6::DOUBLE PRECISION[])
+                 ON CONFLICT (issue_id, key, value) DO UPDATE SET
+                     times_seen = issue_tag_values.times_seen + excluded.times_seen,
+                     first_seen = LEAST(issue_tag_values.first_seen, excluded.first_seen),
+                     last_seen = GREATEST(issue_tag_values.last_seen, excluded.last_seen)",
+                vec![
+                    &self.tag_issue_ids,
+                    &self.tag_keys,
+                    &self.tag_values,
+                    &self.tag_counts,
+                    &self.tag_firsts,
+                    &self.tag_lasts,
+                ],
+                "counting tag values",
+            );
+        }
+        pipeline.push(
+            "INSERT INTO issue_hourly (issue_id, hour, count)
+             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[])
+             ON CONFLICT (issue_id, hour) DO UPDATE SET
+                 count = issue_hourly.count + excluded.count",
+            vec![&self.hour_issue_ids, &self.hours, &self.hour_counts],
+            "counting an issue's hourly events",
+        );
+    }
+}

@@ -1,0 +1,59 @@
+//! API tokens, kept by the hash of their secret.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use super::error::corrupt;
+use super::sql::{self, get};
+use super::{now, users};
+use crate::{ApiToken, StoreError, StoreResult, User};
+
+/// A token from `id, user_id, scopes, date_created`; scopes are a JSON array of strings.
+fn from_row(row: &Row) -> StoreResult<ApiToken> {
+    let scopes: String = get(row, 2)?;
+    Ok(ApiToken {
+        id: get(row, 0)?,
+        user_id: get(row, 1)?,
+        scopes: serde_json::from_str(&scopes).map_err(|e| corrupt("token scopes", e))?,
+        date_created: get(row, 3)?,
+    })
+}
+
+pub(crate) async fn create<C: GenericClient>(
+    client: &C,
+    user_id: i64,
+    token_hash: &str,
+    scopes: &[String],
+) -> StoreResult<ApiToken> {
+    let scopes_json = serde_json::to_string(scopes)
+        .map_err(|e| StoreError::Database(format!("serializing token scopes: {e}")))?;
+    let row = sql::query_one(
+        client,
+        "INSERT INTO api_tokens (user_id, token_hash, scopes, date_created)
+         VALUES ($1, $2, $3, $4) RETURNING id, user_id, scopes, date_created",
+        &[&user_id, &token_hash, &scopes_json, &now()],
+        "an API token with this hash",
+    )
+    .await?;
+    from_row(&row)
+}
+
+/// The token and its user, in one read.
+pub(crate) async fn by_hash<C: GenericClient>(
+    client: &C,
+    token_hash: &str,
+) -> StoreResult<Option<(ApiToken, User)>> {
+    let row = sql::query_opt(
+        client,
+        // The user's columns in the order of `users::COLUMNS`.
+        "SELECT t.id, t.user_id, t.scopes, t.date_created,
+                u.id, u.email, u.password_hash, u.is_admin, u.date_created
+         FROM api_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = $1",
+        &[&token_hash],
+        "reading an API token",
+    )
+    .await?;
+    row.map(|row| Ok((from_row(&row)?, users::from_row_at(&row, 4)?)))
+        .transpose()
+}
