@@ -312,3 +312,14 @@ pub struct NewDeploy {
     /// Defaults to now when absent.
     pub date_finished: Option<UnixTime>,
 }
+
+/// What one retention pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionPass {
+    /// Events older than the cutoff.
+    pub events: u64,
+    /// Issues left without events, with their hashes, counts and reference events.
+    pub issues: u64,
+    /// Envelope items kept raw, older than the cutoff.
+    pub raw_items: u64,
+}

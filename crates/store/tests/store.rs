@@ -1441,7 +1441,7 @@ async fn sqlite_migrations_run_once_across_opens() {
     );
     assert_eq!(
         sqlite_pragma(&path, "SELECT count(*) FROM schema_migrations"),
-        "4",
+        "5",
         "each migration recorded once"
     );
 }

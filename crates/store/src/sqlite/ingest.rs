@@ -150,7 +150,7 @@ fn find_issue(tx: &Connection, event: &NewEvent) -> StoreResult<Option<(i64, usi
 }
 
 /// A new unresolved issue made from its first event, with nothing counted yet (the batch's
-/// tally counts this event like any other); returns its id.
+/// tally counts this event like any other); returns its id, never one a deleted issue had.
 fn create_issue(tx: &Connection, event: &NewEvent) -> StoreResult<i64> {
     let short_id: i64 = tx
         .prepare_cached(
@@ -164,10 +164,12 @@ fn create_issue(tx: &Connection, event: &NewEvent) -> StoreResult<i64> {
         .db("numbering an issue")?
         .ok_or_else(|| StoreError::NotFound(format!("project {}", event.project_id)))?;
     tx.prepare_cached(
-        "INSERT INTO issues (project_id, short_id, status, substatus, level, event_type, title,
-             culprit, metadata, platform, first_seen, last_seen, times_seen, user_count,
+        "INSERT INTO issues (id, project_id, short_id, status, substatus, level, event_type,
+             title, culprit, metadata, platform, first_seen, last_seen, times_seen, user_count,
              first_release, is_unhandled)
-         VALUES (?1, ?2, 'unresolved', 'new', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 0, 0, ?10, ?11)
+         VALUES (max(coalesce((SELECT max(id) FROM issues), 0),
+                     (SELECT id FROM issue_id_floor)) + 1,
+                 ?1, ?2, 'unresolved', 'new', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 0, 0, ?10, ?11)
          RETURNING id",
     )
     .and_then(|mut stmt| {

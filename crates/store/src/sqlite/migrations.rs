@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_releases.sql")),
     (3, include_str!("migrations/0003_key_rate_limits.sql")),
     (4, include_str!("migrations/0004_event_references.sql")),
+    (5, include_str!("migrations/0005_retention.sql")),
 ];
 
 /// Brings the schema up to the newest version this binary knows.

@@ -32,6 +32,7 @@ mod queue;
 mod raw;
 mod references;
 mod releases;
+mod retention;
 mod tally;
 mod tokens;
 mod users;
@@ -46,8 +47,8 @@ pub use self::queue::SqliteQueue;
 use self::connection::Connections;
 use crate::{
     ApiToken, Deploy, Issue, IssueQuery, IssueStatus, KeyRateLimit, NewDeploy, NewEvent,
-    Organization, Project, ProjectKey, RawItem, Release, ReleaseFields, SavedEvent, Store,
-    StoreError, StoreResult, StoredEvent, TagValueCount, User,
+    Organization, Project, ProjectKey, RawItem, Release, ReleaseFields, RetentionPass, SavedEvent,
+    Store, StoreError, StoreResult, StoredEvent, TagValueCount, UnixTime, User,
 };
 
 /// Read connections per store. Reads are short; a few cover a two-core machine's web traffic
@@ -81,6 +82,21 @@ impl SqliteStore {
             connections: Arc::new(Connections::new(writer, readers)),
             references: Arc::default(),
         })
+    }
+
+    /// Deletes up to `limit` events older than `before` (by event time) and what they
+    /// counted, the issues they leave empty, and raw items received before it: one retention
+    /// batch, one transaction.
+    pub async fn delete_expired(&self, before: UnixTime, limit: u64) -> StoreResult<RetentionPass> {
+        let cache = Arc::clone(&self.references);
+        self.write(move |conn| {
+            let (pass, references) = retention::delete_expired(conn, before, limit)?;
+            for (project_id, hash) in references {
+                cache.forget(project_id, &hash);
+            }
+            Ok(pass)
+        })
+        .await
     }
 
     /// Runs `f` on the blocking pool with the connections.

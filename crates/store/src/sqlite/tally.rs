@@ -114,18 +114,27 @@ impl<'a> Tally<'a> {
 /// the tag list lacks them, so the environment filter of the issue list cannot miss an event
 /// because a tag was not derived.
 fn tag_pairs(event: &NewEvent) -> BTreeSet<(&str, &str)> {
-    let mut pairs: BTreeSet<(&str, &str)> = event
-        .tags
+    counted_tag_pairs(
+        &event.tags,
+        event.environment.as_deref(),
+        event.release.as_deref(),
+    )
+}
+
+/// [`tag_pairs`] of an event's parts, as stored: what retention takes back off the counts.
+pub(crate) fn counted_tag_pairs<'a>(
+    tags: &'a [(String, String)],
+    environment: Option<&'a str>,
+    release: Option<&'a str>,
+) -> BTreeSet<(&'a str, &'a str)> {
+    let mut pairs: BTreeSet<(&str, &str)> = tags
         .iter()
         .map(|(key, value)| (key.as_str(), value.as_str()))
         .filter(|(key, value)| !key.is_empty() && !value.is_empty())
         .collect();
-    for (key, field) in [
-        ("environment", &event.environment),
-        ("release", &event.release),
-    ] {
-        if let Some(value) = field.as_deref().filter(|v| !v.is_empty()) {
-            if !event.tags.iter().any(|(k, _)| k == key) {
+    for (key, field) in [("environment", environment), ("release", release)] {
+        if let Some(value) = field.filter(|v| !v.is_empty()) {
+            if !tags.iter().any(|(k, _)| k == key) {
                 pairs.insert((key, value));
             }
         }

@@ -1,0 +1,265 @@
+//! Retention: events older than the cutoff are deleted, a bounded batch per transaction, and
+//! what they counted is taken back off their issues.
+//!
+//! After a pass an issue counts exactly its stored events (`times_seen`, the hourly buckets and
+//! the tag values), its users are those of its stored events, and an issue with no event left
+//! is deleted with its hashes and reference events, as Sentry's cleanup deletes groups past
+//! retention: a later event of that hash starts a new issue. Each batch is one short write
+//! transaction, so ingest interleaves with a large cleanup instead of waiting for it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rusqlite::{params, Connection, TransactionBehavior};
+
+use super::error::{corrupt, DbContext};
+use super::sql_int;
+use super::tally::counted_tag_pairs;
+use crate::{RetentionPass, StoreResult};
+
+/// Seconds per bucket of `issue_hourly` (as the tally writes them).
+const HOUR: f64 = 3600.0;
+
+/// One expired event, as much of it as its counts need.
+struct Expired {
+    id: i64,
+    issue_id: Option<i64>,
+    timestamp: f64,
+    user_tag: Option<String>,
+    environment: Option<String>,
+    release: Option<String>,
+    tags: Vec<(String, String)>,
+}
+
+/// Deletes up to `limit` events with a timestamp before `before`, and raw items received
+/// before it; returns what was deleted and the `(project_id, hash)` of every reference event
+/// deleted with its issue (the caller forgets those).
+pub(crate) fn delete_expired(
+    conn: &mut Connection,
+    before: f64,
+    limit: u64,
+) -> StoreResult<(RetentionPass, Vec<(i64, String)>)> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db("starting a retention pass")?;
+    let expired = expired_events(&tx, before, limit)?;
+
+    let mut per_issue: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut per_hour: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    let mut per_tag: BTreeMap<(i64, String, String), i64> = BTreeMap::new();
+    let mut users: BTreeSet<(i64, String)> = BTreeSet::new();
+    {
+        let mut delete = tx
+            .prepare_cached("DELETE FROM events WHERE id = ?1")
+            .db("deleting expired events")?;
+        for event in &expired {
+            delete.execute([event.id]).db("deleting expired events")?;
+            let Some(issue_id) = event.issue_id else {
+                continue;
+            };
+            *per_issue.entry(issue_id).or_default() += 1;
+            let hour = ((event.timestamp / HOUR).floor() * HOUR) as i64;
+            *per_hour.entry((issue_id, hour)).or_default() += 1;
+            for (key, value) in counted_tag_pairs(
+                &event.tags,
+                event.environment.as_deref(),
+                event.release.as_deref(),
+            ) {
+                *per_tag
+                    .entry((issue_id, key.to_owned(), value.to_owned()))
+                    .or_default() += 1;
+            }
+            if let Some(user) = event.user_tag.as_deref().filter(|u| !u.is_empty()) {
+                users.insert((issue_id, user.to_owned()));
+            }
+        }
+    }
+
+    uncount(&tx, &per_issue, &per_hour, &per_tag, &users)?;
+    let (issues, references) = delete_empty_issues(&tx, per_issue.keys().copied())?;
+    let raw_items = tx
+        .execute(
+            "DELETE FROM raw_items WHERE id IN
+                 (SELECT id FROM raw_items WHERE received < ?1 LIMIT ?2)",
+            params![before, sql_int(limit)],
+        )
+        .db("deleting expired raw items")?;
+    tx.commit().db("committing a retention pass")?;
+    let pass = RetentionPass {
+        events: expired.len() as u64,
+        issues,
+        raw_items: raw_items as u64,
+    };
+    Ok((pass, references))
+}
+
+/// The oldest expired events, project by project (the `(project_id, timestamp)` index).
+fn expired_events(tx: &Connection, before: f64, limit: u64) -> StoreResult<Vec<Expired>> {
+    let projects: Vec<i64> = tx
+        .prepare_cached("SELECT id FROM projects ORDER BY id")
+        .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
+        .db("listing projects")?;
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT id, issue_id, timestamp, user_tag, environment, release, tags FROM events
+             WHERE project_id = ?1 AND timestamp < ?2 ORDER BY timestamp LIMIT ?3",
+        )
+        .db("finding expired events")?;
+    let mut expired = Vec::new();
+    for project_id in projects {
+        let remaining = limit.saturating_sub(expired.len() as u64);
+        if remaining == 0 {
+            break;
+        }
+        let rows = stmt
+            .query_map(params![project_id, before, sql_int(remaining)], |row| {
+                Ok((
+                    Expired {
+                        id: row.get(0)?,
+                        issue_id: row.get(1)?,
+                        timestamp: row.get(2)?,
+                        user_tag: row.get(3)?,
+                        environment: row.get(4)?,
+                        release: row.get(5)?,
+                        tags: Vec::new(),
+                    },
+                    row.get::<_, String>(6)?,
+                ))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .db("finding expired events")?;
+        for (mut event, tags_json) in rows {
+            event.tags = serde_json::from_str(&tags_json)
+                .map_err(|e| corrupt(&format!("tags of event row {}", event.id), e))?;
+            expired.push(event);
+        }
+    }
+    Ok(expired)
+}
+
+/// Takes the deleted events' counts off their issues, hours, tag values and users.
+fn uncount(
+    tx: &Connection,
+    per_issue: &BTreeMap<i64, i64>,
+    per_hour: &BTreeMap<(i64, i64), i64>,
+    per_tag: &BTreeMap<(i64, String, String), i64>,
+    users: &BTreeSet<(i64, String)>,
+) -> StoreResult<()> {
+    let mut issue = tx
+        .prepare_cached("UPDATE issues SET times_seen = max(times_seen - ?2, 0) WHERE id = ?1")
+        .db("uncounting expired events")?;
+    for (issue_id, count) in per_issue {
+        issue
+            .execute(params![issue_id, count])
+            .db("uncounting expired events")?;
+    }
+    let mut hour = tx
+        .prepare_cached(
+            "UPDATE issue_hourly SET count = count - ?3 WHERE issue_id = ?1 AND hour = ?2",
+        )
+        .db("uncounting expired hours")?;
+    for ((issue_id, at), count) in per_hour {
+        hour.execute(params![issue_id, at, count])
+            .db("uncounting expired hours")?;
+    }
+    let mut tag = tx
+        .prepare_cached(
+            "UPDATE issue_tag_values SET times_seen = times_seen - ?4
+             WHERE issue_id = ?1 AND key = ?2 AND value = ?3",
+        )
+        .db("uncounting expired tag values")?;
+    for ((issue_id, key, value), count) in per_tag {
+        tag.execute(params![issue_id, key, value, count])
+            .db("uncounting expired tag values")?;
+    }
+    tx.execute_batch(
+        "DELETE FROM issue_hourly WHERE count <= 0;
+         DELETE FROM issue_tag_values WHERE times_seen <= 0;",
+    )
+    .db("dropping emptied counters")?;
+    // A user leaves an issue's count with the last of their events on it.
+    let mut still_there = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE issue_id = ?1 AND user_tag = ?2)",
+        )
+        .db("looking up an issue's users")?;
+    let mut forget = tx
+        .prepare_cached("DELETE FROM issue_users WHERE issue_id = ?1 AND user_tag = ?2")
+        .db("uncounting users")?;
+    let mut lose_user = tx
+        .prepare_cached("UPDATE issues SET user_count = max(user_count - 1, 0) WHERE id = ?1")
+        .db("uncounting users")?;
+    for (issue_id, user) in users {
+        let remains: bool = still_there
+            .query_row(params![issue_id, user], |row| row.get(0))
+            .db("looking up an issue's users")?;
+        if !remains
+            && forget
+                .execute(params![issue_id, user])
+                .db("uncounting users")?
+                > 0
+        {
+            lose_user.execute([issue_id]).db("uncounting users")?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the issues among `candidates` that have no event left; returns how many, and the
+/// reference events deleted with them.
+fn delete_empty_issues(
+    tx: &Connection,
+    candidates: impl Iterator<Item = i64>,
+) -> StoreResult<(u64, Vec<(i64, String)>)> {
+    let mut has_events = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE issue_id = ?1)")
+        .db("looking up an issue's events")?;
+    let mut hashes = tx
+        .prepare_cached("SELECT project_id, hash FROM grouphashes WHERE issue_id = ?1")
+        .db("reading an issue's hashes")?;
+    let mut references = Vec::new();
+    let mut deleted = 0;
+    let mut max_deleted = 0;
+    for issue_id in candidates {
+        let remains: bool = has_events
+            .query_row([issue_id], |row| row.get(0))
+            .db("looking up an issue's events")?;
+        if remains {
+            continue;
+        }
+        let issue_hashes: Vec<(i64, String)> = hashes
+            .query_map([issue_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .db("reading an issue's hashes")?;
+        // Events of a hash always land on the hash's issue, so with the issue's events gone no
+        // event is compressed against these references any more.
+        for (project_id, hash) in &issue_hashes {
+            tx.prepare_cached("DELETE FROM event_references WHERE project_id = ?1 AND hash = ?2")
+                .and_then(|mut stmt| stmt.execute(params![project_id, hash]))
+                .db("deleting reference events")?;
+        }
+        references.extend(issue_hashes);
+        max_deleted = max_deleted.max(issue_id);
+        for sql in [
+            "DELETE FROM grouphashes WHERE issue_id = ?1",
+            "DELETE FROM issue_users WHERE issue_id = ?1",
+            "DELETE FROM issue_tag_values WHERE issue_id = ?1",
+            "DELETE FROM issue_hourly WHERE issue_id = ?1",
+            "DELETE FROM issues WHERE id = ?1",
+        ] {
+            tx.prepare_cached(sql)
+                .and_then(|mut stmt| stmt.execute([issue_id]))
+                .db("deleting an expired issue")?;
+        }
+        deleted += 1;
+    }
+    if deleted > 0 {
+        // New issues must not take the ids, and so the permalinks, of deleted ones.
+        tx.execute(
+            "UPDATE issue_id_floor SET id = max(id, (SELECT coalesce(max(id), 0) FROM issues),
+                                                ?1)",
+            [max_deleted],
+        )
+        .db("recording deleted issue ids")?;
+    }
+    Ok((deleted, references))
+}
