@@ -1508,7 +1508,7 @@ async fn postgres_nodes_starting_together_migrate_once() {
     c.ping().await.unwrap();
     assert_eq!(
         postgres_value(url, "SELECT count(*) FROM schema_migrations").await,
-        "1",
+        "2",
         "each migration recorded once"
     );
 }
@@ -1598,4 +1598,82 @@ async fn postgres_nodes_racing_on_new_groups_make_one_issue_each() {
         .unwrap()
         .unwrap();
     assert_eq!(release.new_groups, i64::from(GROUPS));
+}
+
+/// Events are compressed against their hash's reference event, whichever node stored it: every
+/// event reads back exactly, and the events that follow the reference take a fraction of its
+/// space.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_events_are_compressed_against_their_hash_reference() {
+    let database = test_database().await;
+    let url = database.url();
+    let nodes = [
+        PgStore::connect(url).await.unwrap(),
+        PgStore::connect(url).await.unwrap(),
+    ];
+    let (_, project_id) = project(&nodes[0], "acme").await;
+    // A stack trace that is the same in every event and does not compress much on its own
+    // (pseudo-random text), and what differs per event.
+    let mut seed: u64 = 7;
+    let frames: Vec<serde_json::Value> = (0..40)
+        .map(|_| {
+            let text: String = (0..60)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    char::from(b'a' + ((seed >> 33) % 26) as u8)
+                })
+                .collect();
+            json!({"function": text, "lineno": seed % 1000})
+        })
+        .collect();
+    let rich = |n: u32| NewEvent {
+        data: json!({"event_id": event_id(n), "n": n,
+                     "exception": {"values": [{"stacktrace": {"frames": frames}}]}}),
+        ..event(project_id, n, &["h"], f64::from(n))
+    };
+    // The first node stores the reference; the second, with nothing in memory, finds it.
+    nodes[0]
+        .save_events((0..10).map(rich).collect())
+        .await
+        .unwrap();
+    nodes[1]
+        .save_events((10..20).map(rich).collect())
+        .await
+        .unwrap();
+    for n in 0..20 {
+        let node = &nodes[(n % 2) as usize];
+        let stored = node.event_by_id(project_id, &event_id(n)).await.unwrap();
+        assert_eq!(stored.unwrap().data, rich(n).data, "event {n}");
+    }
+    let issue_id = nodes[1]
+        .event_by_id(project_id, &event_id(0))
+        .await
+        .unwrap()
+        .unwrap()
+        .issue_id
+        .unwrap();
+    assert_eq!(
+        nodes[1].issue_events(issue_id, 0, 100).await.unwrap().len(),
+        20
+    );
+    assert_eq!(
+        postgres_value(url, "SELECT count(*) FROM event_references").await,
+        "1",
+        "one reference for the hash"
+    );
+    let reference: i64 = postgres_value(url, "SELECT octet_length(data) FROM event_references")
+        .await
+        .parse()
+        .unwrap();
+    let largest_event: i64 = postgres_value(
+        url,
+        "SELECT max(octet_length(data)) FROM events WHERE reference_id IS NOT NULL",
+    )
+    .await
+    .parse()
+    .unwrap();
+    assert!(
+        largest_event * 5 < reference,
+        "events {largest_event} bytes, their reference {reference}"
+    );
 }

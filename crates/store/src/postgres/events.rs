@@ -1,22 +1,25 @@
 //! Reading event rows: the searched fields as columns, the whole event as compressed JSON
-//! (decoded by [`crate::payload`], the same form SQLite keeps).
+//! (decoded by [`crate::payload`], the same form SQLite keeps), often against a reference
+//! event ([`super::references`]).
 
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
+use super::references;
 use super::sql::{self, get, sql_int};
 use crate::payload::Decoder;
 use crate::{StoreError, StoreResult, StoredEvent};
 
 const COLUMNS: &str = "project_id, event_id, issue_id, event_type, timestamp, received, level, \
                        platform, title, culprit, environment, release, transaction_name, \
-                       user_tag, tags, data, size";
+                       user_tag, tags, data, size, reference_id";
 
 /// An event row as stored, before its tags and data are decoded.
 struct EventRow {
     event: StoredEvent,
     tags_json: String,
     data_zstd: Vec<u8>,
+    reference_id: Option<i64>,
 }
 
 impl EventRow {
@@ -43,12 +46,14 @@ impl EventRow {
             },
             tags_json: get(row, 14)?,
             data_zstd: get(row, 15)?,
+            reference_id: get(row, 17)?,
         })
     }
 }
 
-/// Decompresses and parses the rows on the blocking pool: an event can be megabytes.
-async fn decode(rows: Vec<Row>) -> StoreResult<Vec<StoredEvent>> {
+/// Reads the references the rows need (one statement), then decompresses and parses the rows
+/// on the blocking pool: an event can be megabytes.
+async fn decode<C: GenericClient>(client: &C, rows: Vec<Row>) -> StoreResult<Vec<StoredEvent>> {
     let rows = rows
         .iter()
         .map(EventRow::read)
@@ -56,10 +61,28 @@ async fn decode(rows: Vec<Row>) -> StoreResult<Vec<StoredEvent>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
+    let mut reference_ids: Vec<i64> = rows.iter().filter_map(|row| row.reference_id).collect();
+    reference_ids.sort_unstable();
+    reference_ids.dedup();
+    let references = references::by_ids(client, &reference_ids).await?;
     tokio::task::spawn_blocking(move || {
         let mut decoder = Decoder::new()?;
         rows.into_iter()
-            .map(|row| decoder.decode(row.event, &row.tags_json, &row.data_zstd))
+            .map(|row| {
+                let reference = match row.reference_id {
+                    None => None,
+                    Some(id) => {
+                        let json = references.get(&id).ok_or_else(|| {
+                            StoreError::Database(format!(
+                                "event {}: its reference event {id} is missing",
+                                row.event.event_id
+                            ))
+                        })?;
+                        Some((id, &json[..]))
+                    }
+                };
+                decoder.decode(row.event, &row.tags_json, &row.data_zstd, reference)
+            })
             .collect()
     })
     .await
@@ -83,7 +106,7 @@ pub(crate) async fn of_issue<C: GenericClient>(
         "listing an issue's events",
     )
     .await?;
-    decode(rows).await
+    decode(client, rows).await
 }
 
 /// The newest or the oldest event of an issue.
@@ -104,7 +127,7 @@ pub(crate) async fn edge_of_issue<C: GenericClient>(
         )
     };
     let rows = sql::query(client, &sql, &[&issue_id], "reading an issue's event").await?;
-    Ok(decode(rows).await?.pop())
+    Ok(decode(client, rows).await?.pop())
 }
 
 pub(crate) async fn by_id<C: GenericClient>(
@@ -119,5 +142,5 @@ pub(crate) async fn by_id<C: GenericClient>(
         "reading an event",
     )
     .await?;
-    Ok(decode(rows).await?.pop())
+    Ok(decode(client, rows).await?.pop())
 }

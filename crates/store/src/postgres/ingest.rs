@@ -11,11 +11,11 @@
 //! 2. Read which event ids and which hashes of the batch are known (two statements, pipelined).
 //! 3. Plan in memory, event by event in batch order, exactly as SQLite would apply them one at a
 //!    time: duplicates, issues found, issues to create, hashes to map, counts to add.
-//! 4. Only when the batch creates issues: their ids (`nextval`) and their short ids (one
-//!    `UPDATE projects … RETURNING` per project, whose row lock makes the numbers unique
-//!    across nodes).
-//! 5. Everything else in one pipeline: insert issues, map hashes, insert events, lock the
-//!    existing issues, reopen resolved ones, add the counts; then `COMMIT`.
+//! 4. Only when the batch creates issues or brings reference events: their ids (`nextval`)
+//!    and the issues' short ids (one `UPDATE projects … RETURNING` per project, whose row lock
+//!    makes the numbers unique across nodes).
+//! 5. Everything else in one pipeline: insert issues, map hashes, insert reference events and
+//!    events, lock the existing issues, reopen resolved ones, add the counts; then `COMMIT`.
 //!
 //! ## Races with other nodes
 //! The plan is made from what was committed when it was read, and another node may commit the
@@ -38,7 +38,7 @@ use super::error::{classify, is_transient, DbContext};
 use super::releases::ReleaseTally;
 use super::sql::{get, Failure, Pipeline};
 use super::tally::Tally;
-use crate::payload::EncodedEvent;
+use crate::payload::{EncodedBatch, EncodedEvent, ReferenceLink};
 use crate::{NewEvent, SavedEvent, StoreError, StoreResult};
 
 /// How often a batch is planned again after racing another transaction before it fails.
@@ -66,11 +66,12 @@ pub(crate) fn validate(event: &NewEvent) -> StoreResult<()> {
     Ok(())
 }
 
-/// Writes the batch in one transaction; one result per event, in order.
+/// Writes the batch in one transaction; one result per event, in order, and the ids given to
+/// the batch's new references (in the order of [`EncodedBatch::references`]).
 pub(crate) async fn save(
     client: &mut Client,
-    batch: &[EncodedEvent],
-) -> StoreResult<Vec<SavedEvent>> {
+    batch: &EncodedBatch,
+) -> StoreResult<(Vec<SavedEvent>, Vec<i64>)> {
     let mut attempt = 1;
     loop {
         let tx = client.transaction().await.db("saving events")?;
@@ -235,11 +236,12 @@ impl<'a> Plan<'a> {
 /// One attempt: plan, write, check that nothing raced.
 async fn attempt_save(
     tx: &Transaction<'_>,
-    batch: &[EncodedEvent],
-) -> Result<Vec<SavedEvent>, Attempt> {
+    encoded: &EncodedBatch,
+) -> Result<(Vec<SavedEvent>, Vec<i64>), Attempt> {
+    let batch = &encoded.events[..];
     let (known_events, known_hashes) = read_known(tx, batch).await?;
     let plan = Plan::make(batch, &known_events, known_hashes);
-    let new_ids = create_issue_ids(tx, batch, &plan).await?;
+    let (new_ids, reference_ids) = allocate_ids(tx, encoded, &plan).await?;
     let resolve = |issue: IssueRef| match issue {
         IssueRef::Existing(id) => id,
         IssueRef::New(n) => new_ids[n].0,
@@ -247,7 +249,8 @@ async fn attempt_save(
 
     let new_issues = NewIssueRows::new(batch, &plan, &new_ids);
     let claims = ClaimRows::new(&plan, resolve);
-    let events = EventRows::new(batch, &plan, resolve);
+    let references = ReferenceRows::new(encoded, &reference_ids);
+    let events = EventRows::new(batch, &plan, resolve, &reference_ids);
     let mut tally = Tally::default();
     let mut releases = ReleaseTally::default();
     for (encoded, outcome) in batch.iter().zip(&plan.outcomes) {
@@ -268,6 +271,7 @@ async fn attempt_save(
     let mut pipeline = Pipeline::default();
     new_issues.push(&mut pipeline);
     let claimed = claims.push(&mut pipeline);
+    references.push(&mut pipeline);
     let inserted = events.push(&mut pipeline);
     let mut regressed_at = None;
     if !plan.existing_issues.is_empty() {
@@ -307,7 +311,7 @@ async fn attempt_save(
         None => HashSet::new(),
     };
 
-    Ok(batch
+    let saved = batch
         .iter()
         .zip(&plan.outcomes)
         .map(|(encoded, outcome)| {
@@ -338,7 +342,8 @@ async fn attempt_save(
                 }
             }
         })
-        .collect())
+        .collect();
+    Ok((saved, reference_ids))
 }
 
 type KnownEvents<'a> = HashMap<(i64, &'a str), Option<i64>>;
@@ -404,15 +409,16 @@ async fn read_known<'a>(
     Ok((known_events, known_hashes))
 }
 
-/// Ids and short ids of the issues the plan creates, in the plan's order: one round trip, none
-/// when the batch creates no issue.
-async fn create_issue_ids(
+/// Ids and short ids of the issues the plan creates, in the plan's order, and the ids of the
+/// batch's new references: one round trip, none when the batch creates neither.
+async fn allocate_ids(
     tx: &Transaction<'_>,
-    batch: &[EncodedEvent],
+    encoded: &EncodedBatch,
     plan: &Plan<'_>,
-) -> Result<Vec<(i64, i64)>, Attempt> {
-    if plan.new_issues.is_empty() {
-        return Ok(Vec::new());
+) -> Result<(Vec<(i64, i64)>, Vec<i64>), Attempt> {
+    let batch = &encoded.events[..];
+    if plan.new_issues.is_empty() && encoded.references.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
     }
     // How many issues each project gets, in project order (the order the counter rows are
     // locked in).
@@ -423,9 +429,16 @@ async fn create_issue_ids(
             .or_default() += 1;
     }
     let wanted = i64::try_from(plan.new_issues.len()).unwrap_or(i64::MAX);
+    let references_wanted = i64::try_from(encoded.references.len()).unwrap_or(i64::MAX);
     let projects: Vec<(i64, i64)> = per_project.into_iter().collect();
 
     let mut pipeline = Pipeline::default();
+    pipeline.push(
+        "SELECT nextval(pg_get_serial_sequence('event_references', 'id'))
+         FROM generate_series(1, $1::BIGINT)",
+        vec![&references_wanted],
+        "numbering reference events",
+    );
     pipeline.push(
         "SELECT nextval(pg_get_serial_sequence('issues', 'id'))
          FROM generate_series(1, $1::BIGINT)",
@@ -441,18 +454,22 @@ async fn create_issue_ids(
         );
     }
     let results = pipeline.run(tx).await?;
-    let ids = results[0]
-        .iter()
-        .map(|row| get::<i64>(row, 0))
-        .collect::<StoreResult<Vec<_>>>()?;
+    let ids_of = |rows: &[tokio_postgres::Row]| {
+        rows.iter()
+            .map(|row| get::<i64>(row, 0))
+            .collect::<StoreResult<Vec<_>>>()
+    };
+    let reference_ids = ids_of(&results[0])?;
+    let ids = ids_of(&results[1])?;
     let mut next_short_id: HashMap<i64, i64> = HashMap::new();
-    for ((project_id, _), rows) in projects.iter().zip(&results[1..]) {
+    for ((project_id, _), rows) in projects.iter().zip(&results[2..]) {
         let row = rows
             .first()
             .ok_or_else(|| StoreError::NotFound(format!("project {project_id}")))?;
         next_short_id.insert(*project_id, get(row, 0)?);
     }
-    plan.new_issues
+    let issue_ids = plan
+        .new_issues
         .iter()
         .zip(ids)
         .map(|(index, id)| {
@@ -463,8 +480,43 @@ async fn create_issue_ids(
             *short_id += 1;
             Ok((id, *short_id - 1))
         })
-        .collect::<StoreResult<Vec<_>>>()
-        .map_err(Attempt::Failed)
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok((issue_ids, reference_ids))
+}
+
+/// The batch's new reference events, as columns.
+struct ReferenceRows<'a> {
+    ids: Vec<i64>,
+    project_ids: Vec<i64>,
+    hashes: Vec<&'a str>,
+    data: Vec<&'a [u8]>,
+}
+
+impl<'a> ReferenceRows<'a> {
+    fn new(encoded: &'a EncodedBatch, ids: &[i64]) -> ReferenceRows<'a> {
+        ReferenceRows {
+            ids: ids.to_vec(),
+            project_ids: encoded.references.iter().map(|r| r.project_id).collect(),
+            hashes: encoded.references.iter().map(|r| r.hash.as_str()).collect(),
+            data: encoded
+                .references
+                .iter()
+                .map(|r| r.data_zstd.as_slice())
+                .collect(),
+        }
+    }
+
+    fn push<'p>(&'p self, pipeline: &mut Pipeline<'p>) {
+        if self.ids.is_empty() {
+            return;
+        }
+        pipeline.push(
+            "INSERT INTO event_references (id, project_id, hash, data)
+             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::BYTEA[])",
+            vec![&self.ids, &self.project_ids, &self.hashes, &self.data],
+            "writing reference events",
+        );
+    }
 }
 
 /// The issues a batch creates, as columns: unresolved, `new`, nothing counted yet (the tally
@@ -603,6 +655,7 @@ struct EventRows<'a> {
     tags: Vec<&'a str>,
     data: Vec<&'a [u8]>,
     sizes: Vec<i64>,
+    reference_ids: Vec<Option<i64>>,
     messages: Vec<&'a str>,
 }
 
@@ -611,6 +664,7 @@ impl<'a> EventRows<'a> {
         batch: &'a [EncodedEvent],
         plan: &Plan<'_>,
         resolve: impl Fn(IssueRef) -> i64,
+        new_reference_ids: &[i64],
     ) -> EventRows<'a> {
         let mut stored: Vec<(&'a EncodedEvent, i64)> = batch
             .iter()
@@ -643,6 +697,11 @@ impl<'a> EventRows<'a> {
             rows.tags.push(&encoded.tags_json);
             rows.data.push(&encoded.data_zstd);
             rows.sizes.push(encoded.size);
+            rows.reference_ids.push(match encoded.reference {
+                ReferenceLink::None => None,
+                ReferenceLink::Stored(id) => Some(id),
+                ReferenceLink::New(index) => new_reference_ids.get(index).copied(),
+            });
             rows.messages.push(&e.message);
         }
         rows
@@ -660,11 +719,11 @@ impl<'a> EventRows<'a> {
         Some(pipeline.push(
             "INSERT INTO events (project_id, event_id, issue_id, event_type, timestamp, received,
                  level, platform, title, culprit, environment, release, transaction_name,
-                 user_tag, tags, data, size, message)
+                 user_tag, tags, data, size, reference_id, message)
              SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[],
                  $5::DOUBLE PRECISION[], $6::DOUBLE PRECISION[], $7::TEXT[], $8::TEXT[],
                  $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[],
-                 $15::TEXT[], $16::BYTEA[], $17::BIGINT[], $18::TEXT[])
+                 $15::TEXT[], $16::BYTEA[], $17::BIGINT[], $18::BIGINT[], $19::TEXT[])
              ON CONFLICT (project_id, event_id) DO NOTHING
              RETURNING 1",
             vec![
@@ -685,6 +744,7 @@ impl<'a> EventRows<'a> {
                 &self.tags,
                 &self.data,
                 &self.sizes,
+                &self.reference_ids,
                 &self.messages,
             ],
             "storing events",
@@ -720,7 +780,11 @@ mod tests {
             message: String::new(),
             data: json!({}),
         };
-        Encoder::new().unwrap().encode(event).unwrap()
+        let mut batch = Encoder::new()
+            .unwrap()
+            .encode_batch(vec![event], |_, _| None)
+            .unwrap();
+        batch.events.remove(0)
     }
 
     fn issues(plan: &Plan<'_>) -> Vec<Option<IssueRef>> {

@@ -14,7 +14,10 @@ use super::error::DbContext;
 use crate::{StoreError, StoreResult};
 
 /// `(version, SQL)` in order.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_event_references.sql")),
+];
 
 /// Key of the advisory lock that serializes migrations (ASCII "vigilmig"); advisory locks are
 /// per database, so other databases on the server are not affected.

@@ -5,7 +5,8 @@
 //! one module per area of the schema, each async code over a pooled connection
 //! (`pool`: tokio-postgres behind deadpool, statements prepared once per connection). Ingest
 //! is `ingest` (the batch's plan and its writes) and `tally` (its counts); `queue` is the
-//! ingest queue as a table. Event payloads are stored as on SQLite ([`crate::payload`]).
+//! ingest queue as a table. Event payloads are stored as on SQLite ([`crate::payload`]):
+//! compressed against their hash's reference event (`references`).
 //!
 //! ## Several nodes
 //! Everything that SQLite gets from having one writer is made explicit here, so that any number
@@ -33,12 +34,15 @@ mod pool;
 mod projects;
 mod queue;
 mod raw;
+mod references;
 mod releases;
 mod sql;
 mod tally;
 mod test_database;
 mod tokens;
 mod users;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Client, Pool};
@@ -47,7 +51,7 @@ pub use self::queue::{PgQueue, STATS_REFRESH};
 pub use self::test_database::TestDatabase;
 
 use self::error::DbContext;
-use crate::payload::Encoder;
+use crate::payload::{self, Encoder, Reference, ReferenceCache};
 use crate::{
     ApiToken, Deploy, Issue, IssueQuery, IssueStatus, KeyRateLimit, NewDeploy, NewEvent,
     Organization, Project, ProjectKey, RawItem, Release, ReleaseFields, SavedEvent, Store,
@@ -69,6 +73,8 @@ pub fn is_postgres_url(url: &str) -> bool {
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// Reference events of the hashes seen lately, for compressing new events.
+    references: Arc<ReferenceCache>,
 }
 
 impl PgStore {
@@ -79,7 +85,10 @@ impl PgStore {
         let mut client = pool.get().await.db("connecting to PostgreSQL")?;
         migrations::migrate(&mut client).await?;
         drop(client);
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            references: Arc::default(),
+        })
     }
 
     /// The ingest queue in this store's database, on this store's pool.
@@ -227,17 +236,39 @@ impl Store for PgStore {
             return Ok(Vec::new());
         }
         events.iter().try_for_each(ingest::validate)?;
-        // Serialize and compress on the blocking pool, before taking a connection.
+        let mut client = self.client().await?;
+        // The references of the batch's hashes: from memory, else one statement for all.
+        let mut missing: Vec<(i64, &str)> = events
+            .iter()
+            .filter_map(|e| payload::reference_hash(e).map(|hash| (e.project_id, hash)))
+            .filter(|(project_id, hash)| self.references.get(*project_id, hash).is_none())
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        let loaded = references::load(&client, &missing).await?;
+        for (key, reference) in &loaded {
+            self.references
+                .remember(key.0, key.1.clone(), reference.clone());
+        }
+        // Serialize and compress on the blocking pool.
+        let cache = Arc::clone(&self.references);
         let encoded = tokio::task::spawn_blocking(move || {
-            let mut encoder = Encoder::new()?;
-            events
-                .into_iter()
-                .map(|event| encoder.encode(event))
-                .collect::<StoreResult<Vec<_>>>()
+            Encoder::new()?.encode_batch(events, |project_id, hash| {
+                cache
+                    .get(project_id, hash)
+                    .or_else(|| loaded.get(&(project_id, hash.to_owned())).cloned())
+            })
         })
         .await
         .map_err(|e| StoreError::Database(format!("encoding events failed: {e}")))??;
-        ingest::save(&mut self.client().await?, &encoded).await
+        let (saved, reference_ids) = ingest::save(&mut client, &encoded).await?;
+        // Committed: later batches may compress against these.
+        for (new, id) in encoded.references.into_iter().zip(reference_ids) {
+            let reference = Reference { id, json: new.json };
+            self.references
+                .remember(new.project_id, new.hash, reference);
+        }
+        Ok(saved)
     }
 
     async fn save_raw_items(&self, items: Vec<RawItem>) -> StoreResult<()> {
