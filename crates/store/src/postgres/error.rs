@@ -26,7 +26,10 @@ impl<T> DbContext<T> for Result<T, deadpool_postgres::PoolError> {
     fn db(self, what: &str) -> Result<T, StoreError> {
         self.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(e) => classify(&e, what),
-            other => StoreError::Database(format!("{what}: no database connection: {other}")),
+            other => StoreError::Database(format!(
+                "{what}: no database connection: {}",
+                with_causes(&other)
+            )),
         })
     }
 }
@@ -41,12 +44,29 @@ pub(crate) fn classify(error: &tokio_postgres::Error, what: &str) -> StoreError 
     }
 }
 
-/// The server's message when there is one (the driver's `Display` alone says only "db error").
-fn describe(error: &tokio_postgres::Error) -> String {
+/// The server's message when there is one (the driver's `Display` alone says only "db error"),
+/// else the driver's message with its causes ("error connecting to server: Connection refused").
+pub(crate) fn describe(error: &tokio_postgres::Error) -> String {
     match error.as_db_error() {
         Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => error.to_string(),
+        None => with_causes(error),
     }
+}
+
+/// An error's message followed by those of its sources.
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Some wrappers repeat their source's message.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Whether a transaction failed only because it ran into another one (deadlock, serialization

@@ -25,9 +25,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// TLS is not supported yet: a URL with `sslmode=require` fails to connect.
 pub(crate) fn build(url: &str, max_size: usize) -> StoreResult<Pool> {
     // The message never repeats the URL, which may hold a password.
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| StoreError::Invalid(format!("the database URL does not parse: {e}")))?;
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
+        StoreError::Invalid(format!(
+            "the database URL does not parse: {}",
+            super::error::with_causes(&e)
+        ))
+    })?;
     let options = match config.get_options() {
         Some(options) if !options.is_empty() => format!("{options} -c synchronous_commit=on"),
         _ => "-c synchronous_commit=on".to_string(),

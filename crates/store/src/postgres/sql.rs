@@ -5,7 +5,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{Row, Statement};
 
-use super::error::{corrupt, DbContext};
+use super::error::{corrupt, with_causes, DbContext};
 use crate::StoreResult;
 
 /// Parameters of one statement.
@@ -66,7 +66,7 @@ pub(crate) async fn execute<C: GenericClient>(
 /// Column `index` of a row; a type mismatch means the schema is not the one this code knows.
 pub(crate) fn get<'a, T: FromSql<'a>>(row: &'a Row, index: usize) -> StoreResult<T> {
     row.try_get(index)
-        .map_err(|e| corrupt(&format!("column {index}"), e))
+        .map_err(|e| corrupt(&format!("column {index}"), with_causes(&e)))
 }
 
 /// An offset or limit as PostgreSQL's BIGINT; past `i64::MAX` is "no limit" anyway.

@@ -39,7 +39,12 @@ impl TestDatabase {
         client
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
-            .map_err(|e| StoreError::Database(format!("creating the test database: {e}")))?;
+            .map_err(|e| {
+                StoreError::Database(format!(
+                    "creating the test database: {}",
+                    super::error::describe(&e)
+                ))
+            })?;
         Ok(TestDatabase {
             admin_url,
             name,
@@ -69,7 +74,7 @@ impl Drop for TestDatabase {
                 .await?
                 .batch_execute(&sql)
                 .await
-                .map_err(|e| StoreError::Database(e.to_string()))
+                .map_err(|e| StoreError::Database(super::error::describe(&e)))
         });
         if let Err(err) = result {
             eprintln!("dropping the test database {}: {err}", self.name);
@@ -94,9 +99,13 @@ fn on_own_runtime<T: Send + 'static>(
 }
 
 async fn connect(url: &str) -> StoreResult<tokio_postgres::Client> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(|e| StoreError::Database(format!("connecting to {}: {e}", TestDatabase::ENV)))?;
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(|e| {
+        StoreError::Database(format!(
+            "connecting to {}: {}",
+            TestDatabase::ENV,
+            super::error::describe(&e)
+        ))
+    })?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
