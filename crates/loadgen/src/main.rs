@@ -68,6 +68,10 @@ struct Args {
     /// The server's data dir, to report store bytes per accepted event.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Seconds to wait after the drain before measuring the data dir again: the server gives
+    /// a drained queue's pages back and checkpoints its logs shortly after.
+    #[arg(long, default_value = "6", value_parser = parse_seconds)]
+    settle: Duration,
     /// How long to wait for the server to process what it accepted, in seconds.
     #[arg(long, default_value = "300", value_parser = parse_seconds)]
     drain_timeout: Duration,
@@ -177,12 +181,21 @@ async fn main() -> Result<()> {
         },
         None => ServerUsage::default(),
     };
+    let store_at_drain = args.data_dir.as_deref().and_then(probe::dir_size);
+    if store_at_drain.is_some() && !args.settle.is_zero() {
+        let mut stop = stop.clone();
+        tokio::select! {
+            () = tokio::time::sleep(args.settle) => {}
+            _ = stop.changed() => {}
+        }
+    }
     let store = args
         .data_dir
         .as_deref()
         .and_then(probe::dir_size)
         .map(|bytes| StoreUsage {
             bytes,
+            bytes_at_drain: store_at_drain,
             bytes_before: store_before,
             bytes_per_event: (sent.counts.ok > 0).then(|| bytes as f64 / sent.counts.ok as f64),
         });

@@ -83,8 +83,10 @@ pub struct ServerUsage {
 /// The server's data dir, with `--data-dir`.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct StoreUsage {
-    /// Size of every file in the dir after the drain.
+    /// Size of every file in the dir, `--settle` seconds after the drain.
     pub bytes: u64,
+    /// The same right at the drain (a drained queue's pages not yet given back).
+    pub bytes_at_drain: Option<u64>,
     /// The same before the first send (what was there already).
     pub bytes_before: Option<u64>,
     /// `bytes` ÷ events answered 200; `None` when none was.
@@ -192,8 +194,9 @@ impl Report {
             "store",
             or_na(self.store.map(|store| {
                 format!(
-                    "{} ({} before the run), {} per event",
+                    "{} ({} at the drain, {} before the run), {} per event",
                     bytes(store.bytes),
+                    or_na(store.bytes_at_drain.map(bytes)),
                     or_na(store.bytes_before.map(bytes)),
                     or_na(store.bytes_per_event.map(|b| format!("{b:.0} B")))
                 )
@@ -322,6 +325,7 @@ mod tests {
         report.server.memory.peak_rss_bytes = Some(50 * 1024 * 1024);
         report.store = Some(StoreUsage {
             bytes: 2_000_000,
+            bytes_at_drain: Some(250_000),
             bytes_before: Some(100_000),
             bytes_per_event: Some(2020.2),
         });
