@@ -340,9 +340,9 @@ mod tests {
         assert_eq!(value["server"]["peak_rss_bytes"], 50 * 1024 * 1024);
         assert_eq!(value["server"]["rss_bytes"], Value::Null);
         assert_eq!(value["store"]["bytes_per_event"], 2020.2);
-        assert!(report
-            .to_text()
-            .contains("1.9 MiB (97.7 KiB before the run), 2020 B per event"));
+        assert!(report.to_text().contains(
+            "1.9 MiB (244.1 KiB at the drain, 97.7 KiB before the run), 2020 B per event"
+        ));
     }
 
     #[test]
