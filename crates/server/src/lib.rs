@@ -10,6 +10,7 @@ pub mod config;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
+pub mod retention;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -13,6 +13,7 @@ pub mod postgres;
 pub mod queue;
 pub mod search;
 pub mod sqlite;
+mod tag_pairs;
 
 use async_trait::async_trait;
 
@@ -90,6 +91,10 @@ pub trait Store: Send + Sync + 'static {
     /// Organizations the user may read: all for admins, else those they are a member of.
     async fn organizations_of_user(&self, user_id: i64) -> StoreResult<Vec<Organization>>;
 
+    /// The secret stored under `name`, storing `fresh` first when there is none: every node
+    /// on the database gets the same bytes (the web UI signs its session cookies with one).
+    async fn secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>>;
+
     /// Stores a token by the SHA-256 hex of its secret; the secret itself is never stored.
     async fn create_token(
         &self,
@@ -107,17 +112,35 @@ pub trait Store: Send + Sync + 'static {
     /// nothing again.
     async fn save_events(&self, events: Vec<NewEvent>) -> StoreResult<Vec<SavedEvent>>;
 
-    /// Keeps envelope items that have no pipeline of their own yet, in one transaction.
+    /// Keeps envelope items that have no pipeline of their own yet, in one transaction. An item
+    /// whose `dedup_key` is stored already in its project is skipped, so an envelope processed
+    /// twice keeps its items once.
     async fn save_raw_items(&self, items: Vec<RawItem>) -> StoreResult<()>;
 
-    /// Adds SDK-reported discards (`client_report` items) to per-project counters.
-    async fn add_client_report(
+    /// Adds the SDK-reported discards of one `client_report` item, `(reason, category,
+    /// quantity)`, to per-project counters — once per `source` (the item's place in the
+    /// queue): `false`, changing nothing, when that source was added before.
+    async fn add_client_reports(
         &self,
         project_id: i64,
-        reason: &str,
-        category: &str,
-        quantity: i64,
-    ) -> StoreResult<()>;
+        source: &str,
+        received: UnixTime,
+        counts: &[(String, String, i64)],
+    ) -> StoreResult<bool>;
+
+    // --- background jobs ---------------------------------------------------------------------
+
+    /// Claims the current run of a periodic job for the caller: `true` for exactly one caller
+    /// among every process sharing the database once the job is due, which makes it due again
+    /// `interval_secs` later. How cluster-wide chores (retention) run once, not once per node.
+    async fn claim_job(&self, name: &str, interval_secs: f64) -> StoreResult<bool>;
+
+    /// One retention batch, in one transaction: deletes up to `limit` events with a timestamp
+    /// before `before` and takes what they counted off their issues (count, hourly buckets, tag
+    /// values, users), deletes the issues left without events (with their hashes), and deletes
+    /// raw items and client-report sources received before `before`. Called until it deletes
+    /// nothing.
+    async fn delete_expired(&self, before: UnixTime, limit: u64) -> StoreResult<RetentionPass>;
 
     // --- releases ----------------------------------------------------------------------------
 

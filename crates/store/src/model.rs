@@ -201,6 +201,8 @@ pub struct RawItem {
     /// The item headers as JSON.
     pub headers: serde_json::Value,
     pub payload: Vec<u8>,
+    /// Where the item came from (its queue entry and index): the same key is stored once.
+    pub dedup_key: Option<String>,
 }
 
 /// Per-issue count of one tag value.

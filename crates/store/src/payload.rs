@@ -263,6 +263,12 @@ impl ReferenceCache {
         map.get(&(project_id, hash.to_owned())).cloned()
     }
 
+    /// Drops a reference that retention deleted.
+    pub(crate) fn forget(&self, project_id: i64, hash: &str) {
+        let mut map = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);
+        map.remove(&(project_id, hash.to_owned()));
+    }
+
     /// Keeps a reference that is committed.
     pub(crate) fn remember(&self, project_id: i64, hash: String, reference: Reference) {
         let mut map = self.by_key.lock().unwrap_or_else(PoisonError::into_inner);

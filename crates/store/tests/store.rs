@@ -15,8 +15,8 @@ use vigil_store::postgres::{PgStore, TestDatabase};
 use vigil_store::search::parse_search;
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::{
-    IssueQuery, IssueSort, IssueStatus, NewDeploy, NewEvent, RawItem, ReleaseFields, Store,
-    StoreError,
+    IssueQuery, IssueSort, IssueStatus, NewDeploy, NewEvent, RawItem, ReleaseFields, RetentionPass,
+    Store, StoreError,
 };
 
 /// A store and whatever must live as long as it (a temp dir, a database); the store is dropped
@@ -84,12 +84,15 @@ macro_rules! store_suite {
             event_of_unknown_project_is_not_found,
             concurrent_batches_count_every_event,
             raw_items_keep_their_payload,
-            client_reports_are_summed,
+            client_reports_are_summed_once_per_source,
+            jobs_are_claimed_once_per_interval,
+            expired_events_are_deleted_and_uncounted,
             releases_are_created_once_and_updated,
             events_create_releases_and_count_new_issues,
             deploys_belong_to_their_release,
             hourly_counts_bucket_events_by_hour,
             key_rate_limit_is_set_and_cleared,
+            secret_is_made_once_and_kept,
         );
     };
     (@cases $backend:ident, $factory:path; $($case:ident),+ $(,)?) => {
@@ -1174,46 +1177,72 @@ mod cases {
             received: T0 + received,
             headers: json!({"type": item_type, "length": payload.len()}),
             payload: payload.to_vec(),
+            dedup_key: Some(format!("q1-{received}")),
         };
         let later = item("session", 2.0, b"{\"sid\":\"2\"}");
         let earlier = RawItem {
             event_id: None,
             ..item("session", 1.0, b"{\"sid\":\"1\"}")
         };
-        let binary = item("attachment", 1.0, &[0, 159, 146, 150, 255]);
+        let binary = RawItem {
+            dedup_key: None,
+            ..item("attachment", 1.0, &[0, 159, 146, 150, 255])
+        };
         store
             .save_raw_items(vec![later.clone(), earlier.clone(), binary.clone()])
             .await
             .unwrap();
         assert_eq!(
             store.raw_items(project, "session").await.unwrap(),
-            vec![earlier, later]
+            vec![earlier, later.clone()]
         );
         assert_eq!(
             store.raw_items(project, "attachment").await.unwrap(),
-            vec![binary]
+            vec![binary.clone()]
         );
         assert_eq!(store.raw_items(project, "check_in").await.unwrap(), vec![]);
         assert_eq!(
             store.raw_items(project + 1, "session").await.unwrap(),
             vec![]
         );
+        // The same delivery processed again (a crash before the queue's ack) adds nothing;
+        // items without a key are always kept.
+        store
+            .save_raw_items(vec![later.clone(), binary.clone()])
+            .await
+            .unwrap();
+        assert_eq!(store.raw_items(project, "session").await.unwrap().len(), 2);
+        assert_eq!(
+            store.raw_items(project, "attachment").await.unwrap().len(),
+            2
+        );
     }
 
-    pub async fn client_reports_are_summed(store: &dyn Store) {
+    pub async fn client_reports_are_summed_once_per_source(store: &dyn Store) {
         let (_, project) = project(store, "acme").await;
-        store
-            .add_client_report(project, "sample_rate", "transaction", 3)
+        let counts = |list: &[(&str, &str, i64)]| {
+            list.iter()
+                .map(|(r, c, q)| (r.to_string(), c.to_string(), *q))
+                .collect::<Vec<_>>()
+        };
+        let first = counts(&[
+            ("sample_rate", "transaction", 3),
+            ("queue_overflow", "error", 1),
+        ]);
+        let second = counts(&[("sample_rate", "transaction", 4)]);
+        assert!(store
+            .add_client_reports(project, "q1-a:0", T0, &first)
             .await
-            .unwrap();
-        store
-            .add_client_report(project, "sample_rate", "transaction", 4)
+            .unwrap());
+        assert!(store
+            .add_client_reports(project, "q2-b:1", T0, &second)
             .await
-            .unwrap();
-        store
-            .add_client_report(project, "queue_overflow", "error", 1)
+            .unwrap());
+        // Processed again: not counted twice.
+        assert!(!store
+            .add_client_reports(project, "q1-a:0", T0, &first)
             .await
-            .unwrap();
+            .unwrap());
         assert_eq!(
             store.client_reports(project).await.unwrap(),
             vec![
@@ -1222,6 +1251,28 @@ mod cases {
             ]
         );
         assert_eq!(store.client_reports(project + 1).await.unwrap(), vec![]);
+    }
+
+    pub async fn jobs_are_claimed_once_per_interval(store: &dyn Store) {
+        assert!(store.claim_job("retention", 3600.0).await.unwrap());
+        assert!(!store.claim_job("retention", 3600.0).await.unwrap());
+        assert!(
+            store.claim_job("digest", 0.0).await.unwrap(),
+            "jobs are separate"
+        );
+        // An interval of zero is due again at once.
+        assert!(store.claim_job("digest", 0.0).await.unwrap());
+        // Concurrent claimants of a due job: exactly one wins.
+        let claims =
+            futures_util::future::join_all((0..8).map(|_| store.claim_job("race", 3600.0))).await;
+        assert_eq!(
+            claims.into_iter().filter(|c| *c.as_ref().unwrap()).count(),
+            1
+        );
+    }
+
+    pub async fn expired_events_are_deleted_and_uncounted(store: &dyn Store) {
+        super::retention_case(store).await;
     }
 
     pub async fn releases_are_created_once_and_updated(store: &dyn Store) {
@@ -1350,6 +1401,15 @@ mod cases {
         ));
     }
 
+    pub async fn secret_is_made_once_and_kept(store: &dyn Store) {
+        let first = store.secret("session", b"first").await.unwrap();
+        assert_eq!(first, b"first");
+        let again = store.secret("session", b"second").await.unwrap();
+        assert_eq!(again, b"first", "the first secret stays");
+        let other = store.secret("other", b"third").await.unwrap();
+        assert_eq!(other, b"third", "secrets are per name");
+    }
+
     pub async fn hourly_counts_bucket_events_by_hour(store: &dyn Store) {
         let (_, project) = project(store, "acme").await;
         // T0 is 22:13:20 UTC: +0 and +100 s share an hour, +3600 s is the next one.
@@ -1415,6 +1475,22 @@ mod cases {
 
 // --- SQLite only ------------------------------------------------------------------------------
 
+/// How many migrations a backend has: the `.sql` files beside its code.
+fn migration_files(backend: &str) -> usize {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src")
+        .join(backend)
+        .join("migrations");
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
+        })
+        .count()
+}
+
 fn sqlite_pragma(path: &Path, sql: &str) -> String {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.query_row(sql, [], |row| row.get::<_, rusqlite::types::Value>(0))
@@ -1441,7 +1517,7 @@ async fn sqlite_migrations_run_once_across_opens() {
     );
     assert_eq!(
         sqlite_pragma(&path, "SELECT count(*) FROM schema_migrations"),
-        "5",
+        migration_files("sqlite").to_string(),
         "each migration recorded once"
     );
 }
@@ -1508,7 +1584,7 @@ async fn postgres_nodes_starting_together_migrate_once() {
     c.ping().await.unwrap();
     assert_eq!(
         postgres_value(url, "SELECT count(*) FROM schema_migrations").await,
-        "2",
+        migration_files("postgres").to_string(),
         "each migration recorded once"
     );
 }
@@ -1676,4 +1752,177 @@ async fn postgres_events_are_compressed_against_their_hash_reference() {
         largest_event * 5 < reference,
         "events {largest_event} bytes, their reference {reference}"
     );
+}
+
+const DAY: f64 = 86_400.0;
+const NOW: f64 = 1_790_000_000.0;
+
+fn retention_event(
+    project_id: i64,
+    n: u32,
+    hash: &str,
+    at: f64,
+    user: &str,
+    browser: &str,
+) -> NewEvent {
+    let event_id = format!("{n:032x}");
+    NewEvent {
+        project_id,
+        event_id: event_id.clone(),
+        event_type: "error".into(),
+        timestamp: at,
+        received: at,
+        level: "error".into(),
+        platform: "python".into(),
+        title: format!("Error {hash}"),
+        culprit: "shop.views".into(),
+        metadata: json!({}),
+        hashes: vec![hash.to_owned()],
+        environment: Some("production".into()),
+        release: None,
+        transaction: None,
+        user_tag: Some(user.to_owned()),
+        tags: vec![("browser".into(), browser.to_owned())],
+        is_unhandled: false,
+        message: String::new(),
+        data: json!({"event_id": event_id, "message": format!("event {n} of {hash}")}),
+    }
+}
+
+/// Retention, on any backend: expired events go in bounded batches, and their issues count
+/// exactly what remains (events, hours, tag values, users); issues left empty go with their
+/// hashes, and a later event of such a hash starts a new issue under a new id.
+async fn retention_case(store: &dyn Store) {
+    let org = store.ensure_organization("acme").await.expect("org");
+    let (project, _) = store
+        .create_project(org.id, "shop", Some("python"))
+        .await
+        .expect("project");
+    let old = NOW - 100.0 * DAY;
+    let recent = NOW - DAY;
+    let p = project.id;
+    // Issue "a": three expired events (users u1, u2; Chrome twice, Firefox once), two recent
+    // (u2 again; Chrome). Issue "b": only expired events.
+    store
+        .save_events(vec![
+            retention_event(p, 1, "a", old, "u1", "Chrome"),
+            retention_event(p, 2, "a", old + 1.0, "u2", "Chrome"),
+            retention_event(p, 3, "a", old + 2.0, "u1", "Firefox"),
+            retention_event(p, 4, "b", old + 3.0, "u3", "Safari"),
+            retention_event(p, 5, "b", old + 4.0, "u3", "Safari"),
+        ])
+        .await
+        .expect("old events");
+    store
+        .save_events(vec![
+            retention_event(p, 6, "a", recent, "u2", "Chrome"),
+            retention_event(p, 7, "a", recent + 1.0, "u2", "Chrome"),
+        ])
+        .await
+        .expect("recent events");
+    let issue_a = store
+        .event_by_id(p, &format!("{:032x}", 6))
+        .await
+        .unwrap()
+        .unwrap()
+        .issue_id
+        .unwrap();
+    let issue_b = store
+        .event_by_id(p, &format!("{:032x}", 4))
+        .await
+        .unwrap()
+        .unwrap()
+        .issue_id
+        .unwrap();
+
+    // Batches of two until nothing is left to delete.
+    let cutoff = NOW - 90.0 * DAY;
+    let mut total = RetentionPass::default();
+    let mut passes = 0;
+    loop {
+        let pass = store
+            .delete_expired(cutoff, 2)
+            .await
+            .expect("retention pass");
+        assert!(
+            pass.events <= 2,
+            "a pass deletes at most its limit: {pass:?}"
+        );
+        passes += 1;
+        total.events += pass.events;
+        total.issues += pass.issues;
+        if pass.events == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        passes, 4,
+        "5 expired events in batches of 2, then an empty pass"
+    );
+    assert_eq!(total.events, 5);
+    assert_eq!(total.issues, 1, "issue b had only expired events");
+
+    for n in 1..=5u32 {
+        assert!(
+            store
+                .event_by_id(p, &format!("{n:032x}"))
+                .await
+                .unwrap()
+                .is_none(),
+            "event {n}"
+        );
+    }
+    for n in 6..=7u32 {
+        assert!(
+            store
+                .event_by_id(p, &format!("{n:032x}"))
+                .await
+                .unwrap()
+                .is_some(),
+            "event {n}"
+        );
+    }
+    let a = store
+        .issue_by_id(issue_a)
+        .await
+        .unwrap()
+        .expect("issue a stays");
+    assert_eq!(a.times_seen, 2, "only the recent events count");
+    assert_eq!(a.user_count, 1, "u1 had only expired events; u2 remains");
+    let tags = store.issue_tag_values(issue_a).await.unwrap();
+    let count = |key: &str, value: &str| {
+        tags.iter()
+            .find(|t| t.key == key && t.value == value)
+            .map(|t| t.times_seen)
+    };
+    assert_eq!(count("browser", "Chrome"), Some(2));
+    assert_eq!(count("browser", "Firefox"), None, "its only event expired");
+    assert_eq!(count("environment", "production"), Some(2));
+    let hours = store.issue_hourly_counts(&[issue_a], 0.0).await.unwrap();
+    assert_eq!(hours.iter().map(|(_, _, n)| n).sum::<i64>(), 2);
+    assert!(hours.iter().all(|(_, hour, _)| *hour as f64 >= cutoff));
+    assert!(
+        store.issue_by_id(issue_b).await.unwrap().is_none(),
+        "issue b is deleted"
+    );
+
+    // A new event of b's hash makes a new issue, and reads back (its old reference is gone).
+    let saved = store
+        .save_events(vec![retention_event(p, 8, "b", NOW, "u3", "Safari")])
+        .await
+        .expect("new event of an expired hash");
+    assert!(saved[0].new_issue);
+    assert_ne!(saved[0].issue_id, issue_b);
+    let again = store
+        .event_by_id(p, &format!("{:032x}", 8))
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(again.data["message"], "event 8 of b");
+    let b2 = store
+        .issue_by_id(saved[0].issue_id)
+        .await
+        .unwrap()
+        .expect("new issue");
+    assert_eq!((b2.times_seen, b2.user_count), (1, 1));
 }

@@ -77,6 +77,11 @@ pub struct ServeArgs {
     /// Queued envelopes above which ingest answers 429 so that SDKs back off.
     #[arg(long, env = "VIGIL_MAX_QUEUE_DEPTH", default_value_t = 1_000_000)]
     pub max_queue_depth: usize,
+    /// Days events are kept: older ones are deleted (hourly, by one node of a cluster), and
+    /// events that arrive with an older timestamp are dated when they were received.
+    #[arg(long, env = "VIGIL_RETENTION_DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,14 +11,19 @@ use vigil_store::{NewEvent, RawItem};
 use super::error::IngestError;
 use crate::config::Limits;
 
+/// `(reason, category, quantity)` of one client-report entry.
+pub type ClientReportCount = (String, String, i64);
+
 /// What an envelope turned into, ready to be written.
 #[derive(Debug, Default)]
 pub struct Accepted {
     pub project_id: i64,
+    /// When the envelope was received.
+    pub received: f64,
     pub events: Vec<NewEvent>,
     pub raw_items: Vec<RawItem>,
-    /// `(reason, category, quantity)` from client reports.
-    pub client_reports: Vec<(String, String, i64)>,
+    /// Client-report items: each item's source key and its counts.
+    pub client_reports: Vec<(String, Vec<ClientReportCount>)>,
     /// One line per item that was dropped as invalid.
     pub invalid: Vec<String>,
 }
@@ -74,13 +79,22 @@ pub fn check_limits(envelope: &Envelope, limits: &Limits) -> Result<(), IngestEr
     Ok(())
 }
 
-/// Turns every item of an authenticated envelope into what the store keeps.
-pub fn accept_envelope(envelope: &Envelope, project_id: i64, ctx: &NormalizeContext) -> Accepted {
+/// Turns every item of an authenticated envelope into what the store keeps. `source` names the
+/// envelope's delivery (its queue entry): items keyed by it and their index are stored once
+/// however often the envelope is processed.
+pub fn accept_envelope(
+    envelope: &Envelope,
+    project_id: i64,
+    ctx: &NormalizeContext,
+    source: &str,
+) -> Accepted {
     let mut accepted = Accepted {
         project_id,
+        received: ctx.received,
         ..Accepted::default()
     };
-    for item in &envelope.items {
+    for (index, item) in envelope.items.iter().enumerate() {
+        let item_key = || format!("{source}:{index}");
         let ty = item.ty();
         match ty {
             ItemType::Event => match accept_event_item(item, project_id, ctx) {
@@ -88,7 +102,7 @@ pub fn accept_envelope(envelope: &Envelope, project_id: i64, ctx: &NormalizeCont
                 Err(reason) => accepted.invalid.push(format!("event item: {reason}")),
             },
             ItemType::ClientReport => match parse_client_report(&item.payload) {
-                Ok(counts) => accepted.client_reports.extend(counts),
+                Ok(counts) => accepted.client_reports.push((item_key(), counts)),
                 Err(reason) => accepted
                     .invalid
                     .push(format!("client_report item: {reason}")),
@@ -108,6 +122,7 @@ pub fn accept_envelope(envelope: &Envelope, project_id: i64, ctx: &NormalizeCont
                 received: ctx.received,
                 headers: Value::Object(item.headers.clone()),
                 payload: item.payload.to_vec(),
+                dedup_key: Some(item_key()),
             }),
             // Profiles, replays, metrics and anything unknown: accepted and skipped.
             _ => tracing::debug!(item_type = ty.as_str(), "envelope item skipped"),

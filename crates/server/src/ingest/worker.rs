@@ -134,7 +134,10 @@ fn process(claimed: &[ClaimedEnvelope], retention_days: u32) -> Vec<Accepted> {
                 client_sdk: queued.client_sdk.clone(),
                 retention_days,
             };
-            let accepted = accept_envelope(&envelope, queued.project_id, &ctx);
+            // The entry's id and receive time: stable across re-processing, and never the same
+            // for two entries (an id a backend reuses comes with a later receive time).
+            let source = format!("q{}-{:x}", entry.id, queued.received.to_bits());
+            let accepted = accept_envelope(&envelope, queued.project_id, &ctx, &source);
             for reason in &accepted.invalid {
                 tracing::warn!(id = entry.id, reason, "queued item dropped");
             }
@@ -151,7 +154,11 @@ async fn write(state: &AppState, batch: Vec<Accepted>) -> Result<(), StoreError>
     for accepted in batch {
         events.extend(accepted.events);
         raw.extend(accepted.raw_items);
-        reports.push((accepted.project_id, accepted.client_reports));
+        reports.push((
+            accepted.project_id,
+            accepted.received,
+            accepted.client_reports,
+        ));
     }
     if !events.is_empty() {
         state.store.save_events(events).await?;
@@ -159,11 +166,11 @@ async fn write(state: &AppState, batch: Vec<Accepted>) -> Result<(), StoreError>
     if !raw.is_empty() {
         state.store.save_raw_items(raw).await?;
     }
-    for (project_id, client_reports) in reports {
-        for (reason, category, quantity) in &client_reports {
+    for (project_id, received, client_reports) in reports {
+        for (source, counts) in &client_reports {
             state
                 .store
-                .add_client_report(project_id, reason, category, *quantity)
+                .add_client_reports(project_id, source, received, counts)
                 .await?;
         }
     }

@@ -28,6 +28,7 @@ mod events;
 mod ingest;
 mod issue_search;
 mod issues;
+mod jobs;
 mod migrations;
 mod organizations;
 mod pool;
@@ -36,6 +37,8 @@ mod queue;
 mod raw;
 mod references;
 mod releases;
+mod retention;
+mod secrets;
 mod sql;
 mod tally;
 mod test_database;
@@ -54,8 +57,8 @@ use self::error::DbContext;
 use crate::payload::{self, Encoder, Reference, ReferenceCache};
 use crate::{
     ApiToken, Deploy, Issue, IssueQuery, IssueStatus, KeyRateLimit, NewDeploy, NewEvent,
-    Organization, Project, ProjectKey, RawItem, Release, ReleaseFields, SavedEvent, Store,
-    StoreError, StoreResult, StoredEvent, TagValueCount, User,
+    Organization, Project, ProjectKey, RawItem, Release, ReleaseFields, RetentionPass, SavedEvent, Store,
+    StoreError, StoreResult, StoredEvent, TagValueCount, UnixTime, User,
 };
 
 /// Connections of the store's pool: the workers' batches, the web UI and the API share them.
@@ -218,6 +221,10 @@ impl Store for PgStore {
         users::organizations_of(&self.client().await?, user_id).await
     }
 
+    async fn secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
+        secrets::get_or_create(&self.client().await?, name, fresh).await
+    }
+
     async fn create_token(
         &self,
         user_id: i64,
@@ -278,21 +285,28 @@ impl Store for PgStore {
         raw::save_items(&self.client().await?, &items).await
     }
 
-    async fn add_client_report(
+    async fn add_client_reports(
         &self,
         project_id: i64,
-        reason: &str,
-        category: &str,
-        quantity: i64,
-    ) -> StoreResult<()> {
-        raw::add_client_report(
-            &self.client().await?,
-            project_id,
-            reason,
-            category,
-            quantity,
-        )
-        .await
+        source: &str,
+        received: UnixTime,
+        counts: &[(String, String, i64)],
+    ) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        raw::add_client_reports(&mut client, project_id, source, received, counts).await
+    }
+
+    async fn claim_job(&self, name: &str, interval_secs: f64) -> StoreResult<bool> {
+        jobs::claim(&self.client().await?, name, now(), interval_secs).await
+    }
+
+    async fn delete_expired(&self, before: UnixTime, limit: u64) -> StoreResult<RetentionPass> {
+        let mut client = self.client().await?;
+        let (pass, references) = retention::delete_expired(&mut client, before, limit).await?;
+        for (project_id, hash) in references {
+            self.references.forget(project_id, &hash);
+        }
+        Ok(pass)
     }
 
     async fn upsert_release(

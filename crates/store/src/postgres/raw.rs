@@ -3,13 +3,14 @@
 //! Both wait for pipelines of their own (sessions, transactions, check-ins, outcomes); until
 //! then they are kept so that nothing acknowledged is lost and later work can replay them.
 
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{Client, GenericClient};
 
-use super::error::corrupt;
+use super::error::{corrupt, DbContext};
 use super::sql::{self, get};
 use crate::{RawItem, StoreResult};
 
-/// All items in one statement (so one transaction).
+/// All items in one statement (so one transaction); an item whose key is stored already is
+/// skipped.
 pub(crate) async fn save_items<C: GenericClient>(client: &C, items: &[RawItem]) -> StoreResult<()> {
     let project_ids: Vec<i64> = items.iter().map(|i| i.project_id).collect();
     let item_types: Vec<&str> = items.iter().map(|i| i.item_type.as_str()).collect();
@@ -17,11 +18,14 @@ pub(crate) async fn save_items<C: GenericClient>(client: &C, items: &[RawItem]) 
     let received: Vec<f64> = items.iter().map(|i| i.received).collect();
     let headers: Vec<String> = items.iter().map(|i| i.headers.to_string()).collect();
     let payloads: Vec<&[u8]> = items.iter().map(|i| i.payload.as_slice()).collect();
+    let dedup_keys: Vec<Option<&str>> = items.iter().map(|i| i.dedup_key.as_deref()).collect();
     sql::execute(
         client,
-        "INSERT INTO raw_items (project_id, item_type, event_id, received, headers, payload)
+        "INSERT INTO raw_items (project_id, item_type, event_id, received, headers, payload,
+                               dedup_key)
          SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::DOUBLE PRECISION[],
-                              $5::TEXT[], $6::BYTEA[])",
+                              $5::TEXT[], $6::BYTEA[], $7::TEXT[])
+         ON CONFLICT (project_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING",
         &[
             &project_ids,
             &item_types,
@@ -29,6 +33,7 @@ pub(crate) async fn save_items<C: GenericClient>(client: &C, items: &[RawItem]) 
             &received,
             &headers,
             &payloads,
+            &dedup_keys,
         ],
         "saving raw items",
     )
@@ -44,8 +49,8 @@ pub(crate) async fn items<C: GenericClient>(
 ) -> StoreResult<Vec<RawItem>> {
     sql::query(
         client,
-        "SELECT project_id, item_type, event_id, received, headers, payload FROM raw_items
-         WHERE project_id = $1 AND item_type = $2 ORDER BY received, id",
+        "SELECT project_id, item_type, event_id, received, headers, payload, dedup_key
+         FROM raw_items WHERE project_id = $1 AND item_type = $2 ORDER BY received, id",
         &[&project_id, &item_type],
         "reading raw items",
     )
@@ -60,30 +65,56 @@ pub(crate) async fn items<C: GenericClient>(
             received: get(row, 3)?,
             headers: serde_json::from_str(&headers).map_err(|e| corrupt("raw item headers", e))?,
             payload: get(row, 5)?,
+            dedup_key: get(row, 6)?,
         })
     })
     .collect()
 }
 
-/// Adds to the counter of one `(reason, category)`.
-pub(crate) async fn add_client_report<C: GenericClient>(
-    client: &C,
+/// Adds one client-report item's counts, unless its source was added before; whether it was.
+pub(crate) async fn add_client_reports(
+    client: &mut Client,
     project_id: i64,
-    reason: &str,
-    category: &str,
-    quantity: i64,
-) -> StoreResult<()> {
-    sql::execute(
-        client,
-        "INSERT INTO client_reports (project_id, reason, category, quantity)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (project_id, reason, category)
-         DO UPDATE SET quantity = client_reports.quantity + excluded.quantity",
-        &[&project_id, &reason, &category, &quantity],
+    source: &str,
+    received: f64,
+    counts: &[(String, String, i64)],
+) -> StoreResult<bool> {
+    let tx = client.transaction().await.db("counting a client report")?;
+    let new = sql::execute(
+        &tx,
+        "INSERT INTO client_report_sources (project_id, source, received) VALUES ($1, $2, $3)
+         ON CONFLICT (project_id, source) DO NOTHING",
+        &[&project_id, &source, &received],
         "counting a client report",
     )
-    .await?;
-    Ok(())
+    .await?
+        > 0;
+    if new {
+        let reasons: Vec<&str> = counts
+            .iter()
+            .map(|(reason, _, _)| reason.as_str())
+            .collect();
+        let categories: Vec<&str> = counts
+            .iter()
+            .map(|(_, category, _)| category.as_str())
+            .collect();
+        let quantities: Vec<i64> = counts.iter().map(|(_, _, quantity)| *quantity).collect();
+        // Summed per (reason, category) first: one row may not be updated twice in a statement.
+        sql::execute(
+            &tx,
+            "INSERT INTO client_reports (project_id, reason, category, quantity)
+             SELECT $1, reason, category, sum(quantity)::BIGINT
+             FROM UNNEST($2::TEXT[], $3::TEXT[], $4::BIGINT[]) AS c (reason, category, quantity)
+             GROUP BY reason, category
+             ON CONFLICT (project_id, reason, category)
+             DO UPDATE SET quantity = client_reports.quantity + excluded.quantity",
+            &[&project_id, &reasons, &categories, &quantities],
+            "counting a client report",
+        )
+        .await?;
+    }
+    tx.commit().await.db("counting a client report")?;
+    Ok(new)
 }
 
 /// `(reason, category, quantity)` of a project, ordered by reason and category.

@@ -85,7 +85,7 @@ impl<'a> Tally<'a> {
             self.users.insert((issue_id, user));
         }
 
-        for (key, value) in tag_pairs(event) {
+        for (key, value) in crate::tag_pairs::of_event(event) {
             self.tag_values
                 .entry((issue_id, key, value))
                 .and_modify(|seen| seen.add(at))
@@ -132,31 +132,6 @@ impl<'a> Tally<'a> {
         }
         rows
     }
-}
-
-/// The distinct non-empty `(key, value)` pairs of an event.
-///
-/// `environment` and `release` are tags in Sentry; they are taken from the event's fields when
-/// the tag list lacks them, so the environment filter of the issue list cannot miss an event
-/// because a tag was not derived.
-fn tag_pairs(event: &NewEvent) -> BTreeSet<(&str, &str)> {
-    let mut pairs: BTreeSet<(&str, &str)> = event
-        .tags
-        .iter()
-        .map(|(key, value)| (key.as_str(), value.as_str()))
-        .filter(|(key, value)| !key.is_empty() && !value.is_empty())
-        .collect();
-    for (key, field) in [
-        ("environment", &event.environment),
-        ("release", &event.release),
-    ] {
-        if let Some(value) = field.as_deref().filter(|v| !v.is_empty()) {
-            if !event.tags.iter().any(|(k, _)| k == key) {
-                pairs.insert((key, value));
-            }
-        }
-    }
-    pairs
 }
 
 /// A batch's sums as columns, each kind ordered by its key.

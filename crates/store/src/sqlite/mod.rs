@@ -25,6 +25,7 @@ mod events;
 mod ingest;
 mod issue_search;
 mod issues;
+mod jobs;
 mod migrations;
 mod organizations;
 mod projects;
@@ -33,6 +34,7 @@ mod raw;
 mod references;
 mod releases;
 mod retention;
+mod secrets;
 mod tally;
 mod tokens;
 mod users;
@@ -82,21 +84,6 @@ impl SqliteStore {
             connections: Arc::new(Connections::new(writer, readers)),
             references: Arc::default(),
         })
-    }
-
-    /// Deletes up to `limit` events older than `before` (by event time) and what they
-    /// counted, the issues they leave empty, and raw items received before it: one retention
-    /// batch, one transaction.
-    pub async fn delete_expired(&self, before: UnixTime, limit: u64) -> StoreResult<RetentionPass> {
-        let cache = Arc::clone(&self.references);
-        self.write(move |conn| {
-            let (pass, references) = retention::delete_expired(conn, before, limit)?;
-            for (project_id, hash) in references {
-                cache.forget(project_id, &hash);
-            }
-            Ok(pass)
-        })
-        .await
     }
 
     /// Runs `f` on the blocking pool with the connections.
@@ -262,6 +249,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
+        let (name, fresh) = (name.to_owned(), fresh.to_vec());
+        self.write(move |conn| secrets::get_or_create(conn, &name, &fresh))
+            .await
+    }
+
     async fn create_token(
         &self,
         user_id: i64,
@@ -317,17 +310,35 @@ impl Store for SqliteStore {
         self.write(move |conn| raw::save_items(conn, &items)).await
     }
 
-    async fn add_client_report(
+    async fn add_client_reports(
         &self,
         project_id: i64,
-        reason: &str,
-        category: &str,
-        quantity: i64,
-    ) -> StoreResult<()> {
-        let reason = reason.to_owned();
-        let category = category.to_owned();
+        source: &str,
+        received: UnixTime,
+        counts: &[(String, String, i64)],
+    ) -> StoreResult<bool> {
+        let source = source.to_owned();
+        let counts = counts.to_vec();
         self.write(move |conn| {
-            raw::add_client_report(conn, project_id, &reason, &category, quantity)
+            raw::add_client_reports(conn, project_id, &source, received, &counts)
+        })
+        .await
+    }
+
+    async fn claim_job(&self, name: &str, interval_secs: f64) -> StoreResult<bool> {
+        let name = name.to_owned();
+        self.write(move |conn| jobs::claim(conn, &name, now(), interval_secs))
+            .await
+    }
+
+    async fn delete_expired(&self, before: UnixTime, limit: u64) -> StoreResult<RetentionPass> {
+        let cache = Arc::clone(&self.references);
+        self.write(move |conn| {
+            let (pass, references) = retention::delete_expired(conn, before, limit)?;
+            for (project_id, hash) in references {
+                cache.forget(project_id, &hash);
+            }
+            Ok(pass)
         })
         .await
     }

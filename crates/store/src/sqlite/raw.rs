@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, TransactionBehavior};
 use super::error::{corrupt, DbContext};
 use crate::{RawItem, StoreResult};
 
-/// All items in one transaction.
+/// All items in one transaction; an item whose key is stored already is skipped.
 pub(crate) fn save_items(conn: &mut Connection, items: &[RawItem]) -> StoreResult<()> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -16,8 +16,10 @@ pub(crate) fn save_items(conn: &mut Connection, items: &[RawItem]) -> StoreResul
     {
         let mut stmt = tx
             .prepare_cached(
-                "INSERT INTO raw_items (project_id, item_type, event_id, received, headers, payload)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO raw_items (project_id, item_type, event_id, received, headers, payload,
+                     dedup_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (project_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING",
             )
             .db("saving raw items")?;
         for item in items {
@@ -28,6 +30,7 @@ pub(crate) fn save_items(conn: &mut Connection, items: &[RawItem]) -> StoreResul
                 item.received,
                 item.headers.to_string(),
                 item.payload,
+                item.dedup_key,
             ])
             .db("saving raw items")?;
         }
@@ -43,8 +46,8 @@ pub(crate) fn items(
 ) -> StoreResult<Vec<RawItem>> {
     let rows: Vec<(RawItem, String)> = conn
         .prepare_cached(
-            "SELECT project_id, item_type, event_id, received, headers, payload FROM raw_items
-             WHERE project_id = ?1 AND item_type = ?2 ORDER BY received, id",
+            "SELECT project_id, item_type, event_id, received, headers, payload, dedup_key
+             FROM raw_items WHERE project_id = ?1 AND item_type = ?2 ORDER BY received, id",
         )
         .and_then(|mut stmt| {
             stmt.query_map(params![project_id, item_type], |row| {
@@ -55,6 +58,7 @@ pub(crate) fn items(
                     received: row.get(3)?,
                     headers: serde_json::Value::Null,
                     payload: row.get(5)?,
+                    dedup_key: row.get(6)?,
                 };
                 Ok((item, row.get(4)?))
             })?
@@ -70,21 +74,41 @@ pub(crate) fn items(
         .collect()
 }
 
-/// Adds to the counter of one `(reason, category)`.
-pub(crate) fn add_client_report(
-    conn: &Connection,
+/// Adds one client-report item's counts, unless its source was added before; whether it was.
+pub(crate) fn add_client_reports(
+    conn: &mut Connection,
     project_id: i64,
-    reason: &str,
-    category: &str,
-    quantity: i64,
-) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO client_reports (project_id, reason, category, quantity) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (project_id, reason, category) DO UPDATE SET quantity = quantity + excluded.quantity",
-    )
-    .and_then(|mut stmt| stmt.execute(params![project_id, reason, category, quantity]))
-    .db("counting a client report")?;
-    Ok(())
+    source: &str,
+    received: f64,
+    counts: &[(String, String, i64)],
+) -> StoreResult<bool> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db("counting a client report")?;
+    let new = tx
+        .prepare_cached(
+            "INSERT INTO client_report_sources (project_id, source, received) VALUES (?1, ?2, ?3)
+             ON CONFLICT (project_id, source) DO NOTHING",
+        )
+        .and_then(|mut stmt| stmt.execute(params![project_id, source, received]))
+        .db("counting a client report")?
+        > 0;
+    if new {
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT INTO client_reports (project_id, reason, category, quantity)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (project_id, reason, category)
+                 DO UPDATE SET quantity = quantity + excluded.quantity",
+            )
+            .db("counting a client report")?;
+        for (reason, category, quantity) in counts {
+            stmt.execute(params![project_id, reason, category, quantity])
+                .db("counting a client report")?;
+        }
+    }
+    tx.commit().db("counting a client report")?;
+    Ok(new)
 }
 
 /// `(reason, category, quantity)` of a project, ordered by reason and category.

@@ -13,7 +13,6 @@ use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::error::{corrupt, DbContext};
 use super::sql_int;
-use super::tally::counted_tag_pairs;
 use crate::{RetentionPass, StoreResult};
 
 /// Seconds per bucket of `issue_hourly` (as the tally writes them).
@@ -30,8 +29,8 @@ struct Expired {
     tags: Vec<(String, String)>,
 }
 
-/// Deletes up to `limit` events with a timestamp before `before`, and raw items received
-/// before it; returns what was deleted and the `(project_id, hash)` of every reference event
+/// Deletes up to `limit` events with a timestamp before `before`, and raw items and
+/// client-report sources received before it; returns what was deleted and the `(project_id, hash)` of every reference event
 /// deleted with its issue (the caller forgets those).
 pub(crate) fn delete_expired(
     conn: &mut Connection,
@@ -59,7 +58,7 @@ pub(crate) fn delete_expired(
             *per_issue.entry(issue_id).or_default() += 1;
             let hour = ((event.timestamp / HOUR).floor() * HOUR) as i64;
             *per_hour.entry((issue_id, hour)).or_default() += 1;
-            for (key, value) in counted_tag_pairs(
+            for (key, value) in crate::tag_pairs::of_parts(
                 &event.tags,
                 event.environment.as_deref(),
                 event.release.as_deref(),
@@ -83,6 +82,12 @@ pub(crate) fn delete_expired(
             params![before, sql_int(limit)],
         )
         .db("deleting expired raw items")?;
+    tx.execute(
+        "DELETE FROM client_report_sources WHERE (project_id, source) IN
+             (SELECT project_id, source FROM client_report_sources WHERE received < ?1 LIMIT ?2)",
+        params![before, sql_int(limit)],
+    )
+    .db("deleting expired client-report sources")?;
     tx.commit().db("committing a retention pass")?;
     let pass = RetentionPass {
         events: expired.len() as u64,

@@ -87,7 +87,7 @@ impl<'a> Tally<'a> {
             self.users.insert((issue_id, user));
         }
 
-        for (key, value) in tag_pairs(event) {
+        for (key, value) in crate::tag_pairs::of_event(event) {
             self.tag_values
                 .entry((issue_id, key, value))
                 .and_modify(|seen| seen.add(at))
@@ -106,40 +106,6 @@ impl<'a> Tally<'a> {
         write_tag_values(tx, &self.tag_values)?;
         write_hours(tx, &self.hours)
     }
-}
-
-/// The distinct non-empty `(key, value)` pairs of an event.
-///
-/// `environment` and `release` are tags in Sentry; they are taken from the event's fields when
-/// the tag list lacks them, so the environment filter of the issue list cannot miss an event
-/// because a tag was not derived.
-fn tag_pairs(event: &NewEvent) -> BTreeSet<(&str, &str)> {
-    counted_tag_pairs(
-        &event.tags,
-        event.environment.as_deref(),
-        event.release.as_deref(),
-    )
-}
-
-/// [`tag_pairs`] of an event's parts, as stored: what retention takes back off the counts.
-pub(crate) fn counted_tag_pairs<'a>(
-    tags: &'a [(String, String)],
-    environment: Option<&'a str>,
-    release: Option<&'a str>,
-) -> BTreeSet<(&'a str, &'a str)> {
-    let mut pairs: BTreeSet<(&str, &str)> = tags
-        .iter()
-        .map(|(key, value)| (key.as_str(), value.as_str()))
-        .filter(|(key, value)| !key.is_empty() && !value.is_empty())
-        .collect();
-    for (key, field) in [("environment", environment), ("release", release)] {
-        if let Some(value) = field.filter(|v| !v.is_empty()) {
-            if !tags.iter().any(|(k, _)| k == key) {
-                pairs.insert((key, value));
-            }
-        }
-    }
-    pairs
 }
 
 /// Records users not seen before on their issue; returns how many each issue gained.

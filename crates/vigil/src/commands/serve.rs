@@ -26,13 +26,16 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let queue = open_queue(config).await?;
     let mut server_config = ServerConfig::new(public_url.clone());
     server_config.limits.max_queue_depth = args.max_queue_depth;
+    server_config.retention_days = args.retention_days;
     let state = AppState::new(store, queue, server_config);
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
+    let workers_stopped_for_jobs = workers_stopped.clone();
     let worker_count = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4)));
     let workers =
         vigil_server::ingest::worker::spawn_workers(&state, worker_count, workers_stopped);
+    let retention = vigil_server::retention::spawn(&state, workers_stopped_for_jobs);
     tracing::info!(bind = %args.bind, public_url = %public_url, worker_count, "vigil is listening");
     vigil_server::serve(listener, state, shutdown_signal(), SHUTDOWN_GRACE).await?;
     // No request is in flight any more: let the workers finish their batches. What is still
@@ -41,6 +44,7 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     for worker in workers {
         let _ = worker.await;
     }
+    let _ = retention.await;
     tracing::info!("vigil stopped");
     Ok(())
 }

@@ -1,0 +1,281 @@
+//! Retention on PostgreSQL: as on SQLite (`sqlite/retention.rs`, where the rules are
+//! explained), one bounded batch per transaction. Only one node runs it at a time
+//! ([`crate::Store::claim_job`]), but ingest on every node runs beside it: counters are
+//! decremented in place (row locks order them with concurrent increments), and an issue is
+//! deleted only while its row is locked and it has no event, so an event another node is
+//! adding to it either lands first (and the issue stays) or fails its foreign key and is
+//! grouped again into a new issue when its batch is retried.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use deadpool_postgres::{Client, GenericClient};
+
+use super::error::{corrupt, DbContext};
+use super::sql::{self, get, sql_int};
+use crate::{RetentionPass, StoreResult};
+
+/// Seconds per bucket of `issue_hourly` (as the tally writes them).
+const HOUR: f64 = 3600.0;
+
+/// One expired event, as much of it as its counts need.
+struct Expired {
+    issue_id: Option<i64>,
+    timestamp: f64,
+    user_tag: Option<String>,
+    environment: Option<String>,
+    release: Option<String>,
+    tags: Vec<(String, String)>,
+}
+
+/// Deletes up to `limit` expired events and what they counted; returns what was deleted and
+/// the `(project_id, hash)` of every reference event deleted with its issue.
+pub(crate) async fn delete_expired(
+    client: &mut Client,
+    before: f64,
+    limit: u64,
+) -> StoreResult<(RetentionPass, Vec<(i64, String)>)> {
+    let tx = client.transaction().await.db("starting a retention pass")?;
+    let expired = delete_expired_events(&tx, before, limit).await?;
+
+    let mut per_issue: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut per_hour: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    let mut per_tag: BTreeMap<(i64, String, String), i64> = BTreeMap::new();
+    let mut users: BTreeSet<(i64, String)> = BTreeSet::new();
+    for event in &expired {
+        let Some(issue_id) = event.issue_id else {
+            continue;
+        };
+        *per_issue.entry(issue_id).or_default() += 1;
+        let hour = ((event.timestamp / HOUR).floor() * HOUR) as i64;
+        *per_hour.entry((issue_id, hour)).or_default() += 1;
+        for (key, value) in crate::tag_pairs::of_parts(
+            &event.tags,
+            event.environment.as_deref(),
+            event.release.as_deref(),
+        ) {
+            *per_tag
+                .entry((issue_id, key.to_owned(), value.to_owned()))
+                .or_default() += 1;
+        }
+        if let Some(user) = event.user_tag.as_deref().filter(|u| !u.is_empty()) {
+            users.insert((issue_id, user.to_owned()));
+        }
+    }
+    uncount(&tx, &per_issue, &per_hour, &per_tag, &users).await?;
+    let (issues, references) = delete_empty_issues(&tx, per_issue.keys().copied()).await?;
+    let raw_items = sql::execute(
+        &tx,
+        "DELETE FROM raw_items WHERE id IN
+             (SELECT id FROM raw_items WHERE received < $1 LIMIT $2)",
+        &[&before, &sql_int(limit)],
+        "deleting expired raw items",
+    )
+    .await?;
+    sql::execute(
+        &tx,
+        "DELETE FROM client_report_sources WHERE (project_id, source) IN
+             (SELECT project_id, source FROM client_report_sources WHERE received < $1 LIMIT $2)",
+        &[&before, &sql_int(limit)],
+        "deleting expired client-report sources",
+    )
+    .await?;
+    tx.commit().await.db("committing a retention pass")?;
+    let pass = RetentionPass {
+        events: expired.len() as u64,
+        issues,
+        raw_items,
+    };
+    Ok((pass, references))
+}
+
+/// Deletes the oldest expired events, project by project (the `(project_id, timestamp)`
+/// index), and returns them.
+async fn delete_expired_events<C: GenericClient>(
+    tx: &C,
+    before: f64,
+    limit: u64,
+) -> StoreResult<Vec<Expired>> {
+    let projects: Vec<i64> = sql::query(
+        tx,
+        "SELECT id FROM projects ORDER BY id",
+        &[],
+        "listing projects",
+    )
+    .await?
+    .iter()
+    .map(|row| get(row, 0))
+    .collect::<StoreResult<_>>()?;
+    let mut expired = Vec::new();
+    for project_id in projects {
+        let remaining = limit.saturating_sub(expired.len() as u64);
+        if remaining == 0 {
+            break;
+        }
+        let rows = sql::query(
+            tx,
+            "DELETE FROM events WHERE id IN
+                 (SELECT id FROM events WHERE project_id = $1 AND timestamp < $2
+                  ORDER BY timestamp LIMIT $3 FOR UPDATE SKIP LOCKED)
+             RETURNING id, issue_id, timestamp, user_tag, environment, release, tags",
+            &[&project_id, &before, &sql_int(remaining)],
+            "deleting expired events",
+        )
+        .await?;
+        for row in &rows {
+            let id: i64 = get(row, 0)?;
+            let tags: String = get(row, 6)?;
+            expired.push(Expired {
+                issue_id: get(row, 1)?,
+                timestamp: get(row, 2)?,
+                user_tag: get(row, 3)?,
+                environment: get(row, 4)?,
+                release: get(row, 5)?,
+                tags: serde_json::from_str(&tags)
+                    .map_err(|e| corrupt(&format!("tags of event row {id}"), e))?,
+            });
+        }
+    }
+    Ok(expired)
+}
+
+/// Takes the deleted events' counts off their issues, hours, tag values and users.
+async fn uncount<C: GenericClient>(
+    tx: &C,
+    per_issue: &BTreeMap<i64, i64>,
+    per_hour: &BTreeMap<(i64, i64), i64>,
+    per_tag: &BTreeMap<(i64, String, String), i64>,
+    users: &BTreeSet<(i64, String)>,
+) -> StoreResult<()> {
+    // Issue ids ascending everywhere: the same lock order as ingest's, so no deadlock.
+    let ids: Vec<i64> = per_issue.keys().copied().collect();
+    let counts: Vec<i64> = per_issue.values().copied().collect();
+    sql::execute(
+        tx,
+        "UPDATE issues SET times_seen = greatest(issues.times_seen - c.n, 0)
+         FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS c (id, n) WHERE issues.id = c.id",
+        &[&ids, &counts],
+        "uncounting expired events",
+    )
+    .await?;
+    let hour_issues: Vec<i64> = per_hour.keys().map(|(issue, _)| *issue).collect();
+    let hours: Vec<i64> = per_hour.keys().map(|(_, hour)| *hour).collect();
+    let hour_counts: Vec<i64> = per_hour.values().copied().collect();
+    sql::execute(
+        tx,
+        "UPDATE issue_hourly SET count = issue_hourly.count - c.n
+         FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[]) AS c (issue_id, hour, n)
+         WHERE issue_hourly.issue_id = c.issue_id AND issue_hourly.hour = c.hour",
+        &[&hour_issues, &hours, &hour_counts],
+        "uncounting expired hours",
+    )
+    .await?;
+    let tag_issues: Vec<i64> = per_tag.keys().map(|(issue, _, _)| *issue).collect();
+    let keys: Vec<&str> = per_tag.keys().map(|(_, key, _)| key.as_str()).collect();
+    let values: Vec<&str> = per_tag.keys().map(|(_, _, value)| value.as_str()).collect();
+    let tag_counts: Vec<i64> = per_tag.values().copied().collect();
+    sql::execute(
+        tx,
+        "UPDATE issue_tag_values SET times_seen = issue_tag_values.times_seen - c.n
+         FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[])
+             AS c (issue_id, key, value, n)
+         WHERE issue_tag_values.issue_id = c.issue_id AND issue_tag_values.key = c.key
+           AND issue_tag_values.value = c.value",
+        &[&tag_issues, &keys, &values, &tag_counts],
+        "uncounting expired tag values",
+    )
+    .await?;
+    sql::execute(
+        tx,
+        "DELETE FROM issue_hourly WHERE issue_id = ANY($1) AND count <= 0",
+        &[&ids],
+        "dropping emptied hours",
+    )
+    .await?;
+    sql::execute(
+        tx,
+        "DELETE FROM issue_tag_values WHERE issue_id = ANY($1) AND times_seen <= 0",
+        &[&ids],
+        "dropping emptied tag values",
+    )
+    .await?;
+    // A user leaves an issue's count with the last of their events on it.
+    for (issue_id, user) in users {
+        let forgotten = sql::execute(
+            tx,
+            "DELETE FROM issue_users WHERE issue_id = $1 AND user_tag = $2
+               AND NOT EXISTS (SELECT 1 FROM events WHERE issue_id = $1 AND user_tag = $2)",
+            &[issue_id, user],
+            "uncounting users",
+        )
+        .await?;
+        if forgotten > 0 {
+            sql::execute(
+                tx,
+                "UPDATE issues SET user_count = greatest(user_count - 1, 0) WHERE id = $1",
+                &[issue_id],
+                "uncounting users",
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the issues among `candidates` that have no event left; returns how many, and the
+/// reference events deleted with them.
+async fn delete_empty_issues<C: GenericClient>(
+    tx: &C,
+    candidates: impl Iterator<Item = i64>,
+) -> StoreResult<(u64, Vec<(i64, String)>)> {
+    let mut references = Vec::new();
+    let mut deleted = 0;
+    for issue_id in candidates {
+        // The row lock orders this with an event being added to the issue on another node.
+        let empty = sql::query_opt(
+            tx,
+            "SELECT id FROM issues WHERE id = $1
+               AND NOT EXISTS (SELECT 1 FROM events WHERE issue_id = $1)
+             FOR UPDATE",
+            &[&issue_id],
+            "looking up an issue's events",
+        )
+        .await?
+        .is_some();
+        if !empty {
+            continue;
+        }
+        let hashes: Vec<(i64, String)> = sql::query(
+            tx,
+            "DELETE FROM grouphashes WHERE issue_id = $1 RETURNING project_id, hash",
+            &[&issue_id],
+            "deleting an expired issue's hashes",
+        )
+        .await?
+        .iter()
+        .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
+        .collect::<StoreResult<_>>()?;
+        // Events of a hash always land on the hash's issue: with the issue's events gone, no
+        // event is compressed against these references any more.
+        let projects: Vec<i64> = hashes.iter().map(|(project, _)| *project).collect();
+        let hash_texts: Vec<&str> = hashes.iter().map(|(_, hash)| hash.as_str()).collect();
+        sql::execute(
+            tx,
+            "DELETE FROM event_references r USING UNNEST($1::BIGINT[], $2::TEXT[]) AS h (p, hash)
+             WHERE r.project_id = h.p AND r.hash = h.hash",
+            &[&projects, &hash_texts],
+            "deleting reference events",
+        )
+        .await?;
+        references.extend(hashes);
+        for statement in [
+            "DELETE FROM issue_users WHERE issue_id = $1",
+            "DELETE FROM issue_tag_values WHERE issue_id = $1",
+            "DELETE FROM issue_hourly WHERE issue_id = $1",
+            "DELETE FROM issues WHERE id = $1",
+        ] {
+            sql::execute(tx, statement, &[&issue_id], "deleting an expired issue").await?;
+        }
+        deleted += 1;
+    }
+    Ok((deleted, references))
+}
