@@ -18,7 +18,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_event_references.sql")),
     (3, include_str!("migrations/0003_secrets.sql")),
-    (4, include_str!("migrations/0004_retention_jobs_and_idempotent_items.sql")),
+    (
+        4,
+        include_str!("migrations/0004_retention_jobs_and_idempotent_items.sql"),
+    ),
 ];
 
 /// Key of the advisory lock that serializes migrations (ASCII "vigilmig"); advisory locks are

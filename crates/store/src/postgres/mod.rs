@@ -57,8 +57,8 @@ use self::error::DbContext;
 use crate::payload::{self, Encoder, Reference, ReferenceCache};
 use crate::{
     ApiToken, Deploy, Issue, IssueQuery, IssueStatus, KeyRateLimit, NewDeploy, NewEvent,
-    Organization, Project, ProjectKey, RawItem, Release, ReleaseFields, RetentionPass, SavedEvent, Store,
-    StoreError, StoreResult, StoredEvent, TagValueCount, UnixTime, User,
+    Organization, Project, ProjectKey, RawItem, Release, ReleaseFields, RetentionPass, SavedEvent,
+    Store, StoreError, StoreResult, StoredEvent, TagValueCount, UnixTime, User,
 };
 
 /// Connections of the store's pool: the workers' batches, the web UI and the API share them.

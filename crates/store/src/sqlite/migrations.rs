@@ -19,7 +19,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/0004_event_references.sql")),
     (5, include_str!("migrations/0005_retention.sql")),
     (6, include_str!("migrations/0006_secrets.sql")),
-    (7, include_str!("migrations/0007_jobs_and_idempotent_items.sql")),
+    (
+        7,
+        include_str!("migrations/0007_jobs_and_idempotent_items.sql"),
+    ),
 ];
 
 /// Brings the schema up to the newest version this binary knows.
