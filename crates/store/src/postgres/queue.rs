@@ -11,14 +11,22 @@
 //!   the database's clock, which all nodes share. A lease that runs out (its worker died, or its
 //!   node was killed) makes the row claimable again; unlike SQLite's single-process file,
 //!   leases are not voided when a node starts, since another node may still hold them.
+//! - **Leases are short and renewed.** The database holds a claim for [`HELD_LEASE`] at a time,
+//!   and a task of the claiming node extends it every [`LEASE_RENEWAL`] until the worker acks or
+//!   the lease the worker asked for (minutes) runs out. A batch stuck in a live node is still
+//!   held as long as the worker asked; the batches of a node killed with `kill -9` (or losing
+//!   its database connection) are claimable by the other nodes seconds later, not minutes.
+//!   Renewal losing a race (a pause longer than `HELD_LEASE`) costs work, not correctness: the
+//!   batch is processed twice and counted once, since writing events is idempotent.
 //! - **Ack** deletes the rows.
 //! - **Stats** are counted in the database at most once a second per node
 //!   ([`STATS_REFRESH`]), and moved in between by this node's own enqueues and acks: the
 //!   accept path asks for them on every request, and `count(*)` over a deep queue is not free.
 //!   Other nodes' changes show up within a second.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -39,6 +47,12 @@ const WRITERS: usize = 2;
 const CHANNEL_CAPACITY: usize = 8192;
 /// How old the database's count may be before `stats` counts again.
 pub const STATS_REFRESH: Duration = Duration::from_secs(1);
+/// How far ahead a claim's lease runs in the database at a time (while the claiming node lives,
+/// it is renewed): how long a dead node's batch waits before another node may take it.
+pub(crate) const HELD_LEASE: Duration = Duration::from_secs(15);
+/// How often a node renews the leases of its held claims: several renewals fit in a
+/// [`HELD_LEASE`], so a slow round trip or two do not lose one.
+pub(crate) const LEASE_RENEWAL: Duration = Duration::from_secs(3);
 
 /// [`IngestQueue`] on a PostgreSQL table shared by every node.
 #[derive(Clone)]
@@ -54,6 +68,9 @@ struct Shared {
     /// Held while counting, so that concurrent `stats` calls count once.
     counting: tokio::sync::Mutex<()>,
     commits: AtomicU64,
+    /// Rows this node claimed and has not acknowledged, with when the lease the worker asked
+    /// for ends: renewed until then.
+    held: Mutex<HashMap<i64, Instant>>,
 }
 
 #[derive(Default)]
@@ -78,8 +95,10 @@ impl PgQueue {
             stats: Mutex::new(CachedStats::default()),
             counting: tokio::sync::Mutex::new(()),
             commits: AtomicU64::new(0),
+            held: Mutex::default(),
         });
         count(&shared).await?;
+        tokio::spawn(renew_leases(Arc::downgrade(&shared)));
         let (enqueues, receiver) = mpsc::channel(CHANNEL_CAPACITY);
         let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
         for _ in 0..WRITERS {
@@ -120,6 +139,10 @@ impl IngestQueue for PgQueue {
     async fn claim(&self, max: usize, lease_secs: f64) -> StoreResult<Vec<ClaimedEnvelope>> {
         let client = self.shared.pool.get().await.db("claiming queue entries")?;
         let max = i64::try_from(max).unwrap_or(i64::MAX);
+        // NaN and negative leases end at once, as on SQLite.
+        let lease_secs = lease_secs.max(0.0);
+        let held_secs = lease_secs.min(HELD_LEASE.as_secs_f64());
+        let asked_at = Instant::now();
         let rows = sql::query(
             &client,
             "WITH picked AS (
@@ -132,13 +155,20 @@ impl IngestQueue for PgQueue {
              FROM picked WHERE q.id = picked.id
              RETURNING q.id, q.attempts, q.project_id, q.received, q.client_ip, q.client_sdk,
                        q.body, q.body_size",
-            &[&max, &lease_secs],
+            &[&max, &held_secs],
             "claiming queue entries",
         )
         .await?;
         drop(client);
         if rows.is_empty() {
             return Ok(Vec::new());
+        }
+        if lease_secs > held_secs {
+            let until = asked_at + Duration::from_secs_f64(lease_secs);
+            let mut held = lock(&self.shared.held);
+            for row in &rows {
+                held.insert(get(row, 0)?, until);
+            }
         }
         tokio::task::spawn_blocking(move || {
             // One zstd context for the whole claim.
@@ -172,6 +202,12 @@ impl IngestQueue for PgQueue {
     async fn ack(&self, ids: &[i64]) -> StoreResult<()> {
         if ids.is_empty() {
             return Ok(());
+        }
+        {
+            let mut held = lock(&self.shared.held);
+            for id in ids {
+                held.remove(id);
+            }
         }
         let client = self
             .shared
@@ -232,6 +268,61 @@ impl IngestQueue for PgQueue {
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // The guarded value is plain numbers, valid even if a holder panicked.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Extends the database leases of this node's held claims every [`LEASE_RENEWAL`], each by
+/// [`HELD_LEASE`] at most and never past the end of the lease its worker asked for. Ends when
+/// the queue is dropped.
+async fn renew_leases(shared: Weak<Shared>) {
+    let mut ticks = tokio::time::interval(LEASE_RENEWAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let now = Instant::now();
+        let (ids, secs): (Vec<i64>, Vec<f64>) = {
+            let mut held = lock(&shared.held);
+            held.retain(|_, until| *until > now);
+            held.iter()
+                .map(|(id, until)| {
+                    let left = until.saturating_duration_since(now).min(HELD_LEASE);
+                    (*id, left.as_secs_f64())
+                })
+                .unzip()
+        };
+        if ids.is_empty() {
+            continue;
+        }
+        if let Err(err) = renew(&shared, &ids, &secs).await {
+            // The next tick tries again; until the lease runs out, nothing is lost.
+            tracing::warn!(%err, claims = ids.len(), "renewing queue leases failed");
+        }
+    }
+}
+
+/// Sets each row's lease to end `secs` from now on the database's clock.
+async fn renew(shared: &Shared, ids: &[i64], secs: &[f64]) -> StoreResult<()> {
+    let client = shared.pool.get().await.db("renewing queue leases")?;
+    sql::execute(
+        &client,
+        // SKIP LOCKED: a row being acknowledged (or claimed elsewhere) needs no renewal, and
+        // never waiting for a row lock means never waiting in a cycle with an ack.
+        "WITH free AS (
+             SELECT id FROM ingest_queue WHERE id = ANY($1::BIGINT[])
+             FOR UPDATE SKIP LOCKED
+         )
+         UPDATE ingest_queue q SET lease_until = now() + make_interval(secs => u.secs)
+         FROM free JOIN UNNEST($1::BIGINT[], $2::DOUBLE PRECISION[]) AS u(id, secs)
+              ON u.id = free.id
+         WHERE q.id = free.id",
+        &[&ids, &secs],
+        "renewing queue leases",
+    )
+    .await?;
+    Ok(())
 }
 
 /// Counts the queue in the database into the cached stats.

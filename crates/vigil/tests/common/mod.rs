@@ -234,7 +234,25 @@ impl Vigil {
         Vigil::start_on(Some(database_url), &[])
     }
 
+    /// Another node on the PostgreSQL database of `first`, which made the admin user: a server
+    /// of its own (port, data dir) that shares the database and uses `first`'s API token.
+    pub fn start_another_node(first: &Vigil) -> Vigil {
+        let database_url = first
+            .database_url
+            .as_deref()
+            .expect("another node shares a PostgreSQL database; the first node has none");
+        let mut vigil = Vigil::start_on_without_user(Some(database_url), &[]);
+        vigil.token = first.token.clone();
+        vigil
+    }
+
     fn start_on(database_url: Option<&str>, extra_args: &[&str]) -> Vigil {
+        let mut vigil = Vigil::start_on_without_user(database_url, extra_args);
+        vigil.token = vigil.create_user_and_token(ADMIN_EMAIL);
+        vigil
+    }
+
+    fn start_on_without_user(database_url: Option<&str>, extra_args: &[&str]) -> Vigil {
         // Another process may take the free port between our probe and the server's bind;
         // then the server exits at once, and a new port is tried.
         let mut attempts = 0;
@@ -242,10 +260,7 @@ impl Vigil {
             attempts += 1;
             let mut vigil = Vigil::spawn(database_url, extra_args);
             match vigil.wait_healthy() {
-                Ok(()) => {
-                    vigil.token = vigil.create_user_and_token(ADMIN_EMAIL);
-                    return vigil;
-                }
+                Ok(()) => return vigil,
                 Err(reason) if attempts < 3 && reason.contains("in use") => continue,
                 Err(reason) => panic!("{reason}"),
             }
