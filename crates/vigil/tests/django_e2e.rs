@@ -4,6 +4,10 @@
 //!
 //! The apps are `tests/python/django_app.py` and `celery_app.py`, run with the venv that
 //! `scripts/test.sh` installs (`.venv/bin/python`, or `$VIGIL_TEST_PYTHON`).
+//!
+//! The server runs on SQLite, the default; the first two scenarios run once more with the
+//! server on a fresh PostgreSQL database of `VIGIL_TEST_DATABASE_URL` (`scripts/test.sh` starts
+//! a throwaway cluster), from the same test bodies.
 
 mod common;
 
@@ -12,6 +16,7 @@ use std::process::Command;
 
 use common::{entry, repo_root, run_with_stdin, tags, Dsn, Vigil};
 use serde_json::{json, Value};
+use vigil_store::postgres::TestDatabase;
 
 const ZERO_DIVISION_TITLE: &str = "ZeroDivisionError: division by zero";
 const KEY_ERROR_TITLE: &str = "KeyError: 'sku-404'";
@@ -77,11 +82,35 @@ fn request_django(dsn: &Dsn, paths: &[&str]) {
     }
 }
 
+/// Where the server keeps its data.
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 /// A server with project `shop` (platform python) and its DSN.
-fn start_with_shop() -> (Vigil, Dsn) {
-    let vigil = Vigil::start();
+struct Shop {
+    // Dropped in this order: the server stops before its database is dropped.
+    vigil: Vigil,
+    dsn: Dsn,
+    _database: Option<TestDatabase>,
+}
+
+fn start_with_shop(backend: Backend) -> Shop {
+    let (vigil, database) = match backend {
+        Backend::Sqlite => (Vigil::start(), None),
+        Backend::Postgres => {
+            let database = TestDatabase::create_blocking().unwrap_or_else(|err| panic!("{err}"));
+            (Vigil::start_on_database(database.url()), Some(database))
+        }
+    };
     let dsn = vigil.create_project("shop", "python");
-    (vigil, dsn)
+    Shop {
+        vigil,
+        dsn,
+        _database: database,
+    }
 }
 
 /// Waits until project `shop` has an issue titled `title` for which `ready` holds.
@@ -118,10 +147,29 @@ fn titles(issues: &[Value]) -> Vec<&str> {
 
 #[test]
 fn django_zero_division_becomes_an_issue_with_stack_request_and_environment() {
-    let (vigil, dsn) = start_with_shop();
-    request_django(&dsn, &["/sentry-debug/"]);
+    zero_division_becomes_an_issue(Backend::Sqlite);
+}
 
-    let issue = wait_for_issue(&vigil, ZERO_DIVISION_TITLE, |_| true);
+#[test]
+fn on_postgres_django_zero_division_becomes_an_issue_with_stack_request_and_environment() {
+    zero_division_becomes_an_issue(Backend::Postgres);
+}
+
+#[test]
+fn the_same_error_again_counts_on_its_issue_and_another_exception_opens_a_second_issue() {
+    same_error_counts_and_another_opens_an_issue(Backend::Sqlite);
+}
+
+#[test]
+fn on_postgres_the_same_error_again_counts_on_its_issue_and_another_opens_a_second_issue() {
+    same_error_counts_and_another_opens_an_issue(Backend::Postgres);
+}
+
+fn zero_division_becomes_an_issue(backend: Backend) {
+    let Shop { vigil, dsn, .. } = &start_with_shop(backend);
+    request_django(dsn, &["/sentry-debug/"]);
+
+    let issue = wait_for_issue(vigil, ZERO_DIVISION_TITLE, |_| true);
     let unresolved = vigil.project_issues("shop", "is:unresolved");
     assert_eq!(
         titles(&unresolved),
@@ -204,14 +252,13 @@ fn django_zero_division_becomes_an_issue_with_stack_request_and_environment() {
     );
 }
 
-#[test]
-fn the_same_error_again_counts_on_its_issue_and_another_exception_opens_a_second_issue() {
-    let (vigil, dsn) = start_with_shop();
-    request_django(&dsn, &["/sentry-debug/"]);
-    let first = wait_for_issue(&vigil, ZERO_DIVISION_TITLE, |_| true);
+fn same_error_counts_and_another_opens_an_issue(backend: Backend) {
+    let Shop { vigil, dsn, .. } = &start_with_shop(backend);
+    request_django(dsn, &["/sentry-debug/"]);
+    let first = wait_for_issue(vigil, ZERO_DIVISION_TITLE, |_| true);
 
-    request_django(&dsn, &["/sentry-debug/"]);
-    let again = wait_for_issue(&vigil, ZERO_DIVISION_TITLE, |i| i["count"] == "2");
+    request_django(dsn, &["/sentry-debug/"]);
+    let again = wait_for_issue(vigil, ZERO_DIVISION_TITLE, |i| i["count"] == "2");
     assert_eq!(
         issue_id(&again),
         issue_id(&first),
@@ -227,8 +274,8 @@ fn the_same_error_again_counts_on_its_issue_and_another_exception_opens_a_second
         "the issue lists both events: {events}"
     );
 
-    request_django(&dsn, &["/checkout/"]);
-    let key_error = wait_for_issue(&vigil, KEY_ERROR_TITLE, |_| true);
+    request_django(dsn, &["/checkout/"]);
+    let key_error = wait_for_issue(vigil, KEY_ERROR_TITLE, |_| true);
     assert_ne!(
         issue_id(&key_error),
         id,
@@ -246,9 +293,9 @@ fn the_same_error_again_counts_on_its_issue_and_another_exception_opens_a_second
 
 #[test]
 fn resolving_an_issue_moves_it_from_unresolved_to_resolved_search() {
-    let (vigil, dsn) = start_with_shop();
-    request_django(&dsn, &["/sentry-debug/"]);
-    let id = issue_id(&wait_for_issue(&vigil, ZERO_DIVISION_TITLE, |_| true));
+    let Shop { vigil, dsn, .. } = &start_with_shop(Backend::Sqlite);
+    request_django(dsn, &["/sentry-debug/"]);
+    let id = issue_id(&wait_for_issue(vigil, ZERO_DIVISION_TITLE, |_| true));
     let path = format!("/api/0/issues/{id}/");
 
     let updated = vigil
@@ -281,8 +328,8 @@ fn resolving_an_issue_moves_it_from_unresolved_to_resolved_search() {
 
 #[test]
 fn celery_task_failure_is_its_own_issue_with_the_task_name_as_culprit() {
-    let (vigil, dsn) = start_with_shop();
-    request_django(&dsn, &["/sentry-debug/"]);
+    let Shop { vigil, dsn, .. } = &start_with_shop(Backend::Sqlite);
+    request_django(dsn, &["/sentry-debug/"]);
     let results = run_python("celery_app.py", &[&dsn.raw]);
     assert_eq!(
         results,
@@ -291,12 +338,12 @@ fn celery_task_failure_is_its_own_issue_with_the_task_name_as_culprit() {
     );
 
     let title = "ConnectionError: SMTP server refused the connection for order 1234";
-    let task_issue = wait_for_issue(&vigil, title, |_| true);
+    let task_issue = wait_for_issue(vigil, title, |_| true);
     assert_eq!(
         task_issue["culprit"], "shop.tasks.send_invoice",
         "{task_issue}"
     );
-    let django_issue = wait_for_issue(&vigil, ZERO_DIVISION_TITLE, |_| true);
+    let django_issue = wait_for_issue(vigil, ZERO_DIVISION_TITLE, |_| true);
     assert_ne!(
         issue_id(&task_issue),
         issue_id(&django_issue),
@@ -306,10 +353,10 @@ fn celery_task_failure_is_its_own_issue_with_the_task_name_as_culprit() {
 
 #[test]
 fn issue_search_filters_by_environment_level_and_free_text() {
-    let (vigil, dsn) = start_with_shop();
-    request_django(&dsn, &["/sentry-debug/", "/checkout/"]);
-    wait_for_issue(&vigil, ZERO_DIVISION_TITLE, |_| true);
-    wait_for_issue(&vigil, KEY_ERROR_TITLE, |_| true);
+    let Shop { vigil, dsn, .. } = &start_with_shop(Backend::Sqlite);
+    request_django(dsn, &["/sentry-debug/", "/checkout/"]);
+    wait_for_issue(vigil, ZERO_DIVISION_TITLE, |_| true);
+    wait_for_issue(vigil, KEY_ERROR_TITLE, |_| true);
 
     let search = |query: &str| {
         let mut found: Vec<String> = vigil
