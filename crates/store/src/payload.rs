@@ -8,9 +8,7 @@
 //! stored: about a tenth of compressing each on its own. Queued envelopes are kept compressed
 //! on their own.
 //!
-//! This is the form of the SQLite backend's `sqlite/events.rs` and `sqlite/references.rs`,
-//! which keep their own copy of this code (that backend is not switched to this module yet);
-//! the PostgreSQL backend uses this module.
+//! Both backends use this module; each stores the bytes in its own tables.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -19,10 +19,11 @@ use std::collections::HashSet;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::error::DbContext;
-use super::events::{self, EncodedBatch, EncodedEvent, ReferenceLink};
+use super::events;
 use super::references;
 use super::releases::ReleaseTally;
 use super::tally::Tally;
+use crate::payload::{EncodedBatch, EncodedEvent, ReferenceLink};
 use crate::{NewEvent, SavedEvent, StoreError, StoreResult};
 
 /// Rejects, before anything is written, events the schema cannot hold or group.

@@ -62,7 +62,7 @@ const READERS: usize = 4;
 pub struct SqliteStore {
     connections: Arc<Connections>,
     /// Reference events of the hashes seen lately, for compressing new events.
-    references: Arc<references::ReferenceCache>,
+    references: Arc<crate::payload::ReferenceCache>,
 }
 
 impl SqliteStore {
@@ -281,21 +281,37 @@ impl Store for SqliteStore {
         let cache = Arc::clone(&self.references);
         self.blocking(move |connections| {
             // Serialize and compress before taking the writer, which other batches wait for.
-            let mut encoder = events::Encoder::new()?;
+            // The references of the batch's hashes: from memory, else from a reader.
+            let mut known = std::collections::HashMap::new();
+            for event in &events {
+                let Some(hash) = crate::payload::reference_hash(event) else {
+                    continue;
+                };
+                let key = (event.project_id, hash.to_owned());
+                if known.contains_key(&key) {
+                    continue;
+                }
+                let reference = match cache.get(event.project_id, hash) {
+                    Some(reference) => Some(reference),
+                    None => {
+                        let stored = connections
+                            .read(|conn| references::load(conn, event.project_id, hash))?;
+                        if let Some(reference) = &stored {
+                            cache.remember(event.project_id, hash.to_owned(), reference.clone());
+                        }
+                        stored
+                    }
+                };
+                known.insert(key, reference);
+            }
+            let mut encoder = crate::payload::Encoder::new()?;
             let encoded = encoder.encode_batch(events, |project_id, hash| {
-                if let Some(reference) = cache.get(project_id, hash) {
-                    return Ok(Some(reference));
-                }
-                let stored = connections.read(|conn| references::load(conn, project_id, hash))?;
-                if let Some(reference) = &stored {
-                    cache.remember(project_id, hash.to_owned(), reference.clone());
-                }
-                Ok(stored)
+                known.get(&(project_id, hash.to_owned())).cloned().flatten()
             })?;
             let (saved, reference_ids) = connections.write(|conn| ingest::save(conn, &encoded))?;
             // Committed: later batches may compress against these.
             for (new, id) in encoded.references.into_iter().zip(reference_ids) {
-                let reference = references::Reference { id, json: new.json };
+                let reference = crate::payload::Reference { id, json: new.json };
                 cache.remember(new.project_id, new.hash, reference);
             }
             Ok(saved)
