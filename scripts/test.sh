@@ -4,8 +4,9 @@
 #
 #   bash scripts/test.sh
 #
-# 1. a Python venv at .venv with tests/python/requirements.txt (sentry-sdk, Django, Celery),
-#    skipped when already installed from the same requirements;
+# 1. a Python venv at .venv with tests/python/requirements.txt (sentry-sdk, Django, Celery,
+#    Selenium), skipped when already installed from the same requirements; Debian's chromium and
+#    chromium-driver for the web UI's browser test, installed when missing;
 # 2. cargo fmt --check and clippy with warnings denied;
 # 3. the release build and every workspace test in release (the end-to-end tests run that same
 #    target/release/vigil, with the SDKs from the venv); the PostgreSQL tests run on the server
@@ -45,11 +46,16 @@ if [ -z "${VIGIL_TEST_DATABASE_URL:-}" ] && [ -z "$(pg_cluster_bin)" ]; then
     apt_install postgresql
 fi
 
+# The web UI's end-to-end test drives a real headless Chromium through chromedriver.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    apt_install chromium chromium-driver
+fi
+
 requirements=tests/python/requirements.txt
 stamp=.venv/.requirements.sha256
 want=$(sha256sum "$requirements" | cut -d' ' -f1)
 if [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
-    && .venv/bin/python -c 'import sentry_sdk, django, celery' >/dev/null 2>&1; then
+    && .venv/bin/python -c 'import sentry_sdk, django, celery, selenium' >/dev/null 2>&1; then
     step "Python venv .venv is up to date with $requirements"
 else
     step "Python venv .venv from $requirements"
@@ -58,7 +64,7 @@ else
     .venv/bin/python -m pip install --disable-pip-version-check --quiet -r "$requirements"
     echo "$want" >"$stamp"
 fi
-.venv/bin/python -c 'import sentry_sdk, django, celery; print("sentry-sdk", sentry_sdk.VERSION, "Django", django.get_version(), "celery", celery.__version__)'
+.venv/bin/python -c 'import sentry_sdk, django, celery, selenium; print("sentry-sdk", sentry_sdk.VERSION, "Django", django.get_version(), "celery", celery.__version__, "selenium", selenium.__version__)'
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

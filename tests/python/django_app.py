@@ -7,7 +7,8 @@ over HTTP, prints one JSON line per request ({"path", "status"}), then flushes t
 event has been sent (and acknowledged) before the process exits. The end-to-end tests in
 crates/vigil/tests/ run it with the venv that scripts/test.sh installs.
 
-The views fail the way the Sentry docs' Django example does: /sentry-debug/ divides by zero.
+The views fail the way the Sentry docs' Django example does: /sentry-debug/ divides by zero,
+after two SQL queries (an in-memory SQLite database) that the SDK records as breadcrumbs.
 """
 import json
 import sys
@@ -19,12 +20,16 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 import django
 import sentry_sdk
 from django.conf import settings
+from django.db import connection
 from django.http import HttpResponse
 from django.urls import path
 from sentry_sdk.integrations.django import DjangoIntegration
 
 
 def trigger_error(request):
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS shop_order (id INTEGER PRIMARY KEY, total INTEGER)")
+        cursor.execute("SELECT id, total FROM shop_order WHERE id = %s", [42])
     division_by_zero = 1 / 0
     return HttpResponse(division_by_zero)
 
@@ -65,7 +70,7 @@ def main():
         SECRET_KEY="vigil-e2e-not-secret",
         MIDDLEWARE=[],
         INSTALLED_APPS=[],
-        DATABASES={},
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         TEMPLATES=[],
         LOGGING_CONFIG=None,
     )

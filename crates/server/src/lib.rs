@@ -1,4 +1,4 @@
-//! Vigil's HTTP faces: the ingest endpoints SDKs send to, and the `/api/0/` web API.
+//! Vigil's HTTP faces: the ingest endpoints SDKs send to, the `/api/0/` web API and the web UI.
 //!
 //! Both read and write only through the [`vigil_store::Store`] trait; event processing is
 //! [`vigil_processing`]'s job and wire formats are [`vigil_protocol`]'s. This crate owns what is
@@ -10,6 +10,7 @@ pub mod config;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
+pub mod web;
 pub mod retention;
 
 use std::net::SocketAddr;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub key_limits: Arc<ingest::rate_limit::KeyRateLimiter>,
     /// DSN keys recently read by ingest.
     pub key_cache: Arc<ingest::key_cache::KeyCache>,
+    /// The web UI's session key and login backoff.
+    pub web: Arc<web::WebState>,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
             budget: ingest::body::MemoryBudget::new(config.limits.max_bodies_in_flight),
             key_limits: Arc::default(),
             key_cache: Arc::default(),
+            web: Arc::default(),
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
         }
@@ -65,7 +69,8 @@ pub fn router(state: AppState) -> Router {
         // `nest` serves the API root as `/api/0` only; sentry-cli asks for `/api/0/`.
         .route("/api/0/", axum::routing::get(api::root::index))
         .nest("/api/0", api::routes())
-        .merge(health::routes());
+        .merge(health::routes())
+        .merge(web::routes());
     let prefix = state.config.path_prefix();
     let app = if prefix.is_empty() {
         routes

@@ -98,7 +98,7 @@ pub async fn project_event(
 
 /// Fills `previousEventID`/`nextEventID` within the issue (older/newer event), so a reader can
 /// step through an issue's events.
-async fn add_neighbours(
+pub(crate) async fn add_neighbours(
     state: &AppState,
     issue_id: i64,
     event: &vigil_store::StoredEvent,

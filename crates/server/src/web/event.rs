@@ -1,0 +1,500 @@
+//! One event as the issue page shows it, drawn from the API's serialization of the event
+//! ([`crate::api::serialize::serialize_event`]), so that the page and `/api/0/` cannot disagree
+//! on what an event holds: the exception chain with its frames (source context with the line
+//! marked, local variables), breadcrumbs, the request, the user, contexts, the SDK, tags and
+//! the raw JSON.
+
+use maud::{html, Markup};
+use serde_json::Value;
+
+/// Values of request headers and cookies that are never shown.
+const FILTERED: &str = "[Filtered]";
+
+/// Header names whose values hold credentials.
+fn is_secret_header(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "cookie"
+            | "set-cookie"
+            | "authorization"
+            | "proxy-authorization"
+            | "x-csrftoken"
+            | "x-api-key"
+    )
+}
+
+/// A JSON value as text: strings as they are, the rest as compact JSON.
+pub fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn str_at<'a>(value: &'a Value, key: &str) -> &'a str {
+    value.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The `data` of the first entry of a type.
+fn entry<'a>(event: &'a Value, kind: &str) -> Option<&'a Value> {
+    event
+        .get("entries")?
+        .as_array()?
+        .iter()
+        .find(|e| e.get("type").and_then(Value::as_str) == Some(kind))
+        .and_then(|e| e.get("data"))
+}
+
+/// Every section of an event. `full_frames`: show system (not in-app) frames too.
+pub fn render(event: &Value, data: &Value, full_frames: bool, frames_toggle: &str) -> Markup {
+    html! {
+        @if let Some(exception) = entry(event, "exception") {
+            (exceptions(exception, full_frames, frames_toggle))
+        }
+        @if let Some(message) = entry(event, "message") {
+            section.message { h2 { "Message" } pre { (text(&message["formatted"])) } }
+        }
+        @if let Some(stacktrace) = entry(event, "stacktrace") {
+            section.exception { h2 { "Stack trace" } (frames(stacktrace, full_frames)) }
+        }
+        @if let Some(threads) = entry(event, "threads") {
+            (threads_section(threads, full_frames))
+        }
+        @if let Some(crumbs) = entry(event, "breadcrumbs") {
+            (breadcrumbs(crumbs))
+        }
+        @if let Some(request) = entry(event, "request") {
+            (request_section(request))
+        }
+        (tags(event))
+        (user(event))
+        (contexts(event))
+        (extra(event))
+        (sdk(event))
+        (raw_json(data))
+    }
+}
+
+fn exceptions(exception: &Value, full_frames: bool, frames_toggle: &str) -> Markup {
+    let values: Vec<&Value> = exception
+        .get("values")
+        .and_then(Value::as_array)
+        .map(|v| v.iter().collect())
+        .unwrap_or_default();
+    let has_system = exception
+        .get("hasSystemFrames")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    html! {
+        section.exception #exception {
+            div.section-head {
+                h2 { "Exception" }
+                @if has_system {
+                    a.toggle href=(frames_toggle) {
+                        @if full_frames { "Show in-app frames only" } @else { "Show full stack trace" }
+                    }
+                }
+            }
+            // The last exception is the one raised; the earlier ones caused it. Sentry shows
+            // the raised one first.
+            @for (i, exc) in values.iter().rev().enumerate() {
+                div.exc {
+                    @if i > 0 { p.chained { "The above exception was the direct cause of, or happened while handling:" } }
+                    h3 {
+                        span.exc-type { (str_at(exc, "type")) }
+                        @if !str_at(exc, "module").is_empty() { span.exc-module { " (" (str_at(exc, "module")) ")" } }
+                    }
+                    p.exc-value { (text(&exc["value"])) }
+                    @if let Some(mechanism) = exc.get("mechanism").filter(|m| m.is_object()) {
+                        p.mechanism {
+                            "mechanism: " code { (str_at(mechanism, "type")) }
+                            @match mechanism.get("handled").and_then(Value::as_bool) {
+                                Some(false) => { " " span.badge.unhandled { "unhandled" } }
+                                Some(true) => { " " span.badge { "handled" } }
+                                None => {}
+                            }
+                        }
+                    }
+                    @if let Some(st) = exc.get("stacktrace").filter(|s| s.is_object()) {
+                        (frames(st, full_frames))
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn threads_section(threads: &Value, full_frames: bool) -> Markup {
+    let values = threads.get("values").and_then(Value::as_array);
+    html! {
+        @if let Some(values) = values {
+            @for thread in values.iter().filter(|t| t.get("stacktrace").is_some_and(Value::is_object)) {
+                section.exception {
+                    h2 { "Thread " (text(&thread["name"])) @if thread["crashed"] == Value::Bool(true) { " (crashed)" } }
+                    (frames(&thread["stacktrace"], full_frames))
+                }
+            }
+        }
+    }
+}
+
+/// Frames, most recent call first, as Sentry shows them; the newest in-app frame is open.
+fn frames(stacktrace: &Value, full_frames: bool) -> Markup {
+    let all: Vec<&Value> = stacktrace
+        .get("frames")
+        .and_then(Value::as_array)
+        .map(|f| f.iter().collect())
+        .unwrap_or_default();
+    let any_in_app = all.iter().any(|f| f["inApp"] == Value::Bool(true));
+    let shown: Vec<&Value> = all
+        .iter()
+        .rev()
+        .copied()
+        .filter(|f| full_frames || !any_in_app || f["inApp"] == Value::Bool(true))
+        .collect();
+    let open_index = shown
+        .iter()
+        .position(|f| f["inApp"] == Value::Bool(true))
+        .unwrap_or(0);
+    let hidden = all.len() - shown.len();
+    html! {
+        ol.frames {
+            @for (i, f) in shown.iter().enumerate() {
+                (frame(f, i == open_index))
+            }
+        }
+        @if hidden > 0 {
+            p.hidden-frames { (hidden) " system frame" @if hidden != 1 { "s" } " hidden" }
+        }
+    }
+}
+
+fn frame(f: &Value, open: bool) -> Markup {
+    let in_app = f["inApp"] == Value::Bool(true);
+    let file = [
+        str_at(f, "filename"),
+        str_at(f, "absPath"),
+        str_at(f, "module"),
+    ]
+    .into_iter()
+    .find(|s| !s.is_empty())
+    .unwrap_or("?");
+    let function = str_at(f, "function");
+    let line_no = f.get("lineNo").and_then(Value::as_i64);
+    let context = f.get("context").and_then(Value::as_array);
+    let vars = f
+        .get("vars")
+        .and_then(Value::as_object)
+        .filter(|v| !v.is_empty());
+    let has_body = context.is_some_and(|c| !c.is_empty()) || vars.is_some();
+    html! {
+        li class=(if in_app { "frame in-app" } else { "frame system" }) {
+            details open[open && has_body] {
+                summary {
+                    span.file { (file) }
+                    @if !function.is_empty() { " in " span.function { (function) } }
+                    @if let Some(n) = line_no { " at line " span.lineno { (n) } }
+                    @if in_app { " " span.badge.in-app-badge { "In App" } }
+                }
+                @if let Some(context) = context.filter(|c| !c.is_empty()) {
+                    ol.context {
+                        @for line in context {
+                            @let n = line.get(0).and_then(Value::as_i64);
+                            @let code = line.get(1).map(text).unwrap_or_default();
+                            @if n.is_some() && n == line_no {
+                                li.active aria-current="true" { span.ln { (n.unwrap_or_default()) } code { (code) } }
+                            } @else {
+                                li { span.ln { (n.unwrap_or_default()) } code { (code) } }
+                            }
+                        }
+                    }
+                }
+                @if let Some(vars) = vars {
+                    table.vars {
+                        caption { "Local variables" }
+                        @for (name, value) in vars {
+                            tr { th { (name) } td { code { (text(value)) } } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn breadcrumbs(crumbs: &Value) -> Markup {
+    let values = crumbs
+        .get("values")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    html! {
+        section.breadcrumbs #breadcrumbs {
+            h2 { "Breadcrumbs" }
+            ol.timeline {
+                // Newest first, next to the exception they led to.
+                @for crumb in values.iter().rev() {
+                    @let category = str_at(crumb, "category");
+                    @let kind = str_at(crumb, "type");
+                    li class={ "crumb crumb-" (crumb_class(category, kind)) " crumb-level-" (str_at(crumb, "level")) } {
+                        span.crumb-time { (crumb_time(str_at(crumb, "timestamp"))) }
+                        span.crumb-category { (if category.is_empty() { kind } else { category }) }
+                        div.crumb-body {
+                            @if !str_at(crumb, "message").is_empty() {
+                                @if category == "query" {
+                                    code.sql { (str_at(crumb, "message")) }
+                                } @else {
+                                    span { (str_at(crumb, "message")) }
+                                }
+                            }
+                            @if let Some(data) = crumb.get("data").and_then(Value::as_object).filter(|d| !d.is_empty()) {
+                                @if kind == "http" || category == "httplib" || category == "fetch" || category == "xhr" {
+                                    span.http {
+                                        (text(&data.get("method").cloned().unwrap_or(Value::Null))) " "
+                                        (text(&data.get("url").cloned().unwrap_or(Value::Null))) " "
+                                        @if let Some(code) = data.get("status_code") { "→ " (text(code)) }
+                                    }
+                                } @else {
+                                    dl.crumb-data {
+                                        @for (k, v) in data { dt { (k) } dd { (text(v)) } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn crumb_class(category: &str, kind: &str) -> &'static str {
+    match (category, kind) {
+        ("query", _) => "query",
+        (_, "http") | ("httplib" | "fetch" | "xhr", _) => "http",
+        ("navigation", _) | (_, "navigation") => "navigation",
+        (_, "error") => "error",
+        _ if category.starts_with("ui.") => "ui",
+        _ => "log",
+    }
+}
+
+/// `HH:MM:SS.mmm` of an ISO time.
+fn crumb_time(iso: &str) -> &str {
+    iso.split_once('T')
+        .map(|(_, t)| t.get(..12).unwrap_or(t))
+        .unwrap_or(iso)
+}
+
+fn pairs_table(pairs: &Value, filter_values: bool) -> Markup {
+    let rows = pairs.as_array().map(Vec::as_slice).unwrap_or_default();
+    html! {
+        table.kv {
+            @for pair in rows {
+                @let name = pair.get(0).map(text).unwrap_or_default();
+                @let value = pair.get(1).map(text).unwrap_or_default();
+                tr {
+                    th { (name) }
+                    td { @if filter_values || is_secret_header(&name) { span.filtered { (FILTERED) } } @else { (value) } }
+                }
+            }
+        }
+    }
+}
+
+fn request_section(request: &Value) -> Markup {
+    let has = |k: &str| {
+        request
+            .get(k)
+            .is_some_and(|v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()))
+    };
+    html! {
+        section.request #request {
+            h2 { "Request" }
+            p.request-line {
+                strong { (str_at(request, "method")) } " " code { (str_at(request, "url")) }
+            }
+            @if has("query") { h3 { "Query" } (pairs_table(&request["query"], false)) }
+            @if has("data") {
+                h3 { "Body" }
+                pre { (match &request["data"] { Value::String(s) => s.clone(), other => serde_json::to_string_pretty(other).unwrap_or_default() }) }
+            }
+            @if has("headers") { h3 { "Headers" } (pairs_table(&request["headers"], false)) }
+            @if has("cookies") { h3 { "Cookies" } (pairs_table(&request["cookies"], true)) }
+            @if let Some(env) = request.get("env").and_then(Value::as_object).filter(|e| !e.is_empty()) {
+                h3 { "Environment" }
+                table.kv { @for (k, v) in env { tr { th { (k) } td { (text(v)) } } } }
+            }
+        }
+    }
+}
+
+fn tags(event: &Value) -> Markup {
+    let tags = event.get("tags").and_then(Value::as_array);
+    html! {
+        @if let Some(tags) = tags.filter(|t| !t.is_empty()) {
+            section.tags {
+                h2 { "Tags" }
+                ul.tag-list {
+                    @for tag in tags {
+                        li { span.tag-key { (str_at(tag, "key")) } span.tag-value { (str_at(tag, "value")) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn object_table(object: &serde_json::Map<String, Value>) -> Markup {
+    html! {
+        table.kv {
+            @for (k, v) in object {
+                @if !v.is_null() && k != "type" {
+                    tr { th { (k) } td { (text(v)) } }
+                }
+            }
+        }
+    }
+}
+
+fn user(event: &Value) -> Markup {
+    html! {
+        @if let Some(user) = event.get("user").and_then(Value::as_object) {
+            section.user #user {
+                h2 { "User" }
+                (object_table(user))
+            }
+        }
+    }
+}
+
+fn contexts(event: &Value) -> Markup {
+    let contexts = event
+        .get("contexts")
+        .and_then(Value::as_object)
+        .filter(|c| !c.is_empty());
+    html! {
+        @if let Some(contexts) = contexts {
+            section.contexts #contexts {
+                h2 { "Contexts" }
+                div.context-grid {
+                    @for (name, value) in contexts {
+                        @if let Some(object) = value.as_object() {
+                            div.context {
+                                h3 { (name) }
+                                (object_table(object))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn extra(event: &Value) -> Markup {
+    html! {
+        @if let Some(extra) = event.get("context").and_then(Value::as_object).filter(|e| !e.is_empty()) {
+            section.extra { h2 { "Additional data" } (object_table(extra)) }
+        }
+    }
+}
+
+fn sdk(event: &Value) -> Markup {
+    html! {
+        @if let Some(sdk) = event.get("sdk").and_then(Value::as_object) {
+            section.sdk #sdk {
+                h2 { "SDK" }
+                p { code { (sdk.get("name").map(text).unwrap_or_default()) } " " (sdk.get("version").map(text).unwrap_or_default()) }
+                @if let Some(integrations) = sdk.get("integrations").and_then(Value::as_array).filter(|i| !i.is_empty()) {
+                    p.integrations { "Integrations: " (integrations.iter().map(text).collect::<Vec<_>>().join(", ")) }
+                }
+            }
+        }
+    }
+}
+
+/// The stored event as JSON, with cookie values filtered as in the request section.
+fn raw_json(data: &Value) -> Markup {
+    let mut data = data.clone();
+    if let Some(request) = data.get_mut("request").and_then(Value::as_object_mut) {
+        if let Some(cookies) = request.get_mut("cookies") {
+            filter_values(cookies);
+        }
+        if let Some(headers) = request.get_mut("headers") {
+            filter_secret_headers(headers);
+        }
+    }
+    let json = serde_json::to_string_pretty(&data).unwrap_or_default();
+    html! {
+        section.raw #raw {
+            details {
+                summary { h2 { "Raw JSON" } }
+                pre.json { (json) }
+            }
+        }
+    }
+}
+
+fn filter_values(value: &mut Value) {
+    match value {
+        Value::Object(map) => map
+            .values_mut()
+            .for_each(|v| *v = Value::String(FILTERED.into())),
+        Value::Array(items) => items.iter_mut().for_each(|pair| {
+            if let Some(v) = pair.get_mut(1) {
+                *v = Value::String(FILTERED.into());
+            }
+        }),
+        Value::String(s) if !s.is_empty() => *s = FILTERED.into(),
+        _ => {}
+    }
+}
+
+fn filter_secret_headers(headers: &mut Value) {
+    match headers {
+        Value::Object(map) => map.iter_mut().for_each(|(k, v)| {
+            if is_secret_header(k) {
+                *v = Value::String(FILTERED.into());
+            }
+        }),
+        Value::Array(items) => items.iter_mut().for_each(|pair| {
+            let secret = pair
+                .get(0)
+                .and_then(Value::as_str)
+                .is_some_and(is_secret_header);
+            if secret {
+                if let Some(v) = pair.get_mut(1) {
+                    *v = Value::String(FILTERED.into());
+                }
+            }
+        }),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn cookies_and_credentials_are_filtered() {
+        let request = json!({"method": "GET", "url": "http://x/", "cookies": [["sessionid", "s3cret"]],
+                             "headers": [["Cookie", "sessionid=s3cret"], ["Host", "x"]], "query": []});
+        let html = request_section(&request).into_string();
+        assert!(!html.contains("s3cret"), "{html}");
+        assert!(html.contains("sessionid") && html.contains("Host"));
+        let raw = raw_json(&json!({"request": {"cookies": {"sessionid": "s3cret"},
+                                               "headers": {"Cookie": "sessionid=s3cret"}}}))
+        .into_string();
+        assert!(!raw.contains("s3cret"), "{raw}");
+    }
+
+    #[test]
+    fn crumb_times_are_clock_times() {
+        assert_eq!(crumb_time("2026-11-28T03:36:44.123456Z"), "03:36:44.123");
+        assert_eq!(crumb_time(""), "");
+    }
+}

@@ -1,0 +1,352 @@
+//! One issue (`/organizations/{org}/issues/{id}/`, the API's `permalink`): its summary, status
+//! actions, charts, tag facets and one of its events (the latest unless `?event=` names
+//! another), plus the list of all its events.
+
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::Value;
+use vigil_store::{Issue, IssueStatus, Organization, Project, StoredEvent, TagValueCount};
+
+use super::charts;
+use super::error::WebError;
+use super::event;
+use super::layout::{count, csrf_field, level_badge, page, time_ago, Shell};
+use super::session::Viewer;
+use crate::api::serialize::issue::short_id;
+use crate::api::serialize::serialize_event;
+use crate::ingest::unix_now;
+use crate::AppState;
+
+/// Events per page of an issue's event list.
+const EVENTS_PAGE: u64 = 50;
+/// Values shown per tag key.
+const TOP_VALUES: usize = 5;
+
+/// The issue `id` if it belongs to `org`; anything else is 404, never another org's data.
+pub async fn org_issue(
+    state: &AppState,
+    org: &Organization,
+    id: &str,
+) -> Result<(Project, Issue), WebError> {
+    let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    let issue = state
+        .store
+        .issue_by_id(id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let project = state
+        .store
+        .project_by_id(issue.project_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    if project.organization_id != org.id {
+        return Err(WebError::NotFound);
+    }
+    Ok((project, issue))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DetailParams {
+    /// `latest` (default), `oldest`, or an event id.
+    event: Option<String>,
+    /// `full`: system frames too.
+    frames: Option<String>,
+}
+
+/// `GET /organizations/{org}/issues/{id}/`.
+pub async fn detail(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+    Query(params): Query<DetailParams>,
+) -> Result<Html<String>, WebError> {
+    let org = viewer.organization(&org)?;
+    let (project, issue) = org_issue(&state, &org, &id).await?;
+    let which = params.event.as_deref().unwrap_or("latest");
+    let stored: Option<StoredEvent> = match which {
+        "latest" | "recommended" => state.store.issue_edge_event(issue.id, true).await?,
+        "oldest" => state.store.issue_edge_event(issue.id, false).await?,
+        id => {
+            let id = vigil_protocol::ids::normalize_uuid(id).ok_or(WebError::NotFound)?;
+            state
+                .store
+                .event_by_id(project.id, &id)
+                .await?
+                .filter(|e| e.issue_id == Some(issue.id))
+        }
+    };
+    if params.event.is_some() && stored.is_none() {
+        return Err(WebError::NotFound);
+    }
+    let event = match &stored {
+        Some(stored) => {
+            let mut body = serialize_event(stored);
+            crate::api::events::add_neighbours(&state, issue.id, stored, &mut body)
+                .await
+                .map_err(|_| WebError::Unavailable)?;
+            Some(body)
+        }
+        None => None,
+    };
+    let now = unix_now();
+    let hourly = state
+        .store
+        .issue_hourly_counts(&[issue.id], charts::series_start(now, 30, 86_400))
+        .await?;
+    let tag_values = state.store.issue_tag_values(issue.id).await?;
+
+    let prefix = state.config.path_prefix();
+    let base = format!("{prefix}/organizations/{}/issues/{}/", org.slug, issue.id);
+    let full_frames = params.frames.as_deref() == Some("full");
+    let body = html! {
+        (summary(&viewer, &base, &project, &issue, stored.as_ref(), now))
+        div.issue-layout {
+            div.event-column {
+                @match (&event, &stored) {
+                    (Some(event), Some(stored)) => {
+                        (event_nav(&base, event, stored, full_frames, now))
+                        (event::render(event, &stored.data, full_frames, &frames_toggle(&base, which, full_frames)))
+                    }
+                    _ => { p.empty { "This issue has no stored events (they may have expired)." } }
+                }
+            }
+            aside.sidebar {
+                section.charts {
+                    h2 { "Events" }
+                    h3 { "Last 24 hours" }
+                    (charts::bars(&charts::bucket_counts(&hourly, issue.id, now, 24, 3600), 280, 48, |i| format!("{} h ago", 23 - i)))
+                    h3 { "Last 30 days" }
+                    (charts::bars(&charts::bucket_counts(&hourly, issue.id, now, 30, 86_400), 280, 48, |i| format!("{} d ago", 29 - i)))
+                }
+                (facets(&tag_values))
+            }
+        }
+    };
+    Ok(page(
+        Shell {
+            title: &issue.title,
+            prefix: &prefix,
+            viewer: Some(&viewer),
+            org: Some(&org),
+            refresh_secs: None,
+        },
+        body,
+    ))
+}
+
+fn frames_toggle(base: &str, which: &str, full: bool) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    if which != "latest" {
+        q.append_pair("event", which);
+    }
+    if !full {
+        q.append_pair("frames", "full");
+    }
+    format!("{base}?{}#exception", q.finish())
+}
+
+fn summary(
+    viewer: &Viewer,
+    base: &str,
+    project: &Project,
+    issue: &Issue,
+    event: Option<&StoredEvent>,
+    now: f64,
+) -> Markup {
+    let value = issue
+        .metadata
+        .get("value")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let last_release = event.and_then(|e| e.release.as_deref());
+    html! {
+        section.issue-head {
+            div.crumbs {
+                span.project { (project.slug) } " / " span.short-id { (short_id(project, issue.short_id)) }
+            }
+            h1.issue-title { (issue.title) }
+            div.meta {
+                (level_badge(&issue.level))
+                @if !issue.culprit.is_empty() { span.culprit { (issue.culprit) } }
+                @if issue.is_unhandled { span.badge.unhandled { "Unhandled" } }
+                span class={ "status status-" (issue.status.as_str()) } { (issue.status.as_str()) }
+            }
+            @if !value.is_empty() && !issue.title.contains(value) { p.value { (value) } }
+            div.head-row {
+                form.status-actions method="post" action={ (base) "status/" } {
+                    (csrf_field(viewer))
+                    @if issue.status == IssueStatus::Unresolved {
+                        button.primary type="submit" name="status" value="resolved" { "Resolve" }
+                        button type="submit" name="status" value="ignored" { "Ignore" }
+                    } @else {
+                        button.primary type="submit" name="status" value="unresolved" { "Unresolve" }
+                    }
+                }
+                dl.counts {
+                    div { dt { "Events" } dd { (count(issue.times_seen)) } }
+                    div { dt { "Users" } dd { (count(issue.user_count)) } }
+                    div { dt { "First seen" } dd { (time_ago(issue.first_seen, now))
+                        @if let Some(r) = &issue.first_release { br; small { "in " code { (r) } } } } }
+                    div { dt { "Last seen" } dd { (time_ago(issue.last_seen, now))
+                        @if let Some(r) = last_release { br; small { "in " code { (r) } } } } }
+                }
+            }
+        }
+    }
+}
+
+fn event_nav(base: &str, event: &Value, stored: &StoredEvent, full: bool, now: f64) -> Markup {
+    let link = |which: &str| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("event", which);
+        if full {
+            q.append_pair("frames", "full");
+        }
+        format!("{base}?{}", q.finish())
+    };
+    let older = event.get("previousEventID").and_then(Value::as_str);
+    let newer = event.get("nextEventID").and_then(Value::as_str);
+    html! {
+        nav.event-nav aria-label="Events of this issue" {
+            div {
+                "Event " a href=(link(&stored.event_id)) { code { (stored.event_id.get(..8).unwrap_or(&stored.event_id)) } }
+                " · " (time_ago(stored.timestamp, now))
+                @if let Some(env) = &stored.environment { " · " span.env { (env) } }
+                @if let Some(rel) = &stored.release { " · " code { (rel) } }
+            }
+            div.buttons {
+                a href=(link("oldest")) { "Oldest" }
+                @match older { Some(id) => a href=(link(id)) rel="prev" { "Older" }, None => span.disabled { "Older" } }
+                @match newer { Some(id) => a href=(link(id)) rel="next" { "Newer" }, None => span.disabled { "Newer" } }
+                a href=(link("latest")) { "Newest" }
+                a href={ (base) "events/" } { "All events" }
+            }
+        }
+    }
+}
+
+/// Each tag key with its top values and their shares of the issue's events.
+fn facets(values: &[TagValueCount]) -> Markup {
+    let mut groups: Vec<(&str, Vec<&TagValueCount>)> = Vec::new();
+    for v in values {
+        match groups.last_mut() {
+            Some((key, group)) if *key == v.key => group.push(v),
+            _ => groups.push((&v.key, vec![v])),
+        }
+    }
+    html! {
+        section.facets #tags {
+            h2 { "Tags" }
+            @for (key, group) in &groups {
+                @let total: i64 = group.iter().map(|v| v.times_seen).sum::<i64>().max(1);
+                div.facet {
+                    h3 { (key) }
+                    ul {
+                        @for v in group.iter().take(TOP_VALUES) {
+                            @let share = v.times_seen as f64 * 100.0 / total as f64;
+                            li title={ (v.value) ": " (v.times_seen) } {
+                                span.bar style={ "width:" (format!("{share:.0}")) "%" } {}
+                                span.facet-value { (v.value) }
+                                span.facet-share { (format!("{share:.0}")) "%" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    csrf: String,
+    status: String,
+}
+
+/// `POST /organizations/{org}/issues/{id}/status/`.
+pub async fn set_status(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+    Form(form): Form<StatusForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let org = viewer.organization(&org)?;
+    let (_, issue) = org_issue(&state, &org, &id).await?;
+    let status = IssueStatus::parse(&form.status)
+        .ok_or_else(|| WebError::BadRequest(format!("unknown status {:?}", form.status)))?;
+    state.store.set_issue_status(issue.id, status).await?;
+    tracing::info!(
+        issue_id = issue.id,
+        status = status.as_str(),
+        user_id = viewer.user.id,
+        "issue status set"
+    );
+    let prefix = state.config.path_prefix();
+    Ok(Redirect::to(&format!(
+        "{prefix}/organizations/{}/issues/{}/",
+        org.slug, issue.id
+    ))
+    .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EventsParams {
+    page: Option<u64>,
+}
+
+/// `GET /organizations/{org}/issues/{id}/events/`: every event of the issue, newest first.
+pub async fn events(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+    Query(params): Query<EventsParams>,
+) -> Result<Html<String>, WebError> {
+    let org = viewer.organization(&org)?;
+    let (project, issue) = org_issue(&state, &org, &id).await?;
+    let page_no = params.page.unwrap_or(0);
+    let events = state
+        .store
+        .issue_events(issue.id, page_no * EVENTS_PAGE, EVENTS_PAGE + 1)
+        .await?;
+    let has_next = events.len() as u64 > EVENTS_PAGE;
+    let now = unix_now();
+    let prefix = state.config.path_prefix();
+    let base = format!("{prefix}/organizations/{}/issues/{}/", org.slug, issue.id);
+    let body = html! {
+        div.crumbs { a href=(base) { (short_id(&project, issue.short_id)) } " / events" }
+        h1 { (issue.title) }
+        table.events {
+            thead { tr { th { "Event" } th { "Time" } th { "Environment" } th { "Release" } th { "User" } } }
+            tbody {
+                @for e in events.iter().take(EVENTS_PAGE as usize) {
+                    tr {
+                        td { a href={ (base) "?event=" (e.event_id) } { code { (e.event_id) } } }
+                        td { (time_ago(e.timestamp, now)) }
+                        td { (e.environment.as_deref().unwrap_or("")) }
+                        td { (e.release.as_deref().unwrap_or("")) }
+                        td { (e.user_tag.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+        }
+        nav.pager {
+            @if page_no > 0 { a href={ "?page=" (page_no - 1) } rel="prev" { "← Newer" } }
+            @if has_next { a href={ "?page=" (page_no + 1) } rel="next" { "Older →" } }
+        }
+    };
+    Ok(page(
+        Shell {
+            title: &issue.title,
+            prefix: &prefix,
+            viewer: Some(&viewer),
+            org: Some(&org),
+            refresh_secs: None,
+        },
+        body,
+    ))
+}

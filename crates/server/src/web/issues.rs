@@ -1,0 +1,386 @@
+//! The issue stream of an organization (`/organizations/{org}/issues/`): Sentry's search,
+//! status tabs, sorts, time range, paging, sparklines and bulk status changes. It runs the same
+//! store query as `GET /api/0/organizations/{org}/issues/`.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use maud::{html, Markup};
+use vigil_store::search::{parse_search, SearchTerm};
+use vigil_store::{Issue, IssueQuery, IssueSort, IssueStatus, Organization, Project};
+
+use super::charts;
+use super::error::WebError;
+use super::layout::{count, csrf_field, level_badge, page, time_ago, Shell};
+use super::session::{safe_next, Viewer};
+use crate::api::query;
+use crate::api::serialize::issue::short_id;
+use crate::ingest::unix_now;
+use crate::AppState;
+
+/// Issues per page.
+pub const PAGE_SIZE: u64 = 25;
+
+const SORTS: &[(&str, &str)] = &[
+    ("date", "Last seen"),
+    ("new", "First seen"),
+    ("freq", "Events"),
+    ("user", "Users"),
+];
+
+const PERIODS: &[(&str, &str)] = &[
+    ("1h", "1 hour"),
+    ("24h", "24 hours"),
+    ("7d", "7 days"),
+    ("14d", "14 days"),
+    ("30d", "30 days"),
+    ("90d", "90 days"),
+];
+
+/// The list's parameters as given, to build links that change one of them.
+#[derive(Debug, Clone)]
+struct ListParams {
+    query: String,
+    sort: String,
+    period: String,
+    projects: Vec<i64>,
+    page: u64,
+}
+
+impl ListParams {
+    fn from_pairs(pairs: &[(String, String)]) -> ListParams {
+        ListParams {
+            query: query::first(pairs, "query")
+                .unwrap_or("is:unresolved")
+                .to_string(),
+            sort: query::first(pairs, "sort").unwrap_or("date").to_string(),
+            period: query::first(pairs, "statsPeriod")
+                .unwrap_or("14d")
+                .to_string(),
+            projects: query::all(pairs, "project")
+                .into_iter()
+                .filter_map(|p| p.parse().ok())
+                .filter(|p| *p != -1)
+                .collect(),
+            page: query::first(pairs, "page")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0),
+        }
+    }
+
+    /// The query string of these parameters.
+    fn to_query(&self) -> String {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for p in &self.projects {
+            s.append_pair("project", &p.to_string());
+        }
+        s.append_pair("query", &self.query);
+        s.append_pair("sort", &self.sort);
+        s.append_pair("statsPeriod", &self.period);
+        if self.page > 0 {
+            s.append_pair("page", &self.page.to_string());
+        }
+        s.finish()
+    }
+
+    fn with(&self, change: impl FnOnce(&mut ListParams)) -> String {
+        let mut p = self.clone();
+        p.page = 0;
+        change(&mut p);
+        format!("?{}", p.to_query())
+    }
+}
+
+/// The status an `is:` term of the query selects, for the tabs.
+fn selected_status(query: &str) -> Option<IssueStatus> {
+    parse_search(query)
+        .ok()?
+        .terms
+        .iter()
+        .find_map(|t| match t {
+            SearchTerm::Status {
+                status,
+                negated: false,
+            } => Some(*status),
+            _ => None,
+        })
+}
+
+/// The query with its `is:<status>` terms replaced by `is:<status>` of the tab.
+fn query_for_status(query: &str, status: IssueStatus) -> String {
+    let rest: Vec<&str> = query
+        .split_whitespace()
+        .filter(|t| {
+            !matches!(
+                t.strip_prefix("is:"),
+                Some("unresolved" | "resolved" | "ignored" | "archived" | "muted")
+            )
+        })
+        .collect();
+    let mut out = format!("is:{}", status.as_str());
+    for t in rest {
+        out.push(' ');
+        out.push_str(t);
+    }
+    out
+}
+
+/// `GET /organizations/{org}/issues/`.
+pub async fn list(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Html<String>, WebError> {
+    let org = viewer.organization(&org)?;
+    let pairs = query::pairs(raw.as_deref());
+    let params = ListParams::from_pairs(&pairs);
+    let projects = state.store.list_projects(Some(org.id)).await?;
+    let now = unix_now();
+
+    let (issues, error) = match search(&state, &org, &params, now).await {
+        Ok(issues) => (issues, None),
+        Err(message) => (Vec::new(), Some(message)),
+    };
+    let has_next = issues.len() as u64 > PAGE_SIZE;
+    let issues = &issues[..issues.len().min(PAGE_SIZE as usize)];
+    let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
+    let since = charts::series_start(now, 24, 3600);
+    let hourly = state.store.issue_hourly_counts(&ids, since).await?;
+
+    let prefix = state.config.path_prefix();
+    let base = format!("{prefix}/organizations/{}/issues/", org.slug);
+    let current = selected_status(&params.query);
+    let back = format!("{base}?{}", params.to_query());
+    let body = html! {
+        div.page-head {
+            h1 { "Issues" }
+            form.projects-filter method="get" action=(base) {
+                input type="hidden" name="query" value=(params.query);
+                input type="hidden" name="sort" value=(params.sort);
+                input type="hidden" name="statsPeriod" value=(params.period);
+                label {
+                    "Project "
+                    select name="project" onchange="this.form.submit()" {
+                        option value="-1" { "All projects" }
+                        @for p in &projects {
+                            option value=(p.id) selected[params.projects.contains(&p.id)] { (p.slug) }
+                        }
+                    }
+                }
+                noscript { button type="submit" { "Show" } }
+            }
+        }
+        form.search method="get" action=(base) role="search" {
+            @for p in &params.projects { input type="hidden" name="project" value=(p); }
+            input type="hidden" name="sort" value=(params.sort);
+            input type="hidden" name="statsPeriod" value=(params.period);
+            input #search type="search" name="query" value=(params.query) aria-label="Search issues"
+                placeholder="is:unresolved level:error environment:production user.email:… text";
+            button type="submit" { "Search" }
+        }
+        @if let Some(error) = &error { p.error role="alert" { (error) } }
+        nav.tabs aria-label="Status" {
+            @for status in [IssueStatus::Unresolved, IssueStatus::Resolved, IssueStatus::Ignored] {
+                a href=(params.with(|p| p.query = query_for_status(&p.query, status)))
+                    class=(if current == Some(status) { "tab selected" } else { "tab" })
+                    aria-current=[(current == Some(status)).then_some("page")] {
+                    (title_case(status.as_str()))
+                }
+            }
+            span.spacer {}
+            span.choices {
+                "Sort: "
+                @for (key, label) in SORTS {
+                    a href=(params.with(|p| p.sort = key.to_string()))
+                        class=(if params.sort == *key { "selected" } else { "" }) { (label) }
+                }
+            }
+            span.choices {
+                "Seen in: "
+                @for (key, label) in PERIODS {
+                    a href=(params.with(|p| p.period = key.to_string()))
+                        class=(if params.period == *key { "selected" } else { "" }) { (label) }
+                }
+            }
+        }
+        form.bulk method="post" action={ (base) "bulk/" } {
+            (csrf_field(&viewer))
+            input type="hidden" name="back" value=(back);
+            div.bulk-actions {
+                label.select-all { input type="checkbox" data-select-all="id"; " Select all" }
+                button type="submit" name="status" value="resolved" { "Resolve" }
+                button type="submit" name="status" value="ignored" { "Ignore" }
+                button type="submit" name="status" value="unresolved" { "Unresolve" }
+            }
+            @if issues.is_empty() {
+                p.empty { "No issues match this search." }
+            } @else {
+                table.issues {
+                    thead { tr {
+                        th {} th { "Issue" } th.graph { "Last 24 hours" } th.num { "Events" } th.num { "Users" }
+                    } }
+                    tbody {
+                        @for issue in issues {
+                            @if let Some(project) = projects.iter().find(|p| p.id == issue.project_id) {
+                                (issue_row(&prefix, &org, project, issue, &hourly, now))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        nav.pager {
+            @if params.page > 0 {
+                a href={ "?" (ListParams { page: params.page - 1, ..params.clone() }.to_query()) } rel="prev" { "← Previous" }
+            }
+            @if has_next {
+                a href={ "?" (ListParams { page: params.page + 1, ..params.clone() }.to_query()) } rel="next" { "Next →" }
+            }
+        }
+    };
+    Ok(page(
+        Shell {
+            title: "Issues",
+            prefix: &prefix,
+            viewer: Some(&viewer),
+            org: Some(&org),
+            refresh_secs: None,
+        },
+        body,
+    ))
+}
+
+async fn search(
+    state: &AppState,
+    org: &Organization,
+    params: &ListParams,
+    now: f64,
+) -> Result<Vec<Issue>, String> {
+    let search = parse_search(&params.query).map_err(|e| format!("Invalid search: {e}"))?;
+    let sort = IssueSort::parse(&params.sort).ok_or("Unknown sort")?;
+    let seen_since = query::stats_period_secs(&params.period).map(|secs| now - secs);
+    state
+        .store
+        .search_issues(&IssueQuery {
+            organization_id: org.id,
+            project_ids: params.projects.clone(),
+            search,
+            environments: Vec::new(),
+            seen_since,
+            seen_until: None,
+            sort,
+            offset: params.page * PAGE_SIZE,
+            limit: PAGE_SIZE + 1,
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(err = %e, "issue search failed");
+            "The search could not be run; try again shortly.".to_string()
+        })
+}
+
+fn issue_row(
+    prefix: &str,
+    org: &Organization,
+    project: &Project,
+    issue: &Issue,
+    hourly: &[(i64, i64, i64)],
+    now: f64,
+) -> Markup {
+    let series = charts::bucket_counts(hourly, issue.id, now, 24, 3600);
+    let href = format!("{prefix}/organizations/{}/issues/{}/", org.slug, issue.id);
+    let value = issue
+        .metadata
+        .get("value")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    html! {
+        tr.issue {
+            td.check { input type="checkbox" name="id" value=(issue.id) aria-label={ "Select " (short_id(project, issue.short_id)) }; }
+            td.main {
+                a.title href=(href) { (issue.title) }
+                div.meta {
+                    (level_badge(&issue.level))
+                    span.short-id { (short_id(project, issue.short_id)) }
+                    @if !issue.culprit.is_empty() { span.culprit { (issue.culprit) } }
+                    @if issue.is_unhandled { span.badge.unhandled { "Unhandled" } }
+                    @if issue.status != IssueStatus::Unresolved { span.badge { (issue.status.as_str()) } }
+                }
+                @if !value.is_empty() && !issue.title.contains(value) { div.value { (value) } }
+                div.seen {
+                    "Last seen " (time_ago(issue.last_seen, now)) " · first seen " (time_ago(issue.first_seen, now))
+                }
+            }
+            td.graph { (charts::bars(&series, 120, 28, |i| format!("{} h ago", 23 - i))) }
+            td.num { (count(issue.times_seen)) }
+            td.num { (count(issue.user_count)) }
+        }
+    }
+}
+
+fn title_case(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// `POST /organizations/{org}/issues/bulk/`: a status for the checked issues.
+pub async fn bulk(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(query::first(&form, "csrf").unwrap_or(""))?;
+    let org = viewer.organization(&org)?;
+    let status = query::first(&form, "status")
+        .and_then(IssueStatus::parse)
+        .ok_or_else(|| WebError::BadRequest("no valid status".into()))?;
+    for id in query::all(&form, "id") {
+        let id: i64 = id
+            .parse()
+            .map_err(|_| WebError::BadRequest("invalid issue id".into()))?;
+        let issue = state
+            .store
+            .issue_by_id(id)
+            .await?
+            .ok_or(WebError::NotFound)?;
+        let project = state
+            .store
+            .project_by_id(issue.project_id)
+            .await?
+            .ok_or(WebError::NotFound)?;
+        if project.organization_id != org.id {
+            return Err(WebError::NotFound);
+        }
+        state.store.set_issue_status(id, status).await?;
+    }
+    let prefix = state.config.path_prefix();
+    let fallback = format!("{prefix}/organizations/{}/issues/", org.slug);
+    let back = query::first(&form, "back")
+        .and_then(safe_next)
+        .unwrap_or(&fallback);
+    Ok(Redirect::to(back).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tabs_replace_the_status_term_only() {
+        assert_eq!(
+            query_for_status("is:unresolved level:error boom", IssueStatus::Resolved),
+            "is:resolved level:error boom"
+        );
+        assert_eq!(query_for_status("", IssueStatus::Ignored), "is:ignored");
+        assert_eq!(
+            selected_status("level:error is:resolved"),
+            Some(IssueStatus::Resolved)
+        );
+        assert_eq!(selected_status("level:error"), None);
+    }
+}

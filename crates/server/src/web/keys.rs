@@ -1,0 +1,158 @@
+//! A project's client keys (`/settings/{org}/projects/{project}/keys/`): each DSN, enabling and
+//! disabling a key, and its rate limit — what `PUT /api/0/projects/…/keys/{id}/` changes.
+
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use maud::html;
+use serde::Deserialize;
+use vigil_protocol::dsn::Dsn;
+use vigil_store::KeyRateLimit;
+
+use super::error::WebError;
+use super::layout::{csrf_field, page, time_ago, Shell};
+use super::projects::viewer_project;
+use super::session::Viewer;
+use crate::ingest::unix_now;
+use crate::AppState;
+
+/// Rate-limit windows offered, in seconds, as Sentry offers them.
+const WINDOWS: &[(i64, &str)] = &[(60, "per minute"), (3600, "per hour"), (86_400, "per day")];
+
+/// `GET /settings/{org}/projects/{project}/keys/`.
+pub async fn list(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path((org, project)): Path<(String, String)>,
+) -> Result<Html<String>, WebError> {
+    let (org, project) = viewer_project(&state, &viewer, &org, &project).await?;
+    let keys = state.store.list_keys(project.id).await?;
+    let now = unix_now();
+    let prefix = state.config.path_prefix();
+    let base = format!(
+        "{prefix}/settings/{}/projects/{}/keys/",
+        org.slug, project.slug
+    );
+    let body = html! {
+        div.crumbs {
+            a href={ (prefix) "/organizations/" (org.slug) "/projects/" (project.slug) "/" } { (project.slug) }
+            " / client keys"
+        }
+        h1 { "Client keys (DSN)" }
+        @for key in &keys {
+            @let dsn = Dsn::new(&state.config.public_url, &key.public_key, project.id).to_string();
+            section.key {
+                h2 {
+                    (key.label) " "
+                    @if key.is_active { span.badge.active { "active" } } @else { span.badge.disabled { "disabled" } }
+                }
+                pre.dsn { code { (dsn) } }
+                p.muted { "Created " (time_ago(key.date_created, now)) }
+                form.inline method="post" action={ (base) (key.public_key) "/" } {
+                    (csrf_field(&viewer))
+                    @if key.is_active {
+                        button type="submit" name="action" value="disable" { "Disable" }
+                    } @else {
+                        button type="submit" name="action" value="enable" { "Enable" }
+                    }
+                }
+                form.rate-limit method="post" action={ (base) (key.public_key) "/" } {
+                    (csrf_field(&viewer))
+                    input type="hidden" name="action" value="rate_limit";
+                    label { "Rate limit "
+                        input type="number" name="count" min="0" placeholder="no limit"
+                            value=[key.rate_limit.map(|l| l.count)];
+                    }
+                    label { " events "
+                        select name="window" {
+                            @for (secs, label) in WINDOWS {
+                                option value=(secs) selected[key.rate_limit.is_some_and(|l| l.window_secs == *secs)] { (label) }
+                            }
+                        }
+                    }
+                    button type="submit" { "Save" }
+                    " (empty: no limit)"
+                }
+            }
+        }
+        p.muted { "Creating and deleting keys is done with the CLI for now." }
+    };
+    Ok(page(
+        Shell {
+            title: "Client keys",
+            prefix: &prefix,
+            viewer: Some(&viewer),
+            org: Some(&org),
+            refresh_secs: None,
+        },
+        body,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KeyForm {
+    #[serde(default)]
+    csrf: String,
+    action: String,
+    count: Option<String>,
+    window: Option<String>,
+}
+
+/// `POST /settings/{org}/projects/{project}/keys/{public_key}/`.
+pub async fn update(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path((org, project, public_key)): Path<(String, String, String)>,
+    Form(form): Form<KeyForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let (org, project) = viewer_project(&state, &viewer, &org, &project).await?;
+    let key = state
+        .store
+        .list_keys(project.id)
+        .await?
+        .into_iter()
+        .find(|k| k.public_key == public_key)
+        .ok_or(WebError::NotFound)?;
+    match form.action.as_str() {
+        "enable" | "disable" => {
+            state
+                .store
+                .set_key_active(key.id, form.action == "enable")
+                .await?
+        }
+        "rate_limit" => {
+            let count = form.count.as_deref().map(str::trim).unwrap_or("");
+            let limit = if count.is_empty() {
+                None
+            } else {
+                let count: i64 = count.parse().ok().filter(|c| *c >= 0).ok_or_else(|| {
+                    WebError::BadRequest("the count is not a number of events".into())
+                })?;
+                let window_secs: i64 = form
+                    .window
+                    .as_deref()
+                    .and_then(|w| w.parse().ok())
+                    .filter(|w| WINDOWS.iter().any(|(secs, _)| secs == w))
+                    .ok_or_else(|| WebError::BadRequest("unknown window".into()))?;
+                Some(KeyRateLimit { count, window_secs })
+            };
+            state.store.set_key_rate_limit(key.id, limit).await?;
+        }
+        other => return Err(WebError::BadRequest(format!("unknown action {other:?}"))),
+    }
+    // Ingest caches keys for a moment; this node forgets it at once.
+    state.key_cache.forget(&key.public_key);
+    tracing::info!(
+        key_id = key.id,
+        action = form.action.as_str(),
+        user_id = viewer.user.id,
+        "key changed in the web UI"
+    );
+    let prefix = state.config.path_prefix();
+    Ok(Redirect::to(&format!(
+        "{prefix}/settings/{}/projects/{}/keys/",
+        org.slug, project.slug
+    ))
+    .into_response())
+}
