@@ -139,7 +139,7 @@ impl IngestQueue for PgQueue {
     async fn claim(&self, max: usize, lease_secs: f64) -> StoreResult<Vec<ClaimedEnvelope>> {
         let client = self.shared.pool.get().await.db("claiming queue entries")?;
         let max = i64::try_from(max).unwrap_or(i64::MAX);
-        // NaN and negative leases end at once, as on SQLite.
+        // A NaN or negative lease ends at once.
         let lease_secs = lease_secs.max(0.0);
         let held_secs = lease_secs.min(HELD_LEASE.as_secs_f64());
         let asked_at = Instant::now();
@@ -164,7 +164,13 @@ impl IngestQueue for PgQueue {
             return Ok(Vec::new());
         }
         if lease_secs > held_secs {
-            let until = asked_at + Duration::from_secs_f64(lease_secs);
+            // An infinite lease (or one past the clock's range) is renewed for as long as the
+            // node lives.
+            let forever = asked_at + Duration::from_secs(100 * 365 * 24 * 3600);
+            let until = Duration::try_from_secs_f64(lease_secs)
+                .ok()
+                .and_then(|lease| asked_at.checked_add(lease))
+                .unwrap_or(forever);
             let mut held = lock(&self.shared.held);
             for row in &rows {
                 held.insert(get(row, 0)?, until);
