@@ -645,6 +645,27 @@ async fn project_pages_create_onboard_and_manage_keys() {
     );
     let answer = post(&h, &key_path, &cookie, &[("action", "enable")]).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
+
+    let answer = post(&h, keys_path, &cookie, &[("csrf", &token), ("label", "CI")]).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let keys = h.store.list_keys(project.id).await.expect("keys");
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[1].label, "CI");
+    let page = get(&h, keys_path, Some(&session)).await;
+    assert!(page.body.contains(&keys[1].public_key));
+    let answer = post(
+        &h,
+        &key_path,
+        &cookie,
+        &[("csrf", &token), ("action", "delete")],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let keys = h.store.list_keys(project.id).await.expect("keys");
+    assert_eq!(
+        keys.iter().map(|k| k.label.as_str()).collect::<Vec<_>>(),
+        ["CI"]
+    );
 }
 
 #[tokio::test]

@@ -73,6 +73,10 @@ pub trait Store: Send + Sync + 'static {
     /// Sets (`Some`) or clears a key's rate limit.
     async fn set_key_rate_limit(&self, key_id: i64, limit: Option<KeyRateLimit>)
         -> StoreResult<()>;
+    /// A new active key of the project; `NotFound` when there is no such project.
+    async fn create_key(&self, project_id: i64, label: &str) -> StoreResult<ProjectKey>;
+    /// `true` when there was such a key; events it sent stay.
+    async fn delete_key(&self, key_id: i64) -> StoreResult<bool>;
 
     // --- users, membership, tokens -----------------------------------------------------------
 

@@ -93,6 +93,7 @@ macro_rules! store_suite {
             hourly_counts_bucket_events_by_hour,
             key_rate_limit_is_set_and_cleared,
             secret_is_made_once_and_kept,
+            keys_are_added_and_deleted,
         );
     };
     (@cases $backend:ident, $factory:path; $($case:ident),+ $(,)?) => {
@@ -1397,6 +1398,28 @@ mod cases {
         assert_eq!(read.rate_limit, None);
         assert!(matches!(
             store.set_key_rate_limit(key.id + 1000, None).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    pub async fn keys_are_added_and_deleted(store: &dyn Store) {
+        let org = store.ensure_organization("acme").await.unwrap();
+        let (project, first) = store.create_project(org.id, "shop", None).await.unwrap();
+        let second = store.create_key(project.id, "CI").await.unwrap();
+        assert_eq!(second.project_id, project.id);
+        assert_eq!(second.label, "CI");
+        assert!(second.is_active);
+        assert_eq!(second.rate_limit, None);
+        assert_ne!(second.public_key, first.public_key);
+        assert_eq!(second.public_key.len(), 32);
+        let keys = store.list_keys(project.id).await.unwrap();
+        assert_eq!(keys.iter().map(|k| k.id).collect::<Vec<_>>(), [first.id, second.id]);
+        assert!(store.delete_key(first.id).await.unwrap());
+        assert!(!store.delete_key(first.id).await.unwrap(), "deleted once");
+        assert!(store.key_by_public_key(&first.public_key).await.unwrap().is_none());
+        assert_eq!(store.list_keys(project.id).await.unwrap(), [second]);
+        assert!(matches!(
+            store.create_key(project.id + 1000, "x").await,
             Err(StoreError::NotFound(_))
         ));
     }

@@ -1,5 +1,6 @@
-//! A project's client keys (`/settings/{org}/projects/{project}/keys/`): each DSN, enabling and
-//! disabling a key, and its rate limit — what `PUT /api/0/projects/…/keys/{id}/` changes.
+//! A project's client keys (`/settings/{org}/projects/{project}/keys/`): each DSN, creating,
+//! enabling, disabling and deleting keys, and their rate limits (what
+//! `PUT /api/0/projects/…/keys/{id}/` changes).
 
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -73,9 +74,22 @@ pub async fn list(
                     button type="submit" { "Save" }
                     " (empty: no limit)"
                 }
+                form.inline.delete method="post" action={ (base) (key.public_key) "/" } {
+                    (csrf_field(&viewer))
+                    button.danger type="submit" name="action" value="delete"
+                        data-confirm="Delete this key? SDKs using its DSN will be refused." { "Delete" }
+                }
             }
         }
-        p.muted { "Creating and deleting keys is done with the CLI for now." }
+        section.key {
+            h2 { "New key" }
+            form.inline method="post" action=(base) {
+                (csrf_field(&viewer))
+                label { "Label " input type="text" name="label" maxlength="64" placeholder="e.g. CI" required; }
+                " "
+                button.primary type="submit" { "Create key" }
+            }
+        }
     };
     Ok(page(
         Shell {
@@ -87,6 +101,44 @@ pub async fn list(
         },
         body,
     ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewKeyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    label: String,
+}
+
+/// `POST /settings/{org}/projects/{project}/keys/`: a new key.
+pub async fn create(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path((org, project)): Path<(String, String)>,
+    Form(form): Form<NewKeyForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let (org, project) = viewer_project(&state, &viewer, &org, &project).await?;
+    let label = form.label.trim();
+    if label.is_empty() || label.chars().count() > 64 {
+        return Err(WebError::BadRequest(
+            "a key's label is 1 to 64 characters".into(),
+        ));
+    }
+    let key = state.store.create_key(project.id, label).await?;
+    tracing::info!(
+        key_id = key.id,
+        project_id = project.id,
+        user_id = viewer.user.id,
+        "key created in the web UI"
+    );
+    let prefix = state.config.path_prefix();
+    Ok(Redirect::to(&format!(
+        "{prefix}/settings/{}/projects/{}/keys/",
+        org.slug, project.slug
+    ))
+    .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,6 +190,9 @@ pub async fn update(
                 Some(KeyRateLimit { count, window_secs })
             };
             state.store.set_key_rate_limit(key.id, limit).await?;
+        }
+        "delete" => {
+            state.store.delete_key(key.id).await?;
         }
         other => return Err(WebError::BadRequest(format!("unknown action {other:?}"))),
     }

@@ -53,7 +53,10 @@ pub fn routes() -> Router<AppState> {
             "/organizations/{org}/projects/{project}/",
             get(projects::detail),
         )
-        .route("/settings/{org}/projects/{project}/keys/", get(keys::list))
+        .route(
+            "/settings/{org}/projects/{project}/keys/",
+            get(keys::list).post(keys::create),
+        )
         .route(
             "/settings/{org}/projects/{project}/keys/{key}/",
             post(keys::update),

@@ -28,6 +28,7 @@ mod events;
 mod ingest;
 mod issue_search;
 mod issues;
+mod keys;
 mod jobs;
 mod migrations;
 mod organizations;
@@ -190,6 +191,14 @@ impl Store for PgStore {
         limit: Option<KeyRateLimit>,
     ) -> StoreResult<()> {
         projects::set_key_rate_limit(&self.client().await?, key_id, limit).await
+    }
+
+    async fn create_key(&self, project_id: i64, label: &str) -> StoreResult<ProjectKey> {
+        keys::create(&self.client().await?, project_id, label).await
+    }
+
+    async fn delete_key(&self, key_id: i64) -> StoreResult<bool> {
+        keys::delete(&self.client().await?, key_id).await
     }
 
     async fn create_user(

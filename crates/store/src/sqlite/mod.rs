@@ -25,6 +25,7 @@ mod events;
 mod ingest;
 mod issue_search;
 mod issues;
+mod keys;
 mod jobs;
 mod migrations;
 mod organizations;
@@ -206,6 +207,16 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         self.write(move |conn| projects::set_key_rate_limit(conn, key_id, limit))
             .await
+    }
+
+    async fn create_key(&self, project_id: i64, label: &str) -> StoreResult<ProjectKey> {
+        let label = label.to_owned();
+        self.write(move |conn| keys::create(conn, project_id, &label))
+            .await
+    }
+
+    async fn delete_key(&self, key_id: i64) -> StoreResult<bool> {
+        self.write(move |conn| keys::delete(conn, key_id)).await
     }
 
     async fn set_key_active(&self, key_id: i64, active: bool) -> StoreResult<()> {

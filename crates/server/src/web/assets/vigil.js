@@ -10,6 +10,14 @@
       });
     });
   });
+  // Destructive buttons ask first.
+  document.querySelectorAll("[data-confirm]").forEach(function (button) {
+    button.addEventListener("click", function (e) {
+      if (!window.confirm(button.getAttribute("data-confirm"))) {
+        e.preventDefault();
+      }
+    });
+  });
   // "/" focuses the search bar, as in Sentry.
   document.addEventListener("keydown", function (e) {
     var search = document.getElementById("search");
