@@ -442,6 +442,26 @@ async fn list_and_detail_pages_show_what_the_issue_holds() {
     .await;
     assert!(search.body.contains("ZeroDivisionError"));
     assert!(!search.body.contains("KeyError: "), "{}", search.body);
+    let staging = get(
+        &h,
+        "/organizations/default/issues/?environment=staging",
+        Some(&session),
+    )
+    .await;
+    assert!(staging.body.contains("KeyError"));
+    assert!(!staging.body.contains("ZeroDivisionError: division"));
+    assert!(
+        staging
+            .body
+            .contains("<option value=\"staging\" selected>staging</option>"),
+        "the environment selector lists what was seen: {}",
+        staging.body
+    );
+    let settings = get(&h, "/settings/default/projects/shop/keys/", Some(&session)).await;
+    assert!(settings.body.contains("Environments seen"));
+    assert!(
+        settings.body.contains("<th>production</th>") && settings.body.contains("<th>staging</th>")
+    );
     let resolved = get(
         &h,
         "/organizations/default/issues/?query=is%3Aresolved",

@@ -212,6 +212,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<(i64, i64, i64)>>;
     /// Tag values of an issue with their counts, most seen first within each key.
     async fn issue_tag_values(&self, issue_id: i64) -> StoreResult<Vec<TagValueCount>>;
+    /// Values of one tag over all issues of a project (counts summed), most recently seen
+    /// first, at most `limit`: the environments a project has seen.
+    async fn project_tag_values(
+        &self,
+        project_id: i64,
+        key: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<TagValueCount>>;
     /// Envelope items kept raw, of one project and type, oldest first (for tests and later
     /// pipelines).
     async fn raw_items(&self, project_id: i64, item_type: &str) -> StoreResult<Vec<RawItem>>;

@@ -94,6 +94,7 @@ macro_rules! store_suite {
             key_rate_limit_is_set_and_cleared,
             secret_is_made_once_and_kept,
             keys_are_added_and_deleted,
+            project_tag_values_sum_over_its_issues,
         );
     };
     (@cases $backend:ident, $factory:path; $($case:ident),+ $(,)?) => {
@@ -528,6 +529,42 @@ mod cases {
             ]
         );
         assert_eq!((values[0].first_seen, values[0].last_seen), (T0, T0 + 20.0));
+    }
+
+    pub async fn project_tag_values_sum_over_its_issues(store: &dyn Store) {
+        let (_, elsewhere) = project(store, "other").await;
+        let (_, project) = project(store, "acme").await;
+        let in_env = |project, n, hash: &str, env: &str, offset| NewEvent {
+            environment: Some(env.into()),
+            tags: vec![("environment".into(), env.into())],
+            ..event(project, n, &[hash], offset)
+        };
+        store
+            .save_events(vec![
+                in_env(project, 1, "a", "production", 0.0),
+                in_env(project, 2, "a", "production", 10.0),
+                in_env(project, 3, "b", "production", 20.0),
+                in_env(project, 4, "b", "staging", 30.0),
+                in_env(elsewhere, 5, "a", "other", 40.0),
+            ])
+            .await
+            .unwrap();
+        let values = store
+            .project_tag_values(project, "environment", 10)
+            .await
+            .unwrap();
+        let summary: Vec<(&str, &str, i64)> = values
+            .iter()
+            .map(|v| (v.key.as_str(), v.value.as_str(), v.times_seen))
+            .collect();
+        assert_eq!(
+            summary,
+            [("environment", "staging", 1), ("environment", "production", 3)]
+        );
+        assert_eq!((values[1].first_seen, values[1].last_seen), (T0, T0 + 20.0));
+        let one = store.project_tag_values(project, "environment", 1).await.unwrap();
+        assert_eq!(one.len(), 1);
+        assert!(store.project_tag_values(project, "nope", 10).await.unwrap().is_empty());
     }
 
     pub async fn newest_event_sets_title_and_level_older_one_does_not(store: &dyn Store) {

@@ -44,6 +44,8 @@ struct ListParams {
     sort: String,
     period: String,
     projects: Vec<i64>,
+    /// `environment=` parameters, as Sentry's environment selector sets them.
+    environments: Vec<String>,
     page: u64,
 }
 
@@ -62,6 +64,11 @@ impl ListParams {
                 .filter_map(|p| p.parse().ok())
                 .filter(|p| *p != -1)
                 .collect(),
+            environments: query::all(pairs, "environment")
+                .into_iter()
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned)
+                .collect(),
             page: query::first(pairs, "page")
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(0),
@@ -73,6 +80,9 @@ impl ListParams {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         for p in &self.projects {
             s.append_pair("project", &p.to_string());
+        }
+        for e in &self.environments {
+            s.append_pair("environment", e);
         }
         s.append_pair("query", &self.query);
         s.append_pair("sort", &self.sort);
@@ -136,6 +146,21 @@ pub async fn list(
     let pairs = query::pairs(raw.as_deref());
     let params = ListParams::from_pairs(&pairs);
     let projects = state.store.list_projects(Some(org.id)).await?;
+    let mut environments: Vec<String> = Vec::new();
+    for project in &projects {
+        if params.projects.is_empty() || params.projects.contains(&project.id) {
+            for env in state
+                .store
+                .project_tag_values(project.id, "environment", 50)
+                .await?
+            {
+                if !environments.contains(&env.value) {
+                    environments.push(env.value);
+                }
+            }
+        }
+    }
+    environments.sort();
     let now = unix_now();
 
     let (issues, error) = match search(&state, &org, &params, now).await {
@@ -168,11 +193,21 @@ pub async fn list(
                         }
                     }
                 }
+                label {
+                    " Environment "
+                    select name="environment" onchange="this.form.submit()" {
+                        option value="" { "All environments" }
+                        @for env in &environments {
+                            option value=(env) selected[params.environments.contains(env)] { (env) }
+                        }
+                    }
+                }
                 noscript { button type="submit" { "Show" } }
             }
         }
         form.search method="get" action=(base) role="search" {
             @for p in &params.projects { input type="hidden" name="project" value=(p); }
+            @for e in &params.environments { input type="hidden" name="environment" value=(e); }
             input type="hidden" name="sort" value=(params.sort);
             input type="hidden" name="statsPeriod" value=(params.period);
             input #search type="search" name="query" value=(params.query) aria-label="Search issues"
@@ -266,7 +301,7 @@ async fn search(
             organization_id: org.id,
             project_ids: params.projects.clone(),
             search,
-            environments: Vec::new(),
+            environments: params.environments.clone(),
             seen_since,
             seen_until: None,
             sort,

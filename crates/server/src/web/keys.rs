@@ -11,7 +11,7 @@ use vigil_protocol::dsn::Dsn;
 use vigil_store::KeyRateLimit;
 
 use super::error::WebError;
-use super::layout::{csrf_field, page, time_ago, Shell};
+use super::layout::{count, csrf_field, page, time_ago, Shell};
 use super::projects::viewer_project;
 use super::session::Viewer;
 use crate::ingest::unix_now;
@@ -28,6 +28,10 @@ pub async fn list(
 ) -> Result<Html<String>, WebError> {
     let (org, project) = viewer_project(&state, &viewer, &org, &project).await?;
     let keys = state.store.list_keys(project.id).await?;
+    let environments = state
+        .store
+        .project_tag_values(project.id, "environment", 50)
+        .await?;
     let now = unix_now();
     let prefix = state.config.path_prefix();
     let base = format!(
@@ -78,6 +82,21 @@ pub async fn list(
                     (csrf_field(&viewer))
                     button.danger type="submit" name="action" value="delete"
                         data-confirm="Delete this key? SDKs using its DSN will be refused." { "Delete" }
+                }
+            }
+        }
+        section.key.environments {
+            h2 { "Environments seen" }
+            @if environments.is_empty() {
+                p.muted { "None yet: events name theirs with the SDK's " code { "environment" } " option." }
+            } @else {
+                table.kv {
+                    @for env in &environments {
+                        tr {
+                            th { (env.value) }
+                            td { (count(env.times_seen)) " events · last " (time_ago(env.last_seen, now)) }
+                        }
+                    }
                 }
             }
         }

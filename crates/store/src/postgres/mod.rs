@@ -33,6 +33,7 @@ mod jobs;
 mod migrations;
 mod organizations;
 mod pool;
+mod project_tags;
 mod projects;
 mod queue;
 mod raw;
@@ -421,6 +422,15 @@ impl Store for PgStore {
 
     async fn issue_tag_values(&self, issue_id: i64) -> StoreResult<Vec<TagValueCount>> {
         issues::tag_values(&self.client().await?, issue_id).await
+    }
+
+    async fn project_tag_values(
+        &self,
+        project_id: i64,
+        key: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<TagValueCount>> {
+        project_tags::values(&self.client().await?, project_id, key, limit).await
     }
 
     async fn raw_items(&self, project_id: i64, item_type: &str) -> StoreResult<Vec<RawItem>> {

@@ -29,6 +29,7 @@ mod keys;
 mod jobs;
 mod migrations;
 mod organizations;
+mod project_tags;
 mod projects;
 mod queue;
 mod raw;
@@ -490,6 +491,17 @@ impl Store for SqliteStore {
 
     async fn issue_tag_values(&self, issue_id: i64) -> StoreResult<Vec<TagValueCount>> {
         self.read(move |conn| issues::tag_values(conn, issue_id))
+            .await
+    }
+
+    async fn project_tag_values(
+        &self,
+        project_id: i64,
+        key: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<TagValueCount>> {
+        let key = key.to_owned();
+        self.read(move |conn| project_tags::values(conn, project_id, &key, limit))
             .await
     }
 
