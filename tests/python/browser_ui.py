@@ -48,14 +48,17 @@ def browser(profile_dir):
         "--window-size=1400,1000",
     ]:
         options.add_argument(flag)
+    # The page's console, to fail on script errors.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service(os.environ.get("VIGIL_CHROMEDRIVER", "/usr/bin/chromedriver"))
     return webdriver.Chrome(service=service, options=options)
 
 
-def screenshot(driver, directory, name):
+def screenshot(driver, directory, name, width=1400):
     """The whole page, not only the window: the window is made as tall as the document."""
+    driver.set_window_size(width, 1000)
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1400, min(max(height, 800), 6000))
+    driver.set_window_size(width, min(max(height, 800), 6000))
     path = Path(directory) / f"{name}.png"
     driver.save_screenshot(str(path))
     driver.set_window_size(1400, 1000)
@@ -145,6 +148,11 @@ def scenario(driver, wait, base, email, password, shots, here):
     check(any("SELECT id, total FROM shop_order" in q for q in queries), f"SQL breadcrumbs: {queries}", driver)
     check(all(c.is_displayed() for c in driver.find_elements(By.CSS_SELECTOR, "li.crumb-query")), "breadcrumbs hidden", driver)
     detail_shot = screenshot(driver, shots, "issue-detail")
+    phone_shot = screenshot(driver, shots, "issue-detail-phone", width=390)
+    overflow = driver.execute_script(
+        "return document.documentElement.scrollWidth > document.documentElement.clientWidth"
+    )
+    check(not overflow, "the detail page scrolls sideways on a phone", driver)
 
     # Resolve it; it leaves the unresolved tab and is in the resolved one.
     driver.find_element(By.XPATH, "//form[contains(@class,'status-actions')]//button[text()='Resolve']").click()
@@ -159,7 +167,9 @@ def scenario(driver, wait, base, email, password, shots, here):
     wait.until(EC.url_contains("is%3Aresolved"))
     titles = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "a.title")]
     check(titles == [ZERO_DIVISION], f"resolved tab shows {titles}", driver)
-    return {"dsn": dsn, "issue_url": issue_url, "screenshots": [list_shot, detail_shot]}
+    errors = [entry for entry in driver.get_log("browser") if entry.get("level") == "SEVERE"]
+    check(not errors, f"errors in the browser console: {errors}", driver)
+    return {"dsn": dsn, "issue_url": issue_url, "screenshots": [list_shot, detail_shot, phone_shot]}
 
 
 if __name__ == "__main__":

@@ -239,7 +239,7 @@ pub async fn list(
                 }
             }
         }
-        form.bulk method="post" action={ (base) "bulk/" } {
+        form.bulk #issue-stream data-live="30" method="post" action={ (base) "bulk/" } {
             (csrf_field(&viewer))
             input type="hidden" name="back" value=(back);
             div.bulk-actions {

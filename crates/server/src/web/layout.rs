@@ -33,6 +33,8 @@ pub fn page(shell: Shell<'_>, body: Markup) -> Html<String> {
                     meta http-equiv="refresh" content=(secs);
                 }
                 title { (shell.title) " · Vigil" }
+                // No favicon request (and no 404 for it) until Vigil has an icon.
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href={ (prefix) "/_static/vigil.css?v=" (super::assets::VERSION) };
                 script src={ (prefix) "/_static/vigil.js?v=" (super::assets::VERSION) } defer {}
             }

@@ -1,13 +1,13 @@
 // Vigil's only script: conveniences on top of pages that work without it.
 (function () {
   "use strict";
-  // "Select all" checks every issue of the bulk form.
-  document.querySelectorAll("[data-select-all]").forEach(function (box) {
-    box.addEventListener("change", function () {
-      var name = box.getAttribute("data-select-all");
-      box.form.querySelectorAll('input[type=checkbox][name="' + name + '"]').forEach(function (c) {
-        c.checked = box.checked;
-      });
+  // "Select all" checks every issue of the bulk form (delegated: live refresh replaces the box).
+  document.addEventListener("change", function (e) {
+    var box = e.target;
+    if (!box.matches || !box.matches("[data-select-all]") || !box.form) { return; }
+    var name = box.getAttribute("data-select-all");
+    box.form.querySelectorAll('input[type=checkbox][name="' + name + '"]').forEach(function (c) {
+      c.checked = box.checked;
     });
   });
   // Destructive buttons ask first.
@@ -17,6 +17,25 @@
         e.preventDefault();
       }
     });
+  });
+  // Live refresh: a list marked data-live="<seconds>" is fetched again that often and swapped in,
+  // unless the reader is using it (something checked, or focus inside it) or the tab is hidden.
+  document.querySelectorAll("[data-live]").forEach(function (live) {
+    var seconds = parseInt(live.getAttribute("data-live"), 10) || 30;
+    setInterval(function () {
+      if (document.hidden || live.contains(document.activeElement) ||
+          live.querySelector("input[type=checkbox]:checked")) {
+        return;
+      }
+      fetch(window.location.href, { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) {
+          if (!html || !live.id) { return; }
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(live.id);
+          if (fresh) { live.innerHTML = fresh.innerHTML; }
+        })
+        .catch(function () {});
+    }, seconds * 1000);
   });
   // "/" focuses the search bar, as in Sentry.
   document.addEventListener("keydown", function (e) {
