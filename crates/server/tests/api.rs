@@ -408,6 +408,38 @@ async fn api_root_and_keys_answer_as_sentry_cli_expects() {
         )
     );
     assert_eq!(key["isActive"], true);
+
+    let (status, _, created) = h
+        .api(
+            "POST",
+            "/api/0/projects/default/shop/keys/",
+            Some(json!({"name": "CI"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["name"], "CI");
+    assert_eq!(created["isActive"], true);
+    let public = created["public"].as_str().expect("public key").to_string();
+    let (status, _, _) = h
+        .api(
+            "DELETE",
+            &format!("/api/0/projects/default/shop/keys/{public}/"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = h
+        .api(
+            "DELETE",
+            &format!("/api/0/projects/default/shop/keys/{public}/"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, _, keys) = h
+        .api("GET", "/api/0/projects/default/shop/keys/", None)
+        .await;
+    assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
     let (_, _, orgs) = h.api("GET", "/api/0/organizations/", None).await;
     for field in [
         "id",

@@ -51,10 +51,13 @@ pub fn routes() -> Router<AppState> {
             get(releases::list_project_releases).post(releases::create_project_release),
         )
         .route("/projects/{org}/{project}/", get(projects::project))
-        .route("/projects/{org}/{project}/keys/", get(projects::list_keys))
+        .route(
+            "/projects/{org}/{project}/keys/",
+            get(projects::list_keys).post(projects::create_key),
+        )
         .route(
             "/projects/{org}/{project}/keys/{key_id}/",
-            axum::routing::put(projects::update_key),
+            axum::routing::put(projects::update_key).delete(projects::delete_key),
         )
         .route(
             "/projects/{org}/{project}/issues/",

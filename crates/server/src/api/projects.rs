@@ -1,6 +1,7 @@
 //! Organizations, projects and their DSN keys.
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
@@ -83,6 +84,54 @@ pub async fn list_keys(
             .map(|k| serialize_key(k, &state.config))
             .collect(),
     ))
+}
+
+/// The body of a key creation (`name` is Sentry's label).
+#[derive(Debug, Deserialize)]
+pub struct NewKey {
+    name: Option<String>,
+}
+
+/// `POST /api/0/projects/{org}/{project}/keys/`: a new active key, answered 201 as Sentry does.
+pub async fn create_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project)): Path<(String, String)>,
+    body: Option<Json<NewKey>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (_org, project) = caller.project(&state, &org, &project).await?;
+    let name = body
+        .and_then(|Json(b)| b.name)
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "Default".to_string());
+    if name.chars().count() > 64 {
+        return Err(ApiError::bad_field("name", "at most 64 characters"));
+    }
+    let key = state.store.create_key(project.id, &name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serialize_key(&key, &state.config)),
+    ))
+}
+
+/// `DELETE /api/0/projects/{org}/{project}/keys/{key_id}/`: 204, as Sentry answers.
+pub async fn delete_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project, key_id)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (_org, project) = caller.project(&state, &org, &project).await?;
+    let key = state
+        .store
+        .list_keys(project.id)
+        .await?
+        .into_iter()
+        .find(|k| k.public_key == key_id)
+        .ok_or(ApiError::NotFound)?;
+    state.store.delete_key(key.id).await?;
+    state.key_cache.forget(&key.public_key);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The body of a key update, as Sentry's `ProjectKeyDetailsEndpoint` takes it.
