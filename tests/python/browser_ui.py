@@ -135,6 +135,11 @@ def scenario(driver, wait, base, email, password, shots, here):
     wait.until(EC.url_contains("ZeroDivisionError"))
     titles = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "a.title")]
     check(titles == [ZERO_DIVISION], f"search found {titles}", driver)
+    # The environment selector applies at once (a script submits it).
+    Select(driver.find_element(By.NAME, "environment")).select_by_value("production")
+    wait.until(EC.url_contains("environment=production"))
+    titles = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "a.title")]
+    check(titles == [ZERO_DIVISION], f"environment production shows {titles}", driver)
     list_shot = screenshot(driver, shots, "issues-list")
     driver.find_element(By.LINK_TEXT, ZERO_DIVISION).click()
 

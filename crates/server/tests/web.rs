@@ -696,4 +696,21 @@ async fn assets_are_served_from_the_binary() {
     assert!(css.body.contains("ol.context"));
     let js = get(&h, "/_static/vigil.js", None).await;
     assert_eq!(js.status, StatusCode::OK);
+    let login = get(&h, "/auth/login/", None).await;
+    let csp = login
+        .headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert_eq!(
+        login
+            .headers
+            .get(header::X_FRAME_OPTIONS)
+            .map(|v| v.as_bytes()),
+        Some(&b"DENY"[..])
+    );
 }

@@ -33,7 +33,6 @@ impl IntoResponse for WebError {
                 body style="font-family: system-ui, sans-serif; margin: 3rem" {
                     h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) }
                     p { (self.to_string()) }
-                    p { a href="javascript:history.back()" { "Back" } }
                 }
             }
         };

@@ -186,7 +186,7 @@ pub async fn list(
                 input type="hidden" name="statsPeriod" value=(params.period);
                 label {
                     "Project "
-                    select name="project" onchange="this.form.submit()" {
+                    select name="project" data-autosubmit {
                         option value="-1" { "All projects" }
                         @for p in &projects {
                             option value=(p.id) selected[params.projects.contains(&p.id)] { (p.slug) }
@@ -195,7 +195,7 @@ pub async fn list(
                 }
                 label {
                     " Environment "
-                    select name="environment" onchange="this.form.submit()" {
+                    select name="environment" data-autosubmit {
                         option value="" { "All environments" }
                         @for env in &environments {
                             option value=(env) selected[params.environments.contains(env)] { (env) }

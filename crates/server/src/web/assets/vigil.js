@@ -10,6 +10,13 @@
       c.checked = box.checked;
     });
   });
+  // Selectors marked data-autosubmit apply at once (without script, a button does).
+  document.addEventListener("change", function (e) {
+    var select = e.target;
+    if (select.matches && select.matches("[data-autosubmit]") && select.form) {
+      select.form.submit();
+    }
+  });
   // Destructive buttons ask first.
   document.querySelectorAll("[data-confirm]").forEach(function (button) {
     button.addEventListener("click", function (e) {
