@@ -10,8 +10,8 @@ pub mod config;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
-pub mod web;
 pub mod retention;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -559,12 +559,22 @@ mod cases {
             .collect();
         assert_eq!(
             summary,
-            [("environment", "staging", 1), ("environment", "production", 3)]
+            [
+                ("environment", "staging", 1),
+                ("environment", "production", 3)
+            ]
         );
         assert_eq!((values[1].first_seen, values[1].last_seen), (T0, T0 + 20.0));
-        let one = store.project_tag_values(project, "environment", 1).await.unwrap();
+        let one = store
+            .project_tag_values(project, "environment", 1)
+            .await
+            .unwrap();
         assert_eq!(one.len(), 1);
-        assert!(store.project_tag_values(project, "nope", 10).await.unwrap().is_empty());
+        assert!(store
+            .project_tag_values(project, "nope", 10)
+            .await
+            .unwrap()
+            .is_empty());
     }
 
     pub async fn newest_event_sets_title_and_level_older_one_does_not(store: &dyn Store) {
@@ -1450,10 +1460,17 @@ mod cases {
         assert_ne!(second.public_key, first.public_key);
         assert_eq!(second.public_key.len(), 32);
         let keys = store.list_keys(project.id).await.unwrap();
-        assert_eq!(keys.iter().map(|k| k.id).collect::<Vec<_>>(), [first.id, second.id]);
+        assert_eq!(
+            keys.iter().map(|k| k.id).collect::<Vec<_>>(),
+            [first.id, second.id]
+        );
         assert!(store.delete_key(first.id).await.unwrap());
         assert!(!store.delete_key(first.id).await.unwrap(), "deleted once");
-        assert!(store.key_by_public_key(&first.public_key).await.unwrap().is_none());
+        assert!(store
+            .key_by_public_key(&first.public_key)
+            .await
+            .unwrap()
+            .is_none());
         assert_eq!(store.list_keys(project.id).await.unwrap(), [second]);
         assert!(matches!(
             store.create_key(project.id + 1000, "x").await,
