@@ -208,6 +208,21 @@ async fn logged_out_visitor_gets_the_login_form_then_lands_where_they_were_going
             page.location()
         );
     }
+    // A form sent after the session ended returns to the page it was on.
+    let request = Request::post("/organizations/default/issues/1/status/")
+        .header(
+            header::REFERER,
+            "http://127.0.0.1:9000/organizations/default/issues/1/",
+        )
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("status=resolved"))
+        .expect("request");
+    let answer = fetch(&h, request).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        answer.location(),
+        "/auth/login/?next=%2Forganizations%2Fdefault%2Fissues%2F1%2F"
+    );
     let page = get(
         &h,
         "/organizations/default/issues/",
@@ -713,4 +728,77 @@ async fn assets_are_served_from_the_binary() {
             .map(|v| v.as_bytes()),
         Some(&b"DENY"[..])
     );
+}
+
+#[tokio::test]
+async fn chained_exceptions_http_breadcrumbs_and_messages_are_shown() {
+    let h = Harness::new().await;
+    let mut event = zero_division(1, 0);
+    event["exception"]["values"] = json!([
+        {"type": "ConnectionError", "value": "refused", "stacktrace": {"frames": [
+            {"function": "connect", "filename": "db.py", "lineno": 3, "in_app": true,
+             "context_line": "    raise ConnectionError('refused')"}]}},
+        {"type": "RuntimeError", "value": "checkout failed", "stacktrace": {"frames": [
+            {"function": "checkout", "filename": "views.py", "lineno": 9, "in_app": true,
+             "context_line": "    raise RuntimeError('checkout failed') from err"}]}}
+    ]);
+    event["breadcrumbs"] = json!({"values": [
+        {"type": "http", "category": "httplib", "timestamp": 1_700_000_000.0,
+         "data": {"method": "POST", "url": "https://pay.example/charge", "status_code": 502}},
+        {"category": "shop.checkout", "level": "warning", "timestamp": 1_700_000_001.0,
+         "message": "retrying payment"}
+    ]});
+    ingest(&h, 1, &event).await;
+    ingest(
+        &h,
+        2,
+        &json!({"platform": "python", "level": "warning", "message": "disk almost full"}),
+    )
+    .await;
+    let session = login(&h).await;
+    let list = get(&h, "/organizations/default/issues/", Some(&session)).await;
+    assert!(list.body.contains("disk almost full"), "{}", list.body);
+
+    let issues = h
+        .store
+        .search_issues(&vigil_store::IssueQuery {
+            organization_id: h.project.organization_id,
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("search");
+    let chained = issues
+        .iter()
+        .find(|i| i.title.starts_with("RuntimeError"))
+        .expect("the chained issue");
+    let page = get(
+        &h,
+        &format!("/organizations/default/issues/{}/", chained.id),
+        Some(&session),
+    )
+    .await;
+    let body = &page.body;
+    let raised = body.find("checkout failed").expect("the raised exception");
+    let cause = body.find("ConnectionError").expect("its cause");
+    assert!(raised < cause, "the raised exception comes first");
+    assert!(body.contains("direct cause"));
+    assert!(
+        body.contains("POST https://pay.example/charge → 502"),
+        "{body}"
+    );
+    assert!(body.contains("crumb-level-warning") && body.contains("retrying payment"));
+
+    let message = issues
+        .iter()
+        .find(|i| i.title.contains("disk almost full"))
+        .expect("the message issue");
+    let page = get(
+        &h,
+        &format!("/organizations/default/issues/{}/", message.id),
+        Some(&session),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<h2>Message</h2>"), "{}", page.body);
 }

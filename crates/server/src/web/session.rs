@@ -184,15 +184,7 @@ impl FromRequestParts<AppState> for Viewer {
         match viewer(parts, state).await {
             Ok(Some(viewer)) => Ok(viewer),
             Ok(None) => {
-                let uri = parts
-                    .extensions
-                    .get::<OriginalUri>()
-                    .map(|o| o.0.clone())
-                    .unwrap_or_else(|| parts.uri.clone());
-                let next = uri
-                    .path_and_query()
-                    .map(|p| p.as_str().to_string())
-                    .unwrap_or_else(|| "/".into());
+                let next = return_path(parts, state);
                 let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
                 let login = format!("{}/auth/login/?next={next}", state.config.path_prefix());
                 Err(Redirect::to(&login).into_response())
@@ -200,6 +192,30 @@ impl FromRequestParts<AppState> for Viewer {
             Err(err) => Err(err.into_response()),
         }
     }
+}
+
+/// Where to go after logging in: the page asked for, or, for a form whose session had expired
+/// (a POST cannot be replayed by a redirect), the page the form was on.
+fn return_path(parts: &Parts, state: &AppState) -> String {
+    if parts.method == axum::http::Method::GET {
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map(|o| o.0.clone())
+            .unwrap_or_else(|| parts.uri.clone());
+        return uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+    }
+    let base = state.config.base_url();
+    parts
+        .headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.strip_prefix(base.as_str()))
+        .and_then(|rest| safe_next(rest).map(str::to_owned))
+        .unwrap_or_else(|| format!("{}/", state.config.path_prefix()))
 }
 
 /// The viewer of a request with a valid session, if any.
