@@ -802,3 +802,54 @@ async fn chained_exceptions_http_breadcrumbs_and_messages_are_shown() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("<h2>Message</h2>"), "{}", page.body);
 }
+
+#[tokio::test]
+async fn pages_live_under_the_public_urls_path() {
+    let mut h = Harness::new().await;
+    let config = vigil_server::ServerConfig::new(
+        "http://127.0.0.1:9000/sentry/".parse().expect("public URL"),
+    );
+    h.state.config = std::sync::Arc::new(config);
+    let page = get(&h, "/sentry/organizations/default/issues/", None).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        page.location(),
+        "/sentry/auth/login/?next=%2Fsentry%2Forganizations%2Fdefault%2Fissues%2F"
+    );
+    let form = get(&h, "/sentry/auth/login/", None).await;
+    assert!(form.body.contains("action=\"/sentry/auth/login/\""));
+    assert!(form.body.contains("href=\"/sentry/_static/vigil.css"));
+    let token = form.cookie("vigil_login_csrf").expect("csrf cookie");
+    let answer = post(
+        &h,
+        "/sentry/auth/login/",
+        &format!("vigil_login_csrf={token}"),
+        &[
+            ("csrf", &token),
+            ("email", "admin@example.com"),
+            ("password", PASSWORD),
+            ("next", "/sentry/organizations/default/issues/"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    assert_eq!(answer.location(), "/sentry/organizations/default/issues/");
+    let set = answer
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("vigil_session="))
+        .unwrap_or_default()
+        .to_string();
+    assert!(set.contains("Path=/sentry/"), "{set}");
+    let session = answer.cookie("vigil_session").expect("session");
+    let list = get(&h, "/sentry/organizations/default/issues/", Some(&session)).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list
+        .body
+        .contains("action=\"/sentry/organizations/default/issues/bulk/\""));
+    assert!(list
+        .body
+        .contains("href=\"/sentry/organizations/default/projects/\""));
+}
