@@ -150,12 +150,12 @@ pub async fn list(
     for project in &projects {
         if params.projects.is_empty() || params.projects.contains(&project.id) {
             for env in state
-                .store
-                .project_tag_values(project.id, "environment", 50)
+                .web
+                .environments(state.store.as_ref(), project.id)
                 .await?
             {
-                if !environments.contains(&env.value) {
-                    environments.push(env.value);
+                if !environments.contains(&env) {
+                    environments.push(env);
                 }
             }
         }

@@ -41,9 +41,43 @@ type HmacSha256 = Hmac<Sha256>;
 pub struct WebState {
     secret: tokio::sync::OnceCell<Vec<u8>>,
     pub lockout: super::lockout::Lockout,
+    /// Environments per project for the issue list's selector, with when they were read.
+    environments:
+        std::sync::Mutex<std::collections::HashMap<i64, (std::time::Instant, Vec<String>)>>,
 }
 
+/// How long the issue list reuses a project's environments: reading them sums over all of the
+/// project's issues, too much for every page view of a big project; a new environment shows up
+/// in the selector this much later (searching `environment:` finds it at once).
+const ENVIRONMENTS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl WebState {
+    /// The environments a project has seen, read at most once a minute per node.
+    pub async fn environments(
+        &self,
+        store: &dyn Store,
+        project_id: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let now = std::time::Instant::now();
+        {
+            let cache = self.environments.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((read, values)) = cache.get(&project_id) {
+                if now.duration_since(*read) < ENVIRONMENTS_TTL {
+                    return Ok(values.clone());
+                }
+            }
+        }
+        let values: Vec<String> = store
+            .project_tag_values(project_id, "environment", 50)
+            .await?
+            .into_iter()
+            .map(|v| v.value)
+            .collect();
+        let mut cache = self.environments.lock().unwrap_or_else(|e| e.into_inner());
+        cache.insert(project_id, (now, values.clone()));
+        Ok(values)
+    }
+
     /// The session-signing key, shared by every node through the store.
     pub async fn secret(&self, store: &dyn Store) -> Result<&[u8], StoreError> {
         self.secret
