@@ -19,13 +19,14 @@ pub mod lockout;
 pub mod login;
 pub mod projects;
 pub mod session;
+pub mod state;
 
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 
-pub use session::WebState;
+pub use state::WebState;
 
 use crate::AppState;
 

@@ -21,7 +21,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use vigil_store::{Organization, Store, StoreError, User};
+use vigil_store::{Organization, User};
 
 use super::error::WebError;
 use crate::AppState;
@@ -34,61 +34,6 @@ pub const LOGIN_CSRF_COOKIE: &str = "vigil_login_csrf";
 pub const SESSION_TTL_SECS: i64 = 14 * 86_400;
 
 type HmacSha256 = Hmac<Sha256>;
-
-/// The web UI's per-process state: the signing key, once read from the store, and the login
-/// backoff.
-#[derive(Default)]
-pub struct WebState {
-    secret: tokio::sync::OnceCell<Vec<u8>>,
-    pub lockout: super::lockout::Lockout,
-    /// Environments per project for the issue list's selector, with when they were read.
-    environments:
-        std::sync::Mutex<std::collections::HashMap<i64, (std::time::Instant, Vec<String>)>>,
-}
-
-/// How long the issue list reuses a project's environments: reading them sums over all of the
-/// project's issues, too much for every page view of a big project; a new environment shows up
-/// in the selector this much later (searching `environment:` finds it at once).
-const ENVIRONMENTS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
-
-impl WebState {
-    /// The environments a project has seen, read at most once a minute per node.
-    pub async fn environments(
-        &self,
-        store: &dyn Store,
-        project_id: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        let now = std::time::Instant::now();
-        {
-            let cache = self.environments.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((read, values)) = cache.get(&project_id) {
-                if now.duration_since(*read) < ENVIRONMENTS_TTL {
-                    return Ok(values.clone());
-                }
-            }
-        }
-        let values: Vec<String> = store
-            .project_tag_values(project_id, "environment", 50)
-            .await?
-            .into_iter()
-            .map(|v| v.value)
-            .collect();
-        let mut cache = self.environments.lock().unwrap_or_else(|e| e.into_inner());
-        cache.insert(project_id, (now, values.clone()));
-        Ok(values)
-    }
-
-    /// The session-signing key, shared by every node through the store.
-    pub async fn secret(&self, store: &dyn Store) -> Result<&[u8], StoreError> {
-        self.secret
-            .get_or_try_init(|| async {
-                let fresh: [u8; 32] = rand::random();
-                store.secret("web-session", &fresh).await
-            })
-            .await
-            .map(Vec::as_slice)
-    }
-}
 
 fn mac(secret: &[u8], message: &str) -> HmacSha256 {
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");

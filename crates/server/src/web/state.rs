@@ -1,0 +1,61 @@
+//! The web UI's per-process state: the session-signing key once read from the store, the login
+//! backoff, and a short-lived cache of projects' environments.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use vigil_store::{Store, StoreError};
+
+/// Shared by every handler through `AppState::web`.
+#[derive(Default)]
+pub struct WebState {
+    secret: tokio::sync::OnceCell<Vec<u8>>,
+    pub lockout: super::lockout::Lockout,
+    /// Environments per project for the issue list's selector, with when they were read.
+    environments: Mutex<HashMap<i64, (Instant, Vec<String>)>>,
+}
+
+/// How long the issue list reuses a project's environments: reading them sums over all of the
+/// project's issues, too much for every page view of a big project; a new environment shows up
+/// in the selector this much later (searching `environment:` finds it at once).
+const ENVIRONMENTS_TTL: Duration = Duration::from_secs(60);
+
+impl WebState {
+    /// The environments a project has seen, read at most once a minute per node.
+    pub async fn environments(
+        &self,
+        store: &dyn Store,
+        project_id: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let now = Instant::now();
+        {
+            let cache = self.environments.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((read, values)) = cache.get(&project_id) {
+                if now.duration_since(*read) < ENVIRONMENTS_TTL {
+                    return Ok(values.clone());
+                }
+            }
+        }
+        let values: Vec<String> = store
+            .project_tag_values(project_id, "environment", 50)
+            .await?
+            .into_iter()
+            .map(|v| v.value)
+            .collect();
+        let mut cache = self.environments.lock().unwrap_or_else(|e| e.into_inner());
+        cache.insert(project_id, (now, values.clone()));
+        Ok(values)
+    }
+
+    /// The session-signing key, shared by every node through the store.
+    pub async fn secret(&self, store: &dyn Store) -> Result<&[u8], StoreError> {
+        self.secret
+            .get_or_try_init(|| async {
+                let fresh: [u8; 32] = rand::random();
+                store.secret("web-session", &fresh).await
+            })
+            .await
+            .map(Vec::as_slice)
+    }
+}
