@@ -853,3 +853,36 @@ async fn pages_live_under_the_public_urls_path() {
         .body
         .contains("href=\"/sentry/organizations/default/projects/\""));
 }
+
+#[tokio::test]
+async fn older_and_newer_step_through_the_issues_events() {
+    let h = Harness::new().await;
+    for n in 1..=3u32 {
+        let mut event = zero_division(2, 0);
+        event["timestamp"] = json!(1_900_000_000.0 + f64::from(n) * 60.0);
+        ingest(&h, n, &event).await;
+    }
+    let id = only_issue_id(&h).await;
+    let session = login(&h).await;
+    let base = format!("/organizations/default/issues/{id}/");
+    let event = |n: u32| format!("{n:032x}");
+    let middle = get(&h, &format!("{base}?event={}", event(2)), Some(&session)).await;
+    assert!(
+        middle
+            .body
+            .contains(&format!("href=\"{base}?event={}\" rel=\"prev\"", event(1))),
+        "{}",
+        middle.body
+    );
+    assert!(middle
+        .body
+        .contains(&format!("href=\"{base}?event={}\" rel=\"next\"", event(3))));
+    let latest = get(&h, &base, Some(&session)).await;
+    assert!(latest
+        .body
+        .contains(&format!("?event={}\" rel=\"prev\"", event(2))));
+    assert!(
+        !latest.body.contains("rel=\"next\""),
+        "the latest has no newer"
+    );
+}

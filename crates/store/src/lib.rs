@@ -198,6 +198,14 @@ pub trait Store: Send + Sync + 'static {
         issue_id: i64,
         latest: bool,
     ) -> StoreResult<Option<StoredEvent>>;
+    /// `(older, newer)`: the ids of the events just before and after `event_id` in its issue,
+    /// in the order of `issue_events`; `(None, None)` for an event not in the issue.
+    async fn issue_event_neighbours(
+        &self,
+        issue_id: i64,
+        project_id: i64,
+        event_id: &str,
+    ) -> StoreResult<(Option<String>, Option<String>)>;
     async fn event_by_id(
         &self,
         project_id: i64,

@@ -95,6 +95,7 @@ macro_rules! store_suite {
             secret_is_made_once_and_kept,
             keys_are_added_and_deleted,
             project_tag_values_sum_over_its_issues,
+            event_neighbours_step_through_an_issue,
         );
     };
     (@cases $backend:ident, $factory:path; $($case:ident),+ $(,)?) => {
@@ -575,6 +576,60 @@ mod cases {
             .await
             .unwrap()
             .is_empty());
+    }
+
+    pub async fn event_neighbours_step_through_an_issue(store: &dyn Store) {
+        let (_, project) = project(store, "acme").await;
+        // Events 2 and 3 share a timestamp: received time orders them.
+        let saved = store
+            .save_events(vec![
+                event(project, 1, &["a"], 0.0),
+                event(project, 2, &["a"], 10.0),
+                NewEvent {
+                    received: T0 + 20.0,
+                    ..event(project, 3, &["a"], 10.0)
+                },
+                event(project, 4, &["a"], 30.0),
+                event(project, 5, &["b"], 5.0),
+            ])
+            .await
+            .unwrap();
+        let issue = saved[0].issue_id;
+        let order: Vec<String> = store
+            .issue_events(issue, 0, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_id)
+            .collect();
+        assert_eq!(order, [event_id(4), event_id(3), event_id(2), event_id(1)]);
+        for (i, id) in order.iter().enumerate() {
+            let (older, newer) = store
+                .issue_event_neighbours(issue, project, id)
+                .await
+                .unwrap();
+            assert_eq!(older.as_ref(), order.get(i + 1), "older than {id}");
+            assert_eq!(
+                newer.as_ref(),
+                i.checked_sub(1).and_then(|j| order.get(j)),
+                "newer than {id}"
+            );
+        }
+        assert_eq!(
+            store
+                .issue_event_neighbours(issue, project, &event_id(5))
+                .await
+                .unwrap(),
+            (None, None),
+            "an event of another issue"
+        );
+        assert_eq!(
+            store
+                .issue_event_neighbours(issue, project, &event_id(99))
+                .await
+                .unwrap(),
+            (None, None)
+        );
     }
 
     pub async fn newest_event_sets_title_and_level_older_one_does_not(store: &dyn Store) {

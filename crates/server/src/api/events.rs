@@ -97,24 +97,18 @@ pub async fn project_event(
 }
 
 /// Fills `previousEventID`/`nextEventID` within the issue (older/newer event), so a reader can
-/// step through an issue's events.
+/// step through an issue's events; two indexed reads, however many events the issue has.
 pub(crate) async fn add_neighbours(
     state: &AppState,
     issue_id: i64,
     event: &vigil_store::StoredEvent,
     body: &mut Value,
 ) -> Result<(), ApiError> {
-    // Issues with many events are stepped through by the list endpoint; look at a bounded window.
-    const WINDOW: u64 = 500;
-    let events = state.store.issue_events(issue_id, 0, WINDOW).await?;
-    if let Some(pos) = events.iter().position(|e| e.event_id == event.event_id) {
-        let newer = pos
-            .checked_sub(1)
-            .and_then(|i| events.get(i))
-            .map(|e| e.event_id.clone());
-        let older = events.get(pos + 1).map(|e| e.event_id.clone());
-        body["nextEventID"] = newer.map(Value::String).unwrap_or(Value::Null);
-        body["previousEventID"] = older.map(Value::String).unwrap_or(Value::Null);
-    }
+    let (older, newer) = state
+        .store
+        .issue_event_neighbours(issue_id, event.project_id, &event.event_id)
+        .await?;
+    body["nextEventID"] = newer.map(Value::String).unwrap_or(Value::Null);
+    body["previousEventID"] = older.map(Value::String).unwrap_or(Value::Null);
     Ok(())
 }

@@ -24,6 +24,7 @@
 //! SQLite; only queue leases use the database's clock, which every node shares.
 
 mod error;
+mod event_neighbours;
 mod events;
 mod ingest;
 mod issue_search;
@@ -402,6 +403,15 @@ impl Store for PgStore {
         latest: bool,
     ) -> StoreResult<Option<StoredEvent>> {
         events::edge_of_issue(&self.client().await?, issue_id, latest).await
+    }
+
+    async fn issue_event_neighbours(
+        &self,
+        issue_id: i64,
+        project_id: i64,
+        event_id: &str,
+    ) -> StoreResult<(Option<String>, Option<String>)> {
+        event_neighbours::neighbours(&self.client().await?, issue_id, project_id, event_id).await
     }
 
     async fn event_by_id(

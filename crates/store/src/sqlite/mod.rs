@@ -21,6 +21,7 @@
 
 mod connection;
 mod error;
+mod event_neighbours;
 mod events;
 mod ingest;
 mod issue_search;
@@ -466,6 +467,17 @@ impl Store for SqliteStore {
         latest: bool,
     ) -> StoreResult<Option<StoredEvent>> {
         self.read(move |conn| events::edge_of_issue(conn, issue_id, latest))
+            .await
+    }
+
+    async fn issue_event_neighbours(
+        &self,
+        issue_id: i64,
+        project_id: i64,
+        event_id: &str,
+    ) -> StoreResult<(Option<String>, Option<String>)> {
+        let event_id = event_id.to_owned();
+        self.read(move |conn| event_neighbours::neighbours(conn, issue_id, project_id, &event_id))
             .await
     }
 
