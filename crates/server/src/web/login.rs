@@ -149,7 +149,9 @@ pub async fn login(
     let user = state.store.user_by_email(email).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let password = form.password;
-    // argon2id is deliberately slow: off the async runtime.
+    // argon2id is deliberately slow: off the async runtime, and a few at a time. The semaphore
+    // is never closed, so the permit is always granted eventually.
+    let _permit = state.web.password_checks.acquire().await;
     let matches = tokio::task::spawn_blocking(move || {
         verify_password(&password, &hash.unwrap_or_else(dummy_hash))
     })

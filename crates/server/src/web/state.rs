@@ -7,13 +7,29 @@ use std::time::{Duration, Instant};
 
 use vigil_store::{Store, StoreError};
 
+/// Password checks running at once: argon2id takes ~50 ms of CPU and 19 MiB each, so a flood
+/// of login attempts queues here instead of taking every core and the memory from ingest.
+const CONCURRENT_PASSWORD_CHECKS: usize = 2;
+
 /// Shared by every handler through `AppState::web`.
-#[derive(Default)]
 pub struct WebState {
     secret: tokio::sync::OnceCell<Vec<u8>>,
     pub lockout: super::lockout::Lockout,
+    /// Permits for password checks.
+    pub password_checks: tokio::sync::Semaphore,
     /// Environments per project for the issue list's selector, with when they were read.
     environments: Mutex<HashMap<i64, (Instant, Vec<String>)>>,
+}
+
+impl Default for WebState {
+    fn default() -> WebState {
+        WebState {
+            secret: tokio::sync::OnceCell::new(),
+            lockout: super::lockout::Lockout::default(),
+            password_checks: tokio::sync::Semaphore::new(CONCURRENT_PASSWORD_CHECKS),
+            environments: Mutex::default(),
+        }
+    }
 }
 
 /// How long the issue list reuses a project's environments: reading them sums over all of the
