@@ -121,6 +121,14 @@ def scenario(driver, wait, base, email, password, shots, here):
     if app.returncode != 0 or '"status": 500' not in app.stdout:
         raise AssertionError(f"django_app.py: {app.returncode}\n{app.stdout}\n{app.stderr}")
 
+    # The key settings page shows the same DSN.
+    driver.find_element(By.LINK_TEXT, "Client keys (DSN)").click()
+    wait.until(EC.url_contains("/settings/default/projects/shop/keys/"))
+    check(dsn in driver.find_element(By.TAG_NAME, "main").text, "the keys page lacks the DSN", driver)
+    screenshot(driver, shots, "keys")
+    driver.back()
+    wait.until(EC.url_contains("/organizations/default/projects/shop/"))
+
     # The onboarding page reloads itself until the issue is there.
     first = WebDriverWait(driver, WAIT).until(
         EC.presence_of_element_located((By.CSS_SELECTOR, "a.first-issue"))

@@ -53,6 +53,7 @@ pub async fn list(
                 }
                 pre.dsn { code { (dsn) } }
                 p.muted { "Created " (time_ago(key.date_created, now)) }
+                div.key-actions {
                 form.inline method="post" action={ (base) (key.public_key) "/" } {
                     (csrf_field(&viewer))
                     @if key.is_active {
@@ -76,12 +77,13 @@ pub async fn list(
                         }
                     }
                     button type="submit" { "Save" }
-                    " (empty: no limit)"
+                    span.muted { "(empty: no limit)" }
                 }
                 form.inline.delete method="post" action={ (base) (key.public_key) "/" } {
                     (csrf_field(&viewer))
                     button.danger type="submit" name="action" value="delete"
                         data-confirm="Delete this key? SDKs using its DSN will be refused." { "Delete" }
+                }
                 }
             }
         }
@@ -94,7 +96,11 @@ pub async fn list(
                     @for env in &environments {
                         tr {
                             th { (env.value) }
-                            td { (count(env.times_seen)) " events · last " (time_ago(env.last_seen, now)) }
+                            td {
+                                (count(env.times_seen))
+                                @if env.times_seen == 1 { " event" } @else { " events" }
+                                " · last " (time_ago(env.last_seen, now))
+                            }
                         }
                     }
                 }

@@ -44,6 +44,13 @@
         .catch(function () {});
     }, seconds * 1000);
   });
+  // A page that refreshes itself (waiting for a first event) restarts doing so when the
+  // browser brings it back from its back/forward cache, which stops the meta refresh.
+  window.addEventListener("pageshow", function (e) {
+    if (e.persisted && document.querySelector('meta[http-equiv="refresh"]')) {
+      window.location.reload();
+    }
+  });
   // "/" focuses the search bar, as in Sentry.
   document.addEventListener("keydown", function (e) {
     var search = document.getElementById("search");
