@@ -149,6 +149,10 @@ def scenario(driver, wait, base, email, password, shots, here):
     titles = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "a.title")]
     check(titles == [ZERO_DIVISION], f"environment production shows {titles}", driver)
     list_shot = screenshot(driver, shots, "issues-list")
+    # Keyboard: "j" puts the first issue in focus.
+    driver.find_element(By.TAG_NAME, "body").send_keys("j")
+    focused = driver.switch_to.active_element
+    check(focused.text == ZERO_DIVISION, f"j focused {focused.text!r}", driver)
     driver.find_element(By.LINK_TEXT, ZERO_DIVISION).click()
 
     # The detail page: the frame with the line marked, the SQL breadcrumbs.

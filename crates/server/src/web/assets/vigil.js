@@ -51,14 +51,22 @@
       window.location.reload();
     }
   });
-  // "/" focuses the search bar, as in Sentry.
+  // "/" focuses the search bar, as in Sentry; "j" and "k" move through the issues of a list
+  // (Enter opens the one in focus).
   document.addEventListener("keydown", function (e) {
     var search = document.getElementById("search");
     var typing = /^(INPUT|TEXTAREA|SELECT)$/.test((e.target && e.target.tagName) || "");
-    if (e.key === "/" && search && !typing) {
+    if (typing || e.ctrlKey || e.metaKey || e.altKey) { return; }
+    if (e.key === "/" && search) {
       e.preventDefault();
       search.focus();
       search.select();
+    } else if (e.key === "j" || e.key === "k") {
+      var links = Array.prototype.slice.call(document.querySelectorAll("a.title"));
+      if (!links.length) { return; }
+      var at = links.indexOf(document.activeElement);
+      var next = e.key === "j" ? Math.min(at + 1, links.length - 1) : Math.max(at - 1, 0);
+      links[next].focus();
     }
   });
 })();
