@@ -7,6 +7,7 @@
 //! This crate knows nothing of HTTP or of how events are normalized and grouped: it receives
 //! finished [`NewEvent`]s.
 
+mod batch;
 pub mod model;
 mod payload;
 pub mod postgres;

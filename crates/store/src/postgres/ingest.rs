@@ -37,34 +37,12 @@ use deadpool_postgres::{Client, Transaction};
 use super::error::{classify, is_transient, DbContext};
 use super::releases::ReleaseTally;
 use super::sql::{get, Failure, Pipeline};
-use super::tally::Tally;
+use crate::batch::Tally;
 use crate::payload::{EncodedBatch, EncodedEvent, ReferenceLink};
-use crate::{NewEvent, SavedEvent, StoreError, StoreResult};
+use crate::{SavedEvent, StoreError, StoreResult};
 
 /// How often a batch is planned again after racing another transaction before it fails.
 const MAX_ATTEMPTS: u32 = 10;
-
-/// Rejects, before anything is written, events the schema cannot hold or group (the same rules
-/// as `sqlite/ingest.rs`'s `validate`, which is private to that backend).
-pub(crate) fn validate(event: &NewEvent) -> StoreResult<()> {
-    let invalid = |why: &str| {
-        Err(StoreError::Invalid(format!(
-            "event {}: {why}",
-            event.event_id
-        )))
-    };
-    if event.event_id.is_empty() {
-        return Err(StoreError::Invalid("event without an event id".into()));
-    }
-    if event.hashes.is_empty() {
-        return invalid("no grouping hash");
-    }
-    // An infinite or NaN time breaks every sort and the hourly buckets.
-    if !event.timestamp.is_finite() || !event.received.is_finite() {
-        return invalid("timestamp is not a finite number");
-    }
-    Ok(())
-}
 
 /// Writes the batch in one transaction; one result per event, in order, and the ids given to
 /// the batch's new references (in the order of [`EncodedBatch::references`]).
@@ -756,6 +734,7 @@ impl<'a> EventRows<'a> {
 mod tests {
     use super::*;
     use crate::payload::Encoder;
+    use crate::NewEvent;
     use serde_json::json;
 
     fn event(project_id: i64, n: u32, hashes: &[&str]) -> EncodedEvent {

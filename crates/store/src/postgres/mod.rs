@@ -253,7 +253,7 @@ impl Store for PgStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        events.iter().try_for_each(ingest::validate)?;
+        events.iter().try_for_each(crate::batch::validate)?;
         let mut client = self.client().await?;
         // The references of the batch's hashes: from memory, else one statement for all.
         let mut missing: Vec<(i64, &str)> = events

@@ -6,26 +6,12 @@
 //! adding to it either lands first (and the issue stays) or fails its foreign key and is
 //! grouped again into a new issue when its batch is retried.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use deadpool_postgres::{Client, GenericClient};
 
 use super::error::{corrupt, DbContext};
 use super::sql::{self, get, sql_int};
+use crate::batch::{Expired, Uncount};
 use crate::{RetentionPass, StoreResult};
-
-/// Seconds per bucket of `issue_hourly` (as the tally writes them).
-const HOUR: f64 = 3600.0;
-
-/// One expired event, as much of it as its counts need.
-struct Expired {
-    issue_id: Option<i64>,
-    timestamp: f64,
-    user_tag: Option<String>,
-    environment: Option<String>,
-    release: Option<String>,
-    tags: Vec<(String, String)>,
-}
 
 /// Deletes up to `limit` expired events and what they counted; returns what was deleted and
 /// the `(project_id, hash)` of every reference event deleted with its issue.
@@ -37,32 +23,12 @@ pub(crate) async fn delete_expired(
     let tx = client.transaction().await.db("starting a retention pass")?;
     let expired = delete_expired_events(&tx, before, limit).await?;
 
-    let mut per_issue: BTreeMap<i64, i64> = BTreeMap::new();
-    let mut per_hour: BTreeMap<(i64, i64), i64> = BTreeMap::new();
-    let mut per_tag: BTreeMap<(i64, String, String), i64> = BTreeMap::new();
-    let mut users: BTreeSet<(i64, String)> = BTreeSet::new();
+    let mut uncount = Uncount::default();
     for event in &expired {
-        let Some(issue_id) = event.issue_id else {
-            continue;
-        };
-        *per_issue.entry(issue_id).or_default() += 1;
-        let hour = ((event.timestamp / HOUR).floor() * HOUR) as i64;
-        *per_hour.entry((issue_id, hour)).or_default() += 1;
-        for (key, value) in crate::tag_pairs::of_parts(
-            &event.tags,
-            event.environment.as_deref(),
-            event.release.as_deref(),
-        ) {
-            *per_tag
-                .entry((issue_id, key.to_owned(), value.to_owned()))
-                .or_default() += 1;
-        }
-        if let Some(user) = event.user_tag.as_deref().filter(|u| !u.is_empty()) {
-            users.insert((issue_id, user.to_owned()));
-        }
+        uncount.add(event);
     }
-    uncount(&tx, &per_issue, &per_hour, &per_tag, &users).await?;
-    let (issues, references) = delete_empty_issues(&tx, per_issue.keys().copied()).await?;
+    write_uncount(&tx, &uncount).await?;
+    let (issues, references) = delete_empty_issues(&tx, uncount.per_issue.keys().copied()).await?;
     let raw_items = sql::execute(
         &tx,
         "DELETE FROM raw_items WHERE id IN
@@ -139,13 +105,13 @@ async fn delete_expired_events<C: GenericClient>(
 }
 
 /// Takes the deleted events' counts off their issues, hours, tag values and users.
-async fn uncount<C: GenericClient>(
-    tx: &C,
-    per_issue: &BTreeMap<i64, i64>,
-    per_hour: &BTreeMap<(i64, i64), i64>,
-    per_tag: &BTreeMap<(i64, String, String), i64>,
-    users: &BTreeSet<(i64, String)>,
-) -> StoreResult<()> {
+async fn write_uncount<C: GenericClient>(tx: &C, uncount: &Uncount) -> StoreResult<()> {
+    let Uncount {
+        per_issue,
+        per_hour,
+        per_tag,
+        users,
+    } = uncount;
     // Issue ids ascending everywhere: the same lock order as ingest's, so no deadlock.
     let ids: Vec<i64> = per_issue.keys().copied().collect();
     let counts: Vec<i64> = per_issue.values().copied().collect();

@@ -22,30 +22,9 @@ use super::error::DbContext;
 use super::events;
 use super::references;
 use super::releases::ReleaseTally;
-use super::tally::Tally;
+use crate::batch::Tally;
 use crate::payload::{EncodedBatch, EncodedEvent, ReferenceLink};
 use crate::{NewEvent, SavedEvent, StoreError, StoreResult};
-
-/// Rejects, before anything is written, events the schema cannot hold or group.
-pub(crate) fn validate(event: &NewEvent) -> StoreResult<()> {
-    let invalid = |why: &str| {
-        Err(StoreError::Invalid(format!(
-            "event {}: {why}",
-            event.event_id
-        )))
-    };
-    if event.event_id.is_empty() {
-        return Err(StoreError::Invalid("event without an event id".into()));
-    }
-    if event.hashes.is_empty() {
-        return invalid("no grouping hash");
-    }
-    // SQLite stores NaN as NULL, and an infinite time breaks every sort.
-    if !event.timestamp.is_finite() || !event.received.is_finite() {
-        return invalid("timestamp is not a finite number");
-    }
-    Ok(())
-}
 
 /// Writes the batch in one transaction; one result per event, in order, and the ids given to
 /// the batch's new references (in the order of [`EncodedBatch::references`]).

@@ -290,7 +290,7 @@ impl Store for SqliteStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        events.iter().try_for_each(ingest::validate)?;
+        events.iter().try_for_each(crate::batch::validate)?;
         let cache = Arc::clone(&self.references);
         self.blocking(move |connections| {
             // Serialize and compress before taking the writer, which other batches wait for.

@@ -7,27 +7,12 @@
 //! retention: a later event of that hash starts a new issue. Each batch is one short write
 //! transaction, so ingest interleaves with a large cleanup instead of waiting for it.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::error::{corrupt, DbContext};
 use super::sql_int;
+use crate::batch::{Expired, Uncount};
 use crate::{RetentionPass, StoreResult};
-
-/// Seconds per bucket of `issue_hourly` (as the tally writes them).
-const HOUR: f64 = 3600.0;
-
-/// One expired event, as much of it as its counts need.
-struct Expired {
-    id: i64,
-    issue_id: Option<i64>,
-    timestamp: f64,
-    user_tag: Option<String>,
-    environment: Option<String>,
-    release: Option<String>,
-    tags: Vec<(String, String)>,
-}
 
 /// Deletes up to `limit` events with a timestamp before `before`, and raw items and
 /// client-report sources received before it; returns what was deleted and the `(project_id, hash)` of every reference event
@@ -42,39 +27,19 @@ pub(crate) fn delete_expired(
         .db("starting a retention pass")?;
     let expired = expired_events(&tx, before, limit)?;
 
-    let mut per_issue: BTreeMap<i64, i64> = BTreeMap::new();
-    let mut per_hour: BTreeMap<(i64, i64), i64> = BTreeMap::new();
-    let mut per_tag: BTreeMap<(i64, String, String), i64> = BTreeMap::new();
-    let mut users: BTreeSet<(i64, String)> = BTreeSet::new();
+    let mut uncount = Uncount::default();
     {
         let mut delete = tx
             .prepare_cached("DELETE FROM events WHERE id = ?1")
             .db("deleting expired events")?;
-        for event in &expired {
-            delete.execute([event.id]).db("deleting expired events")?;
-            let Some(issue_id) = event.issue_id else {
-                continue;
-            };
-            *per_issue.entry(issue_id).or_default() += 1;
-            let hour = ((event.timestamp / HOUR).floor() * HOUR) as i64;
-            *per_hour.entry((issue_id, hour)).or_default() += 1;
-            for (key, value) in crate::tag_pairs::of_parts(
-                &event.tags,
-                event.environment.as_deref(),
-                event.release.as_deref(),
-            ) {
-                *per_tag
-                    .entry((issue_id, key.to_owned(), value.to_owned()))
-                    .or_default() += 1;
-            }
-            if let Some(user) = event.user_tag.as_deref().filter(|u| !u.is_empty()) {
-                users.insert((issue_id, user.to_owned()));
-            }
+        for (id, event) in &expired {
+            delete.execute([id]).db("deleting expired events")?;
+            uncount.add(event);
         }
     }
 
-    uncount(&tx, &per_issue, &per_hour, &per_tag, &users)?;
-    let (issues, references) = delete_empty_issues(&tx, per_issue.keys().copied())?;
+    write_uncount(&tx, &uncount)?;
+    let (issues, references) = delete_empty_issues(&tx, uncount.per_issue.keys().copied())?;
     let raw_items = tx
         .execute(
             "DELETE FROM raw_items WHERE id IN
@@ -98,7 +63,8 @@ pub(crate) fn delete_expired(
 }
 
 /// The oldest expired events, project by project (the `(project_id, timestamp)` index).
-fn expired_events(tx: &Connection, before: f64, limit: u64) -> StoreResult<Vec<Expired>> {
+/// Each with its row id.
+fn expired_events(tx: &Connection, before: f64, limit: u64) -> StoreResult<Vec<(i64, Expired)>> {
     let projects: Vec<i64> = tx
         .prepare_cached("SELECT id FROM projects ORDER BY id")
         .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
@@ -118,8 +84,8 @@ fn expired_events(tx: &Connection, before: f64, limit: u64) -> StoreResult<Vec<E
         let rows = stmt
             .query_map(params![project_id, before, sql_int(remaining)], |row| {
                 Ok((
+                    row.get::<_, i64>(0)?,
                     Expired {
-                        id: row.get(0)?,
                         issue_id: row.get(1)?,
                         timestamp: row.get(2)?,
                         user_tag: row.get(3)?,
@@ -132,23 +98,23 @@ fn expired_events(tx: &Connection, before: f64, limit: u64) -> StoreResult<Vec<E
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .db("finding expired events")?;
-        for (mut event, tags_json) in rows {
+        for (id, mut event, tags_json) in rows {
             event.tags = serde_json::from_str(&tags_json)
-                .map_err(|e| corrupt(&format!("tags of event row {}", event.id), e))?;
-            expired.push(event);
+                .map_err(|e| corrupt(&format!("tags of event row {id}"), e))?;
+            expired.push((id, event));
         }
     }
     Ok(expired)
 }
 
 /// Takes the deleted events' counts off their issues, hours, tag values and users.
-fn uncount(
-    tx: &Connection,
-    per_issue: &BTreeMap<i64, i64>,
-    per_hour: &BTreeMap<(i64, i64), i64>,
-    per_tag: &BTreeMap<(i64, String, String), i64>,
-    users: &BTreeSet<(i64, String)>,
-) -> StoreResult<()> {
+fn write_uncount(tx: &Connection, uncount: &Uncount) -> StoreResult<()> {
+    let Uncount {
+        per_issue,
+        per_hour,
+        per_tag,
+        users,
+    } = uncount;
     let mut issue = tx
         .prepare_cached("UPDATE issues SET times_seen = max(times_seen - ?2, 0) WHERE id = ?1")
         .db("uncounting expired events")?;

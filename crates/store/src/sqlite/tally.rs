@@ -1,104 +1,14 @@
-//! A batch's counts, summed in memory and written once per issue, user, tag value and hour.
-//!
-//! Events of a batch mostly fall into few issues (one failing endpoint sends the same error
-//! many times), so counting each event with its own `UPDATE issues` and a dozen tag upserts
-//! would rewrite the same rows and index entries over and over. Sentry buffers these
-//! increments for the same reason. Summing first makes the write cost grow with the number of
-//! distinct issues and tag values in a batch instead of with the number of events.
+//! Writing a batch's [`Tally`] on SQLite: one statement per issue, user, tag value and hour.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::{params, Connection};
 
 use super::error::DbContext;
-use crate::{NewEvent, StoreResult};
+use crate::batch::{IssueTally, Seen, Tally};
+use crate::StoreResult;
 
-/// Seconds per bucket of `issue_hourly`.
-const HOUR: f64 = 3600.0;
-
-/// What a batch adds to the counters; [`Tally::write`] applies it.
-#[derive(Default)]
-pub(crate) struct Tally<'a> {
-    issues: BTreeMap<i64, IssueTally<'a>>,
-    users: BTreeSet<(i64, &'a str)>,
-    tag_values: BTreeMap<(i64, &'a str, &'a str), Seen>,
-    hours: BTreeMap<(i64, i64), i64>,
-}
-
-/// One issue's share of the batch.
-struct IssueTally<'a> {
-    seen: Seen,
-    /// The event with the newest timestamp (the later one in the batch on a tie): the issue's
-    /// level, title, culprit and metadata follow it when it is newer than the issue's last
-    /// event.
-    newest: &'a NewEvent,
-    is_unhandled: bool,
-    /// The first release in the batch, for an issue that has none yet.
-    release: Option<&'a str>,
-}
-
-/// How often something was seen, and between which event times.
-#[derive(Clone, Copy)]
-struct Seen {
-    count: i64,
-    first: f64,
-    last: f64,
-}
-
-impl Seen {
-    fn once(at: f64) -> Seen {
-        Seen {
-            count: 1,
-            first: at,
-            last: at,
-        }
-    }
-
-    fn add(&mut self, at: f64) {
-        self.count += 1;
-        self.first = self.first.min(at);
-        self.last = self.last.max(at);
-    }
-}
-
-impl<'a> Tally<'a> {
-    /// Counts one stored event of `issue_id`.
-    pub(crate) fn add(&mut self, issue_id: i64, event: &'a NewEvent) {
-        let at = event.timestamp;
-        let release = event.release.as_deref();
-        self.issues
-            .entry(issue_id)
-            .and_modify(|issue| {
-                issue.seen.add(at);
-                if at >= issue.newest.timestamp {
-                    issue.newest = event;
-                }
-                issue.is_unhandled |= event.is_unhandled;
-                issue.release = issue.release.or(release);
-            })
-            .or_insert(IssueTally {
-                seen: Seen::once(at),
-                newest: event,
-                is_unhandled: event.is_unhandled,
-                release,
-            });
-
-        if let Some(user) = event.user_tag.as_deref().filter(|u| !u.is_empty()) {
-            self.users.insert((issue_id, user));
-        }
-
-        for (key, value) in crate::tag_pairs::of_event(event) {
-            self.tag_values
-                .entry((issue_id, key, value))
-                .and_modify(|seen| seen.add(at))
-                .or_insert(Seen::once(at));
-        }
-
-        // `as` saturates; `ingest::validate` has ruled out NaN and infinities.
-        let hour = ((at / HOUR).floor() * HOUR) as i64;
-        *self.hours.entry((issue_id, hour)).or_default() += 1;
-    }
-
+impl Tally<'_> {
     /// Writes the sums: distinct users first, since the issue rows take their count.
     pub(crate) fn write(self, tx: &Connection) -> StoreResult<()> {
         let new_users = write_users(tx, &self.users)?;
