@@ -120,6 +120,32 @@ impl<'a> Tally<'a> {
     }
 }
 
+/// What a batch of events tells about releases, written once at the end of the batch by each
+/// backend.
+#[derive(Default)]
+pub(crate) struct ReleaseTally<'a> {
+    /// `(project_id, version)` → (first event, last event, new issues).
+    pub(crate) seen: BTreeMap<(i64, &'a str), (f64, f64, i64)>,
+}
+
+impl<'a> ReleaseTally<'a> {
+    pub(crate) fn add(
+        &mut self,
+        project_id: i64,
+        version: &'a str,
+        timestamp: f64,
+        new_issue: bool,
+    ) {
+        let entry = self
+            .seen
+            .entry((project_id, version))
+            .or_insert((timestamp, timestamp, 0));
+        entry.0 = entry.0.min(timestamp);
+        entry.1 = entry.1.max(timestamp);
+        entry.2 += i64::from(new_issue);
+    }
+}
+
 /// The start of the `issue_hourly` bucket of a time (`as` saturates; [`validate`] has ruled out
 /// NaN and infinities).
 pub(crate) fn hour_of(at: f64) -> i64 {

@@ -35,8 +35,8 @@ use std::time::Duration;
 use deadpool_postgres::{Client, Transaction};
 
 use super::error::{classify, is_transient, DbContext};
-use super::releases::ReleaseTally;
 use super::sql::{get, Failure, Pipeline};
+use crate::batch::ReleaseTally;
 use crate::batch::Tally;
 use crate::payload::{EncodedBatch, EncodedEvent, ReferenceLink};
 use crate::{SavedEvent, StoreError, StoreResult};

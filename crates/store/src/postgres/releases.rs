@@ -1,7 +1,5 @@
 //! Releases and deploys: those `sentry-cli` creates, and those events name.
 
-use std::collections::BTreeMap;
-
 use deadpool_postgres::{Client, GenericClient, Transaction};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -9,6 +7,7 @@ use tokio_postgres::Row;
 use super::error::DbContext;
 use super::now;
 use super::sql::{self, get, sql_int, Pipeline};
+use crate::batch::ReleaseTally;
 use crate::{Deploy, NewDeploy, Release, ReleaseFields, StoreResult};
 
 const RELEASE_COLUMNS: &str = "id, organization_id, version, reference, url, date_created, \
@@ -272,30 +271,7 @@ pub(crate) async fn list_deploys<C: GenericClient>(
     .collect()
 }
 
-/// What a batch of events tells about releases, written once at the end of the batch.
-#[derive(Default)]
-pub(crate) struct ReleaseTally<'a> {
-    /// `(project_id, version)` → (first event, last event, new issues).
-    seen: BTreeMap<(i64, &'a str), (f64, f64, i64)>,
-}
-
 impl<'a> ReleaseTally<'a> {
-    pub(crate) fn add(
-        &mut self,
-        project_id: i64,
-        version: &'a str,
-        timestamp: f64,
-        new_issue: bool,
-    ) {
-        let entry = self
-            .seen
-            .entry((project_id, version))
-            .or_insert((timestamp, timestamp, 0));
-        entry.0 = entry.0.min(timestamp);
-        entry.1 = entry.1.max(timestamp);
-        entry.2 += i64::from(new_issue);
-    }
-
     /// The batch's release rows, for [`ReleaseRows::push`].
     pub(crate) fn rows(&self) -> ReleaseRows<'a> {
         let mut rows = ReleaseRows {

@@ -21,7 +21,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use super::error::DbContext;
 use super::events;
 use super::references;
-use super::releases::ReleaseTally;
+use crate::batch::ReleaseTally;
 use crate::batch::Tally;
 use crate::payload::{EncodedBatch, EncodedEvent, ReferenceLink};
 use crate::{NewEvent, SavedEvent, StoreError, StoreResult};

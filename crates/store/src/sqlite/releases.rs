@@ -1,11 +1,10 @@
 //! Releases and deploys: those `sentry-cli` creates, and those events name.
 
-use std::collections::BTreeMap;
-
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::error::DbContext;
 use super::{now, sql_int};
+use crate::batch::ReleaseTally;
 use crate::{Deploy, NewDeploy, Release, ReleaseFields, StoreResult};
 
 const RELEASE_COLUMNS: &str = "id, organization_id, version, reference, url, date_created, \
@@ -271,30 +270,7 @@ pub(crate) fn list_deploys(conn: &Connection, release_id: i64) -> StoreResult<Ve
         .db("listing deploys")
 }
 
-/// What a batch of events tells about releases, written once at the end of the batch.
-#[derive(Default)]
-pub(crate) struct ReleaseTally<'a> {
-    /// `(project_id, version)` → (first event, last event, new issues).
-    seen: BTreeMap<(i64, &'a str), (f64, f64, i64)>,
-}
-
-impl<'a> ReleaseTally<'a> {
-    pub(crate) fn add(
-        &mut self,
-        project_id: i64,
-        version: &'a str,
-        timestamp: f64,
-        new_issue: bool,
-    ) {
-        let entry = self
-            .seen
-            .entry((project_id, version))
-            .or_insert((timestamp, timestamp, 0));
-        entry.0 = entry.0.min(timestamp);
-        entry.1 = entry.1.max(timestamp);
-        entry.2 += i64::from(new_issue);
-    }
-
+impl ReleaseTally<'_> {
     /// Creates the releases events named, links them to their projects and moves their
     /// first/last event times and new-issue counts.
     pub(crate) fn write(&self, tx: &Connection) -> StoreResult<()> {
