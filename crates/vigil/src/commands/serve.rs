@@ -28,19 +28,22 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     server_config.limits.max_queue_depth = args.max_queue_depth;
     server_config.retention_days = args.retention_days;
     let state = AppState::new(store, queue, server_config);
-    let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
-    let workers_stopped_for_jobs = workers_stopped.clone();
+    // Workers and the background jobs stop together, after the last request.
+    let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
     let worker_count = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4)));
-    let workers =
-        vigil_server::ingest::worker::spawn_workers(&state, worker_count, workers_stopped);
-    let retention = vigil_server::retention::spawn(&state, workers_stopped_for_jobs);
+    let workers = vigil_server::ingest::worker::spawn_workers(
+        &state,
+        worker_count,
+        background_stopped.clone(),
+    );
+    let retention = vigil_server::retention::spawn(&state, background_stopped);
     tracing::info!(bind = %args.bind, public_url = %public_url, worker_count, "vigil is listening");
     vigil_server::serve(listener, state, shutdown_signal(), SHUTDOWN_GRACE).await?;
     // No request is in flight any more: let the workers finish their batches. What is still
-    // queued stays in the queue file for the next start.
-    let _ = stop_workers.send(true);
+    // queued stays in the queue for the next start.
+    let _ = stop_background.send(true);
     for worker in workers {
         let _ = worker.await;
     }
