@@ -441,8 +441,26 @@ async fn list_and_detail_pages_show_what_the_issue_holds() {
     key_error["exception"]["values"][0]["type"] = json!("KeyError");
     key_error["exception"]["values"][0]["value"] = json!("'sku-404'");
     key_error["environment"] = json!("staging");
+    key_error["user"] = json!({"id": "8", "email": "kim@example.com"});
     ingest(&h, 2, &key_error).await;
     let session = login(&h).await;
+    // Both users have ids, so the `user` tag is `id:…`; `user.email:` still finds each.
+    let by_email = get(
+        &h,
+        "/organizations/default/issues/?query=user.email%3Akim%40example.com",
+        Some(&session),
+    )
+    .await;
+    assert!(by_email.body.contains("KeyError"), "{}", by_email.body);
+    assert!(!by_email.body.contains("ZeroDivisionError: division"));
+    let not_email = get(
+        &h,
+        "/organizations/default/issues/?query=%21user.email%3Akim%40example.com",
+        Some(&session),
+    )
+    .await;
+    assert!(not_email.body.contains("ZeroDivisionError: division"));
+    assert!(!not_email.body.contains("KeyError: "));
 
     let list = get(&h, "/organizations/default/issues/", Some(&session)).await;
     assert_eq!(list.status, StatusCode::OK);

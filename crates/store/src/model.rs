@@ -96,7 +96,7 @@ impl IssueStatus {
 pub struct Issue {
     pub id: i64,
     pub project_id: i64,
-    /// Per-project sequence number; the API shows it as `SLUG-<base36>`.
+    /// Per-project sequence number; the API shows it as `SLUG-<base 32>`.
     pub short_id: i64,
     pub status: IssueStatus,
     /// `new`, `ongoing`, `regressed`, `archived_forever`, …

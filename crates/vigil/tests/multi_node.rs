@@ -273,15 +273,15 @@ fn two_nodes_one_database_kill_9_one_events_stored_once_counts_exact() {
         }
     }
     assert_eq!(groups_seen.len(), GROUPS, "one issue per group");
-    // Short ids are `SHOP-<base 36>`.
+    // Short ids are `SHOP-<Crockford base 32>`.
     let short_ids: BTreeSet<i64> = issues
         .iter()
         .map(|issue| {
             issue["shortId"]
                 .as_str()
                 .and_then(|id| id.strip_prefix("SHOP-"))
-                .and_then(|n| i64::from_str_radix(n, 36).ok())
-                .unwrap_or_else(|| panic!("shortId is not SHOP-<base 36>: {issue}"))
+                .and_then(crockford_base32)
+                .unwrap_or_else(|| panic!("shortId is not SHOP-<base 32>: {issue}"))
         })
         .collect();
     let expected: BTreeSet<i64> = (1..=GROUPS as i64).collect();
@@ -343,4 +343,13 @@ fn two_nodes_one_database_kill_9_one_events_stored_once_counts_exact() {
                 .ok("GET an acknowledged event by id");
         }
     }
+}
+
+/// The number a short id's suffix counts, in Sentry's alphabet (`0-9A-Z` without `ILOU`).
+fn crockford_base32(digits: &str) -> Option<i64> {
+    const DIGITS: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    digits.chars().try_fold(0i64, |n, c| {
+        let digit = DIGITS.find(c)?;
+        Some(n * 32 + digit as i64)
+    })
 }

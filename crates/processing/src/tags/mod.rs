@@ -58,6 +58,9 @@ pub fn derive_tags(event: &Value) -> Vec<(String, String)> {
     if let Some(user) = user_tag(event) {
         set_tag(&mut tags, "user", &user, true);
     }
+    for (key, value) in user_field_tags(event) {
+        set_tag(&mut tags, key, &value, true);
+    }
     if let Some(mechanism) = first_mechanism(event) {
         if let Some(ty) = mechanism.get("type").and_then(Value::as_str) {
             set_tag(&mut tags, "mechanism", ty, true);
@@ -88,6 +91,37 @@ fn set_tag(tags: &mut BTreeMap<String, String>, key: &str, value: &str, replace:
     if replace || !tags.contains_key(key) {
         tags.insert(key.to_owned(), value.to_owned());
     }
+}
+
+/// The user's fields Sentry's search knows (`user.email:`, `user.id:`, `user.username:`,
+/// `user.ip:`), as search-only tags: the `user` tag holds just one of them, so an issue whose
+/// users have ids would otherwise never match `user.email:`.
+fn user_field_tags(event: &Value) -> Vec<(&'static str, String)> {
+    let Some(user) = event.get("user").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    [
+        ("id", "user.id"),
+        ("email", "user.email"),
+        ("username", "user.username"),
+        ("ip_address", "user.ip"),
+    ]
+    .into_iter()
+    .filter_map(|(field, key)| {
+        let value = match user.get(field)? {
+            Value::String(s) => s.trim().to_owned(),
+            Value::Number(n) => n.to_string(),
+            _ => return None,
+        };
+        (!value.is_empty()).then_some((key, value))
+    })
+    .collect()
+}
+
+/// Tags derived only so issues can be searched by them (`user.email` …); the `user` tag already
+/// shows who was affected, so tag lists and facets leave these out, as Sentry's do.
+pub fn is_search_only_tag(key: &str) -> bool {
+    key.starts_with("user.")
 }
 
 /// The `user` tag: `id:…`, else `email:…`, else `username:…`, else `ip:…` (Sentry's
@@ -323,7 +357,9 @@ mod tests {
                 "server_name",
                 "transaction",
                 "url",
-                "user"
+                "user",
+                "user.email",
+                "user.id"
             ]
         );
         let tags: BTreeMap<_, _> = tags.into_iter().collect();
@@ -397,6 +433,18 @@ mod tests {
         let tags = tag_map(&server);
         assert_eq!(tags["browser.name"], "Own");
         assert_eq!(tags["client_os.name"], "Linux");
+    }
+
+    #[test]
+    fn user_fields_are_search_only_tags_beside_the_user_tag() {
+        let event = json!({"user": {"id": "7", "email": " a@b.example ", "ip_address": "1.2.3.4"}});
+        let tags = tag_map(&event);
+        assert_eq!(tags["user"], "id:7");
+        assert_eq!(tags["user.id"], "7");
+        assert_eq!(tags["user.email"], "a@b.example");
+        assert_eq!(tags["user.ip"], "1.2.3.4");
+        assert!(!tags.contains_key("user.username"));
+        assert!(is_search_only_tag("user.email") && !is_search_only_tag("user"));
     }
 
     #[test]

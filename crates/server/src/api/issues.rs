@@ -324,7 +324,8 @@ pub async fn issue_tags(
     Path(issue_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (_, _, issue) = caller.issue(&state, &issue_id).await?;
-    let values = state.store.issue_tag_values(issue.id).await?;
+    let mut values = state.store.issue_tag_values(issue.id).await?;
+    values.retain(|value| !vigil_processing::tags::is_search_only_tag(&value.key));
     let mut keys: Vec<Value> = Vec::new();
     let mut i = 0;
     while i < values.len() {

@@ -19,6 +19,7 @@ use crate::api::serialize::issue::short_id;
 use crate::api::serialize::serialize_event;
 use crate::ingest::unix_now;
 use crate::AppState;
+use vigil_processing::tags::is_search_only_tag;
 
 /// Events per page of an issue's event list.
 const EVENTS_PAGE: u64 = 50;
@@ -96,7 +97,8 @@ pub async fn detail(
         .store
         .issue_hourly_counts(&[issue.id], charts::series_start(now, 30, 86_400))
         .await?;
-    let tag_values = state.store.issue_tag_values(issue.id).await?;
+    let mut tag_values = state.store.issue_tag_values(issue.id).await?;
+    tag_values.retain(|value| !is_search_only_tag(&value.key));
 
     let prefix = state.config.path_prefix();
     let base = format!("{prefix}/organizations/{}/issues/{}/", org.slug, issue.id);

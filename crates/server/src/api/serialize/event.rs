@@ -113,7 +113,12 @@ pub fn summary_fields(event: &StoredEvent) -> Value {
 }
 
 fn tags(event: &StoredEvent) -> Value {
-    let mut tags: Vec<(&String, &String)> = event.tags.iter().map(|(k, v)| (k, v)).collect();
+    let mut tags: Vec<(&String, &String)> = event
+        .tags
+        .iter()
+        .filter(|(k, _)| !vigil_processing::tags::is_search_only_tag(k))
+        .map(|(k, v)| (k, v))
+        .collect();
     tags.sort();
     Value::Array(
         tags.into_iter()

@@ -6,23 +6,28 @@ use vigil_store::{Issue, Organization, Project};
 use super::iso;
 use crate::config::ServerConfig;
 
-/// `SHOP-1A`: the project slug upper-cased and the per-project number in base 36.
+/// `SHOP-1A`: the project slug upper-cased and the per-project number in Sentry's base 32
+/// (Crockford's alphabet: no I, L, O or U, so a short id read aloud or copied by hand cannot be
+/// mistaken for another).
 pub fn short_id(project: &Project, number: i64) -> String {
-    format!("{}-{}", project.slug.to_ascii_uppercase(), base36(number))
+    format!("{}-{}", project.slug.to_ascii_uppercase(), base32(number))
 }
 
-fn base36(mut n: i64) -> String {
-    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    if n <= 0 {
+const BASE32_DIGITS: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+fn base32(n: i64) -> String {
+    let Ok(mut n) = u64::try_from(n) else {
+        return "0".into();
+    };
+    if n == 0 {
         return "0".into();
     }
     let mut out = Vec::new();
     while n > 0 {
-        out.push(DIGITS[(n % 36) as usize]);
-        n /= 36;
+        out.push(char::from(BASE32_DIGITS[(n % 32) as usize]));
+        n /= 32;
     }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
+    out.iter().rev().collect()
 }
 
 /// The web page of an issue; the API's `permalink`.
@@ -108,10 +113,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base36_matches_sentry_short_ids() {
-        assert_eq!(base36(1), "1");
-        assert_eq!(base36(35), "Z");
-        assert_eq!(base36(36), "10");
-        assert_eq!(base36(46), "1A");
+    fn short_ids_count_in_crockford_base32() {
+        assert_eq!(base32(1), "1");
+        assert_eq!(base32(17), "H");
+        assert_eq!(base32(18), "J", "no I");
+        assert_eq!(base32(31), "Z");
+        assert_eq!(base32(32), "10");
+        assert_eq!(base32(42), "1A");
+        assert_eq!(base32(0), "0");
     }
 }
