@@ -141,6 +141,8 @@ pub struct NewEvent {
     pub transaction: Option<String>,
     /// The `user` tag value (`id:7`, `email:a@b`, `ip:1.2.3.4`), for distinct-user counts.
     pub user_tag: Option<String>,
+    /// `contexts.trace.trace_id`: the trace the error happened in.
+    pub trace_id: Option<String>,
     /// All tags of the event (Sentry's derived tags included), keys without `sentry:`.
     pub tags: Vec<(String, String)>,
     /// Any mechanism says `handled: false`.

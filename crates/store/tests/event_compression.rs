@@ -54,6 +54,7 @@ fn event(project_id: i64, n: u32, hash: &str) -> NewEvent {
         release: None,
         transaction: None,
         user_tag: None,
+        trace_id: None,
         tags: vec![("environment".into(), "production".into())],
         is_unhandled: true,
         message: String::new(),

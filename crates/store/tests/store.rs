@@ -139,6 +139,7 @@ fn event(project_id: i64, n: u32, hashes: &[&str], offset: f64) -> NewEvent {
         release: Some("shop@1.0".into()),
         transaction: Some("/checkout".into()),
         user_tag: None,
+        trace_id: None,
         tags: vec![
             ("environment".into(), "production".into()),
             ("release".into(), "shop@1.0".into()),

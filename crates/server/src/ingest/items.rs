@@ -221,6 +221,11 @@ pub fn to_new_event(project_id: i64, event: ProcessedEvent) -> NewEvent {
         release: event.release,
         transaction: event.transaction,
         user_tag: event.user_tag,
+        trace_id: event
+            .data
+            .pointer("/contexts/trace/trace_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         tags: event.tags,
         is_unhandled: event.is_unhandled,
         message: event.message,

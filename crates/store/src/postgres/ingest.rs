@@ -754,6 +754,7 @@ mod tests {
             release: None,
             transaction: None,
             user_tag: None,
+            trace_id: None,
             tags: Vec::new(),
             is_unhandled: false,
             message: String::new(),

@@ -40,6 +40,7 @@ mod retention;
 mod secrets;
 mod tally;
 mod tokens;
+mod traces;
 mod users;
 
 use std::path::Path;
@@ -54,6 +55,10 @@ use crate::{
     ApiToken, Deploy, Issue, IssueQuery, IssueStatus, KeyRateLimit, NewDeploy, NewEvent,
     Organization, Project, ProjectKey, RawItem, Release, ReleaseFields, RetentionPass, SavedEvent,
     Store, StoreError, StoreResult, StoredEvent, TagValueCount, UnixTime, User,
+};
+use crate::{
+    PerformanceSettings, SavedSpans, SpanAggregate, SpanBatch, StoredSpan, StoredTransaction,
+    Trace, TransactionAggregate, TransactionQuery, TransactionSort,
 };
 
 /// Read connections per store. Reads are short; a few cover a two-core machine's web traffic
@@ -526,5 +531,85 @@ impl Store for SqliteStore {
     async fn client_reports(&self, project_id: i64) -> StoreResult<Vec<(String, String, i64)>> {
         self.read(move |conn| raw::client_reports(conn, project_id))
             .await
+    }
+    async fn save_spans(&self, batch: SpanBatch) -> StoreResult<SavedSpans> {
+        traces::save_spans(self, batch).await
+    }
+
+    async fn transaction_by_event_id(
+        &self,
+        project_id: i64,
+        event_id: &str,
+    ) -> StoreResult<Option<StoredTransaction>> {
+        traces::transaction_by_event_id(self, project_id, event_id).await
+    }
+
+    async fn segment_spans(
+        &self,
+        project_id: i64,
+        trace_id: &str,
+        segment_id: &str,
+    ) -> StoreResult<Vec<StoredSpan>> {
+        traces::segment_spans(self, project_id, trace_id, segment_id).await
+    }
+
+    async fn trace(&self, organization_id: i64, trace_id: &str) -> StoreResult<Trace> {
+        traces::trace(self, organization_id, trace_id).await
+    }
+
+    async fn aggregate_transactions(
+        &self,
+        query: &TransactionQuery,
+        by_transaction: bool,
+    ) -> StoreResult<Vec<TransactionAggregate>> {
+        traces::aggregate_transactions(self, query, by_transaction).await
+    }
+
+    async fn list_transactions(
+        &self,
+        query: &TransactionQuery,
+        sort: TransactionSort,
+        limit: u64,
+        offset: u64,
+    ) -> StoreResult<Vec<StoredTransaction>> {
+        traces::list_transactions(self, query, sort, limit, offset).await
+    }
+
+    async fn transaction_series(
+        &self,
+        query: &TransactionQuery,
+        interval_secs: u64,
+    ) -> StoreResult<Vec<(UnixTime, TransactionAggregate)>> {
+        traces::transaction_series(self, query, interval_secs).await
+    }
+
+    async fn duration_histogram(
+        &self,
+        query: &TransactionQuery,
+        buckets: u32,
+    ) -> StoreResult<Vec<(f64, f64, u64)>> {
+        traces::duration_histogram(self, query, buckets).await
+    }
+
+    async fn span_aggregates(
+        &self,
+        query: &TransactionQuery,
+        by_group: bool,
+        op_prefix: Option<&str>,
+        limit: u64,
+    ) -> StoreResult<Vec<SpanAggregate>> {
+        traces::span_aggregates(self, query, by_group, op_prefix, limit).await
+    }
+
+    async fn performance_settings(&self, project_id: i64) -> StoreResult<PerformanceSettings> {
+        traces::performance_settings(self, project_id).await
+    }
+
+    async fn set_performance_settings(
+        &self,
+        project_id: i64,
+        settings: &PerformanceSettings,
+    ) -> StoreResult<()> {
+        traces::set_performance_settings(self, project_id, settings).await
     }
 }

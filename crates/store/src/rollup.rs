@@ -1,0 +1,379 @@
+//! Hourly rollups of transactions and spans, the same for every backend: what a batch adds to
+//! them, and how summaries are answered from them.
+//!
+//! Durations go into logarithmic buckets 5% wide, so a percentile read from a rollup is within
+//! 5% of the exact one whatever the range, and a million transactions summarize from a few
+//! thousand rows. Counts, failures, sums and maxima are exact.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::batch::{hour_of, HOUR};
+use crate::traces::{is_failure_status, NewSpan, NewTransaction, TransactionAggregate};
+use crate::UnixTime;
+
+/// Growth factor between bucket bounds.
+const BUCKET_GROWTH: f64 = 1.05;
+/// Bucket 0 holds everything at or under this many milliseconds.
+const SMALLEST_MS: f64 = 0.01;
+
+/// The bucket of a duration.
+pub(crate) fn bucket_of(duration_ms: f64) -> i64 {
+    if !duration_ms.is_finite() || duration_ms <= SMALLEST_MS {
+        return 0;
+    }
+    ((duration_ms / SMALLEST_MS).ln() / BUCKET_GROWTH.ln()).ceil() as i64
+}
+
+/// The duration a bucket stands for: its upper bound.
+pub(crate) fn bucket_upper_ms(bucket: i64) -> f64 {
+    SMALLEST_MS * BUCKET_GROWTH.powi(bucket.clamp(0, 10_000) as i32)
+}
+
+/// Key of a transaction rollup row.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct TransactionKey {
+    pub project_id: i64,
+    pub hour: i64,
+    pub name: String,
+    /// `""` when the transaction had none.
+    pub environment: String,
+}
+
+/// What a batch adds to one transaction rollup row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct TransactionDelta {
+    pub count: i64,
+    pub failures: i64,
+    pub sum_ms: f64,
+    pub max_ms: f64,
+    pub first_seen: UnixTime,
+    pub last_seen: UnixTime,
+    pub buckets: BTreeMap<i64, i64>,
+    pub users: BTreeSet<String>,
+}
+
+/// Key of a span rollup row.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct SpanKey {
+    pub project_id: i64,
+    pub hour: i64,
+    pub transaction: String,
+    pub environment: String,
+    pub op: String,
+    pub group_hash: String,
+}
+
+/// What a batch adds to one span rollup row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct SpanDelta {
+    pub count: i64,
+    pub total_ms: f64,
+    pub segments: BTreeSet<String>,
+}
+
+/// Everything a batch of newly written transactions and spans adds to the rollups.
+#[derive(Debug, Default)]
+pub(crate) struct RollupDelta {
+    pub transactions: BTreeMap<TransactionKey, TransactionDelta>,
+    pub spans: BTreeMap<SpanKey, SpanDelta>,
+    /// `(project_id, group_hash)` → (op, normalized description).
+    pub groups: BTreeMap<(i64, String), (String, String)>,
+}
+
+impl RollupDelta {
+    /// Counts one newly stored transaction.
+    pub fn add_transaction(&mut self, t: &NewTransaction) {
+        let key = TransactionKey {
+            project_id: t.project_id,
+            hour: hour_of(t.start),
+            name: t.name.clone(),
+            environment: t.environment.clone().unwrap_or_default(),
+        };
+        let delta = self.transactions.entry(key).or_default();
+        if delta.count == 0 {
+            delta.first_seen = t.start;
+            delta.last_seen = t.start;
+        }
+        delta.count += 1;
+        delta.failures += i64::from(is_failure_status(&t.status));
+        delta.sum_ms += t.duration_ms;
+        delta.max_ms = delta.max_ms.max(t.duration_ms);
+        delta.first_seen = delta.first_seen.min(t.start);
+        delta.last_seen = delta.last_seen.max(t.start);
+        *delta.buckets.entry(bucket_of(t.duration_ms)).or_default() += 1;
+        if let Some(user) = &t.user_tag {
+            delta.users.insert(user.clone());
+        }
+    }
+
+    /// Counts one newly stored span; `environment` is its segment's when known.
+    pub fn add_span(&mut self, span: &NewSpan, environment: &str) {
+        let hash = group_hash(&span.group);
+        let key = SpanKey {
+            project_id: span.project_id,
+            hour: hour_of(span.start),
+            transaction: span.transaction.clone(),
+            environment: environment.to_owned(),
+            op: span.op.clone(),
+            group_hash: hash.clone(),
+        };
+        let delta = self.spans.entry(key).or_default();
+        delta.count += 1;
+        delta.total_ms += span.duration_ms;
+        delta.segments.insert(span.segment_id.clone());
+        self.groups
+            .entry((span.project_id, hash))
+            .or_insert_with(|| (span.op.clone(), span.group.clone()));
+    }
+}
+
+/// 16 hex chars naming a span group.
+pub(crate) fn group_hash(group: &str) -> String {
+    use md5::{Digest, Md5};
+    let digest = Md5::digest(group.as_bytes());
+    hex::encode(&digest[..8])
+}
+
+/// The environment of each segment in a batch, for its spans' rollup rows.
+pub(crate) fn segment_environments(
+    transactions: &[NewTransaction],
+) -> HashMap<(i64, &str, &str), &str> {
+    transactions
+        .iter()
+        .map(|t| {
+            (
+                (t.project_id, t.trace_id.as_str(), t.span_id.as_str()),
+                t.environment.as_deref().unwrap_or(""),
+            )
+        })
+        .collect()
+}
+
+/// Accumulates transactions — rollup rows or single rows — into one aggregate.
+#[derive(Debug, Default)]
+pub(crate) struct Summary {
+    pub count: u64,
+    pub failures: u64,
+    pub sum_ms: f64,
+    pub max_ms: f64,
+    pub first_seen: Option<UnixTime>,
+    pub last_seen: Option<UnixTime>,
+    pub buckets: BTreeMap<i64, u64>,
+    pub users: BTreeSet<String>,
+    /// Exact durations of single rows, when every row was single (then percentiles are exact).
+    pub exact: Vec<f64>,
+    pub only_exact: bool,
+}
+
+impl Summary {
+    pub fn new() -> Summary {
+        Summary {
+            only_exact: true,
+            ..Summary::default()
+        }
+    }
+
+    /// One transaction row.
+    pub fn add_row(&mut self, duration_ms: f64, status: &str, start: UnixTime, user: Option<&str>) {
+        self.count += 1;
+        self.failures += u64::from(is_failure_status(status));
+        self.sum_ms += duration_ms;
+        self.max_ms = self.max_ms.max(duration_ms);
+        self.seen(start, start);
+        *self.buckets.entry(bucket_of(duration_ms)).or_default() += 1;
+        if let Some(user) = user {
+            self.users.insert(user.to_owned());
+        }
+        self.exact.push(duration_ms);
+    }
+
+    /// One rollup row (its buckets and users added with [`Summary::add_bucket`] and
+    /// [`Summary::add_user`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_rollup(
+        &mut self,
+        count: u64,
+        failures: u64,
+        sum_ms: f64,
+        max_ms: f64,
+        first_seen: UnixTime,
+        last_seen: UnixTime,
+    ) {
+        self.only_exact = false;
+        self.count += count;
+        self.failures += failures;
+        self.sum_ms += sum_ms;
+        self.max_ms = self.max_ms.max(max_ms);
+        self.seen(first_seen, last_seen);
+    }
+
+    pub fn add_bucket(&mut self, bucket: i64, count: u64) {
+        self.only_exact = false;
+        *self.buckets.entry(bucket).or_default() += count;
+    }
+
+    pub fn add_user(&mut self, user: &str) {
+        self.users.insert(user.to_owned());
+    }
+
+    fn seen(&mut self, first: UnixTime, last: UnixTime) {
+        self.first_seen = Some(self.first_seen.map_or(first, |f| f.min(first)));
+        self.last_seen = Some(self.last_seen.map_or(last, |l| l.max(last)));
+    }
+
+    /// The aggregate, with apdex counted against `apdex_threshold_ms`.
+    pub fn finish(
+        mut self,
+        project_id: Option<i64>,
+        transaction: Option<String>,
+        apdex_threshold_ms: f64,
+    ) -> TransactionAggregate {
+        let (p50, p75, p95, p99, satisfied, tolerated);
+        if self.only_exact {
+            self.exact.sort_by(f64::total_cmp);
+            let at = |q: f64| exact_percentile(&self.exact, q);
+            (p50, p75, p95, p99) = (at(0.5), at(0.75), at(0.95), at(0.99));
+            satisfied = self
+                .exact
+                .iter()
+                .filter(|d| **d <= apdex_threshold_ms)
+                .count() as u64;
+            tolerated = self
+                .exact
+                .iter()
+                .filter(|d| **d > apdex_threshold_ms && **d <= 4.0 * apdex_threshold_ms)
+                .count() as u64;
+        } else {
+            let at = |q: f64| bucket_percentile(&self.buckets, self.count, q).min(self.max_ms);
+            (p50, p75, p95, p99) = (at(0.5), at(0.75), at(0.95), at(0.99));
+            let satisfied_bucket = bucket_of(apdex_threshold_ms);
+            let tolerated_bucket = bucket_of(4.0 * apdex_threshold_ms);
+            satisfied = self
+                .buckets
+                .range(..=satisfied_bucket)
+                .map(|(_, n)| n)
+                .sum();
+            tolerated = self
+                .buckets
+                .range(satisfied_bucket + 1..=tolerated_bucket)
+                .map(|(_, n)| n)
+                .sum();
+        }
+        TransactionAggregate {
+            project_id,
+            transaction,
+            count: self.count,
+            failures: self.failures,
+            avg_ms: if self.count == 0 {
+                0.0
+            } else {
+                self.sum_ms / self.count as f64
+            },
+            p50_ms: p50,
+            p75_ms: p75,
+            p95_ms: p95,
+            p99_ms: p99,
+            max_ms: self.max_ms,
+            satisfied,
+            tolerated,
+            users: self.users.len() as u64,
+            first_seen: self.first_seen.unwrap_or_default(),
+            last_seen: self.last_seen.unwrap_or_default(),
+        }
+    }
+}
+
+/// Linear interpolation between closest ranks, as ClickHouse's `quantile` family does.
+fn exact_percentile(sorted: &[f64], q: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        1 => sorted[0],
+        n => {
+            let rank = q * (n - 1) as f64;
+            let low = rank.floor() as usize;
+            let high = rank.ceil() as usize;
+            let weight = rank - low as f64;
+            sorted[low] * (1.0 - weight) + sorted[high] * weight
+        }
+    }
+}
+
+fn bucket_percentile(buckets: &BTreeMap<i64, u64>, count: u64, q: f64) -> f64 {
+    if count == 0 {
+        return 0.0;
+    }
+    let target = (q * count as f64).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (bucket, n) in buckets {
+        seen += n;
+        if seen >= target {
+            return bucket_upper_ms(*bucket);
+        }
+    }
+    buckets.keys().last().map_or(0.0, |b| bucket_upper_ms(*b))
+}
+
+/// The whole hours inside `[since, until)`: `(first_hour, end_hour)` with rollup rows for
+/// `first_hour <= hour < end_hour`; the edges before and after are read from single rows.
+pub(crate) fn whole_hours(since: UnixTime, until: UnixTime) -> Option<(i64, i64)> {
+    let first = (since / HOUR).ceil() as i64 * HOUR as i64;
+    let end = (until / HOUR).floor() as i64 * HOUR as i64;
+    (end > first).then_some((first, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_within_five_percent() {
+        for ms in [0.5, 3.0, 42.0, 299.0, 300.0, 1_234.5, 60_000.0] {
+            let upper = bucket_upper_ms(bucket_of(ms));
+            assert!(
+                upper >= ms * 0.9999 && upper <= ms * 1.05 + 1e-9,
+                "{ms} → {upper}"
+            );
+        }
+        assert_eq!(bucket_of(0.0), 0);
+        assert_eq!(bucket_of(f64::NAN), 0);
+    }
+
+    #[test]
+    fn exact_rows_give_exact_percentiles_and_apdex() {
+        let mut summary = Summary::new();
+        for (i, ms) in [100.0, 200.0, 300.0, 400.0, 2_000.0]
+            .into_iter()
+            .enumerate()
+        {
+            let status = if i == 4 { "internal_error" } else { "ok" };
+            summary.add_row(ms, status, 10.0 + i as f64, Some("id:1"));
+        }
+        let agg = summary.finish(Some(1), Some("/x".into()), 300.0);
+        assert_eq!((agg.count, agg.failures, agg.users), (5, 1, 1));
+        assert_eq!(agg.p50_ms, 300.0);
+        assert_eq!(agg.p75_ms, 400.0);
+        assert_eq!((agg.satisfied, agg.tolerated), (3, 1));
+        assert_eq!((agg.first_seen, agg.last_seen), (10.0, 14.0));
+        assert_eq!(agg.avg_ms, 600.0);
+    }
+
+    #[test]
+    fn rollups_give_percentiles_within_a_bucket() {
+        let mut summary = Summary::new();
+        summary.add_rollup(100, 0, 100.0 * 50.0, 99.0, 0.0, 1.0);
+        for ms in 0..100 {
+            summary.add_bucket(bucket_of(ms as f64 + 0.5), 1);
+        }
+        let agg = summary.finish(None, None, 300.0);
+        assert!((agg.p50_ms - 50.0).abs() < 50.0 * 0.06, "{}", agg.p50_ms);
+        assert!(agg.p99_ms <= 99.0);
+        assert_eq!(agg.satisfied, 100);
+    }
+
+    #[test]
+    fn whole_hours_leave_the_edges_to_single_rows() {
+        assert_eq!(whole_hours(100.0, 7_300.0), Some((3_600, 7_200)));
+        assert_eq!(whole_hours(3_600.0, 7_200.0), Some((3_600, 7_200)));
+        assert_eq!(whole_hours(100.0, 3_000.0), None);
+    }
+}
