@@ -8,6 +8,7 @@
 pub mod grouping;
 pub mod normalize;
 pub mod parameterize;
+pub mod performance;
 pub mod tags;
 pub mod title;
 

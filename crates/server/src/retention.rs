@@ -69,7 +69,13 @@ pub async fn run(
         total.events += pass.events;
         total.issues += pass.issues;
         total.raw_items += pass.raw_items;
-        if pass.events < BATCH && pass.raw_items < BATCH {
+        total.transactions += pass.transactions;
+        total.spans += pass.spans;
+        if pass.events < BATCH
+            && pass.raw_items < BATCH
+            && pass.transactions < BATCH
+            && pass.spans < BATCH
+        {
             return Ok(total);
         }
         tokio::select! {

@@ -326,4 +326,8 @@ pub struct RetentionPass {
     pub issues: u64,
     /// Envelope items kept raw, older than the cutoff.
     pub raw_items: u64,
+    /// Transactions that started before the cutoff.
+    pub transactions: u64,
+    /// Spans that started before the cutoff.
+    pub spans: u64,
 }

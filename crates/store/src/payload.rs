@@ -372,7 +372,6 @@ mod tests {
             release: None,
             transaction: None,
             user_tag: None,
-            trace_id: None,
             tags: Vec::new(),
             data: serde_json::Value::Null,
             size: encoded.size,

@@ -149,37 +149,65 @@ pub(crate) fn segment_environments(
         .collect()
 }
 
-/// Accumulates transactions — rollup rows or single rows — into one aggregate.
-#[derive(Debug, Default)]
+/// Accumulates transactions — rollup rows or single rows — into one aggregate. Apdex is
+/// counted as rows and buckets arrive, against their own project's threshold, so one summary
+/// can span projects with different thresholds.
+#[derive(Debug)]
 pub(crate) struct Summary {
-    pub count: u64,
-    pub failures: u64,
-    pub sum_ms: f64,
-    pub max_ms: f64,
-    pub first_seen: Option<UnixTime>,
-    pub last_seen: Option<UnixTime>,
-    pub buckets: BTreeMap<i64, u64>,
-    pub users: BTreeSet<String>,
-    /// Exact durations of single rows, when every row was single (then percentiles are exact).
-    pub exact: Vec<f64>,
-    pub only_exact: bool,
+    count: u64,
+    failures: u64,
+    sum_ms: f64,
+    max_ms: f64,
+    first_seen: Option<UnixTime>,
+    last_seen: Option<UnixTime>,
+    satisfied: u64,
+    tolerated: u64,
+    buckets: BTreeMap<i64, u64>,
+    users: BTreeSet<String>,
+    /// Exact durations of single rows; used for percentiles while no rollup row was added.
+    exact: Vec<f64>,
+    only_exact: bool,
+}
+
+impl Default for Summary {
+    fn default() -> Summary {
+        Summary {
+            count: 0,
+            failures: 0,
+            sum_ms: 0.0,
+            max_ms: 0.0,
+            first_seen: None,
+            last_seen: None,
+            satisfied: 0,
+            tolerated: 0,
+            buckets: BTreeMap::new(),
+            users: BTreeSet::new(),
+            exact: Vec::new(),
+            only_exact: true,
+        }
+    }
 }
 
 impl Summary {
-    pub fn new() -> Summary {
-        Summary {
-            only_exact: true,
-            ..Summary::default()
-        }
-    }
-
-    /// One transaction row.
-    pub fn add_row(&mut self, duration_ms: f64, status: &str, start: UnixTime, user: Option<&str>) {
+    /// One transaction row; `apdex_ms` is its project's threshold.
+    pub fn add_row(
+        &mut self,
+        duration_ms: f64,
+        status: &str,
+        start: UnixTime,
+        user: Option<&str>,
+        apdex_ms: f64,
+    ) {
         self.count += 1;
         self.failures += u64::from(is_failure_status(status));
         self.sum_ms += duration_ms;
         self.max_ms = self.max_ms.max(duration_ms);
         self.seen(start, start);
+        if duration_ms <= apdex_ms {
+            self.satisfied += 1;
+        } else if duration_ms <= 4.0 * apdex_ms {
+            self.tolerated += 1;
+        }
         *self.buckets.entry(bucket_of(duration_ms)).or_default() += 1;
         if let Some(user) = user {
             self.users.insert(user.to_owned());
@@ -187,9 +215,8 @@ impl Summary {
         self.exact.push(duration_ms);
     }
 
-    /// One rollup row (its buckets and users added with [`Summary::add_bucket`] and
-    /// [`Summary::add_user`]).
-    #[allow(clippy::too_many_arguments)]
+    /// The counters of one rollup row (its buckets and users come with [`Summary::add_bucket`]
+    /// and [`Summary::add_user`]).
     pub fn add_rollup(
         &mut self,
         count: u64,
@@ -207,9 +234,15 @@ impl Summary {
         self.seen(first_seen, last_seen);
     }
 
-    pub fn add_bucket(&mut self, bucket: i64, count: u64) {
+    /// `count` rolled-up durations in `bucket`; `apdex_ms` is their project's threshold.
+    pub fn add_bucket(&mut self, bucket: i64, count: u64, apdex_ms: f64) {
         self.only_exact = false;
         *self.buckets.entry(bucket).or_default() += count;
+        if bucket <= bucket_of(apdex_ms) {
+            self.satisfied += count;
+        } else if bucket <= bucket_of(4.0 * apdex_ms) {
+            self.tolerated += count;
+        }
     }
 
     pub fn add_user(&mut self, user: &str) {
@@ -221,44 +254,24 @@ impl Summary {
         self.last_seen = Some(self.last_seen.map_or(last, |l| l.max(last)));
     }
 
-    /// The aggregate, with apdex counted against `apdex_threshold_ms`.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The aggregate, naming its group.
     pub fn finish(
         mut self,
         project_id: Option<i64>,
         transaction: Option<String>,
-        apdex_threshold_ms: f64,
     ) -> TransactionAggregate {
-        let (p50, p75, p95, p99, satisfied, tolerated);
-        if self.only_exact {
+        let percentiles: [f64; 4] = if self.only_exact {
             self.exact.sort_by(f64::total_cmp);
-            let at = |q: f64| exact_percentile(&self.exact, q);
-            (p50, p75, p95, p99) = (at(0.5), at(0.75), at(0.95), at(0.99));
-            satisfied = self
-                .exact
-                .iter()
-                .filter(|d| **d <= apdex_threshold_ms)
-                .count() as u64;
-            tolerated = self
-                .exact
-                .iter()
-                .filter(|d| **d > apdex_threshold_ms && **d <= 4.0 * apdex_threshold_ms)
-                .count() as u64;
+            [0.5, 0.75, 0.95, 0.99].map(|q| exact_percentile(&self.exact, q))
         } else {
-            let at = |q: f64| bucket_percentile(&self.buckets, self.count, q).min(self.max_ms);
-            (p50, p75, p95, p99) = (at(0.5), at(0.75), at(0.95), at(0.99));
-            let satisfied_bucket = bucket_of(apdex_threshold_ms);
-            let tolerated_bucket = bucket_of(4.0 * apdex_threshold_ms);
-            satisfied = self
-                .buckets
-                .range(..=satisfied_bucket)
-                .map(|(_, n)| n)
-                .sum();
-            tolerated = self
-                .buckets
-                .range(satisfied_bucket + 1..=tolerated_bucket)
-                .map(|(_, n)| n)
-                .sum();
-        }
+            [0.5, 0.75, 0.95, 0.99]
+                .map(|q| bucket_percentile(&self.buckets, self.count, q).min(self.max_ms))
+        };
+        let [p50_ms, p75_ms, p95_ms, p99_ms] = percentiles;
         TransactionAggregate {
             project_id,
             transaction,
@@ -269,13 +282,13 @@ impl Summary {
             } else {
                 self.sum_ms / self.count as f64
             },
-            p50_ms: p50,
-            p75_ms: p75,
-            p95_ms: p95,
-            p99_ms: p99,
+            p50_ms,
+            p75_ms,
+            p95_ms,
+            p99_ms,
             max_ms: self.max_ms,
-            satisfied,
-            tolerated,
+            satisfied: self.satisfied,
+            tolerated: self.tolerated,
             users: self.users.len() as u64,
             first_seen: self.first_seen.unwrap_or_default(),
             last_seen: self.last_seen.unwrap_or_default(),
@@ -340,15 +353,15 @@ mod tests {
 
     #[test]
     fn exact_rows_give_exact_percentiles_and_apdex() {
-        let mut summary = Summary::new();
+        let mut summary = Summary::default();
         for (i, ms) in [100.0, 200.0, 300.0, 400.0, 2_000.0]
             .into_iter()
             .enumerate()
         {
             let status = if i == 4 { "internal_error" } else { "ok" };
-            summary.add_row(ms, status, 10.0 + i as f64, Some("id:1"));
+            summary.add_row(ms, status, 10.0 + i as f64, Some("id:1"), 300.0);
         }
-        let agg = summary.finish(Some(1), Some("/x".into()), 300.0);
+        let agg = summary.finish(Some(1), Some("/x".into()));
         assert_eq!((agg.count, agg.failures, agg.users), (5, 1, 1));
         assert_eq!(agg.p50_ms, 300.0);
         assert_eq!(agg.p75_ms, 400.0);
@@ -359,12 +372,12 @@ mod tests {
 
     #[test]
     fn rollups_give_percentiles_within_a_bucket() {
-        let mut summary = Summary::new();
+        let mut summary = Summary::default();
         summary.add_rollup(100, 0, 100.0 * 50.0, 99.0, 0.0, 1.0);
         for ms in 0..100 {
-            summary.add_bucket(bucket_of(ms as f64 + 0.5), 1);
+            summary.add_bucket(bucket_of(ms as f64 + 0.5), 1, 300.0);
         }
-        let agg = summary.finish(None, None, 300.0);
+        let agg = summary.finish(None, None);
         assert!((agg.p50_ms - 50.0).abs() < 50.0 * 0.06, "{}", agg.p50_ms);
         assert!(agg.p99_ms <= 99.0);
         assert_eq!(agg.satisfied, 100);

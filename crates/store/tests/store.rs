@@ -1915,6 +1915,7 @@ fn retention_event(
         release: None,
         transaction: None,
         user_tag: Some(user.to_owned()),
+        trace_id: None,
         tags: vec![("browser".into(), browser.to_owned())],
         is_unhandled: false,
         message: String::new(),

@@ -1,12 +1,17 @@
-//! What happens to each envelope item: events are processed into issues, client reports are
-//! counted, the other known types are kept raw until their own pipelines exist, and unknown
-//! types are skipped. One bad item is reported without dropping the good ones beside it.
+//! What happens to each envelope item: events are processed into issues, transactions and
+//! spans into the performance model (with the performance issues found in them), client
+//! reports are counted, the other known types are kept raw until their own pipelines exist, and
+//! unknown types are skipped. One bad item is reported without dropping the good ones beside it.
 
 use serde::Deserialize;
 use serde_json::Value;
+use vigil_processing::performance::{
+    detect_problems, process_span_item, process_transaction, ProcessedSpan, ProcessedSpans,
+    ProcessedTransaction, Thresholds,
+};
 use vigil_processing::{process_event, NormalizeContext, ProcessedEvent};
 use vigil_protocol::envelope::{Envelope, Item, ItemType};
-use vigil_store::{NewEvent, RawItem};
+use vigil_store::{NewEvent, NewSpan, NewTransaction, RawItem, SpanBatch};
 
 use super::error::IngestError;
 use crate::config::Limits;
@@ -21,6 +26,8 @@ pub struct Accepted {
     /// When the envelope was received.
     pub received: f64,
     pub events: Vec<NewEvent>,
+    /// Transactions and spans, from `transaction` and `span` items.
+    pub spans: SpanBatch,
     pub raw_items: Vec<RawItem>,
     /// Client-report items: each item's source key and its counts.
     pub client_reports: Vec<(String, Vec<ClientReportCount>)>,
@@ -81,12 +88,14 @@ pub fn check_limits(envelope: &Envelope, limits: &Limits) -> Result<(), IngestEr
 
 /// Turns every item of an authenticated envelope into what the store keeps. `source` names the
 /// envelope's delivery (its queue entry): items keyed by it and their index are stored once
-/// however often the envelope is processed.
+/// however often the envelope is processed. `thresholds` are the project's for performance
+/// issues.
 pub fn accept_envelope(
     envelope: &Envelope,
     project_id: i64,
     ctx: &NormalizeContext,
     source: &str,
+    thresholds: &Thresholds,
 ) -> Accepted {
     let mut accepted = Accepted {
         project_id,
@@ -107,9 +116,25 @@ pub fn accept_envelope(
                     .invalid
                     .push(format!("client_report item: {reason}")),
             },
-            ItemType::Transaction
-            | ItemType::Span
-            | ItemType::Attachment
+            ItemType::Transaction => match parse_event_json(&item.payload)
+                .and_then(|raw| process_transaction(raw, ctx).map_err(|err| err.to_string()))
+            {
+                Ok(processed) => accepted.add_spans(processed, thresholds),
+                Err(reason) => accepted.invalid.push(format!("transaction item: {reason}")),
+            },
+            ItemType::Span => {
+                let content_type = item.headers.get("content_type").and_then(Value::as_str);
+                match process_span_item(
+                    &item.payload,
+                    content_type,
+                    envelope.headers.get("trace"),
+                    ctx,
+                ) {
+                    Ok(processed) => accepted.add_spans(processed, thresholds),
+                    Err(reason) => accepted.invalid.push(format!("span item: {reason}")),
+                }
+            }
+            ItemType::Attachment
             | ItemType::Session
             | ItemType::Sessions
             | ItemType::CheckIn
@@ -129,6 +154,83 @@ pub fn accept_envelope(
         }
     }
     accepted
+}
+
+impl Accepted {
+    /// Adds an item's transactions and spans, and an issue occurrence for each performance
+    /// problem found in a transaction whose spans came with it.
+    fn add_spans(&mut self, processed: ProcessedSpans, thresholds: &Thresholds) {
+        for transaction in &processed.transactions {
+            let own: Vec<ProcessedSpan> = processed
+                .spans
+                .iter()
+                .filter(|s| {
+                    s.trace_id == transaction.trace_id && s.segment_id == transaction.span_id
+                })
+                .cloned()
+                .collect();
+            for problem in detect_problems(transaction, &own, thresholds) {
+                let mut event = to_new_event(self.project_id, problem);
+                // The occurrence's trace is its transaction's.
+                event.trace_id = Some(transaction.trace_id.clone());
+                self.events.push(event);
+            }
+        }
+        let project_id = self.project_id;
+        let received = self.received;
+        self.spans.transactions.extend(
+            processed
+                .transactions
+                .into_iter()
+                .map(|t| to_new_transaction(project_id, received, t)),
+        );
+        self.spans.spans.extend(
+            processed
+                .spans
+                .into_iter()
+                .map(|s| to_new_span(project_id, s)),
+        );
+    }
+}
+
+fn to_new_transaction(project_id: i64, received: f64, t: ProcessedTransaction) -> NewTransaction {
+    NewTransaction {
+        project_id,
+        event_id: t.event_id,
+        trace_id: t.trace_id,
+        span_id: t.span_id,
+        parent_span_id: t.parent_span_id,
+        name: t.name,
+        op: t.op,
+        status: t.status,
+        start: t.start,
+        duration_ms: t.duration_ms,
+        received,
+        environment: t.environment,
+        release: t.release,
+        user_tag: t.user_tag,
+        platform: t.platform,
+        tags: t.tags,
+        data: t.data,
+    }
+}
+
+fn to_new_span(project_id: i64, s: ProcessedSpan) -> NewSpan {
+    NewSpan {
+        project_id,
+        trace_id: s.trace_id,
+        segment_id: s.segment_id,
+        transaction: s.transaction,
+        span_id: s.span_id,
+        parent_span_id: s.parent_span_id,
+        op: s.op,
+        description: s.description,
+        group: s.group,
+        status: s.status,
+        start: s.start,
+        duration_ms: s.duration_ms,
+        data: s.data,
+    }
 }
 
 /// Parses and processes one event payload.

@@ -4,14 +4,16 @@
 //! them again is harmless because the store skips events it already has (by project and event
 //! id).
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tracing::Instrument;
+use vigil_processing::performance::Thresholds;
 use vigil_processing::NormalizeContext;
 use vigil_protocol::envelope::parse_envelope;
-use vigil_store::{ClaimedEnvelope, StoreError};
+use vigil_store::{ClaimedEnvelope, PerformanceSettings, SpanBatch, StoreError};
 
 use super::items::{accept_envelope, Accepted};
 use crate::metrics::Metrics;
@@ -73,20 +75,24 @@ async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
 /// copied); acknowledges the entries after the commit.
 async fn process_batch(state: &AppState, claimed: Vec<ClaimedEnvelope>) {
     let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+    let thresholds = Arc::new(thresholds_of(state, &claimed).await);
     let claimed = Arc::new(claimed);
     let retention_days = state.config.retention_days;
     loop {
         let input = Arc::clone(&claimed);
-        let batch = match tokio::task::spawn_blocking(move || process(&input, retention_days)).await
-        {
-            Ok(batch) => batch,
-            Err(err) => {
-                // A panic in processing: leave the entries to be claimed again after the lease
-                // (and set aside after MAX_ATTEMPTS).
-                tracing::error!(%err, "processing a batch panicked");
-                return;
-            }
-        };
+        let thresholds = Arc::clone(&thresholds);
+        let batch =
+            match tokio::task::spawn_blocking(move || process(&input, retention_days, &thresholds))
+                .await
+            {
+                Ok(batch) => batch,
+                Err(err) => {
+                    // A panic in processing: leave the entries to be claimed again after the lease
+                    // (and set aside after MAX_ATTEMPTS).
+                    tracing::error!(%err, "processing a batch panicked");
+                    return;
+                }
+            };
         let events: usize = batch.iter().map(|a| a.events.len()).sum();
         match write(state, batch).await {
             Ok(()) => {
@@ -105,8 +111,38 @@ async fn process_batch(state: &AppState, claimed: Vec<ClaimedEnvelope>) {
     }
 }
 
+/// The performance-issue thresholds of each project in a batch; Sentry's defaults for a project
+/// whose settings cannot be read (a problem found with them is better than none).
+async fn thresholds_of(state: &AppState, claimed: &[ClaimedEnvelope]) -> HashMap<i64, Thresholds> {
+    let projects: BTreeSet<i64> = claimed.iter().map(|c| c.envelope.project_id).collect();
+    let mut thresholds = HashMap::new();
+    for project_id in projects {
+        let settings = match state.store.performance_settings(project_id).await {
+            Ok(settings) => settings,
+            Err(err) => {
+                tracing::warn!(project_id, %err, "reading performance settings failed; defaults used");
+                PerformanceSettings::default()
+            }
+        };
+        thresholds.insert(
+            project_id,
+            Thresholds {
+                n_plus_one_min_count: settings.n_plus_one_min_count,
+                n_plus_one_min_total_ms: settings.n_plus_one_min_total_ms,
+                slow_db_query_ms: settings.slow_db_query_ms,
+            },
+        );
+    }
+    thresholds
+}
+
 /// Turns every claimed envelope into what the store keeps.
-fn process(claimed: &[ClaimedEnvelope], retention_days: u32) -> Vec<Accepted> {
+fn process(
+    claimed: &[ClaimedEnvelope],
+    retention_days: u32,
+    thresholds: &HashMap<i64, Thresholds>,
+) -> Vec<Accepted> {
+    let defaults = Thresholds::default();
     claimed
         .iter()
         .filter_map(|entry| {
@@ -137,7 +173,8 @@ fn process(claimed: &[ClaimedEnvelope], retention_days: u32) -> Vec<Accepted> {
             // The entry's id and receive time: stable across re-processing, and never the same
             // for two entries (an id a backend reuses comes with a later receive time).
             let source = format!("q{}-{:x}", entry.id, queued.received.to_bits());
-            let accepted = accept_envelope(&envelope, queued.project_id, &ctx, &source);
+            let thresholds = thresholds.get(&queued.project_id).unwrap_or(&defaults);
+            let accepted = accept_envelope(&envelope, queued.project_id, &ctx, &source, thresholds);
             for reason in &accepted.invalid {
                 tracing::warn!(id = entry.id, reason, "queued item dropped");
             }
@@ -149,10 +186,13 @@ fn process(claimed: &[ClaimedEnvelope], retention_days: u32) -> Vec<Accepted> {
 /// Writes a processed batch: all events in one transaction, then the raw items and counters.
 async fn write(state: &AppState, batch: Vec<Accepted>) -> Result<(), StoreError> {
     let mut events = Vec::new();
+    let mut spans = SpanBatch::default();
     let mut raw = Vec::new();
     let mut reports = Vec::new();
     for accepted in batch {
         events.extend(accepted.events);
+        spans.transactions.extend(accepted.spans.transactions);
+        spans.spans.extend(accepted.spans.spans);
         raw.extend(accepted.raw_items);
         reports.push((
             accepted.project_id,
@@ -162,6 +202,9 @@ async fn write(state: &AppState, batch: Vec<Accepted>) -> Result<(), StoreError>
     }
     if !events.is_empty() {
         state.store.save_events(events).await?;
+    }
+    if !spans.transactions.is_empty() || !spans.spans.is_empty() {
+        state.store.save_spans(spans).await?;
     }
     if !raw.is_empty() {
         state.store.save_raw_items(raw).await?;

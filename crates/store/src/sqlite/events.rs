@@ -46,9 +46,9 @@ pub(crate) fn insert(
 ) -> StoreResult<()> {
     let e = &encoded.event;
     conn.prepare_cached(&format!(
-        "INSERT INTO events ({COLUMNS}, message)
+        "INSERT INTO events ({COLUMNS}, message, trace_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                 ?19)"
+                 ?19, ?20)"
     ))
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -71,6 +71,7 @@ pub(crate) fn insert(
             encoded.size,
             reference_id,
             e.message,
+            e.trace_id,
         ])
     })
     .db(&format!("event {}", e.event_id))?;
@@ -140,6 +141,34 @@ pub(crate) fn by_id(
         .db("reading an event")?;
     row.map(|row| EventReader::new()?.decode(conn, row))
         .transpose()
+}
+
+/// The events of a trace in an organization's projects, oldest first.
+pub(crate) fn of_trace(
+    conn: &Connection,
+    organization_id: i64,
+    trace_id: &str,
+) -> StoreResult<Vec<StoredEvent>> {
+    let rows: Vec<EventRow> = conn
+        .prepare_cached(&format!(
+            "SELECT {} FROM events e JOIN projects p ON p.id = e.project_id
+             WHERE e.trace_id = ?1 AND p.organization_id = ?2
+             ORDER BY e.timestamp LIMIT 1000",
+            COLUMNS
+                .split(", ")
+                .map(|c| format!("e.{}", c.trim()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .and_then(|mut stmt| {
+            stmt.query_map(params![trace_id, organization_id], EventRow::read)?
+                .collect()
+        })
+        .db("reading a trace's events")?;
+    let mut reader = EventReader::new()?;
+    rows.into_iter()
+        .map(|row| reader.decode(conn, row))
+        .collect()
 }
 
 /// An event row as stored, before its tags and data are decoded (decoding errors are the

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("migrations/0007_jobs_and_idempotent_items.sql"),
     ),
+    (8, include_str!("migrations/0008_performance.sql")),
 ];
 
 /// Brings the schema up to the newest version this binary knows.

@@ -53,13 +53,48 @@ pub(crate) fn delete_expired(
         params![before, sql_int(limit)],
     )
     .db("deleting expired client-report sources")?;
+    let (transactions, spans) = delete_expired_traces(&tx, before, limit)?;
     tx.commit().db("committing a retention pass")?;
     let pass = RetentionPass {
         events: expired.len() as u64,
         issues,
         raw_items: raw_items as u64,
+        transactions,
+        spans,
     };
     Ok((pass, references))
+}
+
+/// Deletes up to `limit` transactions and `limit` spans that started before `before`, and the
+/// rollup hours that ended before it.
+fn delete_expired_traces(tx: &Connection, before: f64, limit: u64) -> StoreResult<(u64, u64)> {
+    let transactions = tx
+        .execute(
+            "DELETE FROM transactions WHERE id IN
+                 (SELECT id FROM transactions WHERE start_ts < ?1 LIMIT ?2)",
+            params![before, sql_int(limit)],
+        )
+        .db("deleting expired transactions")?;
+    let spans = tx
+        .execute(
+            "DELETE FROM spans WHERE id IN (SELECT id FROM spans WHERE start_ts < ?1 LIMIT ?2)",
+            params![before, sql_int(limit)],
+        )
+        .db("deleting expired spans")?;
+    let last_hour = (before / 3600.0).floor() as i64 * 3600 - 3600;
+    for table in [
+        "transaction_rollups",
+        "transaction_rollup_buckets",
+        "transaction_rollup_users",
+        "span_rollups",
+    ] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE hour <= ?1"),
+            [last_hour],
+        )
+        .db("deleting expired rollups")?;
+    }
+    Ok((transactions as u64, spans as u64))
 }
 
 /// The oldest expired events, project by project (the `(project_id, timestamp)` index).

@@ -1,0 +1,480 @@
+//! `span` items: spans the JS SDKs stream instead of sending transactions.
+//!
+//! The current form (span v2, `application/vnd.sentry.items.span.v2+json`) is
+//! `{"version": 2, "items": [...]}` with typed attributes (`{"value", "type"}`) and the
+//! segment's root marked `is_segment`; the older form is one span per item, Relay's span JSON
+//! (`description`, `timestamp`, `data`, `sentry_tags`). Both are read into one [`RawSpan`].
+//! A segment root becomes a transaction: it is rebuilt as the transaction event a Python SDK
+//! would have sent and normalized like one, so the transaction pages show both alike. Every
+//! other span becomes a [`ProcessedSpan`] of the segment its `sentry.segment.id` names, whether
+//! or not that segment is in the same item.
+
+use serde_json::{json, Map, Value};
+use vigil_protocol::timestamp::parse_timestamp;
+
+use super::transaction::finish_segment;
+use super::{
+    duration_ms, hex_id, md5_hex, span_group, ProcessedSpan, ProcessedSpans, SPAN_STATUSES,
+};
+use crate::normalize::{normalize_event, NormalizeContext};
+
+/// The device clock is only corrected when it is off by more than this (Relay's threshold;
+/// less is network delay).
+const MIN_CLOCK_DRIFT_SECS: f64 = 55.0 * 60.0;
+/// A span ending later than this after receipt is treated as sent now.
+const MAX_SECS_IN_FUTURE: f64 = 60.0;
+/// Sentry's default event retention, used when the project sets none.
+const DEFAULT_RETENTION_DAYS: u32 = 90;
+
+/// One span as sent, in either format, with its attributes flattened to `{key: value}`.
+#[derive(Debug)]
+struct RawSpan {
+    trace_id: String,
+    span_id: String,
+    parent_span_id: Option<String>,
+    name: String,
+    op: String,
+    status: String,
+    start: f64,
+    end: f64,
+    is_segment: bool,
+    attributes: Map<String, Value>,
+}
+
+impl RawSpan {
+    fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn segment_id(&self) -> Option<String> {
+        self.attributes
+            .get("sentry.segment.id")
+            .and_then(|id| hex_id(id, 16))
+    }
+}
+
+/// Processes a `span` item: its payload, its `content_type` header and the envelope header's
+/// `trace` (dynamic sampling context: environment, release, transaction).
+///
+/// Spans without a valid trace id, span id or start and end are skipped; the item fails only
+/// when it is not JSON or holds no span at all.
+pub fn process_span_item(
+    payload: &[u8],
+    content_type: Option<&str>,
+    envelope_trace: Option<&Value>,
+    ctx: &NormalizeContext,
+) -> Result<ProcessedSpans, String> {
+    let parsed: Value =
+        serde_json::from_slice(payload).map_err(|e| format!("span item is not JSON: {e}"))?;
+    let is_v2 = content_type.is_some_and(|ct| ct.contains("span.v2"))
+        || parsed.get("items").is_some_and(Value::is_array);
+    let raw_items: Vec<Value> = match parsed {
+        Value::Object(mut container) if is_v2 => match container.shift_remove("items") {
+            Some(Value::Array(items)) => items,
+            _ => return Err("span v2 item without an `items` array".to_owned()),
+        },
+        Value::Object(_) => vec![parsed],
+        _ => return Err("span item is not a JSON object".to_owned()),
+    };
+    if raw_items.is_empty() {
+        return Err("span item holds no spans".to_owned());
+    }
+    let mut spans: Vec<RawSpan> = raw_items
+        .into_iter()
+        .filter_map(|item| if is_v2 { read_v2(item) } else { read_v1(item) })
+        .collect();
+    correct_times(&mut spans, ctx);
+
+    let mut out = ProcessedSpans::default();
+    for span in &spans {
+        if span.is_segment {
+            out.transactions
+                .push(segment_transaction(span, envelope_trace, ctx));
+        } else if let Some(child) = child_span(span, &spans, envelope_trace) {
+            out.spans.push(child);
+        }
+    }
+    Ok(out)
+}
+
+/// A span v2 item: `name`, `status` `ok`/`error`, `end_timestamp`, typed attributes.
+fn read_v2(item: Value) -> Option<RawSpan> {
+    let Value::Object(mut item) = item else {
+        return None;
+    };
+    let attributes = match item.shift_remove("attributes") {
+        Some(Value::Object(attributes)) => attributes
+            .into_iter()
+            .filter_map(|(key, typed)| {
+                let value = match typed {
+                    Value::Object(mut typed) => typed.shift_remove("value")?,
+                    // Not typed: taken as the value itself.
+                    other => other,
+                };
+                (!value.is_null()).then_some((key, value))
+            })
+            .collect(),
+        _ => Map::new(),
+    };
+    let status = match item.get("status").and_then(Value::as_str) {
+        Some("error") => attributes
+            .get("sentry.status.message")
+            .and_then(Value::as_str)
+            .filter(|m| SPAN_STATUSES.contains(m) && *m != "ok")
+            .unwrap_or("internal_error")
+            .to_owned(),
+        Some(status) if !status.is_empty() => status.to_owned(),
+        _ => "unknown".to_owned(),
+    };
+    let op = attributes
+        .get("sentry.op")
+        .and_then(Value::as_str)
+        .filter(|op| !op.is_empty())
+        .unwrap_or("default")
+        .to_owned();
+    Some(RawSpan {
+        trace_id: hex_id(item.get("trace_id")?, 32)?,
+        span_id: hex_id(item.get("span_id")?, 16)?,
+        parent_span_id: item.get("parent_span_id").and_then(|id| hex_id(id, 16)),
+        name: item
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        op,
+        status,
+        start: item.get("start_timestamp").and_then(parse_timestamp)?,
+        end: item.get("end_timestamp").and_then(parse_timestamp)?,
+        is_segment: item.get("is_segment").and_then(Value::as_bool) == Some(true),
+        attributes,
+    })
+}
+
+/// The older single-span JSON: `description`, `timestamp`, `data`, `sentry_tags`,
+/// `segment_id`. Read into the v2 vocabulary so the rest does not care.
+fn read_v1(item: Value) -> Option<RawSpan> {
+    let Value::Object(mut item) = item else {
+        return None;
+    };
+    let mut attributes = match item.shift_remove("data") {
+        Some(Value::Object(data)) => data,
+        _ => Map::new(),
+    };
+    if let Some(Value::Object(tags)) = item.shift_remove("sentry_tags") {
+        for (key, value) in tags {
+            let key = match key.as_str() {
+                "transaction" => "sentry.segment.name".to_owned(),
+                "environment" | "release" | "op" | "platform" => format!("sentry.{key}"),
+                _ => key,
+            };
+            attributes.entry(key).or_insert(value);
+        }
+    }
+    if let Some(segment_id) = item.get("segment_id").cloned() {
+        attributes.entry("sentry.segment.id").or_insert(segment_id);
+    }
+    let text = |key: &str| {
+        item.get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    Some(RawSpan {
+        trace_id: hex_id(item.get("trace_id")?, 32)?,
+        span_id: hex_id(item.get("span_id")?, 16)?,
+        parent_span_id: item.get("parent_span_id").and_then(|id| hex_id(id, 16)),
+        name: text("description").unwrap_or_default(),
+        op: text("op").unwrap_or_else(|| "default".to_owned()),
+        status: text("status").unwrap_or_else(|| "unknown".to_owned()),
+        start: item.get("start_timestamp").and_then(parse_timestamp)?,
+        end: item.get("timestamp").and_then(parse_timestamp)?,
+        is_segment: item.get("is_segment").and_then(Value::as_bool) == Some(true),
+        attributes,
+    })
+}
+
+/// Clock drift and impossible times, as normalization treats an event's: a device clock off
+/// by the difference between `sent_at` and the receive time is corrected for every span, and
+/// a span still ending in the future or before retention is moved to end at the receive time.
+fn correct_times(spans: &mut [RawSpan], ctx: &NormalizeContext) {
+    if let Some(sent_at) = ctx.sent_at {
+        let drift = ctx.received - sent_at;
+        if drift.abs() >= MIN_CLOCK_DRIFT_SECS {
+            for span in spans.iter_mut() {
+                span.start += drift;
+                span.end += drift;
+            }
+        }
+    }
+    let retention_days = match ctx.retention_days {
+        0 => DEFAULT_RETENTION_DAYS,
+        days => days,
+    };
+    let oldest = ctx.received - f64::from(retention_days) * 86_400.0;
+    for span in spans.iter_mut() {
+        if span.end > ctx.received + MAX_SECS_IN_FUTURE || span.end < oldest {
+            let shift = ctx.received - span.end;
+            span.start += shift;
+            span.end += shift;
+        }
+    }
+}
+
+/// A segment root as the transaction event Sentry would have built from it, normalized and
+/// finished like a `transaction` item.
+fn segment_transaction(
+    span: &RawSpan,
+    envelope_trace: Option<&Value>,
+    ctx: &NormalizeContext,
+) -> super::ProcessedTransaction {
+    let from_trace = |key: &str| {
+        envelope_trace
+            .and_then(|t| t.get(key))
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    let name = span
+        .attribute("sentry.segment.name")
+        .or((!span.name.is_empty()).then_some(span.name.as_str()))
+        .or_else(|| from_trace("transaction"))
+        .unwrap_or("<unlabeled transaction>")
+        .to_owned();
+    let event_id = md5_hex(&[&span.trace_id, &span.span_id]);
+    let sdk_name = span.attribute("sentry.sdk.name");
+    let platform = span
+        .attribute("sentry.platform")
+        .map(str::to_owned)
+        .unwrap_or_else(|| platform_of_sdk(sdk_name).to_owned());
+    let environment = span
+        .attribute("sentry.environment")
+        .or_else(|| from_trace("environment"));
+    let release = span
+        .attribute("sentry.release")
+        .or_else(|| from_trace("release"));
+
+    let mut trace_data = span.attributes.clone();
+    for consumed in [
+        "sentry.op",
+        "sentry.segment.name",
+        "sentry.segment.id",
+        "sentry.sdk.name",
+        "sentry.sdk.version",
+        "sentry.sdk.integrations",
+        "sentry.release",
+        "sentry.environment",
+        "sentry.platform",
+        "sentry.origin",
+        "sentry.status.message",
+    ] {
+        trace_data.shift_remove(consumed);
+    }
+    let mut trace = json!({
+        "trace_id": span.trace_id,
+        "span_id": span.span_id,
+        "op": span.op,
+        "status": span.status,
+        "type": "trace",
+    });
+    if let Some(parent) = &span.parent_span_id {
+        trace["parent_span_id"] = json!(parent);
+    }
+    if let Some(origin) = span.attribute("sentry.origin") {
+        trace["origin"] = json!(origin);
+    }
+    if !trace_data.is_empty() {
+        trace["data"] = Value::Object(trace_data);
+    }
+
+    let mut event = json!({
+        "event_id": event_id,
+        "type": "transaction",
+        "transaction": name,
+        "platform": platform,
+        "start_timestamp": span.start,
+        "timestamp": span.end,
+        "contexts": {"trace": trace},
+    });
+    if let Some(source) = span.attribute("sentry.segment.name.source") {
+        event["transaction_info"] = json!({ "source": source });
+    }
+    if let Some(environment) = environment {
+        event["environment"] = json!(environment);
+    }
+    if let Some(release) = release {
+        event["release"] = json!(release);
+    }
+    if let Some(sdk_name) = sdk_name {
+        let mut sdk = json!({
+            "name": sdk_name,
+            "version": span.attribute("sentry.sdk.version").unwrap_or("unknown"),
+        });
+        if let Some(integrations) = span.attributes.get("sentry.sdk.integrations") {
+            sdk["integrations"] = integrations.clone();
+        }
+        event["sdk"] = sdk;
+    }
+    let user = user_of(span);
+    if !user.is_empty() {
+        event["user"] = Value::Object(user);
+    }
+    let url = span
+        .attribute("url.full")
+        .or_else(|| span.attribute("http.url"));
+    let user_agent = span.attribute("user_agent.original");
+    if url.is_some() || user_agent.is_some() {
+        let mut request = Map::new();
+        if let Some(url) = url {
+            request.insert("url".into(), json!(url));
+        }
+        if let Some(method) = span
+            .attribute("http.request.method")
+            .or_else(|| span.attribute("http.method"))
+        {
+            request.insert("method".into(), json!(method));
+        }
+        if let Some(user_agent) = user_agent {
+            request.insert("headers".into(), json!({ "User-Agent": user_agent }));
+        }
+        event["request"] = Value::Object(request);
+    }
+
+    // Times are already corrected above; normalization must not shift them a second time, and
+    // the envelope's event id belongs to no span.
+    let span_ctx = NormalizeContext {
+        sent_at: None,
+        envelope_event_id: None,
+        ..ctx.clone()
+    };
+    let trace_value = event["contexts"]["trace"].clone();
+    // Built here from values already checked: normalization cannot reject it (a non-object or
+    // an end before the start, which `duration_ms` clamps instead).
+    let normalized = normalize_event(event.clone(), &span_ctx).unwrap_or(event);
+    finish_segment(
+        normalized,
+        span.trace_id.clone(),
+        span.span_id.clone(),
+        span.parent_span_id.clone(),
+        &trace_value,
+    )
+}
+
+/// A span below a segment. Its segment is `sentry.segment.id`, else the one segment of its
+/// trace in this item, else its parent (a span one level below an unseen root).
+fn child_span(
+    span: &RawSpan,
+    all: &[RawSpan],
+    envelope_trace: Option<&Value>,
+) -> Option<ProcessedSpan> {
+    let segment_in_item = |id: Option<&str>| {
+        all.iter().find(|s| {
+            s.is_segment && s.trace_id == span.trace_id && id.is_none_or(|id| s.span_id == id)
+        })
+    };
+    let segment_id = span
+        .segment_id()
+        .or_else(|| segment_in_item(None).map(|s| s.span_id.clone()))
+        .or_else(|| span.parent_span_id.clone())?;
+    if segment_id == span.span_id {
+        // Names itself as its segment without `is_segment`: nothing to hang it under.
+        return None;
+    }
+    let transaction = span
+        .attribute("sentry.segment.name")
+        .map(str::to_owned)
+        .or_else(|| {
+            segment_in_item(Some(&segment_id)).map(|s| {
+                s.attribute("sentry.segment.name")
+                    .unwrap_or(&s.name)
+                    .to_owned()
+            })
+        })
+        .or_else(|| {
+            envelope_trace
+                .and_then(|t| t.get("transaction"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    let description = description_of(span);
+    Some(ProcessedSpan {
+        trace_id: span.trace_id.clone(),
+        segment_id,
+        transaction,
+        span_id: span.span_id.clone(),
+        parent_span_id: span.parent_span_id.clone(),
+        group: span_group(&span.op, &description),
+        op: span.op.clone(),
+        description,
+        status: span.status.clone(),
+        start: span.start,
+        duration_ms: duration_ms(span.start, span.end),
+        data: if span.attributes.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(span.attributes.clone())
+        },
+    })
+}
+
+/// What Sentry shows as the span's description. Streamed resource and HTTP client spans are
+/// named after the host only (`127.0.0.1`); the URL they fetched is an attribute, and it is
+/// what a v1 span's description held and what they are grouped by.
+fn description_of(span: &RawSpan) -> String {
+    let url = span
+        .attribute("url.full")
+        .or_else(|| span.attribute("http.url"));
+    match url {
+        Some(url) if span.op.starts_with("resource") && !span.name.contains("://") => {
+            url.to_owned()
+        }
+        Some(url) if span.op.starts_with("http.client") && !span.name.contains("://") => {
+            let method = span
+                .attribute("http.request.method")
+                .or_else(|| span.attribute("http.method"))
+                .or_else(|| span.name.split_whitespace().next())
+                .unwrap_or("GET");
+            format!("{method} {url}")
+        }
+        _ => span.name.clone(),
+    }
+}
+
+/// The event platform of an SDK, as its own error events name it.
+fn platform_of_sdk(sdk_name: Option<&str>) -> &'static str {
+    match sdk_name.unwrap_or_default() {
+        name if name.starts_with("sentry.javascript.node")
+            || name.starts_with("sentry.javascript.bun")
+            || name.starts_with("sentry.javascript.deno") =>
+        {
+            "node"
+        }
+        name if name.starts_with("sentry.javascript") => "javascript",
+        name if name.starts_with("sentry.python") => "python",
+        name if name.starts_with("sentry.rust") => "rust",
+        _ => "other",
+    }
+}
+
+/// `user.*` attributes as an event's `user`.
+fn user_of(span: &RawSpan) -> Map<String, Value> {
+    let mut user = Map::new();
+    for (attribute, field) in [
+        ("user.id", "id"),
+        ("user.email", "email"),
+        ("user.name", "username"),
+        ("user.username", "username"),
+        ("user.ip_address", "ip_address"),
+    ] {
+        if let Some(value) = span.attributes.get(attribute) {
+            if value.is_string() || value.is_number() {
+                user.entry(field).or_insert_with(|| value.clone());
+            }
+        }
+    }
+    user
+}

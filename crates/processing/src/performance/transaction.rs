@@ -1,0 +1,216 @@
+//! `transaction` items (the Python SDK's, and every other SDK that does not stream spans): one
+//! event whose `contexts.trace` is the segment's root span and whose `spans` are the rest.
+//!
+//! The event is normalized like any other (timestamps, clock drift, ids of the trace context),
+//! then split: the event without its spans is the segment, each span a [`ProcessedSpan`]. A span
+//! that cannot be placed (no valid span id, no start or end) is dropped and noted in the
+//! event's `errors`, the way normalization notes what it repaired.
+
+use serde_json::{json, Map, Value};
+use vigil_protocol::timestamp::parse_timestamp;
+
+use super::{duration_ms, hex_id, span_group, ProcessedSpan, ProcessedSpans, ProcessedTransaction};
+use crate::normalize::{normalize_event, NormalizeContext, NormalizeError};
+use crate::tags;
+use crate::ProcessingError;
+
+/// Processes a `transaction` item's payload, already parsed as JSON.
+///
+/// Fails when the payload is not an object, has no start or end (as normalization rejects), or
+/// has no trace context with a trace id and span id: Relay drops those too, since nothing could
+/// place the transaction in a trace.
+pub fn process_transaction(
+    raw: Value,
+    ctx: &NormalizeContext,
+) -> Result<ProcessedSpans, ProcessingError> {
+    let mut raw = raw;
+    if let Some(obj) = raw.as_object_mut() {
+        // The item type says what this is; an SDK that leaves `type` out still sent a
+        // transaction, and normalization needs to know it.
+        obj.insert("type".into(), Value::String("transaction".into()));
+    }
+    let mut event = normalize_event(raw, ctx)?;
+    let Some(obj) = event.as_object_mut() else {
+        return Err(NormalizeError::NotAnObject.into());
+    };
+    let raw_spans = match obj.shift_remove("spans") {
+        Some(Value::Array(spans)) => spans,
+        _ => Vec::new(),
+    };
+
+    let trace = obj
+        .get("contexts")
+        .and_then(|c| c.get("trace"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let trace_id = trace.get("trace_id").and_then(|id| hex_id(id, 32)).ok_or(
+        NormalizeError::InvalidTransaction("contexts.trace.trace_id missing or invalid"),
+    )?;
+    let span_id = trace.get("span_id").and_then(|id| hex_id(id, 16)).ok_or(
+        NormalizeError::InvalidTransaction("contexts.trace.span_id missing or invalid"),
+    )?;
+    let parent_span_id = trace.get("parent_span_id").and_then(|id| hex_id(id, 16));
+    let name = str_field(obj, "transaction").unwrap_or_default();
+
+    let mut dropped = Vec::new();
+    let mut spans = Vec::with_capacity(raw_spans.len());
+    for (i, span) in raw_spans.into_iter().enumerate() {
+        match span_from_v1(span, &trace_id, &span_id, &name) {
+            Ok(span) => spans.push(span),
+            Err((field, value)) => dropped.push(json!({
+                "type": "invalid_data",
+                "name": format!("spans.{i}.{field}"),
+                "value": value,
+            })),
+        }
+    }
+    if !dropped.is_empty() {
+        let errors = obj
+            .entry("errors")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(errors) = errors {
+            errors.extend(dropped);
+        }
+    }
+
+    let transaction = finish_segment(event, trace_id, span_id, parent_span_id, &trace);
+    Ok(ProcessedSpans {
+        transactions: vec![transaction],
+        spans,
+    })
+}
+
+/// Turns a normalized transaction event (without spans) into the segment: reads the columns
+/// the store indexes, derives the tags and writes them back into the event as Sentry stores
+/// them. Shared with streamed segment spans, which are rebuilt as such an event first.
+pub(super) fn finish_segment(
+    mut event: Value,
+    trace_id: String,
+    span_id: String,
+    parent_span_id: Option<String>,
+    trace: &Value,
+) -> ProcessedTransaction {
+    let tags = tags::derive_tags(&event);
+    let user_tag = tags::user_tag(&event);
+    let obj = event.as_object_mut();
+    let field = |key: &str| {
+        obj.as_ref()
+            .and_then(|o| o.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let event_id = field("event_id").unwrap_or_default();
+    let name = field("transaction").unwrap_or_default();
+    let environment = field("environment");
+    let release = field("release");
+    let platform = field("platform").unwrap_or_else(|| "other".to_owned());
+    let time = |key: &str| {
+        obj.as_ref()
+            .and_then(|o| o.get(key))
+            .and_then(parse_timestamp)
+    };
+    let end = time("timestamp").unwrap_or(0.0);
+    let start = time("start_timestamp").unwrap_or(end);
+    let op = trace
+        .get("op")
+        .and_then(Value::as_str)
+        .filter(|op| !op.is_empty())
+        .unwrap_or("default")
+        .to_owned();
+    let status = trace
+        .get("status")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("unknown")
+        .to_owned();
+    if let Some(obj) = obj {
+        obj.insert(
+            "tags".into(),
+            Value::Array(tags.iter().map(|(k, v)| json!([k, v])).collect()),
+        );
+    }
+    ProcessedTransaction {
+        event_id,
+        trace_id,
+        span_id,
+        parent_span_id,
+        name,
+        op,
+        status,
+        start,
+        duration_ms: duration_ms(start, end),
+        environment,
+        release,
+        user_tag,
+        platform,
+        tags,
+        data: event,
+    }
+}
+
+/// One span of a transaction's `spans` (timestamps already normalized). On failure, the field
+/// that made it unusable and its value.
+fn span_from_v1(
+    span: Value,
+    trace_id: &str,
+    segment_id: &str,
+    transaction: &str,
+) -> Result<ProcessedSpan, (&'static str, Value)> {
+    let Value::Object(mut span) = span else {
+        return Err(("", span));
+    };
+    let span_id = span
+        .get("span_id")
+        .and_then(|id| hex_id(id, 16))
+        .ok_or_else(|| {
+            (
+                "span_id",
+                span.get("span_id").cloned().unwrap_or(Value::Null),
+            )
+        })?;
+    if span_id == segment_id {
+        // The root span again: it is the segment itself.
+        return Err(("span_id", Value::String(span_id)));
+    }
+    let start = span
+        .get("start_timestamp")
+        .and_then(parse_timestamp)
+        .ok_or(("start_timestamp", Value::Null))?;
+    let end = span
+        .get("timestamp")
+        .and_then(parse_timestamp)
+        .ok_or(("timestamp", Value::Null))?;
+    let text = |span: &Map<String, Value>, key: &str| {
+        span.get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let op = text(&span, "op").unwrap_or_else(|| "default".to_owned());
+    let description = text(&span, "description").unwrap_or_default();
+    let status = text(&span, "status").unwrap_or_else(|| "unknown".to_owned());
+    let data = match span.shift_remove("data") {
+        Some(Value::Object(data)) if !data.is_empty() => Value::Object(data),
+        _ => Value::Null,
+    };
+    Ok(ProcessedSpan {
+        // A span inside a transaction belongs to its trace, whatever its own field says.
+        trace_id: trace_id.to_owned(),
+        segment_id: segment_id.to_owned(),
+        transaction: transaction.to_owned(),
+        parent_span_id: span.get("parent_span_id").and_then(|id| hex_id(id, 16)),
+        span_id,
+        group: span_group(&op, &description),
+        op,
+        description,
+        status,
+        start,
+        duration_ms: duration_ms(start, end),
+        data,
+    })
+}
+
+fn str_field(obj: &Map<String, Value>, key: &str) -> Option<String> {
+    obj.get(key).and_then(Value::as_str).map(str::to_owned)
+}

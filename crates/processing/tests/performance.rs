@@ -1,0 +1,831 @@
+//! Transactions and spans into the performance model, and the N+1 / slow query detectors:
+//! over every `transaction` and `span` item of the real SDK captures in
+//! `fixtures/sdk-payloads/`, and over synthetic transactions for the rules the fixtures do not
+//! reach (thresholds, grouping of SQL and URLs, streamed spans without their segment).
+//!
+//! The fixtures live outside the workspace (`/work/shared/fixtures/sdk-payloads` next to the
+//! checkout); set `VIGIL_FIXTURES_DIR` to point elsewhere.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use vigil_processing::normalize::NormalizeContext;
+use vigil_processing::performance::{
+    detect_problems, process_span_item, process_transaction, span_group, ProcessedSpans, Thresholds,
+};
+use vigil_processing::ProcessingError;
+
+fn fixtures_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("VIGIL_FIXTURES_DIR") {
+        return PathBuf::from(dir);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/sdk-payloads")
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// A captured request body with its `Content-Encoding` undone.
+fn body_of(dir: &Path) -> Vec<u8> {
+    let request: Value =
+        serde_json::from_slice(&read(&dir.join("request.json"))).expect("request.json is JSON");
+    let encoding = request["headers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|h| {
+            h.get(0)
+                .and_then(Value::as_str)
+                .is_some_and(|k| k.eq_ignore_ascii_case("content-encoding"))
+        })
+        .and_then(|h| h.get(1).and_then(Value::as_str))
+        .unwrap_or_default()
+        .to_owned();
+    let raw = read(&dir.join("body.bin"));
+    let mut out = Vec::new();
+    match encoding.as_str() {
+        "gzip" => flate2::read::GzDecoder::new(raw.as_slice()).read_to_end(&mut out),
+        "deflate" => flate2::read::ZlibDecoder::new(raw.as_slice()).read_to_end(&mut out),
+        _ => return raw,
+    }
+    .expect("fixture body decompresses");
+    out
+}
+
+/// An envelope split by hand: header line, then per item a header line and either `length`
+/// bytes or the rest of the line.
+fn parse_envelope(body: &[u8]) -> (Value, Vec<(Value, Vec<u8>)>) {
+    let (header_line, mut rest) = split_line(body);
+    let header: Value = serde_json::from_slice(header_line).expect("envelope header is JSON");
+    let mut items = Vec::new();
+    while !rest.is_empty() {
+        let (item_line, after) = split_line(rest);
+        if item_line.iter().all(u8::is_ascii_whitespace) {
+            rest = after;
+            continue;
+        }
+        let item_header: Value = serde_json::from_slice(item_line).expect("item header is JSON");
+        let (payload, after) = match item_header.get("length").and_then(Value::as_u64) {
+            Some(len) => {
+                let len = usize::try_from(len).expect("length fits");
+                let (payload, after) = after.split_at(len);
+                (payload, after.strip_prefix(b"\n").unwrap_or(after))
+            }
+            None => split_line(after),
+        };
+        items.push((item_header, payload.to_vec()));
+        rest = after;
+    }
+    (header, items)
+}
+
+fn split_line(bytes: &[u8]) -> (&[u8], &[u8]) {
+    match bytes.iter().position(|&b| b == b'\n') {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (bytes, &[]),
+    }
+}
+
+/// One performance item of a captured envelope.
+struct FixtureItem {
+    name: String,
+    ty: String,
+    content_type: Option<String>,
+    envelope_trace: Option<Value>,
+    payload: Vec<u8>,
+    ctx: NormalizeContext,
+}
+
+impl FixtureItem {
+    fn process(&self) -> ProcessedSpans {
+        match self.ty.as_str() {
+            "transaction" => {
+                let raw: Value = serde_json::from_slice(&self.payload).expect("payload is JSON");
+                process_transaction(raw, &self.ctx).unwrap_or_else(|e| panic!("{}: {e}", self.name))
+            }
+            _ => process_span_item(
+                &self.payload,
+                self.content_type.as_deref(),
+                self.envelope_trace.as_ref(),
+                &self.ctx,
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name)),
+        }
+    }
+}
+
+/// Every `transaction` and `span` item in the fixtures, with the context the server would
+/// give it (received one second after the SDK's `sent_at`).
+fn fixture_items() -> Vec<FixtureItem> {
+    let root = fixtures_dir();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("fixtures not found at {} ({e})", root.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .flat_map(|scenario| {
+            std::fs::read_dir(scenario)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.is_dir()
+                        && p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.ends_with("-envelope"))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    dirs.sort();
+    let mut out = Vec::new();
+    for dir in dirs {
+        let (header, items) = parse_envelope(&body_of(&dir));
+        let sent_at = header
+            .get("sent_at")
+            .and_then(vigil_protocol::timestamp::parse_timestamp);
+        for (i, (item_header, payload)) in items.into_iter().enumerate() {
+            let ty = item_header["type"].as_str().unwrap_or_default().to_owned();
+            if ty != "transaction" && ty != "span" {
+                continue;
+            }
+            let received = sent_at.expect("envelopes with spans carry sent_at") + 1.0;
+            out.push(FixtureItem {
+                name: format!("{}/{i}", dir.display()),
+                ty,
+                content_type: item_header["content_type"].as_str().map(str::to_owned),
+                envelope_trace: header.get("trace").cloned(),
+                payload,
+                ctx: NormalizeContext {
+                    received,
+                    sent_at,
+                    envelope_event_id: header
+                        .get("event_id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    ..NormalizeContext::default()
+                },
+            });
+        }
+    }
+    out
+}
+
+fn fixture(scenario: &str) -> FixtureItem {
+    fixture_items()
+        .into_iter()
+        .find(|item| item.name.contains(&format!("/{scenario}/")))
+        .unwrap_or_else(|| panic!("no performance item in {scenario}"))
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+}
+
+#[test]
+fn every_fixture_transaction_and_span_item_processes() {
+    let items = fixture_items();
+    assert!(
+        items.iter().filter(|i| i.ty == "transaction").count() >= 4
+            && items.iter().filter(|i| i.ty == "span").count() >= 4,
+        "expected the fixtures' transactions and span items, found {}",
+        items.len()
+    );
+    for item in &items {
+        let out = item.process();
+        assert!(
+            !out.transactions.is_empty() || !out.spans.is_empty(),
+            "{}: nothing came out",
+            item.name
+        );
+        for t in &out.transactions {
+            assert!(
+                is_hex(&t.event_id, 32),
+                "{}: event id {}",
+                item.name,
+                t.event_id
+            );
+            assert!(is_hex(&t.trace_id, 32), "{}: trace id", item.name);
+            assert!(is_hex(&t.span_id, 16), "{}: span id", item.name);
+            assert!(
+                t.duration_ms >= 0.0 && t.start > 1.7e9,
+                "{}: times",
+                item.name
+            );
+            assert!(!t.name.is_empty() && !t.op.is_empty() && !t.status.is_empty());
+            assert!(
+                t.data.get("spans").is_none(),
+                "{}: spans kept in data",
+                item.name
+            );
+            assert_eq!(t.data["type"], "transaction", "{}", item.name);
+        }
+        for s in &out.spans {
+            assert!(
+                is_hex(&s.span_id, 16) && is_hex(&s.segment_id, 16),
+                "{}",
+                item.name
+            );
+            assert!(is_hex(&s.trace_id, 32), "{}", item.name);
+            assert!(
+                s.duration_ms >= 0.0 && s.start > 1.7e9,
+                "{}: span times",
+                item.name
+            );
+            assert!(
+                !s.transaction.is_empty(),
+                "{}: span without segment name",
+                item.name
+            );
+        }
+        // Detection runs over every segment without failing.
+        for t in &out.transactions {
+            let _ = detect_problems(t, &out.spans, &Thresholds::default());
+        }
+    }
+}
+
+#[test]
+fn django_transaction_splits_into_segment_and_spans() {
+    let out = fixture("django-db-nplus1").process();
+    assert_eq!(out.transactions.len(), 1);
+    let t = &out.transactions[0];
+    assert_eq!(t.name, "/authors/");
+    assert_eq!(t.op, "http.server");
+    assert_eq!(t.status, "ok");
+    assert_eq!(t.platform, "python");
+    assert_eq!(t.environment.as_deref(), Some("production"));
+    assert_eq!(t.release.as_deref(), Some("shop@1.4.2"));
+    assert_eq!(t.trace_id, "5c7c070a55e54f53aeebfa86dbe3f266");
+    assert_eq!(t.span_id, "bd15042177b2a21f");
+    assert_eq!(t.event_id, "81e79c8169794755be1077790f04ed94");
+    assert!((t.duration_ms - 10.991).abs() < 0.01, "{}", t.duration_ms);
+    assert!(t.tags.contains(&("transaction".into(), "/authors/".into())));
+    assert_eq!(out.spans.len(), 18);
+    assert!(out.spans.iter().all(|s| s.segment_id == t.span_id
+        && s.transaction == "/authors/"
+        && s.trace_id == t.trace_id));
+    let selects: Vec<_> = out
+        .spans
+        .iter()
+        .filter(|s| s.op == "db" && s.description.starts_with("SELECT"))
+        .collect();
+    assert_eq!(selects.len(), 15);
+    assert!(selects.iter().all(|s| s.group == selects[0].group));
+    assert!(
+        selects[0]
+            .group
+            .ends_with(r#"WHERE "auth_user"."id" = %s ORDER BY "auth_user"."id" ASC LIMIT %s"#),
+        "{}",
+        selects[0].group
+    );
+    assert_eq!(selects[0].data["db.system"], "sqlite");
+}
+
+#[test]
+fn django_nplus1_is_one_problem_with_every_repetition() {
+    let out = fixture("django-db-nplus1").process();
+    let t = &out.transactions[0];
+    // The 15 queries take about 1.3 ms together: under Sentry's 100 ms there is no issue …
+    assert!(detect_problems(t, &out.spans, &Thresholds::default()).is_empty());
+    // … with the time threshold off, there is exactly one.
+    let thresholds = Thresholds {
+        n_plus_one_min_total_ms: 0.0,
+        ..Thresholds::default()
+    };
+    let problems = detect_problems(t, &out.spans, &thresholds);
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    let p = &problems[0];
+    assert_eq!(p.event_type, "performance_n_plus_one_db_queries");
+    assert_eq!(p.title, "N+1 Query");
+    assert_eq!(p.culprit, "/authors/");
+    assert_eq!(p.level, "info");
+    assert_eq!(p.grouping_variant, "performance");
+    assert_eq!(p.transaction.as_deref(), Some("/authors/"));
+    assert!(!p.is_unhandled);
+    assert_eq!(p.hashes.len(), 1);
+    assert!(is_hex(&p.hashes[0], 32) && is_hex(&p.event_id, 32));
+    assert_ne!(p.event_id, t.event_id);
+    let evidence = &p.data["occurrence"]["evidence_data"];
+    let offenders = evidence["offender_span_ids"].as_array().expect("offenders");
+    assert!(offenders.len() >= 10, "{evidence}");
+    assert_eq!(offenders.len(), 15);
+    assert_eq!(evidence["num_repeating_spans"], "15");
+    assert_eq!(evidence["cause_span_ids"], json!(["92a2897d226c0a53"])); // `connect`
+    assert_eq!(evidence["parent_span_ids"], json!(["bd15042177b2a21f"]));
+    let groups: std::collections::HashSet<_> = out
+        .spans
+        .iter()
+        .filter(|s| offenders.contains(&json!(s.span_id)))
+        .map(|s| s.group.as_str())
+        .collect();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(p.message, *groups.iter().next().expect("one group"));
+    assert_eq!(p.metadata["value"], p.message);
+    assert_eq!(p.metadata["location"], "/authors/");
+    assert_eq!(p.data["hashes"], json!(p.hashes));
+    assert_eq!(p.data["contexts"]["trace"]["trace_id"], t.trace_id);
+    // The offenders and their cause are shown.
+    assert_eq!(p.data["spans"].as_array().map(Vec::len), Some(16));
+}
+
+#[test]
+fn node_streamed_spans_become_one_transaction_with_two_spans() {
+    let item = fixture("node-transaction");
+    let out = item.process();
+    assert_eq!(out.transactions.len(), 1);
+    let t = &out.transactions[0];
+    assert_eq!(t.name, "GET /api/products");
+    assert_eq!(t.op, "http.server");
+    assert_eq!(t.status, "ok");
+    assert_eq!(t.span_id, "a1f9c1886a3431e6");
+    assert_eq!(t.trace_id, "b734577d50fd48ea9070b488e32bdbf7");
+    assert_eq!(t.parent_span_id, None);
+    assert_eq!(t.platform, "node");
+    assert_eq!(t.environment.as_deref(), Some("production"));
+    assert_eq!(t.release.as_deref(), Some("storefront@3.1.0"));
+    assert!((t.duration_ms - 34.18).abs() < 0.01, "{}", t.duration_ms);
+    assert_eq!(t.data["contexts"]["trace"]["span_id"], "a1f9c1886a3431e6");
+    assert_eq!(t.data["sdk"]["name"], "sentry.javascript.node");
+    assert_eq!(t.data["transaction"], "GET /api/products");
+    assert_eq!(
+        t.data["contexts"]["trace"]["data"]["device.processor_count"],
+        2
+    );
+    // Processing the same item again gives the same transaction id.
+    assert_eq!(item.process().transactions[0].event_id, t.event_id);
+
+    assert_eq!(out.spans.len(), 2);
+    let db = out.spans.iter().find(|s| s.op == "db").expect("db span");
+    assert_eq!(db.group, "SELECT * FROM products WHERE category = $1");
+    assert_eq!(db.segment_id, t.span_id);
+    assert_eq!(db.transaction, "GET /api/products");
+    assert_eq!(db.parent_span_id.as_deref(), Some("a1f9c1886a3431e6"));
+    assert_eq!(db.data["sentry.origin"], "manual");
+    assert!((db.duration_ms - 17.199).abs() < 0.01, "{}", db.duration_ms);
+    let render = out
+        .spans
+        .iter()
+        .find(|s| s.op == "function")
+        .expect("function span");
+    assert_eq!(render.description, "render product list");
+}
+
+#[test]
+fn browser_pageload_error_status_is_internal_error() {
+    let items = fixture_items();
+    let item = items
+        .iter()
+        .find(|i| i.name.contains("/browser-uncaught-error/") && i.ty == "span")
+        .expect("browser span item");
+    let out = item.process();
+    let t = out.transactions.first().expect("pageload segment");
+    assert_eq!(t.name, "Pageload");
+    assert_eq!(t.op, "pageload");
+    assert_eq!(t.status, "internal_error");
+    assert_eq!(t.platform, "javascript");
+    // The user agent makes the browser tags an error event of the same page would get.
+    assert!(
+        t.tags
+            .iter()
+            .any(|(k, v)| k == "browser.name" && v == "Chrome"),
+        "{:?}",
+        t.tags
+    );
+    assert_eq!(out.spans.len(), 12);
+    let script = out
+        .spans
+        .iter()
+        .find(|s| s.op == "resource.script")
+        .expect("script");
+    assert_eq!(script.group, "http://127.0.0.1:24594/sentry-browser.js");
+}
+
+#[test]
+fn streamed_child_without_its_segment_is_a_span_only() {
+    let payload = json!({"version": 2, "items": [{
+        "name": "SELECT * FROM carts WHERE id = 42",
+        "span_id": "AAAAAAAAAAAAAAA1",
+        "trace_id": "b734577d50fd48ea9070b488e32bdbf7",
+        "parent_span_id": "bbbbbbbbbbbbbbb2",
+        "start_timestamp": 1_795_576_122.5,
+        "end_timestamp": 1_795_576_122.25,
+        "is_segment": false,
+        "status": "error",
+        "attributes": {
+            "sentry.op": {"value": "db.sql.query", "type": "string"},
+            "sentry.segment.id": {"value": "cccccccccccccc03", "type": "string"},
+            "db.system": {"value": "postgresql", "type": "string"}
+        }
+    }, {"name": "no ids", "start_timestamp": 1, "end_timestamp": 2}]});
+    let ctx = NormalizeContext {
+        received: 1_795_576_123.0,
+        ..NormalizeContext::default()
+    };
+    let trace = json!({"transaction": "POST /cart", "environment": "staging"});
+    let out = process_span_item(
+        &serde_json::to_vec(&payload).expect("serializes"),
+        Some("application/vnd.sentry.items.span.v2+json"),
+        Some(&trace),
+        &ctx,
+    )
+    .expect("processes");
+    assert!(out.transactions.is_empty());
+    assert_eq!(out.spans.len(), 1);
+    let span = &out.spans[0];
+    assert_eq!(span.span_id, "aaaaaaaaaaaaaaa1");
+    assert_eq!(span.segment_id, "cccccccccccccc03");
+    assert_eq!(span.transaction, "POST /cart");
+    assert_eq!(span.status, "internal_error");
+    assert_eq!(span.duration_ms, 0.0, "negative durations clamp to zero");
+    assert_eq!(span.group, "SELECT * FROM carts WHERE id = %s");
+    assert_eq!(
+        span.data,
+        json!({"sentry.op": "db.sql.query", "sentry.segment.id": "cccccccccccccc03", "db.system": "postgresql"})
+    );
+}
+
+#[test]
+fn single_v1_span_item_is_read_best_effort() {
+    let payload = json!({
+        "span_id": "dddddddddddddd04", "trace_id": "b734577d50fd48ea9070b488e32bdbf7",
+        "segment_id": "cccccccccccccc03", "parent_span_id": "cccccccccccccc03",
+        "op": "http.client", "description": "GET https://api.example.com/items/991?x=1",
+        "start_timestamp": "2026-11-25T03:08:42.000Z", "timestamp": 1_795_576_122.1,
+        "status": "ok", "data": {"http.response.status_code": 200},
+        "sentry_tags": {"transaction": "GET /items"}
+    });
+    let ctx = NormalizeContext {
+        received: 1_795_576_123.0,
+        ..NormalizeContext::default()
+    };
+    let out = process_span_item(
+        &serde_json::to_vec(&payload).expect("json"),
+        None,
+        None,
+        &ctx,
+    )
+    .expect("processes");
+    assert_eq!(out.spans.len(), 1);
+    let span = &out.spans[0];
+    assert_eq!(span.segment_id, "cccccccccccccc03");
+    assert_eq!(span.transaction, "GET /items");
+    assert_eq!(span.group, "GET https://api.example.com/items/*");
+    assert!(
+        (span.duration_ms - 100.0).abs() < 0.01,
+        "{}",
+        span.duration_ms
+    );
+}
+
+#[test]
+fn span_items_that_are_not_spans_fail() {
+    let ctx = NormalizeContext::default();
+    assert!(process_span_item(b"not json", None, None, &ctx).is_err());
+    assert!(process_span_item(b"[1]", None, None, &ctx).is_err());
+    assert!(process_span_item(br#"{"version":2,"items":[]}"#, None, None, &ctx).is_err());
+}
+
+/// A Python-shaped transaction under `/orders/` with the given spans (op, description,
+/// duration in ms), one after another under the root span.
+fn transaction_with(spans: &[(&str, &str, f64)]) -> Value {
+    let start = 1_795_576_000.0;
+    let mut at = start + 0.001;
+    let spans: Vec<Value> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, (op, description, ms))| {
+            let span = json!({
+                "span_id": format!("{:016x}", 0x1000 + i),
+                "parent_span_id": "00000000000000ff",
+                "trace_id": "0123456789abcdef0123456789abcdef",
+                "op": op, "description": description,
+                "start_timestamp": at, "timestamp": at + ms / 1000.0,
+            });
+            at += ms / 1000.0 + 0.0001;
+            span
+        })
+        .collect();
+    json!({
+        "type": "transaction", "transaction": "/orders/", "platform": "python",
+        "event_id": "fedcba9876543210fedcba9876543210",
+        "start_timestamp": start, "timestamp": at + 0.001,
+        "contexts": {"trace": {
+            "trace_id": "0123456789ABCDEF0123456789ABCDEF", "span_id": "00000000000000ff",
+            "op": "http.server", "status": "ok"
+        }},
+        "user": {"id": "7"},
+        "spans": spans,
+    })
+}
+
+fn process_synthetic(spans: &[(&str, &str, f64)]) -> ProcessedSpans {
+    let ctx = NormalizeContext {
+        received: 1_795_576_100.0,
+        ..NormalizeContext::default()
+    };
+    process_transaction(transaction_with(spans), &ctx).expect("processes")
+}
+
+fn n_plus_one(count: usize, each_ms: f64) -> Vec<(&'static str, String, f64)> {
+    let mut spans = vec![("db", "SELECT id FROM orders".to_owned(), 2.0)];
+    for i in 0..count {
+        spans.push((
+            "db.sql.query",
+            format!("SELECT * FROM items WHERE order_id = {}", 100 + i),
+            each_ms,
+        ));
+    }
+    spans
+}
+
+fn detect(
+    spans: &[(&str, String, f64)],
+    thresholds: &Thresholds,
+) -> Vec<vigil_processing::ProcessedEvent> {
+    let borrowed: Vec<(&str, &str, f64)> = spans
+        .iter()
+        .map(|(op, d, ms)| (*op, d.as_str(), *ms))
+        .collect();
+    let out = process_synthetic(&borrowed);
+    detect_problems(&out.transactions[0], &out.spans, thresholds)
+}
+
+#[test]
+fn n_plus_one_needs_enough_repetitions_and_time() {
+    let defaults = Thresholds::default();
+    // Ten repetitions of 10 ms: exactly at both thresholds.
+    let at = detect(&n_plus_one(10, 10.0), &defaults);
+    assert_eq!(at.len(), 1, "{at:#?}");
+    assert_eq!(at[0].message, "SELECT * FROM items WHERE order_id = %s");
+    assert_eq!(at[0].user_tag.as_deref(), Some("id:7"));
+    // Nine repetitions: too few, however slow.
+    assert!(detect(&n_plus_one(9, 50.0), &defaults).is_empty());
+    // Ten quick ones: too little time together.
+    assert!(detect(&n_plus_one(10, 9.0), &defaults).is_empty());
+    // A non-database span in the middle breaks the run.
+    let mut broken = n_plus_one(12, 20.0);
+    broken.insert(6, ("template.render", "orders.html".to_owned(), 1.0));
+    assert!(detect(&broken, &defaults).is_empty());
+    // Redis commands are not queries.
+    let redis: Vec<_> = n_plus_one(12, 20.0)
+        .into_iter()
+        .map(|(_, d, ms)| ("db.redis", d, ms))
+        .collect();
+    assert!(detect(&redis, &defaults).is_empty());
+}
+
+#[test]
+fn slow_select_at_threshold_is_a_problem() {
+    let defaults = Thresholds::default();
+    let slow = vec![(
+        "db",
+        "SELECT * FROM reports WHERE year = 2025".to_owned(),
+        1000.0,
+    )];
+    let problems = detect(&slow, &defaults);
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    let p = &problems[0];
+    assert_eq!(p.event_type, "performance_slow_db_query");
+    assert_eq!(p.title, "Slow DB Query");
+    assert_eq!(p.message, "SELECT * FROM reports WHERE year = %s");
+    assert_eq!(
+        p.data["occurrence"]["evidence_data"]["num_repeating_spans"],
+        "1"
+    );
+
+    let just_under = vec![("db", "SELECT * FROM reports".to_owned(), 999.0)];
+    assert!(detect(&just_under, &defaults).is_empty());
+    let update = vec![("db", "UPDATE reports SET x = 1".to_owned(), 5000.0)];
+    assert!(detect(&update, &defaults).is_empty());
+    let truncated = vec![("db", "SELECT * FROM reports WHERE ...".to_owned(), 5000.0)];
+    assert!(detect(&truncated, &defaults).is_empty());
+}
+
+#[test]
+fn problem_ids_are_deterministic_and_distinct_per_kind() {
+    // A slow N+1: both problems in one segment.
+    let mut spans = n_plus_one(10, 1000.0);
+    spans[0].1 = "SELECT id FROM orders WHERE day = 3".to_owned();
+    let first = detect(&spans, &Thresholds::default());
+    let again = detect(&spans, &Thresholds::default());
+    let kinds: Vec<_> = first.iter().map(|p| p.event_type.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "performance_n_plus_one_db_queries",
+            "performance_slow_db_query"
+        ]
+    );
+    assert_ne!(first[0].event_id, first[1].event_id);
+    assert_ne!(first[0].hashes, first[1].hashes);
+    let ids = |ps: &[vigil_processing::ProcessedEvent]| {
+        ps.iter()
+            .map(|p| (p.event_id.clone(), p.hashes.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&first), ids(&again));
+}
+
+#[test]
+fn transaction_without_trace_context_is_rejected() {
+    let mut raw = transaction_with(&[]);
+    raw["contexts"] = json!({});
+    let err = process_transaction(
+        raw,
+        &NormalizeContext {
+            received: 1_795_576_100.0,
+            ..Default::default()
+        },
+    )
+    .expect_err("no trace id");
+    assert!(matches!(err, ProcessingError::Normalize(_)));
+    assert!(err.to_string().contains("trace_id"), "{err}");
+}
+
+#[test]
+fn spans_without_ids_or_times_are_dropped_and_noted() {
+    let mut raw = transaction_with(&[("db", "SELECT 1", 1.0), ("db", "SELECT 2", 1.0)]);
+    raw["spans"][0]["span_id"] = json!("not-hex");
+    raw["spans"]
+        .as_array_mut()
+        .expect("spans")
+        .push(json!({"span_id": "00000000000000aa", "op": "x"}));
+    let out = process_transaction(
+        raw,
+        &NormalizeContext {
+            received: 1_795_576_100.0,
+            ..Default::default()
+        },
+    )
+    .expect("processes");
+    assert_eq!(out.spans.len(), 1);
+    assert_eq!(out.spans[0].span_id, "0000000000001001");
+    assert_eq!(out.spans[0].status, "unknown");
+    assert_eq!(
+        out.transactions[0].trace_id,
+        "0123456789abcdef0123456789abcdef"
+    );
+    let errors = out.transactions[0].data["errors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<_> = errors.iter().filter_map(|e| e["name"].as_str()).collect();
+    assert!(names.contains(&"spans.0.span_id"), "{errors:?}");
+    assert!(names.contains(&"spans.2.start_timestamp"), "{errors:?}");
+}
+
+#[test]
+fn span_groups_follow_sentrys_shapes() {
+    let cases = [
+        (
+            "db",
+            "SELECT a FROM t WHERE b = 'x' AND c IN (1, 2, 3)",
+            "SELECT a FROM t WHERE b = %s AND c IN (%s)",
+        ),
+        (
+            "db.sql.query",
+            "select * from t where id = $1 and n = 10;",
+            "select * from t where id = $1 and n = %s",
+        ),
+        (
+            "db",
+            "INSERT INTO t (a) VALUES (%s), (%s), (%s)",
+            "INSERT INTO t (a) VALUES (%s)",
+        ),
+        (
+            "db",
+            "UPDATE  t\n SET v = -1.5 WHERE k = 'it''s'",
+            "UPDATE t SET v = -%s WHERE k = %s",
+        ),
+        (
+            "http.client",
+            "GET http://svc:8080/users/42/orders?page=2",
+            "GET http://svc:8080/users/*/orders",
+        ),
+        (
+            "http.client",
+            "DELETE https://Example.com/a/0f9e8d7c6b5a4f3e",
+            "DELETE https://example.com/a/*",
+        ),
+        ("cache.get", "GET session:abc123", "GET *"),
+        (
+            "task",
+            "process batch 17 of job 3f2a9c1e-8b7d-4a5f-9e3d-1c2b3a4d5e6f",
+            "process batch * of job *",
+        ),
+        ("function", "", ""),
+    ];
+    for (op, description, group) in cases {
+        assert_eq!(span_group(op, description), group, "{op} {description}");
+    }
+}
+
+/// The processed items as JSON, for the snapshots.
+fn snapshot_of(out: &ProcessedSpans, problems: &[vigil_processing::ProcessedEvent]) -> Value {
+    json!({
+        "transactions": out.transactions.iter().map(|t| json!({
+            "event_id": t.event_id, "trace_id": t.trace_id, "span_id": t.span_id,
+            "parent_span_id": t.parent_span_id, "name": t.name, "op": t.op,
+            "status": t.status, "start": t.start, "duration_ms": t.duration_ms,
+            "environment": t.environment, "release": t.release, "user_tag": t.user_tag,
+            "platform": t.platform, "tags": t.tags, "data": t.data,
+        })).collect::<Vec<_>>(),
+        "spans": out.spans.iter().map(|s| json!({
+            "trace_id": s.trace_id, "segment_id": s.segment_id, "transaction": s.transaction,
+            "span_id": s.span_id, "parent_span_id": s.parent_span_id, "op": s.op,
+            "description": s.description, "group": s.group, "status": s.status,
+            "start": s.start, "duration_ms": s.duration_ms, "data": s.data,
+        })).collect::<Vec<_>>(),
+        "problems": problems.iter().map(|p| json!({
+            "event_id": p.event_id, "event_type": p.event_type, "timestamp": p.timestamp,
+            "received": p.received, "level": p.level, "platform": p.platform,
+            "title": p.title, "culprit": p.culprit, "metadata": p.metadata,
+            "hashes": p.hashes, "grouping_variant": p.grouping_variant,
+            "environment": p.environment, "release": p.release,
+            "transaction": p.transaction, "user_tag": p.user_tag, "tags": p.tags,
+            "is_unhandled": p.is_unhandled, "message": p.message, "data": p.data,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Every fixture item's result (problems with the N+1 time threshold off, so the Django
+/// capture shows one), snapshotted: review the snapshots like code.
+#[test]
+fn fixture_items_process_as_snapshotted() {
+    let thresholds = Thresholds {
+        n_plus_one_min_total_ms: 0.0,
+        ..Thresholds::default()
+    };
+    for item in fixture_items() {
+        let out = item.process();
+        let problems: Vec<_> = out
+            .transactions
+            .iter()
+            .flat_map(|t| detect_problems(t, &out.spans, &thresholds))
+            .collect();
+        let dir = Path::new(&item.name);
+        let scenario = dir
+            .parent()
+            .and_then(Path::parent)
+            .and_then(Path::file_name)
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let request = dir
+            .parent()
+            .and_then(Path::file_name)
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let index = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = format!("{scenario}__{}__{index}_{}", &request[..3], item.ty);
+        insta::assert_json_snapshot!(name, snapshot_of(&out, &problems));
+    }
+}
+
+#[test]
+fn streamed_spans_get_the_device_clock_corrected() {
+    // The device clock runs two hours behind: `sent_at` says so, every span moves.
+    let payload = json!({"version": 2, "items": [{
+        "name": "GET /slow", "span_id": "aaaaaaaaaaaaaa01",
+        "trace_id": "b734577d50fd48ea9070b488e32bdbf7",
+        "start_timestamp": 1_000.0, "end_timestamp": 1_000.5, "is_segment": true, "status": "ok",
+        "attributes": {"sentry.op": {"value": "http.server", "type": "string"}}
+    }, {
+        "name": "child", "span_id": "aaaaaaaaaaaaaa02", "parent_span_id": "aaaaaaaaaaaaaa01",
+        "trace_id": "b734577d50fd48ea9070b488e32bdbf7",
+        "start_timestamp": 1_000.1, "end_timestamp": 1_000.2, "is_segment": false, "status": "ok",
+        "attributes": {}
+    }]});
+    let received = 1_795_576_123.0;
+    let ctx = NormalizeContext {
+        received,
+        sent_at: Some(received - 7_200.0),
+        ..NormalizeContext::default()
+    };
+    // Without drift correction these times would be decades old and moved to `received`.
+    let mut shifted = payload;
+    for item in shifted["items"].as_array_mut().expect("items") {
+        for key in ["start_timestamp", "end_timestamp"] {
+            let t = item[key].as_f64().expect("time");
+            item[key] = json!(t + received - 7_200.0 - 1_001.0);
+        }
+    }
+    let out = process_span_item(
+        &serde_json::to_vec(&shifted).expect("json"),
+        None,
+        None,
+        &ctx,
+    )
+    .expect("processes");
+    let t = &out.transactions[0];
+    assert!((t.start - (received - 1.0)).abs() < 1e-3, "{}", t.start);
+    assert!((t.duration_ms - 500.0).abs() < 0.01);
+    assert_eq!(t.op, "http.server");
+    // The child names no segment and its segment is in the item: it hangs under it.
+    assert_eq!(out.spans[0].segment_id, "aaaaaaaaaaaaaa01");
+    assert_eq!(out.spans[0].transaction, "GET /slow");
+    assert!((out.spans[0].start - (received - 0.9)).abs() < 1e-3);
+}
