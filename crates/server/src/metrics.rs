@@ -8,6 +8,8 @@ pub struct Metrics {
     pub envelopes_accepted: AtomicU64,
     pub events_accepted: AtomicU64,
     pub events_processed: AtomicU64,
+    pub transactions_processed: AtomicU64,
+    pub spans_processed: AtomicU64,
     pub items_rejected: AtomicU64,
     pub requests_rejected: AtomicU64,
 }
@@ -35,6 +37,16 @@ impl Metrics {
                 "vigil_events_processed_total",
                 "Events processed and stored by the workers.",
                 &self.events_processed,
+            ),
+            (
+                "vigil_transactions_processed_total",
+                "Transactions (segments) processed and stored by the workers.",
+                &self.transactions_processed,
+            ),
+            (
+                "vigil_spans_processed_total",
+                "Spans below a segment processed and stored by the workers.",
+                &self.spans_processed,
             ),
             (
                 "vigil_items_rejected_total",

@@ -94,9 +94,13 @@ async fn process_batch(state: &AppState, claimed: Vec<ClaimedEnvelope>) {
                 }
             };
         let events: usize = batch.iter().map(|a| a.events.len()).sum();
+        let transactions: usize = batch.iter().map(|a| a.spans.transactions.len()).sum();
+        let spans: usize = batch.iter().map(|a| a.spans.spans.len()).sum();
         match write(state, batch).await {
             Ok(()) => {
                 Metrics::inc(&state.metrics.events_processed, events as u64);
+                Metrics::inc(&state.metrics.transactions_processed, transactions as u64);
+                Metrics::inc(&state.metrics.spans_processed, spans as u64);
                 break;
             }
             Err(err) => {
