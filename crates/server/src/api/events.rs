@@ -84,11 +84,13 @@ pub async fn project_event(
 ) -> Result<Json<Value>, ApiError> {
     let (_, project) = caller.project(&state, &org, &project).await?;
     let id = vigil_protocol::ids::normalize_uuid(&event_id).ok_or(ApiError::NotFound)?;
-    let event = state
-        .store
-        .event_by_id(project.id, &id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let Some(event) = state.store.event_by_id(project.id, &id).await? else {
+        // Sentry serves transactions under the same path.
+        return super::traces::transaction_event(&state, &project, &id)
+            .await?
+            .map(Json)
+            .ok_or(ApiError::NotFound);
+    };
     let mut body = serialize_event(&event);
     if let Some(issue_id) = event.issue_id {
         add_neighbours(&state, issue_id, &event, &mut body).await?;

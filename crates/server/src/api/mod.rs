@@ -2,15 +2,18 @@
 //! sentry-cli and scripts written for Sentry work against Vigil.
 
 pub mod auth;
+pub mod discover;
 pub mod error;
 pub mod events;
 pub mod issues;
 pub mod pagination;
+pub mod performance_settings;
 pub mod projects;
 pub mod query;
 pub mod releases;
 pub mod root;
 pub mod serialize;
+pub mod traces;
 
 use axum::routing::get;
 use axum::Router;
@@ -44,6 +47,31 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/organizations/{org}/releases/{version}/deploys/",
             get(releases::list_deploys).post(releases::create_deploy),
+        )
+        .route("/organizations/{org}/events/", get(discover::list_events))
+        .route(
+            "/organizations/{org}/events/{project_event}/",
+            get(traces::org_event),
+        )
+        .route(
+            "/organizations/{org}/events-stats/",
+            get(discover::events_stats),
+        )
+        .route(
+            "/organizations/{org}/events-trace/{trace_id}/",
+            get(traces::trace),
+        )
+        .route(
+            "/projects/{org}/{project}/performance-issues/configure/",
+            get(performance_settings::get_issue_settings)
+                .put(performance_settings::update_issue_settings),
+        )
+        .route(
+            "/projects/{org}/{project}/transaction-threshold/configure/",
+            get(performance_settings::get_transaction_threshold)
+                .post(performance_settings::set_transaction_threshold)
+                .put(performance_settings::set_transaction_threshold)
+                .delete(performance_settings::delete_transaction_threshold),
         )
         .route("/projects/", get(projects::list_all_projects))
         .route(

@@ -103,13 +103,24 @@ pub async fn detail(
     let prefix = state.config.path_prefix();
     let base = format!("{prefix}/organizations/{}/issues/{}/", org.slug, issue.id);
     let full_frames = params.frames.as_deref() == Some("full");
+    let evidence = match &stored {
+        Some(s) if issue.event_type.starts_with("performance_") => {
+            Some(super::transaction::issue_evidence(&state, &org, &project, s).await)
+        }
+        _ => None,
+    };
+    let trace_href = stored
+        .as_ref()
+        .and_then(|s| super::transaction::event_trace_id(&s.data))
+        .map(|id| super::performance::trace_url(&prefix, &org.slug, &id));
     let body = html! {
         (summary(&viewer, &base, &project, &issue, stored.as_ref(), now))
         div.issue-layout {
             div.event-column {
                 @match (&event, &stored) {
                     (Some(event), Some(stored)) => {
-                        (event_nav(&base, event, stored, full_frames, now))
+                        (event_nav(&base, event, stored, full_frames, now, trace_href.as_deref()))
+                        @if let Some(evidence) = &evidence { (evidence) }
                         (event::render(event, &stored.data, full_frames, &frames_toggle(&base, which, full_frames)))
                     }
                     _ => { p.empty { "This issue has no stored events (they may have expired)." } }
@@ -200,7 +211,14 @@ fn summary(
     }
 }
 
-fn event_nav(base: &str, event: &Value, stored: &StoredEvent, full: bool, now: f64) -> Markup {
+fn event_nav(
+    base: &str,
+    event: &Value,
+    stored: &StoredEvent,
+    full: bool,
+    now: f64,
+    trace_href: Option<&str>,
+) -> Markup {
     let link = |which: &str| {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         q.append_pair("event", which);
@@ -218,6 +236,7 @@ fn event_nav(base: &str, event: &Value, stored: &StoredEvent, full: bool, now: f
                 " · " (time_ago(stored.timestamp, now))
                 @if let Some(env) = &stored.environment { " · " span.env { (env) } }
                 @if let Some(rel) = &stored.release { " · " code { (rel) } }
+                @if let Some(href) = trace_href { " · " a.trace-link href=(href) { "View trace" } }
             }
             div.buttons {
                 a href=(link("oldest")) { "Oldest" }

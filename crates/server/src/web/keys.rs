@@ -41,7 +41,8 @@ pub async fn list(
     let body = html! {
         div.crumbs {
             a href={ (prefix) "/organizations/" (org.slug) "/projects/" (project.slug) "/" } { (project.slug) }
-            " / client keys"
+            " / client keys · "
+            a href={ (prefix) "/settings/" (org.slug) "/projects/" (project.slug) "/performance/" } { "performance settings" }
         }
         h1 { "Client keys (DSN)" }
         @for key in &keys {

@@ -44,6 +44,7 @@ pub fn page(shell: Shell<'_>, body: Markup) -> Html<String> {
                     @if let (Some(viewer), Some(org)) = (shell.viewer, shell.org) {
                         nav {
                             a href={ (prefix) "/organizations/" (org.slug) "/issues/" } { "Issues" }
+                            a href={ (prefix) "/organizations/" (org.slug) "/performance/" } { "Performance" }
                             a href={ (prefix) "/organizations/" (org.slug) "/projects/" } { "Projects" }
                         }
                         @if viewer.organizations.len() > 1 {

@@ -17,9 +17,13 @@ pub mod keys;
 pub mod layout;
 pub mod lockout;
 pub mod login;
+pub mod performance;
+pub mod project_settings;
 pub mod projects;
 pub mod session;
 pub mod state;
+pub mod trace;
+pub mod transaction;
 
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
@@ -55,6 +59,26 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/organizations/{org}/projects/{project}/",
             get(projects::detail),
+        )
+        .route(
+            "/organizations/{org}/performance/",
+            get(performance::overview),
+        )
+        .route(
+            "/organizations/{org}/performance/summary/",
+            get(performance::summary),
+        )
+        .route(
+            "/organizations/{org}/performance/trace/{trace_id}/",
+            get(trace::detail),
+        )
+        .route(
+            "/organizations/{org}/performance/{target}/",
+            get(transaction::detail),
+        )
+        .route(
+            "/settings/{org}/projects/{project}/performance/",
+            get(project_settings::show).post(project_settings::save),
         )
         .route(
             "/settings/{org}/projects/{project}/keys/",

@@ -127,7 +127,7 @@ fn tags(event: &StoredEvent) -> Value {
     )
 }
 
-fn user(data: &Value) -> Value {
+pub(super) fn user(data: &Value) -> Value {
     let Some(user) = data.get("user").and_then(Value::as_object) else {
         return Value::Null;
     };
@@ -143,7 +143,8 @@ fn user(data: &Value) -> Value {
     })
 }
 
-fn entries(data: &Value) -> Vec<Value> {
+/// The interfaces of an event as Sentry's `entries`; transactions share them.
+pub(super) fn entries(data: &Value) -> Vec<Value> {
     let mut out = Vec::new();
     for &kind in ENTRY_ORDER {
         let Some(value) = data.get(kind) else {

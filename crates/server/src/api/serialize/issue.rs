@@ -49,10 +49,35 @@ fn priority(level: &str) -> &'static str {
     }
 }
 
+/// Performance issues carry their Sentry issue type as event type
+/// (`performance_n_plus_one_db_queries`, `performance_slow_db_query`, …).
+fn is_performance(event_type: &str) -> bool {
+    event_type.starts_with("performance_")
+}
+
 fn issue_category(event_type: &str) -> &'static str {
     match event_type {
         "feedback" => "feedback",
+        t if is_performance(t) => "performance",
         _ => "error",
+    }
+}
+
+/// Sentry's `issueType`: the performance issue's type, else `error`.
+fn issue_type(event_type: &str) -> &str {
+    if is_performance(event_type) {
+        event_type
+    } else {
+        "error"
+    }
+}
+
+/// Sentry's `type`: the type of the issue's events; a performance issue's are transactions.
+fn event_type(event_type: &str) -> &str {
+    if is_performance(event_type) {
+        "transaction"
+    } else {
+        event_type
     }
 }
 
@@ -86,7 +111,7 @@ pub fn serialize_issue(
             "slug": project.slug,
             "platform": project.platform,
         },
-        "type": issue.event_type,
+        "type": event_type(&issue.event_type),
         "metadata": issue.metadata,
         "numComments": 0,
         "assignedTo": null,
@@ -95,7 +120,7 @@ pub fn serialize_issue(
         "subscriptionDetails": null,
         "hasSeen": false,
         "annotations": [],
-        "issueType": "error",
+        "issueType": issue_type(&issue.event_type),
         "issueCategory": issue_category(&issue.event_type),
         "priority": priority(&issue.level),
         "priorityLockedAt": null,

@@ -5,11 +5,13 @@ pub mod event;
 pub mod issue;
 pub mod project;
 pub mod release;
+pub mod transaction;
 
 pub use event::serialize_event;
 pub use issue::serialize_issue;
 pub use project::{serialize_key, serialize_organization, serialize_project};
 pub use release::{serialize_deploy, serialize_release};
+pub use transaction::serialize_transaction;
 
 /// Sentry's API timestamp form: ISO 8601, UTC, microseconds, `Z`.
 pub fn iso(ts: f64) -> String {
