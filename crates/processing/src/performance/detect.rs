@@ -321,6 +321,8 @@ fn occurrence(
         "occurrence".into(),
         json!({
             "type": problem.issue_type,
+            // The transaction the problem was found in, as Sentry's occurrences name it.
+            "event_id": transaction.event_id,
             "issue_title": problem.title,
             "subtitle": problem.statement,
             "evidence_data": {

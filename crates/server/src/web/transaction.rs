@@ -504,8 +504,13 @@ pub async fn issue_evidence(
     let start = data
         .get("start_timestamp")
         .and_then(vigil_protocol::timestamp::parse_timestamp);
-    let mut transaction_href = None;
-    if let (Some(trace_id), Some(start), false) = (&trace_id, start, span_id.is_empty()) {
+    let mut transaction_href = data
+        .pointer("/occurrence/event_id")
+        .and_then(Value::as_str)
+        .map(|id| transaction_url(&prefix, &org.slug, &project.slug, id));
+    if transaction_href.is_some() {
+        // Named by the occurrence: no need to look for it.
+    } else if let (Some(trace_id), Some(start), false) = (&trace_id, start, span_id.is_empty()) {
         let query = TransactionQuery {
             organization_id: org.id,
             project_ids: vec![project.id],
