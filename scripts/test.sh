@@ -5,8 +5,11 @@
 #   bash scripts/test.sh
 #
 # 1. a Python venv at .venv with tests/python/requirements.txt (sentry-sdk, Django, Celery,
-#    Selenium), skipped when already installed from the same requirements; Debian's chromium and
-#    chromium-driver for the web UI's browser test, installed when missing;
+#    redis, Selenium), skipped when already installed from the same requirements; Debian's
+#    chromium and chromium-driver for the web UI's browser test, and redis-server for the Celery
+#    broker of the performance test, installed when missing; tests/node's @sentry/node from its
+#    package-lock.json (`npm ci`, from npm's cache when it has the packages), skipped when
+#    node_modules was installed from the same lock;
 # 2. cargo fmt --check and clippy with warnings denied;
 # 3. the release build and every workspace test in release (the end-to-end tests run that same
 #    target/release/vigil, with the SDKs from the venv); the PostgreSQL tests run on the server
@@ -51,11 +54,31 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     apt_install chromium chromium-driver
 fi
 
+# The performance end-to-end test runs a real Celery worker on a throwaway Redis broker.
+command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+
+# …and the official @sentry/node SDK, which wants Node 20.19 or newer (Debian's nodejs is older).
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+    || die "node and npm not found: install Node.js 20.19 or newer"
+node -e 'const [major, minor] = process.versions.node.split(".").map(Number); process.exit(major > 20 || (major === 20 && minor >= 19) ? 0 : 1)' \
+    || die "node $(node --version) is too old for @sentry/node: install Node.js 20.19 or newer"
+node_lock=tests/node/package-lock.json
+node_stamp=tests/node/node_modules/.package-lock.sha256
+node_want=$(sha256sum "$node_lock" | cut -d' ' -f1)
+if [ "$(cat "$node_stamp" 2>/dev/null)" = "$node_want" ] && [ -d tests/node/node_modules/@sentry/node ]; then
+    step "tests/node/node_modules is up to date with $node_lock"
+else
+    step "npm ci in tests/node"
+    # --prefer-offline: a rerun installs from npm's cache without asking the registry.
+    (cd tests/node && npm ci --no-audit --no-fund --prefer-offline)
+    echo "$node_want" >"$node_stamp"
+fi
+
 requirements=tests/python/requirements.txt
 stamp=.venv/.requirements.sha256
 want=$(sha256sum "$requirements" | cut -d' ' -f1)
 if [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
-    && .venv/bin/python -c 'import sentry_sdk, django, celery, selenium' >/dev/null 2>&1; then
+    && .venv/bin/python -c 'import sentry_sdk, django, celery, redis, selenium' >/dev/null 2>&1; then
     step "Python venv .venv is up to date with $requirements"
 else
     step "Python venv .venv from $requirements"
@@ -64,7 +87,8 @@ else
     .venv/bin/python -m pip install --disable-pip-version-check --quiet -r "$requirements"
     echo "$want" >"$stamp"
 fi
-.venv/bin/python -c 'import sentry_sdk, django, celery, selenium; print("sentry-sdk", sentry_sdk.VERSION, "Django", django.get_version(), "celery", celery.__version__, "selenium", selenium.__version__)'
+.venv/bin/python -c 'import sentry_sdk, django, celery, redis, selenium; print("sentry-sdk", sentry_sdk.VERSION, "Django", django.get_version(), "celery", celery.__version__, "redis", redis.__version__, "selenium", selenium.__version__)'
+echo "node $(node --version), @sentry/node $(node -p 'require("./tests/node/node_modules/@sentry/node/package.json").version'), $(redis-server --version | cut -d' ' -f1-3)"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
