@@ -10,9 +10,9 @@ use super::sql::{self, get, sql_int};
 use crate::payload::Decoder;
 use crate::{StoreError, StoreResult, StoredEvent};
 
-const COLUMNS: &str = "project_id, event_id, issue_id, event_type, timestamp, received, level, \
-                       platform, title, culprit, environment, release, transaction_name, \
-                       user_tag, tags, data, size, reference_id";
+pub(super) const COLUMNS: &str =
+    "project_id, event_id, issue_id, event_type, timestamp, received, level, platform, title, \
+     culprit, environment, release, transaction_name, user_tag, tags, data, size, reference_id";
 
 /// An event row as stored, before its tags and data are decoded.
 struct EventRow {
@@ -53,7 +53,10 @@ impl EventRow {
 
 /// Reads the references the rows need (one statement), then decompresses and parses the rows
 /// on the blocking pool: an event can be megabytes.
-async fn decode<C: GenericClient>(client: &C, rows: Vec<Row>) -> StoreResult<Vec<StoredEvent>> {
+pub(super) async fn decode<C: GenericClient>(
+    client: &C,
+    rows: Vec<Row>,
+) -> StoreResult<Vec<StoredEvent>> {
     let rows = rows
         .iter()
         .map(EventRow::read)

@@ -635,6 +635,7 @@ struct EventRows<'a> {
     sizes: Vec<i64>,
     reference_ids: Vec<Option<i64>>,
     messages: Vec<&'a str>,
+    trace_ids: Vec<Option<&'a str>>,
 }
 
 impl<'a> EventRows<'a> {
@@ -681,6 +682,7 @@ impl<'a> EventRows<'a> {
                 ReferenceLink::New(index) => new_reference_ids.get(index).copied(),
             });
             rows.messages.push(&e.message);
+            rows.trace_ids.push(e.trace_id.as_deref());
         }
         rows
     }
@@ -697,11 +699,12 @@ impl<'a> EventRows<'a> {
         Some(pipeline.push(
             "INSERT INTO events (project_id, event_id, issue_id, event_type, timestamp, received,
                  level, platform, title, culprit, environment, release, transaction_name,
-                 user_tag, tags, data, size, reference_id, message)
+                 user_tag, tags, data, size, reference_id, message, trace_id)
              SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[],
                  $5::DOUBLE PRECISION[], $6::DOUBLE PRECISION[], $7::TEXT[], $8::TEXT[],
                  $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[],
-                 $15::TEXT[], $16::BYTEA[], $17::BIGINT[], $18::BIGINT[], $19::TEXT[])
+                 $15::TEXT[], $16::BYTEA[], $17::BIGINT[], $18::BIGINT[], $19::TEXT[],
+                 $20::TEXT[])
              ON CONFLICT (project_id, event_id) DO NOTHING
              RETURNING 1",
             vec![
@@ -724,6 +727,7 @@ impl<'a> EventRows<'a> {
                 &self.sizes,
                 &self.reference_ids,
                 &self.messages,
+                &self.trace_ids,
             ],
             "storing events",
         ))

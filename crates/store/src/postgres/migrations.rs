@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("migrations/0004_retention_jobs_and_idempotent_items.sql"),
     ),
+    (5, include_str!("migrations/0005_performance.sql")),
 ];
 
 /// Key of the advisory lock that serializes migrations (ASCII "vigilmig"); advisory locks are

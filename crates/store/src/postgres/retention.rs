@@ -45,11 +45,14 @@ pub(crate) async fn delete_expired(
         "deleting expired client-report sources",
     )
     .await?;
+    let (transactions, spans) = delete_expired_performance(&tx, before, limit).await?;
     tx.commit().await.db("committing a retention pass")?;
     let pass = RetentionPass {
         events: expired.len() as u64,
         issues,
         raw_items,
+        transactions,
+        spans,
     };
     Ok((pass, references))
 }
@@ -244,4 +247,57 @@ async fn delete_empty_issues<C: GenericClient>(
         deleted += 1;
     }
     Ok((deleted, references))
+}
+
+/// Deletes up to `limit` expired transactions, spans and rows of each rollup table (the hours
+/// that ended before the cutoff); how many transactions and spans.
+async fn delete_expired_performance<C: GenericClient>(
+    tx: &C,
+    before: f64,
+    limit: u64,
+) -> StoreResult<(u64, u64)> {
+    let limit = sql_int(limit);
+    let transactions = sql::execute(
+        tx,
+        "DELETE FROM transactions WHERE id IN
+             (SELECT id FROM transactions WHERE start_ts < $1 ORDER BY start_ts LIMIT $2)",
+        &[&before, &limit],
+        "deleting expired transactions",
+    )
+    .await?;
+    let spans = sql::execute(
+        tx,
+        "DELETE FROM spans WHERE id IN
+             (SELECT id FROM spans WHERE start_ts < $1 ORDER BY start_ts LIMIT $2)",
+        &[&before, &limit],
+        "deleting expired spans",
+    )
+    .await?;
+    // An hour's rollup goes once the whole hour is past the cutoff.
+    let hour_cutoff = crate::batch::hour_of(before.clamp(-1e13, 1e13));
+    for (statement, what) in [
+        (
+            "DELETE FROM transaction_rollups WHERE ctid = ANY(ARRAY(
+                 SELECT ctid FROM transaction_rollups WHERE hour < $1 LIMIT $2))",
+            "deleting expired transaction rollups",
+        ),
+        (
+            "DELETE FROM transaction_rollup_buckets WHERE ctid = ANY(ARRAY(
+                 SELECT ctid FROM transaction_rollup_buckets WHERE hour < $1 LIMIT $2))",
+            "deleting expired transaction rollups",
+        ),
+        (
+            "DELETE FROM transaction_rollup_users WHERE ctid = ANY(ARRAY(
+                 SELECT ctid FROM transaction_rollup_users WHERE hour < $1 LIMIT $2))",
+            "deleting expired transaction rollups",
+        ),
+        (
+            "DELETE FROM span_rollups WHERE ctid = ANY(ARRAY(
+                 SELECT ctid FROM span_rollups WHERE hour < $1 LIMIT $2))",
+            "deleting expired span rollups",
+        ),
+    ] {
+        sql::execute(tx, statement, &[&hour_cutoff, &limit], what).await?;
+    }
+    Ok((transactions, spans))
 }

@@ -1,0 +1,1053 @@
+//! The performance part of the `Store` contract (transactions, spans, traces and their
+//! aggregates), as behaviour, on every backend: the same case bodies run on SQLite and on
+//! PostgreSQL (a fresh database per test on the server `VIGIL_TEST_DATABASE_URL` names; without
+//! it the PostgreSQL tests fail, they never skip), as in `store.rs`.
+
+use serde_json::json;
+use tempfile::TempDir;
+use vigil_store::postgres::{PgStore, TestDatabase};
+use vigil_store::sqlite::SqliteStore;
+use vigil_store::{
+    NewEvent, NewSpan, NewTransaction, PerformanceSettings, SpanBatch, Store, TransactionAggregate,
+    TransactionQuery, TransactionSort,
+};
+
+/// A store and whatever must live as long as it (a temp dir, a database); the store is dropped
+/// first.
+struct Fixture {
+    store: Box<dyn Store>,
+    _keep: Box<dyn std::any::Any + Send>,
+}
+
+async fn sqlite_fixture() -> Fixture {
+    let dir = TempDir::new().unwrap();
+    let store = SqliteStore::open(&dir.path().join("data/vigil.sqlite3")).unwrap();
+    Fixture {
+        store: Box::new(store),
+        _keep: Box::new(dir),
+    }
+}
+
+async fn postgres_fixture() -> Fixture {
+    let database = TestDatabase::create()
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let store = PgStore::connect(database.url()).await.unwrap();
+    Fixture {
+        store: Box::new(store),
+        _keep: Box::new(database),
+    }
+}
+
+/// One `#[tokio::test]` per case, on the backend `$factory` makes.
+macro_rules! traces_suite {
+    ($backend:ident, $factory:path) => {
+        traces_suite!(@cases $backend, $factory;
+            saving_a_batch_twice_stores_and_counts_it_once,
+            trace_joins_the_organizations_projects_and_errors,
+            aggregates_from_rows_are_exact,
+            aggregates_from_rollups_are_within_five_percent,
+            apdex_uses_each_projects_threshold,
+            environment_transaction_and_tag_filters,
+            slowest_transactions_are_listed_and_paged,
+            series_has_a_bucket_per_interval_empty_ones_too,
+            histogram_bins_durations_between_fastest_and_slowest,
+            span_aggregates_by_op_and_by_group,
+            performance_settings_default_then_changed,
+            a_span_streamed_before_its_segment_is_found_with_it,
+            expired_transactions_and_spans_are_deleted,
+            invalid_spans_are_rejected_before_anything_is_written,
+            concurrent_overlapping_batches_count_each_row_once,
+        );
+    };
+    (@cases $backend:ident, $factory:path; $($case:ident),+ $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let fixture = $factory().await;
+                    super::$case(fixture.store.as_ref()).await;
+                }
+            )+
+        }
+    };
+}
+
+traces_suite!(sqlite, super::sqlite_fixture);
+traces_suite!(postgres, super::postgres_fixture);
+
+/// The start of an hour in 2023, so tests never depend on the clock and rollup hours are easy
+/// to aim at.
+const H: f64 = 1_700_002_800.0;
+const HOUR: f64 = 3600.0;
+
+fn trace_id(n: u32) -> String {
+    format!("{:032x}", 0xabc0_0000_u32 + n)
+}
+
+fn span_id(n: u32) -> String {
+    format!("{:016x}", 0x5000_0000_u32 + n)
+}
+
+/// Transaction `n` of `project_id`: its own trace, `name`, starting at `start`, taking
+/// `duration_ms`; production, user `id:{n % 3}`, browser Chrome.
+fn transaction(
+    project_id: i64,
+    n: u32,
+    name: &str,
+    start: f64,
+    duration_ms: f64,
+    status: &str,
+) -> NewTransaction {
+    NewTransaction {
+        project_id,
+        event_id: format!("{n:032x}"),
+        trace_id: trace_id(n),
+        span_id: span_id(n),
+        parent_span_id: None,
+        name: name.to_owned(),
+        op: "http.server".into(),
+        status: status.to_owned(),
+        start,
+        duration_ms,
+        received: start + 1.0,
+        environment: Some("production".into()),
+        release: Some("shop@1.0".into()),
+        user_tag: Some(format!("id:{}", n % 3)),
+        platform: "python".into(),
+        tags: vec![("browser".into(), "Chrome".into())],
+        data: json!({
+            "contexts": {"trace": {"trace_id": trace_id(n), "span_id": span_id(n)}},
+            "request": {"url": format!("https://shop.example{name}")},
+        }),
+    }
+}
+
+/// Span `n` below `segment`.
+fn span(segment: &NewTransaction, n: u32, op: &str, group: &str, offset: f64, ms: f64) -> NewSpan {
+    NewSpan {
+        project_id: segment.project_id,
+        trace_id: segment.trace_id.clone(),
+        segment_id: segment.span_id.clone(),
+        transaction: segment.name.clone(),
+        span_id: span_id(10_000 + n),
+        parent_span_id: Some(segment.span_id.clone()),
+        op: op.to_owned(),
+        description: group.replace("%s", &n.to_string()),
+        group: group.to_owned(),
+        status: "ok".into(),
+        start: segment.start + offset,
+        duration_ms: ms,
+        data: json!({"db.system": "postgresql", "n": n}),
+    }
+}
+
+/// An organization with one project; (organization id, project id).
+async fn project(store: &dyn Store, org: &str, slug: &str) -> (i64, i64) {
+    let org = store.ensure_organization(org).await.unwrap();
+    let (project, _) = store
+        .create_project(org.id, slug, Some("python"))
+        .await
+        .unwrap();
+    (org.id, project.id)
+}
+
+fn query(organization_id: i64) -> TransactionQuery {
+    TransactionQuery {
+        organization_id,
+        ..TransactionQuery::default()
+    }
+}
+
+async fn save(store: &dyn Store, transactions: Vec<NewTransaction>, spans: Vec<NewSpan>) {
+    store
+        .save_spans(SpanBatch {
+            transactions,
+            spans,
+        })
+        .await
+        .unwrap();
+}
+
+/// The one aggregate over everything the query matches.
+async fn total(store: &dyn Store, query: &TransactionQuery) -> TransactionAggregate {
+    let mut all = store.aggregate_transactions(query, false).await.unwrap();
+    assert!(all.len() <= 1, "{all:?}");
+    all.pop().unwrap_or_default()
+}
+
+/// The aggregate of one transaction name.
+async fn of_name(store: &dyn Store, query: &TransactionQuery, name: &str) -> TransactionAggregate {
+    store
+        .aggregate_transactions(query, true)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.transaction.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no aggregate of {name}"))
+}
+
+fn close(actual: f64, expected: f64, tolerance: f64) -> bool {
+    (actual - expected).abs() <= expected.abs() * tolerance
+}
+
+async fn saving_a_batch_twice_stores_and_counts_it_once(store: &dyn Store) {
+    let (org, p) = project(store, "acme", "shop").await;
+    let t1 = transaction(p, 1, "/checkout/", H + 10.0, 120.0, "ok");
+    let t2 = transaction(p, 2, "/checkout/", H + 20.0, 240.0, "ok");
+    let spans = vec![
+        span(&t1, 1, "db", "SELECT %s", 1.0, 5.0),
+        span(&t1, 2, "db", "SELECT %s", 2.0, 5.0),
+    ];
+    let batch = SpanBatch {
+        // The same transaction twice in one batch counts once too.
+        transactions: vec![t1.clone(), t2.clone(), t1.clone()],
+        spans: spans.clone(),
+    };
+    let first = store.save_spans(batch.clone()).await.unwrap();
+    assert_eq!((first.new_transactions, first.new_spans), (2, 2));
+    let before = total(store, &query(org)).await;
+    let spans_before = store
+        .span_aggregates(&query(org), false, None, 10)
+        .await
+        .unwrap();
+
+    let again = store.save_spans(batch).await.unwrap();
+    assert_eq!((again.new_transactions, again.new_spans), (0, 0));
+    let after = total(store, &query(org)).await;
+    assert_eq!(after.count, 2);
+    assert_eq!(before, after);
+    assert_eq!(
+        store
+            .span_aggregates(&query(org), false, None, 10)
+            .await
+            .unwrap(),
+        spans_before
+    );
+    assert_eq!(spans_before[0].count, 2);
+    assert_eq!(
+        store
+            .segment_spans(p, &t1.trace_id, &t1.span_id)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+/// An error event of `project_id` in trace `trace`, while span `span` was active.
+fn error_in_trace(project_id: i64, n: u32, trace: &str, span: &str, at: f64) -> NewEvent {
+    NewEvent {
+        project_id,
+        event_id: format!("{:032x}", 0xeee0_0000_u32 + n),
+        event_type: "error".into(),
+        timestamp: at,
+        received: at,
+        level: "error".into(),
+        platform: "python".into(),
+        title: "ValueError: bad price".into(),
+        culprit: "api.views in price".into(),
+        metadata: json!({"type": "ValueError", "value": "bad price"}),
+        hashes: vec![format!("hash-{n}")],
+        environment: Some("production".into()),
+        release: None,
+        transaction: Some("/api/price".into()),
+        user_tag: None,
+        trace_id: Some(trace.to_owned()),
+        tags: Vec::new(),
+        is_unhandled: false,
+        message: "bad price".into(),
+        data: json!({"contexts": {"trace": {"trace_id": trace, "span_id": span}}}),
+    }
+}
+
+async fn trace_joins_the_organizations_projects_and_errors(store: &dyn Store) {
+    let (org, shop) = project(store, "acme", "shop").await;
+    let (api_org, api) = {
+        let (project, _) = store
+            .create_project(org, "api", Some("python"))
+            .await
+            .unwrap();
+        (org, project.id)
+    };
+    assert_eq!(api_org, org);
+    let (other_org, elsewhere) = project(store, "other", "shop").await;
+
+    let frontend = transaction(shop, 1, "/checkout/", H + 10.0, 300.0, "ok");
+    let call = span(&frontend, 1, "http.client", "GET /api/price", 0.05, 120.0);
+    let mut backend = transaction(api, 2, "/api/price", H + 10.06, 100.0, "internal_error");
+    backend.trace_id = frontend.trace_id.clone();
+    backend.parent_span_id = Some(call.span_id.clone());
+    let query_span = span(
+        &backend,
+        2,
+        "db",
+        "SELECT price FROM p WHERE id = %s",
+        0.01,
+        8.0,
+    );
+    let mut foreign = transaction(elsewhere, 3, "/x", H + 11.0, 50.0, "ok");
+    foreign.trace_id = frontend.trace_id.clone();
+    let unrelated = transaction(shop, 4, "/checkout/", H + 12.0, 50.0, "ok");
+    save(
+        store,
+        vec![backend.clone(), frontend.clone(), foreign, unrelated],
+        vec![query_span.clone(), call.clone()],
+    )
+    .await;
+    let saved = store
+        .save_events(vec![
+            error_in_trace(api, 1, &frontend.trace_id, &query_span.span_id, H + 10.08),
+            error_in_trace(api, 2, &trace_id(99), &query_span.span_id, H + 10.08),
+        ])
+        .await
+        .unwrap();
+
+    let trace = store.trace(org, &frontend.trace_id).await.unwrap();
+    let names: Vec<(i64, &str)> = trace
+        .transactions
+        .iter()
+        .map(|t| (t.project_id, t.name.as_str()))
+        .collect();
+    assert_eq!(names, vec![(shop, "/checkout/"), (api, "/api/price")]);
+    assert_eq!(
+        trace.transactions[1].parent_span_id.as_deref(),
+        Some(call.span_id.as_str())
+    );
+    let spans: Vec<&str> = trace.spans.iter().map(|s| s.span_id.as_str()).collect();
+    assert_eq!(
+        spans,
+        vec![call.span_id.as_str(), query_span.span_id.as_str()]
+    );
+    assert_eq!(trace.errors.len(), 1, "{:?}", trace.errors);
+    let error = &trace.errors[0];
+    assert_eq!(error.project_id, api);
+    assert_eq!(error.event_id, saved[0].event_id);
+    assert_eq!(error.issue_id, Some(saved[0].issue_id));
+    assert_eq!(error.title, "ValueError: bad price");
+    assert_eq!(error.level, "error");
+    assert_eq!(error.timestamp, H + 10.08);
+    assert_eq!(error.span_id.as_deref(), Some(query_span.span_id.as_str()));
+
+    // The other organization sees only its own transaction of the trace.
+    let theirs = store.trace(other_org, &frontend.trace_id).await.unwrap();
+    assert_eq!(theirs.transactions.len(), 1);
+    assert_eq!(theirs.transactions[0].project_id, elsewhere);
+    assert!(theirs.spans.is_empty() && theirs.errors.is_empty());
+    assert_eq!(
+        store.trace(org, &trace_id(12345)).await.unwrap(),
+        Default::default()
+    );
+}
+
+/// Ten `/checkout/` transactions of 100…1000 ms inside hour `H` and two `/cart/` ones.
+fn checkout_transactions(project_id: i64) -> Vec<NewTransaction> {
+    let mut all: Vec<NewTransaction> = (1..=10)
+        .map(|n| {
+            let status = match n {
+                3 | 7 => "internal_error",
+                4 => "cancelled",
+                5 => "unknown",
+                _ => "ok",
+            };
+            transaction(
+                project_id,
+                n,
+                "/checkout/",
+                H + 100.0 * f64::from(n),
+                100.0 * f64::from(n),
+                status,
+            )
+        })
+        .collect();
+    all.push(transaction(
+        project_id,
+        11,
+        "/cart/",
+        H + 5.0,
+        40.0,
+        "not_found",
+    ));
+    all.push(transaction(project_id, 12, "/cart/", H + 6.0, 60.0, "ok"));
+    all
+}
+
+async fn aggregates_from_rows_are_exact(store: &dyn Store) {
+    let (org, p) = project(store, "acme", "shop").await;
+    save(store, checkout_transactions(p), Vec::new()).await;
+    // Not a whole hour: read from single rows.
+    let q = TransactionQuery {
+        since: Some(H + 1.0),
+        until: Some(H + 3000.0),
+        ..query(org)
+    };
+    let checkout = of_name(store, &q, "/checkout/").await;
+    assert_eq!(checkout.project_id, Some(p));
+    assert_eq!(checkout.count, 10);
+    // internal_error counts; ok, cancelled and unknown do not.
+    assert_eq!(checkout.failures, 2);
+    assert_eq!(checkout.p50_ms, 550.0);
+    assert!(close(checkout.p95_ms, 955.0, 1e-9), "{}", checkout.p95_ms);
+    assert_eq!(checkout.max_ms, 1000.0);
+    assert_eq!(checkout.avg_ms, 550.0);
+    assert_eq!(checkout.users, 3);
+    assert_eq!(
+        (checkout.first_seen, checkout.last_seen),
+        (H + 100.0, H + 1000.0)
+    );
+    assert_eq!((checkout.satisfied, checkout.tolerated), (3, 7));
+    let cart = of_name(store, &q, "/cart/").await;
+    assert_eq!((cart.count, cart.failures), (2, 1));
+
+    let all = total(store, &q).await;
+    assert_eq!((all.count, all.failures, all.users), (12, 3, 3));
+    assert_eq!((all.project_id, all.transaction), (None, None));
+
+    // The range's ends: `since` counts, `until` does not.
+    let q = TransactionQuery {
+        since: Some(H + 200.0),
+        until: Some(H + 400.0),
+        ..query(org)
+    };
+    assert_eq!(total(store, &q).await.count, 2);
+    // Nothing matches: no aggregate at all.
+    let q = TransactionQuery {
+        since: Some(H + 5000.0),
+        until: Some(H + 6000.0),
+        ..query(org)
+    };
+    assert!(store
+        .aggregate_transactions(&q, false)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .aggregate_transactions(&q, true)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn aggregates_from_rollups_are_within_five_percent(store: &dyn Store) {
+    let (org, p) = project(store, "acme", "shop").await;
+    // 100 transactions of 10…1000 ms spread over hour H, one more just after it.
+    let mut batch: Vec<NewTransaction> = (1..=100)
+        .map(|n| {
+            let status = if n % 10 == 0 { "internal_error" } else { "ok" };
+            transaction(
+                p,
+                n,
+                "/products/",
+                H + 30.0 * f64::from(n),
+                10.0 * f64::from(n),
+                status,
+            )
+        })
+        .collect();
+    batch.push(transaction(
+        p,
+        101,
+        "/products/",
+        H + HOUR + 5.0,
+        2000.0,
+        "ok",
+    ));
+    save(store, batch, Vec::new()).await;
+
+    // Hour H whole (rollups), plus an edge after it read from rows.
+    let q = TransactionQuery {
+        since: Some(H - 10.0),
+        until: Some(H + HOUR + 10.0),
+        ..query(org)
+    };
+    let agg = of_name(store, &q, "/products/").await;
+    assert_eq!(agg.count, 101);
+    assert_eq!(agg.failures, 10);
+    assert!(
+        close(agg.avg_ms, (50_500.0 + 2000.0) / 101.0, 1e-9),
+        "{}",
+        agg.avg_ms
+    );
+    assert_eq!(agg.max_ms, 2000.0);
+    assert_eq!(agg.users, 3);
+    assert_eq!((agg.first_seen, agg.last_seen), (H + 30.0, H + HOUR + 5.0));
+    // Exact: p50 = 510, p95 = 960 (linear between ranks).
+    assert!(close(agg.p50_ms, 510.0, 0.05), "p50 {}", agg.p50_ms);
+    assert!(close(agg.p95_ms, 960.0, 0.05), "p95 {}", agg.p95_ms);
+
+    // No bounds: everything from rollups.
+    let all = total(store, &query(org)).await;
+    assert_eq!((all.count, all.failures), (101, 10));
+    assert!(close(all.p50_ms, 510.0, 0.05), "p50 {}", all.p50_ms);
+    // Only the whole hour.
+    let hour = TransactionQuery {
+        since: Some(H),
+        until: Some(H + HOUR),
+        ..query(org)
+    };
+    let hour = total(store, &hour).await;
+    assert_eq!(hour.count, 100);
+    assert_eq!(hour.max_ms, 1000.0);
+    // Satisfied: at or under 300 ms (30 of them, give or take the bucket at the threshold).
+    assert!((29..=31).contains(&hour.satisfied), "{}", hour.satisfied);
+}
+
+async fn apdex_uses_each_projects_threshold(store: &dyn Store) {
+    let (org, p) = project(store, "acme", "shop").await;
+    let (other, _) = store
+        .create_project(org, "api", Some("python"))
+        .await
+        .unwrap();
+    save(store, checkout_transactions(p), Vec::new()).await;
+    let mut api_batch = checkout_transactions(other.id);
+    for (i, t) in api_batch.iter_mut().enumerate() {
+        t.event_id = format!("{:032x}", 500 + i);
+    }
+    save(store, api_batch, Vec::new()).await;
+    let strict = PerformanceSettings {
+        apdex_threshold_ms: 150.0,
+        ..PerformanceSettings::default()
+    };
+    store.set_performance_settings(p, &strict).await.unwrap();
+
+    for q in [
+        // From rows.
+        TransactionQuery {
+            since: Some(H + 1.0),
+            until: Some(H + 3000.0),
+            transaction: Some("/checkout/".into()),
+            ..query(org)
+        },
+        // From rollups.
+        TransactionQuery {
+            transaction: Some("/checkout/".into()),
+            ..query(org)
+        },
+    ] {
+        let shop = store
+            .aggregate_transactions(&q, true)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|a| a.project_id == Some(p))
+            .unwrap();
+        // 150 ms: 100 satisfied; 200…600 tolerated.
+        assert_eq!((shop.satisfied, shop.tolerated), (1, 5), "{q:?}");
+        let api = store
+            .aggregate_transactions(&q, true)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|a| a.project_id == Some(other.id))
+            .unwrap();
+        // The default 300 ms: 100…300 satisfied; 400…1000 tolerated.
+        assert_eq!((api.satisfied, api.tolerated), (3, 7), "{q:?}");
+        // Over both projects, each counted against its own threshold.
+        let both = total(store, &q).await;
+        assert_eq!(both.count, 20);
+        assert_eq!((both.satisfied, both.tolerated), (4, 12), "{q:?}");
+    }
+}
+
+async fn environment_transaction_and_tag_filters(store: &dyn Store) {
+    let (org, p) = project(store, "acme", "shop").await;
+    let mut batch = checkout_transactions(p);
+    for t in batch.iter_mut().filter(|t| t.name == "/cart/") {
+        t.environment = Some("staging".into());
+        t.tags = vec![("browser".into(), "Firefox".into())];
+        t.release = Some("shop@2.0".into());
+    }
+    save(store, batch, Vec::new()).await;
+    let count = |q: TransactionQuery| async move { total(store, &q).await.count };
+
+    let staging = TransactionQuery {
+        environments: vec!["staging".into()],
+        ..query(org)
+    };
+    assert_eq!(count(staging.clone()).await, 2);
+    let bounded = TransactionQuery {
+        since: Some(H),
+        until: Some(H + 3000.0),
+        ..staging
+    };
+    assert_eq!(count(bounded).await, 2);
+    let both = TransactionQuery {
+        environments: vec!["staging".into(), "production".into()],
+        ..query(org)
+    };
+    assert_eq!(count(both).await, 12);
+    let named = TransactionQuery {
+        transaction: Some("/checkout/".into()),
+        ..query(org)
+    };
+    assert_eq!(count(named).await, 10);
+    let condition = |key: &str, value: &str, negated: bool| TransactionQuery {
+        conditions: vec![(key.into(), value.into(), negated)],
+        ..query(org)
+    };
+    assert_eq!(count(condition("browser", "Firefox", false)).await, 2);
+    assert_eq!(count(condition("browser", "Firefox", true)).await, 10);
+    assert_eq!(count(condition("browser", "Safari", false)).await, 0);
+    assert_eq!(count(condition("release", "shop@2.0", false)).await, 2);
+    assert_eq!(count(condition("release", "shop@2.0", true)).await, 10);
+    assert_eq!(
+        count(condition("transaction.status", "internal_error", false)).await,
+        2
+    );
+    assert_eq!(
+        count(condition("transaction.op", "http.server", false)).await,
+        12
+    );
+    assert_eq!(count(condition("user", "id:1", false)).await, 4);
+    assert_eq!(count(condition("environment", "staging", false)).await, 2);
+    // Another organization sees none of it.
+    let (other, _) = project(store, "other", "shop").await;
+    assert!(store
+        .aggregate_transactions(&query(other), false)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .list_transactions(&query(other), TransactionSort::Newest, 10, 0)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn slowest_transactions_are_listed_and_paged(store: &dyn Store) {
+    let (org, p) = project(store, "acme", "shop").await;
+    save(store, checkout_transactions(p), Vec::new()).await;
+    let q = TransactionQuery {
+        transaction: Some("/checkout/".into()),
+        ..query(org)
+    };
+    let page = store
+        .list_transactions(&q, TransactionSort::Slowest, 3, 1)
+        .await
+        .unwrap();
+    let durations: Vec<f64> = page.iter().map(|t| t.duration_ms).collect();
+    assert_eq!(durations, vec![900.0, 800.0, 700.0]);
+    assert!(page.iter().all(|t| t.data.is_null()));
+    assert_eq!(page[0].tags, vec![("browser".into(), "Chrome".into())]);
+    assert_eq!(page[0].user_tag.as_deref(), Some("id:0"));
+    let newest = store
+        .list_transactions(&query(org), TransactionSort::Newest, 2, 0)
+        .await
+        .unwrap();
+    let starts: Vec<f64> = newest.iter().map(|t| t.start).collect();
+    assert_eq!(starts, vec![H + 1000.0, H + 900.0]);
+    let bounded = TransactionQuery {
+        since: Some(H + 250.0),
+        until: Some(H + 500.0),
+        ..query(org)
+    };
+    let listed = store
+        .list_transactions(&bounded, TransactionSort::Newest, 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+    let conditioned = TransactionQuery {
+        conditions: vec![("transaction.status".into(), "ok".into(), true)],
+        ..query(org)
+    };
+    assert_eq!(
+        store
+            .list_transactions(&conditioned, TransactionSort::Newest, 100, 0)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+}
+
+async fn series_has_a_bucket_per_interval_empty_ones_too(store: &dyn Store) {
+    let (org, p) = project(store, "acme", "shop").await;
+    let batch = vec![
+        transaction(p, 1, "/a", H + 10.0, 100.0, "ok"),
+        transaction(p, 2, "/a", H + 20.0, 300.0, "internal_error"),
+        transaction(p, 3, "/a", H + 2.0 * HOUR + 10.0, 500.0, "ok"),
+    ];
+    save(store, batch, Vec::new()).await;
+    // Hour buckets: from rollups.
+    let q = TransactionQuery {
+        since: Some(H),
+        until: Some(H + 4.0 * HOUR),
+        ..query(org)
+    };
+    let series = store.transaction_series(&q, 3600).await.unwrap();
+    let starts: Vec<f64> = series.iter().map(|(at, _)| *at).collect();
+    assert_eq!(starts, vec![H, H + HOUR, H + 2.0 * HOUR, H + 3.0 * HOUR]);
+    let counts: Vec<u64> = series.iter().map(|(_, a)| a.count).collect();
+    assert_eq!(counts, vec![2, 0, 1, 0]);
+    assert_eq!(series[0].1.failures, 1);
+    assert_eq!(series[0].1.max_ms, 300.0);
+    assert_eq!(series[2].1.max_ms, 500.0);
+
+    // Half-hour buckets not on the hour: from rows.
+    let q = TransactionQuery {
+        since: Some(H - 900.0),
+        until: Some(H + 3.0 * 1800.0 - 900.0),
+        ..query(org)
+    };
+    let series = store.transaction_series(&q, 1800).await.unwrap();
+    let counts: Vec<u64> = series.iter().map(|(_, a)| a.count).collect();
+    assert_eq!(counts, vec![2, 0, 0]);
+    assert_eq!(series[0].1.p50_ms, 200.0);
+
+    // Two-hour buckets from a quarter past: rows at the edges, rollups inside.
+    let q = TransactionQuery {
+        since: Some(H - 900.0),
+        until: Some(H - 900.0 + 4.0 * HOUR),
+        ..query(org)
+    };
+    let series = store.transaction_series(&q, 7200).await.unwrap();
+    let counts: Vec<u64> = series.iter().map(|(_, a)| a.count).collect();
+    assert_eq!(counts, vec![2, 1]);
+}
+
+async fn histogram_bins_durations_between_fastest_and_slowest(store: &dyn Store) {
+    let (org, p) = project(store, "acme", "shop").await;
+    save(store, checkout_transactions(p), Vec::new()).await;
+    let q = TransactionQuery {
+        transaction: Some("/checkout/".into()),
+        ..query(org)
+    };
+    // 100…1000 ms in 3 bins of 300 ms: 100-400 (100, 200, 300), 400-700 (400, 500, 600),
+    // 700-1000 (700, 800, 900, 1000: the slowest is in the last bin).
+    let bins = store.duration_histogram(&q, 3).await.unwrap();
+    assert_eq!(bins.len(), 3);
+    assert_eq!(bins[0].0, 100.0);
+    assert!(close(bins[0].1, 400.0, 1e-9));
+    assert!(close(bins[1].1, 700.0, 1e-9));
+    assert_eq!(bins[2].1, 1000.0);
+    let counts: Vec<u64> = bins.iter().map(|b| b.2).collect();
+    assert_eq!(counts, vec![3, 3, 4]);
+    let none = TransactionQuery {
+        transaction: Some("/nothing/".into()),
+        ..query(org)
+    };
+    assert!(store
+        .duration_histogram(&none, 3)
+        .await
+        .unwrap()
+        .iter()
+        .all(|b| b.2 == 0));
+}
+
+const PRODUCT_QUERY: &str = "SELECT * FROM product WHERE id = %s";
+
+async fn span_aggregates_by_op_and_by_group(store: &dyn Store) {
+    let (org, p) = project(store, "acme", "shop").await;
+    let page = transaction(p, 1, "/products/", H + 100.0, 400.0, "ok");
+    let other_page = transaction(p, 2, "/products/", H + 200.0, 300.0, "ok");
+    let mut spans: Vec<NewSpan> = (0..10)
+        .map(|n| span(&page, n, "db", PRODUCT_QUERY, 0.01 * f64::from(n), 5.0))
+        .collect();
+    spans.push(span(
+        &page,
+        20,
+        "db.sql.query",
+        "SELECT * FROM cart",
+        0.5,
+        30.0,
+    ));
+    spans.push(span(
+        &page,
+        21,
+        "http.client",
+        "GET https://pay.example/%s",
+        0.6,
+        100.0,
+    ));
+    spans.push(span(
+        &page,
+        22,
+        "http.client",
+        "GET https://pay.example/%s",
+        0.7,
+        50.0,
+    ));
+    spans.push(span(&other_page, 23, "db", PRODUCT_QUERY, 0.1, 7.0));
+    save(store, vec![page, other_page], spans).await;
+
+    for q in [
+        // From rollups.
+        query(org),
+        // From rows.
+        TransactionQuery {
+            since: Some(H + 1.0),
+            until: Some(H + 3000.0),
+            ..query(org)
+        },
+    ] {
+        let by_op = store.span_aggregates(&q, false, None, 10).await.unwrap();
+        let ops: Vec<(&str, &str, u64, f64, u64)> = by_op
+            .iter()
+            .map(|a| {
+                (
+                    a.op.as_str(),
+                    a.group.as_str(),
+                    a.count,
+                    a.total_ms,
+                    a.transactions,
+                )
+            })
+            .collect();
+        assert_eq!(
+            ops,
+            vec![
+                ("http.client", "", 2, 150.0, 1),
+                ("db", "", 11, 57.0, 2),
+                ("db.sql.query", "", 1, 30.0, 1),
+            ],
+            "{q:?}"
+        );
+
+        let by_group = store
+            .span_aggregates(&q, true, Some("db"), 10)
+            .await
+            .unwrap();
+        let groups: Vec<(&str, &str, u64, f64, u64)> = by_group
+            .iter()
+            .map(|a| {
+                (
+                    a.op.as_str(),
+                    a.group.as_str(),
+                    a.count,
+                    a.total_ms,
+                    a.transactions,
+                )
+            })
+            .collect();
+        assert_eq!(
+            groups,
+            vec![
+                ("db", PRODUCT_QUERY, 11, 57.0, 2),
+                ("db.sql.query", "SELECT * FROM cart", 1, 30.0, 1),
+            ],
+            "{q:?}"
+        );
+        let top = store.span_aggregates(&q, true, None, 1).await.unwrap();
+        assert_eq!(top.len(), 1);
+        assert_eq!(top[0].op, "http.client");
+    }
+    // Filters reach the spans through their transactions.
+    let staging = TransactionQuery {
+        environments: vec!["staging".into()],
+        ..query(org)
+    };
+    assert!(store
+        .span_aggregates(&staging, false, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let other_name = TransactionQuery {
+        transaction: Some("/cart/".into()),
+        ..query(org)
+    };
+    assert!(store
+        .span_aggregates(&other_name, false, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn performance_settings_default_then_changed(store: &dyn Store) {
+    let (_, p) = project(store, "acme", "shop").await;
+    assert_eq!(
+        store.performance_settings(p).await.unwrap(),
+        PerformanceSettings::default()
+    );
+    let changed = PerformanceSettings {
+        apdex_threshold_ms: 500.0,
+        n_plus_one_min_count: 5,
+        n_plus_one_min_total_ms: 50.0,
+        slow_db_query_ms: 250.0,
+    };
+    store.set_performance_settings(p, &changed).await.unwrap();
+    assert_eq!(store.performance_settings(p).await.unwrap(), changed);
+    let again = PerformanceSettings {
+        apdex_threshold_ms: 100.0,
+        ..changed
+    };
+    store.set_performance_settings(p, &again).await.unwrap();
+    assert_eq!(store.performance_settings(p).await.unwrap(), again);
+}
+
+async fn a_span_streamed_before_its_segment_is_found_with_it(store: &dyn Store) {
+    let (org, p) = project(store, "acme", "shop").await;
+    let mut segment = transaction(p, 1, "GET /api/products", H + 100.0, 250.0, "ok");
+    segment.platform = "javascript".into();
+    let child = span(&segment, 1, "db", PRODUCT_QUERY, 0.02, 12.5);
+    let early = store
+        .save_spans(SpanBatch {
+            transactions: Vec::new(),
+            spans: vec![child.clone()],
+        })
+        .await
+        .unwrap();
+    assert_eq!((early.new_transactions, early.new_spans), (0, 1));
+    assert!(store
+        .transaction_by_event_id(p, &segment.event_id)
+        .await
+        .unwrap()
+        .is_none());
+    let late = store
+        .save_spans(SpanBatch {
+            transactions: vec![segment.clone()],
+            spans: Vec::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!((late.new_transactions, late.new_spans), (1, 0));
+
+    let stored = store
+        .transaction_by_event_id(p, &segment.event_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.name, "GET /api/products");
+    assert_eq!(stored.data, segment.data);
+    assert_eq!(stored.platform, "javascript");
+    assert_eq!(stored.start, segment.start);
+    let spans = store
+        .segment_spans(p, &segment.trace_id, &segment.span_id)
+        .await
+        .unwrap();
+    assert_eq!(spans.len(), 1);
+    let found = &spans[0];
+    assert_eq!(found.span_id, child.span_id);
+    assert_eq!(found.description, child.description);
+    assert_eq!(found.group, PRODUCT_QUERY);
+    assert_eq!(found.duration_ms, 12.5);
+    assert_eq!(found.data, child.data);
+    assert_eq!(found.transaction, "GET /api/products");
+    let trace = store.trace(org, &segment.trace_id).await.unwrap();
+    assert_eq!((trace.transactions.len(), trace.spans.len()), (1, 1));
+    // Spans of another segment are not its.
+    assert!(store
+        .segment_spans(p, &segment.trace_id, &span_id(999))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn expired_transactions_and_spans_are_deleted(store: &dyn Store) {
+    let (org, p) = project(store, "acme", "shop").await;
+    let old = transaction(p, 1, "/old", H - 100.0 * 86_400.0, 100.0, "ok");
+    let new = transaction(p, 2, "/new", H, 100.0, "ok");
+    let old_spans = vec![
+        span(&old, 1, "db", "SELECT 1", 0.0, 1.0),
+        span(&old, 2, "db", "SELECT 1", 0.0, 1.0),
+    ];
+    let new_spans = vec![span(&new, 3, "db", "SELECT 1", 0.0, 1.0)];
+    save(
+        store,
+        vec![old.clone(), new.clone()],
+        [old_spans, new_spans].concat(),
+    )
+    .await;
+
+    let pass = store.delete_expired(H - 86_400.0, 100).await.unwrap();
+    assert_eq!((pass.transactions, pass.spans), (1, 2));
+    assert!(store
+        .transaction_by_event_id(p, &old.event_id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .transaction_by_event_id(p, &new.event_id)
+        .await
+        .unwrap()
+        .is_some());
+    // The old hour's rollups went too.
+    let all = store
+        .aggregate_transactions(&query(org), true)
+        .await
+        .unwrap();
+    let names: Vec<&str> = all
+        .iter()
+        .filter_map(|a| a.transaction.as_deref())
+        .collect();
+    assert_eq!(names, vec!["/new"]);
+    let spans = store
+        .span_aggregates(&query(org), false, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(spans[0].count, 1);
+    let again = store.delete_expired(H - 86_400.0, 100).await.unwrap();
+    assert_eq!((again.transactions, again.spans), (0, 0));
+}
+
+async fn invalid_spans_are_rejected_before_anything_is_written(store: &dyn Store) {
+    let (org, p) = project(store, "acme", "shop").await;
+    let good = transaction(p, 1, "/ok", H, 100.0, "ok");
+    let mut endless = transaction(p, 2, "/bad", H, f64::NAN, "ok");
+    endless.duration_ms = f64::INFINITY;
+    let result = store
+        .save_spans(SpanBatch {
+            transactions: vec![good.clone(), endless],
+            spans: Vec::new(),
+        })
+        .await;
+    assert!(
+        matches!(result, Err(vigil_store::StoreError::Invalid(_))),
+        "{result:?}"
+    );
+    let mut nameless = span(&good, 1, "db", "SELECT 1", 0.0, 1.0);
+    nameless.span_id = String::new();
+    let result = store
+        .save_spans(SpanBatch {
+            transactions: vec![good],
+            spans: vec![nameless],
+        })
+        .await;
+    assert!(
+        matches!(result, Err(vigil_store::StoreError::Invalid(_))),
+        "{result:?}"
+    );
+    assert!(store
+        .aggregate_transactions(&query(org), false)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Batches sharing transactions, spans and rollup rows, written at the same time (on
+/// PostgreSQL, on separate connections): every row is stored and counted exactly once.
+async fn concurrent_overlapping_batches_count_each_row_once(store: &dyn Store) {
+    let (org, p) = project(store, "acme", "shop").await;
+    let all: Vec<NewTransaction> = (1..=40)
+        .map(|n| transaction(p, n, "/checkout/", H + f64::from(n), f64::from(n), "ok"))
+        .collect();
+    let spans: Vec<NewSpan> = all
+        .iter()
+        .enumerate()
+        .map(|(i, t)| span(t, i as u32, "db", PRODUCT_QUERY, 0.001, 2.0))
+        .collect();
+    // Four writers, each with an overlapping half of the rows.
+    let batches: Vec<SpanBatch> = (0..4)
+        .map(|w| SpanBatch {
+            transactions: all[w * 7..(w * 7 + 20).min(40)].to_vec(),
+            spans: spans[w * 7..(w * 7 + 20).min(40)].to_vec(),
+        })
+        .collect();
+    let saved =
+        futures_util::future::join_all(batches.into_iter().map(|batch| store.save_spans(batch)))
+            .await;
+    let (mut transactions, mut new_spans) = (0, 0);
+    for result in saved {
+        let result = result.unwrap();
+        transactions += result.new_transactions;
+        new_spans += result.new_spans;
+    }
+    // Every row written once between them.
+    assert_eq!((transactions, new_spans), (40, 40));
+    let total = total(store, &query(org)).await;
+    assert_eq!(total.count, 40);
+    let by_group = store
+        .span_aggregates(&query(org), true, None, 10)
+        .await
+        .unwrap();
+    assert_eq!((by_group[0].count, by_group[0].transactions), (40, 40));
+}
