@@ -25,9 +25,28 @@ pub enum SearchTerm {
     },
     /// `has:key` / `!has:key`.
     Has { key: String, negated: bool },
+    /// `issue.category:error|performance`, `issue.type:performance_n_plus_one_db_queries`
+    /// (`issue.type:error` is the error category): what kind of problem the issue is.
+    Kind { kind: IssueKind, negated: bool },
     /// Words not of the `key:value` form; matched case-insensitively against title, culprit
     /// and the issue's metadata value.
     Text(String),
+}
+
+/// The kinds of issue `issue.category:` and `issue.type:` select.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IssueKind {
+    /// Issues made by error (and message) events.
+    Errors,
+    /// Performance issues: N+1 queries, slow queries, …
+    Performance,
+    /// One performance issue type, e.g. `performance_slow_db_query`.
+    Type(String),
+}
+
+impl IssueKind {
+    /// The event type prefix every performance issue's type has.
+    pub const PERFORMANCE_PREFIX: &'static str = "performance_";
 }
 
 /// A parsed search: all terms must hold.
@@ -41,6 +60,8 @@ pub struct SearchQuery {
 pub enum SearchError {
     #[error("unknown status in `is:{0}`")]
     UnknownStatus(String),
+    #[error("unknown issue category or type `{0}` (error, performance, performance_…)")]
+    UnknownIssueKind(String),
     #[error("unterminated quote in search")]
     UnterminatedQuote,
 }
@@ -82,6 +103,17 @@ pub fn parse_search(input: &str) -> Result<SearchQuery, SearchError> {
                 key: value,
                 negated,
             }),
+            "issue.category" | "issue.type" => {
+                let kind = match value.as_str() {
+                    "error" => IssueKind::Errors,
+                    "performance" if key == "issue.category" => IssueKind::Performance,
+                    other if other.starts_with(IssueKind::PERFORMANCE_PREFIX) => {
+                        IssueKind::Type(other.to_owned())
+                    }
+                    other => return Err(SearchError::UnknownIssueKind(other.to_owned())),
+                };
+                terms.push(SearchTerm::Kind { kind, negated });
+            }
             _ => terms.push(SearchTerm::Tag {
                 key: key.to_string(),
                 value,
@@ -155,6 +187,32 @@ fn tokenize(input: &str) -> Result<Vec<String>, SearchError> {
 mod tests {
     use super::*;
     use crate::IssueStatus;
+
+    #[test]
+    fn parses_issue_category_and_type() {
+        let parsed = parse_search(
+            "issue.category:performance !issue.type:performance_slow_db_query issue.type:error",
+        )
+        .expect("parses");
+        assert_eq!(
+            parsed.terms,
+            vec![
+                SearchTerm::Kind {
+                    kind: IssueKind::Performance,
+                    negated: false
+                },
+                SearchTerm::Kind {
+                    kind: IssueKind::Type("performance_slow_db_query".into()),
+                    negated: true
+                },
+                SearchTerm::Kind {
+                    kind: IssueKind::Errors,
+                    negated: false
+                },
+            ]
+        );
+        assert!(parse_search("issue.category:feedback").is_err());
+    }
 
     #[test]
     fn parses_status_level_tags_and_text() {

@@ -75,6 +75,7 @@ macro_rules! store_suite {
             status_changes_set_substatus_and_resolved_at,
             search_by_status_level_and_unhandled,
             search_by_tag_negated_tag_and_has,
+            search_by_issue_category_and_type,
             search_by_text_in_title_culprit_and_metadata,
             search_by_environment_time_and_project,
             search_is_scoped_to_the_organization,
@@ -872,6 +873,44 @@ mod cases {
         assert_eq!(
             titles(store, &query(org, "")).await,
             ["three", "two", "one"]
+        );
+    }
+
+    pub async fn search_by_issue_category_and_type(store: &dyn Store) {
+        let (org, project) = project(store, "acme").await;
+        let issue = |n, title: &str, event_type: &str| NewEvent {
+            title: title.into(),
+            event_type: event_type.into(),
+            ..event(project, n, &[title], f64::from(n))
+        };
+        store
+            .save_events(vec![
+                issue(1, "ZeroDivisionError", "error"),
+                issue(2, "N+1 Query", "performance_n_plus_one_db_queries"),
+                issue(3, "Slow DB Query", "performance_slow_db_query"),
+                issue(4, "a message", "default"),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(
+            titles(store, &query(org, "issue.category:performance")).await,
+            ["Slow DB Query", "N+1 Query"]
+        );
+        assert_eq!(
+            titles(store, &query(org, "issue.category:error")).await,
+            ["a message", "ZeroDivisionError"]
+        );
+        assert_eq!(
+            titles(store, &query(org, "!issue.category:error")).await,
+            ["Slow DB Query", "N+1 Query"]
+        );
+        assert_eq!(
+            titles(
+                store,
+                &query(org, "issue.type:performance_n_plus_one_db_queries")
+            )
+            .await,
+            ["N+1 Query"]
         );
     }
 

@@ -18,6 +18,7 @@ use tokio_postgres::types::ToSql;
 
 use super::issues::{self, COLUMNS};
 use super::sql::{self, sql_int};
+use crate::search::IssueKind;
 use crate::{Issue, IssueQuery, IssueSort, SearchTerm, StoreResult};
 
 /// A bound value.
@@ -154,6 +155,23 @@ impl Builder {
                     " AND{not} EXISTS (SELECT 1 FROM issue_tag_values t \
                      WHERE t.issue_id = i.id AND t.key = {key})"
                 );
+            }
+            SearchTerm::Kind { kind, negated } => {
+                let not = if *negated { " NOT" } else { "" };
+                let test = match kind {
+                    IssueKind::Errors => format!(
+                        "left(i.event_type, {}) <> {}",
+                        IssueKind::PERFORMANCE_PREFIX.len(),
+                        self.param(IssueKind::PERFORMANCE_PREFIX.to_string())
+                    ),
+                    IssueKind::Performance => format!(
+                        "left(i.event_type, {}) = {}",
+                        IssueKind::PERFORMANCE_PREFIX.len(),
+                        self.param(IssueKind::PERFORMANCE_PREFIX.to_string())
+                    ),
+                    IssueKind::Type(ty) => format!("i.event_type = {}", self.param(ty.clone())),
+                };
+                let _ = write!(self.sql, " AND{not} ({test})");
             }
             SearchTerm::Text(words) => {
                 let p = self.param(like_pattern(words));

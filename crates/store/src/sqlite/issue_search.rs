@@ -16,6 +16,7 @@ use rusqlite::{params_from_iter, Connection};
 use super::error::DbContext;
 use super::issues::{self, COLUMNS};
 use super::sql_int;
+use crate::search::IssueKind;
 use crate::{Issue, IssueQuery, IssueSort, SearchTerm, StoreResult};
 
 /// SQL text and its parameters, in order.
@@ -146,6 +147,24 @@ impl Builder {
                     " EXISTS (SELECT 1 FROM issue_tag_values t WHERE t.issue_id = i.id AND t.key = ?)",
                 );
                 self.params.push(text(key));
+            }
+            SearchTerm::Kind { kind, negated } => {
+                self.sql
+                    .push_str(if *negated { " AND NOT" } else { " AND" });
+                let prefix_len = IssueKind::PERFORMANCE_PREFIX.len();
+                let _ = match kind {
+                    IssueKind::Errors => {
+                        write!(self.sql, " substr(i.event_type, 1, {prefix_len}) <> ?")
+                    }
+                    IssueKind::Performance => {
+                        write!(self.sql, " substr(i.event_type, 1, {prefix_len}) = ?")
+                    }
+                    IssueKind::Type(_) => write!(self.sql, " i.event_type = ?"),
+                };
+                self.params.push(text(match kind {
+                    IssueKind::Type(ty) => ty,
+                    _ => IssueKind::PERFORMANCE_PREFIX,
+                }));
             }
             SearchTerm::Text(words) => {
                 // LIKE folds ASCII case only; see `like_pattern`.

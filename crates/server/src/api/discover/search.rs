@@ -40,7 +40,7 @@ pub fn parse_filters(input: &str) -> Result<Filters, String> {
             SearchTerm::Level { .. } => {
                 return Err("level: applies to errors; only transactions are queryable here".into())
             }
-            SearchTerm::Status { .. } | SearchTerm::Unhandled { .. } => {
+            SearchTerm::Status { .. } | SearchTerm::Unhandled { .. } | SearchTerm::Kind { .. } => {
                 return Err("is: applies to issues; only transactions are queryable here".into())
             }
             SearchTerm::Has { key, .. } => {
