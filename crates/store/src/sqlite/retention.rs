@@ -66,7 +66,7 @@ pub(crate) fn delete_expired(
 }
 
 /// Deletes up to `limit` transactions and `limit` spans that started before `before`, and the
-/// rollup hours that ended before it.
+/// rollup periods that ended before it.
 fn delete_expired_traces(tx: &Connection, before: f64, limit: u64) -> StoreResult<(u64, u64)> {
     let transactions = tx
         .execute(
@@ -81,16 +81,11 @@ fn delete_expired_traces(tx: &Connection, before: f64, limit: u64) -> StoreResul
             params![before, sql_int(limit)],
         )
         .db("deleting expired spans")?;
-    let last_hour = (before / 3600.0).floor() as i64 * 3600 - 3600;
-    for table in [
-        "transaction_rollups",
-        "transaction_rollup_buckets",
-        "transaction_rollup_users",
-        "span_rollups",
-    ] {
+    // A rollup period goes once it has wholly ended before the cutoff.
+    for table in ["transaction_rollups", "span_rollups"] {
         tx.execute(
-            &format!("DELETE FROM {table} WHERE hour <= ?1"),
-            [last_hour],
+            &format!("DELETE FROM {table} WHERE start + granularity <= ?1"),
+            [before.floor() as i64],
         )
         .db("deleting expired rollups")?;
     }

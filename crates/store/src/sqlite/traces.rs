@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::error::{corrupt, DbContext};
 use super::{events, sql_int, SqliteStore};
-use crate::rollup::{self, RollupDelta, Summary};
+use crate::rollup::{self, Histogram, Plan, Read, RollupDelta, Summary, UserSketch};
 use crate::{
     NewSpan, NewTransaction, PerformanceSettings, SavedSpans, SpanAggregate, SpanBatch, StoreError,
     StoreResult, StoredSpan, StoredTransaction, Trace, TraceError, TransactionAggregate,
@@ -215,80 +215,75 @@ fn write_batch(
 }
 
 fn write_rollups(conn: &Connection, delta: &RollupDelta) -> StoreResult<()> {
-    let mut rollup = conn
+    let mut existing = conn
         .prepare_cached(
-            "INSERT INTO transaction_rollups (project_id, name, environment, hour, count,
-                 failures, sum_ms, max_ms, first_seen, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT (project_id, hour, name, environment) DO UPDATE SET
+            "SELECT histogram, users FROM transaction_rollups
+             WHERE project_id = ?1 AND granularity = ?2 AND start = ?3 AND name = ?4
+               AND environment = ?5",
+        )
+        .db("preparing a rollup read")?;
+    let mut upsert = conn
+        .prepare_cached(
+            "INSERT INTO transaction_rollups (project_id, granularity, start, name, environment,
+                 count, failures, sum_ms, max_ms, first_seen, last_seen, histogram, users)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (project_id, granularity, start, name, environment) DO UPDATE SET
                  count = count + excluded.count,
                  failures = failures + excluded.failures,
                  sum_ms = sum_ms + excluded.sum_ms,
                  max_ms = max(max_ms, excluded.max_ms),
                  first_seen = min(first_seen, excluded.first_seen),
-                 last_seen = max(last_seen, excluded.last_seen)",
+                 last_seen = max(last_seen, excluded.last_seen),
+                 histogram = excluded.histogram,
+                 users = excluded.users",
         )
         .db("preparing a rollup upsert")?;
-    let mut bucket = conn
-        .prepare_cached(
-            "INSERT INTO transaction_rollup_buckets (project_id, name, environment, hour, bucket,
-                 count)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (project_id, hour, name, environment, bucket) DO UPDATE SET
-                 count = count + excluded.count",
-        )
-        .db("preparing a bucket upsert")?;
-    let mut user = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO transaction_rollup_users (project_id, name, environment,
-                 hour, user_tag)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .db("preparing a rollup user insert")?;
     for (key, d) in &delta.transactions {
-        rollup
+        let key_params = params![
+            key.project_id,
+            key.granularity,
+            key.start,
+            key.name,
+            key.environment
+        ];
+        let stored: Option<(Vec<u8>, Vec<u8>)> = existing
+            .query_row(key_params, |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()
+            .db("reading a rollup")?;
+        let (mut histogram, mut users) = match stored {
+            Some((histogram, users)) => (
+                Histogram::decode(&histogram).map_err(|e| corrupt("a rollup histogram", e))?,
+                UserSketch::decode(&users).map_err(|e| corrupt("a rollup's users", e))?,
+            ),
+            None => (Histogram::default(), UserSketch::default()),
+        };
+        histogram.merge(&d.histogram);
+        users.merge(&d.users);
+        upsert
             .execute(params![
                 key.project_id,
+                key.granularity,
+                key.start,
                 key.name,
                 key.environment,
-                key.hour,
                 d.count,
                 d.failures,
                 d.sum_ms,
                 d.max_ms,
                 d.first_seen,
                 d.last_seen,
+                histogram.encode(),
+                users.encode(),
             ])
             .db("adding to a transaction rollup")?;
-        for (b, n) in &d.buckets {
-            bucket
-                .execute(params![
-                    key.project_id,
-                    key.name,
-                    key.environment,
-                    key.hour,
-                    b,
-                    n
-                ])
-                .db("adding to a duration bucket")?;
-        }
-        for u in &d.users {
-            user.execute(params![
-                key.project_id,
-                key.name,
-                key.environment,
-                key.hour,
-                u
-            ])
-            .db("adding a rollup user")?;
-        }
     }
     let mut span_rollup = conn
         .prepare_cached(
-            "INSERT INTO span_rollups (project_id, hour, transaction_name, environment, op,
-                 group_hash, count, total_ms, segments)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (project_id, hour, transaction_name, environment, op, group_hash)
+            "INSERT INTO span_rollups (project_id, granularity, start, transaction_name,
+                 environment, op, group_hash, count, total_ms, segments)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (project_id, granularity, start, transaction_name, environment, op,
+                          group_hash)
              DO UPDATE SET count = count + excluded.count,
                            total_ms = total_ms + excluded.total_ms,
                            segments = segments + excluded.segments",
@@ -298,7 +293,8 @@ fn write_rollups(conn: &Connection, delta: &RollupDelta) -> StoreResult<()> {
         span_rollup
             .execute(params![
                 key.project_id,
-                key.hour,
+                key.granularity,
+                key.start,
                 key.transaction,
                 key.environment,
                 key.op,
@@ -515,28 +511,116 @@ fn span_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<StoredSpan>> {
 
 // --- query scope ------------------------------------------------------------------------------
 
-/// A WHERE clause over `transactions t JOIN projects p` and its parameters.
+/// The columns a scope filters on, per table.
+struct Columns {
+    project: &'static str,
+    environment: &'static str,
+    name: &'static str,
+}
+
+const TRANSACTION_ROWS: Columns = Columns {
+    project: "t.project_id",
+    environment: "t.environment",
+    name: "t.name",
+};
+const SPAN_ROWS: Columns = Columns {
+    project: "s.project_id",
+    environment: "t.environment",
+    name: "s.transaction_name",
+};
+const TRANSACTION_ROLLUPS: Columns = Columns {
+    project: "r.project_id",
+    environment: "r.environment",
+    name: "r.name",
+};
+const SPAN_ROLLUPS: Columns = Columns {
+    project: "r.project_id",
+    environment: "r.environment",
+    name: "r.transaction_name",
+};
+
+/// A WHERE clause and its parameters.
 struct Scope {
     sql: String,
     params: Vec<Sql>,
 }
 
 impl Scope {
-    /// The query's filters over rows, within `[since, until)` (overriding the query's own).
-    fn rows(query: &TransactionQuery, since: Option<UnixTime>, until: Option<UnixTime>) -> Scope {
+    /// The query's organization, projects, environments and transaction name.
+    fn new(query: &TransactionQuery, columns: &Columns) -> Scope {
         let mut scope = Scope {
             sql: "p.organization_id = ?".into(),
             params: vec![Sql::Integer(query.organization_id)],
         };
-        scope.common(query, "t.project_id", "t.environment", "t.name");
-        if let Some(since) = since {
-            scope.sql.push_str(" AND t.start_ts >= ?");
-            scope.params.push(Sql::Real(since));
+        if !query.project_ids.is_empty() {
+            scope
+                .sql
+                .push_str(&format!(" AND {} IN (", columns.project));
+            scope.list(query.project_ids.iter().map(|id| Sql::Integer(*id)));
+            scope.sql.push(')');
         }
-        if let Some(until) = until {
-            scope.sql.push_str(" AND t.start_ts < ?");
-            scope.params.push(Sql::Real(until));
+        if !query.environments.is_empty() {
+            scope
+                .sql
+                .push_str(&format!(" AND COALESCE({}, '') IN (", columns.environment));
+            scope.list(query.environments.iter().map(|e| Sql::Text(e.clone())));
+            scope.sql.push(')');
         }
+        if let Some(transaction) = &query.transaction {
+            scope.sql.push_str(&format!(" AND {} = ?", columns.name));
+            scope.params.push(Sql::Text(transaction.clone()));
+        }
+        scope
+    }
+
+    /// Transaction rows (`t`) in `[from, to)` that meet the query's conditions.
+    fn rows(query: &TransactionQuery, from: Option<UnixTime>, to: Option<UnixTime>) -> Scope {
+        let mut scope = Scope::new(query, &TRANSACTION_ROWS);
+        scope.time("t.start_ts", from, to);
+        scope.conditions(query);
+        scope
+    }
+
+    /// Span rows (`s`, their segment `t`) in `[from, to)` whose segment meets the conditions.
+    fn span_rows(query: &TransactionQuery, from: Option<UnixTime>, to: Option<UnixTime>) -> Scope {
+        let mut scope = Scope::new(query, &SPAN_ROWS);
+        scope.time("s.start_ts", from, to);
+        scope.conditions(query);
+        scope
+    }
+
+    /// Rollup rows (`r`) of one granularity starting in `[first, end)`.
+    fn rollups(
+        query: &TransactionQuery,
+        columns: &Columns,
+        granularity: i64,
+        first: i64,
+        end: i64,
+    ) -> Scope {
+        let mut scope = Scope::new(query, columns);
+        scope
+            .sql
+            .push_str(" AND r.granularity = ? AND r.start >= ? AND r.start < ?");
+        scope.params.extend([
+            Sql::Integer(granularity),
+            Sql::Integer(first),
+            Sql::Integer(end),
+        ]);
+        scope
+    }
+
+    fn time(&mut self, column: &str, from: Option<UnixTime>, to: Option<UnixTime>) {
+        if let Some(from) = from {
+            self.sql.push_str(&format!(" AND {column} >= ?"));
+            self.params.push(Sql::Real(from));
+        }
+        if let Some(to) = to {
+            self.sql.push_str(&format!(" AND {column} < ?"));
+            self.params.push(Sql::Real(to));
+        }
+    }
+
+    fn conditions(&mut self, query: &TransactionQuery) {
         for (key, value, negated) in &query.conditions {
             let column = match key.as_str() {
                 "release" => Some("t.release"),
@@ -550,54 +634,20 @@ impl Scope {
             };
             let test = match column {
                 Some(column) => {
-                    scope.params.push(Sql::Text(value.clone()));
+                    self.params.push(Sql::Text(value.clone()));
                     format!("COALESCE({column}, '') = ?")
                 }
                 None => {
-                    scope.params.push(Sql::Text(key.clone()));
-                    scope.params.push(Sql::Text(value.clone()));
+                    self.params.push(Sql::Text(key.clone()));
+                    self.params.push(Sql::Text(value.clone()));
                     "EXISTS (SELECT 1 FROM json_each(t.tags) j
                              WHERE j.value ->> 0 = ? AND j.value ->> 1 = ?)"
                         .to_owned()
                 }
             };
-            scope
-                .sql
-                .push_str(if *negated { " AND NOT " } else { " AND " });
-            scope.sql.push_str(&test);
-        }
-        scope
-    }
-
-    /// The query's filters over a rollup table aliased `r`, for hours in `[first, end)`.
-    fn rollups(query: &TransactionQuery, name_column: &str, first: i64, end: i64) -> Scope {
-        let mut scope = Scope {
-            sql: "p.organization_id = ? AND r.hour >= ? AND r.hour < ?".into(),
-            params: vec![
-                Sql::Integer(query.organization_id),
-                Sql::Integer(first),
-                Sql::Integer(end),
-            ],
-        };
-        scope.common(query, "r.project_id", "r.environment", name_column);
-        scope
-    }
-
-    fn common(&mut self, query: &TransactionQuery, project: &str, environment: &str, name: &str) {
-        if !query.project_ids.is_empty() {
-            self.sql.push_str(&format!(" AND {project} IN ("));
-            self.list(query.project_ids.iter().map(|id| Sql::Integer(*id)));
-            self.sql.push(')');
-        }
-        if !query.environments.is_empty() {
             self.sql
-                .push_str(&format!(" AND COALESCE({environment}, '') IN ("));
-            self.list(query.environments.iter().map(|e| Sql::Text(e.clone())));
-            self.sql.push(')');
-        }
-        if let Some(transaction) = &query.transaction {
-            self.sql.push_str(&format!(" AND {name} = ?"));
-            self.params.push(Sql::Text(transaction.clone()));
+                .push_str(if *negated { " AND NOT " } else { " AND " });
+            self.sql.push_str(&test);
         }
     }
 
@@ -606,50 +656,6 @@ impl Scope {
             self.sql.push_str(if n == 0 { "?" } else { ", ?" });
             self.params.push(value);
         }
-    }
-}
-
-/// How a range splits into rollup hours and row-read edges.
-struct Plan {
-    /// Hours `[first, end)` read from rollups.
-    hours: Option<(i64, i64)>,
-    /// Ranges read from rows.
-    edges: Vec<(Option<UnixTime>, Option<UnixTime>)>,
-}
-
-fn plan(query: &TransactionQuery) -> Plan {
-    if !query.conditions.is_empty() {
-        return Plan {
-            hours: None,
-            edges: vec![(query.since, query.until)],
-        };
-    }
-    let first = query
-        .since
-        .map_or(i64::MIN, |since| (since / 3600.0).ceil() as i64 * 3600);
-    let end = query
-        .until
-        .map_or(i64::MAX, |until| (until / 3600.0).floor() as i64 * 3600);
-    if first >= end {
-        return Plan {
-            hours: None,
-            edges: vec![(query.since, query.until)],
-        };
-    }
-    let mut edges = Vec::new();
-    if let Some(since) = query.since {
-        if since < first as f64 {
-            edges.push((Some(since), Some(first as f64)));
-        }
-    }
-    if let Some(until) = query.until {
-        if until > end as f64 {
-            edges.push((Some(end as f64), Some(until)));
-        }
-    }
-    Plan {
-        hours: Some((first, end)),
-        edges,
     }
 }
 
@@ -668,12 +674,16 @@ fn thresholds(conn: &Connection, organization_id: i64) -> StoreResult<HashMap<i6
 // --- aggregates -------------------------------------------------------------------------------
 
 type GroupKey = (Option<i64>, Option<String>);
+type Ranges = [(Option<UnixTime>, Option<UnixTime>)];
 
-fn aggregate(
+/// One summary per group per range: the reads of the ranges' plan, each row given to its
+/// range.
+fn summaries(
     conn: &Connection,
     query: &TransactionQuery,
+    ranges: &Ranges,
     by_transaction: bool,
-) -> StoreResult<Vec<TransactionAggregate>> {
+) -> StoreResult<Vec<BTreeMap<GroupKey, Summary>>> {
     let apdex = thresholds(conn, query.organization_id)?;
     let default_apdex = PerformanceSettings::default().apdex_threshold_ms;
     let apdex_of = |project_id: i64| apdex.get(&project_id).copied().unwrap_or(default_apdex);
@@ -684,114 +694,106 @@ fn aggregate(
             (None, None)
         }
     };
-    let mut groups: BTreeMap<GroupKey, Summary> = BTreeMap::new();
-    let plan = plan(query);
-    if let Some((first, end)) = plan.hours {
-        let scope = Scope::rollups(query, "r.name", first, end);
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT r.project_id, r.name, SUM(r.count), SUM(r.failures), SUM(r.sum_ms),
-                        MAX(r.max_ms), MIN(r.first_seen), MAX(r.last_seen)
-                 FROM transaction_rollups r JOIN projects p ON p.id = r.project_id
-                 WHERE {} GROUP BY r.project_id, r.name",
-                scope.sql
-            ))
-            .db("preparing a rollup read")?;
-        let mut rows = stmt
-            .query(params_from_iter(scope.params.iter()))
-            .db("reading rollups")?;
-        while let Some(row) = rows.next().db("reading rollups")? {
-            let project_id: i64 = row.get(0).db("rollup project")?;
-            let name: String = row.get(1).db("rollup name")?;
-            let count: i64 = row.get(2).db("rollup count")?;
-            let failures: i64 = row.get(3).db("rollup failures")?;
-            groups
-                .entry(key_of(project_id, name))
-                .or_default()
-                .add_rollup(
-                    count.max(0) as u64,
-                    failures.max(0) as u64,
-                    row.get(4).db("rollup sum")?,
-                    row.get(5).db("rollup max")?,
-                    row.get(6).db("rollup first seen")?,
-                    row.get(7).db("rollup last seen")?,
-                );
-        }
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT r.project_id, r.name, r.bucket, SUM(r.count)
-                 FROM transaction_rollup_buckets r JOIN projects p ON p.id = r.project_id
-                 WHERE {} GROUP BY r.project_id, r.name, r.bucket",
-                scope.sql
-            ))
-            .db("preparing a bucket read")?;
-        let mut rows = stmt
-            .query(params_from_iter(scope.params.iter()))
-            .db("reading buckets")?;
-        while let Some(row) = rows.next().db("reading buckets")? {
-            let project_id: i64 = row.get(0).db("bucket project")?;
-            let name: String = row.get(1).db("bucket name")?;
-            let bucket: i64 = row.get(2).db("bucket")?;
-            let count: i64 = row.get(3).db("bucket count")?;
-            groups
-                .entry(key_of(project_id, name))
-                .or_default()
-                .add_bucket(bucket, count.max(0) as u64, apdex_of(project_id));
-        }
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT DISTINCT r.project_id, r.name, r.user_tag
-                 FROM transaction_rollup_users r JOIN projects p ON p.id = r.project_id
-                 WHERE {}",
-                scope.sql
-            ))
-            .db("preparing a rollup user read")?;
-        let mut rows = stmt
-            .query(params_from_iter(scope.params.iter()))
-            .db("reading rollup users")?;
-        while let Some(row) = rows.next().db("reading rollup users")? {
-            let project_id: i64 = row.get(0).db("user project")?;
-            let name: String = row.get(1).db("user name")?;
-            let user: String = row.get(2).db("user")?;
-            groups
-                .entry(key_of(project_id, name))
-                .or_default()
-                .add_user(&user);
-        }
-    }
-    for (since, until) in plan.edges {
-        let scope = Scope::rows(query, since, until);
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT t.project_id, t.name, t.duration_ms, t.status, t.start_ts, t.user_tag
-                 FROM transactions t JOIN projects p ON p.id = t.project_id WHERE {}",
-                scope.sql
-            ))
-            .db("preparing a transaction scan")?;
-        let mut rows = stmt
-            .query(params_from_iter(scope.params.iter()))
-            .db("scanning transactions")?;
-        while let Some(row) = rows.next().db("scanning transactions")? {
-            let project_id: i64 = row.get(0).db("transaction project")?;
-            let name: String = row.get(1).db("transaction name")?;
-            let duration: f64 = row.get(2).db("transaction duration")?;
-            let status: String = row.get(3).db("transaction status")?;
-            let start: f64 = row.get(4).db("transaction start")?;
-            let user: Option<String> = row.get(5).db("transaction user")?;
-            groups.entry(key_of(project_id, name)).or_default().add_row(
-                duration,
-                &status,
-                start,
-                user.as_deref(),
-                apdex_of(project_id),
-            );
+    let plan = Plan::new(ranges, !query.conditions.is_empty());
+    let mut out: Vec<BTreeMap<GroupKey, Summary>> =
+        ranges.iter().map(|_| BTreeMap::new()).collect();
+    for read in plan.reads() {
+        match read {
+            Read::Rows { from, to } => {
+                let scope = Scope::rows(query, from, to);
+                let mut stmt = conn
+                    .prepare_cached(&format!(
+                        "SELECT t.project_id, t.name, t.duration_ms, t.status, t.start_ts,
+                                t.user_tag
+                         FROM transactions t JOIN projects p ON p.id = t.project_id WHERE {}",
+                        scope.sql
+                    ))
+                    .db("preparing a transaction scan")?;
+                let mut rows = stmt
+                    .query(params_from_iter(scope.params.iter()))
+                    .db("scanning transactions")?;
+                while let Some(row) = rows.next().db("scanning transactions")? {
+                    let start: f64 = row.get(4).db("transaction start")?;
+                    let Some(range) = plan.range_of_row(start) else {
+                        continue;
+                    };
+                    let project_id: i64 = row.get(0).db("transaction project")?;
+                    let name: String = row.get(1).db("transaction name")?;
+                    let duration: f64 = row.get(2).db("transaction duration")?;
+                    let status: String = row.get(3).db("transaction status")?;
+                    let user: Option<String> = row.get(5).db("transaction user")?;
+                    out[range]
+                        .entry(key_of(project_id, name))
+                        .or_default()
+                        .add_row(
+                            duration,
+                            &status,
+                            start,
+                            user.as_deref(),
+                            apdex_of(project_id),
+                        );
+                }
+            }
+            Read::Rollup {
+                granularity,
+                first,
+                end,
+            } => {
+                let scope = Scope::rollups(query, &TRANSACTION_ROLLUPS, granularity, first, end);
+                let mut stmt = conn
+                    .prepare_cached(&format!(
+                        "SELECT r.project_id, r.name, r.start, r.count, r.failures, r.sum_ms,
+                                r.max_ms, r.first_seen, r.last_seen, r.histogram, r.users
+                         FROM transaction_rollups r JOIN projects p ON p.id = r.project_id
+                         WHERE {}",
+                        scope.sql
+                    ))
+                    .db("preparing a rollup read")?;
+                let mut rows = stmt
+                    .query(params_from_iter(scope.params.iter()))
+                    .db("reading rollups")?;
+                while let Some(row) = rows.next().db("reading rollups")? {
+                    let start: i64 = row.get(2).db("rollup start")?;
+                    let Some(range) = plan.range_of_rollup(granularity, start) else {
+                        continue;
+                    };
+                    let project_id: i64 = row.get(0).db("rollup project")?;
+                    let name: String = row.get(1).db("rollup name")?;
+                    let count: i64 = row.get(3).db("rollup count")?;
+                    let failures: i64 = row.get(4).db("rollup failures")?;
+                    let histogram: Vec<u8> = row.get(9).db("rollup histogram")?;
+                    let users: Vec<u8> = row.get(10).db("rollup users")?;
+                    let histogram = Histogram::decode(&histogram)
+                        .map_err(|e| corrupt("a rollup histogram", e))?;
+                    let users =
+                        UserSketch::decode(&users).map_err(|e| corrupt("a rollup's users", e))?;
+                    out[range]
+                        .entry(key_of(project_id, name))
+                        .or_default()
+                        .add_rollup(
+                            count.max(0) as u64,
+                            failures.max(0) as u64,
+                            row.get(5).db("rollup sum")?,
+                            row.get(6).db("rollup max")?,
+                            row.get(7).db("rollup first seen")?,
+                            row.get(8).db("rollup last seen")?,
+                            &histogram,
+                            &users,
+                            apdex_of(project_id),
+                        );
+                }
+            }
         }
     }
-    Ok(groups
+    Ok(out)
+}
+
+fn finish(groups: BTreeMap<GroupKey, Summary>) -> Vec<TransactionAggregate> {
+    groups
         .into_iter()
         .filter(|(_, summary)| !summary.is_empty())
         .map(|((project_id, name), summary)| summary.finish(project_id, name))
-        .collect())
+        .collect()
 }
 
 pub(super) async fn aggregate_transactions(
@@ -801,7 +803,11 @@ pub(super) async fn aggregate_transactions(
 ) -> StoreResult<Vec<TransactionAggregate>> {
     let query = query.clone();
     store
-        .read(move |conn| aggregate(conn, &query, by_transaction))
+        .read(move |conn| {
+            let mut ranges =
+                summaries(conn, &query, &[(query.since, query.until)], by_transaction)?;
+            Ok(ranges.pop().map(finish).unwrap_or_default())
+        })
         .await
 }
 
@@ -840,11 +846,8 @@ pub(super) async fn list_transactions(
         .await
 }
 
-pub(super) async fn transaction_series(
-    store: &SqliteStore,
-    query: &TransactionQuery,
-    interval_secs: u64,
-) -> StoreResult<Vec<(UnixTime, TransactionAggregate)>> {
+/// The buckets of a series: `[since + n·interval, …)`, the last cut at `until`.
+fn series_ranges(query: &TransactionQuery, interval_secs: u64) -> StoreResult<Vec<(f64, f64)>> {
     let (Some(since), Some(until)) = (query.since, query.until) else {
         return Err(StoreError::Invalid(
             "a series needs both ends of its range".into(),
@@ -861,25 +864,35 @@ pub(super) async fn transaction_series(
             "a series of {buckets} buckets is too long (at most {MAX_SERIES_BUCKETS})"
         )));
     }
+    Ok((0..buckets)
+        .map(|n| {
+            let start = since + (n * interval_secs) as f64;
+            (start, (start + interval_secs as f64).min(until))
+        })
+        .collect())
+}
+
+pub(super) async fn transaction_series(
+    store: &SqliteStore,
+    query: &TransactionQuery,
+    interval_secs: u64,
+) -> StoreResult<Vec<(UnixTime, TransactionAggregate)>> {
+    let buckets = series_ranges(query, interval_secs)?;
     let query = query.clone();
     store
         .read(move |conn| {
-            (0..buckets)
-                .map(|n| {
-                    let start = since + (n * interval_secs) as f64;
-                    let end = (start + interval_secs as f64).min(until);
-                    let bucket = TransactionQuery {
-                        since: Some(start),
-                        until: Some(end),
-                        ..query.clone()
-                    };
-                    let aggregate = aggregate(conn, &bucket, false)?
-                        .into_iter()
-                        .next()
-                        .unwrap_or_default();
-                    Ok((start, aggregate))
+            let ranges: Vec<_> = buckets.iter().map(|(a, b)| (Some(*a), Some(*b))).collect();
+            let summaries = summaries(conn, &query, &ranges, false)?;
+            Ok(buckets
+                .iter()
+                .zip(summaries)
+                .map(|((start, _), groups)| {
+                    (
+                        *start,
+                        finish(groups).into_iter().next().unwrap_or_default(),
+                    )
                 })
-                .collect()
+                .collect())
         })
         .await
 }
@@ -897,58 +910,95 @@ pub(super) async fn duration_histogram(
     let query = query.clone();
     store
         .read(move |conn| {
-            let scope = Scope::rows(&query, query.since, query.until);
-            let (low, high): (Option<f64>, Option<f64>) = conn
-                .prepare_cached(&format!(
-                    "SELECT MIN(t.duration_ms), MAX(t.duration_ms)
-                     FROM transactions t JOIN projects p ON p.id = t.project_id WHERE {}",
-                    scope.sql
-                ))
-                .and_then(|mut stmt| {
-                    stmt.query_row(params_from_iter(scope.params.iter()), |row| {
-                        Ok((row.get(0)?, row.get(1)?))
-                    })
-                })
-                .db("reading a duration range")?;
-            let (Some(low), Some(high)) = (low, high) else {
-                return Ok(Vec::new());
-            };
-            let width = ((high - low) / f64::from(buckets)).max(f64::EPSILON);
-            let mut counts = vec![0u64; buckets as usize];
-            let mut params = vec![
-                Sql::Real(low),
-                Sql::Real(width),
-                Sql::Integer(i64::from(buckets) - 1),
-            ];
-            params.extend(scope.params.iter().cloned());
-            conn.prepare_cached(&format!(
-                "SELECT min(CAST((t.duration_ms - ?) / ? AS INTEGER), ?), COUNT(*)
-                 FROM transactions t JOIN projects p ON p.id = t.project_id WHERE {}
-                 GROUP BY 1",
-                scope.sql
-            ))
-            .and_then(|mut stmt| {
-                let mut rows = stmt.query(params_from_iter(params.iter()))?;
-                while let Some(row) = rows.next()? {
-                    let bin: i64 = row.get(0)?;
-                    let count: i64 = row.get(1)?;
-                    if let Some(slot) = counts.get_mut(bin.max(0) as usize) {
-                        *slot += count.max(0) as u64;
+            // Durations with their counts: exact from rows, bucket bounds from rollups.
+            let mut points: Vec<(f64, u64)> = Vec::new();
+            let plan = Plan::new(&[(query.since, query.until)], !query.conditions.is_empty());
+            for read in plan.reads() {
+                match read {
+                    Read::Rows { from, to } => {
+                        let scope = Scope::rows(&query, from, to);
+                        conn.prepare_cached(&format!(
+                            "SELECT t.duration_ms FROM transactions t
+                             JOIN projects p ON p.id = t.project_id WHERE {}",
+                            scope.sql
+                        ))
+                        .and_then(|mut stmt| {
+                            let mut rows = stmt.query(params_from_iter(scope.params.iter()))?;
+                            while let Some(row) = rows.next()? {
+                                points.push((row.get(0)?, 1));
+                            }
+                            Ok(())
+                        })
+                        .db("reading durations")?;
+                    }
+                    Read::Rollup {
+                        granularity,
+                        first,
+                        end,
+                    } => {
+                        let scope =
+                            Scope::rollups(&query, &TRANSACTION_ROLLUPS, granularity, first, end);
+                        let blobs: Vec<Vec<u8>> = conn
+                            .prepare_cached(&format!(
+                                "SELECT r.histogram FROM transaction_rollups r
+                                 JOIN projects p ON p.id = r.project_id WHERE {}",
+                                scope.sql
+                            ))
+                            .and_then(|mut stmt| {
+                                stmt.query_map(params_from_iter(scope.params.iter()), |row| {
+                                    row.get(0)
+                                })?
+                                .collect()
+                            })
+                            .db("reading rollup histograms")?;
+                        for blob in blobs {
+                            let histogram = Histogram::decode(&blob)
+                                .map_err(|e| corrupt("a rollup histogram", e))?;
+                            points.extend(
+                                histogram
+                                    .0
+                                    .iter()
+                                    .map(|(b, n)| (rollup::bucket_upper_ms(*b), *n)),
+                            );
+                        }
                     }
                 }
-                Ok(())
-            })
-            .db("reading a duration histogram")?;
-            Ok(counts
-                .into_iter()
-                .enumerate()
-                .map(|(n, count)| {
-                    let from = low + width * n as f64;
-                    (from, from + width, count)
-                })
-                .collect())
+            }
+            Ok(equal_width_bins(&points, buckets))
         })
         .await
+}
+
+/// `buckets` equal-width bins between the smallest and largest duration.
+fn equal_width_bins(points: &[(f64, u64)], buckets: u32) -> Vec<(f64, f64, u64)> {
+    let low = points.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let high = points.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+    if !low.is_finite() || !high.is_finite() {
+        return Vec::new();
+    }
+    let width = ((high - low) / f64::from(buckets)).max(f64::EPSILON);
+    let mut counts = vec![0u64; buckets as usize];
+    for (duration, n) in points {
+        let bin = (((duration - low) / width) as usize).min(buckets as usize - 1);
+        counts[bin] += n;
+    }
+    counts
+        .into_iter()
+        .enumerate()
+        .map(|(n, count)| {
+            let from = low + width * n as f64;
+            (from, from + width, count)
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct SpanTotals {
+    project_id: i64,
+    count: u64,
+    total_ms: f64,
+    segments: u64,
+    seen_segments: std::collections::HashSet<String>,
 }
 
 pub(super) async fn span_aggregates(
@@ -962,76 +1012,123 @@ pub(super) async fn span_aggregates(
     let op_prefix = op_prefix.map(str::to_owned);
     store
         .read(move |conn| {
-            let group_columns = if by_group { "op, group_hash" } else { "op" };
-            let (inner, mut params) = if query.conditions.is_empty() {
-                // Rollup hours that overlap the range.
-                let first = query
-                    .since
-                    .map_or(i64::MIN, |since| (since / 3600.0).floor() as i64 * 3600);
-                let end = query.until.map_or(i64::MAX, |until| until.ceil() as i64);
-                let scope = Scope::rollups(&query, "r.transaction_name", first, end);
-                (
-                    format!(
-                        "SELECT r.project_id AS project_id, r.op AS op, r.group_hash AS group_hash,
-                                r.count AS n, r.total_ms AS total, r.segments AS segments,
-                                NULL AS segment
-                         FROM span_rollups r JOIN projects p ON p.id = r.project_id
-                         WHERE {}",
-                        scope.sql
-                    ),
-                    scope.params,
-                )
-            } else {
-                let scope = Scope::rows(&query, query.since, query.until);
-                (
-                    format!(
-                        "SELECT s.project_id AS project_id, s.op AS op, s.group_hash AS group_hash,
-                                1 AS n, s.duration_ms AS total, 0 AS segments,
-                                s.trace_id || s.segment_id AS segment
-                         FROM spans s
-                         JOIN transactions t ON t.trace_id = s.trace_id
-                             AND t.span_id = s.segment_id AND t.project_id = s.project_id
-                         JOIN projects p ON p.id = t.project_id
-                         WHERE {}",
-                        scope.sql
-                    ),
-                    scope.params,
-                )
+            let plan = Plan::new(&[(query.since, query.until)], !query.conditions.is_empty());
+            let mut groups: BTreeMap<(String, String), SpanTotals> = BTreeMap::new();
+            let key_of =
+                |op: String, hash: String| (op, if by_group { hash } else { String::new() });
+            let wanted = |op: &str| {
+                op_prefix
+                    .as_deref()
+                    .is_none_or(|prefix| op.starts_with(prefix))
             };
-            let mut grouped = format!(
-                "SELECT op, group_hash, MIN(project_id) AS project_id, SUM(n) AS n,
-                        SUM(total) AS total, SUM(segments) + COUNT(DISTINCT segment) AS segments
-                 FROM ({inner}) AS x"
-            );
-            if let Some(prefix) = &op_prefix {
-                grouped.push_str(" WHERE substr(op, 1, length(?)) = ?");
-                params.push(Sql::Text(prefix.clone()));
-                params.push(Sql::Text(prefix.clone()));
+            for read in plan.reads() {
+                match read {
+                    Read::Rows { from, to } => {
+                        let scope = Scope::span_rows(&query, from, to);
+                        let mut stmt = conn
+                            .prepare_cached(&format!(
+                                "SELECT s.project_id, s.op, s.group_hash, s.duration_ms,
+                                        s.trace_id || s.segment_id, s.start_ts
+                                 FROM spans s
+                                 LEFT JOIN transactions t ON t.trace_id = s.trace_id
+                                     AND t.span_id = s.segment_id AND t.project_id = s.project_id
+                                 JOIN projects p ON p.id = s.project_id
+                                 WHERE {}",
+                                scope.sql
+                            ))
+                            .db("preparing a span scan")?;
+                        let mut rows = stmt
+                            .query(params_from_iter(scope.params.iter()))
+                            .db("scanning spans")?;
+                        while let Some(row) = rows.next().db("scanning spans")? {
+                            let start: f64 = row.get(5).db("span start")?;
+                            if plan.range_of_row(start).is_none() {
+                                continue;
+                            }
+                            let op: String = row.get(1).db("span op")?;
+                            if !wanted(&op) {
+                                continue;
+                            }
+                            let totals = groups
+                                .entry(key_of(op, row.get(2).db("span group")?))
+                                .or_default();
+                            totals.project_id = row.get(0).db("span project")?;
+                            totals.count += 1;
+                            totals.total_ms += row.get::<_, f64>(3).db("span duration")?;
+                            if totals.seen_segments.insert(row.get(4).db("span segment")?) {
+                                totals.segments += 1;
+                            }
+                        }
+                    }
+                    Read::Rollup {
+                        granularity,
+                        first,
+                        end,
+                    } => {
+                        let scope = Scope::rollups(&query, &SPAN_ROLLUPS, granularity, first, end);
+                        let mut stmt = conn
+                            .prepare_cached(&format!(
+                                "SELECT r.project_id, r.op, r.group_hash, r.count, r.total_ms,
+                                        r.segments, r.start
+                                 FROM span_rollups r JOIN projects p ON p.id = r.project_id
+                                 WHERE {}",
+                                scope.sql
+                            ))
+                            .db("preparing a span rollup read")?;
+                        let mut rows = stmt
+                            .query(params_from_iter(scope.params.iter()))
+                            .db("reading span rollups")?;
+                        while let Some(row) = rows.next().db("reading span rollups")? {
+                            let start: i64 = row.get(6).db("span rollup start")?;
+                            if plan.range_of_rollup(granularity, start).is_none() {
+                                continue;
+                            }
+                            let op: String = row.get(1).db("span rollup op")?;
+                            if !wanted(&op) {
+                                continue;
+                            }
+                            let totals = groups
+                                .entry(key_of(op, row.get(2).db("span rollup group")?))
+                                .or_default();
+                            totals.project_id = row.get(0).db("span rollup project")?;
+                            totals.count +=
+                                row.get::<_, i64>(3).db("span rollup count")?.max(0) as u64;
+                            totals.total_ms += row.get::<_, f64>(4).db("span rollup total")?;
+                            totals.segments +=
+                                row.get::<_, i64>(5).db("span rollup segments")?.max(0) as u64;
+                        }
+                    }
+                }
             }
-            let sql = format!(
-                "SELECT a.op, a.group_hash, COALESCE(g.normalized, ''), a.n, a.total, a.segments
-                 FROM ({grouped} GROUP BY {group_columns}) AS a
-                 LEFT JOIN span_groups g
-                     ON g.project_id = a.project_id AND g.group_hash = a.group_hash
-                 ORDER BY a.total DESC LIMIT ?"
-            );
-            params.push(Sql::Integer(sql_int(limit)));
-            conn.prepare_cached(&sql)
-                .and_then(|mut stmt| {
-                    stmt.query_map(params_from_iter(params.iter()), |row| {
-                        let count: i64 = row.get(3)?;
-                        let segments: i64 = row.get(5)?;
-                        Ok(SpanAggregate {
-                            op: row.get(0)?,
-                            group: if by_group { row.get(2)? } else { String::new() },
-                            count: count.max(0) as u64,
-                            total_ms: row.get(4)?,
-                            transactions: segments.max(0) as u64,
-                        })
-                    })?
-                    .collect()
+            let mut ranked: Vec<((String, String), SpanTotals)> = groups.into_iter().collect();
+            ranked.sort_by(|a, b| b.1.total_ms.total_cmp(&a.1.total_ms));
+            ranked.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            let mut normalized = conn
+                .prepare_cached(
+                    "SELECT normalized FROM span_groups WHERE project_id = ?1 AND group_hash = ?2",
+                )
+                .db("preparing a span group read")?;
+            ranked
+                .into_iter()
+                .map(|((op, hash), totals)| {
+                    let group = if by_group {
+                        normalized
+                            .query_row(params![totals.project_id, hash], |row| row.get(0))
+                            .optional()
+                            .db("reading a span group")?
+                            .unwrap_or_default()
+                    } else {
+                        String::new()
+                    };
+                    Ok(SpanAggregate {
+                        op,
+                        group,
+                        count: totals.count,
+                        total_ms: totals.total_ms,
+                        transactions: totals.segments,
+                    })
                 })
-                .db("reading span aggregates")
+                .collect()
         })
         .await
 }

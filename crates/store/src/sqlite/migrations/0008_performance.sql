@@ -61,44 +61,30 @@ CREATE TABLE span_groups (
     PRIMARY KEY (project_id, group_hash)
 ) STRICT, WITHOUT ROWID;
 
--- Per project, transaction name, environment ('' for none) and hour: what the summaries read
--- instead of scanning transactions. `hour` is the unix time of the hour's start.
+-- Per project, granularity (3600: hourly, 86400: daily), period start, transaction name and
+-- environment ('' for none): what the summaries read instead of scanning transactions (see
+-- crates/store/src/rollup). The histogram and the users are blobs merged on write.
 CREATE TABLE transaction_rollups (
     project_id  INTEGER NOT NULL REFERENCES projects (id),
+    granularity INTEGER NOT NULL,
+    start       INTEGER NOT NULL,
     name        TEXT    NOT NULL,
     environment TEXT    NOT NULL,
-    hour        INTEGER NOT NULL,
     count       INTEGER NOT NULL,
     failures    INTEGER NOT NULL,
     sum_ms      REAL    NOT NULL,
     max_ms      REAL    NOT NULL,
     first_seen  REAL    NOT NULL,
     last_seen   REAL    NOT NULL,
-    PRIMARY KEY (project_id, hour, name, environment)
+    histogram   BLOB    NOT NULL,
+    users       BLOB    NOT NULL,
+    PRIMARY KEY (project_id, granularity, start, name, environment)
 ) STRICT, WITHOUT ROWID;
--- Duration histogram of the same keys (log buckets, see rollup.rs).
-CREATE TABLE transaction_rollup_buckets (
-    project_id  INTEGER NOT NULL REFERENCES projects (id),
-    name        TEXT    NOT NULL,
-    environment TEXT    NOT NULL,
-    hour        INTEGER NOT NULL,
-    bucket      INTEGER NOT NULL,
-    count       INTEGER NOT NULL,
-    PRIMARY KEY (project_id, hour, name, environment, bucket)
-) STRICT, WITHOUT ROWID;
--- Distinct users of the same keys.
-CREATE TABLE transaction_rollup_users (
-    project_id  INTEGER NOT NULL REFERENCES projects (id),
-    name        TEXT    NOT NULL,
-    environment TEXT    NOT NULL,
-    hour        INTEGER NOT NULL,
-    user_tag    TEXT    NOT NULL,
-    PRIMARY KEY (project_id, hour, name, environment, user_tag)
-) STRICT, WITHOUT ROWID;
--- Time in spans per project, hour, transaction name, op and group.
+-- Time in spans per project, granularity, period, transaction name, environment, op and group.
 CREATE TABLE span_rollups (
     project_id  INTEGER NOT NULL REFERENCES projects (id),
-    hour        INTEGER NOT NULL,
+    granularity INTEGER NOT NULL,
+    start       INTEGER NOT NULL,
     transaction_name TEXT NOT NULL,
     environment TEXT    NOT NULL,
     op          TEXT    NOT NULL,
@@ -107,7 +93,7 @@ CREATE TABLE span_rollups (
     total_ms    REAL    NOT NULL,
     -- Segments the group appeared in (counted once per segment per write batch).
     segments    INTEGER NOT NULL,
-    PRIMARY KEY (project_id, hour, transaction_name, environment, op, group_hash)
+    PRIMARY KEY (project_id, granularity, start, transaction_name, environment, op, group_hash)
 ) STRICT, WITHOUT ROWID;
 
 -- Thresholds a project changed from Sentry's defaults.

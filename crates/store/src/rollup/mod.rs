@@ -1,15 +1,29 @@
-//! Hourly rollups of transactions and spans, the same for every backend: what a batch adds to
-//! them, and how summaries are answered from them.
+//! Hourly and daily rollups of transactions and spans, the same for every backend: what a batch
+//! adds to them, which rows answer a range ([`plan`]), and how they add up to a summary.
 //!
-//! Durations go into logarithmic buckets 5% wide, so a percentile read from a rollup is within
-//! 5% of the exact one whatever the range, and a million transactions summarize from a few
-//! thousand rows. Counts, failures, sums and maxima are exact.
+//! Each rollup row carries its counters (exact: count, failures, sum and max of durations, first
+//! and last seen), a duration histogram in logarithmic buckets 5% wide (a percentile read from
+//! rollups is within 5% of the exact one) and a sketch of its distinct users ([`sketch`]), so
+//! 30 days of a busy project summarize from a few thousand rows: days from the daily tier, the
+//! partial days' hours from the hourly one, the partial hours from the transactions.
+
+pub(crate) mod plan;
+pub(crate) mod sketch;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::batch::{hour_of, HOUR};
 use crate::traces::{is_failure_status, NewSpan, NewTransaction, TransactionAggregate};
 use crate::UnixTime;
+pub(crate) use plan::{Plan, Read, DAY, HOUR};
+pub(crate) use sketch::{Histogram, UserSketch};
+
+/// The granularities every row is counted in.
+pub(crate) const GRANULARITIES: [i64; 2] = [HOUR, DAY];
+
+/// The start of the `granularity` period `at` falls in.
+pub(crate) fn period_of(at: UnixTime, granularity: i64) -> i64 {
+    ((at / granularity as f64).floor() as i64).saturating_mul(granularity)
+}
 
 /// Growth factor between bucket bounds.
 const BUCKET_GROWTH: f64 = 1.05;
@@ -33,7 +47,10 @@ pub(crate) fn bucket_upper_ms(bucket: i64) -> f64 {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct TransactionKey {
     pub project_id: i64,
-    pub hour: i64,
+    /// [`HOUR`] or [`DAY`].
+    pub granularity: i64,
+    /// Start of the period.
+    pub start: i64,
     pub name: String,
     /// `""` when the transaction had none.
     pub environment: String,
@@ -48,15 +65,16 @@ pub(crate) struct TransactionDelta {
     pub max_ms: f64,
     pub first_seen: UnixTime,
     pub last_seen: UnixTime,
-    pub buckets: BTreeMap<i64, i64>,
-    pub users: BTreeSet<String>,
+    pub histogram: Histogram,
+    pub users: UserSketch,
 }
 
 /// Key of a span rollup row.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct SpanKey {
     pub project_id: i64,
-    pub hour: i64,
+    pub granularity: i64,
+    pub start: i64,
     pub transaction: String,
     pub environment: String,
     pub op: String,
@@ -81,46 +99,53 @@ pub(crate) struct RollupDelta {
 }
 
 impl RollupDelta {
-    /// Counts one newly stored transaction.
+    /// Counts one newly stored transaction, in every granularity.
     pub fn add_transaction(&mut self, t: &NewTransaction) {
-        let key = TransactionKey {
-            project_id: t.project_id,
-            hour: hour_of(t.start),
-            name: t.name.clone(),
-            environment: t.environment.clone().unwrap_or_default(),
-        };
-        let delta = self.transactions.entry(key).or_default();
-        if delta.count == 0 {
-            delta.first_seen = t.start;
-            delta.last_seen = t.start;
-        }
-        delta.count += 1;
-        delta.failures += i64::from(is_failure_status(&t.status));
-        delta.sum_ms += t.duration_ms;
-        delta.max_ms = delta.max_ms.max(t.duration_ms);
-        delta.first_seen = delta.first_seen.min(t.start);
-        delta.last_seen = delta.last_seen.max(t.start);
-        *delta.buckets.entry(bucket_of(t.duration_ms)).or_default() += 1;
-        if let Some(user) = &t.user_tag {
-            delta.users.insert(user.clone());
+        for granularity in GRANULARITIES {
+            let key = TransactionKey {
+                project_id: t.project_id,
+                granularity,
+                start: period_of(t.start, granularity),
+                name: t.name.clone(),
+                environment: t.environment.clone().unwrap_or_default(),
+            };
+            let delta = self.transactions.entry(key).or_default();
+            if delta.count == 0 {
+                delta.first_seen = t.start;
+                delta.last_seen = t.start;
+            }
+            delta.count += 1;
+            delta.failures += i64::from(is_failure_status(&t.status));
+            delta.sum_ms += t.duration_ms;
+            delta.max_ms = delta.max_ms.max(t.duration_ms);
+            delta.first_seen = delta.first_seen.min(t.start);
+            delta.last_seen = delta.last_seen.max(t.start);
+            delta.histogram.add(bucket_of(t.duration_ms), 1);
+            if let Some(user) = &t.user_tag {
+                delta.users.insert(user);
+            }
         }
     }
 
-    /// Counts one newly stored span; `environment` is its segment's when known.
+    /// Counts one newly stored span, in every granularity; `environment` is its segment's when
+    /// known.
     pub fn add_span(&mut self, span: &NewSpan, environment: &str) {
         let hash = group_hash(&span.group);
-        let key = SpanKey {
-            project_id: span.project_id,
-            hour: hour_of(span.start),
-            transaction: span.transaction.clone(),
-            environment: environment.to_owned(),
-            op: span.op.clone(),
-            group_hash: hash.clone(),
-        };
-        let delta = self.spans.entry(key).or_default();
-        delta.count += 1;
-        delta.total_ms += span.duration_ms;
-        delta.segments.insert(span.segment_id.clone());
+        for granularity in GRANULARITIES {
+            let key = SpanKey {
+                project_id: span.project_id,
+                granularity,
+                start: period_of(span.start, granularity),
+                transaction: span.transaction.clone(),
+                environment: environment.to_owned(),
+                op: span.op.clone(),
+                group_hash: hash.clone(),
+            };
+            let delta = self.spans.entry(key).or_default();
+            delta.count += 1;
+            delta.total_ms += span.duration_ms;
+            delta.segments.insert(span.segment_id.clone());
+        }
         self.groups
             .entry((span.project_id, hash))
             .or_insert_with(|| (span.op.clone(), span.group.clone()));
@@ -162,8 +187,8 @@ pub(crate) struct Summary {
     last_seen: Option<UnixTime>,
     satisfied: u64,
     tolerated: u64,
-    buckets: BTreeMap<i64, u64>,
-    users: BTreeSet<String>,
+    histogram: Histogram,
+    users: UserSketch,
     /// Exact durations of single rows; used for percentiles while no rollup row was added.
     exact: Vec<f64>,
     only_exact: bool,
@@ -180,8 +205,8 @@ impl Default for Summary {
             last_seen: None,
             satisfied: 0,
             tolerated: 0,
-            buckets: BTreeMap::new(),
-            users: BTreeSet::new(),
+            histogram: Histogram::default(),
+            users: UserSketch::default(),
             exact: Vec::new(),
             only_exact: true,
         }
@@ -208,15 +233,15 @@ impl Summary {
         } else if duration_ms <= 4.0 * apdex_ms {
             self.tolerated += 1;
         }
-        *self.buckets.entry(bucket_of(duration_ms)).or_default() += 1;
+        self.histogram.add(bucket_of(duration_ms), 1);
         if let Some(user) = user {
-            self.users.insert(user.to_owned());
+            self.users.insert(user);
         }
         self.exact.push(duration_ms);
     }
 
-    /// The counters of one rollup row (its buckets and users come with [`Summary::add_bucket`]
-    /// and [`Summary::add_user`]).
+    /// One rollup row; `apdex_ms` is its project's threshold.
+    #[allow(clippy::too_many_arguments)]
     pub fn add_rollup(
         &mut self,
         count: u64,
@@ -225,6 +250,9 @@ impl Summary {
         max_ms: f64,
         first_seen: UnixTime,
         last_seen: UnixTime,
+        histogram: &Histogram,
+        users: &UserSketch,
+        apdex_ms: f64,
     ) {
         self.only_exact = false;
         self.count += count;
@@ -232,21 +260,17 @@ impl Summary {
         self.sum_ms += sum_ms;
         self.max_ms = self.max_ms.max(max_ms);
         self.seen(first_seen, last_seen);
-    }
-
-    /// `count` rolled-up durations in `bucket`; `apdex_ms` is their project's threshold.
-    pub fn add_bucket(&mut self, bucket: i64, count: u64, apdex_ms: f64) {
-        self.only_exact = false;
-        *self.buckets.entry(bucket).or_default() += count;
-        if bucket <= bucket_of(apdex_ms) {
-            self.satisfied += count;
-        } else if bucket <= bucket_of(4.0 * apdex_ms) {
-            self.tolerated += count;
+        let satisfied_bucket = bucket_of(apdex_ms);
+        let tolerated_bucket = bucket_of(4.0 * apdex_ms);
+        for (bucket, n) in &histogram.0 {
+            if *bucket <= satisfied_bucket {
+                self.satisfied += n;
+            } else if *bucket <= tolerated_bucket {
+                self.tolerated += n;
+            }
         }
-    }
-
-    pub fn add_user(&mut self, user: &str) {
-        self.users.insert(user.to_owned());
+        self.histogram.merge(histogram);
+        self.users.merge(users);
     }
 
     fn seen(&mut self, first: UnixTime, last: UnixTime) {
@@ -269,7 +293,7 @@ impl Summary {
             [0.5, 0.75, 0.95, 0.99].map(|q| exact_percentile(&self.exact, q))
         } else {
             [0.5, 0.75, 0.95, 0.99]
-                .map(|q| bucket_percentile(&self.buckets, self.count, q).min(self.max_ms))
+                .map(|q| bucket_percentile(&self.histogram.0, self.count, q).min(self.max_ms))
         };
         let [p50_ms, p75_ms, p95_ms, p99_ms] = percentiles;
         TransactionAggregate {
@@ -289,7 +313,7 @@ impl Summary {
             max_ms: self.max_ms,
             satisfied: self.satisfied,
             tolerated: self.tolerated,
-            users: self.users.len() as u64,
+            users: self.users.estimate(),
             first_seen: self.first_seen.unwrap_or_default(),
             last_seen: self.last_seen.unwrap_or_default(),
         }
@@ -324,14 +348,6 @@ fn bucket_percentile(buckets: &BTreeMap<i64, u64>, count: u64, q: f64) -> f64 {
         }
     }
     buckets.keys().last().map_or(0.0, |b| bucket_upper_ms(*b))
-}
-
-/// The whole hours inside `[since, until)`: `(first_hour, end_hour)` with rollup rows for
-/// `first_hour <= hour < end_hour`; the edges before and after are read from single rows.
-pub(crate) fn whole_hours(since: UnixTime, until: UnixTime) -> Option<(i64, i64)> {
-    let first = (since / HOUR).ceil() as i64 * HOUR as i64;
-    let end = (until / HOUR).floor() as i64 * HOUR as i64;
-    (end > first).then_some((first, end))
 }
 
 #[cfg(test)]
@@ -373,20 +389,17 @@ mod tests {
     #[test]
     fn rollups_give_percentiles_within_a_bucket() {
         let mut summary = Summary::default();
-        summary.add_rollup(100, 0, 100.0 * 50.0, 99.0, 0.0, 1.0);
+        let mut histogram = Histogram::default();
         for ms in 0..100 {
-            summary.add_bucket(bucket_of(ms as f64 + 0.5), 1, 300.0);
+            histogram.add(bucket_of(ms as f64 + 0.5), 1);
         }
+        let mut users = UserSketch::default();
+        users.insert("id:1");
+        summary.add_rollup(100, 0, 100.0 * 50.0, 99.0, 0.0, 1.0, &histogram, &users, 300.0);
         let agg = summary.finish(None, None);
+        assert_eq!(agg.users, 1);
         assert!((agg.p50_ms - 50.0).abs() < 50.0 * 0.06, "{}", agg.p50_ms);
         assert!(agg.p99_ms <= 99.0);
         assert_eq!(agg.satisfied, 100);
-    }
-
-    #[test]
-    fn whole_hours_leave_the_edges_to_single_rows() {
-        assert_eq!(whole_hours(100.0, 7_300.0), Some((3_600, 7_200)));
-        assert_eq!(whole_hours(3_600.0, 7_200.0), Some((3_600, 7_200)));
-        assert_eq!(whole_hours(100.0, 3_000.0), None);
     }
 }
