@@ -162,7 +162,13 @@ pub struct SavedEvent {
     pub new_issue: bool,
     /// A resolved issue became unresolved because of this event.
     pub regressed: bool,
-    /// The event was already stored (same project and event id): nothing was counted again.
+    /// An issue ignored until a time (see `Store::snooze_issue`) became unresolved because of
+    /// this event.
+    pub reappeared: bool,
+    /// The event was already stored (same project and event id): nothing was counted again,
+    /// and `new_issue`, `regressed` and `reappeared` are what they were when it was first
+    /// stored, so an envelope processed twice makes the same alerts fire (once: firings are
+    /// recorded by key).
     pub duplicate: bool,
 }
 

@@ -301,6 +301,7 @@ async fn attempt_save(
                     event_id,
                     issue_id: issue.map_or(0, resolve),
                     new_issue: false,
+                    reappeared: false,
                     regressed: false,
                     duplicate: true,
                 },
@@ -314,6 +315,7 @@ async fn attempt_save(
                         event_id,
                         issue_id,
                         new_issue: *new_issue,
+                        reappeared: false,
                         regressed: *may_regress && regressed.contains(&issue_id),
                         duplicate: false,
                     }

@@ -23,6 +23,7 @@
 //! Times are DOUBLE PRECISION seconds since the epoch, the model's `UnixTime` as is, as on
 //! SQLite; only queue leases use the database's clock, which every node shares.
 
+mod alerts;
 mod error;
 mod event_neighbours;
 mod events;
@@ -63,6 +64,9 @@ use crate::{
     ApiToken, Deploy, Issue, IssueQuery, IssueStatus, KeyRateLimit, NewDeploy, NewEvent,
     Organization, Project, ProjectKey, RawItem, Release, ReleaseFields, RetentionPass, SavedEvent,
     Store, StoreError, StoreResult, StoredEvent, TagValueCount, UnixTime, User,
+};
+use crate::{
+    AlertRule, Firing, IssueActivity, IssueCounts, NewAlertRule, Notification, NotificationOutcome,
 };
 use crate::{
     PerformanceSettings, SavedSpans, SpanAggregate, SpanBatch, StoredSpan, StoredTransaction,
@@ -534,5 +538,60 @@ impl Store for PgStore {
         settings: &PerformanceSettings,
     ) -> StoreResult<()> {
         traces::set_performance_settings(self, project_id, settings).await
+    }
+    async fn create_alert_rule(&self, rule: &NewAlertRule) -> StoreResult<AlertRule> {
+        alerts::create_alert_rule(self, rule).await
+    }
+
+    async fn update_alert_rule(&self, id: i64, rule: &NewAlertRule) -> StoreResult<Option<AlertRule>> {
+        alerts::update_alert_rule(self, id, rule).await
+    }
+
+    async fn delete_alert_rule(&self, id: i64) -> StoreResult<bool> {
+        alerts::delete_alert_rule(self, id).await
+    }
+
+    async fn alert_rule(&self, id: i64) -> StoreResult<Option<AlertRule>> {
+        alerts::alert_rule(self, id).await
+    }
+
+    async fn alert_rules(&self, project_id: i64) -> StoreResult<Vec<AlertRule>> {
+        alerts::alert_rules(self, project_id).await
+    }
+
+    async fn record_firings(&self, firings: Vec<Firing>) -> StoreResult<Vec<bool>> {
+        alerts::record_firings(self, firings).await
+    }
+
+    async fn claim_notifications(&self, kinds: &[&str], now: UnixTime, limit: u64, lease_secs: f64) -> StoreResult<Vec<Notification>> {
+        alerts::claim_notifications(self, kinds, now, limit, lease_secs).await
+    }
+
+    async fn finish_notification(&self, id: i64, outcome: NotificationOutcome) -> StoreResult<()> {
+        alerts::finish_notification(self, id, outcome).await
+    }
+
+    async fn list_notifications(&self, project_id: i64, limit: u64) -> StoreResult<Vec<Notification>> {
+        alerts::list_notifications(self, project_id, limit).await
+    }
+
+    async fn last_sent(&self, rule_id: i64, kind: &str, target: &str) -> StoreResult<Option<UnixTime>> {
+        alerts::last_sent(self, rule_id, kind, target).await
+    }
+
+    async fn issue_activities(&self, issue_id: i64) -> StoreResult<Vec<IssueActivity>> {
+        alerts::issue_activities(self, issue_id).await
+    }
+
+    async fn issue_counts(&self, issue_ids: &[i64], since: UnixTime) -> StoreResult<Vec<IssueCounts>> {
+        alerts::issue_counts(self, issue_ids, since).await
+    }
+
+    async fn organization_members(&self, organization_id: i64) -> StoreResult<Vec<(User, String)>> {
+        alerts::organization_members(self, organization_id).await
+    }
+
+    async fn snooze_issue(&self, id: i64, until: UnixTime) -> StoreResult<Option<Issue>> {
+        alerts::snooze_issue(self, id, until).await
     }
 }

@@ -115,10 +115,6 @@ impl UserSketch {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        matches!(self, UserSketch::Exact(hashes) if hashes.is_empty())
-    }
-
     /// The number of distinct users: exact while few, else HyperLogLog's estimate with the
     /// small-range correction.
     pub fn estimate(&self) -> u64 {

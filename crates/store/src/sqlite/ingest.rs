@@ -78,6 +78,7 @@ impl<'a> Batch<'a> {
     ) -> StoreResult<SavedEvent> {
         let event = &encoded.event;
         let result = |issue_id, new_issue, regressed, duplicate| SavedEvent {
+            reappeared: false,
             event_id: event.event_id.clone(),
             issue_id,
             new_issue,
