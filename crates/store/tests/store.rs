@@ -455,7 +455,10 @@ mod cases {
             "a repeat inside one batch is a duplicate"
         );
         assert_eq!(batch[1].issue_id, batch[0].issue_id);
-        assert!(!batch[1].new_issue);
+        assert!(
+            batch[1].new_issue,
+            "a duplicate reports the flags its first copy got, so alerts fire the same"
+        );
 
         let later = store
             .save_events(vec![event(project, 1, &["z"], 9.0)])

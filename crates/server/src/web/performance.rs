@@ -31,8 +31,8 @@ const PERIODS: &[(&str, &str, u64)] = &[
     ("1h", "1 hour", 60),
     ("24h", "24 hours", 1800),
     ("7d", "7 days", 3 * 3600),
-    ("14d", "14 days", 6 * 3600),
-    ("30d", "30 days", 12 * 3600),
+    ("14d", "14 days", 12 * 3600),
+    ("30d", "30 days", 24 * 3600),
 ];
 const DEFAULT_PERIOD: &str = "24h";
 
@@ -477,9 +477,15 @@ pub async fn summary(
         .into_iter()
         .next();
     let histogram = store.duration_histogram(&query, HISTOGRAM_BINS).await?;
-    let series = store
-        .transaction_series(&query, filters.bucket_secs())
-        .await?;
+    // Buckets on interval boundaries: whole days and hours are read from the rollups.
+    let bucket_secs = filters.bucket_secs();
+    let series_query = TransactionQuery {
+        since: query
+            .since
+            .map(|since| (since / bucket_secs as f64).floor() * bucket_secs as f64),
+        ..query.clone()
+    };
+    let series = store.transaction_series(&series_query, bucket_secs).await?;
     let slowest = store
         .list_transactions(&query, TransactionSort::Slowest, SLOWEST, 0)
         .await?;

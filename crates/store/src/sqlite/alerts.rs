@@ -1,113 +1,631 @@
 //! Alert rules, firings, the notification outbox and issue activity in sqlite.
+//!
+//! Tables from migration 0009. The outbox's claims are leases (`leased_until`) rather than a
+//! status of their own, so a sender that dies holding notifications loses them only until the
+//! lease passes; every state change is one short write transaction on the single writer.
 
-use super::SqliteStore;
+use rusqlite::types::Type;
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+use super::error::{corrupt, failed, DbContext};
+use super::{issues, now, sql_int, users, SqliteStore};
 use crate::{
     AlertRule, Firing, Issue, IssueActivity, IssueCounts, NewAlertRule, Notification,
-    NotificationOutcome, StoreError, StoreResult, UnixTime, User,
+    NotificationOutcome, NotificationStatus, StoreResult, UnixTime, User,
 };
 
-fn unbuilt() -> StoreError {
-    StoreError::Invalid("alerts are not stored by this backend yet".into())
+/// Sentry's default rule of a new project (`DEFAULT_RULE_LABEL`/`DEFAULT_RULE_DATA` of
+/// `sentry.receivers.rules`, in the version whose condition is a new issue): email the issue
+/// owners, falling through to the active members. Migration 0009 writes the same rule for the
+/// projects that existed before.
+pub(crate) const DEFAULT_RULE_NAME: &str = "Send a notification for new issues";
+const DEFAULT_RULE_FREQUENCY_MINUTES: u32 = 30;
+
+/// The default rule of a project, as [`insert_rule`] takes it.
+pub(crate) fn default_rule(project_id: i64) -> NewAlertRule {
+    NewAlertRule {
+        project_id,
+        name: DEFAULT_RULE_NAME.to_owned(),
+        environment: None,
+        frequency_minutes: DEFAULT_RULE_FREQUENCY_MINUTES,
+        action_match: "all".to_owned(),
+        filter_match: "all".to_owned(),
+        conditions: serde_json::json!([
+            {"id": "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition"}
+        ]),
+        filters: serde_json::json!([]),
+        actions: serde_json::json!([{
+            "id": "sentry.mail.actions.NotifyEmailAction",
+            "targetType": "IssueOwners",
+            "targetIdentifier": null,
+            "fallthroughType": "ActiveMembers",
+        }]),
+        created_by: None,
+    }
+}
+
+const RULE_COLUMNS: &str = "id, project_id, name, environment, frequency_minutes, action_match, \
+                            filter_match, conditions, filters, actions, created_by, date_created";
+
+const NOTIFICATION_COLUMNS: &str =
+    "id, rule_id, project_id, issue_id, event_id, trigger, kind, target, payload, status, \
+     attempts, next_attempt, last_error, created, sent_at";
+
+/// A JSON column, or a conversion error naming it.
+fn json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<serde_json::Value> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, e.into()))
+}
+
+fn rule_from_row(row: &Row<'_>) -> rusqlite::Result<AlertRule> {
+    Ok(AlertRule {
+        id: row.get(0)?,
+        project_id: row.get(1)?,
+        name: row.get(2)?,
+        environment: row.get(3)?,
+        frequency_minutes: row.get(4)?,
+        action_match: row.get(5)?,
+        filter_match: row.get(6)?,
+        conditions: json_column(row, 7)?,
+        filters: json_column(row, 8)?,
+        actions: json_column(row, 9)?,
+        created_by: row.get(10)?,
+        date_created: row.get(11)?,
+    })
+}
+
+fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
+    let status: String = row.get(9)?;
+    let status = NotificationStatus::parse(&status).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            9,
+            Type::Text,
+            format!("unknown notification status `{status}`").into(),
+        )
+    })?;
+    Ok(Notification {
+        id: row.get(0)?,
+        rule_id: row.get(1)?,
+        project_id: row.get(2)?,
+        issue_id: row.get(3)?,
+        event_id: row.get(4)?,
+        trigger: row.get(5)?,
+        kind: row.get(6)?,
+        target: row.get(7)?,
+        payload: json_column(row, 8)?,
+        status,
+        attempts: row.get(10)?,
+        next_attempt: row.get(11)?,
+        last_error: row.get(12)?,
+        created: row.get(13)?,
+        sent_at: row.get(14)?,
+    })
+}
+
+/// Inserts a rule; also used by project creation for the default rule, in its transaction.
+pub(crate) fn insert_rule(conn: &Connection, rule: &NewAlertRule) -> StoreResult<AlertRule> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO alert_rules (project_id, name, environment, frequency_minutes, action_match,
+             filter_match, conditions, filters, actions, created_by, date_created)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING {RULE_COLUMNS}"
+    ))
+    .and_then(|mut stmt| {
+        stmt.query_row(
+            params![
+                rule.project_id,
+                rule.name,
+                rule.environment,
+                rule.frequency_minutes,
+                rule.action_match,
+                rule.filter_match,
+                rule.conditions.to_string(),
+                rule.filters.to_string(),
+                rule.actions.to_string(),
+                rule.created_by,
+                now(),
+            ],
+            rule_from_row,
+        )
+    })
+    .db(&format!("alert rule `{}`", rule.name))
 }
 
 pub(super) async fn create_alert_rule(
-    _store: &SqliteStore,
-    _rule: &NewAlertRule,
+    store: &SqliteStore,
+    rule: &NewAlertRule,
 ) -> StoreResult<AlertRule> {
-    Err(unbuilt())
+    let rule = rule.clone();
+    store.write(move |conn| insert_rule(conn, &rule)).await
 }
 
+/// Replaces every field but the project (a rule does not move) and the creation.
 pub(super) async fn update_alert_rule(
-    _store: &SqliteStore,
-    _id: i64,
-    _rule: &NewAlertRule,
+    store: &SqliteStore,
+    id: i64,
+    rule: &NewAlertRule,
 ) -> StoreResult<Option<AlertRule>> {
-    Err(unbuilt())
+    let rule = rule.clone();
+    store
+        .write(move |conn| {
+            conn.prepare_cached(&format!(
+                "UPDATE alert_rules SET name = ?2, environment = ?3, frequency_minutes = ?4,
+                     action_match = ?5, filter_match = ?6, conditions = ?7, filters = ?8,
+                     actions = ?9
+                 WHERE id = ?1 RETURNING {RULE_COLUMNS}"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_row(
+                    params![
+                        id,
+                        rule.name,
+                        rule.environment,
+                        rule.frequency_minutes,
+                        rule.action_match,
+                        rule.filter_match,
+                        rule.conditions.to_string(),
+                        rule.filters.to_string(),
+                        rule.actions.to_string(),
+                    ],
+                    rule_from_row,
+                )
+                .optional()
+            })
+            .db(&format!("alert rule {id}"))
+        })
+        .await
 }
 
-pub(super) async fn delete_alert_rule(_store: &SqliteStore, _id: i64) -> StoreResult<bool> {
-    Err(unbuilt())
+/// The rule goes with its firings, its per-issue state and its pending notifications; what was
+/// sent, failed or undeliverable stays, as the record of what happened.
+pub(super) async fn delete_alert_rule(store: &SqliteStore, id: i64) -> StoreResult<bool> {
+    store
+        .write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .db("deleting an alert rule")?;
+            for sql in [
+                "DELETE FROM notifications WHERE rule_id = ?1 AND status = 'pending'",
+                "DELETE FROM alert_firings WHERE rule_id = ?1",
+                "DELETE FROM rule_issue_state WHERE rule_id = ?1",
+            ] {
+                tx.prepare_cached(sql)
+                    .and_then(|mut stmt| stmt.execute([id]))
+                    .db("deleting an alert rule")?;
+            }
+            let deleted = tx
+                .prepare_cached("DELETE FROM alert_rules WHERE id = ?1")
+                .and_then(|mut stmt| stmt.execute([id]))
+                .db("deleting an alert rule")?;
+            tx.commit().db("deleting an alert rule")?;
+            Ok(deleted > 0)
+        })
+        .await
 }
 
-pub(super) async fn alert_rule(_store: &SqliteStore, _id: i64) -> StoreResult<Option<AlertRule>> {
-    Err(unbuilt())
+pub(super) async fn alert_rule(store: &SqliteStore, id: i64) -> StoreResult<Option<AlertRule>> {
+    store
+        .read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = ?1"
+            ))
+            .and_then(|mut stmt| stmt.query_row([id], rule_from_row).optional())
+            .db("reading an alert rule")
+        })
+        .await
 }
 
 pub(super) async fn alert_rules(
-    _store: &SqliteStore,
-    _project_id: i64,
+    store: &SqliteStore,
+    project_id: i64,
 ) -> StoreResult<Vec<AlertRule>> {
-    Err(unbuilt())
+    store
+        .read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {RULE_COLUMNS} FROM alert_rules WHERE project_id = ?1 ORDER BY id"
+            ))
+            .and_then(|mut stmt| stmt.query_map([project_id], rule_from_row)?.collect())
+            .db("listing alert rules")
+        })
+        .await
 }
 
 pub(super) async fn record_firings(
-    _store: &SqliteStore,
-    _firings: Vec<Firing>,
+    store: &SqliteStore,
+    firings: Vec<Firing>,
 ) -> StoreResult<Vec<bool>> {
-    Err(unbuilt())
+    if firings.is_empty() {
+        return Ok(Vec::new());
+    }
+    store
+        .write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .db("recording alert firings")?;
+            let recorded = firings
+                .iter()
+                .map(|firing| record_one(&tx, firing))
+                .collect::<StoreResult<Vec<bool>>>()?;
+            tx.commit().db("recording alert firings")?;
+            Ok(recorded)
+        })
+        .await
+}
+
+/// Records one firing unless its key is known or its rule fired for the issue too recently.
+fn record_one(tx: &Connection, firing: &Firing) -> StoreResult<bool> {
+    let known: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM alert_firings WHERE dedup_key = ?1)")
+        .and_then(|mut stmt| stmt.query_row([&firing.dedup_key], |row| row.get(0)))
+        .db("looking up an alert firing")?;
+    if known {
+        return Ok(false);
+    }
+    let last_fired: Option<f64> = tx
+        .prepare_cached(
+            "SELECT last_fired FROM rule_issue_state WHERE rule_id = ?1 AND issue_id = ?2",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(params![firing.rule_id, firing.issue_id], |row| row.get(0))
+                .optional()
+        })
+        .db("reading a rule's last firing")?;
+    if last_fired.is_some_and(|last| firing.at - last < firing.frequency_secs) {
+        return Ok(false);
+    }
+
+    tx.prepare_cached(
+        "INSERT INTO alert_firings (rule_id, project_id, issue_id, event_id, trigger, fired_at,
+             dedup_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            firing.rule_id,
+            firing.project_id,
+            firing.issue_id,
+            firing.event_id,
+            firing.trigger,
+            firing.at,
+            firing.dedup_key,
+        ])
+    })
+    .db(&format!("alert firing `{}`", firing.dedup_key))?;
+    tx.prepare_cached(
+        "INSERT INTO rule_issue_state (rule_id, issue_id, last_fired) VALUES (?1, ?2, ?3)
+         ON CONFLICT (rule_id, issue_id) DO UPDATE SET last_fired = excluded.last_fired",
+    )
+    .and_then(|mut stmt| stmt.execute(params![firing.rule_id, firing.issue_id, firing.at]))
+    .db("recording a rule's last firing")?;
+
+    // Due at once: by the firing's time, or now if that lies ahead (another node's clock).
+    let created = now();
+    let due = firing.at.min(created);
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO notifications (rule_id, project_id, issue_id, event_id, trigger, kind,
+                 target, payload, status, attempts, next_attempt, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?10)",
+        )
+        .db("writing notifications")?;
+    for notification in &firing.notifications {
+        insert
+            .execute(params![
+                firing.rule_id,
+                firing.project_id,
+                firing.issue_id,
+                firing.event_id,
+                firing.trigger,
+                notification.kind,
+                notification.target,
+                notification.payload.to_string(),
+                due,
+                created,
+            ])
+            .db("writing notifications")?;
+    }
+    Ok(true)
 }
 
 pub(super) async fn claim_notifications(
-    _store: &SqliteStore,
-    _kinds: &[&str],
-    _now: UnixTime,
-    _limit: u64,
-    _lease_secs: f64,
+    store: &SqliteStore,
+    kinds: &[&str],
+    now: UnixTime,
+    limit: u64,
+    lease_secs: f64,
 ) -> StoreResult<Vec<Notification>> {
-    Err(unbuilt())
+    if kinds.is_empty() || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let kinds_json =
+        serde_json::to_string(kinds).map_err(|e| failed("claiming notifications", e))?;
+    store
+        .write(move |conn| {
+            let mut claimed: Vec<Notification> = conn
+                .prepare_cached(&format!(
+                    "UPDATE notifications SET leased_until = ?2
+                     WHERE id IN (
+                         SELECT id FROM notifications
+                         WHERE status = 'pending' AND next_attempt <= ?1
+                           AND (leased_until IS NULL OR leased_until <= ?1)
+                           AND kind IN (SELECT value FROM json_each(?3))
+                         ORDER BY id LIMIT ?4)
+                     RETURNING {NOTIFICATION_COLUMNS}"
+                ))
+                .and_then(|mut stmt| {
+                    stmt.query_map(
+                        params![now, now + lease_secs, kinds_json, sql_int(limit)],
+                        notification_from_row,
+                    )?
+                    .collect()
+                })
+                .db("claiming notifications")?;
+            // RETURNING's order is unspecified.
+            claimed.sort_by_key(|n| n.id);
+            Ok(claimed)
+        })
+        .await
 }
 
+/// Ends a claim. A notification that is no longer pending (finished already) or no longer
+/// there (its rule was deleted meanwhile) is left as it is.
 pub(super) async fn finish_notification(
-    _store: &SqliteStore,
-    _id: i64,
-    _outcome: NotificationOutcome,
+    store: &SqliteStore,
+    id: i64,
+    outcome: NotificationOutcome,
 ) -> StoreResult<()> {
-    Err(unbuilt())
+    store
+        .write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .db("finishing a notification")?;
+            let changed = match &outcome {
+                NotificationOutcome::Sent { at } => tx
+                    .prepare_cached(
+                        "UPDATE notifications SET status = 'sent', sent_at = ?2,
+                             attempts = attempts + 1, leased_until = NULL
+                         WHERE id = ?1 AND status = 'pending'",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![id, at])),
+                NotificationOutcome::Retry {
+                    error,
+                    next_attempt,
+                } => tx
+                    .prepare_cached(
+                        "UPDATE notifications SET attempts = attempts + 1, next_attempt = ?2,
+                             last_error = ?3, leased_until = NULL
+                         WHERE id = ?1 AND status = 'pending'",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![id, next_attempt, error])),
+                NotificationOutcome::Postpone { until } => tx
+                    .prepare_cached(
+                        "UPDATE notifications SET next_attempt = ?2, leased_until = NULL
+                         WHERE id = ?1 AND status = 'pending'",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![id, until])),
+                NotificationOutcome::Failed { error } => tx
+                    .prepare_cached(
+                        "UPDATE notifications SET status = 'failed', attempts = attempts + 1,
+                             last_error = ?2, leased_until = NULL
+                         WHERE id = ?1 AND status = 'pending'",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![id, error])),
+                NotificationOutcome::Undeliverable { reason } => tx
+                    .prepare_cached(
+                        "UPDATE notifications SET status = 'undeliverable', last_error = ?2,
+                             leased_until = NULL
+                         WHERE id = ?1 AND status = 'pending'",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![id, reason])),
+            }
+            .db("finishing a notification")?;
+            if changed > 0 {
+                if let NotificationOutcome::Sent { at } = outcome {
+                    record_sent_activity(&tx, id, at)?;
+                }
+            }
+            tx.commit().db("finishing a notification")?;
+            Ok(())
+        })
+        .await
+}
+
+/// The issue's `notification` activity for a notification just sent.
+fn record_sent_activity(tx: &Connection, notification_id: i64, at: UnixTime) -> StoreResult<()> {
+    let (issue_id, rule_id, kind, target, trigger): (i64, i64, String, String, String) = tx
+        .prepare_cached(
+            "SELECT issue_id, rule_id, kind, target, trigger FROM notifications WHERE id = ?1",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row([notification_id], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
+            })
+        })
+        .db("reading a sent notification")?;
+    let data = serde_json::json!({
+        "rule_id": rule_id,
+        "kind": kind,
+        "target": target,
+        "trigger": trigger,
+        "notification_id": notification_id,
+    });
+    tx.prepare_cached(
+        "INSERT INTO issue_activities (issue_id, kind, data, user_id, date_created)
+         VALUES (?1, 'notification', ?2, NULL, ?3)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![issue_id, data.to_string(), at]))
+    .db("recording an issue's activity")?;
+    Ok(())
 }
 
 pub(super) async fn list_notifications(
-    _store: &SqliteStore,
-    _project_id: i64,
-    _limit: u64,
+    store: &SqliteStore,
+    project_id: i64,
+    limit: u64,
 ) -> StoreResult<Vec<Notification>> {
-    Err(unbuilt())
+    store
+        .read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE project_id = ?1
+                 ORDER BY id DESC LIMIT ?2"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map(params![project_id, sql_int(limit)], notification_from_row)?
+                    .collect()
+            })
+            .db("listing notifications")
+        })
+        .await
 }
 
 pub(super) async fn last_sent(
-    _store: &SqliteStore,
-    _rule_id: i64,
-    _kind: &str,
-    _target: &str,
+    store: &SqliteStore,
+    rule_id: i64,
+    kind: &str,
+    target: &str,
 ) -> StoreResult<Option<UnixTime>> {
-    Err(unbuilt())
+    let (kind, target) = (kind.to_owned(), target.to_owned());
+    store
+        .read(move |conn| {
+            conn.prepare_cached(
+                "SELECT max(sent_at) FROM notifications
+                 WHERE rule_id = ?1 AND kind = ?2 AND target = ?3 AND sent_at IS NOT NULL",
+            )
+            .and_then(|mut stmt| stmt.query_row(params![rule_id, kind, target], |row| row.get(0)))
+            .db("reading when a notification was last sent")
+        })
+        .await
 }
 
 pub(super) async fn issue_activities(
-    _store: &SqliteStore,
-    _issue_id: i64,
+    store: &SqliteStore,
+    issue_id: i64,
 ) -> StoreResult<Vec<IssueActivity>> {
-    Err(unbuilt())
+    store
+        .read(move |conn| {
+            let rows: Vec<(IssueActivity, String)> = conn
+                .prepare_cached(
+                    "SELECT id, issue_id, kind, data, user_id, date_created FROM issue_activities
+                     WHERE issue_id = ?1 ORDER BY id DESC",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_map([issue_id], |row| {
+                        Ok((
+                            IssueActivity {
+                                id: row.get(0)?,
+                                issue_id: row.get(1)?,
+                                kind: row.get(2)?,
+                                data: serde_json::Value::Null,
+                                user_id: row.get(4)?,
+                                date_created: row.get(5)?,
+                            },
+                            row.get(3)?,
+                        ))
+                    })?
+                    .collect()
+                })
+                .db("reading an issue's activity")?;
+            rows.into_iter()
+                .map(|(mut activity, data)| {
+                    activity.data = serde_json::from_str(&data)
+                        .map_err(|e| corrupt(&format!("activity {}", activity.id), e))?;
+                    Ok(activity)
+                })
+                .collect()
+        })
+        .await
 }
 
+/// One entry per issue asked for, in that order (zero counts included). Reads the
+/// `(issue_id, timestamp)` index, one query per issue.
 pub(super) async fn issue_counts(
-    _store: &SqliteStore,
-    _issue_ids: &[i64],
-    _since: UnixTime,
+    store: &SqliteStore,
+    issue_ids: &[i64],
+    since: UnixTime,
 ) -> StoreResult<Vec<IssueCounts>> {
-    Err(unbuilt())
+    let issue_ids = issue_ids.to_vec();
+    store
+        .read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT count(*), count(DISTINCT user_tag) FROM events
+                     WHERE issue_id = ?1 AND timestamp >= ?2",
+                )
+                .db("counting an issue's events")?;
+            issue_ids
+                .iter()
+                .map(|&issue_id| {
+                    let (events, users): (i64, i64) = stmt
+                        .query_row(params![issue_id, since], |row| {
+                            Ok((row.get(0)?, row.get(1)?))
+                        })
+                        .db("counting an issue's events")?;
+                    Ok(IssueCounts {
+                        issue_id,
+                        events: u64::try_from(events).unwrap_or(0),
+                        users: u64::try_from(users).unwrap_or(0),
+                    })
+                })
+                .collect()
+        })
+        .await
 }
 
 pub(super) async fn organization_members(
-    _store: &SqliteStore,
-    _organization_id: i64,
+    store: &SqliteStore,
+    organization_id: i64,
 ) -> StoreResult<Vec<(User, String)>> {
-    Err(unbuilt())
+    store
+        .read(move |conn| {
+            let user_columns: Vec<String> = users::COLUMNS
+                .split(", ")
+                .map(|column| format!("u.{column}"))
+                .collect();
+            let role_index = user_columns.len();
+            let columns = user_columns.join(", ");
+            conn.prepare_cached(&format!(
+                "SELECT {columns}, m.role FROM members m JOIN users u ON u.id = m.user_id
+                 WHERE m.organization_id = ?1 ORDER BY u.id"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map([organization_id], |row| {
+                    Ok((users::from_row_at(row, 0)?, row.get(role_index)?))
+                })?
+                .collect()
+            })
+            .db("listing an organization's members")
+        })
+        .await
 }
 
+/// Ignored until `until` (Sentry's `archived_until_condition_met`); ingest makes it unresolved
+/// again with the first event received at or after that time.
 pub(super) async fn snooze_issue(
-    _store: &SqliteStore,
-    _id: i64,
-    _until: UnixTime,
+    store: &SqliteStore,
+    id: i64,
+    until: UnixTime,
 ) -> StoreResult<Option<Issue>> {
-    Err(unbuilt())
+    store
+        .write(move |conn| {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE issues SET status = 'ignored',
+                         substatus = 'archived_until_condition_met', ignored_until = ?2,
+                         resolved_at = NULL
+                     WHERE id = ?1",
+                )
+                .and_then(|mut stmt| stmt.execute(params![id, until]))
+                .db("snoozing an issue")?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            issues::by_id(conn, id)
+        })
+        .await
 }

@@ -9,12 +9,18 @@
 //! Each event is written as it comes (its row, its issue when new, its hashes); its counts go
 //! to a [`Tally`] that is written once at the end of the batch.
 //!
+//! An event may change its issue's status: a resolved issue regresses, an issue ignored until a
+//! time that has passed reappears. What it did (and whether it made the issue) is kept on the
+//! event row as `alert_flags`, so the same envelope processed again reports the same and fires
+//! the same alerts.
+//!
 //! Grouping follows Sentry's `GroupHash`: an event joins the issue of the first of its hashes
 //! that is known in its project; the hashes it brings that are not known yet are mapped to
 //! that issue as well (Sentry does so when a grouping config upgrade yields a new hash for an
 //! old issue), so later events that carry only the new hash still land there.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
@@ -59,14 +65,20 @@ pub(crate) fn save(
     Ok((saved, reference_ids))
 }
 
+/// `events.alert_flags`: what storing the event did to its issue.
+const NEW_ISSUE: i64 = 1;
+const REGRESSED: i64 = 1 << 1;
+const REAPPEARED: i64 = 1 << 2;
+
 /// What the events of one batch share.
 #[derive(Default)]
 struct Batch<'a> {
     tally: Tally<'a>,
     releases: ReleaseTally<'a>,
-    /// Issues whose status this batch has seen to already: only the first event of a batch
-    /// can find an issue resolved and regress it.
-    touched: HashSet<i64>,
+    /// Issues whose status this batch has seen to already, with the end of a snooze still to
+    /// come: only the first event of a batch can find an issue resolved and regress it, and a
+    /// later one can only find that snooze over.
+    touched: HashMap<i64, Option<f64>>,
 }
 
 impl<'a> Batch<'a> {
@@ -77,40 +89,108 @@ impl<'a> Batch<'a> {
         reference_id: Option<i64>,
     ) -> StoreResult<SavedEvent> {
         let event = &encoded.event;
-        let result = |issue_id, new_issue, regressed, duplicate| SavedEvent {
-            reappeared: false,
+        let result = |issue_id, flags: i64, duplicate| SavedEvent {
             event_id: event.event_id.clone(),
             issue_id,
-            new_issue,
-            regressed,
+            new_issue: flags & NEW_ISSUE != 0,
+            regressed: flags & REGRESSED != 0,
+            reappeared: flags & REAPPEARED != 0,
             duplicate,
         };
         if let Some(issue_id) = events::existing(tx, event.project_id, &event.event_id)? {
             // Every event this store writes has an issue; 0 stands for "none" on a row written
             // by a later pipeline without one.
-            return Ok(result(issue_id.unwrap_or_default(), false, false, true));
+            let flags = stored_alert_flags(tx, event.project_id, &event.event_id)?;
+            return Ok(result(issue_id.unwrap_or_default(), flags, true));
         }
 
-        let (issue_id, new_issue, regressed, known_hash) = match find_issue(tx, event)? {
+        let (issue_id, flags, known_hash) = match find_issue(tx, event)? {
             Some((issue_id, known)) => {
-                let regressed = self.touched.insert(issue_id) && regress_if_resolved(tx, issue_id)?;
-                (issue_id, false, regressed, Some(known))
+                let flags = self.reopen(tx, issue_id, event.received)?;
+                (issue_id, flags, Some(known))
             }
             None => {
                 let issue_id = create_issue(tx, event)?;
-                self.touched.insert(issue_id);
-                (issue_id, true, false, None)
+                self.touched.insert(issue_id, None);
+                (issue_id, NEW_ISSUE, None)
             }
         };
         map_hashes(tx, event, issue_id, known_hash)?;
         events::insert(tx, encoded, issue_id, reference_id)?;
+        if flags != 0 {
+            set_alert_flags(tx, tx.last_insert_rowid(), flags)?;
+        }
         self.tally.add(issue_id, event);
         if let Some(release) = event.release.as_deref().filter(|r| !r.is_empty()) {
-            self.releases
-                .add(event.project_id, release, event.timestamp, new_issue);
+            self.releases.add(
+                event.project_id,
+                release,
+                event.timestamp,
+                flags & NEW_ISSUE != 0,
+            );
         }
-        Ok(result(issue_id, new_issue, regressed, false))
+        Ok(result(issue_id, flags, false))
     }
+
+    /// Makes an existing issue unresolved again if this event regresses it (it was resolved)
+    /// or ends its snooze (ignored until a time at or before the event's receipt); returns the
+    /// flag for what happened, 0 for nothing.
+    fn reopen(&mut self, tx: &Connection, issue_id: i64, received: f64) -> StoreResult<i64> {
+        match self.touched.entry(issue_id) {
+            Entry::Vacant(vacant) => {
+                let (status, ignored_until): (String, Option<f64>) = tx
+                    .prepare_cached("SELECT status, ignored_until FROM issues WHERE id = ?1")
+                    .and_then(|mut stmt| {
+                        stmt.query_row([issue_id], |row| Ok((row.get(0)?, row.get(1)?)))
+                    })
+                    .db("reading an issue's status")?;
+                match (status.as_str(), ignored_until) {
+                    ("resolved", _) => {
+                        vacant.insert(None);
+                        set_unresolved(tx, issue_id, "regressed")?;
+                        Ok(REGRESSED)
+                    }
+                    ("ignored", Some(until)) if until <= received => {
+                        vacant.insert(None);
+                        set_unresolved(tx, issue_id, "ongoing")?;
+                        Ok(REAPPEARED)
+                    }
+                    ("ignored", Some(until)) => {
+                        vacant.insert(Some(until));
+                        Ok(0)
+                    }
+                    _ => {
+                        vacant.insert(None);
+                        Ok(0)
+                    }
+                }
+            }
+            Entry::Occupied(mut occupied) => match *occupied.get() {
+                Some(until) if until <= received => {
+                    occupied.insert(None);
+                    set_unresolved(tx, issue_id, "ongoing")?;
+                    Ok(REAPPEARED)
+                }
+                _ => Ok(0),
+            },
+        }
+    }
+}
+
+/// The alert flags of a stored event (duplicates are rare: a second lookup is cheap enough).
+fn stored_alert_flags(tx: &Connection, project_id: i64, event_id: &str) -> StoreResult<i64> {
+    tx.prepare_cached("SELECT alert_flags FROM events WHERE project_id = ?1 AND event_id = ?2")
+        .and_then(|mut stmt| stmt.query_row(params![project_id, event_id], |row| row.get(0)))
+        .db("reading an event's alert flags")
+}
+
+/// Most events change nothing about their issue, so the flags are written only for the few
+/// that do, by the row id just inserted.
+fn set_alert_flags(tx: &Connection, row_id: i64, flags: i64) -> StoreResult<()> {
+    tx.prepare_cached("UPDATE events SET alert_flags = ?2 WHERE id = ?1")
+        .and_then(|mut stmt| stmt.execute(params![row_id, flags]))
+        .db("recording an event's alert flags")?;
+    Ok(())
 }
 
 /// The issue of the first hash already known in the project, and that hash's index.
@@ -174,17 +254,17 @@ fn create_issue(tx: &Connection, event: &NewEvent) -> StoreResult<i64> {
     .db("creating an issue")
 }
 
-/// Reopens a resolved issue as `regressed`; returns whether it was resolved. An ignored
-/// issue stays ignored, as `archived_forever` does in Sentry.
-fn regress_if_resolved(tx: &Connection, issue_id: i64) -> StoreResult<bool> {
-    let changed = tx
-        .prepare_cached(
-            "UPDATE issues SET status = 'unresolved', substatus = 'regressed', resolved_at = NULL
-             WHERE id = ?1 AND status = 'resolved'",
-        )
-        .and_then(|mut stmt| stmt.execute([issue_id]))
-        .db("reopening a resolved issue")?;
-    Ok(changed > 0)
+/// Reopens a resolved issue (`regressed`) or one whose snooze ended (`ongoing`, as Sentry
+/// does). An issue ignored without an end stays ignored, as `archived_forever` does in Sentry.
+fn set_unresolved(tx: &Connection, issue_id: i64, substatus: &str) -> StoreResult<()> {
+    tx.prepare_cached(
+        "UPDATE issues SET status = 'unresolved', substatus = ?2, resolved_at = NULL,
+             ignored_until = NULL
+         WHERE id = ?1",
+    )
+    .and_then(|mut stmt| stmt.execute(params![issue_id, substatus]))
+    .db("reopening an issue")?;
+    Ok(())
 }
 
 /// Maps the event's hashes to the issue, but for the one it was found by; a hash that belongs

@@ -67,7 +67,8 @@ fn substatus_for(status: IssueStatus) -> &'static str {
 }
 
 /// Sets status and substatus; `resolved_at` is the time of the first resolve (resolving twice
-/// keeps it) and is cleared by any other status.
+/// keeps it) and is cleared by any other status. A snooze (`ignored_until`) ends: a status set
+/// by hand holds until changed again.
 pub(crate) fn set_status(
     conn: &Connection,
     id: i64,
@@ -76,7 +77,7 @@ pub(crate) fn set_status(
     let resolved_at = (status == IssueStatus::Resolved).then(now);
     let changed = conn
         .prepare_cached(
-            "UPDATE issues SET status = ?2, substatus = ?3,
+            "UPDATE issues SET status = ?2, substatus = ?3, ignored_until = NULL,
                  resolved_at = CASE WHEN ?4 IS NULL THEN NULL ELSE coalesce(resolved_at, ?4) END
              WHERE id = ?1",
         )

@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("migrations/0007_jobs_and_idempotent_items.sql"),
     ),
     (8, include_str!("migrations/0008_performance.sql")),
+    (9, include_str!("migrations/0009_alerts.sql")),
 ];
 
 /// Brings the schema up to the newest version this binary knows.

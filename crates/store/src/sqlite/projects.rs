@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::error::DbContext;
-use super::{now, organizations};
+use super::{alerts, now, organizations};
 use crate::{KeyRateLimit, Project, ProjectKey, StoreError, StoreResult};
 
 const PROJECT_COLUMNS: &str = "id, organization_id, slug, name, platform, date_created";
@@ -49,7 +49,8 @@ fn random_key() -> String {
     hex::encode(rand::random::<[u8; 16]>())
 }
 
-/// A project named after its slug, with one active key, in one transaction.
+/// A project named after its slug, with one active key and Sentry's default alert rule, in one
+/// transaction.
 pub(crate) fn create(
     conn: &mut Connection,
     organization_id: i64,
@@ -99,6 +100,8 @@ pub(crate) fn create(
             )
         })
         .db("a project key")?;
+    // Sentry's default rule, so that a new issue reaches someone from the first event on.
+    alerts::insert_rule(&tx, &alerts::default_rule(project.id))?;
     tx.commit().db("creating a project")?;
     Ok((project, key))
 }

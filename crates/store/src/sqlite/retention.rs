@@ -54,6 +54,15 @@ pub(crate) fn delete_expired(
     )
     .db("deleting expired client-report sources")?;
     let (transactions, spans) = delete_expired_traces(&tx, before, limit)?;
+    // The outbox keeps what was delivered or given up for the retention period, as a record;
+    // pending ones stay until they end.
+    tx.execute(
+        "DELETE FROM notifications WHERE id IN
+             (SELECT id FROM notifications
+              WHERE created < ?1 AND status IN ('sent', 'failed', 'undeliverable') LIMIT ?2)",
+        params![before, sql_int(limit)],
+    )
+    .db("deleting old notifications")?;
     tx.commit().db("committing a retention pass")?;
     let pass = RetentionPass {
         events: expired.len() as u64,
@@ -245,6 +254,10 @@ fn delete_empty_issues(
             "DELETE FROM issue_users WHERE issue_id = ?1",
             "DELETE FROM issue_tag_values WHERE issue_id = ?1",
             "DELETE FROM issue_hourly WHERE issue_id = ?1",
+            "DELETE FROM notifications WHERE issue_id = ?1",
+            "DELETE FROM alert_firings WHERE issue_id = ?1",
+            "DELETE FROM rule_issue_state WHERE issue_id = ?1",
+            "DELETE FROM issue_activities WHERE issue_id = ?1",
             "DELETE FROM issues WHERE id = ?1",
         ] {
             tx.prepare_cached(sql)

@@ -20,8 +20,6 @@ use crate::{
     TransactionQuery, TransactionSort, UnixTime,
 };
 
-/// Buckets a series may have: more is a query mistake, not a chart.
-const MAX_SERIES_BUCKETS: u64 = 10_000;
 /// Rows a trace read returns at most, per kind.
 const MAX_TRACE_ROWS: i64 = 10_000;
 
@@ -846,38 +844,12 @@ pub(super) async fn list_transactions(
         .await
 }
 
-/// The buckets of a series: `[since + n·interval, …)`, the last cut at `until`.
-fn series_ranges(query: &TransactionQuery, interval_secs: u64) -> StoreResult<Vec<(f64, f64)>> {
-    let (Some(since), Some(until)) = (query.since, query.until) else {
-        return Err(StoreError::Invalid(
-            "a series needs both ends of its range".into(),
-        ));
-    };
-    if interval_secs == 0 || until <= since {
-        return Err(StoreError::Invalid(
-            "a series needs a positive interval and range".into(),
-        ));
-    }
-    let buckets = ((until - since) / interval_secs as f64).ceil() as u64;
-    if buckets > MAX_SERIES_BUCKETS {
-        return Err(StoreError::Invalid(format!(
-            "a series of {buckets} buckets is too long (at most {MAX_SERIES_BUCKETS})"
-        )));
-    }
-    Ok((0..buckets)
-        .map(|n| {
-            let start = since + (n * interval_secs) as f64;
-            (start, (start + interval_secs as f64).min(until))
-        })
-        .collect())
-}
-
 pub(super) async fn transaction_series(
     store: &SqliteStore,
     query: &TransactionQuery,
     interval_secs: u64,
 ) -> StoreResult<Vec<(UnixTime, TransactionAggregate)>> {
-    let buckets = series_ranges(query, interval_secs)?;
+    let buckets = rollup::series_ranges(query, interval_secs)?;
     let query = query.clone();
     store
         .read(move |conn| {
@@ -964,32 +936,9 @@ pub(super) async fn duration_histogram(
                     }
                 }
             }
-            Ok(equal_width_bins(&points, buckets))
+            Ok(rollup::equal_width_bins(&points, buckets))
         })
         .await
-}
-
-/// `buckets` equal-width bins between the smallest and largest duration.
-fn equal_width_bins(points: &[(f64, u64)], buckets: u32) -> Vec<(f64, f64, u64)> {
-    let low = points.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
-    let high = points.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-    if !low.is_finite() || !high.is_finite() {
-        return Vec::new();
-    }
-    let width = ((high - low) / f64::from(buckets)).max(f64::EPSILON);
-    let mut counts = vec![0u64; buckets as usize];
-    for (duration, n) in points {
-        let bin = (((duration - low) / width) as usize).min(buckets as usize - 1);
-        counts[bin] += n;
-    }
-    counts
-        .into_iter()
-        .enumerate()
-        .map(|(n, count)| {
-            let from = low + width * n as f64;
-            (from, from + width, count)
-        })
-        .collect()
 }
 
 #[derive(Default)]
@@ -1025,11 +974,18 @@ pub(super) async fn span_aggregates(
                 match read {
                     Read::Rows { from, to } => {
                         let scope = Scope::span_rows(&query, from, to);
+                        // By time: the planner would otherwise walk every span of the project
+                        // through the (project, trace, span) index.
+                        let index = if from.is_some() || to.is_some() {
+                            "INDEXED BY spans_start"
+                        } else {
+                            ""
+                        };
                         let mut stmt = conn
                             .prepare_cached(&format!(
                                 "SELECT s.project_id, s.op, s.group_hash, s.duration_ms,
                                         s.trace_id || s.segment_id, s.start_ts
-                                 FROM spans s
+                                 FROM spans s {index}
                                  LEFT JOIN transactions t ON t.trace_id = s.trace_id
                                      AND t.span_id = s.segment_id AND t.project_id = s.project_id
                                  JOIN projects p ON p.id = s.project_id

@@ -1,0 +1,1377 @@
+//! The alerts part of the `Store` contract: rules, firings, the outbox, issue activity,
+//! counts for frequency conditions, members, snoozing, and the flags ingest reports.
+//!
+//! Every case runs on SQLite and on PostgreSQL (a fresh database per test on the server
+//! `VIGIL_TEST_DATABASE_URL` names; without it the PostgreSQL tests fail, they never skip), as
+//! in `store.rs`.
+
+use std::collections::HashSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+use tempfile::TempDir;
+use vigil_store::postgres::{PgStore, TestDatabase};
+use vigil_store::sqlite::SqliteStore;
+use vigil_store::{
+    Firing, IssueStatus, NewAlertRule, NewEvent, NewNotification, NotificationOutcome,
+    NotificationStatus, Store,
+};
+
+struct Fixture {
+    store: Box<dyn Store>,
+    _keep: Box<dyn std::any::Any + Send>,
+}
+
+async fn sqlite_fixture() -> Fixture {
+    let dir = TempDir::new().unwrap();
+    let store = SqliteStore::open(&dir.path().join("data/vigil.sqlite3")).unwrap();
+    Fixture {
+        store: Box::new(store),
+        _keep: Box::new(dir),
+    }
+}
+
+async fn postgres_fixture() -> Fixture {
+    let database = TestDatabase::create()
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let store = PgStore::connect(database.url()).await.unwrap();
+    Fixture {
+        store: Box::new(store),
+        _keep: Box::new(database),
+    }
+}
+
+macro_rules! alerts_suite {
+    ($backend:ident, $factory:path) => {
+        alerts_suite!(@cases $backend, $factory;
+            new_project_gets_sentrys_default_rule,
+            rules_are_created_read_updated_listed_and_deleted,
+            a_dedup_key_is_recorded_once,
+            a_rule_fires_for_an_issue_at_most_once_per_frequency,
+            firing_writes_pending_notifications_due_at_once,
+            claims_respect_kinds_due_time_and_leases,
+            concurrent_claims_never_share_a_notification,
+            sent_is_final_and_recorded_on_the_issue_activity,
+            retry_counts_the_attempt_and_postpone_does_not,
+            failed_and_undeliverable_are_final_with_their_reason,
+            notifications_are_listed_newest_first,
+            last_sent_is_the_latest_send_of_rule_kind_and_target,
+            issue_counts_count_events_and_distinct_users_since_a_time,
+            organization_members_come_with_their_roles,
+            snoozed_issue_reappears_with_the_first_event_after_until,
+            snooze_ends_within_one_batch,
+            a_status_set_by_hand_ends_a_snooze,
+            duplicate_event_reports_the_flags_of_its_first_storing,
+            deleting_a_rule_removes_its_pending_notifications,
+            retention_deletes_alert_rows_of_deleted_issues_and_old_finished_notifications,
+        );
+    };
+    (@cases $backend:ident, $factory:path; $($case:ident),+ $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let fixture = $factory().await;
+                    super::$case(fixture.store.as_ref()).await;
+                }
+            )+
+        }
+    };
+}
+
+alerts_suite!(sqlite, super::sqlite_fixture);
+alerts_suite!(postgres, super::postgres_fixture);
+
+/// A moment in 2023, so tests never depend on the clock.
+const T0: f64 = 1_700_000_000.0;
+
+const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
+
+fn event_id(n: u32) -> String {
+    format!("{n:032x}")
+}
+
+/// An error event of `project_id` grouped by `hash`, at `T0 + offset` (received half a second
+/// later), by user `user`.
+fn event(project_id: i64, n: u32, hash: &str, offset: f64, user: Option<&str>) -> NewEvent {
+    NewEvent {
+        project_id,
+        event_id: event_id(n),
+        event_type: "error".into(),
+        timestamp: T0 + offset,
+        received: T0 + offset + 0.5,
+        level: "error".into(),
+        platform: "python".into(),
+        title: format!("ValueError: {hash}"),
+        culprit: "shop.views in checkout".into(),
+        metadata: json!({"type": "ValueError", "value": hash}),
+        hashes: vec![hash.to_string()],
+        environment: Some("production".into()),
+        release: None,
+        transaction: Some("/checkout".into()),
+        user_tag: user.map(str::to_string),
+        trace_id: None,
+        tags: vec![("environment".into(), "production".into())],
+        is_unhandled: false,
+        message: hash.to_string(),
+        data: json!({"event_id": event_id(n)}),
+    }
+}
+
+/// An organization `org` with one project `shop`: (organization id, project id).
+async fn project(store: &dyn Store, org: &str) -> (i64, i64) {
+    let org = store.ensure_organization(org).await.unwrap();
+    let (project, _) = store
+        .create_project(org.id, "shop", Some("python"))
+        .await
+        .unwrap();
+    (org.id, project.id)
+}
+
+/// Stores one event and returns its issue id.
+async fn issue(store: &dyn Store, project_id: i64, n: u32, hash: &str) -> i64 {
+    let saved = store
+        .save_events(vec![event(project_id, n, hash, 0.0, None)])
+        .await
+        .unwrap();
+    saved[0].issue_id
+}
+
+fn new_rule(project_id: i64, name: &str) -> NewAlertRule {
+    NewAlertRule {
+        project_id,
+        name: name.into(),
+        environment: None,
+        frequency_minutes: 30,
+        action_match: "all".into(),
+        filter_match: "all".into(),
+        conditions: json!([{"id": FIRST_SEEN}]),
+        filters: json!([]),
+        actions: json!([{"id": "vigil.actions.WebhookAction", "url": "http://hooks.test/a"}]),
+        created_by: None,
+    }
+}
+
+async fn rule(store: &dyn Store, project_id: i64, name: &str) -> i64 {
+    store
+        .create_alert_rule(&new_rule(project_id, name))
+        .await
+        .unwrap()
+        .id
+}
+
+fn notification(kind: &str, target: &str) -> NewNotification {
+    NewNotification {
+        kind: kind.into(),
+        target: target.into(),
+        payload: json!({"text": format!("to {target}")}),
+    }
+}
+
+/// A firing of `rule_id` for `issue_id` at `T0 + offset` by event `n`, keyed as the server
+/// keys them, sending `notifications`.
+fn firing(
+    project_id: i64,
+    rule_id: i64,
+    issue_id: i64,
+    n: u32,
+    offset: f64,
+    notifications: Vec<NewNotification>,
+) -> Firing {
+    let trigger = "first_seen";
+    Firing {
+        rule_id,
+        project_id,
+        issue_id,
+        event_id: event_id(n),
+        trigger: trigger.into(),
+        at: T0 + offset,
+        frequency_secs: 30.0 * 60.0,
+        dedup_key: format!("{rule_id}:{issue_id}:{trigger}:{}", event_id(n)),
+        notifications,
+    }
+}
+
+/// A project with one rule and one issue: (organization, project, rule, issue).
+async fn setup(store: &dyn Store) -> (i64, i64, i64, i64) {
+    let (org, project_id) = project(store, "acme").await;
+    let rule_id = rule(store, project_id, "webhook").await;
+    let issue_id = issue(store, project_id, 1, "a").await;
+    (org, project_id, rule_id, issue_id)
+}
+
+/// Ids of what `claim_notifications` hands out at `now`.
+async fn claim(store: &dyn Store, kinds: &[&str], now: f64, limit: u64) -> Vec<i64> {
+    store
+        .claim_notifications(kinds, now, limit, 60.0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect()
+}
+
+pub async fn new_project_gets_sentrys_default_rule(store: &dyn Store) {
+    let (_, project_id) = project(store, "acme").await;
+    let rules = store.alert_rules(project_id).await.unwrap();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    let rule = &rules[0];
+    assert_eq!(rule.project_id, project_id);
+    assert_eq!(rule.name, "Send a notification for new issues");
+    assert_eq!(rule.environment, None);
+    assert_eq!(rule.frequency_minutes, 30);
+    assert_eq!(rule.action_match, "all");
+    assert_eq!(rule.filter_match, "all");
+    assert_eq!(rule.conditions, json!([{"id": FIRST_SEEN}]));
+    assert_eq!(rule.filters, json!([]));
+    assert_eq!(
+        rule.actions,
+        json!([{
+            "id": "sentry.mail.actions.NotifyEmailAction",
+            "targetType": "IssueOwners",
+            "targetIdentifier": null,
+            "fallthroughType": "ActiveMembers",
+        }])
+    );
+    assert_eq!(rule.created_by, None);
+    assert_eq!(
+        store.alert_rule(rule.id).await.unwrap().as_ref(),
+        Some(rule)
+    );
+}
+
+pub async fn rules_are_created_read_updated_listed_and_deleted(store: &dyn Store) {
+    let (_, project_id) = project(store, "acme").await;
+    let user = store
+        .create_user("ada@example.com", "x", false)
+        .await
+        .unwrap();
+    let default_rule = store.alert_rules(project_id).await.unwrap()[0].clone();
+
+    let mut fields = new_rule(project_id, "Spikes to Slack");
+    fields.environment = Some("production".into());
+    fields.frequency_minutes = 5;
+    fields.action_match = "any".into();
+    fields.filter_match = "none".into();
+    fields.conditions = json!([{
+        "id": "sentry.rules.conditions.event_frequency.EventFrequencyCondition",
+        "value": 100, "interval": "1h",
+    }]);
+    fields.filters =
+        json!([{"id": "sentry.rules.filters.level.LevelFilter", "match": "gte", "level": "40"}]);
+    fields.actions = json!([{"id": "vigil.actions.SlackWebhookAction", "webhook_url": "https://hooks.slack.test/x"}]);
+    fields.created_by = Some(user.id);
+    let created = store.create_alert_rule(&fields).await.unwrap();
+    assert!(created.id > default_rule.id);
+    assert_eq!(created.project_id, project_id);
+    assert_eq!(created.name, "Spikes to Slack");
+    assert_eq!(created.environment.as_deref(), Some("production"));
+    assert_eq!(created.frequency_minutes, 5);
+    assert_eq!(created.action_match, "any");
+    assert_eq!(created.filter_match, "none");
+    assert_eq!(created.conditions, fields.conditions);
+    assert_eq!(created.filters, fields.filters);
+    assert_eq!(created.actions, fields.actions);
+    assert_eq!(created.created_by, Some(user.id));
+    assert!(created.date_created > T0, "{}", created.date_created);
+    assert_eq!(
+        store.alert_rule(created.id).await.unwrap(),
+        Some(created.clone())
+    );
+
+    let mut changed = fields.clone();
+    changed.name = "Spikes".into();
+    changed.environment = None;
+    changed.frequency_minutes = 60;
+    changed.actions = json!([]);
+    let updated = store
+        .update_alert_rule(created.id, &changed)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.id, created.id);
+    assert_eq!(updated.name, "Spikes");
+    assert_eq!(updated.environment, None);
+    assert_eq!(updated.frequency_minutes, 60);
+    assert_eq!(updated.actions, json!([]));
+    assert_eq!(updated.date_created, created.date_created);
+    assert_eq!(updated.created_by, Some(user.id));
+    assert_eq!(
+        store.alert_rule(created.id).await.unwrap(),
+        Some(updated.clone())
+    );
+    assert_eq!(
+        store.update_alert_rule(999_999, &changed).await.unwrap(),
+        None
+    );
+
+    // Listed by id, per project.
+    let (_, other_project) = {
+        let org = store.ensure_organization("other").await.unwrap();
+        let (p, _) = store.create_project(org.id, "web", None).await.unwrap();
+        (org.id, p.id)
+    };
+    let listed = store.alert_rules(project_id).await.unwrap();
+    assert_eq!(listed, vec![default_rule.clone(), updated.clone()]);
+    assert_eq!(store.alert_rules(other_project).await.unwrap().len(), 1);
+
+    assert!(store.delete_alert_rule(created.id).await.unwrap());
+    assert!(!store.delete_alert_rule(created.id).await.unwrap());
+    assert_eq!(store.alert_rule(created.id).await.unwrap(), None);
+    assert_eq!(
+        store.alert_rules(project_id).await.unwrap(),
+        vec![default_rule]
+    );
+}
+
+pub async fn a_dedup_key_is_recorded_once(store: &dyn Store) {
+    let (_, project_id, rule_id, issue_id) = setup(store).await;
+    let mut once = firing(
+        project_id,
+        rule_id,
+        issue_id,
+        1,
+        0.0,
+        vec![notification("webhook", "http://a")],
+    );
+    once.frequency_secs = 0.0;
+    assert_eq!(
+        store.record_firings(vec![once.clone()]).await.unwrap(),
+        vec![true]
+    );
+    // The envelope processed again: same key, even with no frequency to stop it.
+    let mut again = once.clone();
+    again.at += 3600.0;
+    assert_eq!(
+        store
+            .record_firings(vec![again.clone(), again])
+            .await
+            .unwrap(),
+        vec![false, false]
+    );
+    assert_eq!(
+        store
+            .list_notifications(project_id, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.record_firings(Vec::new()).await.unwrap(),
+        Vec::<bool>::new()
+    );
+}
+
+pub async fn a_rule_fires_for_an_issue_at_most_once_per_frequency(store: &dyn Store) {
+    let (_, project_id, rule_id, issue_id) = setup(store).await;
+    let other_rule = rule(store, project_id, "other").await;
+    let other_issue = issue(store, project_id, 2, "b").await;
+    let send = || vec![notification("webhook", "http://a")];
+
+    assert_eq!(
+        store
+            .record_firings(vec![firing(project_id, rule_id, issue_id, 10, 0.0, send())])
+            .await
+            .unwrap(),
+        vec![true]
+    );
+    // Within 30 minutes: not for this rule and issue, in the same batch or later; other rules
+    // and other issues are not held back.
+    let decided = store
+        .record_firings(vec![
+            firing(project_id, rule_id, issue_id, 11, 60.0, send()),
+            firing(project_id, other_rule, issue_id, 11, 60.0, send()),
+            firing(project_id, rule_id, other_issue, 11, 60.0, send()),
+            firing(project_id, rule_id, issue_id, 12, 1799.0, send()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(decided, vec![false, true, true, false]);
+    // Once 30 minutes have passed since it last fired (not since it was last held back).
+    assert_eq!(
+        store
+            .record_firings(vec![
+                firing(project_id, rule_id, issue_id, 13, 1800.0, send()),
+                firing(project_id, rule_id, issue_id, 14, 1801.0, send()),
+            ])
+            .await
+            .unwrap(),
+        vec![true, false]
+    );
+    assert_eq!(
+        store
+            .list_notifications(project_id, 100)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+}
+
+pub async fn firing_writes_pending_notifications_due_at_once(store: &dyn Store) {
+    let (_, project_id, rule_id, issue_id) = setup(store).await;
+    let payload = json!({"subject": "ValueError: a", "text": "t", "html": "<p>h</p>"});
+    let mut notifications = vec![
+        notification("email", "ada@example.com"),
+        notification("email", "bob@example.com"),
+        notification("slack", "https://hooks.slack.test/x"),
+    ];
+    notifications[0].payload = payload.clone();
+    let fired = firing(project_id, rule_id, issue_id, 1, 0.0, notifications);
+    assert_eq!(store.record_firings(vec![fired]).await.unwrap(), vec![true]);
+
+    let listed = store.list_notifications(project_id, 100).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    for n in &listed {
+        assert_eq!(n.status, NotificationStatus::Pending);
+        assert_eq!(n.attempts, 0);
+        assert_eq!(n.last_error, None);
+        assert_eq!(n.sent_at, None);
+        assert_eq!(
+            (n.rule_id, n.project_id, n.issue_id),
+            (rule_id, project_id, issue_id)
+        );
+        assert_eq!(n.event_id, event_id(1));
+        assert_eq!(n.trigger, "first_seen");
+        assert!(n.next_attempt <= T0, "due at once: {}", n.next_attempt);
+    }
+    let ada = listed
+        .iter()
+        .find(|n| n.target == "ada@example.com")
+        .unwrap();
+    assert_eq!(ada.kind, "email");
+    assert_eq!(ada.payload, payload);
+
+    // Due at the firing's time: claimed then, every one.
+    let claimed = store
+        .claim_notifications(&["email", "slack", "webhook"], T0, 100, 60.0)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    let mut listed_oldest_first = listed.clone();
+    listed_oldest_first.reverse();
+    assert_eq!(
+        claimed, listed_oldest_first,
+        "claimed oldest first, as stored"
+    );
+}
+
+pub async fn claims_respect_kinds_due_time_and_leases(store: &dyn Store) {
+    let (_, project_id, rule_id, issue_id) = setup(store).await;
+    let fired = firing(
+        project_id,
+        rule_id,
+        issue_id,
+        1,
+        0.0,
+        vec![
+            notification("email", "ada@example.com"),
+            notification("webhook", "http://a"),
+            notification("email", "bob@example.com"),
+        ],
+    );
+    store.record_firings(vec![fired]).await.unwrap();
+    let ids: Vec<i64> = {
+        let mut listed = store.list_notifications(project_id, 100).await.unwrap();
+        listed.reverse();
+        listed.into_iter().map(|n| n.id).collect()
+    };
+    let (ada, hook, bob) = (ids[0], ids[1], ids[2]);
+
+    assert_eq!(claim(store, &[], T0, 10).await, Vec::<i64>::new());
+    assert_eq!(claim(store, &["slack"], T0, 10).await, Vec::<i64>::new());
+    // Kinds, the limit, oldest first.
+    assert_eq!(claim(store, &["email"], T0, 1).await, vec![ada]);
+    // A claimed one is held for its lease (60 s) …
+    assert_eq!(claim(store, &["email"], T0 + 1.0, 10).await, vec![bob]);
+    assert_eq!(
+        claim(store, &["email"], T0 + 59.0, 10).await,
+        Vec::<i64>::new()
+    );
+    // … and comes back once the lease passed (its sender died).
+    assert_eq!(
+        claim(store, &["email", "webhook"], T0 + 60.5, 10).await,
+        vec![ada, hook]
+    );
+    assert_eq!(claim(store, &["email"], T0 + 61.5, 10).await, vec![bob]);
+
+    // A notification postponed is not due before its time, then is, without waiting for the
+    // lease it was claimed with (until T0 + 120.5).
+    store
+        .finish_notification(hook, NotificationOutcome::Postpone { until: T0 + 90.0 })
+        .await
+        .unwrap();
+    assert_eq!(
+        claim(store, &["webhook"], T0 + 89.0, 10).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(claim(store, &["webhook"], T0 + 90.0, 10).await, vec![hook]);
+    // Finished notifications are never claimed again.
+    store
+        .finish_notification(hook, NotificationOutcome::Sent { at: T0 + 301.0 })
+        .await
+        .unwrap();
+    assert_eq!(
+        claim(store, &["webhook"], T0 + 10_000.0, 10).await,
+        Vec::<i64>::new()
+    );
+}
+
+pub async fn concurrent_claims_never_share_a_notification(store: &dyn Store) {
+    let (_, project_id, rule_id, issue_id) = setup(store).await;
+    let notifications = (0..40)
+        .map(|i| notification("webhook", &format!("http://hooks.test/{i}")))
+        .collect();
+    store
+        .record_firings(vec![firing(
+            project_id,
+            rule_id,
+            issue_id,
+            1,
+            0.0,
+            notifications,
+        )])
+        .await
+        .unwrap();
+    let (a, b, c, d) = tokio::join!(
+        claim(store, &["webhook"], T0, 15),
+        claim(store, &["webhook"], T0, 15),
+        claim(store, &["webhook"], T0, 15),
+        claim(store, &["webhook"], T0, 15),
+    );
+    let all: Vec<i64> = [a, b, c, d].concat();
+    let distinct: HashSet<i64> = all.iter().copied().collect();
+    assert_eq!(
+        all.len(),
+        distinct.len(),
+        "a notification was claimed twice: {all:?}"
+    );
+    assert_eq!(distinct.len(), 40);
+}
+
+pub async fn sent_is_final_and_recorded_on_the_issue_activity(store: &dyn Store) {
+    let (_, project_id, rule_id, issue_id) = setup(store).await;
+    store
+        .record_firings(vec![firing(
+            project_id,
+            rule_id,
+            issue_id,
+            1,
+            0.0,
+            vec![notification("email", "ada@example.com")],
+        )])
+        .await
+        .unwrap();
+    let id = claim(store, &["email"], T0, 10).await[0];
+    assert_eq!(store.issue_activities(issue_id).await.unwrap(), Vec::new());
+    store
+        .finish_notification(id, NotificationOutcome::Sent { at: T0 + 2.0 })
+        .await
+        .unwrap();
+
+    let sent = store
+        .list_notifications(project_id, 10)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(sent.status, NotificationStatus::Sent);
+    assert_eq!(sent.sent_at, Some(T0 + 2.0));
+    assert_eq!(sent.last_error, None);
+    assert_eq!(
+        claim(store, &["email"], T0 + 3600.0, 10).await,
+        Vec::<i64>::new()
+    );
+
+    let activity = store.issue_activities(issue_id).await.unwrap();
+    assert_eq!(activity.len(), 1, "{activity:?}");
+    assert_eq!(activity[0].issue_id, issue_id);
+    assert_eq!(activity[0].kind, "notification");
+    assert_eq!(activity[0].date_created, T0 + 2.0);
+    assert_eq!(activity[0].user_id, None);
+    assert_eq!(activity[0].data["rule_id"], json!(rule_id));
+    assert_eq!(activity[0].data["kind"], json!("email"));
+    assert_eq!(activity[0].data["target"], json!("ada@example.com"));
+
+    // Finishing it again changes nothing and records nothing more.
+    store
+        .finish_notification(id, NotificationOutcome::Sent { at: T0 + 9.0 })
+        .await
+        .unwrap();
+    assert_eq!(store.issue_activities(issue_id).await.unwrap(), activity);
+    assert_eq!(
+        store.list_notifications(project_id, 10).await.unwrap()[0].sent_at,
+        Some(T0 + 2.0)
+    );
+
+    // Newest first.
+    store
+        .record_firings(vec![firing(
+            project_id,
+            rule_id,
+            issue_id,
+            2,
+            3600.0,
+            vec![notification("webhook", "http://a")],
+        )])
+        .await
+        .unwrap();
+    let second = claim(store, &["webhook"], T0 + 3600.0, 10).await[0];
+    store
+        .finish_notification(second, NotificationOutcome::Sent { at: T0 + 3601.0 })
+        .await
+        .unwrap();
+    let activity = store.issue_activities(issue_id).await.unwrap();
+    let kinds: Vec<&str> = activity
+        .iter()
+        .map(|a| a.data["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["webhook", "email"]);
+}
+
+pub async fn retry_counts_the_attempt_and_postpone_does_not(store: &dyn Store) {
+    let (_, project_id, rule_id, issue_id) = setup(store).await;
+    store
+        .record_firings(vec![firing(
+            project_id,
+            rule_id,
+            issue_id,
+            1,
+            0.0,
+            vec![notification("webhook", "http://a")],
+        )])
+        .await
+        .unwrap();
+    let id = claim(store, &["webhook"], T0, 10).await[0];
+    store
+        .finish_notification(
+            id,
+            NotificationOutcome::Retry {
+                error: "HTTP 503".into(),
+                next_attempt: T0 + 10.0,
+            },
+        )
+        .await
+        .unwrap();
+    let n = store
+        .list_notifications(project_id, 10)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(n.status, NotificationStatus::Pending);
+    assert_eq!(n.attempts, 1);
+    assert_eq!(n.next_attempt, T0 + 10.0);
+    assert_eq!(n.last_error.as_deref(), Some("HTTP 503"));
+    assert_eq!(
+        claim(store, &["webhook"], T0 + 9.0, 10).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(claim(store, &["webhook"], T0 + 10.0, 10).await, vec![id]);
+
+    store
+        .finish_notification(
+            id,
+            NotificationOutcome::Retry {
+                error: "connection refused".into(),
+                next_attempt: T0 + 30.0,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(claim(store, &["webhook"], T0 + 30.0, 10).await, vec![id]);
+    store
+        .finish_notification(id, NotificationOutcome::Postpone { until: T0 + 90.0 })
+        .await
+        .unwrap();
+    let n = store
+        .list_notifications(project_id, 10)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(n.status, NotificationStatus::Pending);
+    assert_eq!(n.attempts, 2, "postponing is not an attempt");
+    assert_eq!(n.next_attempt, T0 + 90.0);
+    assert_eq!(n.last_error.as_deref(), Some("connection refused"));
+    assert!(store.issue_activities(issue_id).await.unwrap().is_empty());
+}
+
+pub async fn failed_and_undeliverable_are_final_with_their_reason(store: &dyn Store) {
+    let (_, project_id, rule_id, issue_id) = setup(store).await;
+    store
+        .record_firings(vec![firing(
+            project_id,
+            rule_id,
+            issue_id,
+            1,
+            0.0,
+            vec![
+                notification("webhook", "http://a"),
+                notification("email", "ada@example.com"),
+            ],
+        )])
+        .await
+        .unwrap();
+    let hook = claim(store, &["webhook"], T0, 10).await[0];
+    let mail = claim(store, &["email"], T0, 10).await[0];
+    store
+        .finish_notification(
+            hook,
+            NotificationOutcome::Retry {
+                error: "HTTP 500".into(),
+                next_attempt: T0 + 10.0,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(claim(store, &["webhook"], T0 + 10.0, 10).await, vec![hook]);
+    store
+        .finish_notification(
+            hook,
+            NotificationOutcome::Failed {
+                error: "HTTP 500 for 2 hours".into(),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .finish_notification(
+            mail,
+            NotificationOutcome::Undeliverable {
+                reason: "no SMTP server configured (VIGIL_SMTP_URL)".into(),
+            },
+        )
+        .await
+        .unwrap();
+
+    let listed = store.list_notifications(project_id, 10).await.unwrap();
+    let hook_row = listed.iter().find(|n| n.id == hook).unwrap();
+    assert_eq!(hook_row.status, NotificationStatus::Failed);
+    assert_eq!(hook_row.attempts, 2);
+    assert_eq!(hook_row.last_error.as_deref(), Some("HTTP 500 for 2 hours"));
+    assert_eq!(hook_row.sent_at, None);
+    let mail_row = listed.iter().find(|n| n.id == mail).unwrap();
+    assert_eq!(mail_row.status, NotificationStatus::Undeliverable);
+    assert_eq!(
+        mail_row.last_error.as_deref(),
+        Some("no SMTP server configured (VIGIL_SMTP_URL)")
+    );
+    assert_eq!(mail_row.sent_at, None);
+    assert_eq!(
+        claim(store, &["webhook", "email"], T0 + 100_000.0, 10).await,
+        Vec::<i64>::new()
+    );
+    assert!(store.issue_activities(issue_id).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .last_sent(rule_id, "webhook", "http://a")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn notifications_are_listed_newest_first(store: &dyn Store) {
+    let (_, project_id, rule_id, issue_id) = setup(store).await;
+    let (_, other_project) = {
+        let org = store.ensure_organization("other").await.unwrap();
+        let (p, _) = store.create_project(org.id, "web", None).await.unwrap();
+        (org.id, p.id)
+    };
+    let other_rule = rule(store, other_project, "other").await;
+    let other_issue = issue(store, other_project, 99, "z").await;
+    for n in 1..=5u32 {
+        let mut fired = firing(
+            project_id,
+            rule_id,
+            issue_id,
+            n,
+            f64::from(n) * 3600.0,
+            vec![notification("webhook", &format!("http://hooks.test/{n}"))],
+        );
+        fired.frequency_secs = 0.0;
+        store.record_firings(vec![fired]).await.unwrap();
+    }
+    store
+        .record_firings(vec![firing(
+            other_project,
+            other_rule,
+            other_issue,
+            99,
+            0.0,
+            vec![notification("webhook", "http://elsewhere")],
+        )])
+        .await
+        .unwrap();
+    let targets: Vec<String> = store
+        .list_notifications(project_id, 3)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.target)
+        .collect();
+    assert_eq!(
+        targets,
+        vec![
+            "http://hooks.test/5",
+            "http://hooks.test/4",
+            "http://hooks.test/3"
+        ]
+    );
+    assert_eq!(
+        store
+            .list_notifications(project_id, 100)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(
+        store
+            .list_notifications(other_project, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+pub async fn last_sent_is_the_latest_send_of_rule_kind_and_target(store: &dyn Store) {
+    let (_, project_id, rule_id, issue_id) = setup(store).await;
+    let other_rule = rule(store, project_id, "other").await;
+    let mut fired = firing(
+        project_id,
+        rule_id,
+        issue_id,
+        1,
+        0.0,
+        vec![
+            notification("email", "ada@example.com"),
+            notification("email", "ada@example.com"),
+            notification("email", "bob@example.com"),
+        ],
+    );
+    fired.frequency_secs = 0.0;
+    let mut other = firing(
+        project_id,
+        other_rule,
+        issue_id,
+        1,
+        0.0,
+        vec![notification("email", "ada@example.com")],
+    );
+    other.frequency_secs = 0.0;
+    store.record_firings(vec![fired, other]).await.unwrap();
+    assert_eq!(
+        store
+            .last_sent(rule_id, "email", "ada@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+
+    let claimed = store
+        .claim_notifications(&["email"], T0, 10, 60.0)
+        .await
+        .unwrap();
+    let ada: Vec<i64> = claimed
+        .iter()
+        .filter(|n| n.rule_id == rule_id && n.target == "ada@example.com")
+        .map(|n| n.id)
+        .collect();
+    let bob = claimed
+        .iter()
+        .find(|n| n.target == "bob@example.com")
+        .unwrap()
+        .id;
+    let other_ada = claimed.iter().find(|n| n.rule_id == other_rule).unwrap().id;
+    store
+        .finish_notification(ada[0], NotificationOutcome::Sent { at: T0 + 5.0 })
+        .await
+        .unwrap();
+    store
+        .finish_notification(ada[1], NotificationOutcome::Sent { at: T0 + 65.0 })
+        .await
+        .unwrap();
+    store
+        .finish_notification(bob, NotificationOutcome::Postpone { until: T0 + 500.0 })
+        .await
+        .unwrap();
+    store
+        .finish_notification(other_ada, NotificationOutcome::Sent { at: T0 + 900.0 })
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store
+            .last_sent(rule_id, "email", "ada@example.com")
+            .await
+            .unwrap(),
+        Some(T0 + 65.0)
+    );
+    assert_eq!(
+        store
+            .last_sent(rule_id, "email", "bob@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .last_sent(rule_id, "slack", "ada@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .last_sent(other_rule, "email", "ada@example.com")
+            .await
+            .unwrap(),
+        Some(T0 + 900.0)
+    );
+}
+
+pub async fn issue_counts_count_events_and_distinct_users_since_a_time(store: &dyn Store) {
+    let (_, project_id) = project(store, "acme").await;
+    let events = vec![
+        event(project_id, 1, "a", -600.0, Some("id:1")),
+        event(project_id, 2, "a", -30.0, Some("id:1")),
+        event(project_id, 3, "a", -10.0, Some("id:2")),
+        event(project_id, 4, "a", 0.0, None),
+        event(project_id, 5, "b", -5.0, Some("id:1")),
+        event(project_id, 6, "c", -3600.0, Some("id:9")),
+    ];
+    let saved = store.save_events(events).await.unwrap();
+    let (a, b, c) = (saved[0].issue_id, saved[4].issue_id, saved[5].issue_id);
+    // A duplicate counts nothing.
+    store
+        .save_events(vec![event(project_id, 3, "a", -10.0, Some("id:2"))])
+        .await
+        .unwrap();
+
+    let counts = store.issue_counts(&[a, b, c], T0 - 60.0).await.unwrap();
+    let by_issue = |id: i64| *counts.iter().find(|c| c.issue_id == id).unwrap();
+    assert_eq!(counts.len(), 3);
+    assert_eq!((by_issue(a).events, by_issue(a).users), (3, 2));
+    assert_eq!((by_issue(b).events, by_issue(b).users), (1, 1));
+    assert_eq!((by_issue(c).events, by_issue(c).users), (0, 0));
+
+    // `since` is inclusive, by the event's timestamp.
+    let counts = store.issue_counts(&[a], T0 - 600.0).await.unwrap();
+    assert_eq!((counts[0].events, counts[0].users), (4, 2));
+    let counts = store.issue_counts(&[a], T0 + 0.1).await.unwrap();
+    assert_eq!((counts[0].events, counts[0].users), (0, 0));
+    assert!(store.issue_counts(&[], T0).await.unwrap().is_empty());
+}
+
+pub async fn organization_members_come_with_their_roles(store: &dyn Store) {
+    let acme = store.ensure_organization("acme").await.unwrap();
+    let other = store.ensure_organization("other").await.unwrap();
+    let ada = store
+        .create_user("ada@example.com", "x", false)
+        .await
+        .unwrap();
+    let bob = store
+        .create_user("Bob@Example.com", "x", false)
+        .await
+        .unwrap();
+    let eve = store
+        .create_user("eve@example.com", "x", true)
+        .await
+        .unwrap();
+    store.add_member(acme.id, bob.id, "member").await.unwrap();
+    store.add_member(acme.id, ada.id, "owner").await.unwrap();
+    store.add_member(other.id, eve.id, "owner").await.unwrap();
+
+    let members = store.organization_members(acme.id).await.unwrap();
+    let listed: Vec<(i64, &str, &str)> = members
+        .iter()
+        .map(|(user, role)| (user.id, user.email.as_str(), role.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (ada.id, "ada@example.com", "owner"),
+            (bob.id, "Bob@Example.com", "member"),
+        ]
+    );
+    assert_eq!(members[0].0, ada);
+    assert_eq!(store.organization_members(other.id).await.unwrap().len(), 1);
+    assert!(store
+        .organization_members(999_999)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn snoozed_issue_reappears_with_the_first_event_after_until(store: &dyn Store) {
+    let (_, project_id) = project(store, "acme").await;
+    let issue_id = issue(store, project_id, 1, "a").await;
+    let until = T0 + 3600.0;
+    let snoozed = store.snooze_issue(issue_id, until).await.unwrap().unwrap();
+    assert_eq!(snoozed.status, IssueStatus::Ignored);
+    assert_eq!(store.snooze_issue(999_999, until).await.unwrap(), None);
+
+    // Received before `until` (timestamp + 0.5): still ignored, nothing reported.
+    let before = store
+        .save_events(vec![event(project_id, 2, "a", 3599.0, None)])
+        .await
+        .unwrap();
+    assert!(!before[0].reappeared && !before[0].regressed && !before[0].new_issue);
+    let issue = store.issue_by_id(issue_id).await.unwrap().unwrap();
+    assert_eq!(issue.status, IssueStatus::Ignored);
+
+    // Received exactly at `until`.
+    let after = store
+        .save_events(vec![event(project_id, 3, "a", 3599.5, None)])
+        .await
+        .unwrap();
+    assert!(after[0].reappeared, "{after:?}");
+    assert!(!after[0].regressed && !after[0].new_issue);
+    let issue = store.issue_by_id(issue_id).await.unwrap().unwrap();
+    assert_eq!(issue.status, IssueStatus::Unresolved);
+    assert_eq!(issue.substatus, "ongoing");
+    assert_eq!(issue.times_seen, 3);
+
+    // Only once: the next event finds it unresolved.
+    let next = store
+        .save_events(vec![event(project_id, 4, "a", 4000.0, None)])
+        .await
+        .unwrap();
+    assert!(!next[0].reappeared);
+
+    // A resolved issue that was snoozed before regresses rather than reappears.
+    store.snooze_issue(issue_id, T0 + 5000.0).await.unwrap();
+    store
+        .set_issue_status(issue_id, IssueStatus::Resolved)
+        .await
+        .unwrap();
+    let again = store
+        .save_events(vec![event(project_id, 5, "a", 6000.0, None)])
+        .await
+        .unwrap();
+    assert!(again[0].regressed && !again[0].reappeared, "{again:?}");
+}
+
+pub async fn snooze_ends_within_one_batch(store: &dyn Store) {
+    let (_, project_id) = project(store, "acme").await;
+    let issue_id = issue(store, project_id, 1, "a").await;
+    store.snooze_issue(issue_id, T0 + 100.0).await.unwrap();
+    let saved = store
+        .save_events(vec![
+            event(project_id, 2, "a", 50.0, None),
+            event(project_id, 3, "a", 150.0, None),
+            event(project_id, 4, "a", 160.0, None),
+        ])
+        .await
+        .unwrap();
+    let reappeared: Vec<bool> = saved.iter().map(|s| s.reappeared).collect();
+    assert_eq!(reappeared, vec![false, true, false]);
+    let issue = store.issue_by_id(issue_id).await.unwrap().unwrap();
+    assert_eq!(issue.status, IssueStatus::Unresolved);
+}
+
+pub async fn a_status_set_by_hand_ends_a_snooze(store: &dyn Store) {
+    let (_, project_id) = project(store, "acme").await;
+    let issue_id = issue(store, project_id, 1, "a").await;
+    store.snooze_issue(issue_id, T0 + 100.0).await.unwrap();
+    // Ignored for good now: no end any more.
+    store
+        .set_issue_status(issue_id, IssueStatus::Ignored)
+        .await
+        .unwrap();
+    let saved = store
+        .save_events(vec![event(project_id, 2, "a", 200.0, None)])
+        .await
+        .unwrap();
+    assert!(!saved[0].reappeared);
+    let issue = store.issue_by_id(issue_id).await.unwrap().unwrap();
+    assert_eq!(issue.status, IssueStatus::Ignored);
+    assert_eq!(issue.substatus, "archived_forever");
+}
+
+pub async fn duplicate_event_reports_the_flags_of_its_first_storing(store: &dyn Store) {
+    let (_, project_id) = project(store, "acme").await;
+    let first = store
+        .save_events(vec![event(project_id, 1, "a", 0.0, None)])
+        .await
+        .unwrap();
+    assert!(first[0].new_issue && !first[0].duplicate);
+    let issue_id = first[0].issue_id;
+
+    store
+        .set_issue_status(issue_id, IssueStatus::Resolved)
+        .await
+        .unwrap();
+    let regressed = store
+        .save_events(vec![event(project_id, 2, "a", 10.0, None)])
+        .await
+        .unwrap();
+    assert!(regressed[0].regressed);
+    store.snooze_issue(issue_id, T0 + 100.0).await.unwrap();
+    let reappeared = store
+        .save_events(vec![event(project_id, 3, "a", 200.0, None)])
+        .await
+        .unwrap();
+    assert!(reappeared[0].reappeared);
+    let plain = store
+        .save_events(vec![event(project_id, 4, "a", 300.0, None)])
+        .await
+        .unwrap();
+
+    // The envelopes processed again, in one batch, with the issue in yet another state.
+    store
+        .set_issue_status(issue_id, IssueStatus::Resolved)
+        .await
+        .unwrap();
+    let again = store
+        .save_events(vec![
+            event(project_id, 1, "a", 0.0, None),
+            event(project_id, 2, "a", 10.0, None),
+            event(project_id, 3, "a", 200.0, None),
+            event(project_id, 4, "a", 300.0, None),
+        ])
+        .await
+        .unwrap();
+    let flags = |s: &vigil_store::SavedEvent| (s.new_issue, s.regressed, s.reappeared, s.duplicate);
+    assert_eq!(flags(&again[0]), (true, false, false, true));
+    assert_eq!(flags(&again[1]), (false, true, false, true));
+    assert_eq!(flags(&again[2]), (false, false, true, true));
+    assert_eq!(flags(&again[3]), (false, false, false, true));
+    assert_eq!(flags(&plain[0]), (false, false, false, false));
+    assert!(again.iter().all(|s| s.issue_id == issue_id));
+    // Nothing changed: still resolved, counted once.
+    let issue = store.issue_by_id(issue_id).await.unwrap().unwrap();
+    assert_eq!(issue.status, IssueStatus::Resolved);
+    assert_eq!(issue.times_seen, 4);
+
+    // A repeat inside one batch is a duplicate of the first, with its flags.
+    let batch = store
+        .save_events(vec![
+            event(project_id, 10, "new", 400.0, None),
+            event(project_id, 10, "new", 400.0, None),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(flags(&batch[0]), (true, false, false, false));
+    assert_eq!(flags(&batch[1]), (true, false, false, true));
+}
+
+pub async fn deleting_a_rule_removes_its_pending_notifications(store: &dyn Store) {
+    let (_, project_id, rule_id, issue_id) = setup(store).await;
+    let other_rule = rule(store, project_id, "other").await;
+    store
+        .record_firings(vec![
+            firing(
+                project_id,
+                rule_id,
+                issue_id,
+                1,
+                0.0,
+                vec![
+                    notification("webhook", "http://sent"),
+                    notification("webhook", "http://pending"),
+                ],
+            ),
+            firing(
+                project_id,
+                other_rule,
+                issue_id,
+                1,
+                0.0,
+                vec![notification("webhook", "http://other")],
+            ),
+        ])
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_notifications(&["webhook"], T0, 10, 60.0)
+        .await
+        .unwrap();
+    let sent = claimed
+        .iter()
+        .find(|n| n.target == "http://sent")
+        .unwrap()
+        .id;
+    let held = claimed
+        .iter()
+        .find(|n| n.target == "http://pending")
+        .unwrap()
+        .id;
+    store
+        .finish_notification(sent, NotificationOutcome::Sent { at: T0 + 1.0 })
+        .await
+        .unwrap();
+
+    assert!(store.delete_alert_rule(rule_id).await.unwrap());
+    let targets: HashSet<String> = store
+        .list_notifications(project_id, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.target)
+        .collect();
+    assert_eq!(
+        targets,
+        HashSet::from(["http://sent".to_string(), "http://other".to_string()])
+    );
+    // A sender still holding one of the deleted rule's notifications finishes it harmlessly.
+    store
+        .finish_notification(
+            held,
+            NotificationOutcome::Retry {
+                error: "HTTP 500".into(),
+                next_attempt: T0 + 10.0,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(claim(store, &["webhook"], T0 + 1000.0, 10).await.len(), 1);
+}
+
+pub async fn retention_deletes_alert_rows_of_deleted_issues_and_old_finished_notifications(
+    store: &dyn Store,
+) {
+    let (_, project_id) = project(store, "acme").await;
+    let rule_id = rule(store, project_id, "hook").await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    // An old issue whose only event expires, and a live one whose event is two hours ahead,
+    // so that a cutoff can lie between the notifications' creation (now) and that event.
+    let saved = store
+        .save_events(vec![
+            event(project_id, 1, "old", -100_000.0, None),
+            event(project_id, 2, "live", now - T0 + 7200.0, None),
+        ])
+        .await
+        .unwrap();
+    let (old_issue, live_issue) = (saved[0].issue_id, saved[1].issue_id);
+    store
+        .record_firings(vec![
+            firing(
+                project_id,
+                rule_id,
+                old_issue,
+                1,
+                -100_000.0,
+                vec![notification("webhook", "http://old-issue")],
+            ),
+            firing(
+                project_id,
+                rule_id,
+                live_issue,
+                2,
+                0.0,
+                vec![
+                    notification("webhook", "http://live-sent"),
+                    notification("webhook", "http://live-pending"),
+                ],
+            ),
+        ])
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_notifications(&["webhook"], T0, 10, 60.0)
+        .await
+        .unwrap();
+    for n in &claimed {
+        if n.target != "http://live-pending" {
+            store
+                .finish_notification(n.id, NotificationOutcome::Sent { at: T0 })
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(store.issue_activities(old_issue).await.unwrap().len(), 1);
+
+    // A cutoff between the two events: the old issue goes, with its alert rows; notifications
+    // were all created just now, so the live issue's stay.
+    let pass = store.delete_expired(T0 - 50_000.0, 1000).await.unwrap();
+    assert_eq!((pass.events, pass.issues), (1, 1));
+    assert!(store.issue_activities(old_issue).await.unwrap().is_empty());
+    let targets: HashSet<String> = store
+        .list_notifications(project_id, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.target)
+        .collect();
+    assert_eq!(
+        targets,
+        HashSet::from([
+            "http://live-sent".to_string(),
+            "http://live-pending".to_string()
+        ])
+    );
+    assert_eq!(store.issue_activities(live_issue).await.unwrap().len(), 1);
+
+    // A cutoff after the notifications were created: the finished ones go, pending ones stay.
+    let pass = store.delete_expired(now + 3600.0, 1000).await.unwrap();
+    assert_eq!(pass.events, 0);
+    let left: Vec<String> = store
+        .list_notifications(project_id, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.target)
+        .collect();
+    assert_eq!(left, vec!["http://live-pending".to_string()]);
+}
+
+/// A database made before alerts existed gets the default rule on each of its projects when
+/// migration 0009 runs, the same rule a new project gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migration_gives_existing_projects_the_default_rule() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("vigil.sqlite3");
+    let (project_id, expected) = {
+        let store = SqliteStore::open(&path).unwrap();
+        let (_, project_id) = project(&store, "acme").await;
+        let rules = store.alert_rules(project_id).await.unwrap();
+        (project_id, rules[0].clone())
+    };
+    // Back to schema version 8.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE alert_rules; DROP TABLE alert_firings; DROP TABLE rule_issue_state;
+         DROP TABLE notifications; DROP TABLE issue_activities;
+         ALTER TABLE issues DROP COLUMN ignored_until;
+         ALTER TABLE events DROP COLUMN alert_flags;
+         DELETE FROM schema_migrations WHERE version = 9;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = SqliteStore::open(&path).unwrap();
+    let rules = store.alert_rules(project_id).await.unwrap();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    let migrated = &rules[0];
+    assert_eq!(
+        (
+            &migrated.name,
+            &migrated.environment,
+            migrated.frequency_minutes,
+            &migrated.action_match,
+            &migrated.filter_match,
+        ),
+        (
+            &expected.name,
+            &expected.environment,
+            expected.frequency_minutes,
+            &expected.action_match,
+            &expected.filter_match,
+        )
+    );
+    assert_eq!(migrated.conditions, expected.conditions);
+    assert_eq!(migrated.filters, expected.filters);
+    assert_eq!(migrated.actions, expected.actions);
+    let age = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        - migrated.date_created;
+    assert!((0.0..60.0).contains(&age), "created {age} s ago");
+}
