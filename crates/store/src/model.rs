@@ -23,6 +23,26 @@ pub struct Project {
     pub date_created: UnixTime,
 }
 
+impl Project {
+    /// `SHOP-1A`: an issue's short id, the slug upper-cased and the per-project number in
+    /// Sentry's base 32 (Crockford's alphabet: no I, L, O or U, so a short id read aloud or
+    /// copied by hand cannot be mistaken for another).
+    pub fn short_id(&self, number: i64) -> String {
+        const DIGITS: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+        let mut n = u64::try_from(number).unwrap_or(0);
+        let mut digits = Vec::new();
+        loop {
+            digits.push(char::from(DIGITS[(n % 32) as usize]));
+            n /= 32;
+            if n == 0 {
+                break;
+            }
+        }
+        let number: String = digits.iter().rev().collect();
+        format!("{}-{number}", self.slug.to_ascii_uppercase())
+    }
+}
+
 /// A DSN key ("client key") of a project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProjectKey {

@@ -6,28 +6,9 @@ use vigil_store::{Issue, Organization, Project};
 use super::iso;
 use crate::config::ServerConfig;
 
-/// `SHOP-1A`: the project slug upper-cased and the per-project number in Sentry's base 32
-/// (Crockford's alphabet: no I, L, O or U, so a short id read aloud or copied by hand cannot be
-/// mistaken for another).
+/// `SHOP-1A` (see [`Project::short_id`]).
 pub fn short_id(project: &Project, number: i64) -> String {
-    format!("{}-{}", project.slug.to_ascii_uppercase(), base32(number))
-}
-
-const BASE32_DIGITS: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-fn base32(n: i64) -> String {
-    let Ok(mut n) = u64::try_from(n) else {
-        return "0".into();
-    };
-    if n == 0 {
-        return "0".into();
-    }
-    let mut out = Vec::new();
-    while n > 0 {
-        out.push(char::from(BASE32_DIGITS[(n % 32) as usize]));
-        n /= 32;
-    }
-    out.iter().rev().collect()
+    project.short_id(number)
 }
 
 /// The web page of an issue; the API's `permalink`.
@@ -131,20 +112,4 @@ pub fn serialize_issue(
         "lastSeen": iso(issue.last_seen),
         "firstRelease": issue.first_release.as_ref().map(|v| json!({"version": v, "shortVersion": v})),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_ids_count_in_crockford_base32() {
-        assert_eq!(base32(1), "1");
-        assert_eq!(base32(17), "H");
-        assert_eq!(base32(18), "J", "no I");
-        assert_eq!(base32(31), "Z");
-        assert_eq!(base32(32), "10");
-        assert_eq!(base32(42), "1A");
-        assert_eq!(base32(0), "0");
-    }
 }
