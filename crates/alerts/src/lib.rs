@@ -18,4 +18,5 @@ pub use api::{node_label, rule_json};
 pub use evaluate::{count_windows, evaluate, EventFacts};
 pub use recipients::email_recipients;
 pub use render::{render_digest, render_notifications, AlertContext};
-pub use rule::{default_rule, parse_rule, RuleError, RuleSpec};
+pub use rule::{parse_rule, RuleError, RuleSpec};
+pub use vigil_store::default_rule;

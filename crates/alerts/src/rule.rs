@@ -69,26 +69,6 @@ impl RuleSpec {
     }
 }
 
-/// The rule every new project gets, as in Sentry: a new issue sends an email to the issue's
-/// owners, falling through to the active members (all members in Vigil).
-pub fn default_rule(project_id: i64) -> NewAlertRule {
-    RuleSpec {
-        name: "Send a notification for new issues".into(),
-        environment: None,
-        frequency_minutes: DEFAULT_FREQUENCY_MINUTES,
-        action_match: "all".into(),
-        filter_match: "all".into(),
-        conditions: json!([{ "id": vocab::FIRST_SEEN }]),
-        filters: json!([]),
-        actions: json!([{
-            "id": vocab::EMAIL_ACTION,
-            "targetType": "IssueOwners",
-            "fallthroughType": "ActiveMembers",
-        }]),
-    }
-    .into_new_rule(project_id, None)
-}
-
 /// Parses and validates a rule body from the API.
 pub fn parse_rule(body: &Value) -> Result<RuleSpec, RuleError> {
     let Some(body) = body.as_object() else {

@@ -171,3 +171,29 @@ pub struct IssueCounts {
     pub events: u64,
     pub users: u64,
 }
+
+/// Sentry's default rule of a new project (`DEFAULT_RULE_LABEL`/`DEFAULT_RULE_DATA` of
+/// `sentry.receivers.rules`, in the version whose condition is a new issue): email the issue
+/// owners, falling through to the active members, at most every 30 minutes per issue. Both
+/// backends create it with each project, and their migrations for the projects before them.
+pub fn default_rule(project_id: i64) -> NewAlertRule {
+    NewAlertRule {
+        project_id,
+        name: "Send a notification for new issues".to_owned(),
+        environment: None,
+        frequency_minutes: 30,
+        action_match: "all".to_owned(),
+        filter_match: "all".to_owned(),
+        conditions: serde_json::json!([
+            {"id": "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition"}
+        ]),
+        filters: serde_json::json!([]),
+        actions: serde_json::json!([{
+            "id": "sentry.mail.actions.NotifyEmailAction",
+            "targetType": "IssueOwners",
+            "targetIdentifier": null,
+            "fallthroughType": "ActiveMembers",
+        }]),
+        created_by: None,
+    }
+}

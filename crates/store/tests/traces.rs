@@ -58,6 +58,8 @@ macro_rules! traces_suite {
             expired_transactions_and_spans_are_deleted,
             invalid_spans_are_rejected_before_anything_is_written,
             concurrent_overlapping_batches_count_each_row_once,
+            forty_days_read_from_days_hours_and_rows_are_exact_and_close,
+            many_writers_of_one_hour_lose_no_duration,
         );
     };
     (@cases $backend:ident, $factory:path; $($case:ident),+ $(,)?) => {
@@ -1045,9 +1047,171 @@ async fn concurrent_overlapping_batches_count_each_row_once(store: &dyn Store) {
     assert_eq!((transactions, new_spans), (40, 40));
     let total = total(store, &query(org)).await;
     assert_eq!(total.count, 40);
+    // The rollups' histograms merged every batch's durations (1…40 ms) once: none was lost
+    // to a concurrent writer.
+    assert!(close(total.p50_ms, 20.5, 0.05), "p50 {}", total.p50_ms);
+    assert!(close(total.p95_ms, 38.05, 0.05), "p95 {}", total.p95_ms);
+    assert_eq!(total.max_ms, 40.0);
+    let hour = TransactionQuery {
+        since: Some(H),
+        until: Some(H + HOUR),
+        ..query(org)
+    };
+    let hour = of_name(store, &hour, "/checkout/").await;
+    assert_eq!(hour.count, 40);
+    assert!(close(hour.p50_ms, 20.5, 0.05), "p50 {}", hour.p50_ms);
+    assert!(close(hour.p95_ms, 38.05, 0.05), "p95 {}", hour.p95_ms);
     let by_group = store
         .span_aggregates(&query(org), true, None, 10)
         .await
         .unwrap();
     assert_eq!((by_group[0].count, by_group[0].transactions), (40, 40));
+}
+
+/// Linear interpolation between closest ranks, as the stores compute exact percentiles.
+fn exact_percentile(sorted: &[f64], q: f64) -> f64 {
+    let rank = q * (sorted.len() - 1) as f64;
+    let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
+    sorted[low] + (sorted[high] - sorted[low]) * (rank - low as f64)
+}
+
+/// A range of 40 days that starts and ends mid-hour reads whole days from the daily rollups,
+/// the hours around them from the hourly ones and the partial hours from rows: the counters
+/// are exact and the percentiles within the histograms' 5%; so are a daily series on it and
+/// one whose buckets start mid-hour.
+async fn forty_days_read_from_days_hours_and_rows_are_exact_and_close(store: &dyn Store) {
+    const DAY: f64 = 86_400.0;
+    let (org, p) = project(store, "acme", "shop").await;
+    let day0 = (H / DAY).floor() * DAY;
+    // 1800 transactions every 2111 s (44 days), at odd offsets into their hours.
+    let all: Vec<NewTransaction> = (0..1800u32)
+        .map(|n| {
+            let status = if n % 7 == 0 { "internal_error" } else { "ok" };
+            let duration = 10.0 + f64::from(n * 37 % 1000);
+            transaction(
+                p,
+                n,
+                "/report/",
+                day0 + f64::from(n) * 2111.0,
+                duration,
+                status,
+            )
+        })
+        .collect();
+    for chunk in all.chunks(500) {
+        save(store, chunk.to_vec(), Vec::new()).await;
+    }
+    let expected = |since: f64, until: f64| -> (u64, u64, Vec<f64>) {
+        let inside: Vec<&NewTransaction> = all
+            .iter()
+            .filter(|t| t.start >= since && t.start < until)
+            .collect();
+        let failures = inside.iter().filter(|t| t.status != "ok").count() as u64;
+        let mut durations: Vec<f64> = inside.iter().map(|t| t.duration_ms).collect();
+        durations.sort_by(f64::total_cmp);
+        (inside.len() as u64, failures, durations)
+    };
+
+    let since = day0 + DAY + 5.5 * HOUR + 17.0;
+    let until = since + 40.0 * DAY + 3.25 * HOUR;
+    let q = TransactionQuery {
+        since: Some(since),
+        until: Some(until),
+        ..query(org)
+    };
+    let (count, failures, durations) = expected(since, until);
+    assert!(count > 1500, "{count}");
+    let agg = total(store, &q).await;
+    assert_eq!((agg.count, agg.failures, agg.users), (count, failures, 3));
+    assert_eq!(agg.max_ms, *durations.last().unwrap());
+    let sum: f64 = durations.iter().sum();
+    assert!(
+        close(agg.avg_ms, sum / count as f64, 1e-9),
+        "{}",
+        agg.avg_ms
+    );
+    for (q_, actual) in [(0.5, agg.p50_ms), (0.95, agg.p95_ms)] {
+        let exact = exact_percentile(&durations, q_);
+        assert!(close(actual, exact, 0.05), "p{q_}: {actual} vs {exact}");
+    }
+    let first = all.iter().find(|t| t.start >= since).unwrap().start;
+    let last = all.iter().rev().find(|t| t.start < until).unwrap().start;
+    assert_eq!((agg.first_seen, agg.last_seen), (first, last));
+    let by_name = of_name(store, &q, "/report/").await;
+    assert_eq!((by_name.count, by_name.project_id), (count, Some(p)));
+
+    // Daily buckets on day boundaries: each from its daily rollup.
+    let daily = TransactionQuery {
+        since: Some(day0 + DAY),
+        until: Some(day0 + 41.0 * DAY),
+        ..query(org)
+    };
+    let series = store.transaction_series(&daily, 86_400).await.unwrap();
+    assert_eq!(series.len(), 40);
+    for (n, (start, bucket)) in series.iter().enumerate() {
+        assert_eq!(*start, day0 + (n as f64 + 1.0) * DAY);
+        let (count, failures, durations) = expected(*start, start + DAY);
+        assert_eq!(
+            (bucket.count, bucket.failures),
+            (count, failures),
+            "day {n}"
+        );
+        let exact = exact_percentile(&durations, 0.5);
+        assert!(
+            close(bucket.p50_ms, exact, 0.05),
+            "day {n}: {} vs {exact}",
+            bucket.p50_ms
+        );
+    }
+    // Daily buckets starting mid-hour: hours and edge rows per bucket, in one plan.
+    let series = store.transaction_series(&q, 86_400).await.unwrap();
+    assert_eq!(series.len(), 41);
+    let mut seen = 0;
+    for (n, (start, bucket)) in series.iter().enumerate() {
+        let (count, failures, _) = expected(*start, (start + DAY).min(until));
+        assert_eq!(
+            (bucket.count, bucket.failures),
+            (count, failures),
+            "bucket {n}"
+        );
+        seen += bucket.count;
+    }
+    assert_eq!(seen, agg.count);
+}
+
+/// Many batches of distinct transactions of one hour, written at once: each merges its
+/// durations into the same rollup rows (on PostgreSQL under row locks, from separate
+/// connections), and none is lost to another's write.
+async fn many_writers_of_one_hour_lose_no_duration(store: &dyn Store) {
+    let (org, p) = project(store, "acme", "shop").await;
+    // 32 batches of 4; batch b holds 4b+1 … 4b+4 ms.
+    let batches: Vec<SpanBatch> = (0..32u32)
+        .map(|b| SpanBatch {
+            transactions: (1..=4)
+                .map(|k| {
+                    let n = 4 * b + k;
+                    transaction(p, n, "/cart/", H + f64::from(n), f64::from(n), "ok")
+                })
+                .collect(),
+            spans: Vec::new(),
+        })
+        .collect();
+    let saved =
+        futures_util::future::join_all(batches.into_iter().map(|batch| store.save_spans(batch)))
+            .await;
+    assert!(saved.iter().all(Result::is_ok), "{saved:?}");
+    // 1…128 ms: exact p50 64.5, p95 121.65; both tiers hold every duration.
+    for q in [
+        query(org),
+        TransactionQuery {
+            since: Some(H),
+            until: Some(H + HOUR),
+            ..query(org)
+        },
+    ] {
+        let agg = total(store, &q).await;
+        assert_eq!((agg.count, agg.max_ms), (128, 128.0));
+        assert!(close(agg.p50_ms, 64.5, 0.05), "p50 {}", agg.p50_ms);
+        assert!(close(agg.p95_ms, 121.65, 0.05), "p95 {}", agg.p95_ms);
+    }
 }

@@ -1,110 +1,846 @@
-//! Alert rules, firings, the notification outbox and issue activity in postgres.
+//! Alert rules, firings, the notification outbox and issue activity in PostgreSQL.
+//!
+//! The rules are SQLite's (`sqlite/alerts.rs`); what several nodes add:
+//! - a firing is recorded once by its dedup key (`INSERT … ON CONFLICT DO NOTHING`: a second
+//!   node recording the same key waits for the first and then skips it), and not more often than
+//!   its rule's frequency per issue: `rule_issue_state` is upserted with a `WHERE` on
+//!   `last_fired`, so of two nodes firing the same rule for the same issue at once the second
+//!   waits for the first's row lock, sees its `last_fired` and skips;
+//! - senders claim notifications with `FOR UPDATE SKIP LOCKED` and a lease (`leased_until`), so
+//!   each notification is held by one sender on one node; a sender that dies loses its claims
+//!   when the lease ends and another node sends them.
 
-use super::PgStore;
+use std::time::Duration;
+
+use deadpool_postgres::{GenericClient, Transaction};
+use tokio_postgres::Row;
+
+use super::error::{corrupt, is_transient, DbContext};
+use super::sql::{self, get, sql_int};
+use super::{issues, now, users, PgStore};
 use crate::{
     AlertRule, Firing, Issue, IssueActivity, IssueCounts, NewAlertRule, Notification,
-    NotificationOutcome, StoreError, StoreResult, UnixTime, User,
+    NotificationOutcome, NotificationStatus, StoreResult, UnixTime, User,
 };
 
-fn unbuilt() -> StoreError {
-    StoreError::Invalid("alerts are not stored by this backend yet".into())
+/// How often `record_firings` runs again after a deadlock with another node before it fails.
+const MAX_ATTEMPTS: u32 = 5;
+
+const RULE_COLUMNS: &str = "id, project_id, name, environment, frequency_minutes, action_match, \
+                            filter_match, conditions, filters, actions, created_by, date_created";
+
+const NOTIFICATION_COLUMNS: &str =
+    "id, rule_id, project_id, issue_id, event_id, trigger, kind, target, payload, status, \
+     attempts, next_attempt, last_error, created, sent_at";
+
+/// A JSON column written by this store.
+fn json_column(row: &Row, index: usize, what: &str) -> StoreResult<serde_json::Value> {
+    let text: String = get(row, index)?;
+    serde_json::from_str(&text).map_err(|e| corrupt(what, e))
+}
+
+fn rule_from_row(row: &Row) -> StoreResult<AlertRule> {
+    let frequency: i64 = get(row, 4)?;
+    Ok(AlertRule {
+        id: get(row, 0)?,
+        project_id: get(row, 1)?,
+        name: get(row, 2)?,
+        environment: get(row, 3)?,
+        frequency_minutes: u32::try_from(frequency)
+            .map_err(|e| corrupt("an alert rule's frequency", e))?,
+        action_match: get(row, 5)?,
+        filter_match: get(row, 6)?,
+        conditions: json_column(row, 7, "an alert rule's conditions")?,
+        filters: json_column(row, 8, "an alert rule's filters")?,
+        actions: json_column(row, 9, "an alert rule's actions")?,
+        created_by: get(row, 10)?,
+        date_created: get(row, 11)?,
+    })
+}
+
+fn notification_from_row(row: &Row) -> StoreResult<Notification> {
+    let status: String = get(row, 9)?;
+    let attempts: i64 = get(row, 10)?;
+    Ok(Notification {
+        id: get(row, 0)?,
+        rule_id: get(row, 1)?,
+        project_id: get(row, 2)?,
+        issue_id: get(row, 3)?,
+        event_id: get(row, 4)?,
+        trigger: get(row, 5)?,
+        kind: get(row, 6)?,
+        target: get(row, 7)?,
+        payload: json_column(row, 8, "a notification's payload")?,
+        status: NotificationStatus::parse(&status).ok_or_else(|| {
+            corrupt(
+                "a notification's status",
+                format!("unknown status `{status}`"),
+            )
+        })?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        next_attempt: get(row, 11)?,
+        last_error: get(row, 12)?,
+        created: get(row, 13)?,
+        sent_at: get(row, 14)?,
+    })
+}
+
+/// The rule's fields as the statements below bind them (`$2`…`$10`).
+struct RuleParams<'a> {
+    frequency: i64,
+    conditions: String,
+    filters: String,
+    actions: String,
+    rule: &'a NewAlertRule,
+}
+
+impl<'a> RuleParams<'a> {
+    fn new(rule: &'a NewAlertRule) -> RuleParams<'a> {
+        RuleParams {
+            frequency: i64::from(rule.frequency_minutes),
+            conditions: rule.conditions.to_string(),
+            filters: rule.filters.to_string(),
+            actions: rule.actions.to_string(),
+            rule,
+        }
+    }
+}
+
+/// Inserts a rule in `client`'s transaction or on its own; `create_project` uses it for the
+/// default rule.
+pub(super) async fn insert_rule<C: GenericClient>(
+    client: &C,
+    rule: &NewAlertRule,
+) -> StoreResult<AlertRule> {
+    let p = RuleParams::new(rule);
+    let row = sql::query_one(
+        client,
+        &format!(
+            "INSERT INTO alert_rules (project_id, name, environment, frequency_minutes,
+                 action_match, filter_match, conditions, filters, actions, created_by,
+                 date_created)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             RETURNING {RULE_COLUMNS}"
+        ),
+        &[
+            &rule.project_id,
+            &rule.name,
+            &rule.environment,
+            &p.frequency,
+            &rule.action_match,
+            &rule.filter_match,
+            &p.conditions,
+            &p.filters,
+            &p.actions,
+            &rule.created_by,
+            &now(),
+        ],
+        "creating an alert rule",
+    )
+    .await?;
+    rule_from_row(&row)
 }
 
 pub(super) async fn create_alert_rule(
-    _store: &PgStore,
-    _rule: &NewAlertRule,
+    store: &PgStore,
+    rule: &NewAlertRule,
 ) -> StoreResult<AlertRule> {
-    Err(unbuilt())
+    insert_rule(&store.client().await?, rule).await
 }
 
+/// Replaces what the API can change; the project, the author and the creation date stay.
 pub(super) async fn update_alert_rule(
-    _store: &PgStore,
-    _id: i64,
-    _rule: &NewAlertRule,
+    store: &PgStore,
+    id: i64,
+    rule: &NewAlertRule,
 ) -> StoreResult<Option<AlertRule>> {
-    Err(unbuilt())
+    let p = RuleParams::new(rule);
+    sql::query_opt(
+        &store.client().await?,
+        &format!(
+            "UPDATE alert_rules SET name = $2, environment = $3, frequency_minutes = $4,
+                 action_match = $5, filter_match = $6, conditions = $7, filters = $8,
+                 actions = $9
+             WHERE id = $1
+             RETURNING {RULE_COLUMNS}"
+        ),
+        &[
+            &id,
+            &p.rule.name,
+            &p.rule.environment,
+            &p.frequency,
+            &p.rule.action_match,
+            &p.rule.filter_match,
+            &p.conditions,
+            &p.filters,
+            &p.actions,
+        ],
+        "updating an alert rule",
+    )
+    .await?
+    .as_ref()
+    .map(rule_from_row)
+    .transpose()
 }
 
-pub(super) async fn delete_alert_rule(_store: &PgStore, _id: i64) -> StoreResult<bool> {
-    Err(unbuilt())
+/// Deletes the rule, its firings, its per-issue state and its pending notifications; what was
+/// sent, failed or undeliverable stays, as the record of what happened.
+pub(super) async fn delete_alert_rule(store: &PgStore, id: i64) -> StoreResult<bool> {
+    let mut client = store.client().await?;
+    let tx = client.transaction().await.db("deleting an alert rule")?;
+    for statement in [
+        "DELETE FROM notifications WHERE rule_id = $1 AND status = 'pending'",
+        "DELETE FROM alert_firings WHERE rule_id = $1",
+        "DELETE FROM rule_issue_state WHERE rule_id = $1",
+    ] {
+        sql::execute(&tx, statement, &[&id], "deleting an alert rule").await?;
+    }
+    let deleted = sql::execute(
+        &tx,
+        "DELETE FROM alert_rules WHERE id = $1",
+        &[&id],
+        "deleting an alert rule",
+    )
+    .await?;
+    tx.commit().await.db("deleting an alert rule")?;
+    Ok(deleted > 0)
 }
 
-pub(super) async fn alert_rule(_store: &PgStore, _id: i64) -> StoreResult<Option<AlertRule>> {
-    Err(unbuilt())
+pub(super) async fn alert_rule(store: &PgStore, id: i64) -> StoreResult<Option<AlertRule>> {
+    sql::query_opt(
+        &store.client().await?,
+        &format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = $1"),
+        &[&id],
+        "reading an alert rule",
+    )
+    .await?
+    .as_ref()
+    .map(rule_from_row)
+    .transpose()
 }
 
-pub(super) async fn alert_rules(_store: &PgStore, _project_id: i64) -> StoreResult<Vec<AlertRule>> {
-    Err(unbuilt())
+pub(super) async fn alert_rules(store: &PgStore, project_id: i64) -> StoreResult<Vec<AlertRule>> {
+    sql::query(
+        &store.client().await?,
+        &format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE project_id = $1 ORDER BY id"),
+        &[&project_id],
+        "listing alert rules",
+    )
+    .await?
+    .iter()
+    .map(rule_from_row)
+    .collect()
 }
 
+/// One transaction for all the firings; run again when it deadlocks with another node.
 pub(super) async fn record_firings(
-    _store: &PgStore,
-    _firings: Vec<Firing>,
+    store: &PgStore,
+    firings: Vec<Firing>,
 ) -> StoreResult<Vec<bool>> {
-    Err(unbuilt())
+    if firings.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut client = store.client().await?;
+    let mut attempt = 1;
+    loop {
+        let tx = client.transaction().await.db("recording alert firings")?;
+        let outcome = match try_record_firings(&tx, &firings).await {
+            Ok(recorded) => tx.commit().await.map(|()| recorded),
+            Err(err) => Err(err),
+        };
+        match outcome {
+            Ok(recorded) => return Ok(recorded),
+            Err(err) if is_transient(&err) && attempt < MAX_ATTEMPTS => {
+                tracing::debug!(
+                    attempt,
+                    "recording firings deadlocked with another node; again"
+                );
+                let pause = rand::random::<u64>() % (10 * u64::from(attempt)) + 1;
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                attempt += 1;
+            }
+            Err(err) => return Err(super::error::classify(&err, "recording alert firings")),
+        }
+    }
 }
 
+/// Records each firing that is new by key and due by its rule's frequency, with its
+/// notifications. Rows are locked in `(rule, issue)` order, so that two nodes recording firings
+/// of the same rules rarely wait for each other in a cycle.
+async fn try_record_firings(
+    tx: &Transaction<'_>,
+    firings: &[Firing],
+) -> Result<Vec<bool>, tokio_postgres::Error> {
+    let mut order: Vec<usize> = (0..firings.len()).collect();
+    order.sort_by_key(|&i| (firings[i].rule_id, firings[i].issue_id, i));
+
+    let insert_firing = tx
+        .prepare_cached(
+            "INSERT INTO alert_firings (rule_id, project_id, issue_id, event_id, trigger, fired_at,
+                 dedup_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (dedup_key) DO NOTHING
+             RETURNING id",
+        )
+        .await?;
+    // Fires when the rule never fired for the issue, or last did at least `frequency` before:
+    // the upsert's WHERE runs on the locked, newest row.
+    let due = tx
+        .prepare_cached(
+            "INSERT INTO rule_issue_state (rule_id, issue_id, last_fired)
+             VALUES ($1, $2, $3)
+             ON CONFLICT (rule_id, issue_id) DO UPDATE SET last_fired = EXCLUDED.last_fired
+             WHERE rule_issue_state.last_fired <= EXCLUDED.last_fired - $4
+             RETURNING 1",
+        )
+        .await?;
+    let forget_firing = tx
+        .prepare_cached("DELETE FROM alert_firings WHERE id = $1")
+        .await?;
+
+    let mut recorded = vec![false; firings.len()];
+    for index in order {
+        let firing = &firings[index];
+        let inserted = tx
+            .query_opt(
+                &insert_firing,
+                &[
+                    &firing.rule_id,
+                    &firing.project_id,
+                    &firing.issue_id,
+                    &firing.event_id,
+                    &firing.trigger,
+                    &firing.at,
+                    &firing.dedup_key,
+                ],
+            )
+            .await?;
+        let Some(row) = inserted else {
+            continue;
+        };
+        let firing_id: i64 = row.try_get(0)?;
+        let fired = tx
+            .query_opt(
+                &due,
+                &[
+                    &firing.rule_id,
+                    &firing.issue_id,
+                    &firing.at,
+                    &firing.frequency_secs,
+                ],
+            )
+            .await?
+            .is_some();
+        if !fired {
+            // Too soon after the last firing: not a firing after all.
+            tx.execute(&forget_firing, &[&firing_id]).await?;
+            continue;
+        }
+        recorded[index] = true;
+    }
+
+    // The notifications of every recorded firing, in one statement. Due at once: by the
+    // firing's time, or now if that lies ahead (another node's clock).
+    let created = now();
+    let mut columns = NotificationRows::default();
+    for (firing, _) in firings.iter().zip(&recorded).filter(|(_, fired)| **fired) {
+        for notification in &firing.notifications {
+            columns.rule_ids.push(firing.rule_id);
+            columns.project_ids.push(firing.project_id);
+            columns.issue_ids.push(firing.issue_id);
+            columns.event_ids.push(&firing.event_id);
+            columns.triggers.push(&firing.trigger);
+            columns.kinds.push(&notification.kind);
+            columns.targets.push(&notification.target);
+            columns.payloads.push(notification.payload.to_string());
+            columns.due.push(firing.at.min(created));
+        }
+    }
+    if !columns.rule_ids.is_empty() {
+        let statement = tx
+            .prepare_cached(
+                "INSERT INTO notifications (rule_id, project_id, issue_id, event_id,
+                     trigger, kind, target, payload, status, attempts, next_attempt, created)
+                 SELECT u.rule_id, u.project_id, u.issue_id, u.event_id, u.trigger, u.kind,
+                     u.target, u.payload, 'pending', 0, u.due, $10
+                 FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[],
+                             $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::DOUBLE PRECISION[])
+                      AS u(rule_id, project_id, issue_id, event_id, trigger, kind, target,
+                           payload, due)",
+            )
+            .await?;
+        tx.execute(
+            &statement,
+            &[
+                &columns.rule_ids,
+                &columns.project_ids,
+                &columns.issue_ids,
+                &columns.event_ids,
+                &columns.triggers,
+                &columns.kinds,
+                &columns.targets,
+                &columns.payloads,
+                &columns.due,
+                &created,
+            ],
+        )
+        .await?;
+    }
+    Ok(recorded)
+}
+
+/// New notifications as columns.
+#[derive(Default)]
+struct NotificationRows<'a> {
+    rule_ids: Vec<i64>,
+    project_ids: Vec<i64>,
+    issue_ids: Vec<i64>,
+    event_ids: Vec<&'a str>,
+    triggers: Vec<&'a str>,
+    kinds: Vec<&'a str>,
+    targets: Vec<&'a str>,
+    payloads: Vec<String>,
+    due: Vec<f64>,
+}
+
+/// Takes due, unclaimed pending notifications with `FOR UPDATE SKIP LOCKED`: a row another
+/// node is claiming right now is skipped rather than waited for, and once claimed its lease
+/// keeps every other sender off it until `now + lease_secs`. Leases are in the senders' clock
+/// (the `now` they pass), like `next_attempt`.
 pub(super) async fn claim_notifications(
-    _store: &PgStore,
-    _kinds: &[&str],
-    _now: UnixTime,
-    _limit: u64,
-    _lease_secs: f64,
+    store: &PgStore,
+    kinds: &[&str],
+    now: UnixTime,
+    limit: u64,
+    lease_secs: f64,
 ) -> StoreResult<Vec<Notification>> {
-    Err(unbuilt())
+    if kinds.is_empty() || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let leased_until = now + lease_secs;
+    let mut claimed = sql::query(
+        &store.client().await?,
+        &format!(
+            "UPDATE notifications n SET leased_until = $4
+             FROM (SELECT id FROM notifications
+                   WHERE status = 'pending' AND next_attempt <= $2
+                     AND (leased_until IS NULL OR leased_until <= $2)
+                     AND kind = ANY($1::TEXT[])
+                   ORDER BY id LIMIT $3
+                   FOR UPDATE SKIP LOCKED) due
+             WHERE n.id = due.id
+             RETURNING {}",
+            prefixed(NOTIFICATION_COLUMNS, "n.")
+        ),
+        &[&kinds, &now, &sql_int(limit), &leased_until],
+        "claiming notifications",
+    )
+    .await?
+    .iter()
+    .map(notification_from_row)
+    .collect::<StoreResult<Vec<_>>>()?;
+    claimed.sort_by_key(|n| n.id);
+    Ok(claimed)
 }
 
+/// `columns` (comma-separated) each with `prefix`.
+fn prefixed(columns: &str, prefix: &str) -> String {
+    columns
+        .split(',')
+        .map(|column| format!("{prefix}{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Ends a claim (the lease is released) and records the outcome; `Sent` adds the issue's
+/// `notification` activity in the same transaction. A notification that is no longer pending
+/// (finished already) or no longer there (its rule was deleted meanwhile) is left as it is.
 pub(super) async fn finish_notification(
-    _store: &PgStore,
-    _id: i64,
-    _outcome: NotificationOutcome,
+    store: &PgStore,
+    id: i64,
+    outcome: NotificationOutcome,
 ) -> StoreResult<()> {
-    Err(unbuilt())
+    // (status, attempts added, next_attempt, last_error, sent_at); NULL keeps the column.
+    let (status, attempt, next_attempt, error, sent_at) = match &outcome {
+        NotificationOutcome::Sent { at } => {
+            (NotificationStatus::Sent, 1_i64, None, None, Some(*at))
+        }
+        NotificationOutcome::Retry {
+            error,
+            next_attempt,
+        } => (
+            NotificationStatus::Pending,
+            1,
+            Some(*next_attempt),
+            Some(error.as_str()),
+            None,
+        ),
+        NotificationOutcome::Postpone { until } => {
+            (NotificationStatus::Pending, 0, Some(*until), None, None)
+        }
+        NotificationOutcome::Failed { error } => (
+            NotificationStatus::Failed,
+            1,
+            None,
+            Some(error.as_str()),
+            None,
+        ),
+        NotificationOutcome::Undeliverable { reason } => (
+            NotificationStatus::Undeliverable,
+            0,
+            None,
+            Some(reason.as_str()),
+            None,
+        ),
+    };
+    let mut client = store.client().await?;
+    let tx = client.transaction().await.db("finishing a notification")?;
+    let finished = sql::query_opt(
+        &tx,
+        "UPDATE notifications SET status = $2, attempts = attempts + $3,
+             next_attempt = coalesce($4, next_attempt),
+             last_error = coalesce($5, last_error),
+             sent_at = coalesce($6, sent_at),
+             leased_until = NULL
+         WHERE id = $1 AND status = 'pending'
+         RETURNING issue_id, rule_id, kind, target, trigger",
+        &[
+            &id,
+            &status.as_str(),
+            &attempt,
+            &next_attempt,
+            &error,
+            &sent_at,
+        ],
+        "finishing a notification",
+    )
+    .await?;
+    if let (Some(row), NotificationOutcome::Sent { at }) = (finished, &outcome) {
+        let issue_id: i64 = get(&row, 0)?;
+        let rule_id: i64 = get(&row, 1)?;
+        let kind: String = get(&row, 2)?;
+        let target: String = get(&row, 3)?;
+        let trigger: String = get(&row, 4)?;
+        let data = serde_json::json!({
+            "rule_id": rule_id,
+            "kind": kind,
+            "target": target,
+            "trigger": trigger,
+            "notification_id": id,
+        });
+        sql::execute(
+            &tx,
+            "INSERT INTO issue_activities (issue_id, kind, data, user_id, date_created)
+             VALUES ($1, 'notification', $2, NULL, $3)",
+            &[&issue_id, &data.to_string(), at],
+            "recording an issue's activity",
+        )
+        .await?;
+    }
+    tx.commit().await.db("finishing a notification")
 }
 
 pub(super) async fn list_notifications(
-    _store: &PgStore,
-    _project_id: i64,
-    _limit: u64,
+    store: &PgStore,
+    project_id: i64,
+    limit: u64,
 ) -> StoreResult<Vec<Notification>> {
-    Err(unbuilt())
+    sql::query(
+        &store.client().await?,
+        &format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications
+             WHERE project_id = $1 ORDER BY id DESC LIMIT $2"
+        ),
+        &[&project_id, &sql_int(limit)],
+        "listing notifications",
+    )
+    .await?
+    .iter()
+    .map(notification_from_row)
+    .collect()
 }
 
 pub(super) async fn last_sent(
-    _store: &PgStore,
-    _rule_id: i64,
-    _kind: &str,
-    _target: &str,
+    store: &PgStore,
+    rule_id: i64,
+    kind: &str,
+    target: &str,
 ) -> StoreResult<Option<UnixTime>> {
-    Err(unbuilt())
+    let row = sql::query_one(
+        &store.client().await?,
+        "SELECT max(sent_at) FROM notifications
+         WHERE rule_id = $1 AND kind = $2 AND target = $3 AND sent_at IS NOT NULL",
+        &[&rule_id, &kind, &target],
+        "reading when a notification was last sent",
+    )
+    .await?;
+    get(&row, 0)
 }
 
 pub(super) async fn issue_activities(
-    _store: &PgStore,
-    _issue_id: i64,
+    store: &PgStore,
+    issue_id: i64,
 ) -> StoreResult<Vec<IssueActivity>> {
-    Err(unbuilt())
+    sql::query(
+        &store.client().await?,
+        "SELECT id, issue_id, kind, data, user_id, date_created FROM issue_activities
+         WHERE issue_id = $1 ORDER BY id DESC",
+        &[&issue_id],
+        "reading an issue's activity",
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(IssueActivity {
+            id: get(row, 0)?,
+            issue_id: get(row, 1)?,
+            kind: get(row, 2)?,
+            data: json_column(row, 3, "an issue's activity")?,
+            user_id: get(row, 4)?,
+            date_created: get(row, 5)?,
+        })
+    })
+    .collect()
 }
 
+/// One answer per issue asked for, in their order (zero when it has no such events), from the
+/// `(issue_id, timestamp)` index.
 pub(super) async fn issue_counts(
-    _store: &PgStore,
-    _issue_ids: &[i64],
-    _since: UnixTime,
+    store: &PgStore,
+    issue_ids: &[i64],
+    since: UnixTime,
 ) -> StoreResult<Vec<IssueCounts>> {
-    Err(unbuilt())
+    if issue_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    sql::query(
+        &store.client().await?,
+        "SELECT u.issue_id, count(e.issue_id), count(DISTINCT e.user_tag)
+         FROM UNNEST($1::BIGINT[]) WITH ORDINALITY AS u(issue_id, n)
+         LEFT JOIN events e ON e.issue_id = u.issue_id AND e.timestamp >= $2
+         GROUP BY u.issue_id, u.n
+         ORDER BY u.n",
+        &[&issue_ids, &since],
+        "counting an issue's events",
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        let events: i64 = get(row, 1)?;
+        let users: i64 = get(row, 2)?;
+        Ok(IssueCounts {
+            issue_id: get(row, 0)?,
+            events: u64::try_from(events).unwrap_or(0),
+            users: u64::try_from(users).unwrap_or(0),
+        })
+    })
+    .collect()
 }
 
 pub(super) async fn organization_members(
-    _store: &PgStore,
-    _organization_id: i64,
+    store: &PgStore,
+    organization_id: i64,
 ) -> StoreResult<Vec<(User, String)>> {
-    Err(unbuilt())
+    sql::query(
+        &store.client().await?,
+        &format!(
+            "SELECT m.role, {} FROM members m JOIN users u ON u.id = m.user_id
+             WHERE m.organization_id = $1 ORDER BY u.id",
+            prefixed(users::COLUMNS, "u.")
+        ),
+        &[&organization_id],
+        "listing an organization's members",
+    )
+    .await?
+    .iter()
+    .map(|row| Ok((users::from_row_at(row, 1)?, get(row, 0)?)))
+    .collect()
 }
 
+/// Ignores the issue until `until` (Sentry's `archived_until_condition_met`); ingest makes it
+/// unresolved again with the first event received at or after it.
 pub(super) async fn snooze_issue(
-    _store: &PgStore,
-    _id: i64,
-    _until: UnixTime,
+    store: &PgStore,
+    id: i64,
+    until: UnixTime,
 ) -> StoreResult<Option<Issue>> {
-    Err(unbuilt())
+    sql::query_opt(
+        &store.client().await?,
+        &format!(
+            "UPDATE issues i SET status = 'ignored', substatus = 'archived_until_condition_met',
+                 resolved_at = NULL, ignored_until = $2
+             WHERE i.id = $1
+             RETURNING {}",
+            issues::COLUMNS
+        ),
+        &[&id, &until],
+        "snoozing an issue",
+    )
+    .await?
+    .as_ref()
+    .map(issues::from_row)
+    .transpose()
+}
+
+/// Several nodes on one database: what the store suite (one node) cannot show. Run on the
+/// server `VIGIL_TEST_DATABASE_URL` names, as the suite is.
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use serde_json::json;
+
+    use super::super::TestDatabase;
+    use super::*;
+    use crate::{NewEvent, NewNotification, Store};
+
+    const T0: f64 = 1_700_000_000.0;
+
+    async fn nodes() -> (TestDatabase, [PgStore; 2]) {
+        let database = TestDatabase::create()
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let a = PgStore::connect(database.url()).await.unwrap();
+        let b = PgStore::connect(database.url()).await.unwrap();
+        (database, [a, b])
+    }
+
+    /// (project, rule, issue) on `store`.
+    async fn setup(store: &PgStore) -> (i64, i64, i64) {
+        let org = store.ensure_organization("acme").await.unwrap();
+        let (project, _) = store.create_project(org.id, "shop", None).await.unwrap();
+        let rule = store.alert_rules(project.id).await.unwrap()[0].id;
+        let event = NewEvent {
+            project_id: project.id,
+            event_id: format!("{:032x}", 1),
+            event_type: "error".into(),
+            timestamp: T0,
+            received: T0,
+            level: "error".into(),
+            platform: "python".into(),
+            title: "ValueError".into(),
+            culprit: "c".into(),
+            metadata: json!({}),
+            hashes: vec!["a".into()],
+            environment: None,
+            release: None,
+            transaction: None,
+            user_tag: None,
+            trace_id: None,
+            tags: Vec::new(),
+            is_unhandled: false,
+            message: String::new(),
+            data: json!({}),
+        };
+        let issue = store.save_events(vec![event]).await.unwrap()[0].issue_id;
+        (project.id, rule, issue)
+    }
+
+    fn firing(project_id: i64, rule_id: i64, issue_id: i64, key: &str, at: f64) -> Firing {
+        Firing {
+            rule_id,
+            project_id,
+            issue_id,
+            event_id: key.to_owned(),
+            trigger: "frequency".into(),
+            at,
+            frequency_secs: 1800.0,
+            dedup_key: format!("{rule_id}:{issue_id}:frequency:{key}"),
+            notifications: vec![NewNotification {
+                kind: "webhook".into(),
+                target: format!("http://hooks.test/{key}"),
+                payload: json!({}),
+            }],
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_nodes_firing_one_rule_for_one_issue_fire_once_per_frequency() {
+        let (_database, [a, b]) = nodes().await;
+        let (project, rule, issue) = setup(&a).await;
+        const ROUNDS: u32 = 25;
+        for round in 0..ROUNDS {
+            let at = T0 + f64::from(round) * 3600.0;
+            let shared = format!("shared-{round}");
+            // Each node fires for an event of its own and for one both process; in opposite
+            // orders, so that their row locks can meet in a cycle (a deadlock is retried).
+            let on_a = vec![
+                firing(project, rule, issue, &shared, at),
+                firing(project, rule, issue, &format!("a-{round}"), at),
+            ];
+            let on_b = vec![
+                firing(project, rule, issue, &format!("b-{round}"), at),
+                firing(project, rule, issue, &shared, at),
+            ];
+            let (fired_a, fired_b) = tokio::join!(a.record_firings(on_a), b.record_firings(on_b));
+            let fired = [fired_a.unwrap(), fired_b.unwrap()].concat();
+            assert_eq!(
+                fired.iter().filter(|f| **f).count(),
+                1,
+                "round {round}: {fired:?}"
+            );
+        }
+        let notifications = b.list_notifications(project, 1000).await.unwrap();
+        assert_eq!(notifications.len(), ROUNDS as usize);
+        let firings: i64 = a
+            .client()
+            .await
+            .unwrap()
+            .query_one("SELECT count(*) FROM alert_firings", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(firings, i64::from(ROUNDS), "skipped firings are not kept");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_nodes_claiming_share_no_notification_and_leases_end() {
+        let (_database, [a, b]) = nodes().await;
+        let (project, rule, issue) = setup(&a).await;
+        let mut one = firing(project, rule, issue, "one", T0);
+        one.frequency_secs = 0.0;
+        assert_eq!(a.record_firings(vec![one]).await.unwrap(), vec![true]);
+        let many: Vec<NewNotification> = (0..80)
+            .map(|n| NewNotification {
+                kind: "webhook".into(),
+                target: format!("http://hooks.test/{n}"),
+                payload: json!({"n": n}),
+            })
+            .collect();
+        let mut big = firing(project, rule, issue, "big", T0 + 1.0);
+        big.frequency_secs = 0.0;
+        big.notifications = many;
+        assert_eq!(b.record_firings(vec![big]).await.unwrap(), vec![true]);
+
+        let claim = |store: PgStore| async move {
+            let mut ids = Vec::new();
+            loop {
+                let claimed = store
+                    .claim_notifications(&["webhook"], T0 + 5.0, 7, 60.0)
+                    .await
+                    .unwrap();
+                if claimed.is_empty() {
+                    return ids;
+                }
+                ids.extend(claimed.iter().map(|n| n.id));
+            }
+        };
+        let (on_a, on_b) = tokio::join!(claim(a.clone()), claim(b.clone()));
+        let all = [on_a, on_b].concat();
+        let distinct: HashSet<i64> = all.iter().copied().collect();
+        assert_eq!(all.len(), distinct.len(), "claimed twice: {all:?}");
+        assert_eq!(distinct.len(), 81);
+
+        // Held until the lease ends, then another node may take them again.
+        assert!(a
+            .claim_notifications(&["webhook"], T0 + 64.0, 100, 60.0)
+            .await
+            .unwrap()
+            .is_empty());
+        let again = b
+            .claim_notifications(&["webhook"], T0 + 65.0, 100, 60.0)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 81);
+    }
 }

@@ -15,7 +15,13 @@
 //!    and the issues' short ids (one `UPDATE projects … RETURNING` per project, whose row lock
 //!    makes the numbers unique across nodes).
 //! 5. Everything else in one pipeline: insert issues, map hashes, insert reference events and
-//!    events, lock the existing issues, reopen resolved ones, add the counts; then `COMMIT`.
+//!    events, lock the existing issues, reopen resolved ones and snoozed ones whose time came,
+//!    add the counts; then `COMMIT`.
+//!
+//! What an event did to its issue (new, regressed, reappeared) is kept in its row's
+//! `alert_flags`, so that a duplicate reports what the event did when first stored and an
+//! envelope processed again fires the same alerts. "New" is known when the row is written;
+//! a batch that reopened issues sets the other two bits in one more statement.
 //!
 //! ## Races with other nodes
 //! The plan is made from what was committed when it was read, and another node may commit the
@@ -113,10 +119,24 @@ enum IssueRef {
     New(usize),
 }
 
+/// Bits of `events.alert_flags`.
+const FLAG_NEW_ISSUE: i16 = 1;
+const FLAG_REGRESSED: i16 = 2;
+const FLAG_REAPPEARED: i16 = 4;
+
+/// Whose flags a duplicate reports.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum FlagsOf {
+    /// The stored row's.
+    Stored(i16),
+    /// Those of the batch's event at this index (the first with the same id).
+    Event(usize),
+}
+
 /// What the plan does with one event.
 enum Outcome {
     /// Stored before (its issue, when the row has one) or earlier in this batch.
-    Duplicate(Option<IssueRef>),
+    Duplicate(Option<IssueRef>, FlagsOf),
     Stored {
         issue: IssueRef,
         new_issue: bool,
@@ -138,18 +158,18 @@ struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
-    /// `known_events[(project, event id)]`: the stored event's issue; `known_hashes`: the
-    /// issue of each known hash.
+    /// `known_events[(project, event id)]`: the stored event's issue and alert flags;
+    /// `known_hashes`: the issue of each known hash.
     fn make(
         batch: &'a [EncodedEvent],
-        known_events: &HashMap<(i64, &'a str), Option<i64>>,
+        known_events: &KnownEvents<'a>,
         known_hashes: HashMap<(i64, &'a str), i64>,
     ) -> Plan<'a> {
         let mut mapping: HashMap<(i64, &'a str), IssueRef> = known_hashes
             .into_iter()
             .map(|(key, issue_id)| (key, IssueRef::Existing(issue_id)))
             .collect();
-        let mut in_batch: HashMap<(i64, &'a str), IssueRef> = HashMap::new();
+        let mut in_batch: HashMap<(i64, &'a str), (IssueRef, usize)> = HashMap::new();
         let mut touched: HashSet<i64> = HashSet::new();
         let mut plan = Plan {
             outcomes: Vec::with_capacity(batch.len()),
@@ -160,13 +180,16 @@ impl<'a> Plan<'a> {
         for (index, encoded) in batch.iter().enumerate() {
             let event = &encoded.event;
             let key = (event.project_id, event.event_id.as_str());
-            if let Some(issue_id) = known_events.get(&key) {
-                plan.outcomes
-                    .push(Outcome::Duplicate(issue_id.map(IssueRef::Existing)));
+            if let Some((issue_id, flags)) = known_events.get(&key) {
+                plan.outcomes.push(Outcome::Duplicate(
+                    issue_id.map(IssueRef::Existing),
+                    FlagsOf::Stored(*flags),
+                ));
                 continue;
             }
-            if let Some(issue) = in_batch.get(&key) {
-                plan.outcomes.push(Outcome::Duplicate(Some(*issue)));
+            if let Some((issue, first)) = in_batch.get(&key) {
+                plan.outcomes
+                    .push(Outcome::Duplicate(Some(*issue), FlagsOf::Event(*first)));
                 continue;
             }
             let found = event
@@ -198,7 +221,7 @@ impl<'a> Plan<'a> {
                     plan.claims.insert((event.project_id, hash.as_str()), issue);
                 }
             }
-            in_batch.insert(key, issue);
+            in_batch.insert(key, (issue, index));
             plan.outcomes.push(Outcome::Stored {
                 issue,
                 new_issue,
@@ -231,6 +254,9 @@ async fn attempt_save(
     let events = EventRows::new(batch, &plan, resolve, &reference_ids);
     let mut tally = Tally::default();
     let mut releases = ReleaseTally::default();
+    // The latest receive time of the batch's events per existing issue: a snoozed issue whose
+    // time has come by then reappears.
+    let mut latest_received: BTreeMap<i64, f64> = BTreeMap::new();
     for (encoded, outcome) in batch.iter().zip(&plan.outcomes) {
         if let Outcome::Stored {
             issue, new_issue, ..
@@ -241,10 +267,16 @@ async fn attempt_save(
             if let Some(release) = event.release.as_deref().filter(|r| !r.is_empty()) {
                 releases.add(event.project_id, release, event.timestamp, *new_issue);
             }
+            if let IssueRef::Existing(issue_id) = issue {
+                let latest = latest_received.entry(*issue_id).or_insert(event.received);
+                *latest = latest.max(event.received);
+            }
         }
     }
     let tally = tally.rows();
     let releases = releases.rows();
+    let (snooze_issues, snooze_received): (Vec<i64>, Vec<f64>) =
+        latest_received.into_iter().unzip();
 
     let mut pipeline = Pipeline::default();
     new_issues.push(&mut pipeline);
@@ -252,6 +284,7 @@ async fn attempt_save(
     references.push(&mut pipeline);
     let inserted = events.push(&mut pipeline);
     let mut regressed_at = None;
+    let mut reappeared_at = None;
     if !plan.existing_issues.is_empty() {
         // The counts below update these rows: locking them in id order first keeps two
         // batches from taking them in opposite orders. NO KEY UPDATE: the foreign-key checks of
@@ -267,6 +300,22 @@ async fn attempt_save(
              WHERE id = ANY($1::BIGINT[]) AND status = 'resolved' RETURNING id",
             vec![&plan.existing_issues],
             "reopening resolved issues",
+        ));
+        // ... unless it was ignored until a time that has come (Sentry's "ignore for N
+        // minutes"): then it is unresolved again. Its `ignored_until` comes back to find the
+        // event that made it reappear.
+        reappeared_at = Some(pipeline.push(
+            "WITH due AS (
+                 SELECT i.id, i.ignored_until
+                 FROM UNNEST($1::BIGINT[], $2::DOUBLE PRECISION[]) AS b(id, received)
+                 JOIN issues i ON i.id = b.id
+                 WHERE i.status = 'ignored' AND i.ignored_until <= b.received)
+             UPDATE issues SET status = 'unresolved', substatus = 'ongoing',
+                 ignored_until = NULL
+             FROM due WHERE issues.id = due.id
+             RETURNING issues.id, due.ignored_until",
+            vec![&snooze_issues, &snooze_received],
+            "reopening snoozed issues",
         ));
     }
     tally.push(&mut pipeline);
@@ -288,45 +337,108 @@ async fn attempt_save(
             .collect::<StoreResult<_>>()?,
         None => HashSet::new(),
     };
+    // Snoozed issue → the time it was ignored until.
+    let mut reappeared: HashMap<i64, f64> = match reappeared_at {
+        Some(at) => results[at]
+            .iter()
+            .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
+            .collect::<StoreResult<_>>()?,
+        None => HashMap::new(),
+    };
+
+    // The flags of each stored event, in batch order: the first event of the batch for a
+    // resolved issue regressed it; the first one received at or after a snoozed issue's time
+    // made it reappear.
+    let mut flags = vec![0_i16; batch.len()];
+    for (index, (encoded, outcome)) in batch.iter().zip(&plan.outcomes).enumerate() {
+        if let Outcome::Stored {
+            issue,
+            new_issue,
+            may_regress,
+        } = outcome
+        {
+            let issue_id = resolve(*issue);
+            if *new_issue {
+                flags[index] |= FLAG_NEW_ISSUE;
+            }
+            if *may_regress && regressed.contains(&issue_id) {
+                flags[index] |= FLAG_REGRESSED;
+            }
+            if let Entry::Occupied(until) = reappeared.entry(issue_id) {
+                if encoded.event.received >= *until.get() {
+                    until.remove();
+                    flags[index] |= FLAG_REAPPEARED;
+                }
+            }
+        }
+    }
+    write_reopened_flags(tx, batch, &flags).await?;
 
     let saved = batch
         .iter()
         .zip(&plan.outcomes)
-        .map(|(encoded, outcome)| {
+        .enumerate()
+        .map(|(index, (encoded, outcome))| {
             let event_id = encoded.event.event_id.clone();
-            match outcome {
+            let (issue_id, flags, duplicate) = match outcome {
                 // Every event this store writes has an issue; 0 stands for "none" on a row
                 // written by a later pipeline without one.
-                Outcome::Duplicate(issue) => SavedEvent {
-                    event_id,
-                    issue_id: issue.map_or(0, resolve),
-                    new_issue: false,
-                    reappeared: false,
-                    regressed: false,
-                    duplicate: true,
-                },
-                Outcome::Stored {
-                    issue,
-                    new_issue,
-                    may_regress,
-                } => {
-                    let issue_id = resolve(*issue);
-                    SavedEvent {
-                        event_id,
-                        issue_id,
-                        new_issue: *new_issue,
-                        reappeared: false,
-                        regressed: *may_regress && regressed.contains(&issue_id),
-                        duplicate: false,
-                    }
+                Outcome::Duplicate(issue, of) => {
+                    let flags = match of {
+                        FlagsOf::Stored(flags) => *flags,
+                        FlagsOf::Event(first) => flags[*first],
+                    };
+                    (issue.map_or(0, resolve), flags, true)
                 }
+                Outcome::Stored { issue, .. } => (resolve(*issue), flags[index], false),
+            };
+            SavedEvent {
+                event_id,
+                issue_id,
+                new_issue: flags & FLAG_NEW_ISSUE != 0,
+                regressed: flags & FLAG_REGRESSED != 0,
+                reappeared: flags & FLAG_REAPPEARED != 0,
+                duplicate,
             }
         })
         .collect();
     Ok((saved, reference_ids))
 }
 
-type KnownEvents<'a> = HashMap<(i64, &'a str), Option<i64>>;
+/// Adds the regressed and reappeared bits to the rows of the events that reopened their issue
+/// (the new-issue bit was written with the row): one statement, only when there are some.
+async fn write_reopened_flags(
+    tx: &Transaction<'_>,
+    batch: &[EncodedEvent],
+    flags: &[i16],
+) -> Result<(), Attempt> {
+    let reopening = FLAG_REGRESSED | FLAG_REAPPEARED;
+    let mut project_ids = Vec::new();
+    let mut event_ids = Vec::new();
+    let mut bits = Vec::new();
+    for (encoded, flags) in batch.iter().zip(flags) {
+        if flags & reopening != 0 {
+            project_ids.push(encoded.event.project_id);
+            event_ids.push(encoded.event.event_id.as_str());
+            bits.push(flags & reopening);
+        }
+    }
+    if bits.is_empty() {
+        return Ok(());
+    }
+    let mut pipeline = Pipeline::default();
+    pipeline.push(
+        "UPDATE events e SET alert_flags = e.alert_flags | u.bits
+         FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::SMALLINT[]) AS u(project_id, event_id, bits)
+         WHERE e.project_id = u.project_id AND e.event_id = u.event_id",
+        vec![&project_ids, &event_ids, &bits],
+        "recording what events did to their issues",
+    );
+    pipeline.run(tx).await?;
+    Ok(())
+}
+
+type KnownEvents<'a> = HashMap<(i64, &'a str), (Option<i64>, i16)>;
 type KnownHashes<'a> = HashMap<(i64, &'a str), i64>;
 
 /// Which of the batch's event ids and hashes the database has: one round trip.
@@ -358,7 +470,7 @@ async fn read_known<'a>(
     // keys borrowed from the batch.
     let mut pipeline = Pipeline::default();
     pipeline.push(
-        "SELECT u.n, e.issue_id
+        "SELECT u.n, e.issue_id, e.alert_flags
          FROM UNNEST($1::BIGINT[], $2::TEXT[]) WITH ORDINALITY AS u(project_id, event_id, n)
          JOIN events e ON e.project_id = u.project_id AND e.event_id = u.event_id",
         vec![&event_projects, &event_ids],
@@ -380,7 +492,10 @@ async fn read_known<'a>(
     };
     let mut known_events = HashMap::new();
     for row in &results[0] {
-        known_events.insert(key_at(&event_keys, get(row, 0)?)?, get(row, 1)?);
+        known_events.insert(
+            key_at(&event_keys, get(row, 0)?)?,
+            (get(row, 1)?, get(row, 2)?),
+        );
     }
     let mut known_hashes = HashMap::new();
     for row in &results[1] {
@@ -638,6 +753,8 @@ struct EventRows<'a> {
     reference_ids: Vec<Option<i64>>,
     messages: Vec<&'a str>,
     trace_ids: Vec<Option<&'a str>>,
+    /// The new-issue bit; the others are set once the batch knows them.
+    alert_flags: Vec<i16>,
 }
 
 impl<'a> EventRows<'a> {
@@ -647,19 +764,21 @@ impl<'a> EventRows<'a> {
         resolve: impl Fn(IssueRef) -> i64,
         new_reference_ids: &[i64],
     ) -> EventRows<'a> {
-        let mut stored: Vec<(&'a EncodedEvent, i64)> = batch
+        let mut stored: Vec<(&'a EncodedEvent, i64, bool)> = batch
             .iter()
             .zip(&plan.outcomes)
             .filter_map(|(encoded, outcome)| match outcome {
-                Outcome::Stored { issue, .. } => Some((encoded, resolve(*issue))),
-                Outcome::Duplicate(_) => None,
+                Outcome::Stored {
+                    issue, new_issue, ..
+                } => Some((encoded, resolve(*issue), *new_issue)),
+                Outcome::Duplicate(..) => None,
             })
             .collect();
-        stored.sort_unstable_by(|(a, _), (b, _)| {
+        stored.sort_unstable_by(|(a, _, _), (b, _, _)| {
             (a.event.project_id, &a.event.event_id).cmp(&(b.event.project_id, &b.event.event_id))
         });
         let mut rows = EventRows::default();
-        for (encoded, issue_id) in stored {
+        for (encoded, issue_id, new_issue) in stored {
             let e = &encoded.event;
             rows.project_ids.push(e.project_id);
             rows.event_ids.push(&e.event_id);
@@ -685,6 +804,8 @@ impl<'a> EventRows<'a> {
             });
             rows.messages.push(&e.message);
             rows.trace_ids.push(e.trace_id.as_deref());
+            rows.alert_flags
+                .push(if new_issue { FLAG_NEW_ISSUE } else { 0 });
         }
         rows
     }
@@ -701,12 +822,12 @@ impl<'a> EventRows<'a> {
         Some(pipeline.push(
             "INSERT INTO events (project_id, event_id, issue_id, event_type, timestamp, received,
                  level, platform, title, culprit, environment, release, transaction_name,
-                 user_tag, tags, data, size, reference_id, message, trace_id)
+                 user_tag, tags, data, size, reference_id, message, trace_id, alert_flags)
              SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[],
                  $5::DOUBLE PRECISION[], $6::DOUBLE PRECISION[], $7::TEXT[], $8::TEXT[],
                  $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[],
                  $15::TEXT[], $16::BYTEA[], $17::BIGINT[], $18::BIGINT[], $19::TEXT[],
-                 $20::TEXT[])
+                 $20::TEXT[], $21::SMALLINT[])
              ON CONFLICT (project_id, event_id) DO NOTHING
              RETURNING 1",
             vec![
@@ -730,6 +851,7 @@ impl<'a> EventRows<'a> {
                 &self.reference_ids,
                 &self.messages,
                 &self.trace_ids,
+                &self.alert_flags,
             ],
             "storing events",
         ))
@@ -777,7 +899,7 @@ mod tests {
         plan.outcomes
             .iter()
             .map(|o| match o {
-                Outcome::Duplicate(issue) => *issue,
+                Outcome::Duplicate(issue, _) => *issue,
                 Outcome::Stored { issue, .. } => Some(*issue),
             })
             .collect()
@@ -806,7 +928,10 @@ mod tests {
                 Some(IssueRef::New(1)),
             ]
         );
-        assert!(matches!(plan.outcomes[3], Outcome::Duplicate(_)));
+        assert!(matches!(
+            plan.outcomes[3],
+            Outcome::Duplicate(_, FlagsOf::Event(0))
+        ));
         assert!(matches!(
             plan.outcomes[1],
             Outcome::Stored {
@@ -837,9 +962,16 @@ mod tests {
     #[test]
     fn a_stored_event_is_a_duplicate_with_its_issue() {
         let batch = vec![event(1, 1, &["a"])];
-        let known_events = HashMap::from([((1, batch[0].event.event_id.as_str()), Some(3))]);
+        let known_events = HashMap::from([(
+            (1, batch[0].event.event_id.as_str()),
+            (Some(3), FLAG_REGRESSED),
+        )]);
         let plan = Plan::make(&batch, &known_events, HashMap::new());
         assert_eq!(issues(&plan), vec![Some(IssueRef::Existing(3))]);
+        assert!(matches!(
+            plan.outcomes[0],
+            Outcome::Duplicate(_, FlagsOf::Stored(FLAG_REGRESSED))
+        ));
         assert!(plan.claims.is_empty() && plan.new_issues.is_empty());
     }
 }

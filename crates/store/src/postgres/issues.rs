@@ -69,7 +69,8 @@ fn substatus_for(status: IssueStatus) -> &'static str {
 }
 
 /// Sets status and substatus; `resolved_at` is the time of the first resolve (resolving twice
-/// keeps it) and is cleared by any other status.
+/// keeps it) and is cleared by any other status. A snooze (`ignored_until`) ends: a status set
+/// by hand holds until changed again.
 pub(crate) async fn set_status<C: GenericClient>(
     client: &C,
     id: i64,
@@ -79,7 +80,7 @@ pub(crate) async fn set_status<C: GenericClient>(
     sql::query_opt(
         client,
         &format!(
-            "UPDATE issues i SET status = $2, substatus = $3,
+            "UPDATE issues i SET status = $2, substatus = $3, ignored_until = NULL,
                  resolved_at = CASE WHEN $4::DOUBLE PRECISION IS NULL THEN NULL
                                     ELSE coalesce(i.resolved_at, $4) END
              WHERE i.id = $1

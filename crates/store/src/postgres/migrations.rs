@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("migrations/0004_retention_jobs_and_idempotent_items.sql"),
     ),
     (5, include_str!("migrations/0005_performance.sql")),
+    (6, include_str!("migrations/0006_alerts.sql")),
 ];
 
 /// Key of the advisory lock that serializes migrations (ASCII "vigilmig"); advisory locks are

@@ -5,7 +5,7 @@ use tokio_postgres::Row;
 
 use super::error::DbContext;
 use super::sql::{self, get};
-use super::{now, organizations};
+use super::{alerts, now, organizations};
 use crate::{KeyRateLimit, Project, ProjectKey, StoreError, StoreResult};
 
 const PROJECT_COLUMNS: &str = "id, organization_id, slug, name, platform, date_created";
@@ -51,7 +51,8 @@ fn random_key() -> String {
     hex::encode(rand::random::<[u8; 16]>())
 }
 
-/// A project named after its slug, with one active key, in one transaction.
+/// A project named after its slug, with one active key and Sentry's default alert rule, in one
+/// transaction.
 pub(crate) async fn create(
     client: &mut Client,
     organization_id: i64,
@@ -97,6 +98,8 @@ pub(crate) async fn create(
     )
     .await?;
     let key = key_from_row(&row)?;
+    // Sentry's default rule, so that a new issue reaches someone from the first event on.
+    alerts::insert_rule(&tx, &crate::default_rule(project.id)).await?;
     tx.commit().await.db("creating a project")?;
     Ok((project, key))
 }

@@ -46,6 +46,16 @@ pub(crate) async fn delete_expired(
     )
     .await?;
     let (transactions, spans) = delete_expired_performance(&tx, before, limit).await?;
+    // Notifications that are done with (sent, failed, undeliverable) and older than the cutoff;
+    // pending ones are still on their way.
+    sql::execute(
+        &tx,
+        "DELETE FROM notifications WHERE id IN
+             (SELECT id FROM notifications WHERE created < $1 AND status <> 'pending' LIMIT $2)",
+        &[&before, &sql_int(limit)],
+        "deleting old notifications",
+    )
+    .await?;
     tx.commit().await.db("committing a retention pass")?;
     let pass = RetentionPass {
         events: expired.len() as u64,
@@ -237,6 +247,12 @@ async fn delete_empty_issues<C: GenericClient>(
         .await?;
         references.extend(hashes);
         for statement in [
+            // Alerts about the issue go with it: what fired, what was or was to be sent, and
+            // its activity.
+            "DELETE FROM notifications WHERE issue_id = $1",
+            "DELETE FROM alert_firings WHERE issue_id = $1",
+            "DELETE FROM rule_issue_state WHERE issue_id = $1",
+            "DELETE FROM issue_activities WHERE issue_id = $1",
             "DELETE FROM issue_users WHERE issue_id = $1",
             "DELETE FROM issue_tag_values WHERE issue_id = $1",
             "DELETE FROM issue_hourly WHERE issue_id = $1",
@@ -249,8 +265,8 @@ async fn delete_empty_issues<C: GenericClient>(
     Ok((deleted, references))
 }
 
-/// Deletes up to `limit` expired transactions, spans and rows of each rollup table (the hours
-/// that ended before the cutoff); how many transactions and spans.
+/// Deletes up to `limit` expired transactions, spans and rows of each rollup table (the
+/// periods that wholly ended before the cutoff); how many transactions and spans.
 async fn delete_expired_performance<C: GenericClient>(
     tx: &C,
     before: f64,
@@ -273,31 +289,24 @@ async fn delete_expired_performance<C: GenericClient>(
         "deleting expired spans",
     )
     .await?;
-    // An hour's rollup goes once the whole hour is past the cutoff.
-    let hour_cutoff = crate::batch::hour_of(before.clamp(-1e13, 1e13));
+    // A rollup period goes once it has wholly ended before the cutoff; `start < $1` lets the
+    // `start` index find the candidates.
+    let cutoff = before.clamp(-1e13, 1e13).floor() as i64;
     for (statement, what) in [
         (
             "DELETE FROM transaction_rollups WHERE ctid = ANY(ARRAY(
-                 SELECT ctid FROM transaction_rollups WHERE hour < $1 LIMIT $2))",
-            "deleting expired transaction rollups",
-        ),
-        (
-            "DELETE FROM transaction_rollup_buckets WHERE ctid = ANY(ARRAY(
-                 SELECT ctid FROM transaction_rollup_buckets WHERE hour < $1 LIMIT $2))",
-            "deleting expired transaction rollups",
-        ),
-        (
-            "DELETE FROM transaction_rollup_users WHERE ctid = ANY(ARRAY(
-                 SELECT ctid FROM transaction_rollup_users WHERE hour < $1 LIMIT $2))",
+                 SELECT ctid FROM transaction_rollups
+                 WHERE start < $1 AND start + granularity <= $1 LIMIT $2))",
             "deleting expired transaction rollups",
         ),
         (
             "DELETE FROM span_rollups WHERE ctid = ANY(ARRAY(
-                 SELECT ctid FROM span_rollups WHERE hour < $1 LIMIT $2))",
+                 SELECT ctid FROM span_rollups
+                 WHERE start < $1 AND start + granularity <= $1 LIMIT $2))",
             "deleting expired span rollups",
         ),
     ] {
-        sql::execute(tx, statement, &[&hour_cutoff, &limit], what).await?;
+        sql::execute(tx, statement, &[&cutoff, &limit], what).await?;
     }
     Ok((transactions, spans))
 }

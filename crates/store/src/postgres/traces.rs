@@ -1,10 +1,11 @@
 //! Transactions, spans and traces in postgres: rows, rollups and the summaries read from them.
 //!
 //! The rules are the backend-neutral ones of [`crate::rollup`]: a batch's newly inserted rows
-//! (`RETURNING` says which) become a [`RollupDelta`] that is added to the hourly rollup rows with
-//! `ON CONFLICT … DO UPDATE` (row locks order it with other nodes' batches), and a summary reads
-//! the rollups for the whole hours of its range and single rows only for the edges. A query
-//! with tag conditions cannot be answered from rollups, so it reads rows.
+//! (`RETURNING` says which) become a [`RollupDelta`] that is added to the hourly and daily
+//! rollup rows under row locks taken in key order (so nodes writing the same rows wait on each
+//! other, never in a cycle), and a summary reads what [`Plan`] says: the daily rollups for the
+//! whole days of its range, the hourly ones for the other whole hours and single rows only for
+//! the edges. A query with tag conditions cannot be answered from rollups, so it reads rows.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -16,8 +17,10 @@ use super::error::{corrupt, DbContext};
 use super::events;
 use super::sql::{self, get, sql_int, Pipeline};
 use super::PgStore;
-use crate::batch::HOUR;
-use crate::rollup::{group_hash, segment_environments, whole_hours, RollupDelta, Summary};
+use crate::rollup::{
+    self, group_hash, segment_environments, Histogram, Plan, Read, RollupDelta, SpanDelta, Summary,
+    TransactionDelta, TransactionKey, UserSketch,
+};
 use crate::{
     NewSpan, NewTransaction, PerformanceSettings, SavedSpans, SpanAggregate, SpanBatch, StoreError,
     StoreResult, StoredSpan, StoredTransaction, Trace, TraceError, TransactionAggregate,
@@ -26,11 +29,6 @@ use crate::{
 
 /// Longest id (event, trace, span) a row may have: real ones are 16 or 32 hex.
 const MAX_ID_LEN: usize = 64;
-/// Most buckets a series may have: more is a mistake of the caller, not a chart.
-const MAX_SERIES_BUCKETS: u64 = 10_000;
-/// Times beyond this many seconds from the epoch (±300 000 years) are clamped, so that hour
-/// arithmetic stays in range.
-const TIME_LIMIT: f64 = 1e13;
 
 // --- writing ----------------------------------------------------------------------------------
 
@@ -348,44 +346,187 @@ async fn span_environments<C: GenericClient>(
     Ok(found)
 }
 
-/// Adds a batch's delta to the rollup rows, in one round trip.
+/// A batch's transaction rollup rows, as columns.
+#[derive(Default)]
+struct TransactionRollupRows<'a> {
+    project_ids: Vec<i64>,
+    granularities: Vec<i64>,
+    starts: Vec<i64>,
+    names: Vec<&'a str>,
+    environments: Vec<&'a str>,
+    counts: Vec<i64>,
+    failures: Vec<i64>,
+    sums: Vec<f64>,
+    maxima: Vec<f64>,
+    firsts: Vec<f64>,
+    lasts: Vec<f64>,
+    histograms: Vec<Vec<u8>>,
+    users: Vec<Vec<u8>>,
+}
+
+impl<'a> TransactionRollupRows<'a> {
+    /// One row: the delta's counters with the blobs to store.
+    fn push(
+        &mut self,
+        key: &'a TransactionKey,
+        delta: &TransactionDelta,
+        histogram: &Histogram,
+        users: &UserSketch,
+    ) {
+        self.project_ids.push(key.project_id);
+        self.granularities.push(key.granularity);
+        self.starts.push(key.start);
+        self.names.push(&key.name);
+        self.environments.push(&key.environment);
+        self.counts.push(delta.count);
+        self.failures.push(delta.failures);
+        self.sums.push(delta.sum_ms);
+        self.maxima.push(delta.max_ms);
+        self.firsts.push(delta.first_seen);
+        self.lasts.push(delta.last_seen);
+        self.histograms.push(histogram.encode());
+        self.users.push(users.encode());
+    }
+
+    fn is_empty(&self) -> bool {
+        self.project_ids.is_empty()
+    }
+
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.project_ids,
+            &self.granularities,
+            &self.starts,
+            &self.names,
+            &self.environments,
+            &self.counts,
+            &self.failures,
+            &self.sums,
+            &self.maxima,
+            &self.firsts,
+            &self.lasts,
+            &self.histograms,
+            &self.users,
+        ]
+    }
+}
+
+/// The rows of a batch's transaction rollups as a table `u`, the blobs bound as `bytea`: a
+/// macro so that the statements using it stay `&'static str`.
+macro_rules! transaction_rollup_unnest {
+    () => {
+        "UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[],
+             $6::BIGINT[], $7::BIGINT[], $8::DOUBLE PRECISION[], $9::DOUBLE PRECISION[],
+             $10::DOUBLE PRECISION[], $11::DOUBLE PRECISION[], $12::BYTEA[], $13::BYTEA[])
+         AS u(project_id, granularity, start, name, environment, count, failures, sum_ms,
+              max_ms, first_seen, last_seen, histogram, users)"
+    };
+}
+
+/// Inserts the keys new to the table with the delta's own blobs; returns which.
+const INSERT_TRANSACTION_ROLLUPS: &str = concat!(
+    "INSERT INTO transaction_rollups (project_id, granularity, start, name, environment, count,
+         failures, sum_ms, max_ms, first_seen, last_seen, histogram, users)
+     SELECT * FROM ",
+    transaction_rollup_unnest!(),
+    " ON CONFLICT (project_id, granularity, start, name, environment) DO NOTHING
+     RETURNING project_id, granularity, start, name, environment"
+);
+
+/// Locks the batch's rows in key order and reads their blobs (the ones just inserted too).
+const LOCK_TRANSACTION_ROLLUPS: &str = "SELECT r.project_id, r.granularity, r.start, r.name,
+         r.environment, r.histogram, r.users
+     FROM transaction_rollups r
+     JOIN UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[])
+         AS u(project_id, granularity, start, name, environment)
+         ON r.project_id = u.project_id AND r.granularity = u.granularity AND r.start = u.start
+        AND r.name = u.name AND r.environment = u.environment
+     ORDER BY r.project_id, r.granularity, r.start, r.name, r.environment
+     FOR UPDATE OF r";
+
+/// Adds the batch's counters to locked rows and stores their merged blobs.
+const MERGE_TRANSACTION_ROLLUPS: &str = concat!(
+    "UPDATE transaction_rollups r SET
+         count = r.count + u.count,
+         failures = r.failures + u.failures,
+         sum_ms = r.sum_ms + u.sum_ms,
+         max_ms = GREATEST(r.max_ms, u.max_ms),
+         first_seen = LEAST(r.first_seen, u.first_seen),
+         last_seen = GREATEST(r.last_seen, u.last_seen),
+         histogram = u.histogram,
+         users = u.users
+     FROM ",
+    transaction_rollup_unnest!(),
+    " WHERE r.project_id = u.project_id AND r.granularity = u.granularity
+       AND r.start = u.start AND r.name = u.name AND r.environment = u.environment"
+);
+
+/// A transaction rollup row's key as read back.
+fn rollup_key(row: &Row) -> StoreResult<TransactionKey> {
+    Ok(TransactionKey {
+        project_id: get(row, 0)?,
+        granularity: get(row, 1)?,
+        start: get(row, 2)?,
+        name: get(row, 3)?,
+        environment: get(row, 4)?,
+    })
+}
+
+/// Adds a batch's delta to the rollup rows.
+///
+/// Transaction rollups hold blobs that only Rust can merge, so they are read, merged and
+/// written back under row locks: the keys new to the table are inserted with the delta's own
+/// blobs (a concurrent insert of the same key waits for the other batch to commit), then the
+/// rest are locked with `FOR UPDATE`, merged and updated. Both go in key order, as every node
+/// does, so two batches sharing rows never wait on each other in a cycle. Span rollups and
+/// groups only add up, so they are plain upserts.
 async fn write_rollups<C: GenericClient>(client: &C, delta: &RollupDelta) -> StoreResult<()> {
-    // Transaction rollups, their buckets and users.
-    let (mut t_projects, mut t_hours, mut t_names, mut t_envs) = (vec![], vec![], vec![], vec![]);
-    let (mut counts, mut failures, mut sums, mut maxima, mut firsts, mut lasts) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    let (mut b_projects, mut b_hours, mut b_names, mut b_envs, mut b_buckets, mut b_counts) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    let (mut u_projects, mut u_hours, mut u_names, mut u_envs, mut u_users) =
-        (vec![], vec![], vec![], vec![], vec![]);
+    let mut fresh = TransactionRollupRows::default();
     for (key, d) in &delta.transactions {
-        t_projects.push(key.project_id);
-        t_hours.push(key.hour);
-        t_names.push(key.name.as_str());
-        t_envs.push(key.environment.as_str());
-        counts.push(d.count);
-        failures.push(d.failures);
-        sums.push(d.sum_ms);
-        maxima.push(d.max_ms);
-        firsts.push(d.first_seen);
-        lasts.push(d.last_seen);
-        for (bucket, count) in &d.buckets {
-            b_projects.push(key.project_id);
-            b_hours.push(key.hour);
-            b_names.push(key.name.as_str());
-            b_envs.push(key.environment.as_str());
-            b_buckets.push(*bucket);
-            b_counts.push(*count);
-        }
-        for user in &d.users {
-            u_projects.push(key.project_id);
-            u_hours.push(key.hour);
-            u_names.push(key.name.as_str());
-            u_envs.push(key.environment.as_str());
-            u_users.push(user.as_str());
+        fresh.push(key, d, &d.histogram, &d.users);
+    }
+    let mut merged = TransactionRollupRows::default();
+    if !fresh.is_empty() {
+        let params = fresh.params();
+        let mut pipeline = Pipeline::default();
+        let inserted = pipeline.push(
+            INSERT_TRANSACTION_ROLLUPS,
+            params.clone(),
+            "adding transaction rollups",
+        );
+        let locked = pipeline.push(
+            LOCK_TRANSACTION_ROLLUPS,
+            params[..5].to_vec(),
+            "locking transaction rollups",
+        );
+        let results = pipeline
+            .run(client)
+            .await
+            .map_err(|failure| failure.into_store_error())?;
+        let inserted: HashSet<TransactionKey> = results[inserted]
+            .iter()
+            .map(rollup_key)
+            .collect::<StoreResult<_>>()?;
+        for row in &results[locked] {
+            let key = rollup_key(row)?;
+            if inserted.contains(&key) {
+                continue;
+            }
+            let Some((key, d)) = delta.transactions.get_key_value(&key) else {
+                continue;
+            };
+            let histogram: Vec<u8> = get(row, 5)?;
+            let users: Vec<u8> = get(row, 6)?;
+            let mut histogram =
+                Histogram::decode(&histogram).map_err(|e| corrupt("a rollup histogram", e))?;
+            let mut users =
+                UserSketch::decode(&users).map_err(|e| corrupt("a rollup's users", e))?;
+            histogram.merge(&d.histogram);
+            users.merge(&d.users);
+            merged.push(key, d, &histogram, &users);
         }
     }
-    // Span groups and span rollups.
+
     let (mut g_projects, mut g_hashes, mut g_ops, mut g_texts) = (vec![], vec![], vec![], vec![]);
     for ((project_id, hash), (op, text)) in &delta.groups {
         g_projects.push(*project_id);
@@ -393,78 +534,17 @@ async fn write_rollups<C: GenericClient>(client: &C, delta: &RollupDelta) -> Sto
         g_ops.push(op.as_str());
         g_texts.push(text.as_str());
     }
-    let (mut s_projects, mut s_hours, mut s_names, mut s_envs, mut s_ops, mut s_hashes) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    let (mut s_counts, mut s_totals, mut s_segments) = (vec![], vec![], vec![]);
+    let mut spans = SpanRollupRows::default();
     for (key, d) in &delta.spans {
-        s_projects.push(key.project_id);
-        s_hours.push(key.hour);
-        s_names.push(key.transaction.as_str());
-        s_envs.push(key.environment.as_str());
-        s_ops.push(key.op.as_str());
-        s_hashes.push(key.group_hash.as_str());
-        s_counts.push(d.count);
-        s_totals.push(d.total_ms);
-        s_segments.push(d.segments.len() as i64);
+        spans.push(key, d);
     }
 
     let mut pipeline = Pipeline::default();
-    if !t_projects.is_empty() {
+    if !merged.is_empty() {
         pipeline.push(
-            "INSERT INTO transaction_rollups AS r (project_id, hour, name, environment, count,
-                 failures, sum_ms, max_ms, first_seen, last_seen)
-             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[],
-                 $5::BIGINT[], $6::BIGINT[], $7::DOUBLE PRECISION[], $8::DOUBLE PRECISION[],
-                 $9::DOUBLE PRECISION[], $10::DOUBLE PRECISION[])
-             ON CONFLICT (project_id, hour, name, environment) DO UPDATE SET
-                 count = r.count + excluded.count,
-                 failures = r.failures + excluded.failures,
-                 sum_ms = r.sum_ms + excluded.sum_ms,
-                 max_ms = GREATEST(r.max_ms, excluded.max_ms),
-                 first_seen = LEAST(r.first_seen, excluded.first_seen),
-                 last_seen = GREATEST(r.last_seen, excluded.last_seen)",
-            vec![
-                &t_projects,
-                &t_hours,
-                &t_names,
-                &t_envs,
-                &counts,
-                &failures,
-                &sums,
-                &maxima,
-                &firsts,
-                &lasts,
-            ],
-            "counting transactions",
-        );
-    }
-    if !b_projects.is_empty() {
-        pipeline.push(
-            "INSERT INTO transaction_rollup_buckets AS r (project_id, hour, name, environment,
-                 bucket, count)
-             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[],
-                 $5::BIGINT[], $6::BIGINT[])
-             ON CONFLICT (project_id, hour, name, environment, bucket) DO UPDATE SET
-                 count = r.count + excluded.count",
-            vec![
-                &b_projects,
-                &b_hours,
-                &b_names,
-                &b_envs,
-                &b_buckets,
-                &b_counts,
-            ],
-            "counting transaction durations",
-        );
-    }
-    if !u_projects.is_empty() {
-        pipeline.push(
-            "INSERT INTO transaction_rollup_users (project_id, hour, name, environment, user_tag)
-             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[],
-                 $5::TEXT[])
-             ON CONFLICT DO NOTHING",
-            vec![&u_projects, &u_hours, &u_names, &u_envs, &u_users],
-            "counting transaction users",
+            MERGE_TRANSACTION_ROLLUPS,
+            merged.params(),
+            "merging transaction rollups",
         );
     }
     if !g_projects.is_empty() {
@@ -476,28 +556,20 @@ async fn write_rollups<C: GenericClient>(client: &C, delta: &RollupDelta) -> Sto
             "naming span groups",
         );
     }
-    if !s_projects.is_empty() {
+    if !spans.project_ids.is_empty() {
         pipeline.push(
-            "INSERT INTO span_rollups AS r (project_id, hour, transaction_name, environment, op,
-                 group_hash, count, total_ms, segments)
-             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[],
-                 $5::TEXT[], $6::TEXT[], $7::BIGINT[], $8::DOUBLE PRECISION[], $9::BIGINT[])
-             ON CONFLICT (project_id, hour, transaction_name, environment, op, group_hash)
+            "INSERT INTO span_rollups AS r (project_id, granularity, start, transaction_name,
+                 environment, op, group_hash, count, total_ms, segments)
+             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[],
+                 $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::BIGINT[], $9::DOUBLE PRECISION[],
+                 $10::BIGINT[])
+             ON CONFLICT (project_id, granularity, start, transaction_name, environment, op,
+                          group_hash)
              DO UPDATE SET
                  count = r.count + excluded.count,
                  total_ms = r.total_ms + excluded.total_ms,
                  segments = r.segments + excluded.segments",
-            vec![
-                &s_projects,
-                &s_hours,
-                &s_names,
-                &s_envs,
-                &s_ops,
-                &s_hashes,
-                &s_counts,
-                &s_totals,
-                &s_segments,
-            ],
+            spans.params(),
             "counting spans",
         );
     }
@@ -506,6 +578,51 @@ async fn write_rollups<C: GenericClient>(client: &C, delta: &RollupDelta) -> Sto
         .await
         .map_err(|failure| failure.into_store_error())?;
     Ok(())
+}
+
+/// A batch's span rollup rows, as columns, in key order.
+#[derive(Default)]
+struct SpanRollupRows<'a> {
+    project_ids: Vec<i64>,
+    granularities: Vec<i64>,
+    starts: Vec<i64>,
+    transactions: Vec<&'a str>,
+    environments: Vec<&'a str>,
+    ops: Vec<&'a str>,
+    hashes: Vec<&'a str>,
+    counts: Vec<i64>,
+    totals: Vec<f64>,
+    segments: Vec<i64>,
+}
+
+impl<'a> SpanRollupRows<'a> {
+    fn push(&mut self, key: &'a rollup::SpanKey, delta: &SpanDelta) {
+        self.project_ids.push(key.project_id);
+        self.granularities.push(key.granularity);
+        self.starts.push(key.start);
+        self.transactions.push(&key.transaction);
+        self.environments.push(&key.environment);
+        self.ops.push(&key.op);
+        self.hashes.push(&key.group_hash);
+        self.counts.push(delta.count);
+        self.totals.push(delta.total_ms);
+        self.segments.push(delta.segments.len() as i64);
+    }
+
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.project_ids,
+            &self.granularities,
+            &self.starts,
+            &self.transactions,
+            &self.environments,
+            &self.ops,
+            &self.hashes,
+            &self.counts,
+            &self.totals,
+            &self.segments,
+        ]
+    }
 }
 
 // --- reading rows -----------------------------------------------------------------------------
@@ -693,6 +810,34 @@ pub(super) async fn trace(
 
 // --- query scope ------------------------------------------------------------------------------
 
+/// The columns a scope filters on, per table.
+struct Columns {
+    project: &'static str,
+    environment: &'static str,
+    name: &'static str,
+}
+
+const TRANSACTION_ROWS: Columns = Columns {
+    project: "t.project_id",
+    environment: "COALESCE(t.environment, '')",
+    name: "t.name",
+};
+const SPAN_ROWS: Columns = Columns {
+    project: "s.project_id",
+    environment: "COALESCE(t.environment, '')",
+    name: "s.transaction_name",
+};
+const TRANSACTION_ROLLUPS: Columns = Columns {
+    project: "r.project_id",
+    environment: "r.environment",
+    name: "r.name",
+};
+const SPAN_ROLLUPS: Columns = Columns {
+    project: "r.project_id",
+    environment: "r.environment",
+    name: "r.transaction_name",
+};
+
 /// A WHERE clause under construction, with its parameters numbered as they are bound.
 struct Clause {
     sql: String,
@@ -700,11 +845,68 @@ struct Clause {
 }
 
 impl Clause {
-    fn new() -> Clause {
-        Clause {
+    /// The query's organization, projects, environments and transaction name.
+    fn new(query: &TransactionQuery, columns: &Columns) -> Clause {
+        let mut clause = Clause {
             sql: "TRUE".to_owned(),
             params: Vec::new(),
+        };
+        let Columns {
+            project,
+            environment,
+            name,
+        } = columns;
+        let org = clause.bind(query.organization_id);
+        clause.and(&format!(
+            "{project} IN (SELECT id FROM projects WHERE organization_id = {org})"
+        ));
+        if !query.project_ids.is_empty() {
+            let ids = clause.bind(query.project_ids.clone());
+            clause.and(&format!("{project} = ANY({ids})"));
         }
+        if !query.environments.is_empty() {
+            let environments = clause.bind(query.environments.clone());
+            clause.and(&format!("{environment} = ANY({environments})"));
+        }
+        if let Some(transaction) = &query.transaction {
+            let transaction = clause.bind(transaction.clone());
+            clause.and(&format!("{name} = {transaction}"));
+        }
+        clause
+    }
+
+    /// Transaction rows (`t`) in `[from, to)` that meet the query's conditions.
+    fn rows(query: &TransactionQuery, from: Option<UnixTime>, to: Option<UnixTime>) -> Clause {
+        let mut clause = Clause::new(query, &TRANSACTION_ROWS);
+        clause.time("t.start_ts", from, to);
+        clause.conditions(query);
+        clause
+    }
+
+    /// Span rows (`s`, their segment `t`) in `[from, to)` whose segment meets the conditions.
+    fn span_rows(query: &TransactionQuery, from: Option<UnixTime>, to: Option<UnixTime>) -> Clause {
+        let mut clause = Clause::new(query, &SPAN_ROWS);
+        clause.time("s.start_ts", from, to);
+        clause.conditions(query);
+        clause
+    }
+
+    /// Rollup rows (`r`) of one granularity starting in `[first, end)`.
+    fn rollups(
+        query: &TransactionQuery,
+        columns: &Columns,
+        granularity: i64,
+        first: i64,
+        end: i64,
+    ) -> Clause {
+        let mut clause = Clause::new(query, columns);
+        let granularity = clause.bind(granularity);
+        let first = clause.bind(first);
+        let end = clause.bind(end);
+        clause.and(&format!(
+            "r.granularity = {granularity} AND r.start >= {first} AND r.start < {end}"
+        ));
+        clause
     }
 
     /// The placeholder of a new parameter.
@@ -716,6 +918,49 @@ impl Clause {
     fn and(&mut self, condition: &str) {
         self.sql.push_str(" AND ");
         self.sql.push_str(condition);
+    }
+
+    fn time(&mut self, column: &str, from: Option<UnixTime>, to: Option<UnixTime>) {
+        if let Some(from) = from {
+            let from = self.bind(from);
+            self.and(&format!("{column} >= {from}"));
+        }
+        if let Some(to) = to {
+            let to = self.bind(to);
+            self.and(&format!("{column} < {to}"));
+        }
+    }
+
+    /// The tag conditions on transaction `t`'s columns and tags. A row without the column's
+    /// value has `""`, as on SQLite: `!release:x` keeps it.
+    fn conditions(&mut self, query: &TransactionQuery) {
+        for (key, value, negated) in &query.conditions {
+            let column = match key.as_str() {
+                "release" => Some("t.release"),
+                "user" => Some("t.user_tag"),
+                "transaction.op" => Some("t.op"),
+                "transaction.status" => Some("t.status"),
+                "environment" => Some("t.environment"),
+                "transaction" => Some("t.name"),
+                "platform" => Some("t.platform"),
+                _ => None,
+            };
+            let test = match column {
+                Some(column) => {
+                    let value = self.bind(value.clone());
+                    format!("COALESCE({column}, '') = {value}")
+                }
+                None => {
+                    let pair = self.bind(serde_json::json!([[key, value]]).to_string());
+                    format!("COALESCE(t.tags @> {pair}::TEXT::JSONB, FALSE)")
+                }
+            };
+            self.and(&if *negated {
+                format!("NOT {test}")
+            } else {
+                test
+            });
+        }
     }
 
     fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
@@ -733,413 +978,182 @@ impl Clause {
     ) -> StoreResult<Vec<Row>> {
         sql::query(client, sql, &self.params(), what).await
     }
-
-    /// Organization, projects, environments and name: what rows and rollups share.
-    /// `project`, `environment` and `name` are the column expressions to test.
-    fn scope(&mut self, query: &TransactionQuery, project: &str, environment: &str, name: &str) {
-        let org = self.bind(query.organization_id);
-        self.and(&format!(
-            "{project} IN (SELECT id FROM projects WHERE organization_id = {org})"
-        ));
-        if !query.project_ids.is_empty() {
-            let ids = self.bind(query.project_ids.clone());
-            self.and(&format!("{project} = ANY({ids})"));
-        }
-        if !query.environments.is_empty() {
-            let environments = self.bind(query.environments.clone());
-            self.and(&format!("{environment} = ANY({environments})"));
-        }
-        if let Some(transaction) = &query.transaction {
-            let transaction = self.bind(transaction.clone());
-            self.and(&format!("{name} = {transaction}"));
-        }
-    }
-
-    /// The tag conditions on transaction `t`'s columns and tags.
-    fn conditions(&mut self, query: &TransactionQuery) {
-        for (key, value, negated) in &query.conditions {
-            let column = match key.as_str() {
-                "release" => Some("t.release"),
-                "user" => Some("t.user_tag"),
-                "transaction.op" => Some("t.op"),
-                "transaction.status" => Some("t.status"),
-                "environment" => Some("t.environment"),
-                _ => None,
-            };
-            let condition = match column {
-                // A row without the value does not have it: `!release:x` keeps it.
-                Some(column) => {
-                    let value = self.bind(value.clone());
-                    if *negated {
-                        format!("{column} IS DISTINCT FROM {value}")
-                    } else {
-                        format!("{column} = {value}")
-                    }
-                }
-                None => {
-                    let pair = self.bind(serde_json::json!([[key, value]]).to_string());
-                    let test = format!("COALESCE(t.tags @> {pair}::TEXT::JSONB, FALSE)");
-                    if *negated {
-                        format!("NOT {test}")
-                    } else {
-                        test
-                    }
-                }
-            };
-            self.and(&condition);
-        }
-    }
-
-    /// Everything of the query on transaction rows `t`, the time range included.
-    fn transactions(query: &TransactionQuery) -> Clause {
-        let mut clause = Clause::new();
-        clause.scope(
-            query,
-            "t.project_id",
-            "COALESCE(t.environment, '')",
-            "t.name",
-        );
-        if let Some(since) = query.since {
-            let since = clause.bind(since);
-            clause.and(&format!("t.start_ts >= {since}"));
-        }
-        if let Some(until) = query.until {
-            let until = clause.bind(until);
-            clause.and(&format!("t.start_ts < {until}"));
-        }
-        clause.conditions(query);
-        clause
-    }
-
-    /// Single rows starting inside one of `windows` (`time`: the row's time column).
-    fn windows(&mut self, time: &str, windows: &[(f64, f64)]) {
-        let lows = self.bind(windows.iter().map(|w| w.0).collect::<Vec<f64>>());
-        let highs = self.bind(windows.iter().map(|w| w.1).collect::<Vec<f64>>());
-        self.and(&format!(
-            "EXISTS (SELECT 1 FROM UNNEST({lows}::DOUBLE PRECISION[], \
-             {highs}::DOUBLE PRECISION[]) AS w(lo, hi) WHERE {time} >= w.lo AND {time} < w.hi)"
-        ));
-    }
-
-    fn hours(&mut self, hour: &str, (first, end): (i64, i64)) {
-        let first = self.bind(first);
-        let end = self.bind(end);
-        self.and(&format!("{hour} >= {first} AND {hour} < {end}"));
-    }
-}
-
-// --- where a summary reads from ---------------------------------------------------------------
-
-/// The rollup hours and single-row windows that together cover a time range exactly once.
-#[derive(Debug, Default)]
-struct Sources {
-    /// Rollup rows with `first <= hour < end`.
-    hours: Option<(i64, i64)>,
-    /// Single rows with `lo <= start < hi`, disjoint.
-    rows: Vec<(f64, f64)>,
-}
-
-fn clamp_time(at: UnixTime) -> UnixTime {
-    at.clamp(-TIME_LIMIT, TIME_LIMIT)
-}
-
-/// The hour a time falls in, and the first hour starting at or after it.
-fn hour_floor(at: UnixTime) -> i64 {
-    (clamp_time(at) / HOUR).floor() as i64 * HOUR as i64
-}
-fn hour_ceil(at: UnixTime) -> i64 {
-    (clamp_time(at) / HOUR).ceil() as i64 * HOUR as i64
-}
-
-/// Where `[since, until)` is read from: rollups for its whole hours (all hours when it is
-/// unbounded), single rows for the edges; single rows only when `exact` (tag conditions,
-/// which rollups do not keep).
-fn sources(since: Option<UnixTime>, until: Option<UnixTime>, exact: bool) -> Sources {
-    let (low, high) = (
-        since.unwrap_or(f64::NEG_INFINITY),
-        until.unwrap_or(f64::INFINITY),
-    );
-    if exact {
-        return Sources {
-            hours: None,
-            rows: if low < high {
-                vec![(low, high)]
-            } else {
-                vec![]
-            },
-        };
-    }
-    let whole = match (since, until) {
-        (None, None) => Some((i64::MIN, i64::MAX)),
-        (Some(since), Some(until)) => whole_hours(clamp_time(since), clamp_time(until)),
-        (Some(since), None) => Some((hour_ceil(since), i64::MAX)),
-        (None, Some(until)) => Some((i64::MIN, hour_floor(until))),
-    };
-    match whole {
-        Some((first, end)) => {
-            let mut rows = Vec::new();
-            if let Some(since) = since {
-                if since < first as f64 {
-                    rows.push((since, first as f64));
-                }
-            }
-            if let Some(until) = until {
-                if (end as f64) < until {
-                    rows.push((end as f64, until));
-                }
-            }
-            Sources {
-                hours: Some((first, end)),
-                rows,
-            }
-        }
-        None => Sources {
-            hours: None,
-            rows: if low < high {
-                vec![(low, high)]
-            } else {
-                vec![]
-            },
-        },
-    }
-}
-
-/// Joins touching windows, so a series of short buckets reads one range.
-fn merge_windows(mut windows: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
-    windows.retain(|(lo, hi)| lo < hi);
-    windows.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(windows.len());
-    for (lo, hi) in windows {
-        match merged.last_mut() {
-            Some(last) if last.1 >= lo => last.1 = last.1.max(hi),
-            _ => merged.push((lo, hi)),
-        }
-    }
-    merged
-}
-
-// --- transaction summaries --------------------------------------------------------------------
-
-/// The counters of a rollup row (or of the rows of one project and name summed).
-struct RollupPart {
-    project_id: i64,
-    name: String,
-    hour: i64,
-    count: i64,
-    failures: i64,
-    sum_ms: f64,
-    max_ms: f64,
-    first_seen: f64,
-    last_seen: f64,
-}
-
-/// A summary's group (`G`) and, by transaction, its project and name.
-type SummaryKey<G> = (G, Option<(i64, String)>);
-
-/// What a summary reads: rollup rows (by hour when `by_hour`), and single rows.
-#[derive(Default)]
-struct Parts {
-    rollups: Vec<RollupPart>,
-    /// `(project, name, hour, bucket, count)`.
-    buckets: Vec<(i64, String, i64, i64, i64)>,
-    /// `(project, name, hour, user)`.
-    users: Vec<(i64, String, i64, String)>,
-    /// `(project, name, start, duration, status, user)`.
-    rows: Vec<(i64, String, f64, f64, String, Option<String>)>,
-}
-
-async fn read_parts<C: GenericClient>(
-    client: &C,
-    query: &TransactionQuery,
-    sources: &Sources,
-    by_hour: bool,
-) -> StoreResult<Parts> {
-    let mut parts = Parts::default();
-    let (hour, group_hour) = if by_hour {
-        ("r.hour", ", r.hour")
-    } else {
-        ("0::BIGINT", "")
-    };
-    if let Some(hours) = sources.hours {
-        let mut clause = Clause::new();
-        clause.scope(query, "r.project_id", "r.environment", "r.name");
-        clause.hours("r.hour", hours);
-        let rollups_sql = format!(
-            "SELECT r.project_id, r.name, {hour}, SUM(r.count)::BIGINT, SUM(r.failures)::BIGINT,
-                 SUM(r.sum_ms), MAX(r.max_ms), MIN(r.first_seen), MAX(r.last_seen)
-             FROM transaction_rollups r WHERE {}
-             GROUP BY r.project_id, r.name{group_hour}",
-            clause.sql
-        );
-        let buckets_sql = format!(
-            "SELECT r.project_id, r.name, {hour}, r.bucket, SUM(r.count)::BIGINT
-             FROM transaction_rollup_buckets r WHERE {}
-             GROUP BY r.project_id, r.name, r.bucket{group_hour}",
-            clause.sql
-        );
-        let users_sql = format!(
-            "SELECT DISTINCT r.project_id, r.name, {hour}, r.user_tag
-             FROM transaction_rollup_users r WHERE {}",
-            clause.sql
-        );
-        let rollups = clause.query(client, &rollups_sql, "reading transaction rollups");
-        let buckets = clause.query(client, &buckets_sql, "reading transaction durations");
-        let users = clause.query(client, &users_sql, "reading transaction users");
-        // One connection pipelines the three.
-        let (rollups, buckets, users) = futures_util::try_join!(rollups, buckets, users)?;
-        for row in &rollups {
-            parts.rollups.push(RollupPart {
-                project_id: get(row, 0)?,
-                name: get(row, 1)?,
-                hour: get(row, 2)?,
-                count: get(row, 3)?,
-                failures: get(row, 4)?,
-                sum_ms: get(row, 5)?,
-                max_ms: get(row, 6)?,
-                first_seen: get(row, 7)?,
-                last_seen: get(row, 8)?,
-            });
-        }
-        for row in &buckets {
-            parts.buckets.push((
-                get(row, 0)?,
-                get(row, 1)?,
-                get(row, 2)?,
-                get(row, 3)?,
-                get(row, 4)?,
-            ));
-        }
-        for row in &users {
-            parts
-                .users
-                .push((get(row, 0)?, get(row, 1)?, get(row, 2)?, get(row, 3)?));
-        }
-    }
-    if !sources.rows.is_empty() {
-        let mut clause = Clause::new();
-        clause.scope(
-            query,
-            "t.project_id",
-            "COALESCE(t.environment, '')",
-            "t.name",
-        );
-        clause.conditions(query);
-        clause.windows("t.start_ts", &sources.rows);
-        let rows = clause
-            .query(
-                client,
-                &format!(
-                    "SELECT t.project_id, t.name, t.start_ts, t.duration_ms, t.status, t.user_tag
-                     FROM transactions t WHERE {}",
-                    clause.sql
-                ),
-                "reading transactions",
-            )
-            .await?;
-        for row in &rows {
-            parts.rows.push((
-                get(row, 0)?,
-                get(row, 1)?,
-                get(row, 2)?,
-                get(row, 3)?,
-                get(row, 4)?,
-                get(row, 5)?,
-            ));
-        }
-    }
-    Ok(parts)
-}
-
-/// Summaries of the parts: by group `G` (a series bucket, or just one), and by project and
-/// name when `by_transaction`. `group_of_hour` and `group_of_start` place rollup rows and
-/// single rows (`None`: not counted here). Apdex counts each part against its project's
-/// threshold.
-fn fold<G: Ord>(
-    parts: Parts,
-    by_transaction: bool,
-    thresholds: &HashMap<i64, f64>,
-    group_of_hour: impl Fn(i64) -> Option<G>,
-    group_of_start: impl Fn(f64) -> Option<G>,
-) -> BTreeMap<SummaryKey<G>, Summary> {
-    let threshold = |project: i64| {
-        thresholds
-            .get(&project)
-            .copied()
-            .unwrap_or(PerformanceSettings::default().apdex_threshold_ms)
-    };
-    let mut summaries: BTreeMap<SummaryKey<G>, Summary> = BTreeMap::new();
-    fn summary<G: Ord>(
-        summaries: &mut BTreeMap<SummaryKey<G>, Summary>,
-        key: SummaryKey<G>,
-    ) -> &mut Summary {
-        summaries.entry(key).or_default()
-    }
-    let key =
-        |group: G, project: i64, name: String| (group, by_transaction.then_some((project, name)));
-    for part in parts.rollups {
-        if let Some(group) = group_of_hour(part.hour) {
-            summary(&mut summaries, key(group, part.project_id, part.name)).add_rollup(
-                part.count as u64,
-                part.failures as u64,
-                part.sum_ms,
-                part.max_ms,
-                part.first_seen,
-                part.last_seen,
-            );
-        }
-    }
-    for (project, name, hour, bucket, count) in parts.buckets {
-        if let Some(group) = group_of_hour(hour) {
-            summary(&mut summaries, key(group, project, name)).add_bucket(
-                bucket,
-                count as u64,
-                threshold(project),
-            );
-        }
-    }
-    for (project, name, hour, user) in parts.users {
-        if let Some(group) = group_of_hour(hour) {
-            summary(&mut summaries, key(group, project, name)).add_user(&user);
-        }
-    }
-    for (project, name, start, duration, status, user) in parts.rows {
-        if let Some(group) = group_of_start(start) {
-            summary(&mut summaries, key(group, project, name)).add_row(
-                duration,
-                &status,
-                start,
-                user.as_deref(),
-                threshold(project),
-            );
-        }
-    }
-    summaries
-}
-
-/// The aggregate of one folded summary, named by its key.
-fn finish<G>((group, key): SummaryKey<G>, summary: Summary) -> (G, TransactionAggregate) {
-    let aggregate = match key {
-        Some((project, name)) => summary.finish(Some(project), Some(name)),
-        None => summary.finish(None, None),
-    };
-    (group, aggregate)
 }
 
 /// Each project's apdex threshold (the default when it has not set one).
 async fn thresholds<C: GenericClient>(
     client: &C,
-    query: &TransactionQuery,
+    organization_id: i64,
 ) -> StoreResult<HashMap<i64, f64>> {
     let rows = sql::query(
         client,
         "SELECT s.project_id, s.apdex_threshold_ms FROM performance_settings s
          JOIN projects p ON p.id = s.project_id WHERE p.organization_id = $1",
-        &[&query.organization_id],
+        &[&organization_id],
         "reading apdex thresholds",
     )
     .await?;
     rows.iter()
         .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
+        .collect()
+}
+
+/// The statement of one read of a plan, with its clause and what it is for.
+struct Statement {
+    read: Read,
+    clause: Clause,
+    sql: String,
+    what: &'static str,
+}
+
+/// Runs every read of a plan at once: one connection pipelines them.
+async fn run_reads<C: GenericClient>(
+    client: &C,
+    statements: &[Statement],
+) -> StoreResult<Vec<Vec<Row>>> {
+    futures_util::future::try_join_all(
+        statements
+            .iter()
+            .map(|s| s.clause.query(client, &s.sql, s.what)),
+    )
+    .await
+}
+
+// --- aggregates -------------------------------------------------------------------------------
+
+/// A summary's project and transaction name, when grouped by them.
+type GroupKey = (Option<i64>, Option<String>);
+type Ranges = [(Option<UnixTime>, Option<UnixTime>)];
+/// One summary per group, per range.
+type RangeSummaries = Vec<BTreeMap<GroupKey, Summary>>;
+
+/// One summary per group per range: the reads of the ranges' plan, each row given to its
+/// range.
+async fn summaries<C: GenericClient>(
+    client: &C,
+    query: &TransactionQuery,
+    ranges: &Ranges,
+    by_transaction: bool,
+) -> StoreResult<RangeSummaries> {
+    let plan = Plan::new(ranges, !query.conditions.is_empty());
+    let statements: Vec<Statement> = plan
+        .reads()
+        .into_iter()
+        .map(|read| match read {
+            Read::Rows { from, to } => {
+                let clause = Clause::rows(query, from, to);
+                let sql = format!(
+                    "SELECT t.project_id, t.name, t.duration_ms, t.status, t.start_ts, t.user_tag
+                     FROM transactions t WHERE {}",
+                    clause.sql
+                );
+                Statement {
+                    read,
+                    clause,
+                    sql,
+                    what: "reading transactions",
+                }
+            }
+            Read::Rollup {
+                granularity,
+                first,
+                end,
+            } => {
+                let clause = Clause::rollups(query, &TRANSACTION_ROLLUPS, granularity, first, end);
+                let sql = format!(
+                    "SELECT r.project_id, r.name, r.start, r.count, r.failures, r.sum_ms,
+                         r.max_ms, r.first_seen, r.last_seen, r.histogram, r.users
+                     FROM transaction_rollups r WHERE {}",
+                    clause.sql
+                );
+                Statement {
+                    read,
+                    clause,
+                    sql,
+                    what: "reading transaction rollups",
+                }
+            }
+        })
+        .collect();
+    let (apdex, results) = futures_util::try_join!(
+        thresholds(client, query.organization_id),
+        run_reads(client, &statements)
+    )?;
+    let default_apdex = PerformanceSettings::default().apdex_threshold_ms;
+    let apdex_of = |project_id: i64| apdex.get(&project_id).copied().unwrap_or(default_apdex);
+    let key_of = |project_id: i64, name: String| -> GroupKey {
+        if by_transaction {
+            (Some(project_id), Some(name))
+        } else {
+            (None, None)
+        }
+    };
+    let mut out: RangeSummaries = ranges.iter().map(|_| BTreeMap::new()).collect();
+    for (statement, rows) in statements.iter().zip(results) {
+        match statement.read {
+            Read::Rows { .. } => {
+                for row in &rows {
+                    let start: f64 = get(row, 4)?;
+                    let Some(range) = plan.range_of_row(start) else {
+                        continue;
+                    };
+                    let project_id: i64 = get(row, 0)?;
+                    let status: String = get(row, 3)?;
+                    let user: Option<String> = get(row, 5)?;
+                    out[range]
+                        .entry(key_of(project_id, get(row, 1)?))
+                        .or_default()
+                        .add_row(
+                            get(row, 2)?,
+                            &status,
+                            start,
+                            user.as_deref(),
+                            apdex_of(project_id),
+                        );
+                }
+            }
+            Read::Rollup { granularity, .. } => {
+                for row in &rows {
+                    let start: i64 = get(row, 2)?;
+                    let Some(range) = plan.range_of_rollup(granularity, start) else {
+                        continue;
+                    };
+                    let project_id: i64 = get(row, 0)?;
+                    let count: i64 = get(row, 3)?;
+                    let failures: i64 = get(row, 4)?;
+                    let histogram: Vec<u8> = get(row, 9)?;
+                    let users: Vec<u8> = get(row, 10)?;
+                    let histogram = Histogram::decode(&histogram)
+                        .map_err(|e| corrupt("a rollup histogram", e))?;
+                    let users =
+                        UserSketch::decode(&users).map_err(|e| corrupt("a rollup's users", e))?;
+                    out[range]
+                        .entry(key_of(project_id, get(row, 1)?))
+                        .or_default()
+                        .add_rollup(
+                            count.max(0) as u64,
+                            failures.max(0) as u64,
+                            get(row, 5)?,
+                            get(row, 6)?,
+                            get(row, 7)?,
+                            get(row, 8)?,
+                            &histogram,
+                            &users,
+                            apdex_of(project_id),
+                        );
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The aggregates of a range's non-empty groups, by project and name.
+fn finish(groups: BTreeMap<GroupKey, Summary>) -> Vec<TransactionAggregate> {
+    groups
+        .into_iter()
+        .filter(|(_, summary)| !summary.is_empty())
+        .map(|((project_id, name), summary)| summary.finish(project_id, name))
         .collect()
 }
 
@@ -1149,27 +1163,14 @@ pub(super) async fn aggregate_transactions(
     by_transaction: bool,
 ) -> StoreResult<Vec<TransactionAggregate>> {
     let client = store.client().await?;
-    let sources = sources(query.since, query.until, !query.conditions.is_empty());
-    let thresholds = thresholds(&client, query).await?;
-    let parts = read_parts(&client, query, &sources, false).await?;
-    let mut aggregates: Vec<TransactionAggregate> = fold(
-        parts,
+    let mut ranges = summaries(
+        &client,
+        query,
+        &[(query.since, query.until)],
         by_transaction,
-        &thresholds,
-        |_| Some(()),
-        |_| Some(()),
     )
-    .into_iter()
-    .filter(|(_, summary)| !summary.is_empty())
-    .map(|(key, summary)| finish(key, summary).1)
-    .collect();
-    aggregates.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then_with(|| a.project_id.cmp(&b.project_id))
-            .then_with(|| a.transaction.cmp(&b.transaction))
-    });
-    Ok(aggregates)
+    .await?;
+    Ok(ranges.pop().map(finish).unwrap_or_default())
 }
 
 pub(super) async fn list_transactions(
@@ -1180,7 +1181,7 @@ pub(super) async fn list_transactions(
     offset: u64,
 ) -> StoreResult<Vec<StoredTransaction>> {
     let client = store.client().await?;
-    let mut clause = Clause::transactions(query);
+    let mut clause = Clause::rows(query, query.since, query.until);
     let order = match sort {
         TransactionSort::Newest => "t.start_ts DESC, t.id DESC",
         TransactionSort::Slowest => "t.duration_ms DESC, t.id DESC",
@@ -1208,73 +1209,18 @@ pub(super) async fn transaction_series(
     query: &TransactionQuery,
     interval_secs: u64,
 ) -> StoreResult<Vec<(UnixTime, TransactionAggregate)>> {
-    let (Some(since), Some(until)) = (query.since, query.until) else {
-        return Err(StoreError::Invalid(
-            "a transaction series needs a start and an end".into(),
-        ));
-    };
-    if interval_secs == 0 || !since.is_finite() || !until.is_finite() {
-        return Err(StoreError::Invalid(
-            "a transaction series needs a positive interval and finite bounds".into(),
-        ));
-    }
-    if until <= since {
-        return Ok(Vec::new());
-    }
-    let interval = interval_secs as f64;
-    let count = ((until - since) / interval).ceil() as u64;
-    if count > MAX_SERIES_BUCKETS {
-        return Err(StoreError::Invalid(format!(
-            "a transaction series of {count} buckets (at most {MAX_SERIES_BUCKETS})"
-        )));
-    }
-    let starts: Vec<f64> = (0..count).map(|k| since + k as f64 * interval).collect();
-    let exact = !query.conditions.is_empty();
-    // Each bucket's own sources: rollup hours inside it, single rows for its edges.
-    let per_bucket: Vec<Sources> = starts
-        .iter()
-        .map(|start| sources(Some(*start), Some((start + interval).min(until)), exact))
-        .collect();
-    let covered: Vec<Option<(i64, i64)>> = per_bucket.iter().map(|s| s.hours).collect();
-    let all = Sources {
-        hours: covered.iter().flatten().fold(None, |all, (first, end)| {
-            Some(all.map_or((*first, *end), |(f, e): (i64, i64)| {
-                (f.min(*first), e.max(*end))
-            }))
-        }),
-        rows: merge_windows(per_bucket.into_iter().flat_map(|s| s.rows).collect()),
-    };
-    let bucket_of = |at: f64| {
-        let k = ((at - since) / interval).floor();
-        (k >= 0.0 && (k as u64) < count).then_some(k as u64)
-    };
-
+    let buckets = rollup::series_ranges(query, interval_secs)?;
+    let ranges: Vec<_> = buckets.iter().map(|(a, b)| (Some(*a), Some(*b))).collect();
     let client = store.client().await?;
-    let thresholds = thresholds(&client, query).await?;
-    let parts = read_parts(&client, query, &all, true).await?;
-    let folded = fold(
-        parts,
-        false,
-        &thresholds,
-        // A rollup hour counts in its bucket only when the bucket covers it whole; otherwise
-        // its transactions were read as single rows.
-        |hour| {
-            bucket_of(hour as f64).filter(|k| {
-                covered[*k as usize].is_some_and(|(first, end)| first <= hour && hour < end)
-            })
-        },
-        bucket_of,
-    );
-    let mut found: HashMap<u64, TransactionAggregate> = folded
-        .into_iter()
-        .map(|(key, summary)| finish(key, summary))
-        .collect();
-    Ok(starts
-        .into_iter()
-        .enumerate()
-        .map(|(k, start)| {
-            let aggregate = found.remove(&(k as u64)).unwrap_or_default();
-            (start, aggregate)
+    let summaries = summaries(&client, query, &ranges, false).await?;
+    Ok(buckets
+        .iter()
+        .zip(summaries)
+        .map(|((start, _), groups)| {
+            (
+                *start,
+                finish(groups).into_iter().next().unwrap_or_default(),
+            )
         })
         .collect())
 }
@@ -1284,79 +1230,89 @@ pub(super) async fn duration_histogram(
     query: &TransactionQuery,
     buckets: u32,
 ) -> StoreResult<Vec<(f64, f64, u64)>> {
-    if buckets == 0 {
-        return Ok(Vec::new());
+    if buckets == 0 || buckets > 1_000 {
+        return Err(StoreError::Invalid(
+            "a histogram has 1 to 1000 buckets".into(),
+        ));
     }
-    let client = store.client().await?;
-    let clause = Clause::transactions(query);
-    let range = clause
-        .query(
-            &client,
-            &format!(
-                "SELECT MIN(t.duration_ms), MAX(t.duration_ms), COUNT(*)
-                 FROM transactions t WHERE {}",
-                clause.sql
-            ),
-            "measuring transaction durations",
-        )
-        .await?;
-    let Some(row) = range.first() else {
-        return Ok(Vec::new());
-    };
-    let (min, max, total): (Option<f64>, Option<f64>, i64) =
-        (get(row, 0)?, get(row, 1)?, get(row, 2)?);
-    let (Some(min), Some(max)) = (min, max) else {
-        return Ok(Vec::new());
-    };
-    let width = (max - min) / f64::from(buckets);
-    let mut counts = vec![0u64; buckets as usize];
-    if width > 0.0 {
-        let mut clause = Clause::transactions(query);
-        let min_param = clause.bind(min);
-        let width_param = clause.bind(width);
-        let last = clause.bind(i64::from(buckets) - 1);
-        let rows = clause
-            .query(
-                &client,
-                &format!(
-                    "SELECT LEAST(FLOOR((t.duration_ms - {min_param}) / {width_param})::BIGINT,
-                                  {last}) AS bin, COUNT(*)
-                     FROM transactions t WHERE {} GROUP BY bin",
+    let plan = Plan::new(&[(query.since, query.until)], !query.conditions.is_empty());
+    // Every row and rollup read belongs to the one range: no need to place them.
+    let statements: Vec<Statement> = plan
+        .reads()
+        .into_iter()
+        .map(|read| match read {
+            Read::Rows { from, to } => {
+                let clause = Clause::rows(query, from, to);
+                let sql = format!(
+                    "SELECT t.duration_ms FROM transactions t WHERE {}",
                     clause.sql
-                ),
-                "binning transaction durations",
-            )
-            .await?;
-        for row in &rows {
-            let bin: i64 = get(row, 0)?;
-            let count: i64 = get(row, 1)?;
-            if let Some(slot) = usize::try_from(bin).ok().and_then(|b| counts.get_mut(b)) {
-                *slot += count as u64;
+                );
+                Statement {
+                    read,
+                    clause,
+                    sql,
+                    what: "reading durations",
+                }
+            }
+            Read::Rollup {
+                granularity,
+                first,
+                end,
+            } => {
+                let clause = Clause::rollups(query, &TRANSACTION_ROLLUPS, granularity, first, end);
+                let sql = format!(
+                    "SELECT r.histogram FROM transaction_rollups r WHERE {}",
+                    clause.sql
+                );
+                Statement {
+                    read,
+                    clause,
+                    sql,
+                    what: "reading rollup histograms",
+                }
+            }
+        })
+        .collect();
+    let client = store.client().await?;
+    let results = run_reads(&client, &statements).await?;
+    // Durations with their counts: exact from rows, bucket bounds from rollups.
+    let mut points: Vec<(f64, u64)> = Vec::new();
+    for (statement, rows) in statements.iter().zip(results) {
+        match statement.read {
+            Read::Rows { .. } => {
+                for row in &rows {
+                    points.push((get(row, 0)?, 1));
+                }
+            }
+            Read::Rollup { .. } => {
+                for row in &rows {
+                    let blob: Vec<u8> = get(row, 0)?;
+                    let histogram =
+                        Histogram::decode(&blob).map_err(|e| corrupt("a rollup histogram", e))?;
+                    points.extend(
+                        histogram
+                            .0
+                            .iter()
+                            .map(|(b, n)| (rollup::bucket_upper_ms(*b), *n)),
+                    );
+                }
             }
         }
-    } else {
-        // Every match took the same time.
-        counts[0] = total as u64;
     }
-    Ok(counts
-        .into_iter()
-        .enumerate()
-        .map(|(i, count)| {
-            let from = min + width * i as f64;
-            let to = if i + 1 == buckets as usize {
-                max
-            } else {
-                min + width * (i + 1) as f64
-            };
-            (from, to, count)
-        })
-        .collect())
+    Ok(rollup::equal_width_bins(&points, buckets))
+}
+
+/// A span group's totals; `project_id` names the group's text.
+#[derive(Default)]
+struct SpanTotals {
+    project_id: i64,
+    count: u64,
+    total_ms: f64,
+    segments: u64,
 }
 
 /// `(op, group hash)`; the hash is `""` when grouped by op only.
-type SpanKey = (String, String);
-/// `(count, total ms, segments)`.
-type SpanTotals = (i64, f64, i64);
+type SpanGroup = (String, String);
 
 pub(super) async fn span_aggregates(
     store: &PgStore,
@@ -1365,110 +1321,114 @@ pub(super) async fn span_aggregates(
     op_prefix: Option<&str>,
     limit: u64,
 ) -> StoreResult<Vec<SpanAggregate>> {
+    let plan = Plan::new(&[(query.since, query.until)], !query.conditions.is_empty());
+    // One range: every read belongs to it, so each read is summed by the database.
+    let statements: Vec<Statement> = plan
+        .reads()
+        .into_iter()
+        .map(|read| {
+            let (mut clause, alias) = match read {
+                Read::Rows { from, to } => (Clause::span_rows(query, from, to), "s"),
+                Read::Rollup {
+                    granularity,
+                    first,
+                    end,
+                } => (
+                    Clause::rollups(query, &SPAN_ROLLUPS, granularity, first, end),
+                    "r",
+                ),
+            };
+            if let Some(prefix) = op_prefix {
+                let prefix = clause.bind(prefix.to_owned());
+                clause.and(&format!("starts_with({alias}.op, {prefix})"));
+            }
+            let group = if by_group {
+                format!("{alias}.group_hash")
+            } else {
+                "''".to_owned()
+            };
+            let (sql, what) = match read {
+                Read::Rows { .. } => (
+                    format!(
+                        "SELECT s.op, {group}, MIN(s.project_id), COUNT(*)::BIGINT,
+                             SUM(s.duration_ms),
+                             COUNT(DISTINCT s.trace_id || ':' || s.segment_id)::BIGINT
+                         FROM spans s LEFT JOIN transactions t
+                             ON t.project_id = s.project_id AND t.trace_id = s.trace_id
+                            AND t.span_id = s.segment_id
+                         WHERE {} GROUP BY 1, 2",
+                        clause.sql
+                    ),
+                    "reading spans",
+                ),
+                Read::Rollup { .. } => (
+                    format!(
+                        "SELECT r.op, {group}, MIN(r.project_id), SUM(r.count)::BIGINT,
+                             SUM(r.total_ms), SUM(r.segments)::BIGINT
+                         FROM span_rollups r WHERE {} GROUP BY 1, 2",
+                        clause.sql
+                    ),
+                    "reading span rollups",
+                ),
+            };
+            Statement {
+                read,
+                clause,
+                sql,
+                what,
+            }
+        })
+        .collect();
     let client = store.client().await?;
-    let sources = sources(query.since, query.until, !query.conditions.is_empty());
-    let (group_column, rollup_group) = if by_group {
-        ("s.group_hash", "r.group_hash")
-    } else {
-        ("''", "''")
-    };
-    let mut totals: HashMap<SpanKey, SpanTotals> = HashMap::new();
-    let mut add = |rows: Vec<Row>| -> StoreResult<()> {
+    let results = run_reads(&client, &statements).await?;
+    let mut groups: BTreeMap<SpanGroup, SpanTotals> = BTreeMap::new();
+    for rows in results {
         for row in &rows {
-            let entry = totals.entry((get(row, 0)?, get(row, 1)?)).or_default();
-            entry.0 += get::<i64>(row, 2)?;
-            entry.1 += get::<f64>(row, 3)?;
-            entry.2 += get::<i64>(row, 4)?;
+            let totals = groups.entry((get(row, 0)?, get(row, 1)?)).or_default();
+            totals.project_id = get(row, 2)?;
+            totals.count += get::<i64>(row, 3)?.max(0) as u64;
+            totals.total_ms += get::<f64>(row, 4)?;
+            totals.segments += get::<i64>(row, 5)?.max(0) as u64;
         }
-        Ok(())
-    };
-    if let Some(hours) = sources.hours {
-        let mut clause = Clause::new();
-        clause.scope(query, "r.project_id", "r.environment", "r.transaction_name");
-        clause.hours("r.hour", hours);
-        if let Some(prefix) = op_prefix {
-            let prefix = clause.bind(prefix.to_owned());
-            clause.and(&format!("starts_with(r.op, {prefix})"));
-        }
-        add(clause
-            .query(
-                &client,
-                &format!(
-                    "SELECT r.op, {rollup_group}, SUM(r.count)::BIGINT, SUM(r.total_ms),
-                         SUM(r.segments)::BIGINT
-                     FROM span_rollups r WHERE {} GROUP BY 1, 2",
-                    clause.sql
-                ),
-                "reading span rollups",
-            )
-            .await?)?;
     }
-    if !sources.rows.is_empty() {
-        let mut clause = Clause::new();
-        clause.scope(
-            query,
-            "s.project_id",
-            "COALESCE(t.environment, '')",
-            "s.transaction_name",
-        );
-        clause.conditions(query);
-        clause.windows("s.start_ts", &sources.rows);
-        if let Some(prefix) = op_prefix {
-            let prefix = clause.bind(prefix.to_owned());
-            clause.and(&format!("starts_with(s.op, {prefix})"));
-        }
-        add(clause
-            .query(
-                &client,
-                &format!(
-                    "SELECT s.op, {group_column}, COUNT(*), SUM(s.duration_ms),
-                         COUNT(DISTINCT s.trace_id || ':' || s.segment_id)
-                     FROM spans s LEFT JOIN transactions t ON t.project_id = s.project_id
-                         AND t.trace_id = s.trace_id AND t.span_id = s.segment_id
-                     WHERE {} GROUP BY 1, 2",
-                    clause.sql
-                ),
-                "reading spans",
-            )
-            .await?)?;
-    }
+    let mut ranked: Vec<(SpanGroup, SpanTotals)> = groups.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.total_ms.total_cmp(&a.1.total_ms));
+    ranked.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
 
-    let mut aggregates: Vec<(SpanKey, SpanTotals)> = totals.into_iter().collect();
-    aggregates.sort_by(|(a_key, a), (b_key, b)| b.1.total_cmp(&a.1).then_with(|| a_key.cmp(b_key)));
-    aggregates.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-
-    let texts: HashMap<String, String> = if by_group && !aggregates.is_empty() {
-        let hashes: Vec<&str> = aggregates
-            .iter()
-            .map(|((_, hash), _)| hash.as_str())
-            .collect();
+    let texts: HashMap<(i64, String), String> = if by_group && !ranked.is_empty() {
+        let projects: Vec<i64> = ranked.iter().map(|(_, t)| t.project_id).collect();
+        let hashes: Vec<&str> = ranked.iter().map(|((_, hash), _)| hash.as_str()).collect();
         sql::query(
             &client,
-            "SELECT DISTINCT ON (group_hash) group_hash, normalized FROM span_groups
-             WHERE group_hash = ANY($1)
-               AND project_id IN (SELECT id FROM projects WHERE organization_id = $2)
-             ORDER BY group_hash, project_id",
-            &[&hashes, &query.organization_id],
+            "SELECT g.project_id, g.group_hash, g.normalized
+             FROM span_groups g JOIN UNNEST($1::BIGINT[], $2::TEXT[]) AS u(project_id, hash)
+                 ON g.project_id = u.project_id AND g.group_hash = u.hash",
+            &[&projects, &hashes],
             "naming span groups",
         )
         .await?
         .iter()
-        .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
+        .map(|row| Ok(((get(row, 0)?, get(row, 1)?), get(row, 2)?)))
         .collect::<StoreResult<_>>()?
     } else {
         HashMap::new()
     };
-    Ok(aggregates
+    Ok(ranked
         .into_iter()
-        .map(|((op, hash), (count, total_ms, segments))| SpanAggregate {
+        .map(|((op, hash), totals)| SpanAggregate {
+            group: texts
+                .get(&(totals.project_id, hash))
+                .cloned()
+                .unwrap_or_default(),
             op,
-            group: texts.get(&hash).cloned().unwrap_or_default(),
-            count: count.max(0) as u64,
-            total_ms,
-            transactions: segments.max(0) as u64,
+            count: totals.count,
+            total_ms: totals.total_ms,
+            transactions: totals.segments,
         })
         .collect())
 }
+
+// --- settings ---------------------------------------------------------------------------------
 
 pub(super) async fn performance_settings(
     store: &PgStore,

@@ -12,8 +12,10 @@ pub(crate) mod sketch;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::traces::{is_failure_status, NewSpan, NewTransaction, TransactionAggregate};
-use crate::UnixTime;
+use crate::traces::{
+    is_failure_status, NewSpan, NewTransaction, TransactionAggregate, TransactionQuery,
+};
+use crate::{StoreError, StoreResult, UnixTime};
 pub(crate) use plan::{Plan, Read, DAY, HOUR};
 pub(crate) use sketch::{Histogram, UserSketch};
 
@@ -350,6 +352,61 @@ fn bucket_percentile(buckets: &BTreeMap<i64, u64>, count: u64, q: f64) -> f64 {
     buckets.keys().last().map_or(0.0, |b| bucket_upper_ms(*b))
 }
 
+/// Buckets a series may have: more is a query mistake, not a chart.
+const MAX_SERIES_BUCKETS: u64 = 10_000;
+
+/// The buckets of a series: `[since + n·interval, …)`, the last cut at `until`.
+pub(crate) fn series_ranges(
+    query: &TransactionQuery,
+    interval_secs: u64,
+) -> StoreResult<Vec<(f64, f64)>> {
+    let (Some(since), Some(until)) = (query.since, query.until) else {
+        return Err(StoreError::Invalid(
+            "a series needs both ends of its range".into(),
+        ));
+    };
+    if interval_secs == 0 || until <= since {
+        return Err(StoreError::Invalid(
+            "a series needs a positive interval and range".into(),
+        ));
+    }
+    let buckets = ((until - since) / interval_secs as f64).ceil() as u64;
+    if buckets > MAX_SERIES_BUCKETS {
+        return Err(StoreError::Invalid(format!(
+            "a series of {buckets} buckets is too long (at most {MAX_SERIES_BUCKETS})"
+        )));
+    }
+    Ok((0..buckets)
+        .map(|n| {
+            let start = since + (n * interval_secs) as f64;
+            (start, (start + interval_secs as f64).min(until))
+        })
+        .collect())
+}
+
+/// `buckets` equal-width bins between the smallest and largest of `(duration, count)` points.
+pub(crate) fn equal_width_bins(points: &[(f64, u64)], buckets: u32) -> Vec<(f64, f64, u64)> {
+    let low = points.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let high = points.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+    if !low.is_finite() || !high.is_finite() || buckets == 0 {
+        return Vec::new();
+    }
+    let width = ((high - low) / f64::from(buckets)).max(f64::EPSILON);
+    let mut counts = vec![0u64; buckets as usize];
+    for (duration, n) in points {
+        let bin = (((duration - low) / width) as usize).min(buckets as usize - 1);
+        counts[bin] += n;
+    }
+    counts
+        .into_iter()
+        .enumerate()
+        .map(|(n, count)| {
+            let from = low + width * n as f64;
+            (from, from + width, count)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,11 +452,59 @@ mod tests {
         }
         let mut users = UserSketch::default();
         users.insert("id:1");
-        summary.add_rollup(100, 0, 100.0 * 50.0, 99.0, 0.0, 1.0, &histogram, &users, 300.0);
+        summary.add_rollup(
+            100,
+            0,
+            100.0 * 50.0,
+            99.0,
+            0.0,
+            1.0,
+            &histogram,
+            &users,
+            300.0,
+        );
         let agg = summary.finish(None, None);
         assert_eq!(agg.users, 1);
         assert!((agg.p50_ms - 50.0).abs() < 50.0 * 0.06, "{}", agg.p50_ms);
         assert!(agg.p99_ms <= 99.0);
         assert_eq!(agg.satisfied, 100);
+    }
+
+    #[test]
+    fn series_buckets_cut_the_last_at_the_end() {
+        let query = TransactionQuery {
+            since: Some(100.0),
+            until: Some(350.0),
+            ..TransactionQuery::default()
+        };
+        assert_eq!(
+            series_ranges(&query, 100).expect("valid"),
+            vec![(100.0, 200.0), (200.0, 300.0), (300.0, 350.0)]
+        );
+        assert!(series_ranges(&query, 0).is_err());
+        let open = TransactionQuery {
+            until: None,
+            ..query.clone()
+        };
+        assert!(series_ranges(&open, 100).is_err());
+        let huge = TransactionQuery {
+            until: Some(100.0 + 1e9),
+            ..query
+        };
+        assert!(series_ranges(&huge, 1).is_err());
+    }
+
+    #[test]
+    fn bins_span_the_points_and_count_them_all() {
+        // Bins of 100 ms from 100 to 400; the slowest is in the last.
+        let points = [(100.0, 1), (200.0, 2), (400.0, 3)];
+        let bins = equal_width_bins(&points, 3);
+        assert_eq!(bins.len(), 3);
+        assert_eq!(bins[0].0, 100.0);
+        assert!((bins[2].1 - 400.0).abs() < 1e-9);
+        assert_eq!(bins.iter().map(|b| b.2).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert!(equal_width_bins(&[], 3).is_empty());
+        // One duration: everything in the first bin.
+        assert_eq!(equal_width_bins(&[(5.0, 4)], 2)[0].2, 4);
     }
 }

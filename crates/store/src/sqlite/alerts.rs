@@ -14,36 +14,6 @@ use crate::{
     NotificationOutcome, NotificationStatus, StoreResult, UnixTime, User,
 };
 
-/// Sentry's default rule of a new project (`DEFAULT_RULE_LABEL`/`DEFAULT_RULE_DATA` of
-/// `sentry.receivers.rules`, in the version whose condition is a new issue): email the issue
-/// owners, falling through to the active members. Migration 0009 writes the same rule for the
-/// projects that existed before.
-pub(crate) const DEFAULT_RULE_NAME: &str = "Send a notification for new issues";
-const DEFAULT_RULE_FREQUENCY_MINUTES: u32 = 30;
-
-/// The default rule of a project, as [`insert_rule`] takes it.
-pub(crate) fn default_rule(project_id: i64) -> NewAlertRule {
-    NewAlertRule {
-        project_id,
-        name: DEFAULT_RULE_NAME.to_owned(),
-        environment: None,
-        frequency_minutes: DEFAULT_RULE_FREQUENCY_MINUTES,
-        action_match: "all".to_owned(),
-        filter_match: "all".to_owned(),
-        conditions: serde_json::json!([
-            {"id": "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition"}
-        ]),
-        filters: serde_json::json!([]),
-        actions: serde_json::json!([{
-            "id": "sentry.mail.actions.NotifyEmailAction",
-            "targetType": "IssueOwners",
-            "targetIdentifier": null,
-            "fallthroughType": "ActiveMembers",
-        }]),
-        created_by: None,
-    }
-}
-
 const RULE_COLUMNS: &str = "id, project_id, name, environment, frequency_minutes, action_match, \
                             filter_match, conditions, filters, actions, created_by, date_created";
 

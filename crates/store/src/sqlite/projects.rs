@@ -101,7 +101,7 @@ pub(crate) fn create(
         })
         .db("a project key")?;
     // Sentry's default rule, so that a new issue reaches someone from the first event on.
-    alerts::insert_rule(&tx, &alerts::default_rule(project.id))?;
+    alerts::insert_rule(&tx, &crate::default_rule(project.id))?;
     tx.commit().db("creating a project")?;
     Ok((project, key))
 }

@@ -1,5 +1,5 @@
--- Performance monitoring: transactions (segments), their spans, hourly rollups for the
--- summaries, per-project thresholds, and the trace id of error events. The tables of SQLite's
+-- Performance monitoring: transactions (segments), their spans, hourly and daily rollups for
+-- the summaries, per-project thresholds, and the trace id of error events. The tables of SQLite's
 -- migration 8, in PostgreSQL's types (see 0001_init.sql).
 
 -- One row per segment: a Python transaction, or a streamed span with `is_segment`.
@@ -64,47 +64,32 @@ CREATE TABLE span_groups (
     PRIMARY KEY (project_id, group_hash)
 );
 
--- Per project, transaction name, environment ('' for none) and hour: what the summaries read
--- instead of scanning transactions. `hour` is the unix time of the hour's start.
+-- Per project, granularity (3600: hourly, 86400: daily), period start, transaction name and
+-- environment ('' for none): what the summaries read instead of scanning transactions (see
+-- crates/store/src/rollup). The histogram and the users are blobs merged on write.
 CREATE TABLE transaction_rollups (
     project_id  BIGINT           NOT NULL REFERENCES projects (id),
+    granularity BIGINT           NOT NULL,
+    start       BIGINT           NOT NULL,
     name        TEXT COLLATE "C" NOT NULL,
     environment TEXT COLLATE "C" NOT NULL,
-    hour        BIGINT           NOT NULL,
     count       BIGINT           NOT NULL,
     failures    BIGINT           NOT NULL,
     sum_ms      DOUBLE PRECISION NOT NULL,
     max_ms      DOUBLE PRECISION NOT NULL,
     first_seen  DOUBLE PRECISION NOT NULL,
     last_seen   DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (project_id, hour, name, environment)
+    histogram   BYTEA            NOT NULL,
+    users       BYTEA            NOT NULL,
+    PRIMARY KEY (project_id, granularity, start, name, environment)
 );
-CREATE INDEX transaction_rollups_hour ON transaction_rollups (hour);
--- Duration histogram of the same keys (log buckets, see rollup.rs).
-CREATE TABLE transaction_rollup_buckets (
-    project_id  BIGINT           NOT NULL REFERENCES projects (id),
-    name        TEXT COLLATE "C" NOT NULL,
-    environment TEXT COLLATE "C" NOT NULL,
-    hour        BIGINT           NOT NULL,
-    bucket      BIGINT           NOT NULL,
-    count       BIGINT           NOT NULL,
-    PRIMARY KEY (project_id, hour, name, environment, bucket)
-);
-CREATE INDEX transaction_rollup_buckets_hour ON transaction_rollup_buckets (hour);
--- Distinct users of the same keys.
-CREATE TABLE transaction_rollup_users (
-    project_id  BIGINT           NOT NULL REFERENCES projects (id),
-    name        TEXT COLLATE "C" NOT NULL,
-    environment TEXT COLLATE "C" NOT NULL,
-    hour        BIGINT           NOT NULL,
-    user_tag    TEXT COLLATE "C" NOT NULL,
-    PRIMARY KEY (project_id, hour, name, environment, user_tag)
-);
-CREATE INDEX transaction_rollup_users_hour ON transaction_rollup_users (hour);
--- Time in spans per project, hour, transaction name, op and group.
+-- Retention deletes the periods that ended before its cutoff, across projects.
+CREATE INDEX transaction_rollups_start ON transaction_rollups (start);
+-- Time in spans per project, granularity, period, transaction name, environment, op and group.
 CREATE TABLE span_rollups (
     project_id       BIGINT           NOT NULL REFERENCES projects (id),
-    hour             BIGINT           NOT NULL,
+    granularity      BIGINT           NOT NULL,
+    start            BIGINT           NOT NULL,
     transaction_name TEXT COLLATE "C" NOT NULL,
     environment      TEXT COLLATE "C" NOT NULL,
     op               TEXT COLLATE "C" NOT NULL,
@@ -113,9 +98,9 @@ CREATE TABLE span_rollups (
     total_ms         DOUBLE PRECISION NOT NULL,
     -- Segments the group appeared in (counted once per segment per write batch).
     segments         BIGINT           NOT NULL,
-    PRIMARY KEY (project_id, hour, transaction_name, environment, op, group_hash)
+    PRIMARY KEY (project_id, granularity, start, transaction_name, environment, op, group_hash)
 );
-CREATE INDEX span_rollups_hour ON span_rollups (hour);
+CREATE INDEX span_rollups_start ON span_rollups (start);
 
 -- Thresholds a project changed from Sentry's defaults.
 CREATE TABLE performance_settings (
