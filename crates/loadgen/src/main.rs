@@ -9,6 +9,9 @@
 //! so that every figure in BENCHMARKS.md can be reproduced with one command, against Vigil and
 //! against the trackers it is compared with.
 //!
+//! `--transactions` sends Python-SDK transactions instead (`transactions`: generated per send,
+//! `--spans` each, fresh ids, a share with an N+1 run), for the performance pipeline.
+//!
 //! A run has three phases: the send phase (`sender`), the drain (`probe`: waiting for the
 //! server to process what it accepted, read from `/metrics`), and the report (`report`).
 //! Ctrl-C ends the send phase and still reports; a second Ctrl-C skips the drain.
@@ -18,6 +21,7 @@ mod probe;
 mod report;
 mod sender;
 mod templates;
+mod transactions;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,8 +32,9 @@ use tokio::sync::watch;
 use vigil_protocol::dsn::Dsn;
 
 use crate::http::Target;
-use crate::report::{Latency, Report, ServerUsage, StoreUsage};
+use crate::report::{Latency, Report, ServerUsage, StoreUsage, TransactionLoad};
 use crate::sender::{SendPlan, StopAfter};
+use crate::transactions::TransactionPlan;
 
 /// Sends realistic Sentry events to a server and measures how it copes.
 #[derive(Debug, Parser)]
@@ -47,6 +52,20 @@ struct Args {
     /// Number of distinct issues: events get fingerprints `loadgen-0` … `loadgen-<K-1>`.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     issues: u64,
+    /// Send Python-SDK transactions (generated, fresh ids every send) instead of the fixtures'
+    /// events; `--template` and `--issues` are then ignored.
+    #[arg(long)]
+    transactions: bool,
+    /// Transaction mode: spans per transaction, below its root span.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    spans: u64,
+    /// Transaction mode: distinct transaction names, round-robin.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    transaction_names: u64,
+    /// Transaction mode: percent of transactions with an N+1 run of 12 identical SELECTs
+    /// (needs --spans 13 or more).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=100))]
+    n_plus_one_percent: u64,
     /// Requests in flight, each on its own keep-alive connection.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     concurrency: u16,
@@ -95,8 +114,19 @@ async fn main() -> Result<()> {
         .parse()
         .with_context(|| format!("--dsn {:?}", args.dsn))?;
     let target = Target::from_dsn(&dsn).await?;
-    let templates = templates::load_templates(&args.fixtures, args.template.as_deref())?;
-    if templates.is_empty() {
+    let transaction_plan = args.transactions.then(|| {
+        TransactionPlan::new(
+            args.transaction_names,
+            args.spans as usize,
+            args.n_plus_one_percent,
+        )
+    });
+    let templates = if transaction_plan.is_some() {
+        Vec::new()
+    } else {
+        templates::load_templates(&args.fixtures, args.template.as_deref())?
+    };
+    if templates.is_empty() && transaction_plan.is_none() {
         bail!(
             "no event templates in {}{}",
             args.fixtures.display(),
@@ -122,7 +152,15 @@ async fn main() -> Result<()> {
         }
     });
 
-    if !args.json {
+    if let (false, Some(plan)) = (args.json, &transaction_plan) {
+        eprintln!(
+            "sending transactions to {} ({} spans each, {} names, {}% with an N+1 run)",
+            target.envelope_url,
+            plan.spans,
+            plan.names(),
+            args.n_plus_one_percent
+        );
+    } else if !args.json {
         let mut scenarios: Vec<&str> = templates
             .iter()
             .map(|t| t.name.split('/').next().unwrap_or_default())
@@ -149,6 +187,7 @@ async fn main() -> Result<()> {
         target: target.clone(),
         public_key: dsn.public_key.clone(),
         templates,
+        transactions: transaction_plan,
         issues: args.issues,
         gzip: args.gzip,
         concurrency: usize::from(args.concurrency),
@@ -172,6 +211,12 @@ async fn main() -> Result<()> {
             .await
         }
         None => None,
+    };
+    // The server's processed counter counts error events only: a drained queue says the
+    // transactions were processed.
+    let processed = match processed {
+        Some(processed) if args.transactions => Some(processed.by_queue_depth(sent.counts.ok)),
+        other => other,
     };
 
     let server = match args.server_pid {
@@ -207,6 +252,11 @@ async fn main() -> Result<()> {
         templates: template_count,
         concurrency: usize::from(args.concurrency),
         issues: args.issues,
+        transactions: args.transactions.then_some(TransactionLoad {
+            spans: args.spans,
+            names: args.transaction_names,
+            n_plus_one_percent: args.n_plus_one_percent,
+        }),
         gzip: args.gzip,
         sent: sent.counts.sent(),
         send_seconds,

@@ -139,6 +139,27 @@ pub struct Processed {
     pub drained: bool,
 }
 
+impl Processed {
+    /// For items the counter does not count (transactions): once the queue was seen empty,
+    /// every `accepted` item was processed, whatever the counter says.
+    pub fn by_queue_depth(self, accepted: u64) -> Processed {
+        if !self.drained || self.events >= accepted as f64 {
+            return self;
+        }
+        let events = accepted as f64;
+        Processed {
+            metric: QUEUE_DEPTH_METRIC,
+            events,
+            events_per_sec: if self.seconds > 0.0 {
+                events / self.seconds
+            } else {
+                0.0
+            },
+            ..self
+        }
+    }
+}
+
 /// Decides, scrape by scrape, when the server has finished with the run.
 #[derive(Debug)]
 struct DrainWatch {
@@ -329,6 +350,27 @@ not a sample at all
         assert_eq!(metrics["vigil_queue_depth"], 0.0);
         assert!(metrics["vigil_weird_metric"].is_nan());
         assert!(!metrics.contains_key("not"), "{metrics:?}");
+    }
+
+    #[test]
+    fn a_drained_queue_counts_every_accepted_transaction() {
+        let drained = Processed {
+            metric: "vigil_events_processed_total",
+            events: 0.0,
+            seconds: 2.0,
+            events_per_sec: 0.0,
+            drained: true,
+        };
+        let processed = drained.clone().by_queue_depth(1000);
+        assert_eq!(processed.metric, "vigil_queue_depth");
+        assert_eq!(processed.events, 1000.0);
+        assert_eq!(processed.events_per_sec, 500.0);
+        // A drain that was not seen proves nothing.
+        let unsure = Processed {
+            drained: false,
+            ..drained
+        };
+        assert_eq!(unsure.by_queue_depth(1000).events, 0.0);
     }
 
     #[test]

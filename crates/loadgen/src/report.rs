@@ -22,6 +22,8 @@ pub struct Report {
     pub templates: usize,
     pub concurrency: usize,
     pub issues: u64,
+    /// Transaction mode's load; `None` when error events were sent.
+    pub transactions: Option<TransactionLoad>,
     pub gzip: bool,
     /// Attempts, whatever became of them (the sum of `status`).
     pub sent: u64,
@@ -44,6 +46,14 @@ pub struct Report {
     pub loadgen_cpu_seconds: Option<f64>,
     /// Whether Ctrl-C cut the send phase short.
     pub interrupted: bool,
+}
+
+/// What each transaction of a `--transactions` run held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TransactionLoad {
+    pub spans: u64,
+    pub names: u64,
+    pub n_plus_one_percent: u64,
 }
 
 /// Latency percentiles in milliseconds.
@@ -101,14 +111,23 @@ impl Report {
             let _ = writeln!(out, "{label:<14}{value}");
         };
         line("target", self.target.clone());
-        line(
-            "load",
-            format!(
-                "concurrency {}, {} issues, {} template{}, gzip {}, {} per body",
-                self.concurrency,
+        let what = match &self.transactions {
+            Some(t) => format!(
+                "transactions of {} spans, {} names, {}% with an N+1 run",
+                t.spans, t.names, t.n_plus_one_percent
+            ),
+            None => format!(
+                "{} issues, {} template{}",
                 self.issues,
                 self.templates,
                 if self.templates == 1 { "" } else { "s" },
+            ),
+        };
+        line(
+            "load",
+            format!(
+                "concurrency {}, {what}, gzip {}, {} per body",
+                self.concurrency,
                 if self.gzip { "on" } else { "off" },
                 or_na(self.mean_body_bytes.map(|b| bytes(b as u64))),
             ),
@@ -254,6 +273,7 @@ mod tests {
             templates: 1,
             concurrency: 32,
             issues: 10,
+            transactions: None,
             gzip: false,
             sent: 1000,
             status: StatusCounts {
@@ -343,6 +363,26 @@ mod tests {
         assert!(report.to_text().contains(
             "1.9 MiB (244.1 KiB at the drain, 97.7 KiB before the run), 2020 B per event"
         ));
+    }
+
+    #[test]
+    fn transaction_runs_say_what_each_transaction_held() {
+        let mut report = report();
+        report.transactions = Some(TransactionLoad {
+            spans: 30,
+            names: 50,
+            n_plus_one_percent: 20,
+        });
+        assert!(report.to_text().contains(
+            "concurrency 32, transactions of 30 spans, 50 names, 20% with an N+1 run, gzip off"
+        ));
+        let value: Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(value["transactions"]["spans"], 30);
+        assert_eq!(
+            serde_json::from_str::<Value>(&super::tests::report().to_json()).unwrap()
+                ["transactions"],
+            Value::Null
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ use vigil_protocol::rate_limits::parse_rate_limits;
 
 use crate::http::{connect, Connection, Target};
 use crate::templates::{Fresh, Template};
+use crate::transactions::{FreshTransaction, TransactionPlan};
 
 /// The client name in `X-Sentry-Auth` and `User-Agent`.
 pub const CLIENT: &str = "vigil-loadgen/0.1";
@@ -62,6 +63,8 @@ pub struct SendPlan {
     pub target: Target,
     pub public_key: String,
     pub templates: Vec<Template>,
+    /// Transaction mode: send generated transactions instead of the templates' events.
+    pub transactions: Option<TransactionPlan>,
     /// Events get fingerprints `loadgen-0` … `loadgen-{issues-1}`, round-robin.
     pub issues: u64,
     pub gzip: bool,
@@ -162,12 +165,6 @@ impl Shared {
 
     fn request(&self, ticket: u64, scratch: &mut Vec<u8>) -> Result<Request<Full<Bytes>>> {
         let plan = &self.plan;
-        let template = &plan.templates[(ticket % plan.templates.len() as u64) as usize];
-        let fresh = Fresh {
-            event_id: new_event_id(),
-            now: unix_now(),
-            issue: ticket % plan.issues,
-        };
         let mut request = Request::post(&plan.target.envelope_path)
             .header(HOST, &plan.target.authority)
             .header("x-sentry-auth", self.auth.clone())
@@ -176,14 +173,47 @@ impl Shared {
                 CONTENT_TYPE,
                 HeaderValue::from_static("application/x-sentry-envelope"),
             );
-        let body = if plan.gzip {
+        if plan.gzip {
             request = request.header(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            template.render_gzip(&fresh, scratch)
-        } else {
-            template.render(&fresh)
+        }
+        let body = match &plan.transactions {
+            Some(transactions) => {
+                let fresh = FreshTransaction::new(ticket, transactions.names(), unix_now());
+                let plain = transactions.render(&fresh, &plan.public_key);
+                if plan.gzip {
+                    gzip(&plain)?
+                } else {
+                    plain
+                }
+            }
+            None => {
+                let template = &plan.templates[(ticket % plan.templates.len() as u64) as usize];
+                let fresh = Fresh {
+                    event_id: new_event_id(),
+                    now: unix_now(),
+                    issue: ticket % plan.issues,
+                };
+                if plan.gzip {
+                    template.render_gzip(&fresh, scratch)
+                } else {
+                    template.render(&fresh)
+                }
+            }
         };
         Ok(request.body(Full::new(Bytes::from(body)))?)
     }
+}
+
+/// Gzips a generated body at the fastest level: unlike the templates, a generated body has no
+/// constant pieces to compress once, and the generator must not become the bottleneck.
+fn gzip(plain: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(plain.len() / 4),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(plain)?;
+    Ok(encoder.finish()?)
 }
 
 /// What one worker measured.

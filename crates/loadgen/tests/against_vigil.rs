@@ -90,18 +90,27 @@ fn metric(text: &str, name: &str) -> Option<f64> {
         .reduce(|a, b| a + b)
 }
 
-#[test]
-fn loadgen_events_are_all_accepted_by_vigil() {
+/// A running `vigil serve` on a fresh data dir with one project, or `None` (after saying why)
+/// when there is no binary or no fixtures to test with.
+struct Running {
+    server: Server,
+    data_dir: tempfile::TempDir,
+    dsn: String,
+    base_url: String,
+    http: reqwest::blocking::Client,
+}
+
+fn start_vigil() -> Option<Running> {
     let Some(bin) = vigil_bin() else {
         eprintln!(
             "skipped: no vigil binary in target/release or target/debug \
              (build it with `cargo build -p vigil`)"
         );
-        return;
+        return None;
     };
     if !fixtures_dir().is_dir() {
         eprintln!("skipped: no SDK fixtures at {}", fixtures_dir().display());
-        return;
+        return None;
     }
 
     let data_dir = tempfile::Builder::new()
@@ -160,6 +169,27 @@ fn loadgen_events_are_all_accepted_by_vigil() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    Some(Running {
+        server,
+        data_dir,
+        dsn,
+        base_url,
+        http,
+    })
+}
+
+#[test]
+fn loadgen_events_are_all_accepted_by_vigil() {
+    let Some(Running {
+        server,
+        data_dir: _data_dir,
+        dsn,
+        base_url,
+        http,
+    }) = start_vigil()
+    else {
+        return;
+    };
 
     let output = Command::new(env!("CARGO_BIN_EXE_vigil-loadgen"))
         .args(["--dsn", &dsn, "--fixtures"])
@@ -211,4 +241,55 @@ fn loadgen_events_are_all_accepted_by_vigil() {
     let accepted = metric(&metrics, "vigil_events_accepted_total")
         .unwrap_or_else(|| panic!("no vigil_events_accepted_total in /metrics:\n{metrics}"));
     assert!(accepted >= 300.0, "/metrics says {accepted} accepted");
+}
+
+#[test]
+fn loadgen_transactions_are_all_stored_by_vigil() {
+    let Some(running) = start_vigil() else {
+        return;
+    };
+    let output = Command::new(env!("CARGO_BIN_EXE_vigil-loadgen"))
+        .args(["--dsn", &running.dsn, "--transactions", "--spans", "30"])
+        .args(["--transaction-names", "7", "--n-plus-one-percent", "50"])
+        .args(["--events", "120", "--concurrency", "8", "--json"])
+        .output()
+        .expect("run vigil-loadgen");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "vigil-loadgen failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).expect("the report is JSON");
+    assert_eq!(
+        report["status"]["200"],
+        120,
+        "{report}\n{}",
+        running.server.log()
+    );
+    assert_eq!(report["transactions"]["spans"], 30, "{report}");
+    assert_eq!(report["processed"]["drained"], true, "{report}");
+    assert_eq!(report["processed"]["events"], 120.0, "{report}");
+
+    // The drain is read from the queue: check that every transaction and span was stored.
+    let db = rusqlite::Connection::open_with_flags(
+        running.data_dir.path().join("vigil.sqlite3"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open the server's database");
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |row| row.get(0)).expect(sql) };
+    assert_eq!(count("SELECT count(*) FROM transactions"), 120);
+    assert_eq!(
+        count("SELECT count(*) FROM spans"),
+        120 * 30,
+        "fresh span ids"
+    );
+    assert_eq!(
+        count("SELECT count(DISTINCT trace_id) FROM transactions"),
+        120
+    );
+    assert_eq!(count("SELECT count(DISTINCT name) FROM transactions"), 7);
+    // About half of the sends carry an N+1 run; each name's run is one issue.
+    let issues = count("SELECT count(*) FROM issues");
+    assert!((1..=7).contains(&issues), "{issues} issues");
 }
