@@ -63,7 +63,16 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Events older than this are clamped to the receive time (Sentry's retention window).
     pub retention_days: u32,
+    /// Email alerts go out through this server (`smtp://[user:pass@]host:port`, STARTTLS
+    /// when offered, or `smtps://…` for implicit TLS); `None`: they are recorded as
+    /// undeliverable rather than silently dropped.
+    pub smtp_url: Option<Url>,
+    /// The `From` of alert emails.
+    pub mail_from: String,
 }
+
+/// `From` of alert emails when `VIGIL_MAIL_FROM` is not set.
+pub const DEFAULT_MAIL_FROM: &str = "vigil@localhost";
 
 impl ServerConfig {
     pub fn new(public_url: Url) -> ServerConfig {
@@ -71,6 +80,8 @@ impl ServerConfig {
             public_url,
             limits: Limits::default(),
             retention_days: 90,
+            smtp_url: None,
+            mail_from: DEFAULT_MAIL_FROM.to_string(),
         }
     }
 

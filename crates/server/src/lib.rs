@@ -5,6 +5,7 @@
 //! HTTP: routing, authentication, body decoding and limits, status codes and JSON shapes.
 
 pub mod accounts;
+pub mod alerts;
 pub mod api;
 pub mod config;
 pub mod health;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub key_cache: Arc<ingest::key_cache::KeyCache>,
     /// The web UI's session key and login backoff.
     pub web: Arc<web::WebState>,
+    /// Alert rules cached for evaluation, and the signal that wakes the alert senders.
+    pub alerts: Arc<alerts::Alerts>,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
             key_limits: Arc::default(),
             key_cache: Arc::default(),
             web: Arc::default(),
+            alerts: Arc::default(),
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
         }

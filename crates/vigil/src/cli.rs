@@ -82,6 +82,14 @@ pub struct ServeArgs {
     #[arg(long, env = "VIGIL_RETENTION_DAYS", default_value_t = 90,
           value_parser = clap::value_parser!(u32).range(1..=36_500))]
     pub retention_days: u32,
+    /// SMTP server for email alerts: `smtp://[user:pass@]host:port` (STARTTLS when the server
+    /// offers it) or `smtps://…` (implicit TLS). Without it, email alerts are recorded as
+    /// undeliverable.
+    #[arg(long, env = "VIGIL_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<url::Url>,
+    /// The `From` address of alert emails.
+    #[arg(long, env = "VIGIL_MAIL_FROM", default_value = vigil_server::config::DEFAULT_MAIL_FROM)]
+    pub mail_from: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! The `/api/0/` web API: a subset of Sentry's, with the same paths and JSON shapes, so that
 //! sentry-cli and scripts written for Sentry work against Vigil.
 
+pub mod activities;
 pub mod auth;
 pub mod discover;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod projects;
 pub mod query;
 pub mod releases;
 pub mod root;
+pub mod rules;
 pub mod serialize;
 pub mod traces;
 
@@ -73,6 +75,20 @@ pub fn routes() -> Router<AppState> {
                 .put(performance_settings::set_transaction_threshold)
                 .delete(performance_settings::delete_transaction_threshold),
         )
+        .route(
+            "/projects/{org}/{project}/rules/",
+            get(rules::list_rules).post(rules::create_rule),
+        )
+        .route(
+            "/projects/{org}/{project}/rules/{rule_id}/",
+            get(rules::get_rule)
+                .put(rules::update_rule)
+                .delete(rules::delete_rule),
+        )
+        .route(
+            "/projects/{org}/{project}/notifications/",
+            get(rules::list_notifications),
+        )
         .route("/projects/", get(projects::list_all_projects))
         .route(
             "/projects/{org}/{project}/releases/",
@@ -100,6 +116,10 @@ pub fn routes() -> Router<AppState> {
             get(issues::get_issue).put(issues::update_issue),
         )
         .route("/issues/{issue_id}/tags/", get(issues::issue_tags))
+        .route(
+            "/issues/{issue_id}/activities/",
+            get(activities::issue_activities),
+        )
         .route("/issues/{issue_id}/events/", get(events::list_issue_events))
         .route(
             "/issues/{issue_id}/events/{which}/",

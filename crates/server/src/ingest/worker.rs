@@ -205,7 +205,10 @@ async fn write(state: &AppState, batch: Vec<Accepted>) -> Result<(), StoreError>
         ));
     }
     if !events.is_empty() {
-        state.store.save_events(events).await?;
+        // Alerts fire before the batch is acknowledged: see `alerts::evaluate`.
+        let pending = crate::alerts::evaluate::prepare(state, &events).await?;
+        let saved = state.store.save_events(events).await?;
+        crate::alerts::evaluate::fire(state, pending, &saved).await?;
     }
     if !spans.transactions.is_empty() || !spans.spans.is_empty() {
         state.store.save_spans(spans).await?;

@@ -27,6 +27,19 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let mut server_config = ServerConfig::new(public_url.clone());
     server_config.limits.max_queue_depth = args.max_queue_depth;
     server_config.retention_days = args.retention_days;
+    server_config.smtp_url = args.smtp_url.clone();
+    server_config.mail_from = args.mail_from.clone();
+    // A mail setting that cannot work stops the start rather than every email later.
+    match vigil_server::alerts::smtp::Mailer::from_config(&server_config)
+        .context("VIGIL_SMTP_URL / VIGIL_MAIL_FROM")?
+    {
+        Some(mailer) => {
+            tracing::info!(server = %mailer.server, from = %args.mail_from, "email alerts are sent through SMTP");
+        }
+        None => tracing::warn!(
+            "email is not configured (VIGIL_SMTP_URL): email alerts will be recorded as undeliverable"
+        ),
+    }
     let state = AppState::new(store, queue, server_config);
     // Workers and the background jobs stop together, after the last request.
     let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
@@ -38,6 +51,12 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         worker_count,
         background_stopped.clone(),
     );
+    // Alert senders run on every node, workers or not: each notification is claimed by one.
+    let senders = vigil_server::alerts::spawn_senders(
+        &state,
+        vigil_server::alerts::SenderOptions::default(),
+        background_stopped.clone(),
+    );
     let retention = vigil_server::retention::spawn(&state, background_stopped);
     tracing::info!(bind = %args.bind, public_url = %public_url, worker_count, "vigil is listening");
     vigil_server::serve(listener, state, shutdown_signal(), SHUTDOWN_GRACE).await?;
@@ -46,6 +65,9 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let _ = stop_background.send(true);
     for worker in workers {
         let _ = worker.await;
+    }
+    for sender in senders {
+        let _ = sender.await;
     }
     let _ = retention.await;
     tracing::info!("vigil stopped");
