@@ -78,7 +78,7 @@ requirements=tests/python/requirements.txt
 stamp=.venv/.requirements.sha256
 want=$(sha256sum "$requirements" | cut -d' ' -f1)
 if [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
-    && .venv/bin/python -c 'import sentry_sdk, django, celery, redis, selenium' >/dev/null 2>&1; then
+    && .venv/bin/python -c 'import sentry_sdk, django, celery, redis, selenium, aiosmtpd' >/dev/null 2>&1; then
     step "Python venv .venv is up to date with $requirements"
 else
     step "Python venv .venv from $requirements"

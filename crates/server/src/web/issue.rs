@@ -97,6 +97,7 @@ pub async fn detail(
         .store
         .issue_hourly_counts(&[issue.id], charts::series_start(now, 30, 86_400))
         .await?;
+    let activities = state.store.issue_activities(issue.id).await?;
     let mut tag_values = state.store.issue_tag_values(issue.id).await?;
     tag_values.retain(|value| !is_search_only_tag(&value.key));
 
@@ -135,6 +136,7 @@ pub async fn detail(
                     (charts::bars(&charts::bucket_counts(&hourly, issue.id, now, 30, 86_400), 280, 48, |i| format!("{} d ago", 29 - i)))
                 }
                 (facets(&tag_values))
+                (super::alerts::activity_list(&activities, now))
             }
         }
     };

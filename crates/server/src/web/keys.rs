@@ -43,6 +43,8 @@ pub async fn list(
             a href={ (prefix) "/organizations/" (org.slug) "/projects/" (project.slug) "/" } { (project.slug) }
             " / client keys · "
             a href={ (prefix) "/settings/" (org.slug) "/projects/" (project.slug) "/performance/" } { "performance settings" }
+            " · "
+            a href={ (prefix) "/organizations/" (org.slug) "/alerts/rules/#project-" (project.slug) } { "alert rules" }
         }
         h1 { "Client keys (DSN)" }
         @for key in &keys {

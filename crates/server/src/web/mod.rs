@@ -7,6 +7,7 @@
 //! is sent to the login form and back ([`session`]); organizations the viewer is not a member of
 //! answer 404, exactly like ones that do not exist.
 
+pub mod alerts;
 pub mod assets;
 pub mod charts;
 pub mod error;
@@ -75,6 +76,19 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/organizations/{org}/performance/{target}/",
             get(transaction::detail),
+        )
+        .route("/organizations/{org}/alerts/rules/", get(alerts::list))
+        .route(
+            "/organizations/{org}/alerts/rules/{project}/new/",
+            get(alerts::new_form).post(alerts::create),
+        )
+        .route(
+            "/organizations/{org}/alerts/rules/{project}/{rule_id}/",
+            get(alerts::edit_form).post(alerts::update),
+        )
+        .route(
+            "/organizations/{org}/alerts/rules/{project}/{rule_id}/delete/",
+            get(alerts::delete_form).post(alerts::delete),
         )
         .route(
             "/settings/{org}/projects/{project}/performance/",
