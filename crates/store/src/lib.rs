@@ -310,8 +310,11 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_alert_rule(&self, rule: &NewAlertRule) -> StoreResult<AlertRule>;
     /// Replaces a rule's fields; `None` when there is no such rule.
-    async fn update_alert_rule(&self, id: i64, rule: &NewAlertRule)
-        -> StoreResult<Option<AlertRule>>;
+    async fn update_alert_rule(
+        &self,
+        id: i64,
+        rule: &NewAlertRule,
+    ) -> StoreResult<Option<AlertRule>>;
     /// Deletes a rule (its firings and pending notifications go with it).
     async fn delete_alert_rule(&self, id: i64) -> StoreResult<bool>;
     async fn alert_rule(&self, id: i64) -> StoreResult<Option<AlertRule>>;
@@ -331,22 +334,30 @@ pub trait Store: Send + Sync + 'static {
         lease_secs: f64,
     ) -> StoreResult<Vec<Notification>>;
     /// Ends a claim. `Sent` also adds a `notification` entry to the issue's activity.
-    async fn finish_notification(&self, id: i64, outcome: NotificationOutcome)
-        -> StoreResult<()>;
+    async fn finish_notification(&self, id: i64, outcome: NotificationOutcome) -> StoreResult<()>;
     /// A project's notifications, newest first (attempts and last errors are visible).
-    async fn list_notifications(&self, project_id: i64, limit: u64)
-        -> StoreResult<Vec<Notification>>;
+    async fn list_notifications(
+        &self,
+        project_id: i64,
+        limit: u64,
+    ) -> StoreResult<Vec<Notification>>;
     /// When a notification of this rule, kind and target was last sent (digests wait a minute).
-    async fn last_sent(&self, rule_id: i64, kind: &str, target: &str)
-        -> StoreResult<Option<UnixTime>>;
+    async fn last_sent(
+        &self,
+        rule_id: i64,
+        kind: &str,
+        target: &str,
+    ) -> StoreResult<Option<UnixTime>>;
     /// An issue's activity, newest first.
     async fn issue_activities(&self, issue_id: i64) -> StoreResult<Vec<IssueActivity>>;
     /// Events and distinct users of each issue with `timestamp >= since`.
-    async fn issue_counts(&self, issue_ids: &[i64], since: UnixTime)
-        -> StoreResult<Vec<IssueCounts>>;
+    async fn issue_counts(
+        &self,
+        issue_ids: &[i64],
+        since: UnixTime,
+    ) -> StoreResult<Vec<IssueCounts>>;
     /// The members of an organization with their role, by user id.
-    async fn organization_members(&self, organization_id: i64)
-        -> StoreResult<Vec<(User, String)>>;
+    async fn organization_members(&self, organization_id: i64) -> StoreResult<Vec<(User, String)>>;
     /// Ignores an issue until a time: its first event at or after it makes it unresolved
     /// again, reported as `reappeared` (Sentry's "ignore for N minutes").
     async fn snooze_issue(&self, id: i64, until: UnixTime) -> StoreResult<Option<Issue>>;

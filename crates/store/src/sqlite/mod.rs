@@ -53,12 +53,12 @@ pub use self::queue::SqliteQueue;
 
 use self::connection::Connections;
 use crate::{
+    AlertRule, Firing, IssueActivity, IssueCounts, NewAlertRule, Notification, NotificationOutcome,
+};
+use crate::{
     ApiToken, Deploy, Issue, IssueQuery, IssueStatus, KeyRateLimit, NewDeploy, NewEvent,
     Organization, Project, ProjectKey, RawItem, Release, ReleaseFields, RetentionPass, SavedEvent,
     Store, StoreError, StoreResult, StoredEvent, TagValueCount, UnixTime, User,
-};
-use crate::{
-    AlertRule, Firing, IssueActivity, IssueCounts, NewAlertRule, Notification, NotificationOutcome,
 };
 use crate::{
     PerformanceSettings, SavedSpans, SpanAggregate, SpanBatch, StoredSpan, StoredTransaction,
@@ -620,7 +620,11 @@ impl Store for SqliteStore {
         alerts::create_alert_rule(self, rule).await
     }
 
-    async fn update_alert_rule(&self, id: i64, rule: &NewAlertRule) -> StoreResult<Option<AlertRule>> {
+    async fn update_alert_rule(
+        &self,
+        id: i64,
+        rule: &NewAlertRule,
+    ) -> StoreResult<Option<AlertRule>> {
         alerts::update_alert_rule(self, id, rule).await
     }
 
@@ -640,7 +644,13 @@ impl Store for SqliteStore {
         alerts::record_firings(self, firings).await
     }
 
-    async fn claim_notifications(&self, kinds: &[&str], now: UnixTime, limit: u64, lease_secs: f64) -> StoreResult<Vec<Notification>> {
+    async fn claim_notifications(
+        &self,
+        kinds: &[&str],
+        now: UnixTime,
+        limit: u64,
+        lease_secs: f64,
+    ) -> StoreResult<Vec<Notification>> {
         alerts::claim_notifications(self, kinds, now, limit, lease_secs).await
     }
 
@@ -648,11 +658,20 @@ impl Store for SqliteStore {
         alerts::finish_notification(self, id, outcome).await
     }
 
-    async fn list_notifications(&self, project_id: i64, limit: u64) -> StoreResult<Vec<Notification>> {
+    async fn list_notifications(
+        &self,
+        project_id: i64,
+        limit: u64,
+    ) -> StoreResult<Vec<Notification>> {
         alerts::list_notifications(self, project_id, limit).await
     }
 
-    async fn last_sent(&self, rule_id: i64, kind: &str, target: &str) -> StoreResult<Option<UnixTime>> {
+    async fn last_sent(
+        &self,
+        rule_id: i64,
+        kind: &str,
+        target: &str,
+    ) -> StoreResult<Option<UnixTime>> {
         alerts::last_sent(self, rule_id, kind, target).await
     }
 
@@ -660,7 +679,11 @@ impl Store for SqliteStore {
         alerts::issue_activities(self, issue_id).await
     }
 
-    async fn issue_counts(&self, issue_ids: &[i64], since: UnixTime) -> StoreResult<Vec<IssueCounts>> {
+    async fn issue_counts(
+        &self,
+        issue_ids: &[i64],
+        since: UnixTime,
+    ) -> StoreResult<Vec<IssueCounts>> {
         alerts::issue_counts(self, issue_ids, since).await
     }
 
