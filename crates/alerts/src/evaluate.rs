@@ -31,15 +31,49 @@ pub struct EventFacts<'a> {
 /// The count windows (seconds) that the frequency conditions of these rules need, ascending
 /// and each once, so the server fetches `issue_counts` once per window per batch.
 pub fn count_windows(rules: &[AlertRule]) -> Vec<u64> {
+    windows_of(
+        rules,
+        &[vocab::EVENT_FREQUENCY, vocab::UNIQUE_USER_FREQUENCY],
+    )
+}
+
+/// The windows of [`count_windows`] in which distinct users must be counted too (those of
+/// unique-user conditions): counting users reads the events, counting events does not.
+pub fn user_count_windows(rules: &[AlertRule]) -> Vec<u64> {
+    windows_of(rules, &[vocab::UNIQUE_USER_FREQUENCY])
+}
+
+/// For each window of a unique-user condition, the smallest `value` it must exceed: an issue
+/// with no more users than that in all its life cannot fire any of them, so its users in the
+/// window need not be counted.
+pub fn user_count_thresholds(rules: &[AlertRule]) -> Vec<(u64, u64)> {
+    let mut thresholds: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+    for node in rules.iter().flat_map(|rule| nodes(&rule.conditions)) {
+        if node_id(node) != vocab::UNIQUE_USER_FREQUENCY {
+            continue;
+        }
+        let Some(window) = node
+            .get("interval")
+            .and_then(Value::as_str)
+            .and_then(interval_secs)
+        else {
+            continue;
+        };
+        let value = node.get("value").and_then(Value::as_u64).unwrap_or(0);
+        thresholds
+            .entry(window)
+            .and_modify(|least| *least = (*least).min(value))
+            .or_insert(value);
+    }
+    thresholds.into_iter().collect()
+}
+
+/// The intervals of the conditions with one of these ids, in seconds, ascending, each once.
+fn windows_of(rules: &[AlertRule], condition_ids: &[&str]) -> Vec<u64> {
     let mut windows: Vec<u64> = rules
         .iter()
         .flat_map(|rule| nodes(&rule.conditions))
-        .filter(|node| {
-            matches!(
-                node_id(node),
-                vocab::EVENT_FREQUENCY | vocab::UNIQUE_USER_FREQUENCY
-            )
-        })
+        .filter(|node| condition_ids.contains(&node_id(node)))
         .filter_map(|node| node.get("interval").and_then(Value::as_str))
         .filter_map(interval_secs)
         .collect();
@@ -223,4 +257,54 @@ fn nodes(list: &Value) -> &[Value] {
 
 fn node_id(node: &Value) -> &str {
     node.get("id").and_then(Value::as_str).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use vigil_store::AlertRule;
+
+    use super::{count_windows, user_count_thresholds, user_count_windows};
+    use crate::vocabulary as vocab;
+
+    fn rule(conditions: serde_json::Value) -> AlertRule {
+        AlertRule {
+            id: 1,
+            project_id: 1,
+            name: "spike".into(),
+            environment: None,
+            frequency_minutes: 30,
+            action_match: "any".into(),
+            filter_match: "all".into(),
+            conditions,
+            filters: json!([]),
+            actions: json!([]),
+            created_by: None,
+            date_created: 0.0,
+        }
+    }
+
+    #[test]
+    fn user_count_windows_are_those_of_unique_user_conditions_only() {
+        let rules = [
+            rule(json!([
+                {"id": vocab::EVENT_FREQUENCY, "value": 10, "interval": "1h"},
+                {"id": vocab::UNIQUE_USER_FREQUENCY, "value": 3, "interval": "5m"},
+            ])),
+            rule(json!([
+                {"id": vocab::UNIQUE_USER_FREQUENCY, "value": 3, "interval": "1d"},
+                {"id": vocab::UNIQUE_USER_FREQUENCY, "value": 9, "interval": "5m"},
+                {"id": vocab::EVENT_FREQUENCY, "value": 1, "interval": "1m"},
+            ])),
+        ];
+        assert_eq!(user_count_windows(&rules), vec![300, 86_400]);
+        // The least value per window: 3 and 9 in 5 minutes → 3.
+        assert_eq!(user_count_thresholds(&rules), vec![(300, 3), (86_400, 3)]);
+        assert_eq!(count_windows(&rules), vec![60, 300, 3600, 86_400]);
+        assert!(user_count_windows(&rules[..0]).is_empty());
+        let events_only = [rule(json!([
+            {"id": vocab::EVENT_FREQUENCY, "value": 10, "interval": "1h"},
+        ]))];
+        assert!(user_count_windows(&events_only).is_empty());
+    }
 }

@@ -15,7 +15,9 @@ mod rule;
 pub mod vocabulary;
 
 pub use api::{node_label, rule_json};
-pub use evaluate::{count_windows, evaluate, EventFacts};
+pub use evaluate::{
+    count_windows, evaluate, user_count_thresholds, user_count_windows, EventFacts,
+};
 pub use recipients::email_recipients;
 pub use render::{render_digest, render_notifications, AlertContext};
 pub use rule::{parse_rule, RuleError, RuleSpec};

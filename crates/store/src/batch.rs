@@ -37,6 +37,13 @@ pub(crate) fn validate(event: &NewEvent) -> StoreResult<()> {
 /// Seconds per bucket of `issue_hourly`.
 pub(crate) const HOUR: f64 = 3600.0;
 
+/// Seconds per bucket of `issue_minutely`.
+pub(crate) const MINUTE: f64 = 60.0;
+
+/// How long retention keeps `issue_minutely` buckets, before its current time: they serve only
+/// the first partial hour of a frequency condition's window, and the hourly buckets the rest.
+pub(crate) const MINUTES_KEPT: f64 = 2.0 * HOUR;
+
 /// What a batch adds to the counters; each backend writes it (SQLite: `sqlite/tally.rs`,
 /// PostgreSQL: `postgres/tally.rs`).
 #[derive(Default)]
@@ -45,6 +52,8 @@ pub(crate) struct Tally<'a> {
     pub(crate) users: BTreeSet<(i64, &'a str)>,
     pub(crate) tag_values: BTreeMap<(i64, &'a str, &'a str), Seen>,
     pub(crate) hours: BTreeMap<(i64, i64), i64>,
+    /// `(issue_id, minute)` → events, for frequency conditions (see `issue_counts`).
+    pub(crate) minutes: BTreeMap<(i64, i64), i64>,
 }
 
 /// One issue's share of the batch.
@@ -117,6 +126,7 @@ impl<'a> Tally<'a> {
         }
 
         *self.hours.entry((issue_id, hour_of(at))).or_default() += 1;
+        *self.minutes.entry((issue_id, minute_of(at))).or_default() += 1;
     }
 }
 
@@ -152,7 +162,54 @@ pub(crate) fn hour_of(at: f64) -> i64 {
     ((at / HOUR).floor() * HOUR) as i64
 }
 
-/// What expired events counted, to be taken back off their issues by retention.
+/// The start of the `issue_minutely` bucket of a time (as [`hour_of`]).
+pub(crate) fn minute_of(at: f64) -> i64 {
+    ((at / MINUTE).floor() * MINUTE) as i64
+}
+
+/// Where `issue_counts` reads the events since a time: the minute buckets in
+/// `[minutes_from, hours_from)` and the hour buckets from `hours_from` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CountBuckets {
+    pub(crate) minutes_from: i64,
+    pub(crate) hours_from: i64,
+}
+
+impl CountBuckets {
+    /// The buckets for the events since `since`, as of `now`: the minutes of `since`'s partial
+    /// hour, then whole hours. A partial hour older than the minute buckets retention keeps
+    /// (less a margin for clocks of other nodes) is read from its hour bucket, whole.
+    pub(crate) fn since(since: f64, now: f64) -> CountBuckets {
+        const CLOCK_MARGIN: f64 = 10.0 * MINUTE;
+        // Clamped so that the `as` casts below stay far from saturation and the arithmetic
+        // from overflow, whatever the caller passes.
+        let since = if since.is_nan() {
+            0.0
+        } else {
+            since.clamp(-1e13, 1e13)
+        };
+        let hour_start = hour_of(since);
+        if since < now - MINUTES_KEPT + CLOCK_MARGIN {
+            return CountBuckets {
+                minutes_from: hour_start,
+                hours_from: hour_start,
+            };
+        }
+        let minute_start = minute_of(since);
+        CountBuckets {
+            minutes_from: minute_start,
+            hours_from: if minute_start == hour_start {
+                hour_start
+            } else {
+                hour_start + HOUR as i64
+            },
+        }
+    }
+}
+
+/// What expired events counted, to be taken back off their issues by retention. Minute
+/// buckets are left out: retention drops them after [`MINUTES_KEPT`], long before any event
+/// expires.
 #[derive(Default)]
 pub(crate) struct Uncount {
     pub(crate) per_issue: BTreeMap<i64, i64>,
@@ -195,5 +252,49 @@ impl Uncount {
         if let Some(user) = event.user_tag.as_deref().filter(|u| !u.is_empty()) {
             self.users.insert((issue_id, user.to_owned()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CountBuckets, HOUR};
+
+    const NOW: f64 = 1_700_000_000.0;
+
+    #[test]
+    fn recent_windows_read_minutes_up_to_the_next_hour_then_hours() {
+        let since = NOW - 300.0 - 12.0;
+        let minute = ((since / 60.0).floor() * 60.0) as i64;
+        let next_hour = ((since / HOUR).floor() * HOUR) as i64 + 3600;
+        assert_eq!(
+            CountBuckets::since(since, NOW),
+            CountBuckets {
+                minutes_from: minute,
+                hours_from: next_hour,
+            }
+        );
+        // On an hour's first minute, the hour bucket is as fine as its minutes.
+        let on_hour = (NOW / HOUR).floor() * HOUR;
+        assert_eq!(
+            CountBuckets::since(on_hour + 30.0, NOW),
+            CountBuckets {
+                minutes_from: on_hour as i64,
+                hours_from: on_hour as i64,
+            }
+        );
+    }
+
+    #[test]
+    fn windows_past_the_kept_minutes_read_their_first_hour_whole() {
+        let since = NOW - 86_400.0 - 100.0;
+        let hour = ((since / HOUR).floor() * HOUR) as i64;
+        assert_eq!(
+            CountBuckets::since(since, NOW),
+            CountBuckets {
+                minutes_from: hour,
+                hours_from: hour,
+            }
+        );
+        assert_eq!(CountBuckets::since(f64::NAN, NOW).hours_from, 0);
     }
 }

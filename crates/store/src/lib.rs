@@ -350,11 +350,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<UnixTime>>;
     /// An issue's activity, newest first.
     async fn issue_activities(&self, issue_id: i64) -> StoreResult<Vec<IssueActivity>>;
-    /// Events and distinct users of each issue with `timestamp >= since`.
+    /// Events of each issue with `timestamp >= since`, and their distinct users when
+    /// `with_users` (0 otherwise: users are read from the events, which only unique-user
+    /// conditions need). One entry per issue asked for, in that order.
+    ///
+    /// Events come from counters ingest keeps, not from the events: per-minute buckets for the
+    /// rest of `since`'s hour, per-hour buckets after. So they include the events of `since`'s
+    /// minute before `since` (at most a minute's worth); and when `since` lies more than about
+    /// two hours back, where the minute buckets are gone, the events of its whole hour.
     async fn issue_counts(
         &self,
         issue_ids: &[i64],
         since: UnixTime,
+        with_users: bool,
     ) -> StoreResult<Vec<IssueCounts>>;
     /// The members of an organization with their role, by user id.
     async fn organization_members(&self, organization_id: i64) -> StoreResult<Vec<(User, String)>>;

@@ -57,7 +57,7 @@ macro_rules! alerts_suite {
             failed_and_undeliverable_are_final_with_their_reason,
             notifications_are_listed_newest_first,
             last_sent_is_the_latest_send_of_rule_kind_and_target,
-            issue_counts_count_events_and_distinct_users_since_a_time,
+            issue_counts_are_exact_for_recent_windows_from_minute_and_hour_buckets,
             organization_members_come_with_their_roles,
             snoozed_issue_reappears_with_the_first_event_after_until,
             snooze_ends_within_one_batch,
@@ -932,37 +932,115 @@ pub async fn last_sent_is_the_latest_send_of_rule_kind_and_target(store: &dyn St
     );
 }
 
-pub async fn issue_counts_count_events_and_distinct_users_since_a_time(store: &dyn Store) {
+/// `event`, at an absolute time (received half a second later).
+fn event_at(project_id: i64, n: u32, hash: &str, at: f64, user: Option<&str>) -> NewEvent {
+    let mut event = event(project_id, n, hash, 0.0, user);
+    event.timestamp = at;
+    event.received = at + 0.5;
+    event
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+pub async fn issue_counts_are_exact_for_recent_windows_from_minute_and_hour_buckets(
+    store: &dyn Store,
+) {
     let (_, project_id) = project(store, "acme").await;
+    // Windows that start on a minute, as the buckets do: the counts are then exact.
+    let minute = (unix_now() / 60.0).floor() * 60.0;
+    let day_ago = minute - 86_400.0;
     let events = vec![
-        event(project_id, 1, "a", -600.0, Some("id:1")),
-        event(project_id, 2, "a", -30.0, Some("id:1")),
-        event(project_id, 3, "a", -10.0, Some("id:2")),
-        event(project_id, 4, "a", 0.0, None),
-        event(project_id, 5, "b", -5.0, Some("id:1")),
-        event(project_id, 6, "c", -3600.0, Some("id:9")),
+        event_at(project_id, 1, "a", minute, Some("id:1")),
+        event_at(project_id, 2, "a", minute - 30.0, Some("id:2")),
+        // `since` is inclusive.
+        event_at(project_id, 3, "a", minute - 60.0, None),
+        event_at(project_id, 4, "a", minute - 61.0, Some("id:3")),
+        event_at(project_id, 5, "a", minute - 299.0, Some("id:1")),
+        event_at(project_id, 6, "a", minute - 301.0, Some("id:4")),
+        event_at(project_id, 7, "a", minute - 3000.0, Some("id:4")),
+        event_at(project_id, 8, "a", minute - 3601.0, Some("id:5")),
+        event_at(project_id, 9, "a", minute - 5.0 * 3600.0, Some("id:6")),
+        // Before the day's window, in an earlier hour.
+        event_at(project_id, 10, "a", day_ago - 7200.0, Some("id:7")),
+        event_at(project_id, 11, "b", minute - 10.0, Some("id:1")),
+        event_at(project_id, 12, "c", day_ago - 7200.0, Some("id:1")),
     ];
     let saved = store.save_events(events).await.unwrap();
-    let (a, b, c) = (saved[0].issue_id, saved[4].issue_id, saved[5].issue_id);
+    let (a, b, c) = (saved[0].issue_id, saved[10].issue_id, saved[11].issue_id);
     // A duplicate counts nothing.
     store
-        .save_events(vec![event(project_id, 3, "a", -10.0, Some("id:2"))])
+        .save_events(vec![event_at(
+            project_id,
+            2,
+            "a",
+            minute - 30.0,
+            Some("id:2"),
+        )])
         .await
         .unwrap();
 
-    let counts = store.issue_counts(&[a, b, c], T0 - 60.0).await.unwrap();
-    let by_issue = |id: i64| *counts.iter().find(|c| c.issue_id == id).unwrap();
-    assert_eq!(counts.len(), 3);
-    assert_eq!((by_issue(a).events, by_issue(a).users), (3, 2));
-    assert_eq!((by_issue(b).events, by_issue(b).users), (1, 1));
-    assert_eq!((by_issue(c).events, by_issue(c).users), (0, 0));
+    let events_of = |counts: Vec<vigil_store::IssueCounts>| -> Vec<(i64, u64, u64)> {
+        counts
+            .iter()
+            .map(|count| (count.issue_id, count.events, count.users))
+            .collect()
+    };
+    // In the order asked, zero counts included; users only when asked.
+    let counts = store
+        .issue_counts(&[c, a, b], minute - 60.0, false)
+        .await
+        .unwrap();
+    assert_eq!(events_of(counts), vec![(c, 0, 0), (a, 3, 0), (b, 1, 0)]);
+    for (window, events, users) in [
+        (60.0, 3, 2),
+        (300.0, 5, 3),
+        (3600.0, 7, 4),
+        (86_400.0, 9, 6),
+    ] {
+        let since = minute - window;
+        let counts = store.issue_counts(&[a], since, false).await.unwrap();
+        assert_eq!(events_of(counts), vec![(a, events, 0)], "window {window}");
+        let counts = store.issue_counts(&[a], since, true).await.unwrap();
+        assert_eq!(
+            events_of(counts),
+            vec![(a, events, users)],
+            "window {window}"
+        );
+    }
+    // Within the minute buckets, a window starting mid-minute counts that whole minute.
+    let counts = store.issue_counts(&[a], minute - 45.0, true).await.unwrap();
+    assert_eq!(events_of(counts), vec![(a, 3, 2)]);
+    // Past the minute buckets, a window counts its first hour whole (documented): an event
+    // at the start of that hour counts, whether or not it is before `since`.
+    let hour_of_day_ago = (day_ago / 3600.0).floor() * 3600.0;
+    store
+        .save_events(vec![event_at(
+            project_id,
+            13,
+            "a",
+            hour_of_day_ago,
+            Some("id:8"),
+        )])
+        .await
+        .unwrap();
+    let counts = store.issue_counts(&[a], day_ago, false).await.unwrap();
+    assert_eq!(events_of(counts), vec![(a, 10, 0)]);
 
-    // `since` is inclusive, by the event's timestamp.
-    let counts = store.issue_counts(&[a], T0 - 600.0).await.unwrap();
-    assert_eq!((counts[0].events, counts[0].users), (4, 2));
-    let counts = store.issue_counts(&[a], T0 + 0.1).await.unwrap();
-    assert_eq!((counts[0].events, counts[0].users), (0, 0));
-    assert!(store.issue_counts(&[], T0).await.unwrap().is_empty());
+    let counts = store
+        .issue_counts(&[a], minute + 120.0, true)
+        .await
+        .unwrap();
+    assert_eq!(events_of(counts), vec![(a, 0, 0)]);
+    assert!(store
+        .issue_counts(&[], minute, true)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn organization_members_come_with_their_roles(store: &dyn Store) {
@@ -1337,7 +1415,7 @@ async fn sqlite_migration_gives_existing_projects_the_default_rule() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP TABLE alert_rules; DROP TABLE alert_firings; DROP TABLE rule_issue_state;
-         DROP TABLE notifications; DROP TABLE issue_activities;
+         DROP TABLE notifications; DROP TABLE issue_activities; DROP TABLE issue_minutely;
          ALTER TABLE issues DROP COLUMN ignored_until;
          ALTER TABLE events DROP COLUMN alert_flags;
          DELETE FROM schema_migrations WHERE version = 9;",

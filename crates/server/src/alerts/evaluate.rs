@@ -36,6 +36,10 @@ pub struct Pending {
     rules: HashMap<i64, Arc<Vec<AlertRule>>>,
     /// The count windows of each project's frequency conditions.
     windows: HashMap<i64, Vec<u64>>,
+    /// Those of each project's windows in which users must be counted too (unique-user
+    /// conditions), with the least number of users they must exceed; events alone come from
+    /// counters, users from the events.
+    user_windows: HashMap<i64, Vec<(u64, u64)>>,
     /// By the event's position in the batch; `None` for projects without rules.
     briefs: Vec<Option<Brief>>,
 }
@@ -72,9 +76,15 @@ pub async fn prepare(state: &AppState, events: &[NewEvent]) -> Result<Pending, S
         .iter()
         .map(|(&project_id, rules)| (project_id, vigil_alerts::count_windows(rules)))
         .collect();
+    let user_windows = rules
+        .iter()
+        .map(|(&project_id, rules)| (project_id, vigil_alerts::user_count_thresholds(rules)))
+        .filter(|(_, windows)| !windows.is_empty())
+        .collect();
     Ok(Pending {
         rules,
         windows,
+        user_windows,
         briefs,
     })
 }
@@ -129,7 +139,7 @@ pub async fn fire(
             }
         }
     }
-    let counts = frequency_counts(state, &pending, &candidates).await?;
+    let counts = frequency_counts(state, &pending, &candidates, &issues).await?;
 
     let mut firings = Vec::new();
     for (brief, saved) in candidates {
@@ -215,13 +225,16 @@ pub async fn fire(
 
 /// The counts frequency conditions need: for each window the rules of the candidates'
 /// projects use, one `issue_counts` call for the issues of those projects, counted from the
-/// batch's latest receive time back.
+/// batch's latest receive time back; users only in the windows of unique-user conditions.
 async fn frequency_counts(
     state: &AppState,
     pending: &Pending,
     candidates: &[(&Brief, &SavedEvent)],
+    issues: &HashMap<i64, Issue>,
 ) -> Result<HashMap<(u64, i64), IssueCounts>, StoreError> {
     let mut issues_by_window: HashMap<u64, BTreeSet<i64>> = HashMap::new();
+    // Per window of a unique-user condition, the least number of users it must exceed.
+    let mut user_thresholds: HashMap<u64, u64> = HashMap::new();
     let mut latest = f64::MIN;
     for (brief, saved) in candidates {
         let Some(windows) = pending.windows.get(&brief.project_id) else {
@@ -234,13 +247,44 @@ async fn frequency_counts(
                 .insert(saved.issue_id);
             latest = latest.max(brief.received);
         }
+        for &(window, least) in pending
+            .user_windows
+            .get(&brief.project_id)
+            .into_iter()
+            .flatten()
+        {
+            user_thresholds
+                .entry(window)
+                .and_modify(|known| *known = (*known).min(least))
+                .or_insert(least);
+        }
     }
     let mut counts = HashMap::new();
     for (window, issue_ids) in issues_by_window {
-        let issue_ids: Vec<i64> = issue_ids.into_iter().collect();
         let since = latest - window as f64;
-        for count in state.store.issue_counts(&issue_ids, since).await? {
-            counts.insert((window, count.issue_id), count);
+        // Users are counted from the events, the one costly read: only for issues that have
+        // had more users in all their life than a unique-user condition of this window must
+        // exceed. For the others the issue's own user count stands in (it cannot fire).
+        let (with_users, without_users): (Vec<i64>, Vec<i64>) = match user_thresholds.get(&window) {
+            Some(&least) => issue_ids.into_iter().partition(|id| {
+                issues
+                    .get(id)
+                    .is_some_and(|issue| issue.user_count.max(0) as u64 > least)
+            }),
+            None => (Vec::new(), issue_ids.into_iter().collect()),
+        };
+        for (ids, users) in [(with_users, true), (without_users, false)] {
+            if ids.is_empty() {
+                continue;
+            }
+            for mut count in state.store.issue_counts(&ids, since, users).await? {
+                if !users {
+                    if let Some(issue) = issues.get(&count.issue_id) {
+                        count.users = issue.user_count.max(0) as u64;
+                    }
+                }
+                counts.insert((window, count.issue_id), count);
+            }
         }
     }
     Ok(counts)

@@ -13,11 +13,13 @@
 use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Transaction};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::error::{corrupt, is_transient, DbContext};
 use super::sql::{self, get, sql_int};
 use super::{issues, now, users, PgStore};
+use crate::batch::CountBuckets;
 use crate::{
     AlertRule, Firing, Issue, IssueActivity, IssueCounts, NewAlertRule, Notification,
     NotificationOutcome, NotificationStatus, StoreResult, UnixTime, User,
@@ -603,25 +605,45 @@ pub(super) async fn issue_activities(
     .collect()
 }
 
-/// One answer per issue asked for, in their order (zero when it has no such events), from the
-/// `(issue_id, timestamp)` index.
+/// One answer per issue asked for, in their order (zero when it has no such events). Events
+/// from the minute and hour buckets (see [`CountBuckets`]); users, only when asked, from the
+/// `(issue_id, timestamp)` index of the events.
 pub(super) async fn issue_counts(
     store: &PgStore,
     issue_ids: &[i64],
     since: UnixTime,
+    with_users: bool,
 ) -> StoreResult<Vec<IssueCounts>> {
     if issue_ids.is_empty() {
         return Ok(Vec::new());
     }
+    let buckets = CountBuckets::since(since, now());
+    let users = if with_users {
+        "(SELECT count(DISTINCT e.user_tag) FROM events e
+          WHERE e.issue_id = u.issue_id AND e.timestamp >= $4)"
+    } else {
+        "0::BIGINT"
+    };
+    let mut params: Vec<&(dyn ToSql + Sync)> =
+        vec![&issue_ids, &buckets.minutes_from, &buckets.hours_from];
+    if with_users {
+        params.push(&since);
+    }
     sql::query(
         &store.client().await?,
-        "SELECT u.issue_id, count(e.issue_id), count(DISTINCT e.user_tag)
-         FROM UNNEST($1::BIGINT[]) WITH ORDINALITY AS u(issue_id, n)
-         LEFT JOIN events e ON e.issue_id = u.issue_id AND e.timestamp >= $2
-         GROUP BY u.issue_id, u.n
-         ORDER BY u.n",
-        &[&issue_ids, &since],
-        "counting an issue's events",
+        &format!(
+            "SELECT u.issue_id,
+                 coalesce((SELECT sum(m.count) FROM issue_minutely m
+                           WHERE m.issue_id = u.issue_id
+                             AND m.minute >= $2 AND m.minute < $3), 0)::BIGINT
+               + coalesce((SELECT sum(h.count) FROM issue_hourly h
+                           WHERE h.issue_id = u.issue_id AND h.hour >= $3), 0)::BIGINT,
+                 {users}
+             FROM UNNEST($1::BIGINT[]) WITH ORDINALITY AS u(issue_id, n)
+             ORDER BY u.n"
+        ),
+        &params,
+        "counting issues' events",
     )
     .await?
     .iter()

@@ -9,8 +9,9 @@
 use deadpool_postgres::{Client, GenericClient};
 
 use super::error::{corrupt, DbContext};
+use super::now;
 use super::sql::{self, get, sql_int};
-use crate::batch::{Expired, Uncount};
+use crate::batch::{Expired, Uncount, MINUTES_KEPT};
 use crate::{RetentionPass, StoreResult};
 
 /// Deletes up to `limit` expired events and what they counted; returns what was deleted and
@@ -46,6 +47,16 @@ pub(crate) async fn delete_expired(
     )
     .await?;
     let (transactions, spans) = delete_expired_performance(&tx, before, limit).await?;
+    // Minute buckets serve only recent windows: they go after hours, not after `before`.
+    let old_minutes = (now() - MINUTES_KEPT).floor() as i64;
+    sql::execute(
+        &tx,
+        "DELETE FROM issue_minutely WHERE ctid = ANY(ARRAY(
+             SELECT ctid FROM issue_minutely WHERE minute < $1 LIMIT $2))",
+        &[&old_minutes, &sql_int(limit)],
+        "deleting old minute counts",
+    )
+    .await?;
     // Notifications that are done with (sent, failed, undeliverable) and older than the cutoff;
     // pending ones are still on their way.
     sql::execute(
@@ -256,6 +267,7 @@ async fn delete_empty_issues<C: GenericClient>(
             "DELETE FROM issue_users WHERE issue_id = $1",
             "DELETE FROM issue_tag_values WHERE issue_id = $1",
             "DELETE FROM issue_hourly WHERE issue_id = $1",
+            "DELETE FROM issue_minutely WHERE issue_id = $1",
             "DELETE FROM issues WHERE id = $1",
         ] {
             sql::execute(tx, statement, &[&issue_id], "deleting an expired issue").await?;

@@ -40,6 +40,11 @@ impl<'a> Tally<'a> {
             rows.hours.push(*hour);
             rows.hour_counts.push(*count);
         }
+        for ((issue_id, minute), count) in &self.minutes {
+            rows.minute_issue_ids.push(*issue_id);
+            rows.minutes.push(*minute);
+            rows.minute_counts.push(*count);
+        }
         rows
     }
 }
@@ -68,6 +73,9 @@ pub(crate) struct TallyRows<'a> {
     hour_issue_ids: Vec<i64>,
     hours: Vec<i64>,
     hour_counts: Vec<i64>,
+    minute_issue_ids: Vec<i64>,
+    minutes: Vec<i64>,
+    minute_counts: Vec<i64>,
 }
 
 impl TallyRows<'_> {
@@ -153,6 +161,14 @@ impl TallyRows<'_> {
                  count = issue_hourly.count + excluded.count",
             vec![&self.hour_issue_ids, &self.hours, &self.hour_counts],
             "counting an issue's hourly events",
+        );
+        pipeline.push(
+            "INSERT INTO issue_minutely (issue_id, minute, count)
+             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[])
+             ON CONFLICT (issue_id, minute) DO UPDATE SET
+                 count = issue_minutely.count + excluded.count",
+            vec![&self.minute_issue_ids, &self.minutes, &self.minute_counts],
+            "counting an issue's events per minute",
         );
     }
 }

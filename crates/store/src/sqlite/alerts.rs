@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::error::{corrupt, failed, DbContext};
 use super::{issues, now, sql_int, users, SqliteStore};
+use crate::batch::CountBuckets;
 use crate::{
     AlertRule, Firing, Issue, IssueActivity, IssueCounts, NewAlertRule, Notification,
     NotificationOutcome, NotificationStatus, StoreResult, UnixTime, User,
@@ -512,30 +513,59 @@ pub(super) async fn issue_activities(
         .await
 }
 
-/// One entry per issue asked for, in that order (zero counts included). Reads the
-/// `(issue_id, timestamp)` index, one query per issue.
+/// One entry per issue asked for, in that order (zero counts included). Events: one statement
+/// over the minute and hour buckets (see [`CountBuckets`]); users, only when asked, one query
+/// per issue on the `(issue_id, timestamp)` index.
 pub(super) async fn issue_counts(
     store: &SqliteStore,
     issue_ids: &[i64],
     since: UnixTime,
+    with_users: bool,
 ) -> StoreResult<Vec<IssueCounts>> {
+    if issue_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids_json =
+        serde_json::to_string(issue_ids).map_err(|e| failed("counting issues' events", e))?;
+    let buckets = CountBuckets::since(since, now());
     let issue_ids = issue_ids.to_vec();
     store
         .read(move |conn| {
-            let mut stmt = conn
+            let events: Vec<i64> = conn
                 .prepare_cached(
-                    "SELECT count(*), count(DISTINCT user_tag) FROM events
+                    "SELECT
+                         coalesce((SELECT sum(m.count) FROM issue_minutely m
+                                   WHERE m.issue_id = a.value
+                                     AND m.minute >= ?2 AND m.minute < ?3), 0)
+                       + coalesce((SELECT sum(h.count) FROM issue_hourly h
+                                   WHERE h.issue_id = a.value AND h.hour >= ?3), 0)
+                     FROM json_each(?1) a ORDER BY a.key",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_map(
+                        params![ids_json, buckets.minutes_from, buckets.hours_from],
+                        |row| row.get(0),
+                    )?
+                    .collect()
+                })
+                .db("counting issues' events")?;
+            let mut users_of = conn
+                .prepare_cached(
+                    "SELECT count(DISTINCT user_tag) FROM events
                      WHERE issue_id = ?1 AND timestamp >= ?2",
                 )
-                .db("counting an issue's events")?;
+                .db("counting an issue's users")?;
             issue_ids
                 .iter()
-                .map(|&issue_id| {
-                    let (events, users): (i64, i64) = stmt
-                        .query_row(params![issue_id, since], |row| {
-                            Ok((row.get(0)?, row.get(1)?))
-                        })
-                        .db("counting an issue's events")?;
+                .zip(events)
+                .map(|(&issue_id, events)| {
+                    let users: i64 = if with_users {
+                        users_of
+                            .query_row(params![issue_id, since], |row| row.get(0))
+                            .db("counting an issue's users")?
+                    } else {
+                        0
+                    };
                     Ok(IssueCounts {
                         issue_id,
                         events: u64::try_from(events).unwrap_or(0),

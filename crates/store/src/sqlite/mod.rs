@@ -683,8 +683,9 @@ impl Store for SqliteStore {
         &self,
         issue_ids: &[i64],
         since: UnixTime,
+        with_users: bool,
     ) -> StoreResult<Vec<IssueCounts>> {
-        alerts::issue_counts(self, issue_ids, since).await
+        alerts::issue_counts(self, issue_ids, since, with_users).await
     }
 
     async fn organization_members(&self, organization_id: i64) -> StoreResult<Vec<(User, String)>> {

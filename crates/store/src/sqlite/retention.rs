@@ -2,7 +2,7 @@
 //! what they counted is taken back off their issues.
 //!
 //! After a pass an issue counts exactly its stored events (`times_seen`, the hourly buckets and
-//! the tag values), its users are those of its stored events, and an issue with no event left
+//! the tag values; the minute buckets are dropped after two hours instead), its users are those of its stored events, and an issue with no event left
 //! is deleted with its hashes and reference events, as Sentry's cleanup deletes groups past
 //! retention: a later event of that hash starts a new issue. Each batch is one short write
 //! transaction, so ingest interleaves with a large cleanup instead of waiting for it.
@@ -10,8 +10,8 @@
 use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::error::{corrupt, DbContext};
-use super::sql_int;
-use crate::batch::{Expired, Uncount};
+use super::{now, sql_int};
+use crate::batch::{Expired, Uncount, MINUTES_KEPT};
 use crate::{RetentionPass, StoreResult};
 
 /// Deletes up to `limit` events with a timestamp before `before`, and raw items and
@@ -54,6 +54,13 @@ pub(crate) fn delete_expired(
     )
     .db("deleting expired client-report sources")?;
     let (transactions, spans) = delete_expired_traces(&tx, before, limit)?;
+    // Minute buckets serve only recent windows: they go after hours, not after `before`.
+    tx.execute(
+        "DELETE FROM issue_minutely WHERE (issue_id, minute) IN
+             (SELECT issue_id, minute FROM issue_minutely WHERE minute < ?1 LIMIT ?2)",
+        params![(now() - MINUTES_KEPT).floor() as i64, sql_int(limit)],
+    )
+    .db("deleting old minute counts")?;
     // The outbox keeps what was delivered or given up for the retention period, as a record;
     // pending ones stay until they end.
     tx.execute(
@@ -254,6 +261,7 @@ fn delete_empty_issues(
             "DELETE FROM issue_users WHERE issue_id = ?1",
             "DELETE FROM issue_tag_values WHERE issue_id = ?1",
             "DELETE FROM issue_hourly WHERE issue_id = ?1",
+            "DELETE FROM issue_minutely WHERE issue_id = ?1",
             "DELETE FROM notifications WHERE issue_id = ?1",
             "DELETE FROM alert_firings WHERE issue_id = ?1",
             "DELETE FROM rule_issue_state WHERE issue_id = ?1",

@@ -1,4 +1,5 @@
-//! Writing a batch's [`Tally`] on SQLite: one statement per issue, user, tag value and hour.
+//! Writing a batch's [`Tally`] on SQLite: one statement per issue, user, tag value, hour
+//! and minute.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,7 +15,8 @@ impl Tally<'_> {
         let new_users = write_users(tx, &self.users)?;
         write_issues(tx, &self.issues, &new_users)?;
         write_tag_values(tx, &self.tag_values)?;
-        write_hours(tx, &self.hours)
+        write_buckets(tx, "issue_hourly", "hour", &self.hours)?;
+        write_buckets(tx, "issue_minutely", "minute", &self.minutes)
     }
 }
 
@@ -105,16 +107,23 @@ fn write_tag_values(
     Ok(())
 }
 
-fn write_hours(tx: &Connection, hours: &BTreeMap<(i64, i64), i64>) -> StoreResult<()> {
+/// Adds to the `(issue_id, {bucket}) → count` rows of `table` (`issue_hourly`,
+/// `issue_minutely`).
+fn write_buckets(
+    tx: &Connection,
+    table: &str,
+    bucket: &str,
+    counts: &BTreeMap<(i64, i64), i64>,
+) -> StoreResult<()> {
+    let what = format!("counting events in {table}");
     let mut stmt = tx
-        .prepare_cached(
-            "INSERT INTO issue_hourly (issue_id, hour, count) VALUES (?1, ?2, ?3)
-             ON CONFLICT (issue_id, hour) DO UPDATE SET count = count + excluded.count",
-        )
-        .db("counting an issue's hourly events")?;
-    for ((issue_id, hour), count) in hours {
-        stmt.execute(params![issue_id, hour, count])
-            .db("counting an issue's hourly events")?;
+        .prepare_cached(&format!(
+            "INSERT INTO {table} (issue_id, {bucket}, count) VALUES (?1, ?2, ?3)
+             ON CONFLICT (issue_id, {bucket}) DO UPDATE SET count = count + excluded.count"
+        ))
+        .db(&what)?;
+    for ((issue_id, start), count) in counts {
+        stmt.execute(params![issue_id, start, count]).db(&what)?;
     }
     Ok(())
 }

@@ -101,6 +101,19 @@ CREATE TABLE issue_activities (
 );
 CREATE INDEX issue_activities_issue ON issue_activities (issue_id, id);
 
+-- Events per issue per minute (minute = start of the minute in Unix seconds), written by ingest
+-- beside `issue_hourly`: frequency conditions count the minutes of their window's first partial
+-- hour here and the whole hours in `issue_hourly`, instead of reading the events. Retention
+-- keeps only the last two hours.
+CREATE TABLE issue_minutely (
+    issue_id BIGINT NOT NULL REFERENCES issues (id),
+    minute   BIGINT NOT NULL,
+    count    BIGINT NOT NULL,
+    PRIMARY KEY (issue_id, minute)
+);
+-- Retention of old minutes.
+CREATE INDEX issue_minutely_minute ON issue_minutely (minute);
+
 -- An issue ignored until a time (Sentry's "ignore for N minutes"); NULL otherwise. The first
 -- event received at or after it makes the issue unresolved again (`reappeared`).
 ALTER TABLE issues ADD COLUMN ignored_until DOUBLE PRECISION;
