@@ -12,6 +12,7 @@
 #
 # RUNS defaults to 3. Environment: EVENTS (20000), CONCURRENCY (32), RULES ("0 50"),
 # MIX=no-frequency to make the frequency conditions first-seen ones (what they cost alone),
+# MIX=no-users to make the unique-user conditions event-frequency ones,
 # NO_BUILD=1 to skip the build, WAIT_QUIET=1 to wait before each run until no cargo/rustc runs
 # and load average < 1. Not part of CI: it measures the machine it runs on.
 set -euo pipefail
@@ -96,6 +97,7 @@ rule_body() {
   local level='{"id":"sentry.rules.filters.level.LevelFilter","match":"gte","level":"40"}'
   local conditions filters match=all
   if [[ "${MIX:-}" == "no-frequency" ]]; then often=$first users=$first; fi
+  if [[ "${MIX:-}" == "no-users" ]]; then users=$often; fi
   case $((i % 5)) in
     0) conditions="[$first]" filters="[]" ;;
     1) conditions="[$often]" filters="[]" ;;

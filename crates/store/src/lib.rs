@@ -348,6 +348,9 @@ pub trait Store: Send + Sync + 'static {
         kind: &str,
         target: &str,
     ) -> StoreResult<Option<UnixTime>>;
+    /// When each `(rule_id, issue_id)` last fired (`None`: never), in the order asked: the
+    /// worker skips rendering what the rule's frequency would refuse anyway.
+    async fn last_fired(&self, pairs: &[(i64, i64)]) -> StoreResult<Vec<Option<UnixTime>>>;
     /// An issue's activity, newest first.
     async fn issue_activities(&self, issue_id: i64) -> StoreResult<Vec<IssueActivity>>;
     /// Events of each issue with `timestamp >= since`, and their distinct users when

@@ -11,9 +11,15 @@ use common::Vigil;
 use serde_json::Value;
 use vigil_store::postgres::TestDatabase;
 
+/// An event of `group`. Its timestamp follows its id, so that which copy of a re-sent event is
+/// stored (two workers may take them in either order) cannot change which event is latest.
 fn envelope(event_id: &str, group: &str, user: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let timestamp = now - 600 + u64::from_str_radix(event_id, 16).unwrap_or(0);
     let event = format!(
-        r#"{{"event_id":"{event_id}","platform":"python","level":"error","environment":"production","fingerprint":["{group}"],"user":{{"id":"{user}"}},"exception":{{"values":[{{"type":"ValueError","value":"bad value in {group}"}}]}}}}"#
+        r#"{{"event_id":"{event_id}","timestamp":{timestamp},"platform":"python","level":"error","environment":"production","fingerprint":["{group}"],"user":{{"id":"{user}"}},"exception":{{"values":[{{"type":"ValueError","value":"bad value in {group}"}}]}}}}"#
     );
     format!(
         "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{event}\n",

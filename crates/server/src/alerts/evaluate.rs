@@ -44,6 +44,14 @@ pub struct Pending {
     briefs: Vec<Option<Brief>>,
 }
 
+/// An event, its issue, and the rules that hold for it with their triggers.
+type Holding<'a> = (
+    &'a Brief,
+    &'a SavedEvent,
+    &'a Issue,
+    Vec<(&'a AlertRule, &'static str)>,
+);
+
 /// Reads the rules of the batch's projects (cached) and keeps what evaluation needs.
 pub async fn prepare(state: &AppState, events: &[NewEvent]) -> Result<Pending, StoreError> {
     let mut rules = HashMap::new();
@@ -141,7 +149,8 @@ pub async fn fire(
     }
     let counts = frequency_counts(state, &pending, &candidates, &issues).await?;
 
-    let mut firings = Vec::new();
+    // Which rules hold for which event: cheap, from what is in memory.
+    let mut holding: Vec<Holding> = Vec::new();
     for (brief, saved) in candidates {
         let Some(issue) = issues.get(&saved.issue_id) else {
             continue;
@@ -164,6 +173,43 @@ pub async fn fire(
         let fired: Vec<(&AlertRule, &'static str)> = rules
             .iter()
             .filter_map(|rule| Some((rule, vigil_alerts::evaluate(rule, &facts, &lookup)?)))
+            .collect();
+        if !fired.is_empty() {
+            holding.push((brief, saved, issue, fired));
+        }
+    }
+    // A frequency condition keeps holding once passed, for every later event of the issue;
+    // the rule's frequency refuses those firings. Refuse them here, before the event is read
+    // and rendered: one lookup per batch, and within the batch only an issue's first firing
+    // per rule (a later one is within the frequency by construction).
+    let pairs: Vec<(i64, i64)> = holding
+        .iter()
+        .flat_map(|(_, _, issue, fired)| fired.iter().map(|(rule, _)| (rule.id, issue.id)))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let last_fired: HashMap<(i64, i64), f64> = pairs
+        .iter()
+        .copied()
+        .zip(state.store.last_fired(&pairs).await?)
+        .filter_map(|(pair, at)| Some((pair, at?)))
+        .collect();
+    let mut seen_in_batch: BTreeSet<(i64, i64)> = BTreeSet::new();
+
+    let mut firings = Vec::new();
+    for (brief, saved, issue, fired) in holding {
+        let fired: Vec<(&AlertRule, &'static str)> = fired
+            .into_iter()
+            .filter(|(rule, _)| {
+                let pair = (rule.id, issue.id);
+                let frequency = f64::from(rule.frequency_minutes) * 60.0;
+                let too_soon = last_fired
+                    .get(&pair)
+                    .is_some_and(|at| brief.received < at + frequency);
+                // A re-processed event must reach the store again (its key decides).
+                let repeat_in_batch = !seen_in_batch.insert(pair);
+                (!too_soon || saved.duplicate) && !repeat_in_batch
+            })
             .collect();
         if fired.is_empty() {
             continue;

@@ -579,6 +579,28 @@ pub(super) async fn last_sent(
     get(&row, 0)
 }
 
+pub(super) async fn last_fired(
+    store: &PgStore,
+    pairs: &[(i64, i64)],
+) -> StoreResult<Vec<Option<UnixTime>>> {
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rules: Vec<i64> = pairs.iter().map(|(rule, _)| *rule).collect();
+    let issues: Vec<i64> = pairs.iter().map(|(_, issue)| *issue).collect();
+    let rows = sql::query(
+        &store.client().await?,
+        "SELECT s.last_fired
+         FROM UNNEST($1::bigint[], $2::bigint[]) WITH ORDINALITY AS p(rule_id, issue_id, n)
+         LEFT JOIN rule_issue_state s ON s.rule_id = p.rule_id AND s.issue_id = p.issue_id
+         ORDER BY p.n",
+        &[&rules, &issues],
+        "reading when rules last fired",
+    )
+    .await?;
+    rows.iter().map(|row| get(row, 0)).collect()
+}
+
 pub(super) async fn issue_activities(
     store: &PgStore,
     issue_id: i64,

@@ -474,6 +474,33 @@ pub(super) async fn last_sent(
         .await
 }
 
+pub(super) async fn last_fired(
+    store: &SqliteStore,
+    pairs: &[(i64, i64)],
+) -> StoreResult<Vec<Option<UnixTime>>> {
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pairs = pairs.to_vec();
+    store
+        .read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT last_fired FROM rule_issue_state WHERE rule_id = ?1 AND issue_id = ?2",
+                )
+                .db("preparing a last-fired read")?;
+            pairs
+                .iter()
+                .map(|(rule_id, issue_id)| {
+                    stmt.query_row(params![rule_id, issue_id], |row| row.get(0))
+                        .optional()
+                        .db("reading when a rule last fired")
+                })
+                .collect()
+        })
+        .await
+}
+
 pub(super) async fn issue_activities(
     store: &SqliteStore,
     issue_id: i64,

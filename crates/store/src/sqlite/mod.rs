@@ -675,6 +675,10 @@ impl Store for SqliteStore {
         alerts::last_sent(self, rule_id, kind, target).await
     }
 
+    async fn last_fired(&self, pairs: &[(i64, i64)]) -> StoreResult<Vec<Option<UnixTime>>> {
+        alerts::last_fired(self, pairs).await
+    }
+
     async fn issue_activities(&self, issue_id: i64) -> StoreResult<Vec<IssueActivity>> {
         alerts::issue_activities(self, issue_id).await
     }
