@@ -82,6 +82,27 @@ impl Caller {
             .ok_or(ApiError::NotFound)
     }
 
+    /// The project `{org}/{project}`, if the caller may read it and its token has one of the
+    /// `scopes` that may change it (403 otherwise).
+    pub async fn writable_project(
+        &self,
+        state: &AppState,
+        org_slug: &str,
+        project_slug: &str,
+        scopes: &[&str],
+    ) -> Result<Project, ApiError> {
+        let (_, project) = self.project(state, org_slug, project_slug).await?;
+        if !self
+            .token
+            .scopes
+            .iter()
+            .any(|scope| scopes.contains(&scope.as_str()))
+        {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(project)
+    }
+
     /// The project `{org}/{project}`, if the caller may read it.
     pub async fn project(
         &self,

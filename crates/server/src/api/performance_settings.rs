@@ -20,24 +20,6 @@ const WRITE_SCOPES: &[&str] = &["project:write", "project:admin", "org:write", "
 /// Sentry's bounds on the configurable thresholds (milliseconds).
 const TEN_SECONDS_MS: f64 = 10_000.0;
 
-async fn writable_project(
-    state: &AppState,
-    caller: &Caller,
-    org: &str,
-    project: &str,
-) -> Result<Project, ApiError> {
-    let (_, project) = caller.project(state, org, project).await?;
-    if !caller
-        .token
-        .scopes
-        .iter()
-        .any(|s| WRITE_SCOPES.contains(&s.as_str()))
-    {
-        return Err(ApiError::Forbidden);
-    }
-    Ok(project)
-}
-
 fn issue_settings_body(settings: &PerformanceSettings) -> Value {
     json!({
         "n_plus_one_db_queries_detection_enabled": true,
@@ -88,7 +70,9 @@ pub async fn update_issue_settings(
     body: Option<Json<IssueSettingsUpdate>>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(update) = body.ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))?;
-    let project = writable_project(&state, &caller, &org, &project).await?;
+    let project = caller
+        .writable_project(&state, &org, &project, WRITE_SCOPES)
+        .await?;
     let mut settings = state.store.performance_settings(project.id).await?;
     if let Some(count) = update.n_plus_one_db_count {
         let count = in_range("n_plus_one_db_count", count, 2.0, 1000.0)?;
@@ -156,7 +140,9 @@ pub async fn set_transaction_threshold(
     body: Option<Json<ThresholdUpdate>>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(update) = body.ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))?;
-    let project = writable_project(&state, &caller, &org, &project).await?;
+    let project = caller
+        .writable_project(&state, &org, &project, WRITE_SCOPES)
+        .await?;
     match update.metric.as_deref() {
         None | Some("duration") => {}
         Some(other) => {
@@ -189,7 +175,9 @@ pub async fn delete_transaction_threshold(
     caller: Caller,
     Path((org, project)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let project = writable_project(&state, &caller, &org, &project).await?;
+    let project = caller
+        .writable_project(&state, &org, &project, WRITE_SCOPES)
+        .await?;
     let mut settings = state.store.performance_settings(project.id).await?;
     settings.apdex_threshold_ms = PerformanceSettings::default().apdex_threshold_ms;
     state

@@ -27,24 +27,6 @@ const WRITE_SCOPES: &[&str] = &[
 const DEFAULT_NOTIFICATIONS: u64 = 100;
 const MAX_NOTIFICATIONS: u64 = 1000;
 
-async fn writable_project(
-    state: &AppState,
-    caller: &Caller,
-    org: &str,
-    project: &str,
-) -> Result<Project, ApiError> {
-    let (_, project) = caller.project(state, org, project).await?;
-    if !caller
-        .token
-        .scopes
-        .iter()
-        .any(|s| WRITE_SCOPES.contains(&s.as_str()))
-    {
-        return Err(ApiError::Forbidden);
-    }
-    Ok(project)
-}
-
 /// The rule `rule_id` of the project; 404 for a rule of another project.
 async fn project_rule(
     state: &AppState,
@@ -108,7 +90,9 @@ pub async fn create_rule(
     Path((org, project)): Path<(String, String)>,
     body: Option<Json<Value>>,
 ) -> Result<Response, ApiError> {
-    let project = writable_project(&state, &caller, &org, &project).await?;
+    let project = caller
+        .writable_project(&state, &org, &project, WRITE_SCOPES)
+        .await?;
     let spec = parse_body(body)?;
     let rule = state
         .store
@@ -138,7 +122,9 @@ pub async fn update_rule(
     Path((org, project, rule_id)): Path<(String, String, String)>,
     body: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    let project = writable_project(&state, &caller, &org, &project).await?;
+    let project = caller
+        .writable_project(&state, &org, &project, WRITE_SCOPES)
+        .await?;
     let existing = project_rule(&state, &project, &rule_id).await?;
     let spec = parse_body(body)?;
     let rule = state
@@ -160,7 +146,9 @@ pub async fn delete_rule(
     caller: Caller,
     Path((org, project, rule_id)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let project = writable_project(&state, &caller, &org, &project).await?;
+    let project = caller
+        .writable_project(&state, &org, &project, WRITE_SCOPES)
+        .await?;
     let rule = project_rule(&state, &project, &rule_id).await?;
     state.store.delete_alert_rule(rule.id).await?;
     state.alerts.forget_rules(project.id);
