@@ -5,42 +5,18 @@
 //! `VIGIL_TEST_DATABASE_URL` names; without it the PostgreSQL tests fail, they never skip), as
 //! in `store.rs`.
 
+mod common;
+
 use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use tempfile::TempDir;
-use vigil_store::postgres::{PgStore, TestDatabase};
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::{
     Firing, IssueStatus, NewAlertRule, NewEvent, NewNotification, NotificationOutcome,
     NotificationStatus, Store,
 };
-
-struct Fixture {
-    store: Box<dyn Store>,
-    _keep: Box<dyn std::any::Any + Send>,
-}
-
-async fn sqlite_fixture() -> Fixture {
-    let dir = TempDir::new().unwrap();
-    let store = SqliteStore::open(&dir.path().join("data/vigil.sqlite3")).unwrap();
-    Fixture {
-        store: Box::new(store),
-        _keep: Box::new(dir),
-    }
-}
-
-async fn postgres_fixture() -> Fixture {
-    let database = TestDatabase::create()
-        .await
-        .unwrap_or_else(|err| panic!("{err}"));
-    let store = PgStore::connect(database.url()).await.unwrap();
-    Fixture {
-        store: Box::new(store),
-        _keep: Box::new(database),
-    }
-}
 
 macro_rules! alerts_suite {
     ($backend:ident, $factory:path) => {
@@ -80,8 +56,8 @@ macro_rules! alerts_suite {
     };
 }
 
-alerts_suite!(sqlite, super::sqlite_fixture);
-alerts_suite!(postgres, super::postgres_fixture);
+alerts_suite!(sqlite, crate::common::sqlite_fixture);
+alerts_suite!(postgres, crate::common::postgres_fixture);
 
 /// A moment in 2023, so tests never depend on the clock.
 const T0: f64 = 1_700_000_000.0;

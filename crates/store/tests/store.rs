@@ -7,50 +7,20 @@
 //! the two cannot drift. Backend-specific checks (files, migrations, nodes racing) are at the
 //! bottom.
 
+mod common;
+
 use std::path::Path;
 
+use common::test_database;
 use serde_json::json;
 use tempfile::TempDir;
-use vigil_store::postgres::{PgStore, TestDatabase};
+use vigil_store::postgres::PgStore;
 use vigil_store::search::parse_search;
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::{
     IssueQuery, IssueSort, IssueStatus, NewDeploy, NewEvent, RawItem, ReleaseFields, RetentionPass,
     Store, StoreError,
 };
-
-/// A store and whatever must live as long as it (a temp dir, a database); the store is dropped
-/// first.
-struct Fixture {
-    store: Box<dyn Store>,
-    _keep: Box<dyn std::any::Any + Send>,
-}
-
-async fn sqlite_fixture() -> Fixture {
-    let dir = TempDir::new().unwrap();
-    let store = SqliteStore::open(&dir.path().join("data/vigil.sqlite3")).unwrap();
-    Fixture {
-        store: Box::new(store),
-        _keep: Box::new(dir),
-    }
-}
-
-/// A fresh database on the test server; fails the test, with how to get a server, when
-/// `VIGIL_TEST_DATABASE_URL` is not set.
-async fn test_database() -> TestDatabase {
-    TestDatabase::create()
-        .await
-        .unwrap_or_else(|err| panic!("{err}"))
-}
-
-async fn postgres_fixture() -> Fixture {
-    let database = test_database().await;
-    let store = PgStore::connect(database.url()).await.unwrap();
-    Fixture {
-        store: Box::new(store),
-        _keep: Box::new(database),
-    }
-}
 
 /// One `#[tokio::test]` per case, on the backend `$factory` makes.
 macro_rules! store_suite {
@@ -112,8 +82,8 @@ macro_rules! store_suite {
     };
 }
 
-store_suite!(sqlite, super::sqlite_fixture);
-store_suite!(postgres, super::postgres_fixture);
+store_suite!(sqlite, crate::common::sqlite_fixture);
+store_suite!(postgres, crate::common::postgres_fixture);
 
 /// A moment in 2023, so tests never depend on the clock.
 const T0: f64 = 1_700_000_000.0;

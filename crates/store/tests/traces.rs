@@ -3,41 +3,13 @@
 //! PostgreSQL (a fresh database per test on the server `VIGIL_TEST_DATABASE_URL` names; without
 //! it the PostgreSQL tests fail, they never skip), as in `store.rs`.
 
+mod common;
+
 use serde_json::json;
-use tempfile::TempDir;
-use vigil_store::postgres::{PgStore, TestDatabase};
-use vigil_store::sqlite::SqliteStore;
 use vigil_store::{
     NewEvent, NewSpan, NewTransaction, PerformanceSettings, SpanBatch, Store, TransactionAggregate,
     TransactionQuery, TransactionSort,
 };
-
-/// A store and whatever must live as long as it (a temp dir, a database); the store is dropped
-/// first.
-struct Fixture {
-    store: Box<dyn Store>,
-    _keep: Box<dyn std::any::Any + Send>,
-}
-
-async fn sqlite_fixture() -> Fixture {
-    let dir = TempDir::new().unwrap();
-    let store = SqliteStore::open(&dir.path().join("data/vigil.sqlite3")).unwrap();
-    Fixture {
-        store: Box::new(store),
-        _keep: Box::new(dir),
-    }
-}
-
-async fn postgres_fixture() -> Fixture {
-    let database = TestDatabase::create()
-        .await
-        .unwrap_or_else(|err| panic!("{err}"));
-    let store = PgStore::connect(database.url()).await.unwrap();
-    Fixture {
-        store: Box::new(store),
-        _keep: Box::new(database),
-    }
-}
 
 /// One `#[tokio::test]` per case, on the backend `$factory` makes.
 macro_rules! traces_suite {
@@ -75,8 +47,8 @@ macro_rules! traces_suite {
     };
 }
 
-traces_suite!(sqlite, super::sqlite_fixture);
-traces_suite!(postgres, super::postgres_fixture);
+traces_suite!(sqlite, crate::common::sqlite_fixture);
+traces_suite!(postgres, crate::common::postgres_fixture);
 
 /// The start of an hour in 2023, so tests never depend on the clock and rollup hours are easy
 /// to aim at.
