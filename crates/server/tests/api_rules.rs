@@ -906,3 +906,81 @@ async fn a_spike_posts_once_when_the_count_passes_the_threshold() {
     assert_eq!(spike[0]["trigger"], "frequency");
     assert_eq!(spike[0]["eventId"], format!("{:032x}", 4));
 }
+
+#[tokio::test]
+async fn an_issue_ignored_for_a_while_reappears_with_its_next_event_after_it() {
+    let h = Harness::new().await;
+    let token = writer_token(&h).await;
+    let hook = Receiver::start(0).await;
+    let (status, body) = call(
+        &h,
+        &token,
+        "POST",
+        rules_path(),
+        Some(json!({
+            "name": "Back from a snooze",
+            "frequency": 5,
+            "actionMatch": "all",
+            "conditions": [{"id": "sentry.rules.conditions.reappeared_event.ReappearedEventCondition"}],
+            "actions": [{"id": "vigil.actions.WebhookAction", "url": hook.url}],
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let _senders = start_senders(&h);
+    ingest(&h, 1, &error_event("KeyError", "'sku'")).await;
+    let mut issue_id = None;
+    for _ in 0..300 {
+        let issues = h
+            .store
+            .search_issues(&vigil_store::IssueQuery {
+                organization_id: h.project.organization_id,
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("search");
+        if let Some(issue) = issues.first() {
+            issue_id = Some(issue.id);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let issue_id = issue_id.expect("the event became an issue");
+    let path = format!("/api/0/issues/{issue_id}/");
+
+    let (status, body) = call(
+        &h,
+        &token,
+        "PUT",
+        &path,
+        Some(json!({"status": "ignored", "statusDetails": {"ignoreDuration": -1}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // Ignored for 1.2 seconds.
+    let (status, body) = call(
+        &h,
+        &token,
+        "PUT",
+        &path,
+        Some(json!({"status": "ignored", "statusDetails": {"ignoreDuration": 0.02}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "ignored", "{body}");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    ingest(&h, 2, &error_event("KeyError", "'sku'")).await;
+    let posts = hook.wait_for(1).await;
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let (_, issue) = call(&h, &token, "GET", &path, None).await;
+    assert_eq!(issue["status"], "unresolved", "{issue}");
+    let notifications = settled_notifications(&h, &token).await;
+    let back: Vec<&Value> = notifications
+        .iter()
+        .filter(|n| n["kind"] == "webhook")
+        .collect();
+    assert_eq!(back.len(), 1, "{notifications:?}");
+    assert_eq!(back[0]["trigger"], "reappeared");
+    assert_eq!(back[0]["eventId"], format!("{:032x}", 2));
+}

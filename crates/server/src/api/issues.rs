@@ -233,6 +233,25 @@ fn parse_status(update: &IssueUpdate) -> Result<Option<IssueStatus>, ApiError> {
     }
 }
 
+/// `statusDetails.ignoreDuration` (minutes) of an update, when it has one.
+fn ignore_duration(update: &IssueUpdate) -> Result<Option<f64>, ApiError> {
+    let Some(duration) = update
+        ._other
+        .get("statusDetails")
+        .and_then(|details| details.get("ignoreDuration"))
+        .filter(|value| !value.is_null())
+    else {
+        return Ok(None);
+    };
+    match duration.as_f64() {
+        Some(minutes) if minutes.is_finite() && minutes > 0.0 => Ok(Some(minutes)),
+        _ => Err(ApiError::bad_field(
+            "statusDetails",
+            "ignoreDuration must be a positive number of minutes",
+        )),
+    }
+}
+
 /// `PUT /api/0/issues/{id}/`: returns the whole issue, as Sentry does for one issue.
 pub async fn update_issue(
     State(state): State<AppState>,
@@ -242,12 +261,27 @@ pub async fn update_issue(
 ) -> Result<Json<Value>, ApiError> {
     let Json(update) = body.ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))?;
     let (org, project, mut issue) = caller.issue(&state, &issue_id).await?;
-    if let Some(status) = parse_status(&update)? {
-        issue = state
-            .store
-            .set_issue_status(issue.id, status)
-            .await?
-            .ok_or(ApiError::NotFound)?;
+    let status = parse_status(&update)?;
+    let snooze = ignore_duration(&update)?;
+    match (status, snooze) {
+        // Sentry's "ignore for N minutes": the first event after that brings the issue back
+        // (and fires the rules' reappeared condition).
+        (Some(IssueStatus::Ignored), Some(minutes)) => {
+            let until = crate::ingest::unix_now() + minutes * 60.0;
+            issue = state
+                .store
+                .snooze_issue(issue.id, until)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+        }
+        (Some(status), _) => {
+            issue = state
+                .store
+                .set_issue_status(issue.id, status)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+        }
+        (None, _) => {}
     }
     Ok(Json(serialize_issue(&issue, &project, &org, &state.config)))
 }
