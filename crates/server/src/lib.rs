@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod api;
+mod cache;
 pub mod config;
 pub mod health;
 pub mod ingest;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub web: Arc<web::WebState>,
     /// Alert rules cached for evaluation, and the signal that wakes the alert senders.
     pub alerts: Arc<alerts::Alerts>,
+    /// Each project's performance thresholds, as the workers' batches read them.
+    pub performance_settings: Arc<cache::TtlCache<vigil_store::PerformanceSettings>>,
 }
 
 impl AppState {
@@ -60,9 +63,24 @@ impl AppState {
             key_cache: Arc::default(),
             web: Arc::default(),
             alerts: Arc::default(),
+            performance_settings: Arc::default(),
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
         }
+    }
+
+    /// Changes a project's performance thresholds, and forgets this node's cached copy so that
+    /// the next batch detects with the new ones.
+    pub async fn set_performance_settings(
+        &self,
+        project_id: i64,
+        settings: &vigil_store::PerformanceSettings,
+    ) -> vigil_store::StoreResult<()> {
+        self.store
+            .set_performance_settings(project_id, settings)
+            .await?;
+        self.performance_settings.forget(project_id);
+        Ok(())
     }
 }
 

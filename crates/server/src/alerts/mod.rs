@@ -13,7 +13,7 @@ pub mod http;
 pub mod smtp;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -22,11 +22,8 @@ use vigil_store::{
     AlertRule, Notification, NotificationOutcome, Organization, Project, Store, UnixTime, User,
 };
 
+use crate::cache::TtlCache;
 use crate::AppState;
-
-/// How long rules, members and projects read for evaluation are reused: an edit through the
-/// API on this node is seen at once (the cache is cleared), one on another node within this.
-const CACHE_TTL: Duration = Duration::from_secs(5);
 /// Notifications one sender claims at a time.
 const CLAIM_LIMIT: u64 = 50;
 /// How long a claim is held before another sender may take it over.
@@ -47,9 +44,9 @@ const CONCURRENT_DELIVERIES: usize = 8;
 /// What the ingest workers, the API and the senders share about alerts on this node.
 #[derive(Default)]
 pub struct Alerts {
-    rules: Cache<Arc<Vec<AlertRule>>>,
-    members: Cache<Arc<Vec<(User, String)>>>,
-    projects: Cache<Arc<(Project, Organization)>>,
+    rules: TtlCache<Arc<Vec<AlertRule>>>,
+    members: TtlCache<Arc<Vec<(User, String)>>>,
+    projects: TtlCache<Arc<(Project, Organization)>>,
     /// Wakes the email sender: new notifications were recorded.
     email_signal: Notify,
     /// Wakes the HTTP sender.
@@ -114,45 +111,6 @@ impl Alerts {
         let found = Arc::new((project, organization));
         self.projects.put(project_id, Arc::clone(&found));
         Ok(Some(found))
-    }
-}
-
-/// Values by id, each kept for [`CACHE_TTL`].
-struct Cache<T> {
-    entries: Mutex<HashMap<i64, (Instant, T)>>,
-}
-
-impl<T> Default for Cache<T> {
-    fn default() -> Self {
-        Cache {
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl<T: Clone> Cache<T> {
-    fn get(&self, id: i64) -> Option<T> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(&id)
-            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
-            .map(|(_, value)| value.clone())
-    }
-
-    fn put(&self, id: i64, value: T) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        // Entries of projects no longer seen would otherwise stay forever.
-        if entries.len() > 10_000 {
-            entries.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
-        }
-        entries.insert(id, (Instant::now(), value));
-    }
-
-    fn forget(&self, id: i64) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
     }
 }
 

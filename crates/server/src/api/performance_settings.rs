@@ -97,7 +97,6 @@ pub async fn update_issue_settings(
         )?;
     }
     state
-        .store
         .set_performance_settings(project.id, &settings)
         .await?;
     Ok(Json(issue_settings_body(&settings)))
@@ -163,7 +162,6 @@ pub async fn set_transaction_threshold(
     let mut settings = state.store.performance_settings(project.id).await?;
     settings.apdex_threshold_ms = threshold;
     state
-        .store
         .set_performance_settings(project.id, &settings)
         .await?;
     Ok(Json(threshold_body(&project, &settings)))
@@ -181,7 +179,6 @@ pub async fn delete_transaction_threshold(
     let mut settings = state.store.performance_settings(project.id).await?;
     settings.apdex_threshold_ms = PerformanceSettings::default().apdex_threshold_ms;
     state
-        .store
         .set_performance_settings(project.id, &settings)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())

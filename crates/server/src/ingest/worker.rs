@@ -115,18 +115,25 @@ async fn process_batch(state: &AppState, claimed: Vec<ClaimedEnvelope>) {
     }
 }
 
-/// The performance-issue thresholds of each project in a batch; Sentry's defaults for a project
-/// whose settings cannot be read (a problem found with them is better than none).
+/// The performance-issue thresholds of each project in a batch (cached a few seconds: every
+/// batch asks); Sentry's defaults for a project whose settings cannot be read (a problem found
+/// with them is better than none).
 async fn thresholds_of(state: &AppState, claimed: &[ClaimedEnvelope]) -> HashMap<i64, Thresholds> {
     let projects: BTreeSet<i64> = claimed.iter().map(|c| c.envelope.project_id).collect();
     let mut thresholds = HashMap::new();
     for project_id in projects {
-        let settings = match state.store.performance_settings(project_id).await {
-            Ok(settings) => settings,
-            Err(err) => {
-                tracing::warn!(project_id, %err, "reading performance settings failed; defaults used");
-                PerformanceSettings::default()
-            }
+        let settings = match state.performance_settings.get(project_id) {
+            Some(settings) => settings,
+            None => match state.store.performance_settings(project_id).await {
+                Ok(settings) => {
+                    state.performance_settings.put(project_id, settings);
+                    settings
+                }
+                Err(err) => {
+                    tracing::warn!(project_id, %err, "reading performance settings failed; defaults used");
+                    PerformanceSettings::default()
+                }
+            },
         };
         thresholds.insert(
             project_id,

@@ -178,7 +178,6 @@ pub async fn save(
         }
     };
     state
-        .store
         .set_performance_settings(project.id, &settings)
         .await?;
     tracing::info!(
