@@ -3,6 +3,8 @@
 //! reports are counted, the other known types are kept raw until their own pipelines exist, and
 //! unknown types are skipped. One bad item is reported without dropping the good ones beside it.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::Value;
 use vigil_processing::performance::{
@@ -161,14 +163,23 @@ impl Accepted {
     /// problem found in a transaction whose spans came with it.
     fn add_spans(&mut self, processed: ProcessedSpans, thresholds: &Thresholds) {
         for transaction in &processed.transactions {
-            let own: Vec<ProcessedSpan> = processed
-                .spans
-                .iter()
-                .filter(|s| {
-                    s.trace_id == transaction.trace_id && s.segment_id == transaction.span_id
-                })
-                .cloned()
-                .collect();
+            let belongs = |s: &ProcessedSpan| {
+                s.trace_id == transaction.trace_id && s.segment_id == transaction.span_id
+            };
+            // A Python transaction's spans are all its own: no copy then. Streamed items may
+            // hold several segments.
+            let own: Cow<'_, [ProcessedSpan]> = if processed.spans.iter().all(belongs) {
+                Cow::Borrowed(&processed.spans)
+            } else {
+                Cow::Owned(
+                    processed
+                        .spans
+                        .iter()
+                        .filter(|s| belongs(s))
+                        .cloned()
+                        .collect(),
+                )
+            };
             for problem in detect_problems(transaction, &own, thresholds) {
                 let mut event = to_new_event(self.project_id, problem);
                 // The occurrence's trace is its transaction's.
