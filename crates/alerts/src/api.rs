@@ -57,9 +57,9 @@ pub fn node_label(node: &Value) -> String {
         }
     };
     match text("id").as_str() {
-        vocab::FIRST_SEEN => "A new issue is created".into(),
-        vocab::REGRESSION => "The issue changes state from resolved to unresolved".into(),
-        vocab::REAPPEARED => "The issue changes state from ignored to unresolved".into(),
+        id @ (vocab::FIRST_SEEN | vocab::REGRESSION | vocab::REAPPEARED) => {
+            match_label(vocab::CONDITIONS, id).to_string()
+        }
         vocab::EVENT_FREQUENCY => format!(
             "The issue is seen more than {} times in {}",
             text("value"),
