@@ -2,7 +2,7 @@
 //! with the `name` Sentry's `RuleSerializer` gives it: the sentence the UI shows.
 
 use serde_json::{json, Value};
-use vigil_store::AlertRule;
+use vigil_model::AlertRule;
 
 use crate::vocabulary::{self as vocab, interval_label, match_label};
 

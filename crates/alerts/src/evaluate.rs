@@ -7,7 +7,7 @@
 //! cost nothing, and its conditions combine by `actionMatch`.
 
 use serde_json::Value;
-use vigil_store::{AlertRule, Issue, IssueCounts};
+use vigil_model::{AlertRule, Issue, IssueCounts};
 
 use crate::vocabulary::{self as vocab, interval_secs, level_number};
 
@@ -262,7 +262,7 @@ fn node_id(node: &Value) -> &str {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use vigil_store::AlertRule;
+    use vigil_model::AlertRule;
 
     use super::{count_windows, user_count_thresholds, user_count_windows};
     use crate::vocabulary as vocab;

@@ -21,4 +21,4 @@ pub use evaluate::{
 pub use recipients::email_recipients;
 pub use render::{render_digest, render_notifications, AlertContext};
 pub use rule::{parse_rule, RuleError, RuleSpec};
-pub use vigil_store::default_rule;
+pub use vigil_model::default_rule;

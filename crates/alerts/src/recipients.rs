@@ -1,7 +1,7 @@
 //! Who an email action goes to.
 
 use serde_json::Value;
-use vigil_store::User;
+use vigil_model::User;
 
 /// The email addresses an email action goes to, given the organization's members.
 ///

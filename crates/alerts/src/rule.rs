@@ -9,7 +9,7 @@
 //! no partial update.
 
 use serde_json::{json, Map, Value};
-use vigil_store::NewAlertRule;
+use vigil_model::NewAlertRule;
 
 use crate::vocabulary::{self as vocab, interval_secs, level_name, level_number};
 

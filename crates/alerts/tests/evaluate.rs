@@ -5,7 +5,7 @@ mod common;
 
 use serde_json::{json, Value};
 use vigil_alerts::{count_windows, evaluate, EventFacts};
-use vigil_store::{AlertRule, Issue, IssueCounts};
+use vigil_model::{AlertRule, Issue, IssueCounts};
 
 const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
 const REGRESSION: &str = "sentry.rules.conditions.regression_event.RegressionEventCondition";

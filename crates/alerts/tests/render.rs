@@ -5,7 +5,7 @@ mod common;
 
 use serde_json::{json, Value};
 use vigil_alerts::{email_recipients, render_digest, render_notifications, AlertContext};
-use vigil_store::{AlertRule, NewNotification, Notification, NotificationStatus};
+use vigil_model::{AlertRule, NewNotification, Notification, NotificationStatus};
 
 const EMAIL: &str = "sentry.mail.actions.NotifyEmailAction";
 const PERMALINK: &str = "https://vigil.example.com/organizations/acme/issues/42/";
@@ -18,7 +18,7 @@ fn rule_with_actions(actions: Value) -> AlertRule {
     }))
 }
 
-fn render(rule: &AlertRule, event: &Value, issue: &vigil_store::Issue) -> Vec<NewNotification> {
+fn render(rule: &AlertRule, event: &Value, issue: &vigil_model::Issue) -> Vec<NewNotification> {
     let (organization, project, members) =
         (common::organization(), common::project(), common::members());
     render_notifications(&AlertContext {

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::Harness;
 use serde_json::{json, Value};
-use vigil_store::Store;
+use vigil_store::prelude::*;
 
 fn envelope(event_id: &str, event: &Value) -> Vec<u8> {
     let payload = event.to_string();

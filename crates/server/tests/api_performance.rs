@@ -10,7 +10,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::Harness;
 use serde_json::{json, Value};
-use vigil_store::{NewEvent, NewSpan, NewTransaction, SpanBatch, Store};
+use vigil_store::prelude::*;
+use vigil_store::{NewEvent, NewSpan, NewTransaction, SpanBatch};
 
 /// A transaction of the harness project, `secs_ago` seconds before now.
 fn transaction(

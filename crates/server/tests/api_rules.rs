@@ -12,7 +12,7 @@ use axum::http::{Request, StatusCode};
 use common::Harness;
 use serde_json::{json, Value};
 use vigil_server::alerts::SenderOptions;
-use vigil_store::Store;
+use vigil_store::prelude::*;
 
 const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
 const EVENT_FREQUENCY: &str = "sentry.rules.conditions.event_frequency.EventFrequencyCondition";

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::Harness;
 use serde_json::Value;
-use vigil_store::Store;
+use vigil_store::prelude::*;
 
 fn event_envelope(event_id: &str, event: &str) -> Vec<u8> {
     format!(

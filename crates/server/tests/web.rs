@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 use vigil_server::router;
-use vigil_store::Store;
+use vigil_store::prelude::*;
 
 const PASSWORD: &str = "correct horse battery";
 

@@ -13,7 +13,8 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 use vigil_server::router;
-use vigil_store::{Firing, NewNotification, NotificationOutcome, Store};
+use vigil_store::prelude::*;
+use vigil_store::{Firing, NewNotification, NotificationOutcome};
 
 const PASSWORD: &str = "correct horse battery";
 const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";

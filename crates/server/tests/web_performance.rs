@@ -12,7 +12,8 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 use vigil_server::router;
-use vigil_store::{NewEvent, NewSpan, NewTransaction, Project, SpanBatch, Store, TransactionQuery};
+use vigil_store::prelude::*;
+use vigil_store::{NewEvent, NewSpan, NewTransaction, Project, SpanBatch, TransactionQuery};
 
 const PASSWORD: &str = "correct horse battery";
 const TRACE: &str = "7f3a2b1c4d5e6f708192a3b4c5d6e7f8";

@@ -12,10 +12,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use tempfile::TempDir;
+use vigil_store::prelude::*;
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::{
     Firing, IssueStatus, NewAlertRule, NewEvent, NewNotification, NotificationOutcome,
-    NotificationStatus, Store,
+    NotificationStatus,
 };
 
 macro_rules! alerts_suite {

@@ -5,8 +5,9 @@
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
+use vigil_store::prelude::*;
 use vigil_store::sqlite::SqliteStore;
-use vigil_store::{NewEvent, Store};
+use vigil_store::NewEvent;
 
 const T0: f64 = 1_767_225_600.0;
 

@@ -15,11 +15,12 @@ use common::test_database;
 use serde_json::json;
 use tempfile::TempDir;
 use vigil_store::postgres::PgStore;
+use vigil_store::prelude::*;
 use vigil_store::search::parse_search;
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::{
     IssueQuery, IssueSort, IssueStatus, NewDeploy, NewEvent, RawItem, ReleaseFields, RetentionPass,
-    Store, StoreError,
+    StoreError,
 };
 
 /// One `#[tokio::test]` per case, on the backend `$factory` makes.

@@ -2,7 +2,7 @@
 //! their minute, built from the facts each email payload kept.
 
 use serde_json::{json, Value};
-use vigil_store::Notification;
+use vigil_model::Notification;
 
 use super::{cut, escape_html, one_line};
 

@@ -9,7 +9,7 @@ mod webhook;
 pub use digest::render_digest;
 
 use serde_json::Value;
-use vigil_store::{AlertRule, Issue, NewNotification, Organization, Project, User};
+use vigil_model::{AlertRule, Issue, NewNotification, Organization, Project, User};
 
 use crate::recipients::email_recipients;
 use crate::vocabulary as vocab;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 use vigil_alerts::parse_rule;
-use vigil_store::{AlertRule, Issue, IssueStatus, Organization, Project, User};
+use vigil_model::{AlertRule, Issue, IssueStatus, Organization, Project, User};
 
 pub fn organization() -> Organization {
     Organization {

@@ -12,8 +12,9 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 use vigil_server::{router, AppState, ServerConfig};
+use vigil_store::prelude::*;
 use vigil_store::sqlite::{SqliteQueue, SqliteStore};
-use vigil_store::{Project, ProjectKey, Store};
+use vigil_store::{Project, ProjectKey};
 
 pub struct Harness {
     /// Dropped with the harness, which stops its worker.

@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -20,6 +21,7 @@ use super::error::{corrupt, is_transient, DbContext};
 use super::sql::{self, get, sql_int};
 use super::{issues, now, users, PgStore};
 use crate::batch::CountBuckets;
+use crate::Alerts;
 use crate::{
     AlertRule, Firing, Issue, IssueActivity, IssueCounts, NewAlertRule, Notification,
     NotificationOutcome, NotificationStatus, StoreResult, UnixTime, User,
@@ -736,7 +738,8 @@ mod tests {
 
     use super::super::TestDatabase;
     use super::*;
-    use crate::{NewEvent, NewNotification, Store};
+    use crate::prelude::*;
+    use crate::{NewEvent, NewNotification};
 
     const T0: f64 = 1_700_000_000.0;
 
@@ -886,5 +889,84 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(again.len(), 81);
+    }
+}
+
+#[async_trait]
+impl Alerts for PgStore {
+    async fn create_alert_rule(&self, rule: &NewAlertRule) -> StoreResult<AlertRule> {
+        create_alert_rule(self, rule).await
+    }
+
+    async fn update_alert_rule(
+        &self,
+        id: i64,
+        rule: &NewAlertRule,
+    ) -> StoreResult<Option<AlertRule>> {
+        update_alert_rule(self, id, rule).await
+    }
+
+    async fn delete_alert_rule(&self, id: i64) -> StoreResult<bool> {
+        delete_alert_rule(self, id).await
+    }
+
+    async fn alert_rule(&self, id: i64) -> StoreResult<Option<AlertRule>> {
+        alert_rule(self, id).await
+    }
+
+    async fn alert_rules(&self, project_id: i64) -> StoreResult<Vec<AlertRule>> {
+        alert_rules(self, project_id).await
+    }
+
+    async fn record_firings(&self, firings: Vec<Firing>) -> StoreResult<Vec<bool>> {
+        record_firings(self, firings).await
+    }
+
+    async fn claim_notifications(
+        &self,
+        kinds: &[&str],
+        now: UnixTime,
+        limit: u64,
+        lease_secs: f64,
+    ) -> StoreResult<Vec<Notification>> {
+        claim_notifications(self, kinds, now, limit, lease_secs).await
+    }
+
+    async fn finish_notification(&self, id: i64, outcome: NotificationOutcome) -> StoreResult<()> {
+        finish_notification(self, id, outcome).await
+    }
+
+    async fn list_notifications(
+        &self,
+        project_id: i64,
+        limit: u64,
+    ) -> StoreResult<Vec<Notification>> {
+        list_notifications(self, project_id, limit).await
+    }
+
+    async fn last_sent(
+        &self,
+        rule_id: i64,
+        kind: &str,
+        target: &str,
+    ) -> StoreResult<Option<UnixTime>> {
+        last_sent(self, rule_id, kind, target).await
+    }
+
+    async fn last_fired(&self, pairs: &[(i64, i64)]) -> StoreResult<Vec<Option<UnixTime>>> {
+        last_fired(self, pairs).await
+    }
+
+    async fn issue_activities(&self, issue_id: i64) -> StoreResult<Vec<IssueActivity>> {
+        issue_activities(self, issue_id).await
+    }
+
+    async fn issue_counts(
+        &self,
+        issue_ids: &[i64],
+        since: UnixTime,
+        with_users: bool,
+    ) -> StoreResult<Vec<IssueCounts>> {
+        issue_counts(self, issue_ids, since, with_users).await
     }
 }

@@ -2,12 +2,17 @@
 //! (decoded by [`crate::payload`], the same form SQLite keeps), often against a reference
 //! event ([`super::references`]).
 
+use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::references;
 use super::sql::{self, get, sql_int};
-use crate::payload::Decoder;
+use std::sync::Arc;
+
+use super::PgStore;
+use crate::payload::{self, Decoder, Encoder, Reference};
+use crate::{Events, NewEvent, RawItem, SavedEvent, UnixTime};
 use crate::{StoreError, StoreResult, StoredEvent};
 
 pub(super) const COLUMNS: &str =
@@ -146,4 +151,108 @@ pub(crate) async fn by_id<C: GenericClient>(
     )
     .await?;
     Ok(decode(client, rows).await?.pop())
+}
+
+#[async_trait]
+impl Events for PgStore {
+    async fn save_events(&self, events: Vec<NewEvent>) -> StoreResult<Vec<SavedEvent>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        events.iter().try_for_each(crate::batch::validate)?;
+        let mut client = self.client().await?;
+        // The references of the batch's hashes: from memory, else one statement for all.
+        let mut missing: Vec<(i64, &str)> = events
+            .iter()
+            .filter_map(|e| payload::reference_hash(e).map(|hash| (e.project_id, hash)))
+            .filter(|(project_id, hash)| self.references.get(*project_id, hash).is_none())
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        let loaded = super::references::load(&client, &missing).await?;
+        for (key, reference) in &loaded {
+            self.references
+                .remember(key.0, key.1.clone(), reference.clone());
+        }
+        // Serialize and compress on the blocking pool.
+        let cache = Arc::clone(&self.references);
+        let encoded = tokio::task::spawn_blocking(move || {
+            Encoder::new()?.encode_batch(events, |project_id, hash| {
+                cache
+                    .get(project_id, hash)
+                    .or_else(|| loaded.get(&(project_id, hash.to_owned())).cloned())
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("encoding events failed: {e}")))??;
+        let (saved, reference_ids) = super::ingest::save(&mut client, &encoded).await?;
+        // Committed: later batches may compress against these.
+        for (new, id) in encoded.references.into_iter().zip(reference_ids) {
+            let reference = Reference { id, json: new.json };
+            self.references
+                .remember(new.project_id, new.hash, reference);
+        }
+        Ok(saved)
+    }
+
+    async fn save_raw_items(&self, items: Vec<RawItem>) -> StoreResult<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        super::raw::save_items(&self.client().await?, &items).await
+    }
+
+    async fn add_client_reports(
+        &self,
+        project_id: i64,
+        source: &str,
+        received: UnixTime,
+        counts: &[(String, String, i64)],
+    ) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        super::raw::add_client_reports(&mut client, project_id, source, received, counts).await
+    }
+
+    async fn event_by_id(
+        &self,
+        project_id: i64,
+        event_id: &str,
+    ) -> StoreResult<Option<StoredEvent>> {
+        by_id(&self.client().await?, project_id, event_id).await
+    }
+
+    async fn issue_events(
+        &self,
+        issue_id: i64,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        of_issue(&self.client().await?, issue_id, offset, limit).await
+    }
+
+    async fn issue_edge_event(
+        &self,
+        issue_id: i64,
+        latest: bool,
+    ) -> StoreResult<Option<StoredEvent>> {
+        edge_of_issue(&self.client().await?, issue_id, latest).await
+    }
+
+    async fn issue_event_neighbours(
+        &self,
+        issue_id: i64,
+        project_id: i64,
+        event_id: &str,
+    ) -> StoreResult<(Option<String>, Option<String>)> {
+        super::event_neighbours::neighbours(&self.client().await?, issue_id, project_id, event_id)
+            .await
+    }
+
+    async fn raw_items(&self, project_id: i64, item_type: &str) -> StoreResult<Vec<RawItem>> {
+        super::raw::items(&self.client().await?, project_id, item_type).await
+    }
+
+    async fn client_reports(&self, project_id: i64) -> StoreResult<Vec<(String, String, i64)>> {
+        super::raw::client_reports(&self.client().await?, project_id).await
+    }
 }

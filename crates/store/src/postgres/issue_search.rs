@@ -13,12 +13,15 @@
 
 use std::fmt::Write as _;
 
+use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
 use super::issues::{self, COLUMNS};
 use super::sql::{self, sql_int};
+use super::PgStore;
 use crate::search::IssueKind;
+use crate::IssueSearch;
 use crate::{Issue, IssueQuery, IssueSort, SearchTerm, StoreResult};
 
 /// A bound value.
@@ -263,5 +266,12 @@ mod tests {
             .sql
         };
         assert_eq!(with(vec![1]), with(vec![1, 2, 3]));
+    }
+}
+
+#[async_trait]
+impl IssueSearch for PgStore {
+    async fn search_issues(&self, query: &IssueQuery) -> StoreResult<Vec<Issue>> {
+        search(&self.client().await?, query).await
     }
 }

@@ -3,13 +3,16 @@
 //! Issues are created and counted by [`super::ingest`] and searched by
 //! [`super::issue_search`]; both read rows through [`from_row`] and [`COLUMNS`].
 
+use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::error::corrupt;
 use super::now;
 use super::sql::{self, get};
+use super::PgStore;
 use crate::{Issue, IssueStatus, StoreResult, TagValueCount};
+use crate::{Issues, UnixTime};
 
 /// The columns [`from_row`] reads, of `issues` aliased `i`.
 pub(crate) const COLUMNS: &str = "i.id, i.project_id, i.short_id, i.status, i.substatus, i.level, \
@@ -143,4 +146,40 @@ pub(crate) async fn tag_values<C: GenericClient>(
         })
     })
     .collect()
+}
+
+#[async_trait]
+impl Issues for PgStore {
+    async fn issue_by_id(&self, id: i64) -> StoreResult<Option<Issue>> {
+        by_id(&self.client().await?, id).await
+    }
+
+    async fn set_issue_status(&self, id: i64, status: IssueStatus) -> StoreResult<Option<Issue>> {
+        set_status(&self.client().await?, id, status).await
+    }
+
+    async fn snooze_issue(&self, id: i64, until: UnixTime) -> StoreResult<Option<Issue>> {
+        super::alerts::snooze_issue(self, id, until).await
+    }
+
+    async fn issue_hourly_counts(
+        &self,
+        issue_ids: &[i64],
+        since: f64,
+    ) -> StoreResult<Vec<(i64, i64, i64)>> {
+        hourly_counts(&self.client().await?, issue_ids, since).await
+    }
+
+    async fn issue_tag_values(&self, issue_id: i64) -> StoreResult<Vec<TagValueCount>> {
+        tag_values(&self.client().await?, issue_id).await
+    }
+
+    async fn project_tag_values(
+        &self,
+        project_id: i64,
+        key: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<TagValueCount>> {
+        super::project_tags::values(&self.client().await?, project_id, key, limit).await
+    }
 }

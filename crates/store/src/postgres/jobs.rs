@@ -1,9 +1,14 @@
 //! Periodic background jobs, claimed in the database so that each run happens on one node.
 
+use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 
+use super::error::DbContext;
+use super::now;
 use super::sql;
+use super::PgStore;
 use crate::StoreResult;
+use crate::{Maintenance, RetentionPass, UnixTime};
 
 /// Claims the run of `name` that is due at `now` (seconds): moves the job's next run
 /// `interval_secs` ahead and returns `true`, or `false` when the job is not due yet (or another
@@ -26,4 +31,27 @@ pub(crate) async fn claim<C: GenericClient>(
     )
     .await?;
     Ok(claimed.is_some())
+}
+
+#[async_trait]
+impl Maintenance for PgStore {
+    async fn ping(&self) -> StoreResult<()> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await.db("ping")?;
+        Ok(())
+    }
+
+    async fn claim_job(&self, name: &str, interval_secs: f64) -> StoreResult<bool> {
+        claim(&self.client().await?, name, now(), interval_secs).await
+    }
+
+    async fn delete_expired(&self, before: UnixTime, limit: u64) -> StoreResult<RetentionPass> {
+        let mut client = self.client().await?;
+        let (pass, references) =
+            super::retention::delete_expired(&mut client, before, limit).await?;
+        for (project_id, hash) in references {
+            self.references.forget(project_id, &hash);
+        }
+        Ok(pass)
+    }
 }

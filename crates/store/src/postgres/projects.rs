@@ -1,11 +1,14 @@
 //! Projects and their DSN keys.
 
+use async_trait::async_trait;
 use deadpool_postgres::{Client, GenericClient};
 use tokio_postgres::Row;
 
 use super::error::DbContext;
 use super::sql::{self, get};
+use super::PgStore;
 use super::{alerts, now, organizations};
+use crate::Projects;
 use crate::{KeyRateLimit, Project, ProjectKey, StoreError, StoreResult};
 
 const PROJECT_COLUMNS: &str = "id, organization_id, slug, name, platform, date_created";
@@ -224,4 +227,60 @@ pub(crate) async fn set_key_rate_limit<C: GenericClient>(
         return Err(StoreError::NotFound(format!("project key {key_id}")));
     }
     Ok(())
+}
+
+#[async_trait]
+impl Projects for PgStore {
+    async fn create_project(
+        &self,
+        organization_id: i64,
+        slug: &str,
+        platform: Option<&str>,
+    ) -> StoreResult<(Project, ProjectKey)> {
+        create(&mut self.client().await?, organization_id, slug, platform).await
+    }
+
+    async fn list_projects(&self, organization_id: Option<i64>) -> StoreResult<Vec<Project>> {
+        list(&self.client().await?, organization_id).await
+    }
+
+    async fn project_by_id(&self, id: i64) -> StoreResult<Option<Project>> {
+        by_id(&self.client().await?, id).await
+    }
+
+    async fn project_by_slug(
+        &self,
+        organization_id: i64,
+        slug: &str,
+    ) -> StoreResult<Option<Project>> {
+        by_slug(&self.client().await?, organization_id, slug).await
+    }
+
+    async fn key_by_public_key(&self, public_key: &str) -> StoreResult<Option<ProjectKey>> {
+        key_by_public_key(&self.client().await?, public_key).await
+    }
+
+    async fn list_keys(&self, project_id: i64) -> StoreResult<Vec<ProjectKey>> {
+        list_keys(&self.client().await?, project_id).await
+    }
+
+    async fn set_key_active(&self, key_id: i64, active: bool) -> StoreResult<()> {
+        set_key_active(&self.client().await?, key_id, active).await
+    }
+
+    async fn set_key_rate_limit(
+        &self,
+        key_id: i64,
+        limit: Option<KeyRateLimit>,
+    ) -> StoreResult<()> {
+        set_key_rate_limit(&self.client().await?, key_id, limit).await
+    }
+
+    async fn create_key(&self, project_id: i64, label: &str) -> StoreResult<ProjectKey> {
+        super::keys::create(&self.client().await?, project_id, label).await
+    }
+
+    async fn delete_key(&self, key_id: i64) -> StoreResult<bool> {
+        super::keys::delete(&self.client().await?, key_id).await
+    }
 }

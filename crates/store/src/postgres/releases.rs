@@ -1,5 +1,6 @@
 //! Releases and deploys: those `sentry-cli` creates, and those events name.
 
+use async_trait::async_trait;
 use deadpool_postgres::{Client, GenericClient, Transaction};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -7,7 +8,9 @@ use tokio_postgres::Row;
 use super::error::DbContext;
 use super::now;
 use super::sql::{self, get, sql_int, Pipeline};
+use super::PgStore;
 use crate::batch::ReleaseTally;
+use crate::Releases;
 use crate::{Deploy, NewDeploy, Release, ReleaseFields, StoreResult};
 
 const RELEASE_COLUMNS: &str = "id, organization_id, version, reference, url, date_created, \
@@ -344,5 +347,64 @@ impl ReleaseRows<'_> {
             vec![&self.project_ids, &self.versions, &self.new_groups],
             "recording releases of events",
         );
+    }
+}
+
+#[async_trait]
+impl Releases for PgStore {
+    async fn upsert_release(
+        &self,
+        organization_id: i64,
+        version: &str,
+        project_ids: &[i64],
+        fields: &ReleaseFields,
+    ) -> StoreResult<(Release, bool)> {
+        upsert(
+            &mut self.client().await?,
+            organization_id,
+            version,
+            project_ids,
+            fields,
+        )
+        .await
+    }
+
+    async fn release_by_version(
+        &self,
+        organization_id: i64,
+        version: &str,
+    ) -> StoreResult<Option<Release>> {
+        by_version(&self.client().await?, organization_id, version).await
+    }
+
+    async fn list_releases(
+        &self,
+        organization_id: i64,
+        project_id: Option<i64>,
+        query: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<Release>> {
+        list(
+            &self.client().await?,
+            organization_id,
+            project_id,
+            query,
+            offset,
+            limit,
+        )
+        .await
+    }
+
+    async fn delete_release(&self, organization_id: i64, version: &str) -> StoreResult<bool> {
+        delete(&self.client().await?, organization_id, version).await
+    }
+
+    async fn create_deploy(&self, release_id: i64, deploy: &NewDeploy) -> StoreResult<Deploy> {
+        create_deploy(&self.client().await?, release_id, deploy).await
+    }
+
+    async fn list_deploys(&self, release_id: i64) -> StoreResult<Vec<Deploy>> {
+        list_deploys(&self.client().await?, release_id).await
     }
 }

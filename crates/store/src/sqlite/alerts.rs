@@ -4,12 +4,14 @@
 //! status of their own, so a sender that dies holding notifications loses them only until the
 //! lease passes; every state change is one short write transaction on the single writer.
 
+use async_trait::async_trait;
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::error::{corrupt, failed, DbContext};
 use super::{issues, now, sql_int, users, SqliteStore};
 use crate::batch::CountBuckets;
+use crate::Alerts;
 use crate::{
     AlertRule, Firing, Issue, IssueActivity, IssueCounts, NewAlertRule, Notification,
     NotificationOutcome, NotificationStatus, StoreResult, UnixTime, User,
@@ -655,4 +657,83 @@ pub(super) async fn snooze_issue(
             issues::by_id(conn, id)
         })
         .await
+}
+
+#[async_trait]
+impl Alerts for SqliteStore {
+    async fn create_alert_rule(&self, rule: &NewAlertRule) -> StoreResult<AlertRule> {
+        create_alert_rule(self, rule).await
+    }
+
+    async fn update_alert_rule(
+        &self,
+        id: i64,
+        rule: &NewAlertRule,
+    ) -> StoreResult<Option<AlertRule>> {
+        update_alert_rule(self, id, rule).await
+    }
+
+    async fn delete_alert_rule(&self, id: i64) -> StoreResult<bool> {
+        delete_alert_rule(self, id).await
+    }
+
+    async fn alert_rule(&self, id: i64) -> StoreResult<Option<AlertRule>> {
+        alert_rule(self, id).await
+    }
+
+    async fn alert_rules(&self, project_id: i64) -> StoreResult<Vec<AlertRule>> {
+        alert_rules(self, project_id).await
+    }
+
+    async fn record_firings(&self, firings: Vec<Firing>) -> StoreResult<Vec<bool>> {
+        record_firings(self, firings).await
+    }
+
+    async fn claim_notifications(
+        &self,
+        kinds: &[&str],
+        now: UnixTime,
+        limit: u64,
+        lease_secs: f64,
+    ) -> StoreResult<Vec<Notification>> {
+        claim_notifications(self, kinds, now, limit, lease_secs).await
+    }
+
+    async fn finish_notification(&self, id: i64, outcome: NotificationOutcome) -> StoreResult<()> {
+        finish_notification(self, id, outcome).await
+    }
+
+    async fn list_notifications(
+        &self,
+        project_id: i64,
+        limit: u64,
+    ) -> StoreResult<Vec<Notification>> {
+        list_notifications(self, project_id, limit).await
+    }
+
+    async fn last_sent(
+        &self,
+        rule_id: i64,
+        kind: &str,
+        target: &str,
+    ) -> StoreResult<Option<UnixTime>> {
+        last_sent(self, rule_id, kind, target).await
+    }
+
+    async fn last_fired(&self, pairs: &[(i64, i64)]) -> StoreResult<Vec<Option<UnixTime>>> {
+        last_fired(self, pairs).await
+    }
+
+    async fn issue_activities(&self, issue_id: i64) -> StoreResult<Vec<IssueActivity>> {
+        issue_activities(self, issue_id).await
+    }
+
+    async fn issue_counts(
+        &self,
+        issue_ids: &[i64],
+        since: UnixTime,
+        with_users: bool,
+    ) -> StoreResult<Vec<IssueCounts>> {
+        issue_counts(self, issue_ids, since, with_users).await
+    }
 }

@@ -11,12 +11,15 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::error::DbContext;
 use super::references;
 use super::sql_int;
+use super::SqliteStore;
 use crate::payload::{Decoder, EncodedEvent};
+use crate::{Events, NewEvent, RawItem, SavedEvent, UnixTime};
 use crate::{StoreResult, StoredEvent};
 
 const COLUMNS: &str = "project_id, event_id, issue_id, event_type, timestamp, received, level, \
@@ -242,5 +245,131 @@ impl EventReader {
             &row.data_zstd,
             reference.as_ref().map(|(id, json)| (*id, &json[..])),
         )
+    }
+}
+
+#[async_trait]
+impl Events for SqliteStore {
+    async fn save_events(&self, events: Vec<NewEvent>) -> StoreResult<Vec<SavedEvent>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        events.iter().try_for_each(crate::batch::validate)?;
+        let cache = Arc::clone(&self.references);
+        self.blocking(move |connections| {
+            // Serialize and compress before taking the writer, which other batches wait for.
+            // The references of the batch's hashes: from memory, else from a reader.
+            let mut known = std::collections::HashMap::new();
+            for event in &events {
+                let Some(hash) = crate::payload::reference_hash(event) else {
+                    continue;
+                };
+                let key = (event.project_id, hash.to_owned());
+                if known.contains_key(&key) {
+                    continue;
+                }
+                let reference = match cache.get(event.project_id, hash) {
+                    Some(reference) => Some(reference),
+                    None => {
+                        let stored = connections
+                            .read(|conn| super::references::load(conn, event.project_id, hash))?;
+                        if let Some(reference) = &stored {
+                            cache.remember(event.project_id, hash.to_owned(), reference.clone());
+                        }
+                        stored
+                    }
+                };
+                known.insert(key, reference);
+            }
+            let mut encoder = crate::payload::Encoder::new()?;
+            let encoded = encoder.encode_batch(events, |project_id, hash| {
+                known.get(&(project_id, hash.to_owned())).cloned().flatten()
+            })?;
+            let (saved, reference_ids) =
+                connections.write(|conn| super::ingest::save(conn, &encoded))?;
+            // Committed: later batches may compress against these.
+            for (new, id) in encoded.references.into_iter().zip(reference_ids) {
+                let reference = crate::payload::Reference { id, json: new.json };
+                cache.remember(new.project_id, new.hash, reference);
+            }
+            Ok(saved)
+        })
+        .await
+    }
+
+    async fn save_raw_items(&self, items: Vec<RawItem>) -> StoreResult<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.write(move |conn| super::raw::save_items(conn, &items))
+            .await
+    }
+
+    async fn add_client_reports(
+        &self,
+        project_id: i64,
+        source: &str,
+        received: UnixTime,
+        counts: &[(String, String, i64)],
+    ) -> StoreResult<bool> {
+        let source = source.to_owned();
+        let counts = counts.to_vec();
+        self.write(move |conn| {
+            super::raw::add_client_reports(conn, project_id, &source, received, &counts)
+        })
+        .await
+    }
+
+    async fn event_by_id(
+        &self,
+        project_id: i64,
+        event_id: &str,
+    ) -> StoreResult<Option<StoredEvent>> {
+        let event_id = event_id.to_owned();
+        self.read(move |conn| by_id(conn, project_id, &event_id))
+            .await
+    }
+
+    async fn issue_events(
+        &self,
+        issue_id: i64,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        self.read(move |conn| of_issue(conn, issue_id, offset, limit))
+            .await
+    }
+
+    async fn issue_edge_event(
+        &self,
+        issue_id: i64,
+        latest: bool,
+    ) -> StoreResult<Option<StoredEvent>> {
+        self.read(move |conn| edge_of_issue(conn, issue_id, latest))
+            .await
+    }
+
+    async fn issue_event_neighbours(
+        &self,
+        issue_id: i64,
+        project_id: i64,
+        event_id: &str,
+    ) -> StoreResult<(Option<String>, Option<String>)> {
+        let event_id = event_id.to_owned();
+        self.read(move |conn| {
+            super::event_neighbours::neighbours(conn, issue_id, project_id, &event_id)
+        })
+        .await
+    }
+
+    async fn raw_items(&self, project_id: i64, item_type: &str) -> StoreResult<Vec<RawItem>> {
+        let item_type = item_type.to_owned();
+        self.read(move |conn| super::raw::items(conn, project_id, &item_type))
+            .await
+    }
+
+    async fn client_reports(&self, project_id: i64) -> StoreResult<Vec<(String, String, i64)>> {
+        self.read(move |conn| super::raw::client_reports(conn, project_id))
+            .await
     }
 }

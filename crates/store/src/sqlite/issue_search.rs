@@ -10,13 +10,16 @@
 
 use std::fmt::Write as _;
 
+use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
 use super::error::DbContext;
 use super::issues::{self, COLUMNS};
 use super::sql_int;
+use super::SqliteStore;
 use crate::search::IssueKind;
+use crate::IssueSearch;
 use crate::{Issue, IssueQuery, IssueSort, SearchTerm, StoreResult};
 
 /// SQL text and its parameters, in order.
@@ -244,5 +247,13 @@ mod tests {
             .contains("AND NOT EXISTS (SELECT 1 FROM issue_tag_values"));
         assert_eq!(compiled.params[1], text("browser"));
         assert_eq!(compiled.params[2], text("Chrome"));
+    }
+}
+
+#[async_trait]
+impl IssueSearch for SqliteStore {
+    async fn search_issues(&self, query: &IssueQuery) -> StoreResult<Vec<Issue>> {
+        let query = query.clone();
+        self.read(move |conn| search(conn, &query)).await
     }
 }

@@ -3,12 +3,15 @@
 //! Issues are created and counted by [`super::ingest`] and searched by
 //! [`super::issue_search`]; both read rows through [`from_row`] and [`COLUMNS`].
 
+use async_trait::async_trait;
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::error::DbContext;
 use super::now;
+use super::SqliteStore;
 use crate::{Issue, IssueStatus, StoreResult, TagValueCount};
+use crate::{Issues, UnixTime};
 
 /// The columns [`from_row`] reads, of `issues` aliased `i`.
 pub(crate) const COLUMNS: &str = "i.id, i.project_id, i.short_id, i.status, i.substatus, i.level, \
@@ -140,4 +143,44 @@ pub(crate) fn tag_values(conn: &Connection, issue_id: i64) -> StoreResult<Vec<Ta
         .collect()
     })
     .db("reading an issue's tag values")
+}
+
+#[async_trait]
+impl Issues for SqliteStore {
+    async fn issue_by_id(&self, id: i64) -> StoreResult<Option<Issue>> {
+        self.read(move |conn| by_id(conn, id)).await
+    }
+
+    async fn set_issue_status(&self, id: i64, status: IssueStatus) -> StoreResult<Option<Issue>> {
+        self.write(move |conn| set_status(conn, id, status)).await
+    }
+
+    async fn snooze_issue(&self, id: i64, until: UnixTime) -> StoreResult<Option<Issue>> {
+        super::alerts::snooze_issue(self, id, until).await
+    }
+
+    async fn issue_hourly_counts(
+        &self,
+        issue_ids: &[i64],
+        since: f64,
+    ) -> StoreResult<Vec<(i64, i64, i64)>> {
+        let issue_ids = issue_ids.to_vec();
+        self.read(move |conn| hourly_counts(conn, &issue_ids, since))
+            .await
+    }
+
+    async fn issue_tag_values(&self, issue_id: i64) -> StoreResult<Vec<TagValueCount>> {
+        self.read(move |conn| tag_values(conn, issue_id)).await
+    }
+
+    async fn project_tag_values(
+        &self,
+        project_id: i64,
+        key: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<TagValueCount>> {
+        let key = key.to_owned();
+        self.read(move |conn| super::project_tags::values(conn, project_id, &key, limit))
+            .await
+    }
 }

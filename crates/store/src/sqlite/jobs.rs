@@ -1,10 +1,15 @@
 //! Periodic background jobs, claimed in the database so that each run happens once among the
 //! processes sharing it (the server, a CLI command run beside it).
 
+use async_trait::async_trait;
 use rusqlite::{params, Connection};
 
 use super::error::DbContext;
+use super::now;
+use super::SqliteStore;
 use crate::StoreResult;
+use crate::{Maintenance, RetentionPass, StoreError, UnixTime};
+use std::sync::Arc;
 
 /// Claims the run of `name` that is due at `now`: moves the job's next run `interval_secs`
 /// ahead and returns `true`, or returns `false` when the job is not due yet. A job never seen
@@ -24,4 +29,33 @@ pub(crate) fn claim(
         .and_then(|mut stmt| stmt.execute(params![name, now, interval_secs]))
         .db("claiming a background job")?;
     Ok(changed > 0)
+}
+
+#[async_trait]
+impl Maintenance for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(|e| StoreError::Database(format!("ping: {e}")))
+        })
+        .await
+    }
+
+    async fn claim_job(&self, name: &str, interval_secs: f64) -> StoreResult<bool> {
+        let name = name.to_owned();
+        self.write(move |conn| claim(conn, &name, now(), interval_secs))
+            .await
+    }
+
+    async fn delete_expired(&self, before: UnixTime, limit: u64) -> StoreResult<RetentionPass> {
+        let cache = Arc::clone(&self.references);
+        self.write(move |conn| {
+            let (pass, references) = super::retention::delete_expired(conn, before, limit)?;
+            for (project_id, hash) in references {
+                cache.forget(project_id, &hash);
+            }
+            Ok(pass)
+        })
+        .await
+    }
 }

@@ -1,9 +1,12 @@
 //! Projects and their DSN keys.
 
+use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::error::DbContext;
+use super::SqliteStore;
 use super::{alerts, now, organizations};
+use crate::Projects;
 use crate::{KeyRateLimit, Project, ProjectKey, StoreError, StoreResult};
 
 const PROJECT_COLUMNS: &str = "id, organization_id, slug, name, platform, date_created";
@@ -191,4 +194,72 @@ pub(crate) fn set_key_rate_limit(
         return Err(StoreError::NotFound(format!("project key {key_id}")));
     }
     Ok(())
+}
+
+#[async_trait]
+impl Projects for SqliteStore {
+    async fn create_project(
+        &self,
+        organization_id: i64,
+        slug: &str,
+        platform: Option<&str>,
+    ) -> StoreResult<(Project, ProjectKey)> {
+        let slug = slug.to_owned();
+        let platform = platform.map(str::to_owned);
+        self.write(move |conn| create(conn, organization_id, &slug, platform.as_deref()))
+            .await
+    }
+
+    async fn list_projects(&self, organization_id: Option<i64>) -> StoreResult<Vec<Project>> {
+        self.read(move |conn| list(conn, organization_id)).await
+    }
+
+    async fn project_by_id(&self, id: i64) -> StoreResult<Option<Project>> {
+        self.read(move |conn| by_id(conn, id)).await
+    }
+
+    async fn project_by_slug(
+        &self,
+        organization_id: i64,
+        slug: &str,
+    ) -> StoreResult<Option<Project>> {
+        let slug = slug.to_owned();
+        self.read(move |conn| by_slug(conn, organization_id, &slug))
+            .await
+    }
+
+    async fn key_by_public_key(&self, public_key: &str) -> StoreResult<Option<ProjectKey>> {
+        let public_key = public_key.to_owned();
+        self.read(move |conn| key_by_public_key(conn, &public_key))
+            .await
+    }
+
+    async fn list_keys(&self, project_id: i64) -> StoreResult<Vec<ProjectKey>> {
+        self.read(move |conn| list_keys(conn, project_id)).await
+    }
+
+    async fn set_key_active(&self, key_id: i64, active: bool) -> StoreResult<()> {
+        self.write(move |conn| set_key_active(conn, key_id, active))
+            .await
+    }
+
+    async fn set_key_rate_limit(
+        &self,
+        key_id: i64,
+        limit: Option<KeyRateLimit>,
+    ) -> StoreResult<()> {
+        self.write(move |conn| set_key_rate_limit(conn, key_id, limit))
+            .await
+    }
+
+    async fn create_key(&self, project_id: i64, label: &str) -> StoreResult<ProjectKey> {
+        let label = label.to_owned();
+        self.write(move |conn| super::keys::create(conn, project_id, &label))
+            .await
+    }
+
+    async fn delete_key(&self, key_id: i64) -> StoreResult<bool> {
+        self.write(move |conn| super::keys::delete(conn, key_id))
+            .await
+    }
 }

@@ -1,10 +1,13 @@
 //! Releases and deploys: those `sentry-cli` creates, and those events name.
 
+use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::error::DbContext;
+use super::SqliteStore;
 use super::{now, sql_int};
 use crate::batch::ReleaseTally;
+use crate::Releases;
 use crate::{Deploy, NewDeploy, Release, ReleaseFields, StoreResult};
 
 const RELEASE_COLUMNS: &str = "id, organization_id, version, reference, url, date_created, \
@@ -301,5 +304,69 @@ impl ReleaseTally<'_> {
                 .db("recording releases of events")?;
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Releases for SqliteStore {
+    async fn upsert_release(
+        &self,
+        organization_id: i64,
+        version: &str,
+        project_ids: &[i64],
+        fields: &ReleaseFields,
+    ) -> StoreResult<(Release, bool)> {
+        let (version, project_ids, fields) =
+            (version.to_owned(), project_ids.to_vec(), fields.clone());
+        self.write(move |conn| upsert(conn, organization_id, &version, &project_ids, &fields))
+            .await
+    }
+
+    async fn release_by_version(
+        &self,
+        organization_id: i64,
+        version: &str,
+    ) -> StoreResult<Option<Release>> {
+        let version = version.to_owned();
+        self.read(move |conn| by_version(conn, organization_id, &version))
+            .await
+    }
+
+    async fn list_releases(
+        &self,
+        organization_id: i64,
+        project_id: Option<i64>,
+        query: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<Release>> {
+        let query = query.map(str::to_owned);
+        self.read(move |conn| {
+            list(
+                conn,
+                organization_id,
+                project_id,
+                query.as_deref(),
+                offset,
+                limit,
+            )
+        })
+        .await
+    }
+
+    async fn delete_release(&self, organization_id: i64, version: &str) -> StoreResult<bool> {
+        let version = version.to_owned();
+        self.write(move |conn| delete(conn, organization_id, &version))
+            .await
+    }
+
+    async fn create_deploy(&self, release_id: i64, deploy: &NewDeploy) -> StoreResult<Deploy> {
+        let deploy = deploy.clone();
+        self.write(move |conn| create_deploy(conn, release_id, &deploy))
+            .await
+    }
+
+    async fn list_deploys(&self, release_id: i64) -> StoreResult<Vec<Deploy>> {
+        self.read(move |conn| list_deploys(conn, release_id)).await
     }
 }

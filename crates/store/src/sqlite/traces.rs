@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use async_trait::async_trait;
 use rusqlite::types::Value as Sql;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use serde_json::Value;
@@ -14,6 +15,7 @@ use serde_json::Value;
 use super::error::{corrupt, DbContext};
 use super::{events, sql_int, SqliteStore};
 use crate::rollup::{self, Histogram, Plan, Read, RollupDelta, Summary, UserSketch};
+use crate::Traces;
 use crate::{
     NewSpan, NewTransaction, PerformanceSettings, SavedSpans, SpanAggregate, SpanBatch, StoreError,
     StoreResult, StoredSpan, StoredTransaction, Trace, TraceError, TransactionAggregate,
@@ -1164,4 +1166,88 @@ pub(super) async fn set_performance_settings(
             Ok(())
         })
         .await
+}
+
+#[async_trait]
+impl Traces for SqliteStore {
+    async fn save_spans(&self, batch: SpanBatch) -> StoreResult<SavedSpans> {
+        save_spans(self, batch).await
+    }
+
+    async fn transaction_by_event_id(
+        &self,
+        project_id: i64,
+        event_id: &str,
+    ) -> StoreResult<Option<StoredTransaction>> {
+        transaction_by_event_id(self, project_id, event_id).await
+    }
+
+    async fn segment_spans(
+        &self,
+        project_id: i64,
+        trace_id: &str,
+        segment_id: &str,
+    ) -> StoreResult<Vec<StoredSpan>> {
+        segment_spans(self, project_id, trace_id, segment_id).await
+    }
+
+    async fn trace(&self, organization_id: i64, trace_id: &str) -> StoreResult<Trace> {
+        trace(self, organization_id, trace_id).await
+    }
+
+    async fn aggregate_transactions(
+        &self,
+        query: &TransactionQuery,
+        by_transaction: bool,
+    ) -> StoreResult<Vec<TransactionAggregate>> {
+        aggregate_transactions(self, query, by_transaction).await
+    }
+
+    async fn list_transactions(
+        &self,
+        query: &TransactionQuery,
+        sort: TransactionSort,
+        limit: u64,
+        offset: u64,
+    ) -> StoreResult<Vec<StoredTransaction>> {
+        list_transactions(self, query, sort, limit, offset).await
+    }
+
+    async fn transaction_series(
+        &self,
+        query: &TransactionQuery,
+        interval_secs: u64,
+    ) -> StoreResult<Vec<(UnixTime, TransactionAggregate)>> {
+        transaction_series(self, query, interval_secs).await
+    }
+
+    async fn duration_histogram(
+        &self,
+        query: &TransactionQuery,
+        buckets: u32,
+    ) -> StoreResult<Vec<(f64, f64, u64)>> {
+        duration_histogram(self, query, buckets).await
+    }
+
+    async fn span_aggregates(
+        &self,
+        query: &TransactionQuery,
+        by_group: bool,
+        op_prefix: Option<&str>,
+        limit: u64,
+    ) -> StoreResult<Vec<SpanAggregate>> {
+        span_aggregates(self, query, by_group, op_prefix, limit).await
+    }
+
+    async fn performance_settings(&self, project_id: i64) -> StoreResult<PerformanceSettings> {
+        performance_settings(self, project_id).await
+    }
+
+    async fn set_performance_settings(
+        &self,
+        project_id: i64,
+        settings: &PerformanceSettings,
+    ) -> StoreResult<()> {
+        set_performance_settings(self, project_id, settings).await
+    }
 }

@@ -76,7 +76,7 @@ pub struct SpanBatch {
     pub spans: Vec<NewSpan>,
 }
 
-/// A transaction as read back (its spans are read with [`crate::Store::segment_spans`]).
+/// A transaction as read back (its spans are read with the store's `segment_spans`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredTransaction {
     pub project_id: i64,
@@ -201,7 +201,7 @@ pub fn is_failure_status(status: &str) -> bool {
     !matches!(status, "ok" | "cancelled" | "unknown" | "")
 }
 
-/// How [`crate::Store::save_spans`] went.
+/// How the store's `save_spans` went.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedSpans {
     /// Transactions written now (not already stored under their project and event id).

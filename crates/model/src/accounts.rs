@@ -1,0 +1,85 @@
+//! Who and what owns data: organizations, their projects and DSN keys, users and their API
+//! tokens.
+
+use serde::{Deserialize, Serialize};
+
+use crate::UnixTime;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Organization {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub date_created: UnixTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: i64,
+    pub organization_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub platform: Option<String>,
+    pub date_created: UnixTime,
+}
+
+impl Project {
+    /// `SHOP-1A`: an issue's short id, the slug upper-cased and the per-project number in
+    /// Sentry's base 32 (Crockford's alphabet: no I, L, O or U, so a short id read aloud or
+    /// copied by hand cannot be mistaken for another).
+    pub fn short_id(&self, number: i64) -> String {
+        const DIGITS: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+        let mut n = u64::try_from(number).unwrap_or(0);
+        let mut digits = Vec::new();
+        loop {
+            digits.push(char::from(DIGITS[(n % 32) as usize]));
+            n /= 32;
+            if n == 0 {
+                break;
+            }
+        }
+        let number: String = digits.iter().rev().collect();
+        format!("{}-{number}", self.slug.to_ascii_uppercase())
+    }
+}
+
+/// A DSN key ("client key") of a project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectKey {
+    pub id: i64,
+    pub project_id: i64,
+    /// 32 lowercase hex chars: the user part of the DSN.
+    pub public_key: String,
+    /// 32 lowercase hex chars; deprecated in DSNs, kept for Sentry's API shape.
+    pub secret_key: String,
+    pub label: String,
+    pub is_active: bool,
+    pub date_created: UnixTime,
+    /// At most this many events per window, or no limit.
+    pub rate_limit: Option<KeyRateLimit>,
+}
+
+/// Sentry's per-key rate limit: `count` events per `window_secs` seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRateLimit {
+    pub count: i64,
+    pub window_secs: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub date_created: UnixTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub user_id: i64,
+    pub scopes: Vec<String>,
+    pub date_created: UnixTime,
+}

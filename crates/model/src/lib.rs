@@ -1,0 +1,26 @@
+//! Vigil's domain: the records every crate names — organizations, projects and keys, users,
+//! issues, events, releases, transactions and spans, alert rules and notifications — and
+//! Sentry's issue search syntax parsed into a query.
+//!
+//! Plain data with no database under it, so that pure crates (`vigil-alerts`, processing's
+//! outputs) can name an `Issue` or an `AlertRule` without depending on SQLite or PostgreSQL
+//! drivers. The store (`vigil-store`) keeps and hands out these records; it re-exports them.
+
+pub mod accounts;
+pub mod alerts;
+pub mod events;
+pub mod issues;
+pub mod releases;
+pub mod search;
+pub mod traces;
+
+pub use accounts::*;
+pub use alerts::*;
+pub use events::*;
+pub use issues::*;
+pub use releases::*;
+pub use search::{SearchQuery, SearchTerm};
+pub use traces::*;
+
+/// Seconds since the Unix epoch (UTC), with sub-second precision.
+pub type UnixTime = f64;

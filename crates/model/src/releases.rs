@@ -1,0 +1,60 @@
+//! Releases and their deploys.
+
+use serde::{Deserialize, Serialize};
+
+use crate::UnixTime;
+
+/// A version of the code, as `sentry-cli releases new` and events' `release` name it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Release {
+    pub id: i64,
+    pub organization_id: i64,
+    pub version: String,
+    /// The VCS reference (`ref` in Sentry's API).
+    pub reference: Option<String>,
+    pub url: Option<String>,
+    pub date_created: UnixTime,
+    pub date_started: Option<UnixTime>,
+    pub date_released: Option<UnixTime>,
+    /// Timestamps of the oldest and newest events with this release.
+    pub first_event: Option<UnixTime>,
+    pub last_event: Option<UnixTime>,
+    /// Issues first seen with this release, over all its projects.
+    pub new_groups: i64,
+    /// `(project_id, new_groups)` of each project the release belongs to, by project id.
+    pub projects: Vec<(i64, i64)>,
+    pub deploy_count: i64,
+    pub last_deploy: Option<Deploy>,
+}
+
+/// What a create or update of a release sets; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseFields {
+    pub reference: Option<String>,
+    pub url: Option<String>,
+    pub date_started: Option<UnixTime>,
+    pub date_released: Option<UnixTime>,
+}
+
+/// A release going out to an environment (`sentry-cli deploys new`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deploy {
+    pub id: i64,
+    pub release_id: i64,
+    pub environment: String,
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub date_started: Option<UnixTime>,
+    pub date_finished: UnixTime,
+}
+
+/// A deploy to record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewDeploy {
+    pub environment: String,
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub date_started: Option<UnixTime>,
+    /// Defaults to now when absent.
+    pub date_finished: Option<UnixTime>,
+}

@@ -1,0 +1,23 @@
+//! The store's interface, one trait per domain. Each backend implements each trait in its file
+//! for that domain (`sqlite/releases.rs`, `postgres/releases.rs`, …), next to its SQL, so a
+//! change to one domain touches that domain's files and not a shared one.
+
+mod accounts;
+mod alerts;
+mod events;
+mod issues;
+mod maintenance;
+mod projects;
+mod releases;
+mod search;
+mod traces;
+
+pub use accounts::Accounts;
+pub use alerts::Alerts;
+pub use events::Events;
+pub use issues::Issues;
+pub use maintenance::Maintenance;
+pub use projects::Projects;
+pub use releases::Releases;
+pub use search::IssueSearch;
+pub use traces::Traces;

@@ -1,0 +1,36 @@
+//! Projects and their DSN keys.
+
+use async_trait::async_trait;
+
+use crate::{KeyRateLimit, Project, ProjectKey, StoreResult};
+
+/// Projects and their DSN keys.
+#[async_trait]
+pub trait Projects: Send + Sync {
+    /// A new project with one active key. `Conflict` when the slug is taken in the organization.
+    async fn create_project(
+        &self,
+        organization_id: i64,
+        slug: &str,
+        platform: Option<&str>,
+    ) -> StoreResult<(Project, ProjectKey)>;
+    /// Projects of one organization, or of all when `None`; ordered by id.
+    async fn list_projects(&self, organization_id: Option<i64>) -> StoreResult<Vec<Project>>;
+    async fn project_by_id(&self, id: i64) -> StoreResult<Option<Project>>;
+    async fn project_by_slug(
+        &self,
+        organization_id: i64,
+        slug: &str,
+    ) -> StoreResult<Option<Project>>;
+    /// The key with this public part (any state: the caller checks `is_active`).
+    async fn key_by_public_key(&self, public_key: &str) -> StoreResult<Option<ProjectKey>>;
+    async fn list_keys(&self, project_id: i64) -> StoreResult<Vec<ProjectKey>>;
+    async fn set_key_active(&self, key_id: i64, active: bool) -> StoreResult<()>;
+    /// Sets (`Some`) or clears a key's rate limit.
+    async fn set_key_rate_limit(&self, key_id: i64, limit: Option<KeyRateLimit>)
+        -> StoreResult<()>;
+    /// A new active key of the project; `NotFound` when there is no such project.
+    async fn create_key(&self, project_id: i64, label: &str) -> StoreResult<ProjectKey>;
+    /// `true` when there was such a key; events it sent stay.
+    async fn delete_key(&self, key_id: i64) -> StoreResult<bool>;
+}

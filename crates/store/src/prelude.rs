@@ -1,0 +1,7 @@
+//! The store's traits, for code that calls them on a concrete backend (`SqliteStore`,
+//! `PgStore`) rather than on a `dyn Store`: `use vigil_store::prelude::*;`.
+
+pub use crate::{
+    Accounts, Alerts, Events, IngestQueue, IssueSearch, Issues, Maintenance, Projects, Releases,
+    Store, Traces,
+};
