@@ -202,18 +202,10 @@ fn culprit(event: &Value, view: &EventView<'_>) -> String {
 
 /// The newest in-app frame's culprit, else the newest frame's.
 fn stacktrace_culprit(stacktrace: &Value, view: &EventView<'_>) -> Option<String> {
-    let platform = view.platform;
-    let frames: Vec<&Value> = stacktrace
-        .get("frames")?
-        .as_array()?
-        .iter()
-        .filter(|f| f.is_object())
-        .collect();
-    let in_app = view.frames_in_app(stacktrace);
     let mut default = None;
-    for (idx, frame) in frames.iter().enumerate().rev() {
-        let culprit = frame_culprit(frame, platform);
-        if in_app.get(idx).copied().unwrap_or(false) {
+    for (frame, in_app) in frames_newest_first(stacktrace, view)? {
+        let culprit = frame_culprit(frame, view.platform);
+        if in_app {
             if culprit.is_some() {
                 return culprit;
             }
@@ -267,6 +259,25 @@ fn crash_frame<'a>(
             Some([only]) => only.get("stacktrace").filter(has_frames),
             _ => None,
         })?;
+    let mut default = None;
+    for (frame, in_app) in frames_newest_first(stacktrace, view)? {
+        if !keep(frame) {
+            continue;
+        }
+        if in_app {
+            return Some(frame);
+        }
+        default = default.or(Some(frame));
+    }
+    default
+}
+
+/// The frames of a stack trace (those that are objects), newest first, each with whether it is
+/// in-app.
+fn frames_newest_first<'a>(
+    stacktrace: &'a Value,
+    view: &EventView<'_>,
+) -> Option<Vec<(&'a Value, bool)>> {
     let frames: Vec<&Value> = stacktrace
         .get("frames")?
         .as_array()?
@@ -274,17 +285,14 @@ fn crash_frame<'a>(
         .filter(|f| f.is_object())
         .collect();
     let in_app = view.frames_in_app(stacktrace);
-    let mut default = None;
-    for (idx, frame) in frames.iter().enumerate().rev() {
-        if !keep(frame) {
-            continue;
-        }
-        if in_app.get(idx).copied().unwrap_or(false) {
-            return Some(frame);
-        }
-        default = default.or(Some(*frame));
-    }
-    default
+    Some(
+        frames
+            .into_iter()
+            .enumerate()
+            .rev()
+            .map(|(idx, frame)| (frame, in_app.get(idx).copied().unwrap_or(false)))
+            .collect(),
+    )
 }
 
 /// Python's `str.splitlines()[0]`: the text up to the first line break.

@@ -7,8 +7,8 @@
 use serde_json::{Map, Value};
 
 use super::attributes::parse_level;
-use super::errors::EventErrors;
-use super::limits::{self, dispose};
+use super::errors::{for_each_object, take_array, take_object, EventErrors};
+use super::limits;
 use super::value::{join, json_lenient_string, remove_nulls};
 
 /// Longest crumb message kept whole (Relay trims it like an event message).
@@ -17,42 +17,22 @@ const MESSAGE_ALLOWANCE: usize = 200;
 
 /// Normalizes `breadcrumbs.values`, dropping the container when no crumb is left.
 pub(crate) fn normalize_breadcrumbs(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.shift_remove("breadcrumbs") else {
+    let Some(mut container) = take_object(event, "breadcrumbs", "breadcrumbs", errors) else {
         return;
     };
-    let mut container = match raw {
-        Value::Object(map) => map,
-        Value::Null => return,
-        other => {
-            errors.invalid("breadcrumbs", Some(&other));
-            dispose(other);
-            return;
-        }
-    };
-    let values = match container.shift_remove("values") {
-        Some(Value::Array(values)) => values,
-        Some(Value::Null) | None => return,
-        Some(other) => {
-            errors.invalid("breadcrumbs.values", Some(&other));
-            dispose(other);
-            return;
-        }
+    let Some(values) = take_array(&mut container, "values", "breadcrumbs.values", errors) else {
+        return;
     };
     let mut kept = Vec::with_capacity(values.len());
-    for (i, crumb) in values.into_iter().enumerate() {
-        let path = format!("breadcrumbs.values.{i}");
-        match crumb {
-            Value::Object(mut crumb) => {
-                normalize_crumb(&mut crumb, &path, errors);
-                kept.push(Value::Object(crumb));
-            }
-            Value::Null => {}
-            other => {
-                errors.invalid(&path, Some(&other));
-                dispose(other);
-            }
-        }
-    }
+    for_each_object(
+        values,
+        "breadcrumbs.values",
+        errors,
+        |mut crumb, path, errors| {
+            normalize_crumb(&mut crumb, path, errors);
+            kept.push(Value::Object(crumb));
+        },
+    );
     if !kept.is_empty() {
         container.insert("values".into(), Value::Array(kept));
         event.insert("breadcrumbs".into(), Value::Object(container));
@@ -114,12 +94,11 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::normalize::errors::run_step;
 
     fn run(v: Value) -> (Value, usize) {
-        let mut map = v.as_object().cloned().unwrap_or_default();
-        let mut errors = EventErrors::default();
-        normalize_breadcrumbs(&mut map, &mut errors);
-        (Value::Object(map), errors.entries().len())
+        let (out, notes) = run_step(v, normalize_breadcrumbs);
+        (out, notes.len())
     }
 
     #[test]

@@ -97,8 +97,7 @@ fn read_pairs(raw: Value, errors: &mut EventErrors) -> Vec<(String, String)> {
                 match lenient_string(&value) {
                     Some(v) => pairs.push((key, v)),
                     None => {
-                        errors.invalid(&join("tags", &key), Some(&value));
-                        dispose(value);
+                        errors.discard(&join("tags", &key), value);
                     }
                 }
             }
@@ -117,15 +116,13 @@ fn read_pairs(raw: Value, errors: &mut EventErrors) -> Vec<(String, String)> {
                     None if matches!(&item, Value::Array(kv) if kv.len() == 2 && kv[1].is_null()) =>
                         {}
                     None => {
-                        errors.invalid(&join("tags", i), Some(&item));
-                        dispose(item);
+                        errors.discard(&join("tags", i), item);
                     }
                 }
             }
         }
         other => {
-            errors.invalid("tags", Some(&other));
-            dispose(other);
+            errors.discard("tags", other);
         }
     }
     pairs
@@ -136,12 +133,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::normalize::errors::run_step;
 
     fn run(v: Value) -> (Value, Vec<Value>) {
-        let mut map = v.as_object().cloned().unwrap_or_default();
-        let mut errors = EventErrors::default();
-        normalize_tags(&mut map, &mut errors);
-        (Value::Object(map), errors.entries().to_vec())
+        run_step(v, normalize_tags)
     }
 
     #[test]

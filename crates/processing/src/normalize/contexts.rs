@@ -7,23 +7,14 @@
 
 use serde_json::{Map, Value};
 
-use super::errors::EventErrors;
+use super::errors::{take_object, EventErrors};
 use super::limits::dispose;
 use super::value::{join, remove_nulls};
 
 /// Normalizes `contexts`; drops the SDK-sent `reprocessing` context, which only Sentry writes.
 pub(crate) fn normalize_contexts(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.shift_remove("contexts") else {
+    let Some(contexts) = take_object(event, "contexts", "contexts", errors) else {
         return;
-    };
-    let contexts = match raw {
-        Value::Object(map) => map,
-        Value::Null => return,
-        other => {
-            errors.invalid("contexts", Some(&other));
-            dispose(other);
-            return;
-        }
     };
     let mut kept = Map::new();
     for (alias, context) in contexts {
@@ -32,8 +23,7 @@ pub(crate) fn normalize_contexts(event: &mut Map<String, Value>, errors: &mut Ev
             Value::Object(map) => map,
             Value::Null => continue,
             other => {
-                errors.invalid(&path, Some(&other));
-                dispose(other);
+                errors.discard(&path, other);
                 continue;
             }
         };
@@ -91,17 +81,13 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::normalize::errors::run_step;
 
     fn run(v: Value) -> (Value, usize) {
-        let mut map = json!({ "contexts": v })
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let mut errors = EventErrors::default();
-        normalize_contexts(&mut map, &mut errors);
+        let (out, notes) = run_step(json!({ "contexts": v }), normalize_contexts);
         (
-            map.get("contexts").cloned().unwrap_or(Value::Null),
-            errors.entries().len(),
+            out.get("contexts").cloned().unwrap_or(Value::Null),
+            notes.len(),
         )
     }
 

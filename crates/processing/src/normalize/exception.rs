@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::errors::{self, EventErrors};
+use super::errors::{self, for_each_object, take_array, take_object, EventErrors};
 use super::limits::{self, dispose};
 use super::stacktrace::normalize_stacktrace;
 use super::value::{is_empty, join, json_lenient_string, lenient_string, remove_nulls};
@@ -62,46 +62,25 @@ pub(crate) fn normalize_exceptions(event: &mut Map<String, Value>, errors: &mut 
 }
 
 fn normalize_exception_list(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.shift_remove("exception") else {
+    let Some(mut container) = take_object(event, "exception", "exception", errors) else {
         return;
     };
-    let mut container = match raw {
-        Value::Object(map) => map,
-        Value::Null => return,
-        other => {
-            errors.invalid("exception", Some(&other));
-            dispose(other);
-            return;
-        }
-    };
-    let values = match container.shift_remove("values") {
-        Some(Value::Array(values)) => values,
-        Some(Value::Null) | None => Vec::new(),
-        Some(other) => {
-            errors.invalid("exception.values", Some(&other));
-            dispose(other);
-            Vec::new()
-        }
-    };
+    let values =
+        take_array(&mut container, "values", "exception.values", errors).unwrap_or_default();
     let mut kept = Vec::with_capacity(values.len());
-    for (i, item) in values.into_iter().enumerate() {
-        let path = format!("exception.values.{i}");
-        match item {
-            Value::Object(mut exception) => {
-                if normalize_exception(&mut exception, &path, errors) {
-                    kept.push(Value::Object(exception));
-                } else {
-                    errors.push(errors::MISSING_ATTRIBUTE, &path, None);
-                    dispose(Value::Object(exception));
-                }
+    for_each_object(
+        values,
+        "exception.values",
+        errors,
+        |mut exception, path, errors| {
+            if normalize_exception(&mut exception, path, errors) {
+                kept.push(Value::Object(exception));
+            } else {
+                errors.push(errors::MISSING_ATTRIBUTE, path, None);
+                dispose(Value::Object(exception));
             }
-            Value::Null => {}
-            other => {
-                errors.invalid(&path, Some(&other));
-                dispose(other);
-            }
-        }
-    }
+        },
+    );
     if kept.is_empty() {
         return;
     }
@@ -220,41 +199,29 @@ fn normalize_mechanism(value: &mut Value, path: &str, errors: &mut EventErrors) 
 
 /// `threads.values`: each thread's stack trace is normalized like an exception's.
 fn normalize_threads(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.shift_remove("threads") else {
+    let Some(mut container) = take_object(event, "threads", "threads", errors) else {
         return;
-    };
-    let mut container = match raw {
-        Value::Object(map) => map,
-        Value::Null => return,
-        other => {
-            errors.invalid("threads", Some(&other));
-            dispose(other);
-            return;
-        }
     };
     let Some(Value::Array(values)) = container.shift_remove("values") else {
         return;
     };
     let mut kept = Vec::with_capacity(values.len());
-    for (i, item) in values.into_iter().enumerate() {
-        let path = format!("threads.values.{i}");
-        let Value::Object(mut thread) = item else {
-            if !item.is_null() {
-                errors.invalid(&path, Some(&item));
-            }
-            dispose(item);
-            continue;
-        };
-        remove_nulls(&mut thread);
-        for (key, raw) in [("stacktrace", false), ("raw_stacktrace", true)] {
-            if let Some(mut stacktrace) = thread.shift_remove(key) {
-                if normalize_stacktrace(&mut stacktrace, &join(&path, key), raw, errors) {
-                    thread.insert(key.to_owned(), stacktrace);
+    for_each_object(
+        values,
+        "threads.values",
+        errors,
+        |mut thread, path, errors| {
+            remove_nulls(&mut thread);
+            for (key, raw) in [("stacktrace", false), ("raw_stacktrace", true)] {
+                if let Some(mut stacktrace) = thread.shift_remove(key) {
+                    if normalize_stacktrace(&mut stacktrace, &join(path, key), raw, errors) {
+                        thread.insert(key.to_owned(), stacktrace);
+                    }
                 }
             }
-        }
-        kept.push(Value::Object(thread));
-    }
+            kept.push(Value::Object(thread));
+        },
+    );
     if !kept.is_empty() {
         container.insert("values".into(), Value::Array(kept));
         event.insert("threads".into(), Value::Object(container));
@@ -266,12 +233,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::normalize::errors::run_step;
 
     fn run(v: Value) -> (Value, Vec<Value>) {
-        let mut map = v.as_object().cloned().unwrap_or_default();
-        let mut errors = EventErrors::default();
-        normalize_exceptions(&mut map, &mut errors);
-        (Value::Object(map), errors.entries().to_vec())
+        run_step(v, normalize_exceptions)
     }
 
     #[test]

@@ -49,12 +49,11 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::normalize::errors::run_step;
 
     fn run(v: Value) -> (Value, usize) {
-        let mut map = v.as_object().cloned().unwrap_or_default();
-        let mut errors = EventErrors::default();
-        normalize_extra_and_modules(&mut map, &mut errors);
-        (Value::Object(map), errors.entries().len())
+        let (out, notes) = run_step(v, normalize_extra_and_modules);
+        (out, notes.len())
     }
 
     #[test]

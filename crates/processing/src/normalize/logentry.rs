@@ -126,12 +126,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::normalize::errors::run_step;
 
     fn run(v: Value) -> Value {
-        let mut map = v.as_object().cloned().unwrap_or_default();
-        let mut errors = EventErrors::default();
-        normalize_logentry(&mut map, &mut errors);
-        Value::Object(map)
+        run_step(v, normalize_logentry).0
     }
 
     #[test]

@@ -12,8 +12,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::errors::EventErrors;
-use super::limits::{self, dispose};
+use super::errors::{take_object, EventErrors};
+use super::limits;
 use super::value::{join, json_lenient_string, lenient_string, remove_nulls};
 
 static METHOD: LazyLock<Regex> = LazyLock::new(|| {
@@ -22,17 +22,8 @@ static METHOD: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Normalizes `request`.
 pub(crate) fn normalize_request(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.shift_remove("request") else {
+    let Some(mut request) = take_object(event, "request", "request", errors) else {
         return;
-    };
-    let mut request = match raw {
-        Value::Object(map) => map,
-        Value::Null => return,
-        other => {
-            errors.invalid("request", Some(&other));
-            dispose(other);
-            return;
-        }
     };
     remove_nulls(&mut request);
 
@@ -152,8 +143,7 @@ fn normalize_pairs(
             })
             .collect(),
         other => {
-            errors.invalid(&path, Some(&other));
-            dispose(other);
+            errors.discard(&path, other);
             return;
         }
     };
@@ -205,8 +195,7 @@ fn normalize_query(request: &mut Map<String, Value>, errors: &mut EventErrors) {
             })
             .collect(),
         other => {
-            errors.invalid("request.query_string", Some(&other));
-            dispose(other);
+            errors.discard("request.query_string", other);
             return;
         }
     };
@@ -380,17 +369,13 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::normalize::errors::run_step;
 
     fn run(v: Value) -> (Value, usize) {
-        let mut map = json!({ "request": v })
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let mut errors = EventErrors::default();
-        normalize_request(&mut map, &mut errors);
+        let (out, notes) = run_step(json!({ "request": v }), normalize_request);
         (
-            map.get("request").cloned().unwrap_or(Value::Null),
-            errors.entries().len(),
+            out.get("request").cloned().unwrap_or(Value::Null),
+            notes.len(),
         )
     }
 

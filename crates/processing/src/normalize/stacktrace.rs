@@ -38,8 +38,7 @@ pub(crate) fn normalize_stacktrace(
     let frames = match st.shift_remove("frames") {
         Some(Value::Array(frames)) => frames,
         Some(other) => {
-            errors.invalid(&join(path, "frames"), Some(&other));
-            dispose(other);
+            errors.discard(&join(path, "frames"), other);
             return false;
         }
         None => {
@@ -62,8 +61,7 @@ pub(crate) fn normalize_stacktrace(
                 kept.push(Value::Object(frame));
             }
             other => {
-                errors.invalid(&join(&frames_path, i), Some(&other));
-                dispose(other);
+                errors.discard(&join(&frames_path, i), other);
             }
         }
     }
@@ -154,8 +152,7 @@ fn normalize_vars(frame: &mut Map<String, Value>, path: &str, errors: &mut Event
                 .collect(),
         ),
         other => {
-            errors.invalid(&join(path, "vars"), Some(&other));
-            dispose(other);
+            errors.discard(&join(path, "vars"), other);
             return;
         }
     };

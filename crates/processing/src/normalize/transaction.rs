@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use super::errors::EventErrors;
+use super::errors::{for_each_object, take_array, take_object, EventErrors};
 use super::limits::dispose;
 use super::value::{join, remove_nulls};
 
@@ -34,17 +34,8 @@ pub(crate) fn normalize_transaction_parts(
 }
 
 fn normalize_measurements(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.shift_remove("measurements") else {
+    let Some(measurements) = take_object(event, "measurements", "measurements", errors) else {
         return;
-    };
-    let measurements = match raw {
-        Value::Object(map) => map,
-        Value::Null => return,
-        other => {
-            errors.invalid("measurements", Some(&other));
-            dispose(other);
-            return;
-        }
     };
     let mut kept = Map::new();
     for (name, measurement) in measurements {
@@ -56,8 +47,7 @@ fn normalize_measurements(event: &mut Map<String, Value>, errors: &mut EventErro
         let (value, mut measurement) = match (value, measurement) {
             (Some(value), Value::Object(measurement)) => (value, measurement),
             (_, other) => {
-                errors.invalid(&path, Some(&other));
-                dispose(other);
+                errors.discard(&path, other);
                 continue;
             }
         };
@@ -98,32 +88,14 @@ fn default_unit(name: &str) -> &'static str {
 }
 
 fn normalize_spans(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.shift_remove("spans") else {
+    let Some(spans) = take_array(event, "spans", "spans", errors) else {
         return;
     };
-    let spans = match raw {
-        Value::Array(spans) => spans,
-        Value::Null => return,
-        other => {
-            errors.invalid("spans", Some(&other));
-            dispose(other);
-            return;
-        }
-    };
     let mut kept = Vec::with_capacity(spans.len());
-    for (i, span) in spans.into_iter().enumerate() {
-        match span {
-            Value::Object(mut span) => {
-                remove_nulls(&mut span);
-                kept.push(Value::Object(span));
-            }
-            Value::Null => {}
-            other => {
-                errors.invalid(&format!("spans.{i}"), Some(&other));
-                dispose(other);
-            }
-        }
-    }
+    for_each_object(spans, "spans", errors, |mut span, _, _| {
+        remove_nulls(&mut span);
+        kept.push(Value::Object(span));
+    });
     // Python sends `"spans": []` for a transaction without children; keep that as it came.
     event.insert("spans".into(), Value::Array(kept));
 }
@@ -133,12 +105,11 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::normalize::errors::run_step;
 
     fn run(v: Value) -> (Value, usize) {
-        let mut map = v.as_object().cloned().unwrap_or_default();
-        let mut errors = EventErrors::default();
-        normalize_transaction_parts(&mut map, &mut errors);
-        (Value::Object(map), errors.entries().len())
+        let (out, notes) = run_step(v, normalize_transaction_parts);
+        (out, notes.len())
     }
 
     #[test]

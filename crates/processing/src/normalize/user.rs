@@ -12,8 +12,8 @@ use std::net::IpAddr;
 use serde_json::{Map, Value};
 
 use super::attributes::is_security_report;
-use super::errors::EventErrors;
-use super::limits::{self, dispose};
+use super::errors::{take_object, EventErrors};
+use super::limits;
 use super::value::{join, lenient_string, remove_nulls};
 
 /// The placeholder SDKs send for "use the address of the connection".
@@ -43,15 +43,7 @@ pub(crate) fn normalize_user(
         .map(str::trim)
         .and_then(|ip| ip.parse::<IpAddr>().ok());
 
-    let mut user = match event.shift_remove("user") {
-        Some(Value::Object(user)) => user,
-        Some(Value::Null) | None => Map::new(),
-        Some(other) => {
-            errors.invalid("user", Some(&other));
-            dispose(other);
-            Map::new()
-        }
-    };
+    let mut user = take_object(event, "user", "user", errors).unwrap_or_default();
     remove_nulls(&mut user);
     normalize_fields(&mut user, errors);
     resolve_ip(event, &mut user, client_ip, errors);
@@ -103,8 +95,7 @@ fn normalize_fields(user: &mut Map<String, Value>, errors: &mut EventErrors) {
         Some(Value::Object(data)) => data,
         None => Map::new(),
         Some(other) => {
-            errors.invalid("user.data", Some(&other));
-            dispose(other);
+            errors.discard("user.data", other);
             Map::new()
         }
     };
@@ -226,12 +217,11 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::normalize::errors::run_step;
 
     fn run(v: Value, client_ip: Option<&str>) -> (Value, usize) {
-        let mut map = v.as_object().cloned().unwrap_or_default();
-        let mut errors = EventErrors::default();
-        normalize_user(&mut map, client_ip, &mut errors);
-        (Value::Object(map), errors.entries().len())
+        let (out, notes) = run_step(v, |map, errors| normalize_user(map, client_ip, errors));
+        (out, notes.len())
     }
 
     #[test]
