@@ -13,6 +13,7 @@ mod payload;
 pub mod postgres;
 pub mod prelude;
 pub mod queue;
+mod query;
 mod rollup;
 pub mod sqlite;
 mod tag_pairs;

@@ -1,0 +1,309 @@
+//! The issue list: an [`IssueQuery`] (scope, filters and Sentry's search terms) compiled to one
+//! statement, the same term by term on both backends.
+//!
+//! Tag terms look in `issue_tag_values`, the per-issue counts written at ingest, rather than in
+//! events: an issue matches `browser:Firefox` when any of its events had that tag, which is
+//! Sentry's meaning too. A new search term is one arm of [`push_term`].
+
+use std::fmt::Write as _;
+
+use super::{sql_int, Builder, Dialect, Statement};
+use crate::search::IssueKind;
+use crate::{IssueQuery, IssueSort, SearchTerm};
+
+/// Builds the statement: scope, filters, terms, order, page. `columns` are the backend's
+/// issue columns (of `issues i`), which its row reader expects.
+pub(crate) fn compile(dialect: Dialect, columns: &str, query: &IssueQuery) -> Statement {
+    let mut q = Builder::new(dialect);
+    let org = q.bind(query.organization_id);
+    let _ = write!(
+        q.sql,
+        "SELECT {columns} FROM issues i JOIN projects p ON p.id = i.project_id \
+         WHERE p.organization_id = {org}"
+    );
+    if !query.project_ids.is_empty() {
+        let projects = q.in_ints("i.project_id", &query.project_ids);
+        q.and(&projects);
+    }
+    if !query.environments.is_empty() {
+        let key = q.bind("environment");
+        let values = q.in_texts("t.value", &query.environments);
+        q.and(&format!(
+            "EXISTS (SELECT 1 FROM issue_tag_values t WHERE t.issue_id = i.id \
+             AND t.key = {key} AND {values})"
+        ));
+    }
+    // The issue was seen within [since, until]: its [first_seen, last_seen] overlaps it.
+    if let Some(since) = query.seen_since {
+        let since = q.bind(since);
+        q.and(&format!("i.last_seen >= {since}"));
+    }
+    if let Some(until) = query.seen_until {
+        let until = q.bind(until);
+        q.and(&format!("i.first_seen <= {until}"));
+    }
+    for term in &query.search.terms {
+        push_term(&mut q, term);
+    }
+
+    let order = match query.sort {
+        IssueSort::LastSeen => "i.last_seen",
+        IssueSort::FirstSeen => "i.first_seen",
+        IssueSort::Events => "i.times_seen",
+        IssueSort::Users => "i.user_count",
+    };
+    let limit = q.bind(sql_int(query.limit));
+    let offset = q.bind(sql_int(query.offset));
+    let _ = write!(
+        q.sql,
+        " ORDER BY {order} DESC, i.id DESC LIMIT {limit} OFFSET {offset}"
+    );
+    q.finish()
+}
+
+/// ` AND` or ` AND NOT`.
+fn and_not(negated: bool) -> &'static str {
+    if negated {
+        " AND NOT "
+    } else {
+        " AND "
+    }
+}
+
+fn push_term(q: &mut Builder, term: &SearchTerm) {
+    let dialect = q.dialect;
+    match term {
+        SearchTerm::Status { status, negated } => {
+            let status = q.bind(status.as_str());
+            let op = if *negated { "<>" } else { "=" };
+            q.and(&format!("i.status {op} {status}"));
+        }
+        SearchTerm::Unhandled { negated } => {
+            q.push(and_not(*negated));
+            q.push("i.is_unhandled");
+        }
+        SearchTerm::Level { value, negated } => {
+            let value = q.bind(value.as_str());
+            let op = if *negated { "<>" } else { "=" };
+            q.and(&format!("i.level {op} {value}"));
+        }
+        SearchTerm::Tag {
+            key,
+            value,
+            negated,
+        } => {
+            let (key, value) = (q.bind(key.as_str()), q.bind(value.as_str()));
+            q.push(and_not(*negated));
+            q.push(&format!(
+                "EXISTS (SELECT 1 FROM issue_tag_values t \
+                 WHERE t.issue_id = i.id AND t.key = {key} AND t.value = {value})"
+            ));
+        }
+        SearchTerm::Has { key, negated } => {
+            let key = q.bind(key.as_str());
+            q.push(and_not(*negated));
+            q.push(&format!(
+                "EXISTS (SELECT 1 FROM issue_tag_values t \
+                 WHERE t.issue_id = i.id AND t.key = {key})"
+            ));
+        }
+        SearchTerm::Kind { kind, negated } => {
+            let prefix = dialect.text_prefix("i.event_type", IssueKind::PERFORMANCE_PREFIX.len());
+            let test = match kind {
+                IssueKind::Errors => {
+                    format!("{prefix} <> {}", q.bind(IssueKind::PERFORMANCE_PREFIX))
+                }
+                IssueKind::Performance => {
+                    format!("{prefix} = {}", q.bind(IssueKind::PERFORMANCE_PREFIX))
+                }
+                IssueKind::Type(ty) => format!("i.event_type = {}", q.bind(ty.as_str())),
+            };
+            q.push(and_not(*negated));
+            q.push(&format!("({test})"));
+        }
+        SearchTerm::Text(words) => {
+            let p = q.bind(like_pattern(words));
+            let metadata = dialect.json_text("i.metadata", "value");
+            let tests = ["i.title", "i.culprit", metadata.as_str()]
+                .map(|column| dialect.like_any_case(column, &p));
+            q.and(&format!("({})", tests.join(" OR ")));
+        }
+    }
+}
+
+/// `%words%` with LIKE's wildcards in `words` escaped (by `\`), so `100%` and `snake_case`
+/// match themselves.
+fn like_pattern(words: &str) -> String {
+    let mut pattern = String::with_capacity(words.len() + 2);
+    pattern.push('%');
+    for c in words.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::Param;
+    use crate::search::parse_search;
+
+    const BOTH: [Dialect; 2] = [Dialect::Sqlite, Dialect::Postgres];
+
+    fn search(text: &str) -> IssueQuery {
+        IssueQuery {
+            organization_id: 1,
+            search: parse_search(text).expect("valid search"),
+            limit: 25,
+            ..IssueQuery::default()
+        }
+    }
+
+    /// The highest placeholder number in `sql`.
+    fn highest_placeholder(dialect: Dialect, sql: &str, params: usize) -> Option<usize> {
+        (1..=params + 1)
+            .rev()
+            .find(|n| sql.contains(&dialect.placeholder(*n)))
+    }
+
+    #[test]
+    fn like_wildcards_in_text_match_themselves() {
+        assert_eq!(
+            like_pattern(r"100% snake_case C:\x"),
+            r"%100\% snake\_case C:\\x%"
+        );
+    }
+
+    #[test]
+    fn input_only_ever_reaches_sql_as_parameters() {
+        let hostile = "x' OR 1=1 --";
+        let query = IssueQuery {
+            environments: vec![hostile.to_string()],
+            ..search(&format!(
+                "level:\"{hostile}\" browser:\"{hostile}\" {hostile}"
+            ))
+        };
+        for dialect in BOTH {
+            let compiled = compile(dialect, "i.id", &query);
+            assert!(!compiled.sql.contains(hostile));
+            assert_eq!(
+                highest_placeholder(dialect, &compiled.sql, compiled.params.len()),
+                Some(compiled.params.len()),
+                "{}",
+                compiled.sql
+            );
+        }
+    }
+
+    #[test]
+    fn negated_tag_becomes_not_exists() {
+        for dialect in BOTH {
+            let compiled = compile(dialect, "i.id", &search("!browser:Chrome"));
+            assert!(compiled
+                .sql
+                .contains("AND NOT EXISTS (SELECT 1 FROM issue_tag_values"));
+            assert_eq!(
+                compiled.params[1..3],
+                [Param::from("browser"), Param::from("Chrome")]
+            );
+        }
+    }
+
+    #[test]
+    fn lists_are_one_parameter_on_postgres_whatever_their_length() {
+        let with = |projects: Vec<i64>| {
+            compile(
+                Dialect::Postgres,
+                "i.id",
+                &IssueQuery {
+                    organization_id: 1,
+                    project_ids: projects,
+                    ..IssueQuery::default()
+                },
+            )
+            .sql
+        };
+        assert_eq!(with(vec![1]), with(vec![1, 2, 3]));
+    }
+
+    #[test]
+    fn scoped_query_reads_the_same_on_both_dialects_but_for_their_spelling() {
+        let query = IssueQuery {
+            project_ids: vec![7, 8],
+            environments: vec!["prod".into()],
+            seen_since: Some(100.0),
+            ..search("is:unresolved")
+        };
+        let sqlite = compile(Dialect::Sqlite, "i.id", &query);
+        assert_eq!(
+            sqlite.sql,
+            "SELECT i.id FROM issues i JOIN projects p ON p.id = i.project_id \
+             WHERE p.organization_id = ?1 AND i.project_id IN (?2, ?3) \
+             AND EXISTS (SELECT 1 FROM issue_tag_values t WHERE t.issue_id = i.id \
+             AND t.key = ?4 AND t.value IN (?5)) AND i.last_seen >= ?6 AND i.status = ?7 \
+             ORDER BY i.last_seen DESC, i.id DESC LIMIT ?8 OFFSET ?9"
+        );
+        assert_eq!(
+            sqlite.params,
+            [
+                Param::Int(1),
+                Param::Int(7),
+                Param::Int(8),
+                Param::from("environment"),
+                Param::from("prod"),
+                Param::Real(100.0),
+                Param::from("unresolved"),
+                Param::Int(25),
+                Param::Int(0),
+            ]
+        );
+        let postgres = compile(Dialect::Postgres, "i.id", &query);
+        assert_eq!(
+            postgres.sql,
+            "SELECT i.id FROM issues i JOIN projects p ON p.id = i.project_id \
+             WHERE p.organization_id = $1 AND i.project_id = ANY($2::BIGINT[]) \
+             AND EXISTS (SELECT 1 FROM issue_tag_values t WHERE t.issue_id = i.id \
+             AND t.key = $3 AND t.value = ANY($4::TEXT[])) AND i.last_seen >= $5 \
+             AND i.status = $6 ORDER BY i.last_seen DESC, i.id DESC LIMIT $7 OFFSET $8"
+        );
+        assert_eq!(postgres.params[1], Param::Ints(vec![7, 8]));
+        assert_eq!(postgres.params[3], Param::Texts(vec!["prod".into()]));
+    }
+
+    #[test]
+    fn free_text_binds_its_pattern_once_for_three_columns() {
+        let sqlite = compile(Dialect::Sqlite, "i.id", &search("100%"));
+        assert!(sqlite.sql.contains(
+            "AND (i.title LIKE ?2 ESCAPE '\\' OR i.culprit LIKE ?2 ESCAPE '\\' \
+             OR json_extract(i.metadata, '$.value') LIKE ?2 ESCAPE '\\')"
+        ));
+        assert_eq!(sqlite.params[1], Param::from("%100\\%%"));
+        let postgres = compile(Dialect::Postgres, "i.id", &search("100%"));
+        assert!(postgres
+            .sql
+            .contains("OR (i.metadata::json ->> 'value') ILIKE $2 ESCAPE '\\')"));
+    }
+
+    #[test]
+    fn issue_kinds_compare_the_type_prefix() {
+        let sqlite = compile(
+            Dialect::Sqlite,
+            "i.id",
+            &search("!issue.category:performance"),
+        );
+        assert!(
+            sqlite
+                .sql
+                .contains("AND NOT (substr(i.event_type, 1, 12) = ?2)"),
+            "{}",
+            sqlite.sql
+        );
+        let postgres = compile(Dialect::Postgres, "i.id", &search("issue.category:error"));
+        assert!(postgres.sql.contains("AND (left(i.event_type, 12) <> $2)"));
+        assert_eq!(postgres.params[1], Param::from("performance_"));
+    }
+}
