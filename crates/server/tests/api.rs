@@ -5,18 +5,8 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::Harness;
+use common::{ingest, Harness};
 use serde_json::{json, Value};
-use vigil_store::prelude::*;
-
-fn envelope(event_id: &str, event: &Value) -> Vec<u8> {
-    let payload = event.to_string();
-    format!(
-        "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n",
-        payload.len()
-    )
-    .into_bytes()
-}
 
 fn error_event(exc_type: &str, value: &str, environment: &str) -> Value {
     json!({
@@ -30,13 +20,6 @@ fn error_event(exc_type: &str, value: &str, environment: &str) -> Value {
         "request": {"url": "http://shop.example/checkout?x=1", "method": "POST"},
         "user": {"id": "7", "email": "sam@example.com"},
     })
-}
-
-async fn ingest(h: &Harness, n: u32, event: &Value) -> String {
-    let id = format!("{n:032x}");
-    let (status, body) = h.post_envelope(envelope(&id, event)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    id
 }
 
 #[tokio::test]
@@ -62,28 +45,10 @@ async fn api_without_or_with_a_bad_token_gets_no_data() {
 #[tokio::test]
 async fn other_organizations_are_not_found() {
     let h = Harness::new().await;
-    let other = h.store.ensure_organization("other").await.expect("org");
-    h.store
-        .create_project(other.id, "secret", None)
-        .await
-        .expect("project");
+    h.project_in("other", "secret", None).await;
     // A member (not admin) of `default` only.
-    let hash = vigil_server::accounts::hash_password("correct horse battery").expect("hash");
-    let user = h
-        .store
-        .create_user("member@example.com", &hash, false)
-        .await
-        .expect("user");
-    let default = h.store.ensure_organization("default").await.expect("org");
-    h.store
-        .add_member(default.id, user.id, "member")
-        .await
-        .expect("member");
-    let token = vigil_server::accounts::new_token();
-    h.store
-        .create_token(user.id, &vigil_server::accounts::hash_token(&token), &[])
-        .await
-        .expect("token");
+    let user = h.member_of("default", "member@example.com").await;
+    let token = h.token_for(user.id, &[]).await;
     let get = |path: &str| {
         Request::get(path)
             .header("authorization", format!("Bearer {token}"))
@@ -115,9 +80,7 @@ async fn issue_has_sentrys_fields_and_counts_events() {
     let event = error_event("ZeroDivisionError", "division by zero", "production");
     ingest(&h, 1, &event).await;
     ingest(&h, 2, &event).await;
-    let (status, _, issues) = h
-        .api("GET", "/api/0/organizations/default/issues/", None)
-        .await;
+    let (status, _, issues) = h.get("/api/0/organizations/default/issues/").await;
     assert_eq!(status, StatusCode::OK);
     let issues = issues.as_array().expect("list");
     assert_eq!(issues.len(), 1);
@@ -154,13 +117,9 @@ async fn latest_event_has_entries_tags_and_context() {
         &error_event("ZeroDivisionError", "division by zero", "production"),
     )
     .await;
-    let (_, _, issues) = h
-        .api("GET", "/api/0/projects/default/shop/issues/", None)
-        .await;
+    let (_, _, issues) = h.get("/api/0/projects/default/shop/issues/").await;
     let id = issues[0]["id"].as_str().expect("id").to_string();
-    let (status, _, event) = h
-        .api("GET", &format!("/api/0/issues/{id}/events/latest/"), None)
-        .await;
+    let (status, _, event) = h.get(&format!("/api/0/issues/{id}/events/latest/")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(event["eventID"], second);
     assert_eq!(event["previousEventID"], first);
@@ -188,11 +147,7 @@ async fn latest_event_has_entries_tags_and_context() {
     assert!(tags.contains(&json!({"key": "user", "value": "id:7"})));
 
     let (status, _, by_id) = h
-        .api(
-            "GET",
-            &format!("/api/0/projects/default/shop/events/{first}/"),
-            None,
-        )
+        .get(&format!("/api/0/projects/default/shop/events/{first}/"))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(by_id["eventID"], first);
@@ -205,23 +160,15 @@ async fn latest_event_has_entries_tags_and_context() {
         &first[20..]
     );
     assert_eq!(
-        h.api(
-            "GET",
-            &format!("/api/0/projects/default/shop/events/{dashed}/"),
-            None
-        )
-        .await
-        .0,
+        h.get(&format!("/api/0/projects/default/shop/events/{dashed}/"))
+            .await
+            .0,
         StatusCode::OK
     );
     assert_eq!(
-        h.api(
-            "GET",
-            "/api/0/projects/default/shop/events/ffffffffffffffffffffffffffffffff/",
-            None
-        )
-        .await
-        .0,
+        h.get("/api/0/projects/default/shop/events/ffffffffffffffffffffffffffffffff/")
+            .await
+            .0,
         StatusCode::NOT_FOUND
     );
 }
@@ -230,9 +177,7 @@ async fn latest_event_has_entries_tags_and_context() {
 async fn resolving_moves_the_issue_between_searches() {
     let h = Harness::new().await;
     ingest(&h, 1, &error_event("KeyError", "'sku'", "production")).await;
-    let (_, _, issues) = h
-        .api("GET", "/api/0/organizations/default/issues/", None)
-        .await;
+    let (_, _, issues) = h.get("/api/0/organizations/default/issues/").await;
     let id = issues[0]["id"].as_str().expect("id").to_string();
     let (status, _, issue) = h
         .api(
@@ -244,19 +189,11 @@ async fn resolving_moves_the_issue_between_searches() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(issue["status"], "resolved");
     let (_, _, unresolved) = h
-        .api(
-            "GET",
-            "/api/0/organizations/default/issues/?query=is:unresolved",
-            None,
-        )
+        .get("/api/0/organizations/default/issues/?query=is:unresolved")
         .await;
     assert_eq!(unresolved, json!([]));
     let (_, _, resolved) = h
-        .api(
-            "GET",
-            "/api/0/organizations/default/issues/?query=is%3Aresolved",
-            None,
-        )
+        .get("/api/0/organizations/default/issues/?query=is%3Aresolved")
         .await;
     assert_eq!(resolved[0]["id"], id);
     let (status, _, body) = h
@@ -270,7 +207,7 @@ async fn resolving_moves_the_issue_between_searches() {
     assert!(body["status"].is_array());
     // A new event regresses it.
     ingest(&h, 2, &error_event("KeyError", "'sku'", "production")).await;
-    let (_, _, issue) = h.api("GET", &format!("/api/0/issues/{id}/"), None).await;
+    let (_, _, issue) = h.get(&format!("/api/0/issues/{id}/")).await;
     assert_eq!(issue["status"], "unresolved");
     assert_eq!(issue["substatus"], "regressed");
 }
@@ -293,52 +230,26 @@ async fn search_filters_by_level_environment_and_text() {
         t.sort();
         t
     };
-    let (_, _, r) = h
-        .api(
-            "GET",
-            "/api/0/organizations/default/issues/?query=environment:staging",
-            None,
-        )
-        .await;
-    assert_eq!(titles(&r), vec!["ValueError: bad price"]);
-    let (_, _, r) = h
-        .api(
-            "GET",
-            "/api/0/organizations/default/issues/?query=level:warning",
-            None,
-        )
-        .await;
-    assert_eq!(titles(&r), vec!["TimeoutError: gateway"]);
-    let (_, _, r) = h
-        .api(
-            "GET",
-            "/api/0/organizations/default/issues/?query=is:unresolved%20price",
-            None,
-        )
-        .await;
-    assert_eq!(titles(&r), vec!["ValueError: bad price"]);
-    let (_, _, r) = h
-        .api(
-            "GET",
-            "/api/0/organizations/default/issues/?query=!environment:staging",
-            None,
-        )
-        .await;
-    assert_eq!(titles(&r), vec!["KeyError: 'sku'", "TimeoutError: gateway"]);
-    let (_, _, r) = h
-        .api(
-            "GET",
-            "/api/0/organizations/default/issues/?environment=staging",
-            None,
-        )
-        .await;
-    assert_eq!(titles(&r), vec!["ValueError: bad price"]);
+    for (query, expected) in [
+        ("?query=environment:staging", vec!["ValueError: bad price"]),
+        ("?query=level:warning", vec!["TimeoutError: gateway"]),
+        (
+            "?query=is:unresolved%20price",
+            vec!["ValueError: bad price"],
+        ),
+        (
+            "?query=!environment:staging",
+            vec!["KeyError: 'sku'", "TimeoutError: gateway"],
+        ),
+        ("?environment=staging", vec!["ValueError: bad price"]),
+    ] {
+        let (_, _, r) = h
+            .get(&format!("/api/0/organizations/default/issues/{query}"))
+            .await;
+        assert_eq!(titles(&r), expected, "{query}");
+    }
     let (status, _, _) = h
-        .api(
-            "GET",
-            "/api/0/organizations/default/issues/?query=is:sleeping",
-            None,
-        )
+        .get("/api/0/organizations/default/issues/?query=is:sleeping")
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
@@ -354,9 +265,7 @@ async fn issue_lists_page_with_sentrys_link_header() {
         )
         .await;
     }
-    let (_, headers, page1) = h
-        .api("GET", "/api/0/organizations/default/issues/?limit=2", None)
-        .await;
+    let (_, headers, page1) = h.get("/api/0/organizations/default/issues/?limit=2").await;
     assert_eq!(page1.as_array().expect("list").len(), 2);
     let link = headers["link"].to_str().expect("ascii");
     assert!(
@@ -364,11 +273,7 @@ async fn issue_lists_page_with_sentrys_link_header() {
         "{link}"
     );
     let (_, headers, page2) = h
-        .api(
-            "GET",
-            "/api/0/organizations/default/issues/?limit=2&cursor=0:2:0",
-            None,
-        )
+        .get("/api/0/organizations/default/issues/?limit=2&cursor=0:2:0")
         .await;
     assert_eq!(page2.as_array().expect("list").len(), 1);
     assert!(headers["link"]
@@ -376,14 +281,10 @@ async fn issue_lists_page_with_sentrys_link_header() {
         .expect("ascii")
         .contains("rel=\"next\"; results=\"false\""));
     let (_, _, events) = h
-        .api(
-            "GET",
-            &format!(
-                "/api/0/issues/{}/events/",
-                page2[0]["id"].as_str().expect("id")
-            ),
-            None,
-        )
+        .get(&format!(
+            "/api/0/issues/{}/events/",
+            page2[0]["id"].as_str().expect("id")
+        ))
         .await;
     assert_eq!(events.as_array().expect("events").len(), 1);
 }
@@ -391,13 +292,11 @@ async fn issue_lists_page_with_sentrys_link_header() {
 #[tokio::test]
 async fn api_root_and_keys_answer_as_sentry_cli_expects() {
     let h = Harness::new().await;
-    let (status, _, root) = h.api("GET", "/api/0/", None).await;
+    let (status, _, root) = h.get("/api/0/").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(root["user"]["email"], "admin@example.com");
     assert!(root["auth"]["scopes"].is_array());
-    let (_, _, keys) = h
-        .api("GET", "/api/0/projects/default/shop/keys/", None)
-        .await;
+    let (_, _, keys) = h.get("/api/0/projects/default/shop/keys/").await;
     let key = &keys[0];
     assert_eq!(key["public"], h.key.public_key);
     assert_eq!(
@@ -436,11 +335,9 @@ async fn api_root_and_keys_answer_as_sentry_cli_expects() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, _, keys) = h
-        .api("GET", "/api/0/projects/default/shop/keys/", None)
-        .await;
+    let (_, _, keys) = h.get("/api/0/projects/default/shop/keys/").await;
     assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
-    let (_, _, orgs) = h.api("GET", "/api/0/organizations/", None).await;
+    let (_, _, orgs) = h.get("/api/0/organizations/").await;
     for field in [
         "id",
         "slug",
@@ -487,9 +384,7 @@ async fn releases_follow_sentry_clis_calls() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(deploy["environment"], "production");
-    let (_, _, list) = h
-        .api("GET", "/api/0/projects/default/shop/releases/", None)
-        .await;
+    let (_, _, list) = h.get("/api/0/projects/default/shop/releases/").await;
     assert_eq!(list[0]["deployCount"], 1);
     let (status, _, body) = h
         .api(
@@ -500,13 +395,9 @@ async fn releases_follow_sentry_clis_calls() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(
-        h.api(
-            "GET",
-            "/api/0/organizations/default/releases/unknown/",
-            None
-        )
-        .await
-        .0,
+        h.get("/api/0/organizations/default/releases/unknown/")
+            .await
+            .0,
         StatusCode::NOT_FOUND
     );
 }
@@ -517,9 +408,7 @@ async fn issue_lists_carry_hourly_stats_like_sentry() {
     let event = error_event("KeyError", "'sku'", "production");
     ingest(&h, 1, &event).await;
     ingest(&h, 2, &event).await;
-    let (_, _, issues) = h
-        .api("GET", "/api/0/organizations/default/issues/", None)
-        .await;
+    let (_, _, issues) = h.get("/api/0/organizations/default/issues/").await;
     let series = issues[0]["stats"]["24h"].as_array().expect("24h stats");
     assert_eq!(series.len(), 24);
     let total: i64 = series.iter().map(|b| b[1].as_i64().expect("count")).sum();
@@ -531,11 +420,7 @@ async fn issue_lists_carry_hourly_stats_like_sentry() {
         "oldest first"
     );
     let (_, _, issues) = h
-        .api(
-            "GET",
-            "/api/0/organizations/default/issues/?groupStatsPeriod=14d",
-            None,
-        )
+        .get("/api/0/organizations/default/issues/?groupStatsPeriod=14d")
         .await;
     assert_eq!(
         issues[0]["stats"]["14d"]
@@ -545,11 +430,7 @@ async fn issue_lists_carry_hourly_stats_like_sentry() {
         14
     );
     let (_, _, issues) = h
-        .api(
-            "GET",
-            "/api/0/organizations/default/issues/?groupStatsPeriod=",
-            None,
-        )
+        .get("/api/0/organizations/default/issues/?groupStatsPeriod=")
         .await;
     assert!(issues[0].get("stats").is_none());
 }

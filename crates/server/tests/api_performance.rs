@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashMap;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use common::Harness;
 use serde_json::{json, Value};
 use vigil_store::prelude::*;
@@ -80,52 +80,10 @@ async fn seed_shop(h: &Harness) {
     h.store.save_spans(batch).await.expect("save transactions");
 }
 
-async fn get(h: &Harness, path: &str) -> (StatusCode, axum::http::HeaderMap, Value) {
-    h.api("GET", path, None).await
-}
-
 /// A user and token; `org` is the organization they belong to, `scopes` their token's.
 async fn user_token(h: &Harness, email: &str, org: &str, scopes: &[&str]) -> String {
-    let hash = vigil_server::accounts::hash_password("correct horse battery").expect("hash");
-    let user = h
-        .store
-        .create_user(email, &hash, false)
-        .await
-        .expect("user");
-    let org = h.store.ensure_organization(org).await.expect("org");
-    h.store
-        .add_member(org.id, user.id, "member")
-        .await
-        .expect("member");
-    let token = vigil_server::accounts::new_token();
-    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-    h.store
-        .create_token(
-            user.id,
-            &vigil_server::accounts::hash_token(&token),
-            &scopes,
-        )
-        .await
-        .expect("token");
-    token
-}
-
-async fn send_as(
-    h: &Harness,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(body.map(|b| Body::from(b.to_string())).unwrap_or_default())
-        .expect("request");
-    let (status, _, body) = h.send(request).await;
-    (status, body)
+    let user = h.member_of(org, email).await;
+    h.token_for(user.id, scopes).await
 }
 
 fn rows_by_transaction(body: &Value) -> HashMap<String, Value> {
@@ -146,14 +104,14 @@ fn rows_by_transaction(body: &Value) -> HashMap<String, Value> {
 async fn aggregates_per_transaction_have_sentrys_values_and_meta() {
     let h = Harness::new().await;
     seed_shop(&h).await;
-    let (status, _, body) = get(
-        &h,
-        "/api/0/organizations/default/events/?field=transaction&field=project&field=count()\
+    let (status, _, body) = h
+        .get(
+            "/api/0/organizations/default/events/?field=transaction&field=project&field=count()\
          &field=p50()&field=p95(transaction.duration)&field=failure_rate()&field=count_unique(user)\
          &field=max(transaction.duration)&field=tpm()&query=event.type:transaction&statsPeriod=1h\
          &sort=-count()",
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let data = body["data"].as_array().expect("rows");
     assert_eq!(data.len(), 2);
@@ -182,18 +140,14 @@ async fn aggregates_per_transaction_have_sentrys_values_and_meta() {
     assert_eq!(meta["dataset"], "transactions");
 
     // Sorted by a percentile instead: /home/ (500 ms) before /checkout/ (200 ms).
-    let (_, _, body) = get(
-        &h,
-        "/api/0/organizations/default/events/?field=transaction&field=p50()&sort=-p50()&statsPeriod=1h",
+    let (_, _, body) = h.get("/api/0/organizations/default/events/?field=transaction&field=p50()&sort=-p50()&statsPeriod=1h",
     )
     .await;
     assert_eq!(body["data"][0]["transaction"], "/home/", "{body}");
     assert_eq!(body["data"][1]["transaction"], "/checkout/");
 
     // No grouping: one row over everything.
-    let (_, _, body) = get(
-        &h,
-        "/api/0/organizations/default/events/?field=count()&field=failure_count()&statsPeriod=1h",
+    let (_, _, body) = h.get("/api/0/organizations/default/events/?field=count()&field=failure_count()&statsPeriod=1h",
     )
     .await;
     assert_eq!(body["data"], json!([{"count()": 5, "failure_count()": 1}]));
@@ -206,34 +160,32 @@ async fn filters_narrow_the_transactions() {
     let count_of = |body: &Value| body["data"][0]["count()"].clone();
     let base = "/api/0/organizations/default/events/?field=count()&statsPeriod=1h";
 
-    let (_, _, body) = get(&h, &format!("{base}&query=transaction:%22/home/%22")).await;
+    let (_, _, body) = h
+        .get(&format!("{base}&query=transaction:%22/home/%22"))
+        .await;
     assert_eq!(count_of(&body), 2, "{body}");
-    let (_, _, body) = get(&h, &format!("{base}&environment=production")).await;
+    let (_, _, body) = h.get(&format!("{base}&environment=production")).await;
     assert_eq!(count_of(&body), 3, "{body}");
-    let (_, _, body) = get(&h, &format!("{base}&query=environment:staging")).await;
+    let (_, _, body) = h.get(&format!("{base}&query=environment:staging")).await;
     assert_eq!(count_of(&body), 2, "{body}");
-    let (_, _, body) = get(
-        &h,
-        &format!("{base}&query=transaction.status:internal_error"),
-    )
-    .await;
+    let (_, _, body) = h
+        .get(&format!("{base}&query=transaction.status:internal_error"))
+        .await;
     assert_eq!(count_of(&body), 1, "{body}");
-    let (_, _, body) = get(&h, &format!("{base}&query=user:%22id:1%22")).await;
+    let (_, _, body) = h.get(&format!("{base}&query=user:%22id:1%22")).await;
     assert_eq!(count_of(&body), 2, "{body}");
-    let (_, _, body) = get(&h, &format!("{base}&query=!browser:Firefox")).await;
+    let (_, _, body) = h.get(&format!("{base}&query=!browser:Firefox")).await;
     assert_eq!(
         count_of(&body),
         0,
         "every transaction has browser:Firefox: {body}"
     );
-    let (_, _, body) = get(&h, &format!("{base}&project={}", h.project.id)).await;
+    let (_, _, body) = h.get(&format!("{base}&project={}", h.project.id)).await;
     assert_eq!(count_of(&body), 5, "{body}");
     // Transactions ten minutes old are outside the last five.
-    let (_, _, body) = get(
-        &h,
-        "/api/0/organizations/default/events/?field=count()&statsPeriod=5m",
-    )
-    .await;
+    let (_, _, body) = h
+        .get("/api/0/organizations/default/events/?field=count()&statsPeriod=5m")
+        .await;
     assert_eq!(count_of(&body), 0, "{body}");
 }
 
@@ -241,9 +193,7 @@ async fn filters_narrow_the_transactions() {
 async fn transaction_lists_sort_and_page() {
     let h = Harness::new().await;
     seed_shop(&h).await;
-    let (status, headers, body) = get(
-        &h,
-        "/api/0/organizations/default/events/?field=id&field=transaction&field=transaction.duration\
+    let (status, headers, body) = h.get("/api/0/organizations/default/events/?field=id&field=transaction&field=transaction.duration\
          &field=timestamp&field=user&sort=-transaction.duration&per_page=2&statsPeriod=1h",
     )
     .await;
@@ -266,12 +216,12 @@ async fn transaction_lists_sort_and_page() {
         "{link}"
     );
 
-    let (_, headers, body) = get(
-        &h,
-        "/api/0/organizations/default/events/?field=id&field=transaction.duration\
+    let (_, headers, body) = h
+        .get(
+            "/api/0/organizations/default/events/?field=id&field=transaction.duration\
          &sort=-transaction.duration&per_page=2&cursor=0:4:0&statsPeriod=1h",
-    )
-    .await;
+        )
+        .await;
     assert_eq!(body["data"].as_array().expect("rows").len(), 1);
     assert_eq!(body["data"][0]["transaction.duration"], 100.0);
     let link = headers.get("link").expect("link").to_str().expect("ascii");
@@ -308,23 +258,19 @@ async fn bad_queries_are_400_with_a_reason() {
         ),
         ("", "field", "No columns"),
     ] {
-        let (status, _, body) = get(&h, &format!("{base}?{query}")).await;
+        let (status, _, body) = h.get(&format!("{base}?{query}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
         let reason = body[key][0].as_str().unwrap_or_default();
         assert!(reason.contains(needle), "{query}: {body}");
         assert!(!reason.contains('\n'), "one line: {reason}");
     }
-    let (status, _, body) = get(
-        &h,
-        "/api/0/organizations/default/events-stats/?yAxis=transaction",
-    )
-    .await;
+    let (status, _, body) = h
+        .get("/api/0/organizations/default/events-stats/?yAxis=transaction")
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, _, _) = get(
-        &h,
-        "/api/0/organizations/default/events-stats/?interval=1m&statsPeriod=90d",
-    )
-    .await;
+    let (status, _, _) = h
+        .get("/api/0/organizations/default/events-stats/?interval=1m&statsPeriod=90d")
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "too many buckets");
 }
 
@@ -335,12 +281,12 @@ async fn apdex_follows_the_threshold_set_through_the_settings_endpoint() {
     let apdex_path = "/api/0/organizations/default/events/?field=transaction&field=apdex()\
                       &query=transaction:/checkout/&statsPeriod=1h";
     // T = 300: 100 and 200 satisfied, 900 tolerated (≤ 1200).
-    let (_, _, body) = get(&h, apdex_path).await;
+    let (_, _, body) = h.get(apdex_path).await;
     let apdex = body["data"][0]["apdex()"].as_f64().expect("apdex");
     assert!((apdex - 2.5 / 3.0).abs() < 1e-9, "{body}");
 
     let settings = "/api/0/projects/default/shop/transaction-threshold/configure/";
-    let (status, _, body) = get(&h, settings).await;
+    let (status, _, body) = h.get(settings).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["threshold"], "300");
     assert_eq!(body["metric"], "duration");
@@ -355,39 +301,39 @@ async fn apdex_follows_the_threshold_set_through_the_settings_endpoint() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let writer = user_token(&h, "writer@example.com", "default", &["project:write"]).await;
-    let (status, body) = send_as(
-        &h,
-        &writer,
-        "POST",
-        settings,
-        Some(json!({"threshold": 150, "metric": "duration"})),
-    )
-    .await;
+    let (status, body) = h
+        .call_as(
+            &writer,
+            "POST",
+            settings,
+            Some(json!({"threshold": 150, "metric": "duration"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["threshold"], "150");
-    let (status, body) = send_as(
-        &h,
-        &writer,
-        "POST",
-        settings,
-        Some(json!({"threshold": 150, "metric": "lcp"})),
-    )
-    .await;
+    let (status, body) = h
+        .call_as(
+            &writer,
+            "POST",
+            settings,
+            Some(json!({"threshold": 150, "metric": "lcp"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
     // T = 150: 100 satisfied, 200 tolerated, 900 frustrated (> 600).
-    let (_, _, body) = get(&h, apdex_path).await;
+    let (_, _, body) = h.get(apdex_path).await;
     let apdex = body["data"][0]["apdex()"].as_f64().expect("apdex");
     assert!((apdex - 1.5 / 3.0).abs() < 1e-9, "{body}");
     // An explicit threshold is answered only when it is the project's.
-    let (status, _, _) = get(&h, &apdex_path.replace("apdex()", "apdex(150)")).await;
+    let (status, _, _) = h.get(&apdex_path.replace("apdex()", "apdex(150)")).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _, body) = get(&h, &apdex_path.replace("apdex()", "apdex(300)")).await;
+    let (status, _, body) = h.get(&apdex_path.replace("apdex()", "apdex(300)")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
-    let (status, _) = send_as(&h, &writer, "DELETE", settings, None).await;
+    let (status, _) = h.call_as(&writer, "DELETE", settings, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (_, _, body) = get(&h, settings).await;
+    let (_, _, body) = h.get(settings).await;
     assert_eq!(body["threshold"], "300");
 }
 
@@ -395,37 +341,33 @@ async fn apdex_follows_the_threshold_set_through_the_settings_endpoint() {
 async fn performance_issue_settings_read_and_write_sentrys_keys() {
     let h = Harness::new().await;
     let path = "/api/0/projects/default/shop/performance-issues/configure/";
-    let (status, _, body) = get(&h, path).await;
+    let (status, _, body) = h.get(path).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["n_plus_one_db_count"], 10);
     assert_eq!(body["n_plus_one_db_duration_threshold"], 100.0);
     assert_eq!(body["slow_db_query_duration_threshold"], 1000.0);
     let writer = user_token(&h, "writer@example.com", "default", &["project:write"]).await;
-    let (status, body) = send_as(
-        &h,
-        &writer,
-        "PUT",
-        path,
-        Some(json!({"n_plus_one_db_count": 5, "slow_db_query_duration_threshold": 500})),
-    )
-    .await;
+    let (status, body) = h
+        .call_as(
+            &writer,
+            "PUT",
+            path,
+            Some(json!({"n_plus_one_db_count": 5, "slow_db_query_duration_threshold": 500})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let settings = h
-        .store
-        .performance_settings(h.project.id)
-        .await
-        .expect("settings");
+    let settings = h.performance_settings().await;
     assert_eq!(settings.n_plus_one_min_count, 5);
     assert_eq!(settings.slow_db_query_ms, 500.0);
     assert_eq!(settings.n_plus_one_min_total_ms, 100.0, "unchanged");
-    let (status, body) = send_as(
-        &h,
-        &writer,
-        "PUT",
-        path,
-        Some(json!({"n_plus_one_db_duration_threshold": 5})),
-    )
-    .await;
+    let (status, body) = h
+        .call_as(
+            &writer,
+            "PUT",
+            path,
+            Some(json!({"n_plus_one_db_duration_threshold": 5})),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["n_plus_one_db_duration_threshold"][0]
         .as_str()
@@ -452,7 +394,7 @@ async fn events_stats_count_per_bucket() {
     let path = format!(
         "/api/0/organizations/default/events-stats/?interval=1h&start={start}&end={end}&yAxis=count()"
     );
-    let (status, _, body) = get(&h, &path).await;
+    let (status, _, body) = h.get(&path).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let base = base as i64;
     assert_eq!(
@@ -467,7 +409,9 @@ async fn events_stats_count_per_bucket() {
     assert_eq!(body["end"], base + 3 * 3600);
     assert_eq!(body["isMetricsData"], false);
 
-    let (status, _, body) = get(&h, &format!("{path}&yAxis=max(transaction.duration)")).await;
+    let (status, _, body) = h
+        .get(&format!("{path}&yAxis=max(transaction.duration)"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["count()"]["order"], 0);
     assert_eq!(body["max(transaction.duration)"]["order"], 1);
@@ -571,11 +515,9 @@ async fn seed_trace(h: &Harness) -> (String, String, String) {
 async fn transaction_by_id_has_its_spans_and_request() {
     let h = Harness::new().await;
     let (trace_id, root_id, _) = seed_trace(&h).await;
-    let (status, _, body) = get(
-        &h,
-        &format!("/api/0/projects/default/shop/events/{root_id}/"),
-    )
-    .await;
+    let (status, _, body) = h
+        .get(&format!("/api/0/projects/default/shop/events/{root_id}/"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["type"], "transaction");
     assert_eq!(body["eventID"], root_id);
@@ -598,18 +540,19 @@ async fn transaction_by_id_has_its_spans_and_request() {
         .iter()
         .any(|e| e["type"] == "request" && e["data"]["method"] == "POST"));
 
-    let (status, _, same) = get(
-        &h,
-        &format!("/api/0/organizations/default/events/shop:{root_id}/"),
-    )
-    .await;
+    let (status, _, same) = h
+        .get(&format!(
+            "/api/0/organizations/default/events/shop:{root_id}/"
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(same["eventID"], root_id);
-    let (status, _, _) = get(
-        &h,
-        &format!("/api/0/projects/default/shop/events/{:032x}/", 999),
-    )
-    .await;
+    let (status, _, _) = h
+        .get(&format!(
+            "/api/0/projects/default/shop/events/{:032x}/",
+            999
+        ))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -617,11 +560,11 @@ async fn transaction_by_id_has_its_spans_and_request() {
 async fn trace_is_a_tree_with_errors_on_their_transaction() {
     let h = Harness::new().await;
     let (trace_id, root_id, child_id) = seed_trace(&h).await;
-    let (status, _, body) = get(
-        &h,
-        &format!("/api/0/organizations/default/events-trace/{trace_id}/"),
-    )
-    .await;
+    let (status, _, body) = h
+        .get(&format!(
+            "/api/0/organizations/default/events-trace/{trace_id}/"
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let roots = body["transactions"].as_array().expect("roots");
     assert_eq!(roots.len(), 1, "{body}");
@@ -647,14 +590,12 @@ async fn trace_is_a_tree_with_errors_on_their_transaction() {
     assert_eq!(orphans.len(), 1);
     assert_eq!(orphans[0]["event_id"], format!("{:032x}", 21));
 
-    let (status, _, _) = get(
-        &h,
-        &format!(
+    let (status, _, _) = h
+        .get(&format!(
             "/api/0/organizations/default/events-trace/{}/",
             "f".repeat(32)
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -688,7 +629,9 @@ async fn performance_issue_serializes_with_its_type_and_category() {
         }])
         .await
         .expect("save");
-    let (status, _, body) = get(&h, &format!("/api/0/issues/{}/", saved[0].issue_id)).await;
+    let (status, _, body) = h
+        .get(&format!("/api/0/issues/{}/", saved[0].issue_id))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["issueType"], "performance_n_plus_one_db_queries");
     assert_eq!(body["issueCategory"], "performance");
@@ -704,7 +647,7 @@ async fn performance_issue_serializes_with_its_type_and_category() {
         payload.len()
     );
     h.post_envelope(envelope.into_bytes()).await;
-    let (_, _, issues) = get(&h, "/api/0/projects/default/shop/issues/?query=").await;
+    let (_, _, issues) = h.get("/api/0/projects/default/shop/issues/?query=").await;
     let error = issues
         .as_array()
         .expect("issues")
@@ -759,24 +702,17 @@ async fn another_organizations_user_gets_404() {
         ),
     ] {
         let body = (method == "POST").then(|| json!({"threshold": 100}));
-        let (status, body) = send_as(&h, &outsider, method, &path, body).await;
+        let (status, body) = h.call_as(&outsider, method, &path, body).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
     }
     // A project id of another organization is refused, not ignored.
-    let other = h.store.ensure_organization("other").await.expect("org");
-    let (secret, _) = h
-        .store
-        .create_project(other.id, "secret", None)
-        .await
-        .expect("project");
-    let (status, _, _) = get(
-        &h,
-        &format!(
+    let secret = h.project_in("other", "secret", None).await;
+    let (status, _, _) = h
+        .get(&format!(
             "/api/0/organizations/default/events/?field=count()&project={}",
             secret.id
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
@@ -824,12 +760,12 @@ async fn sdk_transactions_are_queryable_after_ingest() {
     replay(&h, "django-db-nplus1", "001-post-api-42-envelope").await;
     replay(&h, "node-transaction", "001-post-api-42-envelope").await;
 
-    let (status, _, body) = get(
-        &h,
-        "/api/0/organizations/default/events/?field=transaction&field=count()&field=p95()\
+    let (status, _, body) = h
+        .get(
+            "/api/0/organizations/default/events/?field=transaction&field=count()&field=p95()\
          &statsPeriod=30d&sort=transaction",
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let rows = rows_by_transaction(&body);
     let row = |name: &str| {
@@ -844,15 +780,17 @@ async fn sdk_transactions_are_queryable_after_ingest() {
         "the Django request took ~11 ms: {p95}"
     );
 
-    let (_, _, body) = get(
-        &h,
-        "/api/0/organizations/default/events/?field=id&field=transaction&statsPeriod=30d\
+    let (_, _, body) = h
+        .get(
+            "/api/0/organizations/default/events/?field=id&field=transaction&statsPeriod=30d\
          &query=transaction:/authors/",
-    )
-    .await;
+        )
+        .await;
     let id = body["data"][0]["id"].as_str().expect("event id").to_owned();
     assert_eq!(id, "81e79c8169794755be1077790f04ed94");
-    let (status, _, event) = get(&h, &format!("/api/0/projects/default/shop/events/{id}/")).await;
+    let (status, _, event) = h
+        .get(&format!("/api/0/projects/default/shop/events/{id}/"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{event}");
     assert_eq!(event["type"], "transaction");
     let spans = event["entries"][0]["data"].as_array().expect("spans");
@@ -862,11 +800,9 @@ async fn sdk_transactions_are_queryable_after_ingest() {
         .count();
     assert!(queries >= 15, "the view ran its query 15 times: {queries}");
 
-    let (status, _, trace) = get(
-        &h,
-        "/api/0/organizations/default/events-trace/b734577d50fd48ea9070b488e32bdbf7/",
-    )
-    .await;
+    let (status, _, trace) = h
+        .get("/api/0/organizations/default/events-trace/b734577d50fd48ea9070b488e32bdbf7/")
+        .await;
     assert_eq!(status, StatusCode::OK, "{trace}");
     assert_eq!(trace["transactions"][0]["transaction"], "GET /api/products");
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::Harness;
+use common::{ingest, Harness};
 use serde_json::{json, Value};
 use vigil_server::alerts::SenderOptions;
 use vigil_store::prelude::*;
@@ -22,47 +22,11 @@ const EMAIL_ACTION: &str = "sentry.mail.actions.NotifyEmailAction";
 
 /// A token of the harness's admin with the scopes `vigil token create` gives by default.
 async fn writer_token(h: &Harness) -> String {
-    let user = h
-        .store
-        .user_by_email("admin@example.com")
-        .await
-        .expect("read user")
-        .expect("admin exists");
-    let token = vigil_server::accounts::new_token();
-    let scopes: Vec<String> = ["org:read", "project:read", "project:write", "event:read"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    h.store
-        .create_token(
-            user.id,
-            &vigil_server::accounts::hash_token(&token),
-            &scopes,
-        )
-        .await
-        .expect("token");
-    token
-}
-
-async fn call(
-    h: &Harness,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let builder = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json");
-    let request = match body {
-        Some(body) => builder.body(Body::from(body.to_string())),
-        None => builder.body(Body::empty()),
-    }
-    .expect("request");
-    let (status, _, body) = h.send(request).await;
-    (status, body)
+    h.token_for(
+        h.admin.id,
+        &["org:read", "project:read", "project:write", "event:read"],
+    )
+    .await
 }
 
 fn rules_path() -> &'static str {
@@ -96,15 +60,6 @@ fn sentry_rule_body(member_id: i64) -> Value {
     })
 }
 
-fn envelope(event_id: &str, event: &Value) -> Vec<u8> {
-    let payload = event.to_string();
-    format!(
-        "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n",
-        payload.len()
-    )
-    .into_bytes()
-}
-
 fn error_event(exc_type: &str, value: &str) -> Value {
     json!({
         "platform": "python",
@@ -118,17 +73,10 @@ fn error_event(exc_type: &str, value: &str) -> Value {
     })
 }
 
-async fn ingest(h: &Harness, n: u32, event: &Value) -> String {
-    let id = format!("{n:032x}");
-    let (status, body) = h.post_envelope(envelope(&id, event)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    id
-}
-
 #[tokio::test]
 async fn a_new_project_has_sentrys_default_rule() {
     let h = Harness::new().await;
-    let (status, _, body) = h.api("GET", rules_path(), None).await;
+    let (status, _, body) = h.get(rules_path()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let rules = body.as_array().expect("a list");
     assert_eq!(rules.len(), 1, "{body}");
@@ -147,21 +95,16 @@ async fn a_new_project_has_sentrys_default_rule() {
 async fn rules_round_trip_through_create_read_update_delete() {
     let h = Harness::new().await;
     let token = writer_token(&h).await;
-    let admin = h
-        .store
-        .user_by_email("admin@example.com")
-        .await
-        .expect("read")
-        .expect("admin");
+    let admin = &h.admin;
 
-    let (status, created) = call(
-        &h,
-        &token,
-        "POST",
-        rules_path(),
-        Some(sentry_rule_body(admin.id)),
-    )
-    .await;
+    let (status, created) = h
+        .call_as(
+            &token,
+            "POST",
+            rules_path(),
+            Some(sentry_rule_body(admin.id)),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().expect("string id").to_string();
     assert_eq!(created["name"], "My Example Issue Alert");
@@ -182,10 +125,10 @@ async fn rules_round_trip_through_create_read_update_delete() {
         .is_some_and(|d| d.ends_with('Z')));
 
     let one = format!("{}{id}/", rules_path());
-    let (status, read) = call(&h, &token, "GET", &one, None).await;
+    let (status, read) = h.call_as(&token, "GET", &one, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(read, created);
-    let (_, list) = call(&h, &token, "GET", rules_path(), None).await;
+    let (_, list) = h.call_as(&token, "GET", rules_path(), None).await;
     assert_eq!(
         list.as_array().map(Vec::len),
         Some(2),
@@ -203,7 +146,7 @@ async fn rules_round_trip_through_create_read_update_delete() {
         "conditions": [{"id": EVENT_FREQUENCY, "value": 10, "interval": "5m"}],
         "actions": [{"id": "vigil.actions.WebhookAction", "url": "http://127.0.0.1:9/hook"}],
     });
-    let (status, updated) = call(&h, &token, "PUT", &one, Some(replacement)).await;
+    let (status, updated) = h.call_as(&token, "PUT", &one, Some(replacement)).await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["id"], id.as_str());
     assert_eq!(updated["name"], "Spikes only");
@@ -211,16 +154,16 @@ async fn rules_round_trip_through_create_read_update_delete() {
     assert_eq!(updated["environment"], Value::Null);
     assert_eq!(updated["filters"], json!([]));
     assert_eq!(updated["actions"].as_array().map(Vec::len), Some(1));
-    let (_, read) = call(&h, &token, "GET", &one, None).await;
+    let (_, read) = h.call_as(&token, "GET", &one, None).await;
     assert_eq!(read, updated);
 
-    let (status, _) = call(&h, &token, "DELETE", &one, None).await;
+    let (status, _) = h.call_as(&token, "DELETE", &one, None).await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let (status, _) = call(&h, &token, "GET", &one, None).await;
+    let (status, _) = h.call_as(&token, "GET", &one, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = call(&h, &token, "DELETE", &one, None).await;
+    let (status, _) = h.call_as(&token, "DELETE", &one, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, list) = call(&h, &token, "GET", rules_path(), None).await;
+    let (_, list) = h.call_as(&token, "GET", rules_path(), None).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
 }
 
@@ -284,7 +227,9 @@ async fn invalid_rules_are_refused_naming_the_field() {
         ),
     ];
     for (field, body) in cases {
-        let (status, answer) = call(&h, &token, "POST", rules_path(), Some(body.clone())).await;
+        let (status, answer) = h
+            .call_as(&token, "POST", rules_path(), Some(body.clone()))
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body} → {answer}");
         let reasons = answer[field].as_array();
         assert!(
@@ -301,13 +246,15 @@ async fn invalid_rules_are_refused_naming_the_field() {
     let (status, _, _) = h.send(request).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // The invalid PUT leaves the rule as it was.
-    let (_, list) = call(&h, &token, "GET", rules_path(), None).await;
+    let (_, list) = h.call_as(&token, "GET", rules_path(), None).await;
     let default_id = list[0]["id"].as_str().expect("id").to_string();
     let path = format!("{}{default_id}/", rules_path());
-    let (status, answer) = call(&h, &token, "PUT", &path, Some(with("frequency", json!(1)))).await;
+    let (status, answer) = h
+        .call_as(&token, "PUT", &path, Some(with("frequency", json!(1))))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert!(answer["frequency"].is_array());
-    let (_, after) = call(&h, &token, "GET", &path, None).await;
+    let (_, after) = h.call_as(&token, "GET", &path, None).await;
     assert_eq!(after, list[0]);
 }
 
@@ -317,7 +264,7 @@ async fn rule_writes_need_a_write_scope() {
     // The harness's token has `org:read` only.
     let (status, _, _) = h.api("POST", rules_path(), Some(sentry_rule_body(1))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (_, _, list) = h.api("GET", rules_path(), None).await;
+    let (_, _, list) = h.get(rules_path()).await;
     let id = list[0]["id"].as_str().expect("id");
     let path = format!("{}{id}/", rules_path());
     assert_eq!(h.api("DELETE", &path, None).await.0, StatusCode::FORBIDDEN);
@@ -325,44 +272,17 @@ async fn rule_writes_need_a_write_scope() {
         h.api("PUT", &path, Some(sentry_rule_body(1))).await.0,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(h.api("GET", &path, None).await.0, StatusCode::OK);
+    assert_eq!(h.get(&path).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn rules_of_other_organizations_and_projects_are_not_found() {
     let h = Harness::new().await;
-    let other = h.store.ensure_organization("other").await.expect("org");
-    let (secret, _) = h
-        .store
-        .create_project(other.id, "secret", None)
-        .await
-        .expect("project");
-    let default = h.store.ensure_organization("default").await.expect("org");
-    let (second, _) = h
-        .store
-        .create_project(default.id, "second", None)
-        .await
-        .expect("project");
+    let secret = h.project_in("other", "secret", None).await;
+    let second = h.project_in("default", "second", None).await;
     // A member (not admin) of `default` only, with write scopes.
-    let hash = vigil_server::accounts::hash_password("correct horse battery").expect("hash");
-    let user = h
-        .store
-        .create_user("member@example.com", &hash, false)
-        .await
-        .expect("user");
-    h.store
-        .add_member(default.id, user.id, "member")
-        .await
-        .expect("member");
-    let token = vigil_server::accounts::new_token();
-    h.store
-        .create_token(
-            user.id,
-            &vigil_server::accounts::hash_token(&token),
-            &["project:write".to_string()],
-        )
-        .await
-        .expect("token");
+    let user = h.member_of("default", "member@example.com").await;
+    let token = h.token_for(user.id, &["project:write"]).await;
 
     let secret_rules = h.store.alert_rules(secret.id).await.expect("rules");
     let secret_rule = secret_rules.first().expect("default rule").id;
@@ -409,7 +329,7 @@ async fn rules_of_other_organizations_and_projects_are_not_found() {
             None,
         ),
     ] {
-        let (status, body) = call(&h, &token, method, &path, body).await;
+        let (status, body) = h.call_as(&token, method, &path, body).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
     }
     assert_eq!(
@@ -418,23 +338,23 @@ async fn rules_of_other_organizations_and_projects_are_not_found() {
     );
     // A rule of another project of the same organization is not this project's either.
     let second_rule = h.store.alert_rules(second.id).await.expect("rules")[0].id;
-    let (status, _) = call(
-        &h,
-        &token,
-        "GET",
-        &format!("/api/0/projects/default/shop/rules/{second_rule}/"),
-        None,
-    )
-    .await;
+    let (status, _) = h
+        .call_as(
+            &token,
+            "GET",
+            &format!("/api/0/projects/default/shop/rules/{second_rule}/"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = call(
-        &h,
-        &token,
-        "GET",
-        &format!("/api/0/projects/default/second/rules/{second_rule}/"),
-        None,
-    )
-    .await;
+    let (status, _) = h
+        .call_as(
+            &token,
+            "GET",
+            &format!("/api/0/projects/default/second/rules/{second_rule}/"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -509,20 +429,20 @@ fn start_senders(h: &Harness) -> tokio::sync::watch::Sender<bool> {
 }
 
 async fn add_rule(h: &Harness, token: &str, actions: Value) -> String {
-    let (status, body) = call(
-        h,
-        token,
-        "POST",
-        rules_path(),
-        Some(json!({
-            "name": "New issues to the hooks",
-            "frequency": 5,
-            "actionMatch": "all",
-            "conditions": [{"id": FIRST_SEEN}],
-            "actions": actions,
-        })),
-    )
-    .await;
+    let (status, body) = h
+        .call_as(
+            token,
+            "POST",
+            rules_path(),
+            Some(json!({
+                "name": "New issues to the hooks",
+                "frequency": 5,
+                "actionMatch": "all",
+                "conditions": [{"id": FIRST_SEEN}],
+                "actions": actions,
+            })),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["id"].as_str().expect("id").to_string()
 }
@@ -530,14 +450,14 @@ async fn add_rule(h: &Harness, token: &str, actions: Value) -> String {
 /// Waits (bounded) until every notification of the project is done (not pending).
 async fn settled_notifications(h: &Harness, token: &str) -> Vec<Value> {
     for _ in 0..300 {
-        let (status, body) = call(
-            h,
-            token,
-            "GET",
-            "/api/0/projects/default/shop/notifications/",
-            None,
-        )
-        .await;
+        let (status, body) = h
+            .call_as(
+                token,
+                "GET",
+                "/api/0/projects/default/shop/notifications/",
+                None,
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let list = body.as_array().expect("list").clone();
         if !list.is_empty() && list.iter().all(|n| n["status"] != "pending") {
@@ -610,14 +530,14 @@ async fn a_new_issue_posts_the_webhook_and_slack_once_and_records_the_activity()
         assert!(n["dateSent"].is_string());
     }
 
-    let (status, activity) = call(
-        &h,
-        &token,
-        "GET",
-        &format!("/api/0/issues/{issue_id}/activities/"),
-        None,
-    )
-    .await;
+    let (status, activity) = h
+        .call_as(
+            &token,
+            "GET",
+            &format!("/api/0/issues/{issue_id}/activities/"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{activity}");
     let entries = activity["activity"].as_array().expect("activity list");
     let sent: Vec<&Value> = entries
@@ -692,14 +612,14 @@ async fn emails_without_smtp_are_recorded_as_undeliverable() {
     assert!(email["payload"]["subject"].is_string());
     // Nothing was sent, so the issue's activity records no notification.
     let issue_id = email["issueId"].as_str().expect("issue id");
-    let (status, activity) = call(
-        &h,
-        &token,
-        "GET",
-        &format!("/api/0/issues/{issue_id}/activities/"),
-        None,
-    )
-    .await;
+    let (status, activity) = h
+        .call_as(
+            &token,
+            "GET",
+            &format!("/api/0/issues/{issue_id}/activities/"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let entries = activity["activity"].as_array().expect("activity list");
     assert!(
@@ -707,14 +627,14 @@ async fn emails_without_smtp_are_recorded_as_undeliverable() {
         "{activity}"
     );
 
-    let (status, body) = call(
-        &h,
-        &token,
-        "GET",
-        "/api/0/projects/default/shop/notifications/?limit=0",
-        None,
-    )
-    .await;
+    let (status, body) = h
+        .call_as(
+            &token,
+            "GET",
+            "/api/0/projects/default/shop/notifications/?limit=0",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
 
@@ -866,22 +786,22 @@ async fn a_spike_posts_once_when_the_count_passes_the_threshold() {
     let h = Harness::new().await;
     let token = writer_token(&h).await;
     let slack = Receiver::start(0).await;
-    let (status, body) = call(
-        &h,
-        &token,
-        "POST",
-        rules_path(),
-        Some(json!({
-            "name": "Spike",
-            "frequency": 60,
-            "actionMatch": "all",
-            "conditions": [{"id": EVENT_FREQUENCY, "value": 3, "interval": "1h"}],
-            "filters": [{"id": TAGGED_FILTER, "key": "environment", "match": "eq",
-                         "value": "production"}],
-            "actions": [{"id": "vigil.actions.SlackWebhookAction", "webhook_url": slack.url}],
-        })),
-    )
-    .await;
+    let (status, body) = h
+        .call_as(
+            &token,
+            "POST",
+            rules_path(),
+            Some(json!({
+                "name": "Spike",
+                "frequency": 60,
+                "actionMatch": "all",
+                "conditions": [{"id": EVENT_FREQUENCY, "value": 3, "interval": "1h"}],
+                "filters": [{"id": TAGGED_FILTER, "key": "environment", "match": "eq",
+                             "value": "production"}],
+                "actions": [{"id": "vigil.actions.SlackWebhookAction", "webhook_url": slack.url}],
+            })),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let _senders = start_senders(&h);
     // Three events: not more than 3 yet.
@@ -912,9 +832,7 @@ async fn an_issue_ignored_for_a_while_reappears_with_its_next_event_after_it() {
     let h = Harness::new().await;
     let token = writer_token(&h).await;
     let hook = Receiver::start(0).await;
-    let (status, body) = call(
-        &h,
-        &token,
+    let (status, body) = h.call_as(&token,
         "POST",
         rules_path(),
         Some(json!({
@@ -949,31 +867,31 @@ async fn an_issue_ignored_for_a_while_reappears_with_its_next_event_after_it() {
     let issue_id = issue_id.expect("the event became an issue");
     let path = format!("/api/0/issues/{issue_id}/");
 
-    let (status, body) = call(
-        &h,
-        &token,
-        "PUT",
-        &path,
-        Some(json!({"status": "ignored", "statusDetails": {"ignoreDuration": -1}})),
-    )
-    .await;
+    let (status, body) = h
+        .call_as(
+            &token,
+            "PUT",
+            &path,
+            Some(json!({"status": "ignored", "statusDetails": {"ignoreDuration": -1}})),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     // Ignored for 1.2 seconds.
-    let (status, body) = call(
-        &h,
-        &token,
-        "PUT",
-        &path,
-        Some(json!({"status": "ignored", "statusDetails": {"ignoreDuration": 0.02}})),
-    )
-    .await;
+    let (status, body) = h
+        .call_as(
+            &token,
+            "PUT",
+            &path,
+            Some(json!({"status": "ignored", "statusDetails": {"ignoreDuration": 0.02}})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "ignored", "{body}");
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     ingest(&h, 2, &error_event("KeyError", "'sku'")).await;
     let posts = hook.wait_for(1).await;
     assert_eq!(posts.len(), 1, "{posts:?}");
-    let (_, issue) = call(&h, &token, "GET", &path, None).await;
+    let (_, issue) = h.call_as(&token, "GET", &path, None).await;
     assert_eq!(issue["status"], "unresolved", "{issue}");
     let notifications = settled_notifications(&h, &token).await;
     let back: Vec<&Value> = notifications

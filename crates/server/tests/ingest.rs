@@ -19,6 +19,11 @@ fn event_envelope(event_id: &str, event: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The body of a POST that sends [`EVENT`] as `9ec79c33…`.
+fn event_body() -> Body {
+    Body::from(event_envelope("9ec79c33ec9942ab8353589fcb2e04dc", EVENT))
+}
+
 const EVENT: &str = r#"{"exception":{"values":[{"type":"ZeroDivisionError","value":"division by zero"}]},"platform":"python"}"#;
 
 #[tokio::test]
@@ -41,10 +46,7 @@ async fn event_with_header_auth_is_stored_and_readable() {
 async fn missing_auth_is_401() {
     let h = Harness::new().await;
     let request = Request::post(format!("/api/{}/envelope/", h.project.id))
-        .body(Body::from(event_envelope(
-            "9ec79c33ec9942ab8353589fcb2e04dc",
-            EVENT,
-        )))
+        .body(event_body())
         .expect("request");
     let (status, _, body) = h.send(request).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -62,10 +64,7 @@ async fn two_auth_sources_are_401() {
         "x-sentry-auth",
         format!("Sentry sentry_key={}", h.key.public_key),
     )
-    .body(Body::from(event_envelope(
-        "9ec79c33ec9942ab8353589fcb2e04dc",
-        EVENT,
-    )))
+    .body(event_body())
     .expect("request");
     let (status, _, _) = h.send(request).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -79,17 +78,11 @@ async fn unknown_key_is_403_and_malformed_key_is_400() {
         "/api/{}/envelope/?sentry_key={unknown}",
         h.project.id
     ))
-    .body(Body::from(event_envelope(
-        "9ec79c33ec9942ab8353589fcb2e04dc",
-        EVENT,
-    )))
+    .body(event_body())
     .expect("request");
     assert_eq!(h.send(request).await.0, StatusCode::FORBIDDEN);
     let request = Request::post(format!("/api/{}/envelope/?sentry_key=short", h.project.id))
-        .body(Body::from(event_envelope(
-            "9ec79c33ec9942ab8353589fcb2e04dc",
-            EVENT,
-        )))
+        .body(event_body())
         .expect("request");
     assert_eq!(h.send(request).await.0, StatusCode::BAD_REQUEST);
 }
@@ -97,20 +90,12 @@ async fn unknown_key_is_403_and_malformed_key_is_400() {
 #[tokio::test]
 async fn key_of_another_project_is_403() {
     let h = Harness::new().await;
-    let org = h.store.ensure_organization("default").await.expect("org");
-    let (other, _) = h
-        .store
-        .create_project(org.id, "other", None)
-        .await
-        .expect("project");
+    let other = h.project_in("default", "other", None).await;
     let request = Request::post(format!(
         "/api/{}/envelope/?sentry_key={}",
         other.id, h.key.public_key
     ))
-    .body(Body::from(event_envelope(
-        "9ec79c33ec9942ab8353589fcb2e04dc",
-        EVENT,
-    )))
+    .body(event_body())
     .expect("request");
     assert_eq!(h.send(request).await.0, StatusCode::FORBIDDEN);
 }
@@ -135,10 +120,7 @@ async fn bad_project_path_is_400() {
         "/api/abc/envelope/?sentry_key={}",
         h.key.public_key
     ))
-    .body(Body::from(event_envelope(
-        "9ec79c33ec9942ab8353589fcb2e04dc",
-        EVENT,
-    )))
+    .body(event_body())
     .expect("request");
     let (status, _, body) = h.send(request).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -242,10 +224,7 @@ async fn compression_bomb_is_413_and_lying_encoding_is_400() {
     let request = h
         .envelope_request(())
         .header("content-encoding", "gzip")
-        .body(Body::from(event_envelope(
-            "9ec79c33ec9942ab8353589fcb2e04dc",
-            EVENT,
-        )))
+        .body(event_body())
         .expect("request");
     assert_eq!(h.send(request).await.0, StatusCode::BAD_REQUEST);
 }
@@ -359,9 +338,7 @@ async fn csp_report_becomes_a_csp_issue() {
     .expect("request");
     let (status, _, _) = h.send(request).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, _, issues) = h
-        .api("GET", "/api/0/organizations/default/issues/", None)
-        .await;
+    let (_, _, issues) = h.get("/api/0/organizations/default/issues/").await;
     let issue: &Value = &issues[0];
     assert_eq!(issue["title"], "Blocked 'script' from 'evil.example'");
     assert_eq!(issue["type"], "csp");

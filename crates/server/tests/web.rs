@@ -6,130 +6,11 @@ mod common;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
-use common::Harness;
-use http_body_util::BodyExt;
+use axum::http::{header, Request, StatusCode};
+use common::page::{csrf_of, fetch, get, get_as, login, login_answer, post};
+use common::{ingest, Harness, PASSWORD};
 use serde_json::{json, Value};
-use tower::ServiceExt;
-use vigil_server::router;
 use vigil_store::prelude::*;
-
-const PASSWORD: &str = "correct horse battery";
-
-/// What a page answered.
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    /// The value a `Set-Cookie` of this answer gives `name`.
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|v| {
-                v.split(';')
-                    .next()
-                    .and_then(|pair| pair.split_once('='))
-                    .filter(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-            })
-    }
-}
-
-async fn fetch(h: &Harness, request: Request<Body>) -> Page {
-    let response = router(h.state.clone())
-        .oneshot(request)
-        .await
-        .expect("router answers");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    Page {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
-async fn get(h: &Harness, path: &str, session: Option<&str>) -> Page {
-    let mut request = Request::get(path);
-    if let Some(session) = session {
-        request = request.header(header::COOKIE, format!("vigil_session={session}"));
-    }
-    fetch(h, request.body(Body::empty()).expect("request")).await
-}
-
-async fn post(h: &Harness, path: &str, cookie: &str, form: &[(&str, &str)]) -> Page {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let request = Request::post(path)
-        .header(header::COOKIE, cookie)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(body))
-        .expect("request");
-    fetch(h, request).await
-}
-
-/// The value of the hidden `csrf` input of a page.
-fn csrf_of(body: &str) -> String {
-    let at = body
-        .find("name=\"csrf\" value=\"")
-        .unwrap_or_else(|| panic!("no csrf field in {body}"));
-    let rest = &body[at + "name=\"csrf\" value=\"".len()..];
-    rest[..rest.find('"').expect("closing quote")].to_string()
-}
-
-/// Logs in through the form; returns the answer to the POST.
-async fn login_answer(h: &Harness, email: &str, password: &str, next: &str) -> Page {
-    let form = get(h, "/auth/login/", None).await;
-    assert_eq!(form.status, StatusCode::OK);
-    let token = form.cookie("vigil_login_csrf").expect("login csrf cookie");
-    post(
-        h,
-        "/auth/login/",
-        &format!("vigil_login_csrf={token}"),
-        &[
-            ("csrf", &token),
-            ("email", email),
-            ("password", password),
-            ("next", next),
-        ],
-    )
-    .await
-}
-
-/// Logs the admin in; returns the session cookie's value.
-async fn login(h: &Harness) -> String {
-    let answer = login_answer(h, "admin@example.com", PASSWORD, "").await;
-    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-    answer.cookie("vigil_session").expect("session cookie")
-}
-
-fn envelope(event_id: &str, event: &Value) -> Vec<u8> {
-    let payload = event.to_string();
-    format!(
-        "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n",
-        payload.len()
-    )
-    .into_bytes()
-}
 
 fn zero_division(frames: usize, crumbs: usize) -> Value {
     let mut frame_list: Vec<Value> = (0..frames.saturating_sub(1))
@@ -171,21 +52,8 @@ fn zero_division(frames: usize, crumbs: usize) -> Value {
     })
 }
 
-async fn ingest(h: &Harness, n: u32, event: &Value) {
-    let (status, body) = h.post_envelope(envelope(&format!("{n:032x}"), event)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-}
-
 async fn only_issue_id(h: &Harness) -> i64 {
-    let issues = h
-        .store
-        .search_issues(&vigil_store::IssueQuery {
-            organization_id: h.project.organization_id,
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .expect("search");
+    let issues = h.issues().await;
     assert_eq!(issues.len(), 1, "{issues:?}");
     issues[0].id
 }
@@ -239,20 +107,13 @@ async fn logged_out_visitor_gets_the_login_form_then_lands_where_they_were_going
     let answer = login_answer(&h, "admin@example.com", PASSWORD, next).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     assert_eq!(answer.location(), next);
-    let set = answer
-        .headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("vigil_session="))
-        .expect("session cookie")
-        .to_string();
+    let set = answer.set_cookie("vigil_session").expect("session cookie");
     assert!(
         set.contains("HttpOnly") && set.contains("SameSite=Lax"),
         "{set}"
     );
     let session = answer.cookie("vigil_session").expect("session");
-    let page = get(&h, next, Some(&session)).await;
+    let page = get_as(&h, next, &session).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("admin@example.com"));
 
@@ -339,7 +200,7 @@ async fn forms_without_the_right_csrf_token_are_rejected() {
     assert_eq!(issue.status, vigil_store::IssueStatus::Unresolved);
 
     let token = csrf_of(
-        &get(&h, "/organizations/default/issues/", Some(&session))
+        &get_as(&h, "/organizations/default/issues/", &session)
             .await
             .body,
     );
@@ -370,23 +231,13 @@ async fn a_member_of_another_organization_gets_404_never_data() {
     let h = Harness::new().await;
     ingest(&h, 1, &zero_division(3, 2)).await;
     let id = only_issue_id(&h).await;
-    let other = h.store.ensure_organization("other").await.expect("org");
-    let hash = vigil_server::accounts::hash_password(PASSWORD).expect("hash");
-    let user = h
-        .store
-        .create_user("eve@example.com", &hash, false)
-        .await
-        .expect("user");
-    h.store
-        .add_member(other.id, user.id, "member")
-        .await
-        .expect("member");
+    h.member_of("other", "eve@example.com").await;
 
     let answer = login_answer(&h, "eve@example.com", PASSWORD, "").await;
     let session = answer.cookie("vigil_session").expect("session");
-    let home = get(&h, "/", Some(&session)).await;
+    let home = get_as(&h, "/", &session).await;
     assert_eq!(home.location(), "/organizations/other/issues/");
-    let own = get(&h, "/organizations/other/issues/", Some(&session)).await;
+    let own = get_as(&h, "/organizations/other/issues/", &session).await;
     assert_eq!(own.status, StatusCode::OK);
     assert!(
         !own.body.contains("ZeroDivisionError"),
@@ -401,7 +252,7 @@ async fn a_member_of_another_organization_gets_404_never_data() {
         "/organizations/default/projects/shop/".to_string(),
         "/settings/default/projects/shop/keys/".to_string(),
     ] {
-        let page = get(&h, &path, Some(&session)).await;
+        let page = get_as(&h, &path, &session).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
         assert!(
             !page.body.contains("ZeroDivisionError") && !page.body.contains(&h.key.public_key),
@@ -445,40 +296,40 @@ async fn list_and_detail_pages_show_what_the_issue_holds() {
     ingest(&h, 2, &key_error).await;
     let session = login(&h).await;
     // Both users have ids, so the `user` tag is `id:…`; `user.email:` still finds each.
-    let by_email = get(
+    let by_email = get_as(
         &h,
         "/organizations/default/issues/?query=user.email%3Akim%40example.com",
-        Some(&session),
+        &session,
     )
     .await;
     assert!(by_email.body.contains("KeyError"), "{}", by_email.body);
     assert!(!by_email.body.contains("ZeroDivisionError: division"));
-    let not_email = get(
+    let not_email = get_as(
         &h,
         "/organizations/default/issues/?query=%21user.email%3Akim%40example.com",
-        Some(&session),
+        &session,
     )
     .await;
     assert!(not_email.body.contains("ZeroDivisionError: division"));
     assert!(!not_email.body.contains("KeyError: "));
 
-    let list = get(&h, "/organizations/default/issues/", Some(&session)).await;
+    let list = get_as(&h, "/organizations/default/issues/", &session).await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.body.contains("ZeroDivisionError: division by zero"));
     assert!(list.body.contains("KeyError"));
     assert!(list.body.contains("<svg"), "sparklines");
-    let search = get(
+    let search = get_as(
         &h,
         "/organizations/default/issues/?query=is%3Aunresolved+environment%3Aproduction+division",
-        Some(&session),
+        &session,
     )
     .await;
     assert!(search.body.contains("ZeroDivisionError"));
     assert!(!search.body.contains("KeyError: "), "{}", search.body);
-    let staging = get(
+    let staging = get_as(
         &h,
         "/organizations/default/issues/?environment=staging",
-        Some(&session),
+        &session,
     )
     .await;
     assert!(staging.body.contains("KeyError"));
@@ -490,39 +341,35 @@ async fn list_and_detail_pages_show_what_the_issue_holds() {
         "the environment selector lists what was seen: {}",
         staging.body
     );
-    let settings = get(&h, "/settings/default/projects/shop/keys/", Some(&session)).await;
+    let settings = get_as(&h, "/settings/default/projects/shop/keys/", &session).await;
     assert!(settings.body.contains("Environments seen"));
     assert!(
         settings.body.contains("<th>production</th>") && settings.body.contains("<th>staging</th>")
     );
-    let resolved = get(
+    let resolved = get_as(
         &h,
         "/organizations/default/issues/?query=is%3Aresolved",
-        Some(&session),
+        &session,
     )
     .await;
     assert!(resolved.body.contains("No issues match"));
-    let bad = get(
+    let bad = get_as(
         &h,
         "/organizations/default/issues/?query=is%3Asleeping",
-        Some(&session),
+        &session,
     )
     .await;
     assert!(bad.body.contains("Invalid search"));
 
     // The API's permalink is the detail page.
     let (_, _, api) = h
-        .api(
-            "GET",
-            "/api/0/organizations/default/issues/?query=division",
-            None,
-        )
+        .get("/api/0/organizations/default/issues/?query=division")
         .await;
     let permalink = api[0]["permalink"].as_str().expect("permalink").to_string();
     let path = permalink
         .strip_prefix("http://127.0.0.1:9000")
         .expect("under the public URL");
-    let detail = get(&h, path, Some(&session)).await;
+    let detail = get_as(&h, path, &session).await;
     assert_eq!(detail.status, StatusCode::OK);
     let body = &detail.body;
     for needle in [
@@ -549,14 +396,14 @@ async fn list_and_detail_pages_show_what_the_issue_holds() {
         0,
         "in-app only by default"
     );
-    let full = get(&h, &format!("{path}?frames=full"), Some(&session)).await;
+    let full = get_as(&h, &format!("{path}?frames=full"), &session).await;
     assert_eq!(full.body.matches("class=\"frame system\"").count(), 2);
 
-    let events = get(&h, &format!("{path}events/"), Some(&session)).await;
+    let events = get_as(&h, &format!("{path}events/"), &session).await;
     assert!(events.body.contains(&format!("{:032x}", 1)));
-    let one = get(&h, &format!("{path}?event={:032x}", 1), Some(&session)).await;
+    let one = get_as(&h, &format!("{path}?event={:032x}", 1), &session).await;
     assert_eq!(one.status, StatusCode::OK);
-    let missing = get(&h, &format!("{path}?event={:032x}", 99), Some(&session)).await;
+    let missing = get_as(&h, &format!("{path}?event={:032x}", 99), &session).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
@@ -568,7 +415,7 @@ async fn an_issue_with_100_frames_and_100_breadcrumbs_renders_them_all() {
     let session = login(&h).await;
     let path = format!("/organizations/default/issues/{id}/?frames=full");
     let started = Instant::now();
-    let page = get(&h, &path, Some(&session)).await;
+    let page = get_as(&h, &path, &session).await;
     let elapsed = started.elapsed();
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(page.body.matches("<li class=\"frame ").count(), 100);
@@ -579,7 +426,7 @@ async fn an_issue_with_100_frames_and_100_breadcrumbs_renders_them_all() {
     let mut best = elapsed;
     for _ in 0..5 {
         let started = Instant::now();
-        get(&h, &path, Some(&session)).await;
+        get_as(&h, &path, &session).await;
         best = best.min(started.elapsed());
     }
     eprintln!("issue page with 100 frames and 100 breadcrumbs: {best:?} (best of 6, debug or release as built)");
@@ -590,7 +437,7 @@ async fn project_pages_create_onboard_and_manage_keys() {
     let h = Harness::new().await;
     let session = login(&h).await;
     let cookie = format!("vigil_session={session}");
-    let projects = get(&h, "/organizations/default/projects/", Some(&session)).await;
+    let projects = get_as(&h, "/organizations/default/projects/", &session).await;
     let token = csrf_of(&projects.body);
     let answer = post(
         &h,
@@ -636,7 +483,7 @@ async fn project_pages_create_onboard_and_manage_keys() {
         .expect("read")
         .expect("project");
     let key = &h.store.list_keys(project.id).await.expect("keys")[0];
-    let page = get(&h, "/organizations/default/projects/web/", Some(&session)).await;
+    let page = get_as(&h, "/organizations/default/projects/web/", &session).await;
     assert!(page.body.contains("Waiting for the first event"));
     assert!(page.body.contains("http-equiv=\"refresh\""));
     let dsn = format!("http://{}@127.0.0.1:9000/{}", key.public_key, project.id);
@@ -650,14 +497,14 @@ async fn project_pages_create_onboard_and_manage_keys() {
     // The shop project's first event turns its page into a link.
     ingest(&h, 1, &zero_division(2, 1)).await;
     let id = only_issue_id(&h).await;
-    let shop = get(&h, "/organizations/default/projects/shop/", Some(&session)).await;
+    let shop = get_as(&h, "/organizations/default/projects/shop/", &session).await;
     assert!(!shop.body.contains("Waiting for the first event"));
     assert!(shop
         .body
         .contains(&format!("/organizations/default/issues/{id}/")));
 
     let keys_path = "/settings/default/projects/web/keys/";
-    let keys = get(&h, keys_path, Some(&session)).await;
+    let keys = get_as(&h, keys_path, &session).await;
     assert!(keys.body.contains(&dsn));
     let token = csrf_of(&keys.body);
     let key_path = format!("{keys_path}{}/", key.public_key);
@@ -704,7 +551,7 @@ async fn project_pages_create_onboard_and_manage_keys() {
     let keys = h.store.list_keys(project.id).await.expect("keys");
     assert_eq!(keys.len(), 2);
     assert_eq!(keys[1].label, "CI");
-    let page = get(&h, keys_path, Some(&session)).await;
+    let page = get_as(&h, keys_path, &session).await;
     assert!(page.body.contains(&keys[1].public_key));
     let answer = post(
         &h,
@@ -774,26 +621,18 @@ async fn chained_exceptions_http_breadcrumbs_and_messages_are_shown() {
     )
     .await;
     let session = login(&h).await;
-    let list = get(&h, "/organizations/default/issues/", Some(&session)).await;
+    let list = get_as(&h, "/organizations/default/issues/", &session).await;
     assert!(list.body.contains("disk almost full"), "{}", list.body);
 
-    let issues = h
-        .store
-        .search_issues(&vigil_store::IssueQuery {
-            organization_id: h.project.organization_id,
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .expect("search");
+    let issues = h.issues().await;
     let chained = issues
         .iter()
         .find(|i| i.title.starts_with("RuntimeError"))
         .expect("the chained issue");
-    let page = get(
+    let page = get_as(
         &h,
         &format!("/organizations/default/issues/{}/", chained.id),
-        Some(&session),
+        &session,
     )
     .await;
     let body = &page.body;
@@ -811,10 +650,10 @@ async fn chained_exceptions_http_breadcrumbs_and_messages_are_shown() {
         .iter()
         .find(|i| i.title.contains("disk almost full"))
         .expect("the message issue");
-    let page = get(
+    let page = get_as(
         &h,
         &format!("/organizations/default/issues/{}/", message.id),
-        Some(&session),
+        &session,
     )
     .await;
     assert_eq!(page.status, StatusCode::OK);
@@ -852,17 +691,10 @@ async fn pages_live_under_the_public_urls_path() {
     .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     assert_eq!(answer.location(), "/sentry/organizations/default/issues/");
-    let set = answer
-        .headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("vigil_session="))
-        .unwrap_or_default()
-        .to_string();
+    let set = answer.set_cookie("vigil_session").unwrap_or_default();
     assert!(set.contains("Path=/sentry/"), "{set}");
     let session = answer.cookie("vigil_session").expect("session");
-    let list = get(&h, "/sentry/organizations/default/issues/", Some(&session)).await;
+    let list = get_as(&h, "/sentry/organizations/default/issues/", &session).await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list
         .body
@@ -884,7 +716,7 @@ async fn older_and_newer_step_through_the_issues_events() {
     let session = login(&h).await;
     let base = format!("/organizations/default/issues/{id}/");
     let event = |n: u32| format!("{n:032x}");
-    let middle = get(&h, &format!("{base}?event={}", event(2)), Some(&session)).await;
+    let middle = get_as(&h, &format!("{base}?event={}", event(2)), &session).await;
     assert!(
         middle
             .body
@@ -895,7 +727,7 @@ async fn older_and_newer_step_through_the_issues_events() {
     assert!(middle
         .body
         .contains(&format!("href=\"{base}?event={}\" rel=\"next\"", event(3))));
-    let latest = get(&h, &base, Some(&session)).await;
+    let latest = get_as(&h, &base, &session).await;
     assert!(latest
         .body
         .contains(&format!("?event={}\" rel=\"prev\"", event(2))));

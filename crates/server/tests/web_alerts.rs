@@ -6,124 +6,19 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
-use common::Harness;
-use http_body_util::BodyExt;
-use serde_json::{json, Value};
-use tower::ServiceExt;
-use vigil_server::router;
-use vigil_store::prelude::*;
+use axum::http::StatusCode;
+use common::page::{csrf_of, get_as, login_as, post_as};
+use common::{envelope, Harness};
+use serde_json::json;
 use vigil_store::{Firing, NewNotification, NotificationOutcome};
+use vigil_store::prelude::*;
 
-const PASSWORD: &str = "correct horse battery";
 const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
 const FREQUENCY: &str = "sentry.rules.conditions.event_frequency.EventFrequencyCondition";
 const TAG_FILTER: &str = "sentry.rules.filters.tagged_event.TaggedEventFilter";
 const LEVEL_FILTER: &str = "sentry.rules.filters.level.LevelFilter";
 const WEBHOOK: &str = "vigil.actions.WebhookAction";
 const EMAIL: &str = "sentry.mail.actions.NotifyEmailAction";
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|v| {
-                v.split(';')
-                    .next()
-                    .and_then(|pair| pair.split_once('='))
-                    .filter(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-            })
-    }
-}
-
-async fn fetch(h: &Harness, request: Request<Body>) -> Page {
-    let response = router(h.state.clone())
-        .oneshot(request)
-        .await
-        .expect("router answers");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    Page {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
-async fn get(h: &Harness, path: &str, session: &str) -> Page {
-    let request = Request::get(path)
-        .header(header::COOKIE, format!("vigil_session={session}"))
-        .body(Body::empty())
-        .expect("request");
-    fetch(h, request).await
-}
-
-async fn post(h: &Harness, path: &str, session: &str, form: &[(&str, &str)]) -> Page {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let request = Request::post(path)
-        .header(header::COOKIE, format!("vigil_session={session}"))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(body))
-        .expect("request");
-    fetch(h, request).await
-}
-
-fn csrf_of(body: &str) -> String {
-    let at = body
-        .find("name=\"csrf\" value=\"")
-        .unwrap_or_else(|| panic!("no csrf field in {body}"));
-    let rest = &body[at + "name=\"csrf\" value=\"".len()..];
-    rest[..rest.find('"').expect("closing quote")].to_string()
-}
-
-async fn login_as(h: &Harness, email: &str) -> String {
-    let request = Request::get("/auth/login/")
-        .body(Body::empty())
-        .expect("request");
-    let form = fetch(h, request).await;
-    let token = form.cookie("vigil_login_csrf").expect("login csrf cookie");
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("csrf", token.as_str()),
-            ("email", email),
-            ("password", PASSWORD),
-            ("next", ""),
-        ])
-        .finish();
-    let request = Request::post("/auth/login/")
-        .header(header::COOKIE, format!("vigil_login_csrf={token}"))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(body))
-        .expect("request");
-    let answer = fetch(h, request).await;
-    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-    answer.cookie("vigil_session").expect("session cookie")
-}
 
 /// The form fields of a spike rule: more than 5 events in a minute at error level or above, on
 /// the `checkout` tag, POSTed to a webhook; the other rows left empty as a browser sends them.
@@ -178,7 +73,7 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
 
     // The project's default rule (a new issue → email) is on the organization's list, and the
     // keys page links to it.
-    let list = get(&h, "/organizations/default/alerts/rules/", &session).await;
+    let list = get_as(&h, "/organizations/default/alerts/rules/", &session).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     assert!(list.body.contains("id=\"project-shop\""), "{}", list.body);
     assert!(
@@ -189,11 +84,11 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
     assert!(list
         .body
         .contains("/organizations/default/alerts/rules/shop/new/"));
-    let keys = get(&h, "/settings/default/projects/shop/keys/", &session).await;
+    let keys = get_as(&h, "/settings/default/projects/shop/keys/", &session).await;
     assert!(keys.body.contains("/organizations/default/alerts/rules/"));
 
     // A new rule from the form is stored as the rules API stores it.
-    let new = get(
+    let new = get_as(
         &h,
         "/organizations/default/alerts/rules/shop/new/",
         &session,
@@ -209,7 +104,7 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
         assert!(new.body.contains(&format!("name=\"{name}\"")), "{name}");
     }
     let csrf = csrf_of(&new.body);
-    let created = post(
+    let created = post_as(
         &h,
         "/organizations/default/alerts/rules/shop/new/",
         &session,
@@ -243,17 +138,12 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
         rule.actions,
         json!([{"id": WEBHOOK, "url": "http://127.0.0.1:9/hook"}])
     );
-    let admin = h
-        .store
-        .user_by_email("admin@example.com")
-        .await
-        .expect("user")
-        .expect("admin");
+    let admin = &h.admin;
     assert_eq!(rule.created_by, Some(admin.id));
 
     // Its page shows the form filled in.
     let rule_path = format!("/organizations/default/alerts/rules/shop/{}/", rule.id);
-    let shown = get(&h, &format!("{rule_path}?saved=1"), &session).await;
+    let shown = get_as(&h, &format!("{rule_path}?saved=1"), &session).await;
     assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
     assert!(shown.body.contains("Saved."));
     assert!(shown.body.contains("value=\"Checkout spikes\""));
@@ -263,7 +153,7 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
         shown.body.contains("<option value=\"1m\" selected"),
         "interval"
     );
-    let listed = get(&h, "/organizations/default/alerts/rules/", &session).await;
+    let listed = get_as(&h, "/organizations/default/alerts/rules/", &session).await;
     assert!(listed
         .body
         .contains("The issue is seen more than 5 times in one minute"));
@@ -272,7 +162,7 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
     // Editing replaces it: now an email to a member, for a new issue.
     let csrf = csrf_of(&shown.body);
     let admin_id = admin.id.to_string();
-    let edited = post(
+    let edited = post_as(
         &h,
         &rule_path,
         &session,
@@ -309,7 +199,7 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
     assert_eq!(rule.actions[0]["id"], EMAIL);
     assert_eq!(rule.actions[0]["targetType"], "Member");
     assert_eq!(rule.actions[0]["targetIdentifier"], admin.id);
-    let listed = get(&h, "/organizations/default/alerts/rules/", &session).await;
+    let listed = get_as(&h, "/organizations/default/alerts/rules/", &session).await;
     assert!(
         listed.body.contains("Email admin@example.com"),
         "{}",
@@ -317,12 +207,12 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
     );
 
     // Deleting asks first, then deletes.
-    let confirm = get(&h, &format!("{rule_path}delete/"), &session).await;
+    let confirm = get_as(&h, &format!("{rule_path}delete/"), &session).await;
     assert_eq!(confirm.status, StatusCode::OK);
     assert!(confirm.body.contains("Delete “New checkout issues”?"));
     assert!(h.store.alert_rule(rule.id).await.expect("read").is_some());
     let csrf = csrf_of(&confirm.body);
-    let deleted = post(
+    let deleted = post_as(
         &h,
         &format!("{rule_path}delete/"),
         &session,
@@ -332,7 +222,7 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
     assert_eq!(deleted.status, StatusCode::SEE_OTHER);
     assert_eq!(deleted.location(), "/organizations/default/alerts/rules/");
     assert!(h.store.alert_rule(rule.id).await.expect("read").is_none());
-    let gone = get(&h, &rule_path, &session).await;
+    let gone = get_as(&h, &rule_path, &session).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }
 
@@ -340,7 +230,7 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
 async fn a_wrong_rule_is_shown_back_with_the_field_and_nothing_is_stored() {
     let h = Harness::new().await;
     let session = login_as(&h, "admin@example.com").await;
-    let new = get(
+    let new = get_as(
         &h,
         "/organizations/default/alerts/rules/shop/new/",
         &session,
@@ -357,7 +247,7 @@ async fn a_wrong_rule_is_shown_back_with_the_field_and_nothing_is_stored() {
 
     // A webhook that is not http(s).
     let mut form = spike_rule(&csrf, "Checkout spikes", "ftp://files.example/hook");
-    let refused = post(&h, path, &session, &form).await;
+    let refused = post_as(&h, path, &session, &form).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     assert!(refused.body.contains("role=\"alert\""));
     assert!(refused.body.contains("actions"), "{}", refused.body);
@@ -367,7 +257,7 @@ async fn a_wrong_rule_is_shown_back_with_the_field_and_nothing_is_stored() {
     // A frequency condition without an interval.
     form = spike_rule(&csrf, "Checkout spikes", "https://hooks.example/x");
     form.retain(|(k, _)| *k != "conditions-0-interval");
-    let refused = post(&h, path, &session, &form).await;
+    let refused = post_as(&h, path, &session, &form).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     assert!(refused.body.contains("conditions"), "{}", refused.body);
 
@@ -383,7 +273,7 @@ async fn a_wrong_rule_is_shown_back_with_the_field_and_nothing_is_stored() {
                 pair.1 = value;
             }
         }
-        let refused = post(&h, path, &session, &form).await;
+        let refused = post_as(&h, path, &session, &form).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{field}");
         let error = &refused.body[refused.body.find("role=\"alert\"").expect("error shown")..];
         assert!(
@@ -403,7 +293,7 @@ async fn a_wrong_rule_is_shown_back_with_the_field_and_nothing_is_stored() {
     // Without the CSRF token nothing is even parsed.
     let mut form = spike_rule("forged", "Checkout spikes", "https://hooks.example/x");
     form.retain(|(k, _)| *k != "csrf");
-    let forged = post(&h, path, &session, &form).await;
+    let forged = post_as(&h, path, &session, &form).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     assert_eq!(
         h.store
@@ -419,26 +309,12 @@ async fn a_wrong_rule_is_shown_back_with_the_field_and_nothing_is_stored() {
 async fn other_organizations_rules_are_not_found() {
     let h = Harness::new().await;
     let default_rule = h.store.alert_rules(h.project.id).await.expect("rules")[0].clone();
-    let other = h.store.ensure_organization("other").await.expect("org");
-    let (other_project, _) = h
-        .store
-        .create_project(other.id, "billing", Some("python"))
-        .await
-        .expect("project");
+    let other_project = h.project_in("other", "billing", Some("python")).await;
     let other_rule = h.store.alert_rules(other_project.id).await.expect("rules")[0].clone();
-    let hash = vigil_server::accounts::hash_password(PASSWORD).expect("hash");
-    let eve = h
-        .store
-        .create_user("eve@example.com", &hash, false)
-        .await
-        .expect("user");
-    h.store
-        .add_member(other.id, eve.id, "member")
-        .await
-        .expect("member");
+    h.member_of("other", "eve@example.com").await;
     let session = login_as(&h, "eve@example.com").await;
 
-    let own = get(&h, "/organizations/other/alerts/rules/", &session).await;
+    let own = get_as(&h, "/organizations/other/alerts/rules/", &session).await;
     assert_eq!(own.status, StatusCode::OK);
     assert!(own.body.contains("billing") && !own.body.contains("project-shop"));
     let csrf = csrf_of(&own.body);
@@ -464,10 +340,10 @@ async fn other_organizations_rules_are_not_found() {
         ),
         "/organizations/other/alerts/rules/billing/nonsense/".to_string(),
     ] {
-        let page = get(&h, &path, &session).await;
+        let page = get_as(&h, &path, &session).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
     }
-    let deleting = post(
+    let deleting = post_as(
         &h,
         &format!(
             "/organizations/other/alerts/rules/billing/{}/delete/",
@@ -478,7 +354,7 @@ async fn other_organizations_rules_are_not_found() {
     )
     .await;
     assert_eq!(deleting.status, StatusCode::NOT_FOUND);
-    let creating = post(
+    let creating = post_as(
         &h,
         "/organizations/default/alerts/rules/shop/new/",
         &session,
@@ -494,7 +370,7 @@ async fn other_organizations_rules_are_not_found() {
         .is_some());
     assert!(spike_rules(&h.store.alert_rules(h.project.id).await.expect("rules")).is_empty());
     // Her own rule opens.
-    let mine = get(
+    let mine = get_as(
         &h,
         &format!(
             "/organizations/other/alerts/rules/billing/{}/",
@@ -504,15 +380,6 @@ async fn other_organizations_rules_are_not_found() {
     )
     .await;
     assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
-}
-
-fn envelope(event_id: &str, event: &Value) -> Vec<u8> {
-    let payload = event.to_string();
-    format!(
-        "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n",
-        payload.len()
-    )
-    .into_bytes()
 }
 
 #[tokio::test]
@@ -527,17 +394,7 @@ async fn the_rule_page_shows_notifications_and_the_issue_page_its_activity() {
         .post_envelope(envelope("0123456789abcdef0123456789abcdef", &event))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let issue = h
-        .store
-        .search_issues(&vigil_store::IssueQuery {
-            organization_id: h.project.organization_id,
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .expect("issues")
-        .pop()
-        .expect("the issue");
+    let issue = h.issues().await.pop().expect("the issue");
     let rule = h.store.alert_rules(h.project.id).await.expect("rules")[0].clone();
 
     // Two notifications of one firing: one retried after an SMTP error, one sent.
@@ -590,7 +447,7 @@ async fn the_rule_page_shows_notifications_and_the_issue_page_its_activity() {
             .expect("finish");
     }
 
-    let page = get(
+    let page = get_as(
         &h,
         &format!("/organizations/default/alerts/rules/shop/{}/", rule.id),
         &session,
@@ -609,7 +466,7 @@ async fn the_rule_page_shows_notifications_and_the_issue_page_its_activity() {
     assert!(list.contains(&format!("/organizations/default/issues/{}/", issue.id)));
 
     // The issue's page lists the alert that was sent, and only that one.
-    let issue_page = get(
+    let issue_page = get_as(
         &h,
         &format!("/organizations/default/issues/{}/", issue.id),
         &session,

@@ -5,17 +5,13 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::http::StatusCode;
+use common::page::{csrf_of, get, get_as, login_as, post};
 use common::Harness;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tower::ServiceExt;
-use vigil_server::router;
-use vigil_store::prelude::*;
 use vigil_store::{NewEvent, NewSpan, NewTransaction, Project, SpanBatch, TransactionQuery};
+use vigil_store::prelude::*;
 
-const PASSWORD: &str = "correct horse battery";
 const TRACE: &str = "7f3a2b1c4d5e6f708192a3b4c5d6e7f8";
 const DJANGO_SPAN: &str = "a000000000000001";
 const VIEW_SPAN: &str = "a000000000000002";
@@ -25,102 +21,6 @@ const DJANGO_EVENT: &str = "d0000000000000000000000000000001";
 const CELERY_EVENT: &str = "c0000000000000000000000000000001";
 const ERROR_EVENT: &str = "e0000000000000000000000000000001";
 const STATEMENT: &str = "SELECT \"shop_book\".\"id\", \"shop_book\".\"title\" FROM \"shop_book\" WHERE \"shop_book\".\"author_id\" = %s";
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|v| {
-                v.split(';')
-                    .next()
-                    .and_then(|pair| pair.split_once('='))
-                    .filter(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-            })
-    }
-}
-
-async fn fetch(h: &Harness, request: Request<Body>) -> Page {
-    let response = router(h.state.clone())
-        .oneshot(request)
-        .await
-        .expect("router answers");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    Page {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
-async fn get(h: &Harness, path: &str, session: Option<&str>) -> Page {
-    let mut request = Request::get(path);
-    if let Some(session) = session {
-        request = request.header(header::COOKIE, format!("vigil_session={session}"));
-    }
-    fetch(h, request.body(Body::empty()).expect("request")).await
-}
-
-async fn post(h: &Harness, path: &str, cookie: &str, form: &[(&str, &str)]) -> Page {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let request = Request::post(path)
-        .header(header::COOKIE, cookie)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(body))
-        .expect("request");
-    fetch(h, request).await
-}
-
-fn csrf_of(body: &str) -> String {
-    let at = body
-        .find("name=\"csrf\" value=\"")
-        .unwrap_or_else(|| panic!("no csrf field in {body}"));
-    let rest = &body[at + "name=\"csrf\" value=\"".len()..];
-    rest[..rest.find('"').expect("closing quote")].to_string()
-}
-
-async fn login_as(h: &Harness, email: &str) -> String {
-    let form = get(h, "/auth/login/", None).await;
-    let token = form.cookie("vigil_login_csrf").expect("login csrf cookie");
-    let answer = post(
-        h,
-        "/auth/login/",
-        &format!("vigil_login_csrf={token}"),
-        &[
-            ("csrf", &token),
-            ("email", email),
-            ("password", PASSWORD),
-            ("next", ""),
-        ],
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-    answer.cookie("vigil_session").expect("session cookie")
-}
 
 fn now() -> f64 {
     vigil_server::ingest::unix_now()
@@ -412,7 +312,7 @@ async fn overview_lists_transactions_with_their_figures_and_filters() {
     let seeded = seed(&h).await;
     let session = login_as(&h, "admin@example.com").await;
 
-    let page = get(&h, "/organizations/default/performance/", Some(&session)).await;
+    let page = get_as(&h, "/organizations/default/performance/", &session).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let books = row_of(&page.body, "/books/");
     assert!(books.contains("3 events"), "{books}");
@@ -434,30 +334,30 @@ async fn overview_lists_transactions_with_their_figures_and_filters() {
         "a two-day-old transaction in 24 h"
     );
 
-    let week = get(
+    let week = get_as(
         &h,
         "/organizations/default/performance/?statsPeriod=7d",
-        Some(&session),
+        &session,
     )
     .await;
     assert!(week.body.contains(">/old/</a>"), "{}", week.body);
 
-    let worker_only = get(
+    let worker_only = get_as(
         &h,
         &format!(
             "/organizations/default/performance/?project={}",
             seeded.worker.id
         ),
-        Some(&session),
+        &session,
     )
     .await;
     assert!(worker_only.body.contains(">shop.tasks.send_invoice</a>"));
     assert!(!worker_only.body.contains(">/books/</a>"));
 
-    let staging = get(
+    let staging = get_as(
         &h,
         "/organizations/default/performance/?environment=staging",
-        Some(&session),
+        &session,
     )
     .await;
     assert!(
@@ -468,12 +368,7 @@ async fn overview_lists_transactions_with_their_figures_and_filters() {
     assert!(!staging.body.contains(">shop.tasks.send_invoice</a>"));
 
     // Sorting by p95, fastest first: the 120 ms task before the 250 ms request.
-    let sorted = get(
-        &h,
-        "/organizations/default/performance/?sort=p95",
-        Some(&session),
-    )
-    .await;
+    let sorted = get_as(&h, "/organizations/default/performance/?sort=p95", &session).await;
     let task = sorted
         .body
         .find(">shop.tasks.send_invoice</a>")
@@ -487,7 +382,7 @@ async fn overview_lists_transactions_with_their_figures_and_filters() {
 async fn an_organization_without_transactions_is_told_how_to_enable_tracing() {
     let h = Harness::new().await;
     let session = login_as(&h, "admin@example.com").await;
-    let page = get(&h, "/organizations/default/performance/", Some(&session)).await;
+    let page = get_as(&h, "/organizations/default/performance/", &session).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("traces_sample_rate=1.0"));
     assert!(page.body.contains("tracesSampleRate: 1.0"));
@@ -503,7 +398,7 @@ async fn summary_shows_histogram_operations_and_expensive_queries() {
         "/organizations/default/performance/summary/?project={}&transaction=%2Fbooks%2F",
         h.project.id
     );
-    let page = get(&h, &path, Some(&session)).await;
+    let page = get_as(&h, &path, &session).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let body = &page.body;
     assert!(
@@ -528,13 +423,13 @@ async fn summary_shows_histogram_operations_and_expensive_queries() {
         "/organizations/default/performance/shop:{DJANGO_EVENT}/"
     )));
 
-    let unknown = get(
+    let unknown = get_as(
         &h,
         &format!(
             "/organizations/default/performance/summary/?project={}&transaction=%2Fnope%2F",
             h.project.id
         ),
-        Some(&session),
+        &session,
     )
     .await;
     assert_eq!(unknown.status, StatusCode::OK);
@@ -546,10 +441,10 @@ async fn transaction_page_nests_spans_under_their_parents() {
     let h = Harness::new().await;
     seed(&h).await;
     let session = login_as(&h, "admin@example.com").await;
-    let page = get(
+    let page = get_as(
         &h,
         &format!("/organizations/default/performance/shop:{DJANGO_EVENT}/"),
-        Some(&session),
+        &session,
     )
     .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -575,17 +470,17 @@ async fn transaction_page_nests_spans_under_their_parents() {
     // The request as the issue page shows one.
     assert!(body.contains("http://shop.example/books/"));
 
-    let missing = get(
+    let missing = get_as(
         &h,
         "/organizations/default/performance/shop:ffffffffffffffffffffffffffffffff/",
-        Some(&session),
+        &session,
     )
     .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    let wrong_project = get(
+    let wrong_project = get_as(
         &h,
         &format!("/organizations/default/performance/worker:{DJANGO_EVENT}/"),
-        Some(&session),
+        &session,
     )
     .await;
     assert_eq!(wrong_project.status, StatusCode::NOT_FOUND);
@@ -596,10 +491,10 @@ async fn trace_page_nests_the_task_under_its_request_and_links_the_error() {
     let h = Harness::new().await;
     let seeded = seed(&h).await;
     let session = login_as(&h, "admin@example.com").await;
-    let page = get(
+    let page = get_as(
         &h,
         &format!("/organizations/default/performance/trace/{TRACE}/"),
-        Some(&session),
+        &session,
     )
     .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -628,10 +523,10 @@ async fn trace_page_nests_the_task_under_its_request_and_links_the_error() {
     assert!(body.contains("wf-row wf-error"));
 
     // The error's issue page links back to the trace.
-    let issue = get(
+    let issue = get_as(
         &h,
         &format!("/organizations/default/issues/{}/", seeded.error_issue),
-        Some(&session),
+        &session,
     )
     .await;
     assert_eq!(issue.status, StatusCode::OK);
@@ -639,17 +534,17 @@ async fn trace_page_nests_the_task_under_its_request_and_links_the_error() {
         "/organizations/default/performance/trace/{TRACE}/"
     )));
 
-    let unknown = get(
+    let unknown = get_as(
         &h,
         "/organizations/default/performance/trace/99999999999999999999999999999999/",
-        Some(&session),
+        &session,
     )
     .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    let malformed = get(
+    let malformed = get_as(
         &h,
         "/organizations/default/performance/trace/xyz/",
-        Some(&session),
+        &session,
     )
     .await;
     assert_eq!(malformed.status, StatusCode::NOT_FOUND);
@@ -659,17 +554,7 @@ async fn trace_page_nests_the_task_under_its_request_and_links_the_error() {
 async fn other_organizations_and_logged_out_visitors_see_nothing() {
     let h = Harness::new().await;
     seed(&h).await;
-    let other = h.store.ensure_organization("other").await.expect("org");
-    let hash = vigil_server::accounts::hash_password(PASSWORD).expect("hash");
-    let eve = h
-        .store
-        .create_user("eve@example.com", &hash, false)
-        .await
-        .expect("user");
-    h.store
-        .add_member(other.id, eve.id, "member")
-        .await
-        .expect("member");
+    h.member_of("other", "eve@example.com").await;
     let pages = [
         "/organizations/default/performance/".to_string(),
         format!(
@@ -696,12 +581,12 @@ async fn other_organizations_and_logged_out_visitors_see_nothing() {
         "/settings/other/projects/shop/performance/".to_string(),
     ];
     for path in pages.iter().chain(&in_other_org) {
-        let page = get(&h, path, Some(&session)).await;
+        let page = get_as(&h, path, &session).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
         assert!(!page.body.contains("/books/"), "{path}");
     }
     // Her own organization's overview lists none of the other's transactions.
-    let own = get(&h, "/organizations/other/performance/", Some(&session)).await;
+    let own = get_as(&h, "/organizations/other/performance/", &session).await;
     assert_eq!(own.status, StatusCode::OK);
     assert!(!own.body.contains("/books/") && !own.body.contains("send_invoice"));
     let token = csrf_of(&own.body);
@@ -719,11 +604,7 @@ async fn other_organizations_and_logged_out_visitors_see_nothing() {
     )
     .await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
-    let settings = h
-        .store
-        .performance_settings(h.project.id)
-        .await
-        .expect("settings");
+    let settings = h.performance_settings().await;
     assert_eq!(settings.apdex_threshold_ms, 300.0);
 }
 
@@ -733,7 +614,7 @@ async fn settings_form_changes_the_apdex_threshold_and_refuses_bad_values() {
     let session = login_as(&h, "admin@example.com").await;
     let cookie = format!("vigil_session={session}");
     let path = "/settings/default/projects/shop/performance/";
-    let form = get(&h, path, Some(&session)).await;
+    let form = get_as(&h, path, &session).await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.body);
     assert!(
         form.body
@@ -760,15 +641,11 @@ async fn settings_form_changes_the_apdex_threshold_and_refuses_bad_values() {
     good.push(("csrf", &token));
     let saved = post(&h, path, &cookie, &good).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-    let settings = h
-        .store
-        .performance_settings(h.project.id)
-        .await
-        .expect("settings");
+    let settings = h.performance_settings().await;
     assert_eq!(settings.apdex_threshold_ms, 450.0);
     assert_eq!(settings.n_plus_one_min_count, 5);
     assert_eq!(settings.slow_db_query_ms, 500.0);
-    let again = get(&h, saved.location(), Some(&session)).await;
+    let again = get_as(&h, saved.location(), &session).await;
     assert!(again.body.contains("value=\"450\"") && again.body.contains("Saved."));
 
     let mut bad = fields("-5");
@@ -783,11 +660,7 @@ async fn settings_form_changes_the_apdex_threshold_and_refuses_bad_values() {
         answer.body.contains("value=\"-5\""),
         "the typed value is kept"
     );
-    let unchanged = h
-        .store
-        .performance_settings(h.project.id)
-        .await
-        .expect("settings");
+    let unchanged = h.performance_settings().await;
     assert_eq!(unchanged.apdex_threshold_ms, 450.0);
 }
 
@@ -845,10 +718,10 @@ async fn a_performance_issue_shows_its_evidence_and_links_its_transaction() {
         .await
         .expect("save problem");
     let session = login_as(&h, "admin@example.com").await;
-    let page = get(
+    let page = get_as(
         &h,
         &format!("/organizations/default/issues/{}/", saved[0].issue_id),
-        Some(&session),
+        &session,
     )
     .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);

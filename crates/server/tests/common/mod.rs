@@ -1,11 +1,15 @@
-//! A router on a real SQLite store in a temp dir, with one project and an admin's API token.
+//! A router on a real SQLite store in a temp dir, with one project and an admin's API token,
+//! and the helpers every test file of the server needs to feed it events and add users.
+//! The web UI's client (pages, forms, logins) lives in [`page`].
 
 #![allow(dead_code)]
+
+pub mod page;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -14,7 +18,12 @@ use tower::ServiceExt;
 use vigil_server::{router, AppState, ServerConfig};
 use vigil_store::prelude::*;
 use vigil_store::sqlite::{SqliteQueue, SqliteStore};
-use vigil_store::{Project, ProjectKey};
+use vigil_store::{Issue, IssueQuery, Project, ProjectKey, User};
+
+/// The password of every user the tests create.
+pub const PASSWORD: &str = "correct horse battery";
+/// The harness's admin, owner of the organization `default`.
+pub const ADMIN_EMAIL: &str = "admin@example.com";
 
 pub struct Harness {
     /// Dropped with the harness, which stops its worker.
@@ -25,6 +34,8 @@ pub struct Harness {
     pub state: AppState,
     pub project: Project,
     pub key: ProjectKey,
+    /// The admin ([`ADMIN_EMAIL`]), owner of `default`, whose token is `token`.
+    pub admin: User,
 }
 
 impl Harness {
@@ -43,9 +54,9 @@ impl Harness {
         let state = AppState::new(store.clone(), queue, config);
         let (stop_workers, stopped) = tokio::sync::watch::channel(false);
         vigil_server::ingest::worker::spawn_workers(&state, 1, stopped);
-        let hash = vigil_server::accounts::hash_password("correct horse battery").expect("hash");
+        let hash = vigil_server::accounts::hash_password(PASSWORD).expect("hash");
         let user = store
-            .create_user("admin@example.com", &hash, true)
+            .create_user(ADMIN_EMAIL, &hash, true)
             .await
             .expect("user");
         store
@@ -66,6 +77,7 @@ impl Harness {
             state,
             project,
             key,
+            admin: user,
         }
     }
 
@@ -96,6 +108,16 @@ impl Harness {
         request
             .extensions_mut()
             .insert(ConnectInfo(SocketAddr::from(([10, 1, 2, 3], 5555))));
+        let (status, headers, bytes) = self.respond(request).await;
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, headers, body)
+    }
+
+    /// What the router answers to `request`, the body as bytes.
+    pub async fn respond(
+        &self,
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Bytes) {
         let response = router(self.state.clone())
             .oneshot(request)
             .await
@@ -108,8 +130,7 @@ impl Harness {
             .await
             .expect("body")
             .to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (status, headers, body)
+        (status, headers, bytes)
     }
 
     pub fn envelope_request(&self, body: impl Into<Body>) -> axum::http::request::Builder {
@@ -139,10 +160,26 @@ impl Harness {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, axum::http::HeaderMap, Value) {
+        self.api_as(&self.token, method, path, body).await
+    }
+
+    /// A web API GET with the admin's token.
+    pub async fn get(&self, path: &str) -> (StatusCode, axum::http::HeaderMap, Value) {
+        self.api("GET", path, None).await
+    }
+
+    /// A web API request with `token`.
+    pub async fn api_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
         let builder = Request::builder()
             .method(method)
             .uri(path)
-            .header("authorization", format!("Bearer {}", self.token))
+            .header("authorization", format!("Bearer {token}"))
             .header("content-type", "application/json");
         let request = match body {
             Some(body) => builder.body(Body::from(body.to_string())),
@@ -151,4 +188,97 @@ impl Harness {
         .expect("request");
         self.send(request).await
     }
+
+    /// A web API request with `token`; the status and the JSON body.
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let (status, _, body) = self.api_as(token, method, path, body).await;
+        (status, body)
+    }
+
+    /// A new user (not an admin, password [`PASSWORD`]), a member of the organization `org`
+    /// (made if it is new).
+    pub async fn member_of(&self, org: &str, email: &str) -> User {
+        let hash = vigil_server::accounts::hash_password(PASSWORD).expect("hash");
+        let user = self
+            .store
+            .create_user(email, &hash, false)
+            .await
+            .expect("user");
+        let org = self.store.ensure_organization(org).await.expect("org");
+        self.store
+            .add_member(org.id, user.id, "member")
+            .await
+            .expect("member");
+        user
+    }
+
+    /// A new project `slug` in the organization `org` (made if it is new).
+    pub async fn project_in(&self, org: &str, slug: &str, platform: Option<&str>) -> Project {
+        let org = self.store.ensure_organization(org).await.expect("org");
+        let (project, _) = self
+            .store
+            .create_project(org.id, slug, platform)
+            .await
+            .expect("project");
+        project
+    }
+
+    /// The harness project's performance settings.
+    pub async fn performance_settings(&self) -> vigil_store::PerformanceSettings {
+        self.store
+            .performance_settings(self.project.id)
+            .await
+            .expect("settings")
+    }
+
+    /// A new API token of `user_id` with `scopes`.
+    pub async fn token_for(&self, user_id: i64, scopes: &[&str]) -> String {
+        let token = vigil_server::accounts::new_token();
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        self.store
+            .create_token(
+                user_id,
+                &vigil_server::accounts::hash_token(&token),
+                &scopes,
+            )
+            .await
+            .expect("token");
+        token
+    }
+
+    /// The issues of the harness's organization, at most 10.
+    pub async fn issues(&self) -> Vec<Issue> {
+        self.store
+            .search_issues(&IssueQuery {
+                organization_id: self.project.organization_id,
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("search")
+    }
+}
+
+/// An envelope of one event with the id `event_id`.
+pub fn envelope(event_id: &str, event: &Value) -> Vec<u8> {
+    let payload = event.to_string();
+    format!(
+        "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n",
+        payload.len()
+    )
+    .into_bytes()
+}
+
+/// Sends `event` with the id `n` as 32 hex digits, asserts it was accepted and returns the id.
+pub async fn ingest(h: &Harness, n: u32, event: &Value) -> String {
+    let id = format!("{n:032x}");
+    let (status, body) = h.post_envelope(envelope(&id, event)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    id
 }
