@@ -7,8 +7,9 @@
 use serde_json::{Map, Value};
 
 use super::attributes::parse_level;
-use super::errors::{for_each_object, take_array, take_object, EventErrors};
+use super::errors::EventErrors;
 use super::limits;
+use super::shape::normalize_values;
 use super::value::{join, json_lenient_string, remove_nulls};
 
 /// Longest crumb message kept whole (Relay trims it like an event message).
@@ -17,26 +18,10 @@ const MESSAGE_ALLOWANCE: usize = 200;
 
 /// Normalizes `breadcrumbs.values`, dropping the container when no crumb is left.
 pub(crate) fn normalize_breadcrumbs(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(mut container) = take_object(event, "breadcrumbs", "breadcrumbs", errors) else {
-        return;
-    };
-    let Some(values) = take_array(&mut container, "values", "breadcrumbs.values", errors) else {
-        return;
-    };
-    let mut kept = Vec::with_capacity(values.len());
-    for_each_object(
-        values,
-        "breadcrumbs.values",
-        errors,
-        |mut crumb, path, errors| {
-            normalize_crumb(&mut crumb, path, errors);
-            kept.push(Value::Object(crumb));
-        },
-    );
-    if !kept.is_empty() {
-        container.insert("values".into(), Value::Array(kept));
-        event.insert("breadcrumbs".into(), Value::Object(container));
-    }
+    normalize_values(event, "breadcrumbs", errors, |crumb, path, errors| {
+        normalize_crumb(crumb, path, errors);
+        true
+    });
 }
 
 fn normalize_crumb(crumb: &mut Map<String, Value>, path: &str, errors: &mut EventErrors) {

@@ -7,8 +7,9 @@
 
 use serde_json::{Map, Value};
 
-use super::errors::{take_object, EventErrors};
+use super::errors::EventErrors;
 use super::limits::dispose;
+use super::shape::take_object;
 use super::value::{join, remove_nulls};
 
 /// Normalizes `contexts`; drops the SDK-sent `reprocessing` context, which only Sentry writes.

@@ -93,68 +93,6 @@ pub(crate) fn drop_invalid(event: &mut Map<String, Value>, key: &str, errors: &m
     }
 }
 
-/// Takes `key` off `map` when it holds an object. Missing or null gives `None`; any other value
-/// is noted as invalid at `name` and dropped, and also gives `None`.
-pub(crate) fn take_object(
-    map: &mut Map<String, Value>,
-    key: &str,
-    name: &str,
-    errors: &mut EventErrors,
-) -> Option<Map<String, Value>> {
-    match take_if(map, key, name, errors, Value::is_object)? {
-        Value::Object(object) => Some(object),
-        _ => None,
-    }
-}
-
-/// Takes `key` off `map` when it holds an array, as [`take_object`] does an object.
-pub(crate) fn take_array(
-    map: &mut Map<String, Value>,
-    key: &str,
-    name: &str,
-    errors: &mut EventErrors,
-) -> Option<Vec<Value>> {
-    match take_if(map, key, name, errors, Value::is_array)? {
-        Value::Array(items) => Some(items),
-        _ => None,
-    }
-}
-
-fn take_if(
-    map: &mut Map<String, Value>,
-    key: &str,
-    name: &str,
-    errors: &mut EventErrors,
-    fits: fn(&Value) -> bool,
-) -> Option<Value> {
-    let value = map.shift_remove(key)?;
-    if fits(&value) {
-        return Some(value);
-    }
-    if !value.is_null() {
-        errors.discard(name, value);
-    }
-    None
-}
-
-/// Hands each object of a list to `each` with its path (`{list}.{index}`); nulls are skipped,
-/// and any other item is noted as invalid and dropped.
-pub(crate) fn for_each_object(
-    items: Vec<Value>,
-    list: &str,
-    errors: &mut EventErrors,
-    mut each: impl FnMut(Map<String, Value>, &str, &mut EventErrors),
-) {
-    for (i, item) in items.into_iter().enumerate() {
-        let path = format!("{list}.{i}");
-        match item {
-            Value::Object(object) => each(object, &path, errors),
-            Value::Null => {}
-            other => errors.discard(&path, other),
-        }
-    }
-}
-
 /// Runs one normalization step over an event given as JSON: the event after it, and its notes.
 #[cfg(test)]
 pub(crate) fn run_step(

@@ -11,8 +11,9 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::errors::{self, for_each_object, take_array, take_object, EventErrors};
+use super::errors::{self, EventErrors};
 use super::limits::{self, dispose};
+use super::shape::{for_each_object, normalize_values, take_object};
 use super::stacktrace::normalize_stacktrace;
 use super::value::{is_empty, join, json_lenient_string, lenient_string, remove_nulls};
 
@@ -62,30 +63,13 @@ pub(crate) fn normalize_exceptions(event: &mut Map<String, Value>, errors: &mut 
 }
 
 fn normalize_exception_list(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(mut container) = take_object(event, "exception", "exception", errors) else {
-        return;
-    };
-    let values =
-        take_array(&mut container, "values", "exception.values", errors).unwrap_or_default();
-    let mut kept = Vec::with_capacity(values.len());
-    for_each_object(
-        values,
-        "exception.values",
-        errors,
-        |mut exception, path, errors| {
-            if normalize_exception(&mut exception, path, errors) {
-                kept.push(Value::Object(exception));
-            } else {
-                errors.push(errors::MISSING_ATTRIBUTE, path, None);
-                dispose(Value::Object(exception));
-            }
-        },
-    );
-    if kept.is_empty() {
-        return;
-    }
-    container.insert("values".into(), Value::Array(kept));
-    event.insert("exception".into(), Value::Object(container));
+    normalize_values(event, "exception", errors, |exception, path, errors| {
+        let keep = normalize_exception(exception, path, errors);
+        if !keep {
+            errors.push(errors::MISSING_ATTRIBUTE, path, None);
+        }
+        keep
+    });
 }
 
 /// Normalizes one exception; `false` when it has neither type nor value.

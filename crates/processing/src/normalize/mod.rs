@@ -25,6 +25,7 @@ mod logentry;
 mod message_format;
 mod release;
 mod request;
+mod shape;
 mod stacktrace;
 mod time;
 mod transaction;

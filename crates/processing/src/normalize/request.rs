@@ -12,8 +12,9 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::errors::{take_object, EventErrors};
+use super::errors::EventErrors;
 use super::limits;
+use super::shape::take_object;
 use super::value::{join, json_lenient_string, lenient_string, remove_nulls};
 
 static METHOD: LazyLock<Regex> = LazyLock::new(|| {

@@ -7,8 +7,9 @@
 
 use serde_json::{Map, Value};
 
-use super::errors::{for_each_object, take_array, take_object, EventErrors};
+use super::errors::EventErrors;
 use super::limits::dispose;
+use super::shape::{for_each_object, take_array, take_object};
 use super::value::{join, remove_nulls};
 
 /// Name Sentry gives a transaction that arrived without one.

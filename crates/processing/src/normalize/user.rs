@@ -12,8 +12,9 @@ use std::net::IpAddr;
 use serde_json::{Map, Value};
 
 use super::attributes::is_security_report;
-use super::errors::{take_object, EventErrors};
+use super::errors::EventErrors;
 use super::limits;
+use super::shape::take_object;
 use super::value::{join, lenient_string, remove_nulls};
 
 /// The placeholder SDKs send for "use the address of the connection".
