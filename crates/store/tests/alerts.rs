@@ -19,46 +19,28 @@ use vigil_store::{
     NotificationStatus,
 };
 
-macro_rules! alerts_suite {
-    ($backend:ident, $factory:path) => {
-        alerts_suite!(@cases $backend, $factory;
-            new_project_gets_sentrys_default_rule,
-            rules_are_created_read_updated_listed_and_deleted,
-            a_dedup_key_is_recorded_once,
-            a_rule_fires_for_an_issue_at_most_once_per_frequency,
-            firing_writes_pending_notifications_due_at_once,
-            claims_respect_kinds_due_time_and_leases,
-            concurrent_claims_never_share_a_notification,
-            sent_is_final_and_recorded_on_the_issue_activity,
-            retry_counts_the_attempt_and_postpone_does_not,
-            failed_and_undeliverable_are_final_with_their_reason,
-            notifications_are_listed_newest_first,
-            last_sent_is_the_latest_send_of_rule_kind_and_target,
-            issue_counts_are_exact_for_recent_windows_from_minute_and_hour_buckets,
-            organization_members_come_with_their_roles,
-            snoozed_issue_reappears_with_the_first_event_after_until,
-            snooze_ends_within_one_batch,
-            a_status_set_by_hand_ends_a_snooze,
-            duplicate_event_reports_the_flags_of_its_first_storing,
-            deleting_a_rule_removes_its_pending_notifications,
-            retention_deletes_alert_rows_of_deleted_issues_and_old_finished_notifications,
-        );
-    };
-    (@cases $backend:ident, $factory:path; $($case:ident),+ $(,)?) => {
-        mod $backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let fixture = $factory().await;
-                    super::$case(fixture.store.as_ref()).await;
-                }
-            )+
-        }
-    };
-}
-
-alerts_suite!(sqlite, crate::common::sqlite_fixture);
-alerts_suite!(postgres, crate::common::postgres_fixture);
+common::suite_on_both_backends!(
+    new_project_gets_sentrys_default_rule,
+    rules_are_created_read_updated_listed_and_deleted,
+    a_dedup_key_is_recorded_once,
+    a_rule_fires_for_an_issue_at_most_once_per_frequency,
+    firing_writes_pending_notifications_due_at_once,
+    claims_respect_kinds_due_time_and_leases,
+    concurrent_claims_never_share_a_notification,
+    sent_is_final_and_recorded_on_the_issue_activity,
+    retry_counts_the_attempt_and_postpone_does_not,
+    failed_and_undeliverable_are_final_with_their_reason,
+    notifications_are_listed_newest_first,
+    last_sent_is_the_latest_send_of_rule_kind_and_target,
+    issue_counts_are_exact_for_recent_windows_from_minute_and_hour_buckets,
+    organization_members_come_with_their_roles,
+    snoozed_issue_reappears_with_the_first_event_after_until,
+    snooze_ends_within_one_batch,
+    a_status_set_by_hand_ends_a_snooze,
+    duplicate_event_reports_the_flags_of_its_first_storing,
+    deleting_a_rule_removes_its_pending_notifications,
+    retention_deletes_alert_rows_of_deleted_issues_and_old_finished_notifications,
+);
 
 /// A moment in 2023, so tests never depend on the clock.
 const T0: f64 = 1_700_000_000.0;
@@ -220,10 +202,7 @@ pub async fn new_project_gets_sentrys_default_rule(store: &dyn Store) {
 
 pub async fn rules_are_created_read_updated_listed_and_deleted(store: &dyn Store) {
     let (_, project_id) = project(store, "acme").await;
-    let user = store
-        .create_user("ada@example.com", "x", false)
-        .await
-        .unwrap();
+    let user = common::user(store, "ada@example.com", "x", false).await;
     let default_rule = store.alert_rules(project_id).await.unwrap()[0].clone();
 
     let mut fields = new_rule(project_id, "Spikes to Slack");
@@ -1023,18 +1002,9 @@ pub async fn issue_counts_are_exact_for_recent_windows_from_minute_and_hour_buck
 pub async fn organization_members_come_with_their_roles(store: &dyn Store) {
     let acme = store.ensure_organization("acme").await.unwrap();
     let other = store.ensure_organization("other").await.unwrap();
-    let ada = store
-        .create_user("ada@example.com", "x", false)
-        .await
-        .unwrap();
-    let bob = store
-        .create_user("Bob@Example.com", "x", false)
-        .await
-        .unwrap();
-    let eve = store
-        .create_user("eve@example.com", "x", true)
-        .await
-        .unwrap();
+    let ada = common::user(store, "ada@example.com", "x", false).await;
+    let bob = common::user(store, "Bob@Example.com", "x", false).await;
+    let eve = common::user(store, "eve@example.com", "x", true).await;
     store.add_member(acme.id, bob.id, "member").await.unwrap();
     store.add_member(acme.id, ada.id, "owner").await.unwrap();
     store.add_member(other.id, eve.id, "owner").await.unwrap();

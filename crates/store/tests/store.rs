@@ -1,8 +1,8 @@
 //! The `Store` contract, as behaviour.
 //!
 //! Every case is an `async fn(&dyn Store)` in [`cases`], so the same bodies run on every
-//! backend: [`store_suite!`] turns the list of cases into `#[tokio::test]`s for one backend's
-//! fixture: SQLite, and PostgreSQL (a fresh database per test on the server
+//! backend: `common::suite_on_both_backends!` turns the list of cases into `#[tokio::test]`s for
+//! each backend's fixture: SQLite, and PostgreSQL (a fresh database per test on the server
 //! `VIGIL_TEST_DATABASE_URL` names; without it the PostgreSQL tests fail, they never skip), so
 //! the two cannot drift. Backend-specific checks (files, migrations, nodes racing) are at the
 //! bottom.
@@ -23,68 +23,52 @@ use vigil_store::{
     StoreError,
 };
 
-/// One `#[tokio::test]` per case, on the backend `$factory` makes.
-macro_rules! store_suite {
-    ($backend:ident, $factory:path) => {
-        store_suite!(@cases $backend, $factory;
-            ping_answers,
-            organization_is_created_once,
-            project_gets_one_active_default_key,
-            project_slug_is_unique_per_organization,
-            project_of_missing_organization_is_not_found,
-            user_email_is_unique_case_insensitively,
-            admins_read_every_organization_members_their_own,
-            token_is_found_by_hash_with_its_user_and_scopes,
-            events_sharing_a_hash_form_one_issue,
-            issues_are_numbered_per_project,
-            duplicate_event_id_counts_once,
-            distinct_users_are_counted_once_per_issue,
-            tag_values_are_counted_per_issue,
-            newest_event_sets_title_and_level_older_one_does_not,
-            one_batch_counts_like_one_event_at_a_time,
-            resolved_issue_regresses_on_new_event,
-            status_changes_set_substatus_and_resolved_at,
-            search_by_status_level_and_unhandled,
-            search_by_tag_negated_tag_and_has,
-            search_by_issue_category_and_type,
-            search_by_text_in_title_culprit_and_metadata,
-            search_by_environment_time_and_project,
-            search_is_scoped_to_the_organization,
-            search_sorts_and_pages,
-            event_reads_round_trip_the_data,
-            invalid_event_is_rejected_before_anything_is_written,
-            event_of_unknown_project_is_not_found,
-            concurrent_batches_count_every_event,
-            raw_items_keep_their_payload,
-            client_reports_are_summed_once_per_source,
-            jobs_are_claimed_once_per_interval,
-            expired_events_are_deleted_and_uncounted,
-            releases_are_created_once_and_updated,
-            events_create_releases_and_count_new_issues,
-            deploys_belong_to_their_release,
-            hourly_counts_bucket_events_by_hour,
-            key_rate_limit_is_set_and_cleared,
-            secret_is_made_once_and_kept,
-            keys_are_added_and_deleted,
-            project_tag_values_sum_over_its_issues,
-            event_neighbours_step_through_an_issue,
-        );
-    };
-    (@cases $backend:ident, $factory:path; $($case:ident),+ $(,)?) => {
-        mod $backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let fixture = $factory().await;
-                    super::cases::$case(fixture.store.as_ref()).await;
-                }
-            )+
-        }
-    };
-}
+// The cases live in `mod cases`; the suite calls them from here.
+use cases::*;
 
-store_suite!(sqlite, crate::common::sqlite_fixture);
-store_suite!(postgres, crate::common::postgres_fixture);
+common::suite_on_both_backends!(
+    ping_answers,
+    organization_is_created_once,
+    project_gets_one_active_default_key,
+    project_slug_is_unique_per_organization,
+    project_of_missing_organization_is_not_found,
+    user_email_is_unique_case_insensitively,
+    admins_read_every_organization_members_their_own,
+    token_is_found_by_hash_with_its_user_and_scopes,
+    events_sharing_a_hash_form_one_issue,
+    issues_are_numbered_per_project,
+    duplicate_event_id_counts_once,
+    distinct_users_are_counted_once_per_issue,
+    tag_values_are_counted_per_issue,
+    newest_event_sets_title_and_level_older_one_does_not,
+    one_batch_counts_like_one_event_at_a_time,
+    resolved_issue_regresses_on_new_event,
+    status_changes_set_substatus_and_resolved_at,
+    search_by_status_level_and_unhandled,
+    search_by_tag_negated_tag_and_has,
+    search_by_issue_category_and_type,
+    search_by_text_in_title_culprit_and_metadata,
+    search_by_environment_time_and_project,
+    search_is_scoped_to_the_organization,
+    search_sorts_and_pages,
+    event_reads_round_trip_the_data,
+    invalid_event_is_rejected_before_anything_is_written,
+    event_of_unknown_project_is_not_found,
+    concurrent_batches_count_every_event,
+    raw_items_keep_their_payload,
+    client_reports_are_summed_once_per_source,
+    jobs_are_claimed_once_per_interval,
+    expired_events_are_deleted_and_uncounted,
+    releases_are_created_once_and_updated,
+    events_create_releases_and_count_new_issues,
+    deploys_belong_to_their_release,
+    hourly_counts_bucket_events_by_hour,
+    key_rate_limit_is_set_and_cleared,
+    secret_is_made_once_and_kept,
+    keys_are_added_and_deleted,
+    project_tag_values_sum_over_its_issues,
+    event_neighbours_step_through_an_issue,
+);
 
 /// A moment in 2023, so tests never depend on the clock.
 const T0: f64 = 1_700_000_000.0;
@@ -271,10 +255,7 @@ mod cases {
 
     pub async fn user_email_is_unique_case_insensitively(store: &dyn Store) {
         assert_eq!(store.count_users().await.unwrap(), 0);
-        let ann = store
-            .create_user("Ann@Example.com", "$argon2id$x", false)
-            .await
-            .unwrap();
+        let ann = common::user(store, "Ann@Example.com", "$argon2id$x", false).await;
         assert_eq!(ann.email, "Ann@Example.com", "the e-mail is kept as typed");
         assert!(!ann.is_admin);
         assert_eq!(
@@ -286,10 +267,7 @@ mod cases {
             .create_user("ANN@example.com", "$argon2id$y", true)
             .await;
         assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
-        store
-            .create_user("bob@example.com", "$argon2id$z", true)
-            .await
-            .unwrap();
+        common::user(store, "bob@example.com", "$argon2id$z", true).await;
         assert_eq!(store.count_users().await.unwrap(), 2);
         assert_eq!(
             store.user_by_email("carol@example.com").await.unwrap(),
@@ -300,14 +278,8 @@ mod cases {
     pub async fn admins_read_every_organization_members_their_own(store: &dyn Store) {
         let acme = store.ensure_organization("acme").await.unwrap();
         let other = store.ensure_organization("other").await.unwrap();
-        let admin = store
-            .create_user("admin@example.com", "h", true)
-            .await
-            .unwrap();
-        let ann = store
-            .create_user("ann@example.com", "h", false)
-            .await
-            .unwrap();
+        let admin = common::user(store, "admin@example.com", "h", true).await;
+        let ann = common::user(store, "ann@example.com", "h", false).await;
         assert_eq!(store.organizations_of_user(ann.id).await.unwrap(), vec![]);
         store.add_member(other.id, ann.id, "member").await.unwrap();
         store.add_member(other.id, ann.id, "owner").await.unwrap();
@@ -326,10 +298,7 @@ mod cases {
     }
 
     pub async fn token_is_found_by_hash_with_its_user_and_scopes(store: &dyn Store) {
-        let ann = store
-            .create_user("ann@example.com", "h", false)
-            .await
-            .unwrap();
+        let ann = common::user(store, "ann@example.com", "h", false).await;
         let scopes = vec!["project:read".to_string(), "event:write".to_string()];
         let token = store.create_token(ann.id, "ab12", &scopes).await.unwrap();
         assert_eq!(token.user_id, ann.id);

@@ -11,44 +11,25 @@ use vigil_store::{
     TransactionQuery, TransactionSort,
 };
 
-/// One `#[tokio::test]` per case, on the backend `$factory` makes.
-macro_rules! traces_suite {
-    ($backend:ident, $factory:path) => {
-        traces_suite!(@cases $backend, $factory;
-            saving_a_batch_twice_stores_and_counts_it_once,
-            trace_joins_the_organizations_projects_and_errors,
-            aggregates_from_rows_are_exact,
-            aggregates_from_rollups_are_within_five_percent,
-            apdex_uses_each_projects_threshold,
-            environment_transaction_and_tag_filters,
-            slowest_transactions_are_listed_and_paged,
-            series_has_a_bucket_per_interval_empty_ones_too,
-            histogram_bins_durations_between_fastest_and_slowest,
-            span_aggregates_by_op_and_by_group,
-            performance_settings_default_then_changed,
-            a_span_streamed_before_its_segment_is_found_with_it,
-            expired_transactions_and_spans_are_deleted,
-            invalid_spans_are_rejected_before_anything_is_written,
-            concurrent_overlapping_batches_count_each_row_once,
-            forty_days_read_from_days_hours_and_rows_are_exact_and_close,
-            many_writers_of_one_hour_lose_no_duration,
-        );
-    };
-    (@cases $backend:ident, $factory:path; $($case:ident),+ $(,)?) => {
-        mod $backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let fixture = $factory().await;
-                    super::$case(fixture.store.as_ref()).await;
-                }
-            )+
-        }
-    };
-}
-
-traces_suite!(sqlite, crate::common::sqlite_fixture);
-traces_suite!(postgres, crate::common::postgres_fixture);
+common::suite_on_both_backends!(
+    saving_a_batch_twice_stores_and_counts_it_once,
+    trace_joins_the_organizations_projects_and_errors,
+    aggregates_from_rows_are_exact,
+    aggregates_from_rollups_are_within_five_percent,
+    apdex_uses_each_projects_threshold,
+    environment_transaction_and_tag_filters,
+    slowest_transactions_are_listed_and_paged,
+    series_has_a_bucket_per_interval_empty_ones_too,
+    histogram_bins_durations_between_fastest_and_slowest,
+    span_aggregates_by_op_and_by_group,
+    performance_settings_default_then_changed,
+    a_span_streamed_before_its_segment_is_found_with_it,
+    expired_transactions_and_spans_are_deleted,
+    invalid_spans_are_rejected_before_anything_is_written,
+    concurrent_overlapping_batches_count_each_row_once,
+    forty_days_read_from_days_hours_and_rows_are_exact_and_close,
+    many_writers_of_one_hour_lose_no_duration,
+);
 
 /// The start of an hour in 2023, so tests never depend on the clock and rollup hours are easy
 /// to aim at.

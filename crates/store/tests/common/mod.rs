@@ -6,7 +6,7 @@
 use tempfile::TempDir;
 use vigil_store::postgres::{PgStore, TestDatabase};
 use vigil_store::sqlite::SqliteStore;
-use vigil_store::Store;
+use vigil_store::{Store, User};
 
 /// A store and whatever must live as long as it (a temp dir, a database); the store is dropped
 /// first.
@@ -39,4 +39,36 @@ pub async fn postgres_fixture() -> Fixture {
         store: Box::new(store),
         _keep: Box::new(database),
     }
+}
+
+/// One `#[tokio::test]` per case in `mod sqlite` and again in `mod postgres`, each running the
+/// case (an `async fn(&dyn Store)` of the test file) on a fresh store of that backend, so the
+/// same bodies run on both and the two cannot drift.
+macro_rules! suite_on_both_backends {
+    ($($case:ident),+ $(,)?) => {
+        $crate::common::suite_on_backend!(sqlite, $crate::common::sqlite_fixture; $($case),+);
+        $crate::common::suite_on_backend!(postgres, $crate::common::postgres_fixture; $($case),+);
+    };
+}
+pub(crate) use suite_on_both_backends;
+
+/// The `#[tokio::test]`s of [`suite_on_both_backends`] for one backend, in `mod $backend`.
+macro_rules! suite_on_backend {
+    ($backend:ident, $factory:path; $($case:ident),+) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let fixture = $factory().await;
+                    super::$case(fixture.store.as_ref()).await;
+                }
+            )+
+        }
+    };
+}
+pub(crate) use suite_on_backend;
+
+/// A new user `email` whose password hash is `hash`.
+pub async fn user(store: &dyn Store, email: &str, hash: &str, is_admin: bool) -> User {
+    store.create_user(email, hash, is_admin).await.unwrap()
 }
