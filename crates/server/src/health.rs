@@ -29,6 +29,6 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let queue = state.queue.stats().await.unwrap_or_default();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(&queue, crate::ingest::unix_now()),
+        state.metrics.render(&queue, crate::time::unix_now()),
     )
 }

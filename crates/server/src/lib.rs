@@ -1,18 +1,32 @@
-//! Vigil's HTTP faces: the ingest endpoints SDKs send to, the `/api/0/` web API and the web UI.
+//! Vigil's server: three HTTP faces and the background jobs behind them.
 //!
-//! Both read and write only through the [`vigil_store::Store`] trait; event processing is
+//! - The **faces** answer requests: [`ingest`] (the endpoints SDKs send to: authentication, body
+//!   decoding and limits, queueing), [`api`] (the `/api/0/` web API) and [`web`] (the web UI).
+//!   A face never imports another face.
+//! - The **jobs** ([`jobs`]) do what no request waits for: the workers that turn queued
+//!   envelopes into stored events, alert evaluation and delivery, retention. One call starts
+//!   them all ([`jobs::spawn`]).
+//! - What several of them share sits beside them: [`serialize`] (Sentry's JSON shapes),
+//!   [`query`] (query strings), [`links`] (absolute page addresses), [`time`], [`event_json`],
+//!   [`config`], [`metrics`], [`accounts`], and the [`AppState`] every handler and job holds.
+//!
+//! Everything reads and writes through the [`vigil_store::Store`] trait; event processing is
 //! [`vigil_processing`]'s job and wire formats are [`vigil_protocol`]'s. This crate owns what is
-//! HTTP: routing, authentication, body decoding and limits, status codes and JSON shapes.
+//! HTTP (routing, status codes, JSON shapes) and when the background work runs.
 
 pub mod accounts;
-pub mod alerts;
 pub mod api;
 mod cache;
 pub mod config;
+pub mod event_json;
 pub mod health;
 pub mod ingest;
+pub mod jobs;
+pub mod links;
 pub mod metrics;
-pub mod retention;
+pub mod query;
+pub mod serialize;
+pub mod time;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -43,7 +57,7 @@ pub struct AppState {
     /// The web UI's session key and login backoff.
     pub web: Arc<web::WebState>,
     /// Alert rules cached for evaluation, and the signal that wakes the alert senders.
-    pub alerts: Arc<alerts::Alerts>,
+    pub alerts: Arc<jobs::alerts::Alerts>,
     /// Each project's performance thresholds, as the workers' batches read them.
     pub performance_settings: Arc<cache::TtlCache<vigil_store::PerformanceSettings>>,
 }

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{ingest, Harness};
 use serde_json::{json, Value};
-use vigil_server::alerts::SenderOptions;
+use vigil_server::jobs::alerts::SenderOptions;
 use vigil_store::prelude::*;
 
 const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
@@ -424,7 +424,7 @@ fn start_senders(h: &Harness) -> tokio::sync::watch::Sender<bool> {
         idle_poll: Duration::from_millis(50),
         ..SenderOptions::default()
     };
-    vigil_server::alerts::spawn_senders(&h.state, options, stopped);
+    vigil_server::jobs::alerts::spawn_senders(&h.state, options, stopped);
     stop
 }
 
@@ -726,7 +726,7 @@ fn start_senders_with_smtp(h: &Harness, smtp_url: &str) -> tokio::sync::watch::S
         digest_window: Duration::from_secs(1),
         ..SenderOptions::default()
     };
-    vigil_server::alerts::spawn_senders(&state, options, stopped);
+    vigil_server::jobs::alerts::spawn_senders(&state, options, stopped);
     stop
 }
 

@@ -422,7 +422,7 @@ async fn the_rule_page_shows_notifications_and_the_issue_page_its_activity() {
         .await
         .expect("record");
     assert_eq!(recorded, vec![true]);
-    let now = vigil_server::ingest::unix_now();
+    let now = vigil_server::time::unix_now();
     let ours: Vec<_> = h
         .store
         .list_notifications(h.project.id, 100)

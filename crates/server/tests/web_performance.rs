@@ -23,7 +23,7 @@ const ERROR_EVENT: &str = "e0000000000000000000000000000001";
 const STATEMENT: &str = "SELECT \"shop_book\".\"id\", \"shop_book\".\"title\" FROM \"shop_book\" WHERE \"shop_book\".\"author_id\" = %s";
 
 fn now() -> f64 {
-    vigil_server::ingest::unix_now()
+    vigil_server::time::unix_now()
 }
 
 #[allow(clippy::too_many_arguments)]

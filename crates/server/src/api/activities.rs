@@ -10,7 +10,7 @@ use vigil_store::IssueActivity;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::serialize::iso;
+use crate::serialize::iso;
 use crate::AppState;
 
 /// Sentry's `ActivitySerializer`: `id` as a string, `user` null for what Vigil did itself.

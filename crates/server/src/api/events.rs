@@ -8,9 +8,9 @@ use serde_json::Value;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::pagination::Page;
-use super::query;
-use super::serialize::event::summary_fields;
-use super::serialize::serialize_event;
+use crate::query;
+use crate::serialize::event::summary_fields;
+use crate::serialize::{serialize_event, set_neighbours};
 use crate::AppState;
 
 /// `GET /api/0/issues/{id}/events/` (`?full=true` for whole bodies), newest first.
@@ -100,7 +100,7 @@ pub async fn project_event(
 
 /// Fills `previousEventID`/`nextEventID` within the issue (older/newer event), so a reader can
 /// step through an issue's events; two indexed reads, however many events the issue has.
-pub(crate) async fn add_neighbours(
+async fn add_neighbours(
     state: &AppState,
     issue_id: i64,
     event: &vigil_store::StoredEvent,
@@ -110,7 +110,6 @@ pub(crate) async fn add_neighbours(
         .store
         .issue_event_neighbours(issue_id, event.project_id, &event.event_id)
         .await?;
-    body["nextEventID"] = newer.map(Value::String).unwrap_or(Value::Null);
-    body["previousEventID"] = older.map(Value::String).unwrap_or(Value::Null);
+    set_neighbours(body, older, newer);
     Ok(())
 }

@@ -12,9 +12,9 @@ use vigil_store::{IssueQuery, IssueSort, IssueStatus, Organization, Project};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::pagination::Page;
-use super::query;
-use super::serialize::serialize_issue;
-use crate::ingest::unix_now;
+use crate::query;
+use crate::serialize::serialize_issue;
+use crate::time::unix_now;
 use crate::AppState;
 
 /// `GET /api/0/organizations/{org}/issues/`.
@@ -267,7 +267,7 @@ pub async fn update_issue(
         // Sentry's "ignore for N minutes": the first event after that brings the issue back
         // (and fires the rules' reappeared condition).
         (Some(IssueStatus::Ignored), Some(minutes)) => {
-            let until = crate::ingest::unix_now() + minutes * 60.0;
+            let until = crate::time::unix_now() + minutes * 60.0;
             issue = state
                 .store
                 .snooze_issue(issue.id, until)
@@ -372,7 +372,7 @@ pub async fn issue_tags(
             .take(9)
             .map(|v| {
                 json!({"key": key, "name": v.value, "value": v.value, "count": v.times_seen,
-                       "firstSeen": super::serialize::iso(v.first_seen), "lastSeen": super::serialize::iso(v.last_seen)})
+                       "firstSeen": crate::serialize::iso(v.first_seen), "lastSeen": crate::serialize::iso(v.last_seen)})
             })
             .collect();
         keys.push(json!({"key": key, "name": key, "totalValues": total, "uniqueValues": group.len(), "topValues": top}));

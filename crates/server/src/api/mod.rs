@@ -10,11 +10,9 @@ pub mod issues;
 pub mod pagination;
 pub mod performance_settings;
 pub mod projects;
-pub mod query;
 pub mod releases;
 pub mod root;
 pub mod rules;
-pub mod serialize;
 pub mod traces;
 
 use axum::routing::get;

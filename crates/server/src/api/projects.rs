@@ -9,7 +9,7 @@ use vigil_store::KeyRateLimit;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::serialize::{serialize_key, serialize_organization, serialize_project};
+use crate::serialize::{serialize_key, serialize_organization, serialize_project};
 use crate::AppState;
 
 /// `GET /api/0/organizations/`.

@@ -12,8 +12,8 @@ use vigil_store::{NewDeploy, Organization, Project, Release, ReleaseFields};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::pagination::Page;
-use super::query;
-use super::serialize::{serialize_deploy, serialize_release};
+use crate::query;
+use crate::serialize::{serialize_deploy, serialize_release};
 use crate::AppState;
 
 /// Body of `POST …/releases/` and `PUT …/releases/{version}/`. `refs` and `commits` (from

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::auth::MaybeCaller;
 use super::error::ApiError;
-use super::serialize::iso;
+use crate::serialize::iso;
 use crate::AppState;
 
 pub async fn index(

@@ -12,7 +12,7 @@ use vigil_store::{AlertRule, Notification, Project};
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::serialize::iso;
+use crate::serialize::iso;
 use crate::AppState;
 
 /// Token scopes that may change a project's alert rules (Sentry's `ProjectAlertRulePermission`).
@@ -183,8 +183,8 @@ pub async fn list_notifications(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let (_, project) = caller.project(&state, &org, &project).await?;
-    let pairs = super::query::pairs(query.as_deref());
-    let limit = match super::query::first(&pairs, "limit") {
+    let pairs = crate::query::pairs(query.as_deref());
+    let limit = match crate::query::first(&pairs, "limit") {
         None => DEFAULT_NOTIFICATIONS,
         Some(raw) => raw
             .parse::<u64>()

@@ -10,8 +10,8 @@ use vigil_store::{Project, StoredTransaction, Trace, TraceError};
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::serialize::issue::short_id;
-use super::serialize::serialize_transaction;
+use crate::serialize::issue::short_id;
+use crate::serialize::serialize_transaction;
 use crate::AppState;
 
 /// The transaction `event_id` of `project` with its spans, as Sentry's event JSON; `None` when
@@ -52,7 +52,7 @@ pub async fn org_event(
         .event_by_id(project.id, &event_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Json(super::serialize::serialize_event(&event)))
+    Ok(Json(crate::serialize::serialize_event(&event)))
 }
 
 /// `GET /api/0/organizations/{org}/events-trace/{trace_id}/`:

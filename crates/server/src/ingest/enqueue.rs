@@ -12,7 +12,7 @@ use vigil_protocol::ids::{new_event_id, normalize_uuid};
 use vigil_store::QueuedEnvelope;
 
 use super::error::IngestError;
-use super::items::parse_event_json;
+use crate::event_json::parse_event_json;
 use crate::metrics::Metrics;
 use crate::AppState;
 

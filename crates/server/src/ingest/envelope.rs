@@ -13,8 +13,9 @@ use vigil_protocol::envelope::{parse_envelope, Envelope};
 use super::auth::{authorize, key_from_envelope_dsn, parse_project_id, request_auth};
 use super::body::{decode_reserved, read_limited, Reservation};
 use super::error::IngestError;
-use super::items::check_limits;
-use super::{client_sdk, cpu_work, is_compressed, queue_envelope, unix_now};
+use super::limits::check_limits;
+use super::{client_sdk, cpu_work, is_compressed, queue_envelope};
+use crate::time::unix_now;
 use crate::AppState;
 
 pub async fn post_envelope(

@@ -6,12 +6,11 @@ pub mod body;
 pub mod enqueue;
 pub mod envelope;
 pub mod error;
-pub mod items;
 pub mod key_cache;
+pub mod limits;
 pub mod rate_limit;
 pub mod security;
 pub mod store_endpoint;
-pub mod worker;
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -25,6 +24,7 @@ use vigil_protocol::envelope::ItemType;
 pub use error::IngestError;
 
 use crate::metrics::Metrics;
+use crate::time::unix_now;
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -119,14 +119,6 @@ pub fn is_compressed(headers: &HeaderMap) -> bool {
                 )
             })
         })
-}
-
-/// Seconds since the epoch, now.
-pub fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// `name/version` of the sending SDK: `sentry_client`, else the `User-Agent`.

@@ -16,9 +16,10 @@ use vigil_protocol::envelope::{Envelope, Item, ItemType};
 use super::auth::{authorize, parse_project_id, request_auth};
 use super::body::{decode_reserved, read_limited};
 use super::error::IngestError;
-use super::items::parse_event_json;
-use super::{queue_envelope, unix_now};
-use crate::api::query;
+use super::queue_envelope;
+use crate::event_json::parse_event_json;
+use crate::query;
+use crate::time::unix_now;
 use crate::AppState;
 
 /// The classic report's kebab-case keys and the Reporting API's camelCase ones, with the

@@ -14,8 +14,9 @@ use vigil_protocol::envelope::{parse_envelope, Envelope, Item, ItemType};
 use super::auth::{authorize, parse_project_id, request_auth};
 use super::body::{decode_content, decode_reserved, read_limited};
 use super::error::IngestError;
-use super::items::check_limits;
-use super::{client_sdk, cpu_work, is_compressed, queue_envelope, unix_now};
+use super::limits::check_limits;
+use super::{client_sdk, cpu_work, is_compressed, queue_envelope};
+use crate::time::unix_now;
 use crate::AppState;
 
 /// `POST /api/{project_id}/store/`.

@@ -22,7 +22,7 @@ use super::error::WebError;
 use super::layout::{csrf_field, page, time_ago, Shell};
 use super::projects::viewer_project;
 use super::session::Viewer;
-use crate::ingest::unix_now;
+use crate::time::unix_now;
 use crate::AppState;
 
 const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";

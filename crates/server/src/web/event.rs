@@ -1,5 +1,5 @@
 //! One event as the issue page shows it, drawn from the API's serialization of the event
-//! ([`crate::api::serialize::serialize_event`]), so that the page and `/api/0/` cannot disagree
+//! ([`crate::serialize::serialize_event`]), so that the page and `/api/0/` cannot disagree
 //! on what an event holds: the exception chain with its frames (source context with the line
 //! marked, local variables), breadcrumbs, the request, the user, contexts, the SDK, tags and
 //! the raw JSON.

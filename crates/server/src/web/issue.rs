@@ -15,9 +15,9 @@ use super::error::WebError;
 use super::event;
 use super::layout::{count, csrf_field, level_badge, page, time_ago, Shell};
 use super::session::Viewer;
-use crate::api::serialize::issue::short_id;
-use crate::api::serialize::serialize_event;
-use crate::ingest::unix_now;
+use crate::serialize::issue::short_id;
+use crate::serialize::{serialize_event, set_neighbours};
+use crate::time::unix_now;
 use crate::AppState;
 use vigil_processing::tags::is_search_only_tag;
 
@@ -85,9 +85,12 @@ pub async fn detail(
     let event = match &stored {
         Some(stored) => {
             let mut body = serialize_event(stored);
-            crate::api::events::add_neighbours(&state, issue.id, stored, &mut body)
+            let (older, newer) = state
+                .store
+                .issue_event_neighbours(issue.id, stored.project_id, &stored.event_id)
                 .await
                 .map_err(|_| WebError::Unavailable)?;
+            set_neighbours(&mut body, older, newer);
             Some(body)
         }
         None => None,

@@ -13,9 +13,9 @@ use super::charts;
 use super::error::WebError;
 use super::layout::{count, csrf_field, level_badge, page, time_ago, Shell};
 use super::session::{safe_next, Viewer};
-use crate::api::query;
-use crate::api::serialize::issue::short_id;
-use crate::ingest::unix_now;
+use crate::query;
+use crate::serialize::issue::short_id;
+use crate::time::unix_now;
 use crate::AppState;
 
 /// Issues per page.

@@ -14,7 +14,7 @@ use super::error::WebError;
 use super::layout::{count, csrf_field, page, time_ago, Shell};
 use super::projects::viewer_project;
 use super::session::Viewer;
-use crate::ingest::unix_now;
+use crate::time::unix_now;
 use crate::AppState;
 
 /// Rate-limit windows offered, in seconds, as Sentry offers them.

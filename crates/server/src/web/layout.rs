@@ -6,7 +6,7 @@ use maud::{html, Markup, DOCTYPE};
 use vigil_store::Organization;
 
 use super::session::Viewer;
-use crate::api::serialize::iso;
+use crate::serialize::iso;
 
 /// What the shell needs to know about a page.
 pub struct Shell<'a> {

@@ -173,7 +173,7 @@ pub async fn login(
     };
     state.web.lockout.succeed(email);
     let secret = state.web.secret(state.store.as_ref()).await?;
-    let value = new_session(secret, &user, crate::ingest::unix_now() as i64);
+    let value = new_session(secret, &user, crate::time::unix_now() as i64);
     tracing::info!(user_id = user.id, "logged in");
     let prefix = state.config.path_prefix();
     let target = next

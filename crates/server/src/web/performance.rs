@@ -15,8 +15,8 @@ use super::charts;
 use super::error::WebError;
 use super::layout::{count, page, time_ago, Shell};
 use super::session::Viewer;
-use crate::api::query;
-use crate::ingest::unix_now;
+use crate::query;
+use crate::time::unix_now;
 use crate::AppState;
 
 /// Rows per page of the overview.
@@ -539,13 +539,13 @@ pub async fn summary(
                     section.perf-chart {
                         h2 { "Throughput" }
                         (charts::bars(&series.iter().map(|(_, a)| a.count as i64).collect::<Vec<_>>(), 420, 90,
-                            |i| series.get(i).map(|(t, _)| crate::api::serialize::iso(*t)).unwrap_or_default()))
+                            |i| series.get(i).map(|(t, _)| crate::serialize::iso(*t)).unwrap_or_default()))
                         p.muted { "per " (duration(bucket * 1000.0)) }
                     }
                     section.perf-chart {
                         h2 { "p95 duration" }
                         (charts::line(&series.iter().map(|(_, a)| (a.count > 0).then_some(a.p95_ms)).collect::<Vec<_>>(), 420, 90,
-                            |i| series.get(i).map(|(t, _)| crate::api::serialize::iso(*t)).unwrap_or_default(), duration))
+                            |i| series.get(i).map(|(t, _)| crate::serialize::iso(*t)).unwrap_or_default(), duration))
                     }
                 }
                 (slowest_section(&prefix, &org, &project, &slowest, now))

@@ -13,8 +13,8 @@ use vigil_store::{IssueQuery, IssueSort, Organization, Project};
 use super::error::WebError;
 use super::layout::{csrf_field, page, time_ago, Shell};
 use super::session::Viewer;
-use crate::api::serialize::issue::short_id;
-use crate::ingest::unix_now;
+use crate::serialize::issue::short_id;
+use crate::time::unix_now;
 use crate::AppState;
 
 /// Platforms offered when creating a project (Sentry's platform ids).

@@ -203,7 +203,7 @@ pub async fn viewer(parts: &Parts, state: &AppState) -> Result<Option<Viewer>, W
         return Ok(None);
     };
     let secret = state.web.secret(state.store.as_ref()).await?;
-    let now = crate::ingest::unix_now() as i64;
+    let now = crate::time::unix_now() as i64;
     let Some((user_id, fingerprint)) = open_session(secret, value, now) else {
         return Ok(None);
     };

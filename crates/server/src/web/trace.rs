@@ -15,7 +15,7 @@ use super::layout::{count, page, Shell};
 use super::performance::{duration, transaction_url};
 use super::session::Viewer;
 use super::transaction::{span_row, transaction_row, waterfall, Row, RowKind};
-use crate::api::serialize::iso;
+use crate::serialize::iso;
 use crate::AppState;
 
 /// A trace id as Sentry writes it: 32 hex digits, lowercase.

@@ -22,8 +22,8 @@ use super::layout::{page, time_ago, Shell};
 use super::performance::{duration, summary_url, trace_url, transaction_url};
 use super::projects::viewer_project;
 use super::session::Viewer;
-use crate::api::serialize::{iso, serialize_event};
-use crate::ingest::unix_now;
+use crate::serialize::{iso, serialize_event};
+use crate::time::unix_now;
 use crate::AppState;
 
 /// Nesting of collapsible groups stops here; deeper spans are listed flat inside the deepest

@@ -53,7 +53,7 @@ impl Harness {
             Arc::new(SqliteQueue::open(&dir.path().join("queue.sqlite3")).expect("open queue"));
         let state = AppState::new(store.clone(), queue, config);
         let (stop_workers, stopped) = tokio::sync::watch::channel(false);
-        vigil_server::ingest::worker::spawn_workers(&state, 1, stopped);
+        vigil_server::jobs::workers::spawn(&state, 1, stopped);
         let hash = vigil_server::accounts::hash_password(PASSWORD).expect("hash");
         let user = store
             .create_user(ADMIN_EMAIL, &hash, true)

@@ -30,7 +30,7 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     server_config.smtp_url = args.smtp_url.clone();
     server_config.mail_from = args.mail_from.clone();
     // A mail setting that cannot work stops the start rather than every email later.
-    match vigil_server::alerts::smtp::Mailer::from_config(&server_config)
+    match vigil_server::jobs::alerts::smtp::Mailer::from_config(&server_config)
         .context("VIGIL_SMTP_URL / VIGIL_MAIL_FROM")?
     {
         Some(mailer) => {
@@ -46,30 +46,20 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let worker_count = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4)));
-    let workers = vigil_server::ingest::worker::spawn_workers(
+    let jobs = vigil_server::jobs::spawn(
         &state,
-        worker_count,
-        background_stopped.clone(),
+        vigil_server::jobs::JobOptions {
+            workers: worker_count,
+            senders: vigil_server::jobs::alerts::SenderOptions::default(),
+        },
+        background_stopped,
     );
-    // Alert senders run on every node, workers or not: each notification is claimed by one.
-    let senders = vigil_server::alerts::spawn_senders(
-        &state,
-        vigil_server::alerts::SenderOptions::default(),
-        background_stopped.clone(),
-    );
-    let retention = vigil_server::retention::spawn(&state, background_stopped);
     tracing::info!(bind = %args.bind, public_url = %public_url, worker_count, "vigil is listening");
     vigil_server::serve(listener, state, shutdown_signal(), SHUTDOWN_GRACE).await?;
     // No request is in flight any more: let the workers finish their batches. What is still
     // queued stays in the queue for the next start.
     let _ = stop_background.send(true);
-    for worker in workers {
-        let _ = worker.await;
-    }
-    for sender in senders {
-        let _ = sender.await;
-    }
-    let _ = retention.await;
+    jobs.join().await;
     tracing::info!("vigil stopped");
     Ok(())
 }

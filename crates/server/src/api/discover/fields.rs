@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use vigil_store::{Project, StoredTransaction, TransactionAggregate};
 
-use crate::api::serialize::iso;
+use crate::serialize::iso;
 
 /// A column of one transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

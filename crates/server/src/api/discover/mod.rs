@@ -20,8 +20,8 @@ use self::fields::{
 use super::auth::Caller;
 use super::error::ApiError;
 use super::pagination::Page;
-use super::query;
-use crate::ingest::unix_now;
+use crate::query;
+use crate::time::unix_now;
 use crate::AppState;
 
 /// Rows per page unless `per_page` says otherwise (Sentry's default for this endpoint).

@@ -112,7 +112,7 @@ pub fn time_range(
         (Some(start), Some(end)) => (parse("start", start)?, parse("end", end)?),
         (None, None) => {
             let period = stats_period.filter(|p| !p.is_empty()).unwrap_or("14d");
-            let secs = crate::api::query::stats_period_secs(period)
+            let secs = crate::query::stats_period_secs(period)
                 .filter(|s| *s > 0.0)
                 .ok_or(("statsPeriod", format!("Invalid statsPeriod: {period}")))?;
             (now - secs, now)

@@ -1,7 +1,8 @@
-//! What happens to each envelope item: events are processed into issues, transactions and
-//! spans into the performance model (with the performance issues found in them), client
-//! reports are counted, the other known types are kept raw until their own pipelines exist, and
-//! unknown types are skipped. One bad item is reported without dropping the good ones beside it.
+//! What a worker makes of each item of a claimed envelope: events are processed into issues,
+//! transactions and spans into the performance model (with the performance issues found in
+//! them), client reports are counted, the other known types are kept raw until
+//! their own pipelines exist, and unknown types are skipped. One bad item is reported without
+//! dropping the good ones beside it. The result is in the store's terms, ready to be written.
 
 use std::borrow::Cow;
 
@@ -15,8 +16,7 @@ use vigil_processing::{process_event, NormalizeContext, ProcessedEvent};
 use vigil_protocol::envelope::{Envelope, Item, ItemType};
 use vigil_store::{NewEvent, NewSpan, NewTransaction, RawItem, SpanBatch};
 
-use super::error::IngestError;
-use crate::config::Limits;
+use crate::event_json::parse_event_json;
 
 /// `(reason, category, quantity)` of one client-report entry.
 pub type ClientReportCount = (String, String, i64);
@@ -35,57 +35,6 @@ pub struct Accepted {
     pub client_reports: Vec<(String, Vec<ClientReportCount>)>,
     /// One line per item that was dropped as invalid.
     pub invalid: Vec<String>,
-}
-
-/// Refuses the whole envelope when one item type is over its limit (Relay answers 413 for
-/// the envelope, not per item).
-pub fn check_limits(envelope: &Envelope, limits: &Limits) -> Result<(), IngestError> {
-    let mut attachments_size = 0usize;
-    let mut attachment_count = 0usize;
-    let mut session_count = 0usize;
-    let mut sessions_size = 0usize;
-    let mut client_reports_size = 0usize;
-    for item in &envelope.items {
-        let len = item.payload.len();
-        let ty = item.ty();
-        let over = |max: usize| len > max;
-        let too_large = match &ty {
-            ItemType::Event
-            | ItemType::Transaction
-            | ItemType::Feedback
-            | ItemType::Security
-            | ItemType::UserReport
-            | ItemType::ReplayEvent => over(limits.max_event_size),
-            ItemType::Attachment => {
-                attachments_size += len;
-                attachment_count += 1;
-                over(limits.max_attachment_size)
-                    || attachments_size > limits.max_attachments_size
-                    || attachment_count > limits.max_attachment_count
-            }
-            ItemType::Session | ItemType::Sessions => {
-                session_count += 1;
-                sessions_size += len;
-                session_count > limits.max_session_count || sessions_size > limits.max_sessions_size
-            }
-            ItemType::ClientReport => {
-                client_reports_size += len;
-                client_reports_size > limits.max_client_reports_size
-            }
-            ItemType::CheckIn => over(limits.max_check_in_size),
-            ItemType::Span => over(limits.max_container_size),
-            ItemType::Log | ItemType::OtelLog => {
-                over(limits.max_log_size.max(limits.max_container_size))
-            }
-            ItemType::Profile | ItemType::ProfileChunk => over(limits.max_profile_size),
-            ItemType::ReplayRecording | ItemType::ReplayVideo => over(limits.max_replay_size),
-            _ => false,
-        };
-        if too_large {
-            return Err(IngestError::ItemTooLarge(ty.as_str().to_string()));
-        }
-    }
-    Ok(())
 }
 
 /// Turns every item of an authenticated envelope into what the store keeps. `source` names the
@@ -255,67 +204,6 @@ pub fn accept_event_item(
     Ok(to_new_event(project_id, processed))
 }
 
-/// Parses event JSON, bounding nesting depth (serde_json refuses past 128 levels) and turning
-/// the `NaN`/`Infinity` tokens that old Python clients emit into `null`.
-pub fn parse_event_json(payload: &[u8]) -> Result<Value, String> {
-    if payload.iter().all(u8::is_ascii_whitespace) {
-        return Err("empty payload".into());
-    }
-    match serde_json::from_slice::<Value>(payload) {
-        Ok(value) if value.is_object() => Ok(value),
-        Ok(_) => Err("payload is not a JSON object".into()),
-        Err(first) => {
-            let text =
-                std::str::from_utf8(payload).map_err(|_| format!("invalid JSON: {first}"))?;
-            let repaired = replace_non_json_numbers(text);
-            if repaired == text {
-                return Err(format!("invalid JSON: {first}"));
-            }
-            match serde_json::from_str::<Value>(&repaired) {
-                Ok(value) if value.is_object() => Ok(value),
-                _ => Err(format!("invalid JSON: {first}")),
-            }
-        }
-    }
-}
-
-/// Replaces bare `NaN`, `Infinity` and `-Infinity` tokens outside strings with `null`.
-fn replace_non_json_numbers(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut rest = text;
-    while let Some(c) = rest.chars().next() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-            rest = &rest[c.len_utf8()..];
-            continue;
-        }
-        if c == '"' {
-            in_string = true;
-        } else {
-            let token = ["-Infinity", "Infinity", "NaN"]
-                .into_iter()
-                .find(|t| rest.starts_with(t));
-            if let Some(token) = token {
-                out.push_str("null");
-                rest = &rest[token.len()..];
-                continue;
-            }
-        }
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
-    }
-    out
-}
-
 /// Processing's result in the store's terms.
 pub fn to_new_event(project_id: i64, event: ProcessedEvent) -> NewEvent {
     NewEvent {
@@ -385,24 +273,6 @@ fn parse_client_report(payload: &[u8]) -> Result<Vec<(String, String, i64)>, Str
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nan_and_infinity_outside_strings_become_null() {
-        let text = r#"{"a": NaN, "b": "NaN Infinity", "c": [-Infinity, Infinity]}"#;
-        let value = parse_event_json(text.as_bytes()).expect("repaired");
-        assert_eq!(value["a"], Value::Null);
-        assert_eq!(value["b"], "NaN Infinity");
-        assert_eq!(value["c"], serde_json::json!([null, null]));
-    }
-
-    #[test]
-    fn non_object_and_garbage_payloads_are_reasons_not_panics() {
-        assert!(parse_event_json(b"[1,2]").is_err());
-        assert!(parse_event_json(b"").is_err());
-        assert!(parse_event_json(b"\xff\xfe{").is_err());
-        let deep = "[".repeat(100_000);
-        assert!(parse_event_json(format!("{{\"a\":{deep}").as_bytes()).is_err());
-    }
 
     #[test]
     fn client_report_sums_every_list() {

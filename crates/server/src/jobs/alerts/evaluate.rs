@@ -233,8 +233,7 @@ pub async fn fire(
             .event_by_id(project.id, &saved.event_id)
             .await?
             .map_or(serde_json::Value::Null, |stored| stored.data);
-        let permalink =
-            crate::api::serialize::issue::permalink(&state.config, organization, issue.id);
+        let permalink = crate::links::permalink(&state.config, organization, issue.id);
         for (rule, trigger) in fired {
             let notifications = vigil_alerts::render_notifications(&AlertContext {
                 organization,

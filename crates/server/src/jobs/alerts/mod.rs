@@ -23,7 +23,9 @@ use vigil_store::{
 };
 
 use crate::cache::TtlCache;
+use crate::time::unix_now;
 use crate::AppState;
+
 /// Notifications one sender claims at a time.
 const CLAIM_LIMIT: u64 = 50;
 /// How long a claim is held before another sender may take it over.
@@ -207,12 +209,6 @@ pub fn spawn_senders(
     ]
 }
 
-fn now() -> UnixTime {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 /// Claims due notifications of `kinds` until shutdown, waiting for a signal or the poll
 /// interval when there are none; `deliver` handles one claimed batch.
 async fn drain<F, Fut>(
@@ -232,7 +228,7 @@ async fn drain<F, Fut>(
         }
         let claimed = match state
             .store
-            .claim_notifications(kinds, now(), CLAIM_LIMIT, LEASE_SECS)
+            .claim_notifications(kinds, unix_now(), CLAIM_LIMIT, LEASE_SECS)
             .await
         {
             Ok(claimed) => claimed,
@@ -344,7 +340,7 @@ async fn deliver_http(
                 finish(
                     state,
                     &notification,
-                    NotificationOutcome::Postpone { until: now() },
+                    NotificationOutcome::Postpone { until: unix_now() },
                 )
                 .await;
                 return;
@@ -352,7 +348,7 @@ async fn deliver_http(
             let result = poster
                 .post(&notification.target, &notification.payload)
                 .await;
-            let outcome = outcome_of(options, &notification, &result, now());
+            let outcome = outcome_of(options, &notification, &result, unix_now());
             finish(state, &notification, outcome).await;
         })
         .await;
@@ -406,7 +402,7 @@ async fn deliver_emails(
                     finish(
                         state,
                         notification,
-                        NotificationOutcome::Postpone { until: now() },
+                        NotificationOutcome::Postpone { until: unix_now() },
                     )
                     .await;
                 }
@@ -457,7 +453,7 @@ async fn deliver_email_group(
     };
     if let Some(last) = last_sent {
         let until = last + options.digest_window.as_secs_f64();
-        if now() < until {
+        if unix_now() < until {
             for notification in &group {
                 finish(state, notification, NotificationOutcome::Postpone { until }).await;
             }
@@ -470,7 +466,7 @@ async fn deliver_email_group(
         vigil_alerts::render_digest(&group)
     };
     let result = mailer.send(&first.target, &payload).await;
-    let at = now();
+    let at = unix_now();
     for notification in &group {
         let outcome = outcome_of(options, notification, &result, at);
         finish(state, notification, outcome).await;

@@ -1,8 +1,14 @@
 //! The processing side of the durable queue: workers claim batches of queued envelopes, process
-//! them, write everything a batch produced in one store transaction, and only then acknowledge
-//! the entries. A crash at any point leaves unacknowledged entries in the queue; processing
-//! them again is harmless because the store skips events it already has (by project and event
-//! id).
+//! them ([`super::process`]), write what a batch produced, and only then acknowledge the
+//! entries.
+//!
+//! The write is several store calls, each its own transaction, in this order: the batch's
+//! events (with the alert rules evaluated around them, so that firings are recorded before the
+//! acknowledgement), its transactions and spans, its raw items, then its client-report
+//! counts. A crash at any point, between two of these calls included, leaves the entries
+//! unacknowledged in the queue, and processing them again is harmless: the store skips events
+//! it already has (by project and event id), transactions and spans it already has (by their
+//! ids), and raw items and client-report counts already kept for their queue entry.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -15,7 +21,7 @@ use vigil_processing::NormalizeContext;
 use vigil_protocol::envelope::parse_envelope;
 use vigil_store::{ClaimedEnvelope, PerformanceSettings, SpanBatch, StoreError};
 
-use super::items::{accept_envelope, Accepted};
+use super::process::{accept_envelope, Accepted};
 use crate::metrics::Metrics;
 use crate::AppState;
 
@@ -34,7 +40,7 @@ const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// Starts `count` workers (0: none, an accept-only node); they stop when `shutdown` turns
 /// true, after their current batch.
-pub fn spawn_workers(
+pub fn spawn(
     state: &AppState,
     count: usize,
     shutdown: watch::Receiver<bool>,
@@ -194,7 +200,9 @@ fn process(
         .collect()
 }
 
-/// Writes a processed batch: all events in one transaction, then the raw items and counters.
+/// Writes a processed batch: the events in one store call (alert rules evaluated around it),
+/// then the transactions and spans, the raw items and the client-report counts, one call each
+/// (see the module doc for why a crash between two calls is harmless).
 async fn write(state: &AppState, batch: Vec<Accepted>) -> Result<(), StoreError> {
     let mut events = Vec::new();
     let mut spans = SpanBatch::default();
@@ -213,9 +221,9 @@ async fn write(state: &AppState, batch: Vec<Accepted>) -> Result<(), StoreError>
     }
     if !events.is_empty() {
         // Alerts fire before the batch is acknowledged: see `alerts::evaluate`.
-        let pending = crate::alerts::evaluate::prepare(state, &events).await?;
+        let pending = super::alerts::evaluate::prepare(state, &events).await?;
         let saved = state.store.save_events(events).await?;
-        crate::alerts::evaluate::fire(state, pending, &saved).await?;
+        super::alerts::evaluate::fire(state, pending, &saved).await?;
     }
     if !spans.transactions.is_empty() || !spans.spans.is_empty() {
         state.store.save_spans(spans).await?;

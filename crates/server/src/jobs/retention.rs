@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use vigil_store::{RetentionPass, Store, StoreResult};
 
-use crate::ingest::unix_now;
+use crate::time::unix_now;
 use crate::AppState;
 
 /// The job's name in the store's job table.

@@ -5,20 +5,11 @@ use vigil_store::{Issue, Organization, Project};
 
 use super::iso;
 use crate::config::ServerConfig;
+use crate::links::permalink;
 
 /// `SHOP-1A` (see [`Project::short_id`]).
 pub fn short_id(project: &Project, number: i64) -> String {
     project.short_id(number)
-}
-
-/// The web page of an issue; the API's `permalink`.
-pub fn permalink(config: &ServerConfig, org: &Organization, issue_id: i64) -> String {
-    format!(
-        "{}/organizations/{}/issues/{}/",
-        config.base_url(),
-        org.slug,
-        issue_id
-    )
 }
 
 /// Sentry's initial priority: by level.

@@ -24,6 +24,13 @@ const ENTRY_ORDER: &[&str] = &[
     "spans",
 ];
 
+/// Sets `previousEventID`/`nextEventID`: the events just older and newer than this
+/// one, so that a reader can step through an issue's events (`null` at either end).
+pub fn set_neighbours(body: &mut Value, older: Option<String>, newer: Option<String>) {
+    body["nextEventID"] = newer.map(Value::String).unwrap_or(Value::Null);
+    body["previousEventID"] = older.map(Value::String).unwrap_or(Value::Null);
+}
+
 /// The full event body (`GET …/events/{id}/`, `…/events/latest/`).
 pub fn serialize_event(event: &StoredEvent) -> Value {
     let data = &event.data;

@@ -1,5 +1,6 @@
 //! Vigil's records in the JSON shapes of Sentry's API serializers, so that scripts and tools
-//! written against Sentry read them unchanged. The web UI renders from the same functions.
+//! written against Sentry read them unchanged. Shared by both faces that show records: the
+//! `/api/0/` API answers with these shapes and the web UI renders from the same functions.
 
 pub mod event;
 pub mod issue;
@@ -7,7 +8,7 @@ pub mod project;
 pub mod release;
 pub mod transaction;
 
-pub use event::serialize_event;
+pub use event::{serialize_event, set_neighbours};
 pub use issue::serialize_issue;
 pub use project::{serialize_key, serialize_organization, serialize_project};
 pub use release::{serialize_deploy, serialize_release};
