@@ -100,16 +100,22 @@ struct FixtureItem {
 
 impl FixtureItem {
     fn process(&self) -> ProcessedSpans {
+        self.process_with(&Thresholds::default())
+    }
+
+    fn process_with(&self, thresholds: &Thresholds) -> ProcessedSpans {
         match self.ty.as_str() {
             "transaction" => {
                 let raw: Value = serde_json::from_slice(&self.payload).expect("payload is JSON");
-                process_transaction(raw, &self.ctx).unwrap_or_else(|e| panic!("{}: {e}", self.name))
+                process_transaction(raw, &self.ctx, thresholds)
+                    .unwrap_or_else(|e| panic!("{}: {e}", self.name))
             }
             _ => process_span_item(
                 &self.payload,
                 self.content_type.as_deref(),
                 self.envelope_trace.as_ref(),
                 &self.ctx,
+                thresholds,
             )
             .unwrap_or_else(|e| panic!("{}: {e}", self.name)),
         }
@@ -431,6 +437,7 @@ fn streamed_child_without_its_segment_is_a_span_only() {
         Some("application/vnd.sentry.items.span.v2+json"),
         Some(&trace),
         &ctx,
+        &Thresholds::default(),
     )
     .expect("processes");
     assert!(out.transactions.is_empty());
@@ -467,6 +474,7 @@ fn single_v1_span_item_is_read_best_effort() {
         None,
         None,
         &ctx,
+        &Thresholds::default(),
     )
     .expect("processes");
     assert_eq!(out.spans.len(), 1);
@@ -484,9 +492,16 @@ fn single_v1_span_item_is_read_best_effort() {
 #[test]
 fn span_items_that_are_not_spans_fail() {
     let ctx = NormalizeContext::default();
-    assert!(process_span_item(b"not json", None, None, &ctx).is_err());
-    assert!(process_span_item(b"[1]", None, None, &ctx).is_err());
-    assert!(process_span_item(br#"{"version":2,"items":[]}"#, None, None, &ctx).is_err());
+    assert!(process_span_item(b"not json", None, None, &ctx, &Thresholds::default()).is_err());
+    assert!(process_span_item(b"[1]", None, None, &ctx, &Thresholds::default()).is_err());
+    assert!(process_span_item(
+        br#"{"version":2,"items":[]}"#,
+        None,
+        None,
+        &ctx,
+        &Thresholds::default()
+    )
+    .is_err());
 }
 
 /// A Python-shaped transaction under `/orders/` with the given spans (op, description,
@@ -527,7 +542,7 @@ fn process_synthetic(spans: &[(&str, &str, f64)]) -> ProcessedSpans {
         received: 1_795_576_100.0,
         ..NormalizeContext::default()
     };
-    process_transaction(transaction_with(spans), &ctx).expect("processes")
+    process_transaction(transaction_with(spans), &ctx, &Thresholds::default()).expect("processes")
 }
 
 fn n_plus_one(count: usize, each_ms: f64) -> Vec<(&'static str, String, f64)> {
@@ -640,6 +655,7 @@ fn transaction_without_trace_context_is_rejected() {
             received: 1_795_576_100.0,
             ..Default::default()
         },
+        &Thresholds::default(),
     )
     .expect_err("no trace id");
     assert!(matches!(err, ProcessingError::Normalize(_)));
@@ -660,6 +676,7 @@ fn spans_without_ids_or_times_are_dropped_and_noted() {
             received: 1_795_576_100.0,
             ..Default::default()
         },
+        &Thresholds::default(),
     )
     .expect("processes");
     assert_eq!(out.spans.len(), 1);
@@ -761,12 +778,8 @@ fn fixture_items_process_as_snapshotted() {
         ..Thresholds::default()
     };
     for item in fixture_items() {
-        let out = item.process();
-        let problems: Vec<_> = out
-            .transactions
-            .iter()
-            .flat_map(|t| detect_problems(t, &out.spans, &thresholds))
-            .collect();
+        let out = item.process_with(&thresholds);
+        let problems: Vec<_> = out.problems.iter().map(|p| p.occurrence.clone()).collect();
         let dir = Path::new(&item.name);
         let scenario = dir
             .parent()
@@ -783,6 +796,54 @@ fn fixture_items_process_as_snapshotted() {
         let name = format!("{scenario}__{}__{index}_{}", &request[..3], item.ty);
         insta::assert_json_snapshot!(name, snapshot_of(&out, &problems));
     }
+}
+
+/// The pipelines hand back what the detectors find in each of the item's segments, in segment
+/// order, each with its segment's trace: the server needs no second call.
+#[test]
+fn pipelines_return_the_problems_of_each_segment() {
+    let thresholds = Thresholds {
+        n_plus_one_min_total_ms: 0.0,
+        ..Thresholds::default()
+    };
+    let mut found = 0;
+    for item in fixture_items() {
+        let out = item.process_with(&thresholds);
+        let expected: Vec<_> = out
+            .transactions
+            .iter()
+            .flat_map(|t| {
+                detect_problems(t, &out.spans, &thresholds)
+                    .into_iter()
+                    .map(move |p| (t.trace_id.clone(), p))
+            })
+            .collect();
+        let got: Vec<_> = out
+            .problems
+            .iter()
+            .map(|p| (p.trace_id.clone(), p.occurrence.clone()))
+            .collect();
+        assert_eq!(got, expected, "{}", item.name);
+        found += got.len();
+        // Without thresholds to meet nothing changes but the problems.
+        let plain = item.process();
+        assert_eq!(plain.transactions, out.transactions, "{}", item.name);
+        assert_eq!(plain.spans, out.spans, "{}", item.name);
+    }
+    assert!(found > 0, "no fixture item has a problem to compare");
+    // A synthetic N+1 at the default thresholds, through the pipeline alone.
+    let out = process_synthetic(
+        &n_plus_one(10, 10.0)
+            .iter()
+            .map(|(op, d, ms)| (*op, d.as_str(), *ms))
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(out.problems.len(), 1, "{:#?}", out.problems);
+    assert_eq!(out.problems[0].trace_id, out.transactions[0].trace_id);
+    assert_eq!(
+        out.problems[0].occurrence.event_type,
+        "performance_n_plus_one_db_queries"
+    );
 }
 
 #[test]
@@ -818,6 +879,7 @@ fn streamed_spans_get_the_device_clock_corrected() {
         None,
         None,
         &ctx,
+        &Thresholds::default(),
     )
     .expect("processes");
     let t = &out.transactions[0];

@@ -15,11 +15,12 @@
 //!
 //! Each problem becomes an issue occurrence, grouped by issue type, transaction and statement.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
-use super::{md5_hex, ProcessedSpan, ProcessedTransaction};
+use super::{md5_hex, PerformanceProblem, ProcessedSpan, ProcessedSpans, ProcessedTransaction};
 use crate::ProcessedEvent;
 
 /// Issue type of N+1 queries, as Sentry's `PerformanceNPlusOneGroupType` is stored.
@@ -89,6 +90,36 @@ pub fn detect_problems(
                 .then(|| occurrence(transaction, spans, problem, hash))
         })
         .collect()
+}
+
+/// The pipelines' last step: the problems of every segment of an item, among the spans that
+/// came with it in the same item.
+pub(super) fn item_problems(
+    item: &ProcessedSpans,
+    thresholds: &Thresholds,
+) -> Vec<PerformanceProblem> {
+    let mut problems = Vec::new();
+    for transaction in &item.transactions {
+        let belongs = |s: &ProcessedSpan| {
+            s.trace_id == transaction.trace_id && s.segment_id == transaction.span_id
+        };
+        // A Python transaction's spans are all its own: no copy then. Streamed items may hold
+        // several segments.
+        let own: Cow<'_, [ProcessedSpan]> = if item.spans.iter().all(belongs) {
+            Cow::Borrowed(&item.spans)
+        } else {
+            Cow::Owned(item.spans.iter().filter(|s| belongs(s)).cloned().collect())
+        };
+        problems.extend(
+            detect_problems(transaction, &own, thresholds)
+                .into_iter()
+                .map(|occurrence| PerformanceProblem {
+                    trace_id: transaction.trace_id.clone(),
+                    occurrence,
+                }),
+        );
+    }
+    problems
 }
 
 /// Database spans the detectors look at; Redis and connection spans are not queries.

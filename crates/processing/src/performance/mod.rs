@@ -7,8 +7,12 @@
 //! `is_segment` on the root) and send no transaction at all ([`process_span_item`]). Both land
 //! in one model: a [`ProcessedTransaction`] per segment and a [`ProcessedSpan`] per span below
 //! one, keyed by trace, segment and span id, so spans that arrive before or after their segment
-//! still find it. Span descriptions are grouped ([`span_group`]) the way Sentry groups them, and
-//! [`detect_problems`] looks for Sentry's database performance issues in one segment.
+//! still find it. Span descriptions are grouped ([`span_group`]) the way Sentry groups them.
+//!
+//! Both pipelines end with problem detection: [`detect_problems`] looks for Sentry's database
+//! performance issues in each segment of the item, among the spans that came with it, with the
+//! project's [`Thresholds`]; what it finds comes back with the item as [`ProcessedSpans::problems`],
+//! so one call turns an item into everything the store keeps of it.
 //!
 //! Nothing here does I/O; the server converts these types to the store's field by field.
 
@@ -19,6 +23,8 @@ mod transaction;
 
 use md5::{Digest, Md5};
 use serde_json::Value;
+
+use crate::ProcessedEvent;
 
 pub use description::span_group;
 pub use detect::{detect_problems, Thresholds, N_PLUS_ONE_DB_QUERIES, SLOW_DB_QUERY};
@@ -76,11 +82,23 @@ pub struct ProcessedSpan {
     pub data: Value,
 }
 
-/// What one `transaction` or `span` item holds.
+/// What one `transaction` or `span` item holds, and the performance problems found in it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProcessedSpans {
     pub transactions: Vec<ProcessedTransaction>,
     pub spans: Vec<ProcessedSpan>,
+    /// The problems of each segment in `transactions`, found among the spans of this item
+    /// (a segment whose spans arrive in other items is not looked at again).
+    pub problems: Vec<PerformanceProblem>,
+}
+
+/// A performance problem found in one segment: the issue occurrence the store keeps for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerformanceProblem {
+    /// The segment's trace, which the occurrence belongs to.
+    pub trace_id: String,
+    /// An event of the problem's issue type (see [`detect_problems`]).
+    pub occurrence: ProcessedEvent,
 }
 
 /// A lowercase hex id of exactly `len` digits (dashes removed, so a dashed UUID is a trace id).

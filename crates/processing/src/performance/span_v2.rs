@@ -12,6 +12,7 @@
 use serde_json::{json, Map, Value};
 use vigil_protocol::timestamp::parse_timestamp;
 
+use super::detect::{item_problems, Thresholds};
 use super::transaction::finish_segment;
 use super::{
     duration_ms, hex_id, md5_hex, span_group, ProcessedSpan, ProcessedSpans, SPAN_STATUSES,
@@ -57,7 +58,8 @@ impl RawSpan {
 }
 
 /// Processes a `span` item: its payload, its `content_type` header and the envelope header's
-/// `trace` (dynamic sampling context: environment, release, transaction).
+/// `trace` (dynamic sampling context: environment, release, transaction); the performance
+/// problems of the segments it holds are found with the project's `thresholds`.
 ///
 /// Spans without a valid trace id, span id or start and end are skipped; the item fails only
 /// when it is not JSON or holds no span at all.
@@ -66,6 +68,7 @@ pub fn process_span_item(
     content_type: Option<&str>,
     envelope_trace: Option<&Value>,
     ctx: &NormalizeContext,
+    thresholds: &Thresholds,
 ) -> Result<ProcessedSpans, String> {
     let parsed: Value =
         serde_json::from_slice(payload).map_err(|e| format!("span item is not JSON: {e}"))?;
@@ -97,6 +100,7 @@ pub fn process_span_item(
             out.spans.push(child);
         }
     }
+    out.problems = item_problems(&out, thresholds);
     Ok(out)
 }
 

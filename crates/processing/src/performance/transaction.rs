@@ -9,12 +9,14 @@
 use serde_json::{json, Map, Value};
 use vigil_protocol::timestamp::parse_timestamp;
 
+use super::detect::{item_problems, Thresholds};
 use super::{duration_ms, hex_id, span_group, ProcessedSpan, ProcessedSpans, ProcessedTransaction};
 use crate::normalize::{normalize_event, NormalizeContext, NormalizeError};
 use crate::tags;
 use crate::ProcessingError;
 
-/// Processes a `transaction` item's payload, already parsed as JSON.
+/// Processes a `transaction` item's payload, already parsed as JSON, and finds the segment's
+/// performance problems with the project's `thresholds`.
 ///
 /// Fails when the payload is not an object, has no start or end (as normalization rejects), or
 /// has no trace context with a trace id and span id: Relay drops those too, since nothing could
@@ -22,6 +24,7 @@ use crate::ProcessingError;
 pub fn process_transaction(
     raw: Value,
     ctx: &NormalizeContext,
+    thresholds: &Thresholds,
 ) -> Result<ProcessedSpans, ProcessingError> {
     let mut raw = raw;
     if let Some(obj) = raw.as_object_mut() {
@@ -74,10 +77,13 @@ pub fn process_transaction(
     }
 
     let transaction = finish_segment(event, trace_id, span_id, parent_span_id, &trace);
-    Ok(ProcessedSpans {
+    let mut out = ProcessedSpans {
         transactions: vec![transaction],
         spans,
-    })
+        problems: Vec::new(),
+    };
+    out.problems = item_problems(&out, thresholds);
+    Ok(out)
 }
 
 /// Turns a normalized transaction event (without spans) into the segment: reads the columns

@@ -1,16 +1,14 @@
 //! What a worker makes of each item of a claimed envelope: events are processed into issues,
-//! transactions and spans into the performance model (with the performance issues found in
-//! them), client reports are counted, the other known types are kept raw until
+//! transactions and spans into the performance model (processing finds the performance issues
+//! in them on the way), client reports are counted, the other known types are kept raw until
 //! their own pipelines exist, and unknown types are skipped. One bad item is reported without
 //! dropping the good ones beside it. The result is in the store's terms, ready to be written.
-
-use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::Value;
 use vigil_processing::performance::{
-    detect_problems, process_span_item, process_transaction, ProcessedSpan, ProcessedSpans,
-    ProcessedTransaction, Thresholds,
+    process_span_item, process_transaction, ProcessedSpan, ProcessedSpans, ProcessedTransaction,
+    Thresholds,
 };
 use vigil_processing::{process_event, NormalizeContext, ProcessedEvent};
 use vigil_protocol::envelope::{Envelope, Item, ItemType};
@@ -67,10 +65,10 @@ pub fn accept_envelope(
                     .invalid
                     .push(format!("client_report item: {reason}")),
             },
-            ItemType::Transaction => match parse_event_json(&item.payload)
-                .and_then(|raw| process_transaction(raw, ctx).map_err(|err| err.to_string()))
-            {
-                Ok(processed) => accepted.add_spans(processed, thresholds),
+            ItemType::Transaction => match parse_event_json(&item.payload).and_then(|raw| {
+                process_transaction(raw, ctx, thresholds).map_err(|err| err.to_string())
+            }) {
+                Ok(processed) => accepted.add_spans(processed),
                 Err(reason) => accepted.invalid.push(format!("transaction item: {reason}")),
             },
             ItemType::Span => {
@@ -80,8 +78,9 @@ pub fn accept_envelope(
                     content_type,
                     envelope.headers.get("trace"),
                     ctx,
+                    thresholds,
                 ) {
-                    Ok(processed) => accepted.add_spans(processed, thresholds),
+                    Ok(processed) => accepted.add_spans(processed),
                     Err(reason) => accepted.invalid.push(format!("span item: {reason}")),
                 }
             }
@@ -109,32 +108,13 @@ pub fn accept_envelope(
 
 impl Accepted {
     /// Adds an item's transactions and spans, and an issue occurrence for each performance
-    /// problem found in a transaction whose spans came with it.
-    fn add_spans(&mut self, processed: ProcessedSpans, thresholds: &Thresholds) {
-        for transaction in &processed.transactions {
-            let belongs = |s: &ProcessedSpan| {
-                s.trace_id == transaction.trace_id && s.segment_id == transaction.span_id
-            };
-            // A Python transaction's spans are all its own: no copy then. Streamed items may
-            // hold several segments.
-            let own: Cow<'_, [ProcessedSpan]> = if processed.spans.iter().all(belongs) {
-                Cow::Borrowed(&processed.spans)
-            } else {
-                Cow::Owned(
-                    processed
-                        .spans
-                        .iter()
-                        .filter(|s| belongs(s))
-                        .cloned()
-                        .collect(),
-                )
-            };
-            for problem in detect_problems(transaction, &own, thresholds) {
-                let mut event = to_new_event(self.project_id, problem);
-                // The occurrence's trace is its transaction's.
-                event.trace_id = Some(transaction.trace_id.clone());
-                self.events.push(event);
-            }
+    /// problem processing found in them.
+    fn add_spans(&mut self, processed: ProcessedSpans) {
+        for problem in processed.problems {
+            let mut event = to_new_event(self.project_id, problem.occurrence);
+            // The occurrence's trace is its transaction's.
+            event.trace_id = Some(problem.trace_id);
+            self.events.push(event);
         }
         let project_id = self.project_id;
         let received = self.received;
