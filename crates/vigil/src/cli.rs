@@ -18,10 +18,14 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The address `vigil serve` listens on by default, and the host of the default public URL
+/// in commands that print DSNs without serving.
+pub const DEFAULT_BIND: &str = "127.0.0.1:9000";
+
 /// Settings shared by every command.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
-    /// Directory for the embedded SQLite database.
+    /// Directory for the embedded SQLite database (`<data-dir>/vigil.sqlite3`).
     #[arg(
         long,
         global = true,
@@ -29,11 +33,17 @@ pub struct Config {
         default_value = "./vigil-data"
     )]
     pub data_dir: PathBuf,
-    /// `postgres://…` to use PostgreSQL instead of the embedded SQLite database.
-    #[arg(long, global = true, env = "VIGIL_DATABASE_URL")]
+    /// `postgres://user:password@host:port/db` to use PostgreSQL instead of the embedded
+    /// SQLite database (migrated at start; the ingest queue is a table there too).
+    #[arg(
+        long,
+        global = true,
+        env = "VIGIL_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
-    /// The URL SDKs and people reach Vigil at; DSNs and links are built from it.
-    /// Default: http://<bind address>.
+    /// The URL SDKs and people reach Vigil at; DSNs and links are built from it (default:
+    /// `http://<bind>`).
     #[arg(long, global = true, env = "VIGIL_PUBLIC_URL")]
     pub public_url: Option<String>,
 }
@@ -62,7 +72,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "VIGIL_BIND", default_value = "127.0.0.1:9000")]
+    #[arg(long, env = "VIGIL_BIND", default_value = DEFAULT_BIND)]
     pub bind: String,
     /// Admin e-mail to create at first start when there is no user yet.
     #[arg(long, env = "VIGIL_ADMIN_EMAIL", hide_env_values = true)]
@@ -74,22 +84,10 @@ pub struct ServeArgs {
     /// that only accepts, leaving processing to other nodes or a later start.
     #[arg(long, env = "VIGIL_WORKERS")]
     pub workers: Option<usize>,
-    /// Queued envelopes above which ingest answers 429 so that SDKs back off.
-    #[arg(long, env = "VIGIL_MAX_QUEUE_DEPTH", default_value_t = 1_000_000)]
-    pub max_queue_depth: usize,
-    /// Days events are kept: older ones are deleted (hourly, by one node of a cluster), and
-    /// events that arrive with an older timestamp are dated when they were received.
-    #[arg(long, env = "VIGIL_RETENTION_DAYS", default_value_t = 90,
-          value_parser = clap::value_parser!(u32).range(1..=36_500))]
-    pub retention_days: u32,
-    /// SMTP server for email alerts: `smtp://[user:pass@]host:port` (STARTTLS when the server
-    /// offers it) or `smtps://…` (implicit TLS). Without it, email alerts are recorded as
-    /// undeliverable.
-    #[arg(long, env = "VIGIL_SMTP_URL", hide_env_values = true)]
-    pub smtp_url: Option<url::Url>,
-    /// The `From` address of alert emails.
-    #[arg(long, env = "VIGIL_MAIL_FROM", default_value = vigil_server::config::DEFAULT_MAIL_FROM)]
-    pub mail_from: String,
+    /// The server's own settings (retention, email, limits), declared where they are used.
+    /// Its public URL is not among them: it comes from `--public-url` or `--bind`.
+    #[command(flatten)]
+    pub server: vigil_server::ServerConfig,
 }
 
 #[derive(Debug, Subcommand)]

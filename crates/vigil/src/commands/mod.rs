@@ -58,4 +58,4 @@ pub fn public_url(config: &Config, bind: &str) -> anyhow::Result<url::Url> {
 }
 
 /// The bind address used to build a default public URL in commands that do not serve.
-pub const DEFAULT_BIND: &str = "127.0.0.1:9000";
+pub use crate::cli::DEFAULT_BIND;

@@ -24,17 +24,16 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let queue = open_queue(config).await?;
-    let mut server_config = ServerConfig::new(public_url.clone());
-    server_config.limits.max_queue_depth = args.max_queue_depth;
-    server_config.retention_days = args.retention_days;
-    server_config.smtp_url = args.smtp_url.clone();
-    server_config.mail_from = args.mail_from.clone();
+    let server_config = ServerConfig {
+        public_url: public_url.clone(),
+        ..args.server
+    };
     // A mail setting that cannot work stops the start rather than every email later.
     match vigil_server::jobs::alerts::smtp::Mailer::from_config(&server_config)
         .context("VIGIL_SMTP_URL / VIGIL_MAIL_FROM")?
     {
         Some(mailer) => {
-            tracing::info!(server = %mailer.server, from = %args.mail_from, "email alerts are sent through SMTP");
+            tracing::info!(server = %mailer.server, from = %server_config.mail_from, "email alerts are sent through SMTP");
         }
         None => tracing::warn!(
             "email is not configured (VIGIL_SMTP_URL): email alerts will be recorded as undeliverable"
