@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use super::attributes::parse_level;
 use super::errors::EventErrors;
 use super::limits;
-use super::shape::normalize_values;
-use super::value::{join, json_lenient_string, remove_nulls};
+use super::shape::{drop_unless, normalize_values};
+use super::value::{join, lenient_text_field, remove_nulls};
 
 /// Longest crumb message kept whole (Relay trims it like an event message).
 const MAX_MESSAGE_CHARS: usize = 8192;
@@ -48,21 +48,9 @@ fn normalize_crumb(crumb: &mut Map<String, Value>, path: &str, errors: &mut Even
     };
     crumb.insert("level".into(), Value::String(level.to_owned()));
 
-    if let Some(raw) = crumb.get("message") {
-        match json_lenient_string(raw) {
-            Some(text) => {
-                crumb.insert("message".into(), Value::String(text));
-            }
-            None => {
-                crumb.shift_remove("message");
-            }
-        }
-    }
+    lenient_text_field(crumb, "message");
     limits::trim_field(crumb, "message", MAX_MESSAGE_CHARS, MESSAGE_ALLOWANCE);
-    if crumb.get("category").is_some_and(|v| !v.is_string()) {
-        let v = crumb.shift_remove("category");
-        errors.invalid(&join(path, "category"), v.as_ref());
-    }
+    drop_unless(crumb, "category", path, errors, Value::is_string);
 
     let data_kept = crumb
         .get_mut("data")

@@ -13,9 +13,9 @@ use serde_json::{Map, Value};
 
 use super::errors::{self, EventErrors};
 use super::limits::{self, dispose};
-use super::shape::{for_each_object, normalize_values, take_object};
+use super::shape::{drop_unless, for_each_object, normalize_values, take_object};
 use super::stacktrace::normalize_stacktrace;
-use super::value::{is_empty, join, json_lenient_string, lenient_string, remove_nulls};
+use super::value::{is_empty, join, lenient_string, lenient_text_field, remove_nulls};
 
 static TYPE_AND_VALUE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\w+):(.*)$").expect("static regex for `Type: value` is valid"));
@@ -80,29 +80,13 @@ fn normalize_exception(
 ) -> bool {
     remove_nulls(exception);
     for key in ["type", "module"] {
-        if exception.get(key).is_some_and(|v| !v.is_string()) {
-            let v = exception.shift_remove(key);
-            errors.invalid(&join(path, key), v.as_ref());
-        }
+        drop_unless(exception, key, path, errors, Value::is_string);
     }
-    if let Some(raw) = exception.get("value") {
-        // The value is free text; structures are kept as their JSON (`JsonLenientString`).
-        match json_lenient_string(raw) {
-            Some(text) => {
-                exception.insert("value".into(), Value::String(text));
-            }
-            None => {
-                exception.shift_remove("value");
-            }
-        }
-    }
-    if exception
-        .get("thread_id")
-        .is_some_and(|v| lenient_string(v).is_none())
-    {
-        let v = exception.shift_remove("thread_id");
-        errors.invalid(&join(path, "thread_id"), v.as_ref());
-    }
+    // The value is free text; structures are kept as their JSON (`JsonLenientString`).
+    lenient_text_field(exception, "value");
+    drop_unless(exception, "thread_id", path, errors, |v| {
+        lenient_string(v).is_some()
+    });
 
     split_type_from_value(exception);
     let has_type = exception.get("type").is_some_and(|v| !is_empty(v));

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::errors::EventErrors;
 use super::limits;
-use super::shape::take_object;
+use super::shape::{drop_unless, take_object};
 use super::value::{join, json_lenient_string, lenient_string, remove_nulls};
 
 static METHOD: LazyLock<Regex> = LazyLock::new(|| {
@@ -35,10 +35,7 @@ pub(crate) fn normalize_request(event: &mut Map<String, Value>, errors: &mut Eve
         "api_target",
         "inferred_content_type",
     ] {
-        if request.get(key).is_some_and(|v| !v.is_string()) {
-            let v = request.shift_remove(key);
-            errors.invalid(&join("request", key), v.as_ref());
-        }
+        drop_unless(&mut request, key, "request", errors, Value::is_string);
     }
     normalize_method(&mut request, errors);
     normalize_pairs(&mut request, "headers", header_name, errors);

@@ -71,6 +71,21 @@ pub(crate) fn for_each_object(
     }
 }
 
+/// Removes `key` from `map` when its value does not fit, noting it as invalid at `{path}.{key}`.
+pub(crate) fn drop_unless(
+    map: &mut Map<String, Value>,
+    key: &str,
+    path: &str,
+    errors: &mut EventErrors,
+    fits: impl Fn(&Value) -> bool,
+) {
+    if map.get(key).is_some_and(|v| !fits(v)) {
+        if let Some(v) = map.shift_remove(key) {
+            errors.discard(&join(path, key), v);
+        }
+    }
+}
+
 /// Normalizes an interface of Sentry's `{"values": [...]}` shape (`exception`, `breadcrumbs`):
 /// each object of its list goes through `each`, which says whether to keep it; the interface
 /// is dropped when nothing is kept.

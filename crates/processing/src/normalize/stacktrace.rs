@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::errors::EventErrors;
 use super::limits::{self, dispose};
+use super::shape::drop_unless;
 use super::value::{is_empty, join, remove_nulls};
 
 /// Frames kept at most, the newest ones (Relay's hard limit).
@@ -87,10 +88,7 @@ fn normalize_frame(
         "package",
         "context_line",
     ] {
-        if frame.get(key).is_some_and(|v| !v.is_string()) {
-            let v = frame.shift_remove(key);
-            errors.invalid(&join(path, key), v.as_ref());
-        }
+        drop_unless(frame, key, path, errors, Value::is_string);
     }
     for key in ["lineno", "colno"] {
         match frame.get(key) {

@@ -43,6 +43,22 @@ pub(crate) fn json_lenient_string(value: &Value) -> Option<String> {
     }
 }
 
+/// Replaces `key` of `map` by its free-text reading ([`json_lenient_string`]), or removes it when
+/// it has none.
+pub(crate) fn lenient_text_field(map: &mut Map<String, Value>, key: &str) {
+    let Some(raw) = map.get(key) else {
+        return;
+    };
+    match json_lenient_string(raw) {
+        Some(text) => {
+            map.insert(key.to_owned(), Value::String(text));
+        }
+        None => {
+            map.shift_remove(key);
+        }
+    }
+}
+
 /// Whether a value carries nothing: null, an empty string, an empty array or an empty object.
 /// Relay skips such values when it serializes an event (`skip_serialization = "empty"`).
 pub(crate) fn is_empty(value: &Value) -> bool {
