@@ -20,6 +20,24 @@ pub struct Shell<'a> {
     pub refresh_secs: Option<u32>,
 }
 
+impl<'a> Shell<'a> {
+    /// The shell of a page inside an organization, seen by a signed-in viewer: most pages.
+    pub fn of_org(
+        title: &'a str,
+        prefix: &'a str,
+        viewer: &'a Viewer,
+        org: &'a Organization,
+    ) -> Shell<'a> {
+        Shell {
+            title,
+            prefix,
+            viewer: Some(viewer),
+            org: Some(org),
+            refresh_secs: None,
+        }
+    }
+}
+
 /// A whole HTML document.
 pub fn page(shell: Shell<'_>, body: Markup) -> Html<String> {
     let prefix = shell.prefix;
