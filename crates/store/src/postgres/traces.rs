@@ -25,10 +25,12 @@ mod settings;
 mod span_aggregates;
 mod writes;
 
-pub(super) use aggregates::{aggregate_transactions, duration_histogram, transaction_series};
-pub(super) use reads::{list_transactions, segment_spans, trace, transaction_by_event_id};
+pub(super) use crate::query::trace_queries::{
+    aggregate_transactions, duration_histogram, list_transactions, span_aggregates,
+    transaction_series,
+};
+pub(super) use reads::{segment_spans, trace, transaction_by_event_id};
 pub(super) use settings::{performance_settings, set_performance_settings};
-pub(super) use span_aggregates::span_aggregates;
 pub(super) use writes::save_spans;
 
 #[async_trait]

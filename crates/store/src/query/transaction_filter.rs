@@ -27,30 +27,26 @@ struct Columns {
     pub name: &'static str,
 }
 
+/// The environment of a row's segment: `""` for none, as the rollups have it.
+const SEGMENT_ENVIRONMENT: &str = "COALESCE(t.environment, '')";
 /// Transaction rows, `transactions t`.
-const TRANSACTION_ROWS: Columns = Columns {
-    project: "t.project_id",
-    environment: "COALESCE(t.environment, '')",
-    name: "t.name",
-};
+const TRANSACTION_ROWS: Columns = Columns::new("t.project_id", SEGMENT_ENVIRONMENT, "t.name");
 /// Span rows, `spans s`, with their segment's transaction row `t` joined.
-const SPAN_ROWS: Columns = Columns {
-    project: "s.project_id",
-    environment: "COALESCE(t.environment, '')",
-    name: "s.transaction_name",
-};
+const SPAN_ROWS: Columns = Columns::new("s.project_id", SEGMENT_ENVIRONMENT, "s.transaction_name");
 /// `transaction_rollups r` (the environment is `''` for none there).
-const TRANSACTION_ROLLUPS: Columns = Columns {
-    project: "r.project_id",
-    environment: "r.environment",
-    name: "r.name",
-};
+const TRANSACTION_ROLLUPS: Columns = Columns::new("r.project_id", "r.environment", "r.name");
 /// `span_rollups r`.
-const SPAN_ROLLUPS: Columns = Columns {
-    project: "r.project_id",
-    environment: "r.environment",
-    name: "r.transaction_name",
-};
+const SPAN_ROLLUPS: Columns = Columns::new("r.project_id", "r.environment", "r.transaction_name");
+
+impl Columns {
+    const fn new(project: &'static str, environment: &'static str, name: &'static str) -> Columns {
+        Columns {
+            project,
+            environment,
+            name,
+        }
+    }
+}
 
 /// A WHERE clause under construction over one table, with its parameters.
 #[derive(Debug)]
@@ -240,19 +236,16 @@ mod tests {
              AND COALESCE(t.release, '') = ?7 AND NOT EXISTS (SELECT 1 FROM json_each(t.tags) j \
              WHERE j.value ->> 0 = ?8 AND j.value ->> 1 = ?9)"
         );
+        let text = |s: &str| Param::from(s);
+        let expected = [4, 1, 2].map(Param::Int).into_iter().chain([
+            text("prod"),
+            text("/home"),
+            Param::Real(10.0),
+        ]);
+        let conditions = ["1.0", "browser", "Firefox"].map(text);
         assert_eq!(
             statement.params,
-            [
-                Param::Int(4),
-                Param::Int(1),
-                Param::Int(2),
-                Param::from("prod"),
-                Param::from("/home"),
-                Param::Real(10.0),
-                Param::from("1.0"),
-                Param::from("browser"),
-                Param::from("Firefox"),
-            ]
+            expected.chain(conditions).collect::<Vec<_>>()
         );
     }
 

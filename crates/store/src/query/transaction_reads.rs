@@ -10,8 +10,8 @@ use super::transaction_filter::{Filter, Table};
 use super::{sql_int, Cells, Dialect, Statement};
 use crate::rollup::{self, Histogram, Plan, Read, Summary, UserSketch};
 use crate::{
-    PerformanceSettings, StoreError, StoreResult, StoredEvent, TraceError, TransactionAggregate,
-    TransactionQuery, TransactionSort, UnixTime,
+    PerformanceSettings, StoreError, StoreResult, StoredEvent, StoredSpan, StoredTransaction,
+    Trace, TraceError, TransactionAggregate, TransactionQuery, TransactionSort, UnixTime,
 };
 
 /// A summary's project and transaction name, when grouped by them.
@@ -284,8 +284,20 @@ pub(crate) fn rank_spans(
     ranked
 }
 
-/// An error event of a trace, as the trace shows it: on the span it happened in.
-pub(crate) fn trace_error(event: StoredEvent) -> TraceError {
+/// A trace: its transactions, spans and error events, each error on the span it happened in.
+pub(crate) fn trace(
+    transactions: Vec<StoredTransaction>,
+    spans: Vec<StoredSpan>,
+    events: Vec<StoredEvent>,
+) -> Trace {
+    Trace {
+        transactions,
+        spans,
+        errors: events.into_iter().map(trace_error).collect(),
+    }
+}
+
+fn trace_error(event: StoredEvent) -> TraceError {
     TraceError {
         span_id: event
             .data

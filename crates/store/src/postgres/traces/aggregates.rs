@@ -1,22 +1,26 @@
-//! Transaction summaries in PostgreSQL: aggregates, series and duration histograms, each read
-//! as its [`Plan`] says (the daily rollups for whole days, the hourly ones for the other whole
-//! hours, rows only for the edges) with the statements of
-//! [`crate::query::transaction_reads`], all of a plan's reads pipelined on one connection.
+//! Running the trace queries' reads in PostgreSQL ([`RunReads`]): the statements of
+//! [`crate::query::transaction_reads`] for a plan (the daily rollups for whole days, the
+//! hourly ones for the other whole hours, rows only for the edges), all pipelined on one
+//! connection, their rows handed over when they have all arrived.
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::super::sql::{self, get};
 use super::super::PgStore;
+use super::{reads, span_aggregates};
+use crate::query::trace_queries::{
+    plan_of, GroupNames, RunReads, SpanReads, SpanTotalsByGroup, SummaryReads,
+};
 use crate::query::transaction_reads::{
-    self, add_durations, duration_read, finish, summary_read, thresholds_sql, RangeSummaries,
-    Ranges, Summaries,
+    add_durations, duration_read, summary_read, thresholds_sql, RangeSummaries, Summaries,
 };
 use crate::query::{Cells, Dialect, Statement};
-use crate::rollup::{self, Plan, Read};
-use crate::{StoreResult, TransactionAggregate, TransactionQuery, UnixTime};
+use crate::rollup::Read;
+use crate::{StoreResult, StoredTransaction, TransactionQuery};
 
 impl Cells for Row {
     fn int(&self, index: usize) -> StoreResult<i64> {
@@ -87,14 +91,13 @@ pub(super) fn plan_statements(
 /// range.
 async fn summaries<C: GenericClient>(
     client: &C,
-    query: &TransactionQuery,
-    ranges: &Ranges,
-    by_transaction: bool,
+    reads: &SummaryReads,
 ) -> StoreResult<RangeSummaries> {
-    let plan = Plan::new(ranges, !query.conditions.is_empty());
-    let reads = plan.reads();
+    let query = &reads.query;
+    let plan = reads.plan();
+    let plan_reads = plan.reads();
     let statements = plan_statements(
-        &reads,
+        &plan_reads,
         |read| summary_read(Dialect::Postgres, query, read),
         ["reading transactions", "reading transaction rollups"],
     );
@@ -102,8 +105,8 @@ async fn summaries<C: GenericClient>(
         thresholds(client, query.organization_id),
         run_reads(client, &statements)
     )?;
-    let mut summaries = Summaries::new(&plan, ranges, by_transaction, apdex);
-    for (read, rows) in reads.iter().zip(results) {
+    let mut summaries = Summaries::new(&plan, &reads.ranges, reads.by_transaction, apdex);
+    for (read, rows) in plan_reads.iter().zip(results) {
         for row in &rows {
             summaries.add(*read, row)?;
         }
@@ -111,51 +114,49 @@ async fn summaries<C: GenericClient>(
     Ok(summaries.into_ranges())
 }
 
-pub(in crate::postgres) async fn aggregate_transactions(
-    store: &PgStore,
+/// Durations with their counts: exact from rows, bucket bounds from rollups.
+async fn durations<C: GenericClient>(
+    client: &C,
     query: &TransactionQuery,
-    by_transaction: bool,
-) -> StoreResult<Vec<TransactionAggregate>> {
-    let client = store.client().await?;
-    let range = [(query.since, query.until)];
-    let mut ranges = summaries(&client, query, &range, by_transaction).await?;
-    Ok(ranges.pop().map(finish).unwrap_or_default())
-}
-
-pub(in crate::postgres) async fn transaction_series(
-    store: &PgStore,
-    query: &TransactionQuery,
-    interval_secs: u64,
-) -> StoreResult<Vec<(UnixTime, TransactionAggregate)>> {
-    let buckets = rollup::series_ranges(query, interval_secs)?;
-    let ranges = transaction_reads::bucket_ranges(&buckets);
-    let client = store.client().await?;
-    let summaries = summaries(&client, query, &ranges, false).await?;
-    Ok(transaction_reads::series(&buckets, summaries))
-}
-
-pub(in crate::postgres) async fn duration_histogram(
-    store: &PgStore,
-    query: &TransactionQuery,
-    buckets: u32,
-) -> StoreResult<Vec<(f64, f64, u64)>> {
-    transaction_reads::check_histogram_buckets(buckets)?;
-    let plan = Plan::new(&[(query.since, query.until)], !query.conditions.is_empty());
-    // Every row and rollup read belongs to the one range: no need to place them.
-    let reads = plan.reads();
+) -> StoreResult<Vec<(f64, u64)>> {
+    let plan_reads = plan_of(query).reads();
     let statements = plan_statements(
-        &reads,
+        &plan_reads,
         |read| duration_read(Dialect::Postgres, query, read),
         ["reading durations", "reading rollup histograms"],
     );
-    let client = store.client().await?;
-    let results = run_reads(&client, &statements).await?;
-    // Durations with their counts: exact from rows, bucket bounds from rollups.
+    let results = run_reads(client, &statements).await?;
     let mut points: Vec<(f64, u64)> = Vec::new();
-    for (read, rows) in reads.iter().zip(results) {
+    for (read, rows) in plan_reads.iter().zip(results) {
         for row in &rows {
             add_durations(&mut points, *read, row)?;
         }
     }
-    Ok(rollup::equal_width_bins(&points, buckets))
+    Ok(points)
+}
+
+#[async_trait]
+impl RunReads for PgStore {
+    async fn read_summaries(&self, reads: SummaryReads) -> StoreResult<RangeSummaries> {
+        summaries(&self.client().await?, &reads).await
+    }
+
+    async fn read_durations(&self, query: TransactionQuery) -> StoreResult<Vec<(f64, u64)>> {
+        durations(&self.client().await?, &query).await
+    }
+
+    async fn read_transactions(&self, page: Statement) -> StoreResult<Vec<StoredTransaction>> {
+        reads::transactions(&self.client().await?, &page).await
+    }
+
+    async fn read_span_totals(&self, reads: SpanReads) -> StoreResult<SpanTotalsByGroup> {
+        span_aggregates::totals(&self.client().await?, &reads).await
+    }
+
+    async fn read_span_group_names(&self, groups: Vec<(i64, String)>) -> StoreResult<GroupNames> {
+        span_aggregates::group_names(&self.client().await?, &groups).await
+    }
+
+    const DIALECT: Dialect = Dialect::Postgres;
+    const TRANSACTION_COLUMNS: &'static str = reads::TRANSACTION_COLUMNS;
 }

@@ -1,17 +1,18 @@
 //! Reading transactions, spans and traces back from PostgreSQL: one transaction with its data,
 //! a segment's spans, a trace (its transactions, spans and errors), a page of transactions.
 
+use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::super::error::corrupt;
 use super::super::events;
 use super::super::sql::{self, get};
 use super::super::PgStore;
-use crate::query::{transaction_reads, Dialect};
-use crate::{StoreResult, StoredSpan, StoredTransaction, Trace, TransactionQuery, TransactionSort};
+use crate::query::{transaction_reads, Statement};
+use crate::{StoreResult, StoredSpan, StoredTransaction, Trace};
 
 /// A transaction's columns, `data` last (index 16) when wanted.
-const TRANSACTION_COLUMNS: &str = "t.project_id, t.event_id, t.trace_id, t.span_id, \
+pub(super) const TRANSACTION_COLUMNS: &str = "t.project_id, t.event_id, t.trace_id, t.span_id, \
     t.parent_span_id, t.name, t.op, t.status, t.start_ts, t.duration_ms, t.received, \
     t.environment, t.release, t.user_tag, t.platform, t.tags::TEXT";
 
@@ -167,16 +168,8 @@ pub(in crate::postgres) async fn trace(
         "reading a trace's errors",
     )
     .await?;
-    let errors = events::decode(&client, event_rows)
-        .await?
-        .into_iter()
-        .map(transaction_reads::trace_error)
-        .collect();
-    Ok(Trace {
-        transactions,
-        spans,
-        errors,
-    })
+    let events = events::decode(&client, event_rows).await?;
+    Ok(transaction_reads::trace(transactions, spans, events))
 }
 
 fn decompress(event_id: &str, data: &[u8]) -> StoreResult<serde_json::Value> {
@@ -185,27 +178,15 @@ fn decompress(event_id: &str, data: &[u8]) -> StoreResult<serde_json::Value> {
     serde_json::from_slice(&json).map_err(|e| corrupt(&what(), e))
 }
 
-/// One page of the query's transactions, without their data.
-pub(in crate::postgres) async fn list_transactions(
-    store: &PgStore,
-    query: &TransactionQuery,
-    sort: TransactionSort,
-    limit: u64,
-    offset: u64,
+/// The transactions (without data) of a page statement.
+pub(super) async fn transactions<C: GenericClient>(
+    client: &C,
+    page: &Statement,
 ) -> StoreResult<Vec<StoredTransaction>> {
-    let statement = transaction_reads::list(
-        Dialect::Postgres,
-        TRANSACTION_COLUMNS,
-        query,
-        sort,
-        limit,
-        offset,
-    );
-    let client = store.client().await?;
     sql::query(
-        &client,
-        &statement.sql,
-        &statement.postgres_params(),
+        client,
+        &page.sql,
+        &page.postgres_params(),
         "listing transactions",
     )
     .await?

@@ -1,34 +1,28 @@
 //! Where time goes in spans, in PostgreSQL: span totals by op (and group), summed by the
-//! database per read of the [`Plan`] (span rows, span rollups) and the reads added up here.
+//! database per read of the plan (span rows, span rollups) and the reads added up here.
 
-use std::collections::{BTreeMap, HashMap};
+use deadpool_postgres::GenericClient;
 
 use super::super::sql::{self, get};
-use super::super::PgStore;
 use super::aggregates::run_reads;
+use crate::query::trace_queries::{plan_of, GroupNames, SpanReads, SpanTotalsByGroup};
 use crate::query::transaction_filter::{Filter, Table};
-use crate::query::transaction_reads::{rank_spans, SpanGroup, SpanTotals};
 use crate::query::{Dialect, Statement};
-use crate::rollup::{Plan, Read};
-use crate::{SpanAggregate, StoreResult, TransactionQuery};
+use crate::rollup::Read;
+use crate::StoreResult;
 
 /// The statement of one read, summed by op and group, with what it is for.
-fn span_read(
-    query: &TransactionQuery,
-    read: Read,
-    by_group: bool,
-    op_prefix: Option<&str>,
-) -> (Statement, &'static str) {
-    let mut filter = Filter::of_read(Dialect::Postgres, query, Table::Spans, read);
+fn span_read(reads: &SpanReads, read: Read) -> (Statement, &'static str) {
+    let mut filter = Filter::of_read(Dialect::Postgres, &reads.query, Table::Spans, read);
     let alias = match read {
         Read::Rows { .. } => "s",
         Read::Rollup { .. } => "r",
     };
-    if let Some(prefix) = op_prefix {
-        let prefix = filter.bind(prefix);
+    if let Some(prefix) = &reads.op_prefix {
+        let prefix = filter.bind(prefix.as_str());
         filter.and(&format!("starts_with({alias}.op, {prefix})"));
     }
-    let group = if by_group {
+    let group = if reads.by_group {
         format!("{alias}.group_hash")
     } else {
         "''".to_owned()
@@ -61,24 +55,18 @@ fn span_read(
     }
 }
 
-pub(in crate::postgres) async fn span_aggregates(
-    store: &PgStore,
-    query: &TransactionQuery,
-    by_group: bool,
-    op_prefix: Option<&str>,
-    limit: u64,
-) -> StoreResult<Vec<SpanAggregate>> {
-    let plan = Plan::new(&[(query.since, query.until)], !query.conditions.is_empty());
-    // One range: every read belongs to it, so each read is summed by the database.
-    let statements: Vec<(Statement, &str)> = plan
+/// Span totals by op (and group): each read summed by the database, the reads added up.
+pub(super) async fn totals<C: GenericClient>(
+    client: &C,
+    reads: &SpanReads,
+) -> StoreResult<SpanTotalsByGroup> {
+    let statements: Vec<(Statement, &str)> = plan_of(&reads.query)
         .reads()
         .into_iter()
-        .map(|read| span_read(query, read, by_group, op_prefix))
+        .map(|read| span_read(reads, read))
         .collect();
-    let client = store.client().await?;
-    let results = run_reads(&client, &statements).await?;
-    let mut groups: BTreeMap<SpanGroup, SpanTotals> = BTreeMap::new();
-    for rows in results {
+    let mut groups = SpanTotalsByGroup::new();
+    for rows in run_reads(client, &statements).await? {
         for row in &rows {
             groups
                 .entry((get(row, 0)?, get(row, 1)?))
@@ -86,37 +74,26 @@ pub(in crate::postgres) async fn span_aggregates(
                 .add_sums(row)?;
         }
     }
-    let ranked = rank_spans(groups, limit);
+    Ok(groups)
+}
 
-    let texts: HashMap<(i64, String), String> = if by_group && !ranked.is_empty() {
-        let projects: Vec<i64> = ranked.iter().map(|(_, t)| t.project_id).collect();
-        let hashes: Vec<&str> = ranked.iter().map(|((_, hash), _)| hash.as_str()).collect();
-        sql::query(
-            &client,
-            "SELECT g.project_id, g.group_hash, g.normalized
-             FROM span_groups g JOIN UNNEST($1::BIGINT[], $2::TEXT[]) AS u(project_id, hash)
-                 ON g.project_id = u.project_id AND g.group_hash = u.hash",
-            &[&projects, &hashes],
-            "naming span groups",
-        )
-        .await?
-        .iter()
-        .map(|row| Ok(((get(row, 0)?, get(row, 1)?), get(row, 2)?)))
-        .collect::<StoreResult<_>>()?
-    } else {
-        HashMap::new()
-    };
-    Ok(ranked
-        .into_iter()
-        .map(|((op, hash), totals)| SpanAggregate {
-            group: texts
-                .get(&(totals.project_id, hash))
-                .cloned()
-                .unwrap_or_default(),
-            op,
-            count: totals.count,
-            total_ms: totals.total_ms,
-            transactions: totals.segments,
-        })
-        .collect())
+/// The normalized text of span groups, in one read.
+pub(super) async fn group_names<C: GenericClient>(
+    client: &C,
+    groups: &[(i64, String)],
+) -> StoreResult<GroupNames> {
+    let projects: Vec<i64> = groups.iter().map(|(project, _)| *project).collect();
+    let hashes: Vec<&str> = groups.iter().map(|(_, hash)| hash.as_str()).collect();
+    sql::query(
+        client,
+        "SELECT g.project_id, g.group_hash, g.normalized
+         FROM span_groups g JOIN UNNEST($1::BIGINT[], $2::TEXT[]) AS u(project_id, hash)
+             ON g.project_id = u.project_id AND g.group_hash = u.hash",
+        &[&projects, &hashes],
+        "naming span groups",
+    )
+    .await?
+    .iter()
+    .map(|row| Ok(((get(row, 0)?, get(row, 1)?), get(row, 2)?)))
+    .collect()
 }

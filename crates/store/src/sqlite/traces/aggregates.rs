@@ -1,20 +1,23 @@
-//! Transaction summaries in SQLite: aggregates, series and duration histograms, each read as
-//! its [`Plan`] says (rollups for whole hours and days, rows for the edges) with the
-//! statements of [`crate::query::transaction_reads`], run one after another on the connection.
+//! Running the trace queries' reads in SQLite ([`RunReads`]): the statements of
+//! [`crate::query::transaction_reads`], run one after another on a reader connection, their
+//! rows handed over as they are stepped through.
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use rusqlite::{params_from_iter, Connection, Row};
 
 use super::super::error::DbContext;
 use super::super::SqliteStore;
+use super::{reads, span_aggregates};
+use crate::query::trace_queries::{
+    plan_of, GroupNames, RunReads, SpanReads, SpanTotalsByGroup, SummaryReads,
+};
 use crate::query::transaction_reads::{
-    self, add_durations, duration_read, finish, summary_read, thresholds_sql, RangeSummaries,
-    Ranges, Summaries,
+    add_durations, duration_read, summary_read, thresholds_sql, RangeSummaries, Summaries,
 };
 use crate::query::{Cells, Dialect, Statement};
-use crate::rollup::{self, Plan};
-use crate::{StoreResult, TransactionAggregate, TransactionQuery, UnixTime};
+use crate::{StoreResult, StoredTransaction, TransactionQuery};
 
 impl Cells for Row<'_> {
     fn int(&self, index: usize) -> StoreResult<i64> {
@@ -63,15 +66,11 @@ fn thresholds(conn: &Connection, organization_id: i64) -> StoreResult<HashMap<i6
 
 /// One summary per group per range: the reads of the ranges' plan, each row given to its
 /// range.
-fn summaries(
-    conn: &Connection,
-    query: &TransactionQuery,
-    ranges: &Ranges,
-    by_transaction: bool,
-) -> StoreResult<RangeSummaries> {
+fn summaries(conn: &Connection, reads: &SummaryReads) -> StoreResult<RangeSummaries> {
+    let query = &reads.query;
     let apdex = thresholds(conn, query.organization_id)?;
-    let plan = Plan::new(ranges, !query.conditions.is_empty());
-    let mut summaries = Summaries::new(&plan, ranges, by_transaction, apdex);
+    let plan = reads.plan();
+    let mut summaries = Summaries::new(&plan, &reads.ranges, reads.by_transaction, apdex);
     for read in plan.reads() {
         let statement = summary_read(Dialect::Sqlite, query, read);
         for_each_row(conn, &statement, "reading transactions", |row| {
@@ -81,56 +80,44 @@ fn summaries(
     Ok(summaries.into_ranges())
 }
 
-pub(in crate::sqlite) async fn aggregate_transactions(
-    store: &SqliteStore,
-    query: &TransactionQuery,
-    by_transaction: bool,
-) -> StoreResult<Vec<TransactionAggregate>> {
-    let query = query.clone();
-    store
-        .read(move |conn| {
-            let mut ranges =
-                summaries(conn, &query, &[(query.since, query.until)], by_transaction)?;
-            Ok(ranges.pop().map(finish).unwrap_or_default())
-        })
-        .await
+/// Durations with their counts: exact from rows, bucket bounds from rollups.
+fn durations(conn: &Connection, query: &TransactionQuery) -> StoreResult<Vec<(f64, u64)>> {
+    let mut points: Vec<(f64, u64)> = Vec::new();
+    let plan = plan_of(query);
+    for read in plan.reads() {
+        let statement = duration_read(Dialect::Sqlite, query, read);
+        for_each_row(conn, &statement, "reading durations", |row| {
+            add_durations(&mut points, read, row)
+        })?;
+    }
+    Ok(points)
 }
 
-pub(in crate::sqlite) async fn transaction_series(
-    store: &SqliteStore,
-    query: &TransactionQuery,
-    interval_secs: u64,
-) -> StoreResult<Vec<(UnixTime, TransactionAggregate)>> {
-    let buckets = rollup::series_ranges(query, interval_secs)?;
-    let query = query.clone();
-    store
-        .read(move |conn| {
-            let ranges = transaction_reads::bucket_ranges(&buckets);
-            let summaries = summaries(conn, &query, &ranges, false)?;
-            Ok(transaction_reads::series(&buckets, summaries))
-        })
-        .await
-}
+#[async_trait]
+impl RunReads for SqliteStore {
+    async fn read_summaries(&self, reads: SummaryReads) -> StoreResult<RangeSummaries> {
+        self.read(move |conn| summaries(conn, &reads)).await
+    }
 
-pub(in crate::sqlite) async fn duration_histogram(
-    store: &SqliteStore,
-    query: &TransactionQuery,
-    buckets: u32,
-) -> StoreResult<Vec<(f64, f64, u64)>> {
-    transaction_reads::check_histogram_buckets(buckets)?;
-    let query = query.clone();
-    store
-        .read(move |conn| {
-            // Durations with their counts: exact from rows, bucket bounds from rollups.
-            let mut points: Vec<(f64, u64)> = Vec::new();
-            let plan = Plan::new(&[(query.since, query.until)], !query.conditions.is_empty());
-            for read in plan.reads() {
-                let statement = duration_read(Dialect::Sqlite, &query, read);
-                for_each_row(conn, &statement, "reading durations", |row| {
-                    add_durations(&mut points, read, row)
-                })?;
-            }
-            Ok(rollup::equal_width_bins(&points, buckets))
-        })
-        .await
+    async fn read_durations(&self, query: TransactionQuery) -> StoreResult<Vec<(f64, u64)>> {
+        self.read(move |conn| durations(conn, &query)).await
+    }
+
+    async fn read_transactions(&self, page: Statement) -> StoreResult<Vec<StoredTransaction>> {
+        self.read(move |conn| reads::transactions(conn, &page))
+            .await
+    }
+
+    async fn read_span_totals(&self, reads: SpanReads) -> StoreResult<SpanTotalsByGroup> {
+        self.read(move |conn| span_aggregates::totals(conn, &reads))
+            .await
+    }
+
+    async fn read_span_group_names(&self, groups: Vec<(i64, String)>) -> StoreResult<GroupNames> {
+        self.read(move |conn| span_aggregates::group_names(conn, &groups))
+            .await
+    }
+
+    const DIALECT: Dialect = Dialect::Sqlite;
+    const TRANSACTION_COLUMNS: &'static str = reads::TRANSACTION_COLUMNS;
 }

@@ -1,18 +1,18 @@
 //! Reading transactions, spans and traces back from SQLite: one transaction with its data, a
 //! segment's spans, a trace (its transactions, spans and errors), a page of transactions.
 
-use rusqlite::{params, params_from_iter, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
 use super::super::error::{corrupt, DbContext};
 use super::super::{events, SqliteStore};
-use crate::query::{transaction_reads, Dialect};
-use crate::{StoreResult, StoredSpan, StoredTransaction, Trace, TransactionQuery, TransactionSort};
+use crate::query::{transaction_reads, Statement};
+use crate::{StoreResult, StoredSpan, StoredTransaction, Trace};
 
 /// Rows a trace read returns at most, per kind.
 const MAX_TRACE_ROWS: i64 = 10_000;
 
-const TRANSACTION_COLUMNS: &str = "t.project_id, t.event_id, t.trace_id, t.span_id, \
+pub(super) const TRANSACTION_COLUMNS: &str = "t.project_id, t.event_id, t.trace_id, t.span_id, \
      t.parent_span_id, t.name, t.op, t.status, t.start_ts, t.duration_ms, t.received, \
      t.environment, t.release, t.user_tag, t.platform, t.tags";
 
@@ -114,15 +114,8 @@ pub(in crate::sqlite) async fn trace(
                 .db("reading a trace's spans")?
                 .into_iter()
                 .collect::<StoreResult<Vec<_>>>()?;
-            let errors = events::of_trace(conn, organization_id, &trace_id)?
-                .into_iter()
-                .map(transaction_reads::trace_error)
-                .collect();
-            Ok(Trace {
-                transactions,
-                spans,
-                errors,
-            })
+            let events = events::of_trace(conn, organization_id, &trace_id)?;
+            Ok(transaction_reads::trace(transactions, spans, events))
         })
         .await
 }
@@ -196,33 +189,18 @@ fn span_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<StoredSpan>> {
     Ok(data.map(|data| StoredSpan { data, ..span }))
 }
 
-/// One page of the query's transactions, without their data.
-pub(in crate::sqlite) async fn list_transactions(
-    store: &SqliteStore,
-    query: &TransactionQuery,
-    sort: TransactionSort,
-    limit: u64,
-    offset: u64,
+/// The transactions (without data) of a page statement.
+pub(super) fn transactions(
+    conn: &Connection,
+    page: &Statement,
 ) -> StoreResult<Vec<StoredTransaction>> {
-    let statement = transaction_reads::list(
-        Dialect::Sqlite,
-        TRANSACTION_COLUMNS,
-        query,
-        sort,
-        limit,
-        offset,
-    );
-    store
-        .read(move |conn| {
-            conn.prepare_cached(&statement.sql)
-                .and_then(|mut stmt| {
-                    stmt.query_map(params_from_iter(statement.params.iter()), transaction_row)?
-                        .collect::<rusqlite::Result<Vec<_>>>()
-                })
-                .db("listing transactions")?
-                .into_iter()
-                .map(|row| row.finish(None))
-                .collect()
+    conn.prepare_cached(&page.sql)
+        .and_then(|mut stmt| {
+            stmt.query_map(params_from_iter(page.params.iter()), transaction_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
         })
-        .await
+        .db("listing transactions")?
+        .into_iter()
+        .map(|row| row.finish(None))
+        .collect()
 }

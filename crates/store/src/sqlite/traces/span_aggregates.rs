@@ -1,18 +1,18 @@
 //! Where time goes in spans, in SQLite: span totals by op (and group), read from span rows and
-//! span rollups as the [`Plan`] says and added up here, the op prefix tested per row.
+//! span rollups as the plan says and added up here, the op prefix tested per row.
 
 use std::collections::{BTreeMap, HashSet};
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::super::error::DbContext;
-use super::super::SqliteStore;
 use super::aggregates::for_each_row;
+use crate::query::trace_queries::{plan_of, GroupNames, SpanReads, SpanTotalsByGroup};
 use crate::query::transaction_filter::{Filter, Table};
-use crate::query::transaction_reads::{rank_spans, SpanGroup, SpanTotals};
+use crate::query::transaction_reads::SpanGroup;
 use crate::query::{Cells, Dialect, Statement};
-use crate::rollup::{Plan, Read};
-use crate::{SpanAggregate, StoreResult, TransactionQuery};
+use crate::rollup::Read;
+use crate::{StoreResult, TransactionQuery};
 
 /// The statement of one read: each span row as `op, group_hash, project_id, duration_ms,
 /// segment, start_ts`, or each span rollup row as `op, group_hash, project_id, count,
@@ -45,85 +45,62 @@ fn span_read(query: &TransactionQuery, read: Read) -> Statement {
     filter.statement(|filter| format!("SELECT {columns} FROM {table} WHERE {filter}"))
 }
 
-pub(in crate::sqlite) async fn span_aggregates(
-    store: &SqliteStore,
-    query: &TransactionQuery,
-    by_group: bool,
-    op_prefix: Option<&str>,
-    limit: u64,
-) -> StoreResult<Vec<SpanAggregate>> {
-    let query = query.clone();
-    let op_prefix = op_prefix.map(str::to_owned);
-    store
-        .read(move |conn| {
-            let plan = Plan::new(&[(query.since, query.until)], !query.conditions.is_empty());
-            let mut groups: BTreeMap<SpanGroup, SpanTotals> = BTreeMap::new();
-            // Segments already counted, per group: a span row counts its segment once.
-            let mut seen_segments: BTreeMap<SpanGroup, HashSet<String>> = BTreeMap::new();
-            for read in plan.reads() {
-                let statement = span_read(&query, read);
-                for_each_row(conn, &statement, "reading spans", |row| {
-                    let in_range = match read {
-                        Read::Rows { .. } => plan.range_of_row(row.real(5)?),
-                        Read::Rollup { granularity, .. } => {
-                            plan.range_of_rollup(granularity, row.int(6)?)
-                        }
-                    };
-                    let op = row.text(0)?;
-                    let wanted = op_prefix
-                        .as_deref()
-                        .is_none_or(|prefix| op.starts_with(prefix));
-                    if in_range.is_none() || !wanted {
-                        return Ok(());
-                    }
-                    let key = (
-                        op,
-                        if by_group {
-                            row.text(1)?
-                        } else {
-                            String::new()
-                        },
-                    );
-                    match read {
-                        Read::Rows { .. } => {
-                            let segments = seen_segments.entry(key.clone()).or_default();
-                            let totals = groups.entry(key).or_default();
-                            totals.project_id = row.int(2)?;
-                            totals.count += 1;
-                            totals.total_ms += row.real(3)?;
-                            totals.segments += u64::from(segments.insert(row.text(4)?));
-                        }
-                        Read::Rollup { .. } => groups.entry(key).or_default().add_sums(row)?,
-                    }
-                    Ok(())
-                })?;
+/// Span totals by op (and group), added up from span rows and rollups.
+pub(super) fn totals(conn: &Connection, reads: &SpanReads) -> StoreResult<SpanTotalsByGroup> {
+    let plan = plan_of(&reads.query);
+    let mut groups = SpanTotalsByGroup::new();
+    // Segments already counted, per group: a span row counts its segment once.
+    let mut seen_segments: BTreeMap<SpanGroup, HashSet<String>> = BTreeMap::new();
+    for read in plan.reads() {
+        let statement = span_read(&reads.query, read);
+        for_each_row(conn, &statement, "reading spans", |row| {
+            let in_range = match read {
+                Read::Rows { .. } => plan.range_of_row(row.real(5)?),
+                Read::Rollup { granularity, .. } => plan.range_of_rollup(granularity, row.int(6)?),
+            };
+            let op = row.text(0)?;
+            if in_range.is_none() || !reads.wants(&op) {
+                return Ok(());
             }
-            let mut normalized = conn
-                .prepare_cached(
-                    "SELECT normalized FROM span_groups WHERE project_id = ?1 AND group_hash = ?2",
-                )
-                .db("preparing a span group read")?;
-            rank_spans(groups, limit)
-                .into_iter()
-                .map(|((op, hash), totals)| {
-                    let group = if by_group {
-                        normalized
-                            .query_row(params![totals.project_id, hash], |row| row.get(0))
-                            .optional()
-                            .db("reading a span group")?
-                            .unwrap_or_default()
-                    } else {
-                        String::new()
-                    };
-                    Ok(SpanAggregate {
-                        op,
-                        group,
-                        count: totals.count,
-                        total_ms: totals.total_ms,
-                        transactions: totals.segments,
-                    })
-                })
-                .collect()
-        })
-        .await
+            let group = if reads.by_group {
+                row.text(1)?
+            } else {
+                String::new()
+            };
+            let key = (op, group);
+            match read {
+                Read::Rows { .. } => {
+                    let segments = seen_segments.entry(key.clone()).or_default();
+                    let totals = groups.entry(key).or_default();
+                    totals.project_id = row.int(2)?;
+                    totals.count += 1;
+                    totals.total_ms += row.real(3)?;
+                    totals.segments += u64::from(segments.insert(row.text(4)?));
+                }
+                Read::Rollup { .. } => groups.entry(key).or_default().add_sums(row)?,
+            }
+            Ok(())
+        })?;
+    }
+    Ok(groups)
+}
+
+/// The normalized text of each span group, one read each (the groups are few: a page).
+pub(super) fn group_names(conn: &Connection, groups: &[(i64, String)]) -> StoreResult<GroupNames> {
+    let mut normalized = conn
+        .prepare_cached(
+            "SELECT normalized FROM span_groups WHERE project_id = ?1 AND group_hash = ?2",
+        )
+        .db("preparing a span group read")?;
+    let mut names = GroupNames::new();
+    for (project_id, hash) in groups {
+        let name: Option<String> = normalized
+            .query_row(params![project_id, hash], |row| row.get(0))
+            .optional()
+            .db("reading a span group")?;
+        if let Some(name) = name {
+            names.insert((*project_id, hash.clone()), name);
+        }
+    }
+    Ok(names)
 }
