@@ -159,18 +159,16 @@ async fn latest_event_has_entries_tags_and_context() {
         &first[16..20],
         &first[20..]
     );
-    assert_eq!(
-        h.get(&format!("/api/0/projects/default/shop/events/{dashed}/"))
-            .await
-            .0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        h.get("/api/0/projects/default/shop/events/ffffffffffffffffffffffffffffffff/")
-            .await
-            .0,
-        StatusCode::NOT_FOUND
-    );
+    h.expect_status(
+        &format!("/api/0/projects/default/shop/events/{dashed}/"),
+        StatusCode::OK,
+    )
+    .await;
+    h.expect_status(
+        "/api/0/projects/default/shop/events/ffffffffffffffffffffffffffffffff/",
+        StatusCode::NOT_FOUND,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -394,12 +392,11 @@ async fn releases_follow_sentry_clis_calls() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(
-        h.get("/api/0/organizations/default/releases/unknown/")
-            .await
-            .0,
-        StatusCode::NOT_FOUND
-    );
+    h.expect_status(
+        "/api/0/organizations/default/releases/unknown/",
+        StatusCode::NOT_FOUND,
+    )
+    .await;
 }
 
 #[tokio::test]

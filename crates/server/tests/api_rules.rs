@@ -125,10 +125,10 @@ async fn rules_round_trip_through_create_read_update_delete() {
         .is_some_and(|d| d.ends_with('Z')));
 
     let one = format!("{}{id}/", rules_path());
-    let (status, read) = h.call_as(&token, "GET", &one, None).await;
+    let (status, read) = h.get_as(&token, &one).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(read, created);
-    let (_, list) = h.call_as(&token, "GET", rules_path(), None).await;
+    let (_, list) = h.get_as(&token, rules_path()).await;
     assert_eq!(
         list.as_array().map(Vec::len),
         Some(2),
@@ -154,16 +154,16 @@ async fn rules_round_trip_through_create_read_update_delete() {
     assert_eq!(updated["environment"], Value::Null);
     assert_eq!(updated["filters"], json!([]));
     assert_eq!(updated["actions"].as_array().map(Vec::len), Some(1));
-    let (_, read) = h.call_as(&token, "GET", &one, None).await;
+    let (_, read) = h.get_as(&token, &one).await;
     assert_eq!(read, updated);
 
     let (status, _) = h.call_as(&token, "DELETE", &one, None).await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let (status, _) = h.call_as(&token, "GET", &one, None).await;
+    let (status, _) = h.get_as(&token, &one).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = h.call_as(&token, "DELETE", &one, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, list) = h.call_as(&token, "GET", rules_path(), None).await;
+    let (_, list) = h.get_as(&token, rules_path()).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
 }
 
@@ -246,7 +246,7 @@ async fn invalid_rules_are_refused_naming_the_field() {
     let (status, _, _) = h.send(request).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // The invalid PUT leaves the rule as it was.
-    let (_, list) = h.call_as(&token, "GET", rules_path(), None).await;
+    let (_, list) = h.get_as(&token, rules_path()).await;
     let default_id = list[0]["id"].as_str().expect("id").to_string();
     let path = format!("{}{default_id}/", rules_path());
     let (status, answer) = h
@@ -254,7 +254,7 @@ async fn invalid_rules_are_refused_naming_the_field() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert!(answer["frequency"].is_array());
-    let (_, after) = h.call_as(&token, "GET", &path, None).await;
+    let (_, after) = h.get_as(&token, &path).await;
     assert_eq!(after, list[0]);
 }
 
@@ -272,7 +272,7 @@ async fn rule_writes_need_a_write_scope() {
         h.api("PUT", &path, Some(sentry_rule_body(1))).await.0,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(h.get(&path).await.0, StatusCode::OK);
+    h.expect_status(&path, StatusCode::OK).await;
 }
 
 #[tokio::test]
@@ -339,20 +339,16 @@ async fn rules_of_other_organizations_and_projects_are_not_found() {
     // A rule of another project of the same organization is not this project's either.
     let second_rule = h.store.alert_rules(second.id).await.expect("rules")[0].id;
     let (status, _) = h
-        .call_as(
+        .get_as(
             &token,
-            "GET",
             &format!("/api/0/projects/default/shop/rules/{second_rule}/"),
-            None,
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = h
-        .call_as(
+        .get_as(
             &token,
-            "GET",
             &format!("/api/0/projects/default/second/rules/{second_rule}/"),
-            None,
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -451,12 +447,7 @@ async fn add_rule(h: &Harness, token: &str, actions: Value) -> String {
 async fn settled_notifications(h: &Harness, token: &str) -> Vec<Value> {
     for _ in 0..300 {
         let (status, body) = h
-            .call_as(
-                token,
-                "GET",
-                "/api/0/projects/default/shop/notifications/",
-                None,
-            )
+            .get_as(token, "/api/0/projects/default/shop/notifications/")
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let list = body.as_array().expect("list").clone();
@@ -531,12 +522,7 @@ async fn a_new_issue_posts_the_webhook_and_slack_once_and_records_the_activity()
     }
 
     let (status, activity) = h
-        .call_as(
-            &token,
-            "GET",
-            &format!("/api/0/issues/{issue_id}/activities/"),
-            None,
-        )
+        .get_as(&token, &format!("/api/0/issues/{issue_id}/activities/"))
         .await;
     assert_eq!(status, StatusCode::OK, "{activity}");
     let entries = activity["activity"].as_array().expect("activity list");
@@ -613,12 +599,7 @@ async fn emails_without_smtp_are_recorded_as_undeliverable() {
     // Nothing was sent, so the issue's activity records no notification.
     let issue_id = email["issueId"].as_str().expect("issue id");
     let (status, activity) = h
-        .call_as(
-            &token,
-            "GET",
-            &format!("/api/0/issues/{issue_id}/activities/"),
-            None,
-        )
+        .get_as(&token, &format!("/api/0/issues/{issue_id}/activities/"))
         .await;
     assert_eq!(status, StatusCode::OK);
     let entries = activity["activity"].as_array().expect("activity list");
@@ -628,11 +609,9 @@ async fn emails_without_smtp_are_recorded_as_undeliverable() {
     );
 
     let (status, body) = h
-        .call_as(
+        .get_as(
             &token,
-            "GET",
             "/api/0/projects/default/shop/notifications/?limit=0",
-            None,
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -891,7 +870,7 @@ async fn an_issue_ignored_for_a_while_reappears_with_its_next_event_after_it() {
     ingest(&h, 2, &error_event("KeyError", "'sku'")).await;
     let posts = hook.wait_for(1).await;
     assert_eq!(posts.len(), 1, "{posts:?}");
-    let (_, issue) = h.call_as(&token, "GET", &path, None).await;
+    let (_, issue) = h.get_as(&token, &path).await;
     assert_eq!(issue["status"], "unresolved", "{issue}");
     let notifications = settled_notifications(&h, &token).await;
     let back: Vec<&Value> = notifications

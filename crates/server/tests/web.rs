@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use common::page::{csrf_of, fetch, get, get_as, login, login_answer, post};
+use common::page::{csrf_of, fetch, get, login_answer, post, Session};
 use common::{ingest, Harness, PASSWORD};
 use serde_json::{json, Value};
 use vigil_store::prelude::*;
@@ -112,8 +112,8 @@ async fn logged_out_visitor_gets_the_login_form_then_lands_where_they_were_going
         set.contains("HttpOnly") && set.contains("SameSite=Lax"),
         "{set}"
     );
-    let session = answer.cookie("vigil_session").expect("session");
-    let page = get_as(&h, next, &session).await;
+    let session = Session::new(&h, answer.cookie("vigil_session").expect("session"));
+    let page = session.get(next).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("admin@example.com"));
 
@@ -168,29 +168,25 @@ async fn forms_without_the_right_csrf_token_are_rejected() {
 
     ingest(&h, 1, &zero_division(3, 2)).await;
     let id = only_issue_id(&h).await;
-    let session = login(&h).await;
-    let cookie = format!("vigil_session={session}");
+    let session = Session::admin(&h).await;
     let path = format!("/organizations/default/issues/{id}/status/");
     for form in [
         vec![("status", "resolved")],
         vec![("status", "resolved"), ("csrf", "0000")],
     ] {
-        let answer = post(&h, &path, &cookie, &form).await;
+        let answer = session.post(&path, &form).await;
         assert_eq!(answer.status, StatusCode::FORBIDDEN, "{form:?}");
     }
-    let other_session = login(&h).await;
+    let other_session = Session::admin(&h).await;
     let foreign_token = csrf_of(
-        &get(&h, "/organizations/default/issues/", Some(&other_session))
+        &other_session
+            .get("/organizations/default/issues/")
             .await
             .body,
     );
-    let answer = post(
-        &h,
-        &path,
-        &cookie,
-        &[("status", "resolved"), ("csrf", &foreign_token)],
-    )
-    .await;
+    let answer = session
+        .post(&path, &[("status", "resolved"), ("csrf", &foreign_token)])
+        .await;
     assert_eq!(
         answer.status,
         StatusCode::FORBIDDEN,
@@ -199,29 +195,21 @@ async fn forms_without_the_right_csrf_token_are_rejected() {
     let issue = h.store.issue_by_id(id).await.expect("read").expect("issue");
     assert_eq!(issue.status, vigil_store::IssueStatus::Unresolved);
 
-    let token = csrf_of(
-        &get_as(&h, "/organizations/default/issues/", &session)
-            .await
-            .body,
-    );
-    let answer = post(
-        &h,
-        &path,
-        &cookie,
-        &[("status", "resolved"), ("csrf", &token)],
-    )
-    .await;
+    let token = csrf_of(&session.get("/organizations/default/issues/").await.body);
+    let answer = session
+        .post(&path, &[("status", "resolved"), ("csrf", &token)])
+        .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     let issue = h.store.issue_by_id(id).await.expect("read").expect("issue");
     assert_eq!(issue.status, vigil_store::IssueStatus::Resolved);
 
-    let answer = post(&h, "/auth/logout/", &cookie, &[]).await;
+    let answer = session.post("/auth/logout/", &[]).await;
     assert_eq!(
         answer.status,
         StatusCode::FORBIDDEN,
         "logout needs the token too"
     );
-    let answer = post(&h, "/auth/logout/", &cookie, &[("csrf", &token)]).await;
+    let answer = session.post("/auth/logout/", &[("csrf", &token)]).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
     assert_eq!(answer.cookie("vigil_session").as_deref(), Some(""));
 }
@@ -234,10 +222,10 @@ async fn a_member_of_another_organization_gets_404_never_data() {
     h.member_of("other", "eve@example.com").await;
 
     let answer = login_answer(&h, "eve@example.com", PASSWORD, "").await;
-    let session = answer.cookie("vigil_session").expect("session");
-    let home = get_as(&h, "/", &session).await;
+    let session = Session::new(&h, answer.cookie("vigil_session").expect("session"));
+    let home = session.get("/").await;
     assert_eq!(home.location(), "/organizations/other/issues/");
-    let own = get_as(&h, "/organizations/other/issues/", &session).await;
+    let own = session.get("/organizations/other/issues/").await;
     assert_eq!(own.status, StatusCode::OK);
     assert!(
         !own.body.contains("ZeroDivisionError"),
@@ -252,33 +240,30 @@ async fn a_member_of_another_organization_gets_404_never_data() {
         "/organizations/default/projects/shop/".to_string(),
         "/settings/default/projects/shop/keys/".to_string(),
     ] {
-        let page = get_as(&h, &path, &session).await;
+        let page = session.get(&path).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
         assert!(
             !page.body.contains("ZeroDivisionError") && !page.body.contains(&h.key.public_key),
             "{path}"
         );
     }
-    let cookie = format!("vigil_session={session}");
-    let answer = post(
-        &h,
-        &format!("/organizations/other/issues/{id}/status/"),
-        &cookie,
-        &[("status", "resolved"), ("csrf", &token)],
-    )
-    .await;
+    let answer = session
+        .post(
+            &format!("/organizations/other/issues/{id}/status/"),
+            &[("status", "resolved"), ("csrf", &token)],
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
-    let answer = post(
-        &h,
-        "/organizations/other/issues/bulk/",
-        &cookie,
-        &[
-            ("status", "resolved"),
-            ("id", &id.to_string()),
-            ("csrf", &token),
-        ],
-    )
-    .await;
+    let answer = session
+        .post(
+            "/organizations/other/issues/bulk/",
+            &[
+                ("status", "resolved"),
+                ("id", &id.to_string()),
+                ("csrf", &token),
+            ],
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
     let issue = h.store.issue_by_id(id).await.expect("read").expect("issue");
     assert_eq!(issue.status, vigil_store::IssueStatus::Unresolved);
@@ -294,44 +279,31 @@ async fn list_and_detail_pages_show_what_the_issue_holds() {
     key_error["environment"] = json!("staging");
     key_error["user"] = json!({"id": "8", "email": "kim@example.com"});
     ingest(&h, 2, &key_error).await;
-    let session = login(&h).await;
+    let session = Session::admin(&h).await;
     // Both users have ids, so the `user` tag is `id:…`; `user.email:` still finds each.
-    let by_email = get_as(
-        &h,
-        "/organizations/default/issues/?query=user.email%3Akim%40example.com",
-        &session,
-    )
-    .await;
+    let by_email = session
+        .get("/organizations/default/issues/?query=user.email%3Akim%40example.com")
+        .await;
     assert!(by_email.body.contains("KeyError"), "{}", by_email.body);
     assert!(!by_email.body.contains("ZeroDivisionError: division"));
-    let not_email = get_as(
-        &h,
-        "/organizations/default/issues/?query=%21user.email%3Akim%40example.com",
-        &session,
-    )
-    .await;
+    let not_email = session
+        .get("/organizations/default/issues/?query=%21user.email%3Akim%40example.com")
+        .await;
     assert!(not_email.body.contains("ZeroDivisionError: division"));
     assert!(!not_email.body.contains("KeyError: "));
 
-    let list = get_as(&h, "/organizations/default/issues/", &session).await;
+    let list = session.get("/organizations/default/issues/").await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.body.contains("ZeroDivisionError: division by zero"));
     assert!(list.body.contains("KeyError"));
     assert!(list.body.contains("<svg"), "sparklines");
-    let search = get_as(
-        &h,
-        "/organizations/default/issues/?query=is%3Aunresolved+environment%3Aproduction+division",
-        &session,
-    )
+    let search = session.get("/organizations/default/issues/?query=is%3Aunresolved+environment%3Aproduction+division")
     .await;
     assert!(search.body.contains("ZeroDivisionError"));
     assert!(!search.body.contains("KeyError: "), "{}", search.body);
-    let staging = get_as(
-        &h,
-        "/organizations/default/issues/?environment=staging",
-        &session,
-    )
-    .await;
+    let staging = session
+        .get("/organizations/default/issues/?environment=staging")
+        .await;
     assert!(staging.body.contains("KeyError"));
     assert!(!staging.body.contains("ZeroDivisionError: division"));
     assert!(
@@ -341,24 +313,18 @@ async fn list_and_detail_pages_show_what_the_issue_holds() {
         "the environment selector lists what was seen: {}",
         staging.body
     );
-    let settings = get_as(&h, "/settings/default/projects/shop/keys/", &session).await;
+    let settings = session.get("/settings/default/projects/shop/keys/").await;
     assert!(settings.body.contains("Environments seen"));
     assert!(
         settings.body.contains("<th>production</th>") && settings.body.contains("<th>staging</th>")
     );
-    let resolved = get_as(
-        &h,
-        "/organizations/default/issues/?query=is%3Aresolved",
-        &session,
-    )
-    .await;
+    let resolved = session
+        .get("/organizations/default/issues/?query=is%3Aresolved")
+        .await;
     assert!(resolved.body.contains("No issues match"));
-    let bad = get_as(
-        &h,
-        "/organizations/default/issues/?query=is%3Asleeping",
-        &session,
-    )
-    .await;
+    let bad = session
+        .get("/organizations/default/issues/?query=is%3Asleeping")
+        .await;
     assert!(bad.body.contains("Invalid search"));
 
     // The API's permalink is the detail page.
@@ -369,7 +335,7 @@ async fn list_and_detail_pages_show_what_the_issue_holds() {
     let path = permalink
         .strip_prefix("http://127.0.0.1:9000")
         .expect("under the public URL");
-    let detail = get_as(&h, path, &session).await;
+    let detail = session.get(path).await;
     assert_eq!(detail.status, StatusCode::OK);
     let body = &detail.body;
     for needle in [
@@ -396,14 +362,14 @@ async fn list_and_detail_pages_show_what_the_issue_holds() {
         0,
         "in-app only by default"
     );
-    let full = get_as(&h, &format!("{path}?frames=full"), &session).await;
+    let full = session.get(&format!("{path}?frames=full")).await;
     assert_eq!(full.body.matches("class=\"frame system\"").count(), 2);
 
-    let events = get_as(&h, &format!("{path}events/"), &session).await;
+    let events = session.get(&format!("{path}events/")).await;
     assert!(events.body.contains(&format!("{:032x}", 1)));
-    let one = get_as(&h, &format!("{path}?event={:032x}", 1), &session).await;
+    let one = session.get(&format!("{path}?event={:032x}", 1)).await;
     assert_eq!(one.status, StatusCode::OK);
-    let missing = get_as(&h, &format!("{path}?event={:032x}", 99), &session).await;
+    let missing = session.get(&format!("{path}?event={:032x}", 99)).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
@@ -412,10 +378,10 @@ async fn an_issue_with_100_frames_and_100_breadcrumbs_renders_them_all() {
     let h = Harness::new().await;
     ingest(&h, 1, &zero_division(100, 100)).await;
     let id = only_issue_id(&h).await;
-    let session = login(&h).await;
+    let session = Session::admin(&h).await;
     let path = format!("/organizations/default/issues/{id}/?frames=full");
     let started = Instant::now();
-    let page = get_as(&h, &path, &session).await;
+    let page = session.get(&path).await;
     let elapsed = started.elapsed();
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(page.body.matches("<li class=\"frame ").count(), 100);
@@ -426,7 +392,7 @@ async fn an_issue_with_100_frames_and_100_breadcrumbs_renders_them_all() {
     let mut best = elapsed;
     for _ in 0..5 {
         let started = Instant::now();
-        get_as(&h, &path, &session).await;
+        session.get(&path).await;
         best = best.min(started.elapsed());
     }
     eprintln!("issue page with 100 frames and 100 breadcrumbs: {best:?} (best of 6, debug or release as built)");
@@ -435,39 +401,35 @@ async fn an_issue_with_100_frames_and_100_breadcrumbs_renders_them_all() {
 #[tokio::test]
 async fn project_pages_create_onboard_and_manage_keys() {
     let h = Harness::new().await;
-    let session = login(&h).await;
-    let cookie = format!("vigil_session={session}");
-    let projects = get_as(&h, "/organizations/default/projects/", &session).await;
+    let session = Session::admin(&h).await;
+    let projects = session.get("/organizations/default/projects/").await;
     let token = csrf_of(&projects.body);
-    let answer = post(
-        &h,
-        "/organizations/default/projects/",
-        &cookie,
-        &[
-            ("csrf", &token),
-            ("slug", "web"),
-            ("platform", "python-django"),
-        ],
-    )
-    .await;
+    let answer = session
+        .post(
+            "/organizations/default/projects/",
+            &[
+                ("csrf", &token),
+                ("slug", "web"),
+                ("platform", "python-django"),
+            ],
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     assert_eq!(answer.location(), "/organizations/default/projects/web/");
-    let again = post(
-        &h,
-        "/organizations/default/projects/",
-        &cookie,
-        &[("csrf", &token), ("slug", "web"), ("platform", "python")],
-    )
-    .await;
+    let again = session
+        .post(
+            "/organizations/default/projects/",
+            &[("csrf", &token), ("slug", "web"), ("platform", "python")],
+        )
+        .await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
     assert!(again.body.contains("already a project"));
-    let bad = post(
-        &h,
-        "/organizations/default/projects/",
-        &cookie,
-        &[("csrf", &token), ("slug", "Not A Slug")],
-    )
-    .await;
+    let bad = session
+        .post(
+            "/organizations/default/projects/",
+            &[("csrf", &token), ("slug", "Not A Slug")],
+        )
+        .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 
     let org = h
@@ -483,7 +445,7 @@ async fn project_pages_create_onboard_and_manage_keys() {
         .expect("read")
         .expect("project");
     let key = &h.store.list_keys(project.id).await.expect("keys")[0];
-    let page = get_as(&h, "/organizations/default/projects/web/", &session).await;
+    let page = session.get("/organizations/default/projects/web/").await;
     assert!(page.body.contains("Waiting for the first event"));
     assert!(page.body.contains("http-equiv=\"refresh\""));
     let dsn = format!("http://{}@127.0.0.1:9000/{}", key.public_key, project.id);
@@ -497,37 +459,32 @@ async fn project_pages_create_onboard_and_manage_keys() {
     // The shop project's first event turns its page into a link.
     ingest(&h, 1, &zero_division(2, 1)).await;
     let id = only_issue_id(&h).await;
-    let shop = get_as(&h, "/organizations/default/projects/shop/", &session).await;
+    let shop = session.get("/organizations/default/projects/shop/").await;
     assert!(!shop.body.contains("Waiting for the first event"));
     assert!(shop
         .body
         .contains(&format!("/organizations/default/issues/{id}/")));
 
     let keys_path = "/settings/default/projects/web/keys/";
-    let keys = get_as(&h, keys_path, &session).await;
+    let keys = session.get(keys_path).await;
     assert!(keys.body.contains(&dsn));
     let token = csrf_of(&keys.body);
     let key_path = format!("{keys_path}{}/", key.public_key);
-    let answer = post(
-        &h,
-        &key_path,
-        &cookie,
-        &[("csrf", &token), ("action", "disable")],
-    )
-    .await;
+    let answer = session
+        .post(&key_path, &[("csrf", &token), ("action", "disable")])
+        .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-    let answer = post(
-        &h,
-        &key_path,
-        &cookie,
-        &[
-            ("csrf", &token),
-            ("action", "rate_limit"),
-            ("count", "100"),
-            ("window", "60"),
-        ],
-    )
-    .await;
+    let answer = session
+        .post(
+            &key_path,
+            &[
+                ("csrf", &token),
+                ("action", "rate_limit"),
+                ("count", "100"),
+                ("window", "60"),
+            ],
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     let read = h
         .store
@@ -543,23 +500,21 @@ async fn project_pages_create_onboard_and_manage_keys() {
             window_secs: 60
         })
     );
-    let answer = post(&h, &key_path, &cookie, &[("action", "enable")]).await;
+    let answer = session.post(&key_path, &[("action", "enable")]).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
 
-    let answer = post(&h, keys_path, &cookie, &[("csrf", &token), ("label", "CI")]).await;
+    let answer = session
+        .post(keys_path, &[("csrf", &token), ("label", "CI")])
+        .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     let keys = h.store.list_keys(project.id).await.expect("keys");
     assert_eq!(keys.len(), 2);
     assert_eq!(keys[1].label, "CI");
-    let page = get_as(&h, keys_path, &session).await;
+    let page = session.get(keys_path).await;
     assert!(page.body.contains(&keys[1].public_key));
-    let answer = post(
-        &h,
-        &key_path,
-        &cookie,
-        &[("csrf", &token), ("action", "delete")],
-    )
-    .await;
+    let answer = session
+        .post(&key_path, &[("csrf", &token), ("action", "delete")])
+        .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     let keys = h.store.list_keys(project.id).await.expect("keys");
     assert_eq!(
@@ -620,8 +575,8 @@ async fn chained_exceptions_http_breadcrumbs_and_messages_are_shown() {
         &json!({"platform": "python", "level": "warning", "message": "disk almost full"}),
     )
     .await;
-    let session = login(&h).await;
-    let list = get_as(&h, "/organizations/default/issues/", &session).await;
+    let session = Session::admin(&h).await;
+    let list = session.get("/organizations/default/issues/").await;
     assert!(list.body.contains("disk almost full"), "{}", list.body);
 
     let issues = h.issues().await;
@@ -629,12 +584,9 @@ async fn chained_exceptions_http_breadcrumbs_and_messages_are_shown() {
         .iter()
         .find(|i| i.title.starts_with("RuntimeError"))
         .expect("the chained issue");
-    let page = get_as(
-        &h,
-        &format!("/organizations/default/issues/{}/", chained.id),
-        &session,
-    )
-    .await;
+    let page = session
+        .get(&format!("/organizations/default/issues/{}/", chained.id))
+        .await;
     let body = &page.body;
     let raised = body.find("checkout failed").expect("the raised exception");
     let cause = body.find("ConnectionError").expect("its cause");
@@ -650,12 +602,9 @@ async fn chained_exceptions_http_breadcrumbs_and_messages_are_shown() {
         .iter()
         .find(|i| i.title.contains("disk almost full"))
         .expect("the message issue");
-    let page = get_as(
-        &h,
-        &format!("/organizations/default/issues/{}/", message.id),
-        &session,
-    )
-    .await;
+    let page = session
+        .get(&format!("/organizations/default/issues/{}/", message.id))
+        .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("<h2>Message</h2>"), "{}", page.body);
 }
@@ -693,8 +642,8 @@ async fn pages_live_under_the_public_urls_path() {
     assert_eq!(answer.location(), "/sentry/organizations/default/issues/");
     let set = answer.set_cookie("vigil_session").unwrap_or_default();
     assert!(set.contains("Path=/sentry/"), "{set}");
-    let session = answer.cookie("vigil_session").expect("session");
-    let list = get_as(&h, "/sentry/organizations/default/issues/", &session).await;
+    let session = Session::new(&h, answer.cookie("vigil_session").expect("session"));
+    let list = session.get("/sentry/organizations/default/issues/").await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list
         .body
@@ -713,10 +662,10 @@ async fn older_and_newer_step_through_the_issues_events() {
         ingest(&h, n, &event).await;
     }
     let id = only_issue_id(&h).await;
-    let session = login(&h).await;
+    let session = Session::admin(&h).await;
     let base = format!("/organizations/default/issues/{id}/");
     let event = |n: u32| format!("{n:032x}");
-    let middle = get_as(&h, &format!("{base}?event={}", event(2)), &session).await;
+    let middle = session.get(&format!("{base}?event={}", event(2))).await;
     assert!(
         middle
             .body
@@ -727,7 +676,7 @@ async fn older_and_newer_step_through_the_issues_events() {
     assert!(middle
         .body
         .contains(&format!("href=\"{base}?event={}\" rel=\"next\"", event(3))));
-    let latest = get_as(&h, &base, &session).await;
+    let latest = session.get(&base).await;
     assert!(latest
         .body
         .contains(&format!("?event={}\" rel=\"prev\"", event(2))));

@@ -7,11 +7,11 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::page::{csrf_of, get_as, login_as, post_as};
+use common::page::{csrf_of, Session};
 use common::{envelope, Harness};
 use serde_json::json;
-use vigil_store::{Firing, NewNotification, NotificationOutcome};
 use vigil_store::prelude::*;
+use vigil_store::{Firing, NewNotification, NotificationOutcome};
 
 const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
 const FREQUENCY: &str = "sentry.rules.conditions.event_frequency.EventFrequencyCondition";
@@ -69,11 +69,11 @@ fn spike_rules(rules: &[vigil_store::AlertRule]) -> Vec<&vigil_store::AlertRule>
 #[tokio::test]
 async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
     let h = Harness::new().await;
-    let session = login_as(&h, "admin@example.com").await;
+    let session = Session::admin(&h).await;
 
     // The project's default rule (a new issue → email) is on the organization's list, and the
     // keys page links to it.
-    let list = get_as(&h, "/organizations/default/alerts/rules/", &session).await;
+    let list = session.get("/organizations/default/alerts/rules/").await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     assert!(list.body.contains("id=\"project-shop\""), "{}", list.body);
     assert!(
@@ -84,16 +84,13 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
     assert!(list
         .body
         .contains("/organizations/default/alerts/rules/shop/new/"));
-    let keys = get_as(&h, "/settings/default/projects/shop/keys/", &session).await;
+    let keys = session.get("/settings/default/projects/shop/keys/").await;
     assert!(keys.body.contains("/organizations/default/alerts/rules/"));
 
     // A new rule from the form is stored as the rules API stores it.
-    let new = get_as(
-        &h,
-        "/organizations/default/alerts/rules/shop/new/",
-        &session,
-    )
-    .await;
+    let new = session
+        .get("/organizations/default/alerts/rules/shop/new/")
+        .await;
     assert_eq!(new.status, StatusCode::OK, "{}", new.body);
     for name in [
         "conditions-2-id",
@@ -104,15 +101,14 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
         assert!(new.body.contains(&format!("name=\"{name}\"")), "{name}");
     }
     let csrf = csrf_of(&new.body);
-    let created = post_as(
-        &h,
-        "/organizations/default/alerts/rules/shop/new/",
-        &session,
-        &spike_rule(&csrf, "Checkout spikes", "http://127.0.0.1:9/hook"),
-    )
-    .await;
+    let created = session
+        .post(
+            "/organizations/default/alerts/rules/shop/new/",
+            &spike_rule(&csrf, "Checkout spikes", "http://127.0.0.1:9/hook"),
+        )
+        .await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
-    let rules = h.store.alert_rules(h.project.id).await.expect("rules");
+    let rules = h.alert_rules().await;
     let found = spike_rules(&rules);
     assert_eq!(found.len(), 1, "{rules:?}");
     let rule = found[0].clone();
@@ -143,7 +139,7 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
 
     // Its page shows the form filled in.
     let rule_path = format!("/organizations/default/alerts/rules/shop/{}/", rule.id);
-    let shown = get_as(&h, &format!("{rule_path}?saved=1"), &session).await;
+    let shown = session.get(&format!("{rule_path}?saved=1")).await;
     assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
     assert!(shown.body.contains("Saved."));
     assert!(shown.body.contains("value=\"Checkout spikes\""));
@@ -153,7 +149,7 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
         shown.body.contains("<option value=\"1m\" selected"),
         "interval"
     );
-    let listed = get_as(&h, "/organizations/default/alerts/rules/", &session).await;
+    let listed = session.get("/organizations/default/alerts/rules/").await;
     assert!(listed
         .body
         .contains("The issue is seen more than 5 times in one minute"));
@@ -162,28 +158,27 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
     // Editing replaces it: now an email to a member, for a new issue.
     let csrf = csrf_of(&shown.body);
     let admin_id = admin.id.to_string();
-    let edited = post_as(
-        &h,
-        &rule_path,
-        &session,
-        &[
-            ("csrf", csrf.as_str()),
-            ("name", "New checkout issues"),
-            ("environment", ""),
-            ("frequency", "30"),
-            ("action_match", "all"),
-            ("filter_match", "all"),
-            ("conditions-0-id", FIRST_SEEN),
-            ("levels-0-match", ""),
-            ("tags-0-key", ""),
-            ("actions-0-kind", "email"),
-            ("actions-0-target_type", "Member"),
-            ("actions-0-member", admin_id.as_str()),
-            ("actions-0-fallthrough", "NoOne"),
-            ("actions-0-url", "http://ignored.example/"),
-        ],
-    )
-    .await;
+    let edited = session
+        .post(
+            &rule_path,
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "New checkout issues"),
+                ("environment", ""),
+                ("frequency", "30"),
+                ("action_match", "all"),
+                ("filter_match", "all"),
+                ("conditions-0-id", FIRST_SEEN),
+                ("levels-0-match", ""),
+                ("tags-0-key", ""),
+                ("actions-0-kind", "email"),
+                ("actions-0-target_type", "Member"),
+                ("actions-0-member", admin_id.as_str()),
+                ("actions-0-fallthrough", "NoOne"),
+                ("actions-0-url", "http://ignored.example/"),
+            ],
+        )
+        .await;
     assert_eq!(edited.status, StatusCode::SEE_OTHER, "{}", edited.body);
     let rule = h
         .store
@@ -199,7 +194,7 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
     assert_eq!(rule.actions[0]["id"], EMAIL);
     assert_eq!(rule.actions[0]["targetType"], "Member");
     assert_eq!(rule.actions[0]["targetIdentifier"], admin.id);
-    let listed = get_as(&h, "/organizations/default/alerts/rules/", &session).await;
+    let listed = session.get("/organizations/default/alerts/rules/").await;
     assert!(
         listed.body.contains("Email admin@example.com"),
         "{}",
@@ -207,47 +202,35 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
     );
 
     // Deleting asks first, then deletes.
-    let confirm = get_as(&h, &format!("{rule_path}delete/"), &session).await;
+    let confirm = session.get(&format!("{rule_path}delete/")).await;
     assert_eq!(confirm.status, StatusCode::OK);
     assert!(confirm.body.contains("Delete “New checkout issues”?"));
     assert!(h.store.alert_rule(rule.id).await.expect("read").is_some());
     let csrf = csrf_of(&confirm.body);
-    let deleted = post_as(
-        &h,
-        &format!("{rule_path}delete/"),
-        &session,
-        &[("csrf", csrf.as_str())],
-    )
-    .await;
+    let deleted = session
+        .post(&format!("{rule_path}delete/"), &[("csrf", csrf.as_str())])
+        .await;
     assert_eq!(deleted.status, StatusCode::SEE_OTHER);
     assert_eq!(deleted.location(), "/organizations/default/alerts/rules/");
     assert!(h.store.alert_rule(rule.id).await.expect("read").is_none());
-    let gone = get_as(&h, &rule_path, &session).await;
+    let gone = session.get(&rule_path).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn a_wrong_rule_is_shown_back_with_the_field_and_nothing_is_stored() {
     let h = Harness::new().await;
-    let session = login_as(&h, "admin@example.com").await;
-    let new = get_as(
-        &h,
-        "/organizations/default/alerts/rules/shop/new/",
-        &session,
-    )
-    .await;
+    let session = Session::admin(&h).await;
+    let new = session
+        .get("/organizations/default/alerts/rules/shop/new/")
+        .await;
     let csrf = csrf_of(&new.body);
-    let before = h
-        .store
-        .alert_rules(h.project.id)
-        .await
-        .expect("rules")
-        .len();
+    let before = h.alert_rules().await.len();
     let path = "/organizations/default/alerts/rules/shop/new/";
 
     // A webhook that is not http(s).
     let mut form = spike_rule(&csrf, "Checkout spikes", "ftp://files.example/hook");
-    let refused = post_as(&h, path, &session, &form).await;
+    let refused = session.post(path, &form).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     assert!(refused.body.contains("role=\"alert\""));
     assert!(refused.body.contains("actions"), "{}", refused.body);
@@ -257,7 +240,7 @@ async fn a_wrong_rule_is_shown_back_with_the_field_and_nothing_is_stored() {
     // A frequency condition without an interval.
     form = spike_rule(&csrf, "Checkout spikes", "https://hooks.example/x");
     form.retain(|(k, _)| *k != "conditions-0-interval");
-    let refused = post_as(&h, path, &session, &form).await;
+    let refused = session.post(path, &form).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     assert!(refused.body.contains("conditions"), "{}", refused.body);
 
@@ -273,7 +256,7 @@ async fn a_wrong_rule_is_shown_back_with_the_field_and_nothing_is_stored() {
                 pair.1 = value;
             }
         }
-        let refused = post_as(&h, path, &session, &form).await;
+        let refused = session.post(path, &form).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{field}");
         let error = &refused.body[refused.body.find("role=\"alert\"").expect("error shown")..];
         assert!(
@@ -281,40 +264,26 @@ async fn a_wrong_rule_is_shown_back_with_the_field_and_nothing_is_stored() {
             "{field}: {error}"
         );
     }
-    assert_eq!(
-        h.store
-            .alert_rules(h.project.id)
-            .await
-            .expect("rules")
-            .len(),
-        before
-    );
+    assert_eq!(h.alert_rules().await.len(), before);
 
     // Without the CSRF token nothing is even parsed.
     let mut form = spike_rule("forged", "Checkout spikes", "https://hooks.example/x");
     form.retain(|(k, _)| *k != "csrf");
-    let forged = post_as(&h, path, &session, &form).await;
+    let forged = session.post(path, &form).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        h.store
-            .alert_rules(h.project.id)
-            .await
-            .expect("rules")
-            .len(),
-        before
-    );
+    assert_eq!(h.alert_rules().await.len(), before);
 }
 
 #[tokio::test]
 async fn other_organizations_rules_are_not_found() {
     let h = Harness::new().await;
-    let default_rule = h.store.alert_rules(h.project.id).await.expect("rules")[0].clone();
+    let default_rule = h.alert_rules().await[0].clone();
     let other_project = h.project_in("other", "billing", Some("python")).await;
     let other_rule = h.store.alert_rules(other_project.id).await.expect("rules")[0].clone();
     h.member_of("other", "eve@example.com").await;
-    let session = login_as(&h, "eve@example.com").await;
+    let session = Session::login(&h, "eve@example.com").await;
 
-    let own = get_as(&h, "/organizations/other/alerts/rules/", &session).await;
+    let own = session.get("/organizations/other/alerts/rules/").await;
     assert_eq!(own.status, StatusCode::OK);
     assert!(own.body.contains("billing") && !own.body.contains("project-shop"));
     let csrf = csrf_of(&own.body);
@@ -340,27 +309,25 @@ async fn other_organizations_rules_are_not_found() {
         ),
         "/organizations/other/alerts/rules/billing/nonsense/".to_string(),
     ] {
-        let page = get_as(&h, &path, &session).await;
+        let page = session.get(&path).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
     }
-    let deleting = post_as(
-        &h,
-        &format!(
-            "/organizations/other/alerts/rules/billing/{}/delete/",
-            default_rule.id
-        ),
-        &session,
-        &[("csrf", csrf.as_str())],
-    )
-    .await;
+    let deleting = session
+        .post(
+            &format!(
+                "/organizations/other/alerts/rules/billing/{}/delete/",
+                default_rule.id
+            ),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
     assert_eq!(deleting.status, StatusCode::NOT_FOUND);
-    let creating = post_as(
-        &h,
-        "/organizations/default/alerts/rules/shop/new/",
-        &session,
-        &spike_rule(&csrf, "Checkout spikes", "https://hooks.example/x"),
-    )
-    .await;
+    let creating = session
+        .post(
+            "/organizations/default/alerts/rules/shop/new/",
+            &spike_rule(&csrf, "Checkout spikes", "https://hooks.example/x"),
+        )
+        .await;
     assert_eq!(creating.status, StatusCode::NOT_FOUND);
     assert!(h
         .store
@@ -368,24 +335,21 @@ async fn other_organizations_rules_are_not_found() {
         .await
         .expect("read")
         .is_some());
-    assert!(spike_rules(&h.store.alert_rules(h.project.id).await.expect("rules")).is_empty());
+    assert!(spike_rules(&h.alert_rules().await).is_empty());
     // Her own rule opens.
-    let mine = get_as(
-        &h,
-        &format!(
+    let mine = session
+        .get(&format!(
             "/organizations/other/alerts/rules/billing/{}/",
             other_rule.id
-        ),
-        &session,
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
 }
 
 #[tokio::test]
 async fn the_rule_page_shows_notifications_and_the_issue_page_its_activity() {
     let h = Harness::new().await;
-    let session = login_as(&h, "admin@example.com").await;
+    let session = Session::admin(&h).await;
     let event = json!({
         "platform": "python", "level": "error", "environment": "production",
         "exception": {"values": [{"type": "KeyError", "value": "'sku-404'"}]},
@@ -395,7 +359,7 @@ async fn the_rule_page_shows_notifications_and_the_issue_page_its_activity() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let issue = h.issues().await.pop().expect("the issue");
-    let rule = h.store.alert_rules(h.project.id).await.expect("rules")[0].clone();
+    let rule = h.alert_rules().await[0].clone();
 
     // Two notifications of one firing: one retried after an SMTP error, one sent.
     let notification = |target: &str| NewNotification {
@@ -447,12 +411,12 @@ async fn the_rule_page_shows_notifications_and_the_issue_page_its_activity() {
             .expect("finish");
     }
 
-    let page = get_as(
-        &h,
-        &format!("/organizations/default/alerts/rules/shop/{}/", rule.id),
-        &session,
-    )
-    .await;
+    let page = session
+        .get(&format!(
+            "/organizations/default/alerts/rules/shop/{}/",
+            rule.id
+        ))
+        .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let list = &page.body[page
         .body
@@ -466,12 +430,9 @@ async fn the_rule_page_shows_notifications_and_the_issue_page_its_activity() {
     assert!(list.contains(&format!("/organizations/default/issues/{}/", issue.id)));
 
     // The issue's page lists the alert that was sent, and only that one.
-    let issue_page = get_as(
-        &h,
-        &format!("/organizations/default/issues/{}/", issue.id),
-        &session,
-    )
-    .await;
+    let issue_page = session
+        .get(&format!("/organizations/default/issues/{}/", issue.id))
+        .await;
     assert_eq!(issue_page.status, StatusCode::OK);
     let activity = &issue_page.body[issue_page.body.find(">Activity<").expect("activity")..];
     assert!(activity.contains("Alert sent"), "{activity}");

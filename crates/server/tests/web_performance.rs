@@ -6,11 +6,11 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::page::{csrf_of, get, get_as, login_as, post};
+use common::page::{csrf_of, get, Session};
 use common::Harness;
 use serde_json::{json, Value};
-use vigil_store::{NewEvent, NewSpan, NewTransaction, Project, SpanBatch, TransactionQuery};
 use vigil_store::prelude::*;
+use vigil_store::{NewEvent, NewSpan, NewTransaction, Project, SpanBatch, TransactionQuery};
 
 const TRACE: &str = "7f3a2b1c4d5e6f708192a3b4c5d6e7f8";
 const DJANGO_SPAN: &str = "a000000000000001";
@@ -310,9 +310,9 @@ fn row_of<'a>(body: &'a str, name: &str) -> &'a str {
 async fn overview_lists_transactions_with_their_figures_and_filters() {
     let h = Harness::new().await;
     let seeded = seed(&h).await;
-    let session = login_as(&h, "admin@example.com").await;
+    let session = Session::admin(&h).await;
 
-    let page = get_as(&h, "/organizations/default/performance/", &session).await;
+    let page = session.get("/organizations/default/performance/").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let books = row_of(&page.body, "/books/");
     assert!(books.contains("3 events"), "{books}");
@@ -334,32 +334,23 @@ async fn overview_lists_transactions_with_their_figures_and_filters() {
         "a two-day-old transaction in 24 h"
     );
 
-    let week = get_as(
-        &h,
-        "/organizations/default/performance/?statsPeriod=7d",
-        &session,
-    )
-    .await;
+    let week = session
+        .get("/organizations/default/performance/?statsPeriod=7d")
+        .await;
     assert!(week.body.contains(">/old/</a>"), "{}", week.body);
 
-    let worker_only = get_as(
-        &h,
-        &format!(
+    let worker_only = session
+        .get(&format!(
             "/organizations/default/performance/?project={}",
             seeded.worker.id
-        ),
-        &session,
-    )
-    .await;
+        ))
+        .await;
     assert!(worker_only.body.contains(">shop.tasks.send_invoice</a>"));
     assert!(!worker_only.body.contains(">/books/</a>"));
 
-    let staging = get_as(
-        &h,
-        "/organizations/default/performance/?environment=staging",
-        &session,
-    )
-    .await;
+    let staging = session
+        .get("/organizations/default/performance/?environment=staging")
+        .await;
     assert!(
         row_of(&staging.body, "/books/").contains("1 event ·"),
         "{}",
@@ -368,7 +359,9 @@ async fn overview_lists_transactions_with_their_figures_and_filters() {
     assert!(!staging.body.contains(">shop.tasks.send_invoice</a>"));
 
     // Sorting by p95, fastest first: the 120 ms task before the 250 ms request.
-    let sorted = get_as(&h, "/organizations/default/performance/?sort=p95", &session).await;
+    let sorted = session
+        .get("/organizations/default/performance/?sort=p95")
+        .await;
     let task = sorted
         .body
         .find(">shop.tasks.send_invoice</a>")
@@ -381,8 +374,8 @@ async fn overview_lists_transactions_with_their_figures_and_filters() {
 #[tokio::test]
 async fn an_organization_without_transactions_is_told_how_to_enable_tracing() {
     let h = Harness::new().await;
-    let session = login_as(&h, "admin@example.com").await;
-    let page = get_as(&h, "/organizations/default/performance/", &session).await;
+    let session = Session::admin(&h).await;
+    let page = session.get("/organizations/default/performance/").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("traces_sample_rate=1.0"));
     assert!(page.body.contains("tracesSampleRate: 1.0"));
@@ -393,12 +386,12 @@ async fn an_organization_without_transactions_is_told_how_to_enable_tracing() {
 async fn summary_shows_histogram_operations_and_expensive_queries() {
     let h = Harness::new().await;
     seed(&h).await;
-    let session = login_as(&h, "admin@example.com").await;
+    let session = Session::admin(&h).await;
     let path = format!(
         "/organizations/default/performance/summary/?project={}&transaction=%2Fbooks%2F",
         h.project.id
     );
-    let page = get_as(&h, &path, &session).await;
+    let page = session.get(&path).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let body = &page.body;
     assert!(
@@ -423,15 +416,12 @@ async fn summary_shows_histogram_operations_and_expensive_queries() {
         "/organizations/default/performance/shop:{DJANGO_EVENT}/"
     )));
 
-    let unknown = get_as(
-        &h,
-        &format!(
+    let unknown = session
+        .get(&format!(
             "/organizations/default/performance/summary/?project={}&transaction=%2Fnope%2F",
             h.project.id
-        ),
-        &session,
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(unknown.status, StatusCode::OK);
     assert!(unknown.body.contains("No transactions named"));
 }
@@ -440,13 +430,12 @@ async fn summary_shows_histogram_operations_and_expensive_queries() {
 async fn transaction_page_nests_spans_under_their_parents() {
     let h = Harness::new().await;
     seed(&h).await;
-    let session = login_as(&h, "admin@example.com").await;
-    let page = get_as(
-        &h,
-        &format!("/organizations/default/performance/shop:{DJANGO_EVENT}/"),
-        &session,
-    )
-    .await;
+    let session = Session::admin(&h).await;
+    let page = session
+        .get(&format!(
+            "/organizations/default/performance/shop:{DJANGO_EVENT}/"
+        ))
+        .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let body = &page.body;
     assert!(body.contains("http.server") && body.contains("250 ms"));
@@ -470,19 +459,15 @@ async fn transaction_page_nests_spans_under_their_parents() {
     // The request as the issue page shows one.
     assert!(body.contains("http://shop.example/books/"));
 
-    let missing = get_as(
-        &h,
-        "/organizations/default/performance/shop:ffffffffffffffffffffffffffffffff/",
-        &session,
-    )
-    .await;
+    let missing = session
+        .get("/organizations/default/performance/shop:ffffffffffffffffffffffffffffffff/")
+        .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    let wrong_project = get_as(
-        &h,
-        &format!("/organizations/default/performance/worker:{DJANGO_EVENT}/"),
-        &session,
-    )
-    .await;
+    let wrong_project = session
+        .get(&format!(
+            "/organizations/default/performance/worker:{DJANGO_EVENT}/"
+        ))
+        .await;
     assert_eq!(wrong_project.status, StatusCode::NOT_FOUND);
 }
 
@@ -490,13 +475,12 @@ async fn transaction_page_nests_spans_under_their_parents() {
 async fn trace_page_nests_the_task_under_its_request_and_links_the_error() {
     let h = Harness::new().await;
     let seeded = seed(&h).await;
-    let session = login_as(&h, "admin@example.com").await;
-    let page = get_as(
-        &h,
-        &format!("/organizations/default/performance/trace/{TRACE}/"),
-        &session,
-    )
-    .await;
+    let session = Session::admin(&h).await;
+    let page = session
+        .get(&format!(
+            "/organizations/default/performance/trace/{TRACE}/"
+        ))
+        .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let body = &page.body;
     assert!(body.contains(&format!(
@@ -523,30 +507,24 @@ async fn trace_page_nests_the_task_under_its_request_and_links_the_error() {
     assert!(body.contains("wf-row wf-error"));
 
     // The error's issue page links back to the trace.
-    let issue = get_as(
-        &h,
-        &format!("/organizations/default/issues/{}/", seeded.error_issue),
-        &session,
-    )
-    .await;
+    let issue = session
+        .get(&format!(
+            "/organizations/default/issues/{}/",
+            seeded.error_issue
+        ))
+        .await;
     assert_eq!(issue.status, StatusCode::OK);
     assert!(issue.body.contains(&format!(
         "/organizations/default/performance/trace/{TRACE}/"
     )));
 
-    let unknown = get_as(
-        &h,
-        "/organizations/default/performance/trace/99999999999999999999999999999999/",
-        &session,
-    )
-    .await;
+    let unknown = session
+        .get("/organizations/default/performance/trace/99999999999999999999999999999999/")
+        .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    let malformed = get_as(
-        &h,
-        "/organizations/default/performance/trace/xyz/",
-        &session,
-    )
-    .await;
+    let malformed = session
+        .get("/organizations/default/performance/trace/xyz/")
+        .await;
     assert_eq!(malformed.status, StatusCode::NOT_FOUND);
 }
 
@@ -570,7 +548,7 @@ async fn other_organizations_and_logged_out_visitors_see_nothing() {
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
         assert!(page.location().starts_with("/auth/login/?next="), "{path}");
     }
-    let session = login_as(&h, "eve@example.com").await;
+    let session = Session::login(&h, "eve@example.com").await;
     let in_other_org = [
         format!(
             "/organizations/other/performance/summary/?project={}&transaction=%2Fbooks%2F",
@@ -581,28 +559,27 @@ async fn other_organizations_and_logged_out_visitors_see_nothing() {
         "/settings/other/projects/shop/performance/".to_string(),
     ];
     for path in pages.iter().chain(&in_other_org) {
-        let page = get_as(&h, path, &session).await;
+        let page = session.get(path).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
         assert!(!page.body.contains("/books/"), "{path}");
     }
     // Her own organization's overview lists none of the other's transactions.
-    let own = get_as(&h, "/organizations/other/performance/", &session).await;
+    let own = session.get("/organizations/other/performance/").await;
     assert_eq!(own.status, StatusCode::OK);
     assert!(!own.body.contains("/books/") && !own.body.contains("send_invoice"));
     let token = csrf_of(&own.body);
-    let answer = post(
-        &h,
-        "/settings/default/projects/shop/performance/",
-        &format!("vigil_session={session}"),
-        &[
-            ("csrf", &token),
-            ("apdex_threshold_ms", "1"),
-            ("n_plus_one_min_count", "1"),
-            ("n_plus_one_min_total_ms", "1"),
-            ("slow_db_query_ms", "1"),
-        ],
-    )
-    .await;
+    let answer = session
+        .post(
+            "/settings/default/projects/shop/performance/",
+            &[
+                ("csrf", &token),
+                ("apdex_threshold_ms", "1"),
+                ("n_plus_one_min_count", "1"),
+                ("n_plus_one_min_total_ms", "1"),
+                ("slow_db_query_ms", "1"),
+            ],
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
     let settings = h.performance_settings().await;
     assert_eq!(settings.apdex_threshold_ms, 300.0);
@@ -611,10 +588,9 @@ async fn other_organizations_and_logged_out_visitors_see_nothing() {
 #[tokio::test]
 async fn settings_form_changes_the_apdex_threshold_and_refuses_bad_values() {
     let h = Harness::new().await;
-    let session = login_as(&h, "admin@example.com").await;
-    let cookie = format!("vigil_session={session}");
+    let session = Session::admin(&h).await;
     let path = "/settings/default/projects/shop/performance/";
-    let form = get_as(&h, path, &session).await;
+    let form = session.get(path).await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.body);
     assert!(
         form.body
@@ -634,23 +610,23 @@ async fn settings_form_changes_the_apdex_threshold_and_refuses_bad_values() {
 
     let mut without_token = fields("450");
     without_token.push(("csrf", "forged"));
-    let refused = post(&h, path, &cookie, &without_token).await;
+    let refused = session.post(path, &without_token).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 
     let mut good = fields("450");
     good.push(("csrf", &token));
-    let saved = post(&h, path, &cookie, &good).await;
+    let saved = session.post(path, &good).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     let settings = h.performance_settings().await;
     assert_eq!(settings.apdex_threshold_ms, 450.0);
     assert_eq!(settings.n_plus_one_min_count, 5);
     assert_eq!(settings.slow_db_query_ms, 500.0);
-    let again = get_as(&h, saved.location(), &session).await;
+    let again = session.get(saved.location()).await;
     assert!(again.body.contains("value=\"450\"") && again.body.contains("Saved."));
 
     let mut bad = fields("-5");
     bad.push(("csrf", &token));
-    let answer = post(&h, path, &cookie, &bad).await;
+    let answer = session.post(path, &bad).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert!(answer.body.contains("role=\"alert\""), "{}", answer.body);
     assert!(answer
@@ -717,13 +693,13 @@ async fn a_performance_issue_shows_its_evidence_and_links_its_transaction() {
         .save_events(vec![problem])
         .await
         .expect("save problem");
-    let session = login_as(&h, "admin@example.com").await;
-    let page = get_as(
-        &h,
-        &format!("/organizations/default/issues/{}/", saved[0].issue_id),
-        &session,
-    )
-    .await;
+    let session = Session::admin(&h).await;
+    let page = session
+        .get(&format!(
+            "/organizations/default/issues/{}/",
+            saved[0].issue_id
+        ))
+        .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let evidence = &page.body[page.body.find("id=\"evidence\"").expect("evidence section")..];
     let evidence = &evidence[..evidence.find("</section>").expect("section end")];

@@ -168,6 +168,29 @@ impl Harness {
         self.api("GET", path, None).await
     }
 
+    /// The status a web API GET with the admin's token answers.
+    pub async fn status_of(&self, path: &str) -> StatusCode {
+        self.get(path).await.0
+    }
+
+    /// Asserts that a web API GET of `path` with the admin's token answers `expected`.
+    pub async fn expect_status(&self, path: &str, expected: StatusCode) {
+        assert_eq!(self.status_of(path).await, expected, "GET {path}");
+    }
+
+    /// The alert rules of the harness project.
+    pub async fn alert_rules(&self) -> Vec<vigil_store::AlertRule> {
+        self.store
+            .alert_rules(self.project.id)
+            .await
+            .expect("rules")
+    }
+
+    /// A web API GET with `token`; the status and the JSON body.
+    pub async fn get_as(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.call_as(token, "GET", path, None).await
+    }
+
     /// A web API request with `token`.
     pub async fn api_as(
         &self,

@@ -127,6 +127,40 @@ pub async fn login_as(h: &Harness, email: &str) -> String {
     answer.cookie("vigil_session").expect("session cookie")
 }
 
+/// A browser logged in: its session, and the harness it talks to.
+pub struct Session<'h> {
+    h: &'h Harness,
+    /// The value of the `vigil_session` cookie.
+    pub id: String,
+}
+
+impl<'h> Session<'h> {
+    /// The session whose cookie value is `id`.
+    pub fn new(h: &'h Harness, id: String) -> Session<'h> {
+        Session { h, id }
+    }
+
+    /// Logs `email` in with [`PASSWORD`] through the form.
+    pub async fn login(h: &'h Harness, email: &str) -> Session<'h> {
+        Session::new(h, login_as(h, email).await)
+    }
+
+    /// Logs the harness's admin in through the form.
+    pub async fn admin(h: &'h Harness) -> Session<'h> {
+        Session::login(h, ADMIN_EMAIL).await
+    }
+
+    /// GETs `path` in this session.
+    pub async fn get(&self, path: &str) -> Page {
+        get_as(self.h, path, &self.id).await
+    }
+
+    /// POSTs `form` to `path` in this session.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        post_as(self.h, path, &self.id, form).await
+    }
+}
+
 /// Logs the harness's admin in; returns the session cookie's value.
 pub async fn login(h: &Harness) -> String {
     login_as(h, ADMIN_EMAIL).await
