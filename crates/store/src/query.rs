@@ -1,9 +1,12 @@
 //! SQL for the store's query languages, written once for both backends.
 //!
-//! The issue search ([`issue_search`]) and the transaction/span filter ([`transaction_filter`],
-//! with the statements of the summaries built on it in [`transaction_reads`]) compile a query
-//! to SQL text and a list of [`Param`]s. What SQLite and PostgreSQL spell differently
-//! (placeholders, lists, JSON, case-insensitive matching, upserts) is asked of the
+//! The issue search ([`issue_search`]) and the transaction/span filter ([`transaction_filter`])
+//! compile a query to SQL text and a list of [`Param`]s. The statements of the trace summaries
+//! are built on the filter ([`transaction_reads`]), and the trace queries answered from them are
+//! written here too ([`trace_queries`]): a backend only runs the statements its own way. A
+//! project's performance settings have their two statements here as well
+//! ([`performance_settings`]). What SQLite and PostgreSQL spell differently (placeholders,
+//! lists, JSON, case-insensitive matching, the organization scope, upserts) is asked of the
 //! [`Dialect`], so a new search term is one function here, not two copies that can drift.
 //! Every value from the user is a bound parameter; only fixed fragments chosen by the shape of
 //! a query become SQL text, so queries of one shape share a statement in each backend's cache.

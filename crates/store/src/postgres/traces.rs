@@ -6,10 +6,13 @@
 //! wait on each other, never in a cycle), and a summary reads what [`crate::rollup::Plan`]
 //! says: the daily rollups for the whole days of its range, the hourly ones for the other whole
 //! hours and single rows only for the edges. A query with tag conditions cannot be answered
-//! from rollups, so it reads rows. The filter of every read is the backend-neutral one of
-//! [`crate::query`]; this module's files are what PostgreSQL does its own way: writing
-//! ([`writes`]), reading rows back ([`reads`]), summaries ([`aggregates`],
-//! [`span_aggregates`]) and the thresholds ([`settings`]).
+//! from rollups, so it reads rows.
+//!
+//! The statements of every read and the queries answered from them (list, aggregates,
+//! series, histogram, span totals) are the backend-neutral ones of [`crate::query`]; this
+//! module's files are what PostgreSQL does its own way: writing ([`writes`]), reading rows
+//! back ([`reads`]), running the summaries' reads ([`aggregates`], [`span_aggregates`]) and
+//! the thresholds ([`settings`]).
 
 use super::PgStore;
 use crate::{

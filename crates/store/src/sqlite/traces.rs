@@ -4,9 +4,12 @@
 //! transaction ([`crate::rollup`] does the arithmetic), so summaries read a few rollup rows per
 //! hour and transaction name instead of every transaction. Ranges that do not cover whole hours
 //! read their edges from the rows themselves; queries with tag conditions read rows only.
-//! The filter of every read is the backend-neutral one of [`crate::query`]; this module's files
-//! are what SQLite does its own way: writing ([`writes`]), reading rows back ([`reads`]),
-//! summaries ([`aggregates`], [`span_aggregates`]) and the thresholds ([`settings`]).
+//!
+//! The statements of every read and the queries answered from them (list, aggregates,
+//! series, histogram, span totals) are the backend-neutral ones of [`crate::query`]; this
+//! module's files are what SQLite does its own way: writing ([`writes`]), reading rows
+//! back ([`reads`]), running the summaries' reads ([`aggregates`], [`span_aggregates`]) and
+//! the thresholds ([`settings`]).
 
 use super::SqliteStore;
 use crate::{
