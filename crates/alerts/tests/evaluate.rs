@@ -3,18 +3,10 @@
 
 mod common;
 
+use common::{FIRST_SEEN, FREQUENCY, LEVEL, REAPPEARED, REGRESSION, TAGGED, UNIQUE_USERS};
 use serde_json::{json, Value};
 use vigil_alerts::{count_windows, evaluate, EventFacts};
 use vigil_model::{AlertRule, Issue, IssueCounts};
-
-const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
-const REGRESSION: &str = "sentry.rules.conditions.regression_event.RegressionEventCondition";
-const REAPPEARED: &str = "sentry.rules.conditions.reappeared_event.ReappearedEventCondition";
-const FREQUENCY: &str = "sentry.rules.conditions.event_frequency.EventFrequencyCondition";
-const UNIQUE_USERS: &str =
-    "sentry.rules.conditions.event_frequency.EventUniqueUserFrequencyCondition";
-const LEVEL: &str = "sentry.rules.filters.level.LevelFilter";
-const TAGGED: &str = "sentry.rules.filters.tagged_event.TaggedEventFilter";
 
 /// An event and what `save_events` said about it.
 struct Event {
@@ -73,6 +65,11 @@ fn rule(conditions: Value, filters: Value) -> AlertRule {
     rule_with(json!({"conditions": conditions, "filters": filters}))
 }
 
+/// A rule with `conditions` and no filters.
+fn condition_rule(conditions: Value) -> AlertRule {
+    rule(conditions, json!([]))
+}
+
 /// A rule from the given keys on top of a minimal valid body.
 fn rule_with(overrides: Value) -> AlertRule {
     let mut body = json!({
@@ -119,7 +116,7 @@ fn state_changes_fire_their_conditions() {
         (REAPPEARED, "reappeared"),
     ];
     for (id, trigger) in cases {
-        let rule = rule(json!([{ "id": id }]), json!([]));
+        let rule = condition_rule(json!([{ "id": id }]));
         let mut event = Event::ongoing();
         assert_eq!(fires(&rule, &event), None, "{trigger} on an ongoing issue");
         match trigger {
@@ -130,16 +127,13 @@ fn state_changes_fire_their_conditions() {
         assert_eq!(fires(&rule, &event), Some(trigger));
     }
     // Each condition looks at its own flag only.
-    let regression = rule(json!([{ "id": REGRESSION }]), json!([]));
+    let regression = condition_rule(json!([{ "id": REGRESSION }]));
     assert_eq!(fires(&regression, &Event::new_issue()), None);
 }
 
 #[test]
 fn frequency_fires_only_above_the_value() {
-    let rule = rule(
-        json!([{"id": FREQUENCY, "value": 10, "interval": "1h"}]),
-        json!([]),
-    );
+    let rule = condition_rule(json!([{"id": FREQUENCY, "value": 10, "interval": "1h"}]));
     let event = Event::ongoing();
     assert_eq!(fires_with_counts(&rule, &event, 9, 1), None);
     assert_eq!(
@@ -153,10 +147,7 @@ fn frequency_fires_only_above_the_value() {
 
 #[test]
 fn frequency_reads_the_window_of_its_interval() {
-    let rule = rule(
-        json!([{"id": FREQUENCY, "value": 2, "interval": "5m"}]),
-        json!([]),
-    );
+    let rule = condition_rule(json!([{"id": FREQUENCY, "value": 2, "interval": "5m"}]));
     let event = Event::ongoing();
     let asked = std::cell::Cell::new(0);
     let counts = |window: u64| {
@@ -173,10 +164,7 @@ fn frequency_reads_the_window_of_its_interval() {
 
 #[test]
 fn unique_users_count_users_not_events() {
-    let rule = rule(
-        json!([{"id": UNIQUE_USERS, "value": 2, "interval": "1d"}]),
-        json!([]),
-    );
+    let rule = condition_rule(json!([{"id": UNIQUE_USERS, "value": 2, "interval": "1d"}]));
     let event = Event::ongoing();
     assert_eq!(fires_with_counts(&rule, &event, 100, 2), None);
     assert_eq!(fires_with_counts(&rule, &event, 3, 3), Some("unique_users"));
@@ -185,20 +173,13 @@ fn unique_users_count_users_not_events() {
 #[test]
 fn count_windows_lists_each_interval_once() {
     let rules = [
-        rule(
-            json!([{"id": FREQUENCY, "value": 1, "interval": "1h"},
-                   {"id": UNIQUE_USERS, "value": 1, "interval": "1m"}]),
-            json!([]),
-        ),
-        rule(
+        condition_rule(json!([{"id": FREQUENCY, "value": 1, "interval": "1h"},
+                   {"id": UNIQUE_USERS, "value": 1, "interval": "1m"}])),
+        condition_rule(
             json!([{"id": FREQUENCY, "value": 5, "interval": "1h"}, {"id": FIRST_SEEN}]),
-            json!([]),
         ),
-        rule(json!([{"id": FIRST_SEEN}]), json!([])),
-        rule(
-            json!([{"id": FREQUENCY, "value": 5, "interval": "30d"}]),
-            json!([]),
-        ),
+        condition_rule(json!([{"id": FIRST_SEEN}])),
+        condition_rule(json!([{"id": FREQUENCY, "value": 5, "interval": "30d"}])),
     ];
     assert_eq!(count_windows(&rules), vec![60, 3600, 30 * 86_400]);
     assert!(count_windows(&rules[2..3]).is_empty());
@@ -381,9 +362,8 @@ fn the_trigger_is_the_first_condition_that_holds() {
 
 #[test]
 fn counts_are_not_looked_up_when_a_cheaper_condition_decided() {
-    let rule = rule(
+    let rule = condition_rule(
         json!([{"id": FIRST_SEEN}, {"id": FREQUENCY, "value": 1, "interval": "1h"}]),
-        json!([]),
     );
     let asked = std::cell::Cell::new(false);
     let counts = |_: u64| {

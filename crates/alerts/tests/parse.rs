@@ -3,16 +3,9 @@
 
 mod common;
 
+use common::{EMAIL, FIRST_SEEN, FREQUENCY, LEVEL, TAGGED, UNIQUE_USERS};
 use serde_json::{json, Value};
 use vigil_alerts::{default_rule, parse_rule, rule_json, RuleError};
-
-const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
-const FREQUENCY: &str = "sentry.rules.conditions.event_frequency.EventFrequencyCondition";
-const UNIQUE_USERS: &str =
-    "sentry.rules.conditions.event_frequency.EventUniqueUserFrequencyCondition";
-const LEVEL: &str = "sentry.rules.filters.level.LevelFilter";
-const TAGGED: &str = "sentry.rules.filters.tagged_event.TaggedEventFilter";
-const EMAIL: &str = "sentry.mail.actions.NotifyEmailAction";
 
 /// The example of Sentry's "Create an Issue Alert Rule for a Project" page, with each of the
 /// documented conditions, filters and actions Vigil supports.

@@ -3,11 +3,11 @@
 
 mod common;
 
+use common::EMAIL;
 use serde_json::{json, Value};
 use vigil_alerts::{email_recipients, render_digest, render_notifications, AlertContext};
 use vigil_model::{AlertRule, NewNotification, Notification, NotificationStatus};
 
-const EMAIL: &str = "sentry.mail.actions.NotifyEmailAction";
 const PERMALINK: &str = "https://vigil.example.com/organizations/acme/issues/42/";
 
 fn rule_with_actions(actions: Value) -> AlertRule {

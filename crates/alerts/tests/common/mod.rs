@@ -9,6 +9,18 @@ use serde_json::Value;
 use vigil_alerts::parse_rule;
 use vigil_model::{AlertRule, Issue, IssueStatus, Organization, Project, User};
 
+/// Sentry's ids of the conditions, filters and actions the tests write rules with, spelled out
+/// as Sentry's API takes them (not taken from the crate under test).
+pub const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
+pub const REGRESSION: &str = "sentry.rules.conditions.regression_event.RegressionEventCondition";
+pub const REAPPEARED: &str = "sentry.rules.conditions.reappeared_event.ReappearedEventCondition";
+pub const FREQUENCY: &str = "sentry.rules.conditions.event_frequency.EventFrequencyCondition";
+pub const UNIQUE_USERS: &str =
+    "sentry.rules.conditions.event_frequency.EventUniqueUserFrequencyCondition";
+pub const LEVEL: &str = "sentry.rules.filters.level.LevelFilter";
+pub const TAGGED: &str = "sentry.rules.filters.tagged_event.TaggedEventFilter";
+pub const EMAIL: &str = "sentry.mail.actions.NotifyEmailAction";
+
 pub fn organization() -> Organization {
     Organization {
         id: 1,
