@@ -3,7 +3,7 @@
 //! another), plus the list of all its events.
 
 use axum::extract::{Path, Query, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, Response};
 use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use vigil_store::{Issue, IssueStatus, Organization, Project, StoredEvent, TagVal
 use super::charts;
 use super::error::WebError;
 use super::event;
-use super::layout::{count, csrf_field, level_badge, page, time_ago, Shell};
+use super::layout::{count, csrf_field, level_badge, page, redirect_to, time_ago, Shell};
 use super::session::Viewer;
 use crate::serialize::issue::short_id;
 use crate::serialize::{serialize_event, set_neighbours};
@@ -26,13 +26,25 @@ const EVENTS_PAGE: u64 = 50;
 /// Values shown per tag key.
 const TOP_VALUES: usize = 5;
 
+/// The organization `org` and its issue `id`, if the viewer may read them; anything else is 404.
+async fn viewer_issue(
+    state: &AppState,
+    viewer: &Viewer,
+    org: &str,
+    id: &str,
+) -> Result<(Organization, Project, Issue), WebError> {
+    let org = viewer.organization(org)?;
+    let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    let (project, issue) = org_issue(state, &org, id).await?;
+    Ok((org, project, issue))
+}
+
 /// The issue `id` if it belongs to `org`; anything else is 404, never another org's data.
 pub async fn org_issue(
     state: &AppState,
     org: &Organization,
-    id: &str,
+    id: i64,
 ) -> Result<(Project, Issue), WebError> {
-    let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let issue = state
         .store
         .issue_by_id(id)
@@ -64,8 +76,7 @@ pub async fn detail(
     Path((org, id)): Path<(String, String)>,
     Query(params): Query<DetailParams>,
 ) -> Result<Html<String>, WebError> {
-    let org = viewer.organization(&org)?;
-    let (project, issue) = org_issue(&state, &org, &id).await?;
+    let (org, project, issue) = viewer_issue(&state, &viewer, &org, &id).await?;
     let which = params.event.as_deref().unwrap_or("latest");
     let stored: Option<StoredEvent> = match which {
         "latest" | "recommended" => state.store.issue_edge_event(issue.id, true).await?,
@@ -144,13 +155,7 @@ pub async fn detail(
         }
     };
     Ok(page(
-        Shell {
-            title: &issue.title,
-            prefix: &prefix,
-            viewer: Some(&viewer),
-            org: Some(&org),
-            refresh_secs: None,
-        },
+        Shell::of_org(&issue.title, &prefix, &viewer, &org),
         body,
     ))
 }
@@ -301,8 +306,7 @@ pub async fn set_status(
     Form(form): Form<StatusForm>,
 ) -> Result<Response, WebError> {
     viewer.check_csrf(&form.csrf)?;
-    let org = viewer.organization(&org)?;
-    let (_, issue) = org_issue(&state, &org, &id).await?;
+    let (org, _, issue) = viewer_issue(&state, &viewer, &org, &id).await?;
     let status = IssueStatus::parse(&form.status)
         .ok_or_else(|| WebError::BadRequest(format!("unknown status {:?}", form.status)))?;
     state.store.set_issue_status(issue.id, status).await?;
@@ -312,12 +316,10 @@ pub async fn set_status(
         user_id = viewer.user.id,
         "issue status set"
     );
-    let prefix = state.config.path_prefix();
-    Ok(Redirect::to(&format!(
-        "{prefix}/organizations/{}/issues/{}/",
-        org.slug, issue.id
+    Ok(redirect_to(
+        &state,
+        &format!("/organizations/{}/issues/{}/", org.slug, issue.id),
     ))
-    .into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -332,8 +334,7 @@ pub async fn events(
     Path((org, id)): Path<(String, String)>,
     Query(params): Query<EventsParams>,
 ) -> Result<Html<String>, WebError> {
-    let org = viewer.organization(&org)?;
-    let (project, issue) = org_issue(&state, &org, &id).await?;
+    let (org, project, issue) = viewer_issue(&state, &viewer, &org, &id).await?;
     let page_no = params.page.unwrap_or(0);
     let events = state
         .store
@@ -366,13 +367,7 @@ pub async fn events(
         }
     };
     Ok(page(
-        Shell {
-            title: &issue.title,
-            prefix: &prefix,
-            viewer: Some(&viewer),
-            org: Some(&org),
-            refresh_secs: None,
-        },
+        Shell::of_org(&issue.title, &prefix, &viewer, &org),
         body,
     ))
 }

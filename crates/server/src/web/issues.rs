@@ -11,7 +11,8 @@ use vigil_store::{Issue, IssueQuery, IssueSort, IssueStatus, Organization, Proje
 
 use super::charts;
 use super::error::WebError;
-use super::layout::{count, csrf_field, level_badge, page, time_ago, Shell};
+use super::issue::org_issue;
+use super::layout::{count, csrf_field, level_badge, page, pager, time_ago, Shell};
 use super::session::{safe_next, Viewer};
 use crate::query;
 use crate::serialize::issue::short_id;
@@ -146,21 +147,15 @@ pub async fn list(
     let pairs = query::pairs(raw.as_deref());
     let params = ListParams::from_pairs(&pairs);
     let projects = state.store.list_projects(Some(org.id)).await?;
-    let mut environments: Vec<String> = Vec::new();
-    for project in &projects {
-        if params.projects.is_empty() || params.projects.contains(&project.id) {
-            for env in state
-                .web
-                .environments(state.store.as_ref(), project.id)
-                .await?
-            {
-                if !environments.contains(&env) {
-                    environments.push(env);
-                }
-            }
-        }
-    }
-    environments.sort();
+    let environments = state
+        .web
+        .selectable_environments(
+            state.store.as_ref(),
+            &projects,
+            &params.projects,
+            Vec::new(),
+        )
+        .await?;
     let now = unix_now();
 
     let (issues, error) = match search(&state, &org, &params, now).await {
@@ -265,25 +260,9 @@ pub async fn list(
                 }
             }
         }
-        nav.pager {
-            @if params.page > 0 {
-                a href={ "?" (ListParams { page: params.page - 1, ..params.clone() }.to_query()) } rel="prev" { "← Previous" }
-            }
-            @if has_next {
-                a href={ "?" (ListParams { page: params.page + 1, ..params.clone() }.to_query()) } rel="next" { "Next →" }
-            }
-        }
+        (pager(params.page, has_next, |page| ListParams { page, ..params.clone() }.to_query()))
     };
-    Ok(page(
-        Shell {
-            title: "Issues",
-            prefix: &prefix,
-            viewer: Some(&viewer),
-            org: Some(&org),
-            refresh_secs: None,
-        },
-        body,
-    ))
+    Ok(page(Shell::of_org("Issues", &prefix, &viewer, &org), body))
 }
 
 async fn search(
@@ -378,19 +357,7 @@ pub async fn bulk(
         let id: i64 = id
             .parse()
             .map_err(|_| WebError::BadRequest("invalid issue id".into()))?;
-        let issue = state
-            .store
-            .issue_by_id(id)
-            .await?
-            .ok_or(WebError::NotFound)?;
-        let project = state
-            .store
-            .project_by_id(issue.project_id)
-            .await?
-            .ok_or(WebError::NotFound)?;
-        if project.organization_id != org.id {
-            return Err(WebError::NotFound);
-        }
+        org_issue(&state, &org, id).await?;
         state.store.set_issue_status(id, status).await?;
     }
     let prefix = state.config.path_prefix();

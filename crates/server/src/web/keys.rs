@@ -3,7 +3,7 @@
 //! `PUT /api/0/projects/…/keys/{id}/` changes).
 
 use axum::extract::{Path, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, Response};
 use axum::Form;
 use maud::html;
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use vigil_protocol::dsn::Dsn;
 use vigil_store::KeyRateLimit;
 
 use super::error::WebError;
-use super::layout::{count, csrf_field, page, time_ago, Shell};
+use super::layout::{count, csrf_field, page, redirect_to, time_ago, Shell};
 use super::projects::viewer_project;
 use super::session::Viewer;
 use crate::time::unix_now;
@@ -120,13 +120,7 @@ pub async fn list(
         }
     };
     Ok(page(
-        Shell {
-            title: "Client keys",
-            prefix: &prefix,
-            viewer: Some(&viewer),
-            org: Some(&org),
-            refresh_secs: None,
-        },
+        Shell::of_org("Client keys", &prefix, &viewer, &org),
         body,
     ))
 }
@@ -161,12 +155,10 @@ pub async fn create(
         user_id = viewer.user.id,
         "key created in the web UI"
     );
-    let prefix = state.config.path_prefix();
-    Ok(Redirect::to(&format!(
-        "{prefix}/settings/{}/projects/{}/keys/",
-        org.slug, project.slug
+    Ok(redirect_to(
+        &state,
+        &format!("/settings/{}/projects/{}/keys/", org.slug, project.slug),
     ))
-    .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -232,10 +224,8 @@ pub async fn update(
         user_id = viewer.user.id,
         "key changed in the web UI"
     );
-    let prefix = state.config.path_prefix();
-    Ok(Redirect::to(&format!(
-        "{prefix}/settings/{}/projects/{}/keys/",
-        org.slug, project.slug
+    Ok(redirect_to(
+        &state,
+        &format!("/settings/{}/projects/{}/keys/", org.slug, project.slug),
     ))
-    .into_response())
 }

@@ -1,12 +1,13 @@
 //! The page shell every page shares (head, navigation, the logout form) and small pieces of
 //! markup used across pages: times, CSRF fields, links.
 
-use axum::response::Html;
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{html, Markup, DOCTYPE};
 use vigil_store::Organization;
 
 use super::session::Viewer;
 use crate::serialize::iso;
+use crate::AppState;
 
 /// What the shell needs to know about a page.
 pub struct Shell<'a> {
@@ -36,6 +37,11 @@ impl<'a> Shell<'a> {
             refresh_secs: None,
         }
     }
+}
+
+/// The answer to a form post: see the page at `path` (below the public URL's path).
+pub fn redirect_to(state: &AppState, path: &str) -> Response {
+    Redirect::to(&format!("{}{path}", state.config.path_prefix())).into_response()
 }
 
 /// A whole HTML document.
@@ -91,6 +97,20 @@ pub fn page(shell: Shell<'_>, body: Markup) -> Html<String> {
         }
     };
     Html(markup.into_string())
+}
+
+/// The previous and next links of a paged list; `query` gives the query string of a page.
+pub fn pager(page: u64, has_next: bool, query: impl Fn(u64) -> String) -> Markup {
+    html! {
+        nav.pager {
+            @if page > 0 {
+                a href={ "?" (query(page - 1)) } rel="prev" { "← Previous" }
+            }
+            @if has_next {
+                a href={ "?" (query(page + 1)) } rel="next" { "Next →" }
+            }
+        }
+    }
 }
 
 /// The hidden CSRF field of a form.

@@ -13,7 +13,7 @@ use vigil_store::{
 
 use super::charts;
 use super::error::WebError;
-use super::layout::{count, page, time_ago, Shell};
+use super::layout::{count, page, pager, time_ago, Shell};
 use super::session::Viewer;
 use crate::query;
 use crate::time::unix_now;
@@ -301,28 +301,20 @@ fn filter_bar(
     }
 }
 
-/// Environments of the selected projects (or all), for the selector.
-async fn environments(
+/// The organization's projects, and for the selector the environments of the selected ones (or
+/// all).
+async fn projects_and_environments(
     state: &AppState,
-    projects: &[Project],
+    org: &Organization,
     filters: &Filters,
-) -> Result<Vec<String>, WebError> {
-    let mut out: Vec<String> = filters.environments.clone();
-    for project in projects {
-        if filters.projects.is_empty() || filters.projects.contains(&project.id) {
-            for env in state
-                .web
-                .environments(state.store.as_ref(), project.id)
-                .await?
-            {
-                if !out.contains(&env) {
-                    out.push(env);
-                }
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+) -> Result<(Vec<Project>, Vec<String>), WebError> {
+    let projects = state.store.list_projects(Some(org.id)).await?;
+    let known = filters.environments.clone();
+    let environments = state
+        .web
+        .selectable_environments(state.store.as_ref(), &projects, &filters.projects, known)
+        .await?;
+    Ok((projects, environments))
 }
 
 /// What to do when nothing arrived: turn tracing on in the SDK.
@@ -348,11 +340,9 @@ pub async fn overview(
     RawQuery(raw): RawQuery,
 ) -> Result<Html<String>, WebError> {
     let org = viewer.organization(&org)?;
-    let pairs = query::pairs(raw.as_deref());
-    let mut filters = Filters::from_pairs(&pairs);
+    let mut filters = Filters::from_pairs(&query::pairs(raw.as_deref()));
     filters.transaction = None;
-    let projects = state.store.list_projects(Some(org.id)).await?;
-    let environments = environments(&state, &projects, &filters).await?;
+    let (projects, environments) = projects_and_environments(&state, &org, &filters).await?;
     let now = unix_now();
     let mut rows = state
         .store
@@ -424,24 +414,11 @@ pub async fn overview(
                     }
                 }
             }
-            nav.pager {
-                @if filters.page > 0 {
-                    a href={ "?" (Filters { page: filters.page - 1, ..filters.clone() }.to_query()) } rel="prev" { "← Previous" }
-                }
-                @if has_next {
-                    a href={ "?" (Filters { page: filters.page + 1, ..filters.clone() }.to_query()) } rel="next" { "Next →" }
-                }
-            }
+            (pager(filters.page as u64, has_next, |page| Filters { page: page as usize, ..filters.clone() }.to_query()))
         }
     };
     Ok(page(
-        Shell {
-            title: "Performance",
-            prefix: &prefix,
-            viewer: Some(&viewer),
-            org: Some(&org),
-            refresh_secs: None,
-        },
+        Shell::of_org("Performance", &prefix, &viewer, &org),
         body,
     ))
 }
@@ -454,8 +431,7 @@ pub async fn summary(
     RawQuery(raw): RawQuery,
 ) -> Result<Html<String>, WebError> {
     let org = viewer.organization(&org)?;
-    let pairs = query::pairs(raw.as_deref());
-    let mut filters = Filters::from_pairs(&pairs);
+    let mut filters = Filters::from_pairs(&query::pairs(raw.as_deref()));
     let name = filters.transaction.clone().ok_or(WebError::NotFound)?;
     // One project: a transaction name means something only within its project.
     let project_id = *filters.projects.first().ok_or(WebError::NotFound)?;
@@ -466,8 +442,7 @@ pub async fn summary(
         .filter(|p| p.organization_id == org.id)
         .ok_or(WebError::NotFound)?;
     filters.projects = vec![project.id];
-    let projects = state.store.list_projects(Some(org.id)).await?;
-    let environments = environments(&state, &projects, &filters).await?;
+    let (projects, environments) = projects_and_environments(&state, &org, &filters).await?;
     let now = unix_now();
     let query = filters.query(&org, now);
     let store = &state.store;
@@ -554,16 +529,7 @@ pub async fn summary(
         }
         (queries_section(&project, &queries))
     };
-    Ok(page(
-        Shell {
-            title: &name,
-            prefix: &prefix,
-            viewer: Some(&viewer),
-            org: Some(&org),
-            refresh_secs: None,
-        },
-        body,
-    ))
+    Ok(page(Shell::of_org(&name, &prefix, &viewer, &org), body))
 }
 
 fn slowest_section(

@@ -4,14 +4,14 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::Form;
 use maud::html;
 use serde::Deserialize;
 use vigil_store::{Organization, PerformanceSettings, Project};
 
 use super::error::WebError;
-use super::layout::{csrf_field, page, Shell};
+use super::layout::{csrf_field, page, redirect_to, Shell};
 use super::projects::viewer_project;
 use super::session::Viewer;
 use crate::AppState;
@@ -121,13 +121,7 @@ fn settings_page(
         }
     };
     page(
-        Shell {
-            title: "Performance settings",
-            prefix: &prefix,
-            viewer: Some(viewer),
-            org: Some(org),
-            refresh_secs: None,
-        },
+        Shell::of_org("Performance settings", &prefix, viewer, org),
         body,
     )
 }
@@ -186,12 +180,13 @@ pub async fn save(
         apdex_threshold_ms = settings.apdex_threshold_ms,
         "performance settings changed in the web UI"
     );
-    let prefix = state.config.path_prefix();
-    Ok(Redirect::to(&format!(
-        "{prefix}/settings/{}/projects/{}/performance/?saved=1",
-        org.slug, project.slug
+    Ok(redirect_to(
+        &state,
+        &format!(
+            "/settings/{}/projects/{}/performance/?saved=1",
+            org.slug, project.slug
+        ),
     ))
-    .into_response())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! first event" until an issue arrives (the page reloads itself meanwhile).
 
 use axum::extract::{Path, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use vigil_protocol::dsn::Dsn;
 use vigil_store::{IssueQuery, IssueSort, Organization, Project};
 
 use super::error::WebError;
-use super::layout::{csrf_field, page, time_ago, Shell};
+use super::layout::{csrf_field, page, redirect_to, time_ago, Shell};
 use super::session::Viewer;
 use crate::serialize::issue::short_id;
 use crate::time::unix_now;
@@ -88,16 +88,7 @@ fn list_page(
             }
         }
     };
-    page(
-        Shell {
-            title: "Projects",
-            prefix: &prefix,
-            viewer: Some(viewer),
-            org: Some(org),
-            refresh_secs: None,
-        },
-        body,
-    )
+    page(Shell::of_org("Projects", &prefix, viewer, org), body)
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,12 +128,10 @@ pub async fn create(
                 user_id = viewer.user.id,
                 "project created in the web UI"
             );
-            let prefix = state.config.path_prefix();
-            Ok(Redirect::to(&format!(
-                "{prefix}/organizations/{}/projects/{}/",
-                org.slug, project.slug
+            Ok(redirect_to(
+                &state,
+                &format!("/organizations/{}/projects/{}/", org.slug, project.slug),
             ))
-            .into_response())
         }
         Err(vigil_store::StoreError::Conflict(_)) => {
             refuse(

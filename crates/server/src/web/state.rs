@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use vigil_store::{Store, StoreError};
+use vigil_store::{Project, Store, StoreError};
 
 /// Password checks running at once: argon2id takes ~50 ms of CPU and 19 MiB each, so a flood
 /// of login attempts queues here instead of taking every core and the memory from ingest.
@@ -62,6 +62,29 @@ impl WebState {
         let mut cache = self.environments.lock().unwrap_or_else(|e| e.into_inner());
         cache.insert(project_id, (now, values.clone()));
         Ok(values)
+    }
+
+    /// What a list page's environment selector offers: `known` (the ones already chosen) and
+    /// those seen by the `selected` projects (every project when none is selected), sorted.
+    pub async fn selectable_environments(
+        &self,
+        store: &dyn Store,
+        projects: &[Project],
+        selected: &[i64],
+        known: Vec<String>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut out = known;
+        for project in projects {
+            if selected.is_empty() || selected.contains(&project.id) {
+                for env in self.environments(store, project.id).await? {
+                    if !out.contains(&env) {
+                        out.push(env);
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     /// The session-signing key, shared by every node through the store.

@@ -139,13 +139,12 @@ pub async fn detail(
         }
     };
     Ok(page(
-        Shell {
-            title: &format!("Trace {}", trace_id.get(..8).unwrap_or(&trace_id)),
-            prefix: &prefix,
-            viewer: Some(&viewer),
-            org: Some(&org),
-            refresh_secs: None,
-        },
+        Shell::of_org(
+            &format!("Trace {}", trace_id.get(..8).unwrap_or(&trace_id)),
+            &prefix,
+            &viewer,
+            &org,
+        ),
         body,
     ))
 }

@@ -347,13 +347,7 @@ pub async fn detail(
         }
     };
     Ok(page(
-        Shell {
-            title: &transaction.name,
-            prefix: &prefix,
-            viewer: Some(&viewer),
-            org: Some(&org),
-            refresh_secs: None,
-        },
+        Shell::of_org(&transaction.name, &prefix, &viewer, &org),
         body,
     ))
 }
