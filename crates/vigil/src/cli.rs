@@ -48,6 +48,9 @@ pub struct Config {
     pub public_url: Option<String>,
 }
 
+// `Serve` holds every server setting and the others a few strings; one value is built per
+// process, so boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
