@@ -24,6 +24,11 @@ fn event_body() -> Body {
     Body::from(event_envelope("9ec79c33ec9942ab8353589fcb2e04dc", EVENT))
 }
 
+/// A POST of [`EVENT`] to `path`, with no auth header.
+fn post_event(path: String) -> Request<Body> {
+    Request::post(path).body(event_body()).expect("request")
+}
+
 const EVENT: &str = r#"{"exception":{"values":[{"type":"ZeroDivisionError","value":"division by zero"}]},"platform":"python"}"#;
 
 #[tokio::test]
@@ -45,9 +50,7 @@ async fn event_with_header_auth_is_stored_and_readable() {
 #[tokio::test]
 async fn missing_auth_is_401() {
     let h = Harness::new().await;
-    let request = Request::post(format!("/api/{}/envelope/", h.project.id))
-        .body(event_body())
-        .expect("request");
+    let request = post_event(format!("/api/{}/envelope/", h.project.id));
     let (status, _, body) = h.send(request).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["detail"], "missing authorization information");
@@ -74,16 +77,12 @@ async fn two_auth_sources_are_401() {
 async fn unknown_key_is_403_and_malformed_key_is_400() {
     let h = Harness::new().await;
     let unknown = "ffffffffffffffffffffffffffffffff";
-    let request = Request::post(format!(
+    let request = post_event(format!(
         "/api/{}/envelope/?sentry_key={unknown}",
         h.project.id
-    ))
-    .body(event_body())
-    .expect("request");
+    ));
     assert_eq!(h.send(request).await.0, StatusCode::FORBIDDEN);
-    let request = Request::post(format!("/api/{}/envelope/?sentry_key=short", h.project.id))
-        .body(event_body())
-        .expect("request");
+    let request = post_event(format!("/api/{}/envelope/?sentry_key=short", h.project.id));
     assert_eq!(h.send(request).await.0, StatusCode::BAD_REQUEST);
 }
 
@@ -91,12 +90,10 @@ async fn unknown_key_is_403_and_malformed_key_is_400() {
 async fn key_of_another_project_is_403() {
     let h = Harness::new().await;
     let other = h.project_in("default", "other", None).await;
-    let request = Request::post(format!(
+    let request = post_event(format!(
         "/api/{}/envelope/?sentry_key={}",
         other.id, h.key.public_key
-    ))
-    .body(event_body())
-    .expect("request");
+    ));
     assert_eq!(h.send(request).await.0, StatusCode::FORBIDDEN);
 }
 
@@ -116,12 +113,10 @@ async fn disabled_key_is_403() {
 #[tokio::test]
 async fn bad_project_path_is_400() {
     let h = Harness::new().await;
-    let request = Request::post(format!(
+    let request = post_event(format!(
         "/api/abc/envelope/?sentry_key={}",
         h.key.public_key
-    ))
-    .body(event_body())
-    .expect("request");
+    ));
     let (status, _, body) = h.send(request).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["detail"], "bad project path parameter");
