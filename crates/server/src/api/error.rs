@@ -30,6 +30,12 @@ impl ApiError {
     }
 }
 
+/// The JSON body of a request, or Sentry's 400 when it is missing or not JSON.
+pub fn json_body<T>(body: Option<axum::Json<T>>) -> Result<T, ApiError> {
+    body.map(|axum::Json(body)| body)
+        .ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = match &self {

@@ -10,7 +10,7 @@ use vigil_store::search::parse_search;
 use vigil_store::{IssueQuery, IssueSort, IssueStatus, Organization, Project};
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{json_body, ApiError};
 use super::pagination::Page;
 use crate::query;
 use crate::serialize::serialize_issue;
@@ -259,7 +259,7 @@ pub async fn update_issue(
     Path(issue_id): Path<String>,
     body: Option<Json<IssueUpdate>>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(update) = body.ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))?;
+    let update = json_body(body)?;
     let (org, project, mut issue) = caller.issue(&state, &issue_id).await?;
     let status = parse_status(&update)?;
     let snooze = ignore_duration(&update)?;
@@ -306,7 +306,7 @@ pub async fn bulk_update_project_issues(
     RawQuery(raw): RawQuery,
     body: Option<Json<IssueUpdate>>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(update) = body.ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))?;
+    let update = json_body(body)?;
     let (org, project) = caller.project(&state, &org, &project).await?;
     let params = query::pairs(raw.as_deref());
     let Some(status) = parse_status(&update)? else {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use vigil_store::{PerformanceSettings, Project};
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{json_body, ApiError};
 use crate::AppState;
 
 /// Token scopes that may change a project's settings (Sentry's `ProjectSettingPermission`).
@@ -69,7 +69,7 @@ pub async fn update_issue_settings(
     Path((org, project)): Path<(String, String)>,
     body: Option<Json<IssueSettingsUpdate>>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(update) = body.ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))?;
+    let update = json_body(body)?;
     let project = caller
         .writable_project(&state, &org, &project, WRITE_SCOPES)
         .await?;
@@ -138,7 +138,7 @@ pub async fn set_transaction_threshold(
     Path((org, project)): Path<(String, String)>,
     body: Option<Json<ThresholdUpdate>>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(update) = body.ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))?;
+    let update = json_body(body)?;
     let project = caller
         .writable_project(&state, &org, &project, WRITE_SCOPES)
         .await?;

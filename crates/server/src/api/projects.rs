@@ -5,10 +5,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
-use vigil_store::KeyRateLimit;
+use vigil_store::{KeyRateLimit, ProjectKey};
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{json_body, ApiError};
 use crate::serialize::{serialize_key, serialize_organization, serialize_project};
 use crate::AppState;
 
@@ -115,6 +115,21 @@ pub async fn create_key(
     ))
 }
 
+/// The key of the project whose public key is `key_id` (Sentry's API names keys by it), or 404.
+async fn project_key(
+    state: &AppState,
+    project_id: i64,
+    key_id: &str,
+) -> Result<ProjectKey, ApiError> {
+    state
+        .store
+        .list_keys(project_id)
+        .await?
+        .into_iter()
+        .find(|k| k.public_key == key_id)
+        .ok_or(ApiError::NotFound)
+}
+
 /// `DELETE /api/0/projects/{org}/{project}/keys/{key_id}/`: 204, as Sentry answers.
 pub async fn delete_key(
     State(state): State<AppState>,
@@ -122,13 +137,7 @@ pub async fn delete_key(
     Path((org, project, key_id)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let (_org, project) = caller.project(&state, &org, &project).await?;
-    let key = state
-        .store
-        .list_keys(project.id)
-        .await?
-        .into_iter()
-        .find(|k| k.public_key == key_id)
-        .ok_or(ApiError::NotFound)?;
+    let key = project_key(&state, project.id, &key_id).await?;
     state.store.delete_key(key.id).await?;
     state.key_cache.forget(&key.public_key);
     Ok(StatusCode::NO_CONTENT)
@@ -165,15 +174,9 @@ pub async fn update_key(
     Path((org, project, key_id)): Path<(String, String, String)>,
     body: Option<Json<KeyUpdate>>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(update) = body.ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))?;
+    let update = json_body(body)?;
     let (_org, project) = caller.project(&state, &org, &project).await?;
-    let key = state
-        .store
-        .list_keys(project.id)
-        .await?
-        .into_iter()
-        .find(|k| k.public_key == key_id)
-        .ok_or(ApiError::NotFound)?;
+    let key = project_key(&state, project.id, &key_id).await?;
     if let Some(rate_limit) = update.rate_limit {
         let limit = match rate_limit {
             Some(RateLimitBody { window, count }) => {

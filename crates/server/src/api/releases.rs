@@ -10,7 +10,7 @@ use serde_json::Value;
 use vigil_store::{NewDeploy, Organization, Project, Release, ReleaseFields};
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{json_body, ApiError};
 use super::pagination::Page;
 use crate::query;
 use crate::serialize::{serialize_deploy, serialize_release};
@@ -94,7 +94,7 @@ pub async fn create_release(
     Path(org): Path<String>,
     body: Option<Json<ReleaseBody>>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))?;
+    let body = json_body(body)?;
     let org = caller.organization(&state, &org).await?;
     let version = body
         .version
@@ -233,7 +233,7 @@ pub async fn update_release(
     Path((org, version)): Path<(String, String)>,
     body: Option<Json<ReleaseBody>>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))?;
+    let body = json_body(body)?;
     let (org, release) = find(&state, &caller, &org, &version).await?;
     let all = projects_of(&state, &org).await?;
     let ids = project_ids(&all, body.projects.as_deref().unwrap_or_default())?;
@@ -272,7 +272,7 @@ pub async fn create_deploy(
     Path((org, version)): Path<(String, String)>,
     body: Option<Json<DeployBody>>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))?;
+    let body = json_body(body)?;
     let (_, release) = find(&state, &caller, &org, &version).await?;
     let environment = body
         .environment

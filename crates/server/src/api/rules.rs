@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use vigil_store::{AlertRule, Notification, Project};
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{json_body, ApiError};
 use crate::serialize::iso;
 use crate::AppState;
 
@@ -63,7 +63,7 @@ async fn rule_body(
 
 /// The body as a validated rule; 400 `{"<field>": ["<reason>"]}` like Sentry otherwise.
 fn parse_body(body: Option<Json<Value>>) -> Result<vigil_alerts::RuleSpec, ApiError> {
-    let Json(body) = body.ok_or_else(|| ApiError::bad_field("detail", "Invalid JSON body"))?;
+    let body = json_body(body)?;
     vigil_alerts::parse_rule(&body).map_err(|err| ApiError::bad_field(&err.field, err.reason))
 }
 

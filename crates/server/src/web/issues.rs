@@ -13,6 +13,7 @@ use super::charts;
 use super::error::WebError;
 use super::issue::org_issue;
 use super::layout::{count, csrf_field, level_badge, page, pager, time_ago, Shell};
+use super::selection;
 use super::session::{safe_next, Viewer};
 use crate::query;
 use crate::serialize::issue::short_id;
@@ -60,19 +61,9 @@ impl ListParams {
             period: query::first(pairs, "statsPeriod")
                 .unwrap_or("14d")
                 .to_string(),
-            projects: query::all(pairs, "project")
-                .into_iter()
-                .filter_map(|p| p.parse().ok())
-                .filter(|p| *p != -1)
-                .collect(),
-            environments: query::all(pairs, "environment")
-                .into_iter()
-                .filter(|e| !e.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            page: query::first(pairs, "page")
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0),
+            projects: selection::projects(pairs),
+            environments: selection::environments(pairs),
+            page: selection::page(pairs),
         }
     }
 

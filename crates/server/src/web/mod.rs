@@ -21,6 +21,7 @@ pub mod login;
 pub mod performance;
 pub mod project_settings;
 pub mod projects;
+pub mod selection;
 pub mod session;
 pub mod state;
 pub mod trace;

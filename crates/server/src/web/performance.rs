@@ -14,6 +14,7 @@ use vigil_store::{
 use super::charts;
 use super::error::WebError;
 use super::layout::{count, page, pager, time_ago, Shell};
+use super::selection;
 use super::session::Viewer;
 use crate::query;
 use crate::time::unix_now;
@@ -146,21 +147,11 @@ impl Filters {
             })
             .unwrap_or(DEFAULT_SORT);
         Filters {
-            projects: query::all(pairs, "project")
-                .into_iter()
-                .filter_map(|p| p.parse().ok())
-                .filter(|p| *p != -1)
-                .collect(),
-            environments: query::all(pairs, "environment")
-                .into_iter()
-                .filter(|e| !e.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            projects: selection::projects(pairs),
+            environments: selection::environments(pairs),
             period: period.to_string(),
             sort: sort.to_string(),
-            page: query::first(pairs, "page")
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0),
+            page: selection::page(pairs),
             transaction: query::first(pairs, "transaction").map(str::to_owned),
         }
     }
