@@ -24,7 +24,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{free_port, poll, repo_root, run_with_stdin, vigil_bin, Dsn, Vigil, ADMIN_EMAIL};
+use common::python::{json_lines, python_script};
+use common::{free_port, poll, run_with_stdin, vigil_bin, Dsn, Vigil, ADMIN_EMAIL};
 use serde_json::{json, Value};
 
 const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
@@ -38,50 +39,22 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// After the outbox is quiet, how long to keep watching that nothing more arrives.
 const SETTLE: Duration = Duration::from_secs(3);
 
-/// The Python that has the pinned `sentry-sdk` and `aiosmtpd`.
-fn python() -> PathBuf {
-    let python = match std::env::var_os("VIGIL_TEST_PYTHON") {
-        Some(path) => PathBuf::from(path),
-        None => repo_root().join(".venv/bin/python"),
-    };
-    assert!(
-        python.exists(),
-        "no Python for the end-to-end tests at {}: run `bash scripts/test.sh` once (it makes \
-         .venv with tests/python/requirements.txt), or set VIGIL_TEST_PYTHON",
-        python.display()
-    );
-    python
-}
-
 /// Reports `events` errors of each of `issues` issues through the SDK (see
 /// `tests/python/alert_errors.py`); returns the exception types, one per issue.
 fn send_errors(dsn: &Dsn, name: &str, issues: usize, events: usize, tags: &[&str]) -> Vec<String> {
-    let app_dir = repo_root().join("tests/python");
-    let mut command = Command::new(python());
-    command
-        .current_dir(&app_dir)
-        .arg(app_dir.join("alert_errors.py"))
-        .arg(&dsn.raw)
-        .arg(name)
-        .args([
-            "--issues",
-            &issues.to_string(),
-            "--events",
-            &events.to_string(),
-        ]);
+    let mut command = python_script("alert_errors.py");
+    command.arg(&dsn.raw).arg(name).args([
+        "--issues",
+        &issues.to_string(),
+        "--events",
+        &events.to_string(),
+    ]);
     for tag in tags {
         command.args(["--tag", tag]);
     }
-    let output = run_with_stdin(command, "");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "alert_errors.py failed with {}:\nstdout: {stdout}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let line: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("alert_errors.py printed {stdout:?}: {e}"));
+    let mut lines = json_lines("alert_errors.py", run_with_stdin(command, ""));
+    assert_eq!(lines.len(), 1, "alert_errors.py printed {lines:?}");
+    let line = lines.remove(0);
     let ids = line["event_ids"].as_array().map_or(0, Vec::len);
     assert_eq!(
         ids,
@@ -133,9 +106,7 @@ impl SmtpServer {
     /// Starts the server (again) on its port and directory; returns once it accepts mail.
     fn run(&mut self) {
         assert!(self.child.is_none(), "the SMTP server runs already");
-        let script = repo_root().join("tests/python/smtp_server.py");
-        let mut child = Command::new(python())
-            .arg(script)
+        let mut child = python_script("smtp_server.py")
             .args(["--port", &self.port.to_string()])
             .arg("--dir")
             .arg(self.dir.path())

@@ -5,26 +5,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use common::python::python_script;
 use common::{repo_root, run_with_stdin, Vigil, ADMIN_EMAIL};
 use serde_json::Value;
-
-/// The Python that has the pinned `sentry-sdk`, Django and Selenium.
-fn python() -> PathBuf {
-    let python = match std::env::var_os("VIGIL_TEST_PYTHON") {
-        Some(path) => PathBuf::from(path),
-        None => repo_root().join(".venv/bin/python"),
-    };
-    assert!(
-        python.exists(),
-        "no Python for the end-to-end tests at {}: run `bash scripts/test.sh` once (it makes \
-         .venv with tests/python/requirements.txt), or set VIGIL_TEST_PYTHON",
-        python.display()
-    );
-    python
-}
 
 fn require(path: &str, variable: &str) {
     let path = std::env::var(variable).unwrap_or_else(|_| path.to_string());
@@ -41,12 +26,9 @@ fn a_person_logs_in_onboards_django_finds_the_error_and_resolves_it() {
     require("/usr/bin/chromedriver", "VIGIL_CHROMEDRIVER");
     let vigil = Vigil::start();
     let shots = repo_root().join("target/screenshots");
-    let app_dir = repo_root().join("tests/python");
-    let mut command = Command::new(python());
     // The Django app runs from its own directory, as in django_e2e: frames under it are in-app.
+    let mut command = python_script("browser_ui.py");
     command
-        .current_dir(&app_dir)
-        .arg(app_dir.join("browser_ui.py"))
         .arg(&vigil.base_url)
         .arg(ADMIN_EMAIL)
         .arg("correct horse battery staple")

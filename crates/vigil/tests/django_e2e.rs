@@ -11,70 +11,17 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-
-use common::{entry, repo_root, run_with_stdin, tags, Dsn, Vigil};
+use common::backend::{test_on_both_backends, Backend, Server};
+use common::python::{request_django_paths, run_python};
+use common::{entry, tags, Dsn, Vigil};
 use serde_json::{json, Value};
-use vigil_store::postgres::TestDatabase;
 
 const ZERO_DIVISION_TITLE: &str = "ZeroDivisionError: division by zero";
 const KEY_ERROR_TITLE: &str = "KeyError: 'sku-404'";
 
-/// The Python that has the pinned `sentry-sdk`, Django and Celery.
-fn python() -> PathBuf {
-    let python = match std::env::var_os("VIGIL_TEST_PYTHON") {
-        Some(path) => PathBuf::from(path),
-        None => repo_root().join(".venv/bin/python"),
-    };
-    assert!(
-        python.exists(),
-        "no Python for the end-to-end tests at {}: run `bash scripts/test.sh` once (it makes \
-         .venv with tests/python/requirements.txt), or set VIGIL_TEST_PYTHON",
-        python.display()
-    );
-    python
-}
-
-/// Runs `tests/python/<script> <args>` and returns the JSON lines it printed.
-fn run_python(script: &str, args: &[&str]) -> Vec<Value> {
-    let app_dir = repo_root().join("tests/python");
-    let mut command = Command::new(python());
-    // The app's own directory is its project root, as `manage.py runserver` has it: the SDK
-    // marks frames under the working directory in-app.
-    command
-        .current_dir(&app_dir)
-        .arg(app_dir.join(script))
-        .args(args);
-    let output = run_with_stdin(command, "");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{script} {args:?} failed with {}:\nstdout: {stdout}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-        .lines()
-        .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|e| {
-                panic!("{script} printed a line that is not JSON ({e}): {line}")
-            })
-        })
-        .collect()
-}
-
 /// Requests each path of the Django app over HTTP; asserts each view failed with a 500.
 fn request_django(dsn: &Dsn, paths: &[&str]) {
-    let mut args = vec![dsn.raw.as_str()];
-    args.extend_from_slice(paths);
-    let results = run_python("django_app.py", &args);
-    assert_eq!(
-        results.len(),
-        paths.len(),
-        "django_app.py answered {results:?}"
-    );
-    for result in results {
+    for result in request_django_paths(dsn, &[], paths) {
         assert_eq!(
             result["status"], 500,
             "the failing view did not fail: {result}"
@@ -82,37 +29,19 @@ fn request_django(dsn: &Dsn, paths: &[&str]) {
     }
 }
 
-/// Where the server keeps its data.
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
 /// A server with project `shop` (platform python) and its DSN.
 struct Shop {
-    // Dropped in this order: the server stops before its database is dropped.
-    vigil: Vigil,
+    server: Server,
     dsn: Dsn,
-    _database: Option<TestDatabase>,
 }
 
-fn start_with_shop(backend: Backend) -> Shop {
-    let (vigil, database) = match backend {
-        Backend::Sqlite => (Vigil::start(), None),
-        Backend::Postgres => {
-            let database = TestDatabase::create_blocking().unwrap_or_else(|err| panic!("{err}"));
-            (Vigil::start_on_database(database.url()), Some(database))
-        }
-    };
-    let dsn = vigil.create_project("shop", "python");
-    Shop {
-        vigil,
-        dsn,
-        _database: database,
-    }
+/// A server with project `shop`, after its Django app failed at each of `paths`.
+fn shop_after_requests(backend: Backend, paths: &[&str]) -> Shop {
+    let server = Server::start(backend);
+    let dsn = server.vigil.create_project("shop", "python");
+    request_django(&dsn, paths);
+    Shop { server, dsn }
 }
-
 /// Waits until project `shop` has an issue titled `title` for which `ready` holds.
 fn wait_for_issue(vigil: &Vigil, title: &str, ready: impl Fn(&Value) -> bool) -> Value {
     let issues = vigil.api_poll(
@@ -145,29 +74,21 @@ fn titles(issues: &[Value]) -> Vec<&str> {
         .collect()
 }
 
-#[test]
-fn django_zero_division_becomes_an_issue_with_stack_request_and_environment() {
-    zero_division_becomes_an_issue(Backend::Sqlite);
-}
+test_on_both_backends!(
+    zero_division_becomes_an_issue,
+    django_zero_division_becomes_an_issue_with_stack_request_and_environment,
+    on_postgres_django_zero_division_becomes_an_issue_with_stack_request_and_environment
+);
 
-#[test]
-fn on_postgres_django_zero_division_becomes_an_issue_with_stack_request_and_environment() {
-    zero_division_becomes_an_issue(Backend::Postgres);
-}
-
-#[test]
-fn the_same_error_again_counts_on_its_issue_and_another_exception_opens_a_second_issue() {
-    same_error_counts_and_another_opens_an_issue(Backend::Sqlite);
-}
-
-#[test]
-fn on_postgres_the_same_error_again_counts_on_its_issue_and_another_opens_a_second_issue() {
-    same_error_counts_and_another_opens_an_issue(Backend::Postgres);
-}
+test_on_both_backends!(
+    same_error_counts_and_another_opens_an_issue,
+    the_same_error_again_counts_on_its_issue_and_another_exception_opens_a_second_issue,
+    on_postgres_the_same_error_again_counts_on_its_issue_and_another_opens_a_second_issue
+);
 
 fn zero_division_becomes_an_issue(backend: Backend) {
-    let Shop { vigil, dsn, .. } = &start_with_shop(backend);
-    request_django(dsn, &["/sentry-debug/"]);
+    let Shop { server, .. } = &shop_after_requests(backend, &["/sentry-debug/"]);
+    let vigil = &server.vigil;
 
     let issue = wait_for_issue(vigil, ZERO_DIVISION_TITLE, |_| true);
     let unresolved = vigil.project_issues("shop", "is:unresolved");
@@ -253,8 +174,8 @@ fn zero_division_becomes_an_issue(backend: Backend) {
 }
 
 fn same_error_counts_and_another_opens_an_issue(backend: Backend) {
-    let Shop { vigil, dsn, .. } = &start_with_shop(backend);
-    request_django(dsn, &["/sentry-debug/"]);
+    let Shop { server, dsn } = &shop_after_requests(backend, &["/sentry-debug/"]);
+    let vigil = &server.vigil;
     let first = wait_for_issue(vigil, ZERO_DIVISION_TITLE, |_| true);
 
     request_django(dsn, &["/sentry-debug/"]);
@@ -293,8 +214,8 @@ fn same_error_counts_and_another_opens_an_issue(backend: Backend) {
 
 #[test]
 fn resolving_an_issue_moves_it_from_unresolved_to_resolved_search() {
-    let Shop { vigil, dsn, .. } = &start_with_shop(Backend::Sqlite);
-    request_django(dsn, &["/sentry-debug/"]);
+    let Shop { server, .. } = &shop_after_requests(Backend::Sqlite, &["/sentry-debug/"]);
+    let vigil = &server.vigil;
     let id = issue_id(&wait_for_issue(vigil, ZERO_DIVISION_TITLE, |_| true));
     let path = format!("/api/0/issues/{id}/");
 
@@ -328,8 +249,8 @@ fn resolving_an_issue_moves_it_from_unresolved_to_resolved_search() {
 
 #[test]
 fn celery_task_failure_is_its_own_issue_with_the_task_name_as_culprit() {
-    let Shop { vigil, dsn, .. } = &start_with_shop(Backend::Sqlite);
-    request_django(dsn, &["/sentry-debug/"]);
+    let Shop { server, dsn } = &shop_after_requests(Backend::Sqlite, &["/sentry-debug/"]);
+    let vigil = &server.vigil;
     let results = run_python("celery_app.py", &[&dsn.raw]);
     assert_eq!(
         results,
@@ -353,8 +274,9 @@ fn celery_task_failure_is_its_own_issue_with_the_task_name_as_culprit() {
 
 #[test]
 fn issue_search_filters_by_environment_level_and_free_text() {
-    let Shop { vigil, dsn, .. } = &start_with_shop(Backend::Sqlite);
-    request_django(dsn, &["/sentry-debug/", "/checkout/"]);
+    let Shop { server, .. } =
+        &shop_after_requests(Backend::Sqlite, &["/sentry-debug/", "/checkout/"]);
+    let vigil = &server.vigil;
     wait_for_issue(vigil, ZERO_DIVISION_TITLE, |_| true);
     wait_for_issue(vigil, KEY_ERROR_TITLE, |_| true);
 

@@ -128,27 +128,7 @@ fn acknowledged_events_survive_kill_9_exactly_once() {
             .expect("count is a string")
             .parse()
             .expect("a number");
-        let mut events = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut query = vec![("limit", "100")];
-            if let Some(cursor) = cursor.as_deref() {
-                query.push(("cursor", cursor));
-            }
-            let response = vigil.api_get(&format!("/api/0/issues/{id}/events/"), &query);
-            let next = response.next_cursor();
-            let page = response.ok("list an issue's events");
-            events.extend(
-                page.as_array()
-                    .expect("a list")
-                    .iter()
-                    .map(|e| e["eventID"].as_str().expect("eventID").to_string()),
-            );
-            match next {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
+        let events = vigil.issue_event_ids(id);
         let distinct: BTreeSet<String> = events.iter().cloned().collect();
         assert_eq!(
             distinct.len(),

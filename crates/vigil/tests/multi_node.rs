@@ -139,31 +139,6 @@ fn queue_depth(vigil: &Vigil) -> Result<u64, String> {
         .map_err(|e| format!("vigil_queue_depth: {e}"))
 }
 
-/// Every event id of an issue, through the API's pages.
-fn issue_event_ids(vigil: &Vigil, issue_id: &str) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut query = vec![("limit", "100")];
-        if let Some(cursor) = cursor.as_deref() {
-            query.push(("cursor", cursor));
-        }
-        let response = vigil.api_get(&format!("/api/0/issues/{issue_id}/events/"), &query);
-        let next = response.next_cursor();
-        let page = response.ok("list an issue's events");
-        ids.extend(
-            page.as_array()
-                .expect("a list of events")
-                .iter()
-                .map(|e| e["eventID"].as_str().expect("eventID").to_string()),
-        );
-        match next {
-            Some(next) => cursor = Some(next),
-            None => return ids,
-        }
-    }
-}
-
 #[test]
 fn two_nodes_one_database_kill_9_one_events_stored_once_counts_exact() {
     let database = TestDatabase::create_blocking().unwrap_or_else(|err| panic!("{err}"));
@@ -291,7 +266,7 @@ fn two_nodes_one_database_kill_9_one_events_stored_once_counts_exact() {
     let mut stored = BTreeSet::new();
     for (group, issue) in &groups_seen {
         let issue_id = issue["id"].as_str().expect("issue id");
-        let events = issue_event_ids(&first, issue_id);
+        let events = first.issue_event_ids(issue_id);
         let distinct: BTreeSet<&String> = events.iter().collect();
         assert_eq!(
             distinct.len(),

@@ -23,9 +23,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{entry, free_port, poll, repo_root, run_with_stdin, Dsn, Vigil, EVENT_TIMEOUT};
+use common::backend::{test_on_both_backends, Backend, Server};
+use common::python::{json_lines, python_command, request_django_paths};
+use common::{
+    entry, free_port, poll, print_log_tail, repo_root, run_with_stdin, Dsn, Vigil, EVENT_TIMEOUT,
+};
 use serde_json::Value;
-use vigil_store::postgres::TestDatabase;
 
 /// How long a background process (Redis, the Celery worker) may take to be ready; the worker
 /// imports Celery, kombu and the SDK first, on a machine that may be busy compiling.
@@ -37,96 +40,14 @@ const INVOICE_VIEW: &str = "/invoice/{order_id}/";
 const INVOICE_TASK: &str = "shop.tasks.generate_invoice";
 const NODE_TRANSACTION: &str = "GET /api/products";
 
-/// Where the server keeps its data.
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A server on one backend.
-struct Server {
-    // Dropped in this order: the server stops before its database is dropped.
-    vigil: Vigil,
-    _database: Option<TestDatabase>,
-}
-
-fn start(backend: Backend) -> Server {
-    match backend {
-        Backend::Sqlite => Server {
-            vigil: Vigil::start(),
-            _database: None,
-        },
-        Backend::Postgres => {
-            let database = TestDatabase::create_blocking().unwrap_or_else(|err| panic!("{err}"));
-            Server {
-                vigil: Vigil::start_on_database(database.url()),
-                _database: Some(database),
-            }
-        }
-    }
-}
-
-/// The Python that has the pinned `sentry-sdk`, Django, Celery and redis.
-fn python() -> PathBuf {
-    let python = match std::env::var_os("VIGIL_TEST_PYTHON") {
-        Some(path) => PathBuf::from(path),
-        None => repo_root().join(".venv/bin/python"),
-    };
-    assert!(
-        python.exists(),
-        "no Python for the end-to-end tests at {}: run `bash scripts/test.sh` once (it makes \
-         .venv with tests/python/requirements.txt), or set VIGIL_TEST_PYTHON",
-        python.display()
-    );
-    python
-}
-
-/// Runs `tests/python/<script> <args>` and returns the JSON lines it printed.
-fn run_python(script: &str, args: &[&str]) -> Vec<Value> {
-    let app_dir = repo_root().join("tests/python");
-    let mut command = Command::new(python());
-    // The app's own directory is its project root, as `manage.py runserver` has it.
-    command
-        .current_dir(&app_dir)
-        .arg(app_dir.join(script))
-        .args(args);
-    json_lines(&format!("{script} {args:?}"), run_with_stdin(command, ""))
-}
-
-/// The JSON lines a successful script printed; panics with its output otherwise.
-fn json_lines(what: &str, output: std::process::Output) -> Vec<Value> {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{what} failed with {}:\nstdout: {stdout}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-        .lines()
-        .map(|line| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("{what} printed a line that is not JSON ({e}): {line}"))
-        })
-        .collect()
-}
-
 /// Requests `paths` of the Django app with every request traced; asserts each answered 200 and
 /// returns the JSON bodies of the views.
 fn request_traced_django(dsn: &Dsn, broker: Option<&str>, paths: &[&str]) -> Vec<Value> {
-    let mut args = vec!["--traces"];
+    let mut options = vec!["--traces"];
     if let Some(broker) = broker {
-        args.extend(["--broker", broker]);
+        options.extend(["--broker", broker]);
     }
-    args.push(dsn.raw.as_str());
-    args.extend_from_slice(paths);
-    let results = run_python("django_app.py", &args);
-    assert_eq!(
-        results.len(),
-        paths.len(),
-        "django_app.py answered {results:?}"
-    );
+    let results = request_django_paths(dsn, &options, paths);
     results
         .into_iter()
         .map(|result| {
@@ -213,13 +134,7 @@ impl Drop for Background {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            let log = self.log();
-            let tail: Vec<&str> = log.lines().rev().take(60).collect();
-            eprintln!("---- last lines of {} ----", self.name);
-            for line in tail.into_iter().rev() {
-                eprintln!("{line}");
-            }
-            eprintln!("---- end of {}'s log ----", self.name);
+            print_log_tail(self.name, &self.log(), 60);
         }
     }
 }
@@ -304,9 +219,8 @@ fn ping(port: u16) -> Result<(), String> {
 /// `celery worker` for `celery_worker_app` on `broker`, reporting to `dsn`, once it is ready.
 fn start_celery_worker(dsn: &Dsn, broker: &str) -> Background {
     let mut worker = Background::spawn("celery worker", |_| {
-        let mut command = Command::new(python());
+        let mut command = python_command();
         command
-            .current_dir(repo_root().join("tests/python"))
             .args(["-m", "celery", "-A", "celery_worker_app", "worker"])
             .args(["--pool=solo", "--concurrency=1", "--loglevel=INFO"])
             .env("VIGIL_E2E_DSN", &dsn.raw)
@@ -497,38 +411,26 @@ fn id_string(value: &Value) -> String {
     }
 }
 
-#[test]
-fn django_n_plus_one_view_is_a_transaction_with_its_db_spans_and_an_n_plus_one_issue() {
-    django_n_plus_one(Backend::Sqlite);
-}
+test_on_both_backends!(
+    django_n_plus_one,
+    django_n_plus_one_view_is_a_transaction_with_its_db_spans_and_an_n_plus_one_issue,
+    on_postgres_django_n_plus_one_view_is_a_transaction_with_its_db_spans_and_an_issue
+);
 
-#[test]
-fn on_postgres_django_n_plus_one_view_is_a_transaction_with_its_db_spans_and_an_issue() {
-    django_n_plus_one(Backend::Postgres);
-}
+test_on_both_backends!(
+    django_to_celery,
+    celery_task_enqueued_by_a_django_view_is_a_child_transaction_on_the_same_trace,
+    on_postgres_celery_task_enqueued_by_a_django_view_is_a_child_on_the_same_trace
+);
 
-#[test]
-fn celery_task_enqueued_by_a_django_view_is_a_child_transaction_on_the_same_trace() {
-    django_to_celery(Backend::Sqlite);
-}
-
-#[test]
-fn on_postgres_celery_task_enqueued_by_a_django_view_is_a_child_on_the_same_trace() {
-    django_to_celery(Backend::Postgres);
-}
-
-#[test]
-fn node_sdk_streamed_spans_are_a_transaction_with_its_two_child_spans() {
-    node_transaction(Backend::Sqlite);
-}
-
-#[test]
-fn on_postgres_node_sdk_streamed_spans_are_a_transaction_with_its_two_child_spans() {
-    node_transaction(Backend::Postgres);
-}
+test_on_both_backends!(
+    node_transaction,
+    node_sdk_streamed_spans_are_a_transaction_with_its_two_child_spans,
+    on_postgres_node_sdk_streamed_spans_are_a_transaction_with_its_two_child_spans
+);
 
 fn django_n_plus_one(backend: Backend) {
-    let Server { vigil, .. } = &start(backend);
+    let Server { vigil, .. } = &Server::start(backend);
     let dsn = vigil.create_project("shop", "python");
     let bodies = request_traced_django(&dsn, None, &[ORDERS_VIEW]);
     assert_eq!(
@@ -596,7 +498,7 @@ fn django_n_plus_one(backend: Backend) {
 }
 
 fn django_to_celery(backend: Backend) {
-    let Server { vigil, .. } = &start(backend);
+    let Server { vigil, .. } = &Server::start(backend);
     let dsn = vigil.create_project("shop", "python");
     let redis = Redis::start();
     let _worker = start_celery_worker(&dsn, &redis.url());
@@ -703,7 +605,7 @@ fn django_to_celery(backend: Backend) {
 }
 
 fn node_transaction(backend: Backend) {
-    let Server { vigil, .. } = &start(backend);
+    let Server { vigil, .. } = &Server::start(backend);
     let dsn = vigil.create_project("storefront", "node");
     let sent = run_node_transaction(&dsn);
     let trace_id = string_field(&sent, "trace_id");

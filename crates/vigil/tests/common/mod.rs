@@ -7,9 +7,14 @@
 //! [`Vigil::start_on_database`] does the same on a PostgreSQL database (server and CLI get its
 //! URL as `VIGIL_DATABASE_URL`).
 //!
+//! [`python`] runs the Python apps and scripts of `tests/python`; [`backend`] starts a server on
+//! SQLite or PostgreSQL for tests that run on both.
+//!
 //! Every test binary includes this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod backend;
+pub mod python;
 pub mod raw_http;
 
 use std::collections::BTreeSet;
@@ -507,22 +512,19 @@ impl Vigil {
 
     /// `GET path` with the admin token; `query` pairs are URL-encoded.
     pub fn api_get(&self, path: &str, query: &[(&str, &str)]) -> ApiResponse {
-        let request = self
-            .http
-            .get(self.url(path))
-            .query(query)
-            .bearer_auth(&self.token);
-        into_api_response(request.send(), &format!("GET {path}"))
+        let request = self.http.get(self.url(path)).query(query);
+        self.api_send(request, &format!("GET {path}"))
     }
 
     /// `PUT path` with a JSON body and the admin token.
     pub fn api_put(&self, path: &str, body: &Value) -> ApiResponse {
-        let request = self
-            .http
-            .put(self.url(path))
-            .json(body)
-            .bearer_auth(&self.token);
-        into_api_response(request.send(), &format!("PUT {path}"))
+        let request = self.http.put(self.url(path)).json(body);
+        self.api_send(request, &format!("PUT {path}"))
+    }
+
+    /// Sends `request` with the admin token; `what` names it in a panic.
+    fn api_send(&self, request: reqwest::blocking::RequestBuilder, what: &str) -> ApiResponse {
+        into_api_response(request.bearer_auth(&self.token).send(), what)
     }
 
     /// Polls `GET path` until it answers 200 and `ready` accepts the body.
@@ -550,26 +552,40 @@ impl Vigil {
     /// Every issue of `project` matching `query`, following the `Link` cursors.
     pub fn project_issues(&self, project: &str, query: &str) -> Vec<Value> {
         let path = format!("/api/0/projects/default/{project}/issues/");
-        let mut issues = Vec::new();
+        self.api_pages(&path, &[("query", query)])
+    }
+
+    /// Every event id of the issue `issue_id`, following the `Link` cursors.
+    pub fn issue_event_ids(&self, issue_id: &str) -> Vec<String> {
+        let path = format!("/api/0/issues/{issue_id}/events/");
+        self.api_pages(&path, &[("limit", "100")])
+            .iter()
+            .map(|e| e["eventID"].as_str().expect("eventID").to_string())
+            .collect()
+    }
+
+    /// Every item of the list `GET path` answers, page after page through the `Link` cursors.
+    pub fn api_pages(&self, path: &str, query: &[(&str, &str)]) -> Vec<Value> {
+        let mut items = Vec::new();
         let mut cursor: Option<String> = None;
-        for _page in 0..100 {
-            let mut params = vec![("query", query)];
+        for _page in 0..1000 {
+            let mut params = query.to_vec();
             if let Some(cursor) = cursor.as_deref() {
                 params.push(("cursor", cursor));
             }
-            let response = self.api_get(&path, &params);
+            let response = self.api_get(path, &params);
             let next = response.next_cursor();
-            let body = response.ok(&format!("GET {path}?query={query}"));
+            let body = response.ok(&format!("GET {path} {query:?}"));
             let page = body
                 .as_array()
                 .unwrap_or_else(|| panic!("{path} is not a list: {body}"));
-            issues.extend(page.iter().cloned());
+            items.extend(page.iter().cloned());
             match next {
                 Some(next) => cursor = Some(next),
-                None => return issues,
+                None => return items,
             }
         }
-        panic!("{path}?query={query}: more than 100 pages, the cursor does not advance")
+        panic!("{path} {query:?}: more than 1000 pages, the cursor does not advance")
     }
 }
 
@@ -578,18 +594,23 @@ impl Drop for Vigil {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            let log = self.log();
-            let tail: Vec<&str> = log.lines().rev().take(80).collect();
-            eprintln!(
-                "---- last lines of `vigil serve` on port {} ----",
-                self.port
+            print_log_tail(
+                &format!("`vigil serve` on port {}", self.port),
+                &self.log(),
+                80,
             );
-            for line in tail.into_iter().rev() {
-                eprintln!("{line}");
-            }
-            eprintln!("---- end of server log ----");
         }
     }
+}
+
+/// Prints the last `lines` lines of `log`, the output of `what`, for a failing test to show.
+pub fn print_log_tail(what: &str, log: &str, lines: usize) {
+    let tail: Vec<&str> = log.lines().rev().take(lines).collect();
+    eprintln!("---- last lines of {what} ----");
+    for line in tail.into_iter().rev() {
+        eprintln!("{line}");
+    }
+    eprintln!("---- end of {what}'s log ----");
 }
 
 fn into_api_response(
