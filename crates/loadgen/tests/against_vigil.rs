@@ -178,6 +178,18 @@ fn start_vigil() -> Option<Running> {
     })
 }
 
+/// Runs `vigil-loadgen` as `command` has it; asserts it succeeded and returns what it printed.
+fn run_loadgen(mut command: Command) -> String {
+    let output = command.output().expect("run vigil-loadgen");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "vigil-loadgen failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn loadgen_events_are_all_accepted_by_vigil() {
     let Some(Running {
@@ -191,19 +203,13 @@ fn loadgen_events_are_all_accepted_by_vigil() {
         return;
     };
 
-    let output = Command::new(env!("CARGO_BIN_EXE_vigil-loadgen"))
+    let mut loadgen = Command::new(env!("CARGO_BIN_EXE_vigil-loadgen"));
+    loadgen
         .args(["--dsn", &dsn, "--fixtures"])
         .arg(fixtures_dir())
         .args(["--events", "300", "--concurrency", "8", "--issues", "5"])
-        .args(["--template", "django-zerodivision", "--json"])
-        .output()
-        .expect("run vigil-loadgen");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "vigil-loadgen failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .args(["--template", "django-zerodivision", "--json"]);
+    let stdout = run_loadgen(loadgen);
     assert_eq!(
         stdout.lines().count(),
         1,
@@ -248,18 +254,12 @@ fn loadgen_transactions_are_all_stored_by_vigil() {
     let Some(running) = start_vigil() else {
         return;
     };
-    let output = Command::new(env!("CARGO_BIN_EXE_vigil-loadgen"))
+    let mut loadgen = Command::new(env!("CARGO_BIN_EXE_vigil-loadgen"));
+    loadgen
         .args(["--dsn", &running.dsn, "--transactions", "--spans", "30"])
         .args(["--transaction-names", "7", "--n-plus-one-percent", "50"])
-        .args(["--events", "120", "--concurrency", "8", "--json"])
-        .output()
-        .expect("run vigil-loadgen");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "vigil-loadgen failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .args(["--events", "120", "--concurrency", "8", "--json"]);
+    let stdout = run_loadgen(loadgen);
     let report: Value = serde_json::from_str(stdout.trim()).expect("the report is JSON");
     assert_eq!(
         report["status"]["200"],
