@@ -15,8 +15,8 @@ use tempfile::TempDir;
 use vigil_store::prelude::*;
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::{
-    Firing, IssueStatus, NewAlertRule, NewEvent, NewNotification, NotificationOutcome,
-    NotificationStatus,
+    Firing, IssueStatus, NewAlertRule, NewEvent, NewNotification, Notification,
+    NotificationOutcome, NotificationStatus,
 };
 
 common::suite_on_both_backends!(
@@ -90,10 +90,7 @@ async fn project(store: &dyn Store, org: &str) -> (i64, i64) {
 
 /// Stores one event and returns its issue id.
 async fn issue(store: &dyn Store, project_id: i64, n: u32, hash: &str) -> i64 {
-    let saved = store
-        .save_events(vec![event(project_id, n, hash, 0.0, None)])
-        .await
-        .unwrap();
+    let saved = common::save_one(store, event(project_id, n, hash, 0.0, None)).await;
     saved[0].issue_id
 }
 
@@ -150,6 +147,20 @@ fn firing(
         dedup_key: format!("{rule_id}:{issue_id}:{trigger}:{}", event_id(n)),
         notifications,
     }
+}
+
+/// Finishes the notification `id` with `outcome`.
+async fn finish(store: &dyn Store, id: i64, outcome: NotificationOutcome) {
+    store.finish_notification(id, outcome).await.unwrap()
+}
+
+/// The newest notification of `project_id`.
+async fn newest_notification(store: &dyn Store, project_id: i64) -> Notification {
+    store
+        .list_notifications(project_id, 10)
+        .await
+        .unwrap()
+        .remove(0)
 }
 
 /// A project with one rule and one issue: (organization, project, rule, issue).
@@ -455,20 +466,19 @@ pub async fn claims_respect_kinds_due_time_and_leases(store: &dyn Store) {
 
     // A notification postponed is not due before its time, then is, without waiting for the
     // lease it was claimed with (until T0 + 120.5).
-    store
-        .finish_notification(hook, NotificationOutcome::Postpone { until: T0 + 90.0 })
-        .await
-        .unwrap();
+    finish(
+        store,
+        hook,
+        NotificationOutcome::Postpone { until: T0 + 90.0 },
+    )
+    .await;
     assert_eq!(
         claim(store, &["webhook"], T0 + 89.0, 10).await,
         Vec::<i64>::new()
     );
     assert_eq!(claim(store, &["webhook"], T0 + 90.0, 10).await, vec![hook]);
     // Finished notifications are never claimed again.
-    store
-        .finish_notification(hook, NotificationOutcome::Sent { at: T0 + 301.0 })
-        .await
-        .unwrap();
+    finish(store, hook, NotificationOutcome::Sent { at: T0 + 301.0 }).await;
     assert_eq!(
         claim(store, &["webhook"], T0 + 10_000.0, 10).await,
         Vec::<i64>::new()
@@ -522,16 +532,9 @@ pub async fn sent_is_final_and_recorded_on_the_issue_activity(store: &dyn Store)
         .unwrap();
     let id = claim(store, &["email"], T0, 10).await[0];
     assert_eq!(store.issue_activities(issue_id).await.unwrap(), Vec::new());
-    store
-        .finish_notification(id, NotificationOutcome::Sent { at: T0 + 2.0 })
-        .await
-        .unwrap();
+    finish(store, id, NotificationOutcome::Sent { at: T0 + 2.0 }).await;
 
-    let sent = store
-        .list_notifications(project_id, 10)
-        .await
-        .unwrap()
-        .remove(0);
+    let sent = newest_notification(store, project_id).await;
     assert_eq!(sent.status, NotificationStatus::Sent);
     assert_eq!(sent.sent_at, Some(T0 + 2.0));
     assert_eq!(sent.last_error, None);
@@ -551,10 +554,7 @@ pub async fn sent_is_final_and_recorded_on_the_issue_activity(store: &dyn Store)
     assert_eq!(activity[0].data["target"], json!("ada@example.com"));
 
     // Finishing it again changes nothing and records nothing more.
-    store
-        .finish_notification(id, NotificationOutcome::Sent { at: T0 + 9.0 })
-        .await
-        .unwrap();
+    finish(store, id, NotificationOutcome::Sent { at: T0 + 9.0 }).await;
     assert_eq!(store.issue_activities(issue_id).await.unwrap(), activity);
     assert_eq!(
         store.list_notifications(project_id, 10).await.unwrap()[0].sent_at,
@@ -574,10 +574,7 @@ pub async fn sent_is_final_and_recorded_on_the_issue_activity(store: &dyn Store)
         .await
         .unwrap();
     let second = claim(store, &["webhook"], T0 + 3600.0, 10).await[0];
-    store
-        .finish_notification(second, NotificationOutcome::Sent { at: T0 + 3601.0 })
-        .await
-        .unwrap();
+    finish(store, second, NotificationOutcome::Sent { at: T0 + 3601.0 }).await;
     let activity = store.issue_activities(issue_id).await.unwrap();
     let kinds: Vec<&str> = activity
         .iter()
@@ -600,21 +597,16 @@ pub async fn retry_counts_the_attempt_and_postpone_does_not(store: &dyn Store) {
         .await
         .unwrap();
     let id = claim(store, &["webhook"], T0, 10).await[0];
-    store
-        .finish_notification(
-            id,
-            NotificationOutcome::Retry {
-                error: "HTTP 503".into(),
-                next_attempt: T0 + 10.0,
-            },
-        )
-        .await
-        .unwrap();
-    let n = store
-        .list_notifications(project_id, 10)
-        .await
-        .unwrap()
-        .remove(0);
+    finish(
+        store,
+        id,
+        NotificationOutcome::Retry {
+            error: "HTTP 503".into(),
+            next_attempt: T0 + 10.0,
+        },
+    )
+    .await;
+    let n = newest_notification(store, project_id).await;
     assert_eq!(n.status, NotificationStatus::Pending);
     assert_eq!(n.attempts, 1);
     assert_eq!(n.next_attempt, T0 + 10.0);
@@ -625,26 +617,23 @@ pub async fn retry_counts_the_attempt_and_postpone_does_not(store: &dyn Store) {
     );
     assert_eq!(claim(store, &["webhook"], T0 + 10.0, 10).await, vec![id]);
 
-    store
-        .finish_notification(
-            id,
-            NotificationOutcome::Retry {
-                error: "connection refused".into(),
-                next_attempt: T0 + 30.0,
-            },
-        )
-        .await
-        .unwrap();
+    finish(
+        store,
+        id,
+        NotificationOutcome::Retry {
+            error: "connection refused".into(),
+            next_attempt: T0 + 30.0,
+        },
+    )
+    .await;
     assert_eq!(claim(store, &["webhook"], T0 + 30.0, 10).await, vec![id]);
-    store
-        .finish_notification(id, NotificationOutcome::Postpone { until: T0 + 90.0 })
-        .await
-        .unwrap();
-    let n = store
-        .list_notifications(project_id, 10)
-        .await
-        .unwrap()
-        .remove(0);
+    finish(
+        store,
+        id,
+        NotificationOutcome::Postpone { until: T0 + 90.0 },
+    )
+    .await;
+    let n = newest_notification(store, project_id).await;
     assert_eq!(n.status, NotificationStatus::Pending);
     assert_eq!(n.attempts, 2, "postponing is not an attempt");
     assert_eq!(n.next_attempt, T0 + 90.0);
@@ -670,35 +659,32 @@ pub async fn failed_and_undeliverable_are_final_with_their_reason(store: &dyn St
         .unwrap();
     let hook = claim(store, &["webhook"], T0, 10).await[0];
     let mail = claim(store, &["email"], T0, 10).await[0];
-    store
-        .finish_notification(
-            hook,
-            NotificationOutcome::Retry {
-                error: "HTTP 500".into(),
-                next_attempt: T0 + 10.0,
-            },
-        )
-        .await
-        .unwrap();
+    finish(
+        store,
+        hook,
+        NotificationOutcome::Retry {
+            error: "HTTP 500".into(),
+            next_attempt: T0 + 10.0,
+        },
+    )
+    .await;
     assert_eq!(claim(store, &["webhook"], T0 + 10.0, 10).await, vec![hook]);
-    store
-        .finish_notification(
-            hook,
-            NotificationOutcome::Failed {
-                error: "HTTP 500 for 2 hours".into(),
-            },
-        )
-        .await
-        .unwrap();
-    store
-        .finish_notification(
-            mail,
-            NotificationOutcome::Undeliverable {
-                reason: "no SMTP server configured (VIGIL_SMTP_URL)".into(),
-            },
-        )
-        .await
-        .unwrap();
+    finish(
+        store,
+        hook,
+        NotificationOutcome::Failed {
+            error: "HTTP 500 for 2 hours".into(),
+        },
+    )
+    .await;
+    finish(
+        store,
+        mail,
+        NotificationOutcome::Undeliverable {
+            reason: "no SMTP server configured (VIGIL_SMTP_URL)".into(),
+        },
+    )
+    .await;
 
     let listed = store.list_notifications(project_id, 10).await.unwrap();
     let hook_row = listed.iter().find(|n| n.id == hook).unwrap();
@@ -841,22 +827,20 @@ pub async fn last_sent_is_the_latest_send_of_rule_kind_and_target(store: &dyn St
         .unwrap()
         .id;
     let other_ada = claimed.iter().find(|n| n.rule_id == other_rule).unwrap().id;
-    store
-        .finish_notification(ada[0], NotificationOutcome::Sent { at: T0 + 5.0 })
-        .await
-        .unwrap();
-    store
-        .finish_notification(ada[1], NotificationOutcome::Sent { at: T0 + 65.0 })
-        .await
-        .unwrap();
-    store
-        .finish_notification(bob, NotificationOutcome::Postpone { until: T0 + 500.0 })
-        .await
-        .unwrap();
-    store
-        .finish_notification(other_ada, NotificationOutcome::Sent { at: T0 + 900.0 })
-        .await
-        .unwrap();
+    finish(store, ada[0], NotificationOutcome::Sent { at: T0 + 5.0 }).await;
+    finish(store, ada[1], NotificationOutcome::Sent { at: T0 + 65.0 }).await;
+    finish(
+        store,
+        bob,
+        NotificationOutcome::Postpone { until: T0 + 500.0 },
+    )
+    .await;
+    finish(
+        store,
+        other_ada,
+        NotificationOutcome::Sent { at: T0 + 900.0 },
+    )
+    .await;
 
     assert_eq!(
         store
@@ -929,16 +913,11 @@ pub async fn issue_counts_are_exact_for_recent_windows_from_minute_and_hour_buck
     let saved = store.save_events(events).await.unwrap();
     let (a, b, c) = (saved[0].issue_id, saved[10].issue_id, saved[11].issue_id);
     // A duplicate counts nothing.
-    store
-        .save_events(vec![event_at(
-            project_id,
-            2,
-            "a",
-            minute - 30.0,
-            Some("id:2"),
-        )])
-        .await
-        .unwrap();
+    common::save_one(
+        store,
+        event_at(project_id, 2, "a", minute - 30.0, Some("id:2")),
+    )
+    .await;
 
     let events_of = |counts: Vec<vigil_store::IssueCounts>| -> Vec<(i64, u64, u64)> {
         counts
@@ -974,16 +953,11 @@ pub async fn issue_counts_are_exact_for_recent_windows_from_minute_and_hour_buck
     // Past the minute buckets, a window counts its first hour whole (documented): an event
     // at the start of that hour counts, whether or not it is before `since`.
     let hour_of_day_ago = (day_ago / 3600.0).floor() * 3600.0;
-    store
-        .save_events(vec![event_at(
-            project_id,
-            13,
-            "a",
-            hour_of_day_ago,
-            Some("id:8"),
-        )])
-        .await
-        .unwrap();
+    common::save_one(
+        store,
+        event_at(project_id, 13, "a", hour_of_day_ago, Some("id:8")),
+    )
+    .await;
     let counts = store.issue_counts(&[a], day_ago, false).await.unwrap();
     assert_eq!(events_of(counts), vec![(a, 10, 0)]);
 
@@ -1039,19 +1013,13 @@ pub async fn snoozed_issue_reappears_with_the_first_event_after_until(store: &dy
     assert_eq!(store.snooze_issue(999_999, until).await.unwrap(), None);
 
     // Received before `until` (timestamp + 0.5): still ignored, nothing reported.
-    let before = store
-        .save_events(vec![event(project_id, 2, "a", 3599.0, None)])
-        .await
-        .unwrap();
+    let before = common::save_one(store, event(project_id, 2, "a", 3599.0, None)).await;
     assert!(!before[0].reappeared && !before[0].regressed && !before[0].new_issue);
     let issue = store.issue_by_id(issue_id).await.unwrap().unwrap();
     assert_eq!(issue.status, IssueStatus::Ignored);
 
     // Received exactly at `until`.
-    let after = store
-        .save_events(vec![event(project_id, 3, "a", 3599.5, None)])
-        .await
-        .unwrap();
+    let after = common::save_one(store, event(project_id, 3, "a", 3599.5, None)).await;
     assert!(after[0].reappeared, "{after:?}");
     assert!(!after[0].regressed && !after[0].new_issue);
     let issue = store.issue_by_id(issue_id).await.unwrap().unwrap();
@@ -1060,10 +1028,7 @@ pub async fn snoozed_issue_reappears_with_the_first_event_after_until(store: &dy
     assert_eq!(issue.times_seen, 3);
 
     // Only once: the next event finds it unresolved.
-    let next = store
-        .save_events(vec![event(project_id, 4, "a", 4000.0, None)])
-        .await
-        .unwrap();
+    let next = common::save_one(store, event(project_id, 4, "a", 4000.0, None)).await;
     assert!(!next[0].reappeared);
 
     // A resolved issue that was snoozed before regresses rather than reappears.
@@ -1072,10 +1037,7 @@ pub async fn snoozed_issue_reappears_with_the_first_event_after_until(store: &dy
         .set_issue_status(issue_id, IssueStatus::Resolved)
         .await
         .unwrap();
-    let again = store
-        .save_events(vec![event(project_id, 5, "a", 6000.0, None)])
-        .await
-        .unwrap();
+    let again = common::save_one(store, event(project_id, 5, "a", 6000.0, None)).await;
     assert!(again[0].regressed && !again[0].reappeared, "{again:?}");
 }
 
@@ -1106,10 +1068,7 @@ pub async fn a_status_set_by_hand_ends_a_snooze(store: &dyn Store) {
         .set_issue_status(issue_id, IssueStatus::Ignored)
         .await
         .unwrap();
-    let saved = store
-        .save_events(vec![event(project_id, 2, "a", 200.0, None)])
-        .await
-        .unwrap();
+    let saved = common::save_one(store, event(project_id, 2, "a", 200.0, None)).await;
     assert!(!saved[0].reappeared);
     let issue = store.issue_by_id(issue_id).await.unwrap().unwrap();
     assert_eq!(issue.status, IssueStatus::Ignored);
@@ -1118,10 +1077,7 @@ pub async fn a_status_set_by_hand_ends_a_snooze(store: &dyn Store) {
 
 pub async fn duplicate_event_reports_the_flags_of_its_first_storing(store: &dyn Store) {
     let (_, project_id) = project(store, "acme").await;
-    let first = store
-        .save_events(vec![event(project_id, 1, "a", 0.0, None)])
-        .await
-        .unwrap();
+    let first = common::save_one(store, event(project_id, 1, "a", 0.0, None)).await;
     assert!(first[0].new_issue && !first[0].duplicate);
     let issue_id = first[0].issue_id;
 
@@ -1129,21 +1085,12 @@ pub async fn duplicate_event_reports_the_flags_of_its_first_storing(store: &dyn 
         .set_issue_status(issue_id, IssueStatus::Resolved)
         .await
         .unwrap();
-    let regressed = store
-        .save_events(vec![event(project_id, 2, "a", 10.0, None)])
-        .await
-        .unwrap();
+    let regressed = common::save_one(store, event(project_id, 2, "a", 10.0, None)).await;
     assert!(regressed[0].regressed);
     store.snooze_issue(issue_id, T0 + 100.0).await.unwrap();
-    let reappeared = store
-        .save_events(vec![event(project_id, 3, "a", 200.0, None)])
-        .await
-        .unwrap();
+    let reappeared = common::save_one(store, event(project_id, 3, "a", 200.0, None)).await;
     assert!(reappeared[0].reappeared);
-    let plain = store
-        .save_events(vec![event(project_id, 4, "a", 300.0, None)])
-        .await
-        .unwrap();
+    let plain = common::save_one(store, event(project_id, 4, "a", 300.0, None)).await;
 
     // The envelopes processed again, in one batch, with the issue in yet another state.
     store
@@ -1224,10 +1171,7 @@ pub async fn deleting_a_rule_removes_its_pending_notifications(store: &dyn Store
         .find(|n| n.target == "http://pending")
         .unwrap()
         .id;
-    store
-        .finish_notification(sent, NotificationOutcome::Sent { at: T0 + 1.0 })
-        .await
-        .unwrap();
+    finish(store, sent, NotificationOutcome::Sent { at: T0 + 1.0 }).await;
 
     assert!(store.delete_alert_rule(rule_id).await.unwrap());
     let targets: HashSet<String> = store
@@ -1242,16 +1186,15 @@ pub async fn deleting_a_rule_removes_its_pending_notifications(store: &dyn Store
         HashSet::from(["http://sent".to_string(), "http://other".to_string()])
     );
     // A sender still holding one of the deleted rule's notifications finishes it harmlessly.
-    store
-        .finish_notification(
-            held,
-            NotificationOutcome::Retry {
-                error: "HTTP 500".into(),
-                next_attempt: T0 + 10.0,
-            },
-        )
-        .await
-        .unwrap();
+    finish(
+        store,
+        held,
+        NotificationOutcome::Retry {
+            error: "HTTP 500".into(),
+            next_attempt: T0 + 10.0,
+        },
+    )
+    .await;
     assert_eq!(claim(store, &["webhook"], T0 + 1000.0, 10).await.len(), 1);
 }
 
@@ -1304,10 +1247,7 @@ pub async fn retention_deletes_alert_rows_of_deleted_issues_and_old_finished_not
         .unwrap();
     for n in &claimed {
         if n.target != "http://live-pending" {
-            store
-                .finish_notification(n.id, NotificationOutcome::Sent { at: T0 })
-                .await
-                .unwrap();
+            finish(store, n.id, NotificationOutcome::Sent { at: T0 }).await;
         }
     }
     assert_eq!(store.issue_activities(old_issue).await.unwrap().len(), 1);

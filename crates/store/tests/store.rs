@@ -313,23 +313,14 @@ mod cases {
 
     pub async fn events_sharing_a_hash_form_one_issue(store: &dyn Store) {
         let (_, project) = project(store, "acme").await;
-        let first = store
-            .save_events(vec![event(project, 1, &["a"], 0.0)])
-            .await
-            .unwrap();
+        let first = common::save_one(store, event(project, 1, &["a"], 0.0)).await;
         assert!(first[0].new_issue && !first[0].duplicate && !first[0].regressed);
 
         // Found by its second hash; it brings hash `b`, which is mapped to the issue too.
-        let second = store
-            .save_events(vec![event(project, 2, &["b", "a"], 60.0)])
-            .await
-            .unwrap();
+        let second = common::save_one(store, event(project, 2, &["b", "a"], 60.0)).await;
         assert_eq!(second[0].issue_id, first[0].issue_id);
         assert!(!second[0].new_issue);
-        let third = store
-            .save_events(vec![event(project, 3, &["b"], 30.0)])
-            .await
-            .unwrap();
+        let third = common::save_one(store, event(project, 3, &["b"], 30.0)).await;
         assert_eq!(third[0].issue_id, first[0].issue_id);
 
         let issue = store.issue_by_id(first[0].issue_id).await.unwrap().unwrap();
@@ -346,10 +337,7 @@ mod cases {
         assert_eq!(issue.first_release.as_deref(), Some("shop@1.0"));
         assert_eq!(issue.resolved_at, None);
 
-        let other = store
-            .save_events(vec![event(project, 4, &["c"], 0.0)])
-            .await
-            .unwrap();
+        let other = common::save_one(store, event(project, 4, &["c"], 0.0)).await;
         assert!(other[0].new_issue);
         assert_ne!(other[0].issue_id, first[0].issue_id);
     }
@@ -400,10 +388,7 @@ mod cases {
             "a duplicate reports the flags its first copy got, so alerts fire the same"
         );
 
-        let later = store
-            .save_events(vec![event(project, 1, &["z"], 9.0)])
-            .await
-            .unwrap();
+        let later = common::save_one(store, event(project, 1, &["z"], 9.0)).await;
         assert!(later[0].duplicate);
         assert_eq!(
             later[0].issue_id, batch[0].issue_id,
@@ -585,18 +570,9 @@ mod cases {
             is_unhandled: n == 2,
             ..event(project, n, &["a"], offset)
         };
-        let saved = store
-            .save_events(vec![with(1, "first", "error", 10.0)])
-            .await
-            .unwrap();
-        store
-            .save_events(vec![with(2, "newer", "fatal", 20.0)])
-            .await
-            .unwrap();
-        store
-            .save_events(vec![with(3, "late old", "info", 0.0)])
-            .await
-            .unwrap();
+        let saved = common::save_one(store, with(1, "first", "error", 10.0)).await;
+        common::save_one(store, with(2, "newer", "fatal", 20.0)).await;
+        common::save_one(store, with(3, "late old", "info", 0.0)).await;
         let issue = store.issue_by_id(saved[0].issue_id).await.unwrap().unwrap();
         assert_eq!(issue.title, "newer");
         assert_eq!(issue.level, "fatal");
@@ -633,7 +609,7 @@ mod cases {
                 .collect::<Vec<_>>()
         };
         for event in events(single.id, 100) {
-            store.save_events(vec![event]).await.unwrap();
+            common::save_one(store, event).await;
         }
         let saved = store.save_events(events(batched.id, 200)).await.unwrap();
         assert!(saved[0].new_issue && saved[1..].iter().all(|s| !s.new_issue));
@@ -674,28 +650,19 @@ mod cases {
 
     pub async fn resolved_issue_regresses_on_new_event(store: &dyn Store) {
         let (_, project) = project(store, "acme").await;
-        let saved = store
-            .save_events(vec![event(project, 1, &["a"], 0.0)])
-            .await
-            .unwrap();
+        let saved = common::save_one(store, event(project, 1, &["a"], 0.0)).await;
         let id = saved[0].issue_id;
         store
             .set_issue_status(id, IssueStatus::Resolved)
             .await
             .unwrap();
-        let again = store
-            .save_events(vec![event(project, 2, &["a"], 60.0)])
-            .await
-            .unwrap();
+        let again = common::save_one(store, event(project, 2, &["a"], 60.0)).await;
         assert!(again[0].regressed);
         let issue = store.issue_by_id(id).await.unwrap().unwrap();
         assert_eq!(issue.status, IssueStatus::Unresolved);
         assert_eq!(issue.substatus, "regressed");
         assert_eq!(issue.resolved_at, None);
-        let once_more = store
-            .save_events(vec![event(project, 3, &["a"], 70.0)])
-            .await
-            .unwrap();
+        let once_more = common::save_one(store, event(project, 3, &["a"], 70.0)).await;
         assert!(
             !once_more[0].regressed,
             "an unresolved issue does not regress"
@@ -705,10 +672,7 @@ mod cases {
             .set_issue_status(id, IssueStatus::Ignored)
             .await
             .unwrap();
-        let ignored = store
-            .save_events(vec![event(project, 4, &["a"], 80.0)])
-            .await
-            .unwrap();
+        let ignored = common::save_one(store, event(project, 4, &["a"], 80.0)).await;
         assert!(!ignored[0].regressed);
         let issue = store.issue_by_id(id).await.unwrap().unwrap();
         assert_eq!(issue.status, IssueStatus::Ignored, "ignored stays ignored");
@@ -717,10 +681,7 @@ mod cases {
 
     pub async fn status_changes_set_substatus_and_resolved_at(store: &dyn Store) {
         let (_, project) = project(store, "acme").await;
-        let saved = store
-            .save_events(vec![event(project, 1, &["a"], 0.0)])
-            .await
-            .unwrap();
+        let saved = common::save_one(store, event(project, 1, &["a"], 0.0)).await;
         let id = saved[0].issue_id;
 
         let resolved = store
@@ -1443,10 +1404,7 @@ mod cases {
         assert_eq!(release.last_event, Some(T0 + 20.0));
         assert_eq!(release.new_groups, 2);
         assert_eq!(release.projects, vec![(project, 2)]);
-        store
-            .save_events(vec![event(project, 4, &["a"], 30.0)])
-            .await
-            .unwrap();
+        common::save_one(store, event(project, 4, &["a"], 30.0)).await;
         let release = store
             .release_by_version(org, "shop@1.0")
             .await

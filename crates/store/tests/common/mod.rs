@@ -6,7 +6,7 @@
 use tempfile::TempDir;
 use vigil_store::postgres::{PgStore, TestDatabase};
 use vigil_store::sqlite::SqliteStore;
-use vigil_store::{Store, User};
+use vigil_store::{NewEvent, SavedEvent, Store, User};
 
 /// A store and whatever must live as long as it (a temp dir, a database); the store is dropped
 /// first.
@@ -71,4 +71,9 @@ pub(crate) use suite_on_backend;
 /// A new user `email` whose password hash is `hash`.
 pub async fn user(store: &dyn Store, email: &str, hash: &str, is_admin: bool) -> User {
     store.create_user(email, hash, is_admin).await.unwrap()
+}
+
+/// Saves `event` in a batch of its own; what the store said of it.
+pub async fn save_one(store: &dyn Store, event: NewEvent) -> Vec<SavedEvent> {
+    store.save_events(vec![event]).await.unwrap()
 }
