@@ -13,7 +13,7 @@ use super::charts;
 use super::error::WebError;
 use super::issue::org_issue;
 use super::layout::{count, csrf_field, level_badge, page, pager, time_ago, Shell};
-use super::selection;
+use super::selection::{self, Selection};
 use super::session::{safe_next, Viewer};
 use crate::query;
 use crate::serialize::issue::short_id;
@@ -66,8 +66,9 @@ impl ListParams {
             page: selection::page(pairs),
         }
     }
+}
 
-    /// The query string of these parameters.
+impl Selection for ListParams {
     fn to_query(&self) -> String {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         for p in &self.projects {
@@ -85,11 +86,8 @@ impl ListParams {
         s.finish()
     }
 
-    fn with(&self, change: impl FnOnce(&mut ListParams)) -> String {
-        let mut p = self.clone();
-        p.page = 0;
-        change(&mut p);
-        format!("?{}", p.to_query())
+    fn first_page(&mut self) {
+        self.page = 0;
     }
 }
 

@@ -14,7 +14,7 @@ use vigil_store::{
 use super::charts;
 use super::error::WebError;
 use super::layout::{count, page, pager, time_ago, Shell};
-use super::selection;
+use super::selection::{self, Selection};
 use super::session::Viewer;
 use crate::query;
 use crate::time::unix_now;
@@ -167,6 +167,20 @@ impl Filters {
             .map_or(1800, |(_, _, secs)| *secs)
     }
 
+    fn query(&self, org: &Organization, now: f64) -> TransactionQuery {
+        TransactionQuery {
+            organization_id: org.id,
+            project_ids: self.projects.clone(),
+            environments: self.environments.clone(),
+            transaction: self.transaction.clone(),
+            since: Some(now - self.period_secs()),
+            until: Some(now),
+            conditions: Vec::new(),
+        }
+    }
+}
+
+impl Selection for Filters {
     fn to_query(&self) -> String {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         for p in &self.projects {
@@ -188,23 +202,8 @@ impl Filters {
         s.finish()
     }
 
-    fn with(&self, change: impl FnOnce(&mut Filters)) -> String {
-        let mut f = self.clone();
-        f.page = 0;
-        change(&mut f);
-        format!("?{}", f.to_query())
-    }
-
-    fn query(&self, org: &Organization, now: f64) -> TransactionQuery {
-        TransactionQuery {
-            organization_id: org.id,
-            project_ids: self.projects.clone(),
-            environments: self.environments.clone(),
-            transaction: self.transaction.clone(),
-            since: Some(now - self.period_secs()),
-            until: Some(now),
-            conditions: Vec::new(),
-        }
+    fn first_page(&mut self) {
+        self.page = 0;
     }
 }
 
