@@ -13,16 +13,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Variables that would point the server or the CLI somewhere other than the temp dir.
-const VIGIL_ENV: &[&str] = &[
-    "VIGIL_BIND",
-    "VIGIL_DATA_DIR",
-    "VIGIL_DATABASE_URL",
-    "VIGIL_PUBLIC_URL",
-    "VIGIL_ADMIN_EMAIL",
-    "VIGIL_ADMIN_PASSWORD",
-];
-
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -56,8 +46,12 @@ fn free_port() -> u16 {
 
 fn vigil(bin: &Path) -> Command {
     let mut command = Command::new(bin);
-    for name in VIGIL_ENV {
-        command.env_remove(name);
+    // No `VIGIL_*` setting of the machine may point the server or the CLI somewhere other
+    // than the temp dir, or change its limits.
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|name| name.starts_with("VIGIL_")) {
+            command.env_remove(name);
+        }
     }
     command
 }

@@ -34,17 +34,17 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long an acknowledged event may take to become readable through the API.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Variables that would point a test's server or CLI at something other than its own temp dir.
-const VIGIL_ENV: &[&str] = &[
-    "VIGIL_BIND",
-    "VIGIL_DATA_DIR",
-    "VIGIL_DATABASE_URL",
-    "VIGIL_PUBLIC_URL",
-    "VIGIL_ADMIN_EMAIL",
-    "VIGIL_ADMIN_PASSWORD",
-    "VIGIL_SMTP_URL",
-    "VIGIL_MAIL_FROM",
-];
+/// Removes every `VIGIL_*` setting of the test's own environment from a command (except the
+/// tests' own `VIGIL_TEST_*`), so that no setting of the machine points a test's server or CLI
+/// at something other than its own temp dir, or changes its limits.
+fn clear_vigil_env(command: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("VIGIL_") && !name.starts_with("VIGIL_TEST_") {
+            command.env_remove(name);
+        }
+    }
+}
 
 /// The binary under test, built by Cargo for this test run.
 pub fn vigil_bin() -> &'static str {
@@ -181,9 +181,7 @@ fn serve(
     extra_args: &[&str],
 ) -> Child {
     let mut command = Command::new(vigil_bin());
-    for name in VIGIL_ENV {
-        command.env_remove(name);
-    }
+    clear_vigil_env(&mut command);
     if let Some(url) = database_url {
         command.env("VIGIL_DATABASE_URL", url);
     }
@@ -400,9 +398,7 @@ impl Vigil {
     /// A `vigil` CLI command against this server's data dir and public URL.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(vigil_bin());
-        for name in VIGIL_ENV {
-            command.env_remove(name);
-        }
+        clear_vigil_env(&mut command);
         // The contract's env vars rather than flags: they hold wherever a subcommand is.
         command
             .env("VIGIL_DATA_DIR", self.data_dir.path())
