@@ -106,19 +106,9 @@ pub(crate) struct Plan {
     rollup_pieces: Vec<(i64, i64, i64, usize)>,
 }
 
-/// One read: rows of one source between two bounds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Read {
-    Rows {
-        from: Option<UnixTime>,
-        to: Option<UnixTime>,
-    },
-    Rollup {
-        granularity: i64,
-        first: i64,
-        end: i64,
-    },
-}
+/// One read: rows of one source between two bounds. A run of adjacent pieces of one source
+/// merged into one, so it has a piece's shape.
+pub(crate) type Read = Source;
 
 impl Plan {
     pub fn new(ranges: &[(Option<UnixTime>, Option<UnixTime>)], rows_only: bool) -> Plan {
@@ -187,18 +177,7 @@ impl Plan {
                 _ => false,
             };
             if !extended {
-                reads.push(match piece {
-                    Source::Rows { from, to } => Read::Rows { from, to },
-                    Source::Rollup {
-                        granularity,
-                        first,
-                        end,
-                    } => Read::Rollup {
-                        granularity,
-                        first,
-                        end,
-                    },
-                });
+                reads.push(piece);
             }
         }
         reads
