@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::connection;
@@ -459,14 +459,7 @@ fn ack(tx: &Connection, ids: &[i64]) -> StoreResult<(i64, i64)> {
     for id in ids {
         let removed: Option<i64> = stmt
             .query_row([id], |row| row.get(0))
-            .map(Some)
-            .or_else(|e| {
-                if e == rusqlite::Error::QueryReturnedNoRows {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            })
+            .optional()
             .db("acknowledging queue entries")?;
         if let Some(size) = removed {
             count += 1;
@@ -495,14 +488,7 @@ fn refresh_oldest(conn: &Connection, shared: &Shared) -> StoreResult<()> {
             [],
             |row| row.get(0),
         )
-        .map(Some)
-        .or_else(|e| {
-            if e == rusqlite::Error::QueryReturnedNoRows {
-                Ok(None)
-            } else {
-                Err(e)
-            }
-        })
+        .optional()
         .db("reading the oldest queue entry")?;
     shared.oldest_received.store(
         oldest.unwrap_or(f64::NAN).to_bits() as i64,
