@@ -5,9 +5,9 @@
 //! lease passes; every state change is one short write transaction on the single writer.
 
 use async_trait::async_trait;
-use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
+use super::columns::{enum_column, json_column};
 use super::error::{corrupt, failed, DbContext};
 use super::{issues, now, sql_int, users, SqliteStore};
 use crate::batch::CountBuckets;
@@ -23,13 +23,6 @@ const RULE_COLUMNS: &str = "id, project_id, name, environment, frequency_minutes
 const NOTIFICATION_COLUMNS: &str =
     "id, rule_id, project_id, issue_id, event_id, trigger, kind, target, payload, status, \
      attempts, next_attempt, last_error, created, sent_at";
-
-/// A JSON column, or a conversion error naming it.
-fn json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<serde_json::Value> {
-    let text: String = row.get(index)?;
-    serde_json::from_str(&text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, e.into()))
-}
 
 fn rule_from_row(row: &Row<'_>) -> rusqlite::Result<AlertRule> {
     Ok(AlertRule {
@@ -49,14 +42,6 @@ fn rule_from_row(row: &Row<'_>) -> rusqlite::Result<AlertRule> {
 }
 
 fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
-    let status: String = row.get(9)?;
-    let status = NotificationStatus::parse(&status).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            9,
-            Type::Text,
-            format!("unknown notification status `{status}`").into(),
-        )
-    })?;
     Ok(Notification {
         id: row.get(0)?,
         rule_id: row.get(1)?,
@@ -67,7 +52,7 @@ fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
         kind: row.get(6)?,
         target: row.get(7)?,
         payload: json_column(row, 8)?,
-        status,
+        status: enum_column(row, 9, "notification status", NotificationStatus::parse)?,
         attempts: row.get(10)?,
         next_attempt: row.get(11)?,
         last_error: row.get(12)?,

@@ -4,9 +4,9 @@
 //! [`super::issue_search`]; both read rows through [`from_row`] and [`COLUMNS`].
 
 use async_trait::async_trait;
-use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::columns::{enum_column, json_column};
 use super::error::DbContext;
 use super::now;
 use super::SqliteStore;
@@ -20,28 +20,17 @@ pub(crate) const COLUMNS: &str = "i.id, i.project_id, i.short_id, i.status, i.su
                                   i.first_release, i.is_unhandled, i.resolved_at";
 
 pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Issue> {
-    let status: String = row.get(3)?;
-    let status = IssueStatus::parse(&status).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            3,
-            Type::Text,
-            format!("unknown issue status `{status}`").into(),
-        )
-    })?;
-    let metadata: String = row.get(9)?;
-    let metadata = serde_json::from_str(&metadata)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(9, Type::Text, e.into()))?;
     Ok(Issue {
         id: row.get(0)?,
         project_id: row.get(1)?,
         short_id: row.get(2)?,
-        status,
+        status: enum_column(row, 3, "issue status", IssueStatus::parse)?,
         substatus: row.get(4)?,
         level: row.get(5)?,
         event_type: row.get(6)?,
         title: row.get(7)?,
         culprit: row.get(8)?,
-        metadata,
+        metadata: json_column(row, 9)?,
         platform: row.get(10)?,
         first_seen: row.get(11)?,
         last_seen: row.get(12)?,

@@ -24,6 +24,7 @@
 
 mod accounts;
 mod alerts;
+mod columns;
 mod connection;
 mod error;
 mod event_neighbours;
