@@ -18,7 +18,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::error::{corrupt, is_transient, DbContext};
-use super::sql::{self, get, sql_int};
+use super::sql::{self, get, json_column, sql_int, status_column};
 use super::{issues, now, users, PgStore};
 use crate::batch::CountBuckets;
 use crate::Alerts;
@@ -36,12 +36,6 @@ const RULE_COLUMNS: &str = "id, project_id, name, environment, frequency_minutes
 const NOTIFICATION_COLUMNS: &str =
     "id, rule_id, project_id, issue_id, event_id, trigger, kind, target, payload, status, \
      attempts, next_attempt, last_error, created, sent_at";
-
-/// A JSON column written by this store.
-fn json_column(row: &Row, index: usize, what: &str) -> StoreResult<serde_json::Value> {
-    let text: String = get(row, index)?;
-    serde_json::from_str(&text).map_err(|e| corrupt(what, e))
-}
 
 fn rule_from_row(row: &Row) -> StoreResult<AlertRule> {
     let frequency: i64 = get(row, 4)?;
@@ -63,7 +57,6 @@ fn rule_from_row(row: &Row) -> StoreResult<AlertRule> {
 }
 
 fn notification_from_row(row: &Row) -> StoreResult<Notification> {
-    let status: String = get(row, 9)?;
     let attempts: i64 = get(row, 10)?;
     Ok(Notification {
         id: get(row, 0)?,
@@ -75,12 +68,12 @@ fn notification_from_row(row: &Row) -> StoreResult<Notification> {
         kind: get(row, 6)?,
         target: get(row, 7)?,
         payload: json_column(row, 8, "a notification's payload")?,
-        status: NotificationStatus::parse(&status).ok_or_else(|| {
-            corrupt(
-                "a notification's status",
-                format!("unknown status `{status}`"),
-            )
-        })?,
+        status: status_column(
+            row,
+            9,
+            "a notification's status",
+            NotificationStatus::parse,
+        )?,
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         next_attempt: get(row, 11)?,
         last_error: get(row, 12)?,

@@ -7,9 +7,8 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::error::corrupt;
 use super::now;
-use super::sql::{self, get};
+use super::sql::{self, get, json_column, status_column};
 use super::PgStore;
 use crate::{Issue, IssueStatus, StoreResult, TagValueCount};
 use crate::{Issues, UnixTime};
@@ -21,22 +20,17 @@ pub(crate) const COLUMNS: &str = "i.id, i.project_id, i.short_id, i.status, i.su
                                   i.first_release, i.is_unhandled, i.resolved_at";
 
 pub(crate) fn from_row(row: &Row) -> StoreResult<Issue> {
-    let status: String = get(row, 3)?;
-    let status = IssueStatus::parse(&status)
-        .ok_or_else(|| corrupt("issue status", format!("unknown status `{status}`")))?;
-    let metadata: String = get(row, 9)?;
-    let metadata = serde_json::from_str(&metadata).map_err(|e| corrupt("issue metadata", e))?;
     Ok(Issue {
         id: get(row, 0)?,
         project_id: get(row, 1)?,
         short_id: get(row, 2)?,
-        status,
+        status: status_column(row, 3, "issue status", IssueStatus::parse)?,
         substatus: get(row, 4)?,
         level: get(row, 5)?,
         event_type: get(row, 6)?,
         title: get(row, 7)?,
         culprit: get(row, 8)?,
-        metadata,
+        metadata: json_column(row, 9, "issue metadata")?,
         platform: get(row, 10)?,
         first_seen: get(row, 11)?,
         last_seen: get(row, 12)?,

@@ -5,8 +5,8 @@
 
 use deadpool_postgres::{Client, GenericClient};
 
-use super::error::{corrupt, DbContext};
-use super::sql::{self, get};
+use super::error::DbContext;
+use super::sql::{self, get, json_column};
 use crate::{RawItem, StoreResult};
 
 /// All items in one statement (so one transaction); an item whose key is stored already is
@@ -57,13 +57,12 @@ pub(crate) async fn items<C: GenericClient>(
     .await?
     .iter()
     .map(|row| {
-        let headers: String = get(row, 4)?;
         Ok(RawItem {
             project_id: get(row, 0)?,
             item_type: get(row, 1)?,
             event_id: get(row, 2)?,
             received: get(row, 3)?,
-            headers: serde_json::from_str(&headers).map_err(|e| corrupt("raw item headers", e))?,
+            headers: json_column(row, 4, "raw item headers")?,
             payload: get(row, 5)?,
             dedup_key: get(row, 6)?,
         })

@@ -3,18 +3,16 @@
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::error::corrupt;
-use super::sql::{self, get};
+use super::sql::{self, get, json_column};
 use super::{now, users};
 use crate::{ApiToken, StoreError, StoreResult, User};
 
 /// A token from `id, user_id, scopes, date_created`; scopes are a JSON array of strings.
 fn from_row(row: &Row) -> StoreResult<ApiToken> {
-    let scopes: String = get(row, 2)?;
     Ok(ApiToken {
         id: get(row, 0)?,
         user_id: get(row, 1)?,
-        scopes: serde_json::from_str(&scopes).map_err(|e| corrupt("token scopes", e))?,
+        scopes: json_column(row, 2, "token scopes")?,
         date_created: get(row, 3)?,
     })
 }
