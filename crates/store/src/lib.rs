@@ -17,6 +17,8 @@ mod query;
 mod rollup;
 pub mod sqlite;
 mod tag_pairs;
+#[cfg(test)]
+mod test_events;
 
 pub use domain::{
     Accounts, Alerts, Events, IssueSearch, Issues, Maintenance, Projects, Releases, Traces,

@@ -329,30 +329,15 @@ impl EnvelopeDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_events::error_event;
     use serde_json::json;
 
     fn event(n: u32, hash: &str) -> NewEvent {
         NewEvent {
-            project_id: 1,
-            event_id: format!("{n:032x}"),
-            event_type: "error".into(),
-            timestamp: 1.0,
             received: 2.0,
-            level: "error".into(),
-            platform: "python".into(),
-            title: "t".into(),
-            culprit: "c".into(),
-            metadata: json!({}),
-            hashes: vec![hash.into()],
-            environment: None,
-            release: None,
-            transaction: None,
-            user_tag: None,
-            trace_id: None,
             tags: vec![("browser".into(), "Firefox".into())],
-            is_unhandled: false,
-            message: String::new(),
             data: json!({"ü": "x".repeat(1000), "frames": "y".repeat(2000), "n": n}),
+            ..error_event(1, n, 1.0, &[hash])
         }
     }
 

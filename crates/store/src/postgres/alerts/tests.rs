@@ -8,6 +8,7 @@ use serde_json::json;
 use super::super::TestDatabase;
 use super::*;
 use crate::prelude::*;
+use crate::test_events::error_event;
 use crate::{NewEvent, NewNotification};
 
 const T0: f64 = 1_700_000_000.0;
@@ -27,26 +28,8 @@ async fn setup(store: &PgStore) -> (i64, i64, i64) {
     let (project, _) = store.create_project(org.id, "shop", None).await.unwrap();
     let rule = store.alert_rules(project.id).await.unwrap()[0].id;
     let event = NewEvent {
-        project_id: project.id,
-        event_id: format!("{:032x}", 1),
-        event_type: "error".into(),
-        timestamp: T0,
-        received: T0,
-        level: "error".into(),
-        platform: "python".into(),
         title: "ValueError".into(),
-        culprit: "c".into(),
-        metadata: json!({}),
-        hashes: vec!["a".into()],
-        environment: None,
-        release: None,
-        transaction: None,
-        user_tag: None,
-        trace_id: None,
-        tags: Vec::new(),
-        is_unhandled: false,
-        message: String::new(),
-        data: json!({}),
+        ..error_event(project.id, 1, T0, &["a"])
     };
     let issue = store.save_events(vec![event]).await.unwrap()[0].issue_id;
     (project.id, rule, issue)

@@ -2,32 +2,10 @@
 
 use super::*;
 use crate::payload::Encoder;
-use crate::NewEvent;
-use serde_json::json;
+use crate::test_events::error_event;
 
 fn event(project_id: i64, n: u32, hashes: &[&str]) -> EncodedEvent {
-    let event = NewEvent {
-        project_id,
-        event_id: format!("{n:032x}"),
-        event_type: "error".into(),
-        timestamp: f64::from(n),
-        received: f64::from(n),
-        level: "error".into(),
-        platform: "python".into(),
-        title: "t".into(),
-        culprit: "c".into(),
-        metadata: json!({}),
-        hashes: hashes.iter().map(|h| h.to_string()).collect(),
-        environment: None,
-        release: None,
-        transaction: None,
-        user_tag: None,
-        trace_id: None,
-        tags: Vec::new(),
-        is_unhandled: false,
-        message: String::new(),
-        data: json!({}),
-    };
+    let event = error_event(project_id, n, f64::from(n), hashes);
     let mut batch = Encoder::new()
         .unwrap()
         .encode_batch(vec![event], |_, _| None)
