@@ -68,12 +68,7 @@ fn notification_from_row(row: &Row) -> StoreResult<Notification> {
         kind: get(row, 6)?,
         target: get(row, 7)?,
         payload: json_column(row, 8, "a notification's payload")?,
-        status: status_column(
-            row,
-            9,
-            "a notification's status",
-            NotificationStatus::parse,
-        )?,
+        status: status_column(row, 9, "a notification's status", NotificationStatus::parse)?,
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         next_attempt: get(row, 11)?,
         last_error: get(row, 12)?,
