@@ -15,6 +15,7 @@ pub mod prelude;
 pub mod queue;
 mod query;
 mod rollup;
+mod shared;
 pub mod sqlite;
 mod tag_pairs;
 #[cfg(test)]

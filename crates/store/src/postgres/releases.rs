@@ -10,12 +10,9 @@ use super::now;
 use super::sql::{self, get, sql_int, Pipeline};
 use super::PgStore;
 use crate::batch::ReleaseTally;
+use crate::shared::{substring_pattern, DEPLOY_COLUMNS, RELEASE_COLUMNS};
 use crate::Releases;
 use crate::{Deploy, NewDeploy, Release, ReleaseFields, StoreResult};
-
-const RELEASE_COLUMNS: &str = "id, organization_id, version, reference, url, date_created, \
-     date_started, date_released, first_event, last_event";
-const DEPLOY_COLUMNS: &str = "id, release_id, environment, name, url, date_started, date_finished";
 
 fn release_from_row(row: &Row) -> StoreResult<Release> {
     Ok(Release {
@@ -178,13 +175,7 @@ pub(crate) async fn list<C: GenericClient>(
     offset: u64,
     limit: u64,
 ) -> StoreResult<Vec<Release>> {
-    let pattern = query.filter(|q| !q.is_empty()).map(|q| {
-        let escaped = q
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    });
+    let pattern = substring_pattern(query);
     let rows = sql::query(
         client,
         &format!(

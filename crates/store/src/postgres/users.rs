@@ -5,12 +5,10 @@ use tokio_postgres::Row;
 
 use super::sql::{self, get};
 use super::{now, organizations};
+use crate::shared::check_role;
 use crate::{Organization, StoreError, StoreResult, User};
 
 pub(crate) const COLUMNS: &str = "id, email, password_hash, is_admin, date_created";
-
-/// Sentry's organization roles.
-const ROLES: &[&str] = &["owner", "manager", "admin", "member", "billing"];
 
 /// Reads a user from `COLUMNS` starting at column `first` (so joins can append them).
 pub(crate) fn from_row_at(row: &Row, first: usize) -> StoreResult<User> {
@@ -96,12 +94,7 @@ pub(crate) async fn add_member<C: GenericClient>(
     user_id: i64,
     role: &str,
 ) -> StoreResult<()> {
-    if !ROLES.contains(&role) {
-        return Err(StoreError::Invalid(format!(
-            "unknown role `{role}` (one of {})",
-            ROLES.join(", ")
-        )));
-    }
+    check_role(role)?;
     sql::execute(
         client,
         "INSERT INTO members (organization_id, user_id, role, date_created)

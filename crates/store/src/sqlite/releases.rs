@@ -7,12 +7,9 @@ use super::error::DbContext;
 use super::SqliteStore;
 use super::{now, sql_int};
 use crate::batch::ReleaseTally;
+use crate::shared::{substring_pattern, DEPLOY_COLUMNS, RELEASE_COLUMNS};
 use crate::Releases;
 use crate::{Deploy, NewDeploy, Release, ReleaseFields, StoreResult};
-
-const RELEASE_COLUMNS: &str = "id, organization_id, version, reference, url, date_created, \
-     date_started, date_released, first_event, last_event";
-const DEPLOY_COLUMNS: &str = "id, release_id, environment, name, url, date_started, date_finished";
 
 fn release_from_row(row: &Row<'_>) -> rusqlite::Result<Release> {
     Ok(Release {
@@ -189,13 +186,7 @@ pub(crate) fn list(
     offset: u64,
     limit: u64,
 ) -> StoreResult<Vec<Release>> {
-    let pattern = query.filter(|q| !q.is_empty()).map(|q| {
-        let escaped = q
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    });
+    let pattern = substring_pattern(query);
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT {RELEASE_COLUMNS} FROM releases r

@@ -4,12 +4,10 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::error::DbContext;
 use super::{now, organizations};
+use crate::shared::check_role;
 use crate::{Organization, StoreError, StoreResult, User};
 
 pub(crate) const COLUMNS: &str = "id, email, password_hash, is_admin, date_created";
-
-/// Sentry's organization roles.
-const ROLES: &[&str] = &["owner", "manager", "admin", "member", "billing"];
 
 /// Reads a user from `COLUMNS` starting at column `first` (so joins can append them).
 pub(crate) fn from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
@@ -81,12 +79,7 @@ pub(crate) fn add_member(
     user_id: i64,
     role: &str,
 ) -> StoreResult<()> {
-    if !ROLES.contains(&role) {
-        return Err(StoreError::Invalid(format!(
-            "unknown role `{role}` (one of {})",
-            ROLES.join(", ")
-        )));
-    }
+    check_role(role)?;
     conn.prepare_cached(
         "INSERT INTO members (organization_id, user_id, role, date_created)
          VALUES (?1, ?2, ?3, ?4)
