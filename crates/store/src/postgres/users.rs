@@ -5,8 +5,8 @@ use tokio_postgres::Row;
 
 use super::sql::{self, get};
 use super::{now, organizations};
-use crate::shared::check_role;
-use crate::{Organization, StoreError, StoreResult, User};
+use crate::shared::{check_role, email_key, new_email_key};
+use crate::{Organization, StoreResult, User};
 
 pub(crate) const COLUMNS: &str = "id, email, password_hash, is_admin, date_created";
 
@@ -25,28 +25,20 @@ fn from_row(row: &Row) -> StoreResult<User> {
     from_row_at(row, 0)
 }
 
-/// The uniqueness key of an e-mail address, the same as SQLite's: lowercased in Rust
-/// (Unicode-aware), so `Ä@x` and `ä@x` are one user whatever the database's locale.
-fn email_key(email: &str) -> String {
-    email.to_lowercase()
-}
-
 pub(crate) async fn create<C: GenericClient>(
     client: &C,
     email: &str,
     password_hash: &str,
     is_admin: bool,
 ) -> StoreResult<User> {
-    if email.is_empty() {
-        return Err(StoreError::Invalid("e-mail is empty".into()));
-    }
+    let key = new_email_key(email)?;
     let row = sql::query_one(
         client,
         &format!(
             "INSERT INTO users (email, email_key, password_hash, is_admin, date_created)
              VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
         ),
-        &[&email, &email_key(email), &password_hash, &is_admin, &now()],
+        &[&email, &key, &password_hash, &is_admin, &now()],
         &format!("user `{email}`"),
     )
     .await?;

@@ -4,8 +4,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::error::DbContext;
 use super::{now, organizations};
-use crate::shared::check_role;
-use crate::{Organization, StoreError, StoreResult, User};
+use crate::shared::{check_role, email_key, new_email_key};
+use crate::{Organization, StoreResult, User};
 
 pub(crate) const COLUMNS: &str = "id, email, password_hash, is_admin, date_created";
 
@@ -24,28 +24,20 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     from_row_at(row, 0)
 }
 
-/// The uniqueness key of an e-mail address. Lowercased here rather than with SQLite's
-/// `lower()`/`NOCASE`, which fold ASCII only, so `Ä@x` and `ä@x` are one user too.
-fn email_key(email: &str) -> String {
-    email.to_lowercase()
-}
-
 pub(crate) fn create(
     conn: &Connection,
     email: &str,
     password_hash: &str,
     is_admin: bool,
 ) -> StoreResult<User> {
-    if email.is_empty() {
-        return Err(StoreError::Invalid("e-mail is empty".into()));
-    }
+    let key = new_email_key(email)?;
     conn.prepare_cached(&format!(
         "INSERT INTO users (email, email_key, password_hash, is_admin, date_created)
          VALUES (?1, ?2, ?3, ?4, ?5) RETURNING {COLUMNS}"
     ))
     .and_then(|mut stmt| {
         stmt.query_row(
-            params![email, email_key(email), password_hash, is_admin, now()],
+            params![email, key, password_hash, is_admin, now()],
             from_row,
         )
     })
