@@ -25,14 +25,12 @@ use tokio::sync::oneshot;
 use super::connection;
 use super::error::DbContext;
 use super::now;
+use crate::payload::{compress_envelope, EnvelopeDecoder};
 use crate::queue::{ClaimedEnvelope, IngestQueue, QueueStats, QueuedEnvelope};
 use crate::{StoreError, StoreResult};
 
 /// Commands applied in one transaction at most.
 const MAX_COMMANDS_PER_COMMIT: usize = 1024;
-
-/// zstd level for queued bodies: fast; envelopes of one SDK compress 4–6× even so.
-const COMPRESSION_LEVEL: i32 = 1;
 
 /// `PRAGMA auto_vacuum`'s value for INCREMENTAL.
 const AUTO_VACUUM_INCREMENTAL: i64 = 2;
@@ -174,7 +172,7 @@ impl IngestQueue for SqliteQueue {
     async fn enqueue(&self, envelope: QueuedEnvelope) -> StoreResult<i64> {
         let inline = envelope.body.len() <= INLINE_COMPRESSION_BYTES;
         let encode = move || -> StoreResult<Encoded> {
-            let compressed = compress(&envelope.body)?;
+            let compressed = compress_envelope(&envelope.body)?;
             Ok(Encoded {
                 envelope,
                 compressed,
@@ -212,28 +210,6 @@ impl IngestQueue for SqliteQueue {
                 .then_some(oldest),
         })
     }
-}
-
-thread_local! {
-    /// One zstd context per thread that compresses: creating one costs more than compressing a
-    /// typical envelope.
-    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-fn compress(body: &[u8]) -> StoreResult<Vec<u8>> {
-    let failed =
-        |e: std::io::Error| StoreError::Database(format!("compressing a queued envelope: {e}"));
-    COMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let mut compressor = match slot.take() {
-            Some(compressor) => compressor,
-            None => zstd::bulk::Compressor::new(COMPRESSION_LEVEL).map_err(failed)?,
-        };
-        let compressed = compressor.compress(body).map_err(failed);
-        *slot = Some(compressor);
-        compressed
-    })
 }
 
 /// The writer thread: waits for a command, takes every other one already waiting, applies
@@ -420,17 +396,12 @@ fn claim(tx: &Connection, max: usize, lease_secs: f64) -> StoreResult<Vec<Claime
         .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
         .db("claiming queue entries")?;
     // One zstd context for the whole claim.
-    let mut decompressor = zstd::bulk::Decompressor::new()
-        .map_err(|e| StoreError::Database(format!("creating a zstd context: {e}")))?;
+    let mut decoder = EnvelopeDecoder::new()?;
     let mut claimed = rows
         .into_iter()
         .map(
             |(id, attempts, project_id, received, client_ip, client_sdk, compressed, size)| {
-                let body = decompressor
-                    .decompress(&compressed, usize::try_from(size).unwrap_or(0))
-                    .map_err(|e| {
-                        StoreError::Database(format!("queue entry {id} is corrupt: {e}"))
-                    })?;
+                let body = decoder.decode(id, &compressed, size)?;
                 Ok(ClaimedEnvelope {
                     id,
                     attempts,
