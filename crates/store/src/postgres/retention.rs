@@ -285,22 +285,21 @@ async fn delete_expired_performance<C: GenericClient>(
     limit: u64,
 ) -> StoreResult<(u64, u64)> {
     let limit = sql_int(limit);
-    let transactions = sql::execute(
-        tx,
-        "DELETE FROM transactions WHERE id IN
-             (SELECT id FROM transactions WHERE start_ts < $1 ORDER BY start_ts LIMIT $2)",
-        &[&before, &limit],
-        "deleting expired transactions",
-    )
-    .await?;
-    let spans = sql::execute(
-        tx,
-        "DELETE FROM spans WHERE id IN
-             (SELECT id FROM spans WHERE start_ts < $1 ORDER BY start_ts LIMIT $2)",
-        &[&before, &limit],
-        "deleting expired spans",
-    )
-    .await?;
+    // Transactions and spans expire alike: the oldest first, by their `start_ts` index.
+    let mut started = [0; 2];
+    for (deleted, table) in started.iter_mut().zip(["transactions", "spans"]) {
+        *deleted = sql::execute(
+            tx,
+            &format!(
+                "DELETE FROM {table} WHERE id IN
+                     (SELECT id FROM {table} WHERE start_ts < $1 ORDER BY start_ts LIMIT $2)"
+            ),
+            &[&before, &limit],
+            &format!("deleting expired {table}"),
+        )
+        .await?;
+    }
+    let [transactions, spans] = started;
     // A rollup period goes once it has wholly ended before the cutoff; `start < $1` lets the
     // `start` index find the candidates.
     let cutoff = before.clamp(-1e13, 1e13).floor() as i64;

@@ -84,19 +84,20 @@ pub(crate) fn delete_expired(
 /// Deletes up to `limit` transactions and `limit` spans that started before `before`, and the
 /// rollup periods that ended before it.
 fn delete_expired_traces(tx: &Connection, before: f64, limit: u64) -> StoreResult<(u64, u64)> {
-    let transactions = tx
-        .execute(
-            "DELETE FROM transactions WHERE id IN
-                 (SELECT id FROM transactions WHERE start_ts < ?1 LIMIT ?2)",
-            params![before, sql_int(limit)],
-        )
-        .db("deleting expired transactions")?;
-    let spans = tx
-        .execute(
-            "DELETE FROM spans WHERE id IN (SELECT id FROM spans WHERE start_ts < ?1 LIMIT ?2)",
-            params![before, sql_int(limit)],
-        )
-        .db("deleting expired spans")?;
+    // Transactions and spans expire alike, by their `start_ts`.
+    let mut started = [0; 2];
+    for (deleted, table) in started.iter_mut().zip(["transactions", "spans"]) {
+        *deleted = tx
+            .execute(
+                &format!(
+                    "DELETE FROM {table} WHERE id IN
+                         (SELECT id FROM {table} WHERE start_ts < ?1 LIMIT ?2)"
+                ),
+                params![before, sql_int(limit)],
+            )
+            .db(&format!("deleting expired {table}"))?;
+    }
+    let [transactions, spans] = started;
     // A rollup period goes once it has wholly ended before the cutoff.
     for table in ["transaction_rollups", "span_rollups"] {
         tx.execute(
