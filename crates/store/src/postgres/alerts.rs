@@ -716,9 +716,6 @@ pub(super) async fn snooze_issue(
     .transpose()
 }
 
-/// Several nodes on one database: what the store suite (one node) cannot show. Run on the
-/// server `VIGIL_TEST_DATABASE_URL` names, as the suite is.
-
 #[async_trait]
 impl Alerts for PgStore {
     async fn create_alert_rule(&self, rule: &NewAlertRule) -> StoreResult<AlertRule> {

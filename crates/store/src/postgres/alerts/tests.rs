@@ -1,5 +1,6 @@
-//! Alert bookkeeping raced by two nodes on one database: firings recorded once, each
-//! notification claimed by one sender.
+//! Alert bookkeeping raced by two nodes on one database, what the store suite (one node)
+//! cannot show: firings recorded once, each notification claimed by one sender. Run on the
+//! server `VIGIL_TEST_DATABASE_URL` names, as the suite is.
 
 use std::collections::HashSet;
 
