@@ -133,129 +133,6 @@ pub(super) async fn insert_rule<C: GenericClient>(
     rule_from_row(&row)
 }
 
-pub(super) async fn create_alert_rule(
-    store: &PgStore,
-    rule: &NewAlertRule,
-) -> StoreResult<AlertRule> {
-    insert_rule(&store.client().await?, rule).await
-}
-
-/// Replaces what the API can change; the project, the author and the creation date stay.
-pub(super) async fn update_alert_rule(
-    store: &PgStore,
-    id: i64,
-    rule: &NewAlertRule,
-) -> StoreResult<Option<AlertRule>> {
-    let p = RuleParams::new(rule);
-    sql::query_opt(
-        &store.client().await?,
-        &format!(
-            "UPDATE alert_rules SET name = $2, environment = $3, frequency_minutes = $4,
-                 action_match = $5, filter_match = $6, conditions = $7, filters = $8,
-                 actions = $9
-             WHERE id = $1
-             RETURNING {RULE_COLUMNS}"
-        ),
-        &[
-            &id,
-            &p.rule.name,
-            &p.rule.environment,
-            &p.frequency,
-            &p.rule.action_match,
-            &p.rule.filter_match,
-            &p.conditions,
-            &p.filters,
-            &p.actions,
-        ],
-        "updating an alert rule",
-    )
-    .await?
-    .as_ref()
-    .map(rule_from_row)
-    .transpose()
-}
-
-/// Deletes the rule, its firings, its per-issue state and its pending notifications; what was
-/// sent, failed or undeliverable stays, as the record of what happened.
-pub(super) async fn delete_alert_rule(store: &PgStore, id: i64) -> StoreResult<bool> {
-    let mut client = store.client().await?;
-    let tx = client.transaction().await.db("deleting an alert rule")?;
-    for statement in [
-        "DELETE FROM notifications WHERE rule_id = $1 AND status = 'pending'",
-        "DELETE FROM alert_firings WHERE rule_id = $1",
-        "DELETE FROM rule_issue_state WHERE rule_id = $1",
-    ] {
-        sql::execute(&tx, statement, &[&id], "deleting an alert rule").await?;
-    }
-    let deleted = sql::execute(
-        &tx,
-        "DELETE FROM alert_rules WHERE id = $1",
-        &[&id],
-        "deleting an alert rule",
-    )
-    .await?;
-    tx.commit().await.db("deleting an alert rule")?;
-    Ok(deleted > 0)
-}
-
-pub(super) async fn alert_rule(store: &PgStore, id: i64) -> StoreResult<Option<AlertRule>> {
-    sql::query_opt(
-        &store.client().await?,
-        &format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = $1"),
-        &[&id],
-        "reading an alert rule",
-    )
-    .await?
-    .as_ref()
-    .map(rule_from_row)
-    .transpose()
-}
-
-pub(super) async fn alert_rules(store: &PgStore, project_id: i64) -> StoreResult<Vec<AlertRule>> {
-    sql::query(
-        &store.client().await?,
-        &format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE project_id = $1 ORDER BY id"),
-        &[&project_id],
-        "listing alert rules",
-    )
-    .await?
-    .iter()
-    .map(rule_from_row)
-    .collect()
-}
-
-/// One transaction for all the firings; run again when it deadlocks with another node.
-pub(super) async fn record_firings(
-    store: &PgStore,
-    firings: Vec<Firing>,
-) -> StoreResult<Vec<bool>> {
-    if firings.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut client = store.client().await?;
-    let mut attempt = 1;
-    loop {
-        let tx = client.transaction().await.db("recording alert firings")?;
-        let outcome = match try_record_firings(&tx, &firings).await {
-            Ok(recorded) => tx.commit().await.map(|()| recorded),
-            Err(err) => Err(err),
-        };
-        match outcome {
-            Ok(recorded) => return Ok(recorded),
-            Err(err) if is_transient(&err) && attempt < MAX_ATTEMPTS => {
-                tracing::debug!(
-                    attempt,
-                    "recording firings deadlocked with another node; again"
-                );
-                let pause = rand::random::<u64>() % (10 * u64::from(attempt)) + 1;
-                tokio::time::sleep(Duration::from_millis(pause)).await;
-                attempt += 1;
-            }
-            Err(err) => return Err(super::error::classify(&err, "recording alert firings")),
-        }
-    }
-}
-
 /// Records each firing that is new by key and due by its rule's frequency, with its
 /// notifications. Rows are locked in `(rule, issue)` order, so that two nodes recording firings
 /// of the same rules rarely wait for each other in a cycle.
@@ -395,46 +272,6 @@ struct NotificationRows<'a> {
     due: Vec<f64>,
 }
 
-/// Takes due, unclaimed pending notifications with `FOR UPDATE SKIP LOCKED`: a row another
-/// node is claiming right now is skipped rather than waited for, and once claimed its lease
-/// keeps every other sender off it until `now + lease_secs`. Leases are in the senders' clock
-/// (the `now` they pass), like `next_attempt`.
-pub(super) async fn claim_notifications(
-    store: &PgStore,
-    kinds: &[&str],
-    now: UnixTime,
-    limit: u64,
-    lease_secs: f64,
-) -> StoreResult<Vec<Notification>> {
-    if kinds.is_empty() || limit == 0 {
-        return Ok(Vec::new());
-    }
-    let leased_until = now + lease_secs;
-    let mut claimed = sql::query(
-        &store.client().await?,
-        &format!(
-            "UPDATE notifications n SET leased_until = $4
-             FROM (SELECT id FROM notifications
-                   WHERE status = 'pending' AND next_attempt <= $2
-                     AND (leased_until IS NULL OR leased_until <= $2)
-                     AND kind = ANY($1::TEXT[])
-                   ORDER BY id LIMIT $3
-                   FOR UPDATE SKIP LOCKED) due
-             WHERE n.id = due.id
-             RETURNING {}",
-            prefixed(NOTIFICATION_COLUMNS, "n.")
-        ),
-        &[&kinds, &now, &sql_int(limit), &leased_until],
-        "claiming notifications",
-    )
-    .await?
-    .iter()
-    .map(notification_from_row)
-    .collect::<StoreResult<Vec<_>>>()?;
-    claimed.sort_by_key(|n| n.id);
-    Ok(claimed)
-}
-
 /// `columns` (comma-separated) each with `prefix`.
 fn prefixed(columns: &str, prefix: &str) -> String {
     columns
@@ -442,233 +279,6 @@ fn prefixed(columns: &str, prefix: &str) -> String {
         .map(|column| format!("{prefix}{}", column.trim()))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Ends a claim (the lease is released) and records the outcome; `Sent` adds the issue's
-/// `notification` activity in the same transaction. A notification that is no longer pending
-/// (finished already) or no longer there (its rule was deleted meanwhile) is left as it is.
-pub(super) async fn finish_notification(
-    store: &PgStore,
-    id: i64,
-    outcome: NotificationOutcome,
-) -> StoreResult<()> {
-    // (status, attempts added, next_attempt, last_error, sent_at); NULL keeps the column.
-    let (status, attempt, next_attempt, error, sent_at) = match &outcome {
-        NotificationOutcome::Sent { at } => {
-            (NotificationStatus::Sent, 1_i64, None, None, Some(*at))
-        }
-        NotificationOutcome::Retry {
-            error,
-            next_attempt,
-        } => (
-            NotificationStatus::Pending,
-            1,
-            Some(*next_attempt),
-            Some(error.as_str()),
-            None,
-        ),
-        NotificationOutcome::Postpone { until } => {
-            (NotificationStatus::Pending, 0, Some(*until), None, None)
-        }
-        NotificationOutcome::Failed { error } => (
-            NotificationStatus::Failed,
-            1,
-            None,
-            Some(error.as_str()),
-            None,
-        ),
-        NotificationOutcome::Undeliverable { reason } => (
-            NotificationStatus::Undeliverable,
-            0,
-            None,
-            Some(reason.as_str()),
-            None,
-        ),
-    };
-    let mut client = store.client().await?;
-    let tx = client.transaction().await.db("finishing a notification")?;
-    let finished = sql::query_opt(
-        &tx,
-        "UPDATE notifications SET status = $2, attempts = attempts + $3,
-             next_attempt = coalesce($4, next_attempt),
-             last_error = coalesce($5, last_error),
-             sent_at = coalesce($6, sent_at),
-             leased_until = NULL
-         WHERE id = $1 AND status = 'pending'
-         RETURNING issue_id, rule_id, kind, target, trigger",
-        &[
-            &id,
-            &status.as_str(),
-            &attempt,
-            &next_attempt,
-            &error,
-            &sent_at,
-        ],
-        "finishing a notification",
-    )
-    .await?;
-    if let (Some(row), NotificationOutcome::Sent { at }) = (finished, &outcome) {
-        let issue_id: i64 = get(&row, 0)?;
-        let rule_id: i64 = get(&row, 1)?;
-        let kind: String = get(&row, 2)?;
-        let target: String = get(&row, 3)?;
-        let trigger: String = get(&row, 4)?;
-        let data = serde_json::json!({
-            "rule_id": rule_id,
-            "kind": kind,
-            "target": target,
-            "trigger": trigger,
-            "notification_id": id,
-        });
-        sql::execute(
-            &tx,
-            "INSERT INTO issue_activities (issue_id, kind, data, user_id, date_created)
-             VALUES ($1, 'notification', $2, NULL, $3)",
-            &[&issue_id, &data.to_string(), at],
-            "recording an issue's activity",
-        )
-        .await?;
-    }
-    tx.commit().await.db("finishing a notification")
-}
-
-pub(super) async fn list_notifications(
-    store: &PgStore,
-    project_id: i64,
-    limit: u64,
-) -> StoreResult<Vec<Notification>> {
-    sql::query(
-        &store.client().await?,
-        &format!(
-            "SELECT {NOTIFICATION_COLUMNS} FROM notifications
-             WHERE project_id = $1 ORDER BY id DESC LIMIT $2"
-        ),
-        &[&project_id, &sql_int(limit)],
-        "listing notifications",
-    )
-    .await?
-    .iter()
-    .map(notification_from_row)
-    .collect()
-}
-
-pub(super) async fn last_sent(
-    store: &PgStore,
-    rule_id: i64,
-    kind: &str,
-    target: &str,
-) -> StoreResult<Option<UnixTime>> {
-    let row = sql::query_one(
-        &store.client().await?,
-        "SELECT max(sent_at) FROM notifications
-         WHERE rule_id = $1 AND kind = $2 AND target = $3 AND sent_at IS NOT NULL",
-        &[&rule_id, &kind, &target],
-        "reading when a notification was last sent",
-    )
-    .await?;
-    get(&row, 0)
-}
-
-pub(super) async fn last_fired(
-    store: &PgStore,
-    pairs: &[(i64, i64)],
-) -> StoreResult<Vec<Option<UnixTime>>> {
-    if pairs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rules: Vec<i64> = pairs.iter().map(|(rule, _)| *rule).collect();
-    let issues: Vec<i64> = pairs.iter().map(|(_, issue)| *issue).collect();
-    let rows = sql::query(
-        &store.client().await?,
-        "SELECT s.last_fired
-         FROM UNNEST($1::bigint[], $2::bigint[]) WITH ORDINALITY AS p(rule_id, issue_id, n)
-         LEFT JOIN rule_issue_state s ON s.rule_id = p.rule_id AND s.issue_id = p.issue_id
-         ORDER BY p.n",
-        &[&rules, &issues],
-        "reading when rules last fired",
-    )
-    .await?;
-    rows.iter().map(|row| get(row, 0)).collect()
-}
-
-pub(super) async fn issue_activities(
-    store: &PgStore,
-    issue_id: i64,
-) -> StoreResult<Vec<IssueActivity>> {
-    sql::query(
-        &store.client().await?,
-        "SELECT id, issue_id, kind, data, user_id, date_created FROM issue_activities
-         WHERE issue_id = $1 ORDER BY id DESC",
-        &[&issue_id],
-        "reading an issue's activity",
-    )
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(IssueActivity {
-            id: get(row, 0)?,
-            issue_id: get(row, 1)?,
-            kind: get(row, 2)?,
-            data: json_column(row, 3, "an issue's activity")?,
-            user_id: get(row, 4)?,
-            date_created: get(row, 5)?,
-        })
-    })
-    .collect()
-}
-
-/// One answer per issue asked for, in their order (zero when it has no such events). Events
-/// from the minute and hour buckets (see [`CountBuckets`]); users, only when asked, from the
-/// `(issue_id, timestamp)` index of the events.
-pub(super) async fn issue_counts(
-    store: &PgStore,
-    issue_ids: &[i64],
-    since: UnixTime,
-    with_users: bool,
-) -> StoreResult<Vec<IssueCounts>> {
-    if issue_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let buckets = CountBuckets::since(since, now());
-    let users = if with_users {
-        "(SELECT count(DISTINCT e.user_tag) FROM events e
-          WHERE e.issue_id = u.issue_id AND e.timestamp >= $4)"
-    } else {
-        "0::BIGINT"
-    };
-    let mut params: Vec<&(dyn ToSql + Sync)> =
-        vec![&issue_ids, &buckets.minutes_from, &buckets.hours_from];
-    if with_users {
-        params.push(&since);
-    }
-    sql::query(
-        &store.client().await?,
-        &format!(
-            "SELECT u.issue_id,
-                 coalesce((SELECT sum(m.count) FROM issue_minutely m
-                           WHERE m.issue_id = u.issue_id
-                             AND m.minute >= $2 AND m.minute < $3), 0)::BIGINT
-               + coalesce((SELECT sum(h.count) FROM issue_hourly h
-                           WHERE h.issue_id = u.issue_id AND h.hour >= $3), 0)::BIGINT,
-                 {users}
-             FROM UNNEST($1::BIGINT[]) WITH ORDINALITY AS u(issue_id, n)
-             ORDER BY u.n"
-        ),
-        &params,
-        "counting issues' events",
-    )
-    .await?
-    .iter()
-    .map(|row| {
-        let events: i64 = get(row, 1)?;
-        let users: i64 = get(row, 2)?;
-        Ok(IssueCounts {
-            issue_id: get(row, 0)?,
-            events: u64::try_from(events).unwrap_or(0),
-            users: u64::try_from(users).unwrap_or(0),
-        })
-    })
-    .collect()
 }
 
 pub(super) async fn organization_members(
@@ -719,33 +329,126 @@ pub(super) async fn snooze_issue(
 #[async_trait]
 impl Alerts for PgStore {
     async fn create_alert_rule(&self, rule: &NewAlertRule) -> StoreResult<AlertRule> {
-        create_alert_rule(self, rule).await
+        insert_rule(&self.client().await?, rule).await
     }
 
+    /// Replaces what the API can change; the project, the author and the creation date stay.
     async fn update_alert_rule(
         &self,
         id: i64,
         rule: &NewAlertRule,
     ) -> StoreResult<Option<AlertRule>> {
-        update_alert_rule(self, id, rule).await
+        let p = RuleParams::new(rule);
+        sql::query_opt(
+            &self.client().await?,
+            &format!(
+                "UPDATE alert_rules SET name = $2, environment = $3, frequency_minutes = $4,
+                     action_match = $5, filter_match = $6, conditions = $7, filters = $8,
+                     actions = $9
+                 WHERE id = $1
+                 RETURNING {RULE_COLUMNS}"
+            ),
+            &[
+                &id,
+                &p.rule.name,
+                &p.rule.environment,
+                &p.frequency,
+                &p.rule.action_match,
+                &p.rule.filter_match,
+                &p.conditions,
+                &p.filters,
+                &p.actions,
+            ],
+            "updating an alert rule",
+        )
+        .await?
+        .as_ref()
+        .map(rule_from_row)
+        .transpose()
     }
 
+    /// Deletes the rule, its firings, its per-issue state and its pending notifications; what was
+    /// sent, failed or undeliverable stays, as the record of what happened.
     async fn delete_alert_rule(&self, id: i64) -> StoreResult<bool> {
-        delete_alert_rule(self, id).await
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.db("deleting an alert rule")?;
+        for statement in [
+            "DELETE FROM notifications WHERE rule_id = $1 AND status = 'pending'",
+            "DELETE FROM alert_firings WHERE rule_id = $1",
+            "DELETE FROM rule_issue_state WHERE rule_id = $1",
+        ] {
+            sql::execute(&tx, statement, &[&id], "deleting an alert rule").await?;
+        }
+        let deleted = sql::execute(
+            &tx,
+            "DELETE FROM alert_rules WHERE id = $1",
+            &[&id],
+            "deleting an alert rule",
+        )
+        .await?;
+        tx.commit().await.db("deleting an alert rule")?;
+        Ok(deleted > 0)
     }
 
     async fn alert_rule(&self, id: i64) -> StoreResult<Option<AlertRule>> {
-        alert_rule(self, id).await
+        sql::query_opt(
+            &self.client().await?,
+            &format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = $1"),
+            &[&id],
+            "reading an alert rule",
+        )
+        .await?
+        .as_ref()
+        .map(rule_from_row)
+        .transpose()
     }
 
     async fn alert_rules(&self, project_id: i64) -> StoreResult<Vec<AlertRule>> {
-        alert_rules(self, project_id).await
+        sql::query(
+            &self.client().await?,
+            &format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE project_id = $1 ORDER BY id"),
+            &[&project_id],
+            "listing alert rules",
+        )
+        .await?
+        .iter()
+        .map(rule_from_row)
+        .collect()
     }
 
+    /// One transaction for all the firings; run again when it deadlocks with another node.
     async fn record_firings(&self, firings: Vec<Firing>) -> StoreResult<Vec<bool>> {
-        record_firings(self, firings).await
+        if firings.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut client = self.client().await?;
+        let mut attempt = 1;
+        loop {
+            let tx = client.transaction().await.db("recording alert firings")?;
+            let outcome = match try_record_firings(&tx, &firings).await {
+                Ok(recorded) => tx.commit().await.map(|()| recorded),
+                Err(err) => Err(err),
+            };
+            match outcome {
+                Ok(recorded) => return Ok(recorded),
+                Err(err) if is_transient(&err) && attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(
+                        attempt,
+                        "recording firings deadlocked with another node; again"
+                    );
+                    let pause = rand::random::<u64>() % (10 * u64::from(attempt)) + 1;
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    attempt += 1;
+                }
+                Err(err) => return Err(super::error::classify(&err, "recording alert firings")),
+            }
+        }
     }
 
+    /// Takes due, unclaimed pending notifications with `FOR UPDATE SKIP LOCKED`: a row another
+    /// node is claiming right now is skipped rather than waited for, and once claimed its lease
+    /// keeps every other sender off it until `now + lease_secs`. Leases are in the senders' clock
+    /// (the `now` they pass), like `next_attempt`.
     async fn claim_notifications(
         &self,
         kinds: &[&str],
@@ -753,11 +456,117 @@ impl Alerts for PgStore {
         limit: u64,
         lease_secs: f64,
     ) -> StoreResult<Vec<Notification>> {
-        claim_notifications(self, kinds, now, limit, lease_secs).await
+        if kinds.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let leased_until = now + lease_secs;
+        let mut claimed = sql::query(
+            &self.client().await?,
+            &format!(
+                "UPDATE notifications n SET leased_until = $4
+                 FROM (SELECT id FROM notifications
+                       WHERE status = 'pending' AND next_attempt <= $2
+                         AND (leased_until IS NULL OR leased_until <= $2)
+                         AND kind = ANY($1::TEXT[])
+                       ORDER BY id LIMIT $3
+                       FOR UPDATE SKIP LOCKED) due
+                 WHERE n.id = due.id
+                 RETURNING {}",
+                prefixed(NOTIFICATION_COLUMNS, "n.")
+            ),
+            &[&kinds, &now, &sql_int(limit), &leased_until],
+            "claiming notifications",
+        )
+        .await?
+        .iter()
+        .map(notification_from_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+        claimed.sort_by_key(|n| n.id);
+        Ok(claimed)
     }
 
+    /// Ends a claim (the lease is released) and records the outcome; `Sent` adds the issue's
+    /// `notification` activity in the same transaction. A notification that is no longer pending
+    /// (finished already) or no longer there (its rule was deleted meanwhile) is left as it is.
     async fn finish_notification(&self, id: i64, outcome: NotificationOutcome) -> StoreResult<()> {
-        finish_notification(self, id, outcome).await
+        // (status, attempts added, next_attempt, last_error, sent_at); NULL keeps the column.
+        let (status, attempt, next_attempt, error, sent_at) = match &outcome {
+            NotificationOutcome::Sent { at } => {
+                (NotificationStatus::Sent, 1_i64, None, None, Some(*at))
+            }
+            NotificationOutcome::Retry {
+                error,
+                next_attempt,
+            } => (
+                NotificationStatus::Pending,
+                1,
+                Some(*next_attempt),
+                Some(error.as_str()),
+                None,
+            ),
+            NotificationOutcome::Postpone { until } => {
+                (NotificationStatus::Pending, 0, Some(*until), None, None)
+            }
+            NotificationOutcome::Failed { error } => (
+                NotificationStatus::Failed,
+                1,
+                None,
+                Some(error.as_str()),
+                None,
+            ),
+            NotificationOutcome::Undeliverable { reason } => (
+                NotificationStatus::Undeliverable,
+                0,
+                None,
+                Some(reason.as_str()),
+                None,
+            ),
+        };
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.db("finishing a notification")?;
+        let finished = sql::query_opt(
+            &tx,
+            "UPDATE notifications SET status = $2, attempts = attempts + $3,
+                 next_attempt = coalesce($4, next_attempt),
+                 last_error = coalesce($5, last_error),
+                 sent_at = coalesce($6, sent_at),
+                 leased_until = NULL
+             WHERE id = $1 AND status = 'pending'
+             RETURNING issue_id, rule_id, kind, target, trigger",
+            &[
+                &id,
+                &status.as_str(),
+                &attempt,
+                &next_attempt,
+                &error,
+                &sent_at,
+            ],
+            "finishing a notification",
+        )
+        .await?;
+        if let (Some(row), NotificationOutcome::Sent { at }) = (finished, &outcome) {
+            let issue_id: i64 = get(&row, 0)?;
+            let rule_id: i64 = get(&row, 1)?;
+            let kind: String = get(&row, 2)?;
+            let target: String = get(&row, 3)?;
+            let trigger: String = get(&row, 4)?;
+            let data = serde_json::json!({
+                "rule_id": rule_id,
+                "kind": kind,
+                "target": target,
+                "trigger": trigger,
+                "notification_id": id,
+            });
+            sql::execute(
+                &tx,
+                "INSERT INTO issue_activities (issue_id, kind, data, user_id, date_created)
+                 VALUES ($1, 'notification', $2, NULL, $3)",
+                &[&issue_id, &data.to_string(), at],
+                "recording an issue's activity",
+            )
+            .await?;
+        }
+        tx.commit().await.db("finishing a notification")
     }
 
     async fn list_notifications(
@@ -765,7 +574,19 @@ impl Alerts for PgStore {
         project_id: i64,
         limit: u64,
     ) -> StoreResult<Vec<Notification>> {
-        list_notifications(self, project_id, limit).await
+        sql::query(
+            &self.client().await?,
+            &format!(
+                "SELECT {NOTIFICATION_COLUMNS} FROM notifications
+                 WHERE project_id = $1 ORDER BY id DESC LIMIT $2"
+            ),
+            &[&project_id, &sql_int(limit)],
+            "listing notifications",
+        )
+        .await?
+        .iter()
+        .map(notification_from_row)
+        .collect()
     }
 
     async fn last_sent(
@@ -774,24 +595,111 @@ impl Alerts for PgStore {
         kind: &str,
         target: &str,
     ) -> StoreResult<Option<UnixTime>> {
-        last_sent(self, rule_id, kind, target).await
+        let row = sql::query_one(
+            &self.client().await?,
+            "SELECT max(sent_at) FROM notifications
+             WHERE rule_id = $1 AND kind = $2 AND target = $3 AND sent_at IS NOT NULL",
+            &[&rule_id, &kind, &target],
+            "reading when a notification was last sent",
+        )
+        .await?;
+        get(&row, 0)
     }
 
     async fn last_fired(&self, pairs: &[(i64, i64)]) -> StoreResult<Vec<Option<UnixTime>>> {
-        last_fired(self, pairs).await
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rules: Vec<i64> = pairs.iter().map(|(rule, _)| *rule).collect();
+        let issues: Vec<i64> = pairs.iter().map(|(_, issue)| *issue).collect();
+        let rows = sql::query(
+            &self.client().await?,
+            "SELECT s.last_fired
+             FROM UNNEST($1::bigint[], $2::bigint[]) WITH ORDINALITY AS p(rule_id, issue_id, n)
+             LEFT JOIN rule_issue_state s ON s.rule_id = p.rule_id AND s.issue_id = p.issue_id
+             ORDER BY p.n",
+            &[&rules, &issues],
+            "reading when rules last fired",
+        )
+        .await?;
+        rows.iter().map(|row| get(row, 0)).collect()
     }
 
     async fn issue_activities(&self, issue_id: i64) -> StoreResult<Vec<IssueActivity>> {
-        issue_activities(self, issue_id).await
+        sql::query(
+            &self.client().await?,
+            "SELECT id, issue_id, kind, data, user_id, date_created FROM issue_activities
+             WHERE issue_id = $1 ORDER BY id DESC",
+            &[&issue_id],
+            "reading an issue's activity",
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(IssueActivity {
+                id: get(row, 0)?,
+                issue_id: get(row, 1)?,
+                kind: get(row, 2)?,
+                data: json_column(row, 3, "an issue's activity")?,
+                user_id: get(row, 4)?,
+                date_created: get(row, 5)?,
+            })
+        })
+        .collect()
     }
 
+    /// One answer per issue asked for, in their order (zero when it has no such events). Events
+    /// from the minute and hour buckets (see [`CountBuckets`]); users, only when asked, from the
+    /// `(issue_id, timestamp)` index of the events.
     async fn issue_counts(
         &self,
         issue_ids: &[i64],
         since: UnixTime,
         with_users: bool,
     ) -> StoreResult<Vec<IssueCounts>> {
-        issue_counts(self, issue_ids, since, with_users).await
+        if issue_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let buckets = CountBuckets::since(since, now());
+        let users = if with_users {
+            "(SELECT count(DISTINCT e.user_tag) FROM events e
+              WHERE e.issue_id = u.issue_id AND e.timestamp >= $4)"
+        } else {
+            "0::BIGINT"
+        };
+        let mut params: Vec<&(dyn ToSql + Sync)> =
+            vec![&issue_ids, &buckets.minutes_from, &buckets.hours_from];
+        if with_users {
+            params.push(&since);
+        }
+        sql::query(
+            &self.client().await?,
+            &format!(
+                "SELECT u.issue_id,
+                     coalesce((SELECT sum(m.count) FROM issue_minutely m
+                               WHERE m.issue_id = u.issue_id
+                                 AND m.minute >= $2 AND m.minute < $3), 0)::BIGINT
+                   + coalesce((SELECT sum(h.count) FROM issue_hourly h
+                               WHERE h.issue_id = u.issue_id AND h.hour >= $3), 0)::BIGINT,
+                     {users}
+                 FROM UNNEST($1::BIGINT[]) WITH ORDINALITY AS u(issue_id, n)
+                 ORDER BY u.n"
+            ),
+            &params,
+            "counting issues' events",
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            let events: i64 = get(row, 1)?;
+            let users: i64 = get(row, 2)?;
+            Ok(IssueCounts {
+                issue_id: get(row, 0)?,
+                events: u64::try_from(events).unwrap_or(0),
+                users: u64::try_from(users).unwrap_or(0),
+            })
+        })
+        .collect()
     }
 }
 

@@ -89,127 +89,6 @@ pub(crate) fn insert_rule(conn: &Connection, rule: &NewAlertRule) -> StoreResult
     .db(&format!("alert rule `{}`", rule.name))
 }
 
-pub(super) async fn create_alert_rule(
-    store: &SqliteStore,
-    rule: &NewAlertRule,
-) -> StoreResult<AlertRule> {
-    let rule = rule.clone();
-    store.write(move |conn| insert_rule(conn, &rule)).await
-}
-
-/// Replaces every field but the project (a rule does not move) and the creation.
-pub(super) async fn update_alert_rule(
-    store: &SqliteStore,
-    id: i64,
-    rule: &NewAlertRule,
-) -> StoreResult<Option<AlertRule>> {
-    let rule = rule.clone();
-    store
-        .write(move |conn| {
-            conn.prepare_cached(&format!(
-                "UPDATE alert_rules SET name = ?2, environment = ?3, frequency_minutes = ?4,
-                     action_match = ?5, filter_match = ?6, conditions = ?7, filters = ?8,
-                     actions = ?9
-                 WHERE id = ?1 RETURNING {RULE_COLUMNS}"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_row(
-                    params![
-                        id,
-                        rule.name,
-                        rule.environment,
-                        rule.frequency_minutes,
-                        rule.action_match,
-                        rule.filter_match,
-                        rule.conditions.to_string(),
-                        rule.filters.to_string(),
-                        rule.actions.to_string(),
-                    ],
-                    rule_from_row,
-                )
-                .optional()
-            })
-            .db(&format!("alert rule {id}"))
-        })
-        .await
-}
-
-/// The rule goes with its firings, its per-issue state and its pending notifications; what was
-/// sent, failed or undeliverable stays, as the record of what happened.
-pub(super) async fn delete_alert_rule(store: &SqliteStore, id: i64) -> StoreResult<bool> {
-    store
-        .write(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .db("deleting an alert rule")?;
-            for sql in [
-                "DELETE FROM notifications WHERE rule_id = ?1 AND status = 'pending'",
-                "DELETE FROM alert_firings WHERE rule_id = ?1",
-                "DELETE FROM rule_issue_state WHERE rule_id = ?1",
-            ] {
-                tx.prepare_cached(sql)
-                    .and_then(|mut stmt| stmt.execute([id]))
-                    .db("deleting an alert rule")?;
-            }
-            let deleted = tx
-                .prepare_cached("DELETE FROM alert_rules WHERE id = ?1")
-                .and_then(|mut stmt| stmt.execute([id]))
-                .db("deleting an alert rule")?;
-            tx.commit().db("deleting an alert rule")?;
-            Ok(deleted > 0)
-        })
-        .await
-}
-
-pub(super) async fn alert_rule(store: &SqliteStore, id: i64) -> StoreResult<Option<AlertRule>> {
-    store
-        .read(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = ?1"
-            ))
-            .and_then(|mut stmt| stmt.query_row([id], rule_from_row).optional())
-            .db("reading an alert rule")
-        })
-        .await
-}
-
-pub(super) async fn alert_rules(
-    store: &SqliteStore,
-    project_id: i64,
-) -> StoreResult<Vec<AlertRule>> {
-    store
-        .read(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {RULE_COLUMNS} FROM alert_rules WHERE project_id = ?1 ORDER BY id"
-            ))
-            .and_then(|mut stmt| stmt.query_map([project_id], rule_from_row)?.collect())
-            .db("listing alert rules")
-        })
-        .await
-}
-
-pub(super) async fn record_firings(
-    store: &SqliteStore,
-    firings: Vec<Firing>,
-) -> StoreResult<Vec<bool>> {
-    if firings.is_empty() {
-        return Ok(Vec::new());
-    }
-    store
-        .write(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .db("recording alert firings")?;
-            let recorded = firings
-                .iter()
-                .map(|firing| record_one(&tx, firing))
-                .collect::<StoreResult<Vec<bool>>>()?;
-            tx.commit().db("recording alert firings")?;
-            Ok(recorded)
-        })
-        .await
-}
-
 /// Records one firing unless its key is known or its rule fired for the issue too recently.
 fn record_one(tx: &Connection, firing: &Firing) -> StoreResult<bool> {
     let known: bool = tx
@@ -285,109 +164,6 @@ fn record_one(tx: &Connection, firing: &Firing) -> StoreResult<bool> {
     Ok(true)
 }
 
-pub(super) async fn claim_notifications(
-    store: &SqliteStore,
-    kinds: &[&str],
-    now: UnixTime,
-    limit: u64,
-    lease_secs: f64,
-) -> StoreResult<Vec<Notification>> {
-    if kinds.is_empty() || limit == 0 {
-        return Ok(Vec::new());
-    }
-    let kinds_json =
-        serde_json::to_string(kinds).map_err(|e| failed("claiming notifications", e))?;
-    store
-        .write(move |conn| {
-            let mut claimed: Vec<Notification> = conn
-                .prepare_cached(&format!(
-                    "UPDATE notifications SET leased_until = ?2
-                     WHERE id IN (
-                         SELECT id FROM notifications
-                         WHERE status = 'pending' AND next_attempt <= ?1
-                           AND (leased_until IS NULL OR leased_until <= ?1)
-                           AND kind IN (SELECT value FROM json_each(?3))
-                         ORDER BY id LIMIT ?4)
-                     RETURNING {NOTIFICATION_COLUMNS}"
-                ))
-                .and_then(|mut stmt| {
-                    stmt.query_map(
-                        params![now, now + lease_secs, kinds_json, sql_int(limit)],
-                        notification_from_row,
-                    )?
-                    .collect()
-                })
-                .db("claiming notifications")?;
-            // RETURNING's order is unspecified.
-            claimed.sort_by_key(|n| n.id);
-            Ok(claimed)
-        })
-        .await
-}
-
-/// Ends a claim. A notification that is no longer pending (finished already) or no longer
-/// there (its rule was deleted meanwhile) is left as it is.
-pub(super) async fn finish_notification(
-    store: &SqliteStore,
-    id: i64,
-    outcome: NotificationOutcome,
-) -> StoreResult<()> {
-    store
-        .write(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .db("finishing a notification")?;
-            let changed = match &outcome {
-                NotificationOutcome::Sent { at } => tx
-                    .prepare_cached(
-                        "UPDATE notifications SET status = 'sent', sent_at = ?2,
-                             attempts = attempts + 1, leased_until = NULL
-                         WHERE id = ?1 AND status = 'pending'",
-                    )
-                    .and_then(|mut stmt| stmt.execute(params![id, at])),
-                NotificationOutcome::Retry {
-                    error,
-                    next_attempt,
-                } => tx
-                    .prepare_cached(
-                        "UPDATE notifications SET attempts = attempts + 1, next_attempt = ?2,
-                             last_error = ?3, leased_until = NULL
-                         WHERE id = ?1 AND status = 'pending'",
-                    )
-                    .and_then(|mut stmt| stmt.execute(params![id, next_attempt, error])),
-                NotificationOutcome::Postpone { until } => tx
-                    .prepare_cached(
-                        "UPDATE notifications SET next_attempt = ?2, leased_until = NULL
-                         WHERE id = ?1 AND status = 'pending'",
-                    )
-                    .and_then(|mut stmt| stmt.execute(params![id, until])),
-                NotificationOutcome::Failed { error } => tx
-                    .prepare_cached(
-                        "UPDATE notifications SET status = 'failed', attempts = attempts + 1,
-                             last_error = ?2, leased_until = NULL
-                         WHERE id = ?1 AND status = 'pending'",
-                    )
-                    .and_then(|mut stmt| stmt.execute(params![id, error])),
-                NotificationOutcome::Undeliverable { reason } => tx
-                    .prepare_cached(
-                        "UPDATE notifications SET status = 'undeliverable', last_error = ?2,
-                             leased_until = NULL
-                         WHERE id = ?1 AND status = 'pending'",
-                    )
-                    .and_then(|mut stmt| stmt.execute(params![id, reason])),
-            }
-            .db("finishing a notification")?;
-            if changed > 0 {
-                if let NotificationOutcome::Sent { at } = outcome {
-                    record_sent_activity(&tx, id, at)?;
-                }
-            }
-            tx.commit().db("finishing a notification")?;
-            Ok(())
-        })
-        .await
-}
-
 /// The issue's `notification` activity for a notification just sent.
 fn record_sent_activity(tx: &Connection, notification_id: i64, at: UnixTime) -> StoreResult<()> {
     let (issue_id, rule_id, kind, target, trigger): (i64, i64, String, String, String) = tx
@@ -420,175 +196,6 @@ fn record_sent_activity(tx: &Connection, notification_id: i64, at: UnixTime) -> 
     .and_then(|mut stmt| stmt.execute(params![issue_id, data.to_string(), at]))
     .db("recording an issue's activity")?;
     Ok(())
-}
-
-pub(super) async fn list_notifications(
-    store: &SqliteStore,
-    project_id: i64,
-    limit: u64,
-) -> StoreResult<Vec<Notification>> {
-    store
-        .read(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE project_id = ?1
-                 ORDER BY id DESC LIMIT ?2"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_map(params![project_id, sql_int(limit)], notification_from_row)?
-                    .collect()
-            })
-            .db("listing notifications")
-        })
-        .await
-}
-
-pub(super) async fn last_sent(
-    store: &SqliteStore,
-    rule_id: i64,
-    kind: &str,
-    target: &str,
-) -> StoreResult<Option<UnixTime>> {
-    let (kind, target) = (kind.to_owned(), target.to_owned());
-    store
-        .read(move |conn| {
-            conn.prepare_cached(
-                "SELECT max(sent_at) FROM notifications
-                 WHERE rule_id = ?1 AND kind = ?2 AND target = ?3 AND sent_at IS NOT NULL",
-            )
-            .and_then(|mut stmt| stmt.query_row(params![rule_id, kind, target], |row| row.get(0)))
-            .db("reading when a notification was last sent")
-        })
-        .await
-}
-
-pub(super) async fn last_fired(
-    store: &SqliteStore,
-    pairs: &[(i64, i64)],
-) -> StoreResult<Vec<Option<UnixTime>>> {
-    if pairs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let pairs = pairs.to_vec();
-    store
-        .read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT last_fired FROM rule_issue_state WHERE rule_id = ?1 AND issue_id = ?2",
-                )
-                .db("preparing a last-fired read")?;
-            pairs
-                .iter()
-                .map(|(rule_id, issue_id)| {
-                    stmt.query_row(params![rule_id, issue_id], |row| row.get(0))
-                        .optional()
-                        .db("reading when a rule last fired")
-                })
-                .collect()
-        })
-        .await
-}
-
-pub(super) async fn issue_activities(
-    store: &SqliteStore,
-    issue_id: i64,
-) -> StoreResult<Vec<IssueActivity>> {
-    store
-        .read(move |conn| {
-            let rows: Vec<(IssueActivity, String)> = conn
-                .prepare_cached(
-                    "SELECT id, issue_id, kind, data, user_id, date_created FROM issue_activities
-                     WHERE issue_id = ?1 ORDER BY id DESC",
-                )
-                .and_then(|mut stmt| {
-                    stmt.query_map([issue_id], |row| {
-                        Ok((
-                            IssueActivity {
-                                id: row.get(0)?,
-                                issue_id: row.get(1)?,
-                                kind: row.get(2)?,
-                                data: serde_json::Value::Null,
-                                user_id: row.get(4)?,
-                                date_created: row.get(5)?,
-                            },
-                            row.get(3)?,
-                        ))
-                    })?
-                    .collect()
-                })
-                .db("reading an issue's activity")?;
-            rows.into_iter()
-                .map(|(mut activity, data)| {
-                    activity.data = serde_json::from_str(&data)
-                        .map_err(|e| corrupt(&format!("activity {}", activity.id), e))?;
-                    Ok(activity)
-                })
-                .collect()
-        })
-        .await
-}
-
-/// One entry per issue asked for, in that order (zero counts included). Events: one statement
-/// over the minute and hour buckets (see [`CountBuckets`]); users, only when asked, one query
-/// per issue on the `(issue_id, timestamp)` index.
-pub(super) async fn issue_counts(
-    store: &SqliteStore,
-    issue_ids: &[i64],
-    since: UnixTime,
-    with_users: bool,
-) -> StoreResult<Vec<IssueCounts>> {
-    if issue_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids_json =
-        serde_json::to_string(issue_ids).map_err(|e| failed("counting issues' events", e))?;
-    let buckets = CountBuckets::since(since, now());
-    let issue_ids = issue_ids.to_vec();
-    store
-        .read(move |conn| {
-            let events: Vec<i64> = conn
-                .prepare_cached(
-                    "SELECT
-                         coalesce((SELECT sum(m.count) FROM issue_minutely m
-                                   WHERE m.issue_id = a.value
-                                     AND m.minute >= ?2 AND m.minute < ?3), 0)
-                       + coalesce((SELECT sum(h.count) FROM issue_hourly h
-                                   WHERE h.issue_id = a.value AND h.hour >= ?3), 0)
-                     FROM json_each(?1) a ORDER BY a.key",
-                )
-                .and_then(|mut stmt| {
-                    stmt.query_map(
-                        params![ids_json, buckets.minutes_from, buckets.hours_from],
-                        |row| row.get(0),
-                    )?
-                    .collect()
-                })
-                .db("counting issues' events")?;
-            let mut users_of = conn
-                .prepare_cached(
-                    "SELECT count(DISTINCT user_tag) FROM events
-                     WHERE issue_id = ?1 AND timestamp >= ?2",
-                )
-                .db("counting an issue's users")?;
-            issue_ids
-                .iter()
-                .zip(events)
-                .map(|(&issue_id, events)| {
-                    let users: i64 = if with_users {
-                        users_of
-                            .query_row(params![issue_id, since], |row| row.get(0))
-                            .db("counting an issue's users")?
-                    } else {
-                        0
-                    };
-                    Ok(IssueCounts {
-                        issue_id,
-                        events: u64::try_from(events).unwrap_or(0),
-                        users: u64::try_from(users).unwrap_or(0),
-                    })
-                })
-                .collect()
-        })
-        .await
 }
 
 pub(super) async fn organization_members(
@@ -647,31 +254,110 @@ pub(super) async fn snooze_issue(
 #[async_trait]
 impl Alerts for SqliteStore {
     async fn create_alert_rule(&self, rule: &NewAlertRule) -> StoreResult<AlertRule> {
-        create_alert_rule(self, rule).await
+        let rule = rule.clone();
+        self.write(move |conn| insert_rule(conn, &rule)).await
     }
 
+    /// Replaces every field but the project (a rule does not move) and the creation.
     async fn update_alert_rule(
         &self,
         id: i64,
         rule: &NewAlertRule,
     ) -> StoreResult<Option<AlertRule>> {
-        update_alert_rule(self, id, rule).await
+        let rule = rule.clone();
+        self.write(move |conn| {
+            conn.prepare_cached(&format!(
+                "UPDATE alert_rules SET name = ?2, environment = ?3, frequency_minutes = ?4,
+                         action_match = ?5, filter_match = ?6, conditions = ?7, filters = ?8,
+                         actions = ?9
+                     WHERE id = ?1 RETURNING {RULE_COLUMNS}"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_row(
+                    params![
+                        id,
+                        rule.name,
+                        rule.environment,
+                        rule.frequency_minutes,
+                        rule.action_match,
+                        rule.filter_match,
+                        rule.conditions.to_string(),
+                        rule.filters.to_string(),
+                        rule.actions.to_string(),
+                    ],
+                    rule_from_row,
+                )
+                .optional()
+            })
+            .db(&format!("alert rule {id}"))
+        })
+        .await
     }
 
+    /// The rule goes with its firings, its per-issue state and its pending notifications; what was
+    /// sent, failed or undeliverable stays, as the record of what happened.
     async fn delete_alert_rule(&self, id: i64) -> StoreResult<bool> {
-        delete_alert_rule(self, id).await
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .db("deleting an alert rule")?;
+            for sql in [
+                "DELETE FROM notifications WHERE rule_id = ?1 AND status = 'pending'",
+                "DELETE FROM alert_firings WHERE rule_id = ?1",
+                "DELETE FROM rule_issue_state WHERE rule_id = ?1",
+            ] {
+                tx.prepare_cached(sql)
+                    .and_then(|mut stmt| stmt.execute([id]))
+                    .db("deleting an alert rule")?;
+            }
+            let deleted = tx
+                .prepare_cached("DELETE FROM alert_rules WHERE id = ?1")
+                .and_then(|mut stmt| stmt.execute([id]))
+                .db("deleting an alert rule")?;
+            tx.commit().db("deleting an alert rule")?;
+            Ok(deleted > 0)
+        })
+        .await
     }
 
     async fn alert_rule(&self, id: i64) -> StoreResult<Option<AlertRule>> {
-        alert_rule(self, id).await
+        self.read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = ?1"
+            ))
+            .and_then(|mut stmt| stmt.query_row([id], rule_from_row).optional())
+            .db("reading an alert rule")
+        })
+        .await
     }
 
     async fn alert_rules(&self, project_id: i64) -> StoreResult<Vec<AlertRule>> {
-        alert_rules(self, project_id).await
+        self.read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {RULE_COLUMNS} FROM alert_rules WHERE project_id = ?1 ORDER BY id"
+            ))
+            .and_then(|mut stmt| stmt.query_map([project_id], rule_from_row)?.collect())
+            .db("listing alert rules")
+        })
+        .await
     }
 
     async fn record_firings(&self, firings: Vec<Firing>) -> StoreResult<Vec<bool>> {
-        record_firings(self, firings).await
+        if firings.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .db("recording alert firings")?;
+            let recorded = firings
+                .iter()
+                .map(|firing| record_one(&tx, firing))
+                .collect::<StoreResult<Vec<bool>>>()?;
+            tx.commit().db("recording alert firings")?;
+            Ok(recorded)
+        })
+        .await
     }
 
     async fn claim_notifications(
@@ -681,11 +367,94 @@ impl Alerts for SqliteStore {
         limit: u64,
         lease_secs: f64,
     ) -> StoreResult<Vec<Notification>> {
-        claim_notifications(self, kinds, now, limit, lease_secs).await
+        if kinds.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let kinds_json =
+            serde_json::to_string(kinds).map_err(|e| failed("claiming notifications", e))?;
+        self.write(move |conn| {
+            let mut claimed: Vec<Notification> = conn
+                .prepare_cached(&format!(
+                    "UPDATE notifications SET leased_until = ?2
+                         WHERE id IN (
+                             SELECT id FROM notifications
+                             WHERE status = 'pending' AND next_attempt <= ?1
+                               AND (leased_until IS NULL OR leased_until <= ?1)
+                               AND kind IN (SELECT value FROM json_each(?3))
+                             ORDER BY id LIMIT ?4)
+                         RETURNING {NOTIFICATION_COLUMNS}"
+                ))
+                .and_then(|mut stmt| {
+                    stmt.query_map(
+                        params![now, now + lease_secs, kinds_json, sql_int(limit)],
+                        notification_from_row,
+                    )?
+                    .collect()
+                })
+                .db("claiming notifications")?;
+            // RETURNING's order is unspecified.
+            claimed.sort_by_key(|n| n.id);
+            Ok(claimed)
+        })
+        .await
     }
 
+    /// Ends a claim. A notification that is no longer pending (finished already) or no longer
+    /// there (its rule was deleted meanwhile) is left as it is.
     async fn finish_notification(&self, id: i64, outcome: NotificationOutcome) -> StoreResult<()> {
-        finish_notification(self, id, outcome).await
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .db("finishing a notification")?;
+            let changed = match &outcome {
+                NotificationOutcome::Sent { at } => tx
+                    .prepare_cached(
+                        "UPDATE notifications SET status = 'sent', sent_at = ?2,
+                                 attempts = attempts + 1, leased_until = NULL
+                             WHERE id = ?1 AND status = 'pending'",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![id, at])),
+                NotificationOutcome::Retry {
+                    error,
+                    next_attempt,
+                } => tx
+                    .prepare_cached(
+                        "UPDATE notifications SET attempts = attempts + 1, next_attempt = ?2,
+                                 last_error = ?3, leased_until = NULL
+                             WHERE id = ?1 AND status = 'pending'",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![id, next_attempt, error])),
+                NotificationOutcome::Postpone { until } => tx
+                    .prepare_cached(
+                        "UPDATE notifications SET next_attempt = ?2, leased_until = NULL
+                             WHERE id = ?1 AND status = 'pending'",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![id, until])),
+                NotificationOutcome::Failed { error } => tx
+                    .prepare_cached(
+                        "UPDATE notifications SET status = 'failed', attempts = attempts + 1,
+                                 last_error = ?2, leased_until = NULL
+                             WHERE id = ?1 AND status = 'pending'",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![id, error])),
+                NotificationOutcome::Undeliverable { reason } => tx
+                    .prepare_cached(
+                        "UPDATE notifications SET status = 'undeliverable', last_error = ?2,
+                                 leased_until = NULL
+                             WHERE id = ?1 AND status = 'pending'",
+                    )
+                    .and_then(|mut stmt| stmt.execute(params![id, reason])),
+            }
+            .db("finishing a notification")?;
+            if changed > 0 {
+                if let NotificationOutcome::Sent { at } = outcome {
+                    record_sent_activity(&tx, id, at)?;
+                }
+            }
+            tx.commit().db("finishing a notification")?;
+            Ok(())
+        })
+        .await
     }
 
     async fn list_notifications(
@@ -693,7 +462,18 @@ impl Alerts for SqliteStore {
         project_id: i64,
         limit: u64,
     ) -> StoreResult<Vec<Notification>> {
-        list_notifications(self, project_id, limit).await
+        self.read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE project_id = ?1
+                     ORDER BY id DESC LIMIT ?2"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map(params![project_id, sql_int(limit)], notification_from_row)?
+                    .collect()
+            })
+            .db("listing notifications")
+        })
+        .await
     }
 
     async fn last_sent(
@@ -702,23 +482,136 @@ impl Alerts for SqliteStore {
         kind: &str,
         target: &str,
     ) -> StoreResult<Option<UnixTime>> {
-        last_sent(self, rule_id, kind, target).await
+        let (kind, target) = (kind.to_owned(), target.to_owned());
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT max(sent_at) FROM notifications
+                     WHERE rule_id = ?1 AND kind = ?2 AND target = ?3 AND sent_at IS NOT NULL",
+            )
+            .and_then(|mut stmt| stmt.query_row(params![rule_id, kind, target], |row| row.get(0)))
+            .db("reading when a notification was last sent")
+        })
+        .await
     }
 
     async fn last_fired(&self, pairs: &[(i64, i64)]) -> StoreResult<Vec<Option<UnixTime>>> {
-        last_fired(self, pairs).await
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pairs = pairs.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT last_fired FROM rule_issue_state WHERE rule_id = ?1 AND issue_id = ?2",
+                )
+                .db("preparing a last-fired read")?;
+            pairs
+                .iter()
+                .map(|(rule_id, issue_id)| {
+                    stmt.query_row(params![rule_id, issue_id], |row| row.get(0))
+                        .optional()
+                        .db("reading when a rule last fired")
+                })
+                .collect()
+        })
+        .await
     }
 
     async fn issue_activities(&self, issue_id: i64) -> StoreResult<Vec<IssueActivity>> {
-        issue_activities(self, issue_id).await
+        self.read(move |conn| {
+            let rows: Vec<(IssueActivity, String)> = conn
+                .prepare_cached(
+                    "SELECT id, issue_id, kind, data, user_id, date_created FROM issue_activities
+                         WHERE issue_id = ?1 ORDER BY id DESC",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_map([issue_id], |row| {
+                        Ok((
+                            IssueActivity {
+                                id: row.get(0)?,
+                                issue_id: row.get(1)?,
+                                kind: row.get(2)?,
+                                data: serde_json::Value::Null,
+                                user_id: row.get(4)?,
+                                date_created: row.get(5)?,
+                            },
+                            row.get(3)?,
+                        ))
+                    })?
+                    .collect()
+                })
+                .db("reading an issue's activity")?;
+            rows.into_iter()
+                .map(|(mut activity, data)| {
+                    activity.data = serde_json::from_str(&data)
+                        .map_err(|e| corrupt(&format!("activity {}", activity.id), e))?;
+                    Ok(activity)
+                })
+                .collect()
+        })
+        .await
     }
 
+    /// One entry per issue asked for, in that order (zero counts included). Events: one statement
+    /// over the minute and hour buckets (see [`CountBuckets`]); users, only when asked, one query
+    /// per issue on the `(issue_id, timestamp)` index.
     async fn issue_counts(
         &self,
         issue_ids: &[i64],
         since: UnixTime,
         with_users: bool,
     ) -> StoreResult<Vec<IssueCounts>> {
-        issue_counts(self, issue_ids, since, with_users).await
+        if issue_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids_json =
+            serde_json::to_string(issue_ids).map_err(|e| failed("counting issues' events", e))?;
+        let buckets = CountBuckets::since(since, now());
+        let issue_ids = issue_ids.to_vec();
+        self.read(move |conn| {
+            let events: Vec<i64> = conn
+                .prepare_cached(
+                    "SELECT
+                             coalesce((SELECT sum(m.count) FROM issue_minutely m
+                                       WHERE m.issue_id = a.value
+                                         AND m.minute >= ?2 AND m.minute < ?3), 0)
+                           + coalesce((SELECT sum(h.count) FROM issue_hourly h
+                                       WHERE h.issue_id = a.value AND h.hour >= ?3), 0)
+                         FROM json_each(?1) a ORDER BY a.key",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_map(
+                        params![ids_json, buckets.minutes_from, buckets.hours_from],
+                        |row| row.get(0),
+                    )?
+                    .collect()
+                })
+                .db("counting issues' events")?;
+            let mut users_of = conn
+                .prepare_cached(
+                    "SELECT count(DISTINCT user_tag) FROM events
+                         WHERE issue_id = ?1 AND timestamp >= ?2",
+                )
+                .db("counting an issue's users")?;
+            issue_ids
+                .iter()
+                .zip(events)
+                .map(|(&issue_id, events)| {
+                    let users: i64 = if with_users {
+                        users_of
+                            .query_row(params![issue_id, since], |row| row.get(0))
+                            .db("counting an issue's users")?
+                    } else {
+                        0
+                    };
+                    Ok(IssueCounts {
+                        issue_id,
+                        events: u64::try_from(events).unwrap_or(0),
+                        users: u64::try_from(users).unwrap_or(0),
+                    })
+                })
+                .collect()
+        })
+        .await
     }
 }
