@@ -7,8 +7,7 @@ use vigil_protocol::envelope::{Envelope, ItemType};
 use super::error::IngestError;
 use crate::config::Limits;
 
-/// Refuses the whole envelope when one item type is over its limit (Relay answers 413 for
-/// the envelope, not per item).
+/// `ItemTooLarge` naming the first item type over its limit.
 pub fn check_limits(envelope: &Envelope, limits: &Limits) -> Result<(), IngestError> {
     let mut attachments_size = 0usize;
     let mut attachment_count = 0usize;
