@@ -15,6 +15,7 @@ pub mod prelude;
 mod query;
 pub mod queue;
 mod rollup;
+mod rows;
 mod shared;
 pub mod sqlite;
 mod tag_pairs;

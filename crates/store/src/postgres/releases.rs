@@ -3,47 +3,16 @@
 use async_trait::async_trait;
 use deadpool_postgres::{Client, GenericClient, Transaction};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::Row;
 
 use super::error::DbContext;
 use super::now;
 use super::sql::{self, get, sql_int, Pipeline};
 use super::PgStore;
 use crate::batch::ReleaseTally;
+use crate::rows::Record;
 use crate::shared::{substring_pattern, DEPLOY_COLUMNS, RELEASE_COLUMNS};
 use crate::Releases;
 use crate::{Deploy, NewDeploy, Release, ReleaseFields, StoreResult};
-
-fn release_from_row(row: &Row) -> StoreResult<Release> {
-    Ok(Release {
-        id: get(row, 0)?,
-        organization_id: get(row, 1)?,
-        version: get(row, 2)?,
-        reference: get(row, 3)?,
-        url: get(row, 4)?,
-        date_created: get(row, 5)?,
-        date_started: get(row, 6)?,
-        date_released: get(row, 7)?,
-        first_event: get(row, 8)?,
-        last_event: get(row, 9)?,
-        new_groups: 0,
-        projects: Vec::new(),
-        deploy_count: 0,
-        last_deploy: None,
-    })
-}
-
-fn deploy_from_row(row: &Row) -> StoreResult<Deploy> {
-    Ok(Deploy {
-        id: get(row, 0)?,
-        release_id: get(row, 1)?,
-        environment: get(row, 2)?,
-        name: get(row, 3)?,
-        url: get(row, 4)?,
-        date_started: get(row, 5)?,
-        date_finished: get(row, 6)?,
-    })
-}
 
 /// Creates or updates a release and links it to projects, in one transaction. One upsert
 /// statement rather than a read and an insert, so two nodes creating the same release at once
@@ -103,7 +72,7 @@ async fn load(tx: &Transaction<'_>, release_id: i64) -> StoreResult<Release> {
         "reading a release",
     )
     .await?;
-    let mut release = release_from_row(&row)?;
+    let mut release = Release::read(&row)?;
     complete(tx, &mut release).await?;
     Ok(release)
 }
@@ -137,7 +106,7 @@ async fn complete<C: GenericClient>(client: &C, release: &mut Release) -> StoreR
         .collect::<StoreResult<_>>()?;
     release.new_groups = release.projects.iter().map(|(_, n)| n).sum();
     release.deploy_count = get(&deploys, 0)?;
-    release.last_deploy = last.as_ref().map(deploy_from_row).transpose()?;
+    release.last_deploy = last.as_ref().map(Deploy::read).transpose()?;
     Ok(())
 }
 
@@ -157,7 +126,7 @@ pub(crate) async fn by_version<C: GenericClient>(
     .await?;
     match row {
         Some(row) => {
-            let mut release = release_from_row(&row)?;
+            let mut release = Release::read(&row)?;
             complete(client, &mut release).await?;
             Ok(Some(release))
         }
@@ -198,7 +167,7 @@ pub(crate) async fn list<C: GenericClient>(
     .await?;
     let mut releases = rows
         .iter()
-        .map(release_from_row)
+        .map(Release::read)
         .collect::<StoreResult<Vec<_>>>()?;
     for release in &mut releases {
         complete(client, release).await?;
@@ -243,7 +212,7 @@ pub(crate) async fn create_deploy<C: GenericClient>(
         "recording a deploy",
     )
     .await?;
-    deploy_from_row(&row)
+    Deploy::read(&row)
 }
 
 pub(crate) async fn list_deploys<C: GenericClient>(
@@ -261,7 +230,7 @@ pub(crate) async fn list_deploys<C: GenericClient>(
     )
     .await?
     .iter()
-    .map(deploy_from_row)
+    .map(Deploy::read)
     .collect()
 }
 

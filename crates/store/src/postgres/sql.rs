@@ -6,6 +6,7 @@ use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{Row, Statement};
 
 use super::error::{corrupt, with_causes, DbContext};
+use crate::rows::Record;
 use crate::StoreResult;
 
 /// Parameters of one statement.
@@ -50,6 +51,44 @@ pub(crate) async fn query_one<C: GenericClient>(
 ) -> StoreResult<Row> {
     let statement = prepare(client, sql, what).await?;
     client.query_one(&statement, params).await.db(what)
+}
+
+/// Every row the statement returns, as records.
+pub(crate) async fn records<C: GenericClient, T: Record>(
+    client: &C,
+    sql: &str,
+    params: &Params<'_>,
+    what: &str,
+) -> StoreResult<Vec<T>> {
+    query(client, sql, params, what)
+        .await?
+        .iter()
+        .map(T::read)
+        .collect()
+}
+
+/// The one row the statement returns as a record, or none.
+pub(crate) async fn record_opt<C: GenericClient, T: Record>(
+    client: &C,
+    sql: &str,
+    params: &Params<'_>,
+    what: &str,
+) -> StoreResult<Option<T>> {
+    query_opt(client, sql, params, what)
+        .await?
+        .as_ref()
+        .map(T::read)
+        .transpose()
+}
+
+/// The one row the statement must return, as a record.
+pub(crate) async fn record<C: GenericClient, T: Record>(
+    client: &C,
+    sql: &str,
+    params: &Params<'_>,
+    what: &str,
+) -> StoreResult<T> {
+    T::read(&query_one(client, sql, params, what).await?)
 }
 
 /// Rows changed.

@@ -44,6 +44,7 @@ mod references;
 mod releases;
 mod retention;
 mod secrets;
+mod statements;
 mod tally;
 mod tokens;
 mod traces;

@@ -1,46 +1,16 @@
 //! Releases and deploys: those `sentry-cli` creates, and those events name.
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::error::DbContext;
+use super::statements::{record, record_opt, records};
 use super::SqliteStore;
 use super::{now, sql_int};
 use crate::batch::ReleaseTally;
 use crate::shared::{substring_pattern, DEPLOY_COLUMNS, RELEASE_COLUMNS};
 use crate::Releases;
 use crate::{Deploy, NewDeploy, Release, ReleaseFields, StoreResult};
-
-fn release_from_row(row: &Row<'_>) -> rusqlite::Result<Release> {
-    Ok(Release {
-        id: row.get(0)?,
-        organization_id: row.get(1)?,
-        version: row.get(2)?,
-        reference: row.get(3)?,
-        url: row.get(4)?,
-        date_created: row.get(5)?,
-        date_started: row.get(6)?,
-        date_released: row.get(7)?,
-        first_event: row.get(8)?,
-        last_event: row.get(9)?,
-        new_groups: 0,
-        projects: Vec::new(),
-        deploy_count: 0,
-        last_deploy: None,
-    })
-}
-
-fn deploy_from_row(row: &Row<'_>) -> rusqlite::Result<Deploy> {
-    Ok(Deploy {
-        id: row.get(0)?,
-        release_id: row.get(1)?,
-        environment: row.get(2)?,
-        name: row.get(3)?,
-        url: row.get(4)?,
-        date_started: row.get(5)?,
-        date_finished: row.get(6)?,
-    })
-}
 
 /// Creates or updates a release and links it to projects, in one transaction.
 pub(crate) fn upsert(
@@ -112,28 +82,24 @@ pub(crate) fn upsert(
 
 /// One release with its projects and deploys filled in.
 fn load(conn: &Connection, release_id: i64) -> StoreResult<Release> {
-    let mut release = conn
-        .query_row(
-            &format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE id = ?1"),
-            [release_id],
-            release_from_row,
-        )
-        .db("reading a release")?;
+    let mut release: Release = record(
+        conn,
+        &format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE id = ?1"),
+        [release_id],
+        "reading a release",
+    )?;
     complete(conn, &mut release)?;
     Ok(release)
 }
 
 fn complete(conn: &Connection, release: &mut Release) -> StoreResult<()> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT project_id, new_groups FROM release_projects WHERE release_id = ?1
-             ORDER BY project_id",
-        )
-        .db("reading release projects")?;
-    release.projects = stmt
-        .query_map([release.id], |row| Ok((row.get(0)?, row.get(1)?)))
-        .and_then(Iterator::collect)
-        .db("reading release projects")?;
+    release.projects = records(
+        conn,
+        "SELECT project_id, new_groups FROM release_projects WHERE release_id = ?1
+         ORDER BY project_id",
+        [release.id],
+        "reading release projects",
+    )?;
     release.new_groups = release.projects.iter().map(|(_, n)| n).sum();
     release.deploy_count = conn
         .query_row(
@@ -142,17 +108,15 @@ fn complete(conn: &Connection, release: &mut Release) -> StoreResult<()> {
             |row| row.get(0),
         )
         .db("counting deploys")?;
-    release.last_deploy = conn
-        .query_row(
-            &format!(
-                "SELECT {DEPLOY_COLUMNS} FROM deploys WHERE release_id = ?1
-                 ORDER BY date_finished DESC, id DESC LIMIT 1"
-            ),
-            [release.id],
-            deploy_from_row,
-        )
-        .optional()
-        .db("reading the last deploy")?;
+    release.last_deploy = record_opt(
+        conn,
+        &format!(
+            "SELECT {DEPLOY_COLUMNS} FROM deploys WHERE release_id = ?1
+             ORDER BY date_finished DESC, id DESC LIMIT 1"
+        ),
+        [release.id],
+        "reading the last deploy",
+    )?;
     Ok(())
 }
 
@@ -161,14 +125,14 @@ pub(crate) fn by_version(
     organization_id: i64,
     version: &str,
 ) -> StoreResult<Option<Release>> {
-    let release = conn
-        .query_row(
-            &format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE organization_id = ?1 AND version = ?2"),
-            params![organization_id, version],
-            release_from_row,
-        )
-        .optional()
-        .db("reading a release")?;
+    let release: Option<Release> = record_opt(
+        conn,
+        &format!(
+            "SELECT {RELEASE_COLUMNS} FROM releases WHERE organization_id = ?1 AND version = ?2"
+        ),
+        params![organization_id, version],
+        "reading a release",
+    )?;
     match release {
         Some(mut release) => {
             complete(conn, &mut release)?;
@@ -187,29 +151,25 @@ pub(crate) fn list(
     limit: u64,
 ) -> StoreResult<Vec<Release>> {
     let pattern = substring_pattern(query);
-    let mut stmt = conn
-        .prepare_cached(&format!(
+    let mut releases: Vec<Release> = records(
+        conn,
+        &format!(
             "SELECT {RELEASE_COLUMNS} FROM releases r
              WHERE organization_id = ?1
                AND (?2 IS NULL OR EXISTS (SELECT 1 FROM release_projects rp
                                           WHERE rp.release_id = r.id AND rp.project_id = ?2))
                AND (?3 IS NULL OR version LIKE ?3 ESCAPE '\\')
              ORDER BY date_created DESC, id DESC LIMIT ?4 OFFSET ?5"
-        ))
-        .db("listing releases")?;
-    let mut releases: Vec<Release> = stmt
-        .query_map(
-            params![
-                organization_id,
-                project_id,
-                pattern,
-                sql_int(limit),
-                sql_int(offset)
-            ],
-            release_from_row,
-        )
-        .and_then(Iterator::collect)
-        .db("listing releases")?;
+        ),
+        params![
+            organization_id,
+            project_id,
+            pattern,
+            sql_int(limit),
+            sql_int(offset)
+        ],
+        "listing releases",
+    )?;
     for release in &mut releases {
         complete(conn, release)?;
     }
@@ -235,7 +195,8 @@ pub(crate) fn create_deploy(
     release_id: i64,
     deploy: &NewDeploy,
 ) -> StoreResult<Deploy> {
-    conn.query_row(
+    record(
+        conn,
         &format!(
             "INSERT INTO deploys (release_id, environment, name, url, date_started, date_finished)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING {DEPLOY_COLUMNS}"
@@ -248,20 +209,19 @@ pub(crate) fn create_deploy(
             deploy.date_started,
             deploy.date_finished.unwrap_or_else(now)
         ],
-        deploy_from_row,
+        "recording a deploy",
     )
-    .db("recording a deploy")
 }
 
 pub(crate) fn list_deploys(conn: &Connection, release_id: i64) -> StoreResult<Vec<Deploy>> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
+    records(
+        conn,
+        &format!(
             "SELECT {DEPLOY_COLUMNS} FROM deploys WHERE release_id = ?1 ORDER BY date_finished DESC, id DESC"
-        ))
-        .db("listing deploys")?;
-    stmt.query_map([release_id], deploy_from_row)
-        .and_then(Iterator::collect)
-        .db("listing deploys")
+        ),
+        [release_id],
+        "listing deploys",
+    )
 }
 
 impl ReleaseTally<'_> {

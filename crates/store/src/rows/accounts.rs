@@ -1,0 +1,1 @@
+//! Organizations, users, memberships, projects, keys and tokens.

@@ -1,0 +1,1 @@
+//! Alert rules, their firings and the notification outbox.

@@ -1,0 +1,1 @@
+//! Events, issues and their tags.

@@ -1,0 +1,1 @@
+//! Transactions, spans and their rollups.
