@@ -4,10 +4,14 @@
 //! trace, so its cost multiplies by the event rate. Run with
 //! `cargo bench -p vigil-processing --bench parameterize`.
 
-use std::fmt::Write as _;
-
 use divan::{black_box, Bencher};
 use vigil_processing::parameterize::parameterize;
+
+// The same generated log lines the snapshot tests check the output of.
+#[path = "../tests/common/messages.rs"]
+mod messages;
+
+use messages::log_message;
 
 fn main() {
     // The regexes are compiled on first use, once per process (a few milliseconds): keep that
@@ -33,37 +37,6 @@ const PLAIN: &str =
 
 /// A short message in another script, with an id.
 const NON_ASCII: &str = "Не удалось списать оплату с пользователя 4242: карта отклонена";
-
-/// A log-like message of about `len` bytes whose lines carry ids, addresses, times and sizes.
-fn log_message(len: usize) -> String {
-    let mut out = String::with_capacity(len + 200);
-    let mut i: u64 = 0;
-    while out.len() < len {
-        i += 1;
-        let n = i * 7919 % 100_000;
-        writeln!(
-            out,
-            "2024-01-02T03:{:02}:{:02}.{:03}Z ERROR [worker-{}] request {:08x}-1eb3-4e9f-9174-f281b9dc{:04} \
-             from 10.0.{}.{} user=bob{}@example.com took {}ms status={} path=/api/orders/{}?expand=items \
-             retry='attempt {}' ok=false",
-            i % 60,
-            n % 60,
-            n % 1000,
-            i % 8,
-            n * 4099,
-            n % 10_000,
-            i % 256,
-            n % 256,
-            n % 100,
-            n % 5000,
-            500 + n % 4,
-            n,
-            i % 5,
-        )
-        .unwrap();
-    }
-    out
-}
 
 /// [`log_message`] with words in Cyrillic, which a Unicode `\b` treats as word characters.
 fn log_message_non_ascii(len: usize) -> String {

@@ -6,8 +6,9 @@
 //! The fixtures live outside the workspace (`/work/shared/fixtures/sdk-payloads` next to the
 //! checkout); set `VIGIL_FIXTURES_DIR` to point elsewhere.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use serde_json::{json, Value};
 use vigil_processing::normalize::NormalizeContext;
@@ -16,77 +17,7 @@ use vigil_processing::performance::{
 };
 use vigil_processing::ProcessingError;
 
-fn fixtures_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("VIGIL_FIXTURES_DIR") {
-        return PathBuf::from(dir);
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/sdk-payloads")
-}
-
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
-
-/// A captured request body with its `Content-Encoding` undone.
-fn body_of(dir: &Path) -> Vec<u8> {
-    let request: Value =
-        serde_json::from_slice(&read(&dir.join("request.json"))).expect("request.json is JSON");
-    let encoding = request["headers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|h| {
-            h.get(0)
-                .and_then(Value::as_str)
-                .is_some_and(|k| k.eq_ignore_ascii_case("content-encoding"))
-        })
-        .and_then(|h| h.get(1).and_then(Value::as_str))
-        .unwrap_or_default()
-        .to_owned();
-    let raw = read(&dir.join("body.bin"));
-    let mut out = Vec::new();
-    match encoding.as_str() {
-        "gzip" => flate2::read::GzDecoder::new(raw.as_slice()).read_to_end(&mut out),
-        "deflate" => flate2::read::ZlibDecoder::new(raw.as_slice()).read_to_end(&mut out),
-        _ => return raw,
-    }
-    .expect("fixture body decompresses");
-    out
-}
-
-/// An envelope split by hand: header line, then per item a header line and either `length`
-/// bytes or the rest of the line.
-fn parse_envelope(body: &[u8]) -> (Value, Vec<(Value, Vec<u8>)>) {
-    let (header_line, mut rest) = split_line(body);
-    let header: Value = serde_json::from_slice(header_line).expect("envelope header is JSON");
-    let mut items = Vec::new();
-    while !rest.is_empty() {
-        let (item_line, after) = split_line(rest);
-        if item_line.iter().all(u8::is_ascii_whitespace) {
-            rest = after;
-            continue;
-        }
-        let item_header: Value = serde_json::from_slice(item_line).expect("item header is JSON");
-        let (payload, after) = match item_header.get("length").and_then(Value::as_u64) {
-            Some(len) => {
-                let len = usize::try_from(len).expect("length fits");
-                let (payload, after) = after.split_at(len);
-                (payload, after.strip_prefix(b"\n").unwrap_or(after))
-            }
-            None => split_line(after),
-        };
-        items.push((item_header, payload.to_vec()));
-        rest = after;
-    }
-    (header, items)
-}
-
-fn split_line(bytes: &[u8]) -> (&[u8], &[u8]) {
-    match bytes.iter().position(|&b| b == b'\n') {
-        Some(i) => (&bytes[..i], &bytes[i + 1..]),
-        None => (bytes, &[]),
-    }
-}
+use common::{dir_name, parse_envelope, request_dirs, Captured};
 
 /// One performance item of a captured envelope.
 struct FixtureItem {
@@ -125,29 +56,12 @@ impl FixtureItem {
 /// Every `transaction` and `span` item in the fixtures, with the context the server would
 /// give it (received one second after the SDK's `sent_at`).
 fn fixture_items() -> Vec<FixtureItem> {
-    let root = fixtures_dir();
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("fixtures not found at {} ({e})", root.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .flat_map(|scenario| {
-            std::fs::read_dir(scenario)
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_dir()
-                        && p.file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(|n| n.ends_with("-envelope"))
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    dirs.sort();
     let mut out = Vec::new();
-    for dir in dirs {
-        let (header, items) = parse_envelope(&body_of(&dir));
+    let envelopes = request_dirs()
+        .into_iter()
+        .filter(|dir| dir_name(dir).ends_with("-envelope"));
+    for dir in envelopes {
+        let (header, items) = parse_envelope(&Captured::read(&dir).body);
         let sent_at = header
             .get("sent_at")
             .and_then(vigil_protocol::timestamp::parse_timestamp);
