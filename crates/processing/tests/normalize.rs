@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use vigil_processing::normalize::{normalize_event, NormalizeContext, NormalizeError};
 use vigil_processing::tags;
 
-use common::{dir_name, parse_envelope, request_dirs, Captured};
+use common::{dir_name, item_context, parse_envelope, request_dirs, Captured};
 
 /// The client address the tests pretend every request came from.
 const CLIENT_IP: &str = "10.1.2.3";
@@ -80,15 +80,7 @@ fn fixture_events() -> Vec<(String, Value, NormalizeContext)> {
             // Received one second after the SDK sent it; without `sent_at`, one second
             // after the auth header's timestamp.
             let received = sent_at.or(auth_time).expect("a send time") + 1.0;
-            let ctx = NormalizeContext {
-                received,
-                sent_at,
-                envelope_event_id: header
-                    .get("event_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                ..base.clone()
-            };
+            let ctx = item_context(&header, received, sent_at, base.clone());
             let name = format!("{scenario_name}__{request_name}__{i}_{ty}");
             events.push((name, event, ctx));
         }

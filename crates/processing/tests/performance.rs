@@ -17,7 +17,7 @@ use vigil_processing::performance::{
 };
 use vigil_processing::ProcessingError;
 
-use common::{dir_name, parse_envelope, request_dirs, Captured};
+use common::{dir_name, item_context, parse_envelope, request_dirs, Captured};
 
 /// One performance item of a captured envelope.
 struct FixtureItem {
@@ -77,15 +77,7 @@ fn fixture_items() -> Vec<FixtureItem> {
                 content_type: item_header["content_type"].as_str().map(str::to_owned),
                 envelope_trace: header.get("trace").cloned(),
                 payload,
-                ctx: NormalizeContext {
-                    received,
-                    sent_at,
-                    envelope_event_id: header
-                        .get("event_id")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    ..NormalizeContext::default()
-                },
+                ctx: item_context(&header, received, sent_at, NormalizeContext::default()),
             });
         }
     }

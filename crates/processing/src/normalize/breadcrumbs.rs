@@ -69,18 +69,16 @@ mod tests {
     use super::*;
     use crate::normalize::errors::run_step;
 
-    fn run(v: Value) -> (Value, usize) {
-        let (out, notes) = run_step(v, normalize_breadcrumbs);
-        (out, notes.len())
-    }
-
     #[test]
     fn crumbs_get_type_and_level_defaults() {
-        let (out, _) = run(json!({"breadcrumbs": {"values": [
-            {"message": "a"},
-            {"type": "http", "level": "log", "data": {"url": "/x"}},
-            {"level": 30, "category": "query"}
-        ]}}));
+        let (out, _) = run_step(
+            json!({"breadcrumbs": {"values": [
+                {"message": "a"},
+                {"type": "http", "level": "log", "data": {"url": "/x"}},
+                {"level": 30, "category": "query"}
+            ]}}),
+            normalize_breadcrumbs,
+        );
         assert_eq!(
             out,
             json!({"breadcrumbs": {"values": [
@@ -93,14 +91,16 @@ mod tests {
 
     #[test]
     fn garbage_crumbs_are_dropped_with_notes() {
-        let (out, errors) =
-            run(json!({"breadcrumbs": {"values": [1, null, {"level": "loud", "data": 3}]}}));
+        let (out, notes) = run_step(
+            json!({"breadcrumbs": {"values": [1, null, {"level": "loud", "data": 3}]}}),
+            normalize_breadcrumbs,
+        );
         assert_eq!(
             out,
             json!({"breadcrumbs": {"values": [{"level": "info", "type": "default"}]}})
         );
-        assert_eq!(errors, 3);
-        let (out, errors) = run(json!({"breadcrumbs": "nope"}));
-        assert_eq!((out, errors), (json!({}), 1));
+        assert_eq!(notes.len(), 3);
+        let (out, notes) = run_step(json!({"breadcrumbs": "nope"}), normalize_breadcrumbs);
+        assert_eq!((out, notes.len()), (json!({}), 1));
     }
 }

@@ -108,24 +108,23 @@ mod tests {
     use super::*;
     use crate::normalize::errors::run_step;
 
-    fn run(v: Value) -> (Value, usize) {
-        let (out, notes) = run_step(v, normalize_transaction_parts);
-        (out, notes.len())
-    }
-
     #[test]
     fn measurements_only_on_transactions() {
-        let (out, _) = run(json!({"type": "error", "measurements": {"lcp": {"value": 1.0}}}));
+        let (out, _) = run_step(
+            json!({"type": "error", "measurements": {"lcp": {"value": 1.0}}}),
+            normalize_transaction_parts,
+        );
         assert_eq!(out, json!({"type": "error"}));
     }
 
     #[test]
     fn measurements_get_default_units() {
-        let (out, errors) = run(
+        let (out, notes) = run_step(
             json!({"type": "transaction", "transaction": "/", "measurements": {
                 "lcp": {"value": 1234.5}, "cls": {"value": 0.02}, "custom": {"value": 3, "unit": "byte"},
                 "bad": {"value": "fast"}, "worse": 7
             }}),
+            normalize_transaction_parts,
         );
         assert_eq!(
             out["measurements"],
@@ -135,13 +134,14 @@ mod tests {
                 "custom": {"value": 3.0, "unit": "byte"}
             })
         );
-        assert_eq!(errors, 2);
+        assert_eq!(notes.len(), 2);
     }
 
     #[test]
     fn unnamed_transactions_are_labeled() {
-        let (out, _) = run(
+        let (out, _) = run_step(
             json!({"type": "transaction", "spans": [{"span_id": "a", "status": null}, 3], "measurements": {}}),
+            normalize_transaction_parts,
         );
         assert_eq!(
             out,

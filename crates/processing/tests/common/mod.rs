@@ -12,6 +12,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use vigil_processing::normalize::NormalizeContext;
 
 pub mod messages;
 
@@ -169,4 +170,23 @@ pub fn dir_name(path: &Path) -> String {
         .and_then(|n| n.to_str())
         .unwrap_or_default()
         .to_owned()
+}
+
+/// The context the server normalizes an envelope's item with: `base` with the time it was
+/// received, the envelope's `sent_at` and the `event_id` of the envelope `header`.
+pub fn item_context(
+    header: &Value,
+    received: f64,
+    sent_at: Option<f64>,
+    base: NormalizeContext,
+) -> NormalizeContext {
+    NormalizeContext {
+        received,
+        sent_at,
+        envelope_event_id: header
+            .get("event_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        ..base
+    }
 }
