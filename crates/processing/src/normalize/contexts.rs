@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::errors::EventErrors;
 use super::limits::dispose;
 use super::shape::take_object;
-use super::value::{join, remove_nulls};
+use super::value::{hex_id, join, remove_nulls};
 
 /// Normalizes `contexts`; drops the SDK-sent `reprocessing` context, which only Sentry writes.
 pub(crate) fn normalize_contexts(event: &mut Map<String, Value>, errors: &mut EventErrors) {
@@ -51,7 +51,7 @@ pub(crate) fn normalize_contexts(event: &mut Map<String, Value>, errors: &mut Ev
 fn normalize_trace(trace: &mut Map<String, Value>, path: &str, errors: &mut EventErrors) {
     for (key, len) in [("trace_id", 32), ("span_id", 16), ("parent_span_id", 16)] {
         let Some(raw) = trace.get(key) else { continue };
-        match raw.as_str().and_then(|id| hex_id(id, len)) {
+        match hex_id(raw, len) {
             Some(id) => {
                 trace.insert(key.to_owned(), Value::String(id));
             }
@@ -64,17 +64,6 @@ fn normalize_trace(trace: &mut Map<String, Value>, path: &str, errors: &mut Even
     if !trace.get("status").is_some_and(Value::is_string) {
         trace.insert("status".into(), Value::String("unknown".into()));
     }
-}
-
-/// A lowercase hex id of exactly `len` digits; dashed UUIDs are accepted as trace ids.
-fn hex_id(raw: &str, len: usize) -> Option<String> {
-    let id: String = raw
-        .trim()
-        .chars()
-        .filter(|&c| c != '-')
-        .collect::<String>()
-        .to_ascii_lowercase();
-    (id.len() == len && id.chars().all(|c| c.is_ascii_hexdigit())).then_some(id)
 }
 
 #[cfg(test)]

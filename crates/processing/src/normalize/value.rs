@@ -93,6 +93,19 @@ pub(crate) fn join(parent: &str, child: impl std::fmt::Display) -> String {
     }
 }
 
+/// A lowercase hex id of exactly `len` digits from a string value (dashes removed, so a dashed
+/// UUID is a trace id): trace and span ids as SDKs send them.
+pub(crate) fn hex_id(raw: &Value, len: usize) -> Option<String> {
+    let raw = raw.as_str()?;
+    let id: String = raw
+        .trim()
+        .chars()
+        .filter(|&c| c != '-')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    (id.len() == len && id.chars().all(|c| c.is_ascii_hexdigit())).then_some(id)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

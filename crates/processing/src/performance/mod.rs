@@ -24,6 +24,7 @@ mod transaction;
 use md5::{Digest, Md5};
 use serde_json::Value;
 
+pub(crate) use crate::normalize::hex_id;
 use crate::ProcessedEvent;
 
 pub use description::span_group;
@@ -99,18 +100,6 @@ pub struct PerformanceProblem {
     pub trace_id: String,
     /// An event of the problem's issue type (see [`detect_problems`]).
     pub occurrence: ProcessedEvent,
-}
-
-/// A lowercase hex id of exactly `len` digits (dashes removed, so a dashed UUID is a trace id).
-pub(crate) fn hex_id(raw: &Value, len: usize) -> Option<String> {
-    let raw = raw.as_str()?;
-    let id: String = raw
-        .trim()
-        .chars()
-        .filter(|&c| c != '-')
-        .collect::<String>()
-        .to_ascii_lowercase();
-    (id.len() == len && id.chars().all(|c| c.is_ascii_hexdigit())).then_some(id)
 }
 
 /// 32 lowercase hex digits of the MD5 of `parts`, each followed by a separator so that
