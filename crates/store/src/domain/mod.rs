@@ -20,4 +20,4 @@ pub use maintenance::Maintenance;
 pub use projects::Projects;
 pub use releases::Releases;
 pub use search::IssueSearch;
-pub use traces::Traces;
+pub use traces::{TraceReads, Traces};

@@ -15,12 +15,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::Row;
 
-use super::error::{corrupt, is_transient, DbContext};
-use super::sql::{self, get, json_column, sql_int, status_column};
+use super::error::{is_transient, DbContext};
+use super::sql::{self, get, sql_int};
 use super::{issues, now, users, PgStore};
 use crate::batch::CountBuckets;
+use crate::rows::{SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
 use crate::Alerts;
 use crate::{
     AlertRule, Firing, Issue, IssueActivity, IssueCounts, NewAlertRule, Notification,
@@ -29,53 +29,6 @@ use crate::{
 
 /// How often `record_firings` runs again after a deadlock with another node before it fails.
 const MAX_ATTEMPTS: u32 = 5;
-
-const RULE_COLUMNS: &str = "id, project_id, name, environment, frequency_minutes, action_match, \
-                            filter_match, conditions, filters, actions, created_by, date_created";
-
-const NOTIFICATION_COLUMNS: &str =
-    "id, rule_id, project_id, issue_id, event_id, trigger, kind, target, payload, status, \
-     attempts, next_attempt, last_error, created, sent_at";
-
-fn rule_from_row(row: &Row) -> StoreResult<AlertRule> {
-    let frequency: i64 = get(row, 4)?;
-    Ok(AlertRule {
-        id: get(row, 0)?,
-        project_id: get(row, 1)?,
-        name: get(row, 2)?,
-        environment: get(row, 3)?,
-        frequency_minutes: u32::try_from(frequency)
-            .map_err(|e| corrupt("an alert rule's frequency", e))?,
-        action_match: get(row, 5)?,
-        filter_match: get(row, 6)?,
-        conditions: json_column(row, 7, "an alert rule's conditions")?,
-        filters: json_column(row, 8, "an alert rule's filters")?,
-        actions: json_column(row, 9, "an alert rule's actions")?,
-        created_by: get(row, 10)?,
-        date_created: get(row, 11)?,
-    })
-}
-
-fn notification_from_row(row: &Row) -> StoreResult<Notification> {
-    let attempts: i64 = get(row, 10)?;
-    Ok(Notification {
-        id: get(row, 0)?,
-        rule_id: get(row, 1)?,
-        project_id: get(row, 2)?,
-        issue_id: get(row, 3)?,
-        event_id: get(row, 4)?,
-        trigger: get(row, 5)?,
-        kind: get(row, 6)?,
-        target: get(row, 7)?,
-        payload: json_column(row, 8, "a notification's payload")?,
-        status: status_column(row, 9, "a notification's status", NotificationStatus::parse)?,
-        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-        next_attempt: get(row, 11)?,
-        last_error: get(row, 12)?,
-        created: get(row, 13)?,
-        sent_at: get(row, 14)?,
-    })
-}
 
 /// The rule's fields as the statements below bind them (`$2`…`$10`).
 struct RuleParams<'a> {
@@ -105,7 +58,7 @@ pub(super) async fn insert_rule<C: GenericClient>(
     rule: &NewAlertRule,
 ) -> StoreResult<AlertRule> {
     let p = RuleParams::new(rule);
-    let row = sql::query_one(
+    sql::record(
         client,
         &format!(
             "INSERT INTO alert_rules (project_id, name, environment, frequency_minutes,
@@ -129,8 +82,7 @@ pub(super) async fn insert_rule<C: GenericClient>(
         ],
         "creating an alert rule",
     )
-    .await?;
-    rule_from_row(&row)
+    .await
 }
 
 /// Records each firing that is new by key and due by its rule's frequency, with its
@@ -339,7 +291,7 @@ impl Alerts for PgStore {
         rule: &NewAlertRule,
     ) -> StoreResult<Option<AlertRule>> {
         let p = RuleParams::new(rule);
-        sql::query_opt(
+        sql::record_opt(
             &self.client().await?,
             &format!(
                 "UPDATE alert_rules SET name = $2, environment = $3, frequency_minutes = $4,
@@ -361,10 +313,7 @@ impl Alerts for PgStore {
             ],
             "updating an alert rule",
         )
-        .await?
-        .as_ref()
-        .map(rule_from_row)
-        .transpose()
+        .await
     }
 
     /// Deletes the rule, its firings, its per-issue state and its pending notifications; what was
@@ -391,29 +340,23 @@ impl Alerts for PgStore {
     }
 
     async fn alert_rule(&self, id: i64) -> StoreResult<Option<AlertRule>> {
-        sql::query_opt(
+        sql::record_opt(
             &self.client().await?,
             &format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = $1"),
             &[&id],
             "reading an alert rule",
         )
-        .await?
-        .as_ref()
-        .map(rule_from_row)
-        .transpose()
+        .await
     }
 
     async fn alert_rules(&self, project_id: i64) -> StoreResult<Vec<AlertRule>> {
-        sql::query(
+        sql::records(
             &self.client().await?,
             &format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE project_id = $1 ORDER BY id"),
             &[&project_id],
             "listing alert rules",
         )
-        .await?
-        .iter()
-        .map(rule_from_row)
-        .collect()
+        .await
     }
 
     /// One transaction for all the firings; run again when it deadlocks with another node.
@@ -460,7 +403,7 @@ impl Alerts for PgStore {
             return Ok(Vec::new());
         }
         let leased_until = now + lease_secs;
-        let mut claimed = sql::query(
+        let mut claimed: Vec<Notification> = sql::records(
             &self.client().await?,
             &format!(
                 "UPDATE notifications n SET leased_until = $4
@@ -477,10 +420,7 @@ impl Alerts for PgStore {
             &[&kinds, &now, &sql_int(limit), &leased_until],
             "claiming notifications",
         )
-        .await?
-        .iter()
-        .map(notification_from_row)
-        .collect::<StoreResult<Vec<_>>>()?;
+        .await?;
         claimed.sort_by_key(|n| n.id);
         Ok(claimed)
     }
@@ -524,15 +464,18 @@ impl Alerts for PgStore {
         };
         let mut client = self.client().await?;
         let tx = client.transaction().await.db("finishing a notification")?;
-        let finished = sql::query_opt(
+        let finished: Option<SentNotification> = sql::record_opt(
             &tx,
-            "UPDATE notifications SET status = $2, attempts = attempts + $3,
-                 next_attempt = coalesce($4, next_attempt),
-                 last_error = coalesce($5, last_error),
-                 sent_at = coalesce($6, sent_at),
-                 leased_until = NULL
-             WHERE id = $1 AND status = 'pending'
-             RETURNING issue_id, rule_id, kind, target, trigger",
+            &format!(
+                "UPDATE notifications SET status = $2, attempts = attempts + $3,
+                     next_attempt = coalesce($4, next_attempt),
+                     last_error = coalesce($5, last_error),
+                     sent_at = coalesce($6, sent_at),
+                     leased_until = NULL
+                 WHERE id = $1 AND status = 'pending'
+                 RETURNING {}",
+                SentNotification::COLUMNS
+            ),
             &[
                 &id,
                 &status.as_str(),
@@ -544,24 +487,12 @@ impl Alerts for PgStore {
             "finishing a notification",
         )
         .await?;
-        if let (Some(row), NotificationOutcome::Sent { at }) = (finished, &outcome) {
-            let issue_id: i64 = get(&row, 0)?;
-            let rule_id: i64 = get(&row, 1)?;
-            let kind: String = get(&row, 2)?;
-            let target: String = get(&row, 3)?;
-            let trigger: String = get(&row, 4)?;
-            let data = serde_json::json!({
-                "rule_id": rule_id,
-                "kind": kind,
-                "target": target,
-                "trigger": trigger,
-                "notification_id": id,
-            });
+        if let (Some(sent), NotificationOutcome::Sent { at }) = (finished, &outcome) {
             sql::execute(
                 &tx,
                 "INSERT INTO issue_activities (issue_id, kind, data, user_id, date_created)
                  VALUES ($1, 'notification', $2, NULL, $3)",
-                &[&issue_id, &data.to_string(), at],
+                &[&sent.issue_id, &sent.activity_data(id), at],
                 "recording an issue's activity",
             )
             .await?;
@@ -574,7 +505,7 @@ impl Alerts for PgStore {
         project_id: i64,
         limit: u64,
     ) -> StoreResult<Vec<Notification>> {
-        sql::query(
+        sql::records(
             &self.client().await?,
             &format!(
                 "SELECT {NOTIFICATION_COLUMNS} FROM notifications
@@ -583,10 +514,7 @@ impl Alerts for PgStore {
             &[&project_id, &sql_int(limit)],
             "listing notifications",
         )
-        .await?
-        .iter()
-        .map(notification_from_row)
-        .collect()
+        .await
     }
 
     async fn last_sent(
@@ -626,26 +554,14 @@ impl Alerts for PgStore {
     }
 
     async fn issue_activities(&self, issue_id: i64) -> StoreResult<Vec<IssueActivity>> {
-        sql::query(
+        sql::records(
             &self.client().await?,
             "SELECT id, issue_id, kind, data, user_id, date_created FROM issue_activities
              WHERE issue_id = $1 ORDER BY id DESC",
             &[&issue_id],
             "reading an issue's activity",
         )
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(IssueActivity {
-                id: get(row, 0)?,
-                issue_id: get(row, 1)?,
-                kind: get(row, 2)?,
-                data: json_column(row, 3, "an issue's activity")?,
-                user_id: get(row, 4)?,
-                date_created: get(row, 5)?,
-            })
-        })
-        .collect()
+        .await
     }
 
     /// One answer per issue asked for, in their order (zero when it has no such events). Events

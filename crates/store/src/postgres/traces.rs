@@ -9,37 +9,48 @@
 //! from rollups, so it reads rows.
 //!
 //! The statements of every read and the queries answered from them (list, aggregates,
-//! series, histogram, span totals) are the backend-neutral ones of [`crate::query`]; this
-//! module's files are what PostgreSQL does its own way: writing ([`writes`]), reading rows
-//! back ([`reads`]), running the summaries' reads ([`aggregates`], [`span_aggregates`]) and
-//! the thresholds ([`settings`]).
+//! series, histogram, span totals) are the backend-neutral ones of [`crate::query`], provided
+//! by [`Traces`]; what PostgreSQL does its own way is here: writing ([`writes`]), reading rows
+//! back (below), running the summaries' reads ([`aggregates`], [`span_aggregates`]) and the
+//! thresholds (below).
 
-use super::PgStore;
-use crate::{
-    PerformanceSettings, SavedSpans, SpanAggregate, SpanBatch, StoreResult, StoredSpan,
-    StoredTransaction, Trace, Traces, TransactionAggregate, TransactionQuery, TransactionSort,
-    UnixTime,
-};
 use async_trait::async_trait;
 
+use super::{events, sql, PgStore};
+use crate::domain::TraceReads;
+use crate::query::performance_settings::{select_sql, upsert_sql};
+use crate::query::{transaction_reads, Dialect};
+use crate::rows::{TransactionWithData, SPAN_COLUMNS};
+use crate::{
+    PerformanceSettings, SavedSpans, SpanBatch, StoreError, StoreResult, StoredSpan,
+    StoredTransaction, Trace, Traces,
+};
+
 mod aggregates;
-mod reads;
-mod settings;
 mod span_aggregates;
 mod writes;
 
-pub(super) use crate::query::trace_queries::{
-    aggregate_transactions, duration_histogram, list_transactions, span_aggregates,
-    transaction_series,
-};
-pub(super) use reads::{segment_spans, trace, transaction_by_event_id};
-pub(super) use settings::{performance_settings, set_performance_settings};
-pub(super) use writes::save_spans;
+/// A transaction's columns but its data (see [`StoredTransaction`]'s reader), `tags` as text.
+const TRANSACTION_COLUMNS: &str = "t.project_id, t.event_id, t.trace_id, t.span_id, \
+    t.parent_span_id, t.name, t.op, t.status, t.start_ts, t.duration_ms, t.received, \
+    t.environment, t.release, t.user_tag, t.platform, t.tags::TEXT";
+
+/// The spans with their groups' normalized text (empty until it is known).
+const SPAN_FROM: &str = "spans s LEFT JOIN span_groups g \
+    ON g.project_id = s.project_id AND g.group_hash = s.group_hash";
+const SPAN_GROUP: &str = "COALESCE(g.normalized, '')";
+
+/// The projects of organization `$2`.
+const IN_ORGANIZATION: &str = "IN (SELECT id FROM projects WHERE organization_id = $2)";
 
 #[async_trait]
 impl Traces for PgStore {
+    fn trace_reads(&self) -> TraceReads<'_> {
+        TraceReads::new(self)
+    }
+
     async fn save_spans(&self, batch: SpanBatch) -> StoreResult<SavedSpans> {
-        save_spans(self, batch).await
+        writes::save_spans(self, batch).await
     }
 
     async fn transaction_by_event_id(
@@ -47,7 +58,17 @@ impl Traces for PgStore {
         project_id: i64,
         event_id: &str,
     ) -> StoreResult<Option<StoredTransaction>> {
-        transaction_by_event_id(self, project_id, event_id).await
+        let found: Option<TransactionWithData> = sql::record_opt(
+            &self.client().await?,
+            &format!(
+                "SELECT {TRANSACTION_COLUMNS}, t.data FROM transactions t
+                 WHERE t.project_id = $1 AND t.event_id = $2"
+            ),
+            &[&project_id, &event_id],
+            "reading a transaction",
+        )
+        .await?;
+        Ok(found.map(|TransactionWithData(transaction)| transaction))
     }
 
     async fn segment_spans(
@@ -56,59 +77,69 @@ impl Traces for PgStore {
         trace_id: &str,
         segment_id: &str,
     ) -> StoreResult<Vec<StoredSpan>> {
-        segment_spans(self, project_id, trace_id, segment_id).await
+        sql::records(
+            &self.client().await?,
+            &format!(
+                "SELECT {SPAN_COLUMNS}, {SPAN_GROUP} FROM {SPAN_FROM}
+                 WHERE s.trace_id = $2 AND s.segment_id = $3 AND s.project_id = $1
+                 ORDER BY s.start_ts, s.id"
+            ),
+            &[&project_id, &trace_id, &segment_id],
+            "reading a segment's spans",
+        )
+        .await
     }
 
+    /// A trace's transactions without `data`, as in a list: a trace can hold many.
     async fn trace(&self, organization_id: i64, trace_id: &str) -> StoreResult<Trace> {
-        trace(self, organization_id, trace_id).await
-    }
-
-    async fn aggregate_transactions(
-        &self,
-        query: &TransactionQuery,
-        by_transaction: bool,
-    ) -> StoreResult<Vec<TransactionAggregate>> {
-        aggregate_transactions(self, query, by_transaction).await
-    }
-
-    async fn list_transactions(
-        &self,
-        query: &TransactionQuery,
-        sort: TransactionSort,
-        limit: u64,
-        offset: u64,
-    ) -> StoreResult<Vec<StoredTransaction>> {
-        list_transactions(self, query, sort, limit, offset).await
-    }
-
-    async fn transaction_series(
-        &self,
-        query: &TransactionQuery,
-        interval_secs: u64,
-    ) -> StoreResult<Vec<(UnixTime, TransactionAggregate)>> {
-        transaction_series(self, query, interval_secs).await
-    }
-
-    async fn duration_histogram(
-        &self,
-        query: &TransactionQuery,
-        buckets: u32,
-    ) -> StoreResult<Vec<(f64, f64, u64)>> {
-        duration_histogram(self, query, buckets).await
-    }
-
-    async fn span_aggregates(
-        &self,
-        query: &TransactionQuery,
-        by_group: bool,
-        op_prefix: Option<&str>,
-        limit: u64,
-    ) -> StoreResult<Vec<SpanAggregate>> {
-        span_aggregates(self, query, by_group, op_prefix, limit).await
+        let client = self.client().await?;
+        let transactions = sql::records(
+            &client,
+            &format!(
+                "SELECT {TRANSACTION_COLUMNS} FROM transactions t
+                 WHERE t.trace_id = $1 AND t.project_id {IN_ORGANIZATION}
+                 ORDER BY t.start_ts, t.id"
+            ),
+            &[&trace_id, &organization_id],
+            "reading a trace's transactions",
+        )
+        .await?;
+        let spans = sql::records(
+            &client,
+            &format!(
+                "SELECT {SPAN_COLUMNS}, {SPAN_GROUP} FROM {SPAN_FROM}
+                 WHERE s.trace_id = $1 AND s.project_id {IN_ORGANIZATION}
+                 ORDER BY s.start_ts, s.id"
+            ),
+            &[&trace_id, &organization_id],
+            "reading a trace's spans",
+        )
+        .await?;
+        let event_rows = sql::query(
+            &client,
+            &format!(
+                "SELECT {} FROM events
+                 WHERE trace_id = $1 AND project_id {IN_ORGANIZATION}
+                 ORDER BY timestamp, id",
+                events::COLUMNS
+            ),
+            &[&trace_id, &organization_id],
+            "reading a trace's errors",
+        )
+        .await?;
+        let events = events::decode(&client, event_rows).await?;
+        Ok(transaction_reads::trace(transactions, spans, events))
     }
 
     async fn performance_settings(&self, project_id: i64) -> StoreResult<PerformanceSettings> {
-        performance_settings(self, project_id).await
+        let settings: Option<PerformanceSettings> = sql::record_opt(
+            &self.client().await?,
+            &select_sql(Dialect::Postgres),
+            &[&project_id],
+            "reading performance settings",
+        )
+        .await?;
+        Ok(settings.unwrap_or_default())
     }
 
     async fn set_performance_settings(
@@ -116,6 +147,29 @@ impl Traces for PgStore {
         project_id: i64,
         settings: &PerformanceSettings,
     ) -> StoreResult<()> {
-        set_performance_settings(self, project_id, settings).await
+        let values = [
+            settings.apdex_threshold_ms,
+            settings.n_plus_one_min_total_ms,
+            settings.slow_db_query_ms,
+        ];
+        if values.iter().any(|v| !v.is_finite() || *v < 0.0) {
+            return Err(StoreError::Invalid(
+                "performance thresholds must be finite and not negative".into(),
+            ));
+        }
+        sql::execute(
+            &self.client().await?,
+            &upsert_sql(Dialect::Postgres),
+            &[
+                &project_id,
+                &settings.apdex_threshold_ms,
+                &i64::from(settings.n_plus_one_min_count),
+                &settings.n_plus_one_min_total_ms,
+                &settings.slow_db_query_ms,
+            ],
+            "saving performance settings",
+        )
+        .await?;
+        Ok(())
     }
 }

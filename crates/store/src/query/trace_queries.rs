@@ -57,9 +57,10 @@ impl SpanReads {
 /// What a backend runs for the trace queries.
 #[async_trait]
 pub(crate) trait RunReads: Sync {
-    const DIALECT: Dialect;
+    /// The SQL the backend speaks.
+    fn dialect(&self) -> Dialect;
     /// The backend's transaction columns (of `transactions t`), as its row reader expects.
-    const TRANSACTION_COLUMNS: &'static str;
+    fn transaction_columns(&self) -> &'static str;
 
     /// The summaries of each range (see [`super::transaction_reads::Summaries`]).
     async fn read_summaries(&self, reads: SummaryReads) -> StoreResult<RangeSummaries>;
@@ -79,16 +80,16 @@ pub(crate) type SpanTotalsByGroup = BTreeMap<SpanGroup, SpanTotals>;
 pub(crate) type GroupNames = HashMap<(i64, String), String>;
 
 /// One page of the query's transactions, without their data.
-pub(crate) async fn list_transactions<S: RunReads>(
-    store: &S,
+pub(crate) async fn list_transactions(
+    store: &dyn RunReads,
     query: &TransactionQuery,
     sort: TransactionSort,
     limit: u64,
     offset: u64,
 ) -> StoreResult<Vec<StoredTransaction>> {
     let page = list(
-        S::DIALECT,
-        S::TRANSACTION_COLUMNS,
+        store.dialect(),
+        store.transaction_columns(),
         query,
         sort,
         limit,
@@ -98,8 +99,8 @@ pub(crate) async fn list_transactions<S: RunReads>(
 }
 
 /// The query's transactions summarized, as one group or by project and transaction name.
-pub(crate) async fn aggregate_transactions<S: RunReads>(
-    store: &S,
+pub(crate) async fn aggregate_transactions(
+    store: &dyn RunReads,
     query: &TransactionQuery,
     by_transaction: bool,
 ) -> StoreResult<Vec<TransactionAggregate>> {
@@ -113,8 +114,8 @@ pub(crate) async fn aggregate_transactions<S: RunReads>(
 }
 
 /// The query's transactions summarized per `interval_secs` bucket.
-pub(crate) async fn transaction_series<S: RunReads>(
-    store: &S,
+pub(crate) async fn transaction_series(
+    store: &dyn RunReads,
     query: &TransactionQuery,
     interval_secs: u64,
 ) -> StoreResult<Vec<(UnixTime, TransactionAggregate)>> {
@@ -128,8 +129,8 @@ pub(crate) async fn transaction_series<S: RunReads>(
 }
 
 /// The query's durations in `buckets` bins of equal width: `(from, to, count)`.
-pub(crate) async fn duration_histogram<S: RunReads>(
-    store: &S,
+pub(crate) async fn duration_histogram(
+    store: &dyn RunReads,
     query: &TransactionQuery,
     buckets: u32,
 ) -> StoreResult<Vec<(f64, f64, u64)>> {
@@ -139,8 +140,8 @@ pub(crate) async fn duration_histogram<S: RunReads>(
 }
 
 /// The `limit` span groups (by op, and by group when `by_group`) with the most time in them.
-pub(crate) async fn span_aggregates<S: RunReads>(
-    store: &S,
+pub(crate) async fn span_aggregates(
+    store: &dyn RunReads,
     query: &TransactionQuery,
     by_group: bool,
     op_prefix: Option<&str>,

@@ -13,6 +13,9 @@ mod events;
 mod releases;
 mod traces;
 
+pub(crate) use alerts::{SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
+pub(crate) use traces::{TransactionWithData, SPAN_COLUMNS};
+
 use crate::{StoreError, StoreResult};
 
 /// A value both drivers can read from a column.
@@ -45,6 +48,13 @@ pub(crate) trait Columns {
         let text: String = self.column(index)?;
         parse(&text).ok_or_else(|| unreadable(what, format!("unknown {what} `{text}`")))
     }
+
+    /// A count kept as an integer column (both backends store 64 bits); one past `u32` is
+    /// an error naming `what`.
+    fn count(&self, index: usize, what: &str) -> StoreResult<u32> {
+        let count: i64 = self.column(index)?;
+        u32::try_from(count).map_err(|e| unreadable(what, e))
+    }
 }
 
 impl Columns for rusqlite::Row<'_> {
@@ -62,7 +72,7 @@ impl Columns for tokio_postgres::Row {
 }
 
 /// A `Database` error for data the store wrote but cannot read back.
-fn unreadable(what: &str, error: impl std::fmt::Display) -> StoreError {
+pub(crate) fn unreadable(what: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Database(format!("{what}: stored data is unreadable: {error}"))
 }
 

@@ -5,88 +5,44 @@
 //! lease passes; every state change is one short write transaction on the single writer.
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::columns::{enum_column, json_column};
-use super::error::{corrupt, failed, DbContext};
+use super::error::{failed, DbContext};
+use super::statements::{record, record_opt, records};
 use super::{issues, now, sql_int, users, SqliteStore};
 use crate::batch::CountBuckets;
+use crate::rows::{SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
 use crate::Alerts;
 use crate::{
     AlertRule, Firing, Issue, IssueActivity, IssueCounts, NewAlertRule, Notification,
-    NotificationOutcome, NotificationStatus, StoreResult, UnixTime, User,
+    NotificationOutcome, StoreResult, UnixTime, User,
 };
-
-const RULE_COLUMNS: &str = "id, project_id, name, environment, frequency_minutes, action_match, \
-                            filter_match, conditions, filters, actions, created_by, date_created";
-
-const NOTIFICATION_COLUMNS: &str =
-    "id, rule_id, project_id, issue_id, event_id, trigger, kind, target, payload, status, \
-     attempts, next_attempt, last_error, created, sent_at";
-
-fn rule_from_row(row: &Row<'_>) -> rusqlite::Result<AlertRule> {
-    Ok(AlertRule {
-        id: row.get(0)?,
-        project_id: row.get(1)?,
-        name: row.get(2)?,
-        environment: row.get(3)?,
-        frequency_minutes: row.get(4)?,
-        action_match: row.get(5)?,
-        filter_match: row.get(6)?,
-        conditions: json_column(row, 7)?,
-        filters: json_column(row, 8)?,
-        actions: json_column(row, 9)?,
-        created_by: row.get(10)?,
-        date_created: row.get(11)?,
-    })
-}
-
-fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
-    Ok(Notification {
-        id: row.get(0)?,
-        rule_id: row.get(1)?,
-        project_id: row.get(2)?,
-        issue_id: row.get(3)?,
-        event_id: row.get(4)?,
-        trigger: row.get(5)?,
-        kind: row.get(6)?,
-        target: row.get(7)?,
-        payload: json_column(row, 8)?,
-        status: enum_column(row, 9, "notification status", NotificationStatus::parse)?,
-        attempts: row.get(10)?,
-        next_attempt: row.get(11)?,
-        last_error: row.get(12)?,
-        created: row.get(13)?,
-        sent_at: row.get(14)?,
-    })
-}
 
 /// Inserts a rule; also used by project creation for the default rule, in its transaction.
 pub(crate) fn insert_rule(conn: &Connection, rule: &NewAlertRule) -> StoreResult<AlertRule> {
-    conn.prepare_cached(&format!(
-        "INSERT INTO alert_rules (project_id, name, environment, frequency_minutes, action_match,
-             filter_match, conditions, filters, actions, created_by, date_created)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING {RULE_COLUMNS}"
-    ))
-    .and_then(|mut stmt| {
-        stmt.query_row(
-            params![
-                rule.project_id,
-                rule.name,
-                rule.environment,
-                rule.frequency_minutes,
-                rule.action_match,
-                rule.filter_match,
-                rule.conditions.to_string(),
-                rule.filters.to_string(),
-                rule.actions.to_string(),
-                rule.created_by,
-                now(),
-            ],
-            rule_from_row,
-        )
-    })
-    .db(&format!("alert rule `{}`", rule.name))
+    record(
+        conn,
+        &format!(
+            "INSERT INTO alert_rules (project_id, name, environment, frequency_minutes,
+                 action_match, filter_match, conditions, filters, actions, created_by,
+                 date_created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING {RULE_COLUMNS}"
+        ),
+        params![
+            rule.project_id,
+            rule.name,
+            rule.environment,
+            rule.frequency_minutes,
+            rule.action_match,
+            rule.filter_match,
+            rule.conditions.to_string(),
+            rule.filters.to_string(),
+            rule.actions.to_string(),
+            rule.created_by,
+            now(),
+        ],
+        &format!("alert rule `{}`", rule.name),
+    )
 }
 
 /// Records one firing unless its key is known or its rule fired for the issue too recently.
@@ -166,34 +122,26 @@ fn record_one(tx: &Connection, firing: &Firing) -> StoreResult<bool> {
 
 /// The issue's `notification` activity for a notification just sent.
 fn record_sent_activity(tx: &Connection, notification_id: i64, at: UnixTime) -> StoreResult<()> {
-    let (issue_id, rule_id, kind, target, trigger): (i64, i64, String, String, String) = tx
-        .prepare_cached(
-            "SELECT issue_id, rule_id, kind, target, trigger FROM notifications WHERE id = ?1",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_row([notification_id], |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                ))
-            })
-        })
-        .db("reading a sent notification")?;
-    let data = serde_json::json!({
-        "rule_id": rule_id,
-        "kind": kind,
-        "target": target,
-        "trigger": trigger,
-        "notification_id": notification_id,
-    });
+    let sent: SentNotification = record(
+        tx,
+        &format!(
+            "SELECT {} FROM notifications WHERE id = ?1",
+            SentNotification::COLUMNS
+        ),
+        [notification_id],
+        "reading a sent notification",
+    )?;
     tx.prepare_cached(
         "INSERT INTO issue_activities (issue_id, kind, data, user_id, date_created)
          VALUES (?1, 'notification', ?2, NULL, ?3)",
     )
-    .and_then(|mut stmt| stmt.execute(params![issue_id, data.to_string(), at]))
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            sent.issue_id,
+            sent.activity_data(notification_id),
+            at
+        ])
+    })
     .db("recording an issue's activity")?;
     Ok(())
 }
@@ -266,30 +214,27 @@ impl Alerts for SqliteStore {
     ) -> StoreResult<Option<AlertRule>> {
         let rule = rule.clone();
         self.write(move |conn| {
-            conn.prepare_cached(&format!(
-                "UPDATE alert_rules SET name = ?2, environment = ?3, frequency_minutes = ?4,
+            record_opt(
+                conn,
+                &format!(
+                    "UPDATE alert_rules SET name = ?2, environment = ?3, frequency_minutes = ?4,
                          action_match = ?5, filter_match = ?6, conditions = ?7, filters = ?8,
                          actions = ?9
                      WHERE id = ?1 RETURNING {RULE_COLUMNS}"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_row(
-                    params![
-                        id,
-                        rule.name,
-                        rule.environment,
-                        rule.frequency_minutes,
-                        rule.action_match,
-                        rule.filter_match,
-                        rule.conditions.to_string(),
-                        rule.filters.to_string(),
-                        rule.actions.to_string(),
-                    ],
-                    rule_from_row,
-                )
-                .optional()
-            })
-            .db(&format!("alert rule {id}"))
+                ),
+                params![
+                    id,
+                    rule.name,
+                    rule.environment,
+                    rule.frequency_minutes,
+                    rule.action_match,
+                    rule.filter_match,
+                    rule.conditions.to_string(),
+                    rule.filters.to_string(),
+                    rule.actions.to_string(),
+                ],
+                &format!("alert rule {id}"),
+            )
         })
         .await
     }
@@ -322,22 +267,26 @@ impl Alerts for SqliteStore {
 
     async fn alert_rule(&self, id: i64) -> StoreResult<Option<AlertRule>> {
         self.read(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = ?1"
-            ))
-            .and_then(|mut stmt| stmt.query_row([id], rule_from_row).optional())
-            .db("reading an alert rule")
+            record_opt(
+                conn,
+                &format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = ?1"),
+                [id],
+                "reading an alert rule",
+            )
         })
         .await
     }
 
     async fn alert_rules(&self, project_id: i64) -> StoreResult<Vec<AlertRule>> {
         self.read(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {RULE_COLUMNS} FROM alert_rules WHERE project_id = ?1 ORDER BY id"
-            ))
-            .and_then(|mut stmt| stmt.query_map([project_id], rule_from_row)?.collect())
-            .db("listing alert rules")
+            records(
+                conn,
+                &format!(
+                    "SELECT {RULE_COLUMNS} FROM alert_rules WHERE project_id = ?1 ORDER BY id"
+                ),
+                [project_id],
+                "listing alert rules",
+            )
         })
         .await
     }
@@ -373,8 +322,9 @@ impl Alerts for SqliteStore {
         let kinds_json =
             serde_json::to_string(kinds).map_err(|e| failed("claiming notifications", e))?;
         self.write(move |conn| {
-            let mut claimed: Vec<Notification> = conn
-                .prepare_cached(&format!(
+            let mut claimed: Vec<Notification> = records(
+                conn,
+                &format!(
                     "UPDATE notifications SET leased_until = ?2
                          WHERE id IN (
                              SELECT id FROM notifications
@@ -383,15 +333,10 @@ impl Alerts for SqliteStore {
                                AND kind IN (SELECT value FROM json_each(?3))
                              ORDER BY id LIMIT ?4)
                          RETURNING {NOTIFICATION_COLUMNS}"
-                ))
-                .and_then(|mut stmt| {
-                    stmt.query_map(
-                        params![now, now + lease_secs, kinds_json, sql_int(limit)],
-                        notification_from_row,
-                    )?
-                    .collect()
-                })
-                .db("claiming notifications")?;
+                ),
+                params![now, now + lease_secs, kinds_json, sql_int(limit)],
+                "claiming notifications",
+            )?;
             // RETURNING's order is unspecified.
             claimed.sort_by_key(|n| n.id);
             Ok(claimed)
@@ -463,15 +408,15 @@ impl Alerts for SqliteStore {
         limit: u64,
     ) -> StoreResult<Vec<Notification>> {
         self.read(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE project_id = ?1
+            records(
+                conn,
+                &format!(
+                    "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE project_id = ?1
                      ORDER BY id DESC LIMIT ?2"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_map(params![project_id, sql_int(limit)], notification_from_row)?
-                    .collect()
-            })
-            .db("listing notifications")
+                ),
+                params![project_id, sql_int(limit)],
+                "listing notifications",
+            )
         })
         .await
     }
@@ -519,35 +464,13 @@ impl Alerts for SqliteStore {
 
     async fn issue_activities(&self, issue_id: i64) -> StoreResult<Vec<IssueActivity>> {
         self.read(move |conn| {
-            let rows: Vec<(IssueActivity, String)> = conn
-                .prepare_cached(
-                    "SELECT id, issue_id, kind, data, user_id, date_created FROM issue_activities
-                         WHERE issue_id = ?1 ORDER BY id DESC",
-                )
-                .and_then(|mut stmt| {
-                    stmt.query_map([issue_id], |row| {
-                        Ok((
-                            IssueActivity {
-                                id: row.get(0)?,
-                                issue_id: row.get(1)?,
-                                kind: row.get(2)?,
-                                data: serde_json::Value::Null,
-                                user_id: row.get(4)?,
-                                date_created: row.get(5)?,
-                            },
-                            row.get(3)?,
-                        ))
-                    })?
-                    .collect()
-                })
-                .db("reading an issue's activity")?;
-            rows.into_iter()
-                .map(|(mut activity, data)| {
-                    activity.data = serde_json::from_str(&data)
-                        .map_err(|e| corrupt(&format!("activity {}", activity.id), e))?;
-                    Ok(activity)
-                })
-                .collect()
+            records(
+                conn,
+                "SELECT id, issue_id, kind, data, user_id, date_created FROM issue_activities
+                     WHERE issue_id = ?1 ORDER BY id DESC",
+                [issue_id],
+                "reading an issue's activity",
+            )
         })
         .await
     }

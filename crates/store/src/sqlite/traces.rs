@@ -6,37 +6,49 @@
 //! read their edges from the rows themselves; queries with tag conditions read rows only.
 //!
 //! The statements of every read and the queries answered from them (list, aggregates,
-//! series, histogram, span totals) are the backend-neutral ones of [`crate::query`]; this
-//! module's files are what SQLite does its own way: writing ([`writes`]), reading rows
-//! back ([`reads`]), running the summaries' reads ([`aggregates`], [`span_aggregates`]) and
-//! the thresholds ([`settings`]).
+//! series, histogram, span totals) are the backend-neutral ones of [`crate::query`], provided
+//! by [`Traces`]; what SQLite does its own way is here: writing ([`writes`]), reading rows
+//! back (below), running the summaries' reads ([`aggregates`], [`span_aggregates`]) and the
+//! thresholds (below).
 
-use super::SqliteStore;
-use crate::{
-    PerformanceSettings, SavedSpans, SpanAggregate, SpanBatch, StoreResult, StoredSpan,
-    StoredTransaction, Trace, Traces, TransactionAggregate, TransactionQuery, TransactionSort,
-    UnixTime,
-};
 use async_trait::async_trait;
+use rusqlite::params;
+
+use super::error::DbContext;
+use super::statements::{record_opt, records};
+use super::{events, SqliteStore};
+use crate::domain::TraceReads;
+use crate::query::performance_settings::{select_sql, upsert_sql};
+use crate::query::{transaction_reads, Dialect};
+use crate::rows::{TransactionWithData, SPAN_COLUMNS};
+use crate::{
+    PerformanceSettings, SavedSpans, SpanBatch, StoreError, StoreResult, StoredSpan,
+    StoredTransaction, Trace, Traces,
+};
 
 mod aggregates;
-mod reads;
-mod settings;
 mod span_aggregates;
 mod writes;
 
-pub(super) use crate::query::trace_queries::{
-    aggregate_transactions, duration_histogram, list_transactions, span_aggregates,
-    transaction_series,
-};
-pub(super) use reads::{segment_spans, trace, transaction_by_event_id};
-pub(super) use settings::{performance_settings, set_performance_settings};
-pub(super) use writes::save_spans;
+/// Rows a trace read returns at most, per kind.
+const MAX_TRACE_ROWS: i64 = 10_000;
+
+/// A transaction's columns but its data (see [`StoredTransaction`]'s reader).
+const TRANSACTION_COLUMNS: &str = "t.project_id, t.event_id, t.trace_id, t.span_id, \
+     t.parent_span_id, t.name, t.op, t.status, t.start_ts, t.duration_ms, t.received, \
+     t.environment, t.release, t.user_tag, t.platform, t.tags";
+
+/// A span's group is its description until the group's normalized text is known.
+const SPAN_GROUP: &str = "COALESCE(g.normalized, s.description)";
 
 #[async_trait]
 impl Traces for SqliteStore {
+    fn trace_reads(&self) -> TraceReads<'_> {
+        TraceReads::new(self)
+    }
+
     async fn save_spans(&self, batch: SpanBatch) -> StoreResult<SavedSpans> {
-        save_spans(self, batch).await
+        writes::save_spans(self, batch).await
     }
 
     async fn transaction_by_event_id(
@@ -44,7 +56,21 @@ impl Traces for SqliteStore {
         project_id: i64,
         event_id: &str,
     ) -> StoreResult<Option<StoredTransaction>> {
-        transaction_by_event_id(self, project_id, event_id).await
+        let event_id = event_id.to_owned();
+        let found: Option<TransactionWithData> = self
+            .read(move |conn| {
+                record_opt(
+                    conn,
+                    &format!(
+                        "SELECT {TRANSACTION_COLUMNS}, t.data FROM transactions t
+                         WHERE t.project_id = ?1 AND t.event_id = ?2"
+                    ),
+                    params![project_id, event_id],
+                    "reading a transaction",
+                )
+            })
+            .await?;
+        Ok(found.map(|TransactionWithData(transaction)| transaction))
     }
 
     async fn segment_spans(
@@ -53,59 +79,69 @@ impl Traces for SqliteStore {
         trace_id: &str,
         segment_id: &str,
     ) -> StoreResult<Vec<StoredSpan>> {
-        segment_spans(self, project_id, trace_id, segment_id).await
+        let (trace_id, segment_id) = (trace_id.to_owned(), segment_id.to_owned());
+        self.read(move |conn| {
+            records(
+                conn,
+                &format!(
+                    "SELECT {SPAN_COLUMNS}, {SPAN_GROUP} FROM spans s
+                     LEFT JOIN span_groups g
+                         ON g.project_id = s.project_id AND g.group_hash = s.group_hash
+                     WHERE s.trace_id = ?1 AND s.segment_id = ?2 AND s.project_id = ?3
+                     ORDER BY s.start_ts, s.id"
+                ),
+                params![trace_id, segment_id, project_id],
+                "reading a segment's spans",
+            )
+        })
+        .await
     }
 
     async fn trace(&self, organization_id: i64, trace_id: &str) -> StoreResult<Trace> {
-        trace(self, organization_id, trace_id).await
-    }
-
-    async fn aggregate_transactions(
-        &self,
-        query: &TransactionQuery,
-        by_transaction: bool,
-    ) -> StoreResult<Vec<TransactionAggregate>> {
-        aggregate_transactions(self, query, by_transaction).await
-    }
-
-    async fn list_transactions(
-        &self,
-        query: &TransactionQuery,
-        sort: TransactionSort,
-        limit: u64,
-        offset: u64,
-    ) -> StoreResult<Vec<StoredTransaction>> {
-        list_transactions(self, query, sort, limit, offset).await
-    }
-
-    async fn transaction_series(
-        &self,
-        query: &TransactionQuery,
-        interval_secs: u64,
-    ) -> StoreResult<Vec<(UnixTime, TransactionAggregate)>> {
-        transaction_series(self, query, interval_secs).await
-    }
-
-    async fn duration_histogram(
-        &self,
-        query: &TransactionQuery,
-        buckets: u32,
-    ) -> StoreResult<Vec<(f64, f64, u64)>> {
-        duration_histogram(self, query, buckets).await
-    }
-
-    async fn span_aggregates(
-        &self,
-        query: &TransactionQuery,
-        by_group: bool,
-        op_prefix: Option<&str>,
-        limit: u64,
-    ) -> StoreResult<Vec<SpanAggregate>> {
-        span_aggregates(self, query, by_group, op_prefix, limit).await
+        let trace_id = trace_id.to_owned();
+        self.read(move |conn| {
+            let transactions = records(
+                conn,
+                &format!(
+                    "SELECT {TRANSACTION_COLUMNS} FROM transactions t
+                     JOIN projects p ON p.id = t.project_id
+                     WHERE t.trace_id = ?1 AND p.organization_id = ?2
+                     ORDER BY t.start_ts LIMIT ?3"
+                ),
+                params![trace_id, organization_id, MAX_TRACE_ROWS],
+                "reading a trace's transactions",
+            )?;
+            let spans = records(
+                conn,
+                &format!(
+                    "SELECT {SPAN_COLUMNS}, {SPAN_GROUP} FROM spans s
+                     JOIN projects p ON p.id = s.project_id
+                     LEFT JOIN span_groups g
+                         ON g.project_id = s.project_id AND g.group_hash = s.group_hash
+                     WHERE s.trace_id = ?1 AND p.organization_id = ?2
+                     ORDER BY s.start_ts, s.id LIMIT ?3"
+                ),
+                params![trace_id, organization_id, MAX_TRACE_ROWS],
+                "reading a trace's spans",
+            )?;
+            let events = events::of_trace(conn, organization_id, &trace_id)?;
+            Ok(transaction_reads::trace(transactions, spans, events))
+        })
+        .await
     }
 
     async fn performance_settings(&self, project_id: i64) -> StoreResult<PerformanceSettings> {
-        performance_settings(self, project_id).await
+        let settings: Option<PerformanceSettings> = self
+            .read(move |conn| {
+                record_opt(
+                    conn,
+                    &select_sql(Dialect::Sqlite),
+                    [project_id],
+                    "reading performance settings",
+                )
+            })
+            .await?;
+        Ok(settings.unwrap_or_default())
     }
 
     async fn set_performance_settings(
@@ -113,6 +149,34 @@ impl Traces for SqliteStore {
         project_id: i64,
         settings: &PerformanceSettings,
     ) -> StoreResult<()> {
-        set_performance_settings(self, project_id, settings).await
+        let s = *settings;
+        let valid = [
+            s.apdex_threshold_ms,
+            s.n_plus_one_min_total_ms,
+            s.slow_db_query_ms,
+        ]
+        .iter()
+        .all(|v| v.is_finite() && *v > 0.0)
+            && s.n_plus_one_min_count > 0;
+        if !valid {
+            return Err(StoreError::Invalid(
+                "performance thresholds must be positive numbers".into(),
+            ));
+        }
+        self.write(move |conn| {
+            conn.prepare_cached(&upsert_sql(Dialect::Sqlite))
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        project_id,
+                        s.apdex_threshold_ms,
+                        s.n_plus_one_min_count,
+                        s.n_plus_one_min_total_ms,
+                        s.slow_db_query_ms
+                    ])
+                })
+                .db("saving performance settings")?;
+            Ok(())
+        })
+        .await
     }
 }

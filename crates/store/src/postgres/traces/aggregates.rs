@@ -11,7 +11,7 @@ use tokio_postgres::Row;
 
 use super::super::sql::{self, get};
 use super::super::PgStore;
-use super::{reads, span_aggregates};
+use super::{span_aggregates, TRANSACTION_COLUMNS};
 use crate::query::trace_queries::{
     plan_of, GroupNames, RunReads, SpanReads, SpanTotalsByGroup, SummaryReads,
 };
@@ -146,7 +146,13 @@ impl RunReads for PgStore {
     }
 
     async fn read_transactions(&self, page: Statement) -> StoreResult<Vec<StoredTransaction>> {
-        reads::transactions(&self.client().await?, &page).await
+        sql::records(
+            &self.client().await?,
+            &page.sql,
+            &page.postgres_params(),
+            "listing transactions",
+        )
+        .await
     }
 
     async fn read_span_totals(&self, reads: SpanReads) -> StoreResult<SpanTotalsByGroup> {
@@ -157,6 +163,11 @@ impl RunReads for PgStore {
         span_aggregates::group_names(&self.client().await?, &groups).await
     }
 
-    const DIALECT: Dialect = Dialect::Postgres;
-    const TRANSACTION_COLUMNS: &'static str = reads::TRANSACTION_COLUMNS;
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn transaction_columns(&self) -> &'static str {
+        TRANSACTION_COLUMNS
+    }
 }

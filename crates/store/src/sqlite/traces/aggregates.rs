@@ -9,7 +9,7 @@ use rusqlite::{params_from_iter, Connection, Row};
 
 use super::super::error::DbContext;
 use super::super::SqliteStore;
-use super::{reads, span_aggregates};
+use super::{span_aggregates, TRANSACTION_COLUMNS};
 use crate::query::trace_queries::{
     plan_of, GroupNames, RunReads, SpanReads, SpanTotalsByGroup, SummaryReads,
 };
@@ -17,6 +17,7 @@ use crate::query::transaction_reads::{
     add_durations, duration_read, summary_read, thresholds_sql, RangeSummaries, Summaries,
 };
 use crate::query::{Cells, Dialect, Statement};
+use crate::sqlite::statements::records;
 use crate::{StoreResult, StoredTransaction, TransactionQuery};
 
 impl Cells for Row<'_> {
@@ -104,8 +105,15 @@ impl RunReads for SqliteStore {
     }
 
     async fn read_transactions(&self, page: Statement) -> StoreResult<Vec<StoredTransaction>> {
-        self.read(move |conn| reads::transactions(conn, &page))
-            .await
+        self.read(move |conn| {
+            records(
+                conn,
+                &page.sql,
+                params_from_iter(page.params.iter()),
+                "listing transactions",
+            )
+        })
+        .await
     }
 
     async fn read_span_totals(&self, reads: SpanReads) -> StoreResult<SpanTotalsByGroup> {
@@ -118,6 +126,11 @@ impl RunReads for SqliteStore {
             .await
     }
 
-    const DIALECT: Dialect = Dialect::Sqlite;
-    const TRANSACTION_COLUMNS: &'static str = reads::TRANSACTION_COLUMNS;
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn transaction_columns(&self) -> &'static str {
+        TRANSACTION_COLUMNS
+    }
 }
