@@ -28,31 +28,26 @@ pub(crate) struct BagSize {
     pub max_bytes: usize,
 }
 
+impl BagSize {
+    /// A budget of `max_depth` levels and about `max_bytes` serialized bytes.
+    const fn new(max_depth: usize, max_bytes: usize) -> BagSize {
+        BagSize {
+            max_depth,
+            max_bytes,
+        }
+    }
+}
+
 /// `query_string`.
-pub(crate) const SMALL: BagSize = BagSize {
-    max_depth: 3,
-    max_bytes: 1024,
-};
+pub(crate) const SMALL: BagSize = BagSize::new(3, 1024);
 /// Frame `vars`, `logentry.params`, cookies, breadcrumb `data`, `user.data`.
-pub(crate) const MEDIUM: BagSize = BagSize {
-    max_depth: 5,
-    max_bytes: 2048,
-};
+pub(crate) const MEDIUM: BagSize = BagSize::new(5, 2048);
 /// Request `data`, `headers`, `env`; `modules`.
-pub(crate) const LARGE: BagSize = BagSize {
-    max_depth: 7,
-    max_bytes: 8192,
-};
+pub(crate) const LARGE: BagSize = BagSize::new(7, 8192);
 /// One value of `extra`.
-pub(crate) const EXTRA_VALUE: BagSize = BagSize {
-    max_depth: 7,
-    max_bytes: 16_384,
-};
+pub(crate) const EXTRA_VALUE: BagSize = BagSize::new(7, 16_384);
 /// All of `extra`.
-pub(crate) const EXTRA_TOTAL: BagSize = BagSize {
-    max_depth: 7,
-    max_bytes: 262_144,
-};
+pub(crate) const EXTRA_TOTAL: BagSize = BagSize::new(7, 262_144);
 
 /// Drops a value without recursion. `serde_json::Value`'s own `Drop` recurses once per level,
 /// which overflows the stack for a value nested tens of thousands of levels deep.
