@@ -36,12 +36,17 @@ pub(super) fn render_email(ctx: &AlertContext) -> Value {
         ("First seen", human_time(issue.first_seen)),
     ];
 
-    let text = render_text(ctx, headline, &title, &facts, &frames);
-    let html = render_html(ctx, headline, &title, &facts, &frames);
+    let body = EmailBody {
+        ctx,
+        headline,
+        title: &title,
+        facts: &facts,
+        frames: &frames,
+    };
     json!({
         "subject": subject,
-        "text": text,
-        "html": html,
+        "text": body.text(),
+        "html": body.html(),
         "title": issue.title,
         "culprit": issue.culprit,
         "permalink": ctx.permalink,
@@ -56,79 +61,80 @@ pub(super) fn render_email(ctx: &AlertContext) -> Value {
     })
 }
 
-fn render_text(
-    ctx: &AlertContext,
-    headline: &str,
-    title: &str,
-    facts: &[(&str, String)],
-    frames: &[FrameLine],
-) -> String {
-    let mut text = format!("{headline}\n\n{title}\n\n");
-    for (label, value) in facts {
-        text.push_str(&format!("{:<12} {value}\n", format!("{label}:")));
-    }
-    if !frames.is_empty() {
-        text.push_str("\nStack trace (most recent call first):\n");
-        for frame in frames {
-            text.push_str(&format!("  {}\n", frame.location));
-            if let Some(context) = &frame.context {
-                text.push_str(&format!("      {context}\n"));
-            }
-        }
-    }
-    text.push_str(&format!("\nView the issue: {}\n", ctx.permalink));
-    text.push_str(&format!(
-        "\n--\nSent by the alert rule \"{}\" of project {}/{}.\n",
-        ctx.rule.name, ctx.organization.slug, ctx.project.slug
-    ));
-    text
+/// What both parts of the email show, in the same order.
+struct EmailBody<'a> {
+    ctx: &'a AlertContext<'a>,
+    headline: &'a str,
+    title: &'a str,
+    facts: &'a [(&'a str, String)],
+    frames: &'a [FrameLine],
 }
 
-fn render_html(
-    ctx: &AlertContext,
-    headline: &str,
-    title: &str,
-    facts: &[(&str, String)],
-    frames: &[FrameLine],
-) -> String {
-    let link = escape_html(ctx.permalink);
-    let mut html = String::from(
-        "<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif;color:#1d1127\">\n",
-    );
-    html.push_str(&format!(
-        "<p style=\"color:#6c5fc7\">{}</p>\n<h2><a href=\"{link}\">{}</a></h2>\n",
-        escape_html(headline),
-        escape_html(title)
-    ));
-    html.push_str("<table cellpadding=\"4\">\n");
-    for (label, value) in facts {
-        html.push_str(&format!(
-            "<tr><th align=\"left\">{}</th><td>{}</td></tr>\n",
-            escape_html(label),
-            escape_html(value)
-        ));
-    }
-    html.push_str("</table>\n");
-    if !frames.is_empty() {
-        html.push_str("<h3>Stack trace (most recent call first)</h3>\n<pre>");
-        for frame in frames {
-            html.push_str(&escape_html(&frame.location));
-            html.push('\n');
-            if let Some(context) = &frame.context {
-                html.push_str(&format!("    {}\n", escape_html(context)));
+impl EmailBody<'_> {
+    /// The plain-text part.
+    fn text(&self) -> String {
+        let mut text = format!("{}\n\n{}\n\n", self.headline, self.title);
+        for (label, value) in self.facts {
+            text.push_str(&format!("{:<12} {value}\n", format!("{label}:")));
+        }
+        if !self.frames.is_empty() {
+            text.push_str("\nStack trace (most recent call first):\n");
+            for frame in self.frames {
+                text.push_str(&format!("  {}\n", frame.location));
+                if let Some(context) = &frame.context {
+                    text.push_str(&format!("      {context}\n"));
+                }
             }
         }
-        html.push_str("</pre>\n");
+        text.push_str(&format!("\nView the issue: {}\n", self.ctx.permalink));
+        text.push_str(&format!(
+            "\n--\nSent by the alert rule \"{}\" of project {}/{}.\n",
+            self.ctx.rule.name, self.ctx.organization.slug, self.ctx.project.slug
+        ));
+        text
     }
-    html.push_str(&format!(
-        "<p><a href=\"{link}\">View the issue</a>: {link}</p>\n"
-    ));
-    html.push_str(&format!(
-        "<p style=\"color:#80708f;font-size:small\">Sent by the alert rule \"{}\" of project \
+
+    /// The HTML part: the same, escaped.
+    fn html(&self) -> String {
+        let link = escape_html(self.ctx.permalink);
+        let mut html = String::from(
+            "<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif;color:#1d1127\">\n",
+        );
+        html.push_str(&format!(
+            "<p style=\"color:#6c5fc7\">{}</p>\n<h2><a href=\"{link}\">{}</a></h2>\n",
+            escape_html(self.headline),
+            escape_html(self.title)
+        ));
+        html.push_str("<table cellpadding=\"4\">\n");
+        for (label, value) in self.facts {
+            html.push_str(&format!(
+                "<tr><th align=\"left\">{}</th><td>{}</td></tr>\n",
+                escape_html(label),
+                escape_html(value)
+            ));
+        }
+        html.push_str("</table>\n");
+        if !self.frames.is_empty() {
+            html.push_str("<h3>Stack trace (most recent call first)</h3>\n<pre>");
+            for frame in self.frames {
+                html.push_str(&escape_html(&frame.location));
+                html.push('\n');
+                if let Some(context) = &frame.context {
+                    html.push_str(&format!("    {}\n", escape_html(context)));
+                }
+            }
+            html.push_str("</pre>\n");
+        }
+        html.push_str(&format!(
+            "<p><a href=\"{link}\">View the issue</a>: {link}</p>\n"
+        ));
+        html.push_str(&format!(
+            "<p style=\"color:#80708f;font-size:small\">Sent by the alert rule \"{}\" of project \
          {}/{}.</p>\n</body></html>\n",
-        escape_html(&ctx.rule.name),
-        escape_html(&ctx.organization.slug),
-        escape_html(&ctx.project.slug)
-    ));
-    html
+            escape_html(&self.ctx.rule.name),
+            escape_html(&self.ctx.organization.slug),
+            escape_html(&self.ctx.project.slug)
+        ));
+        html
+    }
 }
