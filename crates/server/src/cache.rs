@@ -41,6 +41,20 @@ impl<T: Clone> TtlCache<T> {
         entries.insert(id, (Instant::now(), value));
     }
 
+    /// The kept value of `id`, else the one `load` reads, kept from now on.
+    pub async fn get_or_load<E, F, Fut>(&self, id: i64, load: F) -> Result<T, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        if let Some(value) = self.get(id) {
+            return Ok(value);
+        }
+        let value = load().await?;
+        self.put(id, value.clone());
+        Ok(value)
+    }
+
     pub fn forget(&self, id: i64) {
         self.entries
             .lock()

@@ -223,22 +223,21 @@ mod tests {
         }
     }
 
+    /// Decodes `compressed` as sent with `Content-Encoding: encoding` and checks it reads `plain`.
+    fn assert_decodes(encoding: &str, compressed: Vec<u8>, plain: &[u8]) {
+        let decoded = decode_content(&headers(encoding), Bytes::from(compressed), 100)
+            .unwrap_or_else(|err| panic!("{encoding}: {err}"));
+        assert_eq!(&decoded[..], plain, "{encoding}");
+    }
+
     #[test]
     fn zlib_and_raw_deflate_both_decode() {
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         z.write_all(b"zlib").expect("write");
-        let zlib = Bytes::from(z.finish().expect("finish"));
-        assert_eq!(
-            &decode_content(&headers("deflate"), zlib, 100).expect("zlib")[..],
-            b"zlib"
-        );
+        assert_decodes("deflate", z.finish().expect("finish"), b"zlib");
         let mut d = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         d.write_all(b"raw").expect("write");
-        let raw = Bytes::from(d.finish().expect("finish"));
-        assert_eq!(
-            &decode_content(&headers("deflate"), raw, 100).expect("raw")[..],
-            b"raw"
-        );
+        assert_decodes("deflate", d.finish().expect("finish"), b"raw");
     }
 
     #[test]
@@ -248,15 +247,8 @@ mod tests {
             let mut w = brotli::CompressorWriter::new(&mut br, 4096, 5, 22);
             w.write_all(b"brotli").expect("write");
         }
-        assert_eq!(
-            &decode_content(&headers("br"), Bytes::from(br), 100).expect("br")[..],
-            b"brotli"
-        );
-        let z = zstd::encode_all(&b"zstd"[..], 3).expect("zstd");
-        assert_eq!(
-            &decode_content(&headers("zstd"), Bytes::from(z), 100).expect("zstd")[..],
-            b"zstd"
-        );
+        assert_decodes("br", br, b"brotli");
+        assert_decodes("zstd", zstd::encode_all(&b"zstd"[..], 3).expect("zstd"), b"zstd");
     }
 
     #[test]

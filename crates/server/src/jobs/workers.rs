@@ -128,19 +128,14 @@ async fn thresholds_of(state: &AppState, claimed: &[ClaimedEnvelope]) -> HashMap
     let projects: BTreeSet<i64> = claimed.iter().map(|c| c.envelope.project_id).collect();
     let mut thresholds = HashMap::new();
     for project_id in projects {
-        let settings = match state.performance_settings.get(project_id) {
-            Some(settings) => settings,
-            None => match state.store.performance_settings(project_id).await {
-                Ok(settings) => {
-                    state.performance_settings.put(project_id, settings);
-                    settings
-                }
-                Err(err) => {
-                    tracing::warn!(project_id, %err, "reading performance settings failed; defaults used");
-                    PerformanceSettings::default()
-                }
-            },
-        };
+        let settings = state
+            .performance_settings
+            .get_or_load(project_id, || state.store.performance_settings(project_id))
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(project_id, %err, "reading performance settings failed; defaults used");
+                PerformanceSettings::default()
+            });
         thresholds.insert(
             project_id,
             Thresholds {

@@ -52,16 +52,10 @@ impl Poster {
 
 /// reqwest's error with its causes ("error sending request" alone says little).
 fn describe(err: &reqwest::Error) -> String {
-    let mut text = if err.is_timeout() {
+    let text = if err.is_timeout() {
         format!("timed out after {} s", TIMEOUT.as_secs())
     } else {
         err.to_string()
     };
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    super::with_causes(text, err)
 }

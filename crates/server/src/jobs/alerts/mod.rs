@@ -73,12 +73,11 @@ impl Alerts {
         store: &dyn Store,
         project_id: i64,
     ) -> vigil_store::StoreResult<Arc<Vec<AlertRule>>> {
-        if let Some(rules) = self.rules.get(project_id) {
-            return Ok(rules);
-        }
-        let rules = Arc::new(store.alert_rules(project_id).await?);
-        self.rules.put(project_id, Arc::clone(&rules));
-        Ok(rules)
+        self.rules
+            .get_or_load(project_id, || async {
+                Ok(Arc::new(store.alert_rules(project_id).await?))
+            })
+            .await
     }
 
     /// An organization's members with their roles, cached for a few seconds.
@@ -87,12 +86,11 @@ impl Alerts {
         store: &dyn Store,
         organization_id: i64,
     ) -> vigil_store::StoreResult<Arc<Vec<(User, String)>>> {
-        if let Some(members) = self.members.get(organization_id) {
-            return Ok(members);
-        }
-        let members = Arc::new(store.organization_members(organization_id).await?);
-        self.members.put(organization_id, Arc::clone(&members));
-        Ok(members)
+        self.members
+            .get_or_load(organization_id, || async {
+                Ok(Arc::new(store.organization_members(organization_id).await?))
+            })
+            .await
     }
 
     /// A project and its organization, cached for a few seconds; `None` when either is gone.
@@ -302,6 +300,18 @@ fn outcome_of(
             reason: reason.clone(),
         },
     }
+}
+
+/// A transport error's message followed by its causes: the outer message alone ("error sending
+/// request") rarely says what went wrong.
+fn with_causes(mut text: String, err: &dyn std::error::Error) -> String {
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 async fn run_http_sender(

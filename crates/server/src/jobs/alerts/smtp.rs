@@ -124,14 +124,7 @@ impl Mailer {
 
 /// lettre's error with its causes.
 fn describe(err: &lettre::transport::smtp::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    super::with_causes(err.to_string(), err)
 }
 
 /// `%xx` sequences of a URL's user or password decoded; `None` for invalid UTF-8.
