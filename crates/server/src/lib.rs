@@ -8,7 +8,7 @@
 //!   them all ([`jobs::spawn`]).
 //! - What several of them share sits beside them: [`serialize`] (Sentry's JSON shapes),
 //!   [`query`] (query strings), [`links`] (absolute page addresses), [`time`], [`event_json`],
-//!   [`config`], [`metrics`], [`accounts`], and the [`AppState`] every handler and job holds.
+//!   [`config`], [`metrics`], [`accounts`], [`lookup`], and the [`AppState`] every handler and job holds.
 //!
 //! Everything reads and writes through the [`vigil_store::Store`] trait; event processing is
 //! [`vigil_processing`]'s job and wire formats are [`vigil_protocol`]'s. This crate owns what is
@@ -23,6 +23,7 @@ pub mod health;
 pub mod ingest;
 pub mod jobs;
 pub mod links;
+pub mod lookup;
 pub mod metrics;
 pub mod query;
 pub mod serialize;

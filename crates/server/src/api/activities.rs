@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 use vigil_store::IssueActivity;
 
-use super::auth::Caller;
+use super::access::IssueAccess;
 use super::error::ApiError;
 use crate::serialize::iso;
 use crate::AppState;
@@ -28,10 +28,8 @@ fn activity_body(activity: &IssueActivity, user: Option<&Value>) -> Value {
 /// `GET /api/0/issues/{issue_id}/activities/`: `{"activity": [...]}`, newest first.
 pub async fn issue_activities(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(issue_id): Path<String>,
+    IssueAccess { issue, .. }: IssueAccess,
 ) -> Result<Json<Value>, ApiError> {
-    let (_, _, issue) = caller.issue(&state, &issue_id).await?;
     let activities = state.store.issue_activities(issue.id).await?;
     let mut users: HashMap<i64, Value> = HashMap::new();
     for user_id in activities.iter().filter_map(|a| a.user_id) {

@@ -6,6 +6,7 @@ use vigil_store::{ApiToken, Issue, Organization, Project, User};
 
 use super::error::ApiError;
 use crate::accounts::hash_token;
+use crate::lookup;
 use crate::AppState;
 
 /// An authenticated API caller.
@@ -126,14 +127,7 @@ impl Caller {
         issue_id: &str,
     ) -> Result<(Organization, Project, Issue), ApiError> {
         let id: i64 = issue_id.parse().map_err(|_| ApiError::NotFound)?;
-        let issue = state
-            .store
-            .issue_by_id(id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let project = state
-            .store
-            .project_by_id(issue.project_id)
+        let (project, issue) = lookup::issue_with_project(state, id)
             .await?
             .ok_or(ApiError::NotFound)?;
         let org = self

@@ -5,9 +5,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
 
-use super::auth::Caller;
+use super::access::{IssueAccess, ProjectAccess};
 use super::error::ApiError;
 use super::pagination::Page;
+use crate::lookup;
 use crate::query;
 use crate::serialize::event::summary_fields;
 use crate::serialize::{serialize_event, set_neighbours};
@@ -16,11 +17,9 @@ use crate::AppState;
 /// `GET /api/0/issues/{id}/events/` (`?full=true` for whole bodies), newest first.
 pub async fn list_issue_events(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(issue_id): Path<String>,
+    IssueAccess { issue, .. }: IssueAccess,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let (_, _, issue) = caller.issue(&state, &issue_id).await?;
     let params = query::pairs(raw.as_deref());
     let full = matches!(query::first(&params, "full"), Some("true" | "1"));
     let page = Page::from_params(
@@ -54,23 +53,12 @@ pub async fn list_issue_events(
 /// `GET /api/0/issues/{id}/events/{latest|oldest|recommended|<event_id>}/`.
 pub async fn issue_event(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((issue_id, which)): Path<(String, String)>,
+    IssueAccess { issue, .. }: IssueAccess,
+    Path((_, which)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let (_, project, issue) = caller.issue(&state, &issue_id).await?;
-    let event = match which.as_str() {
-        "latest" | "recommended" => state.store.issue_edge_event(issue.id, true).await?,
-        "oldest" => state.store.issue_edge_event(issue.id, false).await?,
-        id => {
-            let id = vigil_protocol::ids::normalize_uuid(id).ok_or(ApiError::NotFound)?;
-            state
-                .store
-                .event_by_id(project.id, &id)
-                .await?
-                .filter(|e| e.issue_id == Some(issue.id))
-        }
-    };
-    let event = event.ok_or(ApiError::NotFound)?;
+    let event = lookup::issue_event(&state, &issue, &which)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let mut body = serialize_event(&event);
     add_neighbours(&state, issue.id, &event, &mut body).await?;
     Ok(Json(body))
@@ -79,10 +67,9 @@ pub async fn issue_event(
 /// `GET /api/0/projects/{org}/{project}/events/{event_id}/`.
 pub async fn project_event(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, project, event_id)): Path<(String, String, String)>,
+    ProjectAccess { project, .. }: ProjectAccess,
+    Path((_, _, event_id)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let (_, project) = caller.project(&state, &org, &project).await?;
     let id = vigil_protocol::ids::normalize_uuid(&event_id).ok_or(ApiError::NotFound)?;
     let Some(event) = state.store.event_by_id(project.id, &id).await? else {
         // Sentry serves transactions under the same path.

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use vigil_store::search::parse_search;
 use vigil_store::{IssueQuery, IssueSort, IssueStatus, Organization, Project};
 
+use super::access::{IssueAccess, OrgAccess, ProjectAccess};
 use super::auth::Caller;
 use super::error::{json_body, ApiError};
 use super::pagination::Page;
@@ -20,11 +21,9 @@ use crate::AppState;
 /// `GET /api/0/organizations/{org}/issues/`.
 pub async fn list_org_issues(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { org, .. }: OrgAccess,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let org = caller.organization(&state, &org).await?;
     let params = query::pairs(raw.as_deref());
     let mut project_ids = Vec::new();
     for id in query::all(&params, "project") {
@@ -47,11 +46,9 @@ pub async fn list_org_issues(
 /// `GET /api/0/projects/{org}/{project}/issues/`.
 pub async fn list_project_issues(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, project)): Path<(String, String)>,
+    ProjectAccess { org, project, .. }: ProjectAccess,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let (org, project) = caller.project(&state, &org, &project).await?;
     let params = query::pairs(raw.as_deref());
     let path = format!("/api/0/projects/{}/{}/issues/", org.slug, project.slug);
     list_issues(&state, org, vec![project.id], params, &path).await
@@ -181,24 +178,17 @@ fn time_range(params: &[(String, String)]) -> Result<(Option<f64>, Option<f64>),
     Ok((Some(unix_now() - secs), None))
 }
 
-/// `GET /api/0/issues/{id}/`.
+/// `GET /api/0/issues/{id}/`, and `GET /api/0/organizations/{org}/issues/{id}/`.
 pub async fn get_issue(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(issue_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let (org, project, issue) = caller.issue(&state, &issue_id).await?;
-    Ok(Json(serialize_issue(&issue, &project, &org, &state.config)))
-}
-
-/// `GET /api/0/organizations/{org}/issues/{id}/`.
-pub async fn get_org_issue(
-    state: State<AppState>,
-    caller: Caller,
-    Path((org, issue_id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    check_org(&state, &caller, &org, &issue_id).await?;
-    get_issue(state, caller, Path(issue_id)).await
+    IssueAccess {
+        org,
+        project,
+        issue,
+        ..
+    }: IssueAccess,
+) -> Json<Value> {
+    Json(serialize_issue(&issue, &project, &org, &state.config))
 }
 
 async fn check_org(
@@ -354,10 +344,8 @@ pub async fn bulk_update_project_issues(
 /// `GET /api/0/issues/{id}/tags/`: each tag key with its top values.
 pub async fn issue_tags(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(issue_id): Path<String>,
+    IssueAccess { issue, .. }: IssueAccess,
 ) -> Result<Json<Value>, ApiError> {
-    let (_, _, issue) = caller.issue(&state, &issue_id).await?;
     let mut values = state.store.issue_tag_values(issue.id).await?;
     values.retain(|value| !vigil_processing::tags::is_search_only_tag(&value.key));
     let mut keys: Vec<Value> = Vec::new();

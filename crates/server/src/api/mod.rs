@@ -1,6 +1,7 @@
 //! The `/api/0/` web API: a subset of Sentry's, with the same paths and JSON shapes, so that
 //! sentry-cli and scripts written for Sentry work against Vigil.
 
+pub mod access;
 pub mod activities;
 pub mod auth;
 pub mod discover;
@@ -32,7 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/organizations/{org}/issues/", get(issues::list_org_issues))
         .route(
             "/organizations/{org}/issues/{issue_id}/",
-            get(issues::get_org_issue).put(issues::update_org_issue),
+            get(issues::get_issue).put(issues::update_org_issue),
         )
         .route(
             "/organizations/{org}/releases/",

@@ -12,6 +12,7 @@ use vigil_store::{AlertRule, Notification, Project};
 
 use super::auth::Caller;
 use super::error::{json_body, ApiError};
+use crate::lookup;
 use crate::serialize::iso;
 use crate::AppState;
 
@@ -33,12 +34,8 @@ async fn project_rule(
     project: &Project,
     rule_id: &str,
 ) -> Result<AlertRule, ApiError> {
-    let id: i64 = rule_id.parse().map_err(|_| ApiError::NotFound)?;
-    state
-        .store
-        .alert_rule(id)
+    lookup::project_rule(state, project, rule_id)
         .await?
-        .filter(|rule| rule.project_id == project.id)
         .ok_or(ApiError::NotFound)
 }
 

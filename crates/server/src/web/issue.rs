@@ -15,6 +15,7 @@ use super::error::WebError;
 use super::event;
 use super::layout::{count, csrf_field, level_badge, page, redirect_to, time_ago, Shell};
 use super::session::Viewer;
+use crate::lookup;
 use crate::serialize::issue::short_id;
 use crate::serialize::{serialize_event, set_neighbours};
 use crate::time::unix_now;
@@ -45,20 +46,10 @@ pub async fn org_issue(
     org: &Organization,
     id: i64,
 ) -> Result<(Project, Issue), WebError> {
-    let issue = state
-        .store
-        .issue_by_id(id)
+    lookup::issue_with_project(state, id)
         .await?
-        .ok_or(WebError::NotFound)?;
-    let project = state
-        .store
-        .project_by_id(issue.project_id)
-        .await?
-        .ok_or(WebError::NotFound)?;
-    if project.organization_id != org.id {
-        return Err(WebError::NotFound);
-    }
-    Ok((project, issue))
+        .filter(|(project, _)| project.organization_id == org.id)
+        .ok_or(WebError::NotFound)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,18 +69,7 @@ pub async fn detail(
 ) -> Result<Html<String>, WebError> {
     let (org, project, issue) = viewer_issue(&state, &viewer, &org, &id).await?;
     let which = params.event.as_deref().unwrap_or("latest");
-    let stored: Option<StoredEvent> = match which {
-        "latest" | "recommended" => state.store.issue_edge_event(issue.id, true).await?,
-        "oldest" => state.store.issue_edge_event(issue.id, false).await?,
-        id => {
-            let id = vigil_protocol::ids::normalize_uuid(id).ok_or(WebError::NotFound)?;
-            state
-                .store
-                .event_by_id(project.id, &id)
-                .await?
-                .filter(|e| e.issue_id == Some(issue.id))
-        }
-    };
+    let stored: Option<StoredEvent> = lookup::issue_event(&state, &issue, which).await?;
     if params.event.is_some() && stored.is_none() {
         return Err(WebError::NotFound);
     }

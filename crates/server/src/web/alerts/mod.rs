@@ -40,12 +40,8 @@ async fn project_rule(
     project: &Project,
     rule_id: &str,
 ) -> Result<AlertRule, WebError> {
-    let id: i64 = rule_id.parse().map_err(|_| WebError::NotFound)?;
-    state
-        .store
-        .alert_rule(id)
+    crate::lookup::project_rule(state, project, rule_id)
         .await?
-        .filter(|rule| rule.project_id == project.id)
         .ok_or(WebError::NotFound)
 }
 
