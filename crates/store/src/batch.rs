@@ -220,6 +220,8 @@ pub(crate) struct Uncount {
 
 /// An expired event, as much of it as its counts need (read back from its row).
 pub(crate) struct Expired {
+    /// The event's row id.
+    pub(crate) id: i64,
     pub(crate) issue_id: Option<i64>,
     pub(crate) timestamp: f64,
     pub(crate) user_tag: Option<String>,
@@ -229,8 +231,17 @@ pub(crate) struct Expired {
 }
 
 impl Uncount {
+    /// What the expired events counted.
+    pub(crate) fn of(expired: &[Expired]) -> Uncount {
+        let mut uncount = Uncount::default();
+        for event in expired {
+            uncount.add(event);
+        }
+        uncount
+    }
+
     /// Counts what one expired event added, with the same rules as [`Tally::add`].
-    pub(crate) fn add(&mut self, event: &Expired) {
+    fn add(&mut self, event: &Expired) {
         let Some(issue_id) = event.issue_id else {
             return;
         };

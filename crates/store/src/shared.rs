@@ -1,8 +1,70 @@
-//! What both backends decide before any SQL runs, written once: the columns release and
-//! deploy rows are read by, a user's e-mail key, the organization roles a membership may have,
+//! What both backends decide before any SQL runs, written once: the columns event, issue,
+//! release and deploy rows are read by (and the undecoded event row they are read into), a user's e-mail key, the organization roles a membership may have,
 //! and the pattern a release search matches. Each backend only binds and executes them its own way.
 
-use crate::{StoreError, StoreResult};
+use crate::{IssueStatus, StoreError, StoreResult, StoredEvent};
+
+/// The columns an event row is read by, in its reader's order ([`crate::rows`]' `EventRow`).
+pub(crate) const EVENT_COLUMNS: &str =
+    "project_id, event_id, issue_id, event_type, timestamp, received, level, platform, title, \
+     culprit, environment, release, transaction_name, user_tag, tags, data, size, reference_id";
+
+/// An event row as read by [`EVENT_COLUMNS`] (its reader is in [`crate::rows`]), before its
+/// tags and data are decoded: decoding wants the reference event the data was compressed
+/// against, which both backends read for many rows at once.
+pub(crate) struct EventRow {
+    pub(crate) event: StoredEvent,
+    pub(crate) tags_json: String,
+    pub(crate) data_zstd: Vec<u8>,
+    pub(crate) reference_id: Option<i64>,
+}
+
+/// The order of an issue's events: newest first (as `issue_events` lists them) or oldest
+/// first; ties on the timestamp go by receipt, then by storage order.
+pub(crate) fn event_order(newest_first: bool) -> &'static str {
+    if newest_first {
+        "timestamp DESC, received DESC, id DESC"
+    } else {
+        "timestamp ASC, received ASC, id ASC"
+    }
+}
+
+/// The columns an issue row is read by, of `issues` aliased `i`, in its reader's order.
+pub(crate) const ISSUE_COLUMNS: &str =
+    "i.id, i.project_id, i.short_id, i.status, i.substatus, i.level, i.event_type, i.title, \
+     i.culprit, i.metadata, i.platform, i.first_seen, i.last_seen, i.times_seen, i.user_count, \
+     i.first_release, i.is_unhandled, i.resolved_at";
+
+/// The substatus that goes with a status set by hand, as Sentry sets them: resolving clears
+/// it, ignoring without a condition is `archived_forever`, reopening makes it `ongoing`.
+pub(crate) fn substatus_for(status: IssueStatus) -> &'static str {
+    match status {
+        IssueStatus::Resolved => "",
+        IssueStatus::Ignored => "archived_forever",
+        IssueStatus::Unresolved => "ongoing",
+    }
+}
+
+/// The columns an issue's tag value row is read by, in its reader's order.
+pub(crate) const TAG_VALUE_COLUMNS: &str = "key, value, times_seen, first_seen, last_seen";
+
+/// The columns of an event row retention reads back to uncount it, in its reader's order.
+pub(crate) const EXPIRED_COLUMNS: &str =
+    "id, issue_id, timestamp, user_tag, environment, release, tags";
+
+/// The tables whose rows belong to one issue (by `issue_id`) and are deleted with it, besides
+/// its grouping hashes, which retention reads as it deletes them: its counters, its users, and
+/// the alerts about it (what fired, what was or was to be sent, its activity).
+pub(crate) const ISSUE_ROW_TABLES: [&str; 8] = [
+    "issue_users",
+    "issue_tag_values",
+    "issue_hourly",
+    "issue_minutely",
+    "notifications",
+    "alert_firings",
+    "rule_issue_state",
+    "issue_activities",
+];
 
 /// The columns a release row is read by, in its readers' order.
 pub(crate) const RELEASE_COLUMNS: &str = "id, organization_id, version, reference, url, \

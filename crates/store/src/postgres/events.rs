@@ -6,55 +6,19 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::references;
-use super::sql::{self, get, sql_int};
 use std::sync::Arc;
 
+use super::references;
+use super::sql::{self, sql_int};
 use super::PgStore;
-use crate::payload::{self, Decoder, Encoder, Reference};
+use crate::payload::{self, Encoder, Reference};
+use crate::rows::Record;
+use crate::shared::{event_order, EventRow};
 use crate::{Events, NewEvent, RawItem, SavedEvent, UnixTime};
 use crate::{StoreError, StoreResult, StoredEvent};
 
-pub(super) const COLUMNS: &str =
-    "project_id, event_id, issue_id, event_type, timestamp, received, level, platform, title, \
-     culprit, environment, release, transaction_name, user_tag, tags, data, size, reference_id";
-
-/// An event row as stored, before its tags and data are decoded.
-struct EventRow {
-    event: StoredEvent,
-    tags_json: String,
-    data_zstd: Vec<u8>,
-    reference_id: Option<i64>,
-}
-
-impl EventRow {
-    fn read(row: &Row) -> StoreResult<EventRow> {
-        Ok(EventRow {
-            event: StoredEvent {
-                project_id: get(row, 0)?,
-                event_id: get(row, 1)?,
-                issue_id: get(row, 2)?,
-                event_type: get(row, 3)?,
-                timestamp: get(row, 4)?,
-                received: get(row, 5)?,
-                level: get(row, 6)?,
-                platform: get(row, 7)?,
-                title: get(row, 8)?,
-                culprit: get(row, 9)?,
-                environment: get(row, 10)?,
-                release: get(row, 11)?,
-                transaction: get(row, 12)?,
-                user_tag: get(row, 13)?,
-                tags: Vec::new(),
-                data: serde_json::Value::Null,
-                size: get(row, 16)?,
-            },
-            tags_json: get(row, 14)?,
-            data_zstd: get(row, 15)?,
-            reference_id: get(row, 17)?,
-        })
-    }
-}
+/// What other domains' reads of event rows select (a trace's errors).
+pub(super) use crate::shared::EVENT_COLUMNS as COLUMNS;
 
 /// Reads the references the rows need (one statement), then decompresses and parses the rows
 /// on the blocking pool: an event can be megabytes.
@@ -69,88 +33,10 @@ pub(super) async fn decode<C: GenericClient>(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let mut reference_ids: Vec<i64> = rows.iter().filter_map(|row| row.reference_id).collect();
-    reference_ids.sort_unstable();
-    reference_ids.dedup();
-    let references = references::by_ids(client, &reference_ids).await?;
-    tokio::task::spawn_blocking(move || {
-        let mut decoder = Decoder::new()?;
-        rows.into_iter()
-            .map(|row| {
-                let reference = match row.reference_id {
-                    None => None,
-                    Some(id) => {
-                        let json = references.get(&id).ok_or_else(|| {
-                            StoreError::Database(format!(
-                                "event {}: its reference event {id} is missing",
-                                row.event.event_id
-                            ))
-                        })?;
-                        Some((id, &json[..]))
-                    }
-                };
-                decoder.decode(row.event, &row.tags_json, &row.data_zstd, reference)
-            })
-            .collect()
-    })
-    .await
-    .map_err(|e| StoreError::Database(format!("decoding events failed: {e}")))?
-}
-
-/// Events of an issue, newest first.
-pub(crate) async fn of_issue<C: GenericClient>(
-    client: &C,
-    issue_id: i64,
-    offset: u64,
-    limit: u64,
-) -> StoreResult<Vec<StoredEvent>> {
-    let rows = sql::query(
-        client,
-        &format!(
-            "SELECT {COLUMNS} FROM events WHERE issue_id = $1
-             ORDER BY timestamp DESC, received DESC, id DESC LIMIT $2 OFFSET $3"
-        ),
-        &[&issue_id, &sql_int(limit), &sql_int(offset)],
-        "listing an issue's events",
-    )
-    .await?;
-    decode(client, rows).await
-}
-
-/// The newest or the oldest event of an issue.
-pub(crate) async fn edge_of_issue<C: GenericClient>(
-    client: &C,
-    issue_id: i64,
-    latest: bool,
-) -> StoreResult<Option<StoredEvent>> {
-    let sql = if latest {
-        format!(
-            "SELECT {COLUMNS} FROM events WHERE issue_id = $1
-             ORDER BY timestamp DESC, received DESC, id DESC LIMIT 1"
-        )
-    } else {
-        format!(
-            "SELECT {COLUMNS} FROM events WHERE issue_id = $1
-             ORDER BY timestamp ASC, received ASC, id ASC LIMIT 1"
-        )
-    };
-    let rows = sql::query(client, &sql, &[&issue_id], "reading an issue's event").await?;
-    Ok(decode(client, rows).await?.pop())
-}
-
-pub(crate) async fn by_id<C: GenericClient>(
-    client: &C,
-    project_id: i64,
-    event_id: &str,
-) -> StoreResult<Option<StoredEvent>> {
-    let rows = sql::query(
-        client,
-        &format!("SELECT {COLUMNS} FROM events WHERE project_id = $1 AND event_id = $2"),
-        &[&project_id, &event_id],
-        "reading an event",
-    )
-    .await?;
-    Ok(decode(client, rows).await?.pop())
+    let references = references::by_ids(client, &EventRow::reference_ids(&rows)).await?;
+    tokio::task::spawn_blocking(move || EventRow::decode_all(rows, &references))
+        .await
+        .map_err(|e| StoreError::Database(format!("decoding events failed: {e}")))?
 }
 
 #[async_trait]
@@ -218,7 +104,15 @@ impl Events for PgStore {
         project_id: i64,
         event_id: &str,
     ) -> StoreResult<Option<StoredEvent>> {
-        by_id(&self.client().await?, project_id, event_id).await
+        let client = self.client().await?;
+        let rows = sql::query(
+            &client,
+            &format!("SELECT {COLUMNS} FROM events WHERE project_id = $1 AND event_id = $2"),
+            &[&project_id, &event_id],
+            "reading an event",
+        )
+        .await?;
+        Ok(decode(&client, rows).await?.pop())
     }
 
     async fn issue_events(
@@ -227,7 +121,19 @@ impl Events for PgStore {
         offset: u64,
         limit: u64,
     ) -> StoreResult<Vec<StoredEvent>> {
-        of_issue(&self.client().await?, issue_id, offset, limit).await
+        let client = self.client().await?;
+        let rows = sql::query(
+            &client,
+            &format!(
+                "SELECT {COLUMNS} FROM events WHERE issue_id = $1
+                 ORDER BY {} LIMIT $2 OFFSET $3",
+                event_order(true)
+            ),
+            &[&issue_id, &sql_int(limit), &sql_int(offset)],
+            "listing an issue's events",
+        )
+        .await?;
+        decode(&client, rows).await
     }
 
     async fn issue_edge_event(
@@ -235,7 +141,18 @@ impl Events for PgStore {
         issue_id: i64,
         latest: bool,
     ) -> StoreResult<Option<StoredEvent>> {
-        edge_of_issue(&self.client().await?, issue_id, latest).await
+        let client = self.client().await?;
+        let rows = sql::query(
+            &client,
+            &format!(
+                "SELECT {COLUMNS} FROM events WHERE issue_id = $1 ORDER BY {} LIMIT 1",
+                event_order(latest)
+            ),
+            &[&issue_id],
+            "reading an issue's event",
+        )
+        .await?;
+        Ok(decode(&client, rows).await?.pop())
     }
 
     async fn issue_event_neighbours(

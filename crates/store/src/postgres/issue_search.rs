@@ -3,36 +3,24 @@
 //! text whatever the lists' lengths), prepared once per connection.
 
 use async_trait::async_trait;
-use deadpool_postgres::GenericClient;
 
-use super::issues::{self, COLUMNS};
 use super::sql;
 use super::PgStore;
 use crate::query::{issue_search, Dialect};
+use crate::shared::ISSUE_COLUMNS;
 use crate::IssueSearch;
 use crate::{Issue, IssueQuery, StoreResult};
-
-/// Runs the search.
-pub(crate) async fn search<C: GenericClient>(
-    client: &C,
-    query: &IssueQuery,
-) -> StoreResult<Vec<Issue>> {
-    let compiled = issue_search::compile(Dialect::Postgres, COLUMNS, query);
-    sql::query(
-        client,
-        &compiled.sql,
-        &compiled.postgres_params(),
-        "searching issues",
-    )
-    .await?
-    .iter()
-    .map(issues::from_row)
-    .collect()
-}
 
 #[async_trait]
 impl IssueSearch for PgStore {
     async fn search_issues(&self, query: &IssueQuery) -> StoreResult<Vec<Issue>> {
-        search(&self.client().await?, query).await
+        let compiled = issue_search::compile(Dialect::Postgres, ISSUE_COLUMNS, query);
+        sql::records(
+            &self.client().await?,
+            &compiled.sql,
+            &compiled.postgres_params(),
+            "searching issues",
+        )
+        .await
     }
 }

@@ -1,37 +1,12 @@
 //! Periodic background jobs, claimed in the database so that each run happens on one node.
 
-use async_trait::async_trait;
-use deadpool_postgres::GenericClient;
-
 use super::error::DbContext;
 use super::now;
 use super::sql;
 use super::PgStore;
 use crate::StoreResult;
 use crate::{Maintenance, RetentionPass, UnixTime};
-
-/// Claims the run of `name` that is due at `now` (seconds): moves the job's next run
-/// `interval_secs` ahead and returns `true`, or `false` when the job is not due yet (or another
-/// node claimed this run first: the row lock makes the second update see the moved `next_run`).
-pub(crate) async fn claim<C: GenericClient>(
-    client: &C,
-    name: &str,
-    now: f64,
-    interval_secs: f64,
-) -> StoreResult<bool> {
-    let claimed = sql::query_opt(
-        client,
-        "INSERT INTO jobs (name, next_run)
-         VALUES ($1, $2::DOUBLE PRECISION + $3::DOUBLE PRECISION)
-         ON CONFLICT (name) DO UPDATE SET next_run = excluded.next_run
-         WHERE jobs.next_run <= $2::DOUBLE PRECISION
-         RETURNING name",
-        &[&name, &now, &interval_secs],
-        "claiming a background job",
-    )
-    .await?;
-    Ok(claimed.is_some())
-}
+use async_trait::async_trait;
 
 #[async_trait]
 impl Maintenance for PgStore {
@@ -41,8 +16,23 @@ impl Maintenance for PgStore {
         Ok(())
     }
 
+    /// Claims the run of `name` that is due now: moves the job's next run `interval_secs`
+    /// ahead and returns `true`, or `false` when the job is not due yet (or another node
+    /// claimed this run first: the row lock makes the second update see the moved
+    /// `next_run`).
     async fn claim_job(&self, name: &str, interval_secs: f64) -> StoreResult<bool> {
-        claim(&self.client().await?, name, now(), interval_secs).await
+        let claimed = sql::query_opt(
+            &self.client().await?,
+            "INSERT INTO jobs (name, next_run)
+             VALUES ($1, $2::DOUBLE PRECISION + $3::DOUBLE PRECISION)
+             ON CONFLICT (name) DO UPDATE SET next_run = excluded.next_run
+             WHERE jobs.next_run <= $2::DOUBLE PRECISION
+             RETURNING name",
+            &[&name, &now(), &interval_secs],
+            "claiming a background job",
+        )
+        .await?;
+        Ok(claimed.is_some())
     }
 
     async fn delete_expired(&self, before: UnixTime, limit: u64) -> StoreResult<RetentionPass> {

@@ -1,7 +1,7 @@
 //! Releases and deploys: those `sentry-cli` creates, and those events name.
 
 use async_trait::async_trait;
-use deadpool_postgres::{Client, GenericClient, Transaction};
+use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::types::ToSql;
 
 use super::error::DbContext;
@@ -9,82 +9,31 @@ use super::now;
 use super::sql::{self, get, sql_int, Pipeline};
 use super::PgStore;
 use crate::batch::ReleaseTally;
-use crate::rows::Record;
 use crate::shared::{substring_pattern, DEPLOY_COLUMNS, RELEASE_COLUMNS};
 use crate::Releases;
 use crate::{Deploy, NewDeploy, Release, ReleaseFields, StoreResult};
 
-/// Creates or updates a release and links it to projects, in one transaction. One upsert
-/// statement rather than a read and an insert, so two nodes creating the same release at once
-/// make one (`xmax = 0` tells a row this statement inserted from one it updated).
-pub(crate) async fn upsert(
-    client: &mut Client,
-    organization_id: i64,
-    version: &str,
-    project_ids: &[i64],
-    fields: &ReleaseFields,
-) -> StoreResult<(Release, bool)> {
-    let tx = client.transaction().await.db("saving a release")?;
-    let row = sql::query_one(
-        &tx,
-        "INSERT INTO releases (organization_id, version, reference, url, date_created,
-             date_started, date_released)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (organization_id, version) DO UPDATE SET
-             reference = coalesce(excluded.reference, releases.reference),
-             url = coalesce(excluded.url, releases.url),
-             date_started = coalesce(excluded.date_started, releases.date_started),
-             date_released = coalesce(excluded.date_released, releases.date_released)
-         RETURNING id, xmax = 0",
-        &[
-            &organization_id,
-            &version,
-            &fields.reference,
-            &fields.url,
-            &now(),
-            &fields.date_started,
-            &fields.date_released,
-        ],
-        &format!("release `{version}`"),
-    )
-    .await?;
-    let (release_id, created): (i64, bool) = (get(&row, 0)?, get(&row, 1)?);
-    sql::execute(
-        &tx,
-        "INSERT INTO release_projects (release_id, project_id)
-         SELECT $1, p FROM UNNEST($2::BIGINT[]) AS p ORDER BY p
-         ON CONFLICT (release_id, project_id) DO NOTHING",
-        &[&release_id, &project_ids],
-        "adding a project to a release",
-    )
-    .await?;
-    let release = load(&tx, release_id).await?;
-    tx.commit().await.db("saving a release")?;
-    Ok((release, created))
-}
-
 /// One release with its projects and deploys filled in.
 async fn load(tx: &Transaction<'_>, release_id: i64) -> StoreResult<Release> {
-    let row = sql::query_one(
+    let release = sql::record(
         tx,
         &format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE id = $1"),
         &[&release_id],
         "reading a release",
     )
     .await?;
-    let mut release = Release::read(&row)?;
-    complete(tx, &mut release).await?;
-    Ok(release)
+    complete(tx, release).await
 }
 
-async fn complete<C: GenericClient>(client: &C, release: &mut Release) -> StoreResult<()> {
+/// The release with its projects and deploys filled in.
+async fn complete<C: GenericClient>(client: &C, mut release: Release) -> StoreResult<Release> {
     let id = release.id;
     let params: [&(dyn ToSql + Sync); 1] = [&id];
     let last_deploy_sql = format!(
         "SELECT {DEPLOY_COLUMNS} FROM deploys WHERE release_id = $1
          ORDER BY date_finished DESC, id DESC LIMIT 1"
     );
-    let projects = sql::query(
+    let projects = sql::records(
         client,
         "SELECT project_id, new_groups FROM release_projects WHERE release_id = $1
          ORDER BY project_id",
@@ -97,141 +46,14 @@ async fn complete<C: GenericClient>(client: &C, release: &mut Release) -> StoreR
         &params,
         "counting deploys",
     );
-    let last = sql::query_opt(client, &last_deploy_sql, &params, "reading the last deploy");
+    let last = sql::record_opt(client, &last_deploy_sql, &params, "reading the last deploy");
     // Pipelined: three statements, one round trip.
     let (projects, deploys, last) = futures_util::try_join!(projects, deploys, last)?;
-    release.projects = projects
-        .iter()
-        .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
-        .collect::<StoreResult<_>>()?;
+    release.projects = projects;
     release.new_groups = release.projects.iter().map(|(_, n)| n).sum();
     release.deploy_count = get(&deploys, 0)?;
-    release.last_deploy = last.as_ref().map(Deploy::read).transpose()?;
-    Ok(())
-}
-
-pub(crate) async fn by_version<C: GenericClient>(
-    client: &C,
-    organization_id: i64,
-    version: &str,
-) -> StoreResult<Option<Release>> {
-    let row = sql::query_opt(
-        client,
-        &format!(
-            "SELECT {RELEASE_COLUMNS} FROM releases WHERE organization_id = $1 AND version = $2"
-        ),
-        &[&organization_id, &version],
-        "reading a release",
-    )
-    .await?;
-    match row {
-        Some(row) => {
-            let mut release = Release::read(&row)?;
-            complete(client, &mut release).await?;
-            Ok(Some(release))
-        }
-        None => Ok(None),
-    }
-}
-
-/// `query` matches a substring of the version, case-insensitively (`ILIKE`; SQLite's `LIKE`
-/// folds ASCII letters the same way).
-pub(crate) async fn list<C: GenericClient>(
-    client: &C,
-    organization_id: i64,
-    project_id: Option<i64>,
-    query: Option<&str>,
-    offset: u64,
-    limit: u64,
-) -> StoreResult<Vec<Release>> {
-    let pattern = substring_pattern(query);
-    let rows = sql::query(
-        client,
-        &format!(
-            "SELECT {RELEASE_COLUMNS} FROM releases r
-             WHERE organization_id = $1
-               AND ($2::BIGINT IS NULL OR EXISTS (SELECT 1 FROM release_projects rp
-                                          WHERE rp.release_id = r.id AND rp.project_id = $2))
-               AND ($3::TEXT IS NULL OR version ILIKE $3 ESCAPE '\\')
-             ORDER BY date_created DESC, id DESC LIMIT $4 OFFSET $5"
-        ),
-        &[
-            &organization_id,
-            &project_id,
-            &pattern,
-            &sql_int(limit),
-            &sql_int(offset),
-        ],
-        "listing releases",
-    )
-    .await?;
-    let mut releases = rows
-        .iter()
-        .map(Release::read)
-        .collect::<StoreResult<Vec<_>>>()?;
-    for release in &mut releases {
-        complete(client, release).await?;
-    }
-    Ok(releases)
-}
-
-pub(crate) async fn delete<C: GenericClient>(
-    client: &C,
-    organization_id: i64,
-    version: &str,
-) -> StoreResult<bool> {
-    let changed = sql::execute(
-        client,
-        "DELETE FROM releases WHERE organization_id = $1 AND version = $2",
-        &[&organization_id, &version],
-        "deleting a release",
-    )
-    .await?;
-    Ok(changed > 0)
-}
-
-pub(crate) async fn create_deploy<C: GenericClient>(
-    client: &C,
-    release_id: i64,
-    deploy: &NewDeploy,
-) -> StoreResult<Deploy> {
-    let row = sql::query_one(
-        client,
-        &format!(
-            "INSERT INTO deploys (release_id, environment, name, url, date_started, date_finished)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {DEPLOY_COLUMNS}"
-        ),
-        &[
-            &release_id,
-            &deploy.environment,
-            &deploy.name,
-            &deploy.url,
-            &deploy.date_started,
-            &deploy.date_finished.unwrap_or_else(now),
-        ],
-        "recording a deploy",
-    )
-    .await?;
-    Deploy::read(&row)
-}
-
-pub(crate) async fn list_deploys<C: GenericClient>(
-    client: &C,
-    release_id: i64,
-) -> StoreResult<Vec<Deploy>> {
-    sql::query(
-        client,
-        &format!(
-            "SELECT {DEPLOY_COLUMNS} FROM deploys WHERE release_id = $1
-             ORDER BY date_finished DESC, id DESC"
-        ),
-        &[&release_id],
-        "listing deploys",
-    )
-    .await?
-    .iter()
-    .map(Deploy::read)
-    .collect()
+    release.last_deploy = last;
+    Ok(release)
 }
 
 impl<'a> ReleaseTally<'a> {
@@ -312,6 +134,9 @@ impl ReleaseRows<'_> {
 
 #[async_trait]
 impl Releases for PgStore {
+    /// One upsert statement rather than a read and an insert, so two nodes creating the same
+    /// release at once make one (`xmax = 0` tells a row this statement inserted from one it
+    /// updated).
     async fn upsert_release(
         &self,
         organization_id: i64,
@@ -319,14 +144,43 @@ impl Releases for PgStore {
         project_ids: &[i64],
         fields: &ReleaseFields,
     ) -> StoreResult<(Release, bool)> {
-        upsert(
-            &mut self.client().await?,
-            organization_id,
-            version,
-            project_ids,
-            fields,
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.db("saving a release")?;
+        let (release_id, created): (i64, bool) = sql::record(
+            &tx,
+            "INSERT INTO releases (organization_id, version, reference, url, date_created,
+                 date_started, date_released)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (organization_id, version) DO UPDATE SET
+                 reference = coalesce(excluded.reference, releases.reference),
+                 url = coalesce(excluded.url, releases.url),
+                 date_started = coalesce(excluded.date_started, releases.date_started),
+                 date_released = coalesce(excluded.date_released, releases.date_released)
+             RETURNING id, xmax = 0",
+            &[
+                &organization_id,
+                &version,
+                &fields.reference,
+                &fields.url,
+                &now(),
+                &fields.date_started,
+                &fields.date_released,
+            ],
+            &format!("release `{version}`"),
         )
-        .await
+        .await?;
+        sql::execute(
+            &tx,
+            "INSERT INTO release_projects (release_id, project_id)
+             SELECT $1, p FROM UNNEST($2::BIGINT[]) AS p ORDER BY p
+             ON CONFLICT (release_id, project_id) DO NOTHING",
+            &[&release_id, &project_ids],
+            "adding a project to a release",
+        )
+        .await?;
+        let release = load(&tx, release_id).await?;
+        tx.commit().await.db("saving a release")?;
+        Ok((release, created))
     }
 
     async fn release_by_version(
@@ -334,9 +188,24 @@ impl Releases for PgStore {
         organization_id: i64,
         version: &str,
     ) -> StoreResult<Option<Release>> {
-        by_version(&self.client().await?, organization_id, version).await
+        let client = self.client().await?;
+        let release = sql::record_opt(
+            &client,
+            &format!(
+                "SELECT {RELEASE_COLUMNS} FROM releases WHERE organization_id = $1 AND version = $2"
+            ),
+            &[&organization_id, &version],
+            "reading a release",
+        )
+        .await?;
+        match release {
+            Some(release) => Ok(Some(complete(&client, release).await?)),
+            None => Ok(None),
+        }
     }
 
+    /// `query` matches a substring of the version, case-insensitively (`ILIKE`; SQLite's `LIKE`
+    /// folds ASCII letters the same way).
     async fn list_releases(
         &self,
         organization_id: i64,
@@ -345,26 +214,77 @@ impl Releases for PgStore {
         offset: u64,
         limit: u64,
     ) -> StoreResult<Vec<Release>> {
-        list(
+        let client = self.client().await?;
+        let pattern = substring_pattern(query);
+        let releases: Vec<Release> = sql::records(
+            &client,
+            &format!(
+                "SELECT {RELEASE_COLUMNS} FROM releases r
+                 WHERE organization_id = $1
+                   AND ($2::BIGINT IS NULL OR EXISTS (SELECT 1 FROM release_projects rp
+                                              WHERE rp.release_id = r.id AND rp.project_id = $2))
+                   AND ($3::TEXT IS NULL OR version ILIKE $3 ESCAPE '\\')
+                 ORDER BY date_created DESC, id DESC LIMIT $4 OFFSET $5"
+            ),
+            &[
+                &organization_id,
+                &project_id,
+                &pattern,
+                &sql_int(limit),
+                &sql_int(offset),
+            ],
+            "listing releases",
+        )
+        .await?;
+        let mut completed = Vec::with_capacity(releases.len());
+        for release in releases {
+            completed.push(complete(&client, release).await?);
+        }
+        Ok(completed)
+    }
+
+    /// `true` when there was such a release.
+    async fn delete_release(&self, organization_id: i64, version: &str) -> StoreResult<bool> {
+        let changed = sql::execute(
             &self.client().await?,
-            organization_id,
-            project_id,
-            query,
-            offset,
-            limit,
+            "DELETE FROM releases WHERE organization_id = $1 AND version = $2",
+            &[&organization_id, &version],
+            "deleting a release",
+        )
+        .await?;
+        Ok(changed > 0)
+    }
+
+    async fn create_deploy(&self, release_id: i64, deploy: &NewDeploy) -> StoreResult<Deploy> {
+        sql::record(
+            &self.client().await?,
+            &format!(
+                "INSERT INTO deploys (release_id, environment, name, url, date_started, date_finished)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {DEPLOY_COLUMNS}"
+            ),
+            &[
+                &release_id,
+                &deploy.environment,
+                &deploy.name,
+                &deploy.url,
+                &deploy.date_started,
+                &deploy.date_finished.unwrap_or_else(now),
+            ],
+            "recording a deploy",
         )
         .await
     }
 
-    async fn delete_release(&self, organization_id: i64, version: &str) -> StoreResult<bool> {
-        delete(&self.client().await?, organization_id, version).await
-    }
-
-    async fn create_deploy(&self, release_id: i64, deploy: &NewDeploy) -> StoreResult<Deploy> {
-        create_deploy(&self.client().await?, release_id, deploy).await
-    }
-
     async fn list_deploys(&self, release_id: i64) -> StoreResult<Vec<Deploy>> {
-        list_deploys(&self.client().await?, release_id).await
+        sql::records(
+            &self.client().await?,
+            &format!(
+                "SELECT {DEPLOY_COLUMNS} FROM deploys WHERE release_id = $1
+                 ORDER BY date_finished DESC, id DESC"
+            ),
+            &[&release_id],
+            "listing deploys",
+        )
+        .await
     }
 }

@@ -7,11 +7,13 @@
 //! grouped again into a new issue when its batch is retried.
 
 use deadpool_postgres::{Client, GenericClient};
+use tokio_postgres::types::ToSql;
 
-use super::error::{corrupt, DbContext};
+use super::error::DbContext;
 use super::now;
 use super::sql::{self, get, sql_int};
 use crate::batch::{Expired, Uncount, MINUTES_KEPT};
+use crate::shared::{EXPIRED_COLUMNS, ISSUE_ROW_TABLES};
 use crate::{RetentionPass, StoreResult};
 
 /// Deletes up to `limit` expired events and what they counted; returns what was deleted and
@@ -23,50 +25,45 @@ pub(crate) async fn delete_expired(
 ) -> StoreResult<(RetentionPass, Vec<(i64, String)>)> {
     let tx = client.transaction().await.db("starting a retention pass")?;
     let expired = delete_expired_events(&tx, before, limit).await?;
-
-    let mut uncount = Uncount::default();
-    for event in &expired {
-        uncount.add(event);
-    }
+    let uncount = Uncount::of(&expired);
     write_uncount(&tx, &uncount).await?;
     let (issues, references) = delete_empty_issues(&tx, uncount.per_issue.keys().copied()).await?;
-    let raw_items = sql::execute(
-        &tx,
-        "DELETE FROM raw_items WHERE id IN
-             (SELECT id FROM raw_items WHERE received < $1 LIMIT $2)",
-        &[&before, &sql_int(limit)],
-        "deleting expired raw items",
-    )
-    .await?;
-    sql::execute(
-        &tx,
-        "DELETE FROM client_report_sources WHERE (project_id, source) IN
-             (SELECT project_id, source FROM client_report_sources WHERE received < $1 LIMIT $2)",
-        &[&before, &sql_int(limit)],
-        "deleting expired client-report sources",
-    )
-    .await?;
-    let (transactions, spans) = delete_expired_performance(&tx, before, limit).await?;
     // Minute buckets serve only recent windows: they go after hours, not after `before`.
     let old_minutes = (now() - MINUTES_KEPT).floor() as i64;
-    sql::execute(
-        &tx,
-        "DELETE FROM issue_minutely WHERE ctid = ANY(ARRAY(
-             SELECT ctid FROM issue_minutely WHERE minute < $1 LIMIT $2))",
-        &[&old_minutes, &sql_int(limit)],
-        "deleting old minute counts",
-    )
-    .await?;
-    // Notifications that are done with (sent, failed, undeliverable) and older than the cutoff;
-    // pending ones are still on their way.
-    sql::execute(
-        &tx,
-        "DELETE FROM notifications WHERE id IN
-             (SELECT id FROM notifications WHERE created < $1 AND status <> 'pending' LIMIT $2)",
-        &[&before, &sql_int(limit)],
-        "deleting old notifications",
-    )
-    .await?;
+    let limit_param = sql_int(limit);
+    let mut deleted = [0; 4];
+    for (count, (statement, cutoff, what)) in deleted.iter_mut().zip([
+        (
+            "DELETE FROM raw_items WHERE id IN
+                 (SELECT id FROM raw_items WHERE received < $1 LIMIT $2)",
+            &before as &(dyn ToSql + Sync),
+            "deleting expired raw items",
+        ),
+        (
+            "DELETE FROM client_report_sources WHERE (project_id, source) IN
+                 (SELECT project_id, source FROM client_report_sources WHERE received < $1 LIMIT $2)",
+            &before,
+            "deleting expired client-report sources",
+        ),
+        (
+            "DELETE FROM issue_minutely WHERE ctid = ANY(ARRAY(
+                 SELECT ctid FROM issue_minutely WHERE minute < $1 LIMIT $2))",
+            &old_minutes,
+            "deleting old minute counts",
+        ),
+        // Notifications that are done with (sent, failed, undeliverable) and older than the
+        // cutoff; pending ones are still on their way.
+        (
+            "DELETE FROM notifications WHERE id IN
+                 (SELECT id FROM notifications WHERE created < $1 AND status <> 'pending' LIMIT $2)",
+            &before,
+            "deleting old notifications",
+        ),
+    ]) {
+        *count = sql::execute(&tx, statement, &[cutoff, &limit_param], what).await?;
+    }
+    let [raw_items, ..] = deleted;
+    let (transactions, spans) = delete_expired_performance(&tx, before, limit).await?;
     tx.commit().await.db("committing a retention pass")?;
     let pass = RetentionPass {
         events: expired.len() as u64,
@@ -85,7 +82,7 @@ async fn delete_expired_events<C: GenericClient>(
     before: f64,
     limit: u64,
 ) -> StoreResult<Vec<Expired>> {
-    let projects: Vec<i64> = sql::query(
+    let projects = sql::query(
         tx,
         "SELECT id FROM projects ORDER BY id",
         &[],
@@ -94,36 +91,27 @@ async fn delete_expired_events<C: GenericClient>(
     .await?
     .iter()
     .map(|row| get(row, 0))
-    .collect::<StoreResult<_>>()?;
+    .collect::<StoreResult<Vec<i64>>>()?;
     let mut expired = Vec::new();
     for project_id in projects {
         let remaining = limit.saturating_sub(expired.len() as u64);
         if remaining == 0 {
             break;
         }
-        let rows = sql::query(
-            tx,
-            "DELETE FROM events WHERE id IN
-                 (SELECT id FROM events WHERE project_id = $1 AND timestamp < $2
-                  ORDER BY timestamp LIMIT $3 FOR UPDATE SKIP LOCKED)
-             RETURNING id, issue_id, timestamp, user_tag, environment, release, tags",
-            &[&project_id, &before, &sql_int(remaining)],
-            "deleting expired events",
-        )
-        .await?;
-        for row in &rows {
-            let id: i64 = get(row, 0)?;
-            let tags: String = get(row, 6)?;
-            expired.push(Expired {
-                issue_id: get(row, 1)?,
-                timestamp: get(row, 2)?,
-                user_tag: get(row, 3)?,
-                environment: get(row, 4)?,
-                release: get(row, 5)?,
-                tags: serde_json::from_str(&tags)
-                    .map_err(|e| corrupt(&format!("tags of event row {id}"), e))?,
-            });
-        }
+        expired.extend(
+            sql::records::<_, Expired>(
+                tx,
+                &format!(
+                    "DELETE FROM events WHERE id IN
+                         (SELECT id FROM events WHERE project_id = $1 AND timestamp < $2
+                          ORDER BY timestamp LIMIT $3 FOR UPDATE SKIP LOCKED)
+                     RETURNING {EXPIRED_COLUMNS}"
+                ),
+                &[&project_id, &before, &sql_int(remaining)],
+                "deleting expired events",
+            )
+            .await?,
+        );
     }
     Ok(expired)
 }
@@ -234,16 +222,13 @@ async fn delete_empty_issues<C: GenericClient>(
         if !empty {
             continue;
         }
-        let hashes: Vec<(i64, String)> = sql::query(
+        let hashes: Vec<(i64, String)> = sql::records(
             tx,
             "DELETE FROM grouphashes WHERE issue_id = $1 RETURNING project_id, hash",
             &[&issue_id],
             "deleting an expired issue's hashes",
         )
-        .await?
-        .iter()
-        .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
-        .collect::<StoreResult<_>>()?;
+        .await?;
         // Events of a hash always land on the hash's issue: with the issue's events gone, no
         // event is compressed against these references any more.
         let projects: Vec<i64> = hashes.iter().map(|(project, _)| *project).collect();
@@ -257,21 +242,17 @@ async fn delete_empty_issues<C: GenericClient>(
         )
         .await?;
         references.extend(hashes);
-        for statement in [
-            // Alerts about the issue go with it: what fired, what was or was to be sent, and
-            // its activity.
-            "DELETE FROM notifications WHERE issue_id = $1",
-            "DELETE FROM alert_firings WHERE issue_id = $1",
-            "DELETE FROM rule_issue_state WHERE issue_id = $1",
-            "DELETE FROM issue_activities WHERE issue_id = $1",
-            "DELETE FROM issue_users WHERE issue_id = $1",
-            "DELETE FROM issue_tag_values WHERE issue_id = $1",
-            "DELETE FROM issue_hourly WHERE issue_id = $1",
-            "DELETE FROM issue_minutely WHERE issue_id = $1",
-            "DELETE FROM issues WHERE id = $1",
-        ] {
-            sql::execute(tx, statement, &[&issue_id], "deleting an expired issue").await?;
+        for table in ISSUE_ROW_TABLES {
+            let statement = format!("DELETE FROM {table} WHERE issue_id = $1");
+            sql::execute(tx, &statement, &[&issue_id], "deleting an expired issue").await?;
         }
+        sql::execute(
+            tx,
+            "DELETE FROM issues WHERE id = $1",
+            &[&issue_id],
+            "deleting an expired issue",
+        )
+        .await?;
         deleted += 1;
     }
     Ok((deleted, references))

@@ -3,6 +3,8 @@
 //! Each kind of row is one statement over arrays (`UNNEST`), and the rows go in key order so
 //! that two nodes counting into the same rows lock them in the same order.
 
+use std::collections::BTreeMap;
+
 use super::sql::Pipeline;
 use crate::batch::Tally;
 
@@ -35,16 +37,8 @@ impl<'a> Tally<'a> {
             rows.tag_firsts.push(seen.first);
             rows.tag_lasts.push(seen.last);
         }
-        for ((issue_id, hour), count) in &self.hours {
-            rows.hour_issue_ids.push(*issue_id);
-            rows.hours.push(*hour);
-            rows.hour_counts.push(*count);
-        }
-        for ((issue_id, minute), count) in &self.minutes {
-            rows.minute_issue_ids.push(*issue_id);
-            rows.minutes.push(*minute);
-            rows.minute_counts.push(*count);
-        }
+        rows.hours = BucketRows::of(&self.hours);
+        rows.minutes = BucketRows::of(&self.minutes);
         rows
     }
 }
@@ -70,12 +64,28 @@ pub(crate) struct TallyRows<'a> {
     tag_counts: Vec<i64>,
     tag_firsts: Vec<f64>,
     tag_lasts: Vec<f64>,
-    hour_issue_ids: Vec<i64>,
-    hours: Vec<i64>,
-    hour_counts: Vec<i64>,
-    minute_issue_ids: Vec<i64>,
-    minutes: Vec<i64>,
-    minute_counts: Vec<i64>,
+    hours: BucketRows,
+    minutes: BucketRows,
+}
+
+/// The `(issue_id, bucket start) → events` rows of `issue_hourly` or `issue_minutely`.
+#[derive(Default)]
+struct BucketRows {
+    issue_ids: Vec<i64>,
+    starts: Vec<i64>,
+    counts: Vec<i64>,
+}
+
+impl BucketRows {
+    fn of(counts: &BTreeMap<(i64, i64), i64>) -> BucketRows {
+        let mut rows = BucketRows::default();
+        for ((issue_id, start), count) in counts {
+            rows.issue_ids.push(*issue_id);
+            rows.starts.push(*start);
+            rows.counts.push(*count);
+        }
+        rows
+    }
 }
 
 impl TallyRows<'_> {
@@ -154,21 +164,29 @@ impl TallyRows<'_> {
                 "counting tag values",
             );
         }
-        pipeline.push(
-            "INSERT INTO issue_hourly (issue_id, hour, count)
-             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[])
-             ON CONFLICT (issue_id, hour) DO UPDATE SET
-                 count = issue_hourly.count + excluded.count",
-            vec![&self.hour_issue_ids, &self.hours, &self.hour_counts],
-            "counting an issue's hourly events",
-        );
-        pipeline.push(
-            "INSERT INTO issue_minutely (issue_id, minute, count)
-             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[])
-             ON CONFLICT (issue_id, minute) DO UPDATE SET
-                 count = issue_minutely.count + excluded.count",
-            vec![&self.minute_issue_ids, &self.minutes, &self.minute_counts],
-            "counting an issue's events per minute",
-        );
+        for (statement, rows, what) in [
+            (
+                "INSERT INTO issue_hourly (issue_id, hour, count)
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[])
+                 ON CONFLICT (issue_id, hour) DO UPDATE SET
+                     count = issue_hourly.count + excluded.count",
+                &self.hours,
+                "counting an issue's hourly events",
+            ),
+            (
+                "INSERT INTO issue_minutely (issue_id, minute, count)
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[])
+                 ON CONFLICT (issue_id, minute) DO UPDATE SET
+                     count = issue_minutely.count + excluded.count",
+                &self.minutes,
+                "counting an issue's events per minute",
+            ),
+        ] {
+            pipeline.push(
+                statement,
+                vec![&rows.issue_ids, &rows.starts, &rows.counts],
+                what,
+            );
+        }
     }
 }

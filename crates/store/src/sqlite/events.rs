@@ -7,24 +7,21 @@
 //! is against the first event of the same grouping hash where there is one
 //! ([`super::references`]).
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::error::DbContext;
 use super::references;
 use super::sql_int;
+use super::statements::{record_opt, records};
 use super::SqliteStore;
-use crate::payload::{Decoder, EncodedEvent};
+use crate::payload::EncodedEvent;
+use crate::shared::{event_order, EventRow, EVENT_COLUMNS};
 use crate::{Events, NewEvent, RawItem, SavedEvent, UnixTime};
 use crate::{StoreResult, StoredEvent};
-
-const COLUMNS: &str = "project_id, event_id, issue_id, event_type, timestamp, received, level, \
-                       platform, title, culprit, environment, release, transaction_name, \
-                       user_tag, tags, data, size, reference_id";
 
 /// `Some(issue_id)` when the project already has an event with this id.
 pub(crate) fn existing(
@@ -49,7 +46,7 @@ pub(crate) fn insert(
 ) -> StoreResult<()> {
     let e = &encoded.event;
     conn.prepare_cached(&format!(
-        "INSERT INTO events ({COLUMNS}, message, trace_id)
+        "INSERT INTO events ({EVENT_COLUMNS}, message, trace_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
                  ?19, ?20)"
     ))
@@ -81,171 +78,37 @@ pub(crate) fn insert(
     Ok(())
 }
 
-/// Events of an issue, newest first.
-pub(crate) fn of_issue(
-    conn: &Connection,
-    issue_id: i64,
-    offset: u64,
-    limit: u64,
-) -> StoreResult<Vec<StoredEvent>> {
-    let rows: Vec<EventRow> = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM events WHERE issue_id = ?1
-             ORDER BY timestamp DESC, received DESC, id DESC LIMIT ?2 OFFSET ?3"
-        ))
-        .and_then(|mut stmt| {
-            stmt.query_map(
-                params![issue_id, sql_int(limit), sql_int(offset)],
-                EventRow::read,
-            )?
-            .collect()
-        })
-        .db("listing an issue's events")?;
-    let mut reader = EventReader::new()?;
-    rows.into_iter()
-        .map(|row| reader.decode(conn, row))
-        .collect()
-}
-
-/// The newest or the oldest event of an issue.
-pub(crate) fn edge_of_issue(
-    conn: &Connection,
-    issue_id: i64,
-    latest: bool,
-) -> StoreResult<Option<StoredEvent>> {
-    let order = if latest {
-        "timestamp DESC, received DESC, id DESC"
-    } else {
-        "timestamp ASC, received ASC, id ASC"
-    };
-    let row = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM events WHERE issue_id = ?1 ORDER BY {order} LIMIT 1"
-        ))
-        .and_then(|mut stmt| stmt.query_row([issue_id], EventRow::read).optional())
-        .db("reading an issue's event")?;
-    row.map(|row| EventReader::new()?.decode(conn, row))
-        .transpose()
-}
-
-pub(crate) fn by_id(
-    conn: &Connection,
-    project_id: i64,
-    event_id: &str,
-) -> StoreResult<Option<StoredEvent>> {
-    let row = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM events WHERE project_id = ?1 AND event_id = ?2"
-        ))
-        .and_then(|mut stmt| {
-            stmt.query_row(params![project_id, event_id], EventRow::read)
-                .optional()
-        })
-        .db("reading an event")?;
-    row.map(|row| EventReader::new()?.decode(conn, row))
-        .transpose()
-}
-
 /// The events of a trace in an organization's projects, oldest first.
 pub(crate) fn of_trace(
     conn: &Connection,
     organization_id: i64,
     trace_id: &str,
 ) -> StoreResult<Vec<StoredEvent>> {
-    let rows: Vec<EventRow> = conn
-        .prepare_cached(&format!(
+    let rows = records(
+        conn,
+        &format!(
             "SELECT {} FROM events e JOIN projects p ON p.id = e.project_id
              WHERE e.trace_id = ?1 AND p.organization_id = ?2
              ORDER BY e.timestamp LIMIT 1000",
-            COLUMNS
+            EVENT_COLUMNS
                 .split(", ")
                 .map(|c| format!("e.{}", c.trim()))
                 .collect::<Vec<_>>()
                 .join(", ")
-        ))
-        .and_then(|mut stmt| {
-            stmt.query_map(params![trace_id, organization_id], EventRow::read)?
-                .collect()
-        })
-        .db("reading a trace's events")?;
-    let mut reader = EventReader::new()?;
-    rows.into_iter()
-        .map(|row| reader.decode(conn, row))
-        .collect()
+        ),
+        params![trace_id, organization_id],
+        "reading a trace's events",
+    )?;
+    decode(conn, rows)
 }
 
-/// An event row as stored, before its tags and data are decoded (decoding errors are the
-/// store's, not rusqlite's, so they happen outside the row callback).
-struct EventRow {
-    event: StoredEvent,
-    tags_json: String,
-    data_zstd: Vec<u8>,
-    reference_id: Option<i64>,
-}
-
-impl EventRow {
-    fn read(row: &Row<'_>) -> rusqlite::Result<EventRow> {
-        Ok(EventRow {
-            event: StoredEvent {
-                project_id: row.get(0)?,
-                event_id: row.get(1)?,
-                issue_id: row.get(2)?,
-                event_type: row.get(3)?,
-                timestamp: row.get(4)?,
-                received: row.get(5)?,
-                level: row.get(6)?,
-                platform: row.get(7)?,
-                title: row.get(8)?,
-                culprit: row.get(9)?,
-                environment: row.get(10)?,
-                release: row.get(11)?,
-                transaction: row.get(12)?,
-                user_tag: row.get(13)?,
-                tags: Vec::new(),
-                data: serde_json::Value::Null,
-                size: row.get(16)?,
-            },
-            tags_json: row.get(14)?,
-            data_zstd: row.get(15)?,
-            reference_id: row.get(17)?,
-        })
-    }
-}
-
-/// Decodes the rows of one read, reading each reference they need once.
-struct EventReader {
-    decoder: Decoder,
-    references: HashMap<i64, Arc<[u8]>>,
-}
-
-impl EventReader {
-    fn new() -> StoreResult<EventReader> {
-        Ok(EventReader {
-            decoder: Decoder::new()?,
-            references: HashMap::new(),
-        })
-    }
-
-    fn decode(&mut self, conn: &Connection, row: EventRow) -> StoreResult<StoredEvent> {
-        let reference = match row.reference_id {
-            None => None,
-            Some(id) => {
-                let json = match self.references.entry(id) {
-                    Entry::Occupied(known) => Arc::clone(known.get()),
-                    Entry::Vacant(slot) => {
-                        Arc::clone(slot.insert(references::json_by_id(conn, id)?))
-                    }
-                };
-                Some((id, json))
-            }
-        };
-        self.decoder.decode(
-            row.event,
-            &row.tags_json,
-            &row.data_zstd,
-            reference.as_ref().map(|(id, json)| (*id, &json[..])),
-        )
-    }
+/// Decodes event rows, reading each reference event they need once.
+fn decode(conn: &Connection, rows: Vec<EventRow>) -> StoreResult<Vec<StoredEvent>> {
+    let references = EventRow::reference_ids(&rows)
+        .into_iter()
+        .map(|id| Ok((id, references::json_by_id(conn, id)?)))
+        .collect::<StoreResult<HashMap<_, _>>>()?;
+    EventRow::decode_all(rows, &references)
 }
 
 #[async_trait]
@@ -326,8 +189,18 @@ impl Events for SqliteStore {
         event_id: &str,
     ) -> StoreResult<Option<StoredEvent>> {
         let event_id = event_id.to_owned();
-        self.read(move |conn| by_id(conn, project_id, &event_id))
-            .await
+        self.read(move |conn| {
+            let row = record_opt(
+                conn,
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 AND event_id = ?2"
+                ),
+                params![project_id, event_id],
+                "reading an event",
+            )?;
+            Ok(decode(conn, Vec::from_iter(row))?.pop())
+        })
+        .await
     }
 
     async fn issue_events(
@@ -336,8 +209,20 @@ impl Events for SqliteStore {
         offset: u64,
         limit: u64,
     ) -> StoreResult<Vec<StoredEvent>> {
-        self.read(move |conn| of_issue(conn, issue_id, offset, limit))
-            .await
+        self.read(move |conn| {
+            let rows = records(
+                conn,
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE issue_id = ?1
+                     ORDER BY {} LIMIT ?2 OFFSET ?3",
+                    event_order(true)
+                ),
+                params![issue_id, sql_int(limit), sql_int(offset)],
+                "listing an issue's events",
+            )?;
+            decode(conn, rows)
+        })
+        .await
     }
 
     async fn issue_edge_event(
@@ -345,8 +230,19 @@ impl Events for SqliteStore {
         issue_id: i64,
         latest: bool,
     ) -> StoreResult<Option<StoredEvent>> {
-        self.read(move |conn| edge_of_issue(conn, issue_id, latest))
-            .await
+        self.read(move |conn| {
+            let row = record_opt(
+                conn,
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE issue_id = ?1 ORDER BY {} LIMIT 1",
+                    event_order(latest)
+                ),
+                [issue_id],
+                "reading an issue's event",
+            )?;
+            Ok(decode(conn, Vec::from_iter(row))?.pop())
+        })
+        .await
     }
 
     async fn issue_event_neighbours(

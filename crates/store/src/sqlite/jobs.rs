@@ -2,7 +2,7 @@
 //! processes sharing it (the server, a CLI command run beside it).
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection};
+use rusqlite::params;
 
 use super::error::DbContext;
 use super::now;
@@ -10,26 +10,6 @@ use super::SqliteStore;
 use crate::StoreResult;
 use crate::{Maintenance, RetentionPass, StoreError, UnixTime};
 use std::sync::Arc;
-
-/// Claims the run of `name` that is due at `now`: moves the job's next run `interval_secs`
-/// ahead and returns `true`, or returns `false` when the job is not due yet. A job never seen
-/// before is due.
-pub(crate) fn claim(
-    conn: &Connection,
-    name: &str,
-    now: f64,
-    interval_secs: f64,
-) -> StoreResult<bool> {
-    let changed = conn
-        .prepare_cached(
-            "INSERT INTO jobs (name, next_run) VALUES (?1, ?2 + ?3)
-             ON CONFLICT (name) DO UPDATE SET next_run = excluded.next_run
-             WHERE jobs.next_run <= ?2",
-        )
-        .and_then(|mut stmt| stmt.execute(params![name, now, interval_secs]))
-        .db("claiming a background job")?;
-    Ok(changed > 0)
-}
 
 #[async_trait]
 impl Maintenance for SqliteStore {
@@ -41,10 +21,23 @@ impl Maintenance for SqliteStore {
         .await
     }
 
+    /// Claims the run of `name` that is due now: moves the job's next run `interval_secs`
+    /// ahead and returns `true`, or returns `false` when the job is not due yet. A job never
+    /// seen before is due.
     async fn claim_job(&self, name: &str, interval_secs: f64) -> StoreResult<bool> {
         let name = name.to_owned();
-        self.write(move |conn| claim(conn, &name, now(), interval_secs))
-            .await
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached(
+                    "INSERT INTO jobs (name, next_run) VALUES (?1, ?2 + ?3)
+                     ON CONFLICT (name) DO UPDATE SET next_run = excluded.next_run
+                     WHERE jobs.next_run <= ?2",
+                )
+                .and_then(|mut stmt| stmt.execute(params![name, now(), interval_secs]))
+                .db("claiming a background job")?;
+            Ok(changed > 0)
+        })
+        .await
     }
 
     async fn delete_expired(&self, before: UnixTime, limit: u64) -> StoreResult<RetentionPass> {

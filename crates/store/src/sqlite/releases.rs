@@ -5,6 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::error::DbContext;
 use super::statements::{record, record_opt, records};
+use super::tally::execute_each;
 use super::SqliteStore;
 use super::{now, sql_int};
 use crate::batch::ReleaseTally;
@@ -12,87 +13,19 @@ use crate::shared::{substring_pattern, DEPLOY_COLUMNS, RELEASE_COLUMNS};
 use crate::Releases;
 use crate::{Deploy, NewDeploy, Release, ReleaseFields, StoreResult};
 
-/// Creates or updates a release and links it to projects, in one transaction.
-pub(crate) fn upsert(
-    conn: &mut Connection,
-    organization_id: i64,
-    version: &str,
-    project_ids: &[i64],
-    fields: &ReleaseFields,
-) -> StoreResult<(Release, bool)> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .db("saving a release")?;
-    let existing: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM releases WHERE organization_id = ?1 AND version = ?2",
-            params![organization_id, version],
-            |row| row.get(0),
-        )
-        .optional()
-        .db("reading a release")?;
-    let release_id = match existing {
-        Some(id) => {
-            tx.execute(
-                "UPDATE releases SET reference = coalesce(?2, reference), url = coalesce(?3, url),
-                     date_started = coalesce(?4, date_started),
-                     date_released = coalesce(?5, date_released)
-                 WHERE id = ?1",
-                params![
-                    id,
-                    fields.reference,
-                    fields.url,
-                    fields.date_started,
-                    fields.date_released
-                ],
-            )
-            .db("updating a release")?;
-            id
-        }
-        None => tx
-            .query_row(
-                "INSERT INTO releases (organization_id, version, reference, url, date_created,
-                     date_started, date_released)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
-                params![
-                    organization_id,
-                    version,
-                    fields.reference,
-                    fields.url,
-                    now(),
-                    fields.date_started,
-                    fields.date_released
-                ],
-                |row| row.get(0),
-            )
-            .db(&format!("release `{version}`"))?,
-    };
-    for project_id in project_ids {
-        tx.execute(
-            "INSERT INTO release_projects (release_id, project_id) VALUES (?1, ?2)
-             ON CONFLICT (release_id, project_id) DO NOTHING",
-            params![release_id, project_id],
-        )
-        .db("adding a project to a release")?;
-    }
-    let release = load(&tx, release_id)?;
-    tx.commit().db("saving a release")?;
-    Ok((release, existing.is_none()))
-}
-
 /// One release with its projects and deploys filled in.
 fn load(conn: &Connection, release_id: i64) -> StoreResult<Release> {
-    let mut release: Release = record(
+    let release = record(
         conn,
         &format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE id = ?1"),
         [release_id],
         "reading a release",
     )?;
-    complete(conn, &mut release)?;
-    Ok(release)
+    complete(conn, release)
 }
 
-fn complete(conn: &Connection, release: &mut Release) -> StoreResult<()> {
+/// The release with its projects and deploys filled in.
+fn complete(conn: &Connection, mut release: Release) -> StoreResult<Release> {
     release.projects = records(
         conn,
         "SELECT project_id, new_groups FROM release_projects WHERE release_id = ?1
@@ -117,111 +50,7 @@ fn complete(conn: &Connection, release: &mut Release) -> StoreResult<()> {
         [release.id],
         "reading the last deploy",
     )?;
-    Ok(())
-}
-
-pub(crate) fn by_version(
-    conn: &Connection,
-    organization_id: i64,
-    version: &str,
-) -> StoreResult<Option<Release>> {
-    let release: Option<Release> = record_opt(
-        conn,
-        &format!(
-            "SELECT {RELEASE_COLUMNS} FROM releases WHERE organization_id = ?1 AND version = ?2"
-        ),
-        params![organization_id, version],
-        "reading a release",
-    )?;
-    match release {
-        Some(mut release) => {
-            complete(conn, &mut release)?;
-            Ok(Some(release))
-        }
-        None => Ok(None),
-    }
-}
-
-pub(crate) fn list(
-    conn: &Connection,
-    organization_id: i64,
-    project_id: Option<i64>,
-    query: Option<&str>,
-    offset: u64,
-    limit: u64,
-) -> StoreResult<Vec<Release>> {
-    let pattern = substring_pattern(query);
-    let mut releases: Vec<Release> = records(
-        conn,
-        &format!(
-            "SELECT {RELEASE_COLUMNS} FROM releases r
-             WHERE organization_id = ?1
-               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM release_projects rp
-                                          WHERE rp.release_id = r.id AND rp.project_id = ?2))
-               AND (?3 IS NULL OR version LIKE ?3 ESCAPE '\\')
-             ORDER BY date_created DESC, id DESC LIMIT ?4 OFFSET ?5"
-        ),
-        params![
-            organization_id,
-            project_id,
-            pattern,
-            sql_int(limit),
-            sql_int(offset)
-        ],
-        "listing releases",
-    )?;
-    for release in &mut releases {
-        complete(conn, release)?;
-    }
-    Ok(releases)
-}
-
-pub(crate) fn delete(
-    conn: &mut Connection,
-    organization_id: i64,
-    version: &str,
-) -> StoreResult<bool> {
-    let changed = conn
-        .execute(
-            "DELETE FROM releases WHERE organization_id = ?1 AND version = ?2",
-            params![organization_id, version],
-        )
-        .db("deleting a release")?;
-    Ok(changed > 0)
-}
-
-pub(crate) fn create_deploy(
-    conn: &mut Connection,
-    release_id: i64,
-    deploy: &NewDeploy,
-) -> StoreResult<Deploy> {
-    record(
-        conn,
-        &format!(
-            "INSERT INTO deploys (release_id, environment, name, url, date_started, date_finished)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING {DEPLOY_COLUMNS}"
-        ),
-        params![
-            release_id,
-            deploy.environment,
-            deploy.name,
-            deploy.url,
-            deploy.date_started,
-            deploy.date_finished.unwrap_or_else(now)
-        ],
-        "recording a deploy",
-    )
-}
-
-pub(crate) fn list_deploys(conn: &Connection, release_id: i64) -> StoreResult<Vec<Deploy>> {
-    records(
-        conn,
-        &format!(
-            "SELECT {DEPLOY_COLUMNS} FROM deploys WHERE release_id = ?1 ORDER BY date_finished DESC, id DESC"
-        ),
-        [release_id],
-        "listing deploys",
-    )
+    Ok(release)
 }
 
 impl ReleaseTally<'_> {
@@ -260,6 +89,7 @@ impl ReleaseTally<'_> {
 
 #[async_trait]
 impl Releases for SqliteStore {
+    /// Creates or updates a release and links it to projects, in one transaction.
     async fn upsert_release(
         &self,
         organization_id: i64,
@@ -269,8 +99,66 @@ impl Releases for SqliteStore {
     ) -> StoreResult<(Release, bool)> {
         let (version, project_ids, fields) =
             (version.to_owned(), project_ids.to_vec(), fields.clone());
-        self.write(move |conn| upsert(conn, organization_id, &version, &project_ids, &fields))
-            .await
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .db("saving a release")?;
+            let existing: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM releases WHERE organization_id = ?1 AND version = ?2",
+                    params![organization_id, version],
+                    |row| row.get(0),
+                )
+                .optional()
+                .db("reading a release")?;
+            let release_id = match existing {
+                Some(id) => {
+                    tx.execute(
+                        "UPDATE releases SET reference = coalesce(?2, reference), url = coalesce(?3, url),
+                             date_started = coalesce(?4, date_started),
+                             date_released = coalesce(?5, date_released)
+                         WHERE id = ?1",
+                        params![
+                            id,
+                            fields.reference,
+                            fields.url,
+                            fields.date_started,
+                            fields.date_released
+                        ],
+                    )
+                    .db("updating a release")?;
+                    id
+                }
+                None => tx
+                    .query_row(
+                        "INSERT INTO releases (organization_id, version, reference, url, date_created,
+                             date_started, date_released)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                        params![
+                            organization_id,
+                            version,
+                            fields.reference,
+                            fields.url,
+                            now(),
+                            fields.date_started,
+                            fields.date_released
+                        ],
+                        |row| row.get(0),
+                    )
+                    .db(&format!("release `{version}`"))?,
+            };
+            execute_each(
+                &tx,
+                "INSERT INTO release_projects (release_id, project_id) VALUES (?1, ?2)
+                 ON CONFLICT (release_id, project_id) DO NOTHING",
+                "adding a project to a release",
+                project_ids.iter().map(|project_id| (release_id, project_id)),
+            )?;
+            let release = load(&tx, release_id)?;
+            tx.commit().db("saving a release")?;
+            Ok((release, existing.is_none()))
+        })
+        .await
     }
 
     async fn release_by_version(
@@ -279,8 +167,18 @@ impl Releases for SqliteStore {
         version: &str,
     ) -> StoreResult<Option<Release>> {
         let version = version.to_owned();
-        self.read(move |conn| by_version(conn, organization_id, &version))
-            .await
+        self.read(move |conn| {
+            let release = record_opt(
+                conn,
+                &format!(
+                    "SELECT {RELEASE_COLUMNS} FROM releases WHERE organization_id = ?1 AND version = ?2"
+                ),
+                params![organization_id, version],
+                "reading a release",
+            )?;
+            release.map(|release| complete(conn, release)).transpose()
+        })
+        .await
     }
 
     async fn list_releases(
@@ -291,33 +189,85 @@ impl Releases for SqliteStore {
         offset: u64,
         limit: u64,
     ) -> StoreResult<Vec<Release>> {
-        let query = query.map(str::to_owned);
+        let pattern = substring_pattern(query);
         self.read(move |conn| {
-            list(
+            let releases: Vec<Release> = records(
                 conn,
-                organization_id,
-                project_id,
-                query.as_deref(),
-                offset,
-                limit,
+                &format!(
+                    "SELECT {RELEASE_COLUMNS} FROM releases r
+                     WHERE organization_id = ?1
+                       AND (?2 IS NULL OR EXISTS (SELECT 1 FROM release_projects rp
+                                                  WHERE rp.release_id = r.id AND rp.project_id = ?2))
+                       AND (?3 IS NULL OR version LIKE ?3 ESCAPE '\\')
+                     ORDER BY date_created DESC, id DESC LIMIT ?4 OFFSET ?5"
+                ),
+                params![
+                    organization_id,
+                    project_id,
+                    pattern,
+                    sql_int(limit),
+                    sql_int(offset)
+                ],
+                "listing releases",
+            )?;
+            releases
+                .into_iter()
+                .map(|release| complete(conn, release))
+                .collect()
+        })
+        .await
+    }
+
+    /// `true` when there was such a release.
+    async fn delete_release(&self, organization_id: i64, version: &str) -> StoreResult<bool> {
+        let version = version.to_owned();
+        self.write(move |conn| {
+            let changed = conn
+                .execute(
+                    "DELETE FROM releases WHERE organization_id = ?1 AND version = ?2",
+                    params![organization_id, version],
+                )
+                .db("deleting a release")?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn create_deploy(&self, release_id: i64, deploy: &NewDeploy) -> StoreResult<Deploy> {
+        let deploy = deploy.clone();
+        self.write(move |conn| {
+            record(
+                conn,
+                &format!(
+                    "INSERT INTO deploys (release_id, environment, name, url, date_started, date_finished)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING {DEPLOY_COLUMNS}"
+                ),
+                params![
+                    release_id,
+                    deploy.environment,
+                    deploy.name,
+                    deploy.url,
+                    deploy.date_started,
+                    deploy.date_finished.unwrap_or_else(now)
+                ],
+                "recording a deploy",
             )
         })
         .await
     }
 
-    async fn delete_release(&self, organization_id: i64, version: &str) -> StoreResult<bool> {
-        let version = version.to_owned();
-        self.write(move |conn| delete(conn, organization_id, &version))
-            .await
-    }
-
-    async fn create_deploy(&self, release_id: i64, deploy: &NewDeploy) -> StoreResult<Deploy> {
-        let deploy = deploy.clone();
-        self.write(move |conn| create_deploy(conn, release_id, &deploy))
-            .await
-    }
-
     async fn list_deploys(&self, release_id: i64) -> StoreResult<Vec<Deploy>> {
-        self.read(move |conn| list_deploys(conn, release_id)).await
+        self.read(move |conn| {
+            records(
+                conn,
+                &format!(
+                    "SELECT {DEPLOY_COLUMNS} FROM deploys WHERE release_id = ?1
+                     ORDER BY date_finished DESC, id DESC"
+                ),
+                [release_id],
+                "listing deploys",
+            )
+        })
+        .await
     }
 }

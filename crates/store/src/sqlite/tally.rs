@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, Params};
 
 use super::error::DbContext;
 use crate::batch::{IssueTally, Seen, Tally};
@@ -18,6 +18,21 @@ impl Tally<'_> {
         write_buckets(tx, "issue_hourly", "hour", &self.hours)?;
         write_buckets(tx, "issue_minutely", "minute", &self.minutes)
     }
+}
+
+/// Runs one cached statement once per row of parameters: how SQLite writes many rows, each
+/// execution cheap inside the one transaction.
+pub(super) fn execute_each<P: Params>(
+    tx: &Connection,
+    sql: &str,
+    what: &str,
+    rows: impl IntoIterator<Item = P>,
+) -> StoreResult<()> {
+    let mut stmt = tx.prepare_cached(sql).db(what)?;
+    for params in rows {
+        stmt.execute(params).db(what)?;
+    }
+    Ok(())
 }
 
 /// Records users not seen before on their issue; returns how many each issue gained.
@@ -48,63 +63,57 @@ fn write_issues(
     issues: &BTreeMap<i64, IssueTally<'_>>,
     new_users: &BTreeMap<i64, i64>,
 ) -> StoreResult<()> {
-    let mut stmt = tx
-        .prepare_cached(
-            "UPDATE issues SET
-                 times_seen = times_seen + ?2,
-                 user_count = user_count + ?3,
-                 first_seen = min(first_seen, ?4),
-                 last_seen = max(last_seen, ?5),
-                 level = CASE WHEN ?5 >= last_seen THEN ?6 ELSE level END,
-                 title = CASE WHEN ?5 >= last_seen THEN ?7 ELSE title END,
-                 culprit = CASE WHEN ?5 >= last_seen THEN ?8 ELSE culprit END,
-                 metadata = CASE WHEN ?5 >= last_seen THEN ?9 ELSE metadata END,
-                 is_unhandled = is_unhandled OR ?10,
-                 first_release = coalesce(first_release, ?11)
-             WHERE id = ?1",
-        )
-        .db("counting events on their issues")?;
-    for (issue_id, issue) in issues {
-        let newest = issue.newest;
-        stmt.execute(params![
-            issue_id,
-            issue.seen.count,
-            new_users.get(issue_id).copied().unwrap_or(0),
-            issue.seen.first,
-            issue.seen.last,
-            newest.level,
-            newest.title,
-            newest.culprit,
-            newest.metadata.to_string(),
-            issue.is_unhandled,
-            issue.release,
-        ])
-        .db("counting events on their issues")?;
-    }
-    Ok(())
+    execute_each(
+        tx,
+        "UPDATE issues SET
+             times_seen = times_seen + ?2,
+             user_count = user_count + ?3,
+             first_seen = min(first_seen, ?4),
+             last_seen = max(last_seen, ?5),
+             level = CASE WHEN ?5 >= last_seen THEN ?6 ELSE level END,
+             title = CASE WHEN ?5 >= last_seen THEN ?7 ELSE title END,
+             culprit = CASE WHEN ?5 >= last_seen THEN ?8 ELSE culprit END,
+             metadata = CASE WHEN ?5 >= last_seen THEN ?9 ELSE metadata END,
+             is_unhandled = is_unhandled OR ?10,
+             first_release = coalesce(first_release, ?11)
+         WHERE id = ?1",
+        "counting events on their issues",
+        issues.iter().map(|(issue_id, issue)| {
+            let newest = issue.newest;
+            (
+                issue_id,
+                issue.seen.count,
+                new_users.get(issue_id).copied().unwrap_or(0),
+                issue.seen.first,
+                issue.seen.last,
+                &newest.level,
+                &newest.title,
+                &newest.culprit,
+                newest.metadata.to_string(),
+                issue.is_unhandled,
+                issue.release,
+            )
+        }),
+    )
 }
 
 fn write_tag_values(
     tx: &Connection,
     tag_values: &BTreeMap<(i64, &str, &str), Seen>,
 ) -> StoreResult<()> {
-    let mut stmt = tx
-        .prepare_cached(
-            "INSERT INTO issue_tag_values (issue_id, key, value, times_seen, first_seen, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (issue_id, key, value) DO UPDATE SET
-                 times_seen = times_seen + excluded.times_seen,
-                 first_seen = min(first_seen, excluded.first_seen),
-                 last_seen = max(last_seen, excluded.last_seen)",
-        )
-        .db("counting tag values")?;
-    for ((issue_id, key, value), seen) in tag_values {
-        stmt.execute(params![
-            issue_id, key, value, seen.count, seen.first, seen.last
-        ])
-        .db("counting tag values")?;
-    }
-    Ok(())
+    execute_each(
+        tx,
+        "INSERT INTO issue_tag_values (issue_id, key, value, times_seen, first_seen, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (issue_id, key, value) DO UPDATE SET
+             times_seen = times_seen + excluded.times_seen,
+             first_seen = min(first_seen, excluded.first_seen),
+             last_seen = max(last_seen, excluded.last_seen)",
+        "counting tag values",
+        tag_values.iter().map(|((issue_id, key, value), seen)| {
+            (issue_id, key, value, seen.count, seen.first, seen.last)
+        }),
+    )
 }
 
 /// Adds to the `(issue_id, {bucket}) → count` rows of `table` (`issue_hourly`,
@@ -115,15 +124,15 @@ fn write_buckets(
     bucket: &str,
     counts: &BTreeMap<(i64, i64), i64>,
 ) -> StoreResult<()> {
-    let what = format!("counting events in {table}");
-    let mut stmt = tx
-        .prepare_cached(&format!(
+    execute_each(
+        tx,
+        &format!(
             "INSERT INTO {table} (issue_id, {bucket}, count) VALUES (?1, ?2, ?3)
              ON CONFLICT (issue_id, {bucket}) DO UPDATE SET count = count + excluded.count"
-        ))
-        .db(&what)?;
-    for ((issue_id, start), count) in counts {
-        stmt.execute(params![issue_id, start, count]).db(&what)?;
-    }
-    Ok(())
+        ),
+        &format!("counting events in {table}"),
+        counts
+            .iter()
+            .map(|((issue_id, start), count)| (issue_id, start, count)),
+    )
 }
