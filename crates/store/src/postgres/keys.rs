@@ -1,4 +1,4 @@
-//! Adding and removing DSN keys of a project after its first (which `projects::create` makes).
+//! Adding and removing DSN keys of a project after its first (which `create_project` makes).
 
 use deadpool_postgres::GenericClient;
 
@@ -15,9 +15,7 @@ pub(crate) async fn create<C: GenericClient>(
     if projects::by_id(client, project_id).await?.is_none() {
         return Err(StoreError::NotFound(format!("project {project_id}")));
     }
-    // 128 bits from the OS-seeded CSPRNG each, Sentry's key format.
-    let public_key = hex::encode(rand::random::<[u8; 16]>());
-    let secret_key = hex::encode(rand::random::<[u8; 16]>());
+    let (public_key, secret_key) = (projects::random_key(), projects::random_key());
     sql::execute(
         client,
         "INSERT INTO project_keys

@@ -6,7 +6,7 @@
 use deadpool_postgres::{Client, GenericClient};
 
 use super::error::DbContext;
-use super::sql::{self, get, json_column};
+use super::sql::{self, records};
 use crate::{RawItem, StoreResult};
 
 /// All items in one statement (so one transaction); an item whose key is stored already is
@@ -47,27 +47,14 @@ pub(crate) async fn items<C: GenericClient>(
     project_id: i64,
     item_type: &str,
 ) -> StoreResult<Vec<RawItem>> {
-    sql::query(
+    records(
         client,
         "SELECT project_id, item_type, event_id, received, headers, payload, dedup_key
          FROM raw_items WHERE project_id = $1 AND item_type = $2 ORDER BY received, id",
         &[&project_id, &item_type],
         "reading raw items",
     )
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(RawItem {
-            project_id: get(row, 0)?,
-            item_type: get(row, 1)?,
-            event_id: get(row, 2)?,
-            received: get(row, 3)?,
-            headers: json_column(row, 4, "raw item headers")?,
-            payload: get(row, 5)?,
-            dedup_key: get(row, 6)?,
-        })
-    })
-    .collect()
+    .await
 }
 
 /// Adds one client-report item's counts, unless its source was added before; whether it was.
@@ -121,15 +108,12 @@ pub(crate) async fn client_reports<C: GenericClient>(
     client: &C,
     project_id: i64,
 ) -> StoreResult<Vec<(String, String, i64)>> {
-    sql::query(
+    records(
         client,
         "SELECT reason, category, quantity FROM client_reports WHERE project_id = $1
          ORDER BY reason, category",
         &[&project_id],
         "reading client reports",
     )
-    .await?
-    .iter()
-    .map(|row| Ok((get(row, 0)?, get(row, 1)?, get(row, 2)?)))
-    .collect()
+    .await
 }

@@ -62,17 +62,13 @@ pub(crate) async fn by_ids<C: GenericClient>(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = sql::query(
+    let stored: Vec<(i64, Vec<u8>)> = sql::records(
         client,
         "SELECT id, data FROM event_references WHERE id = ANY($1::BIGINT[])",
         &[&ids],
         "reading reference events",
     )
     .await?;
-    let stored = rows
-        .iter()
-        .map(|row| Ok((get::<i64>(row, 0)?, get::<Vec<u8>>(row, 1)?)))
-        .collect::<StoreResult<Vec<_>>>()?;
     on_blocking_pool(move || {
         stored
             .into_iter()

@@ -1,21 +1,11 @@
 //! API tokens, kept by the hash of their secret.
 
 use deadpool_postgres::GenericClient;
-use tokio_postgres::Row;
 
-use super::sql::{self, get, json_column};
+use super::sql::{self, record};
 use super::{now, users};
+use crate::rows::Record;
 use crate::{ApiToken, StoreError, StoreResult, User};
-
-/// A token from `id, user_id, scopes, date_created`; scopes are a JSON array of strings.
-fn from_row(row: &Row) -> StoreResult<ApiToken> {
-    Ok(ApiToken {
-        id: get(row, 0)?,
-        user_id: get(row, 1)?,
-        scopes: json_column(row, 2, "token scopes")?,
-        date_created: get(row, 3)?,
-    })
-}
 
 pub(crate) async fn create<C: GenericClient>(
     client: &C,
@@ -25,15 +15,14 @@ pub(crate) async fn create<C: GenericClient>(
 ) -> StoreResult<ApiToken> {
     let scopes_json = serde_json::to_string(scopes)
         .map_err(|e| StoreError::Database(format!("serializing token scopes: {e}")))?;
-    let row = sql::query_one(
+    record(
         client,
         "INSERT INTO api_tokens (user_id, token_hash, scopes, date_created)
          VALUES ($1, $2, $3, $4) RETURNING id, user_id, scopes, date_created",
         &[&user_id, &token_hash, &scopes_json, &now()],
         "an API token with this hash",
     )
-    .await?;
-    from_row(&row)
+    .await
 }
 
 /// The token and its user, in one read.
@@ -52,6 +41,6 @@ pub(crate) async fn by_hash<C: GenericClient>(
         "reading an API token",
     )
     .await?;
-    row.map(|row| Ok((from_row(&row)?, users::from_row_at(&row, 4)?)))
+    row.map(|row| Ok((ApiToken::read(&row)?, users::from_row_at(&row, 4)?)))
         .transpose()
 }

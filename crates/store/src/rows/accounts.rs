@@ -1,1 +1,94 @@
-//! Organizations, users, memberships, projects, keys and tokens.
+//! Organizations, users, projects, keys and tokens, and the envelope items kept as they arrived.
+
+use super::{Columns, Record};
+use crate::{
+    ApiToken, KeyRateLimit, Organization, Project, ProjectKey, RawItem, StoreResult, User,
+};
+
+/// From `id, slug, name, date_created`.
+impl Record for Organization {
+    fn read(row: &impl Columns) -> StoreResult<Self> {
+        Ok(Organization {
+            id: row.column(0)?,
+            slug: row.column(1)?,
+            name: row.column(2)?,
+            date_created: row.column(3)?,
+        })
+    }
+}
+
+/// From `id, email, password_hash, is_admin, date_created` (each backend's `users::COLUMNS`).
+impl Record for User {
+    fn read(row: &impl Columns) -> StoreResult<Self> {
+        Ok(User {
+            id: row.column(0)?,
+            email: row.column(1)?,
+            password_hash: row.column(2)?,
+            is_admin: row.column(3)?,
+            date_created: row.column(4)?,
+        })
+    }
+}
+
+/// From `id, organization_id, slug, name, platform, date_created`.
+impl Record for Project {
+    fn read(row: &impl Columns) -> StoreResult<Self> {
+        Ok(Project {
+            id: row.column(0)?,
+            organization_id: row.column(1)?,
+            slug: row.column(2)?,
+            name: row.column(3)?,
+            platform: row.column(4)?,
+            date_created: row.column(5)?,
+        })
+    }
+}
+
+/// From `id, project_id, public_key, secret_key, label, is_active, date_created,
+/// rate_limit_count, rate_limit_window`; a key has a rate limit when both of its columns are set.
+impl Record for ProjectKey {
+    fn read(row: &impl Columns) -> StoreResult<Self> {
+        let count: Option<i64> = row.column(7)?;
+        let window: Option<i64> = row.column(8)?;
+        Ok(ProjectKey {
+            id: row.column(0)?,
+            project_id: row.column(1)?,
+            public_key: row.column(2)?,
+            secret_key: row.column(3)?,
+            label: row.column(4)?,
+            is_active: row.column(5)?,
+            date_created: row.column(6)?,
+            rate_limit: count
+                .zip(window)
+                .map(|(count, window_secs)| KeyRateLimit { count, window_secs }),
+        })
+    }
+}
+
+/// From `id, user_id, scopes, date_created`; the scopes are a JSON array of strings.
+impl Record for ApiToken {
+    fn read(row: &impl Columns) -> StoreResult<Self> {
+        Ok(ApiToken {
+            id: row.column(0)?,
+            user_id: row.column(1)?,
+            scopes: row.json(2, "token scopes")?,
+            date_created: row.column(3)?,
+        })
+    }
+}
+
+/// From `project_id, item_type, event_id, received, headers, payload, dedup_key`; the headers
+/// are JSON.
+impl Record for RawItem {
+    fn read(row: &impl Columns) -> StoreResult<Self> {
+        Ok(RawItem {
+            project_id: row.column(0)?,
+            item_type: row.column(1)?,
+            event_id: row.column(2)?,
+            received: row.column(3)?,
+            headers: row.json(4, "raw item headers")?,
+            payload: row.column(5)?,
+            dedup_key: row.column(6)?,
+        })
+    }
+}

@@ -1,4 +1,4 @@
-//! Adding and removing DSN keys of a project after its first (which `projects::create` makes).
+//! Adding and removing DSN keys of a project after its first (which `create_project` makes).
 
 use rusqlite::{params, Connection};
 
@@ -11,9 +11,7 @@ pub(crate) fn create(conn: &Connection, project_id: i64, label: &str) -> StoreRe
     if projects::by_id(conn, project_id)?.is_none() {
         return Err(StoreError::NotFound(format!("project {project_id}")));
     }
-    // 128 bits from the OS-seeded CSPRNG each, Sentry's key format.
-    let public_key = hex::encode(rand::random::<[u8; 16]>());
-    let secret_key = hex::encode(rand::random::<[u8; 16]>());
+    let (public_key, secret_key) = (projects::random_key(), projects::random_key());
     conn.prepare_cached(
         "INSERT INTO project_keys
              (project_id, public_key, secret_key, label, is_active, date_created)

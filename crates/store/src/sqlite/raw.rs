@@ -5,7 +5,8 @@
 
 use rusqlite::{params, Connection, TransactionBehavior};
 
-use super::error::{corrupt, DbContext};
+use super::error::DbContext;
+use super::statements::records;
 use crate::{RawItem, StoreResult};
 
 /// All items in one transaction; an item whose key is stored already is skipped.
@@ -44,34 +45,13 @@ pub(crate) fn items(
     project_id: i64,
     item_type: &str,
 ) -> StoreResult<Vec<RawItem>> {
-    let rows: Vec<(RawItem, String)> = conn
-        .prepare_cached(
-            "SELECT project_id, item_type, event_id, received, headers, payload, dedup_key
-             FROM raw_items WHERE project_id = ?1 AND item_type = ?2 ORDER BY received, id",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_map(params![project_id, item_type], |row| {
-                let item = RawItem {
-                    project_id: row.get(0)?,
-                    item_type: row.get(1)?,
-                    event_id: row.get(2)?,
-                    received: row.get(3)?,
-                    headers: serde_json::Value::Null,
-                    payload: row.get(5)?,
-                    dedup_key: row.get(6)?,
-                };
-                Ok((item, row.get(4)?))
-            })?
-            .collect()
-        })
-        .db("reading raw items")?;
-    rows.into_iter()
-        .map(|(mut item, headers)| {
-            item.headers =
-                serde_json::from_str(&headers).map_err(|e| corrupt("raw item headers", e))?;
-            Ok(item)
-        })
-        .collect()
+    records(
+        conn,
+        "SELECT project_id, item_type, event_id, received, headers, payload, dedup_key
+         FROM raw_items WHERE project_id = ?1 AND item_type = ?2 ORDER BY received, id",
+        params![project_id, item_type],
+        "reading raw items",
+    )
 }
 
 /// Adds one client-report item's counts, unless its source was added before; whether it was.
@@ -116,15 +96,11 @@ pub(crate) fn client_reports(
     conn: &Connection,
     project_id: i64,
 ) -> StoreResult<Vec<(String, String, i64)>> {
-    conn.prepare_cached(
+    records(
+        conn,
         "SELECT reason, category, quantity FROM client_reports WHERE project_id = ?1
          ORDER BY reason, category",
+        [project_id],
+        "reading client reports",
     )
-    .and_then(|mut stmt| {
-        stmt.query_map([project_id], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })?
-        .collect()
-    })
-    .db("reading client reports")
 }

@@ -13,9 +13,10 @@
 
 use std::sync::Arc;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use super::error::DbContext;
+use super::statements::record_opt;
 use crate::payload::{decompress_reference, Reference};
 use crate::StoreResult;
 
@@ -25,18 +26,13 @@ pub(crate) fn load(
     project_id: i64,
     hash: &str,
 ) -> StoreResult<Option<Reference>> {
-    let row: Option<(i64, Vec<u8>)> = conn
-        .prepare_cached(
-            "SELECT id, data FROM event_references WHERE project_id = ?1 AND hash = ?2
-             ORDER BY id DESC LIMIT 1",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_row(params![project_id, hash], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .optional()
-        })
-        .db("reading a reference event")?;
+    let row: Option<(i64, Vec<u8>)> = record_opt(
+        conn,
+        "SELECT id, data FROM event_references WHERE project_id = ?1 AND hash = ?2
+         ORDER BY id DESC LIMIT 1",
+        params![project_id, hash],
+        "reading a reference event",
+    )?;
     row.map(|(id, data)| {
         Ok(Reference {
             id,
