@@ -10,12 +10,13 @@ mod common;
 use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use common::{event_id, project};
 use serde_json::json;
 use tempfile::TempDir;
 use vigil_store::prelude::*;
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::{
-    Firing, IssueStatus, NewAlertRule, NewEvent, NewNotification, Notification,
+    Firing, IssueActivity, IssueStatus, NewAlertRule, NewEvent, NewNotification, Notification,
     NotificationOutcome, NotificationStatus,
 };
 
@@ -47,45 +48,23 @@ const T0: f64 = 1_700_000_000.0;
 
 const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
 
-fn event_id(n: u32) -> String {
-    format!("{n:032x}")
-}
-
-/// An error event of `project_id` grouped by `hash`, at `T0 + offset` (received half a second
-/// later), by user `user`.
-fn event(project_id: i64, n: u32, hash: &str, offset: f64, user: Option<&str>) -> NewEvent {
+/// An error event of `project_id` grouped by `hash`, at `at` (received half a second later),
+/// by user `user`.
+fn event_at(project_id: i64, n: u32, hash: &str, at: f64, user: Option<&str>) -> NewEvent {
     NewEvent {
-        project_id,
-        event_id: event_id(n),
-        event_type: "error".into(),
-        timestamp: T0 + offset,
-        received: T0 + offset + 0.5,
-        level: "error".into(),
-        platform: "python".into(),
+        received: at + 0.5,
         title: format!("ValueError: {hash}"),
-        culprit: "shop.views in checkout".into(),
         metadata: json!({"type": "ValueError", "value": hash}),
         hashes: vec![hash.to_string()],
-        environment: Some("production".into()),
-        release: None,
-        transaction: Some("/checkout".into()),
         user_tag: user.map(str::to_string),
-        trace_id: None,
-        tags: vec![("environment".into(), "production".into())],
-        is_unhandled: false,
         message: hash.to_string(),
-        data: json!({"event_id": event_id(n)}),
+        ..common::error_event(project_id, event_id(n), at)
     }
 }
 
-/// An organization `org` with one project `shop`: (organization id, project id).
-async fn project(store: &dyn Store, org: &str) -> (i64, i64) {
-    let org = store.ensure_organization(org).await.unwrap();
-    let (project, _) = store
-        .create_project(org.id, "shop", Some("python"))
-        .await
-        .unwrap();
-    (org.id, project.id)
+/// `event_at`, at `T0 + offset`.
+fn event(project_id: i64, n: u32, hash: &str, offset: f64, user: Option<&str>) -> NewEvent {
+    event_at(project_id, n, hash, T0 + offset, user)
 }
 
 /// Stores one event and returns its issue id.
@@ -117,35 +96,85 @@ async fn rule(store: &dyn Store, project_id: i64, name: &str) -> i64 {
         .id
 }
 
-fn notification(kind: &str, target: &str) -> NewNotification {
-    NewNotification {
-        kind: kind.into(),
-        target: target.into(),
-        payload: json!({"text": format!("to {target}")}),
+/// Notifications to each (kind, target) of `targets`, in that order.
+fn notifications(targets: &[(&str, &str)]) -> Vec<NewNotification> {
+    targets
+        .iter()
+        .map(|(kind, target)| NewNotification {
+            kind: (*kind).into(),
+            target: (*target).into(),
+            payload: json!({"text": format!("to {target}")}),
+        })
+        .collect()
+}
+
+/// `firing` with no frequency to hold it back: only its dedup key can.
+fn unthrottled(firing: Firing) -> Firing {
+    Firing {
+        frequency_secs: 0.0,
+        ..firing
     }
 }
 
-/// A firing of `rule_id` for `issue_id` at `T0 + offset` by event `n`, keyed as the server
-/// keys them, sending `notifications`.
-fn firing(
+/// Records `firings`; which of them fired.
+async fn record(store: &dyn Store, firings: Vec<Firing>) -> Vec<bool> {
+    store.record_firings(firings).await.unwrap()
+}
+
+/// A project with one rule and one issue, what most cases start from; with another rule,
+/// issue or project put in (`RuleOnIssue { rule_id: other, ..it }`), what fires for those.
+#[derive(Clone, Copy)]
+struct RuleOnIssue {
     project_id: i64,
     rule_id: i64,
     issue_id: i64,
-    n: u32,
-    offset: f64,
-    notifications: Vec<NewNotification>,
-) -> Firing {
-    let trigger = "first_seen";
-    Firing {
-        rule_id,
+}
+
+impl RuleOnIssue {
+    /// A firing of the rule for the issue by event `n` at `T0 + offset`, keyed as the server
+    /// keys them, sending to `targets` (kind, target).
+    fn firing(&self, n: u32, offset: f64, targets: &[(&str, &str)]) -> Firing {
+        let trigger = "first_seen";
+        let Self {
+            project_id,
+            rule_id,
+            issue_id,
+        } = *self;
+        Firing {
+            rule_id,
+            project_id,
+            issue_id,
+            event_id: event_id(n),
+            trigger: trigger.into(),
+            at: T0 + offset,
+            frequency_secs: 30.0 * 60.0,
+            dedup_key: format!("{rule_id}:{issue_id}:{trigger}:{}", event_id(n)),
+            notifications: notifications(targets),
+        }
+    }
+
+    /// Records `firing(n, offset, targets)` on its own; whether it fired.
+    async fn fire(&self, store: &dyn Store, n: u32, offset: f64, targets: &[(&str, &str)]) -> bool {
+        record(store, vec![self.firing(n, offset, targets)]).await == [true]
+    }
+
+    /// Fires once (event 1, at `T0`) with one notification of `kind` to `target` and claims
+    /// it then: its id.
+    async fn fire_and_claim(&self, store: &dyn Store, kind: &str, target: &str) -> i64 {
+        self.fire(store, 1, 0.0, &[(kind, target)]).await;
+        claim(store, &[kind], T0, 10).await[0]
+    }
+}
+
+/// A project `shop` of `acme` with the rule `webhook` and the issue of hash `a` (event 1).
+async fn setup(store: &dyn Store) -> RuleOnIssue {
+    let (_, project_id) = project(store, "acme").await;
+    let rule_id = rule(store, project_id, "webhook").await;
+    let issue_id = issue(store, project_id, 1, "a").await;
+    RuleOnIssue {
         project_id,
+        rule_id,
         issue_id,
-        event_id: event_id(n),
-        trigger: trigger.into(),
-        at: T0 + offset,
-        frequency_secs: 30.0 * 60.0,
-        dedup_key: format!("{rule_id}:{issue_id}:{trigger}:{}", event_id(n)),
-        notifications,
     }
 }
 
@@ -154,32 +183,79 @@ async fn finish(store: &dyn Store, id: i64, outcome: NotificationOutcome) {
     store.finish_notification(id, outcome).await.unwrap()
 }
 
+fn sent(at: f64) -> NotificationOutcome {
+    NotificationOutcome::Sent { at }
+}
+
+fn retry(error: &str, next_attempt: f64) -> NotificationOutcome {
+    NotificationOutcome::Retry {
+        error: error.into(),
+        next_attempt,
+    }
+}
+
+fn postpone(until: f64) -> NotificationOutcome {
+    NotificationOutcome::Postpone { until }
+}
+
+/// The notifications of `project_id`, newest first, `limit` at most.
+async fn listed(store: &dyn Store, project_id: i64, limit: u64) -> Vec<Notification> {
+    store.list_notifications(project_id, limit).await.unwrap()
+}
+
+/// Targets of the notifications of `project_id`, newest first, `limit` at most.
+async fn listed_targets(store: &dyn Store, project_id: i64, limit: u64) -> Vec<String> {
+    let listed = listed(store, project_id, limit).await;
+    listed.into_iter().map(|n| n.target).collect()
+}
+
+/// How many notifications `project_id` has (up to 100).
+async fn notification_count(store: &dyn Store, project_id: i64) -> usize {
+    listed(store, project_id, 100).await.len()
+}
+
 /// The newest notification of `project_id`.
 async fn newest_notification(store: &dyn Store, project_id: i64) -> Notification {
-    store
-        .list_notifications(project_id, 10)
-        .await
-        .unwrap()
-        .remove(0)
+    listed(store, project_id, 10).await.remove(0)
 }
 
-/// A project with one rule and one issue: (organization, project, rule, issue).
-async fn setup(store: &dyn Store) -> (i64, i64, i64, i64) {
-    let (org, project_id) = project(store, "acme").await;
-    let rule_id = rule(store, project_id, "webhook").await;
-    let issue_id = issue(store, project_id, 1, "a").await;
-    (org, project_id, rule_id, issue_id)
-}
-
-/// Ids of what `claim_notifications` hands out at `now`.
-async fn claim(store: &dyn Store, kinds: &[&str], now: f64, limit: u64) -> Vec<i64> {
+/// What `claim_notifications` hands out at `now`, with a lease of 60 s.
+async fn claim_rows(store: &dyn Store, kinds: &[&str], now: f64, limit: u64) -> Vec<Notification> {
     store
         .claim_notifications(kinds, now, limit, 60.0)
         .await
         .unwrap()
-        .into_iter()
-        .map(|n| n.id)
-        .collect()
+}
+
+/// Ids of what `claim_notifications` hands out at `now`.
+async fn claim(store: &dyn Store, kinds: &[&str], now: f64, limit: u64) -> Vec<i64> {
+    let claimed = claim_rows(store, kinds, now, limit).await;
+    claimed.into_iter().map(|n| n.id).collect()
+}
+
+/// The id of the notification to `target` among `notifications`.
+fn id_to(notifications: &[Notification], target: &str) -> i64 {
+    notifications
+        .iter()
+        .find(|n| n.target == target)
+        .unwrap_or_else(|| panic!("no notification to {target}"))
+        .id
+}
+
+/// The activity of issue `issue_id`, newest first.
+async fn activities(store: &dyn Store, issue_id: i64) -> Vec<IssueActivity> {
+    store.issue_activities(issue_id).await.unwrap()
+}
+
+async fn last_sent(store: &dyn Store, rule_id: i64, kind: &str, target: &str) -> Option<f64> {
+    store.last_sent(rule_id, kind, target).await.unwrap()
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 pub async fn new_project_gets_sentrys_default_rule(store: &dyn Store) {
@@ -274,11 +350,7 @@ pub async fn rules_are_created_read_updated_listed_and_deleted(store: &dyn Store
     );
 
     // Listed by id, per project.
-    let (_, other_project) = {
-        let org = store.ensure_organization("other").await.unwrap();
-        let (p, _) = store.create_project(org.id, "web", None).await.unwrap();
-        (org.id, p.id)
-    };
+    let (_, other_project) = common::project_named(store, "other", "web").await;
     let listed = store.alert_rules(project_id).await.unwrap();
     assert_eq!(listed, vec![default_rule.clone(), updated.clone()]);
     assert_eq!(store.alert_rules(other_project).await.unwrap().len(), 1);
@@ -293,103 +365,75 @@ pub async fn rules_are_created_read_updated_listed_and_deleted(store: &dyn Store
 }
 
 pub async fn a_dedup_key_is_recorded_once(store: &dyn Store) {
-    let (_, project_id, rule_id, issue_id) = setup(store).await;
-    let mut once = firing(
-        project_id,
-        rule_id,
-        issue_id,
-        1,
-        0.0,
-        vec![notification("webhook", "http://a")],
-    );
-    once.frequency_secs = 0.0;
-    assert_eq!(
-        store.record_firings(vec![once.clone()]).await.unwrap(),
-        vec![true]
-    );
+    let fixture = setup(store).await;
+    let once = unthrottled(fixture.firing(1, 0.0, &[("webhook", "http://a")]));
+    assert_eq!(record(store, vec![once.clone()]).await, vec![true]);
     // The envelope processed again: same key, even with no frequency to stop it.
     let mut again = once.clone();
     again.at += 3600.0;
     assert_eq!(
-        store
-            .record_firings(vec![again.clone(), again])
-            .await
-            .unwrap(),
+        record(store, vec![again.clone(), again]).await,
         vec![false, false]
     );
-    assert_eq!(
-        store
-            .list_notifications(project_id, 100)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        store.record_firings(Vec::new()).await.unwrap(),
-        Vec::<bool>::new()
-    );
+    assert_eq!(notification_count(store, fixture.project_id).await, 1);
+    assert_eq!(record(store, Vec::new()).await, Vec::<bool>::new());
 }
 
 pub async fn a_rule_fires_for_an_issue_at_most_once_per_frequency(store: &dyn Store) {
-    let (_, project_id, rule_id, issue_id) = setup(store).await;
-    let other_rule = rule(store, project_id, "other").await;
-    let other_issue = issue(store, project_id, 2, "b").await;
-    let send = || vec![notification("webhook", "http://a")];
+    let fixture = setup(store).await;
+    let other_rule = RuleOnIssue {
+        rule_id: rule(store, fixture.project_id, "other").await,
+        ..fixture
+    };
+    let other_issue = RuleOnIssue {
+        issue_id: issue(store, fixture.project_id, 2, "b").await,
+        ..fixture
+    };
+    let send = [("webhook", "http://a")];
 
-    assert_eq!(
-        store
-            .record_firings(vec![firing(project_id, rule_id, issue_id, 10, 0.0, send())])
-            .await
-            .unwrap(),
-        vec![true]
-    );
+    assert!(fixture.fire(store, 10, 0.0, &send).await);
     // Within 30 minutes: not for this rule and issue, in the same batch or later; other rules
     // and other issues are not held back.
-    let decided = store
-        .record_firings(vec![
-            firing(project_id, rule_id, issue_id, 11, 60.0, send()),
-            firing(project_id, other_rule, issue_id, 11, 60.0, send()),
-            firing(project_id, rule_id, other_issue, 11, 60.0, send()),
-            firing(project_id, rule_id, issue_id, 12, 1799.0, send()),
-        ])
-        .await
-        .unwrap();
+    let decided = record(
+        store,
+        vec![
+            fixture.firing(11, 60.0, &send),
+            other_rule.firing(11, 60.0, &send),
+            other_issue.firing(11, 60.0, &send),
+            fixture.firing(12, 1799.0, &send),
+        ],
+    )
+    .await;
     assert_eq!(decided, vec![false, true, true, false]);
     // Once 30 minutes have passed since it last fired (not since it was last held back).
-    assert_eq!(
-        store
-            .record_firings(vec![
-                firing(project_id, rule_id, issue_id, 13, 1800.0, send()),
-                firing(project_id, rule_id, issue_id, 14, 1801.0, send()),
-            ])
-            .await
-            .unwrap(),
-        vec![true, false]
-    );
-    assert_eq!(
-        store
-            .list_notifications(project_id, 100)
-            .await
-            .unwrap()
-            .len(),
-        4
-    );
+    let decided = record(
+        store,
+        vec![
+            fixture.firing(13, 1800.0, &send),
+            fixture.firing(14, 1801.0, &send),
+        ],
+    )
+    .await;
+    assert_eq!(decided, vec![true, false]);
+    assert_eq!(notification_count(store, fixture.project_id).await, 4);
 }
 
 pub async fn firing_writes_pending_notifications_due_at_once(store: &dyn Store) {
-    let (_, project_id, rule_id, issue_id) = setup(store).await;
+    let fixture = setup(store).await;
     let payload = json!({"subject": "ValueError: a", "text": "t", "html": "<p>h</p>"});
-    let mut notifications = vec![
-        notification("email", "ada@example.com"),
-        notification("email", "bob@example.com"),
-        notification("slack", "https://hooks.slack.test/x"),
-    ];
-    notifications[0].payload = payload.clone();
-    let fired = firing(project_id, rule_id, issue_id, 1, 0.0, notifications);
-    assert_eq!(store.record_firings(vec![fired]).await.unwrap(), vec![true]);
+    let mut fired = fixture.firing(
+        1,
+        0.0,
+        &[
+            ("email", "ada@example.com"),
+            ("email", "bob@example.com"),
+            ("slack", "https://hooks.slack.test/x"),
+        ],
+    );
+    fired.notifications[0].payload = payload.clone();
+    assert_eq!(record(store, vec![fired]).await, vec![true]);
 
-    let listed = store.list_notifications(project_id, 100).await.unwrap();
+    let listed = listed(store, fixture.project_id, 100).await;
     assert_eq!(listed.len(), 3);
     for n in &listed {
         assert_eq!(n.status, NotificationStatus::Pending);
@@ -398,7 +442,7 @@ pub async fn firing_writes_pending_notifications_due_at_once(store: &dyn Store) 
         assert_eq!(n.sent_at, None);
         assert_eq!(
             (n.rule_id, n.project_id, n.issue_id),
-            (rule_id, project_id, issue_id)
+            (fixture.rule_id, fixture.project_id, fixture.issue_id)
         );
         assert_eq!(n.event_id, event_id(1));
         assert_eq!(n.trigger, "first_seen");
@@ -412,10 +456,7 @@ pub async fn firing_writes_pending_notifications_due_at_once(store: &dyn Store) 
     assert_eq!(ada.payload, payload);
 
     // Due at the firing's time: claimed then, every one.
-    let claimed = store
-        .claim_notifications(&["email", "slack", "webhook"], T0, 100, 60.0)
-        .await
-        .unwrap();
+    let claimed = claim_rows(store, &["email", "slack", "webhook"], T0, 100).await;
     assert_eq!(claimed.len(), 3);
     let mut listed_oldest_first = listed.clone();
     listed_oldest_first.reverse();
@@ -426,37 +467,28 @@ pub async fn firing_writes_pending_notifications_due_at_once(store: &dyn Store) 
 }
 
 pub async fn claims_respect_kinds_due_time_and_leases(store: &dyn Store) {
-    let (_, project_id, rule_id, issue_id) = setup(store).await;
-    let fired = firing(
-        project_id,
-        rule_id,
-        issue_id,
-        1,
-        0.0,
-        vec![
-            notification("email", "ada@example.com"),
-            notification("webhook", "http://a"),
-            notification("email", "bob@example.com"),
-        ],
-    );
-    store.record_firings(vec![fired]).await.unwrap();
+    let fixture = setup(store).await;
+    let targets = [
+        ("email", "ada@example.com"),
+        ("webhook", "http://a"),
+        ("email", "bob@example.com"),
+    ];
+    fixture.fire(store, 1, 0.0, &targets).await;
     let ids: Vec<i64> = {
-        let mut listed = store.list_notifications(project_id, 100).await.unwrap();
+        let mut listed = listed(store, fixture.project_id, 100).await;
         listed.reverse();
         listed.into_iter().map(|n| n.id).collect()
     };
     let (ada, hook, bob) = (ids[0], ids[1], ids[2]);
+    let nothing = Vec::<i64>::new();
 
-    assert_eq!(claim(store, &[], T0, 10).await, Vec::<i64>::new());
-    assert_eq!(claim(store, &["slack"], T0, 10).await, Vec::<i64>::new());
+    assert_eq!(claim(store, &[], T0, 10).await, nothing);
+    assert_eq!(claim(store, &["slack"], T0, 10).await, nothing);
     // Kinds, the limit, oldest first.
     assert_eq!(claim(store, &["email"], T0, 1).await, vec![ada]);
     // A claimed one is held for its lease (60 s) …
     assert_eq!(claim(store, &["email"], T0 + 1.0, 10).await, vec![bob]);
-    assert_eq!(
-        claim(store, &["email"], T0 + 59.0, 10).await,
-        Vec::<i64>::new()
-    );
+    assert_eq!(claim(store, &["email"], T0 + 59.0, 10).await, nothing);
     // … and comes back once the lease passed (its sender died).
     assert_eq!(
         claim(store, &["email", "webhook"], T0 + 60.5, 10).await,
@@ -466,41 +498,19 @@ pub async fn claims_respect_kinds_due_time_and_leases(store: &dyn Store) {
 
     // A notification postponed is not due before its time, then is, without waiting for the
     // lease it was claimed with (until T0 + 120.5).
-    finish(
-        store,
-        hook,
-        NotificationOutcome::Postpone { until: T0 + 90.0 },
-    )
-    .await;
-    assert_eq!(
-        claim(store, &["webhook"], T0 + 89.0, 10).await,
-        Vec::<i64>::new()
-    );
+    finish(store, hook, postpone(T0 + 90.0)).await;
+    assert_eq!(claim(store, &["webhook"], T0 + 89.0, 10).await, nothing);
     assert_eq!(claim(store, &["webhook"], T0 + 90.0, 10).await, vec![hook]);
     // Finished notifications are never claimed again.
-    finish(store, hook, NotificationOutcome::Sent { at: T0 + 301.0 }).await;
-    assert_eq!(
-        claim(store, &["webhook"], T0 + 10_000.0, 10).await,
-        Vec::<i64>::new()
-    );
+    finish(store, hook, sent(T0 + 301.0)).await;
+    assert_eq!(claim(store, &["webhook"], T0 + 10_000.0, 10).await, nothing);
 }
 
 pub async fn concurrent_claims_never_share_a_notification(store: &dyn Store) {
-    let (_, project_id, rule_id, issue_id) = setup(store).await;
-    let notifications = (0..40)
-        .map(|i| notification("webhook", &format!("http://hooks.test/{i}")))
-        .collect();
-    store
-        .record_firings(vec![firing(
-            project_id,
-            rule_id,
-            issue_id,
-            1,
-            0.0,
-            notifications,
-        )])
-        .await
-        .unwrap();
+    let fixture = setup(store).await;
+    let urls: Vec<String> = (0..40).map(|i| format!("http://hooks.test/{i}")).collect();
+    let targets: Vec<(&str, &str)> = urls.iter().map(|url| ("webhook", url.as_str())).collect();
+    fixture.fire(store, 1, 0.0, &targets).await;
     let (a, b, c, d) = tokio::join!(
         claim(store, &["webhook"], T0, 15),
         claim(store, &["webhook"], T0, 15),
@@ -518,64 +528,47 @@ pub async fn concurrent_claims_never_share_a_notification(store: &dyn Store) {
 }
 
 pub async fn sent_is_final_and_recorded_on_the_issue_activity(store: &dyn Store) {
-    let (_, project_id, rule_id, issue_id) = setup(store).await;
-    store
-        .record_firings(vec![firing(
-            project_id,
-            rule_id,
-            issue_id,
-            1,
-            0.0,
-            vec![notification("email", "ada@example.com")],
-        )])
-        .await
-        .unwrap();
-    let id = claim(store, &["email"], T0, 10).await[0];
-    assert_eq!(store.issue_activities(issue_id).await.unwrap(), Vec::new());
-    finish(store, id, NotificationOutcome::Sent { at: T0 + 2.0 }).await;
+    let fixture = setup(store).await;
+    let id = fixture
+        .fire_and_claim(store, "email", "ada@example.com")
+        .await;
+    assert_eq!(activities(store, fixture.issue_id).await, Vec::new());
+    finish(store, id, sent(T0 + 2.0)).await;
 
-    let sent = newest_notification(store, project_id).await;
-    assert_eq!(sent.status, NotificationStatus::Sent);
-    assert_eq!(sent.sent_at, Some(T0 + 2.0));
-    assert_eq!(sent.last_error, None);
+    let sent_one = newest_notification(store, fixture.project_id).await;
+    assert_eq!(sent_one.status, NotificationStatus::Sent);
+    assert_eq!(sent_one.sent_at, Some(T0 + 2.0));
+    assert_eq!(sent_one.last_error, None);
     assert_eq!(
         claim(store, &["email"], T0 + 3600.0, 10).await,
         Vec::<i64>::new()
     );
 
-    let activity = store.issue_activities(issue_id).await.unwrap();
+    let activity = activities(store, fixture.issue_id).await;
     assert_eq!(activity.len(), 1, "{activity:?}");
-    assert_eq!(activity[0].issue_id, issue_id);
+    assert_eq!(activity[0].issue_id, fixture.issue_id);
     assert_eq!(activity[0].kind, "notification");
     assert_eq!(activity[0].date_created, T0 + 2.0);
     assert_eq!(activity[0].user_id, None);
-    assert_eq!(activity[0].data["rule_id"], json!(rule_id));
+    assert_eq!(activity[0].data["rule_id"], json!(fixture.rule_id));
     assert_eq!(activity[0].data["kind"], json!("email"));
     assert_eq!(activity[0].data["target"], json!("ada@example.com"));
 
     // Finishing it again changes nothing and records nothing more.
-    finish(store, id, NotificationOutcome::Sent { at: T0 + 9.0 }).await;
-    assert_eq!(store.issue_activities(issue_id).await.unwrap(), activity);
+    finish(store, id, sent(T0 + 9.0)).await;
+    assert_eq!(activities(store, fixture.issue_id).await, activity);
     assert_eq!(
-        store.list_notifications(project_id, 10).await.unwrap()[0].sent_at,
+        newest_notification(store, fixture.project_id).await.sent_at,
         Some(T0 + 2.0)
     );
 
     // Newest first.
-    store
-        .record_firings(vec![firing(
-            project_id,
-            rule_id,
-            issue_id,
-            2,
-            3600.0,
-            vec![notification("webhook", "http://a")],
-        )])
-        .await
-        .unwrap();
+    fixture
+        .fire(store, 2, 3600.0, &[("webhook", "http://a")])
+        .await;
     let second = claim(store, &["webhook"], T0 + 3600.0, 10).await[0];
-    finish(store, second, NotificationOutcome::Sent { at: T0 + 3601.0 }).await;
-    let activity = store.issue_activities(issue_id).await.unwrap();
+    finish(store, second, sent(T0 + 3601.0)).await;
+    let activity = activities(store, fixture.issue_id).await;
     let kinds: Vec<&str> = activity
         .iter()
         .map(|a| a.data["kind"].as_str().unwrap())
@@ -584,29 +577,10 @@ pub async fn sent_is_final_and_recorded_on_the_issue_activity(store: &dyn Store)
 }
 
 pub async fn retry_counts_the_attempt_and_postpone_does_not(store: &dyn Store) {
-    let (_, project_id, rule_id, issue_id) = setup(store).await;
-    store
-        .record_firings(vec![firing(
-            project_id,
-            rule_id,
-            issue_id,
-            1,
-            0.0,
-            vec![notification("webhook", "http://a")],
-        )])
-        .await
-        .unwrap();
-    let id = claim(store, &["webhook"], T0, 10).await[0];
-    finish(
-        store,
-        id,
-        NotificationOutcome::Retry {
-            error: "HTTP 503".into(),
-            next_attempt: T0 + 10.0,
-        },
-    )
-    .await;
-    let n = newest_notification(store, project_id).await;
+    let fixture = setup(store).await;
+    let id = fixture.fire_and_claim(store, "webhook", "http://a").await;
+    finish(store, id, retry("HTTP 503", T0 + 10.0)).await;
+    let n = newest_notification(store, fixture.project_id).await;
     assert_eq!(n.status, NotificationStatus::Pending);
     assert_eq!(n.attempts, 1);
     assert_eq!(n.next_attempt, T0 + 10.0);
@@ -617,76 +591,35 @@ pub async fn retry_counts_the_attempt_and_postpone_does_not(store: &dyn Store) {
     );
     assert_eq!(claim(store, &["webhook"], T0 + 10.0, 10).await, vec![id]);
 
-    finish(
-        store,
-        id,
-        NotificationOutcome::Retry {
-            error: "connection refused".into(),
-            next_attempt: T0 + 30.0,
-        },
-    )
-    .await;
+    finish(store, id, retry("connection refused", T0 + 30.0)).await;
     assert_eq!(claim(store, &["webhook"], T0 + 30.0, 10).await, vec![id]);
-    finish(
-        store,
-        id,
-        NotificationOutcome::Postpone { until: T0 + 90.0 },
-    )
-    .await;
-    let n = newest_notification(store, project_id).await;
+    finish(store, id, postpone(T0 + 90.0)).await;
+    let n = newest_notification(store, fixture.project_id).await;
     assert_eq!(n.status, NotificationStatus::Pending);
     assert_eq!(n.attempts, 2, "postponing is not an attempt");
     assert_eq!(n.next_attempt, T0 + 90.0);
     assert_eq!(n.last_error.as_deref(), Some("connection refused"));
-    assert!(store.issue_activities(issue_id).await.unwrap().is_empty());
+    assert!(activities(store, fixture.issue_id).await.is_empty());
 }
 
 pub async fn failed_and_undeliverable_are_final_with_their_reason(store: &dyn Store) {
-    let (_, project_id, rule_id, issue_id) = setup(store).await;
-    store
-        .record_firings(vec![firing(
-            project_id,
-            rule_id,
-            issue_id,
-            1,
-            0.0,
-            vec![
-                notification("webhook", "http://a"),
-                notification("email", "ada@example.com"),
-            ],
-        )])
-        .await
-        .unwrap();
+    let fixture = setup(store).await;
+    let targets = [("webhook", "http://a"), ("email", "ada@example.com")];
+    fixture.fire(store, 1, 0.0, &targets).await;
     let hook = claim(store, &["webhook"], T0, 10).await[0];
     let mail = claim(store, &["email"], T0, 10).await[0];
-    finish(
-        store,
-        hook,
-        NotificationOutcome::Retry {
-            error: "HTTP 500".into(),
-            next_attempt: T0 + 10.0,
-        },
-    )
-    .await;
+    finish(store, hook, retry("HTTP 500", T0 + 10.0)).await;
     assert_eq!(claim(store, &["webhook"], T0 + 10.0, 10).await, vec![hook]);
-    finish(
-        store,
-        hook,
-        NotificationOutcome::Failed {
-            error: "HTTP 500 for 2 hours".into(),
-        },
-    )
-    .await;
-    finish(
-        store,
-        mail,
-        NotificationOutcome::Undeliverable {
-            reason: "no SMTP server configured (VIGIL_SMTP_URL)".into(),
-        },
-    )
-    .await;
+    let failed = NotificationOutcome::Failed {
+        error: "HTTP 500 for 2 hours".into(),
+    };
+    finish(store, hook, failed).await;
+    let undeliverable = NotificationOutcome::Undeliverable {
+        reason: "no SMTP server configured (VIGIL_SMTP_URL)".into(),
+    };
+    finish(store, mail, undeliverable).await;
 
-    let listed = store.list_notifications(project_id, 10).await.unwrap();
+    let listed = listed(store, fixture.project_id, 10).await;
     let hook_row = listed.iter().find(|n| n.id == hook).unwrap();
     assert_eq!(hook_row.status, NotificationStatus::Failed);
     assert_eq!(hook_row.attempts, 2);
@@ -703,188 +636,98 @@ pub async fn failed_and_undeliverable_are_final_with_their_reason(store: &dyn St
         claim(store, &["webhook", "email"], T0 + 100_000.0, 10).await,
         Vec::<i64>::new()
     );
-    assert!(store.issue_activities(issue_id).await.unwrap().is_empty());
+    assert!(activities(store, fixture.issue_id).await.is_empty());
     assert_eq!(
-        store
-            .last_sent(rule_id, "webhook", "http://a")
-            .await
-            .unwrap(),
+        last_sent(store, fixture.rule_id, "webhook", "http://a").await,
         None
     );
 }
 
 pub async fn notifications_are_listed_newest_first(store: &dyn Store) {
-    let (_, project_id, rule_id, issue_id) = setup(store).await;
-    let (_, other_project) = {
-        let org = store.ensure_organization("other").await.unwrap();
-        let (p, _) = store.create_project(org.id, "web", None).await.unwrap();
-        (org.id, p.id)
+    let fixture = setup(store).await;
+    let (_, other_project) = common::project_named(store, "other", "web").await;
+    let elsewhere = RuleOnIssue {
+        project_id: other_project,
+        rule_id: rule(store, other_project, "other").await,
+        issue_id: issue(store, other_project, 99, "z").await,
     };
-    let other_rule = rule(store, other_project, "other").await;
-    let other_issue = issue(store, other_project, 99, "z").await;
     for n in 1..=5u32 {
-        let mut fired = firing(
-            project_id,
-            rule_id,
-            issue_id,
-            n,
-            f64::from(n) * 3600.0,
-            vec![notification("webhook", &format!("http://hooks.test/{n}"))],
-        );
-        fired.frequency_secs = 0.0;
-        store.record_firings(vec![fired]).await.unwrap();
+        let url = format!("http://hooks.test/{n}");
+        let fired = fixture.firing(n, f64::from(n) * 3600.0, &[("webhook", &url)]);
+        record(store, vec![unthrottled(fired)]).await;
     }
-    store
-        .record_firings(vec![firing(
-            other_project,
-            other_rule,
-            other_issue,
-            99,
-            0.0,
-            vec![notification("webhook", "http://elsewhere")],
-        )])
-        .await
-        .unwrap();
-    let targets: Vec<String> = store
-        .list_notifications(project_id, 3)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.target)
-        .collect();
+    elsewhere
+        .fire(store, 99, 0.0, &[("webhook", "http://elsewhere")])
+        .await;
     assert_eq!(
-        targets,
+        listed_targets(store, fixture.project_id, 3).await,
         vec![
             "http://hooks.test/5",
             "http://hooks.test/4",
             "http://hooks.test/3"
         ]
     );
-    assert_eq!(
-        store
-            .list_notifications(project_id, 100)
-            .await
-            .unwrap()
-            .len(),
-        5
-    );
-    assert_eq!(
-        store
-            .list_notifications(other_project, 100)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(notification_count(store, fixture.project_id).await, 5);
+    assert_eq!(notification_count(store, other_project).await, 1);
 }
 
 pub async fn last_sent_is_the_latest_send_of_rule_kind_and_target(store: &dyn Store) {
-    let (_, project_id, rule_id, issue_id) = setup(store).await;
-    let other_rule = rule(store, project_id, "other").await;
-    let mut fired = firing(
-        project_id,
-        rule_id,
-        issue_id,
+    let fixture = setup(store).await;
+    let rule_id = fixture.rule_id;
+    let other_rule = RuleOnIssue {
+        rule_id: rule(store, fixture.project_id, "other").await,
+        ..fixture
+    };
+    let fired = fixture.firing(
         1,
         0.0,
-        vec![
-            notification("email", "ada@example.com"),
-            notification("email", "ada@example.com"),
-            notification("email", "bob@example.com"),
+        &[
+            ("email", "ada@example.com"),
+            ("email", "ada@example.com"),
+            ("email", "bob@example.com"),
         ],
     );
-    fired.frequency_secs = 0.0;
-    let mut other = firing(
-        project_id,
-        other_rule,
-        issue_id,
-        1,
-        0.0,
-        vec![notification("email", "ada@example.com")],
-    );
-    other.frequency_secs = 0.0;
-    store.record_firings(vec![fired, other]).await.unwrap();
+    let other = other_rule.firing(1, 0.0, &[("email", "ada@example.com")]);
+    record(store, vec![unthrottled(fired), unthrottled(other)]).await;
     assert_eq!(
-        store
-            .last_sent(rule_id, "email", "ada@example.com")
-            .await
-            .unwrap(),
+        last_sent(store, rule_id, "email", "ada@example.com").await,
         None
     );
 
-    let claimed = store
-        .claim_notifications(&["email"], T0, 10, 60.0)
-        .await
-        .unwrap();
+    let claimed = claim_rows(store, &["email"], T0, 10).await;
     let ada: Vec<i64> = claimed
         .iter()
         .filter(|n| n.rule_id == rule_id && n.target == "ada@example.com")
         .map(|n| n.id)
         .collect();
-    let bob = claimed
+    let bob = id_to(&claimed, "bob@example.com");
+    let other_ada = claimed
         .iter()
-        .find(|n| n.target == "bob@example.com")
+        .find(|n| n.rule_id == other_rule.rule_id)
         .unwrap()
         .id;
-    let other_ada = claimed.iter().find(|n| n.rule_id == other_rule).unwrap().id;
-    finish(store, ada[0], NotificationOutcome::Sent { at: T0 + 5.0 }).await;
-    finish(store, ada[1], NotificationOutcome::Sent { at: T0 + 65.0 }).await;
-    finish(
-        store,
-        bob,
-        NotificationOutcome::Postpone { until: T0 + 500.0 },
-    )
-    .await;
-    finish(
-        store,
-        other_ada,
-        NotificationOutcome::Sent { at: T0 + 900.0 },
-    )
-    .await;
+    finish(store, ada[0], sent(T0 + 5.0)).await;
+    finish(store, ada[1], sent(T0 + 65.0)).await;
+    finish(store, bob, postpone(T0 + 500.0)).await;
+    finish(store, other_ada, sent(T0 + 900.0)).await;
 
-    assert_eq!(
-        store
-            .last_sent(rule_id, "email", "ada@example.com")
-            .await
-            .unwrap(),
-        Some(T0 + 65.0)
-    );
-    assert_eq!(
-        store
-            .last_sent(rule_id, "email", "bob@example.com")
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        store
-            .last_sent(rule_id, "slack", "ada@example.com")
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        store
-            .last_sent(other_rule, "email", "ada@example.com")
-            .await
-            .unwrap(),
-        Some(T0 + 900.0)
-    );
-}
-
-/// `event`, at an absolute time (received half a second later).
-fn event_at(project_id: i64, n: u32, hash: &str, at: f64, user: Option<&str>) -> NewEvent {
-    let mut event = event(project_id, n, hash, 0.0, user);
-    event.timestamp = at;
-    event.received = at + 0.5;
-    event
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
+    for (rule_id, kind, target, latest) in [
+        (rule_id, "email", "ada@example.com", Some(T0 + 65.0)),
+        (rule_id, "email", "bob@example.com", None),
+        (rule_id, "slack", "ada@example.com", None),
+        (
+            other_rule.rule_id,
+            "email",
+            "ada@example.com",
+            Some(T0 + 900.0),
+        ),
+    ] {
+        assert_eq!(
+            last_sent(store, rule_id, kind, target).await,
+            latest,
+            "{rule_id} {kind} {target}"
+        );
+    }
 }
 
 pub async fn issue_counts_are_exact_for_recent_windows_from_minute_and_hour_buckets(
@@ -1015,14 +858,14 @@ pub async fn snoozed_issue_reappears_with_the_first_event_after_until(store: &dy
     // Received before `until` (timestamp + 0.5): still ignored, nothing reported.
     let before = common::save_one(store, event(project_id, 2, "a", 3599.0, None)).await;
     assert!(!before[0].reappeared && !before[0].regressed && !before[0].new_issue);
-    let issue = store.issue_by_id(issue_id).await.unwrap().unwrap();
+    let issue = common::stored_issue(store, issue_id).await;
     assert_eq!(issue.status, IssueStatus::Ignored);
 
     // Received exactly at `until`.
     let after = common::save_one(store, event(project_id, 3, "a", 3599.5, None)).await;
     assert!(after[0].reappeared, "{after:?}");
     assert!(!after[0].regressed && !after[0].new_issue);
-    let issue = store.issue_by_id(issue_id).await.unwrap().unwrap();
+    let issue = common::stored_issue(store, issue_id).await;
     assert_eq!(issue.status, IssueStatus::Unresolved);
     assert_eq!(issue.substatus, "ongoing");
     assert_eq!(issue.times_seen, 3);
@@ -1033,10 +876,7 @@ pub async fn snoozed_issue_reappears_with_the_first_event_after_until(store: &dy
 
     // A resolved issue that was snoozed before regresses rather than reappears.
     store.snooze_issue(issue_id, T0 + 5000.0).await.unwrap();
-    store
-        .set_issue_status(issue_id, IssueStatus::Resolved)
-        .await
-        .unwrap();
+    common::set_status(store, issue_id, IssueStatus::Resolved).await;
     let again = common::save_one(store, event(project_id, 5, "a", 6000.0, None)).await;
     assert!(again[0].regressed && !again[0].reappeared, "{again:?}");
 }
@@ -1055,7 +895,7 @@ pub async fn snooze_ends_within_one_batch(store: &dyn Store) {
         .unwrap();
     let reappeared: Vec<bool> = saved.iter().map(|s| s.reappeared).collect();
     assert_eq!(reappeared, vec![false, true, false]);
-    let issue = store.issue_by_id(issue_id).await.unwrap().unwrap();
+    let issue = common::stored_issue(store, issue_id).await;
     assert_eq!(issue.status, IssueStatus::Unresolved);
 }
 
@@ -1064,13 +904,10 @@ pub async fn a_status_set_by_hand_ends_a_snooze(store: &dyn Store) {
     let issue_id = issue(store, project_id, 1, "a").await;
     store.snooze_issue(issue_id, T0 + 100.0).await.unwrap();
     // Ignored for good now: no end any more.
-    store
-        .set_issue_status(issue_id, IssueStatus::Ignored)
-        .await
-        .unwrap();
+    common::set_status(store, issue_id, IssueStatus::Ignored).await;
     let saved = common::save_one(store, event(project_id, 2, "a", 200.0, None)).await;
     assert!(!saved[0].reappeared);
-    let issue = store.issue_by_id(issue_id).await.unwrap().unwrap();
+    let issue = common::stored_issue(store, issue_id).await;
     assert_eq!(issue.status, IssueStatus::Ignored);
     assert_eq!(issue.substatus, "archived_forever");
 }
@@ -1081,10 +918,7 @@ pub async fn duplicate_event_reports_the_flags_of_its_first_storing(store: &dyn 
     assert!(first[0].new_issue && !first[0].duplicate);
     let issue_id = first[0].issue_id;
 
-    store
-        .set_issue_status(issue_id, IssueStatus::Resolved)
-        .await
-        .unwrap();
+    common::set_status(store, issue_id, IssueStatus::Resolved).await;
     let regressed = common::save_one(store, event(project_id, 2, "a", 10.0, None)).await;
     assert!(regressed[0].regressed);
     store.snooze_issue(issue_id, T0 + 100.0).await.unwrap();
@@ -1093,10 +927,7 @@ pub async fn duplicate_event_reports_the_flags_of_its_first_storing(store: &dyn 
     let plain = common::save_one(store, event(project_id, 4, "a", 300.0, None)).await;
 
     // The envelopes processed again, in one batch, with the issue in yet another state.
-    store
-        .set_issue_status(issue_id, IssueStatus::Resolved)
-        .await
-        .unwrap();
+    common::set_status(store, issue_id, IssueStatus::Resolved).await;
     let again = store
         .save_events(vec![
             event(project_id, 1, "a", 0.0, None),
@@ -1114,7 +945,7 @@ pub async fn duplicate_event_reports_the_flags_of_its_first_storing(store: &dyn 
     assert_eq!(flags(&plain[0]), (false, false, false, false));
     assert!(again.iter().all(|s| s.issue_id == issue_id));
     // Nothing changed: still resolved, counted once.
-    let issue = store.issue_by_id(issue_id).await.unwrap().unwrap();
+    let issue = common::stored_issue(store, issue_id).await;
     assert_eq!(issue.status, IssueStatus::Resolved);
     assert_eq!(issue.times_seen, 4);
 
@@ -1131,70 +962,36 @@ pub async fn duplicate_event_reports_the_flags_of_its_first_storing(store: &dyn 
 }
 
 pub async fn deleting_a_rule_removes_its_pending_notifications(store: &dyn Store) {
-    let (_, project_id, rule_id, issue_id) = setup(store).await;
-    let other_rule = rule(store, project_id, "other").await;
-    store
-        .record_firings(vec![
-            firing(
-                project_id,
-                rule_id,
-                issue_id,
-                1,
-                0.0,
-                vec![
-                    notification("webhook", "http://sent"),
-                    notification("webhook", "http://pending"),
-                ],
-            ),
-            firing(
-                project_id,
-                other_rule,
-                issue_id,
-                1,
-                0.0,
-                vec![notification("webhook", "http://other")],
-            ),
-        ])
-        .await
-        .unwrap();
-    let claimed = store
-        .claim_notifications(&["webhook"], T0, 10, 60.0)
-        .await
-        .unwrap();
-    let sent = claimed
-        .iter()
-        .find(|n| n.target == "http://sent")
-        .unwrap()
-        .id;
-    let held = claimed
-        .iter()
-        .find(|n| n.target == "http://pending")
-        .unwrap()
-        .id;
-    finish(store, sent, NotificationOutcome::Sent { at: T0 + 1.0 }).await;
+    let fixture = setup(store).await;
+    let other_rule = RuleOnIssue {
+        rule_id: rule(store, fixture.project_id, "other").await,
+        ..fixture
+    };
+    let targets = [("webhook", "http://sent"), ("webhook", "http://pending")];
+    record(
+        store,
+        vec![
+            fixture.firing(1, 0.0, &targets),
+            other_rule.firing(1, 0.0, &[("webhook", "http://other")]),
+        ],
+    )
+    .await;
+    let claimed = claim_rows(store, &["webhook"], T0, 10).await;
+    let sent_id = id_to(&claimed, "http://sent");
+    let held = id_to(&claimed, "http://pending");
+    finish(store, sent_id, sent(T0 + 1.0)).await;
 
-    assert!(store.delete_alert_rule(rule_id).await.unwrap());
-    let targets: HashSet<String> = store
-        .list_notifications(project_id, 100)
+    assert!(store.delete_alert_rule(fixture.rule_id).await.unwrap());
+    let left: HashSet<String> = listed_targets(store, fixture.project_id, 100)
         .await
-        .unwrap()
         .into_iter()
-        .map(|n| n.target)
         .collect();
     assert_eq!(
-        targets,
+        left,
         HashSet::from(["http://sent".to_string(), "http://other".to_string()])
     );
     // A sender still holding one of the deleted rule's notifications finishes it harmlessly.
-    finish(
-        store,
-        held,
-        NotificationOutcome::Retry {
-            error: "HTTP 500".into(),
-            next_attempt: T0 + 10.0,
-        },
-    )
-    .await;
+    finish(store, held, retry("HTTP 500", T0 + 10.0)).await;
     assert_eq!(claim(store, &["webhook"], T0 + 1000.0, 10).await.len(), 1);
 }
 
@@ -1203,10 +1000,7 @@ pub async fn retention_deletes_alert_rows_of_deleted_issues_and_old_finished_not
 ) {
     let (_, project_id) = project(store, "acme").await;
     let rule_id = rule(store, project_id, "hook").await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
+    let now = unix_now();
     // An old issue whose only event expires, and a live one whose event is two hours ahead,
     // so that a cutoff can lie between the notifications' creation (now) and that event.
     let saved = store
@@ -1216,77 +1010,61 @@ pub async fn retention_deletes_alert_rows_of_deleted_issues_and_old_finished_not
         ])
         .await
         .unwrap();
-    let (old_issue, live_issue) = (saved[0].issue_id, saved[1].issue_id);
-    store
-        .record_firings(vec![
-            firing(
-                project_id,
-                rule_id,
-                old_issue,
-                1,
-                -100_000.0,
-                vec![notification("webhook", "http://old-issue")],
-            ),
-            firing(
-                project_id,
-                rule_id,
-                live_issue,
-                2,
-                0.0,
-                vec![
-                    notification("webhook", "http://live-sent"),
-                    notification("webhook", "http://live-pending"),
-                ],
-            ),
-        ])
-        .await
-        .unwrap();
-    let claimed = store
-        .claim_notifications(&["webhook"], T0, 10, 60.0)
-        .await
-        .unwrap();
-    for n in &claimed {
+    let old = RuleOnIssue {
+        project_id,
+        rule_id,
+        issue_id: saved[0].issue_id,
+    };
+    let live = RuleOnIssue {
+        issue_id: saved[1].issue_id,
+        ..old
+    };
+    let live_targets = [
+        ("webhook", "http://live-sent"),
+        ("webhook", "http://live-pending"),
+    ];
+    record(
+        store,
+        vec![
+            old.firing(1, -100_000.0, &[("webhook", "http://old-issue")]),
+            live.firing(2, 0.0, &live_targets),
+        ],
+    )
+    .await;
+    for n in &claim_rows(store, &["webhook"], T0, 10).await {
         if n.target != "http://live-pending" {
-            finish(store, n.id, NotificationOutcome::Sent { at: T0 }).await;
+            finish(store, n.id, sent(T0)).await;
         }
     }
-    assert_eq!(store.issue_activities(old_issue).await.unwrap().len(), 1);
+    assert_eq!(activities(store, old.issue_id).await.len(), 1);
 
     // A cutoff between the two events: the old issue goes, with its alert rows; notifications
     // were all created just now, so the live issue's stay.
     let pass = store.delete_expired(T0 - 50_000.0, 1000).await.unwrap();
     assert_eq!((pass.events, pass.issues), (1, 1));
-    assert!(store.issue_activities(old_issue).await.unwrap().is_empty());
-    let targets: HashSet<String> = store
-        .list_notifications(project_id, 100)
+    assert!(activities(store, old.issue_id).await.is_empty());
+    let left: HashSet<String> = listed_targets(store, project_id, 100)
         .await
-        .unwrap()
         .into_iter()
-        .map(|n| n.target)
         .collect();
     assert_eq!(
-        targets,
+        left,
         HashSet::from([
             "http://live-sent".to_string(),
             "http://live-pending".to_string()
         ])
     );
-    assert_eq!(store.issue_activities(live_issue).await.unwrap().len(), 1);
+    assert_eq!(activities(store, live.issue_id).await.len(), 1);
 
     // A cutoff after the notifications were created: the finished ones go, pending ones stay.
     let pass = store.delete_expired(now + 3600.0, 1000).await.unwrap();
     assert_eq!(pass.events, 0);
-    let left: Vec<String> = store
-        .list_notifications(project_id, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.target)
-        .collect();
-    assert_eq!(left, vec!["http://live-pending".to_string()]);
+    assert_eq!(
+        listed_targets(store, project_id, 100).await,
+        vec!["http://live-pending".to_string()]
+    );
 }
 
-/// A database made before alerts existed gets the default rule on each of its projects when
 /// migration 0009 runs, the same rule a new project gets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_migration_gives_existing_projects_the_default_rule() {
@@ -1333,10 +1111,6 @@ async fn sqlite_migration_gives_existing_projects_the_default_rule() {
     assert_eq!(migrated.conditions, expected.conditions);
     assert_eq!(migrated.filters, expected.filters);
     assert_eq!(migrated.actions, expected.actions);
-    let age = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-        - migrated.date_created;
+    let age = unix_now() - migrated.date_created;
     assert!((0.0..60.0).contains(&age), "created {age} s ago");
 }

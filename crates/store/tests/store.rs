@@ -11,7 +11,7 @@ mod common;
 
 use std::path::Path;
 
-use common::test_database;
+use common::{event_id, project, test_database};
 use serde_json::json;
 use tempfile::TempDir;
 use vigil_store::postgres::PgStore;
@@ -73,47 +73,23 @@ common::suite_on_both_backends!(
 /// A moment in 2023, so tests never depend on the clock.
 const T0: f64 = 1_700_000_000.0;
 
-fn event_id(n: u32) -> String {
-    format!("{n:032x}")
-}
-
-/// An error event in `project_id` grouped by `hashes`, at `T0 + offset` seconds.
+/// An error event in `project_id` grouped by `hashes`, at `T0 + offset` seconds (received half a
+/// second later), in release `shop@1.0`.
 fn event(project_id: i64, n: u32, hashes: &[&str], offset: f64) -> NewEvent {
     NewEvent {
-        project_id,
-        event_id: event_id(n),
-        event_type: "error".into(),
-        timestamp: T0 + offset,
         received: T0 + offset + 0.5,
-        level: "error".into(),
-        platform: "python".into(),
         title: "ZeroDivisionError: division by zero".into(),
-        culprit: "shop.views in checkout".into(),
         metadata: json!({"type": "ZeroDivisionError", "value": "division by zero"}),
         hashes: hashes.iter().map(|h| h.to_string()).collect(),
-        environment: Some("production".into()),
         release: Some("shop@1.0".into()),
-        transaction: Some("/checkout".into()),
-        user_tag: None,
-        trace_id: None,
         tags: vec![
             ("environment".into(), "production".into()),
             ("release".into(), "shop@1.0".into()),
         ],
-        is_unhandled: false,
         message: "division by zero".into(),
         data: json!({"event_id": event_id(n), "exception": {"values": [{"type": "ZeroDivisionError"}]}}),
+        ..common::error_event(project_id, event_id(n), T0 + offset)
     }
-}
-
-/// An organization `org` with one project `shop`; returns (organization id, project id).
-async fn project(store: &dyn Store, org: &str) -> (i64, i64) {
-    let org = store.ensure_organization(org).await.unwrap();
-    let (project, _) = store
-        .create_project(org.id, "shop", Some("python"))
-        .await
-        .unwrap();
-    (org.id, project.id)
 }
 
 fn query(organization_id: i64, search: &str) -> IssueQuery {
@@ -323,7 +299,7 @@ mod cases {
         let third = common::save_one(store, event(project, 3, &["b"], 30.0)).await;
         assert_eq!(third[0].issue_id, first[0].issue_id);
 
-        let issue = store.issue_by_id(first[0].issue_id).await.unwrap().unwrap();
+        let issue = common::stored_issue(store, first[0].issue_id).await;
         assert_eq!(issue.times_seen, 3);
         assert_eq!(issue.first_seen, T0);
         assert_eq!(issue.last_seen, T0 + 60.0);
@@ -356,7 +332,7 @@ mod cases {
             .unwrap();
         let short_ids = |i: usize| {
             let id = saved[i].issue_id;
-            async move { store.issue_by_id(id).await.unwrap().unwrap().short_id }
+            async move { common::stored_issue(store, id).await.short_id }
         };
         assert_eq!(short_ids(0).await, 1);
         assert_eq!(short_ids(1).await, 2);
@@ -395,7 +371,7 @@ mod cases {
             "the issue it already has"
         );
 
-        let issue = store.issue_by_id(batch[0].issue_id).await.unwrap().unwrap();
+        let issue = common::stored_issue(store, batch[0].issue_id).await;
         assert_eq!(issue.times_seen, 1);
         assert_eq!(issue.last_seen, T0);
         assert_eq!(store.issue_events(issue.id, 0, 10).await.unwrap().len(), 1);
@@ -420,7 +396,7 @@ mod cases {
             ])
             .await
             .unwrap();
-        let issue = store.issue_by_id(saved[0].issue_id).await.unwrap().unwrap();
+        let issue = common::stored_issue(store, saved[0].issue_id).await;
         assert_eq!(issue.times_seen, 4);
         assert_eq!(issue.user_count, 2);
     }
@@ -573,7 +549,7 @@ mod cases {
         let saved = common::save_one(store, with(1, "first", "error", 10.0)).await;
         common::save_one(store, with(2, "newer", "fatal", 20.0)).await;
         common::save_one(store, with(3, "late old", "info", 0.0)).await;
-        let issue = store.issue_by_id(saved[0].issue_id).await.unwrap().unwrap();
+        let issue = common::stored_issue(store, saved[0].issue_id).await;
         assert_eq!(issue.title, "newer");
         assert_eq!(issue.level, "fatal");
         assert_eq!(issue.first_seen, T0, "an old event moves first_seen back");
@@ -652,13 +628,10 @@ mod cases {
         let (_, project) = project(store, "acme").await;
         let saved = common::save_one(store, event(project, 1, &["a"], 0.0)).await;
         let id = saved[0].issue_id;
-        store
-            .set_issue_status(id, IssueStatus::Resolved)
-            .await
-            .unwrap();
+        common::set_status(store, id, IssueStatus::Resolved).await;
         let again = common::save_one(store, event(project, 2, &["a"], 60.0)).await;
         assert!(again[0].regressed);
-        let issue = store.issue_by_id(id).await.unwrap().unwrap();
+        let issue = common::stored_issue(store, id).await;
         assert_eq!(issue.status, IssueStatus::Unresolved);
         assert_eq!(issue.substatus, "regressed");
         assert_eq!(issue.resolved_at, None);
@@ -668,13 +641,10 @@ mod cases {
             "an unresolved issue does not regress"
         );
 
-        store
-            .set_issue_status(id, IssueStatus::Ignored)
-            .await
-            .unwrap();
+        common::set_status(store, id, IssueStatus::Ignored).await;
         let ignored = common::save_one(store, event(project, 4, &["a"], 80.0)).await;
         assert!(!ignored[0].regressed);
-        let issue = store.issue_by_id(id).await.unwrap().unwrap();
+        let issue = common::stored_issue(store, id).await;
         assert_eq!(issue.status, IssueStatus::Ignored, "ignored stays ignored");
         assert_eq!(issue.times_seen, 4);
     }
@@ -684,18 +654,14 @@ mod cases {
         let saved = common::save_one(store, event(project, 1, &["a"], 0.0)).await;
         let id = saved[0].issue_id;
 
-        let resolved = store
-            .set_issue_status(id, IssueStatus::Resolved)
+        let resolved = common::set_status(store, id, IssueStatus::Resolved)
             .await
-            .unwrap()
             .unwrap();
         assert_eq!(resolved.status, IssueStatus::Resolved);
         assert_eq!(resolved.substatus, "");
         let resolved_at = resolved.resolved_at.expect("resolving sets resolved_at");
-        let again = store
-            .set_issue_status(id, IssueStatus::Resolved)
+        let again = common::set_status(store, id, IssueStatus::Resolved)
             .await
-            .unwrap()
             .unwrap();
         assert_eq!(
             again.resolved_at,
@@ -703,29 +669,22 @@ mod cases {
             "resolving twice keeps the first time"
         );
 
-        let ignored = store
-            .set_issue_status(id, IssueStatus::Ignored)
+        let ignored = common::set_status(store, id, IssueStatus::Ignored)
             .await
-            .unwrap()
             .unwrap();
         assert_eq!(ignored.status, IssueStatus::Ignored);
         assert_eq!(ignored.substatus, "archived_forever");
         assert_eq!(ignored.resolved_at, None);
 
-        let reopened = store
-            .set_issue_status(id, IssueStatus::Unresolved)
+        let reopened = common::set_status(store, id, IssueStatus::Unresolved)
             .await
-            .unwrap()
             .unwrap();
         assert_eq!(reopened.status, IssueStatus::Unresolved);
         assert_eq!(reopened.substatus, "ongoing");
         assert_eq!(store.issue_by_id(id).await.unwrap(), Some(reopened));
 
         assert_eq!(
-            store
-                .set_issue_status(id + 1000, IssueStatus::Resolved)
-                .await
-                .unwrap(),
+            common::set_status(store, id + 1000, IssueStatus::Resolved).await,
             None
         );
     }
@@ -746,10 +705,7 @@ mod cases {
             ])
             .await
             .unwrap();
-        store
-            .set_issue_status(saved[1].issue_id, IssueStatus::Resolved)
-            .await
-            .unwrap();
+        common::set_status(store, saved[1].issue_id, IssueStatus::Resolved).await;
 
         assert_eq!(
             titles(store, &query(org, "is:unresolved")).await,
@@ -1838,28 +1794,15 @@ fn retention_event(
     user: &str,
     browser: &str,
 ) -> NewEvent {
-    let event_id = format!("{n:032x}");
     NewEvent {
-        project_id,
-        event_id: event_id.clone(),
-        event_type: "error".into(),
-        timestamp: at,
-        received: at,
-        level: "error".into(),
-        platform: "python".into(),
         title: format!("Error {hash}"),
         culprit: "shop.views".into(),
-        metadata: json!({}),
         hashes: vec![hash.to_owned()],
-        environment: Some("production".into()),
-        release: None,
         transaction: None,
         user_tag: Some(user.to_owned()),
-        trace_id: None,
         tags: vec![("browser".into(), browser.to_owned())],
-        is_unhandled: false,
-        message: String::new(),
-        data: json!({"event_id": event_id, "message": format!("event {n} of {hash}")}),
+        data: json!({"event_id": event_id(n), "message": format!("event {n} of {hash}")}),
+        ..common::error_event(project_id, event_id(n), at)
     }
 }
 

@@ -5,10 +5,11 @@
 
 mod common;
 
+use common::project;
 use serde_json::json;
 use vigil_store::{
-    NewEvent, NewSpan, NewTransaction, PerformanceSettings, SpanBatch, Store, TransactionAggregate,
-    TransactionQuery, TransactionSort,
+    NewEvent, NewSpan, NewTransaction, PerformanceSettings, SavedSpans, SpanAggregate, SpanBatch,
+    Store, StoreResult, StoredTransaction, TransactionAggregate, TransactionQuery, TransactionSort,
 };
 
 common::suite_on_both_backends!(
@@ -97,14 +98,27 @@ fn span(segment: &NewTransaction, n: u32, op: &str, group: &str, offset: f64, ms
     }
 }
 
-/// An organization with one project; (organization id, project id).
-async fn project(store: &dyn Store, org: &str, slug: &str) -> (i64, i64) {
-    let org = store.ensure_organization(org).await.unwrap();
-    let (project, _) = store
-        .create_project(org.id, slug, Some("python"))
-        .await
-        .unwrap();
-    (org.id, project.id)
+/// Transactions `ns` of `project_id` named `name`: the n-th starts `n * spacing_s` after `H`
+/// and takes `n * step_ms`, with the status `status(n)`.
+fn transactions_spread(
+    project_id: i64,
+    name: &str,
+    ns: std::ops::RangeInclusive<u32>,
+    (spacing_s, step_ms): (f64, f64),
+    status: impl Fn(u32) -> &'static str,
+) -> Vec<NewTransaction> {
+    ns.map(|n| {
+        let k = f64::from(n);
+        transaction(
+            project_id,
+            n,
+            name,
+            H + spacing_s * k,
+            step_ms * k,
+            status(n),
+        )
+    })
+    .collect()
 }
 
 fn query(organization_id: i64) -> TransactionQuery {
@@ -114,14 +128,56 @@ fn query(organization_id: i64) -> TransactionQuery {
     }
 }
 
-async fn save(store: &dyn Store, transactions: Vec<NewTransaction>, spans: Vec<NewSpan>) {
+/// Everything of `organization_id` in `since..until`.
+fn between(organization_id: i64, since: f64, until: f64) -> TransactionQuery {
+    TransactionQuery {
+        since: Some(since),
+        until: Some(until),
+        ..query(organization_id)
+    }
+}
+
+/// Everything of `organization_id` named `name`.
+fn named(organization_id: i64, name: &str) -> TransactionQuery {
+    TransactionQuery {
+        transaction: Some(name.into()),
+        ..query(organization_id)
+    }
+}
+
+/// Saves `transactions` and `spans` in one batch; what the store said of it.
+async fn try_save(
+    store: &dyn Store,
+    transactions: Vec<NewTransaction>,
+    spans: Vec<NewSpan>,
+) -> StoreResult<SavedSpans> {
     store
         .save_spans(SpanBatch {
             transactions,
             spans,
         })
         .await
-        .unwrap();
+}
+
+/// The stored transaction of `transaction`'s event id in `project_id`, if any.
+async fn stored_transaction(
+    store: &dyn Store,
+    project_id: i64,
+    transaction: &NewTransaction,
+) -> Option<StoredTransaction> {
+    store
+        .transaction_by_event_id(project_id, &transaction.event_id)
+        .await
+        .unwrap()
+}
+
+/// Saves every batch of `batches` at the same time; what the store said of each.
+async fn save_at_once(store: &dyn Store, batches: Vec<SpanBatch>) -> Vec<StoreResult<SavedSpans>> {
+    futures_util::future::join_all(batches.into_iter().map(|batch| store.save_spans(batch))).await
+}
+
+async fn save(store: &dyn Store, transactions: Vec<NewTransaction>, spans: Vec<NewSpan>) {
+    try_save(store, transactions, spans).await.unwrap();
 }
 
 /// The one aggregate over everything the query matches.
@@ -131,15 +187,32 @@ async fn total(store: &dyn Store, query: &TransactionQuery) -> TransactionAggreg
     all.pop().unwrap_or_default()
 }
 
+/// The first per-name aggregate that `matches`.
+async fn aggregate_where(
+    store: &dyn Store,
+    query: &TransactionQuery,
+    matches: impl Fn(&TransactionAggregate) -> bool,
+) -> Option<TransactionAggregate> {
+    let all = store.aggregate_transactions(query, true).await.unwrap();
+    all.into_iter().find(matches)
+}
+
 /// The aggregate of one transaction name.
 async fn of_name(store: &dyn Store, query: &TransactionQuery, name: &str) -> TransactionAggregate {
-    store
-        .aggregate_transactions(query, true)
+    aggregate_where(store, query, |a| a.transaction.as_deref() == Some(name))
         .await
-        .unwrap()
-        .into_iter()
-        .find(|a| a.transaction.as_deref() == Some(name))
         .unwrap_or_else(|| panic!("no aggregate of {name}"))
+}
+
+/// The (first) per-name aggregate of project `project_id`.
+async fn of_project(
+    store: &dyn Store,
+    query: &TransactionQuery,
+    project_id: i64,
+) -> TransactionAggregate {
+    aggregate_where(store, query, |a| a.project_id == Some(project_id))
+        .await
+        .unwrap_or_else(|| panic!("no aggregate of project {project_id}"))
 }
 
 fn close(actual: f64, expected: f64, tolerance: f64) -> bool {
@@ -147,7 +220,7 @@ fn close(actual: f64, expected: f64, tolerance: f64) -> bool {
 }
 
 async fn saving_a_batch_twice_stores_and_counts_it_once(store: &dyn Store) {
-    let (org, p) = project(store, "acme", "shop").await;
+    let (org, p) = project(store, "acme").await;
     let t1 = transaction(p, 1, "/checkout/", H + 10.0, 120.0, "ok");
     let t2 = transaction(p, 2, "/checkout/", H + 20.0, 240.0, "ok");
     let spans = vec![
@@ -193,31 +266,21 @@ async fn saving_a_batch_twice_stores_and_counts_it_once(store: &dyn Store) {
 /// An error event of `project_id` in trace `trace`, while span `span` was active.
 fn error_in_trace(project_id: i64, n: u32, trace: &str, span: &str, at: f64) -> NewEvent {
     NewEvent {
-        project_id,
-        event_id: format!("{:032x}", 0xeee0_0000_u32 + n),
-        event_type: "error".into(),
-        timestamp: at,
-        received: at,
-        level: "error".into(),
-        platform: "python".into(),
         title: "ValueError: bad price".into(),
         culprit: "api.views in price".into(),
         metadata: json!({"type": "ValueError", "value": "bad price"}),
         hashes: vec![format!("hash-{n}")],
-        environment: Some("production".into()),
-        release: None,
         transaction: Some("/api/price".into()),
-        user_tag: None,
         trace_id: Some(trace.to_owned()),
         tags: Vec::new(),
-        is_unhandled: false,
         message: "bad price".into(),
         data: json!({"contexts": {"trace": {"trace_id": trace, "span_id": span}}}),
+        ..common::error_event(project_id, format!("{:032x}", 0xeee0_0000_u32 + n), at)
     }
 }
 
 async fn trace_joins_the_organizations_projects_and_errors(store: &dyn Store) {
-    let (org, shop) = project(store, "acme", "shop").await;
+    let (org, shop) = project(store, "acme").await;
     let (api_org, api) = {
         let (project, _) = store
             .create_project(org, "api", Some("python"))
@@ -226,7 +289,7 @@ async fn trace_joins_the_organizations_projects_and_errors(store: &dyn Store) {
         (org, project.id)
     };
     assert_eq!(api_org, org);
-    let (other_org, elsewhere) = project(store, "other", "shop").await;
+    let (other_org, elsewhere) = project(store, "other").await;
 
     let frontend = transaction(shop, 1, "/checkout/", H + 10.0, 300.0, "ok");
     let call = span(&frontend, 1, "http.client", "GET /api/price", 0.05, 120.0);
@@ -297,24 +360,13 @@ async fn trace_joins_the_organizations_projects_and_errors(store: &dyn Store) {
 
 /// Ten `/checkout/` transactions of 100…1000 ms inside hour `H` and two `/cart/` ones.
 fn checkout_transactions(project_id: i64) -> Vec<NewTransaction> {
-    let mut all: Vec<NewTransaction> = (1..=10)
-        .map(|n| {
-            let status = match n {
-                3 | 7 => "internal_error",
-                4 => "cancelled",
-                5 => "unknown",
-                _ => "ok",
-            };
-            transaction(
-                project_id,
-                n,
-                "/checkout/",
-                H + 100.0 * f64::from(n),
-                100.0 * f64::from(n),
-                status,
-            )
-        })
-        .collect();
+    let status = |n| match n {
+        3 | 7 => "internal_error",
+        4 => "cancelled",
+        5 => "unknown",
+        _ => "ok",
+    };
+    let mut all = transactions_spread(project_id, "/checkout/", 1..=10, (100.0, 100.0), status);
     all.push(transaction(
         project_id,
         11,
@@ -327,15 +379,34 @@ fn checkout_transactions(project_id: i64) -> Vec<NewTransaction> {
     all
 }
 
-async fn aggregates_from_rows_are_exact(store: &dyn Store) {
-    let (org, p) = project(store, "acme", "shop").await;
+/// A project `shop` of `acme` with the `checkout_transactions` saved: (organization id,
+/// project id).
+async fn checkout_project(store: &dyn Store) -> (i64, i64) {
+    let (org, p) = project(store, "acme").await;
     save(store, checkout_transactions(p), Vec::new()).await;
+    (org, p)
+}
+
+/// (op, group, count, total ms, transactions) of each of `aggregates`.
+fn span_rows(aggregates: &[SpanAggregate]) -> Vec<(&str, &str, u64, f64, u64)> {
+    aggregates
+        .iter()
+        .map(|a| {
+            (
+                a.op.as_str(),
+                a.group.as_str(),
+                a.count,
+                a.total_ms,
+                a.transactions,
+            )
+        })
+        .collect()
+}
+
+async fn aggregates_from_rows_are_exact(store: &dyn Store) {
+    let (org, p) = checkout_project(store).await;
     // Not a whole hour: read from single rows.
-    let q = TransactionQuery {
-        since: Some(H + 1.0),
-        until: Some(H + 3000.0),
-        ..query(org)
-    };
+    let q = between(org, H + 1.0, H + 3000.0);
     let checkout = of_name(store, &q, "/checkout/").await;
     assert_eq!(checkout.project_id, Some(p));
     assert_eq!(checkout.count, 10);
@@ -359,18 +430,10 @@ async fn aggregates_from_rows_are_exact(store: &dyn Store) {
     assert_eq!((all.project_id, all.transaction), (None, None));
 
     // The range's ends: `since` counts, `until` does not.
-    let q = TransactionQuery {
-        since: Some(H + 200.0),
-        until: Some(H + 400.0),
-        ..query(org)
-    };
+    let q = between(org, H + 200.0, H + 400.0);
     assert_eq!(total(store, &q).await.count, 2);
     // Nothing matches: no aggregate at all.
-    let q = TransactionQuery {
-        since: Some(H + 5000.0),
-        until: Some(H + 6000.0),
-        ..query(org)
-    };
+    let q = between(org, H + 5000.0, H + 6000.0);
     assert!(store
         .aggregate_transactions(&q, false)
         .await
@@ -384,21 +447,10 @@ async fn aggregates_from_rows_are_exact(store: &dyn Store) {
 }
 
 async fn aggregates_from_rollups_are_within_five_percent(store: &dyn Store) {
-    let (org, p) = project(store, "acme", "shop").await;
+    let (org, p) = project(store, "acme").await;
     // 100 transactions of 10…1000 ms spread over hour H, one more just after it.
-    let mut batch: Vec<NewTransaction> = (1..=100)
-        .map(|n| {
-            let status = if n % 10 == 0 { "internal_error" } else { "ok" };
-            transaction(
-                p,
-                n,
-                "/products/",
-                H + 30.0 * f64::from(n),
-                10.0 * f64::from(n),
-                status,
-            )
-        })
-        .collect();
+    let status = |n| if n % 10 == 0 { "internal_error" } else { "ok" };
+    let mut batch = transactions_spread(p, "/products/", 1..=100, (30.0, 10.0), status);
     batch.push(transaction(
         p,
         101,
@@ -410,11 +462,7 @@ async fn aggregates_from_rollups_are_within_five_percent(store: &dyn Store) {
     save(store, batch, Vec::new()).await;
 
     // Hour H whole (rollups), plus an edge after it read from rows.
-    let q = TransactionQuery {
-        since: Some(H - 10.0),
-        until: Some(H + HOUR + 10.0),
-        ..query(org)
-    };
+    let q = between(org, H - 10.0, H + HOUR + 10.0);
     let agg = of_name(store, &q, "/products/").await;
     assert_eq!(agg.count, 101);
     assert_eq!(agg.failures, 10);
@@ -435,11 +483,7 @@ async fn aggregates_from_rollups_are_within_five_percent(store: &dyn Store) {
     assert_eq!((all.count, all.failures), (101, 10));
     assert!(close(all.p50_ms, 510.0, 0.05), "p50 {}", all.p50_ms);
     // Only the whole hour.
-    let hour = TransactionQuery {
-        since: Some(H),
-        until: Some(H + HOUR),
-        ..query(org)
-    };
+    let hour = between(org, H, H + HOUR);
     let hour = total(store, &hour).await;
     assert_eq!(hour.count, 100);
     assert_eq!(hour.max_ms, 1000.0);
@@ -448,7 +492,7 @@ async fn aggregates_from_rollups_are_within_five_percent(store: &dyn Store) {
 }
 
 async fn apdex_uses_each_projects_threshold(store: &dyn Store) {
-    let (org, p) = project(store, "acme", "shop").await;
+    let (org, p) = project(store, "acme").await;
     let (other, _) = store
         .create_project(org, "api", Some("python"))
         .await
@@ -468,33 +512,16 @@ async fn apdex_uses_each_projects_threshold(store: &dyn Store) {
     for q in [
         // From rows.
         TransactionQuery {
-            since: Some(H + 1.0),
-            until: Some(H + 3000.0),
             transaction: Some("/checkout/".into()),
-            ..query(org)
+            ..between(org, H + 1.0, H + 3000.0)
         },
         // From rollups.
-        TransactionQuery {
-            transaction: Some("/checkout/".into()),
-            ..query(org)
-        },
+        named(org, "/checkout/"),
     ] {
-        let shop = store
-            .aggregate_transactions(&q, true)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|a| a.project_id == Some(p))
-            .unwrap();
+        let shop = of_project(store, &q, p).await;
         // 150 ms: 100 satisfied; 200…600 tolerated.
         assert_eq!((shop.satisfied, shop.tolerated), (1, 5), "{q:?}");
-        let api = store
-            .aggregate_transactions(&q, true)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|a| a.project_id == Some(other.id))
-            .unwrap();
+        let api = of_project(store, &q, other.id).await;
         // The default 300 ms: 100…300 satisfied; 400…1000 tolerated.
         assert_eq!((api.satisfied, api.tolerated), (3, 7), "{q:?}");
         // Over both projects, each counted against its own threshold.
@@ -505,7 +532,7 @@ async fn apdex_uses_each_projects_threshold(store: &dyn Store) {
 }
 
 async fn environment_transaction_and_tag_filters(store: &dyn Store) {
-    let (org, p) = project(store, "acme", "shop").await;
+    let (org, p) = project(store, "acme").await;
     let mut batch = checkout_transactions(p);
     for t in batch.iter_mut().filter(|t| t.name == "/cart/") {
         t.environment = Some("staging".into());
@@ -531,11 +558,7 @@ async fn environment_transaction_and_tag_filters(store: &dyn Store) {
         ..query(org)
     };
     assert_eq!(count(both).await, 12);
-    let named = TransactionQuery {
-        transaction: Some("/checkout/".into()),
-        ..query(org)
-    };
-    assert_eq!(count(named).await, 10);
+    assert_eq!(count(named(org, "/checkout/")).await, 10);
     let condition = |key: &str, value: &str, negated: bool| TransactionQuery {
         conditions: vec![(key.into(), value.into(), negated)],
         ..query(org)
@@ -556,7 +579,7 @@ async fn environment_transaction_and_tag_filters(store: &dyn Store) {
     assert_eq!(count(condition("user", "id:1", false)).await, 4);
     assert_eq!(count(condition("environment", "staging", false)).await, 2);
     // Another organization sees none of it.
-    let (other, _) = project(store, "other", "shop").await;
+    let (other, _) = project(store, "other").await;
     assert!(store
         .aggregate_transactions(&query(other), false)
         .await
@@ -570,12 +593,8 @@ async fn environment_transaction_and_tag_filters(store: &dyn Store) {
 }
 
 async fn slowest_transactions_are_listed_and_paged(store: &dyn Store) {
-    let (org, p) = project(store, "acme", "shop").await;
-    save(store, checkout_transactions(p), Vec::new()).await;
-    let q = TransactionQuery {
-        transaction: Some("/checkout/".into()),
-        ..query(org)
-    };
+    let (org, _) = checkout_project(store).await;
+    let q = named(org, "/checkout/");
     let page = store
         .list_transactions(&q, TransactionSort::Slowest, 3, 1)
         .await
@@ -591,11 +610,7 @@ async fn slowest_transactions_are_listed_and_paged(store: &dyn Store) {
         .unwrap();
     let starts: Vec<f64> = newest.iter().map(|t| t.start).collect();
     assert_eq!(starts, vec![H + 1000.0, H + 900.0]);
-    let bounded = TransactionQuery {
-        since: Some(H + 250.0),
-        until: Some(H + 500.0),
-        ..query(org)
-    };
+    let bounded = between(org, H + 250.0, H + 500.0);
     let listed = store
         .list_transactions(&bounded, TransactionSort::Newest, 10, 0)
         .await
@@ -616,7 +631,7 @@ async fn slowest_transactions_are_listed_and_paged(store: &dyn Store) {
 }
 
 async fn series_has_a_bucket_per_interval_empty_ones_too(store: &dyn Store) {
-    let (org, p) = project(store, "acme", "shop").await;
+    let (org, p) = project(store, "acme").await;
     let batch = vec![
         transaction(p, 1, "/a", H + 10.0, 100.0, "ok"),
         transaction(p, 2, "/a", H + 20.0, 300.0, "internal_error"),
@@ -624,11 +639,7 @@ async fn series_has_a_bucket_per_interval_empty_ones_too(store: &dyn Store) {
     ];
     save(store, batch, Vec::new()).await;
     // Hour buckets: from rollups.
-    let q = TransactionQuery {
-        since: Some(H),
-        until: Some(H + 4.0 * HOUR),
-        ..query(org)
-    };
+    let q = between(org, H, H + 4.0 * HOUR);
     let series = store.transaction_series(&q, 3600).await.unwrap();
     let starts: Vec<f64> = series.iter().map(|(at, _)| *at).collect();
     assert_eq!(starts, vec![H, H + HOUR, H + 2.0 * HOUR, H + 3.0 * HOUR]);
@@ -639,34 +650,22 @@ async fn series_has_a_bucket_per_interval_empty_ones_too(store: &dyn Store) {
     assert_eq!(series[2].1.max_ms, 500.0);
 
     // Half-hour buckets not on the hour: from rows.
-    let q = TransactionQuery {
-        since: Some(H - 900.0),
-        until: Some(H + 3.0 * 1800.0 - 900.0),
-        ..query(org)
-    };
+    let q = between(org, H - 900.0, H + 3.0 * 1800.0 - 900.0);
     let series = store.transaction_series(&q, 1800).await.unwrap();
     let counts: Vec<u64> = series.iter().map(|(_, a)| a.count).collect();
     assert_eq!(counts, vec![2, 0, 0]);
     assert_eq!(series[0].1.p50_ms, 200.0);
 
     // Two-hour buckets from a quarter past: rows at the edges, rollups inside.
-    let q = TransactionQuery {
-        since: Some(H - 900.0),
-        until: Some(H - 900.0 + 4.0 * HOUR),
-        ..query(org)
-    };
+    let q = between(org, H - 900.0, H - 900.0 + 4.0 * HOUR);
     let series = store.transaction_series(&q, 7200).await.unwrap();
     let counts: Vec<u64> = series.iter().map(|(_, a)| a.count).collect();
     assert_eq!(counts, vec![2, 1]);
 }
 
 async fn histogram_bins_durations_between_fastest_and_slowest(store: &dyn Store) {
-    let (org, p) = project(store, "acme", "shop").await;
-    save(store, checkout_transactions(p), Vec::new()).await;
-    let q = TransactionQuery {
-        transaction: Some("/checkout/".into()),
-        ..query(org)
-    };
+    let (org, _) = checkout_project(store).await;
+    let q = named(org, "/checkout/");
     // 100…1000 ms in 3 bins. Without a time range the durations come from the daily rollups'
     // histograms, each at its 5% bucket's upper bound: the bins span 100-1000 within 5%, and
     // every transaction is in one, the slowest in the last.
@@ -677,10 +676,7 @@ async fn histogram_bins_durations_between_fastest_and_slowest(store: &dyn Store)
     let counts: Vec<u64> = bins.iter().map(|b| b.2).collect();
     assert_eq!(counts.iter().sum::<u64>(), 10, "{bins:?}");
     assert!(counts[2] >= 1, "{bins:?}");
-    let none = TransactionQuery {
-        transaction: Some("/nothing/".into()),
-        ..query(org)
-    };
+    let none = named(org, "/nothing/");
     assert!(store
         .duration_histogram(&none, 3)
         .await
@@ -692,7 +688,7 @@ async fn histogram_bins_durations_between_fastest_and_slowest(store: &dyn Store)
 const PRODUCT_QUERY: &str = "SELECT * FROM product WHERE id = %s";
 
 async fn span_aggregates_by_op_and_by_group(store: &dyn Store) {
-    let (org, p) = project(store, "acme", "shop").await;
+    let (org, p) = project(store, "acme").await;
     let page = transaction(p, 1, "/products/", H + 100.0, 400.0, "ok");
     let other_page = transaction(p, 2, "/products/", H + 200.0, 300.0, "ok");
     let mut spans: Vec<NewSpan> = (0..10)
@@ -729,27 +725,11 @@ async fn span_aggregates_by_op_and_by_group(store: &dyn Store) {
         // From rollups.
         query(org),
         // From rows.
-        TransactionQuery {
-            since: Some(H + 1.0),
-            until: Some(H + 3000.0),
-            ..query(org)
-        },
+        between(org, H + 1.0, H + 3000.0),
     ] {
         let by_op = store.span_aggregates(&q, false, None, 10).await.unwrap();
-        let ops: Vec<(&str, &str, u64, f64, u64)> = by_op
-            .iter()
-            .map(|a| {
-                (
-                    a.op.as_str(),
-                    a.group.as_str(),
-                    a.count,
-                    a.total_ms,
-                    a.transactions,
-                )
-            })
-            .collect();
         assert_eq!(
-            ops,
+            span_rows(&by_op),
             vec![
                 ("http.client", "", 2, 150.0, 1),
                 ("db", "", 11, 57.0, 2),
@@ -762,20 +742,8 @@ async fn span_aggregates_by_op_and_by_group(store: &dyn Store) {
             .span_aggregates(&q, true, Some("db"), 10)
             .await
             .unwrap();
-        let groups: Vec<(&str, &str, u64, f64, u64)> = by_group
-            .iter()
-            .map(|a| {
-                (
-                    a.op.as_str(),
-                    a.group.as_str(),
-                    a.count,
-                    a.total_ms,
-                    a.transactions,
-                )
-            })
-            .collect();
         assert_eq!(
-            groups,
+            span_rows(&by_group),
             vec![
                 ("db", PRODUCT_QUERY, 11, 57.0, 2),
                 ("db.sql.query", "SELECT * FROM cart", 1, 30.0, 1),
@@ -796,10 +764,7 @@ async fn span_aggregates_by_op_and_by_group(store: &dyn Store) {
         .await
         .unwrap()
         .is_empty());
-    let other_name = TransactionQuery {
-        transaction: Some("/cart/".into()),
-        ..query(org)
-    };
+    let other_name = named(org, "/cart/");
     assert!(store
         .span_aggregates(&other_name, false, None, 10)
         .await
@@ -808,7 +773,7 @@ async fn span_aggregates_by_op_and_by_group(store: &dyn Store) {
 }
 
 async fn performance_settings_default_then_changed(store: &dyn Store) {
-    let (_, p) = project(store, "acme", "shop").await;
+    let (_, p) = project(store, "acme").await;
     assert_eq!(
         store.performance_settings(p).await.unwrap(),
         PerformanceSettings::default()
@@ -830,37 +795,21 @@ async fn performance_settings_default_then_changed(store: &dyn Store) {
 }
 
 async fn a_span_streamed_before_its_segment_is_found_with_it(store: &dyn Store) {
-    let (org, p) = project(store, "acme", "shop").await;
+    let (org, p) = project(store, "acme").await;
     let mut segment = transaction(p, 1, "GET /api/products", H + 100.0, 250.0, "ok");
     segment.platform = "javascript".into();
     let child = span(&segment, 1, "db", PRODUCT_QUERY, 0.02, 12.5);
-    let early = store
-        .save_spans(SpanBatch {
-            transactions: Vec::new(),
-            spans: vec![child.clone()],
-        })
+    let early = try_save(store, Vec::new(), vec![child.clone()])
         .await
         .unwrap();
     assert_eq!((early.new_transactions, early.new_spans), (0, 1));
-    assert!(store
-        .transaction_by_event_id(p, &segment.event_id)
-        .await
-        .unwrap()
-        .is_none());
-    let late = store
-        .save_spans(SpanBatch {
-            transactions: vec![segment.clone()],
-            spans: Vec::new(),
-        })
+    assert!(stored_transaction(store, p, &segment).await.is_none());
+    let late = try_save(store, vec![segment.clone()], Vec::new())
         .await
         .unwrap();
     assert_eq!((late.new_transactions, late.new_spans), (1, 0));
 
-    let stored = store
-        .transaction_by_event_id(p, &segment.event_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_transaction(store, p, &segment).await.unwrap();
     assert_eq!(stored.name, "GET /api/products");
     assert_eq!(stored.data, segment.data);
     assert_eq!(stored.platform, "javascript");
@@ -888,7 +837,7 @@ async fn a_span_streamed_before_its_segment_is_found_with_it(store: &dyn Store) 
 }
 
 async fn expired_transactions_and_spans_are_deleted(store: &dyn Store) {
-    let (org, p) = project(store, "acme", "shop").await;
+    let (org, p) = project(store, "acme").await;
     let old = transaction(p, 1, "/old", H - 100.0 * 86_400.0, 100.0, "ok");
     let new = transaction(p, 2, "/new", H, 100.0, "ok");
     let old_spans = vec![
@@ -905,16 +854,8 @@ async fn expired_transactions_and_spans_are_deleted(store: &dyn Store) {
 
     let pass = store.delete_expired(H - 86_400.0, 100).await.unwrap();
     assert_eq!((pass.transactions, pass.spans), (1, 2));
-    assert!(store
-        .transaction_by_event_id(p, &old.event_id)
-        .await
-        .unwrap()
-        .is_none());
-    assert!(store
-        .transaction_by_event_id(p, &new.event_id)
-        .await
-        .unwrap()
-        .is_some());
+    assert!(stored_transaction(store, p, &old).await.is_none());
+    assert!(stored_transaction(store, p, &new).await.is_some());
     // The old hour's rollups went too.
     let all = store
         .aggregate_transactions(&query(org), true)
@@ -935,28 +876,18 @@ async fn expired_transactions_and_spans_are_deleted(store: &dyn Store) {
 }
 
 async fn invalid_spans_are_rejected_before_anything_is_written(store: &dyn Store) {
-    let (org, p) = project(store, "acme", "shop").await;
+    let (org, p) = project(store, "acme").await;
     let good = transaction(p, 1, "/ok", H, 100.0, "ok");
     let mut endless = transaction(p, 2, "/bad", H, f64::NAN, "ok");
     endless.duration_ms = f64::INFINITY;
-    let result = store
-        .save_spans(SpanBatch {
-            transactions: vec![good.clone(), endless],
-            spans: Vec::new(),
-        })
-        .await;
+    let result = try_save(store, vec![good.clone(), endless], Vec::new()).await;
     assert!(
         matches!(result, Err(vigil_store::StoreError::Invalid(_))),
         "{result:?}"
     );
     let mut nameless = span(&good, 1, "db", "SELECT 1", 0.0, 1.0);
     nameless.span_id = String::new();
-    let result = store
-        .save_spans(SpanBatch {
-            transactions: vec![good],
-            spans: vec![nameless],
-        })
-        .await;
+    let result = try_save(store, vec![good], vec![nameless]).await;
     assert!(
         matches!(result, Err(vigil_store::StoreError::Invalid(_))),
         "{result:?}"
@@ -971,10 +902,8 @@ async fn invalid_spans_are_rejected_before_anything_is_written(store: &dyn Store
 /// Batches sharing transactions, spans and rollup rows, written at the same time (on
 /// PostgreSQL, on separate connections): every row is stored and counted exactly once.
 async fn concurrent_overlapping_batches_count_each_row_once(store: &dyn Store) {
-    let (org, p) = project(store, "acme", "shop").await;
-    let all: Vec<NewTransaction> = (1..=40)
-        .map(|n| transaction(p, n, "/checkout/", H + f64::from(n), f64::from(n), "ok"))
-        .collect();
+    let (org, p) = project(store, "acme").await;
+    let all = transactions_spread(p, "/checkout/", 1..=40, (1.0, 1.0), |_| "ok");
     let spans: Vec<NewSpan> = all
         .iter()
         .enumerate()
@@ -987,9 +916,7 @@ async fn concurrent_overlapping_batches_count_each_row_once(store: &dyn Store) {
             spans: spans[w * 7..(w * 7 + 20).min(40)].to_vec(),
         })
         .collect();
-    let saved =
-        futures_util::future::join_all(batches.into_iter().map(|batch| store.save_spans(batch)))
-            .await;
+    let saved = save_at_once(store, batches).await;
     let (mut transactions, mut new_spans) = (0, 0);
     for result in saved {
         let result = result.unwrap();
@@ -1005,11 +932,7 @@ async fn concurrent_overlapping_batches_count_each_row_once(store: &dyn Store) {
     assert!(close(total.p50_ms, 20.5, 0.05), "p50 {}", total.p50_ms);
     assert!(close(total.p95_ms, 38.05, 0.05), "p95 {}", total.p95_ms);
     assert_eq!(total.max_ms, 40.0);
-    let hour = TransactionQuery {
-        since: Some(H),
-        until: Some(H + HOUR),
-        ..query(org)
-    };
+    let hour = between(org, H, H + HOUR);
     let hour = of_name(store, &hour, "/checkout/").await;
     assert_eq!(hour.count, 40);
     assert!(close(hour.p50_ms, 20.5, 0.05), "p50 {}", hour.p50_ms);
@@ -1034,7 +957,7 @@ fn exact_percentile(sorted: &[f64], q: f64) -> f64 {
 /// one whose buckets start mid-hour.
 async fn forty_days_read_from_days_hours_and_rows_are_exact_and_close(store: &dyn Store) {
     const DAY: f64 = 86_400.0;
-    let (org, p) = project(store, "acme", "shop").await;
+    let (org, p) = project(store, "acme").await;
     let day0 = (H / DAY).floor() * DAY;
     // 1800 transactions every 2111 s (44 days), at odd offsets into their hours.
     let all: Vec<NewTransaction> = (0..1800u32)
@@ -1067,11 +990,7 @@ async fn forty_days_read_from_days_hours_and_rows_are_exact_and_close(store: &dy
 
     let since = day0 + DAY + 5.5 * HOUR + 17.0;
     let until = since + 40.0 * DAY + 3.25 * HOUR;
-    let q = TransactionQuery {
-        since: Some(since),
-        until: Some(until),
-        ..query(org)
-    };
+    let q = between(org, since, until);
     let (count, failures, durations) = expected(since, until);
     assert!(count > 1500, "{count}");
     let agg = total(store, &q).await;
@@ -1094,11 +1013,7 @@ async fn forty_days_read_from_days_hours_and_rows_are_exact_and_close(store: &dy
     assert_eq!((by_name.count, by_name.project_id), (count, Some(p)));
 
     // Daily buckets on day boundaries: each from its daily rollup.
-    let daily = TransactionQuery {
-        since: Some(day0 + DAY),
-        until: Some(day0 + 41.0 * DAY),
-        ..query(org)
-    };
+    let daily = between(org, day0 + DAY, day0 + 41.0 * DAY);
     let series = store.transaction_series(&daily, 86_400).await.unwrap();
     assert_eq!(series.len(), 40);
     for (n, (start, bucket)) in series.iter().enumerate() {
@@ -1136,32 +1051,24 @@ async fn forty_days_read_from_days_hours_and_rows_are_exact_and_close(store: &dy
 /// durations into the same rollup rows (on PostgreSQL under row locks, from separate
 /// connections), and none is lost to another's write.
 async fn many_writers_of_one_hour_lose_no_duration(store: &dyn Store) {
-    let (org, p) = project(store, "acme", "shop").await;
+    let (org, p) = project(store, "acme").await;
     // 32 batches of 4; batch b holds 4b+1 … 4b+4 ms.
     let batches: Vec<SpanBatch> = (0..32u32)
         .map(|b| SpanBatch {
-            transactions: (1..=4)
-                .map(|k| {
-                    let n = 4 * b + k;
-                    transaction(p, n, "/cart/", H + f64::from(n), f64::from(n), "ok")
-                })
-                .collect(),
+            transactions: transactions_spread(
+                p,
+                "/cart/",
+                4 * b + 1..=4 * b + 4,
+                (1.0, 1.0),
+                |_| "ok",
+            ),
             spans: Vec::new(),
         })
         .collect();
-    let saved =
-        futures_util::future::join_all(batches.into_iter().map(|batch| store.save_spans(batch)))
-            .await;
+    let saved = save_at_once(store, batches).await;
     assert!(saved.iter().all(Result::is_ok), "{saved:?}");
     // 1…128 ms: exact p50 64.5, p95 121.65; both tiers hold every duration.
-    for q in [
-        query(org),
-        TransactionQuery {
-            since: Some(H),
-            until: Some(H + HOUR),
-            ..query(org)
-        },
-    ] {
+    for q in [query(org), between(org, H, H + HOUR)] {
         let agg = total(store, &q).await;
         assert_eq!((agg.count, agg.max_ms), (128, 128.0));
         assert!(close(agg.p50_ms, 64.5, 0.05), "p50 {}", agg.p50_ms);

@@ -3,10 +3,11 @@
 // Each test crate uses what it needs of this module.
 #![allow(dead_code)]
 
+use serde_json::json;
 use tempfile::TempDir;
 use vigil_store::postgres::{PgStore, TestDatabase};
 use vigil_store::sqlite::SqliteStore;
-use vigil_store::{NewEvent, SavedEvent, Store, User};
+use vigil_store::{Issue, IssueStatus, NewEvent, SavedEvent, Store, User};
 
 /// A store and whatever must live as long as it (a temp dir, a database); the store is dropped
 /// first.
@@ -76,4 +77,66 @@ pub async fn user(store: &dyn Store, email: &str, hash: &str, is_admin: bool) ->
 /// Saves `event` in a batch of its own; what the store said of it.
 pub async fn save_one(store: &dyn Store, event: NewEvent) -> Vec<SavedEvent> {
     store.save_events(vec![event]).await.unwrap()
+}
+
+/// Sets the status of issue `id` by hand; the issue after, or `None` when there is no such issue.
+pub async fn set_status(store: &dyn Store, id: i64, status: IssueStatus) -> Option<Issue> {
+    store.set_issue_status(id, status).await.unwrap()
+}
+
+/// The issue `id`, which must exist.
+pub async fn stored_issue(store: &dyn Store, id: i64) -> Issue {
+    store
+        .issue_by_id(id)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no issue {id}"))
+}
+
+/// An organization `org` with one project `shop`: (organization id, project id).
+pub async fn project(store: &dyn Store, org: &str) -> (i64, i64) {
+    project_named(store, org, "shop").await
+}
+
+/// An organization `org` (made if new) with a new python project `slug`: (organization id,
+/// project id).
+pub async fn project_named(store: &dyn Store, org: &str, slug: &str) -> (i64, i64) {
+    let org = store.ensure_organization(org).await.unwrap();
+    let (project, _) = store
+        .create_project(org.id, slug, Some("python"))
+        .await
+        .unwrap();
+    (org.id, project.id)
+}
+
+/// The event id of test event `n`.
+pub fn event_id(n: u32) -> String {
+    format!("{n:032x}")
+}
+
+/// A handled python error event of `project_id` at `at`, received then, in production on
+/// `/checkout`, with no hash, release, user or trace: what the suites' own events start from.
+pub fn error_event(project_id: i64, event_id: String, at: f64) -> NewEvent {
+    NewEvent {
+        project_id,
+        data: json!({"event_id": event_id}),
+        event_id,
+        event_type: "error".into(),
+        timestamp: at,
+        received: at,
+        level: "error".into(),
+        platform: "python".into(),
+        title: String::new(),
+        culprit: "shop.views in checkout".into(),
+        metadata: json!({}),
+        hashes: Vec::new(),
+        environment: Some("production".into()),
+        release: None,
+        transaction: Some("/checkout".into()),
+        user_tag: None,
+        trace_id: None,
+        tags: vec![("environment".into(), "production".into())],
+        is_unhandled: false,
+        message: String::new(),
+    }
 }
