@@ -1,5 +1,10 @@
 //! Query strings with repeated keys (`?project=1&project=2`), as Sentry's API takes them.
 
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
 /// All `(key, value)` pairs of a raw query string, decoded, in order.
 pub fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
     raw.map(|q| {
@@ -8,6 +13,17 @@ pub fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
             .collect()
     })
     .unwrap_or_default()
+}
+
+/// The request's query string as [`pairs`], for handlers that read repeated keys.
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(QueryPairs(pairs(parts.uri.query())))
+    }
 }
 
 /// The first value of `key`.

@@ -93,15 +93,22 @@ impl Caller {
         scopes: &[&str],
     ) -> Result<Project, ApiError> {
         let (_, project) = self.project(state, org_slug, project_slug).await?;
-        if !self
+        self.require_scope(scopes)?;
+        Ok(project)
+    }
+
+    /// 403 unless the caller's token has one of `scopes`.
+    pub fn require_scope(&self, scopes: &[&str]) -> Result<(), ApiError> {
+        if self
             .token
             .scopes
             .iter()
             .any(|scope| scopes.contains(&scope.as_str()))
         {
-            return Err(ApiError::Forbidden);
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
         }
-        Ok(project)
     }
 
     /// The project `{org}/{project}`, if the caller may read it.

@@ -1,6 +1,6 @@
 //! Events of an issue, and one event by id.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
@@ -9,7 +9,7 @@ use super::access::{IssueAccess, ProjectAccess};
 use super::error::ApiError;
 use super::pagination::Page;
 use crate::lookup;
-use crate::query;
+use crate::query::{self, QueryPairs};
 use crate::serialize::event::summary_fields;
 use crate::serialize::{serialize_event, set_neighbours};
 use crate::AppState;
@@ -18,9 +18,8 @@ use crate::AppState;
 pub async fn list_issue_events(
     State(state): State<AppState>,
     IssueAccess { issue, .. }: IssueAccess,
-    RawQuery(raw): RawQuery,
+    QueryPairs(params): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let params = query::pairs(raw.as_deref());
     let full = matches!(query::first(&params, "full"), Some("true" | "1"));
     let page = Page::from_params(
         query::first(&params, "cursor"),

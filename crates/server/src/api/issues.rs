@@ -1,6 +1,6 @@
 //! Issue lists with Sentry's search, one issue, and status changes.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,7 +13,7 @@ use super::access::{IssueAccess, OrgAccess, ProjectAccess};
 use super::auth::Caller;
 use super::error::{json_body, ApiError};
 use super::pagination::Page;
-use crate::query;
+use crate::query::{self, QueryPairs};
 use crate::serialize::serialize_issue;
 use crate::time::unix_now;
 use crate::AppState;
@@ -22,9 +22,8 @@ use crate::AppState;
 pub async fn list_org_issues(
     State(state): State<AppState>,
     OrgAccess { org, .. }: OrgAccess,
-    RawQuery(raw): RawQuery,
+    QueryPairs(params): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let params = query::pairs(raw.as_deref());
     let mut project_ids = Vec::new();
     for id in query::all(&params, "project") {
         // Sentry's "all projects" is -1.
@@ -47,9 +46,8 @@ pub async fn list_org_issues(
 pub async fn list_project_issues(
     State(state): State<AppState>,
     ProjectAccess { org, project, .. }: ProjectAccess,
-    RawQuery(raw): RawQuery,
+    QueryPairs(params): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let params = query::pairs(raw.as_deref());
     let path = format!("/api/0/projects/{}/{}/issues/", org.slug, project.slug);
     list_issues(&state, org, vec![project.id], params, &path).await
 }
@@ -293,12 +291,11 @@ pub async fn bulk_update_project_issues(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, project)): Path<(String, String)>,
-    RawQuery(raw): RawQuery,
+    QueryPairs(params): QueryPairs,
     body: Option<Json<IssueUpdate>>,
 ) -> Result<Json<Value>, ApiError> {
     let update = json_body(body)?;
     let (org, project) = caller.project(&state, &org, &project).await?;
-    let params = query::pairs(raw.as_deref());
     let Some(status) = parse_status(&update)? else {
         return Ok(Json(json!({})));
     };

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use vigil_store::{PerformanceSettings, Project};
 
+use super::access::ProjectAccess;
 use super::auth::Caller;
 use super::error::{json_body, ApiError};
 use crate::AppState;
@@ -33,10 +34,8 @@ fn issue_settings_body(settings: &PerformanceSettings) -> Value {
 /// `GET /api/0/projects/{org}/{project}/performance-issues/configure/`.
 pub async fn get_issue_settings(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, project)): Path<(String, String)>,
+    ProjectAccess { project, .. }: ProjectAccess,
 ) -> Result<Json<Value>, ApiError> {
-    let (_, project) = caller.project(&state, &org, &project).await?;
     let settings = state.store.performance_settings(project.id).await?;
     Ok(Json(issue_settings_body(&settings)))
 }
@@ -116,10 +115,8 @@ fn threshold_body(project: &Project, settings: &PerformanceSettings) -> Value {
 /// apdex threshold (Sentry's default, 300 ms, until changed).
 pub async fn get_transaction_threshold(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, project)): Path<(String, String)>,
+    ProjectAccess { project, .. }: ProjectAccess,
 ) -> Result<Json<Value>, ApiError> {
-    let (_, project) = caller.project(&state, &org, &project).await?;
     let settings = state.store.performance_settings(project.id).await?;
     Ok(Json(threshold_body(&project, &settings)))
 }
@@ -170,12 +167,11 @@ pub async fn set_transaction_threshold(
 /// `DELETE …/transaction-threshold/configure/`: back to Sentry's default threshold.
 pub async fn delete_transaction_threshold(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, project)): Path<(String, String)>,
+    ProjectAccess {
+        caller, project, ..
+    }: ProjectAccess,
 ) -> Result<Response, ApiError> {
-    let project = caller
-        .writable_project(&state, &org, &project, WRITE_SCOPES)
-        .await?;
+    caller.require_scope(WRITE_SCOPES)?;
     let mut settings = state.store.performance_settings(project.id).await?;
     settings.apdex_threshold_ms = PerformanceSettings::default().apdex_threshold_ms;
     state

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use vigil_store::{KeyRateLimit, ProjectKey};
 
+use super::access::{OrgAccess, ProjectAccess};
 use super::auth::Caller;
 use super::error::{json_body, ApiError};
 use crate::serialize::{serialize_key, serialize_organization, serialize_project};
@@ -22,13 +23,8 @@ pub async fn list_organizations(
 }
 
 /// `GET /api/0/organizations/{org}/`.
-pub async fn organization(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let org = caller.organization(&state, &org).await?;
-    Ok(Json(serialize_organization(&org)))
+pub async fn organization(OrgAccess { org, .. }: OrgAccess) -> Json<Value> {
+    Json(serialize_organization(&org))
 }
 
 /// `GET /api/0/projects/`: every project the caller can read.
@@ -48,10 +44,8 @@ pub async fn list_all_projects(
 /// `GET /api/0/organizations/{org}/projects/`.
 pub async fn list_org_projects(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
+    OrgAccess { org, .. }: OrgAccess,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let org = caller.organization(&state, &org).await?;
     let projects = state.store.list_projects(Some(org.id)).await?;
     Ok(Json(
         projects
@@ -62,22 +56,15 @@ pub async fn list_org_projects(
 }
 
 /// `GET /api/0/projects/{org}/{project}/`.
-pub async fn project(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((org, project)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    let (org, project) = caller.project(&state, &org, &project).await?;
-    Ok(Json(serialize_project(&project, &org)))
+pub async fn project(ProjectAccess { org, project, .. }: ProjectAccess) -> Json<Value> {
+    Json(serialize_project(&project, &org))
 }
 
 /// `GET /api/0/projects/{org}/{project}/keys/`.
 pub async fn list_keys(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, project)): Path<(String, String)>,
+    ProjectAccess { project, .. }: ProjectAccess,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let (_org, project) = caller.project(&state, &org, &project).await?;
     let keys = state.store.list_keys(project.id).await?;
     Ok(Json(
         keys.iter()
@@ -95,11 +82,9 @@ pub struct NewKey {
 /// `POST /api/0/projects/{org}/{project}/keys/`: a new active key, answered 201 as Sentry does.
 pub async fn create_key(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, project)): Path<(String, String)>,
+    ProjectAccess { project, .. }: ProjectAccess,
     body: Option<Json<NewKey>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (_org, project) = caller.project(&state, &org, &project).await?;
     let name = body
         .and_then(|Json(b)| b.name)
         .map(|n| n.trim().to_string())
@@ -133,10 +118,9 @@ async fn project_key(
 /// `DELETE /api/0/projects/{org}/{project}/keys/{key_id}/`: 204, as Sentry answers.
 pub async fn delete_key(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, project, key_id)): Path<(String, String, String)>,
+    ProjectAccess { project, .. }: ProjectAccess,
+    Path((_, _, key_id)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (_org, project) = caller.project(&state, &org, &project).await?;
     let key = project_key(&state, project.id, &key_id).await?;
     state.store.delete_key(key.id).await?;
     state.key_cache.forget(&key.public_key);

@@ -1,7 +1,7 @@
 //! Releases and deploys: what `sentry-cli releases new|finalize|list|info|delete` and
 //! `sentry-cli deploys new|list` call.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -9,10 +9,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use vigil_store::{NewDeploy, Organization, Project, Release, ReleaseFields};
 
+use super::access::{OrgAccess, ProjectAccess};
 use super::auth::Caller;
 use super::error::{json_body, ApiError};
 use super::pagination::Page;
-use crate::query;
+use crate::query::{self, QueryPairs};
 use crate::serialize::{serialize_deploy, serialize_release};
 use crate::AppState;
 
@@ -136,12 +137,9 @@ pub async fn create_project_release(
 /// `GET /api/0/organizations/{org}/releases/` (`?project=<id>`, `?query=`).
 pub async fn list_releases(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
-    RawQuery(raw): RawQuery,
+    OrgAccess { org, .. }: OrgAccess,
+    QueryPairs(params): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let org = caller.organization(&state, &org).await?;
-    let params = query::pairs(raw.as_deref());
     let project_id = match query::first(&params, "project") {
         None | Some("-1") => None,
         Some(id) => Some(
@@ -156,12 +154,9 @@ pub async fn list_releases(
 /// `GET /api/0/projects/{org}/{project}/releases/`.
 pub async fn list_project_releases(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, project)): Path<(String, String)>,
-    RawQuery(raw): RawQuery,
+    ProjectAccess { org, project, .. }: ProjectAccess,
+    QueryPairs(params): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let (org, project) = caller.project(&state, &org, &project).await?;
-    let params = query::pairs(raw.as_deref());
     let path = format!("/api/0/projects/{}/{}/releases/", org.slug, project.slug);
     list(&state, &org, Some(project.id), &params, &path).await
 }

@@ -3,16 +3,17 @@
 //! outbox of notifications (`…/notifications/`, Vigil's own), where the attempts and last
 //! error of every delivery are visible.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use vigil_store::{AlertRule, Notification, Project};
 
-use super::auth::Caller;
+use super::access::ProjectAccess;
 use super::error::{json_body, ApiError};
 use crate::lookup;
+use crate::query::QueryPairs;
 use crate::serialize::iso;
 use crate::AppState;
 
@@ -68,10 +69,8 @@ fn parse_body(body: Option<Json<Value>>) -> Result<vigil_alerts::RuleSpec, ApiEr
 /// orders them by `-id`).
 pub async fn list_rules(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, project)): Path<(String, String)>,
+    ProjectAccess { project, .. }: ProjectAccess,
 ) -> Result<Json<Value>, ApiError> {
-    let (_, project) = caller.project(&state, &org, &project).await?;
     let rules = state.store.alert_rules(project.id).await?;
     let mut bodies = Vec::with_capacity(rules.len());
     for rule in rules.iter().rev() {
@@ -83,13 +82,12 @@ pub async fn list_rules(
 /// `POST /api/0/projects/{org}/{project}/rules/`: 201 with the new rule.
 pub async fn create_rule(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, project)): Path<(String, String)>,
+    ProjectAccess {
+        caller, project, ..
+    }: ProjectAccess,
     body: Option<Json<Value>>,
 ) -> Result<Response, ApiError> {
-    let project = caller
-        .writable_project(&state, &org, &project, WRITE_SCOPES)
-        .await?;
+    caller.require_scope(WRITE_SCOPES)?;
     let spec = parse_body(body)?;
     let rule = state
         .store
@@ -103,10 +101,9 @@ pub async fn create_rule(
 /// `GET /api/0/projects/{org}/{project}/rules/{rule_id}/`.
 pub async fn get_rule(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, project, rule_id)): Path<(String, String, String)>,
+    ProjectAccess { project, .. }: ProjectAccess,
+    Path((_, _, rule_id)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let (_, project) = caller.project(&state, &org, &project).await?;
     let rule = project_rule(&state, &project, &rule_id).await?;
     Ok(Json(rule_body(&state, &rule, &project).await?))
 }
@@ -115,13 +112,13 @@ pub async fn get_rule(
 /// Sentry (there is no partial update).
 pub async fn update_rule(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, project, rule_id)): Path<(String, String, String)>,
+    ProjectAccess {
+        caller, project, ..
+    }: ProjectAccess,
+    Path((_, _, rule_id)): Path<(String, String, String)>,
     body: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    let project = caller
-        .writable_project(&state, &org, &project, WRITE_SCOPES)
-        .await?;
+    caller.require_scope(WRITE_SCOPES)?;
     let existing = project_rule(&state, &project, &rule_id).await?;
     let spec = parse_body(body)?;
     let rule = state
@@ -140,12 +137,12 @@ pub async fn update_rule(
 /// deletion is scheduled; Vigil's is done when it answers).
 pub async fn delete_rule(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, project, rule_id)): Path<(String, String, String)>,
+    ProjectAccess {
+        caller, project, ..
+    }: ProjectAccess,
+    Path((_, _, rule_id)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let project = caller
-        .writable_project(&state, &org, &project, WRITE_SCOPES)
-        .await?;
+    caller.require_scope(WRITE_SCOPES)?;
     let rule = project_rule(&state, &project, &rule_id).await?;
     state.store.delete_alert_rule(rule.id).await?;
     state.alerts.forget_rules(project.id);
@@ -175,12 +172,9 @@ fn notification_body(notification: &Notification) -> Value {
 /// notifications, newest first, with their delivery status, attempts and last error.
 pub async fn list_notifications(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, project)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
+    ProjectAccess { project, .. }: ProjectAccess,
+    QueryPairs(pairs): QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    let (_, project) = caller.project(&state, &org, &project).await?;
-    let pairs = crate::query::pairs(query.as_deref());
     let limit = match crate::query::first(&pairs, "limit") {
         None => DEFAULT_NOTIFICATIONS,
         Some(raw) => raw

@@ -8,6 +8,7 @@ use axum::Json;
 use serde_json::{json, Value};
 use vigil_store::{Project, StoredTransaction, Trace, TraceError};
 
+use super::access::OrgAccess;
 use super::auth::Caller;
 use super::error::ApiError;
 use crate::serialize::issue::short_id;
@@ -59,10 +60,9 @@ pub async fn org_event(
 /// `{"transactions": [root, …], "orphan_errors": […]}`, each transaction with its `children`.
 pub async fn trace(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((org, trace_id)): Path<(String, String)>,
+    OrgAccess { org, .. }: OrgAccess,
+    Path((_, trace_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let org = caller.organization(&state, &org).await?;
     let trace_id = normalize_trace_id(&trace_id).ok_or(ApiError::NotFound)?;
     let trace = state.store.trace(org.id, &trace_id).await?;
     if trace.transactions.is_empty() && trace.errors.is_empty() {

@@ -8,7 +8,7 @@
 pub mod fields;
 pub mod search;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
@@ -17,10 +17,10 @@ use vigil_store::{Organization, Project, TransactionAggregate, TransactionQuery,
 use self::fields::{
     aggregate_value, column_value, series_value, Aggregate, Column, Field, FieldKind,
 };
-use super::auth::Caller;
+use super::access::OrgAccess;
 use super::error::ApiError;
 use super::pagination::Page;
-use crate::query;
+use crate::query::{self, QueryPairs};
 use crate::time::unix_now;
 use crate::AppState;
 
@@ -42,11 +42,9 @@ struct Scope {
 impl Scope {
     async fn from_params(
         state: &AppState,
-        caller: &Caller,
-        org: &str,
+        org: Organization,
         params: &[(String, String)],
     ) -> Result<Scope, ApiError> {
-        let org = caller.organization(state, org).await?;
         let filters = search::parse_filters(query::first(params, "query").unwrap_or(""))
             .map_err(|reason| ApiError::bad_field("query", reason))?;
         let (since, until) = search::time_range(
@@ -178,12 +176,10 @@ fn aggregates_of(fields: &[Field]) -> Vec<Aggregate> {
 /// `GET /api/0/organizations/{org}/events/`.
 pub async fn list_events(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
-    RawQuery(raw): RawQuery,
+    OrgAccess { org, .. }: OrgAccess,
+    QueryPairs(params): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let params = query::pairs(raw.as_deref());
-    let scope = Scope::from_params(&state, &caller, &org, &params).await?;
+    let scope = Scope::from_params(&state, org, &params).await?;
     let field_names = query::all(&params, "field");
     if field_names.is_empty() {
         return Err(ApiError::bad_field("field", "No columns selected"));
@@ -400,12 +396,10 @@ fn interval_secs(interval: Option<&str>, range_secs: f64) -> Result<u64, ApiErro
 /// `GET /api/0/organizations/{org}/events-stats/`.
 pub async fn events_stats(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
-    RawQuery(raw): RawQuery,
+    OrgAccess { org, .. }: OrgAccess,
+    QueryPairs(params): QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    let params = query::pairs(raw.as_deref());
-    let mut scope = Scope::from_params(&state, &caller, &org, &params).await?;
+    let mut scope = Scope::from_params(&state, org, &params).await?;
     let mut y_axis = query::all(&params, "yAxis");
     if y_axis.is_empty() {
         y_axis.push("count()");
