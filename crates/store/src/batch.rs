@@ -1,5 +1,6 @@
-//! What a batch of events must satisfy and what it adds to the counters, for every backend:
-//! the rules live here once, and each backend only writes the result its own way.
+//! What a batch of events must satisfy, the reference events it is compressed against, and what
+//! it adds to the counters, for every backend: the rules live here once, and each backend only
+//! reads and writes the result its own way.
 //!
 //! Events of a batch mostly fall into few issues (one failing endpoint sends the same error
 //! many times), so counting each event with its own `UPDATE issues` and a dozen tag upserts
@@ -8,8 +9,9 @@
 //! distinct issues and tag values in a batch instead of with the number of events. Retention
 //! takes back exactly what ingest added ([`Uncount`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::payload::{self, EncodedBatch, Encoder, Reference, ReferenceCache};
 use crate::{NewEvent, StoreError, StoreResult};
 
 /// Rejects, before anything is written, events the schema cannot hold or group.
@@ -32,6 +34,51 @@ pub(crate) fn validate(event: &NewEvent) -> StoreResult<()> {
         return invalid("timestamp is not a finite number");
     }
     Ok(())
+}
+
+/// The references keyed by `(project_id, hash)` that a backend read for a batch.
+pub(crate) type LoadedReferences = HashMap<(i64, String), Reference>;
+
+/// The `(project_id, hash)` of the reference events the batch's events are compressed against
+/// that `cache` does not hold, each once: what a backend reads before [`encode`].
+pub(crate) fn uncached_references<'a>(
+    events: &'a [NewEvent],
+    cache: &ReferenceCache,
+) -> Vec<(i64, &'a str)> {
+    let mut missing: Vec<(i64, &str)> = events
+        .iter()
+        .filter_map(|e| payload::reference_hash(e).map(|hash| (e.project_id, hash)))
+        .filter(|(project_id, hash)| cache.get(*project_id, hash).is_none())
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    missing
+}
+
+/// Serializes and compresses the batch (CPU work, done before any transaction) against the
+/// references in `cache` or in `loaded`, which the cache remembers too.
+pub(crate) fn encode(
+    events: Vec<NewEvent>,
+    cache: &ReferenceCache,
+    loaded: LoadedReferences,
+) -> StoreResult<EncodedBatch> {
+    for ((project_id, hash), reference) in &loaded {
+        cache.remember(*project_id, hash.clone(), reference.clone());
+    }
+    Encoder::new()?.encode_batch(events, |project_id, hash| {
+        cache
+            .get(project_id, hash)
+            .or_else(|| loaded.get(&(project_id, hash.to_owned())).cloned())
+    })
+}
+
+/// Once the batch is committed, later batches may compress against the references it
+/// stored: `ids` in the order of [`EncodedBatch::references`].
+pub(crate) fn remember_stored(cache: &ReferenceCache, batch: EncodedBatch, ids: Vec<i64>) {
+    for (new, id) in batch.references.into_iter().zip(ids) {
+        let reference = Reference { id, json: new.json };
+        cache.remember(new.project_id, new.hash, reference);
+    }
 }
 
 /// Seconds per bucket of `issue_hourly`.

@@ -3,15 +3,15 @@
 //! event ([`super::references`]).
 
 use async_trait::async_trait;
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{Client, GenericClient};
 use tokio_postgres::Row;
 
 use std::sync::Arc;
 
 use super::references;
-use super::sql::{self, sql_int};
+use super::sql::{self, sql_int, Params};
 use super::PgStore;
-use crate::payload::{self, Encoder, Reference};
+use crate::batch;
 use crate::rows::Record;
 use crate::shared::{event_order, EventRow};
 use crate::{Events, NewEvent, RawItem, SavedEvent, UnixTime};
@@ -39,45 +39,37 @@ pub(super) async fn decode<C: GenericClient>(
         .map_err(|e| StoreError::Database(format!("decoding events failed: {e}")))?
 }
 
+/// The events a statement selects by [`COLUMNS`], decoded.
+async fn read_events(
+    client: &Client,
+    sql: &str,
+    params: &Params<'_>,
+    what: &str,
+) -> StoreResult<Vec<StoredEvent>> {
+    decode(client, sql::query(client, sql, params, what).await?).await
+}
+
 #[async_trait]
 impl Events for PgStore {
     async fn save_events(&self, events: Vec<NewEvent>) -> StoreResult<Vec<SavedEvent>> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        events.iter().try_for_each(crate::batch::validate)?;
+        events.iter().try_for_each(batch::validate)?;
         let mut client = self.client().await?;
         // The references of the batch's hashes: from memory, else one statement for all.
-        let mut missing: Vec<(i64, &str)> = events
-            .iter()
-            .filter_map(|e| payload::reference_hash(e).map(|hash| (e.project_id, hash)))
-            .filter(|(project_id, hash)| self.references.get(*project_id, hash).is_none())
-            .collect();
-        missing.sort_unstable();
-        missing.dedup();
-        let loaded = super::references::load(&client, &missing).await?;
-        for (key, reference) in &loaded {
-            self.references
-                .remember(key.0, key.1.clone(), reference.clone());
-        }
+        let loaded = references::load(
+            &client,
+            &batch::uncached_references(&events, &self.references),
+        )
+        .await?;
         // Serialize and compress on the blocking pool.
         let cache = Arc::clone(&self.references);
-        let encoded = tokio::task::spawn_blocking(move || {
-            Encoder::new()?.encode_batch(events, |project_id, hash| {
-                cache
-                    .get(project_id, hash)
-                    .or_else(|| loaded.get(&(project_id, hash.to_owned())).cloned())
-            })
-        })
-        .await
-        .map_err(|e| StoreError::Database(format!("encoding events failed: {e}")))??;
+        let encoded = tokio::task::spawn_blocking(move || batch::encode(events, &cache, loaded))
+            .await
+            .map_err(|e| StoreError::Database(format!("encoding events failed: {e}")))??;
         let (saved, reference_ids) = super::ingest::save(&mut client, &encoded).await?;
-        // Committed: later batches may compress against these.
-        for (new, id) in encoded.references.into_iter().zip(reference_ids) {
-            let reference = Reference { id, json: new.json };
-            self.references
-                .remember(new.project_id, new.hash, reference);
-        }
+        batch::remember_stored(&self.references, encoded, reference_ids);
         Ok(saved)
     }
 
@@ -104,15 +96,14 @@ impl Events for PgStore {
         project_id: i64,
         event_id: &str,
     ) -> StoreResult<Option<StoredEvent>> {
-        let client = self.client().await?;
-        let rows = sql::query(
-            &client,
+        let found = read_events(
+            &self.client().await?,
             &format!("SELECT {COLUMNS} FROM events WHERE project_id = $1 AND event_id = $2"),
             &[&project_id, &event_id],
             "reading an event",
         )
         .await?;
-        Ok(decode(&client, rows).await?.pop())
+        Ok(found.into_iter().next())
     }
 
     async fn issue_events(
@@ -121,9 +112,8 @@ impl Events for PgStore {
         offset: u64,
         limit: u64,
     ) -> StoreResult<Vec<StoredEvent>> {
-        let client = self.client().await?;
-        let rows = sql::query(
-            &client,
+        read_events(
+            &self.client().await?,
             &format!(
                 "SELECT {COLUMNS} FROM events WHERE issue_id = $1
                  ORDER BY {} LIMIT $2 OFFSET $3",
@@ -132,8 +122,7 @@ impl Events for PgStore {
             &[&issue_id, &sql_int(limit), &sql_int(offset)],
             "listing an issue's events",
         )
-        .await?;
-        decode(&client, rows).await
+        .await
     }
 
     async fn issue_edge_event(
@@ -141,18 +130,18 @@ impl Events for PgStore {
         issue_id: i64,
         latest: bool,
     ) -> StoreResult<Option<StoredEvent>> {
-        let client = self.client().await?;
-        let rows = sql::query(
-            &client,
-            &format!(
-                "SELECT {COLUMNS} FROM events WHERE issue_id = $1 ORDER BY {} LIMIT 1",
-                event_order(latest)
-            ),
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events WHERE issue_id = $1 ORDER BY {} LIMIT 1",
+            event_order(latest)
+        );
+        let found = read_events(
+            &self.client().await?,
+            &sql,
             &[&issue_id],
             "reading an issue's event",
         )
         .await?;
-        Ok(decode(&client, rows).await?.pop())
+        Ok(found.into_iter().next())
     }
 
     async fn issue_event_neighbours(

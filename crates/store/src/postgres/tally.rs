@@ -68,6 +68,27 @@ pub(crate) struct TallyRows<'a> {
     minutes: BucketRows,
 }
 
+/// The statement adding [`BucketRows`] to the `(issue_id, {bucket}) → count` rows of `table`
+/// (`issue_hourly`, `issue_minutely`): text known at compile time, as a pipeline wants it.
+macro_rules! add_to_buckets {
+    ($table:literal, $bucket:literal) => {
+        concat!(
+            "INSERT INTO ",
+            $table,
+            " (issue_id, ",
+            $bucket,
+            ", count)
+             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[])
+             ON CONFLICT (issue_id, ",
+            $bucket,
+            ") DO UPDATE SET
+                 count = ",
+            $table,
+            ".count + excluded.count"
+        )
+    };
+}
+
 /// The `(issue_id, bucket start) → events` rows of `issue_hourly` or `issue_minutely`.
 #[derive(Default)]
 struct BucketRows {
@@ -166,18 +187,12 @@ impl TallyRows<'_> {
         }
         for (statement, rows, what) in [
             (
-                "INSERT INTO issue_hourly (issue_id, hour, count)
-                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[])
-                 ON CONFLICT (issue_id, hour) DO UPDATE SET
-                     count = issue_hourly.count + excluded.count",
+                add_to_buckets!("issue_hourly", "hour"),
                 &self.hours,
                 "counting an issue's hourly events",
             ),
             (
-                "INSERT INTO issue_minutely (issue_id, minute, count)
-                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[])
-                 ON CONFLICT (issue_id, minute) DO UPDATE SET
-                     count = issue_minutely.count + excluded.count",
+                add_to_buckets!("issue_minutely", "minute"),
                 &self.minutes,
                 "counting an issue's events per minute",
             ),

@@ -11,13 +11,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Params};
 
 use super::error::DbContext;
 use super::references;
 use super::sql_int;
-use super::statements::{record_opt, records};
+use super::statements::records;
 use super::SqliteStore;
+use crate::batch::{self, LoadedReferences};
 use crate::payload::EncodedEvent;
 use crate::shared::{event_order, EventRow, EVENT_COLUMNS};
 use crate::{Events, NewEvent, RawItem, SavedEvent, UnixTime};
@@ -84,7 +85,7 @@ pub(crate) fn of_trace(
     organization_id: i64,
     trace_id: &str,
 ) -> StoreResult<Vec<StoredEvent>> {
-    let rows = records(
+    read_events(
         conn,
         &format!(
             "SELECT {} FROM events e JOIN projects p ON p.id = e.project_id
@@ -98,12 +99,18 @@ pub(crate) fn of_trace(
         ),
         params![trace_id, organization_id],
         "reading a trace's events",
-    )?;
-    decode(conn, rows)
+    )
 }
 
-/// Decodes event rows, reading each reference event they need once.
-fn decode(conn: &Connection, rows: Vec<EventRow>) -> StoreResult<Vec<StoredEvent>> {
+/// The events a statement selects by [`EVENT_COLUMNS`], decoded, each reference event they
+/// need read once.
+fn read_events(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    what: &str,
+) -> StoreResult<Vec<StoredEvent>> {
+    let rows: Vec<EventRow> = records(conn, sql, params, what)?;
     let references = EventRow::reference_ids(&rows)
         .into_iter()
         .map(|id| Ok((id, references::json_by_id(conn, id)?)))
@@ -117,44 +124,23 @@ impl Events for SqliteStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        events.iter().try_for_each(crate::batch::validate)?;
+        events.iter().try_for_each(batch::validate)?;
         let cache = Arc::clone(&self.references);
         self.blocking(move |connections| {
-            // Serialize and compress before taking the writer, which other batches wait for.
-            // The references of the batch's hashes: from memory, else from a reader.
-            let mut known = std::collections::HashMap::new();
-            for event in &events {
-                let Some(hash) = crate::payload::reference_hash(event) else {
-                    continue;
-                };
-                let key = (event.project_id, hash.to_owned());
-                if known.contains_key(&key) {
-                    continue;
+            // Serialize and compress before taking the writer, which other batches wait for,
+            // against the references of the batch's hashes: from memory, else from a reader.
+            let mut loaded = LoadedReferences::new();
+            for (project_id, hash) in batch::uncached_references(&events, &cache) {
+                if let Some(reference) =
+                    connections.read(|conn| references::load(conn, project_id, hash))?
+                {
+                    loaded.insert((project_id, hash.to_owned()), reference);
                 }
-                let reference = match cache.get(event.project_id, hash) {
-                    Some(reference) => Some(reference),
-                    None => {
-                        let stored = connections
-                            .read(|conn| super::references::load(conn, event.project_id, hash))?;
-                        if let Some(reference) = &stored {
-                            cache.remember(event.project_id, hash.to_owned(), reference.clone());
-                        }
-                        stored
-                    }
-                };
-                known.insert(key, reference);
             }
-            let mut encoder = crate::payload::Encoder::new()?;
-            let encoded = encoder.encode_batch(events, |project_id, hash| {
-                known.get(&(project_id, hash.to_owned())).cloned().flatten()
-            })?;
+            let encoded = batch::encode(events, &cache, loaded)?;
             let (saved, reference_ids) =
                 connections.write(|conn| super::ingest::save(conn, &encoded))?;
-            // Committed: later batches may compress against these.
-            for (new, id) in encoded.references.into_iter().zip(reference_ids) {
-                let reference = crate::payload::Reference { id, json: new.json };
-                cache.remember(new.project_id, new.hash, reference);
-            }
+            batch::remember_stored(&cache, encoded, reference_ids);
             Ok(saved)
         })
         .await
@@ -190,15 +176,16 @@ impl Events for SqliteStore {
     ) -> StoreResult<Option<StoredEvent>> {
         let event_id = event_id.to_owned();
         self.read(move |conn| {
-            let row = record_opt(
+            let sql = format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 AND event_id = ?2"
+            );
+            let found = read_events(
                 conn,
-                &format!(
-                    "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 AND event_id = ?2"
-                ),
+                &sql,
                 params![project_id, event_id],
                 "reading an event",
             )?;
-            Ok(decode(conn, Vec::from_iter(row))?.pop())
+            Ok(found.into_iter().next())
         })
         .await
     }
@@ -210,7 +197,7 @@ impl Events for SqliteStore {
         limit: u64,
     ) -> StoreResult<Vec<StoredEvent>> {
         self.read(move |conn| {
-            let rows = records(
+            read_events(
                 conn,
                 &format!(
                     "SELECT {EVENT_COLUMNS} FROM events WHERE issue_id = ?1
@@ -219,8 +206,7 @@ impl Events for SqliteStore {
                 ),
                 params![issue_id, sql_int(limit), sql_int(offset)],
                 "listing an issue's events",
-            )?;
-            decode(conn, rows)
+            )
         })
         .await
     }
@@ -231,16 +217,12 @@ impl Events for SqliteStore {
         latest: bool,
     ) -> StoreResult<Option<StoredEvent>> {
         self.read(move |conn| {
-            let row = record_opt(
-                conn,
-                &format!(
-                    "SELECT {EVENT_COLUMNS} FROM events WHERE issue_id = ?1 ORDER BY {} LIMIT 1",
-                    event_order(latest)
-                ),
-                [issue_id],
-                "reading an issue's event",
-            )?;
-            Ok(decode(conn, Vec::from_iter(row))?.pop())
+            let sql = format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE issue_id = ?1 ORDER BY {} LIMIT 1",
+                event_order(latest)
+            );
+            let found = read_events(conn, &sql, [issue_id], "reading an issue's event")?;
+            Ok(found.into_iter().next())
         })
         .await
     }
