@@ -76,46 +76,12 @@ pub struct SpanBatch {
     pub spans: Vec<NewSpan>,
 }
 
-/// A transaction as read back (its spans are read with the store's `segment_spans`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredTransaction {
-    pub project_id: i64,
-    pub event_id: String,
-    pub trace_id: String,
-    pub span_id: String,
-    pub parent_span_id: Option<String>,
-    pub name: String,
-    pub op: String,
-    pub status: String,
-    pub start: UnixTime,
-    pub duration_ms: f64,
-    pub received: UnixTime,
-    pub environment: Option<String>,
-    pub release: Option<String>,
-    pub user_tag: Option<String>,
-    pub platform: String,
-    pub tags: Vec<(String, String)>,
-    /// The normalized transaction event without spans; `Null` when read in a list.
-    pub data: serde_json::Value,
-}
+/// A transaction as read back: the record that was saved, except that `data` is `Null` when it
+/// is read in a list (its spans are read with the store's `segment_spans`).
+pub type StoredTransaction = NewTransaction;
 
-/// A span as read back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredSpan {
-    pub project_id: i64,
-    pub trace_id: String,
-    pub segment_id: String,
-    pub transaction: String,
-    pub span_id: String,
-    pub parent_span_id: Option<String>,
-    pub op: String,
-    pub description: String,
-    pub group: String,
-    pub status: String,
-    pub start: UnixTime,
-    pub duration_ms: f64,
-    pub data: serde_json::Value,
-}
+/// A span as read back: the record that was saved.
+pub type StoredSpan = NewSpan;
 
 /// The error events of a trace, to place on its waterfall.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
