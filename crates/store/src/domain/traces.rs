@@ -19,8 +19,9 @@ impl<'a> TraceReads<'a> {
 
 /// Performance: transactions, spans, traces and their aggregates, and each project's thresholds.
 ///
-/// The queries answered from summaries (aggregates, a page, a series, a histogram, span
-/// totals) are provided: written once over the reads each backend runs its own way.
+/// What is the same on both backends is provided, written once over the reads and writes each
+/// backend runs its own way: the queries answered from summaries (aggregates, a page, a series,
+/// a histogram, span totals), saving a batch, a transaction and a segment's spans.
 #[async_trait]
 pub trait Traces: Send + Sync {
     /// What the provided queries read through; a backend hands itself over.
@@ -30,19 +31,25 @@ pub trait Traces: Send + Sync {
     /// Writes a batch of transactions and spans in one database transaction. Idempotent: a
     /// transaction already stored under its project and event id, or a span under its project,
     /// trace and span id, is skipped (and not counted again in any aggregate).
-    async fn save_spans(&self, batch: SpanBatch) -> StoreResult<SavedSpans>;
+    async fn save_spans(&self, batch: SpanBatch) -> StoreResult<SavedSpans> {
+        trace_queries::save_spans(self.trace_reads().0, batch).await
+    }
     async fn transaction_by_event_id(
         &self,
         project_id: i64,
         event_id: &str,
-    ) -> StoreResult<Option<StoredTransaction>>;
+    ) -> StoreResult<Option<StoredTransaction>> {
+        trace_queries::transaction_by_event_id(self.trace_reads().0, project_id, event_id).await
+    }
     /// The spans of one segment, by start time.
     async fn segment_spans(
         &self,
         project_id: i64,
         trace_id: &str,
         segment_id: &str,
-    ) -> StoreResult<Vec<StoredSpan>>;
+    ) -> StoreResult<Vec<StoredSpan>> {
+        trace_queries::segment_spans(self.trace_reads().0, project_id, trace_id, segment_id).await
+    }
     /// Every transaction, span and error event of a trace in the organization's projects.
     async fn trace(&self, organization_id: i64, trace_id: &str) -> StoreResult<Trace>;
     /// Aggregates per project and transaction name (`by_transaction`), else one over all that

@@ -321,20 +321,16 @@ impl Alerts for PgStore {
     async fn delete_alert_rule(&self, id: i64) -> StoreResult<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.db("deleting an alert rule")?;
+        // The rule last: what it deletes says whether there was one.
+        let mut deleted = 0;
         for statement in [
             "DELETE FROM notifications WHERE rule_id = $1 AND status = 'pending'",
             "DELETE FROM alert_firings WHERE rule_id = $1",
             "DELETE FROM rule_issue_state WHERE rule_id = $1",
-        ] {
-            sql::execute(&tx, statement, &[&id], "deleting an alert rule").await?;
-        }
-        let deleted = sql::execute(
-            &tx,
             "DELETE FROM alert_rules WHERE id = $1",
-            &[&id],
-            "deleting an alert rule",
-        )
-        .await?;
+        ] {
+            deleted = sql::execute(&tx, statement, &[&id], "deleting an alert rule").await?;
+        }
         tx.commit().await.db("deleting an alert rule")?;
         Ok(deleted > 0)
     }

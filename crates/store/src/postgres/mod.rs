@@ -87,10 +87,7 @@ impl PgStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`) and
     /// migrates it. Several nodes may do so at once.
     pub async fn connect(url: &str) -> StoreResult<PgStore> {
-        let pool = pool::build(url, STORE_CONNECTIONS)?;
-        let mut client = pool.get().await.db("connecting to PostgreSQL")?;
-        migrations::migrate(&mut client).await?;
-        drop(client);
+        let pool = migrated_pool(url, STORE_CONNECTIONS).await?;
         Ok(PgStore {
             pool,
             references: Arc::default(),
@@ -111,12 +108,17 @@ impl PgQueue {
     /// Connects to the database at `url` with a pool of its own, migrates it (the queue's table
     /// is part of the schema) and starts the queue.
     pub async fn connect(url: &str) -> StoreResult<PgQueue> {
-        let pool = pool::build(url, QUEUE_CONNECTIONS)?;
-        let mut client = pool.get().await.db("connecting to PostgreSQL")?;
-        migrations::migrate(&mut client).await?;
-        drop(client);
-        PgQueue::start(pool).await
+        PgQueue::start(migrated_pool(url, QUEUE_CONNECTIONS).await?).await
     }
+}
+
+/// A pool of `connections` to the database at `url`, whose schema is migrated first.
+async fn migrated_pool(url: &str, connections: usize) -> StoreResult<Pool> {
+    let pool = pool::build(url, connections)?;
+    let mut client = pool.get().await.db("connecting to PostgreSQL")?;
+    migrations::migrate(&mut client).await?;
+    drop(client);
+    Ok(pool)
 }
 
 /// Now, as stored.

@@ -108,27 +108,6 @@ pub(crate) fn get<'a, T: FromSql<'a>>(row: &'a Row, index: usize) -> StoreResult
         .map_err(|e| corrupt(&format!("column {index}"), with_causes(&e)))
 }
 
-/// A JSON column written by this store, decoded; `what` names it in the error.
-pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
-    row: &Row,
-    index: usize,
-    what: &str,
-) -> StoreResult<T> {
-    let text: String = get(row, index)?;
-    serde_json::from_str(&text).map_err(|e| corrupt(what, e))
-}
-
-/// A column holding a status's name, parsed by `parse`; `what` names it in the error.
-pub(crate) fn status_column<T>(
-    row: &Row,
-    index: usize,
-    what: &str,
-    parse: impl FnOnce(&str) -> Option<T>,
-) -> StoreResult<T> {
-    let text: String = get(row, index)?;
-    parse(&text).ok_or_else(|| corrupt(what, format!("unknown status `{text}`")))
-}
-
 /// An offset or limit as PostgreSQL's BIGINT; past `i64::MAX` is "no limit" anyway.
 pub(crate) fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)

@@ -20,11 +20,8 @@ use super::{events, sql, PgStore};
 use crate::domain::TraceReads;
 use crate::query::performance_settings::{select_sql, upsert_sql};
 use crate::query::{transaction_reads, Dialect};
-use crate::rows::{TransactionWithData, SPAN_COLUMNS};
-use crate::{
-    PerformanceSettings, SavedSpans, SpanBatch, StoreError, StoreResult, StoredSpan,
-    StoredTransaction, Trace, Traces,
-};
+use crate::rows::SPAN_COLUMNS;
+use crate::{PerformanceSettings, StoreError, StoreResult, Trace, Traces};
 
 mod aggregates;
 mod span_aggregates;
@@ -47,47 +44,6 @@ const IN_ORGANIZATION: &str = "IN (SELECT id FROM projects WHERE organization_id
 impl Traces for PgStore {
     fn trace_reads(&self) -> TraceReads<'_> {
         TraceReads::new(self)
-    }
-
-    async fn save_spans(&self, batch: SpanBatch) -> StoreResult<SavedSpans> {
-        writes::save_spans(self, batch).await
-    }
-
-    async fn transaction_by_event_id(
-        &self,
-        project_id: i64,
-        event_id: &str,
-    ) -> StoreResult<Option<StoredTransaction>> {
-        let found: Option<TransactionWithData> = sql::record_opt(
-            &self.client().await?,
-            &format!(
-                "SELECT {TRANSACTION_COLUMNS}, t.data FROM transactions t
-                 WHERE t.project_id = $1 AND t.event_id = $2"
-            ),
-            &[&project_id, &event_id],
-            "reading a transaction",
-        )
-        .await?;
-        Ok(found.map(|TransactionWithData(transaction)| transaction))
-    }
-
-    async fn segment_spans(
-        &self,
-        project_id: i64,
-        trace_id: &str,
-        segment_id: &str,
-    ) -> StoreResult<Vec<StoredSpan>> {
-        sql::records(
-            &self.client().await?,
-            &format!(
-                "SELECT {SPAN_COLUMNS}, {SPAN_GROUP} FROM {SPAN_FROM}
-                 WHERE s.trace_id = $2 AND s.segment_id = $3 AND s.project_id = $1
-                 ORDER BY s.start_ts, s.id"
-            ),
-            &[&project_id, &trace_id, &segment_id],
-            "reading a segment's spans",
-        )
-        .await
     }
 
     /// A trace's transactions without `data`, as in a list: a trace can hold many.

@@ -11,11 +11,12 @@ use super::transaction_reads::{
     bucket_ranges, check_histogram_buckets, finish, list, rank_spans, series, RangeSummaries,
     SpanGroup, SpanTotals,
 };
-use super::{Dialect, Statement};
+use super::{Dialect, Param, Statement};
 use crate::rollup::{self, Plan};
+use crate::rows::{TransactionWithData, SPAN_COLUMNS};
 use crate::{
-    SpanAggregate, StoreResult, StoredTransaction, TransactionAggregate, TransactionQuery,
-    TransactionSort, UnixTime,
+    SavedSpans, SpanAggregate, SpanBatch, StoreResult, StoredSpan, StoredTransaction,
+    TransactionAggregate, TransactionQuery, TransactionSort, UnixTime,
 };
 
 /// The summaries to read: one per group (per project and transaction name when
@@ -54,13 +55,26 @@ impl SpanReads {
     }
 }
 
-/// What a backend runs for the trace queries.
+/// What a backend runs for the trace queries, and for the rest of [`crate::Traces`]' provided
+/// methods.
 #[async_trait]
 pub(crate) trait RunReads: Sync {
     /// The SQL the backend speaks.
     fn dialect(&self) -> Dialect;
     /// The backend's transaction columns (of `transactions t`), as its row reader expects.
     fn transaction_columns(&self) -> &'static str;
+    /// The backend's text of a span's group (of `span_groups g`), after [`SPAN_COLUMNS`].
+    fn span_group(&self) -> &'static str;
+
+    /// Writes a batch that is not empty (see [`crate::Traces::save_spans`]).
+    async fn write_spans(&self, batch: SpanBatch) -> StoreResult<SavedSpans>;
+    /// The transactions of a statement of the transaction columns and `t.data`, with their data.
+    async fn read_transactions_with_data(
+        &self,
+        statement: Statement,
+    ) -> StoreResult<Vec<TransactionWithData>>;
+    /// The spans of a statement of [`SPAN_COLUMNS`] and [`RunReads::span_group`].
+    async fn read_spans(&self, statement: Statement) -> StoreResult<Vec<StoredSpan>>;
 
     /// The summaries of each range (see [`super::transaction_reads::Summaries`]).
     async fn read_summaries(&self, reads: SummaryReads) -> StoreResult<RangeSummaries>;
@@ -78,6 +92,65 @@ pub(crate) trait RunReads: Sync {
 pub(crate) type SpanTotalsByGroup = BTreeMap<SpanGroup, SpanTotals>;
 /// Span groups' normalized text by `(project, group hash)`.
 pub(crate) type GroupNames = HashMap<(i64, String), String>;
+
+/// Writes the batch; an empty one is not sent to the database.
+pub(crate) async fn save_spans(store: &dyn RunReads, batch: SpanBatch) -> StoreResult<SavedSpans> {
+    if batch.transactions.is_empty() && batch.spans.is_empty() {
+        return Ok(SavedSpans::default());
+    }
+    store.write_spans(batch).await
+}
+
+/// One transaction with its data.
+pub(crate) async fn transaction_by_event_id(
+    store: &dyn RunReads,
+    project_id: i64,
+    event_id: &str,
+) -> StoreResult<Option<StoredTransaction>> {
+    let dialect = store.dialect();
+    let statement = Statement {
+        sql: format!(
+            "SELECT {}, t.data FROM transactions t WHERE t.project_id = {} AND t.event_id = {}",
+            store.transaction_columns(),
+            dialect.placeholder(1),
+            dialect.placeholder(2)
+        ),
+        params: vec![Param::Int(project_id), Param::from(event_id)],
+    };
+    let found = store.read_transactions_with_data(statement).await?;
+    Ok(found
+        .into_iter()
+        .next()
+        .map(|TransactionWithData(transaction)| transaction))
+}
+
+/// The spans of one segment, by start time.
+pub(crate) async fn segment_spans(
+    store: &dyn RunReads,
+    project_id: i64,
+    trace_id: &str,
+    segment_id: &str,
+) -> StoreResult<Vec<StoredSpan>> {
+    let dialect = store.dialect();
+    let statement = Statement {
+        sql: format!(
+            "SELECT {SPAN_COLUMNS}, {} FROM spans s
+             LEFT JOIN span_groups g ON g.project_id = s.project_id AND g.group_hash = s.group_hash
+             WHERE s.project_id = {} AND s.trace_id = {} AND s.segment_id = {}
+             ORDER BY s.start_ts, s.id",
+            store.span_group(),
+            dialect.placeholder(1),
+            dialect.placeholder(2),
+            dialect.placeholder(3)
+        ),
+        params: vec![
+            Param::Int(project_id),
+            Param::from(trace_id),
+            Param::from(segment_id),
+        ],
+    };
+    store.read_spans(statement).await
+}
 
 /// One page of the query's transactions, without their data.
 pub(crate) async fn list_transactions(

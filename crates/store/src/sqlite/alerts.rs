@@ -246,19 +246,19 @@ impl Alerts for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .db("deleting an alert rule")?;
+            // The rule last: what it deletes says whether there was one.
+            let mut deleted = 0;
             for sql in [
                 "DELETE FROM notifications WHERE rule_id = ?1 AND status = 'pending'",
                 "DELETE FROM alert_firings WHERE rule_id = ?1",
                 "DELETE FROM rule_issue_state WHERE rule_id = ?1",
+                "DELETE FROM alert_rules WHERE id = ?1",
             ] {
-                tx.prepare_cached(sql)
+                deleted = tx
+                    .prepare_cached(sql)
                     .and_then(|mut stmt| stmt.execute([id]))
                     .db("deleting an alert rule")?;
             }
-            let deleted = tx
-                .prepare_cached("DELETE FROM alert_rules WHERE id = ?1")
-                .and_then(|mut stmt| stmt.execute([id]))
-                .db("deleting an alert rule")?;
             tx.commit().db("deleting an alert rule")?;
             Ok(deleted > 0)
         })

@@ -24,7 +24,6 @@
 
 mod accounts;
 mod alerts;
-mod columns;
 mod connection;
 mod error;
 mod event_neighbours;

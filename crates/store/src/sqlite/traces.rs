@@ -20,11 +20,8 @@ use super::{events, SqliteStore};
 use crate::domain::TraceReads;
 use crate::query::performance_settings::{select_sql, upsert_sql};
 use crate::query::{transaction_reads, Dialect};
-use crate::rows::{TransactionWithData, SPAN_COLUMNS};
-use crate::{
-    PerformanceSettings, SavedSpans, SpanBatch, StoreError, StoreResult, StoredSpan,
-    StoredTransaction, Trace, Traces,
-};
+use crate::rows::SPAN_COLUMNS;
+use crate::{PerformanceSettings, StoreError, StoreResult, Trace, Traces};
 
 mod aggregates;
 mod span_aggregates;
@@ -45,56 +42,6 @@ const SPAN_GROUP: &str = "COALESCE(g.normalized, s.description)";
 impl Traces for SqliteStore {
     fn trace_reads(&self) -> TraceReads<'_> {
         TraceReads::new(self)
-    }
-
-    async fn save_spans(&self, batch: SpanBatch) -> StoreResult<SavedSpans> {
-        writes::save_spans(self, batch).await
-    }
-
-    async fn transaction_by_event_id(
-        &self,
-        project_id: i64,
-        event_id: &str,
-    ) -> StoreResult<Option<StoredTransaction>> {
-        let event_id = event_id.to_owned();
-        let found: Option<TransactionWithData> = self
-            .read(move |conn| {
-                record_opt(
-                    conn,
-                    &format!(
-                        "SELECT {TRANSACTION_COLUMNS}, t.data FROM transactions t
-                         WHERE t.project_id = ?1 AND t.event_id = ?2"
-                    ),
-                    params![project_id, event_id],
-                    "reading a transaction",
-                )
-            })
-            .await?;
-        Ok(found.map(|TransactionWithData(transaction)| transaction))
-    }
-
-    async fn segment_spans(
-        &self,
-        project_id: i64,
-        trace_id: &str,
-        segment_id: &str,
-    ) -> StoreResult<Vec<StoredSpan>> {
-        let (trace_id, segment_id) = (trace_id.to_owned(), segment_id.to_owned());
-        self.read(move |conn| {
-            records(
-                conn,
-                &format!(
-                    "SELECT {SPAN_COLUMNS}, {SPAN_GROUP} FROM spans s
-                     LEFT JOIN span_groups g
-                         ON g.project_id = s.project_id AND g.group_hash = s.group_hash
-                     WHERE s.trace_id = ?1 AND s.segment_id = ?2 AND s.project_id = ?3
-                     ORDER BY s.start_ts, s.id"
-                ),
-                params![trace_id, segment_id, project_id],
-                "reading a segment's spans",
-            )
-        })
-        .await
     }
 
     async fn trace(&self, organization_id: i64, trace_id: &str) -> StoreResult<Trace> {

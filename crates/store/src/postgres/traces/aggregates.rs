@@ -11,7 +11,7 @@ use tokio_postgres::Row;
 
 use super::super::sql::{self, get};
 use super::super::PgStore;
-use super::{span_aggregates, TRANSACTION_COLUMNS};
+use super::{span_aggregates, writes, SPAN_GROUP, TRANSACTION_COLUMNS};
 use crate::query::trace_queries::{
     plan_of, GroupNames, RunReads, SpanReads, SpanTotalsByGroup, SummaryReads,
 };
@@ -20,7 +20,8 @@ use crate::query::transaction_reads::{
 };
 use crate::query::{Cells, Dialect, Statement};
 use crate::rollup::Read;
-use crate::{StoreResult, StoredTransaction, TransactionQuery};
+use crate::rows::{Record, TransactionWithData};
+use crate::{SavedSpans, SpanBatch, StoreResult, StoredSpan, StoredTransaction, TransactionQuery};
 
 impl Cells for Row {
     fn int(&self, index: usize) -> StoreResult<i64> {
@@ -135,8 +136,38 @@ async fn durations<C: GenericClient>(
     Ok(points)
 }
 
+/// The records of a statement.
+async fn statement_records<T: Record>(
+    store: &PgStore,
+    statement: Statement,
+    what: &str,
+) -> StoreResult<Vec<T>> {
+    sql::records(
+        &store.client().await?,
+        &statement.sql,
+        &statement.postgres_params(),
+        what,
+    )
+    .await
+}
+
 #[async_trait]
 impl RunReads for PgStore {
+    async fn write_spans(&self, batch: SpanBatch) -> StoreResult<SavedSpans> {
+        writes::save_spans(self, batch).await
+    }
+
+    async fn read_transactions_with_data(
+        &self,
+        statement: Statement,
+    ) -> StoreResult<Vec<TransactionWithData>> {
+        statement_records(self, statement, "reading a transaction").await
+    }
+
+    async fn read_spans(&self, statement: Statement) -> StoreResult<Vec<StoredSpan>> {
+        statement_records(self, statement, "reading spans").await
+    }
+
     async fn read_summaries(&self, reads: SummaryReads) -> StoreResult<RangeSummaries> {
         summaries(&self.client().await?, &reads).await
     }
@@ -146,13 +177,7 @@ impl RunReads for PgStore {
     }
 
     async fn read_transactions(&self, page: Statement) -> StoreResult<Vec<StoredTransaction>> {
-        sql::records(
-            &self.client().await?,
-            &page.sql,
-            &page.postgres_params(),
-            "listing transactions",
-        )
-        .await
+        statement_records(self, page, "listing transactions").await
     }
 
     async fn read_span_totals(&self, reads: SpanReads) -> StoreResult<SpanTotalsByGroup> {
@@ -169,5 +194,9 @@ impl RunReads for PgStore {
 
     fn transaction_columns(&self) -> &'static str {
         TRANSACTION_COLUMNS
+    }
+
+    fn span_group(&self) -> &'static str {
+        SPAN_GROUP
     }
 }

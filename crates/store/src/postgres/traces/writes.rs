@@ -158,9 +158,6 @@ pub(in crate::postgres) async fn save_spans(
     batch: SpanBatch,
 ) -> StoreResult<SavedSpans> {
     validate(&batch)?;
-    if batch.transactions.is_empty() && batch.spans.is_empty() {
-        return Ok(SavedSpans::default());
-    }
     // Rows in key order: two batches sharing rows take their locks in the same order.
     let mut transactions: Vec<&NewTransaction> = batch.transactions.iter().collect();
     transactions.sort_by(|a, b| (a.project_id, &a.event_id).cmp(&(b.project_id, &b.event_id)));

@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use rusqlite::{params_from_iter, Connection, Row};
 
 use super::super::error::DbContext;
+use super::super::statements::records;
 use super::super::SqliteStore;
-use super::{span_aggregates, TRANSACTION_COLUMNS};
+use super::{span_aggregates, writes, SPAN_GROUP, TRANSACTION_COLUMNS};
 use crate::query::trace_queries::{
     plan_of, GroupNames, RunReads, SpanReads, SpanTotalsByGroup, SummaryReads,
 };
@@ -17,8 +18,8 @@ use crate::query::transaction_reads::{
     add_durations, duration_read, summary_read, thresholds_sql, RangeSummaries, Summaries,
 };
 use crate::query::{Cells, Dialect, Statement};
-use crate::sqlite::statements::records;
-use crate::{StoreResult, StoredTransaction, TransactionQuery};
+use crate::rows::{Record, TransactionWithData};
+use crate::{SavedSpans, SpanBatch, StoreResult, StoredSpan, StoredTransaction, TransactionQuery};
 
 impl Cells for Row<'_> {
     fn int(&self, index: usize) -> StoreResult<i64> {
@@ -94,8 +95,41 @@ fn durations(conn: &Connection, query: &TransactionQuery) -> StoreResult<Vec<(f6
     Ok(points)
 }
 
+/// The records of a statement, read on a reader connection.
+async fn statement_records<T: Record + Send + 'static>(
+    store: &SqliteStore,
+    statement: Statement,
+    what: &'static str,
+) -> StoreResult<Vec<T>> {
+    store
+        .read(move |conn| {
+            records(
+                conn,
+                &statement.sql,
+                params_from_iter(statement.params.iter()),
+                what,
+            )
+        })
+        .await
+}
+
 #[async_trait]
 impl RunReads for SqliteStore {
+    async fn write_spans(&self, batch: SpanBatch) -> StoreResult<SavedSpans> {
+        writes::save_spans(self, batch).await
+    }
+
+    async fn read_transactions_with_data(
+        &self,
+        statement: Statement,
+    ) -> StoreResult<Vec<TransactionWithData>> {
+        statement_records(self, statement, "reading a transaction").await
+    }
+
+    async fn read_spans(&self, statement: Statement) -> StoreResult<Vec<StoredSpan>> {
+        statement_records(self, statement, "reading spans").await
+    }
+
     async fn read_summaries(&self, reads: SummaryReads) -> StoreResult<RangeSummaries> {
         self.read(move |conn| summaries(conn, &reads)).await
     }
@@ -105,15 +139,7 @@ impl RunReads for SqliteStore {
     }
 
     async fn read_transactions(&self, page: Statement) -> StoreResult<Vec<StoredTransaction>> {
-        self.read(move |conn| {
-            records(
-                conn,
-                &page.sql,
-                params_from_iter(page.params.iter()),
-                "listing transactions",
-            )
-        })
-        .await
+        statement_records(self, page, "listing transactions").await
     }
 
     async fn read_span_totals(&self, reads: SpanReads) -> StoreResult<SpanTotalsByGroup> {
@@ -132,5 +158,9 @@ impl RunReads for SqliteStore {
 
     fn transaction_columns(&self) -> &'static str {
         TRANSACTION_COLUMNS
+    }
+
+    fn span_group(&self) -> &'static str {
+        SPAN_GROUP
     }
 }

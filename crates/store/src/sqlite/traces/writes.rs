@@ -15,13 +15,11 @@ use super::super::SqliteStore;
 use crate::rollup::{self, Histogram, RollupDelta, UserSketch};
 use crate::{NewSpan, NewTransaction, SavedSpans, SpanBatch, StoreError, StoreResult};
 
+/// Writes a batch that is not empty.
 pub(in crate::sqlite) async fn save_spans(
     store: &SqliteStore,
     batch: SpanBatch,
 ) -> StoreResult<SavedSpans> {
-    if batch.transactions.is_empty() && batch.spans.is_empty() {
-        return Ok(SavedSpans::default());
-    }
     batch
         .transactions
         .iter()
