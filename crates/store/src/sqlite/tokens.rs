@@ -41,7 +41,7 @@ pub(crate) fn by_hash(
         [token_hash],
         "reading an API token",
         |row| {
-            let user = users::from_row_at(row, 4).db("reading an API token's user")?;
+            let user = users::from_row_at(row, 4).db("reading an API token")?;
             Ok((ApiToken::read(row)?, user))
         },
     )?;
