@@ -173,252 +173,169 @@ fn the_default_rule_emails_issue_owners_falling_through_to_active_members() {
 
 #[test]
 fn each_invalid_field_is_named() {
-    let cases: Vec<(Value, &str, &str)> = vec![
-        (json!([]), "non_field_errors", "JSON object"),
-        (without("name"), "name", "required"),
-        (with("name", json!("   ")), "name", "blank"),
-        (with("name", json!(7)), "name", "string"),
-        (with("name", json!("x".repeat(257))), "name", "256"),
+    // The body itself.
+    assert_refused(json!([]), "non_field_errors", "JSON object");
+    // A required field left out of the documented body.
+    for field in ["name", "conditions", "actions"] {
+        assert_refused(without(field), field, "required");
+    }
+    // One field of the documented body replaced: that field is the one named.
+    let replaced: Vec<(&str, Value, &str)> = vec![
+        ("name", json!("   "), "blank"),
+        ("name", json!(7), "string"),
+        ("name", json!("x".repeat(257)), "256"),
+        ("frequency", json!(4), "greater than or equal to 5"),
+        ("frequency", json!(43_201), "less than or equal to 43200"),
+        ("frequency", json!("often"), "integer"),
+        ("actionMatch", json!("most"), "not a valid choice"),
+        ("filterMatch", json!(1), "not a valid choice"),
+        ("environment", json!(["prod"]), "environment name"),
+        ("conditions", json!([]), "At least one"),
+        ("conditions", json!({"id": FIRST_SEEN}), "list"),
+        ("conditions", json!(["first_seen"]), "not an object"),
+        ("conditions", json!([{"value": 1}]), "no id"),
         (
-            with("frequency", json!(4)),
-            "frequency",
-            "greater than or equal to 5",
-        ),
-        (
-            with("frequency", json!(43_201)),
-            "frequency",
-            "less than or equal to 43200",
-        ),
-        (with("frequency", json!("often")), "frequency", "integer"),
-        (
-            with("actionMatch", json!("most")),
-            "actionMatch",
-            "not a valid choice",
-        ),
-        (
-            with("filterMatch", json!(1)),
-            "filterMatch",
-            "not a valid choice",
-        ),
-        (
-            with("environment", json!(["prod"])),
-            "environment",
-            "environment name",
-        ),
-        (without("conditions"), "conditions", "required"),
-        (with("conditions", json!([])), "conditions", "At least one"),
-        (
-            with("conditions", json!({"id": FIRST_SEEN})),
             "conditions",
-            "list",
-        ),
-        (
-            with("conditions", json!(["first_seen"])),
-            "conditions",
-            "not an object",
-        ),
-        (
-            with("conditions", json!([{"value": 1}])),
-            "conditions",
-            "no id",
-        ),
-        (
-            with(
-                "conditions",
-                json!([{"id": "sentry.rules.conditions.every_event.EveryEventCondition"}]),
-            ),
-            "conditions",
+            json!([{"id": "sentry.rules.conditions.every_event.EveryEventCondition"}]),
             "unknown condition",
         ),
         (
-            with("conditions", json!([{"id": FREQUENCY, "interval": "1h"}])),
             "conditions",
+            json!([{"id": FREQUENCY, "interval": "1h"}]),
             "value is required",
         ),
         (
-            with(
-                "conditions",
-                json!([{"id": FREQUENCY, "value": 0, "interval": "1h"}]),
-            ),
             "conditions",
+            json!([{"id": FREQUENCY, "value": 0, "interval": "1h"}]),
             "at least 1",
         ),
         (
-            with(
-                "conditions",
-                json!([{"id": FREQUENCY, "value": "many", "interval": "1h"}]),
-            ),
             "conditions",
+            json!([{"id": FREQUENCY, "value": "many", "interval": "1h"}]),
             "whole number",
         ),
         (
-            with(
-                "conditions",
-                json!([{"id": UNIQUE_USERS, "value": 5, "interval": "2h"}]),
-            ),
             "conditions",
+            json!([{"id": UNIQUE_USERS, "value": 5, "interval": "2h"}]),
             "interval \"2h\" is not one of 1m, 5m, 15m, 1h, 1d, 1w, 30d",
         ),
         (
-            with("conditions", json!([{"id": FREQUENCY, "value": 5}])),
             "conditions",
+            json!([{"id": FREQUENCY, "value": 5}]),
             "interval is required",
         ),
         (
-            with(
-                "conditions",
-                json!([{"id": FREQUENCY, "value": 5, "interval": "1h",
-                        "comparisonType": "percent", "comparisonInterval": "1w"}]),
-            ),
             "conditions",
+            json!([{"id": FREQUENCY, "value": 5, "interval": "1h", "comparisonType": "percent", "comparisonInterval": "1w"}]),
             "\"percent\"",
         ),
-        (with("filters", json!("level")), "filters", "list"),
+        ("filters", json!("level"), "list"),
         (
-            with(
-                "filters",
-                json!([{"id": "sentry.rules.filters.age_comparison.AgeComparisonFilter"}]),
-            ),
             "filters",
+            json!([{"id": "sentry.rules.filters.age_comparison.AgeComparisonFilter"}]),
             "unknown filter",
         ),
         (
-            with(
-                "filters",
-                json!([{"id": LEVEL, "match": "gt", "level": 40}]),
-            ),
             "filters",
+            json!([{"id": LEVEL, "match": "gt", "level": 40}]),
             "match \"gt\" is not one of eq, gte, lte",
         ),
         (
-            with(
-                "filters",
-                json!([{"id": LEVEL, "match": "eq", "level": 45}]),
-            ),
             "filters",
+            json!([{"id": LEVEL, "match": "eq", "level": 45}]),
             "level 45",
         ),
         (
-            with("filters", json!([{"id": LEVEL, "match": "eq"}])),
             "filters",
+            json!([{"id": LEVEL, "match": "eq"}]),
             "level is required",
         ),
         (
-            with(
-                "filters",
-                json!([{"id": TAGGED, "match": "eq", "value": "x"}]),
-            ),
             "filters",
+            json!([{"id": TAGGED, "match": "eq", "value": "x"}]),
             "key is required",
         ),
         (
-            with(
-                "filters",
-                json!([{"id": TAGGED, "key": "url", "match": "regex", "value": "x"}]),
-            ),
             "filters",
+            json!([{"id": TAGGED, "key": "url", "match": "regex", "value": "x"}]),
             "match \"regex\"",
         ),
         (
-            with(
-                "filters",
-                json!([{"id": TAGGED, "key": "url", "match": "co"}]),
-            ),
             "filters",
+            json!([{"id": TAGGED, "key": "url", "match": "co"}]),
             "value is required",
         ),
-        (with("actions", json!([])), "actions", "At least one"),
-        (without("actions"), "actions", "required"),
+        ("actions", json!([]), "At least one"),
         (
-            with(
-                "actions",
-                json!([{"id": "sentry.integrations.slack.notify_action.SlackNotifyServiceAction"}]),
-            ),
             "actions",
+            json!([{"id": "sentry.integrations.slack.notify_action.SlackNotifyServiceAction"}]),
             "unknown action",
         ),
+        ("actions", json!([{"id": EMAIL}]), "targetType is required"),
         (
-            with("actions", json!([{"id": EMAIL}])),
             "actions",
-            "targetType is required",
-        ),
-        (
-            with("actions", json!([{"id": EMAIL, "targetType": "Everyone"}])),
-            "actions",
+            json!([{"id": EMAIL, "targetType": "Everyone"}]),
             "targetType \"Everyone\"",
         ),
         (
-            with("actions", json!([{"id": EMAIL, "targetType": "Member"}])),
             "actions",
+            json!([{"id": EMAIL, "targetType": "Member"}]),
             "Team or Member",
         ),
         (
-            with(
-                "actions",
-                json!([{"id": EMAIL, "targetType": "Team", "targetIdentifier": "None"}]),
-            ),
             "actions",
+            json!([{"id": EMAIL, "targetType": "Team", "targetIdentifier": "None"}]),
             "Team or Member",
         ),
         (
-            with(
-                "actions",
-                json!([{"id": EMAIL, "targetType": "Member", "targetIdentifier": "bob"}]),
-            ),
             "actions",
+            json!([{"id": EMAIL, "targetType": "Member", "targetIdentifier": "bob"}]),
             "integer",
         ),
         (
-            with(
-                "actions",
-                json!([{"id": EMAIL, "targetType": "IssueOwners", "fallthroughType": "Owners"}]),
-            ),
             "actions",
+            json!([{"id": EMAIL, "targetType": "IssueOwners", "fallthroughType": "Owners"}]),
             "fallthroughType",
         ),
         (
-            with("actions", json!([{"id": "vigil.actions.WebhookAction"}])),
             "actions",
+            json!([{"id": "vigil.actions.WebhookAction"}]),
             "url is required",
         ),
         (
-            with(
-                "actions",
-                json!([{"id": "vigil.actions.WebhookAction", "url": "ftp://x.test/"}]),
-            ),
             "actions",
+            json!([{"id": "vigil.actions.WebhookAction", "url": "ftp://x.test/"}]),
             "http:// or https://",
         ),
         (
-            with(
-                "actions",
-                json!([{"id": "vigil.actions.WebhookAction", "url": "not a url"}]),
-            ),
             "actions",
+            json!([{"id": "vigil.actions.WebhookAction", "url": "not a url"}]),
             "not a valid URL",
         ),
         (
-            with(
-                "actions",
-                json!([{"id": "vigil.actions.SlackWebhookAction", "url": "https://hooks.slack.com/x"}]),
-            ),
             "actions",
+            json!([{"id": "vigil.actions.SlackWebhookAction", "url": "https://hooks.slack.com/x"}]),
             "webhook_url is required",
         ),
     ];
-    for (body, field, reason) in cases {
-        let error = refused(body.clone());
-        assert_eq!(error.field, field, "field of {error} for {body}");
-        assert!(
-            error.reason.contains(reason),
-            "reason {:?} should say {reason:?} (body {body})",
-            error.reason
-        );
-        assert_eq!(
-            error.to_string(),
-            format!("{}: {}", error.field, error.reason)
-        );
+    for (field, value, reason) in replaced {
+        assert_refused(with(field, value), field, reason);
     }
+}
+
+/// Checks that `body` is refused, naming `field`, with a reason that says `reason`.
+fn assert_refused(body: Value, field: &str, reason: &str) {
+    let error = refused(body.clone());
+    assert_eq!(error.field, field, "field of {error} for {body}");
+    assert!(
+        error.reason.contains(reason),
+        "reason {:?} should say {reason:?} (body {body})",
+        error.reason
+    );
+    assert_eq!(
+        error.to_string(),
+        format!("{}: {}", error.field, error.reason)
+    );
 }
 
 #[test]
