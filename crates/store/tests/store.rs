@@ -19,8 +19,8 @@ use vigil_store::prelude::*;
 use vigil_store::search::parse_search;
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::{
-    IssueQuery, IssueSort, IssueStatus, NewDeploy, NewEvent, RawItem, ReleaseFields, RetentionPass,
-    StoreError,
+    IssueQuery, IssueSort, IssueStatus, NewDeploy, NewEvent, ProjectKey, RawItem, ReleaseFields,
+    RetentionPass, StoreError, StoredEvent, TagValueCount,
 };
 
 // The cases live in `mod cases`; the suite calls them from here.
@@ -112,6 +112,38 @@ async fn titles(store: &dyn Store, query: &IssueQuery) -> Vec<String> {
         .collect()
 }
 
+/// (key, value, times seen) of each of `values`.
+fn tag_summary(values: &[TagValueCount]) -> Vec<(&str, &str, i64)> {
+    values
+        .iter()
+        .map(|v| (v.key.as_str(), v.value.as_str(), v.times_seen))
+        .collect()
+}
+
+/// The key whose public part is `public_key`, if any.
+async fn key_of(store: &dyn Store, public_key: &str) -> Option<ProjectKey> {
+    store.key_by_public_key(public_key).await.unwrap()
+}
+
+/// Events of `project_id`, one per (n, hash, offset) of `events`.
+fn events_of(project_id: i64, events: &[(u32, &str, f64)]) -> Vec<NewEvent> {
+    events
+        .iter()
+        .map(|&(n, hash, offset)| event(project_id, n, &[hash], offset))
+        .collect()
+}
+
+/// Checks each (search, titles it finds in order) of `cases` in organization `org`.
+async fn assert_searches(store: &dyn Store, org: i64, cases: &[(&str, &[&str])]) {
+    for (search, expected) in cases {
+        assert_eq!(
+            titles(store, &query(org, search)).await,
+            *expected,
+            "search {search:?}"
+        );
+    }
+}
+
 mod cases {
     use super::*;
 
@@ -161,17 +193,8 @@ mod cases {
         }
         assert_ne!(key.public_key, key.secret_key);
 
-        assert_eq!(
-            store.key_by_public_key(&key.public_key).await.unwrap(),
-            Some(key.clone())
-        );
-        assert_eq!(
-            store
-                .key_by_public_key("0".repeat(32).as_str())
-                .await
-                .unwrap(),
-            None
-        );
+        assert_eq!(key_of(store, &key.public_key).await, Some(key.clone()));
+        assert_eq!(key_of(store, &"0".repeat(32)).await, None);
         assert_eq!(
             store.list_keys(project.id).await.unwrap(),
             vec![key.clone()]
@@ -199,11 +222,7 @@ mod cases {
         );
 
         store.set_key_active(key.id, false).await.unwrap();
-        let found = store
-            .key_by_public_key(&key.public_key)
-            .await
-            .unwrap()
-            .unwrap();
+        let found = key_of(store, &key.public_key).await.unwrap();
         assert!(
             !found.is_active,
             "a disabled key is still found; the caller checks it"
@@ -346,13 +365,7 @@ mod cases {
 
     pub async fn duplicate_event_id_counts_once(store: &dyn Store) {
         let (_, project) = project(store, "acme").await;
-        let batch = store
-            .save_events(vec![
-                event(project, 1, &["a"], 0.0),
-                event(project, 1, &["a"], 5.0),
-            ])
-            .await
-            .unwrap();
+        let batch = common::save(store, events_of(project, &[(1, "a", 0.0), (1, "a", 5.0)])).await;
         assert!(!batch[0].duplicate);
         assert!(
             batch[1].duplicate,
@@ -422,12 +435,8 @@ mod cases {
             .await
             .unwrap();
         let values = store.issue_tag_values(saved[0].issue_id).await.unwrap();
-        let summary: Vec<(&str, &str, i64)> = values
-            .iter()
-            .map(|v| (v.key.as_str(), v.value.as_str(), v.times_seen))
-            .collect();
         assert_eq!(
-            summary,
+            tag_summary(&values),
             vec![
                 ("browser", "Chrome", 2),
                 ("browser", "Firefox", 1),
@@ -460,12 +469,8 @@ mod cases {
             .project_tag_values(project, "environment", 10)
             .await
             .unwrap();
-        let summary: Vec<(&str, &str, i64)> = values
-            .iter()
-            .map(|v| (v.key.as_str(), v.value.as_str(), v.times_seen))
-            .collect();
         assert_eq!(
-            summary,
+            tag_summary(&values),
             [
                 ("environment", "staging", 1),
                 ("environment", "production", 3)
@@ -509,11 +514,17 @@ mod cases {
             .map(|e| e.event_id)
             .collect();
         assert_eq!(order, [event_id(4), event_id(3), event_id(2), event_id(1)]);
+        let neighbours = |id: &str| {
+            let id = id.to_owned();
+            async move {
+                store
+                    .issue_event_neighbours(issue, project, &id)
+                    .await
+                    .unwrap()
+            }
+        };
         for (i, id) in order.iter().enumerate() {
-            let (older, newer) = store
-                .issue_event_neighbours(issue, project, id)
-                .await
-                .unwrap();
+            let (older, newer) = neighbours(id).await;
             assert_eq!(older.as_ref(), order.get(i + 1), "older than {id}");
             assert_eq!(
                 newer.as_ref(),
@@ -522,20 +533,11 @@ mod cases {
             );
         }
         assert_eq!(
-            store
-                .issue_event_neighbours(issue, project, &event_id(5))
-                .await
-                .unwrap(),
+            neighbours(&event_id(5)).await,
             (None, None),
             "an event of another issue"
         );
-        assert_eq!(
-            store
-                .issue_event_neighbours(issue, project, &event_id(99))
-                .await
-                .unwrap(),
-            (None, None)
-        );
+        assert_eq!(neighbours(&event_id(99)).await, (None, None));
     }
 
     pub async fn newest_event_sets_title_and_level_older_one_does_not(store: &dyn Store) {
@@ -707,33 +709,22 @@ mod cases {
             .unwrap();
         common::set_status(store, saved[1].issue_id, IssueStatus::Resolved).await;
 
-        assert_eq!(
-            titles(store, &query(org, "is:unresolved")).await,
-            ["three", "one"]
-        );
-        assert_eq!(titles(store, &query(org, "is:resolved")).await, ["two"]);
-        assert_eq!(
-            titles(store, &query(org, "!is:resolved")).await,
-            ["three", "one"]
-        );
-        assert_eq!(
-            titles(store, &query(org, "level:error")).await,
-            ["three", "one"]
-        );
-        assert_eq!(titles(store, &query(org, "!level:error")).await, ["two"]);
-        assert_eq!(
-            titles(store, &query(org, "is:unresolved level:warning")).await,
-            Vec::<String>::new()
-        );
-        assert_eq!(titles(store, &query(org, "is:unhandled")).await, ["one"]);
-        assert_eq!(
-            titles(store, &query(org, "is:handled")).await,
-            ["three", "two"]
-        );
-        assert_eq!(
-            titles(store, &query(org, "")).await,
-            ["three", "two", "one"]
-        );
+        assert_searches(
+            store,
+            org,
+            &[
+                ("is:unresolved", &["three", "one"]),
+                ("is:resolved", &["two"]),
+                ("!is:resolved", &["three", "one"]),
+                ("level:error", &["three", "one"]),
+                ("!level:error", &["two"]),
+                ("is:unresolved level:warning", &[]),
+                ("is:unhandled", &["one"]),
+                ("is:handled", &["three", "two"]),
+                ("", &["three", "two", "one"]),
+            ],
+        )
+        .await;
     }
 
     pub async fn search_by_issue_category_and_type(store: &dyn Store) {
@@ -752,26 +743,23 @@ mod cases {
             ])
             .await
             .unwrap();
-        assert_eq!(
-            titles(store, &query(org, "issue.category:performance")).await,
-            ["Slow DB Query", "N+1 Query"]
-        );
-        assert_eq!(
-            titles(store, &query(org, "issue.category:error")).await,
-            ["a message", "ZeroDivisionError"]
-        );
-        assert_eq!(
-            titles(store, &query(org, "!issue.category:error")).await,
-            ["Slow DB Query", "N+1 Query"]
-        );
-        assert_eq!(
-            titles(
-                store,
-                &query(org, "issue.type:performance_n_plus_one_db_queries")
-            )
-            .await,
-            ["N+1 Query"]
-        );
+        assert_searches(
+            store,
+            org,
+            &[
+                (
+                    "issue.category:performance",
+                    &["Slow DB Query", "N+1 Query"],
+                ),
+                ("issue.category:error", &["a message", "ZeroDivisionError"]),
+                ("!issue.category:error", &["Slow DB Query", "N+1 Query"]),
+                (
+                    "issue.type:performance_n_plus_one_db_queries",
+                    &["N+1 Query"],
+                ),
+            ],
+        )
+        .await;
     }
 
     pub async fn search_by_tag_negated_tag_and_has(store: &dyn Store) {
@@ -800,31 +788,21 @@ mod cases {
             ])
             .await
             .unwrap();
-        assert_eq!(
-            titles(store, &query(org, "browser:Firefox")).await,
-            ["firefox"]
-        );
-        assert_eq!(
-            titles(store, &query(org, "browser:Chrome")).await,
-            ["firefox", "chrome"]
-        );
-        assert_eq!(
-            titles(store, &query(org, "!browser:Chrome")).await,
-            ["server"]
-        );
-        assert_eq!(
-            titles(store, &query(org, "browser:firefox")).await,
-            Vec::<String>::new()
-        );
-        assert_eq!(
-            titles(store, &query(org, r#"url:"http://x/a b""#)).await,
-            ["firefox"]
-        );
-        assert_eq!(
-            titles(store, &query(org, "has:server_name")).await,
-            ["server"]
-        );
-        assert_eq!(titles(store, &query(org, "!has:browser")).await, ["server"]);
+        assert_searches(
+            store,
+            org,
+            &[
+                ("browser:Firefox", &["firefox"]),
+                ("browser:Chrome", &["firefox", "chrome"]),
+                ("!browser:Chrome", &["server"]),
+                // Tag values match case-sensitively.
+                ("browser:firefox", &[]),
+                (r#"url:"http://x/a b""#, &["firefox"]),
+                ("has:server_name", &["server"]),
+                ("!has:browser", &["server"]),
+            ],
+        )
+        .await;
     }
 
     pub async fn search_by_text_in_title_culprit_and_metadata(store: &dyn Store) {
@@ -854,32 +832,20 @@ mod cases {
             ])
             .await
             .unwrap();
-        assert_eq!(
-            titles(store, &query(org, "DIVISION by")).await,
-            ["ZeroDivisionError: division by zero"]
-        );
-        assert_eq!(
-            titles(store, &query(org, "auth in")).await,
-            ["KeyError: 'user'"]
-        );
-        assert_eq!(
-            titles(store, &query(org, "100%")).await,
-            ["Quota 100% used"],
-            "% is literal"
-        );
-        assert_eq!(
-            titles(store, &query(org, "over_limit")).await,
-            ["Quota 100% used"],
-            "_ is literal"
-        );
-        assert_eq!(
-            titles(store, &query(org, "\"'user'\"")).await,
-            ["KeyError: 'user'"]
-        );
-        assert_eq!(
-            titles(store, &query(org, "nothing like this")).await,
-            Vec::<String>::new()
-        );
+        assert_searches(
+            store,
+            org,
+            &[
+                ("DIVISION by", &["ZeroDivisionError: division by zero"]),
+                ("auth in", &["KeyError: 'user'"]),
+                // `%` and `_` are literal.
+                ("100%", &["Quota 100% used"]),
+                ("over_limit", &["Quota 100% used"]),
+                ("\"'user'\"", &["KeyError: 'user'"]),
+                ("nothing like this", &[]),
+            ],
+        )
+        .await;
     }
 
     pub async fn search_by_environment_time_and_project(store: &dyn Store) {
@@ -979,22 +945,14 @@ mod cases {
             sort,
             ..query(org, "")
         };
-        assert_eq!(
-            titles(store, &sorted(IssueSort::LastSeen)).await,
-            ["a", "b", "c"]
-        );
-        assert_eq!(
-            titles(store, &sorted(IssueSort::FirstSeen)).await,
-            ["c", "b", "a"]
-        );
-        assert_eq!(
-            titles(store, &sorted(IssueSort::Events)).await,
-            ["a", "b", "c"]
-        );
-        assert_eq!(
-            titles(store, &sorted(IssueSort::Users)).await,
-            ["b", "a", "c"]
-        );
+        for (sort, expected) in [
+            (IssueSort::LastSeen, ["a", "b", "c"]),
+            (IssueSort::FirstSeen, ["c", "b", "a"]),
+            (IssueSort::Events, ["a", "b", "c"]),
+            (IssueSort::Users, ["b", "a", "c"]),
+        ] {
+            assert_eq!(titles(store, &sorted(sort)).await, expected, "{sort:?}");
+        }
 
         let page = |offset, limit| IssueQuery {
             offset,
@@ -1343,14 +1301,8 @@ mod cases {
 
     pub async fn events_create_releases_and_count_new_issues(store: &dyn Store) {
         let (org, project) = project(store, "acme").await;
-        store
-            .save_events(vec![
-                event(project, 1, &["a"], 10.0),
-                event(project, 2, &["a"], 0.0),
-                event(project, 3, &["b"], 20.0),
-            ])
-            .await
-            .unwrap();
+        let events = events_of(project, &[(1, "a", 10.0), (2, "a", 0.0), (3, "b", 20.0)]);
+        common::save(store, events).await;
         let release = store
             .release_by_version(org, "shop@1.0")
             .await
@@ -1382,18 +1334,10 @@ mod cases {
             window_secs: 60,
         };
         store.set_key_rate_limit(key.id, Some(limit)).await.unwrap();
-        let read = store
-            .key_by_public_key(&key.public_key)
-            .await
-            .unwrap()
-            .unwrap();
+        let read = key_of(store, &key.public_key).await.unwrap();
         assert_eq!(read.rate_limit, Some(limit));
         store.set_key_rate_limit(key.id, None).await.unwrap();
-        let read = store
-            .key_by_public_key(&key.public_key)
-            .await
-            .unwrap()
-            .unwrap();
+        let read = key_of(store, &key.public_key).await.unwrap();
         assert_eq!(read.rate_limit, None);
         assert!(matches!(
             store.set_key_rate_limit(key.id + 1000, None).await,
@@ -1418,11 +1362,7 @@ mod cases {
         );
         assert!(store.delete_key(first.id).await.unwrap());
         assert!(!store.delete_key(first.id).await.unwrap(), "deleted once");
-        assert!(store
-            .key_by_public_key(&first.public_key)
-            .await
-            .unwrap()
-            .is_none());
+        assert!(key_of(store, &first.public_key).await.is_none());
         assert_eq!(store.list_keys(project.id).await.unwrap(), [second]);
         assert!(matches!(
             store.create_key(project.id + 1000, "x").await,
@@ -1442,14 +1382,8 @@ mod cases {
     pub async fn hourly_counts_bucket_events_by_hour(store: &dyn Store) {
         let (_, project) = project(store, "acme").await;
         // T0 is 22:13:20 UTC: +0 and +100 s share an hour, +3600 s is the next one.
-        let saved = store
-            .save_events(vec![
-                event(project, 1, &["a"], 0.0),
-                event(project, 2, &["a"], 100.0),
-                event(project, 3, &["a"], 3600.0),
-            ])
-            .await
-            .unwrap();
+        let events = events_of(project, &[(1, "a", 0.0), (2, "a", 100.0), (3, "a", 3600.0)]);
+        let saved = common::save(store, events).await;
         let issue = saved[0].issue_id;
         let hour = |t: f64| ((t / 3600.0).floor() * 3600.0) as i64;
         assert_eq!(
@@ -1806,6 +1740,11 @@ fn retention_event(
     }
 }
 
+/// The stored event `n` of `project_id`, if any.
+async fn stored_event(store: &dyn Store, project_id: i64, n: u32) -> Option<StoredEvent> {
+    store.event_by_id(project_id, &event_id(n)).await.unwrap()
+}
+
 /// Retention, on any backend: expired events go in bounded batches, and their issues count
 /// exactly what remains (events, hours, tag values, users); issues left empty go with their
 /// hashes, and a later event of such a hash starts a new issue under a new id.
@@ -1837,20 +1776,8 @@ async fn retention_case(store: &dyn Store) {
         ])
         .await
         .expect("recent events");
-    let issue_a = store
-        .event_by_id(p, &format!("{:032x}", 6))
-        .await
-        .unwrap()
-        .unwrap()
-        .issue_id
-        .unwrap();
-    let issue_b = store
-        .event_by_id(p, &format!("{:032x}", 4))
-        .await
-        .unwrap()
-        .unwrap()
-        .issue_id
-        .unwrap();
+    let issue_a = stored_event(store, p, 6).await.unwrap().issue_id.unwrap();
+    let issue_b = stored_event(store, p, 4).await.unwrap().issue_id.unwrap();
 
     // Batches of two until nothing is left to delete.
     let cutoff = NOW - 90.0 * DAY;
@@ -1880,24 +1807,10 @@ async fn retention_case(store: &dyn Store) {
     assert_eq!(total.issues, 1, "issue b had only expired events");
 
     for n in 1..=5u32 {
-        assert!(
-            store
-                .event_by_id(p, &format!("{n:032x}"))
-                .await
-                .unwrap()
-                .is_none(),
-            "event {n}"
-        );
+        assert!(stored_event(store, p, n).await.is_none(), "event {n}");
     }
     for n in 6..=7u32 {
-        assert!(
-            store
-                .event_by_id(p, &format!("{n:032x}"))
-                .await
-                .unwrap()
-                .is_some(),
-            "event {n}"
-        );
+        assert!(stored_event(store, p, n).await.is_some(), "event {n}");
     }
     let a = store
         .issue_by_id(issue_a)
@@ -1930,11 +1843,7 @@ async fn retention_case(store: &dyn Store) {
         .expect("new event of an expired hash");
     assert!(saved[0].new_issue);
     assert_ne!(saved[0].issue_id, issue_b);
-    let again = store
-        .event_by_id(p, &format!("{:032x}", 8))
-        .await
-        .unwrap()
-        .expect("stored");
+    let again = stored_event(store, p, 8).await.expect("stored");
     assert_eq!(again.data["message"], "event 8 of b");
     let b2 = store
         .issue_by_id(saved[0].issue_id)

@@ -74,9 +74,14 @@ pub async fn user(store: &dyn Store, email: &str, hash: &str, is_admin: bool) ->
     store.create_user(email, hash, is_admin).await.unwrap()
 }
 
+/// Saves `events` in one batch; what the store said of each.
+pub async fn save(store: &dyn Store, events: Vec<NewEvent>) -> Vec<SavedEvent> {
+    store.save_events(events).await.unwrap()
+}
+
 /// Saves `event` in a batch of its own; what the store said of it.
 pub async fn save_one(store: &dyn Store, event: NewEvent) -> Vec<SavedEvent> {
-    store.save_events(vec![event]).await.unwrap()
+    save(store, vec![event]).await
 }
 
 /// Sets the status of issue `id` by hand; the issue after, or `None` when there is no such issue.
