@@ -43,34 +43,21 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Everything Vigil keeps: the sum of the per-domain traits, so that the server, the CLI and
-/// the tests hold one `Arc<dyn Store>`. A new domain adds its trait here and in `domain/`, and
-/// an `impl` in each backend's file for that domain; nothing else changes. Methods of the
-/// domain traits are called on a `dyn Store` without importing them.
-pub trait Store:
-    Accounts
-    + Projects
-    + Events
-    + Issues
-    + IssueSearch
-    + Releases
-    + Traces
-    + Alerts
-    + Maintenance
-    + 'static
-{
+/// Declares [`Store`] over the domain traits and implements it for every type that has them
+/// all, so that the list is written once.
+macro_rules! store_of_domains {
+    ($(#[$doc:meta])* $($domain:ident),+ $(,)?) => {
+        $(#[$doc])*
+        pub trait Store: $($domain +)+ 'static {}
+
+        impl<T> Store for T where T: $($domain +)+ 'static {}
+    };
 }
 
-impl<T> Store for T where
-    T: Accounts
-        + Projects
-        + Events
-        + Issues
-        + IssueSearch
-        + Releases
-        + Traces
-        + Alerts
-        + Maintenance
-        + 'static
-{
+store_of_domains! {
+    /// Everything Vigil keeps: the sum of the per-domain traits, so that the server, the CLI and
+    /// the tests hold one `Arc<dyn Store>`. A new domain adds its trait here and in `domain/`,
+    /// and an `impl` in each backend's file for that domain; nothing else changes. Methods of
+    /// the domain traits are called on a `dyn Store` without importing them.
+    Accounts, Projects, Events, Issues, IssueSearch, Releases, Traces, Alerts, Maintenance,
 }

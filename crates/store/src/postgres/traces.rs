@@ -9,9 +9,10 @@
 //! from rollups, so it reads rows.
 //!
 //! The statements of every read and the queries answered from them (list, aggregates,
-//! series, histogram, span totals) are the backend-neutral ones of [`crate::query`], provided
-//! by [`Traces`]; what PostgreSQL does its own way is here: writing ([`writes`]), reading rows
-//! back (below), running the summaries' reads ([`aggregates`], [`span_aggregates`]) and the
+//! series, histogram, span totals), like saving a batch and reading a transaction or a
+//! segment back, are the backend-neutral ones of [`crate::query`], provided by [`Traces`] over
+//! [`crate::query::trace_queries::RunReads`]; what PostgreSQL does its own way is what it runs for
+//! them: writing ([`writes`]), the reads ([`aggregates`], [`span_aggregates`]), a trace and the
 //! thresholds (below).
 
 use async_trait::async_trait;
@@ -27,7 +28,7 @@ mod aggregates;
 mod span_aggregates;
 mod writes;
 
-/// A transaction's columns but its data (see [`StoredTransaction`]'s reader), `tags` as text.
+/// A transaction's columns but its data (see [`crate::StoredTransaction`]'s reader), `tags` as text.
 const TRANSACTION_COLUMNS: &str = "t.project_id, t.event_id, t.trace_id, t.span_id, \
     t.parent_span_id, t.name, t.op, t.status, t.start_ts, t.duration_ms, t.received, \
     t.environment, t.release, t.user_tag, t.platform, t.tags::TEXT";

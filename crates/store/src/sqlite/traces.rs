@@ -6,9 +6,10 @@
 //! read their edges from the rows themselves; queries with tag conditions read rows only.
 //!
 //! The statements of every read and the queries answered from them (list, aggregates,
-//! series, histogram, span totals) are the backend-neutral ones of [`crate::query`], provided
-//! by [`Traces`]; what SQLite does its own way is here: writing ([`writes`]), reading rows
-//! back (below), running the summaries' reads ([`aggregates`], [`span_aggregates`]) and the
+//! series, histogram, span totals), like saving a batch and reading a transaction or a
+//! segment back, are the backend-neutral ones of [`crate::query`], provided by [`Traces`] over
+//! [`crate::query::trace_queries::RunReads`]; what SQLite does its own way is what it runs for
+//! them: writing ([`writes`]), the reads ([`aggregates`], [`span_aggregates`]), a trace and the
 //! thresholds (below).
 
 use async_trait::async_trait;
@@ -30,7 +31,7 @@ mod writes;
 /// Rows a trace read returns at most, per kind.
 const MAX_TRACE_ROWS: i64 = 10_000;
 
-/// A transaction's columns but its data (see [`StoredTransaction`]'s reader).
+/// A transaction's columns but its data (see [`crate::StoredTransaction`]'s reader).
 const TRANSACTION_COLUMNS: &str = "t.project_id, t.event_id, t.trace_id, t.span_id, \
      t.parent_span_id, t.name, t.op, t.status, t.start_ts, t.duration_ms, t.received, \
      t.environment, t.release, t.user_tag, t.platform, t.tags";
