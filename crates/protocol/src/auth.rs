@@ -168,47 +168,48 @@ mod tests {
 
     const KEY: &str = "0123456789abcdef0123456789abcdef";
 
+    /// An SDK's header for [`KEY`], as that SDK sends it: parsed, with its key and client.
+    fn sdk_header(raw: &str, client: &str) -> ClientAuth {
+        let auth = parse_auth_header(raw).unwrap();
+        assert_eq!(auth.sentry_key, KEY);
+        assert_eq!(auth.sentry_client.as_deref(), Some(client));
+        auth
+    }
+
     #[test]
     fn python_sdk_header() {
-        let auth = parse_auth_header(
+        let auth = sdk_header(
             "Sentry sentry_key=0123456789abcdef0123456789abcdef, sentry_version=7, sentry_client=sentry.python/2.75.0",
-        )
-        .unwrap();
-        assert_eq!(auth.sentry_key, KEY);
+            "sentry.python/2.75.0",
+        );
         assert_eq!(auth.sentry_version.as_deref(), Some("7"));
         assert_eq!(auth.version(), Some(7));
-        assert_eq!(auth.sentry_client.as_deref(), Some("sentry.python/2.75.0"));
         assert_eq!(auth.sentry_secret, None);
     }
 
     #[test]
     fn rust_sdk_header_with_timestamp() {
-        let auth = parse_auth_header(
+        sdk_header(
             "Sentry sentry_key=0123456789abcdef0123456789abcdef, sentry_version=7, sentry_timestamp=1795575722.1780102, sentry_client=sentry.rust/0.49.5",
-        )
-        .unwrap();
-        assert_eq!(auth.sentry_key, KEY);
-        assert_eq!(auth.sentry_client.as_deref(), Some("sentry.rust/0.49.5"));
+            "sentry.rust/0.49.5",
+        );
     }
 
     #[test]
     fn sentry_cli_header() {
-        let auth = parse_auth_header(
+        sdk_header(
             "Sentry sentry_key=0123456789abcdef0123456789abcdef, sentry_version=7, sentry_timestamp=1795574502.0638306, sentry_client=sentry-cli/x86_64",
-        )
-        .unwrap();
-        assert_eq!(auth.sentry_client.as_deref(), Some("sentry-cli/x86_64"));
+            "sentry-cli/x86_64",
+        );
     }
 
     #[test]
     fn raven_header_with_version_6_is_accepted() {
-        let auth = parse_auth_header(
+        let auth = sdk_header(
             "Sentry sentry_timestamp=1795574454.2230551, sentry_client=raven-python/6.10.0, sentry_version=6, sentry_key=0123456789abcdef0123456789abcdef",
-        )
-        .unwrap();
-        assert_eq!(auth.sentry_key, KEY);
+            "raven-python/6.10.0",
+        );
         assert_eq!(auth.version(), Some(6));
-        assert_eq!(auth.sentry_client.as_deref(), Some("raven-python/6.10.0"));
     }
 
     #[test]

@@ -28,41 +28,31 @@ mod tests {
 
     const SIMPLE: &str = "ce846a2250224fb4bf5088dd21429c88";
 
+    /// `raw` is read as the id whose simple form is [`SIMPLE`].
+    fn assert_simplified(raw: &str) {
+        assert_eq!(normalize_uuid(raw).as_deref(), Some(SIMPLE), "{raw}");
+    }
+
     #[test]
     fn simple_form_is_kept() {
-        assert_eq!(normalize_uuid(SIMPLE).as_deref(), Some(SIMPLE));
+        assert_simplified(SIMPLE);
     }
 
     #[test]
     fn hyphenated_form_from_sentry_cli_is_simplified() {
-        assert_eq!(
-            normalize_uuid("ce846a22-5022-4fb4-bf50-88dd21429c88").as_deref(),
-            Some(SIMPLE)
-        );
+        assert_simplified("ce846a22-5022-4fb4-bf50-88dd21429c88");
     }
 
     #[test]
     fn upper_case_is_lowered() {
-        assert_eq!(
-            normalize_uuid("CE846A22-5022-4FB4-BF50-88DD21429C88").as_deref(),
-            Some(SIMPLE)
-        );
-        assert_eq!(
-            normalize_uuid("CE846A2250224FB4BF5088DD21429C88").as_deref(),
-            Some(SIMPLE)
-        );
+        assert_simplified("CE846A22-5022-4FB4-BF50-88DD21429C88");
+        assert_simplified("CE846A2250224FB4BF5088DD21429C88");
     }
 
     #[test]
     fn braced_and_urn_forms_are_accepted() {
-        assert_eq!(
-            normalize_uuid("{ce846a22-5022-4fb4-bf50-88dd21429c88}").as_deref(),
-            Some(SIMPLE)
-        );
-        assert_eq!(
-            normalize_uuid("urn:uuid:ce846a22-5022-4fb4-bf50-88dd21429c88").as_deref(),
-            Some(SIMPLE)
-        );
+        assert_simplified("{ce846a22-5022-4fb4-bf50-88dd21429c88}");
+        assert_simplified("urn:uuid:ce846a22-5022-4fb4-bf50-88dd21429c88");
     }
 
     #[test]
