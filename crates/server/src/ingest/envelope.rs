@@ -1,9 +1,7 @@
 //! `POST /api/{project_id}/envelope/`: the endpoint every current SDK sends to.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,21 +12,18 @@ use super::auth::{authorize, key_from_envelope_dsn, parse_project_id, request_au
 use super::body::{decode_reserved, read_limited, Reservation};
 use super::error::IngestError;
 use super::limits::check_limits;
-use super::{client_sdk, cpu_work, is_compressed, queue_envelope};
-use crate::time::unix_now;
+use super::{client_sdk, cpu_work, is_compressed, queue_sdk_envelope, Arrival};
 use crate::AppState;
 
 pub async fn post_envelope(
     State(state): State<AppState>,
     Path(project_segment): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    arrival: Arrival,
     body: Body,
 ) -> Result<Response, IngestError> {
-    let received = unix_now();
     let project_id = parse_project_id(&project_segment)?;
-    let auth = request_auth(&headers, query.as_deref())?;
+    let headers = &arrival.headers;
+    let auth = request_auth(headers, arrival.query.as_deref())?;
     // Authenticate before reading the body when the request says who it is.
     let mut authorized = match &auth {
         Some(auth) => Some(authorize(&state, &auth.sentry_key, Some(project_id)).await?),
@@ -37,7 +32,7 @@ pub async fn post_envelope(
 
     let limits = state.config.limits.clone();
     let (raw, mut reservation) = read_limited(body, limits.max_request_body, &state.budget).await?;
-    let (envelope, decoded) = parse_body(&headers, raw, limits.max_envelope_size, &state).await?;
+    let (envelope, decoded) = parse_body(headers, raw, limits.max_envelope_size, &state).await?;
     reservation.merge(decoded);
 
     if let Some(dsn) = envelope.dsn() {
@@ -57,15 +52,9 @@ pub async fn post_envelope(
     };
     check_limits(&envelope, &limits)?;
 
-    let client_sdk = client_sdk(auth.as_ref(), &headers);
-    let client_ip = Some(peer.ip().to_string());
-    let (event_id, invalid) =
-        queue_envelope(&state, &key, envelope, received, client_ip, client_sdk).await?;
+    let client_sdk = client_sdk(auth.as_ref(), headers);
+    let event_id = queue_sdk_envelope(&state, &key, envelope, &arrival, client_sdk).await?;
     drop(reservation);
-    if let Some(first) = invalid.first() {
-        // The good items are queued; the answer still names what was wrong.
-        return Err(IngestError::InvalidEvent(first.clone()));
-    }
     let body = match event_id {
         Some(id) => serde_json::json!({ "id": id }),
         None => serde_json::json!({}),

@@ -12,7 +12,10 @@ pub mod rate_limit;
 pub mod security;
 pub mod store_endpoint;
 
-use axum::extract::Request;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -75,6 +78,32 @@ async fn cors(request: Request, next: Next) -> Response {
     );
     headers.insert("access-control-max-age", HeaderValue::from_static("3600"));
     response
+}
+
+/// What every ingest endpoint reads of a request before its body: when it arrived, from where,
+/// and the headers and query string that may carry the key.
+pub struct Arrival {
+    pub received: f64,
+    pub client_ip: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Arrival {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let received = unix_now();
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Arrival {
+            received,
+            client_ip: peer.ip().to_string(),
+            query: parts.uri.query().map(str::to_owned),
+            headers: parts.headers.clone(),
+        })
+    }
 }
 
 /// Work on a body of this many bytes or fewer (decoding, envelope parsing, event checks) runs on
@@ -178,4 +207,29 @@ pub async fn queue_envelope(
         tracing::warn!(project_id, reason, "envelope item dropped");
     }
     Ok((prepared.event_id, prepared.invalid))
+}
+
+/// [`queue_envelope`] for the endpoints that answer an SDK: the good items are queued, and the
+/// answer still names the first item that was wrong.
+pub async fn queue_sdk_envelope(
+    state: &AppState,
+    key: &vigil_store::ProjectKey,
+    envelope: vigil_protocol::envelope::Envelope,
+    arrival: &Arrival,
+    client_sdk: Option<String>,
+) -> Result<Option<String>, IngestError> {
+    let client_ip = Some(arrival.client_ip.clone());
+    let (event_id, invalid) = queue_envelope(
+        state,
+        key,
+        envelope,
+        arrival.received,
+        client_ip,
+        client_sdk,
+    )
+    .await?;
+    match invalid.into_iter().next() {
+        Some(first) => Err(IngestError::InvalidEvent(first)),
+        None => Ok(event_id),
+    }
 }

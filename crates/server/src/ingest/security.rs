@@ -4,11 +4,9 @@
 //! that groups by directive and blocked origin. Browsers cannot add headers to reports, so the
 //! key comes from the `sentry_key` query parameter of the `report-uri`.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use vigil_protocol::envelope::{Envelope, Item, ItemType};
@@ -16,10 +14,9 @@ use vigil_protocol::envelope::{Envelope, Item, ItemType};
 use super::auth::{authorize, parse_project_id, request_auth};
 use super::body::{decode_reserved, read_limited};
 use super::error::IngestError;
-use super::queue_envelope;
+use super::{queue_envelope, Arrival};
 use crate::event_json::parse_event_json;
 use crate::query;
-use crate::time::unix_now;
 use crate::AppState;
 
 /// The classic report's kebab-case keys and the Reporting API's camelCase ones, with the
@@ -50,19 +47,17 @@ const CSP_FIELDS: &[(&str, &str, &str)] = &[
 pub async fn post_security_report(
     State(state): State<AppState>,
     Path(project_segment): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    RawQuery(raw_query): RawQuery,
-    headers: HeaderMap,
+    arrival: Arrival,
     body: Body,
 ) -> Result<StatusCode, IngestError> {
-    let received = unix_now();
     let project_id = parse_project_id(&project_segment)?;
-    let auth = request_auth(&headers, raw_query.as_deref())?.ok_or(IngestError::MissingAuth)?;
+    let headers = arrival.headers.clone();
+    let auth = request_auth(&headers, arrival.query.as_deref())?.ok_or(IngestError::MissingAuth)?;
     let key = authorize(&state, &auth.sentry_key, Some(project_id)).await?;
     let limit = state.config.limits.max_event_size;
     let (raw, mut reservation) =
         read_limited(body, state.config.limits.max_request_body, &state.budget).await?;
-    let params = query::pairs(raw_query.as_deref());
+    let params = query::pairs(arrival.query.as_deref());
     let release = query::first(&params, "sentry_release").map(str::to_owned);
     let environment = query::first(&params, "sentry_environment").map(str::to_owned);
     let user_agent = headers
@@ -96,8 +91,8 @@ pub async fn post_security_report(
             headers: Map::new(),
             items: vec![Item::new(ItemType::Event, payload)],
         };
-        let client_ip = Some(peer.ip().to_string());
-        queue_envelope(&state, &key, envelope, received, client_ip, None).await?;
+        let client_ip = Some(arrival.client_ip.clone());
+        queue_envelope(&state, &key, envelope, arrival.received, client_ip, None).await?;
     }
     drop(reservation);
     Ok(StatusCode::OK)

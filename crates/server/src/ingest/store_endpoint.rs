@@ -1,9 +1,7 @@
 //! The legacy `POST /api/{project_id}/store/` endpoint: one event per request (raven, old SDKs).
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,44 +13,37 @@ use super::auth::{authorize, parse_project_id, request_auth};
 use super::body::{decode_content, decode_reserved, read_limited};
 use super::error::IngestError;
 use super::limits::check_limits;
-use super::{client_sdk, cpu_work, is_compressed, queue_envelope};
-use crate::time::unix_now;
+use super::{client_sdk, cpu_work, is_compressed, queue_sdk_envelope, Arrival};
 use crate::AppState;
 
 /// `POST /api/{project_id}/store/`.
 pub async fn post_store(
     state: State<AppState>,
     Path(project_segment): Path<String>,
-    peer: ConnectInfo<SocketAddr>,
-    query: RawQuery,
-    headers: HeaderMap,
+    arrival: Arrival,
     body: Body,
 ) -> Result<Response, IngestError> {
     let project_id = parse_project_id(&project_segment)?;
-    store(state, Some(project_id), peer, query, headers, body).await
+    store(state, Some(project_id), arrival, body).await
 }
 
 /// `POST /api/store/`: the project is the key's.
 pub async fn post_store_without_project(
     state: State<AppState>,
-    peer: ConnectInfo<SocketAddr>,
-    query: RawQuery,
-    headers: HeaderMap,
+    arrival: Arrival,
     body: Body,
 ) -> Result<Response, IngestError> {
-    store(state, None, peer, query, headers, body).await
+    store(state, None, arrival, body).await
 }
 
 async fn store(
     State(state): State<AppState>,
     project_id: Option<i64>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    arrival: Arrival,
     body: Body,
 ) -> Result<Response, IngestError> {
-    let received = unix_now();
-    let auth = request_auth(&headers, query.as_deref())?.ok_or(IngestError::MissingAuth)?;
+    let headers = arrival.headers.clone();
+    let auth = request_auth(&headers, arrival.query.as_deref())?.ok_or(IngestError::MissingAuth)?;
     let key = authorize(&state, &auth.sentry_key, project_id).await?;
     let limits = state.config.limits.clone();
     let (raw, mut reservation) = read_limited(body, limits.max_request_body, &state.budget).await?;
@@ -91,13 +82,8 @@ async fn store(
     .await??;
     reservation.merge(decoded);
 
-    let client_ip = Some(peer.ip().to_string());
-    let (event_id, invalid) =
-        queue_envelope(&state, &key, envelope, received, client_ip, client_sdk).await?;
+    let event_id = queue_sdk_envelope(&state, &key, envelope, &arrival, client_sdk).await?;
     drop(reservation);
-    if let Some(first) = invalid.first() {
-        return Err(IngestError::InvalidEvent(first.clone()));
-    }
     Ok(Json(serde_json::json!({ "id": event_id })).into_response())
 }
 
