@@ -485,8 +485,15 @@ mod tests {
         plain
     }
 
-    fn fixtures_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/sdk-payloads")
+    /// The fixtures directory, or `None` (saying the test is skipped) where it is not there.
+    fn fixtures_if_present() -> Option<PathBuf> {
+        let dir =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/sdk-payloads");
+        if dir.is_dir() {
+            return Some(dir);
+        }
+        eprintln!("skipped: no fixtures at {}", dir.display());
+        None
     }
 
     #[test]
@@ -542,11 +549,9 @@ mod tests {
 
     #[test]
     fn fixture_templates_render_valid_envelopes_plain_and_gzipped() {
-        let dir = fixtures_dir();
-        if !dir.is_dir() {
-            eprintln!("skipped: no fixtures at {}", dir.display());
+        let Some(dir) = fixtures_if_present() else {
             return;
-        }
+        };
         let templates = load_templates(&dir, None).unwrap();
         assert!(templates.len() >= 15, "only {} templates", templates.len());
         let mut scratch = Vec::new();
@@ -578,11 +583,9 @@ mod tests {
 
     #[test]
     fn template_filter_picks_scenarios_by_name() {
-        let dir = fixtures_dir();
-        if !dir.is_dir() {
-            eprintln!("skipped: no fixtures at {}", dir.display());
+        let Some(dir) = fixtures_if_present() else {
             return;
-        }
+        };
         let templates = load_templates(&dir, Some("django-zerodivision")).unwrap();
         assert_eq!(templates.len(), 1);
         assert_eq!(

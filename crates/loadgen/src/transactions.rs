@@ -409,15 +409,21 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn a_send_is_a_python_transaction_with_the_asked_spans() {
+    /// One send of name `name` at `now` with the plan of 50 names and 30 spans, with or without
+    /// an N+1: its envelope headers and its event.
+    fn send_of_name(name: u64, now: f64, n_plus_one: bool) -> (Value, Value) {
         let plan = TransactionPlan::new(50, 30, 20);
         let fresh = FreshTransaction {
-            name: 3,
-            now: 1_800_000_000.25,
-            seed: seed_with(false, &plan),
+            name,
+            now,
+            seed: seed_with(n_plus_one, &plan),
         };
-        let (headers, event) = transaction(&plan, &fresh);
+        transaction(&plan, &fresh)
+    }
+
+    #[test]
+    fn a_send_is_a_python_transaction_with_the_asked_spans() {
+        let (headers, event) = send_of_name(3, 1_800_000_000.25, false);
         assert_eq!(event["type"], "transaction");
         assert_eq!(event["transaction"], "/checkout/");
         assert_eq!(event["platform"], "python");
@@ -476,13 +482,7 @@ mod tests {
 
     #[test]
     fn an_n_plus_one_send_repeats_one_select_twelve_times_after_its_source() {
-        let plan = TransactionPlan::new(50, 30, 20);
-        let fresh = FreshTransaction {
-            name: 0,
-            now: 1_800_000_000.0,
-            seed: seed_with(true, &plan),
-        };
-        let (_, event) = transaction(&plan, &fresh);
+        let (_, event) = send_of_name(0, 1_800_000_000.0, true);
         let spans = event["spans"].as_array().unwrap();
         assert_eq!(spans.len(), 30);
         let source = spans
