@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 use super::sql::{self, get, record, record_opt, records};
 use super::{now, organizations, users, PgStore};
+use crate::rows::{Member, ORGANIZATION_COLUMNS, USER_COLUMNS};
 use crate::shared::{check_role, email_key, new_email_key};
 use crate::{Accounts, ApiToken, Organization, StoreError, StoreResult, User};
 
@@ -54,7 +55,7 @@ impl Accounts for PgStore {
         let sql = format!(
             "INSERT INTO users (email, email_key, password_hash, is_admin, date_created)
              VALUES ($1, $2, $3, $4, $5) RETURNING {}",
-            users::COLUMNS
+            USER_COLUMNS
         );
         let params: &sql::Params = &[&email, &key, &password_hash, &is_admin, &now()];
         record(
@@ -67,7 +68,7 @@ impl Accounts for PgStore {
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        let sql = format!("SELECT {} FROM users WHERE email_key = $1", users::COLUMNS);
+        let sql = format!("SELECT {} FROM users WHERE email_key = $1", USER_COLUMNS);
         let client = self.client().await?;
         record_opt(&client, &sql, &[&email_key(email)], "reading a user").await
     }
@@ -108,7 +109,7 @@ impl Accounts for PgStore {
                 let sql = format!(
                     "SELECT {} FROM organizations o JOIN members m ON m.organization_id = o.id
                      WHERE m.user_id = $1 ORDER BY o.id",
-                    organizations::COLUMNS
+                    ORGANIZATION_COLUMNS
                 );
                 records(&client, &sql, &[&user_id], "listing a user's organizations").await
             }
@@ -117,7 +118,23 @@ impl Accounts for PgStore {
     }
 
     async fn organization_members(&self, organization_id: i64) -> StoreResult<Vec<(User, String)>> {
-        super::alerts::organization_members(self, organization_id).await
+        let sql = format!(
+            "SELECT {} FROM members m JOIN users u ON u.id = m.user_id
+             WHERE m.organization_id = $1 ORDER BY u.id",
+            Member::columns()
+        );
+        let client = self.client().await?;
+        let members: Vec<Member> = records(
+            &client,
+            &sql,
+            &[&organization_id],
+            "listing an organization's members",
+        )
+        .await?;
+        Ok(members
+            .into_iter()
+            .map(|Member(user, role)| (user, role))
+            .collect())
     }
 
     async fn secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {

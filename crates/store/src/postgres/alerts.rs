@@ -18,13 +18,13 @@ use tokio_postgres::types::ToSql;
 
 use super::error::{is_transient, DbContext};
 use super::sql::{self, get, sql_int};
-use super::{issues, now, users, PgStore};
+use super::{issues, now, PgStore};
 use crate::batch::CountBuckets;
-use crate::rows::{SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
+use crate::rows::{prefixed, SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
 use crate::Alerts;
 use crate::{
     AlertRule, Firing, Issue, IssueActivity, IssueCounts, NewAlertRule, Notification,
-    NotificationOutcome, NotificationStatus, StoreResult, UnixTime, User,
+    NotificationOutcome, NotificationStatus, StoreResult, UnixTime,
 };
 
 /// How often `record_firings` runs again after a deadlock with another node before it fails.
@@ -222,35 +222,6 @@ struct NotificationRows<'a> {
     targets: Vec<&'a str>,
     payloads: Vec<String>,
     due: Vec<f64>,
-}
-
-/// `columns` (comma-separated) each with `prefix`.
-fn prefixed(columns: &str, prefix: &str) -> String {
-    columns
-        .split(',')
-        .map(|column| format!("{prefix}{}", column.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-pub(super) async fn organization_members(
-    store: &PgStore,
-    organization_id: i64,
-) -> StoreResult<Vec<(User, String)>> {
-    sql::query(
-        &store.client().await?,
-        &format!(
-            "SELECT m.role, {} FROM members m JOIN users u ON u.id = m.user_id
-             WHERE m.organization_id = $1 ORDER BY u.id",
-            prefixed(users::COLUMNS, "u.")
-        ),
-        &[&organization_id],
-        "listing an organization's members",
-    )
-    .await?
-    .iter()
-    .map(|row| Ok((users::from_row_at(row, 1)?, get(row, 0)?)))
-    .collect()
 }
 
 /// Ignores the issue until `until` (Sentry's `archived_until_condition_met`); ingest makes it

@@ -5,16 +5,14 @@
 use deadpool_postgres::GenericClient;
 
 use super::sql::{record_opt, records};
+use crate::rows::ORGANIZATION_COLUMNS;
 use crate::{Organization, StoreResult};
-
-/// Of `organizations` aliased `o`, in the order of [`Organization`]'s reader.
-pub(crate) const COLUMNS: &str = "o.id, o.slug, o.name, o.date_created";
 
 pub(crate) async fn by_slug<C: GenericClient>(
     client: &C,
     slug: &str,
 ) -> StoreResult<Option<Organization>> {
-    let sql = format!("SELECT {COLUMNS} FROM organizations o WHERE o.slug = $1");
+    let sql = format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE o.slug = $1");
     record_opt(client, &sql, &[&slug], "reading an organization").await
 }
 
@@ -22,12 +20,12 @@ pub(crate) async fn by_id<C: GenericClient>(
     client: &C,
     id: i64,
 ) -> StoreResult<Option<Organization>> {
-    let sql = format!("SELECT {COLUMNS} FROM organizations o WHERE o.id = $1");
+    let sql = format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE o.id = $1");
     record_opt(client, &sql, &[&id], "reading an organization").await
 }
 
 /// All organizations, ordered by id.
 pub(crate) async fn list<C: GenericClient>(client: &C) -> StoreResult<Vec<Organization>> {
-    let sql = format!("SELECT {COLUMNS} FROM organizations o ORDER BY o.id");
+    let sql = format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations o ORDER BY o.id");
     records(client, &sql, &[], "listing organizations").await
 }

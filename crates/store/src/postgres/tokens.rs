@@ -2,9 +2,9 @@
 
 use deadpool_postgres::GenericClient;
 
+use super::now;
 use super::sql::{self, record};
-use super::{now, users};
-use crate::rows::Record;
+use crate::rows::{user_at, Record};
 use crate::{ApiToken, StoreError, StoreResult, User};
 
 pub(crate) async fn create<C: GenericClient>(
@@ -32,7 +32,7 @@ pub(crate) async fn by_hash<C: GenericClient>(
 ) -> StoreResult<Option<(ApiToken, User)>> {
     let row = sql::query_opt(
         client,
-        // The user's columns in the order of `users::COLUMNS`.
+        // The user's columns in the order of `USER_COLUMNS`.
         "SELECT t.id, t.user_id, t.scopes, t.date_created,
                 u.id, u.email, u.password_hash, u.is_admin, u.date_created
          FROM api_tokens t JOIN users u ON u.id = t.user_id
@@ -41,6 +41,6 @@ pub(crate) async fn by_hash<C: GenericClient>(
         "reading an API token",
     )
     .await?;
-    row.map(|row| Ok((ApiToken::read(&row)?, users::from_row_at(&row, 4)?)))
+    row.map(|row| Ok((ApiToken::read(&row)?, user_at(&row, 4)?)))
         .transpose()
 }

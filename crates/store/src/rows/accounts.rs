@@ -1,9 +1,23 @@
 //! Organizations, users, projects, keys and tokens, and the envelope items kept as they arrived.
 
-use super::{Columns, Record};
+use super::{prefixed, Columns, Record};
 use crate::{
     ApiToken, KeyRateLimit, Organization, Project, ProjectKey, RawItem, StoreResult, User,
 };
+
+/// Of `organizations` aliased `o`, in the order of [`Organization`]'s reader.
+pub(crate) const ORGANIZATION_COLUMNS: &str = "o.id, o.slug, o.name, o.date_created";
+
+/// Of `users`, in the order of [`User`]'s reader (see [`user_at`]).
+pub(crate) const USER_COLUMNS: &str = "id, email, password_hash, is_admin, date_created";
+
+/// In the order of [`Project`]'s reader.
+pub(crate) const PROJECT_COLUMNS: &str = "id, organization_id, slug, name, platform, date_created";
+
+/// In the order of [`ProjectKey`]'s reader.
+pub(crate) const KEY_COLUMNS: &str =
+    "id, project_id, public_key, secret_key, label, is_active, date_created, \
+     rate_limit_count, rate_limit_window";
 
 /// From `id, slug, name, date_created`.
 impl Record for Organization {
@@ -17,17 +31,23 @@ impl Record for Organization {
     }
 }
 
-/// From `id, email, password_hash, is_admin, date_created` (each backend's `users::COLUMNS`).
+/// From [`USER_COLUMNS`].
 impl Record for User {
     fn read(row: &impl Columns) -> StoreResult<Self> {
-        Ok(User {
-            id: row.column(0)?,
-            email: row.column(1)?,
-            password_hash: row.column(2)?,
-            is_admin: row.column(3)?,
-            date_created: row.column(4)?,
-        })
+        user_at(row, 0)
     }
+}
+
+/// A user read from [`USER_COLUMNS`] starting at column `first`, for joins that select other
+/// columns before them.
+pub(crate) fn user_at(row: &impl Columns, first: usize) -> StoreResult<User> {
+    Ok(User {
+        id: row.column(first)?,
+        email: row.column(first + 1)?,
+        password_hash: row.column(first + 2)?,
+        is_admin: row.column(first + 3)?,
+        date_created: row.column(first + 4)?,
+    })
 }
 
 /// From `id, organization_id, slug, name, platform, date_created`.
@@ -41,6 +61,22 @@ impl Record for Project {
             platform: row.column(4)?,
             date_created: row.column(5)?,
         })
+    }
+}
+
+/// A member of an organization and their role, from [`Member::columns`].
+pub(crate) struct Member(pub User, pub String);
+
+impl Member {
+    /// The user's columns (of `users u`) and the role (of `members m`).
+    pub(crate) fn columns() -> String {
+        format!("{}, m.role", prefixed(USER_COLUMNS, "u."))
+    }
+}
+
+impl Record for Member {
+    fn read(row: &impl Columns) -> StoreResult<Self> {
+        Ok(Member(user_at(row, 0)?, row.column(5)?))
     }
 }
 

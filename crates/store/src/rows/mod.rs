@@ -13,6 +13,9 @@ mod events;
 mod releases;
 mod traces;
 
+pub(crate) use accounts::{
+    user_at, Member, KEY_COLUMNS, ORGANIZATION_COLUMNS, PROJECT_COLUMNS, USER_COLUMNS,
+};
 pub(crate) use alerts::{SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
 pub(crate) use traces::{TransactionWithData, SPAN_COLUMNS};
 
@@ -69,6 +72,15 @@ impl Columns for tokio_postgres::Row {
         self.try_get(index)
             .map_err(|e| unreadable(&format!("column {index}"), e))
     }
+}
+
+/// `columns` (comma-separated) each with `prefix`, such as a table's alias and a dot.
+pub(crate) fn prefixed(columns: &str, prefix: &str) -> String {
+    columns
+        .split(',')
+        .map(|column| format!("{prefix}{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A `Database` error for data the store wrote but cannot read back.

@@ -10,6 +10,7 @@ use rusqlite::params;
 use super::error::DbContext;
 use super::statements::{record, record_opt, records};
 use super::{now, organizations, users, SqliteStore};
+use crate::rows::{Member, ORGANIZATION_COLUMNS, USER_COLUMNS};
 use crate::shared::{check_role, email_key, new_email_key};
 use crate::{Accounts, ApiToken, Organization, StoreError, StoreResult, User};
 
@@ -58,7 +59,7 @@ impl Accounts for SqliteStore {
         let sql = format!(
             "INSERT INTO users (email, email_key, password_hash, is_admin, date_created)
              VALUES (?1, ?2, ?3, ?4, ?5) RETURNING {}",
-            users::COLUMNS
+            USER_COLUMNS
         );
         let what = format!("user `{email}`");
         let (email, password_hash) = (email.to_owned(), password_hash.to_owned());
@@ -70,7 +71,7 @@ impl Accounts for SqliteStore {
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        let sql = format!("SELECT {} FROM users WHERE email_key = ?1", users::COLUMNS);
+        let sql = format!("SELECT {} FROM users WHERE email_key = ?1", USER_COLUMNS);
         let key = email_key(email);
         self.read(move |conn| record_opt(conn, &sql, [key], "reading a user"))
             .await
@@ -119,7 +120,7 @@ impl Accounts for SqliteStore {
                 let sql = format!(
                     "SELECT {} FROM organizations o JOIN members m ON m.organization_id = o.id
                      WHERE m.user_id = ?1 ORDER BY o.id",
-                    organizations::COLUMNS
+                    ORGANIZATION_COLUMNS
                 );
                 records(conn, &sql, [user_id], "listing a user's organizations")
             }
@@ -129,7 +130,25 @@ impl Accounts for SqliteStore {
     }
 
     async fn organization_members(&self, organization_id: i64) -> StoreResult<Vec<(User, String)>> {
-        super::alerts::organization_members(self, organization_id).await
+        let sql = format!(
+            "SELECT {} FROM members m JOIN users u ON u.id = m.user_id
+             WHERE m.organization_id = ?1 ORDER BY u.id",
+            Member::columns()
+        );
+        let members: Vec<Member> = self
+            .read(move |conn| {
+                records(
+                    conn,
+                    &sql,
+                    [organization_id],
+                    "listing an organization's members",
+                )
+            })
+            .await?;
+        Ok(members
+            .into_iter()
+            .map(|Member(user, role)| (user, role))
+            .collect())
     }
 
     async fn secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {

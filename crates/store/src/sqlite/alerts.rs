@@ -9,13 +9,13 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::error::{failed, DbContext};
 use super::statements::{record, record_opt, records};
-use super::{issues, now, sql_int, users, SqliteStore};
+use super::{issues, now, sql_int, SqliteStore};
 use crate::batch::CountBuckets;
 use crate::rows::{SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
 use crate::Alerts;
 use crate::{
     AlertRule, Firing, Issue, IssueActivity, IssueCounts, NewAlertRule, Notification,
-    NotificationOutcome, StoreResult, UnixTime, User,
+    NotificationOutcome, StoreResult, UnixTime,
 };
 
 /// Inserts a rule; also used by project creation for the default rule, in its transaction.
@@ -144,33 +144,6 @@ fn record_sent_activity(tx: &Connection, notification_id: i64, at: UnixTime) -> 
     })
     .db("recording an issue's activity")?;
     Ok(())
-}
-
-pub(super) async fn organization_members(
-    store: &SqliteStore,
-    organization_id: i64,
-) -> StoreResult<Vec<(User, String)>> {
-    store
-        .read(move |conn| {
-            let user_columns: Vec<String> = users::COLUMNS
-                .split(", ")
-                .map(|column| format!("u.{column}"))
-                .collect();
-            let role_index = user_columns.len();
-            let columns = user_columns.join(", ");
-            conn.prepare_cached(&format!(
-                "SELECT {columns}, m.role FROM members m JOIN users u ON u.id = m.user_id
-                 WHERE m.organization_id = ?1 ORDER BY u.id"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_map([organization_id], |row| {
-                    Ok((users::from_row_at(row, 0)?, row.get(role_index)?))
-                })?
-                .collect()
-            })
-            .db("listing an organization's members")
-        })
-        .await
 }
 
 /// Ignored until `until` (Sentry's `archived_until_condition_met`); ingest makes it unresolved

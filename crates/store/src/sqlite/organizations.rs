@@ -5,23 +5,21 @@
 use rusqlite::Connection;
 
 use super::statements::{record_opt, records};
+use crate::rows::ORGANIZATION_COLUMNS;
 use crate::{Organization, StoreResult};
 
-/// Of `organizations` aliased `o`, in the order of [`Organization`]'s reader.
-pub(crate) const COLUMNS: &str = "o.id, o.slug, o.name, o.date_created";
-
 pub(crate) fn by_slug(conn: &Connection, slug: &str) -> StoreResult<Option<Organization>> {
-    let sql = format!("SELECT {COLUMNS} FROM organizations o WHERE o.slug = ?1");
+    let sql = format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE o.slug = ?1");
     record_opt(conn, &sql, [slug], "reading an organization")
 }
 
 pub(crate) fn by_id(conn: &Connection, id: i64) -> StoreResult<Option<Organization>> {
-    let sql = format!("SELECT {COLUMNS} FROM organizations o WHERE o.id = ?1");
+    let sql = format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE o.id = ?1");
     record_opt(conn, &sql, [id], "reading an organization")
 }
 
 /// All organizations, ordered by id.
 pub(crate) fn list(conn: &Connection) -> StoreResult<Vec<Organization>> {
-    let sql = format!("SELECT {COLUMNS} FROM organizations o ORDER BY o.id");
+    let sql = format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations o ORDER BY o.id");
     records(conn, &sql, [], "listing organizations")
 }

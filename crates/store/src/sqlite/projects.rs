@@ -7,14 +7,9 @@ use super::error::DbContext;
 use super::statements::{record, record_opt, records};
 use super::SqliteStore;
 use super::{alerts, now, organizations};
+use crate::rows::{KEY_COLUMNS, PROJECT_COLUMNS};
 use crate::Projects;
 use crate::{KeyRateLimit, Project, ProjectKey, StoreError, StoreResult};
-
-/// In the order of [`Project`]'s reader, as [`KEY_COLUMNS`] of [`ProjectKey`]'s.
-const PROJECT_COLUMNS: &str = "id, organization_id, slug, name, platform, date_created";
-const KEY_COLUMNS: &str =
-    "id, project_id, public_key, secret_key, label, is_active, date_created, \
-     rate_limit_count, rate_limit_window";
 
 /// Label of the key every project starts with, as in Sentry.
 const DEFAULT_KEY_LABEL: &str = "Default";

@@ -2,10 +2,10 @@
 
 use rusqlite::{params, Connection};
 
-use super::error::{failed, DbContext};
+use super::error::failed;
+use super::now;
 use super::statements::{query_all_with, record};
-use super::{now, users};
-use crate::rows::Record;
+use crate::rows::{user_at, Record};
 use crate::{ApiToken, StoreResult, User};
 
 pub(crate) fn create(
@@ -33,17 +33,14 @@ pub(crate) fn by_hash(
     // `token_hash` is unique: one row at most.
     let mut found = query_all_with(
         conn,
-        // The user's columns in the order of `users::COLUMNS`.
+        // The user's columns in the order of `USER_COLUMNS`.
         "SELECT t.id, t.user_id, t.scopes, t.date_created,
                 u.id, u.email, u.password_hash, u.is_admin, u.date_created
          FROM api_tokens t JOIN users u ON u.id = t.user_id
          WHERE t.token_hash = ?1",
         [token_hash],
         "reading an API token",
-        |row| {
-            let user = users::from_row_at(row, 4).db("reading an API token")?;
-            Ok((ApiToken::read(row)?, user))
-        },
+        |row| Ok((ApiToken::read(row)?, user_at(row, 4)?)),
     )?;
     Ok(found.pop())
 }
