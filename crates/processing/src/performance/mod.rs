@@ -102,6 +102,16 @@ pub struct PerformanceProblem {
     pub occurrence: ProcessedEvent,
 }
 
+/// A non-empty string value, or `default` (Sentry's `default` op, `unknown` status) when it is
+/// absent, empty or not a string.
+pub(crate) fn text_or(value: Option<&Value>, default: &str) -> String {
+    value
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(default)
+        .to_owned()
+}
+
 /// 32 lowercase hex digits of the MD5 of `parts`, each followed by a separator so that
 /// `("ab", "c")` and `("a", "bc")` differ. Used for ids that must come out the same when the
 /// same data is processed twice.

@@ -15,7 +15,7 @@ use vigil_protocol::timestamp::parse_timestamp;
 use super::detect::{item_problems, Thresholds};
 use super::transaction::finish_segment;
 use super::{
-    duration_ms, hex_id, md5_hex, span_group, ProcessedSpan, ProcessedSpans, SPAN_STATUSES,
+    duration_ms, hex_id, md5_hex, span_group, text_or, ProcessedSpan, ProcessedSpans, SPAN_STATUSES,
 };
 use crate::normalize::{normalize_event, NormalizeContext};
 
@@ -133,12 +133,7 @@ fn read_v2(item: Value) -> Option<RawSpan> {
         Some(status) if !status.is_empty() => status.to_owned(),
         _ => "unknown".to_owned(),
     };
-    let op = attributes
-        .get("sentry.op")
-        .and_then(Value::as_str)
-        .filter(|op| !op.is_empty())
-        .unwrap_or("default")
-        .to_owned();
+    let op = text_or(attributes.get("sentry.op"), "default");
     Some(RawSpan {
         trace_id: hex_id(item.get("trace_id")?, 32)?,
         span_id: hex_id(item.get("span_id")?, 16)?,

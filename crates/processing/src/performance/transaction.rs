@@ -10,7 +10,9 @@ use serde_json::{json, Map, Value};
 use vigil_protocol::timestamp::parse_timestamp;
 
 use super::detect::{item_problems, Thresholds};
-use super::{duration_ms, hex_id, span_group, ProcessedSpan, ProcessedSpans, ProcessedTransaction};
+use super::{
+    duration_ms, hex_id, span_group, text_or, ProcessedSpan, ProcessedSpans, ProcessedTransaction,
+};
 use crate::normalize::{normalize_event, NormalizeContext, NormalizeError};
 use crate::tags;
 use crate::ProcessingError;
@@ -117,18 +119,8 @@ pub(super) fn finish_segment(
     };
     let end = time("timestamp").unwrap_or(0.0);
     let start = time("start_timestamp").unwrap_or(end);
-    let op = trace
-        .get("op")
-        .and_then(Value::as_str)
-        .filter(|op| !op.is_empty())
-        .unwrap_or("default")
-        .to_owned();
-    let status = trace
-        .get("status")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .unwrap_or("unknown")
-        .to_owned();
+    let op = text_or(trace.get("op"), "default");
+    let status = text_or(trace.get("status"), "unknown");
     if let Some(obj) = obj {
         obj.insert(
             "tags".into(),
