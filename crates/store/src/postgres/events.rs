@@ -49,6 +49,19 @@ async fn read_events(
     decode(client, sql::query(client, sql, params, what).await?).await
 }
 
+/// The first event a statement selects, decoded.
+async fn read_event(
+    client: &Client,
+    sql: &str,
+    params: &Params<'_>,
+    what: &str,
+) -> StoreResult<Option<StoredEvent>> {
+    Ok(read_events(client, sql, params, what)
+        .await?
+        .into_iter()
+        .next())
+}
+
 #[async_trait]
 impl Events for PgStore {
     async fn save_events(&self, events: Vec<NewEvent>) -> StoreResult<Vec<SavedEvent>> {
@@ -96,14 +109,13 @@ impl Events for PgStore {
         project_id: i64,
         event_id: &str,
     ) -> StoreResult<Option<StoredEvent>> {
-        let found = read_events(
+        read_event(
             &self.client().await?,
             &format!("SELECT {COLUMNS} FROM events WHERE project_id = $1 AND event_id = $2"),
             &[&project_id, &event_id],
             "reading an event",
         )
-        .await?;
-        Ok(found.into_iter().next())
+        .await
     }
 
     async fn issue_events(
@@ -130,18 +142,16 @@ impl Events for PgStore {
         issue_id: i64,
         latest: bool,
     ) -> StoreResult<Option<StoredEvent>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM events WHERE issue_id = $1 ORDER BY {} LIMIT 1",
-            event_order(latest)
-        );
-        let found = read_events(
+        read_event(
             &self.client().await?,
-            &sql,
+            &format!(
+                "SELECT {COLUMNS} FROM events WHERE issue_id = $1 ORDER BY {} LIMIT 1",
+                event_order(latest)
+            ),
             &[&issue_id],
             "reading an issue's event",
         )
-        .await?;
-        Ok(found.into_iter().next())
+        .await
     }
 
     async fn issue_event_neighbours(

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::sql::Pipeline;
 use crate::batch::Tally;
+use crate::NewEvent;
 
 impl<'a> Tally<'a> {
     /// The sums as columns, for [`TallyRows::push`].
@@ -17,15 +18,11 @@ impl<'a> Tally<'a> {
             rows.users.push(user);
         }
         for (issue_id, issue) in &self.issues {
-            let newest = issue.newest;
             rows.issue_ids.push(*issue_id);
             rows.counts.push(issue.seen.count);
             rows.firsts.push(issue.seen.first);
             rows.lasts.push(issue.seen.last);
-            rows.levels.push(&newest.level);
-            rows.titles.push(&newest.title);
-            rows.culprits.push(&newest.culprit);
-            rows.metadata.push(newest.metadata.to_string());
+            rows.headlines.push(issue.newest);
             rows.unhandled.push(issue.is_unhandled);
             rows.releases.push(issue.release);
         }
@@ -52,10 +49,7 @@ pub(crate) struct TallyRows<'a> {
     counts: Vec<i64>,
     firsts: Vec<f64>,
     lasts: Vec<f64>,
-    levels: Vec<&'a str>,
-    titles: Vec<&'a str>,
-    culprits: Vec<&'a str>,
-    metadata: Vec<String>,
+    headlines: HeadlineRows<'a>,
     unhandled: Vec<bool>,
     releases: Vec<Option<&'a str>>,
     tag_issue_ids: Vec<i64>,
@@ -66,6 +60,25 @@ pub(crate) struct TallyRows<'a> {
     tag_lasts: Vec<f64>,
     hours: BucketRows,
     minutes: BucketRows,
+}
+
+/// What an issue shows of one event (its newest; a new issue's first) as columns: the level,
+/// title, culprit and metadata that creating issues and counting into them both write.
+#[derive(Default)]
+pub(super) struct HeadlineRows<'a> {
+    pub(super) levels: Vec<&'a str>,
+    pub(super) titles: Vec<&'a str>,
+    pub(super) culprits: Vec<&'a str>,
+    pub(super) metadata: Vec<String>,
+}
+
+impl<'a> HeadlineRows<'a> {
+    pub(super) fn push(&mut self, event: &'a NewEvent) {
+        self.levels.push(&event.level);
+        self.titles.push(&event.title);
+        self.culprits.push(&event.culprit);
+        self.metadata.push(event.metadata.to_string());
+    }
 }
 
 /// The statement adding [`BucketRows`] to the `(issue_id, {bucket}) → count` rows of `table`
@@ -155,10 +168,10 @@ impl TallyRows<'_> {
                 &self.counts,
                 &self.firsts,
                 &self.lasts,
-                &self.levels,
-                &self.titles,
-                &self.culprits,
-                &self.metadata,
+                &self.headlines.levels,
+                &self.headlines.titles,
+                &self.headlines.culprits,
+                &self.headlines.metadata,
                 &self.unhandled,
                 &self.releases,
             ],

@@ -118,6 +118,16 @@ fn read_events(
     EventRow::decode_all(rows, &references)
 }
 
+/// The first event a statement selects, decoded.
+fn read_event(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    what: &str,
+) -> StoreResult<Option<StoredEvent>> {
+    Ok(read_events(conn, sql, params, what)?.into_iter().next())
+}
+
 #[async_trait]
 impl Events for SqliteStore {
     async fn save_events(&self, events: Vec<NewEvent>) -> StoreResult<Vec<SavedEvent>> {
@@ -176,16 +186,14 @@ impl Events for SqliteStore {
     ) -> StoreResult<Option<StoredEvent>> {
         let event_id = event_id.to_owned();
         self.read(move |conn| {
-            let sql = format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 AND event_id = ?2"
-            );
-            let found = read_events(
+            read_event(
                 conn,
-                &sql,
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 AND event_id = ?2"
+                ),
                 params![project_id, event_id],
                 "reading an event",
-            )?;
-            Ok(found.into_iter().next())
+            )
         })
         .await
     }
@@ -217,12 +225,15 @@ impl Events for SqliteStore {
         latest: bool,
     ) -> StoreResult<Option<StoredEvent>> {
         self.read(move |conn| {
-            let sql = format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE issue_id = ?1 ORDER BY {} LIMIT 1",
-                event_order(latest)
-            );
-            let found = read_events(conn, &sql, [issue_id], "reading an issue's event")?;
-            Ok(found.into_iter().next())
+            read_event(
+                conn,
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE issue_id = ?1 ORDER BY {} LIMIT 1",
+                    event_order(latest)
+                ),
+                [issue_id],
+                "reading an issue's event",
+            )
         })
         .await
     }

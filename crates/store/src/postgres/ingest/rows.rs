@@ -4,6 +4,7 @@
 use super::{IssueRef, Outcome, Plan, FLAG_NEW_ISSUE};
 use crate::payload::{EncodedBatch, EncodedEvent, ReferenceLink};
 use crate::postgres::sql::Pipeline;
+use crate::postgres::tally::HeadlineRows;
 
 /// The batch's new reference events, as columns.
 pub(super) struct ReferenceRows<'a> {
@@ -47,11 +48,8 @@ pub(super) struct NewIssueRows<'a> {
     ids: Vec<i64>,
     project_ids: Vec<i64>,
     short_ids: Vec<i64>,
-    levels: Vec<&'a str>,
+    headlines: HeadlineRows<'a>,
     event_types: Vec<&'a str>,
-    titles: Vec<&'a str>,
-    culprits: Vec<&'a str>,
-    metadata: Vec<String>,
     platforms: Vec<&'a str>,
     seen: Vec<f64>,
     releases: Vec<Option<&'a str>>,
@@ -70,11 +68,8 @@ impl<'a> NewIssueRows<'a> {
             rows.ids.push(*id);
             rows.project_ids.push(event.project_id);
             rows.short_ids.push(*short_id);
-            rows.levels.push(&event.level);
+            rows.headlines.push(event);
             rows.event_types.push(&event.event_type);
-            rows.titles.push(&event.title);
-            rows.culprits.push(&event.culprit);
-            rows.metadata.push(event.metadata.to_string());
             rows.platforms.push(&event.platform);
             rows.seen.push(event.timestamp);
             rows.releases.push(event.release.as_deref());
@@ -103,11 +98,11 @@ impl<'a> NewIssueRows<'a> {
                 &self.ids,
                 &self.project_ids,
                 &self.short_ids,
-                &self.levels,
+                &self.headlines.levels,
                 &self.event_types,
-                &self.titles,
-                &self.culprits,
-                &self.metadata,
+                &self.headlines.titles,
+                &self.headlines.culprits,
+                &self.headlines.metadata,
                 &self.platforms,
                 &self.seen,
                 &self.releases,
