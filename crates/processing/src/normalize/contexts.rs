@@ -71,14 +71,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::normalize::errors::run_step;
+    use crate::normalize::errors::run_step_on_field;
 
     fn run(v: Value) -> (Value, usize) {
-        let (out, notes) = run_step(json!({ "contexts": v }), normalize_contexts);
-        (
-            out.get("contexts").cloned().unwrap_or(Value::Null),
-            notes.len(),
-        )
+        run_step_on_field("contexts", v, normalize_contexts)
     }
 
     #[test]

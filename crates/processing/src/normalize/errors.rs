@@ -105,6 +105,18 @@ pub(crate) fn run_step(
     (Value::Object(map), errors.entries)
 }
 
+/// [`run_step`] over an event holding only `field`: that field after the step (`Null` when the
+/// step removed it) and the number of notes.
+#[cfg(test)]
+pub(crate) fn run_step_on_field(
+    field: &str,
+    value: Value,
+    step: impl FnOnce(&mut Map<String, Value>, &mut EventErrors),
+) -> (Value, usize) {
+    let (out, notes) = run_step(serde_json::json!({ field: value }), step);
+    (out.get(field).cloned().unwrap_or(Value::Null), notes.len())
+}
+
 /// The part of an original value worth keeping in a note: short values whole, long strings cut,
 /// big structures left out.
 fn shown_value(value: &Value) -> Option<Value> {

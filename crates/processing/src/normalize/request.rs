@@ -367,14 +367,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::normalize::errors::run_step;
+    use crate::normalize::errors::run_step_on_field;
 
     fn run(v: Value) -> (Value, usize) {
-        let (out, notes) = run_step(json!({ "request": v }), normalize_request);
-        (
-            out.get("request").cloned().unwrap_or(Value::Null),
-            notes.len(),
-        )
+        run_step_on_field("request", v, normalize_request)
     }
 
     #[test]
