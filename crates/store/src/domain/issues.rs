@@ -8,13 +8,17 @@ use crate::{Issue, IssueStatus, StoreResult, TagValueCount, UnixTime};
 #[async_trait]
 pub trait Issues: Send + Sync {
     async fn issue_by_id(&self, id: i64) -> StoreResult<Option<Issue>>;
-    /// Sets the status (and substatus, resolved time); `None` when no such issue.
+    /// Sets the status and the substatus that goes with it; `None` when no such issue.
+    /// `resolved_at` is the time of the first resolve (resolving twice keeps it) and is cleared
+    /// by any other status. A snooze (`ignored_until`) ends: a status set by hand holds until
+    /// changed again.
     async fn set_issue_status(&self, id: i64, status: IssueStatus) -> StoreResult<Option<Issue>>;
     /// Ignores an issue until a time: its first event at or after it makes it unresolved
     /// again, reported as `reappeared` (Sentry's "ignore for N minutes").
     async fn snooze_issue(&self, id: i64, until: UnixTime) -> StoreResult<Option<Issue>>;
     /// Events per hour of each issue since `since`: `(issue_id, hour start, count)`, for the
-    /// `stats` of issue lists and charts. Hours without events are absent.
+    /// `stats` of issue lists and charts, in the order of `issue_ids`, then by hour. Hours
+    /// without events are absent.
     async fn issue_hourly_counts(
         &self,
         issue_ids: &[i64],

@@ -35,9 +35,6 @@ impl Issues for PgStore {
         .await
     }
 
-    /// Sets status and substatus; `resolved_at` is the time of the first resolve (resolving
-    /// twice keeps it) and is cleared by any other status. A snooze (`ignored_until`) ends: a
-    /// status set by hand holds until changed again.
     async fn set_issue_status(&self, id: i64, status: IssueStatus) -> StoreResult<Option<Issue>> {
         let resolved_at = (status == IssueStatus::Resolved).then(now);
         sql::record_opt(
@@ -59,7 +56,6 @@ impl Issues for PgStore {
         super::alerts::snooze_issue(self, id, until).await
     }
 
-    /// In the order of `issue_ids`, then by hour.
     async fn issue_hourly_counts(
         &self,
         issue_ids: &[i64],

@@ -16,10 +16,8 @@ impl Maintenance for PgStore {
         Ok(())
     }
 
-    /// Claims the run of `name` that is due now: moves the job's next run `interval_secs`
-    /// ahead and returns `true`, or `false` when the job is not due yet (or another node
-    /// claimed this run first: the row lock makes the second update see the moved
-    /// `next_run`).
+    /// A job never seen before is due. Of two nodes claiming one run, the second finds it
+    /// claimed: the row lock makes its update see the moved `next_run`.
     async fn claim_job(&self, name: &str, interval_secs: f64) -> StoreResult<bool> {
         let claimed = sql::query_opt(
             &self.client().await?,

@@ -243,7 +243,6 @@ impl Releases for PgStore {
         Ok(completed)
     }
 
-    /// `true` when there was such a release.
     async fn delete_release(&self, organization_id: i64, version: &str) -> StoreResult<bool> {
         let changed = sql::execute(
             &self.client().await?,

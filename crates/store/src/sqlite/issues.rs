@@ -30,9 +30,6 @@ impl Issues for SqliteStore {
         self.read(move |conn| by_id(conn, id)).await
     }
 
-    /// Sets status and substatus; `resolved_at` is the time of the first resolve (resolving
-    /// twice keeps it) and is cleared by any other status. A snooze (`ignored_until`) ends: a
-    /// status set by hand holds until changed again.
     async fn set_issue_status(&self, id: i64, status: IssueStatus) -> StoreResult<Option<Issue>> {
         let resolved_at = (status == IssueStatus::Resolved).then(now);
         self.write(move |conn| {

@@ -21,9 +21,7 @@ impl Maintenance for SqliteStore {
         .await
     }
 
-    /// Claims the run of `name` that is due now: moves the job's next run `interval_secs`
-    /// ahead and returns `true`, or returns `false` when the job is not due yet. A job never
-    /// seen before is due.
+    /// A job never seen before is due.
     async fn claim_job(&self, name: &str, interval_secs: f64) -> StoreResult<bool> {
         let name = name.to_owned();
         self.write(move |conn| {

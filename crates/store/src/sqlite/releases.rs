@@ -218,7 +218,6 @@ impl Releases for SqliteStore {
         .await
     }
 
-    /// `true` when there was such a release.
     async fn delete_release(&self, organization_id: i64, version: &str) -> StoreResult<bool> {
         let version = version.to_owned();
         self.write(move |conn| {
