@@ -2,6 +2,11 @@
 //! project), found in the store one way for `/api/0/` and for the pages. Each answers `None`
 //! where the thing does not exist or belongs elsewhere; the face turns that into its own 404.
 
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use vigil_store::{AlertRule, Issue, Project, StoreResult, StoredEvent};
 
 use crate::AppState;
@@ -50,4 +55,23 @@ pub async fn project_rule(
     };
     let rule = state.store.alert_rule(id).await?;
     Ok(rule.filter(|rule| rule.project_id == project.id))
+}
+
+/// A route's parameters by name (`{org}`, `{project}`, `{issue_id}`), for the extractors of
+/// both faces that resolve what a path names whatever else the path holds.
+pub struct PathParams(HashMap<String, String>);
+
+impl PathParams {
+    /// The parameters of the request's route; a rejection as axum's `Path` answers it.
+    pub async fn read<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(PathParams(params))
+    }
+
+    /// The parameter `name`; `None` on a route declared without it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
 }

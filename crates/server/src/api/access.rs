@@ -6,15 +6,14 @@
 //! The path's parameters are read by name (`{org}`, `{project}`, `{issue_id}`), so one
 //! extractor serves every route that names the same thing, whatever else its path holds.
 
-use std::collections::HashMap;
-
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use vigil_store::{Issue, Organization, Project};
 
 use super::auth::Caller;
 use super::error::ApiError;
+use crate::lookup::PathParams;
 use crate::AppState;
 
 /// `/organizations/{org}/…`: the organization, if the caller is a member.
@@ -39,27 +38,21 @@ pub struct IssueAccess {
     pub issue: Issue,
 }
 
-/// The caller and the path's parameters by name, in the order the handlers extracted them
-/// before (the token first, so that an anonymous request is a 401 whatever it names).
+/// The caller and the path's parameters, in the order the handlers extracted them before (the
+/// token first, so that an anonymous request is a 401 whatever it names).
 async fn caller_and_path(
     parts: &mut Parts,
     state: &AppState,
-) -> Result<(Caller, HashMap<String, String>), Response> {
+) -> Result<(Caller, PathParams), Response> {
     let caller = Caller::from_request_parts(parts, state)
         .await
         .map_err(IntoResponse::into_response)?;
-    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
-        .await
-        .map_err(IntoResponse::into_response)?;
-    Ok((caller, params))
+    Ok((caller, PathParams::read(parts, state).await?))
 }
 
 /// A parameter the route declares; its absence is a route written without it.
-fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, ApiError> {
-    params
-        .get(name)
-        .map(String::as_str)
-        .ok_or(ApiError::NotFound)
+fn param<'a>(params: &'a PathParams, name: &str) -> Result<&'a str, ApiError> {
+    params.get(name).ok_or(ApiError::NotFound)
 }
 
 impl FromRequestParts<AppState> for OrgAccess {

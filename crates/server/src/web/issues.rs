@@ -2,20 +2,21 @@
 //! status tabs, sorts, time range, paging, sparklines and bulk status changes. It runs the same
 //! store query as `GET /api/0/organizations/{org}/issues/`.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
 use vigil_store::search::{parse_search, SearchTerm};
 use vigil_store::{Issue, IssueQuery, IssueSort, IssueStatus, Organization, Project};
 
+use super::access::ViewerOrg;
 use super::charts;
 use super::error::WebError;
 use super::issue::org_issue;
 use super::layout::{count, csrf_field, level_badge, page, pager, time_ago, Shell};
 use super::selection::{self, Selection};
 use super::session::{safe_next, Viewer};
-use crate::query;
+use crate::query::{self, QueryPairs};
 use crate::serialize::issue::short_id;
 use crate::time::unix_now;
 use crate::AppState;
@@ -127,13 +128,10 @@ fn query_for_status(query: &str, status: IssueStatus) -> String {
 
 /// `GET /organizations/{org}/issues/`.
 pub async fn list(
-    viewer: Viewer,
+    ViewerOrg { viewer, org }: ViewerOrg,
     State(state): State<AppState>,
-    Path(org): Path<String>,
-    RawQuery(raw): RawQuery,
+    QueryPairs(pairs): QueryPairs,
 ) -> Result<Html<String>, WebError> {
-    let org = viewer.organization(&org)?;
-    let pairs = query::pairs(raw.as_deref());
     let params = ListParams::from_pairs(&pairs);
     let projects = state.store.list_projects(Some(org.id)).await?;
     let environments = state

@@ -7,6 +7,7 @@
 //! is sent to the login form and back ([`session`]); organizations the viewer is not a member of
 //! answer 404, exactly like ones that do not exist.
 
+pub mod access;
 pub mod alerts;
 pub mod assets;
 pub mod charts;

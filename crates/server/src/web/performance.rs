@@ -4,19 +4,19 @@
 //! store's transaction aggregates, plus the small formatting pieces the trace and transaction
 //! pages share.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::response::Html;
 use maud::{html, Markup};
 use vigil_store::{
     Organization, Project, SpanAggregate, TransactionAggregate, TransactionQuery, TransactionSort,
 };
 
+use super::access::ViewerOrg;
 use super::charts;
 use super::error::WebError;
 use super::layout::{count, page, pager, time_ago, Shell};
 use super::selection::{self, Selection};
-use super::session::Viewer;
-use crate::query;
+use crate::query::{self, QueryPairs};
 use crate::time::unix_now;
 use crate::AppState;
 
@@ -324,13 +324,11 @@ fn enable_tracing() -> Markup {
 
 /// `GET /organizations/{org}/performance/`.
 pub async fn overview(
-    viewer: Viewer,
+    ViewerOrg { viewer, org }: ViewerOrg,
     State(state): State<AppState>,
-    Path(org): Path<String>,
-    RawQuery(raw): RawQuery,
+    QueryPairs(params): QueryPairs,
 ) -> Result<Html<String>, WebError> {
-    let org = viewer.organization(&org)?;
-    let mut filters = Filters::from_pairs(&query::pairs(raw.as_deref()));
+    let mut filters = Filters::from_pairs(&params);
     filters.transaction = None;
     let (projects, environments) = projects_and_environments(&state, &org, &filters).await?;
     let now = unix_now();
@@ -415,13 +413,11 @@ pub async fn overview(
 
 /// `GET /organizations/{org}/performance/summary/?project={id}&transaction={name}`.
 pub async fn summary(
-    viewer: Viewer,
+    ViewerOrg { viewer, org }: ViewerOrg,
     State(state): State<AppState>,
-    Path(org): Path<String>,
-    RawQuery(raw): RawQuery,
+    QueryPairs(params): QueryPairs,
 ) -> Result<Html<String>, WebError> {
-    let org = viewer.organization(&org)?;
-    let mut filters = Filters::from_pairs(&query::pairs(raw.as_deref()));
+    let mut filters = Filters::from_pairs(&params);
     let name = filters.transaction.clone().ok_or(WebError::NotFound)?;
     // One project: a transaction name means something only within its project.
     let project_id = *filters.projects.first().ok_or(WebError::NotFound)?;

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use vigil_protocol::dsn::Dsn;
 use vigil_store::{IssueQuery, IssueSort, Organization, Project};
 
+use super::access::ViewerOrg;
 use super::error::WebError;
 use super::layout::{csrf_field, page, redirect_to, time_ago, Shell};
 use super::session::Viewer;
@@ -38,11 +39,9 @@ fn valid_slug(slug: &str) -> bool {
 
 /// `GET /organizations/{org}/projects/`.
 pub async fn list(
-    viewer: Viewer,
+    ViewerOrg { viewer, org }: ViewerOrg,
     State(state): State<AppState>,
-    Path(org): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    let org = viewer.organization(&org)?;
     let projects = state.store.list_projects(Some(org.id)).await?;
     Ok(list_page(&state, &viewer, &org, &projects, None, ""))
 }

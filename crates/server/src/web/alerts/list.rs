@@ -1,6 +1,6 @@
 //! The rules of every project of the organization, each in the words of Sentry's rule list.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Html;
 use maud::html;
 use serde_json::Value;
@@ -11,9 +11,9 @@ use vigil_store::{AlertRule, User};
 
 use super::{rule_url, rules_url, text};
 use crate::time::unix_now;
+use crate::web::access::ViewerOrg;
 use crate::web::error::WebError;
 use crate::web::layout::{page, time_ago, Shell};
-use crate::web::session::Viewer;
 use crate::AppState;
 
 /// One line per condition, as Sentry's rule list says it.
@@ -56,11 +56,9 @@ fn describe_actions(rule: &AlertRule, members: &[(User, String)]) -> Vec<String>
 
 /// `GET /organizations/{org}/alerts/rules/`: the rules of every project of the organization.
 pub async fn list(
-    viewer: Viewer,
+    ViewerOrg { viewer, org }: ViewerOrg,
     State(state): State<AppState>,
-    Path(org): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    let org = viewer.organization(&org)?;
     let projects = state.store.list_projects(Some(org.id)).await?;
     let members = state.store.organization_members(org.id).await?;
     let mut sections = Vec::with_capacity(projects.len());
