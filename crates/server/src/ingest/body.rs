@@ -248,7 +248,11 @@ mod tests {
             w.write_all(b"brotli").expect("write");
         }
         assert_decodes("br", br, b"brotli");
-        assert_decodes("zstd", zstd::encode_all(&b"zstd"[..], 3).expect("zstd"), b"zstd");
+        assert_decodes(
+            "zstd",
+            zstd::encode_all(&b"zstd"[..], 3).expect("zstd"),
+            b"zstd",
+        );
     }
 
     #[test]
