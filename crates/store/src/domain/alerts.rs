@@ -2,12 +2,16 @@
 
 use async_trait::async_trait;
 
+use crate::rows::{IssueCountQuery, NotificationClaim};
 use crate::{
     AlertRule, Firing, IssueActivity, IssueCounts, NewAlertRule, Notification, NotificationOutcome,
     StoreResult, UnixTime,
 };
 
 /// Issue alerts: rules, their firings, the outbox of notifications, and issue activity.
+///
+/// The checks and ordering of a claim and of the issue counts are provided, written once over
+/// what each backend runs its own way ([`Alerts::claim_due`], [`Alerts::count_issues`]).
 #[async_trait]
 pub trait Alerts: Send + Sync {
     async fn create_alert_rule(&self, rule: &NewAlertRule) -> StoreResult<AlertRule>;
@@ -34,7 +38,24 @@ pub trait Alerts: Send + Sync {
         now: UnixTime,
         limit: u64,
         lease_secs: f64,
-    ) -> StoreResult<Vec<Notification>>;
+    ) -> StoreResult<Vec<Notification>> {
+        if kinds.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let claim = NotificationClaim {
+            kinds,
+            now,
+            limit,
+            leased_until: now + lease_secs,
+        };
+        let mut claimed = self.claim_due(claim).await?;
+        // The backends' `UPDATE … RETURNING` gives no order.
+        claimed.sort_by_key(|n| n.id);
+        Ok(claimed)
+    }
+    /// Leases what the claim asks for, in any order.
+    #[doc(hidden)]
+    async fn claim_due(&self, claim: NotificationClaim<'_>) -> StoreResult<Vec<Notification>>;
     /// Ends a claim. `Sent` also adds a `notification` entry to the issue's activity.
     async fn finish_notification(&self, id: i64, outcome: NotificationOutcome) -> StoreResult<()>;
     /// A project's notifications, newest first (attempts and last errors are visible).
@@ -68,5 +89,18 @@ pub trait Alerts: Send + Sync {
         issue_ids: &[i64],
         since: UnixTime,
         with_users: bool,
-    ) -> StoreResult<Vec<IssueCounts>>;
+    ) -> StoreResult<Vec<IssueCounts>> {
+        if issue_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = IssueCountQuery {
+            issue_ids,
+            since,
+            with_users,
+        };
+        self.count_issues(query).await
+    }
+    /// The counts of each issue asked for, in that order.
+    #[doc(hidden)]
+    async fn count_issues(&self, query: IssueCountQuery<'_>) -> StoreResult<Vec<IssueCounts>>;
 }

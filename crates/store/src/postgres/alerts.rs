@@ -20,7 +20,10 @@ use super::error::{is_transient, DbContext};
 use super::sql::{self, get, sql_int};
 use super::{issues, now, PgStore};
 use crate::batch::CountBuckets;
-use crate::rows::{prefixed, SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
+use crate::rows::{
+    prefixed, IssueCountQuery, NotificationClaim, SentNotification, NOTIFICATION_COLUMNS,
+    RULE_COLUMNS,
+};
 use crate::Alerts;
 use crate::{
     AlertRule, Firing, Issue, IssueActivity, IssueCounts, NewAlertRule, Notification,
@@ -359,18 +362,8 @@ impl Alerts for PgStore {
     /// node is claiming right now is skipped rather than waited for, and once claimed its lease
     /// keeps every other sender off it until `now + lease_secs`. Leases are in the senders' clock
     /// (the `now` they pass), like `next_attempt`.
-    async fn claim_notifications(
-        &self,
-        kinds: &[&str],
-        now: UnixTime,
-        limit: u64,
-        lease_secs: f64,
-    ) -> StoreResult<Vec<Notification>> {
-        if kinds.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let leased_until = now + lease_secs;
-        let mut claimed: Vec<Notification> = sql::records(
+    async fn claim_due(&self, claim: NotificationClaim<'_>) -> StoreResult<Vec<Notification>> {
+        sql::records(
             &self.client().await?,
             &format!(
                 "UPDATE notifications n SET leased_until = $4
@@ -384,12 +377,15 @@ impl Alerts for PgStore {
                  RETURNING {}",
                 prefixed(NOTIFICATION_COLUMNS, "n.")
             ),
-            &[&kinds, &now, &sql_int(limit), &leased_until],
+            &[
+                &claim.kinds,
+                &claim.now,
+                &sql_int(claim.limit),
+                &claim.leased_until,
+            ],
             "claiming notifications",
         )
-        .await?;
-        claimed.sort_by_key(|n| n.id);
-        Ok(claimed)
+        .await
     }
 
     /// Ends a claim (the lease is released) and records the outcome; `Sent` adds the issue's
@@ -534,15 +530,12 @@ impl Alerts for PgStore {
     /// One answer per issue asked for, in their order (zero when it has no such events). Events
     /// from the minute and hour buckets (see [`CountBuckets`]); users, only when asked, from the
     /// `(issue_id, timestamp)` index of the events.
-    async fn issue_counts(
-        &self,
-        issue_ids: &[i64],
-        since: UnixTime,
-        with_users: bool,
-    ) -> StoreResult<Vec<IssueCounts>> {
-        if issue_ids.is_empty() {
-            return Ok(Vec::new());
-        }
+    async fn count_issues(&self, query: IssueCountQuery<'_>) -> StoreResult<Vec<IssueCounts>> {
+        let IssueCountQuery {
+            issue_ids,
+            since,
+            with_users,
+        } = query;
         let buckets = CountBuckets::since(since, now());
         let users = if with_users {
             "(SELECT count(DISTINCT e.user_tag) FROM events e

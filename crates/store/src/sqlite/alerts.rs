@@ -11,7 +11,9 @@ use super::error::{failed, DbContext};
 use super::statements::{record, record_opt, records};
 use super::{issues, now, sql_int, SqliteStore};
 use crate::batch::CountBuckets;
-use crate::rows::{SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
+use crate::rows::{
+    IssueCountQuery, NotificationClaim, SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS,
+};
 use crate::Alerts;
 use crate::{
     AlertRule, Firing, Issue, IssueActivity, IssueCounts, NewAlertRule, Notification,
@@ -282,20 +284,17 @@ impl Alerts for SqliteStore {
         .await
     }
 
-    async fn claim_notifications(
-        &self,
-        kinds: &[&str],
-        now: UnixTime,
-        limit: u64,
-        lease_secs: f64,
-    ) -> StoreResult<Vec<Notification>> {
-        if kinds.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
+    async fn claim_due(&self, claim: NotificationClaim<'_>) -> StoreResult<Vec<Notification>> {
         let kinds_json =
-            serde_json::to_string(kinds).map_err(|e| failed("claiming notifications", e))?;
+            serde_json::to_string(claim.kinds).map_err(|e| failed("claiming notifications", e))?;
+        let NotificationClaim {
+            now,
+            limit,
+            leased_until,
+            ..
+        } = claim;
         self.write(move |conn| {
-            let mut claimed: Vec<Notification> = records(
+            records(
                 conn,
                 &format!(
                     "UPDATE notifications SET leased_until = ?2
@@ -307,12 +306,9 @@ impl Alerts for SqliteStore {
                              ORDER BY id LIMIT ?4)
                          RETURNING {NOTIFICATION_COLUMNS}"
                 ),
-                params![now, now + lease_secs, kinds_json, sql_int(limit)],
+                params![now, leased_until, kinds_json, sql_int(limit)],
                 "claiming notifications",
-            )?;
-            // RETURNING's order is unspecified.
-            claimed.sort_by_key(|n| n.id);
-            Ok(claimed)
+            )
         })
         .await
     }
@@ -451,19 +447,14 @@ impl Alerts for SqliteStore {
     /// One entry per issue asked for, in that order (zero counts included). Events: one statement
     /// over the minute and hour buckets (see [`CountBuckets`]); users, only when asked, one query
     /// per issue on the `(issue_id, timestamp)` index.
-    async fn issue_counts(
-        &self,
-        issue_ids: &[i64],
-        since: UnixTime,
-        with_users: bool,
-    ) -> StoreResult<Vec<IssueCounts>> {
-        if issue_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids_json =
-            serde_json::to_string(issue_ids).map_err(|e| failed("counting issues' events", e))?;
+    async fn count_issues(&self, query: IssueCountQuery<'_>) -> StoreResult<Vec<IssueCounts>> {
+        let ids_json = serde_json::to_string(query.issue_ids)
+            .map_err(|e| failed("counting issues' events", e))?;
+        let IssueCountQuery {
+            since, with_users, ..
+        } = query;
         let buckets = CountBuckets::since(since, now());
-        let issue_ids = issue_ids.to_vec();
+        let issue_ids = query.issue_ids.to_vec();
         self.read(move |conn| {
             let events: Vec<i64> = conn
                 .prepare_cached(
