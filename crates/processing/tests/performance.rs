@@ -13,7 +13,8 @@ use std::path::Path;
 use serde_json::{json, Value};
 use vigil_processing::normalize::NormalizeContext;
 use vigil_processing::performance::{
-    detect_problems, process_span_item, process_transaction, span_group, ProcessedSpans, Thresholds,
+    detect_problems, process_span_item, process_transaction, span_group, ProcessedSpan,
+    ProcessedSpans, Thresholds,
 };
 use vigil_processing::ProcessingError;
 
@@ -89,6 +90,14 @@ fn fixture(scenario: &str) -> FixtureItem {
         .into_iter()
         .find(|item| item.name.contains(&format!("/{scenario}/")))
         .unwrap_or_else(|| panic!("no performance item in {scenario}"))
+}
+
+/// The first span of `out` with this op.
+fn span_with_op<'a>(out: &'a ProcessedSpans, op: &str) -> &'a ProcessedSpan {
+    out.spans
+        .iter()
+        .find(|s| s.op == op)
+        .unwrap_or_else(|| panic!("no {op} span"))
 }
 
 fn is_hex(s: &str, len: usize) -> bool {
@@ -271,18 +280,14 @@ fn node_streamed_spans_become_one_transaction_with_two_spans() {
     assert_eq!(item.process().transactions[0].event_id, t.event_id);
 
     assert_eq!(out.spans.len(), 2);
-    let db = out.spans.iter().find(|s| s.op == "db").expect("db span");
+    let db = span_with_op(&out, "db");
     assert_eq!(db.group, "SELECT * FROM products WHERE category = $1");
     assert_eq!(db.segment_id, t.span_id);
     assert_eq!(db.transaction, "GET /api/products");
     assert_eq!(db.parent_span_id.as_deref(), Some("a1f9c1886a3431e6"));
     assert_eq!(db.data["sentry.origin"], "manual");
     assert!((db.duration_ms - 17.199).abs() < 0.01, "{}", db.duration_ms);
-    let render = out
-        .spans
-        .iter()
-        .find(|s| s.op == "function")
-        .expect("function span");
+    let render = span_with_op(&out, "function");
     assert_eq!(render.description, "render product list");
 }
 
@@ -308,11 +313,7 @@ fn browser_pageload_error_status_is_internal_error() {
         t.tags
     );
     assert_eq!(out.spans.len(), 12);
-    let script = out
-        .spans
-        .iter()
-        .find(|s| s.op == "resource.script")
-        .expect("script");
+    let script = span_with_op(&out, "resource.script");
     assert_eq!(script.group, "http://127.0.0.1:24594/sentry-browser.js");
 }
 
@@ -375,14 +376,7 @@ fn single_v1_span_item_is_read_best_effort() {
         received: 1_795_576_123.0,
         ..NormalizeContext::default()
     };
-    let out = process_span_item(
-        &serde_json::to_vec(&payload).expect("json"),
-        None,
-        None,
-        &ctx,
-        &Thresholds::default(),
-    )
-    .expect("processes");
+    let out = process_span_json(&payload, &ctx);
     assert_eq!(out.spans.len(), 1);
     let span = &out.spans[0];
     assert_eq!(span.segment_id, "cccccccccccccc03");
@@ -443,12 +437,25 @@ fn transaction_with(spans: &[(&str, &str, f64)]) -> Value {
     })
 }
 
-fn process_synthetic(spans: &[(&str, &str, f64)]) -> ProcessedSpans {
+/// A synthetic transaction event processed as received at a fixed time, with the default
+/// thresholds.
+fn process_raw(raw: Value) -> Result<ProcessedSpans, ProcessingError> {
     let ctx = NormalizeContext {
         received: 1_795_576_100.0,
         ..NormalizeContext::default()
     };
-    process_transaction(transaction_with(spans), &ctx, &Thresholds::default()).expect("processes")
+    process_transaction(raw, &ctx, &Thresholds::default())
+}
+
+/// A span item given as JSON, with no content type or envelope trace header, processed with
+/// the default thresholds.
+fn process_span_json(payload: &Value, ctx: &NormalizeContext) -> ProcessedSpans {
+    let bytes = serde_json::to_vec(payload).expect("json");
+    process_span_item(&bytes, None, None, ctx, &Thresholds::default()).expect("processes")
+}
+
+fn process_synthetic(spans: &[(&str, &str, f64)]) -> ProcessedSpans {
+    process_raw(transaction_with(spans)).expect("processes")
 }
 
 fn n_plus_one(count: usize, each_ms: f64) -> Vec<(&'static str, String, f64)> {
@@ -555,15 +562,7 @@ fn problem_ids_are_deterministic_and_distinct_per_kind() {
 fn transaction_without_trace_context_is_rejected() {
     let mut raw = transaction_with(&[]);
     raw["contexts"] = json!({});
-    let err = process_transaction(
-        raw,
-        &NormalizeContext {
-            received: 1_795_576_100.0,
-            ..Default::default()
-        },
-        &Thresholds::default(),
-    )
-    .expect_err("no trace id");
+    let err = process_raw(raw).expect_err("no trace id");
     assert!(matches!(err, ProcessingError::Normalize(_)));
     assert!(err.to_string().contains("trace_id"), "{err}");
 }
@@ -576,15 +575,7 @@ fn spans_without_ids_or_times_are_dropped_and_noted() {
         .as_array_mut()
         .expect("spans")
         .push(json!({"span_id": "00000000000000aa", "op": "x"}));
-    let out = process_transaction(
-        raw,
-        &NormalizeContext {
-            received: 1_795_576_100.0,
-            ..Default::default()
-        },
-        &Thresholds::default(),
-    )
-    .expect("processes");
+    let out = process_raw(raw).expect("processes");
     assert_eq!(out.spans.len(), 1);
     assert_eq!(out.spans[0].span_id, "0000000000001001");
     assert_eq!(out.spans[0].status, "unknown");
@@ -780,14 +771,7 @@ fn streamed_spans_get_the_device_clock_corrected() {
             item[key] = json!(t + received - 7_200.0 - 1_001.0);
         }
     }
-    let out = process_span_item(
-        &serde_json::to_vec(&shifted).expect("json"),
-        None,
-        None,
-        &ctx,
-        &Thresholds::default(),
-    )
-    .expect("processes");
+    let out = process_span_json(&shifted, &ctx);
     let t = &out.transactions[0];
     assert!((t.start - (received - 1.0)).abs() < 1e-3, "{}", t.start);
     assert!((t.duration_ms - 500.0).abs() < 0.01);
