@@ -18,6 +18,18 @@ fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
 }
 
+/// The entries of `dir` that `keep` accepts, sorted.
+fn sorted_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| keep(p))
+        .collect();
+    entries.sort();
+    entries
+}
+
 fn read_json(path: &Path) -> Value {
     let text =
         fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
@@ -72,12 +84,7 @@ fn conformance_cases_hash_like_sentry() {
 #[test]
 fn conformance_pairs_group_like_sentry() {
     let dir = shared().join("conformance/grouping/pairs");
-    let mut names: Vec<_> = fs::read_dir(&dir)
-        .expect("pairs dir")
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .collect();
-    names.sort();
+    let names = sorted_entries(&dir, |_| true);
     let (mut agree, mut failures) = (0, String::new());
     for pair in &names {
         let want_same = fs::read_to_string(pair.join("expect.txt"))
@@ -104,16 +111,10 @@ fn conformance_pairs_group_like_sentry() {
 #[test]
 fn sentry_snapshot_cases_hash_like_sentry() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/grouping_cases");
-    let mut inputs: Vec<PathBuf> = fs::read_dir(&dir)
-        .expect("grouping_cases dir")
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "json")
-                && !p.to_string_lossy().ends_with(".expected.json")
-        })
-        .collect();
-    inputs.sort();
+    let inputs = sorted_entries(&dir, |p| {
+        p.extension().is_some_and(|e| e == "json")
+            && !p.to_string_lossy().ends_with(".expected.json")
+    });
     let mut failures = String::new();
     for input in &inputs {
         let expected_path = input.with_extension("expected.json");
@@ -193,13 +194,7 @@ fn captured_events(request: &Path) -> Vec<Value> {
 #[test]
 fn sdk_events_summaries() {
     let root = shared().join("fixtures/sdk-payloads");
-    let mut scenarios: Vec<PathBuf> = fs::read_dir(&root)
-        .expect("sdk-payloads dir")
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    scenarios.sort();
+    let scenarios = sorted_entries(&root, |p| p.is_dir());
     let mut seen = 0;
     for scenario in scenarios {
         let name = scenario
