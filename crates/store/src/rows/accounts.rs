@@ -72,6 +72,11 @@ impl Member {
     pub(crate) fn columns() -> String {
         format!("{}, m.role", prefixed(USER_COLUMNS, "u."))
     }
+
+    /// The member as the [`crate::Accounts`] trait hands it out.
+    pub(crate) fn into_pair(self) -> (User, String) {
+        (self.0, self.1)
+    }
 }
 
 impl Record for Member {

@@ -145,10 +145,7 @@ impl Accounts for SqliteStore {
                 )
             })
             .await?;
-        Ok(members
-            .into_iter()
-            .map(|Member(user, role)| (user, role))
-            .collect())
+        Ok(members.into_iter().map(Member::into_pair).collect())
     }
 
     async fn secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
