@@ -338,20 +338,11 @@ async fn rules_of_other_organizations_and_projects_are_not_found() {
     );
     // A rule of another project of the same organization is not this project's either.
     let second_rule = h.store.alert_rules(second.id).await.expect("rules")[0].id;
-    let (status, _) = h
-        .get_as(
-            &token,
-            &format!("/api/0/projects/default/shop/rules/{second_rule}/"),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = h
-        .get_as(
-            &token,
-            &format!("/api/0/projects/default/second/rules/{second_rule}/"),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    for (project, expected) in [("shop", StatusCode::NOT_FOUND), ("second", StatusCode::OK)] {
+        let path = format!("/api/0/projects/default/{project}/rules/{second_rule}/");
+        let (status, _) = h.get_as(&token, &path).await;
+        assert_eq!(status, expected, "{path}");
+    }
 }
 
 /// An HTTP receiver on 127.0.0.1 that keeps every body it is sent and answers 500 to the

@@ -73,8 +73,7 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
 
     // The project's default rule (a new issue → email) is on the organization's list, and the
     // keys page links to it.
-    let list = session.get("/organizations/default/alerts/rules/").await;
-    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let list = session.shown("/organizations/default/alerts/rules/").await;
     assert!(list.body.contains("id=\"project-shop\""), "{}", list.body);
     assert!(
         list.body.contains("A new issue is created"),
@@ -89,9 +88,8 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
 
     // A new rule from the form is stored as the rules API stores it.
     let new = session
-        .get("/organizations/default/alerts/rules/shop/new/")
+        .shown("/organizations/default/alerts/rules/shop/new/")
         .await;
-    assert_eq!(new.status, StatusCode::OK, "{}", new.body);
     for name in [
         "conditions-2-id",
         "tags-1-key",
@@ -139,8 +137,7 @@ async fn rules_are_listed_created_edited_and_deleted_through_the_form() {
 
     // Its page shows the form filled in.
     let rule_path = format!("/organizations/default/alerts/rules/shop/{}/", rule.id);
-    let shown = session.get(&format!("{rule_path}?saved=1")).await;
-    assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+    let shown = session.shown(&format!("{rule_path}?saved=1")).await;
     assert!(shown.body.contains("Saved."));
     assert!(shown.body.contains("value=\"Checkout spikes\""));
     assert!(shown.body.contains("value=\"http://127.0.0.1:9/hook\""));
@@ -337,13 +334,12 @@ async fn other_organizations_rules_are_not_found() {
         .is_some());
     assert!(spike_rules(&h.alert_rules().await).is_empty());
     // Her own rule opens.
-    let mine = session
-        .get(&format!(
+    session
+        .shown(&format!(
             "/organizations/other/alerts/rules/billing/{}/",
             other_rule.id
         ))
         .await;
-    assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
 }
 
 #[tokio::test]
@@ -412,12 +408,11 @@ async fn the_rule_page_shows_notifications_and_the_issue_page_its_activity() {
     }
 
     let page = session
-        .get(&format!(
+        .shown(&format!(
             "/organizations/default/alerts/rules/shop/{}/",
             rule.id
         ))
         .await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let list = &page.body[page
         .body
         .find("Recent notifications")

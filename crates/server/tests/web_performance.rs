@@ -312,8 +312,7 @@ async fn overview_lists_transactions_with_their_figures_and_filters() {
     let seeded = seed(&h).await;
     let session = Session::admin(&h).await;
 
-    let page = session.get("/organizations/default/performance/").await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let page = session.shown("/organizations/default/performance/").await;
     let books = row_of(&page.body, "/books/");
     assert!(books.contains("3 events"), "{books}");
     let p95 = books_p95(&h).await;
@@ -375,8 +374,7 @@ async fn overview_lists_transactions_with_their_figures_and_filters() {
 async fn an_organization_without_transactions_is_told_how_to_enable_tracing() {
     let h = Harness::new().await;
     let session = Session::admin(&h).await;
-    let page = session.get("/organizations/default/performance/").await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let page = session.shown("/organizations/default/performance/").await;
     assert!(page.body.contains("traces_sample_rate=1.0"));
     assert!(page.body.contains("tracesSampleRate: 1.0"));
     assert!(page.body.contains(">Performance</a>"), "no nav entry");
@@ -391,8 +389,7 @@ async fn summary_shows_histogram_operations_and_expensive_queries() {
         "/organizations/default/performance/summary/?project={}&transaction=%2Fbooks%2F",
         h.project.id
     );
-    let page = session.get(&path).await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let page = session.shown(&path).await;
     let body = &page.body;
     assert!(
         body.contains("Duration distribution") && body.contains("<svg"),
@@ -432,11 +429,10 @@ async fn transaction_page_nests_spans_under_their_parents() {
     seed(&h).await;
     let session = Session::admin(&h).await;
     let page = session
-        .get(&format!(
+        .shown(&format!(
             "/organizations/default/performance/shop:{DJANGO_EVENT}/"
         ))
         .await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let body = &page.body;
     assert!(body.contains("http.server") && body.contains("250 ms"));
     assert!(body.contains(&format!(
@@ -477,11 +473,10 @@ async fn trace_page_nests_the_task_under_its_request_and_links_the_error() {
     let seeded = seed(&h).await;
     let session = Session::admin(&h).await;
     let page = session
-        .get(&format!(
+        .shown(&format!(
             "/organizations/default/performance/trace/{TRACE}/"
         ))
         .await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let body = &page.body;
     assert!(body.contains(&format!(
         "/organizations/default/performance/shop:{DJANGO_EVENT}/"
@@ -590,8 +585,7 @@ async fn settings_form_changes_the_apdex_threshold_and_refuses_bad_values() {
     let h = Harness::new().await;
     let session = Session::admin(&h).await;
     let path = "/settings/default/projects/shop/performance/";
-    let form = session.get(path).await;
-    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let form = session.shown(path).await;
     assert!(
         form.body
             .contains("name=\"apdex_threshold_ms\" value=\"300\""),
@@ -695,12 +689,11 @@ async fn a_performance_issue_shows_its_evidence_and_links_its_transaction() {
         .expect("save problem");
     let session = Session::admin(&h).await;
     let page = session
-        .get(&format!(
+        .shown(&format!(
             "/organizations/default/issues/{}/",
             saved[0].issue_id
         ))
         .await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let evidence = &page.body[page.body.find("id=\"evidence\"").expect("evidence section")..];
     let evidence = &evidence[..evidence.find("</section>").expect("section end")];
     assert!(evidence.contains("N+1 Query"));

@@ -155,6 +155,14 @@ impl<'h> Session<'h> {
         get_as(self.h, path, &self.id).await
     }
 
+    /// GETs `path` in this session and checks that the page is shown (200; the body is in the
+    /// failure message).
+    pub async fn shown(&self, path: &str) -> Page {
+        let page = self.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        page
+    }
+
     /// POSTs `form` to `path` in this session.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
         post_as(self.h, path, &self.id, form).await
