@@ -49,19 +49,6 @@ async fn read_events(
     decode(client, sql::query(client, sql, params, what).await?).await
 }
 
-/// The first event a statement selects, decoded.
-async fn read_event(
-    client: &Client,
-    sql: &str,
-    params: &Params<'_>,
-    what: &str,
-) -> StoreResult<Option<StoredEvent>> {
-    Ok(read_events(client, sql, params, what)
-        .await?
-        .into_iter()
-        .next())
-}
-
 #[async_trait]
 impl Events for PgStore {
     async fn save_events(&self, events: Vec<NewEvent>) -> StoreResult<Vec<SavedEvent>> {
@@ -109,13 +96,14 @@ impl Events for PgStore {
         project_id: i64,
         event_id: &str,
     ) -> StoreResult<Option<StoredEvent>> {
-        read_event(
+        read_events(
             &self.client().await?,
             &format!("SELECT {COLUMNS} FROM events WHERE project_id = $1 AND event_id = $2"),
             &[&project_id, &event_id],
             "reading an event",
         )
         .await
+        .map(|found| found.into_iter().next())
     }
 
     async fn issue_events(
@@ -142,7 +130,7 @@ impl Events for PgStore {
         issue_id: i64,
         latest: bool,
     ) -> StoreResult<Option<StoredEvent>> {
-        read_event(
+        read_events(
             &self.client().await?,
             &format!(
                 "SELECT {COLUMNS} FROM events WHERE issue_id = $1 ORDER BY {} LIMIT 1",
@@ -152,6 +140,7 @@ impl Events for PgStore {
             "reading an issue's event",
         )
         .await
+        .map(|found| found.into_iter().next())
     }
 
     async fn issue_event_neighbours(

@@ -118,16 +118,6 @@ fn read_events(
     EventRow::decode_all(rows, &references)
 }
 
-/// The first event a statement selects, decoded.
-fn read_event(
-    conn: &Connection,
-    sql: &str,
-    params: impl Params,
-    what: &str,
-) -> StoreResult<Option<StoredEvent>> {
-    Ok(read_events(conn, sql, params, what)?.into_iter().next())
-}
-
 #[async_trait]
 impl Events for SqliteStore {
     async fn save_events(&self, events: Vec<NewEvent>) -> StoreResult<Vec<SavedEvent>> {
@@ -186,7 +176,7 @@ impl Events for SqliteStore {
     ) -> StoreResult<Option<StoredEvent>> {
         let event_id = event_id.to_owned();
         self.read(move |conn| {
-            read_event(
+            read_events(
                 conn,
                 &format!(
                     "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 AND event_id = ?2"
@@ -194,6 +184,7 @@ impl Events for SqliteStore {
                 params![project_id, event_id],
                 "reading an event",
             )
+            .map(|found| found.into_iter().next())
         })
         .await
     }
@@ -225,7 +216,7 @@ impl Events for SqliteStore {
         latest: bool,
     ) -> StoreResult<Option<StoredEvent>> {
         self.read(move |conn| {
-            read_event(
+            read_events(
                 conn,
                 &format!(
                     "SELECT {EVENT_COLUMNS} FROM events WHERE issue_id = ?1 ORDER BY {} LIMIT 1",
@@ -234,6 +225,7 @@ impl Events for SqliteStore {
                 [issue_id],
                 "reading an issue's event",
             )
+            .map(|found| found.into_iter().next())
         })
         .await
     }
