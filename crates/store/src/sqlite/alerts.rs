@@ -5,7 +5,7 @@
 //! lease passes; every state change is one short write transaction on the single writer.
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior};
 
 use super::error::{failed, DbContext};
 use super::statements::{record, record_opt, records};
@@ -20,8 +20,47 @@ use crate::{
     NotificationOutcome, StoreResult, UnixTime,
 };
 
+/// A rule's fields as both its insert and its update bind them, at `?2`…`?9` after the
+/// project's or the rule's id at `?1`; the JSON ones as text.
+struct RuleFields<'a> {
+    rule: &'a NewAlertRule,
+    conditions: String,
+    filters: String,
+    actions: String,
+}
+
+impl<'a> RuleFields<'a> {
+    fn new(rule: &'a NewAlertRule) -> RuleFields<'a> {
+        RuleFields {
+            rule,
+            conditions: rule.conditions.to_string(),
+            filters: rule.filters.to_string(),
+            actions: rule.actions.to_string(),
+        }
+    }
+
+    /// `first`, the fields, then `rest`.
+    fn params(&'a self, first: &'a dyn ToSql, rest: &[&'a dyn ToSql]) -> Vec<&'a dyn ToSql> {
+        let mut params: Vec<&dyn ToSql> = vec![
+            first,
+            &self.rule.name,
+            &self.rule.environment,
+            &self.rule.frequency_minutes,
+            &self.rule.action_match,
+            &self.rule.filter_match,
+            &self.conditions,
+            &self.filters,
+            &self.actions,
+        ];
+        params.extend_from_slice(rest);
+        params
+    }
+}
+
 /// Inserts a rule; also used by project creation for the default rule, in its transaction.
 pub(crate) fn insert_rule(conn: &Connection, rule: &NewAlertRule) -> StoreResult<AlertRule> {
+    let fields = RuleFields::new(rule);
+    let created = now();
     record(
         conn,
         &format!(
@@ -30,19 +69,7 @@ pub(crate) fn insert_rule(conn: &Connection, rule: &NewAlertRule) -> StoreResult
                  date_created)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING {RULE_COLUMNS}"
         ),
-        params![
-            rule.project_id,
-            rule.name,
-            rule.environment,
-            rule.frequency_minutes,
-            rule.action_match,
-            rule.filter_match,
-            rule.conditions.to_string(),
-            rule.filters.to_string(),
-            rule.actions.to_string(),
-            rule.created_by,
-            now(),
-        ],
+        &fields.params(&rule.project_id, &[&rule.created_by, &created])[..],
         &format!("alert rule `{}`", rule.name),
     )
 }
@@ -197,17 +224,7 @@ impl Alerts for SqliteStore {
                          actions = ?9
                      WHERE id = ?1 RETURNING {RULE_COLUMNS}"
                 ),
-                params![
-                    id,
-                    rule.name,
-                    rule.environment,
-                    rule.frequency_minutes,
-                    rule.action_match,
-                    rule.filter_match,
-                    rule.conditions.to_string(),
-                    rule.filters.to_string(),
-                    rule.actions.to_string(),
-                ],
+                &RuleFields::new(&rule).params(&id, &[])[..],
                 &format!("alert rule {id}"),
             )
         })
