@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 
-use crate::rows::{IssueCountQuery, NotificationClaim};
 use crate::{
     AlertRule, Firing, IssueActivity, IssueCounts, NewAlertRule, Notification, NotificationOutcome,
     StoreResult, UnixTime,
@@ -103,4 +102,20 @@ pub trait Alerts: Send + Sync {
     /// The counts of each issue asked for, in that order.
     #[doc(hidden)]
     async fn count_issues(&self, query: IssueCountQuery<'_>) -> StoreResult<Vec<IssueCounts>>;
+}
+
+/// A claim of pending notifications as a backend runs it (see [`crate::Alerts::claim_notifications`]):
+/// at least one kind and a limit above zero.
+pub struct NotificationClaim<'a> {
+    pub(crate) kinds: &'a [&'a str],
+    pub(crate) now: UnixTime,
+    pub(crate) limit: u64,
+    pub(crate) leased_until: UnixTime,
+}
+
+/// The counts a backend reads for [`crate::Alerts::issue_counts`]: at least one issue.
+pub struct IssueCountQuery<'a> {
+    pub(crate) issue_ids: &'a [i64],
+    pub(crate) since: UnixTime,
+    pub(crate) with_users: bool,
 }

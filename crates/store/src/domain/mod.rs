@@ -13,7 +13,7 @@ mod search;
 mod traces;
 
 pub use accounts::Accounts;
-pub use alerts::Alerts;
+pub use alerts::{Alerts, IssueCountQuery, NotificationClaim};
 pub use events::Events;
 pub use issues::Issues;
 pub use maintenance::Maintenance;

@@ -20,10 +20,8 @@ use super::error::{is_transient, DbContext};
 use super::sql::{self, get, sql_int};
 use super::{issues, now, PgStore};
 use crate::batch::CountBuckets;
-use crate::rows::{
-    prefixed, IssueCountQuery, NotificationClaim, SentNotification, NOTIFICATION_COLUMNS,
-    RULE_COLUMNS,
-};
+use crate::domain::{IssueCountQuery, NotificationClaim};
+use crate::rows::{prefixed, SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
 use crate::Alerts;
 use crate::{
     AlertRule, Firing, Issue, IssueActivity, IssueCounts, NewAlertRule, Notification,

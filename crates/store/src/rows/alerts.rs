@@ -2,7 +2,7 @@
 //! outbox and the issue counts.
 
 use super::{Columns, Record};
-use crate::{AlertRule, IssueActivity, Notification, NotificationStatus, StoreResult, UnixTime};
+use crate::{AlertRule, IssueActivity, Notification, NotificationStatus, StoreResult};
 
 /// An alert rule's columns, as [`AlertRule`]'s reader takes them.
 pub(crate) const RULE_COLUMNS: &str = "id, project_id, name, environment, frequency_minutes, \
@@ -107,20 +107,4 @@ impl Record for SentNotification {
             trigger: row.column(4)?,
         })
     }
-}
-
-/// A claim of pending notifications as a backend runs it (see [`crate::Alerts::claim_notifications`]):
-/// at least one kind and a limit above zero.
-pub struct NotificationClaim<'a> {
-    pub(crate) kinds: &'a [&'a str],
-    pub(crate) now: UnixTime,
-    pub(crate) limit: u64,
-    pub(crate) leased_until: UnixTime,
-}
-
-/// The counts a backend reads for [`crate::Alerts::issue_counts`]: at least one issue.
-pub struct IssueCountQuery<'a> {
-    pub(crate) issue_ids: &'a [i64],
-    pub(crate) since: UnixTime,
-    pub(crate) with_users: bool,
 }

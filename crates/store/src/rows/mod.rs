@@ -16,9 +16,7 @@ mod traces;
 pub(crate) use accounts::{
     user_at, Member, KEY_COLUMNS, ORGANIZATION_COLUMNS, PROJECT_COLUMNS, USER_COLUMNS,
 };
-pub(crate) use alerts::{
-    IssueCountQuery, NotificationClaim, SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS,
-};
+pub(crate) use alerts::{SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
 pub(crate) use traces::{TransactionWithData, SPAN_COLUMNS};
 
 use crate::{StoreError, StoreResult};

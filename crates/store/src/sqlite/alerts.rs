@@ -11,9 +11,8 @@ use super::error::{failed, DbContext};
 use super::statements::{record, record_opt, records};
 use super::{issues, now, sql_int, SqliteStore};
 use crate::batch::CountBuckets;
-use crate::rows::{
-    IssueCountQuery, NotificationClaim, SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS,
-};
+use crate::domain::{IssueCountQuery, NotificationClaim};
+use crate::rows::{SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
 use crate::Alerts;
 use crate::{
     AlertRule, Firing, Issue, IssueActivity, IssueCounts, NewAlertRule, Notification,
