@@ -11,14 +11,17 @@ mod common;
 use std::path::Path;
 
 use serde_json::{json, Value};
+use vigil_model::NewSpan;
 use vigil_processing::normalize::NormalizeContext;
 use vigil_processing::performance::{
-    detect_problems, process_span_item, process_transaction, span_group, ProcessedSpan,
-    ProcessedSpans, Thresholds,
+    detect_problems, process_span_item, process_transaction, span_group, ProcessedSpans, Thresholds,
 };
 use vigil_processing::ProcessingError;
 
 use common::{dir_name, item_context, parse_envelope, request_dirs, Captured};
+
+/// The project every item here is processed for.
+const PROJECT_ID: i64 = 7;
 
 /// One performance item of a captured envelope.
 struct FixtureItem {
@@ -39,13 +42,14 @@ impl FixtureItem {
         match self.ty.as_str() {
             "transaction" => {
                 let raw: Value = serde_json::from_slice(&self.payload).expect("payload is JSON");
-                process_transaction(raw, &self.ctx, thresholds)
+                process_transaction(raw, PROJECT_ID, &self.ctx, thresholds)
                     .unwrap_or_else(|e| panic!("{}: {e}", self.name))
             }
             _ => process_span_item(
                 &self.payload,
                 self.content_type.as_deref(),
                 self.envelope_trace.as_ref(),
+                PROJECT_ID,
                 &self.ctx,
                 thresholds,
             )
@@ -93,7 +97,7 @@ fn fixture(scenario: &str) -> FixtureItem {
 }
 
 /// The first span of `out` with this op.
-fn span_with_op<'a>(out: &'a ProcessedSpans, op: &str) -> &'a ProcessedSpan {
+fn span_with_op<'a>(out: &'a ProcessedSpans, op: &str) -> &'a NewSpan {
     out.spans
         .iter()
         .find(|s| s.op == op)
@@ -143,6 +147,10 @@ fn every_fixture_transaction_and_span_item_processes() {
                 item.name
             );
             assert_eq!(t.data["type"], "transaction", "{}", item.name);
+            // The records come out as the store writes them: the project and receive time
+            // are the caller's.
+            assert_eq!(t.project_id, PROJECT_ID, "{}", item.name);
+            assert_eq!(t.received, item.ctx.received, "{}", item.name);
         }
         for s in &out.spans {
             assert!(
@@ -151,6 +159,7 @@ fn every_fixture_transaction_and_span_item_processes() {
                 item.name
             );
             assert!(is_hex(&s.trace_id, 32), "{}", item.name);
+            assert_eq!(s.project_id, PROJECT_ID, "{}", item.name);
             assert!(
                 s.duration_ms >= 0.0 && s.start > 1.7e9,
                 "{}: span times",
@@ -343,6 +352,7 @@ fn streamed_child_without_its_segment_is_a_span_only() {
         &serde_json::to_vec(&payload).expect("serializes"),
         Some("application/vnd.sentry.items.span.v2+json"),
         Some(&trace),
+        PROJECT_ID,
         &ctx,
         &Thresholds::default(),
     )
@@ -392,12 +402,23 @@ fn single_v1_span_item_is_read_best_effort() {
 #[test]
 fn span_items_that_are_not_spans_fail() {
     let ctx = NormalizeContext::default();
-    assert!(process_span_item(b"not json", None, None, &ctx, &Thresholds::default()).is_err());
-    assert!(process_span_item(b"[1]", None, None, &ctx, &Thresholds::default()).is_err());
+    assert!(process_span_item(
+        b"not json",
+        None,
+        None,
+        PROJECT_ID,
+        &ctx,
+        &Thresholds::default()
+    )
+    .is_err());
+    assert!(
+        process_span_item(b"[1]", None, None, PROJECT_ID, &ctx, &Thresholds::default()).is_err()
+    );
     assert!(process_span_item(
         br#"{"version":2,"items":[]}"#,
         None,
         None,
+        PROJECT_ID,
         &ctx,
         &Thresholds::default()
     )
@@ -444,14 +465,15 @@ fn process_raw(raw: Value) -> Result<ProcessedSpans, ProcessingError> {
         received: 1_795_576_100.0,
         ..NormalizeContext::default()
     };
-    process_transaction(raw, &ctx, &Thresholds::default())
+    process_transaction(raw, PROJECT_ID, &ctx, &Thresholds::default())
 }
 
 /// A span item given as JSON, with no content type or envelope trace header, processed with
 /// the default thresholds.
 fn process_span_json(payload: &Value, ctx: &NormalizeContext) -> ProcessedSpans {
     let bytes = serde_json::to_vec(payload).expect("json");
-    process_span_item(&bytes, None, None, ctx, &Thresholds::default()).expect("processes")
+    process_span_item(&bytes, None, None, PROJECT_ID, ctx, &Thresholds::default())
+        .expect("processes")
 }
 
 fn process_synthetic(spans: &[(&str, &str, f64)]) -> ProcessedSpans {

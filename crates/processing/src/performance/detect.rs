@@ -20,7 +20,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
-use super::{md5_hex, PerformanceProblem, ProcessedSpan, ProcessedSpans, ProcessedTransaction};
+use vigil_model::{NewSpan, NewTransaction};
+
+use super::{md5_hex, PerformanceProblem, ProcessedSpans};
 use crate::ProcessedEvent;
 
 /// Issue type of N+1 queries, as Sentry's `PerformanceNPlusOneGroupType` is stored.
@@ -57,17 +59,17 @@ struct Problem<'a> {
     op: String,
     parent_span_ids: Vec<String>,
     cause_span_ids: Vec<String>,
-    offenders: Vec<&'a ProcessedSpan>,
+    offenders: Vec<&'a NewSpan>,
 }
 
 /// The performance problems of one segment, each as an issue occurrence for the store's
 /// event path (one per issue type and statement).
 pub fn detect_problems(
-    transaction: &ProcessedTransaction,
-    spans: &[ProcessedSpan],
+    transaction: &NewTransaction,
+    spans: &[NewSpan],
     thresholds: &Thresholds,
 ) -> Vec<ProcessedEvent> {
-    let mut ordered: Vec<&ProcessedSpan> = spans
+    let mut ordered: Vec<&NewSpan> = spans
         .iter()
         .filter(|s| s.segment_id == transaction.span_id && s.trace_id == transaction.trace_id)
         .collect();
@@ -100,12 +102,11 @@ pub(super) fn item_problems(
 ) -> Vec<PerformanceProblem> {
     let mut problems = Vec::new();
     for transaction in &item.transactions {
-        let belongs = |s: &ProcessedSpan| {
-            s.trace_id == transaction.trace_id && s.segment_id == transaction.span_id
-        };
+        let belongs =
+            |s: &NewSpan| s.trace_id == transaction.trace_id && s.segment_id == transaction.span_id;
         // A Python transaction's spans are all its own: no copy then. Streamed items may hold
         // several segments.
-        let own: Cow<'_, [ProcessedSpan]> = if item.spans.iter().all(belongs) {
+        let own: Cow<'_, [NewSpan]> = if item.spans.iter().all(belongs) {
             Cow::Borrowed(&item.spans)
         } else {
             Cow::Owned(item.spans.iter().filter(|s| belongs(s)).cloned().collect())
@@ -128,16 +129,16 @@ fn is_query(op: &str) -> bool {
 }
 
 fn n_plus_one_queries<'a>(
-    transaction: &ProcessedTransaction,
-    ordered: &[&'a ProcessedSpan],
+    transaction: &NewTransaction,
+    ordered: &[&'a NewSpan],
     thresholds: &Thresholds,
 ) -> Vec<Problem<'a>> {
     let mut parents: HashSet<&str> = HashSet::from([transaction.span_id.as_str()]);
     let mut problems = Vec::new();
-    let mut source: Option<&ProcessedSpan> = None;
-    let mut run: Vec<&ProcessedSpan> = Vec::new();
+    let mut source: Option<&NewSpan> = None;
+    let mut run: Vec<&NewSpan> = Vec::new();
 
-    let can_be_source = |span: &ProcessedSpan, parents: &HashSet<&str>| {
+    let can_be_source = |span: &NewSpan, parents: &HashSet<&str>| {
         span.parent_span_id
             .as_deref()
             .is_some_and(|p| parents.contains(p))
@@ -178,7 +179,7 @@ fn n_plus_one_queries<'a>(
 
 /// Whether `span` repeats the run after `source`: same parent, a group other than the
 /// source's, and the group of the run so far.
-fn continues(source: &ProcessedSpan, run: &[&ProcessedSpan], span: &ProcessedSpan) -> bool {
+fn continues(source: &NewSpan, run: &[&NewSpan], span: &NewSpan) -> bool {
     if span.parent_span_id.is_none() || span.parent_span_id != source.parent_span_id {
         return false;
     }
@@ -189,8 +190,8 @@ fn continues(source: &ProcessedSpan, run: &[&ProcessedSpan], span: &ProcessedSpa
 }
 
 fn close_run<'a>(
-    source: Option<&'a ProcessedSpan>,
-    run: &[&'a ProcessedSpan],
+    source: Option<&'a NewSpan>,
+    run: &[&'a NewSpan],
     thresholds: &Thresholds,
     problems: &mut Vec<Problem<'a>>,
 ) {
@@ -215,7 +216,7 @@ fn close_run<'a>(
     });
 }
 
-fn slow_queries<'a>(ordered: &[&'a ProcessedSpan], thresholds: &Thresholds) -> Vec<Problem<'a>> {
+fn slow_queries<'a>(ordered: &[&'a NewSpan], thresholds: &Thresholds) -> Vec<Problem<'a>> {
     let mut by_group: Vec<Problem<'a>> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
     for &span in ordered {
@@ -250,7 +251,7 @@ fn slow_queries<'a>(ordered: &[&'a ProcessedSpan], thresholds: &Thresholds) -> V
 }
 
 /// Time covered by the spans, overlaps counted once.
-fn total_ms(spans: &[&ProcessedSpan]) -> f64 {
+fn total_ms(spans: &[&NewSpan]) -> f64 {
     let mut intervals: Vec<(f64, f64)> = spans
         .iter()
         .map(|s| (s.start * 1000.0, s.start * 1000.0 + s.duration_ms))
@@ -271,8 +272,8 @@ fn total_ms(spans: &[&ProcessedSpan]) -> f64 {
 /// A problem as the issue occurrence Sentry stores: an event of the issue type carrying the
 /// segment's context, the offending spans and the evidence shown on the issue page.
 fn occurrence(
-    transaction: &ProcessedTransaction,
-    spans: &[ProcessedSpan],
+    transaction: &NewTransaction,
+    spans: &[NewSpan],
     problem: Problem<'_>,
     hash: String,
 ) -> ProcessedEvent {
@@ -297,7 +298,7 @@ fn occurrence(
     });
 
     // The offenders and, when they are spans of this segment, their parents and causes.
-    let mut shown: Vec<&ProcessedSpan> = problem.offenders.clone();
+    let mut shown: Vec<&NewSpan> = problem.offenders.clone();
     for span in spans {
         let related = problem.parent_span_ids.contains(&span.span_id)
             || problem.cause_span_ids.contains(&span.span_id);
@@ -401,7 +402,7 @@ fn occurrence(
 }
 
 /// A span in Sentry's transaction-event span shape, with its group's 16-hex `hash`.
-fn span_json(span: &ProcessedSpan) -> Value {
+fn span_json(span: &NewSpan) -> Value {
     let mut out = json!({
         "trace_id": span.trace_id,
         "span_id": span.span_id,

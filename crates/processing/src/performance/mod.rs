@@ -5,16 +5,18 @@
 //! event whose `contexts.trace` is the root span and whose `spans` are the rest
 //! ([`process_transaction`]). The JS SDKs stream `span` items (span v2: typed attributes,
 //! `is_segment` on the root) and send no transaction at all ([`process_span_item`]). Both land
-//! in one model: a [`ProcessedTransaction`] per segment and a [`ProcessedSpan`] per span below
-//! one, keyed by trace, segment and span id, so spans that arrive before or after their segment
-//! still find it. Span descriptions are grouped ([`span_group`]) the way Sentry groups them.
+//! in the domain model's records, ready for the store: a [`NewTransaction`] per segment and a
+//! [`NewSpan`] per span below one, keyed by trace, segment and span id, so spans that arrive
+//! before or after their segment still find it. Span descriptions are grouped ([`span_group`])
+//! the way Sentry groups them.
 //!
 //! Both pipelines end with problem detection: [`detect_problems`] looks for Sentry's database
 //! performance issues in each segment of the item, among the spans that came with it, with the
 //! project's [`Thresholds`]; what it finds comes back with the item as [`ProcessedSpans::problems`],
 //! so one call turns an item into everything the store keeps of it.
 //!
-//! Nothing here does I/O; the server converts these types to the store's field by field.
+//! Nothing here does I/O; the caller names the project the item was sent to, and the records
+//! come out as the store writes them.
 
 mod description;
 mod detect;
@@ -23,6 +25,7 @@ mod transaction;
 
 use md5::{Digest, Md5};
 use serde_json::Value;
+use vigil_model::{NewSpan, NewTransaction};
 
 pub(crate) use crate::normalize::hex_id;
 use crate::ProcessedEvent;
@@ -32,62 +35,11 @@ pub use detect::{detect_problems, Thresholds, N_PLUS_ONE_DB_QUERIES, SLOW_DB_QUE
 pub use span_v2::process_span_item;
 pub use transaction::process_transaction;
 
-/// One segment: a request, a task, a page load (a Python transaction, or a span with
-/// `is_segment`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProcessedTransaction {
-    /// 32 lowercase hex; derived from trace and span id for a streamed segment, which has none.
-    pub event_id: String,
-    /// 32 lowercase hex.
-    pub trace_id: String,
-    /// 16 lowercase hex: the segment's root span.
-    pub span_id: String,
-    pub parent_span_id: Option<String>,
-    pub name: String,
-    /// `http.server`, `celery.task`, `pageload`, …; `default` when none was sent.
-    pub op: String,
-    /// Span status (`ok`, `internal_error`, …); `unknown` when none was sent.
-    pub status: String,
-    /// Unix seconds.
-    pub start: f64,
-    pub duration_ms: f64,
-    pub environment: Option<String>,
-    pub release: Option<String>,
-    pub user_tag: Option<String>,
-    pub platform: String,
-    pub tags: Vec<(String, String)>,
-    /// The normalized transaction event without `spans`.
-    pub data: Value,
-}
-
-/// One span below a segment (never the segment's root span).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProcessedSpan {
-    pub trace_id: String,
-    /// The root span id of the span's segment.
-    pub segment_id: String,
-    /// The segment's name.
-    pub transaction: String,
-    pub span_id: String,
-    pub parent_span_id: Option<String>,
-    pub op: String,
-    /// The statement, URL or name as sent.
-    pub description: String,
-    /// The description with its variable parts replaced ([`span_group`]).
-    pub group: String,
-    pub status: String,
-    /// Unix seconds.
-    pub start: f64,
-    pub duration_ms: f64,
-    /// `data` (v1) or the flattened `attributes` (v2); `Null` when empty.
-    pub data: Value,
-}
-
 /// What one `transaction` or `span` item holds, and the performance problems found in it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProcessedSpans {
-    pub transactions: Vec<ProcessedTransaction>,
-    pub spans: Vec<ProcessedSpan>,
+    pub transactions: Vec<NewTransaction>,
+    pub spans: Vec<NewSpan>,
     /// The problems of each segment in `transactions`, found among the spans of this item
     /// (a segment whose spans arrive in other items is not looked at again).
     pub problems: Vec<PerformanceProblem>,

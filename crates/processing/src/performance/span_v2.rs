@@ -6,17 +6,16 @@
 //! (`description`, `timestamp`, `data`, `sentry_tags`). Both are read into one [`RawSpan`].
 //! A segment root becomes a transaction: it is rebuilt as the transaction event a Python SDK
 //! would have sent and normalized like one, so the transaction pages show both alike. Every
-//! other span becomes a [`ProcessedSpan`] of the segment its `sentry.segment.id` names, whether
+//! other span becomes a [`NewSpan`] of the segment its `sentry.segment.id` names, whether
 //! or not that segment is in the same item.
 
 use serde_json::{json, Map, Value};
+use vigil_model::{NewSpan, NewTransaction};
 use vigil_protocol::timestamp::parse_timestamp;
 
 use super::detect::{item_problems, Thresholds};
 use super::transaction::finish_segment;
-use super::{
-    duration_ms, hex_id, md5_hex, span_group, text_or, ProcessedSpan, ProcessedSpans, SPAN_STATUSES,
-};
+use super::{duration_ms, hex_id, md5_hex, span_group, text_or, ProcessedSpans, SPAN_STATUSES};
 use crate::normalize::{normalize_event, NormalizeContext};
 
 /// The device clock is only corrected when it is off by more than this (Relay's threshold;
@@ -57,9 +56,10 @@ impl RawSpan {
     }
 }
 
-/// Processes a `span` item: its payload, its `content_type` header and the envelope header's
-/// `trace` (dynamic sampling context: environment, release, transaction); the performance
-/// problems of the segments it holds are found with the project's `thresholds`.
+/// Processes a `span` item sent to project `project_id`: its payload, its `content_type` header
+/// and the envelope header's `trace` (dynamic sampling context: environment, release,
+/// transaction); the performance problems of the segments it holds are found with the
+/// project's `thresholds`.
 ///
 /// Spans without a valid trace id, span id or start and end are skipped; the item fails only
 /// when it is not JSON or holds no span at all.
@@ -67,6 +67,7 @@ pub fn process_span_item(
     payload: &[u8],
     content_type: Option<&str>,
     envelope_trace: Option<&Value>,
+    project_id: i64,
     ctx: &NormalizeContext,
     thresholds: &Thresholds,
 ) -> Result<ProcessedSpans, String> {
@@ -95,8 +96,8 @@ pub fn process_span_item(
     for span in &spans {
         if span.is_segment {
             out.transactions
-                .push(segment_transaction(span, envelope_trace, ctx));
-        } else if let Some(child) = child_span(span, &spans, envelope_trace) {
+                .push(segment_transaction(span, envelope_trace, project_id, ctx));
+        } else if let Some(child) = child_span(span, &spans, envelope_trace, project_id) {
             out.spans.push(child);
         }
     }
@@ -229,8 +230,9 @@ fn correct_times(spans: &mut [RawSpan], ctx: &NormalizeContext) {
 fn segment_transaction(
     span: &RawSpan,
     envelope_trace: Option<&Value>,
+    project_id: i64,
     ctx: &NormalizeContext,
-) -> super::ProcessedTransaction {
+) -> NewTransaction {
     let from_trace = |key: &str| {
         envelope_trace
             .and_then(|t| t.get(key))
@@ -355,6 +357,8 @@ fn segment_transaction(
     let normalized = normalize_event(event.clone(), &span_ctx).unwrap_or(event);
     finish_segment(
         normalized,
+        project_id,
+        ctx.received,
         span.trace_id.clone(),
         span.span_id.clone(),
         span.parent_span_id.clone(),
@@ -368,7 +372,8 @@ fn child_span(
     span: &RawSpan,
     all: &[RawSpan],
     envelope_trace: Option<&Value>,
-) -> Option<ProcessedSpan> {
+    project_id: i64,
+) -> Option<NewSpan> {
     let segment_in_item = |id: Option<&str>| {
         all.iter().find(|s| {
             s.is_segment && s.trace_id == span.trace_id && id.is_none_or(|id| s.span_id == id)
@@ -400,7 +405,8 @@ fn child_span(
         })
         .unwrap_or_default();
     let description = description_of(span);
-    Some(ProcessedSpan {
+    Some(NewSpan {
+        project_id,
         trace_id: span.trace_id.clone(),
         segment_id,
         transaction,

@@ -2,29 +2,29 @@
 //! event whose `contexts.trace` is the segment's root span and whose `spans` are the rest.
 //!
 //! The event is normalized like any other (timestamps, clock drift, ids of the trace context),
-//! then split: the event without its spans is the segment, each span a [`ProcessedSpan`]. A span
+//! then split: the event without its spans is the segment, each span a [`NewSpan`]. A span
 //! that cannot be placed (no valid span id, no start or end) is dropped and noted in the
 //! event's `errors`, the way normalization notes what it repaired.
 
 use serde_json::{json, Map, Value};
+use vigil_model::{NewSpan, NewTransaction};
 use vigil_protocol::timestamp::parse_timestamp;
 
 use super::detect::{item_problems, Thresholds};
-use super::{
-    duration_ms, hex_id, span_group, text_or, ProcessedSpan, ProcessedSpans, ProcessedTransaction,
-};
+use super::{duration_ms, hex_id, span_group, text_or, ProcessedSpans};
 use crate::normalize::{normalize_event, NormalizeContext, NormalizeError};
 use crate::tags;
 use crate::ProcessingError;
 
-/// Processes a `transaction` item's payload, already parsed as JSON, and finds the segment's
-/// performance problems with the project's `thresholds`.
+/// Processes a `transaction` item's payload, already parsed as JSON, sent to project
+/// `project_id`, and finds the segment's performance problems with the project's `thresholds`.
 ///
 /// Fails when the payload is not an object, has no start or end (as normalization rejects), or
 /// has no trace context with a trace id and span id: Relay drops those too, since nothing could
 /// place the transaction in a trace.
 pub fn process_transaction(
     raw: Value,
+    project_id: i64,
     ctx: &NormalizeContext,
     thresholds: &Thresholds,
 ) -> Result<ProcessedSpans, ProcessingError> {
@@ -60,7 +60,7 @@ pub fn process_transaction(
     let mut dropped = Vec::new();
     let mut spans = Vec::with_capacity(raw_spans.len());
     for (i, span) in raw_spans.into_iter().enumerate() {
-        match span_from_v1(span, &trace_id, &span_id, &name) {
+        match span_from_v1(span, project_id, &trace_id, &span_id, &name) {
             Ok(span) => spans.push(span),
             Err((field, value)) => dropped.push(json!({
                 "type": "invalid_data",
@@ -78,7 +78,15 @@ pub fn process_transaction(
         }
     }
 
-    let transaction = finish_segment(event, trace_id, span_id, parent_span_id, &trace);
+    let transaction = finish_segment(
+        event,
+        project_id,
+        ctx.received,
+        trace_id,
+        span_id,
+        parent_span_id,
+        &trace,
+    );
     let mut out = ProcessedSpans {
         transactions: vec![transaction],
         spans,
@@ -93,11 +101,13 @@ pub fn process_transaction(
 /// them. Shared with streamed segment spans, which are rebuilt as such an event first.
 pub(super) fn finish_segment(
     mut event: Value,
+    project_id: i64,
+    received: f64,
     trace_id: String,
     span_id: String,
     parent_span_id: Option<String>,
     trace: &Value,
-) -> ProcessedTransaction {
+) -> NewTransaction {
     let tags = tags::derive_tags(&event);
     let user_tag = tags::user_tag(&event);
     let obj = event.as_object_mut();
@@ -127,7 +137,8 @@ pub(super) fn finish_segment(
             Value::Array(tags.iter().map(|(k, v)| json!([k, v])).collect()),
         );
     }
-    ProcessedTransaction {
+    NewTransaction {
+        project_id,
         event_id,
         trace_id,
         span_id,
@@ -137,6 +148,7 @@ pub(super) fn finish_segment(
         status,
         start,
         duration_ms: duration_ms(start, end),
+        received,
         environment,
         release,
         user_tag,
@@ -150,10 +162,11 @@ pub(super) fn finish_segment(
 /// that made it unusable and its value.
 fn span_from_v1(
     span: Value,
+    project_id: i64,
     trace_id: &str,
     segment_id: &str,
     transaction: &str,
-) -> Result<ProcessedSpan, (&'static str, Value)> {
+) -> Result<NewSpan, (&'static str, Value)> {
     let Value::Object(mut span) = span else {
         return Err(("", span));
     };
@@ -192,7 +205,8 @@ fn span_from_v1(
         Some(Value::Object(data)) if !data.is_empty() => Value::Object(data),
         _ => Value::Null,
     };
-    Ok(ProcessedSpan {
+    Ok(NewSpan {
+        project_id,
         // A span inside a transaction belongs to its trace, whatever its own field says.
         trace_id: trace_id.to_owned(),
         segment_id: segment_id.to_owned(),

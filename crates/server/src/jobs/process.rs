@@ -7,12 +7,11 @@
 use serde::Deserialize;
 use serde_json::Value;
 use vigil_processing::performance::{
-    process_span_item, process_transaction, ProcessedSpan, ProcessedSpans, ProcessedTransaction,
-    Thresholds,
+    process_span_item, process_transaction, ProcessedSpans, Thresholds,
 };
 use vigil_processing::{process_event, NormalizeContext, ProcessedEvent};
 use vigil_protocol::envelope::{Envelope, Item, ItemType};
-use vigil_store::{NewEvent, NewSpan, NewTransaction, RawItem, SpanBatch};
+use vigil_store::{NewEvent, RawItem, SpanBatch};
 
 use crate::event_json::parse_event_json;
 
@@ -65,18 +64,23 @@ pub fn accept_envelope(
                     .invalid
                     .push(format!("client_report item: {reason}")),
             },
-            ItemType::Transaction => match parse_event_json(&item.payload).and_then(|raw| {
-                process_transaction(raw, ctx, thresholds).map_err(|err| err.to_string())
-            }) {
-                Ok(processed) => accepted.add_spans(processed),
-                Err(reason) => accepted.invalid.push(format!("transaction item: {reason}")),
-            },
+            ItemType::Transaction => {
+                let processed = parse_event_json(&item.payload).and_then(|raw| {
+                    process_transaction(raw, project_id, ctx, thresholds)
+                        .map_err(|err| err.to_string())
+                });
+                match processed {
+                    Ok(processed) => accepted.add_spans(processed),
+                    Err(reason) => accepted.invalid.push(format!("transaction item: {reason}")),
+                }
+            }
             ItemType::Span => {
                 let content_type = item.headers.get("content_type").and_then(Value::as_str);
                 match process_span_item(
                     &item.payload,
                     content_type,
                     envelope.headers.get("trace"),
+                    project_id,
                     ctx,
                     thresholds,
                 ) {
@@ -116,60 +120,8 @@ impl Accepted {
             event.trace_id = Some(problem.trace_id);
             self.events.push(event);
         }
-        let project_id = self.project_id;
-        let received = self.received;
-        self.spans.transactions.extend(
-            processed
-                .transactions
-                .into_iter()
-                .map(|t| to_new_transaction(project_id, received, t)),
-        );
-        self.spans.spans.extend(
-            processed
-                .spans
-                .into_iter()
-                .map(|s| to_new_span(project_id, s)),
-        );
-    }
-}
-
-fn to_new_transaction(project_id: i64, received: f64, t: ProcessedTransaction) -> NewTransaction {
-    NewTransaction {
-        project_id,
-        event_id: t.event_id,
-        trace_id: t.trace_id,
-        span_id: t.span_id,
-        parent_span_id: t.parent_span_id,
-        name: t.name,
-        op: t.op,
-        status: t.status,
-        start: t.start,
-        duration_ms: t.duration_ms,
-        received,
-        environment: t.environment,
-        release: t.release,
-        user_tag: t.user_tag,
-        platform: t.platform,
-        tags: t.tags,
-        data: t.data,
-    }
-}
-
-fn to_new_span(project_id: i64, s: ProcessedSpan) -> NewSpan {
-    NewSpan {
-        project_id,
-        trace_id: s.trace_id,
-        segment_id: s.segment_id,
-        transaction: s.transaction,
-        span_id: s.span_id,
-        parent_span_id: s.parent_span_id,
-        op: s.op,
-        description: s.description,
-        group: s.group,
-        status: s.status,
-        start: s.start,
-        duration_ms: s.duration_ms,
-        data: s.data,
+        self.spans.transactions.extend(processed.transactions);
+        self.spans.spans.extend(processed.spans);
     }
 }
 
