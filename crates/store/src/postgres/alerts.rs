@@ -18,14 +18,14 @@ use tokio_postgres::types::ToSql;
 
 use super::error::{is_transient, DbContext};
 use super::sql::{self, get, sql_int};
-use super::{issues, now, PgStore};
+use super::{now, PgStore};
 use crate::batch::CountBuckets;
 use crate::domain::{IssueCountQuery, NotificationClaim};
 use crate::rows::{prefixed, SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
 use crate::Alerts;
 use crate::{
-    AlertRule, Firing, Issue, IssueActivity, IssueCounts, NewAlertRule, Notification,
-    NotificationOutcome, NotificationStatus, StoreResult, UnixTime,
+    AlertRule, Firing, IssueActivity, IssueCounts, NewAlertRule, Notification, NotificationOutcome,
+    NotificationStatus, StoreResult, UnixTime,
 };
 
 /// How often `record_firings` runs again after a deadlock with another node before it fails.
@@ -223,31 +223,6 @@ struct NotificationRows<'a> {
     targets: Vec<&'a str>,
     payloads: Vec<String>,
     due: Vec<f64>,
-}
-
-/// Ignores the issue until `until` (Sentry's `archived_until_condition_met`); ingest makes it
-/// unresolved again with the first event received at or after it.
-pub(super) async fn snooze_issue(
-    store: &PgStore,
-    id: i64,
-    until: UnixTime,
-) -> StoreResult<Option<Issue>> {
-    sql::query_opt(
-        &store.client().await?,
-        &format!(
-            "UPDATE issues i SET status = 'ignored', substatus = 'archived_until_condition_met',
-                 resolved_at = NULL, ignored_until = $2
-             WHERE i.id = $1
-             RETURNING {}",
-            issues::COLUMNS
-        ),
-        &[&id, &until],
-        "snoozing an issue",
-    )
-    .await?
-    .as_ref()
-    .map(issues::from_row)
-    .transpose()
 }
 
 #[async_trait]

@@ -4,24 +4,16 @@
 //! [`super::issue_search`]; rows are read as [`Issue`] records of [`COLUMNS`].
 
 use async_trait::async_trait;
-use tokio_postgres::Row;
 
 use super::now;
 use super::sql;
 use super::PgStore;
 use crate::batch::hour_of;
-use crate::rows::Record;
 use crate::shared::{substatus_for, TAG_VALUE_COLUMNS};
 use crate::{Issue, IssueStatus, StoreResult, TagValueCount};
 use crate::{Issues, UnixTime};
 
-/// What statements returning issue rows select, here and in other domains (a snooze).
-pub(crate) use crate::shared::ISSUE_COLUMNS as COLUMNS;
-
-/// An issue row of [`COLUMNS`], for other domains' statements (a snooze).
-pub(crate) fn from_row(row: &Row) -> StoreResult<Issue> {
-    Issue::read(row)
-}
+use crate::shared::ISSUE_COLUMNS as COLUMNS;
 
 #[async_trait]
 impl Issues for PgStore {
@@ -53,7 +45,18 @@ impl Issues for PgStore {
     }
 
     async fn snooze_issue(&self, id: i64, until: UnixTime) -> StoreResult<Option<Issue>> {
-        super::alerts::snooze_issue(self, id, until).await
+        sql::record_opt(
+            &self.client().await?,
+            &format!(
+                "UPDATE issues i SET status = 'ignored', substatus = 'archived_until_condition_met',
+                     resolved_at = NULL, ignored_until = $2
+                 WHERE i.id = $1
+                 RETURNING {COLUMNS}"
+            ),
+            &[&id, &until],
+            "snoozing an issue",
+        )
+        .await
     }
 
     async fn issue_hourly_counts(

@@ -7,6 +7,7 @@ use deadpool_postgres::{Client, GenericClient};
 
 use super::error::DbContext;
 use super::sql::{self, records};
+use crate::rows::RAW_ITEM_COLUMNS;
 use crate::{RawItem, StoreResult};
 
 /// All items in one statement (so one transaction); an item whose key is stored already is
@@ -49,8 +50,10 @@ pub(crate) async fn items<C: GenericClient>(
 ) -> StoreResult<Vec<RawItem>> {
     records(
         client,
-        "SELECT project_id, item_type, event_id, received, headers, payload, dedup_key
-         FROM raw_items WHERE project_id = $1 AND item_type = $2 ORDER BY received, id",
+        &format!(
+            "SELECT {RAW_ITEM_COLUMNS} FROM raw_items
+             WHERE project_id = $1 AND item_type = $2 ORDER BY received, id"
+        ),
         &[&project_id, &item_type],
         "reading raw items",
     )

@@ -118,8 +118,11 @@ impl Record for ApiToken {
     }
 }
 
-/// From `project_id, item_type, event_id, received, headers, payload, dedup_key`; the headers
-/// are JSON.
+/// The columns a raw item is read by, in its reader's order.
+pub(crate) const RAW_ITEM_COLUMNS: &str =
+    "project_id, item_type, event_id, received, headers, payload, dedup_key";
+
+/// From [`RAW_ITEM_COLUMNS`]; the headers are JSON.
 impl Record for RawItem {
     fn read(row: &impl Columns) -> StoreResult<Self> {
         Ok(RawItem {

@@ -14,7 +14,8 @@ mod releases;
 mod traces;
 
 pub(crate) use accounts::{
-    user_at, Member, KEY_COLUMNS, ORGANIZATION_COLUMNS, PROJECT_COLUMNS, USER_COLUMNS,
+    user_at, Member, KEY_COLUMNS, ORGANIZATION_COLUMNS, PROJECT_COLUMNS, RAW_ITEM_COLUMNS,
+    USER_COLUMNS,
 };
 pub(crate) use alerts::{SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
 pub(crate) use traces::{TransactionWithData, SPAN_COLUMNS};

@@ -9,14 +9,14 @@ use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior
 
 use super::error::{failed, DbContext};
 use super::statements::{record, record_opt, records};
-use super::{issues, now, sql_int, SqliteStore};
+use super::{now, sql_int, SqliteStore};
 use crate::batch::CountBuckets;
 use crate::domain::{IssueCountQuery, NotificationClaim};
 use crate::rows::{SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
 use crate::Alerts;
 use crate::{
-    AlertRule, Firing, Issue, IssueActivity, IssueCounts, NewAlertRule, Notification,
-    NotificationOutcome, StoreResult, UnixTime,
+    AlertRule, Firing, IssueActivity, IssueCounts, NewAlertRule, Notification, NotificationOutcome,
+    StoreResult, UnixTime,
 };
 
 /// A rule's fields as both its insert and its update bind them, at `?2`…`?9` after the
@@ -172,32 +172,6 @@ fn record_sent_activity(tx: &Connection, notification_id: i64, at: UnixTime) -> 
     })
     .db("recording an issue's activity")?;
     Ok(())
-}
-
-/// Ignored until `until` (Sentry's `archived_until_condition_met`); ingest makes it unresolved
-/// again with the first event received at or after that time.
-pub(super) async fn snooze_issue(
-    store: &SqliteStore,
-    id: i64,
-    until: UnixTime,
-) -> StoreResult<Option<Issue>> {
-    store
-        .write(move |conn| {
-            let changed = conn
-                .prepare_cached(
-                    "UPDATE issues SET status = 'ignored',
-                         substatus = 'archived_until_condition_met', ignored_until = ?2,
-                         resolved_at = NULL
-                     WHERE id = ?1",
-                )
-                .and_then(|mut stmt| stmt.execute(params![id, until]))
-                .db("snoozing an issue")?;
-            if changed == 0 {
-                return Ok(None);
-            }
-            issues::by_id(conn, id)
-        })
-        .await
 }
 
 #[async_trait]

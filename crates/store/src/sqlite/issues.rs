@@ -57,7 +57,22 @@ impl Issues for SqliteStore {
     }
 
     async fn snooze_issue(&self, id: i64, until: UnixTime) -> StoreResult<Option<Issue>> {
-        super::alerts::snooze_issue(self, id, until).await
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE issues SET status = 'ignored',
+                         substatus = 'archived_until_condition_met', ignored_until = ?2,
+                         resolved_at = NULL
+                     WHERE id = ?1",
+                )
+                .and_then(|mut stmt| stmt.execute(params![id, until]))
+                .db("snoozing an issue")?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            by_id(conn, id)
+        })
+        .await
     }
 
     async fn issue_hourly_counts(

@@ -7,6 +7,7 @@ use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::error::DbContext;
 use super::statements::records;
+use crate::rows::RAW_ITEM_COLUMNS;
 use crate::{RawItem, StoreResult};
 
 /// All items in one transaction; an item whose key is stored already is skipped.
@@ -47,8 +48,10 @@ pub(crate) fn items(
 ) -> StoreResult<Vec<RawItem>> {
     records(
         conn,
-        "SELECT project_id, item_type, event_id, received, headers, payload, dedup_key
-         FROM raw_items WHERE project_id = ?1 AND item_type = ?2 ORDER BY received, id",
+        &format!(
+            "SELECT {RAW_ITEM_COLUMNS} FROM raw_items
+             WHERE project_id = ?1 AND item_type = ?2 ORDER BY received, id"
+        ),
         params![project_id, item_type],
         "reading raw items",
     )
