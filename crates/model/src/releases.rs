@@ -58,3 +58,15 @@ pub struct NewDeploy {
     /// Defaults to now when absent.
     pub date_finished: Option<UnixTime>,
 }
+
+/// Which releases a list covers: an organization's, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseQuery {
+    pub organization_id: i64,
+    /// Only releases linked to this project.
+    pub project_id: Option<i64>,
+    /// Only versions containing this text (case-insensitively).
+    pub query: Option<String>,
+    pub offset: u64,
+    pub limit: u64,
+}

@@ -20,7 +20,7 @@ use vigil_store::search::parse_search;
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::{
     IssueQuery, IssueSort, IssueStatus, NewDeploy, NewEvent, ProjectKey, RawItem, ReleaseFields,
-    RetentionPass, StoreError, StoredEvent, TagValueCount,
+    ReleaseQuery, RetentionPass, StoreError, StoredEvent, TagValueCount,
 };
 
 // The cases live in `mod cases`; the suite calls them from here.
@@ -102,6 +102,17 @@ fn query(organization_id: i64, search: &str) -> IssueQuery {
 }
 
 /// Titles of the issues the search finds, in its order.
+/// The first ten releases of an organization, or of one project, or matching a version text.
+fn releases_of(organization_id: i64, project_id: Option<i64>, query: Option<&str>) -> ReleaseQuery {
+    ReleaseQuery {
+        organization_id,
+        project_id,
+        query: query.map(str::to_owned),
+        offset: 0,
+        limit: 10,
+    }
+}
+
 async fn titles(store: &dyn Store, query: &IssueQuery) -> Vec<String> {
     store
         .search_issues(query)
@@ -1272,7 +1283,7 @@ mod cases {
             .await
             .unwrap();
         let all = store
-            .list_releases(org, Some(project), None, 0, 10)
+            .list_releases(&releases_of(org, Some(project), None))
             .await
             .unwrap();
         assert_eq!(
@@ -1280,12 +1291,12 @@ mod cases {
             vec!["shop@1.5.0", "shop@1.4.2"]
         );
         let filtered = store
-            .list_releases(org, None, Some("1.4"), 0, 10)
+            .list_releases(&releases_of(org, None, Some("1.4")))
             .await
             .unwrap();
         assert_eq!(filtered.len(), 1);
         assert!(store
-            .list_releases(org, Some(project + 1), None, 0, 10)
+            .list_releases(&releases_of(org, Some(project + 1), None))
             .await
             .unwrap()
             .is_empty());

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
-use vigil_store::{NewDeploy, Organization, Project, Release, ReleaseFields};
+use vigil_store::{NewDeploy, Organization, Project, Release, ReleaseFields, ReleaseQuery};
 
 use super::access::{OrgAccess, ProjectAccess};
 use super::auth::Caller;
@@ -174,13 +174,13 @@ async fn list(
     )?;
     let releases = state
         .store
-        .list_releases(
-            org.id,
+        .list_releases(&ReleaseQuery {
+            organization_id: org.id,
             project_id,
-            query::first(params, "query"),
-            page.offset,
-            page.limit + 1,
-        )
+            query: query::first(params, "query").map(str::to_owned),
+            offset: page.offset,
+            limit: page.limit + 1,
+        })
         .await?;
     let has_next = releases.len() as u64 > page.limit;
     let all = projects_of(state, org).await?;

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::{Deploy, NewDeploy, Release, ReleaseFields, StoreResult};
+use crate::{Deploy, NewDeploy, Release, ReleaseFields, ReleaseQuery, StoreResult};
 
 /// Releases and their deploys.
 #[async_trait]
@@ -23,14 +23,7 @@ pub trait Releases: Send + Sync {
     ) -> StoreResult<Option<Release>>;
     /// Releases of an organization (or of one project), newest first; `query` filters by a
     /// substring of the version.
-    async fn list_releases(
-        &self,
-        organization_id: i64,
-        project_id: Option<i64>,
-        query: Option<&str>,
-        offset: u64,
-        limit: u64,
-    ) -> StoreResult<Vec<Release>>;
+    async fn list_releases(&self, query: &ReleaseQuery) -> StoreResult<Vec<Release>>;
     /// `true` when there was such a release.
     async fn delete_release(&self, organization_id: i64, version: &str) -> StoreResult<bool>;
     async fn create_deploy(&self, release_id: i64, deploy: &NewDeploy) -> StoreResult<Deploy>;

@@ -11,7 +11,7 @@ use super::PgStore;
 use crate::batch::ReleaseTally;
 use crate::shared::{substring_pattern, DEPLOY_COLUMNS, RELEASE_COLUMNS};
 use crate::Releases;
-use crate::{Deploy, NewDeploy, Release, ReleaseFields, StoreResult};
+use crate::{Deploy, NewDeploy, Release, ReleaseFields, ReleaseQuery, StoreResult};
 
 /// One release with its projects and deploys filled in.
 async fn load(tx: &Transaction<'_>, release_id: i64) -> StoreResult<Release> {
@@ -206,16 +206,9 @@ impl Releases for PgStore {
 
     /// `query` matches a substring of the version, case-insensitively (`ILIKE`; SQLite's `LIKE`
     /// folds ASCII letters the same way).
-    async fn list_releases(
-        &self,
-        organization_id: i64,
-        project_id: Option<i64>,
-        query: Option<&str>,
-        offset: u64,
-        limit: u64,
-    ) -> StoreResult<Vec<Release>> {
+    async fn list_releases(&self, query: &ReleaseQuery) -> StoreResult<Vec<Release>> {
         let client = self.client().await?;
-        let pattern = substring_pattern(query);
+        let pattern = substring_pattern(query.query.as_deref());
         let releases: Vec<Release> = sql::records(
             &client,
             &format!(
@@ -227,11 +220,11 @@ impl Releases for PgStore {
                  ORDER BY date_created DESC, id DESC LIMIT $4 OFFSET $5"
             ),
             &[
-                &organization_id,
-                &project_id,
+                &query.organization_id,
+                &query.project_id,
                 &pattern,
-                &sql_int(limit),
-                &sql_int(offset),
+                &sql_int(query.limit),
+                &sql_int(query.offset),
             ],
             "listing releases",
         )

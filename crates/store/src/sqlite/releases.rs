@@ -11,7 +11,7 @@ use super::{now, sql_int};
 use crate::batch::ReleaseTally;
 use crate::shared::{substring_pattern, DEPLOY_COLUMNS, RELEASE_COLUMNS};
 use crate::Releases;
-use crate::{Deploy, NewDeploy, Release, ReleaseFields, StoreResult};
+use crate::{Deploy, NewDeploy, Release, ReleaseFields, ReleaseQuery, StoreResult};
 
 /// One release with its projects and deploys filled in.
 fn load(conn: &Connection, release_id: i64) -> StoreResult<Release> {
@@ -181,15 +181,9 @@ impl Releases for SqliteStore {
         .await
     }
 
-    async fn list_releases(
-        &self,
-        organization_id: i64,
-        project_id: Option<i64>,
-        query: Option<&str>,
-        offset: u64,
-        limit: u64,
-    ) -> StoreResult<Vec<Release>> {
-        let pattern = substring_pattern(query);
+    async fn list_releases(&self, query: &ReleaseQuery) -> StoreResult<Vec<Release>> {
+        let pattern = substring_pattern(query.query.as_deref());
+        let query = query.clone();
         self.read(move |conn| {
             let releases: Vec<Release> = records(
                 conn,
@@ -202,11 +196,11 @@ impl Releases for SqliteStore {
                      ORDER BY date_created DESC, id DESC LIMIT ?4 OFFSET ?5"
                 ),
                 params![
-                    organization_id,
-                    project_id,
+                    query.organization_id,
+                    query.project_id,
                     pattern,
-                    sql_int(limit),
-                    sql_int(offset)
+                    sql_int(query.limit),
+                    sql_int(query.offset)
                 ],
                 "listing releases",
             )?;
