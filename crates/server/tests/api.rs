@@ -22,6 +22,50 @@ fn error_event(exc_type: &str, value: &str, environment: &str) -> Value {
     })
 }
 
+/// A fresh harness that has taken the same production error twice (events 1 and 2), with the
+/// status and body of its organization's issue list: one issue seen twice.
+async fn harness_with_an_issue_seen_twice(
+    exc_type: &str,
+    value: &str,
+) -> (Harness, StatusCode, Value) {
+    let h = Harness::new().await;
+    let event = error_event(exc_type, value, "production");
+    ingest(&h, 1, &event).await;
+    ingest(&h, 2, &event).await;
+    let (status, _, issues) = h.get("/api/0/organizations/default/issues/").await;
+    (h, status, issues)
+}
+
+/// The entry of `kind` (`exception`, `request`, …) in an event as the API shows it.
+fn entry<'a>(event: &'a Value, kind: &str) -> &'a Value {
+    event["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["type"] == kind)
+        .unwrap_or_else(|| panic!("{kind} entry"))
+}
+
+/// Sets the status of issue `id` through the API; the answer's status and body.
+async fn put_issue_status(h: &Harness, id: &str, status: &str) -> (StatusCode, Value) {
+    let (code, _, body) = h
+        .api(
+            "PUT",
+            &format!("/api/0/issues/{id}/"),
+            Some(json!({"status": status})),
+        )
+        .await;
+    (code, body)
+}
+
+/// Creates a release of the organization `default` from `body`; the answer's status and body.
+async fn create_release(h: &Harness, body: Value) -> (StatusCode, Value) {
+    let (status, _, release) = h
+        .api("POST", "/api/0/organizations/default/releases/", Some(body))
+        .await;
+    (status, release)
+}
+
 #[tokio::test]
 async fn api_without_or_with_a_bad_token_gets_no_data() {
     let h = Harness::new().await;
@@ -76,11 +120,8 @@ async fn other_organizations_are_not_found() {
 
 #[tokio::test]
 async fn issue_has_sentrys_fields_and_counts_events() {
-    let h = Harness::new().await;
-    let event = error_event("ZeroDivisionError", "division by zero", "production");
-    ingest(&h, 1, &event).await;
-    ingest(&h, 2, &event).await;
-    let (status, _, issues) = h.get("/api/0/organizations/default/issues/").await;
+    let (_h, status, issues) =
+        harness_with_an_issue_seen_twice("ZeroDivisionError", "division by zero").await;
     assert_eq!(status, StatusCode::OK);
     let issues = issues.as_array().expect("list");
     assert_eq!(issues.len(), 1);
@@ -124,22 +165,12 @@ async fn latest_event_has_entries_tags_and_context() {
     assert_eq!(event["eventID"], second);
     assert_eq!(event["previousEventID"], first);
     assert_eq!(event["groupID"], id);
-    let exception = event["entries"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .find(|e| e["type"] == "exception")
-        .expect("exception entry");
+    let exception = entry(&event, "exception");
     let frame = &exception["data"]["values"][0]["stacktrace"]["frames"][0];
     assert_eq!(frame["contextLine"], "    total = 1 / 0");
     assert_eq!(frame["lineNo"], 12);
     assert_eq!(frame["inApp"], true);
-    let request = event["entries"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .find(|e| e["type"] == "request")
-        .expect("request entry");
+    let request = entry(&event, "request");
     assert_eq!(request["data"]["method"], "POST");
     assert_eq!(request["data"]["url"], "http://shop.example/checkout");
     let tags = event["tags"].as_array().expect("tags");
@@ -159,16 +190,17 @@ async fn latest_event_has_entries_tags_and_context() {
         &first[16..20],
         &first[20..]
     );
-    h.expect_status(
-        &format!("/api/0/projects/default/shop/events/{dashed}/"),
-        StatusCode::OK,
-    )
-    .await;
-    h.expect_status(
-        "/api/0/projects/default/shop/events/ffffffffffffffffffffffffffffffff/",
-        StatusCode::NOT_FOUND,
-    )
-    .await;
+    // The dashed UUID form finds the event too; an unknown id is not found.
+    for (event_id, expected) in [
+        (dashed.as_str(), StatusCode::OK),
+        ("ffffffffffffffffffffffffffffffff", StatusCode::NOT_FOUND),
+    ] {
+        h.expect_status(
+            &format!("/api/0/projects/default/shop/events/{event_id}/"),
+            expected,
+        )
+        .await;
+    }
 }
 
 #[tokio::test]
@@ -177,13 +209,7 @@ async fn resolving_moves_the_issue_between_searches() {
     ingest(&h, 1, &error_event("KeyError", "'sku'", "production")).await;
     let (_, _, issues) = h.get("/api/0/organizations/default/issues/").await;
     let id = issues[0]["id"].as_str().expect("id").to_string();
-    let (status, _, issue) = h
-        .api(
-            "PUT",
-            &format!("/api/0/issues/{id}/"),
-            Some(json!({"status": "resolved"})),
-        )
-        .await;
+    let (status, issue) = put_issue_status(&h, &id, "resolved").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(issue["status"], "resolved");
     let (_, _, unresolved) = h
@@ -194,13 +220,7 @@ async fn resolving_moves_the_issue_between_searches() {
         .get("/api/0/organizations/default/issues/?query=is%3Aresolved")
         .await;
     assert_eq!(resolved[0]["id"], id);
-    let (status, _, body) = h
-        .api(
-            "PUT",
-            &format!("/api/0/issues/{id}/"),
-            Some(json!({"status": "sleeping"})),
-        )
-        .await;
+    let (status, body) = put_issue_status(&h, &id, "sleeping").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["status"].is_array());
     // A new event regresses it.
@@ -317,22 +337,17 @@ async fn api_root_and_keys_answer_as_sentry_cli_expects() {
     assert_eq!(created["name"], "CI");
     assert_eq!(created["isActive"], true);
     let public = created["public"].as_str().expect("public key").to_string();
-    let (status, _, _) = h
-        .api(
-            "DELETE",
-            &format!("/api/0/projects/default/shop/keys/{public}/"),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _, _) = h
-        .api(
-            "DELETE",
-            &format!("/api/0/projects/default/shop/keys/{public}/"),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Deleting removes the key; deleting it again finds nothing.
+    for expected in [StatusCode::NO_CONTENT, StatusCode::NOT_FOUND] {
+        let (status, _, _) = h
+            .api(
+                "DELETE",
+                &format!("/api/0/projects/default/shop/keys/{public}/"),
+                None,
+            )
+            .await;
+        assert_eq!(status, expected);
+    }
     let (_, _, keys) = h.get("/api/0/projects/default/shop/keys/").await;
     assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
     let (_, _, orgs) = h.get("/api/0/organizations/").await;
@@ -353,19 +368,16 @@ async fn api_root_and_keys_answer_as_sentry_cli_expects() {
 #[tokio::test]
 async fn releases_follow_sentry_clis_calls() {
     let h = Harness::new().await;
-    let (status, _, release) = h
-        .api("POST", "/api/0/organizations/default/releases/", Some(json!({"version": "shop@1.4.2", "projects": ["shop"], "dateStarted": "2026-11-25T03:01:25.954400171Z"})))
-        .await;
+    let (status, release) = create_release(
+        &h,
+        json!({"version": "shop@1.4.2", "projects": ["shop"], "dateStarted": "2026-11-25T03:01:25.954400171Z"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(release["version"], "shop@1.4.2");
     assert!(release["dateCreated"].is_string());
-    let (status, _, _) = h
-        .api(
-            "POST",
-            "/api/0/organizations/default/releases/",
-            Some(json!({"version": "shop@1.4.2", "projects": ["shop"]})),
-        )
-        .await;
+    let (status, _) =
+        create_release(&h, json!({"version": "shop@1.4.2", "projects": ["shop"]})).await;
     assert_eq!(status, StatusCode::ALREADY_REPORTED);
     let (status, _, finalized) = h
         .api(
@@ -384,13 +396,7 @@ async fn releases_follow_sentry_clis_calls() {
     assert_eq!(deploy["environment"], "production");
     let (_, _, list) = h.get("/api/0/projects/default/shop/releases/").await;
     assert_eq!(list[0]["deployCount"], 1);
-    let (status, _, body) = h
-        .api(
-            "POST",
-            "/api/0/organizations/default/releases/",
-            Some(json!({"version": "x", "projects": ["nope"]})),
-        )
-        .await;
+    let (status, body) = create_release(&h, json!({"version": "x", "projects": ["nope"]})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     h.expect_status(
         "/api/0/organizations/default/releases/unknown/",
@@ -401,11 +407,7 @@ async fn releases_follow_sentry_clis_calls() {
 
 #[tokio::test]
 async fn issue_lists_carry_hourly_stats_like_sentry() {
-    let h = Harness::new().await;
-    let event = error_event("KeyError", "'sku'", "production");
-    ingest(&h, 1, &event).await;
-    ingest(&h, 2, &event).await;
-    let (_, _, issues) = h.get("/api/0/organizations/default/issues/").await;
+    let (h, _, issues) = harness_with_an_issue_seen_twice("KeyError", "'sku'").await;
     let series = issues[0]["stats"]["24h"].as_array().expect("24h stats");
     assert_eq!(series.len(), 24);
     let total: i64 = series.iter().map(|b| b[1].as_i64().expect("count")).sum();
