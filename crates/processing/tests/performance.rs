@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 
 use serde_json::{json, Value};
-use vigil_model::NewSpan;
+use vigil_model::{NewSpan, NewTransaction};
 use vigil_processing::normalize::NormalizeContext;
 use vigil_processing::performance::{
     detect_problems, process_span_item, process_transaction, span_group, ProcessedSpans, Thresholds,
@@ -104,6 +104,52 @@ fn span_with_op<'a>(out: &'a ProcessedSpans, op: &str) -> &'a NewSpan {
         .unwrap_or_else(|| panic!("no {op} span"))
 }
 
+/// The fields the tests check of the one transaction that each of these fixture scenarios
+/// comes out as (durations to 0.01 ms).
+fn expected_segment(scenario: &str) -> Value {
+    let segments = json!({
+        "django-db-nplus1": {
+            "name": "/authors/", "op": "http.server", "status": "ok", "platform": "python",
+            "environment": "production", "release": "shop@1.4.2", "duration_ms": 10.991,
+            "trace_id": "5c7c070a55e54f53aeebfa86dbe3f266", "span_id": "bd15042177b2a21f",
+            "event_id": "81e79c8169794755be1077790f04ed94",
+        },
+        "node-transaction": {
+            "name": "GET /api/products", "op": "http.server", "status": "ok", "platform": "node",
+            "environment": "production", "release": "storefront@3.1.0", "duration_ms": 34.18,
+            "trace_id": "b734577d50fd48ea9070b488e32bdbf7", "span_id": "a1f9c1886a3431e6",
+            "parent_span_id": null,
+        },
+    });
+    segments[scenario].clone()
+}
+
+/// The one transaction of `out`, checked against `expected_segment(scenario)`.
+fn only_segment<'a>(out: &'a ProcessedSpans, scenario: &str) -> &'a NewTransaction {
+    assert_eq!(out.transactions.len(), 1);
+    let t = &out.transactions[0];
+    let actual = transaction_json(t);
+    let expected = expected_segment(scenario);
+    for (field, value) in expected.as_object().expect("expected fields are an object") {
+        match (actual[field].as_f64(), value.as_f64()) {
+            (Some(got), Some(want)) => assert!((got - want).abs() < 0.01, "{field}: {got}"),
+            _ => assert_eq!(&actual[field], value, "{field}"),
+        }
+    }
+    t
+}
+
+/// A processed transaction as JSON: what the snapshots show and `only_segment` reads.
+fn transaction_json(t: &NewTransaction) -> Value {
+    json!({
+        "event_id": t.event_id, "trace_id": t.trace_id, "span_id": t.span_id,
+        "parent_span_id": t.parent_span_id, "name": t.name, "op": t.op,
+        "status": t.status, "start": t.start, "duration_ms": t.duration_ms,
+        "environment": t.environment, "release": t.release, "user_tag": t.user_tag,
+        "platform": t.platform, "tags": t.tags, "data": t.data,
+    })
+}
+
 fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len
         && s.chars()
@@ -181,18 +227,7 @@ fn every_fixture_transaction_and_span_item_processes() {
 #[test]
 fn django_transaction_splits_into_segment_and_spans() {
     let out = fixture("django-db-nplus1").process();
-    assert_eq!(out.transactions.len(), 1);
-    let t = &out.transactions[0];
-    assert_eq!(t.name, "/authors/");
-    assert_eq!(t.op, "http.server");
-    assert_eq!(t.status, "ok");
-    assert_eq!(t.platform, "python");
-    assert_eq!(t.environment.as_deref(), Some("production"));
-    assert_eq!(t.release.as_deref(), Some("shop@1.4.2"));
-    assert_eq!(t.trace_id, "5c7c070a55e54f53aeebfa86dbe3f266");
-    assert_eq!(t.span_id, "bd15042177b2a21f");
-    assert_eq!(t.event_id, "81e79c8169794755be1077790f04ed94");
-    assert!((t.duration_ms - 10.991).abs() < 0.01, "{}", t.duration_ms);
+    let t = only_segment(&out, "django-db-nplus1");
     assert!(t.tags.contains(&("transaction".into(), "/authors/".into())));
     assert_eq!(out.spans.len(), 18);
     assert!(out.spans.iter().all(|s| s.segment_id == t.span_id
@@ -266,18 +301,7 @@ fn django_nplus1_is_one_problem_with_every_repetition() {
 fn node_streamed_spans_become_one_transaction_with_two_spans() {
     let item = fixture("node-transaction");
     let out = item.process();
-    assert_eq!(out.transactions.len(), 1);
-    let t = &out.transactions[0];
-    assert_eq!(t.name, "GET /api/products");
-    assert_eq!(t.op, "http.server");
-    assert_eq!(t.status, "ok");
-    assert_eq!(t.span_id, "a1f9c1886a3431e6");
-    assert_eq!(t.trace_id, "b734577d50fd48ea9070b488e32bdbf7");
-    assert_eq!(t.parent_span_id, None);
-    assert_eq!(t.platform, "node");
-    assert_eq!(t.environment.as_deref(), Some("production"));
-    assert_eq!(t.release.as_deref(), Some("storefront@3.1.0"));
-    assert!((t.duration_ms - 34.18).abs() < 0.01, "{}", t.duration_ms);
+    let t = only_segment(&out, "node-transaction");
     assert_eq!(t.data["contexts"]["trace"]["span_id"], "a1f9c1886a3431e6");
     assert_eq!(t.data["sdk"]["name"], "sentry.javascript.node");
     assert_eq!(t.data["transaction"], "GET /api/products");
@@ -402,27 +426,14 @@ fn single_v1_span_item_is_read_best_effort() {
 #[test]
 fn span_items_that_are_not_spans_fail() {
     let ctx = NormalizeContext::default();
-    assert!(process_span_item(
-        b"not json",
-        None,
-        None,
-        PROJECT_ID,
-        &ctx,
-        &Thresholds::default()
-    )
-    .is_err());
-    assert!(
-        process_span_item(b"[1]", None, None, PROJECT_ID, &ctx, &Thresholds::default()).is_err()
-    );
-    assert!(process_span_item(
-        br#"{"version":2,"items":[]}"#,
-        None,
-        None,
-        PROJECT_ID,
-        &ctx,
-        &Thresholds::default()
-    )
-    .is_err());
+    let not_spans: [&[u8]; 3] = [b"not json", b"[1]", br#"{"version":2,"items":[]}"#];
+    for bytes in not_spans {
+        assert!(
+            process_span_bytes(bytes, &ctx).is_err(),
+            "{}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
 }
 
 /// A Python-shaped transaction under `/orders/` with the given spans (op, description,
@@ -468,12 +479,16 @@ fn process_raw(raw: Value) -> Result<ProcessedSpans, ProcessingError> {
     process_transaction(raw, PROJECT_ID, &ctx, &Thresholds::default())
 }
 
-/// A span item given as JSON, with no content type or envelope trace header, processed with
-/// the default thresholds.
+/// A span item's bytes, with no content type or envelope trace header, processed with the
+/// default thresholds.
+fn process_span_bytes(bytes: &[u8], ctx: &NormalizeContext) -> Result<ProcessedSpans, String> {
+    process_span_item(bytes, None, None, PROJECT_ID, ctx, &Thresholds::default())
+}
+
+/// A span item given as JSON, processed as `process_span_bytes` does.
 fn process_span_json(payload: &Value, ctx: &NormalizeContext) -> ProcessedSpans {
     let bytes = serde_json::to_vec(payload).expect("json");
-    process_span_item(&bytes, None, None, PROJECT_ID, ctx, &Thresholds::default())
-        .expect("processes")
+    process_span_bytes(&bytes, ctx).expect("processes")
 }
 
 fn process_synthetic(spans: &[(&str, &str, f64)]) -> ProcessedSpans {
@@ -663,13 +678,7 @@ fn span_groups_follow_sentrys_shapes() {
 /// The processed items as JSON, for the snapshots.
 fn snapshot_of(out: &ProcessedSpans, problems: &[vigil_processing::ProcessedEvent]) -> Value {
     json!({
-        "transactions": out.transactions.iter().map(|t| json!({
-            "event_id": t.event_id, "trace_id": t.trace_id, "span_id": t.span_id,
-            "parent_span_id": t.parent_span_id, "name": t.name, "op": t.op,
-            "status": t.status, "start": t.start, "duration_ms": t.duration_ms,
-            "environment": t.environment, "release": t.release, "user_tag": t.user_tag,
-            "platform": t.platform, "tags": t.tags, "data": t.data,
-        })).collect::<Vec<_>>(),
+        "transactions": out.transactions.iter().map(transaction_json).collect::<Vec<_>>(),
         "spans": out.spans.iter().map(|s| json!({
             "trace_id": s.trace_id, "segment_id": s.segment_id, "transaction": s.transaction,
             "span_id": s.span_id, "parent_span_id": s.parent_span_id, "op": s.op,
