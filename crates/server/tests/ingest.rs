@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use common::Harness;
 use serde_json::Value;
 use vigil_store::prelude::*;
@@ -27,6 +27,27 @@ fn event_body() -> Body {
 /// A POST of [`EVENT`] to `path`, with no auth header.
 fn post_event(path: String) -> Request<Body> {
     Request::post(path).body(event_body()).expect("request")
+}
+
+/// POSTs [`EVENT`] to `path` with no auth header and checks that it is refused with `status`
+/// and the one-line reason `detail`.
+async fn assert_event_refused(h: &Harness, path: String, status: StatusCode, detail: &str) {
+    let (answered, _, body) = h.send(post_event(path.clone())).await;
+    assert_eq!(answered, status, "{path}");
+    assert_eq!(body["detail"], detail, "{path}");
+}
+
+/// Sends `request`, checks that it is answered with `status`, and gives the answer's headers
+/// (the rate limit and CORS headers these tests look at).
+async fn headers_of_answer(h: &Harness, request: Request<Body>, status: StatusCode) -> HeaderMap {
+    let (answered, headers, _) = h.send(request).await;
+    assert_eq!(answered, status);
+    headers
+}
+
+/// The text of the header `name`, which must be there and be ASCII.
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers[name].to_str().expect("ascii")
 }
 
 const EVENT: &str = r#"{"exception":{"values":[{"type":"ZeroDivisionError","value":"division by zero"}]},"platform":"python"}"#;
@@ -50,10 +71,13 @@ async fn event_with_header_auth_is_stored_and_readable() {
 #[tokio::test]
 async fn missing_auth_is_401() {
     let h = Harness::new().await;
-    let request = post_event(format!("/api/{}/envelope/", h.project.id));
-    let (status, _, body) = h.send(request).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body["detail"], "missing authorization information");
+    // Each ingest endpoint asks for the key on its own path: the envelope one only after it
+    // looked for a DSN in the envelope's header.
+    for endpoint in ["envelope", "store", "security"] {
+        let path = format!("/api/{}/{endpoint}/", h.project.id);
+        let reason = "missing authorization information";
+        assert_event_refused(&h, path, StatusCode::UNAUTHORIZED, reason).await;
+    }
 }
 
 #[tokio::test]
@@ -113,13 +137,14 @@ async fn disabled_key_is_403() {
 #[tokio::test]
 async fn bad_project_path_is_400() {
     let h = Harness::new().await;
-    let request = post_event(format!(
-        "/api/abc/envelope/?sentry_key={}",
-        h.key.public_key
-    ));
-    let (status, _, body) = h.send(request).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["detail"], "bad project path parameter");
+    let path = format!("/api/abc/envelope/?sentry_key={}", h.key.public_key);
+    assert_event_refused(
+        &h,
+        path,
+        StatusCode::BAD_REQUEST,
+        "bad project path parameter",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -266,13 +291,9 @@ async fn cors_preflight_is_answered_without_auth() {
         .header("access-control-request-method", "POST")
         .body(Body::empty())
         .expect("request");
-    let (status, headers, _) = h.send(request).await;
-    assert_eq!(status, StatusCode::OK);
+    let headers = headers_of_answer(&h, request, StatusCode::OK).await;
     assert_eq!(headers["access-control-allow-origin"], "*");
-    assert!(headers["access-control-expose-headers"]
-        .to_str()
-        .expect("ascii")
-        .contains("x-sentry-rate-limits"));
+    assert!(header_text(&headers, "access-control-expose-headers").contains("x-sentry-rate-limits"));
 }
 
 #[tokio::test]
@@ -351,13 +372,9 @@ async fn over_the_memory_budget_is_429_with_rate_limit_headers() {
             &big,
         )))
         .expect("request");
-    let (status, headers, _) = h.send(request).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let headers = headers_of_answer(&h, request, StatusCode::TOO_MANY_REQUESTS).await;
     assert_eq!(headers["retry-after"], "5");
-    assert!(headers["x-sentry-rate-limits"]
-        .to_str()
-        .expect("ascii")
-        .starts_with("5::organization"));
+    assert!(header_text(&headers, "x-sentry-rate-limits").starts_with("5::organization"));
     // What was reserved is given back: a small envelope fits again.
     let (status, _) = h
         .post_envelope(event_envelope("9ec79c33ec9942ab8353589fcb2e04dd", EVENT))
@@ -395,9 +412,8 @@ async fn key_over_its_rate_limit_gets_429_scoped_to_the_key() {
         .envelope_request(())
         .body(Body::from(event_envelope(ids[2], EVENT)))
         .expect("request");
-    let (status, headers, _) = h.send(request).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    let limits = headers["x-sentry-rate-limits"].to_str().expect("ascii");
+    let headers = headers_of_answer(&h, request, StatusCode::TOO_MANY_REQUESTS).await;
+    let limits = header_text(&headers, "x-sentry-rate-limits");
     assert!(
         limits.contains(":default;error;security:key:key_quota"),
         "{limits}"

@@ -7,10 +7,11 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use common::page::{csrf_of, fetch, get, login_answer, post, Session};
+use common::page::{csrf_of, fetch, get, login_answer, post, Page, Session};
 use common::{ingest, Harness, PASSWORD};
 use serde_json::{json, Value};
 use vigil_store::prelude::*;
+use vigil_store::Issue;
 
 fn zero_division(frames: usize, crumbs: usize) -> Value {
     let mut frame_list: Vec<Value> = (0..frames.saturating_sub(1))
@@ -550,6 +551,19 @@ async fn assets_are_served_from_the_binary() {
     );
 }
 
+/// The page of the issue among `issues` whose title `is_it` picks; `what` names it if none does.
+async fn issue_page(
+    session: &Session<'_>,
+    issues: &[Issue],
+    is_it: impl Fn(&str) -> bool,
+    what: &str,
+) -> Page {
+    let issue = issues.iter().find(|i| is_it(&i.title)).expect(what);
+    session
+        .get(&format!("/organizations/default/issues/{}/", issue.id))
+        .await
+}
+
 #[tokio::test]
 async fn chained_exceptions_http_breadcrumbs_and_messages_are_shown() {
     let h = Harness::new().await;
@@ -580,13 +594,8 @@ async fn chained_exceptions_http_breadcrumbs_and_messages_are_shown() {
     assert!(list.body.contains("disk almost full"), "{}", list.body);
 
     let issues = h.issues().await;
-    let chained = issues
-        .iter()
-        .find(|i| i.title.starts_with("RuntimeError"))
-        .expect("the chained issue");
-    let page = session
-        .get(&format!("/organizations/default/issues/{}/", chained.id))
-        .await;
+    let is_chained = |title: &str| title.starts_with("RuntimeError");
+    let page = issue_page(&session, &issues, is_chained, "the chained issue").await;
     let body = &page.body;
     let raised = body.find("checkout failed").expect("the raised exception");
     let cause = body.find("ConnectionError").expect("its cause");
@@ -598,13 +607,8 @@ async fn chained_exceptions_http_breadcrumbs_and_messages_are_shown() {
     );
     assert!(body.contains("crumb-level-warning") && body.contains("retrying payment"));
 
-    let message = issues
-        .iter()
-        .find(|i| i.title.contains("disk almost full"))
-        .expect("the message issue");
-    let page = session
-        .get(&format!("/organizations/default/issues/{}/", message.id))
-        .await;
+    let is_message = |title: &str| title.contains("disk almost full");
+    let page = issue_page(&session, &issues, is_message, "the message issue").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("<h2>Message</h2>"), "{}", page.body);
 }

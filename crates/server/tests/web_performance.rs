@@ -409,9 +409,7 @@ async fn summary_shows_histogram_operations_and_expensive_queries() {
         "{queries}"
     );
     assert!(queries.contains(">12<"), "{queries}");
-    assert!(body.contains(&format!(
-        "/organizations/default/performance/shop:{DJANGO_EVENT}/"
-    )));
+    assert!(body.contains(&transaction_path("shop", DJANGO_EVENT)));
 
     let unknown = session
         .get(&format!(
@@ -423,27 +421,38 @@ async fn summary_shows_histogram_operations_and_expensive_queries() {
     assert!(unknown.body.contains("No transactions named"));
 }
 
+/// The path of the transaction page of `event` in the project `project` of `default`.
+fn transaction_path(project: &str, event: &str) -> String {
+    format!("/organizations/default/performance/{project}:{event}/")
+}
+
+/// The path of the page of the trace `trace` in `default`.
+fn trace_path(trace: &str) -> String {
+    format!("/organizations/default/performance/trace/{trace}/")
+}
+
+/// Where, in a page's waterfall, the `<details>` group of the span labelled `label` starts: the
+/// spans nested under it follow before the group's `</details>`.
+fn group_of_span(body: &str, label: &str) -> usize {
+    let span = body
+        .find(&format!(">{label}<"))
+        .unwrap_or_else(|| panic!("no span {label}"));
+    body[..span]
+        .rfind("<details")
+        .unwrap_or_else(|| panic!("span {label} is not a group"))
+}
+
 #[tokio::test]
 async fn transaction_page_nests_spans_under_their_parents() {
     let h = Harness::new().await;
     seed(&h).await;
     let session = Session::admin(&h).await;
-    let page = session
-        .shown(&format!(
-            "/organizations/default/performance/shop:{DJANGO_EVENT}/"
-        ))
-        .await;
+    let page = session.shown(&transaction_path("shop", DJANGO_EVENT)).await;
     let body = &page.body;
     assert!(body.contains("http.server") && body.contains("250 ms"));
-    assert!(body.contains(&format!(
-        "/organizations/default/performance/trace/{TRACE}/"
-    )));
+    assert!(body.contains(&trace_path(TRACE)));
     // The view span is a group holding the 12 queries one level deeper.
-    let view = body.find(">shop.views.books<").expect("view span");
-    let group_start = body[..view]
-        .rfind("<details")
-        .expect("view span is a group");
-    let group = &body[group_start..];
+    let group = &body[group_of_span(body, "shop.views.books")..];
     let children = &group[group.find("wf-children").expect("children")..];
     let first_query = children.find("author_id").expect("query inside the group");
     assert!(!children[..first_query].contains("</details>"));
@@ -459,11 +468,7 @@ async fn transaction_page_nests_spans_under_their_parents() {
         .get("/organizations/default/performance/shop:ffffffffffffffffffffffffffffffff/")
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    let wrong_project = session
-        .get(&format!(
-            "/organizations/default/performance/worker:{DJANGO_EVENT}/"
-        ))
-        .await;
+    let wrong_project = session.get(&transaction_path("worker", DJANGO_EVENT)).await;
     assert_eq!(wrong_project.status, StatusCode::NOT_FOUND);
 }
 
@@ -472,23 +477,12 @@ async fn trace_page_nests_the_task_under_its_request_and_links_the_error() {
     let h = Harness::new().await;
     let seeded = seed(&h).await;
     let session = Session::admin(&h).await;
-    let page = session
-        .shown(&format!(
-            "/organizations/default/performance/trace/{TRACE}/"
-        ))
-        .await;
+    let page = session.shown(&trace_path(TRACE)).await;
     let body = &page.body;
-    assert!(body.contains(&format!(
-        "/organizations/default/performance/shop:{DJANGO_EVENT}/"
-    )));
-    assert!(body.contains(&format!(
-        "/organizations/default/performance/worker:{CELERY_EVENT}/"
-    )));
+    assert!(body.contains(&transaction_path("shop", DJANGO_EVENT)));
+    assert!(body.contains(&transaction_path("worker", CELERY_EVENT)));
     // The Celery transaction sits inside the group of the span that queued it.
-    let queue = body.find(">queue.submit.celery<").expect("queue span");
-    let group_start = body[..queue]
-        .rfind("<details")
-        .expect("queue span is a group");
+    let group_start = group_of_span(body, "queue.submit.celery");
     let task = body[group_start..]
         .find(">celery.task<")
         .expect("task after the queue span");
@@ -509,9 +503,7 @@ async fn trace_page_nests_the_task_under_its_request_and_links_the_error() {
         ))
         .await;
     assert_eq!(issue.status, StatusCode::OK);
-    assert!(issue.body.contains(&format!(
-        "/organizations/default/performance/trace/{TRACE}/"
-    )));
+    assert!(issue.body.contains(&trace_path(TRACE)));
 
     let unknown = session
         .get("/organizations/default/performance/trace/99999999999999999999999999999999/")
@@ -534,8 +526,8 @@ async fn other_organizations_and_logged_out_visitors_see_nothing() {
             "/organizations/default/performance/summary/?project={}&transaction=%2Fbooks%2F",
             h.project.id
         ),
-        format!("/organizations/default/performance/shop:{DJANGO_EVENT}/"),
-        format!("/organizations/default/performance/trace/{TRACE}/"),
+        transaction_path("shop", DJANGO_EVENT),
+        trace_path(TRACE),
         "/settings/default/projects/shop/performance/".to_string(),
     ];
     for path in &pages {
@@ -702,12 +694,8 @@ async fn a_performance_issue_shows_its_evidence_and_links_its_transaction() {
     assert!(evidence.contains("144 ms"));
     assert_eq!(evidence.matches("<li>").count(), 12, "{evidence}");
     assert!(
-        evidence.contains(&format!(
-            "/organizations/default/performance/shop:{DJANGO_EVENT}/"
-        )),
+        evidence.contains(&transaction_path("shop", DJANGO_EVENT)),
         "no link to the transaction: {evidence}"
     );
-    assert!(evidence.contains(&format!(
-        "/organizations/default/performance/trace/{TRACE}/"
-    )));
+    assert!(evidence.contains(&trace_path(TRACE)));
 }
