@@ -40,6 +40,16 @@ async fn project_rule(
         .ok_or(ApiError::NotFound)
 }
 
+/// The rule `rule_id` of the project, to be changed: the caller must hold a write scope.
+async fn rule_to_change(
+    state: &AppState,
+    access: &ProjectAccess,
+    rule_id: &str,
+) -> Result<AlertRule, ApiError> {
+    access.caller.require_scope(WRITE_SCOPES)?;
+    project_rule(state, &access.project, rule_id).await
+}
+
 /// Sentry's JSON of a rule, with its creator as Sentry shows them (`id`, `name`, `email`).
 async fn rule_body(
     state: &AppState,
@@ -112,14 +122,12 @@ pub async fn get_rule(
 /// Sentry (there is no partial update).
 pub async fn update_rule(
     State(state): State<AppState>,
-    ProjectAccess {
-        caller, project, ..
-    }: ProjectAccess,
+    access: ProjectAccess,
     Path((_, _, rule_id)): Path<(String, String, String)>,
     body: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require_scope(WRITE_SCOPES)?;
-    let existing = project_rule(&state, &project, &rule_id).await?;
+    let existing = rule_to_change(&state, &access, &rule_id).await?;
+    let project = access.project;
     let spec = parse_body(body)?;
     let rule = state
         .store
@@ -137,15 +145,12 @@ pub async fn update_rule(
 /// deletion is scheduled; Vigil's is done when it answers).
 pub async fn delete_rule(
     State(state): State<AppState>,
-    ProjectAccess {
-        caller, project, ..
-    }: ProjectAccess,
+    access: ProjectAccess,
     Path((_, _, rule_id)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    caller.require_scope(WRITE_SCOPES)?;
-    let rule = project_rule(&state, &project, &rule_id).await?;
+    let rule = rule_to_change(&state, &access, &rule_id).await?;
     state.store.delete_alert_rule(rule.id).await?;
-    state.alerts.forget_rules(project.id);
+    state.alerts.forget_rules(access.project.id);
     Ok(StatusCode::ACCEPTED.into_response())
 }
 

@@ -198,19 +198,52 @@ fn values(value: &Value) -> Vec<Value> {
     }
 }
 
+/// `thread_id` → `threadId`: the API's name of a stored field.
+fn camel_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for c in key.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The fields `keys` of a stored object under their API names, in that order; null where one
+/// is missing.
+fn camel_fields(from: &Value, keys: &[&str]) -> Map<String, Value> {
+    keys.iter()
+        .map(|key| {
+            (
+                camel_case(key),
+                from.get(*key).cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
+/// The stacktrace under `key` in the API's shape; null when there is none.
+fn stacktrace_at(from: &Value, key: &str) -> Value {
+    from.get(key)
+        .filter(|s| !s.is_null())
+        .map(stacktrace)
+        .unwrap_or(Value::Null)
+}
+
 fn exception(value: &Value) -> Value {
     let values: Vec<Value> = values(value)
         .iter()
         .map(|exc| {
-            json!({
-                "type": exc.get("type").cloned().unwrap_or(Value::Null),
-                "value": exc.get("value").cloned().unwrap_or(Value::Null),
-                "module": exc.get("module").cloned().unwrap_or(Value::Null),
-                "mechanism": exc.get("mechanism").cloned().unwrap_or(Value::Null),
-                "threadId": exc.get("thread_id").cloned().unwrap_or(Value::Null),
-                "stacktrace": exc.get("stacktrace").filter(|s| !s.is_null()).map(stacktrace).unwrap_or(Value::Null),
-                "rawStacktrace": exc.get("raw_stacktrace").filter(|s| !s.is_null()).map(stacktrace).unwrap_or(Value::Null),
-            })
+            let mut out = camel_fields(exc, &["type", "value", "module", "mechanism", "thread_id"]);
+            out.insert("stacktrace".into(), stacktrace_at(exc, "stacktrace"));
+            out.insert("rawStacktrace".into(), stacktrace_at(exc, "raw_stacktrace"));
+            Value::Object(out)
         })
         .collect();
     let has_system_frames = values.iter().any(|exc| {
@@ -297,16 +330,17 @@ fn threads(value: &Value) -> Value {
     let values: Vec<Value> = values(value)
         .iter()
         .map(|t| {
-            json!({
-                "id": t.get("id").cloned().unwrap_or(Value::Null),
-                "name": t.get("name").cloned().unwrap_or(Value::Null),
-                "crashed": t.get("crashed").cloned().unwrap_or(Value::Bool(false)),
-                "current": t.get("current").cloned().unwrap_or(Value::Bool(false)),
-                "main": t.get("main").cloned().unwrap_or(Value::Null),
-                "state": t.get("state").cloned().unwrap_or(Value::Null),
-                "stacktrace": t.get("stacktrace").filter(|s| !s.is_null()).map(stacktrace).unwrap_or(Value::Null),
-                "rawStacktrace": null,
-            })
+            let mut out = camel_fields(t, &["id", "name", "crashed", "current", "main", "state"]);
+            // A thread that does not say is neither crashed nor current (the map keeps the
+            // field where it stands).
+            for flag in ["crashed", "current"] {
+                if t.get(flag).is_none() {
+                    out.insert(flag.into(), Value::Bool(false));
+                }
+            }
+            out.insert("stacktrace".into(), stacktrace_at(t, "stacktrace"));
+            out.insert("rawStacktrace".into(), Value::Null);
+            Value::Object(out)
         })
         .collect();
     json!({"values": values})
@@ -397,6 +431,36 @@ mod tests {
         );
         assert_eq!(out["lineNo"], 10);
         assert_eq!(out["inApp"], true);
+    }
+
+    /// The field names of the first item of `{"values": [...]}`, in order, joined by spaces.
+    fn first_item_fields(list: &Value) -> String {
+        list["values"][0]
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn exceptions_and_threads_keep_sentrys_field_order_and_defaults() {
+        let exc =
+            exception(&json!({"values": [{"type": "E", "thread_id": 3, "stacktrace": null}]}));
+        assert_eq!(
+            first_item_fields(&exc),
+            "type value module mechanism threadId stacktrace rawStacktrace"
+        );
+        assert_eq!(exc["values"][0]["threadId"], 3);
+        assert_eq!(exc["values"][0]["stacktrace"], Value::Null);
+
+        let threads = threads(&json!([{"id": 1, "crashed": true}, {"id": 2, "current": null}]));
+        assert_eq!(
+            first_item_fields(&threads),
+            "id name crashed current main state stacktrace rawStacktrace"
+        );
+        assert_eq!(threads["values"][0]["crashed"], true);
+        assert_eq!(threads["values"][0]["current"], false);
+        assert_eq!(threads["values"][1]["crashed"], false);
+        assert_eq!(threads["values"][1]["current"], Value::Null);
     }
 
     #[test]

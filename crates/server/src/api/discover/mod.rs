@@ -191,10 +191,17 @@ pub async fn list_events(
     )?;
     let sort = parse_sort(query::first(&params, "sort"), &fields)?;
 
+    let request = RowsRequest {
+        state: &state,
+        scope: &scope,
+        fields: &fields,
+        sort,
+        page,
+    };
     let (rows, has_next) = if fields.iter().any(Field::is_aggregate) {
-        aggregate_rows(&state, &scope, &fields, sort, page).await?
+        aggregate_rows(&request).await?
     } else {
-        transaction_rows(&state, &scope, &fields, sort, page).await?
+        transaction_rows(&request).await?
     };
     let base = format!(
         "{}/api/0/organizations/{}/events/",
@@ -227,15 +234,18 @@ fn parse_sort<'a>(
     Ok(Some((field, descending)))
 }
 
-/// Rows of single transactions, newest or slowest first.
-async fn transaction_rows(
-    state: &AppState,
-    scope: &Scope,
-    fields: &[Field],
-    sort: Option<(&Field, bool)>,
+/// What the rows of one `list_events` call are read with: its selected fields, sort and page.
+struct RowsRequest<'a> {
+    state: &'a AppState,
+    scope: &'a Scope,
+    fields: &'a [Field],
+    sort: Option<(&'a Field, bool)>,
     page: Page,
-) -> Result<(Vec<Value>, bool), ApiError> {
-    let order = match sort.map(|(f, descending)| (f.kind, descending)) {
+}
+
+/// Rows of single transactions, newest or slowest first.
+async fn transaction_rows(request: &RowsRequest<'_>) -> Result<(Vec<Value>, bool), ApiError> {
+    let order = match request.sort.map(|(f, descending)| (f.kind, descending)) {
         None | Some((FieldKind::Column(Column::Timestamp), true)) => TransactionSort::Newest,
         Some((FieldKind::Column(Column::Duration), true)) => TransactionSort::Slowest,
         Some(_) => {
@@ -245,18 +255,24 @@ async fn transaction_rows(
             ))
         }
     };
-    let mut transactions = state
+    let mut transactions = request
+        .state
         .store
-        .list_transactions(&scope.query, order, page.limit + 1, page.offset)
+        .list_transactions(
+            &request.scope.query,
+            order,
+            request.page.limit + 1,
+            request.page.offset,
+        )
         .await?;
-    let has_next = transactions.len() as u64 > page.limit;
-    transactions.truncate(page.limit as usize);
+    let has_next = transactions.len() as u64 > request.page.limit;
+    transactions.truncate(request.page.limit as usize);
     let rows = transactions
         .iter()
         .filter_map(|t| {
-            let project = scope.project(t.project_id)?;
+            let project = request.scope.project(t.project_id)?;
             let mut row = Map::new();
-            for field in fields {
+            for field in request.fields {
                 if let FieldKind::Column(column) = field.kind {
                     row.insert(field.name.clone(), column_value(column, t, project));
                 }
@@ -268,15 +284,9 @@ async fn transaction_rows(
 }
 
 /// Rows of aggregates: one over everything, or one per project and transaction name.
-async fn aggregate_rows(
-    state: &AppState,
-    scope: &Scope,
-    fields: &[Field],
-    sort: Option<(&Field, bool)>,
-    page: Page,
-) -> Result<(Vec<Value>, bool), ApiError> {
+async fn aggregate_rows(request: &RowsRequest<'_>) -> Result<(Vec<Value>, bool), ApiError> {
     let mut by_transaction = false;
-    for field in fields {
+    for field in request.fields {
         match field.kind {
             FieldKind::Column(Column::Transaction) => by_transaction = true,
             FieldKind::Column(Column::Project | Column::ProjectId) | FieldKind::Aggregate(_) => {}
@@ -291,7 +301,7 @@ async fn aggregate_rows(
             }
         }
     }
-    let grouped_by_project = fields.iter().any(|f| {
+    let grouped_by_project = request.fields.iter().any(|f| {
         matches!(
             f.kind,
             FieldKind::Column(Column::Project | Column::ProjectId)
@@ -303,29 +313,33 @@ async fn aggregate_rows(
             "cannot group by project alone: add transaction",
         ));
     }
-    scope.check_apdex(state, &aggregates_of(fields)).await?;
+    request
+        .scope
+        .check_apdex(request.state, &aggregates_of(request.fields))
+        .await?;
 
-    let mut groups = state
+    let mut groups = request
+        .state
         .store
-        .aggregate_transactions(&scope.query, by_transaction)
+        .aggregate_transactions(&request.scope.query, by_transaction)
         .await?;
     if groups.is_empty() && !by_transaction {
         // Sentry answers one row of zeros for an ungrouped aggregate over nothing.
         groups.push(TransactionAggregate::default());
     }
-    let range_secs = scope.until - scope.since;
+    let range_secs = request.scope.until - request.scope.since;
     let mut rows: Vec<Map<String, Value>> = groups
         .iter()
         .map(|group| {
             let mut row = Map::new();
-            for field in fields {
+            for field in request.fields {
                 let value = match field.kind {
                     FieldKind::Aggregate(a) => aggregate_value(a, group, range_secs),
                     FieldKind::Column(Column::Transaction) => json!(group.transaction),
                     FieldKind::Column(Column::ProjectId) => json!(group.project_id),
                     FieldKind::Column(_) => json!(group
                         .project_id
-                        .and_then(|id| scope.project(id))
+                        .and_then(|id| request.scope.project(id))
                         .map(|p| p.slug.clone())),
                 };
                 row.insert(field.name.clone(), value);
@@ -333,11 +347,12 @@ async fn aggregate_rows(
             row
         })
         .collect();
-    let sort = sort.or_else(|| {
-        fields
+    let sort = request.sort.or_else(|| {
+        request
+            .fields
             .iter()
             .find(|f| f.kind == FieldKind::Aggregate(Aggregate::Count))
-            .or_else(|| fields.iter().find(|f| f.is_aggregate()))
+            .or_else(|| request.fields.iter().find(|f| f.is_aggregate()))
             .map(|f| (f, true))
     });
     if let Some((field, descending)) = sort {
@@ -350,11 +365,11 @@ async fn aggregate_rows(
             }
         });
     }
-    let has_next = rows.len() as u64 > page.offset + page.limit;
+    let has_next = rows.len() as u64 > request.page.offset + request.page.limit;
     let rows = rows
         .into_iter()
-        .skip(page.offset as usize)
-        .take(page.limit as usize)
+        .skip(request.page.offset as usize)
+        .take(request.page.limit as usize)
         .map(Value::Object)
         .collect();
     Ok((rows, has_next))
