@@ -1004,84 +1004,72 @@ fn prose(len: usize) -> String {
     out
 }
 
-/// Long inputs: realistic messages and the shapes that make a backtracking engine work hard.
+/// Long inputs made of one unit repeated many times, put in place of the `*` of a frame: the
+/// shapes that make a backtracking engine work hard. Fields: name, frame, unit, count.
+const REPEATED_LONG_CASES: &[(&str, &str, &str, usize)] = &[
+    (
+        "prose in Russian with numbers",
+        "*",
+        "ошибка при обработке заказа 1234, повторите через 30s. ",
+        100,
+    ),
+    ("digits", "*", "1234567890", 500),
+    ("digits with spaces", "*", "1234567 ", 500),
+    ("lowercase hex", "*", "0123456789abcdef", 300),
+    ("letters only hex", "*", "abcdef", 500),
+    ("colons and digits", "*", "1:2:", 1000),
+    ("ipv6-like groups", "*", "dead:beef:", 400),
+    ("double colons", "*", "a::", 1000),
+    ("times", "*", "12:30:45 ", 400),
+    ("dotted labels", "*", "abc.", 1000),
+    ("dotted labels ending in a tld", "*com", "abc.", 1000),
+    ("email local part without at", "*", "a.b-c+d", 600),
+    ("email local part then at", "*@example.com", "a.b-c+d", 600),
+    ("long url", "https://example.com/*", "path/segment-42/", 500),
+    ("unclosed datetime", "datetime.datetime(*", "2024, 1, ", 500),
+    ("quotes", "*", "'x' \"y\" ", 800),
+    ("key value pairs", "*", "a=1 b='x' c=true d=\"y\" ", 300),
+    ("unterminated quote", "k='*", "value 42 ", 600),
+    ("dashes and digits", "*", "-1-2-3", 800),
+    ("floats", "*", "1.5 -2.25 3.125 ", 300),
+    ("month names", "*", "Mon Jan 02 ", 400),
+    ("swift prefix", "*", "tx0123456789abcdef ", 300),
+    ("unicode digits", "*", "٣٤٥ ١٢:٣٠ ", 500),
+];
+
+/// Long inputs: realistic messages, then [`REPEATED_LONG_CASES`], then a non-ASCII log.
 fn long_cases() -> Vec<(&'static str, String)> {
-    vec![
+    let mut cases = vec![
         ("log lines, 12 KB", log_message(12 * 1024)),
         ("prose, 12 KB", prose(12 * 1024)),
-        (
-            "prose in Russian with numbers",
-            "ошибка при обработке заказа 1234, повторите через 30s. ".repeat(100),
-        ),
-        ("digits", "1234567890".repeat(500)),
-        ("digits with spaces", "1234567 ".repeat(500)),
-        ("lowercase hex", "0123456789abcdef".repeat(300)),
-        ("letters only hex", "abcdef".repeat(500)),
-        ("colons and digits", "1:2:".repeat(1000)),
-        ("ipv6-like groups", "dead:beef:".repeat(400)),
-        ("double colons", "a::".repeat(1000)),
-        ("times", "12:30:45 ".repeat(400)),
-        ("dotted labels", "abc.".repeat(1000)),
-        (
-            "dotted labels ending in a tld",
-            format!("{}com", "abc.".repeat(1000)),
-        ),
-        ("email local part without at", "a.b-c+d".repeat(600)),
-        (
-            "email local part then at",
-            format!("{}@example.com", "a.b-c+d".repeat(600)),
-        ),
-        (
-            "long url",
-            format!("https://example.com/{}", "path/segment-42/".repeat(500)),
-        ),
-        (
-            "unclosed datetime",
-            format!("datetime.datetime({}", "2024, 1, ".repeat(500)),
-        ),
-        ("quotes", "'x' \"y\" ".repeat(800)),
-        ("key value pairs", "a=1 b='x' c=true d=\"y\" ".repeat(300)),
-        (
-            "unterminated quote",
-            format!("k='{}", "value 42 ".repeat(600)),
-        ),
-        ("dashes and digits", "-1-2-3".repeat(800)),
-        ("floats", "1.5 -2.25 3.125 ".repeat(300)),
-        ("month names", "Mon Jan 02 ".repeat(400)),
-        ("swift prefix", "tx0123456789abcdef ".repeat(300)),
-        ("unicode digits", "٣٤٥ ١٢:٣٠ ".repeat(500)),
-        (
-            "mixed unicode log",
-            log_message(4096)
-                .replace("bob", "böb")
-                .replace("ERROR", "ОШИБКА"),
-        ),
-    ]
+    ];
+    let repeated = REPEATED_LONG_CASES
+        .iter()
+        .map(|&(name, frame, unit, count)| (name, frame.replacen('*', &unit.repeat(count), 1)));
+    cases.extend(repeated);
+    let mixed_unicode_log = log_message(4096)
+        .replace("bob", "böb")
+        .replace("ERROR", "ОШИБКА");
+    cases.push(("mixed unicode log", mixed_unicode_log));
+    cases
 }
 
-#[test]
-fn pattern_kinds_are_replaced_as_recorded() {
-    insta::assert_snapshot!("patterns", render(PATTERN_CASES));
+/// Declares a test that snapshots [`render`] of one case table under the snapshot name given.
+macro_rules! rendered_snapshot_test {
+    ($($test:ident: $snapshot:literal => $cases:expr;)*) => {$(
+        #[test]
+        fn $test() {
+            insta::assert_snapshot!($snapshot, render($cases));
+        }
+    )*};
 }
 
-#[test]
-fn adjacent_and_competing_matches_are_replaced_as_recorded() {
-    insta::assert_snapshot!("adjacent", render(ADJACENT_CASES));
-}
-
-#[test]
-fn unicode_neighbours_are_handled_as_recorded() {
-    insta::assert_snapshot!("unicode", render(UNICODE_CASES));
-}
-
-#[test]
-fn string_boundaries_are_handled_as_recorded() {
-    insta::assert_snapshot!("boundaries", render(BOUNDARY_CASES));
-}
-
-#[test]
-fn sdk_and_sentry_messages_are_replaced_as_recorded() {
-    insta::assert_snapshot!("fixtures", render(FIXTURE_CASES));
+rendered_snapshot_test! {
+    pattern_kinds_are_replaced_as_recorded: "patterns" => PATTERN_CASES;
+    adjacent_and_competing_matches_are_replaced_as_recorded: "adjacent" => ADJACENT_CASES;
+    unicode_neighbours_are_handled_as_recorded: "unicode" => UNICODE_CASES;
+    string_boundaries_are_handled_as_recorded: "boundaries" => BOUNDARY_CASES;
+    sdk_and_sentry_messages_are_replaced_as_recorded: "fixtures" => FIXTURE_CASES;
 }
 
 #[test]

@@ -339,19 +339,14 @@ fn threads_variants(view: &EventView<'_>) -> Option<(Component, Option<Component
     if view.threads.is_empty() {
         return None;
     }
-    let flag = |t: &&Value, key: &str| t.get(key).and_then(Value::as_bool) == Some(true);
-    let crashed: Vec<&Value> = view
-        .threads
-        .iter()
-        .copied()
-        .filter(|t| flag(t, "crashed"))
-        .collect();
-    let current: Vec<&Value> = view
-        .threads
-        .iter()
-        .copied()
-        .filter(|t| flag(t, "current"))
-        .collect();
+    let flagged = |key: &str| -> Vec<&Value> {
+        view.threads
+            .iter()
+            .copied()
+            .filter(|t| t.get(key).and_then(Value::as_bool) == Some(true))
+            .collect()
+    };
+    let (crashed, current) = (flagged("crashed"), flagged("current"));
     let thread = [
         crashed.as_slice(),
         current.as_slice(),
