@@ -154,16 +154,25 @@ mod tests {
         s.parse()
     }
 
+    /// Every field of `dsn`, in declaration order, so one comparison checks all of them.
+    fn fields(dsn: &Dsn) -> (&str, &str, Option<&str>, &str, Option<u16>, &str, &str) {
+        (
+            &dsn.scheme,
+            &dsn.public_key,
+            dsn.secret_key.as_deref(),
+            &dsn.host,
+            dsn.port,
+            &dsn.path_prefix,
+            &dsn.project_id,
+        )
+    }
+
     #[test]
     fn parses_fixture_dsn_with_port() {
-        let dsn = parse("http://0123456789abcdef0123456789abcdef@127.0.0.1:9000/42").unwrap();
-        assert_eq!(dsn.scheme, "http");
-        assert_eq!(dsn.public_key, "0123456789abcdef0123456789abcdef");
-        assert_eq!(dsn.secret_key, None);
-        assert_eq!(dsn.host, "127.0.0.1");
-        assert_eq!(dsn.port, Some(9000));
-        assert_eq!(dsn.path_prefix, "");
-        assert_eq!(dsn.project_id, "42");
+        let key = "0123456789abcdef0123456789abcdef";
+        let dsn = parse(&format!("http://{key}@127.0.0.1:9000/42")).unwrap();
+        let expected = ("http", key, None, "127.0.0.1", Some(9000), "", "42");
+        assert_eq!(fields(&dsn), expected);
         assert_eq!(dsn.numeric_project_id(), Some(42));
         assert_eq!(
             dsn.api_url("envelope"),
@@ -174,25 +183,24 @@ mod tests {
     #[test]
     fn path_prefix_is_everything_before_the_project_id() {
         let dsn = parse("https://abc@example.com/sentry/7").unwrap();
-        assert_eq!(dsn.path_prefix, "/sentry");
-        assert_eq!(dsn.project_id, "7");
-        assert_eq!(dsn.port, None);
+        let expected = ("https", "abc", None, "example.com", None, "/sentry", "7");
+        assert_eq!(fields(&dsn), expected);
         assert_eq!(
             dsn.api_url("envelope"),
             "https://example.com/sentry/api/7/envelope/"
         );
 
         let deep = parse("http://k@h:8888/one/two/pid").unwrap();
-        assert_eq!(deep.path_prefix, "/one/two");
-        assert_eq!(deep.project_id, "pid");
+        let expected = ("http", "k", None, "h", Some(8888), "/one/two", "pid");
+        assert_eq!(fields(&deep), expected);
         assert_eq!(deep.numeric_project_id(), None);
     }
 
     #[test]
     fn trailing_slash_after_project_id_is_ignored() {
         let dsn = parse("https://k@example.com/sentry/7/").unwrap();
-        assert_eq!(dsn.path_prefix, "/sentry");
-        assert_eq!(dsn.project_id, "7");
+        let expected = ("https", "k", None, "example.com", None, "/sentry", "7");
+        assert_eq!(fields(&dsn), expected);
     }
 
     #[test]
