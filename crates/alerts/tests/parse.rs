@@ -192,134 +192,124 @@ fn each_invalid_field_is_named() {
         ("environment", json!(["prod"]), "environment name"),
         ("conditions", json!([]), "At least one"),
         ("conditions", json!({"id": FIRST_SEEN}), "list"),
-        ("conditions", json!(["first_seen"]), "not an object"),
-        ("conditions", json!([{"value": 1}]), "no id"),
-        (
-            "conditions",
-            json!([{"id": "sentry.rules.conditions.every_event.EveryEventCondition"}]),
-            "unknown condition",
-        ),
-        (
-            "conditions",
-            json!([{"id": FREQUENCY, "interval": "1h"}]),
-            "value is required",
-        ),
-        (
-            "conditions",
-            json!([{"id": FREQUENCY, "value": 0, "interval": "1h"}]),
-            "at least 1",
-        ),
-        (
-            "conditions",
-            json!([{"id": FREQUENCY, "value": "many", "interval": "1h"}]),
-            "whole number",
-        ),
-        (
-            "conditions",
-            json!([{"id": UNIQUE_USERS, "value": 5, "interval": "2h"}]),
-            "interval \"2h\" is not one of 1m, 5m, 15m, 1h, 1d, 1w, 30d",
-        ),
-        (
-            "conditions",
-            json!([{"id": FREQUENCY, "value": 5}]),
-            "interval is required",
-        ),
-        (
-            "conditions",
-            json!([{"id": FREQUENCY, "value": 5, "interval": "1h", "comparisonType": "percent", "comparisonInterval": "1w"}]),
-            "\"percent\"",
-        ),
         ("filters", json!("level"), "list"),
-        (
-            "filters",
-            json!([{"id": "sentry.rules.filters.age_comparison.AgeComparisonFilter"}]),
-            "unknown filter",
-        ),
-        (
-            "filters",
-            json!([{"id": LEVEL, "match": "gt", "level": 40}]),
-            "match \"gt\" is not one of eq, gte, lte",
-        ),
-        (
-            "filters",
-            json!([{"id": LEVEL, "match": "eq", "level": 45}]),
-            "level 45",
-        ),
-        (
-            "filters",
-            json!([{"id": LEVEL, "match": "eq"}]),
-            "level is required",
-        ),
-        (
-            "filters",
-            json!([{"id": TAGGED, "match": "eq", "value": "x"}]),
-            "key is required",
-        ),
-        (
-            "filters",
-            json!([{"id": TAGGED, "key": "url", "match": "regex", "value": "x"}]),
-            "match \"regex\"",
-        ),
-        (
-            "filters",
-            json!([{"id": TAGGED, "key": "url", "match": "co"}]),
-            "value is required",
-        ),
         ("actions", json!([]), "At least one"),
-        (
-            "actions",
-            json!([{"id": "sentry.integrations.slack.notify_action.SlackNotifyServiceAction"}]),
-            "unknown action",
-        ),
-        ("actions", json!([{"id": EMAIL}]), "targetType is required"),
-        (
-            "actions",
-            json!([{"id": EMAIL, "targetType": "Everyone"}]),
-            "targetType \"Everyone\"",
-        ),
-        (
-            "actions",
-            json!([{"id": EMAIL, "targetType": "Member"}]),
-            "Team or Member",
-        ),
-        (
-            "actions",
-            json!([{"id": EMAIL, "targetType": "Team", "targetIdentifier": "None"}]),
-            "Team or Member",
-        ),
-        (
-            "actions",
-            json!([{"id": EMAIL, "targetType": "Member", "targetIdentifier": "bob"}]),
-            "integer",
-        ),
-        (
-            "actions",
-            json!([{"id": EMAIL, "targetType": "IssueOwners", "fallthroughType": "Owners"}]),
-            "fallthroughType",
-        ),
-        (
-            "actions",
-            json!([{"id": "vigil.actions.WebhookAction"}]),
-            "url is required",
-        ),
-        (
-            "actions",
-            json!([{"id": "vigil.actions.WebhookAction", "url": "ftp://x.test/"}]),
-            "http:// or https://",
-        ),
-        (
-            "actions",
-            json!([{"id": "vigil.actions.WebhookAction", "url": "not a url"}]),
-            "not a valid URL",
-        ),
-        (
-            "actions",
-            json!([{"id": "vigil.actions.SlackWebhookAction", "url": "https://hooks.slack.com/x"}]),
-            "webhook_url is required",
-        ),
     ];
     for (field, value, reason) in replaced {
         assert_refused(with(field, value), field, reason);
+    }
+    // A list field replaced by a list of one bad item: that list field is the one named.
+    let lone_items: Vec<(&str, Vec<(Value, &str)>)> = vec![
+        (
+            "conditions",
+            vec![
+                (json!("first_seen"), "not an object"),
+                (json!({"value": 1}), "no id"),
+                (
+                    json!({"id": "sentry.rules.conditions.every_event.EveryEventCondition"}),
+                    "unknown condition",
+                ),
+                (
+                    json!({"id": FREQUENCY, "interval": "1h"}),
+                    "value is required",
+                ),
+                (
+                    json!({"id": FREQUENCY, "value": 0, "interval": "1h"}),
+                    "at least 1",
+                ),
+                (
+                    json!({"id": FREQUENCY, "value": "many", "interval": "1h"}),
+                    "whole number",
+                ),
+                (
+                    json!({"id": UNIQUE_USERS, "value": 5, "interval": "2h"}),
+                    "interval \"2h\" is not one of 1m, 5m, 15m, 1h, 1d, 1w, 30d",
+                ),
+                (json!({"id": FREQUENCY, "value": 5}), "interval is required"),
+                (
+                    json!({"id": FREQUENCY, "value": 5, "interval": "1h", "comparisonType": "percent", "comparisonInterval": "1w"}),
+                    "\"percent\"",
+                ),
+            ],
+        ),
+        (
+            "filters",
+            vec![
+                (
+                    json!({"id": "sentry.rules.filters.age_comparison.AgeComparisonFilter"}),
+                    "unknown filter",
+                ),
+                (
+                    json!({"id": LEVEL, "match": "gt", "level": 40}),
+                    "match \"gt\" is not one of eq, gte, lte",
+                ),
+                (json!({"id": LEVEL, "match": "eq", "level": 45}), "level 45"),
+                (json!({"id": LEVEL, "match": "eq"}), "level is required"),
+                (
+                    json!({"id": TAGGED, "match": "eq", "value": "x"}),
+                    "key is required",
+                ),
+                (
+                    json!({"id": TAGGED, "key": "url", "match": "regex", "value": "x"}),
+                    "match \"regex\"",
+                ),
+                (
+                    json!({"id": TAGGED, "key": "url", "match": "co"}),
+                    "value is required",
+                ),
+            ],
+        ),
+        (
+            "actions",
+            vec![
+                (
+                    json!({"id": "sentry.integrations.slack.notify_action.SlackNotifyServiceAction"}),
+                    "unknown action",
+                ),
+                (json!({"id": EMAIL}), "targetType is required"),
+                (
+                    json!({"id": EMAIL, "targetType": "Everyone"}),
+                    "targetType \"Everyone\"",
+                ),
+                (
+                    json!({"id": EMAIL, "targetType": "Member"}),
+                    "Team or Member",
+                ),
+                (
+                    json!({"id": EMAIL, "targetType": "Team", "targetIdentifier": "None"}),
+                    "Team or Member",
+                ),
+                (
+                    json!({"id": EMAIL, "targetType": "Member", "targetIdentifier": "bob"}),
+                    "integer",
+                ),
+                (
+                    json!({"id": EMAIL, "targetType": "IssueOwners", "fallthroughType": "Owners"}),
+                    "fallthroughType",
+                ),
+                (
+                    json!({"id": "vigil.actions.WebhookAction"}),
+                    "url is required",
+                ),
+                (
+                    json!({"id": "vigil.actions.WebhookAction", "url": "ftp://x.test/"}),
+                    "http:// or https://",
+                ),
+                (
+                    json!({"id": "vigil.actions.WebhookAction", "url": "not a url"}),
+                    "not a valid URL",
+                ),
+                (
+                    json!({"id": "vigil.actions.SlackWebhookAction", "url": "https://hooks.slack.com/x"}),
+                    "webhook_url is required",
+                ),
+            ],
+        ),
+    ];
+    for (field, items) in lone_items {
+        for (item, reason) in items {
+            assert_refused(with(field, json!([item])), field, reason);
+        }
     }
 }
 
