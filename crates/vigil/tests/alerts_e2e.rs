@@ -40,8 +40,16 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 const SETTLE: Duration = Duration::from_secs(3);
 
 /// Reports `events` errors of each of `issues` issues through the SDK (see
-/// `tests/python/alert_errors.py`); returns the exception types, one per issue.
-fn send_errors(dsn: &Dsn, name: &str, issues: usize, events: usize, tags: &[&str]) -> Vec<String> {
+/// `tests/python/alert_errors.py`) and waits until `vigil` has stored them; returns the
+/// exception types, one per issue.
+fn report_errors(
+    vigil: &Vigil,
+    dsn: &Dsn,
+    name: &str,
+    issues: usize,
+    events: usize,
+    tags: &[&str],
+) -> Vec<String> {
     let mut command = python_script("alert_errors.py");
     command.arg(&dsn.raw).arg(name).args([
         "--issues",
@@ -61,6 +69,7 @@ fn send_errors(dsn: &Dsn, name: &str, issues: usize, events: usize, tags: &[&str
         issues * events,
         "the SDK did not capture every error: {line}"
     );
+    vigil.settle();
     line["types"]
         .as_array()
         .expect("types")
@@ -78,15 +87,7 @@ struct SmtpServer {
 
 impl SmtpServer {
     fn start() -> SmtpServer {
-        let dir = tempfile::Builder::new()
-            .prefix("vigil-smtp-")
-            .tempdir()
-            .expect("a temp dir for the mail");
-        let mut server = SmtpServer {
-            child: None,
-            dir,
-            port: free_port(),
-        };
+        let mut server = SmtpServer::down();
         server.run();
         server
     }
@@ -140,14 +141,7 @@ impl SmtpServer {
     /// Waits until at least `n` messages arrived; returns them all.
     #[track_caller]
     fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Value> {
-        poll(&format!("{n} email(s)"), timeout, || {
-            let messages = self.messages();
-            if messages.len() >= n {
-                Ok(messages)
-            } else {
-                Err(format!("{} so far", messages.len()))
-            }
-        })
+        wait_for_at_least(n, "email(s)", timeout, || self.messages())
     }
 }
 
@@ -158,6 +152,24 @@ impl Drop for SmtpServer {
             let _ = child.wait();
         }
     }
+}
+
+/// Polls `current` until it holds at least `n` items (`what` names them); returns them all.
+#[track_caller]
+fn wait_for_at_least<T>(
+    n: usize,
+    what: &str,
+    timeout: Duration,
+    current: impl Fn() -> Vec<T>,
+) -> Vec<T> {
+    poll(&format!("{n} {what}"), timeout, || {
+        let got = current();
+        if got.len() >= n {
+            Ok(got)
+        } else {
+            Err(format!("{} so far", got.len()))
+        }
+    })
 }
 
 fn messages_in(dir: &Path) -> Vec<Value> {
@@ -219,14 +231,7 @@ impl Receiver {
 
     #[track_caller]
     fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
-        poll(&format!("{n} request(s) at the receiver"), timeout, || {
-            let got = self.received();
-            if got.len() >= n {
-                Ok(got)
-            } else {
-                Err(format!("{} so far", got.len()))
-            }
-        })
+        wait_for_at_least(n, "request(s) at the receiver", timeout, || self.received())
     }
 }
 
@@ -313,6 +318,41 @@ fn rule(name: &str, condition: Value, action: Value) -> Value {
     })
 }
 
+/// A rule action posting Sentry's legacy webhook body to `path` on `receiver`.
+fn webhook_to(receiver: &Receiver, path: &str) -> Value {
+    json!({"id": WEBHOOK, "url": receiver.url(path)})
+}
+
+/// A server whose project `shop` has one rule, `name`, posting to `hook` when the condition
+/// `condition_id` (one without options) holds, after the SDK reported one `error` to it;
+/// returns the server and the project's DSN.
+fn webhook_rule_after_one_error(
+    hook: &Receiver,
+    name: &str,
+    condition_id: &str,
+    error: &str,
+) -> (Vigil, Dsn) {
+    let vigil = Vigil::start();
+    let webhook_rule = rule(
+        name,
+        json!({ "id": condition_id }),
+        webhook_to(hook, "/hook"),
+    );
+    let dsn = shop_with_rules(&vigil, vec![webhook_rule]);
+    report_errors(&vigil, &dsn, error, 1, 1, &[]);
+    (vigil, dsn)
+}
+
+/// Makes project `shop` on `vigil` and each of `rules` through the API; returns the project's
+/// DSN. (The project's default rule, emailing the members on a new issue, comes with it.)
+fn shop_with_rules(vigil: &Vigil, rules: Vec<Value>) -> Dsn {
+    let dsn = vigil.create_project("shop", "python");
+    for body in rules {
+        create_rule(vigil, body);
+    }
+    dsn
+}
+
 fn notifications(vigil: &Vigil) -> Vec<Value> {
     let body = vigil
         .api_get(
@@ -365,8 +405,7 @@ fn a_new_issue_emails_the_member_with_the_permalink_and_a_repeat_sends_nothing()
     let smtp = SmtpServer::start();
     let vigil = serve_with_smtp(&smtp.url());
     let dsn = vigil.create_project("shop", "python");
-    send_errors(&dsn, "PaymentDeclined", 1, 1, &[]);
-    vigil.settle();
+    report_errors(&vigil, &dsn, "PaymentDeclined", 1, 1, &[]);
     let (issue_id, title) = only_issue(&vigil);
     assert!(title.starts_with("PaymentDeclined"), "{title}");
 
@@ -391,8 +430,7 @@ fn a_new_issue_emails_the_member_with_the_permalink_and_a_repeat_sends_nothing()
     );
 
     // The same error again: the issue is not new, and nobody is told twice.
-    send_errors(&dsn, "PaymentDeclined", 1, 1, &[]);
-    vigil.settle();
+    report_errors(&vigil, &dsn, "PaymentDeclined", 1, 1, &[]);
     assert_eq!(only_issue(&vigil).0, issue_id);
     let outbox = wait_outbox_quiet(&vigil, DELIVERY_TIMEOUT);
     assert_eq!(smtp.messages().len(), 1, "outbox: {outbox:?}");
@@ -417,27 +455,24 @@ fn webhook_and_slack_rules_get_their_bodies_and_a_spike_posts_to_slack_once() {
     let hook = Receiver::start(0);
     let slack = Receiver::start(0);
     let vigil = Vigil::start();
-    let dsn = vigil.create_project("shop", "python");
-    create_rule(
+    let dsn = shop_with_rules(
         &vigil,
-        rule(
-            "Webhook on new issues",
-            json!({"id": FIRST_SEEN}),
-            json!({"id": WEBHOOK, "url": hook.url("/sentry")}),
-        ),
-    );
-    create_rule(
-        &vigil,
-        rule(
-            "Slack on spikes",
-            json!({"id": FREQUENCY, "value": 5, "interval": "1m", "comparisonType": "count"}),
-            json!({"id": SLACK, "webhook_url": slack.url("/services/T0/B0/x")}),
-        ),
+        vec![
+            rule(
+                "Webhook on new issues",
+                json!({"id": FIRST_SEEN}),
+                webhook_to(&hook, "/sentry"),
+            ),
+            rule(
+                "Slack on spikes",
+                json!({"id": FREQUENCY, "value": 5, "interval": "1m", "comparisonType": "count"}),
+                json!({"id": SLACK, "webhook_url": slack.url("/services/T0/B0/x")}),
+            ),
+        ],
     );
 
     // 20 events of one issue within seconds: a new issue, then a spike.
-    send_errors(&dsn, "CheckoutTimeout", 1, 20, &["flow=checkout"]);
-    vigil.settle();
+    report_errors(&vigil, &dsn, "CheckoutTimeout", 1, 20, &["flow=checkout"]);
     let (issue_id, title) = only_issue(&vigil);
     let link = permalink(&vigil, &issue_id);
 
@@ -507,18 +542,7 @@ fn webhook_and_slack_rules_get_their_bodies_and_a_spike_posts_to_slack_once() {
 #[test]
 fn a_resolved_issue_seen_again_fires_the_regression_rule() {
     let hook = Receiver::start(0);
-    let vigil = Vigil::start();
-    let dsn = vigil.create_project("shop", "python");
-    create_rule(
-        &vigil,
-        rule(
-            "Regressions",
-            json!({"id": REGRESSION}),
-            json!({"id": WEBHOOK, "url": hook.url("/regressed")}),
-        ),
-    );
-    send_errors(&dsn, "StaleCache", 1, 1, &[]);
-    vigil.settle();
+    let (vigil, dsn) = webhook_rule_after_one_error(&hook, "Regressions", REGRESSION, "StaleCache");
     let (issue_id, _) = only_issue(&vigil);
     wait_outbox_quiet(&vigil, DELIVERY_TIMEOUT);
     assert!(hook.received().is_empty(), "a new issue is no regression");
@@ -530,8 +554,7 @@ fn a_resolved_issue_seen_again_fires_the_regression_rule() {
         )
         .ok("resolve the issue");
     assert_eq!(resolved["status"], "resolved", "{resolved}");
-    send_errors(&dsn, "StaleCache", 1, 1, &[]);
-    vigil.settle();
+    report_errors(&vigil, &dsn, "StaleCache", 1, 1, &[]);
     let posts = hook.wait_for(1, DELIVERY_TIMEOUT);
     wait_outbox_quiet(&vigil, DELIVERY_TIMEOUT);
     assert_eq!(hook.received().len(), 1, "{posts:?}");
@@ -547,18 +570,8 @@ fn a_resolved_issue_seen_again_fires_the_regression_rule() {
 #[test]
 fn a_receiver_failing_twice_gets_exactly_one_delivery() {
     let hook = Receiver::start(2);
-    let vigil = Vigil::start();
-    let dsn = vigil.create_project("shop", "python");
-    create_rule(
-        &vigil,
-        rule(
-            "Flaky receiver",
-            json!({"id": FIRST_SEEN}),
-            json!({"id": WEBHOOK, "url": hook.url("/flaky")}),
-        ),
-    );
-    send_errors(&dsn, "LedgerMismatch", 1, 1, &[]);
-    vigil.settle();
+    let (vigil, _dsn) =
+        webhook_rule_after_one_error(&hook, "Flaky receiver", FIRST_SEEN, "LedgerMismatch");
     // The server's backoff: 10 s after the first failure, 20 s after the second.
     let started = Instant::now();
     let got = hook.wait_for(3, Duration::from_secs(120));
@@ -638,8 +651,7 @@ fn a_server_killed_while_the_mail_server_is_down_sends_the_email_after_restart()
     let mut smtp = SmtpServer::down();
     let mut vigil = serve_with_smtp(&smtp.url());
     let dsn = vigil.create_project("shop", "python");
-    send_errors(&dsn, "WarehouseOffline", 1, 1, &[]);
-    vigil.settle();
+    report_errors(&vigil, &dsn, "WarehouseOffline", 1, 1, &[]);
     let (issue_id, _) = only_issue(&vigil);
 
     // The first attempt fails (nothing listens) and is recorded with its error.
@@ -678,9 +690,8 @@ fn sixty_new_issues_make_a_handful_of_digest_emails_naming_all_of_them() {
     let vigil = serve_with_smtp(&smtp.url());
     let dsn = vigil.create_project("shop", "python");
     let started = Instant::now();
-    let types = send_errors(&dsn, "InventoryGlitch", 60, 1, &[]);
+    let types = report_errors(&vigil, &dsn, "InventoryGlitch", 60, 1, &[]);
     assert_eq!(types.len(), 60);
-    vigil.settle();
     let sent_in = started.elapsed();
     assert_eq!(vigil.project_issues("shop", "").len(), 60);
 

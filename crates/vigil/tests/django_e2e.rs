@@ -67,6 +67,12 @@ fn issue_id(issue: &Value) -> String {
         .to_string()
 }
 
+/// The JSON of `GET /api/0/issues/{id}/{rest}`, e.g. `rest` = `events/`.
+fn get_issue_resource(vigil: &Vigil, id: &str, rest: &str) -> Value {
+    let path = format!("/api/0/issues/{id}/{rest}");
+    vigil.api_get(&path, &[]).ok(&format!("GET {path}"))
+}
+
 fn titles(issues: &[Value]) -> Vec<&str> {
     issues
         .iter()
@@ -127,9 +133,7 @@ fn zero_division_becomes_an_issue(backend: Backend) {
     );
 
     let id = issue_id(&issue);
-    let event = vigil
-        .api_get(&format!("/api/0/issues/{id}/events/latest/"), &[])
-        .ok("GET the issue's latest event");
+    let event = get_issue_resource(vigil, &id, "events/latest/");
     assert_eq!(
         event["groupID"],
         id.as_str(),
@@ -186,9 +190,7 @@ fn same_error_counts_and_another_opens_an_issue(backend: Backend) {
         "the second event made another issue"
     );
     let id = issue_id(&first);
-    let events = vigil
-        .api_get(&format!("/api/0/issues/{id}/events/"), &[])
-        .ok("GET issue events");
+    let events = get_issue_resource(vigil, &id, "events/");
     assert_eq!(
         events.as_array().map(Vec::len),
         Some(2),
