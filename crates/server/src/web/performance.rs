@@ -4,7 +4,10 @@
 //! store's transaction aggregates, plus the small formatting pieces the trace and transaction
 //! pages share.
 
-use axum::extract::State;
+use std::convert::Infallible;
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::response::Html;
 use maud::{html, Markup};
 use vigil_store::{
@@ -16,7 +19,7 @@ use super::charts;
 use super::error::WebError;
 use super::layout::{count, page, pager, time_ago, Shell};
 use super::selection::{self, Selection};
-use crate::query::{self, QueryPairs};
+use crate::query;
 use crate::time::unix_now;
 use crate::AppState;
 
@@ -126,7 +129,7 @@ pub fn summary_url(prefix: &str, org: &str, project_id: i64, transaction: &str) 
 
 /// The filters of both pages as given, to build links that change one of them.
 #[derive(Debug, Clone)]
-struct Filters {
+pub struct Filters {
     projects: Vec<i64>,
     environments: Vec<String>,
     period: String,
@@ -177,6 +180,16 @@ impl Filters {
             until: Some(now),
             conditions: Vec::new(),
         }
+    }
+}
+
+/// Both pages read their filters from the query string; what is unknown there falls back to
+/// the defaults.
+impl<S: Send + Sync> FromRequestParts<S> for Filters {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(Filters::from_pairs(&query::pairs(parts.uri.query())))
     }
 }
 
@@ -326,9 +339,8 @@ fn enable_tracing() -> Markup {
 pub async fn overview(
     ViewerOrg { viewer, org }: ViewerOrg,
     State(state): State<AppState>,
-    QueryPairs(params): QueryPairs,
+    mut filters: Filters,
 ) -> Result<Html<String>, WebError> {
-    let mut filters = Filters::from_pairs(&params);
     filters.transaction = None;
     let (projects, environments) = projects_and_environments(&state, &org, &filters).await?;
     let now = unix_now();
@@ -415,9 +427,8 @@ pub async fn overview(
 pub async fn summary(
     ViewerOrg { viewer, org }: ViewerOrg,
     State(state): State<AppState>,
-    QueryPairs(params): QueryPairs,
+    mut filters: Filters,
 ) -> Result<Html<String>, WebError> {
-    let mut filters = Filters::from_pairs(&params);
     let name = filters.transaction.clone().ok_or(WebError::NotFound)?;
     // One project: a transaction name means something only within its project.
     let project_id = *filters.projects.first().ok_or(WebError::NotFound)?;

@@ -43,6 +43,21 @@ const DIGEST_WINDOW: Duration = Duration::from_secs(60);
 /// Deliveries in flight at once per sender (a slow receiver does not hold up the others).
 const CONCURRENT_DELIVERIES: usize = 8;
 
+/// `id`'s entry of `cache`, loaded on a miss: the loaded value is shared by all its readers.
+async fn load_shared<T, F, Fut>(
+    cache: &TtlCache<Arc<T>>,
+    id: i64,
+    load: F,
+) -> vigil_store::StoreResult<Arc<T>>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = vigil_store::StoreResult<T>>,
+{
+    cache
+        .get_or_load(id, || async { Ok(Arc::new(load().await?)) })
+        .await
+}
+
 /// What the ingest workers, the API and the senders share about alerts on this node.
 #[derive(Default)]
 pub struct Alerts {
@@ -73,11 +88,7 @@ impl Alerts {
         store: &dyn Store,
         project_id: i64,
     ) -> vigil_store::StoreResult<Arc<Vec<AlertRule>>> {
-        self.rules
-            .get_or_load(project_id, || async {
-                Ok(Arc::new(store.alert_rules(project_id).await?))
-            })
-            .await
+        load_shared(&self.rules, project_id, || store.alert_rules(project_id)).await
     }
 
     /// An organization's members with their roles, cached for a few seconds.
@@ -86,11 +97,10 @@ impl Alerts {
         store: &dyn Store,
         organization_id: i64,
     ) -> vigil_store::StoreResult<Arc<Vec<(User, String)>>> {
-        self.members
-            .get_or_load(organization_id, || async {
-                Ok(Arc::new(store.organization_members(organization_id).await?))
-            })
-            .await
+        load_shared(&self.members, organization_id, || {
+            store.organization_members(organization_id)
+        })
+        .await
     }
 
     /// A project and its organization, cached for a few seconds; `None` when either is gone.
