@@ -24,6 +24,7 @@ common::suite_on_both_backends!(
     histogram_bins_durations_between_fastest_and_slowest,
     span_aggregates_by_op_and_by_group,
     performance_settings_default_then_changed,
+    performance_settings_a_detector_cannot_use_are_refused,
     a_span_streamed_before_its_segment_is_found_with_it,
     expired_transactions_and_spans_are_deleted,
     invalid_spans_are_rejected_before_anything_is_written,
@@ -792,6 +793,39 @@ async fn performance_settings_default_then_changed(store: &dyn Store) {
     };
     store.set_performance_settings(p, &again).await.unwrap();
     assert_eq!(store.performance_settings(p).await.unwrap(), again);
+}
+
+/// Both backends refuse the same settings: a threshold of zero, a negative or non-finite one,
+/// and a minimum count of zero; what was stored stays.
+async fn performance_settings_a_detector_cannot_use_are_refused(store: &dyn Store) {
+    let (_, p) = project(store, "acme").await;
+    let good = PerformanceSettings::default();
+    let refused = [
+        PerformanceSettings {
+            apdex_threshold_ms: 0.0,
+            ..good
+        },
+        PerformanceSettings {
+            n_plus_one_min_total_ms: -1.0,
+            ..good
+        },
+        PerformanceSettings {
+            slow_db_query_ms: f64::NAN,
+            ..good
+        },
+        PerformanceSettings {
+            n_plus_one_min_count: 0,
+            ..good
+        },
+    ];
+    for settings in refused {
+        let result = store.set_performance_settings(p, &settings).await;
+        assert!(
+            matches!(result, Err(vigil_store::StoreError::Invalid(_))),
+            "{settings:?} was not refused: {result:?}"
+        );
+    }
+    assert_eq!(store.performance_settings(p).await.unwrap(), good);
 }
 
 async fn a_span_streamed_before_its_segment_is_found_with_it(store: &dyn Store) {

@@ -19,10 +19,10 @@ use async_trait::async_trait;
 
 use super::{events, sql, PgStore};
 use crate::domain::TraceReads;
-use crate::query::performance_settings::{select_sql, upsert_sql};
+use crate::query::performance_settings::{check, select_sql, upsert_sql};
 use crate::query::{transaction_reads, Dialect};
 use crate::rows::SPAN_COLUMNS;
-use crate::{PerformanceSettings, StoreError, StoreResult, Trace, Traces};
+use crate::{PerformanceSettings, StoreResult, Trace, Traces};
 
 mod aggregates;
 mod span_aggregates;
@@ -104,16 +104,7 @@ impl Traces for PgStore {
         project_id: i64,
         settings: &PerformanceSettings,
     ) -> StoreResult<()> {
-        let values = [
-            settings.apdex_threshold_ms,
-            settings.n_plus_one_min_total_ms,
-            settings.slow_db_query_ms,
-        ];
-        if values.iter().any(|v| !v.is_finite() || *v < 0.0) {
-            return Err(StoreError::Invalid(
-                "performance thresholds must be finite and not negative".into(),
-            ));
-        }
+        check(settings)?;
         sql::execute(
             &self.client().await?,
             &upsert_sql(Dialect::Postgres),

@@ -2,6 +2,7 @@
 //! read by project (parameter 1) and the row written whole over what was there.
 
 use super::Dialect;
+use crate::{PerformanceSettings, StoreError, StoreResult};
 
 /// The settings' columns after `project_id`, in the order both statements use.
 const COLUMNS: [&str; 4] = [
@@ -10,6 +11,23 @@ const COLUMNS: [&str; 4] = [
     "n_plus_one_min_total_ms",
     "slow_db_query_ms",
 ];
+
+/// `Ok` for settings a detector can use: every threshold a positive number and a minimum count
+/// of at least one. The API checks Sentry's ranges first; this keeps any caller from storing
+/// what would make a detector divide by zero or flag every span, on either backend.
+pub(crate) fn check(settings: &PerformanceSettings) -> StoreResult<()> {
+    let thresholds = [
+        settings.apdex_threshold_ms,
+        settings.n_plus_one_min_total_ms,
+        settings.slow_db_query_ms,
+    ];
+    if thresholds.iter().all(|v| v.is_finite() && *v > 0.0) && settings.n_plus_one_min_count > 0 {
+        return Ok(());
+    }
+    Err(StoreError::Invalid(
+        "performance thresholds must be positive numbers".into(),
+    ))
+}
 
 /// The project's row: [`COLUMNS`], in order.
 pub(crate) fn select_sql(dialect: Dialect) -> String {

@@ -19,10 +19,10 @@ use super::error::DbContext;
 use super::statements::{record_opt, records};
 use super::{events, SqliteStore};
 use crate::domain::TraceReads;
-use crate::query::performance_settings::{select_sql, upsert_sql};
+use crate::query::performance_settings::{check, select_sql, upsert_sql};
 use crate::query::{transaction_reads, Dialect};
 use crate::rows::SPAN_COLUMNS;
-use crate::{PerformanceSettings, StoreError, StoreResult, Trace, Traces};
+use crate::{PerformanceSettings, StoreResult, Trace, Traces};
 
 mod aggregates;
 mod span_aggregates;
@@ -97,20 +97,8 @@ impl Traces for SqliteStore {
         project_id: i64,
         settings: &PerformanceSettings,
     ) -> StoreResult<()> {
+        check(settings)?;
         let s = *settings;
-        let valid = [
-            s.apdex_threshold_ms,
-            s.n_plus_one_min_total_ms,
-            s.slow_db_query_ms,
-        ]
-        .iter()
-        .all(|v| v.is_finite() && *v > 0.0)
-            && s.n_plus_one_min_count > 0;
-        if !valid {
-            return Err(StoreError::Invalid(
-                "performance thresholds must be positive numbers".into(),
-            ));
-        }
         self.write(move |conn| {
             conn.prepare_cached(&upsert_sql(Dialect::Sqlite))
                 .and_then(|mut stmt| {
