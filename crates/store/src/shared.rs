@@ -89,6 +89,14 @@ pub(crate) fn new_email_key(email: &str) -> StoreResult<String> {
     Ok(email_key(email))
 }
 
+/// `Ok` for a slug a new organization or project may have; `what` names which (`project`).
+pub(crate) fn check_slug(what: &str, slug: &str) -> StoreResult<()> {
+    if slug.is_empty() {
+        return Err(StoreError::Invalid(format!("{what} slug is empty")));
+    }
+    Ok(())
+}
+
 /// Sentry's organization roles.
 const ROLES: &[&str] = &["owner", "manager", "admin", "member", "billing"];
 

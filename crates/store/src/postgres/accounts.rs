@@ -9,15 +9,13 @@ use async_trait::async_trait;
 use super::sql::{self, get, record, record_opt, records};
 use super::{now, organizations, users, PgStore};
 use crate::rows::{Member, ORGANIZATION_COLUMNS, USER_COLUMNS};
-use crate::shared::{check_role, email_key, new_email_key};
+use crate::shared::{check_role, check_slug, email_key, new_email_key};
 use crate::{Accounts, ApiToken, Organization, StoreError, StoreResult, User};
 
 #[async_trait]
 impl Accounts for PgStore {
     async fn ensure_organization(&self, slug: &str) -> StoreResult<Organization> {
-        if slug.is_empty() {
-            return Err(StoreError::Invalid("organization slug is empty".into()));
-        }
+        check_slug("organization", slug)?;
         let client = self.client().await?;
         // DO NOTHING instead of a read-then-insert: another node may create it in between.
         sql::execute(

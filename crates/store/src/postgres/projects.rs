@@ -8,6 +8,7 @@ use super::sql::{self, record, record_opt, records, Params};
 use super::PgStore;
 use super::{alerts, now, organizations};
 use crate::rows::{KEY_COLUMNS, PROJECT_COLUMNS};
+use crate::shared::check_slug;
 use crate::Projects;
 use crate::{KeyRateLimit, Project, ProjectKey, StoreError, StoreResult};
 
@@ -64,9 +65,7 @@ impl Projects for PgStore {
         slug: &str,
         platform: Option<&str>,
     ) -> StoreResult<(Project, ProjectKey)> {
-        if slug.is_empty() {
-            return Err(StoreError::Invalid("project slug is empty".into()));
-        }
+        check_slug("project", slug)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.db("creating a project")?;
         if organizations::by_id(&tx, organization_id).await?.is_none() {

@@ -11,15 +11,13 @@ use super::error::DbContext;
 use super::statements::{record, record_opt, records};
 use super::{now, organizations, users, SqliteStore};
 use crate::rows::{Member, ORGANIZATION_COLUMNS, USER_COLUMNS};
-use crate::shared::{check_role, email_key, new_email_key};
+use crate::shared::{check_role, check_slug, email_key, new_email_key};
 use crate::{Accounts, ApiToken, Organization, StoreError, StoreResult, User};
 
 #[async_trait]
 impl Accounts for SqliteStore {
     async fn ensure_organization(&self, slug: &str) -> StoreResult<Organization> {
-        if slug.is_empty() {
-            return Err(StoreError::Invalid("organization slug is empty".into()));
-        }
+        check_slug("organization", slug)?;
         let slug = slug.to_owned();
         self.write(move |conn| {
             // DO NOTHING instead of a read-then-insert: another process may create it in between.

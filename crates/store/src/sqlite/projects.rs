@@ -8,6 +8,7 @@ use super::statements::{record, record_opt, records};
 use super::SqliteStore;
 use super::{alerts, now, organizations};
 use crate::rows::{KEY_COLUMNS, PROJECT_COLUMNS};
+use crate::shared::check_slug;
 use crate::Projects;
 use crate::{KeyRateLimit, Project, ProjectKey, StoreError, StoreResult};
 
@@ -61,9 +62,7 @@ impl Projects for SqliteStore {
         slug: &str,
         platform: Option<&str>,
     ) -> StoreResult<(Project, ProjectKey)> {
-        if slug.is_empty() {
-            return Err(StoreError::Invalid("project slug is empty".into()));
-        }
+        check_slug("project", slug)?;
         let slug = slug.to_owned();
         let platform = platform.map(str::to_owned);
         self.write(move |conn| {
