@@ -81,6 +81,38 @@ pub(crate) fn remember_stored(cache: &ReferenceCache, batch: EncodedBatch, ids: 
     }
 }
 
+/// The encode stage of `save_events` without a database, for the store's benches: batches are
+/// encoded as the backends encode them, and their new references remembered as if committed.
+#[doc(hidden)]
+pub mod bench {
+    use super::{encode, remember_stored, LoadedReferences};
+    use crate::payload::ReferenceCache;
+    use crate::{NewEvent, StoreResult};
+
+    /// Encodes batches against the references of the batches before.
+    #[derive(Default)]
+    pub struct BatchEncoder {
+        cache: ReferenceCache,
+        next_reference_id: i64,
+    }
+
+    impl BatchEncoder {
+        /// Encodes a batch; the bytes its events take compressed.
+        pub fn encode(&mut self, events: Vec<NewEvent>) -> StoreResult<usize> {
+            let batch = encode(events, &self.cache, LoadedReferences::new())?;
+            let compressed = batch.events.iter().map(|e| e.data_zstd.len()).sum();
+            let ids = (0..batch.references.len())
+                .map(|_| {
+                    self.next_reference_id += 1;
+                    self.next_reference_id
+                })
+                .collect();
+            remember_stored(&self.cache, batch, ids);
+            Ok(compressed)
+        }
+    }
+}
+
 /// Seconds per bucket of `issue_hourly`.
 pub(crate) const HOUR: f64 = 3600.0;
 

@@ -25,6 +25,8 @@ mod test_events;
 pub use domain::{
     Accounts, Alerts, Events, IssueSearch, Issues, Maintenance, Projects, Releases, Traces,
 };
+#[doc(hidden)]
+pub use batch::bench as encode_bench;
 pub use queue::{ClaimedEnvelope, IngestQueue, QueueStats, QueuedEnvelope};
 pub use vigil_model::*;
 
