@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use tempfile::TempDir;
 use vigil_store::postgres::{PgQueue, TestDatabase};
-use vigil_store::sqlite::SqliteQueue;
+use vigil_store::sqlite::LogQueue;
 use vigil_store::{IngestQueue, QueuedEnvelope};
 
 /// Where a queue lives, so that it can be opened again as a restarted process would.
@@ -31,12 +31,12 @@ trait Backend {
 struct Sqlite(TempDir);
 
 impl Backend for Sqlite {
-    type Queue = SqliteQueue;
+    type Queue = LogQueue;
     const RESTART_VOIDS_LEASES: bool = true;
-    async fn open(&self) -> SqliteQueue {
-        SqliteQueue::open(&self.0.path().join("queue.sqlite3")).unwrap()
+    async fn open(&self) -> LogQueue {
+        LogQueue::open(self.0.path()).unwrap()
     }
-    fn commits(queue: &SqliteQueue) -> u64 {
+    fn commits(queue: &LogQueue) -> u64 {
         queue.commits()
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use vigil_store::postgres::{is_postgres_url, PgQueue, PgStore};
-use vigil_store::sqlite::{SqliteQueue, SqliteStore};
+use vigil_store::sqlite::{LogQueue, SqliteStore};
 use vigil_store::{IngestQueue, Store};
 
 use crate::cli::Config;
@@ -48,7 +48,7 @@ pub async fn open_queue(config: &Config) -> anyhow::Result<Arc<dyn IngestQueue>>
             .context("opening the PostgreSQL ingest queue")?;
         return Ok(Arc::new(queue));
     }
-    let path = config.data_dir.join("queue.sqlite3");
-    let queue = SqliteQueue::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let queue = LogQueue::open(&config.data_dir)
+        .with_context(|| format!("opening the queue in {}", config.data_dir.display()))?;
     Ok(Arc::new(queue))
 }

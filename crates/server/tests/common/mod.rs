@@ -17,7 +17,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 use vigil_server::{router, AppState, ServerConfig};
 use vigil_store::prelude::*;
-use vigil_store::sqlite::{SqliteQueue, SqliteStore};
+use vigil_store::sqlite::{LogQueue, SqliteStore};
 use vigil_store::{Issue, IssueQuery, Project, ProjectKey, User};
 
 /// The password of every user the tests create.
@@ -49,8 +49,7 @@ impl Harness {
             .await
             .expect("project");
         let config = ServerConfig::new("http://127.0.0.1:9000".parse().expect("url"));
-        let queue =
-            Arc::new(SqliteQueue::open(&dir.path().join("queue.sqlite3")).expect("open queue"));
+        let queue = Arc::new(LogQueue::open(dir.path()).expect("open queue"));
         let state = AppState::new(store.clone(), queue, config);
         let (stop_workers, stopped) = tokio::sync::watch::channel(false);
         vigil_server::jobs::workers::spawn(&state, 1, stopped);

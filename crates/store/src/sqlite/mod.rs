@@ -52,7 +52,7 @@ mod users;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use self::queue::SqliteQueue;
+pub use self::queue::LogQueue;
 
 use self::connection::Connections;
 use crate::{StoreError, StoreResult};

@@ -1,0 +1,928 @@
+//! The single-node ingest queue: an append-only log of segment files in `<data-dir>/queue/`.
+//!
+//! The queue's only durable promise is that an envelope answered 200 is on disk; everything else
+//! about an entry (who holds it, how often it was tried, that it is done) may be lost in a crash
+//! at the price of processing it again, which the store makes harmless (see the module docs of
+//! the server's `jobs::workers`). So the log is built for that one write:
+//!
+//! - One writer thread appends. It takes every enqueue waiting when it wakes, writes their
+//!   records with one `write` and one `fdatasync` (group commit), and only then answers them, so
+//!   a thousand concurrent requests cost a handful of syncs.
+//! - Claims and acknowledgements are served from an in-memory index (id → segment, offset,
+//!   lease, attempts) on the caller's side, never behind a sync. They are appended to a side
+//!   file per segment (`00000001.acks`), unsynced, so that after a restart acknowledged entries
+//!   are mostly not processed again and `attempts` keeps counting.
+//! - A segment is rolled at [`SEGMENT_BYTES`], and deleted with its side file once every entry
+//!   in it is acknowledged and it is not the one being written; the one being written is rolled
+//!   when it is drained and the queue has been idle for [`IDLE_ROLL`], so the disk use of a
+//!   drained queue drops back to an empty segment.
+//! - Bodies are stored as given (the decoded envelope): compressing them cost more CPU on the
+//!   accept side than the bytes it saves cost to write, for a log that is deleted once drained
+//!   (`docs/storage.md`). Records carry a flag, so compressed records read back all the same.
+//! - At open every segment is scanned and its CRCs checked: a torn tail (the records of a batch
+//!   whose sync never finished, so never answered) is cut off; a corrupt record elsewhere is
+//!   logged and skipped. Leases of a previous process are void: this process owns the files now.
+//!   Entries of a `queue.sqlite3` left by an earlier version are moved into the log, synced,
+//!   before that file is removed.
+//!
+//! The record formats are in [`record`].
+
+mod legacy;
+mod record;
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::oneshot;
+
+use self::record::{
+    encode_record, parse_record, parse_segment_header, parse_side, scan, segment_header,
+    side_record, FLAG_ZSTD, SEGMENT_HEADER_LEN, SIDE_ACK, SIDE_CLAIM,
+};
+use super::now;
+use crate::payload::{compress_envelope, EnvelopeDecoder};
+use crate::queue::{ClaimedEnvelope, IngestQueue, QueueStats, QueuedEnvelope};
+use crate::{StoreError, StoreResult};
+
+/// A segment no longer takes new records once it is this large.
+const SEGMENT_BYTES: u64 = 64 << 20;
+/// Enqueues written by one group commit at most…
+const MAX_ENQUEUES_PER_COMMIT: usize = 1024;
+/// …and their bytes, so that one huge burst does not hold the first callers for long.
+const MAX_BYTES_PER_COMMIT: usize = 16 << 20;
+/// How long the writer waits without an enqueue before it rolls a drained segment away.
+const IDLE_ROLL: Duration = Duration::from_secs(1);
+/// Whether bodies are stored zstd-compressed (see the module docs for why not).
+const COMPRESS_BODIES: bool = false;
+/// Bodies up to this size are compressed on the caller's task, larger ones on the blocking
+/// pool (only when [`COMPRESS_BODIES`]).
+const INLINE_COMPRESSION_BYTES: usize = 128 * 1024;
+/// Bytes of old entries moved per sync when upgrading from `queue.sqlite3`.
+const UPGRADE_BATCH_BYTES: usize = 8 << 20;
+
+/// [`IngestQueue`] on a log of segment files.
+#[derive(Clone)]
+pub struct LogQueue {
+    enqueues: mpsc::Sender<Enqueue>,
+    inner: Arc<Inner>,
+}
+
+/// What the writer thread and the callers share.
+struct Inner {
+    dir: PathBuf,
+    state: Mutex<State>,
+    depth: AtomicU64,
+    bytes: AtomicU64,
+    /// Receive time of the oldest entry, as f64 bits; NaN bits when empty.
+    oldest_received: AtomicU64,
+    commits: AtomicU64,
+}
+
+/// The index of the entries not yet acknowledged.
+struct State {
+    entries: BTreeMap<i64, Entry>,
+    segments: BTreeMap<u64, Segment>,
+    /// The segment being written, never removed.
+    active: u64,
+    /// Record bytes of the entries.
+    bytes: u64,
+}
+
+struct Entry {
+    segment: u64,
+    offset: u64,
+    len: u32,
+    received: f64,
+    lease_until: f64,
+    attempts: u32,
+}
+
+struct Segment {
+    /// For reading records back.
+    file: Arc<File>,
+    /// Where claims and acknowledgements of its entries go.
+    side: File,
+    /// Its entries not yet acknowledged.
+    live: usize,
+}
+
+/// One waiting enqueue: the envelope, its body compressed when bodies are, and who to answer.
+struct Enqueue {
+    envelope: QueuedEnvelope,
+    compressed: Option<Vec<u8>>,
+    reply: oneshot::Sender<StoreResult<i64>>,
+}
+
+impl LogQueue {
+    /// Opens (creating) the queue of a data dir, in `data_dir/queue/`, moving in the entries of
+    /// an earlier version's `data_dir/queue.sqlite3`, and starts its writer thread. Blocking:
+    /// call at start.
+    pub fn open(data_dir: &Path) -> StoreResult<LogQueue> {
+        let dir = data_dir.join("queue");
+        std::fs::create_dir_all(&dir).map_err(|e| io_error("creating", &dir, e))?;
+        let (inner, mut appender) = recover(dir)?;
+        upgrade(&legacy::path(data_dir), &inner, &mut appender)?;
+        let (enqueues, receiver) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("vigil-queue-writer".into())
+            .spawn(move || run_writer(appender, receiver))
+            .map_err(|e| StoreError::Database(format!("starting the queue writer: {e}")))?;
+        Ok(LogQueue { enqueues, inner })
+    }
+
+    /// Group commits (each one write and one sync) since open: fewer than enqueues under
+    /// concurrency, which is the point.
+    pub fn commits(&self) -> u64 {
+        self.inner.commits.load(Ordering::Relaxed)
+    }
+}
+
+#[async_trait]
+impl IngestQueue for LogQueue {
+    async fn enqueue(&self, envelope: QueuedEnvelope) -> StoreResult<i64> {
+        let (envelope, compressed) = if !COMPRESS_BODIES {
+            (envelope, None)
+        } else if envelope.body.len() <= INLINE_COMPRESSION_BYTES {
+            let compressed = compress_envelope(&envelope.body)?;
+            (envelope, Some(compressed))
+        } else {
+            tokio::task::spawn_blocking(move || {
+                compress_envelope(&envelope.body).map(|compressed| (envelope, Some(compressed)))
+            })
+            .await
+            .map_err(|e| StoreError::Database(format!("queue task failed: {e}")))??
+        };
+        let (reply, answer) = oneshot::channel();
+        self.enqueues
+            .send(Enqueue {
+                envelope,
+                compressed,
+                reply,
+            })
+            .map_err(|_| StoreError::Database("the queue writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Database("the queue writer stopped before answering".into()))?
+    }
+
+    async fn claim(&self, max: usize, lease_secs: f64) -> StoreResult<Vec<ClaimedEnvelope>> {
+        // Reading the bodies back is file I/O: off the runtime's threads.
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || inner.claim(max, lease_secs))
+            .await
+            .map_err(|e| StoreError::Database(format!("queue task failed: {e}")))?
+    }
+
+    async fn ack(&self, ids: &[i64]) -> StoreResult<()> {
+        if !ids.is_empty() {
+            self.inner.ack(ids);
+        }
+        Ok(())
+    }
+
+    async fn stats(&self) -> StoreResult<QueueStats> {
+        let depth = self.inner.depth.load(Ordering::Relaxed);
+        let oldest = f64::from_bits(self.inner.oldest_received.load(Ordering::Relaxed));
+        Ok(QueueStats {
+            depth,
+            bytes: self.inner.bytes.load(Ordering::Relaxed),
+            oldest_received: (!oldest.is_nan() && depth > 0).then_some(oldest),
+        })
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Copies the index's figures to the counters `stats` reads without the lock.
+    fn publish(&self, state: &State) {
+        self.depth
+            .store(state.entries.len() as u64, Ordering::Relaxed);
+        self.bytes.store(state.bytes, Ordering::Relaxed);
+        let oldest = state
+            .entries
+            .first_key_value()
+            .map_or(f64::NAN, |(_, entry)| entry.received);
+        self.oldest_received
+            .store(oldest.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Adds written (and synced) records to the index.
+    fn insert(&self, placed: &[Placed]) {
+        let mut state = self.lock();
+        let mut side = SideWrites::default();
+        for place in placed {
+            let Some(segment) = state.segments.get_mut(&place.segment) else {
+                continue;
+            };
+            segment.live += 1;
+            for _ in 0..place.attempts {
+                side.add(place.segment, SIDE_CLAIM, place.id);
+            }
+            state.bytes += u64::from(place.len);
+            state.entries.insert(
+                place.id,
+                Entry {
+                    segment: place.segment,
+                    offset: place.offset,
+                    len: place.len,
+                    received: place.received,
+                    lease_until: 0.0,
+                    attempts: place.attempts,
+                },
+            );
+        }
+        side.write(&state);
+        self.publish(&state);
+    }
+
+    /// Leases the oldest free entries and reads them back.
+    fn claim(&self, max: usize, lease_secs: f64) -> StoreResult<Vec<ClaimedEnvelope>> {
+        let now = now();
+        let mut picked = Vec::new();
+        {
+            let mut state = self.lock();
+            let State {
+                entries, segments, ..
+            } = &mut *state;
+            let mut side = SideWrites::default();
+            for (&id, entry) in entries.iter_mut() {
+                if picked.len() >= max {
+                    break;
+                }
+                if entry.lease_until > now {
+                    continue;
+                }
+                let Some(segment) = segments.get(&entry.segment) else {
+                    continue;
+                };
+                entry.lease_until = now + lease_secs;
+                entry.attempts += 1;
+                side.add(entry.segment, SIDE_CLAIM, id);
+                picked.push((
+                    id,
+                    entry.attempts,
+                    Arc::clone(&segment.file),
+                    entry.offset,
+                    entry.len,
+                ));
+            }
+            side.write(&state);
+        }
+        let mut decoder = None;
+        let mut buffer = Vec::new();
+        let mut claimed = Vec::with_capacity(picked.len());
+        let mut unreadable = Vec::new();
+        for (id, attempts, file, offset, len) in picked {
+            match read_entry(&file, id, offset, len, &mut buffer, &mut decoder) {
+                Ok(envelope) => claimed.push(ClaimedEnvelope {
+                    id,
+                    attempts: i64::from(attempts),
+                    envelope,
+                }),
+                Err(reason) => {
+                    // It was whole when written or at open: the disk has failed it since.
+                    tracing::error!(id, %reason, "a queued envelope can no longer be read; dropped");
+                    unreadable.push(id);
+                }
+            }
+        }
+        if !unreadable.is_empty() {
+            self.ack(&unreadable);
+        }
+        Ok(claimed)
+    }
+
+    /// Removes entries, and the segments this leaves without any.
+    fn ack(&self, ids: &[i64]) {
+        let removed = {
+            let mut state = self.lock();
+            let mut side = SideWrites::default();
+            let mut drained = Vec::new();
+            for id in ids {
+                let Some(entry) = state.entries.remove(id) else {
+                    continue;
+                };
+                state.bytes = state.bytes.saturating_sub(u64::from(entry.len));
+                side.add(entry.segment, SIDE_ACK, *id);
+                if let Some(segment) = state.segments.get_mut(&entry.segment) {
+                    segment.live = segment.live.saturating_sub(1);
+                    if segment.live == 0 {
+                        drained.push(entry.segment);
+                    }
+                }
+            }
+            side.write(&state);
+            self.publish(&state);
+            drained
+                .into_iter()
+                .filter(|&number| state.remove_if_drained(number))
+                .collect::<Vec<_>>()
+        };
+        // Unlinking a large file can take a while: not under the lock.
+        for number in removed {
+            remove_segment_files(&self.dir, number);
+        }
+    }
+}
+
+impl State {
+    /// Drops a segment from the index when nothing in it is left and it is not being written;
+    /// `true` when it did (its files are then to be removed).
+    fn remove_if_drained(&mut self, number: u64) -> bool {
+        let drained = number != self.active
+            && self
+                .segments
+                .get(&number)
+                .is_some_and(|segment| segment.live == 0);
+        if drained {
+            self.segments.remove(&number);
+        }
+        drained
+    }
+}
+
+/// Side records gathered under the lock, one write per segment.
+#[derive(Default)]
+struct SideWrites(BTreeMap<u64, Vec<u8>>);
+
+impl SideWrites {
+    fn add(&mut self, segment: u64, kind: u8, id: i64) {
+        self.0
+            .entry(segment)
+            .or_default()
+            .extend_from_slice(&side_record(kind, id));
+    }
+
+    /// Not synced: losing them only means processing an entry again.
+    fn write(self, state: &State) {
+        for (number, bytes) in self.0 {
+            if let Some(segment) = state.segments.get(&number) {
+                if let Err(err) = (&segment.side).write_all(&bytes) {
+                    tracing::warn!(%err, segment = number, "writing queue acknowledgements");
+                }
+            }
+        }
+    }
+}
+
+/// Reads a record back and checks that it is still the one written.
+fn read_entry(
+    file: &File,
+    id: i64,
+    offset: u64,
+    len: u32,
+    buffer: &mut Vec<u8>,
+    decoder: &mut Option<EnvelopeDecoder>,
+) -> Result<QueuedEnvelope, String> {
+    buffer.resize(len as usize, 0);
+    file.read_exact_at(buffer, offset)
+        .map_err(|e| e.to_string())?;
+    let (record, _) = parse_record(buffer).map_err(|e| format!("{e:?} record"))?;
+    if record.id != id {
+        return Err(format!("entry {} found where {id} was written", record.id));
+    }
+    let body = if record.flags & FLAG_ZSTD != 0 {
+        let decoder = match decoder {
+            Some(decoder) => decoder,
+            None => decoder.insert(EnvelopeDecoder::new().map_err(|e| e.to_string())?),
+        };
+        decoder
+            .decode(id, record.body, record.body_len as i64)
+            .map_err(|e| e.to_string())?
+    } else {
+        record.body.to_vec()
+    };
+    if body.len() != record.body_len {
+        return Err(format!(
+            "body of {} bytes, {} recorded",
+            body.len(),
+            record.body_len
+        ));
+    }
+    let text = |bytes: Option<&[u8]>| {
+        bytes
+            .map(|b| String::from_utf8(b.to_vec()))
+            .transpose()
+            .map_err(|e| e.to_string())
+    };
+    Ok(QueuedEnvelope {
+        project_id: record.project_id,
+        received: record.received,
+        client_ip: text(record.client_ip)?,
+        client_sdk: text(record.client_sdk)?,
+        body,
+    })
+}
+
+/// A record to append: its id, envelope, stored body, and attempts already made (moved
+/// entries).
+struct Pending<'a> {
+    id: i64,
+    envelope: &'a QueuedEnvelope,
+    compressed: Option<&'a [u8]>,
+    attempts: u32,
+}
+
+/// Where a record went.
+struct Placed {
+    id: i64,
+    segment: u64,
+    offset: u64,
+    len: u32,
+    received: f64,
+    attempts: u32,
+}
+
+/// The writer's side of the log: the segment being written.
+struct Appender {
+    inner: Arc<Inner>,
+    file: File,
+    number: u64,
+    size: u64,
+    next_id: i64,
+    /// A write or sync failed: the file's end is not known, so the next batch starts a new
+    /// segment (its records may or may not be in the old one; unanswered, either is fine).
+    broken: bool,
+    buffer: Vec<u8>,
+}
+
+impl Appender {
+    /// Writes records with one write and one sync.
+    fn append(&mut self, pending: &[Pending<'_>]) -> StoreResult<Vec<Placed>> {
+        if self.broken || self.size >= SEGMENT_BYTES {
+            self.roll()?;
+        }
+        self.buffer.clear();
+        let mut placed = Vec::with_capacity(pending.len());
+        for item in pending {
+            let start = self.buffer.len();
+            let (flags, body) = match item.compressed {
+                Some(compressed) => (FLAG_ZSTD, compressed),
+                None => (0, &item.envelope.body[..]),
+            };
+            encode_record(
+                &mut self.buffer,
+                item.id,
+                item.envelope,
+                flags,
+                body,
+                item.envelope.body.len(),
+            )
+            .map_err(StoreError::Database)?;
+            self.next_id = self.next_id.max(item.id.saturating_add(1));
+            placed.push(Placed {
+                id: item.id,
+                segment: self.number,
+                offset: self.size + start as u64,
+                // Records are below u32::MAX: encode_record checked.
+                len: (self.buffer.len() - start) as u32,
+                received: item.envelope.received,
+                attempts: item.attempts,
+            });
+        }
+        let written = self
+            .file
+            .write_all(&self.buffer)
+            .and_then(|()| self.file.sync_data());
+        if self.buffer.capacity() > MAX_BYTES_PER_COMMIT * 2 {
+            self.buffer = Vec::new();
+        }
+        if let Err(err) = written {
+            self.broken = true;
+            return Err(StoreError::Database(format!(
+                "writing the queue segment {}: {err}",
+                segment_path(&self.inner.dir, self.number).display()
+            )));
+        }
+        self.size += placed.iter().map(|p| u64::from(p.len)).sum::<u64>();
+        Ok(placed)
+    }
+
+    /// Starts a new segment; the old one goes once drained (now, if it is).
+    fn roll(&mut self) -> StoreResult<()> {
+        let number = self.number + 1;
+        let (file, segment) = create_segment(&self.inner.dir, number, self.next_id)?;
+        let old = std::mem::replace(&mut self.number, number);
+        self.file = file;
+        self.size = SEGMENT_HEADER_LEN as u64;
+        self.broken = false;
+        let removed = {
+            let mut state = self.inner.lock();
+            state.segments.insert(number, segment);
+            state.active = number;
+            state.remove_if_drained(old)
+        };
+        if removed {
+            remove_segment_files(&self.inner.dir, old);
+        }
+        Ok(())
+    }
+
+    /// Rolls the segment being written when it holds records, all of them acknowledged: an idle
+    /// queue then takes no more disk than an empty segment.
+    fn roll_if_drained(&mut self) {
+        if self.size <= SEGMENT_HEADER_LEN as u64 && !self.broken {
+            return;
+        }
+        let drained = self
+            .inner
+            .lock()
+            .segments
+            .get(&self.number)
+            .is_some_and(|segment| segment.live == 0);
+        if drained {
+            if let Err(err) = self.roll() {
+                tracing::warn!(%err, "rolling the drained queue segment");
+            }
+        }
+    }
+
+    /// Writes a batch of enqueues, then answers them.
+    fn commit(&mut self, batch: Vec<Enqueue>) {
+        let first_id = self.next_id;
+        let pending: Vec<Pending<'_>> = batch
+            .iter()
+            .zip(first_id..)
+            .map(|(enqueue, id)| Pending {
+                id,
+                envelope: &enqueue.envelope,
+                compressed: enqueue.compressed.as_deref(),
+                attempts: 0,
+            })
+            .collect();
+        let result = self.append(&pending);
+        drop(pending);
+        // Ids are never given twice, even those of a failed write.
+        self.next_id = self.next_id.max(first_id + batch.len() as i64);
+        self.inner.commits.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(placed) => {
+                self.inner.insert(&placed);
+                // A receiver that went away (its request was cancelled) is no error: the entry
+                // is queued either way.
+                for (enqueue, place) in batch.into_iter().zip(placed) {
+                    drop(enqueue.reply.send(Ok(place.id)));
+                }
+            }
+            Err(err) => {
+                tracing::error!(%err, "queue write failed");
+                let message = err.to_string();
+                for enqueue in batch {
+                    drop(
+                        enqueue
+                            .reply
+                            .send(Err(StoreError::Database(message.clone()))),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The writer thread: waits for an enqueue, takes every other one already waiting, writes them
+/// with one sync, answers them all.
+fn run_writer(mut appender: Appender, receiver: mpsc::Receiver<Enqueue>) {
+    loop {
+        let first = match receiver.recv_timeout(IDLE_ROLL) {
+            Ok(first) => first,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                appender.roll_if_drained();
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        let mut bytes = first.envelope.body.len();
+        let mut batch = vec![first];
+        while batch.len() < MAX_ENQUEUES_PER_COMMIT && bytes < MAX_BYTES_PER_COMMIT {
+            match receiver.try_recv() {
+                Ok(enqueue) => {
+                    bytes += enqueue.envelope.body.len();
+                    batch.push(enqueue);
+                }
+                Err(_) => break,
+            }
+        }
+        appender.commit(batch);
+    }
+}
+
+fn segment_path(dir: &Path, number: u64) -> PathBuf {
+    dir.join(format!("{number:08}.log"))
+}
+
+fn side_path(dir: &Path, number: u64) -> PathBuf {
+    dir.join(format!("{number:08}.acks"))
+}
+
+fn io_error(what: &str, path: &Path, error: std::io::Error) -> StoreError {
+    StoreError::Database(format!("{what} {}: {error}", path.display()))
+}
+
+/// Makes a directory entry (a new or removed file) durable.
+fn sync_dir(dir: &Path) -> StoreResult<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error("syncing", dir, e))
+}
+
+/// Creates segment `number`, its header synced, with an empty side file.
+fn create_segment(dir: &Path, number: u64, next_id: i64) -> StoreResult<(File, Segment)> {
+    let path = segment_path(dir, number);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| io_error("creating", &path, e))?;
+    file.write_all(&segment_header(next_id))
+        .and_then(|()| file.sync_data())
+        .map_err(|e| io_error("writing", &path, e))?;
+    sync_dir(dir)?;
+    let reader = File::open(&path).map_err(|e| io_error("opening", &path, e))?;
+    let side = open_side(dir, number)?;
+    Ok((
+        file,
+        Segment {
+            file: Arc::new(reader),
+            side,
+            live: 0,
+        },
+    ))
+}
+
+fn open_side(dir: &Path, number: u64) -> StoreResult<File> {
+    let path = side_path(dir, number);
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| io_error("opening", &path, e))
+}
+
+/// Removes a drained segment's files. Not synced: a segment that comes back after a crash only
+/// has its entries processed again.
+fn remove_segment_files(dir: &Path, number: u64) {
+    for path in [segment_path(dir, number), side_path(dir, number)] {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => {
+                tracing::warn!(%err, path = %path.display(), "removing a drained queue segment")
+            }
+        }
+    }
+}
+
+/// Segment numbers and side-file numbers in the queue's directory.
+fn list(dir: &Path) -> StoreResult<(Vec<u64>, Vec<u64>)> {
+    let mut segments = Vec::new();
+    let mut sides = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| io_error("listing", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io_error("listing", dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some((stem, extension)) = name.split_once('.') else {
+            continue;
+        };
+        let Ok(number) = stem.parse::<u64>() else {
+            continue;
+        };
+        match extension {
+            "log" => segments.push(number),
+            "acks" => sides.push(number),
+            _ => {}
+        }
+    }
+    segments.sort_unstable();
+    Ok((segments, sides))
+}
+
+/// Reads the segments into an index, cuts a torn tail, replays the side files, starts a new
+/// segment to write, and removes the drained ones.
+fn recover(dir: PathBuf) -> StoreResult<(Arc<Inner>, Appender)> {
+    let (numbers, sides) = list(&dir)?;
+    for orphan in sides.iter().filter(|n| !numbers.contains(n)) {
+        remove_segment_files(&dir, *orphan);
+    }
+    let last = numbers.last().copied();
+    let mut state = State {
+        entries: BTreeMap::new(),
+        segments: BTreeMap::new(),
+        active: 0,
+        bytes: 0,
+    };
+    let mut next_id: i64 = 1;
+    for &number in &numbers {
+        let path = segment_path(&dir, number);
+        let bytes = std::fs::read(&path).map_err(|e| io_error("reading", &path, e))?;
+        if bytes.len() < SEGMENT_HEADER_LEN {
+            // Created, but its header never reached the disk: it holds nothing.
+            tracing::warn!(path = %path.display(), "removing a queue segment without a header");
+            remove_segment_files(&dir, number);
+            continue;
+        }
+        let Some(base_id) = parse_segment_header(&bytes) else {
+            tracing::error!(path = %path.display(), "not a queue segment; left alone");
+            continue;
+        };
+        next_id = next_id.max(base_id);
+        let scanned = scan(&bytes, SEGMENT_HEADER_LEN);
+        for (from, to) in &scanned.skipped {
+            tracing::error!(
+                path = %path.display(), offset = from, bytes = to - from,
+                "corrupt queue records skipped"
+            );
+        }
+        if scanned.valid_end < bytes.len() {
+            if Some(number) == last {
+                // The batch being written when the process stopped: never synced, never
+                // answered.
+                tracing::warn!(
+                    path = %path.display(), bytes = bytes.len() - scanned.valid_end,
+                    "cutting the torn tail of the queue log"
+                );
+                OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|file| {
+                        file.set_len(scanned.valid_end as u64)?;
+                        file.sync_all()
+                    })
+                    .map_err(|e| io_error("truncating", &path, e))?;
+            } else {
+                tracing::error!(
+                    path = %path.display(), offset = scanned.valid_end,
+                    bytes = bytes.len() - scanned.valid_end,
+                    "corrupt bytes at the end of a queue segment skipped"
+                );
+            }
+        }
+        let file = File::open(&path).map_err(|e| io_error("opening", &path, e))?;
+        let mut live = 0;
+        for found in &scanned.records {
+            next_id = next_id.max(found.id.saturating_add(1));
+            if state.entries.contains_key(&found.id) {
+                tracing::error!(id = found.id, "queue entry found twice; the second skipped");
+                continue;
+            }
+            live += 1;
+            state.bytes += found.len as u64;
+            state.entries.insert(
+                found.id,
+                Entry {
+                    segment: number,
+                    offset: found.offset as u64,
+                    len: found.len as u32,
+                    received: found.received,
+                    lease_until: 0.0,
+                    attempts: 0,
+                },
+            );
+        }
+        let acked = replay_side(&dir, number, &mut state)?;
+        let side = open_side(&dir, number)?;
+        state.segments.insert(
+            number,
+            Segment {
+                file: Arc::new(file),
+                side,
+                live: live - acked,
+            },
+        );
+    }
+    // The new segment, with the next id in its header, exists before drained ones go, so ids
+    // keep growing even when nothing else is left.
+    let number = last.map_or(1, |n| n + 1);
+    let (file, segment) = create_segment(&dir, number, next_id)?;
+    state.segments.insert(number, segment);
+    state.active = number;
+    let drained: Vec<u64> = state
+        .segments
+        .iter()
+        .filter(|(_, segment)| segment.live == 0)
+        .map(|(n, _)| *n)
+        .collect();
+    for old in drained {
+        if state.remove_if_drained(old) {
+            remove_segment_files(&dir, old);
+        }
+    }
+    let inner = Arc::new(Inner {
+        dir,
+        state: Mutex::new(state),
+        depth: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        oldest_received: AtomicU64::new(f64::NAN.to_bits()),
+        commits: AtomicU64::new(0),
+    });
+    inner.publish(&inner.lock());
+    let appender = Appender {
+        inner: Arc::clone(&inner),
+        file,
+        number,
+        size: SEGMENT_HEADER_LEN as u64,
+        next_id,
+        broken: false,
+        buffer: Vec::new(),
+    };
+    Ok((inner, appender))
+}
+
+/// Applies a segment's side file to the index (attempts, acknowledgements), cutting it after
+/// its last whole record so that new ones line up. Returns how many of its entries were
+/// acknowledged.
+fn replay_side(dir: &Path, number: u64, state: &mut State) -> StoreResult<usize> {
+    let path = side_path(dir, number);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(err) => return Err(io_error("reading", &path, err)),
+    };
+    let (records, valid) = parse_side(&bytes);
+    let mut acked = 0;
+    for (kind, id) in records {
+        let Some(entry) = state.entries.get_mut(&id).filter(|e| e.segment == number) else {
+            continue;
+        };
+        match kind {
+            SIDE_CLAIM => entry.attempts += 1,
+            SIDE_ACK => {
+                let len = entry.len;
+                state.entries.remove(&id);
+                state.bytes = state.bytes.saturating_sub(u64::from(len));
+                acked += 1;
+            }
+            _ => {}
+        }
+    }
+    if valid < bytes.len() {
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.set_len(valid as u64))
+            .map_err(|e| io_error("truncating", &path, e))?;
+    }
+    Ok(acked)
+}
+
+/// Moves the entries of an earlier version's `queue.sqlite3` into the log, synced, then removes
+/// that file. Entries already in the log (an upgrade interrupted after its write) are not
+/// moved twice; ids and attempts are kept.
+fn upgrade(path: &Path, inner: &Inner, appender: &mut Appender) -> StoreResult<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut batch: Vec<legacy::LegacyEntry> = Vec::new();
+    let mut batch_bytes = 0;
+    let mut moved = 0u64;
+    let mut flush = |batch: &mut Vec<legacy::LegacyEntry>| -> StoreResult<()> {
+        let pending: Vec<Pending<'_>> = batch
+            .iter()
+            .map(|entry| Pending {
+                id: entry.id,
+                envelope: &entry.envelope,
+                compressed: None,
+                attempts: u32::try_from(entry.attempts).unwrap_or(0),
+            })
+            .collect();
+        let placed = appender.append(&pending)?;
+        inner.insert(&placed);
+        moved += placed.len() as u64;
+        batch.clear();
+        Ok(())
+    };
+    legacy::read_entries(path, |entry| {
+        if inner.lock().entries.contains_key(&entry.id) {
+            return Ok(());
+        }
+        batch_bytes += entry.envelope.body.len();
+        batch.push(entry);
+        if batch_bytes >= UPGRADE_BATCH_BYTES {
+            batch_bytes = 0;
+            flush(&mut batch)?;
+        }
+        Ok(())
+    })?;
+    if !batch.is_empty() {
+        flush(&mut batch)?;
+    }
+    legacy::remove(path).map_err(|e| io_error("removing", path, e))?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    tracing::info!(
+        moved,
+        "moved the entries of the old queue file into the queue log"
+    );
+    Ok(())
+}
