@@ -12,7 +12,7 @@ use vigil_protocol::ids::{new_event_id, normalize_uuid};
 use vigil_store::QueuedEnvelope;
 
 use super::error::IngestError;
-use crate::event_json::parse_event_json;
+use crate::event_json::{parse_event_json, scan_event_json};
 use crate::metrics::Metrics;
 use crate::AppState;
 
@@ -71,51 +71,14 @@ pub fn prepare(mut envelope: Envelope) -> Prepared {
 
 /// Checks an event payload: `Ok((repaired bytes if they had to change, payload event id))`.
 fn validate_event_payload(payload: &Bytes) -> Result<(Option<Bytes>, Option<String>), String> {
-    #[derive(serde::Deserialize)]
-    struct Head {
-        event_id: Option<Value>,
-    }
-    // Fast path: valid JSON object, read without building the tree. The nesting check keeps
-    // the answer the same as a full parse's (serde_json refuses more than 128 levels).
-    if payload.trim_ascii_start().starts_with(b"{") && nesting_depth(payload) <= MAX_DEPTH {
-        if let Ok(head) = serde_json::from_slice::<Head>(payload) {
-            return Ok((None, id_of(head.event_id.as_ref())));
-        }
+    // One pass over a valid payload: syntax, nesting limit and the id, without building a tree.
+    if let Some(id) = scan_event_json(payload) {
+        return Ok((None, id));
     }
     let value = parse_event_json(payload)?;
     let id = id_of(value.get("event_id"));
     let repaired = serde_json::to_vec(&value).map_err(|err| err.to_string())?;
     Ok((Some(Bytes::from(repaired)), id))
-}
-
-/// serde_json's recursion limit.
-const MAX_DEPTH: usize = 128;
-
-/// The deepest nesting of arrays and objects in JSON text, outside strings.
-fn nesting_depth(json: &[u8]) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for &byte in json {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
 }
 
 fn id_of(value: Option<&Value>) -> Option<String> {
@@ -211,13 +174,92 @@ mod tests {
         assert_eq!(none.event_id, None);
     }
 
+    /// `levels` nested arrays inside an event object (which is one level itself).
+    fn nested(levels: usize) -> String {
+        format!("{{\"x\":{}1{}}}", "[".repeat(levels), "]".repeat(levels))
+    }
+
     #[test]
-    fn nesting_depth_ignores_brackets_in_strings() {
-        assert_eq!(nesting_depth(br#"{"a": [1, {"b": "[[[{"}]}"#), 3);
-        assert_eq!(nesting_depth(br#"{"a": "\"[["}"#), 1);
-        let deep = format!("{{\"x\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+    fn nesting_limit_ignores_brackets_in_strings() {
+        let prepared = prepare(parse(&format!(
+            "{{}}\n{{\"type\":\"event\"}}\n{{\"a\": \"{}\\\"{}\"}}\n",
+            "[".repeat(200),
+            "{".repeat(200)
+        )));
+        assert!(prepared.invalid.is_empty(), "{:?}", prepared.invalid);
+        let deep = nested(200);
         let prepared = prepare(parse(&format!("{{}}\n{{\"type\":\"event\"}}\n{deep}\n")));
         assert_eq!(prepared.invalid.len(), 1, "as deep as a full parse refuses");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_exactly_where_a_full_parse_refuses_it() {
+        let mut accepted = Vec::new();
+        for levels in 120..=135 {
+            let payload = Bytes::from(nested(levels));
+            let full = serde_json::from_slice::<Value>(&payload).is_ok();
+            assert_eq!(validate_event_payload(&payload).is_ok(), full, "{levels}");
+            if full {
+                accepted.push(levels);
+            }
+        }
+        // serde_json's limit lies inside the range, so both answers were checked.
+        assert!(accepted.contains(&120) && !accepted.contains(&135));
+    }
+
+    /// Payloads on which a one-pass check could disagree with a full parse.
+    const EDGE_PAYLOADS: &[&[u8]] = &[
+        br#"{"event_id":"AAAAAAAA-AAAA-AAAA-AAAA-AAAAAAAAAAAA"}"#,
+        br#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","event_id":"not a uuid"}"#,
+        br#"{"event_id":"not a uuid","event_id":"9ec79c33ec9942ab8353589fcb2e04dc"}"#,
+        br#"{"event\u005fid":"9ec79c33ec9942ab8353589fcb2e04dc"}"#,
+        br#"{"event_id":{"deep":[[[{"a":"9ec79c33ec9942ab8353589fcb2e04dc"}]]]}}"#,
+        br#"{"event_id":7,"message":"x"}"#,
+        br#"{"event_id":null}"#,
+        br#"{"a":"\"[[","b":[1,-2,3.5e10,true,false,null,{}]}"#,
+        b"  {\"a\":1}  \n",
+        br#"{"a":1} x"#,
+        br#"{"a":1}{"b":2}"#,
+        br#"{"a":1e400}"#,
+        br#"{"a":-1e400}"#,
+        br#"{"a":18446744073709551616}"#,
+        br#"{"a":01}"#,
+        br#"{"a":"\ud800"}"#,
+        br#"{"a":"\ud83d\ude00"}"#,
+        br#"{"a":"\x"}"#,
+        b"{\"a\":\"\xff\"}",
+        b"{\"a\":\"tab\there\"}",
+        br#"{"a":1,}"#,
+        br#"{"a" 1}"#,
+        br#"{"a":[1,]}"#,
+        br#"{"a":tru}"#,
+        br#"[{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc"}]"#,
+        br#""{}""#,
+        b"",
+        b"   ",
+        b"{",
+    ];
+
+    #[test]
+    fn one_pass_check_answers_as_a_full_parse() {
+        for payload in EDGE_PAYLOADS {
+            let full = serde_json::from_slice::<Value>(payload)
+                .ok()
+                .filter(Value::is_object);
+            let scanned = scan_event_json(payload);
+            let shown = String::from_utf8_lossy(payload);
+            assert_eq!(scanned.is_some(), full.is_some(), "{shown}");
+            if let (Some(id), Some(full)) = (scanned, &full) {
+                assert_eq!(id, id_of(full.get("event_id")), "{shown}");
+            }
+            // And the accept side's answer is the full parse's (NaN repair aside).
+            let checked = validate_event_payload(&Bytes::copy_from_slice(payload));
+            assert_eq!(checked.is_ok(), full.is_some(), "{shown}");
+            if let (Ok((repaired, id)), Some(full)) = (checked, full) {
+                assert_eq!(repaired, None, "{shown}: valid payloads are queued as sent");
+                assert_eq!(id, id_of(full.get("event_id")), "{shown}");
+            }
+        }
     }
 
     #[test]
