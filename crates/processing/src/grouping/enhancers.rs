@@ -13,6 +13,8 @@
 //! categories they build on are folded into the `-app`/`-group` they end in.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::{RegexSet, SetMatches};
@@ -240,9 +242,9 @@ struct RuleSet {
     sets: [Option<RegexSet>; 4],
     rules: Vec<CompiledRule>,
     /// Per [`Field`] and glob: the rules (positions in `rules`) that need that glob to match.
-    needing: [Vec<Vec<usize>>; 4],
+    needing: [Vec<Bits>; 4],
     /// Rules that can match without any glob matching (no globs, or only negated ones).
-    unconditional: Vec<usize>,
+    unconditional: Bits,
 }
 
 struct CompiledRule {
@@ -289,14 +291,18 @@ impl RuleSet {
                 compiled.push(CompiledRule { index, globs });
             }
         }
-        let mut needing: [Vec<Vec<usize>>; 4] =
-            std::array::from_fn(|field| vec![Vec::new(); patterns[field].len()]);
-        let mut unconditional = Vec::new();
+        assert!(
+            compiled.len() <= MAX_BITS && patterns.iter().all(|list| list.len() <= MAX_BITS),
+            "the built-in rules fit the width of `Bits`"
+        );
+        let mut needing: [Vec<Bits>; 4] =
+            std::array::from_fn(|field| vec![Bits::default(); patterns[field].len()]);
+        let mut unconditional = Bits::default();
         for (at, rule) in compiled.iter().enumerate() {
             // Any one glob the rule needs is enough to find it; take the first.
             match rule.globs.iter().find(|(_, _, negated)| !negated) {
-                Some(&(field, pattern, _)) => needing[field as usize][pattern].push(at),
-                None => unconditional.push(at),
+                Some(&(field, pattern, _)) => needing[field as usize][pattern].insert(at),
+                None => unconditional.insert(at),
             }
         }
         let sets = patterns.map(|list| {
@@ -311,27 +317,22 @@ impl RuleSet {
         }
     }
 
-    /// Calls `hit` with the index of every rule that matches `frame`.
+    /// Calls `hit` with the index of every rule that matches `frame`, in rule order.
     ///
     /// Only rules that one of the frame's matching globs points at (and the unconditional ones)
     /// are checked in full: most frames match no glob at all.
-    fn matching_rules(&self, frame: &FrameView<'_>, mut hit: impl FnMut(usize)) {
-        let matched = FIELDS.map(|field| self.field_matches(field, frame));
-        let mut candidates = self.unconditional.clone();
+    fn matching_rules(&self, family: usize, frame: &FrameView<'_>, mut hit: impl FnMut(usize)) {
+        let matched = FIELDS.map(|field| self.field_matches(family, field, frame));
+        let mut candidates = self.unconditional;
         for (field, found) in matched.iter().enumerate() {
-            for pattern in found.iter().flatten().flat_map(SetMatches::iter) {
-                candidates.extend(&self.needing[field][pattern]);
+            for pattern in found.iter() {
+                candidates.union(&self.needing[field][pattern]);
             }
         }
-        candidates.sort_unstable();
-        candidates.dedup();
-        for at in candidates {
+        for at in candidates.iter() {
             let rule = &self.rules[at];
             let all = rule.globs.iter().all(|&(field, pattern, negated)| {
-                let positive = matched[field as usize]
-                    .as_ref()
-                    .is_some_and(|m| m.iter().any(|set| set.matched(pattern)));
-                positive != negated
+                matched[field as usize].contains(pattern) != negated
             });
             if all {
                 hit(rule.index);
@@ -339,25 +340,130 @@ impl RuleSet {
         }
     }
 
-    /// Which of the field's globs match the frame; `None` when the frame lacks the field.
+    /// Which of the field's globs match the frame; none when the frame lacks the field.
     /// A relative path is also tried with a leading `/`, so that `**/x/**` sees its first
     /// directory; either spelling matching counts.
-    fn field_matches(&self, field: Field, frame: &FrameView<'_>) -> Option<Vec<SetMatches>> {
-        let set = self.sets[field as usize].as_ref()?;
-        Some(match field {
-            Field::Path => {
-                let path = slashed(frame.abs_path.or(frame.filename)?);
-                let mut found = vec![set.matches(&path)];
-                if !path.starts_with('/') {
-                    found.push(set.matches(&format!("/{path}")));
-                }
-                found
-            }
-            Field::Package => vec![set.matches(&slashed(frame.package?))],
-            Field::Module => vec![set.matches(frame.module?)],
-            Field::Function => vec![set.matches(frame.function?)],
+    ///
+    /// The answer depends only on the field's text, and the same paths, packages and function
+    /// names come back in event after event of an application, so it is remembered per thread
+    /// (see [`MatchCache`]): the set search is the dearest step of the rules.
+    fn field_matches(&self, family: usize, field: Field, frame: &FrameView<'_>) -> Bits {
+        let Some(set) = self.sets[field as usize].as_ref() else {
+            return Bits::default();
+        };
+        let text = match field {
+            Field::Path => frame.abs_path.or(frame.filename),
+            Field::Package => frame.package,
+            Field::Module => frame.module,
+            Field::Function => frame.function,
+        };
+        let Some(text) = text else {
+            return Bits::default();
+        };
+        MATCH_CACHE.with(|cache| {
+            cache
+                .borrow_mut()
+                .get_or_insert(family, field, text, || match field {
+                    Field::Path => {
+                        let path = slashed(text);
+                        let mut found = Bits::from_matches(&set.matches(&path));
+                        if !path.starts_with('/') {
+                            found.union(&Bits::from_matches(&set.matches(&format!("/{path}"))));
+                        }
+                        found
+                    }
+                    Field::Package => Bits::from_matches(&set.matches(&slashed(text))),
+                    Field::Module | Field::Function => Bits::from_matches(&set.matches(text)),
+                })
         })
     }
+}
+
+/// How many globs one field of one family, or how many rules one family, may have: the width
+/// of [`Bits`]. The built-in rules stay well below; [`RuleSet::new`] checks it.
+const MAX_BITS: usize = 256;
+
+/// A small set of indices (globs of a field, or rules of a family), cheap to copy and merge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Bits([u64; MAX_BITS / 64]);
+
+impl Bits {
+    fn from_matches(matches: &SetMatches) -> Bits {
+        let mut bits = Bits::default();
+        for i in matches.iter() {
+            bits.insert(i);
+        }
+        bits
+    }
+
+    fn insert(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    fn union(&mut self, other: &Bits) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a |= b;
+        }
+    }
+
+    /// The indices, ascending.
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(word, &bits)| {
+            let mut rest = bits;
+            std::iter::from_fn(move || {
+                if rest == 0 {
+                    return None;
+                }
+                let bit = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                Some(word * 64 + bit)
+            })
+        })
+    }
+}
+
+/// Remembered glob matches per family, field and text, for [`RuleSet::field_matches`].
+///
+/// Bounded: when full it starts over, so a stream of ever-new names costs one set search each
+/// (as without the cache) and never more memory than the bound.
+#[derive(Default)]
+struct MatchCache {
+    /// Per family index and [`Field`].
+    maps: [[HashMap<Box<str>, Bits>; 4]; 3],
+    len: usize,
+}
+
+/// Entries [`MatchCache`] holds before it starts over (a few hundred KB at most).
+const MATCH_CACHE_ENTRIES: usize = 4096;
+
+impl MatchCache {
+    fn get_or_insert(
+        &mut self,
+        family: usize,
+        field: Field,
+        text: &str,
+        compute: impl FnOnce() -> Bits,
+    ) -> Bits {
+        if let Some(bits) = self.maps[family][field as usize].get(text) {
+            return *bits;
+        }
+        let bits = compute();
+        if self.len >= MATCH_CACHE_ENTRIES {
+            self.maps.iter_mut().flatten().for_each(HashMap::clear);
+            self.len = 0;
+        }
+        self.maps[family][field as usize].insert(text.into(), bits);
+        self.len += 1;
+        bits
+    }
+}
+
+thread_local! {
+    static MATCH_CACHE: RefCell<MatchCache> = RefCell::default();
 }
 
 /// Windows paths with forward slashes, so that one glob fits both.
@@ -377,7 +483,8 @@ pub fn apply(frames: &[FrameView<'_>], event_platform: Option<&str>) -> Vec<Fram
     let mut hits: Vec<(usize, usize)> = Vec::new();
     for (idx, frame) in frames.iter().enumerate() {
         let family = Family::of(frame.platform.or(event_platform));
-        by_family[family_index(family)].matching_rules(frame, |rule| hits.push((rule, idx)));
+        let family = family_index(family);
+        by_family[family].matching_rules(family, frame, |rule| hits.push((rule, idx)));
     }
     hits.sort_unstable();
     let rules: &'static [Rule] = &PARSED;

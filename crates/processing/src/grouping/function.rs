@@ -6,6 +6,8 @@
 //! bare path (`std::panicking::catch_unwind::<T>`); this module does the same.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -30,10 +32,43 @@ static WINDECL: LazyLock<Regex> = LazyLock::new(|| {
 /// `trim_function_name`): native names are trimmed, others are kept.
 pub fn trim_function_name(function: &str, platform: Option<&str>) -> String {
     if Family::of(platform) == Family::Native {
-        trim_native_function_name(function)
+        trim_native_function_name_remembered(function)
     } else {
         function.to_owned()
     }
+}
+
+/// Trimmed names this thread has already worked out. A native stack trace's symbols come back
+/// in event after event of an application, and trimming one takes several passes and regex
+/// searches over it; bounded like the rules' match cache, starting over when full.
+#[derive(Default)]
+struct TrimCache {
+    trimmed: HashMap<Box<str>, Box<str>>,
+}
+
+/// Names [`TrimCache`] holds before it starts over.
+const TRIM_CACHE_ENTRIES: usize = 4096;
+
+thread_local! {
+    static TRIM_CACHE: RefCell<TrimCache> = RefCell::default();
+}
+
+/// [`trim_native_function_name`], remembered per thread.
+fn trim_native_function_name_remembered(function: &str) -> String {
+    TRIM_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(trimmed) = cache.trimmed.get(function) {
+            return trimmed.to_string();
+        }
+        let trimmed = trim_native_function_name(function);
+        if cache.trimmed.len() >= TRIM_CACHE_ENTRIES {
+            cache.trimmed.clear();
+        }
+        cache
+            .trimmed
+            .insert(function.into(), trimmed.as_str().into());
+        trimmed
+    })
 }
 
 /// Reduces a demangled native symbol to the function's path.
