@@ -245,3 +245,158 @@ async fn postgres_nodes_never_claim_the_same_entry() {
     b.ack(&from_b).await.unwrap();
     assert_eq!(b.stats().await.unwrap().depth, 0);
 }
+
+// --- SQLite's log only ---------------------------------------------------------------------------
+
+/// The log's segment files in a data dir, oldest first.
+fn segment_files(data_dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(data_dir.join("queue"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "log"))
+        .collect();
+    files.sort();
+    files
+}
+
+async fn claim_all(queue: &LogQueue) -> Vec<QueuedEnvelope> {
+    let claimed = queue.claim(100, 60.0).await.unwrap();
+    claimed.into_iter().map(|c| c.envelope).collect()
+}
+
+/// A crash while a batch was being written leaves part of its record: reopening cuts it off (it
+/// was never synced, so never answered), and the log goes on after the whole records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_log_reopens_after_a_torn_tail() {
+    let dir = TempDir::new().unwrap();
+    let whole_len = {
+        let queue = LogQueue::open(dir.path()).unwrap();
+        for n in 0..2 {
+            queue.enqueue(envelope(n)).await.unwrap();
+        }
+        let whole_len = std::fs::metadata(&segment_files(dir.path())[0])
+            .unwrap()
+            .len();
+        queue.enqueue(envelope(2)).await.unwrap();
+        whole_len
+    };
+    let segment = segment_files(dir.path()).pop().unwrap();
+    let full_len = std::fs::metadata(&segment).unwrap().len();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap();
+    file.set_len(full_len - 7).unwrap();
+    drop(file);
+
+    let queue = LogQueue::open(dir.path()).unwrap();
+    assert_eq!(
+        std::fs::metadata(&segment).unwrap().len(),
+        whole_len,
+        "the torn record is cut off"
+    );
+    assert_eq!(queue.stats().await.unwrap().depth, 2);
+    queue.enqueue(envelope(3)).await.unwrap();
+    drop(queue);
+    let queue = LogQueue::open(dir.path()).unwrap();
+    assert_eq!(
+        claim_all(&queue).await,
+        vec![envelope(0), envelope(1), envelope(3)]
+    );
+}
+
+/// A record damaged on disk is skipped (and logged), not a panic, and the records after it are
+/// read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_log_skips_a_corrupt_record() {
+    let dir = TempDir::new().unwrap();
+    {
+        let queue = LogQueue::open(dir.path()).unwrap();
+        for n in 0..3 {
+            queue.enqueue(envelope(n)).await.unwrap();
+        }
+    }
+    let segment = segment_files(dir.path()).pop().unwrap();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    // The three records are about the same size: the middle byte is in the second.
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let queue = LogQueue::open(dir.path()).unwrap();
+    assert_eq!(claim_all(&queue).await, vec![envelope(0), envelope(2)]);
+    assert_eq!(
+        std::fs::metadata(&segment).unwrap().len(),
+        bytes.len() as u64,
+        "a corrupt record before whole ones is no torn tail"
+    );
+}
+
+/// A data dir of an earlier version, whose queue was `queue.sqlite3`: its entries are moved into
+/// the log with their ids and attempts, and the old file (with its WAL) is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_log_takes_over_the_entries_of_an_old_queue_file() {
+    let dir = TempDir::new().unwrap();
+    let old = dir.path().join("queue.sqlite3");
+    {
+        let conn = rusqlite::Connection::open(&old).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE queue (
+                 id            INTEGER PRIMARY KEY,
+                 project_id    INTEGER NOT NULL,
+                 received      REAL    NOT NULL,
+                 client_ip     TEXT,
+                 client_sdk    TEXT,
+                 body          BLOB    NOT NULL,
+                 body_size     INTEGER NOT NULL,
+                 claimed_until REAL    NOT NULL DEFAULT 0,
+                 attempts      INTEGER NOT NULL DEFAULT 0
+             ) STRICT;",
+        )
+        .unwrap();
+        for (id, n, attempts) in [(41_i64, 0, 0_i64), (42, 1, 2), (57, 2, 0)] {
+            let e = envelope(n);
+            conn.execute(
+                "INSERT INTO queue (id, project_id, received, client_ip, client_sdk, body,
+                                    body_size, claimed_until, attempts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1e12, ?8)",
+                rusqlite::params![
+                    id,
+                    e.project_id,
+                    e.received,
+                    e.client_ip,
+                    e.client_sdk,
+                    zstd::bulk::compress(&e.body, 1).unwrap(),
+                    e.body.len() as i64,
+                    attempts
+                ],
+            )
+            .unwrap();
+        }
+        conn.execute("DELETE FROM queue WHERE id = 57", []).unwrap();
+        // The process "dies" with its WAL not yet checkpointed.
+        std::mem::forget(conn);
+    }
+    assert!(dir.path().join("queue.sqlite3-wal").exists());
+
+    let queue = LogQueue::open(dir.path()).unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = dir.path().join(format!("queue.sqlite3{suffix}"));
+        assert!(!path.exists(), "{} is removed", path.display());
+    }
+    let claimed = queue.claim(10, 60.0).await.unwrap();
+    let moved: Vec<(i64, i64, QueuedEnvelope)> = claimed
+        .into_iter()
+        .map(|c| (c.id, c.attempts, c.envelope))
+        .collect();
+    assert_eq!(
+        moved,
+        vec![(41, 1, envelope(0)), (42, 3, envelope(1))],
+        "ids and attempts kept, the old leases void"
+    );
+    assert!(queue.enqueue(envelope(3)).await.unwrap() > 42);
+    drop(queue);
+    let queue = LogQueue::open(dir.path()).unwrap();
+    assert_eq!(queue.stats().await.unwrap().depth, 3, "moved for good");
+}
