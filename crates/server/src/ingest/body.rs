@@ -7,8 +7,8 @@
 use std::io::Read;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::HeaderMap;
+use axum::body::{Body, HttpBody};
+use axum::http::HeaderValue;
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -57,13 +57,18 @@ impl Reservation {
 }
 
 /// Collects the body, refusing more than `limit` bytes on the wire and reserving what it holds
-/// from the shared budget as it arrives.
+/// from the shared budget as it arrives. A body that arrives in one frame is kept as it came;
+/// one in several is copied once, into a buffer sized by its `Content-Length`.
 pub async fn read_limited(
     body: Body,
     limit: usize,
     budget: &MemoryBudget,
 ) -> Result<(Bytes, Reservation), IngestError> {
+    let expected = usize::try_from(body.size_hint().lower())
+        .unwrap_or(limit)
+        .min(limit);
     let mut body = Limited::new(body, limit);
+    let mut first: Option<Bytes> = None;
     let mut buffer = BytesMut::new();
     let mut reservation = Reservation::default();
     while let Some(frame) = body.frame().await {
@@ -77,25 +82,34 @@ pub async fn read_limited(
                 }
             }
         })?;
-        if let Ok(data) = frame.into_data() {
-            reservation.merge(budget.reserve(data.len())?);
-            buffer.extend_from_slice(&data);
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        reservation.merge(budget.reserve(data.len())?);
+        if first.is_none() && buffer.is_empty() {
+            first = Some(data);
+            continue;
         }
+        if let Some(first) = first.take() {
+            buffer.reserve(expected.max(first.len() + data.len()));
+            buffer.extend_from_slice(&first);
+        }
+        buffer.extend_from_slice(&data);
     }
-    Ok((buffer.freeze(), reservation))
+    Ok((first.unwrap_or_else(|| buffer.freeze()), reservation))
 }
 
 /// Undoes every encoding named in `Content-Encoding` (applied in order, so undone in reverse),
 /// producing at most `limit` bytes.
 pub fn decode_content(
-    headers: &HeaderMap,
+    content_encoding: Option<&HeaderValue>,
     data: Bytes,
     limit: usize,
 ) -> Result<Bytes, IngestError> {
-    let Some(value) = headers.get(axum::http::header::CONTENT_ENCODING) else {
+    let Some(value) = content_encoding else {
         return Ok(data);
     };
-    let value = String::from_utf8_lossy(value.as_bytes()).to_ascii_lowercase();
+    let value = String::from_utf8_lossy(value.as_bytes());
     let mut data = data;
     for encoding in value.split(',').map(str::trim).rev() {
         data = decode_one(encoding, data, limit)?;
@@ -106,13 +120,13 @@ pub fn decode_content(
 /// [`decode_content`], reserving the decompressed bytes from the budget (an identity body
 /// reuses the bytes already reserved).
 pub fn decode_reserved(
-    headers: &HeaderMap,
+    content_encoding: Option<&HeaderValue>,
     data: Bytes,
     limit: usize,
     budget: &MemoryBudget,
 ) -> Result<(Bytes, Reservation), IngestError> {
     let wire_len = data.len();
-    let decoded = decode_content(headers, data, limit)?;
+    let decoded = decode_content(content_encoding, data, limit)?;
     if decoded.len() == wire_len {
         return Ok((decoded, Reservation::default()));
     }
@@ -120,42 +134,90 @@ pub fn decode_reserved(
     Ok((decoded, reservation))
 }
 
+/// How much larger than its compressed bytes a body is assumed to be when the format does not
+/// say: about what JSON compresses by. Only the first allocation depends on it.
+const ASSUMED_RATIO: usize = 4;
+/// The most a size stated inside compressed data may exceed the compressed bytes by before it
+/// is not believed (a bomb may state anything).
+const BELIEVED_RATIO: usize = 64;
+
 fn decode_one(encoding: &str, data: Bytes, limit: usize) -> Result<Bytes, IngestError> {
-    match encoding {
-        // sentry-ruby 5 and old sentry-android send an empty value or `UTF-8`; Relay treats
-        // those as identity.
-        "" | "identity" | "utf-8" | "utf8" => Ok(data),
-        "gzip" | "x-gzip" => read_all(
+    let is = |name: &str| encoding.eq_ignore_ascii_case(name);
+    let assumed = data.len().saturating_mul(ASSUMED_RATIO);
+    // sentry-ruby 5 and old sentry-android send an empty value or `UTF-8`; Relay treats those
+    // as identity.
+    if is("") || is("identity") || is("utf-8") || is("utf8") {
+        Ok(data)
+    } else if is("gzip") || is("x-gzip") {
+        let size = stated_size(&data, gzip_size(&data)).unwrap_or(assumed);
+        read_all(
             encoding,
-            flate2::read::MultiGzDecoder::new(&data[..]),
+            flate2::bufread::MultiGzDecoder::new(&data[..]),
+            size,
             limit,
-        ),
-        "deflate" => {
-            // RFC 9110 says zlib-wrapped; some clients send raw deflate. Try zlib first.
-            match read_all(encoding, flate2::read::ZlibDecoder::new(&data[..]), limit) {
-                Err(IngestError::Decode { .. }) => read_all(
-                    encoding,
-                    flate2::read::DeflateDecoder::new(&data[..]),
-                    limit,
-                ),
-                other => other,
+        )
+    } else if is("deflate") {
+        // RFC 9110 says zlib-wrapped; some clients send raw deflate. Try zlib first.
+        match read_all(
+            encoding,
+            flate2::bufread::ZlibDecoder::new(&data[..]),
+            assumed,
+            limit,
+        ) {
+            Err(IngestError::Decode { .. }) => read_all(
+                encoding,
+                flate2::bufread::DeflateDecoder::new(&data[..]),
+                assumed,
+                limit,
+            ),
+            other => other,
+        }
+    } else if is("br") {
+        read_all(
+            encoding,
+            brotli::Decompressor::new(&data[..], 4096),
+            assumed,
+            limit,
+        )
+    } else if is("zstd") {
+        let size = zstd::zstd_safe::get_frame_content_size(&data)
+            .ok()
+            .flatten()
+            .and_then(|size| usize::try_from(size).ok());
+        let size = stated_size(&data, size).unwrap_or(assumed);
+        let decoder = zstd::stream::read::Decoder::with_buffer(&data[..]).map_err(|err| {
+            IngestError::Decode {
+                encoding: encoding.into(),
+                reason: err.to_string(),
             }
-        }
-        "br" => read_all(encoding, brotli::Decompressor::new(&data[..], 4096), limit),
-        "zstd" => {
-            let decoder =
-                zstd::stream::read::Decoder::new(&data[..]).map_err(|err| IngestError::Decode {
-                    encoding: encoding.into(),
-                    reason: err.to_string(),
-                })?;
-            read_all(encoding, decoder, limit)
-        }
-        other => Err(IngestError::UnsupportedEncoding(other.to_string())),
+        })?;
+        read_all(encoding, decoder, size, limit)
+    } else {
+        Err(IngestError::UnsupportedEncoding(
+            encoding.to_ascii_lowercase(),
+        ))
     }
 }
 
-fn read_all(encoding: &str, reader: impl Read, limit: usize) -> Result<Bytes, IngestError> {
-    let mut out = Vec::new();
+/// A decoded size stated by the compressed data, if believable.
+fn stated_size(data: &[u8], stated: Option<usize>) -> Option<usize> {
+    stated.filter(|size| *size <= data.len().saturating_mul(BELIEVED_RATIO))
+}
+
+/// The size a gzip member states in its trailer (modulo 4 GiB; the last member's only).
+fn gzip_size(data: &[u8]) -> Option<usize> {
+    let trailer: [u8; 4] = data.get(data.len().checked_sub(4)?..)?.try_into().ok()?;
+    usize::try_from(u32::from_le_bytes(trailer)).ok()
+}
+
+/// Reads `reader` to its end into one buffer, first sized for `expected` bytes.
+fn read_all(
+    encoding: &str,
+    reader: impl Read,
+    expected: usize,
+    limit: usize,
+) -> Result<Bytes, IngestError> {
+    let mut out = Vec::with_capacity(expected.min(limit));
     let mut limited = reader.take(limit as u64 + 1);
     limited
         .read_to_end(&mut out)
@@ -174,10 +236,8 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn headers(encoding: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert("content-encoding", encoding.parse().expect("valid header"));
-        h
+    fn headers(encoding: &str) -> Option<HeaderValue> {
+        Some(encoding.parse().expect("valid header"))
     }
 
     fn gzip(data: &[u8]) -> Bytes {
@@ -188,7 +248,7 @@ mod tests {
 
     #[test]
     fn gzip_body_is_decoded() {
-        let out = decode_content(&headers("gzip"), gzip(b"hello"), 100).expect("decodes");
+        let out = decode_content(headers("gzip").as_ref(), gzip(b"hello"), 100).expect("decodes");
         assert_eq!(&out[..], b"hello");
     }
 
@@ -196,14 +256,15 @@ mod tests {
     fn compression_bomb_stops_at_the_limit() {
         let bomb = gzip(&vec![b'a'; 10 * 1024 * 1024]);
         assert!(bomb.len() < 100 * 1024);
-        let err = decode_content(&headers("gzip"), bomb, 1024 * 1024).expect_err("over limit");
+        let err =
+            decode_content(headers("gzip").as_ref(), bomb, 1024 * 1024).expect_err("over limit");
         assert!(matches!(err, IngestError::BodyTooLarge(_)));
     }
 
     #[test]
     fn body_that_lies_about_its_encoding_is_a_bad_request() {
         let err = decode_content(
-            &headers("gzip"),
+            headers("gzip").as_ref(),
             Bytes::from_static(b"{\"not\":\"gzip\"}"),
             100,
         )
@@ -214,10 +275,9 @@ mod tests {
     #[test]
     fn empty_and_utf8_encodings_are_identity() {
         for enc in ["", "UTF-8", "identity"] {
-            let mut h = HeaderMap::new();
-            h.insert("content-encoding", enc.parse().expect("valid header"));
             assert_eq!(
-                &decode_content(&h, Bytes::from_static(b"x"), 10).expect("identity")[..],
+                &decode_content(headers(enc).as_ref(), Bytes::from_static(b"x"), 10)
+                    .expect("identity")[..],
                 b"x"
             );
         }
@@ -225,7 +285,7 @@ mod tests {
 
     /// Decodes `compressed` as sent with `Content-Encoding: encoding` and checks it reads `plain`.
     fn assert_decodes(encoding: &str, compressed: Vec<u8>, plain: &[u8]) {
-        let decoded = decode_content(&headers(encoding), Bytes::from(compressed), 100)
+        let decoded = decode_content(headers(encoding).as_ref(), Bytes::from(compressed), 100)
             .unwrap_or_else(|err| panic!("{encoding}: {err}"));
         assert_eq!(&decoded[..], plain, "{encoding}");
     }
@@ -270,8 +330,42 @@ mod tests {
 
     #[test]
     fn unknown_encoding_is_refused() {
-        let err =
-            decode_content(&headers("lzma"), Bytes::from_static(b"x"), 10).expect_err("unknown");
+        let err = decode_content(headers("lzma").as_ref(), Bytes::from_static(b"x"), 10)
+            .expect_err("unknown");
         assert!(matches!(err, IngestError::UnsupportedEncoding(_)));
+    }
+
+    #[test]
+    fn encoding_names_ignore_case() {
+        assert_decodes("GZip", gzip(b"upper").to_vec(), b"upper");
+    }
+
+    /// Reads `chunks` as one request body, the way hyper hands it over in frames.
+    fn read_chunks(chunks: Vec<&'static [u8]>, limit: usize) -> Result<Bytes, IngestError> {
+        let stream = futures_util::stream::iter(
+            chunks
+                .into_iter()
+                .map(|chunk| Ok::<_, std::io::Error>(Bytes::from_static(chunk))),
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let budget = MemoryBudget::new(1024 * 1024);
+        runtime
+            .block_on(read_limited(Body::from_stream(stream), limit, &budget))
+            .map(|(bytes, _)| bytes)
+    }
+
+    #[test]
+    fn body_in_frames_is_joined_and_in_one_frame_kept() {
+        let joined = read_chunks(vec![b"ab", b"", b"cd", b"e"], 100).expect("within limit");
+        assert_eq!(&joined[..], b"abcde");
+        let one = read_chunks(vec![b"whole"], 100).expect("within limit");
+        assert_eq!(&one[..], b"whole");
+        assert_eq!(&read_chunks(vec![], 100).expect("empty")[..], b"");
+        assert!(matches!(
+            read_chunks(vec![b"abc", b"def"], 4),
+            Err(IngestError::BodyTooLarge(4))
+        ));
     }
 }

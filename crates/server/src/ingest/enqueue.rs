@@ -24,14 +24,18 @@ pub struct Prepared {
     pub event_id: Option<String>,
     /// One line per item dropped as invalid.
     pub invalid: Vec<String>,
+    /// The body `envelope` was parsed from, while preparation has changed nothing in it: then it
+    /// is queued as it came instead of serialized again.
+    source: Option<Bytes>,
 }
 
 /// Drops event items whose payload is not a JSON object (repairing the `NaN` tokens of old
 /// Python clients) and settles the envelope's event id: the header's, else the event's, else a
-/// new one.
-pub fn prepare(mut envelope: Envelope) -> Prepared {
+/// new one. `source` is the body the envelope was parsed from, if it was parsed.
+pub fn prepare(mut envelope: Envelope, source: Option<Bytes>) -> Prepared {
     let mut invalid = Vec::new();
     let mut payload_event_id = None;
+    let mut repaired_any = false;
     envelope.items.retain_mut(|item| {
         if !matches!(item.ty(), ItemType::Event) {
             return true;
@@ -41,6 +45,7 @@ pub fn prepare(mut envelope: Envelope) -> Prepared {
                 if let Some(repaired) = repaired {
                     item.payload = repaired;
                     item.headers.remove("length");
+                    repaired_any = true;
                 }
                 payload_event_id = payload_event_id.take().or(id);
                 true
@@ -52,6 +57,9 @@ pub fn prepare(mut envelope: Envelope) -> Prepared {
         }
     });
     let header_id = envelope.event_id();
+    // A header id in another spelling (hyphens, upper case) needs no rewrite: every reader of
+    // the queued envelope normalizes it.
+    let id_made = header_id.is_none() && envelope.requires_event_id();
     let event_id = if envelope.requires_event_id() {
         Some(header_id.or(payload_event_id).unwrap_or_else(new_event_id))
     } else {
@@ -62,10 +70,43 @@ pub fn prepare(mut envelope: Envelope) -> Prepared {
             .headers
             .insert("event_id".into(), Value::String(id.clone()));
     }
+    let unchanged = invalid.is_empty() && !repaired_any && !id_made;
     Prepared {
         envelope,
         event_id,
         invalid,
+        source: source.filter(|_| unchanged),
+    }
+}
+
+impl Prepared {
+    /// Drops the event items (the key is over its rate limit); the rest is kept.
+    pub fn drop_events(&mut self) {
+        let before = self.envelope.items.len();
+        self.envelope.items.retain(|i| i.ty() != ItemType::Event);
+        if self.envelope.items.len() != before {
+            self.source = None;
+        }
+    }
+
+    /// Whether the body as received is what will be queued (nothing was dropped or repaired,
+    /// and the event id was in the header).
+    pub fn queues_body_as_received(&self) -> bool {
+        self.source.is_some()
+    }
+
+    /// The bytes to queue: the body as received when it still says what the envelope says,
+    /// else the envelope serialized.
+    pub fn into_queue_body(self) -> Vec<u8> {
+        match self.source {
+            Some(source) => {
+                // The items are slices of `source`: without them it is usually the only owner
+                // of its buffer, which then becomes the `Vec` without a copy.
+                drop(self.envelope);
+                Vec::from(source)
+            }
+            None => self.envelope.to_vec(),
+        }
     }
 }
 
@@ -90,7 +131,7 @@ fn id_of(value: Option<&Value>) -> Option<String> {
 pub async fn enqueue(
     state: &AppState,
     project_id: i64,
-    prepared: &Prepared,
+    prepared: Prepared,
     received: f64,
     client_ip: Option<String>,
     client_sdk: Option<String>,
@@ -105,7 +146,13 @@ pub async fn enqueue(
         Metrics::inc(&state.metrics.requests_rejected, 1);
         return Err(IngestError::Overloaded);
     }
-    let body = prepared.envelope.to_vec();
+    let events = prepared
+        .envelope
+        .items
+        .iter()
+        .filter(|i| matches!(i.ty(), ItemType::Event))
+        .count();
+    let body = prepared.into_queue_body();
     state
         .queue
         .enqueue(QueuedEnvelope {
@@ -117,12 +164,6 @@ pub async fn enqueue(
         })
         .await?;
     state.queue_signal.notify_one();
-    let events = prepared
-        .envelope
-        .items
-        .iter()
-        .filter(|i| matches!(i.ty(), ItemType::Event))
-        .count();
     Metrics::inc(&state.metrics.envelopes_accepted, 1);
     Metrics::inc(&state.metrics.events_accepted, events as u64);
     Ok(())
@@ -133,15 +174,18 @@ mod tests {
     use super::*;
     use vigil_protocol::envelope::parse_envelope;
 
-    fn parse(text: &str) -> Envelope {
-        parse_envelope(Bytes::from(text.to_owned())).expect("valid envelope")
+    /// Prepares `text` as the envelope endpoint does, with the body it was parsed from.
+    fn prepare_body(text: &str) -> Prepared {
+        let body = Bytes::from(text.to_owned());
+        let envelope = parse_envelope(body.clone()).expect("valid envelope");
+        prepare(envelope, Some(body))
     }
 
     #[test]
     fn invalid_event_is_dropped_and_named_the_rest_kept() {
-        let prepared = prepare(parse(
+        let prepared = prepare_body(
             "{}\n{\"type\":\"event\"}\n[1]\n{\"type\":\"session\"}\n{\"sid\":\"x\"}\n",
-        ));
+        );
         assert_eq!(prepared.invalid.len(), 1);
         assert_eq!(prepared.envelope.items.len(), 1);
         assert_eq!(prepared.envelope.items[0].ty(), ItemType::Session);
@@ -149,28 +193,28 @@ mod tests {
 
     #[test]
     fn event_id_comes_from_header_then_payload_then_is_made() {
-        let from_header = prepare(parse(
+        let from_header = prepare_body(
             "{\"event_id\":\"9ec79c33-ec99-42ab-8353-589fcb2e04dc\"}\n{\"type\":\"event\"}\n{\"event_id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}\n",
-        ));
+        );
         assert_eq!(
             from_header.event_id.as_deref(),
             Some("9ec79c33ec9942ab8353589fcb2e04dc")
         );
-        let from_payload = prepare(parse(
+        let from_payload = prepare_body(
             "{}\n{\"type\":\"event\"}\n{\"event_id\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}\n",
-        ));
+        );
         assert_eq!(
             from_payload.event_id.as_deref(),
             Some("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
         );
-        let made = prepare(parse("{}\n{\"type\":\"event\"}\n{\"message\":\"x\"}\n"));
+        let made = prepare_body("{}\n{\"type\":\"event\"}\n{\"message\":\"x\"}\n");
         let id = made.event_id.expect("an id is made");
         assert_eq!(
             made.envelope.event_id().as_deref(),
             Some(id.as_str()),
             "and written into the header"
         );
-        let none = prepare(parse("{}\n{\"type\":\"client_report\"}\n{}\n"));
+        let none = prepare_body("{}\n{\"type\":\"client_report\"}\n{}\n");
         assert_eq!(none.event_id, None);
     }
 
@@ -181,14 +225,14 @@ mod tests {
 
     #[test]
     fn nesting_limit_ignores_brackets_in_strings() {
-        let prepared = prepare(parse(&format!(
+        let prepared = prepare_body(&format!(
             "{{}}\n{{\"type\":\"event\"}}\n{{\"a\": \"{}\\\"{}\"}}\n",
             "[".repeat(200),
             "{".repeat(200)
-        )));
+        ));
         assert!(prepared.invalid.is_empty(), "{:?}", prepared.invalid);
         let deep = nested(200);
-        let prepared = prepare(parse(&format!("{{}}\n{{\"type\":\"event\"}}\n{deep}\n")));
+        let prepared = prepare_body(&format!("{{}}\n{{\"type\":\"event\"}}\n{deep}\n"));
         assert_eq!(prepared.invalid.len(), 1, "as deep as a full parse refuses");
     }
 
@@ -264,10 +308,87 @@ mod tests {
 
     #[test]
     fn nan_payload_is_repaired_before_queueing() {
-        let prepared = prepare(parse("{}\n{\"type\":\"event\"}\n{\"extra\":{\"x\":NaN}}\n"));
+        let prepared = prepare_body("{}\n{\"type\":\"event\"}\n{\"extra\":{\"x\":NaN}}\n");
         assert!(prepared.invalid.is_empty());
         let value: Value =
             serde_json::from_slice(&prepared.envelope.items[0].payload).expect("valid JSON now");
         assert_eq!(value["extra"]["x"], Value::Null);
+    }
+
+    /// What a worker reads back from the queued bytes.
+    fn queued(prepared: Prepared) -> Envelope {
+        parse_envelope(Bytes::from(prepared.into_queue_body())).expect("queued body parses")
+    }
+
+    #[test]
+    fn unchanged_envelope_is_queued_as_received() {
+        let text = "{\"event_id\":\"9EC79C33-EC99-42AB-8353-589FCB2E04DC\"}\n\
+                    {\"type\":\"event\",\"length\":15}\n{\"message\":\"x\"}\n\
+                    {\"type\":\"session\"}\n{\"sid\":\"s\"}\n";
+        let prepared = prepare_body(text);
+        assert!(prepared.queues_body_as_received());
+        let items = prepared.envelope.items.clone();
+        let event_id = prepared.event_id.clone();
+        let body = prepared.into_queue_body();
+        assert_eq!(body, text.as_bytes());
+        let read_back = parse_envelope(Bytes::from(body)).expect("parses");
+        assert_eq!(read_back.items, items);
+        assert_eq!(
+            read_back.event_id(),
+            event_id,
+            "the same id, however spelled"
+        );
+    }
+
+    #[test]
+    fn changed_envelope_is_serialized_again() {
+        let id = "{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}";
+        let cases = [
+            // An invalid event dropped.
+            format!("{id}\n{{\"type\":\"event\"}}\n[1]\n{{\"type\":\"session\"}}\n{{}}\n"),
+            // A payload repaired.
+            format!("{id}\n{{\"type\":\"event\"}}\n{{\"x\":NaN}}\n"),
+            // An event id made up.
+            "{}\n{\"type\":\"event\"}\n{\"message\":\"x\"}\n".to_owned(),
+            // An event id taken from the payload.
+            "{}\n{\"type\":\"event\"}\n{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n"
+                .to_owned(),
+        ];
+        for text in cases {
+            let prepared = prepare_body(&text);
+            assert!(!prepared.queues_body_as_received(), "{text}");
+            let expected = prepared.envelope.to_vec();
+            let event_id = prepared.event_id.clone();
+            assert_eq!(prepared.into_queue_body(), expected, "{text}");
+            let read_back = parse_envelope(Bytes::from(expected)).expect("parses");
+            assert_eq!(read_back.event_id(), event_id, "{text}");
+        }
+    }
+
+    #[test]
+    fn events_dropped_over_a_rate_limit_are_not_queued() {
+        let mut prepared = prepare_body(
+            "{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n{\"type\":\"event\"}\n{}\n\
+             {\"type\":\"attachment\"}\nabc\n",
+        );
+        assert!(prepared.queues_body_as_received());
+        prepared.drop_events();
+        assert!(!prepared.queues_body_as_received());
+        let read_back = queued(prepared);
+        assert_eq!(read_back.items.len(), 1);
+        assert_eq!(read_back.items[0].ty(), ItemType::Attachment);
+        // Nothing to drop: still as received.
+        let mut sessions = prepare_body("{}\n{\"type\":\"session\"}\n{}\n");
+        sessions.drop_events();
+        assert!(sessions.queues_body_as_received());
+    }
+
+    #[test]
+    fn envelope_without_a_body_is_serialized() {
+        let envelope = parse_envelope(Bytes::from_static(b"{}\n{\"type\":\"session\"}\n{}\n"))
+            .expect("valid envelope");
+        let prepared = prepare(envelope, None);
+        assert!(!prepared.queues_body_as_received());
+        assert_eq!(queued(prepared).items.len(), 1);
     }
 }

@@ -2,6 +2,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
+use axum::http::header::CONTENT_ENCODING;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -32,7 +33,8 @@ pub async fn post_envelope(
 
     let limits = state.config.limits.clone();
     let (raw, mut reservation) = read_limited(body, limits.max_request_body, &state.budget).await?;
-    let (envelope, decoded) = parse_body(headers, raw, limits.max_envelope_size, &state).await?;
+    let (envelope, source, decoded) =
+        parse_body(headers, raw, limits.max_envelope_size, &state).await?;
     reservation.merge(decoded);
 
     if let Some(dsn) = envelope.dsn() {
@@ -53,7 +55,8 @@ pub async fn post_envelope(
     check_limits(&envelope, &limits)?;
 
     let client_sdk = client_sdk(auth.as_ref(), headers);
-    let event_id = queue_sdk_envelope(&state, &key, envelope, &arrival, client_sdk).await?;
+    let event_id =
+        queue_sdk_envelope(&state, &key, envelope, Some(source), &arrival, client_sdk).await?;
     drop(reservation);
     let body = match event_id {
         Some(id) => serde_json::json!({ "id": id }),
@@ -62,22 +65,25 @@ pub async fn post_envelope(
     Ok(Json(body).into_response())
 }
 
+/// Decodes and parses the body: the envelope, the decoded bytes it is a view of, and the
+/// budget they hold.
 async fn parse_body(
     headers: &HeaderMap,
     raw: Bytes,
     limit: usize,
     state: &AppState,
-) -> Result<(Envelope, Reservation), IngestError> {
-    let headers = headers.clone();
+) -> Result<(Envelope, Bytes, Reservation), IngestError> {
+    let content_encoding = headers.get(CONTENT_ENCODING).cloned();
+    let compressed = is_compressed(headers);
     let budget = state.budget.clone();
-    cpu_work(raw.len(), is_compressed(&headers), move || {
-        let (data, reservation) = decode_reserved(&headers, raw, limit, &budget)?;
+    cpu_work(raw.len(), compressed, move || {
+        let (data, reservation) = decode_reserved(content_encoding.as_ref(), raw, limit, &budget)?;
         if data.is_empty() {
             return Err(IngestError::EmptyBody);
         }
-        let envelope =
-            parse_envelope(data).map_err(|err| IngestError::InvalidEnvelope(err.to_string()))?;
-        Ok((envelope, reservation))
+        let envelope = parse_envelope(data.clone())
+            .map_err(|err| IngestError::InvalidEnvelope(err.to_string()))?;
+        Ok((envelope, data, reservation))
     })
     .await?
 }

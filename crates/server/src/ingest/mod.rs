@@ -21,6 +21,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use bytes::Bytes;
 use vigil_protocol::auth::ClientAuth;
 use vigil_protocol::envelope::ItemType;
 
@@ -81,7 +82,8 @@ async fn cors(request: Request, next: Next) -> Response {
 }
 
 /// What every ingest endpoint reads of a request before its body: when it arrived, from where,
-/// and the headers and query string that may carry the key.
+/// and the headers and query string that may carry the key. The headers are taken out of the
+/// request, not copied: extract `Arrival` after every other extractor that reads headers.
 pub struct Arrival {
     pub received: f64,
     pub client_ip: String,
@@ -101,7 +103,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Arrival {
             received,
             client_ip: peer.ip().to_string(),
             query: parts.uri.query().map(str::to_owned),
-            headers: parts.headers.clone(),
+            headers: std::mem::take(&mut parts.headers),
         })
     }
 }
@@ -162,18 +164,20 @@ pub fn client_sdk(auth: Option<&ClientAuth>, headers: &HeaderMap) -> Option<Stri
 }
 
 /// Prepares an authenticated envelope and queues it; `(event id, invalid item reasons)`.
-/// Preparation reads every event payload: see [`cpu_work`] for where it runs.
+/// `source` is the body the envelope was parsed from, queued as it is when preparation changes
+/// nothing. Preparation reads every event payload: see [`cpu_work`] for where it runs.
 pub async fn queue_envelope(
     state: &AppState,
     key: &vigil_store::ProjectKey,
     envelope: vigil_protocol::envelope::Envelope,
+    source: Option<Bytes>,
     received: f64,
     client_ip: Option<String>,
     client_sdk: Option<String>,
 ) -> Result<(Option<String>, Vec<String>), IngestError> {
     let project_id = key.project_id;
     let size = envelope.items.iter().map(|i| i.payload.len()).sum();
-    let mut prepared = cpu_work(size, false, move || enqueue::prepare(envelope)).await?;
+    let mut prepared = cpu_work(size, false, move || enqueue::prepare(envelope, source)).await?;
     // Over the key's rate limit the events are dropped; the rest of the envelope is kept.
     let mut limited = None;
     if let Some(limit) = key.rate_limit {
@@ -187,26 +191,22 @@ pub async fn queue_envelope(
             .key_limits
             .admit(key.id, limit, events as i64, unix_now())
         {
-            prepared
-                .envelope
-                .items
-                .retain(|i| i.ty() != ItemType::Event);
+            prepared.drop_events();
             limited = Some(retry_after);
         }
     }
-    enqueue::enqueue(
-        state, project_id, &prepared, received, client_ip, client_sdk,
-    )
-    .await?;
+    let event_id = prepared.event_id.take();
+    let invalid = std::mem::take(&mut prepared.invalid);
+    enqueue::enqueue(state, project_id, prepared, received, client_ip, client_sdk).await?;
     if let Some(retry_after) = limited {
         Metrics::inc(&state.metrics.requests_rejected, 1);
         return Err(IngestError::KeyRateLimited(retry_after));
     }
-    Metrics::inc(&state.metrics.items_rejected, prepared.invalid.len() as u64);
-    for reason in &prepared.invalid {
+    Metrics::inc(&state.metrics.items_rejected, invalid.len() as u64);
+    for reason in &invalid {
         tracing::warn!(project_id, reason, "envelope item dropped");
     }
-    Ok((prepared.event_id, prepared.invalid))
+    Ok((event_id, invalid))
 }
 
 /// [`queue_envelope`] for the endpoints that answer an SDK: the good items are queued, and the
@@ -215,6 +215,7 @@ pub async fn queue_sdk_envelope(
     state: &AppState,
     key: &vigil_store::ProjectKey,
     envelope: vigil_protocol::envelope::Envelope,
+    source: Option<Bytes>,
     arrival: &Arrival,
     client_sdk: Option<String>,
 ) -> Result<Option<String>, IngestError> {
@@ -223,6 +224,7 @@ pub async fn queue_sdk_envelope(
         state,
         key,
         envelope,
+        source,
         arrival.received,
         client_ip,
         client_sdk,

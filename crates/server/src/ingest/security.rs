@@ -51,8 +51,8 @@ pub async fn post_security_report(
     body: Body,
 ) -> Result<StatusCode, IngestError> {
     let project_id = parse_project_id(&project_segment)?;
-    let headers = arrival.headers.clone();
-    let auth = request_auth(&headers, arrival.query.as_deref())?.ok_or(IngestError::MissingAuth)?;
+    let headers = &arrival.headers;
+    let auth = request_auth(headers, arrival.query.as_deref())?.ok_or(IngestError::MissingAuth)?;
     let key = authorize(&state, &auth.sentry_key, Some(project_id)).await?;
     let limit = state.config.limits.max_event_size;
     let (raw, mut reservation) =
@@ -65,9 +65,10 @@ pub async fn post_security_report(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
 
+    let content_encoding = headers.get(header::CONTENT_ENCODING).cloned();
     let budget = state.budget.clone();
     let (events, decoded) = tokio::task::spawn_blocking(move || -> Result<_, IngestError> {
-        let (data, decoded) = decode_reserved(&headers, raw, limit, &budget)?;
+        let (data, decoded) = decode_reserved(content_encoding.as_ref(), raw, limit, &budget)?;
         let events: Vec<Value> = parse_reports(&data)?
             .into_iter()
             .map(|csp| {
@@ -92,7 +93,16 @@ pub async fn post_security_report(
             items: vec![Item::new(ItemType::Event, payload)],
         };
         let client_ip = Some(arrival.client_ip.clone());
-        queue_envelope(&state, &key, envelope, arrival.received, client_ip, None).await?;
+        queue_envelope(
+            &state,
+            &key,
+            envelope,
+            None,
+            arrival.received,
+            client_ip,
+            None,
+        )
+        .await?;
     }
     drop(reservation);
     Ok(StatusCode::OK)

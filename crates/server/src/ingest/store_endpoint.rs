@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
@@ -42,8 +42,8 @@ async fn store(
     arrival: Arrival,
     body: Body,
 ) -> Result<Response, IngestError> {
-    let headers = arrival.headers.clone();
-    let auth = request_auth(&headers, arrival.query.as_deref())?.ok_or(IngestError::MissingAuth)?;
+    let headers = &arrival.headers;
+    let auth = request_auth(headers, arrival.query.as_deref())?.ok_or(IngestError::MissingAuth)?;
     let key = authorize(&state, &auth.sentry_key, project_id).await?;
     let limits = state.config.limits.clone();
     let (raw, mut reservation) = read_limited(body, limits.max_request_body, &state.budget).await?;
@@ -57,32 +57,35 @@ async fn store(
     } else {
         limits.max_event_size
     };
-    let client_sdk = client_sdk(Some(&auth), &headers);
+    let client_sdk = client_sdk(Some(&auth), headers);
     let budget = state.budget.clone();
-    let compressed = is_compressed(&headers);
-    let (envelope, decoded) = cpu_work(raw.len(), compressed, move || -> Result<_, IngestError> {
-        let (data, decoded) = decode_reserved(&headers, raw, body_limit, &budget)?;
-        if data.iter().all(u8::is_ascii_whitespace) {
-            return Err(IngestError::EmptyBody);
-        }
-        if is_envelope {
-            let envelope = parse_envelope(data)
-                .map_err(|err| IngestError::InvalidEnvelope(err.to_string()))?;
-            check_limits(&envelope, &limits)?;
-            return Ok((envelope, decoded));
-        }
-        // A legacy event becomes a one-item envelope, as Relay wraps it.
-        let json = legacy_body_to_json(data, body_limit)?;
-        let envelope = Envelope {
-            headers: serde_json::Map::new(),
-            items: vec![Item::new(ItemType::Event, json)],
-        };
-        Ok((envelope, decoded))
-    })
-    .await??;
+    let compressed = is_compressed(headers);
+    let content_encoding = headers.get(header::CONTENT_ENCODING).cloned();
+    let (envelope, source, decoded) =
+        cpu_work(raw.len(), compressed, move || -> Result<_, IngestError> {
+            let (data, decoded) =
+                decode_reserved(content_encoding.as_ref(), raw, body_limit, &budget)?;
+            if data.iter().all(u8::is_ascii_whitespace) {
+                return Err(IngestError::EmptyBody);
+            }
+            if is_envelope {
+                let envelope = parse_envelope(data.clone())
+                    .map_err(|err| IngestError::InvalidEnvelope(err.to_string()))?;
+                check_limits(&envelope, &limits)?;
+                return Ok((envelope, Some(data), decoded));
+            }
+            // A legacy event becomes a one-item envelope, as Relay wraps it.
+            let json = legacy_body_to_json(data, body_limit)?;
+            let envelope = Envelope {
+                headers: serde_json::Map::new(),
+                items: vec![Item::new(ItemType::Event, json)],
+            };
+            Ok((envelope, None, decoded))
+        })
+        .await??;
     reservation.merge(decoded);
 
-    let event_id = queue_sdk_envelope(&state, &key, envelope, &arrival, client_sdk).await?;
+    let event_id = queue_sdk_envelope(&state, &key, envelope, source, &arrival, client_sdk).await?;
     drop(reservation);
     Ok(Json(serde_json::json!({ "id": event_id })).into_response())
 }
@@ -99,10 +102,6 @@ fn legacy_body_to_json(data: Bytes, limit: usize) -> Result<Bytes, IngestError> 
     if decoded.trim_ascii_start().starts_with(b"{") {
         return Ok(Bytes::from(decoded));
     }
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_ENCODING,
-        axum::http::HeaderValue::from_static("deflate"),
-    );
-    decode_content(&headers, Bytes::from(decoded), limit)
+    let deflate = axum::http::HeaderValue::from_static("deflate");
+    decode_content(Some(&deflate), Bytes::from(decoded), limit)
 }

@@ -13,7 +13,7 @@ use vigil_processing::{process_event, NormalizeContext, ProcessedEvent};
 use vigil_protocol::envelope::{Envelope, Item, ItemType};
 use vigil_store::{NewEvent, RawItem, SpanBatch};
 
-use crate::event_json::parse_event_json;
+use crate::event_json::{parse_accepted_event_json, parse_event_json};
 
 /// `(reason, category, quantity)` of one client-report entry.
 pub type ClientReportCount = (String, String, i64);
@@ -131,7 +131,8 @@ pub fn accept_event_item(
     project_id: i64,
     ctx: &NormalizeContext,
 ) -> Result<NewEvent, String> {
-    let raw = parse_event_json(&item.payload)?;
+    // Checked (and repaired) when the envelope was accepted.
+    let raw = parse_accepted_event_json(&item.payload)?;
     let processed = process_event(raw, ctx).map_err(|err| err.to_string())?;
     Ok(to_new_event(project_id, processed))
 }
