@@ -14,6 +14,7 @@ use vigil_store::{
 
 common::suite_on_both_backends!(
     saving_a_batch_twice_stores_and_counts_it_once,
+    a_large_batch_partly_stored_before_counts_only_its_new_rows,
     trace_joins_the_organizations_projects_and_errors,
     aggregates_from_rows_are_exact,
     aggregates_from_rollups_are_within_five_percent,
@@ -262,6 +263,60 @@ async fn saving_a_batch_twice_stores_and_counts_it_once(store: &dyn Store) {
             .len(),
         2
     );
+}
+
+/// A batch larger than one multi-row statement, some of whose rows were stored before and one
+/// span given twice: only the new rows are stored and counted, and they read back as sent.
+async fn a_large_batch_partly_stored_before_counts_only_its_new_rows(store: &dyn Store) {
+    let (org, p) = project(store, "acme").await;
+    let all = transactions_spread(p, "/checkout/", 1..=40, (1.0, 1.0), |_| "ok");
+    // Two spans per transaction, of two groups: 80 spans.
+    let spans: Vec<NewSpan> = all
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| {
+            let n = i as u32 * 2;
+            [
+                span(t, n, "db", PRODUCT_QUERY, 0.001, 2.0),
+                span(t, n + 1, "cache.get", "cache_page", 0.002, 1.0),
+            ]
+        })
+        .collect();
+    let earlier = store
+        .save_spans(SpanBatch {
+            transactions: all[..10].to_vec(),
+            spans: spans[..20].to_vec(),
+        })
+        .await
+        .unwrap();
+    assert_eq!((earlier.new_transactions, earlier.new_spans), (10, 20));
+    let mut again = spans.clone();
+    again.push(spans[70].clone());
+    let saved = store
+        .save_spans(SpanBatch {
+            transactions: all.clone(),
+            spans: again,
+        })
+        .await
+        .unwrap();
+    assert_eq!((saved.new_transactions, saved.new_spans), (30, 60));
+
+    assert_eq!(total(store, &query(org)).await.count, 40);
+    let by_op = store
+        .span_aggregates(&query(org), false, None, 10)
+        .await
+        .unwrap();
+    let counts: Vec<(&str, u64, u64)> = by_op
+        .iter()
+        .map(|a| (a.op.as_str(), a.count, a.transactions))
+        .collect();
+    assert_eq!(counts, vec![("db", 40, 40), ("cache.get", 40, 40)]);
+    let segment = &all[35];
+    let read = store
+        .segment_spans(p, &segment.trace_id, &segment.span_id)
+        .await
+        .unwrap();
+    assert_eq!(read, spans[70..72].to_vec());
 }
 
 /// An error event of `project_id` in trace `trace`, while span `span` was active.

@@ -10,7 +10,7 @@
 pub(crate) mod plan;
 pub(crate) mod sketch;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::traces::{
     is_failure_status, NewSpan, NewTransaction, TransactionAggregate, TransactionQuery,
@@ -88,7 +88,8 @@ pub(crate) struct SpanKey {
 pub(crate) struct SpanDelta {
     pub count: i64,
     pub total_ms: f64,
-    pub segments: BTreeSet<String>,
+    /// Segments the group appeared in, each counted once per batch.
+    pub segments: i64,
 }
 
 /// Everything a batch of newly written transactions and spans adds to the rollups.
@@ -129,28 +130,97 @@ impl RollupDelta {
         }
     }
 
-    /// Counts one newly stored span, in every granularity; `environment` is its segment's when
-    /// known.
-    pub fn add_span(&mut self, span: &NewSpan, environment: &str) {
-        let hash = group_hash(&span.group);
-        for granularity in GRANULARITIES {
-            let key = SpanKey {
-                project_id: span.project_id,
-                granularity,
-                start: period_of(span.start, granularity),
-                transaction: span.transaction.clone(),
-                environment: environment.to_owned(),
-                op: span.op.clone(),
-                group_hash: hash.clone(),
-            };
-            let delta = self.spans.entry(key).or_default();
-            delta.count += 1;
-            delta.total_ms += span.duration_ms;
-            delta.segments.insert(span.segment_id.clone());
+    /// Counts newly stored spans, in every granularity. Spans are summed under borrowed keys
+    /// first, so a key's strings are copied once per batch rather than once per span.
+    pub fn add_spans<'a>(&mut self, spans: impl IntoIterator<Item = CountedSpan<'a>>) {
+        /// Project, granularity, period, transaction, environment, op, group hash.
+        type Key<'a> = (i64, i64, i64, &'a str, &'a str, &'a str, &'a str);
+        let mut sums: HashMap<Key<'a>, (i64, f64, HashSet<&'a str>)> = HashMap::new();
+        let mut groups: HashSet<(i64, &'a str)> = HashSet::new();
+        for CountedSpan {
+            span,
+            group_hash,
+            environment,
+        } in spans
+        {
+            for granularity in GRANULARITIES {
+                let key = (
+                    span.project_id,
+                    granularity,
+                    period_of(span.start, granularity),
+                    span.transaction.as_str(),
+                    environment,
+                    span.op.as_str(),
+                    group_hash,
+                );
+                let (count, total_ms, segments) = sums.entry(key).or_default();
+                *count += 1;
+                *total_ms += span.duration_ms;
+                segments.insert(span.segment_id.as_str());
+            }
+            if groups.insert((span.project_id, group_hash)) {
+                self.groups
+                    .entry((span.project_id, group_hash.to_owned()))
+                    .or_insert_with(|| (span.op.clone(), span.group.clone()));
+            }
         }
-        self.groups
-            .entry((span.project_id, hash))
-            .or_insert_with(|| (span.op.clone(), span.group.clone()));
+        for (key, (count, total_ms, segments)) in sums {
+            let (project_id, granularity, start, transaction, environment, op, group_hash) = key;
+            let delta = self
+                .spans
+                .entry(SpanKey {
+                    project_id,
+                    granularity,
+                    start,
+                    transaction: transaction.to_owned(),
+                    environment: environment.to_owned(),
+                    op: op.to_owned(),
+                    group_hash: group_hash.to_owned(),
+                })
+                .or_default();
+            delta.count += count;
+            delta.total_ms += total_ms;
+            delta.segments += segments.len() as i64;
+        }
+    }
+}
+
+/// A newly stored span as the rollups count it: with its group's [`group_hash`] and its
+/// segment's environment (`""` when none or not known yet).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CountedSpan<'a> {
+    pub span: &'a NewSpan,
+    pub group_hash: &'a str,
+    pub environment: &'a str,
+}
+
+/// The [`group_hash`] of each span of a batch, computed once per distinct group (a batch
+/// repeats a few groups many times).
+#[derive(Debug, Default)]
+pub(crate) struct GroupHashes {
+    distinct: Vec<String>,
+    /// Index into `distinct`, per span.
+    of_span: Vec<usize>,
+}
+
+impl GroupHashes {
+    pub fn new<'a>(spans: impl IntoIterator<Item = &'a NewSpan>) -> GroupHashes {
+        let mut hashes = GroupHashes::default();
+        let mut known: HashMap<&str, usize> = HashMap::new();
+        for span in spans {
+            let next = hashes.distinct.len();
+            let index = *known.entry(span.group.as_str()).or_insert(next);
+            if index == next {
+                hashes.distinct.push(group_hash(&span.group));
+            }
+            hashes.of_span.push(index);
+        }
+        hashes
+    }
+
+    /// The hash of span `n` (in the order given to [`GroupHashes::new`]).
+    pub fn get(&self, n: usize) -> &str {
+        &self.distinct[self.of_span[n]]
     }
 }
 

@@ -16,8 +16,8 @@ use super::super::error::{corrupt, DbContext};
 use super::super::sql::{self, get, Pipeline};
 use super::super::PgStore;
 use crate::rollup::{
-    self, group_hash, segment_environments, Histogram, RollupDelta, SpanDelta, TransactionDelta,
-    TransactionKey, UserSketch,
+    self, segment_environments, CountedSpan, GroupHashes, Histogram, RollupDelta, SpanDelta,
+    TransactionDelta, TransactionKey, UserSketch,
 };
 use crate::{NewSpan, NewTransaction, SavedSpans, SpanBatch, StoreError, StoreResult};
 
@@ -115,7 +115,7 @@ struct SpanRows<'a> {
     transactions: Vec<&'a str>,
     ops: Vec<&'a str>,
     descriptions: Vec<&'a str>,
-    group_hashes: Vec<String>,
+    group_hashes: Vec<&'a str>,
     statuses: Vec<&'a str>,
     starts: Vec<f64>,
     durations: Vec<f64>,
@@ -123,9 +123,9 @@ struct SpanRows<'a> {
 }
 
 impl<'a> SpanRows<'a> {
-    fn new(spans: &[&'a NewSpan]) -> SpanRows<'a> {
+    fn new(spans: &[&'a NewSpan], hashes: &'a GroupHashes) -> SpanRows<'a> {
         let mut rows = SpanRows::default();
-        for s in spans {
+        for (n, s) in spans.iter().enumerate() {
             rows.project_ids.push(s.project_id);
             rows.trace_ids.push(&s.trace_id);
             rows.segment_ids.push(&s.segment_id);
@@ -134,7 +134,7 @@ impl<'a> SpanRows<'a> {
             rows.transactions.push(&s.transaction);
             rows.ops.push(&s.op);
             rows.descriptions.push(&s.description);
-            rows.group_hashes.push(group_hash(&s.group));
+            rows.group_hashes.push(hashes.get(n));
             rows.statuses.push(&s.status);
             rows.starts.push(s.start);
             rows.durations.push(s.duration_ms);
@@ -166,7 +166,8 @@ pub(in crate::postgres) async fn save_spans(
         (a.project_id, &a.trace_id, &a.span_id).cmp(&(b.project_id, &b.trace_id, &b.span_id))
     });
     let transaction_rows = TransactionRows::new(&transactions)?;
-    let span_rows = SpanRows::new(&spans);
+    let hashes = GroupHashes::new(spans.iter().copied());
+    let span_rows = SpanRows::new(&spans, &hashes);
 
     let mut client = store.client().await?;
     let tx = client.transaction().await.db("saving spans")?;
@@ -255,10 +256,14 @@ pub(in crate::postgres) async fn save_spans(
         .iter()
         .map(|row| Ok((get(row, 0)?, get(row, 1)?, get(row, 2)?)))
         .collect::<StoreResult<_>>()?;
-    let new_spans: Vec<&NewSpan> = spans
+    // With the index of each in `spans` (and `hashes`).
+    let new_spans: Vec<(usize, &NewSpan)> = spans
         .iter()
         .copied()
-        .filter(|s| new_span_keys.remove(&(s.project_id, s.trace_id.clone(), s.span_id.clone())))
+        .enumerate()
+        .filter(|(_, s)| {
+            new_span_keys.remove(&(s.project_id, s.trace_id.clone(), s.span_id.clone()))
+        })
         .collect();
 
     let environments = span_environments(&tx, &batch.transactions, &new_spans).await?;
@@ -266,15 +271,18 @@ pub(in crate::postgres) async fn save_spans(
     for t in &new_transactions {
         delta.add_transaction(t);
     }
-    for span in &new_spans {
+    delta.add_spans(new_spans.iter().map(|(n, span)| {
         let key = (
             span.project_id,
             span.trace_id.clone(),
             span.segment_id.clone(),
         );
-        let environment = environments.get(&key).map_or("", String::as_str);
-        delta.add_span(span, environment);
-    }
+        CountedSpan {
+            span,
+            group_hash: hashes.get(*n),
+            environment: environments.get(&key).map_or("", String::as_str),
+        }
+    }));
     write_rollups(&tx, &delta).await?;
     tx.commit().await.db("committing spans")?;
     Ok(SavedSpans {
@@ -288,12 +296,12 @@ pub(in crate::postgres) async fn save_spans(
 async fn span_environments<C: GenericClient>(
     client: &C,
     batch: &[NewTransaction],
-    spans: &[&NewSpan],
+    spans: &[(usize, &NewSpan)],
 ) -> StoreResult<HashMap<(i64, String, String), String>> {
     let in_batch = segment_environments(batch);
     let mut found = HashMap::new();
     let mut missing: Vec<(i64, &str, &str)> = Vec::new();
-    for span in spans {
+    for (_, span) in spans {
         let key = (
             span.project_id,
             span.trace_id.as_str(),
@@ -592,7 +600,7 @@ impl<'a> SpanRollupRows<'a> {
         self.hashes.push(&key.group_hash);
         self.counts.push(delta.count);
         self.totals.push(delta.total_ms);
-        self.segments.push(delta.segments.len() as i64);
+        self.segments.push(delta.segments);
     }
 
     fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
