@@ -125,9 +125,14 @@ impl LogQueue {
     /// an earlier version's `data_dir/queue.sqlite3`, and starts its writer thread. Blocking:
     /// call at start.
     pub fn open(data_dir: &Path) -> StoreResult<LogQueue> {
+        LogQueue::open_with_segment_bytes(data_dir, SEGMENT_BYTES)
+    }
+
+    /// [`LogQueue::open`] with segments rolled at `segment_bytes` (tests roll small ones).
+    fn open_with_segment_bytes(data_dir: &Path, segment_bytes: u64) -> StoreResult<LogQueue> {
         let dir = data_dir.join("queue");
         std::fs::create_dir_all(&dir).map_err(|e| io_error("creating", &dir, e))?;
-        let (inner, mut appender) = recover(dir)?;
+        let (inner, mut appender) = recover(dir, segment_bytes)?;
         upgrade(&legacy::path(data_dir), &inner, &mut appender)?;
         let (enqueues, receiver) = mpsc::channel();
         std::thread::Builder::new()
@@ -449,6 +454,8 @@ struct Appender {
     file: File,
     number: u64,
     size: u64,
+    /// Size at which the segment is rolled.
+    segment_bytes: u64,
     next_id: i64,
     /// A write or sync failed: the file's end is not known, so the next batch starts a new
     /// segment (its records may or may not be in the old one; unanswered, either is fine).
@@ -459,7 +466,7 @@ struct Appender {
 impl Appender {
     /// Writes records with one write and one sync.
     fn append(&mut self, pending: &[Pending<'_>]) -> StoreResult<Vec<Placed>> {
-        if self.broken || self.size >= SEGMENT_BYTES {
+        if self.broken || self.size >= self.segment_bytes {
             self.roll()?;
         }
         self.buffer.clear();
@@ -709,7 +716,7 @@ fn list(dir: &Path) -> StoreResult<(Vec<u64>, Vec<u64>)> {
 
 /// Reads the segments into an index, cuts a torn tail, replays the side files, starts a new
 /// segment to write, and removes the drained ones.
-fn recover(dir: PathBuf) -> StoreResult<(Arc<Inner>, Appender)> {
+fn recover(dir: PathBuf, segment_bytes: u64) -> StoreResult<(Arc<Inner>, Appender)> {
     let (numbers, sides) = list(&dir)?;
     for orphan in sides.iter().filter(|n| !numbers.contains(n)) {
         remove_segment_files(&dir, *orphan);
@@ -831,6 +838,7 @@ fn recover(dir: PathBuf) -> StoreResult<(Arc<Inner>, Appender)> {
         file,
         number,
         size: SEGMENT_HEADER_LEN as u64,
+        segment_bytes,
         next_id,
         broken: false,
         buffer: Vec::new(),
@@ -925,4 +933,106 @@ fn upgrade(path: &Path, inner: &Inner, appender: &mut Appender) -> StoreResult<(
         "moved the entries of the old queue file into the queue log"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(n: usize) -> QueuedEnvelope {
+        QueuedEnvelope {
+            project_id: 1,
+            received: n as f64,
+            client_ip: None,
+            client_sdk: None,
+            body: vec![b'x'; 16 * 1024 + n],
+        }
+    }
+
+    fn segments(data_dir: &Path) -> Vec<u64> {
+        list(&data_dir.join("queue")).expect("list").0
+    }
+
+    fn dir_bytes(data_dir: &Path) -> u64 {
+        std::fs::read_dir(data_dir.join("queue"))
+            .expect("dir")
+            .map(|entry| entry.expect("entry").metadata().expect("metadata").len())
+            .sum()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn segments_roll_at_their_size_and_go_once_drained() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let queue = LogQueue::open_with_segment_bytes(dir.path(), 64 * 1024).expect("open");
+        for n in 0..40 {
+            queue.enqueue(envelope(n)).await.expect("enqueue");
+        }
+        let written = segments(dir.path());
+        assert!(
+            written.len() >= 8,
+            "40 × 16 KiB in 64 KiB segments: {written:?}"
+        );
+        assert!(dir_bytes(dir.path()) > 40 * 16 * 1024);
+
+        // Acknowledging the oldest half removes the segments that held only them.
+        let claimed = queue.claim(20, 60.0).await.expect("claim");
+        let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+        queue.ack(&ids).await.expect("ack");
+        let left = segments(dir.path());
+        assert!(
+            left.len() < written.len() && left[0] > written[0],
+            "{left:?}"
+        );
+        assert_eq!(queue.stats().await.expect("stats").depth, 20);
+
+        // The rest: only the segment being written stays, until the idle writer rolls it too.
+        let claimed = queue.claim(100, 60.0).await.expect("claim");
+        let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+        queue.ack(&ids).await.expect("ack");
+        assert_eq!(segments(dir.path()).len(), 1);
+        let mut waited = Duration::ZERO;
+        while dir_bytes(dir.path()) > SEGMENT_HEADER_LEN as u64 && waited < Duration::from_secs(30)
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            waited += Duration::from_millis(100);
+        }
+        assert_eq!(
+            dir_bytes(dir.path()),
+            SEGMENT_HEADER_LEN as u64,
+            "an empty segment is left"
+        );
+
+        // Ids keep growing across a restart of the drained queue.
+        let last = *ids.last().expect("ids");
+        drop(queue);
+        let queue = LogQueue::open(dir.path()).expect("reopen");
+        assert!(queue.enqueue(envelope(0)).await.expect("enqueue") > last);
+        assert_eq!(
+            segments(dir.path()).len(),
+            1,
+            "the drained segments were removed at open"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn attempts_and_acknowledgements_survive_a_restart() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        {
+            let queue = LogQueue::open(dir.path()).expect("open");
+            for n in 0..3 {
+                queue.enqueue(envelope(n)).await.expect("enqueue");
+            }
+            let first = queue.claim(2, 0.0).await.expect("claim");
+            queue.ack(&[first[0].id]).await.expect("ack");
+            let again = queue.claim(1, 0.0).await.expect("claim");
+            assert_eq!((again[0].id, again[0].attempts), (first[1].id, 2));
+        }
+        let queue = LogQueue::open(dir.path()).expect("reopen");
+        let claimed = queue.claim(10, 60.0).await.expect("claim");
+        let attempts: Vec<(QueuedEnvelope, i64)> = claimed
+            .into_iter()
+            .map(|c| (c.envelope, c.attempts))
+            .collect();
+        assert_eq!(attempts, vec![(envelope(1), 3), (envelope(2), 1)]);
+    }
 }
