@@ -69,10 +69,30 @@ pub(crate) fn dispose(value: Value) {
 pub(crate) fn cap_depth(event: &mut Map<String, Value>, errors: &mut EventErrors) {
     let mut path = String::new();
     for (key, value) in event.iter_mut() {
+        // Events are almost never too deep: a walk that only counts levels finds that out
+        // without writing a path for every container on the way.
+        if !too_deep(value, MAX_EVENT_DEPTH - 1) {
+            continue;
+        }
         path.clear();
         path.push_str(key);
         cap_value(value, MAX_EVENT_DEPTH - 1, &mut path, errors);
     }
+}
+
+/// Whether [`cap_value`] would cut anything out of `value` given `levels_left`.
+fn too_deep(value: &Value, levels_left: usize) -> bool {
+    let is_container = |v: &Value| matches!(v, Value::Array(_) | Value::Object(_));
+    levels_left == 0
+        || match value {
+            Value::Array(items) => items
+                .iter()
+                .any(|item| is_container(item) && too_deep(item, levels_left - 1)),
+            Value::Object(map) => map
+                .values()
+                .any(|item| is_container(item) && too_deep(item, levels_left - 1)),
+            _ => false,
+        }
 }
 
 /// `path` is a reused buffer holding the dotted path of `value`, so that walking a large event

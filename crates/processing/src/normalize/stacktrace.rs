@@ -58,7 +58,9 @@ pub(crate) fn normalize_stacktrace(
         }
         match frame {
             Value::Object(mut frame) => {
-                normalize_frame(&mut frame, &join(&frames_path, i), raw, errors);
+                if !frame_is_normal(&frame, raw) {
+                    normalize_frame(&mut frame, &join(&frames_path, i), raw, errors);
+                }
                 kept.push(Value::Object(frame));
             }
             other => {
@@ -69,6 +71,49 @@ pub(crate) fn normalize_stacktrace(
     slim_frames(&mut kept);
     st.insert("frames".into(), Value::Array(kept));
     true
+}
+
+/// Longest frame paths and function names (characters) and how far past that they are kept.
+const PATH_CHARS: (usize, usize) = (256, 40);
+const FUNCTION_CHARS: (usize, usize) = (256, 20);
+
+/// Whether [`normalize_frame`] would leave `frame` exactly as it is: no nulls, every known
+/// field of its type and within its length, no `vars` (which it moves to the end), and paths
+/// that `fix_paths` has nothing to fill in. Most frames SDKs send are like that, and one pass
+/// over their keys is much cheaper than the two dozen lookups of the repair.
+fn frame_is_normal(frame: &Map<String, Value>, raw: bool) -> bool {
+    let mut abs_path = None;
+    let mut filename = None;
+    // Bytes bound characters from above: a string this short in bytes is never trimmed.
+    let short = |v: &Value, (max, allowance): (usize, usize)| matches!(v, Value::String(s) if s.len() <= max + allowance);
+    for (key, value) in frame {
+        let normal = match key.as_str() {
+            _ if value.is_null() => false,
+            "abs_path" => {
+                abs_path = value.as_str();
+                short(value, PATH_CHARS)
+            }
+            "filename" => {
+                filename = value.as_str();
+                short(value, PATH_CHARS)
+            }
+            "function" | "raw_function" | "symbol" => short(value, FUNCTION_CHARS),
+            "module" | "package" | "context_line" => value.is_string(),
+            "lineno" | "colno" => matches!(value, Value::Number(n) if n.as_u64().is_some()),
+            "in_app" => value.is_boolean(),
+            "pre_context" | "post_context" => {
+                matches!(value, Value::Array(lines) if lines.iter().all(Value::is_string))
+            }
+            "vars" => false,
+            _ => true,
+        };
+        if !normal {
+            return false;
+        }
+    }
+    // `fix_paths` moves a lone `filename` to `abs_path` and derives a missing `filename`.
+    raw || ((abs_path.is_some_and(|p| !p.is_empty()) || filename.is_none())
+        && (filename.is_some_and(|f| !f.is_empty()) || abs_path.is_none()))
 }
 
 fn normalize_frame(
@@ -127,10 +172,12 @@ fn normalize_frame(
         fix_paths(frame);
     }
 
-    limits::trim_field(frame, "filename", 256, 40);
-    limits::trim_field(frame, "abs_path", 256, 40);
+    let (max, allowance) = PATH_CHARS;
+    limits::trim_field(frame, "filename", max, allowance);
+    limits::trim_field(frame, "abs_path", max, allowance);
+    let (max, allowance) = FUNCTION_CHARS;
     for key in ["function", "raw_function", "symbol"] {
-        limits::trim_field(frame, key, 256, 20);
+        limits::trim_field(frame, key, max, allowance);
     }
 }
 
@@ -273,6 +320,49 @@ mod tests {
         assert_eq!(run(json!("frames")).0, None);
         assert_eq!(run(json!({"frames": {"a": 1}})).0, None);
         assert_eq!(run(json!({"registers": {}})).0, None);
+    }
+
+    #[test]
+    fn frames_called_normal_are_left_alone_by_the_repair() {
+        let long = "x".repeat(300);
+        let frames = [
+            json!({"function": "f", "in_app": true, "instruction_addr": "0x0"}),
+            json!({"function": "f", "abs_path": "/a/b.py", "filename": "b.py", "lineno": 3}),
+            json!({"filename": "b.py", "lineno": 3}),
+            json!({"abs_path": "/a/b.py", "colno": 1}),
+            json!({"abs_path": "", "filename": "b.py"}),
+            json!({"abs_path": "", "function": "f"}),
+            json!({"abs_path": "/a", "filename": ""}),
+            json!({"abs_path": "/a", "filename": "a", "module": null}),
+            json!({"abs_path": "/a", "filename": "a", "lineno": "3"}),
+            json!({"abs_path": "/a", "filename": "a", "lineno": -3}),
+            json!({"abs_path": "/a", "filename": "a", "in_app": "yes"}),
+            json!({"abs_path": "/a", "filename": "a", "pre_context": ["x", 1]}),
+            json!({"abs_path": "/a", "filename": "a", "post_context": ["x"], "context_line": "y"}),
+            json!({"abs_path": "/a", "filename": "a", "post_context": "x"}),
+            json!({"abs_path": "/a", "filename": "a", "vars": {"a": 1}, "package": "p"}),
+            json!({"abs_path": "/a", "filename": "a", "function": long}),
+            json!({"abs_path": long, "filename": "a", "symbol": 5}),
+        ];
+        let mut normal = 0;
+        for raw in [false, true] {
+            for frame in &frames {
+                let Value::Object(frame) = frame.clone() else {
+                    unreachable!("every test frame is an object")
+                };
+                let mut repaired = frame.clone();
+                let mut errors = EventErrors::default();
+                normalize_frame(&mut repaired, "frame", raw, &mut errors);
+                let untouched = serde_json::to_string(&repaired).ok()
+                    == serde_json::to_string(&frame).ok()
+                    && errors.entries().is_empty();
+                if frame_is_normal(&frame, raw) {
+                    normal += 1;
+                    assert!(untouched, "{frame:?} is changed by the repair");
+                }
+            }
+        }
+        assert_eq!(normal, 11);
     }
 
     #[test]
