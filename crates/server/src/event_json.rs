@@ -15,7 +15,10 @@ use vigil_protocol::ids::normalize_uuid;
 /// would skip it unchecked). `Some(event id)` (normalized, when the payload has a valid one) if
 /// it does; `None` when only a full parse can tell why not, or repair it.
 pub fn scan_event_json(payload: &[u8]) -> Option<Option<String>> {
-    serde_json::from_slice::<EventHead>(payload)
+    // A full parse refuses invalid UTF-8 anywhere (in a string as such, elsewhere as a syntax
+    // error), so checking it once up front, fast on ASCII, spares checking each string.
+    let text = std::str::from_utf8(payload).ok()?;
+    serde_json::from_str::<EventHead>(text)
         .ok()
         .map(|head| head.event_id)
 }

@@ -66,9 +66,15 @@ pub fn prepare(mut envelope: Envelope, source: Option<Bytes>) -> Prepared {
         header_id
     };
     if let Some(id) = &event_id {
-        envelope
-            .headers
-            .insert("event_id".into(), Value::String(id.clone()));
+        match envelope.headers.get_mut("event_id") {
+            Some(Value::String(held)) if held == id => {}
+            Some(held) => *held = Value::String(id.clone()),
+            None => {
+                envelope
+                    .headers
+                    .insert("event_id".into(), Value::String(id.clone()));
+            }
+        }
     }
     let unchanged = invalid.is_empty() && !repaired_any && !id_made;
     Prepared {
