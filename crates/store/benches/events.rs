@@ -20,6 +20,11 @@ use vigil_store::prelude::*;
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::NewEvent;
 
+/// The server's allocator (`crates/vigil`): glibc's weighs the many small JSON values an event
+/// is made of differently.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     divan::main();
 }

@@ -13,6 +13,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use zstd::zstd_safe::{self, CCtx, CParameter};
+
 use crate::{NewEvent, StoreError, StoreResult, StoredEvent};
 
 /// zstd level 1: ingest is the hot path and reads are rare; on event JSON the higher levels
@@ -86,25 +88,37 @@ pub(crate) fn reference_hash(event: &NewEvent) -> Option<&str> {
 
 /// Serializes and compresses events, outside any transaction.
 ///
-/// One per batch: it keeps its zstd contexts, and creating a context costs more than
-/// compressing a typical event.
+/// One per batch: it keeps its zstd context for events without a reference, and creating a
+/// context costs more than compressing a typical event.
+///
+/// An event is compressed with its reference as a zstd *prefix*: the content the frame refers
+/// back to, exactly what a raw-content dictionary is to the decoder, so [`Decoder`] reads it
+/// with the reference's JSON as its dictionary. Consecutive events rarely share a reference
+/// (one batch spans many issues), and loading a reference as a dictionary builds and fills
+/// tables sized for reuse (about 150 KB for a 12 KB reference) that one event then copies:
+/// that cost more than the compression. A prefix is indexed into the context's own tables,
+/// once, for the one event; nothing is kept, so memory does not grow with the hot issues.
 pub(crate) struct Encoder {
     plain: zstd::bulk::Compressor<'static>,
-    with_reference: zstd::bulk::Compressor<'static>,
-    /// The dictionary loaded into `with_reference`.
-    loaded: Option<Arc<[u8]>>,
+    /// The length of the last event's JSON: the next one is most often about as long, and a
+    /// buffer that size spares growing one from nothing while serializing.
+    last_json_len: usize,
+}
+
+/// An event serialized, waiting for its batch's references to be known.
+struct Serialized {
+    event: NewEvent,
+    json: Vec<u8>,
+    reference: ReferenceLink,
 }
 
 impl Encoder {
     pub(crate) fn new() -> StoreResult<Encoder> {
-        let context = || {
-            zstd::bulk::Compressor::new(ZSTD_LEVEL)
-                .map_err(|e| failed("creating a zstd context", e))
-        };
+        let plain = zstd::bulk::Compressor::new(ZSTD_LEVEL)
+            .map_err(|e| failed("creating a zstd context", e))?;
         Ok(Encoder {
-            plain: context()?,
-            with_reference: context()?,
-            loaded: None,
+            plain,
+            last_json_len: 0,
         })
     }
 
@@ -117,14 +131,19 @@ impl Encoder {
     ) -> StoreResult<EncodedBatch> {
         let mut references: Vec<NewReference> = Vec::new();
         let mut new_by_key: HashMap<(i64, String), usize> = HashMap::new();
-        let mut encoded = Vec::with_capacity(events.len());
+        // The reference of each event, apart from the events: the compression context borrows
+        // them for the whole batch.
+        let mut prefixes: Vec<Option<Arc<[u8]>>> = Vec::with_capacity(events.len());
+        let mut serialized = Vec::with_capacity(events.len());
         for mut event in events {
             let data = std::mem::take(&mut event.data);
-            let json =
-                serde_json::to_vec(&data).map_err(|e| failed("serializing event data", e))?;
+            let mut json = Vec::with_capacity(self.last_json_len + self.last_json_len / 8);
+            serde_json::to_writer(&mut json, &data)
+                .map_err(|e| failed("serializing event data", e))?;
             drop(data);
+            self.last_json_len = json.len();
             let hash = reference_hash(&event).filter(|_| json.len() <= MAX_REFERENCE_BYTES);
-            let (reference, dictionary) = match hash {
+            let (reference, prefix) = match hash {
                 None => (ReferenceLink::None, None),
                 Some(hash) => {
                     let key = (event.project_id, hash.to_owned());
@@ -150,8 +169,40 @@ impl Encoder {
                     }
                 }
             };
-            let data_zstd = match dictionary {
-                Some(dictionary) => self.compress_against(&json, dictionary)?,
+            prefixes.push(prefix);
+            serialized.push(Serialized {
+                event,
+                json,
+                reference,
+            });
+        }
+
+        let zstd_failed = |code| failed("compressing event data", zstd_safe::get_error_name(code));
+        let mut with_reference =
+            CCtx::try_create().ok_or_else(|| failed("creating a zstd context", "out of memory"))?;
+        with_reference
+            .set_parameter(CParameter::CompressionLevel(ZSTD_LEVEL))
+            .map_err(zstd_failed)?;
+        let mut encoded = Vec::with_capacity(serialized.len());
+        for (
+            Serialized {
+                event,
+                json,
+                reference,
+            },
+            prefix,
+        ) in serialized.into_iter().zip(&prefixes)
+        {
+            let data_zstd = match prefix {
+                Some(prefix) => {
+                    // A prefix serves the next frame only.
+                    with_reference.ref_prefix(prefix).map_err(zstd_failed)?;
+                    let mut compressed = Vec::with_capacity(zstd_safe::compress_bound(json.len()));
+                    with_reference
+                        .compress2(&mut compressed, &json)
+                        .map_err(zstd_failed)?;
+                    compressed
+                }
                 None => self
                     .plain
                     .compress(&json)
@@ -171,22 +222,6 @@ impl Encoder {
             events: encoded,
             references,
         })
-    }
-
-    fn compress_against(&mut self, json: &[u8], dictionary: Arc<[u8]>) -> StoreResult<Vec<u8>> {
-        let same = self
-            .loaded
-            .as_ref()
-            .is_some_and(|loaded| Arc::ptr_eq(loaded, &dictionary));
-        if !same {
-            self.with_reference
-                .set_dictionary(ZSTD_LEVEL, &dictionary)
-                .map_err(|e| failed("loading a reference event", e))?;
-            self.loaded = Some(dictionary);
-        }
-        self.with_reference
-            .compress(json)
-            .map_err(|e| failed("compressing event data", e))
     }
 }
 
