@@ -122,10 +122,27 @@ impl Component {
         }
     }
 
+    /// Calls `each` with every contributing leaf value, in tree order (what
+    /// [`Component::contributing_values`] lists, without building the list).
+    pub fn for_each_contributing_value<'a>(&'a self, each: &mut impl FnMut(&'a str)) {
+        if !self.contributes {
+            return;
+        }
+        for node in &self.values {
+            match node {
+                Node::Value(v) => each(v),
+                Node::Component(c) => c.for_each_contributing_value(each),
+            }
+        }
+    }
+
     /// The component's hash, or `None` when it does not contribute.
     pub fn hash(&self) -> Option<String> {
-        self.contributes
-            .then(|| hash_values(self.contributing_values()))
+        self.contributes.then(|| {
+            let mut hasher = Md5::new();
+            self.for_each_contributing_value(&mut |v| hasher.update(v.as_bytes()));
+            hex::encode(hasher.finalize())
+        })
     }
 
     /// Whether a contributing `stacktrace` component sits anywhere below (or at) this node.

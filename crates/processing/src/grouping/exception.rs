@@ -105,20 +105,23 @@ fn single_exception(exception: &ExceptionView<'_>, platform: Option<&str>) -> Ex
         .stacktrace
         .as_ref()
         .map(|st| stacktrace_variants(st, platform));
-    let build = |stacktrace: Component| {
-        let mut value = match exception.value.as_deref() {
-            Some(raw) => {
-                let normalized = normalize_message_for_grouping(raw);
-                if normalized.is_empty() {
-                    Component::empty("value")
-                } else if normalized != raw {
-                    Component::leaf("value", normalized).with_hint("stripped event-specific values")
-                } else {
-                    Component::leaf("value", normalized)
-                }
+    // Both variants start from the same value component: parameterizing it is a dozen regex
+    // searches, done once.
+    let value_component = match exception.value.as_deref() {
+        Some(raw) => {
+            let normalized = normalize_message_for_grouping(raw);
+            if normalized.is_empty() {
+                Component::empty("value")
+            } else if normalized != raw {
+                Component::leaf("value", normalized).with_hint("stripped event-specific values")
+            } else {
+                Component::leaf("value", normalized)
             }
-            None => Component::empty("value"),
-        };
+        }
+        None => Component::empty("value"),
+    };
+    let build = |stacktrace: Component| {
+        let mut value = value_component.clone();
         if stacktrace.contributes && value.contributes {
             value.ignore("ignored because stacktrace takes precedence");
         }
