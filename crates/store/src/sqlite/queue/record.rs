@@ -277,7 +277,7 @@ mod tests {
         QueuedEnvelope {
             project_id: 7,
             received: 1_700_000_000.5 + n as f64,
-            client_ip: (n % 2 == 0).then(|| "10.0.0.1".to_owned()),
+            client_ip: n.is_multiple_of(2).then(|| "10.0.0.1".to_owned()),
             client_sdk: Some("sentry.rust/0.1".to_owned()),
             body: format!("{{\"event_id\":\"{n:032x}\"}}\n")
                 .repeat(n + 1)
