@@ -5,6 +5,9 @@
 //! present — the envelope header `dsn` (how a tunnel authenticates). Two request sources at
 //! once are refused, as Relay refuses them.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use axum::http::HeaderMap;
 use vigil_protocol::auth::{auth_from_query, is_valid_public_key, parse_auth_header, ClientAuth};
 use vigil_protocol::dsn::Dsn;
@@ -54,40 +57,37 @@ pub async fn authorize(
     state: &AppState,
     public_key: &str,
     path_project_id: Option<i64>,
-) -> Result<ProjectKey, IngestError> {
+) -> Result<Arc<ProjectKey>, IngestError> {
     if !is_valid_public_key(public_key) {
         return Err(IngestError::BadPublicKey);
     }
     // Relay accepts `.flag` suffixes after the 32 characters; the key itself is before them.
-    let key_part = public_key
-        .split('.')
-        .next()
-        .unwrap_or(public_key)
-        .to_ascii_lowercase();
+    let key_part = public_key.split('.').next().unwrap_or(public_key);
+    let key_part = if key_part.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(key_part.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(key_part)
+    };
+    // The cache holds only keys whose project exists: a key whose project is gone authorizes
+    // nothing.
     let Some(key) = state.key_cache.get(state.store.as_ref(), &key_part).await? else {
-        tracing::warn!(public_key = key_part, "ingest with an unknown DSN key");
+        tracing::warn!(public_key = %key_part, "ingest with an unknown DSN key");
         return Err(IngestError::KeyRejected("ProjectId"));
     };
     if !key.is_active {
-        tracing::warn!(public_key = key_part, "ingest with a disabled DSN key");
+        tracing::warn!(public_key = %key_part, "ingest with a disabled DSN key");
         return Err(IngestError::KeyRejected("DisabledKey"));
     }
     if let Some(project_id) = path_project_id {
         if key.project_id != project_id {
             tracing::warn!(
-                public_key = key_part,
+                public_key = %key_part,
                 project_id,
                 "DSN key of another project"
             );
             return Err(IngestError::KeyRejected("ProjectId"));
         }
     }
-    // A key whose project is gone authorizes nothing.
-    state
-        .store
-        .project_by_id(key.project_id)
-        .await?
-        .ok_or(IngestError::KeyRejected("ProjectId"))?;
     Ok(key)
 }
 

@@ -2,10 +2,9 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::header::CONTENT_ENCODING;
+use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use bytes::Bytes;
 use vigil_protocol::envelope::{parse_envelope, Envelope};
 
@@ -58,11 +57,12 @@ pub async fn post_envelope(
     let event_id =
         queue_sdk_envelope(&state, &key, envelope, Some(source), &arrival, client_sdk).await?;
     drop(reservation);
+    // The id is 32 hex digits: nothing in it needs escaping.
     let body = match event_id {
-        Some(id) => serde_json::json!({ "id": id }),
-        None => serde_json::json!({}),
+        Some(id) => format!("{{\"id\":\"{id}\"}}"),
+        None => "{}".to_owned(),
     };
-    Ok(Json(body).into_response())
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Decodes and parses the body: the envelope, the decoded bytes it is a view of, and the

@@ -4,10 +4,12 @@
 //! and a hop to the blocking pool per request. Keys change rarely (disabled, rate limit set), so
 //! each is kept for [`KEY_TTL`] — the longest a change made elsewhere (the CLI, another node)
 //! takes to apply; changes through this server's API apply at once. Unknown keys are not kept:
-//! a project created a moment ago is accepted on its first event.
+//! a project created a moment ago is accepted on its first event. A key is kept only with its
+//! project checked to exist, so that a request costs no store read (nor a hop to the blocking
+//! pool) while its key is fresh.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use vigil_store::{ProjectKey, Store, StoreResult};
@@ -20,30 +22,35 @@ const MAX_KEYS: usize = 10_000;
 
 #[derive(Debug, Default)]
 pub struct KeyCache {
-    keys: Mutex<HashMap<String, (ProjectKey, Instant)>>,
+    keys: Mutex<HashMap<String, (Arc<ProjectKey>, Instant)>>,
 }
 
 impl KeyCache {
     /// The key with this (lower-case) public part, from memory when read less than
-    /// [`KEY_TTL`] ago.
+    /// [`KEY_TTL`] ago. A key whose project is gone is as unknown.
     pub async fn get(
         &self,
         store: &dyn Store,
         public_key: &str,
-    ) -> StoreResult<Option<ProjectKey>> {
+    ) -> StoreResult<Option<Arc<ProjectKey>>> {
         if let Some(key) = self.fresh(public_key) {
             return Ok(Some(key));
         }
-        let key = store.key_by_public_key(public_key).await?;
-        if let Some(key) = &key {
-            if let Ok(mut keys) = self.keys.lock() {
-                if keys.len() >= MAX_KEYS {
-                    keys.clear();
-                }
-                keys.insert(public_key.to_owned(), (key.clone(), Instant::now()));
-            }
+        let Some(key) = store.key_by_public_key(public_key).await? else {
+            return Ok(None);
+        };
+        if store.project_by_id(key.project_id).await?.is_none() {
+            tracing::warn!(public_key, "ingest with the key of a deleted project");
+            return Ok(None);
         }
-        Ok(key)
+        let key = Arc::new(key);
+        if let Ok(mut keys) = self.keys.lock() {
+            if keys.len() >= MAX_KEYS {
+                keys.clear();
+            }
+            keys.insert(public_key.to_owned(), (Arc::clone(&key), Instant::now()));
+        }
+        Ok(Some(key))
     }
 
     /// Drops what is kept of a key, so that a change to it applies to the next request.
@@ -53,9 +60,9 @@ impl KeyCache {
         }
     }
 
-    fn fresh(&self, public_key: &str) -> Option<ProjectKey> {
+    fn fresh(&self, public_key: &str) -> Option<Arc<ProjectKey>> {
         let keys = self.keys.lock().ok()?;
         let (key, fetched) = keys.get(public_key)?;
-        (fetched.elapsed() < KEY_TTL).then(|| key.clone())
+        (fetched.elapsed() < KEY_TTL).then(|| Arc::clone(key))
     }
 }
