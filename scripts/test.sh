@@ -15,7 +15,11 @@
 #    target/release/vigil, with the SDKs from the venv); the PostgreSQL tests run on the server
 #    VIGIL_TEST_DATABASE_URL names, else on a throwaway cluster started here from Debian's
 #    package `postgresql` (installed when missing) and removed at exit (scripts/pg-cluster.sh);
-# 4. the grouping conformance score from ../shared (printed, never failing the run).
+# 4. the grouping conformance score from ../shared (printed, never failing the run);
+# 5. the divan benchmarks, briefly (their timings printed, never asserted), then the benchmark
+#    gate scripts/bench-check.sh: instructions per item of each pipeline stage under valgrind
+#    (Debian's package `valgrind`, installed when missing), failing the run when a stage grew
+#    more than 10 % over benches/budget.txt.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -53,6 +57,9 @@ fi
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     apt_install chromium chromium-driver
 fi
+
+# The benchmark gate counts instructions under valgrind.
+command -v valgrind >/dev/null 2>&1 || apt_install valgrind
 
 # The performance end-to-end test runs a real Celery worker on a throwaway Redis broker.
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
@@ -124,6 +131,16 @@ else
     echo "no $shared/conformance/grouping/score.py: skipped"
 fi
 
+# A short run of every divan benchmark, for the timings in the log: CI's machine is shared, so
+# they are read, not asserted on. The gate below asserts on instruction counts instead.
+step "cargo bench (short samples, timings only)"
+DIVAN_SAMPLE_COUNT=10 DIVAN_MAX_TIME=1 cargo bench --workspace --bench '*'
+
+step "benchmark gate: instructions per item of each stage (scripts/bench-check.sh)"
+bench_status=0
+bash scripts/bench-check.sh || bench_status=$?
+
 # The suite's closing line, last, for whoever reads the end of the log.
 echo
 echo "tests: $totals"
+[ "$bench_status" = 0 ] || die "the benchmark gate failed: see its table above"
