@@ -10,7 +10,7 @@
 pub(crate) mod plan;
 pub(crate) mod sketch;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::traces::{
     is_failure_status, NewSpan, NewTransaction, TransactionAggregate, TransactionQuery,
@@ -130,41 +130,114 @@ impl RollupDelta {
         }
     }
 
-    /// Counts newly stored spans, in every granularity. Spans are summed under borrowed keys
-    /// first, so a key's strings are copied once per batch rather than once per span.
+    /// Counts newly stored spans, in every granularity. Spans are summed per hour under
+    /// borrowed keys (one hash per span; a segment's spans follow each other, so its repeats
+    /// are skipped without hashing), then the hours into their days, so a key's strings are
+    /// copied once per batch rather than per span.
     pub fn add_spans<'a>(&mut self, spans: impl IntoIterator<Item = CountedSpan<'a>>) {
+        /// Project, hour, day, transaction, environment, op, group hash.
+        type HourKey<'a> = (i64, i64, i64, &'a str, &'a str, &'a str, &'a str);
         /// Project, granularity, period, transaction, environment, op, group hash.
-        type Key<'a> = (i64, i64, i64, &'a str, &'a str, &'a str, &'a str);
-        let mut sums: HashMap<Key<'a>, (i64, f64, HashSet<&'a str>)> = HashMap::new();
-        let mut groups: HashSet<(i64, &'a str)> = HashSet::new();
-        for CountedSpan {
-            span,
-            group_hash,
-            environment,
-        } in spans
-        {
-            for granularity in GRANULARITIES {
-                let key = (
-                    span.project_id,
-                    granularity,
-                    period_of(span.start, granularity),
-                    span.transaction.as_str(),
-                    environment,
-                    span.op.as_str(),
-                    group_hash,
-                );
-                let (count, total_ms, segments) = sums.entry(key).or_default();
-                *count += 1;
-                *total_ms += span.duration_ms;
-                segments.insert(span.segment_id.as_str());
+        type RowKey<'a> = (i64, i64, i64, &'a str, &'a str, &'a str, &'a str);
+        /// Project, day, transaction, environment, op, group hash.
+        type DayKey<'a> = (i64, i64, &'a str, &'a str, &'a str, &'a str);
+        #[derive(Default)]
+        struct Sums<'a> {
+            count: i64,
+            total_ms: f64,
+            /// Segment ids, repeats in a row left out.
+            segments: Vec<&'a str>,
+        }
+        impl<'a> Sums<'a> {
+            fn add(&mut self, count: i64, total_ms: f64, segments: &[&'a str]) {
+                self.count += count;
+                self.total_ms += total_ms;
+                for segment in segments {
+                    if self.segments.last() != Some(segment) {
+                        self.segments.push(segment);
+                    }
+                }
             }
-            if groups.insert((span.project_id, group_hash)) {
-                self.groups
-                    .entry((span.project_id, group_hash.to_owned()))
-                    .or_insert_with(|| (span.op.clone(), span.group.clone()));
+            /// Distinct segments.
+            fn segments(mut self) -> i64 {
+                self.segments.sort_unstable();
+                self.segments.dedup();
+                self.segments.len() as i64
             }
         }
-        for (key, (count, total_ms, segments)) in sums {
+
+        let mut hours: HashMap<HourKey<'a>, Sums<'a>> = HashMap::new();
+        // Each group's first span, by its position: it names the group.
+        let mut first_of_key: HashMap<HourKey<'a>, (usize, &'a NewSpan)> = HashMap::new();
+        for (position, counted) in spans.into_iter().enumerate() {
+            let span = counted.span;
+            let key = (
+                span.project_id,
+                period_of(span.start, HOUR),
+                period_of(span.start, DAY),
+                span.transaction.as_str(),
+                counted.environment,
+                span.op.as_str(),
+                counted.group_hash,
+            );
+            let sums = hours.entry(key).or_default();
+            if sums.count == 0 {
+                first_of_key.insert(key, (position, span));
+            }
+            sums.add(1, span.duration_ms, &[span.segment_id.as_str()]);
+        }
+
+        let mut first_of_group: HashMap<(i64, &'a str), (usize, &'a NewSpan)> = HashMap::new();
+        for (key, first) in first_of_key {
+            let group = first_of_group.entry((key.0, key.6)).or_insert(first);
+            if first.0 < group.0 {
+                *group = first;
+            }
+        }
+        let mut by_position: Vec<_> = first_of_group.into_iter().collect();
+        by_position.sort_unstable_by_key(|(_, (position, _))| *position);
+        for ((project_id, group_hash), (_, span)) in by_position {
+            self.groups
+                .entry((project_id, group_hash.to_owned()))
+                .or_insert_with(|| (span.op.clone(), span.group.clone()));
+        }
+
+        let mut days: HashMap<DayKey<'a>, Sums<'a>> = HashMap::new();
+        let mut rows: Vec<(RowKey<'a>, Sums<'a>)> = Vec::new();
+        for (key, sums) in hours {
+            let (project_id, hour, day, transaction, environment, op, group_hash) = key;
+            days.entry((project_id, day, transaction, environment, op, group_hash))
+                .or_default()
+                .add(sums.count, sums.total_ms, &sums.segments);
+            rows.push((
+                (
+                    project_id,
+                    HOUR,
+                    hour,
+                    transaction,
+                    environment,
+                    op,
+                    group_hash,
+                ),
+                sums,
+            ));
+        }
+        rows.extend(days.into_iter().map(|(key, sums)| {
+            let (project_id, day, transaction, environment, op, group_hash) = key;
+            (
+                (
+                    project_id,
+                    DAY,
+                    day,
+                    transaction,
+                    environment,
+                    op,
+                    group_hash,
+                ),
+                sums,
+            )
+        }));
+        for (key, sums) in rows {
             let (project_id, granularity, start, transaction, environment, op, group_hash) = key;
             let delta = self
                 .spans
@@ -178,9 +251,9 @@ impl RollupDelta {
                     group_hash: group_hash.to_owned(),
                 })
                 .or_default();
-            delta.count += count;
-            delta.total_ms += total_ms;
-            delta.segments += segments.len() as i64;
+            delta.count += sums.count;
+            delta.total_ms += sums.total_ms;
+            delta.segments += sums.segments();
         }
     }
 }
@@ -562,6 +635,70 @@ mod tests {
             ..query
         };
         assert!(series_ranges(&huge, 1).is_err());
+    }
+
+    fn new_span(segment: &str, op: &str, group: &str, start: f64, duration_ms: f64) -> NewSpan {
+        NewSpan {
+            project_id: 1,
+            trace_id: "t".into(),
+            segment_id: segment.into(),
+            transaction: "/x".into(),
+            span_id: format!("{segment}-{start}"),
+            parent_span_id: None,
+            op: op.into(),
+            description: group.into(),
+            group: group.into(),
+            status: "ok".into(),
+            start,
+            duration_ms,
+            data: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn spans_add_up_per_hour_and_day_with_each_segment_once() {
+        let day = 20.0 * DAY as f64;
+        let spans = [
+            new_span("a", "db", "SELECT %s", day + 10.0, 1.0),
+            new_span("a", "db", "SELECT %s", day + 20.0, 2.0),
+            new_span("b", "db", "SELECT %s", day + 30.0, 4.0),
+            // Segment `a` again, an hour later, after `b`: once in the day, once per hour.
+            new_span("a", "db", "SELECT %s", day + 3_700.0, 8.0),
+            // The same group under another op: its own rows, the group named by its first.
+            new_span("b", "cache.get", "SELECT %s", day + 40.0, 16.0),
+        ];
+        let hashes = GroupHashes::new(&spans);
+        let mut delta = RollupDelta::default();
+        delta.add_spans(spans.iter().enumerate().map(|(n, span)| CountedSpan {
+            span,
+            group_hash: hashes.get(n),
+            environment: "prod",
+        }));
+        let hash = group_hash("SELECT %s");
+        let row = |granularity: i64, start: i64, op: &str| {
+            let key = SpanKey {
+                project_id: 1,
+                granularity,
+                start,
+                transaction: "/x".into(),
+                environment: "prod".into(),
+                op: op.into(),
+                group_hash: hash.clone(),
+            };
+            let d = &delta.spans[&key];
+            (d.count, d.total_ms, d.segments)
+        };
+        let first_hour = 20 * DAY;
+        assert_eq!(row(HOUR, first_hour, "db"), (3, 7.0, 2));
+        assert_eq!(row(HOUR, first_hour + HOUR, "db"), (1, 8.0, 1));
+        assert_eq!(row(DAY, first_hour, "db"), (4, 15.0, 2));
+        assert_eq!(row(DAY, first_hour, "cache.get"), (1, 16.0, 1));
+        assert_eq!(delta.spans.len(), 5);
+        assert_eq!(
+            delta.groups[&(1, hash.clone())],
+            ("db".to_owned(), "SELECT %s".to_owned())
+        );
+        assert_eq!(hashes.get(4), hash);
     }
 
     #[test]

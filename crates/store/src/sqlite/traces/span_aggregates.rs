@@ -21,8 +21,8 @@ fn span_read(query: &TransactionQuery, read: Read) -> Statement {
     let filter = Filter::of_read(Dialect::Sqlite, query, Table::Spans, read);
     let (columns, table) = match read {
         Read::Rows { from, to } => {
-            // By time: the planner would otherwise walk every span of the project through the
-            // (project, trace, span) index.
+            // By time: the planner would otherwise walk every span (the unique index leads
+            // with the trace, which a range does not name).
             let index = if from.is_some() || to.is_some() {
                 "INDEXED BY spans_start"
             } else {

@@ -85,14 +85,18 @@ pub(in crate::sqlite) async fn save_spans(
             })
             .collect(),
     };
-    store
+    let (saved, written) = store
         .write(move |conn| {
             let tx = conn.transaction().db("starting a span batch")?;
             let saved = write_batch(&tx, &batch, &transactions, &spans)?;
             tx.commit().db("committing a span batch")?;
-            Ok(saved)
+            // Handed back so that freeing it (thousands of JSON values) does not hold the
+            // single writer.
+            Ok((saved, (batch, transactions, spans)))
         })
-        .await
+        .await?;
+    drop(written);
+    Ok(saved)
 }
 
 fn validate_transaction(t: &NewTransaction) -> StoreResult<()> {
@@ -356,13 +360,16 @@ fn write_batch(
     })
 }
 
+/// Project, trace and segment id.
+type SegmentKey<'a> = (i64, &'a str, &'a str);
+
 /// The environment of each new span's segment, by (project, trace, segment): from the batch,
 /// else from the stored segment (absent when it has none or has not arrived yet).
 fn span_environments<'a>(
     conn: &Connection,
     batch: &'a SpanBatch,
     new_spans: &[bool],
-) -> StoreResult<HashMap<(i64, &'a str, &'a str), Cow<'a, str>>> {
+) -> StoreResult<HashMap<SegmentKey<'a>, Cow<'a, str>>> {
     let mut environments: HashMap<_, Cow<'a, str>> =
         rollup::segment_environments(&batch.transactions)
             .into_iter()
