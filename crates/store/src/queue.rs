@@ -5,7 +5,7 @@
 //! store. A crash between any two steps therefore loses nothing, and, because writing events is
 //! idempotent by `(project_id, event_id)`, an entry processed twice counts once. The queue is a
 //! trait of its own so that each backend keeps it where its writes do not contend with
-//! processing's (SQLite: a separate database file; PostgreSQL: a table claimed with
+//! processing's (single node: an append-only log of its own; PostgreSQL: a table claimed with
 //! `FOR UPDATE SKIP LOCKED`).
 
 use async_trait::async_trait;
