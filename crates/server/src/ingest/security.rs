@@ -14,7 +14,7 @@ use vigil_protocol::envelope::{Envelope, Item, ItemType};
 use super::auth::{authorize, parse_project_id, request_auth};
 use super::body::{decode_reserved, read_limited};
 use super::error::IngestError;
-use super::{queue_envelope, Arrival};
+use super::{cpu_work, is_compressed, queue_envelope, Arrival};
 use crate::event_json::parse_event_json;
 use crate::query;
 use crate::AppState;
@@ -66,8 +66,9 @@ pub async fn post_security_report(
         .map(str::to_owned);
 
     let content_encoding = headers.get(header::CONTENT_ENCODING).cloned();
+    let compressed = is_compressed(headers);
     let budget = state.budget.clone();
-    let (events, decoded) = tokio::task::spawn_blocking(move || -> Result<_, IngestError> {
+    let (events, decoded) = cpu_work(raw.len(), compressed, move || -> Result<_, IngestError> {
         let (data, decoded) = decode_reserved(content_encoding.as_ref(), raw, limit, &budget)?;
         let events: Vec<Value> = parse_reports(&data)?
             .into_iter()
@@ -82,8 +83,7 @@ pub async fn post_security_report(
             .collect();
         Ok((events, decoded))
     })
-    .await
-    .map_err(|_| IngestError::StoreUnavailable)??;
+    .await??;
     reservation.merge(decoded);
     // One envelope per report: each is an event with its own id.
     for event in events {
