@@ -13,7 +13,7 @@
 #
 # Why instructions and not time: timings on a shared 2-core machine (or a CI runner) move by
 # tens of percent from run to run; the instructions a fixed input costs move by less than
-# 0.01 %. Each stage is a divan benchmark (benches/budget.txt names its file and path), run
+# 0.2 % (up to ~2 % where hash maps are seeded per process). Each stage is a divan benchmark (benches/budget.txt names its file and path), run
 # twice under valgrind's cachegrind with one sample of 1 and of 11 iterations; the difference
 # divided by 10 is one iteration's cost without the binary's start-up, fixture loading or
 # first-use initialization (regexes compiled once per process). Divided by the items one
