@@ -8,7 +8,7 @@
 //! ([`super::references`]).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Params};
@@ -38,6 +38,15 @@ pub(crate) fn existing(
         .db("looking up an event id")
 }
 
+/// The statement inserting an event row, made once: it is looked up for every event.
+static INSERT_EVENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO events ({EVENT_COLUMNS}, message, trace_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                 ?19, ?20)"
+    )
+});
+
 /// Inserts an event row; `reference_id` is the stored id of its [`ReferenceLink`].
 pub(crate) fn insert(
     conn: &Connection,
@@ -46,12 +55,7 @@ pub(crate) fn insert(
     reference_id: Option<i64>,
 ) -> StoreResult<()> {
     let e = &encoded.event;
-    conn.prepare_cached(&format!(
-        "INSERT INTO events ({EVENT_COLUMNS}, message, trace_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                 ?19, ?20)"
-    ))
-    .and_then(|mut stmt| {
+    let inserted = conn.prepare_cached(&INSERT_EVENT).and_then(|mut stmt| {
         stmt.execute(params![
             e.project_id,
             e.event_id,
@@ -74,8 +78,11 @@ pub(crate) fn insert(
             e.message,
             e.trace_id,
         ])
-    })
-    .db(&format!("event {}", e.event_id))?;
+    });
+    // The event's name only on failure: formatting it for every event costs an allocation.
+    if let Err(error) = inserted {
+        return Err(error).db(&format!("event {}", e.event_id));
+    }
     Ok(())
 }
 
