@@ -77,6 +77,8 @@ pub struct LogQueue {
 /// What the writer thread and the callers share.
 struct Inner {
     dir: PathBuf,
+    /// The directory's lock, held while the queue is open (see [`lock_dir`]).
+    _lock: File,
     state: Mutex<State>,
     depth: AtomicU64,
     bytes: AtomicU64,
@@ -132,7 +134,8 @@ impl LogQueue {
     fn open_with_segment_bytes(data_dir: &Path, segment_bytes: u64) -> StoreResult<LogQueue> {
         let dir = data_dir.join("queue");
         std::fs::create_dir_all(&dir).map_err(|e| io_error("creating", &dir, e))?;
-        let (inner, mut appender) = recover(dir, segment_bytes)?;
+        let lock = lock_dir(&dir)?;
+        let (inner, mut appender) = recover(dir, lock, segment_bytes)?;
         upgrade(&legacy::path(data_dir), &inner, &mut appender)?;
         let (enqueues, receiver) = mpsc::channel();
         std::thread::Builder::new()
@@ -689,6 +692,39 @@ fn remove_segment_files(dir: &Path, number: u64) {
     }
 }
 
+/// How long opening waits for the directory's lock: a queue closed in this process a moment ago
+/// releases it when its writer thread has ended.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+
+/// Locks the queue's directory for this process: two processes appending to one log would
+/// interleave their records, and each would void the other's leases at open. The lock goes with
+/// the process, so a killed server leaves nothing to clean up.
+fn lock_dir(dir: &Path) -> StoreResult<File> {
+    let path = dir.join("lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io_error("opening", &path, e))?;
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Database(format!(
+                    "the ingest queue in {} is in use by another process (is another `vigil serve` running on this data dir?)",
+                    dir.display()
+                )))
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error("locking", &path, e)),
+        }
+    }
+}
+
 /// Segment numbers and side-file numbers in the queue's directory.
 fn list(dir: &Path) -> StoreResult<(Vec<u64>, Vec<u64>)> {
     let mut segments = Vec::new();
@@ -716,7 +752,7 @@ fn list(dir: &Path) -> StoreResult<(Vec<u64>, Vec<u64>)> {
 
 /// Reads the segments into an index, cuts a torn tail, replays the side files, starts a new
 /// segment to write, and removes the drained ones.
-fn recover(dir: PathBuf, segment_bytes: u64) -> StoreResult<(Arc<Inner>, Appender)> {
+fn recover(dir: PathBuf, lock: File, segment_bytes: u64) -> StoreResult<(Arc<Inner>, Appender)> {
     let (numbers, sides) = list(&dir)?;
     for orphan in sides.iter().filter(|n| !numbers.contains(n)) {
         remove_segment_files(&dir, *orphan);
@@ -826,6 +862,7 @@ fn recover(dir: PathBuf, segment_bytes: u64) -> StoreResult<(Arc<Inner>, Appende
     }
     let inner = Arc::new(Inner {
         dir,
+        _lock: lock,
         state: Mutex::new(state),
         depth: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
@@ -1034,5 +1071,18 @@ mod tests {
             .map(|c| (c.envelope, c.attempts))
             .collect();
         assert_eq!(attempts, vec![(envelope(1), 3), (envelope(2), 1)]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_queue_in_use_is_not_opened_twice() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let queue = LogQueue::open(dir.path()).expect("open");
+        let error = match LogQueue::open(dir.path()) {
+            Err(error) => error.to_string(),
+            Ok(_) => panic!("the queue was opened twice"),
+        };
+        assert!(error.contains("in use by another process"), "{error}");
+        drop(queue);
+        LogQueue::open(dir.path()).expect("open once the first one is closed");
     }
 }
