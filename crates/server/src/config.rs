@@ -64,7 +64,8 @@ pub struct Limits {
     /// Queued envelopes above which ingest answers 429 so that SDKs back off.
     #[arg(long, env = "VIGIL_MAX_QUEUE_DEPTH", default_value_t = 1_000_000)]
     pub max_queue_depth: usize,
-    /// Compressed bytes of queued envelopes above which ingest answers 429.
+    /// Stored bytes of queued envelopes (as received on SQLite, compressed on PostgreSQL) above
+    /// which ingest answers 429.
     #[arg(long, env = "VIGIL_MAX_QUEUE_BYTES", default_value = "4GiB", value_parser = parse_bytes)]
     pub max_queue_bytes: usize,
 }
