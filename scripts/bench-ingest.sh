@@ -8,7 +8,8 @@
 #
 # RUNS defaults to 3. Without extra args each run is `--events 20000 --concurrency 32`;
 # extra args are appended (e.g. `-- --gzip`, `-- --template rust-panic`).
-# Environment: EVENTS (20000), CONCURRENCY (32), NO_BUILD=1 to skip the build,
+# Environment: EVENTS (20000), CONCURRENCY (32), NO_BUILD=1 to skip the build, VIGIL=<path>
+# to measure another build of the server (e.g. the commit before a change, built in a worktree),
 # WAIT_QUIET=1 to wait before each run until no cargo/rustc runs and load average < 1.
 # Not part of CI: it takes a minute or more and measures the machine it runs on.
 set -euo pipefail
@@ -24,7 +25,7 @@ CONCURRENCY=${CONCURRENCY:-32}
 if [[ -z "${NO_BUILD:-}" ]]; then
   cargo build --release -p vigil -p vigil-loadgen >&2
 fi
-VIGIL=target/release/vigil
+VIGIL=${VIGIL:-target/release/vigil}
 LOADGEN=target/release/vigil-loadgen
 
 free_port() {
