@@ -9,7 +9,8 @@
 # Without extra args the load is issue 14's target: 20,000 12 KB Rust panic events over 1,000
 # issues at concurrency 32 (`--issues 1000 --template rust-panic`). The folded stacks are kept
 # beside the SVG (OUT.folded) so shares can be computed from them. Needs `perf` (Debian's
-# linux-perf) and inferno (`cargo install inferno`). NO_BUILD=1 skips the release build.
+# linux-perf) and inferno (`cargo install inferno`). NO_BUILD=1 skips the release build;
+# VIGIL=<path> profiles another build of the server.
 # Not part of CI: it measures the machine it runs on.
 set -euo pipefail
 
@@ -26,7 +27,7 @@ command -v inferno-flamegraph >/dev/null \
 if [[ -z "${NO_BUILD:-}" ]]; then
   cargo build --release -p vigil -p vigil-loadgen >&2
 fi
-VIGIL=target/release/vigil
+VIGIL=${VIGIL:-target/release/vigil}
 LOADGEN=target/release/vigil-loadgen
 
 WORK=$(mktemp -d /tmp/vigil-flame.XXXXXX)
