@@ -22,11 +22,11 @@ mod tag_pairs;
 #[cfg(test)]
 mod test_events;
 
+#[doc(hidden)]
+pub use batch::bench as encode_bench;
 pub use domain::{
     Accounts, Alerts, Events, IssueSearch, Issues, Maintenance, Projects, Releases, Traces,
 };
-#[doc(hidden)]
-pub use batch::bench as encode_bench;
 pub use queue::{ClaimedEnvelope, IngestQueue, QueueStats, QueuedEnvelope};
 pub use vigil_model::*;
 
