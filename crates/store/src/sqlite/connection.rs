@@ -43,6 +43,10 @@ pub(crate) fn open_writer(path: &Path) -> StoreResult<Connection> {
     }
     conn.pragma_update(None, "synchronous", "FULL")
         .db("setting synchronous=FULL")?;
+    // Multi-row inserts keep a statement journal for the rows they may have to undo; in memory
+    // it costs no temporary file writes (it lives only as long as one statement).
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .db("setting temp_store=MEMORY")?;
     Ok(conn)
 }
 
