@@ -47,6 +47,38 @@ pub struct ProcessedEvent {
     pub data: Value,
 }
 
+impl ProcessedEvent {
+    /// The event in the store's terms, for project `project_id`.
+    pub fn into_new_event(self, project_id: i64) -> vigil_model::NewEvent {
+        vigil_model::NewEvent {
+            project_id,
+            trace_id: self
+                .data
+                .pointer("/contexts/trace/trace_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            event_id: self.event_id,
+            event_type: self.event_type,
+            timestamp: self.timestamp,
+            received: self.received,
+            level: self.level,
+            platform: self.platform,
+            title: self.title,
+            culprit: self.culprit,
+            metadata: self.metadata,
+            hashes: self.hashes,
+            environment: self.environment,
+            release: self.release,
+            transaction: self.transaction,
+            user_tag: self.user_tag,
+            tags: self.tags,
+            is_unhandled: self.is_unhandled,
+            message: self.message,
+            data: self.data,
+        }
+    }
+}
+
 /// Why an event could not be processed at all (most defects are repaired and recorded in the
 /// event's `errors` instead).
 #[derive(Debug, thiserror::Error)]

@@ -91,32 +91,7 @@ impl Templates {
                 raw["fingerprint"] = json!([format!("loadgen-{issue}")]);
                 raw["timestamp"] = json!(RECEIVED - 1.0);
                 let event = process_event(raw, &ctx).expect("the fixture processes");
-                NewEvent {
-                    project_id,
-                    trace_id: event
-                        .data
-                        .pointer("/contexts/trace/trace_id")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    event_id: event.event_id,
-                    event_type: event.event_type,
-                    timestamp: event.timestamp,
-                    received: event.received,
-                    level: event.level,
-                    platform: event.platform,
-                    title: event.title,
-                    culprit: event.culprit,
-                    metadata: event.metadata,
-                    hashes: event.hashes,
-                    environment: event.environment,
-                    release: event.release,
-                    transaction: event.transaction,
-                    user_tag: event.user_tag,
-                    tags: event.tags,
-                    is_unhandled: event.is_unhandled,
-                    message: event.message,
-                    data: event.data,
-                }
+                event.into_new_event(project_id)
             })
             .collect();
         Templates { by_issue }

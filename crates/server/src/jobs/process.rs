@@ -9,7 +9,7 @@ use serde_json::Value;
 use vigil_processing::performance::{
     process_span_item, process_transaction, ProcessedSpans, Thresholds,
 };
-use vigil_processing::{process_event, NormalizeContext, ProcessedEvent};
+use vigil_processing::{process_event, NormalizeContext};
 use vigil_protocol::envelope::{Envelope, Item, ItemType};
 use vigil_store::{NewEvent, RawItem, SpanBatch};
 
@@ -115,7 +115,7 @@ impl Accepted {
     /// problem processing found in them.
     fn add_spans(&mut self, processed: ProcessedSpans) {
         for problem in processed.problems {
-            let mut event = to_new_event(self.project_id, problem.occurrence);
+            let mut event = problem.occurrence.into_new_event(self.project_id);
             // The occurrence's trace is its transaction's.
             event.trace_id = Some(problem.trace_id);
             self.events.push(event);
@@ -134,37 +134,7 @@ pub fn accept_event_item(
     // Checked (and repaired) when the envelope was accepted.
     let raw = parse_accepted_event_json(&item.payload)?;
     let processed = process_event(raw, ctx).map_err(|err| err.to_string())?;
-    Ok(to_new_event(project_id, processed))
-}
-
-/// Processing's result in the store's terms.
-pub fn to_new_event(project_id: i64, event: ProcessedEvent) -> NewEvent {
-    NewEvent {
-        project_id,
-        event_id: event.event_id,
-        event_type: event.event_type,
-        timestamp: event.timestamp,
-        received: event.received,
-        level: event.level,
-        platform: event.platform,
-        title: event.title,
-        culprit: event.culprit,
-        metadata: event.metadata,
-        hashes: event.hashes,
-        environment: event.environment,
-        release: event.release,
-        transaction: event.transaction,
-        user_tag: event.user_tag,
-        trace_id: event
-            .data
-            .pointer("/contexts/trace/trace_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        tags: event.tags,
-        is_unhandled: event.is_unhandled,
-        message: event.message,
-        data: event.data,
-    }
+    Ok(processed.into_new_event(project_id))
 }
 
 #[derive(Deserialize)]
