@@ -6,6 +6,7 @@
 //! storage: the server feeds in bytes and context, the store takes the result.
 
 pub mod grouping;
+pub mod json;
 pub mod normalize;
 pub mod parameterize;
 pub mod performance;
