@@ -35,8 +35,8 @@ pub struct NewEvent {
     pub is_unhandled: bool,
     /// Searchable text: message / exception values.
     pub message: String,
-    /// The whole normalized event.
-    pub data: serde_json::Value,
+    /// The whole normalized event, as processing wrote it.
+    pub data: crate::JsonText,
 }
 
 /// What became of one `NewEvent` in `save_events`.

@@ -75,7 +75,7 @@ impl ProcessedEvent {
             tags: self.tags,
             is_unhandled: self.is_unhandled,
             message: self.message,
-            data: self.data,
+            data: vigil_model::JsonText::of(&self.data),
         }
     }
 }

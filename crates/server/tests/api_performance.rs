@@ -610,7 +610,7 @@ async fn performance_issue_serializes_with_its_type_and_category() {
             tags: vec![("environment".into(), "production".into())],
             is_unhandled: false,
             message: String::new(),
-            data: json!({"type": "transaction", "transaction": "/authors/"}),
+            data: json!({"type": "transaction", "transaction": "/authors/"}).into(),
         }])
         .await
         .expect("save");

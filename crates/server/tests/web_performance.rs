@@ -266,7 +266,8 @@ async fn seed(h: &Harness) -> Seeded {
             "exception": {"values": [{"type": "ValueError", "value": "invoice 3 has no lines"}]},
             "contexts": {"trace": {"trace_id": TRACE, "span_id": "c000000000000002",
                                    "op": "celery.task"}},
-        }),
+        })
+        .into(),
     };
     let saved = h.store.save_events(vec![error]).await.expect("save error");
     Seeded {
@@ -672,7 +673,8 @@ async fn a_performance_issue_shows_its_evidence_and_links_its_transaction() {
                     "offender_span_ids": offenders, "cause_span_ids": [],
                     "transaction_name": "/books/", "num_repeating_spans": "12",
                     "repeating_spans": STATEMENT, "total_duration_ms": 144.0}},
-        }),
+        })
+        .into(),
     };
     let saved = h
         .store

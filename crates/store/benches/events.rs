@@ -18,7 +18,7 @@ use vigil_processing::{process_event, NormalizeContext};
 use vigil_store::encode_bench::BatchEncoder;
 use vigil_store::prelude::*;
 use vigil_store::sqlite::SqliteStore;
-use vigil_store::NewEvent;
+use vigil_store::{JsonText, NewEvent};
 
 /// The server's allocator (`crates/vigil`): glibc's weighs the many small JSON values an event
 /// is made of differently.
@@ -101,8 +101,11 @@ impl Templates {
     /// sends them (round-robin over the issues).
     fn event(&self, n: u64) -> NewEvent {
         let mut event = self.by_issue[(n % ISSUES) as usize].clone();
-        event.event_id = format!("{n:032x}");
-        event.data["event_id"] = json!(event.event_id);
+        let event_id = format!("{n:032x}");
+        // Processing wrote the template's id into its JSON; the new one takes its place.
+        let data = event.data.as_str().replacen(&event.event_id, &event_id, 1);
+        event.data = JsonText::from_serialized(data);
+        event.event_id = event_id;
         event
     }
 }

@@ -100,9 +100,6 @@ pub(crate) fn reference_hash(event: &NewEvent) -> Option<&str> {
 /// once, for the one event; nothing is kept, so memory does not grow with the hot issues.
 pub(crate) struct Encoder {
     plain: zstd::bulk::Compressor<'static>,
-    /// The length of the last event's JSON: the next one is most often about as long, and a
-    /// buffer that size spares growing one from nothing while serializing.
-    last_json_len: usize,
 }
 
 /// An event serialized, waiting for its batch's references to be known.
@@ -116,10 +113,7 @@ impl Encoder {
     pub(crate) fn new() -> StoreResult<Encoder> {
         let plain = zstd::bulk::Compressor::new(ZSTD_LEVEL)
             .map_err(|e| failed("creating a zstd context", e))?;
-        Ok(Encoder {
-            plain,
-            last_json_len: 0,
-        })
+        Ok(Encoder { plain })
     }
 
     /// Encodes a batch in order. `stored_reference` finds the reference of a hash that earlier
@@ -136,12 +130,8 @@ impl Encoder {
         let mut prefixes: Vec<Option<Arc<[u8]>>> = Vec::with_capacity(events.len());
         let mut serialized = Vec::with_capacity(events.len());
         for mut event in events {
-            let data = std::mem::take(&mut event.data);
-            let mut json = Vec::with_capacity(self.last_json_len + self.last_json_len / 8);
-            serde_json::to_writer(&mut json, &data)
-                .map_err(|e| failed("serializing event data", e))?;
-            drop(data);
-            self.last_json_len = json.len();
+            // Processing wrote the text; the store only compresses it.
+            let json = std::mem::take(&mut event.data).into_bytes();
             let hash = reference_hash(&event).filter(|_| json.len() <= MAX_REFERENCE_BYTES);
             let (reference, prefix) = match hash {
                 None => (ReferenceLink::None, None),
@@ -371,7 +361,7 @@ mod tests {
         NewEvent {
             received: 2.0,
             tags: vec![("browser".into(), "Firefox".into())],
-            data: json!({"ü": "x".repeat(1000), "frames": "y".repeat(2000), "n": n}),
+            data: json!({"ü": "x".repeat(1000), "frames": "y".repeat(2000), "n": n}).into(),
             ..error_event(1, n, 1.0, &[hash])
         }
     }
@@ -404,7 +394,7 @@ mod tests {
         let data: Vec<_> = events.iter().map(|e| e.data.clone()).collect();
         let stored_b = Reference {
             id: 9,
-            json: Arc::from(serde_json::to_vec(&event(0, "b").data).unwrap()),
+            json: Arc::from(event(0, "b").data.as_bytes()),
         };
         let lookup = {
             let stored_b = stored_b.clone();
@@ -447,7 +437,7 @@ mod tests {
                     reference,
                 )
                 .unwrap();
-            assert_eq!(decoded.data, data);
+            assert_eq!(decoded.data, data.to_value());
             assert_eq!(decoded.tags, encoded.event.tags);
         }
         let reference = &batch.references[0];

@@ -27,6 +27,6 @@ pub(crate) fn error_event(project_id: i64, n: u32, at: f64, hashes: &[&str]) -> 
         tags: Vec::new(),
         is_unhandled: false,
         message: String::new(),
-        data: json!({}),
+        data: json!({}).into(),
     }
 }

@@ -87,7 +87,7 @@ fn event(project_id: i64, n: u32, hashes: &[&str], offset: f64) -> NewEvent {
             ("release".into(), "shop@1.0".into()),
         ],
         message: "division by zero".into(),
-        data: json!({"event_id": event_id(n), "exception": {"values": [{"type": "ZeroDivisionError"}]}}),
+        data: json!({"event_id": event_id(n), "exception": {"values": [{"type": "ZeroDivisionError"}]}}).into(),
         ..common::error_event(project_id, event_id(n), T0 + offset)
     }
 }
@@ -997,7 +997,8 @@ mod cases {
                         "vars": {"total": 0, "ü": "ünïcode"}}]}}]},
                 "breadcrumbs": {"values": [{"category": "query", "message": "SELECT 1"}]},
                 "extra": {"big": "x".repeat(10_000)},
-            }),
+            })
+            .into(),
             ..event(project, 2, &["a"], 20.0)
         };
         let saved = store
@@ -1019,7 +1020,7 @@ mod cases {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(stored.data, rich.data);
+        assert_eq!(stored.data, rich.data.to_value());
         assert_eq!(
             stored.size,
             serde_json::to_vec(&rich.data).unwrap().len() as i64
@@ -1678,7 +1679,8 @@ async fn postgres_events_are_compressed_against_their_hash_reference() {
         .collect();
     let rich = |n: u32| NewEvent {
         data: json!({"event_id": event_id(n), "n": n,
-                     "exception": {"values": [{"stacktrace": {"frames": frames}}]}}),
+                     "exception": {"values": [{"stacktrace": {"frames": frames}}]}})
+        .into(),
         ..event(project_id, n, &["h"], f64::from(n))
     };
     // The first node stores the reference; the second, with nothing in memory, finds it.
@@ -1693,7 +1695,7 @@ async fn postgres_events_are_compressed_against_their_hash_reference() {
     for n in 0..20 {
         let node = &nodes[(n % 2) as usize];
         let stored = node.event_by_id(project_id, &event_id(n)).await.unwrap();
-        assert_eq!(stored.unwrap().data, rich(n).data, "event {n}");
+        assert_eq!(stored.unwrap().data, rich(n).data.to_value(), "event {n}");
     }
     let issue_id = nodes[1]
         .event_by_id(project_id, &event_id(0))
@@ -1746,7 +1748,7 @@ fn retention_event(
         transaction: None,
         user_tag: Some(user.to_owned()),
         tags: vec![("browser".into(), browser.to_owned())],
-        data: json!({"event_id": event_id(n), "message": format!("event {n} of {hash}")}),
+        data: json!({"event_id": event_id(n), "message": format!("event {n} of {hash}")}).into(),
         ..common::error_event(project_id, event_id(n), at)
     }
 }

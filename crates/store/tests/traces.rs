@@ -330,7 +330,7 @@ fn error_in_trace(project_id: i64, n: u32, trace: &str, span: &str, at: f64) -> 
         trace_id: Some(trace.to_owned()),
         tags: Vec::new(),
         message: "bad price".into(),
-        data: json!({"contexts": {"trace": {"trace_id": trace, "span_id": span}}}),
+        data: json!({"contexts": {"trace": {"trace_id": trace, "span_id": span}}}).into(),
         ..common::error_event(project_id, format!("{:032x}", 0xeee0_0000_u32 + n), at)
     }
 }

@@ -124,7 +124,7 @@ pub fn event_id(n: u32) -> String {
 pub fn error_event(project_id: i64, event_id: String, at: f64) -> NewEvent {
     NewEvent {
         project_id,
-        data: json!({"event_id": event_id}),
+        data: json!({"event_id": event_id}).into(),
         event_id,
         event_type: "error".into(),
         timestamp: at,
