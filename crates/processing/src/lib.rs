@@ -94,13 +94,18 @@ pub fn process_event(
     ctx: &NormalizeContext,
 ) -> Result<ProcessedEvent, ProcessingError> {
     let mut event = normalize_event(raw, ctx)?;
+    // BRIDGE(port): normalization still returns a `Value`; the readers take the `Json` tree.
+    let json = json::Json::from(event.clone());
     // One read of the event for both: the stack trace rules then run once per stack trace.
     let (summary, grouping) = {
-        let view = grouping::input::EventView::new(&event);
+        let view = grouping::input::EventView::new(&json);
         (title::summarize(&view), grouping::group_view(&view))
     };
-    let tags = tags::derive_tags(&event);
-    let user_tag = tags::user_tag(&event);
+    let tags = tags::derive_tags(&json);
+    let user_tag = tags::user_tag(&json);
+    let message = tags::search_text(&json);
+    let is_unhandled = tags::is_unhandled(&json);
+    drop(json);
 
     let str_field =
         |event: &Value, key: &str| event.get(key).and_then(Value::as_str).map(str::to_owned);
@@ -119,8 +124,6 @@ pub fn process_event(
         .get("received")
         .and_then(Value::as_f64)
         .unwrap_or(ctx.received);
-    let message = tags::search_text(&event);
-    let is_unhandled = tags::is_unhandled(&event);
 
     if let Some(obj) = event.as_object_mut() {
         obj.insert("title".into(), Value::String(summary.title.clone()));

@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::grouping::input::{interface, read_logentry, str_field, values_list, EventView};
 use crate::grouping::{main_exception_index, security};
+use crate::json::Json;
 
 /// Longest culprit Sentry stores.
 const MAX_CULPRIT: usize = 200;
@@ -20,14 +21,14 @@ pub struct EventSummary {
     pub title: String,
     pub culprit: String,
     /// `type`, `value`, `filename`, `function` for errors; `title` for messages; `directive`,
-    /// `uri`, `message` for CSP reports.
+    /// `uri`, `message` for CSP reports. A `Value`: it is small and goes to the store as it is.
     pub metadata: Value,
     /// Where it happened: the crash frame's file for errors, the blocked URI for CSP.
     pub location: Option<String>,
 }
 
 /// Derives title, culprit, metadata and location of an event.
-pub fn derive_summary(event: &Value) -> EventSummary {
+pub fn derive_summary(event: &Json<'_>) -> EventSummary {
     summarize(&EventView::new(event))
 }
 
@@ -56,20 +57,20 @@ pub(crate) fn summarize(view: &EventView<'_>) -> EventSummary {
     }
 }
 
-fn error_summary(event: &Value, view: &EventView<'_>) -> (String, Value, Option<String>) {
+fn error_summary(event: &Json<'_>, view: &EventView<'_>) -> (String, Value, Option<String>) {
     let Some(exception) = main_exception_index(view).and_then(|i| view.exceptions.get(i)) else {
         return default_summary(event);
     };
     let mut metadata = Map::new();
-    let value = exception.value.clone().unwrap_or_default();
-    metadata.insert("value".into(), Value::String(trim(&value, 1024)));
+    let value = exception.value.as_deref().unwrap_or("");
+    metadata.insert("value".into(), Value::String(trim(value, 1024)));
     let synthetic = exception.mechanism_flag("synthetic");
     // A synthetic exception's type is the SDK's invention; it must not name the issue.
     let ty = (!synthetic).then(|| trim(exception.ty.as_deref().unwrap_or("Error"), 128));
     if let Some(ty) = &ty {
         metadata.insert("type".into(), Value::String(ty.clone()));
     }
-    let frame = crash_frame(event, view, |f| {
+    let frame = crash_frame(view, |f| {
         !matches!(
             str_field(f, "function"),
             None | Some("<redacted>" | "<unknown>")
@@ -92,13 +93,13 @@ fn error_summary(event: &Value, view: &EventView<'_>) -> (String, Value, Option<
     }
     let title = match ty {
         Some(ty) if value.is_empty() => ty,
-        Some(ty) => format!("{ty}: {}", truncate(first_line(&value), MAX_TITLE)),
+        Some(ty) => format!("{ty}: {}", truncate(first_line(value), MAX_TITLE)),
         None => function.unwrap_or_else(|| "<unknown>".to_owned()),
     };
     (title, Value::Object(metadata), filename)
 }
 
-fn default_summary(event: &Value) -> (String, Value, Option<String>) {
+fn default_summary(event: &Json<'_>) -> (String, Value, Option<String>) {
     let message = read_logentry(event)
         .and_then(|l| l.formatted.or(l.message))
         .unwrap_or_default();
@@ -111,16 +112,16 @@ fn default_summary(event: &Value) -> (String, Value, Option<String>) {
     (title.clone(), json!({ "title": title }), None)
 }
 
-fn csp_summary(csp: &Value) -> (String, Value, Option<String>) {
+fn csp_summary(csp: &Json<'_>) -> (String, Value, Option<String>) {
     let directive = security::effective_directive(csp).unwrap_or_default();
     let uri = security::normalized_blocked_uri(csp);
-    let message = csp_message(csp, &directive, &uri);
+    let message = csp_message(csp, directive, &uri);
     let metadata = json!({ "directive": directive, "uri": uri, "message": message });
     (message, metadata, Some(uri))
 }
 
 /// Sentry's CSP titles: `Blocked 'script' from 'cdn.example.com'`, `Blocked inline 'style'`, …
-fn csp_message(csp: &Value, effective_directive: &str, uri: &str) -> String {
+fn csp_message(csp: &Json<'_>, effective_directive: &str, uri: &str) -> String {
     let local = security::local_script_violation_type(csp);
     let directive = local.unwrap_or(effective_directive);
     let inline = uri == "'self'";
@@ -159,18 +160,18 @@ fn csp_message(csp: &Value, effective_directive: &str, uri: &str) -> String {
 
 /// The culprit: what the client said, else the transaction, else the crash frame, else the
 /// request URL (Sentry's `get_culprit` and `generate_culprit`).
-fn culprit(event: &Value, view: &EventView<'_>) -> String {
+fn culprit(event: &Json<'_>, view: &EventView<'_>) -> String {
     if let Some(c) = str_field(event, "culprit").or_else(|| str_field(event, "transaction")) {
         return truncate(c, MAX_CULPRIT);
     }
     let exceptions =
         interface(event, &["exception", "sentry.interfaces.Exception"]).map(|e| match e {
-            Value::Object(o) if !o.contains_key("values") => std::slice::from_ref(e),
+            Json::Object(o) if !o.contains_key("values") => std::slice::from_ref(e),
             other => values_list(other),
         });
-    let has_frames = |st: &&Value| {
+    let has_frames = |st: &&Json<'_>| {
         st.get("frames")
-            .and_then(Value::as_array)
+            .and_then(Json::as_array)
             .is_some_and(|f| !f.is_empty())
     };
     let stacktrace = match exceptions.filter(|e| !e.is_empty()) {
@@ -180,7 +181,7 @@ fn culprit(event: &Value, view: &EventView<'_>) -> String {
                 .last()
                 .and_then(|e| e.get("mechanism"))
                 .and_then(|m| m.get("synthetic"));
-            if last_synthetic.and_then(Value::as_bool) == Some(true) {
+            if last_synthetic.and_then(Json::as_bool) == Some(true) {
                 return String::new();
             }
             excs.iter()
@@ -201,7 +202,7 @@ fn culprit(event: &Value, view: &EventView<'_>) -> String {
 }
 
 /// The newest in-app frame's culprit, else the newest frame's.
-fn stacktrace_culprit(stacktrace: &Value, view: &EventView<'_>) -> Option<String> {
+fn stacktrace_culprit(stacktrace: &Json<'_>, view: &EventView<'_>) -> Option<String> {
     let mut default = None;
     for (frame, in_app) in frames_newest_first(stacktrace, view)? {
         let culprit = frame_culprit(frame, view.platform);
@@ -218,7 +219,7 @@ fn stacktrace_culprit(stacktrace: &Value, view: &EventView<'_>) -> Option<String
 
 /// `module in function` (Python and most), `function(module)` (JavaScript), `function`
 /// (native).
-fn frame_culprit(frame: &Value, platform: Option<&str>) -> Option<String> {
+fn frame_culprit(frame: &Json<'_>, platform: Option<&str>) -> Option<String> {
     let platform = str_field(frame, "platform").or(platform);
     let function = str_field(frame, "function");
     if matches!(platform, Some("objc" | "cocoa" | "native")) {
@@ -233,19 +234,16 @@ fn frame_culprit(frame: &Value, platform: Option<&str>) -> Option<String> {
 
 /// The frame an error happened in, among frames that pass `keep`: the newest in-app one, else
 /// the newest (Sentry's `get_crash_frame_from_event_data`).
-fn crash_frame<'a>(
-    event: &'a Value,
-    view: &EventView<'_>,
-    keep: impl Fn(&Value) -> bool,
-) -> Option<&'a Value> {
-    let has_frames = |st: &&Value| {
+fn crash_frame<'a>(view: &EventView<'a>, keep: impl Fn(&Json<'a>) -> bool) -> Option<&'a Json<'a>> {
+    let event = view.raw;
+    let has_frames = |st: &&Json<'_>| {
         st.get("frames")
-            .and_then(Value::as_array)
+            .and_then(Json::as_array)
             .is_some_and(|f| !f.is_empty())
     };
     let exceptions =
         interface(event, &["exception", "sentry.interfaces.Exception"]).map(|e| match e {
-            Value::Object(o) if !o.contains_key("values") => std::slice::from_ref(e),
+            Json::Object(o) if !o.contains_key("values") => std::slice::from_ref(e),
             other => values_list(other),
         });
     let stacktrace = exceptions
@@ -275,10 +273,10 @@ fn crash_frame<'a>(
 /// The frames of a stack trace (those that are objects), newest first, each with whether it is
 /// in-app.
 fn frames_newest_first<'a>(
-    stacktrace: &'a Value,
+    stacktrace: &'a Json<'a>,
     view: &EventView<'_>,
-) -> Option<Vec<(&'a Value, bool)>> {
-    let frames: Vec<&Value> = stacktrace
+) -> Option<Vec<(&'a Json<'a>, bool)>> {
+    let frames: Vec<&Json<'a>> = stacktrace
         .get("frames")?
         .as_array()?
         .iter()
@@ -323,6 +321,13 @@ fn trim(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `serde_json::json!` as a [`Json`] tree.
+    macro_rules! json {
+        ($($t:tt)+) => {
+            crate::json::Json::from(serde_json::json!($($t)+))
+        };
+    }
 
     #[test]
     fn error_title_is_type_and_first_line_of_value() {

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use vigil_processing::grouping::grouping_variants;
+use vigil_processing::json::Json;
 use vigil_processing::{derive_summary, group_event};
 
 fn shared() -> PathBuf {
@@ -36,8 +37,13 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
 }
 
+/// An event to group, as the pipeline holds it.
+fn read_event(path: &Path) -> Json<'static> {
+    Json::from(read_json(path))
+}
+
 /// Why a case disagrees, with the tree we built, so a failure explains itself.
-fn explain(name: &str, event: &Value) -> String {
+fn explain(name: &str, event: &Json<'_>) -> String {
     let mut out = format!("--- {name}\n");
     for v in grouping_variants(event) {
         out.push_str(&format!("{}: {:?}\n", v.name, v.hash));
@@ -57,7 +63,7 @@ fn conformance_cases_hash_like_sentry() {
     let mut failures = String::new();
     for (name, want) in cases.iter().filter(|(k, _)| !k.starts_with('_')) {
         total += 1;
-        let event = read_json(&dir.join("cases").join(format!("{name}.json")));
+        let event = read_event(&dir.join("cases").join(format!("{name}.json")));
         let got = group_event(&event);
         if got.hashes.first().map(String::as_str) == want["hash"].as_str() {
             exact += 1;
@@ -91,8 +97,8 @@ fn conformance_pairs_group_like_sentry() {
             .expect("expect.txt")
             .trim()
             == "same";
-        let a = read_json(&pair.join("a.json"));
-        let b = read_json(&pair.join("b.json"));
+        let a = read_event(&pair.join("a.json"));
+        let b = read_event(&pair.join("b.json"));
         let same = group_event(&a).hashes.first() == group_event(&b).hashes.first();
         if same == want_same {
             agree += 1;
@@ -119,7 +125,7 @@ fn sentry_snapshot_cases_hash_like_sentry() {
     for input in &inputs {
         let expected_path = input.with_extension("expected.json");
         let want = read_json(&expected_path);
-        let event = read_json(input);
+        let event = read_event(input);
         let got = group_event(&event);
         let name = input
             .file_stem()
@@ -209,7 +215,11 @@ fn sdk_events_summaries() {
             .filter(|p| p.join("request.json").is_file())
             .collect();
         requests.sort();
-        let events: Vec<Value> = requests.iter().flat_map(|r| captured_events(r)).collect();
+        let events: Vec<Json<'static>> = requests
+            .iter()
+            .flat_map(|r| captured_events(r))
+            .map(Json::from)
+            .collect();
         for (n, event) in events.iter().enumerate() {
             seen += 1;
             let summary = derive_summary(event);
@@ -246,7 +256,8 @@ fn odd_input_never_panics() {
             {"function": "<<<>>>((()))", "in_app": true}, {"function": "operator<<(a<b>)", "package": "/usr/lib/x"}]}}]}),
         serde_json::json!({"exception": {"values": [{"value": long}]}, "tags": {"x": null}}),
     ];
-    for event in &events {
+    for event in events.map(Json::from) {
+        let event = &event;
         let grouping = group_event(event);
         assert!(!grouping.hashes.is_empty(), "no hash for {event}");
         let summary = derive_summary(event);

@@ -176,7 +176,7 @@ impl Component {
                 Node::Component(c) => c.render_into(out, depth + 1),
                 Node::Value(v) => {
                     out.push_str(&"  ".repeat(depth + 1));
-                    out.push_str(&serde_json::Value::String(v.clone()).to_string());
+                    out.push_str(&crate::json::Json::from(v.as_str()).to_string());
                     out.push('\n');
                 }
             }

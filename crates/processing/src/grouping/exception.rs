@@ -8,12 +8,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::Value;
-
 use super::component::Component;
 use super::input::{EventView, ExceptionView};
 use super::message::normalize_message_for_grouping;
 use super::stacktrace::stacktrace_variants;
+use crate::json::Json;
 
 /// One exception (or chain) as the `app` and `system` variants see it. `system` is absent when
 /// no exception has a stack trace: then only the `app` variant exists, as in Sentry.
@@ -74,7 +73,7 @@ fn all_exceptions(view: &EventView<'_>) -> Vec<ExceptionVariants> {
 
 fn single_exception(exception: &ExceptionView<'_>, platform: Option<&str>) -> ExceptionVariants {
     let mut ty = match &exception.ty {
-        Some(t) => Component::leaf("type", t.clone()),
+        Some(t) => Component::leaf("type", t.as_ref()),
         None => Component::empty("type"),
     };
     if exception.mechanism_flag("synthetic") {
@@ -86,9 +85,9 @@ fn single_exception(exception: &ExceptionView<'_>, platform: Option<&str>) -> Ex
         .and_then(|m| m.get("meta"))
         .and_then(|meta| meta.get("ns_error"))
         .map(|ns| {
-            let text = |v: Option<&Value>| match v {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Null) | None => String::new(),
+            let text = |v: Option<&Json<'_>>| match v {
+                Some(Json::String(s)) => s.as_ref().to_owned(),
+                Some(Json::Null) | None => String::new(),
                 Some(other) => other.to_string(),
             };
             let mut c = Component::leaf("ns-error", text(ns.get("domain")));
@@ -177,7 +176,7 @@ fn select_exceptions(view: &EventView<'_>, components: Option<&[ExceptionVariant
         .raw
         .get("sdk")
         .and_then(|s| s.get("version"))
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .unwrap_or("");
     if view.platform == Some("python") && sdk_version.starts_with('3') {
         return all;
@@ -234,7 +233,7 @@ fn select_exceptions(view: &EventView<'_>, components: Option<&[ExceptionVariant
     if !top_level(root, 0, excs, &children_owned, &mut leaves) || leaves.is_empty() {
         return all;
     }
-    let type_key = |i: &usize| excs[*i].ty.clone().unwrap_or_else(|| "None".to_owned());
+    let type_key = |i: &usize| excs[*i].ty.as_deref().unwrap_or("None");
     leaves.sort_by_key(|i| std::cmp::Reverse(type_key(i)));
 
     // One of each run of identical exceptions (Python's `itertools.groupby` on the hash).
@@ -286,9 +285,15 @@ fn select_exceptions(view: &EventView<'_>, components: Option<&[ExceptionVariant
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    fn hash_values(event: serde_json::Value) -> Vec<String> {
+    /// `serde_json::json!` as a [`Json`] tree.
+    macro_rules! json {
+        ($($t:tt)+) => {
+            crate::json::Json::from(serde_json::json!($($t)+))
+        };
+    }
+
+    fn hash_values(event: Json<'_>) -> Vec<String> {
         let view = EventView::new(&event);
         let v = exception_variants(&view).expect("the test event has exceptions");
         v.app

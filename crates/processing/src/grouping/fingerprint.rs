@@ -8,9 +8,9 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde_json::Value;
 
 use super::input::{str_field, EventView};
+use crate::json::Json;
 
 static VARIABLE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\{\{\s*(\S+?)\s*\}\}").expect("valid regex"));
@@ -18,17 +18,17 @@ static DEFAULT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\{\{\s*default\s*\}\}$").expect("valid regex"));
 
 /// The event's fingerprint as strings; absent, empty or unreadable means `["{{ default }}"]`.
-pub fn event_fingerprint(event: &Value) -> Vec<String> {
+pub fn event_fingerprint(event: &Json<'_>) -> Vec<String> {
     let entries: Vec<String> = event
         .get("fingerprint")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .map(|items| {
             items
                 .iter()
                 .filter_map(|v| match v {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Number(n) => Some(n.to_string()),
-                    Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_owned()),
+                    Json::String(s) => Some(s.as_ref().to_owned()),
+                    Json::Number(n) => Some(n.to_string()),
+                    Json::Bool(b) => Some(if *b { "True" } else { "False" }.to_owned()),
                     _ => None,
                 })
                 .collect()
@@ -82,12 +82,19 @@ fn variable_value(var: &str, view: &EventView<'_>) -> Option<String> {
         "message" => or(
             view.logentry
                 .as_ref()
-                .and_then(|l| l.formatted.clone().or_else(|| l.message.clone()))
-                .or_else(|| last.and_then(|e| e.value.clone())),
+                .and_then(|l| l.formatted.as_deref().or(l.message.as_deref()))
+                .or_else(|| last.and_then(|e| e.value.as_deref()))
+                .map(str::to_owned),
             "<no-message>",
         ),
-        "type" | "error.type" => or(last.and_then(|e| e.ty.clone()), "<no-type>"),
-        "value" | "error.value" => or(last.and_then(|e| e.value.clone()), "<no-value>"),
+        "type" | "error.type" => or(
+            last.and_then(|e| e.ty.as_deref()).map(str::to_owned),
+            "<no-type>",
+        ),
+        "value" | "error.value" => or(
+            last.and_then(|e| e.value.as_deref()).map(str::to_owned),
+            "<no-value>",
+        ),
         "function" | "stack.function" => or(frame_field("function"), "<no-function>"),
         "path" | "stack.abs_path" => or(
             frame_field("abs_path").or_else(|| frame_field("filename")),
@@ -109,20 +116,20 @@ fn variable_value(var: &str, view: &EventView<'_>) -> Option<String> {
 }
 
 /// A tag's value from `tags` as a list of pairs or an object.
-fn tag_value(event: &Value, tag: &str) -> Option<String> {
-    let text = |v: &Value| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
+fn tag_value(event: &Json<'_>, tag: &str) -> Option<String> {
+    let text = |v: &Json<'_>| match v {
+        Json::String(s) => Some(s.as_ref().to_owned()),
+        Json::Null => None,
         other => Some(other.to_string()),
     };
     match event.get("tags")? {
-        Value::Array(pairs) => pairs
+        Json::Array(pairs) => pairs
             .iter()
             .find_map(|p| match p.as_array().map(Vec::as_slice) {
                 Some([k, v]) if k.as_str() == Some(tag) => text(v),
                 _ => None,
             }),
-        Value::Object(map) => map.get(tag).and_then(text),
+        Json::Object(map) => map.get(tag).and_then(text),
         _ => None,
     }
 }
@@ -130,23 +137,23 @@ fn tag_value(event: &Value, tag: &str) -> Option<String> {
 /// The frame an error happened in (Sentry's `get_crash_frame_from_event_data`): the newest
 /// in-app frame, else the newest frame, of the last exception (or the event's stack trace, or
 /// its only thread).
-pub fn crash_frame<'a>(view: &EventView<'a>) -> Option<&'a Value> {
+pub fn crash_frame<'a>(view: &EventView<'a>) -> Option<&'a Json<'a>> {
     crash_frame_filtered(view.raw, |_| true)
 }
 
 /// [`crash_frame`] among frames that pass `keep`.
 pub fn crash_frame_filtered<'a>(
-    event: &'a Value,
-    keep: impl Fn(&Value) -> bool,
-) -> Option<&'a Value> {
-    let frames_of = |st: Option<&'a Value>| {
+    event: &'a Json<'a>,
+    keep: impl Fn(&Json<'a>) -> bool,
+) -> Option<&'a Json<'a>> {
+    let frames_of = |st: Option<&'a Json<'a>>| {
         st.and_then(|s| s.get("frames"))
-            .and_then(Value::as_array)
+            .and_then(Json::as_array)
             .filter(|f| !f.is_empty())
     };
     let exceptions = super::input::interface(event, &["exception", "sentry.interfaces.Exception"]);
     let last_exception = exceptions.and_then(|e| match e {
-        Value::Object(o) if !o.contains_key("values") => Some(e),
+        Json::Object(o) if !o.contains_key("values") => Some(e),
         other => super::input::values_list(other).last(),
     });
     let frames = frames_of(last_exception.and_then(|e| e.get("stacktrace")))
@@ -166,7 +173,7 @@ pub fn crash_frame_filtered<'a>(
         })?;
     let mut default = None;
     for frame in frames.iter().rev().filter(|f| f.is_object() && keep(f)) {
-        if frame.get("in_app").and_then(Value::as_bool) == Some(true) {
+        if frame.get("in_app").and_then(Json::as_bool) == Some(true) {
             return Some(frame);
         }
         default = default.or(Some(frame));
@@ -177,7 +184,13 @@ pub fn crash_frame_filtered<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    /// `serde_json::json!` as a [`Json`] tree.
+    macro_rules! json {
+        ($($t:tt)+) => {
+            crate::json::Json::from(serde_json::json!($($t)+))
+        };
+    }
 
     #[test]
     fn default_placeholder_spellings() {

@@ -9,28 +9,28 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 
-use serde_json::Value;
-
 use super::enhancers::{self, FrameVerdict};
+use crate::json::Json;
 
 /// The interfaces of an event, each looked up under its current and legacy names.
 pub struct EventView<'a> {
-    pub raw: &'a Value,
+    pub raw: &'a Json<'a>,
     pub platform: Option<&'a str>,
     pub exceptions: Vec<ExceptionView<'a>>,
     /// Top-level stack trace, when Relay would not have moved it into an exception.
     pub stacktrace: Option<StacktraceView<'a>>,
-    pub threads: Vec<&'a Value>,
-    pub logentry: Option<LogEntry>,
-    pub template: Option<&'a Value>,
-    pub csp: Option<&'a Value>,
+    pub threads: Vec<&'a Json<'a>>,
+    pub logentry: Option<LogEntry<'a>>,
+    pub template: Option<&'a Json<'a>>,
+    pub csp: Option<&'a Json<'a>>,
 }
 
-/// One exception of the chain, oldest first as SDKs send them.
+/// One exception of the chain, oldest first as SDKs send them. `ty` and `value` borrow from the
+/// event unless they had to be written out (numbers, `Type: value` split by Relay's rule).
 pub struct ExceptionView<'a> {
-    pub ty: Option<String>,
-    pub value: Option<String>,
-    pub mechanism: Option<&'a Value>,
+    pub ty: Option<Cow<'a, str>>,
+    pub value: Option<Cow<'a, str>>,
+    pub mechanism: Option<&'a Json<'a>>,
     pub stacktrace: Option<StacktraceView<'a>>,
 }
 
@@ -38,7 +38,7 @@ pub struct ExceptionView<'a> {
 #[derive(Clone)]
 pub struct StacktraceView<'a> {
     /// The stack trace as sent, so that a reader holding the JSON can find this view again.
-    pub raw: &'a Value,
+    pub raw: &'a Json<'a>,
     pub frames: Vec<FrameView<'a>>,
     /// The built-in rules' verdicts, computed on first use: grouping and the culprit both need
     /// them, and running the rules is the dearest step of grouping. Keyed by the family of the
@@ -57,8 +57,8 @@ pub struct FrameView<'a> {
     pub package: Option<&'a str>,
     pub platform: Option<&'a str>,
     pub context_line: Option<&'a str>,
-    pub lineno: Option<&'a Value>,
-    pub colno: Option<&'a Value>,
+    pub lineno: Option<&'a Json<'a>>,
+    pub colno: Option<&'a Json<'a>>,
     pub in_app: Option<bool>,
     pub has_sourcemap: bool,
     pub has_surrounding_context: bool,
@@ -66,55 +66,56 @@ pub struct FrameView<'a> {
 
 /// The message slot (`logentry`, legacy `sentry.interfaces.Message`, or top-level `message`).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct LogEntry {
+pub struct LogEntry<'a> {
     /// The template (`Failed to charge user %s`), when the SDK sent one.
-    pub message: Option<String>,
+    pub message: Option<Cow<'a, str>>,
     /// The message as the user saw it.
-    pub formatted: Option<String>,
+    pub formatted: Option<Cow<'a, str>>,
 }
 
 /// `event[key]` under the first of `keys` that is present and not null.
-pub fn interface<'a>(event: &'a Value, keys: &[&str]) -> Option<&'a Value> {
+pub fn interface<'a>(event: &'a Json<'a>, keys: &[&str]) -> Option<&'a Json<'a>> {
     keys.iter()
         .find_map(|k| event.get(*k).filter(|v| !v.is_null()))
 }
 
 /// A string field; empty strings count as absent, as they do for Sentry's `get_path(...) or`.
-pub fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+pub fn str_field<'a>(v: &'a Json<'_>, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Json::as_str).filter(|s| !s.is_empty())
 }
 
 /// The list under `values` of an interface that may also be sent as a bare list.
-pub fn values_list(v: &Value) -> &[Value] {
+pub fn values_list<'v, 'a>(v: &'v Json<'a>) -> &'v [Json<'a>] {
     match v {
-        Value::Array(items) => items,
-        Value::Object(_) => v
+        Json::Array(items) => items,
+        Json::Object(_) => v
             .get("values")
-            .and_then(Value::as_array)
+            .and_then(Json::as_array)
             .map(Vec::as_slice)
             .unwrap_or(&[]),
         _ => &[],
     }
 }
 
-/// Renders a scalar the way it would have been written as text (numbers, bools).
-fn scalar_text(v: &Value) -> Option<String> {
+/// Renders a scalar the way it would have been written as text (numbers, bools); a string
+/// stays borrowed.
+fn scalar_text<'a>(v: &'a Json<'_>) -> Option<Cow<'a, str>> {
     match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Json::String(s) => Some(Cow::Borrowed(s)),
+        Json::Number(n) => Some(Cow::Owned(n.to_string())),
+        Json::Bool(b) => Some(Cow::Owned(b.to_string())),
         _ => None,
     }
 }
 
 impl<'a> EventView<'a> {
-    pub fn new(raw: &'a Value) -> Self {
+    pub fn new(raw: &'a Json<'a>) -> Self {
         let platform = str_field(raw, "platform");
         let mut exceptions: Vec<ExceptionView<'a>> =
             interface(raw, &["exception", "sentry.interfaces.Exception"])
                 .map(|v| match v {
                     // raven sent a single exception object without `values`
-                    Value::Object(o) if !o.contains_key("values") => std::slice::from_ref(v),
+                    Json::Object(o) if !o.contains_key("values") => std::slice::from_ref(v),
                     _ => values_list(v),
                 })
                 .unwrap_or(&[])
@@ -150,7 +151,7 @@ impl EventView<'_> {
     /// The in-app flag of each frame of `stacktrace` after the built-in rules, as Sentry writes
     /// it back into the event before deriving culprits and titles. `stacktrace` is a stack trace
     /// of this event; when this view already read it, its cached verdicts are reused.
-    pub fn frames_in_app(&self, stacktrace: &Value) -> Vec<bool> {
+    pub fn frames_in_app(&self, stacktrace: &Json<'_>) -> Vec<bool> {
         let known = self
             .exceptions
             .iter()
@@ -165,21 +166,21 @@ impl EventView<'_> {
 }
 
 impl<'a> ExceptionView<'a> {
-    fn new(v: &'a Value) -> Option<Self> {
+    fn new(v: &'a Json<'a>) -> Option<Self> {
         let mut ty = v
             .get("type")
             .and_then(scalar_text)
             .filter(|s| !s.is_empty());
         let mut value = v.get("value").and_then(|x| match x {
-            Value::Null => None,
-            Value::String(s) => Some(s.clone()),
-            other => scalar_text(other).or_else(|| Some(other.to_string())),
+            Json::Null => None,
+            other => scalar_text(other).or_else(|| Some(Cow::Owned(other.to_string()))),
         });
         // Relay splits `"TypeError: x"` into type and value when the type is missing.
         if ty.is_none() {
             if let Some((t, rest)) = value.as_deref().and_then(split_type_prefix) {
-                ty = Some(t);
-                value = Some(rest);
+                let (t, rest) = (t.to_owned(), rest.to_owned());
+                ty = Some(Cow::Owned(t));
+                value = Some(Cow::Owned(rest));
             }
         }
         // Relay drops exceptions that have neither a type nor a value.
@@ -201,7 +202,7 @@ impl<'a> ExceptionView<'a> {
     pub fn mechanism_flag(&self, key: &str) -> bool {
         self.mechanism
             .and_then(|m| m.get(key))
-            .and_then(Value::as_bool)
+            .and_then(Json::as_bool)
             .unwrap_or(false)
     }
 
@@ -209,21 +210,21 @@ impl<'a> ExceptionView<'a> {
     pub fn mechanism_id(&self, key: &str) -> Option<i64> {
         self.mechanism
             .and_then(|m| m.get(key))
-            .and_then(Value::as_i64)
+            .and_then(Json::as_i64)
     }
 }
 
 /// `Name: rest` → (`Name`, `rest`) when `Name` is a single word, as Relay does.
-fn split_type_prefix(value: &str) -> Option<(String, String)> {
+fn split_type_prefix(value: &str) -> Option<(&str, &str)> {
     let (head, rest) = value.split_once(':')?;
     let word = !head.is_empty() && head.chars().all(|c| c.is_alphanumeric() || c == '_');
-    word.then(|| (head.to_owned(), rest.trim().to_owned()))
+    word.then(|| (head, rest.trim()))
 }
 
 impl<'a> StacktraceView<'a> {
-    pub fn new(v: &'a Value) -> Self {
+    pub fn new(v: &'a Json<'a>) -> Self {
         let frames = match v.get("frames") {
-            Some(Value::Array(frames)) => frames
+            Some(Json::Array(frames)) => frames
                 .iter()
                 .filter(|f| f.is_object())
                 .map(FrameView::new)
@@ -263,15 +264,15 @@ impl<'a> StacktraceView<'a> {
 impl<'a> FrameView<'a> {
     /// Reads a frame object in one pass over its keys: stack traces run to hundreds of frames,
     /// and a lookup per field would hash every key name again for each of them.
-    fn new(v: &'a Value) -> Self {
+    fn new(v: &'a Json<'a>) -> Self {
         let mut frame = FrameView::default();
         let Some(object) = v.as_object() else {
             return frame;
         };
-        let text = |x: &'a Value| x.as_str().filter(|s| !s.is_empty());
-        let non_empty_list = |x: &Value| x.as_array().is_some_and(|a| !a.is_empty());
+        let text = |x: &'a Json<'a>| x.as_str().filter(|s| !s.is_empty());
+        let non_empty_list = |x: &Json<'_>| x.as_array().is_some_and(|a| !a.is_empty());
         for (key, x) in object {
-            match key.as_str() {
+            match key {
                 "abs_path" => frame.abs_path = text(x),
                 "filename" => frame.filename = text(x),
                 "module" => frame.module = text(x),
@@ -297,14 +298,14 @@ impl<'a> FrameView<'a> {
 }
 
 /// The message slot under any of its spellings.
-pub fn read_logentry(event: &Value) -> Option<LogEntry> {
+pub fn read_logentry<'a>(event: &'a Json<'_>) -> Option<LogEntry<'a>> {
     let slot = interface(event, &["logentry", "sentry.interfaces.Message"]).or_else(|| {
         event
             .get("message")
-            .filter(|m| !m.is_null() && **m != Value::Bool(false))
+            .filter(|m| !matches!(m, Json::Null | Json::Bool(false)))
     })?;
     let entry = match slot {
-        Value::Object(_) => {
+        Json::Object(_) => {
             let text = |key: &str| {
                 slot.get(key)
                     .and_then(scalar_text)
@@ -315,13 +316,13 @@ pub fn read_logentry(event: &Value) -> Option<LogEntry> {
                 formatted: text("formatted"),
             }
         }
-        Value::String(s) => LogEntry {
+        Json::String(s) => LogEntry {
             message: None,
-            formatted: Some(s.clone()).filter(|s| !s.is_empty()),
+            formatted: Some(Cow::Borrowed(s.as_ref())).filter(|s| !s.is_empty()),
         },
         other => LogEntry {
             message: None,
-            formatted: Some(other.to_string()),
+            formatted: Some(Cow::Owned(other.to_string())),
         },
     };
     (entry.message.is_some() || entry.formatted.is_some()).then_some(entry)
@@ -349,7 +350,13 @@ impl Family {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    /// `serde_json::json!` as a [`Json`] tree.
+    macro_rules! json {
+        ($($t:tt)+) => {
+            crate::json::Json::from(serde_json::json!($($t)+))
+        };
+    }
 
     #[test]
     fn exception_as_bare_list_and_legacy_key() {
@@ -387,8 +394,8 @@ mod tests {
             read_logentry(&json!({"message": "hi"})).and_then(|l| l.formatted),
             Some("hi".into())
         );
-        let l = read_logentry(&json!({"logentry": {"message": "a %s", "params": [1]}}))
-            .unwrap_or_default();
+        let e = json!({"logentry": {"message": "a %s", "params": [1]}});
+        let l = read_logentry(&e).unwrap_or_default();
         assert_eq!(l.message.as_deref(), Some("a %s"));
         assert!(read_logentry(&json!({"message": false})).is_none());
     }

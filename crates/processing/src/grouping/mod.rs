@@ -23,8 +23,7 @@ mod message;
 pub(crate) mod security;
 mod stacktrace;
 
-use serde_json::Value;
-
+use crate::json::Json;
 use component::{hash_values, Component};
 use input::{EventView, StacktraceView};
 
@@ -56,7 +55,7 @@ pub struct Variant {
 }
 
 /// Groups an event: its hashes and the variant of the first.
-pub fn group_event(event: &Value) -> GroupingResult {
+pub fn group_event(event: &Json<'_>) -> GroupingResult {
     group_view(&EventView::new(event))
 }
 
@@ -81,7 +80,7 @@ pub(crate) fn group_view(view: &EventView<'_>) -> GroupingResult {
 }
 
 /// Every variant of an event, in Sentry's order.
-pub fn grouping_variants(event: &Value) -> Vec<Variant> {
+pub fn grouping_variants(event: &Json<'_>) -> Vec<Variant> {
     variants_of(&EventView::new(event))
 }
 
@@ -161,10 +160,10 @@ fn variants_of(view: &EventView<'_>) -> Vec<Variant> {
 
 /// A client checksum replaces grouping: 32 lowercase hex digits are the hash as they are,
 /// anything else is hashed.
-fn checksum_variants(event: &Value) -> Option<Vec<Variant>> {
+fn checksum_variants(event: &Json<'_>) -> Option<Vec<Variant>> {
     let checksum = event
         .get("checksum")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .filter(|c| !c.is_empty())?;
     let is_hash = checksum.len() == 32
         && checksum
@@ -339,11 +338,11 @@ fn threads_variants(view: &EventView<'_>) -> Option<(Component, Option<Component
     if view.threads.is_empty() {
         return None;
     }
-    let flagged = |key: &str| -> Vec<&Value> {
+    let flagged = |key: &str| -> Vec<&Json<'_>> {
         view.threads
             .iter()
             .copied()
-            .filter(|t| t.get(key).and_then(Value::as_bool) == Some(true))
+            .filter(|t| t.get(key).and_then(Json::as_bool) == Some(true))
             .collect()
     };
     let (crashed, current) = (flagged("crashed"), flagged("current"));
@@ -383,12 +382,12 @@ fn threads_variants(view: &EventView<'_>) -> Option<(Component, Option<Component
 }
 
 /// A template error (Django templates) groups by template file and line.
-fn template_component(template: &Value) -> Component {
-    let filename = match template.get("filename").and_then(Value::as_str) {
+fn template_component(template: &Json<'_>) -> Component {
+    let filename = match template.get("filename").and_then(Json::as_str) {
         Some(f) => Component::leaf("filename", f.rsplit('/').next().unwrap_or(f)),
         None => Component::empty("filename"),
     };
-    let line = match template.get("context_line").and_then(Value::as_str) {
+    let line = match template.get("context_line").and_then(Json::as_str) {
         Some(l) => Component::leaf("context-line", l),
         None => Component::empty("context-line"),
     };
@@ -403,7 +402,13 @@ pub(crate) fn main_exception_index(view: &EventView<'_>) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    /// `serde_json::json!` as a [`Json`] tree.
+    macro_rules! json {
+        ($($t:tt)+) => {
+            crate::json::Json::from(serde_json::json!($($t)+))
+        };
+    }
 
     #[test]
     fn exception_without_stacktrace_groups_by_type_and_value() {

@@ -4,16 +4,15 @@
 //! the page or the message: every page that loads the same blocked script is one issue.
 //! Locally-sourced script violations group by their kind (`'unsafe-inline'`, `'unsafe-eval'`).
 
-use serde_json::Value;
-
 use super::component::Component;
 use super::input::str_field;
+use crate::json::Json;
 
 /// What Sentry calls a same-origin source.
 const LOCAL: &str = "'self'";
 
 /// The CSP component of the `default` variant.
-pub fn csp_component(csp: &Value) -> Component {
+pub fn csp_component(csp: &Json<'_>) -> Component {
     let directive = effective_directive(csp).unwrap_or_default();
     let salt = Component::leaf("salt", directive).with_hint("a static salt");
     let blocked = normalized_blocked_uri(csp);
@@ -33,19 +32,14 @@ pub fn csp_component(csp: &Value) -> Component {
 }
 
 /// `effective_directive`, else the first word of `violated_directive`.
-pub fn effective_directive(csp: &Value) -> Option<String> {
+pub fn effective_directive<'a>(csp: &'a Json<'_>) -> Option<&'a str> {
     str_field(csp, "effective_directive")
-        .map(str::to_owned)
-        .or_else(|| {
-            str_field(csp, "violated_directive")
-                .and_then(|d| d.split_whitespace().next())
-                .map(str::to_owned)
-        })
+        .or_else(|| str_field(csp, "violated_directive").and_then(|d| d.split_whitespace().next()))
 }
 
 /// The blocked URI reduced to what identifies its source: the host for http(s), the scheme
 /// for `data:`/`blob:` and the like, `'self'` for same-origin.
-pub fn normalized_blocked_uri(csp: &Value) -> String {
+pub fn normalized_blocked_uri(csp: &Json<'_>) -> String {
     normalize_uri(str_field(csp, "blocked_uri").unwrap_or(""))
 }
 
@@ -75,11 +69,9 @@ fn normalize_uri(value: &str) -> String {
 }
 
 /// `unsafe-inline` / `unsafe-eval` for a same-origin `script-src` violation.
-pub fn local_script_violation_type(csp: &Value) -> Option<&'static str> {
+pub fn local_script_violation_type(csp: &Json<'_>) -> Option<&'static str> {
     let violated = str_field(csp, "violated_directive")?;
-    if effective_directive(csp).as_deref() != Some("script-src")
-        || normalized_blocked_uri(csp) != LOCAL
-    {
+    if effective_directive(csp) != Some("script-src") || normalized_blocked_uri(csp) != LOCAL {
         return None;
     }
     if violated.contains("'unsafe-inline'") {
@@ -94,7 +86,13 @@ pub fn local_script_violation_type(csp: &Value) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    /// `serde_json::json!` as a [`Json`] tree.
+    macro_rules! json {
+        ($($t:tt)+) => {
+            crate::json::Json::from(serde_json::json!($($t)+))
+        };
+    }
 
     #[test]
     fn uri_normalization() {

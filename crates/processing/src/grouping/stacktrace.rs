@@ -101,9 +101,16 @@ fn is_recursion(frame: &FrameView<'_>, previous: &FrameView<'_>) -> bool {
 mod tests {
     use super::*;
     use crate::grouping::input::EventView;
-    use serde_json::json;
+    use crate::json::Json;
 
-    fn variants(frames: serde_json::Value, platform: &str) -> StacktraceVariants {
+    /// `serde_json::json!` as a [`Json`] tree.
+    macro_rules! json {
+        ($($t:tt)+) => {
+            crate::json::Json::from(serde_json::json!($($t)+))
+        };
+    }
+
+    fn variants(frames: Json<'_>, platform: &str) -> StacktraceVariants {
         let event = json!({"platform": platform, "exception": {"values": [{"type": "E", "stacktrace": {"frames": frames}}]}});
         let view = EventView::new(&event);
         let st = view.exceptions[0]

@@ -108,8 +108,11 @@ pub(super) fn finish_segment(
     parent_span_id: Option<String>,
     trace: &Value,
 ) -> NewTransaction {
-    let tags = tags::derive_tags(&event);
-    let user_tag = tags::user_tag(&event);
+    // BRIDGE(port): the tags read the `Json` tree; this step still holds a `Value`.
+    let (tags, user_tag) = {
+        let json = crate::json::Json::from(event.clone());
+        (tags::derive_tags(&json), tags::user_tag(&json))
+    };
     let obj = event.as_object_mut();
     let field = |key: &str| {
         obj.as_ref()

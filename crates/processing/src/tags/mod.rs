@@ -11,10 +11,10 @@
 
 mod user_agent;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
-
+use crate::json::{Json, Object};
 use crate::normalize::{header_name, MAX_TAG_CHARS};
 
 /// Longest searchable text kept (Sentry's `SENTRY_MAX_MESSAGE_LENGTH`).
@@ -22,15 +22,15 @@ const MAX_SEARCH_TEXT_CHARS: usize = 8192;
 
 /// Tags of a normalized event: the client's own plus the derived ones, keys without the
 /// `sentry:` prefix, one value per key, sorted by key.
-pub fn derive_tags(event: &Value) -> Vec<(String, String)> {
+pub fn derive_tags(event: &Json<'_>) -> Vec<(String, String)> {
     let mut tags: BTreeMap<String, String> = BTreeMap::new();
 
     // The client's own tags (already cleaned by normalization; the first of a key wins).
-    if let Some(pairs) = event.get("tags").and_then(Value::as_array) {
+    if let Some(pairs) = event.get("tags").and_then(Json::as_array) {
         for pair in pairs {
             if let (Some(k), Some(v)) = (
-                pair.get(0).and_then(Value::as_str),
-                pair.get(1).and_then(Value::as_str),
+                pair.get(0).and_then(Json::as_str),
+                pair.get(1).and_then(Json::as_str),
             ) {
                 set_tag(&mut tags, k, v, false);
             }
@@ -39,7 +39,7 @@ pub fn derive_tags(event: &Value) -> Vec<(String, String)> {
 
     // Plugin tags fill only what the client left free.
     if let Some(url) = request_url(event) {
-        set_tag(&mut tags, "url", &url, false);
+        set_tag(&mut tags, "url", url, false);
     }
 
     // Attribute and interface tags replace the client's.
@@ -62,10 +62,10 @@ pub fn derive_tags(event: &Value) -> Vec<(String, String)> {
         set_tag(&mut tags, key, &value, true);
     }
     if let Some(mechanism) = first_mechanism(event) {
-        if let Some(ty) = mechanism.get("type").and_then(Value::as_str) {
+        if let Some(ty) = mechanism.get("type").and_then(Json::as_str) {
             set_tag(&mut tags, "mechanism", ty, true);
         }
-        if let Some(handled) = mechanism.get("handled").and_then(Value::as_bool) {
+        if let Some(handled) = mechanism.get("handled").and_then(Json::as_bool) {
             set_tag(
                 &mut tags,
                 "handled",
@@ -96,8 +96,8 @@ fn set_tag(tags: &mut BTreeMap<String, String>, key: &str, value: &str, replace:
 /// The user's fields Sentry's search knows (`user.email:`, `user.id:`, `user.username:`,
 /// `user.ip:`), as search-only tags: the `user` tag holds just one of them, so an issue whose
 /// users have ids would otherwise never match `user.email:`.
-fn user_field_tags(event: &Value) -> Vec<(&'static str, String)> {
-    let Some(user) = event.get("user").and_then(Value::as_object) else {
+fn user_field_tags(event: &Json<'_>) -> Vec<(&'static str, String)> {
+    let Some(user) = event.get("user").and_then(Json::as_object) else {
         return Vec::new();
     };
     [
@@ -109,8 +109,8 @@ fn user_field_tags(event: &Value) -> Vec<(&'static str, String)> {
     .into_iter()
     .filter_map(|(field, key)| {
         let value = match user.get(field)? {
-            Value::String(s) => s.trim().to_owned(),
-            Value::Number(n) => n.to_string(),
+            Json::String(s) => s.trim().to_owned(),
+            Json::Number(n) => n.to_string(),
             _ => return None,
         };
         (!value.is_empty()).then_some((key, value))
@@ -126,7 +126,7 @@ pub fn is_search_only_tag(key: &str) -> bool {
 
 /// The `user` tag: `id:…`, else `email:…`, else `username:…`, else `ip:…` (Sentry's
 /// `EventUser.tag_value`). Distinct values of it are an issue's "users affected".
-pub fn user_tag(event: &Value) -> Option<String> {
+pub fn user_tag(event: &Json<'_>) -> Option<String> {
     let user = event.get("user")?.as_object()?;
     [
         ("id", "id"),
@@ -143,22 +143,16 @@ pub fn user_tag(event: &Value) -> Option<String> {
 
 /// Text to match free-text search against: the formatted message, then each exception's type
 /// and value not already part of it (Sentry's `search_message`).
-pub fn search_text(event: &Value) -> String {
+pub fn search_text(event: &Json<'_>) -> String {
     let mut text = event
         .get("logentry")
         .and_then(|l| l.get("formatted").or_else(|| l.get("message")))
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .unwrap_or_default()
         .to_owned();
-    let exceptions = event
-        .get("exception")
-        .and_then(|e| e.get("values"))
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    for exception in exceptions.iter().rev() {
+    for exception in exception_values(event).iter().rev() {
         for key in ["type", "value"] {
-            let Some(part) = exception.get(key).and_then(Value::as_str) else {
+            let Some(part) = exception.get(key).and_then(Json::as_str) else {
                 continue;
             };
             if !part.is_empty() && !text.contains(part) {
@@ -177,42 +171,42 @@ pub fn search_text(event: &Value) -> String {
 }
 
 /// Whether any exception's mechanism says `handled: false` (Sentry's "unhandled" flag).
-pub fn is_unhandled(event: &Value) -> bool {
+pub fn is_unhandled(event: &Json<'_>) -> bool {
     exception_values(event).iter().any(|e| {
         e.get("mechanism")
             .and_then(|m| m.get("handled"))
-            .and_then(Value::as_bool)
+            .and_then(Json::as_bool)
             == Some(false)
     })
 }
 
-fn exception_values(event: &Value) -> &[Value] {
+fn exception_values<'v, 'a>(event: &'v Json<'a>) -> &'v [Json<'a>] {
     event
         .get("exception")
         .and_then(|e| e.get("values"))
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default()
 }
 
 /// Sentry derives `mechanism` and `handled` from the first exception in the list.
-fn first_mechanism(event: &Value) -> Option<&Map<String, Value>> {
+fn first_mechanism<'v, 'a>(event: &'v Json<'a>) -> Option<&'v Object<'a>> {
     exception_values(event)
         .first()?
         .get("mechanism")?
         .as_object()
 }
 
-fn str_field<'a>(event: &'a Value, key: &str) -> Option<&'a str> {
+fn str_field<'a>(event: &'a Json<'_>, key: &str) -> Option<&'a str> {
     event.get(key)?.as_str()
 }
 
 /// `request.url` without query or fragment (normalization already moved them out; this guards
 /// events that were not normalized).
-fn request_url(event: &Value) -> Option<String> {
+fn request_url<'a>(event: &'a Json<'_>) -> Option<&'a str> {
     let url = event.get("request")?.get("url")?.as_str()?;
     let end = url.find(['?', '#']).unwrap_or(url.len());
-    Some(url[..end].to_owned())
+    Some(&url[..end])
 }
 
 /// How Sentry indexes a context type: tag suffix → fields it is made of (all required).
@@ -228,26 +222,26 @@ fn indexed_fields(ty: &str) -> &'static [(&'static str, &'static [&'static str])
 
 /// Tags from contexts, named by the context's alias (`os.name`, sentry-cli's `rust.name`), plus
 /// the browser, OS and device Relay would have read from the User-Agent when no context says.
-fn context_tags(event: &Value) -> Vec<(String, String)> {
+fn context_tags(event: &Json<'_>) -> Vec<(String, String)> {
     let mut tags = Vec::new();
-    let contexts = event.get("contexts").and_then(Value::as_object);
+    let contexts = event.get("contexts").and_then(Json::as_object);
     let mut types_present: Vec<&str> = Vec::new();
     let mut aliases_present: Vec<&str> = Vec::new();
     for (alias, context) in contexts.into_iter().flatten() {
         let Some(context) = context.as_object() else {
             continue;
         };
-        let ty = context.get("type").and_then(Value::as_str).unwrap_or(alias);
+        let ty = context.get("type").and_then(Json::as_str).unwrap_or(alias);
         types_present.push(ty);
         aliases_present.push(alias);
         for (suffix, fields) in indexed_fields(ty) {
-            let parts: Option<Vec<String>> = fields
+            let parts: Option<Vec<Cow<'_, str>>> = fields
                 .iter()
-                .map(|f| context.get(*f).and_then(scalar_text))
+                .map(|f| context.get(f).and_then(scalar_text))
                 .collect();
             let Some(parts) = parts else { continue };
             let key = if suffix.is_empty() {
-                alias.clone()
+                alias.to_owned()
             } else {
                 format!("{alias}.{suffix}")
             };
@@ -286,27 +280,28 @@ fn context_tags(event: &Value) -> Vec<(String, String)> {
     tags
 }
 
-/// A context field as tag text (`str()` of the value in Sentry's format strings).
-fn scalar_text(value: &Value) -> Option<String> {
+/// A context field as tag text (`str()` of the value in Sentry's format strings); a string
+/// stays borrowed.
+fn scalar_text<'a>(value: &'a Json<'_>) -> Option<Cow<'a, str>> {
     match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_owned()),
+        Json::String(s) => Some(Cow::Borrowed(s)),
+        Json::Number(n) => Some(Cow::Owned(n.to_string())),
+        Json::Bool(b) => Some(Cow::Borrowed(if *b { "True" } else { "False" })),
         _ => None,
     }
 }
 
 /// The request's `User-Agent`, from headers as pairs or (unnormalized) as an object.
-fn user_agent_header(event: &Value) -> Option<&str> {
+fn user_agent_header<'a>(event: &'a Json<'_>) -> Option<&'a str> {
     let headers = event.get("request")?.get("headers")?;
     let is_ua = |name: &str| header_name(name).eq_ignore_ascii_case("User-Agent");
     match headers {
-        Value::Array(pairs) => pairs
+        Json::Array(pairs) => pairs
             .iter()
-            .find(|p| p.get(0).and_then(Value::as_str).is_some_and(is_ua))
+            .find(|p| p.get(0).and_then(Json::as_str).is_some_and(is_ua))
             .and_then(|p| p.get(1))
-            .and_then(Value::as_str),
-        Value::Object(map) => map
+            .and_then(Json::as_str),
+        Json::Object(map) => map
             .iter()
             .find(|(k, _)| is_ua(k))
             .and_then(|(_, v)| v.as_str()),
@@ -326,11 +321,16 @@ fn is_valid_tag(key: &str, value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
-    fn tag_map(event: &Value) -> BTreeMap<String, String> {
+    /// `serde_json::json!` as a [`Json`] tree.
+    macro_rules! json {
+        ($($t:tt)+) => {
+            crate::json::Json::from(serde_json::json!($($t)+))
+        };
+    }
+
+    fn tag_map(event: &Json<'_>) -> BTreeMap<String, String> {
         derive_tags(event).into_iter().collect()
     }
 
