@@ -93,7 +93,8 @@ pub fn process_event(
     raw: Value,
     ctx: &NormalizeContext,
 ) -> Result<ProcessedEvent, ProcessingError> {
-    let mut event = normalize_event(raw, ctx)?;
+    // BRIDGE(port): the steps after normalization still read `Value`.
+    let mut event = normalize_event(json::Json::from(raw), ctx)?.to_value();
     // One read of the event for both: the stack trace rules then run once per stack trace.
     let (summary, grouping) = {
         let view = grouping::input::EventView::new(&event);
