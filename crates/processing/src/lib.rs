@@ -14,6 +14,9 @@ pub mod tags;
 pub mod title;
 
 use serde_json::Value;
+use vigil_model::JsonText;
+
+use json::Json;
 
 pub use grouping::{group_event, GroupingResult};
 pub use normalize::{normalize_event, NormalizeContext, NormalizeError};
@@ -43,9 +46,11 @@ pub struct ProcessedEvent {
     pub is_unhandled: bool,
     /// Searchable text: the formatted message and the exception values.
     pub message: String,
+    /// `contexts.trace.trace_id`: the trace the event happened in.
+    pub trace_id: Option<String>,
     /// The whole normalized event, with `title`, `culprit`, `metadata`, `location`, `tags`
-    /// and `hashes` filled in as Sentry stores them.
-    pub data: Value,
+    /// and `hashes` filled in as Sentry stores them, written out.
+    pub data: JsonText,
 }
 
 impl ProcessedEvent {
@@ -53,11 +58,7 @@ impl ProcessedEvent {
     pub fn into_new_event(self, project_id: i64) -> vigil_model::NewEvent {
         vigil_model::NewEvent {
             project_id,
-            trace_id: self
-                .data
-                .pointer("/contexts/trace/trace_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            trace_id: self.trace_id,
             event_id: self.event_id,
             event_type: self.event_type,
             timestamp: self.timestamp,
@@ -75,7 +76,7 @@ impl ProcessedEvent {
             tags: self.tags,
             is_unhandled: self.is_unhandled,
             message: self.message,
-            data: vigil_model::JsonText::of(&self.data),
+            data: self.data,
         }
     }
 }
@@ -88,27 +89,25 @@ pub enum ProcessingError {
     Normalize(#[from] NormalizeError),
 }
 
-/// Runs every step over one raw event.
+/// Runs every step over one raw event, and writes the normalized event out as the JSON the
+/// store keeps.
 pub fn process_event(
-    raw: Value,
+    raw: Json<'_>,
     ctx: &NormalizeContext,
 ) -> Result<ProcessedEvent, ProcessingError> {
-    let mut event = normalize_event(raw, ctx)?;
-    // BRIDGE(port): normalization still returns a `Value`; the readers take the `Json` tree.
-    let json = json::Json::from(event.clone());
+    let event = normalize_event(raw, ctx)?;
     // One read of the event for both: the stack trace rules then run once per stack trace.
     let (summary, grouping) = {
-        let view = grouping::input::EventView::new(&json);
+        let view = grouping::input::EventView::new(&event);
         (title::summarize(&view), grouping::group_view(&view))
     };
-    let tags = tags::derive_tags(&json);
-    let user_tag = tags::user_tag(&json);
-    let message = tags::search_text(&json);
-    let is_unhandled = tags::is_unhandled(&json);
-    drop(json);
+    let tags = tags::derive_tags(&event);
+    let user_tag = tags::user_tag(&event);
+    let message = tags::search_text(&event);
+    let is_unhandled = tags::is_unhandled(&event);
 
     let str_field =
-        |event: &Value, key: &str| event.get(key).and_then(Value::as_str).map(str::to_owned);
+        |event: &Json<'_>, key: &str| event.get(key).and_then(Json::as_str).map(str::to_owned);
     let event_id = str_field(&event, "event_id").unwrap_or_default();
     let event_type = str_field(&event, "type").unwrap_or_else(|| "default".to_owned());
     let level = str_field(&event, "level").unwrap_or_else(|| "error".to_owned());
@@ -116,41 +115,46 @@ pub fn process_event(
     let environment = str_field(&event, "environment");
     let release = str_field(&event, "release");
     let transaction = str_field(&event, "transaction");
+    let trace_id = event
+        .pointer("/contexts/trace/trace_id")
+        .and_then(Json::as_str)
+        .map(str::to_owned);
     let timestamp = event
         .get("timestamp")
-        .and_then(Value::as_f64)
+        .and_then(Json::as_f64)
         .unwrap_or(ctx.received);
     let received = event
         .get("received")
-        .and_then(Value::as_f64)
+        .and_then(Json::as_f64)
         .unwrap_or(ctx.received);
 
-    if let Some(obj) = event.as_object_mut() {
-        obj.insert("title".into(), Value::String(summary.title.clone()));
-        obj.insert("culprit".into(), Value::String(summary.culprit.clone()));
-        obj.insert("metadata".into(), summary.metadata.clone());
-        if let Some(location) = &summary.location {
-            obj.insert("location".into(), Value::String(location.clone()));
-        }
-        obj.insert(
-            "tags".into(),
-            Value::Array(
+    let data = {
+        // The derived fields borrow from what goes into the record; the tree is written out
+        // and dropped before they move there.
+        let mut event = event;
+        if let Some(obj) = event.as_object_mut() {
+            obj.insert("title", Json::from(summary.title.as_str()));
+            obj.insert("culprit", Json::from(summary.culprit.as_str()));
+            obj.insert("metadata", Json::from(summary.metadata.clone()));
+            if let Some(location) = &summary.location {
+                obj.insert("location", Json::from(location.as_str()));
+            }
+            obj.insert(
+                "tags",
                 tags.iter()
-                    .map(|(k, v)| {
-                        Value::Array(vec![Value::String(k.clone()), Value::String(v.clone())])
-                    })
+                    .map(|(k, v)| Json::Array(vec![Json::from(k.as_str()), Json::from(v.as_str())]))
                     .collect(),
-            ),
-        );
-        obj.insert(
-            "hashes".into(),
-            Value::Array(grouping.hashes.iter().cloned().map(Value::String).collect()),
-        );
-        obj.insert(
-            "grouping_config".into(),
-            serde_json::json!({"id": grouping::CONFIG_ID}),
-        );
-    }
+            );
+            obj.insert(
+                "hashes",
+                grouping.hashes.iter().map(String::as_str).collect(),
+            );
+            let mut config = json::Object::with_capacity(1);
+            config.insert("id", Json::from(grouping::CONFIG_ID));
+            obj.insert("grouping_config", Json::Object(config));
+        }
+        event.to_json_text()
+    };
 
     Ok(ProcessedEvent {
         event_id,
@@ -168,9 +172,10 @@ pub fn process_event(
         release,
         transaction,
         user_tag,
+        trace_id,
         tags,
         is_unhandled,
         message,
-        data: event,
+        data,
     })
 }

@@ -12,7 +12,7 @@
 mod common;
 
 use serde_json::{json, Value};
-use vigil_processing::json::Json;
+use vigil_processing::json::{Json, Object};
 use vigil_processing::normalize::{normalize_event, NormalizeContext, NormalizeError};
 use vigil_processing::tags;
 
@@ -40,8 +40,9 @@ fn snapshot_of(event: &Value) -> Value {
     })
 }
 
-/// Every event-like item in the fixtures, with the context the server would normalize it with.
-fn fixture_events() -> Vec<(String, Value, NormalizeContext)> {
+/// Every event-like item in the fixtures (its JSON bytes), with the context the server would
+/// normalize it with.
+fn fixture_events() -> Vec<(String, Vec<u8>, NormalizeContext)> {
     let mut events = Vec::new();
     for dir in request_dirs() {
         let scenario_name = dir.parent().map(dir_name).unwrap_or_default();
@@ -61,7 +62,7 @@ fn fixture_events() -> Vec<(String, Value, NormalizeContext)> {
             ..NormalizeContext::default()
         };
         if is_store {
-            let event: Value = serde_json::from_slice(&captured.body).expect("store body is JSON");
+            let event = captured.body.clone();
             let received = auth_time.expect("raven sends sentry_timestamp") + 1.0;
             let name = format!("{scenario_name}__{request_name}");
             events.push((name, event, NormalizeContext { received, ..base }));
@@ -77,8 +78,10 @@ fn fixture_events() -> Vec<(String, Value, NormalizeContext)> {
             if !matches!(ty, "event" | "transaction" | "feedback") {
                 continue;
             }
-            let event: Value = serde_json::from_slice(&payload)
-                .unwrap_or_else(|e| panic!("{} item {i}: {e}", captured.path.display()));
+            if let Err(e) = Json::parse(&payload) {
+                panic!("{} item {i}: {e}", captured.path.display());
+            }
+            let event = payload.to_vec();
             // Received one second after the SDK sent it; without `sent_at`, one second
             // after the auth header's timestamp.
             let received = sent_at.or(auth_time).expect("a send time") + 1.0;
@@ -98,16 +101,18 @@ fn fixture_events_normalize_as_snapshotted() {
         "expected every fixture event, found {}",
         events.len()
     );
-    for (name, raw, ctx) in events {
+    for (name, bytes, ctx) in events {
+        let raw = Json::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         let event = normalize_event(raw, &ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
-        insta::assert_json_snapshot!(name, snapshot_of(&event));
+        insta::assert_json_snapshot!(name, snapshot_of(&event.to_value()));
     }
 }
 
 #[test]
 fn fixture_events_need_no_repairs() {
     // Real SDKs send valid events: a repair note on one would mean a rule is wrong.
-    for (name, raw, ctx) in fixture_events() {
+    for (name, bytes, ctx) in fixture_events() {
+        let raw = Json::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         let event = normalize_event(raw, &ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(event.get("errors"), None, "{name}");
     }
@@ -115,7 +120,8 @@ fn fixture_events_need_no_repairs() {
 
 #[test]
 fn normalizing_twice_changes_nothing() {
-    for (name, raw, ctx) in fixture_events() {
+    for (name, bytes, ctx) in fixture_events() {
+        let raw = Json::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         let once = normalize_event(raw, &ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
         let again_ctx = NormalizeContext {
             sent_at: None,
@@ -135,8 +141,11 @@ fn ctx(received: f64) -> NormalizeContext {
     }
 }
 
-fn normalize(raw: Value, ctx: &NormalizeContext) -> Value {
-    normalize_event(raw, ctx).unwrap_or_else(|e| panic!("normalization failed: {e}"))
+/// The normalized event as `Value`, for comparing with `json!` literals.
+fn normalize(raw: impl Into<Json<'static>>, ctx: &NormalizeContext) -> Value {
+    normalize_event(raw.into(), ctx)
+        .map(|event| event.to_value())
+        .unwrap_or_else(|e| panic!("normalization failed: {e}"))
 }
 
 #[test]
@@ -214,7 +223,7 @@ fn auto_ip_is_the_client_address() {
 fn invalid_transactions_are_refused() {
     let raw = json!({"type": "transaction", "start_timestamp": 20.0, "timestamp": 10.0});
     assert!(matches!(
-        normalize_event(raw, &ctx(30.0)),
+        normalize_event(Json::from(raw), &ctx(30.0)),
         Err(NormalizeError::InvalidTransaction(_))
     ));
 }
@@ -222,21 +231,21 @@ fn invalid_transactions_are_refused() {
 /// A value nested `depth` levels deep. Built fresh for every use and only ever moved: cloning
 /// it, dropping it, or passing it through `json!` (which serializes its arguments) would itself
 /// overflow the stack with `serde_json`'s recursive code.
-fn deep(depth: usize, in_object: bool) -> Value {
-    let mut v = json!("bottom");
+fn deep(depth: usize, in_object: bool) -> Json<'static> {
+    let mut v = Json::from("bottom");
     for _ in 0..depth {
         v = if in_object {
             obj(vec![("k", v)])
         } else {
-            Value::Array(vec![v])
+            Json::Array(vec![v])
         };
     }
     v
 }
 
 /// An object built by moving its values in (unlike `json!`, which copies them recursively).
-fn obj(entries: Vec<(&str, Value)>) -> Value {
-    Value::Object(
+fn obj(entries: Vec<(&str, Json<'static>)>) -> Json<'static> {
+    Json::Object(
         entries
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
@@ -244,23 +253,23 @@ fn obj(entries: Vec<(&str, Value)>) -> Value {
     )
 }
 
-fn arr(items: Vec<Value>) -> Value {
-    Value::Array(items)
+fn arr(items: Vec<Json<'static>>) -> Json<'static> {
+    Json::Array(items)
 }
 
 /// Garbage of every JSON type, including 10 000-level nests.
-fn garbage() -> Vec<Value> {
+fn garbage() -> Vec<Json<'static>> {
     vec![
-        Value::Null,
-        json!(true),
-        json!(-1),
-        json!(1.5e300),
-        json!("garbage"),
-        json!(""),
-        json!([]),
-        json!({}),
-        json!([null, 1, "x", [], {}]),
-        json!({"values": null, "frames": "x", "type": [], "value": {}}),
+        Json::Null,
+        Json::from(json!(true)),
+        Json::from(json!(-1)),
+        Json::from(json!(1.5e300)),
+        Json::from(json!("garbage")),
+        Json::from(json!("")),
+        Json::from(json!([])),
+        Json::from(json!({})),
+        Json::from(json!([null, 1, "x", [], {}])),
+        Json::from(json!({"values": null, "frames": "x", "type": [], "value": {}})),
         deep(10_000, false),
         deep(10_000, true),
     ]
@@ -307,34 +316,33 @@ const FIELDS: &[&str] = &[
 fn garbage_in_any_field_never_panics() {
     for field in FIELDS {
         for value in garbage() {
-            let mut raw = serde_json::Map::new();
-            raw.insert((*field).to_owned(), value);
+            let mut raw = Object::new();
+            raw.insert(*field, value);
             let c = NormalizeContext {
                 client_ip: Some("not an ip".into()),
                 sent_at: Some(f64::NAN),
                 ..ctx(1e9)
             };
-            if let Ok(event) = normalize_event(Value::Object(raw), &c) {
+            if let Ok(event) = normalize_event(Json::Object(raw), &c) {
                 // The result must be storable and readable back.
                 let text = serde_json::to_string(&event).unwrap_or_default();
                 assert!(serde_json::from_str::<Value>(&text).is_ok(), "{field}");
-                let tree = Json::from(event);
-                let _ = tags::derive_tags(&tree);
-                let _ = tags::search_text(&tree);
+                let _ = tags::derive_tags(&event);
+                let _ = tags::search_text(&event);
             }
         }
     }
 }
 
 /// Places inside interfaces where a garbage value is put.
-fn garbage_places() -> Vec<fn(Value) -> Value> {
+fn garbage_places() -> Vec<fn(Json<'static>) -> Json<'static>> {
     vec![
         |v| obj(vec![("exception", obj(vec![("values", arr(vec![v]))]))]),
         |v| {
             let exception = obj(vec![
-                ("type", json!("E")),
+                ("type", Json::from(json!("E"))),
                 ("mechanism", v),
-                ("stacktrace", json!({"frames": [1]})),
+                ("stacktrace", Json::from(json!({"frames": [1]}))),
             ]);
             obj(vec![(
                 "exception",
@@ -342,9 +350,9 @@ fn garbage_places() -> Vec<fn(Value) -> Value> {
             )])
         },
         |v| {
-            let frame = obj(vec![("vars", v), ("function", json!("f"))]);
+            let frame = obj(vec![("vars", v), ("function", Json::from(json!("f")))]);
             let exception = obj(vec![
-                ("type", json!("E")),
+                ("type", Json::from(json!("E"))),
                 ("stacktrace", obj(vec![("frames", arr(vec![frame]))])),
             ]);
             obj(vec![("exception", arr(vec![exception]))])
@@ -352,25 +360,31 @@ fn garbage_places() -> Vec<fn(Value) -> Value> {
         |v| {
             obj(vec![(
                 "breadcrumbs",
-                arr(vec![obj(vec![("data", v), ("level", json!(10))])]),
+                arr(vec![obj(vec![
+                    ("data", v),
+                    ("level", Json::from(json!(10))),
+                ])]),
             )])
         },
         |v| {
             obj(vec![(
                 "logentry",
-                obj(vec![("message", json!("%s %s")), ("params", v)]),
+                obj(vec![("message", Json::from(json!("%s %s"))), ("params", v)]),
             )])
         },
         |v| {
             obj(vec![(
                 "request",
-                obj(vec![("headers", v), ("url", json!("http://x/?a=1"))]),
+                obj(vec![
+                    ("headers", v),
+                    ("url", Json::from(json!("http://x/?a=1"))),
+                ]),
             )])
         },
         |v| {
             obj(vec![(
                 "request",
-                obj(vec![("data", v), ("cookies", json!("a=b"))]),
+                obj(vec![("data", v), ("cookies", Json::from(json!("a=b")))]),
             )])
         },
         |v| {
@@ -384,15 +398,15 @@ fn garbage_places() -> Vec<fn(Value) -> Value> {
                 "user",
                 obj(vec![
                     ("data", v),
-                    ("id", json!(1)),
-                    ("ip_address", json!("{{auto}}")),
+                    ("id", Json::from(json!(1))),
+                    ("ip_address", Json::from(json!("{{auto}}"))),
                 ]),
             )])
         },
         |v| {
             obj(vec![(
                 "contexts",
-                obj(vec![("trace", v), ("os", json!({"name": [1]}))]),
+                obj(vec![("trace", v), ("os", Json::from(json!({"name": [1]})))]),
             )])
         },
         |v| {
@@ -403,15 +417,20 @@ fn garbage_places() -> Vec<fn(Value) -> Value> {
         },
         |v| {
             obj(vec![
-                ("type", json!("transaction")),
-                ("start_timestamp", json!(1.0)),
-                ("timestamp", json!(2.0)),
+                ("type", Json::from(json!("transaction"))),
+                ("start_timestamp", Json::from(json!(1.0))),
+                ("timestamp", Json::from(json!(2.0))),
                 ("spans", arr(vec![v])),
-                ("measurements", json!({"lcp": {"value": "x"}})),
+                ("measurements", Json::from(json!({"lcp": {"value": "x"}}))),
             ])
         },
         |v| obj(vec![("extra", obj(vec![("a", v)]))]),
-        |v| obj(vec![("tags", arr(vec![arr(vec![json!("k"), v])]))]),
+        |v| {
+            obj(vec![(
+                "tags",
+                arr(vec![arr(vec![Json::from(json!("k")), v])]),
+            )])
+        },
         |v| obj(vec![("fingerprint", arr(vec![v]))]),
     ]
 }
@@ -423,9 +442,8 @@ fn garbage_inside_interfaces_never_panics() {
             if let Ok(event) = normalize_event(place(value), &ctx(10.0)) {
                 let text = serde_json::to_string(&event).unwrap_or_default();
                 assert!(serde_json::from_str::<Value>(&text).is_ok());
-                let tree = Json::from(event);
-                let _ = tags::derive_tags(&tree);
-                let _ = tags::is_unhandled(&tree);
+                let _ = tags::derive_tags(&event);
+                let _ = tags::is_unhandled(&event);
             }
         }
     }

@@ -85,6 +85,17 @@ impl<'a> Json<'a> {
         out
     }
 
+    /// The compact JSON text, for the store.
+    pub fn to_json_text(&self) -> vigil_model::JsonText {
+        let mut out = Vec::with_capacity(4096);
+        self.write_json(&mut out);
+        // The serializer writes UTF-8 (it only copies `str`s and escapes); the fallback is
+        // never taken.
+        let text = String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        vigil_model::JsonText::from_serialized(text)
+    }
+
     /// Appends the compact JSON text to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         // Writing to a Vec cannot fail, and every value here is serializable (keys are strings,

@@ -195,6 +195,15 @@ impl PartialEq for Object<'_> {
     }
 }
 
+impl<'a> std::ops::Index<&str> for Object<'a> {
+    type Output = Json<'a>;
+
+    /// `Null` for a missing key, as [`Json`]'s indexing.
+    fn index(&self, key: &str) -> &Json<'a> {
+        self.get(key).unwrap_or(&super::NULL)
+    }
+}
+
 /// A field of an object that may or may not be there yet.
 pub struct Entry<'o, 'a> {
     object: &'o mut Object<'a>,
@@ -229,9 +238,15 @@ impl<'a, K: Into<Str<'a>>> FromIterator<(K, Json<'a>)> for Object<'a> {
 }
 
 impl<'a, K: Into<Str<'a>>> Extend<(K, Json<'a>)> for Object<'a> {
+    /// As [`Object::insert`] of each field in turn, without a scan per field: the fields are
+    /// appended, and only when a key repeats are they merged (last value at the first place).
     fn extend<I: IntoIterator<Item = (K, Json<'a>)>>(&mut self, iter: I) {
-        for (k, v) in iter {
-            self.insert(k, v);
+        let start = self.fields.len();
+        self.fields
+            .extend(iter.into_iter().map(|(k, v)| (k.into(), v)));
+        if self.fields.len() > start && has_duplicate_keys(&self.fields) {
+            let fields = std::mem::take(&mut self.fields);
+            *self = Object::from_parsed(fields);
         }
     }
 }

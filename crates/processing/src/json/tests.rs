@@ -139,3 +139,31 @@ fn too_deep_input_is_an_error_not_a_crash() {
     let deep = "[".repeat(100_000);
     assert!(Json::parse_str(&deep).is_err());
 }
+
+#[test]
+fn extend_and_collect_insert_in_turn() {
+    let mut object: Object<'_> = [("a", Json::from(1)), ("b", Json::from(2))]
+        .into_iter()
+        .collect();
+    object.extend([
+        ("c", Json::from(3)),
+        ("a", Json::from(4)),
+        ("c", Json::from(5)),
+    ]);
+    assert_eq!(object.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+    assert_eq!(Json::Object(object), json!({"a": 4, "b": 2, "c": 5}));
+
+    let many: Object<'_> = (0..40)
+        .chain(0..40)
+        .map(|i| (i.to_string(), Json::from(i)))
+        .collect();
+    assert_eq!(many.len(), 40);
+    assert_eq!(many.get_index(39).map(|(k, _)| k), Some("39"));
+}
+
+#[test]
+fn objects_index_by_key() {
+    let object: Object<'_> = [("a", Json::from(1))].into_iter().collect();
+    assert_eq!(object["a"], json!(1));
+    assert!(object["missing"].is_null());
+}

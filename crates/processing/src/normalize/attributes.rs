@@ -7,11 +7,12 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde_json::{Map, Value};
+
+use crate::json::{Json, Object, Str};
 
 use super::errors::{drop_invalid, EventErrors};
 use super::limits;
-use super::value::{lenient_string, str_at};
+use super::value::{lenient_string, str_at, trimmed};
 use super::NormalizeContext;
 
 /// Platforms Sentry knows (`VALID_PLATFORMS` in relay-event-schema); anything else is `other`.
@@ -45,12 +46,12 @@ const PROTOCOL_VERSION: &str = "7";
 /// Sets `event_id`: the envelope header's id, else the payload's, else a new UUIDv4; always 32
 /// lowercase hex digits.
 pub(crate) fn normalize_event_id(
-    event: &mut Map<String, Value>,
+    event: &mut Object<'_>,
     ctx: &NormalizeContext,
     errors: &mut EventErrors,
 ) {
     let from_payload = match event.get("event_id") {
-        None | Some(Value::Null) => None,
+        None | Some(Json::Null) => None,
         Some(raw) => {
             let parsed = raw.as_str().and_then(parse_uuid);
             if parsed.is_none() {
@@ -65,7 +66,7 @@ pub(crate) fn normalize_event_id(
     let id = from_envelope
         .or(from_payload)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    event.insert("event_id".into(), Value::String(id));
+    event.insert("event_id", Json::from(id));
 }
 
 /// 32 lowercase hex digits from any spelling of a UUID (dashed, braced, upper case).
@@ -77,9 +78,9 @@ pub(crate) fn parse_uuid(s: &str) -> Option<String> {
 
 /// Reads a level: Relay's names and aliases, or Python's numeric logging levels (raven sends
 /// `40`).
-pub(crate) fn parse_level(value: &Value) -> Option<&'static str> {
+pub(crate) fn parse_level(value: &Json<'_>) -> Option<&'static str> {
     match value {
-        Value::String(s) => match s.as_str() {
+        Json::String(s) => match s.as_ref() {
             "debug" => Some("debug"),
             "info" | "log" => Some("info"),
             "warning" => Some("warning"),
@@ -87,7 +88,7 @@ pub(crate) fn parse_level(value: &Value) -> Option<&'static str> {
             "fatal" | "critical" => Some("fatal"),
             _ => None,
         },
-        Value::Number(n) => match n.as_u64()? {
+        Json::Number(n) => match n.as_u64()? {
             10 => Some("debug"),
             20 => Some("info"),
             30 => Some("warning"),
@@ -101,21 +102,21 @@ pub(crate) fn parse_level(value: &Value) -> Option<&'static str> {
 
 /// Sets `type`: transactions and feedback say so themselves; everything else is inferred from
 /// its contents, as Relay's `infer_event_type` does.
-pub(crate) fn normalize_type(event: &mut Map<String, Value>) {
-    let stated = event.get("type").and_then(Value::as_str);
+pub(crate) fn normalize_type(event: &mut Object<'_>) {
+    let stated = event.get("type").and_then(Json::as_str);
     let ty = match stated {
         Some("transaction") => "transaction",
         Some("feedback") => "feedback",
         _ => infer_type(event),
     };
-    event.insert("type".into(), Value::String(ty.to_owned()));
+    event.insert("type", Json::from(ty));
 }
 
-fn infer_type(event: &Map<String, Value>) -> &'static str {
+fn infer_type(event: &Object<'_>) -> &'static str {
     let has_exceptions = event
         .get("exception")
         .and_then(|e| e.get("values"))
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .is_some_and(|v| !v.is_empty());
     let has_nel = event.get("contexts").and_then(|c| c.get("nel")).is_some();
     if has_exceptions {
@@ -137,19 +138,16 @@ fn infer_type(event: &Map<String, Value>) -> &'static str {
 
 /// Whether the event is a browser security report (CSP, HPKP, Expect-CT, Expect-Staple), which
 /// the server builds from the report body.
-pub(crate) fn is_security_report(event: &Map<String, Value>) -> bool {
+pub(crate) fn is_security_report(event: &Object<'_>) -> bool {
     ["csp", "hpkp", "expectct", "expectstaple"]
         .iter()
-        .any(|k| event.get(*k).is_some_and(Value::is_object))
+        .any(|k| event.get(k).is_some_and(Json::is_object))
 }
 
 /// Sets `level` (default `error`, `info` for transactions) and `platform` (default `other`).
-pub(crate) fn normalize_level_and_platform(
-    event: &mut Map<String, Value>,
-    errors: &mut EventErrors,
-) {
+pub(crate) fn normalize_level_and_platform(event: &mut Object<'_>, errors: &mut EventErrors) {
     let level = match event.get("level") {
-        None | Some(Value::Null) => None,
+        None | Some(Json::Null) => None,
         Some(raw) => {
             let level = parse_level(raw);
             if level.is_none() {
@@ -158,41 +156,42 @@ pub(crate) fn normalize_level_and_platform(
             level
         }
     };
-    let is_transaction = event.get("type").and_then(Value::as_str) == Some("transaction");
+    let is_transaction = event.get("type").and_then(Json::as_str) == Some("transaction");
     let level = level.unwrap_or(if is_transaction { "info" } else { "error" });
-    event.insert("level".into(), Value::String(level.to_owned()));
+    event.insert("level", Json::from(level));
 
     let platform = match event.get("platform") {
-        Some(Value::String(p)) if VALID_PLATFORMS.contains(&p.as_str()) => p.clone(),
-        Some(raw @ (Value::Array(_) | Value::Object(_) | Value::Bool(_) | Value::Number(_))) => {
+        Some(Json::String(p)) if VALID_PLATFORMS.contains(&p.as_ref()) => p.clone(),
+        Some(raw @ (Json::Array(_) | Json::Object(_) | Json::Bool(_) | Json::Number(_))) => {
             errors.invalid("platform", Some(raw));
-            "other".to_owned()
+            Str::Borrowed("other")
         }
-        _ => "other".to_owned(),
+        _ => Str::Borrowed("other"),
     };
-    event.insert("platform".into(), Value::String(platform));
+    event.insert("platform", Json::from(platform));
 }
 
 /// Validates `logger`, `transaction`, `culprit` and `time_spent`, and sets `version`.
-pub(crate) fn normalize_scalars(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+pub(crate) fn normalize_scalars(event: &mut Object<'_>, errors: &mut EventErrors) {
     normalize_logger(event, errors);
     // Security reports are filed under the `csp` logger (Relay's `normalize_security_report`).
     if is_security_report(event) && !event.contains_key("logger") {
-        event.insert("logger".into(), Value::String("csp".into()));
+        event.insert("logger", Json::from("csp"));
     }
 
-    if let Some(raw) = event.get("transaction") {
-        match raw.as_str().map(str::trim) {
-            Some("") => {
+    match event.get("transaction") {
+        None => {}
+        Some(Json::String(name)) => {
+            let name = trimmed(name);
+            if name.is_empty() {
                 event.shift_remove("transaction");
-            }
-            Some(name) => {
-                let mut name = Value::String(name.to_owned());
+            } else {
+                let mut name = Json::String(name);
                 limits::trim_string(&mut name, 200, 0);
-                event.insert("transaction".into(), name);
+                event.insert("transaction", name);
             }
-            None => drop_invalid(event, "transaction", errors),
         }
+        Some(_) => drop_invalid(event, "transaction", errors),
     }
     if event.get("culprit").is_some_and(|c| !c.is_string()) {
         drop_invalid(event, "culprit", errors);
@@ -208,19 +207,20 @@ pub(crate) fn normalize_scalars(event: &mut Map<String, Value>, errors: &mut Eve
             event.shift_remove("time_spent");
         }
     }
-    event.insert("version".into(), Value::String(PROTOCOL_VERSION.to_owned()));
+    event.insert("version", Json::from(PROTOCOL_VERSION));
 }
 
 /// `logger`: at most 64 characters and one line. Longer names are shortened from the left to
 /// whole dot-separated words and marked with `*` (Relay's logger normalization), because the
 /// end of a logger name (`…views.checkout`) is the part that tells loggers apart.
-fn normalize_logger(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let Some(raw) = event.get("logger") else {
-        return;
-    };
-    let Some(logger) = raw.as_str().map(str::trim) else {
-        drop_invalid(event, "logger", errors);
-        return;
+fn normalize_logger(event: &mut Object<'_>, errors: &mut EventErrors) {
+    let logger = match event.get("logger") {
+        None => return,
+        Some(Json::String(logger)) => trimmed(logger),
+        Some(_) => {
+            drop_invalid(event, "logger", errors);
+            return;
+        }
     };
     if logger.is_empty() {
         event.shift_remove("logger");
@@ -230,8 +230,12 @@ fn normalize_logger(event: &mut Map<String, Value>, errors: &mut EventErrors) {
         drop_invalid(event, "logger", errors);
         return;
     }
-    let shortened = shorten_logger(logger);
-    event.insert("logger".into(), Value::String(shortened));
+    let shortened = if logger.chars().count() <= MAX_LOGGER_CHARS {
+        logger
+    } else {
+        Str::Owned(shorten_logger(&logger))
+    };
+    event.insert("logger", Json::String(shortened));
 }
 
 const MAX_LOGGER_CHARS: usize = 64;
@@ -256,19 +260,19 @@ fn shorten_logger(logger: &str) -> String {
 /// `fingerprint`: a list of strings (numbers and booleans are read as strings, like Relay's
 /// `Fingerprint`); any other shape is dropped whole, since a half fingerprint would group
 /// differently than the client asked.
-pub(crate) fn normalize_fingerprint(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+pub(crate) fn normalize_fingerprint<'a>(event: &mut Object<'a>, errors: &mut EventErrors) {
     let Some(raw) = event.get("fingerprint") else {
         return;
     };
-    let parts: Option<Vec<Value>> = raw.as_array().and_then(|items| {
+    let parts: Option<Vec<Json<'a>>> = raw.as_array().and_then(|items| {
         items
             .iter()
-            .map(|i| lenient_string(i).map(Value::String))
+            .map(|i| lenient_string(i).map(Json::String))
             .collect()
     });
     match parts {
         Some(parts) if !parts.is_empty() => {
-            event.insert("fingerprint".into(), Value::Array(parts));
+            event.insert("fingerprint", Json::Array(parts));
         }
         Some(_) => {
             event.shift_remove("fingerprint");
@@ -283,14 +287,10 @@ static CLIENT_SDK: LazyLock<Regex> = LazyLock::new(|| {
 
 /// `sdk`: when the event does not describe its SDK, the `sentry_client` of the request
 /// (`sentry.python/2.75.0`) does.
-pub(crate) fn fill_sdk(
-    event: &mut Map<String, Value>,
-    ctx: &NormalizeContext,
-    errors: &mut EventErrors,
-) {
+pub(crate) fn fill_sdk(event: &mut Object<'_>, ctx: &NormalizeContext, errors: &mut EventErrors) {
     match event.get("sdk") {
-        Some(Value::Object(sdk)) if str_at(sdk, "name").is_some() => return,
-        Some(Value::Object(_)) | Some(Value::Null) | None => {}
+        Some(Json::Object(sdk)) if str_at(sdk, "name").is_some() => return,
+        Some(Json::Object(_)) | Some(Json::Null) | None => {}
         Some(_) => drop_invalid(event, "sdk", errors),
     }
     let Some(client) = ctx.client_sdk.as_deref() else {
@@ -300,22 +300,22 @@ pub(crate) fn fill_sdk(
         return;
     };
     let mut sdk = match event.shift_remove("sdk") {
-        Some(Value::Object(sdk)) => sdk,
-        _ => Map::new(),
+        Some(Json::Object(sdk)) => sdk,
+        _ => Object::new(),
     };
-    sdk.insert("name".into(), Value::String(caps[1].to_owned()));
-    sdk.insert("version".into(), Value::String(caps[2].to_owned()));
-    event.insert("sdk".into(), Value::Object(sdk));
+    sdk.insert("name", Json::from(caps[1].to_owned()));
+    sdk.insert("version", Json::from(caps[2].to_owned()));
+    event.insert("sdk", Json::Object(sdk));
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
 
-    fn map(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap_or_default()
+    fn map(v: Value) -> Object<'static> {
+        Json::from(v).as_object().cloned().unwrap_or_default()
     }
 
     #[test]
@@ -350,12 +350,12 @@ mod tests {
 
     #[test]
     fn levels_have_aliases_and_numbers() {
-        assert_eq!(parse_level(&json!("log")), Some("info"));
-        assert_eq!(parse_level(&json!("critical")), Some("fatal"));
-        assert_eq!(parse_level(&json!("warn")), None);
-        assert_eq!(parse_level(&json!(40)), Some("error"));
-        assert_eq!(parse_level(&json!(10)), Some("debug"));
-        assert_eq!(parse_level(&json!(45)), None);
+        assert_eq!(parse_level(&Json::from(json!("log"))), Some("info"));
+        assert_eq!(parse_level(&Json::from(json!("critical"))), Some("fatal"));
+        assert_eq!(parse_level(&Json::from(json!("warn"))), None);
+        assert_eq!(parse_level(&Json::from(json!(40))), Some("error"));
+        assert_eq!(parse_level(&Json::from(json!(10))), Some("debug"));
+        assert_eq!(parse_level(&Json::from(json!(45))), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! render every crumb the same way; levels are read like the event's own (`log` → `info`,
 //! Python's numbers). Timestamps are handled with the event's other timestamps in `time`.
 
-use serde_json::{Map, Value};
+use crate::json::{Json, Object};
 
 use super::attributes::parse_level;
 use super::errors::EventErrors;
@@ -17,25 +17,25 @@ const MAX_MESSAGE_CHARS: usize = 8192;
 const MESSAGE_ALLOWANCE: usize = 200;
 
 /// Normalizes `breadcrumbs.values`, dropping the container when no crumb is left.
-pub(crate) fn normalize_breadcrumbs(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+pub(crate) fn normalize_breadcrumbs(event: &mut Object<'_>, errors: &mut EventErrors) {
     normalize_values(event, "breadcrumbs", errors, |crumb, path, errors| {
         normalize_crumb(crumb, path, errors);
         true
     });
 }
 
-fn normalize_crumb(crumb: &mut Map<String, Value>, path: &str, errors: &mut EventErrors) {
+fn normalize_crumb(crumb: &mut Object<'_>, path: &str, errors: &mut EventErrors) {
     remove_nulls(crumb);
 
     match crumb.get("type") {
-        Some(Value::String(t)) if !t.is_empty() => {}
-        Some(Value::String(_)) | None => {
-            crumb.insert("type".into(), Value::String("default".into()));
+        Some(Json::String(t)) if !t.is_empty() => {}
+        Some(Json::String(_)) | None => {
+            crumb.insert("type", Json::from("default"));
         }
         Some(_) => {
             let v = crumb.shift_remove("type");
             errors.invalid(&join(path, "type"), v.as_ref());
-            crumb.insert("type".into(), Value::String("default".into()));
+            crumb.insert("type", Json::from("default"));
         }
     }
 
@@ -46,11 +46,11 @@ fn normalize_crumb(crumb: &mut Map<String, Value>, path: &str, errors: &mut Even
             "info"
         }),
     };
-    crumb.insert("level".into(), Value::String(level.to_owned()));
+    crumb.insert("level", Json::from(level));
 
     lenient_text_field(crumb, "message");
     limits::trim_field(crumb, "message", MAX_MESSAGE_CHARS, MESSAGE_ALLOWANCE);
-    drop_unless(crumb, "category", path, errors, Value::is_string);
+    drop_unless(crumb, "category", path, errors, Json::is_string);
 
     let data_kept = crumb
         .get_mut("data")

@@ -6,7 +6,7 @@
 //! removed here. Legacy SDKs sent the environment as a tag; it moves to its field. The event
 //! fields `server_name` and `site` move the other way, into tags.
 
-use serde_json::{Map, Value};
+use crate::json::{Json, Object, Str};
 
 use super::errors::{self, EventErrors};
 use super::limits::dispose;
@@ -19,24 +19,24 @@ const RESERVED_KEYS: &[&str] = &["release", "dist", "user", "filename", "functio
 pub(crate) const MAX_TAG_CHARS: usize = 200;
 
 /// Cleans `tags`, moves an `environment` tag to its field and `server_name`/`site` into tags.
-pub(crate) fn normalize_tags(event: &mut Map<String, Value>, errors: &mut EventErrors) {
-    let raw = event.shift_remove("tags").unwrap_or(Value::Null);
+pub(crate) fn normalize_tags<'a>(event: &mut Object<'a>, errors: &mut EventErrors) {
+    let raw = event.shift_remove("tags").unwrap_or(Json::Null);
     let mut pairs = read_pairs(raw, errors);
 
     // Legacy apps passed the environment as a tag. The field wins when both are given.
     if let Some(pos) = pairs.iter().position(|(k, _)| k == "environment") {
         let (_, env) = pairs.remove(pos);
         pairs.retain(|(k, _)| k != "environment");
-        if event.get("environment").is_none_or(Value::is_null) {
-            event.insert("environment".into(), Value::String(env));
+        if event.get("environment").is_none_or(Json::is_null) {
+            event.insert("environment", Json::from(env));
             normalize_environment(event, errors);
         }
     }
 
     let mut seen = std::collections::HashSet::new();
-    let mut clean: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+    let mut clean: Vec<(Str<'a>, Str<'a>)> = Vec::with_capacity(pairs.len());
     for (key, value) in pairs {
-        if RESERVED_KEYS.contains(&key.as_str()) || key.starts_with("sentry:") {
+        if RESERVED_KEYS.contains(&&*key) || key.starts_with("sentry:") {
             continue;
         }
         if !seen.insert(key.clone()) {
@@ -45,11 +45,11 @@ pub(crate) fn normalize_tags(event: &mut Map<String, Value>, errors: &mut EventE
         }
         let path = join("tags", &key);
         if key.is_empty() || value.is_empty() {
-            errors.invalid(&path, Some(&Value::String(value)));
+            errors.invalid(&path, Some(&Json::String(value)));
             continue;
         }
         if key.chars().count() > MAX_TAG_CHARS || value.chars().count() > MAX_TAG_CHARS {
-            errors.push(errors::VALUE_TOO_LONG, &path, Some(&Value::String(value)));
+            errors.push(errors::VALUE_TOO_LONG, &path, Some(&Json::String(value)));
             continue;
         }
         clean.push((key, value));
@@ -62,7 +62,7 @@ pub(crate) fn normalize_tags(event: &mut Map<String, Value>, errors: &mut EventE
         match lenient_string(&raw) {
             Some(value) if !value.is_empty() => {
                 clean.retain(|(k, _)| k != field);
-                clean.push((field.to_owned(), value));
+                clean.push((Str::Borrowed(field), value));
             }
             Some(_) => {}
             None => {
@@ -77,19 +77,19 @@ pub(crate) fn normalize_tags(event: &mut Map<String, Value>, errors: &mut EventE
     if !clean.is_empty() {
         let pairs = clean
             .into_iter()
-            .map(|(k, v)| Value::Array(vec![Value::String(k), Value::String(v)]))
+            .map(|(k, v)| Json::Array(vec![Json::String(k), Json::String(v)]))
             .collect();
-        event.insert("tags".into(), Value::Array(pairs));
+        event.insert("tags", Json::Array(pairs));
     }
 }
 
 /// Reads `{"k": "v"}` or `[["k", "v"], …]` into string pairs, noting entries that are not
 /// pairs of scalars.
-fn read_pairs(raw: Value, errors: &mut EventErrors) -> Vec<(String, String)> {
+fn read_pairs<'a>(raw: Json<'a>, errors: &mut EventErrors) -> Vec<(Str<'a>, Str<'a>)> {
     let mut pairs = Vec::new();
     match raw {
-        Value::Null => {}
-        Value::Object(map) => {
+        Json::Null => {}
+        Json::Object(map) => {
             for (key, value) in map {
                 if value.is_null() {
                     continue;
@@ -102,10 +102,10 @@ fn read_pairs(raw: Value, errors: &mut EventErrors) -> Vec<(String, String)> {
                 }
             }
         }
-        Value::Array(items) => {
+        Json::Array(items) => {
             for (i, item) in items.into_iter().enumerate() {
                 let pair = match &item {
-                    Value::Array(kv) if kv.len() == 2 => {
+                    Json::Array(kv) if kv.len() == 2 => {
                         lenient_string(&kv[0]).zip(lenient_string(&kv[1]))
                     }
                     _ => None,
@@ -113,8 +113,8 @@ fn read_pairs(raw: Value, errors: &mut EventErrors) -> Vec<(String, String)> {
                 match pair {
                     Some(pair) => pairs.push(pair),
                     // `[key, null]` is an unset tag, not a mistake.
-                    None if matches!(&item, Value::Array(kv) if kv.len() == 2 && kv[1].is_null()) =>
-                        {}
+                    None if matches!(&item, Json::Array(kv) if kv.len() == 2 && kv[1].is_null()) => {
+                    }
                     None => {
                         errors.discard(&join("tags", i), item);
                     }
@@ -130,7 +130,7 @@ fn read_pairs(raw: Value, errors: &mut EventErrors) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
     use crate::normalize::errors::run_step;

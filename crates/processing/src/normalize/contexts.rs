@@ -5,7 +5,7 @@
 //! runtime. A trace context links an error to its trace, so its ids are checked and a missing
 //! status is `unknown`, as Relay's `normalize_trace_context` sets it.
 
-use serde_json::{Map, Value};
+use crate::json::{Json, Object};
 
 use super::errors::EventErrors;
 use super::limits::dispose;
@@ -13,47 +13,48 @@ use super::shape::take_object;
 use super::value::{hex_id, join, remove_nulls};
 
 /// Normalizes `contexts`; drops the SDK-sent `reprocessing` context, which only Sentry writes.
-pub(crate) fn normalize_contexts(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+pub(crate) fn normalize_contexts(event: &mut Object<'_>, errors: &mut EventErrors) {
     let Some(contexts) = take_object(event, "contexts", "contexts", errors) else {
         return;
     };
-    let mut kept = Map::new();
+    // Collected and built once: a lookup per insert would scan the object each time.
+    let mut kept = Vec::with_capacity(contexts.len());
     for (alias, context) in contexts {
         let path = join("contexts", &alias);
         let mut context = match context {
-            Value::Object(map) => map,
-            Value::Null => continue,
+            Json::Object(map) => map,
+            Json::Null => continue,
             other => {
                 errors.discard(&path, other);
                 continue;
             }
         };
         if alias == "reprocessing" {
-            dispose(Value::Object(context));
+            dispose(Json::Object(context));
             continue;
         }
         remove_nulls(&mut context);
         let ty = match context.get("type") {
-            Some(Value::String(t)) if !t.is_empty() => t.clone(),
+            Some(Json::String(t)) if !t.is_empty() => t.clone(),
             _ => alias.clone(),
         };
-        context.insert("type".into(), Value::String(ty.clone()));
+        context.insert("type", Json::String(ty.clone()));
         if ty == "trace" {
             normalize_trace(&mut context, &path, errors);
         }
-        kept.insert(alias, Value::Object(context));
+        kept.push((alias, Json::Object(context)));
     }
     if !kept.is_empty() {
-        event.insert("contexts".into(), Value::Object(kept));
+        event.insert("contexts", Json::Object(kept.into_iter().collect()));
     }
 }
 
-fn normalize_trace(trace: &mut Map<String, Value>, path: &str, errors: &mut EventErrors) {
+fn normalize_trace(trace: &mut Object<'_>, path: &str, errors: &mut EventErrors) {
     for (key, len) in [("trace_id", 32), ("span_id", 16), ("parent_span_id", 16)] {
         let Some(raw) = trace.get(key) else { continue };
         match hex_id(raw, len) {
             Some(id) => {
-                trace.insert(key.to_owned(), Value::String(id));
+                trace.insert(key, Json::from(id));
             }
             None => {
                 let v = trace.shift_remove(key);
@@ -61,14 +62,14 @@ fn normalize_trace(trace: &mut Map<String, Value>, path: &str, errors: &mut Even
             }
         }
     }
-    if !trace.get("status").is_some_and(Value::is_string) {
-        trace.insert("status".into(), Value::String("unknown".into()));
+    if !trace.get("status").is_some_and(Json::is_string) {
+        trace.insert("status", Json::from("unknown"));
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
     use crate::normalize::errors::run_step_on_field;

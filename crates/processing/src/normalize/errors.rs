@@ -6,7 +6,7 @@
 //! the kinds Sentry knows (`invalid_data`, `missing_attribute`, `value_too_long`, `clock_drift`,
 //! `future_timestamp`, `past_timestamp`).
 
-use serde_json::{Map, Value};
+use crate::json::{Json, Object};
 
 use super::limits::dispose;
 
@@ -32,59 +32,59 @@ const MAX_VALUE_BYTES: usize = 512;
 /// Collects the notes of one normalization run.
 #[derive(Debug, Default)]
 pub(crate) struct EventErrors {
-    entries: Vec<Value>,
+    entries: Vec<Json<'static>>,
 }
 
 impl EventErrors {
     /// Notes that the value at `name` was unusable and has been dropped or replaced.
-    pub(crate) fn invalid(&mut self, name: &str, original: Option<&Value>) {
+    pub(crate) fn invalid(&mut self, name: &str, original: Option<&Json<'_>>) {
         self.push(INVALID_DATA, name, original);
     }
 
     /// Notes that the value at `name` was unusable, and drops it (without recursion, see
     /// [`dispose`]).
-    pub(crate) fn discard(&mut self, name: &str, value: Value) {
+    pub(crate) fn discard(&mut self, name: &str, value: Json<'_>) {
         self.invalid(name, Some(&value));
         dispose(value);
     }
 
     /// Notes a repair of the given kind.
-    pub(crate) fn push(&mut self, kind: &str, name: &str, original: Option<&Value>) {
-        self.push_with(kind, name, original, Map::new());
+    pub(crate) fn push(&mut self, kind: &'static str, name: &str, original: Option<&Json<'_>>) {
+        self.push_with(kind, name, original, Object::new());
     }
 
     /// Notes a repair with extra details (e.g. `sdk_time`/`server_time` for clock drift).
     pub(crate) fn push_with(
         &mut self,
-        kind: &str,
+        kind: &'static str,
         name: &str,
-        original: Option<&Value>,
-        details: Map<String, Value>,
+        original: Option<&Json<'_>>,
+        details: Object<'static>,
     ) {
-        let mut entry = Map::new();
-        entry.insert("type".into(), Value::String(kind.to_owned()));
-        entry.insert("name".into(), Value::String(name.to_owned()));
+        let mut entry = Object::with_capacity(3 + details.len());
+        entry.insert("type", Json::from(kind));
+        entry.insert("name", Json::from(name.to_owned()));
         if let Some(value) = original.and_then(shown_value) {
-            entry.insert("value".into(), value);
+            entry.insert("value", value);
         }
         entry.extend(details);
-        self.entries.push(Value::Object(entry));
+        self.entries.push(Json::Object(entry));
     }
 
     /// The notes so far, in the order they were made.
     #[cfg(test)]
-    pub(crate) fn entries(&self) -> &[Value] {
+    pub(crate) fn entries(&self) -> &[Json<'static>] {
         &self.entries
     }
 
     /// The `errors` array to store, or `None` when nothing was repaired.
-    pub(crate) fn into_value(self) -> Option<Value> {
-        (!self.entries.is_empty()).then_some(Value::Array(self.entries))
+    pub(crate) fn into_value(self) -> Option<Json<'static>> {
+        (!self.entries.is_empty()).then_some(Json::Array(self.entries))
     }
 }
 
 /// Removes a field whose value has the wrong type, noting it.
-pub(crate) fn drop_invalid(event: &mut Map<String, Value>, key: &str, errors: &mut EventErrors) {
+pub(crate) fn drop_invalid(event: &mut Object<'_>, key: &str, errors: &mut EventErrors) {
     if let Some(raw) = event.shift_remove(key) {
         if !raw.is_null() {
             errors.invalid(key, Some(&raw));
@@ -96,13 +96,16 @@ pub(crate) fn drop_invalid(event: &mut Map<String, Value>, key: &str, errors: &m
 /// Runs one normalization step over an event given as JSON: the event after it, and its notes.
 #[cfg(test)]
 pub(crate) fn run_step(
-    event: Value,
-    step: impl FnOnce(&mut Map<String, Value>, &mut EventErrors),
-) -> (Value, Vec<Value>) {
-    let mut map = event.as_object().cloned().unwrap_or_default();
+    event: serde_json::Value,
+    step: impl FnOnce(&mut Object<'static>, &mut EventErrors),
+) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let mut map = Json::from(event).as_object().cloned().unwrap_or_default();
     let mut errors = EventErrors::default();
     step(&mut map, &mut errors);
-    (Value::Object(map), errors.entries)
+    (
+        Json::Object(map).to_value(),
+        errors.entries.iter().map(Json::to_value).collect(),
+    )
 }
 
 /// [`run_step`] over an event holding only `field`: that field after the step (`Null` when the
@@ -110,45 +113,48 @@ pub(crate) fn run_step(
 #[cfg(test)]
 pub(crate) fn run_step_on_field(
     field: &str,
-    value: Value,
-    step: impl FnOnce(&mut Map<String, Value>, &mut EventErrors),
-) -> (Value, usize) {
+    value: serde_json::Value,
+    step: impl FnOnce(&mut Object<'static>, &mut EventErrors),
+) -> (serde_json::Value, usize) {
     let (out, notes) = run_step(serde_json::json!({ field: value }), step);
-    (out.get(field).cloned().unwrap_or(Value::Null), notes.len())
+    (
+        out.get(field).cloned().unwrap_or(serde_json::Value::Null),
+        notes.len(),
+    )
 }
 
 /// The part of an original value worth keeping in a note: short values whole, long strings cut,
 /// big structures left out.
-fn shown_value(value: &Value) -> Option<Value> {
+fn shown_value(value: &Json<'_>) -> Option<Json<'static>> {
     match value {
-        Value::Null => None,
-        Value::String(s) if s.chars().count() > MAX_VALUE_CHARS => {
+        Json::Null => None,
+        Json::String(s) if s.chars().count() > MAX_VALUE_CHARS => {
             let cut: String = s.chars().take(MAX_VALUE_CHARS - 3).collect();
-            Some(Value::String(format!("{cut}...")))
+            Some(Json::from(format!("{cut}...")))
         }
-        Value::Array(_) | Value::Object(_) => {
-            fits_in(value, MAX_VALUE_BYTES).then(|| value.clone())
+        Json::Array(_) | Json::Object(_) => {
+            fits_in(value, MAX_VALUE_BYTES).then(|| value.clone().into_owned())
         }
-        other => Some(other.clone()),
+        other => Some(other.clone().into_owned()),
     }
 }
 
 /// Whether a value's JSON form is at most `budget` bytes, measured without serializing all of
 /// it (and without recursing past what the budget allows).
-fn fits_in(value: &Value, budget: usize) -> bool {
+fn fits_in(value: &Json<'_>, budget: usize) -> bool {
     let mut remaining = budget as i64;
     let mut stack = vec![value];
     while let Some(v) = stack.pop() {
         remaining -= match v {
-            Value::Null => 4,
-            Value::Bool(_) => 5,
-            Value::Number(_) => 8,
-            Value::String(s) => s.len() as i64 + 2,
-            Value::Array(items) => {
+            Json::Null => 4,
+            Json::Bool(_) => 5,
+            Json::Number(_) => 8,
+            Json::String(s) => s.len() as i64 + 2,
+            Json::Array(items) => {
                 stack.extend(items.iter());
                 2 + items.len() as i64
             }
-            Value::Object(map) => {
+            Json::Object(map) => {
                 for (k, item) in map {
                     remaining -= k.len() as i64 + 3;
                     stack.push(item);
@@ -172,10 +178,10 @@ mod tests {
     #[test]
     fn notes_carry_type_name_and_value() {
         let mut errors = EventErrors::default();
-        errors.invalid("level", Some(&json!("warn")));
+        errors.invalid("level", Some(&Json::from(json!("warn"))));
         errors.push(MISSING_ATTRIBUTE, "exception.values.0", None);
         assert_eq!(
-            errors.into_value(),
+            errors.into_value().map(|v| v.to_value()),
             Some(json!([
                 {"type": "invalid_data", "name": "level", "value": "warn"},
                 {"type": "missing_attribute", "name": "exception.values.0"}
@@ -186,8 +192,8 @@ mod tests {
     #[test]
     fn long_originals_are_cut_and_big_ones_left_out() {
         let mut errors = EventErrors::default();
-        errors.invalid("a", Some(&json!("x".repeat(1000))));
-        errors.invalid("b", Some(&json!(vec!["y".repeat(100); 10])));
+        errors.invalid("a", Some(&Json::from(json!("x".repeat(1000)))));
+        errors.invalid("b", Some(&Json::from(json!(vec!["y".repeat(100); 10]))));
         let entries = errors.entries();
         let shown = entries[0]["value"].as_str().map(|s| s.chars().count());
         assert_eq!(shown, Some(MAX_VALUE_CHARS));

@@ -8,8 +8,8 @@
 
 use std::sync::LazyLock;
 
+use crate::json::{Json, Object};
 use regex::Regex;
-use serde_json::{Map, Value};
 
 use super::errors::{self, EventErrors};
 use super::limits::{self, dispose};
@@ -25,14 +25,14 @@ const MAX_VALUE_CHARS: usize = 8192;
 const VALUE_ALLOWANCE: usize = 200;
 
 /// Normalizes `exception`, `threads` and the top-level `stacktrace`.
-pub(crate) fn normalize_exceptions(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+pub(crate) fn normalize_exceptions(event: &mut Object<'_>, errors: &mut EventErrors) {
     normalize_exception_list(event, errors);
 
     // A legacy top-level trace belongs to the only exception, replacing whatever it had.
     let exception_count = event
         .get("exception")
         .and_then(|e| e.get("values"))
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .map_or(0, Vec::len);
     if exception_count == 1 {
         if let Some(mut stacktrace) = event.shift_remove("stacktrace").filter(|s| !s.is_null()) {
@@ -41,10 +41,10 @@ pub(crate) fn normalize_exceptions(event: &mut Map<String, Value>, errors: &mut 
                 .get_mut("exception")
                 .and_then(|e| e.get_mut("values"))
                 .and_then(|values| values.get_mut(0))
-                .and_then(Value::as_object_mut);
+                .and_then(Json::as_object_mut);
             match only_exception {
                 Some(exception) if keep => {
-                    if let Some(old) = exception.insert("stacktrace".into(), stacktrace) {
+                    if let Some(old) = exception.insert("stacktrace", stacktrace) {
                         dispose(old);
                     }
                 }
@@ -55,14 +55,14 @@ pub(crate) fn normalize_exceptions(event: &mut Map<String, Value>, errors: &mut 
 
     if let Some(mut stacktrace) = event.shift_remove("stacktrace") {
         if normalize_stacktrace(&mut stacktrace, "stacktrace", false, errors) {
-            event.insert("stacktrace".into(), stacktrace);
+            event.insert("stacktrace", stacktrace);
         }
     }
 
     normalize_threads(event, errors);
 }
 
-fn normalize_exception_list(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+fn normalize_exception_list(event: &mut Object<'_>, errors: &mut EventErrors) {
     normalize_values(event, "exception", errors, |exception, path, errors| {
         let keep = normalize_exception(exception, path, errors);
         if !keep {
@@ -73,14 +73,10 @@ fn normalize_exception_list(event: &mut Map<String, Value>, errors: &mut EventEr
 }
 
 /// Normalizes one exception; `false` when it has neither type nor value.
-fn normalize_exception(
-    exception: &mut Map<String, Value>,
-    path: &str,
-    errors: &mut EventErrors,
-) -> bool {
+fn normalize_exception(exception: &mut Object<'_>, path: &str, errors: &mut EventErrors) -> bool {
     remove_nulls(exception);
     for key in ["type", "module"] {
-        drop_unless(exception, key, path, errors, Value::is_string);
+        drop_unless(exception, key, path, errors, Json::is_string);
     }
     // The value is free text; structures are kept as their JSON (`JsonLenientString`).
     lenient_text_field(exception, "value");
@@ -98,13 +94,13 @@ fn normalize_exception(
     if let Some(mut mechanism) = exception.shift_remove("mechanism") {
         let mechanism_path = join(path, "mechanism");
         if normalize_mechanism(&mut mechanism, &mechanism_path, errors) {
-            exception.insert("mechanism".into(), mechanism);
+            exception.insert("mechanism", mechanism);
         }
     }
     for (key, raw) in [("stacktrace", false), ("raw_stacktrace", true)] {
         if let Some(mut stacktrace) = exception.shift_remove(key) {
             if normalize_stacktrace(&mut stacktrace, &join(path, key), raw, errors) {
-                exception.insert(key.to_owned(), stacktrace);
+                exception.insert(key, stacktrace);
             }
         }
     }
@@ -113,11 +109,11 @@ fn normalize_exception(
 }
 
 /// `{"value": "TypeError: x"}` → `{"type": "TypeError", "value": "x"}` when no type was given.
-fn split_type_from_value(exception: &mut Map<String, Value>) {
+fn split_type_from_value(exception: &mut Object<'_>) {
     if exception.get("type").is_some_and(|v| !is_empty(v)) {
         return;
     }
-    let Some(value) = exception.get("value").and_then(Value::as_str) else {
+    let Some(value) = exception.get("value").and_then(Json::as_str) else {
         return;
     };
     let Some(caps) = TYPE_AND_VALUE.captures(value) else {
@@ -125,15 +121,15 @@ fn split_type_from_value(exception: &mut Map<String, Value>) {
     };
     let ty = caps[1].to_owned();
     let rest = caps[2].trim().to_owned();
-    exception.insert("type".into(), Value::String(ty));
-    exception.insert("value".into(), Value::String(rest));
+    exception.insert("type", Json::from(ty));
+    exception.insert("value", Json::from(rest));
 }
 
 /// A mechanism needs a `type` (Sentry shows it and derives the `mechanism` tag from it);
 /// `handled` and `synthetic` must be booleans because they drive the unhandled flag and the
 /// title.
-fn normalize_mechanism(value: &mut Value, path: &str, errors: &mut EventErrors) -> bool {
-    let Value::Object(mechanism) = value else {
+fn normalize_mechanism(value: &mut Json<'_>, path: &str, errors: &mut EventErrors) -> bool {
+    let Json::Object(mechanism) = value else {
         if !value.is_null() {
             errors.invalid(path, Some(value));
         }
@@ -141,14 +137,14 @@ fn normalize_mechanism(value: &mut Value, path: &str, errors: &mut EventErrors) 
     };
     remove_nulls(mechanism);
     match mechanism.get("type") {
-        Some(Value::String(t)) if !t.is_empty() => {}
+        Some(Json::String(t)) if !t.is_empty() => {}
         Some(other) if !other.is_string() => {
             let v = mechanism.shift_remove("type");
             errors.invalid(&join(path, "type"), v.as_ref());
-            mechanism.insert("type".into(), Value::String("generic".into()));
+            mechanism.insert("type", Json::from("generic"));
         }
         _ => {
-            mechanism.insert("type".into(), Value::String("generic".into()));
+            mechanism.insert("type", Json::from("generic"));
         }
     }
     for key in ["handled", "synthetic", "is_exception_group"] {
@@ -166,11 +162,11 @@ fn normalize_mechanism(value: &mut Value, path: &str, errors: &mut EventErrors) 
 }
 
 /// `threads.values`: each thread's stack trace is normalized like an exception's.
-fn normalize_threads(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+fn normalize_threads(event: &mut Object<'_>, errors: &mut EventErrors) {
     let Some(mut container) = take_object(event, "threads", "threads", errors) else {
         return;
     };
-    let Some(Value::Array(values)) = container.shift_remove("values") else {
+    let Some(Json::Array(values)) = container.shift_remove("values") else {
         return;
     };
     let mut kept = Vec::with_capacity(values.len());
@@ -183,22 +179,22 @@ fn normalize_threads(event: &mut Map<String, Value>, errors: &mut EventErrors) {
             for (key, raw) in [("stacktrace", false), ("raw_stacktrace", true)] {
                 if let Some(mut stacktrace) = thread.shift_remove(key) {
                     if normalize_stacktrace(&mut stacktrace, &join(path, key), raw, errors) {
-                        thread.insert(key.to_owned(), stacktrace);
+                        thread.insert(key, stacktrace);
                     }
                 }
             }
-            kept.push(Value::Object(thread));
+            kept.push(Json::Object(thread));
         },
     );
     if !kept.is_empty() {
-        container.insert("values".into(), Value::Array(kept));
-        event.insert("threads".into(), Value::Object(container));
+        container.insert("values", Json::Array(kept));
+        event.insert("threads", Json::Object(container));
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
     use crate::normalize::errors::run_step;

@@ -4,30 +4,25 @@
 //! Relay bounds each value (depth 7, 16 KiB) and the whole (256 KiB), and `modules` (package
 //! versions) as a large databag. Both must be objects.
 
-use serde_json::{Map, Value};
+use crate::json::{Json, Object};
 
 use super::errors::{drop_invalid, EventErrors};
 use super::limits;
 
 /// `modules` (package → version strings) and `extra` (free-form) must be objects; both are
 /// databags with size limits.
-pub(crate) fn normalize_extra_and_modules(
-    event: &mut Map<String, Value>,
-    errors: &mut EventErrors,
-) {
+pub(crate) fn normalize_extra_and_modules(event: &mut Object<'_>, errors: &mut EventErrors) {
     if let Some(raw) = event.get_mut("modules") {
         match raw {
-            Value::Object(modules) => {
-                let invalid: Vec<String> = modules
-                    .iter()
-                    .filter(|(_, v)| !v.is_string())
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for key in invalid {
-                    if let Some(v) = modules.shift_remove(&key) {
-                        errors.invalid(&format!("modules.{key}"), Some(&v));
+            Json::Object(modules) => {
+                // One pass: `modules` can list thousands of packages.
+                modules.retain(|key, v| {
+                    let keep = v.is_string();
+                    if !keep {
+                        errors.invalid(&format!("modules.{key}"), Some(v));
                     }
-                }
+                    keep
+                });
                 if !limits::trim_databag(raw, limits::LARGE) {
                     event.shift_remove("modules");
                 }
@@ -36,7 +31,7 @@ pub(crate) fn normalize_extra_and_modules(
         }
     }
     match event.get_mut("extra") {
-        Some(Value::Object(extra)) => {
+        Some(Json::Object(extra)) => {
             limits::trim_databag_entries(extra, limits::EXTRA_VALUE, limits::EXTRA_TOTAL);
         }
         Some(_) => drop_invalid(event, "extra", errors),

@@ -6,7 +6,7 @@
 //! relay-event-schema). This step also removes what only the server may set, since a client
 //! that sends `project` or `grouping_config` must not influence how its event is stored.
 
-use serde_json::{Map, Value};
+use crate::json::{Json, Object};
 
 use super::limits::dispose;
 
@@ -42,64 +42,64 @@ const SERVER_SET: &[&str] = &[
 const VALUE_LISTS: &[&str] = &["exception", "breadcrumbs", "threads"];
 
 /// Renames legacy interfaces, drops server-only fields and wraps value lists.
-pub(crate) fn canonicalize(event: &mut Map<String, Value>) {
+pub(crate) fn canonicalize(event: &mut Object<'_>) {
     for key in SERVER_SET {
-        if let Some(v) = event.shift_remove(*key) {
+        if let Some(v) = event.shift_remove(key) {
             dispose(v);
         }
     }
 
     for (alias, field) in ALIASES {
-        let Some(value) = event.shift_remove(*alias) else {
+        let Some(value) = event.shift_remove(alias) else {
             continue;
         };
         // The modern name wins when both are present, as in Relay, where the alias is only
         // looked at when the field itself is missing.
-        if event.get(*field).is_none_or(Value::is_null) {
-            event.insert((*field).to_owned(), value);
+        if event.get(field).is_none_or(Json::is_null) {
+            event.insert(*field, value);
         } else {
             dispose(value);
         }
     }
 
     for key in VALUE_LISTS {
-        if let Some(value) = event.get_mut(*key) {
+        if let Some(value) = event.get_mut(key) {
             wrap_values(value);
         }
     }
 }
 
 /// `[a, b]` → `{"values": [a, b]}`; a lone item object → `{"values": [item]}`.
-fn wrap_values(value: &mut Value) {
+fn wrap_values(value: &mut Json<'_>) {
     match value {
-        Value::Array(items) => {
+        Json::Array(items) => {
             let items = std::mem::take(items);
             *value = wrapped(items);
         }
-        Value::Object(map) if !map.contains_key("values") && !map.is_empty() => {
+        Json::Object(map) if !map.contains_key("values") && !map.is_empty() => {
             let item = std::mem::take(map);
-            *value = wrapped(vec![Value::Object(item)]);
+            *value = wrapped(vec![Json::Object(item)]);
         }
         _ => {}
     }
 }
 
-fn wrapped(items: Vec<Value>) -> Value {
-    let mut map = Map::new();
-    map.insert("values".into(), Value::Array(items));
-    Value::Object(map)
+fn wrapped<'a>(items: Vec<Json<'a>>) -> Json<'a> {
+    let mut map = Object::new();
+    map.insert("values", Json::Array(items));
+    Json::Object(map)
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
 
     fn canonical(v: Value) -> Value {
-        let mut map = v.as_object().cloned().unwrap_or_default();
+        let mut map = Json::from(v).as_object().cloned().unwrap_or_default();
         canonicalize(&mut map);
-        Value::Object(map)
+        Json::Object(map).to_value()
     }
 
     #[test]

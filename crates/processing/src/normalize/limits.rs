@@ -9,7 +9,7 @@
 //! relay-event-schema) and long strings by `MaxChars`; [`trim_databag`] and [`trim_string`]
 //! apply the same bounds, so a runaway `extra` does not fill the database.
 
-use serde_json::{Map, Value};
+use crate::json::{Json, Object, Str};
 
 use super::errors::EventErrors;
 
@@ -49,14 +49,14 @@ pub(crate) const EXTRA_VALUE: BagSize = BagSize::new(7, 16_384);
 /// All of `extra`.
 pub(crate) const EXTRA_TOTAL: BagSize = BagSize::new(7, 262_144);
 
-/// Drops a value without recursion. `serde_json::Value`'s own `Drop` recurses once per level,
+/// Drops a value without recursion. [`Json`]'s own `Drop` recurses once per level,
 /// which overflows the stack for a value nested tens of thousands of levels deep.
-pub(crate) fn dispose(value: Value) {
+pub(crate) fn dispose(value: Json<'_>) {
     let mut stack = vec![value];
     while let Some(v) = stack.pop() {
         match v {
-            Value::Array(items) => stack.extend(items),
-            Value::Object(map) => stack.extend(map.into_iter().map(|(_, v)| v)),
+            Json::Array(items) => stack.extend(items),
+            Json::Object(map) => stack.extend(map.into_iter().map(|(_, v)| v)),
             _ => {}
         }
     }
@@ -66,7 +66,7 @@ pub(crate) fn dispose(value: Value) {
 ///
 /// The walk recurses at most `MAX_EVENT_DEPTH` levels, and what is cut is disposed of
 /// iteratively, so this is safe on any input.
-pub(crate) fn cap_depth(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+pub(crate) fn cap_depth(event: &mut Object<'_>, errors: &mut EventErrors) {
     let mut path = String::new();
     for (key, value) in event.iter_mut() {
         // Events are almost never too deep: a walk that only counts levels finds that out
@@ -81,14 +81,14 @@ pub(crate) fn cap_depth(event: &mut Map<String, Value>, errors: &mut EventErrors
 }
 
 /// Whether [`cap_value`] would cut anything out of `value` given `levels_left`.
-fn too_deep(value: &Value, levels_left: usize) -> bool {
-    let is_container = |v: &Value| matches!(v, Value::Array(_) | Value::Object(_));
+fn too_deep(value: &Json<'_>, levels_left: usize) -> bool {
+    let is_container = |v: &Json<'_>| matches!(v, Json::Array(_) | Json::Object(_));
     levels_left == 0
         || match value {
-            Value::Array(items) => items
+            Json::Array(items) => items
                 .iter()
                 .any(|item| is_container(item) && too_deep(item, levels_left - 1)),
-            Value::Object(map) => map
+            Json::Object(map) => map
                 .values()
                 .any(|item| is_container(item) && too_deep(item, levels_left - 1)),
             _ => false,
@@ -97,15 +97,20 @@ fn too_deep(value: &Value, levels_left: usize) -> bool {
 
 /// `path` is a reused buffer holding the dotted path of `value`, so that walking a large event
 /// allocates nothing unless something is cut.
-fn cap_value(value: &mut Value, levels_left: usize, path: &mut String, errors: &mut EventErrors) {
+fn cap_value<'a>(
+    value: &mut Json<'a>,
+    levels_left: usize,
+    path: &mut String,
+    errors: &mut EventErrors,
+) {
     if levels_left == 0 {
         errors.invalid(path, None);
         dispose(std::mem::take(value));
         return;
     }
     let len = path.len();
-    let mut descend = |child: &mut Value, segment: &dyn std::fmt::Display| {
-        if matches!(child, Value::Array(_) | Value::Object(_)) {
+    let mut descend = |child: &mut Json<'a>, segment: &dyn std::fmt::Display| {
+        if matches!(child, Json::Array(_) | Json::Object(_)) {
             use std::fmt::Write;
             let _ = write!(path, ".{segment}");
             cap_value(child, levels_left - 1, path, errors);
@@ -113,14 +118,14 @@ fn cap_value(value: &mut Value, levels_left: usize, path: &mut String, errors: &
         }
     };
     match value {
-        Value::Array(items) => {
+        Json::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
                 descend(item, &i);
             }
         }
-        Value::Object(map) => {
+        Json::Object(map) => {
             for (k, item) in map.iter_mut() {
-                descend(item, k);
+                descend(item, &k);
             }
         }
         _ => {}
@@ -132,30 +137,22 @@ fn cap_value(value: &mut Value, levels_left: usize, path: &mut String, errors: &
 /// is spent the remaining items are dropped.
 ///
 /// Returns `false` when the whole bag has to go (a budget of nothing).
-pub(crate) fn trim_databag(value: &mut Value, bag: BagSize) -> bool {
+pub(crate) fn trim_databag(value: &mut Json<'_>, bag: BagSize) -> bool {
     let mut budget = bag.max_bytes;
     trim_bag_value(value, bag.max_depth, &mut budget)
 }
 
 /// Like [`trim_databag`] but for each value of an object under one shared total as well, as
 /// `extra` is limited: each value on its own (`per_value`) and all of them together (`total`).
-pub(crate) fn trim_databag_entries(
-    map: &mut Map<String, Value>,
-    per_value: BagSize,
-    total: BagSize,
-) {
+pub(crate) fn trim_databag_entries(map: &mut Object<'_>, per_value: BagSize, total: BagSize) {
     let mut total_left = total.max_bytes;
-    let keys: Vec<String> = map.keys().cloned().collect();
-    for key in keys {
+    // One pass in order: the object can hold thousands of keys, and a lookup per key would
+    // scan it each time.
+    map.retain(|key, value| {
         if total_left == 0 {
-            if let Some(v) = map.shift_remove(&key) {
-                dispose(v);
-            }
-            continue;
+            dispose(value.take());
+            return false;
         }
-        let Some(value) = map.get_mut(&key) else {
-            continue;
-        };
         // The value sits one level below the object, so the outer depth limit leaves it one
         // level less than its own.
         let depth = per_value.max_depth.min(total.max_depth.saturating_sub(1));
@@ -164,27 +161,28 @@ pub(crate) fn trim_databag_entries(
         if keep {
             total_left =
                 total_left.saturating_sub(flat_size(value).max(deep_size(value)) + key.len() + 1);
-        } else if let Some(v) = map.shift_remove(&key) {
-            dispose(v);
+        } else {
+            dispose(value.take());
         }
-    }
+        keep
+    });
 }
 
-fn trim_bag_value(value: &mut Value, depth_left: usize, budget: &mut usize) -> bool {
+fn trim_bag_value(value: &mut Json<'_>, depth_left: usize, budget: &mut usize) -> bool {
     if *budget == 0 || depth_left == 0 {
         return false;
     }
-    if depth_left == 1 && matches!(value, Value::Array(_) | Value::Object(_)) {
+    if depth_left == 1 && matches!(value, Json::Array(_) | Json::Object(_)) {
         // One level above the limit a structure is kept as text, as Relay does, so the data is
         // still readable but no longer nests.
-        let text = serde_json::to_string(value).unwrap_or_default();
-        *value = Value::String(text);
+        let text = String::from_utf8(value.to_json_vec()).unwrap_or_default();
+        *value = Json::from(text);
     }
     match value {
-        Value::String(s) => {
-            trim_to_chars(s, *budget);
+        Json::String(s) => {
+            trim_str(s, *budget);
         }
-        Value::Array(items) => {
+        Json::Array(items) => {
             let mut kept = Vec::with_capacity(items.len());
             for mut item in std::mem::take(items) {
                 if *budget == 0 {
@@ -200,50 +198,49 @@ fn trim_bag_value(value: &mut Value, depth_left: usize, budget: &mut usize) -> b
             }
             *items = kept;
         }
-        Value::Object(map) => {
-            let mut kept = Map::new();
-            for (key, mut item) in std::mem::take(map) {
+        Json::Object(map) => {
+            map.retain(|key, item| {
                 if *budget == 0 {
-                    dispose(item);
-                    continue;
+                    dispose(item.take());
+                    return false;
                 }
-                if trim_bag_value(&mut item, depth_left - 1, budget) {
-                    *budget = budget.saturating_sub(flat_size(&item) + key.len() + 1);
-                    kept.insert(key, item);
+                if trim_bag_value(item, depth_left - 1, budget) {
+                    *budget = budget.saturating_sub(flat_size(item) + key.len() + 1);
+                    true
                 } else {
-                    dispose(item);
+                    dispose(item.take());
+                    false
                 }
-            }
-            *map = kept;
+            });
         }
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        Json::Null | Json::Bool(_) | Json::Number(_) => {}
     }
     true
 }
 
 /// The bytes a value takes at its own level, not counting what it contains (children are
 /// charged as they are visited, like Relay's `estimate_size_flat`).
-fn flat_size(value: &Value) -> usize {
+fn flat_size(value: &Json<'_>) -> usize {
     match value {
-        Value::Null => 4,
-        Value::Bool(b) => {
+        Json::Null => 4,
+        Json::Bool(b) => {
             if *b {
                 4
             } else {
                 5
             }
         }
-        Value::Number(n) => n.to_string().len(),
-        Value::String(s) => s.len() + 2,
-        Value::Array(_) | Value::Object(_) => 2,
+        Json::Number(n) => n.to_string().len(),
+        Json::String(s) => s.len() + 2,
+        Json::Array(_) | Json::Object(_) => 2,
     }
 }
 
 /// The bytes of a whole (already trimmed, so shallow) value.
-fn deep_size(value: &Value) -> usize {
+fn deep_size(value: &Json<'_>) -> usize {
     match value {
-        Value::Array(items) => 2 + items.iter().map(|v| deep_size(v) + 1).sum::<usize>(),
-        Value::Object(map) => {
+        Json::Array(items) => 2 + items.iter().map(|v| deep_size(v) + 1).sum::<usize>(),
+        Json::Object(map) => {
             2 + map
                 .iter()
                 .map(|(k, v)| k.len() + 3 + deep_size(v))
@@ -264,18 +261,26 @@ pub(crate) fn trim_to_chars(s: &mut String, max: usize) {
     s.push_str(&"..."[..max.min(3)]);
 }
 
+/// [`trim_to_chars`] for a string of the tree, copied only when it is cut.
+pub(crate) fn trim_str(s: &mut Str<'_>, max: usize) {
+    if s.len() <= max || s.chars().count() <= max {
+        return;
+    }
+    trim_to_chars(s.to_mut(), max);
+}
+
 /// Trims a string field with a soft limit and an allowance (Relay's `MaxChars`): strings up to
 /// `max + allowance` characters are kept whole, longer ones are cut to `max`.
-pub(crate) fn trim_string(value: &mut Value, max: usize, allowance: usize) {
-    if let Value::String(s) = value {
+pub(crate) fn trim_string(value: &mut Json<'_>, max: usize, allowance: usize) {
+    if let Json::String(s) = value {
         if s.len() > max + allowance && s.chars().count() > max + allowance {
-            trim_to_chars(s, max);
+            trim_str(s, max);
         }
     }
 }
 
 /// Trims the string under `key` of an object, if there is one.
-pub(crate) fn trim_field(map: &mut Map<String, Value>, key: &str, max: usize, allowance: usize) {
+pub(crate) fn trim_field(map: &mut Object<'_>, key: &str, max: usize, allowance: usize) {
     if let Some(value) = map.get_mut(key) {
         trim_string(value, max, allowance);
     }
@@ -287,24 +292,24 @@ mod tests {
 
     use super::*;
 
-    fn nested(depth: usize) -> Value {
-        let mut v = json!("bottom");
+    fn nested(depth: usize) -> Json<'static> {
+        let mut v = Json::from("bottom");
         for i in 0..depth {
-            let mut map = Map::new();
+            let mut map = Object::new();
             map.insert(format!("key{}", i + 1), v);
-            v = Value::Object(map);
+            v = Json::Object(map);
         }
         v
     }
 
     #[test]
     fn deep_containers_are_cut_without_recursion() {
-        let mut deep = json!(0);
+        let mut deep = Json::from(0);
         for _ in 0..100_000 {
-            deep = Value::Array(vec![deep]);
+            deep = Json::Array(vec![deep]);
         }
-        let mut event = Map::new();
-        event.insert("extra".into(), deep);
+        let mut event = Object::new();
+        event.insert("extra", deep);
         let mut errors = EventErrors::default();
         cap_depth(&mut event, &mut errors);
         assert_eq!(errors.entries().len(), 1);
@@ -321,7 +326,7 @@ mod tests {
 
     #[test]
     fn shallow_events_are_untouched() {
-        let mut event = json!({"a": {"b": [1, 2, {"c": null}]}})
+        let mut event = Json::from(json!({"a": {"b": [1, 2, {"c": null}]}}))
             .as_object()
             .cloned()
             .unwrap_or_default();
@@ -335,10 +340,11 @@ mod tests {
     #[test]
     fn databag_keeps_structure_until_one_above_the_limit() {
         // Relay's own case: extra value nested 8 deep keeps 5 levels, then JSON text.
-        let mut extra = json!({"key_1": "value 1", "key_2": nested(8), "key_3": nested(5)})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+        let mut extra =
+            Json::from(json!({"key_1": "value 1", "key_2": nested(8), "key_3": nested(5)}))
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
         trim_databag_entries(&mut extra, EXTRA_VALUE, EXTRA_TOTAL);
         assert_eq!(
             extra["key_2"]["key8"]["key7"]["key6"]["key5"]["key4"],
@@ -349,7 +355,7 @@ mod tests {
 
     #[test]
     fn databag_stops_when_the_budget_is_spent() {
-        let mut bag = json!({"a": "x".repeat(1500), "b": "y".repeat(1500), "c": "z"});
+        let mut bag = Json::from(json!({"a": "x".repeat(1500), "b": "y".repeat(1500), "c": "z"}));
         assert!(trim_databag(&mut bag, MEDIUM));
         let a = bag["a"].as_str().map(str::len);
         assert_eq!(a, Some(1500));
@@ -363,10 +369,10 @@ mod tests {
         let mut s = "This is my long string I want to have trimmed!".to_owned();
         trim_to_chars(&mut s, 20);
         assert_eq!(s, "This is my long s...");
-        let mut v = json!("é".repeat(300));
+        let mut v = Json::from("é".repeat(300));
         trim_string(&mut v, 200, 0);
         assert_eq!(v.as_str().map(|s| s.chars().count()), Some(200));
-        let mut short = json!("x".repeat(210));
+        let mut short = Json::from("x".repeat(210));
         trim_string(&mut short, 200, 20);
         assert_eq!(short.as_str().map(str::len), Some(210));
     }

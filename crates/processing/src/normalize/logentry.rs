@@ -6,7 +6,7 @@
 //! rendered here (Relay's `normalize_logentry`); the template stays in `message` so that
 //! grouping can still see it.
 
-use serde_json::{Map, Value};
+use crate::json::{Json, Object};
 
 use super::errors::EventErrors;
 use super::limits::{self, dispose};
@@ -18,55 +18,55 @@ const MAX_MESSAGE_CHARS: usize = 8192;
 const MESSAGE_ALLOWANCE: usize = 200;
 
 /// Builds `logentry` from `logentry` or `message`, fills `formatted` and drops `message`.
-pub(crate) fn normalize_logentry(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+pub(crate) fn normalize_logentry(event: &mut Object<'_>, errors: &mut EventErrors) {
     let message = event.shift_remove("message");
     let logentry = match event.shift_remove("logentry") {
-        Some(Value::Null) | None => message.and_then(|m| from_message(m, errors)),
+        Some(Json::Null) | None => message.and_then(|m| from_message(m, errors)),
         Some(entry) => {
             // Both spellings: `logentry` (or raven's interface) is the richer one.
             if let Some(m) = message {
                 dispose(m);
             }
             match entry {
-                Value::Object(map) => Some(map),
+                Json::Object(map) => Some(map),
                 other => from_message(other, errors),
             }
         }
     };
     let Some(mut logentry) = logentry else { return };
     if finish(&mut logentry, errors) {
-        event.insert("logentry".into(), Value::Object(logentry));
+        event.insert("logentry", Json::Object(logentry));
     }
 }
 
 /// Reads a non-object message: text as it is, `false` as nothing, anything else as JSON text.
-fn from_message(value: Value, errors: &mut EventErrors) -> Option<Map<String, Value>> {
+fn from_message<'a>(value: Json<'a>, errors: &mut EventErrors) -> Option<Object<'a>> {
     match value {
-        Value::Object(map) => Some(map),
-        Value::Null | Value::Bool(false) => None,
+        Json::Object(map) => Some(map),
+        Json::Null | Json::Bool(false) => None,
         other => {
             let text = json_lenient_string(&other);
             if text.is_none() {
                 errors.invalid("logentry", Some(&other));
             }
-            let mut map = Map::new();
-            map.insert("formatted".into(), Value::String(text?));
+            let mut map = Object::new();
+            map.insert("formatted", Json::from(text?));
             Some(map)
         }
     }
 }
 
 /// Normalizes one log entry in place; `false` when nothing usable is left.
-fn finish(entry: &mut Map<String, Value>, errors: &mut EventErrors) -> bool {
+fn finish(entry: &mut Object<'_>, errors: &mut EventErrors) -> bool {
     for key in ["message", "formatted"] {
         match entry.get(key) {
             None => {}
-            Some(Value::Null) => {
+            Some(Json::Null) => {
                 entry.shift_remove(key);
             }
             Some(raw) => match json_lenient_string(raw) {
                 Some(text) => {
-                    entry.insert(key.to_owned(), Value::String(text));
+                    entry.insert(key, Json::from(text));
                 }
                 None => {
                     entry.shift_remove(key);
@@ -75,8 +75,8 @@ fn finish(entry: &mut Map<String, Value>, errors: &mut EventErrors) -> bool {
         }
     }
     match entry.get("params") {
-        None | Some(Value::Array(_)) | Some(Value::Object(_)) => {}
-        Some(Value::Null) => {
+        None | Some(Json::Array(_)) | Some(Json::Object(_)) => {}
+        Some(Json::Null) => {
             entry.shift_remove("params");
         }
         Some(_) => {
@@ -85,11 +85,11 @@ fn finish(entry: &mut Map<String, Value>, errors: &mut EventErrors) -> bool {
         }
     }
 
-    let message = entry.get("message").and_then(Value::as_str);
-    let formatted = entry.get("formatted").and_then(Value::as_str);
+    let message = entry.get("message").and_then(Json::as_str);
+    let formatted = entry.get("formatted").and_then(Json::as_str);
     if message.is_none() && formatted.is_none() {
         if !entry.is_empty() {
-            errors.invalid("logentry", Some(&Value::Object(entry.clone())));
+            errors.invalid("logentry", Some(&Json::Object(entry.clone())));
         }
         return false;
     }
@@ -99,15 +99,15 @@ fn finish(entry: &mut Map<String, Value>, errors: &mut EventErrors) -> bool {
             .zip(entry.get("params"))
             .and_then(|(template, params)| format_message(template, params));
         if let Some(text) = rendered {
-            entry.insert("formatted".into(), Value::String(text));
+            entry.insert("formatted", Json::from(text));
         }
     }
     // Only a message, or the same text twice: it is the formatted text, not a template.
-    let formatted = entry.get("formatted").and_then(Value::as_str);
-    let message = entry.get("message").and_then(Value::as_str);
+    let formatted = entry.get("formatted").and_then(Json::as_str);
+    let message = entry.get("message").and_then(Json::as_str);
     if formatted.is_none() || formatted == message {
         if let Some(m) = entry.shift_remove("message") {
-            entry.insert("formatted".into(), m);
+            entry.insert("formatted", m);
         }
     }
 
@@ -123,7 +123,7 @@ fn finish(entry: &mut Map<String, Value>, errors: &mut EventErrors) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
     use crate::normalize::errors::run_step;

@@ -5,11 +5,11 @@
 //! template and the parameters do not fit together. Python's logging sends `%s`/`%d`/`%r`
 //! templates with positional or named parameters; Java and .NET SDKs send `{}` and `{0}`.
 
-use serde_json::Value;
+use crate::json::Json;
 
 /// Renders `template` with `params` (a list, or an object for named placeholders). `None` when
 /// the template has no placeholders syntax or does not match the parameters.
-pub(crate) fn format_message(template: &str, params: &Value) -> Option<String> {
+pub(crate) fn format_message(template: &str, params: &Json<'_>) -> Option<String> {
     if template.contains('%') {
         format_percent(template, params)
     } else if template.contains('{') {
@@ -21,7 +21,7 @@ pub(crate) fn format_message(template: &str, params: &Value) -> Option<String> {
 
 /// Python's `%` operator: `%s`, `%r`, `%d`, `%i`, `%f`, `%x`, `%%`…, with flags, width and
 /// precision, positional (`params` a list) or named (`%(name)s`, `params` an object).
-fn format_percent(template: &str, params: &Value) -> Option<String> {
+fn format_percent(template: &str, params: &Json<'_>) -> Option<String> {
     let mut out = String::with_capacity(template.len());
     let mut chars = template.chars().peekable();
     let mut next_index = 0;
@@ -97,7 +97,7 @@ fn read_number(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<u
     n
 }
 
-fn convert(conversion: char, arg: &Value, spec: &Spec) -> Option<String> {
+fn convert<'a>(conversion: char, arg: &Json<'a>, spec: &Spec) -> Option<String> {
     let text = match conversion {
         's' | 'r' | 'a' => {
             let text = display(arg);
@@ -135,7 +135,7 @@ fn convert(conversion: char, arg: &Value, spec: &Spec) -> Option<String> {
             signed(format!("{f}"), f >= 0.0, spec)
         }
         'c' => match arg {
-            Value::String(s) if s.chars().count() == 1 => s.clone(),
+            Json::String(s) if s.chars().count() == 1 => s.to_string(),
             other => char::from_u32(u32::try_from(integer(other)?).ok()?)?.to_string(),
         },
         _ => return None,
@@ -172,31 +172,31 @@ fn pad(out: &mut String, text: &str, spec: &Spec) {
 }
 
 /// How a parameter reads in text: strings bare, everything else as JSON.
-fn display(arg: &Value) -> String {
+fn display(arg: &Json<'_>) -> String {
     match arg {
-        Value::String(s) => s.clone(),
+        Json::String(s) => s.to_string(),
         other => other.to_string(),
     }
 }
 
-fn integer(arg: &Value) -> Option<i64> {
+fn integer(arg: &Json<'_>) -> Option<i64> {
     match arg {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64)),
-        Value::Bool(b) => Some(i64::from(*b)),
+        Json::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64)),
+        Json::Bool(b) => Some(i64::from(*b)),
         _ => None,
     }
 }
 
-fn float(arg: &Value) -> Option<f64> {
+fn float(arg: &Json<'_>) -> Option<f64> {
     match arg {
-        Value::Number(n) => n.as_f64(),
-        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        Json::Number(n) => n.as_f64(),
+        Json::Bool(b) => Some(f64::from(u8::from(*b))),
         _ => None,
     }
 }
 
 /// `{}` (next parameter), `{0}` (by index) and `{name}` (by key).
-fn format_curly(template: &str, params: &Value) -> Option<String> {
+fn format_curly(template: &str, params: &Json<'_>) -> Option<String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     let mut next_index = 0;
@@ -232,19 +232,19 @@ mod tests {
     #[test]
     fn python_positional() {
         assert_eq!(
-            format_message("hello, %s!", &json!(["world"])).as_deref(),
+            format_message("hello, %s!", &Json::from(json!(["world"]))).as_deref(),
             Some("hello, world!")
         );
         assert_eq!(
-            format_message("user %d owes %.2f (%r)", &json!([42, 9.5, "x"])).as_deref(),
+            format_message("user %d owes %.2f (%r)", &Json::from(json!([42, 9.5, "x"]))).as_deref(),
             Some("user 42 owes 9.50 (x)")
         );
         assert_eq!(
-            format_message("100%% of %s", &json!(["cases"])).as_deref(),
+            format_message("100%% of %s", &Json::from(json!(["cases"]))).as_deref(),
             Some("100% of cases")
         );
         assert_eq!(
-            format_message("[%5s|%-3d|%03d]", &json!(["ab", 7, 5])).as_deref(),
+            format_message("[%5s|%-3d|%03d]", &Json::from(json!(["ab", 7, 5]))).as_deref(),
             Some("[   ab|7  |005]")
         );
     }
@@ -252,34 +252,43 @@ mod tests {
     #[test]
     fn python_named() {
         assert_eq!(
-            format_message("hello, %(name)s!", &json!({"name": "world"})).as_deref(),
+            format_message("hello, %(name)s!", &Json::from(json!({"name": "world"}))).as_deref(),
             Some("hello, world!")
         );
     }
 
     #[test]
     fn mismatches_give_up() {
-        assert_eq!(format_message("%s and %s", &json!(["one"])), None);
-        assert_eq!(format_message("%d", &json!(["not a number"])), None);
-        assert_eq!(format_message("%(missing)s", &json!({})), None);
-        assert_eq!(format_message("trailing %", &json!([])), None);
-        assert_eq!(format_message("no placeholders", &json!([1])), None);
+        assert_eq!(
+            format_message("%s and %s", &Json::from(json!(["one"]))),
+            None
+        );
+        assert_eq!(
+            format_message("%d", &Json::from(json!(["not a number"]))),
+            None
+        );
+        assert_eq!(format_message("%(missing)s", &Json::from(json!({}))), None);
+        assert_eq!(format_message("trailing %", &Json::from(json!([]))), None);
+        assert_eq!(
+            format_message("no placeholders", &Json::from(json!([1]))),
+            None
+        );
     }
 
     #[test]
     fn curly_styles() {
         assert_eq!(
-            format_message("hello, {}!", &json!(["world"])).as_deref(),
+            format_message("hello, {}!", &Json::from(json!(["world"]))).as_deref(),
             Some("hello, world!")
         );
         assert_eq!(
-            format_message("hello, {0}!", &json!(["world"])).as_deref(),
+            format_message("hello, {0}!", &Json::from(json!(["world"]))).as_deref(),
             Some("hello, world!")
         );
         assert_eq!(
-            format_message("hi {who}", &json!({"who": "you"})).as_deref(),
+            format_message("hi {who}", &Json::from(json!({"who": "you"}))).as_deref(),
             Some("hi you")
         );
-        assert_eq!(format_message("{} {}", &json!([1])), None);
+        assert_eq!(format_message("{} {}", &Json::from(json!([1]))), None);
     }
 }

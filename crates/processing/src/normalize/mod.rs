@@ -2,7 +2,7 @@
 //!
 //! Sentry's ingest service, Relay, normalizes every event before Sentry groups and stores it
 //! (`relay-event-normalization`); SDKs are tested against that behaviour, and grouping, titles
-//! and the UI rely on its result. [`normalize_event`] reproduces it over `serde_json::Value`:
+//! and the UI rely on its result. [`normalize_event`] reproduces it over the event's [`Json`] tree:
 //! legacy spellings are renamed, ids and timestamps get one format, clock drift is corrected,
 //! defaults are filled, and malformed fields are dropped with a note in the event's `errors`
 //! instead of failing the event. Fields Vigil does not know are kept.
@@ -32,7 +32,7 @@ mod transaction;
 mod user;
 mod value;
 
-use serde_json::Value;
+use crate::json::{Json, Object, Str};
 
 pub(crate) use client_tags::MAX_TAG_CHARS;
 pub(crate) use request::header_name;
@@ -76,9 +76,12 @@ pub enum NormalizeError {
 /// Normalizes one event (an `event`, `transaction` or `feedback` item, or a `/store/` body).
 ///
 /// Never panics and never recurses deeper than a fixed bound, whatever the input.
-pub fn normalize_event(raw: Value, ctx: &NormalizeContext) -> Result<Value, NormalizeError> {
+pub fn normalize_event<'a>(
+    raw: Json<'a>,
+    ctx: &NormalizeContext,
+) -> Result<Json<'a>, NormalizeError> {
     let mut event = match raw {
-        Value::Object(map) => map,
+        Json::Object(map) => map,
         other => {
             limits::dispose(other);
             return Err(NormalizeError::NotAnObject);
@@ -90,7 +93,7 @@ pub fn normalize_event(raw: Value, ctx: &NormalizeContext) -> Result<Value, Norm
     legacy::canonicalize(&mut event);
     attributes::normalize_event_id(&mut event, ctx, &mut errors);
     if let Err(e) = time::normalize_timestamps(&mut event, ctx, &mut errors) {
-        limits::dispose(Value::Object(event));
+        limits::dispose(Json::Object(event));
         return Err(e);
     }
 
@@ -111,9 +114,9 @@ pub fn normalize_event(raw: Value, ctx: &NormalizeContext) -> Result<Value, Norm
     transaction::normalize_transaction_parts(&mut event, &mut errors);
 
     if let Some(errors) = errors.into_value() {
-        event.insert("errors".into(), errors);
+        event.insert("errors", errors);
     }
-    Ok(Value::Object(in_schema_order(event)))
+    Ok(Json::Object(in_schema_order(event)))
 }
 
 /// The order of fields in Relay's `Event` schema, which is how Sentry stores and shows events.
@@ -164,14 +167,21 @@ const FIELD_ORDER: &[&str] = &[
 ];
 
 /// Known fields in schema order, then the event's other fields in the order they came.
-fn in_schema_order(mut event: serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
-    let mut ordered = serde_json::Map::with_capacity(event.len());
-    for key in FIELD_ORDER {
-        if let Some(value) = event.shift_remove(*key) {
-            ordered.insert((*key).to_owned(), value);
+///
+/// One pass over the event: each field goes to its slot or to the rest, so an event with
+/// thousands of unknown top-level fields costs no more than reading them.
+fn in_schema_order(event: Object<'_>) -> Object<'_> {
+    let mut slots: [Option<(Str<'_>, Json<'_>)>; FIELD_ORDER.len()] = std::array::from_fn(|_| None);
+    let mut rest = Vec::new();
+    let len = event.len();
+    for (key, value) in event {
+        match FIELD_ORDER.iter().position(|known| *known == key) {
+            Some(at) => slots[at] = Some((key, value)),
+            None => rest.push((key, value)),
         }
     }
-    ordered.extend(event);
+    let mut ordered = Object::with_capacity(len);
+    ordered.extend(slots.into_iter().flatten().chain(rest));
     ordered
 }
 
@@ -190,7 +200,7 @@ mod tests {
 
     #[test]
     fn minimal_event_gets_every_default() {
-        let out = normalize_event(json!({}), &ctx()).unwrap_or_default();
+        let out = normalize_event(Json::from(json!({})), &ctx()).unwrap_or_default();
         assert_eq!(out["type"], json!("default"));
         assert_eq!(out["level"], json!("error"));
         assert_eq!(out["platform"], json!("other"));
@@ -204,7 +214,7 @@ mod tests {
     fn non_objects_are_refused() {
         for raw in [json!([]), json!("event"), json!(null), json!(4)] {
             assert!(matches!(
-                normalize_event(raw, &ctx()),
+                normalize_event(Json::from(raw), &ctx()),
                 Err(NormalizeError::NotAnObject)
             ));
         }
@@ -212,7 +222,8 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_kept() {
-        let out = normalize_event(json!({"my_field": {"a": [1]}}), &ctx()).unwrap_or_default();
+        let out = normalize_event(Json::from(json!({"my_field": {"a": [1]}})), &ctx())
+            .unwrap_or_default();
         assert_eq!(out["my_field"], json!({"a": [1]}));
     }
 }

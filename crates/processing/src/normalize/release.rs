@@ -5,16 +5,16 @@
 //! tabs, slashes and a few reserved words, and limits lengths (§5.1). An invalid value is
 //! dropped with a note rather than creating a broken release.
 
-use serde_json::{Map, Value};
+use crate::json::{Json, Object};
 
 use super::errors::{self, drop_invalid, EventErrors};
-use super::value::lenient_string;
+use super::value::{lenient_string, trimmed};
 
 /// Releases Sentry refuses (sentry-release-parser): they would collide with URL segments.
 const RESERVED_RELEASES: &[&str] = &[".", "..", "latest"];
 
 /// Validates `release`, `dist` and `environment`.
-pub(crate) fn normalize_release_fields(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+pub(crate) fn normalize_release_fields(event: &mut Object<'_>, errors: &mut EventErrors) {
     normalize_release(event, errors);
     normalize_dist(event, errors);
     normalize_environment(event, errors);
@@ -26,7 +26,7 @@ fn has_forbidden_chars(s: &str) -> bool {
         .any(|c| matches!(c, '\n' | '\r' | '\t' | '\x0c' | '/' | '\\'))
 }
 
-fn normalize_release(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+fn normalize_release(event: &mut Object<'_>, errors: &mut EventErrors) {
     let Some(raw) = event.get("release") else {
         return;
     };
@@ -34,7 +34,7 @@ fn normalize_release(event: &mut Map<String, Value>, errors: &mut EventErrors) {
         event.shift_remove("release");
         return;
     }
-    let release = lenient_string(raw).map(|r| r.trim().to_owned());
+    let release = lenient_string(raw).map(|r| trimmed(&r));
     let valid = release.as_deref().filter(|r| {
         !r.is_empty()
             && r.chars().count() <= 200
@@ -42,9 +42,8 @@ fn normalize_release(event: &mut Map<String, Value>, errors: &mut EventErrors) {
             && !RESERVED_RELEASES.contains(r)
     });
     match valid {
-        Some(r) => {
-            let r = r.to_owned();
-            event.insert("release".into(), Value::String(r));
+        Some(_) => {
+            event.insert("release", Json::from(release));
         }
         None if release.as_deref() == Some("") => {
             event.shift_remove("release");
@@ -53,9 +52,9 @@ fn normalize_release(event: &mut Map<String, Value>, errors: &mut EventErrors) {
     }
 }
 
-fn normalize_dist(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+fn normalize_dist(event: &mut Object<'_>, errors: &mut EventErrors) {
     let Some(raw) = event.get("dist") else { return };
-    let dist = lenient_string(raw).map(|d| d.trim().to_owned());
+    let dist = lenient_string(raw).map(|d| trimmed(&d));
     match dist.as_deref() {
         None if raw.is_null() => {
             event.shift_remove("dist");
@@ -71,8 +70,7 @@ fn normalize_dist(event: &mut Map<String, Value>, errors: &mut EventErrors) {
             if d.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) =>
         {
-            let d = d.to_owned();
-            event.insert("dist".into(), Value::String(d));
+            event.insert("dist", Json::from(dist));
         }
         _ => drop_invalid(event, "dist", errors),
     }
@@ -80,12 +78,15 @@ fn normalize_dist(event: &mut Map<String, Value>, errors: &mut EventErrors) {
 
 /// Validates `environment` (trimmed, 1–64 characters, no `/` or line breaks). Also used after a
 /// legacy `environment` tag has been moved into the field.
-pub(crate) fn normalize_environment(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+pub(crate) fn normalize_environment(event: &mut Object<'_>, errors: &mut EventErrors) {
     let Some(raw) = event.get("environment") else {
         return;
     };
-    let env = raw.as_str().map(str::trim);
-    match env {
+    let env = match raw {
+        Json::String(s) => Some(trimmed(s)),
+        _ => None,
+    };
+    match env.as_deref() {
         None if raw.is_null() => {
             event.shift_remove("environment");
         }
@@ -93,8 +94,7 @@ pub(crate) fn normalize_environment(event: &mut Map<String, Value>, errors: &mut
             event.shift_remove("environment");
         }
         Some(e) if e.chars().count() <= 64 && !has_forbidden_chars(e) => {
-            let e = e.to_owned();
-            event.insert("environment".into(), Value::String(e));
+            event.insert("environment", Json::from(env));
         }
         _ => drop_invalid(event, "environment", errors),
     }
@@ -102,12 +102,12 @@ pub(crate) fn normalize_environment(event: &mut Map<String, Value>, errors: &mut
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
 
-    fn map(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap_or_default()
+    fn map(v: Value) -> Object<'static> {
+        Json::from(v).as_object().cloned().unwrap_or_default()
     }
 
     #[test]
@@ -123,7 +123,7 @@ mod tests {
         ] {
             let mut e = map(json!({ "release": input }));
             normalize_release_fields(&mut e, &mut errors);
-            assert_eq!(e.get("release").cloned(), expected);
+            assert_eq!(e.get("release").map(Json::to_value), expected);
         }
     }
 

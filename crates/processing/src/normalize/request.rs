@@ -10,7 +10,9 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use crate::json::{Json, Object, Str};
 
 use super::errors::EventErrors;
 use super::limits;
@@ -22,7 +24,7 @@ static METHOD: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Normalizes `request`.
-pub(crate) fn normalize_request(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+pub(crate) fn normalize_request(event: &mut Object<'_>, errors: &mut EventErrors) {
     let Some(mut request) = take_object(event, "request", "request", errors) else {
         return;
     };
@@ -35,16 +37,16 @@ pub(crate) fn normalize_request(event: &mut Map<String, Value>, errors: &mut Eve
         "api_target",
         "inferred_content_type",
     ] {
-        drop_unless(&mut request, key, "request", errors, Value::is_string);
+        drop_unless(&mut request, key, "request", errors, Json::is_string);
     }
     normalize_method(&mut request, errors);
-    normalize_pairs(&mut request, "headers", header_name, errors);
+    normalize_pairs(&mut request, "headers", header_key, errors);
     normalize_query(&mut request, errors);
     normalize_cookies(&mut request, errors);
     normalize_url(&mut request);
     normalize_data(&mut request);
     match request.get("env") {
-        Some(Value::Object(_)) | None => {}
+        Some(Json::Object(_)) | None => {}
         Some(_) => {
             let v = request.shift_remove("env");
             errors.invalid("request.env", v.as_ref());
@@ -73,18 +75,18 @@ pub(crate) fn normalize_request(event: &mut Map<String, Value>, errors: &mut Eve
         }
     }
     if !request.is_empty() {
-        event.insert("request".into(), Value::Object(request));
+        event.insert("request", Json::Object(request));
     }
 }
 
-fn normalize_method(request: &mut Map<String, Value>, errors: &mut EventErrors) {
+fn normalize_method(request: &mut Object<'_>, errors: &mut EventErrors) {
     let Some(raw) = request.get("method") else {
         return;
     };
     let method = raw.as_str().map(str::to_ascii_uppercase);
     match method {
         Some(m) if METHOD.is_match(&m) => {
-            request.insert("method".into(), Value::String(m));
+            request.insert("method", Json::from(m));
         }
         _ => {
             let v = request.shift_remove("method");
@@ -109,12 +111,27 @@ pub(crate) fn header_name(name: &str) -> String {
     out
 }
 
+/// [`header_name`] of a name of the tree, copied only when its case changes.
+fn header_key(name: Str<'_>) -> Str<'_> {
+    let mut upper = true;
+    let canonical = name.chars().all(|c| {
+        let fits = !upper || c.to_uppercase().eq(std::iter::once(c));
+        upper = c == '-';
+        fits
+    });
+    if canonical {
+        name
+    } else {
+        Cow::Owned(header_name(&name))
+    }
+}
+
 /// Reads an object or `[name, value]` list into pairs of strings under `key`. Objects are sorted
 /// by name, lists keep their order (Relay's `Headers`); multi-valued entries are joined by `,`.
-fn normalize_pairs(
-    request: &mut Map<String, Value>,
-    key: &str,
-    name: fn(&str) -> String,
+fn normalize_pairs<'a>(
+    request: &mut Object<'a>,
+    key: &'static str,
+    name: fn(Str<'a>) -> Str<'a>,
     errors: &mut EventErrors,
 ) {
     let Some(raw) = request.shift_remove(key) else {
@@ -122,20 +139,20 @@ fn normalize_pairs(
     };
     let path = join("request", key);
     let pairs = match raw {
-        Value::Object(map) => {
-            let mut pairs: Vec<(String, String)> = map
+        Json::Object(map) => {
+            let mut pairs: Vec<(Str<'a>, Str<'a>)> = map
                 .into_iter()
-                .filter_map(|(k, v)| pair_value(&v).map(|v| (name(&k), v)))
+                .filter_map(|(k, v)| pair_value(&v).map(|v| (name(k), v)))
                 .collect();
             pairs.sort_by(|a, b| a.0.cmp(&b.0));
             pairs
         }
-        Value::Array(items) => items
+        Json::Array(items) => items
             .into_iter()
             .filter_map(|item| match item {
-                Value::Array(kv) if kv.len() == 2 => {
+                Json::Array(kv) if kv.len() == 2 => {
                     let k = lenient_string(&kv[0])?;
-                    Some((name(&k), pair_value(&kv[1])?))
+                    Some((name(k), pair_value(&kv[1])?))
                 }
                 _ => None,
             })
@@ -145,48 +162,49 @@ fn normalize_pairs(
             return;
         }
     };
-    request.insert(key.to_owned(), pairs_value(pairs));
+    request.insert(key, pairs_value(pairs));
 }
 
 /// A header or cookie value: text as it is, a list joined by commas, other scalars as text.
-fn pair_value(value: &Value) -> Option<String> {
+fn pair_value<'a>(value: &Json<'a>) -> Option<Str<'a>> {
     match value {
-        Value::Array(parts) => Some(
+        Json::Array(parts) => Some(
             parts
                 .iter()
                 .filter_map(lenient_string)
                 .collect::<Vec<_>>()
-                .join(","),
+                .join(",")
+                .into(),
         ),
         other => lenient_string(other),
     }
 }
 
-fn pairs_value(pairs: Vec<(String, String)>) -> Value {
-    Value::Array(
+fn pairs_value<'a>(pairs: Vec<(Str<'a>, Str<'a>)>) -> Json<'a> {
+    Json::Array(
         pairs
             .into_iter()
-            .map(|(k, v)| Value::Array(vec![Value::String(k), Value::String(v)]))
+            .map(|(k, v)| Json::Array(vec![Json::String(k), Json::String(v)]))
             .collect(),
     )
 }
 
 /// `query_string`: a raw string (with or without `?`) is decoded into pairs; objects and pairs
 /// keep their values, non-string values as JSON text.
-fn normalize_query(request: &mut Map<String, Value>, errors: &mut EventErrors) {
+fn normalize_query(request: &mut Object<'_>, errors: &mut EventErrors) {
     let Some(raw) = request.shift_remove("query_string") else {
         return;
     };
     let pairs = match raw {
-        Value::String(s) => parse_query(&s),
-        Value::Object(map) => map
+        Json::String(s) => parse_query(&s),
+        Json::Object(map) => map
             .into_iter()
             .filter_map(|(k, v)| json_lenient_string(&v).map(|v| (k, v)))
             .collect(),
-        Value::Array(items) => items
+        Json::Array(items) => items
             .iter()
             .filter_map(|item| match item {
-                Value::Array(kv) if kv.len() == 2 => {
+                Json::Array(kv) if kv.len() == 2 => {
                     Some((lenient_string(&kv[0])?, json_lenient_string(&kv[1])?))
                 }
                 _ => None,
@@ -197,62 +215,65 @@ fn normalize_query(request: &mut Map<String, Value>, errors: &mut EventErrors) {
             return;
         }
     };
-    request.insert("query_string".into(), pairs_value(pairs));
+    request.insert("query_string", pairs_value(pairs));
 }
 
-fn parse_query(s: &str) -> Vec<(String, String)> {
+fn parse_query(s: &str) -> Vec<(Str<'static>, Str<'static>)> {
     let s = s.strip_prefix('?').unwrap_or(s);
     url::form_urlencoded::parse(s.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
         .collect()
 }
 
 /// `cookies` as pairs; a raw `a=b; c=d` string is split. A `Cookie` header says the same thing
 /// and is moved into `cookies` (or dropped when cookies were given), as Relay does.
-fn normalize_cookies(request: &mut Map<String, Value>, errors: &mut EventErrors) {
-    if let Some(Value::String(raw)) = request.get("cookies") {
+fn normalize_cookies(request: &mut Object<'_>, errors: &mut EventErrors) {
+    if let Some(Json::String(raw)) = request.get("cookies") {
         let pairs = parse_cookies(raw);
-        request.insert("cookies".into(), pairs_value(pairs));
+        request.insert("cookies", pairs_value(pairs));
     } else {
-        normalize_pairs(request, "cookies", str::to_owned, errors);
+        normalize_pairs(request, "cookies", std::convert::identity, errors);
     }
 
-    let Some(Value::Array(headers)) = request.get_mut("headers") else {
+    let Some(Json::Array(headers)) = request.get_mut("headers") else {
         return;
     };
     let position = headers
         .iter()
-        .position(|h| h.get(0).and_then(Value::as_str) == Some("Cookie"));
+        .position(|h| h.get(0).and_then(Json::as_str) == Some("Cookie"));
     let Some(position) = position else { return };
     let header = headers.remove(position);
     let has_cookies = request
         .get("cookies")
         .is_some_and(|c| !super::value::is_empty(c));
     if !has_cookies {
-        if let Some(raw) = header.get(1).and_then(Value::as_str) {
-            request.insert("cookies".into(), pairs_value(parse_cookies(raw)));
+        if let Some(raw) = header.get(1).and_then(Json::as_str) {
+            request.insert("cookies", pairs_value(parse_cookies(raw)));
         }
     }
 }
 
-fn parse_cookies(raw: &str) -> Vec<(String, String)> {
+fn parse_cookies(raw: &str) -> Vec<(Str<'static>, Str<'static>)> {
     raw.split(';')
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .map(|c| match c.split_once('=') {
-            Some((k, v)) => (k.trim().to_owned(), v.trim().to_owned()),
-            None => (c.to_owned(), String::new()),
+            Some((k, v)) => (
+                Cow::Owned(k.trim().to_owned()),
+                Cow::Owned(v.trim().to_owned()),
+            ),
+            None => (Cow::Owned(c.to_owned()), Cow::Borrowed("")),
         })
         .collect()
 }
 
 /// Moves `?query` and `#fragment` out of `url` into their fields (the fields win when both are
 /// given), the way Relay's `normalize_url` does, with a fallback for URLs that do not parse.
-fn normalize_url(request: &mut Map<String, Value>) {
-    let Some(Value::String(url)) = request.get("url") else {
+fn normalize_url<'a>(request: &mut Object<'a>) {
+    let Some(Json::String(url)) = request.get("url") else {
         return;
     };
-    let mut url = url.clone();
+    let mut url = url.to_string();
     // Old JavaScript SDKs ended truncated URLs with `…`; canonical URLs are ASCII.
     if let Some(stripped) = url.strip_suffix('\u{2026}') {
         url = format!("{stripped}...");
@@ -267,17 +288,17 @@ fn normalize_url(request: &mut Map<String, Value>) {
     match url::Url::parse(&url) {
         Ok(mut parsed) => {
             if !has_query {
-                let pairs: Vec<(String, String)> = parsed
+                let pairs: Vec<(Str<'a>, Str<'a>)> = parsed
                     .query_pairs()
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
                     .collect();
                 if !pairs.is_empty() {
-                    request.insert("query_string".into(), pairs_value(pairs));
+                    request.insert("query_string", pairs_value(pairs));
                 }
             }
             if !has_fragment {
                 if let Some(fragment) = parsed.fragment().filter(|f| !f.is_empty()) {
-                    request.insert("fragment".into(), Value::String(fragment.to_owned()));
+                    request.insert("fragment", Json::from(fragment.to_owned()));
                 }
             }
             parsed.set_query(None);
@@ -288,50 +309,57 @@ fn normalize_url(request: &mut Map<String, Value>) {
             if let Some(index) = url.find('#') {
                 let fragment = url[index + 1..].to_owned();
                 if !fragment.is_empty() && !has_fragment {
-                    request.insert("fragment".into(), Value::String(fragment));
+                    request.insert("fragment", Json::from(fragment));
                 }
                 url.truncate(index);
             }
             if let Some(index) = url.find('?') {
                 let pairs = parse_query(&url[index + 1..]);
                 if !pairs.is_empty() && !has_query {
-                    request.insert("query_string".into(), pairs_value(pairs));
+                    request.insert("query_string", pairs_value(pairs));
                 }
                 url.truncate(index);
             }
         }
     }
-    request.insert("url".into(), Value::String(url));
+    request.insert("url", Json::from(url));
 }
 
 /// A string body that is JSON or a form is stored parsed, and `inferred_content_type` says
 /// which; otherwise the `Content-Type` header (without parameters) is the best guess.
-fn normalize_data(request: &mut Map<String, Value>) {
-    let parsed = request
-        .get("data")
-        .and_then(Value::as_str)
-        .and_then(parse_body);
+fn normalize_data(request: &mut Object<'_>) {
+    // The body is taken out to be parsed, so what it parses to borrows from the payload too.
+    let parsed = match request.get_mut("data") {
+        Some(Json::String(slot)) => match parse_body(std::mem::take(slot)) {
+            Ok(parsed) => Some(parsed),
+            Err(text) => {
+                *slot = text;
+                None
+            }
+        },
+        _ => None,
+    };
     let content_type = match parsed {
         Some((content_type, data)) => {
-            request.insert("data".into(), data);
+            request.insert("data", data);
             Some(content_type.to_owned())
         }
         None => request
             .get("headers")
-            .and_then(Value::as_array)
+            .and_then(Json::as_array)
             .and_then(|headers| {
                 headers
                     .iter()
-                    .find(|h| h.get(0).and_then(Value::as_str) == Some("Content-Type"))
+                    .find(|h| h.get(0).and_then(Json::as_str) == Some("Content-Type"))
             })
             .and_then(|h| h.get(1))
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
             .filter(|v| !v.is_empty()),
     };
     match content_type {
         Some(ct) => {
-            request.insert("inferred_content_type".into(), Value::String(ct));
+            request.insert("inferred_content_type", Json::from(ct));
         }
         None => {
             request.shift_remove("inferred_content_type");
@@ -339,8 +367,19 @@ fn normalize_data(request: &mut Map<String, Value>) {
     }
 }
 
-fn parse_body(raw: &str) -> Option<(&'static str, Value)> {
-    if let Ok(value) = serde_json::from_str::<Value>(raw) {
+/// The body parsed as JSON or as a form, or the text back when it is neither.
+fn parse_body(text: Str<'_>) -> Result<(&'static str, Json<'_>), Str<'_>> {
+    match text {
+        Cow::Borrowed(raw) => parse_body_text(raw).ok_or(text),
+        Cow::Owned(ref raw) => match parse_body_text(raw).map(|(ct, v)| (ct, v.into_owned())) {
+            Some(parsed) => Ok(parsed),
+            None => Err(text),
+        },
+    }
+}
+
+fn parse_body_text(raw: &str) -> Option<(&'static str, Json<'_>)> {
+    if let Ok(value) = Json::parse_str(raw) {
         return Some(("application/json", value));
     }
     // Relay's guards against reading any word as a one-field form.
@@ -355,16 +394,16 @@ fn parse_body(raw: &str) -> Option<(&'static str, Value)> {
     if !plausible {
         return None;
     }
-    let form: Map<String, Value> = pairs
+    let form: Object<'_> = pairs
         .into_iter()
-        .map(|(k, v)| (k, Value::String(v)))
+        .map(|(k, v)| (k, Json::String(v)))
         .collect();
-    Some(("application/x-www-form-urlencoded", Value::Object(form)))
+    Some(("application/x-www-form-urlencoded", Json::Object(form)))
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
     use crate::normalize::errors::run_step_on_field;

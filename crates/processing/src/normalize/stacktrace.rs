@@ -6,7 +6,7 @@
 //! `/app.js`. Frame `vars` are a databag with Relay's "medium" bound, and very long traces are
 //! cut and slimmed the way Relay's trimming does it.
 
-use serde_json::{Map, Value};
+use crate::json::{Json, Object, Str};
 
 use super::errors::EventErrors;
 use super::limits::{self, dispose};
@@ -24,12 +24,12 @@ const FRAME_ALLOWANCE: usize = 50;
 /// `raw` is set for `raw_stacktrace`, which keeps the frames exactly as the SDK sent them
 /// (Relay applies the path fix-up to processed frames only).
 pub(crate) fn normalize_stacktrace(
-    value: &mut Value,
+    value: &mut Json<'_>,
     path: &str,
     raw: bool,
     errors: &mut EventErrors,
 ) -> bool {
-    let Value::Object(st) = value else {
+    let Json::Object(st) = value else {
         if !value.is_null() {
             errors.invalid(path, Some(value));
         }
@@ -37,7 +37,7 @@ pub(crate) fn normalize_stacktrace(
     };
     remove_nulls(st);
     let frames = match st.shift_remove("frames") {
-        Some(Value::Array(frames)) => frames,
+        Some(Json::Array(frames)) => frames,
         Some(other) => {
             errors.discard(&join(path, "frames"), other);
             return false;
@@ -57,11 +57,11 @@ pub(crate) fn normalize_stacktrace(
             continue;
         }
         match frame {
-            Value::Object(mut frame) => {
+            Json::Object(mut frame) => {
                 if !frame_is_normal(&frame, raw) {
                     normalize_frame(&mut frame, &join(&frames_path, i), raw, errors);
                 }
-                kept.push(Value::Object(frame));
+                kept.push(Json::Object(frame));
             }
             other => {
                 errors.discard(&join(&frames_path, i), other);
@@ -69,7 +69,7 @@ pub(crate) fn normalize_stacktrace(
         }
     }
     slim_frames(&mut kept);
-    st.insert("frames".into(), Value::Array(kept));
+    st.insert("frames", Json::Array(kept));
     true
 }
 
@@ -81,13 +81,13 @@ const FUNCTION_CHARS: (usize, usize) = (256, 20);
 /// field of its type and within its length, no `vars` (which it moves to the end), and paths
 /// that `fix_paths` has nothing to fill in. Most frames SDKs send are like that, and one pass
 /// over their keys is much cheaper than the two dozen lookups of the repair.
-fn frame_is_normal(frame: &Map<String, Value>, raw: bool) -> bool {
+fn frame_is_normal<'a>(frame: &Object<'a>, raw: bool) -> bool {
     let mut abs_path = None;
     let mut filename = None;
     // Bytes bound characters from above: a string this short in bytes is never trimmed.
-    let short = |v: &Value, (max, allowance): (usize, usize)| matches!(v, Value::String(s) if s.len() <= max + allowance);
+    let short = |v: &Json<'a>, (max, allowance): (usize, usize)| matches!(v, Json::String(s) if s.len() <= max + allowance);
     for (key, value) in frame {
-        let normal = match key.as_str() {
+        let normal = match key {
             _ if value.is_null() => false,
             "abs_path" => {
                 abs_path = value.as_str();
@@ -99,10 +99,10 @@ fn frame_is_normal(frame: &Map<String, Value>, raw: bool) -> bool {
             }
             "function" | "raw_function" | "symbol" => short(value, FUNCTION_CHARS),
             "module" | "package" | "context_line" => value.is_string(),
-            "lineno" | "colno" => matches!(value, Value::Number(n) if n.as_u64().is_some()),
+            "lineno" | "colno" => matches!(value, Json::Number(n) if n.as_u64().is_some()),
             "in_app" => value.is_boolean(),
             "pre_context" | "post_context" => {
-                matches!(value, Value::Array(lines) if lines.iter().all(Value::is_string))
+                matches!(value, Json::Array(lines) if lines.iter().all(Json::is_string))
             }
             "vars" => false,
             _ => true,
@@ -116,12 +116,7 @@ fn frame_is_normal(frame: &Map<String, Value>, raw: bool) -> bool {
         && (filename.is_some_and(|f| !f.is_empty()) || abs_path.is_none()))
 }
 
-fn normalize_frame(
-    frame: &mut Map<String, Value>,
-    path: &str,
-    raw: bool,
-    errors: &mut EventErrors,
-) {
+fn normalize_frame(frame: &mut Object<'_>, path: &str, raw: bool, errors: &mut EventErrors) {
     remove_nulls(frame);
     for key in [
         "filename",
@@ -133,14 +128,14 @@ fn normalize_frame(
         "package",
         "context_line",
     ] {
-        drop_unless(frame, key, path, errors, Value::is_string);
+        drop_unless(frame, key, path, errors, Json::is_string);
     }
     for key in ["lineno", "colno"] {
         match frame.get(key) {
-            Some(Value::Number(n)) if n.as_u64().is_some() => {}
-            Some(Value::String(s)) if s.parse::<u64>().is_ok() => {
+            Some(Json::Number(n)) if n.as_u64().is_some() => {}
+            Some(Json::String(s)) if s.parse::<u64>().is_ok() => {
                 let n = s.parse::<u64>().unwrap_or_default();
-                frame.insert(key.to_owned(), Value::from(n));
+                frame.insert(key, Json::from(n));
             }
             Some(_) => {
                 let v = frame.shift_remove(key);
@@ -154,11 +149,11 @@ fn normalize_frame(
         errors.invalid(&join(path, "in_app"), v.as_ref());
     }
     for key in ["pre_context", "post_context"] {
-        if let Some(Value::Array(lines)) = frame.get_mut(key) {
+        if let Some(Json::Array(lines)) = frame.get_mut(key) {
             // Lines the SDK could not read come as null; Sentry shows them as empty lines.
             for line in lines.iter_mut() {
                 if !line.is_string() {
-                    *line = Value::String(String::new());
+                    *line = Json::from(String::new());
                 }
             }
         } else if frame.contains_key(key) {
@@ -183,13 +178,13 @@ fn normalize_frame(
 
 /// `vars` is an object of locals; a list (some SDKs send positional arguments) becomes
 /// `{"0": …, "1": …}`.
-fn normalize_vars(frame: &mut Map<String, Value>, path: &str, errors: &mut EventErrors) {
+fn normalize_vars(frame: &mut Object<'_>, path: &str, errors: &mut EventErrors) {
     let Some(vars) = frame.shift_remove("vars") else {
         return;
     };
     let mut vars = match vars {
-        Value::Object(map) => Value::Object(map),
-        Value::Array(items) => Value::Object(
+        Json::Object(map) => Json::Object(map),
+        Json::Array(items) => Json::Object(
             items
                 .into_iter()
                 .enumerate()
@@ -202,32 +197,32 @@ fn normalize_vars(frame: &mut Map<String, Value>, path: &str, errors: &mut Event
         }
     };
     if limits::trim_databag(&mut vars, limits::MEDIUM) {
-        frame.insert("vars".into(), vars);
+        frame.insert("vars", vars);
     }
 }
 
 /// Relay's `process_non_raw_frame`: a frame with only a `filename` gets it as `abs_path`, and a
 /// URL `abs_path` gives the frame its path as `filename`.
-fn fix_paths(frame: &mut Map<String, Value>) {
+fn fix_paths(frame: &mut Object<'_>) {
     if frame.get("abs_path").is_none_or(is_empty) {
         if let Some(filename) = frame.shift_remove("filename") {
-            frame.insert("abs_path".into(), filename);
+            frame.insert("abs_path", filename);
         }
     }
     if frame.get("filename").is_none_or(is_empty) {
-        let Some(abs_path) = frame.get("abs_path").and_then(Value::as_str) else {
+        let Some(Json::String(abs_path)) = frame.get("abs_path") else {
             return;
         };
-        let mut filename = abs_path.to_owned();
+        let mut filename = abs_path.clone();
         if is_url(abs_path) {
             if let Ok(url) = url::Url::parse(abs_path) {
                 let path = url.path();
                 if !path.is_empty() && path != "/" {
-                    filename = path.to_owned();
+                    filename = Str::Owned(path.to_owned());
                 }
             }
         }
-        frame.insert("filename".into(), Value::String(filename));
+        frame.insert("filename", Json::String(filename));
     }
 }
 
@@ -240,12 +235,12 @@ fn is_url(path: &str) -> bool {
 /// Past [`FRAME_ALLOWANCE`] frames, keeps the details of the frames at both ends of the trace
 /// (where the crash and the entry point are) and drops `vars` and context lines in between,
 /// system frames first.
-fn slim_frames(frames: &mut [Value]) {
+fn slim_frames<'a>(frames: &mut [Json<'a>]) {
     let len = frames.len();
     if len <= FRAME_ALLOWANCE {
         return;
     }
-    let is_app = |f: &Value| f.get("in_app").and_then(Value::as_bool) == Some(true);
+    let is_app = |f: &Json<'a>| f.get("in_app").and_then(Json::as_bool) == Some(true);
     let app: Vec<usize> = (0..len).filter(|&i| is_app(&frames[i])).collect();
     let system: Vec<usize> = (0..len).filter(|&i| !is_app(&frames[i])).collect();
 
@@ -262,7 +257,7 @@ fn slim_frames(frames: &mut [Value]) {
         .unwrap_or(&[]);
 
     for &i in system_slim.iter().chain(app_slim) {
-        if let Some(Value::Object(frame)) = frames.get_mut(i) {
+        if let Some(Json::Object(frame)) = frames.get_mut(i) {
             for key in ["vars", "pre_context", "post_context"] {
                 if let Some(v) = frame.shift_remove(key) {
                     dispose(v);
@@ -274,15 +269,15 @@ fn slim_frames(frames: &mut [Value]) {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
 
     fn run(v: Value) -> (Option<Value>, usize) {
-        let mut v = v;
+        let mut v = Json::from(v);
         let mut errors = EventErrors::default();
         let keep = normalize_stacktrace(&mut v, "stacktrace", false, &mut errors);
-        (keep.then_some(v), errors.entries().len())
+        (keep.then(|| v.to_value()), errors.entries().len())
     }
 
     #[test]
@@ -347,7 +342,7 @@ mod tests {
         let mut normal = 0;
         for raw in [false, true] {
             for frame in &frames {
-                let Value::Object(frame) = frame.clone() else {
+                let Json::Object(frame) = Json::from(frame.clone()) else {
                     unreachable!("every test frame is an object")
                 };
                 let mut repaired = frame.clone();

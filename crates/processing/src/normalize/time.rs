@@ -10,7 +10,7 @@
 //! before retention is moved to the receive time (`normalize_timestamps` in `event.rs`), then a
 //! missing event timestamp becomes the receive time.
 
-use serde_json::{Map, Value};
+use crate::json::{Json, Object};
 use time::{Date, Month, OffsetDateTime};
 
 use super::errors::{self, EventErrors};
@@ -32,10 +32,10 @@ const MAX_SECS: f64 = 253_402_300_800.0;
 
 /// Reads a timestamp: a non-negative number of seconds, a numeric string, or an RFC 3339 date
 /// and time (`T` or space between, fraction and zone optional, no zone meaning UTC).
-pub(crate) fn parse_timestamp(value: &Value) -> Option<Micros> {
+pub(crate) fn parse_timestamp(value: &Json<'_>) -> Option<Micros> {
     match value {
-        Value::Number(n) => secs_to_micros(n.as_f64()?),
-        Value::String(s) => {
+        Json::Number(n) => secs_to_micros(n.as_f64()?),
+        Json::String(s) => {
             let s = s.trim();
             match s.parse::<f64>() {
                 Ok(secs) => secs_to_micros(secs),
@@ -132,8 +132,8 @@ fn digits2(a: u8, b: u8) -> Option<i64> {
 
 /// The stored form of a timestamp: float seconds. Dividing the exact integer by 10^6 yields the
 /// float closest to the decimal value, so `…43.024442` prints back as `…43.024442`.
-pub(crate) fn to_value(micros: Micros) -> Value {
-    serde_json::Number::from_f64(micros as f64 / 1e6).map_or(Value::Null, Value::Number)
+pub(crate) fn to_value(micros: Micros) -> Json<'static> {
+    serde_json::Number::from_f64(micros as f64 / 1e6).map_or(Json::Null, Json::Number)
 }
 
 /// Converts float seconds from the context (receive time, `sent_at`) to microseconds.
@@ -176,19 +176,16 @@ impl Slot<'_> {
 
 /// Where the timestamps of an event live: the event itself, its breadcrumbs and its spans.
 /// Visits each object that may hold one, with the key and where it is.
-fn for_each_slot(
-    event: &mut Map<String, Value>,
-    mut visit: impl FnMut(Slot<'_>, &mut Map<String, Value>),
-) {
+fn for_each_slot<'a>(event: &mut Object<'a>, mut visit: impl FnMut(Slot<'_>, &mut Object<'a>)) {
     for key in ["timestamp", "start_timestamp"] {
         visit(Slot { list: None, key }, event);
     }
-    if let Some(Value::Array(crumbs)) = event
+    if let Some(Json::Array(crumbs)) = event
         .get_mut("breadcrumbs")
         .and_then(|b| b.get_mut("values"))
     {
         for (i, crumb) in crumbs.iter_mut().enumerate() {
-            if let Value::Object(crumb) = crumb {
+            if let Json::Object(crumb) = crumb {
                 visit(
                     Slot {
                         list: Some(("breadcrumbs.values", i)),
@@ -199,9 +196,9 @@ fn for_each_slot(
             }
         }
     }
-    if let Some(Value::Array(spans)) = event.get_mut("spans") {
+    if let Some(Json::Array(spans)) = event.get_mut("spans") {
         for (i, span) in spans.iter_mut().enumerate() {
-            if let Value::Object(span) = span {
+            if let Json::Object(span) = span {
                 for key in ["start_timestamp", "timestamp"] {
                     visit(
                         Slot {
@@ -220,7 +217,7 @@ fn for_each_slot(
 /// missing event timestamp. Fails only for a transaction without a usable start and end, which
 /// Relay rejects as well.
 pub(crate) fn normalize_timestamps(
-    event: &mut Map<String, Value>,
+    event: &mut Object<'_>,
     ctx: &NormalizeContext,
     errors: &mut EventErrors,
 ) -> Result<(), NormalizeError> {
@@ -228,15 +225,15 @@ pub(crate) fn normalize_timestamps(
 
     // Read every slot into canonical form; unreadable ones are dropped with a note.
     for_each_slot(event, |slot, map| {
-        let Some(raw) = map.get(slot.key) else { return };
+        let Some(raw) = map.get_mut(slot.key) else {
+            return;
+        };
         if raw.is_null() {
             map.shift_remove(slot.key);
             return;
         }
         match parse_timestamp(raw) {
-            Some(micros) => {
-                map.insert(slot.key.to_owned(), to_value(micros));
-            }
+            Some(micros) => *raw = to_value(micros),
             None => {
                 errors.invalid(&slot.path(), Some(raw));
                 map.shift_remove(slot.key);
@@ -277,20 +274,20 @@ pub(crate) fn normalize_timestamps(
         }
     }
 
-    let is_transaction = event.get("type").and_then(Value::as_str) == Some("transaction");
+    let is_transaction = event.get("type").and_then(Json::as_str) == Some("transaction");
     if is_transaction {
         check_transaction_range(event)?;
     }
     if !event.contains_key("timestamp") {
-        event.insert("timestamp".into(), to_value(received));
+        event.insert("timestamp", to_value(received));
     }
-    event.insert("received".into(), to_value(received));
+    event.insert("received", to_value(received));
     Ok(())
 }
 
 /// A transaction is a duration: without both ends, or ending before it starts, it is
 /// meaningless, and Relay drops it.
-fn check_transaction_range(event: &Map<String, Value>) -> Result<(), NormalizeError> {
+fn check_transaction_range(event: &Object<'_>) -> Result<(), NormalizeError> {
     let end = event.get("timestamp").and_then(parse_timestamp);
     let start = event.get("start_timestamp").and_then(parse_timestamp);
     match (start, end) {
@@ -307,30 +304,26 @@ fn check_transaction_range(event: &Map<String, Value>) -> Result<(), NormalizeEr
     }
 }
 
-fn shift_all(event: &mut Map<String, Value>, delta: Micros) {
+fn shift_all(event: &mut Object<'_>, delta: Micros) {
     for_each_slot(event, |slot, map| {
-        if let Some(micros) = map.get(slot.key).and_then(parse_timestamp) {
-            map.insert(
-                slot.key.to_owned(),
-                to_value(micros.saturating_add(delta).max(0)),
-            );
+        if let Some(raw) = map.get_mut(slot.key) {
+            if let Some(micros) = parse_timestamp(raw) {
+                *raw = to_value(micros.saturating_add(delta).max(0));
+            }
         }
     });
 }
 
-fn clock_details(sdk_time: Micros, server_time: Micros) -> Map<String, Value> {
-    let mut details = Map::new();
-    details.insert("sdk_time".into(), Value::String(format_rfc3339(sdk_time)));
-    details.insert(
-        "server_time".into(),
-        Value::String(format_rfc3339(server_time)),
-    );
+fn clock_details(sdk_time: Micros, server_time: Micros) -> Object<'static> {
+    let mut details = Object::new();
+    details.insert("sdk_time", Json::from(format_rfc3339(sdk_time)));
+    details.insert("server_time", Json::from(format_rfc3339(server_time)));
     details
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
 
@@ -341,8 +334,8 @@ mod tests {
         }
     }
 
-    fn event(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap_or_default()
+    fn event(v: Value) -> Object<'static> {
+        Json::from(v).as_object().cloned().unwrap_or_default()
     }
 
     #[test]
@@ -357,17 +350,23 @@ mod tests {
             "2011-05-02T12:41:36-0500",
             "1304358096",
         ] {
-            assert_eq!(parse_timestamp(&json!(s)), expected, "{s}");
+            assert_eq!(parse_timestamp(&Json::from(json!(s))), expected, "{s}");
         }
-        assert_eq!(parse_timestamp(&json!(1_304_358_096.0)), expected);
-        assert_eq!(parse_timestamp(&json!(1_304_358_096)), expected);
+        assert_eq!(
+            parse_timestamp(&Json::from(json!(1_304_358_096.0))),
+            expected
+        );
+        assert_eq!(parse_timestamp(&Json::from(json!(1_304_358_096))), expected);
     }
 
     #[test]
     fn keeps_microseconds() {
-        let micros = parse_timestamp(&json!("2026-11-25T02:40:43.024442123Z"));
+        let micros = parse_timestamp(&Json::from(json!("2026-11-25T02:40:43.024442123Z")));
         assert_eq!(micros, Some(1_795_574_443_024_442));
-        assert_eq!(micros.map(to_value), Some(json!(1_795_574_443.024_442)));
+        assert_eq!(
+            micros.map(|m| to_value(m).to_value()),
+            Some(json!(1_795_574_443.024_442))
+        );
     }
 
     #[test]
@@ -382,7 +381,7 @@ mod tests {
             json!(true),
             json!({"secs": 1}),
         ] {
-            assert_eq!(parse_timestamp(&v), None, "{v}");
+            assert_eq!(parse_timestamp(&Json::from(v.clone())), None, "{v}");
         }
     }
 

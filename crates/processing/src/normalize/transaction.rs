@@ -5,7 +5,7 @@
 //! gets the unit Relay assumes for its name when the SDK sent none. Span timestamps are read
 //! with the event's other timestamps in `time`.
 
-use serde_json::{Map, Value};
+use crate::json::{Json, Object};
 
 use super::errors::EventErrors;
 use super::limits::dispose;
@@ -16,37 +16,35 @@ use super::value::{join, remove_nulls};
 const UNLABELED: &str = "<unlabeled transaction>";
 
 /// Normalizes `transaction` name, `spans` and `measurements` according to the event type.
-pub(crate) fn normalize_transaction_parts(
-    event: &mut Map<String, Value>,
-    errors: &mut EventErrors,
-) {
-    let is_transaction = event.get("type").and_then(Value::as_str) == Some("transaction");
+pub(crate) fn normalize_transaction_parts(event: &mut Object<'_>, errors: &mut EventErrors) {
+    let is_transaction = event.get("type").and_then(Json::as_str) == Some("transaction");
     if !is_transaction {
         if let Some(m) = event.shift_remove("measurements") {
             dispose(m);
         }
         return;
     }
-    if !event.get("transaction").is_some_and(Value::is_string) {
-        event.insert("transaction".into(), Value::String(UNLABELED.to_owned()));
+    if !event.get("transaction").is_some_and(Json::is_string) {
+        event.insert("transaction", Json::from(UNLABELED));
     }
     normalize_measurements(event, errors);
     normalize_spans(event, errors);
 }
 
-fn normalize_measurements(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+fn normalize_measurements(event: &mut Object<'_>, errors: &mut EventErrors) {
     let Some(measurements) = take_object(event, "measurements", "measurements", errors) else {
         return;
     };
-    let mut kept = Map::new();
+    // Collected and built once: a lookup per insert would scan the object each time.
+    let mut kept = Vec::new();
     for (name, measurement) in measurements {
         let path = join("measurements", &name);
         let value = measurement
             .get("value")
-            .and_then(Value::as_f64)
+            .and_then(Json::as_f64)
             .filter(|v| v.is_finite());
         let (value, mut measurement) = match (value, measurement) {
-            (Some(value), Value::Object(measurement)) => (value, measurement),
+            (Some(value), Json::Object(measurement)) => (value, measurement),
             (_, other) => {
                 errors.discard(&path, other);
                 continue;
@@ -54,16 +52,16 @@ fn normalize_measurements(event: &mut Map<String, Value>, errors: &mut EventErro
         };
         remove_nulls(&mut measurement);
         measurement.insert(
-            "value".into(),
-            serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number),
+            "value",
+            serde_json::Number::from_f64(value).map_or(Json::Null, Json::Number),
         );
-        if !measurement.get("unit").is_some_and(Value::is_string) {
-            measurement.insert("unit".into(), Value::String(default_unit(&name).to_owned()));
+        if !measurement.get("unit").is_some_and(Json::is_string) {
+            measurement.insert("unit", Json::from(default_unit(&name)));
         }
-        kept.insert(name, Value::Object(measurement));
+        kept.push((name, Json::Object(measurement)));
     }
     if !kept.is_empty() {
-        event.insert("measurements".into(), Value::Object(kept));
+        event.insert("measurements", Json::Object(kept.into_iter().collect()));
     }
 }
 
@@ -88,17 +86,17 @@ fn default_unit(name: &str) -> &'static str {
     }
 }
 
-fn normalize_spans(event: &mut Map<String, Value>, errors: &mut EventErrors) {
+fn normalize_spans(event: &mut Object<'_>, errors: &mut EventErrors) {
     let Some(spans) = take_array(event, "spans", "spans", errors) else {
         return;
     };
     let mut kept = Vec::with_capacity(spans.len());
     for_each_object(spans, "spans", errors, |mut span, _, _| {
         remove_nulls(&mut span);
-        kept.push(Value::Object(span));
+        kept.push(Json::Object(span));
     });
     // Python sends `"spans": []` for a transaction without children; keep that as it came.
-    event.insert("spans".into(), Value::Array(kept));
+    event.insert("spans", Json::Array(kept));
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use std::net::IpAddr;
 
-use serde_json::{Map, Value};
+use crate::json::{Json, Object};
 
 use super::attributes::is_security_report;
 use super::errors::EventErrors;
@@ -36,7 +36,7 @@ const KNOWN_FIELDS: &[&str] = &[
 
 /// Normalizes `user` and resolves its IP address from the request and the connection.
 pub(crate) fn normalize_user(
-    event: &mut Map<String, Value>,
+    event: &mut Object<'_>,
     client_ip: Option<&str>,
     errors: &mut EventErrors,
 ) {
@@ -50,19 +50,19 @@ pub(crate) fn normalize_user(
     resolve_ip(event, &mut user, client_ip, errors);
 
     if !user.is_empty() {
-        event.insert("user".into(), Value::Object(user));
+        event.insert("user", Json::Object(user));
     }
 }
 
-fn normalize_fields(user: &mut Map<String, Value>, errors: &mut EventErrors) {
+fn normalize_fields(user: &mut Object<'_>, errors: &mut EventErrors) {
     // Ids, usernames and names are often numbers in the SDK's model; Sentry reads them as text.
     for key in ["id", "username", "name"] {
         if let Some(raw) = user.get(key) {
             match lenient_string(raw) {
                 Some(s) if !s.is_empty() => {
-                    let mut s = Value::String(s);
+                    let mut s = Json::from(s);
                     limits::trim_string(&mut s, 128, 0);
-                    user.insert(key.to_owned(), s);
+                    user.insert(key, s);
                 }
                 Some(_) => {
                     user.shift_remove(key);
@@ -76,10 +76,10 @@ fn normalize_fields(user: &mut Map<String, Value>, errors: &mut EventErrors) {
     }
     for key in ["email", "segment", "sentry_user"] {
         match user.get(key) {
-            Some(Value::String(s)) if s.is_empty() => {
+            Some(Json::String(s)) if s.is_empty() => {
                 user.shift_remove(key);
             }
-            Some(Value::String(_)) | None => {}
+            Some(Json::String(_)) | None => {}
             Some(_) => {
                 let v = user.shift_remove(key);
                 errors.invalid(&join("user", key), v.as_ref());
@@ -93,39 +93,35 @@ fn normalize_fields(user: &mut Map<String, Value>, errors: &mut EventErrors) {
     }
 
     let mut data = match user.shift_remove("data") {
-        Some(Value::Object(data)) => data,
-        None => Map::new(),
+        Some(Json::Object(data)) => data,
+        None => Object::new(),
         Some(other) => {
             errors.discard("user.data", other);
-            Map::new()
+            Object::new()
         }
     };
-    let unknown: Vec<String> = user
-        .keys()
-        .filter(|k| !KNOWN_FIELDS.contains(&k.as_str()))
-        .cloned()
-        .collect();
-    for key in unknown {
-        if let Some(v) = user.shift_remove(&key) {
-            data.insert(key, v);
-        }
-    }
+    // One pass over the fields: a user object may carry thousands of unknown ones.
+    let (known, unknown): (Vec<_>, Vec<_>) = std::mem::take(user)
+        .into_iter()
+        .partition(|(k, _)| KNOWN_FIELDS.contains(&&**k));
+    *user = known.into_iter().collect();
+    data.extend(unknown);
     if !data.is_empty() {
-        let mut data = Value::Object(data);
+        let mut data = Json::Object(data);
         if limits::trim_databag(&mut data, limits::MEDIUM) {
-            user.insert("data".into(), data);
+            user.insert("data", data);
         }
     }
 }
 
 /// The SDK's `sdk.settings.infer_ip`: `auto`, `never`, or absent (legacy behaviour).
-fn infer_ip_setting(event: &Map<String, Value>) -> Option<&str> {
+fn infer_ip_setting<'o>(event: &'o Object<'_>) -> Option<&'o str> {
     event.get("sdk")?.get("settings")?.get("infer_ip")?.as_str()
 }
 
-fn resolve_ip(
-    event: &mut Map<String, Value>,
-    user: &mut Map<String, Value>,
+fn resolve_ip<'a>(
+    event: &mut Object<'a>,
+    user: &mut Object<'a>,
     client_ip: Option<IpAddr>,
     errors: &mut EventErrors,
 ) {
@@ -136,13 +132,13 @@ fn resolve_ip(
     let env_addr = event
         .get_mut("request")
         .and_then(|r| r.get_mut("env"))
-        .and_then(Value::as_object_mut)
+        .and_then(Json::as_object_mut)
         .and_then(|env| env.get_mut("REMOTE_ADDR"));
     if let Some(addr) = env_addr {
         if addr.as_str() == Some(AUTO) {
             match client_ip {
-                Some(ip) if !never => *addr = Value::String(ip.to_string()),
-                _ => *addr = Value::Null,
+                Some(ip) if !never => *addr = Json::from(ip.to_string()),
+                _ => *addr = Json::Null,
             }
         }
     }
@@ -150,28 +146,28 @@ fn resolve_ip(
         .get("request")
         .and_then(|r| r.get("env"))
         .and_then(|env| env.get("REMOTE_ADDR"))
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .and_then(|ip| ip.trim().parse::<IpAddr>().ok());
     if let Some(env) = event
         .get_mut("request")
         .and_then(|r| r.get_mut("env"))
-        .and_then(Value::as_object_mut)
+        .and_then(Json::as_object_mut)
     {
         env.retain(|k, v| k != "REMOTE_ADDR" || !v.is_null());
     }
 
     match user.get("ip_address") {
-        Some(Value::String(ip)) if ip == AUTO => match client_ip {
+        Some(Json::String(ip)) if ip == AUTO => match client_ip {
             Some(ip) if !never => {
-                user.insert("ip_address".into(), Value::String(ip.to_string()));
+                user.insert("ip_address", Json::from(ip.to_string()));
             }
             _ => {
                 user.shift_remove("ip_address");
             }
         },
-        Some(Value::String(ip)) => match ip.trim().parse::<IpAddr>() {
+        Some(Json::String(ip)) => match ip.trim().parse::<IpAddr>() {
             Ok(parsed) => {
-                user.insert("ip_address".into(), Value::String(parsed.to_string()));
+                user.insert("ip_address", Json::from(parsed.to_string()));
             }
             Err(_) => {
                 let v = user.shift_remove("ip_address");
@@ -189,19 +185,19 @@ fn resolve_ip(
     let is_report =
         is_security_report(event) || event.get("contexts").and_then(|c| c.get("nel")).is_some();
     if let Some(ip) = client_ip.filter(|_| is_report) {
-        user.insert("ip_address".into(), Value::String(ip.to_string()));
+        user.insert("ip_address", Json::from(ip.to_string()));
     }
 
     if user.contains_key("ip_address") {
         return;
     }
     if let Some(ip) = remote_addr {
-        user.insert("ip_address".into(), Value::String(ip.to_string()));
+        user.insert("ip_address", Json::from(ip.to_string()));
         return;
     }
     let platform = event
         .get("platform")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .unwrap_or("other");
     let infer = match setting.as_deref() {
         Some("auto") => true,
@@ -209,13 +205,13 @@ fn resolve_ip(
         _ => INFER_IP_PLATFORMS.contains(&platform),
     };
     if let Some(ip) = client_ip.filter(|_| infer) {
-        user.insert("ip_address".into(), Value::String(ip.to_string()));
+        user.insert("ip_address", Json::from(ip.to_string()));
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
     use crate::normalize::errors::run_step;

@@ -354,7 +354,9 @@ fn segment_transaction(
     let trace_value = event["contexts"]["trace"].clone();
     // Built here from values already checked: normalization cannot reject it (a non-object or
     // an end before the start, which `duration_ms` clamps instead).
-    let normalized = normalize_event(event.clone(), &span_ctx).unwrap_or(event);
+    // BRIDGE(port): span processing still builds and reads `Value`.
+    let normalized = normalize_event(crate::json::Json::from(event.clone()), &span_ctx)
+        .map_or(event, |normalized| normalized.to_value());
     finish_segment(
         normalized,
         project_id,

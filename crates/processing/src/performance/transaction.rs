@@ -34,7 +34,8 @@ pub fn process_transaction(
         // transaction, and normalization needs to know it.
         obj.insert("type".into(), Value::String("transaction".into()));
     }
-    let mut event = normalize_event(raw, ctx)?;
+    // BRIDGE(port): the rest of transaction processing still reads `Value`.
+    let mut event = normalize_event(crate::json::Json::from(raw), ctx)?.to_value();
     let Some(obj) = event.as_object_mut() else {
         return Err(NormalizeError::NotAnObject.into());
     };
