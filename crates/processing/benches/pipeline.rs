@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use divan::{black_box, Bencher};
 use serde_json::{json, Value};
+use vigil_processing::json::Json;
 use vigil_processing::performance::{process_transaction, Thresholds};
 use vigil_processing::tags::{derive_tags, is_unhandled, search_text, user_tag};
 use vigil_processing::{
@@ -135,12 +136,12 @@ fn parse_and_process_transaction(bencher: Bencher, kind: &str) {
     let ctx = context();
     let thresholds = Thresholds::default();
     // The transaction measures what it says: 30 spans kept, and detection's finding if any.
-    let raw: Value = serde_json::from_slice(&bytes).expect("valid JSON");
+    let raw = Json::parse(&bytes).expect("valid JSON");
     let processed = process_transaction(raw, 1, &ctx, &thresholds).expect("processes");
     assert_eq!(processed.spans.len(), 30, "spans kept");
     assert_eq!(processed.problems.len(), usize::from(kind == "n-plus-one"));
     bencher.bench(|| {
-        let raw: Value = serde_json::from_slice(black_box(&bytes)).expect("valid JSON");
+        let raw = Json::parse(black_box(&bytes)).expect("valid JSON");
         process_transaction(raw, 1, &ctx, &thresholds).expect("processes")
     });
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 use vigil_model::{NewSpan, NewTransaction};
+use vigil_processing::json::Json;
 use vigil_processing::normalize::NormalizeContext;
 use vigil_processing::performance::{
     detect_problems, process_span_item, process_transaction, span_group, ProcessedSpans, Thresholds,
@@ -41,7 +42,7 @@ impl FixtureItem {
     fn process_with(&self, thresholds: &Thresholds) -> ProcessedSpans {
         match self.ty.as_str() {
             "transaction" => {
-                let raw: Value = serde_json::from_slice(&self.payload).expect("payload is JSON");
+                let raw = Json::parse(&self.payload).expect("payload is JSON");
                 process_transaction(raw, PROJECT_ID, &self.ctx, thresholds)
                     .unwrap_or_else(|e| panic!("{}: {e}", self.name))
             }
@@ -476,7 +477,7 @@ fn process_raw(raw: Value) -> Result<ProcessedSpans, ProcessingError> {
         received: 1_795_576_100.0,
         ..NormalizeContext::default()
     };
-    process_transaction(raw, PROJECT_ID, &ctx, &Thresholds::default())
+    process_transaction(Json::from(raw), PROJECT_ID, &ctx, &Thresholds::default())
 }
 
 /// A span item's bytes, with no content type or envelope trace header, processed with the

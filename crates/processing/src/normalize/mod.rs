@@ -36,7 +36,6 @@ use serde_json::Value;
 
 pub(crate) use client_tags::MAX_TAG_CHARS;
 pub(crate) use request::header_name;
-pub(crate) use value::hex_id;
 
 /// What normalization needs to know about how and when an event arrived.
 #[derive(Debug, Clone, Default, PartialEq)]
