@@ -12,6 +12,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 use vigil_model::{NewSpan, NewTransaction};
+use vigil_processing::json::Json;
 use vigil_processing::normalize::NormalizeContext;
 use vigil_processing::performance::{
     detect_problems, process_span_item, process_transaction, span_group, ProcessedSpans, Thresholds,
@@ -41,7 +42,7 @@ impl FixtureItem {
     fn process_with(&self, thresholds: &Thresholds) -> ProcessedSpans {
         match self.ty.as_str() {
             "transaction" => {
-                let raw: Value = serde_json::from_slice(&self.payload).expect("payload is JSON");
+                let raw = Json::parse(&self.payload).expect("payload is JSON");
                 process_transaction(raw, PROJECT_ID, &self.ctx, thresholds)
                     .unwrap_or_else(|e| panic!("{}: {e}", self.name))
             }
@@ -274,7 +275,8 @@ fn django_nplus1_is_one_problem_with_every_repetition() {
     assert_eq!(p.hashes.len(), 1);
     assert!(is_hex(&p.hashes[0], 32) && is_hex(&p.event_id, 32));
     assert_ne!(p.event_id, t.event_id);
-    let evidence = &p.data["occurrence"]["evidence_data"];
+    let data = p.data.to_value();
+    let evidence = &data["occurrence"]["evidence_data"];
     let offenders = evidence["offender_span_ids"].as_array().expect("offenders");
     assert!(offenders.len() >= 10, "{evidence}");
     assert_eq!(offenders.len(), 15);
@@ -291,10 +293,10 @@ fn django_nplus1_is_one_problem_with_every_repetition() {
     assert_eq!(p.message, *groups.iter().next().expect("one group"));
     assert_eq!(p.metadata["value"], p.message);
     assert_eq!(p.metadata["location"], "/authors/");
-    assert_eq!(p.data["hashes"], json!(p.hashes));
-    assert_eq!(p.data["contexts"]["trace"]["trace_id"], t.trace_id);
+    assert_eq!(data["hashes"], json!(p.hashes));
+    assert_eq!(data["contexts"]["trace"]["trace_id"], t.trace_id);
     // The offenders and their cause are shown.
-    assert_eq!(p.data["spans"].as_array().map(Vec::len), Some(16));
+    assert_eq!(data["spans"].as_array().map(Vec::len), Some(16));
 }
 
 #[test]
@@ -476,7 +478,7 @@ fn process_raw(raw: Value) -> Result<ProcessedSpans, ProcessingError> {
         received: 1_795_576_100.0,
         ..NormalizeContext::default()
     };
-    process_transaction(raw, PROJECT_ID, &ctx, &Thresholds::default())
+    process_transaction(Json::from(raw), PROJECT_ID, &ctx, &Thresholds::default())
 }
 
 /// A span item's bytes, with no content type or envelope trace header, processed with the
@@ -558,7 +560,7 @@ fn slow_select_at_threshold_is_a_problem() {
     assert_eq!(p.title, "Slow DB Query");
     assert_eq!(p.message, "SELECT * FROM reports WHERE year = %s");
     assert_eq!(
-        p.data["occurrence"]["evidence_data"]["num_repeating_spans"],
+        p.data.to_value()["occurrence"]["evidence_data"]["num_repeating_spans"],
         "1"
     );
 

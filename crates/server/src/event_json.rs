@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use vigil_processing::json::Json;
 use vigil_protocol::ids::normalize_uuid;
 
 /// Reads an event payload in one pass without building it, accepting exactly what
@@ -26,10 +27,10 @@ pub fn scan_event_json(payload: &[u8]) -> Option<Option<String>> {
 /// Parses a payload the accept side already checked (and repaired) with [`scan_event_json`] or
 /// [`parse_event_json`]: straight to the tree. Entries queued by older versions, which checked
 /// less, still get the full treatment when the direct parse fails.
-pub fn parse_accepted_event_json(payload: &[u8]) -> Result<Value, String> {
-    match serde_json::from_slice::<Value>(payload) {
-        Ok(value) if value.is_object() => Ok(value),
-        _ => parse_event_json(payload),
+pub fn parse_accepted_event_json(payload: &[u8]) -> Result<Json<'_>, String> {
+    match Json::parse(payload) {
+        Ok(event) if event.is_object() => Ok(event),
+        _ => parse_event_tree(payload),
     }
 }
 
@@ -204,14 +205,16 @@ impl<'de> Visitor<'de> for WalkVisitor {
     }
 }
 
-/// Parses event JSON, bounding nesting depth (serde_json refuses past 128 levels) and turning
-/// the `NaN`/`Infinity` tokens that old Python clients emit into `null`.
-pub fn parse_event_json(payload: &[u8]) -> Result<Value, String> {
+/// Parses event JSON into the tree processing works on, borrowing the payload's strings:
+/// nesting depth is bounded (serde_json refuses past 128 levels) and the `NaN`/`Infinity`
+/// tokens that old Python clients emit become `null` (such a payload is copied: the repair is
+/// a new text).
+pub fn parse_event_tree(payload: &[u8]) -> Result<Json<'_>, String> {
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Err("empty payload".into());
     }
-    match serde_json::from_slice::<Value>(payload) {
-        Ok(value) if value.is_object() => Ok(value),
+    match Json::parse(payload) {
+        Ok(event) if event.is_object() => Ok(event),
         Ok(_) => Err("payload is not a JSON object".into()),
         Err(first) => {
             let text =
@@ -220,12 +223,17 @@ pub fn parse_event_json(payload: &[u8]) -> Result<Value, String> {
             if repaired == text {
                 return Err(format!("invalid JSON: {first}"));
             }
-            match serde_json::from_str::<Value>(&repaired) {
-                Ok(value) if value.is_object() => Ok(value),
+            match Json::parse_str(&repaired) {
+                Ok(event) if event.is_object() => Ok(event.into_owned()),
                 _ => Err(format!("invalid JSON: {first}")),
             }
         }
     }
+}
+
+/// [`parse_event_tree`] as a `serde_json::Value`, for the accept side's repairs and reports.
+pub fn parse_event_json(payload: &[u8]) -> Result<Value, String> {
+    parse_event_tree(payload).map(|event| event.to_value())
 }
 
 /// Replaces bare `NaN`, `Infinity` and `-Infinity` tokens outside strings with `null`.

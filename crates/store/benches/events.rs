@@ -90,7 +90,7 @@ impl Templates {
                 let mut raw = raw.clone();
                 raw["fingerprint"] = json!([format!("loadgen-{issue}")]);
                 raw["timestamp"] = json!(RECEIVED - 1.0);
-                let event = process_event(raw, &ctx).expect("the fixture processes");
+                let event = process_event(raw.into(), &ctx).expect("the fixture processes");
                 event.into_new_event(project_id)
             })
             .collect();

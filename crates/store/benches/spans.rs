@@ -18,6 +18,7 @@ use divan::counter::ItemsCount;
 use divan::Bencher;
 use serde_json::{json, Value};
 use tempfile::TempDir;
+use vigil_processing::json::Json;
 use vigil_processing::performance::{process_transaction, Thresholds};
 use vigil_processing::NormalizeContext;
 use vigil_store::prelude::*;
@@ -178,7 +179,7 @@ fn batch(project_id: i64, b: u64) -> SpanBatch {
     let thresholds = Thresholds::default();
     let mut batch = SpanBatch::default();
     for n in b * TRANSACTIONS as u64..(b + 1) * TRANSACTIONS as u64 {
-        let processed = process_transaction(payload(n), project_id, &ctx, &thresholds)
+        let processed = process_transaction(Json::from(payload(n)), project_id, &ctx, &thresholds)
             .expect("a transaction the pipeline accepts");
         batch.transactions.extend(processed.transactions);
         batch.spans.extend(processed.spans);

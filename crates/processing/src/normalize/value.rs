@@ -107,28 +107,10 @@ pub(crate) fn join(parent: &str, child: impl std::fmt::Display) -> String {
     }
 }
 
-/// What [`hex_id`] reads an id from: a string of the event tree.
-pub(crate) trait IdText {
-    fn id_text(&self) -> Option<&str>;
-}
-
-impl IdText for Json<'_> {
-    fn id_text(&self) -> Option<&str> {
-        self.as_str()
-    }
-}
-
-// BRIDGE(port): performance/ still reads ids from `serde_json::Value`; drop once it reads Json.
-impl IdText for serde_json::Value {
-    fn id_text(&self) -> Option<&str> {
-        self.as_str()
-    }
-}
-
 /// A lowercase hex id of exactly `len` digits from a string value (dashes removed, so a dashed
 /// UUID is a trace id): trace and span ids as SDKs send them.
-pub(crate) fn hex_id(raw: &(impl IdText + ?Sized), len: usize) -> Option<String> {
-    let raw = raw.id_text()?;
+pub(crate) fn hex_id(raw: &Json<'_>, len: usize) -> Option<String> {
+    let raw = raw.as_str()?;
     let id: String = raw
         .trim()
         .chars()

@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
-use vigil_model::{NewSpan, NewTransaction};
+use vigil_model::{JsonText, NewSpan, NewTransaction};
 
 use super::{md5_hex, PerformanceProblem, ProcessedSpans};
 use crate::ProcessedEvent;
@@ -394,10 +394,12 @@ fn occurrence(
         release: transaction.release.clone(),
         transaction: Some(transaction.name.clone()),
         user_tag: transaction.user_tag.clone(),
+        trace_id: Some(transaction.trace_id.clone()),
         tags: transaction.tags.clone(),
         is_unhandled: false,
         message: problem.statement,
-        data: Value::Object(data),
+        // Occurrences are few (one per problem found); built as a `Value` and written once.
+        data: JsonText::of(&Value::Object(data)),
     }
 }
 

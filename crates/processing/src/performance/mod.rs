@@ -24,9 +24,10 @@ mod span_v2;
 mod transaction;
 
 use md5::{Digest, Md5};
-use serde_json::Value;
 use vigil_model::{NewSpan, NewTransaction};
+use vigil_protocol::timestamp::parse_rfc3339;
 
+use crate::json::Json;
 pub(crate) use crate::normalize::hex_id;
 use crate::ProcessedEvent;
 
@@ -56,12 +57,30 @@ pub struct PerformanceProblem {
 
 /// A non-empty string value, or `default` (Sentry's `default` op, `unknown` status) when it is
 /// absent, empty or not a string.
-pub(crate) fn text_or(value: Option<&Value>, default: &str) -> String {
+pub(crate) fn text_or(value: Option<&Json<'_>>, default: &str) -> String {
     value
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .filter(|s| !s.is_empty())
         .unwrap_or(default)
         .to_owned()
+}
+
+/// A time as unix seconds, as `vigil_protocol::timestamp::parse_timestamp` reads one: a finite
+/// number, or a string holding a number or an RFC 3339 date-time.
+pub(crate) fn timestamp(value: &Json<'_>) -> Option<f64> {
+    match value {
+        Json::Number(number) => number.as_f64().filter(|secs| secs.is_finite()),
+        Json::String(text) => {
+            let text = text.trim();
+            // `f64::from_str` also takes "inf" and "NaN"; only finite numbers are times.
+            match text.parse::<f64>() {
+                Ok(secs) if secs.is_finite() => Some(secs),
+                Ok(_) => None,
+                Err(_) => parse_rfc3339(text),
+            }
+        }
+        _ => None,
+    }
 }
 
 /// 32 lowercase hex digits of the MD5 of `parts`, each followed by a separator so that

@@ -9,13 +9,17 @@
 //! other span becomes a [`NewSpan`] of the segment its `sentry.segment.id` names, whether
 //! or not that segment is in the same item.
 
-use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+
+use serde_json::Value;
 use vigil_model::{NewSpan, NewTransaction};
-use vigil_protocol::timestamp::parse_timestamp;
 
 use super::detect::{item_problems, Thresholds};
-use super::transaction::finish_segment;
-use super::{duration_ms, hex_id, md5_hex, span_group, text_or, ProcessedSpans, SPAN_STATUSES};
+use super::transaction::{finish_segment, Segment};
+use super::{
+    duration_ms, hex_id, md5_hex, span_group, text_or, timestamp, ProcessedSpans, SPAN_STATUSES,
+};
+use crate::json::{Json, Object};
 use crate::normalize::{normalize_event, NormalizeContext};
 
 /// The device clock is only corrected when it is off by more than this (Relay's threshold;
@@ -28,7 +32,7 @@ const DEFAULT_RETENTION_DAYS: u32 = 90;
 
 /// One span as sent, in either format, with its attributes flattened to `{key: value}`.
 #[derive(Debug)]
-struct RawSpan {
+struct RawSpan<'a> {
     trace_id: String,
     span_id: String,
     parent_span_id: Option<String>,
@@ -38,14 +42,14 @@ struct RawSpan {
     start: f64,
     end: f64,
     is_segment: bool,
-    attributes: Map<String, Value>,
+    attributes: Object<'a>,
 }
 
-impl RawSpan {
+impl RawSpan<'_> {
     fn attribute(&self, key: &str) -> Option<&str> {
         self.attributes
             .get(key)
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .filter(|v| !v.is_empty())
     }
 
@@ -71,16 +75,15 @@ pub fn process_span_item(
     ctx: &NormalizeContext,
     thresholds: &Thresholds,
 ) -> Result<ProcessedSpans, String> {
-    let parsed: Value =
-        serde_json::from_slice(payload).map_err(|e| format!("span item is not JSON: {e}"))?;
+    let parsed = Json::parse(payload).map_err(|e| format!("span item is not JSON: {e}"))?;
     let is_v2 = content_type.is_some_and(|ct| ct.contains("span.v2"))
-        || parsed.get("items").is_some_and(Value::is_array);
-    let raw_items: Vec<Value> = match parsed {
-        Value::Object(mut container) if is_v2 => match container.shift_remove("items") {
-            Some(Value::Array(items)) => items,
+        || parsed.get("items").is_some_and(Json::is_array);
+    let raw_items: Vec<Json<'_>> = match parsed {
+        Json::Object(mut container) if is_v2 => match container.shift_remove("items") {
+            Some(Json::Array(items)) => items,
             _ => return Err("span v2 item without an `items` array".to_owned()),
         },
-        Value::Object(_) => vec![parsed],
+        Json::Object(_) => vec![parsed],
         _ => return Err("span item is not a JSON object".to_owned()),
     };
     if raw_items.is_empty() {
@@ -106,28 +109,28 @@ pub fn process_span_item(
 }
 
 /// A span v2 item: `name`, `status` `ok`/`error`, `end_timestamp`, typed attributes.
-fn read_v2(item: Value) -> Option<RawSpan> {
-    let Value::Object(mut item) = item else {
+fn read_v2(item: Json<'_>) -> Option<RawSpan<'_>> {
+    let Json::Object(mut item) = item else {
         return None;
     };
     let attributes = match item.shift_remove("attributes") {
-        Some(Value::Object(attributes)) => attributes
+        Some(Json::Object(attributes)) => attributes
             .into_iter()
             .filter_map(|(key, typed)| {
                 let value = match typed {
-                    Value::Object(mut typed) => typed.shift_remove("value")?,
+                    Json::Object(mut typed) => typed.shift_remove("value")?,
                     // Not typed: taken as the value itself.
                     other => other,
                 };
                 (!value.is_null()).then_some((key, value))
             })
             .collect(),
-        _ => Map::new(),
+        _ => Object::new(),
     };
-    let status = match item.get("status").and_then(Value::as_str) {
+    let status = match item.get("status").and_then(Json::as_str) {
         Some("error") => attributes
             .get("sentry.status.message")
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .filter(|m| SPAN_STATUSES.contains(m) && *m != "ok")
             .unwrap_or("internal_error")
             .to_owned(),
@@ -141,45 +144,47 @@ fn read_v2(item: Value) -> Option<RawSpan> {
         parent_span_id: item.get("parent_span_id").and_then(|id| hex_id(id, 16)),
         name: item
             .get("name")
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .unwrap_or_default()
             .trim()
             .to_owned(),
         op,
         status,
-        start: item.get("start_timestamp").and_then(parse_timestamp)?,
-        end: item.get("end_timestamp").and_then(parse_timestamp)?,
-        is_segment: item.get("is_segment").and_then(Value::as_bool) == Some(true),
+        start: item.get("start_timestamp").and_then(timestamp)?,
+        end: item.get("end_timestamp").and_then(timestamp)?,
+        is_segment: item.get("is_segment").and_then(Json::as_bool) == Some(true),
         attributes,
     })
 }
 
 /// The older single-span JSON: `description`, `timestamp`, `data`, `sentry_tags`,
 /// `segment_id`. Read into the v2 vocabulary so the rest does not care.
-fn read_v1(item: Value) -> Option<RawSpan> {
-    let Value::Object(mut item) = item else {
+fn read_v1(item: Json<'_>) -> Option<RawSpan<'_>> {
+    let Json::Object(mut item) = item else {
         return None;
     };
     let mut attributes = match item.shift_remove("data") {
-        Some(Value::Object(data)) => data,
-        _ => Map::new(),
+        Some(Json::Object(data)) => data,
+        _ => Object::new(),
     };
-    if let Some(Value::Object(tags)) = item.shift_remove("sentry_tags") {
+    if let Some(Json::Object(tags)) = item.shift_remove("sentry_tags") {
         for (key, value) in tags {
-            let key = match key.as_str() {
-                "transaction" => "sentry.segment.name".to_owned(),
-                "environment" | "release" | "op" | "platform" => format!("sentry.{key}"),
+            let key = match key.as_ref() {
+                "transaction" => Cow::Borrowed("sentry.segment.name"),
+                "environment" | "release" | "op" | "platform" => {
+                    Cow::Owned(format!("sentry.{key}"))
+                }
                 _ => key,
             };
             attributes.entry(key).or_insert(value);
         }
     }
-    if let Some(segment_id) = item.get("segment_id").cloned() {
+    if let Some(segment_id) = item.shift_remove("segment_id") {
         attributes.entry("sentry.segment.id").or_insert(segment_id);
     }
     let text = |key: &str| {
         item.get(key)
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
@@ -191,9 +196,9 @@ fn read_v1(item: Value) -> Option<RawSpan> {
         name: text("description").unwrap_or_default(),
         op: text("op").unwrap_or_else(|| "default".to_owned()),
         status: text("status").unwrap_or_else(|| "unknown".to_owned()),
-        start: item.get("start_timestamp").and_then(parse_timestamp)?,
-        end: item.get("timestamp").and_then(parse_timestamp)?,
-        is_segment: item.get("is_segment").and_then(Value::as_bool) == Some(true),
+        start: item.get("start_timestamp").and_then(timestamp)?,
+        end: item.get("timestamp").and_then(timestamp)?,
+        is_segment: item.get("is_segment").and_then(Json::as_bool) == Some(true),
         attributes,
     })
 }
@@ -228,7 +233,7 @@ fn correct_times(spans: &mut [RawSpan], ctx: &NormalizeContext) {
 /// A segment root as the transaction event Sentry would have built from it, normalized and
 /// finished like a `transaction` item.
 fn segment_transaction(
-    span: &RawSpan,
+    span: &RawSpan<'_>,
     envelope_trace: Option<&Value>,
     project_id: i64,
     ctx: &NormalizeContext,
@@ -243,14 +248,12 @@ fn segment_transaction(
         .attribute("sentry.segment.name")
         .or((!span.name.is_empty()).then_some(span.name.as_str()))
         .or_else(|| from_trace("transaction"))
-        .unwrap_or("<unlabeled transaction>")
-        .to_owned();
+        .unwrap_or("<unlabeled transaction>");
     let event_id = md5_hex(&[&span.trace_id, &span.span_id]);
     let sdk_name = span.attribute("sentry.sdk.name");
     let platform = span
         .attribute("sentry.platform")
-        .map(str::to_owned)
-        .unwrap_or_else(|| platform_of_sdk(sdk_name).to_owned());
+        .unwrap_or_else(|| platform_of_sdk(sdk_name));
     let environment = span
         .attribute("sentry.environment")
         .or_else(|| from_trace("environment"));
@@ -274,75 +277,82 @@ fn segment_transaction(
     ] {
         trace_data.shift_remove(consumed);
     }
-    let mut trace = json!({
-        "trace_id": span.trace_id,
-        "span_id": span.span_id,
-        "op": span.op,
-        "status": span.status,
-        "type": "trace",
-    });
+    let mut trace = Object::with_capacity(8);
+    trace.insert("trace_id", Json::from(span.trace_id.as_str()));
+    trace.insert("span_id", Json::from(span.span_id.as_str()));
+    trace.insert("op", Json::from(span.op.as_str()));
+    trace.insert("status", Json::from(span.status.as_str()));
+    trace.insert("type", Json::from("trace"));
     if let Some(parent) = &span.parent_span_id {
-        trace["parent_span_id"] = json!(parent);
+        trace.insert("parent_span_id", Json::from(parent.as_str()));
     }
     if let Some(origin) = span.attribute("sentry.origin") {
-        trace["origin"] = json!(origin);
+        trace.insert("origin", Json::from(origin));
     }
     if !trace_data.is_empty() {
-        trace["data"] = Value::Object(trace_data);
+        trace.insert("data", Json::Object(trace_data));
     }
+    let mut contexts = Object::with_capacity(1);
+    contexts.insert("trace", Json::Object(trace));
 
-    let mut event = json!({
-        "event_id": event_id,
-        "type": "transaction",
-        "transaction": name,
-        "platform": platform,
-        "start_timestamp": span.start,
-        "timestamp": span.end,
-        "contexts": {"trace": trace},
-    });
+    let mut event = Object::with_capacity(14);
+    event.insert("event_id", Json::from(event_id));
+    event.insert("type", Json::from("transaction"));
+    event.insert("transaction", Json::from(name));
+    event.insert("platform", Json::from(platform));
+    event.insert("start_timestamp", Json::from(span.start));
+    event.insert("timestamp", Json::from(span.end));
+    event.insert("contexts", Json::Object(contexts));
     if let Some(source) = span.attribute("sentry.segment.name.source") {
-        event["transaction_info"] = json!({ "source": source });
+        let mut info = Object::with_capacity(1);
+        info.insert("source", Json::from(source));
+        event.insert("transaction_info", Json::Object(info));
     }
     if let Some(environment) = environment {
-        event["environment"] = json!(environment);
+        event.insert("environment", Json::from(environment));
     }
     if let Some(release) = release {
-        event["release"] = json!(release);
+        event.insert("release", Json::from(release));
     }
     if let Some(sdk_name) = sdk_name {
-        let mut sdk = json!({
-            "name": sdk_name,
-            "version": span.attribute("sentry.sdk.version").unwrap_or("unknown"),
-        });
+        let mut sdk = Object::with_capacity(3);
+        sdk.insert("name", Json::from(sdk_name));
+        sdk.insert(
+            "version",
+            Json::from(span.attribute("sentry.sdk.version").unwrap_or("unknown")),
+        );
         if let Some(integrations) = span.attributes.get("sentry.sdk.integrations") {
-            sdk["integrations"] = integrations.clone();
+            sdk.insert("integrations", integrations.clone());
         }
-        event["sdk"] = sdk;
+        event.insert("sdk", Json::Object(sdk));
     }
     let user = user_of(span);
     if !user.is_empty() {
-        event["user"] = Value::Object(user);
+        event.insert("user", Json::Object(user));
     }
     let url = span
         .attribute("url.full")
         .or_else(|| span.attribute("http.url"));
     let user_agent = span.attribute("user_agent.original");
     if url.is_some() || user_agent.is_some() {
-        let mut request = Map::new();
+        let mut request = Object::with_capacity(3);
         if let Some(url) = url {
-            request.insert("url".into(), json!(url));
+            request.insert("url", Json::from(url));
         }
         if let Some(method) = span
             .attribute("http.request.method")
             .or_else(|| span.attribute("http.method"))
         {
-            request.insert("method".into(), json!(method));
+            request.insert("method", Json::from(method));
         }
         if let Some(user_agent) = user_agent {
-            request.insert("headers".into(), json!({ "User-Agent": user_agent }));
+            let mut headers = Object::with_capacity(1);
+            headers.insert("User-Agent", Json::from(user_agent));
+            request.insert("headers", Json::Object(headers));
         }
-        event["request"] = Value::Object(request);
+        event.insert("request", Json::Object(request));
     }
+    let event = Json::Object(event);
 
     // Times are already corrected above; normalization must not shift them a second time, and
     // the envelope's event id belongs to no span.
@@ -351,28 +361,30 @@ fn segment_transaction(
         envelope_event_id: None,
         ..ctx.clone()
     };
-    let trace_value = event["contexts"]["trace"].clone();
     // Built here from values already checked: normalization cannot reject it (a non-object or
     // an end before the start, which `duration_ms` clamps instead).
-    // BRIDGE(port): span processing still builds and reads `Value`.
-    let normalized = normalize_event(crate::json::Json::from(event.clone()), &span_ctx)
-        .map_or(event, |normalized| normalized.to_value());
+    // The original stays the segment if normalization refuses it (it cannot, see above).
+    let normalized = normalize_event(event.clone(), &span_ctx).unwrap_or(event);
     finish_segment(
         normalized,
         project_id,
         ctx.received,
-        span.trace_id.clone(),
-        span.span_id.clone(),
-        span.parent_span_id.clone(),
-        &trace_value,
+        Segment {
+            trace_id: span.trace_id.clone(),
+            span_id: span.span_id.clone(),
+            parent_span_id: span.parent_span_id.clone(),
+            // What the rebuilt trace context says, defaulted as a `transaction` item's is.
+            op: text_or(Some(&Json::from(span.op.as_str())), "default"),
+            status: text_or(Some(&Json::from(span.status.as_str())), "unknown"),
+        },
     )
 }
 
 /// A span below a segment. Its segment is `sentry.segment.id`, else the one segment of its
 /// trace in this item, else its parent (a span one level below an unseen root).
 fn child_span(
-    span: &RawSpan,
-    all: &[RawSpan],
+    span: &RawSpan<'_>,
+    all: &[RawSpan<'_>],
     envelope_trace: Option<&Value>,
     project_id: i64,
 ) -> Option<NewSpan> {
@@ -423,7 +435,13 @@ fn child_span(
         data: if span.attributes.is_empty() {
             Value::Null
         } else {
-            Value::Object(span.attributes.clone())
+            // BRIDGE(port): model data
+            Value::Object(
+                span.attributes
+                    .iter()
+                    .map(|(key, value)| (key.to_owned(), value.to_value()))
+                    .collect(),
+            )
         },
     })
 }
@@ -431,7 +449,7 @@ fn child_span(
 /// What Sentry shows as the span's description. Streamed resource and HTTP client spans are
 /// named after the host only (`127.0.0.1`); the URL they fetched is an attribute, and it is
 /// what a v1 span's description held and what they are grouped by.
-fn description_of(span: &RawSpan) -> String {
+fn description_of(span: &RawSpan<'_>) -> String {
     let url = span
         .attribute("url.full")
         .or_else(|| span.attribute("http.url"));
@@ -468,8 +486,8 @@ fn platform_of_sdk(sdk_name: Option<&str>) -> &'static str {
 }
 
 /// `user.*` attributes as an event's `user`.
-fn user_of(span: &RawSpan) -> Map<String, Value> {
-    let mut user = Map::new();
+fn user_of<'a>(span: &RawSpan<'a>) -> Object<'a> {
+    let mut user = Object::new();
     for (attribute, field) in [
         ("user.id", "id"),
         ("user.email", "email"),

@@ -6,12 +6,11 @@
 //! that cannot be placed (no valid span id, no start or end) is dropped and noted in the
 //! event's `errors`, the way normalization notes what it repaired.
 
-use serde_json::{json, Map, Value};
 use vigil_model::{NewSpan, NewTransaction};
-use vigil_protocol::timestamp::parse_timestamp;
 
 use super::detect::{item_problems, Thresholds};
-use super::{duration_ms, hex_id, span_group, text_or, ProcessedSpans};
+use super::{duration_ms, hex_id, span_group, text_or, timestamp, ProcessedSpans};
+use crate::json::{Json, Object};
 use crate::normalize::{normalize_event, NormalizeContext, NormalizeError};
 use crate::tags;
 use crate::ProcessingError;
@@ -23,7 +22,7 @@ use crate::ProcessingError;
 /// has no trace context with a trace id and span id: Relay drops those too, since nothing could
 /// place the transaction in a trace.
 pub fn process_transaction(
-    raw: Value,
+    raw: Json<'_>,
     project_id: i64,
     ctx: &NormalizeContext,
     thresholds: &Thresholds,
@@ -32,30 +31,35 @@ pub fn process_transaction(
     if let Some(obj) = raw.as_object_mut() {
         // The item type says what this is; an SDK that leaves `type` out still sent a
         // transaction, and normalization needs to know it.
-        obj.insert("type".into(), Value::String("transaction".into()));
+        obj.insert("type", Json::from("transaction"));
     }
-    // BRIDGE(port): the rest of transaction processing still reads `Value`.
-    let mut event = normalize_event(crate::json::Json::from(raw), ctx)?.to_value();
+    let mut event = normalize_event(raw, ctx)?;
     let Some(obj) = event.as_object_mut() else {
         return Err(NormalizeError::NotAnObject.into());
     };
     let raw_spans = match obj.shift_remove("spans") {
-        Some(Value::Array(spans)) => spans,
+        Some(Json::Array(spans)) => spans,
         _ => Vec::new(),
     };
 
-    let trace = obj
-        .get("contexts")
-        .and_then(|c| c.get("trace"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    let trace_id = trace.get("trace_id").and_then(|id| hex_id(id, 32)).ok_or(
-        NormalizeError::InvalidTransaction("contexts.trace.trace_id missing or invalid"),
-    )?;
-    let span_id = trace.get("span_id").and_then(|id| hex_id(id, 16)).ok_or(
-        NormalizeError::InvalidTransaction("contexts.trace.span_id missing or invalid"),
-    )?;
-    let parent_span_id = trace.get("parent_span_id").and_then(|id| hex_id(id, 16));
+    let trace = obj.get("contexts").and_then(|c| c.get("trace"));
+    let trace_id = trace
+        .and_then(|t| t.get("trace_id"))
+        .and_then(|id| hex_id(id, 32))
+        .ok_or(NormalizeError::InvalidTransaction(
+            "contexts.trace.trace_id missing or invalid",
+        ))?;
+    let span_id = trace
+        .and_then(|t| t.get("span_id"))
+        .and_then(|id| hex_id(id, 16))
+        .ok_or(NormalizeError::InvalidTransaction(
+            "contexts.trace.span_id missing or invalid",
+        ))?;
+    let parent_span_id = trace
+        .and_then(|t| t.get("parent_span_id"))
+        .and_then(|id| hex_id(id, 16));
+    let op = text_or(trace.and_then(|t| t.get("op")), "default");
+    let status = text_or(trace.and_then(|t| t.get("status")), "unknown");
     let name = str_field(obj, "transaction").unwrap_or_default();
 
     let mut dropped = Vec::new();
@@ -63,18 +67,20 @@ pub fn process_transaction(
     for (i, span) in raw_spans.into_iter().enumerate() {
         match span_from_v1(span, project_id, &trace_id, &span_id, &name) {
             Ok(span) => spans.push(span),
-            Err((field, value)) => dropped.push(json!({
-                "type": "invalid_data",
-                "name": format!("spans.{i}.{field}"),
-                "value": value,
-            })),
+            Err((field, value)) => {
+                let mut error = Object::with_capacity(3);
+                error.insert("type", Json::from("invalid_data"));
+                error.insert("name", Json::from(format!("spans.{i}.{field}")));
+                error.insert("value", value);
+                dropped.push(Json::Object(error));
+            }
         }
     }
     if !dropped.is_empty() {
         let errors = obj
             .entry("errors")
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if let Value::Array(errors) = errors {
+            .or_insert_with(|| Json::Array(Vec::new()));
+        if let Json::Array(errors) = errors {
             errors.extend(dropped);
         }
     }
@@ -83,10 +89,13 @@ pub fn process_transaction(
         event,
         project_id,
         ctx.received,
-        trace_id,
-        span_id,
-        parent_span_id,
-        &trace,
+        Segment {
+            trace_id,
+            span_id,
+            parent_span_id,
+            op,
+            status,
+        },
     );
     let mut out = ProcessedSpans {
         transactions: vec![transaction],
@@ -97,28 +106,31 @@ pub fn process_transaction(
     Ok(out)
 }
 
+/// What a segment's root span says of it, read from its trace context (`op` and `status`
+/// already defaulted as [`text_or`] does).
+pub(super) struct Segment {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub op: String,
+    pub status: String,
+}
+
 /// Turns a normalized transaction event (without spans) into the segment: reads the columns
 /// the store indexes, derives the tags and writes them back into the event as Sentry stores
 /// them. Shared with streamed segment spans, which are rebuilt as such an event first.
 pub(super) fn finish_segment(
-    mut event: Value,
+    mut event: Json<'_>,
     project_id: i64,
     received: f64,
-    trace_id: String,
-    span_id: String,
-    parent_span_id: Option<String>,
-    trace: &Value,
+    segment: Segment,
 ) -> NewTransaction {
-    // BRIDGE(port): the tags read the `Json` tree; this step still holds a `Value`.
-    let (tags, user_tag) = {
-        let json = crate::json::Json::from(event.clone());
-        (tags::derive_tags(&json), tags::user_tag(&json))
-    };
+    let (tags, user_tag) = { (tags::derive_tags(&event), tags::user_tag(&event)) };
     let obj = event.as_object_mut();
     let field = |key: &str| {
         obj.as_ref()
             .and_then(|o| o.get(key))
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .map(str::to_owned)
     };
     let event_id = field("event_id").unwrap_or_default();
@@ -126,21 +138,24 @@ pub(super) fn finish_segment(
     let environment = field("environment");
     let release = field("release");
     let platform = field("platform").unwrap_or_else(|| "other".to_owned());
-    let time = |key: &str| {
-        obj.as_ref()
-            .and_then(|o| o.get(key))
-            .and_then(parse_timestamp)
-    };
+    let time = |key: &str| obj.as_ref().and_then(|o| o.get(key)).and_then(timestamp);
     let end = time("timestamp").unwrap_or(0.0);
     let start = time("start_timestamp").unwrap_or(end);
-    let op = text_or(trace.get("op"), "default");
-    let status = text_or(trace.get("status"), "unknown");
     if let Some(obj) = obj {
         obj.insert(
-            "tags".into(),
-            Value::Array(tags.iter().map(|(k, v)| json!([k, v])).collect()),
+            "tags",
+            tags.iter()
+                .map(|(k, v)| Json::Array(vec![Json::from(k.clone()), Json::from(v.clone())]))
+                .collect(),
         );
     }
+    let Segment {
+        trace_id,
+        span_id,
+        parent_span_id,
+        op,
+        status,
+    } = segment;
     NewTransaction {
         project_id,
         event_id,
@@ -158,46 +173,42 @@ pub(super) fn finish_segment(
         user_tag,
         platform,
         tags,
-        data: event,
+        // BRIDGE(port): model data
+        data: event.to_value(),
     }
 }
 
 /// One span of a transaction's `spans` (timestamps already normalized). On failure, the field
 /// that made it unusable and its value.
-fn span_from_v1(
-    span: Value,
+fn span_from_v1<'a>(
+    span: Json<'a>,
     project_id: i64,
     trace_id: &str,
     segment_id: &str,
     transaction: &str,
-) -> Result<NewSpan, (&'static str, Value)> {
-    let Value::Object(mut span) = span else {
+) -> Result<NewSpan, (&'static str, Json<'a>)> {
+    let Json::Object(mut span) = span else {
         return Err(("", span));
     };
-    let span_id = span
-        .get("span_id")
-        .and_then(|id| hex_id(id, 16))
-        .ok_or_else(|| {
-            (
-                "span_id",
-                span.get("span_id").cloned().unwrap_or(Value::Null),
-            )
-        })?;
+    let Some(span_id) = span.get("span_id").and_then(|id| hex_id(id, 16)) else {
+        let value = span.shift_remove("span_id").unwrap_or(Json::Null);
+        return Err(("span_id", value));
+    };
     if span_id == segment_id {
         // The root span again: it is the segment itself.
-        return Err(("span_id", Value::String(span_id)));
+        return Err(("span_id", Json::from(span_id)));
     }
     let start = span
         .get("start_timestamp")
-        .and_then(parse_timestamp)
-        .ok_or(("start_timestamp", Value::Null))?;
+        .and_then(timestamp)
+        .ok_or(("start_timestamp", Json::Null))?;
     let end = span
         .get("timestamp")
-        .and_then(parse_timestamp)
-        .ok_or(("timestamp", Value::Null))?;
-    let text = |span: &Map<String, Value>, key: &str| {
+        .and_then(timestamp)
+        .ok_or(("timestamp", Json::Null))?;
+    let text = |span: &Object<'_>, key: &str| {
         span.get(key)
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
@@ -206,8 +217,9 @@ fn span_from_v1(
     let description = text(&span, "description").unwrap_or_default();
     let status = text(&span, "status").unwrap_or_else(|| "unknown".to_owned());
     let data = match span.shift_remove("data") {
-        Some(Value::Object(data)) if !data.is_empty() => Value::Object(data),
-        _ => Value::Null,
+        // BRIDGE(port): model data
+        Some(Json::Object(data)) if !data.is_empty() => Json::Object(data).to_value(),
+        _ => serde_json::Value::Null,
     };
     Ok(NewSpan {
         project_id,
@@ -227,6 +239,6 @@ fn span_from_v1(
     })
 }
 
-fn str_field(obj: &Map<String, Value>, key: &str) -> Option<String> {
-    obj.get(key).and_then(Value::as_str).map(str::to_owned)
+fn str_field(obj: &Object<'_>, key: &str) -> Option<String> {
+    obj.get(key).and_then(Json::as_str).map(str::to_owned)
 }

@@ -13,7 +13,7 @@ use vigil_processing::{process_event, NormalizeContext};
 use vigil_protocol::envelope::{Envelope, Item, ItemType};
 use vigil_store::{NewEvent, RawItem, SpanBatch};
 
-use crate::event_json::{parse_accepted_event_json, parse_event_json};
+use crate::event_json::{parse_accepted_event_json, parse_event_tree};
 
 /// `(reason, category, quantity)` of one client-report entry.
 pub type ClientReportCount = (String, String, i64);
@@ -65,7 +65,7 @@ pub fn accept_envelope(
                     .push(format!("client_report item: {reason}")),
             },
             ItemType::Transaction => {
-                let processed = parse_event_json(&item.payload).and_then(|raw| {
+                let processed = parse_event_tree(&item.payload).and_then(|raw| {
                     process_transaction(raw, project_id, ctx, thresholds)
                         .map_err(|err| err.to_string())
                 });

@@ -3,6 +3,7 @@
 use std::io::Read;
 
 use anyhow::Context;
+use vigil_processing::json::Json;
 use vigil_processing::{process_event, NormalizeContext};
 
 pub fn group() -> anyhow::Result<()> {
@@ -10,8 +11,7 @@ pub fn group() -> anyhow::Result<()> {
     std::io::stdin()
         .read_to_end(&mut input)
         .context("reading the event from stdin")?;
-    let raw: serde_json::Value =
-        serde_json::from_slice(&input).context("the event is not valid JSON")?;
+    let raw = Json::parse(&input).context("the event is not valid JSON")?;
     let received = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
