@@ -1,9 +1,11 @@
 //! The event pipeline's steps, as pure functions over events.
 //!
-//! An event arrives as the JSON an SDK sent; [`process_event`] normalizes it (the way Relay
-//! does), derives its tags, groups it (the way Sentry's `newstyle:2023-01-11` configuration does)
-//! and derives its title, culprit and metadata. Nothing here does I/O or knows about HTTP or
-//! storage: the server feeds in bytes and context, the store takes the result.
+//! An event arrives as the JSON an SDK sent, parsed once into a [`json::Json`] tree that borrows
+//! from those bytes; [`process_event`] normalizes it (the way Relay does), derives its tags,
+//! groups it (the way Sentry's `newstyle:2023-01-11` configuration does), derives its title,
+//! culprit and metadata, and writes the result out as the JSON text the store keeps. Nothing
+//! here does I/O or knows about HTTP or storage: the server feeds in bytes and context, the
+//! store takes the result.
 
 pub mod grouping;
 pub mod json;
