@@ -20,16 +20,20 @@ const MAX_PRINTABLE_SECS: i64 = 253_402_300_799;
 pub fn parse_timestamp(value: &Value) -> Option<f64> {
     match value {
         Value::Number(number) => number.as_f64().filter(|secs| secs.is_finite()),
-        Value::String(text) => {
-            let text = text.trim();
-            // `f64::from_str` also takes "inf" and "NaN"; only finite numbers are times.
-            match text.parse::<f64>() {
-                Ok(secs) if secs.is_finite() => Some(secs),
-                Ok(_) => None,
-                Err(_) => parse_rfc3339(text),
-            }
-        }
+        Value::String(text) => parse_timestamp_text(text),
         _ => None,
+    }
+}
+
+/// Reads a timestamp sent as a string: unix seconds or RFC 3339. For readers of other JSON
+/// trees than `Value` (numbers are only `as_f64` and a finiteness check).
+pub fn parse_timestamp_text(text: &str) -> Option<f64> {
+    let text = text.trim();
+    // `f64::from_str` also takes "inf" and "NaN"; only finite numbers are times.
+    match text.parse::<f64>() {
+        Ok(secs) if secs.is_finite() => Some(secs),
+        Ok(_) => None,
+        Err(_) => parse_rfc3339(text),
     }
 }
 

@@ -114,32 +114,18 @@ impl<'a> Json<'a> {
 
     /// Looks up a value by a JSON pointer (`/contexts/trace/trace_id`), as `Value::pointer`.
     pub fn pointer(&self, pointer: &str) -> Option<&Json<'a>> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        let rest = pointer.strip_prefix('/')?;
-        rest.split('/').try_fold(self, |target, token| {
-            let token = unescape_pointer_token(token);
-            match target {
-                Json::Object(object) => object.get(&token),
-                Json::Array(items) => parse_array_index(&token).and_then(|i| items.get(i)),
-                _ => None,
-            }
+        pointer_tokens(pointer)?.try_fold(self, |target, token| match target {
+            Json::Object(object) => object.get(&token),
+            Json::Array(items) => parse_array_index(&token).and_then(|i| items.get(i)),
+            _ => None,
         })
     }
 
     pub fn pointer_mut(&mut self, pointer: &str) -> Option<&mut Json<'a>> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        let rest = pointer.strip_prefix('/')?;
-        rest.split('/').try_fold(self, |target, token| {
-            let token = unescape_pointer_token(token);
-            match target {
-                Json::Object(object) => object.get_mut(&token),
-                Json::Array(items) => parse_array_index(&token).and_then(move |i| items.get_mut(i)),
-                _ => None,
-            }
+        pointer_tokens(pointer)?.try_fold(self, |target, token| match target {
+            Json::Object(object) => object.get_mut(&token),
+            Json::Array(items) => parse_array_index(&token).and_then(move |i| items.get_mut(i)),
+            _ => None,
         })
     }
 
@@ -244,6 +230,20 @@ impl<'a> Json<'a> {
     pub fn take(&mut self) -> Json<'a> {
         std::mem::take(self)
     }
+}
+
+/// The reference tokens of a JSON pointer, unescaped (none for `""`, the whole document);
+/// `None` when the text is not a pointer.
+fn pointer_tokens(pointer: &str) -> Option<impl Iterator<Item = Cow<'_, str>>> {
+    let rest = match pointer {
+        "" => None,
+        _ => Some(pointer.strip_prefix('/')?),
+    };
+    Some(
+        rest.into_iter()
+            .flat_map(|rest| rest.split('/'))
+            .map(unescape_pointer_token),
+    )
 }
 
 fn unescape_pointer_token(token: &str) -> Cow<'_, str> {

@@ -25,7 +25,7 @@ mod transaction;
 
 use md5::{Digest, Md5};
 use vigil_model::{NewSpan, NewTransaction};
-use vigil_protocol::timestamp::parse_rfc3339;
+use vigil_protocol::timestamp::parse_timestamp_text;
 
 use crate::json::Json;
 pub(crate) use crate::normalize::hex_id;
@@ -70,15 +70,7 @@ pub(crate) fn text_or(value: Option<&Json<'_>>, default: &str) -> String {
 pub(crate) fn timestamp(value: &Json<'_>) -> Option<f64> {
     match value {
         Json::Number(number) => number.as_f64().filter(|secs| secs.is_finite()),
-        Json::String(text) => {
-            let text = text.trim();
-            // `f64::from_str` also takes "inf" and "NaN"; only finite numbers are times.
-            match text.parse::<f64>() {
-                Ok(secs) if secs.is_finite() => Some(secs),
-                Ok(_) => None,
-                Err(_) => parse_rfc3339(text),
-            }
-        }
+        Json::String(text) => parse_timestamp_text(text),
         _ => None,
     }
 }
