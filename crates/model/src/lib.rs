@@ -1,6 +1,6 @@
 //! Vigil's domain: the records every crate names — organizations, projects and keys, users,
-//! issues, events, releases, transactions and spans, alert rules and notifications — and
-//! Sentry's issue search syntax parsed into a query.
+//! issues, events, releases, transactions and spans, alert rules and notifications, a project's
+//! data-scrubbing settings — and Sentry's issue search syntax parsed into a query.
 //!
 //! Plain data with no database under it, so that pure crates (`vigil-alerts`, processing's
 //! outputs) can name an `Issue` or an `AlertRule` without depending on SQLite or PostgreSQL
@@ -12,6 +12,7 @@ pub mod events;
 pub mod issues;
 pub mod json_text;
 pub mod releases;
+pub mod scrubbing;
 pub mod search;
 pub mod traces;
 
@@ -21,6 +22,7 @@ pub use events::*;
 pub use issues::*;
 pub use json_text::JsonText;
 pub use releases::*;
+pub use scrubbing::{check_field_list, FieldListError, ScrubbingSettings, MAX_FIELD_LIST_CHARS};
 pub use search::{SearchQuery, SearchTerm};
 pub use traces::*;
 

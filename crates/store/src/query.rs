@@ -4,8 +4,8 @@
 //! compile a query to SQL text and a list of [`Param`]s. The statements of the trace summaries
 //! are built on the filter ([`transaction_reads`]), and the trace queries answered from them are
 //! written here too ([`trace_queries`]): a backend only runs the statements its own way. A
-//! project's performance settings have their two statements here as well
-//! ([`performance_settings`]). What SQLite and PostgreSQL spell differently (placeholders,
+//! project's performance and data-scrubbing settings have their two statements each here as
+//! well ([`performance_settings`], [`scrubbing_settings`]). What SQLite and PostgreSQL spell differently (placeholders,
 //! lists, JSON, case-insensitive matching, the organization scope, upserts) is asked of the
 //! [`Dialect`], so a new search term is one function here, not two copies that can drift.
 //! Every value from the user is a bound parameter; only fixed fragments chosen by the shape of
@@ -14,6 +14,7 @@
 mod dialect;
 pub(crate) mod issue_search;
 pub(crate) mod performance_settings;
+pub(crate) mod scrubbing_settings;
 pub(crate) mod trace_queries;
 pub(crate) mod transaction_filter;
 pub(crate) mod transaction_reads;

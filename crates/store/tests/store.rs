@@ -20,7 +20,7 @@ use vigil_store::search::parse_search;
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::{
     IssueQuery, IssueSort, IssueStatus, NewDeploy, NewEvent, ProjectKey, RawItem, ReleaseFields,
-    ReleaseQuery, RetentionPass, StoreError, StoredEvent, TagValueCount,
+    ReleaseQuery, RetentionPass, ScrubbingSettings, StoreError, StoredEvent, TagValueCount,
 };
 
 // The cases live in `mod cases`; the suite calls them from here.
@@ -68,6 +68,8 @@ common::suite_on_both_backends!(
     keys_are_added_and_deleted,
     project_tag_values_sum_over_its_issues,
     event_neighbours_step_through_an_issue,
+    scrubbing_settings_default_then_changed_per_project,
+    scrubbing_settings_with_unusable_field_lists_are_refused,
 );
 
 /// A moment in 2023, so tests never depend on the clock.
@@ -1380,6 +1382,64 @@ mod cases {
             store.create_key(project.id + 1000, "x").await,
             Err(StoreError::NotFound(_))
         ));
+    }
+
+    pub async fn scrubbing_settings_default_then_changed_per_project(store: &dyn Store) {
+        let (_, shop) = project(store, "acme").await;
+        let (_, api) = common::project_named(store, "acme", "api").await;
+        assert_eq!(
+            store.scrubbing_settings(shop).await.unwrap(),
+            ScrubbingSettings::default()
+        );
+        let changed = ScrubbingSettings {
+            data_scrubber: false,
+            data_scrubber_defaults: false,
+            scrub_ip_addresses: true,
+            sensitive_fields: vec!["card_number".into(), "naïve \"quoted\"".into()],
+            safe_fields: vec!["user.id".into()],
+        };
+        store.set_scrubbing_settings(shop, &changed).await.unwrap();
+        assert_eq!(store.scrubbing_settings(shop).await.unwrap(), changed);
+        assert_eq!(
+            store.scrubbing_settings(api).await.unwrap(),
+            ScrubbingSettings::default(),
+            "another project keeps the defaults"
+        );
+        // Written whole: the second write replaces the lists, empty ones included.
+        let again = ScrubbingSettings {
+            data_scrubber: true,
+            sensitive_fields: vec![],
+            ..changed
+        };
+        store.set_scrubbing_settings(shop, &again).await.unwrap();
+        assert_eq!(store.scrubbing_settings(shop).await.unwrap(), again);
+    }
+
+    pub async fn scrubbing_settings_with_unusable_field_lists_are_refused(store: &dyn Store) {
+        let (_, shop) = project(store, "acme").await;
+        let long = "x".repeat(vigil_store::MAX_FIELD_LIST_CHARS + 1);
+        for (sensitive, safe) in [
+            (vec![" ".to_string()], vec![]),
+            (vec![], vec!["a\nb".to_string()]),
+            (vec![long], vec![]),
+        ] {
+            let settings = ScrubbingSettings {
+                sensitive_fields: sensitive,
+                safe_fields: safe,
+                ..ScrubbingSettings::default()
+            };
+            assert!(
+                matches!(
+                    store.set_scrubbing_settings(shop, &settings).await,
+                    Err(StoreError::Invalid(_))
+                ),
+                "{settings:?}"
+            );
+        }
+        assert_eq!(
+            store.scrubbing_settings(shop).await.unwrap(),
+            ScrubbingSettings::default()
+        );
     }
 
     pub async fn secret_is_made_once_and_kept(store: &dyn Store) {

@@ -1,10 +1,10 @@
-//! Projects and their DSN keys.
+//! Projects, their DSN keys and their data-scrubbing settings.
 
 use async_trait::async_trait;
 
-use crate::{KeyRateLimit, Project, ProjectKey, StoreResult};
+use crate::{KeyRateLimit, Project, ProjectKey, ScrubbingSettings, StoreResult};
 
-/// Projects and their DSN keys.
+/// Projects, their DSN keys and their data-scrubbing settings.
 #[async_trait]
 pub trait Projects: Send + Sync {
     /// A new project with one active key. `Conflict` when the slug is taken in the organization.
@@ -33,4 +33,13 @@ pub trait Projects: Send + Sync {
     async fn create_key(&self, project_id: i64, label: &str) -> StoreResult<ProjectKey>;
     /// `true` when there was such a key; events it sent stay.
     async fn delete_key(&self, key_id: i64) -> StoreResult<bool>;
+    /// The project's data-scrubbing settings; Sentry's defaults until changed.
+    async fn scrubbing_settings(&self, project_id: i64) -> StoreResult<ScrubbingSettings>;
+    /// Replaces the project's data-scrubbing settings. `Invalid` for a field list
+    /// [`crate::check_field_list`] refuses.
+    async fn set_scrubbing_settings(
+        &self,
+        project_id: i64,
+        settings: &ScrubbingSettings,
+    ) -> StoreResult<()>;
 }

@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("migrations/0005_performance.sql")),
     (6, include_str!("migrations/0006_alerts.sql")),
     (7, include_str!("migrations/0007_span_indexes.sql")),
+    (8, include_str!("migrations/0008_scrubbing_settings.sql")),
 ];
 
 /// Key of the advisory lock that serializes migrations (ASCII "vigilmig"); advisory locks are

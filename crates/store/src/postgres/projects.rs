@@ -1,4 +1,4 @@
-//! Projects and their DSN keys.
+//! Projects, their DSN keys and their data-scrubbing settings.
 
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
@@ -7,10 +7,12 @@ use super::error::DbContext;
 use super::sql::{self, record, record_opt, records, Params};
 use super::PgStore;
 use super::{alerts, now, organizations};
+use crate::query::scrubbing_settings::{check, field_list_json, select_sql, upsert_sql};
+use crate::query::Dialect;
 use crate::rows::{KEY_COLUMNS, PROJECT_COLUMNS};
 use crate::shared::check_slug;
 use crate::Projects;
-use crate::{KeyRateLimit, Project, ProjectKey, StoreError, StoreResult};
+use crate::{KeyRateLimit, Project, ProjectKey, ScrubbingSettings, StoreError, StoreResult};
 
 /// Label of the key every project starts with, as in Sentry.
 const DEFAULT_KEY_LABEL: &str = "Default";
@@ -172,5 +174,39 @@ impl Projects for PgStore {
 
     async fn delete_key(&self, key_id: i64) -> StoreResult<bool> {
         super::keys::delete(&self.client().await?, key_id).await
+    }
+
+    async fn scrubbing_settings(&self, project_id: i64) -> StoreResult<ScrubbingSettings> {
+        let settings: Option<ScrubbingSettings> = record_opt(
+            &self.client().await?,
+            &select_sql(Dialect::Postgres),
+            &[&project_id],
+            "reading data-scrubbing settings",
+        )
+        .await?;
+        Ok(settings.unwrap_or_default())
+    }
+
+    async fn set_scrubbing_settings(
+        &self,
+        project_id: i64,
+        settings: &ScrubbingSettings,
+    ) -> StoreResult<()> {
+        check(settings)?;
+        sql::execute(
+            &self.client().await?,
+            &upsert_sql(Dialect::Postgres),
+            &[
+                &project_id,
+                &settings.data_scrubber,
+                &settings.data_scrubber_defaults,
+                &settings.scrub_ip_addresses,
+                &field_list_json(&settings.sensitive_fields),
+                &field_list_json(&settings.safe_fields),
+            ],
+            "saving data-scrubbing settings",
+        )
+        .await?;
+        Ok(())
     }
 }

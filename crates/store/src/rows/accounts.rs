@@ -2,7 +2,8 @@
 
 use super::{prefixed, Columns, Record};
 use crate::{
-    ApiToken, KeyRateLimit, Organization, Project, ProjectKey, RawItem, StoreResult, User,
+    ApiToken, KeyRateLimit, Organization, Project, ProjectKey, RawItem, ScrubbingSettings,
+    StoreResult, User,
 };
 
 /// Of `organizations` aliased `o`, in the order of [`Organization`]'s reader.
@@ -48,6 +49,19 @@ pub(crate) fn user_at(row: &impl Columns, first: usize) -> StoreResult<User> {
         is_admin: row.column(first + 3)?,
         date_created: row.column(first + 4)?,
     })
+}
+
+/// From [`crate::query::scrubbing_settings::select_sql`]'s columns.
+impl Record for ScrubbingSettings {
+    fn read(row: &impl Columns) -> StoreResult<Self> {
+        Ok(ScrubbingSettings {
+            data_scrubber: row.column(0)?,
+            data_scrubber_defaults: row.column(1)?,
+            scrub_ip_addresses: row.column(2)?,
+            sensitive_fields: row.json(3, "a project's sensitive fields")?,
+            safe_fields: row.json(4, "a project's safe fields")?,
+        })
+    }
 }
 
 /// From `id, organization_id, slug, name, platform, date_created`.

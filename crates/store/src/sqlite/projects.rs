@@ -1,4 +1,4 @@
-//! Projects and their DSN keys.
+//! Projects, their DSN keys and their data-scrubbing settings.
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, TransactionBehavior};
@@ -7,10 +7,12 @@ use super::error::DbContext;
 use super::statements::{record, record_opt, records};
 use super::SqliteStore;
 use super::{alerts, now, organizations};
+use crate::query::scrubbing_settings::{check, field_list_json, select_sql, upsert_sql};
+use crate::query::Dialect;
 use crate::rows::{KEY_COLUMNS, PROJECT_COLUMNS};
 use crate::shared::check_slug;
 use crate::Projects;
-use crate::{KeyRateLimit, Project, ProjectKey, StoreError, StoreResult};
+use crate::{KeyRateLimit, Project, ProjectKey, ScrubbingSettings, StoreError, StoreResult};
 
 /// Label of the key every project starts with, as in Sentry.
 const DEFAULT_KEY_LABEL: &str = "Default";
@@ -182,5 +184,45 @@ impl Projects for SqliteStore {
     async fn delete_key(&self, key_id: i64) -> StoreResult<bool> {
         self.write(move |conn| super::keys::delete(conn, key_id))
             .await
+    }
+
+    async fn scrubbing_settings(&self, project_id: i64) -> StoreResult<ScrubbingSettings> {
+        let settings: Option<ScrubbingSettings> = self
+            .read(move |conn| {
+                record_opt(
+                    conn,
+                    &select_sql(Dialect::Sqlite),
+                    [project_id],
+                    "reading data-scrubbing settings",
+                )
+            })
+            .await?;
+        Ok(settings.unwrap_or_default())
+    }
+
+    async fn set_scrubbing_settings(
+        &self,
+        project_id: i64,
+        settings: &ScrubbingSettings,
+    ) -> StoreResult<()> {
+        check(settings)?;
+        let flags = (
+            settings.data_scrubber,
+            settings.data_scrubber_defaults,
+            settings.scrub_ip_addresses,
+        );
+        let sensitive = field_list_json(&settings.sensitive_fields);
+        let safe = field_list_json(&settings.safe_fields);
+        self.write(move |conn| {
+            conn.prepare_cached(&upsert_sql(Dialect::Sqlite))
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        project_id, flags.0, flags.1, flags.2, sensitive, safe
+                    ])
+                })
+                .db("saving data-scrubbing settings")?;
+            Ok(())
+        })
+        .await
     }
 }
