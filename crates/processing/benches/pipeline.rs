@@ -68,6 +68,7 @@ fn context() -> NormalizeContext {
         envelope_event_id: None,
         client_sdk: Some("sentry.python/2.75.0".into()),
         retention_days: 90,
+        scrubbing: Default::default(),
     }
 }
 

@@ -61,6 +61,8 @@ pub struct AppState {
     pub alerts: Arc<jobs::alerts::Alerts>,
     /// Each project's performance thresholds, as the workers' batches read them.
     pub performance_settings: Arc<cache::TtlCache<vigil_store::PerformanceSettings>>,
+    /// Each project's data-scrubbing settings, as the workers' batches read them.
+    pub scrubbing_settings: Arc<cache::TtlCache<vigil_store::ScrubbingSettings>>,
 }
 
 impl AppState {
@@ -79,6 +81,7 @@ impl AppState {
             web: Arc::default(),
             alerts: Arc::default(),
             performance_settings: Arc::default(),
+            scrubbing_settings: Arc::default(),
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
         }
@@ -95,6 +98,20 @@ impl AppState {
             .set_performance_settings(project_id, settings)
             .await?;
         self.performance_settings.forget(project_id);
+        Ok(())
+    }
+
+    /// Changes a project's data-scrubbing settings, and forgets this node's cached copy so that
+    /// the next batch is scrubbed with the new ones.
+    pub async fn set_scrubbing_settings(
+        &self,
+        project_id: i64,
+        settings: &vigil_store::ScrubbingSettings,
+    ) -> vigil_store::StoreResult<()> {
+        self.store
+            .set_scrubbing_settings(project_id, settings)
+            .await?;
+        self.scrubbing_settings.forget(project_id);
         Ok(())
     }
 }

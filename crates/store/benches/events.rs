@@ -84,6 +84,7 @@ impl Templates {
             envelope_event_id: None,
             client_sdk: None,
             retention_days: 90,
+            scrubbing: Default::default(),
         };
         let by_issue = (0..ISSUES)
             .map(|issue| {

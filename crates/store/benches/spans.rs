@@ -175,6 +175,7 @@ fn batch(project_id: i64, b: u64) -> SpanBatch {
         envelope_event_id: None,
         client_sdk: None,
         retention_days: 0,
+        scrubbing: Default::default(),
     };
     let thresholds = Thresholds::default();
     let mut batch = SpanBatch::default();

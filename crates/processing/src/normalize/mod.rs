@@ -58,6 +58,9 @@ pub struct NormalizeContext {
     /// The project's event retention in days; older events are moved to the receive time.
     /// `0` means Sentry's default of 90.
     pub retention_days: u32,
+    /// The project's data-scrubbing settings (Sentry's Security & Privacy), for the scrubber
+    /// that runs on the event after normalization.
+    pub scrubbing: vigil_model::ScrubbingSettings,
 }
 
 /// Why an event could not be normalized at all. Everything else is repaired and noted in the

@@ -18,8 +18,10 @@ use tokio::sync::watch;
 use tracing::Instrument;
 use vigil_processing::performance::Thresholds;
 use vigil_processing::NormalizeContext;
-use vigil_protocol::envelope::parse_envelope;
-use vigil_store::{ClaimedEnvelope, PerformanceSettings, SpanBatch, StoreError};
+use vigil_protocol::envelope::{parse_envelope, Envelope};
+use vigil_store::{
+    ClaimedEnvelope, PerformanceSettings, QueuedEnvelope, ScrubbingSettings, SpanBatch, StoreError,
+};
 
 use super::process::{accept_envelope, Accepted};
 use crate::metrics::Metrics;
@@ -81,14 +83,17 @@ async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
 /// copied); acknowledges the entries after the commit.
 async fn process_batch(state: &AppState, claimed: Vec<ClaimedEnvelope>) {
     let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
-    let thresholds = Arc::new(thresholds_of(state, &claimed).await);
+    let settings = Arc::new(BatchSettings {
+        thresholds: thresholds_of(state, &claimed).await,
+        scrubbing: scrubbing_of(state, &claimed).await,
+    });
     let claimed = Arc::new(claimed);
     let retention_days = state.config.retention_days;
     loop {
         let input = Arc::clone(&claimed);
-        let thresholds = Arc::clone(&thresholds);
+        let settings = Arc::clone(&settings);
         let batch =
-            match tokio::task::spawn_blocking(move || process(&input, retention_days, &thresholds))
+            match tokio::task::spawn_blocking(move || process(&input, retention_days, &settings))
                 .await
             {
                 Ok(batch) => batch,
@@ -148,11 +153,46 @@ async fn thresholds_of(state: &AppState, claimed: &[ClaimedEnvelope]) -> HashMap
     thresholds
 }
 
+/// The data-scrubbing settings of each project in a batch (cached a few seconds, like the
+/// thresholds). Unlike them, a project's settings that cannot be read are asked for again until
+/// they can: scrubbing with Sentry's defaults instead could store what the project asked to
+/// have scrubbed (its own sensitive fields, its IP addresses).
+async fn scrubbing_of(
+    state: &AppState,
+    claimed: &[ClaimedEnvelope],
+) -> HashMap<i64, ScrubbingSettings> {
+    let projects: BTreeSet<i64> = claimed.iter().map(|c| c.envelope.project_id).collect();
+    let mut scrubbing = HashMap::new();
+    for project_id in projects {
+        let settings = loop {
+            let read = state
+                .scrubbing_settings
+                .get_or_load(project_id, || state.store.scrubbing_settings(project_id))
+                .await;
+            match read {
+                Ok(settings) => break settings,
+                Err(err) => {
+                    tracing::error!(project_id, %err, "reading data-scrubbing settings failed; retrying");
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+            }
+        };
+        scrubbing.insert(project_id, settings);
+    }
+    scrubbing
+}
+
+/// What processing needs of each project in a batch, by project id, read once per batch.
+struct BatchSettings {
+    thresholds: HashMap<i64, Thresholds>,
+    scrubbing: HashMap<i64, ScrubbingSettings>,
+}
+
 /// Turns every claimed envelope into what the store keeps.
 fn process(
     claimed: &[ClaimedEnvelope],
     retention_days: u32,
-    thresholds: &HashMap<i64, Thresholds>,
+    settings: &BatchSettings,
 ) -> Vec<Accepted> {
     let defaults = Thresholds::default();
     claimed
@@ -174,18 +214,12 @@ fn process(
                 );
                 return None;
             }
-            let ctx = NormalizeContext {
-                received: queued.received,
-                sent_at: envelope.sent_at(),
-                client_ip: queued.client_ip.clone(),
-                envelope_event_id: envelope.event_id(),
-                client_sdk: queued.client_sdk.clone(),
-                retention_days,
-            };
+            let ctx = context_of(queued, &envelope, retention_days, settings);
             // The entry's id and receive time: stable across re-processing, and never the same
             // for two entries (an id a backend reuses comes with a later receive time).
             let source = format!("q{}-{:x}", entry.id, queued.received.to_bits());
-            let thresholds = thresholds.get(&queued.project_id).unwrap_or(&defaults);
+            let thresholds = settings.thresholds.get(&queued.project_id);
+            let thresholds = thresholds.unwrap_or(&defaults);
             let accepted = accept_envelope(&envelope, queued.project_id, &ctx, &source, thresholds);
             for reason in &accepted.invalid {
                 tracing::warn!(id = entry.id, reason, "queued item dropped");
@@ -193,6 +227,30 @@ fn process(
             Some(accepted)
         })
         .collect()
+}
+
+/// The context an envelope's items are normalized with: how and when it arrived, and its
+/// project's settings.
+fn context_of(
+    queued: &QueuedEnvelope,
+    envelope: &Envelope,
+    retention_days: u32,
+    settings: &BatchSettings,
+) -> NormalizeContext {
+    NormalizeContext {
+        received: queued.received,
+        sent_at: envelope.sent_at(),
+        client_ip: queued.client_ip.clone(),
+        envelope_event_id: envelope.event_id(),
+        client_sdk: queued.client_sdk.clone(),
+        retention_days,
+        // Every project of the batch was read by `scrubbing_of`.
+        scrubbing: settings
+            .scrubbing
+            .get(&queued.project_id)
+            .cloned()
+            .unwrap_or_default(),
+    }
 }
 
 /// Writes a processed batch: the events in one store call (alert rules evaluated around it),
@@ -235,4 +293,37 @@ async fn write(state: &AppState, batch: Vec<Accepted>) -> Result<(), StoreError>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_envelope_is_normalized_with_its_projects_scrubbing_settings() {
+        let strict = ScrubbingSettings {
+            scrub_ip_addresses: true,
+            sensitive_fields: vec!["iban".into()],
+            ..ScrubbingSettings::default()
+        };
+        let settings = BatchSettings {
+            thresholds: HashMap::new(),
+            scrubbing: HashMap::from([(7, strict.clone())]),
+        };
+        let body = b"{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n".to_vec();
+        let envelope = parse_envelope(body.clone().into()).expect("envelope");
+        let queued = |project_id| QueuedEnvelope {
+            project_id,
+            received: 1_700_000_000.0,
+            client_ip: Some("10.1.2.3".into()),
+            client_sdk: None,
+            body: body.clone(),
+        };
+        let ctx = context_of(&queued(7), &envelope, 30, &settings);
+        assert_eq!(ctx.scrubbing, strict);
+        assert_eq!(ctx.retention_days, 30);
+        assert_eq!(ctx.client_ip.as_deref(), Some("10.1.2.3"));
+        let other = context_of(&queued(8), &envelope, 30, &settings);
+        assert_eq!(other.scrubbing, ScrubbingSettings::default());
+    }
 }
