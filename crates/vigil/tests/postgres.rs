@@ -1,7 +1,8 @@
 //! `vigil serve` on PostgreSQL (`VIGIL_DATABASE_URL=postgres://…`): the real binary on a fresh
 //! database of the server `VIGIL_TEST_DATABASE_URL` names (`scripts/test.sh` starts one; without
 //! it this test fails rather than skips). Events sent to the ingest endpoints come back through
-//! `/api/0/` grouped and counted, nothing is written to the data dir, and a restart finds them.
+//! `/api/0/` grouped and counted, a project's scrubbing settings are kept, nothing is written to
+//! the data dir, and a restart finds them.
 
 mod common;
 
@@ -86,6 +87,15 @@ fn serve_on_postgres_groups_counts_and_keeps_events() {
     let found = vigil.project_issues("shop", "environment:production checkout");
     assert_eq!(found.len(), 1, "{found:#?}");
 
+    // A project's data-scrubbing settings are kept through Sentry's project endpoint.
+    let project_path = "/api/0/projects/default/shop/";
+    let scrubbing = serde_json::json!({"scrubIPAddresses": true, "sensitiveFields": ["iban"]});
+    let changed = vigil
+        .api_put(project_path, &scrubbing)
+        .ok("PUT the project's scrubbing settings");
+    assert_eq!(changed["scrubIPAddresses"], true, "{changed}");
+    assert_eq!(changed["dataScrubber"], true, "{changed}");
+
     // Everything is in PostgreSQL: the data dir holds no database files.
     let files: Vec<String> = std::fs::read_dir(vigil.data_dir())
         .expect("read the data dir")
@@ -100,4 +110,9 @@ fn serve_on_postgres_groups_counts_and_keeps_events() {
     vigil.restart();
     let again = vigil.project_issues("shop", "");
     assert_eq!(again.len(), 2, "after a restart: {again:#?}");
+    let project = vigil
+        .api_get(project_path, &[])
+        .ok("GET the project after a restart");
+    assert_eq!(project["scrubIPAddresses"], true, "{project}");
+    assert_eq!(project["sensitiveFields"], serde_json::json!(["iban"]));
 }

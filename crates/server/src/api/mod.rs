@@ -93,7 +93,10 @@ pub fn routes() -> Router<AppState> {
             "/projects/{org}/{project}/releases/",
             get(releases::list_project_releases).post(releases::create_project_release),
         )
-        .route("/projects/{org}/{project}/", get(projects::project))
+        .route(
+            "/projects/{org}/{project}/",
+            get(projects::project).put(projects::update_project),
+        )
         .route(
             "/projects/{org}/{project}/keys/",
             get(projects::list_keys).post(projects::create_key),

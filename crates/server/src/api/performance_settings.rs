@@ -16,7 +16,8 @@ use super::error::{json_body, ApiError};
 use crate::AppState;
 
 /// Token scopes that may change a project's settings (Sentry's `ProjectSettingPermission`).
-const WRITE_SCOPES: &[&str] = &["project:write", "project:admin", "org:write", "org:admin"];
+pub(super) const WRITE_SCOPES: &[&str] =
+    &["project:write", "project:admin", "org:write", "org:admin"];
 
 /// Sentry's bounds on the configurable thresholds (milliseconds).
 const TEN_SECONDS_MS: f64 = 10_000.0;

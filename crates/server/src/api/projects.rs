@@ -1,16 +1,20 @@
-//! Organizations, projects and their DSN keys.
+//! Organizations, projects (with their data-scrubbing settings) and their DSN keys.
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::Value;
-use vigil_store::{KeyRateLimit, ProjectKey};
+use serde_json::{Map, Value};
+use vigil_store::{check_field_list, KeyRateLimit, ProjectKey, ScrubbingSettings};
 
 use super::access::{OrgAccess, ProjectAccess};
 use super::auth::Caller;
 use super::error::{json_body, ApiError};
-use crate::serialize::{serialize_key, serialize_organization, serialize_project};
+use super::performance_settings::WRITE_SCOPES;
+use crate::serialize::{
+    serialize_key, serialize_organization, serialize_project, serialize_project_details,
+};
 use crate::AppState;
 
 /// `GET /api/0/organizations/`.
@@ -55,9 +59,111 @@ pub async fn list_org_projects(
     ))
 }
 
-/// `GET /api/0/projects/{org}/{project}/`.
-pub async fn project(ProjectAccess { org, project, .. }: ProjectAccess) -> Json<Value> {
-    Json(serialize_project(&project, &org))
+/// `GET /api/0/projects/{org}/{project}/`: the project with its settings, as Sentry's
+/// `DetailedProjectSerializer` shows them.
+pub async fn project(
+    State(state): State<AppState>,
+    ProjectAccess { org, project, .. }: ProjectAccess,
+) -> Result<Json<Value>, ApiError> {
+    let scrubbing = state.store.scrubbing_settings(project.id).await?;
+    Ok(Json(serialize_project_details(&project, &org, &scrubbing)))
+}
+
+/// The fields of Sentry's `PUT /api/0/projects/{org}/{project}/` that Vigil applies. Any other
+/// field Sentry's endpoint takes (`name`, `slug`, `platform`, …) is refused with a 400 naming it,
+/// rather than answered 200 without being applied.
+const UPDATABLE_FIELDS: [&str; 5] = [
+    "dataScrubber",
+    "dataScrubberDefaults",
+    "scrubIPAddresses",
+    "sensitiveFields",
+    "safeFields",
+];
+
+/// `PUT /api/0/projects/{org}/{project}/`: changes the given data-scrubbing settings (project
+/// write access, as Sentry's `ProjectAdminSerializer` requires), answers the project as `GET`.
+pub async fn update_project(
+    State(state): State<AppState>,
+    ProjectAccess {
+        caller,
+        org,
+        project,
+    }: ProjectAccess,
+    body: Result<Json<Map<String, Value>>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    // Not axum's 422 for a body that is JSON but not an object: Sentry answers 400.
+    let Json(update) = body.map_err(|_| {
+        ApiError::bad_field(
+            "detail",
+            "The body must be a JSON object of the fields to change",
+        )
+    })?;
+    let mut settings = state.store.scrubbing_settings(project.id).await?;
+    let changed = apply_scrubbing_update(&mut settings, &update)?;
+    if changed {
+        caller.require_scope(WRITE_SCOPES)?;
+        state.set_scrubbing_settings(project.id, &settings).await?;
+    }
+    Ok(Json(serialize_project_details(&project, &org, &settings)))
+}
+
+/// Sets the fields `update` names on `settings`; `true` when it named any. A field Vigil
+/// does not apply, or one of the wrong type, is a 400 naming it (Sentry's DRF messages).
+fn apply_scrubbing_update(
+    settings: &mut ScrubbingSettings,
+    update: &Map<String, Value>,
+) -> Result<bool, ApiError> {
+    if let Some(field) = update
+        .keys()
+        .find(|k| !UPDATABLE_FIELDS.contains(&k.as_str()))
+    {
+        return Err(ApiError::bad_field(
+            field,
+            format!(
+                "Vigil cannot change this field; it accepts {}",
+                UPDATABLE_FIELDS.join(", ")
+            ),
+        ));
+    }
+    for (field, value) in update {
+        match field.as_str() {
+            "dataScrubber" => settings.data_scrubber = boolean(field, value)?,
+            "dataScrubberDefaults" => settings.data_scrubber_defaults = boolean(field, value)?,
+            "scrubIPAddresses" => settings.scrub_ip_addresses = boolean(field, value)?,
+            "sensitiveFields" => settings.sensitive_fields = field_list(field, value)?,
+            "safeFields" => settings.safe_fields = field_list(field, value)?,
+            _ => {}
+        }
+    }
+    Ok(!update.is_empty())
+}
+
+/// A JSON boolean, as Sentry's clients send these settings.
+fn boolean(field: &str, value: &Value) -> Result<bool, ApiError> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::Null => Err(ApiError::bad_field(field, "This field may not be null.")),
+        _ => Err(ApiError::bad_field(field, "Must be a valid boolean.")),
+    }
+}
+
+/// A list of field names: strings, trimmed as Sentry's `CharField` trims them, none blank,
+/// within Sentry's size bound.
+fn field_list(field: &str, value: &Value) -> Result<Vec<String>, ApiError> {
+    let items = match value {
+        Value::Array(items) => items,
+        Value::Null => return Err(ApiError::bad_field(field, "This field may not be null.")),
+        _ => return Err(ApiError::bad_field(field, "Expected a list of strings.")),
+    };
+    let list = items
+        .iter()
+        .map(|item| match item {
+            Value::String(s) => Ok(s.trim().to_owned()),
+            _ => Err(ApiError::bad_field(field, "Every entry must be a string.")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    check_field_list(&list).map_err(|err| ApiError::bad_field(field, err.to_string()))?;
+    Ok(list)
 }
 
 /// `GET /api/0/projects/{org}/{project}/keys/`.

@@ -10,7 +10,9 @@ pub mod transaction;
 
 pub use event::{serialize_event, set_neighbours};
 pub use issue::serialize_issue;
-pub use project::{serialize_key, serialize_organization, serialize_project};
+pub use project::{
+    serialize_key, serialize_organization, serialize_project, serialize_project_details,
+};
 pub use release::{serialize_deploy, serialize_release};
 pub use transaction::serialize_transaction;
 

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 use vigil_protocol::dsn::Dsn;
-use vigil_store::{Organization, Project, ProjectKey};
+use vigil_store::{Organization, Project, ProjectKey, ScrubbingSettings};
 
 use super::iso;
 use crate::config::ServerConfig;
@@ -42,6 +42,33 @@ pub fn serialize_project(project: &Project, org: &Organization) -> Value {
         "teams": [],
         "organization": serialize_organization(org),
     })
+}
+
+/// One project as Sentry's `DetailedProjectSerializer` shows it (`GET` and `PUT
+/// /api/0/projects/{org}/{project}/`): the list's shape and the project's settings, of which
+/// Vigil keeps the data-scrubbing ones.
+pub fn serialize_project_details(
+    project: &Project,
+    org: &Organization,
+    scrubbing: &ScrubbingSettings,
+) -> Value {
+    let mut value = serialize_project(project, org);
+    if let Value::Object(fields) = &mut value {
+        fields.extend([
+            ("dataScrubber".into(), json!(scrubbing.data_scrubber)),
+            (
+                "dataScrubberDefaults".into(),
+                json!(scrubbing.data_scrubber_defaults),
+            ),
+            (
+                "scrubIPAddresses".into(),
+                json!(scrubbing.scrub_ip_addresses),
+            ),
+            ("sensitiveFields".into(), json!(scrubbing.sensitive_fields)),
+            ("safeFields".into(), json!(scrubbing.safe_fields)),
+        ]);
+    }
+    value
 }
 
 pub fn serialize_key(key: &ProjectKey, config: &ServerConfig) -> Value {

@@ -1,0 +1,160 @@
+//! A project's details through Sentry's `GET` and `PUT /api/0/projects/{org}/{project}/`, on the
+//! real router and a real SQLite store (the store's own suite runs the same settings on
+//! PostgreSQL): the data-scrubbing settings with Sentry's names and defaults, each one changed,
+//! bad types and fields Vigil cannot apply refused with a 400 naming them, and no change
+//! without project write access.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::Harness;
+use serde_json::{json, Value};
+use vigil_store::prelude::*;
+use vigil_store::ScrubbingSettings;
+
+const PATH: &str = "/api/0/projects/default/shop/";
+
+/// A member of `default` whose token has `scopes`.
+async fn token_with(h: &Harness, email: &str, scopes: &[&str]) -> String {
+    let user = h.member_of("default", email).await;
+    h.token_for(user.id, scopes).await
+}
+
+async fn stored(h: &Harness) -> ScrubbingSettings {
+    h.store
+        .scrubbing_settings(h.project.id)
+        .await
+        .expect("settings")
+}
+
+#[tokio::test]
+async fn project_details_carry_sentrys_scrubbing_defaults() {
+    let h = Harness::new().await;
+    let (status, _, body) = h.get(PATH).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["slug"], "shop");
+    assert_eq!(body["organization"]["slug"], "default");
+    assert_eq!(body["dataScrubber"], true);
+    assert_eq!(body["dataScrubberDefaults"], true);
+    assert_eq!(body["scrubIPAddresses"], false);
+    assert_eq!(body["sensitiveFields"], json!([]));
+    assert_eq!(body["safeFields"], json!([]));
+    // The list shape stays Sentry's list shape, without the details.
+    let (_, _, list) = h.get("/api/0/organizations/default/projects/").await;
+    assert_eq!(list[0]["slug"], "shop");
+    assert!(list[0].get("dataScrubber").is_none(), "{list}");
+}
+
+#[tokio::test]
+async fn each_scrubbing_setting_is_changed_alone_and_answered_like_get() {
+    let h = Harness::new().await;
+    let writer = token_with(&h, "writer@example.com", &["project:write"]).await;
+    let changes = [
+        ("dataScrubber", json!(false)),
+        ("dataScrubberDefaults", json!(false)),
+        ("scrubIPAddresses", json!(true)),
+        ("sensitiveFields", json!([" card_number ", "iban"])),
+        ("safeFields", json!(["user.id"])),
+    ];
+    for (field, value) in &changes {
+        let (status, body) = h
+            .call_as(&writer, "PUT", PATH, Some(json!({ *field: value })))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{field}: {body}");
+        assert_eq!(body["slug"], "shop", "{body}");
+        let (_, _, shown) = h.get(PATH).await;
+        assert_eq!(shown, body, "PUT answers what GET shows");
+    }
+    let expected = ScrubbingSettings {
+        data_scrubber: false,
+        data_scrubber_defaults: false,
+        scrub_ip_addresses: true,
+        sensitive_fields: vec!["card_number".into(), "iban".into()],
+        safe_fields: vec!["user.id".into()],
+    };
+    assert_eq!(stored(&h).await, expected, "entries are trimmed");
+    let (_, _, body) = h.get(PATH).await;
+    assert_eq!(body["sensitiveFields"], json!(["card_number", "iban"]));
+
+    // Several at once; an empty list clears one.
+    let (status, body) = h
+        .call_as(
+            &writer,
+            "PUT",
+            PATH,
+            Some(json!({"dataScrubber": true, "sensitiveFields": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["dataScrubber"], true);
+    assert_eq!(body["sensitiveFields"], json!([]));
+    assert_eq!(body["safeFields"], json!(["user.id"]), "left as it was");
+}
+
+#[tokio::test]
+async fn bad_types_and_fields_vigil_cannot_apply_are_400_naming_the_field() {
+    let h = Harness::new().await;
+    let writer = token_with(&h, "writer@example.com", &["project:write"]).await;
+    let long = "x".repeat(vigil_store::MAX_FIELD_LIST_CHARS + 1);
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"dataScrubber": "yes"}), "dataScrubber"),
+        (json!({"dataScrubberDefaults": 1}), "dataScrubberDefaults"),
+        (json!({"scrubIPAddresses": null}), "scrubIPAddresses"),
+        (json!({"sensitiveFields": "password"}), "sensitiveFields"),
+        (json!({"sensitiveFields": [1]}), "sensitiveFields"),
+        (json!({"sensitiveFields": [long]}), "sensitiveFields"),
+        (json!({"safeFields": ["ok", "  "]}), "safeFields"),
+        (json!({"safeFields": ["a\nb"]}), "safeFields"),
+        (json!({"safeFields": null}), "safeFields"),
+        // Sentry's endpoint takes these; Vigil does not apply them, so it says so.
+        (json!({"name": "Shop"}), "name"),
+        (json!({"slug": "store"}), "slug"),
+        (json!({"platform": "node"}), "platform"),
+        (
+            json!({"dataScrubber": false, "isBookmarked": true}),
+            "isBookmarked",
+        ),
+        (json!({"nonsense": 1}), "nonsense"),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = h.call_as(&writer, "PUT", PATH, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        let reason = answer[field][0].as_str().unwrap_or_default();
+        assert!(!reason.is_empty(), "{body}: {answer}");
+    }
+    let (status, answer) = h.call_as(&writer, "PUT", PATH, Some(json!([1]))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(
+        stored(&h).await,
+        ScrubbingSettings::default(),
+        "nothing applied"
+    );
+}
+
+#[tokio::test]
+async fn changing_settings_needs_project_write_access() {
+    let h = Harness::new().await;
+    let reader = token_with(&h, "reader@example.com", &["org:read", "project:read"]).await;
+    let change = json!({"scrubIPAddresses": true});
+    let (status, body) = h.call_as(&reader, "PUT", PATH, Some(change.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // The harness's own token reads only too.
+    let (status, _, _) = h.api("PUT", PATH, Some(change.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(stored(&h).await, ScrubbingSettings::default());
+    // Nothing to change is no change, whoever asks.
+    let (status, body) = h.call_as(&reader, "PUT", PATH, Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Another organization's project is not found, even with write access there.
+    let outsider = h.member_of("other", "outsider@example.com").await;
+    let token = h.token_for(outsider.id, &["project:write"]).await;
+    let (status, _) = h.call_as(&token, "PUT", PATH, Some(change.clone())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for scope in ["project:admin", "org:write"] {
+        let email = format!("{}@example.com", scope.replace(':', "-"));
+        let writer = token_with(&h, &email, &[scope]).await;
+        let (status, body) = h.call_as(&writer, "PUT", PATH, Some(change.clone())).await;
+        assert_eq!(status, StatusCode::OK, "{scope}: {body}");
+    }
+    assert!(stored(&h).await.scrub_ip_addresses);
+}
