@@ -689,3 +689,107 @@ async fn older_and_newer_step_through_the_issues_events() {
         "the latest has no newer"
     );
 }
+
+#[tokio::test]
+async fn security_and_privacy_form_changes_the_scrubbing_settings() {
+    let h = Harness::new().await;
+    let session = Session::admin(&h).await;
+    let path = "/settings/default/projects/shop/security-and-privacy/";
+    // The project settings page shows the section with Sentry's defaults.
+    let form = session
+        .shown("/settings/default/projects/shop/performance/")
+        .await;
+    assert!(
+        form.body.contains("Security &amp; Privacy"),
+        "{}",
+        form.body
+    );
+    assert!(form.body.contains("name=\"data_scrubber\" checked"));
+    assert!(form
+        .body
+        .contains("name=\"data_scrubber_defaults\" checked"));
+    assert!(!form.body.contains("name=\"scrub_ip_addresses\" checked"));
+    let token = csrf_of(&form.body);
+
+    let refused = session
+        .post(path, &[("csrf", "forged"), ("scrub_ip_addresses", "on")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    // Unticked boxes are not sent: `data_scrubber_defaults` goes off.
+    let saved = session
+        .post(
+            path,
+            &[
+                ("csrf", &token),
+                ("data_scrubber", "on"),
+                ("scrub_ip_addresses", "on"),
+                ("sensitive_fields", "card_number\r\n\r\n  iban \r\n"),
+                ("safe_fields", "user.id"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let settings = h
+        .store
+        .scrubbing_settings(h.project.id)
+        .await
+        .expect("settings");
+    assert_eq!(
+        settings,
+        vigil_store::ScrubbingSettings {
+            data_scrubber: true,
+            data_scrubber_defaults: false,
+            scrub_ip_addresses: true,
+            sensitive_fields: vec!["card_number".into(), "iban".into()],
+            safe_fields: vec!["user.id".into()],
+        }
+    );
+    let again = session.get(saved.location()).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert!(again.body.contains("Saved."));
+    assert!(again.body.contains("name=\"scrub_ip_addresses\" checked"));
+    assert!(!again
+        .body
+        .contains("name=\"data_scrubber_defaults\" checked"));
+    assert!(
+        again.body.contains("card_number\niban</textarea>"),
+        "{}",
+        again.body
+    );
+
+    let long = "x".repeat(vigil_store::MAX_FIELD_LIST_CHARS + 1);
+    let bad = session
+        .post(path, &[("csrf", &token), ("safe_fields", &long)])
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("role=\"alert\""), "{}", bad.body);
+    assert!(bad.body.contains("Safe fields: The list is too long"));
+    assert!(bad.body.contains(&long), "the typed value is kept");
+    let unchanged = h
+        .store
+        .scrubbing_settings(h.project.id)
+        .await
+        .expect("settings");
+    assert_eq!(unchanged, settings);
+
+    // A member of another organization finds no such project.
+    h.member_of("other", "outsider@example.com").await;
+    let outsider = Session::login(&h, "outsider@example.com").await;
+    let own = outsider.shown("/organizations/other/issues/").await;
+    let answer = outsider
+        .post(
+            path,
+            &[("csrf", &csrf_of(&own.body)), ("data_scrubber", "on")],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert!(
+        h.store
+            .scrubbing_settings(h.project.id)
+            .await
+            .expect("settings")
+            .scrub_ip_addresses,
+        "unchanged"
+    );
+}

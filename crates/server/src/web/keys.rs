@@ -42,7 +42,7 @@ pub async fn list(
         div.crumbs {
             a href={ (prefix) "/organizations/" (org.slug) "/projects/" (project.slug) "/" } { (project.slug) }
             " / client keys · "
-            a href={ (prefix) "/settings/" (org.slug) "/projects/" (project.slug) "/performance/" } { "performance settings" }
+            a href={ (prefix) "/settings/" (org.slug) "/projects/" (project.slug) "/performance/" } { "project settings" }
             " · "
             a href={ (prefix) "/organizations/" (org.slug) "/alerts/rules/#project-" (project.slug) } { "alert rules" }
         }

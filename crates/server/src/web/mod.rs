@@ -97,6 +97,10 @@ pub fn routes() -> Router<AppState> {
             get(project_settings::show).post(project_settings::save),
         )
         .route(
+            "/settings/{org}/projects/{project}/security-and-privacy/",
+            get(project_settings::show_privacy).post(project_settings::save_privacy),
+        )
+        .route(
             "/settings/{org}/projects/{project}/keys/",
             get(keys::list).post(keys::create),
         )
