@@ -1,0 +1,563 @@
+//! The walk over the event: which fields Relay's event schema lets scrubbing touch (its `pii`
+//! field attributes), and which rules each value gets.
+//!
+//! Relay scrubs a value when its field is `pii = "true"` and a selector of the configuration
+//! matches its path. With the selectors Sentry's settings produce, that is: every string,
+//! number, array and object under a `pii = "true"` field (extra, frame vars, request data, …),
+//! except the exclusions; plus the few explicit paths (IP fields, `$logentry.formatted`,
+//! `*.cookies.<name>`). Fields that are `pii = "false"` or `"maybe"` are never entered.
+
+use std::borrow::Cow;
+
+use crate::json::{Json, Object};
+
+use super::config::Applications;
+use super::meta::{Entry, MetaTree, Path};
+use super::redact::Redactor;
+use super::rules::{self, Replace, FILTERED};
+
+/// How a struct field is scrubbed.
+#[derive(Clone, Copy)]
+enum Field {
+    /// `pii = "false"` / `"maybe"`: never touched.
+    Skip,
+    /// `pii = "true"`: the value and everything in it.
+    Data,
+    /// `pii = "true"` and a known IP field (`@anything:remove` with IP scrubbing).
+    IpData,
+    /// `request.headers`: data, but `user-agent` is excluded.
+    Headers,
+    /// `request.env`: data, and `REMOTE_ADDR` is an IP field.
+    Env,
+    /// `logentry.formatted`: only the `$logentry.formatted` replace rules.
+    Formatted,
+    /// A struct of this kind.
+    Struct(Kind),
+    /// An array of structs of this kind.
+    Each(Kind),
+    /// `{"values": [struct, …]}`.
+    Values(Kind),
+    /// The event's contexts.
+    Contexts,
+}
+
+/// The structs of Relay's event schema whose fields differ in `pii`.
+#[derive(Clone, Copy)]
+enum Kind {
+    Event,
+    User,
+    Request,
+    LogEntry,
+    Sdk,
+    Breadcrumb,
+    Exception,
+    Thread,
+    Stacktrace,
+    Frame,
+    Mechanism,
+    Csp,
+    Template,
+    Span,
+    /// A struct whose fields are all `pii = "true"` (hpkp, unknown contexts, …).
+    AllData,
+    /// A context whose fields are all `pii = "false"`/`"maybe"` (os, device, …).
+    NoData,
+    TraceContext,
+    ResponseContext,
+    StateContext,
+    NelContext,
+}
+
+/// The event fields Relay knows that are never scrubbed; any other unknown field is `other`,
+/// which is `pii = "true"`.
+const EVENT_SKIP: &[&str] = &[
+    "_meta",
+    "event_id",
+    "level",
+    "version",
+    "type",
+    "fingerprint",
+    "culprit",
+    "transaction",
+    "transaction_info",
+    "time_spent",
+    "logger",
+    "modules",
+    "platform",
+    "timestamp",
+    "start_timestamp",
+    "received",
+    "release",
+    "dist",
+    "environment",
+    "site",
+    "tags",
+    "debug_meta",
+    "ingest_path",
+    "errors",
+    "key_id",
+    "project",
+    "grouping_config",
+    "checksum",
+    "measurements",
+    "breakdowns",
+    "scraping_attempts",
+    "_metrics",
+    "_metrics_summary",
+    "_dsc",
+    "_performance_issues_spans",
+];
+
+fn field(kind: Kind, key: &str) -> Field {
+    match kind {
+        Kind::Event => match key {
+            "logentry" => Field::Struct(Kind::LogEntry),
+            "user" => Field::Struct(Kind::User),
+            "request" => Field::Struct(Kind::Request),
+            "contexts" => Field::Contexts,
+            "breadcrumbs" => Field::Values(Kind::Breadcrumb),
+            "exception" => Field::Values(Kind::Exception),
+            "threads" => Field::Values(Kind::Thread),
+            "stacktrace" => Field::Struct(Kind::Stacktrace),
+            "sdk" => Field::Struct(Kind::Sdk),
+            "csp" => Field::Struct(Kind::Csp),
+            "hpkp" | "expectct" | "expectstaple" => Field::Struct(Kind::AllData),
+            "template" => Field::Struct(Kind::Template),
+            "spans" => Field::Each(Kind::Span),
+            _ if EVENT_SKIP.contains(&key) => Field::Skip,
+            _ => Field::Data,
+        },
+        Kind::User => match key {
+            "segment" => Field::Skip,
+            "ip_address" => Field::IpData,
+            _ => Field::Data,
+        },
+        Kind::Request => match key {
+            "url"
+            | "method"
+            | "inferred_content_type"
+            | "api_target"
+            | "protocol"
+            | "body_size" => Field::Skip,
+            "headers" => Field::Headers,
+            "env" => Field::Env,
+            _ => Field::Data,
+        },
+        Kind::LogEntry => match key {
+            "params" => Field::Data,
+            "formatted" => Field::Formatted,
+            _ => Field::Skip,
+        },
+        Kind::Sdk => match key {
+            "client_ip" => Field::IpData,
+            _ => Field::Skip,
+        },
+        Kind::Breadcrumb => match key {
+            "message" | "data" => Field::Data,
+            _ => Field::Skip,
+        },
+        Kind::Exception => match key {
+            "stacktrace" | "raw_stacktrace" => Field::Struct(Kind::Stacktrace),
+            "mechanism" => Field::Struct(Kind::Mechanism),
+            _ => Field::Skip,
+        },
+        Kind::Thread => match key {
+            "stacktrace" | "raw_stacktrace" => Field::Struct(Kind::Stacktrace),
+            _ => Field::Skip,
+        },
+        Kind::Stacktrace => match key {
+            "frames" => Field::Each(Kind::Frame),
+            _ => Field::Skip,
+        },
+        Kind::Frame => match key {
+            "vars" => Field::Data,
+            _ => Field::Skip,
+        },
+        Kind::Mechanism => match key {
+            "description" | "data" => Field::Data,
+            _ => Field::Skip,
+        },
+        Kind::Csp => match key {
+            "blocked_uri" | "document_uri" | "referrer" => Field::Data,
+            _ => Field::Skip,
+        },
+        Kind::Template => match key {
+            "filename" | "abs_path" => Field::Data,
+            _ => Field::Skip,
+        },
+        Kind::Span | Kind::TraceContext => match key {
+            "data" => Field::Data,
+            _ => Field::Skip,
+        },
+        Kind::ResponseContext => match key {
+            "headers" | "cookies" | "data" => Field::Data,
+            _ => Field::Skip,
+        },
+        Kind::StateContext => match key {
+            "state" => Field::Data,
+            _ => Field::Skip,
+        },
+        Kind::NelContext => match key {
+            "error_type" => Field::Data,
+            _ => Field::Skip,
+        },
+        Kind::AllData => Field::Data,
+        Kind::NoData => Field::Skip,
+    }
+}
+
+/// The kind of a context, by its `type`.
+fn context_kind(ty: &str) -> Kind {
+    match ty {
+        "trace" => Kind::TraceContext,
+        "response" => Kind::ResponseContext,
+        "state" => Kind::StateContext,
+        "nel" => Kind::NelContext,
+        "os"
+        | "browser"
+        | "runtime"
+        | "device"
+        | "app"
+        | "gpu"
+        | "culture"
+        | "otel"
+        | "flags"
+        | "profile"
+        | "replay"
+        | "reprocessing"
+        | "monitor"
+        | "spring"
+        | "feedback"
+        | "user_report"
+        | "ota_updates"
+        | "chromium_stability_report"
+        | "memory_info"
+        | "thread_pool_info"
+        | "unity"
+        | "performance_score" => Kind::NoData,
+        _ => Kind::AllData,
+    }
+}
+
+/// Where a value sits, as far as the selectors care.
+#[derive(Clone, Copy, Default)]
+struct Spot<'k> {
+    /// The key rules match on: the object key, or a pair's first element; none in arrays.
+    key: Option<&'k str>,
+    /// The key of the container (for `*.cookies.<name>`).
+    parent_key: Option<&'k str>,
+    /// Below a `debug_meta` key (`debug_meta.**` is excluded).
+    in_debug_meta: bool,
+    /// The value of a request header pair.
+    header: bool,
+    /// The children are request headers.
+    headers: bool,
+    /// The children are `request.env`.
+    env: bool,
+    /// A known IP field.
+    ip_field: bool,
+    /// `logentry.formatted`.
+    formatted: bool,
+}
+
+/// Strings Relay never scrubs.
+fn is_unscrubbable(s: &str) -> bool {
+    matches!(s, "" | "true" | "false" | "null" | "undefined")
+}
+
+/// Whether every element is a `[key, value]` pair with a string key: Relay then scrubs each
+/// value as if it were under that key.
+fn is_pair_list(items: &[Json<'_>]) -> bool {
+    !items.is_empty()
+        && items
+            .iter()
+            .all(|i| matches!(i, Json::Array(p) if p.len() == 2 && p[0].is_string()))
+}
+
+/// Where a child of the value at `spot` sits.
+fn child_spot<'k>(spot: Spot<'k>, key: Option<&'k str>) -> Spot<'k> {
+    Spot {
+        key,
+        parent_key: spot.key,
+        in_debug_meta: spot.in_debug_meta,
+        header: spot.headers,
+        ip_field: spot.env && key.is_some_and(|k| k.eq_ignore_ascii_case("REMOTE_ADDR")),
+        ..Spot::default()
+    }
+}
+
+pub(crate) struct Walker<'c> {
+    apps: Applications<'c>,
+    pub meta: MetaTree,
+}
+
+impl<'c> Walker<'c> {
+    pub fn new(apps: Applications<'c>) -> Self {
+        Walker {
+            apps,
+            meta: MetaTree::default(),
+        }
+    }
+
+    pub fn event(&mut self, event: &mut Object<'_>) {
+        self.fields(event, Kind::Event, &Path::ROOT, None);
+    }
+
+    fn fields(&mut self, obj: &mut Object<'_>, kind: Kind, path: &Path<'_>, own_key: Option<&str>) {
+        for (key, value) in obj.iter_mut() {
+            let path = path.key(key);
+            let spot = Spot {
+                key: Some(key),
+                parent_key: own_key,
+                ..Spot::default()
+            };
+            match field(kind, key) {
+                Field::Skip => {}
+                Field::Data => self.value(value, &path, spot),
+                Field::IpData => self.value(
+                    value,
+                    &path,
+                    Spot {
+                        ip_field: true,
+                        ..spot
+                    },
+                ),
+                Field::Headers => self.value(
+                    value,
+                    &path,
+                    Spot {
+                        headers: true,
+                        ..spot
+                    },
+                ),
+                Field::Env => self.value(value, &path, Spot { env: true, ..spot }),
+                Field::Formatted => self.value(
+                    value,
+                    &path,
+                    Spot {
+                        formatted: true,
+                        ..spot
+                    },
+                ),
+                Field::Struct(kind) => self.structure(value, kind, &path, key),
+                Field::Each(kind) => {
+                    if let Json::Array(items) = value {
+                        for (i, item) in items.iter_mut().enumerate() {
+                            self.structure(item, kind, &path.index(i), key);
+                        }
+                    }
+                }
+                Field::Values(kind) => match value {
+                    Json::Object(wrapper) => {
+                        for (k, items) in wrapper.iter_mut() {
+                            if let ("values", Json::Array(items)) = (k, items) {
+                                let path = path.key(k);
+                                for (i, item) in items.iter_mut().enumerate() {
+                                    self.structure(item, kind, &path.index(i), k);
+                                }
+                            }
+                        }
+                    }
+                    Json::Array(items) => {
+                        for (i, item) in items.iter_mut().enumerate() {
+                            self.structure(item, kind, &path.index(i), key);
+                        }
+                    }
+                    _ => {}
+                },
+                Field::Contexts => {
+                    if let Json::Object(contexts) = value {
+                        for (name, context) in contexts.iter_mut() {
+                            let ty = context.get("type").and_then(Json::as_str).unwrap_or(name);
+                            let path = path.key(name);
+                            match context_kind(ty) {
+                                // An unknown context is data, itself included.
+                                Kind::AllData => self.value(
+                                    context,
+                                    &path,
+                                    Spot {
+                                        key: Some(name),
+                                        parent_key: Some(key),
+                                        ..Spot::default()
+                                    },
+                                ),
+                                kind => self.structure(context, kind, &path, name),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn structure(&mut self, value: &mut Json<'_>, kind: Kind, path: &Path<'_>, key: &str) {
+        if let Json::Object(obj) = value {
+            self.fields(obj, kind, path, Some(key));
+        }
+    }
+
+    /// A `pii = "true"` value and everything in it.
+    fn value(&mut self, value: &mut Json<'_>, path: &Path<'_>, spot: Spot<'_>) {
+        let in_debug_meta = spot.in_debug_meta
+            || spot
+                .key
+                .is_some_and(|k| k.eq_ignore_ascii_case("debug_meta"));
+        let spot = Spot {
+            in_debug_meta,
+            ..spot
+        };
+        let excluded = in_debug_meta
+            || spot.formatted
+            || spot.key.is_some_and(|k| {
+                self.apps.is_safe(k) || (spot.header && k.eq_ignore_ascii_case("user-agent"))
+            });
+        match value {
+            Json::Null | Json::Bool(_) => {}
+            Json::String(s) => {
+                if !is_unscrubbable(s) {
+                    self.string(value, path, spot, excluded);
+                }
+            }
+            Json::Number(_) | Json::Array(_) | Json::Object(_) => {
+                if let Some(rule) = self.removal(spot, excluded) {
+                    *value = Json::Null;
+                    self.meta.record(
+                        path,
+                        Entry {
+                            substituted: &[],
+                            removed: Some(rule),
+                            len: None,
+                        },
+                    );
+                    return;
+                }
+                self.children(value, path, spot);
+            }
+        }
+    }
+
+    fn children(&mut self, value: &mut Json<'_>, path: &Path<'_>, spot: Spot<'_>) {
+        match value {
+            Json::Object(obj) => {
+                for (k, v) in obj.iter_mut() {
+                    self.value(v, &path.key(k), child_spot(spot, Some(k)));
+                }
+            }
+            Json::Array(items) if is_pair_list(items) => {
+                for (i, pair) in items.iter_mut().enumerate() {
+                    if let Json::Array(pair) = pair {
+                        let path = path.index(i);
+                        if let [Json::String(k), v] = pair.as_mut_slice() {
+                            self.value(v, &path.index(1), child_spot(spot, Some(k)));
+                        }
+                    }
+                }
+            }
+            Json::Array(items) => {
+                for (i, v) in items.iter_mut().enumerate() {
+                    self.value(v, &path.index(i), child_spot(spot, None));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The rule that removes a non-string value (a key-only match), if any.
+    fn removal(&self, spot: Spot<'_>, excluded: bool) -> Option<&'static str> {
+        let key = spot.key.unwrap_or("");
+        if !excluded {
+            if self.apps.defaults && (rules::is_token_key(key) || rules::is_password_key(key)) {
+                return Some(rules::PASSWORD_ID);
+            }
+            if self.apps.sensitive.iter().any(|f| key.contains(f)) {
+                return Some(rules::STRIP_FIELDS_ID);
+            }
+        }
+        if self.apps.ip && spot.ip_field {
+            return Some(rules::ANYTHING_REMOVE_ID);
+        }
+        if self.apps.defaults && self.is_sensitive_cookie(spot) {
+            return Some(rules::ANYTHING_FILTER_ID);
+        }
+        None
+    }
+
+    fn is_sensitive_cookie(&self, spot: Spot<'_>) -> bool {
+        spot.parent_key
+            .is_some_and(|p| p.eq_ignore_ascii_case("cookies"))
+            && spot.key.is_some_and(rules::is_sensitive_cookie)
+    }
+
+    fn string(&mut self, value: &mut Json<'_>, path: &Path<'_>, spot: Spot<'_>, excluded: bool) {
+        let Json::String(s) = value else { return };
+        let key = spot.key.unwrap_or("");
+        let mut r = Redactor::new(s);
+        if !excluded {
+            if self.apps.defaults {
+                for rule in &rules::COMMON_BEFORE_PASSWORD {
+                    r.apply(rule);
+                }
+                if rules::is_token_key(key) || rules::is_password_key(key) {
+                    r.replace_value(rules::PASSWORD_ID, FILTERED);
+                } else {
+                    r.replace_value_if(rules::PASSWORD_ID, FILTERED, |t| {
+                        rules::PASSWORD.is_match(t)
+                    });
+                }
+                r.apply(&rules::USSSN_FILTER);
+            }
+            if self.apps.ip {
+                for rule in &rules::IP_REPLACE {
+                    r.apply(rule);
+                }
+            }
+            if !self.apps.sensitive.is_empty() {
+                let sensitive = &self.apps.sensitive;
+                if sensitive.iter().any(|f| key.contains(f)) {
+                    r.replace_value(rules::STRIP_FIELDS_ID, FILTERED);
+                } else {
+                    r.replace_value_if(rules::STRIP_FIELDS_ID, FILTERED, |t| {
+                        sensitive.iter().any(|f| t.contains(f))
+                    });
+                }
+            }
+        }
+        let removed = (self.apps.ip && spot.ip_field).then_some(rules::ANYTHING_REMOVE_ID);
+        if removed.is_none() && self.apps.defaults {
+            if spot.formatted {
+                for rule in &rules::LOGENTRY_FORMATTED {
+                    r.apply(rule);
+                }
+            }
+            if self.is_sensitive_cookie(spot) {
+                r.apply_regex(
+                    rules::ANYTHING_FILTER_ID,
+                    &rules::ANYTHING,
+                    Replace::Group(0),
+                    FILTERED,
+                );
+            }
+        }
+        if !r.changed() && removed.is_none() {
+            return;
+        }
+        let (scrubbed, remarks) = if r.changed() {
+            r.finish()
+        } else {
+            (String::new(), Vec::new())
+        };
+        let len = r.changed().then(|| r.original_len());
+        self.meta.record(
+            path,
+            Entry {
+                substituted: &remarks,
+                removed,
+                len,
+            },
+        );
+        *value = match removed {
+            Some(_) => Json::Null,
+            None => Json::String(Cow::Owned(scrubbed)),
+        };
+    }
+}
