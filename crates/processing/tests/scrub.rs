@@ -318,8 +318,81 @@ fn planted_events() -> Vec<(String, Value)> {
         "user": {"ip_address": "10.0.0.9"},
         "extra": {"planted": {"x": 1}, "n": 3, "f": 1.5, "b": false}
     });
+    let edges = json!({
+        "event_id": "00112233445566778899aabbccddeeff",
+        "timestamp": 1_795_574_459.0,
+        "platform": "node",
+        "secret_stuff": {"a": 1},
+        "custom_top": "card 4111111111111111",
+        "logentry": {"formatted": "password=x secret 4111 1111 1111 1111 DE89370400440532013000 123-45-6789 a@b.io bearer tok 10.0.0.1"},
+        "request": {
+            "url": "https://example.com/",
+            "data": "password=hunter2&foo=bar",
+            "query_string": "a=1&token=abc",
+            "cookies": [["session", "line1\nline2"], ["planted", "x"], ["_xsrf", ""]],
+            "headers": [["X-Safe", "password"], ["Authorization", "Basic dXNlcjpwYXNz"], ["user-agent", "curl 4111111111111111"]],
+            "env": {"remote_addr": "10.0.0.5", "HTTP_X": "10.0.0.6"}
+        },
+        "user": {"ip_address": "10.0.0.9", "geo": {"city": "secret city", "country_code": "DE"}, "segment": "password"},
+        "sdk": {"name": "sentry.javascript.node", "version": "8.0.0", "client_ip": "10.0.0.10"},
+        "extra": {
+            "nul": "a\u{0}b password",
+            "public": "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----",
+            "noscheme": "//user:pass@host",
+            "bare_bearer": "Bearer",
+            "tabbed": "bearer\ttoken",
+            "objs": [{"password": "x"}, {"ok": "4111111111111111"}, 5, null, true],
+            "Authorization": {"scheme": "x"},
+            "deep": {"cookies": [["sessionid", "a"], ["other", "b"]]},
+            "pairs_num": [["token", 5], ["n", 1.5]],
+            "floats": {"secret": 1.5, "x": -3},
+            "ip_in_text": "a1.2.3.4b 1.2.3.4 300.1.1.1 ::1 fe80::1%eth0",
+            "vars": {"password": "x"},
+            "data": "token: abc",
+            "two_factor": "y",
+            "TWO-FACTOR": "y",
+            "otpx": "y",
+            "API-KEY": "k",
+            "privatekey": "k",
+            "credentials": "c",
+            "long": "x".repeat(300) + " 4111111111111111"
+        },
+        "contexts": {
+            "auth": {"type": "custom_auth", "v": "1"},
+            "device": {"type": "device", "name": "password"},
+            "mine": {"type": "password", "v": "x"},
+            "runtime": {"name": "node", "version": "20"}
+        },
+        "breadcrumbs": {"values": [{"timestamp": 1_795_574_458.0, "category": "xhr", "data": {"cookies": {"csrf": "c"}, "list": [1, 2], "password": [1]}}]},
+        "threads": {"values": [{"id": 2, "stacktrace": {"frames": [{"function": "g", "vars": {"token": {"nested": "y"}, "self": "<obj 10.0.0.1>"}}]}}]}
+    });
+    let transaction = json!({
+        "type": "transaction",
+        "event_id": "aabbccddeeff00112233445566778899",
+        "transaction": "/login",
+        "start_timestamp": 1_795_574_458.0,
+        "timestamp": 1_795_574_459.0,
+        "contexts": {"trace": {"trace_id": "0123456789abcdef0123456789abcdef", "span_id": "0123456789abcdef", "op": "http.server", "data": {"password": "x", "client.address": "10.0.0.1"}}},
+        "spans": [{
+            "trace_id": "0123456789abcdef0123456789abcdef", "span_id": "1123456789abcdef", "parent_span_id": "0123456789abcdef",
+            "op": "db", "description": "SELECT password FROM users WHERE card = '4111111111111111'",
+            "start_timestamp": 1_795_574_458.1, "timestamp": 1_795_574_458.2,
+            "data": {"db.statement": "password", "url": "http://u:p@h/", "net.peer.ip": "10.0.0.2", "http.request.header.cookie": "sessionid=1",
+                "http.response.header.set-cookie": "  SU=v=w ; Path=/;csrf=; theme=dark",
+                "http.request.header.cookie.sessionid": "z",
+                "http.request.header.cookie.theme": "z",
+                "cookie_list": {"http.request.header.cookie": ["sessionid=1", "a=b", {"sessionid": "q"}]}}
+        }],
+        "request": {"url": "https://example.com/login", "headers": [["Cookie", "a=b"]]},
+        "user": {"ip_address": "203.0.113.7"}
+    });
     let mut events = Vec::new();
-    for (name, raw) in [("planted", raw), ("message-only", message_only)] {
+    for (name, raw) in [
+        ("planted", raw),
+        ("message-only", message_only),
+        ("edges", edges),
+        ("transaction", transaction),
+    ] {
         let event = normalize_event(Json::from(raw), &ctx)
             .unwrap_or_else(|e| panic!("{name}: {e}"))
             .to_value();

@@ -105,6 +105,24 @@ impl<'s> Redactor<'s> {
         replace: Replace,
         text: &'static str,
     ) {
+        let Replace::Group(group) = replace;
+        self.apply_ranges(rule, text, |search| {
+            regex
+                .captures_iter(search)
+                .filter_map(|caps| caps.get(group))
+                .map(|g| (g.start(), g.end()))
+                .collect()
+        });
+    }
+
+    /// Redact the byte ranges `find` returns (in order) of the text, in which every earlier
+    /// redaction stands as a NUL, with `text` under `rule`.
+    pub fn apply_ranges(
+        &mut self,
+        rule: &'static str,
+        text: &'static str,
+        find: impl Fn(&str) -> Vec<(usize, usize)>,
+    ) {
         let chunks = self.current_chunks();
         let mut has_text = false;
         let search: Cow<'_, str> = match chunks.as_slice() {
@@ -129,35 +147,28 @@ impl<'s> Redactor<'s> {
         if !has_text {
             return;
         }
-        let mut captures = regex.captures_iter(&search).peekable();
-        if captures.peek().is_none() {
+        let ranges = find(&search);
+        if ranges.is_empty() {
             return;
         }
-        let new_chunks = match replace {
-            Replace::Group(group) => {
-                // The earlier redactions, to put back where their NULs are.
-                let mut earlier: Vec<Chunk<'s>> = chunks
-                    .iter()
-                    .filter(|c| matches!(c, Chunk::Redaction { .. }))
-                    .cloned()
-                    .collect();
-                earlier.reverse();
-                let mut out = Vec::new();
-                let mut pos = 0;
-                for caps in captures {
-                    if let Some(g) = caps.get(group) {
-                        if g.start() >= pos {
-                            push_text(&search[pos..g.start()], &mut out, &mut earlier);
-                            out.push(Chunk::Redaction { text, rule });
-                            pos = g.end();
-                        }
-                    }
-                }
-                push_text(&search[pos..], &mut out, &mut earlier);
-                out
+        // The earlier redactions, to put back where their NULs are.
+        let mut earlier: Vec<Chunk<'s>> = chunks
+            .iter()
+            .filter(|c| matches!(c, Chunk::Redaction { .. }))
+            .cloned()
+            .collect();
+        earlier.reverse();
+        let mut out = Vec::new();
+        let mut pos = 0;
+        for (start, end) in ranges {
+            if start >= pos {
+                push_text(&search[pos..start], &mut out, &mut earlier);
+                out.push(Chunk::Redaction { text, rule });
+                pos = end;
             }
-        };
-        self.commit(new_chunks);
+        }
+        push_text(&search[pos..], &mut out, &mut earlier);
+        self.commit(out);
     }
 
     fn current_chunks(&self) -> Vec<Chunk<'s>> {

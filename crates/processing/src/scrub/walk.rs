@@ -482,10 +482,23 @@ impl<'c> Walker<'c> {
         None
     }
 
+    /// `*.cookies.<name>` and `*.'http.request.header.cookie.<name>'` (and set-cookie) for the
+    /// session and CSRF cookies: `@anything:filter`.
     fn is_sensitive_cookie(&self, spot: Spot<'_>) -> bool {
-        spot.parent_key
-            .is_some_and(|p| p.eq_ignore_ascii_case("cookies"))
-            && spot.key.is_some_and(rules::is_sensitive_cookie)
+        spot.key.is_some_and(|k| {
+            (spot
+                .parent_key
+                .is_some_and(|p| p.eq_ignore_ascii_case("cookies"))
+                && rules::is_sensitive_cookie(k))
+                || rules::is_sensitive_cookie_header_key(k)
+        })
+    }
+
+    /// A cookie header value (`*.'http.request.header.cookie'` and its children, and
+    /// set-cookie): `@cookies:filter`.
+    fn is_cookie_header(&self, spot: Spot<'_>) -> bool {
+        spot.key.is_some_and(rules::is_cookie_header_key)
+            || spot.parent_key.is_some_and(rules::is_cookie_header_key)
     }
 
     fn string(&mut self, value: &mut Json<'_>, path: &Path<'_>, spot: Spot<'_>, excluded: bool) {
@@ -535,6 +548,13 @@ impl<'c> Walker<'c> {
                     &rules::ANYTHING,
                     Replace::Group(0),
                     FILTERED,
+                );
+            }
+            if self.is_cookie_header(spot) {
+                r.apply_ranges(
+                    rules::COOKIES_FILTER_ID,
+                    FILTERED,
+                    rules::sensitive_cookie_values,
                 );
             }
         }
