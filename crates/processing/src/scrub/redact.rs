@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use regex::Regex;
 
-use super::rules::{Replace, ValueRule};
+use super::rules::{Profile, Replace, ValueRule};
 
 #[derive(Clone, Debug, PartialEq)]
 enum Chunk<'s> {
@@ -31,6 +31,8 @@ pub struct Redactor<'s> {
     original: &'s str,
     chunks: Vec<Chunk<'s>>,
     changed: bool,
+    /// The original's prefilter profile, taken when first needed.
+    profile: Option<Profile>,
 }
 
 impl<'s> Redactor<'s> {
@@ -39,6 +41,7 @@ impl<'s> Redactor<'s> {
             original,
             chunks: Vec::new(),
             changed: false,
+            profile: None,
         }
     }
 
@@ -52,10 +55,17 @@ impl<'s> Redactor<'s> {
         (!self.changed).then_some(self.original)
     }
 
+    /// The original's prefilter profile.
+    pub fn profile(&mut self) -> Profile {
+        let original = self.original;
+        *self.profile.get_or_insert_with(|| Profile::of(original))
+    }
+
     /// Apply a value rule (its prefilter first).
     pub fn apply(&mut self, rule: &ValueRule) {
         if let Some(text) = self.untouched() {
-            if !(rule.may_match)(text) {
+            let profile = self.profile();
+            if !(rule.may_match)(&profile, text) {
                 return;
             }
         }
@@ -65,6 +75,9 @@ impl<'s> Redactor<'s> {
     /// Replace the whole value with `text` (a rule that matched on the key, or on the value
     /// with whole-value replacement), unless the value is all redactions already.
     pub fn replace_value(&mut self, rule: &'static str, text: &'static str) {
+        if !self.changed && self.original == text {
+            return;
+        }
         let chunks = self.current_chunks();
         if !chunks.iter().any(|c| matches!(c, Chunk::Text(_))) {
             return;
@@ -79,19 +92,7 @@ impl<'s> Redactor<'s> {
         text: &'static str,
         pred: impl Fn(&str) -> bool,
     ) {
-        if let Some(original) = self.untouched() {
-            if pred(original) {
-                self.replace_value(rule, text);
-            }
-            return;
-        }
-        let mut search = String::new();
-        for chunk in &self.chunks {
-            match chunk {
-                Chunk::Text(t) => search.extend(t.chars().filter(|&c| c != '\0')),
-                Chunk::Redaction { .. } => search.push('\0'),
-            }
-        }
+        let Some(search) = self.search() else { return };
         if pred(&search) {
             self.replace_value(rule, text);
         }
@@ -106,13 +107,16 @@ impl<'s> Redactor<'s> {
         text: &'static str,
     ) {
         let Replace::Group(group) = replace;
-        self.apply_ranges(rule, text, |search| {
-            regex
-                .captures_iter(search)
-                .filter_map(|caps| caps.get(group))
-                .map(|g| (g.start(), g.end()))
-                .collect()
-        });
+        let Some(search) = self.search() else { return };
+        if !regex.is_match(&search) {
+            return;
+        }
+        let ranges: Vec<(usize, usize)> = regex
+            .captures_iter(&search)
+            .filter_map(|caps| caps.get(group))
+            .map(|g| (g.start(), g.end()))
+            .collect();
+        self.redact(&search, &ranges, rule, text);
     }
 
     /// Redact the byte ranges `find` returns (in order) of the text, in which every earlier
@@ -123,44 +127,56 @@ impl<'s> Redactor<'s> {
         text: &'static str,
         find: impl Fn(&str) -> Vec<(usize, usize)>,
     ) {
-        let chunks = self.current_chunks();
-        let mut has_text = false;
-        let search: Cow<'_, str> = match chunks.as_slice() {
-            [Chunk::Text(t)] if !t.contains('\0') => {
-                has_text = true;
-                Cow::Borrowed(t.as_ref())
-            }
-            _ => {
-                let mut s = String::new();
-                for chunk in &chunks {
-                    match chunk {
-                        Chunk::Text(t) => {
-                            has_text = true;
-                            s.extend(t.chars().filter(|&c| c != '\0'));
-                        }
-                        Chunk::Redaction { .. } => s.push('\0'),
-                    }
-                }
-                Cow::Owned(s)
-            }
-        };
-        if !has_text {
-            return;
-        }
+        let Some(search) = self.search() else { return };
         let ranges = find(&search);
+        self.redact(&search, &ranges, rule, text);
+    }
+
+    /// The text the rules search: the original while untouched, else the text chunks with a
+    /// NUL for each redaction (NULs of the text itself dropped, as Relay does). None when it is
+    /// all redactions.
+    fn search(&self) -> Option<Cow<'s, str>> {
+        if !self.changed {
+            if !self.original.contains('\0') {
+                return Some(Cow::Borrowed(self.original));
+            }
+            return Some(Cow::Owned(self.original.replace('\0', "")));
+        }
+        let mut has_text = false;
+        let mut s = String::new();
+        for chunk in &self.chunks {
+            match chunk {
+                Chunk::Text(t) => {
+                    has_text = true;
+                    s.extend(t.chars().filter(|&c| c != '\0'));
+                }
+                Chunk::Redaction { .. } => s.push('\0'),
+            }
+        }
+        has_text.then_some(Cow::Owned(s))
+    }
+
+    fn redact(
+        &mut self,
+        search: &str,
+        ranges: &[(usize, usize)],
+        rule: &'static str,
+        text: &'static str,
+    ) {
         if ranges.is_empty() {
             return;
         }
         // The earlier redactions, to put back where their NULs are.
-        let mut earlier: Vec<Chunk<'s>> = chunks
+        let mut earlier: Vec<Chunk<'s>> = self
+            .chunks
             .iter()
-            .filter(|c| matches!(c, Chunk::Redaction { .. }))
+            .filter(|c| self.changed && matches!(c, Chunk::Redaction { .. }))
             .cloned()
             .collect();
         earlier.reverse();
         let mut out = Vec::new();
         let mut pos = 0;
-        for (start, end) in ranges {
+        for &(start, end) in ranges {
             if start >= pos {
                 push_text(&search[pos..start], &mut out, &mut earlier);
                 out.push(Chunk::Redaction { text, rule });

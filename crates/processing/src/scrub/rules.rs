@@ -25,7 +25,7 @@ pub struct ValueRule {
     /// The substitution text.
     pub text: &'static str,
     /// Cheap test that is false only when the regex cannot match.
-    pub may_match: fn(&str) -> bool,
+    pub may_match: fn(&Profile, &str) -> bool,
 }
 
 macro_rules! lazy_regex {
@@ -93,46 +93,157 @@ pub static IPV6: LazyLock<Regex> = LazyLock::new(|| {
     .expect("built-in scrubbing regex")
 });
 
-fn digit_count(s: &str) -> usize {
-    s.bytes().filter(u8::is_ascii_digit).count()
+/// What the prefilters look at, taken in one pass over a string's bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Profile {
+    digits: usize,
+    /// The `CLASS` bits of all bytes.
+    classes: u8,
+    /// Contains `//`.
+    slashes: bool,
+    /// Contains a three-letter beginning of a password-like word (see [`is_password_like`]).
+    pub password: bool,
+    /// Contains `bearer` in any case.
+    bearer: bool,
+    /// Contains two capital letters and two digits in a row (an IBAN's start).
+    iban_start: bool,
+}
+
+const DIGIT: u8 = 1;
+const DASH: u8 = 2;
+const AT: u8 = 4;
+const COLON: u8 = 8;
+const DOT: u8 = 16;
+const SLASH: u8 = 32;
+/// `b` or `B` (bearer).
+const B: u8 = 64;
+/// The first letter of a password-like word's beginning (`PASSWORD_TRIGRAMS`), any case.
+const TRIGRAM_START: u8 = 128;
+
+/// The class bits of each byte.
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut c = b'0';
+    while c <= b'9' {
+        table[c as usize] = DIGIT;
+        c += 1;
+    }
+    table[b'-' as usize] = DASH;
+    table[b'@' as usize] = AT;
+    table[b':' as usize] = COLON;
+    table[b'.' as usize] = DOT;
+    table[b'/' as usize] = SLASH;
+    table[b'b' as usize] = B;
+    table[b'B' as usize] = B;
+    let starts = b"psacmto";
+    let mut i = 0;
+    while i < starts.len() {
+        table[starts[i] as usize] |= TRIGRAM_START;
+        table[starts[i].to_ascii_uppercase() as usize] |= TRIGRAM_START;
+        i += 1;
+    }
+    table
+};
+
+impl Profile {
+    pub fn of(s: &str) -> Profile {
+        let bytes = s.as_bytes();
+        let mut p = Profile::default();
+        for (i, &c) in bytes.iter().enumerate() {
+            let class = CLASS[c as usize];
+            if class == 0 {
+                continue;
+            }
+            p.classes |= class;
+            if class & DIGIT != 0 {
+                p.digits += 1;
+                p.iban_start |= i >= 2
+                    && bytes[i - 2].is_ascii_uppercase()
+                    && bytes[i - 1].is_ascii_uppercase()
+                    && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+            } else if class & B != 0 {
+                p.bearer |= bytes
+                    .get(i + 1..i + 6)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(b"earer"));
+            } else if class & SLASH != 0 {
+                p.slashes |= i > 0 && bytes[i - 1] == b'/';
+            } else if class & TRIGRAM_START != 0 && !p.password {
+                p.password = password_trigram_at(bytes, i);
+            }
+        }
+        p
+    }
+
+    fn has(&self, class: u8) -> bool {
+        self.classes & class != 0
+    }
+}
+
+/// Whether a password-like word begins at `i`: every alternative of `PASSWORD` contains one of
+/// these (in any case), so a string without one cannot match.
+#[inline]
+fn password_trigram_at(bytes: &[u8], i: usize) -> bool {
+    let Some(w) = bytes.get(i..i + 3) else {
+        return false;
+    };
+    // `| 0x20` lowercases ASCII letters (and may turn other bytes into letters, which only
+    // lets more strings through to the regex).
+    matches!(
+        [w[0] | 0x20, w[1] | 0x20, w[2] | 0x20],
+        [b'p', b'a', b's']
+            | [b's', b'e', b'c']
+            | [b'a', b'p', b'i']
+            | [b'a', b'u', b't']
+            | [b'c', b'r', b'e']
+            | [b'm', b'y', b's']
+            | [b'p', b'r', b'i']
+            | [b't', b'o', b'k']
+            | [b'o', b't', b'p']
+            | [b't', b'w', b'o']
+    )
 }
 
 fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
-    let n = needle.as_bytes();
-    haystack
-        .as_bytes()
-        .windows(n.len())
-        .any(|w| w.eq_ignore_ascii_case(n))
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    let Some(&first) = n.first() else {
+        return true;
+    };
+    let first = first.to_ascii_lowercase();
+    h.iter().enumerate().any(|(i, &c)| {
+        c.to_ascii_lowercase() == first
+            && h.get(i..i + n.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(n))
+    })
 }
 
 /// Credit cards have at least 15 digits.
-fn may_be_creditcard(s: &str) -> bool {
-    s.len() >= 15 && digit_count(s) >= 15
+fn may_be_creditcard(p: &Profile, _: &str) -> bool {
+    p.digits >= 15
 }
-/// An IBAN is two letters, then at least 13 alphanumerics, two of them digits.
-fn may_be_iban(s: &str) -> bool {
-    s.len() >= 15 && digit_count(s) >= 2
+/// An IBAN is two capital letters, two digits and at least 11 alphanumerics.
+fn may_be_iban(p: &Profile, s: &str) -> bool {
+    p.digits >= 2 && s.len() >= 15 && p.iban_start
 }
-fn may_be_pemkey(s: &str) -> bool {
-    s.contains("-----BEGIN")
+fn may_be_pemkey(p: &Profile, s: &str) -> bool {
+    p.has(DASH) && s.contains("-----BEGIN")
 }
-fn may_be_urlauth(s: &str) -> bool {
-    s.contains("//") && s.contains('@')
+fn may_be_urlauth(p: &Profile, _: &str) -> bool {
+    p.slashes && p.has(AT)
 }
-fn may_be_bearer(s: &str) -> bool {
-    contains_ignore_ascii_case(s, "bearer")
+fn may_be_bearer(p: &Profile, _: &str) -> bool {
+    p.bearer
 }
-fn may_be_usssn(s: &str) -> bool {
-    s.contains('-') && digit_count(s) >= 9
+fn may_be_usssn(p: &Profile, _: &str) -> bool {
+    p.has(DASH) && p.digits >= 9
 }
-fn may_be_email(s: &str) -> bool {
-    s.contains('@')
+fn may_be_email(p: &Profile, _: &str) -> bool {
+    p.has(AT)
 }
-fn may_be_ipv4(s: &str) -> bool {
-    s.contains('.') && digit_count(s) >= 4
+fn may_be_ipv4(p: &Profile, _: &str) -> bool {
+    p.has(DOT) && p.digits >= 4
 }
-fn may_be_ipv6(s: &str) -> bool {
-    s.contains(':')
+fn may_be_ipv6(p: &Profile, _: &str) -> bool {
+    p.has(COLON)
 }
 
 /// `@creditcard:filter`, `@iban:filter`, `@pemkey:filter`, `@urlauth:legacy` and
@@ -254,7 +365,14 @@ pub const ANYTHING_REMOVE_ID: &str = "@anything:remove";
 
 /// Whether a key names a password-like field (`@password:filter` matches on the key alone).
 pub fn is_password_key(key: &str) -> bool {
-    !key.is_empty() && PASSWORD.is_match(key)
+    is_password_like(key)
+}
+
+/// Whether `PASSWORD` matches: a cheap necessary condition first (see
+/// [`password_trigram_at`]), which most strings fail.
+pub fn is_password_like(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    (0..bytes.len()).any(|i| password_trigram_at(bytes, i)) && PASSWORD.is_match(s)
 }
 
 /// Whether a key contains `token` (the password rule's key-only part).
@@ -358,7 +476,7 @@ mod tests {
             "5555555555554444",
         ] {
             assert!(CREDITCARD.is_match(card), "{card}");
-            assert!(may_be_creditcard(card), "{card}");
+            assert!(may_be_creditcard(&Profile::of(card), card), "{card}");
         }
         assert!(!CREDITCARD.is_match("1234567890123456"));
         assert!(!CREDITCARD.is_match("41111111111111112"));
@@ -403,11 +521,25 @@ mod tests {
         ] {
             assert!(is_password_key(key), "{key}");
         }
-        for key in ["pw", "otp2", "tok", "token", "name"] {
+        for key in ["pw", "otp2", "tok", "token", "name", "", "ab"] {
             assert!(!is_password_key(key), "{key}");
         }
         assert!(is_token_key("csrftoken") && is_token_key("X-TOKEN"));
         assert!(!is_token_key("tok"));
+    }
+
+    #[test]
+    fn profile() {
+        let p = Profile::of("see https://u@h/ 12-3 password");
+        assert!(p.password && p.slashes && p.has(AT) && p.has(DASH) && !p.has(B));
+        assert!(Profile::of("x BeArEr y").bearer && !Profile::of("bearing").bearer);
+        assert!(Profile::of("DE89370400440532013000").iban_start);
+        assert!(!Profile::of("De89370400440532013000").iban_start);
+        assert_eq!(p.digits, 3);
+        assert!(!Profile::of("nothing here").password);
+        assert!(Profile::of("x APIKEY").password);
+        assert!(contains_ignore_ascii_case("a BeArEr b", "bearer"));
+        assert!(!contains_ignore_ascii_case("bearing", "bearer"));
     }
 
     #[test]

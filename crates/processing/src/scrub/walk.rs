@@ -512,10 +512,8 @@ impl<'c> Walker<'c> {
                 }
                 if rules::is_token_key(key) || rules::is_password_key(key) {
                     r.replace_value(rules::PASSWORD_ID, FILTERED);
-                } else {
-                    r.replace_value_if(rules::PASSWORD_ID, FILTERED, |t| {
-                        rules::PASSWORD.is_match(t)
-                    });
+                } else if r.changed() || r.profile().password {
+                    r.replace_value_if(rules::PASSWORD_ID, FILTERED, rules::is_password_like);
                 }
                 r.apply(&rules::USSSN_FILTER);
             }
