@@ -401,6 +401,276 @@ fn planted_events() -> Vec<(String, Value)> {
     events
 }
 
+/// A small deterministic generator (xorshift), for the generated events.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'t, T>(&mut self, items: &'t [T]) -> &'t T {
+        &items[(self.next() % items.len() as u64) as usize]
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+const KEYS: &[&str] = &[
+    "password",
+    "Password",
+    "secret",
+    "api_key",
+    "X-Api-Key",
+    "token",
+    "csrftoken",
+    "sessionid",
+    "SessionId",
+    "su",
+    "cookies",
+    "Cookies",
+    "auth",
+    "data",
+    "value",
+    "safe_password",
+    "API_KEY",
+    "planted",
+    "a.b",
+    "x",
+    "debug_meta",
+    "user-agent",
+    "User-Agent",
+    "REMOTE_ADDR",
+    "http.request.header.cookie",
+    "http.response.header.set-cookie",
+    "http.request.header.cookie.sessionid",
+    "otp",
+    "two_factor",
+    "mysql_pwd",
+    "privatekey",
+    "credentials",
+    "passwd",
+    "name",
+    "email",
+    "vars",
+    "0",
+    // Not "": Relay writes the `_meta` of a child with an empty key where the parent's own
+    // entry goes, and reads it back as that, so a result with one cannot be compared.
+];
+
+const STRINGS: &[&str] = &[
+    "hunter2",
+    "plain text",
+    "4111111111111111",
+    "card 5555 5555 5555 4444 end",
+    "123-45-6789",
+    "DE89370400440532013000",
+    "GB82WEST12345698765432",
+    "Bearer abc.def",
+    "x bearer  t y",
+    "https://user:pw@example.com/x",
+    "//a:b@c",
+    "10.0.0.1",
+    "::1",
+    "2001:db8::1 and 10.1.1.1",
+    "jane@example.com",
+    "password=x",
+    "token: abc",
+    "my secret",
+    "sessionid=abc; theme=d",
+    "a=b; csrf=c ; xsrf-token=",
+    "[Filtered]",
+    "",
+    "true",
+    "undefined",
+    "planted value",
+    "é 4111111111111111 ü",
+    "multi\nline",
+    "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----",
+    "APIKEY",
+    "two-factor",
+    "OTP",
+    "null",
+];
+
+fn random_value(rng: &mut Rng, depth: u32) -> Value {
+    let kind = rng.next() % if depth >= 3 { 4 } else { 8 };
+    match kind {
+        0 | 1 => json!(rng.pick(STRINGS)),
+        2 => match rng.next() % 4 {
+            0 => json!(42),
+            1 => json!(-1.5),
+            2 => json!(true),
+            _ => Value::Null,
+        },
+        3 => json!(rng.pick(STRINGS)),
+        4 | 5 => random_object(rng, depth + 1),
+        6 => Value::Array(
+            (0..rng.next() % 4)
+                .map(|_| random_value(rng, depth + 1))
+                .collect(),
+        ),
+        _ => random_pairs(rng, depth + 1),
+    }
+}
+
+fn random_object(rng: &mut Rng, depth: u32) -> Value {
+    let mut obj = serde_json::Map::new();
+    for _ in 0..1 + rng.next() % 4 {
+        obj.insert(rng.pick(KEYS).to_string(), random_value(rng, depth));
+    }
+    Value::Object(obj)
+}
+
+fn random_pairs(rng: &mut Rng, depth: u32) -> Value {
+    Value::Array(
+        (0..1 + rng.next() % 3)
+            .map(|_| {
+                let value = if rng.chance(70) {
+                    json!(rng.pick(STRINGS))
+                } else {
+                    random_value(rng, depth)
+                };
+                json!([rng.pick(KEYS), value])
+            })
+            .collect(),
+    )
+}
+
+fn random_string_pairs(rng: &mut Rng) -> Value {
+    Value::Array(
+        (0..1 + rng.next() % 4)
+            .map(|_| json!([rng.pick(KEYS), rng.pick(STRINGS)]))
+            .collect(),
+    )
+}
+
+/// Generated events: random keys and values from the lists above, in the places scrubbing
+/// looks (and some it must not), normalized.
+fn generated_events(count: usize) -> Vec<(String, Value)> {
+    let ctx = NormalizeContext {
+        received: 1_795_574_460.0,
+        ..NormalizeContext::default()
+    };
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut events = Vec::new();
+    for i in 0..count {
+        let rng = &mut rng;
+        let mut event = json!({
+            "event_id": format!("{:032x}", i + 1),
+            "timestamp": 1_795_574_459.0,
+            "platform": "python",
+        });
+        let places: &[&str] = &[
+            "extra",
+            "request",
+            "user",
+            "breadcrumbs",
+            "frames",
+            "contexts",
+            "tags",
+            "spans",
+            "logentry",
+            "server_name",
+            "unknown",
+            "threads",
+        ];
+        for _ in 0..4 {
+            match *rng.pick(places) {
+                "extra" => event["extra"] = random_object(rng, 0),
+                "request" => {
+                    event["request"] = json!({
+                        "url": "https://example.com/",
+                        "headers": random_string_pairs(rng),
+                        "cookies": random_string_pairs(rng),
+                        "query_string": random_string_pairs(rng),
+                        "env": random_object(rng, 2),
+                        "data": random_value(rng, 0),
+                    })
+                }
+                "user" => {
+                    event["user"] = json!({
+                        "id": rng.pick(STRINGS),
+                        "username": rng.pick(STRINGS),
+                        "email": rng.pick(STRINGS),
+                        "ip_address": rng.pick(&["10.0.0.1", "::1", "127.0.0.1"]),
+                        "data": random_object(rng, 1),
+                    })
+                }
+                "breadcrumbs" => {
+                    event["breadcrumbs"] = json!([{
+                        "timestamp": 1_795_574_458.0,
+                        "message": rng.pick(STRINGS),
+                        "category": rng.pick(STRINGS),
+                        "data": random_object(rng, 1),
+                    }])
+                }
+                "frames" => {
+                    event["exception"] = json!({"values": [{
+                        "type": "E",
+                        "value": rng.pick(STRINGS),
+                        "stacktrace": {"frames": [{
+                            "function": "f",
+                            "filename": rng.pick(STRINGS),
+                            "vars": random_object(rng, 0),
+                        }]},
+                        "mechanism": {"type": "generic", "description": rng.pick(STRINGS), "data": random_object(rng, 1)},
+                    }]})
+                }
+                "threads" => {
+                    event["threads"] = json!({"values": [{"id": 1, "stacktrace": {"frames": [{"function": "f", "vars": random_object(rng, 1)}]}}]})
+                }
+                "contexts" => {
+                    let ctx_name = rng
+                        .pick(&["custom", "auth", "planted", "os", "password", "state"])
+                        .to_string();
+                    event["contexts"] = json!({
+                        ctx_name: random_object(rng, 1),
+                        "trace": {"trace_id": "0123456789abcdef0123456789abcdef", "span_id": "0123456789abcdef", "data": random_object(rng, 1)},
+                        "response": {"data": random_value(rng, 1), "headers": random_string_pairs(rng)},
+                    })
+                }
+                "tags" => event["tags"] = random_string_pairs(rng),
+                "spans" => {
+                    event["type"] = json!("transaction");
+                    event["start_timestamp"] = json!(1_795_574_458.0);
+                    event["contexts"] = json!({"trace": {"trace_id": "0123456789abcdef0123456789abcdef", "span_id": "0123456789abcdef"}});
+                    event["spans"] = json!([{
+                        "trace_id": "0123456789abcdef0123456789abcdef",
+                        "span_id": "1123456789abcdef",
+                        "parent_span_id": "0123456789abcdef",
+                        "start_timestamp": 1_795_574_458.1,
+                        "timestamp": 1_795_574_458.2,
+                        "op": "http",
+                        "description": rng.pick(STRINGS),
+                        "data": random_object(rng, 0),
+                    }]);
+                }
+                "logentry" => {
+                    event["logentry"] = json!({
+                        "message": rng.pick(STRINGS),
+                        "formatted": format!("{} {}", rng.pick(STRINGS), rng.pick(STRINGS)),
+                        "params": [rng.pick(STRINGS), rng.pick(STRINGS)],
+                    })
+                }
+                "server_name" => event["server_name"] = json!(rng.pick(STRINGS)),
+                _ => event[rng.pick(KEYS).to_string()] = random_value(rng, 1),
+            }
+        }
+        let name = format!("generated-{i}");
+        match normalize_event(Json::from(event), &ctx) {
+            Ok(event) => events.push((name, event.to_value())),
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+    events
+}
+
 /// The paths where two JSON values differ, with both sides.
 fn diff(path: &str, ours: &Value, relay: &Value, out: &mut Vec<String>) {
     match (ours, relay) {
@@ -455,6 +725,7 @@ fn scrubbing_matches_relay() {
         events.len()
     );
     events.extend(planted_events());
+    events.extend(generated_events(400));
     let mut cases = Vec::new();
     let mut names = Vec::new();
     for (config_name, config) in configs() {
@@ -528,4 +799,15 @@ fn show_planted() {
         "{}",
         serde_json::to_string_pretty(&sorted(&ours.to_value())).unwrap_or_default()
     );
+}
+
+#[test]
+#[ignore = "prints the generated event $SCRUB_CASE, for looking into a difference"]
+fn show_generated() {
+    let i: usize = std::env::var("SCRUB_CASE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let (_, event) = generated_events(i + 1).remove(i);
+    println!("{}", serde_json::to_string(&event).unwrap_or_default());
 }

@@ -39,6 +39,17 @@ impl<'p> Path<'p> {
         }
     }
 
+    /// The number of segments from the root.
+    pub fn depth(&self) -> u16 {
+        let mut depth = 0;
+        let mut at = Some(self);
+        while let Some(p) = at {
+            depth += u16::from(p.seg.is_some());
+            at = p.parent;
+        }
+        depth
+    }
+
     fn segments(&self) -> Vec<String> {
         let mut out = Vec::new();
         let mut at = Some(self);

@@ -263,7 +263,10 @@ mod tests {
     #[test]
     fn untouched_string_is_not_changed() {
         let mut r = Redactor::new("nothing here");
-        for rule in &rules::COMMON_BEFORE_PASSWORD {
+        for rule in rules::COMMON_BEFORE_IP
+            .iter()
+            .chain(&rules::COMMON_AFTER_PASSWORD)
+        {
             r.apply(rule);
         }
         assert!(!r.changed());
@@ -272,7 +275,7 @@ mod tests {
     #[test]
     fn match_then_whole_value() {
         let mut r = Redactor::new("password: 4111111111111111");
-        r.apply(&rules::COMMON_BEFORE_PASSWORD[0]);
+        r.apply(&rules::COMMON_BEFORE_IP[1]);
         let (s, rem) = r.finish();
         assert_eq!(s, "password: [Filtered]");
         assert_eq!(
@@ -302,8 +305,8 @@ mod tests {
     #[test]
     fn byte_ranges_after_earlier_redactions() {
         let mut r = Redactor::new("éé 4111111111111111 é 123-45-6789");
-        r.apply(&rules::COMMON_BEFORE_PASSWORD[0]);
-        r.apply(&rules::USSSN_FILTER);
+        r.apply(&rules::COMMON_BEFORE_IP[1]);
+        r.apply(&rules::COMMON_AFTER_PASSWORD[2]);
         let (s, rem) = r.finish();
         assert_eq!(s, "éé [Filtered] é [Filtered]");
         assert_eq!((rem[0].start, rem[1].start, rem[1].end), (5, 19, 29));

@@ -246,9 +246,22 @@ fn may_be_ipv6(p: &Profile, _: &str) -> bool {
     p.has(COLON)
 }
 
-/// `@creditcard:filter`, `@iban:filter`, `@pemkey:filter`, `@urlauth:legacy` and
-/// `@bearer:filter`: the value rules of `@common:filter` before the password rule, in order.
-pub static COMMON_BEFORE_PASSWORD: [ValueRule; 5] = [
+// Relay applies the rules of one application in the order of their ids (it collects them in
+// an ordered set, `@common:filter` expanded into its members), not in the order the
+// configuration lists them: `@bearer:filter` < `@creditcard:filter` < `@iban:filter` <
+// `@ip:replace` < `@password:filter` < `@pemkey:filter` < `@urlauth:legacy` < `@usssn:filter`
+// < `strip-fields`. The order matters where one rule's redaction hides another's match.
+
+/// `@bearer:filter`, `@creditcard:filter`, `@iban:filter`: the `@common:filter` value rules
+/// before `@ip:replace`.
+pub static COMMON_BEFORE_IP: [ValueRule; 3] = [
+    ValueRule {
+        id: "@bearer:filter",
+        regex: &BEARER,
+        replace: Replace::Group(0),
+        text: FILTERED,
+        may_match: may_be_bearer,
+    },
     ValueRule {
         id: "@creditcard:filter",
         regex: &CREDITCARD,
@@ -263,6 +276,11 @@ pub static COMMON_BEFORE_PASSWORD: [ValueRule; 5] = [
         text: FILTERED,
         may_match: may_be_iban,
     },
+];
+
+/// `@pemkey:filter`, `@urlauth:legacy`, `@usssn:filter`: the `@common:filter` value rules after
+/// `@password:filter`.
+pub static COMMON_AFTER_PASSWORD: [ValueRule; 3] = [
     ValueRule {
         id: "@pemkey:filter",
         regex: &PEMKEY,
@@ -278,22 +296,13 @@ pub static COMMON_BEFORE_PASSWORD: [ValueRule; 5] = [
         may_match: may_be_urlauth,
     },
     ValueRule {
-        id: "@bearer:filter",
-        regex: &BEARER,
+        id: "@usssn:filter",
+        regex: &USSSN,
         replace: Replace::Group(0),
         text: FILTERED,
-        may_match: may_be_bearer,
+        may_match: may_be_usssn,
     },
 ];
-
-/// `@usssn:filter`, the last of `@common:filter`.
-pub static USSSN_FILTER: ValueRule = ValueRule {
-    id: "@usssn:filter",
-    regex: &USSSN,
-    replace: Replace::Group(0),
-    text: FILTERED,
-    may_match: may_be_usssn,
-};
 
 /// The rule id of `@common:filter`'s password rule (key `token`, key or value password-like).
 pub const PASSWORD_ID: &str = "@password:filter";
@@ -317,14 +326,14 @@ pub static IP_REPLACE: [ValueRule; 2] = [
 ];
 
 /// What `$logentry.formatted` gets instead of `@common:filter`: the `:replace` rules for
-/// e-mails, cards, IBANs, SSNs and bearer tokens, in order.
+/// bearer tokens, cards, e-mails, IBANs and SSNs (in the order of their ids).
 pub static LOGENTRY_FORMATTED: [ValueRule; 5] = [
     ValueRule {
-        id: "@email:replace",
-        regex: &EMAIL,
+        id: "@bearer:replace",
+        regex: &BEARER,
         replace: Replace::Group(0),
-        text: "[email]",
-        may_match: may_be_email,
+        text: "Bearer [token]",
+        may_match: may_be_bearer,
     },
     ValueRule {
         id: "@creditcard:replace",
@@ -332,6 +341,13 @@ pub static LOGENTRY_FORMATTED: [ValueRule; 5] = [
         replace: Replace::Group(0),
         text: "[creditcard]",
         may_match: may_be_creditcard,
+    },
+    ValueRule {
+        id: "@email:replace",
+        regex: &EMAIL,
+        replace: Replace::Group(0),
+        text: "[email]",
+        may_match: may_be_email,
     },
     ValueRule {
         id: "@iban:replace",
@@ -346,13 +362,6 @@ pub static LOGENTRY_FORMATTED: [ValueRule; 5] = [
         replace: Replace::Group(0),
         text: "[us-ssn]",
         may_match: may_be_usssn,
-    },
-    ValueRule {
-        id: "@bearer:replace",
-        regex: &BEARER,
-        replace: Replace::Group(0),
-        text: "Bearer [token]",
-        may_match: may_be_bearer,
     },
 ];
 

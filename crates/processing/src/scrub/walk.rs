@@ -23,10 +23,14 @@ enum Field {
     Skip,
     /// `pii = "true"`: the value and everything in it.
     Data,
+    /// `pii = "maybe"`: only explicit selectors (see [`Spot::maybe`]).
+    Maybe,
     /// `pii = "true"` and a known IP field (`@anything:remove` with IP scrubbing).
     IpData,
     /// `request.headers`: data, but `user-agent` is excluded.
     Headers,
+    /// `contexts.response.headers`: data (the names normalized, as for request headers).
+    ResponseHeaders,
     /// `request.env`: data, and `REMOTE_ADDR` is an IP field.
     Env,
     /// `logentry.formatted`: only the `$logentry.formatted` replace rules.
@@ -60,11 +64,10 @@ enum Kind {
     Span,
     /// A struct whose fields are all `pii = "true"` (hpkp, unknown contexts, …).
     AllData,
-    /// A context whose fields are all `pii = "false"`/`"maybe"` (os, device, …).
-    NoData,
+    /// A context whose fields are all `pii = "maybe"` (os, device, …).
+    MaybeData,
     TraceContext,
     ResponseContext,
-    StateContext,
     NelContext,
 }
 
@@ -124,6 +127,7 @@ fn field(kind: Kind, key: &str) -> Field {
             "hpkp" | "expectct" | "expectstaple" => Field::Struct(Kind::AllData),
             "template" => Field::Struct(Kind::Template),
             "spans" => Field::Each(Kind::Span),
+            "tags" => Field::Maybe,
             _ if EVENT_SKIP.contains(&key) => Field::Skip,
             _ => Field::Data,
         },
@@ -190,11 +194,8 @@ fn field(kind: Kind, key: &str) -> Field {
             _ => Field::Skip,
         },
         Kind::ResponseContext => match key {
-            "headers" | "cookies" | "data" => Field::Data,
-            _ => Field::Skip,
-        },
-        Kind::StateContext => match key {
-            "state" => Field::Data,
+            "headers" => Field::ResponseHeaders,
+            "cookies" | "data" => Field::Data,
             _ => Field::Skip,
         },
         Kind::NelContext => match key {
@@ -202,7 +203,7 @@ fn field(kind: Kind, key: &str) -> Field {
             _ => Field::Skip,
         },
         Kind::AllData => Field::Data,
-        Kind::NoData => Field::Skip,
+        Kind::MaybeData => Field::Maybe,
     }
 }
 
@@ -211,7 +212,6 @@ fn context_kind(ty: &str) -> Kind {
     match ty {
         "trace" => Kind::TraceContext,
         "response" => Kind::ResponseContext,
-        "state" => Kind::StateContext,
         "nel" => Kind::NelContext,
         "os"
         | "browser"
@@ -234,7 +234,7 @@ fn context_kind(ty: &str) -> Kind {
         | "memory_info"
         | "thread_pool_info"
         | "unity"
-        | "performance_score" => Kind::NoData,
+        | "performance_score" => Kind::MaybeData,
         _ => Kind::AllData,
     }
 }
@@ -246,12 +246,20 @@ struct Spot<'k> {
     key: Option<&'k str>,
     /// The key of the container (for `*.cookies.<name>`).
     parent_key: Option<&'k str>,
+    /// How many keys deep the value is (a pair's value counts as one below its list).
+    depth: u16,
     /// Below a `debug_meta` key (`debug_meta.**` is excluded).
     in_debug_meta: bool,
+    /// In a `pii = "maybe"` field: only selectors naming the key explicitly apply (the cookie
+    /// and IP field ones), not `$string` & co.
+    maybe: bool,
     /// The value of a request header pair.
     header: bool,
-    /// The children are request headers.
+    /// The children are request headers (`$http.headers`).
     headers: bool,
+    /// The children are headers, whose names Relay normalizes (`x-api-key` → `X-Api-Key`)
+    /// before any selector or rule sees them.
+    header_names: bool,
     /// The children are `request.env`.
     env: bool,
     /// A known IP field.
@@ -274,12 +282,42 @@ fn is_pair_list(items: &[Json<'_>]) -> bool {
             .all(|i| matches!(i, Json::Array(p) if p.len() == 2 && p[0].is_string()))
 }
 
+/// A header name as Relay keeps it: each `-`-separated part starts upper case.
+fn normalize_header_name(name: &str) -> Cow<'_, str> {
+    let needs = name.split('-').any(|part| {
+        part.chars()
+            .next()
+            .is_some_and(|c| !c.to_uppercase().eq(std::iter::once(c)))
+    });
+    if !needs {
+        return Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len());
+    for (i, part) in name.split('-').enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            out.extend(first.to_uppercase());
+            out.push_str(chars.as_str());
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// Where a child of the value at `spot` sits.
 fn child_spot<'k>(spot: Spot<'k>, key: Option<&'k str>) -> Spot<'k> {
     Spot {
         key,
         parent_key: spot.key,
-        in_debug_meta: spot.in_debug_meta,
+        depth: spot.depth + 1,
+        // `debug_meta.**`: everything below a `debug_meta` key (not the key itself).
+        in_debug_meta: spot.in_debug_meta
+            || spot
+                .key
+                .is_some_and(|k| k.eq_ignore_ascii_case("debug_meta")),
+        maybe: spot.maybe,
         header: spot.headers,
         ip_field: spot.env && key.is_some_and(|k| k.eq_ignore_ascii_case("REMOTE_ADDR")),
         ..Spot::default()
@@ -309,11 +347,20 @@ impl<'c> Walker<'c> {
             let spot = Spot {
                 key: Some(key),
                 parent_key: own_key,
+                depth: path.depth(),
                 ..Spot::default()
             };
             match field(kind, key) {
                 Field::Skip => {}
                 Field::Data => self.value(value, &path, spot),
+                Field::Maybe => self.value(
+                    value,
+                    &path,
+                    Spot {
+                        maybe: true,
+                        ..spot
+                    },
+                ),
                 Field::IpData => self.value(
                     value,
                     &path,
@@ -327,6 +374,15 @@ impl<'c> Walker<'c> {
                     &path,
                     Spot {
                         headers: true,
+                        header_names: true,
+                        ..spot
+                    },
+                ),
+                Field::ResponseHeaders => self.value(
+                    value,
+                    &path,
+                    Spot {
+                        header_names: true,
                         ..spot
                     },
                 ),
@@ -378,6 +434,7 @@ impl<'c> Walker<'c> {
                                     Spot {
                                         key: Some(name),
                                         parent_key: Some(key),
+                                        depth: 2,
                                         ..Spot::default()
                                     },
                                 ),
@@ -398,15 +455,8 @@ impl<'c> Walker<'c> {
 
     /// A `pii = "true"` value and everything in it.
     fn value(&mut self, value: &mut Json<'_>, path: &Path<'_>, spot: Spot<'_>) {
-        let in_debug_meta = spot.in_debug_meta
-            || spot
-                .key
-                .is_some_and(|k| k.eq_ignore_ascii_case("debug_meta"));
-        let spot = Spot {
-            in_debug_meta,
-            ..spot
-        };
-        let excluded = in_debug_meta
+        let excluded = spot.in_debug_meta
+            || spot.maybe
             || spot.formatted
             || spot.key.is_some_and(|k| {
                 self.apps.is_safe(k) || (spot.header && k.eq_ignore_ascii_case("user-agent"))
@@ -448,7 +498,12 @@ impl<'c> Walker<'c> {
                     if let Json::Array(pair) = pair {
                         let path = path.index(i);
                         if let [Json::String(k), v] = pair.as_mut_slice() {
-                            self.value(v, &path.index(1), child_spot(spot, Some(k)));
+                            let name = if spot.header_names {
+                                normalize_header_name(k)
+                            } else {
+                                Cow::Borrowed(k.as_ref())
+                            };
+                            self.value(v, &path.index(1), child_spot(spot, Some(&name)));
                         }
                     }
                 }
@@ -486,19 +541,20 @@ impl<'c> Walker<'c> {
     /// session and CSRF cookies: `@anything:filter`.
     fn is_sensitive_cookie(&self, spot: Spot<'_>) -> bool {
         spot.key.is_some_and(|k| {
-            (spot
-                .parent_key
-                .is_some_and(|p| p.eq_ignore_ascii_case("cookies"))
+            (spot.depth >= 3
+                && spot
+                    .parent_key
+                    .is_some_and(|p| p.eq_ignore_ascii_case("cookies"))
                 && rules::is_sensitive_cookie(k))
-                || rules::is_sensitive_cookie_header_key(k)
+                || (spot.depth >= 2 && rules::is_sensitive_cookie_header_key(k))
         })
     }
 
     /// A cookie header value (`*.'http.request.header.cookie'` and its children, and
     /// set-cookie): `@cookies:filter`.
     fn is_cookie_header(&self, spot: Spot<'_>) -> bool {
-        spot.key.is_some_and(rules::is_cookie_header_key)
-            || spot.parent_key.is_some_and(rules::is_cookie_header_key)
+        (spot.depth >= 2 && spot.key.is_some_and(rules::is_cookie_header_key))
+            || (spot.depth >= 3 && spot.parent_key.is_some_and(rules::is_cookie_header_key))
     }
 
     fn string(&mut self, value: &mut Json<'_>, path: &Path<'_>, spot: Spot<'_>, excluded: bool) {
@@ -506,19 +562,24 @@ impl<'c> Walker<'c> {
         let key = spot.key.unwrap_or("");
         let mut r = Redactor::new(s);
         if !excluded {
+            // In the order of the rule ids (see `rules`).
             if self.apps.defaults {
-                for rule in &rules::COMMON_BEFORE_PASSWORD {
+                for rule in &rules::COMMON_BEFORE_IP {
                     r.apply(rule);
                 }
+            }
+            if self.apps.ip {
+                for rule in &rules::IP_REPLACE {
+                    r.apply(rule);
+                }
+            }
+            if self.apps.defaults {
                 if rules::is_token_key(key) || rules::is_password_key(key) {
                     r.replace_value(rules::PASSWORD_ID, FILTERED);
                 } else if r.changed() || r.profile().password {
                     r.replace_value_if(rules::PASSWORD_ID, FILTERED, rules::is_password_like);
                 }
-                r.apply(&rules::USSSN_FILTER);
-            }
-            if self.apps.ip {
-                for rule in &rules::IP_REPLACE {
+                for rule in &rules::COMMON_AFTER_PASSWORD {
                     r.apply(rule);
                 }
             }
@@ -577,5 +638,30 @@ impl<'c> Walker<'c> {
             Some(_) => Json::Null,
             None => Json::String(Cow::Owned(scrubbed)),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_as_relay_keeps_them() {
+        assert_eq!(normalize_header_name("x-API-key.foo"), "X-API-Key.foo");
+        assert_eq!(normalize_header_name("é-ü_x y"), "É-Ü_x y");
+        assert!(matches!(
+            normalize_header_name("User-Agent"),
+            Cow::Borrowed(_)
+        ));
+        assert!(matches!(normalize_header_name("-1"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn pair_lists_need_every_element_a_pair() {
+        let pairs = Json::from(serde_json::json!([["a", 1], ["b", "c"]]));
+        let mixed = Json::from(serde_json::json!([["a", 1], "b"]));
+        assert!(is_pair_list(pairs.as_array().unwrap_or(&Vec::new())));
+        assert!(!is_pair_list(mixed.as_array().unwrap_or(&Vec::new())));
+        assert!(!is_pair_list(&[]));
     }
 }
