@@ -342,12 +342,13 @@ impl<'c> Walker<'c> {
     }
 
     fn fields(&mut self, obj: &mut Object<'_>, kind: Kind, path: &Path<'_>, own_key: Option<&str>) {
+        let depth = path.depth() + 1;
         for (key, value) in obj.iter_mut() {
             let path = path.key(key);
             let spot = Spot {
                 key: Some(key),
                 parent_key: own_key,
-                depth: path.depth(),
+                depth,
                 ..Spot::default()
             };
             match field(kind, key) {
@@ -559,6 +560,13 @@ impl<'c> Walker<'c> {
 
     fn string(&mut self, value: &mut Json<'_>, path: &Path<'_>, spot: Spot<'_>, excluded: bool) {
         let Json::String(s) = value else { return };
+        // In a `maybe` field only the cookie selectors, which name keys, can apply.
+        if spot.maybe
+            && !(self.apps.defaults
+                && (self.is_sensitive_cookie(spot) || self.is_cookie_header(spot)))
+        {
+            return;
+        }
         let key = spot.key.unwrap_or("");
         let mut r = Redactor::new(s);
         if !excluded {
