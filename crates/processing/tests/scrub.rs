@@ -659,6 +659,44 @@ fn generated_events(count: usize) -> Vec<(String, Value)> {
                     })
                 }
                 "server_name" => event["server_name"] = json!(rng.pick(STRINGS)),
+                "sdk" => {
+                    event["sdk"] = json!({
+                        "name": "sentry.python",
+                        "version": "2.75.0",
+                        "client_ip": rng.pick(&["10.0.0.1", "::1", "not an ip"]),
+                    })
+                }
+                "ip-user" => {
+                    event["user"] =
+                        json!({"ip_address": rng.pick(&["10.0.0.1", "::1", "127.0.0.1"])});
+                    event["request"] = json!({"env": {"REMOTE_ADDR": rng.pick(STRINGS), "remote_addr": "10.0.0.2"}});
+                }
+                "known-contexts" => {
+                    let mut contexts = serde_json::Map::new();
+                    for name in [
+                        "device",
+                        "app",
+                        "browser",
+                        "runtime",
+                        "gpu",
+                        "culture",
+                        "cloud_resource",
+                        "nel",
+                        "flags",
+                        "feedback",
+                        "profile",
+                        "otel",
+                        "mine",
+                    ] {
+                        if rng.chance(40) {
+                            let mut ctx = random_object(rng, 1);
+                            ctx["type"] = json!(name);
+                            contexts.insert(name.to_string(), ctx);
+                        }
+                    }
+                    event["contexts"] = Value::Object(contexts);
+                }
+                "hpkp" => event["hpkp"] = random_object(rng, 1),
                 _ => event[rng.pick(KEYS).to_string()] = random_value(rng, 1),
             }
         }
@@ -725,7 +763,12 @@ fn scrubbing_matches_relay() {
         events.len()
     );
     events.extend(planted_events());
-    events.extend(generated_events(400));
+    // `SCRUB_GENERATED` runs more of them, for a longer search.
+    let generated = std::env::var("SCRUB_GENERATED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(400);
+    events.extend(generated_events(generated));
     let mut cases = Vec::new();
     let mut names = Vec::new();
     for (config_name, config) in configs() {
