@@ -398,6 +398,19 @@ fn planted_events() -> Vec<(String, Value)> {
             .to_value();
         events.push((name.to_owned(), event));
     }
+    // Normalization drops a client's `_meta` and writes none, but scrubbing must add to one if
+    // there is: remarks of a rewritten string replace the old ones, `len` stays, removals
+    // append. (Not `val`: Relay scrubs original values too, which Vigil never keeps.)
+    let mut with_meta = events[0].1.clone();
+    with_meta["_meta"] = json!({
+        "extra": {
+            "password": {"": {"len": 99, "rem": [["!limit", "x"]]}},
+            "passwd": {"": {"rem": [["!limit", "x"]]}},
+            "plain": {"": {"len": 3}}
+        },
+        "other": {"": {"err": ["invalid_data"]}}
+    });
+    events.push(("with-meta".to_owned(), with_meta));
     events
 }
 

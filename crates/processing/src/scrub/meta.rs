@@ -68,48 +68,63 @@ impl<'p> Path<'p> {
 
 /// The remarks of one value.
 pub struct Entry<'r> {
+    /// The redactions of a rewritten string (none if the string was not rewritten).
     pub substituted: &'r [Remark],
+    /// Whether the string was rewritten: Relay then replaces the value's remarks with those of
+    /// its redactions.
+    pub rewritten: bool,
+    /// The rule that removed the value, if any (a `x` remark, appended).
     pub removed: Option<&'static str>,
+    /// The original length in characters, kept if the value already has one.
     pub len: Option<usize>,
 }
 
-/// The `_meta` tree scrubbing builds, merged into the event's at the end.
+/// The event's `_meta` while scrubbing adds to it: taken out of the event before the walk and
+/// put back after, so that the walk can borrow the rest of the event.
 #[derive(Default)]
-pub struct MetaTree {
-    root: Object<'static>,
+pub struct MetaTree<'a> {
+    root: Object<'a>,
+    /// The event had a `_meta` object, which `root` is.
+    taken: bool,
+    changed: bool,
 }
 
-impl MetaTree {
-    pub fn is_empty(&self) -> bool {
-        self.root.is_empty()
+impl<'a> MetaTree<'a> {
+    /// Take the event's `_meta` (if it is an object) to add to.
+    pub fn take_from(event: &mut Object<'a>) -> Self {
+        match event.get_mut("_meta") {
+            Some(Json::Object(root)) => MetaTree {
+                root: std::mem::take(root),
+                taken: true,
+                changed: false,
+            },
+            _ => MetaTree::default(),
+        }
     }
 
     pub fn record(&mut self, path: &Path<'_>, entry: Entry<'_>) {
+        self.changed = true;
         let mut node = &mut self.root;
         for seg in path.segments() {
             node = object_at(node, seg);
         }
         let meta = object_at(node, String::new());
-        let rem = match meta.entry("rem").or_insert_with(|| Json::Array(Vec::new())) {
-            Json::Array(rem) => rem,
-            other => {
-                *other = Json::Array(Vec::new());
-                match other {
-                    Json::Array(rem) => rem,
-                    _ => unreachable!("just set"),
-                }
-            }
-        };
-        for r in entry.substituted {
-            rem.push(Json::Array(vec![
-                Json::from(r.rule),
-                Json::from("s"),
-                Json::from(r.start as u64),
-                Json::from(r.end as u64),
-            ]));
+        let rem = meta.entry("rem").or_insert_with(|| Json::Array(Vec::new()));
+        if entry.rewritten || !rem.is_array() {
+            *rem = Json::Array(Vec::new());
         }
-        if let Some(rule) = entry.removed {
-            rem.push(Json::Array(vec![Json::from(rule), Json::from("x")]));
+        if let Json::Array(rem) = rem {
+            for r in entry.substituted {
+                rem.push(Json::Array(vec![
+                    Json::from(r.rule),
+                    Json::from("s"),
+                    Json::from(r.start as u64),
+                    Json::from(r.end as u64),
+                ]));
+            }
+            if let Some(rule) = entry.removed {
+                rem.push(Json::Array(vec![Json::from(rule), Json::from("x")]));
+            }
         }
         if let Some(len) = entry.len {
             if !meta.contains_key("len") {
@@ -118,22 +133,16 @@ impl MetaTree {
         }
     }
 
-    /// Merge into the event's `_meta` (created if missing): remarks append to those already
-    /// there, an existing `len` (the length before normalization trimmed it) stays.
-    pub fn merge_into(self, event: &mut Object<'_>) {
-        let target = event
-            .entry("_meta")
-            .or_insert_with(|| Json::Object(Object::new()));
-        if !target.is_object() {
-            *target = Json::Object(Object::new());
-        }
-        if let Json::Object(target) = target {
-            merge(target, self.root);
+    /// Put `_meta` back into the event (where it was, or last) if it was there or has
+    /// remarks now.
+    pub fn put_back(self, event: &mut Object<'a>) {
+        if self.taken || self.changed {
+            event.insert("_meta", Json::Object(self.root));
         }
     }
 }
 
-fn object_at<'n>(node: &'n mut Object<'static>, key: String) -> &'n mut Object<'static> {
+fn object_at<'n, 'a>(node: &'n mut Object<'a>, key: String) -> &'n mut Object<'a> {
     let slot = node
         .entry(key)
         .or_insert_with(|| Json::Object(Object::new()));
@@ -146,61 +155,66 @@ fn object_at<'n>(node: &'n mut Object<'static>, key: String) -> &'n mut Object<'
     }
 }
 
-fn merge<'a>(target: &mut Object<'a>, source: Object<'static>) {
-    for (key, value) in source {
-        match (target.get_mut(&key), value) {
-            (Some(Json::Object(t)), Json::Object(s)) if key.is_empty() => {
-                for (k, v) in s {
-                    match (t.get_mut(&k), v) {
-                        (Some(Json::Array(existing)), Json::Array(new)) if k == "rem" => {
-                            existing.extend(new)
-                        }
-                        (Some(_), _) if k == "len" => {}
-                        (_, v) => {
-                            t.insert(k, v);
-                        }
-                    }
-                }
-            }
-            (Some(Json::Object(t)), Json::Object(s)) => merge(t, s),
-            (_, value) => {
-                target.insert(key, value);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn records_and_merges() {
-        let mut tree = MetaTree::default();
+    fn records_into_the_events_meta() {
+        let mut event = Object::new();
+        event.insert(
+            "_meta",
+            Json::from(serde_json::json!({
+                "extra": {"password": {"": {"len": 99, "rem": [["!limit", "x"]]}}},
+                "x": {"": {"err": ["e"]}}
+            })),
+        );
+        event.insert("extra", Json::Null);
+        let mut tree = MetaTree::take_from(&mut event);
         let root = Path::ROOT;
         let extra = root.key("extra");
-        let pw = extra.key("password");
         tree.record(
-            &pw,
+            &extra.key("password"),
             Entry {
                 substituted: &[Remark {
                     rule: "@password:filter",
                     start: 0,
                     end: 10,
                 }],
+                rewritten: true,
                 removed: None,
                 len: Some(7),
             },
         );
-        let mut event = Object::new();
-        event.insert(
-            "_meta",
-            Json::from(serde_json::json!({"extra": {"password": {"": {"len": 99}}}, "x": {}})),
+        tree.record(
+            &extra.key("secret"),
+            Entry {
+                substituted: &[],
+                rewritten: false,
+                removed: Some("@password:filter"),
+                len: None,
+            },
         );
-        tree.merge_into(&mut event);
+        tree.put_back(&mut event);
+        assert_eq!(event.keys().collect::<Vec<_>>(), ["_meta", "extra"]);
         assert_eq!(
             event["_meta"],
-            serde_json::json!({"extra": {"password": {"": {"len": 99, "rem": [["@password:filter", "s", 0, 10]]}}}, "x": {}})
+            serde_json::json!({
+                "extra": {
+                    "password": {"": {"len": 99, "rem": [["@password:filter", "s", 0, 10]]}},
+                    "secret": {"": {"rem": [["@password:filter", "x"]]}}
+                },
+                "x": {"": {"err": ["e"]}}
+            })
         );
+    }
+
+    #[test]
+    fn no_meta_when_nothing_was_scrubbed() {
+        let mut event = Object::new();
+        event.insert("extra", Json::Null);
+        let tree = MetaTree::take_from(&mut event);
+        tree.put_back(&mut event);
+        assert!(!event.contains_key("_meta"));
     }
 }

@@ -37,9 +37,5 @@ pub fn scrub_event(event: &mut Json<'_>, config: &ScrubConfig) {
         return;
     }
     let Json::Object(event) = event else { return };
-    let mut walker = walk::Walker::new(apps);
-    walker.event(event);
-    if !walker.meta.is_empty() {
-        std::mem::take(&mut walker.meta).merge_into(event);
-    }
+    walk::Walker::scrub(apps, event);
 }

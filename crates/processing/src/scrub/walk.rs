@@ -324,21 +324,20 @@ fn child_spot<'k>(spot: Spot<'k>, key: Option<&'k str>) -> Spot<'k> {
     }
 }
 
-pub(crate) struct Walker<'c> {
+pub(crate) struct Walker<'c, 'a> {
     apps: Applications<'c>,
-    pub meta: MetaTree,
+    meta: MetaTree<'a>,
 }
 
-impl<'c> Walker<'c> {
-    pub fn new(apps: Applications<'c>) -> Self {
-        Walker {
+impl<'c, 'a> Walker<'c, 'a> {
+    /// Scrub `event` (its `_meta` included) as `apps` say.
+    pub fn scrub(apps: Applications<'c>, event: &mut Object<'a>) {
+        let mut walker = Walker {
             apps,
-            meta: MetaTree::default(),
-        }
-    }
-
-    pub fn event(&mut self, event: &mut Object<'_>) {
-        self.fields(event, Kind::Event, &Path::ROOT, None);
+            meta: MetaTree::take_from(event),
+        };
+        walker.fields(event, Kind::Event, &Path::ROOT, None);
+        walker.meta.put_back(event);
     }
 
     fn fields(&mut self, obj: &mut Object<'_>, kind: Kind, path: &Path<'_>, own_key: Option<&str>) {
@@ -476,6 +475,7 @@ impl<'c> Walker<'c> {
                         path,
                         Entry {
                             substituted: &[],
+                            rewritten: false,
                             removed: Some(rule),
                             len: None,
                         },
@@ -638,6 +638,7 @@ impl<'c> Walker<'c> {
             path,
             Entry {
                 substituted: &remarks,
+                rewritten: r.changed(),
                 removed,
                 len,
             },
