@@ -2,10 +2,14 @@
 //! field attributes), and which rules each value gets.
 //!
 //! Relay scrubs a value when its field is `pii = "true"` and a selector of the configuration
-//! matches its path. With the selectors Sentry's settings produce, that is: every string,
-//! number, array and object under a `pii = "true"` field (extra, frame vars, request data, …),
-//! except the exclusions; plus the few explicit paths (IP fields, `$logentry.formatted`,
-//! `*.cookies.<name>`). Fields that are `pii = "false"` or `"maybe"` are never entered.
+//! matches its path, or `pii = "maybe"` and a selector naming the key matches. With the
+//! selectors Sentry's settings produce, that is: every string, number, array and object under
+//! a `pii = "true"` field (extra, frame vars, request data, …), except the exclusions; plus the
+//! explicit paths (IP fields, `$logentry.formatted`, the cookie selectors), which also reach
+//! `maybe` fields (tags, the known contexts). `pii = "false"` fields are never entered.
+//! Selectors match paths from the end (`*.cookies.sessionid` matches `request.cookies.sessionid`
+//! and `extra.x.cookies.sessionid`), keys case-insensitively; a `[key, value]` pair's value
+//! sits at the path of its key.
 
 use std::borrow::Cow;
 
