@@ -592,6 +592,10 @@ fn generated_events(count: usize) -> Vec<(String, Value)> {
             "server_name",
             "unknown",
             "threads",
+            "sdk",
+            "ip-user",
+            "known-contexts",
+            "hpkp",
         ];
         for _ in 0..4 {
             match *rng.pick(places) {
@@ -640,7 +644,7 @@ fn generated_events(count: usize) -> Vec<(String, Value)> {
                 }
                 "contexts" => {
                     let ctx_name = rng
-                        .pick(&["custom", "auth", "planted", "os", "password", "state"])
+                        .pick(&["custom", "auth", "planted", "password", "state"])
                         .to_string();
                     event["contexts"] = json!({
                         ctx_name: random_object(rng, 1),
@@ -676,7 +680,8 @@ fn generated_events(count: usize) -> Vec<(String, Value)> {
                     event["sdk"] = json!({
                         "name": "sentry.python",
                         "version": "2.75.0",
-                        "client_ip": rng.pick(&["10.0.0.1", "::1", "not an ip"]),
+                        // Valid ones only: Relay's schema drops an invalid one (normalization).
+                        "client_ip": rng.pick(&["10.0.0.1", "::1", "192.168.0.1"]),
                     })
                 }
                 "ip-user" => {
@@ -697,19 +702,37 @@ fn generated_events(count: usize) -> Vec<(String, Value)> {
                         "nel",
                         "flags",
                         "feedback",
-                        "profile",
                         "otel",
                         "mine",
+                        "replay",
+                        "reprocessing",
+                        "memory_info",
+                        "unity",
+                        "monitor",
+                        "spring",
+                        "ota_updates",
+                        "thread_pool_info",
+                        "state",
                     ] {
                         if rng.chance(40) {
                             let mut ctx = random_object(rng, 1);
+                            // `name` is a string field of most known contexts: Relay's schema
+                            // moves another type into `_meta` (normalization, not scrubbing).
+                            if let Some(ctx) = ctx.as_object_mut() {
+                                ctx.remove("name");
+                            }
                             ctx["type"] = json!(name);
                             contexts.insert(name.to_string(), ctx);
                         }
                     }
                     event["contexts"] = Value::Object(contexts);
                 }
-                "hpkp" => event["hpkp"] = random_object(rng, 1),
+                "hpkp" => {
+                    event["hpkp"] = random_object(rng, 1);
+                    event["expectct"] = json!({"hostname": rng.pick(STRINGS), "port": 443});
+                    event["template"] = json!({"filename": rng.pick(STRINGS), "abs_path": rng.pick(STRINGS), "context_line": rng.pick(STRINGS), "lineno": 1});
+                    event["csp"] = json!({"effective_directive": "img-src", "blocked_uri": rng.pick(STRINGS), "document_uri": rng.pick(STRINGS), "referrer": rng.pick(STRINGS), "source_file": rng.pick(STRINGS)});
+                }
                 _ => event[rng.pick(KEYS).to_string()] = random_value(rng, 1),
             }
         }

@@ -54,6 +54,7 @@ enum Field {
 enum Kind {
     Event,
     User,
+    Geo,
     Request,
     LogEntry,
     Sdk,
@@ -70,9 +71,10 @@ enum Kind {
     AllData,
     /// A context whose fields are all `pii = "maybe"` (os, device, …).
     MaybeData,
+    /// A context whose fields are all `pii = "false"` (replay, feedback, …).
+    NoData,
     TraceContext,
     ResponseContext,
-    NelContext,
 }
 
 /// The event fields Relay knows that are never scrubbed; any other unknown field is `other`,
@@ -138,7 +140,13 @@ fn field(kind: Kind, key: &str) -> Field {
         Kind::User => match key {
             "segment" => Field::Skip,
             "ip_address" => Field::IpData,
+            "geo" => Field::Struct(Kind::Geo),
             _ => Field::Data,
+        },
+        // A geo's unknown fields are not `pii = "true"`, unlike a user's.
+        Kind::Geo => match key {
+            "country_code" | "city" | "subdivision" | "region" => Field::Data,
+            _ => Field::Skip,
         },
         Kind::Request => match key {
             "url"
@@ -152,9 +160,9 @@ fn field(kind: Kind, key: &str) -> Field {
             _ => Field::Data,
         },
         Kind::LogEntry => match key {
-            "params" => Field::Data,
+            "message" => Field::Skip,
             "formatted" => Field::Formatted,
-            _ => Field::Skip,
+            _ => Field::Data,
         },
         Kind::Sdk => match key {
             "client_ip" => Field::IpData,
@@ -193,21 +201,23 @@ fn field(kind: Kind, key: &str) -> Field {
             "filename" | "abs_path" => Field::Data,
             _ => Field::Skip,
         },
-        Kind::Span | Kind::TraceContext => match key {
+        Kind::Span => match key {
             "data" => Field::Data,
-            _ => Field::Skip,
+            "sentry_tags" => Field::Skip,
+            _ => Field::Maybe,
+        },
+        Kind::TraceContext => match key {
+            "data" => Field::Data,
+            _ => Field::Maybe,
         },
         Kind::ResponseContext => match key {
             "headers" => Field::ResponseHeaders,
             "cookies" | "data" => Field::Data,
-            _ => Field::Skip,
-        },
-        Kind::NelContext => match key {
-            "error_type" => Field::Data,
-            _ => Field::Skip,
+            _ => Field::Maybe,
         },
         Kind::AllData => Field::Data,
         Kind::MaybeData => Field::Maybe,
+        Kind::NoData => Field::Skip,
     }
 }
 
@@ -216,29 +226,11 @@ fn context_kind(ty: &str) -> Kind {
     match ty {
         "trace" => Kind::TraceContext,
         "response" => Kind::ResponseContext,
-        "nel" => Kind::NelContext,
-        "os"
-        | "browser"
-        | "runtime"
-        | "device"
-        | "app"
-        | "gpu"
-        | "culture"
-        | "otel"
-        | "flags"
-        | "profile"
-        | "replay"
-        | "reprocessing"
-        | "monitor"
-        | "spring"
-        | "feedback"
-        | "user_report"
-        | "ota_updates"
-        | "chromium_stability_report"
-        | "memory_info"
-        | "thread_pool_info"
-        | "unity"
-        | "performance_score" => Kind::MaybeData,
+        "os" | "browser" | "runtime" | "device" | "app" | "gpu" | "culture" | "otel" | "flags"
+        | "monitor" | "spring" | "memory_info" | "unity" => Kind::MaybeData,
+        "replay" | "reprocessing" | "feedback" | "profile" => Kind::NoData,
+        // Contexts this Relay does not know (`nel`, `cloud_resource`, custom ones, …) are
+        // objects of `pii = "true"` values.
         _ => Kind::AllData,
     }
 }
