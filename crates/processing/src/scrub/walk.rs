@@ -112,7 +112,6 @@ const EVENT_SKIP: &[&str] = &[
     "breakdowns",
     "scraping_attempts",
     "_metrics",
-    "_metrics_summary",
     "_dsc",
     "_performance_issues_spans",
 ];
