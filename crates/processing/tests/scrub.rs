@@ -167,7 +167,15 @@ fn configs() -> Vec<(&'static str, ScrubConfig)> {
             ScrubConfig {
                 scrub_ip_addresses: true,
                 sensitive_fields: vec!["planted".into(), "Hostname".into(), "a.b".into()],
-                safe_fields: vec!["safe_password".into(), "API_KEY".into(), "vars".into()],
+                // `extra.card`: a selector path (the card in `extra` stays, the one in frame vars
+                // goes), as Relay reads safe fields.
+                safe_fields: vec![
+                    "safe_password".into(),
+                    "API_KEY".into(),
+                    "vars".into(),
+                    "extra.card".into(),
+                    "request.headers.0".into(),
+                ],
                 ..ScrubConfig::default()
             },
         ),
@@ -185,6 +193,22 @@ fn configs() -> Vec<(&'static str, ScrubConfig)> {
                 scrub_data: false,
                 scrub_ip_addresses: true,
                 sensitive_fields: vec!["planted".into()],
+                ..ScrubConfig::default()
+            },
+        ),
+        (
+            "safe-cookies",
+            ScrubConfig {
+                scrub_ip_addresses: true,
+                sensitive_fields: vec!["sessionid".into(), "Cookie".into(), "x".into()],
+                safe_fields: vec![
+                    "sessionid".into(),
+                    "password".into(),
+                    "X-Api-Key".into(),
+                    "user-agent".into(),
+                    "http.request.header.cookie".into(),
+                    "REMOTE_ADDR".into(),
+                ],
                 ..ScrubConfig::default()
             },
         ),
@@ -831,7 +855,7 @@ fn scrubbing_matches_relay() {
         .filter(|(name, pair)| name.starts_with("planted [") && pair[0].get("_meta").is_some())
         .count();
     assert_eq!(
-        scrubbed, 5,
+        scrubbed, 6,
         "every config but `off` scrubs the planted event"
     );
     let mut failures = Vec::new();

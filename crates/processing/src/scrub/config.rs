@@ -1,5 +1,7 @@
 //! The project's "Data Scrubber" settings, as Sentry stores them and hands them to Relay.
 
+use super::meta::Path;
+
 /// Sentry's data scrubbing settings of a project (`sentry:scrub_data`, …), the input of Relay's
 /// `convert_datascrubbing_config`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +42,16 @@ pub(crate) struct Applications<'c> {
     /// `strip-fields`: the non-empty sensitive fields (substring match on key or value).
     pub sensitive: Vec<&'c str>,
     /// Keys excluded from the general application (compared case-insensitively).
-    pub safe: &'c [String],
+    pub safe: Vec<&'c str>,
+    /// Safe fields with dots or numbers: Relay reads a safe field as a selector, so `a.b`
+    /// excludes the paths ending in key `a` then key `b` (not a key `a.b`), and `0` the first
+    /// elements of arrays (not a key `0`).
+    pub safe_paths: Vec<Vec<&'c str>>,
+}
+
+/// Whether a safe field, read as a selector, is more than one plain key.
+fn is_selector_path(field: &str) -> bool {
+    field.contains('.') || field.parse::<usize>().is_ok()
 }
 
 impl<'c> Applications<'c> {
@@ -58,11 +69,18 @@ impl<'c> Applications<'c> {
             } else {
                 Vec::new()
             },
-            safe: if config.scrub_data || config.scrub_ip_addresses {
-                &config.safe_fields
-            } else {
-                &[]
-            },
+            safe: config
+                .safe_fields
+                .iter()
+                .map(String::as_str)
+                .filter(|f| !is_selector_path(f))
+                .collect(),
+            safe_paths: config
+                .safe_fields
+                .iter()
+                .filter(|f| is_selector_path(f))
+                .map(|f| f.split('.').collect())
+                .collect(),
         }
     }
 
@@ -74,5 +92,10 @@ impl<'c> Applications<'c> {
     /// Whether `key` is one of the safe fields.
     pub fn is_safe(&self, key: &str) -> bool {
         self.safe.iter().any(|s| s.eq_ignore_ascii_case(key))
+    }
+
+    /// Whether the selector path ends with one of the dotted safe fields.
+    pub fn is_safe_path(&self, path: &Path<'_>) -> bool {
+        self.safe_paths.iter().any(|keys| path.ends_with(keys))
     }
 }

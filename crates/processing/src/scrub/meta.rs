@@ -17,18 +17,23 @@ pub enum Seg<'p> {
 pub struct Path<'p> {
     pub parent: Option<&'p Path<'p>>,
     pub seg: Option<Seg<'p>>,
+    /// For the value of a `[key, value]` pair (`seg` is its index 1): the key, which stands
+    /// for the pair in selector paths (`headers.Authorization`, not `headers.0.1`).
+    pub pair_key: Option<&'p str>,
 }
 
 impl<'p> Path<'p> {
     pub const ROOT: Path<'static> = Path {
         parent: None,
         seg: None,
+        pair_key: None,
     };
 
     pub fn key(&'p self, key: &'p str) -> Path<'p> {
         Path {
             parent: Some(self),
             seg: Some(Seg::Key(key)),
+            pair_key: None,
         }
     }
 
@@ -36,7 +41,45 @@ impl<'p> Path<'p> {
         Path {
             parent: Some(self),
             seg: Some(Seg::Index(index)),
+            pair_key: None,
         }
+    }
+
+    /// The value of a pair with key `key` (this path is the pair's).
+    pub fn pair_value(&'p self, key: &'p str) -> Path<'p> {
+        Path {
+            parent: Some(self),
+            seg: Some(Seg::Index(1)),
+            pair_key: Some(key),
+        }
+    }
+
+    /// Whether the selector path ends with `keys` (keys case-insensitively; a number is an
+    /// index).
+    pub fn ends_with(&self, keys: &[&str]) -> bool {
+        let mut at = Some(self);
+        for &want in keys.iter().rev() {
+            let Some(p) = at else { return false };
+            // A number in a selector is an index: it matches array positions, never keys.
+            let matched = match (want.parse::<usize>(), p.pair_key, p.seg) {
+                (Ok(_), Some(_), _) | (Ok(_), None, Some(Seg::Key(_))) => false,
+                (Ok(want), None, Some(Seg::Index(i))) => want == i,
+                (Err(_), Some(k), _) | (Err(_), None, Some(Seg::Key(k))) => {
+                    k.eq_ignore_ascii_case(want)
+                }
+                (Err(_), None, Some(Seg::Index(_))) | (_, None, None) => false,
+            };
+            if !matched {
+                return false;
+            }
+            // A pair's value stands for the pair: skip the pair's index.
+            at = if p.pair_key.is_some() {
+                p.parent.and_then(|pair| pair.parent)
+            } else {
+                p.parent
+            };
+        }
+        true
     }
 
     /// The number of segments from the root.
@@ -158,6 +201,23 @@ fn object_at<'n, 'a>(node: &'n mut Object<'a>, key: String) -> &'n mut Object<'a
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn selector_paths_end_with() {
+        let root = Path::ROOT;
+        let request = root.key("request");
+        let headers = request.key("headers");
+        let pair = headers.index(3);
+        let value = pair.pair_value("X-Token");
+        assert!(value.ends_with(&["headers", "x-token"]));
+        assert!(value.ends_with(&["Request", "headers", "X-Token"]));
+        assert!(!value.ends_with(&["3", "X-Token"]));
+        assert!(!root.key("extra").key("0").ends_with(&["extra", "0"]));
+        let list = root.key("extra").key("list");
+        let item = list.index(2);
+        assert!(item.ends_with(&["list", "2"]));
+        assert!(!item.ends_with(&["event", "extra", "list", "2"]));
+    }
 
     #[test]
     fn records_into_the_events_meta() {

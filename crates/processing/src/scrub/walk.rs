@@ -129,7 +129,8 @@ fn field(kind: Kind, key: &str) -> Field {
             "stacktrace" => Field::Struct(Kind::Stacktrace),
             "sdk" => Field::Struct(Kind::Sdk),
             "csp" => Field::Struct(Kind::Csp),
-            "hpkp" | "expectct" | "expectstaple" => Field::Struct(Kind::AllData),
+            // Objects of `pii = "true"` values, themselves included.
+            "hpkp" | "expectct" | "expectstaple" => Field::Data,
             "template" => Field::Struct(Kind::Template),
             "spans" => Field::Each(Kind::Span),
             "tags" => Field::Maybe,
@@ -455,7 +456,8 @@ impl<'c, 'a> Walker<'c, 'a> {
             || spot.formatted
             || spot.key.is_some_and(|k| {
                 self.apps.is_safe(k) || (spot.header && k.eq_ignore_ascii_case("user-agent"))
-            });
+            })
+            || (!self.apps.safe_paths.is_empty() && self.apps.is_safe_path(path));
         match value {
             Json::Null | Json::Bool(_) => {}
             Json::String(s) => {
@@ -499,7 +501,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                             } else {
                                 Cow::Borrowed(k.as_ref())
                             };
-                            self.value(v, &path.index(1), child_spot(spot, Some(&name)));
+                            self.value(v, &path.pair_value(&name), child_spot(spot, Some(&name)));
                         }
                     }
                 }
