@@ -212,8 +212,10 @@ mod tests {
         assert!(value.ends_with(&["headers", "x-token"]));
         assert!(value.ends_with(&["Request", "headers", "X-Token"]));
         assert!(!value.ends_with(&["3", "X-Token"]));
-        assert!(!root.key("extra").key("0").ends_with(&["extra", "0"]));
-        let list = root.key("extra").key("list");
+        let extra = root.key("extra");
+        let zero = extra.key("0");
+        assert!(!zero.ends_with(&["extra", "0"]));
+        let list = extra.key("list");
         let item = list.index(2);
         assert!(item.ends_with(&["list", "2"]));
         assert!(!item.ends_with(&["event", "extra", "list", "2"]));
