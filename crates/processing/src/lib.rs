@@ -12,6 +12,7 @@ pub mod json;
 pub mod normalize;
 pub mod parameterize;
 pub mod performance;
+pub mod scrub;
 pub mod tags;
 pub mod title;
 
