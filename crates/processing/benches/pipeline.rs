@@ -15,7 +15,7 @@ use divan::{black_box, Bencher};
 use serde_json::{json, Value};
 use vigil_processing::json::Json;
 use vigil_processing::performance::{process_transaction, Thresholds};
-use vigil_processing::scrub::{scrub_event, ScrubConfig};
+use vigil_processing::scrub::{scrub_event, ScrubbingSettings};
 use vigil_processing::tags::{derive_tags, is_unhandled, search_text, user_tag};
 use vigil_processing::{
     derive_summary, group_event, normalize_event, process_event, NormalizeContext,
@@ -107,7 +107,7 @@ fn scrub(bencher: Bencher, scenario: &str) {
     let bytes = fixture_event(scenario);
     let raw = Json::parse(&bytes).expect("valid JSON");
     let mut event = normalize_event(raw, &context()).expect("normalizes");
-    let config = ScrubConfig::default();
+    let config = ScrubbingSettings::default();
     scrub_event(&mut event, &config);
     bencher.bench_local(|| scrub_event(black_box(&mut event), &config));
 }

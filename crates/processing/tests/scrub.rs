@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use serde_json::{json, Value};
 use vigil_processing::json::Json;
 use vigil_processing::normalize::{normalize_event, NormalizeContext};
-use vigil_processing::scrub::{scrub_event, ScrubConfig};
+use vigil_processing::scrub::{scrub_event, ScrubbingSettings};
 
 use common::{dir_name, item_context, parse_envelope, request_dirs, Captured};
 
@@ -32,10 +32,10 @@ fn oracle_python() -> PathBuf {
 }
 
 /// The settings in the shape `convert_datascrubbing_config` takes.
-fn relay_config(c: &ScrubConfig) -> Value {
+fn relay_config(c: &ScrubbingSettings) -> Value {
     json!({
-        "scrubData": c.scrub_data,
-        "scrubDefaults": c.scrub_defaults,
+        "scrubData": c.data_scrubber,
+        "scrubDefaults": c.data_scrubber_defaults,
         "scrubIpAddresses": c.scrub_ip_addresses,
         "sensitiveFields": c.sensitive_fields,
         "excludeFields": c.safe_fields,
@@ -44,7 +44,7 @@ fn relay_config(c: &ScrubConfig) -> Value {
 
 /// Relay's result for each (config, event), from one Python process; without a config, the
 /// event only goes through Relay's schema and back.
-fn relay_scrub(cases: &[(Option<ScrubConfig>, Value)]) -> Vec<Value> {
+fn relay_scrub(cases: &[(Option<ScrubbingSettings>, Value)]) -> Vec<Value> {
     let python = oracle_python();
     let script = repo_root().join("tests/python/relay_scrub.py");
     let mut child = Command::new(&python)
@@ -152,19 +152,19 @@ fn normalized_fixture_events() -> Vec<(String, Value)> {
 }
 
 /// The settings every event is scrubbed with.
-fn configs() -> Vec<(&'static str, ScrubConfig)> {
+fn configs() -> Vec<(&'static str, ScrubbingSettings)> {
     vec![
-        ("defaults", ScrubConfig::default()),
+        ("defaults", ScrubbingSettings::default()),
         (
             "ip",
-            ScrubConfig {
+            ScrubbingSettings {
                 scrub_ip_addresses: true,
-                ..ScrubConfig::default()
+                ..ScrubbingSettings::default()
             },
         ),
         (
             "fields",
-            ScrubConfig {
+            ScrubbingSettings {
                 scrub_ip_addresses: true,
                 sensitive_fields: vec!["planted".into(), "Hostname".into(), "a.b".into()],
                 // `extra.card`: a selector path (the card in `extra` stays, the one in frame vars
@@ -176,29 +176,29 @@ fn configs() -> Vec<(&'static str, ScrubConfig)> {
                     "extra.card".into(),
                     "request.headers.0".into(),
                 ],
-                ..ScrubConfig::default()
+                ..ScrubbingSettings::default()
             },
         ),
         (
             "no-defaults",
-            ScrubConfig {
-                scrub_defaults: false,
+            ScrubbingSettings {
+                data_scrubber_defaults: false,
                 sensitive_fields: vec!["planted".into()],
-                ..ScrubConfig::default()
+                ..ScrubbingSettings::default()
             },
         ),
         (
             "data-off-ip-on",
-            ScrubConfig {
-                scrub_data: false,
+            ScrubbingSettings {
+                data_scrubber: false,
                 scrub_ip_addresses: true,
                 sensitive_fields: vec!["planted".into()],
-                ..ScrubConfig::default()
+                ..ScrubbingSettings::default()
             },
         ),
         (
             "safe-cookies",
-            ScrubConfig {
+            ScrubbingSettings {
                 scrub_ip_addresses: true,
                 sensitive_fields: vec!["sessionid".into(), "Cookie".into(), "x".into()],
                 safe_fields: vec![
@@ -209,15 +209,15 @@ fn configs() -> Vec<(&'static str, ScrubConfig)> {
                     "http.request.header.cookie".into(),
                     "REMOTE_ADDR".into(),
                 ],
-                ..ScrubConfig::default()
+                ..ScrubbingSettings::default()
             },
         ),
         (
             "off",
-            ScrubConfig {
-                scrub_data: false,
-                scrub_defaults: true,
-                ..ScrubConfig::default()
+            ScrubbingSettings {
+                data_scrubber: false,
+                data_scrubber_defaults: true,
+                ..ScrubbingSettings::default()
             },
         ),
     ]
@@ -880,7 +880,7 @@ fn scrubbing_matches_relay() {
 fn untouched_strings_stay_borrowed() {
     let bytes = br#"{"extra":{"a":"plain","password":"x"},"message":"m"}"#;
     let mut event = Json::parse(bytes).expect("valid JSON");
-    scrub_event(&mut event, &ScrubConfig::default());
+    scrub_event(&mut event, &ScrubbingSettings::default());
     assert!(matches!(
         &event["extra"]["a"],
         Json::String(std::borrow::Cow::Borrowed(_))
@@ -890,27 +890,4 @@ fn untouched_strings_stay_borrowed() {
         event["_meta"],
         json!({"extra": {"password": {"": {"rem": [["@password:filter", "s", 0, 10]], "len": 1}}}})
     );
-}
-
-#[test]
-#[ignore = "prints the planted event scrubbed with the defaults"]
-fn show_planted() {
-    let (_, event) = planted_events().remove(0);
-    let mut ours = Json::from(event);
-    scrub_event(&mut ours, &ScrubConfig::default());
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&sorted(&ours.to_value())).unwrap_or_default()
-    );
-}
-
-#[test]
-#[ignore = "prints the generated event $SCRUB_CASE, for looking into a difference"]
-fn show_generated() {
-    let i: usize = std::env::var("SCRUB_CASE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let (_, event) = generated_events(i + 1).remove(i);
-    println!("{}", serde_json::to_string(&event).unwrap_or_default());
 }

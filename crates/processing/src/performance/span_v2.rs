@@ -364,7 +364,8 @@ fn segment_transaction(
     // Built here from values already checked: normalization cannot reject it (a non-object or
     // an end before the start, which `duration_ms` clamps instead).
     // The original stays the segment if normalization refuses it (it cannot, see above).
-    let normalized = normalize_event(event.clone(), &span_ctx).unwrap_or(event);
+    let mut normalized = normalize_event(event.clone(), &span_ctx).unwrap_or(event);
+    crate::scrub::scrub_event(&mut normalized, &ctx.scrubbing);
     finish_segment(
         normalized,
         project_id,

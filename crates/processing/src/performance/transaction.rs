@@ -34,6 +34,8 @@ pub fn process_transaction(
         obj.insert("type", Json::from("transaction"));
     }
     let mut event = normalize_event(raw, ctx)?;
+    // Spans, their data and the stored transaction are made from the scrubbed event.
+    crate::scrub::scrub_event(&mut event, &ctx.scrubbing);
     let Some(obj) = event.as_object_mut() else {
         return Err(NormalizeError::NotAnObject.into());
     };

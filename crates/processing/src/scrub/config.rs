@@ -2,36 +2,12 @@
 
 use super::meta::Path;
 
-/// Sentry's data scrubbing settings of a project (`sentry:scrub_data`, …), the input of Relay's
-/// `convert_datascrubbing_config`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScrubConfig {
-    /// `dataScrubber`: scrub anything at all (the IP setting works without it, as in Relay).
-    pub scrub_data: bool,
-    /// `dataScrubberDefaults`: apply the built-in rules (passwords, credit cards, …).
-    pub scrub_defaults: bool,
-    /// `scrubIPAddresses`: replace IP addresses everywhere and drop the known IP fields.
-    pub scrub_ip_addresses: bool,
-    /// `sensitiveFields`: keys (matched as substrings, case-sensitively) whose values go.
-    pub sensitive_fields: Vec<String>,
-    /// `safeFields` (`excludeFields` in Relay): keys never scrubbed (case-insensitive).
-    pub safe_fields: Vec<String>,
-}
+/// A project's data-scrubbing settings: the model's record of Sentry's "Data Scrubber" options,
+/// the input of Relay's `convert_datascrubbing_config`. Its `Default` is Sentry's for a new
+/// project (scrubbing on with the default rules, IP addresses kept).
+pub use vigil_model::ScrubbingSettings;
 
-impl Default for ScrubConfig {
-    /// Sentry's defaults for a new project.
-    fn default() -> Self {
-        ScrubConfig {
-            scrub_data: true,
-            scrub_defaults: true,
-            scrub_ip_addresses: false,
-            sensitive_fields: Vec::new(),
-            safe_fields: Vec::new(),
-        }
-    }
-}
-
-/// Which rule sets apply, derived once per event from a [`ScrubConfig`]: what Relay's
+/// Which rule sets apply, derived once per event from a [`ScrubbingSettings`]: what Relay's
 /// `convert_datascrubbing_config` turns into selector → rules applications.
 pub(crate) struct Applications<'c> {
     /// `@common:filter` on every scrubbable value, and the default cookie and
@@ -55,11 +31,11 @@ fn is_selector_path(field: &str) -> bool {
 }
 
 impl<'c> Applications<'c> {
-    pub fn new(config: &'c ScrubConfig) -> Self {
+    pub fn new(config: &'c ScrubbingSettings) -> Self {
         Applications {
-            defaults: config.scrub_data && config.scrub_defaults,
+            defaults: config.data_scrubber && config.data_scrubber_defaults,
             ip: config.scrub_ip_addresses,
-            sensitive: if config.scrub_data {
+            sensitive: if config.data_scrubber {
                 config
                     .sensitive_fields
                     .iter()

@@ -32,14 +32,14 @@ mod redact;
 mod rules;
 mod walk;
 
-pub use config::ScrubConfig;
+pub use config::ScrubbingSettings;
 
 use crate::json::Json;
 
 /// Scrub a normalized event in place as Relay would for `config`: redacted values become
 /// `[Filtered]` (or `[ip]`, `[email]`, …, or null), each with its remarks in `_meta`.
 /// Strings nothing matches stay as they are (borrowed).
-pub fn scrub_event(event: &mut Json<'_>, config: &ScrubConfig) {
+pub fn scrub_event(event: &mut Json<'_>, config: &ScrubbingSettings) {
     let apps = config::Applications::new(config);
     if apps.is_empty() {
         return;
