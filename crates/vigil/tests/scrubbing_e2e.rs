@@ -11,7 +11,9 @@
 //! - with the project's `dataScrubber` off, the next event keeps them (the setting applies, and
 //!   the SDK did send every secret).
 //!
-//! On SQLite and on PostgreSQL (`VIGIL_TEST_DATABASE_URL`), from one test body.
+//! On SQLite and on PostgreSQL (`VIGIL_TEST_DATABASE_URL`), from one test body. Also: the alert
+//! email of the new issue (the default rule, delivered to a real SMTP server,
+//! `tests/python/smtp_server.py`) holds none of the secrets.
 
 mod common;
 
@@ -19,8 +21,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::backend::{test_on_both_backends, Backend, Server};
-use common::python::run_python;
-use common::{entry, tags, Dsn, Vigil, ADMIN_EMAIL};
+use common::python::{python_script, run_python};
+use common::{entry, poll, tags, Dsn, Vigil, ADMIN_EMAIL};
 use serde_json::{json, Value};
 
 const TITLE: &str = "ZeroDivisionError: division by zero";
@@ -442,4 +444,80 @@ fn scrubbing_keeps_secrets_out(backend: Backend) {
     }
     assert_eq!(at(&event, "/context/db_password"), "PLANTED-EXTRA-7f3a2");
     assert!(text.contains(CARD), "the card number: {event}");
+}
+
+/// `tests/python/smtp_server.py` on a free port, keeping each message as a JSON file in `dir`.
+struct SmtpServer {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl SmtpServer {
+    fn start() -> SmtpServer {
+        use std::io::BufRead;
+        let dir = tempfile::Builder::new()
+            .prefix("vigil-smtp-")
+            .tempdir()
+            .expect("a temp dir for the mail");
+        let port = common::free_port();
+        let mut child = python_script("smtp_server.py")
+            .args(["--port", &port.to_string()])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn smtp_server.py");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("read smtp_server.py's first line");
+        assert_eq!(line.trim(), format!("ready {port}"), "smtp_server.py");
+        SmtpServer { child, dir, port }
+    }
+
+    /// The text of every message file received so far.
+    fn messages(&self) -> Vec<String> {
+        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
+            .expect("read the mail dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).expect("read a message"))
+            .collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_alert_email_of_an_issue_with_planted_secrets_holds_none_of_them() {
+    let smtp = SmtpServer::start();
+    let smtp_url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let vigil = Vigil::start_with(&["--smtp-url", &smtp_url]);
+    let dsn = vigil.create_project("shop", "python");
+    send_secrets(&dsn, "3");
+    let mails = poll("the alert email", Duration::from_secs(30), || {
+        let mails = smtp.messages();
+        if mails.is_empty() {
+            Err("no email yet".to_string())
+        } else {
+            Ok(mails)
+        }
+    });
+    let mut planted = secrets("3");
+    planted.push(("card", CARD.to_string()));
+    for mail in &mails {
+        assert!(mail.contains("ZeroDivisionError"), "not the alert: {mail}");
+        assert_no_secret("the alert email", mail, &planted);
+    }
 }
