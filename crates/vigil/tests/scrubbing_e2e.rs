@@ -388,6 +388,10 @@ fn scrubbing_keeps_secrets_out(backend: Backend) {
     assert!(status.success(), "`vigil serve` exited with {status}");
     let mut scanned = Vec::new();
     let mut in_queue = Vec::new();
+    // The control: the scan does see the database's plain columns (the title, the server_name
+    // tag, the user's e-mail), so that a secret in one of them would be found.
+    let plain = [TITLE, "web-7.shop.internal", "buyer@example.com"];
+    let mut seen = [false; 3];
     for file in files_under(vigil.data_dir()) {
         if file.ends_with("serve.stderr.log") {
             continue;
@@ -405,10 +409,19 @@ fn scrubbing_keeps_secrets_out(backend: Backend) {
             );
         } else {
             assert_no_secret(&format!("the file {}", file.display()), &text, &planted);
+            for (i, survivor) in plain.iter().enumerate() {
+                seen[i] |= text.contains(survivor);
+            }
         }
         scanned.push(format!("{} ({} bytes)", file.display(), bytes.len()));
     }
     eprintln!("scanned {} files: {scanned:#?}", scanned.len());
+    if matches!(backend, Backend::Sqlite) {
+        assert_eq!(
+            seen, [true; 3],
+            "the database files do not show {plain:?} in plain text: {scanned:#?}"
+        );
+    }
     eprintln!("secrets in the raw ingest queue (known open item): {in_queue:#?}");
     vigil.restart();
 
