@@ -1,19 +1,22 @@
 //! The end-to-end proof that default data scrubbing keeps secrets out of what Vigil serves and
 //! stores: a Django view (`tests/python/secrets_app.py`, the real `sentry-sdk` with
-//! `send_default_pii=True`) fails with a secret in each place an SDK puts one (a frame's locals,
-//! the `Authorization` header, the `sessionid` cookie, the query string, the form body, extras,
-//! a breadcrumb's data), and
+//! `send_default_pii=True` and the SDK's own scrubber off) fails with a secret in each place an
+//! SDK puts one (a frame's locals, the `Authorization` header, the `sessionid` and
+//! `user_session` cookies, the query string, the form body, extras, a breadcrumb's data), and
 //!
-//! - no API answer (event, issue, latest event, issue list) and no web page (issue, its events)
-//!   holds any of them, nor any file under the data dir after a clean shutdown;
+//! - no API answer (event, issue, its events and latest event, its tags, the issue list) and no
+//!   web page (issue, event, its events, the issue list) holds any of them, nor any file under
+//!   the data dir after a clean shutdown but the ingest queue's segments (`queue/*.log`), which
+//!   keep the envelope as sent until the segment is dropped: a known open item, printed;
 //! - `[Filtered]` stands where they were, and the event's `_meta` says which rule removed them;
 //! - what Sentry keeps is kept: the user's e-mail, ordinary extras, the server name;
 //! - with the project's `dataScrubber` off, the next event keeps them (the setting applies, and
 //!   the SDK did send every secret).
 //!
-//! On SQLite and on PostgreSQL (`VIGIL_TEST_DATABASE_URL`), from one test body. Also: the alert
-//! email of the new issue (the default rule, delivered to a real SMTP server,
-//! `tests/python/smtp_server.py`) holds none of the secrets.
+//! On SQLite and on PostgreSQL (`VIGIL_TEST_DATABASE_URL`), from one test body; on PostgreSQL
+//! the data dir holds no database file to scan. Also: the alert email of the new issue (the
+//! default rule, delivered to a real SMTP server, `tests/python/smtp_server.py`) holds none of
+//! the secrets.
 
 mod common;
 
