@@ -102,7 +102,6 @@ pub fn process_event(
     // Before anything reads the event: titles, tags, the search text and the stored JSON are
     // made from what is left (Sentry gets events already scrubbed by Relay).
     scrub::scrub_event(&mut event, &ctx.scrubbing);
-    let event = event;
     // One read of the event for both: the stack trace rules then run once per stack trace.
     let (summary, grouping) = {
         let view = grouping::input::EventView::new(&event);

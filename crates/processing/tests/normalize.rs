@@ -16,16 +16,7 @@ use vigil_processing::json::{Json, Object};
 use vigil_processing::normalize::{normalize_event, NormalizeContext, NormalizeError};
 use vigil_processing::tags;
 
-use common::{dir_name, item_context, parse_envelope, request_dirs, Captured};
-
-/// The client address the tests pretend every request came from.
-const CLIENT_IP: &str = "10.1.2.3";
-
-fn rfc3339_secs(s: &str) -> f64 {
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|e| panic!("sent_at {s}: {e}"));
-    t.unix_timestamp_nanos() as f64 / 1e9
-}
+use common::fixture_events;
 
 /// Everything a snapshot shows about one event: the normalized event and what is derived from
 /// it for storage and search.
@@ -38,59 +29,6 @@ fn snapshot_of(event: &Value) -> Value {
         "search_text": tags::search_text(&tree),
         "is_unhandled": tags::is_unhandled(&tree),
     })
-}
-
-/// Every event-like item in the fixtures (its JSON bytes), with the context the server would
-/// normalize it with.
-fn fixture_events() -> Vec<(String, Vec<u8>, NormalizeContext)> {
-    let mut events = Vec::new();
-    for dir in request_dirs() {
-        let scenario_name = dir.parent().map(dir_name).unwrap_or_default();
-        let request_name = dir_name(&dir);
-        let is_envelope = request_name.ends_with("-envelope");
-        let is_store = request_name.ends_with("-store");
-        if !is_envelope && !is_store {
-            continue;
-        }
-        let captured = Captured::read(&dir);
-        let auth_time = captured
-            .auth_param("sentry_timestamp")
-            .and_then(|t| t.parse::<f64>().ok());
-        let base = NormalizeContext {
-            client_ip: Some(CLIENT_IP.into()),
-            client_sdk: captured.auth_param("sentry_client"),
-            ..NormalizeContext::default()
-        };
-        if is_store {
-            let event = captured.body.clone();
-            let received = auth_time.expect("raven sends sentry_timestamp") + 1.0;
-            let name = format!("{scenario_name}__{request_name}");
-            events.push((name, event, NormalizeContext { received, ..base }));
-            continue;
-        }
-        let (header, items) = parse_envelope(&captured.body);
-        let sent_at = header
-            .get("sent_at")
-            .and_then(Value::as_str)
-            .map(rfc3339_secs);
-        for (i, (item_header, payload)) in items.into_iter().enumerate() {
-            let ty = item_header["type"].as_str().unwrap_or_default();
-            if !matches!(ty, "event" | "transaction" | "feedback") {
-                continue;
-            }
-            if let Err(e) = Json::parse(&payload) {
-                panic!("{} item {i}: {e}", captured.path.display());
-            }
-            let event = payload.to_vec();
-            // Received one second after the SDK sent it; without `sent_at`, one second
-            // after the auth header's timestamp.
-            let received = sent_at.or(auth_time).expect("a send time") + 1.0;
-            let ctx = item_context(&header, received, sent_at, base.clone());
-            let name = format!("{scenario_name}__{request_name}__{i}_{ty}");
-            events.push((name, event, ctx));
-        }
-    }
-    events
 }
 
 #[test]

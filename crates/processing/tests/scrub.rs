@@ -18,7 +18,7 @@ use vigil_processing::json::Json;
 use vigil_processing::normalize::{normalize_event, NormalizeContext};
 use vigil_processing::scrub::{scrub_event, ScrubbingSettings};
 
-use common::{dir_name, item_context, parse_envelope, request_dirs, Captured};
+use common::fixture_events;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -91,64 +91,16 @@ fn relay_scrub(cases: &[(Option<ScrubbingSettings>, Value)]) -> Vec<Value> {
     results
 }
 
-fn rfc3339_secs(s: &str) -> f64 {
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|e| panic!("sent_at {s}: {e}"));
-    t.unix_timestamp_nanos() as f64 / 1e9
-}
-
 /// Every event-like fixture item, normalized as the server would (see tests/normalize.rs).
 fn normalized_fixture_events() -> Vec<(String, Value)> {
-    let base = NormalizeContext {
-        client_ip: Some("10.1.2.3".into()),
-        ..NormalizeContext::default()
-    };
-    let mut events = Vec::new();
-    for dir in request_dirs() {
-        let scenario = dir.parent().map(dir_name).unwrap_or_default();
-        let request = dir_name(&dir);
-        let captured = Captured::read(&dir);
-        let auth_time = captured
-            .auth_param("sentry_timestamp")
-            .and_then(|t| t.parse::<f64>().ok());
-        let base = NormalizeContext {
-            client_sdk: captured.auth_param("sentry_client"),
-            ..base.clone()
-        };
-        let mut raw_events = Vec::new();
-        if request.ends_with("-store") {
-            let received = auth_time.expect("raven sends sentry_timestamp") + 1.0;
-            raw_events.push((
-                format!("{scenario}__{request}"),
-                captured.body.clone(),
-                NormalizeContext {
-                    received,
-                    ..base.clone()
-                },
-            ));
-        } else if request.ends_with("-envelope") {
-            let (header, items) = parse_envelope(&captured.body);
-            let sent_at = header
-                .get("sent_at")
-                .and_then(Value::as_str)
-                .map(rfc3339_secs);
-            for (i, (item_header, payload)) in items.into_iter().enumerate() {
-                let ty = item_header["type"].as_str().unwrap_or_default();
-                if !matches!(ty, "event" | "transaction" | "feedback") {
-                    continue;
-                }
-                let received = sent_at.or(auth_time).expect("a send time") + 1.0;
-                let ctx = item_context(&header, received, sent_at, base.clone());
-                raw_events.push((format!("{scenario}__{request}__{i}_{ty}"), payload, ctx));
-            }
-        }
-        for (name, bytes, ctx) in raw_events {
+    fixture_events()
+        .into_iter()
+        .map(|(name, bytes, ctx)| {
             let raw = Json::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
             let event = normalize_event(raw, &ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
-            events.push((name, event.to_value()));
-        }
-    }
-    events
+            (name, event.to_value())
+        })
+        .collect()
 }
 
 /// The settings every event is scrubbed with.
