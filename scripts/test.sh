@@ -19,7 +19,9 @@
 # 5. the divan benchmarks, briefly (their timings printed, never asserted), then the benchmark
 #    gate scripts/bench-check.sh: instructions per item of each pipeline stage under valgrind
 #    (Debian's package `valgrind`, installed when missing), failing the run when a stage grew
-#    more than 10 % over benches/budget.txt.
+#    more than 10 % over benches/budget.txt;
+# 6. every cargo-fuzz target in fuzz/ for VIGIL_FUZZ_SECONDS (20) each, seeded from ../shared's
+#    SDK captures (scripts/fuzz.sh: cargo-fuzz installed when missing, the nightly toolchain).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -141,7 +143,13 @@ DIVAN_SAMPLE_COUNT=10 DIVAN_MAX_TIME=1 cargo bench --workspace --bench '*' || be
 step "benchmark gate: instructions per item of each stage (scripts/bench-check.sh)"
 bash scripts/bench-check.sh || bench_status=$?
 
+# Every parser of what arrives from outside, fuzzed for a bounded time from the SDK captures.
+fuzz_status=0
+step "fuzzing: every target in fuzz/ for ${VIGIL_FUZZ_SECONDS:-20} s (scripts/fuzz.sh)"
+bash scripts/fuzz.sh "${VIGIL_FUZZ_SECONDS:-20}" || fuzz_status=$?
+
 # The suite's closing line, last, for whoever reads the end of the log.
 echo
 echo "tests: $totals"
 [ "$bench_status" = 0 ] || die "the benchmarks or their gate failed: see above"
+[ "$fuzz_status" = 0 ] || die "fuzzing found a crash: see above"

@@ -11,6 +11,7 @@ pub mod grouping;
 pub mod json;
 pub mod normalize;
 pub mod parameterize;
+pub mod payload;
 pub mod performance;
 pub mod scrub;
 pub mod tags;

@@ -399,6 +399,49 @@ fn streamed_child_without_its_segment_is_a_span_only() {
 }
 
 #[test]
+fn streamed_child_spans_are_scrubbed_as_a_transactions_spans_are() {
+    let payload = json!({"version": 2, "items": [{
+        "name": "GET https://api.example.com/cart?password=hunter2secret",
+        "span_id": "aaaaaaaaaaaaaa01",
+        "trace_id": "b734577d50fd48ea9070b488e32bdbf7",
+        "parent_span_id": "bbbbbbbbbbbbbb02",
+        "start_timestamp": 1_795_576_122.25,
+        "end_timestamp": 1_795_576_122.5,
+        "is_segment": false,
+        "status": "ok",
+        "attributes": {
+            "sentry.op": {"value": "http.client", "type": "string"},
+            "sentry.segment.id": {"value": "cccccccccccccc03", "type": "string"},
+            "http.request.header.authorization": {"value": "Bearer PLANTED-span-token", "type": "string"},
+            "payment.card": {"value": "4111 1111 1111 1111", "type": "string"},
+            "cart.items": {"value": 3, "type": "integer"}
+        }
+    }]});
+    let bytes = serde_json::to_vec(&payload).expect("serializes");
+    let received = NormalizeContext {
+        received: 1_795_576_123.0,
+        ..NormalizeContext::default()
+    };
+    let span = &process_span_bytes(&bytes, &received)
+        .expect("processes")
+        .spans[0];
+    assert_eq!(span.data["http.request.header.authorization"], "[Filtered]");
+    assert_eq!(span.data["payment.card"], "[Filtered]");
+    assert_eq!(span.data["cart.items"], 3, "what is not secret stays");
+    assert_eq!(span.data["sentry.op"], "http.client");
+
+    // With the project's scrubber off the span keeps what was sent.
+    let mut off = received.clone();
+    off.scrubbing.data_scrubber = false;
+    let span = &process_span_bytes(&bytes, &off).expect("processes").spans[0];
+    assert_eq!(
+        span.data["http.request.header.authorization"],
+        "Bearer PLANTED-span-token"
+    );
+    assert_eq!(span.data["payment.card"], "4111 1111 1111 1111");
+}
+
+#[test]
 fn single_v1_span_item_is_read_best_effort() {
     let payload = json!({
         "span_id": "dddddddddddddd04", "trace_id": "b734577d50fd48ea9070b488e32bdbf7",

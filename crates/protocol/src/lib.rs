@@ -1,6 +1,6 @@
 //! Sentry's wire formats, as official SDKs, `sentry-cli` and Relay speak them: the DSN, the
-//! credentials an ingest request carries, envelopes, event ids, timestamps and the
-//! `X-Sentry-Rate-Limits` header.
+//! credentials an ingest request carries, body encodings, envelopes, event ids, timestamps and
+//! the `X-Sentry-Rate-Limits` header.
 //!
 //! This crate is pure: it turns bytes and strings into values and back, and does no I/O. It knows
 //! nothing of HTTP servers, storage or what an event *means* (that is `vigil-processing`'s job);
@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod dsn;
+pub mod encoding;
 pub mod envelope;
 pub mod ids;
 pub mod rate_limits;

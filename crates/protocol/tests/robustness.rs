@@ -2,7 +2,7 @@
 //! captured envelope never panics, and whatever it accepts is internally consistent.
 //!
 //! Deterministic (a fixed-seed xorshift generator) so a failure reproduces; the failing input is
-//! printed. `fuzz/` holds a cargo-fuzz target for open-ended searching.
+//! printed. `fuzz/` at the repository root holds the cargo-fuzz targets for open-ended searching.
 
 mod common;
 

@@ -7,8 +7,8 @@
 //!   envelopes into stored events, alert evaluation and delivery, retention. One call starts
 //!   them all ([`jobs::spawn`]).
 //! - What several of them share sits beside them: [`serialize`] (Sentry's JSON shapes),
-//!   [`query`] (query strings), [`links`] (absolute page addresses), [`time`], [`event_json`],
-//!   [`config`], [`metrics`], [`accounts`], [`lookup`], and the [`AppState`] every handler and job holds.
+//!   [`query`] (query strings), [`links`] (absolute page addresses), [`time`], [`config`],
+//!   [`metrics`], [`accounts`], [`lookup`], and the [`AppState`] every handler and job holds.
 //!
 //! Everything reads and writes through the [`vigil_store::Store`] trait; event processing is
 //! [`vigil_processing`]'s job and wire formats are [`vigil_protocol`]'s. This crate owns what is
@@ -18,7 +18,6 @@ pub mod accounts;
 pub mod api;
 mod cache;
 pub mod config;
-pub mod event_json;
 pub mod health;
 pub mod ingest;
 pub mod jobs;

@@ -100,7 +100,7 @@ pub fn process_span_item(
         if span.is_segment {
             out.transactions
                 .push(segment_transaction(span, envelope_trace, project_id, ctx));
-        } else if let Some(child) = child_span(span, &spans, envelope_trace, project_id) {
+        } else if let Some(child) = child_span(span, &spans, envelope_trace, project_id, ctx) {
             out.spans.push(child);
         }
     }
@@ -388,6 +388,7 @@ fn child_span(
     all: &[RawSpan<'_>],
     envelope_trace: Option<&Value>,
     project_id: i64,
+    ctx: &NormalizeContext,
 ) -> Option<NewSpan> {
     let segment_in_item = |id: Option<&str>| {
         all.iter().find(|s| {
@@ -419,7 +420,7 @@ fn child_span(
                 .map(str::to_owned)
         })
         .unwrap_or_default();
-    let description = description_of(span);
+    let (description, attributes) = scrubbed(description_of(span), &span.attributes, ctx);
     Some(NewSpan {
         project_id,
         trace_id: span.trace_id.clone(),
@@ -433,18 +434,48 @@ fn child_span(
         status: span.status.clone(),
         start: span.start,
         duration_ms: duration_ms(span.start, span.end),
-        data: if span.attributes.is_empty() {
+        data: if attributes.is_empty() {
             Value::Null
         } else {
             // BRIDGE(port): model data
             Value::Object(
-                span.attributes
+                attributes
                     .iter()
                     .map(|(key, value)| (key.to_owned(), value.to_value()))
                     .collect(),
             )
         },
     })
+}
+
+/// A child span's description and attributes scrubbed as the same span's would be in a
+/// transaction's `spans` (attributes there are its `data`), with the project's settings. What
+/// the scrubber would say in `_meta` has no place in a stored span and is dropped.
+fn scrubbed<'a>(
+    description: String,
+    attributes: &Object<'a>,
+    ctx: &NormalizeContext,
+) -> (String, Object<'a>) {
+    let mut span = Object::with_capacity(2);
+    span.insert("description", Json::from(description));
+    span.insert("data", Json::Object(attributes.clone()));
+    let mut event = Object::with_capacity(1);
+    event.insert("spans", Json::Array(vec![Json::Object(span)]));
+    let mut event = Json::Object(event);
+    crate::scrub::scrub_event(&mut event, &ctx.scrubbing);
+    let mut span = match event.get_mut("spans").and_then(|spans| spans.get_mut(0)) {
+        Some(Json::Object(span)) => std::mem::take(span),
+        _ => Object::new(),
+    };
+    let description = match span.shift_remove("description") {
+        Some(Json::String(text)) => text.into_owned(),
+        _ => String::new(),
+    };
+    let attributes = match span.shift_remove("data") {
+        Some(Json::Object(data)) => data,
+        _ => Object::new(),
+    };
+    (description, attributes)
 }
 
 /// What Sentry shows as the span's description. Streamed resource and HTTP client spans are

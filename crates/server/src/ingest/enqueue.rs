@@ -12,9 +12,9 @@ use vigil_protocol::ids::{new_event_id, normalize_uuid};
 use vigil_store::QueuedEnvelope;
 
 use super::error::IngestError;
-use crate::event_json::{parse_event_json, scan_event_json};
 use crate::metrics::Metrics;
 use crate::AppState;
+use vigil_processing::payload::{parse_event_json, scan_event_json};
 
 /// An envelope ready to be queued.
 #[derive(Debug)]

@@ -15,9 +15,9 @@ use super::auth::{authorize, parse_project_id, request_auth};
 use super::body::{decode_reserved, read_limited};
 use super::error::IngestError;
 use super::{cpu_work, is_compressed, queue_envelope, Arrival};
-use crate::event_json::parse_event_json;
 use crate::query;
 use crate::AppState;
+use vigil_processing::payload::parse_event_json;
 
 /// The classic report's kebab-case keys and the Reporting API's camelCase ones, with the
 /// snake_case name of Sentry's `csp` interface.

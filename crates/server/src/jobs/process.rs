@@ -13,7 +13,7 @@ use vigil_processing::{process_event, NormalizeContext};
 use vigil_protocol::envelope::{Envelope, Item, ItemType};
 use vigil_store::{NewEvent, RawItem, SpanBatch};
 
-use crate::event_json::{parse_accepted_event_json, parse_event_tree};
+use vigil_processing::payload::{parse_accepted_event_json, parse_event_tree};
 
 /// `(reason, category, quantity)` of one client-report entry.
 pub type ClientReportCount = (String, String, i64);

@@ -46,37 +46,117 @@ fn entry<'a>(event: &'a Value, kind: &str) -> Option<&'a Value> {
         .and_then(|e| e.get("data"))
 }
 
+/// The stored event's `_meta` below some value: what data scrubbing did to it, as Relay marks
+/// it (`{"": {"rem": [[rule, type, …]]}}` beside the value's key). The page shows the mark on
+/// the values it touched, as Sentry does, so that a `[Filtered]` says which rule put it there.
+#[derive(Clone, Copy)]
+struct Meta<'a>(Option<&'a Value>);
+
+impl<'a> Meta<'a> {
+    fn of(data: &'a Value) -> Self {
+        Meta(data.get("_meta"))
+    }
+
+    fn at(self, key: &str) -> Self {
+        Meta(self.0.and_then(|meta| meta.get(key)))
+    }
+
+    fn index(self, index: usize) -> Self {
+        self.at(&index.to_string())
+    }
+
+    /// What happened to this value and everything under it, for a tooltip:
+    /// `Filtered by the data-scrubbing rule @password:filter`. `None` when nothing did.
+    fn note(self) -> Option<String> {
+        let mut remarks = Vec::new();
+        if let Some(meta) = self.0 {
+            collect_remarks(meta, &mut remarks);
+        }
+        if remarks.is_empty() {
+            return None;
+        }
+        remarks.dedup();
+        let lines: Vec<String> = remarks
+            .iter()
+            .map(|(rule, kind)| format!("{} by the data-scrubbing rule {rule}", remark_verb(kind)))
+            .collect();
+        Some(lines.join("; "))
+    }
+}
+
+/// `(rule, type)` of every remark at and below a `_meta` node.
+fn collect_remarks(meta: &Value, out: &mut Vec<(String, String)>) {
+    let Some(object) = meta.as_object() else {
+        return;
+    };
+    for (key, value) in object {
+        if key.is_empty() {
+            let remarks = value.get("rem").and_then(Value::as_array);
+            for remark in remarks.into_iter().flatten() {
+                let rule = remark.get(0).and_then(Value::as_str).unwrap_or("?");
+                let kind = remark.get(1).and_then(Value::as_str).unwrap_or("");
+                out.push((rule.to_owned(), kind.to_owned()));
+            }
+        } else {
+            collect_remarks(value, out);
+        }
+    }
+}
+
+/// Relay's remark types, as Sentry's UI words them.
+fn remark_verb(kind: &str) -> &'static str {
+    match kind {
+        "x" => "Removed",
+        "s" => "Replaced",
+        "m" => "Masked",
+        "p" => "Pseudonymized",
+        "e" => "Encrypted",
+        _ => "Changed",
+    }
+}
+
+/// A value as text, marked with what scrubbing did to it when it did something.
+fn marked(value: &str, meta: Meta<'_>) -> Markup {
+    html! {
+        @match meta.note() {
+            Some(note) => span.scrubbed title=(note) { (value) },
+            None => (value),
+        }
+    }
+}
+
 /// Every section of an event. `full_frames`: show system (not in-app) frames too.
 pub fn render(event: &Value, data: &Value, full_frames: bool, frames_toggle: &str) -> Markup {
+    let meta = Meta::of(data);
     html! {
         @if let Some(exception) = entry(event, "exception") {
-            (exceptions(exception, full_frames, frames_toggle))
+            (exceptions(exception, full_frames, frames_toggle, meta.at("exception")))
         }
         @if let Some(message) = entry(event, "message") {
             section.message { h2 { "Message" } pre { (text(&message["formatted"])) } }
         }
         @if let Some(stacktrace) = entry(event, "stacktrace") {
-            section.exception { h2 { "Stack trace" } (frames(stacktrace, full_frames)) }
+            section.exception { h2 { "Stack trace" } (frames(stacktrace, full_frames, meta.at("stacktrace"))) }
         }
         @if let Some(threads) = entry(event, "threads") {
-            (threads_section(threads, full_frames))
+            (threads_section(threads, full_frames, meta.at("threads")))
         }
         @if let Some(crumbs) = entry(event, "breadcrumbs") {
-            (breadcrumbs(crumbs))
+            (breadcrumbs(crumbs, meta.at("breadcrumbs")))
         }
         @if let Some(request) = entry(event, "request") {
-            (request_section(request))
+            (request_section(request, meta.at("request")))
         }
         (tags(event))
-        (user(event))
-        (contexts(event))
-        (extra(event))
+        (user(event, meta.at("user")))
+        (contexts(event, meta.at("contexts")))
+        (extra(event, meta.at("extra")))
         (sdk(event))
         (raw_json(data))
     }
 }
 
-fn exceptions(exception: &Value, full_frames: bool, frames_toggle: &str) -> Markup {
+fn exceptions(exception: &Value, full_frames: bool, frames_toggle: &str, meta: Meta) -> Markup {
     let values: Vec<&Value> = exception
         .get("values")
         .and_then(Value::as_array)
@@ -98,14 +178,15 @@ fn exceptions(exception: &Value, full_frames: bool, frames_toggle: &str) -> Mark
             }
             // The last exception is the one raised; the earlier ones caused it. Sentry shows
             // the raised one first.
-            @for (i, exc) in values.iter().rev().enumerate() {
+            @for (i, (index, exc)) in values.iter().enumerate().rev().enumerate() {
+                @let meta = meta.at("values").index(index);
                 div.exc {
                     @if i > 0 { p.chained { "The above exception was the direct cause of, or happened while handling:" } }
                     h3 {
                         span.exc-type { (str_at(exc, "type")) }
                         @if !str_at(exc, "module").is_empty() { span.exc-module { " (" (str_at(exc, "module")) ")" } }
                     }
-                    p.exc-value { (text(&exc["value"])) }
+                    p.exc-value { (marked(&text(&exc["value"]), meta.at("value"))) }
                     @if let Some(mechanism) = exc.get("mechanism").filter(|m| m.is_object()) {
                         p.mechanism {
                             "mechanism: " code { (str_at(mechanism, "type")) }
@@ -117,7 +198,7 @@ fn exceptions(exception: &Value, full_frames: bool, frames_toggle: &str) -> Mark
                         }
                     }
                     @if let Some(st) = exc.get("stacktrace").filter(|s| s.is_object()) {
-                        (frames(st, full_frames))
+                        (frames(st, full_frames, meta.at("stacktrace")))
                     }
                 }
             }
@@ -125,14 +206,14 @@ fn exceptions(exception: &Value, full_frames: bool, frames_toggle: &str) -> Mark
     }
 }
 
-fn threads_section(threads: &Value, full_frames: bool) -> Markup {
+fn threads_section(threads: &Value, full_frames: bool, meta: Meta) -> Markup {
     let values = threads.get("values").and_then(Value::as_array);
     html! {
         @if let Some(values) = values {
-            @for thread in values.iter().filter(|t| t.get("stacktrace").is_some_and(Value::is_object)) {
+            @for (index, thread) in values.iter().enumerate().filter(|(_, t)| t.get("stacktrace").is_some_and(Value::is_object)) {
                 section.exception {
                     h2 { "Thread " (text(&thread["name"])) @if thread["crashed"] == Value::Bool(true) { " (crashed)" } }
-                    (frames(&thread["stacktrace"], full_frames))
+                    (frames(&thread["stacktrace"], full_frames, meta.at("values").index(index).at("stacktrace")))
                 }
             }
         }
@@ -140,28 +221,31 @@ fn threads_section(threads: &Value, full_frames: bool) -> Markup {
 }
 
 /// Frames, most recent call first, as Sentry shows them; the newest in-app frame is open.
-fn frames(stacktrace: &Value, full_frames: bool) -> Markup {
+fn frames(stacktrace: &Value, full_frames: bool, meta: Meta) -> Markup {
     let all: Vec<&Value> = stacktrace
         .get("frames")
         .and_then(Value::as_array)
         .map(|f| f.iter().collect())
         .unwrap_or_default();
     let any_in_app = all.iter().any(|f| f["inApp"] == Value::Bool(true));
-    let shown: Vec<&Value> = all
+    // With their index among the stored frames, which `_meta` is keyed by.
+    let shown: Vec<(usize, &Value)> = all
         .iter()
-        .rev()
         .copied()
-        .filter(|f| full_frames || !any_in_app || f["inApp"] == Value::Bool(true))
+        .enumerate()
+        .rev()
+        .filter(|(_, f)| full_frames || !any_in_app || f["inApp"] == Value::Bool(true))
         .collect();
     let open_index = shown
         .iter()
-        .position(|f| f["inApp"] == Value::Bool(true))
+        .position(|(_, f)| f["inApp"] == Value::Bool(true))
         .unwrap_or(0);
     let hidden = all.len() - shown.len();
+    let meta = meta.at("frames");
     html! {
         ol.frames {
-            @for (i, f) in shown.iter().enumerate() {
-                (frame(f, i == open_index))
+            @for (i, (index, f)) in shown.iter().enumerate() {
+                (frame(f, i == open_index, meta.index(*index)))
             }
         }
         @if hidden > 0 {
@@ -170,7 +254,7 @@ fn frames(stacktrace: &Value, full_frames: bool) -> Markup {
     }
 }
 
-fn frame(f: &Value, open: bool) -> Markup {
+fn frame(f: &Value, open: bool, meta: Meta) -> Markup {
     let in_app = f["inApp"] == Value::Bool(true);
     let file = [
         str_at(f, "filename"),
@@ -214,7 +298,7 @@ fn frame(f: &Value, open: bool) -> Markup {
                     table.vars {
                         caption { "Local variables" }
                         @for (name, value) in vars {
-                            tr { th { (name) } td { code { (text(value)) } } }
+                            tr { th { (name) } td { code { (marked(&text(value), meta.at("vars").at(name))) } } }
                         }
                     }
                 }
@@ -223,7 +307,7 @@ fn frame(f: &Value, open: bool) -> Markup {
     }
 }
 
-fn breadcrumbs(crumbs: &Value) -> Markup {
+fn breadcrumbs(crumbs: &Value, meta: Meta) -> Markup {
     let values = crumbs
         .get("values")
         .and_then(Value::as_array)
@@ -234,7 +318,8 @@ fn breadcrumbs(crumbs: &Value) -> Markup {
             h2 { "Breadcrumbs" }
             ol.timeline {
                 // Newest first, next to the exception they led to.
-                @for crumb in values.iter().rev() {
+                @for (index, crumb) in values.iter().enumerate().rev() {
+                    @let meta = meta.at("values").index(index);
                     @let category = str_at(crumb, "category");
                     @let kind = str_at(crumb, "type");
                     li class={ "crumb crumb-" (crumb_class(category, kind)) " crumb-level-" (str_at(crumb, "level")) } {
@@ -245,7 +330,7 @@ fn breadcrumbs(crumbs: &Value) -> Markup {
                                 @if category == "query" {
                                     code.sql { (str_at(crumb, "message")) }
                                 } @else {
-                                    span { (str_at(crumb, "message")) }
+                                    span { (marked(str_at(crumb, "message"), meta.at("message"))) }
                                 }
                             }
                             @if let Some(data) = crumb.get("data").and_then(Value::as_object).filter(|d| !d.is_empty()) {
@@ -257,7 +342,7 @@ fn breadcrumbs(crumbs: &Value) -> Markup {
                                     }
                                 } @else {
                                     dl.crumb-data {
-                                        @for (k, v) in data { dt { (k) } dd { (text(v)) } }
+                                        @for (k, v) in data { dt { (k) } dd { (marked(&text(v), meta.at("data").at(k))) } }
                                     }
                                 }
                             }
@@ -287,23 +372,27 @@ fn crumb_time(iso: &str) -> &str {
         .unwrap_or(iso)
 }
 
-fn pairs_table(pairs: &Value, filter_values: bool) -> Markup {
+/// `[name, value]` pairs. `meta` is the stored field's, which is an object keyed by name (the
+/// request's headers, cookies, query string arrive as objects or pairs; Relay keys both
+/// forms' `_meta` by the pair's index).
+fn pairs_table(pairs: &Value, filter_values: bool, meta: Meta) -> Markup {
     let rows = pairs.as_array().map(Vec::as_slice).unwrap_or_default();
     html! {
         table.kv {
-            @for pair in rows {
+            @for (index, pair) in rows.iter().enumerate() {
                 @let name = pair.get(0).map(text).unwrap_or_default();
                 @let value = pair.get(1).map(text).unwrap_or_default();
+                @let meta = match meta.at(&name) { Meta(None) => meta.index(index).at("1"), by_name => by_name };
                 tr {
                     th { (name) }
-                    td { @if filter_values || is_secret_header(&name) { span.filtered { (FILTERED) } } @else { (value) } }
+                    td { @if filter_values || is_secret_header(&name) { span.filtered { (marked(FILTERED, meta)) } } @else { (marked(&value, meta)) } }
                 }
             }
         }
     }
 }
 
-fn request_section(request: &Value) -> Markup {
+fn request_section(request: &Value, meta: Meta) -> Markup {
     let has = |k: &str| {
         request
             .get(k)
@@ -315,16 +404,16 @@ fn request_section(request: &Value) -> Markup {
             p.request-line {
                 strong { (str_at(request, "method")) } " " code { (str_at(request, "url")) }
             }
-            @if has("query") { h3 { "Query" } (pairs_table(&request["query"], false)) }
+            @if has("query") { h3 { "Query" } (pairs_table(&request["query"], false, meta.at("query_string"))) }
             @if has("data") {
                 h3 { "Body" }
-                pre { (match &request["data"] { Value::String(s) => s.clone(), other => serde_json::to_string_pretty(other).unwrap_or_default() }) }
+                pre { (marked(&match &request["data"] { Value::String(s) => s.clone(), other => serde_json::to_string_pretty(other).unwrap_or_default() }, meta.at("data"))) }
             }
-            @if has("headers") { h3 { "Headers" } (pairs_table(&request["headers"], false)) }
-            @if has("cookies") { h3 { "Cookies" } (pairs_table(&request["cookies"], true)) }
+            @if has("headers") { h3 { "Headers" } (pairs_table(&request["headers"], false, meta.at("headers"))) }
+            @if has("cookies") { h3 { "Cookies" } (pairs_table(&request["cookies"], true, meta.at("cookies"))) }
             @if let Some(env) = request.get("env").and_then(Value::as_object).filter(|e| !e.is_empty()) {
                 h3 { "Environment" }
-                table.kv { @for (k, v) in env { tr { th { (k) } td { (text(v)) } } } }
+                table.kv { @for (k, v) in env { tr { th { (k) } td { (marked(&text(v), meta.at("env").at(k))) } } } }
             }
         }
     }
@@ -346,30 +435,30 @@ fn tags(event: &Value) -> Markup {
     }
 }
 
-fn object_table(object: &serde_json::Map<String, Value>) -> Markup {
+fn object_table(object: &serde_json::Map<String, Value>, meta: Meta) -> Markup {
     html! {
         table.kv {
             @for (k, v) in object {
                 @if !v.is_null() && k != "type" {
-                    tr { th { (k) } td { (text(v)) } }
+                    tr { th { (k) } td { (marked(&text(v), meta.at(k))) } }
                 }
             }
         }
     }
 }
 
-fn user(event: &Value) -> Markup {
+fn user(event: &Value, meta: Meta) -> Markup {
     html! {
         @if let Some(user) = event.get("user").and_then(Value::as_object) {
             section.user #user {
                 h2 { "User" }
-                (object_table(user))
+                (object_table(user, meta))
             }
         }
     }
 }
 
-fn contexts(event: &Value) -> Markup {
+fn contexts(event: &Value, meta: Meta) -> Markup {
     let contexts = event
         .get("contexts")
         .and_then(Value::as_object)
@@ -383,7 +472,7 @@ fn contexts(event: &Value) -> Markup {
                         @if let Some(object) = value.as_object() {
                             div.context {
                                 h3 { (name) }
-                                (object_table(object))
+                                (object_table(object, meta.at(name)))
                             }
                         }
                     }
@@ -393,10 +482,10 @@ fn contexts(event: &Value) -> Markup {
     }
 }
 
-fn extra(event: &Value) -> Markup {
+fn extra(event: &Value, meta: Meta) -> Markup {
     html! {
         @if let Some(extra) = event.get("context").and_then(Value::as_object).filter(|e| !e.is_empty()) {
-            section.extra { h2 { "Additional data" } (object_table(extra)) }
+            section.extra { h2 { "Additional data" } (object_table(extra, meta)) }
         }
     }
 }
@@ -483,13 +572,36 @@ mod tests {
     fn cookies_and_credentials_are_filtered() {
         let request = json!({"method": "GET", "url": "http://x/", "cookies": [["sessionid", "s3cret"]],
                              "headers": [["Cookie", "sessionid=s3cret"], ["Host", "x"]], "query": []});
-        let html = request_section(&request).into_string();
+        let html = request_section(&request, Meta(None)).into_string();
         assert!(!html.contains("s3cret"), "{html}");
         assert!(html.contains("sessionid") && html.contains("Host"));
         let raw = raw_json(&json!({"request": {"cookies": {"sessionid": "s3cret"},
                                                "headers": {"Cookie": "sessionid=s3cret"}}}))
         .into_string();
         assert!(!raw.contains("s3cret"), "{raw}");
+    }
+
+    #[test]
+    fn scrubbed_values_carry_the_rule_that_scrubbed_them() {
+        let event = json!({
+            "entries": [{"type": "request", "data": {
+                "method": "GET", "url": "http://x/",
+                "headers": [["X-Api-Token", "[Filtered]"], ["Host", "x"]],
+                "query": [["token", "[Filtered]"], ["page", "2"]]}}],
+            "context": {"password": "[Filtered]", "order": "7"},
+        });
+        let rem = |rule: &str| json!({"": {"rem": [[rule, "s", 0, 10]], "len": 24}});
+        let data = json!({"_meta": {
+            "request": {
+                "headers": {"0": {"1": rem("@password:filter")}},
+                "query_string": {"0": {"1": rem("@common:filter")}}},
+            "extra": {"password": rem("strip-fields")}}});
+        let html = render(&event, &data, false, "").into_string();
+        for rule in ["@password:filter", "@common:filter", "strip-fields"] {
+            let mark = format!("title=\"Replaced by the data-scrubbing rule {rule}\"");
+            assert_eq!(html.matches(&mark).count(), 1, "{mark} in {html}");
+        }
+        assert_eq!(html.matches("class=\"scrubbed\"").count(), 3, "{html}");
     }
 
     #[test]

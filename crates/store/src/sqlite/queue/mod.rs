@@ -312,8 +312,9 @@ impl Inner {
         Ok(claimed)
     }
 
-    /// Removes entries, and the segments this leaves without any.
+    /// Removes entries, erases their records, and removes the segments this leaves without any.
     fn ack(&self, ids: &[i64]) {
+        let mut erasures = Erasures::default();
         let removed = {
             let mut state = self.lock();
             let mut side = SideWrites::default();
@@ -329,6 +330,7 @@ impl Inner {
                     if segment.live == 0 {
                         drained.push(entry.segment);
                     }
+                    erasures.add(&segment.file, entry.segment, *id, &entry);
                 }
             }
             side.write(&state);
@@ -338,7 +340,9 @@ impl Inner {
                 .filter(|&number| state.remove_if_drained(number))
                 .collect::<Vec<_>>()
         };
-        // Unlinking a large file can take a while: not under the lock.
+        // Writing and unlinking can take a while: not under the lock. A removed segment's
+        // records go with its file.
+        erasures.write(&removed);
         for number in removed {
             remove_segment_files(&self.dir, number);
         }
@@ -382,6 +386,67 @@ impl SideWrites {
                 }
             }
         }
+    }
+}
+
+/// Records of acknowledged entries to overwrite with erased ones, gathered under the lock and
+/// written after it, one write per run of adjacent records.
+#[derive(Default)]
+struct Erasures(Vec<Erasure>);
+
+struct Erasure {
+    file: Arc<File>,
+    segment: u64,
+    offset: u64,
+    len: u32,
+    id: i64,
+}
+
+impl Erasures {
+    fn add(&mut self, file: &Arc<File>, segment: u64, id: i64, entry: &Entry) {
+        self.0.push(Erasure {
+            file: Arc::clone(file),
+            segment,
+            offset: entry.offset,
+            len: entry.len,
+            id,
+        });
+    }
+
+    /// Not synced: an erasure lost in a crash leaves a record whose entry is acknowledged (or
+    /// is processed again, harmlessly), and a torn one is skipped as corrupt at open. Records of
+    /// the segments in `skip` are not written (their files are being removed).
+    fn write(mut self, skip: &[u64]) {
+        self.0.retain(|e| !skip.contains(&e.segment));
+        self.0.sort_unstable_by_key(|e| (e.segment, e.offset));
+        let mut buffer = Vec::new();
+        // The first erasure of the run being gathered in `buffer`.
+        let mut run: Option<usize> = None;
+        for (index, erasure) in self.0.iter().enumerate() {
+            match run {
+                Some(start) => {
+                    let first = &self.0[start];
+                    if erasure.segment != first.segment
+                        || erasure.offset != first.offset + buffer.len() as u64
+                    {
+                        write_erasure(first, &buffer);
+                        buffer.clear();
+                        run = Some(index);
+                    }
+                }
+                None => run = Some(index),
+            }
+            record::encode_erased(&mut buffer, erasure.id, erasure.len as usize);
+        }
+        if let Some(start) = run {
+            write_erasure(&self.0[start], &buffer);
+        }
+    }
+}
+
+fn write_erasure(first: &Erasure, bytes: &[u8]) {
+    if let Err(err) = first.file.write_all_at(bytes, first.offset) {
+        tracing::warn!(%err, segment = first.segment, "erasing acknowledged queue records");
     }
 }
 
@@ -659,7 +724,7 @@ fn create_segment(dir: &Path, number: u64, next_id: i64) -> StoreResult<(File, S
         .and_then(|()| file.sync_data())
         .map_err(|e| io_error("writing", &path, e))?;
     sync_dir(dir)?;
-    let reader = File::open(&path).map_err(|e| io_error("opening", &path, e))?;
+    let reader = open_segment_file(&path)?;
     let side = open_side(dir, number)?;
     Ok((
         file,
@@ -669,6 +734,15 @@ fn create_segment(dir: &Path, number: u64, next_id: i64) -> StoreResult<(File, S
             live: 0,
         },
     ))
+}
+
+/// A segment file as the index holds it: read to claim entries, written to erase them.
+fn open_segment_file(path: &Path) -> StoreResult<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| io_error("opening", path, e))
 }
 
 fn open_side(dir: &Path, number: u64) -> StoreResult<File> {
@@ -794,6 +868,56 @@ mod tests {
             .map(|c| (c.envelope, c.attempts))
             .collect();
         assert_eq!(attempts, vec![(envelope(1), 3), (envelope(2), 1)]);
+    }
+
+    /// Every segment file's bytes, concatenated.
+    fn log_bytes(data_dir: &Path) -> Vec<u8> {
+        segments(data_dir)
+            .into_iter()
+            .flat_map(|n| std::fs::read(segment_path(&data_dir.join("queue"), n)).expect("read"))
+            .collect()
+    }
+
+    fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
+        haystack
+            .windows(needle.len())
+            .filter(|w| *w == needle)
+            .count()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn acknowledged_records_are_erased_and_the_others_survive_a_restart() {
+        const SECRET: &[u8] = b"PLANTED-queue-secret-51c9";
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let with_secret = |n: usize| {
+            let mut envelope = envelope(n);
+            envelope.body.extend_from_slice(SECRET);
+            envelope
+        };
+        let last = {
+            let queue = LogQueue::open(dir.path()).expect("open");
+            let mut ids = Vec::new();
+            for n in 0..6 {
+                ids.push(queue.enqueue(with_secret(n)).await.expect("enqueue"));
+            }
+            queue.claim(6, 60.0).await.expect("claim");
+            // A run of three adjacent records, then one alone: entries 3 and 5 stay queued.
+            queue
+                .ack(&[ids[0], ids[1], ids[2], ids[4]])
+                .await
+                .expect("ack");
+            assert_eq!(occurrences(&log_bytes(dir.path()), SECRET), 2);
+            ids[5]
+        };
+        let queue = LogQueue::open(dir.path()).expect("reopen");
+        let claimed = queue.claim(10, 60.0).await.expect("claim");
+        let left: Vec<QueuedEnvelope> = claimed.iter().map(|c| c.envelope.clone()).collect();
+        assert_eq!(left, vec![with_secret(3), with_secret(5)]);
+        assert_eq!(claimed[0].attempts, 2, "attempts still count");
+        assert!(queue.enqueue(envelope(9)).await.expect("enqueue") > last);
+        let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+        queue.ack(&ids).await.expect("ack");
+        assert_eq!(occurrences(&log_bytes(dir.path()), SECRET), 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,10 @@
 //! ```
 //!
 //! Integers are little-endian. `flags` bit 0 marks a zstd-compressed body (the body length is
-//! then the decompressed one).
+//! then the decompressed one). Bit 1 marks an erased record: once an entry is acknowledged its
+//! record is overwritten in place by one of the same length that keeps only the id (so ids
+//! keep growing across restarts) and zeros, so that what the SDK sent, secrets included, is not
+//! left readable in the log after the scrubbed event is stored.
 //!
 //! A side-file record is 13 bytes: a kind ([`SIDE_CLAIM`] or [`SIDE_ACK`]), the entry id and a
 //! CRC-32 of those 9 bytes.
@@ -29,6 +32,8 @@ const RECORD_VERSION: u8 = 1;
 pub(super) const RECORD_HEADER_LEN: usize = 12;
 /// `flags` bit: the body is zstd-compressed.
 pub(super) const FLAG_ZSTD: u8 = 1;
+/// `flags` bit: the entry was acknowledged and its record erased (see the module docs).
+pub(super) const FLAG_ERASED: u8 = 2;
 /// id, project_id, received, body length, and the two optional strings' lengths.
 const FIXED_PAYLOAD_LEN: usize = 8 + 8 + 8 + 4 + 4 + 4;
 const NONE_LEN: u32 = u32::MAX;
@@ -101,6 +106,28 @@ pub(super) fn encode_record(
     Ok(())
 }
 
+/// Appends an erased record of `len` bytes (the length of the record it replaces, at least a
+/// header and the fixed payload) for entry `id`: a valid record with [`FLAG_ERASED`], the id
+/// and zeros.
+pub(super) fn encode_erased(out: &mut Vec<u8>, id: i64, len: usize) {
+    let len = len.max(RECORD_HEADER_LEN + FIXED_PAYLOAD_LEN);
+    let start = out.len();
+    out.reserve(len);
+    out.extend_from_slice(RECORD_MAGIC);
+    out.push(RECORD_VERSION);
+    out.push(FLAG_ERASED);
+    // The replaced record's payload length fitted a u32.
+    out.extend_from_slice(&((len - RECORD_HEADER_LEN) as u32).to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&id.to_le_bytes());
+    out.resize(start + len, 0);
+    let crc = record_crc(
+        &out[start..start + 8],
+        &out[start + RECORD_HEADER_LEN..start + len],
+    );
+    out[start + 8..start + RECORD_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+}
+
 fn record_crc(header: &[u8], payload: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(header);
@@ -132,7 +159,10 @@ pub(super) enum Invalid {
 /// The record at the start of `bytes` and its total length.
 pub(super) fn parse_record(bytes: &[u8]) -> Result<(Record<'_>, usize), Invalid> {
     let header = bytes.get(..RECORD_HEADER_LEN).ok_or(Invalid::Incomplete)?;
-    if &header[..2] != RECORD_MAGIC || header[2] != RECORD_VERSION || header[3] & !FLAG_ZSTD != 0 {
+    if &header[..2] != RECORD_MAGIC
+        || header[2] != RECORD_VERSION
+        || header[3] & !(FLAG_ZSTD | FLAG_ERASED) != 0
+    {
         return Err(Invalid::Corrupt);
     }
     let payload_len = u32::from_le_bytes(field(header, 4)) as usize;
@@ -188,6 +218,8 @@ pub(super) struct Found {
     pub(super) len: usize,
     pub(super) id: i64,
     pub(super) received: f64,
+    /// Acknowledged and erased: only its id counts.
+    pub(super) erased: bool,
 }
 
 /// What a segment's bytes hold.
@@ -216,6 +248,7 @@ pub(super) fn scan(bytes: &[u8], start: usize) -> Scan {
                     len,
                     id: record.id,
                     received: record.received,
+                    erased: record.flags & FLAG_ERASED != 0,
                 });
                 at += len;
                 scan.valid_end = at;
@@ -292,6 +325,27 @@ mod tests {
             encode_record(&mut bytes, n as i64 + 1, &e, 0, &e.body, e.body.len()).unwrap();
         }
         bytes
+    }
+
+    #[test]
+    fn an_erased_record_keeps_its_place_and_id_and_nothing_else() {
+        let mut bytes = log(3);
+        let scanned = scan(&bytes, SEGMENT_HEADER_LEN);
+        let middle = scanned.records[1];
+        let mut erased = Vec::new();
+        encode_erased(&mut erased, middle.id, middle.len);
+        assert_eq!(erased.len(), middle.len);
+        bytes[middle.offset..middle.offset + middle.len].copy_from_slice(&erased);
+        assert!(!bytes
+            .windows(b"event_id".len())
+            .skip(middle.offset)
+            .take(middle.len)
+            .any(|w| w == b"event_id"));
+        let rescanned = scan(&bytes, SEGMENT_HEADER_LEN);
+        assert!(rescanned.skipped.is_empty());
+        assert_eq!(rescanned.valid_end, bytes.len());
+        let erased: Vec<(i64, bool)> = rescanned.records.iter().map(|f| (f.id, f.erased)).collect();
+        assert_eq!(erased, vec![(1, false), (2, true), (3, false)]);
     }
 
     #[test]

@@ -13,8 +13,9 @@ use super::record::{
     parse_segment_header, parse_side, scan, SEGMENT_HEADER_LEN, SIDE_ACK, SIDE_CLAIM,
 };
 use super::{
-    create_segment, io_error, legacy, open_side, remove_segment_files, segment_path, side_path,
-    sync_dir, Appender, Entry, Inner, Pending, Segment, State, UPGRADE_BATCH_BYTES,
+    create_segment, io_error, legacy, open_segment_file, open_side, remove_segment_files,
+    segment_path, side_path, sync_dir, Appender, Entry, Inner, Pending, Segment, State,
+    UPGRADE_BATCH_BYTES,
 };
 use crate::{StoreError, StoreResult};
 
@@ -140,10 +141,13 @@ pub(super) fn recover(
                 );
             }
         }
-        let file = File::open(&path).map_err(|e| io_error("opening", &path, e))?;
+        let file = open_segment_file(&path)?;
         let mut live = 0;
         for found in &scanned.records {
             next_id = next_id.max(found.id.saturating_add(1));
+            if found.erased {
+                continue;
+            }
             if state.entries.contains_key(&found.id) {
                 tracing::error!(id = found.id, "queue entry found twice; the second skipped");
                 continue;

@@ -22,5 +22,8 @@ fuzz_target!(|text: &str| {
     }
     let limits = rate_limits::parse_rate_limits(text);
     let formatted = rate_limits::format_rate_limits(&limits);
-    assert_eq!(rate_limits::parse_rate_limits(&formatted).len(), limits.len());
+    assert_eq!(
+        rate_limits::parse_rate_limits(&formatted).len(),
+        limits.len()
+    );
 });

@@ -1,12 +1,13 @@
 //! Event payloads read as JSON, the same way where they are accepted (to answer with the event
 //! id, or to refuse a payload that is not an event) and where the workers process them: a
-//! payload accepted at the door must not be one the workers cannot read.
+//! payload accepted at the door must not be one the workers cannot read. Pure and fuzzed
+//! (`fuzz/`): the accept side runs it on whatever arrives.
 
 use std::fmt;
 
+use crate::json::Json;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
-use vigil_processing::json::Json;
 use vigil_protocol::ids::normalize_uuid;
 
 /// Reads an event payload in one pass without building it, accepting exactly what

@@ -11,8 +11,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(envelope) = parse_envelope(Bytes::copy_from_slice(data)) else {
         return;
     };
-    let again = parse_envelope(Bytes::from(envelope.to_vec()))
-        .expect("a reserialized envelope parses");
+    let again =
+        parse_envelope(Bytes::from(envelope.to_vec())).expect("a reserialized envelope parses");
     assert_eq!(again.items.len(), envelope.items.len());
     for (a, b) in again.items.iter().zip(&envelope.items) {
         assert_eq!(a.payload, b.payload);

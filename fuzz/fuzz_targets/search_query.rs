@@ -1,0 +1,12 @@
+//! Sentry's issue-search syntax on arbitrary text (it arrives in `?query=` from the web UI, the
+//! API and the MCP server): parsing never panics, and is deterministic.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use vigil_model::search::parse_search;
+
+fuzz_target!(|text: &str| {
+    let first = parse_search(text);
+    assert_eq!(first, parse_search(text));
+});

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of every fuzz target (fuzz/fuzz_targets) from the captured SDK
+requests in ../shared/fixtures/sdk-payloads: envelopes as sent and decoded, the event,
+transaction and span payloads inside them, header values, and a few issue searches.
+
+usage: fuzz-seeds.py FIXTURES_DIR CORPUS_DIR
+"""
+
+import hashlib
+import json
+import pathlib
+import sys
+
+
+def items(envelope: bytes):
+    """(item header, payload) of each item of an envelope, read as Relay reads it."""
+    lines = envelope.split(b"\n", 1)
+    rest = lines[1] if len(lines) > 1 else b""
+    while rest:
+        header_line, _, rest = rest.partition(b"\n")
+        if not header_line.strip():
+            continue
+        try:
+            header = json.loads(header_line)
+        except ValueError:
+            return
+        length = header.get("length") if isinstance(header, dict) else None
+        if isinstance(length, int):
+            payload, rest = rest[:length], rest[length + 1 :]
+        else:
+            payload, _, rest = rest.partition(b"\n")
+        yield header, payload
+
+
+def main() -> None:
+    fixtures, corpus = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+    seeds: dict[str, set[bytes]] = {
+        name: set()
+        for name in [
+            "envelope",
+            "protocol_text",
+            "event_payload",
+            "decode_body",
+            "process_event",
+            "search_query",
+        ]
+    }
+    for request in sorted(fixtures.glob("*/*/request.json")):
+        folder = request.parent
+        meta = json.loads(request.read_text())
+        raw = (folder / "body.bin").read_bytes()
+        decoded_path = folder / "body.decoded"
+        body = decoded_path.read_bytes() if decoded_path.exists() else raw
+        seeds["decode_body"].add(raw)
+        if meta["path"].endswith("/envelope/"):
+            seeds["envelope"].add(body)
+            for header, payload in items(body):
+                kind = header.get("type") if isinstance(header, dict) else None
+                if kind in ("event", "transaction", "span", "feedback"):
+                    seeds["process_event"].add(payload)
+                    seeds["event_payload"].add(payload)
+        else:
+            seeds["event_payload"].add(body)
+            seeds["process_event"].add(body)
+        for name, value in meta["headers"]:
+            if name.lower() in ("x-sentry-auth", "authorization", "content-encoding"):
+                seeds["protocol_text"].add(value.encode())
+        if meta.get("query"):
+            seeds["protocol_text"].add(meta["query"].encode())
+    seeds["protocol_text"].update(
+        [
+            b"http://0123456789abcdef0123456789abcdef@127.0.0.1:9000/42",
+            b"60:error;transaction:key:key_quota, 2700:default:organization",
+            b"2026-11-28T03:36:44.123456Z",
+            b"b734577d-50fd-48ea-9070-b488e32bdbf7",
+        ]
+    )
+    seeds["search_query"].update(
+        [
+            b"is:unresolved",
+            b'is:unresolved !level:info "Zero Division" release:1.2.3',
+            b'user.email:"a b@example.com" issue.category:performance',
+            b"is:for_review environment:production transaction:/api/cart",
+        ]
+    )
+    for target, values in seeds.items():
+        folder = corpus / target
+        folder.mkdir(parents=True, exist_ok=True)
+        for value in values:
+            (folder / hashlib.sha1(value).hexdigest()).write_bytes(value)
+        print(f"{target}: {len(values)} seeds")
+
+
+if __name__ == "__main__":
+    main()
