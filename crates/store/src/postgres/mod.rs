@@ -40,6 +40,7 @@ mod organizations;
 mod pool;
 mod project_tags;
 mod projects;
+mod quotas;
 mod queue;
 mod raw;
 mod references;

@@ -37,6 +37,7 @@ mod migrations;
 mod organizations;
 mod project_tags;
 mod projects;
+mod quotas;
 mod queue;
 mod raw;
 mod references;
