@@ -171,10 +171,10 @@ fn spike_protection_holds_across_two_nodes() {
             .expect("clock")
             .as_secs() as i64;
         let hour = now - now % 3600;
-        for (project_id, per_hour) in [(shop.project_id, 4), (api.project_id, 100)] {
+        for (project_id, per_hour) in [(&shop.project_id, 4), (&api.project_id, 100)] {
             let volume: Vec<_> = (1..=7 * 24)
                 .map(|h| HourlyVolume {
-                    project_id,
+                    project_id: project_id.parse().expect("numeric project id"),
                     category: "error".into(),
                     hour: hour - h * 3600,
                     count: per_hour,
