@@ -346,3 +346,58 @@ async fn two_nodes_leasing_one_counter_admit_the_limit_together() {
     assert_eq!(nodes[0].admit(&quota, 1, now + 10.0).await, Err(3590));
     assert_eq!(nodes[1].admit(&quota, 1, now + 10.0).await, Err(3590));
 }
+
+/// The rate-limits page, linked from the project settings, changes what ingest enforces.
+#[tokio::test]
+async fn rate_limits_page_sets_the_project_quotas() {
+    use common::page::{csrf_of, Session};
+    let h = Harness::new().await;
+    let session = Session::admin(&h).await;
+    let settings = session
+        .shown("/settings/default/projects/shop/performance/")
+        .await;
+    let path = "/settings/default/projects/shop/rate-limits/";
+    assert!(settings.body.contains(path), "linked from the settings page");
+    let form = session.shown(path).await;
+    assert!(form.body.contains("name=\"spike_protection\" checked"));
+    let token = csrf_of(&form.body);
+    let refused = session
+        .post(path, &[("csrf", &token), ("error_count", "-3"), ("error_window", "60")])
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("Errors: the count"), "{}", refused.body);
+    // The unticked box is not sent: spike protection goes off.
+    let saved = session
+        .post(
+            path,
+            &[
+                ("csrf", &token),
+                ("error_count", "1"),
+                ("error_window", "3600"),
+                ("transaction_count", ""),
+                ("transaction_window", "60"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let quotas = h.store.project_quotas(h.project.id).await.expect("read");
+    assert_eq!(
+        quotas,
+        vigil_store::ProjectQuotas {
+            errors: Some(vigil_store::KeyRateLimit {
+                count: 1,
+                window_secs: 3600
+            }),
+            transactions: None,
+            spike_protection: false,
+        }
+    );
+    let again = session.get(saved.location()).await;
+    assert!(again.body.contains("Saved."));
+    assert!(!again.body.contains("name=\"spike_protection\" checked"));
+    // Ingest applies it from the next request.
+    assert_eq!(post(&h, &h.key, envelope(&[("event", EVENT)])).await.0, StatusCode::OK);
+    let (status, headers) = post(&h, &h.key, envelope(&[("event", EVENT)])).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(limits_header(&headers).contains(":project:project_quota"));
+}
