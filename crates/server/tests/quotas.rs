@@ -357,15 +357,29 @@ async fn rate_limits_page_sets_the_project_quotas() {
         .shown("/settings/default/projects/shop/performance/")
         .await;
     let path = "/settings/default/projects/shop/rate-limits/";
-    assert!(settings.body.contains(path), "linked from the settings page");
+    assert!(
+        settings.body.contains(path),
+        "linked from the settings page"
+    );
     let form = session.shown(path).await;
     assert!(form.body.contains("name=\"spike_protection\" checked"));
     let token = csrf_of(&form.body);
     let refused = session
-        .post(path, &[("csrf", &token), ("error_count", "-3"), ("error_window", "60")])
+        .post(
+            path,
+            &[
+                ("csrf", &token),
+                ("error_count", "-3"),
+                ("error_window", "60"),
+            ],
+        )
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    assert!(refused.body.contains("Errors: the count"), "{}", refused.body);
+    assert!(
+        refused.body.contains("Errors: the count"),
+        "{}",
+        refused.body
+    );
     // The unticked box is not sent: spike protection goes off.
     let saved = session
         .post(
@@ -396,8 +410,52 @@ async fn rate_limits_page_sets_the_project_quotas() {
     assert!(again.body.contains("Saved."));
     assert!(!again.body.contains("name=\"spike_protection\" checked"));
     // Ingest applies it from the next request.
-    assert_eq!(post(&h, &h.key, envelope(&[("event", EVENT)])).await.0, StatusCode::OK);
+    assert_eq!(
+        post(&h, &h.key, envelope(&[("event", EVENT)])).await.0,
+        StatusCode::OK
+    );
     let (status, headers) = post(&h, &h.key, envelope(&[("event", EVENT)])).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(limits_header(&headers).contains(":project:project_quota"));
+
+    // The organization-wide switch turns spike protection on for every project, as `$all`.
+    let api = h.project_in("default", "api", Some("python")).await;
+    let mut off = h.store.project_quotas(api.id).await.expect("read");
+    off.spike_protection = false;
+    h.store
+        .set_project_quotas(api.id, &off)
+        .await
+        .expect("write");
+    let switched = session
+        .post(
+            "/settings/default/spike-protection/",
+            &[("csrf", &token), ("project", "shop"), ("action", "on")],
+        )
+        .await;
+    assert_eq!(switched.status, StatusCode::SEE_OTHER, "{}", switched.body);
+    for id in [h.project.id, api.id] {
+        assert!(
+            h.store
+                .project_quotas(id)
+                .await
+                .expect("read")
+                .spike_protection
+        );
+    }
+    assert_eq!(
+        h.store
+            .project_quotas(h.project.id)
+            .await
+            .expect("read")
+            .errors,
+        quotas.errors,
+        "the limits are kept"
+    );
+    let bad = session
+        .post(
+            "/settings/default/spike-protection/",
+            &[("csrf", &token), ("project", "shop"), ("action", "maybe")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }

@@ -106,6 +106,10 @@ pub fn routes() -> Router<AppState> {
             get(project_quotas::show).post(project_quotas::save),
         )
         .route(
+            "/settings/{org}/spike-protection/",
+            axum::routing::post(project_quotas::save_org_spike_protection),
+        )
+        .route(
             "/settings/{org}/projects/{project}/keys/",
             get(keys::list).post(keys::create),
         )

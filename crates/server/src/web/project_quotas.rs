@@ -1,7 +1,8 @@
 //! A project's rate limits and spike protection (`/settings/{org}/projects/{project}/rate-limits/`):
 //! at most so many errors and transactions per window, and whether bursts far over the
-//! project's usual hourly volume are cut. The same settings as the API's `vigilRateLimits` and
-//! `vigilSpikeProtection` (see `api::quotas`).
+//! project's usual hourly volume are cut; and a switch of spike protection for every project of
+//! the organization (`/settings/{org}/spike-protection/`). The same settings as the API's
+//! `vigilRateLimits`, `vigilSpikeProtection` and `spike-protections` (see `api::quotas`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -134,6 +135,17 @@ fn quotas_page(
             }
             p.muted { "SDKs over a limit are answered 429 with the categories to stop sending and for how long." }
         }
+        h2 { "Spike protection for the whole organization" }
+        section.key.org-spike-protection {
+            form method="post" action={ (prefix) "/settings/" (org.slug) "/spike-protection/" } {
+                (csrf_field(viewer))
+                input type="hidden" name="project" value=(project.slug);
+                button type="submit" name="action" value="on" { "Turn on for every project" }
+                " "
+                button type="submit" name="action" value="off" { "Turn off for every project" }
+            }
+            p.muted { "As Sentry's spike-protections endpoint with \"$all\": projects created later start with it on." }
+        }
     };
     page(Shell::of_org("Rate limits", &prefix, viewer, org), body)
 }
@@ -195,6 +207,64 @@ pub async fn save(
         &format!(
             "/settings/{}/projects/{}/rate-limits/?saved=1",
             org.slug, project.slug
+        ),
+    ))
+}
+
+/// The organization-wide switch: which way, and the project page to go back to.
+#[derive(Debug, Deserialize)]
+pub struct OrgSpikeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    project: String,
+}
+
+/// `POST /settings/{org}/spike-protection/`: spike protection on or off for every project of
+/// the organization, then back to the project's rate-limits page.
+pub async fn save_org_spike_protection(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    Form(form): Form<OrgSpikeForm>,
+) -> Result<Response, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let (org, back) = viewer_project(&state, &viewer, &org, &form.project).await?;
+    let on = match form.action.as_str() {
+        "on" => true,
+        "off" => false,
+        _ => {
+            let quotas = state.store.project_quotas(back.id).await?;
+            let html = quotas_page(
+                &state,
+                &viewer,
+                &org,
+                &back,
+                &QuotasForm::of(&quotas),
+                Some("Choose to turn spike protection on or off."),
+                false,
+            );
+            return Ok((StatusCode::BAD_REQUEST, html).into_response());
+        }
+    };
+    for project in state.store.list_projects(Some(org.id)).await? {
+        let mut quotas = state.store.project_quotas(project.id).await?;
+        quotas.spike_protection = on;
+        state.set_project_quotas(project.id, &quotas).await?;
+    }
+    tracing::info!(
+        organization_id = org.id,
+        user_id = viewer.user.id,
+        spike_protection = on,
+        "spike protection changed for every project in the web UI"
+    );
+    Ok(redirect_to(
+        &state,
+        &format!(
+            "/settings/{}/projects/{}/rate-limits/?saved=1",
+            org.slug, back.slug
         ),
     ))
 }
