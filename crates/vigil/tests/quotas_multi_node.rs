@@ -143,14 +143,29 @@ fn key_and_project_limits_hold_across_two_nodes() {
     std::thread::sleep(std::time::Duration::from_secs(6));
     let tx = transaction();
     let answers = alternate(nodes, &dsn, 40, "transaction", &tx);
-    // Near a minute boundary the run may straddle two windows: at most two limits' worth.
-    assert!(answers.accepted >= 11, "{answers:?}");
+    // Near a minute boundary the run may straddle two windows: at most two limits' worth; at
+    // least the limit less one slice (12 / 20, at least 1) per node.
+    assert!(answers.accepted >= 10, "{answers:?}");
     assert!(answers.accepted <= 24, "{answers:?}");
     assert_refusals(&answers, ":transaction;span:project:project_quota", 60);
 }
 
+/// Waits out the last minute of a clock hour, so that a test's burst stays in one hour of
+/// spike protection.
+fn clear_of_the_hour_end() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let left = 3600 - now % 3600;
+    if left < 60 {
+        std::thread::sleep(std::time::Duration::from_secs(left + 1));
+    }
+}
+
 #[test]
 fn spike_protection_holds_across_two_nodes() {
+    clear_of_the_hour_end();
     let database = TestDatabase::create_blocking().unwrap_or_else(|err| panic!("{err}"));
     let flags = [
         "--spike-protection-multiple",
