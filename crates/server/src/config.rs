@@ -100,6 +100,37 @@ pub struct ServerConfig {
     pub mail_from: String,
     #[command(flatten)]
     pub limits: Limits,
+    #[command(flatten)]
+    pub quotas: QuotaConfig,
+}
+
+/// Spike protection: how far over its usual volume a project may burst in one hour.
+#[derive(Debug, Clone, Args)]
+pub struct QuotaConfig {
+    /// Spike protection cuts a project's errors, transactions or attachments past this multiple
+    /// of its average hourly volume of the last 7 days (0 turns it off everywhere).
+    #[arg(long, env = "VIGIL_SPIKE_PROTECTION_MULTIPLE", default_value_t = 10.0,
+          value_parser = parse_multiple)]
+    pub spike_protection_multiple: f64,
+    /// Items per hour spike protection always lets through, so that projects without history
+    /// are not limited.
+    #[arg(long, env = "VIGIL_SPIKE_PROTECTION_FLOOR", default_value_t = 10_000,
+          value_parser = clap::value_parser!(i64).range(0..))]
+    pub spike_protection_floor: i64,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> QuotaConfig {
+        declared_defaults()
+    }
+}
+
+/// A finite multiple, zero or more.
+fn parse_multiple(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(m) if m.is_finite() && m >= 0.0 => Ok(m),
+        _ => Err(format!("`{text}` is not a number of zero or more")),
+    }
 }
 
 impl ServerConfig {

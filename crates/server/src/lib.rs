@@ -50,8 +50,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Shared bound on request bodies held in memory.
     pub budget: ingest::body::MemoryBudget,
-    /// Per-DSN-key event counters.
-    pub key_limits: Arc<ingest::rate_limit::KeyRateLimiter>,
+    /// Rate-limit counters, project quotas and spike thresholds as ingest reads them.
+    pub quotas: Arc<ingest::quotas::QuotaState>,
     /// DSN keys recently read by ingest.
     pub key_cache: Arc<ingest::key_cache::KeyCache>,
     /// The web UI's session key and login backoff.
@@ -71,11 +71,14 @@ impl AppState {
         config: ServerConfig,
     ) -> AppState {
         AppState {
+            quotas: Arc::new(ingest::quotas::QuotaState::new(
+                &store,
+                config.quotas.clone(),
+            )),
             store,
             queue,
             queue_signal: Arc::new(tokio::sync::Notify::new()),
             budget: ingest::body::MemoryBudget::new(config.limits.max_bodies_in_flight),
-            key_limits: Arc::default(),
             key_cache: Arc::default(),
             web: Arc::default(),
             alerts: Arc::default(),
@@ -97,6 +100,18 @@ impl AppState {
             .set_performance_settings(project_id, settings)
             .await?;
         self.performance_settings.forget(project_id);
+        Ok(())
+    }
+
+    /// Changes a project's rate limits and spike protection, and forgets this node's cached
+    /// copy so that ingest applies them from the next request.
+    pub async fn set_project_quotas(
+        &self,
+        project_id: i64,
+        quotas: &vigil_store::ProjectQuotas,
+    ) -> vigil_store::StoreResult<()> {
+        self.store.set_project_quotas(project_id, quotas).await?;
+        self.quotas.forget_project(project_id);
         Ok(())
     }
 

@@ -14,6 +14,7 @@
 mod dialect;
 pub(crate) mod issue_search;
 pub(crate) mod performance_settings;
+pub(crate) mod quotas;
 pub(crate) mod scrubbing_settings;
 pub(crate) mod trace_queries;
 pub(crate) mod transaction_filter;

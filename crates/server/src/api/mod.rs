@@ -11,6 +11,7 @@ pub mod issues;
 pub mod pagination;
 pub mod performance_settings;
 pub mod projects;
+pub mod quotas;
 pub mod releases;
 pub mod root;
 pub mod rules;
@@ -26,6 +27,11 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(root::index))
         .route("/organizations/", get(projects::list_organizations))
         .route("/organizations/{org}/", get(projects::organization))
+        .route(
+            "/organizations/{org}/spike-protections/",
+            axum::routing::post(quotas::enable_spike_protection)
+                .delete(quotas::disable_spike_protection),
+        )
         .route(
             "/organizations/{org}/projects/",
             get(projects::list_org_projects),

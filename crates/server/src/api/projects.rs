@@ -66,12 +66,28 @@ pub async fn project(
     ProjectAccess { org, project, .. }: ProjectAccess,
 ) -> Result<Json<Value>, ApiError> {
     let scrubbing = state.store.scrubbing_settings(project.id).await?;
-    Ok(Json(serialize_project_details(&project, &org, &scrubbing)))
+    let quotas = state.store.project_quotas(project.id).await?;
+    Ok(Json(details(&project, &org, &scrubbing, &quotas)))
 }
 
-/// The fields of Sentry's `PUT /api/0/projects/{org}/{project}/` that Vigil applies. Any other
-/// field Sentry's endpoint takes (`name`, `slug`, `platform`, …) is refused with a 400 naming it,
-/// rather than answered 200 without being applied.
+/// The project's details with Vigil's quota fields.
+fn details(
+    project: &vigil_store::Project,
+    org: &vigil_store::Organization,
+    scrubbing: &ScrubbingSettings,
+    quotas: &vigil_store::ProjectQuotas,
+) -> Value {
+    let mut value = serialize_project_details(project, org, scrubbing);
+    if let Value::Object(fields) = &mut value {
+        fields.extend(super::quotas::project_fields(quotas));
+    }
+    value
+}
+
+/// The fields of Sentry's `PUT /api/0/projects/{org}/{project}/` that Vigil applies (and
+/// Vigil's own quota fields, [`super::quotas::PROJECT_FIELDS`]). Any other field Sentry's
+/// endpoint takes (`name`, `slug`, `platform`, …) is refused with a 400 naming it, rather than
+/// answered 200 without being applied.
 const UPDATABLE_FIELDS: [&str; 5] = [
     "dataScrubber",
     "dataScrubberDefaults",
@@ -98,13 +114,23 @@ pub async fn update_project(
             "The body must be a JSON object of the fields to change",
         )
     })?;
+    let (quota_update, update): (Map<String, Value>, Map<String, Value>) = update
+        .into_iter()
+        .partition(|(k, _)| super::quotas::PROJECT_FIELDS.contains(&k.as_str()));
     let mut settings = state.store.scrubbing_settings(project.id).await?;
     let changed = apply_scrubbing_update(&mut settings, &update)?;
-    if changed {
+    let mut quotas = state.store.project_quotas(project.id).await?;
+    let quotas_changed = super::quotas::apply_project_update(&mut quotas, &quota_update)?;
+    if changed || quotas_changed {
         caller.require_scope(WRITE_SCOPES)?;
+    }
+    if changed {
         state.set_scrubbing_settings(project.id, &settings).await?;
     }
-    Ok(Json(serialize_project_details(&project, &org, &settings)))
+    if quotas_changed {
+        state.set_project_quotas(project.id, &quotas).await?;
+    }
+    Ok(Json(details(&project, &org, &settings, &quotas)))
 }
 
 /// Sets the fields `update` names on `settings`; `true` when it named any. A field Vigil
@@ -120,8 +146,9 @@ fn apply_scrubbing_update(
         return Err(ApiError::bad_field(
             field,
             format!(
-                "Vigil cannot change this field; it accepts {}",
-                UPDATABLE_FIELDS.join(", ")
+                "Vigil cannot change this field; it accepts {}, {}",
+                UPDATABLE_FIELDS.join(", "),
+                super::quotas::PROJECT_FIELDS.join(", ")
             ),
         ));
     }

@@ -86,10 +86,10 @@ pub fn prepare(mut envelope: Envelope, source: Option<Bytes>) -> Prepared {
 }
 
 impl Prepared {
-    /// Drops the event items (the key is over its rate limit); the rest is kept.
-    pub fn drop_events(&mut self) {
+    /// Drops the items `drop` picks by type (their category is over a quota); the rest is kept.
+    pub fn drop_items(&mut self, drop: impl Fn(ItemType) -> bool) {
         let before = self.envelope.items.len();
-        self.envelope.items.retain(|i| i.ty() != ItemType::Event);
+        self.envelope.items.retain(|i| !drop(i.ty()));
         if self.envelope.items.len() != before {
             self.source = None;
         }
@@ -378,14 +378,14 @@ mod tests {
              {\"type\":\"attachment\"}\nabc\n",
         );
         assert!(prepared.queues_body_as_received());
-        prepared.drop_events();
+        prepared.drop_items(|ty| ty == ItemType::Event);
         assert!(!prepared.queues_body_as_received());
         let read_back = queued(prepared);
         assert_eq!(read_back.items.len(), 1);
         assert_eq!(read_back.items[0].ty(), ItemType::Attachment);
         // Nothing to drop: still as received.
         let mut sessions = prepare_body("{}\n{\"type\":\"session\"}\n{}\n");
-        sessions.drop_events();
+        sessions.drop_items(|ty| ty == ItemType::Event);
         assert!(sessions.queues_body_as_received());
     }
 

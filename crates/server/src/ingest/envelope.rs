@@ -10,7 +10,7 @@ use vigil_protocol::envelope::{parse_envelope, Envelope};
 
 use super::auth::{authorize, key_from_envelope_dsn, parse_project_id, request_auth};
 use super::body::{decode_reserved, read_limited, Reservation};
-use super::error::IngestError;
+use super::error::{set_rate_limit_headers, IngestError};
 use super::limits::check_limits;
 use super::{client_sdk, cpu_work, is_compressed, queue_sdk_envelope, Arrival};
 use crate::AppState;
@@ -54,7 +54,7 @@ pub async fn post_envelope(
     check_limits(&envelope, &limits)?;
 
     let client_sdk = client_sdk(auth.as_ref(), headers);
-    let event_id =
+    let (event_id, rate_limited) =
         queue_sdk_envelope(&state, &key, envelope, Some(source), &arrival, client_sdk).await?;
     drop(reservation);
     // The id is 32 hex digits: nothing in it needs escaping.
@@ -62,7 +62,15 @@ pub async fn post_envelope(
         Some(id) => format!("{{\"id\":\"{id}\"}}"),
         None => "{}".to_owned(),
     };
-    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
+    let mut response = ([(CONTENT_TYPE, "application/json")], body).into_response();
+    // Some items were dropped by a quota and the rest queued: Relay answers 200 and names the
+    // limits, so that the SDK stops sending the limited categories only.
+    set_rate_limit_headers(
+        response.headers_mut(),
+        &super::quotas::header_limits(&rate_limited),
+        false,
+    );
+    Ok(response)
 }
 
 /// Decodes and parses the body: the envelope, the decoded bytes it is a view of, and the

@@ -38,36 +38,35 @@ pub enum IngestError {
     StoreUnavailable,
     #[error("too much data in flight, retry later")]
     Overloaded,
-    /// The DSN key's own rate limit; retry after this many seconds.
-    #[error("event submission rejected: the key's rate limit is reached")]
-    KeyRateLimited(u64),
+    /// Every item was dropped by a quota (a key's, a project's, spike protection).
+    #[error("event submission rejected: {}", rate_limited_reason(.0))]
+    RateLimited(Vec<super::quotas::RateLimited>),
 }
 
 /// How long an overloaded server asks SDKs to wait.
 const OVERLOAD_RETRY_SECS: u64 = 5;
 
+/// The one-line reason of a rate-limited answer: the quotas that refused.
+fn rate_limited_reason(decisions: &[super::quotas::RateLimited]) -> String {
+    let mut reasons: Vec<&str> = decisions.iter().map(|d| d.reason_code).collect();
+    reasons.dedup();
+    format!("over {}", reasons.join(", "))
+}
+
 impl IngestError {
-    /// The `X-Sentry-Rate-Limits` entry of a 429: what SDKs must stop sending, and how long.
-    fn rate_limit(&self) -> Option<vigil_protocol::rate_limits::RateLimit> {
+    /// The `X-Sentry-Rate-Limits` entries of a 429: what SDKs must stop sending, and how long.
+    fn rate_limits(&self) -> Vec<vigil_protocol::rate_limits::RateLimit> {
         use vigil_protocol::rate_limits::RateLimit;
         match self {
             // Every category, organization scope: SDKs back off everything for a while.
-            IngestError::Overloaded => Some(RateLimit {
+            IngestError::Overloaded => vec![RateLimit {
                 retry_after_secs: OVERLOAD_RETRY_SECS,
                 categories: Vec::new(),
                 scope: "organization".into(),
                 reason: Some("overloaded".into()),
-            }),
-            IngestError::KeyRateLimited(retry_after_secs) => Some(RateLimit {
-                retry_after_secs: *retry_after_secs,
-                categories: super::rate_limit::LIMITED_CATEGORIES
-                    .iter()
-                    .map(|c| c.to_string())
-                    .collect(),
-                scope: "key".into(),
-                reason: Some("key_quota".into()),
-            }),
-            _ => None,
+            }],
+            IngestError::RateLimited(decisions) => super::quotas::header_limits(decisions),
+            _ => Vec::new(),
         }
     }
 
@@ -79,7 +78,7 @@ impl IngestError {
             BodyTooLarge(_) | ItemTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Overloaded | KeyRateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Overloaded | RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             BadProjectPath
             | BadPublicKey
             | EmptyBody
@@ -104,14 +103,7 @@ impl IntoResponse for IngestError {
         if let Ok(value) = axum::http::HeaderValue::from_str(&detail) {
             headers.insert("x-sentry-error", value);
         }
-        if let Some(limit) = self.rate_limit() {
-            let retry_after = limit.retry_after_secs;
-            let value = vigil_protocol::rate_limits::format_rate_limits(&[limit]);
-            if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
-                headers.insert("x-sentry-rate-limits", value);
-            }
-            headers.insert(axum::http::header::RETRY_AFTER, retry_after.into());
-        }
+        set_rate_limit_headers(headers, &self.rate_limits(), true);
         response
     }
 }
@@ -120,5 +112,25 @@ impl From<vigil_store::StoreError> for IngestError {
     fn from(err: vigil_store::StoreError) -> IngestError {
         tracing::error!(%err, "store error on the ingest path");
         IngestError::StoreUnavailable
+    }
+}
+
+/// Writes `X-Sentry-Rate-Limits` for `limits`, and with `retry_after` also `Retry-After` (the
+/// longest wait); nothing when there are none. Relay sends both on a 429, and the limits alone
+/// on a 200 that dropped some items.
+pub fn set_rate_limit_headers(
+    headers: &mut axum::http::HeaderMap,
+    limits: &[vigil_protocol::rate_limits::RateLimit],
+    retry_after: bool,
+) {
+    let Some(longest) = limits.iter().map(|l| l.retry_after_secs).max() else {
+        return;
+    };
+    let value = vigil_protocol::rate_limits::format_rate_limits(limits);
+    if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+        headers.insert("x-sentry-rate-limits", value);
+    }
+    if retry_after {
+        headers.insert(axum::http::header::RETRY_AFTER, longest.into());
     }
 }

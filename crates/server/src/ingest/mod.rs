@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod error;
 pub mod key_cache;
 pub mod limits;
+pub mod quotas;
 pub mod rate_limit;
 pub mod security;
 pub mod store_endpoint;
@@ -23,7 +24,6 @@ use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
 use vigil_protocol::auth::ClientAuth;
-use vigil_protocol::envelope::ItemType;
 
 pub use error::IngestError;
 
@@ -163,9 +163,21 @@ pub fn client_sdk(auth: Option<&ClientAuth>, headers: &HeaderMap) -> Option<Stri
     })
 }
 
-/// Prepares an authenticated envelope and queues it; `(event id, invalid item reasons)`.
+/// What became of a queued envelope.
+#[derive(Debug, Default)]
+pub struct Queued {
+    /// The id to answer with, when the envelope carries an event.
+    pub event_id: Option<String>,
+    /// One line per item dropped as invalid.
+    pub invalid: Vec<String>,
+    /// The data categories dropped by a quota; the rest was queued.
+    pub rate_limited: Vec<quotas::RateLimited>,
+}
+
+/// Prepares an authenticated envelope, drops the items over a quota and queues the rest.
 /// `source` is the body the envelope was parsed from, queued as it is when preparation changes
-/// nothing. Preparation reads every event payload: see [`cpu_work`] for where it runs.
+/// nothing. Preparation reads every event payload: see [`cpu_work`] for where it runs. When a
+/// quota dropped every item, the answer is [`IngestError::RateLimited`] (Relay's 429).
 pub async fn queue_envelope(
     state: &AppState,
     key: &vigil_store::ProjectKey,
@@ -174,43 +186,46 @@ pub async fn queue_envelope(
     received: f64,
     client_ip: Option<String>,
     client_sdk: Option<String>,
-) -> Result<(Option<String>, Vec<String>), IngestError> {
+) -> Result<Queued, IngestError> {
     let project_id = key.project_id;
     let size = envelope.items.iter().map(|i| i.payload.len()).sum();
     let mut prepared = cpu_work(size, false, move || enqueue::prepare(envelope, source)).await?;
-    // Over the key's rate limit the events are dropped; the rest of the envelope is kept.
-    let mut limited = None;
-    if let Some(limit) = key.rate_limit {
-        let events = prepared
-            .envelope
-            .items
-            .iter()
-            .filter(|i| i.ty() == ItemType::Event)
-            .count();
-        if let Err(retry_after) = state
-            .key_limits
-            .admit(key.id, limit, events as i64, unix_now())
-        {
-            prepared.drop_events();
-            limited = Some(retry_after);
-        }
+    let rate_limited = state
+        .quotas
+        .enforce(state.store.as_ref(), key, &prepared.envelope, unix_now())
+        .await;
+    if !rate_limited.is_empty() {
+        prepared.drop_items(|ty| {
+            quotas::QuotaCategory::of_item(ty)
+                .is_some_and(|(group, _)| rate_limited.iter().any(|d| d.group == group))
+        });
     }
     let event_id = prepared.event_id.take();
     let invalid = std::mem::take(&mut prepared.invalid);
+    let nothing_left = prepared.envelope.items.is_empty();
     enqueue::enqueue(state, project_id, prepared, received, client_ip, client_sdk).await?;
-    if let Some(retry_after) = limited {
-        Metrics::inc(&state.metrics.requests_rejected, 1);
-        return Err(IngestError::KeyRateLimited(retry_after));
+    if !rate_limited.is_empty() {
+        let dropped: u64 = rate_limited.iter().map(|d| d.quantity).sum();
+        Metrics::inc(&state.metrics.items_rejected, dropped);
+        if nothing_left {
+            Metrics::inc(&state.metrics.requests_rejected, 1);
+            return Err(IngestError::RateLimited(rate_limited));
+        }
     }
     Metrics::inc(&state.metrics.items_rejected, invalid.len() as u64);
     for reason in &invalid {
         tracing::warn!(project_id, reason, "envelope item dropped");
     }
-    Ok((event_id, invalid))
+    Ok(Queued {
+        event_id,
+        invalid,
+        rate_limited,
+    })
 }
 
 /// [`queue_envelope`] for the endpoints that answer an SDK: the good items are queued, and the
-/// answer still names the first item that was wrong.
+/// answer still names the first item that was wrong. `Ok` carries the event id and the quota
+/// decisions of the items dropped while others were queued.
 pub async fn queue_sdk_envelope(
     state: &AppState,
     key: &vigil_store::ProjectKey,
@@ -218,9 +233,9 @@ pub async fn queue_sdk_envelope(
     source: Option<Bytes>,
     arrival: &Arrival,
     client_sdk: Option<String>,
-) -> Result<Option<String>, IngestError> {
+) -> Result<(Option<String>, Vec<quotas::RateLimited>), IngestError> {
     let client_ip = Some(arrival.client_ip.clone());
-    let (event_id, invalid) = queue_envelope(
+    let queued = queue_envelope(
         state,
         key,
         envelope,
@@ -230,8 +245,8 @@ pub async fn queue_sdk_envelope(
         client_sdk,
     )
     .await?;
-    match invalid.into_iter().next() {
+    match queued.invalid.into_iter().next() {
         Some(first) => Err(IngestError::InvalidEvent(first)),
-        None => Ok(event_id),
+        None => Ok((queued.event_id, queued.rate_limited)),
     }
 }

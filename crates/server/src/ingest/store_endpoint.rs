@@ -85,8 +85,13 @@ async fn store(
         .await??;
     reservation.merge(decoded);
 
-    let event_id = queue_sdk_envelope(&state, &key, envelope, source, &arrival, client_sdk).await?;
+    let (event_id, rate_limited) =
+        queue_sdk_envelope(&state, &key, envelope, source, &arrival, client_sdk).await?;
     drop(reservation);
+    // Relay's legacy endpoint answers any active limit as a 429, even with items queued.
+    if !rate_limited.is_empty() {
+        return Err(IngestError::RateLimited(rate_limited));
+    }
     Ok(Json(serde_json::json!({ "id": event_id })).into_response())
 }
 

@@ -8,6 +8,8 @@
 //! - the alert **senders** ([`alerts`]): one task drains the outbox's emails, one its webhooks
 //!   and Slack messages; every node runs them, workers or not, and the store hands each
 //!   notification to one sender at a time;
+//! - **quotas** ([`quotas`]): each node writes the items it accepted to the hourly volume
+//!   spike protection measures bursts against;
 //! - **retention** ([`retention`]): once an hour across the nodes, what is older than the
 //!   retention window is deleted in short batches.
 //!
@@ -21,6 +23,7 @@
 
 pub mod alerts;
 pub mod process;
+pub mod quotas;
 pub mod retention;
 pub mod workers;
 
@@ -52,6 +55,7 @@ pub fn spawn(state: &AppState, options: JobOptions, shutdown: watch::Receiver<bo
         options.senders,
         shutdown.clone(),
     ));
+    tasks.push(quotas::spawn(state, shutdown.clone()));
     tasks.push(retention::spawn(state, shutdown));
     Jobs { tasks }
 }

@@ -20,6 +20,7 @@ pub mod layout;
 pub mod lockout;
 pub mod login;
 pub mod performance;
+pub mod project_quotas;
 pub mod project_settings;
 pub mod projects;
 pub mod selection;
@@ -99,6 +100,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/settings/{org}/projects/{project}/security-and-privacy/",
             get(project_settings::show_privacy).post(project_settings::save_privacy),
+        )
+        .route(
+            "/settings/{org}/projects/{project}/rate-limits/",
+            get(project_quotas::show).post(project_quotas::save),
+        )
+        .route(
+            "/settings/{org}/spike-protection/",
+            axum::routing::post(project_quotas::save_org_spike_protection),
         )
         .route(
             "/settings/{org}/projects/{project}/keys/",

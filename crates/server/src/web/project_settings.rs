@@ -216,6 +216,7 @@ fn settings_page(
             }
             p.muted { "Events arriving from now on are scrubbed with the new settings." }
         }
+        p { a href={ (base) "/rate-limits/" } { "Rate limits & spike protection" } }
     };
     page(
         Shell::of_org("Project settings", &prefix, viewer, org),

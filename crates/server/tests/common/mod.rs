@@ -40,6 +40,11 @@ pub struct Harness {
 
 impl Harness {
     pub async fn new() -> Harness {
+        Harness::with_config(|_| {}).await
+    }
+
+    /// A harness whose server settings `adjust` changes first.
+    pub async fn with_config(adjust: impl FnOnce(&mut ServerConfig)) -> Harness {
         let dir = tempfile::tempdir().expect("temp dir");
         let store =
             Arc::new(SqliteStore::open(&dir.path().join("vigil.sqlite3")).expect("open store"));
@@ -48,7 +53,8 @@ impl Harness {
             .create_project(org.id, "shop", Some("python"))
             .await
             .expect("project");
-        let config = ServerConfig::new("http://127.0.0.1:9000".parse().expect("url"));
+        let mut config = ServerConfig::new("http://127.0.0.1:9000".parse().expect("url"));
+        adjust(&mut config);
         let queue = Arc::new(LogQueue::open(dir.path()).expect("open queue"));
         let state = AppState::new(store.clone(), queue, config);
         let (stop_workers, stopped) = tokio::sync::watch::channel(false);

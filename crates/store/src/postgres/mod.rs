@@ -41,6 +41,7 @@ mod pool;
 mod project_tags;
 mod projects;
 mod queue;
+mod quotas;
 mod raw;
 mod references;
 mod releases;

@@ -38,6 +38,7 @@ mod organizations;
 mod project_tags;
 mod projects;
 mod queue;
+mod quotas;
 mod raw;
 mod references;
 mod releases;

@@ -240,11 +240,21 @@ impl Vigil {
     /// Another node on the PostgreSQL database of `first`, which made the admin user: a server
     /// of its own (port, data dir) that shares the database and uses `first`'s API token.
     pub fn start_another_node(first: &Vigil) -> Vigil {
+        Vigil::start_another_node_with(first, &[])
+    }
+
+    /// Like [`Vigil::start_on_database`], with more `vigil serve` flags.
+    pub fn start_on_database_with(database_url: &str, extra_args: &[&str]) -> Vigil {
+        Vigil::start_on(Some(database_url), extra_args)
+    }
+
+    /// Like [`Vigil::start_another_node`], with more `vigil serve` flags.
+    pub fn start_another_node_with(first: &Vigil, extra_args: &[&str]) -> Vigil {
         let database_url = first
             .database_url
             .as_deref()
             .expect("another node shares a PostgreSQL database; the first node has none");
-        let mut vigil = Vigil::start_on_without_user(Some(database_url), &[]);
+        let mut vigil = Vigil::start_on_without_user(Some(database_url), extra_args);
         vigil.token = first.token.clone();
         vigil
     }
