@@ -16,6 +16,9 @@
 # NO_BUILD=1 to skip the build, WAIT_QUIET=1 to wait before each run until no cargo/rustc runs
 # and load average < 1. Not part of CI: it measures the machine it runs on.
 set -euo pipefail
+# A benchmark's load is a spike by design: spike protection (on by default, its floor 10,000
+# items an hour) would cut it, so it is off unless the caller sets it.
+export VIGIL_SPIKE_PROTECTION_MULTIPLE="${VIGIL_SPIKE_PROTECTION_MULTIPLE:-0}"
 
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}

@@ -17,6 +17,9 @@
 # cargo/rustc runs and the load average is < 1 (at most QUIET_MAX seconds, default 1200),
 # FIXTURES (the loadgen's --fixtures). Not part of CI: it measures the machine it runs on.
 set -euo pipefail
+# A benchmark's load is a spike by design: spike protection (on by default, its floor 10,000
+# items an hour) would cut it, so it is off unless the caller sets it.
+export VIGIL_SPIKE_PROTECTION_MULTIPLE="${VIGIL_SPIKE_PROTECTION_MULTIPLE:-0}"
 
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
