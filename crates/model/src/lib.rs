@@ -1,6 +1,6 @@
 //! Vigil's domain: the records every crate names — organizations, projects and keys, users,
 //! issues, events, releases, transactions and spans, alert rules and notifications, a project's
-//! data-scrubbing settings — and Sentry's issue search syntax parsed into a query.
+//! data-scrubbing settings, outcomes — and Sentry's issue search syntax parsed into a query.
 //!
 //! Plain data with no database under it, so that pure crates (`vigil-alerts`, processing's
 //! outputs) can name an `Issue` or an `AlertRule` without depending on SQLite or PostgreSQL
@@ -11,6 +11,7 @@ pub mod alerts;
 pub mod events;
 pub mod issues;
 pub mod json_text;
+pub mod outcomes;
 pub mod releases;
 pub mod scrubbing;
 pub mod search;
@@ -21,6 +22,10 @@ pub use alerts::*;
 pub use events::*;
 pub use issues::*;
 pub use json_text::JsonText;
+pub use outcomes::{
+    hour_of, merge_outcome_rows, DataCategory, DeliveryOutcomes, Outcome, OutcomeQuery, OutcomeRow,
+    NO_REASON,
+};
 pub use releases::*;
 pub use scrubbing::{check_field_list, FieldListError, ScrubbingSettings, MAX_FIELD_LIST_CHARS};
 pub use search::{SearchQuery, SearchTerm};

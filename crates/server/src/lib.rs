@@ -8,7 +8,7 @@
 //!   them all ([`jobs::spawn`]).
 //! - What several of them share sits beside them: [`serialize`] (Sentry's JSON shapes),
 //!   [`query`] (query strings), [`links`] (absolute page addresses), [`time`], [`event_json`],
-//!   [`config`], [`metrics`], [`accounts`], [`lookup`], and the [`AppState`] every handler and job holds.
+//!   [`config`], [`metrics`], [`outcomes`], [`accounts`], [`lookup`], and the [`AppState`] every handler and job holds.
 //!
 //! Everything reads and writes through the [`vigil_store::Store`] trait; event processing is
 //! [`vigil_processing`]'s job and wire formats are [`vigil_protocol`]'s. This crate owns what is
@@ -25,6 +25,7 @@ pub mod jobs;
 pub mod links;
 pub mod lookup;
 pub mod metrics;
+pub mod outcomes;
 pub mod query;
 pub mod serialize;
 pub mod time;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Shared bound on request bodies held in memory.
     pub budget: ingest::body::MemoryBudget,
+    /// The accept side's outcome counts, written every few seconds.
+    pub outcomes: Arc<outcomes::OutcomeAggregator>,
     /// Per-DSN-key event counters.
     pub key_limits: Arc<ingest::rate_limit::KeyRateLimiter>,
     /// DSN keys recently read by ingest.
@@ -76,6 +79,7 @@ impl AppState {
             queue,
             queue_signal: Arc::new(tokio::sync::Notify::new()),
             budget: ingest::body::MemoryBudget::new(config.limits.max_bodies_in_flight),
+            outcomes: Arc::default(),
             key_limits: Arc::default(),
             key_cache: Arc::default(),
             web: Arc::default(),

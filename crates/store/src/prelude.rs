@@ -2,6 +2,6 @@
 //! `PgStore`) rather than on a `dyn Store`: `use vigil_store::prelude::*;`.
 
 pub use crate::{
-    Accounts, Alerts, Events, IngestQueue, IssueSearch, Issues, Maintenance, Projects, Releases,
-    Store, Traces,
+    Accounts, Alerts, Events, IngestQueue, IssueSearch, Issues, Maintenance, Outcomes, Projects,
+    Releases, Store, Traces,
 };

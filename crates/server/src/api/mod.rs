@@ -14,6 +14,7 @@ pub mod projects;
 pub mod releases;
 pub mod root;
 pub mod rules;
+pub mod stats;
 pub mod traces;
 
 use axum::routing::get;
@@ -58,6 +59,7 @@ pub fn routes() -> Router<AppState> {
             "/organizations/{org}/events-stats/",
             get(discover::events_stats),
         )
+        .route("/organizations/{org}/stats_v2/", get(stats::stats_v2))
         .route(
             "/organizations/{org}/events-trace/{trace_id}/",
             get(traces::trace),

@@ -24,10 +24,12 @@ use axum::Router;
 use bytes::Bytes;
 use vigil_protocol::auth::ClientAuth;
 use vigil_protocol::envelope::ItemType;
+use vigil_store::{DataCategory, Outcome};
 
 pub use error::IngestError;
 
 use crate::metrics::Metrics;
+use crate::outcomes;
 use crate::time::unix_now;
 use crate::AppState;
 
@@ -178,6 +180,14 @@ pub async fn queue_envelope(
     let project_id = key.project_id;
     let size = envelope.items.iter().map(|i| i.payload.len()).sum();
     let mut prepared = cpu_work(size, false, move || enqueue::prepare(envelope, source)).await?;
+    // Event items dropped as invalid: each counts once.
+    for _ in &prepared.invalid {
+        let (category, invalid) = (DataCategory::Error, Outcome::Invalid);
+        let why = outcomes::reason::INVALID_JSON;
+        state
+            .outcomes
+            .record(project_id, received, category, invalid, why, 1);
+    }
     // Over the key's rate limit the events are dropped; the rest of the envelope is kept.
     let mut limited = None;
     if let Some(limit) = key.rate_limit {
@@ -193,6 +203,11 @@ pub async fn queue_envelope(
         {
             prepared.drop_events();
             limited = Some(retry_after);
+            let (category, limited) = (DataCategory::Error, Outcome::RateLimited);
+            let why = outcomes::reason::KEY_QUOTA;
+            state
+                .outcomes
+                .record(project_id, received, category, limited, why, events as i64);
         }
     }
     let event_id = prepared.event_id.take();

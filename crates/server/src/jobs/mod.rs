@@ -9,7 +9,9 @@
 //!   and Slack messages; every node runs them, workers or not, and the store hands each
 //!   notification to one sender at a time;
 //! - **retention** ([`retention`]): once an hour across the nodes, what is older than the
-//!   retention window is deleted in short batches.
+//!   retention window is deleted in short batches;
+//! - the **outcome flusher** ([`crate::outcomes::spawn_flusher`]): every few seconds, and once
+//!   more at shutdown, the accept side's outcome counts are written.
 //!
 //! How it stops: every task watches one shutdown flag and stops when it turns true, after the
 //! work in hand (a worker's batch, a sender's deliveries, a retention batch); [`Jobs::join`]
@@ -52,7 +54,8 @@ pub fn spawn(state: &AppState, options: JobOptions, shutdown: watch::Receiver<bo
         options.senders,
         shutdown.clone(),
     ));
-    tasks.push(retention::spawn(state, shutdown));
+    tasks.push(retention::spawn(state, shutdown.clone()));
+    tasks.push(crate::outcomes::spawn_flusher(state, shutdown));
     Jobs { tasks }
 }
 
