@@ -227,7 +227,7 @@ mod cases {
 
         let (blog, _) = store.create_project(org.id, "blog", None).await.unwrap();
         let other = store.ensure_organization("other").await.unwrap();
-        let (api, _) = store.create_project(other, "api", None).await.unwrap();
+        let (api, _) = store.create_project(other.id, "api", None).await.unwrap();
         assert_eq!(
             store.list_projects(Some(org.id)).await.unwrap(),
             vec![project.clone(), blog.clone()]
@@ -255,7 +255,7 @@ mod cases {
         store.create_project(acme.id, "shop", None).await.unwrap();
         let again = store.create_project(acme.id, "shop", None).await;
         assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
-        store.create_project(other, "shop", None).await.unwrap();
+        store.create_project(other.id, "shop", None).await.unwrap();
         assert_eq!(store.list_projects(Some(acme.id)).await.unwrap().len(), 1);
     }
 
@@ -292,8 +292,8 @@ mod cases {
         let admin = common::user(store, "admin@example.com", "h", true).await;
         let ann = common::user(store, "ann@example.com", "h", false).await;
         assert_eq!(store.organizations_of_user(ann.id).await.unwrap(), vec![]);
-        store.add_member(other, ann.id, "member").await.unwrap();
-        store.add_member(other, ann.id, "owner").await.unwrap();
+        store.add_member(other.id, ann.id, "member").await.unwrap();
+        store.add_member(other.id, ann.id, "owner").await.unwrap();
         assert_eq!(
             store.organizations_of_user(ann.id).await.unwrap(),
             vec![other.clone()]
