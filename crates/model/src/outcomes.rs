@@ -235,10 +235,9 @@ pub fn merge_outcome_rows(rows: impl IntoIterator<Item = OutcomeRow>) -> Vec<Out
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryOutcomes {
     pub project_id: i64,
-    /// The delivery's key: its queue entry and receive time.
+    /// The delivery's key: its queue entry and receive time. Kept a day, long past the entry's
+    /// acknowledgement.
     pub source: String,
-    /// When it was received (retention forgets the key after the retention period).
-    pub received: f64,
     pub rows: Vec<OutcomeRow>,
 }
 

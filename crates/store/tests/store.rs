@@ -1328,7 +1328,6 @@ mod cases {
         let delivery = |source: &str, quantity| DeliveryOutcomes {
             project_id: project,
             source: source.into(),
-            received: T0,
             rows: vec![
                 outcome_row(
                     project,

@@ -175,7 +175,7 @@ pub fn set_aside(envelope: &Envelope, project_id: i64, received: f64, source: &s
 }
 
 /// The category an event counts in, by its type (Relay's `DataCategory::from(EventType)`).
-fn event_category(event_type: &str) -> DataCategory {
+pub fn event_category(event_type: &str) -> DataCategory {
     match event_type {
         "csp" | "hpkp" | "expectct" | "expectstaple" => DataCategory::Security,
         _ => DataCategory::Error,
@@ -219,7 +219,6 @@ impl Accepted {
         DeliveryOutcomes {
             project_id: self.project_id,
             source: self.source.clone(),
-            received: self.received,
             rows: std::mem::take(&mut self.outcomes),
         }
     }

@@ -268,7 +268,11 @@ async fn write(state: &AppState, batch: Vec<Accepted>) -> Result<(), StoreError>
     let mut raw = Vec::new();
     let mut outcomes = Vec::new();
     for mut accepted in batch {
-        outcomes.push(accepted.delivery_outcomes());
+        let delivery = accepted.delivery_outcomes();
+        // An envelope that counts nothing (only metrics or unknown items) needs no key.
+        if !delivery.rows.is_empty() {
+            outcomes.push(delivery);
+        }
         events.extend(accepted.events);
         spans.transactions.extend(accepted.spans.transactions);
         spans.spans.extend(accepted.spans.spans);

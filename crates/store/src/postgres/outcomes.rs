@@ -71,15 +71,16 @@ impl Outcomes for PgStore {
             .db("counting a batch's outcomes")?;
         let projects: Vec<i64> = deliveries.iter().map(|d| d.project_id).collect();
         let sources: Vec<&str> = deliveries.iter().map(|d| d.source.as_str()).collect();
-        let received: Vec<f64> = deliveries.iter().map(|d| d.received).collect();
+        let added = super::now();
         // The sources this call inserted: only their rows count.
         let inserted: Vec<(i64, String)> = records(
             &tx,
-            "INSERT INTO outcome_sources (project_id, source, received)
-             SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::DOUBLE PRECISION[])
+            "INSERT INTO outcome_sources (project_id, source, added)
+             SELECT project, source, $3::DOUBLE PRECISION
+             FROM UNNEST($1::BIGINT[], $2::TEXT[]) AS d (project, source)
              ON CONFLICT (project_id, source) DO NOTHING
              RETURNING project_id, source",
-            &[&projects, &sources, &received],
+            &[&projects, &sources, &added],
             "counting a batch's outcomes",
         )
         .await?;

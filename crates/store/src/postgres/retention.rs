@@ -12,7 +12,7 @@ use tokio_postgres::types::ToSql;
 use super::error::DbContext;
 use super::now;
 use super::sql::{self, get, sql_int};
-use crate::batch::{Expired, Uncount, MINUTES_KEPT};
+use crate::batch::{Expired, Uncount, MINUTES_KEPT, OUTCOME_SOURCES_KEPT};
 use crate::shared::{EXPIRED_COLUMNS, ISSUE_ROW_TABLES};
 use crate::{RetentionPass, StoreResult};
 
@@ -32,6 +32,8 @@ pub(crate) async fn delete_expired(
     let old_minutes = (now() - MINUTES_KEPT).floor() as i64;
     // An hour of outcomes goes once it has wholly ended before the cutoff.
     let old_hours = (before - 3600.0).floor() as i64;
+    // Outcome keys serve only until their queue entry is acknowledged.
+    let sources_added = now() - OUTCOME_SOURCES_KEPT;
     let limit_param = sql_int(limit);
     let mut deleted = [0; 5];
     for (count, (statement, cutoff, what)) in deleted.iter_mut().zip([
@@ -43,8 +45,8 @@ pub(crate) async fn delete_expired(
         ),
         (
             "DELETE FROM outcome_sources WHERE (project_id, source) IN
-                 (SELECT project_id, source FROM outcome_sources WHERE received < $1 LIMIT $2)",
-            &before,
+                 (SELECT project_id, source FROM outcome_sources WHERE added < $1 LIMIT $2)",
+            &sources_added,
             "deleting expired outcome sources",
         ),
         (

@@ -68,20 +68,17 @@ impl Outcomes for SqliteStore {
                 .db("counting a batch's outcomes")?;
             let mut rows = Vec::new();
             let mut new = 0;
+            let added = super::now();
             {
                 let mut stmt = tx
                     .prepare_cached(
-                        "INSERT INTO outcome_sources (project_id, source, received)
+                        "INSERT INTO outcome_sources (project_id, source, added)
                          VALUES (?1, ?2, ?3) ON CONFLICT (project_id, source) DO NOTHING",
                     )
                     .db("counting a batch's outcomes")?;
                 for delivery in deliveries {
                     let inserted = stmt
-                        .execute(params![
-                            delivery.project_id,
-                            delivery.source,
-                            delivery.received
-                        ])
+                        .execute(params![delivery.project_id, delivery.source, added])
                         .db("counting a batch's outcomes")?;
                     if inserted > 0 {
                         new += 1;

@@ -12,11 +12,12 @@ CREATE TABLE outcomes (
     PRIMARY KEY (project_id, hour, category, outcome, reason)
 );
 CREATE INDEX outcomes_hour ON outcomes (hour);
--- Deliveries whose outcomes were added, so that an envelope processed twice counts once.
+-- Deliveries whose outcomes were added, so that an envelope processed twice counts once;
+-- deleted a day after `added`.
 CREATE TABLE outcome_sources (
     project_id BIGINT           NOT NULL REFERENCES projects (id),
     source     TEXT             NOT NULL,
-    received   DOUBLE PRECISION NOT NULL,
+    added      DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (project_id, source)
 );
 -- Client reports are outcomes now (`client_discard`).

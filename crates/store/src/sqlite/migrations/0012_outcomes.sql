@@ -14,12 +14,12 @@ CREATE TABLE outcomes (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX outcomes_hour ON outcomes (hour);
 -- Deliveries (queue entries) whose outcomes were added: an envelope processed twice, after a
--- crash between the store's commit and the queue's acknowledgement, counts once. Kept for the
--- retention period.
+-- crash between the store's commit and the queue's acknowledgement, counts once. `added` is
+-- when they were added: a day later the entry is long acknowledged, and the key is deleted.
 CREATE TABLE outcome_sources (
     project_id INTEGER NOT NULL REFERENCES projects (id),
     source     TEXT    NOT NULL,
-    received   REAL    NOT NULL,
+    added      REAL    NOT NULL,
     PRIMARY KEY (project_id, source)
 ) STRICT, WITHOUT ROWID;
 -- Client reports are outcomes now (`client_discard`); their old per-project sums had no hour
