@@ -1,6 +1,6 @@
 //! Vigil's domain: the records every crate names — organizations, projects and keys, users,
 //! issues, events, releases, transactions and spans, alert rules and notifications, a project's
-//! data-scrubbing settings — and Sentry's issue search syntax parsed into a query.
+//! data-scrubbing settings, outcomes — and Sentry's issue search syntax parsed into a query.
 //!
 //! Plain data with no database under it, so that pure crates (`vigil-alerts`, processing's
 //! outputs) can name an `Issue` or an `AlertRule` without depending on SQLite or PostgreSQL
@@ -12,6 +12,7 @@ pub mod events;
 pub mod issues;
 pub mod json_text;
 pub mod quotas;
+pub mod outcomes;
 pub mod releases;
 pub mod scrubbing;
 pub mod search;
@@ -23,6 +24,10 @@ pub use events::*;
 pub use issues::*;
 pub use json_text::JsonText;
 pub use quotas::{HourlyVolume, ProjectQuotas, QuotaLease};
+pub use outcomes::{
+    hour_of, merge_outcome_rows, DataCategory, DeliveryOutcomes, Outcome, OutcomeQuery, OutcomeRow,
+    NO_REASON,
+};
 pub use releases::*;
 pub use scrubbing::{check_field_list, FieldListError, ScrubbingSettings, MAX_FIELD_LIST_CHARS};
 pub use search::{SearchQuery, SearchTerm};

@@ -8,7 +8,8 @@
 //!   them all ([`jobs::spawn`]).
 //! - What several of them share sits beside them: [`serialize`] (Sentry's JSON shapes),
 //!   [`query`] (query strings), [`links`] (absolute page addresses), [`time`], [`config`],
-//!   [`metrics`], [`accounts`], [`lookup`], and the [`AppState`] every handler and job holds.
+//!   [`metrics`], [`outcomes`], [`accounts`], [`lookup`], and the [`AppState`] every handler and job
+//!   holds.
 //!
 //! Everything reads and writes through the [`vigil_store::Store`] trait; event processing is
 //! [`vigil_processing`]'s job and wire formats are [`vigil_protocol`]'s. This crate owns what is
@@ -24,6 +25,7 @@ pub mod jobs;
 pub mod links;
 pub mod lookup;
 pub mod metrics;
+pub mod outcomes;
 pub mod query;
 pub mod serialize;
 pub mod time;
@@ -52,6 +54,8 @@ pub struct AppState {
     pub budget: ingest::body::MemoryBudget,
     /// Rate-limit counters, project quotas and spike thresholds as ingest reads them.
     pub quotas: Arc<ingest::quotas::QuotaState>,
+    /// The accept side's outcome counts, written every few seconds.
+    pub outcomes: Arc<outcomes::OutcomeAggregator>,
     /// DSN keys recently read by ingest.
     pub key_cache: Arc<ingest::key_cache::KeyCache>,
     /// The web UI's session key and login backoff.
@@ -79,6 +83,7 @@ impl AppState {
             queue,
             queue_signal: Arc::new(tokio::sync::Notify::new()),
             budget: ingest::body::MemoryBudget::new(config.limits.max_bodies_in_flight),
+            outcomes: Arc::default(),
             key_cache: Arc::default(),
             web: Arc::default(),
             alerts: Arc::default(),

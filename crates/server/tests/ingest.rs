@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use common::Harness;
 use serde_json::Value;
 use vigil_store::prelude::*;
+use vigil_store::Outcome;
 
 fn event_envelope(event_id: &str, event: &str) -> Vec<u8> {
     format!(
@@ -323,18 +324,45 @@ async fn legacy_store_accepts_base64_zlib_and_numeric_level() {
 }
 
 #[tokio::test]
-async fn client_reports_are_counted() {
+async fn client_reports_are_counted_as_outcomes() {
     let h = Harness::new().await;
     let report = r#"{"timestamp":1795574446.5,"discarded_events":[{"reason":"before_send","category":"error","quantity":3}]}"#;
     let body = format!("{{}}\n{{\"type\":\"client_report\"}}\n{report}\n");
     let (status, reply) = h.post_envelope(body.into_bytes()).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(reply, serde_json::json!({}));
-    let counts = h.store.client_reports(h.project.id).await.expect("read");
+    let counts: Vec<(Outcome, &str, String, i64)> = outcomes_of(&h)
+        .await
+        .into_iter()
+        .map(|r| (r.outcome, r.category.name(), r.reason, r.quantity))
+        .collect();
     assert_eq!(
         counts,
-        vec![("before_send".to_string(), "error".to_string(), 3)]
+        vec![(
+            Outcome::ClientDiscard,
+            "error",
+            "before_send".to_string(),
+            3
+        )]
     );
+}
+
+/// Every outcome the harness project has, written or waiting in the accept side's counts.
+async fn outcomes_of(h: &Harness) -> Vec<vigil_store::OutcomeRow> {
+    h.state
+        .outcomes
+        .flush(&*h.state.store)
+        .await
+        .expect("flush");
+    h.store
+        .outcomes(&vigil_store::OutcomeQuery {
+            project_ids: vec![h.project.id],
+            since_hour: 0,
+            until_hour: i64::MAX,
+            ..vigil_store::OutcomeQuery::default()
+        })
+        .await
+        .expect("read")
 }
 
 #[tokio::test]
@@ -358,6 +386,13 @@ async fn csp_report_becomes_a_csp_issue() {
     let issue: &Value = &issues[0];
     assert_eq!(issue["title"], "Blocked 'script' from 'evil.example'");
     assert_eq!(issue["type"], "csp");
+    // Counted as Relay counts a CSP report: in `security`.
+    let counted: Vec<(Outcome, &str, i64)> = outcomes_of(&h)
+        .await
+        .into_iter()
+        .map(|r| (r.outcome, r.category.name(), r.quantity))
+        .collect();
+    assert_eq!(counted, vec![(Outcome::Accepted, "security", 1)]);
 }
 
 #[tokio::test]

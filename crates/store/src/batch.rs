@@ -122,6 +122,9 @@ pub(crate) const MINUTE: f64 = 60.0;
 /// How long retention keeps `issue_minutely` buckets, before its current time: they serve only
 /// the first partial hour of a frequency condition's window, and the hourly buckets the rest.
 pub(crate) const MINUTES_KEPT: f64 = 2.0 * HOUR;
+/// How long a delivery's outcome key is kept: far past the acknowledgement of its queue entry
+/// (a crash before it brings the entry back within the lease, minutes).
+pub(crate) const OUTCOME_SOURCES_KEPT: f64 = 24.0 * HOUR;
 
 /// What a batch adds to the counters; each backend writes it (SQLite: `sqlite/tally.rs`,
 /// PostgreSQL: `postgres/tally.rs`).

@@ -25,7 +25,8 @@ mod test_events;
 #[doc(hidden)]
 pub use batch::bench as encode_bench;
 pub use domain::{
-    Accounts, Alerts, Events, IssueSearch, Issues, Maintenance, Projects, Quotas, Releases, Traces,
+    Accounts, Alerts, Events, IssueSearch, Issues, Maintenance, Outcomes, Projects, Quotas, Releases,
+    Traces,
 };
 pub use queue::{ClaimedEnvelope, IngestQueue, QueueStats, QueuedEnvelope};
 pub use vigil_model::*;
@@ -63,4 +64,5 @@ store_of_domains! {
     /// the domain traits are called on a `dyn Store` without importing them.
     Accounts, Projects, Events, Issues, IssueSearch, Releases, Traces, Alerts, Maintenance,
     Quotas,
+    Outcomes,
 }

@@ -2,6 +2,7 @@
 //! `PgStore`) rather than on a `dyn Store`: `use vigil_store::prelude::*;`.
 
 pub use crate::{
-    Accounts, Alerts, Events, IngestQueue, IssueSearch, Issues, Maintenance, Projects, Quotas,
+    Accounts, Alerts, Events, IngestQueue, IssueSearch, Issues, Maintenance, Outcomes, Projects,
+    Quotas,
     Releases, Store, Traces,
 };

@@ -19,8 +19,9 @@ use vigil_store::prelude::*;
 use vigil_store::search::parse_search;
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::{
-    IssueQuery, IssueSort, IssueStatus, NewDeploy, NewEvent, ProjectKey, RawItem, ReleaseFields,
-    ReleaseQuery, RetentionPass, ScrubbingSettings, StoreError, StoredEvent, TagValueCount,
+    hour_of, DataCategory, DeliveryOutcomes, IssueQuery, IssueSort, IssueStatus, NewDeploy,
+    NewEvent, Outcome, OutcomeQuery, OutcomeRow, ProjectKey, RawItem, ReleaseFields, ReleaseQuery,
+    RetentionPass, ScrubbingSettings, StoreError, StoredEvent, TagValueCount, NO_REASON,
 };
 
 // The cases live in `mod cases`; the suite calls them from here.
@@ -56,7 +57,9 @@ common::suite_on_both_backends!(
     event_of_unknown_project_is_not_found,
     concurrent_batches_count_every_event,
     raw_items_keep_their_payload,
-    client_reports_are_summed_once_per_source,
+    outcomes_are_summed_per_hour_and_read_by_filter,
+    delivery_outcomes_count_once_per_source,
+    retention_deletes_outcomes_of_ended_hours,
     jobs_are_claimed_once_per_interval,
     expired_events_are_deleted_and_uncounted,
     releases_are_created_once_and_updated,
@@ -1193,39 +1196,229 @@ mod cases {
         );
     }
 
-    pub async fn client_reports_are_summed_once_per_source(store: &dyn Store) {
+    fn outcome_row(
+        project_id: i64,
+        hour: i64,
+        category: DataCategory,
+        outcome: Outcome,
+        reason: &str,
+        quantity: i64,
+    ) -> OutcomeRow {
+        OutcomeRow {
+            project_id,
+            hour,
+            category,
+            outcome,
+            reason: reason.into(),
+            quantity,
+            times_seen: 1,
+        }
+    }
+
+    pub async fn outcomes_are_summed_per_hour_and_read_by_filter(store: &dyn Store) {
         let (_, project) = project(store, "acme").await;
-        let counts = |list: &[(&str, &str, i64)]| {
-            list.iter()
-                .map(|(r, c, q)| (r.to_string(), c.to_string(), *q))
-                .collect::<Vec<_>>()
+        let (_, other) = common::project_named(store, "acme", "other").await;
+        let h0 = hour_of(T0);
+        let h1 = h0 + 3600;
+        use DataCategory::{Attachment, Error, Transaction};
+        use Outcome::{Accepted, Invalid, RateLimited};
+        store
+            .add_outcomes(vec![
+                outcome_row(project, h0, Error, Accepted, NO_REASON, 2),
+                outcome_row(project, h0, Error, Accepted, NO_REASON, 3),
+                outcome_row(project, h0, Error, RateLimited, "key_quota", 4),
+                outcome_row(project, h1, Transaction, Accepted, NO_REASON, 1),
+                outcome_row(other, h1, Attachment, Invalid, "too_large", 1024),
+            ])
+            .await
+            .unwrap();
+        // A second flush adds to the same rows.
+        store
+            .add_outcomes(vec![outcome_row(
+                project, h0, Error, Accepted, NO_REASON, 1,
+            )])
+            .await
+            .unwrap();
+        let all = OutcomeQuery {
+            project_ids: vec![project, other],
+            since_hour: h0,
+            until_hour: h1 + 3600,
+            ..OutcomeQuery::default()
         };
-        let first = counts(&[
-            ("sample_rate", "transaction", 3),
-            ("queue_overflow", "error", 1),
-        ]);
-        let second = counts(&[("sample_rate", "transaction", 4)]);
-        assert!(store
-            .add_client_reports(project, "q1-a:0", T0, &first)
-            .await
-            .unwrap());
-        assert!(store
-            .add_client_reports(project, "q2-b:1", T0, &second)
-            .await
-            .unwrap());
-        // Processed again: not counted twice.
-        assert!(!store
-            .add_client_reports(project, "q1-a:0", T0, &first)
-            .await
-            .unwrap());
+        let rows = store.outcomes(&all).await.unwrap();
+        let seen: Vec<(i64, i64, &str, Outcome, &str, i64, i64)> = rows
+            .iter()
+            .map(|r| {
+                let (p, h, c, o, why) = r.key();
+                (p, h, c.name(), o, why, r.quantity, r.times_seen)
+            })
+            .collect();
         assert_eq!(
-            store.client_reports(project).await.unwrap(),
+            seen,
             vec![
-                ("queue_overflow".to_string(), "error".to_string(), 1),
-                ("sample_rate".to_string(), "transaction".to_string(), 7),
+                (project, h0, "error", Accepted, "none", 6, 3),
+                (project, h0, "error", RateLimited, "key_quota", 4, 1),
+                (project, h1, "transaction", Accepted, "none", 1, 1),
+                (other, h1, "attachment", Invalid, "too_large", 1024, 1),
             ]
         );
-        assert_eq!(store.client_reports(project + 1).await.unwrap(), vec![]);
+        // Each filter narrows; the hour range is half-open.
+        let only = |query: OutcomeQuery| async move {
+            store
+                .outcomes(&query)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.project_id, r.hour, r.quantity))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            only(OutcomeQuery {
+                until_hour: h1,
+                ..all.clone()
+            })
+            .await,
+            vec![(project, h0, 6), (project, h0, 4)]
+        );
+        assert_eq!(
+            only(OutcomeQuery {
+                project_ids: vec![other],
+                ..all.clone()
+            })
+            .await,
+            vec![(other, h1, 1024)]
+        );
+        assert_eq!(
+            only(OutcomeQuery {
+                categories: vec![Transaction, Attachment],
+                ..all.clone()
+            })
+            .await,
+            vec![(project, h1, 1), (other, h1, 1024)]
+        );
+        assert_eq!(
+            only(OutcomeQuery {
+                outcomes: vec![RateLimited],
+                ..all.clone()
+            })
+            .await,
+            vec![(project, h0, 4)]
+        );
+        assert_eq!(
+            only(OutcomeQuery {
+                reasons: vec!["too_large".into()],
+                ..all.clone()
+            })
+            .await,
+            vec![(other, h1, 1024)]
+        );
+        assert_eq!(
+            only(OutcomeQuery {
+                project_ids: vec![],
+                ..all.clone()
+            })
+            .await,
+            vec![]
+        );
+    }
+
+    pub async fn delivery_outcomes_count_once_per_source(store: &dyn Store) {
+        let (_, project) = project(store, "acme").await;
+        let h0 = hour_of(T0);
+        let delivery = |source: &str, quantity| DeliveryOutcomes {
+            project_id: project,
+            source: source.into(),
+            rows: vec![
+                outcome_row(
+                    project,
+                    h0,
+                    DataCategory::Error,
+                    Outcome::Accepted,
+                    NO_REASON,
+                    quantity,
+                ),
+                outcome_row(
+                    project,
+                    h0,
+                    DataCategory::Transaction,
+                    Outcome::ClientDiscard,
+                    "sample_rate",
+                    2,
+                ),
+            ],
+        };
+        assert_eq!(
+            store
+                .add_delivery_outcomes(vec![delivery("q1-a", 1), delivery("q2-b", 5)])
+                .await
+                .unwrap(),
+            2
+        );
+        // The batch processed again (after a crash before its acknowledgement), with one new
+        // delivery beside it: only the new one counts.
+        assert_eq!(
+            store
+                .add_delivery_outcomes(vec![
+                    delivery("q1-a", 1),
+                    delivery("q3-c", 10),
+                    delivery("q2-b", 5)
+                ])
+                .await
+                .unwrap(),
+            1
+        );
+        let rows = store
+            .outcomes(&OutcomeQuery {
+                project_ids: vec![project],
+                since_hour: h0,
+                until_hour: h0 + 3600,
+                ..OutcomeQuery::default()
+            })
+            .await
+            .unwrap();
+        let totals: Vec<(Outcome, i64, i64)> = rows
+            .iter()
+            .map(|r| (r.outcome, r.quantity, r.times_seen))
+            .collect();
+        assert_eq!(
+            totals,
+            vec![(Outcome::Accepted, 16, 3), (Outcome::ClientDiscard, 6, 3)]
+        );
+    }
+
+    pub async fn retention_deletes_outcomes_of_ended_hours(store: &dyn Store) {
+        let (_, project) = project(store, "acme").await;
+        let h0 = hour_of(T0);
+        let row = |hour| {
+            outcome_row(
+                project,
+                hour,
+                DataCategory::Error,
+                Outcome::Accepted,
+                NO_REASON,
+                1,
+            )
+        };
+        store
+            .add_outcomes(vec![row(h0 - 3600), row(h0), row(h0 + 3600)])
+            .await
+            .unwrap();
+        // The cutoff falls inside hour h0: that hour has not wholly ended, so it stays.
+        store
+            .delete_expired((h0 + 1800) as f64, 1000)
+            .await
+            .unwrap();
+        let rows = store
+            .outcomes(&OutcomeQuery {
+                project_ids: vec![project],
+                since_hour: h0 - 7200,
+                until_hour: h0 + 7200,
+                ..OutcomeQuery::default()
+            })
+            .await
+            .unwrap();
+        let hours: Vec<i64> = rows.iter().map(|r| r.hour).collect();
+        assert_eq!(hours, vec![h0, h0 + 3600]);
     }
 
     pub async fn jobs_are_claimed_once_per_interval(store: &dyn Store) {

@@ -17,6 +17,9 @@ pub enum ApiError {
     /// A field of the request body or query is wrong: `{"field": ["message"]}`.
     #[error("{field}: {message}")]
     BadField { field: String, message: String },
+    /// A request Sentry answers 400 with a sentence: `{"detail": "…"}`.
+    #[error("{0}")]
+    Invalid(String),
     #[error("service unavailable")]
     Unavailable,
 }
@@ -54,6 +57,10 @@ impl IntoResponse for ApiError {
             ApiError::BadField { field, message } => (
                 StatusCode::BAD_REQUEST,
                 serde_json::json!({ field.clone(): [message] }),
+            ),
+            ApiError::Invalid(message) => (
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({ "detail": message }),
             ),
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -15,6 +15,7 @@ pub mod quotas;
 pub mod releases;
 pub mod root;
 pub mod rules;
+pub mod stats;
 pub mod traces;
 
 use axum::routing::get;
@@ -64,6 +65,7 @@ pub fn routes() -> Router<AppState> {
             "/organizations/{org}/events-stats/",
             get(discover::events_stats),
         )
+        .route("/organizations/{org}/stats_v2/", get(stats::stats_v2))
         .route(
             "/organizations/{org}/events-trace/{trace_id}/",
             get(traces::trace),

@@ -9,10 +9,11 @@ use bytes::Bytes;
 use serde_json::Value;
 use vigil_protocol::envelope::{Envelope, ItemType};
 use vigil_protocol::ids::{new_event_id, normalize_uuid};
-use vigil_store::QueuedEnvelope;
+use vigil_store::{Outcome, QueuedEnvelope};
 
 use super::error::IngestError;
 use crate::metrics::Metrics;
+use crate::outcomes::reason;
 use crate::AppState;
 use vigil_processing::payload::{parse_event_json, scan_event_json};
 
@@ -150,6 +151,11 @@ pub async fn enqueue(
         || stats.bytes >= state.config.limits.max_queue_bytes as u64
     {
         Metrics::inc(&state.metrics.requests_rejected, 1);
+        let items = &prepared.envelope.items;
+        let (limited, why) = (Outcome::RateLimited, reason::QUEUE_FULL);
+        state
+            .outcomes
+            .record_items(project_id, received, items, limited, why);
         return Err(IngestError::Overloaded);
     }
     let events = prepared

@@ -11,7 +11,7 @@ use vigil_protocol::envelope::{parse_envelope, Envelope};
 use super::auth::{authorize, key_from_envelope_dsn, parse_project_id, request_auth};
 use super::body::{decode_reserved, read_limited, Reservation};
 use super::error::{set_rate_limit_headers, IngestError};
-use super::limits::check_limits;
+use super::limits::check_limits_counted;
 use super::{client_sdk, cpu_work, is_compressed, queue_sdk_envelope, Arrival};
 use crate::AppState;
 
@@ -51,7 +51,13 @@ pub async fn post_envelope(
     let Some(key) = authorized else {
         return Err(IngestError::MissingAuth);
     };
-    check_limits(&envelope, &limits)?;
+    check_limits_counted(
+        &envelope,
+        &limits,
+        &state.outcomes,
+        key.project_id,
+        arrival.received,
+    )?;
 
     let client_sdk = client_sdk(auth.as_ref(), headers);
     let (event_id, rate_limited) =

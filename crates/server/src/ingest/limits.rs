@@ -6,6 +6,28 @@ use vigil_protocol::envelope::{Envelope, ItemType};
 
 use super::error::IngestError;
 use crate::config::Limits;
+use crate::outcomes::{reason, OutcomeAggregator};
+use vigil_store::Outcome;
+
+/// [`check_limits`], counting every item of a refused envelope as `invalid` / `too_large` for
+/// the project, as Relay does.
+pub fn check_limits_counted(
+    envelope: &Envelope,
+    limits: &Limits,
+    outcomes: &OutcomeAggregator,
+    project_id: i64,
+    received: f64,
+) -> Result<(), IngestError> {
+    check_limits(envelope, limits).inspect_err(|_| {
+        outcomes.record_items(
+            project_id,
+            received,
+            &envelope.items,
+            Outcome::Invalid,
+            reason::TOO_LARGE,
+        );
+    })
+}
 
 /// `ItemTooLarge` naming the first item type over its limit.
 pub fn check_limits(envelope: &Envelope, limits: &Limits) -> Result<(), IngestError> {

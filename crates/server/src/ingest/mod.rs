@@ -24,10 +24,13 @@ use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
 use vigil_protocol::auth::ClientAuth;
+use vigil_protocol::envelope::ItemType;
+use vigil_store::{DataCategory, Outcome};
 
 pub use error::IngestError;
 
 use crate::metrics::Metrics;
+use crate::outcomes;
 use crate::time::unix_now;
 use crate::AppState;
 
@@ -190,15 +193,36 @@ pub async fn queue_envelope(
     let project_id = key.project_id;
     let size = envelope.items.iter().map(|i| i.payload.len()).sum();
     let mut prepared = cpu_work(size, false, move || enqueue::prepare(envelope, source)).await?;
+    // Event items dropped as invalid: each counts once.
+    for _ in &prepared.invalid {
+        let (category, invalid) = (DataCategory::Error, Outcome::Invalid);
+        let why = outcomes::reason::INVALID_JSON;
+        state
+            .outcomes
+            .record(project_id, received, category, invalid, why, 1);
+    }
     let rate_limited = state
         .quotas
         .enforce(state.store.as_ref(), key, &prepared.envelope, unix_now())
         .await;
     if !rate_limited.is_empty() {
-        prepared.drop_items(|ty| {
+        // The quota that refused an item's group, if one did.
+        let refusal = |ty: ItemType| {
             quotas::QuotaCategory::of_item(ty)
-                .is_some_and(|(group, _)| rate_limited.iter().any(|d| d.group == group))
-        });
+                .and_then(|(group, _)| rate_limited.iter().find(|d| d.group == group))
+        };
+        for item in &prepared.envelope.items {
+            if let Some(decision) = refusal(item.ty()) {
+                for (category, quantity) in outcomes::item_quantities(item) {
+                    let limited = Outcome::RateLimited;
+                    let why = decision.reason_code;
+                    state
+                        .outcomes
+                        .record(project_id, received, category, limited, why, quantity);
+                }
+            }
+        }
+        prepared.drop_items(|ty| refusal(ty).is_some());
     }
     let event_id = prepared.event_id.take();
     let invalid = std::mem::take(&mut prepared.invalid);

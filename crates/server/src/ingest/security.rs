@@ -15,9 +15,11 @@ use super::auth::{authorize, parse_project_id, request_auth};
 use super::body::{decode_reserved, read_limited};
 use super::error::IngestError;
 use super::{cpu_work, is_compressed, queue_envelope, Arrival};
+use crate::outcomes::reason::SECURITY_REPORT;
 use crate::query;
 use crate::AppState;
 use vigil_processing::payload::parse_event_json;
+use vigil_store::{DataCategory, Outcome};
 
 /// The classic report's kebab-case keys and the Reporting API's camelCase ones, with the
 /// snake_case name of Sentry's `csp` interface.
@@ -68,9 +70,15 @@ pub async fn post_security_report(
     let content_encoding = headers.get(header::CONTENT_ENCODING).cloned();
     let compressed = is_compressed(headers);
     let budget = state.budget.clone();
+    let outcomes = state.outcomes.clone();
+    let received = arrival.received;
     let (events, decoded) = cpu_work(raw.len(), compressed, move || -> Result<_, IngestError> {
         let (data, decoded) = decode_reserved(content_encoding.as_ref(), raw, limit, &budget)?;
-        let events: Vec<Value> = parse_reports(&data)?
+        let events: Vec<Value> = parse_reports(&data)
+            .inspect_err(|_| {
+                let (category, invalid) = (DataCategory::Security, Outcome::Invalid);
+                outcomes.record(project_id, received, category, invalid, SECURITY_REPORT, 1);
+            })?
             .into_iter()
             .map(|csp| {
                 csp_event(

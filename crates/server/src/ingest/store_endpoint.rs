@@ -12,9 +12,11 @@ use vigil_protocol::envelope::{parse_envelope, Envelope, Item, ItemType};
 use super::auth::{authorize, parse_project_id, request_auth};
 use super::body::{decode_content, decode_reserved, read_limited};
 use super::error::IngestError;
-use super::limits::check_limits;
+use super::limits::check_limits_counted;
 use super::{client_sdk, cpu_work, is_compressed, queue_sdk_envelope, Arrival};
+use crate::outcomes::reason;
 use crate::AppState;
+use vigil_store::{DataCategory, Outcome};
 
 /// `POST /api/{project_id}/store/`.
 pub async fn post_store(
@@ -61,6 +63,8 @@ async fn store(
     let budget = state.budget.clone();
     let compressed = is_compressed(headers);
     let content_encoding = headers.get(header::CONTENT_ENCODING).cloned();
+    let outcomes = state.outcomes.clone();
+    let (project_id, received) = (key.project_id, arrival.received);
     let (envelope, source, decoded) =
         cpu_work(raw.len(), compressed, move || -> Result<_, IngestError> {
             let (data, decoded) =
@@ -71,11 +75,16 @@ async fn store(
             if is_envelope {
                 let envelope = parse_envelope(data.clone())
                     .map_err(|err| IngestError::InvalidEnvelope(err.to_string()))?;
-                check_limits(&envelope, &limits)?;
+                check_limits_counted(&envelope, &limits, &outcomes, project_id, received)?;
                 return Ok((envelope, Some(data), decoded));
             }
             // A legacy event becomes a one-item envelope, as Relay wraps it.
-            let json = legacy_body_to_json(data, body_limit)?;
+            let json = legacy_body_to_json(data, body_limit).inspect_err(|err| {
+                if matches!(err, IngestError::InvalidEvent(_)) {
+                    let (category, invalid) = (DataCategory::Error, Outcome::Invalid);
+                    outcomes.record(project_id, received, category, invalid, reason::PAYLOAD, 1);
+                }
+            })?;
             let envelope = Envelope {
                 headers: serde_json::Map::new(),
                 items: vec![Item::new(ItemType::Event, json)],

@@ -11,7 +11,9 @@
 //! - **quotas** ([`quotas`]): each node writes the items it accepted to the hourly volume
 //!   spike protection measures bursts against;
 //! - **retention** ([`retention`]): once an hour across the nodes, what is older than the
-//!   retention window is deleted in short batches.
+//!   retention window is deleted in short batches;
+//! - the **outcome flusher** ([`crate::outcomes::spawn_flusher`]): every few seconds, and once
+//!   more at shutdown, the accept side's outcome counts are written.
 //!
 //! How it stops: every task watches one shutdown flag and stops when it turns true, after the
 //! work in hand (a worker's batch, a sender's deliveries, a retention batch); [`Jobs::join`]
@@ -56,7 +58,8 @@ pub fn spawn(state: &AppState, options: JobOptions, shutdown: watch::Receiver<bo
         shutdown.clone(),
     ));
     tasks.push(quotas::spawn(state, shutdown.clone()));
-    tasks.push(retention::spawn(state, shutdown));
+    tasks.push(retention::spawn(state, shutdown.clone()));
+    tasks.push(crate::outcomes::spawn_flusher(state, shutdown));
     Jobs { tasks }
 }
 

@@ -1,8 +1,9 @@
 //! What a worker makes of each item of a claimed envelope: events are processed into issues,
 //! transactions and spans into the performance model (processing finds the performance issues
-//! in them on the way), client reports are counted, the other known types are kept raw until
-//! their own pipelines exist, and unknown types are skipped. One bad item is reported without
-//! dropping the good ones beside it. The result is in the store's terms, ready to be written.
+//! in them on the way), client reports become outcomes, the other known types are kept raw
+//! until their own pipelines exist, and unknown types are skipped. One bad item is reported
+//! without dropping the good ones beside it. Every item's outcome is counted (accepted, or
+//! invalid with Relay's reason). The result is in the store's terms, ready to be written.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -11,12 +12,13 @@ use vigil_processing::performance::{
 };
 use vigil_processing::{process_event, NormalizeContext};
 use vigil_protocol::envelope::{Envelope, Item, ItemType};
-use vigil_store::{NewEvent, RawItem, SpanBatch};
+use vigil_store::{
+    hour_of, DataCategory, DeliveryOutcomes, NewEvent, Outcome, OutcomeRow, RawItem, SpanBatch,
+    NO_REASON,
+};
 
+use crate::outcomes::{item_quantities, reason};
 use vigil_processing::payload::{parse_accepted_event_json, parse_event_tree};
-
-/// `(reason, category, quantity)` of one client-report entry.
-pub type ClientReportCount = (String, String, i64);
 
 /// What an envelope turned into, ready to be written.
 #[derive(Debug, Default)]
@@ -28,8 +30,10 @@ pub struct Accepted {
     /// Transactions and spans, from `transaction` and `span` items.
     pub spans: SpanBatch,
     pub raw_items: Vec<RawItem>,
-    /// Client-report items: each item's source key and its counts.
-    pub client_reports: Vec<(String, Vec<ClientReportCount>)>,
+    /// The envelope's delivery (its queue entry): its outcomes count once under it.
+    pub source: String,
+    /// What became of each item, and what the client reports say the SDK dropped.
+    pub outcomes: Vec<OutcomeRow>,
     /// One line per item that was dropped as invalid.
     pub invalid: Vec<String>,
 }
@@ -48,6 +52,7 @@ pub fn accept_envelope(
     let mut accepted = Accepted {
         project_id,
         received: ctx.received,
+        source: source.to_owned(),
         ..Accepted::default()
     };
     for (index, item) in envelope.items.iter().enumerate() {
@@ -55,11 +60,23 @@ pub fn accept_envelope(
         let ty = item.ty();
         match ty {
             ItemType::Event => match accept_event_item(item, project_id, ctx) {
-                Ok(event) => accepted.events.push(event),
-                Err(reason) => accepted.invalid.push(format!("event item: {reason}")),
+                Ok(event) => {
+                    let category = event_category(&event.event_type);
+                    accepted.outcome(category, Outcome::Accepted, NO_REASON, 1);
+                    accepted.events.push(event);
+                }
+                Err((why, message)) => {
+                    accepted.outcome(DataCategory::Error, Outcome::Invalid, why, 1);
+                    accepted.invalid.push(format!("event item: {message}"));
+                }
             },
+            // A client report has no category of its own: its entries are the outcomes.
             ItemType::ClientReport => match parse_client_report(&item.payload) {
-                Ok(counts) => accepted.client_reports.push((item_key(), counts)),
+                Ok(entries) => {
+                    for (outcome, why, category, quantity) in entries {
+                        accepted.outcome(category, outcome, &why, quantity);
+                    }
+                }
                 Err(reason) => accepted
                     .invalid
                     .push(format!("client_report item: {reason}")),
@@ -70,8 +87,25 @@ pub fn accept_envelope(
                         .map_err(|err| err.to_string())
                 });
                 match processed {
-                    Ok(processed) => accepted.add_spans(processed),
-                    Err(reason) => accepted.invalid.push(format!("transaction item: {reason}")),
+                    Ok(processed) => {
+                        // Relay counts a transaction's spans with its own root span.
+                        let spans = processed.spans.len() as i64 + 1;
+                        accepted.outcome(
+                            DataCategory::Transaction,
+                            Outcome::Accepted,
+                            NO_REASON,
+                            1,
+                        );
+                        accepted.outcome(DataCategory::Span, Outcome::Accepted, NO_REASON, spans);
+                        accepted.add_spans(processed);
+                    }
+                    Err(message) => {
+                        let why = reason::INVALID_TRANSACTION;
+                        accepted.outcome(DataCategory::Transaction, Outcome::Invalid, why, 1);
+                        accepted
+                            .invalid
+                            .push(format!("transaction item: {message}"));
+                    }
                 }
             }
             ItemType::Span => {
@@ -84,8 +118,16 @@ pub fn accept_envelope(
                     ctx,
                     thresholds,
                 ) {
-                    Ok(processed) => accepted.add_spans(processed),
-                    Err(reason) => accepted.invalid.push(format!("span item: {reason}")),
+                    Ok(processed) => {
+                        let found = processed.spans.len() + processed.transactions.len();
+                        let spans = item.item_count().map_or(found as i64, |n| n as i64);
+                        accepted.outcome(DataCategory::Span, Outcome::Accepted, NO_REASON, spans);
+                        accepted.add_spans(processed);
+                    }
+                    Err(message) => {
+                        accepted.item_outcome(item, Outcome::Invalid, reason::INVALID_SPAN);
+                        accepted.invalid.push(format!("span item: {message}"));
+                    }
                 }
             }
             ItemType::Attachment
@@ -94,23 +136,93 @@ pub fn accept_envelope(
             | ItemType::CheckIn
             | ItemType::UserReport
             | ItemType::Feedback
-            | ItemType::Log => accepted.raw_items.push(RawItem {
-                project_id,
-                item_type: ty.as_str().to_string(),
-                event_id: ctx.envelope_event_id.clone(),
-                received: ctx.received,
-                headers: Value::Object(item.headers.clone()),
-                payload: item.payload.to_vec(),
-                dedup_key: Some(item_key()),
-            }),
-            // Profiles, replays, metrics and anything unknown: accepted and skipped.
-            _ => tracing::debug!(item_type = ty.as_str(), "envelope item skipped"),
+            | ItemType::Log => {
+                accepted.item_outcome(item, Outcome::Accepted, NO_REASON);
+                accepted.raw_items.push(RawItem {
+                    project_id,
+                    item_type: ty.as_str().to_string(),
+                    event_id: ctx.envelope_event_id.clone(),
+                    received: ctx.received,
+                    headers: Value::Object(item.headers.clone()),
+                    payload: item.payload.to_vec(),
+                    dedup_key: Some(item_key()),
+                });
+            }
+            // Profiles, replays, metrics and anything unknown: accepted (the SDK was answered
+            // 200 for them) and skipped; metrics and unknown types count in no category.
+            _ => {
+                accepted.item_outcome(item, Outcome::Accepted, NO_REASON);
+                tracing::debug!(item_type = ty.as_str(), "envelope item skipped");
+            }
         }
     }
     accepted
 }
 
+/// The outcomes of an envelope set aside without processing (it kept failing): every item
+/// `invalid` with Relay's `internal`.
+pub fn set_aside(envelope: &Envelope, project_id: i64, received: f64, source: &str) -> Accepted {
+    let mut accepted = Accepted {
+        project_id,
+        received,
+        source: source.to_owned(),
+        ..Accepted::default()
+    };
+    for item in &envelope.items {
+        accepted.item_outcome(item, Outcome::Invalid, reason::INTERNAL);
+    }
+    accepted
+}
+
+/// The category an event counts in, by its type (Relay's `DataCategory::from(EventType)`).
+pub fn event_category(event_type: &str) -> DataCategory {
+    match event_type {
+        "csp" | "hpkp" | "expectct" | "expectstaple" => DataCategory::Security,
+        _ => DataCategory::Error,
+    }
+}
+
 impl Accepted {
+    /// Counts `quantity` of `category` with `outcome` and `reason` in the hour the envelope was
+    /// received: one call per filtered, rate-limited or accepted thing.
+    pub fn outcome(
+        &mut self,
+        category: DataCategory,
+        outcome: Outcome,
+        reason: &str,
+        quantity: i64,
+    ) {
+        if quantity <= 0 {
+            return;
+        }
+        self.outcomes.push(OutcomeRow {
+            project_id: self.project_id,
+            hour: hour_of(self.received),
+            category,
+            outcome,
+            reason: reason.to_owned(),
+            quantity,
+            times_seen: 1,
+        });
+    }
+
+    /// Counts an item with `outcome` and `reason` in every category it counts in
+    /// ([`item_quantities`]).
+    pub fn item_outcome(&mut self, item: &Item, outcome: Outcome, reason: &str) {
+        for (category, quantity) in item_quantities(item) {
+            self.outcome(category, outcome, reason, quantity);
+        }
+    }
+
+    /// The outcomes to write, under the delivery's key.
+    pub fn delivery_outcomes(&mut self) -> DeliveryOutcomes {
+        DeliveryOutcomes {
+            project_id: self.project_id,
+            source: self.source.clone(),
+            rows: std::mem::take(&mut self.outcomes),
+        }
+    }
+
     /// Adds an item's transactions and spans, and an issue occurrence for each performance
     /// problem processing found in them.
     fn add_spans(&mut self, processed: ProcessedSpans) {
@@ -125,15 +237,16 @@ impl Accepted {
     }
 }
 
-/// Parses and processes one event payload.
+/// Parses and processes one event payload; on failure, Relay's discard reason and the message.
 pub fn accept_event_item(
     item: &Item,
     project_id: i64,
     ctx: &NormalizeContext,
-) -> Result<NewEvent, String> {
+) -> Result<NewEvent, (&'static str, String)> {
     // Checked (and repaired) when the envelope was accepted.
-    let raw = parse_accepted_event_json(&item.payload)?;
-    let processed = process_event(raw, ctx).map_err(|err| err.to_string())?;
+    let raw =
+        parse_accepted_event_json(&item.payload).map_err(|err| (reason::INVALID_JSON, err))?;
+    let processed = process_event(raw, ctx).map_err(|err| (reason::PAYLOAD, err.to_string()))?;
     Ok(processed.into_new_event(project_id))
 }
 
@@ -159,17 +272,34 @@ struct Discarded {
     quantity: i64,
 }
 
-fn parse_client_report(payload: &[u8]) -> Result<Vec<(String, String, i64)>, String> {
+/// A client report's entries as outcomes `(outcome, reason, category, quantity)`, as Relay
+/// reads them: `discarded_events` are `client_discard`, `rate_limited_events` `rate_limited`,
+/// `filtered_events` and `filtered_sampling_events` `filtered`, each with the SDK's reason.
+/// Entries of a category Relay does not know, or of no quantity, count nothing.
+fn parse_client_report(
+    payload: &[u8],
+) -> Result<Vec<(Outcome, String, DataCategory, i64)>, String> {
     let report: ClientReport =
         serde_json::from_slice(payload).map_err(|err| format!("invalid JSON: {err}"))?;
-    Ok(report
-        .discarded_events
+    let lists = [
+        (Outcome::ClientDiscard, report.discarded_events),
+        (Outcome::RateLimited, report.rate_limited_events),
+        (Outcome::Filtered, report.filtered_events),
+        (Outcome::Filtered, report.filtered_sampling_events),
+    ];
+    Ok(lists
         .into_iter()
-        .chain(report.rate_limited_events)
-        .chain(report.filtered_events)
-        .chain(report.filtered_sampling_events)
-        .filter(|d| d.quantity > 0)
-        .map(|d| (d.reason, d.category, d.quantity))
+        .flat_map(|(outcome, entries)| entries.into_iter().map(move |d| (outcome, d)))
+        .filter(|(_, d)| d.quantity > 0)
+        .filter_map(|(outcome, d)| {
+            let category = DataCategory::parse(&d.category)?;
+            let reason = if d.reason.is_empty() {
+                NO_REASON.to_owned()
+            } else {
+                d.reason
+            };
+            Some((outcome, reason, category, d.quantity))
+        })
         .collect())
 }
 
@@ -178,13 +308,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn client_report_sums_every_list() {
-        let counts = parse_client_report(
-            br#"{"timestamp": 1, "discarded_events": [{"reason": "before_send", "category": "error", "quantity": 3}],
-                 "rate_limited_events": [{"reason": "ratelimit_backoff", "category": "transaction", "quantity": 2}]}"#,
+    fn client_report_entries_become_outcomes() {
+        let entries = parse_client_report(
+            br#"{"timestamp": 1, "discarded_events": [{"reason": "before_send", "category": "error", "quantity": 3},
+                                                      {"reason": "queue_overflow", "category": "scoobydoo", "quantity": 1}],
+                 "rate_limited_events": [{"reason": "", "category": "transaction", "quantity": 2}],
+                 "filtered_events": [{"reason": "release-version", "category": "error", "quantity": 0}]}"#,
         )
         .expect("valid report");
-        assert_eq!(counts.len(), 2);
-        assert_eq!(counts[0], ("before_send".into(), "error".into(), 3));
+        assert_eq!(
+            entries,
+            vec![
+                (
+                    Outcome::ClientDiscard,
+                    "before_send".into(),
+                    DataCategory::Error,
+                    3
+                ),
+                (
+                    Outcome::RateLimited,
+                    "none".into(),
+                    DataCategory::Transaction,
+                    2
+                ),
+            ]
+        );
     }
 }

@@ -4,11 +4,12 @@
 //!
 //! The write is several store calls, each its own transaction, in this order: the batch's
 //! events (with the alert rules evaluated around them, so that firings are recorded before the
-//! acknowledgement), its transactions and spans, its raw items, then its client-report
-//! counts. A crash at any point, between two of these calls included, leaves the entries
-//! unacknowledged in the queue, and processing them again is harmless: the store skips events
-//! it already has (by project and event id), transactions and spans it already has (by their
-//! ids), and raw items and client-report counts already kept for their queue entry.
+//! acknowledgement), its transactions and spans, its raw items, then its outcomes (what became
+//! of each item, and the client reports' counts), the whole batch's in one transaction. A crash
+//! at any point, between two of these calls included, leaves the entries unacknowledged in the
+//! queue, and processing them again is harmless: the store skips events it already has (by
+//! project and event id), transactions and spans it already has (by their ids), and raw items
+//! and outcomes already kept for their queue entry.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use vigil_store::{
     ClaimedEnvelope, PerformanceSettings, QueuedEnvelope, ScrubbingSettings, SpanBatch, StoreError,
 };
 
-use super::process::{accept_envelope, Accepted};
+use super::process::{accept_envelope, set_aside, Accepted};
 use crate::metrics::Metrics;
 use crate::AppState;
 
@@ -206,18 +207,23 @@ fn process(
                     return None;
                 }
             };
+            // The entry's id and receive time: stable across re-processing, and never the same
+            // for two entries (an id a backend reuses comes with a later receive time).
+            let source = format!("q{}-{:x}", entry.id, queued.received.to_bits());
             if entry.attempts > MAX_ATTEMPTS {
                 tracing::error!(
                     id = entry.id,
                     attempts = entry.attempts,
                     "queued envelope keeps failing; dropped"
                 );
-                return None;
+                return Some(set_aside(
+                    &envelope,
+                    queued.project_id,
+                    queued.received,
+                    &source,
+                ));
             }
             let ctx = context_of(queued, &envelope, retention_days, settings);
-            // The entry's id and receive time: stable across re-processing, and never the same
-            // for two entries (an id a backend reuses comes with a later receive time).
-            let source = format!("q{}-{:x}", entry.id, queued.received.to_bits());
             let thresholds = settings.thresholds.get(&queued.project_id);
             let thresholds = thresholds.unwrap_or(&defaults);
             let accepted = accept_envelope(&envelope, queued.project_id, &ctx, &source, thresholds);
@@ -254,23 +260,23 @@ fn context_of(
 }
 
 /// Writes a processed batch: the events in one store call (alert rules evaluated around it),
-/// then the transactions and spans, the raw items and the client-report counts, one call each
-/// (see the module doc for why a crash between two calls is harmless).
+/// then the transactions and spans, the raw items and the outcomes, one call each (see the
+/// module doc for why a crash between two calls is harmless).
 async fn write(state: &AppState, batch: Vec<Accepted>) -> Result<(), StoreError> {
     let mut events = Vec::new();
     let mut spans = SpanBatch::default();
     let mut raw = Vec::new();
-    let mut reports = Vec::new();
-    for accepted in batch {
+    let mut outcomes = Vec::new();
+    for mut accepted in batch {
+        let delivery = accepted.delivery_outcomes();
+        // An envelope that counts nothing (only metrics or unknown items) needs no key.
+        if !delivery.rows.is_empty() {
+            outcomes.push(delivery);
+        }
         events.extend(accepted.events);
         spans.transactions.extend(accepted.spans.transactions);
         spans.spans.extend(accepted.spans.spans);
         raw.extend(accepted.raw_items);
-        reports.push((
-            accepted.project_id,
-            accepted.received,
-            accepted.client_reports,
-        ));
     }
     if !events.is_empty() {
         // Alerts fire before the batch is acknowledged: see `alerts::evaluate`.
@@ -284,14 +290,7 @@ async fn write(state: &AppState, batch: Vec<Accepted>) -> Result<(), StoreError>
     if !raw.is_empty() {
         state.store.save_raw_items(raw).await?;
     }
-    for (project_id, received, client_reports) in reports {
-        for (source, counts) in &client_reports {
-            state
-                .store
-                .add_client_reports(project_id, source, received, counts)
-                .await?;
-        }
-    }
+    state.store.add_delivery_outcomes(outcomes).await?;
     Ok(())
 }
 

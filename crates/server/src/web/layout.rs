@@ -70,6 +70,7 @@ pub fn page(shell: Shell<'_>, body: Markup) -> Html<String> {
                             a href={ (prefix) "/organizations/" (org.slug) "/issues/" } { "Issues" }
                             a href={ (prefix) "/organizations/" (org.slug) "/performance/" } { "Performance" }
                             a href={ (prefix) "/organizations/" (org.slug) "/projects/" } { "Projects" }
+                            a href={ (prefix) "/organizations/" (org.slug) "/stats/" } { "Stats" }
                         }
                         @if viewer.organizations.len() > 1 {
                             details.orgs {

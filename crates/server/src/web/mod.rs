@@ -25,6 +25,7 @@ pub mod project_settings;
 pub mod projects;
 pub mod selection;
 pub mod session;
+pub mod stats;
 pub mod state;
 pub mod trace;
 pub mod transaction;
@@ -81,6 +82,7 @@ pub fn routes() -> Router<AppState> {
             get(transaction::detail),
         )
         .route("/organizations/{org}/alerts/rules/", get(alerts::list))
+        .route("/organizations/{org}/stats/", get(stats::show))
         .route(
             "/organizations/{org}/alerts/rules/{project}/new/",
             get(alerts::new_form).post(alerts::create),

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::{NewEvent, RawItem, SavedEvent, StoreResult, StoredEvent, UnixTime};
+use crate::{NewEvent, RawItem, SavedEvent, StoreResult, StoredEvent};
 
 /// Events written by the ingest workers and read back, and the envelope items kept raw.
 #[async_trait]
@@ -16,16 +16,6 @@ pub trait Events: Send + Sync {
     /// whose `dedup_key` is stored already in its project is skipped, so an envelope processed
     /// twice keeps its items once.
     async fn save_raw_items(&self, items: Vec<RawItem>) -> StoreResult<()>;
-    /// Adds the SDK-reported discards of one `client_report` item, `(reason, category,
-    /// quantity)`, to per-project counters — once per `source` (the item's place in the
-    /// queue): `false`, changing nothing, when that source was added before.
-    async fn add_client_reports(
-        &self,
-        project_id: i64,
-        source: &str,
-        received: UnixTime,
-        counts: &[(String, String, i64)],
-    ) -> StoreResult<bool>;
     async fn event_by_id(
         &self,
         project_id: i64,
@@ -55,6 +45,4 @@ pub trait Events: Send + Sync {
     /// Envelope items kept raw, of one project and type, oldest first (for tests and later
     /// pipelines).
     async fn raw_items(&self, project_id: i64, item_type: &str) -> StoreResult<Vec<RawItem>>;
-    /// Client-report counters of a project: `(reason, category, quantity)`.
-    async fn client_reports(&self, project_id: i64) -> StoreResult<Vec<(String, String, i64)>>;
 }

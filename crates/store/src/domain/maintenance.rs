@@ -16,7 +16,7 @@ pub trait Maintenance: Send + Sync {
     /// One retention batch, in one transaction: deletes up to `limit` events with a timestamp
     /// before `before` and takes what they counted off their issues (count, hourly buckets, tag
     /// values, users), deletes the issues left without events (with their hashes), and deletes
-    /// raw items and client-report sources received before `before`. Called until it deletes
-    /// nothing.
+    /// raw items received before `before`, the outcome hours ended by then and the outcome keys
+    /// added more than a day ago. Called until it deletes nothing.
     async fn delete_expired(&self, before: UnixTime, limit: u64) -> StoreResult<RetentionPass>;
 }

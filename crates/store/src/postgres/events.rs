@@ -14,7 +14,7 @@ use super::PgStore;
 use crate::batch;
 use crate::rows::Record;
 use crate::shared::{event_order, EventRow};
-use crate::{Events, NewEvent, RawItem, SavedEvent, UnixTime};
+use crate::{Events, NewEvent, RawItem, SavedEvent};
 use crate::{StoreError, StoreResult, StoredEvent};
 
 /// What other domains' reads of event rows select (a trace's errors).
@@ -78,17 +78,6 @@ impl Events for PgStore {
             return Ok(());
         }
         super::raw::save_items(&self.client().await?, &items).await
-    }
-
-    async fn add_client_reports(
-        &self,
-        project_id: i64,
-        source: &str,
-        received: UnixTime,
-        counts: &[(String, String, i64)],
-    ) -> StoreResult<bool> {
-        let mut client = self.client().await?;
-        super::raw::add_client_reports(&mut client, project_id, source, received, counts).await
     }
 
     async fn event_by_id(
@@ -155,9 +144,5 @@ impl Events for PgStore {
 
     async fn raw_items(&self, project_id: i64, item_type: &str) -> StoreResult<Vec<RawItem>> {
         super::raw::items(&self.client().await?, project_id, item_type).await
-    }
-
-    async fn client_reports(&self, project_id: i64) -> StoreResult<Vec<(String, String, i64)>> {
-        super::raw::client_reports(&self.client().await?, project_id).await
     }
 }

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/0006_alerts.sql")),
     (7, include_str!("migrations/0007_span_indexes.sql")),
     (8, include_str!("migrations/0008_scrubbing_settings.sql")),
+    (9, include_str!("migrations/0009_outcomes.sql")),
     (11, include_str!("migrations/0011_quotas.sql")),
 ];
 

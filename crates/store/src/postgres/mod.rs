@@ -37,6 +37,7 @@ mod jobs;
 mod keys;
 mod migrations;
 mod organizations;
+mod outcomes;
 mod pool;
 mod project_tags;
 mod projects;

@@ -1,11 +1,9 @@
-//! Envelope items kept as they arrived, and the SDKs' client reports.
-//!
-//! Both wait for pipelines of their own (sessions, transactions, check-ins, outcomes); until
-//! then they are kept so that nothing acknowledged is lost and later work can replay them.
+//! Envelope items kept as they arrived, waiting for pipelines of their own (sessions,
+//! check-ins, attachments): kept so that nothing acknowledged is lost and later work can replay
+//! them.
 
-use deadpool_postgres::{Client, GenericClient};
+use deadpool_postgres::GenericClient;
 
-use super::error::DbContext;
 use super::sql::{self, records};
 use crate::rows::RAW_ITEM_COLUMNS;
 use crate::{RawItem, StoreResult};
@@ -56,67 +54,6 @@ pub(crate) async fn items<C: GenericClient>(
         ),
         &[&project_id, &item_type],
         "reading raw items",
-    )
-    .await
-}
-
-/// Adds one client-report item's counts, unless its source was added before; whether it was.
-pub(crate) async fn add_client_reports(
-    client: &mut Client,
-    project_id: i64,
-    source: &str,
-    received: f64,
-    counts: &[(String, String, i64)],
-) -> StoreResult<bool> {
-    let tx = client.transaction().await.db("counting a client report")?;
-    let new = sql::execute(
-        &tx,
-        "INSERT INTO client_report_sources (project_id, source, received) VALUES ($1, $2, $3)
-         ON CONFLICT (project_id, source) DO NOTHING",
-        &[&project_id, &source, &received],
-        "counting a client report",
-    )
-    .await?
-        > 0;
-    if new {
-        let reasons: Vec<&str> = counts
-            .iter()
-            .map(|(reason, _, _)| reason.as_str())
-            .collect();
-        let categories: Vec<&str> = counts
-            .iter()
-            .map(|(_, category, _)| category.as_str())
-            .collect();
-        let quantities: Vec<i64> = counts.iter().map(|(_, _, quantity)| *quantity).collect();
-        // Summed per (reason, category) first: one row may not be updated twice in a statement.
-        sql::execute(
-            &tx,
-            "INSERT INTO client_reports (project_id, reason, category, quantity)
-             SELECT $1, reason, category, sum(quantity)::BIGINT
-             FROM UNNEST($2::TEXT[], $3::TEXT[], $4::BIGINT[]) AS c (reason, category, quantity)
-             GROUP BY reason, category
-             ON CONFLICT (project_id, reason, category)
-             DO UPDATE SET quantity = client_reports.quantity + excluded.quantity",
-            &[&project_id, &reasons, &categories, &quantities],
-            "counting a client report",
-        )
-        .await?;
-    }
-    tx.commit().await.db("counting a client report")?;
-    Ok(new)
-}
-
-/// `(reason, category, quantity)` of a project, ordered by reason and category.
-pub(crate) async fn client_reports<C: GenericClient>(
-    client: &C,
-    project_id: i64,
-) -> StoreResult<Vec<(String, String, i64)>> {
-    records(
-        client,
-        "SELECT reason, category, quantity FROM client_reports WHERE project_id = $1
-         ORDER BY reason, category",
-        &[&project_id],
-        "reading client reports",
     )
     .await
 }

@@ -12,7 +12,7 @@ use tokio_postgres::types::ToSql;
 use super::error::DbContext;
 use super::now;
 use super::sql::{self, get, sql_int};
-use crate::batch::{Expired, Uncount, MINUTES_KEPT};
+use crate::batch::{Expired, Uncount, MINUTES_KEPT, OUTCOME_SOURCES_KEPT};
 use crate::shared::{EXPIRED_COLUMNS, ISSUE_ROW_TABLES};
 use crate::{RetentionPass, StoreResult};
 
@@ -30,8 +30,12 @@ pub(crate) async fn delete_expired(
     let (issues, references) = delete_empty_issues(&tx, uncount.per_issue.keys().copied()).await?;
     // Minute buckets serve only recent windows: they go after hours, not after `before`.
     let old_minutes = (now() - MINUTES_KEPT).floor() as i64;
+    // An hour of outcomes goes once it has wholly ended before the cutoff.
+    let old_hours = (before - 3600.0).floor() as i64;
+    // Outcome keys serve only until their queue entry is acknowledged.
+    let sources_added = now() - OUTCOME_SOURCES_KEPT;
     let limit_param = sql_int(limit);
-    let mut deleted = [0; 4];
+    let mut deleted = [0; 5];
     for (count, (statement, cutoff, what)) in deleted.iter_mut().zip([
         (
             "DELETE FROM raw_items WHERE id IN
@@ -40,10 +44,16 @@ pub(crate) async fn delete_expired(
             "deleting expired raw items",
         ),
         (
-            "DELETE FROM client_report_sources WHERE (project_id, source) IN
-                 (SELECT project_id, source FROM client_report_sources WHERE received < $1 LIMIT $2)",
-            &before,
-            "deleting expired client-report sources",
+            "DELETE FROM outcome_sources WHERE (project_id, source) IN
+                 (SELECT project_id, source FROM outcome_sources WHERE added < $1 LIMIT $2)",
+            &sources_added,
+            "deleting expired outcome sources",
+        ),
+        (
+            "DELETE FROM outcomes WHERE ctid = ANY(ARRAY(
+                 SELECT ctid FROM outcomes WHERE hour <= $1 LIMIT $2))",
+            &old_hours,
+            "deleting expired outcomes",
         ),
         (
             "DELETE FROM issue_minutely WHERE ctid = ANY(ARRAY(

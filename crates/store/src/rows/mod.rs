@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 mod accounts;
 mod alerts;
 mod events;
+mod outcomes;
 mod releases;
 mod traces;
 
@@ -18,6 +19,7 @@ pub(crate) use accounts::{
     USER_COLUMNS,
 };
 pub(crate) use alerts::{SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
+pub(crate) use outcomes::OUTCOME_COLUMNS;
 pub(crate) use traces::{TransactionWithData, SPAN_COLUMNS};
 
 use crate::{StoreError, StoreResult};

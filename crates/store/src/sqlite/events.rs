@@ -21,7 +21,7 @@ use super::SqliteStore;
 use crate::batch::{self, LoadedReferences};
 use crate::payload::EncodedEvent;
 use crate::shared::{event_order, EventRow, EVENT_COLUMNS};
-use crate::{Events, NewEvent, RawItem, SavedEvent, UnixTime};
+use crate::{Events, NewEvent, RawItem, SavedEvent};
 use crate::{StoreResult, StoredEvent};
 
 /// `Some(issue_id)` when the project already has an event with this id.
@@ -161,21 +161,6 @@ impl Events for SqliteStore {
             .await
     }
 
-    async fn add_client_reports(
-        &self,
-        project_id: i64,
-        source: &str,
-        received: UnixTime,
-        counts: &[(String, String, i64)],
-    ) -> StoreResult<bool> {
-        let source = source.to_owned();
-        let counts = counts.to_vec();
-        self.write(move |conn| {
-            super::raw::add_client_reports(conn, project_id, &source, received, &counts)
-        })
-        .await
-    }
-
     async fn event_by_id(
         &self,
         project_id: i64,
@@ -253,11 +238,6 @@ impl Events for SqliteStore {
     async fn raw_items(&self, project_id: i64, item_type: &str) -> StoreResult<Vec<RawItem>> {
         let item_type = item_type.to_owned();
         self.read(move |conn| super::raw::items(conn, project_id, &item_type))
-            .await
-    }
-
-    async fn client_reports(&self, project_id: i64) -> StoreResult<Vec<(String, String, i64)>> {
-        self.read(move |conn| super::raw::client_reports(conn, project_id))
             .await
     }
 }

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("migrations/0009_alerts.sql")),
     (10, include_str!("migrations/0010_span_indexes.sql")),
     (11, include_str!("migrations/0011_scrubbing_settings.sql")),
+    (12, include_str!("migrations/0012_outcomes.sql")),
     (14, include_str!("migrations/0014_quotas.sql")),
 ];
 

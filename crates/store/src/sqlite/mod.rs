@@ -35,6 +35,7 @@ mod jobs;
 mod keys;
 mod migrations;
 mod organizations;
+mod outcomes;
 mod project_tags;
 mod projects;
 mod queue;

@@ -1,7 +1,6 @@
-//! Envelope items kept as they arrived, and the SDKs' client reports.
-//!
-//! Both wait for pipelines of their own (sessions, transactions, check-ins, outcomes); until
-//! then they are kept so that nothing acknowledged is lost and later work can replay them.
+//! Envelope items kept as they arrived, waiting for pipelines of their own (sessions,
+//! check-ins, attachments): kept so that nothing acknowledged is lost and later work can replay
+//! them.
 
 use rusqlite::{params, Connection, TransactionBehavior};
 
@@ -54,56 +53,5 @@ pub(crate) fn items(
         ),
         params![project_id, item_type],
         "reading raw items",
-    )
-}
-
-/// Adds one client-report item's counts, unless its source was added before; whether it was.
-pub(crate) fn add_client_reports(
-    conn: &mut Connection,
-    project_id: i64,
-    source: &str,
-    received: f64,
-    counts: &[(String, String, i64)],
-) -> StoreResult<bool> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .db("counting a client report")?;
-    let new = tx
-        .prepare_cached(
-            "INSERT INTO client_report_sources (project_id, source, received) VALUES (?1, ?2, ?3)
-             ON CONFLICT (project_id, source) DO NOTHING",
-        )
-        .and_then(|mut stmt| stmt.execute(params![project_id, source, received]))
-        .db("counting a client report")?
-        > 0;
-    if new {
-        let mut stmt = tx
-            .prepare_cached(
-                "INSERT INTO client_reports (project_id, reason, category, quantity)
-                 VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (project_id, reason, category)
-                 DO UPDATE SET quantity = quantity + excluded.quantity",
-            )
-            .db("counting a client report")?;
-        for (reason, category, quantity) in counts {
-            stmt.execute(params![project_id, reason, category, quantity])
-                .db("counting a client report")?;
-        }
-    }
-    tx.commit().db("counting a client report")?;
-    Ok(new)
-}
-
-/// `(reason, category, quantity)` of a project, ordered by reason and category.
-pub(crate) fn client_reports(
-    conn: &Connection,
-    project_id: i64,
-) -> StoreResult<Vec<(String, String, i64)>> {
-    records(
-        conn,
-        "SELECT reason, category, quantity FROM client_reports WHERE project_id = ?1
-         ORDER BY reason, category",
-        [project_id],
-        "reading client reports",
     )
 }

@@ -14,12 +14,12 @@ use super::error::DbContext;
 use super::statements::records;
 use super::tally::execute_each;
 use super::{now, sql_int};
-use crate::batch::{Expired, Uncount, MINUTES_KEPT};
+use crate::batch::{Expired, Uncount, MINUTES_KEPT, OUTCOME_SOURCES_KEPT};
 use crate::shared::{EXPIRED_COLUMNS, ISSUE_ROW_TABLES};
 use crate::{RetentionPass, StoreResult};
 
-/// Deletes up to `limit` events with a timestamp before `before`, and raw items and
-/// client-report sources received before it; returns what was deleted and the
+/// Deletes up to `limit` events with a timestamp before `before`, and raw items received
+/// before it, the outcome hours ended before it and the outcome keys added a day ago; returns what was deleted and the
 /// `(project_id, hash)` of every reference event deleted with its issue (the caller forgets
 /// those).
 pub(crate) fn delete_expired(
@@ -42,7 +42,11 @@ pub(crate) fn delete_expired(
     let (issues, references) = delete_empty_issues(&tx, uncount.per_issue.keys().copied())?;
     // Minute buckets serve only recent windows: they go after hours, not after `before`.
     let old_minutes = (now() - MINUTES_KEPT).floor() as i64;
-    let mut deleted = [0; 4];
+    // An hour of outcomes goes once it has wholly ended before the cutoff.
+    let old_hours = (before - 3600.0).floor() as i64;
+    // Outcome keys serve only until their queue entry is acknowledged.
+    let sources_added = now() - OUTCOME_SOURCES_KEPT;
+    let mut deleted = [0; 5];
     for (count, (statement, cutoff, what)) in deleted.iter_mut().zip([
         (
             "DELETE FROM raw_items WHERE id IN
@@ -51,10 +55,17 @@ pub(crate) fn delete_expired(
             "deleting expired raw items",
         ),
         (
-            "DELETE FROM client_report_sources WHERE (project_id, source) IN
-                 (SELECT project_id, source FROM client_report_sources WHERE received < ?1 LIMIT ?2)",
-            &before,
-            "deleting expired client-report sources",
+            "DELETE FROM outcome_sources WHERE (project_id, source) IN
+                 (SELECT project_id, source FROM outcome_sources WHERE added < ?1 LIMIT ?2)",
+            &sources_added,
+            "deleting expired outcome sources",
+        ),
+        (
+            "DELETE FROM outcomes WHERE (project_id, hour, category, outcome, reason) IN
+                 (SELECT project_id, hour, category, outcome, reason FROM outcomes
+                  WHERE hour <= ?1 LIMIT ?2)",
+            &old_hours,
+            "deleting expired outcomes",
         ),
         (
             "DELETE FROM issue_minutely WHERE (issue_id, minute) IN
