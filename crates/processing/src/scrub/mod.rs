@@ -27,23 +27,74 @@
 //! chunks, so rules become data (`rules::ValueRule` plus key patterns) instead of statics.
 
 mod config;
+mod custom;
+mod hash;
 mod meta;
+pub mod pii_config;
 mod redact;
 mod rules;
+pub mod selector;
 mod walk;
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
 pub use config::ScrubbingSettings;
+pub use pii_config::{validate as validate_pii_config, PiiConfigError};
 
 use crate::json::Json;
+use pii_config::{CompiledPiiConfig, PiiConfig, PROJECT_PREFIX};
 
-/// Scrub a normalized event in place as Relay would for `config`: redacted values become
-/// `[Filtered]` (or `[ip]`, `[email]`, …, or null), each with its remarks in `_meta`.
-/// Strings nothing matches stay as they are (borrowed).
+/// Scrub a normalized event in place as Relay would for `config`: first the project's advanced
+/// rules (`relayPiiConfig`, its rule ids prefixed `project:` as Sentry hands them to Relay),
+/// then the data scrubbing settings. Redacted values become `[Filtered]` (or `[ip]`, a mask, a
+/// hash, …, or null), each with its remarks in `_meta`. Strings nothing matches stay as they
+/// are (borrowed).
 pub fn scrub_event(event: &mut Json<'_>, config: &ScrubbingSettings) {
+    let Json::Object(event) = event else { return };
+    let mut prior = false;
+    if let Some(custom) = config.relay_pii_config.as_deref().and_then(compiled) {
+        if !custom.is_empty() {
+            prior = custom::CustomWalker::scrub(&custom, event);
+        }
+    }
     let apps = config::Applications::new(config);
     if apps.is_empty() {
         return;
     }
-    let Json::Object(event) = event else { return };
-    walk::Walker::scrub(apps, event);
+    walk::Walker::scrub(apps, event, prior);
+}
+
+/// How many compiled configs [`compiled`] keeps: one per project whose rules are in use.
+const COMPILED_CACHE_SIZE: usize = 256;
+
+/// Compiled configs by their JSON text: a project's rules compile once, not per event (the
+/// worker hands each event its project's settings). An invalid config (the API and the web UI
+/// refuse them, so only one stored by other means) scrubs nothing and is logged once.
+static COMPILED: LazyLock<Mutex<HashMap<String, Option<Arc<CompiledPiiConfig>>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn compiled(text: &str) -> Option<Arc<CompiledPiiConfig>> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    let mut cache = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(hit) = cache.get(text) {
+        return hit.clone();
+    }
+    let result = PiiConfig::parse(text)
+        .and_then(|c| CompiledPiiConfig::new(&c.prefixed(PROJECT_PREFIX)))
+        .map(Arc::new);
+    let entry = match result {
+        Ok(c) => Some(c),
+        Err(error) => {
+            tracing::warn!(%error, "ignoring an invalid relayPiiConfig");
+            None
+        }
+    };
+    if cache.len() >= COMPILED_CACHE_SIZE {
+        cache.clear();
+    }
+    cache.insert(text.to_owned(), entry.clone());
+    entry
 }
