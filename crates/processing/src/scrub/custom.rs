@@ -45,6 +45,21 @@ const SPAN_NOT_PII: &[&str] = &[
     "profile_id",
 ];
 
+/// The known span data fields (of spans and the trace context), `pii = "maybe"` unlike the
+/// others; the ones SDKs send that Vigil checked against Relay.
+const SPAN_DATA_MAYBE: &[&str] = &[
+    "db.name",
+    "db.system",
+    "http.method",
+    "http.response.status_code",
+    "messaging.message.id",
+    "messaging.message.receive.latency",
+    "messaging.message.retry.count",
+    "messaging.system",
+    "thread.id",
+    "thread.name",
+];
+
 /// Trace context fields that are not `pii` (`data` is data; the others are `maybe`).
 const TRACE_NOT_PII: &[&str] = &[
     "client_sample_rate",
@@ -192,6 +207,11 @@ struct Flags {
     pair_list: bool,
     /// `logentry.formatted`: a message as well as a string.
     message: bool,
+    /// Span data, a struct of Relay's schema that Vigil walks as data: no value type of its
+    /// own.
+    untyped: bool,
+    /// Span data: its known fields are `pii = "maybe"`.
+    span_data: bool,
 }
 
 pub(crate) struct CustomWalker<'c, 'a> {
@@ -231,7 +251,7 @@ impl<'c, 'a> CustomWalker<'c, 'a> {
                 (kind, key),
                 (Kind::Request, "cookies" | "query_string") | (Kind::ResponseContext, "cookies")
             );
-            self.field(value, field, key, &path, node, pairs);
+            self.field(value, field, kind, key, &path, node, pairs);
         }
     }
 
@@ -239,6 +259,7 @@ impl<'c, 'a> CustomWalker<'c, 'a> {
         &mut self,
         value: &mut Json<'_>,
         field: Field,
+        kind: Kind,
         key: &str,
         path: &Path<'_>,
         node: &Node<'_>,
@@ -315,14 +336,18 @@ impl<'c, 'a> CustomWalker<'c, 'a> {
             }
             Field::Contexts => {
                 if let Json::Object(contexts) = value {
-                    let node = node.child(Some(key), None, Types::NONE);
+                    // `Contexts` is an object to selectors; a known context is not.
+                    let node = node.child(Some(key), None, Types::of(ValueType::Object));
                     self.contexts(contexts, path, &node);
                 }
                 return;
             }
         };
+        let span_data = matches!((kind, key), (Kind::Span | Kind::TraceContext, "data"));
         let flags = Flags {
             pair_list: flags.pair_list || pairs,
+            untyped: span_data,
+            span_data,
             ..flags
         };
         let child = node.child(Some(key), None, self.types(value, flags));
@@ -382,6 +407,9 @@ impl<'c, 'a> CustomWalker<'c, 'a> {
     }
 
     fn types(&self, value: &Json<'_>, flags: Flags) -> Types {
+        if flags.untyped && matches!(value, Json::Object(_)) {
+            return Types::NONE;
+        }
         let mut types = json_type(value);
         if flags.pair_list && matches!(value, Json::Array(_)) {
             types = Types::of(ValueType::Object);
@@ -430,6 +458,11 @@ impl<'c, 'a> CustomWalker<'c, 'a> {
             Json::Object(obj) => {
                 for (k, v) in obj.iter_mut() {
                     let child = node.child(Some(k), None, json_type(v));
+                    let pii = if flags.span_data && SPAN_DATA_MAYBE.contains(&k) {
+                        Pii::Maybe
+                    } else {
+                        pii
+                    };
                     self.value(v, &path.key(k), &child, pii, Flags::default());
                 }
             }
@@ -570,7 +603,7 @@ fn apply_to_string(r: &mut Redactor<'_>, rule: &Rule, key: &str) -> bool {
             }
             r.apply_groups(origin(), &rules::ANYTHING, |g| g == 0, &with);
         }
-        Matcher::Cookies => r.apply_ranges(origin(), &with, rules::sensitive_cookie_values),
+        Matcher::Cookies => r.apply_groups(origin(), &rules::COOKIE_VALUES, |g| g == 2, &with),
         Matcher::Regexes(regexes) => {
             for (on, regex, replace) in regexes {
                 let key_match = *on != On::Value && regex.is_match(key);
@@ -627,6 +660,16 @@ fn move_invalid_ip(user: &mut Object<'_>, path: &Path<'_>, meta: &mut MetaTree<'
     }
     if let Some(ip) = user.get_mut("ip_address").map(Json::take) {
         user.insert("id", ip);
-        meta.rename(&path.key("ip_address"), &path.key("id"));
+        let ip_path = path.key("ip_address");
+        meta.rename(&ip_path, &path.key("id"));
+        meta.record(
+            &ip_path,
+            Entry {
+                substituted: &[],
+                rewritten: false,
+                removed: Some(Cow::Borrowed("pii:ip_address")),
+                len: None,
+            },
+        );
     }
 }

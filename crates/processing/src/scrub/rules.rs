@@ -431,6 +431,13 @@ pub const SENSITIVE_COOKIES: &[&str] = &[
     "_iris_csrf",
 ];
 
+/// A sensitive cookie's `name=value` anywhere in a text (group 2: the value), as the `cookies`
+/// rule type finds them.
+pub static COOKIE_VALUES: LazyLock<Regex> = LazyLock::new(|| {
+    let names: Vec<String> = SENSITIVE_COOKIES.iter().map(|c| regex::escape(c)).collect();
+    Regex::new(&format!(r"(?i)\b({})=([^;]+)", names.join("|"))).expect("built-in scrubbing regex")
+});
+
 /// The rule that filters the values of sensitive cookies in a `Cookie` / `Set-Cookie` header
 /// value (`name=value; …`).
 pub const COOKIES_FILTER_ID: &str = "@cookies:filter";
