@@ -246,12 +246,19 @@ impl<'c, 'a> CustomWalker<'c, 'a> {
         for (key, value) in obj.iter_mut() {
             let path = path.key(key);
             let field = custom_field(kind, key);
-            // Pair-list fields of the schema, objects to selectors.
-            let pairs = matches!(
-                (kind, key),
-                (Kind::Request, "cookies" | "query_string") | (Kind::ResponseContext, "cookies")
-            );
-            self.field(value, field, kind, key, &path, node, pairs);
+            let span_data = matches!((kind, key), (Kind::Span | Kind::TraceContext, "data"));
+            let typing = Flags {
+                // Pair-list fields of the schema, objects to selectors.
+                pair_list: matches!(
+                    (kind, key),
+                    (Kind::Request, "cookies" | "query_string")
+                        | (Kind::ResponseContext, "cookies")
+                ),
+                untyped: span_data,
+                span_data,
+                ..Flags::default()
+            };
+            self.field(value, field, key, &path, node, typing);
         }
     }
 
@@ -259,11 +266,10 @@ impl<'c, 'a> CustomWalker<'c, 'a> {
         &mut self,
         value: &mut Json<'_>,
         field: Field,
-        kind: Kind,
         key: &str,
         path: &Path<'_>,
         node: &Node<'_>,
-        pairs: bool,
+        typing: Flags,
     ) {
         let data = |pii, flags| (pii, flags);
         let (pii, flags) = match field {
@@ -343,11 +349,10 @@ impl<'c, 'a> CustomWalker<'c, 'a> {
                 return;
             }
         };
-        let span_data = matches!((kind, key), (Kind::Span | Kind::TraceContext, "data"));
         let flags = Flags {
-            pair_list: flags.pair_list || pairs,
-            untyped: span_data,
-            span_data,
+            pair_list: flags.pair_list || typing.pair_list,
+            untyped: typing.untyped,
+            span_data: typing.span_data,
             ..flags
         };
         let child = node.child(Some(key), None, self.types(value, flags));
