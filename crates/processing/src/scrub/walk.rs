@@ -116,6 +116,7 @@ const EVENT_SKIP: &[&str] = &[
     "_performance_issues_spans",
 ];
 
+#[inline(always)]
 pub(super) fn field(kind: Kind, key: &str) -> Field {
     match kind {
         Kind::Event => match key {

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/0006_alerts.sql")),
     (7, include_str!("migrations/0007_span_indexes.sql")),
     (8, include_str!("migrations/0008_scrubbing_settings.sql")),
+    (12, include_str!("migrations/0012_relay_pii_config.sql")),
 ];
 
 /// Key of the advisory lock that serializes migrations (ASCII "vigilmig"); advisory locks are

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("migrations/0009_alerts.sql")),
     (10, include_str!("migrations/0010_span_indexes.sql")),
     (11, include_str!("migrations/0011_scrubbing_settings.sql")),
+    (15, include_str!("migrations/0015_relay_pii_config.sql")),
 ];
 
 /// Brings the schema up to the newest version this binary knows.
