@@ -192,6 +192,10 @@ fn configs() -> Vec<(&'static str, ScrubbingSettings)> {
                     "user-agent".into(),
                     "http.request.header.cookie".into(),
                     "REMOTE_ADDR".into(),
+                    // Selectors as Relay reads safe fields: a quoted key, and a field that is
+                    // no selector (one key).
+                    "extra.'a.b'".into(),
+                    "multi..line".into(),
                 ],
                 ..ScrubbingSettings::default()
             },

@@ -58,9 +58,10 @@ impl<'p> Path<'p> {
 
     /// Whether the selector path ends with `keys` (keys case-insensitively; a number is an
     /// index).
-    pub fn ends_with(&self, keys: &[&str]) -> bool {
+    pub fn ends_with(&self, keys: &[impl AsRef<str>]) -> bool {
         let mut at = Some(self);
-        for &want in keys.iter().rev() {
+        for want in keys.iter().rev() {
+            let want = want.as_ref();
             let Some(p) = at else { return false };
             // A number in a selector is an index: it matches array positions, never keys.
             let matched = match (want.parse::<usize>(), p.pair_key, p.seg) {
