@@ -15,16 +15,17 @@
 //! `pii = "maybe"` field only those naming its key, a `pii = "false"` field none; each
 //! redaction is recorded in `_meta`.
 //!
-//! This module hardcodes those applications: `walk` knows the schema (its `pii`
-//! attributes), the exclusions and which applications reach a value, `rules` the built-in
-//! rules, `redact` applies a rule to one string (Relay's chunks), `meta` writes the
-//! remarks. A general `relayPiiConfig` engine replaces the fixed sequence in
-//! `walk::Walker::string` and `walk::Walker::removal` with a loop over compiled applications
-//! (selector → rules, the rules of each in the order of their ids): the walk already tracks
-//! what a selector needs — the path (`meta::Path`, for key/index/`*`/`**` segments matched from
-//! the end), the field's `pii` and its value type (`walk::Spot`, for `$string` & co. and the
-//! `maybe` rule) — and `redact::Redactor` already applies any regex with any group to the
-//! chunks, so rules become data (`rules::ValueRule` plus key patterns) instead of statics.
+//! The project's advanced rules (`relayPiiConfig`, Relay's PII config) run first, as Relay runs
+//! a project's `piiConfig` before its converted data scrubbing settings: `pii_config` parses and
+//! validates them (Relay's verdicts) and compiles the applications (`selector` is Relay's
+//! selector language, built-in `@…` rules resolved), `custom` walks the event with the
+//! selector states Relay's processor sees (key or index, value types, `pii`) and applies each
+//! matching application's rules. The data scrubbing settings then run as the hardcoded
+//! applications of `walk` (its fixed sequence keeps the defaults' cost low; a string the
+//! custom pass redacted is read back from `_meta` into chunks, so the two passes compose as
+//! Relay's do). Both share the schema (`walk::field`), the rule regexes (`rules`), the
+//! chunked redaction (`redact`, with `hash` the HMAC-SHA1 Relay writes) and the `_meta`
+//! writer (`meta`).
 
 mod config;
 mod custom;
