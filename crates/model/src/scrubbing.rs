@@ -23,6 +23,10 @@ pub struct ScrubbingSettings {
     pub sensitive_fields: Vec<String>,
     /// `safeFields`: field names never scrubbed, whatever else matches them.
     pub safe_fields: Vec<String>,
+    /// `relayPiiConfig`: the advanced data scrubbing rules, Relay's PII config as JSON text,
+    /// kept as the user wrote it (`None`: no rules). Applied before the settings above.
+    #[serde(default)]
+    pub relay_pii_config: Option<String>,
 }
 
 /// Sentry's defaults: scrubbing on with its default fields, IP addresses kept.
@@ -34,6 +38,7 @@ impl Default for ScrubbingSettings {
             scrub_ip_addresses: false,
             sensitive_fields: Vec::new(),
             safe_fields: Vec::new(),
+            relay_pii_config: None,
         }
     }
 }

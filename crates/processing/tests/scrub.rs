@@ -42,9 +42,8 @@ fn relay_config(c: &ScrubbingSettings) -> Value {
     })
 }
 
-/// Relay's result for each (config, event), from one Python process; without a config, the
-/// event only goes through Relay's schema and back.
-fn relay_scrub(cases: &[(Option<ScrubbingSettings>, Value)]) -> Vec<Value> {
+/// The oracle's answer to each line, from one Python process.
+fn oracle(input: Vec<u8>, count: usize) -> Vec<Value> {
     let python = oracle_python();
     let script = repo_root().join("tests/python/relay_scrub.py");
     let mut child = Command::new(&python)
@@ -60,17 +59,6 @@ fn relay_scrub(cases: &[(Option<ScrubbingSettings>, Value)]) -> Vec<Value> {
             )
         });
     let mut stdin = child.stdin.take().expect("piped stdin");
-    let input: Vec<u8> = cases
-        .iter()
-        .flat_map(|(config, event)| {
-            let mut line = serde_json::to_vec(
-                &json!({"config": config.as_ref().map(relay_config), "event": event}),
-            )
-            .expect("serializable");
-            line.push(b'\n');
-            line
-        })
-        .collect();
     let writer = std::thread::spawn(move || {
         stdin.write_all(&input).expect("writing to the oracle");
     });
@@ -79,16 +67,60 @@ fn relay_scrub(cases: &[(Option<ScrubbingSettings>, Value)]) -> Vec<Value> {
     for line in stdout.lines() {
         let line = line.expect("reading the oracle");
         let out: Value = serde_json::from_str(&line).expect("the oracle writes JSON");
-        match out.get("event") {
-            Some(event) => results.push(event.clone()),
-            None => panic!("the oracle failed: {}", out["error"]),
+        if let Some(error) = out.get("error") {
+            panic!("the oracle failed: {error}");
         }
+        results.push(out);
     }
     writer.join().expect("writer thread");
     let status = child.wait().expect("waiting for the oracle");
     assert!(status.success(), "the oracle exited with {status}");
-    assert_eq!(results.len(), cases.len(), "one result per case");
+    assert_eq!(results.len(), count, "one result per case");
     results
+}
+
+/// Relay's result for each (config, event): the project's advanced rules, then its data
+/// scrubbing settings; without a config, the event only goes through Relay's schema and back.
+fn relay_scrub(cases: &[(Option<ScrubbingSettings>, Value)]) -> Vec<Value> {
+    let input: Vec<u8> = cases
+        .iter()
+        .flat_map(|(config, event)| {
+            let pii_config = config.as_ref().and_then(|c| c.relay_pii_config.clone());
+            let mut line = serde_json::to_vec(&json!({
+                "config": config.as_ref().map(relay_config),
+                "pii_config": pii_config,
+                "event": event,
+            }))
+            .expect("serializable");
+            line.push(b'\n');
+            line
+        })
+        .collect();
+    oracle(input, cases.len())
+        .into_iter()
+        .map(|out| out["event"].clone())
+        .collect()
+}
+
+/// Relay's verdict (`validate_pii_config`) on each config text.
+fn relay_verdicts(configs: &[&str]) -> Vec<(bool, String)> {
+    let input: Vec<u8> = configs
+        .iter()
+        .flat_map(|c| {
+            let mut line = serde_json::to_vec(&json!({ "validate": c })).expect("serializable");
+            line.push(b'\n');
+            line
+        })
+        .collect();
+    oracle(input, configs.len())
+        .into_iter()
+        .map(|out| {
+            (
+                out["valid"] == json!(true),
+                out["reason"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
 }
 
 /// Every event-like fixture item, normalized as the server would (see tests/normalize.rs).
@@ -105,7 +137,7 @@ fn normalized_fixture_events() -> Vec<(String, Value)> {
 
 /// The settings every event is scrubbed with.
 fn configs() -> Vec<(&'static str, ScrubbingSettings)> {
-    vec![
+    let mut configs = vec![
         ("defaults", ScrubbingSettings::default()),
         (
             "ip",
@@ -160,6 +192,10 @@ fn configs() -> Vec<(&'static str, ScrubbingSettings)> {
                     "user-agent".into(),
                     "http.request.header.cookie".into(),
                     "REMOTE_ADDR".into(),
+                    // Selectors as Relay reads safe fields: a quoted key, and a field that is
+                    // no selector (one key).
+                    "extra.'a.b'".into(),
+                    "multi..line".into(),
                 ],
                 ..ScrubbingSettings::default()
             },
@@ -172,8 +208,108 @@ fn configs() -> Vec<(&'static str, ScrubbingSettings)> {
                 ..ScrubbingSettings::default()
             },
         ),
-    ]
+    ];
+    // The project's advanced rules, with the default settings (and one with more settings,
+    // one with the data scrubber off).
+    for (name, pii_config) in PII_CONFIGS {
+        configs.push((
+            name,
+            ScrubbingSettings {
+                relay_pii_config: Some((*pii_config).to_owned()),
+                ..ScrubbingSettings::default()
+            },
+        ));
+    }
+    configs.push((
+        "ui-rules+fields",
+        ScrubbingSettings {
+            relay_pii_config: Some(PII_CONFIGS[0].1.to_owned()),
+            ..configs[2].1.clone()
+        },
+    ));
+    configs.push((
+        "selectors+off",
+        ScrubbingSettings {
+            data_scrubber: false,
+            relay_pii_config: Some(PII_CONFIGS[2].1.to_owned()),
+            ..ScrubbingSettings::default()
+        },
+    ));
+    configs
 }
+
+/// Advanced data scrubbing rules (`relayPiiConfig`) as Sentry's UI writes them and beyond:
+/// every rule type and redaction method, selectors of every kind.
+const PII_CONFIGS: &[(&str, &str)] = &[
+    (
+        "ui-rules",
+        r#"{"rules": {
+            "0": {"type": "password", "redaction": {"method": "remove"}},
+            "1": {"type": "creditcard", "redaction": {"method": "mask"}},
+            "2": {"type": "pattern", "pattern": "hunter\\d", "redaction": {"method": "replace", "text": "[pw]"}},
+            "3": {"type": "anything", "redaction": {"method": "remove"}}
+        },
+        "applications": {
+            "$http.headers": ["0"],
+            "$string": ["1"],
+            "extra.planted_field || extra.'a.b'": ["3"],
+            "$frame.vars.**": ["2"]
+        }}"#,
+    ),
+    (
+        "types",
+        r#"{"rules": {
+            "ip": {"type": "ip", "redaction": {"method": "hash"}},
+            "email": {"type": "email", "redaction": {"method": "mask"}},
+            "ids": {"type": "multiple", "rules": ["uuid", "mac", "imei"], "hideInner": true, "redaction": {"method": "replace", "text": "[id]"}},
+            "uuid": {"type": "uuid"},
+            "mac": {"type": "mac", "redaction": {"method": "mask"}},
+            "imei": {"type": "imei", "redaction": {"method": "remove"}},
+            "odd": {"type": "email", "redaction": {"method": "bogus"}},
+            "ssn": {"type": "us_ssn", "redaction": {"method": "hash"}},
+            "url": {"type": "url_auth", "redaction": {"method": "replace", "text": "[auth]"}},
+            "cookies": {"type": "cookies", "redaction": {"method": "mask"}}
+        },
+        "applications": {
+            "$string": ["ip", "email", "ids"],
+            "$object.**": ["@iban:mask", "ssn", "@userpath", "@pemkey", "url", "@bearer"],
+            "breadcrumbs.**": ["odd"],
+            "**.'http.request.header.cookie' || $http.headers.cookie": ["cookies"]
+        }}"#,
+    ),
+    (
+        "selectors",
+        r#"{"rules": {
+            "pair": {"type": "redact_pair", "keyPattern": "(?i)^(x-planted|ssn|card|q)$", "redaction": {"method": "replace", "text": "[pair]"}},
+            "groups": {"type": "pattern", "pattern": "(user):(\\w+)@", "replaceGroups": [2], "redaction": {"method": "mask"}},
+            "al": {"type": "alias", "rule": "groups"},
+            "both": {"type": "pattern", "pattern": "(\\d{3})-(\\d{2})-\\d{4}", "replaceGroups": [1, 2], "redaction": {"method": "hash"}}
+        },
+        "applications": {
+            "$error.value || $message": ["@creditcard:replace"],
+            "$string && !extra.**": ["pair"],
+            "extra.'a.b' || extra.list.1 || extra.pairs.secret": ["@anything:hash"],
+            "**.nested.*": ["@anything"],
+            "$array && !request.**": ["@password:remove"],
+            "$number": ["@anything:remove"],
+            "tags.password || tags.ip || contexts.*.kernel_version || contexts.trace.description": ["@anything:replace"],
+            "$logentry.params.0": ["@email:mask"],
+            "(breadcrumbs.** || $breadcrumb.message) && ~$object": ["groups", "al", "both"],
+            "user.ip_address": ["@ip:hash"],
+            "$span.description || $frame.module || $error.value": ["@anything:mask"],
+            "request.url": ["@urlauth:legacy"],
+            "!$string": ["@password"]
+        }}"#,
+    ),
+    (
+        "catch-all",
+        r#"{"vars": {"hashKey": "k"}, "applications": {
+            "**": ["@common", "@cookies:filter"],
+            "extra.nested || $sdk.client_ip": ["@anything:hash"],
+            "$user.**": ["@anything:mask"]
+        }}"#,
+    ),
+];
 
 /// Hand-written normalized events with secrets planted in every place scrubbing looks.
 fn planted_events() -> Vec<(String, Value)> {
@@ -807,7 +943,8 @@ fn scrubbing_matches_relay() {
         .filter(|(name, pair)| name.starts_with("planted [") && pair[0].get("_meta").is_some())
         .count();
     assert_eq!(
-        scrubbed, 6,
+        scrubbed,
+        configs().len() - 1,
         "every config but `off` scrubs the planted event"
     );
     let mut failures = Vec::new();
@@ -841,5 +978,90 @@ fn untouched_strings_stay_borrowed() {
     assert_eq!(
         event["_meta"],
         json!({"extra": {"password": {"": {"rem": [["@password:filter", "s", 0, 10]], "len": 1}}}})
+    );
+}
+
+/// Configs Relay's `validate_pii_config` accepts or refuses, for [`pii_config_verdicts`].
+const VERDICT_CASES: &[&str] = &[
+    "{}",
+    r#"{"x": 1}"#,
+    "",
+    "nope",
+    "1",
+    "null",
+    r#""x""#,
+    r#"{"applications": {"a": []}} x"#,
+    r#"{"rules": {"a": {"type": "foo"}}}"#,
+    r#"{"rules": {"a": {"type": "pattern"}}}"#,
+    r#"{"rules": {"a": {"type": "pattern", "pattern": "("}}}"#,
+    r#"{"rules": {"a": {"type": "pattern", "pattern": "("}}, "applications": {"a": ["a"]}}"#,
+    r#"{"rules": {"a": {"type": "redact_pair", "keyPattern": "("}}, "applications": {"a": ["a"]}}"#,
+    r#"{"rules": {"a": {"type": "alias", "rule": "b"}, "b": {"type": "pattern", "pattern": "("}}, "applications": {"a": ["a"]}}"#,
+    r#"{"rules": {"a": {"type": "multiple", "rules": ["b"]}, "b": {"type": "redactPair", "keyPattern": "["}}, "applications": {"$string": ["a"]}}"#,
+    r#"{"rules": {"a": {"type": "pattern", "pattern": "x{99999}"}}, "applications": {"x": ["a"]}}"#,
+    r#"{"rules": {"a": {"type": "pattern", "pattern": "x", "replaceGroups": [300]}}}"#,
+    r#"{"rules": {"a": {"type": "pattern", "pattern": "x", "replaceGroups": null}}}"#,
+    r#"{"rules": {"a": {"type": "pattern", "pattern": "x", "replaceGroups": [1, 2]}}, "applications": {"x": ["a"]}}"#,
+    r#"{"rules": {"a": {"type": "anything", "redaction": {"method": "bogus"}}}}"#,
+    r#"{"rules": {"a": {"type": "anything", "redaction": {"method": "replace"}}}, "applications": {"**": ["a"]}}"#,
+    r#"{"rules": {"a": {"type": "anything", "redaction": {"method": "replace", "text": null}}}}"#,
+    r#"{"rules": {"a": {"type": "anything", "redaction": {}}}}"#,
+    r#"{"rules": {"a": {"type": "anything", "redaction": null}}}"#,
+    r#"{"rules": {"a": {"type": "multiple"}}}"#,
+    r#"{"rules": {"a": {"type": "multiple", "rules": ["b"], "hideInner": "x"}}}"#,
+    r#"{"rules": {"a": {"type": "alias"}}}"#,
+    r#"{"rules": {"a": {}}}"#,
+    r#"{"rules": {"a": "x"}}"#,
+    r#"{"rules": null}"#,
+    r#"{"applications": null}"#,
+    r#"{"applications": {"x": [1]}}"#,
+    r#"{"applications": {"a": "x"}}"#,
+    r#"{"applications": {"a": ["unknownrule"], "$http.headers": ["@password"]}}"#,
+    r#"{"vars": {"hashKey": 5}}"#,
+    r#"{"vars": {"hashKey": "k"}}"#,
+    r#"{"rules": {"c": {"type": "cookies"}, "b": {"type": "bearer"}, "u": {"type": "userpath"}}, "applications": {"$string": ["c", "b", "u"]}}"#,
+    // Selectors.
+    r#"{"applications": {"*": ["@ip"]}}"#,
+    r#"{"applications": {"**": ["@ip"]}}"#,
+    r#"{"applications": {"a.*.b": ["@ip"]}}"#,
+    r#"{"applications": {"(* && a)": ["@ip"]}}"#,
+    r#"{"applications": {"a.**.b.**": ["@ip"]}}"#,
+    r#"{"applications": {"$foo": ["@ip"]}}"#,
+    r#"{"applications": {"$String": ["@ip"]}}"#,
+    r#"{"applications": {"$error.value && !$http.headers || ~(a | b) & c": ["@ip"]}}"#,
+    r#"{"applications": {"'a b'.'it''s'": ["@ip"]}}"#,
+    r#"{"applications": {"''": ["@ip"]}}"#,
+    r#"{"applications": {"a b": ["@ip"]}}"#,
+    r#"{"applications": {"a.-1": ["@ip"]}}"#,
+    r#"{"applications": {"1a": ["@ip"]}}"#,
+    r#"{"applications": {"a.b[0]": ["@ip"]}}"#,
+    r#"{"applications": {"a..b": ["@ip"]}}"#,
+    r#"{"applications": {"(a": ["@ip"]}}"#,
+    r#"{"applications": {"!!a": ["@ip"]}}"#,
+    r#"{"applications": {"": ["@ip"]}}"#,
+    r#"{"applications": {" a . b ": ["@ip"]}}"#,
+    r#"{"applications": {"freeform": ["@ip"], "databag": ["@ip"]}}"#,
+    r#"{"applications": {"$heap_memory || $trace_metric || $log || $sdk || $replay": ["@ip"]}}"#,
+    r#"{"applications": {"$clientsdkinfo": ["@ip"]}}"#,
+    r#"{"applications": {"extra.99999999999999999999999": ["@ip"]}}"#,
+];
+
+#[test]
+fn pii_config_verdicts_match_relay() {
+    let relay = relay_verdicts(VERDICT_CASES);
+    let mut mismatches = Vec::new();
+    let mut refused = 0;
+    for (case, (valid, reason)) in VERDICT_CASES.iter().zip(relay) {
+        let ours = vigil_processing::scrub::validate_pii_config(case);
+        refused += usize::from(!valid);
+        if ours.is_ok() != valid {
+            mismatches.push(format!("  {case}: vigil {ours:?} | relay {valid} {reason}"));
+        }
+    }
+    assert!(refused >= 20, "the cases exercise refusals ({refused})");
+    assert!(
+        mismatches.is_empty(),
+        "verdicts differ from Relay:\n{}",
+        mismatches.join("\n")
     );
 }

@@ -39,6 +39,7 @@ async fn project_details_carry_sentrys_scrubbing_defaults() {
     assert_eq!(body["scrubIPAddresses"], false);
     assert_eq!(body["sensitiveFields"], json!([]));
     assert_eq!(body["safeFields"], json!([]));
+    assert_eq!(body["relayPiiConfig"], Value::Null);
     // The list shape stays Sentry's list shape, without the details.
     let (_, _, list) = h.get("/api/0/organizations/default/projects/").await;
     assert_eq!(list[0]["slug"], "shop");
@@ -55,6 +56,7 @@ async fn each_scrubbing_setting_is_changed_alone_and_answered_like_get() {
         ("scrubIPAddresses", json!(true)),
         ("sensitiveFields", json!([" card_number ", "iban"])),
         ("safeFields", json!(["user.id"])),
+        ("relayPiiConfig", json!(PII_CONFIG)),
     ];
     for (field, value) in &changes {
         let (status, body) = h
@@ -71,6 +73,7 @@ async fn each_scrubbing_setting_is_changed_alone_and_answered_like_get() {
         scrub_ip_addresses: true,
         sensitive_fields: vec!["card_number".into(), "iban".into()],
         safe_fields: vec!["user.id".into()],
+        relay_pii_config: Some(PII_CONFIG.into()),
     };
     assert_eq!(stored(&h).await, expected, "entries are trimmed");
     let (_, _, body) = h.get(PATH).await;
@@ -89,6 +92,81 @@ async fn each_scrubbing_setting_is_changed_alone_and_answered_like_get() {
     assert_eq!(body["dataScrubber"], true);
     assert_eq!(body["sensitiveFields"], json!([]));
     assert_eq!(body["safeFields"], json!(["user.id"]), "left as it was");
+    assert_eq!(body["relayPiiConfig"], PII_CONFIG, "shown as written");
+
+    // `""` and null clear the advanced rules.
+    for clear in [json!(""), json!("  "), Value::Null] {
+        let set = h
+            .call_as(
+                &writer,
+                "PUT",
+                PATH,
+                Some(json!({"relayPiiConfig": PII_CONFIG})),
+            )
+            .await;
+        assert_eq!(set.0, StatusCode::OK, "{}", set.1);
+        let (status, body) = h
+            .call_as(&writer, "PUT", PATH, Some(json!({"relayPiiConfig": clear})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["relayPiiConfig"], Value::Null, "{clear}");
+        assert_eq!(stored(&h).await.relay_pii_config, None, "{clear}");
+    }
+}
+
+/// Advanced data scrubbing rules as Sentry's UI writes them (`[Mask] [Credit card numbers]
+/// from [$string]`, `[Remove] [Anything] from [extra.order_id]`).
+const PII_CONFIG: &str = r#"{"rules": {"0": {"type": "creditcard", "redaction": {"method": "mask"}}, "1": {"type": "anything", "redaction": {"method": "remove"}}}, "applications": {"$string": ["0"], "extra.order_id": ["1"]}}"#;
+
+#[tokio::test]
+async fn invalid_advanced_rules_are_400_with_relays_reason() {
+    let h = Harness::new().await;
+    let writer = token_with(&h, "writer@example.com", &["project:write"]).await;
+    for (config, reason) in [
+        (json!("{"), "invalid JSON"),
+        (json!("[]"), "must be a JSON object"),
+        (
+            json!(r#"{"rules": {"a": {"type": "foo"}}}"#),
+            "unknown type `foo`",
+        ),
+        (
+            json!(r#"{"rules": {"a": {"type": "pattern"}}}"#),
+            "missing field `pattern`",
+        ),
+        (
+            json!(
+                r#"{"rules": {"a": {"type": "pattern", "pattern": "("}}, "applications": {"$string": ["a"]}}"#
+            ),
+            "invalid pattern",
+        ),
+        (
+            json!(r#"{"applications": {"*": ["@ip"]}}"#),
+            "wildcard must be part of a path",
+        ),
+        (
+            json!(r#"{"applications": {"$foo": ["@ip"]}}"#),
+            "unknown value type `$foo`",
+        ),
+        (json!({"rules": {}}), "Not a valid string."),
+        (json!(5), "Not a valid string."),
+    ] {
+        let (status, answer) = h
+            .call_as(
+                &writer,
+                "PUT",
+                PATH,
+                Some(json!({"relayPiiConfig": config})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{config}: {answer}");
+        let got = answer["relayPiiConfig"][0].as_str().unwrap_or_default();
+        assert!(got.contains(reason), "{config}: {answer}");
+    }
+    assert_eq!(
+        stored(&h).await,
+        ScrubbingSettings::default(),
+        "nothing applied"
+    );
 }
 
 #[tokio::test]

@@ -690,6 +690,9 @@ async fn older_and_newer_step_through_the_issues_events() {
     );
 }
 
+/// Advanced data scrubbing rules as Sentry's UI writes them.
+const PII_CONFIG: &str = r#"{"rules": {"0": {"type": "creditcard", "redaction": {"method": "mask"}}}, "applications": {"$string": ["0"]}}"#;
+
 #[tokio::test]
 async fn security_and_privacy_form_changes_the_scrubbing_settings() {
     let h = Harness::new().await;
@@ -726,6 +729,7 @@ async fn security_and_privacy_form_changes_the_scrubbing_settings() {
                 ("scrub_ip_addresses", "on"),
                 ("sensitive_fields", "card_number\r\n\r\n  iban \r\n"),
                 ("safe_fields", "user.id"),
+                ("relay_pii_config", PII_CONFIG),
             ],
         )
         .await;
@@ -743,6 +747,7 @@ async fn security_and_privacy_form_changes_the_scrubbing_settings() {
             scrub_ip_addresses: true,
             sensitive_fields: vec!["card_number".into(), "iban".into()],
             safe_fields: vec!["user.id".into()],
+            relay_pii_config: Some(PII_CONFIG.into()),
         }
     );
     let again = session.get(saved.location()).await;
@@ -766,6 +771,19 @@ async fn security_and_privacy_form_changes_the_scrubbing_settings() {
     assert!(bad.body.contains("role=\"alert\""), "{}", bad.body);
     assert!(bad.body.contains("Safe fields: The list is too long"));
     assert!(bad.body.contains(&long), "the typed value is kept");
+    // Advanced rules Relay would refuse are refused with its reason; the form keeps them.
+    let bad_rules = r#"{"applications": {"a..b": ["@ip"]}}"#;
+    let bad = session
+        .post(path, &[("csrf", &token), ("relay_pii_config", bad_rules)])
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.body
+            .contains("Advanced Data Scrubbing: invalid selector `a..b`"),
+        "{}",
+        bad.body
+    );
+    assert!(bad.body.contains("a..b"), "the typed value is kept");
     let unchanged = h
         .store
         .scrubbing_settings(h.project.id)

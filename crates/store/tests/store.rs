@@ -1590,6 +1590,11 @@ mod cases {
             scrub_ip_addresses: true,
             sensitive_fields: vec!["card_number".into(), "naïve \"quoted\"".into()],
             safe_fields: vec!["user.id".into()],
+            // Kept as written, spacing and all.
+            relay_pii_config: Some(
+                "{\"rules\": {\"0\": {\"type\": \"anything\"}},\n \"applications\": {\"extra.é\": [\"0\"]}}"
+                    .into(),
+            ),
         };
         store.set_scrubbing_settings(shop, &changed).await.unwrap();
         assert_eq!(store.scrubbing_settings(shop).await.unwrap(), changed);
@@ -1598,10 +1603,12 @@ mod cases {
             ScrubbingSettings::default(),
             "another project keeps the defaults"
         );
-        // Written whole: the second write replaces the lists, empty ones included.
+        // Written whole: the second write replaces the lists, empty ones included, and clears
+        // the advanced rules.
         let again = ScrubbingSettings {
             data_scrubber: true,
             sensitive_fields: vec![],
+            relay_pii_config: None,
             ..changed
         };
         store.set_scrubbing_settings(shop, &again).await.unwrap();

@@ -11,7 +11,9 @@
 //! - `[Filtered]` stands where they were, and the event's `_meta` says which rule removed them;
 //! - what Sentry keeps is kept: the user's e-mail, ordinary extras, the server name;
 //! - with the project's `dataScrubber` off, the next event keeps them (the setting applies, and
-//!   the SDK did send every secret).
+//!   the SDK did send every secret), while an advanced rule set through the API
+//!   (`relayPiiConfig`: remove `extra.order_id`) still removes the order id, `_meta` naming it
+//!   `project:0`.
 //!
 //! On SQLite and on PostgreSQL (`VIGIL_TEST_DATABASE_URL`), from one test body; on PostgreSQL
 //! the data dir holds no database file to scan. Also: the alert email of the new issue (the
@@ -424,14 +426,16 @@ fn scrubbing_keeps_secrets_out(backend: Backend) {
     }
     vigil.restart();
 
-    // With `dataScrubber` off, the next event keeps what the SDK sent.
+    // With `dataScrubber` off, the next event keeps what the SDK sent, but for what the
+    // project's advanced rule removes: `[Remove] [Anything] from [extra.order_id]`.
     let changed = vigil
         .api_put(
             "/api/0/projects/default/shop/",
-            &json!({"dataScrubber": false}),
+            &json!({"dataScrubber": false, "relayPiiConfig": ORDER_ID_RULE}),
         )
         .ok("PUT dataScrubber false");
     assert_eq!(changed["dataScrubber"], false, "{changed}");
+    assert_eq!(changed["relayPiiConfig"], ORDER_ID_RULE, "{changed}");
     send_secrets(&dsn, "2");
     wait_for_issue(vigil, "2");
     let latest = vigil
@@ -456,7 +460,21 @@ fn scrubbing_keeps_secrets_out(backend: Backend) {
     }
     assert_eq!(at(&event, "/context/db_password"), "PLANTED-EXTRA-7f3a2");
     assert!(text.contains(CARD), "the card number: {event}");
+    // The advanced rule: the order id is gone from the event and from the issue's answers, and
+    // `_meta` names the rule as Relay does (`project:<id>`).
+    assert!(!text.contains("ORDER-1234"), "extra.order_id: {event}");
+    let latest_text = latest.to_string();
+    assert!(!latest_text.contains("ORDER-1234"), "latest: {latest}");
+    let meta = &event["_meta"];
+    assert_eq!(
+        meta.pointer("/extra/order_id//rem/0"),
+        Some(&json!(["project:0", "x"])),
+        "_meta of extra.order_id: {meta}"
+    );
 }
+
+/// `[Remove] [Anything] from [extra.order_id]`, as Sentry's UI writes it.
+const ORDER_ID_RULE: &str = r#"{"rules": {"0": {"type": "anything", "redaction": {"method": "remove"}}}, "applications": {"extra.order_id": ["0"]}}"#;
 
 /// `tests/python/smtp_server.py` on a free port, keeping each message as a JSON file in `dir`.
 struct SmtpServer {

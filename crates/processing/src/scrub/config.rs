@@ -1,6 +1,9 @@
 //! The project's "Data Scrubber" settings, as Sentry stores them and hands them to Relay.
 
+use std::borrow::Cow;
+
 use super::meta::Path;
+use super::selector::{Item, Selector};
 
 /// A project's data-scrubbing settings: the model's record of Sentry's "Data Scrubber" options,
 /// the input of Relay's `convert_datascrubbing_config`. Its `Default` is Sentry's for a new
@@ -18,16 +21,42 @@ pub(crate) struct Applications<'c> {
     /// `strip-fields`: the non-empty sensitive fields (substring match on key or value).
     pub sensitive: Vec<&'c str>,
     /// Keys excluded from the general application (compared case-insensitively).
-    pub safe: Vec<&'c str>,
-    /// Safe fields with dots or numbers: Relay reads a safe field as a selector, so `a.b`
-    /// excludes the paths ending in key `a` then key `b` (not a key `a.b`), and `0` the first
-    /// elements of arrays (not a key `0`).
-    pub safe_paths: Vec<Vec<&'c str>>,
+    pub safe: Vec<Cow<'c, str>>,
+    /// Safe fields that are selector paths of keys and indexes: Relay reads a safe field as a
+    /// selector, so `a.b` excludes the paths ending in key `a` then key `b` (not a key `a.b`),
+    /// `extra.'x y'` key `extra` then key `x y`, and `0` the first elements of arrays (not a key
+    /// `0`). A field that is no valid selector is one key, as Relay quotes it.
+    pub safe_paths: Vec<Vec<Cow<'c, str>>>,
 }
 
-/// Whether a safe field, read as a selector, is more than one plain key.
-fn is_selector_path(field: &str) -> bool {
-    field.contains('.') || field.parse::<usize>().is_ok()
+/// How Relay reads a safe field: a selector when it parses as one (here: a path of keys and
+/// indexes, in the form [`Path::ends_with`] takes), else a quoted key.
+enum Safe<'c> {
+    Key(Cow<'c, str>),
+    Path(Vec<Cow<'c, str>>),
+}
+
+fn read_safe(field: &str) -> Safe<'_> {
+    let Ok(Selector::Path(items)) = Selector::parse(field) else {
+        return Safe::Key(Cow::Borrowed(field));
+    };
+    let keys: Option<Vec<Cow<'_, str>>> = items
+        .into_iter()
+        .map(|item| match item {
+            Item::Key(k) => Some(Cow::Owned(k)),
+            Item::Index(i) => Some(Cow::Owned(i.to_string())),
+            _ => None,
+        })
+        .collect();
+    match keys {
+        Some(mut keys) if keys.len() == 1 && keys[0].parse::<usize>().is_err() => {
+            Safe::Key(keys.remove(0))
+        }
+        Some(keys) => Safe::Path(keys),
+        // Types, wildcards and operators in a safe field are not supported by this walker;
+        // the field is read as the key it is written as.
+        None => Safe::Key(Cow::Borrowed(field)),
+    }
 }
 
 impl<'c> Applications<'c> {
@@ -48,14 +77,18 @@ impl<'c> Applications<'c> {
             safe: config
                 .safe_fields
                 .iter()
-                .map(String::as_str)
-                .filter(|f| !is_selector_path(f))
+                .filter_map(|f| match read_safe(f) {
+                    Safe::Key(k) => Some(k),
+                    Safe::Path(_) => None,
+                })
                 .collect(),
             safe_paths: config
                 .safe_fields
                 .iter()
-                .filter(|f| is_selector_path(f))
-                .map(|f| f.split('.').collect())
+                .filter_map(|f| match read_safe(f) {
+                    Safe::Path(p) => Some(p),
+                    Safe::Key(_) => None,
+                })
                 .collect(),
         }
     }

@@ -1,9 +1,11 @@
 //! The `_meta` entries scrubbing leaves, in Relay's format: at the scrubbed value's path,
 //! `{"": {"rem": [[rule, "s", start, end] | [rule, "x"], …], "len": original_chars}}`.
 
+use std::borrow::Cow;
+
 use crate::json::{Json, Object};
 
-use super::redact::Remark;
+use super::redact::{Remark, RemarkType};
 
 /// One step of the path from the event's root to a value.
 #[derive(Clone, Copy)]
@@ -56,9 +58,10 @@ impl<'p> Path<'p> {
 
     /// Whether the selector path ends with `keys` (keys case-insensitively; a number is an
     /// index).
-    pub fn ends_with(&self, keys: &[&str]) -> bool {
+    pub fn ends_with(&self, keys: &[impl AsRef<str>]) -> bool {
         let mut at = Some(self);
-        for &want in keys.iter().rev() {
+        for want in keys.iter().rev() {
+            let want = want.as_ref();
             let Some(p) = at else { return false };
             // A number in a selector is an index: it matches array positions, never keys.
             let matched = match (want.parse::<usize>(), p.pair_key, p.seg) {
@@ -117,7 +120,7 @@ pub struct Entry<'r> {
     /// its redactions.
     pub rewritten: bool,
     /// The rule that removed the value, if any (a `x` remark, appended).
-    pub removed: Option<&'static str>,
+    pub removed: Option<Cow<'static, str>>,
     /// The original length in characters, kept if the value already has one.
     pub len: Option<usize>,
 }
@@ -159,14 +162,14 @@ impl<'a> MetaTree<'a> {
         if let Json::Array(rem) = rem {
             for r in entry.substituted {
                 rem.push(Json::Array(vec![
-                    Json::from(r.rule),
-                    Json::from("s"),
+                    rule_json(r.rule.clone()),
+                    Json::from(r.ty.code()),
                     Json::from(r.start as u64),
                     Json::from(r.end as u64),
                 ]));
             }
-            if let Some(rule) = entry.removed {
-                rem.push(Json::Array(vec![Json::from(rule), Json::from("x")]));
+            if let Some(rule) = &entry.removed {
+                rem.push(Json::Array(vec![rule_json(rule.clone()), Json::from("x")]));
             }
         }
         if let Some(len) = entry.len {
@@ -176,6 +179,68 @@ impl<'a> MetaTree<'a> {
         }
     }
 
+    /// Whether there are no remarks (nor anything else) at all.
+    pub fn is_empty(&self) -> bool {
+        self.root.is_empty()
+    }
+
+    /// Move the entry at `from` (a sibling's) to `to`, as Relay moves a value with its meta.
+    pub fn rename(&mut self, from: &Path<'_>, to: &Path<'_>) {
+        let mut from_segs = from.segments();
+        let Some(from_key) = from_segs.pop() else {
+            return;
+        };
+        let mut node = &mut self.root;
+        for seg in from_segs {
+            match node.get_mut(seg.as_str()) {
+                Some(Json::Object(o)) => node = o,
+                _ => return,
+            }
+        }
+        let Some(entry) = node.remove(from_key.as_str()) else {
+            return;
+        };
+        self.changed = true;
+        let mut node = &mut self.root;
+        for seg in to.segments() {
+            node = object_at(node, seg);
+        }
+        *node = match entry {
+            Json::Object(o) => o,
+            _ => Object::new(),
+        };
+    }
+
+    /// Whether anything was recorded.
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+
+    /// The remarks with ranges at `path` (those an earlier pass left on a rewritten string).
+    pub fn remarks_at(&self, path: &Path<'_>) -> Vec<Remark> {
+        let mut node = &self.root;
+        for seg in path.segments() {
+            match node.get(seg.as_str()) {
+                Some(Json::Object(o)) => node = o,
+                _ => return Vec::new(),
+            }
+        }
+        let Some(Json::Array(rem)) = node.get("").and_then(|m| m.get("rem")) else {
+            return Vec::new();
+        };
+        rem.iter()
+            .filter_map(|r| match r.as_array()?.as_slice() {
+                [Json::String(rule), Json::String(ty), start, end] => Some(Remark {
+                    rule: Cow::Owned(rule.to_string()),
+                    ty: RemarkType::from_code(ty)?,
+                    start: usize::try_from(start.as_u64()?).ok()?,
+                    end: usize::try_from(end.as_u64()?).ok()?,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Put `_meta` back into the event (where it was, or last) if it was there or has
     /// remarks now.
     pub fn put_back(self, event: &mut Object<'a>) {
@@ -183,6 +248,10 @@ impl<'a> MetaTree<'a> {
             event.insert("_meta", Json::Object(self.root));
         }
     }
+}
+
+fn rule_json(rule: Cow<'static, str>) -> Json<'static> {
+    Json::String(rule)
 }
 
 fn object_at<'n, 'a>(node: &'n mut Object<'a>, key: String) -> &'n mut Object<'a> {
@@ -239,7 +308,8 @@ mod tests {
             &extra.key("password"),
             Entry {
                 substituted: &[Remark {
-                    rule: "@password:filter",
+                    rule: "@password:filter".into(),
+                    ty: RemarkType::Substituted,
                     start: 0,
                     end: 10,
                 }],
@@ -253,7 +323,7 @@ mod tests {
             Entry {
                 substituted: &[],
                 rewritten: false,
-                removed: Some("@password:filter"),
+                removed: Some("@password:filter".into()),
                 len: None,
             },
         );

@@ -15,35 +15,87 @@
 //! `pii = "maybe"` field only those naming its key, a `pii = "false"` field none; each
 //! redaction is recorded in `_meta`.
 //!
-//! This module hardcodes those applications: `walk` knows the schema (its `pii`
-//! attributes), the exclusions and which applications reach a value, `rules` the built-in
-//! rules, `redact` applies a rule to one string (Relay's chunks), `meta` writes the
-//! remarks. A general `relayPiiConfig` engine replaces the fixed sequence in
-//! `walk::Walker::string` and `walk::Walker::removal` with a loop over compiled applications
-//! (selector → rules, the rules of each in the order of their ids): the walk already tracks
-//! what a selector needs — the path (`meta::Path`, for key/index/`*`/`**` segments matched from
-//! the end), the field's `pii` and its value type (`walk::Spot`, for `$string` & co. and the
-//! `maybe` rule) — and `redact::Redactor` already applies any regex with any group to the
-//! chunks, so rules become data (`rules::ValueRule` plus key patterns) instead of statics.
+//! The project's advanced rules (`relayPiiConfig`, Relay's PII config) run first, as Relay runs
+//! a project's `piiConfig` before its converted data scrubbing settings: `pii_config` parses and
+//! validates them (Relay's verdicts) and compiles the applications (`selector` is Relay's
+//! selector language, built-in `@…` rules resolved), `custom` walks the event with the
+//! selector states Relay's processor sees (key or index, value types, `pii`) and applies each
+//! matching application's rules. The data scrubbing settings then run as the hardcoded
+//! applications of `walk` (its fixed sequence keeps the defaults' cost low; a string the
+//! custom pass redacted is read back from `_meta` into chunks, so the two passes compose as
+//! Relay's do). Both share the schema (`walk::field`), the rule regexes (`rules`), the
+//! chunked redaction (`redact`, with `hash` the HMAC-SHA1 Relay writes) and the `_meta`
+//! writer (`meta`).
 
 mod config;
+mod custom;
+mod hash;
 mod meta;
+pub mod pii_config;
 mod redact;
 mod rules;
+pub mod selector;
 mod walk;
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
 pub use config::ScrubbingSettings;
+pub use pii_config::{validate as validate_pii_config, PiiConfigError};
 
 use crate::json::Json;
+use pii_config::{CompiledPiiConfig, PiiConfig, PROJECT_PREFIX};
 
-/// Scrub a normalized event in place as Relay would for `config`: redacted values become
-/// `[Filtered]` (or `[ip]`, `[email]`, …, or null), each with its remarks in `_meta`.
-/// Strings nothing matches stay as they are (borrowed).
+/// Scrub a normalized event in place as Relay would for `config`: first the project's advanced
+/// rules (`relayPiiConfig`, its rule ids prefixed `project:` as Sentry hands them to Relay),
+/// then the data scrubbing settings. Redacted values become `[Filtered]` (or `[ip]`, a mask, a
+/// hash, …, or null), each with its remarks in `_meta`. Strings nothing matches stay as they
+/// are (borrowed).
 pub fn scrub_event(event: &mut Json<'_>, config: &ScrubbingSettings) {
+    let Json::Object(event) = event else { return };
+    let mut prior = false;
+    if let Some(custom) = config.relay_pii_config.as_deref().and_then(compiled) {
+        if !custom.is_empty() {
+            prior = custom::CustomWalker::scrub(&custom, event);
+        }
+    }
     let apps = config::Applications::new(config);
     if apps.is_empty() {
         return;
     }
-    let Json::Object(event) = event else { return };
-    walk::Walker::scrub(apps, event);
+    walk::Walker::scrub(apps, event, prior);
+}
+
+/// How many compiled configs [`compiled`] keeps: one per project whose rules are in use.
+const COMPILED_CACHE_SIZE: usize = 256;
+
+/// Compiled configs by their JSON text: a project's rules compile once, not per event (the
+/// worker hands each event its project's settings). An invalid config (the API and the web UI
+/// refuse them, so only one stored by other means) scrubs nothing and is logged once.
+static COMPILED: LazyLock<Mutex<HashMap<String, Option<Arc<CompiledPiiConfig>>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn compiled(text: &str) -> Option<Arc<CompiledPiiConfig>> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    let mut cache = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(hit) = cache.get(text) {
+        return hit.clone();
+    }
+    let result = PiiConfig::parse(text)
+        .and_then(|c| CompiledPiiConfig::new(&c.prefixed(PROJECT_PREFIX)))
+        .map(Arc::new);
+    let entry = match result {
+        Ok(c) => Some(c),
+        Err(error) => {
+            tracing::warn!(%error, "ignoring an invalid relayPiiConfig");
+            None
+        }
+    };
+    if cache.len() >= COMPILED_CACHE_SIZE {
+        cache.clear();
+    }
+    cache.insert(text.to_owned(), entry.clone());
+    entry
 }

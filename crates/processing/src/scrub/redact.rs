@@ -9,27 +9,69 @@ use regex::Regex;
 
 use super::rules::{Profile, Replace, ValueRule};
 
+/// How a redaction changed its part of the string, as `_meta` remarks say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RemarkType {
+    /// `s`: replaced by a text.
+    Substituted,
+    /// `x`: removed.
+    Removed,
+    /// `m`: masked with `*`.
+    Masked,
+    /// `p`: replaced by a hash.
+    Pseudonymized,
+}
+
+impl RemarkType {
+    pub fn code(self) -> &'static str {
+        match self {
+            RemarkType::Substituted => "s",
+            RemarkType::Removed => "x",
+            RemarkType::Masked => "m",
+            RemarkType::Pseudonymized => "p",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<RemarkType> {
+        Some(match code {
+            "s" => RemarkType::Substituted,
+            "x" => RemarkType::Removed,
+            "m" => RemarkType::Masked,
+            "p" => RemarkType::Pseudonymized,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 enum Chunk<'s> {
     Text(Cow<'s, str>),
     Redaction {
-        text: &'static str,
-        rule: &'static str,
+        text: Cow<'static, str>,
+        rule: Cow<'static, str>,
+        ty: RemarkType,
     },
 }
 
-/// A `s` (substituted) remark: rule id and byte range in the scrubbed string.
+/// A remark with a range: rule id, how, and byte range in the scrubbed string.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Remark {
-    pub rule: &'static str,
+    pub rule: Cow<'static, str>,
+    pub ty: RemarkType,
     pub start: usize,
     pub end: usize,
 }
 
+/// What one match becomes: its replacement text and remark, or nothing at all (a redaction
+/// method Relay does not know drops the match unmarked).
+pub type Replacement = Option<(Cow<'static, str>, RemarkType)>;
+
 /// One string under redaction. Untouched (and unallocated) until a rule matches.
 pub struct Redactor<'s> {
     original: &'s str,
-    chunks: Vec<Chunk<'s>>,
+    /// The chunks once a rule matched or earlier redactions were read (None: the original
+    /// as one text).
+    chunks: Option<Vec<Chunk<'s>>>,
     changed: bool,
     /// The original's prefilter profile, taken when first needed.
     profile: Option<Profile>,
@@ -39,10 +81,43 @@ impl<'s> Redactor<'s> {
     pub fn new(original: &'s str) -> Self {
         Redactor {
             original,
-            chunks: Vec::new(),
+            chunks: None,
             changed: false,
             profile: None,
         }
+    }
+
+    /// A string an earlier scrubbing pass already redacted: its remarks with ranges become
+    /// redactions again, which later rules see as NULs (Relay's `split_chunks`).
+    pub fn with_remarks(original: &'s str, remarks: &[Remark]) -> Self {
+        let mut r = Redactor::new(original);
+        if remarks.is_empty() {
+            return r;
+        }
+        let mut chunks = Vec::new();
+        let mut pos = 0;
+        for remark in remarks {
+            if remark.start > pos {
+                match original.get(pos..remark.start) {
+                    Some(t) => chunks.push(Chunk::Text(Cow::Borrowed(t))),
+                    None => break,
+                }
+            }
+            match original.get(remark.start..remark.end) {
+                Some(t) => chunks.push(Chunk::Redaction {
+                    text: Cow::Owned(t.to_owned()),
+                    rule: remark.rule.clone(),
+                    ty: remark.ty,
+                }),
+                None => break,
+            }
+            pos = remark.end;
+        }
+        if let Some(t) = original.get(pos..).filter(|t| !t.is_empty()) {
+            chunks.push(Chunk::Text(Cow::Borrowed(t)));
+        }
+        r.chunks = Some(chunks);
+        r
     }
 
     /// Whether any rule changed the string.
@@ -50,9 +125,10 @@ impl<'s> Redactor<'s> {
         self.changed
     }
 
-    /// The current text when no rule changed anything yet: the fast path for prefilters.
+    /// The current text when it is the original without redactions: the fast path for
+    /// prefilters.
     fn untouched(&self) -> Option<&'s str> {
-        (!self.changed).then_some(self.original)
+        self.chunks.is_none().then_some(self.original)
     }
 
     /// The original's prefilter profile.
@@ -75,14 +151,37 @@ impl<'s> Redactor<'s> {
     /// Replace the whole value with `text` (a rule that matched on the key, or on the value
     /// with whole-value replacement), unless the value is all redactions already.
     pub fn replace_value(&mut self, rule: &'static str, text: &'static str) {
-        if !self.changed && self.original == text {
-            return;
+        self.replace_whole(Cow::Borrowed(rule), |_| {
+            Some((Cow::Borrowed(text), RemarkType::Substituted))
+        });
+    }
+
+    /// Replace the whole value (earlier redactions included) with what `replacement` makes of
+    /// the current text (redactions as NULs), unless the value is all redactions already.
+    pub fn replace_whole(
+        &mut self,
+        rule: Cow<'static, str>,
+        replacement: impl Fn(&str) -> Replacement,
+    ) {
+        let Some(search) = self.search() else { return };
+        let chunks = match replacement(&search) {
+            Some((text, ty)) => vec![Chunk::Redaction { text, rule, ty }],
+            None => Vec::new(),
+        };
+        self.commit(chunks);
+    }
+
+    /// [`Self::replace_whole`] if `pred` holds for the text (earlier redactions as NULs).
+    pub fn replace_whole_if(
+        &mut self,
+        rule: Cow<'static, str>,
+        pred: impl Fn(&str) -> bool,
+        replacement: impl Fn(&str) -> Replacement,
+    ) {
+        let Some(search) = self.search() else { return };
+        if pred(&search) {
+            self.replace_whole(rule, replacement);
         }
-        let chunks = self.current_chunks();
-        if !chunks.iter().any(|c| matches!(c, Chunk::Text(_))) {
-            return;
-        }
-        self.commit(vec![Chunk::Redaction { text, rule }]);
     }
 
     /// Replace the whole value if `pred` holds for its text (earlier redactions as NULs).
@@ -107,44 +206,76 @@ impl<'s> Redactor<'s> {
         text: &'static str,
     ) {
         let Replace::Group(group) = replace;
+        self.apply_groups(
+            Cow::Borrowed(rule),
+            regex,
+            |g| g == group,
+            |_| Some((Cow::Borrowed(text), RemarkType::Substituted)),
+        );
+    }
+
+    /// Apply `regex`: the groups `wanted` picks of every match (in group order) become what
+    /// `replacement` makes of their text, under `rule`.
+    pub fn apply_groups(
+        &mut self,
+        rule: Cow<'static, str>,
+        regex: &Regex,
+        wanted: impl Fn(usize) -> bool,
+        replacement: impl Fn(&str) -> Replacement,
+    ) {
         let Some(search) = self.search() else { return };
         if !regex.is_match(&search) {
             return;
         }
-        let ranges: Vec<(usize, usize)> = regex
-            .captures_iter(&search)
-            .filter_map(|caps| caps.get(group))
-            .map(|g| (g.start(), g.end()))
-            .collect();
-        self.redact(&search, &ranges, rule, text);
+        let mut ranges = Vec::new();
+        for caps in regex.captures_iter(&search) {
+            for (i, g) in caps.iter().enumerate() {
+                if let Some(g) = g.filter(|_| wanted(i)) {
+                    ranges.push((g.start(), g.end()));
+                }
+            }
+        }
+        self.redact(&search, &ranges, |text| {
+            replacement(text).map(|(t, ty)| Chunk::Redaction {
+                text: t,
+                rule: rule.clone(),
+                ty,
+            })
+        });
     }
 
     /// Redact the byte ranges `find` returns (in order) of the text, in which every earlier
     /// redaction stands as a NUL, with `text` under `rule`.
     pub fn apply_ranges(
         &mut self,
-        rule: &'static str,
-        text: &'static str,
+        rule: Cow<'static, str>,
+        replacement: impl Fn(&str) -> Replacement,
         find: impl Fn(&str) -> Vec<(usize, usize)>,
     ) {
         let Some(search) = self.search() else { return };
         let ranges = find(&search);
-        self.redact(&search, &ranges, rule, text);
+        self.redact(&search, &ranges, |text| {
+            replacement(text).map(|(t, ty)| Chunk::Redaction {
+                text: t,
+                rule: rule.clone(),
+                ty,
+            })
+        });
     }
 
     /// The text the rules search: the original while untouched, else the text chunks with a
     /// NUL for each redaction (NULs of the text itself dropped, as Relay does). None when it is
     /// all redactions.
     fn search(&self) -> Option<Cow<'s, str>> {
-        if !self.changed {
+        let Some(chunks) = &self.chunks else {
             if !self.original.contains('\0') {
                 return Some(Cow::Borrowed(self.original));
             }
             return Some(Cow::Owned(self.original.replace('\0', "")));
-        }
+        };
         let mut has_text = false;
         let mut s = String::new();
-        for chunk in &self.chunks {
+        for chunk in chunks {
             match chunk {
                 Chunk::Text(t) => {
                     has_text = true;
@@ -160,8 +291,7 @@ impl<'s> Redactor<'s> {
         &mut self,
         search: &str,
         ranges: &[(usize, usize)],
-        rule: &'static str,
-        text: &'static str,
+        redaction: impl Fn(&str) -> Option<Chunk<'s>>,
     ) {
         if ranges.is_empty() {
             return;
@@ -170,7 +300,8 @@ impl<'s> Redactor<'s> {
         let mut earlier: Vec<Chunk<'s>> = self
             .chunks
             .iter()
-            .filter(|c| self.changed && matches!(c, Chunk::Redaction { .. }))
+            .flatten()
+            .filter(|c| matches!(c, Chunk::Redaction { .. }))
             .cloned()
             .collect();
         earlier.reverse();
@@ -179,7 +310,7 @@ impl<'s> Redactor<'s> {
         for &(start, end) in ranges {
             if start >= pos {
                 push_text(&search[pos..start], &mut out, &mut earlier);
-                out.push(Chunk::Redaction { text, rule });
+                out.extend(redaction(&search[start..end]));
                 pos = end;
             }
         }
@@ -187,11 +318,10 @@ impl<'s> Redactor<'s> {
         self.commit(out);
     }
 
-    fn current_chunks(&self) -> Vec<Chunk<'s>> {
-        if self.changed {
-            self.chunks.clone()
-        } else {
-            vec![Chunk::Text(Cow::Borrowed(self.original))]
+    fn current_chunks(&self) -> Cow<'_, [Chunk<'s>]> {
+        match &self.chunks {
+            Some(chunks) => Cow::Borrowed(chunks),
+            None => Cow::Owned(vec![Chunk::Text(Cow::Borrowed(self.original))]),
         }
     }
 
@@ -200,17 +330,16 @@ impl<'s> Redactor<'s> {
     /// trace.
     fn commit(&mut self, mut chunks: Vec<Chunk<'s>>) {
         chunks.retain(|c| !matches!(c, Chunk::Text(t) if t.is_empty()));
-        let before = self.current_chunks();
-        if join(&chunks).0 == join(&before).0 {
+        if join(&chunks).0 == join(&self.current_chunks()).0 {
             return;
         }
-        self.chunks = chunks;
+        self.chunks = Some(chunks);
         self.changed = true;
     }
 
     /// The scrubbed string and its remarks (only meaningful when [`Self::changed`]).
     pub fn finish(&self) -> (String, Vec<Remark>) {
-        join(&self.chunks)
+        join(&self.current_chunks())
     }
 
     /// The original length in characters, as `_meta`'s `len`.
@@ -241,11 +370,12 @@ fn join(chunks: &[Chunk<'_>]) -> (String, Vec<Remark>) {
     for chunk in chunks {
         match chunk {
             Chunk::Text(t) => s.push_str(t),
-            Chunk::Redaction { text, rule } => {
+            Chunk::Redaction { text, rule, ty } => {
                 let start = s.len();
                 s.push_str(text);
                 remarks.push(Remark {
-                    rule,
+                    rule: rule.clone(),
+                    ty: *ty,
                     start,
                     end: s.len(),
                 });
@@ -281,7 +411,8 @@ mod tests {
         assert_eq!(
             rem,
             vec![Remark {
-                rule: "@creditcard:filter",
+                rule: "@creditcard:filter".into(),
+                ty: RemarkType::Substituted,
                 start: 10,
                 end: 20
             }]
@@ -294,7 +425,8 @@ mod tests {
         assert_eq!(
             rem,
             vec![Remark {
-                rule: "@password:filter",
+                rule: "@password:filter".into(),
+                ty: RemarkType::Substituted,
                 start: 0,
                 end: 10
             }]

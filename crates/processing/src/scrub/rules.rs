@@ -65,6 +65,21 @@ lazy_regex!(
     PASSWORD,
     r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key|token[^\s]*[:=]|^otp$|^two[-_]factor$)"
 );
+lazy_regex!(TOKEN_KEY, r"(?i)(token)");
+lazy_regex!(IMEI, r"(?x)\b(\d{2}-?\d{6}-?\d{6}-?\d{1,2})\b");
+lazy_regex!(MAC, r"(?x)\b([[:xdigit:]]{2}[:-]){5}[[:xdigit:]]{2}\b");
+lazy_regex!(
+    UUID,
+    r"(?ix)\b[a-z0-9]{8}-?[a-z0-9]{4}-?[a-z0-9]{4}-?[a-z0-9]{4}-?[a-z0-9]{12}\b"
+);
+lazy_regex!(
+    URLAUTH,
+    r"(?x)\b(?:(?:[a-z0-9+-]+:)?//([a-zA-Z0-9%_.-]+(?::[a-zA-Z0-9%_.-]+)?))@"
+);
+lazy_regex!(
+    USERPATH,
+    r"(?ix)(?:(?:\b(?:[a-zA-Z]:[\\/])?(?:users|home|documentsandsettings|[^/\\]+[/\\]profiles)[\\/])|(?:/(?:home|users)/))([^/\\\r\n\x00]+)"
+);
 pub static IPV4: LazyLock<Regex> = LazyLock::new(|| {
     let v4 = format!(r"{V4_SEG}\.{V4_SEG}\.{V4_SEG}\.{V4_SEG}");
     Regex::new(&format!(r"\b{v4}\b")).expect("built-in scrubbing regex")
@@ -415,6 +430,13 @@ pub const SENSITIVE_COOKIES: &[&str] = &[
     "fastcsrf",
     "_iris_csrf",
 ];
+
+/// A sensitive cookie's `name=value` anywhere in a text (group 2: the value), as the `cookies`
+/// rule type finds them.
+pub static COOKIE_VALUES: LazyLock<Regex> = LazyLock::new(|| {
+    let names: Vec<String> = SENSITIVE_COOKIES.iter().map(|c| regex::escape(c)).collect();
+    Regex::new(&format!(r"(?i)\b({})=([^;]+)", names.join("|"))).expect("built-in scrubbing regex")
+});
 
 /// The rule that filters the values of sensitive cookies in a `Cookie` / `Set-Cookie` header
 /// value (`name=value; …`).

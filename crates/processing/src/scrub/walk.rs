@@ -17,12 +17,12 @@ use crate::json::{Json, Object};
 
 use super::config::Applications;
 use super::meta::{Entry, MetaTree, Path};
-use super::redact::Redactor;
+use super::redact::{Redactor, RemarkType};
 use super::rules::{self, Replace, FILTERED};
 
 /// How a struct field is scrubbed.
 #[derive(Clone, Copy)]
-enum Field {
+pub(super) enum Field {
     /// `pii = "false"` / `"maybe"`: never touched.
     Skip,
     /// `pii = "true"`: the value and everything in it.
@@ -51,7 +51,7 @@ enum Field {
 
 /// The structs of Relay's event schema whose fields differ in `pii`.
 #[derive(Clone, Copy)]
-enum Kind {
+pub(super) enum Kind {
     Event,
     User,
     Geo,
@@ -116,7 +116,8 @@ const EVENT_SKIP: &[&str] = &[
     "_performance_issues_spans",
 ];
 
-fn field(kind: Kind, key: &str) -> Field {
+#[inline(always)]
+pub(super) fn field(kind: Kind, key: &str) -> Field {
     match kind {
         Kind::Event => match key {
             "logentry" => Field::Struct(Kind::LogEntry),
@@ -222,7 +223,7 @@ fn field(kind: Kind, key: &str) -> Field {
 }
 
 /// The kind of a context, by its `type`.
-fn context_kind(ty: &str) -> Kind {
+pub(super) fn context_kind(ty: &str) -> Kind {
     match ty {
         "trace" => Kind::TraceContext,
         "response" => Kind::ResponseContext,
@@ -265,13 +266,13 @@ struct Spot<'k> {
 }
 
 /// Strings Relay never scrubs.
-fn is_unscrubbable(s: &str) -> bool {
+pub(super) fn is_unscrubbable(s: &str) -> bool {
     matches!(s, "" | "true" | "false" | "null" | "undefined")
 }
 
 /// Whether every element is a `[key, value]` pair with a string key: Relay then scrubs each
 /// value as if it were under that key.
-fn is_pair_list(items: &[Json<'_>]) -> bool {
+pub(super) fn is_pair_list(items: &[Json<'_>]) -> bool {
     !items.is_empty()
         && items
             .iter()
@@ -279,7 +280,7 @@ fn is_pair_list(items: &[Json<'_>]) -> bool {
 }
 
 /// A header name as Relay keeps it: each `-`-separated part starts upper case.
-fn normalize_header_name(name: &str) -> Cow<'_, str> {
+pub(super) fn normalize_header_name(name: &str) -> Cow<'_, str> {
     let needs = name.split('-').any(|part| {
         part.chars()
             .next()
@@ -323,14 +324,18 @@ fn child_spot<'k>(spot: Spot<'k>, key: Option<&'k str>) -> Spot<'k> {
 pub(crate) struct Walker<'c, 'a> {
     apps: Applications<'c>,
     meta: MetaTree<'a>,
+    /// An earlier pass (the project's advanced rules) redacted strings: their redactions are
+    /// read back from `_meta` so that these rules see them as Relay does.
+    prior: bool,
 }
 
 impl<'c, 'a> Walker<'c, 'a> {
     /// Scrub `event` (its `_meta` included) as `apps` say.
-    pub fn scrub(apps: Applications<'c>, event: &mut Object<'a>) {
+    pub fn scrub(apps: Applications<'c>, event: &mut Object<'a>, prior: bool) {
         let mut walker = Walker {
             apps,
             meta: MetaTree::take_from(event),
+            prior,
         };
         walker.fields(event, Kind::Event, &Path::ROOT, None);
         walker.meta.put_back(event);
@@ -473,7 +478,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                         Entry {
                             substituted: &[],
                             rewritten: false,
-                            removed: Some(rule),
+                            removed: Some(Cow::Borrowed(rule)),
                             len: None,
                         },
                     );
@@ -565,7 +570,12 @@ impl<'c, 'a> Walker<'c, 'a> {
             return;
         }
         let key = spot.key.unwrap_or("");
-        let mut r = Redactor::new(s);
+        let prior = if self.prior {
+            self.meta.remarks_at(path)
+        } else {
+            Vec::new()
+        };
+        let mut r = Redactor::with_remarks(s, &prior);
         if !excluded {
             // In the order of the rule ids (see `rules`).
             if self.apps.defaults {
@@ -616,8 +626,8 @@ impl<'c, 'a> Walker<'c, 'a> {
             }
             if self.is_cookie_header(spot) {
                 r.apply_ranges(
-                    rules::COOKIES_FILTER_ID,
-                    FILTERED,
+                    Cow::Borrowed(rules::COOKIES_FILTER_ID),
+                    |_| Some((Cow::Borrowed(FILTERED), RemarkType::Substituted)),
                     rules::sensitive_cookie_values,
                 );
             }
@@ -636,7 +646,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             Entry {
                 substituted: &remarks,
                 rewritten: r.changed(),
-                removed,
+                removed: removed.map(Cow::Borrowed),
                 len,
             },
         );

@@ -88,12 +88,13 @@ fn details(
 /// Vigil's own quota fields, [`super::quotas::PROJECT_FIELDS`]). Any other field Sentry's
 /// endpoint takes (`name`, `slug`, `platform`, …) is refused with a 400 naming it, rather than
 /// answered 200 without being applied.
-const UPDATABLE_FIELDS: [&str; 5] = [
+const UPDATABLE_FIELDS: [&str; 6] = [
     "dataScrubber",
     "dataScrubberDefaults",
     "scrubIPAddresses",
     "sensitiveFields",
     "safeFields",
+    "relayPiiConfig",
 ];
 
 /// `PUT /api/0/projects/{org}/{project}/`: changes the given data-scrubbing settings (project
@@ -159,10 +160,30 @@ fn apply_scrubbing_update(
             "scrubIPAddresses" => settings.scrub_ip_addresses = boolean(field, value)?,
             "sensitiveFields" => settings.sensitive_fields = field_list(field, value)?,
             "safeFields" => settings.safe_fields = field_list(field, value)?,
+            "relayPiiConfig" => {
+                settings.relay_pii_config = match value {
+                    Value::Null => None,
+                    Value::String(text) => relay_pii_config(text)
+                        .map_err(|reason| ApiError::bad_field(field, reason))?,
+                    _ => return Err(ApiError::bad_field(field, "Not a valid string.")),
+                }
+            }
             _ => {}
         }
     }
     Ok(!update.is_empty())
+}
+
+/// The advanced data scrubbing rules as kept: `None` for a blank text (no rules), else the text
+/// (trimmed, as Sentry's `CharField` trims it) if Relay would accept it as a PII config, or
+/// Relay's reason why not. The API and the web UI both check with this.
+pub fn relay_pii_config(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    vigil_processing::scrub::validate_pii_config(text).map_err(|e| e.to_string())?;
+    Ok(Some(text.to_owned()))
 }
 
 /// A JSON boolean, as Sentry's clients send these settings.

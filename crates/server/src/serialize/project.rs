@@ -66,6 +66,7 @@ pub fn serialize_project_details(
             ),
             ("sensitiveFields".into(), json!(scrubbing.sensitive_fields)),
             ("safeFields".into(), json!(scrubbing.safe_fields)),
+            ("relayPiiConfig".into(), json!(scrubbing.relay_pii_config)),
         ]);
     }
     value

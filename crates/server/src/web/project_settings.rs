@@ -89,6 +89,9 @@ pub struct PrivacyForm {
     sensitive_fields: String,
     #[serde(default)]
     safe_fields: String,
+    /// The advanced data scrubbing rules (`relayPiiConfig`), JSON.
+    #[serde(default)]
+    relay_pii_config: String,
 }
 
 impl PrivacyForm {
@@ -101,6 +104,7 @@ impl PrivacyForm {
             scrub_ip_addresses: ticked(settings.scrub_ip_addresses),
             sensitive_fields: settings.sensitive_fields.join("\n"),
             safe_fields: settings.safe_fields.join("\n"),
+            relay_pii_config: settings.relay_pii_config.clone().unwrap_or_default(),
         }
     }
 
@@ -123,6 +127,8 @@ impl PrivacyForm {
             scrub_ip_addresses: self.scrub_ip_addresses.is_some(),
             sensitive_fields: list(&self.sensitive_fields, "Additional sensitive fields")?,
             safe_fields: list(&self.safe_fields, "Safe fields")?,
+            relay_pii_config: crate::api::projects::relay_pii_config(&self.relay_pii_config)
+                .map_err(|reason| format!("Advanced Data Scrubbing: {reason}"))?,
         })
     }
 }
@@ -212,6 +218,17 @@ fn settings_page(
                     "Additional field names to match against when scrubbing data, one per line."))
                 (list("safe_fields", "Safe Fields", &privacy.safe_fields,
                     "Field names which data scrubbers should ignore, one per line."))
+                label {
+                    span { "Advanced Data Scrubbing" }
+                    textarea name="relay_pii_config" rows="8" spellcheck="false"
+                        placeholder=r#"{"rules": {"0": {"type": "creditcard", "redaction": {"method": "mask"}}}, "applications": {"$string": ["0"]}}"# {
+                        (privacy.relay_pii_config)
+                    }
+                    small.muted {
+                        "Relay's PII config (JSON): rules by id, and the selectors they apply to. \
+                         Applied before the settings above; empty for none."
+                    }
+                }
                 button.primary type="submit" { "Save" }
             }
             p.muted { "Events arriving from now on are scrubbed with the new settings." }

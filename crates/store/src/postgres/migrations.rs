@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("migrations/0008_scrubbing_settings.sql")),
     (9, include_str!("migrations/0009_outcomes.sql")),
     (11, include_str!("migrations/0011_quotas.sql")),
+    (12, include_str!("migrations/0012_relay_pii_config.sql")),
 ];
 
 /// Key of the advisory lock that serializes migrations (ASCII "vigilmig"); advisory locks are

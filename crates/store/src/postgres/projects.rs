@@ -203,6 +203,7 @@ impl Projects for PgStore {
                 &settings.scrub_ip_addresses,
                 &field_list_json(&settings.sensitive_fields),
                 &field_list_json(&settings.safe_fields),
+                &settings.relay_pii_config,
             ],
             "saving data-scrubbing settings",
         )

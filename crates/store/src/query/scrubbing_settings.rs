@@ -1,18 +1,20 @@
 //! The statements of a project's data-scrubbing settings, the same on both backends: the row
 //! read by project (parameter 1) and the row written whole over what was there. The field
 //! lists are kept as JSON arrays in text columns, written and read by [`field_list_json`] and
-//! the row reader.
+//! the row reader; the advanced rules (`relayPiiConfig`) as the text the user wrote, NULL for
+//! none.
 
 use super::Dialect;
 use crate::{check_field_list, ScrubbingSettings, StoreError, StoreResult};
 
 /// The settings' columns after `project_id`, in the order both statements use.
-const COLUMNS: [&str; 5] = [
+const COLUMNS: [&str; 6] = [
     "data_scrubber",
     "data_scrubber_defaults",
     "scrub_ip_addresses",
     "sensitive_fields",
     "safe_fields",
+    "relay_pii_config",
 ];
 
 /// `Ok` for lists the web UI can show back and the scrubber can compile (see
@@ -58,13 +60,14 @@ mod tests {
         assert_eq!(
             upsert_sql(Dialect::Postgres),
             "INSERT INTO scrubbing_settings (project_id, data_scrubber, data_scrubber_defaults, \
-             scrub_ip_addresses, sensitive_fields, safe_fields) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (project_id) DO UPDATE SET \
+             scrub_ip_addresses, sensitive_fields, safe_fields, relay_pii_config) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (project_id) DO UPDATE SET \
              data_scrubber = excluded.data_scrubber, \
              data_scrubber_defaults = excluded.data_scrubber_defaults, \
              scrub_ip_addresses = excluded.scrub_ip_addresses, \
              sensitive_fields = excluded.sensitive_fields, \
-             safe_fields = excluded.safe_fields"
+             safe_fields = excluded.safe_fields, \
+             relay_pii_config = excluded.relay_pii_config"
         );
         assert!(select_sql(Dialect::Sqlite).ends_with("WHERE project_id = ?1"));
     }

@@ -60,6 +60,7 @@ impl Record for ScrubbingSettings {
             scrub_ip_addresses: row.column(2)?,
             sensitive_fields: row.json(3, "a project's sensitive fields")?,
             safe_fields: row.json(4, "a project's safe fields")?,
+            relay_pii_config: row.column(5)?,
         })
     }
 }

@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("migrations/0011_scrubbing_settings.sql")),
     (12, include_str!("migrations/0012_outcomes.sql")),
     (14, include_str!("migrations/0014_quotas.sql")),
+    (15, include_str!("migrations/0015_relay_pii_config.sql")),
 ];
 
 /// Brings the schema up to the newest version this binary knows.

@@ -213,11 +213,12 @@ impl Projects for SqliteStore {
         );
         let sensitive = field_list_json(&settings.sensitive_fields);
         let safe = field_list_json(&settings.safe_fields);
+        let pii_config = settings.relay_pii_config.clone();
         self.write(move |conn| {
             conn.prepare_cached(&upsert_sql(Dialect::Sqlite))
                 .and_then(|mut stmt| {
                     stmt.execute(params![
-                        project_id, flags.0, flags.1, flags.2, sensitive, safe
+                        project_id, flags.0, flags.1, flags.2, sensitive, safe, pii_config
                     ])
                 })
                 .db("saving data-scrubbing settings")?;
