@@ -43,6 +43,7 @@ def main() -> None:
             "decode_body",
             "process_event",
             "search_query",
+            "pii_config",
         ]
     }
     for request in sorted(fixtures.glob("*/*/request.json")):
@@ -81,6 +82,18 @@ def main() -> None:
             b'is:unresolved !level:info "Zero Division" release:1.2.3',
             b'user.email:"a b@example.com" issue.category:performance',
             b"is:for_review environment:production transaction:/api/cart",
+        ]
+    )
+    seeds["pii_config"].update(
+        [
+            b'{"rules": {"0": {"type": "password", "redaction": {"method": "remove"}}},'
+            b' "applications": {"$http.headers": ["0"]}}',
+            b'{"rules": {"r": {"type": "pattern", "pattern": "ORDER-\\\\d+", "replaceGroups": [0],'
+            b' "redaction": {"method": "replace", "text": "[order]"}}},'
+            b' "applications": {"$string && !extra.card": ["r", "@creditcard:mask"]}}',
+            b'{"applications": {"$frame.vars.secret || \'extra\'.** || $user.ip_address": ["@anything:hash"]}}',
+            b'{"rules": {"p": {"type": "redact_pair", "keyPattern": "api_?key"}, "m": {"type": "multiple",'
+            b' "rules": ["p", "@ip"], "hide_inner": true}}, "applications": {"**": ["m"]}}',
         ]
     )
     for target, values in seeds.items():
