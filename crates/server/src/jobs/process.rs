@@ -9,7 +9,7 @@ use serde_json::Value;
 use vigil_processing::performance::{
     process_span_item, process_transaction, ProcessedSpans, Thresholds,
 };
-use vigil_processing::{process_event, NormalizeContext};
+use vigil_processing::{process_event, NormalizeContext, Outcome};
 use vigil_protocol::envelope::{Envelope, Item, ItemType};
 use vigil_store::{NewEvent, RawItem, SpanBatch};
 
@@ -32,6 +32,10 @@ pub struct Accepted {
     pub client_reports: Vec<(String, Vec<ClientReportCount>)>,
     /// One line per item that was dropped as invalid.
     pub invalid: Vec<String>,
+    /// Events and transactions the project's inbound filters dropped, not stored: their data
+    /// category (`error`, `transaction`, `security`) and the filter's id as Sentry reports it in
+    /// outcomes (`browser-extensions`, `release-version`, …).
+    pub filtered: Vec<(&'static str, &'static str)>,
 }
 
 /// Turns every item of an authenticated envelope into what the store keeps. `source` names the
@@ -55,7 +59,10 @@ pub fn accept_envelope(
         let ty = item.ty();
         match ty {
             ItemType::Event => match accept_event_item(item, project_id, ctx) {
-                Ok(event) => accepted.events.push(event),
+                Ok(Outcome::Kept(event)) => accepted.events.push(event),
+                Ok(Outcome::Filtered(f)) => {
+                    accepted.filtered.push((f.category, f.filter.as_str()));
+                }
                 Err(reason) => accepted.invalid.push(format!("event item: {reason}")),
             },
             ItemType::ClientReport => match parse_client_report(&item.payload) {
@@ -70,7 +77,10 @@ pub fn accept_envelope(
                         .map_err(|err| err.to_string())
                 });
                 match processed {
-                    Ok(processed) => accepted.add_spans(processed),
+                    Ok(Outcome::Kept(processed)) => accepted.add_spans(processed),
+                    Ok(Outcome::Filtered(f)) => {
+                        accepted.filtered.push((f.category, f.filter.as_str()));
+                    }
                     Err(reason) => accepted.invalid.push(format!("transaction item: {reason}")),
                 }
             }
@@ -125,16 +135,20 @@ impl Accepted {
     }
 }
 
-/// Parses and processes one event payload.
+/// Parses and processes one event payload; `Filtered` when the project's inbound filters drop
+/// it.
 pub fn accept_event_item(
     item: &Item,
     project_id: i64,
     ctx: &NormalizeContext,
-) -> Result<NewEvent, String> {
+) -> Result<Outcome<NewEvent>, String> {
     // Checked (and repaired) when the envelope was accepted.
     let raw = parse_accepted_event_json(&item.payload)?;
     let processed = process_event(raw, ctx).map_err(|err| err.to_string())?;
-    Ok(processed.into_new_event(project_id))
+    Ok(match processed {
+        Outcome::Kept(event) => Outcome::Kept(event.into_new_event(project_id)),
+        Outcome::Filtered(filtered) => Outcome::Filtered(filtered),
+    })
 }
 
 #[derive(Deserialize)]

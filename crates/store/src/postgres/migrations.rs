@@ -26,6 +26,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/0006_alerts.sql")),
     (7, include_str!("migrations/0007_span_indexes.sql")),
     (8, include_str!("migrations/0008_scrubbing_settings.sql")),
+    // 9 is another change's; a gap is fine (each version is looked up on its own).
+    (10, include_str!("migrations/0010_inbound_filters.sql")),
 ];
 
 /// Key of the advisory lock that serializes migrations (ASCII "vigilmig"); advisory locks are
