@@ -1,4 +1,5 @@
-//! Organizations, projects (with their data-scrubbing settings) and their DSN keys.
+//! Organizations, projects (with their data-scrubbing settings and the inbound filters of their
+//! `options`) and their DSN keys.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -6,7 +7,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use vigil_store::{check_field_list, KeyRateLimit, ProjectKey, ScrubbingSettings};
+use vigil_store::{
+    check_field_list, newline_list, InboundFilters, IpRange, KeyRateLimit, ProjectKey,
+    ScrubbingSettings,
+};
 
 use super::access::{OrgAccess, ProjectAccess};
 use super::auth::Caller;
@@ -66,18 +70,32 @@ pub async fn project(
     ProjectAccess { org, project, .. }: ProjectAccess,
 ) -> Result<Json<Value>, ApiError> {
     let scrubbing = state.store.scrubbing_settings(project.id).await?;
-    Ok(Json(serialize_project_details(&project, &org, &scrubbing)))
+    let filters = state.store.inbound_filters(project.id).await?;
+    Ok(Json(serialize_project_details(
+        &project, &org, &scrubbing, &filters,
+    )))
 }
 
 /// The fields of Sentry's `PUT /api/0/projects/{org}/{project}/` that Vigil applies. Any other
 /// field Sentry's endpoint takes (`name`, `slug`, `platform`, …) is refused with a 400 naming it,
 /// rather than answered 200 without being applied.
-const UPDATABLE_FIELDS: [&str; 5] = [
+const UPDATABLE_FIELDS: [&str; 6] = [
     "dataScrubber",
     "dataScrubberDefaults",
     "scrubIPAddresses",
     "sensitiveFields",
     "safeFields",
+    "options",
+];
+
+/// The keys of `options` Vigil applies: the inbound filters Sentry sets through them. Any
+/// other option is refused with a 400 naming it.
+const UPDATABLE_OPTIONS: [&str; 5] = [
+    "filters:error_messages",
+    "filters:releases",
+    "filters:blacklisted_ips",
+    "filters:react-hydration-errors",
+    "filters:chunk-load-error",
 ];
 
 /// `PUT /api/0/projects/{org}/{project}/`: changes the given data-scrubbing settings (project
@@ -99,12 +117,28 @@ pub async fn update_project(
         )
     })?;
     let mut settings = state.store.scrubbing_settings(project.id).await?;
-    let changed = apply_scrubbing_update(&mut settings, &update)?;
-    if changed {
+    let mut filters = state.store.inbound_filters(project.id).await?;
+    // Both checked before either is written: a refused option leaves the scrubbing settings
+    // as they were too.
+    let options = match update.get("options") {
+        Some(options) => Some(apply_options(&mut filters, options)?),
+        None => None,
+    };
+    let mut scrubbing = update;
+    scrubbing.remove("options");
+    let changed = apply_scrubbing_update(&mut settings, &scrubbing)?;
+    if changed || options.is_some() {
         caller.require_scope(WRITE_SCOPES)?;
+    }
+    if changed {
         state.set_scrubbing_settings(project.id, &settings).await?;
     }
-    Ok(Json(serialize_project_details(&project, &org, &settings)))
+    if options.is_some_and(|named_any| named_any) {
+        state.set_inbound_filters(project.id, &filters).await?;
+    }
+    Ok(Json(serialize_project_details(
+        &project, &org, &settings, &filters,
+    )))
 }
 
 /// Sets the fields `update` names on `settings`; `true` when it named any. A field Vigil
@@ -136,6 +170,64 @@ fn apply_scrubbing_update(
         }
     }
     Ok(!update.is_empty())
+}
+
+/// Sets the inbound filters `options` names (`{"filters:releases": "1.0.*\n2.0"}`); `true`
+/// when it named any. An option Vigil does not keep, a value of the wrong type or an IP entry
+/// that is neither an address nor a CIDR range is a 400 naming it.
+fn apply_options(filters: &mut InboundFilters, options: &Value) -> Result<bool, ApiError> {
+    let Value::Object(options) = options else {
+        return Err(ApiError::bad_field(
+            "options",
+            "Expected an object of project options.",
+        ));
+    };
+    if let Some(key) = options
+        .keys()
+        .find(|k| !UPDATABLE_OPTIONS.contains(&k.as_str()))
+    {
+        return Err(ApiError::bad_field(
+            "options",
+            format!(
+                "Vigil cannot change the option {key}; it accepts {}",
+                UPDATABLE_OPTIONS.join(", ")
+            ),
+        ));
+    }
+    for (key, value) in options {
+        match key.as_str() {
+            "filters:error_messages" => filters.error_messages = lines(key, value)?,
+            "filters:releases" => filters.releases = lines(key, value)?,
+            "filters:blacklisted_ips" => {
+                let entries = lines(key, value)?;
+                if let Some(bad) = entries.iter().find(|e| IpRange::parse(e).is_none()) {
+                    return Err(ApiError::bad_field(
+                        key,
+                        format!("{bad} is not an IP address or CIDR range."),
+                    ));
+                }
+                filters.blacklisted_ips = entries;
+            }
+            "filters:react-hydration-errors" => {
+                filters.react_hydration_errors = boolean(key, value)?
+            }
+            "filters:chunk-load-error" => filters.chunk_load_error = boolean(key, value)?,
+            _ => {}
+        }
+    }
+    Ok(!options.is_empty())
+}
+
+/// A textarea's value, one entry per line (Sentry's `clean_newline_inputs`).
+fn lines(key: &str, value: &Value) -> Result<Vec<String>, ApiError> {
+    match value {
+        Value::String(text) => Ok(newline_list(text)),
+        Value::Null => Err(ApiError::bad_field(key, "This field may not be null.")),
+        _ => Err(ApiError::bad_field(
+            key,
+            "Expected a string, one entry per line.",
+        )),
+    }
 }
 
 /// A JSON boolean, as Sentry's clients send these settings.
