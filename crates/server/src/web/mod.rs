@@ -101,6 +101,10 @@ pub fn routes() -> Router<AppState> {
             get(project_settings::show_privacy).post(project_settings::save_privacy),
         )
         .route(
+            "/settings/{org}/projects/{project}/filters/data-filters/",
+            get(project_settings::show_filters).post(project_settings::save_filters),
+        )
+        .route(
             "/settings/{org}/projects/{project}/keys/",
             get(keys::list).post(keys::create),
         )
