@@ -1,6 +1,7 @@
 //! Vigil's domain: the records every crate names — organizations, projects and keys, users,
 //! issues, events, releases, transactions and spans, alert rules and notifications, a project's
-//! data-scrubbing settings, outcomes — and Sentry's issue search syntax parsed into a query.
+//! data-scrubbing settings, inbound filters, outcomes — and Sentry's issue search syntax parsed
+//! into a query.
 //!
 //! Plain data with no database under it, so that pure crates (`vigil-alerts`, processing's
 //! outputs) can name an `Issue` or an `AlertRule` without depending on SQLite or PostgreSQL
@@ -9,6 +10,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod events;
+pub mod filters;
 pub mod issues;
 pub mod json_text;
 pub mod quotas;
@@ -21,6 +23,10 @@ pub mod traces;
 pub use accounts::*;
 pub use alerts::*;
 pub use events::*;
+pub use filters::{
+    newline_list, InboundFilters, IpRange, LegacyBrowsers, DEFAULT_LEGACY_BROWSERS,
+    LEGACY_BROWSER_SUBFILTERS, TOGGLED_FILTERS,
+};
 pub use issues::*;
 pub use json_text::JsonText;
 pub use quotas::{HourlyVolume, ProjectQuotas, QuotaLease};

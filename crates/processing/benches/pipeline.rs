@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use divan::{black_box, Bencher};
 use serde_json::{json, Value};
+use vigil_processing::filter::check;
 use vigil_processing::json::Json;
 use vigil_processing::performance::{process_transaction, Thresholds};
 use vigil_processing::scrub::{scrub_event, ScrubbingSettings};
@@ -70,6 +71,8 @@ fn context() -> NormalizeContext {
         client_sdk: Some("sentry.python/2.75.0".into()),
         retention_days: 90,
         scrubbing: Default::default(),
+        // Sentry's defaults for a new project: what every event pays for.
+        filters: Default::default(),
     }
 }
 
@@ -96,6 +99,19 @@ fn group(bencher: Bencher, scenario: &str) {
     let raw = Json::parse(&bytes).expect("valid JSON");
     let event = normalize_event(raw, &context()).expect("normalizes");
     bencher.bench(|| group_event(black_box(&event)));
+}
+
+/// The inbound-filter check with a new Sentry project's filters, on a normalized event that
+/// none of them drops: what every stored event pays (the User-Agent's browser and crawler
+/// tests, the exceptions' extension, chunk-load and hydration tests).
+#[divan::bench(args = SCENARIOS)]
+fn filter(bencher: Bencher, scenario: &str) {
+    let bytes = fixture_event(scenario);
+    let raw = Json::parse(&bytes).expect("valid JSON");
+    let ctx = context();
+    let event = normalize_event(raw, &ctx).expect("normalizes");
+    assert_eq!(check(&event, &ctx.filters, ctx.client_ip.as_deref()), None);
+    bencher.bench(|| check(black_box(&event), &ctx.filters, ctx.client_ip.as_deref()));
 }
 
 /// Data scrubbing with Sentry's default settings, on a normalized event. The event is scrubbed
@@ -155,7 +171,10 @@ fn parse_and_process_transaction(bencher: Bencher, kind: &str) {
     let thresholds = Thresholds::default();
     // The transaction measures what it says: 30 spans kept, and detection's finding if any.
     let raw = Json::parse(&bytes).expect("valid JSON");
-    let processed = process_transaction(raw, 1, &ctx, &thresholds).expect("processes");
+    let processed = process_transaction(raw, 1, &ctx, &thresholds)
+        .expect("processes")
+        .kept()
+        .expect("no default filter drops it");
     assert_eq!(processed.spans.len(), 30, "spans kept");
     assert_eq!(processed.problems.len(), usize::from(kind == "n-plus-one"));
     bencher.bench(|| {

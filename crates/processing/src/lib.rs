@@ -7,6 +7,7 @@
 //! here does I/O or knows about HTTP or storage: the server feeds in bytes and context, the
 //! store takes the result.
 
+pub mod filter;
 pub mod grouping;
 pub mod json;
 pub mod normalize;
@@ -22,6 +23,7 @@ use vigil_model::JsonText;
 
 use json::Json;
 
+pub use filter::{FilterId, Filtered};
 pub use grouping::{group_event, GroupingResult};
 pub use normalize::{normalize_event, NormalizeContext, NormalizeError};
 pub use title::{derive_summary, EventSummary};
@@ -93,13 +95,36 @@ pub enum ProcessingError {
     Normalize(#[from] NormalizeError),
 }
 
+/// What became of an event a project's inbound filters may drop: kept (processed), or
+/// dropped by a filter, which is not an error (Sentry counts it as a `filtered` outcome).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome<T> {
+    Kept(T),
+    Filtered(Filtered),
+}
+
+impl<T> Outcome<T> {
+    /// The processed result, `None` when a filter dropped it.
+    pub fn kept(self) -> Option<T> {
+        match self {
+            Outcome::Kept(value) => Some(value),
+            Outcome::Filtered(_) => None,
+        }
+    }
+}
+
 /// Runs every step over one raw event, and writes the normalized event out as the JSON the
-/// store keeps.
+/// store keeps; or tells which of the project's inbound filters drops it.
 pub fn process_event(
     raw: Json<'_>,
     ctx: &NormalizeContext,
-) -> Result<ProcessedEvent, ProcessingError> {
+) -> Result<Outcome<ProcessedEvent>, ProcessingError> {
     let mut event = normalize_event(raw, ctx)?;
+    // Before scrubbing, as Relay filters: a dropped event is not worth scrubbing.
+    if let Some(filter) = filter::check(&event, &ctx.filters, ctx.client_ip.as_deref()) {
+        let category = filter::category(&event);
+        return Ok(Outcome::Filtered(Filtered { filter, category }));
+    }
     // Before anything reads the event: titles, tags, the search text and the stored JSON are
     // made from what is left (Sentry gets events already scrubbed by Relay).
     scrub::scrub_event(&mut event, &ctx.scrubbing);
@@ -163,7 +188,7 @@ pub fn process_event(
         event.to_json_text()
     };
 
-    Ok(ProcessedEvent {
+    Ok(Outcome::Kept(ProcessedEvent {
         event_id,
         event_type,
         timestamp,
@@ -184,5 +209,5 @@ pub fn process_event(
         is_unhandled,
         message,
         data,
-    })
+    }))
 }

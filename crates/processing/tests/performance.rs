@@ -45,6 +45,8 @@ impl FixtureItem {
                 let raw = Json::parse(&self.payload).expect("payload is JSON");
                 process_transaction(raw, PROJECT_ID, &self.ctx, thresholds)
                     .unwrap_or_else(|e| panic!("{}: {e}", self.name))
+                    .kept()
+                    .unwrap_or_else(|| panic!("{}: filtered with the default filters", self.name))
             }
             _ => process_span_item(
                 &self.payload,
@@ -521,7 +523,11 @@ fn process_raw(raw: Value) -> Result<ProcessedSpans, ProcessingError> {
         received: 1_795_576_100.0,
         ..NormalizeContext::default()
     };
-    process_transaction(Json::from(raw), PROJECT_ID, &ctx, &Thresholds::default())
+    process_transaction(Json::from(raw), PROJECT_ID, &ctx, &Thresholds::default()).map(|outcome| {
+        outcome
+            .kept()
+            .expect("no default filter drops these transactions")
+    })
 }
 
 /// A span item's bytes, with no content type or envelope trace header, processed with the

@@ -66,6 +66,8 @@ pub struct AppState {
     pub performance_settings: Arc<cache::TtlCache<vigil_store::PerformanceSettings>>,
     /// Each project's data-scrubbing settings, as the workers' batches read them.
     pub scrubbing_settings: Arc<cache::TtlCache<vigil_store::ScrubbingSettings>>,
+    /// Each project's inbound filters, compiled, as the workers' batches read them.
+    pub inbound_filters: Arc<cache::TtlCache<Arc<vigil_processing::filter::Filters>>>,
 }
 
 impl AppState {
@@ -89,6 +91,7 @@ impl AppState {
             alerts: Arc::default(),
             performance_settings: Arc::default(),
             scrubbing_settings: Arc::default(),
+            inbound_filters: Arc::default(),
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
         }
@@ -131,6 +134,18 @@ impl AppState {
             .set_scrubbing_settings(project_id, settings)
             .await?;
         self.scrubbing_settings.forget(project_id);
+        Ok(())
+    }
+
+    /// Changes a project's inbound filters, and forgets this node's cached copy so that the
+    /// next batch is filtered with the new ones.
+    pub async fn set_inbound_filters(
+        &self,
+        project_id: i64,
+        filters: &vigil_store::InboundFilters,
+    ) -> vigil_store::StoreResult<()> {
+        self.store.set_inbound_filters(project_id, filters).await?;
+        self.inbound_filters.forget(project_id);
         Ok(())
     }
 }

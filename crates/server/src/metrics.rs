@@ -10,6 +10,7 @@ pub struct Metrics {
     pub events_processed: AtomicU64,
     pub transactions_processed: AtomicU64,
     pub spans_processed: AtomicU64,
+    pub events_filtered: AtomicU64,
     pub items_rejected: AtomicU64,
     pub requests_rejected: AtomicU64,
 }
@@ -47,6 +48,11 @@ impl Metrics {
                 "vigil_spans_processed_total",
                 "Spans below a segment processed and stored by the workers.",
                 &self.spans_processed,
+            ),
+            (
+                "vigil_events_filtered_total",
+                "Events and transactions a project's inbound filters dropped (not stored).",
+                &self.events_filtered,
             ),
             (
                 "vigil_items_rejected_total",

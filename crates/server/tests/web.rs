@@ -694,6 +694,98 @@ async fn older_and_newer_step_through_the_issues_events() {
 const PII_CONFIG: &str = r#"{"rules": {"0": {"type": "creditcard", "redaction": {"method": "mask"}}}, "applications": {"$string": ["0"]}}"#;
 
 #[tokio::test]
+async fn inbound_filters_form_changes_the_projects_filters() {
+    let h = Harness::new().await;
+    let session = Session::admin(&h).await;
+    let path = "/settings/default/projects/shop/filters/data-filters/";
+    let form = session.shown(path).await;
+    assert!(form.body.contains("Inbound Filters"), "{}", form.body);
+    // A new project's defaults: browser extensions on, localhost off, Chrome subfilter on.
+    assert!(form
+        .body
+        .contains("name=\"filter\" value=\"browser-extensions\" checked"));
+    assert!(!form
+        .body
+        .contains("name=\"filter\" value=\"localhost\" checked"));
+    assert!(form
+        .body
+        .contains("name=\"legacy\" value=\"chrome\" checked"));
+    let token = csrf_of(&form.body);
+
+    let refused = session
+        .post(path, &[("csrf", "forged"), ("filter", "localhost")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let saved = session
+        .post(
+            path,
+            &[
+                ("csrf", &token),
+                ("filter", "localhost"),
+                ("filter", "chunk-load-error"),
+                ("legacy", "ie"),
+                ("legacy", "safari"),
+                ("error_messages", "*ResizeObserver loop*\r\n"),
+                ("releases", "shop@0.*"),
+                ("blacklisted_ips", "10.0.0.0/8\r\n 192.0.2.1 "),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let filters = h
+        .store
+        .inbound_filters(h.project.id)
+        .await
+        .expect("filters");
+    assert_eq!(
+        filters,
+        vigil_store::InboundFilters {
+            browser_extensions: false,
+            localhost: true,
+            web_crawlers: false,
+            filtered_transaction: false,
+            legacy_browsers: vigil_store::LegacyBrowsers::only(["ie", "safari"]),
+            react_hydration_errors: false,
+            chunk_load_error: true,
+            error_messages: vec!["*ResizeObserver loop*".into()],
+            releases: vec!["shop@0.*".into()],
+            blacklisted_ips: vec!["10.0.0.0/8".into(), "192.0.2.1".into()],
+        }
+    );
+    let again = session.get(saved.location()).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert!(again.body.contains("Saved."));
+    assert!(again
+        .body
+        .contains("name=\"filter\" value=\"localhost\" checked"));
+    assert!(
+        again.body.contains("10.0.0.0/8\n192.0.2.1</textarea>"),
+        "{}",
+        again.body
+    );
+
+    let bad = session
+        .post(
+            path,
+            &[("csrf", &token), ("blacklisted_ips", "10.0.0.1\nnot-an-ip")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("IP Addresses: not-an-ip"), "{}", bad.body);
+    assert!(
+        bad.body.contains("not-an-ip</textarea>"),
+        "the typed value is kept"
+    );
+    let unchanged = h
+        .store
+        .inbound_filters(h.project.id)
+        .await
+        .expect("filters");
+    assert_eq!(unchanged, filters);
+}
+
+#[tokio::test]
 async fn security_and_privacy_form_changes_the_scrubbing_settings() {
     let h = Harness::new().await;
     let session = Session::admin(&h).await;

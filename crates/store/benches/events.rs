@@ -85,13 +85,17 @@ impl Templates {
             client_sdk: None,
             retention_days: 90,
             scrubbing: Default::default(),
+            filters: Default::default(),
         };
         let by_issue = (0..ISSUES)
             .map(|issue| {
                 let mut raw = raw.clone();
                 raw["fingerprint"] = json!([format!("loadgen-{issue}")]);
                 raw["timestamp"] = json!(RECEIVED - 1.0);
-                let event = process_event(raw.into(), &ctx).expect("the fixture processes");
+                let event = process_event(raw.into(), &ctx)
+                    .expect("the fixture processes")
+                    .kept()
+                    .expect("no default filter drops it");
                 event.into_new_event(project_id)
             })
             .collect();

@@ -176,12 +176,15 @@ fn batch(project_id: i64, b: u64) -> SpanBatch {
         client_sdk: None,
         retention_days: 0,
         scrubbing: Default::default(),
+        filters: Default::default(),
     };
     let thresholds = Thresholds::default();
     let mut batch = SpanBatch::default();
     for n in b * TRANSACTIONS as u64..(b + 1) * TRANSACTIONS as u64 {
         let processed = process_transaction(Json::from(payload(n)), project_id, &ctx, &thresholds)
-            .expect("a transaction the pipeline accepts");
+            .expect("a transaction the pipeline accepts")
+            .kept()
+            .expect("no default filter drops it");
         batch.transactions.extend(processed.transactions);
         batch.spans.extend(processed.spans);
     }

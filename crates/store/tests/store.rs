@@ -19,9 +19,10 @@ use vigil_store::prelude::*;
 use vigil_store::search::parse_search;
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::{
-    hour_of, DataCategory, DeliveryOutcomes, IssueQuery, IssueSort, IssueStatus, NewDeploy,
-    NewEvent, Outcome, OutcomeQuery, OutcomeRow, ProjectKey, RawItem, ReleaseFields, ReleaseQuery,
-    RetentionPass, ScrubbingSettings, StoreError, StoredEvent, TagValueCount, NO_REASON,
+    hour_of, DataCategory, DeliveryOutcomes, InboundFilters, IssueQuery, IssueSort, IssueStatus,
+    LegacyBrowsers, NewDeploy, NewEvent, Outcome, OutcomeQuery, OutcomeRow, ProjectKey, RawItem,
+    ReleaseFields, ReleaseQuery, RetentionPass, ScrubbingSettings, StoreError, StoredEvent,
+    TagValueCount, NO_REASON,
 };
 
 // The cases live in `mod cases`; the suite calls them from here.
@@ -73,6 +74,8 @@ common::suite_on_both_backends!(
     event_neighbours_step_through_an_issue,
     scrubbing_settings_default_then_changed_per_project,
     scrubbing_settings_with_unusable_field_lists_are_refused,
+    inbound_filters_default_then_changed_per_project,
+    inbound_filters_with_bad_ip_entries_are_refused,
 );
 
 /// A moment in 2023, so tests never depend on the clock.
@@ -1639,6 +1642,65 @@ mod cases {
         assert_eq!(
             store.scrubbing_settings(shop).await.unwrap(),
             ScrubbingSettings::default()
+        );
+    }
+
+    pub async fn inbound_filters_default_then_changed_per_project(store: &dyn Store) {
+        let (_, shop) = project(store, "acme").await;
+        let (_, api) = common::project_named(store, "acme", "api").await;
+        assert_eq!(
+            store.inbound_filters(shop).await.unwrap(),
+            InboundFilters::default()
+        );
+        let changed = InboundFilters {
+            browser_extensions: false,
+            localhost: true,
+            web_crawlers: false,
+            filtered_transaction: false,
+            legacy_browsers: LegacyBrowsers::only(["ie11", "safari_pre_6"]),
+            react_hydration_errors: false,
+            chunk_load_error: true,
+            error_messages: vec!["*ResizeObserver loop*".into(), "naïve \"quoted\"".into()],
+            releases: vec!["shop@1.*".into()],
+            blacklisted_ips: vec!["10.0.0.0/8".into(), "::1".into()],
+        };
+        store.set_inbound_filters(shop, &changed).await.unwrap();
+        assert_eq!(store.inbound_filters(shop).await.unwrap(), changed);
+        assert_eq!(
+            store.inbound_filters(api).await.unwrap(),
+            InboundFilters::default(),
+            "another project keeps the defaults"
+        );
+        // Written whole: each legacy-browser state and emptied lists come back as written.
+        for legacy in [LegacyBrowsers::Default, LegacyBrowsers::Off] {
+            let again = InboundFilters {
+                legacy_browsers: legacy,
+                releases: vec![],
+                ..changed.clone()
+            };
+            store.set_inbound_filters(shop, &again).await.unwrap();
+            assert_eq!(store.inbound_filters(shop).await.unwrap(), again);
+        }
+    }
+
+    pub async fn inbound_filters_with_bad_ip_entries_are_refused(store: &dyn Store) {
+        let (_, shop) = project(store, "acme").await;
+        for bad in ["10.0.0.0/33", "localhost", "1.2.3.4/"] {
+            let filters = InboundFilters {
+                blacklisted_ips: vec!["10.0.0.1".into(), bad.into()],
+                ..InboundFilters::default()
+            };
+            assert!(
+                matches!(
+                    store.set_inbound_filters(shop, &filters).await,
+                    Err(StoreError::Invalid(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            store.inbound_filters(shop).await.unwrap(),
+            InboundFilters::default()
         );
     }
 

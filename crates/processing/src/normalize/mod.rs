@@ -61,6 +61,9 @@ pub struct NormalizeContext {
     /// The project's data-scrubbing settings (Sentry's Security & Privacy), for the scrubber
     /// that runs on the event after normalization.
     pub scrubbing: vigil_model::ScrubbingSettings,
+    /// The project's inbound filters, compiled once per settings read (shared by every event
+    /// of a batch); checked right after normalization.
+    pub filters: std::sync::Arc<crate::filter::Filters>,
 }
 
 /// Why an event could not be normalized at all. Everything else is repaired and noted in the

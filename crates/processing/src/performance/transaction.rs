@@ -13,7 +13,7 @@ use super::{duration_ms, hex_id, span_group, text_or, timestamp, ProcessedSpans}
 use crate::json::{Json, Object};
 use crate::normalize::{normalize_event, NormalizeContext, NormalizeError};
 use crate::tags;
-use crate::ProcessingError;
+use crate::{Filtered, Outcome, ProcessingError};
 
 /// Processes a `transaction` item's payload, already parsed as JSON, sent to project
 /// `project_id`, and finds the segment's performance problems with the project's `thresholds`.
@@ -26,7 +26,7 @@ pub fn process_transaction(
     project_id: i64,
     ctx: &NormalizeContext,
     thresholds: &Thresholds,
-) -> Result<ProcessedSpans, ProcessingError> {
+) -> Result<Outcome<ProcessedSpans>, ProcessingError> {
     let mut raw = raw;
     if let Some(obj) = raw.as_object_mut() {
         // The item type says what this is; an SDK that leaves `type` out still sent a
@@ -34,6 +34,11 @@ pub fn process_transaction(
         obj.insert("type", Json::from("transaction"));
     }
     let mut event = normalize_event(raw, ctx)?;
+    // Before scrubbing, as Relay filters (health checks, crawlers, …).
+    if let Some(filter) = crate::filter::check(&event, &ctx.filters, ctx.client_ip.as_deref()) {
+        let category = crate::filter::category(&event);
+        return Ok(Outcome::Filtered(Filtered { filter, category }));
+    }
     // Spans, their data and the stored transaction are made from the scrubbed event.
     crate::scrub::scrub_event(&mut event, &ctx.scrubbing);
     let Some(obj) = event.as_object_mut() else {
@@ -105,7 +110,7 @@ pub fn process_transaction(
         problems: Vec::new(),
     };
     out.problems = item_problems(&out, thresholds);
-    Ok(out)
+    Ok(Outcome::Kept(out))
 }
 
 /// What a segment's root span says of it, read from its trace context (`op` and `status`

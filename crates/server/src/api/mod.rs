@@ -7,6 +7,7 @@ pub mod auth;
 pub mod discover;
 pub mod error;
 pub mod events;
+pub mod filters;
 pub mod issues;
 pub mod pagination;
 pub mod performance_settings;
@@ -104,6 +105,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/projects/{org}/{project}/",
             get(projects::project).put(projects::update_project),
+        )
+        .route(
+            "/projects/{org}/{project}/filters/",
+            get(filters::list_filters),
+        )
+        .route(
+            "/projects/{org}/{project}/filters/{filter_id}/",
+            axum::routing::put(filters::update_filter),
         )
         .route(
             "/projects/{org}/{project}/keys/",

@@ -1,4 +1,5 @@
-//! Organizations, projects (with their data-scrubbing settings) and their DSN keys.
+//! Organizations, projects (with their data-scrubbing settings and the inbound filters of their
+//! `options`) and their DSN keys.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -6,7 +7,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use vigil_store::{check_field_list, KeyRateLimit, ProjectKey, ScrubbingSettings};
+use vigil_store::{
+    check_field_list, newline_list, InboundFilters, IpRange, KeyRateLimit, ProjectKey,
+    ScrubbingSettings,
+};
 
 use super::access::{OrgAccess, ProjectAccess};
 use super::auth::Caller;
@@ -66,8 +70,9 @@ pub async fn project(
     ProjectAccess { org, project, .. }: ProjectAccess,
 ) -> Result<Json<Value>, ApiError> {
     let scrubbing = state.store.scrubbing_settings(project.id).await?;
+    let filters = state.store.inbound_filters(project.id).await?;
     let quotas = state.store.project_quotas(project.id).await?;
-    Ok(Json(details(&project, &org, &scrubbing, &quotas)))
+    Ok(Json(details(&project, &org, &scrubbing, &filters, &quotas)))
 }
 
 /// The project's details with Vigil's quota fields.
@@ -75,9 +80,10 @@ fn details(
     project: &vigil_store::Project,
     org: &vigil_store::Organization,
     scrubbing: &ScrubbingSettings,
+    filters: &InboundFilters,
     quotas: &vigil_store::ProjectQuotas,
 ) -> Value {
-    let mut value = serialize_project_details(project, org, scrubbing);
+    let mut value = serialize_project_details(project, org, scrubbing, filters);
     if let Value::Object(fields) = &mut value {
         fields.extend(super::quotas::project_fields(quotas));
     }
@@ -88,13 +94,24 @@ fn details(
 /// Vigil's own quota fields, [`super::quotas::PROJECT_FIELDS`]). Any other field Sentry's
 /// endpoint takes (`name`, `slug`, `platform`, …) is refused with a 400 naming it, rather than
 /// answered 200 without being applied.
-const UPDATABLE_FIELDS: [&str; 6] = [
+const UPDATABLE_FIELDS: [&str; 7] = [
     "dataScrubber",
     "dataScrubberDefaults",
     "scrubIPAddresses",
     "sensitiveFields",
     "safeFields",
     "relayPiiConfig",
+    "options",
+];
+
+/// The keys of `options` Vigil applies: the inbound filters Sentry sets through them. Any
+/// other option is refused with a 400 naming it.
+const UPDATABLE_OPTIONS: [&str; 5] = [
+    "filters:error_messages",
+    "filters:releases",
+    "filters:blacklisted_ips",
+    "filters:react-hydration-errors",
+    "filters:chunk-load-error",
 ];
 
 /// `PUT /api/0/projects/{org}/{project}/`: changes the given data-scrubbing settings (project
@@ -119,10 +136,19 @@ pub async fn update_project(
         .into_iter()
         .partition(|(k, _)| super::quotas::PROJECT_FIELDS.contains(&k.as_str()));
     let mut settings = state.store.scrubbing_settings(project.id).await?;
-    let changed = apply_scrubbing_update(&mut settings, &update)?;
+    let mut filters = state.store.inbound_filters(project.id).await?;
+    // All checked before any is written: a refused option or quota leaves the scrubbing
+    // settings as they were too.
+    let options = match update.get("options") {
+        Some(options) => Some(apply_options(&mut filters, options)?),
+        None => None,
+    };
+    let mut scrubbing = update;
+    scrubbing.remove("options");
+    let changed = apply_scrubbing_update(&mut settings, &scrubbing)?;
     let mut quotas = state.store.project_quotas(project.id).await?;
     let quotas_changed = super::quotas::apply_project_update(&mut quotas, &quota_update)?;
-    if changed || quotas_changed {
+    if changed || quotas_changed || options.is_some() {
         caller.require_scope(WRITE_SCOPES)?;
     }
     if changed {
@@ -131,7 +157,10 @@ pub async fn update_project(
     if quotas_changed {
         state.set_project_quotas(project.id, &quotas).await?;
     }
-    Ok(Json(details(&project, &org, &settings, &quotas)))
+    if options.is_some_and(|named_any| named_any) {
+        state.set_inbound_filters(project.id, &filters).await?;
+    }
+    Ok(Json(details(&project, &org, &settings, &filters, &quotas)))
 }
 
 /// Sets the fields `update` names on `settings`; `true` when it named any. A field Vigil
@@ -184,6 +213,64 @@ pub fn relay_pii_config(text: &str) -> Result<Option<String>, String> {
     }
     vigil_processing::scrub::validate_pii_config(text).map_err(|e| e.to_string())?;
     Ok(Some(text.to_owned()))
+}
+
+/// Sets the inbound filters `options` names (`{"filters:releases": "1.0.*\n2.0"}`); `true`
+/// when it named any. An option Vigil does not keep, a value of the wrong type or an IP entry
+/// that is neither an address nor a CIDR range is a 400 naming it.
+fn apply_options(filters: &mut InboundFilters, options: &Value) -> Result<bool, ApiError> {
+    let Value::Object(options) = options else {
+        return Err(ApiError::bad_field(
+            "options",
+            "Expected an object of project options.",
+        ));
+    };
+    if let Some(key) = options
+        .keys()
+        .find(|k| !UPDATABLE_OPTIONS.contains(&k.as_str()))
+    {
+        return Err(ApiError::bad_field(
+            "options",
+            format!(
+                "Vigil cannot change the option {key}; it accepts {}",
+                UPDATABLE_OPTIONS.join(", ")
+            ),
+        ));
+    }
+    for (key, value) in options {
+        match key.as_str() {
+            "filters:error_messages" => filters.error_messages = lines(key, value)?,
+            "filters:releases" => filters.releases = lines(key, value)?,
+            "filters:blacklisted_ips" => {
+                let entries = lines(key, value)?;
+                if let Some(bad) = entries.iter().find(|e| IpRange::parse(e).is_none()) {
+                    return Err(ApiError::bad_field(
+                        key,
+                        format!("{bad} is not an IP address or CIDR range."),
+                    ));
+                }
+                filters.blacklisted_ips = entries;
+            }
+            "filters:react-hydration-errors" => {
+                filters.react_hydration_errors = boolean(key, value)?
+            }
+            "filters:chunk-load-error" => filters.chunk_load_error = boolean(key, value)?,
+            _ => {}
+        }
+    }
+    Ok(!options.is_empty())
+}
+
+/// A textarea's value, one entry per line (Sentry's `clean_newline_inputs`).
+fn lines(key: &str, value: &Value) -> Result<Vec<String>, ApiError> {
+    match value {
+        Value::String(text) => Ok(newline_list(text)),
+        Value::Null => Err(ApiError::bad_field(key, "This field may not be null.")),
+        _ => Err(ApiError::bad_field(
+            key,
+            "Expected a string, one entry per line.",
+        )),
+    }
 }
 
 /// A JSON boolean, as Sentry's clients send these settings.

@@ -10,7 +10,7 @@ use serde_json::Value;
 use vigil_processing::performance::{
     process_span_item, process_transaction, ProcessedSpans, Thresholds,
 };
-use vigil_processing::{process_event, NormalizeContext};
+use vigil_processing::{process_event, NormalizeContext, Outcome as Processed};
 use vigil_protocol::envelope::{Envelope, Item, ItemType};
 use vigil_store::{
     hour_of, DataCategory, DeliveryOutcomes, NewEvent, Outcome, OutcomeRow, RawItem, SpanBatch,
@@ -36,6 +36,10 @@ pub struct Accepted {
     pub outcomes: Vec<OutcomeRow>,
     /// One line per item that was dropped as invalid.
     pub invalid: Vec<String>,
+    /// Events and transactions the project's inbound filters dropped, not stored: their data
+    /// category (`error`, `transaction`, `security`) and the filter's id as Sentry reports it in
+    /// outcomes (`browser-extensions`, `release-version`, …).
+    pub filtered: Vec<(&'static str, &'static str)>,
 }
 
 /// Turns every item of an authenticated envelope into what the store keeps. `source` names the
@@ -60,10 +64,14 @@ pub fn accept_envelope(
         let ty = item.ty();
         match ty {
             ItemType::Event => match accept_event_item(item, project_id, ctx) {
-                Ok(event) => {
+                Ok(Processed::Kept(event)) => {
                     let category = event_category(&event.event_type);
                     accepted.outcome(category, Outcome::Accepted, NO_REASON, 1);
                     accepted.events.push(event);
+                }
+                Ok(Processed::Filtered(f)) => {
+                    accepted.item_outcome(item, Outcome::Filtered, f.filter.as_str());
+                    accepted.filtered.push((f.category, f.filter.as_str()));
                 }
                 Err((why, message)) => {
                     accepted.outcome(DataCategory::Error, Outcome::Invalid, why, 1);
@@ -87,7 +95,7 @@ pub fn accept_envelope(
                         .map_err(|err| err.to_string())
                 });
                 match processed {
-                    Ok(processed) => {
+                    Ok(Processed::Kept(processed)) => {
                         // Relay counts a transaction's spans with its own root span.
                         let spans = processed.spans.len() as i64 + 1;
                         accepted.outcome(
@@ -98,6 +106,10 @@ pub fn accept_envelope(
                         );
                         accepted.outcome(DataCategory::Span, Outcome::Accepted, NO_REASON, spans);
                         accepted.add_spans(processed);
+                    }
+                    Ok(Processed::Filtered(f)) => {
+                        accepted.item_outcome(item, Outcome::Filtered, f.filter.as_str());
+                        accepted.filtered.push((f.category, f.filter.as_str()));
                     }
                     Err(message) => {
                         let why = reason::INVALID_TRANSACTION;
@@ -237,17 +249,21 @@ impl Accepted {
     }
 }
 
-/// Parses and processes one event payload; on failure, Relay's discard reason and the message.
+/// Parses and processes one event payload; `Filtered` when the project's inbound filters drop
+/// it; on failure, Relay's discard reason and the message.
 pub fn accept_event_item(
     item: &Item,
     project_id: i64,
     ctx: &NormalizeContext,
-) -> Result<NewEvent, (&'static str, String)> {
+) -> Result<Processed<NewEvent>, (&'static str, String)> {
     // Checked (and repaired) when the envelope was accepted.
     let raw =
         parse_accepted_event_json(&item.payload).map_err(|err| (reason::INVALID_JSON, err))?;
     let processed = process_event(raw, ctx).map_err(|err| (reason::PAYLOAD, err.to_string()))?;
-    Ok(processed.into_new_event(project_id))
+    Ok(match processed {
+        Processed::Kept(event) => Processed::Kept(event.into_new_event(project_id)),
+        Processed::Filtered(filtered) => Processed::Filtered(filtered),
+    })
 }
 
 #[derive(Deserialize)]

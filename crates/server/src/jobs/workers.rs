@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tracing::Instrument;
+use vigil_processing::filter::Filters;
 use vigil_processing::performance::Thresholds;
 use vigil_processing::NormalizeContext;
 use vigil_protocol::envelope::{parse_envelope, Envelope};
@@ -87,6 +88,7 @@ async fn process_batch(state: &AppState, claimed: Vec<ClaimedEnvelope>) {
     let settings = Arc::new(BatchSettings {
         thresholds: thresholds_of(state, &claimed).await,
         scrubbing: scrubbing_of(state, &claimed).await,
+        filters: filters_of(state, &claimed).await,
     });
     let claimed = Arc::new(claimed);
     let retention_days = state.config.retention_days;
@@ -108,9 +110,11 @@ async fn process_batch(state: &AppState, claimed: Vec<ClaimedEnvelope>) {
         let events: usize = batch.iter().map(|a| a.events.len()).sum();
         let transactions: usize = batch.iter().map(|a| a.spans.transactions.len()).sum();
         let spans: usize = batch.iter().map(|a| a.spans.spans.len()).sum();
+        let filtered: usize = batch.iter().map(|a| a.filtered.len()).sum();
         match write(state, batch).await {
             Ok(()) => {
                 Metrics::inc(&state.metrics.events_processed, events as u64);
+                Metrics::inc(&state.metrics.events_filtered, filtered as u64);
                 Metrics::inc(&state.metrics.transactions_processed, transactions as u64);
                 Metrics::inc(&state.metrics.spans_processed, spans as u64);
                 break;
@@ -183,10 +187,40 @@ async fn scrubbing_of(
     scrubbing
 }
 
+/// The inbound filters of each project in a batch, compiled once per read (cached a few
+/// seconds, like the scrubbing settings). A read that fails is tried again until it succeeds:
+/// falling back to the defaults could store what the project filters out, or drop what it
+/// turned a filter off for.
+async fn filters_of(state: &AppState, claimed: &[ClaimedEnvelope]) -> HashMap<i64, Arc<Filters>> {
+    let projects: BTreeSet<i64> = claimed.iter().map(|c| c.envelope.project_id).collect();
+    let mut filters = HashMap::new();
+    for project_id in projects {
+        let compiled = loop {
+            let read = state
+                .inbound_filters
+                .get_or_load(project_id, || async {
+                    let settings = state.store.inbound_filters(project_id).await?;
+                    Ok::<_, StoreError>(Arc::new(Filters::new(settings)))
+                })
+                .await;
+            match read {
+                Ok(compiled) => break compiled,
+                Err(err) => {
+                    tracing::error!(project_id, %err, "reading inbound filters failed; retrying");
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+            }
+        };
+        filters.insert(project_id, compiled);
+    }
+    filters
+}
+
 /// What processing needs of each project in a batch, by project id, read once per batch.
 struct BatchSettings {
     thresholds: HashMap<i64, Thresholds>,
     scrubbing: HashMap<i64, ScrubbingSettings>,
+    filters: HashMap<i64, Arc<Filters>>,
 }
 
 /// Turns every claimed envelope into what the store keeps.
@@ -256,6 +290,12 @@ fn context_of(
             .get(&queued.project_id)
             .cloned()
             .unwrap_or_default(),
+        // Likewise read by `filters_of`.
+        filters: settings
+            .filters
+            .get(&queued.project_id)
+            .cloned()
+            .unwrap_or_default(),
     }
 }
 
@@ -298,6 +338,8 @@ async fn write(state: &AppState, batch: Vec<Accepted>) -> Result<(), StoreError>
 mod tests {
     use super::*;
 
+    use vigil_store::InboundFilters;
+
     #[test]
     fn each_envelope_is_normalized_with_its_projects_scrubbing_settings() {
         let strict = ScrubbingSettings {
@@ -308,6 +350,7 @@ mod tests {
         let settings = BatchSettings {
             thresholds: HashMap::new(),
             scrubbing: HashMap::from([(7, strict.clone())]),
+            filters: HashMap::from([(7, Arc::new(Filters::new(InboundFilters::none())))]),
         };
         let body = b"{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n".to_vec();
         let envelope = parse_envelope(body.clone().into()).expect("envelope");
@@ -320,9 +363,11 @@ mod tests {
         };
         let ctx = context_of(&queued(7), &envelope, 30, &settings);
         assert_eq!(ctx.scrubbing, strict);
+        assert_eq!(ctx.filters.settings(), &InboundFilters::none());
         assert_eq!(ctx.retention_days, 30);
         assert_eq!(ctx.client_ip.as_deref(), Some("10.1.2.3"));
         let other = context_of(&queued(8), &envelope, 30, &settings);
         assert_eq!(other.scrubbing, ScrubbingSettings::default());
+        assert_eq!(other.filters.settings(), &InboundFilters::default());
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 use vigil_protocol::dsn::Dsn;
-use vigil_store::{Organization, Project, ProjectKey, ScrubbingSettings};
+use vigil_store::{InboundFilters, Organization, Project, ProjectKey, ScrubbingSettings};
 
 use super::iso;
 use crate::config::ServerConfig;
@@ -46,11 +46,12 @@ pub fn serialize_project(project: &Project, org: &Organization) -> Value {
 
 /// One project as Sentry's `DetailedProjectSerializer` shows it (`GET` and `PUT
 /// /api/0/projects/{org}/{project}/`): the list's shape and the project's settings, of which
-/// Vigil keeps the data-scrubbing ones.
+/// Vigil keeps the data-scrubbing ones and, in `options`, the inbound filters set there.
 pub fn serialize_project_details(
     project: &Project,
     org: &Organization,
     scrubbing: &ScrubbingSettings,
+    filters: &InboundFilters,
 ) -> Value {
     let mut value = serialize_project(project, org);
     if let Value::Object(fields) = &mut value {
@@ -67,9 +68,22 @@ pub fn serialize_project_details(
             ("sensitiveFields".into(), json!(scrubbing.sensitive_fields)),
             ("safeFields".into(), json!(scrubbing.safe_fields)),
             ("relayPiiConfig".into(), json!(scrubbing.relay_pii_config)),
+            ("options".into(), project_options(filters)),
         ]);
     }
     value
+}
+
+/// The project options Vigil keeps, as Sentry's serializer spells them: the custom filters one
+/// entry per line, the generic filters as booleans.
+fn project_options(filters: &InboundFilters) -> Value {
+    json!({
+        "filters:blacklisted_ips": filters.blacklisted_ips.join("\n"),
+        "filters:releases": filters.releases.join("\n"),
+        "filters:error_messages": filters.error_messages.join("\n"),
+        "filters:react-hydration-errors": filters.react_hydration_errors,
+        "filters:chunk-load-error": filters.chunk_load_error,
+    })
 }
 
 pub fn serialize_key(key: &ProjectKey, config: &ServerConfig) -> Value {

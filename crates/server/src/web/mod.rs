@@ -112,6 +112,10 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(project_quotas::save_org_spike_protection),
         )
         .route(
+            "/settings/{org}/projects/{project}/filters/data-filters/",
+            get(project_settings::show_filters).post(project_settings::save_filters),
+        )
+        .route(
             "/settings/{org}/projects/{project}/keys/",
             get(keys::list).post(keys::create),
         )

@@ -1,7 +1,8 @@
-//! A project's settings page, in two sections each with its own form, as Sentry's project
+//! A project's settings page, in three sections each with its own form, as Sentry's project
 //! settings offer them: performance (`/settings/{org}/projects/{project}/performance/`: the
-//! Apdex threshold and the thresholds of the N+1 query and slow DB query detectors) and Security
-//! & Privacy (`…/security-and-privacy/`: the data-scrubbing settings).
+//! Apdex threshold and the thresholds of the N+1 query and slow DB query detectors), Security
+//! & Privacy (`…/security-and-privacy/`: the data-scrubbing settings) and Inbound Filters
+//! (`…/filters/data-filters/`: the filters, legacy-browser subfilters and custom lists).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,7 +11,8 @@ use axum::Form;
 use maud::html;
 use serde::Deserialize;
 use vigil_store::{
-    check_field_list, Organization, PerformanceSettings, Project, ScrubbingSettings,
+    check_field_list, newline_list, InboundFilters, IpRange, LegacyBrowsers, Organization,
+    PerformanceSettings, Project, ScrubbingSettings, LEGACY_BROWSER_SUBFILTERS,
 };
 
 use super::error::WebError;
@@ -133,6 +135,142 @@ impl PrivacyForm {
     }
 }
 
+/// The Inbound Filters form as posted: `filter` once per ticked filter, `legacy` once per ticked
+/// subfilter (or `default` for Relay's default set), and the three custom lists, one entry per
+/// line. Read from the raw pairs, since a name repeats.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FiltersForm {
+    csrf: String,
+    filters: Vec<String>,
+    legacy: Vec<String>,
+    error_messages: String,
+    releases: String,
+    blacklisted_ips: String,
+}
+
+/// The boolean filters of the form: the name it posts, the label and the help, as Sentry's page
+/// words them.
+const FILTER_BOXES: [(&str, &str, &str); 6] = [
+    ("browser-extensions", "Filter out errors known to be caused by browser extensions",
+        "Certain browser extensions will inject inline scripts and are known to cause errors."),
+    ("localhost", "Filter out events coming from localhost",
+        "This applies to both IPv4 (127.0.0.1) and IPv6 (::1) addresses."),
+    ("web-crawlers", "Filter out known web crawlers",
+        "Some crawlers may execute pages in incompatible ways which then cause errors that are unlikely to be seen by a normal user."),
+    ("filtered-transaction", "Filter out health check transactions",
+        "Filter transactions that match most common naming patterns for health checks."),
+    ("react-hydration-errors", "Filter out hydration errors",
+        "React falls back to client rendering after these (errors 418–425)."),
+    ("chunk-load-error", "Filter out ChunkLoadError(s)",
+        "Chunk load failures of webpack and Turbopack, mostly after a deploy."),
+];
+
+/// The subfilters' labels, as Sentry's page names them.
+const LEGACY_LABELS: [(&str, &str); 17] = [
+    ("ie", "Internet Explorer version 11 and lower"),
+    ("edge", "Edge version 110 and lower"),
+    ("safari", "Safari version 15 and lower"),
+    ("firefox", "Firefox version 110 and lower"),
+    ("chrome", "Chrome version 110 and lower"),
+    ("opera", "Opera version 99 and lower"),
+    ("android", "Android version 3 and lower"),
+    ("opera_mini", "Opera Mini version 34 and lower"),
+    (
+        "ie_pre_9",
+        "Internet Explorer version 8 and lower (deprecated)",
+    ),
+    ("ie9", "Internet Explorer version 9 (deprecated)"),
+    ("ie10", "Internet Explorer version 10 (deprecated)"),
+    ("ie11", "Internet Explorer version 11 (deprecated)"),
+    ("opera_pre_15", "Opera version 14 and lower (deprecated)"),
+    ("android_pre_4", "Android version 3 and lower (deprecated)"),
+    ("safari_pre_6", "Safari version 5 and lower (deprecated)"),
+    (
+        "opera_mini_pre_8",
+        "Opera Mini version 7 and lower (deprecated)",
+    ),
+    ("edge_pre_79", "Edge version 18 and lower (deprecated)"),
+];
+
+impl FiltersForm {
+    fn of(filters: &InboundFilters) -> FiltersForm {
+        let ticked = FILTER_BOXES
+            .iter()
+            .map(|(name, _, _)| *name)
+            .filter(|name| match *name {
+                "react-hydration-errors" => filters.react_hydration_errors,
+                "chunk-load-error" => filters.chunk_load_error,
+                other => filters.is_active(other).unwrap_or(false),
+            })
+            .map(str::to_owned)
+            .collect();
+        let legacy = match &filters.legacy_browsers {
+            LegacyBrowsers::Off => Vec::new(),
+            LegacyBrowsers::Default => vec!["default".to_owned()],
+            LegacyBrowsers::Only(list) => list.clone(),
+        };
+        FiltersForm {
+            csrf: String::new(),
+            filters: ticked,
+            legacy,
+            error_messages: filters.error_messages.join("\n"),
+            releases: filters.releases.join("\n"),
+            blacklisted_ips: filters.blacklisted_ips.join("\n"),
+        }
+    }
+
+    fn from_pairs(pairs: Vec<(String, String)>) -> FiltersForm {
+        let mut form = FiltersForm::default();
+        for (name, value) in pairs {
+            match name.as_str() {
+                "csrf" => form.csrf = value,
+                "filter" => form.filters.push(value),
+                "legacy" => form.legacy.push(value),
+                "error_messages" => form.error_messages = value,
+                "releases" => form.releases = value,
+                "blacklisted_ips" => form.blacklisted_ips = value,
+                _ => {}
+            }
+        }
+        form
+    }
+
+    /// The filters, or the one line saying which field is wrong.
+    fn parse(&self) -> Result<InboundFilters, String> {
+        let on = |name: &str| self.filters.iter().any(|f| f == name);
+        if let Some(bad) = self
+            .legacy
+            .iter()
+            .find(|s| *s != "default" && !LEGACY_BROWSER_SUBFILTERS.contains(&s.as_str()))
+        {
+            return Err(format!("Legacy browsers: {bad} is not a subfilter."));
+        }
+        let legacy_browsers = if self.legacy.iter().any(|s| s == "default") {
+            LegacyBrowsers::Default
+        } else {
+            LegacyBrowsers::only(self.legacy.iter().cloned())
+        };
+        let blacklisted_ips = newline_list(&self.blacklisted_ips);
+        if let Some(bad) = blacklisted_ips.iter().find(|e| IpRange::parse(e).is_none()) {
+            return Err(format!(
+                "IP Addresses: {bad} is not an IP address or CIDR range."
+            ));
+        }
+        Ok(InboundFilters {
+            browser_extensions: on("browser-extensions"),
+            localhost: on("localhost"),
+            web_crawlers: on("web-crawlers"),
+            filtered_transaction: on("filtered-transaction"),
+            legacy_browsers,
+            react_hydration_errors: on("react-hydration-errors"),
+            chunk_load_error: on("chunk-load-error"),
+            error_messages: newline_list(&self.error_messages),
+            releases: newline_list(&self.releases),
+            blacklisted_ips,
+        })
+    }
+}
+
 /// What a section shows above its form: the error of the value just refused, or that the
 /// values were saved.
 #[derive(Debug, Clone, Copy, Default)]
@@ -150,12 +288,14 @@ impl Note<'_> {
     }
 }
 
-/// Both sections' forms as shown, each with its note.
+/// The sections' forms as shown, each with its note.
 struct Sections<'a> {
     performance: &'a SettingsForm,
     performance_note: Note<'a>,
     privacy: &'a PrivacyForm,
     privacy_note: Note<'a>,
+    filters: &'a FiltersForm,
+    filters_note: Note<'a>,
 }
 
 fn settings_page(
@@ -169,6 +309,9 @@ fn settings_page(
     let base = format!("{prefix}/settings/{}/projects/{}", org.slug, project.slug);
     let action = format!("{base}/performance/");
     let privacy_action = format!("{base}/security-and-privacy/");
+    let filters_action = format!("{base}/filters/data-filters/");
+    let filters = sections.filters;
+    let legacy_ticked = |name: &str| filters.legacy.iter().any(|s| s == name);
     let form = sections.performance;
     let privacy = sections.privacy;
     let field = |name: &str, label: &str, value: &str, step: &str, help: &str| {
@@ -233,6 +376,45 @@ fn settings_page(
             }
             p.muted { "Events arriving from now on are scrubbed with the new settings." }
         }
+        h2 #inbound-filters { "Inbound Filters" }
+        section.key.filter-settings {
+            (sections.filters_note.render())
+            form method="post" action=(filters_action) {
+                (csrf_field(viewer))
+                @for (name, label, help) in FILTER_BOXES {
+                    label {
+                        input type="checkbox" name="filter" value=(name) checked[filters.filters.iter().any(|f| f == name)];
+                        span { (label) }
+                        small.muted { (help) }
+                    }
+                }
+                fieldset.legacy-browsers {
+                    legend { "Filter out known errors from legacy browsers" }
+                    label {
+                        input type="checkbox" name="legacy" value="default" checked[legacy_ticked("default")];
+                        span { "Relay's default set" }
+                        small.muted { "Internet Explorer 9, Safari 5, Opera 14, Android 3, Opera Mini 7 and older." }
+                    }
+                    @for (name, label) in LEGACY_LABELS {
+                        // Deprecated subfilters are shown only while a project still has them.
+                        @if !label.ends_with("(deprecated)") || legacy_ticked(name) {
+                            label {
+                                input type="checkbox" name="legacy" value=(name) checked[legacy_ticked(name)];
+                                span { (label) }
+                            }
+                        }
+                    }
+                }
+                (list("blacklisted_ips", "IP Addresses", &filters.blacklisted_ips,
+                    "Filter events from these IP addresses or CIDR ranges, one per line (10.0.0.0/8)."))
+                (list("releases", "Releases", &filters.releases,
+                    "Filter events from these releases, one glob pattern per line (1.* or [!3].[0-9].*)."))
+                (list("error_messages", "Error Message", &filters.error_messages,
+                    "Filter events by error message, one glob pattern per line (*TypeError*)."))
+                button.primary type="submit" { "Save" }
+            }
+            p.muted { "Filtered events are counted, not stored, from now on." }
+        }
         p { a href={ (base) "/rate-limits/" } { "Rate limits & spike protection" } }
     };
     page(
@@ -261,29 +443,51 @@ fn list(name: &str, label: &str, value: &str, help: &str) -> maud::Markup {
     }
 }
 
-/// The page with both sections as stored, each with its note.
+/// Which section a note belongs to.
+#[derive(Clone, Copy, PartialEq)]
+enum Section {
+    Performance,
+    Privacy,
+    Filters,
+}
+
+/// The page with every section as stored, and `note` on `section`. A form that was refused is
+/// passed in `shown` to show back as typed instead of as stored.
 async fn stored_page(
     state: &AppState,
     viewer: &Viewer,
     org: &Organization,
     project: &Project,
-    performance_note: Note<'_>,
-    privacy_note: Note<'_>,
+    section: Section,
+    note: Note<'_>,
+    shown: Shown<'_>,
 ) -> Result<Html<String>, WebError> {
-    let performance = state.store.performance_settings(project.id).await?;
-    let privacy = state.store.scrubbing_settings(project.id).await?;
+    let performance = SettingsForm::of(&state.store.performance_settings(project.id).await?);
+    let privacy = PrivacyForm::of(&state.store.scrubbing_settings(project.id).await?);
+    let filters = FiltersForm::of(&state.store.inbound_filters(project.id).await?);
+    let on = |s: Section| if s == section { note } else { Note::default() };
     Ok(settings_page(
         state,
         viewer,
         org,
         project,
         Sections {
-            performance: &SettingsForm::of(&performance),
-            performance_note,
-            privacy: &PrivacyForm::of(&privacy),
-            privacy_note,
+            performance: shown.performance.unwrap_or(&performance),
+            performance_note: on(Section::Performance),
+            privacy: shown.privacy.unwrap_or(&privacy),
+            privacy_note: on(Section::Privacy),
+            filters: shown.filters.unwrap_or(&filters),
+            filters_note: on(Section::Filters),
         },
     ))
+}
+
+/// A refused form, shown back as typed.
+#[derive(Default, Clone, Copy)]
+struct Shown<'a> {
+    performance: Option<&'a SettingsForm>,
+    privacy: Option<&'a PrivacyForm>,
+    filters: Option<&'a FiltersForm>,
 }
 
 /// `GET /settings/{org}/projects/{project}/performance/`.
@@ -298,7 +502,16 @@ pub async fn show(
         error: None,
         saved: raw.as_deref() == Some("saved=1"),
     };
-    stored_page(&state, &viewer, &org, &project, saved, Note::default()).await
+    stored_page(
+        &state,
+        &viewer,
+        &org,
+        &project,
+        Section::Performance,
+        saved,
+        Shown::default(),
+    )
+    .await
 }
 
 /// `GET /settings/{org}/projects/{project}/security-and-privacy/`: the same page, after a save
@@ -314,7 +527,90 @@ pub async fn show_privacy(
         error: None,
         saved: raw.as_deref() == Some("saved=1"),
     };
-    stored_page(&state, &viewer, &org, &project, Note::default(), saved).await
+    stored_page(
+        &state,
+        &viewer,
+        &org,
+        &project,
+        Section::Privacy,
+        saved,
+        Shown::default(),
+    )
+    .await
+}
+
+/// `GET /settings/{org}/projects/{project}/filters/data-filters/`: the same page, after a save
+/// of its Inbound Filters section.
+pub async fn show_filters(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path((org, project)): Path<(String, String)>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Result<Html<String>, WebError> {
+    let (org, project) = viewer_project(&state, &viewer, &org, &project).await?;
+    let saved = Note {
+        error: None,
+        saved: raw.as_deref() == Some("saved=1"),
+    };
+    stored_page(
+        &state,
+        &viewer,
+        &org,
+        &project,
+        Section::Filters,
+        saved,
+        Shown::default(),
+    )
+    .await
+}
+
+/// `POST /settings/{org}/projects/{project}/filters/data-filters/`.
+pub async fn save_filters(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path((org, project)): Path<(String, String)>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let form = FiltersForm::from_pairs(pairs);
+    viewer.check_csrf(&form.csrf)?;
+    let (org, project) = viewer_project(&state, &viewer, &org, &project).await?;
+    let filters = match form.parse() {
+        Ok(filters) => filters,
+        Err(message) => {
+            let note = Note {
+                error: Some(&message),
+                saved: false,
+            };
+            let shown = Shown {
+                filters: Some(&form),
+                ..Shown::default()
+            };
+            let html = stored_page(
+                &state,
+                &viewer,
+                &org,
+                &project,
+                Section::Filters,
+                note,
+                shown,
+            )
+            .await?;
+            return Ok((StatusCode::BAD_REQUEST, html).into_response());
+        }
+    };
+    state.set_inbound_filters(project.id, &filters).await?;
+    tracing::info!(
+        project_id = project.id,
+        user_id = viewer.user.id,
+        "inbound filters changed in the web UI"
+    );
+    Ok(redirect_to(
+        &state,
+        &format!(
+            "/settings/{}/projects/{}/filters/data-filters/?saved=1",
+            org.slug, project.slug
+        ),
+    ))
 }
 
 /// `POST /settings/{org}/projects/{project}/performance/`.
@@ -329,17 +625,24 @@ pub async fn save(
     let settings = match form.parse() {
         Ok(settings) => settings,
         Err(message) => {
-            let privacy = state.store.scrubbing_settings(project.id).await?;
-            let sections = Sections {
-                performance: &form,
-                performance_note: Note {
-                    error: Some(&message),
-                    saved: false,
-                },
-                privacy: &PrivacyForm::of(&privacy),
-                privacy_note: Note::default(),
+            let note = Note {
+                error: Some(&message),
+                saved: false,
             };
-            let html = settings_page(&state, &viewer, &org, &project, sections);
+            let shown = Shown {
+                performance: Some(&form),
+                ..Shown::default()
+            };
+            let html = stored_page(
+                &state,
+                &viewer,
+                &org,
+                &project,
+                Section::Performance,
+                note,
+                shown,
+            )
+            .await?;
             return Ok((StatusCode::BAD_REQUEST, html).into_response());
         }
     };
@@ -373,17 +676,24 @@ pub async fn save_privacy(
     let settings = match form.parse() {
         Ok(settings) => settings,
         Err(message) => {
-            let performance = state.store.performance_settings(project.id).await?;
-            let sections = Sections {
-                performance: &SettingsForm::of(&performance),
-                performance_note: Note::default(),
-                privacy: &form,
-                privacy_note: Note {
-                    error: Some(&message),
-                    saved: false,
-                },
+            let note = Note {
+                error: Some(&message),
+                saved: false,
             };
-            let html = settings_page(&state, &viewer, &org, &project, sections);
+            let shown = Shown {
+                privacy: Some(&form),
+                ..Shown::default()
+            };
+            let html = stored_page(
+                &state,
+                &viewer,
+                &org,
+                &project,
+                Section::Privacy,
+                note,
+                shown,
+            )
+            .await?;
             return Ok((StatusCode::BAD_REQUEST, html).into_response());
         }
     };
@@ -434,6 +744,46 @@ mod tests {
         ] {
             assert!(form(apdex, count).parse().is_err(), "{apdex} {count}");
         }
+    }
+
+    #[test]
+    fn filters_form_reads_repeated_boxes_lists_and_refuses_bad_ips() {
+        let pairs = |items: &[(&str, &str)]| {
+            items
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let form = FiltersForm::from_pairs(pairs(&[
+            ("csrf", "t"),
+            ("filter", "localhost"),
+            ("filter", "chunk-load-error"),
+            ("legacy", "safari"),
+            ("legacy", "ie"),
+            ("releases", " 1.* \r\n\n2.0\n"),
+            ("blacklisted_ips", "10.0.0.0/8"),
+        ]));
+        let filters = form.parse().expect("valid");
+        assert!(filters.localhost && filters.chunk_load_error);
+        assert!(!filters.browser_extensions && !filters.react_hydration_errors);
+        assert_eq!(
+            filters.legacy_browsers,
+            LegacyBrowsers::only(["ie", "safari"])
+        );
+        assert_eq!(filters.releases, ["1.*", "2.0"]);
+        assert_eq!(FiltersForm::of(&filters).parse(), Ok(filters));
+        let default = FiltersForm::from_pairs(pairs(&[("legacy", "default"), ("legacy", "ie")]));
+        assert_eq!(
+            default.parse().map(|f| f.legacy_browsers),
+            Ok(LegacyBrowsers::Default)
+        );
+        let bad = FiltersForm::from_pairs(pairs(&[("blacklisted_ips", "10.0.0.1\nlocalhost")]));
+        let error = bad.parse().expect_err("bad IP");
+        assert!(error.starts_with("IP Addresses: localhost"), "{error}");
+        assert_eq!(
+            FiltersForm::of(&InboundFilters::default()).parse(),
+            Ok(InboundFilters::default())
+        );
     }
 
     #[test]

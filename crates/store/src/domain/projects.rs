@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::{KeyRateLimit, Project, ProjectKey, ScrubbingSettings, StoreResult};
+use crate::{InboundFilters, KeyRateLimit, Project, ProjectKey, ScrubbingSettings, StoreResult};
 
 /// Projects, their DSN keys and their data-scrubbing settings.
 #[async_trait]
@@ -41,5 +41,14 @@ pub trait Projects: Send + Sync {
         &self,
         project_id: i64,
         settings: &ScrubbingSettings,
+    ) -> StoreResult<()>;
+    /// The project's inbound filters; a new Sentry project's defaults until changed.
+    async fn inbound_filters(&self, project_id: i64) -> StoreResult<InboundFilters>;
+    /// Replaces the project's inbound filters. `Invalid` for an IP entry that is neither an
+    /// address nor a CIDR range.
+    async fn set_inbound_filters(
+        &self,
+        project_id: i64,
+        filters: &InboundFilters,
     ) -> StoreResult<()>;
 }

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("migrations/0007_span_indexes.sql")),
     (8, include_str!("migrations/0008_scrubbing_settings.sql")),
     (9, include_str!("migrations/0009_outcomes.sql")),
+    (10, include_str!("migrations/0010_inbound_filters.sql")),
     (11, include_str!("migrations/0011_quotas.sql")),
     (12, include_str!("migrations/0012_relay_pii_config.sql")),
 ];

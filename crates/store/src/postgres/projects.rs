@@ -1,4 +1,4 @@
-//! Projects, their DSN keys and their data-scrubbing settings.
+//! Projects, their DSN keys, their data-scrubbing settings and their inbound filters.
 
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
@@ -7,12 +7,15 @@ use super::error::DbContext;
 use super::sql::{self, record, record_opt, records, Params};
 use super::PgStore;
 use super::{alerts, now, organizations};
+use crate::query::inbound_filters;
 use crate::query::scrubbing_settings::{check, field_list_json, select_sql, upsert_sql};
 use crate::query::Dialect;
 use crate::rows::{KEY_COLUMNS, PROJECT_COLUMNS};
 use crate::shared::check_slug;
 use crate::Projects;
-use crate::{KeyRateLimit, Project, ProjectKey, ScrubbingSettings, StoreError, StoreResult};
+use crate::{
+    InboundFilters, KeyRateLimit, Project, ProjectKey, ScrubbingSettings, StoreError, StoreResult,
+};
 
 /// Label of the key every project starts with, as in Sentry.
 const DEFAULT_KEY_LABEL: &str = "Default";
@@ -206,6 +209,46 @@ impl Projects for PgStore {
                 &settings.relay_pii_config,
             ],
             "saving data-scrubbing settings",
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn inbound_filters(&self, project_id: i64) -> StoreResult<InboundFilters> {
+        let filters: Option<InboundFilters> = record_opt(
+            &self.client().await?,
+            &inbound_filters::select_sql(Dialect::Postgres),
+            &[&project_id],
+            "reading inbound filters",
+        )
+        .await?;
+        Ok(filters.unwrap_or_default())
+    }
+
+    async fn set_inbound_filters(
+        &self,
+        project_id: i64,
+        filters: &InboundFilters,
+    ) -> StoreResult<()> {
+        inbound_filters::check(filters)?;
+        let [legacy, messages, releases, ips] = inbound_filters::json_columns(filters);
+        sql::execute(
+            &self.client().await?,
+            &inbound_filters::upsert_sql(Dialect::Postgres),
+            &[
+                &project_id,
+                &filters.browser_extensions,
+                &filters.localhost,
+                &filters.web_crawlers,
+                &filters.filtered_transaction,
+                &legacy,
+                &filters.react_hydration_errors,
+                &filters.chunk_load_error,
+                &messages,
+                &releases,
+                &ips,
+            ],
+            "saving inbound filters",
         )
         .await?;
         Ok(())

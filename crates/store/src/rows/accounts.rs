@@ -2,8 +2,8 @@
 
 use super::{prefixed, Columns, Record};
 use crate::{
-    ApiToken, KeyRateLimit, Organization, Project, ProjectKey, RawItem, ScrubbingSettings,
-    StoreResult, User,
+    ApiToken, InboundFilters, KeyRateLimit, LegacyBrowsers, Organization, Project, ProjectKey,
+    RawItem, ScrubbingSettings, StoreError, StoreResult, User,
 };
 
 /// Of `organizations` aliased `o`, in the order of [`Organization`]'s reader.
@@ -49,6 +49,27 @@ pub(crate) fn user_at(row: &impl Columns, first: usize) -> StoreResult<User> {
         is_admin: row.column(first + 3)?,
         date_created: row.column(first + 4)?,
     })
+}
+
+/// From [`crate::query::inbound_filters::select_sql`]'s columns.
+impl Record for InboundFilters {
+    fn read(row: &impl Columns) -> StoreResult<Self> {
+        let legacy: serde_json::Value = row.json(4, "a project's legacy-browser filter")?;
+        Ok(InboundFilters {
+            browser_extensions: row.column(0)?,
+            localhost: row.column(1)?,
+            web_crawlers: row.column(2)?,
+            filtered_transaction: row.column(3)?,
+            legacy_browsers: LegacyBrowsers::from_json(&legacy).ok_or_else(|| {
+                StoreError::Database(format!("unreadable legacy-browser filter: {legacy}"))
+            })?,
+            react_hydration_errors: row.column(5)?,
+            chunk_load_error: row.column(6)?,
+            error_messages: row.json(7, "a project's error-message filters")?,
+            releases: row.json(8, "a project's release filters")?,
+            blacklisted_ips: row.json(9, "a project's IP filters")?,
+        })
+    }
 }
 
 /// From [`crate::query::scrubbing_settings::select_sql`]'s columns.

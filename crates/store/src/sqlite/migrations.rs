@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("migrations/0010_span_indexes.sql")),
     (11, include_str!("migrations/0011_scrubbing_settings.sql")),
     (12, include_str!("migrations/0012_outcomes.sql")),
+    (13, include_str!("migrations/0013_inbound_filters.sql")),
     (14, include_str!("migrations/0014_quotas.sql")),
     (15, include_str!("migrations/0015_relay_pii_config.sql")),
 ];

@@ -1,4 +1,4 @@
-//! Projects, their DSN keys and their data-scrubbing settings.
+//! Projects, their DSN keys, their data-scrubbing settings and their inbound filters.
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, TransactionBehavior};
@@ -7,12 +7,15 @@ use super::error::DbContext;
 use super::statements::{record, record_opt, records};
 use super::SqliteStore;
 use super::{alerts, now, organizations};
+use crate::query::inbound_filters;
 use crate::query::scrubbing_settings::{check, field_list_json, select_sql, upsert_sql};
 use crate::query::Dialect;
 use crate::rows::{KEY_COLUMNS, PROJECT_COLUMNS};
 use crate::shared::check_slug;
 use crate::Projects;
-use crate::{KeyRateLimit, Project, ProjectKey, ScrubbingSettings, StoreError, StoreResult};
+use crate::{
+    InboundFilters, KeyRateLimit, Project, ProjectKey, ScrubbingSettings, StoreError, StoreResult,
+};
 
 /// Label of the key every project starts with, as in Sentry.
 const DEFAULT_KEY_LABEL: &str = "Default";
@@ -222,6 +225,49 @@ impl Projects for SqliteStore {
                     ])
                 })
                 .db("saving data-scrubbing settings")?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn inbound_filters(&self, project_id: i64) -> StoreResult<InboundFilters> {
+        let filters: Option<InboundFilters> = self
+            .read(move |conn| {
+                record_opt(
+                    conn,
+                    &inbound_filters::select_sql(Dialect::Sqlite),
+                    [project_id],
+                    "reading inbound filters",
+                )
+            })
+            .await?;
+        Ok(filters.unwrap_or_default())
+    }
+
+    async fn set_inbound_filters(
+        &self,
+        project_id: i64,
+        filters: &InboundFilters,
+    ) -> StoreResult<()> {
+        inbound_filters::check(filters)?;
+        let flags = (
+            filters.browser_extensions,
+            filters.localhost,
+            filters.web_crawlers,
+            filters.filtered_transaction,
+            filters.react_hydration_errors,
+            filters.chunk_load_error,
+        );
+        let [legacy, messages, releases, ips] = inbound_filters::json_columns(filters);
+        self.write(move |conn| {
+            conn.prepare_cached(&inbound_filters::upsert_sql(Dialect::Sqlite))
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        project_id, flags.0, flags.1, flags.2, flags.3, legacy, flags.4, flags.5,
+                        messages, releases, ips
+                    ])
+                })
+                .db("saving inbound filters")?;
             Ok(())
         })
         .await

@@ -3,8 +3,12 @@
 use std::io::Read;
 
 use anyhow::Context;
+use std::sync::Arc;
 use vigil_processing::json::Json;
-use vigil_processing::{process_event, NormalizeContext};
+
+use vigil_processing::filter::Filters;
+use vigil_processing::{process_event, NormalizeContext, Outcome};
+use vigil_store::InboundFilters;
 
 pub fn group() -> anyhow::Result<()> {
     let mut input = Vec::new();
@@ -16,11 +20,16 @@ pub fn group() -> anyhow::Result<()> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
+    // Every inbound filter off: the command shows how an event groups, whoever sent it.
     let ctx = NormalizeContext {
         received,
+        filters: Arc::new(Filters::new(InboundFilters::none())),
         ..NormalizeContext::default()
     };
-    let event = process_event(raw, &ctx)?;
+    let event = match process_event(raw, &ctx)? {
+        Outcome::Kept(event) => event,
+        Outcome::Filtered(f) => anyhow::bail!("the event was filtered by {}", f.filter),
+    };
     let out = serde_json::json!({
         "hashes": event.hashes,
         "variant": event.grouping_variant,
