@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use vigil_processing::payload::parse_event_tree;
 use vigil_processing::performance::{process_span_item, process_transaction, Thresholds};
-use vigil_processing::{process_event, NormalizeContext};
+use vigil_processing::{process_event, NormalizeContext, Outcome};
 
 fuzz_target!(|data: &[u8]| {
     let ctx = NormalizeContext {
@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let thresholds = Thresholds::default();
     if let Ok(event) = parse_event_tree(data) {
-        if let Ok(processed) = process_event(event.clone(), &ctx) {
+        if let Ok(Outcome::Kept(processed)) = process_event(event.clone(), &ctx) {
             assert!(!processed.hashes.is_empty(), "an event always gets a hash");
         }
         let _ = process_transaction(event, 1, &ctx, &thresholds);

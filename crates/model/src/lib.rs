@@ -13,8 +13,8 @@ pub mod events;
 pub mod filters;
 pub mod issues;
 pub mod json_text;
-pub mod quotas;
 pub mod outcomes;
+pub mod quotas;
 pub mod releases;
 pub mod scrubbing;
 pub mod search;
@@ -29,11 +29,11 @@ pub use filters::{
 };
 pub use issues::*;
 pub use json_text::JsonText;
-pub use quotas::{HourlyVolume, ProjectQuotas, QuotaLease};
 pub use outcomes::{
     hour_of, merge_outcome_rows, DataCategory, DeliveryOutcomes, Outcome, OutcomeQuery, OutcomeRow,
     NO_REASON,
 };
+pub use quotas::{HourlyVolume, ProjectQuotas, QuotaLease};
 pub use releases::*;
 pub use scrubbing::{check_field_list, FieldListError, ScrubbingSettings, MAX_FIELD_LIST_CHARS};
 pub use search::{SearchQuery, SearchTerm};

@@ -25,8 +25,8 @@ pub mod project_settings;
 pub mod projects;
 pub mod selection;
 pub mod session;
-pub mod stats;
 pub mod state;
+pub mod stats;
 pub mod trace;
 pub mod transaction;
 
