@@ -444,6 +444,59 @@ fn streamed_child_spans_are_scrubbed_as_a_transactions_spans_are() {
 }
 
 #[test]
+fn a_streamed_health_check_segment_is_filtered_with_its_children() {
+    // Each segment in its own trace: a child names no segment, so it hangs under its trace's.
+    let span = |id: &str, name: &str, segment: bool, parent: Option<&str>| {
+        let trace = if id.starts_with('a') {
+            "b734577d50fd48ea9070b488e32bdbf7"
+        } else {
+            "c734577d50fd48ea9070b488e32bdbf8"
+        };
+        json!({
+            "name": name, "span_id": id, "parent_span_id": parent,
+            "trace_id": trace,
+            "start_timestamp": 1_795_576_122.25, "end_timestamp": 1_795_576_122.5,
+            "is_segment": segment, "status": "ok",
+            "attributes": {"sentry.op": {"value": if segment { "http.server" } else { "db" }, "type": "string"}}
+        })
+    };
+    let payload = json!({"version": 2, "items": [
+        span("aaaaaaaaaaaaaa01", "GET /healthz", true, None),
+        span("aaaaaaaaaaaaaa02", "SELECT 1", false, Some("aaaaaaaaaaaaaa01")),
+        span("bbbbbbbbbbbbbb01", "GET /cart", true, None),
+        span("bbbbbbbbbbbbbb02", "SELECT * FROM carts", false, Some("bbbbbbbbbbbbbb01")),
+    ]});
+    let bytes = serde_json::to_vec(&payload).expect("serializes");
+    let ctx = NormalizeContext {
+        received: 1_795_576_123.0,
+        ..NormalizeContext::default()
+    };
+    let out = process_span_bytes(&bytes, &ctx).expect("processes");
+    let names: Vec<&str> = out.transactions.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["GET /cart"]);
+    let spans: Vec<&str> = out.spans.iter().map(|s| s.span_id.as_str()).collect();
+    assert_eq!(spans, ["bbbbbbbbbbbbbb02"]);
+    assert_eq!(
+        out.filtered,
+        [(vigil_processing::filter::FilterId::FilteredTransaction, 2)]
+    );
+
+    // With the health-check filter off, both segments are kept.
+    let settings = vigil_model::InboundFilters {
+        filtered_transaction: false,
+        ..Default::default()
+    };
+    let ctx = NormalizeContext {
+        filters: std::sync::Arc::new(vigil_processing::filter::Filters::new(settings)),
+        ..ctx
+    };
+    let out = process_span_bytes(&bytes, &ctx).expect("processes");
+    assert_eq!(out.transactions.len(), 2);
+    assert_eq!(out.spans.len(), 2);
+    assert!(out.filtered.is_empty());
+}
+
+#[test]
 fn single_v1_span_item_is_read_best_effort() {
     let payload = json!({
         "span_id": "dddddddddddddd04", "trace_id": "b734577d50fd48ea9070b488e32bdbf7",

@@ -418,6 +418,28 @@ async fn outcomes_of_a_known_mix_add_up() {
     // A transaction with three spans.
     let (status, body) = h.post_envelope(transaction_envelope(3)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // Streamed spans (span v2): a health-check segment with a child, which the default
+    // inbound filters drop together, and another segment with a child, kept.
+    let span = |trace: &str, id: &str, name: &str, parent: Option<&str>| {
+        json!({"trace_id": trace, "span_id": id, "parent_span_id": parent, "name": name,
+               "start_timestamp": now() - 1.0, "end_timestamp": now() - 0.5,
+               "is_segment": parent.is_none(), "status": "ok", "attributes": {}})
+    };
+    let (health, cart) = (
+        "b734577d50fd48ea9070b488e32bdbf7",
+        "c734577d50fd48ea9070b488e32bdbf8",
+    );
+    let spans = json!({"version": 2, "items": [
+        span(health, "aaaaaaaaaaaaaa01", "GET /healthz", None),
+        span(health, "aaaaaaaaaaaaaa02", "SELECT 1", Some("aaaaaaaaaaaaaa01")),
+        span(cart, "bbbbbbbbbbbbbb01", "GET /cart", None),
+        span(cart, "bbbbbbbbbbbbbb02", "SELECT * FROM carts", Some("bbbbbbbbbbbbbb01")),
+    ]});
+    let body = format!(
+        "{{}}\n{{\"type\":\"span\",\"item_count\":4,\"content_type\":\"application/vnd.sentry.items.span.v2+json\"}}\n{spans}\n"
+    );
+    let (status, body) = h.post_envelope(body.into_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     // An event that is not an object beside a 5-byte attachment, which is kept.
     let mixed = b"{}\n{\"type\":\"event\"}\n[1]\n{\"type\":\"attachment\",\"length\":5}\nhello\n";
     let (status, body) = h.post_envelope(mixed.to_vec()).await;
@@ -447,7 +469,8 @@ async fn outcomes_of_a_known_mix_add_up() {
         (key("accepted", "error", "none"), 2),
         (key("rate_limited", "error", "key_quota"), 1),
         (key("accepted", "transaction", "none"), 1),
-        (key("accepted", "span", "none"), 4),
+        (key("accepted", "span", "none"), 4 + 2),
+        (key("filtered", "span", "filtered-transaction"), 2),
         (key("invalid", "error", "invalid_json"), 1),
         (key("accepted", "attachment", "none"), 5),
         (key("accepted", "attachment_item", "none"), 1),

@@ -44,6 +44,10 @@ pub struct ProcessedSpans {
     /// The problems of each segment in `transactions`, found among the spans of this item
     /// (a segment whose spans arrive in other items is not looked at again).
     pub problems: Vec<PerformanceProblem>,
+    /// Streamed segments the project's inbound filters dropped, each with the spans dropped
+    /// with it (the segment and its children in the same item): not in `transactions` or
+    /// `spans`, counted as filtered.
+    pub filtered: Vec<(crate::filter::FilterId, usize)>,
 }
 
 /// A performance problem found in one segment: the issue occurrence the store keeps for it.

@@ -19,6 +19,7 @@ use super::transaction::{finish_segment, Segment};
 use super::{
     duration_ms, hex_id, md5_hex, span_group, text_or, timestamp, ProcessedSpans, SPAN_STATUSES,
 };
+use crate::filter::FilterId;
 use crate::json::{Json, Object};
 use crate::normalize::{normalize_event, NormalizeContext};
 
@@ -96,12 +97,28 @@ pub fn process_span_item(
     correct_times(&mut spans, ctx);
 
     let mut out = ProcessedSpans::default();
-    for span in &spans {
-        if span.is_segment {
-            out.transactions
-                .push(segment_transaction(span, envelope_trace, project_id, ctx));
-        } else if let Some(child) = child_span(span, &spans, envelope_trace, project_id, ctx) {
-            out.spans.push(child);
+    // Segments first: a segment the inbound filters drop takes its children in this item
+    // along (as Relay drops the spans of a filtered segment).
+    let mut dropped_segments: Vec<(&str, usize)> = Vec::new();
+    for span in spans.iter().filter(|s| s.is_segment) {
+        match segment_transaction(span, envelope_trace, project_id, ctx) {
+            Ok(transaction) => out.transactions.push(transaction),
+            Err(filter) => {
+                dropped_segments.push((&span.span_id, out.filtered.len()));
+                out.filtered.push((filter, 1));
+            }
+        }
+    }
+    for span in spans.iter().filter(|s| !s.is_segment) {
+        let Some(child) = child_span(span, &spans, envelope_trace, project_id, ctx) else {
+            continue;
+        };
+        match dropped_segments
+            .iter()
+            .find(|(id, _)| *id == child.segment_id)
+        {
+            Some(&(_, index)) => out.filtered[index].1 += 1,
+            None => out.spans.push(child),
         }
     }
     out.problems = item_problems(&out, thresholds);
@@ -237,7 +254,7 @@ fn segment_transaction(
     envelope_trace: Option<&Value>,
     project_id: i64,
     ctx: &NormalizeContext,
-) -> NewTransaction {
+) -> Result<NewTransaction, FilterId> {
     let from_trace = |key: &str| {
         envelope_trace
             .and_then(|t| t.get(key))
@@ -365,8 +382,13 @@ fn segment_transaction(
     // an end before the start, which `duration_ms` clamps instead).
     // The original stays the segment if normalization refuses it (it cannot, see above).
     let mut normalized = normalize_event(event.clone(), &span_ctx).unwrap_or(event);
+    // Judged as the transaction it stands for, before scrubbing, as `transaction` items are.
+    if let Some(filter) = crate::filter::check(&normalized, &ctx.filters, ctx.client_ip.as_deref())
+    {
+        return Err(filter);
+    }
     crate::scrub::scrub_event(&mut normalized, &ctx.scrubbing);
-    finish_segment(
+    Ok(finish_segment(
         normalized,
         project_id,
         ctx.received,
@@ -378,7 +400,7 @@ fn segment_transaction(
             op: text_or(Some(&Json::from(span.op.as_str())), "default"),
             status: text_or(Some(&Json::from(span.status.as_str())), "unknown"),
         },
-    )
+    ))
 }
 
 /// A span below a segment. Its segment is `sentry.segment.id`, else the one segment of its

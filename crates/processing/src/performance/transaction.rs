@@ -108,6 +108,7 @@ pub fn process_transaction(
         transactions: vec![transaction],
         spans,
         problems: Vec::new(),
+        filtered: Vec::new(),
     };
     out.problems = item_problems(&out, thresholds);
     Ok(Outcome::Kept(out))

@@ -133,7 +133,15 @@ pub fn accept_envelope(
                     Ok(processed) => {
                         let found = processed.spans.len() + processed.transactions.len();
                         let spans = item.item_count().map_or(found as i64, |n| n as i64);
-                        accepted.outcome(DataCategory::Span, Outcome::Accepted, NO_REASON, spans);
+                        let mut filtered = 0;
+                        for &(filter, dropped) in &processed.filtered {
+                            let (category, why) = (DataCategory::Span, filter.as_str());
+                            accepted.outcome(category, Outcome::Filtered, why, dropped as i64);
+                            accepted.filtered.push(("span", why));
+                            filtered += dropped as i64;
+                        }
+                        let kept = (spans - filtered).max(0);
+                        accepted.outcome(DataCategory::Span, Outcome::Accepted, NO_REASON, kept);
                         accepted.add_spans(processed);
                     }
                     Err(message) => {
