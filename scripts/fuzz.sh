@@ -4,7 +4,8 @@
 # fuzz/artifacts/<target>/: turn it into a regression test beside the parser, then fix it.
 #
 # usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]   (default 20 s, every target)
-# Needs the nightly toolchain (on the machine image) and cargo-fuzz (installed when missing).
+# Needs cargo-fuzz (installed when missing) and a compiler that takes its unstable flags: the
+# nightly toolchain when installed, else the stable one with RUSTC_BOOTSTRAP=1.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -18,10 +19,19 @@ if ! cargo fuzz --version 2>/dev/null | grep -q "$cargo_fuzz_version"; then
   cargo install cargo-fuzz --version "$cargo_fuzz_version" --locked --quiet
 fi
 
+# cargo on the toolchain cargo-fuzz needs.
+fuzz_cargo() {
+  if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    cargo +nightly "$@"
+  else
+    RUSTC_BOOTSTRAP=1 cargo "$@"
+  fi
+}
+
 cd "$root/fuzz"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  mapfile -t targets < <(cargo +nightly fuzz list)
+  mapfile -t targets < <(fuzz_cargo fuzz list)
 fi
 
 corpus="$(mktemp -d)"
@@ -30,12 +40,12 @@ python3 "$root/scripts/fuzz-seeds.py" "$fixtures" "$corpus"
 
 # No sanitizer: the code is safe Rust (ASan would only slow it); debug assertions stay on, so
 # overflows and out-of-range slicing panic as they would in a test.
-cargo +nightly fuzz build --sanitizer none --debug-assertions
+fuzz_cargo fuzz build --sanitizer none --debug-assertions
 
 failed=()
 for target in "${targets[@]}"; do
   echo "fuzz: $target for ${seconds}s"
-  if ! cargo +nightly fuzz run --sanitizer none --debug-assertions "$target" "$corpus/$target" -- \
+  if ! fuzz_cargo fuzz run --sanitizer none --debug-assertions "$target" "$corpus/$target" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       > "$corpus/$target.log" 2>&1; then
     tail -40 "$corpus/$target.log"

@@ -21,7 +21,8 @@
 #    (Debian's package `valgrind`, installed when missing), failing the run when a stage grew
 #    more than 10 % over benches/budget.txt;
 # 6. every cargo-fuzz target in fuzz/ for VIGIL_FUZZ_SECONDS (20) each, seeded from ../shared's
-#    SDK captures (scripts/fuzz.sh: cargo-fuzz installed when missing, the nightly toolchain).
+#    SDK captures (scripts/fuzz.sh: cargo-fuzz installed when missing; nightly, or stable with
+#    RUSTC_BOOTSTRAP=1).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
