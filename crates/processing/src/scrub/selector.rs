@@ -326,35 +326,28 @@ impl<'s> Parser<'s> {
     }
 
     fn or(&mut self) -> Option<Selector> {
-        let mut items = vec![self.and()?];
-        loop {
-            let save = self.pos;
-            if !(self.eat("||") || self.eat("|")) {
-                break;
-            }
-            match self.and() {
-                Some(s) => items.push(s),
-                None => {
-                    self.pos = save;
-                    break;
-                }
-            }
-        }
-        Some(if items.len() == 1 {
-            items.remove(0)
-        } else {
-            Selector::Or(items)
-        })
+        self.chain(["||", "|"], Self::and, Selector::Or)
     }
 
     fn and(&mut self) -> Option<Selector> {
-        let mut items = vec![self.maybe_not()?];
+        self.chain(["&&", "&"], Self::maybe_not, Selector::And)
+    }
+
+    /// `operand (op operand)*` for one of the binary operators (each has a long and a short
+    /// spelling); an operator without an operand after it is left unread.
+    fn chain(
+        &mut self,
+        ops: [&str; 2],
+        operand: fn(&mut Self) -> Option<Selector>,
+        make: fn(Vec<Selector>) -> Selector,
+    ) -> Option<Selector> {
+        let mut items = vec![operand(self)?];
         loop {
             let save = self.pos;
-            if !(self.eat("&&") || self.eat("&")) {
+            if !(self.eat(ops[0]) || self.eat(ops[1])) {
                 break;
             }
-            match self.maybe_not() {
+            match operand(self) {
                 Some(s) => items.push(s),
                 None => {
                     self.pos = save;
@@ -365,7 +358,7 @@ impl<'s> Parser<'s> {
         Some(if items.len() == 1 {
             items.remove(0)
         } else {
-            Selector::And(items)
+            make(items)
         })
     }
 

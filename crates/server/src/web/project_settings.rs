@@ -482,6 +482,25 @@ async fn stored_page(
     ))
 }
 
+/// The settings page answered 400 for a refused form: `message` on its section, the form
+/// shown back as typed.
+async fn refused(
+    state: &AppState,
+    viewer: &Viewer,
+    org: &Organization,
+    project: &Project,
+    section: Section,
+    message: &str,
+    shown: Shown<'_>,
+) -> Result<Response, WebError> {
+    let note = Note {
+        error: Some(message),
+        saved: false,
+    };
+    let html = stored_page(state, viewer, org, project, section, note, shown).await?;
+    Ok((StatusCode::BAD_REQUEST, html).into_response())
+}
+
 /// A refused form, shown back as typed.
 #[derive(Default, Clone, Copy)]
 struct Shown<'a> {
@@ -577,25 +596,20 @@ pub async fn save_filters(
     let filters = match form.parse() {
         Ok(filters) => filters,
         Err(message) => {
-            let note = Note {
-                error: Some(&message),
-                saved: false,
-            };
             let shown = Shown {
                 filters: Some(&form),
                 ..Shown::default()
             };
-            let html = stored_page(
+            return refused(
                 &state,
                 &viewer,
                 &org,
                 &project,
                 Section::Filters,
-                note,
+                &message,
                 shown,
             )
-            .await?;
-            return Ok((StatusCode::BAD_REQUEST, html).into_response());
+            .await;
         }
     };
     state.set_inbound_filters(project.id, &filters).await?;
@@ -625,25 +639,20 @@ pub async fn save(
     let settings = match form.parse() {
         Ok(settings) => settings,
         Err(message) => {
-            let note = Note {
-                error: Some(&message),
-                saved: false,
-            };
             let shown = Shown {
                 performance: Some(&form),
                 ..Shown::default()
             };
-            let html = stored_page(
+            return refused(
                 &state,
                 &viewer,
                 &org,
                 &project,
                 Section::Performance,
-                note,
+                &message,
                 shown,
             )
-            .await?;
-            return Ok((StatusCode::BAD_REQUEST, html).into_response());
+            .await;
         }
     };
     state
@@ -676,25 +685,20 @@ pub async fn save_privacy(
     let settings = match form.parse() {
         Ok(settings) => settings,
         Err(message) => {
-            let note = Note {
-                error: Some(&message),
-                saved: false,
-            };
             let shown = Shown {
                 privacy: Some(&form),
                 ..Shown::default()
             };
-            let html = stored_page(
+            return refused(
                 &state,
                 &viewer,
                 &org,
                 &project,
                 Section::Privacy,
-                note,
+                &message,
                 shown,
             )
-            .await?;
-            return Ok((StatusCode::BAD_REQUEST, html).into_response());
+            .await;
         }
     };
     state.set_scrubbing_settings(project.id, &settings).await?;
