@@ -115,6 +115,12 @@ pub struct InboundFilters {
     pub releases: Vec<String>,
     /// `filters:blacklisted_ips`: IP addresses and CIDR ranges of senders.
     pub blacklisted_ips: Vec<String>,
+    /// `sentry:csp_ignored_sources_defaults`: CSP reports about Sentry's built-in list of
+    /// extension and injected-script sources are dropped.
+    pub csp_ignored_sources_defaults: bool,
+    /// `sentry:csp_ignored_sources`: more sources (`scheme://domain:port`, parts may be `*`)
+    /// whose CSP reports are dropped.
+    pub csp_ignored_sources: Vec<String>,
 }
 
 /// What Sentry gives a new project: the defaults of its project options at the latest epoch,
@@ -133,6 +139,8 @@ impl Default for InboundFilters {
             error_messages: Vec::new(),
             releases: Vec::new(),
             blacklisted_ips: Vec::new(),
+            csp_ignored_sources_defaults: true,
+            csp_ignored_sources: Vec::new(),
         }
     }
 }
@@ -160,6 +168,8 @@ impl InboundFilters {
             error_messages: Vec::new(),
             releases: Vec::new(),
             blacklisted_ips: Vec::new(),
+            csp_ignored_sources_defaults: false,
+            csp_ignored_sources: Vec::new(),
         }
     }
 

@@ -497,6 +497,69 @@ fn a_streamed_health_check_segment_is_filtered_with_its_children() {
 }
 
 #[test]
+fn streamed_children_without_their_segment_are_judged_on_their_own() {
+    // Their segments came in earlier items; each child carries its segment's name, release
+    // and User-Agent, which Relay's filters read of every span.
+    let child = |id: &str, segment_name: &str, release: &str, user_agent: &str| {
+        json!({
+            "name": "SELECT 1", "span_id": id, "parent_span_id": "cccccccccccccc01",
+            "trace_id": "b734577d50fd48ea9070b488e32bdbf7",
+            "start_timestamp": 1_795_576_122.25, "end_timestamp": 1_795_576_122.5,
+            "is_segment": false, "status": "ok",
+            "attributes": {
+                "sentry.op": {"value": "db", "type": "string"},
+                "sentry.segment.id": {"value": "cccccccccccccc01", "type": "string"},
+                "sentry.segment.name": {"value": segment_name, "type": "string"},
+                "sentry.release": {"value": release, "type": "string"},
+                "user_agent.original": {"value": user_agent, "type": "string"}
+            }
+        })
+    };
+    let browser = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36";
+    let crawler = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+    let payload = json!({"version": 2, "items": [
+        child("aaaaaaaaaaaaaa01", "GET /healthz", "shop@2.0", browser),
+        child("aaaaaaaaaaaaaa02", "GET /cart", "shop@1.0", browser),
+        child("aaaaaaaaaaaaaa03", "GET /cart", "shop@2.0", crawler),
+        child("aaaaaaaaaaaaaa04", "GET /cart", "shop@2.0", browser),
+        child("aaaaaaaaaaaaaa05", "GET /readyz", "shop@2.0", browser),
+    ]});
+    let bytes = serde_json::to_vec(&payload).expect("serializes");
+    let settings = vigil_model::InboundFilters {
+        releases: vec!["shop@1.*".into()],
+        ..Default::default()
+    };
+    let ctx = NormalizeContext {
+        received: 1_795_576_123.0,
+        filters: std::sync::Arc::new(vigil_processing::filter::Filters::new(settings)),
+        ..NormalizeContext::default()
+    };
+    let out = process_span_bytes(&bytes, &ctx).expect("processes");
+    let kept: Vec<&str> = out.spans.iter().map(|s| s.span_id.as_str()).collect();
+    assert_eq!(kept, ["aaaaaaaaaaaaaa04"]);
+    use vigil_processing::filter::FilterId;
+    assert_eq!(
+        out.filtered,
+        [
+            (FilterId::FilteredTransaction, 2),
+            (FilterId::ReleaseVersion, 1),
+            (FilterId::WebCrawlers, 1),
+        ]
+    );
+
+    // With every filter off, all five are kept.
+    let ctx = NormalizeContext {
+        filters: std::sync::Arc::new(vigil_processing::filter::Filters::new(
+            vigil_model::InboundFilters::none(),
+        )),
+        ..ctx
+    };
+    let out = process_span_bytes(&bytes, &ctx).expect("processes");
+    assert_eq!(out.spans.len(), 5);
+    assert!(out.filtered.is_empty());
+}
+
+#[test]
 fn single_v1_span_item_is_read_best_effort() {
     let payload = json!({
         "span_id": "dddddddddddddd04", "trace_id": "b734577d50fd48ea9070b488e32bdbf7",

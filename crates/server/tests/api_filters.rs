@@ -93,6 +93,8 @@ async fn the_list_has_sentrys_shape_and_a_new_projects_defaults() {
             "filters:error_messages": "",
             "filters:react-hydration-errors": true,
             "filters:chunk-load-error": true,
+            "sentry:csp_ignored_sources_defaults": true,
+            "sentry:csp_ignored_sources": "",
         })
     );
 }
@@ -213,6 +215,8 @@ async fn custom_filters_are_project_options() {
         "filters:blacklisted_ips": "10.0.0.0/8\n2001:db8::1",
         "filters:react-hydration-errors": false,
         "filters:chunk-load-error": true,
+        "sentry:csp_ignored_sources_defaults": false,
+        "sentry:csp_ignored_sources": "*.ads.example\n chrome-extension://* ",
     }});
     let (status, body) = h.call_as(&token, "PUT", PROJECT, Some(options)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -224,6 +228,8 @@ async fn custom_filters_are_project_options() {
             "filters:error_messages": "*ResizeObserver loop*\nTypeError: Failed to fetch",
             "filters:react-hydration-errors": false,
             "filters:chunk-load-error": true,
+            "sentry:csp_ignored_sources_defaults": false,
+            "sentry:csp_ignored_sources": "*.ads.example\nchrome-extension://*",
         })
     );
     let (_, _, shown) = h.get(PROJECT).await;
@@ -234,6 +240,11 @@ async fn custom_filters_are_project_options() {
         ["*ResizeObserver loop*", "TypeError: Failed to fetch"]
     );
     assert!(!saved.react_hydration_errors);
+    assert!(!saved.csp_ignored_sources_defaults);
+    assert_eq!(
+        saved.csp_ignored_sources,
+        ["*.ads.example", "chrome-extension://*"]
+    );
 
     let cases: Vec<(Value, &str)> = vec![
         (
@@ -253,7 +264,11 @@ async fn custom_filters_are_project_options() {
             "filters:chunk-load-error",
         ),
         (
-            json!({"options": {"sentry:csp_ignored_sources": "x"}}),
+            json!({"options": {"sentry:csp_ignored_sources_defaults": "yes"}}),
+            "sentry:csp_ignored_sources_defaults",
+        ),
+        (
+            json!({"options": {"sentry:scrape_javascript": false}}),
             "options",
         ),
         (json!({"options": "filters:releases"}), "options"),

@@ -729,6 +729,7 @@ async fn inbound_filters_form_changes_the_projects_filters() {
                 ("error_messages", "*ResizeObserver loop*\r\n"),
                 ("releases", "shop@0.*"),
                 ("blacklisted_ips", "10.0.0.0/8\r\n 192.0.2.1 "),
+                ("csp_ignored_sources", "*.ads.example\r\n"),
             ],
         )
         .await;
@@ -751,6 +752,8 @@ async fn inbound_filters_form_changes_the_projects_filters() {
             error_messages: vec!["*ResizeObserver loop*".into()],
             releases: vec!["shop@0.*".into()],
             blacklisted_ips: vec!["10.0.0.0/8".into(), "192.0.2.1".into()],
+            csp_ignored_sources_defaults: false,
+            csp_ignored_sources: vec!["*.ads.example".into()],
         }
     );
     let again = session.get(saved.location()).await;

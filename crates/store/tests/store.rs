@@ -1663,6 +1663,8 @@ mod cases {
             error_messages: vec!["*ResizeObserver loop*".into(), "naïve \"quoted\"".into()],
             releases: vec!["shop@1.*".into()],
             blacklisted_ips: vec!["10.0.0.0/8".into(), "::1".into()],
+            csp_ignored_sources_defaults: false,
+            csp_ignored_sources: vec!["*.ads.example".into(), "chrome-extension://*".into()],
         };
         store.set_inbound_filters(shop, &changed).await.unwrap();
         assert_eq!(store.inbound_filters(shop).await.unwrap(), changed);

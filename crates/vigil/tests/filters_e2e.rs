@@ -5,7 +5,9 @@
 //! counted (`vigil_events_filtered_total`) and not stored: not in the project's issues, its
 //! event 404. An event hit by none is stored. Turning the crawler filter off lets the same
 //! event through; an IP range set through `options` drops the good event, and clearing it
-//! lets it through again.
+//! lets it through again. CSP reports about Sentry's default ignored sources and about a
+//! project's additional ones are dropped at the security endpoint's events; turning the
+//! defaults off lets an extension's report through.
 //!
 //! On SQLite and on PostgreSQL (`VIGIL_TEST_DATABASE_URL`), from one test body, one server per
 //! backend.
@@ -294,5 +296,86 @@ fn filtered_events_are_counted_not_stored(backend: Backend) {
     assert_eq!(
         metric(vigil, "vigil_events_filtered_total") - filtered_before,
         dropped.len() as u64 + 1
+    );
+
+    // CSP reports: an extension's (Sentry's default ignored sources) and one from an additional
+    // ignored source are dropped, the site's own is kept. (Reports carry no user address but
+    // the sender's, 127.0.0.1, which the localhost filter would take: turned off first.)
+    let answer = vigil.api_put(
+        &format!("{PROJECT}filters/localhost/"),
+        &json!({"active": false}),
+    );
+    assert_eq!(answer.status, 204, "{}", answer.body);
+    let csp_options = json!({"options": {"sentry:csp_ignored_sources": "*.ads.example"}});
+    vigil
+        .api_put(PROJECT, &csp_options)
+        .ok("PUT csp_ignored_sources");
+    let csp_before = metric(vigil, "vigil_events_filtered_total");
+    send_csp(
+        vigil,
+        &dsn,
+        "chrome-extension://aapbdbdomjkkjkaonfhkkikfgjllcleb/inject.js",
+    );
+    send_csp(vigil, &dsn, "https://tracker.ads.example/pixel.js");
+    send_csp(vigil, &dsn, "https://cdn.partner.example/widget.js");
+    vigil.settle();
+    let csp_titles = |vigil: &Vigil| -> Vec<String> {
+        issue_titles(vigil)
+            .into_iter()
+            .filter(|t| t.starts_with("Blocked"))
+            .collect()
+    };
+    assert_eq!(
+        csp_titles(vigil),
+        ["Blocked 'script' from 'cdn.partner.example'"]
+    );
+    assert_eq!(metric(vigil, "vigil_events_filtered_total") - csp_before, 2);
+    let defaults_off = json!({"options": {"sentry:csp_ignored_sources_defaults": false}});
+    vigil
+        .api_put(PROJECT, &defaults_off)
+        .ok("PUT csp defaults off");
+    send_csp(
+        vigil,
+        &dsn,
+        "chrome-extension://aapbdbdomjkkjkaonfhkkikfgjllcleb/inject.js",
+    );
+    vigil.settle();
+    assert_eq!(
+        csp_titles(vigil),
+        [
+            "Blocked 'script' from 'cdn.partner.example'",
+            "Blocked 'script' from 'chrome-extension://aapbdbdomjkkjkaonfhkkikfgjllcleb'"
+        ]
+    );
+}
+
+/// Posts a browser's CSP violation report about a script from `blocked_uri` to the security
+/// endpoint; asserts it was accepted.
+fn send_csp(vigil: &Vigil, dsn: &Dsn, blocked_uri: &str) {
+    let report = json!({"csp-report": {
+        "document-uri": "https://shop.example/cart",
+        "referrer": "",
+        "violated-directive": "script-src",
+        "effective-directive": "script-src",
+        "original-policy": "script-src 'self'; report-uri /csp",
+        "disposition": "enforce",
+        "blocked-uri": blocked_uri,
+        "status-code": 200,
+    }});
+    let answer = vigil
+        .http()
+        .post(vigil.url(&format!(
+            "/api/{}/security/?sentry_key={}",
+            dsn.project_id, dsn.public_key
+        )))
+        .header("Content-Type", "application/csp-report")
+        .header("User-Agent", CHROME)
+        .body(report.to_string())
+        .send()
+        .expect("POST security report");
+    assert!(
+        answer.status().is_success(),
+        "{blocked_uri}: {}",
+        answer.status()
     );
 }

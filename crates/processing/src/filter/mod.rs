@@ -3,7 +3,7 @@
 //!
 //! The check runs on the normalized event tree, before scrubbing (Relay filters before it
 //! strips personal data, and a dropped event is not worth scrubbing), in Relay's order: the
-//! sender's IP address, the release, the error message, localhost, browser extensions, legacy
+//! CSP report's source, the sender's IP address, the release, the error message, localhost, browser extensions, legacy
 //! browsers, web crawlers, health-check transactions, then Sentry's generic filters
 //! (`chunk-load-error`, `react-hydration-errors`). The first that matches names the outcome.
 //!
@@ -11,6 +11,7 @@
 //! built-in patterns once per process, so an event pays for a few string searches.
 
 mod browsers;
+pub mod csp;
 mod glob;
 
 use std::net::IpAddr;
@@ -27,6 +28,7 @@ pub use glob::GlobList;
 /// `FilterStatKey`, a generic filter by its id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FilterId {
+    InvalidCsp,
     IpAddress,
     ReleaseVersion,
     ErrorMessage,
@@ -42,6 +44,7 @@ pub enum FilterId {
 impl FilterId {
     pub fn as_str(self) -> &'static str {
         match self {
+            FilterId::InvalidCsp => "invalid-csp",
             FilterId::IpAddress => "ip-address",
             FilterId::ReleaseVersion => "release-version",
             FilterId::ErrorMessage => "error-message",
@@ -77,6 +80,7 @@ pub struct Filters {
     error_messages: GlobList,
     releases: GlobList,
     ips: Vec<IpRange>,
+    csp_sources: csp::IgnoredSources,
 }
 
 impl Filters {
@@ -91,6 +95,14 @@ impl Filters {
                 .iter()
                 .filter_map(|e| IpRange::parse(e))
                 .collect(),
+            csp_sources: csp::IgnoredSources::new(
+                settings
+                    .csp_ignored_sources_defaults
+                    .then_some(csp::DEFAULT_IGNORED_SOURCES)
+                    .into_iter()
+                    .flatten()
+                    .chain(settings.csp_ignored_sources.iter().map(String::as_str)),
+            ),
             settings,
         }
     }
@@ -118,6 +130,9 @@ impl PartialEq for Filters {
 /// (the request's peer after trusted proxies), which the IP filter reads as Relay does.
 pub fn check(event: &Json<'_>, filters: &Filters, client_ip: Option<&str>) -> Option<FilterId> {
     let s = &filters.settings;
+    if !filters.csp_sources.is_empty() && csp_source_ignored(event, &filters.csp_sources) {
+        return Some(FilterId::InvalidCsp);
+    }
     if !filters.ips.is_empty() && ip_blocked(event, filters, client_ip) {
         return Some(FilterId::IpAddress);
     }
@@ -174,6 +189,18 @@ pub fn category(event: &Json<'_>) -> &'static str {
         Some("csp" | "hpkp" | "expectct" | "expectstaple" | "nel") => "security",
         _ => "error",
     }
+}
+
+/// A CSP report whose blocked URI or source file is one of the ignored sources.
+fn csp_source_ignored(event: &Json<'_>, sources: &csp::IgnoredSources) -> bool {
+    if event.get("type").and_then(Json::as_str) != Some("csp") {
+        return false;
+    }
+    let Some(report) = event.get("csp") else {
+        return false;
+    };
+    let field = |name| report.get(name).and_then(Json::as_str);
+    sources.matches(field("blocked_uri")) || sources.matches(field("source_file"))
 }
 
 /// Relay reads the envelope's client address; an event that arrived without one (an old

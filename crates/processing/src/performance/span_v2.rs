@@ -118,11 +118,64 @@ pub fn process_span_item(
             .find(|(id, _)| *id == child.segment_id)
         {
             Some(&(_, index)) => out.filtered[index].1 += 1,
-            None => out.spans.push(child),
+            None => match child_filter(span, is_v2, ctx) {
+                Some(filter) => match out.filtered.iter_mut().find(|(f, _)| *f == filter) {
+                    Some(entry) => entry.1 += 1,
+                    None => out.filtered.push((filter, 1)),
+                },
+                None => out.spans.push(child),
+            },
         }
     }
     out.problems = item_problems(&out, thresholds);
     Ok(out)
+}
+
+/// The inbound filter that drops a child span on its own, as Relay judges every span (its
+/// segment may have come in another item): by the segment name, release and User-Agent its
+/// attributes carry, and for the older span format also its URL and client address (what
+/// Relay's `Filterable` reads of each), with the sender's address for the IP filter.
+fn child_filter(span: &RawSpan<'_>, is_v2: bool, ctx: &NormalizeContext) -> Option<FilterId> {
+    let segment_name = span.attribute("sentry.segment.name");
+    let release = span.attribute("sentry.release");
+    let user_agent = span.attribute("user_agent.original");
+    let (url, address) = if is_v2 {
+        (None, None)
+    } else {
+        (span.attribute("url.full"), span.attribute("client.address"))
+    };
+    let has_any = [segment_name, release, user_agent, url, address]
+        .iter()
+        .any(Option::is_some);
+    if !has_any && ctx.client_ip.is_none() {
+        return None;
+    }
+    let mut event = Object::with_capacity(5);
+    event.insert("type", Json::from("transaction"));
+    if let Some(name) = segment_name {
+        event.insert("transaction", Json::from(name));
+    }
+    if let Some(release) = release {
+        event.insert("release", Json::from(release));
+    }
+    if url.is_some() || user_agent.is_some() {
+        let mut request = Object::with_capacity(2);
+        if let Some(url) = url {
+            request.insert("url", Json::from(url));
+        }
+        if let Some(user_agent) = user_agent {
+            let mut headers = Object::with_capacity(1);
+            headers.insert("User-Agent", Json::from(user_agent));
+            request.insert("headers", Json::Object(headers));
+        }
+        event.insert("request", Json::Object(request));
+    }
+    if let Some(address) = address {
+        let mut user = Object::with_capacity(1);
+        user.insert("ip_address", Json::from(address));
+        event.insert("user", Json::Object(user));
+    }
+    crate::filter::check(&Json::Object(event), &ctx.filters, ctx.client_ip.as_deref())
 }
 
 /// A span v2 item: `name`, `status` `ok`/`error`, `end_timestamp`, typed attributes.

@@ -106,12 +106,14 @@ const UPDATABLE_FIELDS: [&str; 7] = [
 
 /// The keys of `options` Vigil applies: the inbound filters Sentry sets through them. Any
 /// other option is refused with a 400 naming it.
-const UPDATABLE_OPTIONS: [&str; 5] = [
+const UPDATABLE_OPTIONS: [&str; 7] = [
     "filters:error_messages",
     "filters:releases",
     "filters:blacklisted_ips",
     "filters:react-hydration-errors",
     "filters:chunk-load-error",
+    "sentry:csp_ignored_sources_defaults",
+    "sentry:csp_ignored_sources",
 ];
 
 /// `PUT /api/0/projects/{org}/{project}/`: changes the given data-scrubbing settings (project
@@ -255,6 +257,10 @@ fn apply_options(filters: &mut InboundFilters, options: &Value) -> Result<bool, 
                 filters.react_hydration_errors = boolean(key, value)?
             }
             "filters:chunk-load-error" => filters.chunk_load_error = boolean(key, value)?,
+            "sentry:csp_ignored_sources_defaults" => {
+                filters.csp_ignored_sources_defaults = boolean(key, value)?
+            }
+            "sentry:csp_ignored_sources" => filters.csp_ignored_sources = lines(key, value)?,
             _ => {}
         }
     }

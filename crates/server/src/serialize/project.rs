@@ -83,6 +83,8 @@ fn project_options(filters: &InboundFilters) -> Value {
         "filters:error_messages": filters.error_messages.join("\n"),
         "filters:react-hydration-errors": filters.react_hydration_errors,
         "filters:chunk-load-error": filters.chunk_load_error,
+        "sentry:csp_ignored_sources_defaults": filters.csp_ignored_sources_defaults,
+        "sentry:csp_ignored_sources": filters.csp_ignored_sources.join("\n"),
     })
 }
 

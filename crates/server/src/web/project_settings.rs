@@ -146,11 +146,12 @@ pub struct FiltersForm {
     error_messages: String,
     releases: String,
     blacklisted_ips: String,
+    csp_ignored_sources: String,
 }
 
 /// The boolean filters of the form: the name it posts, the label and the help, as Sentry's page
 /// words them.
-const FILTER_BOXES: [(&str, &str, &str); 6] = [
+const FILTER_BOXES: [(&str, &str, &str); 7] = [
     ("browser-extensions", "Filter out errors known to be caused by browser extensions",
         "Certain browser extensions will inject inline scripts and are known to cause errors."),
     ("localhost", "Filter out events coming from localhost",
@@ -163,6 +164,8 @@ const FILTER_BOXES: [(&str, &str, &str); 6] = [
         "React falls back to client rendering after these (errors 418–425)."),
     ("chunk-load-error", "Filter out ChunkLoadError(s)",
         "Chunk load failures of webpack and Turbopack, mostly after a deploy."),
+    ("csp-default-sources", "Use default ignored sources",
+        "Drop CSP reports about browser extensions, injected scripts and other sources Sentry ignores by default."),
 ];
 
 /// The subfilters' labels, as Sentry's page names them.
@@ -200,6 +203,7 @@ impl FiltersForm {
             .filter(|name| match *name {
                 "react-hydration-errors" => filters.react_hydration_errors,
                 "chunk-load-error" => filters.chunk_load_error,
+                "csp-default-sources" => filters.csp_ignored_sources_defaults,
                 other => filters.is_active(other).unwrap_or(false),
             })
             .map(str::to_owned)
@@ -216,6 +220,7 @@ impl FiltersForm {
             error_messages: filters.error_messages.join("\n"),
             releases: filters.releases.join("\n"),
             blacklisted_ips: filters.blacklisted_ips.join("\n"),
+            csp_ignored_sources: filters.csp_ignored_sources.join("\n"),
         }
     }
 
@@ -229,6 +234,7 @@ impl FiltersForm {
                 "error_messages" => form.error_messages = value,
                 "releases" => form.releases = value,
                 "blacklisted_ips" => form.blacklisted_ips = value,
+                "csp_ignored_sources" => form.csp_ignored_sources = value,
                 _ => {}
             }
         }
@@ -267,6 +273,8 @@ impl FiltersForm {
             error_messages: newline_list(&self.error_messages),
             releases: newline_list(&self.releases),
             blacklisted_ips,
+            csp_ignored_sources_defaults: on("csp-default-sources"),
+            csp_ignored_sources: newline_list(&self.csp_ignored_sources),
         })
     }
 }
@@ -411,6 +419,8 @@ fn settings_page(
                     "Filter events from these releases, one glob pattern per line (1.* or [!3].[0-9].*)."))
                 (list("error_messages", "Error Message", &filters.error_messages,
                     "Filter events by error message, one glob pattern per line (*TypeError*)."))
+                (list("csp_ignored_sources", "Additional ignored sources", &filters.csp_ignored_sources,
+                    "Drop CSP reports whose blocked URI or source file is one of these, one per line (*.example.com, chrome-extension://*, *:8080)."))
                 button.primary type="submit" { "Save" }
             }
             p.muted { "Filtered events are counted, not stored, from now on." }

@@ -231,7 +231,7 @@ impl Projects for PgStore {
         filters: &InboundFilters,
     ) -> StoreResult<()> {
         inbound_filters::check(filters)?;
-        let [legacy, messages, releases, ips] = inbound_filters::json_columns(filters);
+        let [legacy, messages, releases, ips, csp_sources] = inbound_filters::json_columns(filters);
         sql::execute(
             &self.client().await?,
             &inbound_filters::upsert_sql(Dialect::Postgres),
@@ -247,6 +247,8 @@ impl Projects for PgStore {
                 &messages,
                 &releases,
                 &ips,
+                &filters.csp_ignored_sources_defaults,
+                &csp_sources,
             ],
             "saving inbound filters",
         )

@@ -7,7 +7,7 @@ use super::Dialect;
 use crate::{InboundFilters, IpRange, StoreError, StoreResult};
 
 /// The filters' columns after `project_id`, in the order both statements use.
-pub(crate) const COLUMNS: [&str; 10] = [
+pub(crate) const COLUMNS: [&str; 12] = [
     "browser_extensions",
     "localhost",
     "web_crawlers",
@@ -18,6 +18,8 @@ pub(crate) const COLUMNS: [&str; 10] = [
     "error_messages",
     "releases",
     "blacklisted_ips",
+    "csp_ignored_sources_defaults",
+    "csp_ignored_sources",
 ];
 
 /// `Ok` for filters processing can apply as stored: every IP entry an address or a CIDR range
@@ -41,13 +43,15 @@ pub(crate) fn json_text(value: &serde_json::Value) -> String {
     value.to_string()
 }
 
-/// The text of each JSON column of `filters`: legacy browsers, error messages, releases, IPs.
-pub(crate) fn json_columns(filters: &InboundFilters) -> [String; 4] {
+/// The text of each JSON column of `filters`: legacy browsers, error messages, releases, IPs,
+/// CSP sources.
+pub(crate) fn json_columns(filters: &InboundFilters) -> [String; 5] {
     [
         json_text(&filters.legacy_browsers.to_json()),
         json_text(&filters.error_messages.clone().into()),
         json_text(&filters.releases.clone().into()),
         json_text(&filters.blacklisted_ips.clone().into()),
+        json_text(&filters.csp_ignored_sources.clone().into()),
     ]
 }
 
@@ -78,8 +82,9 @@ mod tests {
         assert!(sql.starts_with(
             "INSERT INTO inbound_filters (project_id, browser_extensions, localhost, web_crawlers, \
              filtered_transaction, legacy_browsers, react_hydration_errors, chunk_load_error, \
-             error_messages, releases, blacklisted_ips) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-             $9, $10, $11) ON CONFLICT (project_id) DO UPDATE SET"
+             error_messages, releases, blacklisted_ips, csp_ignored_sources_defaults, \
+             csp_ignored_sources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             $13) ON CONFLICT (project_id) DO UPDATE SET"
         ));
         assert!(select_sql(Dialect::Sqlite).ends_with("WHERE project_id = ?1"));
     }
@@ -94,7 +99,7 @@ mod tests {
         };
         assert_eq!(
             json_columns(&filters),
-            [r#"["ie"]"#, "[]", r#"["1.*"]"#, r#"["10.0.0.0/8"]"#].map(String::from)
+            [r#"["ie"]"#, "[]", r#"["1.*"]"#, r#"["10.0.0.0/8"]"#, "[]"].map(String::from)
         );
         assert!(check(&filters).is_ok());
         let bad = InboundFilters {

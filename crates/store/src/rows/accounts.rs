@@ -68,6 +68,8 @@ impl Record for InboundFilters {
             error_messages: row.json(7, "a project's error-message filters")?,
             releases: row.json(8, "a project's release filters")?,
             blacklisted_ips: row.json(9, "a project's IP filters")?,
+            csp_ignored_sources_defaults: row.column(10)?,
+            csp_ignored_sources: row.json(11, "a project's ignored CSP sources")?,
         })
     }
 }

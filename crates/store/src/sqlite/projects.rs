@@ -257,14 +257,26 @@ impl Projects for SqliteStore {
             filters.filtered_transaction,
             filters.react_hydration_errors,
             filters.chunk_load_error,
+            filters.csp_ignored_sources_defaults,
         );
-        let [legacy, messages, releases, ips] = inbound_filters::json_columns(filters);
+        let [legacy, messages, releases, ips, csp_sources] = inbound_filters::json_columns(filters);
         self.write(move |conn| {
             conn.prepare_cached(&inbound_filters::upsert_sql(Dialect::Sqlite))
                 .and_then(|mut stmt| {
                     stmt.execute(params![
-                        project_id, flags.0, flags.1, flags.2, flags.3, legacy, flags.4, flags.5,
-                        messages, releases, ips
+                        project_id,
+                        flags.0,
+                        flags.1,
+                        flags.2,
+                        flags.3,
+                        legacy,
+                        flags.4,
+                        flags.5,
+                        messages,
+                        releases,
+                        ips,
+                        flags.6,
+                        csp_sources
                     ])
                 })
                 .db("saving inbound filters")?;
