@@ -43,6 +43,73 @@ impl Project {
     }
 }
 
+/// Reads a short id (`SHOP-1A`, any case) back into the project slug (lowercase) and the
+/// issue's number; `None` for anything else. The number is after the last `-`, since a slug
+/// may hold dashes; Crockford's decoding reads `O` as 0 and `I`/`L` as 1, as a person may type
+/// them.
+pub fn parse_short_id(text: &str) -> Option<(String, i64)> {
+    let (slug, number) = text.rsplit_once('-')?;
+    if slug.is_empty() || number.is_empty() || number.len() > 12 {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for c in number.chars() {
+        let digit = match c.to_ascii_uppercase() {
+            'O' => 0,
+            'I' | 'L' => 1,
+            c => b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+                .iter()
+                .position(|&d| char::from(d) == c)?,
+        };
+        value = value * 32 + digit as i64;
+    }
+    let slug_ok = slug
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    slug_ok.then(|| (slug.to_ascii_lowercase(), value))
+}
+
+#[cfg(test)]
+mod short_id_tests {
+    use super::*;
+
+    #[test]
+    fn short_ids_read_back_into_slug_and_number() {
+        let project = Project {
+            id: 1,
+            organization_id: 1,
+            slug: "web-shop".into(),
+            name: "Web shop".into(),
+            platform: None,
+            date_created: 0.0,
+        };
+        for number in [1, 31, 32, 1000, 123_456_789] {
+            let short = project.short_id(number);
+            assert_eq!(
+                parse_short_id(&short),
+                Some(("web-shop".into(), number)),
+                "{short}"
+            );
+            assert_eq!(
+                parse_short_id(&short.to_ascii_lowercase()),
+                Some(("web-shop".into(), number))
+            );
+        }
+        assert_eq!(parse_short_id("SHOP-1O"), Some(("shop".into(), 32)));
+        for bad in [
+            "SHOP",
+            "-1A",
+            "SHOP-",
+            "SHOP-1U",
+            "42",
+            "SH OP-1",
+            "SHOP-1234567890ABC",
+        ] {
+            assert_eq!(parse_short_id(bad), None, "{bad}");
+        }
+    }
+}
+
 /// A DSN key ("client key") of a project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProjectKey {

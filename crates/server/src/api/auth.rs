@@ -127,22 +127,35 @@ impl Caller {
         Ok((org, project))
     }
 
-    /// The issue by id with its project and organization, if the caller may read it.
+    /// The issue by id, or by short id (`SHOP-1A`, as Sentry's clients pass it), with its
+    /// project and organization, if the caller may read it. A short id is looked for in each of
+    /// the caller's organizations, oldest first (a path naming the organization checks it
+    /// afterwards).
     pub async fn issue(
         &self,
         state: &AppState,
         issue_id: &str,
     ) -> Result<(Organization, Project, Issue), ApiError> {
-        let id: i64 = issue_id.parse().map_err(|_| ApiError::NotFound)?;
-        let (project, issue) = lookup::issue_with_project(state, id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let org = self
-            .organizations(state)
-            .await?
-            .into_iter()
-            .find(|org| org.id == project.organization_id)
-            .ok_or(ApiError::NotFound)?;
-        Ok((org, project, issue))
+        let organizations = self.organizations(state).await?;
+        if let Ok(id) = issue_id.parse::<i64>() {
+            let (project, issue) = lookup::issue_with_project(state, id)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            let org = organizations
+                .into_iter()
+                .find(|org| org.id == project.organization_id)
+                .ok_or(ApiError::NotFound)?;
+            return Ok((org, project, issue));
+        }
+        let (slug, number) = vigil_store::parse_short_id(issue_id).ok_or(ApiError::NotFound)?;
+        for org in organizations {
+            let Some(project) = state.store.project_by_slug(org.id, &slug).await? else {
+                continue;
+            };
+            if let Some(issue) = state.store.issue_by_short_id(project.id, number).await? {
+                return Ok((org, project, issue));
+            }
+        }
+        Err(ApiError::NotFound)
     }
 }

@@ -49,11 +49,18 @@ pub async fn list_issue_events(
     Ok((page.link_header(&base, &params, has_next), Json(body)).into_response())
 }
 
+/// The event a path names, by parameter name: the issue's path may start with the
+/// organization or not.
+#[derive(serde::Deserialize)]
+pub struct EventPath {
+    which: String,
+}
+
 /// `GET /api/0/issues/{id}/events/{latest|oldest|recommended|<event_id>}/`.
 pub async fn issue_event(
     State(state): State<AppState>,
     IssueAccess { issue, .. }: IssueAccess,
-    Path((_, which)): Path<(String, String)>,
+    Path(EventPath { which }): Path<EventPath>,
 ) -> Result<Json<Value>, ApiError> {
     let event = lookup::issue_event(&state, &issue, &which)
         .await?

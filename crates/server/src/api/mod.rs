@@ -8,6 +8,7 @@ pub mod discover;
 pub mod error;
 pub mod events;
 pub mod filters;
+pub mod issue_tag_values;
 pub mod issues;
 pub mod pagination;
 pub mod performance_settings;
@@ -27,6 +28,7 @@ use crate::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(root::index))
+        .route("/auth/", get(root::current_user))
         .route("/organizations/", get(projects::list_organizations))
         .route("/organizations/{org}/", get(projects::organization))
         .route(
@@ -134,15 +136,23 @@ pub fn routes() -> Router<AppState> {
             "/issues/{issue_id}/",
             get(issues::get_issue).put(issues::update_issue),
         )
-        .route("/issues/{issue_id}/tags/", get(issues::issue_tags))
-        .route(
-            "/issues/{issue_id}/activities/",
-            get(activities::issue_activities),
-        )
-        .route("/issues/{issue_id}/events/", get(events::list_issue_events))
-        .route(
-            "/issues/{issue_id}/events/{which}/",
-            get(events::issue_event),
-        )
+        .nest("/issues/{issue_id}", issue_routes())
+        .nest("/organizations/{org}/issues/{issue_id}", issue_routes())
         .fallback(|| async { error::ApiError::NotFound })
+}
+
+/// An issue's sub-resources, served under `/issues/{issue_id}/…` and under
+/// `/organizations/{org}/issues/{issue_id}/…` alike (Sentry serves both; its MCP server calls
+/// the second). `{issue_id}` is a numeric id or a short id (`SHOP-1A`).
+fn issue_routes() -> Router<AppState> {
+    Router::new()
+        .route("/tags/", get(issues::issue_tags))
+        .route("/tags/{key}/", get(issue_tag_values::issue_tag))
+        .route(
+            "/tags/{key}/values/",
+            get(issue_tag_values::issue_tag_values),
+        )
+        .route("/activities/", get(activities::issue_activities))
+        .route("/events/", get(events::list_issue_events))
+        .route("/events/{which}/", get(events::issue_event))
 }

@@ -27,12 +27,27 @@ pub async fn list_organizations(
     caller: Caller,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let orgs = caller.organizations(&state).await?;
-    Ok(Json(orgs.iter().map(serialize_organization).collect()))
+    let base = state.config.base_url();
+    Ok(Json(
+        orgs.iter().map(|org| with_links(org, &base)).collect(),
+    ))
 }
 
 /// `GET /api/0/organizations/{org}/`.
-pub async fn organization(OrgAccess { org, .. }: OrgAccess) -> Json<Value> {
-    Json(serialize_organization(&org))
+pub async fn organization(
+    State(state): State<AppState>,
+    OrgAccess { org, .. }: OrgAccess,
+) -> Json<Value> {
+    Json(with_links(&org, &state.config.base_url()))
+}
+
+/// The organization with `links` as a self-hosted Sentry answers: `organizationUrl` this
+/// server (clients build links from it), `regionUrl` empty, since there are no regions (the MCP
+/// server sends a non-empty region URL back with later calls and refuses one without HTTPS).
+fn with_links(org: &vigil_store::Organization, base_url: &str) -> Value {
+    let mut value = serialize_organization(org);
+    value["links"] = serde_json::json!({"organizationUrl": base_url, "regionUrl": ""});
+    value
 }
 
 /// `GET /api/0/projects/`: every project the caller can read.

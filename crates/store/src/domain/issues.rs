@@ -8,6 +8,9 @@ use crate::{Issue, IssueStatus, StoreResult, TagValueCount, UnixTime};
 #[async_trait]
 pub trait Issues: Send + Sync {
     async fn issue_by_id(&self, id: i64) -> StoreResult<Option<Issue>>;
+    /// The project's issue with this per-project number (what its short id `SHOP-1A` says).
+    async fn issue_by_short_id(&self, project_id: i64, short_id: i64)
+        -> StoreResult<Option<Issue>>;
     /// Sets the status and the substatus that goes with it; `None` when no such issue.
     /// `resolved_at` is the time of the first resolve (resolving twice keeps it) and is cleared
     /// by any other status. A snooze (`ignored_until`) ends: a status set by hand holds until

@@ -30,6 +30,24 @@ impl Issues for SqliteStore {
         self.read(move |conn| by_id(conn, id)).await
     }
 
+    async fn issue_by_short_id(
+        &self,
+        project_id: i64,
+        short_id: i64,
+    ) -> StoreResult<Option<Issue>> {
+        self.read(move |conn| {
+            record_opt(
+                conn,
+                &format!(
+                    "SELECT {ISSUE_COLUMNS} FROM issues i WHERE i.project_id = ?1 AND i.short_id = ?2"
+                ),
+                [project_id, short_id],
+                "reading an issue by short id",
+            )
+        })
+        .await
+    }
+
     async fn set_issue_status(&self, id: i64, status: IssueStatus) -> StoreResult<Option<Issue>> {
         let resolved_at = (status == IssueStatus::Resolved).then(now);
         self.write(move |conn| {
