@@ -43,6 +43,14 @@ impl Project {
     }
 }
 
+/// The project fields Sentry's `PUT /projects/{org}/{project}/` renames; `None` leaves one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectRename {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub platform: Option<String>,
+}
+
 /// Reads a short id (`SHOP-1A`, any case) back into the project slug (lowercase) and the
 /// issue's number; `None` for anything else. The number is after the last `-`, since a slug
 /// may hold dashes; Crockford's decoding reads `O` as 0 and `I`/`L` as 1, as a person may type

@@ -25,7 +25,12 @@ pub struct Release {
     pub projects: Vec<(i64, i64)>,
     pub deploy_count: i64,
     pub last_deploy: Option<Deploy>,
+    /// `open`, or `archived` (hidden from release lists unless asked for, as in Sentry).
+    pub status: String,
 }
+
+/// The statuses a release can have, as Sentry's API names them.
+pub const RELEASE_STATUSES: [&str; 2] = ["open", "archived"];
 
 /// What a create or update of a release sets; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -34,6 +39,8 @@ pub struct ReleaseFields {
     pub url: Option<String>,
     pub date_started: Option<UnixTime>,
     pub date_released: Option<UnixTime>,
+    /// One of [`RELEASE_STATUSES`]; a new release is `open`.
+    pub status: Option<String>,
 }
 
 /// A release going out to an environment (`sentry-cli deploys new`).
@@ -67,6 +74,8 @@ pub struct ReleaseQuery {
     pub project_id: Option<i64>,
     /// Only versions containing this text (case-insensitively).
     pub query: Option<String>,
+    /// Only releases with this status (Sentry lists `open` ones unless asked).
+    pub status: Option<String>,
     pub offset: u64,
     pub limit: u64,
 }

@@ -326,8 +326,19 @@ async fn api_root_and_keys_answer_as_sentry_cli_expects() {
     );
     assert_eq!(key["isActive"], true);
 
-    let (status, _, created) = h
+    // Changing keys needs `project:write`: the harness's token reads only.
+    let (status, _, refused) = h
         .api(
+            "POST",
+            "/api/0/projects/default/shop/keys/",
+            Some(json!({"name": "CI"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let writer = h.writer().await;
+    let (status, created) = h
+        .call_as(
+            &writer,
             "POST",
             "/api/0/projects/default/shop/keys/",
             Some(json!({"name": "CI"})),
@@ -337,15 +348,53 @@ async fn api_root_and_keys_answer_as_sentry_cli_expects() {
     assert_eq!(created["name"], "CI");
     assert_eq!(created["isActive"], true);
     let public = created["public"].as_str().expect("public key").to_string();
+    // Renamed with Sentry's `name`; a field Vigil does not apply is refused, naming it.
+    let key_path = format!("/api/0/projects/default/shop/keys/{public}/");
+    let (status, _, forbidden) = h
+        .api("PUT", &key_path, Some(json!({"name": "CI runners"})))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{forbidden}");
+    let (status, renamed) = h
+        .call_as(
+            &writer,
+            "PUT",
+            &key_path,
+            Some(json!({"name": "CI runners"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!(renamed["name"], "CI runners");
+    let (status, refused) = h
+        .call_as(
+            &writer,
+            "PUT",
+            &key_path,
+            Some(json!({"name": "x", "browserSdkVersion": "7.x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(refused["browserSdkVersion"][0].is_string(), "{refused}");
+    let (status, blank) = h
+        .call_as(&writer, "PUT", &key_path, Some(json!({"name": " "})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{blank}");
+    let (_, _, keys) = h.get("/api/0/projects/default/shop/keys/").await;
+    let names: Vec<&str> = keys
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["Default", "CI runners"],
+        "nothing but the rename applied"
+    );
     // Deleting removes the key; deleting it again finds nothing.
+    let (status, _, _) = h.api("DELETE", &key_path, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     for expected in [StatusCode::NO_CONTENT, StatusCode::NOT_FOUND] {
-        let (status, _, _) = h
-            .api(
-                "DELETE",
-                &format!("/api/0/projects/default/shop/keys/{public}/"),
-                None,
-            )
-            .await;
+        let (status, _) = h.call_as(&writer, "DELETE", &key_path, None).await;
         assert_eq!(status, expected);
     }
     let (_, _, keys) = h.get("/api/0/projects/default/shop/keys/").await;

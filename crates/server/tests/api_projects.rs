@@ -184,10 +184,11 @@ async fn bad_types_and_fields_vigil_cannot_apply_are_400_naming_the_field() {
         (json!({"safeFields": ["ok", "  "]}), "safeFields"),
         (json!({"safeFields": ["a\nb"]}), "safeFields"),
         (json!({"safeFields": null}), "safeFields"),
-        // Sentry's endpoint takes these; Vigil does not apply them, so it says so.
-        (json!({"name": "Shop"}), "name"),
-        (json!({"slug": "store"}), "slug"),
-        (json!({"platform": "node"}), "platform"),
+        (json!({"name": "  "}), "name"),
+        (json!({"slug": "Bad Slug"}), "slug"),
+        (json!({"slug": "123"}), "slug"),
+        (json!({"platform": 5}), "platform"),
+        // Sentry's endpoint takes this; Vigil does not apply it, so it says so.
         (
             json!({"dataScrubber": false, "isBookmarked": true}),
             "isBookmarked",
@@ -235,4 +236,66 @@ async fn changing_settings_needs_project_write_access() {
         assert_eq!(status, StatusCode::OK, "{scope}: {body}");
     }
     assert!(stored(&h).await.scrub_ip_addresses);
+}
+
+#[tokio::test]
+async fn a_project_is_renamed_and_its_issues_follow_the_new_slug() {
+    let h = Harness::new().await;
+    let writer = token_with(&h, "writer@example.com", &["project:write"]).await;
+    let event = json!({"exception": {"values": [{"type": "KeyError", "value": "'cart'"}]}});
+    common::ingest(&h, 1, &event).await;
+    h.project_in("default", "store", None).await;
+
+    // A slug another project of the organization has is refused; nothing changes.
+    let (status, answer) = h
+        .call_as(
+            &writer,
+            "PUT",
+            PATH,
+            Some(json!({"name": "Web shop", "slug": "store"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(
+        answer["slug"][0]
+            .as_str()
+            .is_some_and(|r| r.contains("in use")),
+        "{answer}"
+    );
+    let (_, _, unchanged) = h.get(PATH).await;
+    assert_eq!(unchanged["name"], "shop");
+
+    let (status, renamed) = h
+        .call_as(
+            &writer,
+            "PUT",
+            PATH,
+            Some(json!({"name": "Web shop", "slug": "web-shop", "platform": "python-django"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!(renamed["slug"], "web-shop");
+    assert_eq!(renamed["name"], "Web shop");
+    assert_eq!(renamed["platform"], "python-django");
+    assert_eq!(
+        h.status_of(PATH).await,
+        StatusCode::NOT_FOUND,
+        "the old slug is gone"
+    );
+    let (status, _, shown) = h.get("/api/0/projects/default/web-shop/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["name"], "Web shop");
+    // The issue's short id follows the slug, and is found by it.
+    let issue = &h.issues().await[0];
+    let (status, _, by_short_id) = h
+        .get("/api/0/organizations/default/issues/WEB-SHOP-1/")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{by_short_id}");
+    assert_eq!(by_short_id["id"], issue.id.to_string());
+    assert_eq!(by_short_id["shortId"], "WEB-SHOP-1");
+    assert_eq!(
+        h.status_of("/api/0/organizations/default/issues/SHOP-1/")
+            .await,
+        StatusCode::NOT_FOUND
+    );
 }

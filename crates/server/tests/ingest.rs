@@ -420,8 +420,10 @@ async fn over_the_memory_budget_is_429_with_rate_limit_headers() {
 #[tokio::test]
 async fn key_over_its_rate_limit_gets_429_scoped_to_the_key() {
     let h = Harness::new().await;
-    let (status, _, key) = h
-        .api(
+    let writer = h.writer().await;
+    let (status, key) = h
+        .call_as(
+            &writer,
             "PUT",
             &format!("/api/0/projects/default/shop/keys/{}/", h.key.public_key),
             Some(serde_json::json!({"rateLimit": {"window": 3600, "count": 2}})),
@@ -470,8 +472,9 @@ async fn key_over_its_rate_limit_gets_429_scoped_to_the_key() {
     );
 
     // `null` removes the limit.
-    let (_, _, key) = h
-        .api(
+    let (_, key) = h
+        .call_as(
+            &writer,
             "PUT",
             &format!("/api/0/projects/default/shop/keys/{}/", h.key.public_key),
             Some(serde_json::json!({"rateLimit": null})),

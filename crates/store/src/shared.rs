@@ -68,7 +68,7 @@ pub(crate) const ISSUE_ROW_TABLES: [&str; 8] = [
 
 /// The columns a release row is read by, in its readers' order.
 pub(crate) const RELEASE_COLUMNS: &str = "id, organization_id, version, reference, url, \
-     date_created, date_started, date_released, first_event, last_event";
+     date_created, date_started, date_released, first_event, last_event, status";
 
 /// The columns a deploy row is read by, in its readers' order.
 pub(crate) const DEPLOY_COLUMNS: &str =

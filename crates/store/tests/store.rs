@@ -116,6 +116,7 @@ fn releases_of(organization_id: i64, project_id: Option<i64>, query: Option<&str
         organization_id,
         project_id,
         query: query.map(str::to_owned),
+        status: None,
         offset: 0,
         limit: 10,
     }
@@ -1494,6 +1495,42 @@ mod cases {
             .await
             .unwrap();
         assert_eq!(filtered.len(), 1);
+        assert_eq!(filtered[0].status, "open", "a new release is open");
+
+        // Archived, it leaves the list of open releases and is in the archived one; fields not
+        // given (its status) stay as they were on a later update.
+        let archive = ReleaseFields {
+            status: Some("archived".into()),
+            ..ReleaseFields::default()
+        };
+        let (archived, _) = store
+            .upsert_release(org, "shop@1.4.2", &[], &archive)
+            .await
+            .unwrap();
+        assert_eq!(archived.status, "archived");
+        let (still, _) = store
+            .upsert_release(org, "shop@1.4.2", &[], &ReleaseFields::default())
+            .await
+            .unwrap();
+        assert_eq!(still.status, "archived");
+        let with_status = |status: &str| {
+            let mut query = releases_of(org, None, None);
+            query.status = Some(status.to_owned());
+            query
+        };
+        let open = store.list_releases(&with_status("open")).await.unwrap();
+        assert_eq!(
+            open.iter().map(|r| r.version.as_str()).collect::<Vec<_>>(),
+            vec!["shop@1.5.0"]
+        );
+        let archived = store.list_releases(&with_status("archived")).await.unwrap();
+        assert_eq!(
+            archived
+                .iter()
+                .map(|r| r.version.as_str())
+                .collect::<Vec<_>>(),
+            vec!["shop@1.4.2"]
+        );
         assert!(store
             .list_releases(&releases_of(org, Some(project + 1), None))
             .await

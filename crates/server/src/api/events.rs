@@ -49,6 +49,52 @@ pub async fn list_issue_events(
     Ok((page.link_header(&base, &params, has_next), Json(body)).into_response())
 }
 
+/// `GET /api/0/projects/{org}/{project}/events/` (`sentry-cli events list`): the project's
+/// events, newest first, in the issue events' shape (`full=true` for whole events).
+pub async fn list_project_events(
+    State(state): State<AppState>,
+    ProjectAccess { org, project, .. }: ProjectAccess,
+    QueryPairs(params): QueryPairs,
+) -> Result<Response, ApiError> {
+    if let Some((key, _)) = params
+        .iter()
+        .find(|(k, _)| !["full", "cursor", "limit", "per_page"].contains(&k.as_str()))
+    {
+        return Err(ApiError::bad_field(
+            key,
+            "Vigil cannot filter a project's events by this; it takes full, cursor and limit",
+        ));
+    }
+    let full = matches!(query::first(&params, "full"), Some("true" | "1"));
+    let page = Page::from_params(
+        query::first(&params, "cursor"),
+        query::first(&params, "limit").or(query::first(&params, "per_page")),
+    )?;
+    let events = state
+        .store
+        .project_events(project.id, page.offset, page.limit + 1)
+        .await?;
+    let has_next = events.len() as u64 > page.limit;
+    let body: Vec<Value> = events
+        .iter()
+        .take(page.limit as usize)
+        .map(|e| {
+            if full {
+                serialize_event(e)
+            } else {
+                summary_fields(e)
+            }
+        })
+        .collect();
+    let base = format!(
+        "{}/api/0/projects/{}/{}/events/",
+        state.config.base_url(),
+        org.slug,
+        project.slug
+    );
+    Ok((page.link_header(&base, &params, has_next), Json(body)).into_response())
+}
+
 /// The event a path names, by parameter name: the issue's path may start with the
 /// organization or not.
 #[derive(serde::Deserialize)]

@@ -129,6 +129,10 @@ pub fn routes() -> Router<AppState> {
             get(issues::list_project_issues).put(issues::bulk_update_project_issues),
         )
         .route(
+            "/projects/{org}/{project}/events/",
+            get(events::list_project_events),
+        )
+        .route(
             "/projects/{org}/{project}/events/{event_id}/",
             get(events::project_event),
         )

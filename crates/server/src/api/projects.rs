@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use vigil_store::{
     check_field_list, newline_list, InboundFilters, IpRange, KeyRateLimit, ProjectKey,
-    ScrubbingSettings,
+    ProjectRename, ScrubbingSettings,
 };
 
 use super::access::{OrgAccess, ProjectAccess};
@@ -109,7 +109,10 @@ fn details(
 /// Vigil's own quota fields, [`super::quotas::PROJECT_FIELDS`]). Any other field Sentry's
 /// endpoint takes (`name`, `slug`, `platform`, …) is refused with a 400 naming it, rather than
 /// answered 200 without being applied.
-const UPDATABLE_FIELDS: [&str; 7] = [
+const UPDATABLE_FIELDS: [&str; 10] = [
+    "name",
+    "slug",
+    "platform",
     "dataScrubber",
     "dataScrubberDefaults",
     "scrubIPAddresses",
@@ -162,12 +165,29 @@ pub async fn update_project(
     };
     let mut scrubbing = update;
     scrubbing.remove("options");
+    let rename = project_rename(&mut scrubbing)?;
     let changed = apply_scrubbing_update(&mut settings, &scrubbing)?;
     let mut quotas = state.store.project_quotas(project.id).await?;
     let quotas_changed = super::quotas::apply_project_update(&mut quotas, &quota_update)?;
-    if changed || quotas_changed || options.is_some() {
+    if changed || quotas_changed || options.is_some() || rename.is_some() {
         caller.require_scope(WRITE_SCOPES)?;
     }
+    let project = match rename {
+        Some(rename) => match state.store.rename_project(project.id, &rename).await {
+            Ok(renamed) => renamed.ok_or(ApiError::NotFound)?,
+            Err(vigil_store::StoreError::Conflict(_)) => {
+                return Err(ApiError::bad_field(
+                    "slug",
+                    format!(
+                        "The slug \"{}\" is already in use.",
+                        rename.slug.unwrap_or_default()
+                    ),
+                ))
+            }
+            Err(err) => return Err(err.into()),
+        },
+        None => project,
+    };
     if changed {
         state.set_scrubbing_settings(project.id, &settings).await?;
     }
@@ -178,6 +198,64 @@ pub async fn update_project(
         state.set_inbound_filters(project.id, &filters).await?;
     }
     Ok(Json(details(&project, &org, &settings, &filters, &quotas)))
+}
+
+/// Takes `name`, `slug` and `platform` out of `update`, checked as Sentry's project serializer
+/// checks them; `None` when it named none.
+fn project_rename(update: &mut Map<String, Value>) -> Result<Option<ProjectRename>, ApiError> {
+    let mut text = |field: &str| -> Result<Option<String>, ApiError> {
+        match update.remove(field) {
+            None => Ok(None),
+            Some(Value::String(value)) if !value.trim().is_empty() => {
+                Ok(Some(value.trim().to_owned()))
+            }
+            Some(Value::String(_)) => {
+                Err(ApiError::bad_field(field, "This field may not be blank."))
+            }
+            Some(_) => Err(ApiError::bad_field(field, "Not a valid string.")),
+        }
+    };
+    let rename = ProjectRename {
+        name: text("name")?,
+        slug: text("slug")?,
+        platform: text("platform")?,
+    };
+    if let Some(name) = &rename.name {
+        if name.chars().count() > 200 {
+            return Err(ApiError::bad_field(
+                "name",
+                "Ensure this field has no more than 200 characters.",
+            ));
+        }
+    }
+    if let Some(slug) = &rename.slug {
+        let valid = slug.len() <= 50
+            && slug
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            && !slug.bytes().all(|b| b.is_ascii_digit());
+        if !valid {
+            return Err(ApiError::bad_field(
+                "slug",
+                "Enter a valid slug consisting of lowercase letters, numbers, underscores or \
+                 hyphens. It cannot be entirely numeric.",
+            ));
+        }
+    }
+    if let Some(platform) = &rename.platform {
+        let valid = platform.len() <= 64
+            && platform
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            return Err(ApiError::bad_field(
+                "platform",
+                "Invalid platform: lowercase letters, digits and hyphens (python-django).",
+            ));
+        }
+    }
+    let named_any = rename != ProjectRename::default();
+    Ok(named_any.then_some(rename))
 }
 
 /// Sets the fields `update` names on `settings`; `true` when it named any. A field Vigil
@@ -344,9 +422,12 @@ pub struct NewKey {
 /// `POST /api/0/projects/{org}/{project}/keys/`: a new active key, answered 201 as Sentry does.
 pub async fn create_key(
     State(state): State<AppState>,
-    ProjectAccess { project, .. }: ProjectAccess,
+    ProjectAccess {
+        caller, project, ..
+    }: ProjectAccess,
     body: Option<Json<NewKey>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require_scope(WRITE_SCOPES)?;
     let name = body
         .and_then(|Json(b)| b.name)
         .map(|n| n.trim().to_string())
@@ -380,9 +461,12 @@ async fn project_key(
 /// `DELETE /api/0/projects/{org}/{project}/keys/{key_id}/`: 204, as Sentry answers.
 pub async fn delete_key(
     State(state): State<AppState>,
-    ProjectAccess { project, .. }: ProjectAccess,
+    ProjectAccess {
+        caller, project, ..
+    }: ProjectAccess,
     Path((_, _, key_id)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    caller.require_scope(WRITE_SCOPES)?;
     let key = project_key(&state, project.id, &key_id).await?;
     state.store.delete_key(key.id).await?;
     state.key_cache.forget(&key.public_key);
@@ -397,6 +481,11 @@ pub struct KeyUpdate {
     #[serde(default, deserialize_with = "present")]
     rate_limit: Option<Option<RateLimitBody>>,
     is_active: Option<bool>,
+    name: Option<String>,
+    /// Anything else Sentry's endpoint takes (`browserSdkVersion`, `dynamicSdkLoaderOptions`):
+    /// refused, naming the field, rather than answered 200 unapplied.
+    #[serde(flatten)]
+    other: Map<String, Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -423,6 +512,23 @@ pub async fn update_key(
     let update = json_body(body)?;
     let (_org, project) = caller.project(&state, &org, &project).await?;
     let key = project_key(&state, project.id, &key_id).await?;
+    caller.require_scope(WRITE_SCOPES)?;
+    if let Some(field) = update.other.keys().next() {
+        return Err(ApiError::bad_field(
+            field,
+            "Vigil cannot change this on a key; it takes name, isActive and rateLimit",
+        ));
+    }
+    let name = match update.name.as_deref().map(str::trim) {
+        Some("") => return Err(ApiError::bad_field("name", "This field may not be blank.")),
+        Some(name) if name.chars().count() > 64 => {
+            return Err(ApiError::bad_field(
+                "name",
+                "Ensure this field has no more than 64 characters.",
+            ))
+        }
+        other => other,
+    };
     if let Some(rate_limit) = update.rate_limit {
         let limit = match rate_limit {
             Some(RateLimitBody { window, count }) => {
@@ -449,6 +555,9 @@ pub async fn update_key(
     }
     if let Some(active) = update.is_active {
         state.store.set_key_active(key.id, active).await?;
+    }
+    if let Some(name) = name {
+        state.store.set_key_label(key.id, name).await?;
     }
     state.key_cache.forget(&key.public_key);
     let key = state

@@ -17,8 +17,9 @@ use crate::query::{self, QueryPairs};
 use crate::serialize::{serialize_deploy, serialize_release};
 use crate::AppState;
 
-/// Body of `POST …/releases/` and `PUT …/releases/{version}/`. `refs` and `commits` (from
-/// `set-commits`) are accepted; Vigil keeps no commits yet.
+/// Body of `POST …/releases/` and `PUT …/releases/{version}/`. `refs`, `commits` and
+/// `headCommits` (from `set-commits`) are accepted and not kept: Vigil keeps no commits yet.
+/// Any other field is refused with a 400 naming it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReleaseBody {
@@ -30,9 +31,13 @@ pub struct ReleaseBody {
     url: Option<String>,
     date_started: Option<String>,
     date_released: Option<String>,
+    status: Option<String>,
     #[serde(flatten)]
-    _other: serde_json::Map<String, Value>,
+    other: serde_json::Map<String, Value>,
 }
+
+/// The fields of Sentry's release serializer that Vigil accepts without keeping.
+const COMMIT_FIELDS: [&str; 3] = ["refs", "commits", "headCommits"];
 
 fn parse_time(field: &str, value: Option<&str>) -> Result<Option<f64>, ApiError> {
     match value {
@@ -45,7 +50,29 @@ fn parse_time(field: &str, value: Option<&str>) -> Result<Option<f64>, ApiError>
 
 impl ReleaseBody {
     fn fields(&self) -> Result<ReleaseFields, ApiError> {
+        if let Some(field) = self
+            .other
+            .keys()
+            .find(|k| !COMMIT_FIELDS.contains(&k.as_str()))
+        {
+            return Err(ApiError::bad_field(
+                field,
+                "Vigil cannot set this field on a release; it takes version, projects, ref, \
+                 url, dateStarted, dateReleased and status",
+            ));
+        }
+        if let Some(status) = self
+            .status
+            .as_deref()
+            .filter(|s| !vigil_store::RELEASE_STATUSES.contains(s))
+        {
+            return Err(ApiError::bad_field(
+                "status",
+                format!("\"{status}\" is not a valid choice: open or archived."),
+            ));
+        }
         Ok(ReleaseFields {
+            status: self.status.clone(),
             reference: self.reference.clone(),
             url: self.url.clone(),
             date_started: parse_time("dateStarted", self.date_started.as_deref())?,
@@ -178,6 +205,7 @@ async fn list(
             organization_id: org.id,
             project_id,
             query: query::first(params, "query").map(str::to_owned),
+            status: release_status_filter(params)?,
             offset: page.offset,
             limit: page.limit + 1,
         })
@@ -191,6 +219,18 @@ async fn list(
         .collect();
     let base = format!("{}{}", state.config.base_url(), path);
     Ok((page.link_header(&base, params, has_next), Json(body)).into_response())
+}
+
+/// `status=open|archived` of a release list; Sentry lists the open ones when not asked.
+fn release_status_filter(params: &[(String, String)]) -> Result<Option<String>, ApiError> {
+    match query::first(params, "status") {
+        None | Some("") | Some("open") => Ok(Some("open".to_owned())),
+        Some("archived") => Ok(Some("archived".to_owned())),
+        Some(other) => Err(ApiError::bad_field(
+            "status",
+            format!("invalid status {other}: open or archived"),
+        )),
+    }
 }
 
 async fn find(

@@ -37,7 +37,7 @@ pub fn serialize_release(release: &Release, projects: &[Project]) -> Value {
         "versionInfo": {"package": null, "version": {"raw": release.version}, "description": release.version, "buildHash": null},
         "ref": release.reference,
         "url": release.url,
-        "status": "open",
+        "status": release.status,
         "dateCreated": iso(release.date_created),
         "dateStarted": release.date_started.map(iso),
         "dateReleased": release.date_released.map(iso),

@@ -265,6 +265,16 @@ impl Harness {
             .expect("settings")
     }
 
+    /// A token of a new member of the harness's organization that may change its projects
+    /// (`project:write`), for requests the harness's read-only token may not make.
+    #[allow(dead_code)] // Each test binary includes this module; not all use it.
+    pub async fn writer(&self) -> String {
+        let email = format!("writer-{}@example.com", vigil_server::accounts::new_token());
+        let user = self.member_of("default", &email).await;
+        self.token_for(user.id, &["org:read", "project:read", "project:write"])
+            .await
+    }
+
     /// A new API token of `user_id` with `scopes`.
     pub async fn token_for(&self, user_id: i64, scopes: &[&str]) -> String {
         let token = vigil_server::accounts::new_token();

@@ -21,6 +21,13 @@ pub trait Events: Send + Sync {
         project_id: i64,
         event_id: &str,
     ) -> StoreResult<Option<StoredEvent>>;
+    /// Events of a project, newest first (Sentry's `GET /projects/{org}/{project}/events/`).
+    async fn project_events(
+        &self,
+        project_id: i64,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<StoredEvent>>;
     /// Events of an issue, newest first.
     async fn issue_events(
         &self,

@@ -2,7 +2,10 @@
 
 use async_trait::async_trait;
 
-use crate::{InboundFilters, KeyRateLimit, Project, ProjectKey, ScrubbingSettings, StoreResult};
+use crate::{
+    InboundFilters, KeyRateLimit, Project, ProjectKey, ProjectRename, ScrubbingSettings,
+    StoreResult,
+};
 
 /// Projects, their DSN keys and their data-scrubbing settings.
 #[async_trait]
@@ -16,6 +19,12 @@ pub trait Projects: Send + Sync {
     ) -> StoreResult<(Project, ProjectKey)>;
     /// Projects of one organization, or of all when `None`; ordered by id.
     async fn list_projects(&self, organization_id: Option<i64>) -> StoreResult<Vec<Project>>;
+    /// Renames a project; `Conflict` when the organization has another with the new slug.
+    async fn rename_project(
+        &self,
+        project_id: i64,
+        rename: &ProjectRename,
+    ) -> StoreResult<Option<Project>>;
     async fn project_by_id(&self, id: i64) -> StoreResult<Option<Project>>;
     async fn project_by_slug(
         &self,
@@ -26,6 +35,8 @@ pub trait Projects: Send + Sync {
     async fn key_by_public_key(&self, public_key: &str) -> StoreResult<Option<ProjectKey>>;
     async fn list_keys(&self, project_id: i64) -> StoreResult<Vec<ProjectKey>>;
     async fn set_key_active(&self, key_id: i64, active: bool) -> StoreResult<()>;
+    /// Renames a key (its `name` in Sentry's API).
+    async fn set_key_label(&self, key_id: i64, label: &str) -> StoreResult<()>;
     /// Sets (`Some`) or clears a key's rate limit.
     async fn set_key_rate_limit(&self, key_id: i64, limit: Option<KeyRateLimit>)
         -> StoreResult<()>;

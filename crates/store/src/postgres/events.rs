@@ -95,6 +95,25 @@ impl Events for PgStore {
         .map(|found| found.into_iter().next())
     }
 
+    async fn project_events(
+        &self,
+        project_id: i64,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        read_events(
+            &self.client().await?,
+            &format!(
+                "SELECT {COLUMNS} FROM events WHERE project_id = $1
+                 ORDER BY {} LIMIT $2 OFFSET $3",
+                event_order(true)
+            ),
+            &[&project_id, &sql_int(limit), &sql_int(offset)],
+            "listing a project's events",
+        )
+        .await
+    }
+
     async fn issue_events(
         &self,
         issue_id: i64,

@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("migrations/0011_quotas.sql")),
     (12, include_str!("migrations/0012_relay_pii_config.sql")),
     (15, include_str!("migrations/0015_csp_ignored_sources.sql")),
+    (16, include_str!("migrations/0016_release_status.sql")),
 ];
 
 /// Key of the advisory lock that serializes migrations (ASCII "vigilmig"); advisory locks are

@@ -14,7 +14,8 @@ use crate::rows::{KEY_COLUMNS, PROJECT_COLUMNS};
 use crate::shared::check_slug;
 use crate::Projects;
 use crate::{
-    InboundFilters, KeyRateLimit, Project, ProjectKey, ScrubbingSettings, StoreError, StoreResult,
+    InboundFilters, KeyRateLimit, Project, ProjectKey, ProjectRename, ScrubbingSettings,
+    StoreError, StoreResult,
 };
 
 /// Label of the key every project starts with, as in Sentry.
@@ -158,6 +159,32 @@ impl Projects for PgStore {
     async fn set_key_active(&self, key_id: i64, active: bool) -> StoreResult<()> {
         let sql = "UPDATE project_keys SET is_active = $2 WHERE id = $1";
         update_key(self, key_id, sql, &[&key_id, &active]).await
+    }
+
+    async fn rename_project(
+        &self,
+        project_id: i64,
+        rename: &ProjectRename,
+    ) -> StoreResult<Option<Project>> {
+        if let Some(slug) = &rename.slug {
+            check_slug("project", slug)?;
+        }
+        record_opt(
+            &self.client().await?,
+            &format!(
+                "UPDATE projects SET name = coalesce($2, name), slug = coalesce($3, slug),
+                     platform = coalesce($4, platform)
+                 WHERE id = $1 RETURNING {PROJECT_COLUMNS}"
+            ),
+            &[&project_id, &rename.name, &rename.slug, &rename.platform],
+            &format!("project `{}`", rename.slug.as_deref().unwrap_or_default()),
+        )
+        .await
+    }
+
+    async fn set_key_label(&self, key_id: i64, label: &str) -> StoreResult<()> {
+        let sql = "UPDATE project_keys SET label = $2 WHERE id = $1";
+        update_key(self, key_id, sql, &[&key_id, &label]).await
     }
 
     async fn set_key_rate_limit(

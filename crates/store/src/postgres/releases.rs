@@ -149,13 +149,14 @@ impl Releases for PgStore {
         let (release_id, created): (i64, bool) = sql::record(
             &tx,
             "INSERT INTO releases (organization_id, version, reference, url, date_created,
-                 date_started, date_released)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 date_started, date_released, status)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'open'))
              ON CONFLICT (organization_id, version) DO UPDATE SET
                  reference = coalesce(excluded.reference, releases.reference),
                  url = coalesce(excluded.url, releases.url),
                  date_started = coalesce(excluded.date_started, releases.date_started),
-                 date_released = coalesce(excluded.date_released, releases.date_released)
+                 date_released = coalesce(excluded.date_released, releases.date_released),
+                 status = coalesce($8, releases.status)
              RETURNING id, xmax = 0",
             &[
                 &organization_id,
@@ -165,6 +166,7 @@ impl Releases for PgStore {
                 &now(),
                 &fields.date_started,
                 &fields.date_released,
+                &fields.status,
             ],
             &format!("release `{version}`"),
         )
@@ -217,6 +219,7 @@ impl Releases for PgStore {
                    AND ($2::BIGINT IS NULL OR EXISTS (SELECT 1 FROM release_projects rp
                                               WHERE rp.release_id = r.id AND rp.project_id = $2))
                    AND ($3::TEXT IS NULL OR version ILIKE $3 ESCAPE '\\')
+                   AND ($6::TEXT IS NULL OR status = $6)
                  ORDER BY date_created DESC, id DESC LIMIT $4 OFFSET $5"
             ),
             &[
@@ -225,6 +228,7 @@ impl Releases for PgStore {
                 &pattern,
                 &sql_int(query.limit),
                 &sql_int(query.offset),
+                &query.status,
             ],
             "listing releases",
         )

@@ -21,6 +21,7 @@ impl Record for Release {
             projects: Vec::new(),
             deploy_count: 0,
             last_deploy: None,
+            status: row.column(10)?,
         })
     }
 }

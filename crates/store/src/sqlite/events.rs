@@ -181,6 +181,27 @@ impl Events for SqliteStore {
         .await
     }
 
+    async fn project_events(
+        &self,
+        project_id: i64,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        self.read(move |conn| {
+            read_events(
+                conn,
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1
+                     ORDER BY {} LIMIT ?2 OFFSET ?3",
+                    event_order(true)
+                ),
+                params![project_id, sql_int(limit), sql_int(offset)],
+                "listing a project's events",
+            )
+        })
+        .await
+    }
+
     async fn issue_events(
         &self,
         issue_id: i64,

@@ -14,7 +14,8 @@ use crate::rows::{KEY_COLUMNS, PROJECT_COLUMNS};
 use crate::shared::check_slug;
 use crate::Projects;
 use crate::{
-    InboundFilters, KeyRateLimit, Project, ProjectKey, ScrubbingSettings, StoreError, StoreResult,
+    InboundFilters, KeyRateLimit, Project, ProjectKey, ProjectRename, ScrubbingSettings,
+    StoreError, StoreResult,
 };
 
 /// Label of the key every project starts with, as in Sentry.
@@ -163,6 +164,37 @@ impl Projects for SqliteStore {
     async fn set_key_active(&self, key_id: i64, active: bool) -> StoreResult<()> {
         let sql = "UPDATE project_keys SET is_active = ?2 WHERE id = ?1";
         self.write(move |conn| update_key(conn, key_id, sql, params![key_id, active]))
+            .await
+    }
+
+    async fn rename_project(
+        &self,
+        project_id: i64,
+        rename: &ProjectRename,
+    ) -> StoreResult<Option<Project>> {
+        if let Some(slug) = &rename.slug {
+            check_slug("project", slug)?;
+        }
+        let rename = rename.clone();
+        self.write(move |conn| {
+            record_opt(
+                conn,
+                &format!(
+                    "UPDATE projects SET name = coalesce(?2, name), slug = coalesce(?3, slug),
+                         platform = coalesce(?4, platform)
+                     WHERE id = ?1 RETURNING {PROJECT_COLUMNS}"
+                ),
+                params![project_id, rename.name, rename.slug, rename.platform],
+                &format!("project `{}`", rename.slug.as_deref().unwrap_or_default()),
+            )
+        })
+        .await
+    }
+
+    async fn set_key_label(&self, key_id: i64, label: &str) -> StoreResult<()> {
+        let sql = "UPDATE project_keys SET label = ?2 WHERE id = ?1";
+        let label = label.to_owned();
+        self.write(move |conn| update_key(conn, key_id, sql, params![key_id, label]))
             .await
     }
 

@@ -116,14 +116,16 @@ impl Releases for SqliteStore {
                     tx.execute(
                         "UPDATE releases SET reference = coalesce(?2, reference), url = coalesce(?3, url),
                              date_started = coalesce(?4, date_started),
-                             date_released = coalesce(?5, date_released)
+                             date_released = coalesce(?5, date_released),
+                             status = coalesce(?6, status)
                          WHERE id = ?1",
                         params![
                             id,
                             fields.reference,
                             fields.url,
                             fields.date_started,
-                            fields.date_released
+                            fields.date_released,
+                            fields.status
                         ],
                     )
                     .db("updating a release")?;
@@ -132,8 +134,8 @@ impl Releases for SqliteStore {
                 None => tx
                     .query_row(
                         "INSERT INTO releases (organization_id, version, reference, url, date_created,
-                             date_started, date_released)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                             date_started, date_released, status)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, 'open')) RETURNING id",
                         params![
                             organization_id,
                             version,
@@ -141,7 +143,8 @@ impl Releases for SqliteStore {
                             fields.url,
                             now(),
                             fields.date_started,
-                            fields.date_released
+                            fields.date_released,
+                            fields.status
                         ],
                         |row| row.get(0),
                     )
@@ -193,6 +196,7 @@ impl Releases for SqliteStore {
                        AND (?2 IS NULL OR EXISTS (SELECT 1 FROM release_projects rp
                                                   WHERE rp.release_id = r.id AND rp.project_id = ?2))
                        AND (?3 IS NULL OR version LIKE ?3 ESCAPE '\\')
+                       AND (?6 IS NULL OR status = ?6)
                      ORDER BY date_created DESC, id DESC LIMIT ?4 OFFSET ?5"
                 ),
                 params![
@@ -200,7 +204,8 @@ impl Releases for SqliteStore {
                     query.project_id,
                     pattern,
                     sql_int(query.limit),
-                    sql_int(query.offset)
+                    sql_int(query.offset),
+                    query.status
                 ],
                 "listing releases",
             )?;
