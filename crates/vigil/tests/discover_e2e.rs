@@ -128,16 +128,52 @@ fn discover_as_the_clients_call_it(backend: Backend) {
 
     // Three ValueErrors (two users; two in the database span of the trace), two KeyErrors
     // (warnings, in a span that was never sent), one message, and the transaction.
-    send(vigil, &dsn, "event", 1, &exception("ValueError", "bad value", "error", "1", Some(DB_SPAN)));
-    send(vigil, &dsn, "event", 2, &exception("ValueError", "bad value", "error", "1", Some(DB_SPAN)));
-    send(vigil, &dsn, "event", 3, &exception("ValueError", "bad value", "error", "2", None));
+    send(
+        vigil,
+        &dsn,
+        "event",
+        1,
+        &exception("ValueError", "bad value", "error", "1", Some(DB_SPAN)),
+    );
+    send(
+        vigil,
+        &dsn,
+        "event",
+        2,
+        &exception("ValueError", "bad value", "error", "1", Some(DB_SPAN)),
+    );
+    send(
+        vigil,
+        &dsn,
+        "event",
+        3,
+        &exception("ValueError", "bad value", "error", "2", None),
+    );
     let lost_span = Some("c000000000000009");
-    send(vigil, &dsn, "event", 4, &exception("KeyError", "'sku'", "warning", "3", lost_span));
-    send(vigil, &dsn, "event", 5, &exception("KeyError", "'sku'", "warning", "3", lost_span));
-    send(vigil, &dsn, "event", 6, &json!({
-        "platform": "python", "level": "info", "timestamp": now(),
-        "message": "hello checkout"
-    }));
+    send(
+        vigil,
+        &dsn,
+        "event",
+        4,
+        &exception("KeyError", "'sku'", "warning", "3", lost_span),
+    );
+    send(
+        vigil,
+        &dsn,
+        "event",
+        5,
+        &exception("KeyError", "'sku'", "warning", "3", lost_span),
+    );
+    send(
+        vigil,
+        &dsn,
+        "event",
+        6,
+        &json!({
+            "platform": "python", "level": "info", "timestamp": now(),
+            "message": "hello checkout"
+        }),
+    );
     let transaction_id = send(vigil, &dsn, "transaction", 7, &checkout());
     vigil.settle();
 
@@ -173,8 +209,14 @@ fn discover_as_the_clients_call_it(backend: Backend) {
     assert_eq!(rows[0]["issue"], value_error.as_str());
     assert_eq!(rows[0]["count()"], 3);
     assert_eq!(rows[0]["project"], "shop");
-    assert!(rows[0]["title"].as_str().expect("title").starts_with("ValueError"));
-    assert!(rows[0]["last_seen()"].as_str().expect("date").ends_with('Z'));
+    assert!(rows[0]["title"]
+        .as_str()
+        .expect("title")
+        .starts_with("ValueError"));
+    assert!(rows[0]["last_seen()"]
+        .as_str()
+        .expect("date")
+        .ends_with('Z'));
     assert_eq!(rows[1]["issue"], key_error.as_str());
     assert_eq!(rows[1]["count()"], 2);
     assert_eq!(rows[2]["count()"], 1);
@@ -187,7 +229,11 @@ fn discover_as_the_clients_call_it(backend: Backend) {
         ("level:warning", &key_error, 2),
         ("error.type:KeyError", &key_error, 2),
         (&format!("issue:{value_error}") as &str, &value_error, 3),
-        ("!level:warning is:unresolved environment:production", &value_error, 3),
+        (
+            "!level:warning is:unresolved environment:production",
+            &value_error,
+            3,
+        ),
         ("browser:Firefox error.value:\"bad*\"", &value_error, 3),
         ("user:id:2", &value_error, 1),
     ] {
@@ -204,15 +250,28 @@ fn discover_as_the_clients_call_it(backend: Backend) {
     let body = ok(
         vigil,
         EVENTS,
-        &[("dataset", "errors"), ("field", "message"), ("field", "level"), ("query", "checkout")],
+        &[
+            ("dataset", "errors"),
+            ("field", "message"),
+            ("field", "level"),
+            ("query", "checkout"),
+        ],
     );
-    assert_eq!(body["data"], json!([{"message": "hello checkout", "level": "info"}]));
+    assert_eq!(
+        body["data"],
+        json!([{"message": "hello checkout", "level": "info"}])
+    );
 
     // Users per issue, and no dataset: error fields make it the errors dataset.
     let body = ok(
         vigil,
         EVENTS,
-        &[("field", "title"), ("field", "count_unique(user)"), ("field", "count()"), ("sort", "-count_unique_user")],
+        &[
+            ("field", "title"),
+            ("field", "count_unique(user)"),
+            ("field", "count()"),
+            ("sort", "-count_unique_user"),
+        ],
     );
     assert_eq!(body["meta"]["dataset"], "errors", "{body}");
     assert_eq!(body["data"][0]["count_unique(user)"], 2, "{body}");
@@ -252,10 +311,34 @@ fn discover_as_the_clients_call_it(backend: Backend) {
 
     // Refusals name what they refuse.
     for (query, named) in [
-        (vec![("dataset", "errors"), ("field", "nonsense")], "nonsense"),
-        (vec![("dataset", "errors"), ("field", "count()"), ("query", "nosuchkey:1")], "nosuchkey"),
-        (vec![("dataset", "errors"), ("field", "timestamp"), ("field", "count()")], "timestamp"),
-        (vec![("dataset", "errors"), ("field", "title"), ("sort", "-count()")], "count()"),
+        (
+            vec![("dataset", "errors"), ("field", "nonsense")],
+            "nonsense",
+        ),
+        (
+            vec![
+                ("dataset", "errors"),
+                ("field", "count()"),
+                ("query", "nosuchkey:1"),
+            ],
+            "nosuchkey",
+        ),
+        (
+            vec![
+                ("dataset", "errors"),
+                ("field", "timestamp"),
+                ("field", "count()"),
+            ],
+            "timestamp",
+        ),
+        (
+            vec![
+                ("dataset", "errors"),
+                ("field", "title"),
+                ("sort", "-count()"),
+            ],
+            "count()",
+        ),
         (vec![("dataset", "logs"), ("field", "message")], "logs"),
         (vec![("dataset", "metrics"), ("field", "value")], "metrics"),
     ] {
@@ -268,10 +351,20 @@ fn discover_as_the_clients_call_it(backend: Backend) {
     let body = ok(
         vigil,
         STATS,
-        &[("dataset", "errors"), ("yAxis", "count()"), ("interval", "1h"), ("statsPeriod", "24h"), ("partial", "1")],
+        &[
+            ("dataset", "errors"),
+            ("yAxis", "count()"),
+            ("interval", "1h"),
+            ("statsPeriod", "24h"),
+            ("partial", "1"),
+        ],
     );
     assert_eq!(sum_series(&body), 6, "{body}");
-    assert_eq!(body["data"].as_array().map(Vec::len), Some(25), "hourly buckets, the last partial");
+    assert_eq!(
+        body["data"].as_array().map(Vec::len),
+        Some(25),
+        "hourly buckets, the last partial"
+    );
     let top = [
         ("dataset", "errors"),
         ("yAxis", "count()"),
@@ -297,22 +390,43 @@ fn discover_as_the_clients_call_it(backend: Backend) {
     let body = ok(
         vigil,
         "/api/0/organizations/default/events/validate/",
-        &[("dataset", "errors"), ("field", "issue"), ("field", "count()"), ("orderby", "-count()"), ("query", "level:error")],
+        &[
+            ("dataset", "errors"),
+            ("field", "issue"),
+            ("field", "count()"),
+            ("orderby", "-count()"),
+            ("query", "level:error"),
+        ],
     );
     assert_eq!(body["valid"], true, "{body}");
-    assert_eq!(body["field"][1], json!({"name": "count()", "valid": true, "attrType": "number", "error": null}));
+    assert_eq!(
+        body["field"][1],
+        json!({"name": "count()", "valid": true, "attrType": "number", "error": null})
+    );
     let (status, body) = get(
         vigil,
         "/api/0/organizations/default/events/validate/",
-        &[("dataset", "errors"), ("field", "issue"), ("field", "bogus"), ("orderby", "-timestamp"), ("query", "nosuchkey:1")],
+        &[
+            ("dataset", "errors"),
+            ("field", "issue"),
+            ("field", "bogus"),
+            ("orderby", "-timestamp"),
+            ("query", "nosuchkey:1"),
+        ],
     );
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["valid"], false);
     assert_eq!(body["field"][0]["valid"], true);
     assert_eq!(body["field"][1]["valid"], false);
-    assert_eq!(body["orderby"][0]["error"], "Orderby must also be a selected field");
+    assert_eq!(
+        body["orderby"][0]["error"],
+        "Orderby must also be a selected field"
+    );
     assert_eq!(body["query"]["valid"], false);
-    assert!(body["query"]["error"].as_str().expect("error").contains("nosuchkey"));
+    assert!(body["query"]["error"]
+        .as_str()
+        .expect("error")
+        .contains("nosuchkey"));
     let (status, body) = get(
         vigil,
         "/api/0/organizations/default/events/validate/",
@@ -345,7 +459,10 @@ fn discover_as_the_clients_call_it(backend: Backend) {
     assert_eq!(body["data"][0]["span.op"], "http.server");
     assert_eq!(body["data"][0]["transaction"], "/checkout/");
     let mut q = span_fields.to_vec();
-    q.extend([("query", "span.duration:>100ms"), ("sort", "-span.duration")]);
+    q.extend([
+        ("query", "span.duration:>100ms"),
+        ("sort", "-span.duration"),
+    ]);
     let body = ok(vigil, EVENTS, &q);
     let ops: Vec<&str> = body["data"]
         .as_array()
@@ -353,18 +470,29 @@ fn discover_as_the_clients_call_it(backend: Backend) {
         .iter()
         .filter_map(|r| r["span.op"].as_str())
         .collect();
-    assert_eq!(ops, ["http.server", "db", "http.client"], "slowest first: {body}");
+    assert_eq!(
+        ops,
+        ["http.server", "db", "http.client"],
+        "slowest first: {body}"
+    );
     assert_eq!(body["data"][1]["span.description"], "SELECT * FROM cart");
     let duration = body["data"][1]["span.duration"].as_f64().expect("ms");
     assert!((duration - 400.0).abs() < 1.0, "{duration}");
     assert_eq!(body["meta"]["units"]["span.duration"], "millisecond");
 
     // trace-meta and the trace tree.
-    let meta = ok(vigil, &format!("/api/0/organizations/default/trace-meta/{TRACE}/"), &[("statsPeriod", "14d")]);
+    let meta = ok(
+        vigil,
+        &format!("/api/0/organizations/default/trace-meta/{TRACE}/"),
+        &[("statsPeriod", "14d")],
+    );
     assert_eq!(meta["errors"], 4, "{meta}");
     assert_eq!(meta["performance_issues"], 0);
     assert_eq!(meta["span_count"], 3);
-    assert_eq!(meta["span_count_map"], json!({"db": 1, "http.client": 1, "http.server": 1}));
+    assert_eq!(
+        meta["span_count_map"],
+        json!({"db": 1, "http.client": 1, "http.server": 1})
+    );
     assert_eq!(
         meta["transaction_child_count_map"],
         json!([{"transaction.event_id": transaction_id, "count()": 3}])
@@ -375,7 +503,11 @@ fn discover_as_the_clients_call_it(backend: Backend) {
         &[("limit", "1000"), ("project", "-1"), ("statsPeriod", "14d")],
     );
     let roots = tree.as_array().expect("a list");
-    assert_eq!(roots.len(), 3, "the root span and two errors of no stored span: {tree}");
+    assert_eq!(
+        roots.len(),
+        3,
+        "the root span and two errors of no stored span: {tree}"
+    );
     let root = &roots[0];
     assert_eq!(root["event_id"], ROOT_SPAN);
     assert_eq!(root["transaction_id"], transaction_id);
@@ -392,6 +524,10 @@ fn discover_as_the_clients_call_it(backend: Backend) {
     assert_eq!(roots[1]["short_id"], key_error.as_str());
     assert_eq!(roots[1]["level"], "warning");
     // Sentry answers an unknown trace with nothing, not 404.
-    let empty = ok(vigil, "/api/0/organizations/default/trace/0123456789abcdef0123456789abcdef/", &[]);
+    let empty = ok(
+        vigil,
+        "/api/0/organizations/default/trace/0123456789abcdef0123456789abcdef/",
+        &[],
+    );
     assert_eq!(empty, json!([]));
 }

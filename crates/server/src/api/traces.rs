@@ -227,8 +227,7 @@ impl TraceRequest {
         trace_id: &str,
         params: &[(String, String)],
     ) -> Result<Option<TraceRequest>, ApiError> {
-        let common =
-            super::discover::Common::from_params(state, org.clone(), params).await?;
+        let common = super::discover::Common::from_params(state, org.clone(), params).await?;
         match crate::query::first(params, "include_uptime").unwrap_or("0") {
             // Vigil runs no uptime checks, so a trace has none to include.
             "0" | "1" | "" => {}
@@ -406,13 +405,16 @@ pub async fn trace_spans(
             .unwrap_or_default()
     };
     let short = |error: &TraceError| {
-        error.issue_id.and_then(|id| issues.get(&id)).and_then(|issue| {
-            request
-                .projects
-                .iter()
-                .find(|p| p.id == issue.project_id)
-                .map(|p| p.short_id(issue.short_id))
-        })
+        error
+            .issue_id
+            .and_then(|id| issues.get(&id))
+            .and_then(|issue| {
+                request
+                    .projects
+                    .iter()
+                    .find(|p| p.id == issue.project_id)
+                    .map(|p| p.short_id(issue.short_id))
+            })
     };
     let pick = |data: &Value| -> Value {
         let mut out = serde_json::Map::new();
@@ -426,11 +428,8 @@ pub async fn trace_spans(
 
     let mut nodes: Vec<SpanNode> = Vec::new();
     for t in &trace.transactions {
-        let tags: serde_json::Map<String, Value> = t
-            .tags
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
+        let tags: serde_json::Map<String, Value> =
+            t.tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
         nodes.push(SpanNode {
             span_id: t.span_id.clone(),
             parent_span_id: t.parent_span_id.clone(),

@@ -61,7 +61,12 @@ impl Discover for PgStore {
             "counting error events over time",
         )
         .await?;
-        Ok(discover::buckets(rows, query.since, interval_secs, by.len()))
+        Ok(discover::buckets(
+            rows,
+            query.since,
+            interval_secs,
+            by.len(),
+        ))
     }
 
     async fn error_tag_key_exists(

@@ -5,9 +5,9 @@
 //! Grouped reads always select [`MAX_GROUP_COLUMNS`] key columns (unused ones `NULL`), so one
 //! record reader reads every grouping; keys are text whatever the column's type.
 
-use super::{sql_int, Builder, Dialect, Statement};
 #[cfg(test)]
 use super::Param;
+use super::{sql_int, Builder, Dialect, Statement};
 use crate::rows::{Columns, Record};
 use crate::shared::EVENT_COLUMNS;
 use crate::{
@@ -80,7 +80,9 @@ fn error_from_where(q: &mut Builder, query: &ErrorQuery) -> StoreResult<()> {
     q.push(" FROM events e");
     q.push(&q.dialect.organization_join("e.project_id"));
     q.push(" LEFT JOIN issues i ON i.id = e.issue_id WHERE ");
-    let organization = q.dialect.in_organization(q, "e.project_id", query.organization_id);
+    let organization = q
+        .dialect
+        .in_organization(q, "e.project_id", query.organization_id);
     q.push(&organization);
     if !query.project_ids.is_empty() {
         let projects = q.in_ints("e.project_id", &query.project_ids);
@@ -244,7 +246,9 @@ pub(crate) fn tag_key_exists(
     key: &str,
 ) -> Statement {
     let mut q = Builder::new(dialect);
-    q.push("SELECT COUNT(*) FROM (SELECT 1 FROM issue_tag_values t JOIN issues i ON i.id = t.issue_id");
+    q.push(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM issue_tag_values t JOIN issues i ON i.id = t.issue_id",
+    );
     q.push(&dialect.organization_join("i.project_id"));
     q.push(" WHERE ");
     let organization = dialect.in_organization(&mut q, "i.project_id", organization_id);
@@ -372,9 +376,7 @@ fn span_column(column: SpanColumn) -> &'static str {
         SpanColumn::Transaction => "x.transaction_name",
         SpanColumn::Status => "x.status",
         SpanColumn::ProjectId => "CAST(x.project_id AS TEXT)",
-        SpanColumn::IsTransaction => {
-            "CASE WHEN x.is_segment = 1 THEN 'true' ELSE 'false' END"
-        }
+        SpanColumn::IsTransaction => "CASE WHEN x.is_segment = 1 THEN 'true' ELSE 'false' END",
     }
 }
 
@@ -507,7 +509,11 @@ mod tests {
             &[ErrorColumn::IssueId, ErrorColumn::Tag("browser".into())],
         )
         .expect("statement");
-        assert!(statement.sql.ends_with("GROUP BY 5, 6"), "{}", statement.sql);
+        assert!(
+            statement.sql.ends_with("GROUP BY 5, 6"),
+            "{}",
+            statement.sql
+        );
         assert_eq!(statement.sql.matches("CAST(NULL AS TEXT)").count(), 6);
         assert!(params(&statement).contains(&Param::Text("browser".into())));
     }
@@ -519,7 +525,13 @@ mod tests {
             values: vec![],
             negated: false,
         };
-        assert!(error_events(Dialect::Sqlite, &query(vec![empty]), ErrorOrder::Newest, 1, 0)
-            .is_err());
+        assert!(error_events(
+            Dialect::Sqlite,
+            &query(vec![empty]),
+            ErrorOrder::Newest,
+            1,
+            0
+        )
+        .is_err());
     }
 }

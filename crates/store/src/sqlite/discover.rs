@@ -70,7 +70,12 @@ impl Discover for SqliteStore {
                 )
             })
             .await?;
-        Ok(discover::buckets(rows, query.since, interval_secs, by.len()))
+        Ok(discover::buckets(
+            rows,
+            query.since,
+            interval_secs,
+            by.len(),
+        ))
     }
 
     async fn error_tag_key_exists(

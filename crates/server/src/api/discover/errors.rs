@@ -399,11 +399,16 @@ async fn term_column(state: &AppState, common: &Common, key: &str) -> Result<Ter
 
 /// `issue:SHOP-1A` (or a list): the issues by short id; a project slug Vigil does not have
 /// is refused.
-fn issue_condition(common: &Common, value: &str, negated: bool) -> Result<ErrorCondition, ApiError> {
+fn issue_condition(
+    common: &Common,
+    value: &str,
+    negated: bool,
+) -> Result<ErrorCondition, ApiError> {
     let mut short_ids = Vec::new();
     for short_id in values_of(value) {
-        let (slug, number) = parse_short_id(&short_id)
-            .ok_or_else(|| ApiError::Invalid(format!("query: not an issue short id: {short_id}")))?;
+        let (slug, number) = parse_short_id(&short_id).ok_or_else(|| {
+            ApiError::Invalid(format!("query: not an issue short id: {short_id}"))
+        })?;
         let project = common
             .all
             .iter()
@@ -459,7 +464,10 @@ fn exception_list(event: &StoredEvent, key: &str) -> Value {
         .as_array()
         .or_else(|| event.data["exception"].as_array());
     json!(values
-        .map(|values| values.iter().filter_map(|v| text(&v[key])).collect::<Vec<_>>())
+        .map(|values| values
+            .iter()
+            .filter_map(|v| text(&v[key]))
+            .collect::<Vec<_>>())
         .unwrap_or_default())
 }
 

@@ -123,11 +123,10 @@ impl Scope {
             common.projects.clone()
         };
         for slug in &filters.project_slugs {
-            let project = common
-                .all
-                .iter()
-                .find(|p| &p.slug == slug)
-                .ok_or_else(|| ApiError::bad_field("query", format!("unknown project: {slug}")))?;
+            let project =
+                common.all.iter().find(|p| &p.slug == slug).ok_or_else(|| {
+                    ApiError::bad_field("query", format!("unknown project: {slug}"))
+                })?;
             if !projects.iter().any(|p| p.id == project.id) {
                 projects.push(project.clone());
             }
@@ -365,7 +364,10 @@ async fn error_events(
             .iter()
             .map(|group| {
                 let key = sort.map_or(Value::Null, |(field, _)| {
-                    let index = fields.iter().position(|f| f == field).and_then(|i| index_of[i]);
+                    let index = fields
+                        .iter()
+                        .position(|f| f == field)
+                        .and_then(|i| index_of[i]);
                     errors::group_value(field, index, group, &common, &no_short_ids)
                 });
                 (key, group)
@@ -423,9 +425,12 @@ async fn error_events(
             .await?;
         let has_next = events.len() as u64 > page.limit;
         events.truncate(page.limit as usize);
-        let short_ids =
-            errors::short_ids(state, &common, events.iter().filter_map(|e| e.issue_id).collect())
-                .await?;
+        let short_ids = errors::short_ids(
+            state,
+            &common,
+            events.iter().filter_map(|e| e.issue_id).collect(),
+        )
+        .await?;
         let rows = events
             .iter()
             .map(|event| {
@@ -811,18 +816,17 @@ async fn error_stats(
             axis.name
         )));
     }
-    let interval = interval_secs(query::first(params, "interval"), common.until - common.since)?;
+    let interval = interval_secs(
+        query::first(params, "interval"),
+        common.until - common.since,
+    )?;
     let width = interval as f64;
     let since = (common.since / width).floor() * width;
     // `partial=1` keeps the bucket the period ends in, which is not over yet.
     let until = match query::first(params, "partial").unwrap_or("0") {
         "1" => (common.until / width).ceil() * width,
         "0" | "" => (common.until / width).floor() * width,
-        other => {
-            return Err(ApiError::Invalid(format!(
-                "partial: 0 or 1, not {other}"
-            )))
-        }
+        other => return Err(ApiError::Invalid(format!("partial: 0 or 1, not {other}"))),
     }
     .max(since + width);
     let exclude_other = match query::first(params, "excludeOther").unwrap_or("0") {
@@ -848,7 +852,14 @@ async fn error_stats(
     };
     let Some(top) = top_events(params)? else {
         let buckets = state.store.error_series(&query, interval, &[]).await?;
-        return Ok(Json(count_series(&totals(&buckets), since, until, width, 0, &axis)));
+        return Ok(Json(count_series(
+            &totals(&buckets),
+            since,
+            until,
+            width,
+            0,
+            &axis,
+        )));
     };
     let mut group_fields = Vec::new();
     for name in query::all(params, "field") {
@@ -864,12 +875,21 @@ async fn error_stats(
     }
     let (by, index_of) = errors::grouping(&group_fields)?;
     let mut groups = state.store.error_groups(&query, &by).await?;
-    groups.sort_by(|a, b| b.count.cmp(&a.count).then(b.last_seen.total_cmp(&a.last_seen)));
+    groups.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then(b.last_seen.total_cmp(&a.last_seen))
+    });
     let others = groups.len() > top;
     groups.truncate(top);
     let issue_ids: Vec<i64> = groups
         .iter()
-        .flat_map(|g| g.keys.iter().flatten().filter_map(|k| k.parse::<i64>().ok()))
+        .flat_map(|g| {
+            g.keys
+                .iter()
+                .flatten()
+                .filter_map(|k| k.parse::<i64>().ok())
+        })
         .collect();
     let short_ids = errors::short_ids(state, &common, issue_ids).await?;
     let buckets = state.store.error_series(&query, interval, &by).await?;

@@ -143,7 +143,9 @@ pub fn span_query(common: &Common, query: &str) -> Result<SpanQuery, ApiError> {
                     "span.duration" => {
                         let (op, rest) = comparison(&value);
                         let ms = duration_ms(rest).ok_or_else(|| {
-                            ApiError::Invalid(format!("query: not a duration: span.duration:{value}"))
+                            ApiError::Invalid(format!(
+                                "query: not a duration: span.duration:{value}"
+                            ))
                         })?;
                         if negated {
                             return Err(ApiError::Invalid(

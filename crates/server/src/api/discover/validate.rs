@@ -34,7 +34,9 @@ fn reason(error: &ApiError) -> String {
 
 fn entry(name: &str, checked: &Result<&'static str, String>) -> Value {
     match checked {
-        Ok(kind) => json!({"name": name, "valid": true, "attrType": attr_type(kind), "error": null}),
+        Ok(kind) => {
+            json!({"name": name, "valid": true, "attrType": attr_type(kind), "error": null})
+        }
         Err(error) => json!({"name": name, "valid": false, "attrType": null, "error": error}),
     }
 }
@@ -46,7 +48,9 @@ pub async fn validate_events(
     QueryPairs(params): QueryPairs,
 ) -> Result<Response, ApiError> {
     let mut valid = true;
-    let dataset_name = query::first(&params, "dataset").unwrap_or("discover").to_owned();
+    let dataset_name = query::first(&params, "dataset")
+        .unwrap_or("discover")
+        .to_owned();
     let mut body = json!({
         "valid": true,
         "projects": [],
