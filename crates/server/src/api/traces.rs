@@ -268,9 +268,9 @@ async fn trace_issues(
     let mut issues = HashMap::new();
     for error in &trace.errors {
         if let Some(id) = error.issue_id {
-            if !issues.contains_key(&id) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = issues.entry(id) {
                 if let Some(issue) = state.store.issue_by_id(id).await? {
-                    issues.insert(id, issue);
+                    slot.insert(issue);
                 }
             }
         }

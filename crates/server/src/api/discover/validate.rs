@@ -120,9 +120,9 @@ pub async fn validate_events(
     }
     for (name, result) in &checked {
         valid &= result.is_ok();
-        body["field"]
-            .as_array_mut()
-            .map(|list| list.push(entry(name, result)));
+        if let Some(list) = body["field"].as_array_mut() {
+            list.push(entry(name, result));
+        }
     }
 
     // The query, by the parser `events/` runs.
@@ -162,7 +162,9 @@ pub async fn validate_events(
                 json!({"name": sort, "valid": false, "attrType": null, "error": "Orderby must also be a selected field"})
             }
         };
-        body["orderby"].as_array_mut().map(|list| list.push(value));
+        if let Some(list) = body["orderby"].as_array_mut() {
+            list.push(value);
+        }
     }
 
     body["valid"] = json!(valid);
