@@ -386,6 +386,25 @@ fn discover_as_the_clients_call_it(backend: Backend) {
     assert!(body.get("Other").is_none(), "{body}");
     assert_eq!(body.as_object().map(|o| o.len()), Some(2));
 
+    // Grafana's charts: no dataset, `topEvents` always; split by title they chart errors,
+    // unsplit they chart transactions (the one transaction).
+    let grafana = [
+        ("yAxis", "count()"),
+        ("query", ""),
+        ("statsPeriod", "24h"),
+        ("interval", "1h"),
+        ("partial", "1"),
+        ("excludeOther", "1"),
+        ("topEvents", "10"),
+    ];
+    let mut by_title = grafana.to_vec();
+    by_title.push(("field", "title"));
+    let body = ok(vigil, STATS, &by_title);
+    assert_eq!(sum_series(&body["ValueError: bad value"]), 3, "{body}");
+    assert_eq!(sum_series(&body["hello checkout"]), 1, "{body}");
+    let body = ok(vigil, STATS, &grafana);
+    assert_eq!(sum_series(&body), 1, "{body}");
+
     // events/validate: valid, then each wrong part named.
     let body = ok(
         vigil,
@@ -513,8 +532,11 @@ fn discover_as_the_clients_call_it(backend: Backend) {
     assert_eq!(root["transaction_id"], transaction_id);
     assert_eq!(root["is_transaction"], true);
     assert_eq!(root["project_slug"], "shop");
+    assert_eq!(root["name"], "/checkout/");
     let db = &root["children"][0];
     assert_eq!(db["op"], "db");
+    assert_eq!(db["name"], "SELECT * FROM cart");
+    assert_eq!(db["transaction_id"], transaction_id);
     assert_eq!(db["parent_span_id"], ROOT_SPAN);
     assert_eq!(db["children"][0]["op"], "http.client");
     let errors = db["errors"].as_array().expect("errors");

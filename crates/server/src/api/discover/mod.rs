@@ -735,9 +735,14 @@ pub async fn events_stats(
 ) -> Result<Json<Value>, ApiError> {
     match dataset_of(&params)? {
         Dataset::Transactions => {
-            if top_events(&params)?.is_some() {
+            // With no column to split by, the top series is the one series (Grafana sends
+            // `topEvents` on every chart); a split is charted for errors only.
+            let splits = query::all(&params, "field")
+                .into_iter()
+                .any(|f| !f.trim().ends_with(')'));
+            if top_events(&params)?.is_some() && splits {
                 return Err(ApiError::Invalid(
-                    "topEvents: top events are charted for the errors dataset only".into(),
+                    "topEvents: top events by field are charted for the errors dataset only".into(),
                 ));
             }
             transaction_stats(&state, org, &params).await
@@ -869,9 +874,16 @@ async fn error_stats(
         }
     }
     if group_fields.is_empty() {
-        return Err(ApiError::Invalid(
-            "field: topEvents needs at least one field to group by".into(),
-        ));
+        // Nothing to split by: the top series is the one series.
+        let buckets = state.store.error_series(&query, interval, &[]).await?;
+        return Ok(Json(count_series(
+            &totals(&buckets),
+            since,
+            until,
+            width,
+            0,
+            &axis,
+        )));
     }
     let (by, index_of) = errors::grouping(&group_fields)?;
     let mut groups = state.store.error_groups(&query, &by).await?;
