@@ -236,6 +236,7 @@ fn discover_as_the_clients_call_it(backend: Backend) {
         ),
         ("browser:Firefox error.value:\"bad*\"", &value_error, 3),
         ("user:id:2", &value_error, 1),
+        ("has:trace level:error", &value_error, 2),
     ] {
         let mut q = mcp_fields.to_vec();
         q.retain(|(k, _)| *k != "query");
