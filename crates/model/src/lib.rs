@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod discover;
 pub mod events;
 pub mod filters;
 pub mod issues;
@@ -22,6 +23,7 @@ pub mod traces;
 
 pub use accounts::*;
 pub use alerts::*;
+pub use discover::*;
 pub use events::*;
 pub use filters::{
     newline_list, InboundFilters, IpRange, LegacyBrowsers, DEFAULT_LEGACY_BROWSERS,

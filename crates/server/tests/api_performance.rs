@@ -225,7 +225,11 @@ async fn bad_queries_are_400_with_a_reason() {
     let h = Harness::new().await;
     let base = "/api/0/organizations/default/events/";
     for (query, key, needle) in [
-        ("field=message", "field", "Unknown field: message"),
+        (
+            "dataset=transactions&field=message",
+            "field",
+            "Unknown field: message",
+        ),
         (
             "field=count()&statsPeriod=soon",
             "statsPeriod",
@@ -237,7 +241,7 @@ async fn bad_queries_are_400_with_a_reason() {
             "cannot group by environment",
         ),
         (
-            "field=count()&query=event.type:error",
+            "dataset=transactions&field=count()&query=event.type:error",
             "query",
             "only transactions",
         ),

@@ -25,7 +25,7 @@ mod test_events;
 #[doc(hidden)]
 pub use batch::bench as encode_bench;
 pub use domain::{
-    Accounts, Alerts, Events, IssueSearch, Issues, Maintenance, Outcomes, Projects, Quotas,
+    Accounts, Alerts, Discover, Events, IssueSearch, Issues, Maintenance, Outcomes, Projects, Quotas,
     Releases, Traces,
 };
 pub use queue::{ClaimedEnvelope, IngestQueue, QueueStats, QueuedEnvelope};
@@ -65,4 +65,5 @@ store_of_domains! {
     Accounts, Projects, Events, Issues, IssueSearch, Releases, Traces, Alerts, Maintenance,
     Quotas,
     Outcomes,
+    Discover,
 }

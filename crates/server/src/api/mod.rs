@@ -61,6 +61,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/organizations/{org}/events/", get(discover::list_events))
         .route(
+            "/organizations/{org}/events/validate/",
+            get(discover::validate::validate_events),
+        )
+        .route(
             "/organizations/{org}/events/{project_event}/",
             get(traces::org_event),
         )
@@ -72,6 +76,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/organizations/{org}/events-trace/{trace_id}/",
             get(traces::trace),
+        )
+        .route(
+            "/organizations/{org}/trace-meta/{trace_id}/",
+            get(traces::trace_meta),
+        )
+        .route(
+            "/organizations/{org}/trace/{trace_id}/",
+            get(traces::trace_spans),
         )
         .route(
             "/projects/{org}/{project}/performance-issues/configure/",

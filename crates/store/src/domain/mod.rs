@@ -4,6 +4,7 @@
 
 mod accounts;
 mod alerts;
+mod discover;
 mod events;
 mod issues;
 mod maintenance;
@@ -16,6 +17,7 @@ mod traces;
 
 pub use accounts::Accounts;
 pub use alerts::{Alerts, IssueCountQuery, NotificationClaim};
+pub use discover::Discover;
 pub use events::Events;
 pub use issues::Issues;
 pub use maintenance::Maintenance;

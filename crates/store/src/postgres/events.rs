@@ -40,7 +40,7 @@ pub(super) async fn decode<C: GenericClient>(
 }
 
 /// The events a statement selects by [`COLUMNS`], decoded.
-async fn read_events(
+pub(super) async fn read_events(
     client: &Client,
     sql: &str,
     params: &Params<'_>,

@@ -27,6 +27,7 @@
 
 mod accounts;
 mod alerts;
+mod discover;
 mod error;
 mod event_neighbours;
 mod events;

@@ -111,7 +111,7 @@ pub(crate) fn of_trace(
 
 /// The events a statement selects by [`EVENT_COLUMNS`], decoded, each reference event they
 /// need read once.
-fn read_events(
+pub(super) fn read_events(
     conn: &Connection,
     sql: &str,
     params: impl Params,

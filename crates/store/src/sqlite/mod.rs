@@ -25,6 +25,7 @@
 mod accounts;
 mod alerts;
 mod connection;
+mod discover;
 mod error;
 mod event_neighbours;
 mod events;
