@@ -46,6 +46,11 @@ pub fn parse_filters(input: &str) -> Result<Filters, String> {
             SearchTerm::Has { key, .. } => {
                 return Err(format!("has:{key} is not supported for transactions"))
             }
+            other => {
+                return Err(format!(
+                    "this search term applies to issues, not transactions: {other:?}"
+                ))
+            }
         }
     }
     Ok(filters)
