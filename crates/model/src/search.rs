@@ -228,7 +228,6 @@ const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
     ("assigned_or_suggested", "assignment is not tracked yet"),
     ("bookmarks", "bookmarks are not tracked yet"),
     ("subscribed", "subscriptions are not tracked yet"),
-    ("issue.priority", "issue priority is not tracked"),
     ("issue.seer_actionability", "Seer is not part of Vigil"),
     ("issue.seer_last_run", "Seer is not part of Vigil"),
     ("detector", "detectors are not part of Vigil"),
@@ -529,6 +528,9 @@ fn term_for(key: &Key, value: &str, negated: bool) -> Result<Vec<SearchTerm>, Se
             };
             one(SearchTerm::Kind { kind, negated })
         }
+        "issue.priority" => {
+            priority_terms(value, negated).ok_or_else(|| invalid("high, medium or low"))
+        }
         "message" => field(TextField::Message),
         "error.type" => field(TextField::ErrorType),
         "error.value" => field(TextField::ErrorValue),
@@ -579,6 +581,34 @@ fn term_for(key: &Key, value: &str, negated: bool) -> Result<Vec<SearchTerm>, Se
             tag_term(name, value, negated)
         }
     }
+}
+
+/// `issue.priority:high|medium|low`: the priority Vigil gives an issue by its level (fatal and
+/// error high, warning medium, the rest low), as its `priority` field reads.
+fn priority_terms(value: &str, negated: bool) -> Option<Vec<SearchTerm>> {
+    const HIGH: &[&str] = &["fatal", "error"];
+    const MEDIUM: &[&str] = &["warning"];
+    let level = |value: &str, negated| SearchTerm::Level {
+        value: value.to_owned(),
+        negated,
+    };
+    // The levels the priority is, or (for low) is not.
+    let (levels, is_not): (Vec<&str>, bool) = match value {
+        "high" => (HIGH.to_vec(), false),
+        "medium" => (MEDIUM.to_vec(), false),
+        "low" => ([HIGH, MEDIUM].concat(), true),
+        _ => return None,
+    };
+    Some(if is_not != negated {
+        // None of the levels.
+        levels.iter().map(|l| level(l, true)).collect()
+    } else if levels.len() == 1 {
+        vec![level(levels[0], false)]
+    } else {
+        vec![SearchTerm::Any(
+            levels.iter().map(|l| vec![level(l, false)]).collect(),
+        )]
+    })
 }
 
 /// A tag term; comparisons are refused (tags are text), `key:""` is "has no such tag".
@@ -1277,6 +1307,34 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn priority_is_read_from_the_level() {
+        let level = |value: &str, negated| SearchTerm::Level {
+            value: value.into(),
+            negated,
+        };
+        assert_eq!(
+            terms("issue.priority:medium"),
+            vec![level("warning", false)]
+        );
+        assert_eq!(
+            terms("!issue.priority:high"),
+            vec![level("fatal", true), level("error", true)]
+        );
+        assert_eq!(terms("issue.priority:low").len(), 3);
+        assert_eq!(
+            terms("issue.priority:[high, medium]"),
+            vec![SearchTerm::Any(vec![
+                vec![SearchTerm::Any(vec![
+                    vec![level("fatal", false)],
+                    vec![level("error", false)]
+                ])],
+                vec![level("warning", false)],
+            ])]
+        );
+        assert!(parse_search("issue.priority:urgent").is_err());
     }
 
     #[test]

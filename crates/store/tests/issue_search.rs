@@ -97,6 +97,9 @@ const TABLE: &[(&str, &[&str])] = &[
     ("error.unhandled:true", &["checkout"]),
     ("!error.unhandled:true", &["connection", "login"]),
     ("error.mechanism:celery", &["connection"]),
+    ("issue.priority:high", &["checkout", "connection"]),
+    ("!issue.priority:high", &["login"]),
+    ("issue.priority:[medium,low]", &["login"]),
     ("level:warning", &["login"]),
     ("!level:warning", &["checkout", "connection"]),
     // Status.

@@ -57,6 +57,9 @@ const TABLE: &[(&str, &[&str])] = &[
     ("level:warning", &[LOGIN]),
     ("!level:warning", &[CHECKOUT, CONNECTION]),
     ("is:unresolved", &[CHECKOUT]),
+    // The Sentry UI's default search.
+    ("is:unresolved issue.priority:[high, medium]", &[CHECKOUT]),
+    ("!issue.priority:high", &[LOGIN]),
     ("is:resolved", &[LOGIN]),
     ("is:ignored", &[CONNECTION]),
     ("!is:unresolved", &[CONNECTION, LOGIN]),
