@@ -279,10 +279,24 @@ const UNSUPPORTED_PREFIXES: &[(&str, &str)] = &[
 /// its spaces; `key:[a, "b c"]` is a list (any of them); a leading `!` negates a `key:value`.
 /// `AND` / `OR` (upper case) join terms, `AND` binding tighter, and `( … )` groups. Free text
 /// tokens of one group are joined with spaces into one `Text` term.
+///
+/// This is the syntax Discover shares; [`parse_issue_search`] also refuses what the issue list
+/// cannot answer.
 pub fn parse_search(input: &str) -> Result<SearchQuery, SearchError> {
+    parse(input, false)
+}
+
+/// [`parse_search`] for the issue list: keys Sentry gives a meaning Vigil's issues cannot
+/// answer (`assigned:`, `transaction.duration:`, `count():`, …) are refused by name instead of
+/// being read as tags or text that would match nothing.
+pub fn parse_issue_search(input: &str) -> Result<SearchQuery, SearchError> {
+    parse(input, true)
+}
+
+fn parse(input: &str, issues: bool) -> Result<SearchQuery, SearchError> {
     let tokens = tokenize(input)?;
     let mut pos = 0;
-    let terms = parse_any(&tokens, &mut pos, 0)?;
+    let terms = parse_any(&tokens, &mut pos, 0, issues)?;
     if pos < tokens.len() {
         return Err(SearchError::UnbalancedParenthesis);
     }
@@ -303,10 +317,11 @@ fn parse_any(
     tokens: &[Token],
     pos: &mut usize,
     depth: usize,
+    issues: bool,
 ) -> Result<Vec<SearchTerm>, SearchError> {
     let mut groups = Vec::new();
     loop {
-        let group = parse_all(tokens, pos, depth)?;
+        let group = parse_all(tokens, pos, depth, issues)?;
         let or_follows = tokens.get(*pos) == Some(&Token::Or);
         if group.is_empty() && (or_follows || !groups.is_empty()) {
             return Err(SearchError::DanglingOperator("OR"));
@@ -329,6 +344,7 @@ fn parse_all(
     tokens: &[Token],
     pos: &mut usize,
     depth: usize,
+    issues: bool,
 ) -> Result<Vec<SearchTerm>, SearchError> {
     let mut terms = Vec::new();
     let mut text: Vec<String> = Vec::new();
@@ -354,7 +370,7 @@ fn parse_all(
             }
             Token::Open => {
                 *pos += 1;
-                let inner = parse_any(tokens, pos, depth + 1)?;
+                let inner = parse_any(tokens, pos, depth + 1, issues)?;
                 if tokens.get(*pos) != Some(&Token::Close) {
                     return Err(SearchError::UnbalancedParenthesis);
                 }
@@ -367,7 +383,7 @@ fn parse_all(
             }
             Token::Word(word) => {
                 *pos += 1;
-                match parse_word(word)? {
+                match parse_word(word, issues)? {
                     Some(parsed) => terms.extend(parsed),
                     None => text.push(unquote(word)),
                 }
@@ -379,13 +395,13 @@ fn parse_all(
 }
 
 /// The terms of one `key:value` word, or `None` for free text.
-fn parse_word(token: &str) -> Result<Option<Vec<SearchTerm>>, SearchError> {
+fn parse_word(token: &str, issues: bool) -> Result<Option<Vec<SearchTerm>>, SearchError> {
     let (negated, body) = match token.strip_prefix('!') {
         Some(rest) if rest.starts_with('(') => return Err(SearchError::NegatedGroup),
         Some(rest) if rest.contains(':') => (true, rest),
         _ => (false, token),
     };
-    if let Some(function) = aggregate_key(body) {
+    if let Some(function) = aggregate_key(body).filter(|_| issues) {
         return Err(SearchError::UnsupportedKey {
             key: function.to_owned(),
             reason: "aggregate functions apply to Discover, not the issue list",
@@ -403,7 +419,7 @@ fn parse_word(token: &str) -> Result<Option<Vec<SearchTerm>>, SearchError> {
         let values = parse_list(key.name(), list)?;
         let mut each = Vec::with_capacity(values.len());
         for value in &values {
-            each.push(term_for(&key, value, negated)?);
+            each.push(term_for(&key, value, negated, issues)?);
         }
         // `key:[a,b]` is any of them; `!key:[a,b]` none of them.
         return Ok(Some(if negated {
@@ -414,7 +430,7 @@ fn parse_word(token: &str) -> Result<Option<Vec<SearchTerm>>, SearchError> {
             vec![SearchTerm::Any(each)]
         }));
     }
-    term_for(&key, &unquote(raw), negated).map(Some)
+    term_for(&key, &unquote(raw), negated, issues).map(Some)
 }
 
 /// A key as typed: `tags[name]` is always a tag, a plain name may be one of Sentry's fields.
@@ -485,7 +501,12 @@ fn parse_list(key: &str, list: &str) -> Result<Vec<String>, SearchError> {
 }
 
 /// The terms of `key:value` (one value, unquoted).
-fn term_for(key: &Key, value: &str, negated: bool) -> Result<Vec<SearchTerm>, SearchError> {
+fn term_for(
+    key: &Key,
+    value: &str,
+    negated: bool,
+    issues: bool,
+) -> Result<Vec<SearchTerm>, SearchError> {
     let name = match key {
         Key::Tag(tag) => return tag_term(tag, value, negated),
         Key::Named(name) => name.as_str(),
@@ -571,6 +592,7 @@ fn term_for(key: &Key, value: &str, negated: bool) -> Result<Vec<SearchTerm>, Se
             if let Some((_, reason)) = UNSUPPORTED_KEYS
                 .iter()
                 .chain(UNSUPPORTED_PREFIXES)
+                .filter(|_| issues)
                 .find(|(k, _)| name == *k || (k.ends_with('.') && name.starts_with(k)))
             {
                 return Err(SearchError::UnsupportedKey {
@@ -1301,12 +1323,14 @@ mod tests {
             ("error.handled:maybe", "error.handled"),
             ("id:xyz", "id"),
         ] {
-            let err = parse_search(bad).expect_err(bad);
+            let err = parse_issue_search(bad).expect_err(bad);
             assert!(
                 err.to_string().contains(&format!("`{key}`")),
                 "{bad}: {err}"
             );
         }
+        // Discover shares the syntax: there they are tags (and text) of events.
+        assert!(parse_search("transaction.duration:300 event.type:error count():>5").is_ok());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use vigil_store::search::{self, parse_search, SearchQuery, SearchTerm};
+use vigil_store::search::{self, parse_issue_search, parse_search, SearchQuery, SearchTerm};
 use vigil_store::{IssueQuery, IssueSort, IssueStatus, Organization, Project};
 
 use super::access::{IssueAccess, OrgAccess, ProjectAccess};
@@ -61,8 +61,8 @@ async fn list_issues(
 ) -> Result<Response, ApiError> {
     // Sentry's default search for the issue stream.
     let search_text = query::first(&params, "query").unwrap_or("is:unresolved");
-    let search =
-        parse_search(search_text).map_err(|err| ApiError::bad_field("query", err.to_string()))?;
+    let search = parse_issue_search(search_text)
+        .map_err(|err| ApiError::bad_field("query", err.to_string()))?;
     let sort = IssueSort::parse(query::first(&params, "sort").unwrap_or("date"))
         .ok_or_else(|| ApiError::bad_field("sort", "Invalid sort"))?;
     let page = Page::from_params(

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
-use vigil_store::search::{parse_search, SearchTerm};
+use vigil_store::search::{parse_issue_search, parse_search, SearchTerm};
 use vigil_store::{Issue, IssueQuery, IssueSort, IssueStatus, Organization, Project};
 
 use super::access::ViewerOrg;
@@ -270,7 +270,7 @@ async fn search(
 ) -> Result<Vec<Issue>, (StatusCode, String)> {
     let invalid = |message: String| (StatusCode::BAD_REQUEST, message);
     let search =
-        parse_search(&params.query).map_err(|e| invalid(format!("Invalid search: {e}")))?;
+        parse_issue_search(&params.query).map_err(|e| invalid(format!("Invalid search: {e}")))?;
     let sort = IssueSort::parse(&params.sort).ok_or_else(|| invalid("Unknown sort".into()))?;
     let seen_since = query::stats_period_secs(&params.period).map(|secs| now - secs);
     state
