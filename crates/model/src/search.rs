@@ -422,9 +422,7 @@ fn parse_word(token: &str, issues: bool) -> Result<Option<Vec<SearchTerm>>, Sear
             each.push(term_for(&key, value, negated, issues)?);
         }
         // `key:[a,b]` is any of them; `!key:[a,b]` none of them.
-        return Ok(Some(if negated {
-            each.concat()
-        } else if each.len() == 1 {
+        return Ok(Some(if negated || each.len() == 1 {
             each.concat()
         } else {
             vec![SearchTerm::Any(each)]
