@@ -203,6 +203,8 @@ pub enum SearchError {
     UnbalancedParenthesis,
     #[error("`{0}` needs a search term on each side")]
     DanglingOperator(&'static str),
+    #[error("parentheses nested deeper than {MAX_DEPTH} in search")]
+    TooDeep,
     #[error("empty parentheses in search")]
     EmptyGroup,
     #[error("a group in parentheses cannot be negated; negate its terms")]
@@ -216,6 +218,9 @@ pub enum SearchError {
     #[error("unsupported search key `{key}`: {reason}")]
     UnsupportedKey { key: String, reason: &'static str },
 }
+
+/// How deep parentheses may nest: the parser and the SQL compiler recurse per level.
+pub const MAX_DEPTH: usize = 16;
 
 /// Where comparisons apply, for the message refusing one elsewhere.
 const COMPARABLE: &str =
@@ -989,6 +994,9 @@ fn tokenize(input: &str) -> Result<Vec<Token>, SearchError> {
             Some('(') => {
                 chars.next();
                 depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(SearchError::TooDeep);
+                }
                 tokens.push(Token::Open);
                 continue;
             }
@@ -1164,6 +1172,8 @@ mod tests {
                 vec![SearchTerm::Text("refused".into())],
             ])]
         );
+        assert!(parse_search(&"(".repeat(17)).is_err());
+        assert!(parse_search(&format!("{}a{}", "(".repeat(16), ")".repeat(16))).is_ok());
         for bad in [
             "a:1 OR",
             "OR a:1",
