@@ -511,7 +511,7 @@ fn term_for(
     issues: bool,
 ) -> Result<Vec<SearchTerm>, SearchError> {
     let name = match key {
-        Key::Tag(tag) => return tag_term(tag, value, negated),
+        Key::Tag(tag) => return tag_term(tag, value, negated, issues),
         Key::Named(name) => name.as_str(),
     };
     let invalid = |expected| SearchError::InvalidValue {
@@ -568,7 +568,7 @@ fn term_for(
                 negated: unhandled == negated,
             })
         }
-        "error.mechanism" => tag_term("mechanism", value, negated),
+        "error.mechanism" => tag_term("mechanism", value, negated, issues),
         "times_seen" | "timesSeen" => number_term(NumberField::TimesSeen, name, value, negated),
         "user.count" => number_term(NumberField::UserCount, name, value, negated),
         "age" | "firstSeen" | "first_seen" => {
@@ -603,7 +603,7 @@ fn term_for(
                     reason,
                 });
             }
-            tag_term(name, value, negated)
+            tag_term(name, value, negated, issues)
         }
     }
 }
@@ -636,15 +636,21 @@ fn priority_terms(value: &str, negated: bool) -> Option<Vec<SearchTerm>> {
     })
 }
 
-/// A tag term; comparisons are refused (tags are text), `key:""` is "has no such tag".
-fn tag_term(key: &str, value: &str, negated: bool) -> Result<Vec<SearchTerm>, SearchError> {
+/// A tag term; `key:""` is "has no such tag". Comparisons are refused for issues (tags are
+/// text); Discover, where some keys are numbers, reads them itself.
+fn tag_term(
+    key: &str,
+    value: &str,
+    negated: bool,
+    issues: bool,
+) -> Result<Vec<SearchTerm>, SearchError> {
     if value.is_empty() {
         return Ok(vec![SearchTerm::Has {
             key: key.to_owned(),
             negated: !negated,
         }]);
     }
-    if value.starts_with(['>', '<']) {
+    if issues && value.starts_with(['>', '<']) {
         return Err(SearchError::InvalidValue {
             key: key.to_owned(),
             value: value.to_owned(),
@@ -1270,7 +1276,7 @@ mod tests {
             "firstSeen:>2026-01-01T25:00",
             "browser:>5",
         ] {
-            let err = parse_search(bad).expect_err(bad);
+            let err = parse_issue_search(bad).expect_err(bad);
             let key = bad.split(':').next().unwrap_or_default();
             assert!(err.to_string().contains(key), "{bad}: {err}");
         }

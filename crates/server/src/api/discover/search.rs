@@ -52,10 +52,12 @@ pub fn parse_filters(input: &str) -> Result<Filters, String> {
                 value,
                 negated,
             } => add_term(&mut filters, "project".into(), value, negated)?,
-            other => {
-                return Err(format!(
-                    "this search term applies to issues, not transactions: {other:?}"
-                ))
+            _ => {
+                return Err(
+                    "comparisons, dates, ids, error fields, message: and OR groups \
+                            apply to issues; only transactions are queryable here"
+                        .into(),
+                )
             }
         }
     }
