@@ -1395,4 +1395,67 @@ mod tests {
         assert_eq!(parse_short_id("123-4"), None);
         assert_eq!(parse_short_id("SHOP-1U"), None);
     }
+
+    /// Random text over the grammar's own characters parses or is refused, never panics, and
+    /// the issue list's reading accepts only what the shared one does (as the fuzz target).
+    #[test]
+    fn grammar_soup_never_panics() {
+        const PIECES: &[&str] = &[
+            "(",
+            ")",
+            "[",
+            "]",
+            "\"",
+            "!",
+            ":",
+            "*",
+            "<",
+            ">=",
+            "-",
+            "+",
+            " OR ",
+            " AND ",
+            ",",
+            "\\",
+            " ",
+            "a",
+            "1",
+            "24h",
+            "is",
+            "times_seen",
+            "age",
+            "release",
+            "tags[x]",
+            "issue",
+            "id",
+            "2026-01-01",
+            "T10:00",
+            "Z",
+            "é",
+            "count()",
+            "-1A",
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut lengths = 0;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..(1 + next() % 12) {
+                text.push_str(PIECES[(next() % PIECES.len() as u64) as usize]);
+            }
+            lengths += text.len();
+            let shared = parse_search(&text);
+            let issues = parse_issue_search(&text);
+            assert!(shared.is_ok() || issues.is_err(), "{text:?}");
+            if let Ok(issues) = issues {
+                assert_eq!(Ok(issues), shared, "{text:?}");
+            }
+        }
+        assert!(lengths > 100_000, "the soup is not empty");
+    }
 }
