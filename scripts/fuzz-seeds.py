@@ -82,6 +82,11 @@ def main() -> None:
             b'is:unresolved !level:info "Zero Division" release:1.2.3',
             b'user.email:"a b@example.com" issue.category:performance',
             b"is:for_review environment:production transaction:/api/cart",
+            b"times_seen:>10 !user.count:>=1k age:-24h lastSeen:+7d firstSeen:>2026-01-01T10:00:00Z",
+            b'(release:[shop@1.0, "shop 2"] OR level:fatal) AND !url:*/checkout/* message:*timeout*',
+            b"error.type:ValueError !error.handled:1 error.unhandled:true tags[foo]:bar event.timestamp:2026-01-01",
+            b"b734577d-50fd-48ea-9070-b488e32bdbf7",
+            b"issue:SHOP-1A id:0123456789abcdef0123456789abcdef has:browser !is:new count():>5",
         ]
     )
     seeds["pii_config"].update(

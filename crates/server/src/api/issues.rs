@@ -1,12 +1,12 @@
 //! Issue lists with Sentry's search, one issue, and status changes.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use vigil_store::search::parse_search;
+use vigil_store::search::{self, parse_issue_search, parse_search, SearchQuery, SearchTerm};
 use vigil_store::{IssueQuery, IssueSort, IssueStatus, Organization, Project};
 
 use super::access::{IssueAccess, OrgAccess, ProjectAccess};
@@ -61,8 +61,8 @@ async fn list_issues(
 ) -> Result<Response, ApiError> {
     // Sentry's default search for the issue stream.
     let search_text = query::first(&params, "query").unwrap_or("is:unresolved");
-    let search =
-        parse_search(search_text).map_err(|err| ApiError::bad_field("query", err.to_string()))?;
+    let search = parse_issue_search(search_text)
+        .map_err(|err| ApiError::bad_field("query", err.to_string()))?;
     let sort = IssueSort::parse(query::first(&params, "sort").unwrap_or("date"))
         .ok_or_else(|| ApiError::bad_field("sort", "Invalid sort"))?;
     let page = Page::from_params(
@@ -70,6 +70,15 @@ async fn list_issues(
         query::first(&params, "limit"),
     )?;
     let (seen_since, seen_until) = time_range(&params)?;
+
+    // An event id or a short id typed alone answers just its issue, whatever the other
+    // filters, with Sentry's `X-Sentry-Direct-Hit` header.
+    if let Some(hit) = direct_hit(state, org.id, &project_ids, search_text).await? {
+        let mut headers = HeaderMap::new();
+        headers.insert("X-Sentry-Direct-Hit", HeaderValue::from_static("1"));
+        let body = serialize_list(state, &org, &[hit], &params).await?;
+        return Ok((headers, Json(body)).into_response());
+    }
 
     let issues = state
         .store
@@ -90,7 +99,54 @@ async fn list_issues(
         .await?;
     let has_next = issues.len() as u64 > page.limit;
     let issues = &issues[..issues.len().min(page.limit as usize)];
-    let stats_period = query::first(&params, "groupStatsPeriod").unwrap_or("24h");
+    let body = serialize_list(state, &org, issues, &params).await?;
+    let base = format!("{}{}", state.config.base_url(), path);
+    let headers: HeaderMap = page.link_header(&base, &params, has_next);
+    Ok((headers, Json(body)).into_response())
+}
+
+/// The issue an event id (32 hex digits or a UUID) or a short id (`SHOP-1A`) typed alone
+/// names, in the organization (and the projects asked for): Sentry's direct hit. `None` when
+/// the query is not such an id or names nothing, and the query is then searched as text.
+pub async fn direct_hit(
+    state: &AppState,
+    organization_id: i64,
+    project_ids: &[i64],
+    text: &str,
+) -> Result<Option<vigil_store::Issue>, vigil_store::StoreError> {
+    let text = text.trim();
+    let term = if let Some(id) = search::event_id(text) {
+        SearchTerm::EventId { id, negated: false }
+    } else if let Some((project, number)) = search::parse_short_id(text) {
+        SearchTerm::ShortId {
+            project,
+            number,
+            negated: false,
+        }
+    } else {
+        return Ok(None);
+    };
+    let found = state
+        .store
+        .search_issues(&IssueQuery {
+            organization_id,
+            project_ids: project_ids.to_vec(),
+            search: SearchQuery { terms: vec![term] },
+            limit: 1,
+            ..IssueQuery::default()
+        })
+        .await?;
+    Ok(found.into_iter().next())
+}
+
+/// The issues in Sentry's list shape, with their `stats` (`groupStatsPeriod`).
+async fn serialize_list(
+    state: &AppState,
+    org: &Organization,
+    issues: &[vigil_store::Issue],
+    params: &[(String, String)],
+) -> Result<Vec<Value>, ApiError> {
+    let stats_period = query::first(params, "groupStatsPeriod").unwrap_or("24h");
     let stats = group_stats(state, issues, stats_period).await?;
     let mut projects: Vec<Project> = Vec::new();
     let mut body = Vec::new();
@@ -101,16 +157,14 @@ async fn list_issues(
             }
         }
         if let Some(project) = projects.iter().find(|p| p.id == issue.project_id) {
-            let mut value = serialize_issue(issue, project, &org, &state.config);
+            let mut value = serialize_issue(issue, project, org, &state.config);
             if let Some((period, series)) = &stats {
                 value["stats"] = json!({ period.as_str(): series });
             }
             body.push(value);
         }
     }
-    let base = format!("{}{}", state.config.base_url(), path);
-    let headers: HeaderMap = page.link_header(&base, &params, has_next);
-    Ok((headers, Json(body)).into_response())
+    Ok(body)
 }
 
 /// Sentry's `stats` of issue lists: for `groupStatsPeriod=24h` (the default) 24 hourly

@@ -3,10 +3,11 @@
 //! store query as `GET /api/0/organizations/{org}/issues/`.
 
 use axum::extract::{Path, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
-use vigil_store::search::{parse_search, SearchTerm};
+use vigil_store::search::{parse_issue_search, parse_search, SearchTerm};
 use vigil_store::{Issue, IssueQuery, IssueSort, IssueStatus, Organization, Project};
 
 use super::access::ViewerOrg;
@@ -131,8 +132,16 @@ pub async fn list(
     ViewerOrg { viewer, org }: ViewerOrg,
     State(state): State<AppState>,
     QueryPairs(pairs): QueryPairs,
-) -> Result<Html<String>, WebError> {
+) -> Result<Response, WebError> {
     let params = ListParams::from_pairs(&pairs);
+    let prefix = state.config.path_prefix();
+    // An event id or short id typed alone opens its issue, as Sentry's search box does.
+    if let Some(hit) =
+        crate::api::issues::direct_hit(&state, org.id, &params.projects, &params.query).await?
+    {
+        let to = format!("{prefix}/organizations/{}/issues/{}/", org.slug, hit.id);
+        return Ok(Redirect::to(&to).into_response());
+    }
     let projects = state.store.list_projects(Some(org.id)).await?;
     let environments = state
         .web
@@ -145,9 +154,9 @@ pub async fn list(
         .await?;
     let now = unix_now();
 
-    let (issues, error) = match search(&state, &org, &params, now).await {
-        Ok(issues) => (issues, None),
-        Err(message) => (Vec::new(), Some(message)),
+    let (issues, error, status) = match search(&state, &org, &params, now).await {
+        Ok(issues) => (issues, None, StatusCode::OK),
+        Err((status, message)) => (Vec::new(), Some(message), status),
     };
     let has_next = issues.len() as u64 > PAGE_SIZE;
     let issues = &issues[..issues.len().min(PAGE_SIZE as usize)];
@@ -155,7 +164,6 @@ pub async fn list(
     let since = charts::series_start(now, 24, 3600);
     let hourly = state.store.issue_hourly_counts(&ids, since).await?;
 
-    let prefix = state.config.path_prefix();
     let base = format!("{prefix}/organizations/{}/issues/", org.slug);
     let current = selected_status(&params.query);
     let back = format!("{base}?{}", params.to_query());
@@ -193,7 +201,7 @@ pub async fn list(
             input type="hidden" name="sort" value=(params.sort);
             input type="hidden" name="statsPeriod" value=(params.period);
             input #search type="search" name="query" value=(params.query) aria-label="Search issues"
-                placeholder="is:unresolved level:error environment:production user.email:… text";
+                placeholder="is:unresolved level:error times_seen:>10 firstSeen:-24h release:[a,b] (x OR y) text, an event id or SHOP-1A";
             button type="submit" { "Search" }
         }
         @if let Some(error) = &error { p.error role="alert" { (error) } }
@@ -249,17 +257,21 @@ pub async fn list(
         }
         (pager(params.page, has_next, |page| ListParams { page, ..params.clone() }.to_query()))
     };
-    Ok(page(Shell::of_org("Issues", &prefix, &viewer, &org), body))
+    let html = page(Shell::of_org("Issues", &prefix, &viewer, &org), body);
+    Ok((status, html).into_response())
 }
 
+/// The page of issues the list shows; a search that does not parse is a 400 with its reason.
 async fn search(
     state: &AppState,
     org: &Organization,
     params: &ListParams,
     now: f64,
-) -> Result<Vec<Issue>, String> {
-    let search = parse_search(&params.query).map_err(|e| format!("Invalid search: {e}"))?;
-    let sort = IssueSort::parse(&params.sort).ok_or("Unknown sort")?;
+) -> Result<Vec<Issue>, (StatusCode, String)> {
+    let invalid = |message: String| (StatusCode::BAD_REQUEST, message);
+    let search =
+        parse_issue_search(&params.query).map_err(|e| invalid(format!("Invalid search: {e}")))?;
+    let sort = IssueSort::parse(&params.sort).ok_or_else(|| invalid("Unknown sort".into()))?;
     let seen_since = query::stats_period_secs(&params.period).map(|secs| now - secs);
     state
         .store
@@ -277,7 +289,10 @@ async fn search(
         .await
         .map_err(|e| {
             tracing::error!(err = %e, "issue search failed");
-            "The search could not be run; try again shortly.".to_string()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The search could not be run; try again shortly.".to_string(),
+            )
         })
 }
 

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use super::{sql_int, Builder, Dialect, Statement};
-use crate::search::IssueKind;
+use crate::search::{DateField, IssueKind, NumberField, TextField};
 use crate::{IssueQuery, IssueSort, SearchTerm};
 
 /// Builds the statement: scope, filters, terms, order, page. `columns` are the backend's
@@ -61,51 +61,68 @@ pub(crate) fn compile(dialect: Dialect, columns: &str, query: &IssueQuery) -> St
     q.finish()
 }
 
-/// ` AND` or ` AND NOT`.
-fn and_not(negated: bool) -> &'static str {
+/// `NOT ` before a negated condition.
+fn not(negated: bool) -> &'static str {
     if negated {
-        " AND NOT "
+        "NOT "
     } else {
-        " AND "
+        ""
     }
 }
 
+/// The time relative dates (`firstSeen:-24h`) count back from.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
 fn push_term(q: &mut Builder, term: &SearchTerm) {
+    let condition = condition(q, term, unix_now());
+    q.and(&condition);
+}
+
+/// The SQL condition of one term, its values bound on `q`.
+fn condition(q: &mut Builder, term: &SearchTerm, now: f64) -> String {
     let dialect = q.dialect;
     match term {
         SearchTerm::Status { status, negated } => {
             let status = q.bind(status.as_str());
             let op = if *negated { "<>" } else { "=" };
-            q.and(&format!("i.status {op} {status}"));
+            format!("i.status {op} {status}")
         }
-        SearchTerm::Unhandled { negated } => {
-            q.push(and_not(*negated));
-            q.push("i.is_unhandled");
+        SearchTerm::Substatus { substatus, negated } => {
+            let substatus = q.bind(substatus.as_str());
+            let op = if *negated { "<>" } else { "=" };
+            format!("i.substatus {op} {substatus}")
         }
+        SearchTerm::Unhandled { negated } => format!("{}i.is_unhandled", not(*negated)),
         SearchTerm::Level { value, negated } => {
             let value = q.bind(value.as_str());
             let op = if *negated { "<>" } else { "=" };
-            q.and(&format!("i.level {op} {value}"));
+            format!("i.level {op} {value}")
         }
         SearchTerm::Tag {
             key,
             value,
             negated,
         } => {
-            let (key, value) = (q.bind(key.as_str()), q.bind(value.as_str()));
-            q.push(and_not(*negated));
-            q.push(&format!(
-                "EXISTS (SELECT 1 FROM issue_tag_values t \
-                 WHERE t.issue_id = i.id AND t.key = {key} AND t.value = {value})"
-            ));
+            let key = q.bind(key.as_str());
+            let test = text_test(q, "t.value", value, Match::Exact);
+            format!(
+                "{}EXISTS (SELECT 1 FROM issue_tag_values t \
+                 WHERE t.issue_id = i.id AND t.key = {key} AND {test})",
+                not(*negated)
+            )
         }
         SearchTerm::Has { key, negated } => {
             let key = q.bind(key.as_str());
-            q.push(and_not(*negated));
-            q.push(&format!(
-                "EXISTS (SELECT 1 FROM issue_tag_values t \
-                 WHERE t.issue_id = i.id AND t.key = {key})"
-            ));
+            format!(
+                "{}EXISTS (SELECT 1 FROM issue_tag_values t \
+                 WHERE t.issue_id = i.id AND t.key = {key})",
+                not(*negated)
+            )
         }
         SearchTerm::Kind { kind, negated } => {
             let prefix = dialect.text_prefix("i.event_type", IssueKind::PERFORMANCE_PREFIX.len());
@@ -118,31 +135,169 @@ fn push_term(q: &mut Builder, term: &SearchTerm) {
                 }
                 IssueKind::Type(ty) => format!("i.event_type = {}", q.bind(ty.as_str())),
             };
-            q.push(and_not(*negated));
-            q.push(&format!("({test})"));
+            format!("{}({test})", not(*negated))
         }
-        SearchTerm::Text(words) => {
-            let p = q.bind(like_pattern(words));
-            let metadata = dialect.json_text("i.metadata", "value");
-            let tests = ["i.title", "i.culprit", metadata.as_str()]
-                .map(|column| dialect.like_any_case(column, &p));
-            q.and(&format!("({})", tests.join(" OR ")));
+        SearchTerm::Text(words) => message_test(q, words),
+        SearchTerm::Field {
+            field,
+            value,
+            negated,
+        } => {
+            let test = match field {
+                TextField::Message => message_test(q, value),
+                TextField::ErrorType => {
+                    let column =
+                        format!("coalesce({}, '')", dialect.json_text("i.metadata", "type"));
+                    text_test(q, &column, value, Match::Exact)
+                }
+                TextField::ErrorValue => {
+                    let column =
+                        format!("coalesce({}, '')", dialect.json_text("i.metadata", "value"));
+                    text_test(q, &column, value, Match::Exact)
+                }
+                TextField::Project => text_test(q, "p.slug", value, Match::Exact),
+                TextField::FirstRelease => {
+                    text_test(q, "coalesce(i.first_release, '')", value, Match::Exact)
+                }
+            };
+            if *negated {
+                format!("NOT ({test})")
+            } else {
+                test
+            }
+        }
+        SearchTerm::Number { field, op, value } => {
+            let column = match field {
+                NumberField::TimesSeen => "i.times_seen",
+                NumberField::UserCount => "i.user_count",
+            };
+            let value = q.bind(*value);
+            format!("{column} {} {value}", op.sql())
+        }
+        SearchTerm::Date { field, op, at } => {
+            let at = q.bind(at.resolve(now));
+            let op = op.sql();
+            match field {
+                DateField::FirstSeen => format!("i.first_seen {op} {at}"),
+                DateField::LastSeen => format!("i.last_seen {op} {at}"),
+                // Any event of the issue then (events_issue_timestamp answers it).
+                DateField::EventTimestamp => format!(
+                    "EXISTS (SELECT 1 FROM events e WHERE e.issue_id = i.id \
+                     AND e.timestamp {op} {at})"
+                ),
+            }
+        }
+        SearchTerm::EventId { id, negated } => {
+            let id = q.bind(id.as_str());
+            // events_project_event_id answers it.
+            format!(
+                "{}EXISTS (SELECT 1 FROM events e WHERE e.project_id = i.project_id \
+                 AND e.event_id = {id} AND e.issue_id = i.id)",
+                not(*negated)
+            )
+        }
+        SearchTerm::ShortId {
+            project,
+            number,
+            negated,
+        } => {
+            let (project, number) = (q.bind(project.as_str()), q.bind(*number));
+            format!(
+                "{}(lower(p.slug) = {project} AND i.short_id = {number})",
+                not(*negated)
+            )
+        }
+        SearchTerm::Any(groups) => {
+            let groups: Vec<String> = groups
+                .iter()
+                .map(|group| {
+                    let all: Vec<String> =
+                        group.iter().map(|term| condition(q, term, now)).collect();
+                    match all.len() {
+                        // A group is never empty as parsed; empty holds, as an empty AND.
+                        0 => "1 = 1".to_owned(),
+                        1 => all.concat(),
+                        _ => format!("({})", all.join(" AND ")),
+                    }
+                })
+                .collect();
+            format!("({})", groups.join(" OR "))
         }
     }
 }
 
-/// `%words%` with LIKE's wildcards in `words` escaped (by `\`), so `100%` and `snake_case`
-/// match themselves.
-fn like_pattern(words: &str) -> String {
-    let mut pattern = String::with_capacity(words.len() + 2);
-    pattern.push('%');
-    for c in words.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
+/// How a value without wildcards compares.
+#[derive(Clone, Copy, PartialEq)]
+enum Match {
+    /// Equal (case-sensitive, index-friendly), as Sentry's tag and field filters.
+    Exact,
+    /// Contains, whatever the case, as Sentry's message search.
+    Contains,
+}
+
+/// `column` matches `value`: with a `*` in it a case-insensitive LIKE of its wildcards,
+/// otherwise as `mode` says.
+fn text_test(q: &mut Builder, column: &str, value: &str, mode: Match) -> String {
+    if has_wildcard(value) || mode == Match::Contains {
+        let pattern = q.bind(glob_pattern(value, mode == Match::Contains));
+        q.dialect.like_any_case(column, &pattern)
+    } else {
+        let value = q.bind(value.replace("\\*", "*"));
+        format!("{column} = {value}")
     }
-    pattern.push('%');
+}
+
+/// Title, culprit or message (the metadata value) contains `words` (or matches their
+/// wildcards), whatever the case. Each is coalesced, so the test is never NULL and negates.
+fn message_test(q: &mut Builder, words: &str) -> String {
+    let p = q.bind(glob_pattern(words, true));
+    let metadata = format!(
+        "coalesce({}, '')",
+        q.dialect.json_text("i.metadata", "value")
+    );
+    let tests = ["i.title", "i.culprit", metadata.as_str()]
+        .map(|column| q.dialect.like_any_case(column, &p));
+    format!("({})", tests.join(" OR "))
+}
+
+/// Whether `value` has an unescaped `*`.
+fn has_wildcard(value: &str) -> bool {
+    let mut escaped = false;
+    for c in value.chars() {
+        match c {
+            '*' if !escaped => return true,
+            '\\' => escaped = !escaped,
+            _ => escaped = false,
+        }
+    }
+    false
+}
+
+/// A LIKE pattern (escaped by `\`) of `value` whose `*` match anything (`\*` a star) and whose
+/// LIKE wildcards match themselves; `contains` surrounds it with `%`.
+fn glob_pattern(value: &str, contains: bool) -> String {
+    let mut pattern = String::with_capacity(value.len() + 2);
+    if contains {
+        pattern.push('%');
+    }
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'*') => {
+                chars.next();
+                pattern.push('*');
+            }
+            '*' => pattern.push('%'),
+            '%' | '_' | '\\' => {
+                pattern.push('\\');
+                pattern.push(c);
+            }
+            c => pattern.push(c),
+        }
+    }
+    if contains {
+        pattern.push('%');
+    }
     pattern
 }
 
@@ -173,9 +328,12 @@ mod tests {
     #[test]
     fn like_wildcards_in_text_match_themselves() {
         assert_eq!(
-            like_pattern(r"100% snake_case C:\x"),
+            glob_pattern(r"100% snake_case C:\x", true),
             r"%100\% snake\_case C:\\x%"
         );
+        assert_eq!(glob_pattern(r"*/checkout/*", false), "%/checkout/%");
+        assert_eq!(glob_pattern(r"a\*b*", false), "a*b%");
+        assert!(has_wildcard("a*") && !has_wildcard(r"a\*"));
     }
 
     #[test]
@@ -279,13 +437,13 @@ mod tests {
         let sqlite = compile(Dialect::Sqlite, "i.id", &search("100%"));
         assert!(sqlite.sql.contains(
             "AND (i.title LIKE ?2 ESCAPE '\\' OR i.culprit LIKE ?2 ESCAPE '\\' \
-             OR json_extract(i.metadata, '$.value') LIKE ?2 ESCAPE '\\')"
+             OR coalesce(json_extract(i.metadata, '$.value'), '') LIKE ?2 ESCAPE '\\')"
         ));
         assert_eq!(sqlite.params[1], Param::from("%100\\%%"));
         let postgres = compile(Dialect::Postgres, "i.id", &search("100%"));
         assert!(postgres
             .sql
-            .contains("OR (i.metadata::json ->> 'value') ILIKE $2 ESCAPE '\\')"));
+            .contains("OR coalesce((i.metadata::json ->> 'value'), '') ILIKE $2 ESCAPE '\\')"));
     }
 
     #[test]

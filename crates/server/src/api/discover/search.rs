@@ -2,7 +2,7 @@
 //! [`vigil_store::TransactionQuery`] can say. Anything it cannot say is refused with a reason
 //! rather than silently ignored, so a query never answers more rows than it asked for.
 
-use vigil_store::search::{parse_search, SearchTerm};
+use vigil_store::search::{parse_search, SearchTerm, TextField};
 
 /// The filters of a `query=` string.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -45,6 +45,19 @@ pub fn parse_filters(input: &str) -> Result<Filters, String> {
             }
             SearchTerm::Has { key, .. } => {
                 return Err(format!("has:{key} is not supported for transactions"))
+            }
+            // `project:slug` is a field of issues; here it is the project filter.
+            SearchTerm::Field {
+                field: TextField::Project,
+                value,
+                negated,
+            } => add_term(&mut filters, "project".into(), value, negated)?,
+            _ => {
+                return Err(
+                    "comparisons, dates, ids, error fields, message: and OR groups \
+                            apply to issues; only transactions are queryable here"
+                        .into(),
+                )
             }
         }
     }
