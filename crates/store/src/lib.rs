@@ -25,8 +25,8 @@ mod test_events;
 #[doc(hidden)]
 pub use batch::bench as encode_bench;
 pub use domain::{
-    Accounts, Alerts, Discover, Events, IssueSearch, Issues, Maintenance, Outcomes, Projects, Quotas,
-    Releases, Traces,
+    Accounts, Alerts, Discover, Events, IssueSearch, Issues, Maintenance, Outcomes, Projects,
+    Quotas, Releases, Traces,
 };
 pub use queue::{ClaimedEnvelope, IngestQueue, QueueStats, QueuedEnvelope};
 pub use vigil_model::*;

@@ -270,6 +270,8 @@ pub async fn conditions(
         });
     }
     for term in search.terms {
+        let term = super::search::as_dataset_term(term, &common.all)
+            .map_err(|reason| ApiError::Invalid(format!("query: {reason}")))?;
         let condition = match term {
             SearchTerm::Text(text) => ErrorCondition::Text(text),
             SearchTerm::Level { value, negated } => {
@@ -331,6 +333,12 @@ pub async fn conditions(
                     }
                     TermColumn::Column(column) => value_condition(column, &value, negated),
                 }
+            }
+            // `as_dataset_term` turned or refused the rest.
+            other => {
+                return Err(ApiError::Invalid(format!(
+                    "query: {other:?} is not supported on the errors dataset"
+                )))
             }
         };
         out.push(condition);

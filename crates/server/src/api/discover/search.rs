@@ -4,6 +4,67 @@
 
 use vigil_store::search::{parse_search, SearchTerm, TextField};
 
+/// A term the search grammar reads as one of an issue's fields (`message:`, `error.type:`,
+/// `error.value:`, `project:`, `id:`, `issue:`) put back as the `key:value` term the error and
+/// span datasets translate; any other term passes unchanged. Terms only issues have
+/// (comparisons on their counters, `firstSeen:`-style dates, `OR` groups, substatuses, first
+/// releases) are refused, naming them.
+pub fn as_dataset_term(
+    term: SearchTerm,
+    projects: &[vigil_store::Project],
+) -> Result<SearchTerm, String> {
+    let tag = |key: &str, value: String, negated: bool| SearchTerm::Tag {
+        key: key.to_owned(),
+        value,
+        negated,
+    };
+    Ok(match term {
+        SearchTerm::Field {
+            field,
+            value,
+            negated,
+        } => {
+            let key = match field {
+                TextField::Message => "message",
+                TextField::ErrorType => "error.type",
+                TextField::ErrorValue => "error.value",
+                TextField::Project => "project",
+                TextField::FirstRelease => {
+                    return Err("firstRelease: applies to issues, not to events".into())
+                }
+            };
+            tag(key, value, negated)
+        }
+        SearchTerm::EventId { id, negated } => tag("id", id, negated),
+        SearchTerm::ShortId {
+            project,
+            number,
+            negated,
+        } => {
+            let project = projects
+                .iter()
+                .find(|p| p.slug == project)
+                .ok_or_else(|| format!("unknown project: {project}"))?;
+            tag("issue", project.short_id(number), negated)
+        }
+        SearchTerm::Number { .. } => {
+            return Err("times_seen and user.count compare issues, not events".into())
+        }
+        SearchTerm::Date { .. } => {
+            return Err(
+                "firstSeen, lastSeen, age and timestamp are not filters of this dataset; use \
+                 statsPeriod or start and end"
+                    .into(),
+            )
+        }
+        SearchTerm::Substatus { substatus, .. } => {
+            return Err(format!("is:{substatus} applies to issues, not to events"))
+        }
+        SearchTerm::Any(_) => return Err("OR groups are not supported on this dataset".into()),
+        other => other,
+    })
+}
+
 /// The filters of a `query=` string.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filters {

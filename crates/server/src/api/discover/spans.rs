@@ -120,6 +120,8 @@ pub fn span_query(common: &Common, query: &str) -> Result<SpanQuery, ApiError> {
     let search = parse_search(query).map_err(|err| ApiError::Invalid(format!("query: {err}")))?;
     let mut conditions = Vec::new();
     for term in search.terms {
+        let term = super::search::as_dataset_term(term, &common.all)
+            .map_err(|reason| ApiError::Invalid(format!("query: {reason}")))?;
         match term {
             SearchTerm::Text(text) => conditions.push(SpanCondition::Matches {
                 column: SpanColumn::Description,
@@ -213,6 +215,12 @@ pub fn span_query(common: &Common, query: &str) -> Result<SpanQuery, ApiError> {
                 return Err(ApiError::Invalid(format!(
                     "query: {} is not supported on the spans dataset",
                     term_name(&term)
+                )))
+            }
+            // `as_dataset_term` turned or refused the rest.
+            other => {
+                return Err(ApiError::Invalid(format!(
+                    "query: {other:?} is not supported on the spans dataset"
                 )))
             }
         }
