@@ -137,15 +137,21 @@ impl<'s> Redactor<'s> {
         *self.profile.get_or_insert_with(|| Profile::of(original))
     }
 
-    /// Apply a value rule (its prefilter first).
-    pub fn apply(&mut self, rule: &ValueRule) {
-        if let Some(text) = self.untouched() {
-            let profile = self.profile();
-            if !(rule.may_match)(&profile, text) {
-                return;
-            }
+    /// Apply value rules in order, each after its prefilter (on the original text; once it
+    /// changed, every rule runs).
+    pub fn apply_all(&mut self, rules: &[ValueRule]) {
+        if self.untouched().is_some() && self.profile().inert() {
+            return;
         }
-        self.apply_regex(rule.id, rule.regex, rule.replace, rule.text);
+        for rule in rules {
+            if let Some(text) = self.untouched() {
+                let profile = self.profile();
+                if !(rule.may_match)(&profile, text) {
+                    continue;
+                }
+            }
+            self.apply_regex(rule.id, rule.regex, rule.replace, rule.text);
+        }
     }
 
     /// Replace the whole value with `text` (a rule that matched on the key, or on the value
@@ -393,19 +399,15 @@ mod tests {
     #[test]
     fn untouched_string_is_not_changed() {
         let mut r = Redactor::new("nothing here");
-        for rule in rules::COMMON_BEFORE_IP
-            .iter()
-            .chain(&rules::COMMON_AFTER_PASSWORD)
-        {
-            r.apply(rule);
-        }
+        r.apply_all(&rules::COMMON_BEFORE_IP);
+        r.apply_all(&rules::COMMON_AFTER_PASSWORD);
         assert!(!r.changed());
     }
 
     #[test]
     fn match_then_whole_value() {
         let mut r = Redactor::new("password: 4111111111111111");
-        r.apply(&rules::COMMON_BEFORE_IP[1]);
+        r.apply_all(&rules::COMMON_BEFORE_IP[1..2]);
         let (s, rem) = r.finish();
         assert_eq!(s, "password: [Filtered]");
         assert_eq!(
@@ -437,8 +439,8 @@ mod tests {
     #[test]
     fn byte_ranges_after_earlier_redactions() {
         let mut r = Redactor::new("éé 4111111111111111 é 123-45-6789");
-        r.apply(&rules::COMMON_BEFORE_IP[1]);
-        r.apply(&rules::COMMON_AFTER_PASSWORD[2]);
+        r.apply_all(&rules::COMMON_BEFORE_IP[1..2]);
+        r.apply_all(&rules::COMMON_AFTER_PASSWORD[2..]);
         let (s, rem) = r.finish();
         assert_eq!(s, "éé [Filtered] é [Filtered]");
         assert_eq!((rem[0].start, rem[1].start, rem[1].end), (5, 19, 29));
