@@ -201,6 +201,34 @@ fn configs() -> Vec<(&'static str, ScrubbingSettings)> {
             },
         ),
         (
+            // Fields as Relay's conversion reads them: trimmed, the empty ones dropped.
+            "trimmed",
+            ScrubbingSettings {
+                sensitive_fields: vec![" planted ".into(), "  ".into()],
+                safe_fields: vec![" API_KEY ".into(), "".into(), " extra.card".into()],
+                ..ScrubbingSettings::default()
+            },
+        ),
+        (
+            // Safe fields that are selectors with types, wildcards and operators: the
+            // settings' PII config goes through the selector engine.
+            "safe-selectors",
+            ScrubbingSettings {
+                scrub_ip_addresses: true,
+                sensitive_fields: vec!["planted".into(), "Hostname".into()],
+                safe_fields: vec![
+                    " safe_password ".into(),
+                    "$number".into(),
+                    "**.card".into(),
+                    "$http.headers.*".into(),
+                    "extra.* && !extra.password".into(),
+                    "$frame.vars.x || $user.id".into(),
+                    "multi..line".into(),
+                ],
+                ..ScrubbingSettings::default()
+            },
+        ),
+        (
             "off",
             ScrubbingSettings {
                 data_scrubber: false,
