@@ -993,6 +993,40 @@ fn scrubbing_matches_relay() {
     );
 }
 
+/// The walker is a faster reading of the PII config Relay's conversion makes of the settings:
+/// the selector engine running that config gives the same result on every event and config
+/// (the project's advanced rules first, in both).
+#[test]
+fn walker_matches_selector_engine() {
+    let mut events = normalized_fixture_events();
+    events.extend(planted_events());
+    events.extend(generated_events(400));
+    let mut failures = Vec::new();
+    let mut scrubbed = 0;
+    for (config_name, config) in configs() {
+        for (name, event) in &events {
+            let mut walked = Json::from(event.clone());
+            scrub_event(&mut walked, &config);
+            let mut selected = Json::from(event.clone());
+            vigil_processing::scrub::scrub_event_by_selectors(&mut selected, &config);
+            let (walked, selected) = (walked.to_value(), selected.to_value());
+            scrubbed += usize::from(walked.get("_meta").is_some());
+            if walked != selected {
+                let mut diffs = Vec::new();
+                diff("", &walked, &selected, &mut diffs);
+                failures.push(format!("{name} [{config_name}]:\n{}", diffs.join("\n")));
+            }
+        }
+    }
+    assert!(scrubbed > 1000, "the cases scrub something ({scrubbed})");
+    assert!(
+        failures.is_empty(),
+        "{} cases differ between the walker and the selector engine:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn untouched_strings_stay_borrowed() {
     let bytes = br#"{"extra":{"a":"plain","password":"x"},"message":"m"}"#;

@@ -97,7 +97,10 @@ pub(crate) fn converted_pii_config(config: &ScrubbingSettings) -> Option<String>
                 cookies.push(format!("*.{}", quote(&format!("{header}.{raw}"))));
             }
         }
-        applications.insert(cookies.join(" || "), serde_json::json!(["@anything:filter"]));
+        applications.insert(
+            cookies.join(" || "),
+            serde_json::json!(["@anything:filter"]),
+        );
         let replace_only: Vec<String> = ["$logentry.formatted".to_owned(), "$log.body".to_owned()]
             .into_iter()
             .chain(REPLACE_ONLY_GEN_AI.iter().flat_map(|k| {
@@ -168,9 +171,7 @@ pub(crate) fn converted_pii_config(config: &ScrubbingSettings) -> Option<String>
         }
         applications.insert(selector, serde_json::json!(applied));
     }
-    Some(
-        serde_json::json!({"rules": rules, "applications": applications}).to_string(),
-    )
+    Some(serde_json::json!({"rules": rules, "applications": applications}).to_string())
 }
 
 /// The span data / attribute keys that get the `:replace` rules instead of `@common:filter`.
