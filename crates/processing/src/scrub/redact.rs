@@ -66,6 +66,13 @@ pub struct Remark {
 /// method Relay does not know drops the match unmarked).
 pub type Replacement = Option<(Cow<'static, str>, RemarkType)>;
 
+/// A string some rule rewrote: the new text, its remarks, the original's length in chars.
+pub struct Redacted {
+    pub text: String,
+    pub remarks: Vec<Remark>,
+    pub original_len: usize,
+}
+
 /// One string under redaction. Untouched (and unallocated) until a rule matches.
 pub struct Redactor<'s> {
     original: &'s str,
@@ -346,6 +353,18 @@ impl<'s> Redactor<'s> {
     /// The scrubbed string and its remarks (only meaningful when [`Self::changed`]).
     pub fn finish(&self) -> (String, Vec<Remark>) {
         join(&self.current_chunks())
+    }
+
+    /// The rewritten string, detached from the original, if any rule changed it.
+    pub fn redacted(&self) -> Option<Redacted> {
+        self.changed.then(|| {
+            let (text, remarks) = self.finish();
+            Redacted {
+                text,
+                remarks,
+                original_len: self.original_len(),
+            }
+        })
     }
 
     /// The original length in characters, as `_meta`'s `len`.

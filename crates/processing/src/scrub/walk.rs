@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use crate::json::{Json, Object};
 
 use super::config::Applications;
-use super::meta::{Entry, MetaTree, Path};
+use super::meta::{MetaTree, Path};
 use super::redact::{Redactor, RemarkType};
 use super::rules::{self, Replace, FILTERED};
 
@@ -487,15 +487,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             Json::Number(_) | Json::Array(_) | Json::Object(_) => {
                 if let Some(rule) = self.removal(spot, excluded) {
                     *value = Json::Null;
-                    self.meta.record(
-                        path,
-                        Entry {
-                            substituted: &[],
-                            rewritten: false,
-                            removed: Some(Cow::Borrowed(rule)),
-                            len: None,
-                        },
-                    );
+                    self.meta.record_removed(path, Cow::Borrowed(rule));
                     return;
                 }
                 self.children(value, path, spot);
@@ -642,28 +634,9 @@ impl<'c, 'a> Walker<'c, 'a> {
                 );
             }
         }
-        if !r.changed() && removed.is_none() {
-            return;
-        }
-        let (scrubbed, remarks) = if r.changed() {
-            r.finish()
-        } else {
-            (String::new(), Vec::new())
-        };
-        let len = r.changed().then(|| r.original_len());
-        self.meta.record(
-            path,
-            Entry {
-                substituted: &remarks,
-                rewritten: r.changed(),
-                removed: removed.map(Cow::Borrowed),
-                len,
-            },
-        );
-        *value = match removed {
-            Some(_) => Json::Null,
-            None => Json::String(Cow::Owned(scrubbed)),
-        };
+        let redacted = r.redacted();
+        self.meta
+            .write_string(path, value, redacted, removed.map(Cow::Borrowed));
     }
 }
 
