@@ -173,7 +173,7 @@ fn struct_fields<'j, 'a>(
             "{what} as a list has at most {} elements",
             names.len()
         ))),
-        _ => Err(schema(format!("{what} must be an object"))),
+        _ => Err(schema(format!("{what} must be a JSON object"))),
     }
 }
 
