@@ -163,6 +163,7 @@ impl<'a> MetaTree<'a> {
 
     /// A scrubbed string's outcome, from whichever pass: its remarks at `path` and its new
     /// value (null when a rule `removed` it). Nothing when no rule changed it.
+    #[inline]
     pub fn write_string(
         &mut self,
         path: &Path<'_>,

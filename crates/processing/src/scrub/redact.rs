@@ -356,6 +356,7 @@ impl<'s> Redactor<'s> {
     }
 
     /// The rewritten string, detached from the original, if any rule changed it.
+    #[inline]
     pub fn redacted(&self) -> Option<Redacted> {
         self.changed.then(|| {
             let (text, remarks) = self.finish();
