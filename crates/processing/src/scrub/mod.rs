@@ -26,6 +26,12 @@
 //! Relay's do). Both share the schema (`walk::field`), the rule regexes (`rules`), the
 //! chunked redaction (`redact`, with `hash` the HMAC-SHA1 Relay writes) and the `_meta`
 //! writer (`meta`).
+//!
+//! `walk` is a faster reading of one config the selector engine can run as well: the PII
+//! config `config::converted_pii_config` makes of the settings, as Relay's conversion does.
+//! The tests hold the two equal on every oracle event and setting; a safe field with types,
+//! wildcards or operators (`$number`, `**.x`, `a || b`), which the walker does not match,
+//! sends the settings through the engine (about 30 times the walker's cost).
 
 mod config;
 mod custom;
