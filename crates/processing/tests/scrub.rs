@@ -205,7 +205,14 @@ fn configs() -> Vec<(&'static str, ScrubbingSettings)> {
             "trimmed",
             ScrubbingSettings {
                 sensitive_fields: vec![" planted ".into(), "  ".into()],
-                safe_fields: vec![" API_KEY ".into(), "".into(), " extra.card".into()],
+                // `freeform` and `databag` are keys here, not Relay's legacy type names.
+                safe_fields: vec![
+                    " API_KEY ".into(),
+                    "".into(),
+                    " extra.card".into(),
+                    "freeform".into(),
+                    "databag".into(),
+                ],
                 ..ScrubbingSettings::default()
             },
         ),
@@ -224,6 +231,7 @@ fn configs() -> Vec<(&'static str, ScrubbingSettings)> {
                     "extra.* && !extra.password".into(),
                     "$frame.vars.x || $user.id".into(),
                     "multi..line".into(),
+                    "text".into(),
                 ],
                 ..ScrubbingSettings::default()
             },

@@ -42,7 +42,7 @@ enum Safe<'c> {
 
 fn read_safe(field: &str) -> Safe<'_> {
     let field = field.trim();
-    let items = match Selector::parse(field) {
+    let items = match Selector::parse_non_legacy(field) {
         Ok(Selector::Path(items)) => items,
         Ok(_) => return Safe::Selector,
         Err(_) => return Safe::Key(Cow::Borrowed(field)),
@@ -164,9 +164,12 @@ pub(crate) fn converted_pii_config(config: &ScrubbingSettings) -> Option<String>
             if field.is_empty() {
                 continue;
             }
-            match Selector::parse(field) {
-                Ok(_) => selector.push_str(&format!(" && !({field})")),
-                Err(_) => selector.push_str(&format!(" && !{}", quote(field))),
+            // A legacy name (`freeform`) is a key here, quoted so the engine reads it so.
+            match Selector::parse_non_legacy(field) {
+                Ok(_) if !Selector::is_legacy_name(field) => {
+                    selector.push_str(&format!(" && !({field})"))
+                }
+                _ => selector.push_str(&format!(" && !{}", quote(field))),
             }
         }
         applications.insert(selector, serde_json::json!(applied));
