@@ -201,6 +201,42 @@ fn configs() -> Vec<(&'static str, ScrubbingSettings)> {
             },
         ),
         (
+            // Fields as Relay's conversion reads them: trimmed, the empty ones dropped.
+            "trimmed",
+            ScrubbingSettings {
+                sensitive_fields: vec![" planted ".into(), "  ".into()],
+                // `freeform` and `databag` are keys here, not Relay's legacy type names.
+                safe_fields: vec![
+                    " API_KEY ".into(),
+                    "".into(),
+                    " extra.card".into(),
+                    "freeform".into(),
+                    "databag".into(),
+                ],
+                ..ScrubbingSettings::default()
+            },
+        ),
+        (
+            // Safe fields that are selectors with types, wildcards and operators: the
+            // settings' PII config goes through the selector engine.
+            "safe-selectors",
+            ScrubbingSettings {
+                scrub_ip_addresses: true,
+                sensitive_fields: vec!["planted".into(), "Hostname".into()],
+                safe_fields: vec![
+                    " safe_password ".into(),
+                    "$number".into(),
+                    "**.card".into(),
+                    "$http.headers.*".into(),
+                    "extra.* && !extra.password".into(),
+                    "$frame.vars.x || $user.id".into(),
+                    "multi..line".into(),
+                    "text".into(),
+                ],
+                ..ScrubbingSettings::default()
+            },
+        ),
+        (
             "off",
             ScrubbingSettings {
                 data_scrubber: false,
@@ -965,6 +1001,40 @@ fn scrubbing_matches_relay() {
     );
 }
 
+/// The walker is a faster reading of the PII config Relay's conversion makes of the settings:
+/// the selector engine running that config gives the same result on every event and config
+/// (the project's advanced rules first, in both).
+#[test]
+fn walker_matches_selector_engine() {
+    let mut events = normalized_fixture_events();
+    events.extend(planted_events());
+    events.extend(generated_events(400));
+    let mut failures = Vec::new();
+    let mut scrubbed = 0;
+    for (config_name, config) in configs() {
+        for (name, event) in &events {
+            let mut walked = Json::from(event.clone());
+            scrub_event(&mut walked, &config);
+            let mut selected = Json::from(event.clone());
+            vigil_processing::scrub::scrub_event_by_selectors(&mut selected, &config);
+            let (walked, selected) = (walked.to_value(), selected.to_value());
+            scrubbed += usize::from(walked.get("_meta").is_some());
+            if walked != selected {
+                let mut diffs = Vec::new();
+                diff("", &walked, &selected, &mut diffs);
+                failures.push(format!("{name} [{config_name}]:\n{}", diffs.join("\n")));
+            }
+        }
+    }
+    assert!(scrubbed > 1000, "the cases scrub something ({scrubbed})");
+    assert!(
+        failures.is_empty(),
+        "{} cases differ between the walker and the selector engine:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn untouched_strings_stay_borrowed() {
     let bytes = br#"{"extra":{"a":"plain","password":"x"},"message":"m"}"#;
@@ -1044,6 +1114,45 @@ const VERDICT_CASES: &[&str] = &[
     r#"{"applications": {"$heap_memory || $trace_metric || $log || $sdk || $replay": ["@ip"]}}"#,
     r#"{"applications": {"$clientsdkinfo": ["@ip"]}}"#,
     r#"{"applications": {"extra.99999999999999999999999": ["@ip"]}}"#,
+    // serde's readings: a struct from a list of its fields in order, an enum variant by index.
+    "[]",
+    "[1]",
+    "[{}]",
+    "[{}, {}, {}]",
+    r#"[{}, {}, {"x": ["a"]}]"#,
+    r#"[{"a": {"type": "pattern", "pattern": "("}}, {}, {"x": ["a"]}]"#,
+    "[{}, {}, {}, {}]",
+    "[null]",
+    "[{}, null]",
+    "[{}, [], {}]",
+    r#"[{}, {"hashKey": 5}]"#,
+    r#"{"type": 5}"#,
+    r#"{"vars": []}"#,
+    r#"{"vars": ["k"]}"#,
+    r#"{"vars": [5]}"#,
+    r#"{"vars": ["k", 1]}"#,
+    r#"{"vars": null}"#,
+    r#"{"vars": {"hashKey": null}}"#,
+    r#"{"vars": {"other": 1}}"#,
+    r#"{"rules": []}"#,
+    r#"{"applications": []}"#,
+    r#"{"rules": {"a": []}}"#,
+    r#"{"rules": {"a": {"type": 0}}}"#,
+    r#"{"rules": {"a": {"type": 1}}}"#,
+    r#"{"rules": {"a": {"type": 1, "pattern": "x"}}}"#,
+    r#"{"rules": {"a": {"type": 5}}}"#,
+    r#"{"rules": {"a": {"type": 16}}}"#,
+    r#"{"rules": {"a": {"type": 18}}}"#,
+    r#"{"rules": {"a": {"type": 19}}}"#,
+    r#"{"rules": {"a": {"type": 20}}}"#,
+    r#"{"rules": {"a": {"type": -1}}}"#,
+    r#"{"rules": {"a": {"type": null}}}"#,
+    r#"{"rules": {"a": {"type": "anything", "redaction": {"method": 2}}}}"#,
+    r#"{"rules": {"a": {"type": "pattern", "pattern": "x", "replaceGroups": []}}}"#,
+    r#"{"rules": {"a": {"type": "multiple", "rules": []}}}"#,
+    r#"{"rules": {"a": {"type": "anything", "extra": 1}}}"#,
+    "true",
+    " {} ",
 ];
 
 #[test]

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use crate::json::{Json, Object};
 
 use super::hash::hash_value;
-use super::meta::{Entry, MetaTree, Path};
+use super::meta::{MetaTree, Path};
 use super::pii_config::{CompiledPiiConfig, Matcher, On, Redaction, Replace, Rule};
 use super::redact::{Redactor, RemarkType, Replacement};
 use super::rules;
@@ -515,15 +515,8 @@ impl<'c, 'a> CustomWalker<'c, 'a> {
                     Matcher::Cookies => false,
                 };
                 if removes {
-                    self.meta.record(
-                        path,
-                        Entry {
-                            substituted: &[],
-                            rewritten: false,
-                            removed: Some(Cow::Owned(rule.origin.clone())),
-                            len: None,
-                        },
-                    );
+                    self.meta
+                        .record_removed(path, Cow::Owned(rule.origin.clone()));
                     return Outcome::Removed;
                 }
             }
@@ -554,28 +547,8 @@ impl<'c, 'a> CustomWalker<'c, 'a> {
                 }
             }
         }
-        if !r.changed() && removed.is_none() {
-            return;
-        }
-        let (scrubbed, remarks) = if r.changed() {
-            r.finish()
-        } else {
-            (String::new(), Vec::new())
-        };
-        let len = r.changed().then(|| r.original_len());
-        self.meta.record(
-            path,
-            Entry {
-                substituted: &remarks,
-                rewritten: r.changed(),
-                removed: removed.clone(),
-                len,
-            },
-        );
-        *value = match removed {
-            Some(_) => Json::Null,
-            None => Json::String(Cow::Owned(scrubbed)),
-        };
+        let redacted = r.redacted();
+        self.meta.write_string(path, value, redacted, removed);
     }
 }
 
@@ -667,14 +640,6 @@ fn move_invalid_ip(user: &mut Object<'_>, path: &Path<'_>, meta: &mut MetaTree<'
         user.insert("id", ip);
         let ip_path = path.key("ip_address");
         meta.rename(&ip_path, &path.key("id"));
-        meta.record(
-            &ip_path,
-            Entry {
-                substituted: &[],
-                rewritten: false,
-                removed: Some(Cow::Borrowed("pii:ip_address")),
-                len: None,
-            },
-        );
+        meta.record_removed(&ip_path, Cow::Borrowed("pii:ip_address"));
     }
 }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use crate::json::{Json, Object};
 
-use super::redact::{Remark, RemarkType};
+use super::redact::{Redacted, Remark, RemarkType};
 
 /// One step of the path from the event's root to a value.
 #[derive(Clone, Copy)]
@@ -146,6 +146,53 @@ impl<'a> MetaTree<'a> {
             },
             _ => MetaTree::default(),
         }
+    }
+
+    /// A removed number, array or object (or an IP moved away): one `x` remark naming `rule`.
+    pub fn record_removed(&mut self, path: &Path<'_>, rule: Cow<'static, str>) {
+        self.record(
+            path,
+            Entry {
+                substituted: &[],
+                rewritten: false,
+                removed: Some(rule),
+                len: None,
+            },
+        );
+    }
+
+    /// A scrubbed string's outcome, from whichever pass: its remarks at `path` and its new
+    /// value (null when a rule `removed` it). Nothing when no rule changed it.
+    #[inline]
+    pub fn write_string(
+        &mut self,
+        path: &Path<'_>,
+        value: &mut Json<'_>,
+        redacted: Option<Redacted>,
+        removed: Option<Cow<'static, str>>,
+    ) {
+        if redacted.is_none() && removed.is_none() {
+            return;
+        }
+        let (text, remarks, len) = match redacted {
+            Some(r) => (r.text, r.remarks, Some(r.original_len)),
+            None => (String::new(), Vec::new(), None),
+        };
+        let gone = removed.is_some();
+        self.record(
+            path,
+            Entry {
+                substituted: &remarks,
+                rewritten: len.is_some(),
+                removed,
+                len,
+            },
+        );
+        *value = if gone {
+            Json::Null
+        } else {
+            Json::String(Cow::Owned(text))
+        };
     }
 
     pub fn record(&mut self, path: &Path<'_>, entry: Entry<'_>) {

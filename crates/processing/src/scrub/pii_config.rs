@@ -132,12 +132,64 @@ fn hide_inner(rule: &str, obj: &Object<'_>) -> Result<bool, PiiConfigError> {
     }
 }
 
+/// Relay's rule types in the order its `RuleType` declares them: `"type": 5` is `email`.
+/// (`unknown`, the 20th, takes no object and is left out.)
+const RULE_TYPE_INDEXES: [&str; 19] = [
+    "anything",
+    "pattern",
+    "imei",
+    "mac",
+    "uuid",
+    "email",
+    "ip",
+    "creditcard",
+    "iban",
+    "userpath",
+    "pemkey",
+    "url_auth",
+    "us_ssn",
+    "bearer",
+    "password",
+    "cookies",
+    "redact_pair",
+    "multiple",
+    "alias",
+];
+
+/// A struct's fields as serde reads them for Relay: by name from an object (unknown names
+/// ignored), or in declaration order from an array of at most that many elements — which is
+/// why Relay takes `[]` for a config.
+fn struct_fields<'j, 'a>(
+    value: &'j Json<'a>,
+    names: &[&str],
+    what: &str,
+) -> Result<Vec<Option<&'j Json<'a>>>, PiiConfigError> {
+    match value {
+        Json::Object(obj) => Ok(names.iter().map(|n| obj.get(n)).collect()),
+        Json::Array(items) if items.len() <= names.len() => {
+            Ok((0..names.len()).map(|i| items.get(i)).collect())
+        }
+        Json::Array(_) => Err(schema(format!(
+            "{what} as a list has at most {} elements",
+            names.len()
+        ))),
+        _ => Err(schema(format!("{what} must be a JSON object"))),
+    }
+}
+
 fn parse_rule(id: &str, value: &Json<'_>) -> Result<RuleSpec, PiiConfigError> {
     let Json::Object(obj) = value else {
         return Err(schema(format!("rule `{id}` must be an object")));
     };
     let ty = match obj.get("type") {
         Some(Json::String(t)) => t.as_ref(),
+        // serde reads an enum variant by its index as well as by its name.
+        Some(Json::Number(n)) => n
+            .as_u64()
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| RULE_TYPE_INDEXES.get(i))
+            .copied()
+            .ok_or_else(|| schema(format!("rule `{id}`: no rule type has the index {n}")))?,
         Some(_) => return Err(schema(format!("rule `{id}`: `type` must be a string"))),
         None => return Err(schema(format!("rule `{id}`: missing field `type`"))),
     };
@@ -259,11 +311,9 @@ impl PiiConfig {
     /// Parse the JSON text (schema and selectors; the regexes are checked by [`validate`]).
     pub fn parse(text: &str) -> Result<PiiConfig, PiiConfigError> {
         let json = Json::parse_str(text).map_err(|e| PiiConfigError::Json(e.to_string()))?;
-        let Json::Object(top) = json else {
-            return Err(schema("the config must be a JSON object"));
-        };
+        let top = struct_fields(&json, &["rules", "vars", "applications"], "the config")?;
         let mut config = PiiConfig::default();
-        match top.get("rules") {
+        match top[0] {
             None => {}
             Some(Json::Object(rules)) => {
                 for (id, rule) in rules.iter() {
@@ -272,15 +322,13 @@ impl PiiConfig {
             }
             Some(_) => return Err(schema("`rules` must be an object of rules by id")),
         }
-        match top.get("vars") {
-            None => {}
-            Some(Json::Object(vars)) => match vars.get("hashKey") {
-                None | Some(Json::String(_)) => {}
+        if let Some(vars) = top[1] {
+            match struct_fields(vars, &["hashKey"], "`vars`")?[0] {
+                None | Some(Json::String(_) | Json::Null) => {}
                 Some(_) => return Err(schema("`vars.hashKey` must be a string")),
-            },
-            Some(_) => return Err(schema("`vars` must be an object")),
+            }
         }
-        match top.get("applications") {
+        match top[2] {
             None => {}
             Some(Json::Object(apps)) => {
                 for (selector, ids) in apps.iter() {

@@ -66,6 +66,13 @@ pub struct Remark {
 /// method Relay does not know drops the match unmarked).
 pub type Replacement = Option<(Cow<'static, str>, RemarkType)>;
 
+/// A string some rule rewrote: the new text, its remarks, the original's length in chars.
+pub struct Redacted {
+    pub text: String,
+    pub remarks: Vec<Remark>,
+    pub original_len: usize,
+}
+
 /// One string under redaction. Untouched (and unallocated) until a rule matches.
 pub struct Redactor<'s> {
     original: &'s str,
@@ -137,15 +144,21 @@ impl<'s> Redactor<'s> {
         *self.profile.get_or_insert_with(|| Profile::of(original))
     }
 
-    /// Apply a value rule (its prefilter first).
-    pub fn apply(&mut self, rule: &ValueRule) {
-        if let Some(text) = self.untouched() {
-            let profile = self.profile();
-            if !(rule.may_match)(&profile, text) {
-                return;
-            }
+    /// Apply value rules in order, each after its prefilter (on the original text; once it
+    /// changed, every rule runs).
+    pub fn apply_all(&mut self, rules: &[ValueRule]) {
+        if self.untouched().is_some() && self.profile().inert() {
+            return;
         }
-        self.apply_regex(rule.id, rule.regex, rule.replace, rule.text);
+        for rule in rules {
+            if let Some(text) = self.untouched() {
+                let profile = self.profile();
+                if !(rule.may_match)(&profile, text) {
+                    continue;
+                }
+            }
+            self.apply_regex(rule.id, rule.regex, rule.replace, rule.text);
+        }
     }
 
     /// Replace the whole value with `text` (a rule that matched on the key, or on the value
@@ -342,6 +355,19 @@ impl<'s> Redactor<'s> {
         join(&self.current_chunks())
     }
 
+    /// The rewritten string, detached from the original, if any rule changed it.
+    #[inline]
+    pub fn redacted(&self) -> Option<Redacted> {
+        self.changed.then(|| {
+            let (text, remarks) = self.finish();
+            Redacted {
+                text,
+                remarks,
+                original_len: self.original_len(),
+            }
+        })
+    }
+
     /// The original length in characters, as `_meta`'s `len`.
     pub fn original_len(&self) -> usize {
         self.original.chars().count()
@@ -393,19 +419,15 @@ mod tests {
     #[test]
     fn untouched_string_is_not_changed() {
         let mut r = Redactor::new("nothing here");
-        for rule in rules::COMMON_BEFORE_IP
-            .iter()
-            .chain(&rules::COMMON_AFTER_PASSWORD)
-        {
-            r.apply(rule);
-        }
+        r.apply_all(&rules::COMMON_BEFORE_IP);
+        r.apply_all(&rules::COMMON_AFTER_PASSWORD);
         assert!(!r.changed());
     }
 
     #[test]
     fn match_then_whole_value() {
         let mut r = Redactor::new("password: 4111111111111111");
-        r.apply(&rules::COMMON_BEFORE_IP[1]);
+        r.apply_all(&rules::COMMON_BEFORE_IP[1..2]);
         let (s, rem) = r.finish();
         assert_eq!(s, "password: [Filtered]");
         assert_eq!(
@@ -437,8 +459,8 @@ mod tests {
     #[test]
     fn byte_ranges_after_earlier_redactions() {
         let mut r = Redactor::new("éé 4111111111111111 é 123-45-6789");
-        r.apply(&rules::COMMON_BEFORE_IP[1]);
-        r.apply(&rules::COMMON_AFTER_PASSWORD[2]);
+        r.apply_all(&rules::COMMON_BEFORE_IP[1..2]);
+        r.apply_all(&rules::COMMON_AFTER_PASSWORD[2..]);
         let (s, rem) = r.finish();
         assert_eq!(s, "éé [Filtered] é [Filtered]");
         assert_eq!((rem[0].start, rem[1].start, rem[1].end), (5, 19, 29));

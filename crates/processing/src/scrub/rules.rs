@@ -120,8 +120,6 @@ pub struct Profile {
     pub password: bool,
     /// Contains `bearer` in any case.
     bearer: bool,
-    /// Contains two capital letters and two digits in a row (an IBAN's start).
-    iban_start: bool,
 }
 
 const DIGIT: u8 = 1;
@@ -172,10 +170,6 @@ impl Profile {
             p.classes |= class;
             if class & DIGIT != 0 {
                 p.digits += 1;
-                p.iban_start |= i >= 2
-                    && bytes[i - 2].is_ascii_uppercase()
-                    && bytes[i - 1].is_ascii_uppercase()
-                    && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
             } else if class & B != 0 {
                 p.bearer |= bytes
                     .get(i + 1..i + 6)
@@ -191,6 +185,12 @@ impl Profile {
 
     fn has(&self, class: u8) -> bool {
         self.classes & class != 0
+    }
+
+    /// No value rule's prefilter can pass: every one needs a digit, `-`, `@`, `:` or
+    /// `bearer` (most short strings have none).
+    pub fn inert(&self) -> bool {
+        !self.has(DIGIT | DASH | AT | COLON) && !self.bearer
     }
 }
 
@@ -218,26 +218,39 @@ fn password_trigram_at(bytes: &[u8], i: usize) -> bool {
     )
 }
 
-fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
-    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    let Some(&first) = n.first() else {
-        return true;
-    };
-    let first = first.to_ascii_lowercase();
-    h.iter().enumerate().any(|(i, &c)| {
-        c.to_ascii_lowercase() == first
-            && h.get(i..i + n.len())
-                .is_some_and(|w| w.eq_ignore_ascii_case(n))
-    })
+/// Credit cards have at least 15 digits, and the first one is a 3, 4, 5 or 6 at a word's
+/// start. The second test runs only on the few strings with 15 digits, so that long numbers
+/// (thread ids, timestamps in span data) skip the regex without every string paying for it.
+fn may_be_creditcard(p: &Profile, s: &str) -> bool {
+    p.digits >= 15 && has_card_start(s.as_bytes())
 }
 
-/// Credit cards have at least 15 digits.
-fn may_be_creditcard(p: &Profile, _: &str) -> bool {
-    p.digits >= 15
+/// Whether an ASCII `3`–`6` follows something that is no word character (or nothing): where
+/// the card regex's `\b(3[47]|4|5[1-5]|65|6011)` can begin. A non-ASCII byte before it may end
+/// a Unicode letter or not; it counts as a possible start.
+fn has_card_start(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().any(|(i, &c)| {
+        (b'3'..=b'6').contains(&c)
+            && (i == 0 || {
+                let prev = bytes[i - 1];
+                !(prev.is_ascii_alphanumeric() || prev == b'_')
+            })
+    })
 }
 /// An IBAN is two capital letters, two digits and at least 11 alphanumerics.
 fn may_be_iban(p: &Profile, s: &str) -> bool {
-    p.digits >= 2 && s.len() >= 15 && p.iban_start
+    p.digits >= 2 && s.len() >= 15 && has_iban_start(s.as_bytes())
+}
+
+/// Two capital letters and two digits in a row (looked for only in strings long enough and
+/// with digits, not by [`Profile::of`] on every string).
+fn has_iban_start(bytes: &[u8]) -> bool {
+    bytes.windows(4).any(|w| {
+        w[0].is_ascii_uppercase()
+            && w[1].is_ascii_uppercase()
+            && w[2].is_ascii_digit()
+            && w[3].is_ascii_digit()
+    })
 }
 fn may_be_pemkey(p: &Profile, s: &str) -> bool {
     p.has(DASH) && s.contains("-----BEGIN")
@@ -387,21 +400,36 @@ pub const ANYTHING_FILTER_ID: &str = "@anything:filter";
 /// The IP fields' removal.
 pub const ANYTHING_REMOVE_ID: &str = "@anything:remove";
 
-/// Whether a key names a password-like field (`@password:filter` matches on the key alone).
-pub fn is_password_key(key: &str) -> bool {
-    is_password_like(key)
-}
-
 /// Whether `PASSWORD` matches: a cheap necessary condition first (see
 /// [`password_trigram_at`]), which most strings fail.
 pub fn is_password_like(s: &str) -> bool {
     let bytes = s.as_bytes();
-    (0..bytes.len()).any(|i| password_trigram_at(bytes, i)) && PASSWORD.is_match(s)
+    (0..bytes.len()).any(|i| is_trigram_start(bytes[i]) && password_trigram_at(bytes, i))
+        && PASSWORD.is_match(s)
 }
 
-/// Whether a key contains `token` (the password rule's key-only part).
-pub fn is_token_key(key: &str) -> bool {
-    contains_ignore_ascii_case(key, "token")
+#[inline(always)]
+fn is_trigram_start(c: u8) -> bool {
+    CLASS[c as usize] & TRIGRAM_START != 0
+}
+
+/// Whether a key alone makes `@password:filter` redact its value: it contains `token` or is
+/// password-like. One scan for both (`token` begins with a password trigram).
+pub fn is_password_or_token_key(key: &str) -> bool {
+    let bytes = key.as_bytes();
+    let mut trigram = false;
+    for i in 0..bytes.len() {
+        if is_trigram_start(bytes[i]) && password_trigram_at(bytes, i) {
+            if bytes
+                .get(i..i + 5)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"token"))
+            {
+                return true;
+            }
+            trigram = true;
+        }
+    }
+    trigram && PASSWORD.is_match(key)
 }
 
 /// The session and CSRF cookies Relay's conversion filters by name (`*.cookies.<name>`).
@@ -450,21 +478,24 @@ pub const COOKIE_HEADER_KEYS: &[&str] = &[
 
 /// Whether `key` is a cookie header's (span data) key.
 pub fn is_cookie_header_key(key: &str) -> bool {
-    COOKIE_HEADER_KEYS
-        .iter()
-        .any(|k| k.eq_ignore_ascii_case(key))
+    // Both keys start with `http.`: most keys fail on their first byte.
+    key.as_bytes().first().is_some_and(|c| c | 0x20 == b'h')
+        && COOKIE_HEADER_KEYS
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(key))
 }
 
 /// Whether `key` is a single cookie of a cookie header (`http.request.header.cookie.<name>`)
 /// that Relay filters by name.
 pub fn is_sensitive_cookie_header_key(key: &str) -> bool {
-    COOKIE_HEADER_KEYS.iter().any(|k| {
-        key.len() > k.len() + 1
-            && key.is_char_boundary(k.len())
-            && key[..k.len()].eq_ignore_ascii_case(k)
-            && key.as_bytes()[k.len()] == b'.'
-            && is_sensitive_cookie(&key[k.len() + 1..])
-    })
+    key.as_bytes().first().is_some_and(|c| c | 0x20 == b'h')
+        && COOKIE_HEADER_KEYS.iter().any(|k| {
+            key.len() > k.len() + 1
+                && key.is_char_boundary(k.len())
+                && key[..k.len()].eq_ignore_ascii_case(k)
+                && key.as_bytes()[k.len()] == b'.'
+                && is_sensitive_cookie(&key[k.len() + 1..])
+        })
 }
 
 /// The byte ranges of the sensitive cookies' values in a cookie header value: each `;`-separated
@@ -510,6 +541,23 @@ mod tests {
             assert!(may_be_creditcard(&Profile::of(card), card), "{card}");
         }
         assert!(!CREDITCARD.is_match("1234567890123456"));
+        // The prefilter lets through every card start, and keeps long numbers that start
+        // otherwise (or mid-word) off the regex.
+        for s in [
+            "140414685234880",
+            "id_4111111111111111",
+            "x4111111111111111",
+        ] {
+            assert!(!CREDITCARD.is_match(s), "{s}");
+            assert!(!may_be_creditcard(&Profile::of(s), s), "{s}");
+        }
+        for s in [
+            "x 4111111111111111",
+            "(5555555555554444)",
+            "é4111111111111111",
+        ] {
+            assert!(may_be_creditcard(&Profile::of(s), s), "{s}");
+        }
         assert!(!CREDITCARD.is_match("41111111111111112"));
     }
 
@@ -550,13 +598,17 @@ mod tests {
             "token=",
             "credentials",
         ] {
-            assert!(is_password_key(key), "{key}");
+            assert!(is_password_like(key), "{key}");
         }
         for key in ["pw", "otp2", "tok", "token", "name", "", "ab"] {
-            assert!(!is_password_key(key), "{key}");
+            assert!(!is_password_like(key), "{key}");
         }
-        assert!(is_token_key("csrftoken") && is_token_key("X-TOKEN"));
-        assert!(!is_token_key("tok"));
+        for key in ["csrftoken", "X-TOKEN", "password", "x_api_key", "otp"] {
+            assert!(is_password_or_token_key(key), "{key}");
+        }
+        for key in ["tok", "name", "", "thread.id", "db.system", "otp2"] {
+            assert!(!is_password_or_token_key(key), "{key}");
+        }
     }
 
     #[test]
@@ -564,13 +616,11 @@ mod tests {
         let p = Profile::of("see https://u@h/ 12-3 password");
         assert!(p.password && p.slashes && p.has(AT) && p.has(DASH) && !p.has(B));
         assert!(Profile::of("x BeArEr y").bearer && !Profile::of("bearing").bearer);
-        assert!(Profile::of("DE89370400440532013000").iban_start);
-        assert!(!Profile::of("De89370400440532013000").iban_start);
+        assert!(has_iban_start(b"DE89370400440532013000"));
+        assert!(!has_iban_start(b"De89370400440532013000"));
         assert_eq!(p.digits, 3);
         assert!(!Profile::of("nothing here").password);
         assert!(Profile::of("x APIKEY").password);
-        assert!(contains_ignore_ascii_case("a BeArEr b", "bearer"));
-        assert!(!contains_ignore_ascii_case("bearing", "bearer"));
     }
 
     #[test]

@@ -172,13 +172,24 @@ impl Selector {
     pub fn parse(s: &str) -> Result<Selector, SelectorError> {
         match s {
             "freeform" | "email" | "sensitive" | "text" => {
-                return Ok(Selector::Path(vec![Item::Type(ValueType::String)]))
+                Ok(Selector::Path(vec![Item::Type(ValueType::String)]))
             }
-            "databag" | "container" => {
-                return Ok(Selector::Path(vec![Item::Type(ValueType::Object)]))
-            }
-            _ => {}
+            "databag" | "container" => Ok(Selector::Path(vec![Item::Type(ValueType::Object)])),
+            _ => Selector::parse_non_legacy(s),
         }
+    }
+
+    /// Whether `s` is one of the legacy names [`Selector::parse`] reads as a value type.
+    pub fn is_legacy_name(s: &str) -> bool {
+        matches!(
+            s,
+            "freeform" | "email" | "sensitive" | "text" | "databag" | "container"
+        )
+    }
+
+    /// Parse a selector without the legacy names (`freeform` is the key `freeform`), as Relay
+    /// reads safe fields.
+    pub fn parse_non_legacy(s: &str) -> Result<Selector, SelectorError> {
         let mut p = Parser {
             src: s,
             pos: 0,

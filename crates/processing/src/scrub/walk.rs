@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use crate::json::{Json, Object};
 
 use super::config::Applications;
-use super::meta::{Entry, MetaTree, Path};
+use super::meta::{MetaTree, Path};
 use super::redact::{Redactor, RemarkType};
 use super::rules::{self, Replace, FILTERED};
 
@@ -303,6 +303,15 @@ pub(super) fn normalize_header_name(name: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Whether a cookie selector could match at `spot`: each needs the key or its container's key
+/// to begin with `http.` or the container to be `cookies` (a first-byte test that most keys
+/// fail, before the exact ones).
+#[inline(always)]
+fn may_name_cookie(key: Option<&str>, parent_key: Option<&str>) -> bool {
+    let first = |k: Option<&str>| k.and_then(|k| k.as_bytes().first()).map(|c| c | 0x20);
+    first(key) == Some(b'h') || matches!(first(parent_key), Some(b'h' | b'c'))
+}
+
 /// Where a child of the value at `spot` sits.
 fn child_spot<'k>(spot: Spot<'k>, key: Option<&'k str>) -> Spot<'k> {
     Spot {
@@ -354,6 +363,11 @@ impl<'c, 'a> Walker<'c, 'a> {
             match field(kind, key) {
                 Field::Skip => {}
                 Field::Data => self.value(value, &path, spot),
+                // Only the cookie selectors name keys that reach a `maybe` field: a scalar
+                // none of them could match is not visited (most span fields).
+                Field::Maybe
+                    if !(matches!(value, Json::Array(_) | Json::Object(_))
+                        || (self.apps.defaults && may_name_cookie(Some(key), own_key))) => {}
                 Field::Maybe => self.value(
                     value,
                     &path,
@@ -473,15 +487,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             Json::Number(_) | Json::Array(_) | Json::Object(_) => {
                 if let Some(rule) = self.removal(spot, excluded) {
                     *value = Json::Null;
-                    self.meta.record(
-                        path,
-                        Entry {
-                            substituted: &[],
-                            rewritten: false,
-                            removed: Some(Cow::Borrowed(rule)),
-                            len: None,
-                        },
-                    );
+                    self.meta.record_removed(path, Cow::Borrowed(rule));
                     return;
                 }
                 self.children(value, path, spot);
@@ -524,7 +530,7 @@ impl<'c, 'a> Walker<'c, 'a> {
     fn removal(&self, spot: Spot<'_>, excluded: bool) -> Option<&'static str> {
         let key = spot.key.unwrap_or("");
         if !excluded {
-            if self.apps.defaults && (rules::is_token_key(key) || rules::is_password_key(key)) {
+            if self.apps.defaults && rules::is_password_or_token_key(key) {
                 return Some(rules::PASSWORD_ID);
             }
             if self.apps.sensitive.iter().any(|f| key.contains(f)) {
@@ -542,22 +548,26 @@ impl<'c, 'a> Walker<'c, 'a> {
 
     /// `*.cookies.<name>` and `*.'http.request.header.cookie.<name>'` (and set-cookie) for the
     /// session and CSRF cookies: `@anything:filter`.
+    #[inline]
     fn is_sensitive_cookie(&self, spot: Spot<'_>) -> bool {
-        spot.key.is_some_and(|k| {
-            (spot.depth >= 3
-                && spot
-                    .parent_key
-                    .is_some_and(|p| p.eq_ignore_ascii_case("cookies"))
-                && rules::is_sensitive_cookie(k))
-                || (spot.depth >= 2 && rules::is_sensitive_cookie_header_key(k))
-        })
+        may_name_cookie(spot.key, spot.parent_key)
+            && spot.key.is_some_and(|k| {
+                (spot.depth >= 3
+                    && spot
+                        .parent_key
+                        .is_some_and(|p| p.eq_ignore_ascii_case("cookies"))
+                    && rules::is_sensitive_cookie(k))
+                    || (spot.depth >= 2 && rules::is_sensitive_cookie_header_key(k))
+            })
     }
 
     /// A cookie header value (`*.'http.request.header.cookie'` and its children, and
     /// set-cookie): `@cookies:filter`.
+    #[inline]
     fn is_cookie_header(&self, spot: Spot<'_>) -> bool {
-        (spot.depth >= 2 && spot.key.is_some_and(rules::is_cookie_header_key))
-            || (spot.depth >= 3 && spot.parent_key.is_some_and(rules::is_cookie_header_key))
+        may_name_cookie(spot.key, spot.parent_key)
+            && ((spot.depth >= 2 && spot.key.is_some_and(rules::is_cookie_header_key))
+                || (spot.depth >= 3 && spot.parent_key.is_some_and(rules::is_cookie_header_key)))
     }
 
     fn string(&mut self, value: &mut Json<'_>, path: &Path<'_>, spot: Spot<'_>, excluded: bool) {
@@ -579,24 +589,18 @@ impl<'c, 'a> Walker<'c, 'a> {
         if !excluded {
             // In the order of the rule ids (see `rules`).
             if self.apps.defaults {
-                for rule in &rules::COMMON_BEFORE_IP {
-                    r.apply(rule);
-                }
+                r.apply_all(&rules::COMMON_BEFORE_IP);
             }
             if self.apps.ip {
-                for rule in &rules::IP_REPLACE {
-                    r.apply(rule);
-                }
+                r.apply_all(&rules::IP_REPLACE);
             }
             if self.apps.defaults {
-                if rules::is_token_key(key) || rules::is_password_key(key) {
+                if rules::is_password_or_token_key(key) {
                     r.replace_value(rules::PASSWORD_ID, FILTERED);
                 } else if r.changed() || r.profile().password {
                     r.replace_value_if(rules::PASSWORD_ID, FILTERED, rules::is_password_like);
                 }
-                for rule in &rules::COMMON_AFTER_PASSWORD {
-                    r.apply(rule);
-                }
+                r.apply_all(&rules::COMMON_AFTER_PASSWORD);
             }
             if !self.apps.sensitive.is_empty() {
                 let sensitive = &self.apps.sensitive;
@@ -612,9 +616,7 @@ impl<'c, 'a> Walker<'c, 'a> {
         let removed = (self.apps.ip && spot.ip_field).then_some(rules::ANYTHING_REMOVE_ID);
         if removed.is_none() && self.apps.defaults {
             if spot.formatted {
-                for rule in &rules::LOGENTRY_FORMATTED {
-                    r.apply(rule);
-                }
+                r.apply_all(&rules::LOGENTRY_FORMATTED);
             }
             if self.is_sensitive_cookie(spot) {
                 r.apply_regex(
@@ -632,28 +634,9 @@ impl<'c, 'a> Walker<'c, 'a> {
                 );
             }
         }
-        if !r.changed() && removed.is_none() {
-            return;
-        }
-        let (scrubbed, remarks) = if r.changed() {
-            r.finish()
-        } else {
-            (String::new(), Vec::new())
-        };
-        let len = r.changed().then(|| r.original_len());
-        self.meta.record(
-            path,
-            Entry {
-                substituted: &remarks,
-                rewritten: r.changed(),
-                removed: removed.map(Cow::Borrowed),
-                len,
-            },
-        );
-        *value = match removed {
-            Some(_) => Json::Null,
-            None => Json::String(Cow::Owned(scrubbed)),
-        };
+        let redacted = r.redacted();
+        self.meta
+            .write_string(path, value, redacted, removed.map(Cow::Borrowed));
     }
 }
 
