@@ -124,7 +124,7 @@ async fn invalid_advanced_rules_are_400_with_relays_reason() {
     let writer = token_with(&h, "writer@example.com", &["project:write"]).await;
     for (config, reason) in [
         (json!("{"), "invalid JSON"),
-        (json!("[]"), "must be a JSON object"),
+        (json!("true"), "must be a JSON object"),
         (
             json!(r#"{"rules": {"a": {"type": "foo"}}}"#),
             "unknown type `foo`",
