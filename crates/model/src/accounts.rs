@@ -71,10 +71,12 @@ pub fn parse_short_id(text: &str) -> Option<(String, i64)> {
         };
         value = value * 32 + digit as i64;
     }
-    let slug_ok = slug
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    slug_ok.then(|| (slug.to_ascii_lowercase(), value))
+    // A slug is never all digits, and numbers start at 1.
+    let slug_ok = slug.chars().any(|c| c.is_ascii_alphabetic())
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    (slug_ok && value > 0).then(|| (slug.to_ascii_lowercase(), value))
 }
 
 #[cfg(test)]
@@ -112,6 +114,8 @@ mod short_id_tests {
             "42",
             "SH OP-1",
             "SHOP-1234567890ABC",
+            "12-1",
+            "SHOP-0",
         ] {
             assert_eq!(parse_short_id(bad), None, "{bad}");
         }

@@ -932,25 +932,9 @@ pub fn event_id(text: &str) -> Option<String> {
         .then(|| hex.to_ascii_lowercase())
 }
 
-/// `SHOP-1A` → (`shop`, 42): the project slug (lowercase) and the number in the short id's
-/// base 32 (see [`crate::Project::short_id`]); case-insensitive.
+/// `SHOP-1A` → (`shop`, 42): [`crate::parse_short_id`], the one reading of short ids.
 pub fn parse_short_id(text: &str) -> Option<(String, i64)> {
-    const DIGITS: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let (slug, number) = text.rsplit_once('-')?;
-    let slug_ok = !slug.is_empty()
-        && slug.chars().any(|c| c.is_ascii_alphabetic())
-        && slug
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
-    if !slug_ok || number.is_empty() || number.len() > 12 {
-        return None;
-    }
-    let mut n: i64 = 0;
-    for c in number.bytes() {
-        let digit = DIGITS.iter().position(|d| *d == c.to_ascii_uppercase())?;
-        n = n * 32 + digit as i64;
-    }
-    (n > 0).then(|| (slug.to_ascii_lowercase(), n))
+    crate::parse_short_id(text)
 }
 
 /// `key:value` where key is a plain identifier (letters, digits, `._-`) or `tags[name]`; URLs

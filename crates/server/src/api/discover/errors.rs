@@ -221,22 +221,6 @@ fn store_column(col: &Col) -> Option<ErrorColumn> {
     })
 }
 
-/// `SHOP-1A` → the project's slug (`shop`) and the number (Sentry's base 32, Crockford's
-/// alphabet).
-fn parse_short_id(value: &str) -> Option<(String, i64)> {
-    const DIGITS: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let (slug, number) = value.rsplit_once('-')?;
-    if slug.is_empty() || number.is_empty() {
-        return None;
-    }
-    let mut n: i64 = 0;
-    for c in number.to_ascii_uppercase().chars() {
-        let digit = DIGITS.find(c)? as i64;
-        n = n.checked_mul(32)?.checked_add(digit)?;
-    }
-    Some((slug.to_ascii_lowercase(), n))
-}
-
 /// `[a,b]` → `a`, `b`; anything else is one value.
 fn values_of(value: &str) -> Vec<String> {
     match value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
@@ -414,7 +398,7 @@ fn issue_condition(
 ) -> Result<ErrorCondition, ApiError> {
     let mut short_ids = Vec::new();
     for short_id in values_of(value) {
-        let (slug, number) = parse_short_id(&short_id).ok_or_else(|| {
+        let (slug, number) = vigil_store::parse_short_id(&short_id).ok_or_else(|| {
             ApiError::Invalid(format!("query: not an issue short id: {short_id}"))
         })?;
         let project = common
@@ -630,14 +614,6 @@ pub fn row_order(sort: Option<(&Field, bool)>) -> Result<ErrorOrder, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn short_ids_are_read_in_crockfords_base_32() {
-        assert_eq!(parse_short_id("SHOP-1A"), Some(("shop".into(), 42)));
-        assert_eq!(parse_short_id("MY-APP-Z"), Some(("my-app".into(), 31)));
-        assert_eq!(parse_short_id("SHOP-1I"), None, "no I in the alphabet");
-        assert_eq!(parse_short_id("SHOP"), None);
-    }
 
     #[test]
     fn lists_and_single_values() {
