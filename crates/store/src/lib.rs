@@ -26,7 +26,7 @@ mod test_events;
 pub use batch::bench as encode_bench;
 pub use domain::{
     Accounts, Alerts, Events, IssueSearch, Issues, Maintenance, Outcomes, Projects, Quotas,
-    Releases, Traces,
+    Releases, Traces, Triage,
 };
 pub use queue::{ClaimedEnvelope, IngestQueue, QueueStats, QueuedEnvelope};
 pub use vigil_model::*;
@@ -65,4 +65,5 @@ store_of_domains! {
     Accounts, Projects, Events, Issues, IssueSearch, Releases, Traces, Alerts, Maintenance,
     Quotas,
     Outcomes,
+    Triage,
 }

@@ -13,6 +13,7 @@ mod quotas;
 mod releases;
 mod search;
 mod traces;
+mod triage;
 
 pub use accounts::Accounts;
 pub use alerts::{Alerts, IssueCountQuery, NotificationClaim};
@@ -25,3 +26,4 @@ pub use quotas::Quotas;
 pub use releases::Releases;
 pub use search::IssueSearch;
 pub use traces::{TraceReads, Traces};
+pub use triage::Triage;

@@ -36,6 +36,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use deadpool_postgres::{Client, Transaction};
@@ -43,9 +44,29 @@ use deadpool_postgres::{Client, Transaction};
 use super::error::{classify, is_transient, DbContext};
 use super::sql::{get, Failure, Pipeline};
 use crate::batch::ReleaseTally;
+use crate::query::triage::CLEAR_SNOOZE;
 use crate::batch::Tally;
 use crate::payload::{EncodedBatch, EncodedEvent};
 use crate::{SavedEvent, StoreError, StoreResult};
+
+/// Reopens the snoozed issues whose time came by the batch's latest receive time; the ignore's
+/// other conditions end with it.
+static REAPPEAR_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH due AS (
+             SELECT i.id, i.ignored_until
+             FROM UNNEST($1::BIGINT[], $2::DOUBLE PRECISION[]) AS b(id, received)
+             JOIN issues i ON i.id = b.id
+             WHERE i.status = 'ignored' AND i.ignored_until <= b.received)
+         UPDATE issues SET status = 'unresolved', substatus = 'ongoing',
+             ignored_until = NULL, reviewed_at = NULL, {CLEAR_SNOOZE}
+         FROM due WHERE issues.id = due.id
+         RETURNING issues.id, due.ignored_until"
+    )
+});
+
+/// Lifts the ignores whose count or user conditions the batch met.
+static LIFT_SQL: LazyLock<String> = LazyLock::new(super::triage::lift_snoozes_sql);
 
 /// How often a batch is planned again after racing another transaction before it fails.
 const MAX_ATTEMPTS: u32 = 10;
@@ -278,6 +299,8 @@ async fn attempt_save(
     let (snooze_issues, snooze_received): (Vec<i64>, Vec<f64>) =
         latest_received.into_iter().unzip();
 
+    let lift_at = super::now();
+
     let mut pipeline = Pipeline::default();
     new_issues.push(&mut pipeline);
     let claimed = claims.push(&mut pipeline);
@@ -296,7 +319,8 @@ async fn attempt_save(
         );
         // An ignored issue stays ignored, as `archived_forever` does in Sentry.
         regressed_at = Some(pipeline.push(
-            "UPDATE issues SET status = 'unresolved', substatus = 'regressed', resolved_at = NULL
+            "UPDATE issues SET status = 'unresolved', substatus = 'regressed', resolved_at = NULL,
+                 reviewed_at = NULL
              WHERE id = ANY($1::BIGINT[]) AND status = 'resolved' RETURNING id",
             vec![&plan.existing_issues],
             "reopening resolved issues",
@@ -305,21 +329,21 @@ async fn attempt_save(
         // minutes"): then it is unresolved again. Its `ignored_until` comes back to find the
         // event that made it reappear.
         reappeared_at = Some(pipeline.push(
-            "WITH due AS (
-                 SELECT i.id, i.ignored_until
-                 FROM UNNEST($1::BIGINT[], $2::DOUBLE PRECISION[]) AS b(id, received)
-                 JOIN issues i ON i.id = b.id
-                 WHERE i.status = 'ignored' AND i.ignored_until <= b.received)
-             UPDATE issues SET status = 'unresolved', substatus = 'ongoing',
-                 ignored_until = NULL
-             FROM due WHERE issues.id = due.id
-             RETURNING issues.id, due.ignored_until",
+            REAPPEAR_SQL.as_str(),
             vec![&snooze_issues, &snooze_received],
             "reopening snoozed issues",
         ));
     }
     tally.push(&mut pipeline);
     releases.push(&mut pipeline);
+    // Ignores lifted by what this batch counted (ignore until N more events or users).
+    if !plan.existing_issues.is_empty() {
+        pipeline.push(
+            LIFT_SQL.as_str(),
+            vec![&plan.existing_issues, &lift_at],
+            "lifting ignores",
+        );
+    }
     let results = pipeline.run(tx).await?;
 
     if claimed.is_some_and(|at| results[at].len() < claims.len()) {

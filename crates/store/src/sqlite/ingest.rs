@@ -28,6 +28,7 @@ use super::error::DbContext;
 use super::events;
 use super::references;
 use crate::batch::ReleaseTally;
+use crate::query::triage::CLEAR_SNOOZE;
 use crate::batch::Tally;
 use crate::payload::{EncodedBatch, EncodedEvent, ReferenceLink};
 use crate::{NewEvent, SavedEvent, StoreError, StoreResult};
@@ -60,6 +61,8 @@ pub(crate) fn save(
         })
         .collect::<StoreResult<Vec<_>>>()?;
     batch_state.tally.write(&tx)?;
+    let touched: Vec<i64> = batch_state.touched.keys().copied().collect();
+    super::triage::lift_snoozes(&tx, &touched, super::now())?;
     batch_state.releases.write(&tx)?;
     tx.commit().db("saving events")?;
     Ok((saved, reference_ids))
@@ -258,9 +261,11 @@ fn create_issue(tx: &Connection, event: &NewEvent) -> StoreResult<i64> {
 /// does). An issue ignored without an end stays ignored, as `archived_forever` does in Sentry.
 fn set_unresolved(tx: &Connection, issue_id: i64, substatus: &str) -> StoreResult<()> {
     tx.prepare_cached(
-        "UPDATE issues SET status = 'unresolved', substatus = ?2, resolved_at = NULL,
-             ignored_until = NULL
-         WHERE id = ?1",
+        &format!(
+            "UPDATE issues SET status = 'unresolved', substatus = ?2, resolved_at = NULL,
+                 ignored_until = NULL, reviewed_at = NULL, {CLEAR_SNOOZE}
+             WHERE id = ?1"
+        ),
     )
     .and_then(|mut stmt| stmt.execute(params![issue_id, substatus]))
     .db("reopening an issue")?;

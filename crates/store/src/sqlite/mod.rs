@@ -49,6 +49,7 @@ mod statements;
 mod tally;
 mod tokens;
 mod traces;
+mod triage;
 mod users;
 
 use std::path::Path;
