@@ -86,6 +86,7 @@ async fn list_issues(
             sort,
             offset: page.offset,
             limit: page.limit + 1,
+            ..IssueQuery::default()
         })
         .await?;
     let has_next = issues.len() as u64 > page.limit;

@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod filters;
 pub mod issues;
+pub mod triage;
 pub mod pagination;
 pub mod performance_settings;
 pub mod projects;
@@ -38,10 +39,17 @@ pub fn routes() -> Router<AppState> {
             "/organizations/{org}/projects/",
             get(projects::list_org_projects),
         )
-        .route("/organizations/{org}/issues/", get(issues::list_org_issues))
+        .route(
+            "/organizations/{org}/issues/",
+            get(issues::list_org_issues)
+                .put(triage::bulk_update_org)
+                .delete(triage::bulk_delete_org),
+        )
         .route(
             "/organizations/{org}/issues/{issue_id}/",
-            get(issues::get_issue).put(issues::update_org_issue),
+            get(triage::get_issue)
+                .put(triage::update_issue)
+                .delete(triage::delete_issue),
         )
         .route(
             "/organizations/{org}/releases/",
@@ -124,7 +132,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/projects/{org}/{project}/issues/",
-            get(issues::list_project_issues).put(issues::bulk_update_project_issues),
+            get(issues::list_project_issues)
+                .put(triage::bulk_update_project)
+                .delete(triage::bulk_delete_project),
         )
         .route(
             "/projects/{org}/{project}/events/{event_id}/",
@@ -132,13 +142,24 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/issues/{issue_id}/",
-            get(issues::get_issue).put(issues::update_issue),
+            get(triage::get_issue)
+                .put(triage::update_issue)
+                .delete(triage::delete_issue),
         )
         .route("/issues/{issue_id}/tags/", get(issues::issue_tags))
         .route(
             "/issues/{issue_id}/activities/",
-            get(activities::issue_activities),
+            get(triage::issue_activities),
         )
+        .route(
+            "/issues/{issue_id}/comments/",
+            get(triage::list_notes).post(triage::create_note),
+        )
+        .route(
+            "/issues/{issue_id}/comments/{note_id}/",
+            axum::routing::put(triage::update_note).delete(triage::delete_note),
+        )
+        .route("/issues/{issue_id}/hashes/", get(triage::list_hashes))
         .route("/issues/{issue_id}/events/", get(events::list_issue_events))
         .route(
             "/issues/{issue_id}/events/{which}/",

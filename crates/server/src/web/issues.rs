@@ -273,6 +273,7 @@ async fn search(
             sort,
             offset: params.page * PAGE_SIZE,
             limit: PAGE_SIZE + 1,
+            ..IssueQuery::default()
         })
         .await
         .map_err(|e| {
