@@ -396,7 +396,15 @@ async fn attempt_save(
             }
         }
     }
-    write_reopened_flags(tx, batch, &flags).await?;
+    let issue_ids: Vec<i64> = plan
+        .outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            Outcome::Stored { issue, .. } => resolve(*issue),
+            Outcome::Duplicate(..) => 0,
+        })
+        .collect();
+    write_reopened_flags(tx, batch, &flags, &issue_ids).await?;
 
     let saved = batch
         .iter()
@@ -435,16 +443,31 @@ async fn write_reopened_flags(
     tx: &Transaction<'_>,
     batch: &[EncodedEvent],
     flags: &[i16],
+    issue_ids: &[i64],
 ) -> Result<(), Attempt> {
     let reopening = FLAG_REGRESSED | FLAG_REAPPEARED;
     let mut project_ids = Vec::new();
     let mut event_ids = Vec::new();
     let mut bits = Vec::new();
-    for (encoded, flags) in batch.iter().zip(flags) {
+    // Sentry's activity for each: `set_regression`, or `set_unresolved` for an ignore ended.
+    let mut activity_issues = Vec::new();
+    let mut activity_kinds = Vec::new();
+    let mut activity_data = Vec::new();
+    let mut activity_at = Vec::new();
+    for ((encoded, flags), issue_id) in batch.iter().zip(flags).zip(issue_ids) {
         if flags & reopening != 0 {
             project_ids.push(encoded.event.project_id);
             event_ids.push(encoded.event.event_id.as_str());
             bits.push(flags & reopening);
+            let kind = if flags & FLAG_REGRESSED != 0 {
+                "set_regression"
+            } else {
+                "set_unresolved"
+            };
+            activity_issues.push(*issue_id);
+            activity_kinds.push(kind);
+            activity_data.push(serde_json::json!({"event_id": encoded.event.event_id}).to_string());
+            activity_at.push(encoded.event.received);
         }
     }
     if bits.is_empty() {
@@ -456,6 +479,14 @@ async fn write_reopened_flags(
          FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::SMALLINT[]) AS u(project_id, event_id, bits)
          WHERE e.project_id = u.project_id AND e.event_id = u.event_id",
         vec![&project_ids, &event_ids, &bits],
+        "recording what events did to their issues",
+    );
+    pipeline.push(
+        "INSERT INTO issue_activities (issue_id, kind, data, user_id, date_created)
+         SELECT u.issue_id, u.kind, u.data, NULL, u.at
+         FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::DOUBLE PRECISION[])
+             AS u(issue_id, kind, data, at)",
+        vec![&activity_issues, &activity_kinds, &activity_data, &activity_at],
         "recording what events did to their issues",
     );
     pipeline.run(tx).await?;

@@ -265,18 +265,15 @@ const ISSUE_TABLES: [&str; 9] = [
     "issue_user_states",
 ];
 
-/// Deletes an issue with its events, hashes (and the reference events compressed against
-/// them), counts and activity: a later event with one of its hashes makes a new issue, as
-/// Sentry's delete (without a tombstone) does. The last step deletes the issue row.
+/// Deletes an issue with its events, hashes, counts and activity: a later event with one of
+/// its hashes makes a new issue, as Sentry's delete (without a tombstone) does. The reference
+/// events of its hashes stay: every node's ingest may hold them in its cache, and a new issue
+/// of the same hash compresses against them again (retention deletes them with that issue).
+/// The last step deletes the issue row.
 pub(crate) fn delete_issue(issue_id: i64) -> Vec<Step> {
     let id = || vec![Value::Int(issue_id)];
     let mut steps = vec![
         Step::new("DELETE FROM events WHERE issue_id = ?1", id()),
-        Step::new(
-            "DELETE FROM event_references WHERE (project_id, hash) IN
-                 (SELECT project_id, hash FROM grouphashes WHERE issue_id = ?1)",
-            id(),
-        ),
         Step::new("DELETE FROM grouphashes WHERE issue_id = ?1", id()),
     ];
     for table in ISSUE_TABLES {

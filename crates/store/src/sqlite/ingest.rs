@@ -123,6 +123,12 @@ impl<'a> Batch<'a> {
         if flags != 0 {
             set_alert_flags(tx, tx.last_insert_rowid(), flags)?;
         }
+        // Sentry's activity for what the event did: a regression, or an ignore that ended.
+        for (bit, kind) in [(REGRESSED, "set_regression"), (REAPPEARED, "set_unresolved")] {
+            if flags & bit != 0 {
+                super::triage::record_activity(tx, issue_id, kind, &event.event_id, event.received)?;
+            }
+        }
         self.tally.add(issue_id, event);
         if let Some(release) = event.release.as_deref().filter(|r| !r.is_empty()) {
             self.releases.add(

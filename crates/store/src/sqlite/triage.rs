@@ -57,13 +57,30 @@ pub(crate) fn lift_snoozes(tx: &Connection, issue_ids: &[i64], at: f64) -> Store
         }
     }
     for id in lifted {
-        run(
+        activity(
             tx,
             &q::add_activity(id, "set_unresolved", &serde_json::json!({}), None, at),
             "recording a lifted ignore",
         )?;
     }
     Ok(())
+}
+
+/// An activity by nobody about the event `event_id` (what ingest did to the issue).
+pub(crate) fn record_activity(
+    tx: &Connection,
+    issue_id: i64,
+    kind: &str,
+    event_id: &str,
+    at: f64,
+) -> StoreResult<()> {
+    let data = serde_json::json!({ "event_id": event_id });
+    activity(
+        tx,
+        &q::add_activity(issue_id, kind, &data, None, at),
+        "recording an issue's activity",
+    )
+    .map(drop)
 }
 
 #[async_trait]
