@@ -198,6 +198,32 @@ async fn merge_moves_everything_to_the_issue_seen_most() {
     let (_, _, activities) = h.get(&format!("/api/0/issues/{big}/activities/")).await;
     assert_eq!(activities["activity"][0]["type"], "merge");
     assert_eq!(activities["activity"][0]["data"]["issues"][0]["id"], small);
+
+    // Unmerge the small issue's hash: its events go to a new issue, later ones follow.
+    let small_hash = hashes
+        .as_array()
+        .expect("hashes")
+        .iter()
+        .find(|h| h["latestEvent"]["title"].as_str().is_some_and(|t| t.contains("small")))
+        .and_then(|h| h["id"].as_str())
+        .expect("the small hash with its latest event")
+        .to_owned();
+    let (status, _, body) = h
+        .api("PUT", &format!("/api/0/issues/{big}/hashes/?id={small_hash}"), None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let split = body["issues"][0].as_str().expect("new issue").to_owned();
+    let (_, _, issue) = h.get(&format!("/api/0/issues/{split}/")).await;
+    assert_eq!(issue["count"], "2", "the small hash's two events");
+    assert_eq!(issue["activity"][0]["type"], "unmerge_destination");
+    let (_, _, issue) = h.get(&format!("/api/0/issues/{big}/")).await;
+    assert_eq!(issue["count"], "2");
+    assert_eq!(issue["activity"][0]["type"], "unmerge_source");
+    assert_eq!(issue_of(&h, 5, "small", "u4").await, split);
+    let (status, _, body) = h
+        .api("PUT", &format!("/api/0/issues/{split}/hashes/?id={small_hash}"), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an issue keeps one hash: {body}");
 }
 
 #[tokio::test]

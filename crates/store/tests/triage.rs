@@ -19,6 +19,8 @@ fn event(project_id: i64, n: u32, hash: &str, user: Option<&str>) -> NewEvent {
     NewEvent {
         hashes: vec![hash.to_owned()],
         user_tag: user.map(str::to_owned),
+        // Processing keeps the hashes in the event, where unmerge finds them.
+        data: json!({"event_id": event_id(n), "hashes": [hash]}).into(),
         ..common::error_event(project_id, event_id(n), now() - 1.0)
     }
 }
@@ -143,6 +145,34 @@ async fn merge_moves_events_hashes_and_counts_to_the_primary(store: &dyn Store) 
     assert_eq!((merged.times_seen, merged.user_count), (4, 3));
 }
 
+async fn unmerge_moves_a_hash_with_its_events_and_counts_to_a_new_issue(store: &dyn Store) {
+    let (_, p) = project(store, "acme").await;
+    let primary = issue_of(store, p, 1, "a", Some("id:1")).await;
+    save_one(store, event(p, 2, "a", Some("id:1"))).await;
+    let child = issue_of(store, p, 3, "b", Some("id:2")).await;
+    store.merge_issues(primary, &[child]).await.unwrap();
+    assert!(store.unmerge_hash(primary, "zz").await.unwrap().is_none(), "not its hash");
+    let split = store.unmerge_hash(primary, "b").await.unwrap().expect("unmerged");
+    assert_ne!(split, primary);
+    let (kept, moved) = (stored_issue(store, primary).await, stored_issue(store, split).await);
+    assert_eq!((kept.times_seen, kept.user_count), (2, 1));
+    assert_eq!((moved.times_seen, moved.user_count), (1, 1));
+    assert_ne!(kept.short_id, moved.short_id);
+    assert_eq!(store.issue_hashes(primary).await.unwrap(), vec!["a"]);
+    assert_eq!(store.issue_hashes(split).await.unwrap(), vec!["b"]);
+    let moved_events = store.issue_events(split, 0, 10).await.unwrap();
+    assert_eq!(moved_events.len(), 1);
+    assert_eq!(moved_events[0].event_id, event_id(3));
+    let kept_tags = store.issue_tag_values(primary).await.unwrap();
+    assert!(kept_tags.iter().all(|t| t.times_seen == 2 || t.key == "user"), "{kept_tags:?}");
+    let later = save_one(store, event(p, 4, "b", None)).await;
+    assert_eq!(later[0].issue_id, split, "later events of the hash land on its new issue");
+    assert!(
+        matches!(store.unmerge_hash(split, "b").await, Err(vigil_store::StoreError::Invalid(_))),
+        "an issue keeps its only hash"
+    );
+}
+
 async fn deleted_issue_goes_and_its_hash_makes_a_new_one(store: &dyn Store) {
     let (_, p) = project(store, "acme").await;
     let id = issue_of(store, p, 1, "a", None).await;
@@ -224,6 +254,7 @@ common::suite_on_both_backends!(
     ignore_windows_count_the_recent_events_and_users,
     status_by_hand_ends_the_conditions,
     merge_moves_events_hashes_and_counts_to_the_primary,
+    unmerge_moves_a_hash_with_its_events_and_counts_to_a_new_issue,
     deleted_issue_goes_and_its_hash_makes_a_new_one,
     marks_are_per_user_and_filter_the_list,
     notes_are_activities_that_can_be_edited_and_deleted,

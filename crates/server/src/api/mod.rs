@@ -159,7 +159,12 @@ pub fn routes() -> Router<AppState> {
             "/issues/{issue_id}/comments/{note_id}/",
             axum::routing::put(triage::update_note).delete(triage::delete_note),
         )
-        .route("/issues/{issue_id}/hashes/", get(triage::list_hashes))
+        .route(
+            "/issues/{issue_id}/hashes/",
+            get(triage::list_hashes)
+                .put(triage::unmerge_hashes)
+                .delete(triage::unmerge_hashes),
+        )
         .route("/issues/{issue_id}/events/", get(events::list_issue_events))
         .route(
             "/issues/{issue_id}/events/{which}/",

@@ -1006,16 +1006,91 @@ pub async fn delete_note(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /issues/{id}/hashes/`: Sentry's shape, `[{"id": hash, "latestEvent": …}]`.
+/// `GET /issues/{id}/hashes/`: Sentry's shape, `[{"id": hash, "latestEvent": …}]`, the
+/// latest event being the newest whose primary hash it is (of the newest 1,000 events).
 pub async fn list_hashes(
     State(state): State<AppState>,
     IssueAccess { issue, .. }: IssueAccess,
 ) -> Result<Json<Value>, ApiError> {
     let hashes = state.store.issue_hashes(issue.id).await?;
+    let events = state.store.issue_events(issue.id, 0, 1000).await?;
     Ok(Json(Value::Array(
         hashes
             .into_iter()
-            .map(|hash| json!({"id": hash, "latestEvent": null, "mergedBySeer": false}))
+            .map(|hash| {
+                let latest = events.iter().find(|event| {
+                    event.data.get("hashes").and_then(|h| h.get(0)).and_then(Value::as_str)
+                        == Some(hash.as_str())
+                });
+                json!({
+                    "id": hash,
+                    "latestEvent": latest.map(crate::serialize::serialize_event),
+                    "mergedBySeer": false,
+                })
+            })
             .collect(),
     )))
+}
+
+/// `PUT` (or `DELETE`) `/issues/{id}/hashes/?id=<hash>`: Sentry's unmerge. Each hash's events
+/// move to a new issue; 202 as Sentry answers, with the new issues' ids.
+pub async fn unmerge_hashes(
+    State(state): State<AppState>,
+    IssueAccess { caller, issue, .. }: IssueAccess,
+    QueryPairs(params): QueryPairs,
+) -> Result<Response, ApiError> {
+    let hashes = query::all(&params, "id");
+    if hashes.is_empty() {
+        return Err(ApiError::bad_field("id", "Name the hashes to unmerge with ?id=…."));
+    }
+    let known = state.store.issue_hashes(issue.id).await?;
+    if let Some(unknown) = hashes.iter().find(|h| !known.iter().any(|k| k == *h)) {
+        return Err(ApiError::bad_field(
+            "id",
+            format!("The issue has no hash \"{unknown}\"."),
+        ));
+    }
+    if hashes.len() >= known.len() {
+        return Err(ApiError::bad_field(
+            "id",
+            "An issue keeps at least one of its hashes.",
+        ));
+    }
+    let mut created = Vec::new();
+    for hash in hashes {
+        let target = match state.store.unmerge_hash(issue.id, hash).await {
+            Ok(Some(target)) => target,
+            Ok(None) => {
+                return Err(ApiError::bad_field(
+                    "id",
+                    format!("No event of the issue has the primary hash \"{hash}\"."),
+                ))
+            }
+            Err(vigil_store::StoreError::Invalid(reason)) => {
+                return Err(ApiError::bad_field("id", reason))
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let actor = Some(caller.user.id);
+        state
+            .store
+            .add_activity(
+                issue.id,
+                "unmerge_source",
+                &json!({"destination_id": target.to_string(), "fingerprints": [hash]}),
+                actor,
+            )
+            .await?;
+        state
+            .store
+            .add_activity(
+                target,
+                "unmerge_destination",
+                &json!({"source_id": issue.id.to_string(), "fingerprints": [hash]}),
+                actor,
+            )
+            .await?;
+        created.push(target.to_string());
+    }
+    Ok((StatusCode::ACCEPTED, Json(json!({"issues": created}))).into_response())
 }

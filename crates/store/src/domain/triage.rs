@@ -59,4 +59,8 @@ pub trait Triage: Send + Sync {
     /// Merges `children` into `primary` (events, hashes, counts, activity); the children are
     /// gone afterwards.
     async fn merge_issues(&self, primary: i64, children: &[i64]) -> StoreResult<()>;
+    /// Sentry's unmerge: the events of the issue whose primary hash is `hash` move, with the
+    /// hash and what they counted, to a new issue; its id, or `None` when no event of the
+    /// issue has that primary hash. Refused (`Invalid`) for the issue's only hash.
+    async fn unmerge_hash(&self, issue_id: i64, hash: &str) -> StoreResult<Option<i64>>;
 }

@@ -212,4 +212,45 @@ impl Triage for PgStore {
         lock.push(primary);
         self.script(&lock, &steps, "merging issues").await.map(drop)
     }
+
+    async fn unmerge_hash(&self, issue_id: i64, hash: &str) -> StoreResult<Option<i64>> {
+        let Some((hash, split)) = q::split_of(self, issue_id, hash).await?
+        else {
+            return Ok(None);
+        };
+        let what = "unmerging a hash";
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.db(what)?;
+        sql::execute(
+            &tx,
+            "SELECT id FROM issues WHERE id = $1 FOR NO KEY UPDATE",
+            &[&issue_id],
+            what,
+        )
+        .await?;
+        let short_id = int(&tx, &q::next_short_id(split.project_id), what).await?;
+        let target = int(
+            &tx,
+            &q::create_split_issue(Dialect::Postgres, issue_id, short_id, &split),
+            what,
+        )
+        .await?;
+        for step in q::unmerge(issue_id, target, &hash, &split) {
+            run(&tx, &step, what).await?;
+        }
+        tx.commit().await.db(what)?;
+        Ok(Some(target))
+    }
+}
+
+/// The one integer a `RETURNING` step answers.
+async fn int<C: GenericClient>(client: &C, step: &Step, what: &str) -> StoreResult<i64> {
+    let row = sql::query_one(
+        client,
+        &step.sql_for(Dialect::Postgres),
+        &step.postgres_params(),
+        what,
+    )
+    .await?;
+    sql::get(&row, 0)
 }

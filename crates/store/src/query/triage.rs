@@ -367,6 +367,247 @@ pub(crate) fn merge(primary: i64, child: i64) -> Vec<Step> {
     steps
 }
 
+/// What unmerging one hash moves: the events whose primary hash it is, and what they counted.
+#[derive(Debug, Default)]
+pub(crate) struct Split {
+    pub project_id: i64,
+    pub event_ids: Vec<String>,
+    pub first_seen: f64,
+    pub last_seen: f64,
+    /// `(key, value)` → (events, first seen, last seen), as ingest counts them.
+    pub tags: std::collections::BTreeMap<(String, String), (i64, f64, f64)>,
+    pub hours: std::collections::BTreeMap<i64, i64>,
+    pub users: std::collections::BTreeSet<String>,
+    /// Title, culprit and level of the newest moved event: the new issue's.
+    pub title: String,
+    pub culprit: String,
+    pub level: String,
+}
+
+impl Split {
+    /// The events of `events` (one issue's) whose primary hash is `hash`, counted.
+    pub(crate) fn of(events: &[crate::StoredEvent], hash: &str) -> Split {
+        let mut split = Split {
+            first_seen: f64::MAX,
+            last_seen: f64::MIN,
+            ..Split::default()
+        };
+        for event in events {
+            let primary = event
+                .data
+                .get("hashes")
+                .and_then(|h| h.get(0))
+                .and_then(serde_json::Value::as_str);
+            if primary != Some(hash) {
+                continue;
+            }
+            split.project_id = event.project_id;
+            split.event_ids.push(event.event_id.clone());
+            if event.timestamp >= split.last_seen {
+                split.title = event.title.clone();
+                split.culprit = event.culprit.clone();
+                split.level = event.level.clone();
+            }
+            split.first_seen = split.first_seen.min(event.timestamp);
+            split.last_seen = split.last_seen.max(event.timestamp);
+            for (key, value) in crate::tag_pairs::of_parts(
+                &event.tags,
+                event.environment.as_deref(),
+                event.release.as_deref(),
+            ) {
+                let entry = split
+                    .tags
+                    .entry((key.to_owned(), value.to_owned()))
+                    .or_insert((0, event.timestamp, event.timestamp));
+                entry.0 += 1;
+                entry.1 = entry.1.min(event.timestamp);
+                entry.2 = entry.2.max(event.timestamp);
+            }
+            *split
+                .hours
+                .entry(crate::batch::hour_of(event.timestamp))
+                .or_default() += 1;
+            if let Some(user) = event.user_tag.as_deref().filter(|u| !u.is_empty()) {
+                split.users.insert(user.to_owned());
+            }
+        }
+        split
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.event_ids.is_empty()
+    }
+}
+
+/// Takes the next short id of the project: `RETURNING` the number.
+pub(crate) fn next_short_id(project_id: i64) -> Step {
+    Step::new(
+        "UPDATE projects SET next_short_id = next_short_id + 1 WHERE id = ?1
+         RETURNING next_short_id - 1",
+        vec![Value::Int(project_id)],
+    )
+}
+
+/// The new issue of an unmerge, a copy of `source` with the split's counts: `RETURNING id`.
+/// SQLite numbers it past the deleted issues' floor; PostgreSQL's identity never repeats.
+pub(crate) fn create_split_issue(
+    dialect: Dialect,
+    source: i64,
+    short_id: i64,
+    split: &Split,
+) -> Step {
+    let (id_column, id_value) = match dialect {
+        Dialect::Sqlite => (
+            "id, ",
+            "max(coalesce((SELECT max(id) FROM issues), 0), (SELECT id FROM issue_id_floor)) + 1, ",
+        ),
+        Dialect::Postgres => ("", ""),
+    };
+    Step::new(
+        &format!(
+            "INSERT INTO issues ({id_column}project_id, short_id, status, substatus, level,
+                 event_type, title, culprit, metadata, platform, first_seen, last_seen,
+                 times_seen, user_count, first_release, is_unhandled)
+             SELECT {id_value}project_id, ?2, 'unresolved', 'new', ?3, event_type, ?4, ?5,
+                 metadata, platform, ?6, ?7, ?8, 0, first_release, is_unhandled
+             FROM issues WHERE id = ?1
+             RETURNING id"
+        ),
+        vec![
+            Value::Int(source),
+            Value::Int(short_id),
+            Value::Text(split.level.clone()),
+            Value::Text(split.title.clone()),
+            Value::Text(split.culprit.clone()),
+            Value::Real(split.first_seen),
+            Value::Real(split.last_seen),
+            Value::Int(split.event_ids.len() as i64),
+        ],
+    )
+}
+
+/// Moves the split's hash and events from `source` to `target` and its counts with them; the
+/// source keeps what its other events counted.
+pub(crate) fn unmerge(source: i64, target: i64, hash: &str, split: &Split) -> Vec<Step> {
+    let mut steps = vec![Step::new(
+        "UPDATE grouphashes SET issue_id = ?2 WHERE issue_id = ?1 AND project_id = ?3
+             AND hash = ?4",
+        vec![
+            Value::Int(source),
+            Value::Int(target),
+            Value::Int(split.project_id),
+            Value::Text(hash.to_owned()),
+        ],
+    )];
+    for event_id in &split.event_ids {
+        steps.push(Step::new(
+            "UPDATE events SET issue_id = ?2 WHERE issue_id = ?1 AND project_id = ?3
+                 AND event_id = ?4",
+            vec![
+                Value::Int(source),
+                Value::Int(target),
+                Value::Int(split.project_id),
+                Value::Text(event_id.clone()),
+            ],
+        ));
+    }
+    for ((key, value), (count, first, last)) in &split.tags {
+        steps.push(Step::new(
+            "INSERT INTO issue_tag_values (issue_id, key, value, times_seen, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            vec![
+                Value::Int(target),
+                Value::Text(key.clone()),
+                Value::Text(value.clone()),
+                Value::Int(*count),
+                Value::Real(*first),
+                Value::Real(*last),
+            ],
+        ));
+        steps.push(Step::new(
+            "UPDATE issue_tag_values SET times_seen = times_seen - ?4
+             WHERE issue_id = ?1 AND key = ?2 AND value = ?3",
+            vec![
+                Value::Int(source),
+                Value::Text(key.clone()),
+                Value::Text(value.clone()),
+                Value::Int(*count),
+            ],
+        ));
+    }
+    for (hour, count) in &split.hours {
+        steps.push(Step::new(
+            "INSERT INTO issue_hourly (issue_id, hour, count) VALUES (?1, ?2, ?3)",
+            vec![Value::Int(target), Value::Int(*hour), Value::Int(*count)],
+        ));
+        steps.push(Step::new(
+            "UPDATE issue_hourly SET count = count - ?3 WHERE issue_id = ?1 AND hour = ?2",
+            vec![Value::Int(source), Value::Int(*hour), Value::Int(*count)],
+        ));
+    }
+    for user in &split.users {
+        steps.push(Step::new(
+            "INSERT INTO issue_users (issue_id, user_tag) VALUES (?1, ?2)",
+            vec![Value::Int(target), Value::Text(user.clone())],
+        ));
+    }
+    for sql in [
+        "DELETE FROM issue_tag_values WHERE issue_id = ?1 AND times_seen <= 0",
+        "DELETE FROM issue_hourly WHERE issue_id = ?1 AND count <= 0",
+        "DELETE FROM issue_users WHERE issue_id = ?1 AND NOT EXISTS
+             (SELECT 1 FROM events e WHERE e.issue_id = ?1 AND e.user_tag = issue_users.user_tag)",
+    ] {
+        steps.push(Step::new(sql, vec![Value::Int(source)]));
+    }
+    steps.push(Step::new(
+        "UPDATE issues SET times_seen = times_seen - ?2,
+             first_seen = coalesce((SELECT min(e.timestamp) FROM events e WHERE e.issue_id = ?1),
+                                   first_seen),
+             last_seen = coalesce((SELECT max(e.timestamp) FROM events e WHERE e.issue_id = ?1),
+                                  last_seen),
+             user_count = (SELECT count(*) FROM issue_users u WHERE u.issue_id = ?1)
+         WHERE id = ?1",
+        vec![Value::Int(source), Value::Int(split.event_ids.len() as i64)],
+    ));
+    steps.push(Step::new(
+        "UPDATE issues SET user_count = (SELECT count(*) FROM issue_users u WHERE u.issue_id = ?1)
+         WHERE id = ?1",
+        vec![Value::Int(target)],
+    ));
+    steps
+}
+
+/// The issue's events of primary hash `hash`, counted; `None` when there are none. Refuses
+/// to take the issue's only hash (the issue would be left without one).
+pub(crate) async fn split_of(
+    store: &(impl crate::Triage + crate::Events),
+    issue_id: i64,
+    hash: &str,
+) -> crate::StoreResult<Option<(String, Split)>> {
+    let hashes = store.issue_hashes(issue_id).await?;
+    if !hashes.iter().any(|h| h == hash) {
+        return Ok(None);
+    }
+    if hashes.len() < 2 {
+        return Err(crate::StoreError::Invalid(
+            "the issue's only hash cannot be unmerged".into(),
+        ));
+    }
+    let mut events = Vec::new();
+    loop {
+        let page = store
+            .issue_events(issue_id, events.len() as u64, 500)
+            .await?;
+        let done = page.len() < 500;
+        events.extend(page);
+        if done {
+            break;
+        }
+    }
+    let split = Split::of(&events, hash);
+    Ok((!split.is_empty()).then(|| (hash.to_owned(), split)))
+}
+
 /// The list's triage filters ("Assigned to me", "My bookmarks", "For review"), added to the
 /// issue search's statement.
 pub(crate) fn push_filters(q: &mut Builder, query: &IssueQuery) {
@@ -402,6 +643,13 @@ mod tests {
         let mut steps = delete_issue(1);
         steps.extend(merge(1, 2));
         steps.push(ignore(1, "archived_until_condition_met", &Snooze::default()));
+        let mut split = Split::default();
+        split.event_ids.push("e".into());
+        split.tags.insert(("k".into(), "v".into()), (1, 0.0, 0.0));
+        split.hours.insert(0, 1);
+        split.users.insert("id:1".into());
+        steps.extend(unmerge(1, 2, "h", &split));
+        steps.push(create_split_issue(Dialect::Sqlite, 1, 2, &split));
         for step in steps {
             let highest = (1..=9)
                 .rev()

@@ -235,4 +235,35 @@ impl Triage for SqliteStore {
         })
         .await
     }
+
+    async fn unmerge_hash(&self, issue_id: i64, hash: &str) -> StoreResult<Option<i64>> {
+        let Some((hash, split)) = q::split_of(self, issue_id, hash).await? else {
+            return Ok(None);
+        };
+        self.write(move |conn| {
+            let what = "unmerging a hash";
+            let tx = conn.transaction().db(what)?;
+            let short_id = int(&tx, &q::next_short_id(split.project_id), what)?;
+            let target = int(
+                &tx,
+                &q::create_split_issue(Dialect::Sqlite, issue_id, short_id, &split),
+                what,
+            )?;
+            for step in q::unmerge(issue_id, target, &hash, &split) {
+                run(&tx, &step, what)?;
+            }
+            tx.commit().db(what)?;
+            Ok(Some(target))
+        })
+        .await
+    }
+}
+
+/// The one integer a `RETURNING` step answers.
+fn int(conn: &Connection, step: &Step, what: &str) -> StoreResult<i64> {
+    conn.prepare_cached(&step.sql_for(Dialect::Sqlite))
+        .and_then(|mut stmt| {
+            stmt.query_row(params_from_iter(step.params.iter()), |row| row.get(0))
+        })
+        .db(what)
 }
