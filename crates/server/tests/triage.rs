@@ -47,8 +47,10 @@ async fn update_fields_are_applied_shown_and_recorded() {
         .api(
             "PUT",
             &path,
-            Some(json!({"assignedTo": format!("user:{}", dev.id), "isBookmarked": true,
-                        "hasSeen": true, "isSubscribed": true})),
+            Some(
+                json!({"assignedTo": format!("user:{}", dev.id), "isBookmarked": true,
+                        "hasSeen": true, "isSubscribed": true}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -58,7 +60,11 @@ async fn update_fields_are_applied_shown_and_recorded() {
     assert_eq!(body["isSubscribed"], true);
 
     let (_, _, body) = h
-        .api("PUT", &path, Some(json!({"assignedTo": "", "isBookmarked": false, "hasSeen": false})))
+        .api(
+            "PUT",
+            &path,
+            Some(json!({"assignedTo": "", "isBookmarked": false, "hasSeen": false})),
+        )
         .await;
     assert_eq!(body["assignedTo"], Value::Null);
     assert_eq!(body["isBookmarked"], false);
@@ -69,7 +75,11 @@ async fn update_fields_are_applied_shown_and_recorded() {
         .await;
     assert_eq!(body["status"], "resolved");
     let (_, _, body) = h
-        .api("PUT", &path, Some(json!({"status": "unresolved", "inbox": false})))
+        .api(
+            "PUT",
+            &path,
+            Some(json!({"status": "unresolved", "inbox": false})),
+        )
         .await;
     assert_eq!(body["status"], "unresolved");
     assert_eq!(body["inbox"], Value::Null, "reviewed");
@@ -113,12 +123,27 @@ async fn what_vigil_does_not_apply_is_refused_naming_the_field() {
     for (body, field) in [
         (json!({"isPublic": true}), "isPublic"),
         (json!({"assignedTo": "nobody@example.com"}), "assignedTo"),
-        (json!({"status": "resolved", "statusDetails": {"inRelease": "1.0"}}), "inRelease"),
-        (json!({"status": "resolved", "statusDetails": {"inNextRelease": true}}), "inNextRelease"),
-        (json!({"status": "ignored", "statusDetails": {"ignoreWindow": 60}}), "ignoreWindow"),
-        (json!({"status": "ignored", "statusDetails": {"ignoreCount": -1}}), "ignoreCount"),
+        (
+            json!({"status": "resolved", "statusDetails": {"inRelease": "1.0"}}),
+            "inRelease",
+        ),
+        (
+            json!({"status": "resolved", "statusDetails": {"inNextRelease": true}}),
+            "inNextRelease",
+        ),
+        (
+            json!({"status": "ignored", "statusDetails": {"ignoreWindow": 60}}),
+            "ignoreWindow",
+        ),
+        (
+            json!({"status": "ignored", "statusDetails": {"ignoreCount": -1}}),
+            "ignoreCount",
+        ),
         (json!({"status": "sleeping"}), "status"),
-        (json!({"substatus": "archived_until_escalating"}), "substatus"),
+        (
+            json!({"substatus": "archived_until_escalating"}),
+            "substatus",
+        ),
         (json!({"merge": 1}), "merge"),
         (json!({"hasSeen": "maybe"}), "hasSeen"),
     ] {
@@ -127,7 +152,10 @@ async fn what_vigil_does_not_apply_is_refused_naming_the_field() {
         assert!(answer.get(field).is_some(), "{body} → {answer}");
     }
     let (_, _, issue) = h.get(&path).await;
-    assert_eq!(issue["status"], "unresolved", "nothing of a refused update applies");
+    assert_eq!(
+        issue["status"], "unresolved",
+        "nothing of a refused update applies"
+    );
 }
 
 #[tokio::test]
@@ -194,7 +222,11 @@ async fn merge_moves_everything_to_the_issue_seen_most() {
     assert_eq!(issue["userCount"], 2);
     let (_, _, hashes) = h.get(&format!("/api/0/issues/{big}/hashes/")).await;
     assert_eq!(hashes.as_array().map(Vec::len), Some(2), "{hashes}");
-    assert_eq!(issue_of(&h, 4, "small", "u3").await, big, "later events land on the primary");
+    assert_eq!(
+        issue_of(&h, 4, "small", "u3").await,
+        big,
+        "later events land on the primary"
+    );
     let (_, _, activities) = h.get(&format!("/api/0/issues/{big}/activities/")).await;
     assert_eq!(activities["activity"][0]["type"], "merge");
     assert_eq!(activities["activity"][0]["data"]["issues"][0]["id"], small);
@@ -204,12 +236,20 @@ async fn merge_moves_everything_to_the_issue_seen_most() {
         .as_array()
         .expect("hashes")
         .iter()
-        .find(|h| h["latestEvent"]["title"].as_str().is_some_and(|t| t.contains("small")))
+        .find(|h| {
+            h["latestEvent"]["title"]
+                .as_str()
+                .is_some_and(|t| t.contains("small"))
+        })
         .and_then(|h| h["id"].as_str())
         .expect("the small hash with its latest event")
         .to_owned();
     let (status, _, body) = h
-        .api("PUT", &format!("/api/0/issues/{big}/hashes/?id={small_hash}"), None)
+        .api(
+            "PUT",
+            &format!("/api/0/issues/{big}/hashes/?id={small_hash}"),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let split = body["issues"][0].as_str().expect("new issue").to_owned();
@@ -221,9 +261,17 @@ async fn merge_moves_everything_to_the_issue_seen_most() {
     assert_eq!(issue["activity"][0]["type"], "unmerge_source");
     assert_eq!(issue_of(&h, 5, "small", "u4").await, split);
     let (status, _, body) = h
-        .api("PUT", &format!("/api/0/issues/{split}/hashes/?id={small_hash}"), None)
+        .api(
+            "PUT",
+            &format!("/api/0/issues/{split}/hashes/?id={small_hash}"),
+            None,
+        )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "an issue keeps one hash: {body}");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "an issue keeps one hash: {body}"
+    );
 }
 
 #[tokio::test]
@@ -231,7 +279,9 @@ async fn deleted_issues_are_gone_and_their_hash_starts_afresh() {
     let h = Harness::new().await;
     let one = issue_of(&h, 1, "a", "u1").await;
     let two = issue_of(&h, 2, "b", "u1").await;
-    let (status, _, _) = h.api("DELETE", &format!("/api/0/issues/{one}/"), None).await;
+    let (status, _, _) = h
+        .api("DELETE", &format!("/api/0/issues/{one}/"), None)
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     h.expect_status(&format!("/api/0/issues/{one}/"), StatusCode::NOT_FOUND)
         .await;
@@ -248,7 +298,11 @@ async fn deleted_issues_are_gone_and_their_hash_starts_afresh() {
     let again = issue_of(&h, 3, "a", "u1").await;
     assert_ne!(again, one);
     let (_, _, events) = h.get(&format!("/api/0/issues/{again}/events/")).await;
-    assert_eq!(events.as_array().map(Vec::len), Some(1), "the old events went with it");
+    assert_eq!(
+        events.as_array().map(Vec::len),
+        Some(1),
+        "the old events went with it"
+    );
 }
 
 #[tokio::test]
@@ -266,13 +320,22 @@ async fn notes_are_written_edited_deleted_and_mentions_are_emailed() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{note}");
     assert_eq!(note["type"], "note");
-    assert_eq!(note["data"]["text"], "Looks like **the cache**, @dev@example.com?");
+    assert_eq!(
+        note["data"]["text"],
+        "Looks like **the cache**, @dev@example.com?"
+    );
     assert_eq!(note["user"]["email"], common::ADMIN_EMAIL);
-    let sent = h.store.list_notifications(h.project.id, 10).await.expect("outbox");
+    let sent = h
+        .store
+        .list_notifications(h.project.id, 10)
+        .await
+        .expect("outbox");
     assert!(
-        sent.iter()
-            .any(|n| n.target == dev.email && n.trigger == "mention"
-                && n.payload["text"].as_str().is_some_and(|t| t.contains("the cache"))),
+        sent.iter().any(|n| n.target == dev.email
+            && n.trigger == "mention"
+            && n.payload["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("the cache"))),
         "{sent:?}"
     );
     let (_, _, issue) = h.get(&format!("/api/0/issues/{id}/")).await;
@@ -281,7 +344,11 @@ async fn notes_are_written_edited_deleted_and_mentions_are_emailed() {
 
     let note_path = format!("{notes}{}/", note["id"].as_str().expect("id"));
     let (status, _, edited) = h
-        .api("PUT", &note_path, Some(json!({"text": "It was the cache."})))
+        .api(
+            "PUT",
+            &note_path,
+            Some(json!({"text": "It was the cache."})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(edited["data"]["text"], "It was the cache.");
@@ -290,7 +357,10 @@ async fn notes_are_written_edited_deleted_and_mentions_are_emailed() {
 
     for (body, field) in [
         (json!({"text": ""}), "text"),
-        (json!({"text": "hi", "mentions": ["user:99999"]}), "mentions"),
+        (
+            json!({"text": "hi", "mentions": ["user:99999"]}),
+            "mentions",
+        ),
         (json!({"text": "hi", "color": "red"}), "color"),
     ] {
         let (status, _, answer) = h.api("POST", &notes, Some(body.clone())).await;

@@ -9,7 +9,6 @@ pub mod error;
 pub mod events;
 pub mod filters;
 pub mod issues;
-pub mod triage;
 pub mod pagination;
 pub mod performance_settings;
 pub mod projects;
@@ -19,6 +18,7 @@ pub mod root;
 pub mod rules;
 pub mod stats;
 pub mod traces;
+pub mod triage;
 
 use axum::routing::get;
 use axum::Router;

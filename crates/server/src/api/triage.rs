@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 use vigil_store::{
-    Issue, IssueActivity, IssueStatus, IssueTriage, NewNotification, Organization, Project,
-    Snooze, User,
+    Issue, IssueActivity, IssueStatus, IssueTriage, NewNotification, Organization, Project, Snooze,
+    User,
 };
 
 use super::access::IssueAccess;
@@ -31,7 +31,7 @@ const IGNORED_SUBSTATUSES: [&str; 2] = ["archived_forever", "archived_until_cond
 
 /// A parsed update: each field is applied as a whole or the request is refused.
 #[derive(Debug, Default)]
-struct Update {
+pub(crate) struct Update {
     status: Option<IssueStatus>,
     substatus: Option<String>,
     snooze: Snooze,
@@ -80,14 +80,18 @@ async fn member(
 ) -> Result<Option<User>, ApiError> {
     let members = state.store.organization_members(org.id).await?;
     let name = name.trim();
-    let id = name.strip_prefix("user:").unwrap_or(name).parse::<i64>().ok();
+    let id = name
+        .strip_prefix("user:")
+        .unwrap_or(name)
+        .parse::<i64>()
+        .ok();
     Ok(members
         .into_iter()
         .map(|(user, _)| user)
         .find(|user| Some(user.id) == id || user.email.eq_ignore_ascii_case(name)))
 }
 
-async fn parse_update(
+pub(crate) async fn parse_update(
     state: &AppState,
     org: &Organization,
     body: &Map<String, Value>,
@@ -190,8 +194,21 @@ async fn parse_update(
             user_window: positive(details, "ignoreUserWindow")?,
             until: None,
         };
-        if let Some(minutes) = positive(details, "ignoreDuration")? {
-            snooze.until = Some(unix_now() + minutes as f64 * 60.0);
+        // Minutes; a fraction is taken as it is (Sentry's field is an integer, but nothing is
+        // lost by honouring a shorter snooze).
+        match details.get("ignoreDuration") {
+            None | Some(Value::Null) => {}
+            Some(value) => match value.as_f64() {
+                Some(minutes) if minutes.is_finite() && minutes > 0.0 => {
+                    snooze.until = Some(unix_now() + minutes * 60.0);
+                }
+                _ => {
+                    return Err(ApiError::bad_field(
+                        "ignoreDuration",
+                        "Ensure this value is a positive number of minutes.",
+                    ))
+                }
+            },
         }
         if let Some(until) = details.get("ignoreUntil").filter(|v| !v.is_null()) {
             let at = until
@@ -237,7 +254,10 @@ async fn parse_update(
             Value::Null => None,
             Value::String(s) if s.is_empty() => None,
             Value::String(s) => Some(member(state, org, s).await?.ok_or_else(|| {
-                ApiError::bad_field("assignedTo", format!("Unknown actor \"{s}\": no such member."))
+                ApiError::bad_field(
+                    "assignedTo",
+                    format!("Unknown actor \"{s}\": no such member."),
+                )
             })?),
             Value::Number(n) => {
                 let name = n.to_string();
@@ -262,14 +282,14 @@ fn user_json(user: &User) -> Value {
 
 /// Applies `update` to each issue in turn; the changed fields as Sentry's bulk update
 /// answers them.
-async fn apply(
+pub(crate) async fn apply(
     state: &AppState,
-    caller: &Caller,
+    actor_user: &User,
     project: &Project,
     issues: &[Issue],
     update: &Update,
 ) -> Result<Map<String, Value>, ApiError> {
-    let actor = Some(caller.user.id);
+    let actor = Some(actor_user.id);
     let mut result = Map::new();
     if update.merge {
         if issues.len() < 2 {
@@ -296,23 +316,23 @@ async fn apply(
         );
         // The other fields apply to what is left: the primary.
         let primary = primary.clone();
-        let rest = apply_fields(state, caller, project, &[primary], update).await?;
+        let rest = apply_fields(state, actor_user, project, &[primary], update).await?;
         result.extend(rest);
         return Ok(result);
     }
-    result.extend(apply_fields(state, caller, project, issues, update).await?);
+    result.extend(apply_fields(state, actor_user, project, issues, update).await?);
     Ok(result)
 }
 
 async fn apply_fields(
     state: &AppState,
-    caller: &Caller,
+    actor_user: &User,
     project: &Project,
     issues: &[Issue],
     update: &Update,
 ) -> Result<Map<String, Value>, ApiError> {
-    let actor = Some(caller.user.id);
-    let user = caller.user.id;
+    let actor = Some(actor_user.id);
+    let user = actor_user.id;
     let mut result = Map::new();
     for issue in issues {
         if let Some(status) = update.status {
@@ -346,7 +366,10 @@ async fn apply_fields(
                     } else {
                         "set_unresolved"
                     };
-                    state.store.add_activity(issue.id, kind, &json!({}), actor).await?;
+                    state
+                        .store
+                        .add_activity(issue.id, kind, &json!({}), actor)
+                        .await?;
                 }
             }
             state
@@ -383,7 +406,7 @@ async fn apply_fields(
                                 issue,
                                 to,
                                 "assigned",
-                                &format!("{} assigned {} to you", caller.user.email, issue.title),
+                                &format!("{} assigned {} to you", actor_user.email, issue.title),
                                 "",
                             )
                             .await?;
@@ -433,10 +456,7 @@ async fn apply_fields(
         }
     }
     if let Some(status) = update.status {
-        result.insert(
-            "status".into(),
-            json!(status.as_str()),
-        );
+        result.insert("status".into(), json!(status.as_str()));
         result.insert(
             "statusDetails".into(),
             Value::Object(update.ignore_details.clone()),
@@ -454,7 +474,11 @@ async fn apply_fields(
         };
         result.insert(
             "substatus".into(),
-            if substatus.is_empty() { Value::Null } else { json!(substatus) },
+            if substatus.is_empty() {
+                Value::Null
+            } else {
+                json!(substatus)
+            },
         );
     }
     if let Some(assignee) = &update.assigned_to {
@@ -566,8 +590,7 @@ async fn add_triage(
         (None, _) => Value::Null,
     };
     value["hasSeen"] = json!(triage.seen_at.is_some_and(|at| at >= issue.last_seen));
-    value["inbox"] = if issue.status == IssueStatus::Unresolved && triage.reviewed_at.is_none()
-    {
+    value["inbox"] = if issue.status == IssueStatus::Unresolved && triage.reviewed_at.is_none() {
         json!({"reason": 0, "reason_details": null, "date_added": iso(issue.first_seen)})
     } else {
         Value::Null
@@ -629,7 +652,14 @@ pub async fn update_issue(
             "Merging needs at least two issues: PUT /projects/{org}/{project}/issues/?id=…&id=…",
         ));
     }
-    apply(&state, &caller, &project, std::slice::from_ref(&issue), &update).await?;
+    apply(
+        &state,
+        &caller.user,
+        &project,
+        std::slice::from_ref(&issue),
+        &update,
+    )
+    .await?;
     let issue = state
         .store
         .issue_by_id(issue.id)
@@ -697,7 +727,7 @@ async fn bulk_update(
     }
     let project = project.clone();
     let issues: Vec<Issue> = targets.into_iter().map(|(_, i)| i).collect();
-    let result = apply(state, caller, &project, &issues, &update).await?;
+    let result = apply(state, &caller.user, &project, &issues, &update).await?;
     Ok(Json(Value::Object(result)))
 }
 
@@ -715,7 +745,10 @@ pub async fn bulk_update_project(
     let only_status = body.keys().all(|k| k == "status");
     if query::all(&params, "id").is_empty() && only_status {
         let update = super::issues::IssueUpdate {
-            status: body.get("status").and_then(Value::as_str).map(str::to_owned),
+            status: body
+                .get("status")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             _other: Map::new(),
         };
         return super::issues::bulk_update_project_issues(
@@ -829,7 +862,9 @@ pub async fn issue_activities(
     State(state): State<AppState>,
     IssueAccess { issue, .. }: IssueAccess,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"activity": activity_list(&state, &issue).await?})))
+    Ok(Json(
+        json!({"activity": activity_list(&state, &issue).await?}),
+    ))
 }
 
 /// `GET /issues/{id}/comments/`: the notes, newest first.
@@ -854,7 +889,10 @@ async fn parse_note(
 ) -> Result<(String, Vec<User>), ApiError> {
     for key in body.keys() {
         if !["text", "mentions", "external_id"].contains(&key.as_str()) {
-            return Err(ApiError::bad_field(key, "Vigil does not apply this field to notes."));
+            return Err(ApiError::bad_field(
+                key,
+                "Vigil does not apply this field to notes.",
+            ));
         }
     }
     let text = body
@@ -896,6 +934,45 @@ async fn parse_note(
     Ok((text, mentioned))
 }
 
+/// Writes a note by `author` and tells the mentioned members.
+pub(crate) async fn add_note(
+    state: &AppState,
+    author: &User,
+    org: &Organization,
+    project: &Project,
+    issue: &Issue,
+    body: &Map<String, Value>,
+) -> Result<IssueActivity, ApiError> {
+    let (text, mentioned) = parse_note(state, org, body).await?;
+    let activity = state
+        .store
+        .add_activity(issue.id, "note", &json!({"text": text}), Some(author.id))
+        .await?;
+    state
+        .store
+        .set_subscription(issue.id, author.id, true, "commented", true)
+        .await?;
+    for user in &mentioned {
+        state
+            .store
+            .set_subscription(issue.id, user.id, true, "mentioned", true)
+            .await?;
+        if user.id != author.id {
+            notify(
+                state,
+                project,
+                issue,
+                user,
+                "mention",
+                &format!("{} mentioned you in a note", author.email),
+                &text,
+            )
+            .await?;
+        }
+    }
+    Ok(activity)
+}
+
 /// `POST /issues/{id}/comments/`: 201 with the note activity; mentioned members are emailed
 /// and subscribed, the author subscribed as `commented`.
 pub async fn create_note(
@@ -909,33 +986,7 @@ pub async fn create_note(
     body: Option<Json<Map<String, Value>>>,
 ) -> Result<Response, ApiError> {
     let body = json_body(body)?;
-    let (text, mentioned) = parse_note(&state, &org, &body).await?;
-    let activity = state
-        .store
-        .add_activity(issue.id, "note", &json!({"text": text}), Some(caller.user.id))
-        .await?;
-    state
-        .store
-        .set_subscription(issue.id, caller.user.id, true, "commented", true)
-        .await?;
-    for user in &mentioned {
-        state
-            .store
-            .set_subscription(issue.id, user.id, true, "mentioned", true)
-            .await?;
-        if user.id != caller.user.id {
-            notify(
-                &state,
-                &project,
-                &issue,
-                user,
-                "mention",
-                &format!("{} mentioned you in a note", caller.user.email),
-                &text,
-            )
-            .await?;
-        }
-    }
+    let activity = add_note(&state, &caller.user, &org, &project, &issue, &body).await?;
     Ok((
         StatusCode::CREATED,
         Json(activity_json(&state, &activity).await?),
@@ -1019,7 +1070,11 @@ pub async fn list_hashes(
             .into_iter()
             .map(|hash| {
                 let latest = events.iter().find(|event| {
-                    event.data.get("hashes").and_then(|h| h.get(0)).and_then(Value::as_str)
+                    event
+                        .data
+                        .get("hashes")
+                        .and_then(|h| h.get(0))
+                        .and_then(Value::as_str)
                         == Some(hash.as_str())
                 });
                 json!({
@@ -1032,6 +1087,49 @@ pub async fn list_hashes(
     )))
 }
 
+/// Moves one hash's events to a new issue, recording `unmerge_source` and
+/// `unmerge_destination`; the new issue's id.
+pub(crate) async fn unmerge_one(
+    state: &AppState,
+    actor_user: &User,
+    issue: &Issue,
+    hash: &str,
+) -> Result<i64, ApiError> {
+    let target = match state.store.unmerge_hash(issue.id, hash).await {
+        Ok(Some(target)) => target,
+        Ok(None) => {
+            return Err(ApiError::bad_field(
+                "id",
+                format!("No event of the issue has the primary hash \"{hash}\"."),
+            ))
+        }
+        Err(vigil_store::StoreError::Invalid(reason)) => {
+            return Err(ApiError::bad_field("id", reason))
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let actor = Some(actor_user.id);
+    state
+        .store
+        .add_activity(
+            issue.id,
+            "unmerge_source",
+            &json!({"destination_id": target.to_string(), "fingerprints": [hash]}),
+            actor,
+        )
+        .await?;
+    state
+        .store
+        .add_activity(
+            target,
+            "unmerge_destination",
+            &json!({"source_id": issue.id.to_string(), "fingerprints": [hash]}),
+            actor,
+        )
+        .await?;
+    Ok(target)
+}
+
 /// `PUT` (or `DELETE`) `/issues/{id}/hashes/?id=<hash>`: Sentry's unmerge. Each hash's events
 /// move to a new issue; 202 as Sentry answers, with the new issues' ids.
 pub async fn unmerge_hashes(
@@ -1041,7 +1139,10 @@ pub async fn unmerge_hashes(
 ) -> Result<Response, ApiError> {
     let hashes = query::all(&params, "id");
     if hashes.is_empty() {
-        return Err(ApiError::bad_field("id", "Name the hashes to unmerge with ?id=…."));
+        return Err(ApiError::bad_field(
+            "id",
+            "Name the hashes to unmerge with ?id=….",
+        ));
     }
     let known = state.store.issue_hashes(issue.id).await?;
     if let Some(unknown) = hashes.iter().find(|h| !known.iter().any(|k| k == *h)) {
@@ -1058,39 +1159,11 @@ pub async fn unmerge_hashes(
     }
     let mut created = Vec::new();
     for hash in hashes {
-        let target = match state.store.unmerge_hash(issue.id, hash).await {
-            Ok(Some(target)) => target,
-            Ok(None) => {
-                return Err(ApiError::bad_field(
-                    "id",
-                    format!("No event of the issue has the primary hash \"{hash}\"."),
-                ))
-            }
-            Err(vigil_store::StoreError::Invalid(reason)) => {
-                return Err(ApiError::bad_field("id", reason))
-            }
-            Err(err) => return Err(err.into()),
-        };
-        let actor = Some(caller.user.id);
-        state
-            .store
-            .add_activity(
-                issue.id,
-                "unmerge_source",
-                &json!({"destination_id": target.to_string(), "fingerprints": [hash]}),
-                actor,
-            )
-            .await?;
-        state
-            .store
-            .add_activity(
-                target,
-                "unmerge_destination",
-                &json!({"source_id": issue.id.to_string(), "fingerprints": [hash]}),
-                actor,
-            )
-            .await?;
-        created.push(target.to_string());
+        created.push(
+            unmerge_one(&state, &caller.user, &issue, hash)
+                .await?
+                .to_string(),
+        );
     }
     Ok((StatusCode::ACCEPTED, Json(json!({"issues": created}))).into_response())
 }

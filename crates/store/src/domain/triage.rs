@@ -35,8 +35,12 @@ pub trait Triage: Send + Sync {
     async fn set_reviewed(&self, issue_id: i64, at: Option<f64>) -> StoreResult<()>;
     /// Ignores the issue until its conditions are met (counted from its counts now); ingest
     /// makes it unresolved again when they are. `false` when there is no such issue.
-    async fn ignore_issue(&self, issue_id: i64, substatus: &str, snooze: &Snooze)
-        -> StoreResult<bool>;
+    async fn ignore_issue(
+        &self,
+        issue_id: i64,
+        substatus: &str,
+        snooze: &Snooze,
+    ) -> StoreResult<bool>;
     async fn add_activity(
         &self,
         issue_id: i64,

@@ -44,9 +44,9 @@ use deadpool_postgres::{Client, Transaction};
 use super::error::{classify, is_transient, DbContext};
 use super::sql::{get, Failure, Pipeline};
 use crate::batch::ReleaseTally;
-use crate::query::triage::CLEAR_SNOOZE;
 use crate::batch::Tally;
 use crate::payload::{EncodedBatch, EncodedEvent};
+use crate::query::triage::CLEAR_SNOOZE;
 use crate::{SavedEvent, StoreError, StoreResult};
 
 /// Reopens the snoozed issues whose time came by the batch's latest receive time; the ignore's
@@ -486,7 +486,12 @@ async fn write_reopened_flags(
          SELECT u.issue_id, u.kind, u.data, NULL, u.at
          FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::DOUBLE PRECISION[])
              AS u(issue_id, kind, data, at)",
-        vec![&activity_issues, &activity_kinds, &activity_data, &activity_at],
+        vec![
+            &activity_issues,
+            &activity_kinds,
+            &activity_data,
+            &activity_at,
+        ],
         "recording what events did to their issues",
     );
     pipeline.run(tx).await?;

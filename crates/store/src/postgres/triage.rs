@@ -154,7 +154,9 @@ impl Triage for PgStore {
         let step = q::add_activity(issue_id, kind, data, user_id, now());
         activity(&self.client().await?, &step, "recording activity")
             .await?
-            .ok_or_else(|| crate::StoreError::Database("recording activity: no row returned".into()))
+            .ok_or_else(|| {
+                crate::StoreError::Database("recording activity: no row returned".into())
+            })
     }
 
     async fn activity_by_id(&self, id: i64) -> StoreResult<Option<IssueActivity>> {
@@ -214,8 +216,7 @@ impl Triage for PgStore {
     }
 
     async fn unmerge_hash(&self, issue_id: i64, hash: &str) -> StoreResult<Option<i64>> {
-        let Some((hash, split)) = q::split_of(self, issue_id, hash).await?
-        else {
+        let Some((hash, split)) = q::split_of(self, issue_id, hash).await? else {
             return Ok(None);
         };
         let what = "unmerging a hash";

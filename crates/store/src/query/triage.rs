@@ -146,7 +146,11 @@ pub(crate) fn set_seen(issue_id: i64, user_id: i64, at: Option<f64>) -> Step {
     Step::new(
         "INSERT INTO issue_user_states (issue_id, user_id, seen_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (issue_id, user_id) DO UPDATE SET seen_at = excluded.seen_at",
-        vec![Value::Int(issue_id), Value::Int(user_id), Value::OptReal(at)],
+        vec![
+            Value::Int(issue_id),
+            Value::Int(user_id),
+            Value::OptReal(at),
+        ],
     )
 }
 
@@ -233,7 +237,9 @@ pub(crate) fn activity_by_id(id: i64) -> Step {
 
 pub(crate) fn update_activity_data(id: i64, data: &serde_json::Value) -> Step {
     Step::new(
-        &format!("UPDATE issue_activities SET data = ?2 WHERE id = ?1 RETURNING {ACTIVITY_COLUMNS}"),
+        &format!(
+            "UPDATE issue_activities SET data = ?2 WHERE id = ?1 RETURNING {ACTIVITY_COLUMNS}"
+        ),
         vec![Value::Int(id), Value::Text(data.to_string())],
     )
 }
@@ -293,8 +299,13 @@ pub(crate) fn merge(primary: i64, child: i64) -> Vec<Step> {
     let both = || vec![Value::Int(primary), Value::Int(child)];
     let child_only = || vec![Value::Int(child)];
     let mut steps = Vec::new();
-    for table in ["events", "grouphashes", "issue_activities", "notifications", "alert_firings"]
-    {
+    for table in [
+        "events",
+        "grouphashes",
+        "issue_activities",
+        "notifications",
+        "alert_firings",
+    ] {
         steps.push(Step::new(
             &format!("UPDATE {table} SET issue_id = ?1 WHERE issue_id = ?2"),
             both(),
@@ -642,7 +653,11 @@ mod tests {
     fn every_step_uses_exactly_its_parameters_in_order() {
         let mut steps = delete_issue(1);
         steps.extend(merge(1, 2));
-        steps.push(ignore(1, "archived_until_condition_met", &Snooze::default()));
+        steps.push(ignore(
+            1,
+            "archived_until_condition_met",
+            &Snooze::default(),
+        ));
         let mut split = Split::default();
         split.event_ids.push("e".into());
         split.tags.insert(("k".into(), "v".into()), (1, 0.0, 0.0));

@@ -28,9 +28,9 @@ use super::error::DbContext;
 use super::events;
 use super::references;
 use crate::batch::ReleaseTally;
-use crate::query::triage::CLEAR_SNOOZE;
 use crate::batch::Tally;
 use crate::payload::{EncodedBatch, EncodedEvent, ReferenceLink};
+use crate::query::triage::CLEAR_SNOOZE;
 use crate::{NewEvent, SavedEvent, StoreError, StoreResult};
 
 /// Writes the batch in one transaction; one result per event, in order, and the ids given to
@@ -124,9 +124,18 @@ impl<'a> Batch<'a> {
             set_alert_flags(tx, tx.last_insert_rowid(), flags)?;
         }
         // Sentry's activity for what the event did: a regression, or an ignore that ended.
-        for (bit, kind) in [(REGRESSED, "set_regression"), (REAPPEARED, "set_unresolved")] {
+        for (bit, kind) in [
+            (REGRESSED, "set_regression"),
+            (REAPPEARED, "set_unresolved"),
+        ] {
             if flags & bit != 0 {
-                super::triage::record_activity(tx, issue_id, kind, &event.event_id, event.received)?;
+                super::triage::record_activity(
+                    tx,
+                    issue_id,
+                    kind,
+                    &event.event_id,
+                    event.received,
+                )?;
             }
         }
         self.tally.add(issue_id, event);
@@ -266,13 +275,11 @@ fn create_issue(tx: &Connection, event: &NewEvent) -> StoreResult<i64> {
 /// Reopens a resolved issue (`regressed`) or one whose snooze ended (`ongoing`, as Sentry
 /// does). An issue ignored without an end stays ignored, as `archived_forever` does in Sentry.
 fn set_unresolved(tx: &Connection, issue_id: i64, substatus: &str) -> StoreResult<()> {
-    tx.prepare_cached(
-        &format!(
-            "UPDATE issues SET status = 'unresolved', substatus = ?2, resolved_at = NULL,
+    tx.prepare_cached(&format!(
+        "UPDATE issues SET status = 'unresolved', substatus = ?2, resolved_at = NULL,
                  ignored_until = NULL, reviewed_at = NULL, {CLEAR_SNOOZE}
              WHERE id = ?1"
-        ),
-    )
+    ))
     .and_then(|mut stmt| stmt.execute(params![issue_id, substatus]))
     .db("reopening an issue")?;
     Ok(())

@@ -51,7 +51,9 @@ pub(crate) fn lift_snoozes(tx: &Connection, issue_ids: &[i64], at: f64) -> Store
     let mut stmt = tx.prepare_cached(&sql).db("lifting ignores")?;
     let mut lifted = Vec::new();
     for &id in issue_ids {
-        let mut rows = stmt.query(rusqlite::params![id, at]).db("lifting ignores")?;
+        let mut rows = stmt
+            .query(rusqlite::params![id, at])
+            .db("lifting ignores")?;
         while let Some(row) = rows.next().db("lifting ignores")? {
             lifted.push(row.get::<_, i64>(0).db("lifting ignores")?);
         }
@@ -262,8 +264,6 @@ impl Triage for SqliteStore {
 /// The one integer a `RETURNING` step answers.
 fn int(conn: &Connection, step: &Step, what: &str) -> StoreResult<i64> {
     conn.prepare_cached(&step.sql_for(Dialect::Sqlite))
-        .and_then(|mut stmt| {
-            stmt.query_row(params_from_iter(step.params.iter()), |row| row.get(0))
-        })
+        .and_then(|mut stmt| stmt.query_row(params_from_iter(step.params.iter()), |row| row.get(0)))
         .db(what)
 }
