@@ -3,5 +3,5 @@
 
 pub use crate::{
     Accounts, Alerts, Events, IngestQueue, IssueSearch, Issues, Maintenance, Outcomes, Projects,
-    Quotas, Releases, Store, Traces,
+    Quotas, Releases, Store, Traces, Triage,
 };
