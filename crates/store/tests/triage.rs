@@ -51,7 +51,11 @@ async fn ignore_until_n_more_events_lifts_at_the_nth(store: &dyn Store) {
     assert_eq!(triage.snooze_times_seen, Some(1));
     save_one(store, event(p, 2, "a", None)).await;
     assert_eq!(stored_issue(store, id).await.status, IssueStatus::Ignored);
-    save_one(store, event(p, 3, "a", None)).await;
+    let saved = save_one(store, event(p, 3, "a", None)).await;
+    assert!(
+        saved[0].reappeared,
+        "the event that met the condition made it reappear"
+    );
     let issue = stored_issue(store, id).await;
     assert_eq!(issue.status, IssueStatus::Unresolved);
     assert_eq!(issue.substatus, "ongoing");
@@ -64,6 +68,12 @@ async fn ignore_until_n_more_events_lifts_at_the_nth(store: &dyn Store) {
     let activities = store.issue_activities(id).await.unwrap();
     assert_eq!(activities[0].kind, "set_unresolved");
     assert_eq!(activities[0].user_id, None);
+    assert_eq!(activities[0].data["event_id"], event_id(3));
+    let again = save_one(store, event(p, 3, "a", None)).await;
+    assert!(
+        again[0].duplicate && again[0].reappeared,
+        "a duplicate reports the same"
+    );
 }
 
 async fn ignore_until_n_more_users_counts_distinct_users(store: &dyn Store) {

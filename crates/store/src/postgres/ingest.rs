@@ -337,13 +337,13 @@ async fn attempt_save(
     tally.push(&mut pipeline);
     releases.push(&mut pipeline);
     // Ignores lifted by what this batch counted (ignore until N more events or users).
-    if !plan.existing_issues.is_empty() {
+    let lifted_at = (!plan.existing_issues.is_empty()).then(|| {
         pipeline.push(
             LIFT_SQL.as_str(),
             vec![&plan.existing_issues, &lift_at],
             "lifting ignores",
-        );
-    }
+        )
+    });
     let results = pipeline.run(tx).await?;
 
     if claimed.is_some_and(|at| results[at].len() < claims.len()) {
@@ -369,6 +369,14 @@ async fn attempt_save(
             .collect::<StoreResult<_>>()?,
         None => HashMap::new(),
     };
+    // Issues whose ignore conditions the batch met: its last event of each made it reappear.
+    let mut lifted: HashSet<i64> = match lifted_at {
+        Some(at) => results[at]
+            .iter()
+            .map(|row| get(row, 0))
+            .collect::<StoreResult<_>>()?,
+        None => HashSet::new(),
+    };
 
     // The flags of each stored event, in batch order: the first event of the batch for a
     // resolved issue regressed it; the first one received at or after a snoozed issue's time
@@ -393,6 +401,13 @@ async fn attempt_save(
                     until.remove();
                     flags[index] |= FLAG_REAPPEARED;
                 }
+            }
+        }
+    }
+    for (index, outcome) in plan.outcomes.iter().enumerate().rev() {
+        if let Outcome::Stored { issue, .. } = outcome {
+            if lifted.remove(&resolve(*issue)) {
+                flags[index] |= FLAG_REAPPEARED;
             }
         }
     }

@@ -37,17 +37,14 @@ async fn activity<C: GenericClient>(
     .await
 }
 
-/// The statement ingest runs after its tally: lifts the ignores of the batch's issues
-/// (`$1`) whose conditions are met at `$2`, each with a `set_unresolved` activity by nobody.
+/// The statement ingest runs after its tally: lifts the ignores of the batch's issues (`$1`)
+/// whose conditions are met at `$2`; the ids of the issues it lifted.
 pub(crate) fn lift_snoozes_sql() -> String {
     let met = q::SNOOZE_MET.replace('?', "$");
     format!(
-        "WITH lifted AS (
-             UPDATE issues SET {} WHERE issues.id = ANY($1::BIGINT[])
-                 AND issues.ignore_times_seen IS NOT NULL AND {met}
-             RETURNING issues.id)
-         INSERT INTO issue_activities (issue_id, kind, data, user_id, date_created)
-         SELECT id, 'set_unresolved', '{{}}', NULL, $2 FROM lifted",
+        "UPDATE issues SET {} WHERE issues.id = ANY($1::BIGINT[])
+             AND issues.ignore_times_seen IS NOT NULL AND {met}
+         RETURNING issues.id",
         q::lift_set()
     )
 }

@@ -62,10 +62,50 @@ pub(crate) fn save(
         .collect::<StoreResult<Vec<_>>>()?;
     batch_state.tally.write(&tx)?;
     let touched: Vec<i64> = batch_state.touched.keys().copied().collect();
-    super::triage::lift_snoozes(&tx, &touched, super::now())?;
+    let lifted = super::triage::lift_snoozes(&tx, &touched, super::now())?;
+    let mut saved = saved;
+    mark_reappeared(&tx, batch, &mut saved, lifted)?;
     batch_state.releases.write(&tx)?;
     tx.commit().db("saving events")?;
     Ok((saved, reference_ids))
+}
+
+/// Ignores the batch's counts lifted (ignore until N more events or users) end with its last
+/// event of each issue: that event made the issue reappear, as Sentry's expired snooze does,
+/// and says so in its row, its result and the issue's activity.
+fn mark_reappeared(
+    tx: &Connection,
+    batch: &EncodedBatch,
+    saved: &mut [SavedEvent],
+    mut lifted: Vec<i64>,
+) -> StoreResult<()> {
+    for (encoded, result) in batch.events.iter().zip(saved.iter_mut()).rev() {
+        if lifted.is_empty() {
+            break;
+        }
+        let Some(at) = lifted.iter().position(|&id| id == result.issue_id) else {
+            continue;
+        };
+        if result.duplicate {
+            continue;
+        }
+        lifted.swap_remove(at);
+        result.reappeared = true;
+        let event = &encoded.event;
+        tx.prepare_cached(
+            "UPDATE events SET alert_flags = alert_flags | ?3 WHERE project_id = ?1 AND event_id = ?2",
+        )
+        .and_then(|mut stmt| stmt.execute(params![event.project_id, event.event_id, REAPPEARED]))
+        .db("recording an event's alert flags")?;
+        super::triage::record_activity(
+            tx,
+            result.issue_id,
+            "set_unresolved",
+            &event.event_id,
+            event.received,
+        )?;
+    }
+    Ok(())
 }
 
 /// `events.alert_flags`: what storing the event did to its issue.

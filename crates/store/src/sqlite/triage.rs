@@ -39,9 +39,9 @@ fn script(conn: &mut Connection, steps: &[Step], what: &str) -> StoreResult<usiz
     Ok(changed)
 }
 
-/// Lifts the ignores of `issue_ids` whose conditions the batch just counted met, each with a
-/// `set_unresolved` activity by nobody; called by ingest in its transaction after the tally.
-pub(crate) fn lift_snoozes(tx: &Connection, issue_ids: &[i64], at: f64) -> StoreResult<()> {
+/// Lifts the ignores of `issue_ids` whose conditions the batch just counted met; called by
+/// ingest in its transaction after the tally. The ids of the issues it lifted.
+pub(crate) fn lift_snoozes(tx: &Connection, issue_ids: &[i64], at: f64) -> StoreResult<Vec<i64>> {
     let sql = format!(
         "UPDATE issues SET {} WHERE issues.id = ?1 AND issues.ignore_times_seen IS NOT NULL
              AND {} RETURNING id",
@@ -58,14 +58,7 @@ pub(crate) fn lift_snoozes(tx: &Connection, issue_ids: &[i64], at: f64) -> Store
             lifted.push(row.get::<_, i64>(0).db("lifting ignores")?);
         }
     }
-    for id in lifted {
-        activity(
-            tx,
-            &q::add_activity(id, "set_unresolved", &serde_json::json!({}), None, at),
-            "recording a lifted ignore",
-        )?;
-    }
-    Ok(())
+    Ok(lifted)
 }
 
 /// An activity by nobody about the event `event_id` (what ingest did to the issue).
