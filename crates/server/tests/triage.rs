@@ -140,6 +140,7 @@ async fn what_vigil_does_not_apply_is_refused_naming_the_field() {
             "ignoreCount",
         ),
         (json!({"status": "sleeping"}), "status"),
+        (json!({"status": "resolvedInNextRelease"}), "status"),
         (
             json!({"substatus": "archived_until_escalating"}),
             "substatus",

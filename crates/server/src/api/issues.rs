@@ -193,8 +193,12 @@ pub struct IssueUpdate {
 fn parse_status(update: &IssueUpdate) -> Result<Option<IssueStatus>, ApiError> {
     match update.status.as_deref() {
         None => Ok(None),
-        // Vigil has no releases yet to resolve "in" — these resolve now.
-        Some("resolvedInNextRelease") | Some("resolved") => Ok(Some(IssueStatus::Resolved)),
+        Some("resolved") => Ok(Some(IssueStatus::Resolved)),
+        Some("resolvedInNextRelease") => Err(ApiError::bad_field(
+            "status",
+            "resolvedInNextRelease is not supported: Vigil does not resolve in a release yet; \
+             use \"resolved\".",
+        )),
         Some(s) => IssueStatus::parse(s).map(Some).ok_or_else(|| {
             ApiError::bad_field("status", format!("\"{s}\" is not a valid choice."))
         }),

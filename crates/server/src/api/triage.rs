@@ -120,8 +120,14 @@ pub(crate) async fn parse_update(
     update.status = match body.get("status") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(match s.as_str() {
-            // Vigil has no resolution in a release yet: these resolve now, as before.
-            "resolved" | "resolvedInNextRelease" => IssueStatus::Resolved,
+            "resolved" => IssueStatus::Resolved,
+            "resolvedInNextRelease" => {
+                return Err(ApiError::bad_field(
+                    "status",
+                    "resolvedInNextRelease is not supported: Vigil does not resolve in a \
+                     release yet; use \"resolved\".",
+                ))
+            }
             "unresolved" => IssueStatus::Unresolved,
             "ignored" | "muted" | "archived" => IssueStatus::Ignored,
             _ => {
