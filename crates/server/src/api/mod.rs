@@ -2,7 +2,6 @@
 //! sentry-cli and scripts written for Sentry work against Vigil.
 
 pub mod access;
-pub mod activities;
 pub mod auth;
 pub mod discover;
 pub mod error;
