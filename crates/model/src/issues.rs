@@ -109,7 +109,53 @@ pub struct IssueQuery {
     pub seen_since: Option<UnixTime>,
     /// Only issues seen at or before this time.
     pub seen_until: Option<UnixTime>,
+    /// Only issues assigned to this user ("Assigned to me").
+    pub assigned_to: Option<i64>,
+    /// Only issues this user bookmarked ("My bookmarks").
+    pub bookmarked_by: Option<i64>,
+    /// Only unresolved issues not reviewed yet, unassigned or assigned to this user (Sentry's
+    /// "For Review": `is:for_review assigned_or_suggested:[me, none]`).
+    pub for_review_by: Option<i64>,
     pub sort: IssueSort,
     pub offset: u64,
     pub limit: u64,
+}
+
+/// Sentry's GroupSnooze: what lifts an ignore. All `None`: ignored until changed by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Snooze {
+    /// Until this time (`ignoreUntil`, or now plus `ignoreDuration`).
+    pub until: Option<UnixTime>,
+    /// Until this many more events (`ignoreCount`) ...
+    pub count: Option<i64>,
+    /// ... within this many minutes (`ignoreWindow`).
+    pub window: Option<i64>,
+    /// Until this many more distinct users (`ignoreUserCount`) ...
+    pub user_count: Option<i64>,
+    /// ... within this many minutes (`ignoreUserWindow`).
+    pub user_window: Option<i64>,
+}
+
+impl Snooze {
+    pub fn is_empty(&self) -> bool {
+        *self == Snooze::default()
+    }
+}
+
+/// The triage state of an issue: shared (assignee, ignore conditions, review) and what one
+/// user marked on it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct IssueTriage {
+    pub assignee_id: Option<i64>,
+    pub snooze: Snooze,
+    /// Events and users counted when it was ignored: the conditions count from there.
+    pub snooze_times_seen: Option<i64>,
+    pub snooze_users_seen: Option<i64>,
+    pub reviewed_at: Option<UnixTime>,
+    pub bookmarked: bool,
+    /// `None`: never set; `Some(false)`: unsubscribed.
+    pub subscribed: Option<bool>,
+    pub subscription_reason: Option<String>,
+    /// When the user last opened it.
+    pub seen_at: Option<UnixTime>,
 }

@@ -26,7 +26,7 @@ mod test_events;
 pub use batch::bench as encode_bench;
 pub use domain::{
     Accounts, Alerts, Discover, Events, IssueSearch, Issues, Maintenance, Outcomes, Projects,
-    Quotas, Releases, Traces,
+    Quotas, Releases, Traces, Triage,
 };
 pub use queue::{ClaimedEnvelope, IngestQueue, QueueStats, QueuedEnvelope};
 pub use vigil_model::*;
@@ -66,4 +66,5 @@ store_of_domains! {
     Quotas,
     Outcomes,
     Discover,
+    Triage,
 }

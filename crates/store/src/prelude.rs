@@ -3,5 +3,5 @@
 
 pub use crate::{
     Accounts, Alerts, Discover, Events, IngestQueue, IssueSearch, Issues, Maintenance, Outcomes,
-    Projects, Quotas, Releases, Store, Traces,
+    Projects, Quotas, Releases, Store, Traces, Triage,
 };

@@ -21,6 +21,7 @@ pub(crate) mod scrubbing_settings;
 pub(crate) mod trace_queries;
 pub(crate) mod transaction_filter;
 pub(crate) mod transaction_reads;
+pub(crate) mod triage;
 
 use rusqlite::types::ToSqlOutput;
 

@@ -14,14 +14,13 @@ use super::auth::Caller;
 use super::error::{json_body, ApiError};
 use super::pagination::Page;
 use crate::query::{self, QueryPairs};
-use crate::serialize::serialize_issue;
 use crate::time::unix_now;
 use crate::AppState;
 
 /// `GET /api/0/organizations/{org}/issues/`.
 pub async fn list_org_issues(
     State(state): State<AppState>,
-    OrgAccess { org, .. }: OrgAccess,
+    OrgAccess { org, caller }: OrgAccess,
     QueryPairs(params): QueryPairs,
 ) -> Result<Response, ApiError> {
     let mut project_ids = Vec::new();
@@ -39,22 +38,27 @@ pub async fn list_org_issues(
         }
     }
     let path = format!("/api/0/organizations/{}/issues/", org.slug);
-    list_issues(&state, org, project_ids, params, &path).await
+    list_issues(&state, org, caller.user.id, project_ids, params, &path).await
 }
 
 /// `GET /api/0/projects/{org}/{project}/issues/`.
 pub async fn list_project_issues(
     State(state): State<AppState>,
-    ProjectAccess { org, project, .. }: ProjectAccess,
+    ProjectAccess {
+        org,
+        project,
+        caller,
+    }: ProjectAccess,
     QueryPairs(params): QueryPairs,
 ) -> Result<Response, ApiError> {
     let path = format!("/api/0/projects/{}/{}/issues/", org.slug, project.slug);
-    list_issues(&state, org, vec![project.id], params, &path).await
+    list_issues(&state, org, caller.user.id, vec![project.id], params, &path).await
 }
 
 async fn list_issues(
     state: &AppState,
     org: Organization,
+    user_id: i64,
     project_ids: Vec<i64>,
     params: Vec<(String, String)>,
     path: &str,
@@ -76,7 +80,7 @@ async fn list_issues(
     if let Some(hit) = direct_hit(state, org.id, &project_ids, search_text).await? {
         let mut headers = HeaderMap::new();
         headers.insert("X-Sentry-Direct-Hit", HeaderValue::from_static("1"));
-        let body = serialize_list(state, &org, &[hit], &params).await?;
+        let body = serialize_list(state, &org, user_id, &[hit], &params).await?;
         return Ok((headers, Json(body)).into_response());
     }
 
@@ -95,11 +99,12 @@ async fn list_issues(
             sort,
             offset: page.offset,
             limit: page.limit + 1,
+            ..IssueQuery::default()
         })
         .await?;
     let has_next = issues.len() as u64 > page.limit;
     let issues = &issues[..issues.len().min(page.limit as usize)];
-    let body = serialize_list(state, &org, issues, &params).await?;
+    let body = serialize_list(state, &org, user_id, issues, &params).await?;
     let base = format!("{}{}", state.config.base_url(), path);
     let headers: HeaderMap = page.link_header(&base, &params, has_next);
     Ok((headers, Json(body)).into_response())
@@ -143,6 +148,7 @@ pub async fn direct_hit(
 async fn serialize_list(
     state: &AppState,
     org: &Organization,
+    user_id: i64,
     issues: &[vigil_store::Issue],
     params: &[(String, String)],
 ) -> Result<Vec<Value>, ApiError> {
@@ -157,7 +163,8 @@ async fn serialize_list(
             }
         }
         if let Some(project) = projects.iter().find(|p| p.id == issue.project_id) {
-            let mut value = serialize_issue(issue, project, org, &state.config);
+            // Sentry's stream serializer: the triage fields as the caller sees them.
+            let mut value = super::triage::issue_json(state, issue, project, &org, user_id).await?;
             if let Some((period, series)) = &stats {
                 value["stats"] = json!({ period.as_str(): series });
             }
@@ -230,33 +237,7 @@ fn time_range(params: &[(String, String)]) -> Result<(Option<f64>, Option<f64>),
     Ok((Some(unix_now() - secs), None))
 }
 
-/// `GET /api/0/issues/{id}/`, and `GET /api/0/organizations/{org}/issues/{id}/`.
-pub async fn get_issue(
-    State(state): State<AppState>,
-    IssueAccess {
-        org,
-        project,
-        issue,
-        ..
-    }: IssueAccess,
-) -> Json<Value> {
-    Json(serialize_issue(&issue, &project, &org, &state.config))
-}
-
-async fn check_org(
-    state: &AppState,
-    caller: &Caller,
-    org: &str,
-    issue_id: &str,
-) -> Result<(), ApiError> {
-    let (issue_org, _, _) = caller.issue(state, issue_id).await?;
-    if issue_org.slug != org {
-        return Err(ApiError::NotFound);
-    }
-    Ok(())
-}
-
-/// The body of an issue update; fields Vigil does not track yet are accepted and ignored.
+/// The body of the status-only bulk update (`triage` hands it the other fields' requests).
 #[derive(Debug, Deserialize)]
 pub struct IssueUpdate {
     pub status: Option<String>,
@@ -267,76 +248,16 @@ pub struct IssueUpdate {
 fn parse_status(update: &IssueUpdate) -> Result<Option<IssueStatus>, ApiError> {
     match update.status.as_deref() {
         None => Ok(None),
-        // Vigil has no releases yet to resolve "in" — these resolve now.
-        Some("resolvedInNextRelease") | Some("resolved") => Ok(Some(IssueStatus::Resolved)),
+        Some("resolved") => Ok(Some(IssueStatus::Resolved)),
+        Some("resolvedInNextRelease") => Err(ApiError::bad_field(
+            "status",
+            "resolvedInNextRelease is not supported: Vigil does not resolve in a release yet; \
+             use \"resolved\".",
+        )),
         Some(s) => IssueStatus::parse(s).map(Some).ok_or_else(|| {
             ApiError::bad_field("status", format!("\"{s}\" is not a valid choice."))
         }),
     }
-}
-
-/// `statusDetails.ignoreDuration` (minutes) of an update, when it has one.
-fn ignore_duration(update: &IssueUpdate) -> Result<Option<f64>, ApiError> {
-    let Some(duration) = update
-        ._other
-        .get("statusDetails")
-        .and_then(|details| details.get("ignoreDuration"))
-        .filter(|value| !value.is_null())
-    else {
-        return Ok(None);
-    };
-    match duration.as_f64() {
-        Some(minutes) if minutes.is_finite() && minutes > 0.0 => Ok(Some(minutes)),
-        _ => Err(ApiError::bad_field(
-            "statusDetails",
-            "ignoreDuration must be a positive number of minutes",
-        )),
-    }
-}
-
-/// `PUT /api/0/issues/{id}/`: returns the whole issue, as Sentry does for one issue.
-pub async fn update_issue(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(issue_id): Path<String>,
-    body: Option<Json<IssueUpdate>>,
-) -> Result<Json<Value>, ApiError> {
-    let update = json_body(body)?;
-    let (org, project, mut issue) = caller.issue(&state, &issue_id).await?;
-    let status = parse_status(&update)?;
-    let snooze = ignore_duration(&update)?;
-    match (status, snooze) {
-        // Sentry's "ignore for N minutes": the first event after that brings the issue back
-        // (and fires the rules' reappeared condition).
-        (Some(IssueStatus::Ignored), Some(minutes)) => {
-            let until = crate::time::unix_now() + minutes * 60.0;
-            issue = state
-                .store
-                .snooze_issue(issue.id, until)
-                .await?
-                .ok_or(ApiError::NotFound)?;
-        }
-        (Some(status), _) => {
-            issue = state
-                .store
-                .set_issue_status(issue.id, status)
-                .await?
-                .ok_or(ApiError::NotFound)?;
-        }
-        (None, _) => {}
-    }
-    Ok(Json(serialize_issue(&issue, &project, &org, &state.config)))
-}
-
-/// `PUT /api/0/organizations/{org}/issues/{id}/`.
-pub async fn update_org_issue(
-    state: State<AppState>,
-    caller: Caller,
-    Path((org, issue_id)): Path<(String, String)>,
-    body: Option<Json<IssueUpdate>>,
-) -> Result<Json<Value>, ApiError> {
-    check_org(&state, &caller, &org, &issue_id).await?;
-    update_issue(state, caller, Path(issue_id), body).await
 }
 
 /// `PUT /api/0/projects/{org}/{project}/issues/?id=1&id=2`: bulk status change; answers only

@@ -2,7 +2,6 @@
 //! sentry-cli and scripts written for Sentry work against Vigil.
 
 pub mod access;
-pub mod activities;
 pub mod auth;
 pub mod discover;
 pub mod error;
@@ -19,6 +18,7 @@ pub mod root;
 pub mod rules;
 pub mod stats;
 pub mod traces;
+pub mod triage;
 
 use axum::routing::get;
 use axum::Router;
@@ -40,10 +40,17 @@ pub fn routes() -> Router<AppState> {
             "/organizations/{org}/projects/",
             get(projects::list_org_projects),
         )
-        .route("/organizations/{org}/issues/", get(issues::list_org_issues))
+        .route(
+            "/organizations/{org}/issues/",
+            get(issues::list_org_issues)
+                .put(triage::bulk_update_org)
+                .delete(triage::bulk_delete_org),
+        )
         .route(
             "/organizations/{org}/issues/{issue_id}/",
-            get(issues::get_issue).put(issues::update_org_issue),
+            get(triage::get_issue)
+                .put(triage::update_issue)
+                .delete(triage::delete_issue),
         )
         .route(
             "/organizations/{org}/releases/",
@@ -138,7 +145,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/projects/{org}/{project}/issues/",
-            get(issues::list_project_issues).put(issues::bulk_update_project_issues),
+            get(issues::list_project_issues)
+                .put(triage::bulk_update_project)
+                .delete(triage::bulk_delete_project),
         )
         .route(
             "/projects/{org}/{project}/events/",
@@ -150,7 +159,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/issues/{issue_id}/",
-            get(issues::get_issue).put(issues::update_issue),
+            get(triage::get_issue)
+                .put(triage::update_issue)
+                .delete(triage::delete_issue),
         )
         .nest("/issues/{issue_id}", issue_routes())
         .nest("/organizations/{org}/issues/{issue_id}", issue_routes())
@@ -168,7 +179,28 @@ fn issue_routes() -> Router<AppState> {
             "/tags/{key}/values/",
             get(issue_tag_values::issue_tag_values),
         )
-        .route("/activities/", get(activities::issue_activities))
+        .route("/activities/", get(triage::issue_activities))
+        // Sentry serves an issue's notes as `comments/` and `notes/` alike (the MCP server
+        // calls the second).
+        .route(
+            "/comments/",
+            get(triage::list_notes).post(triage::create_note),
+        )
+        .route(
+            "/comments/{note_id}/",
+            axum::routing::put(triage::update_note).delete(triage::delete_note),
+        )
+        .route("/notes/", get(triage::list_notes).post(triage::create_note))
+        .route(
+            "/notes/{note_id}/",
+            axum::routing::put(triage::update_note).delete(triage::delete_note),
+        )
+        .route(
+            "/hashes/",
+            get(triage::list_hashes)
+                .put(triage::unmerge_hashes)
+                .delete(triage::unmerge_hashes),
+        )
         .route("/events/", get(events::list_issue_events))
         .route("/events/{which}/", get(events::issue_event))
 }

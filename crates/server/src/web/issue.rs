@@ -60,14 +60,29 @@ pub struct DetailParams {
     frames: Option<String>,
 }
 
-/// `GET /organizations/{org}/issues/{id}/`.
+/// `GET /organizations/{org}/issues/{id}/`: opening it marks the issue seen by the viewer.
 pub async fn detail(
     viewer: Viewer,
     State(state): State<AppState>,
     Path((org, id)): Path<(String, String)>,
     Query(params): Query<DetailParams>,
 ) -> Result<Html<String>, WebError> {
-    let (org, project, issue) = viewer_issue(&state, &viewer, &org, &id).await?;
+    render_detail(&viewer, &state, &org, &id, Some(params), None).await
+}
+
+/// The issue page; `draft` is a note being previewed.
+pub async fn render_detail(
+    viewer: &Viewer,
+    state: &AppState,
+    org: &str,
+    id: &str,
+    params: Option<DetailParams>,
+    draft: Option<&str>,
+) -> Result<Html<String>, WebError> {
+    let params = params.unwrap_or_default();
+    let (org, project, issue) = viewer_issue(state, viewer, org, id).await?;
+    let state = state.clone();
+    let viewer = viewer.clone();
     let which = params.event.as_deref().unwrap_or("latest");
     let stored: Option<StoredEvent> = lookup::issue_event(&state, &issue, which).await?;
     if params.event.is_some() && stored.is_none() {
@@ -92,6 +107,20 @@ pub async fn detail(
         .issue_hourly_counts(&[issue.id], charts::series_start(now, 30, 86_400))
         .await?;
     let activities = state.store.issue_activities(issue.id).await?;
+    let triage = state
+        .store
+        .issue_triage(issue.id, Some(viewer.user.id))
+        .await?
+        .unwrap_or_default();
+    state
+        .store
+        .set_seen(issue.id, viewer.user.id, Some(now))
+        .await?;
+    let members = super::triage::members(&state, &org).await?;
+    let hashes = state.store.issue_hashes(issue.id).await?;
+    let (alerts, timeline): (Vec<_>, Vec<_>) = activities
+        .into_iter()
+        .partition(|a| a.kind == "notification");
     let mut tag_values = state.store.issue_tag_values(issue.id).await?;
     tag_values.retain(|value| !is_search_only_tag(&value.key));
 
@@ -129,8 +158,18 @@ pub async fn detail(
                     h3 { "Last 30 days" }
                     (charts::bars(&charts::bucket_counts(&hourly, issue.id, now, 30, 86_400), 280, 48, |i| format!("{} d ago", 29 - i)))
                 }
+                (super::triage::panel(&viewer, &super::triage::Panel {
+                    base: &base,
+                    issue: &issue,
+                    triage: &triage,
+                    members: &members,
+                    activities: &timeline,
+                    hashes: &hashes,
+                    draft,
+                    now,
+                }))
                 (facets(&tag_values))
-                (super::alerts::activity_list(&activities, now))
+                (super::alerts::activity_list(&alerts, now))
             }
         }
     };

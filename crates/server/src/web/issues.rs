@@ -51,6 +51,8 @@ struct ListParams {
     /// `environment=` parameters, as Sentry's environment selector sets them.
     environments: Vec<String>,
     page: u64,
+    /// `assigned` (to me), `bookmarks` (mine), `review` (for review), or empty: all.
+    view: String,
 }
 
 impl ListParams {
@@ -66,6 +68,7 @@ impl ListParams {
             projects: selection::projects(pairs),
             environments: selection::environments(pairs),
             page: selection::page(pairs),
+            view: query::first(pairs, "view").unwrap_or("").to_string(),
         }
     }
 }
@@ -85,6 +88,9 @@ impl Selection for ListParams {
         if self.page > 0 {
             s.append_pair("page", &self.page.to_string());
         }
+        if !self.view.is_empty() {
+            s.append_pair("view", &self.view);
+        }
         s.finish()
     }
 
@@ -92,6 +98,14 @@ impl Selection for ListParams {
         self.page = 0;
     }
 }
+
+/// The list's views: (`view=` value, label).
+const VIEWS: [(&str, &str); 4] = [
+    ("", "All"),
+    ("assigned", "Assigned to me"),
+    ("bookmarks", "My bookmarks"),
+    ("review", "For review"),
+];
 
 /// The status an `is:` term of the query selects, for the tabs.
 fn selected_status(query: &str) -> Option<IssueStatus> {
@@ -154,7 +168,7 @@ pub async fn list(
         .await?;
     let now = unix_now();
 
-    let (issues, error, status) = match search(&state, &org, &params, now).await {
+    let (issues, error, status) = match search(&state, &org, &params, viewer.user.id, now).await {
         Ok(issues) => (issues, None, StatusCode::OK),
         Err((status, message)) => (Vec::new(), Some(message), status),
     };
@@ -215,6 +229,13 @@ pub async fn list(
             }
             span.spacer {}
             span.choices {
+                "View: "
+                @for (key, label) in VIEWS {
+                    a href=(params.with(|p| p.view = key.to_string()))
+                        class=(if params.view == *key { "selected" } else { "" }) { (label) }
+                }
+            }
+            span.choices {
                 "Sort: "
                 @for (key, label) in SORTS {
                     a href=(params.with(|p| p.sort = key.to_string()))
@@ -237,6 +258,7 @@ pub async fn list(
                 button type="submit" name="status" value="resolved" { "Resolve" }
                 button type="submit" name="status" value="ignored" { "Ignore" }
                 button type="submit" name="status" value="unresolved" { "Unresolve" }
+                button type="submit" name="action" value="merge" { "Merge" }
             }
             @if issues.is_empty() {
                 p.empty { "No issues match this search." }
@@ -266,9 +288,18 @@ async fn search(
     state: &AppState,
     org: &Organization,
     params: &ListParams,
+    user_id: i64,
     now: f64,
 ) -> Result<Vec<Issue>, (StatusCode, String)> {
     let invalid = |message: String| (StatusCode::BAD_REQUEST, message);
+    let mine = Some(user_id);
+    let (assigned_to, bookmarked_by, for_review_by) = match params.view.as_str() {
+        "" => (None, None, None),
+        "assigned" => (mine, None, None),
+        "bookmarks" => (None, mine, None),
+        "review" => (None, None, mine),
+        _ => return Err(invalid("Unknown view".to_string())),
+    };
     let search =
         parse_issue_search(&params.query).map_err(|e| invalid(format!("Invalid search: {e}")))?;
     let sort = IssueSort::parse(&params.sort).ok_or_else(|| invalid("Unknown sort".into()))?;
@@ -283,6 +314,9 @@ async fn search(
             seen_since,
             seen_until: None,
             sort,
+            assigned_to,
+            bookmarked_by,
+            for_review_by,
             offset: params.page * PAGE_SIZE,
             limit: PAGE_SIZE + 1,
         })
@@ -352,15 +386,10 @@ pub async fn bulk(
 ) -> Result<Response, WebError> {
     viewer.check_csrf(query::first(&form, "csrf").unwrap_or(""))?;
     let org = viewer.organization(&org)?;
-    let status = query::first(&form, "status")
-        .and_then(IssueStatus::parse)
-        .ok_or_else(|| WebError::BadRequest("no valid status".into()))?;
-    for id in query::all(&form, "id") {
-        let id: i64 = id
-            .parse()
-            .map_err(|_| WebError::BadRequest("invalid issue id".into()))?;
-        org_issue(&state, &org, id).await?;
-        state.store.set_issue_status(id, status).await?;
+    if query::first(&form, "action") == Some("merge") {
+        merge(&state, &viewer, &org, &form).await?;
+    } else {
+        set_status(&state, &org, &form).await?;
     }
     let prefix = state.config.path_prefix();
     let fallback = format!("{prefix}/organizations/{}/issues/", org.slug);
@@ -368,6 +397,59 @@ pub async fn bulk(
         .and_then(safe_next)
         .unwrap_or(&fallback);
     Ok(Redirect::to(back).into_response())
+}
+
+/// Merges the selected issues (of one project) as the API's bulk merge does.
+async fn merge(
+    state: &AppState,
+    viewer: &Viewer,
+    org: &Organization,
+    form: &[(String, String)],
+) -> Result<(), WebError> {
+    let mut selected = Vec::new();
+    for id in query::all(form, "id") {
+        let id: i64 = id
+            .parse()
+            .map_err(|_| WebError::BadRequest("invalid issue id".into()))?;
+        selected.push(org_issue(state, org, id).await?);
+    }
+    let Some((project, _)) = selected.first() else {
+        return Err(WebError::BadRequest("select the issues to merge".into()));
+    };
+    if selected.iter().any(|(p, _)| p.id != project.id) {
+        return Err(WebError::BadRequest(
+            "only issues of one project can be merged".into(),
+        ));
+    }
+    let project = project.clone();
+    let issues: Vec<Issue> = selected.into_iter().map(|(_, issue)| issue).collect();
+    let mut body = serde_json::Map::new();
+    body.insert("merge".into(), serde_json::Value::Bool(true));
+    let update = crate::api::triage::parse_update(state, org, &body)
+        .await
+        .map_err(|e| WebError::BadRequest(e.to_string()))?;
+    crate::api::triage::apply(state, &viewer.user, &project, &issues, &update)
+        .await
+        .map_err(|e| WebError::BadRequest(e.to_string()))?;
+    Ok(())
+}
+
+async fn set_status(
+    state: &AppState,
+    org: &Organization,
+    form: &[(String, String)],
+) -> Result<(), WebError> {
+    let status = query::first(form, "status")
+        .and_then(IssueStatus::parse)
+        .ok_or_else(|| WebError::BadRequest("no valid status".into()))?;
+    for id in query::all(form, "id") {
+        let id: i64 = id
+            .parse()
+            .map_err(|_| WebError::BadRequest("invalid issue id".into()))?;
+        org_issue(state, org, id).await?;
+        state.store.set_issue_status(id, status).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

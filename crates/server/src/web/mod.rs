@@ -19,6 +19,7 @@ pub mod keys;
 pub mod layout;
 pub mod lockout;
 pub mod login;
+pub mod markdown;
 pub mod performance;
 pub mod project_quotas;
 pub mod project_settings;
@@ -29,6 +30,7 @@ pub mod state;
 pub mod stats;
 pub mod trace;
 pub mod transaction;
+pub mod triage;
 
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
@@ -52,6 +54,18 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/organizations/{org}/issues/{id}/status/",
             post(issue::set_status),
+        )
+        .route(
+            "/organizations/{org}/issues/{id}/triage/",
+            post(triage::update),
+        )
+        .route(
+            "/organizations/{org}/issues/{id}/notes/",
+            post(triage::note),
+        )
+        .route(
+            "/organizations/{org}/issues/{id}/unmerge/",
+            post(triage::unmerge),
         )
         .route(
             "/organizations/{org}/issues/{id}/events/",

@@ -14,6 +14,7 @@ mod quotas;
 mod releases;
 mod search;
 mod traces;
+mod triage;
 
 pub use accounts::Accounts;
 pub use alerts::{Alerts, IssueCountQuery, NotificationClaim};
@@ -27,3 +28,4 @@ pub use quotas::Quotas;
 pub use releases::Releases;
 pub use search::IssueSearch;
 pub use traces::{TraceReads, Traces};
+pub use triage::Triage;

@@ -36,6 +36,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use deadpool_postgres::{Client, Transaction};
@@ -45,7 +46,27 @@ use super::sql::{get, Failure, Pipeline};
 use crate::batch::ReleaseTally;
 use crate::batch::Tally;
 use crate::payload::{EncodedBatch, EncodedEvent};
+use crate::query::triage::CLEAR_SNOOZE;
 use crate::{SavedEvent, StoreError, StoreResult};
+
+/// Reopens the snoozed issues whose time came by the batch's latest receive time; the ignore's
+/// other conditions end with it.
+static REAPPEAR_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH due AS (
+             SELECT i.id, i.ignored_until
+             FROM UNNEST($1::BIGINT[], $2::DOUBLE PRECISION[]) AS b(id, received)
+             JOIN issues i ON i.id = b.id
+             WHERE i.status = 'ignored' AND i.ignored_until <= b.received)
+         UPDATE issues SET status = 'unresolved', substatus = 'ongoing',
+             ignored_until = NULL, reviewed_at = NULL, {CLEAR_SNOOZE}
+         FROM due WHERE issues.id = due.id
+         RETURNING issues.id, due.ignored_until"
+    )
+});
+
+/// Lifts the ignores whose count or user conditions the batch met.
+static LIFT_SQL: LazyLock<String> = LazyLock::new(super::triage::lift_snoozes_sql);
 
 /// How often a batch is planned again after racing another transaction before it fails.
 const MAX_ATTEMPTS: u32 = 10;
@@ -278,6 +299,8 @@ async fn attempt_save(
     let (snooze_issues, snooze_received): (Vec<i64>, Vec<f64>) =
         latest_received.into_iter().unzip();
 
+    let lift_at = super::now();
+
     let mut pipeline = Pipeline::default();
     new_issues.push(&mut pipeline);
     let claimed = claims.push(&mut pipeline);
@@ -296,7 +319,8 @@ async fn attempt_save(
         );
         // An ignored issue stays ignored, as `archived_forever` does in Sentry.
         regressed_at = Some(pipeline.push(
-            "UPDATE issues SET status = 'unresolved', substatus = 'regressed', resolved_at = NULL
+            "UPDATE issues SET status = 'unresolved', substatus = 'regressed', resolved_at = NULL,
+                 reviewed_at = NULL
              WHERE id = ANY($1::BIGINT[]) AND status = 'resolved' RETURNING id",
             vec![&plan.existing_issues],
             "reopening resolved issues",
@@ -305,21 +329,21 @@ async fn attempt_save(
         // minutes"): then it is unresolved again. Its `ignored_until` comes back to find the
         // event that made it reappear.
         reappeared_at = Some(pipeline.push(
-            "WITH due AS (
-                 SELECT i.id, i.ignored_until
-                 FROM UNNEST($1::BIGINT[], $2::DOUBLE PRECISION[]) AS b(id, received)
-                 JOIN issues i ON i.id = b.id
-                 WHERE i.status = 'ignored' AND i.ignored_until <= b.received)
-             UPDATE issues SET status = 'unresolved', substatus = 'ongoing',
-                 ignored_until = NULL
-             FROM due WHERE issues.id = due.id
-             RETURNING issues.id, due.ignored_until",
+            REAPPEAR_SQL.as_str(),
             vec![&snooze_issues, &snooze_received],
             "reopening snoozed issues",
         ));
     }
     tally.push(&mut pipeline);
     releases.push(&mut pipeline);
+    // Ignores lifted by what this batch counted (ignore until N more events or users).
+    let lifted_at = (!plan.existing_issues.is_empty()).then(|| {
+        pipeline.push(
+            LIFT_SQL.as_str(),
+            vec![&plan.existing_issues, &lift_at],
+            "lifting ignores",
+        )
+    });
     let results = pipeline.run(tx).await?;
 
     if claimed.is_some_and(|at| results[at].len() < claims.len()) {
@@ -344,6 +368,14 @@ async fn attempt_save(
             .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
             .collect::<StoreResult<_>>()?,
         None => HashMap::new(),
+    };
+    // Issues whose ignore conditions the batch met: its last event of each made it reappear.
+    let mut lifted: HashSet<i64> = match lifted_at {
+        Some(at) => results[at]
+            .iter()
+            .map(|row| get(row, 0))
+            .collect::<StoreResult<_>>()?,
+        None => HashSet::new(),
     };
 
     // The flags of each stored event, in batch order: the first event of the batch for a
@@ -372,7 +404,22 @@ async fn attempt_save(
             }
         }
     }
-    write_reopened_flags(tx, batch, &flags).await?;
+    for (index, outcome) in plan.outcomes.iter().enumerate().rev() {
+        if let Outcome::Stored { issue, .. } = outcome {
+            if lifted.remove(&resolve(*issue)) {
+                flags[index] |= FLAG_REAPPEARED;
+            }
+        }
+    }
+    let issue_ids: Vec<i64> = plan
+        .outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            Outcome::Stored { issue, .. } => resolve(*issue),
+            Outcome::Duplicate(..) => 0,
+        })
+        .collect();
+    write_reopened_flags(tx, batch, &flags, &issue_ids).await?;
 
     let saved = batch
         .iter()
@@ -411,16 +458,31 @@ async fn write_reopened_flags(
     tx: &Transaction<'_>,
     batch: &[EncodedEvent],
     flags: &[i16],
+    issue_ids: &[i64],
 ) -> Result<(), Attempt> {
     let reopening = FLAG_REGRESSED | FLAG_REAPPEARED;
     let mut project_ids = Vec::new();
     let mut event_ids = Vec::new();
     let mut bits = Vec::new();
-    for (encoded, flags) in batch.iter().zip(flags) {
+    // Sentry's activity for each: `set_regression`, or `set_unresolved` for an ignore ended.
+    let mut activity_issues = Vec::new();
+    let mut activity_kinds = Vec::new();
+    let mut activity_data = Vec::new();
+    let mut activity_at = Vec::new();
+    for ((encoded, flags), issue_id) in batch.iter().zip(flags).zip(issue_ids) {
         if flags & reopening != 0 {
             project_ids.push(encoded.event.project_id);
             event_ids.push(encoded.event.event_id.as_str());
             bits.push(flags & reopening);
+            let kind = if flags & FLAG_REGRESSED != 0 {
+                "set_regression"
+            } else {
+                "set_unresolved"
+            };
+            activity_issues.push(*issue_id);
+            activity_kinds.push(kind);
+            activity_data.push(serde_json::json!({"event_id": encoded.event.event_id}).to_string());
+            activity_at.push(encoded.event.received);
         }
     }
     if bits.is_empty() {
@@ -432,6 +494,19 @@ async fn write_reopened_flags(
          FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::SMALLINT[]) AS u(project_id, event_id, bits)
          WHERE e.project_id = u.project_id AND e.event_id = u.event_id",
         vec![&project_ids, &event_ids, &bits],
+        "recording what events did to their issues",
+    );
+    pipeline.push(
+        "INSERT INTO issue_activities (issue_id, kind, data, user_id, date_created)
+         SELECT u.issue_id, u.kind, u.data, NULL, u.at
+         FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::DOUBLE PRECISION[])
+             AS u(issue_id, kind, data, at)",
+        vec![
+            &activity_issues,
+            &activity_kinds,
+            &activity_data,
+            &activity_at,
+        ],
         "recording what events did to their issues",
     );
     pipeline.run(tx).await?;

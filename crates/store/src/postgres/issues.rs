@@ -9,6 +9,7 @@ use super::now;
 use super::sql;
 use super::PgStore;
 use crate::batch::hour_of;
+use crate::query::triage::CLEAR_SNOOZE;
 use crate::shared::{substatus_for, TAG_VALUE_COLUMNS};
 use crate::{Issue, IssueStatus, StoreResult, TagValueCount};
 use crate::{Issues, UnixTime};
@@ -48,7 +49,8 @@ impl Issues for PgStore {
             &format!(
                 "UPDATE issues i SET status = $2, substatus = $3, ignored_until = NULL,
                      resolved_at = CASE WHEN $4::DOUBLE PRECISION IS NULL THEN NULL
-                                        ELSE coalesce(i.resolved_at, $4) END
+                                        ELSE coalesce(i.resolved_at, $4) END,
+                     {CLEAR_SNOOZE}
                  WHERE i.id = $1
                  RETURNING {COLUMNS}"
             ),

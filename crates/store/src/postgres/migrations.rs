@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("migrations/0010_inbound_filters.sql")),
     (11, include_str!("migrations/0011_quotas.sql")),
     (12, include_str!("migrations/0012_relay_pii_config.sql")),
+    (13, include_str!("migrations/0013_triage.sql")),
     (15, include_str!("migrations/0015_csp_ignored_sources.sql")),
     (16, include_str!("migrations/0016_release_status.sql")),
 ];

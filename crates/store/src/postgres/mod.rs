@@ -54,6 +54,7 @@ mod tally;
 mod test_database;
 mod tokens;
 mod traces;
+mod triage;
 mod users;
 
 use std::sync::Arc;

@@ -42,6 +42,7 @@ pub(crate) fn compile(dialect: Dialect, columns: &str, query: &IssueQuery) -> St
         let until = q.bind(until);
         q.and(&format!("i.first_seen <= {until}"));
     }
+    super::triage::push_filters(&mut q, query);
     for term in &query.search.terms {
         push_term(&mut q, term);
     }

@@ -13,6 +13,7 @@ mod events;
 mod outcomes;
 mod releases;
 mod traces;
+mod triage;
 
 pub(crate) use accounts::{
     user_at, Member, KEY_COLUMNS, ORGANIZATION_COLUMNS, PROJECT_COLUMNS, RAW_ITEM_COLUMNS,
@@ -21,6 +22,7 @@ pub(crate) use accounts::{
 pub(crate) use alerts::{SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
 pub(crate) use outcomes::OUTCOME_COLUMNS;
 pub(crate) use traces::{TransactionWithData, SPAN_COLUMNS};
+pub(crate) use triage::Text;
 
 use crate::{StoreError, StoreResult};
 

@@ -30,6 +30,7 @@ use super::references;
 use crate::batch::ReleaseTally;
 use crate::batch::Tally;
 use crate::payload::{EncodedBatch, EncodedEvent, ReferenceLink};
+use crate::query::triage::CLEAR_SNOOZE;
 use crate::{NewEvent, SavedEvent, StoreError, StoreResult};
 
 /// Writes the batch in one transaction; one result per event, in order, and the ids given to
@@ -60,9 +61,51 @@ pub(crate) fn save(
         })
         .collect::<StoreResult<Vec<_>>>()?;
     batch_state.tally.write(&tx)?;
+    let touched: Vec<i64> = batch_state.touched.keys().copied().collect();
+    let lifted = super::triage::lift_snoozes(&tx, &touched, super::now())?;
+    let mut saved = saved;
+    mark_reappeared(&tx, batch, &mut saved, lifted)?;
     batch_state.releases.write(&tx)?;
     tx.commit().db("saving events")?;
     Ok((saved, reference_ids))
+}
+
+/// Ignores the batch's counts lifted (ignore until N more events or users) end with its last
+/// event of each issue: that event made the issue reappear, as Sentry's expired snooze does,
+/// and says so in its row, its result and the issue's activity.
+fn mark_reappeared(
+    tx: &Connection,
+    batch: &EncodedBatch,
+    saved: &mut [SavedEvent],
+    mut lifted: Vec<i64>,
+) -> StoreResult<()> {
+    for (encoded, result) in batch.events.iter().zip(saved.iter_mut()).rev() {
+        if lifted.is_empty() {
+            break;
+        }
+        let Some(at) = lifted.iter().position(|&id| id == result.issue_id) else {
+            continue;
+        };
+        if result.duplicate {
+            continue;
+        }
+        lifted.swap_remove(at);
+        result.reappeared = true;
+        let event = &encoded.event;
+        tx.prepare_cached(
+            "UPDATE events SET alert_flags = alert_flags | ?3 WHERE project_id = ?1 AND event_id = ?2",
+        )
+        .and_then(|mut stmt| stmt.execute(params![event.project_id, event.event_id, REAPPEARED]))
+        .db("recording an event's alert flags")?;
+        super::triage::record_activity(
+            tx,
+            result.issue_id,
+            "set_unresolved",
+            &event.event_id,
+            event.received,
+        )?;
+    }
+    Ok(())
 }
 
 /// `events.alert_flags`: what storing the event did to its issue.
@@ -119,6 +162,21 @@ impl<'a> Batch<'a> {
         events::insert(tx, encoded, issue_id, reference_id)?;
         if flags != 0 {
             set_alert_flags(tx, tx.last_insert_rowid(), flags)?;
+        }
+        // Sentry's activity for what the event did: a regression, or an ignore that ended.
+        for (bit, kind) in [
+            (REGRESSED, "set_regression"),
+            (REAPPEARED, "set_unresolved"),
+        ] {
+            if flags & bit != 0 {
+                super::triage::record_activity(
+                    tx,
+                    issue_id,
+                    kind,
+                    &event.event_id,
+                    event.received,
+                )?;
+            }
         }
         self.tally.add(issue_id, event);
         if let Some(release) = event.release.as_deref().filter(|r| !r.is_empty()) {
@@ -257,11 +315,11 @@ fn create_issue(tx: &Connection, event: &NewEvent) -> StoreResult<i64> {
 /// Reopens a resolved issue (`regressed`) or one whose snooze ended (`ongoing`, as Sentry
 /// does). An issue ignored without an end stays ignored, as `archived_forever` does in Sentry.
 fn set_unresolved(tx: &Connection, issue_id: i64, substatus: &str) -> StoreResult<()> {
-    tx.prepare_cached(
+    tx.prepare_cached(&format!(
         "UPDATE issues SET status = 'unresolved', substatus = ?2, resolved_at = NULL,
-             ignored_until = NULL
-         WHERE id = ?1",
-    )
+                 ignored_until = NULL, reviewed_at = NULL, {CLEAR_SNOOZE}
+             WHERE id = ?1"
+    ))
     .and_then(|mut stmt| stmt.execute(params![issue_id, substatus]))
     .db("reopening an issue")?;
     Ok(())

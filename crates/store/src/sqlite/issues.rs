@@ -11,6 +11,7 @@ use super::now;
 use super::statements::{record_opt, records};
 use super::SqliteStore;
 use crate::batch::hour_of;
+use crate::query::triage::CLEAR_SNOOZE;
 use crate::shared::{substatus_for, ISSUE_COLUMNS, TAG_VALUE_COLUMNS};
 use crate::{Issue, IssueStatus, StoreResult, TagValueCount};
 use crate::{Issues, UnixTime};
@@ -52,11 +53,12 @@ impl Issues for SqliteStore {
         let resolved_at = (status == IssueStatus::Resolved).then(now);
         self.write(move |conn| {
             let changed = conn
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "UPDATE issues SET status = ?2, substatus = ?3, ignored_until = NULL,
-                         resolved_at = CASE WHEN ?4 IS NULL THEN NULL ELSE coalesce(resolved_at, ?4) END
-                     WHERE id = ?1",
-                )
+                         resolved_at = CASE WHEN ?4 IS NULL THEN NULL ELSE coalesce(resolved_at, ?4) END,
+                         {CLEAR_SNOOZE}
+                     WHERE id = ?1"
+                ))
                 .and_then(|mut stmt| {
                     stmt.execute(params![
                         id,

@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("migrations/0013_inbound_filters.sql")),
     (14, include_str!("migrations/0014_quotas.sql")),
     (15, include_str!("migrations/0015_relay_pii_config.sql")),
+    (16, include_str!("migrations/0016_triage.sql")),
     (18, include_str!("migrations/0018_csp_ignored_sources.sql")),
     (19, include_str!("migrations/0019_release_status.sql")),
 ];

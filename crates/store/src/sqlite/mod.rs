@@ -50,6 +50,7 @@ mod statements;
 mod tally;
 mod tokens;
 mod traces;
+mod triage;
 mod users;
 
 use std::path::Path;
