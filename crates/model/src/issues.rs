@@ -109,6 +109,9 @@ pub struct IssueQuery {
     pub seen_since: Option<UnixTime>,
     /// Only issues seen at or before this time.
     pub seen_until: Option<UnixTime>,
+    /// Who searches: what `me` means in `assigned:me`, `bookmarks:me`, `is:for_review` (none:
+    /// those match nothing).
+    pub viewer: Option<i64>,
     /// Only issues assigned to this user ("Assigned to me").
     pub assigned_to: Option<i64>,
     /// Only issues this user bookmarked ("My bookmarks").

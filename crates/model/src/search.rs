@@ -69,8 +69,39 @@ pub enum SearchTerm {
         number: i64,
         negated: bool,
     },
+    /// `assigned:me|none|<email>`, `is:assigned` (not `none`), `is:unassigned`: who the issue
+    /// is assigned to.
+    Assigned { who: Person, negated: bool },
+    /// `bookmarks:me|<email>`, `is:bookmarked`: the user bookmarked the issue.
+    Bookmarked { who: Person, negated: bool },
+    /// `is:for_review`: unresolved, not marked reviewed, and unassigned or assigned to the
+    /// searcher (Sentry's "For Review").
+    ForReview { negated: bool },
     /// `a OR b`: any of the groups holds, each group being terms that must all hold.
     Any(Vec<Vec<SearchTerm>>),
+}
+
+/// Whom a triage term names: the searcher, nobody, or a member by email (Vigil's usernames
+/// are emails).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Person {
+    Me,
+    Nobody,
+    /// Lowercased as typed; the store compares it with the users' email keys.
+    Email(String),
+}
+
+impl Person {
+    fn parse(value: &str) -> Option<Person> {
+        match value {
+            "me" => Some(Person::Me),
+            "none" => Some(Person::Nobody),
+            email if email.contains('@') && !email.contains(char::is_whitespace) => {
+                Some(Person::Email(email.to_lowercase()))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The kinds of issue `issue.category:` and `issue.type:` select.
@@ -229,10 +260,7 @@ const COMPARABLE: &str =
 /// Keys Sentry's issue search gives a meaning Vigil does not answer (yet): refused, never read
 /// as tags that would match nothing.
 const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
-    ("assigned", "assignment is not tracked yet"),
-    ("assigned_or_suggested", "assignment is not tracked yet"),
-    ("bookmarks", "bookmarks are not tracked yet"),
-    ("subscribed", "subscriptions are not tracked yet"),
+    ("subscribed", "subscriptions are not searchable yet"),
     ("issue.seer_actionability", "Seer is not part of Vigil"),
     ("issue.seer_last_run", "Seer is not part of Vigil"),
     ("detector", "detectors are not part of Vigil"),
@@ -578,6 +606,15 @@ fn term_for(
         "event.timestamp" | "timestamp" => {
             date_terms(DateField::EventTimestamp, name, value, negated)
         }
+        "assigned" | "assigned_or_suggested" if issues => {
+            let who =
+                Person::parse(value).ok_or_else(|| invalid("me, none or a member's email"))?;
+            one(SearchTerm::Assigned { who, negated })
+        }
+        "bookmarks" if issues => match Person::parse(value) {
+            Some(Person::Nobody) | None => Err(invalid("me or a member's email")),
+            Some(who) => one(SearchTerm::Bookmarked { who, negated }),
+        },
         "id" | "event.id" => {
             let id = event_id(value).ok_or_else(|| invalid("an event id, 32 hex digits"))?;
             one(SearchTerm::EventId { id, negated })
@@ -677,8 +714,20 @@ fn status_term(value: &str, negated: bool) -> Result<SearchTerm, SearchError> {
             substatus: value.to_owned(),
             negated,
         },
-        "assigned" | "unassigned" | "for_review" | "bookmarked" | "subscribed" | "linked"
-        | "unlinked" => {
+        "assigned" => SearchTerm::Assigned {
+            who: Person::Nobody,
+            negated: !negated,
+        },
+        "unassigned" => SearchTerm::Assigned {
+            who: Person::Nobody,
+            negated,
+        },
+        "for_review" => SearchTerm::ForReview { negated },
+        "bookmarked" => SearchTerm::Bookmarked {
+            who: Person::Me,
+            negated,
+        },
+        "subscribed" | "linked" | "unlinked" => {
             return Err(SearchError::UnsupportedKey {
                 key: format!("is:{value}"),
                 reason: "not tracked yet",
@@ -1313,8 +1362,9 @@ mod tests {
             }]
         );
         for (bad, key) in [
-            ("assigned:me", "assigned"),
-            ("is:assigned", "is:assigned"),
+            ("assigned:my_teams", "assigned"),
+            ("bookmarks:none", "bookmarks"),
+            ("is:linked", "is:linked"),
             ("count():>5", "count()"),
             ("transaction.duration:>1s", "transaction.duration"),
             ("measurements.lcp:>1", "measurements.lcp"),

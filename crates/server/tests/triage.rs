@@ -376,3 +376,82 @@ async fn notes_are_written_edited_deleted_and_mentions_are_emailed() {
     let (status, _, _) = h.api("DELETE", &note_path, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_search_box_finds_issues_by_assignee_bookmark_and_review() {
+    let h = Harness::new().await;
+    let dev = h.member_of("default", "dev@example.com").await;
+    let mine = issue_of(&h, 1, "mine", "u1").await;
+    let devs = issue_of(&h, 2, "devs", "u2").await;
+    let nobodys = issue_of(&h, 3, "nobodys", "u3").await;
+    let reviewed = issue_of(&h, 4, "reviewed", "u4").await;
+    let h = &h;
+    let put = |id: &str, body: Value| {
+        let path = format!("/api/0/issues/{id}/");
+        async move {
+            let (status, _, answer) = h.api("PUT", &path, Some(body)).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+        }
+    };
+    // The harness's token is the admin's: `me`.
+    put(&mine, json!({"assignedTo": common::ADMIN_EMAIL})).await;
+    put(&devs, json!({"assignedTo": format!("user:{}", dev.id)})).await;
+    put(&nobodys, json!({"isBookmarked": true})).await;
+    put(&reviewed, json!({"inbox": false})).await;
+
+    let search = |query: &'static str| async move {
+        let (status, _, list) = h
+            .get(&format!(
+                "/api/0/projects/default/shop/issues/?query={}",
+                url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{query}: {list}");
+        let mut ids: Vec<String> = list
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|i| i["id"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let sorted = |ids: &[&String]| {
+        let mut ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(search("assigned:me").await, sorted(&[&mine]));
+    assert_eq!(search("assigned:dev@example.com").await, sorted(&[&devs]));
+    assert_eq!(
+        search("assigned:[me, none]").await,
+        sorted(&[&mine, &nobodys, &reviewed])
+    );
+    assert_eq!(
+        search("!assigned:me").await,
+        sorted(&[&devs, &nobodys, &reviewed])
+    );
+    assert_eq!(search("is:assigned").await, sorted(&[&mine, &devs]));
+    assert_eq!(
+        search("is:unassigned").await,
+        sorted(&[&nobodys, &reviewed])
+    );
+    assert_eq!(search("bookmarks:me").await, sorted(&[&nobodys]));
+    assert_eq!(search("is:bookmarked").await, sorted(&[&nobodys]));
+    assert_eq!(
+        search("bookmarks:dev@example.com").await,
+        Vec::<String>::new()
+    );
+    // For review: not reviewed, and unassigned or assigned to the searcher.
+    assert_eq!(search("is:for_review").await, sorted(&[&mine, &nobodys]));
+    assert_eq!(search("!is:for_review").await, sorted(&[&devs, &reviewed]));
+    for bad in ["assigned:my_teams", "bookmarks:none", "is:linked"] {
+        let (status, _, body) = h
+            .get(&format!(
+                "/api/0/projects/default/shop/issues/?query={}",
+                url::form_urlencoded::byte_serialize(bad.as_bytes()).collect::<String>()
+            ))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+}

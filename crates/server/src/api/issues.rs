@@ -96,6 +96,7 @@ async fn list_issues(
                 .collect(),
             seen_since,
             seen_until,
+            viewer: Some(user_id),
             sort,
             offset: page.offset,
             limit: page.limit + 1,

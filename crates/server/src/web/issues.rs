@@ -314,6 +314,7 @@ async fn search(
             seen_since,
             seen_until: None,
             sort,
+            viewer: Some(user_id),
             assigned_to,
             bookmarked_by,
             for_review_by,

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use super::{sql_int, Builder, Dialect, Statement};
-use crate::search::{DateField, IssueKind, NumberField, TextField};
+use crate::search::{DateField, IssueKind, NumberField, Person, TextField};
 use crate::{IssueQuery, IssueSort, SearchTerm};
 
 /// Builds the statement: scope, filters, terms, order, page. `columns` are the backend's
@@ -44,7 +44,8 @@ pub(crate) fn compile(dialect: Dialect, columns: &str, query: &IssueQuery) -> St
     }
     super::triage::push_filters(&mut q, query);
     for term in &query.search.terms {
-        push_term(&mut q, term);
+        let condition = condition(&mut q, term, unix_now(), query.viewer);
+        q.and(&condition);
     }
 
     let order = match query.sort {
@@ -79,13 +80,23 @@ fn unix_now() -> f64 {
         .unwrap_or_default()
 }
 
-fn push_term(q: &mut Builder, term: &SearchTerm) {
-    let condition = condition(q, term, unix_now());
-    q.and(&condition);
+/// The SQL of a user id a triage term names: the searcher's (`NULL` without one: nothing
+/// matches), or a member's by email; `None` for nobody.
+fn person_id(q: &mut Builder, who: &Person, viewer: Option<i64>) -> Option<String> {
+    match who {
+        Person::Me => Some(viewer.map_or_else(|| "NULL".to_owned(), |id| q.bind(id))),
+        Person::Nobody => None,
+        Person::Email(email) => {
+            let key = q.bind(crate::shared::email_key(email));
+            Some(format!(
+                "(SELECT u.id FROM users u WHERE u.email_key = {key})"
+            ))
+        }
+    }
 }
 
-/// The SQL condition of one term, its values bound on `q`.
-fn condition(q: &mut Builder, term: &SearchTerm, now: f64) -> String {
+/// The SQL condition of one term, its values bound on `q`; `viewer` is who `me` is.
+fn condition(q: &mut Builder, term: &SearchTerm, now: f64, viewer: Option<i64>) -> String {
     let dialect = q.dialect;
     match term {
         SearchTerm::Status { status, negated } => {
@@ -208,12 +219,35 @@ fn condition(q: &mut Builder, term: &SearchTerm, now: f64) -> String {
                 not(*negated)
             )
         }
+        SearchTerm::Assigned { who, negated } => match person_id(q, who, viewer) {
+            None => format!("i.assignee_id IS {}NULL", not(*negated)),
+            // Unassigned issues are not `assigned:X`, and are `!assigned:X`.
+            Some(id) => format!("{}COALESCE(i.assignee_id = {id}, FALSE)", not(*negated)),
+        },
+        SearchTerm::Bookmarked { who, negated } => {
+            let id = person_id(q, who, viewer).unwrap_or_else(|| "NULL".to_owned());
+            format!(
+                "{}EXISTS (SELECT 1 FROM issue_user_states b WHERE b.issue_id = i.id \
+                 AND b.user_id = {id} AND b.bookmarked = TRUE)",
+                not(*negated)
+            )
+        }
+        SearchTerm::ForReview { negated } => {
+            let me = viewer.map_or_else(|| "NULL".to_owned(), |id| q.bind(id));
+            format!(
+                "{}(i.status = 'unresolved' AND i.reviewed_at IS NULL \
+                 AND (i.assignee_id IS NULL OR COALESCE(i.assignee_id = {me}, FALSE)))",
+                not(*negated)
+            )
+        }
         SearchTerm::Any(groups) => {
             let groups: Vec<String> = groups
                 .iter()
                 .map(|group| {
-                    let all: Vec<String> =
-                        group.iter().map(|term| condition(q, term, now)).collect();
+                    let all: Vec<String> = group
+                        .iter()
+                        .map(|term| condition(q, term, now, viewer))
+                        .collect();
                     match all.len() {
                         // A group is never empty as parsed; empty holds, as an empty AND.
                         0 => "1 = 1".to_owned(),

@@ -61,6 +61,14 @@ pub fn as_dataset_term(
             return Err(format!("is:{substatus} applies to issues, not to events"))
         }
         SearchTerm::Any(_) => return Err("OR groups are not supported on this dataset".into()),
+        SearchTerm::Assigned { .. }
+        | SearchTerm::Bookmarked { .. }
+        | SearchTerm::ForReview { .. } => {
+            return Err(
+                "is:assigned, is:unassigned, is:for_review and is:bookmarked apply to issues"
+                    .into(),
+            )
+        }
         other => other,
     })
 }
