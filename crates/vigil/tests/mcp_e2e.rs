@@ -1,7 +1,9 @@
 //! Sentry's own MCP server (npm `@sentry/mcp-server`, pinned in `tests/node/package.json`),
 //! what coding agents use to read Sentry, driven over stdio against the real binary as an agent
 //! drives it: find the organization and project, search issues, open an issue by short id and
-//! by URL, list its events, read tag values, resolve it. The MCP server checks every answer
+//! by URL, list its events, read tag values, add a note and read it back in the activity,
+//! assign and resolve issues, search the errors dataset, read a trace. The MCP server checks
+//! every answer
 //! against Sentry's schemas, so a shape Vigil gets wrong comes back as a tool error; each
 //! answer is also checked for what it must say (titles, counts, users, event ids, values), and
 //! every change is checked through Vigil's own API.
@@ -309,6 +311,86 @@ fn an_agent_reads_and_triages_issues_through_the_mcp_server(backend: Backend) {
         missing.is_error,
         "a tag the issue never had: {}",
         missing.text
+    );
+
+    // A note, read back in the issue's activity; the issue assigned to the agent's user, found
+    // by `assigned:me`.
+    let note = mcp.ok(
+        "add_issue_note",
+        json!({"organizationSlug": "default", "issueId": short_id,
+               "text": "Cart totals of **0** reach checkout: guard in `checkout()`"}),
+    );
+    assert_says(
+        &note,
+        "add_issue_note",
+        &["**Type**: note", "guard in `checkout()`"],
+    );
+    let activity = mcp.ok(
+        "get_issue_activity",
+        json!({"organizationSlug": "default", "issueId": short_id, "includeComments": true}),
+    );
+    assert_says(
+        &activity,
+        "get_issue_activity",
+        &[
+            "note by admin@example.com",
+            "Cart totals of **0**",
+            "first_seen",
+        ],
+    );
+    let assigned = mcp.ok(
+        "update_issue",
+        json!({"organizationSlug": "default", "issueId": short_id, "assignedTo": "me"}),
+    );
+    assert_says(
+        &assigned,
+        "update_issue assignedTo",
+        &["**Assigned To**: admin@example.com"],
+    );
+    let mine = mcp.ok(
+        "search_issues",
+        json!({"organizationSlug": "default", "query": "assigned:me"}),
+    );
+    assert_says(
+        &mine,
+        "search_issues assigned:me",
+        &["Found **1** issue", &format!("[{short_id}]")],
+    );
+    let issue = vigil
+        .api_get(&format!("/api/0/issues/{issue_id}/"), &[])
+        .ok("GET the assigned issue");
+    assert_eq!(issue["assignedTo"]["email"], "admin@example.com", "{issue}");
+
+    // The errors dataset, aggregated by issue as an agent asks it.
+    let counted = mcp.ok(
+        "search_events",
+        json!({"organizationSlug": "default", "dataset": "errors", "query": "level:error",
+               "fields": ["title", "issue", "count()"], "sort": "-count()"}),
+    );
+    assert_says(
+        &counted,
+        "search_events errors",
+        &[
+            "Found 1 aggregate result",
+            &format!("\"issue\": \"{short_id}\""),
+            "\"count()\": 3",
+        ],
+    );
+    // The trace of the checkout: its transaction and its three errors.
+    let trace_id = sent[0]["trace_id"].as_str().expect("trace id");
+    let trace = mcp.ok(
+        "get_trace_details",
+        json!({"organizationSlug": "default", "traceId": trace_id}),
+    );
+    assert_says(
+        &trace,
+        "get_trace_details",
+        &[
+            &format!("# Trace `{trace_id}`"),
+            "**Errors**: 3",
+            "POST /checkout",
+            "http.server",
+        ],
     );
 
     // Resolving through the MCP server resolves the issue in Vigil.

@@ -91,9 +91,11 @@ async fn member(
         .find(|user| Some(user.id) == id || user.email.eq_ignore_ascii_case(name)))
 }
 
+/// The update `body` asks for, checked; `me` is who asks (`assignedTo: "me"`).
 pub(crate) async fn parse_update(
     state: &AppState,
     org: &Organization,
+    me: &User,
     body: &Map<String, Value>,
 ) -> Result<Update, ApiError> {
     let mut update = Update::default();
@@ -259,6 +261,7 @@ pub(crate) async fn parse_update(
         update.assigned_to = Some(match assignee {
             Value::Null => None,
             Value::String(s) if s.is_empty() => None,
+            Value::String(s) if s == "me" => Some(me.clone()),
             Value::String(s) => Some(member(state, org, s).await?.ok_or_else(|| {
                 ApiError::bad_field(
                     "assignedTo",
@@ -651,7 +654,7 @@ pub async fn update_issue(
     body: Option<Json<Map<String, Value>>>,
 ) -> Result<Json<Value>, ApiError> {
     let body = json_body(body)?;
-    let update = parse_update(&state, &org, &body).await?;
+    let update = parse_update(&state, &org, &caller.user, &body).await?;
     if update.merge {
         return Err(ApiError::bad_field(
             "merge",
@@ -721,7 +724,7 @@ async fn bulk_update(
     targets: Vec<(Project, Issue)>,
     body: Map<String, Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let update = parse_update(state, org, &body).await?;
+    let update = parse_update(state, org, &caller.user, &body).await?;
     let Some((project, _)) = targets.first() else {
         return Err(ApiError::NotFound);
     };

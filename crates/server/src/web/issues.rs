@@ -426,7 +426,7 @@ async fn merge(
     let issues: Vec<Issue> = selected.into_iter().map(|(_, issue)| issue).collect();
     let mut body = serde_json::Map::new();
     body.insert("merge".into(), serde_json::Value::Bool(true));
-    let update = crate::api::triage::parse_update(state, org, &body)
+    let update = crate::api::triage::parse_update(state, org, &viewer.user, &body)
         .await
         .map_err(|e| WebError::BadRequest(e.to_string()))?;
     crate::api::triage::apply(state, &viewer.user, &project, &issues, &update)

@@ -226,7 +226,7 @@ pub async fn update(
     let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let (project, issue) = super::issue::org_issue(&state, &org, id).await?;
     let body = body_of(&form);
-    let update = api::parse_update(&state, &org, &body)
+    let update = api::parse_update(&state, &org, &viewer.user, &body)
         .await
         .map_err(web_error)?;
     api::apply(&state, &viewer.user, &project, &[issue], &update)
