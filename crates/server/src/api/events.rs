@@ -20,7 +20,6 @@ pub async fn list_issue_events(
     IssueAccess { issue, .. }: IssueAccess,
     QueryPairs(params): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let full = matches!(query::first(&params, "full"), Some("true" | "1"));
     let page = Page::from_params(
         query::first(&params, "cursor"),
         query::first(&params, "limit"),
@@ -29,24 +28,12 @@ pub async fn list_issue_events(
         .store
         .issue_events(issue.id, page.offset, page.limit + 1)
         .await?;
-    let has_next = events.len() as u64 > page.limit;
-    let body: Vec<Value> = events
-        .iter()
-        .take(page.limit as usize)
-        .map(|e| {
-            if full {
-                serialize_event(e)
-            } else {
-                summary_fields(e)
-            }
-        })
-        .collect();
     let base = format!(
         "{}/api/0/issues/{}/events/",
         state.config.base_url(),
         issue.id
     );
-    Ok((page.link_header(&base, &params, has_next), Json(body)).into_response())
+    Ok(events_page(&events, page, &params, &base))
 }
 
 /// `GET /api/0/projects/{org}/{project}/events/` (`sentry-cli events list`): the project's
@@ -65,7 +52,6 @@ pub async fn list_project_events(
             "Vigil cannot filter a project's events by this; it takes full, cursor and limit",
         ));
     }
-    let full = matches!(query::first(&params, "full"), Some("true" | "1"));
     let page = Page::from_params(
         query::first(&params, "cursor"),
         query::first(&params, "limit").or(query::first(&params, "per_page")),
@@ -74,6 +60,24 @@ pub async fn list_project_events(
         .store
         .project_events(project.id, page.offset, page.limit + 1)
         .await?;
+    let base = format!(
+        "{}/api/0/projects/{}/{}/events/",
+        state.config.base_url(),
+        org.slug,
+        project.slug
+    );
+    Ok(events_page(&events, page, &params, &base))
+}
+
+/// One page of events (`events` holds one more than the page when a next page exists), as
+/// summaries or whole with `full=true`, with the `Link` header to the pages beside it.
+fn events_page(
+    events: &[vigil_store::StoredEvent],
+    page: Page,
+    params: &[(String, String)],
+    base: &str,
+) -> Response {
+    let full = matches!(query::first(params, "full"), Some("true" | "1"));
     let has_next = events.len() as u64 > page.limit;
     let body: Vec<Value> = events
         .iter()
@@ -86,13 +90,7 @@ pub async fn list_project_events(
             }
         })
         .collect();
-    let base = format!(
-        "{}/api/0/projects/{}/{}/events/",
-        state.config.base_url(),
-        org.slug,
-        project.slug
-    );
-    Ok((page.link_header(&base, &params, has_next), Json(body)).into_response())
+    (page.link_header(base, params, has_next), Json(body)).into_response()
 }
 
 /// The event a path names, by parameter name: the issue's path may start with the
