@@ -8,6 +8,7 @@
 //! drivers. The store (`vigil-store`) keeps and hands out these records; it re-exports them.
 
 pub mod accounts;
+pub mod attachments;
 pub mod alerts;
 pub mod events;
 pub mod filters;
@@ -21,6 +22,7 @@ pub mod search;
 pub mod traces;
 
 pub use accounts::*;
+pub use attachments::*;
 pub use alerts::*;
 pub use events::*;
 pub use filters::{

@@ -25,8 +25,8 @@ mod test_events;
 #[doc(hidden)]
 pub use batch::bench as encode_bench;
 pub use domain::{
-    Accounts, Alerts, Events, IssueSearch, Issues, Maintenance, Outcomes, Projects, Quotas,
-    Releases, Traces,
+    Accounts, Alerts, Attachments, Events, IssueSearch, Issues, Maintenance, Outcomes, Projects,
+    Quotas, Releases, Traces, UserReports,
 };
 pub use queue::{ClaimedEnvelope, IngestQueue, QueueStats, QueuedEnvelope};
 pub use vigil_model::*;
@@ -64,5 +64,5 @@ store_of_domains! {
     /// the domain traits are called on a `dyn Store` without importing them.
     Accounts, Projects, Events, Issues, IssueSearch, Releases, Traces, Alerts, Maintenance,
     Quotas,
-    Outcomes,
+    Outcomes, Attachments, UserReports,
 }

@@ -12,6 +12,7 @@
 //! a query become SQL text, so queries of one shape share a statement in each backend's cache.
 
 mod dialect;
+pub(crate) mod attachments;
 pub(crate) mod inbound_filters;
 pub(crate) mod issue_search;
 pub(crate) mod performance_settings;

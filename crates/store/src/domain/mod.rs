@@ -4,6 +4,7 @@
 
 mod accounts;
 mod alerts;
+mod attachments;
 mod events;
 mod issues;
 mod maintenance;
@@ -13,9 +14,11 @@ mod quotas;
 mod releases;
 mod search;
 mod traces;
+mod user_reports;
 
 pub use accounts::Accounts;
 pub use alerts::{Alerts, IssueCountQuery, NotificationClaim};
+pub use attachments::Attachments;
 pub use events::Events;
 pub use issues::Issues;
 pub use maintenance::Maintenance;
@@ -25,3 +28,4 @@ pub use quotas::Quotas;
 pub use releases::Releases;
 pub use search::IssueSearch;
 pub use traces::{TraceReads, Traces};
+pub use user_reports::UserReports;

@@ -30,6 +30,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("migrations/0010_inbound_filters.sql")),
     (11, include_str!("migrations/0011_quotas.sql")),
     (12, include_str!("migrations/0012_relay_pii_config.sql")),
+    (
+        14,
+        include_str!("migrations/0014_attachments_and_user_reports.sql"),
+    ),
 ];
 
 /// Key of the advisory lock that serializes migrations (ASCII "vigilmig"); advisory locks are

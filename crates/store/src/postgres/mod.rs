@@ -27,6 +27,7 @@
 
 mod accounts;
 mod alerts;
+mod attachments;
 mod error;
 mod event_neighbours;
 mod events;
@@ -53,6 +54,7 @@ mod tally;
 mod test_database;
 mod tokens;
 mod traces;
+mod user_reports;
 mod users;
 
 use std::sync::Arc;

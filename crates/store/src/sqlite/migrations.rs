@@ -31,6 +31,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("migrations/0013_inbound_filters.sql")),
     (14, include_str!("migrations/0014_quotas.sql")),
     (15, include_str!("migrations/0015_relay_pii_config.sql")),
+    (
+        17,
+        include_str!("migrations/0017_attachments_and_user_reports.sql"),
+    ),
 ];
 
 /// Brings the schema up to the newest version this binary knows.

@@ -24,6 +24,7 @@
 
 mod accounts;
 mod alerts;
+mod attachments;
 mod connection;
 mod error;
 mod event_neighbours;
@@ -49,6 +50,7 @@ mod statements;
 mod tally;
 mod tokens;
 mod traces;
+mod user_reports;
 mod users;
 
 use std::path::Path;
