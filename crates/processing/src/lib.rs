@@ -17,6 +17,7 @@ pub mod performance;
 pub mod scrub;
 pub mod tags;
 pub mod title;
+pub mod user_report;
 
 use serde_json::Value;
 use vigil_model::JsonText;

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod activities;
+pub mod attachments;
 pub mod auth;
 pub mod discover;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod root;
 pub mod rules;
 pub mod stats;
 pub mod traces;
+pub mod user_reports;
 
 use axum::routing::get;
 use axum::Router;
@@ -131,8 +133,28 @@ pub fn routes() -> Router<AppState> {
             get(events::project_event),
         )
         .route(
+            "/projects/{org}/{project}/events/{event_id}/attachments/",
+            get(attachments::list),
+        )
+        .route(
+            "/projects/{org}/{project}/events/{event_id}/attachments/{attachment_id}/",
+            get(attachments::detail).delete(attachments::delete),
+        )
+        .route(
+            "/projects/{org}/{project}/user-reports/",
+            get(user_reports::list_project),
+        )
+        .route(
+            "/projects/{org}/{project}/user-feedback/",
+            axum::routing::post(user_reports::submit),
+        )
+        .route(
             "/issues/{issue_id}/",
             get(issues::get_issue).put(issues::update_issue),
+        )
+        .route(
+            "/issues/{issue_id}/user-reports/",
+            get(user_reports::list_issue),
         )
         .route("/issues/{issue_id}/tags/", get(issues::issue_tags))
         .route(

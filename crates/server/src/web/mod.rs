@@ -10,6 +10,7 @@
 pub mod access;
 pub mod alerts;
 pub mod assets;
+pub mod attachments;
 pub mod charts;
 pub mod error;
 pub mod event;
@@ -29,6 +30,7 @@ pub mod state;
 pub mod stats;
 pub mod trace;
 pub mod transaction;
+pub mod user_feedback;
 
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
@@ -64,6 +66,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/organizations/{org}/projects/{project}/",
             get(projects::detail),
+        )
+        .route(
+            "/organizations/{org}/projects/{project}/events/{event_id}/attachments/{id}/",
+            get(attachments::download),
         )
         .route(
             "/organizations/{org}/performance/",
