@@ -25,6 +25,7 @@ use vigil_model::JsonText;
 use json::Json;
 
 pub use filter::{FilterId, Filtered};
+pub use grouping::input::CertificateReport;
 pub use grouping::{group_event, GroupingResult};
 pub use normalize::{normalize_event, NormalizeContext, NormalizeError};
 pub use title::{derive_summary, EventSummary};

@@ -193,7 +193,12 @@ pub fn accept_envelope(
                     }
                 }
             }
-            ItemType::Session | ItemType::Sessions | ItemType::CheckIn | ItemType::Log => {
+            // NEL reports are logs in Relay; kept raw with the logs.
+            ItemType::Session
+            | ItemType::Sessions
+            | ItemType::CheckIn
+            | ItemType::Log
+            | ItemType::Nel => {
                 accepted.item_outcome(item, Outcome::Accepted, NO_REASON);
                 accepted.raw_items.push(RawItem {
                     project_id,
