@@ -8,8 +8,8 @@
 //! drivers. The store (`vigil-store`) keeps and hands out these records; it re-exports them.
 
 pub mod accounts;
-pub mod attachments;
 pub mod alerts;
+pub mod attachments;
 pub mod events;
 pub mod filters;
 pub mod issues;
@@ -22,8 +22,8 @@ pub mod search;
 pub mod traces;
 
 pub use accounts::*;
-pub use attachments::*;
 pub use alerts::*;
+pub use attachments::*;
 pub use events::*;
 pub use filters::{
     newline_list, InboundFilters, IpRange, LegacyBrowsers, DEFAULT_LEGACY_BROWSERS,

@@ -11,8 +11,8 @@
 //! Every value from the user is a bound parameter; only fixed fragments chosen by the shape of
 //! a query become SQL text, so queries of one shape share a statement in each backend's cache.
 
-mod dialect;
 pub(crate) mod attachments;
+mod dialect;
 pub(crate) mod inbound_filters;
 pub(crate) mod issue_search;
 pub(crate) mod performance_settings;
