@@ -108,6 +108,10 @@ pub struct RetentionPass {
     pub issues: u64,
     /// Envelope items kept raw, older than the cutoff.
     pub raw_items: u64,
+    /// Event attachments received before the cutoff (their events expire with them).
+    pub attachments: u64,
+    /// User reports received before the cutoff.
+    pub user_reports: u64,
     /// Transactions that started before the cutoff.
     pub transactions: u64,
     /// Spans that started before the cutoff.

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod attachments;
 pub mod discover;
 pub mod events;
 pub mod filters;
@@ -23,6 +24,7 @@ pub mod traces;
 
 pub use accounts::*;
 pub use alerts::*;
+pub use attachments::*;
 pub use discover::*;
 pub use events::*;
 pub use filters::{

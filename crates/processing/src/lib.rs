@@ -17,6 +17,7 @@ pub mod performance;
 pub mod scrub;
 pub mod tags;
 pub mod title;
+pub mod user_report;
 
 use serde_json::Value;
 use vigil_model::JsonText;
@@ -24,6 +25,7 @@ use vigil_model::JsonText;
 use json::Json;
 
 pub use filter::{FilterId, Filtered};
+pub use grouping::input::CertificateReport;
 pub use grouping::{group_event, GroupingResult};
 pub use normalize::{normalize_event, NormalizeContext, NormalizeError};
 pub use title::{derive_summary, EventSummary};

@@ -6,6 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::grouping::input::CertificateReport;
 use crate::grouping::input::{interface, read_logentry, str_field, values_list, EventView};
 use crate::grouping::{main_exception_index, security};
 use crate::json::Json;
@@ -44,6 +45,8 @@ pub(crate) fn summarize(view: &EventView<'_>) -> EventSummary {
         (name.clone(), json!({ "title": name }), None)
     } else if let Some(csp) = view.csp {
         csp_summary(csp)
+    } else if let Some((kind, report)) = view.certificate {
+        certificate_summary(kind, report)
     } else if !view.exceptions.is_empty() {
         error_summary(event, view)
     } else {
@@ -110,6 +113,18 @@ fn default_summary(event: &Json<'_>) -> (String, Value, Option<String>) {
         truncate(first_line(message), MAX_TITLE)
     };
     (title.clone(), json!({ "title": title }), None)
+}
+
+/// Sentry's security event for a certificate report: titled by its message, located at the
+/// host (`metadata.origin`).
+fn certificate_summary(
+    kind: CertificateReport,
+    report: &Json<'_>,
+) -> (String, Value, Option<String>) {
+    let hostname = security::certificate_hostname(report);
+    let message = kind.message(hostname);
+    let metadata = json!({ "message": message, "origin": hostname });
+    (message, metadata, Some(hostname.to_owned()))
 }
 
 fn csp_summary(csp: &Json<'_>) -> (String, Value, Option<String>) {
@@ -400,6 +415,19 @@ mod tests {
             &json!({"csp": {"effective_directive": "script-src", "blocked_uri": "https://YYY"}}),
         );
         assert_eq!(s.title, "Blocked 'script' from 'YYY'");
+    }
+
+    #[test]
+    fn certificate_reports_are_titled_by_host() {
+        let ct = derive_summary(&json!({"expectct": {"hostname": "www.example.com", "port": 443}}));
+        assert_eq!(ct.title, "Expect-CT failed for 'www.example.com'");
+        assert_eq!(ct.metadata["origin"], "www.example.com");
+        assert_eq!(ct.location.as_deref(), Some("www.example.com"));
+        let pins = derive_summary(&json!({"hpkp": {"hostname": "shop.example", "known_pins": []}}));
+        assert_eq!(
+            pins.title,
+            "Public key pinning validation failed for 'shop.example'"
+        );
     }
 
     #[test]

@@ -25,8 +25,8 @@ mod test_events;
 #[doc(hidden)]
 pub use batch::bench as encode_bench;
 pub use domain::{
-    Accounts, Alerts, Discover, Events, IssueSearch, Issues, Maintenance, Outcomes, Projects,
-    Quotas, Releases, Traces, Triage,
+    Accounts, Alerts, Attachments, Discover, Events, IssueSearch, Issues, Maintenance, Outcomes,
+    Projects, Quotas, Releases, Traces, Triage, UserReports,
 };
 pub use queue::{ClaimedEnvelope, IngestQueue, QueueStats, QueuedEnvelope};
 pub use vigil_model::*;
@@ -67,4 +67,6 @@ store_of_domains! {
     Outcomes,
     Discover,
     Triage,
+    Attachments,
+    UserReports,
 }

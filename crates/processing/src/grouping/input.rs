@@ -23,6 +23,56 @@ pub struct EventView<'a> {
     pub logentry: Option<LogEntry<'a>>,
     pub template: Option<&'a Json<'a>>,
     pub csp: Option<&'a Json<'a>>,
+    /// A certificate report (HPKP, Expect-CT, Expect-Staple): its kind and its interface.
+    pub certificate: Option<(CertificateReport, &'a Json<'a>)>,
+}
+
+/// The security reports about a host's certificate, each Sentry's interface of its own
+/// (`hpkp`, `expectct`, `expectstaple`), grouped and titled alike by the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateReport {
+    Hpkp,
+    ExpectCt,
+    ExpectStaple,
+}
+
+impl CertificateReport {
+    /// Every kind, in Sentry's order of precedence (`SecurityReportType::from_json`).
+    pub const ALL: [CertificateReport; 3] = [
+        CertificateReport::Hpkp,
+        CertificateReport::ExpectStaple,
+        CertificateReport::ExpectCt,
+    ];
+
+    /// The event's field (and event type) holding the report.
+    pub fn interface(self) -> &'static str {
+        match self {
+            CertificateReport::Hpkp => "hpkp",
+            CertificateReport::ExpectCt => "expectct",
+            CertificateReport::ExpectStaple => "expectstaple",
+        }
+    }
+
+    /// The id of Sentry's grouping strategy (`hpkp:v1`, `expect-ct:v1`, `expect-staple:v1`),
+    /// which is also the component's id and its salt.
+    pub fn strategy(self) -> &'static str {
+        match self {
+            CertificateReport::Hpkp => "hpkp",
+            CertificateReport::ExpectCt => "expect-ct",
+            CertificateReport::ExpectStaple => "expect-staple",
+        }
+    }
+
+    /// Sentry's message (and so the title) for a report about `hostname`.
+    pub fn message(self, hostname: &str) -> String {
+        match self {
+            CertificateReport::Hpkp => {
+                format!("Public key pinning validation failed for '{hostname}'")
+            }
+            CertificateReport::ExpectCt => format!("Expect-CT failed for '{hostname}'"),
+            CertificateReport::ExpectStaple => format!("Expect-Staple failed for '{hostname}'"),
+        }
+    }
 }
 
 /// One exception of the chain, oldest first as SDKs send them. `ty` and `value` borrow from the
@@ -143,6 +193,11 @@ impl<'a> EventView<'a> {
             template: interface(raw, &["template", "sentry.interfaces.Template"])
                 .filter(|v| v.is_object()),
             csp: interface(raw, &["csp", "sentry.interfaces.Csp"]).filter(|v| v.is_object()),
+            certificate: CertificateReport::ALL.into_iter().find_map(|kind| {
+                interface(raw, &[kind.interface()])
+                    .filter(|v| v.is_object())
+                    .map(|v| (kind, v))
+            }),
         }
     }
 }

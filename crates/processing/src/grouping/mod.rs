@@ -218,6 +218,12 @@ fn component_trees(view: &EventView<'_>) -> Vec<(&'static str, Component)> {
             variants: vec![("default", template_component(template))],
         });
     }
+    if let Some((kind, report)) = view.certificate {
+        outputs.push(StrategyOutput {
+            name: kind.strategy(),
+            variants: vec![("default", security::certificate_component(kind, report))],
+        });
+    }
     if let Some(csp) = view.csp {
         outputs.push(StrategyOutput {
             name: "csp",

@@ -1,11 +1,15 @@
-//! Security reports (Sentry's `csp:v1` strategy) and the shared CSP helpers titles use.
+//! Security reports (Sentry's `csp:v1`, `hpkp:v1`, `expect-ct:v1` and `expect-staple:v1`
+//! strategies) and the shared CSP helpers titles use.
+//!
+//! A certificate report (HPKP, Expect-CT, Expect-Staple) groups by its kind (a static salt) and
+//! the host it is about: every report of one host's broken pinning is one issue.
 //!
 //! A CSP violation groups by its effective directive (a "salt") and the blocked origin, not by
 //! the page or the message: every page that loads the same blocked script is one issue.
 //! Locally-sourced script violations group by their kind (`'unsafe-inline'`, `'unsafe-eval'`).
 
 use super::component::Component;
-use super::input::str_field;
+use super::input::{str_field, CertificateReport};
 use crate::json::Json;
 
 /// What Sentry calls a same-origin source.
@@ -29,6 +33,21 @@ pub fn csp_component(csp: &Json<'_>) -> Component {
         }
     };
     Component::parent("csp", vec![salt, violation, uri])
+}
+
+/// The component of a certificate report: the strategy's salt and the trimmed hostname
+/// (Sentry's `_security_v1`).
+pub fn certificate_component(kind: CertificateReport, report: &Json<'_>) -> Component {
+    let salt = Component::leaf("salt", kind.strategy()).with_hint("a static salt");
+    let hostname = Component::leaf("hostname", certificate_hostname(report));
+    Component::parent(kind.strategy(), vec![salt, hostname])
+}
+
+/// The host a certificate report is about, trimmed; empty when it names none.
+pub fn certificate_hostname<'a>(report: &'a Json<'_>) -> &'a str {
+    str_field(report, "hostname")
+        .map(str::trim)
+        .unwrap_or_default()
 }
 
 /// `effective_directive`, else the first word of `violated_directive`.
@@ -106,6 +125,18 @@ mod tests {
             "wss://socket.example.com"
         );
         assert_eq!(normalize_uri(""), "'self'");
+    }
+
+    #[test]
+    fn certificate_reports_group_by_kind_and_host() {
+        let report = json!({"hostname": " www.example.com ", "port": 443});
+        let ct = certificate_component(CertificateReport::ExpectCt, &report);
+        assert_eq!(
+            ct.contributing_values(),
+            vec!["expect-ct", "www.example.com"]
+        );
+        let pins = certificate_component(CertificateReport::Hpkp, &report);
+        assert_eq!(pins.contributing_values(), vec!["hpkp", "www.example.com"]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! sentry-cli and scripts written for Sentry work against Vigil.
 
 pub mod access;
+pub mod attachments;
 pub mod auth;
 pub mod discover;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod rules;
 pub mod stats;
 pub mod traces;
 pub mod triage;
+pub mod user_reports;
 
 use axum::routing::get;
 use axum::Router;
@@ -158,6 +160,22 @@ pub fn routes() -> Router<AppState> {
             get(events::project_event),
         )
         .route(
+            "/projects/{org}/{project}/events/{event_id}/attachments/",
+            get(attachments::list),
+        )
+        .route(
+            "/projects/{org}/{project}/events/{event_id}/attachments/{attachment_id}/",
+            get(attachments::detail).delete(attachments::delete),
+        )
+        .route(
+            "/projects/{org}/{project}/user-reports/",
+            get(user_reports::list_project),
+        )
+        .route(
+            "/projects/{org}/{project}/user-feedback/",
+            axum::routing::post(user_reports::submit),
+        )
+        .route(
             "/issues/{issue_id}/",
             get(triage::get_issue)
                 .put(triage::update_issue)
@@ -180,6 +198,7 @@ fn issue_routes() -> Router<AppState> {
             get(issue_tag_values::issue_tag_values),
         )
         .route("/activities/", get(triage::issue_activities))
+        .route("/user-reports/", get(user_reports::list_issue))
         // Sentry serves an issue's notes as `comments/` and `notes/` alike (the MCP server
         // calls the second).
         .route(

@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod error;
 pub mod key_cache;
 pub mod limits;
+pub mod nel;
 pub mod quotas;
 pub mod rate_limit;
 pub mod security;
@@ -52,6 +53,7 @@ pub fn routes() -> Router<AppState> {
             "/api/{project_id}/csp-report/",
             post(security::post_security_report),
         )
+        .route("/api/{project_id}/nel/", post(nel::post_nel_report))
         .layer(middleware::from_fn(cors))
 }
 

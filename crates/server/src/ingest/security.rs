@@ -1,8 +1,13 @@
-//! `POST /api/{project_id}/security/` (alias `/csp-report/`): browsers' Content-Security-Policy
-//! violation reports, in the classic `{"csp-report": {…}}` form and the Reporting API's
-//! `[{"type": "csp-violation", "body": {…}}]` form. Each report becomes an event of type `csp`
-//! that groups by directive and blocked origin. Browsers cannot add headers to reports, so the
-//! key comes from the `sentry_key` query parameter of the `report-uri`.
+//! `POST /api/{project_id}/security/` (alias `/csp-report/`): browsers' security reports.
+//! Content-Security-Policy violations, in the classic `{"csp-report": {…}}` form and the
+//! Reporting API's `[{"type": "csp-violation", "body": {…}}]` form, become events of type `csp`
+//! that group by directive and blocked origin. Certificate reports — HPKP (a body with
+//! `known-pins`), `{"expect-staple-report": {…}}` and `{"expect-ct-report": {…}}`, recognized in
+//! that order as Relay did — become events of type `hpkp`, `expectstaple` and `expectct` shaped
+//! as Relay built them (message, culprit, host tags, the report under its interface), which
+//! group and are titled by the host (`crates/processing/src/grouping/security.rs`). Browsers
+//! cannot add headers to reports, so the key comes from the `sentry_key` query parameter of the
+//! `report-uri`.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -19,6 +24,7 @@ use crate::outcomes::reason::SECURITY_REPORT;
 use crate::query;
 use crate::AppState;
 use vigil_processing::payload::parse_event_json;
+use vigil_processing::CertificateReport;
 use vigil_store::{DataCategory, Outcome};
 
 /// The classic report's kebab-case keys and the Reporting API's camelCase ones, with the
@@ -80,13 +86,18 @@ pub async fn post_security_report(
                 outcomes.record(project_id, received, category, invalid, SECURITY_REPORT, 1);
             })?
             .into_iter()
-            .map(|csp| {
-                csp_event(
-                    csp,
+            .map(|report| {
+                let mut event = match report {
+                    Report::Csp(csp) => csp_event(csp),
+                    Report::Certificate(kind, report) => certificate_event(kind, report),
+                };
+                add_request_context(
+                    &mut event,
                     release.as_deref(),
                     environment.as_deref(),
                     user_agent.as_deref(),
-                )
+                );
+                event
             })
             .collect();
         Ok((events, decoded))
@@ -116,9 +127,17 @@ pub async fn post_security_report(
     Ok(StatusCode::OK)
 }
 
-/// The `csp` interfaces in a report body; other report types (HPKP, Expect-CT, NEL) are
-/// accepted and skipped.
-fn parse_reports(data: &[u8]) -> Result<Vec<Map<String, Value>>, IngestError> {
+/// One report of a body, as the interface its event keeps it under.
+#[derive(Debug)]
+enum Report {
+    Csp(Map<String, Value>),
+    Certificate(CertificateReport, Map<String, Value>),
+}
+
+/// The reports in a body; other Reporting API types (NEL, deprecation, …) are accepted and
+/// skipped (NEL has its own endpoint, `nel.rs`). A certificate report without a `hostname` is
+/// refused, as Relay's schema requires one.
+fn parse_reports(data: &[u8]) -> Result<Vec<Report>, IngestError> {
     let value: Value = if data.trim_ascii_start().starts_with(b"[") {
         serde_json::from_slice(data)
             .map_err(|err| IngestError::InvalidEvent(format!("invalid JSON: {err}")))?
@@ -129,14 +148,20 @@ fn parse_reports(data: &[u8]) -> Result<Vec<Map<String, Value>>, IngestError> {
     match value {
         Value::Object(obj) => {
             if let Some(Value::Object(report)) = obj.get("csp-report") {
-                out.push(rename(report, false));
+                out.push(Report::Csp(rename(report, false)));
+            } else if obj.contains_key("known-pins") {
+                out.push(certificate(CertificateReport::Hpkp, &obj)?);
+            } else if let Some(Value::Object(report)) = obj.get("expect-staple-report") {
+                out.push(certificate(CertificateReport::ExpectStaple, report)?);
+            } else if let Some(Value::Object(report)) = obj.get("expect-ct-report") {
+                out.push(certificate(CertificateReport::ExpectCt, report)?);
             }
         }
         Value::Array(items) => {
             for item in items {
                 if item.get("type").and_then(Value::as_str) == Some("csp-violation") {
                     if let Some(Value::Object(body)) = item.get("body") {
-                        out.push(rename(body, true));
+                        out.push(Report::Csp(rename(body, true)));
                     }
                 }
             }
@@ -175,27 +200,86 @@ fn rename(report: &Map<String, Value>, reporting_api: bool) -> Map<String, Value
     csp
 }
 
-fn csp_event(
-    csp: Map<String, Value>,
-    release: Option<&str>,
-    environment: Option<&str>,
-    user_agent: Option<&str>,
-) -> Value {
-    let document_uri = csp.get("document_uri").cloned().unwrap_or(Value::Null);
-    let culprit = csp
-        .get("violated_directive")
-        .cloned()
-        .unwrap_or(Value::Null);
+/// A certificate report under its interface: the report's kebab-case keys in Sentry's
+/// snake_case (`known-pins` → `known_pins`).
+fn certificate(
+    kind: CertificateReport,
+    report: &Map<String, Value>,
+) -> Result<Report, IngestError> {
+    let has_host = report
+        .get("hostname")
+        .and_then(Value::as_str)
+        .is_some_and(|h| !h.trim().is_empty());
+    if !has_host {
+        return Err(IngestError::InvalidEvent(format!(
+            "{} report without a hostname",
+            kind.interface()
+        )));
+    }
+    let fields = report
+        .iter()
+        .map(|(key, value)| (key.replace('-', "_"), value.clone()))
+        .collect();
+    Ok(Report::Certificate(kind, fields))
+}
+
+/// The event of a certificate report, as Relay built it: the message, the host as culprit
+/// (Expect-CT, Expect-Staple) and as the request's URL, and its tags.
+fn certificate_event(kind: CertificateReport, report: Map<String, Value>) -> Value {
+    let hostname = report
+        .get("hostname")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let text = |value: &Value| match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    let mut tags = vec![json!(["hostname", hostname])];
+    let tagged: &[(&str, &str)] = match kind {
+        CertificateReport::Hpkp => &[
+            ("port", "port"),
+            ("include_subdomains", "include-subdomains"),
+        ],
+        CertificateReport::ExpectCt => &[("port", "port")],
+        CertificateReport::ExpectStaple => &[
+            ("port", "port"),
+            ("response_status", "response_status"),
+            ("cert_status", "cert_status"),
+        ],
+    };
+    for (field, tag) in tagged {
+        if let Some(value) = report.get(*field).and_then(text) {
+            tags.push(json!([tag, value]));
+        }
+    }
     let mut event = json!({
-        "type": "csp",
+        "type": kind.interface(),
         "logger": "csp",
         "platform": "other",
         "level": "error",
-        "culprit": culprit,
-        "csp": csp,
-        "request": {"url": document_uri, "headers": {}},
+        "logentry": {"formatted": kind.message(&hostname)},
+        "tags": tags,
+        "request": {"url": hostname, "headers": {}},
         "user": {"ip_address": "{{auto}}"},
     });
+    if kind != CertificateReport::Hpkp {
+        event["culprit"] = Value::String(hostname);
+    }
+    event[kind.interface()] = Value::Object(report);
+    event
+}
+
+/// What the report's request says of its release, environment and browser.
+fn add_request_context(
+    event: &mut Value,
+    release: Option<&str>,
+    environment: Option<&str>,
+    user_agent: Option<&str>,
+) {
     if let Some(ua) = user_agent {
         event["request"]["headers"]["User-Agent"] = Value::String(ua.to_string());
     }
@@ -205,7 +289,24 @@ fn csp_event(
     if let Some(environment) = environment {
         event["environment"] = Value::String(environment.to_string());
     }
-    event
+}
+
+fn csp_event(csp: Map<String, Value>) -> Value {
+    let document_uri = csp.get("document_uri").cloned().unwrap_or(Value::Null);
+    let culprit = csp
+        .get("violated_directive")
+        .cloned()
+        .unwrap_or(Value::Null);
+    json!({
+        "type": "csp",
+        "logger": "csp",
+        "platform": "other",
+        "level": "error",
+        "culprit": culprit,
+        "csp": csp,
+        "request": {"url": document_uri, "headers": {}},
+        "user": {"ip_address": "{{auto}}"},
+    })
 }
 
 #[cfg(test)]
@@ -216,11 +317,53 @@ mod tests {
     fn classic_and_reporting_api_reports_become_the_same_interface() {
         let classic = br#"{"csp-report": {"document-uri": "https://shop.example/", "violated-directive": "script-src 'self'", "blocked-uri": "https://evil.example/x.js", "original-policy": "script-src 'self'"}}"#;
         let modern = br#"[{"type": "csp-violation", "url": "https://shop.example/", "body": {"documentURL": "https://shop.example/", "effectiveDirective": "script-src", "blockedURL": "https://evil.example/x.js", "originalPolicy": "script-src 'self'"}}]"#;
-        let a = parse_reports(classic).expect("classic");
-        let b = parse_reports(modern).expect("modern");
-        assert_eq!(a[0]["effective_directive"], "script-src");
-        assert_eq!(a[0]["blocked_uri"], b[0]["blocked_uri"]);
-        assert_eq!(b[0]["document_uri"], "https://shop.example/");
+        let csp = |body: &[u8]| match parse_reports(body).expect("valid").remove(0) {
+            Report::Csp(csp) => csp,
+            other => panic!("not a CSP report: {other:?}"),
+        };
+        let (a, b) = (csp(classic), csp(modern));
+        assert_eq!(a["effective_directive"], "script-src");
+        assert_eq!(a["blocked_uri"], b["blocked_uri"]);
+        assert_eq!(b["document_uri"], "https://shop.example/");
+    }
+
+    #[test]
+    fn certificate_reports_become_events_of_their_kind() {
+        let ct = br#"{"expect-ct-report": {"date-time": "2014-04-06T13:00:50Z", "hostname": "www.example.com", "port": 443, "effective-expiration-date": "2014-05-01T12:40:50Z", "served-certificate-chain": [], "validated-certificate-chain": [], "scts": []}}"#;
+        let Report::Certificate(kind, report) = parse_reports(ct).expect("valid").remove(0) else {
+            panic!("not a certificate report");
+        };
+        assert_eq!(kind, CertificateReport::ExpectCt);
+        let event = certificate_event(kind, report);
+        assert_eq!(event["type"], "expectct");
+        assert_eq!(event["culprit"], "www.example.com");
+        assert_eq!(
+            event["logentry"]["formatted"],
+            "Expect-CT failed for 'www.example.com'"
+        );
+        assert_eq!(
+            event["expectct"]["effective_expiration_date"],
+            "2014-05-01T12:40:50Z"
+        );
+        assert_eq!(
+            event["tags"],
+            json!([["hostname", "www.example.com"], ["port", "443"]])
+        );
+
+        let hpkp = br#"{"date-time": "2014-04-06T13:00:50Z", "hostname": "www.example.com", "port": 443, "include-subdomains": false, "known-pins": ["pin-sha256=\"E9CZ9INDbd+2eRQozYqqbQ2yXLVKB9+xcprMF+44U1g=\""]}"#;
+        let Report::Certificate(kind, report) = parse_reports(hpkp).expect("valid").remove(0)
+        else {
+            panic!("not a certificate report");
+        };
+        assert_eq!(kind, CertificateReport::Hpkp);
+        let event = certificate_event(kind, report);
+        assert_eq!(
+            event["hpkp"]["known_pins"][0],
+            "pin-sha256=\"E9CZ9INDbd+2eRQozYqqbQ2yXLVKB9+xcprMF+44U1g=\""
+        );
+        assert_eq!(event.get("culprit"), None);
+        assert_eq!(event["tags"][2], json!(["include-subdomains", "false"]));
+        assert!(parse_reports(br#"{"expect-ct-report": {"port": 443}}"#).is_err());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! What a worker makes of each item of a claimed envelope: events are processed into issues,
 //! transactions and spans into the performance model (processing finds the performance issues
-//! in them on the way), client reports become outcomes, the other known types are kept raw
-//! until their own pipelines exist, and unknown types are skipped. One bad item is reported
+//! in them on the way), client reports become outcomes, attachments and user reports are kept
+//! by the event they name, the other known types are kept raw until their own pipelines exist,
+//! and unknown types are skipped. One bad item is reported
 //! without dropping the good ones beside it. Every item's outcome is counted (accepted, or
 //! invalid with Relay's reason). The result is in the store's terms, ready to be written.
 
@@ -10,11 +11,12 @@ use serde_json::Value;
 use vigil_processing::performance::{
     process_span_item, process_transaction, ProcessedSpans, Thresholds,
 };
+use vigil_processing::user_report::{parse_feedback, parse_user_report, ParsedReport};
 use vigil_processing::{process_event, NormalizeContext, Outcome as Processed};
 use vigil_protocol::envelope::{Envelope, Item, ItemType};
 use vigil_store::{
-    hour_of, DataCategory, DeliveryOutcomes, NewEvent, Outcome, OutcomeRow, RawItem, SpanBatch,
-    NO_REASON,
+    hour_of, DataCategory, DeliveryOutcomes, NewAttachment, NewEvent, NewUserReport, Outcome,
+    OutcomeRow, RawItem, SpanBatch, NO_REASON,
 };
 
 use crate::outcomes::{item_quantities, reason};
@@ -30,6 +32,10 @@ pub struct Accepted {
     /// Transactions and spans, from `transaction` and `span` items.
     pub spans: SpanBatch,
     pub raw_items: Vec<RawItem>,
+    /// `attachment` items, kept by the envelope's event id.
+    pub attachments: Vec<NewAttachment>,
+    /// `user_report` and `feedback` items.
+    pub user_reports: Vec<NewUserReport>,
     /// The envelope's delivery (its queue entry): its outcomes count once under it.
     pub source: String,
     /// What became of each item, and what the client reports say the SDK dropped.
@@ -150,13 +156,49 @@ pub fn accept_envelope(
                     }
                 }
             }
-            ItemType::Attachment
-            | ItemType::Session
+            ItemType::Attachment => match attachment_of(item, project_id, ctx, item_key()) {
+                Some(attachment) => {
+                    accepted.item_outcome(item, Outcome::Accepted, NO_REASON);
+                    accepted.attachments.push(attachment);
+                }
+                None => {
+                    accepted.item_outcome(item, Outcome::Invalid, reason::PAYLOAD);
+                    accepted
+                        .invalid
+                        .push("attachment item: the envelope has no event_id".into());
+                }
+            },
+            ItemType::UserReport | ItemType::Feedback => {
+                let envelope_event_id = ctx.envelope_event_id.as_deref();
+                let parsed = if ty == ItemType::UserReport {
+                    parse_user_report(&item.payload, envelope_event_id)
+                } else {
+                    parse_feedback(&item.payload, envelope_event_id)
+                };
+                match parsed {
+                    Ok(report) => {
+                        accepted.item_outcome(item, Outcome::Accepted, NO_REASON);
+                        accepted.user_reports.push(user_report_of(
+                            report,
+                            project_id,
+                            ctx,
+                            item_key(),
+                        ));
+                    }
+                    Err(err) => {
+                        accepted.item_outcome(item, Outcome::Invalid, reason::INVALID_JSON);
+                        accepted
+                            .invalid
+                            .push(format!("{} item: {err}", ty.as_str()));
+                    }
+                }
+            }
+            // NEL reports are logs in Relay; kept raw with the logs.
+            ItemType::Session
             | ItemType::Sessions
             | ItemType::CheckIn
-            | ItemType::UserReport
-            | ItemType::Feedback
-            | ItemType::Log => {
+            | ItemType::Log
+            | ItemType::Nel => {
                 accepted.item_outcome(item, Outcome::Accepted, NO_REASON);
                 accepted.raw_items.push(RawItem {
                     project_id,
@@ -177,6 +219,58 @@ pub fn accept_envelope(
         }
     }
     accepted
+}
+
+/// An attachment item as stored: named by its `filename` header (Relay requires one; a
+/// missing one is Sentry's default), of its envelope's event. `None` without an event id,
+/// which Relay refuses at the door for attachments.
+fn attachment_of(
+    item: &Item,
+    project_id: i64,
+    ctx: &NormalizeContext,
+    dedup_key: String,
+) -> Option<NewAttachment> {
+    use sha1::Digest;
+    let header = |name: &str| {
+        item.headers
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    Some(NewAttachment {
+        project_id,
+        event_id: ctx.envelope_event_id.clone()?,
+        name: item.filename().unwrap_or("Unnamed Attachment").to_owned(),
+        content_type: item
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_owned(),
+        attachment_type: header("attachment_type")
+            .unwrap_or("event.attachment")
+            .to_owned(),
+        sha1: hex::encode(sha1::Sha1::digest(&item.payload)),
+        received: ctx.received,
+        payload: item.payload.to_vec(),
+        dedup_key: Some(dedup_key),
+    })
+}
+
+/// A parsed report as stored.
+fn user_report_of(
+    report: ParsedReport,
+    project_id: i64,
+    ctx: &NormalizeContext,
+    dedup_key: String,
+) -> NewUserReport {
+    NewUserReport {
+        project_id,
+        event_id: report.event_id,
+        name: report.name,
+        email: report.email,
+        comments: report.comments,
+        received: ctx.received,
+        dedup_key: Some(dedup_key),
+    }
 }
 
 /// The outcomes of an envelope set aside without processing (it kept failing): every item

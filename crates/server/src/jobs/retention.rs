@@ -39,6 +39,8 @@ pub fn spawn(state: &AppState, mut shutdown: watch::Receiver<bool>) -> tokio::ta
                             events = total.events,
                             issues = total.issues,
                             raw_items = total.raw_items,
+                            attachments = total.attachments,
+                            user_reports = total.user_reports,
                             retention_days = state.config.retention_days,
                             "retention: deleted what expired"
                         );
@@ -69,10 +71,14 @@ pub async fn run(
         total.events += pass.events;
         total.issues += pass.issues;
         total.raw_items += pass.raw_items;
+        total.attachments += pass.attachments;
+        total.user_reports += pass.user_reports;
         total.transactions += pass.transactions;
         total.spans += pass.spans;
         if pass.events < BATCH
             && pass.raw_items < BATCH
+            && pass.attachments < BATCH
+            && pass.user_reports < BATCH
             && pass.transactions < BATCH
             && pass.spans < BATCH
         {

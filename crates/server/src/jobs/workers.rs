@@ -300,12 +300,14 @@ fn context_of(
 }
 
 /// Writes a processed batch: the events in one store call (alert rules evaluated around it),
-/// then the transactions and spans, the raw items and the outcomes, one call each (see the
+/// then the transactions and spans, the raw items, attachments, user reports and the outcomes, one call each (see the
 /// module doc for why a crash between two calls is harmless).
 async fn write(state: &AppState, batch: Vec<Accepted>) -> Result<(), StoreError> {
     let mut events = Vec::new();
     let mut spans = SpanBatch::default();
     let mut raw = Vec::new();
+    let mut attachments = Vec::new();
+    let mut user_reports = Vec::new();
     let mut outcomes = Vec::new();
     for mut accepted in batch {
         let delivery = accepted.delivery_outcomes();
@@ -317,6 +319,8 @@ async fn write(state: &AppState, batch: Vec<Accepted>) -> Result<(), StoreError>
         spans.transactions.extend(accepted.spans.transactions);
         spans.spans.extend(accepted.spans.spans);
         raw.extend(accepted.raw_items);
+        attachments.extend(accepted.attachments);
+        user_reports.extend(accepted.user_reports);
     }
     if !events.is_empty() {
         // Alerts fire before the batch is acknowledged: see `alerts::evaluate`.
@@ -329,6 +333,12 @@ async fn write(state: &AppState, batch: Vec<Accepted>) -> Result<(), StoreError>
     }
     if !raw.is_empty() {
         state.store.save_raw_items(raw).await?;
+    }
+    if !attachments.is_empty() {
+        state.store.save_attachments(attachments).await?;
+    }
+    if !user_reports.is_empty() {
+        state.store.save_user_reports(user_reports).await?;
     }
     state.store.add_delivery_outcomes(outcomes).await?;
     Ok(())

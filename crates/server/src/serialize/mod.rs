@@ -2,12 +2,14 @@
 //! written against Sentry read them unchanged. Shared by both faces that show records: the
 //! `/api/0/` API answers with these shapes and the web UI renders from the same functions.
 
+pub mod attachment;
 pub mod event;
 pub mod issue;
 pub mod project;
 pub mod release;
 pub mod transaction;
 
+pub use attachment::{serialize_attachment, serialize_user_report};
 pub use event::{serialize_event, set_neighbours};
 pub use issue::serialize_issue;
 pub use project::{

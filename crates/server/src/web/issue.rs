@@ -1,6 +1,6 @@
 //! One issue (`/organizations/{org}/issues/{id}/`, the API's `permalink`): its summary, status
-//! actions, charts, tag facets and one of its events (the latest unless `?event=` names
-//! another), plus the list of all its events.
+//! actions, charts, tag facets, user feedback and one of its events (the latest unless `?event=`
+//! names another) with its attachments, plus the list of all its events.
 
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, Response};
@@ -137,6 +137,15 @@ pub async fn render_detail(
         .as_ref()
         .and_then(|s| super::transaction::event_trace_id(&s.data))
         .map(|id| super::performance::trace_url(&prefix, &org.slug, &id));
+    let extras = match &stored {
+        Some(s) => html! {
+            (super::attachments::event_section(&state, &prefix, &org.slug, &project, &s.event_id).await?)
+            (super::user_feedback::event_section(&state, project.id, &s.event_id, now).await?)
+        },
+        None => html! {},
+    };
+    let issue_feedback = super::user_feedback::issue_section(&state, &issue, now).await?;
+    let issue_attachments = super::attachments::issue_count(&state, &issue).await?;
     let body = html! {
         (summary(&viewer, &base, &project, &issue, stored.as_ref(), now))
         div.issue-layout {
@@ -145,6 +154,7 @@ pub async fn render_detail(
                     (Some(event), Some(stored)) => {
                         (event_nav(&base, event, stored, full_frames, now, trace_href.as_deref()))
                         @if let Some(evidence) = &evidence { (evidence) }
+                        (extras)
                         (event::render(event, &stored.data, full_frames, &frames_toggle(&base, which, full_frames)))
                     }
                     _ => { p.empty { "This issue has no stored events (they may have expired)." } }
@@ -168,6 +178,8 @@ pub async fn render_detail(
                     draft,
                     now,
                 }))
+                (issue_feedback)
+                (issue_attachments)
                 (facets(&tag_values))
                 (super::alerts::activity_list(&alerts, now))
             }

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod alerts;
 pub mod assets;
+pub mod attachments;
 pub mod charts;
 pub mod error;
 pub mod event;
@@ -31,6 +32,7 @@ pub mod stats;
 pub mod trace;
 pub mod transaction;
 pub mod triage;
+pub mod user_feedback;
 
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
@@ -78,6 +80,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/organizations/{org}/projects/{project}/",
             get(projects::detail),
+        )
+        .route(
+            "/organizations/{org}/projects/{project}/events/{event_id}/attachments/{id}/",
+            get(attachments::download),
         )
         .route(
             "/organizations/{org}/performance/",

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod alerts;
+mod attachments;
 mod discover;
 mod events;
 mod issues;
@@ -15,9 +16,11 @@ mod releases;
 mod search;
 mod traces;
 mod triage;
+mod user_reports;
 
 pub use accounts::Accounts;
 pub use alerts::{Alerts, IssueCountQuery, NotificationClaim};
+pub use attachments::Attachments;
 pub use discover::Discover;
 pub use events::Events;
 pub use issues::Issues;
@@ -29,3 +32,4 @@ pub use releases::Releases;
 pub use search::IssueSearch;
 pub use traces::{TraceReads, Traces};
 pub use triage::Triage;
+pub use user_reports::UserReports;

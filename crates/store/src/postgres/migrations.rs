@@ -31,6 +31,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("migrations/0011_quotas.sql")),
     (12, include_str!("migrations/0012_relay_pii_config.sql")),
     (13, include_str!("migrations/0013_triage.sql")),
+    (
+        14,
+        include_str!("migrations/0014_attachments_and_user_reports.sql"),
+    ),
     (15, include_str!("migrations/0015_csp_ignored_sources.sql")),
     (16, include_str!("migrations/0016_release_status.sql")),
 ];

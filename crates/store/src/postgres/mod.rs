@@ -27,6 +27,7 @@
 
 mod accounts;
 mod alerts;
+mod attachments;
 mod discover;
 mod error;
 mod event_neighbours;
@@ -55,6 +56,7 @@ mod test_database;
 mod tokens;
 mod traces;
 mod triage;
+mod user_reports;
 mod users;
 
 use std::sync::Arc;

@@ -35,13 +35,26 @@ pub(crate) async fn delete_expired(
     // Outcome keys serve only until their queue entry is acknowledged.
     let sources_added = now() - OUTCOME_SOURCES_KEPT;
     let limit_param = sql_int(limit);
-    let mut deleted = [0; 5];
+    let mut deleted = [0; 7];
     for (count, (statement, cutoff, what)) in deleted.iter_mut().zip([
         (
             "DELETE FROM raw_items WHERE id IN
                  (SELECT id FROM raw_items WHERE received < $1 LIMIT $2)",
             &before as &(dyn ToSql + Sync),
             "deleting expired raw items",
+        ),
+        // Attachments and user reports go with their events: they arrive with them or after.
+        (
+            "DELETE FROM event_attachments WHERE id IN
+                 (SELECT id FROM event_attachments WHERE received < $1 LIMIT $2)",
+            &before,
+            "deleting expired attachments",
+        ),
+        (
+            "DELETE FROM user_reports WHERE id IN
+                 (SELECT id FROM user_reports WHERE received < $1 LIMIT $2)",
+            &before,
+            "deleting expired user reports",
         ),
         (
             "DELETE FROM outcome_sources WHERE (project_id, source) IN
@@ -72,13 +85,15 @@ pub(crate) async fn delete_expired(
     ]) {
         *count = sql::execute(&tx, statement, &[cutoff, &limit_param], what).await?;
     }
-    let [raw_items, ..] = deleted;
+    let [raw_items, attachments, user_reports, ..] = deleted;
     let (transactions, spans) = delete_expired_performance(&tx, before, limit).await?;
     tx.commit().await.db("committing a retention pass")?;
     let pass = RetentionPass {
         events: expired.len() as u64,
         issues,
         raw_items,
+        attachments,
+        user_reports,
         transactions,
         spans,
     };

@@ -32,6 +32,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("migrations/0014_quotas.sql")),
     (15, include_str!("migrations/0015_relay_pii_config.sql")),
     (16, include_str!("migrations/0016_triage.sql")),
+    (
+        17,
+        include_str!("migrations/0017_attachments_and_user_reports.sql"),
+    ),
     (18, include_str!("migrations/0018_csp_ignored_sources.sql")),
     (19, include_str!("migrations/0019_release_status.sql")),
 ];

@@ -24,6 +24,7 @@
 
 mod accounts;
 mod alerts;
+mod attachments;
 mod connection;
 mod discover;
 mod error;
@@ -51,6 +52,7 @@ mod tally;
 mod tokens;
 mod traces;
 mod triage;
+mod user_reports;
 mod users;
 
 use std::path::Path;

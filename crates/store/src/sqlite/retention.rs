@@ -46,13 +46,26 @@ pub(crate) fn delete_expired(
     let old_hours = (before - 3600.0).floor() as i64;
     // Outcome keys serve only until their queue entry is acknowledged.
     let sources_added = now() - OUTCOME_SOURCES_KEPT;
-    let mut deleted = [0; 5];
+    let mut deleted = [0; 7];
     for (count, (statement, cutoff, what)) in deleted.iter_mut().zip([
         (
             "DELETE FROM raw_items WHERE id IN
                  (SELECT id FROM raw_items WHERE received < ?1 LIMIT ?2)",
             &before as &dyn ToSql,
             "deleting expired raw items",
+        ),
+        // Attachments and user reports go with their events: they arrive with them or after.
+        (
+            "DELETE FROM event_attachments WHERE id IN
+                 (SELECT id FROM event_attachments WHERE received < ?1 LIMIT ?2)",
+            &before,
+            "deleting expired attachments",
+        ),
+        (
+            "DELETE FROM user_reports WHERE id IN
+                 (SELECT id FROM user_reports WHERE received < ?1 LIMIT ?2)",
+            &before,
+            "deleting expired user reports",
         ),
         (
             "DELETE FROM outcome_sources WHERE (project_id, source) IN
@@ -87,13 +100,15 @@ pub(crate) fn delete_expired(
             .execute(statement, params![cutoff, sql_int(limit)])
             .db(what)?;
     }
-    let [raw_items, ..] = deleted;
+    let [raw_items, attachments, user_reports, ..] = deleted;
     let (transactions, spans) = delete_expired_traces(&tx, before, limit)?;
     tx.commit().db("committing a retention pass")?;
     let pass = RetentionPass {
         events: expired.len() as u64,
         issues,
         raw_items: raw_items as u64,
+        attachments: attachments as u64,
+        user_reports: user_reports as u64,
         transactions,
         spans,
     };
