@@ -1,7 +1,8 @@
 """Errors for the MCP server's end-to-end test (crates/vigil/tests/mcp_e2e.rs), sent through the
 real sentry-sdk: a ZeroDivisionError three times in one transaction (one trace), from two users,
-with a file attached to the last one, and a warning message. Prints one JSON line:
-{"trace_id", "event_ids"}.
+with a file attached to the last one and a user's report about it (sent through the SDK's own
+envelope transport: sentry-sdk 2.x has no feedback API), and a warning message. Prints one JSON
+line: {"trace_id", "event_ids"}.
 
     python mcp_events.py DSN
 """
@@ -10,6 +11,7 @@ import json
 import sys
 
 import sentry_sdk
+from sentry_sdk.envelope import Envelope, Item, PayloadRef
 
 
 def checkout(cart_id):
@@ -43,6 +45,21 @@ def main():
                 except ZeroDivisionError as err:
                     event_ids.append(sentry_sdk.capture_exception(err))
         trace_id = transaction.trace_id
+    report = Envelope(headers={"event_id": event_ids[2]})
+    report.add_item(
+        Item(
+            payload=PayloadRef(
+                json={
+                    "event_id": event_ids[2],
+                    "name": "Jane",
+                    "email": "jane@example.com",
+                    "comments": "Checkout said my cart was empty, it was not",
+                }
+            ),
+            type="user_report",
+        )
+    )
+    sentry_sdk.get_client().transport.capture_envelope(report)
     event_ids.append(sentry_sdk.capture_message("payment gateway timeout", level="warning"))
     sentry_sdk.flush(timeout=10)
     print(json.dumps({"trace_id": trace_id, "event_ids": event_ids}))

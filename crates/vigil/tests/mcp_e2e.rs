@@ -2,7 +2,8 @@
 //! what coding agents use to read Sentry, driven over stdio against the real binary as an agent
 //! drives it: find the organization and project, search issues, open an issue by short id and
 //! by URL, list its events, read tag values, add a note and read it back in the activity,
-//! assign and resolve issues, search the errors dataset, read a trace. The MCP server checks
+//! assign and resolve issues, search the errors dataset, read a trace, an attachment and a
+//! user's report. The MCP server checks
 //! every answer
 //! against Sentry's schemas, so a shape Vigil gets wrong comes back as a tool error; each
 //! answer is also checked for what it must say (titles, counts, users, event ids, values), and
@@ -392,6 +393,51 @@ fn an_agent_reads_and_triages_issues_through_the_mcp_server(backend: Backend) {
             "http.server",
         ],
     );
+
+    // The file the SDK attached to the third error, listed and read; the user's report on it.
+    let listed = mcp.ok(
+        "get_event_attachment",
+        json!({"organizationSlug": "default", "projectSlug": "shop", "eventId": event_ids[2]}),
+    );
+    assert_says(
+        &listed,
+        "get_event_attachment (list)",
+        &["cart.csv", "text/csv"],
+    );
+    let attachments = vigil
+        .api_get(
+            &format!(
+                "/api/0/projects/default/shop/events/{}/attachments/",
+                event_ids[2]
+            ),
+            &[],
+        )
+        .ok("GET attachments");
+    let attachment_id = attachments[0]["id"]
+        .as_str()
+        .expect("attachment id")
+        .to_owned();
+    let read = mcp.call(
+        "get_event_attachment",
+        json!({"organizationSlug": "default", "projectSlug": "shop", "eventId": event_ids[2],
+               "attachmentId": attachment_id}),
+    );
+    assert!(!read.is_error, "get_event_attachment: {}", read.text);
+    assert_says(&read.text, "get_event_attachment", &["cart.csv"]);
+    let reports = mcp.ok(
+        "get_issue_user_reports",
+        json!({"organizationSlug": "default", "issueId": short_id}),
+    );
+    assert_says(
+        &reports,
+        "get_issue_user_reports",
+        &["by Jane", "Checkout said my cart was empty"],
+    );
+    let listed = vigil
+        .api_get(&format!("/api/0/issues/{issue_id}/user-reports/"), &[])
+        .ok("GET user reports");
+    assert_eq!(listed[0]["email"], "jane@example.com", "{listed}");
+    assert_eq!(listed[0]["eventID"], event_ids[2].as_str(), "{listed}");
 
     // Resolving through the MCP server resolves the issue in Vigil.
     let resolved = mcp.ok(
