@@ -24,7 +24,13 @@ const EMAIL_ACTION: &str = "sentry.mail.actions.NotifyEmailAction";
 async fn writer_token(h: &Harness) -> String {
     h.token_for(
         h.admin.id,
-        &["org:read", "project:read", "project:write", "event:read"],
+        &[
+            "org:read",
+            "project:read",
+            "project:write",
+            "event:read",
+            "event:write",
+        ],
     )
     .await
 }

@@ -455,3 +455,37 @@ async fn the_search_box_finds_issues_by_assignee_bookmark_and_review() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }
 }
+
+#[tokio::test]
+async fn changing_issues_needs_event_write() {
+    let h = Harness::new().await;
+    let id = issue_of(&h, 1, "a", "u1").await;
+    let reader = h.member_of("default", "reader@example.com").await;
+    let token = h
+        .token_for(reader.id, &["org:read", "project:read", "event:read"])
+        .await;
+    let path = format!("/api/0/issues/{id}/");
+    for (method, path, body) in [
+        ("PUT", path.clone(), Some(json!({"status": "resolved"}))),
+        ("DELETE", path.clone(), None),
+        (
+            "POST",
+            format!("{path}comments/"),
+            Some(json!({"text": "a note"})),
+        ),
+        (
+            "PUT",
+            format!("/api/0/projects/default/shop/issues/?id={id}"),
+            Some(json!({"status": "resolved"})),
+        ),
+    ] {
+        let (status, body) = h.call_as(&token, method, &path, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
+    }
+    // Reading is allowed, and nothing changed.
+    let (status, issue) = h.call_as(&token, "GET", &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{issue}");
+    assert_eq!(issue["status"], "unresolved");
+    let (_, _, notes) = h.get(&format!("{path}comments/")).await;
+    assert_eq!(notes.as_array().map(Vec::len), Some(0), "{notes}");
+}

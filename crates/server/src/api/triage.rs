@@ -562,6 +562,10 @@ async fn notify(
     Ok(())
 }
 
+/// Token scopes that may change issues (Sentry's `GroupPermission` for writes). Vigil's tokens
+/// have no separate admin tier for deleting, so `event:write` deletes too.
+pub(crate) const ISSUE_WRITE_SCOPES: &[&str] = &["event:write", "event:admin", "org:admin"];
+
 /// The issue as Sentry's `GroupSerializer` shows it to `user`, with the triage fields.
 pub async fn issue_json(
     state: &AppState,
@@ -653,6 +657,7 @@ pub async fn update_issue(
     }: IssueAccess,
     body: Option<Json<Map<String, Value>>>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require_scope(ISSUE_WRITE_SCOPES)?;
     let body = json_body(body)?;
     let update = parse_update(&state, &org, &caller.user, &body).await?;
     if update.merge {
@@ -682,8 +687,9 @@ pub async fn update_issue(
 /// `DELETE /issues/{id}/`: 202, as Sentry answers a scheduled deletion (done at once here).
 pub async fn delete_issue(
     State(state): State<AppState>,
-    IssueAccess { issue, .. }: IssueAccess,
+    IssueAccess { caller, issue, .. }: IssueAccess,
 ) -> Result<StatusCode, ApiError> {
+    caller.require_scope(ISSUE_WRITE_SCOPES)?;
     state.store.delete_issue(issue.id).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -749,6 +755,7 @@ pub async fn bulk_update_project(
     QueryPairs(params): QueryPairs,
     body: Option<Json<Map<String, Value>>>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require_scope(ISSUE_WRITE_SCOPES)?;
     let (org, project) = caller.project(&state, &org_slug, &project_slug).await?;
     let body = json_body(body)?;
     let only_status = body.keys().all(|k| k == "status");
@@ -781,6 +788,7 @@ pub async fn bulk_update_org(
     QueryPairs(params): QueryPairs,
     body: Option<Json<Map<String, Value>>>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require_scope(ISSUE_WRITE_SCOPES)?;
     let org = caller
         .organizations(&state)
         .await?
@@ -809,6 +817,7 @@ pub async fn bulk_delete_project(
     Path((org_slug, project_slug)): Path<(String, String)>,
     QueryPairs(params): QueryPairs,
 ) -> Result<StatusCode, ApiError> {
+    caller.require_scope(ISSUE_WRITE_SCOPES)?;
     let (org, project) = caller.project(&state, &org_slug, &project_slug).await?;
     let targets = named_issues(&state, &caller, &org, Some(&project), &params).await?;
     bulk_delete(&state, targets).await
@@ -821,6 +830,7 @@ pub async fn bulk_delete_org(
     Path(org_slug): Path<String>,
     QueryPairs(params): QueryPairs,
 ) -> Result<StatusCode, ApiError> {
+    caller.require_scope(ISSUE_WRITE_SCOPES)?;
     let org = caller
         .organizations(&state)
         .await?
@@ -994,6 +1004,7 @@ pub async fn create_note(
     }: IssueAccess,
     body: Option<Json<Map<String, Value>>>,
 ) -> Result<Response, ApiError> {
+    caller.require_scope(ISSUE_WRITE_SCOPES)?;
     let body = json_body(body)?;
     let activity = add_note(&state, &caller.user, &org, &project, &issue, &body).await?;
     Ok((
@@ -1034,6 +1045,7 @@ pub async fn update_note(
     Path(path): Path<Vec<(String, String)>>,
     body: Option<Json<Map<String, Value>>>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require_scope(ISSUE_WRITE_SCOPES)?;
     let note_id = path
         .iter()
         .find(|(k, _)| k == "note_id")
@@ -1056,6 +1068,7 @@ pub async fn delete_note(
     IssueAccess { caller, issue, .. }: IssueAccess,
     Path(path): Path<Vec<(String, String)>>,
 ) -> Result<StatusCode, ApiError> {
+    caller.require_scope(ISSUE_WRITE_SCOPES)?;
     let note_id = path
         .iter()
         .find(|(k, _)| k == "note_id")
@@ -1146,6 +1159,7 @@ pub async fn unmerge_hashes(
     IssueAccess { caller, issue, .. }: IssueAccess,
     QueryPairs(params): QueryPairs,
 ) -> Result<Response, ApiError> {
+    caller.require_scope(ISSUE_WRITE_SCOPES)?;
     let hashes = query::all(&params, "id");
     if hashes.is_empty() {
         return Err(ApiError::bad_field(

@@ -68,10 +68,12 @@ impl Harness {
             .add_member(org.id, user.id, "owner")
             .await
             .expect("member");
+        // Reads everything and triages issues (`event:write`); changes no settings.
         let token = vigil_server::accounts::new_token();
         let token_hash = vigil_server::accounts::hash_token(&token);
+        let scopes = ["org:read".to_string(), "event:write".to_string()];
         store
-            .create_token(user.id, &token_hash, &["org:read".to_string()])
+            .create_token(user.id, &token_hash, &scopes)
             .await
             .expect("token");
         Harness {
