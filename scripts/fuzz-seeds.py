@@ -44,6 +44,7 @@ def main() -> None:
             "process_event",
             "search_query",
             "pii_config",
+            "user_report",
         ]
     }
     for request in sorted(fixtures.glob("*/*/request.json")):
@@ -60,6 +61,8 @@ def main() -> None:
                 if kind in ("event", "transaction", "span", "feedback"):
                     seeds["process_event"].add(payload)
                     seeds["event_payload"].add(payload)
+                if kind in ("user_report", "feedback"):
+                    seeds["user_report"].add(payload)
         else:
             seeds["event_payload"].add(body)
             seeds["process_event"].add(body)
@@ -99,6 +102,15 @@ def main() -> None:
             b'{"applications": {"$frame.vars.secret || \'extra\'.** || $user.ip_address": ["@anything:hash"]}}',
             b'{"rules": {"p": {"type": "redact_pair", "keyPattern": "api_?key"}, "m": {"type": "multiple",'
             b' "rules": ["p", "@ip"], "hide_inner": true}}, "applications": {"**": ["m"]}}',
+        ]
+    )
+    seeds["user_report"].update(
+        [
+            b'{"event_id": "b734577d50fd48ea9070b488e32bdbf7", "name": "Jane",'
+            b' "email": "jane@example.com", "comments": "It froze"}',
+            b'{"type": "feedback", "contexts": {"feedback": {"message": "Nothing happened",'
+            b' "contact_email": "sam@example.com", "name": "Sam",'
+            b' "associated_event_id": "B734577D-50FD-48EA-9070-B488E32BDBF7"}}}',
         ]
     )
     for target, values in seeds.items():
