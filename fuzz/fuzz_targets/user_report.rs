@@ -9,7 +9,10 @@ use vigil_processing::user_report::{parse_feedback, parse_user_report, ParsedRep
 
 fn check(report: &ParsedReport) {
     assert_eq!(report.event_id.len(), 32);
-    assert!(report.event_id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(report
+        .event_id
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     assert!(report.name.chars().count() <= 128);
     assert!(report.email.chars().count() <= 128);
     assert!(report.comments.chars().count() <= 4096);
