@@ -65,6 +65,11 @@ pub fn accept_envelope(
         source: source.to_owned(),
         ..Accepted::default()
     };
+    // Attachments follow their event: when a filter drops the envelope's event, they are
+    // dropped with it (as Relay drops an envelope's event-bound items), so they wait until the
+    // event is judged.
+    let mut attachments = Vec::new();
+    let mut event_filter: Option<&'static str> = None;
     for (index, item) in envelope.items.iter().enumerate() {
         let item_key = || format!("{source}:{index}");
         let ty = item.ty();
@@ -78,6 +83,7 @@ pub fn accept_envelope(
                 Ok(Processed::Filtered(f)) => {
                     accepted.item_outcome(item, Outcome::Filtered, f.filter.as_str());
                     accepted.filtered.push((f.category, f.filter.as_str()));
+                    event_filter = Some(f.filter.as_str());
                 }
                 Err((why, message)) => {
                     accepted.outcome(DataCategory::Error, Outcome::Invalid, why, 1);
@@ -157,10 +163,7 @@ pub fn accept_envelope(
                 }
             }
             ItemType::Attachment => match attachment_of(item, project_id, ctx, item_key()) {
-                Some(attachment) => {
-                    accepted.item_outcome(item, Outcome::Accepted, NO_REASON);
-                    accepted.attachments.push(attachment);
-                }
+                Some(attachment) => attachments.push((item, attachment)),
                 None => {
                     accepted.item_outcome(item, Outcome::Invalid, reason::PAYLOAD);
                     accepted
@@ -215,6 +218,17 @@ pub fn accept_envelope(
             _ => {
                 accepted.item_outcome(item, Outcome::Accepted, NO_REASON);
                 tracing::debug!(item_type = ty.as_str(), "envelope item skipped");
+            }
+        }
+    }
+    for (item, attachment) in attachments {
+        match event_filter {
+            Some(filter) => {
+                accepted.item_outcome(item, Outcome::Filtered, filter);
+            }
+            None => {
+                accepted.item_outcome(item, Outcome::Accepted, NO_REASON);
+                accepted.attachments.push(attachment);
             }
         }
     }
@@ -450,6 +464,71 @@ mod tests {
                     2
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn a_filtered_event_takes_its_attachments_along() {
+        let envelope = |release: &str| {
+            let event = format!(
+                r#"{{"event_id":"b734577d50fd48ea9070b488e32bdbf7","release":"{release}","message":"boom"}}"#
+            );
+            let body = format!(
+                "{{\"event_id\":\"b734577d50fd48ea9070b488e32bdbf7\"}}\n\
+                 {{\"type\":\"event\",\"length\":{}}}\n{event}\n\
+                 {{\"type\":\"attachment\",\"length\":5,\"filename\":\"a.txt\"}}\nhello\n",
+                event.len()
+            );
+            vigil_protocol::envelope::parse_envelope(bytes::Bytes::from(body)).expect("envelope")
+        };
+        let settings = vigil_store::InboundFilters {
+            releases: vec!["old@*".into()],
+            ..vigil_store::InboundFilters::none()
+        };
+        let ctx = NormalizeContext {
+            received: 1_795_576_123.0,
+            envelope_event_id: Some("b734577d50fd48ea9070b488e32bdbf7".into()),
+            filters: std::sync::Arc::new(vigil_processing::filter::Filters::new(settings)),
+            ..NormalizeContext::default()
+        };
+        let attachment_rows = |accepted: &Accepted| -> Vec<(Outcome, String, i64)> {
+            accepted
+                .outcomes
+                .iter()
+                .filter(|row| row.category == DataCategory::Attachment)
+                .map(|row| (row.outcome, row.reason.clone(), row.quantity))
+                .collect()
+        };
+
+        let dropped = accept_envelope(
+            &envelope("old@1.0"),
+            1,
+            &ctx,
+            "test:1",
+            &Thresholds::default(),
+        );
+        assert!(dropped.events.is_empty());
+        assert!(
+            dropped.attachments.is_empty(),
+            "the attachment goes with its event"
+        );
+        assert_eq!(
+            attachment_rows(&dropped),
+            [(Outcome::Filtered, "release-version".to_owned(), 5)]
+        );
+
+        let kept = accept_envelope(
+            &envelope("new@2.0"),
+            1,
+            &ctx,
+            "test:2",
+            &Thresholds::default(),
+        );
+        assert_eq!(kept.events.len(), 1);
+        assert_eq!(kept.attachments.len(), 1);
+        assert_eq!(
+            attachment_rows(&kept),
+            [(Outcome::Accepted, NO_REASON.to_owned(), 5)]
         );
     }
 }
