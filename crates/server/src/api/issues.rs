@@ -165,7 +165,7 @@ async fn serialize_list(
         }
         if let Some(project) = projects.iter().find(|p| p.id == issue.project_id) {
             // Sentry's stream serializer: the triage fields as the caller sees them.
-            let mut value = super::triage::issue_json(state, issue, project, &org, user_id).await?;
+            let mut value = super::triage::issue_json(state, issue, project, org, user_id).await?;
             if let Some((period, series)) = &stats {
                 value["stats"] = json!({ period.as_str(): series });
             }
