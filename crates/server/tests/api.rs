@@ -60,10 +60,14 @@ async fn put_issue_status(h: &Harness, id: &str, status: &str) -> (StatusCode, V
 
 /// Creates a release of the organization `default` from `body`; the answer's status and body.
 async fn create_release(h: &Harness, body: Value) -> (StatusCode, Value) {
-    let (status, _, release) = h
-        .api("POST", "/api/0/organizations/default/releases/", Some(body))
-        .await;
-    (status, release)
+    let writer = h.writer().await;
+    h.call_as(
+        &writer,
+        "POST",
+        "/api/0/organizations/default/releases/",
+        Some(body),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -428,8 +432,19 @@ async fn releases_follow_sentry_clis_calls() {
     let (status, _) =
         create_release(&h, json!({"version": "shop@1.4.2", "projects": ["shop"]})).await;
     assert_eq!(status, StatusCode::ALREADY_REPORTED);
-    let (status, _, finalized) = h
+    // Writing releases needs `project:releases` (or project write access).
+    let (status, _, _) = h
         .api(
+            "POST",
+            "/api/0/organizations/default/releases/",
+            Some(json!({"version": "shop@9", "projects": ["shop"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let writer = h.writer().await;
+    let (status, finalized) = h
+        .call_as(
+            &writer,
             "PUT",
             "/api/0/organizations/default/releases/shop@1.4.2/",
             Some(json!({"projects": ["shop"], "dateReleased": "2026-11-25T03:01:25.986098933Z"})),
@@ -438,8 +453,8 @@ async fn releases_follow_sentry_clis_calls() {
     assert_eq!(status, StatusCode::OK);
     let released = finalized["dateReleased"].as_str().expect("finalized");
     assert!(released.starts_with("2026-11-25T03:01:25.98"), "{released}");
-    let (status, _, deploy) = h
-        .api("POST", "/api/0/organizations/default/releases/shop@1.4.2/deploys/", Some(json!({"environment": "production", "dateFinished": "2026-11-25T03:01:26.015421178Z"})))
+    let (status, deploy) = h
+        .call_as(&writer, "POST", "/api/0/organizations/default/releases/shop@1.4.2/deploys/", Some(json!({"environment": "production", "dateFinished": "2026-11-25T03:01:26.015421178Z"})))
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(deploy["environment"], "production");

@@ -36,6 +36,14 @@ pub struct ReleaseBody {
     other: serde_json::Map<String, Value>,
 }
 
+/// Token scopes that may write releases and deploys (Sentry's `OrganizationReleasePermission`).
+const RELEASE_SCOPES: &[&str] = &[
+    "project:releases",
+    "project:write",
+    "project:admin",
+    "org:admin",
+];
+
 /// The fields of Sentry's release serializer that Vigil accepts without keeping.
 const COMMIT_FIELDS: [&str; 3] = ["refs", "commits", "headCommits"];
 
@@ -124,6 +132,7 @@ pub async fn create_release(
 ) -> Result<Response, ApiError> {
     let body = json_body(body)?;
     let org = caller.organization(&state, &org).await?;
+    caller.require_scope(RELEASE_SCOPES)?;
     let version = body
         .version
         .clone()
@@ -270,6 +279,7 @@ pub async fn update_release(
 ) -> Result<Json<Value>, ApiError> {
     let body = json_body(body)?;
     let (org, release) = find(&state, &caller, &org, &version).await?;
+    caller.require_scope(RELEASE_SCOPES)?;
     let all = projects_of(&state, &org).await?;
     let ids = project_ids(&all, body.projects.as_deref().unwrap_or_default())?;
     let (release, _) = state
@@ -286,6 +296,7 @@ pub async fn delete_release(
     Path((org, version)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let (org, release) = find(&state, &caller, &org, &version).await?;
+    caller.require_scope(RELEASE_SCOPES)?;
     state.store.delete_release(org.id, &release.version).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -309,6 +320,7 @@ pub async fn create_deploy(
 ) -> Result<Response, ApiError> {
     let body = json_body(body)?;
     let (_, release) = find(&state, &caller, &org, &version).await?;
+    caller.require_scope(RELEASE_SCOPES)?;
     let environment = body
         .environment
         .filter(|e| !e.trim().is_empty())
