@@ -118,8 +118,8 @@ else
     pg_cluster_start
 fi
 
-step "cargo test --workspace --release"
-cargo test --workspace --release 2>&1 | tee "$test_log"
+step "cargo test --workspace --release --no-fail-fast"
+cargo test --workspace --release --no-fail-fast 2>&1 | tee "$test_log"
 # One closing line for the whole suite (cargo prints one per test binary, the last of which is
 # often an empty doc-test run).
 totals=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
