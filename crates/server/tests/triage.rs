@@ -489,3 +489,41 @@ async fn changing_issues_needs_event_write() {
     let (_, _, notes) = h.get(&format!("{path}comments/")).await;
     assert_eq!(notes.as_array().map(Vec::len), Some(0), "{notes}");
 }
+
+#[tokio::test]
+async fn sentry_clis_snooze_duration_is_an_ignore_duration() {
+    let h = Harness::new().await;
+    let id = issue_of(&h, 1, "a", "u1").await;
+    let path = format!("/api/0/projects/default/shop/issues/?id={id}");
+    // `sentry-cli issues mute`: no duration.
+    let (status, _, body) = h
+        .api(
+            "PUT",
+            &path,
+            Some(json!({"status": "ignored", "snoozeDuration": null})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, issue) = h.get(&format!("/api/0/issues/{id}/")).await;
+    assert_eq!(issue["status"], "ignored");
+    assert_eq!(issue["statusDetails"], json!({}), "{issue}");
+    // A duration in minutes snoozes, as statusDetails.ignoreDuration does.
+    let (status, _, body) = h
+        .api(
+            "PUT",
+            &format!("/api/0/issues/{id}/"),
+            Some(json!({"status": "ignored", "snoozeDuration": 30})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, issue) = h.get(&format!("/api/0/issues/{id}/")).await;
+    assert!(issue["statusDetails"]["ignoreUntil"].is_string(), "{issue}");
+    let (status, _, body) = h
+        .api(
+            "PUT",
+            &format!("/api/0/issues/{id}/"),
+            Some(json!({"status": "ignored", "snoozeDuration": -5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}

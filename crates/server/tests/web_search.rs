@@ -55,7 +55,7 @@ async fn ids_typed_alone_open_their_issue_and_bad_searches_say_why() {
     assert_eq!(body[0]["id"], value_issue.id.to_string());
 
     for (query, named) in [
-        ("assigned%3Ame", "`assigned`"),
+        ("assigned%3Amy_teams", "`assigned`"),
         ("times_seen%3Amany", "`times_seen`"),
         ("%28level%3Aerror", "parenthesis"),
     ] {

@@ -176,8 +176,9 @@ fn searches_answer_as_sentry(backend: Backend) {
 
     // Keys Vigil cannot answer, and values that are not what the key takes: 400 naming them.
     for (query, named) in [
-        ("assigned:me", "assigned"),
-        ("is:for_review", "is:for_review"),
+        ("assigned:my_teams", "assigned"),
+        ("subscribed:me", "subscribed"),
+        ("is:linked", "is:linked"),
         ("transaction.duration:>1s", "transaction.duration"),
         ("count():>10", "count()"),
         ("times_seen:many", "times_seen"),

@@ -98,6 +98,34 @@ pub(crate) async fn parse_update(
     me: &User,
     body: &Map<String, Value>,
 ) -> Result<Update, ApiError> {
+    // Sentry's older top-level `snoozeDuration` (minutes; sentry-cli sends it, `null` when
+    // muting without one) is `statusDetails.ignoreDuration`.
+    let rewritten;
+    let body = match body.get("snoozeDuration") {
+        None => body,
+        Some(duration) => {
+            let mut copy = body.clone();
+            copy.remove("snoozeDuration");
+            if !duration.is_null() {
+                let details = copy
+                    .entry("statusDetails")
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if details.is_null() {
+                    *details = Value::Object(Map::new());
+                }
+                match details {
+                    Value::Object(details) => {
+                        details
+                            .entry("ignoreDuration")
+                            .or_insert_with(|| duration.clone());
+                    }
+                    _ => return Err(ApiError::bad_field("statusDetails", "Must be an object.")),
+                }
+            }
+            rewritten = copy;
+            &rewritten
+        }
+    };
     let mut update = Update::default();
     for key in body.keys() {
         if ![
