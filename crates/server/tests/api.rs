@@ -452,6 +452,42 @@ async fn releases_follow_sentry_clis_calls() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let released = finalized["dateReleased"].as_str().expect("finalized");
+    // `set-commits` sends refs or commits: Vigil keeps none, and says so rather than answer 200.
+    for (body, field) in [
+        (
+            json!({"refs": [{"repository": "acme/shop", "commit": "a1b2c3"}]}),
+            "refs",
+        ),
+        (
+            json!({"commits": [{"id": "a1b2c3", "repository": "acme/shop"}]}),
+            "commits",
+        ),
+        (json!({"projects": ["shop"], "owner": "someone"}), "owner"),
+    ] {
+        let (status, refused) = h
+            .call_as(
+                &writer,
+                "PUT",
+                "/api/0/organizations/default/releases/shop@1.4.2/",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {refused}");
+        assert!(refused[field][0].is_string(), "{body}: {refused}");
+    }
+    let (status, _) = h
+        .call_as(
+            &writer,
+            "PUT",
+            "/api/0/organizations/default/releases/shop@1.4.2/",
+            Some(json!({"refs": [], "commits": null})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "empty commit fields ask for nothing"
+    );
     assert!(released.starts_with("2026-11-25T03:01:25.98"), "{released}");
     let (status, deploy) = h
         .call_as(&writer, "POST", "/api/0/organizations/default/releases/shop@1.4.2/deploys/", Some(json!({"environment": "production", "dateFinished": "2026-11-25T03:01:26.015421178Z"})))

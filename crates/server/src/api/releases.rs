@@ -17,9 +17,9 @@ use crate::query::{self, QueryPairs};
 use crate::serialize::{serialize_deploy, serialize_release};
 use crate::AppState;
 
-/// Body of `POST …/releases/` and `PUT …/releases/{version}/`. `refs`, `commits` and
-/// `headCommits` (from `set-commits`) are accepted and not kept: Vigil keeps no commits yet.
-/// Any other field is refused with a 400 naming it.
+/// Body of `POST …/releases/` and `PUT …/releases/{version}/`. Vigil keeps no commits yet:
+/// `refs`, `commits` and `headCommits` (from `set-commits`) are refused with a 400 naming them
+/// unless empty, as is any other field it does not apply.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReleaseBody {
@@ -44,7 +44,7 @@ const RELEASE_SCOPES: &[&str] = &[
     "org:admin",
 ];
 
-/// The fields of Sentry's release serializer that Vigil accepts without keeping.
+/// The commit fields of Sentry's release serializer, which Vigil does not keep.
 const COMMIT_FIELDS: [&str; 3] = ["refs", "commits", "headCommits"];
 
 fn parse_time(field: &str, value: Option<&str>) -> Result<Option<f64>, ApiError> {
@@ -58,16 +58,23 @@ fn parse_time(field: &str, value: Option<&str>) -> Result<Option<f64>, ApiError>
 
 impl ReleaseBody {
     fn fields(&self) -> Result<ReleaseFields, ApiError> {
-        if let Some(field) = self
-            .other
-            .keys()
-            .find(|k| !COMMIT_FIELDS.contains(&k.as_str()))
-        {
-            return Err(ApiError::bad_field(
-                field,
-                "Vigil cannot set this field on a release; it takes version, projects, ref, \
-                 url, dateStarted, dateReleased and status",
-            ));
+        for (field, value) in &self.other {
+            let nothing = value.is_null() || value.as_array().is_some_and(Vec::is_empty);
+            if COMMIT_FIELDS.contains(&field.as_str()) {
+                if !nothing {
+                    return Err(ApiError::bad_field(
+                        field,
+                        "Vigil keeps no commits yet: a release's refs, commits and headCommits \
+                         are not stored",
+                    ));
+                }
+            } else {
+                return Err(ApiError::bad_field(
+                    field,
+                    "Vigil cannot set this field on a release; it takes version, projects, \
+                     ref, url, dateStarted, dateReleased and status",
+                ));
+            }
         }
         if let Some(status) = self
             .status
