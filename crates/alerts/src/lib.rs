@@ -19,6 +19,6 @@ pub use evaluate::{
     count_windows, evaluate, user_count_thresholds, user_count_windows, EventFacts,
 };
 pub use recipients::email_recipients;
-pub use render::{render_digest, render_notifications, AlertContext};
+pub use render::{escape_html, render_digest, render_notifications, AlertContext};
 pub use rule::{parse_rule, RuleError, RuleSpec};
 pub use vigil_model::default_rule;

@@ -179,7 +179,7 @@ fn cut(text: &str, max: usize) -> String {
 }
 
 /// Text safe inside HTML elements and quoted attributes.
-fn escape_html(text: &str) -> String {
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -313,7 +313,8 @@ pub(crate) async fn parse_update(
     Ok(update)
 }
 
-fn user_json(user: &User) -> Value {
+/// A user as an actor (`assignedTo`): Sentry's `{"type": "user", …}`.
+fn actor_json(user: &User) -> Value {
     json!({"type": "user", "id": user.id.to_string(), "name": user.email, "email": user.email})
 }
 
@@ -521,7 +522,7 @@ async fn apply_fields(
     if let Some(assignee) = &update.assigned_to {
         result.insert(
             "assignedTo".into(),
-            assignee.as_ref().map(user_json).unwrap_or(Value::Null),
+            assignee.as_ref().map(actor_json).unwrap_or(Value::Null),
         );
     }
     for (key, value) in [
@@ -535,13 +536,6 @@ async fn apply_fields(
         }
     }
     Ok(result)
-}
-
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Queues an email to `to` about the issue through the alert outbox (rule 0: not a rule's).
@@ -563,9 +557,9 @@ async fn notify(
     };
     let html = format!(
         "<p>{}</p><pre>{}</pre><p>{}</p>",
-        escape_html(headline),
-        escape_html(body),
-        escape_html(&issue.title)
+        vigil_alerts::escape_html(headline),
+        vigil_alerts::escape_html(body),
+        vigil_alerts::escape_html(&issue.title)
     );
     let at = unix_now();
     let firing = vigil_store::Firing {
@@ -619,7 +613,7 @@ async fn add_triage(
     triage: &IssueTriage,
 ) -> Result<(), ApiError> {
     let assignee = match triage.assignee_id {
-        Some(id) => state.store.user_by_id(id).await?.map(|u| user_json(&u)),
+        Some(id) => state.store.user_by_id(id).await?.map(|u| actor_json(&u)),
         None => None,
     };
     value["assignedTo"] = assignee.unwrap_or(Value::Null);
