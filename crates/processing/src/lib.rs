@@ -15,6 +15,7 @@ pub mod parameterize;
 pub mod payload;
 pub mod performance;
 pub mod scrub;
+pub mod symbolicate;
 pub mod tags;
 pub mod title;
 pub mod user_report;
