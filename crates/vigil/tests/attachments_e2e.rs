@@ -15,7 +15,6 @@ use common::python::run_python;
 use common::{Vigil, ADMIN_EMAIL};
 use serde_json::{json, Value};
 
-const ADMIN_PASSWORD: &str = "correct horse battery staple";
 const CSV: &[u8] = b"order,amount\n1042,19.99\n1043,5.00\n";
 
 test_on_both_backends!(
@@ -240,10 +239,8 @@ fn attachments_and_feedback_reach_the_api_and_the_page(backend: Backend) {
     }
 
     // The issue page shows the files with download links, and the feedback.
-    let cookie = web_login(vigil);
-    let page = web_page(
-        vigil,
-        &cookie,
+    let cookie = vigil.web_login();
+    let page = vigil.web_page(&cookie,
         &format!("/organizations/default/issues/{issue_id}/?event={error}"),
     );
     for text in [
@@ -327,61 +324,3 @@ fn post(vigil: &Vigil, path: &str, body: &Value) -> (u16, Value) {
     (status, response.json().unwrap_or(Value::Null))
 }
 
-/// Logs the admin in through the login form; returns the `Cookie` header of the session.
-fn web_login(vigil: &Vigil) -> String {
-    let http = reqwest::blocking::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("build an HTTP client");
-    let cookies_of = |response: &reqwest::blocking::Response| -> Vec<String> {
-        response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
-            .filter(|c| !c.ends_with('='))
-            .collect()
-    };
-    let form = http
-        .get(vigil.url("/auth/login/"))
-        .send()
-        .expect("GET /auth/login/");
-    let first = cookies_of(&form);
-    let html = form.text().expect("the login form");
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| panic!("no csrf field in the login form:\n{html}"))
-        .to_string();
-    let response = http
-        .post(vigil.url("/auth/login/"))
-        .header("cookie", first.join("; "))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", ADMIN_EMAIL),
-            ("password", ADMIN_PASSWORD),
-        ])
-        .send()
-        .expect("POST /auth/login/");
-    assert!(
-        response.status().is_redirection(),
-        "the login did not redirect"
-    );
-    let cookies = cookies_of(&response);
-    assert!(!cookies.is_empty(), "the login set no session cookie");
-    cookies.join("; ")
-}
-
-/// The HTML of the web page at `path`, with the session `cookie`.
-fn web_page(vigil: &Vigil, cookie: &str, path: &str) -> String {
-    let response = vigil
-        .http()
-        .get(vigil.url(path))
-        .header("cookie", cookie)
-        .send()
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    assert_eq!(response.status(), 200, "GET {path} (the web page)");
-    response.text().expect("the page's HTML")
-}

@@ -31,7 +31,6 @@ use common::{entry, poll, tags, Dsn, Vigil, ADMIN_EMAIL};
 use serde_json::{json, Value};
 
 const TITLE: &str = "ZeroDivisionError: division by zero";
-const ADMIN_PASSWORD: &str = "correct horse battery staple";
 const CARD: &str = "4111 1111 1111 1111";
 
 /// Every secret `secrets_app.py` plants in a run with `tag`, by where it is planted.
@@ -76,69 +75,6 @@ fn wait_for_issue(vigil: &Vigil, count: &str) -> Value {
         .and_then(|l| l.iter().find(|i| i["title"] == TITLE))
         .cloned()
         .expect("the poll returned the issue")
-}
-
-/// Logs the admin in through the login form; returns the `Cookie` header of the session.
-fn web_login(vigil: &Vigil) -> String {
-    let http = reqwest::blocking::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("build an HTTP client");
-    let form = http
-        .get(vigil.url("/auth/login/"))
-        .send()
-        .expect("GET /auth/login/");
-    assert_eq!(form.status(), 200, "GET /auth/login/");
-    let set_cookies: Vec<String> = form
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
-        .collect();
-    let html = form.text().expect("the login form");
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| panic!("no csrf field in the login form:\n{html}"))
-        .to_string();
-    let response = http
-        .post(vigil.url("/auth/login/"))
-        .header("cookie", set_cookies.join("; "))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", ADMIN_EMAIL),
-            ("password", ADMIN_PASSWORD),
-        ])
-        .send()
-        .expect("POST /auth/login/");
-    assert!(
-        response.status().is_redirection(),
-        "the login did not redirect: {}",
-        response.status()
-    );
-    let cookies: Vec<String> = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
-        .filter(|c| !c.ends_with('='))
-        .collect();
-    assert!(!cookies.is_empty(), "the login set no session cookie");
-    cookies.join("; ")
-}
-
-/// The HTML of the web page at `path`, with the session `cookie`.
-fn web_page(vigil: &Vigil, cookie: &str, path: &str) -> String {
-    let response = vigil
-        .http()
-        .get(vigil.url(path))
-        .header("cookie", cookie)
-        .send()
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    assert_eq!(response.status(), 200, "GET {path} (the web page)");
-    response.text().expect("the page's HTML")
 }
 
 /// Every file under `dir`, recursively.
@@ -369,14 +305,14 @@ fn scrubbing_keeps_secrets_out(backend: Backend) {
     assert_eq!(event["title"], TITLE);
 
     // The web pages of the issue and of its events.
-    let cookie = web_login(vigil);
+    let cookie = vigil.web_login();
     for path in [
         format!("/organizations/default/issues/{issue_id}/"),
         format!("/organizations/default/issues/{issue_id}/?event={event_id}"),
         format!("/organizations/default/issues/{issue_id}/events/"),
         "/organizations/default/issues/".to_string(),
     ] {
-        let html = web_page(vigil, &cookie, &path);
+        let html = vigil.web_page(&cookie, &path);
         assert!(
             html.contains("ZeroDivisionError"),
             "{path} does not show the issue:\n{html}"

@@ -125,12 +125,25 @@ fn marked(value: &str, meta: Meta<'_>) -> Markup {
     }
 }
 
-/// Every section of an event. `full_frames`: show system (not in-app) frames too.
-pub fn render(event: &Value, data: &Value, full_frames: bool, frames_toggle: &str) -> Markup {
+/// How an event's stack traces are shown, with the links that switch each way.
+#[derive(Debug, Default)]
+pub struct FramesView {
+    /// System (not in-app) frames too.
+    pub full: bool,
+    /// The frames as the SDK sent them (`raw_stacktrace`), before source maps applied.
+    pub minified: bool,
+    pub full_toggle: String,
+    pub minified_toggle: String,
+}
+
+/// Every section of an event.
+pub fn render(event: &Value, data: &Value, view: &FramesView) -> Markup {
     let meta = Meta::of(data);
+    let full_frames = view.full;
     html! {
+        (processing_errors(data))
         @if let Some(exception) = entry(event, "exception") {
-            (exceptions(exception, full_frames, frames_toggle, meta.at("exception")))
+            (exceptions(exception, view, meta.at("exception")))
         }
         @if let Some(message) = entry(event, "message") {
             section.message { h2 { "Message" } pre { (text(&message["formatted"])) } }
@@ -156,7 +169,7 @@ pub fn render(event: &Value, data: &Value, full_frames: bool, frames_toggle: &st
     }
 }
 
-fn exceptions(exception: &Value, full_frames: bool, frames_toggle: &str, meta: Meta) -> Markup {
+fn exceptions(exception: &Value, view: &FramesView, meta: Meta) -> Markup {
     let values: Vec<&Value> = exception
         .get("values")
         .and_then(Value::as_array)
@@ -166,12 +179,22 @@ fn exceptions(exception: &Value, full_frames: bool, frames_toggle: &str, meta: M
         .get("hasSystemFrames")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    let has_raw = values
+        .iter()
+        .any(|exc| exc.get("rawStacktrace").is_some_and(Value::is_object));
+    let minified = view.minified && has_raw;
+    let full_frames = view.full;
     html! {
         section.exception #exception {
             div.section-head {
                 h2 { "Exception" }
+                @if has_raw {
+                    a.toggle.minified-toggle href=(view.minified_toggle) {
+                        @if minified { "Show original" } @else { "Show minified" }
+                    }
+                }
                 @if has_system {
-                    a.toggle href=(frames_toggle) {
+                    a.toggle href=(view.full_toggle) {
                         @if full_frames { "Show in-app frames only" } @else { "Show full stack trace" }
                     }
                 }
@@ -197,7 +220,9 @@ fn exceptions(exception: &Value, full_frames: bool, frames_toggle: &str, meta: M
                             }
                         }
                     }
-                    @if let Some(st) = exc.get("stacktrace").filter(|s| s.is_object()) {
+                    @if let Some(st) = exc.get("rawStacktrace").filter(|s| minified && s.is_object()) {
+                        (frames(st, full_frames, meta.at("raw_stacktrace")))
+                    } @else if let Some(st) = exc.get("stacktrace").filter(|s| s.is_object()) {
                         (frames(st, full_frames, meta.at("stacktrace")))
                     }
                 }
@@ -304,6 +329,59 @@ fn frame(f: &Value, open: bool, meta: Meta) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// What went wrong while the event was processed (`errors`), as Sentry's "There were problems
+/// processing this event" box: for a browser error, which file's source map was missing or
+/// broken, so that the team knows why its frames are still minified.
+fn processing_errors(data: &Value) -> Markup {
+    let errors: Vec<&Value> = data
+        .get("errors")
+        .and_then(Value::as_array)
+        .map(|errors| errors.iter().filter(|e| e.is_object()).collect())
+        .unwrap_or_default();
+    html! {
+        @if !errors.is_empty() {
+            section.processing-errors #processing-errors {
+                h2 { "There were problems processing this event" }
+                ul {
+                    @for error in errors {
+                        @let kind = str_at(error, "type");
+                        li {
+                            (processing_error_text(kind))
+                            @for key in ["url", "name", "value"] {
+                                @if let Some(detail) = error.get(key).filter(|v| !v.is_null()) {
+                                    " " code { (text(detail)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sentry's wording for the processing errors people meet most.
+fn processing_error_text(kind: &str) -> String {
+    match kind {
+        "js_no_source" => "No source map was found for".into(),
+        "js_invalid_source" => "The source map could not be read:".into(),
+        "js_invalid_sourcemap" => "The source map is invalid:".into(),
+        "js_missing_sources_content" | "js_no_source_content" => {
+            "The source map has no source content for".into()
+        }
+        "js_invalid_sourcemap_location" => "The source map has no mapping for the location in".into(),
+        "js_missing_source" => "The original source file was not found:".into(),
+        "js_scraping_disabled" => "Fetching the source is disabled for".into(),
+        "invalid_data" => "Discarded invalid value".into(),
+        "invalid_attribute" => "Discarded unknown attribute".into(),
+        "value_too_long" => "Discarded value that was too long".into(),
+        "past_timestamp" => "The timestamp was too far in the past".into(),
+        "future_timestamp" => "The timestamp was in the future".into(),
+        "clock_drift" => "Clock drift was corrected".into(),
+        other => format!("{other}:"),
     }
 }
 

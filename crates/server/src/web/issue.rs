@@ -58,6 +58,8 @@ pub struct DetailParams {
     event: Option<String>,
     /// `full`: system frames too.
     frames: Option<String>,
+    /// `minified`: the frames as the SDK sent them, before source maps applied.
+    stack: Option<String>,
 }
 
 /// `GET /organizations/{org}/issues/{id}/`: opening it marks the issue seen by the viewer.
@@ -127,6 +129,7 @@ pub async fn render_detail(
     let prefix = state.config.path_prefix();
     let base = format!("{prefix}/organizations/{}/issues/{}/", org.slug, issue.id);
     let full_frames = params.frames.as_deref() == Some("full");
+    let minified = params.stack.as_deref() == Some("minified");
     let evidence = match &stored {
         Some(s) if issue.event_type.starts_with("performance_") => {
             Some(super::transaction::issue_evidence(&state, &org, &project, s).await)
@@ -155,7 +158,7 @@ pub async fn render_detail(
                         (event_nav(&base, event, stored, full_frames, now, trace_href.as_deref()))
                         @if let Some(evidence) = &evidence { (evidence) }
                         (extras)
-                        (event::render(event, &stored.data, full_frames, &frames_toggle(&base, which, full_frames)))
+                        (event::render(event, &stored.data, &frames_view(&base, which, full_frames, minified)))
                     }
                     _ => { p.empty { "This issue has no stored events (they may have expired)." } }
                 }
@@ -191,15 +194,28 @@ pub async fn render_detail(
     ))
 }
 
-fn frames_toggle(base: &str, which: &str, full: bool) -> String {
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    if which != "latest" {
-        q.append_pair("event", which);
+/// How the event's frames are shown, and the links that switch system frames and minified
+/// frames on or off (each keeping the other).
+fn frames_view(base: &str, which: &str, full: bool, minified: bool) -> event::FramesView {
+    let link = |full: bool, minified: bool| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        if which != "latest" {
+            q.append_pair("event", which);
+        }
+        if full {
+            q.append_pair("frames", "full");
+        }
+        if minified {
+            q.append_pair("stack", "minified");
+        }
+        format!("{base}?{}#exception", q.finish())
+    };
+    event::FramesView {
+        full,
+        minified,
+        full_toggle: link(!full, minified),
+        minified_toggle: link(full, !minified),
     }
-    if !full {
-        q.append_pair("frames", "full");
-    }
-    format!("{base}?{}#exception", q.finish())
 }
 
 fn summary(

@@ -343,7 +343,7 @@ pub async fn detail(
                 h2 { "Spans" }
                 (waterfall(&rows))
             }
-            (event::render(&serialized, &t.data, false, ""))
+            (event::render(&serialized, &t.data, &event::FramesView::default()))
         }
     };
     Ok(page(

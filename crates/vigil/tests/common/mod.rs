@@ -219,6 +219,8 @@ pub struct Vigil {
 }
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
+/// The admin's password, for tests that log in through the web form.
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 impl Vigil {
     /// Starts a server on a free port and waits until `/_health` answers 200.
@@ -455,7 +457,7 @@ impl Vigil {
                 "--password-stdin",
                 "--admin",
             ],
-            "correct horse battery staple\n",
+            &format!("{ADMIN_PASSWORD}\n"),
         );
         let token = self.cli(&["token", "create", "--email", email]);
         assert!(
@@ -509,6 +511,68 @@ impl Vigil {
                 Err(format!("vigil_queue_depth is {depth}"))
             }
         })
+    }
+
+    /// Logs the admin in through the login form; returns the `Cookie` header of the session.
+    pub fn web_login(&self) -> String {
+        let http = reqwest::blocking::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("build an HTTP client");
+        let cookies_of = |response: &reqwest::blocking::Response| -> Vec<String> {
+            response
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
+                .filter(|c| !c.ends_with('='))
+                .collect()
+        };
+        let form = http
+            .get(self.url("/auth/login/"))
+            .send()
+            .expect("GET /auth/login/");
+        assert_eq!(form.status(), 200, "GET /auth/login/");
+        let first = cookies_of(&form);
+        let html = form.text().expect("the login form");
+        let csrf = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no csrf field in the login form:\n{html}"))
+            .to_string();
+        let response = http
+            .post(self.url("/auth/login/"))
+            .header("cookie", first.join("; "))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", ADMIN_EMAIL),
+                ("password", ADMIN_PASSWORD),
+            ])
+            .send()
+            .expect("POST /auth/login/");
+        assert!(
+            response.status().is_redirection(),
+            "the login did not redirect: {}",
+            response.status()
+        );
+        let cookies = cookies_of(&response);
+        assert!(!cookies.is_empty(), "the login set no session cookie");
+        cookies.join("; ")
+    }
+
+    /// The HTML of the web page at `path`, with the session `cookie` (from [`Vigil::web_login`]).
+    #[track_caller]
+    pub fn web_page(&self, cookie: &str, path: &str) -> String {
+        let response = self
+            .http
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(response.status(), 200, "GET {path} (the web page)");
+        response.text().expect("the page's HTML")
     }
 
     /// The HTTP client, for requests the helpers below don't make (no token, other methods).
