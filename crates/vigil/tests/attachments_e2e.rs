@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::backend::{test_on_both_backends, Backend, Server};
 use common::python::run_python;
 use common::{Vigil, ADMIN_EMAIL};
@@ -240,7 +238,8 @@ fn attachments_and_feedback_reach_the_api_and_the_page(backend: Backend) {
 
     // The issue page shows the files with download links, and the feedback.
     let cookie = vigil.web_login();
-    let page = vigil.web_page(&cookie,
+    let page = vigil.web_page(
+        &cookie,
         &format!("/organizations/default/issues/{issue_id}/?event={error}"),
     );
     for text in [
@@ -323,4 +322,3 @@ fn post(vigil: &Vigil, path: &str, body: &Value) -> (u16, Value) {
     let status = response.status().as_u16();
     (status, response.json().unwrap_or(Value::Null))
 }
-

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use common::backend::{test_on_both_backends, Backend, Server};
 use common::python::{python_script, run_python};
-use common::{entry, poll, tags, Dsn, Vigil, ADMIN_EMAIL};
+use common::{entry, poll, tags, Dsn, Vigil};
 use serde_json::{json, Value};
 
 const TITLE: &str = "ZeroDivisionError: division by zero";

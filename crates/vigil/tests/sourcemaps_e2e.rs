@@ -89,7 +89,10 @@ fn sentry_cli(vigil: &Vigil, args: &[&str]) -> String {
 /// Loads the built page in Chromium with the project's DSN and `release`; the checkout fails.
 fn load(dist: &Path, dsn: &Dsn, release: &str) {
     let query = format!("dsn={}&release={release}&code={CODE}", urlencode(&dsn.raw));
-    let result = run_python("load_page.py", &[dist.to_str().expect("utf-8 path"), &query]);
+    let result = run_python(
+        "load_page.py",
+        &[dist.to_str().expect("utf-8 path"), &query],
+    );
     assert!(!result.is_empty(), "load_page.py printed nothing");
 }
 
@@ -118,7 +121,10 @@ fn issue_with_events(vigil: &Vigil, events: usize) -> (String, Vec<Value>) {
                 .collect();
             if issues.len() != 1 {
                 let titles: Vec<&Value> = issues.iter().map(|i| &i["title"]).collect();
-                return Err(format!("{} issues titled {TITLE:?}: {titles:?}", issues.len()));
+                return Err(format!(
+                    "{} issues titled {TITLE:?}: {titles:?}",
+                    issues.len()
+                ));
             }
             let id = issues[0]["id"].as_str().unwrap_or_default().to_owned();
             let list = vigil
@@ -180,7 +186,9 @@ fn sourcemaps(backend: Backend) {
     );
     let errors = minified["errors"].as_array().cloned().unwrap_or_default();
     assert!(
-        errors.iter().any(|error| error.to_string().contains("app.min.js")),
+        errors
+            .iter()
+            .any(|error| error.to_string().contains("app.min.js")),
         "the event says which file had no map: {errors:?}"
     );
     let cookie = vigil.web_login();
@@ -202,7 +210,10 @@ fn sourcemaps(backend: Backend) {
     );
     load(&first, &dsn, "shop@1.0.0");
     let (second_issue, events) = issue_with_events(vigil, 2);
-    assert_eq!(second_issue, issue_id, "the symbolicated event joined the issue");
+    assert_eq!(
+        second_issue, issue_id,
+        "the symbolicated event joined the issue"
+    );
     let symbolicated = event(vigil, events[0]["eventID"].as_str().unwrap_or_default());
     let exception = exception(&symbolicated);
     let frame = top_frame(&exception["stacktrace"]);
@@ -232,9 +243,16 @@ fn sourcemaps(backend: Backend) {
         .unwrap_or_default();
     let library = frames
         .iter()
-        .find(|f| f["filename"].to_string().contains("node_modules/money-utils"))
+        .find(|f| {
+            f["filename"]
+                .to_string()
+                .contains("node_modules/money-utils")
+        })
         .unwrap_or_else(|| panic!("a frame in money-utils: {frames:?}"));
-    assert_eq!(library["inApp"], false, "node_modules is not in app: {library}");
+    assert_eq!(
+        library["inApp"], false,
+        "node_modules is not in app: {library}"
+    );
 
     let symbolicated_id = symbolicated["eventID"].as_str().unwrap_or_default();
     let original = vigil.web_page(
@@ -247,7 +265,9 @@ fn sourcemaps(backend: Backend) {
     );
     let minified_page = vigil.web_page(
         &cookie,
-        &format!("/organizations/default/issues/{issue_id}/?event={symbolicated_id}&stack=minified"),
+        &format!(
+            "/organizations/default/issues/{issue_id}/?event={symbolicated_id}&stack=minified"
+        ),
     );
     let raw_function = raw["function"].as_str().unwrap_or_default();
     assert!(
@@ -269,10 +289,16 @@ fn sourcemaps(backend: Backend) {
     );
     load(&rebuilt, &dsn, "shop@2.0.0");
     let (third_issue, events) = issue_with_events(vigil, 3);
-    assert_eq!(third_issue, issue_id, "the rebuild's error is the same issue");
+    assert_eq!(
+        third_issue, issue_id,
+        "the rebuild's error is the same issue"
+    );
     let rebuilt_event = event(vigil, events[0]["eventID"].as_str().unwrap_or_default());
     let exception = self::exception(&rebuilt_event);
-    assert_eq!(top_frame(&exception["stacktrace"])["function"], "applyDiscount");
+    assert_eq!(
+        top_frame(&exception["stacktrace"])["function"],
+        "applyDiscount"
+    );
     let raw_function = top_frame(&exception["rawStacktrace"])["function"].clone();
     let first_raw = self::exception(&symbolicated)["rawStacktrace"].clone();
     assert_ne!(

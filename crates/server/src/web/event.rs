@@ -372,7 +372,9 @@ fn processing_error_text(kind: &str) -> String {
         "js_missing_sources_content" | "js_no_source_content" => {
             "The source map has no source content for".into()
         }
-        "js_invalid_sourcemap_location" => "The source map has no mapping for the location in".into(),
+        "js_invalid_sourcemap_location" => {
+            "The source map has no mapping for the location in".into()
+        }
         "js_missing_source" => "The original source file was not found:".into(),
         "js_scraping_disabled" => "Fetching the source is disabled for".into(),
         "invalid_data" => "Discarded invalid value".into(),
@@ -674,7 +676,7 @@ mod tests {
                 "headers": {"0": {"1": rem("@password:filter")}},
                 "query_string": {"0": {"1": rem("@common:filter")}}},
             "extra": {"password": rem("strip-fields")}}});
-        let html = render(&event, &data, false, "").into_string();
+        let html = render(&event, &data, &FramesView::default()).into_string();
         for rule in ["@password:filter", "@common:filter", "strip-fields"] {
             let mark = format!("title=\"Replaced by the data-scrubbing rule {rule}\"");
             assert_eq!(html.matches(&mark).count(), 1, "{mark} in {html}");
