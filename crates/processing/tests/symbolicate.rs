@@ -694,12 +694,22 @@ fn the_warm_path_reuses_the_built_map() {
     let lookup = Arc::new(debug_id_upload(&build1));
     let first = process(&build1.event, lookup.clone(), caches.clone());
     let cold = caches.stats();
-    assert_eq!((cold.builds, cold.hits, cold.entries), (1, 0, 1));
-    assert!(cold.bytes > 0);
-    // Another event, another batch (a new handle over the same caches): no second build.
+    assert_eq!((cold.builds, cold.hits), (1, 0));
+    assert_eq!(
+        (cold.sources_prepared, cold.source_hits, cold.entries),
+        (1, 0, 2)
+    );
+    assert!(cold.bytes > build1.minified.len());
+    // Another event, another batch (a new handle over the same caches): no second build, and
+    // the minified file is not read again.
     let second = process(&build1.event, lookup.clone(), caches.clone());
     let warm = caches.stats();
-    assert_eq!((warm.builds, warm.hits, warm.entries), (1, 1, 1));
+    assert_eq!((warm.builds, warm.hits), (1, 1));
+    assert_eq!(
+        (warm.sources_prepared, warm.source_hits, warm.entries),
+        (1, 1, 2)
+    );
+    assert_eq!(warm.bytes, cold.bytes);
     assert_eq!(first.data["exception"], second.data["exception"]);
     // The files are still looked up per event (the store knows what is newest).
     assert_eq!(lookup.asked().len(), 4);

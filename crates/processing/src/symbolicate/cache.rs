@@ -5,6 +5,10 @@
 //! map) pair. The result is a compact binary index whose lookups are a binary search, so it is
 //! kept, bounded by bytes and evicted least recently used first. A map that cannot be built is
 //! kept too (as its error), so a broken upload costs one attempt, not one per event.
+//!
+//! Minified files are kept too, prepared ([`PreparedSource`]): read as text once, their line
+//! starts indexed and their `sourceMappingURL` and debug ID found, so that the minified lines
+//! of each frame (a bundle is one line of hundreds of kilobytes) are a slice, not a scan.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -81,13 +85,70 @@ impl std::fmt::Debug for BuiltMap {
 /// A built cache, or why the map could not be built.
 pub type CachedMap = Result<BuiltMap, String>;
 
+/// A minified file read for symbolication.
+#[derive(Debug)]
+pub struct PreparedSource {
+    text: String,
+    /// The byte offset of each line's start.
+    line_starts: Vec<usize>,
+    /// Where its last `sourceMappingURL` comment points, as written.
+    pub sourcemap_reference: Option<String>,
+    /// Its `//# debugId=` comment, normalized.
+    pub debug_id: Option<String>,
+}
+
+impl PreparedSource {
+    /// Reads `bytes` (invalid UTF-8 replaced, as browsers do).
+    pub fn new(bytes: &[u8]) -> Self {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(at, _)| at + 1));
+        // A final newline ends the last line; it does not start another (as `str::lines`).
+        if line_starts.last() == Some(&text.len()) {
+            line_starts.pop();
+        }
+        PreparedSource {
+            sourcemap_reference: super::paths::discover_sourcemap_reference(&text)
+                .map(str::to_owned),
+            debug_id: super::paths::discover_debug_id(&text),
+            text,
+            line_starts,
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Line `index` (0-based) without its line break.
+    pub fn line(&self, index: usize) -> Option<&str> {
+        let start = *self.line_starts.get(index)?;
+        let end = self
+            .line_starts
+            .get(index + 1)
+            .map_or(self.text.len(), |next| next - 1);
+        let line = self.text.get(start..end)?;
+        // The last line's break is in the range when the text ends with one.
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    }
+
+    fn size(&self) -> usize {
+        self.text.capacity() + self.line_starts.capacity() * std::mem::size_of::<usize>()
+    }
+}
+
 /// What the cache did so far, for tests, benchmarks and logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CacheStats {
-    /// Lookups answered from the cache.
+    /// Map lookups answered from the cache.
     pub hits: u64,
-    /// Lookups that built a cache.
+    /// Map lookups that built a cache.
     pub builds: u64,
+    /// Minified files answered from the cache.
+    pub source_hits: u64,
+    /// Minified files read and indexed.
+    pub sources_prepared: u64,
     /// Entries dropped to stay within the bound.
     pub evictions: u64,
     /// Entries held now.
@@ -96,17 +157,31 @@ pub struct CacheStats {
     pub bytes: usize,
 }
 
+/// What the cache holds under one key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Map(CacheKey),
+    /// A minified file, by its id.
+    Source(String),
+}
+
+#[derive(Clone)]
+enum Value {
+    Map(Arc<CachedMap>),
+    Source(Arc<PreparedSource>),
+}
+
 struct Entry {
-    map: Arc<CachedMap>,
+    value: Value,
     size: usize,
     last_used: u64,
 }
 
 #[derive(Default)]
 struct State {
-    entries: HashMap<CacheKey, Entry>,
+    entries: HashMap<Key, Entry>,
     /// `last_used` → key, oldest first.
-    order: BTreeMap<u64, CacheKey>,
+    order: BTreeMap<u64, Key>,
     bytes: usize,
     tick: u64,
 }
@@ -117,6 +192,8 @@ pub struct SourceMapCaches {
     state: Mutex<State>,
     hits: AtomicU64,
     builds: AtomicU64,
+    source_hits: AtomicU64,
+    sources_prepared: AtomicU64,
     evictions: AtomicU64,
 }
 
@@ -144,6 +221,8 @@ impl SourceMapCaches {
             state: Mutex::new(State::default()),
             hits: AtomicU64::new(0),
             builds: AtomicU64::new(0),
+            source_hits: AtomicU64::new(0),
+            sources_prepared: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
         }
     }
@@ -155,7 +234,8 @@ impl SourceMapCaches {
         key: &CacheKey,
         build: impl FnOnce() -> CachedMap,
     ) -> Arc<CachedMap> {
-        if let Some(map) = self.get(key) {
+        let key = Key::Map(key.clone());
+        if let Some(Value::Map(map)) = self.get(&key) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return map;
         }
@@ -164,26 +244,46 @@ impl SourceMapCaches {
         let size = match map.as_ref() {
             Ok(built) => built.size(),
             Err(reason) => reason.len(),
-        } + key.minified.len()
-            + key.map.len()
-            + 64;
-        self.insert(key.clone(), Arc::clone(&map), size);
+        };
+        self.insert(key, Value::Map(Arc::clone(&map)), size);
         map
     }
 
-    fn get(&self, key: &CacheKey) -> Option<Arc<CachedMap>> {
+    /// The minified file `id`, prepared from `bytes` when it is not held.
+    pub fn prepared_source(&self, id: &str, bytes: &[u8]) -> Arc<PreparedSource> {
+        let key = Key::Source(id.to_owned());
+        if let Some(Value::Source(source)) = self.get(&key) {
+            self.source_hits.fetch_add(1, Ordering::Relaxed);
+            return source;
+        }
+        let source = Arc::new(PreparedSource::new(bytes));
+        self.sources_prepared.fetch_add(1, Ordering::Relaxed);
+        let size = source.size();
+        self.insert(key, Value::Source(Arc::clone(&source)), size);
+        source
+    }
+
+    fn get(&self, key: &Key) -> Option<Value> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.tick += 1;
         let tick = state.tick;
         let entry = state.entries.get_mut(key)?;
         let previous = std::mem::replace(&mut entry.last_used, tick);
-        let map = Arc::clone(&entry.map);
+        let value = entry.value.clone();
         state.order.remove(&previous);
         state.order.insert(tick, key.clone());
-        Some(map)
+        Some(value)
     }
 
-    fn insert(&self, key: CacheKey, map: Arc<CachedMap>, size: usize) {
+    /// Keeps `value`, `size` bytes plus its key's, evicting the least recently used entries to
+    /// stay within the bound.
+    fn insert(&self, key: Key, value: Value, size: usize) {
+        let size = size
+            + 64
+            + match &key {
+                Key::Map(key) => key.minified.len() + key.map.len(),
+                Key::Source(id) => id.len(),
+            };
         if size > self.capacity {
             return;
         }
@@ -208,7 +308,7 @@ impl SourceMapCaches {
         state.entries.insert(
             key,
             Entry {
-                map,
+                value,
                 size,
                 last_used: tick,
             },
@@ -221,6 +321,8 @@ impl SourceMapCaches {
         CacheStats {
             hits: self.hits.load(Ordering::Relaxed),
             builds: self.builds.load(Ordering::Relaxed),
+            source_hits: self.source_hits.load(Ordering::Relaxed),
+            sources_prepared: self.sources_prepared.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
             entries: state.entries.len(),
             bytes: state.bytes,
@@ -251,6 +353,33 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &second));
         let stats = caches.stats();
         assert_eq!((stats.builds, stats.hits, stats.entries), (1, 1, 1));
+    }
+
+    #[test]
+    fn prepared_sources_index_their_lines() {
+        let caches = SourceMapCaches::default();
+        let text = "a\r\nbb\n\nccc\n//# sourceMappingURL=x.map\n";
+        let source = caches.prepared_source("1", text.as_bytes());
+        let lines: Vec<_> = (0..6).map(|n| source.line(n)).collect();
+        assert_eq!(
+            lines,
+            [
+                Some("a"),
+                Some("bb"),
+                Some(""),
+                Some("ccc"),
+                Some("//# sourceMappingURL=x.map"),
+                None
+            ]
+        );
+        assert_eq!(lines.iter().flatten().count(), text.lines().count());
+        assert_eq!(source.sourcemap_reference.as_deref(), Some("x.map"));
+        assert!(Arc::ptr_eq(&source, &caches.prepared_source("1", b"other")));
+        let no_newline = PreparedSource::new(b"x\ny");
+        assert_eq!((no_newline.line(1), no_newline.line(2)), (Some("y"), None));
+        assert_eq!(PreparedSource::new(b"").line(0), None);
+        let stats = caches.stats();
+        assert_eq!((stats.sources_prepared, stats.source_hits), (1, 1));
     }
 
     #[test]

@@ -81,6 +81,25 @@ pub fn context_lines(
     Some((pre, line, post))
 }
 
+/// [`context_lines`] over a source whose lines are indexed (`line(i)` is 0-based line `i`,
+/// without its line break): a minified bundle's single line is sliced, not scanned.
+pub fn context_lines_indexed<'s>(
+    line: impl Fn(usize) -> Option<&'s str>,
+    lineno: usize,
+    column: usize,
+) -> Option<(Vec<String>, String, Vec<String>)> {
+    let lineno = lineno.max(1);
+    let start = lineno.saturating_sub(CONTEXT_LINES).saturating_sub(1);
+    let pre = (start..lineno - 1)
+        .map(|i| line(i).map(|l| trim_line(l, column)))
+        .collect::<Option<Vec<_>>>()?;
+    let current = trim_line(line(lineno - 1)?, column);
+    let post = (lineno..lineno + CONTEXT_LINES)
+        .map_while(|i| line(i).map(|l| trim_line(l, column)))
+        .collect();
+    Some((pre, current, post))
+}
+
 /// A line as the UI can show it: lines up to 150 bytes whole, longer ones cut to 140 around
 /// `column` (60 before it) with `{snip}` where something was cut.
 fn trim_line(line: &str, column: usize) -> String {
@@ -174,6 +193,24 @@ mod tests {
         assert_eq!((pre.len(), line.as_str(), post.len()), (1, "line 2", 5));
         assert!(context_lines(&source, 21, 0).is_none());
         assert!(context_lines("", 1, 0).is_none());
+    }
+
+    #[test]
+    fn indexed_context_is_the_same() {
+        let source = (1..=20)
+            .map(|n| format!("line {n} {}", "x".repeat(n * 10)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let lines: Vec<&str> = source.lines().collect();
+        for lineno in 0..23 {
+            for column in [0, 30, 170] {
+                assert_eq!(
+                    context_lines_indexed(|i| lines.get(i).copied(), lineno, column),
+                    context_lines(&source, lineno, column),
+                    "line {lineno}, column {column}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use symbolic_sourcemapcache::{ScopeLookupResult, SourcePosition};
 
-use super::cache::{BuiltMap, CacheKey, CachedMap};
-use super::names::{context_lines, fold_function_name, function_for_token};
+use super::cache::{BuiltMap, CacheKey, CachedMap, PreparedSource};
+use super::names::{context_lines, context_lines_indexed, fold_function_name, function_for_token};
 use super::paths::{
-    decode_data_url, discover_debug_id, discover_sourcemap_reference, fixup_webpack_filename,
-    generate_module, is_in_app, join_paths, release_file_candidates,
+    decode_data_url, fixup_webpack_filename, generate_module, is_in_app, join_paths,
+    release_file_candidates,
 };
 use super::{ArtifactLookup, FileType, SourceFile, Symbolication};
 use crate::json::{Json, Object};
@@ -407,6 +407,16 @@ impl Context {
         Some(Context { pre, line, post })
     }
 
+    /// The lines of a minified file around a frame, sliced from its line index.
+    fn of_prepared(source: &PreparedSource, lineno: u32, colno: Option<u32>) -> Option<Self> {
+        let (pre, line, post) = context_lines_indexed(
+            |i| source.line(i),
+            lineno as usize,
+            colno.unwrap_or(0) as usize,
+        )?;
+        Some(Context { pre, line, post })
+    }
+
     /// Sets the frame's context fields, each only when it has something (Sentry's merge).
     fn write(&self, frame: &mut Object<'_>) {
         let list = |lines: &[String]| Json::Array(lines.iter().cloned().map(Json::from).collect());
@@ -521,7 +531,7 @@ enum MapState {
 /// Everything known about one minified file (one `abs_path`) of the event.
 struct Module {
     /// The minified file's text; or not found (`None`), or the store's failure (URL, reason).
-    minified: Result<Arc<str>, Option<(String, String)>>,
+    minified: Result<Arc<PreparedSource>, Option<(String, String)>>,
     map: MapState,
     /// The map's URL, or the minified file's when the map has none (inline, by debug ID):
     /// what `data.sourcemap` and errors name.
@@ -566,7 +576,7 @@ impl Session<'_> {
                 return fail(None, Some(kind), None);
             }
         };
-        let raw_context = Context::of(minified, input.lineno, input.colno);
+        let raw_context = Context::of_prepared(minified, input.lineno, input.colno);
         let (map, resolved_with) = match &module.map {
             MapState::NotNeeded => return fail(raw_context, None, None),
             MapState::Missing => return fail(raw_context, Some(ErrorKind::MissingSourcemap), None),
@@ -722,20 +732,19 @@ impl Session<'_> {
                 return unresolved(Err(Some((abs_path.to_owned(), e.to_string()))));
             }
         };
-        let text: Arc<str> = Arc::from(String::from_utf8_lossy(&file.bytes));
+        let text = self.caches.prepared_source(&file.id, &file.bytes);
 
         let reference = file
             .headers
             .get("sourcemap")
             .or_else(|| file.headers.get("x-sourcemap"))
-            .map(String::as_str)
-            .or_else(|| discover_sourcemap_reference(&text))
-            .map(str::to_owned);
+            .or(text.sourcemap_reference.as_ref())
+            .cloned();
         let debug_id = image_debug_id.or_else(|| {
             file.headers
                 .get("debug-id")
                 .and_then(|id| super::bundle::normalize_debug_id(id))
-                .or_else(|| discover_debug_id(&text))
+                .or_else(|| text.debug_id.clone())
         });
 
         let mut module = Module {
@@ -753,7 +762,7 @@ impl Session<'_> {
                             map: format!("{}#inline", file.id),
                         };
                         // Found with the minified file, so found the way it was.
-                        self.build(&key, &text, &map, resolved_with)
+                        self.build(&key, text.text(), &map, resolved_with)
                     }
                     Err(_) => MapState::Malformed { resolved_with },
                 };
@@ -762,10 +771,10 @@ impl Session<'_> {
                 let url = join_paths(abs_path, reference);
                 module.sourcemap_label = url.clone();
                 module.source_base = url.clone();
-                module.map = self.find_map(&file, &text, debug_id.as_deref(), Some(&url));
+                module.map = self.find_map(&file, text.text(), debug_id.as_deref(), Some(&url));
             }
             None if debug_id.is_some() => {
-                module.map = self.find_map(&file, &text, debug_id.as_deref(), None);
+                module.map = self.find_map(&file, text.text(), debug_id.as_deref(), None);
             }
             None => {}
         }
