@@ -99,6 +99,10 @@ fn symbolicate_container(
     let fields = std::mem::take(container);
     let mut raw = Some(raw);
     for (key, value) in fields {
+        // One the event came with is replaced, as Sentry replaces it.
+        if key == "raw_stacktrace" {
+            continue;
+        }
         let after = key == "stacktrace";
         container.insert(key, value);
         if after {
@@ -138,19 +142,19 @@ fn symbolicate_stacktrace<'a>(
         };
         let outcome = session.symbolicate_frame(&input, caller_token_name.take());
         let mut raw = frame.clone();
-        if let Some(context) = &outcome.raw_context {
-            context.write(&mut raw);
-        }
-        raw_frames.push(Json::Object(raw));
         match outcome.result {
             Ok(mapped) => {
+                if let Some(context) = outcome.raw_context {
+                    context.write(&mut raw);
+                }
                 caller_token_name = mapped.token_name.clone();
                 mapped.write(frame);
             }
             Err(kind) => {
                 // As symbolicator answers for a frame it could not map: the minified frame,
                 // with the minified source's lines and `data.symbolicated: false`.
-                if let Some(context) = &outcome.raw_context {
+                if let Some(context) = outcome.raw_context {
+                    context.clone().write(&mut raw);
                     context.write(frame);
                 }
                 write_data(frame, None, outcome.raw_resolved_with, false);
@@ -162,6 +166,7 @@ fn symbolicate_stacktrace<'a>(
                 }
             }
         }
+        raw_frames.push(Json::Object(raw));
     }
     let mut raw = Object::with_capacity(1);
     raw.insert("frames", Json::Array(raw_frames));
@@ -394,6 +399,7 @@ impl ModuleError {
 }
 
 /// The source lines around a frame.
+#[derive(Clone)]
 struct Context {
     pre: Vec<String>,
     line: String,
@@ -418,18 +424,29 @@ impl Context {
     }
 
     /// Sets the frame's context fields, each only when it has something (Sentry's merge).
-    fn write(&self, frame: &mut Object<'_>) {
-        let list = |lines: &[String]| Json::Array(lines.iter().cloned().map(Json::from).collect());
+    fn write(self, frame: &mut Object<'_>) {
+        let list = |lines: Vec<String>| Json::Array(lines.into_iter().map(Json::from).collect());
         if !self.pre.is_empty() {
-            frame.insert("pre_context", list(&self.pre));
+            frame.insert("pre_context", list(self.pre));
         }
         if !self.line.is_empty() {
-            frame.insert("context_line", Json::from(self.line.clone()));
+            frame.insert("context_line", Json::from(self.line));
         }
         if !self.post.is_empty() {
-            frame.insert("post_context", list(&self.post));
+            frame.insert("post_context", list(self.post));
         }
     }
+}
+
+/// Line `index` of an original source held in a built map, as `str::lines` would give it.
+fn original_line<'s>(file: &symbolic_sourcemapcache::File<'s>, index: usize) -> Option<&'s str> {
+    let line = file.line(index)?;
+    // The cache adds an empty line after a final line break; `lines` has none.
+    if line.is_empty() {
+        return None;
+    }
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    Some(line.strip_suffix('\r').unwrap_or(line))
 }
 
 /// A frame mapped to its original location.
@@ -461,7 +478,7 @@ impl Mapped {
         }
         frame.insert("lineno", Json::from(u64::from(self.lineno)));
         frame.insert("colno", Json::from(u64::from(self.colno)));
-        if let Some(context) = &self.context {
+        if let Some(context) = self.context {
             context.write(frame);
         }
         write_data(frame, Some(self.sourcemap), Some(self.resolved_with), true);
@@ -663,8 +680,12 @@ impl Session<'_> {
 
         if let Some(file) = token.file() {
             match file.source() {
-                Some(source) => {
-                    mapped.context = Context::of(source, mapped.lineno, Some(mapped.colno));
+                Some(_) => {
+                    // The cache indexed the source's lines: a slice, not a scan from the top.
+                    let line = |i| original_line(&file, i);
+                    mapped.context =
+                        context_lines_indexed(line, mapped.lineno as usize, mapped.colno as usize)
+                            .map(|(pre, line, post)| Context { pre, line, post });
                 }
                 None => {
                     // No `sourcesContent`: the original file may have been uploaded itself.
