@@ -32,6 +32,45 @@ def items(envelope: bytes):
         yield header, payload
 
 
+def symbolicate_seeds() -> list[bytes]:
+    """The esbuild builds of the processing tests' shop app: each as a minified file and map
+    (odd first byte) and as an artifact bundle like `sentry-cli` uploads (even first byte)."""
+    import io
+    import zipfile
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    builds = root / "crates/processing/tests/fixtures/sourcemaps"
+    seeds = []
+    for build in sorted(builds.glob("build*")):
+        minified = (build / "app.min.js").read_bytes()
+        sourcemap = (build / "app.min.js.map").read_bytes()
+        seeds.append(b"\x01" + minified + b"\x00" + sourcemap)
+        debug_id = "2d3c0196-df7d-4726-8044-ee25012db347"
+        manifest = {
+            "files": {
+                "_/_/app.min.js": {
+                    "url": "~/static/app.min.js",
+                    "type": "minified_source",
+                    "headers": {"debug-id": debug_id, "sourcemap": "app.min.js.map"},
+                },
+                "_/_/app.min.js.map": {
+                    "url": "~/static/app.min.js.map",
+                    "type": "source_map",
+                    "headers": {"debug-id": debug_id},
+                },
+            },
+            "debug_id": "11111111-2222-3333-4444-555555555555",
+        }
+        out = io.BytesIO()
+        out.write(b"SYSB\x02\x00\x00\x00")
+        with zipfile.ZipFile(out, "w") as bundle:
+            bundle.writestr("files/_/_/app.min.js", minified)
+            bundle.writestr("files/_/_/app.min.js.map", sourcemap)
+            bundle.writestr("manifest.json", json.dumps(manifest))
+        seeds.append(b"\x00" + out.getvalue())
+    return seeds
+
+
 def main() -> None:
     fixtures, corpus = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
     seeds: dict[str, set[bytes]] = {
@@ -45,6 +84,7 @@ def main() -> None:
             "search_query",
             "pii_config",
             "user_report",
+            "symbolicate",
         ]
     }
     for request in sorted(fixtures.glob("*/*/request.json")):
@@ -113,6 +153,7 @@ def main() -> None:
             b' "associated_event_id": "B734577D-50FD-48EA-9070-B488E32BDBF7"}}}',
         ]
     )
+    seeds["symbolicate"].update(symbolicate_seeds())
     for target, values in seeds.items():
         folder = corpus / target
         folder.mkdir(parents=True, exist_ok=True)

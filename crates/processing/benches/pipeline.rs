@@ -73,6 +73,7 @@ fn context() -> NormalizeContext {
         scrubbing: Default::default(),
         // Sentry's defaults for a new project: what every event pays for.
         filters: Default::default(),
+        symbolication: None,
     }
 }
 

@@ -131,6 +131,11 @@ pub fn process_event(
     // Before anything reads the event: titles, tags, the search text and the stored JSON are
     // made from what is left (Sentry gets events already scrubbed by Relay).
     scrub::scrub_event(&mut event, &ctx.scrubbing);
+    // Where Sentry symbolicates: after Relay's normalization and scrubbing, before grouping,
+    // title and culprit, which then see the original frames.
+    if let Some(symbolication) = &ctx.symbolication {
+        symbolicate::symbolicate_event(&mut event, symbolication);
+    }
     // One read of the event for both: the stack trace rules then run once per stack trace.
     let (summary, grouping) = {
         let view = grouping::input::EventView::new(&event);

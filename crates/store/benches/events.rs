@@ -86,6 +86,7 @@ impl Templates {
             retention_days: 90,
             scrubbing: Default::default(),
             filters: Default::default(),
+            symbolication: None,
         };
         let by_issue = (0..ISSUES)
             .map(|issue| {

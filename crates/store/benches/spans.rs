@@ -177,6 +177,7 @@ fn batch(project_id: i64, b: u64) -> SpanBatch {
         retention_days: 0,
         scrubbing: Default::default(),
         filters: Default::default(),
+        symbolication: None,
     };
     let thresholds = Thresholds::default();
     let mut batch = SpanBatch::default();

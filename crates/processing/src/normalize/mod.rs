@@ -64,6 +64,9 @@ pub struct NormalizeContext {
     /// The project's inbound filters, compiled once per settings read (shared by every event
     /// of a batch); checked right after normalization.
     pub filters: std::sync::Arc<crate::filter::Filters>,
+    /// The project's uploaded source maps and the shared cache of built ones, for
+    /// symbolicating JavaScript frames after scrubbing; `None` leaves frames as sent.
+    pub symbolication: Option<crate::symbolicate::Symbolication>,
 }
 
 /// Why an event could not be normalized at all. Everything else is repaired and noted in the

@@ -296,6 +296,8 @@ fn context_of(
             .get(&queued.project_id)
             .cloned()
             .unwrap_or_default(),
+        // Not wired to the store's artifact bundles yet: frames stay as sent.
+        symbolication: None,
     }
 }
 
