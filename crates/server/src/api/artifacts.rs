@@ -49,6 +49,15 @@ pub const UPLOAD_SCOPES: &[&str] = &[
     "project:admin",
     "org:admin",
 ];
+/// Token scopes that may read the chunk-upload options (Sentry's
+/// `OrganizationReleasePermission` for `GET`).
+const OPTIONS_SCOPES: &[&str] = &[
+    "project:read",
+    "project:releases",
+    "project:write",
+    "project:admin",
+    "org:admin",
+];
 /// Token scopes that may read artifacts.
 pub const READ_SCOPES: &[&str] = &[
     "project:read",
@@ -65,7 +74,7 @@ pub async fn chunk_upload_options(
     State(state): State<AppState>,
     OrgAccess { caller, org }: OrgAccess,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require_scope(UPLOAD_SCOPES)?;
+    caller.require_scope(OPTIONS_SCOPES)?;
     Ok(Json(json!({
         "url": format!("{}/api/0/organizations/{}/chunk-upload/", state.config.base_url(), org.slug),
         "chunkSize": CHUNK_SIZE,
@@ -116,6 +125,10 @@ pub async fn upload_chunks(
 ) -> Result<StatusCode, ApiError> {
     caller.require_scope(UPLOAD_SCOPES)?;
     let body = body_within(&headers, body, MAX_REQUEST_SIZE).await?;
+    if body.is_empty() {
+        // No chunks is fine, as in Sentry.
+        return Ok(StatusCode::OK);
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
