@@ -512,17 +512,28 @@ pub async fn list_bundles(
         query::first(&params, "per_page"),
     )?;
     let search = query::first(&params, "query");
+    // Newest first is a page of the store's order; oldest first reads them all (rare: the
+    // UI's other sort).
+    let (offset, limit) = if ascending {
+        (0, u64::MAX)
+    } else {
+        (page.offset, page.limit + 1)
+    };
     let mut bundles = state
         .store
-        .list_artifact_bundles(project.id, search, 0, u64::MAX)
+        .list_artifact_bundles(project.id, search, offset, limit)
         .await?;
     if ascending {
         bundles.reverse();
+        bundles = bundles
+            .into_iter()
+            .skip(page.offset as usize)
+            .take(page.limit as usize + 1)
+            .collect();
     }
-    let has_next = bundles.len() as u64 > page.offset + page.limit;
+    let has_next = bundles.len() as u64 > page.limit;
     let body: Vec<Value> = bundles
         .iter()
-        .skip(page.offset as usize)
         .take(page.limit as usize)
         .map(serialize_bundle)
         .collect();
