@@ -6,6 +6,7 @@ transaction and span payloads inside them, header values, and a few issue search
 usage: fuzz-seeds.py FIXTURES_DIR CORPUS_DIR
 """
 
+import gzip
 import hashlib
 import json
 import pathlib
@@ -85,6 +86,7 @@ def main() -> None:
             "pii_config",
             "user_report",
             "symbolicate",
+            "chunk_upload",
         ]
     }
     for request in sorted(fixtures.glob("*/*/request.json")):
@@ -154,6 +156,26 @@ def main() -> None:
         ]
     )
     seeds["symbolicate"].update(symbolicate_seeds())
+    chunk = b"function applyDiscount(a){return a*0.9}"
+    seeds["chunk_upload"].update(
+        [
+            b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\""
+            + hashlib.sha1(chunk).hexdigest().encode()
+            + b"\"\r\n\r\n"
+            + chunk
+            + b"\r\n--b0undary--\r\n",
+            b"--b0undary\r\nContent-Disposition: form-data; name=\"file_gzip\"; filename=\""
+            + hashlib.sha1(chunk).hexdigest().encode()
+            + b"\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            + gzip.compress(chunk)
+            + b"\r\n--b0undary--\r\n",
+            b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"app.js\"\r\n\r\n"
+            + chunk
+            + b"\r\n--b0undary\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n~/app.js"
+            + b"\r\n--b0undary\r\nContent-Disposition: form-data; name=\"header\"\r\n\r\nSourcemap: app.js.map"
+            + b"\r\n--b0undary--\r\n",
+        ]
+    )
     for target, values in seeds.items():
         folder = corpus / target
         folder.mkdir(parents=True, exist_ok=True)

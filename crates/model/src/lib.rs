@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod artifacts;
 pub mod attachments;
 pub mod discover;
 pub mod events;
@@ -24,6 +25,7 @@ pub mod traces;
 
 pub use accounts::*;
 pub use alerts::*;
+pub use artifacts::*;
 pub use attachments::*;
 pub use discover::*;
 pub use events::*;

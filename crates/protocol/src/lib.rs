@@ -16,5 +16,6 @@ pub mod dsn;
 pub mod encoding;
 pub mod envelope;
 pub mod ids;
+pub mod multipart;
 pub mod rate_limits;
 pub mod timestamp;

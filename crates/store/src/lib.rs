@@ -25,8 +25,8 @@ mod test_events;
 #[doc(hidden)]
 pub use batch::bench as encode_bench;
 pub use domain::{
-    Accounts, Alerts, Attachments, Discover, Events, IssueSearch, Issues, Maintenance, Outcomes,
-    Projects, Quotas, Releases, Traces, Triage, UserReports,
+    Accounts, Alerts, Artifacts, Attachments, Discover, Events, IssueSearch, Issues, Maintenance,
+    Outcomes, Projects, Quotas, Releases, Traces, Triage, UserReports,
 };
 pub use queue::{ClaimedEnvelope, IngestQueue, QueueStats, QueuedEnvelope};
 pub use vigil_model::*;
@@ -69,4 +69,5 @@ store_of_domains! {
     Triage,
     Attachments,
     UserReports,
+    Artifacts,
 }

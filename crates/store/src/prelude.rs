@@ -2,6 +2,6 @@
 //! `PgStore`) rather than on a `dyn Store`: `use vigil_store::prelude::*;`.
 
 pub use crate::{
-    Accounts, Alerts, Attachments, Discover, Events, IngestQueue, IssueSearch, Issues, Maintenance,
-    Outcomes, Projects, Quotas, Releases, Store, Traces, Triage, UserReports,
+    Accounts, Alerts, Artifacts, Attachments, Discover, Events, IngestQueue, IssueSearch, Issues,
+    Maintenance, Outcomes, Projects, Quotas, Releases, Store, Traces, Triage, UserReports,
 };

@@ -11,6 +11,7 @@
 //! Every value from the user is a bound parameter; only fixed fragments chosen by the shape of
 //! a query become SQL text, so queries of one shape share a statement in each backend's cache.
 
+pub(crate) mod artifacts;
 pub(crate) mod attachments;
 mod dialect;
 pub(crate) mod discover;

@@ -20,6 +20,12 @@ pub enum ApiError {
     /// A request Sentry answers 400 with a sentence: `{"detail": "…"}`.
     #[error("{0}")]
     Invalid(String),
+    /// A request body over what the endpoint takes: 413 with a sentence.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A name taken already: 409 with a sentence.
+    #[error("{0}")]
+    Conflict(String),
     #[error("service unavailable")]
     Unavailable,
 }
@@ -60,6 +66,14 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Invalid(message) => (
                 StatusCode::BAD_REQUEST,
+                serde_json::json!({ "detail": message }),
+            ),
+            ApiError::TooLarge(message) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                serde_json::json!({ "detail": message }),
+            ),
+            ApiError::Conflict(message) => (
+                StatusCode::CONFLICT,
                 serde_json::json!({ "detail": message }),
             ),
             ApiError::Unavailable => (

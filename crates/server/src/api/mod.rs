@@ -2,6 +2,7 @@
 //! sentry-cli and scripts written for Sentry work against Vigil.
 
 pub mod access;
+pub mod artifacts;
 pub mod attachments;
 pub mod auth;
 pub mod discover;
@@ -14,6 +15,7 @@ pub mod pagination;
 pub mod performance_settings;
 pub mod projects;
 pub mod quotas;
+pub mod release_files;
 pub mod releases;
 pub mod root;
 pub mod rules;
@@ -67,6 +69,28 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/organizations/{org}/releases/{version}/deploys/",
             get(releases::list_deploys).post(releases::create_deploy),
+        )
+        .route(
+            "/organizations/{org}/releases/{version}/files/",
+            get(release_files::org_list).post(release_files::org_upload),
+        )
+        .route(
+            "/organizations/{org}/releases/{version}/files/{file_id}/",
+            get(release_files::org_detail)
+                .put(release_files::org_update)
+                .delete(release_files::org_delete),
+        )
+        .route(
+            "/organizations/{org}/releases/{version}/assemble/",
+            axum::routing::post(artifacts::assemble_release_bundle),
+        )
+        .route(
+            "/organizations/{org}/chunk-upload/",
+            get(artifacts::chunk_upload_options).post(artifacts::upload_chunks),
+        )
+        .route(
+            "/organizations/{org}/artifactbundle/assemble/",
+            axum::routing::post(artifacts::assemble_artifact_bundle),
         )
         .route("/organizations/{org}/events/", get(discover::list_events))
         .route(
@@ -124,6 +148,24 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/projects/{org}/{project}/releases/",
             get(releases::list_project_releases).post(releases::create_project_release),
+        )
+        .route(
+            "/projects/{org}/{project}/releases/{version}/files/",
+            get(release_files::project_list).post(release_files::project_upload),
+        )
+        .route(
+            "/projects/{org}/{project}/releases/{version}/files/{file_id}/",
+            get(release_files::project_detail)
+                .put(release_files::project_update)
+                .delete(release_files::project_delete),
+        )
+        .route(
+            "/projects/{org}/{project}/files/artifact-bundles/",
+            get(artifacts::list_bundles).delete(artifacts::delete_bundle),
+        )
+        .route(
+            "/projects/{org}/{project}/artifact-bundles/{bundle_id}/files/",
+            get(artifacts::bundle_files),
         )
         .route(
             "/projects/{org}/{project}/",

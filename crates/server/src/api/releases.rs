@@ -98,7 +98,7 @@ impl ReleaseBody {
 
 /// Sentry's release-name rules (sentry-release-parser): no newline, tab, `/` or `\`, not `.`,
 /// `..` or `latest`, at most 200 characters.
-fn validate_version(version: &str) -> Result<(), ApiError> {
+pub(crate) fn validate_version(version: &str) -> Result<(), ApiError> {
     let bad = version.trim().is_empty()
         || version.len() > 200
         || matches!(version, "." | ".." | "latest")

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod alerts;
+mod artifacts;
 mod attachments;
 mod discover;
 mod events;
@@ -20,6 +21,7 @@ mod user_reports;
 
 pub use accounts::Accounts;
 pub use alerts::{Alerts, IssueCountQuery, NotificationClaim};
+pub use artifacts::Artifacts;
 pub use attachments::Attachments;
 pub use discover::Discover;
 pub use events::Events;

@@ -37,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (15, include_str!("migrations/0015_csp_ignored_sources.sql")),
     (16, include_str!("migrations/0016_release_status.sql")),
+    (17, include_str!("migrations/0017_artifacts.sql")),
 ];
 
 /// Key of the advisory lock that serializes migrations (ASCII "vigilmig"); advisory locks are

@@ -27,6 +27,7 @@
 
 mod accounts;
 mod alerts;
+mod artifacts;
 mod attachments;
 mod discover;
 mod error;

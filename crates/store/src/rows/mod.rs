@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 mod accounts;
 mod alerts;
+mod artifacts;
 mod attachments;
 mod events;
 mod outcomes;
@@ -21,6 +22,7 @@ pub(crate) use accounts::{
     USER_COLUMNS,
 };
 pub(crate) use alerts::{SentNotification, NOTIFICATION_COLUMNS, RULE_COLUMNS};
+pub(crate) use artifacts::{dist_of, BUNDLE_COLUMNS, RELEASE_FILE_COLUMNS};
 pub(crate) use attachments::{ATTACHMENT_COLUMNS, USER_REPORT_COLUMNS};
 pub(crate) use outcomes::OUTCOME_COLUMNS;
 pub(crate) use traces::{TransactionWithData, SPAN_COLUMNS};

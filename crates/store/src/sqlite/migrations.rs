@@ -38,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (18, include_str!("migrations/0018_csp_ignored_sources.sql")),
     (19, include_str!("migrations/0019_release_status.sql")),
+    (20, include_str!("migrations/0020_artifacts.sql")),
 ];
 
 /// Brings the schema up to the newest version this binary knows.

@@ -24,6 +24,7 @@
 
 mod accounts;
 mod alerts;
+mod artifacts;
 mod attachments;
 mod connection;
 mod discover;

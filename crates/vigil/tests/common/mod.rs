@@ -349,6 +349,11 @@ impl Vigil {
         self.data_dir.path()
     }
 
+    /// The PostgreSQL database the server runs on, or none for SQLite in [`Vigil::data_dir`].
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_deref()
+    }
+
     /// Kills the server with SIGKILL (no shutdown of any kind) and waits for it to be gone.
     pub fn kill9(&mut self) {
         self.child.kill().expect("SIGKILL the server");
