@@ -116,6 +116,24 @@ impl<T> Outcome<T> {
     }
 }
 
+/// For an event whose frames source maps changed, adds the hashes its minified frames give:
+/// the issue its build's earlier events opened before the maps were uploaded is found by them,
+/// so that the map arriving does not split that issue in two (the event joins it, and its new
+/// hashes lead the next builds' events there too).
+fn add_minified_hashes(event: &Json<'_>, hashes: &mut Vec<String>) {
+    if !symbolicate::changed_frames(event) {
+        return;
+    }
+    let mut minified = event.clone();
+    symbolicate::restore_raw_stacktraces(&mut minified);
+    let view = grouping::input::EventView::new(&minified);
+    for hash in grouping::group_view(&view).hashes {
+        if !hashes.contains(&hash) {
+            hashes.push(hash);
+        }
+    }
+}
+
 /// Runs every step over one raw event, and writes the normalized event out as the JSON the
 /// store keeps; or tells which of the project's inbound filters drops it.
 pub fn process_event(
@@ -137,10 +155,11 @@ pub fn process_event(
         symbolicate::symbolicate_event(&mut event, symbolication);
     }
     // One read of the event for both: the stack trace rules then run once per stack trace.
-    let (summary, grouping) = {
+    let (summary, mut grouping) = {
         let view = grouping::input::EventView::new(&event);
         (title::summarize(&view), grouping::group_view(&view))
     };
+    add_minified_hashes(&event, &mut grouping.hashes);
     let tags = tags::derive_tags(&event);
     let user_tag = tags::user_tag(&event);
     let message = tags::search_text(&event);

@@ -68,6 +68,10 @@ pub struct AppState {
     pub scrubbing_settings: Arc<cache::TtlCache<vigil_store::ScrubbingSettings>>,
     /// Each project's inbound filters, compiled, as the workers' batches read them.
     pub inbound_filters: Arc<cache::TtlCache<Arc<vigil_processing::filter::Filters>>>,
+    /// The uploaded source maps' bundles and files this node read, for symbolication.
+    pub artifacts: Arc<jobs::artifacts::ArtifactCaches>,
+    /// Source maps built for lookups, shared by every worker.
+    pub sourcemap_caches: Arc<vigil_processing::symbolicate::SourceMapCaches>,
 }
 
 impl AppState {
@@ -92,6 +96,8 @@ impl AppState {
             performance_settings: Arc::default(),
             scrubbing_settings: Arc::default(),
             inbound_filters: Arc::default(),
+            artifacts: Arc::default(),
+            sourcemap_caches: Arc::default(),
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
         }

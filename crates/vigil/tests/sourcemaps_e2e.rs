@@ -151,7 +151,7 @@ fn event(vigil: &Vigil, event_id: &str) -> Value {
 
 fn exception(event: &Value) -> &Value {
     let entry = common::entry(event, "exception").expect("an exception entry");
-    &entry["data"]["values"][0]
+    &entry["values"][0]
 }
 
 /// The innermost frame (frames are sent outermost first).
@@ -159,7 +159,7 @@ fn top_frame(stacktrace: &Value) -> &Value {
     stacktrace["frames"]
         .as_array()
         .and_then(|frames| frames.last())
-        .expect("a frame")
+        .unwrap_or_else(|| panic!("no frames in {stacktrace}"))
 }
 
 fn sourcemaps(backend: Backend) {

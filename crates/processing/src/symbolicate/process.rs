@@ -903,3 +903,51 @@ impl Session<'_> {
         found
     }
 }
+
+/// Whether source maps changed any frame of `event` (a frame marked `data.symbolicated`).
+pub fn changed_frames(event: &Json<'_>) -> bool {
+    let mut changed = false;
+    for_each_container(event, |container| {
+        changed |= container
+            .get("stacktrace")
+            .and_then(|st| st.get("frames"))
+            .and_then(Json::as_array)
+            .is_some_and(|frames| {
+                frames.iter().any(|frame| {
+                    frame.pointer("/data/symbolicated").and_then(Json::as_bool) == Some(true)
+                })
+            });
+    });
+    changed
+}
+
+/// Puts every kept `raw_stacktrace` back in place of its symbolicated `stacktrace`: the event as
+/// the SDK sent its frames.
+pub fn restore_raw_stacktraces(event: &mut Json<'_>) {
+    for key in ["exception", "threads"] {
+        let Some(values) = event
+            .get_mut(key)
+            .and_then(|v| v.get_mut("values"))
+            .and_then(Json::as_array_mut)
+        else {
+            continue;
+        };
+        for container in values.iter_mut().filter_map(Json::as_object_mut) {
+            if let Some(raw) = container.remove("raw_stacktrace") {
+                container.insert("stacktrace", raw);
+            }
+        }
+    }
+}
+
+fn for_each_container(event: &Json<'_>, mut visit: impl FnMut(&Object<'_>)) {
+    for key in ["exception", "threads"] {
+        let values = event
+            .get(key)
+            .and_then(|v| v.get("values"))
+            .and_then(Json::as_array);
+        for container in values.into_iter().flatten().filter_map(Json::as_object) {
+            visit(container);
+        }
+    }
+}

@@ -282,6 +282,8 @@ async fn assemble(state: &AppState, job: Assemble<'_>) -> Result<Json<Value>, Ap
             .store
             .save_artifact_bundle(association(job.project_ids.clone()))
             .await?;
+        // New associations: this node's lookups see them from the next event.
+        state.artifacts.forget_indexes();
         return Ok(assemble_state("ok", Vec::new(), None));
     }
     if job.chunks.is_empty() {
@@ -350,6 +352,7 @@ async fn assemble(state: &AppState, job: Assemble<'_>) -> Result<Json<Value>, Ap
         ..association(project_ids)
     };
     let (info, created) = state.store.save_artifact_bundle(bundle).await?;
+    state.artifacts.forget_indexes();
     tracing::info!(org = %org.slug, bundle_id = %info.bundle_id, files = info.file_count, created, "artifact bundle assembled");
     Ok(assemble_state("ok", Vec::new(), None))
 }
@@ -576,6 +579,7 @@ pub async fn delete_bundle(
         .delete_artifact_bundle(project.id, bundle_id)
         .await?
     {
+        state.artifacts.forget_indexes();
         tracing::info!(
             project_id = project.id,
             bundle_id,

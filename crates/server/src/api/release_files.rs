@@ -156,7 +156,10 @@ async fn upload(
         payload: form.file,
     };
     match state.store.create_release_file(file).await {
-        Ok(file) => Ok((StatusCode::CREATED, Json(serialize_file(&file))).into_response()),
+        Ok(file) => {
+            state.artifacts.forget_indexes();
+            Ok((StatusCode::CREATED, Json(serialize_file(&file))).into_response())
+        }
         Err(StoreError::Conflict(_)) => Err(ApiError::Conflict(
             "A file matching this name already exists for the given release".into(),
         )),
@@ -254,7 +257,10 @@ async fn update(
         .update_release_file(scope.release.id, file.id, &body.name, dist.as_deref())
         .await
     {
-        Ok(Some(file)) => Ok(Json(serialize_file(&file))),
+        Ok(Some(file)) => {
+            state.artifacts.forget_indexes();
+            Ok(Json(serialize_file(&file)))
+        }
         Ok(None) => Err(ApiError::NotFound),
         Err(StoreError::Conflict(_)) => Err(ApiError::Conflict(
             "A file matching this name already exists for the given release".into(),
@@ -276,6 +282,7 @@ async fn delete(
         .delete_release_file(scope.release.id, file.id)
         .await?
     {
+        state.artifacts.forget_indexes();
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)

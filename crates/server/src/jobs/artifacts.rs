@@ -111,9 +111,10 @@ impl ProjectArtifacts {
             IndexKey::DebugId {
                 project_id,
                 debug_id,
-            } => self
-                .runtime
-                .block_on(self.store.artifact_bundles_for_debug_id(*project_id, debug_id)),
+            } => self.runtime.block_on(
+                self.store
+                    .artifact_bundles_for_debug_id(*project_id, debug_id),
+            ),
             IndexKey::Url {
                 project_id,
                 release,
@@ -126,7 +127,7 @@ impl ProjectArtifacts {
                 url,
             )),
         }
-        .map_err(|err| LookupError::new(err.to_string()))?;
+        .map_err(|err| LookupError(err.to_string()))?;
         let found = Arc::new(found);
         let mut index = lock(&self.caches.index);
         if index.len() >= INDEX_ENTRIES {
@@ -140,22 +141,24 @@ impl ProjectArtifacts {
     }
 
     /// A bundle, opened, from the cache or the store; `None` when it was deleted since.
-    fn bundle(&self, info: &ArtifactBundleInfo) -> Result<Option<Arc<Mutex<ArtifactBundle>>>, LookupError> {
+    fn bundle(
+        &self,
+        info: &ArtifactBundleInfo,
+    ) -> Result<Option<Arc<Mutex<ArtifactBundle>>>, LookupError> {
         if let Some(bundle) = lock(&self.caches.bundles).get(&info.id) {
             return Ok(Some(bundle));
         }
         let Some(bytes) = self
             .runtime
             .block_on(self.store.artifact_bundle_bytes(info.id))
-            .map_err(|err| LookupError::new(err.to_string()))?
+            .map_err(|err| LookupError(err.to_string()))?
         else {
             return Ok(None);
         };
         let size = bytes.len();
         // A bundle that was accepted parses; one that does not is reported, not retried forever.
-        let bundle = ArtifactBundle::parse(bytes).map_err(|err| {
-            LookupError::new(format!("artifact bundle {}: {err}", info.bundle_id))
-        })?;
+        let bundle = ArtifactBundle::parse(bytes)
+            .map_err(|err| LookupError(format!("artifact bundle {}: {err}", info.bundle_id)))?;
         let bundle = Arc::new(Mutex::new(bundle));
         lock(&self.caches.bundles).put(info.id, Arc::clone(&bundle), size, BUNDLE_BUDGET);
         Ok(Some(bundle))
@@ -165,7 +168,9 @@ impl ProjectArtifacts {
     fn file(
         &self,
         info: &ArtifactBundleInfo,
-        pick: impl Fn(&ArtifactBundle) -> Option<(String, String, std::collections::BTreeMap<String, String>)>,
+        pick: impl Fn(
+            &ArtifactBundle,
+        ) -> Option<(String, String, std::collections::BTreeMap<String, String>)>,
     ) -> Result<Option<SourceFile>, LookupError> {
         let Some(bundle) = self.bundle(info)? else {
             return Ok(None);
@@ -183,7 +188,7 @@ impl ProjectArtifacts {
         }
         let bytes = bundle
             .read(&path)
-            .map_err(|err| LookupError::new(format!("artifact bundle {}: {err}", info.bundle_id)))?;
+            .map_err(|err| LookupError(format!("artifact bundle {}: {err}", info.bundle_id)))?;
         let size = bytes.len();
         let file = SourceFile {
             id: format!("{}/{path}", info.checksum),
@@ -250,7 +255,7 @@ impl ArtifactLookup for ProjectArtifacts {
                 self.store
                     .release_file_by_url(self.project_id, release, dist, url),
             )
-            .map_err(|err| LookupError::new(err.to_string()))?
+            .map_err(|err| LookupError(err.to_string()))?
             .map(|(file, bytes)| SourceFile {
                 id: format!("release-file/{}/{}", file.id, file.sha1),
                 url: file.name.clone(),
@@ -271,7 +276,9 @@ impl ArtifactLookup for ProjectArtifacts {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Values kept by recency within a byte budget (the oldest leave first).

@@ -24,6 +24,7 @@
 //! [`spawn`].
 
 pub mod alerts;
+pub mod artifacts;
 pub mod process;
 pub mod quotas;
 pub mod retention;

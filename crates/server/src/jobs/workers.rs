@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tracing::Instrument;
 use vigil_processing::filter::Filters;
 use vigil_processing::performance::Thresholds;
+use vigil_processing::symbolicate::Symbolication;
 use vigil_processing::NormalizeContext;
 use vigil_protocol::envelope::{parse_envelope, Envelope};
 use vigil_store::{
@@ -89,6 +90,7 @@ async fn process_batch(state: &AppState, claimed: Vec<ClaimedEnvelope>) {
         thresholds: thresholds_of(state, &claimed).await,
         scrubbing: scrubbing_of(state, &claimed).await,
         filters: filters_of(state, &claimed).await,
+        symbolication: symbolication_of(state, &claimed),
     });
     let claimed = Arc::new(claimed);
     let retention_days = state.config.retention_days;
@@ -129,6 +131,20 @@ async fn process_batch(state: &AppState, claimed: Vec<ClaimedEnvelope>) {
         // The batch is stored; it will be processed again after the lease and count once.
         tracing::error!(%err, "acknowledging a written batch failed");
     }
+}
+
+/// The source-map lookup of each project in a batch: the store's artifact bundles behind this
+/// node's caches (nothing is read until an event has frames to map).
+fn symbolication_of(state: &AppState, claimed: &[ClaimedEnvelope]) -> HashMap<i64, Symbolication> {
+    let projects: BTreeSet<i64> = claimed.iter().map(|c| c.envelope.project_id).collect();
+    projects
+        .into_iter()
+        .map(|project_id| {
+            let lookup = state.artifacts.lookup(Arc::clone(&state.store), project_id);
+            let caches = Arc::clone(&state.sourcemap_caches);
+            (project_id, Symbolication::new(lookup, caches))
+        })
+        .collect()
 }
 
 /// The performance-issue thresholds of each project in a batch (cached a few seconds: every
@@ -221,6 +237,8 @@ struct BatchSettings {
     thresholds: HashMap<i64, Thresholds>,
     scrubbing: HashMap<i64, ScrubbingSettings>,
     filters: HashMap<i64, Arc<Filters>>,
+    /// Each project's uploaded source maps, as symbolication looks them up.
+    symbolication: HashMap<i64, Symbolication>,
 }
 
 /// Turns every claimed envelope into what the store keeps.
@@ -296,8 +314,7 @@ fn context_of(
             .get(&queued.project_id)
             .cloned()
             .unwrap_or_default(),
-        // Not wired to the store's artifact bundles yet: frames stay as sent.
-        symbolication: None,
+        symbolication: settings.symbolication.get(&queued.project_id).cloned(),
     }
 }
 
