@@ -276,6 +276,28 @@ fn sourcemaps(backend: Backend) {
         "the toggle shows the minified frames ({raw_function})"
     );
 
+    // The project's Source Maps page lists the bundle; its page lists the files with the
+    // debug ID the event named.
+    let debug_id = common::entry(&symbolicated, "debugmeta")
+        .and_then(|meta| meta["images"][0]["debug_id"].as_str())
+        .unwrap_or_else(|| panic!("the SDK sent the build's debug ID: {symbolicated}"))
+        .to_owned();
+    let listing = vigil.web_page(&cookie, "/settings/default/projects/shop/source-maps/");
+    let bundle_href = listing
+        .split("href=\"/settings/default/projects/shop/source-maps/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("the Source Maps page links a bundle:\n{listing}"))
+        .to_owned();
+    let bundle_page = vigil.web_page(
+        &cookie,
+        &format!("/settings/default/projects/shop/source-maps/{bundle_href}"),
+    );
+    assert!(
+        bundle_page.contains("~/app.min.js.map") && bundle_page.contains(&debug_id),
+        "the bundle's page lists its files with their debug ID {debug_id}"
+    );
+
     // 3. A rebuild with other minified names, uploaded by release (no debug IDs).
     sentry_cli(
         vigil,

@@ -8,7 +8,7 @@ use maud::{html, Markup};
 use vigil_store::{EventAttachment, Issue, Project};
 
 use super::error::WebError;
-use super::layout::count;
+use super::layout::{byte_size as size, count};
 use super::projects::viewer_project;
 use super::session::Viewer;
 use crate::api::attachments::download_response;
@@ -28,19 +28,6 @@ pub fn download_url(
         "{prefix}/organizations/{org}/projects/{project}/events/{}/attachments/{}/",
         attachment.event_id, attachment.id
     )
-}
-
-/// Bytes as people read them: `512 B`, `1.5 KiB`, `2.0 MiB`.
-fn size(bytes: i64) -> String {
-    const KIB: f64 = 1024.0;
-    let b = bytes as f64;
-    if b < KIB {
-        format!("{bytes} B")
-    } else if b < KIB * KIB {
-        format!("{:.1} KiB", b / KIB)
-    } else {
-        format!("{:.1} MiB", b / KIB / KIB)
-    }
 }
 
 /// The event's attachments section; nothing when it has none.

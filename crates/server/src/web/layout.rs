@@ -119,6 +119,19 @@ pub fn csrf_field(viewer: &Viewer) -> Markup {
     html! { input type="hidden" name="csrf" value=(viewer.csrf); }
 }
 
+/// Bytes as people read them: `512 B`, `1.5 KiB`, `2.0 MiB`.
+pub fn byte_size(bytes: i64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b < KIB {
+        format!("{bytes} B")
+    } else if b < KIB * KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else {
+        format!("{:.1} MiB", b / KIB / KIB)
+    }
+}
+
 /// "3 minutes ago", with the exact UTC time on hover.
 pub fn time_ago(ts: f64, now: f64) -> Markup {
     let exact = iso(ts);

@@ -27,6 +27,7 @@ pub mod project_settings;
 pub mod projects;
 pub mod selection;
 pub mod session;
+pub mod source_maps;
 pub mod state;
 pub mod stats;
 pub mod trace;
@@ -134,6 +135,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/settings/{org}/projects/{project}/filters/data-filters/",
             get(project_settings::show_filters).post(project_settings::save_filters),
+        )
+        .route(
+            "/settings/{org}/projects/{project}/source-maps/",
+            get(source_maps::list),
+        )
+        .route(
+            "/settings/{org}/projects/{project}/source-maps/{bundle_id}/",
+            get(source_maps::bundle),
         )
         .route(
             "/settings/{org}/projects/{project}/keys/",

@@ -337,6 +337,11 @@ fn settings_page(
             " / settings"
         }
         h1 { "Project settings" }
+        p.settings-links {
+            a href={ (base) "/keys/" } { "Client keys (DSN)" } " · "
+            a href={ (base) "/rate-limits/" } { "Rate limits" } " · "
+            a href={ (base) "/source-maps/" } { "Source maps" }
+        }
         h2 #performance { "Performance" }
         section.key.perf-settings {
             (sections.performance_note.render())
