@@ -618,3 +618,51 @@ async fn release_files_are_uploaded_listed_renamed_and_deleted() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn bundles_are_listed_newest_first_in_pages() {
+    let h = Harness::new().await;
+    let token = uploader(&h).await;
+    for release in ["1.0", "2.0", "3.0"] {
+        let bytes = bundle_bytes(Some(release));
+        let chunks = upload_in_chunks(&h, &token, &bytes, 1 << 20).await;
+        let request = json!({"checksum": sha1_hex(&bytes), "chunks": chunks, "projects": ["shop"], "version": release});
+        let (_, answer) = assemble(&h, &token, request).await;
+        assert_eq!(answer["state"], "ok", "{answer}");
+    }
+    let release_of = |listed: &Value| listed[0]["associations"][0]["release"].clone();
+    let (status, headers, first) = h
+        .api_as(&token, "GET", &format!("{BUNDLES}?per_page=1"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first.as_array().map(Vec::len), Some(1));
+    assert_eq!(release_of(&first), "3.0");
+    let link = headers
+        .get("link")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default();
+    assert!(link.contains("rel=\"next\"; results=\"true\""), "{link}");
+    let (_, _, oldest) = h
+        .api_as(
+            &token,
+            "GET",
+            &format!("{BUNDLES}?per_page=1&sortBy=date_added"),
+            None,
+        )
+        .await;
+    assert_eq!(release_of(&oldest), "1.0");
+    let (_, _, found) = h
+        .api_as(&token, "GET", &format!("{BUNDLES}?query=2.0"), None)
+        .await;
+    assert_eq!(found.as_array().map(Vec::len), Some(1));
+    assert_eq!(release_of(&found), "2.0");
+    let (status, _, body) = h
+        .api_as(&token, "GET", &format!("{BUNDLES}?sortBy=size"), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _, body) = h
+        .api_as(&token, "GET", &format!("{BUNDLES}?release=2.0"), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.get("release").is_some(), "{body}");
+}
