@@ -439,6 +439,19 @@ async fn bad_bundles_are_refused_with_the_reason() {
         .unwrap()
         .is_empty());
 
+    // Over the largest file, refused before any chunk is asked for.
+    let many: Vec<String> = (0..33)
+        .map(|i| sha1_hex(format!("chunk {i}").as_bytes()))
+        .collect();
+    let (_, answer) = assemble(
+        &h,
+        &token,
+        json!({"checksum": sha1_hex(b"big"), "chunks": many, "projects": ["shop"]}),
+    )
+    .await;
+    let detail = error_of(&answer);
+    assert!(detail.contains("larger than the maximum"), "{detail}");
+
     // A project that is not there, a checksum that is not one, a field Vigil does not take.
     let (status, body) = assemble(
         &h,

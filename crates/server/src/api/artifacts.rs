@@ -291,10 +291,7 @@ async fn assemble(state: &AppState, job: Assemble<'_>) -> Result<Json<Value>, Ap
             Some("the request names no chunks".into()),
         ));
     }
-    let missing = state.store.missing_chunks(org.id, &job.chunks).await?;
-    if !missing.is_empty() {
-        return Ok(assemble_state("not_found", missing, None));
-    }
+    // Refused before asking for its chunks: no upload in vain.
     if job.chunks.len() > MAX_FILE_SIZE / CHUNK_SIZE {
         return Ok(assemble_state(
             "error",
@@ -303,6 +300,10 @@ async fn assemble(state: &AppState, job: Assemble<'_>) -> Result<Json<Value>, Ap
                 "the file is larger than the maximum of {MAX_FILE_SIZE} bytes"
             )),
         ));
+    }
+    let missing = state.store.missing_chunks(org.id, &job.chunks).await?;
+    if !missing.is_empty() {
+        return Ok(assemble_state("not_found", missing, None));
     }
     let Some(bytes) = state.store.chunks_bytes(org.id, &job.chunks).await? else {
         // A chunk vanished between the two reads: ask for it again.
