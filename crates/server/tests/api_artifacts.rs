@@ -345,6 +345,29 @@ async fn a_bundle_is_assembled_from_its_chunks_and_indexed() {
     assert_eq!(minified["fileType"], 2);
     assert_eq!(minified["debugId"], DEBUG_ID);
     assert_eq!(minified["sourcemap"], "app.min.js.map");
+    let date = files["date"].as_str().unwrap_or_default();
+    assert!(
+        date.len() == 20 && date.ends_with('Z'),
+        "Sentry's bundle date form: {date}"
+    );
+    assert_eq!(files["associations"], listed[0]["associations"]);
+    let (_, _, by_id) = h
+        .api_as(
+            &token,
+            "GET",
+            &format!("{files_path}?query={DEBUG_ID}"),
+            None,
+        )
+        .await;
+    assert_eq!(by_id["files"].as_array().map(Vec::len), Some(2), "{by_id}");
+    let (_, _, by_url) = h
+        .api_as(&token, "GET", &format!("{files_path}?query=.MAP"), None)
+        .await;
+    assert_eq!(
+        by_url["files"].as_array().map(Vec::len),
+        Some(1),
+        "{by_url}"
+    );
 
     // Deleting it from shop leaves api's.
     let (status, _, _) = h
