@@ -565,7 +565,10 @@ async fn release_files_are_uploaded_listed_renamed_and_deleted() {
     let (status, created) = post_multipart(&h, &token, files, form.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["name"], "~/static/app.js");
-    assert_eq!(created["headers"], json!({"Sourcemap": "app.js.map"}));
+    assert_eq!(
+        created["headers"],
+        json!({"Content-Type": "application/octet-stream", "Sourcemap": "app.js.map"})
+    );
     assert_eq!(created["size"], 14);
     assert_eq!(created["sha1"], sha1_hex(b"function a(){}"));
     let (status, body) = post_multipart(&h, &token, files, form).await;
@@ -589,6 +592,44 @@ async fn release_files_are_uploaded_listed_renamed_and_deleted() {
             .contains("header"),
         "{body}"
     );
+
+    let (status, body) = post_multipart(
+        &h,
+        &token,
+        files,
+        multipart(&[("file", Some("a"), b"x"), ("name", None, b"~/bad\tname.js")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["detail"],
+        "File name must not contain special whitespace characters"
+    );
+    let second = multipart(&[("file", Some("vendor.js"), b"v"), ("dist", None, b"web")]);
+    let (status, body) = post_multipart(&h, &token, files, second).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        (body["name"].as_str(), body["dist"].as_str()),
+        (Some("vendor.js"), Some("web"))
+    );
+    let (_, headers, page) = h
+        .api_as(&token, "GET", &format!("{files}?per_page=1"), None)
+        .await;
+    assert_eq!(page.as_array().map(Vec::len), Some(1));
+    let link = headers
+        .get("link")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default();
+    assert!(link.contains("rel=\"next\"; results=\"true\""), "{link}");
+    let (_, _, found) = h
+        .api_as(&token, "GET", &format!("{files}?query=VENDOR"), None)
+        .await;
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    let vendor_id = body["id"].as_str().expect("an id").to_owned();
+    let (status, _, _) = h
+        .api_as(&token, "DELETE", &format!("{files}{vendor_id}/"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 
     let org_files = "/api/0/organizations/default/releases/1.0/files/";
     let (status, _, listed) = h.api_as(&token, "GET", org_files, None).await;
