@@ -185,7 +185,10 @@ fn a_ci_uploads_source_maps_with_sentry_cli(backend: Backend) {
 
     // The same upload again stores nothing new.
     let again = sentry_cli_ok(vigil, &["sourcemaps", "upload", dist_arg]);
-    assert!(again.contains("Nothing to upload, all files are on the server"), "{again}");
+    assert!(
+        again.contains("Nothing to upload, all files are on the server"),
+        "{again}"
+    );
     let chunks_after = with_store(vigil, async |store| {
         store.chunk_totals().await.expect("chunk totals")
     });
