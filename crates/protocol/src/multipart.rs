@@ -62,6 +62,8 @@ pub struct ReleaseFileForm {
     pub file: Vec<u8>,
     /// The file part's own file name (the default `name`).
     pub file_name: Option<String>,
+    /// The file part's `Content-Type`.
+    pub content_type: Option<String>,
     pub name: Option<String>,
     pub dist: Option<String>,
     /// `header` fields, `Key:Value` split at the first colon, in order.
@@ -72,6 +74,7 @@ pub struct ReleaseFileForm {
 struct Part {
     name: String,
     file_name: Option<String>,
+    content_type: Option<String>,
     data: Bytes,
 }
 
@@ -97,6 +100,7 @@ fn parts(content_type: &str, body: Bytes, max_part: u64) -> Result<Vec<Part>, Mu
         let Some(field) = field else { break };
         let name = field.name().unwrap_or_default().to_owned();
         let file_name = field.file_name().map(str::to_owned);
+        let content_type = field.content_type().map(ToString::to_string);
         let data = field
             .bytes()
             .now_or_never()
@@ -110,6 +114,7 @@ fn parts(content_type: &str, body: Bytes, max_part: u64) -> Result<Vec<Part>, Mu
         out.push(Part {
             name,
             file_name,
+            content_type,
             data,
         });
     }
@@ -203,6 +208,7 @@ pub fn parse_release_file_upload(
     let mut form = ReleaseFileForm {
         file: Vec::new(),
         file_name: None,
+        content_type: None,
         name: None,
         dist: None,
         headers: Vec::new(),
@@ -225,6 +231,7 @@ pub fn parse_release_file_upload(
             "file" => {
                 has_file = true;
                 form.file_name = part.file_name.clone();
+                form.content_type = part.content_type.clone();
                 form.file = part.data.to_vec();
             }
             "name" => form.name = Some(text(&part)?),
@@ -238,8 +245,8 @@ pub fn parse_release_file_upload(
                             field: "header".into(),
                             reason: format!("`{value}` is not `Key:Value`"),
                         })?;
-                form.headers
-                    .push((key.trim().to_owned(), value.trim().to_owned()));
+                // As Sentry: the value trimmed, the key as sent.
+                form.headers.push((key.to_owned(), value.trim().to_owned()));
             }
             _ => return Err(MultipartError::UnknownField(part.name)),
         }

@@ -345,6 +345,29 @@ async fn a_bundle_is_assembled_from_its_chunks_and_indexed() {
     assert_eq!(minified["fileType"], 2);
     assert_eq!(minified["debugId"], DEBUG_ID);
     assert_eq!(minified["sourcemap"], "app.min.js.map");
+    let date = files["date"].as_str().unwrap_or_default();
+    assert!(
+        date.len() == 20 && date.ends_with('Z'),
+        "Sentry's bundle date form: {date}"
+    );
+    assert_eq!(files["associations"], listed[0]["associations"]);
+    let (_, _, by_id) = h
+        .api_as(
+            &token,
+            "GET",
+            &format!("{files_path}?query={DEBUG_ID}"),
+            None,
+        )
+        .await;
+    assert_eq!(by_id["files"].as_array().map(Vec::len), Some(2), "{by_id}");
+    let (_, _, by_url) = h
+        .api_as(&token, "GET", &format!("{files_path}?query=.MAP"), None)
+        .await;
+    assert_eq!(
+        by_url["files"].as_array().map(Vec::len),
+        Some(1),
+        "{by_url}"
+    );
 
     // Deleting it from shop leaves api's.
     let (status, _, _) = h
@@ -439,6 +462,19 @@ async fn bad_bundles_are_refused_with_the_reason() {
         .unwrap()
         .is_empty());
 
+    // Over the largest file, refused before any chunk is asked for.
+    let many: Vec<String> = (0..33)
+        .map(|i| sha1_hex(format!("chunk {i}").as_bytes()))
+        .collect();
+    let (_, answer) = assemble(
+        &h,
+        &token,
+        json!({"checksum": sha1_hex(b"big"), "chunks": many, "projects": ["shop"]}),
+    )
+    .await;
+    let detail = error_of(&answer);
+    assert!(detail.contains("larger than the maximum"), "{detail}");
+
     // A project that is not there, a checksum that is not one, a field Vigil does not take.
     let (status, body) = assemble(
         &h,
@@ -529,7 +565,10 @@ async fn release_files_are_uploaded_listed_renamed_and_deleted() {
     let (status, created) = post_multipart(&h, &token, files, form.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["name"], "~/static/app.js");
-    assert_eq!(created["headers"], json!({"Sourcemap": "app.js.map"}));
+    assert_eq!(
+        created["headers"],
+        json!({"Content-Type": "application/octet-stream", "Sourcemap": "app.js.map"})
+    );
     assert_eq!(created["size"], 14);
     assert_eq!(created["sha1"], sha1_hex(b"function a(){}"));
     let (status, body) = post_multipart(&h, &token, files, form).await;
@@ -553,6 +592,44 @@ async fn release_files_are_uploaded_listed_renamed_and_deleted() {
             .contains("header"),
         "{body}"
     );
+
+    let (status, body) = post_multipart(
+        &h,
+        &token,
+        files,
+        multipart(&[("file", Some("a"), b"x"), ("name", None, b"~/bad\tname.js")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["detail"],
+        "File name must not contain special whitespace characters"
+    );
+    let second = multipart(&[("file", Some("vendor.js"), b"v"), ("dist", None, b"web")]);
+    let (status, body) = post_multipart(&h, &token, files, second).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        (body["name"].as_str(), body["dist"].as_str()),
+        (Some("vendor.js"), Some("web"))
+    );
+    let (_, headers, page) = h
+        .api_as(&token, "GET", &format!("{files}?per_page=1"), None)
+        .await;
+    assert_eq!(page.as_array().map(Vec::len), Some(1));
+    let link = headers
+        .get("link")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default();
+    assert!(link.contains("rel=\"next\"; results=\"true\""), "{link}");
+    let (_, _, found) = h
+        .api_as(&token, "GET", &format!("{files}?query=VENDOR"), None)
+        .await;
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    let vendor_id = body["id"].as_str().expect("an id").to_owned();
+    let (status, _, _) = h
+        .api_as(&token, "DELETE", &format!("{files}{vendor_id}/"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 
     let org_files = "/api/0/organizations/default/releases/1.0/files/";
     let (status, _, listed) = h.api_as(&token, "GET", org_files, None).await;
@@ -617,4 +694,52 @@ async fn release_files_are_uploaded_listed_renamed_and_deleted() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn bundles_are_listed_newest_first_in_pages() {
+    let h = Harness::new().await;
+    let token = uploader(&h).await;
+    for release in ["1.0", "2.0", "3.0"] {
+        let bytes = bundle_bytes(Some(release));
+        let chunks = upload_in_chunks(&h, &token, &bytes, 1 << 20).await;
+        let request = json!({"checksum": sha1_hex(&bytes), "chunks": chunks, "projects": ["shop"], "version": release});
+        let (_, answer) = assemble(&h, &token, request).await;
+        assert_eq!(answer["state"], "ok", "{answer}");
+    }
+    let release_of = |listed: &Value| listed[0]["associations"][0]["release"].clone();
+    let (status, headers, first) = h
+        .api_as(&token, "GET", &format!("{BUNDLES}?per_page=1"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first.as_array().map(Vec::len), Some(1));
+    assert_eq!(release_of(&first), "3.0");
+    let link = headers
+        .get("link")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default();
+    assert!(link.contains("rel=\"next\"; results=\"true\""), "{link}");
+    let (_, _, oldest) = h
+        .api_as(
+            &token,
+            "GET",
+            &format!("{BUNDLES}?per_page=1&sortBy=date_added"),
+            None,
+        )
+        .await;
+    assert_eq!(release_of(&oldest), "1.0");
+    let (_, _, found) = h
+        .api_as(&token, "GET", &format!("{BUNDLES}?query=2.0"), None)
+        .await;
+    assert_eq!(found.as_array().map(Vec::len), Some(1));
+    assert_eq!(release_of(&found), "2.0");
+    let (status, _, body) = h
+        .api_as(&token, "GET", &format!("{BUNDLES}?sortBy=size"), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _, body) = h
+        .api_as(&token, "GET", &format!("{BUNDLES}?release=2.0"), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.get("release").is_some(), "{body}");
 }

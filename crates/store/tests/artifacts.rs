@@ -16,6 +16,7 @@ common::suite_on_both_backends!(
     a_bundle_needs_its_chunks_uploaded_by_its_organization,
     deleting_a_bundle_takes_it_from_one_project_then_removes_it,
     release_files_are_created_listed_renamed_and_deleted,
+    pruning_deletes_chunks_no_bundle_is_made_of_once_old,
 );
 
 const DEBUG_ID: &str = "c8a1f5a2-0c6b-4b4e-9d44-0f0e6b2b9b6a";
@@ -433,4 +434,40 @@ async fn release_files_are_created_listed_renamed_and_deleted(store: &dyn Store)
     // Deleting the release deletes its files.
     store.delete_release(acme, "1.0").await.unwrap();
     assert_eq!(store.release_file_bytes(app.id).await.unwrap(), None);
+}
+
+async fn pruning_deletes_chunks_no_bundle_is_made_of_once_old(store: &dyn Store) {
+    let (acme, shop) = project(store, "acme").await;
+    store
+        .save_chunks(
+            acme,
+            vec![
+                ("used".into(), b"abc".to_vec()),
+                ("unused".into(), b"defg".to_vec()),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .save_artifact_bundle(bundle(acme, shop, "whole", &["used"]))
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    // Uploaded within the last hour: spared, a CI may be about to assemble it.
+    assert_eq!(store.prune_chunks(now - 3600.0, 100).await.unwrap(), 0);
+    assert_eq!(store.chunk_totals().await.unwrap(), (2, 7));
+    assert_eq!(store.prune_chunks(now + 1.0, 100).await.unwrap(), 1);
+    assert_eq!(store.chunk_totals().await.unwrap(), (1, 3));
+    let both = ["used".to_string(), "unused".to_string()];
+    assert_eq!(store.missing_chunks(acme, &both).await.unwrap(), ["unused"]);
+    // Once its bundle is deleted, the last chunk goes too.
+    store
+        .delete_artifact_bundle(shop, "11111111-2222-3333-4444-555555555555")
+        .await
+        .unwrap();
+    assert_eq!(store.prune_chunks(now + 1.0, 100).await.unwrap(), 1);
+    assert_eq!(store.chunk_totals().await.unwrap(), (0, 0));
 }

@@ -293,10 +293,7 @@ async fn assemble(state: &AppState, job: Assemble<'_>) -> Result<Json<Value>, Ap
             Some("the request names no chunks".into()),
         ));
     }
-    let missing = state.store.missing_chunks(org.id, &job.chunks).await?;
-    if !missing.is_empty() {
-        return Ok(assemble_state("not_found", missing, None));
-    }
+    // Refused before asking for its chunks: no upload in vain.
     if job.chunks.len() > MAX_FILE_SIZE / CHUNK_SIZE {
         return Ok(assemble_state(
             "error",
@@ -305,6 +302,10 @@ async fn assemble(state: &AppState, job: Assemble<'_>) -> Result<Json<Value>, Ap
                 "the file is larger than the maximum of {MAX_FILE_SIZE} bytes"
             )),
         ));
+    }
+    let missing = state.store.missing_chunks(org.id, &job.chunks).await?;
+    if !missing.is_empty() {
+        return Ok(assemble_state("not_found", missing, None));
     }
     let Some(bytes) = state.store.chunks_bytes(org.id, &job.chunks).await? else {
         // A chunk vanished between the two reads: ask for it again.
@@ -479,13 +480,19 @@ pub async fn assemble_release_bundle(
     .await
 }
 
+/// A bundle's date as Sentry writes it: to the second, `Z`.
+fn bundle_date(ts: f64) -> String {
+    let iso = iso(ts);
+    format!("{}Z", iso.get(..19).unwrap_or(&iso))
+}
+
 /// Sentry's artifact-bundle shape.
 fn serialize_bundle(listing: &ArtifactBundleListing) -> Value {
     json!({
         "bundleId": listing.info.bundle_id,
         "associations": listing.associations.iter().map(|(release, dist)| json!({"release": release, "dist": dist})).collect::<Vec<_>>(),
-        "date": iso(listing.info.date_added),
-        "dateModified": iso(listing.date_modified),
+        "date": bundle_date(listing.info.date_added),
+        "dateModified": bundle_date(listing.date_modified),
         "fileCount": listing.info.file_count,
     })
 }
@@ -624,15 +631,17 @@ pub async fn bundle_files(
         tracing::error!(%err, "a stored artifact bundle cannot be read");
         ApiError::Unavailable
     })?;
+    // As Sentry: by path, `query` matching a URL (any case) or a debug id.
     let search = query::first(&params, "query").map(str::to_lowercase);
-    let files: Vec<_> = files
+    let mut files: Vec<_> = files
         .into_iter()
         .filter(|f| {
-            search
-                .as_ref()
-                .is_none_or(|q| f.url.to_lowercase().contains(q))
+            search.as_ref().is_none_or(|q| {
+                f.url.to_lowercase().contains(q) || f.debug_id().is_some_and(|id| id == *q)
+            })
         })
         .collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
     let page = Page::from_params(
         query::first(&params, "cursor"),
         query::first(&params, "per_page"),
@@ -653,21 +662,8 @@ pub async fn bundle_files(
             })
         })
         .collect();
-    let (release, dist) = listing
-        .associations
-        .first()
-        .map(|(r, d)| (Some(r.clone()), d.clone()))
-        .unwrap_or_default();
-    let body = json!({
-        "bundleId": listing.info.bundle_id,
-        "release": release,
-        "dist": dist,
-        "associations": listing.associations.iter().map(|(release, dist)| json!({"release": release, "dist": dist})).collect::<Vec<_>>(),
-        "date": iso(listing.info.date_added),
-        "dateModified": iso(listing.date_modified),
-        "fileCount": listing.info.file_count,
-        "files": serialized,
-    });
+    let mut body = serialize_bundle(&listing);
+    body["files"] = Value::Array(serialized);
     let base = format!(
         "{}/api/0/projects/{}/{}/artifact-bundles/{}/files/",
         state.config.base_url(),

@@ -20,6 +20,7 @@ use vigil_store::{NewReleaseFile, Organization, Project, Release, ReleaseFile, S
 use super::artifacts::{body_within, MAX_REQUEST_SIZE, READ_SCOPES, UPLOAD_SCOPES};
 use super::auth::Caller;
 use super::error::ApiError;
+use super::pagination::Page;
 use crate::query::{self, QueryPairs};
 use crate::serialize::iso;
 use crate::AppState;
@@ -87,27 +88,53 @@ async fn list(
     caller: &Caller,
     scope: Scope,
     params: &[(String, String)],
-) -> Result<Json<Value>, ApiError> {
+    path: &str,
+) -> Result<Response, ApiError> {
     caller.require_scope(READ_SCOPES)?;
-    if let Some((key, _)) = params.iter().find(|(k, _)| k != "query" && k != "checksum") {
+    let known = ["query", "checksum", "cursor", "per_page"];
+    if let Some((key, _)) = params.iter().find(|(k, _)| !known.contains(&k.as_str())) {
         return Err(ApiError::bad_field(
             key,
             "Vigil does not take this parameter here",
         ));
     }
+    let page = Page::from_params(
+        query::first(params, "cursor"),
+        query::first(params, "per_page"),
+    )?;
     let files = state
         .store
         .list_release_files(scope.release.id, scope.project.as_ref().map(|p| p.id))
         .await?;
-    let search = query::all(params, "query");
+    // As Sentry: any of the `query`s in the name (any case), any of the `checksum`s exactly.
+    let search: Vec<String> = query::all(params, "query")
+        .into_iter()
+        .map(str::to_lowercase)
+        .collect();
     let checksums = query::all(params, "checksum");
-    let body = files
+    let matching: Vec<&ReleaseFile> = files
         .iter()
-        .filter(|f| search.is_empty() || search.iter().any(|q| f.name.contains(q)))
+        .filter(|f| {
+            let name = f.name.to_lowercase();
+            search.is_empty() || search.iter().any(|q| name.contains(q.as_str()))
+        })
         .filter(|f| checksums.is_empty() || checksums.contains(&f.sha1.as_str()))
+        .collect();
+    let has_next = matching.len() as u64 > page.offset + page.limit;
+    let body: Vec<Value> = matching
+        .into_iter()
+        .skip(page.offset as usize)
+        .take(page.limit as usize)
         .map(serialize_file)
         .collect();
-    Ok(Json(Value::Array(body)))
+    let base = format!("{}{path}", state.config.base_url());
+    Ok((page.link_header(&base, params, has_next), Json(body)).into_response())
+}
+
+/// Sentry's check of a file name's last segment and of a header value: no newline, tab,
+/// form feed, vertical tab or backslash.
+fn has_special_whitespace(text: &str) -> bool {
+    text.contains(['\n', '\t', '\r', '\x0c', '\x0b', '\\'])
 }
 
 async fn upload(
@@ -137,14 +164,31 @@ async fn upload(
         .name
         .clone()
         .or(form.file_name.clone())
-        .filter(|n| !n.trim().is_empty())
+        .filter(|n| !n.trim().is_empty() && n != "file")
         .ok_or_else(|| ApiError::Invalid("File name must be specified".into()))?;
-    if name.len() > MAX_NAME || name.contains(['\n', '\r']) {
+    if has_special_whitespace(name.rsplit('/').next().unwrap_or_default()) {
+        return Err(ApiError::Invalid(
+            "File name must not contain special whitespace characters".into(),
+        ));
+    }
+    if name.len() > MAX_NAME {
         return Err(ApiError::Invalid(format!(
-            "File name must be at most {MAX_NAME} characters, on one line"
+            "File name must be at most {MAX_NAME} characters"
         )));
     }
-    let headers: BTreeMap<String, String> = form.headers.iter().cloned().collect();
+    // Sentry keeps the part's content type as a header, then the `header` fields.
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(content_type) = &form.content_type {
+        headers.insert("Content-Type".into(), content_type.clone());
+    }
+    for (key, value) in &form.headers {
+        if has_special_whitespace(value) {
+            return Err(ApiError::Invalid(
+                "header value must not contain special whitespace characters".into(),
+            ));
+        }
+        headers.insert(key.clone(), value.clone());
+    }
     let file = NewReleaseFile {
         org_id: scope.org.id,
         release_id: scope.release.id,
@@ -295,9 +339,10 @@ pub async fn org_list(
     caller: Caller,
     Path((org, version)): Path<(String, String)>,
     QueryPairs(params): QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
+    let path = format!("/api/0/organizations/{org}/releases/{version}/files/");
     let scope = scope(&state, &caller, &org, None, &version).await?;
-    list(&state, &caller, scope, &params).await
+    list(&state, &caller, scope, &params, &path).await
 }
 
 /// `POST /api/0/organizations/{org}/releases/{version}/files/`: 201, 409 for a name taken.
@@ -350,9 +395,10 @@ pub async fn project_list(
     caller: Caller,
     Path((org, project, version)): Path<(String, String, String)>,
     QueryPairs(params): QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
+    let path = format!("/api/0/projects/{org}/{project}/releases/{version}/files/");
     let scope = scope(&state, &caller, &org, Some(&project), &version).await?;
-    list(&state, &caller, scope, &params).await
+    list(&state, &caller, scope, &params, &path).await
 }
 
 /// `POST /api/0/projects/{org}/{project}/releases/{version}/files/`: 201, 409 for a name taken.

@@ -1,5 +1,6 @@
 //! The retention job: once an hour, across every node sharing the store, events older than the
-//! retention window are deleted in bounded batches (see [`vigil_store::Store::delete_expired`]).
+//! retention window are deleted in bounded batches (see [`vigil_store::Store::delete_expired`]),
+//! and the upload chunks no artifact bundle is made of any more.
 
 use std::time::Duration;
 
@@ -31,23 +32,27 @@ pub fn spawn(state: &AppState, mut shutdown: watch::Receiver<bool>) -> tokio::ta
             }
             let retention = f64::from(state.config.retention_days) * 86_400.0;
             match state.store.claim_job(JOB, INTERVAL_SECS).await {
-                Ok(true) => match run(state.store.as_ref(), unix_now() - retention, &mut shutdown)
-                    .await
-                {
-                    Ok(total) if total != RetentionPass::default() => {
-                        tracing::info!(
-                            events = total.events,
-                            issues = total.issues,
-                            raw_items = total.raw_items,
-                            attachments = total.attachments,
-                            user_reports = total.user_reports,
-                            retention_days = state.config.retention_days,
-                            "retention: deleted what expired"
-                        );
+                Ok(true) => {
+                    let before = unix_now() - retention;
+                    match run(state.store.as_ref(), before, &mut shutdown).await {
+                        Ok(total) if total != RetentionPass::default() => {
+                            tracing::info!(
+                                events = total.events,
+                                issues = total.issues,
+                                raw_items = total.raw_items,
+                                attachments = total.attachments,
+                                user_reports = total.user_reports,
+                                retention_days = state.config.retention_days,
+                                "retention: deleted what expired"
+                            );
+                        }
+                        Ok(_) => tracing::debug!("retention: nothing expired"),
+                        Err(err) => {
+                            tracing::error!(%err, "retention pass failed; retrying next run")
+                        }
                     }
-                    Ok(_) => tracing::debug!("retention: nothing expired"),
-                    Err(err) => tracing::error!(%err, "retention pass failed; retrying next run"),
-                },
+                    prune_chunks(state.store.as_ref()).await;
+                }
                 Ok(false) => {}
                 Err(err) => tracing::error!(%err, "claiming the retention job failed"),
             }
@@ -57,6 +62,25 @@ pub fn spawn(state: &AppState, mut shutdown: watch::Receiver<bool>) -> tokio::ta
             }
         }
     })
+}
+
+/// How long an uploaded chunk that no bundle is made of is kept: a CI uploads chunks, then
+/// assembles them within minutes.
+const UNASSEMBLED_CHUNK_SECS: f64 = 86_400.0;
+/// Chunks pruned per run at most (each up to 8 MiB).
+const CHUNK_PRUNE_LIMIT: u64 = 1000;
+
+/// Deletes the upload chunks no artifact bundle is made of (those of deleted bundles, and
+/// uploads never assembled) once a day old.
+async fn prune_chunks(store: &dyn Store) {
+    match store
+        .prune_chunks(unix_now() - UNASSEMBLED_CHUNK_SECS, CHUNK_PRUNE_LIMIT)
+        .await
+    {
+        Ok(0) => {}
+        Ok(chunks) => tracing::info!(chunks, "retention: deleted upload chunks no bundle uses"),
+        Err(err) => tracing::error!(%err, "pruning upload chunks failed; retrying next run"),
+    }
 }
 
 /// Deletes batch after batch until nothing older than `before` is left (or shutdown).

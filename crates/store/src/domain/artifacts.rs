@@ -19,6 +19,10 @@ pub trait Artifacts: Send + Sync {
     /// How many distinct chunks are stored, and their bytes (each blob counted once however
     /// many organizations uploaded it).
     async fn chunk_totals(&self) -> StoreResult<(i64, i64)>;
+    /// Deletes up to `limit` chunks that no bundle is made of and that no organization
+    /// uploaded since `uploaded_before` (those of deleted bundles, and uploads never
+    /// assembled); how many. Chunks uploaded since are spared: a CI may be assembling them.
+    async fn prune_chunks(&self, uploaded_before: f64, limit: u64) -> StoreResult<u64>;
     /// Of `checksums`, those organization `org_id` has not uploaded, in the order given.
     async fn missing_chunks(&self, org_id: i64, checksums: &[String]) -> StoreResult<Vec<String>>;
     /// The chunks concatenated, when organization `org_id` uploaded all of them.

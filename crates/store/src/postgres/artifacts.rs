@@ -88,6 +88,27 @@ impl Artifacts for PgStore {
         Ok((get(&row, 0)?, get(&row, 1)?))
     }
 
+    async fn prune_chunks(&self, uploaded_before: f64, limit: u64) -> StoreResult<u64> {
+        let what = "pruning chunks";
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.db(what)?;
+        let candidates = sql::query(
+            &tx,
+            &prunable_chunks_sql(SQL),
+            &[&uploaded_before, &sql_int(limit)],
+            what,
+        )
+        .await?;
+        let mut deleted = 0;
+        for row in &candidates {
+            let checksum: String = get(row, 0)?;
+            sql::execute(&tx, &delete_blob_owners_sql(SQL), &[&checksum], what).await?;
+            deleted += sql::execute(&tx, &delete_blob_sql(SQL), &[&checksum], what).await?;
+        }
+        tx.commit().await.db(what)?;
+        Ok(deleted)
+    }
+
     async fn missing_chunks(&self, org_id: i64, checksums: &[String]) -> StoreResult<Vec<String>> {
         let client = self.client().await?;
         let mut missing: Vec<String> = Vec::new();

@@ -23,12 +23,39 @@ pub(crate) fn insert_blob_sql(d: Dialect) -> String {
     )
 }
 
-/// Records that organization ?1 uploaded chunk ?2 (at ?3).
+/// Records that organization ?1 uploaded chunk ?2 (last at ?3: an upload again renews it, so
+/// that pruning spares a chunk a CI is about to assemble).
 pub(crate) fn insert_blob_owner_sql(d: Dialect) -> String {
     spell(
         d,
         "INSERT INTO file_blob_owners (organization_id, checksum, date_added) VALUES (?1, ?2, ?3)
-         ON CONFLICT (organization_id, checksum) DO NOTHING",
+         ON CONFLICT (organization_id, checksum) DO UPDATE SET date_added = excluded.date_added",
+    )
+}
+
+/// Up to ?2 chunks no bundle is made of and no organization uploaded since ?1.
+pub(crate) fn prunable_chunks_sql(d: Dialect) -> String {
+    spell(
+        d,
+        "SELECT b.checksum FROM file_blobs b
+         WHERE NOT EXISTS (SELECT 1 FROM artifact_bundle_chunks c WHERE c.checksum = b.checksum)
+           AND NOT EXISTS (SELECT 1 FROM file_blob_owners o
+                           WHERE o.checksum = b.checksum AND o.date_added >= ?1)
+         LIMIT ?2",
+    )
+}
+
+/// Forgets who uploaded chunk ?1.
+pub(crate) fn delete_blob_owners_sql(d: Dialect) -> String {
+    spell(d, "DELETE FROM file_blob_owners WHERE checksum = ?1")
+}
+
+/// Deletes chunk ?1 unless a bundle is made of it (one assembled meanwhile).
+pub(crate) fn delete_blob_sql(d: Dialect) -> String {
+    spell(
+        d,
+        "DELETE FROM file_blobs WHERE checksum = ?1
+           AND NOT EXISTS (SELECT 1 FROM artifact_bundle_chunks c WHERE c.checksum = ?1)",
     )
 }
 

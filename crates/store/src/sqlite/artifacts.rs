@@ -82,6 +82,33 @@ impl Artifacts for SqliteStore {
         .await
     }
 
+    async fn prune_chunks(&self, uploaded_before: f64, limit: u64) -> StoreResult<u64> {
+        self.write(move |conn| {
+            let what = "pruning chunks";
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .db(what)?;
+            let candidates = query_all_with(
+                &tx,
+                &prunable_chunks_sql(SQL),
+                params![uploaded_before, sql_int(limit)],
+                what,
+                |row| row.get::<_, String>(0).db(what),
+            )?;
+            let mut deleted = 0;
+            for checksum in &candidates {
+                tx.execute(&delete_blob_owners_sql(SQL), params![checksum])
+                    .db(what)?;
+                deleted += tx
+                    .execute(&delete_blob_sql(SQL), params![checksum])
+                    .db(what)? as u64;
+            }
+            tx.commit().db(what)?;
+            Ok(deleted)
+        })
+        .await
+    }
+
     async fn missing_chunks(&self, org_id: i64, checksums: &[String]) -> StoreResult<Vec<String>> {
         let checksums = checksums.to_vec();
         self.read(move |conn| {
