@@ -820,3 +820,29 @@ fn only_frames_change() {
     expected.insert("raw_stacktrace".into(), ());
     assert_eq!(keys(&out.data), expected);
 }
+
+/// Threads' stack traces are symbolicated too, each keeping its own `raw_stacktrace`.
+#[test]
+fn thread_stack_traces_are_symbolicated() {
+    let build1 = build(1);
+    let mut event = build1.event.clone();
+    let frames = event["exception"]["values"][0]["stacktrace"].take();
+    if let Some(exception) = event["exception"]["values"][0].as_object_mut() {
+        exception.remove("stacktrace");
+    }
+    event["threads"] = json!({"values": [{"id": 1, "crashed": true, "stacktrace": frames}]});
+    let out = process(&event, Arc::new(debug_id_upload(&build1)), Arc::default());
+    let thread = &out.data["threads"]["values"][0];
+    let top = thread["stacktrace"]["frames"]
+        .as_array()
+        .and_then(|f| f.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(top["function"], "applyDiscount");
+    let keys: Vec<&str> = thread
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(keys, ["id", "crashed", "stacktrace", "raw_stacktrace"]);
+    assert_eq!(thread["raw_stacktrace"]["frames"][5]["function"], "l");
+}

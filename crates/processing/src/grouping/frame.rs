@@ -343,6 +343,35 @@ mod tests {
         );
     }
 
+    /// A frame mapped through a source map groups by its module and source line: the
+    /// function name (which a source map gives less reliably) does not split issues.
+    #[test]
+    fn source_mapped_javascript_frame_groups_by_module_and_line() {
+        let mapped = |function: &'static str| {
+            frame(|f| {
+                f.abs_path = Some("https://shop.example.com/src/checkout.js");
+                f.filename = Some("../src/checkout.js");
+                f.module = Some("src/checkout");
+                f.function = Some(function);
+                f.context_line = Some("  const rate = coupon.percent / 100;");
+                f.has_sourcemap = true;
+                f.has_surrounding_context = true;
+            })
+        };
+        let values = |f: &FrameView<'_>| -> Vec<String> {
+            frame_component(f, Some("javascript"))
+                .contributing_values()
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(
+            values(&mapped("applyDiscount")),
+            ["src/checkout", "const rate = coupon.percent / 100;"]
+        );
+        assert_eq!(values(&mapped("applyDiscount")), values(&mapped("l")));
+    }
+
     #[test]
     fn native_unknown_function_is_ignored() {
         let f = frame(|f| f.function = Some("<unknown>"));

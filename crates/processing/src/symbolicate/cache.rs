@@ -37,8 +37,15 @@ impl BuiltMap {
     /// Builds the cache of `minified_source` with its `sourcemap`; the error says why the map
     /// is unusable.
     pub fn build(minified_source: &str, sourcemap: &str) -> Result<Self, String> {
+        // Uploads are anyone's bytes and the writer parses two languages with them: should it
+        // panic on one, that upload is unusable, not the worker (the event is still kept).
         let writer =
-            SourceMapCacheWriter::new(minified_source, sourcemap).map_err(|e| e.to_string())?;
+            std::panic::catch_unwind(|| SourceMapCacheWriter::new(minified_source, sourcemap))
+                .map_err(|_| {
+                    tracing::error!("building a source map cache panicked");
+                    "the source map could not be read".to_owned()
+                })?
+                .map_err(|e| e.to_string())?;
         let mut bytes = Vec::new();
         writer
             .serialize(&mut bytes)
@@ -380,6 +387,21 @@ mod tests {
         assert_eq!(PreparedSource::new(b"").line(0), None);
         let stats = caches.stats();
         assert_eq!((stats.sources_prepared, stats.source_hits), (1, 1));
+    }
+
+    /// Found by the `symbolicate` fuzz target: swc's parser (which finds the minified file's
+    /// function scopes) asserts on this arrow-function head in builds with debug assertions.
+    /// The upload is unusable; the worker goes on.
+    #[test]
+    fn a_parser_panic_is_an_unusable_map() {
+        let minified = "(jj,jj()=>{var m=1};\n";
+        let result = BuiltMap::build(minified, MAP);
+        if cfg!(debug_assertions) {
+            assert_eq!(
+                result.err().as_deref(),
+                Some("the source map could not be read")
+            );
+        }
     }
 
     #[test]

@@ -62,6 +62,11 @@ pub trait ArtifactLookup: Send + Sync {
 
 /// What processing needs to symbolicate a project's events: its files and the shared cache of
 /// built maps.
+///
+/// Give it to the projects that uploaded artifacts: with it, each distinct minified file of a
+/// JavaScript event is looked up (by debug ID, else under up to four candidate URLs, and its
+/// map likewise), and a file found nowhere is noted in the event's `errors` (`js_no_source`),
+/// as Sentry notes it. Without it (`None`) an event costs nothing here.
 #[derive(Clone)]
 pub struct Symbolication {
     pub lookup: Arc<dyn ArtifactLookup>,
