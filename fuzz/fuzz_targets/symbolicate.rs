@@ -151,7 +151,7 @@ fuzz_target!(|data: &[u8]| {
     let caches = Arc::new(SourceMapCaches::new(1 << 20));
     let ctx = NormalizeContext {
         received: 1_795_576_123.0,
-        symbolication: Some(Symbolication::new(lookup, caches)),
+        symbolication: Some(Symbolication::new(lookup, caches, true)),
         ..NormalizeContext::default()
     };
     let line = u64::from(mode >> 4) + 1;

@@ -167,7 +167,7 @@ impl ArtifactLookup for Uploads {
 fn context(caches: Arc<SourceMapCaches>) -> NormalizeContext {
     NormalizeContext {
         received: 1_795_574_460.0,
-        symbolication: Some(Symbolication::new(Arc::new(Uploads), caches)),
+        symbolication: Some(Symbolication::new(Arc::new(Uploads), caches, true)),
         ..NormalizeContext::default()
     }
 }

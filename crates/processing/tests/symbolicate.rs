@@ -190,7 +190,7 @@ fn context(symbolication: Option<Symbolication>) -> NormalizeContext {
 }
 
 fn process(event: &Value, lookup: Arc<MemoryLookup>, caches: Arc<SourceMapCaches>) -> Processed {
-    let symbolication = Symbolication::new(lookup, caches);
+    let symbolication = Symbolication::new(lookup, caches, true);
     process_with(event, Some(symbolication))
 }
 
@@ -409,11 +409,18 @@ fn two_builds_with_different_minified_names_group_into_one_hash() {
         Arc::new(release_upload(&build2)),
         caches,
     );
-    assert_eq!(out1.processed.hashes, out2.processed.hashes);
     assert_eq!(out1.processed.title, out2.processed.title);
     assert_eq!(out1.processed.culprit, out2.processed.culprit);
     assert_eq!(out2.top()["function"], "applyDiscount");
-    assert_ne!(out1.processed.hashes, plain1.processed.hashes);
+    assert_ne!(out1.processed.hashes[0], plain1.processed.hashes[0]);
+    // Each also carries its minified frames' hash, after the original one: the issue its build
+    // opened before the maps were uploaded is found by it.
+    let original = |out: &Processed, plain: &Processed| {
+        let hashes = &out.processed.hashes;
+        assert!(hashes.ends_with(&plain.processed.hashes), "{hashes:?}");
+        hashes[..hashes.len() - plain.processed.hashes.len()].to_vec()
+    };
+    assert_eq!(original(&out1, &plain1), original(&out2, &plain2));
 }
 
 #[test]
@@ -845,4 +852,39 @@ fn thread_stack_traces_are_symbolicated() {
         .unwrap_or_default();
     assert_eq!(keys, ["id", "crashed", "stacktrace", "raw_stacktrace"]);
     assert_eq!(thread["raw_stacktrace"]["frames"][5]["function"], "l");
+}
+
+#[test]
+fn without_uploads_only_browser_events_are_looked_at() {
+    let node_event = json!({
+        "platform": "node",
+        "release": "api@1",
+        "exception": {"values": [{"type": "Error", "value": "boom", "stacktrace": {"frames": [
+            {"abs_path": "/srv/api/dist/server.js", "filename": "dist/server.js", "function": "handle", "lineno": 3, "colno": 10, "in_app": true},
+        ]}}]},
+    });
+    let lookup = Arc::new(MemoryLookup::default());
+    let without = |lookup: &Arc<MemoryLookup>| {
+        let handle: Arc<dyn ArtifactLookup> = lookup.clone();
+        Some(Symbolication::new(handle, Arc::default(), false))
+    };
+    let out = process_with(&node_event, without(&lookup));
+    assert!(
+        lookup.asked().is_empty(),
+        "a server's files are not looked up"
+    );
+    assert!(out.errors().is_empty());
+    assert_eq!(out.top()["function"], "handle");
+    assert!(out.data["exception"]["values"][0]
+        .get("raw_stacktrace")
+        .is_none());
+
+    // A browser's bundle is, so that its missing map is reported.
+    let build1 = build(1);
+    let out = process_with(&build1.event, without(&lookup));
+    assert!(!lookup.asked().is_empty());
+    assert!(out
+        .errors()
+        .iter()
+        .any(|error| error["type"] == "js_no_source" && error["url"] == MINIFIED_URL));
 }

@@ -55,6 +55,14 @@ impl<T: Clone> TtlCache<T> {
         Ok(value)
     }
 
+    /// Forgets every kept value.
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     pub fn forget(&self, id: i64) {
         self.entries
             .lock()

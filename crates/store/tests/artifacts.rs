@@ -17,6 +17,7 @@ common::suite_on_both_backends!(
     deleting_a_bundle_takes_it_from_one_project_then_removes_it,
     release_files_are_created_listed_renamed_and_deleted,
     pruning_deletes_chunks_no_bundle_is_made_of_once_old,
+    a_project_has_source_artifacts_once_a_bundle_or_release_file_is_its,
 );
 
 const DEBUG_ID: &str = "c8a1f5a2-0c6b-4b4e-9d44-0f0e6b2b9b6a";
@@ -470,4 +471,53 @@ async fn pruning_deletes_chunks_no_bundle_is_made_of_once_old(store: &dyn Store)
         .unwrap();
     assert_eq!(store.prune_chunks(now + 1.0, 100).await.unwrap(), 1);
     assert_eq!(store.chunk_totals().await.unwrap(), (0, 0));
+}
+
+async fn a_project_has_source_artifacts_once_a_bundle_or_release_file_is_its(store: &dyn Store) {
+    let (acme, shop) = project(store, "acme").await;
+    let (_, api) = project_named(store, "acme", "api").await;
+    let (_, web) = project_named(store, "acme", "web").await;
+    let (other_org, elsewhere) = project(store, "other").await;
+    for id in [shop, api, web, elsewhere] {
+        assert!(!store.has_source_artifacts(id).await.unwrap());
+    }
+    store
+        .save_chunks(acme, vec![("c1".into(), b"abcd".to_vec())])
+        .await
+        .unwrap();
+    store
+        .save_artifact_bundle(bundle(acme, shop, "whole", &["c1"]))
+        .await
+        .unwrap();
+    assert!(store.has_source_artifacts(shop).await.unwrap());
+    assert!(!store.has_source_artifacts(api).await.unwrap());
+
+    // A release file of one project counts for it; one for every project, for all the org's.
+    let (release, _) = store
+        .upsert_release(acme, "1.0", &[api, web], &ReleaseFields::default())
+        .await
+        .unwrap();
+    let file = |project_id: Option<i64>, name: &str| NewReleaseFile {
+        org_id: acme,
+        release_id: release.id,
+        project_id,
+        dist: None,
+        name: name.into(),
+        headers: Default::default(),
+        sha1: format!("sha1-{name}"),
+        payload: b"code".to_vec(),
+    };
+    store
+        .create_release_file(file(Some(api), "~/api.js"))
+        .await
+        .unwrap();
+    assert!(store.has_source_artifacts(api).await.unwrap());
+    assert!(!store.has_source_artifacts(web).await.unwrap());
+    store
+        .create_release_file(file(None, "~/all.js"))
+        .await
+        .unwrap();
+    assert!(store.has_source_artifacts(web).await.unwrap());
+    assert!(!store.has_source_artifacts(elsewhere).await.unwrap());
+    let _ = other_org;
 }

@@ -63,19 +63,31 @@ pub trait ArtifactLookup: Send + Sync {
 /// What processing needs to symbolicate a project's events: its files and the shared cache of
 /// built maps.
 ///
-/// Give it to the projects that uploaded artifacts: with it, each distinct minified file of a
-/// JavaScript event is looked up (by debug ID, else under up to four candidate URLs, and its
-/// map likewise), and a file found nowhere is noted in the event's `errors` (`js_no_source`),
-/// as Sentry notes it. Without it (`None`) an event costs nothing here.
+/// With it, each distinct minified file of a JavaScript event is looked up (by debug ID, else
+/// under up to four candidate URLs, and its map likewise), and a file found nowhere is noted in
+/// the event's `errors` (`js_no_source`), as Sentry notes it. Without it (`None`) an event costs
+/// nothing here.
 #[derive(Clone)]
 pub struct Symbolication {
     pub lookup: Arc<dyn ArtifactLookup>,
     pub caches: Arc<SourceMapCaches>,
+    /// Whether the project uploaded any source maps. Without any, only browser events
+    /// (`platform: javascript`) are looked at, so that their missing maps are reported; a
+    /// server's (Node's) frames name its own files, which need no map, and stay as they are.
+    pub has_uploads: bool,
 }
 
 impl Symbolication {
-    pub fn new(lookup: Arc<dyn ArtifactLookup>, caches: Arc<SourceMapCaches>) -> Self {
-        Symbolication { lookup, caches }
+    pub fn new(
+        lookup: Arc<dyn ArtifactLookup>,
+        caches: Arc<SourceMapCaches>,
+        has_uploads: bool,
+    ) -> Self {
+        Symbolication {
+            lookup,
+            caches,
+            has_uploads,
+        }
     }
 }
 
@@ -92,5 +104,6 @@ impl PartialEq for Symbolication {
     fn eq(&self, other: &Self) -> bool {
         std::ptr::addr_eq(Arc::as_ptr(&self.lookup), Arc::as_ptr(&other.lookup))
             && Arc::ptr_eq(&self.caches, &other.caches)
+            && self.has_uploads == other.has_uploads
     }
 }

@@ -23,6 +23,9 @@ pub fn symbolicate_event(event: &mut Json<'_>, symbolication: &Symbolication) {
         return;
     };
     let platform = object.get("platform").and_then(Json::as_str);
+    if !symbolication.has_uploads && platform != Some("javascript") {
+        return;
+    }
     if !has_handled_frame(object, platform) {
         return;
     }

@@ -40,6 +40,8 @@ pub struct ArtifactCaches {
     bundles: Mutex<SizedLru<i64, Arc<Mutex<ArtifactBundle>>>>,
     /// Release files by (project, release, dist, url): found or not, for [`TTL`].
     release_files: Mutex<HashMap<IndexKey, (Instant, Option<SourceFile>)>>,
+    /// Whether each project uploaded any source maps, for [`TTL`].
+    has_uploads: crate::cache::TtlCache<bool>,
 }
 
 impl std::fmt::Debug for ArtifactCaches {
@@ -74,6 +76,19 @@ impl ArtifactCaches {
     pub fn forget_indexes(&self) {
         lock(&self.index).clear();
         lock(&self.release_files).clear();
+        self.has_uploads.clear();
+    }
+
+    /// Whether `project_id` uploaded any source maps (a project whose check fails counts as
+    /// having some: its lookups then report the failure on the events).
+    pub async fn has_uploads(&self, store: &dyn Store, project_id: i64) -> bool {
+        self.has_uploads
+            .get_or_load(project_id, || store.has_source_artifacts(project_id))
+            .await
+            .unwrap_or_else(|err| {
+                tracing::error!(%err, project_id, "checking a project's source maps failed");
+                true
+            })
     }
 
     /// The lookup of one project's artifacts, for processing one envelope.

@@ -90,7 +90,7 @@ async fn process_batch(state: &AppState, claimed: Vec<ClaimedEnvelope>) {
         thresholds: thresholds_of(state, &claimed).await,
         scrubbing: scrubbing_of(state, &claimed).await,
         filters: filters_of(state, &claimed).await,
-        symbolication: symbolication_of(state, &claimed),
+        symbolication: symbolication_of(state, &claimed).await,
     });
     let claimed = Arc::new(claimed);
     let retention_days = state.config.retention_days;
@@ -135,16 +135,22 @@ async fn process_batch(state: &AppState, claimed: Vec<ClaimedEnvelope>) {
 
 /// The source-map lookup of each project in a batch: the store's artifact bundles behind this
 /// node's caches (nothing is read until an event has frames to map).
-fn symbolication_of(state: &AppState, claimed: &[ClaimedEnvelope]) -> HashMap<i64, Symbolication> {
+async fn symbolication_of(
+    state: &AppState,
+    claimed: &[ClaimedEnvelope],
+) -> HashMap<i64, Symbolication> {
     let projects: BTreeSet<i64> = claimed.iter().map(|c| c.envelope.project_id).collect();
-    projects
-        .into_iter()
-        .map(|project_id| {
-            let lookup = state.artifacts.lookup(Arc::clone(&state.store), project_id);
-            let caches = Arc::clone(&state.sourcemap_caches);
-            (project_id, Symbolication::new(lookup, caches))
-        })
-        .collect()
+    let mut handles = HashMap::new();
+    for project_id in projects {
+        let has_uploads = state
+            .artifacts
+            .has_uploads(state.store.as_ref(), project_id)
+            .await;
+        let lookup = state.artifacts.lookup(Arc::clone(&state.store), project_id);
+        let caches = Arc::clone(&state.sourcemap_caches);
+        handles.insert(project_id, Symbolication::new(lookup, caches, has_uploads));
+    }
+    handles
 }
 
 /// The performance-issue thresholds of each project in a batch (cached a few seconds: every

@@ -19,6 +19,9 @@ pub trait Artifacts: Send + Sync {
     /// How many distinct chunks are stored, and their bytes (each blob counted once however
     /// many organizations uploaded it).
     async fn chunk_totals(&self) -> StoreResult<(i64, i64)>;
+    /// Whether the project has any uploaded source maps (bundles or release files): the events
+    /// of a project without any are not looked up.
+    async fn has_source_artifacts(&self, project_id: i64) -> StoreResult<bool>;
     /// Deletes up to `limit` chunks that no bundle is made of and that no organization
     /// uploaded since `uploaded_before` (those of deleted bundles, and uploads never
     /// assembled); how many. Chunks uploaded since are spared: a CI may be assembling them.

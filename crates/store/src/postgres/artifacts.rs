@@ -88,6 +88,17 @@ impl Artifacts for PgStore {
         Ok((get(&row, 0)?, get(&row, 1)?))
     }
 
+    async fn has_source_artifacts(&self, project_id: i64) -> StoreResult<bool> {
+        let row = sql::query_one(
+            &self.client().await?,
+            HAS_SOURCE_ARTIFACTS_SQL,
+            &[&project_id],
+            "looking for source maps",
+        )
+        .await?;
+        get(&row, 0)
+    }
+
     async fn prune_chunks(&self, uploaded_before: f64, limit: u64) -> StoreResult<u64> {
         let what = "pruning chunks";
         let mut client = self.client().await?;

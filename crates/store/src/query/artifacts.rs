@@ -60,6 +60,16 @@ pub(crate) fn delete_blob_sql(d: Dialect) -> String {
 }
 
 /// How many blobs are stored and their total size.
+/// Whether a project has source maps to look in: a bundle of its own, or a release file of its
+/// own or of its organization's releases for every project. `$1` is the project; the same name
+/// binds once in both dialects.
+pub(crate) const HAS_SOURCE_ARTIFACTS_SQL: &str = "SELECT EXISTS (
+        SELECT 1 FROM artifact_bundle_projects WHERE project_id = $1
+    ) OR EXISTS (
+        SELECT 1 FROM release_files f JOIN projects p ON p.organization_id = f.organization_id
+        WHERE p.id = $1 AND (f.project_id IS NULL OR f.project_id = $1)
+    )";
+
 pub(crate) const CHUNK_TOTALS_SQL: &str =
     "SELECT count(*), CAST(coalesce(sum(size), 0) AS BIGINT) FROM file_blobs";
 

@@ -82,6 +82,15 @@ impl Artifacts for SqliteStore {
         .await
     }
 
+    async fn has_source_artifacts(&self, project_id: i64) -> StoreResult<bool> {
+        self.read(move |conn| {
+            conn.prepare_cached(HAS_SOURCE_ARTIFACTS_SQL)
+                .and_then(|mut stmt| stmt.query_row(params![project_id], |row| row.get(0)))
+                .db("looking for source maps")
+        })
+        .await
+    }
+
     async fn prune_chunks(&self, uploaded_before: f64, limit: u64) -> StoreResult<u64> {
         self.write(move |conn| {
             let what = "pruning chunks";
