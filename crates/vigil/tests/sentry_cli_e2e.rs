@@ -9,27 +9,12 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use common::backend::{test_on_both_backends, Backend, Server};
-use common::python::{python, run_python};
+use common::python::{run_python, sentry_cli_path};
 use common::{run_with_stdin, Vigil};
 use serde_json::Value;
-
-/// `.venv/bin/sentry-cli`, beside the venv's Python.
-fn sentry_cli_path() -> PathBuf {
-    let python = python();
-    let bin = python.parent().expect("the venv's bin directory");
-    let cli = bin.join("sentry-cli");
-    assert!(
-        cli.is_file(),
-        "no sentry-cli at {}: run `bash scripts/test.sh` once (it installs \
-         tests/python/requirements.txt into .venv)",
-        cli.display()
-    );
-    cli
-}
 
 /// Runs `sentry-cli ARGS` against `vigil` for the `shop` project; asserts it succeeded and
 /// returns what it printed.

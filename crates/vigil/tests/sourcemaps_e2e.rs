@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::backend::{test_on_both_backends, Backend, Server};
-use common::python::run_python;
+use common::python::{run_python, sentry_cli_path};
 use common::{poll, repo_root, run_with_stdin, Dsn, Vigil};
 use serde_json::Value;
 
@@ -31,13 +31,6 @@ fn node_bin(name: &str) -> PathBuf {
         bin.display()
     );
     bin
-}
-
-fn sentry_cli_path() -> PathBuf {
-    let python = common::python::python();
-    let cli = python.parent().expect("the venv's bin").join("sentry-cli");
-    assert!(cli.is_file(), "no sentry-cli at {}", cli.display());
-    cli
 }
 
 #[track_caller]

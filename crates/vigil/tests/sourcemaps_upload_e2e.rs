@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::backend::{test_on_both_backends, Backend, Server};
-use common::python::python;
+use common::python::sentry_cli_path;
 use common::{run_with_stdin, Vigil};
 use serde_json::Value;
 use vigil_store::prelude::*;
@@ -21,18 +21,6 @@ use vigil_store::prelude::*;
 const ORIGINAL: &str = "function applyDiscount(total) {\n  return total * 0.9;\n}\n";
 const MINIFIED: &str = "function a(n){return n*.9}\n//# sourceMappingURL=app.min.js.map\n";
 const MAP: &str = r#"{"version":3,"file":"app.min.js","sources":["../src/checkout.js"],"sourcesContent":["function applyDiscount(total) {\n  return total * 0.9;\n}\n"],"names":["applyDiscount","total"],"mappings":"AAAA,SAASA,EAAcC,GACrB,OAAOA,EAAQ,EACjB"}"#;
-
-/// `.venv/bin/sentry-cli`, beside the venv's Python.
-fn sentry_cli_path() -> PathBuf {
-    let python = python();
-    let cli = python.parent().expect("the venv's bin").join("sentry-cli");
-    assert!(
-        cli.is_file(),
-        "no sentry-cli at {}: run `bash scripts/test.sh` once",
-        cli.display()
-    );
-    cli
-}
 
 /// Runs `sentry-cli ARGS` against `vigil` (organization `default`, project `shop`).
 fn sentry_cli(vigil: &Vigil, args: &[&str]) -> Output {

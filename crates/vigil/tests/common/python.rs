@@ -25,6 +25,22 @@ pub fn python() -> PathBuf {
     python
 }
 
+/// The venv's `sentry-cli` (PyPI, pinned in `tests/python/requirements.txt`), beside its Python.
+pub fn sentry_cli_path() -> PathBuf {
+    let python = python();
+    let cli = python
+        .parent()
+        .expect("the venv's bin directory")
+        .join("sentry-cli");
+    assert!(
+        cli.is_file(),
+        "no sentry-cli at {}: run `bash scripts/test.sh` once (it installs \
+         tests/python/requirements.txt into .venv)",
+        cli.display()
+    );
+    cli
+}
+
 /// `tests/python`, where the apps and scripts live.
 pub fn python_dir() -> PathBuf {
     repo_root().join("tests/python")
