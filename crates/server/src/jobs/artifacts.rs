@@ -32,10 +32,13 @@ const BUNDLE_BUDGET: usize = 256 * 1024 * 1024;
 /// Index answers kept (each a short list of bundle rows).
 const INDEX_ENTRIES: usize = 10_000;
 
+/// The bundles an index names, newest first.
+type Bundles = Arc<Vec<ArtifactBundleInfo>>;
+
 /// What this node keeps of the uploaded artifacts, shared by every worker.
 #[derive(Default)]
 pub struct ArtifactCaches {
-    index: Mutex<HashMap<IndexKey, (Instant, Arc<Vec<ArtifactBundleInfo>>)>>,
+    index: Mutex<HashMap<IndexKey, (Instant, Bundles)>>,
     files: Mutex<SizedLru<FileKey, SourceFile>>,
     bundles: Mutex<SizedLru<i64, Arc<Mutex<ArtifactBundle>>>>,
     /// Release files by (project, release, dist, url): found or not, for [`TTL`].
@@ -116,7 +119,7 @@ struct ProjectArtifacts {
 
 impl ProjectArtifacts {
     /// The bundles an index names, from the cache or the store.
-    fn bundles(&self, key: IndexKey) -> Result<Arc<Vec<ArtifactBundleInfo>>, LookupError> {
+    fn bundles(&self, key: IndexKey) -> Result<Bundles, LookupError> {
         if let Some((at, found)) = lock(&self.caches.index).get(&key) {
             if at.elapsed() < TTL {
                 return Ok(Arc::clone(found));

@@ -386,6 +386,7 @@ mod tests {
             thresholds: HashMap::new(),
             scrubbing: HashMap::from([(7, strict.clone())]),
             filters: HashMap::from([(7, Arc::new(Filters::new(InboundFilters::none())))]),
+            symbolication: HashMap::new(),
         };
         let body = b"{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n".to_vec();
         let envelope = parse_envelope(body.clone().into()).expect("envelope");
@@ -404,5 +405,6 @@ mod tests {
         let other = context_of(&queued(8), &envelope, 30, &settings);
         assert_eq!(other.scrubbing, ScrubbingSettings::default());
         assert_eq!(other.filters.settings(), &InboundFilters::default());
+        assert!(ctx.symbolication.is_none() && other.symbolication.is_none());
     }
 }
