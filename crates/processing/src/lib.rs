@@ -159,7 +159,9 @@ pub fn process_event(
         let view = grouping::input::EventView::new(&event);
         (title::summarize(&view), grouping::group_view(&view))
     };
-    add_minified_hashes(&event, &mut grouping.hashes);
+    if ctx.symbolication.is_some() {
+        add_minified_hashes(&event, &mut grouping.hashes);
+    }
     let tags = tags::derive_tags(&event);
     let user_tag = tags::user_tag(&event);
     let message = tags::search_text(&event);
