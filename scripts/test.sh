@@ -118,8 +118,18 @@ else
     pg_cluster_start
 fi
 
-step "cargo test --workspace --release --no-fail-fast"
-cargo test --workspace --release --no-fail-fast 2>&1 | tee "$test_log"
+# The test binaries run two at a time (scripts/test-binaries.py: most of the suite is waiting on
+# servers, SDKs, browsers and timers); every one runs even when another failed.
+step "cargo test --workspace --release --no-run"
+test_bins=$(mktemp)
+cargo test --workspace --release --no-run --message-format=json-render-diagnostics >"$test_bins"
+step "test binaries, ${VIGIL_TEST_JOBS:-2} at a time (scripts/test-binaries.py)"
+test_status=0
+python3 scripts/test-binaries.py "${VIGIL_TEST_JOBS:-2}" <"$test_bins" 2>&1 | tee "$test_log" || test_status=$?
+rm -f "$test_bins"
+step "doc tests"
+cargo test --workspace --release --doc 2>&1 | tee -a "$test_log" || test_status=$?
+[ "$test_status" = 0 ] || die "tests failed: see above"
 # One closing line for the whole suite (cargo prints one per test binary, the last of which is
 # often an empty doc-test run).
 totals=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
