@@ -509,8 +509,9 @@ impl CompiledPiiConfig {
         let mut applications = Vec::new();
         for (selector, ids) in &config.applications {
             let mut set: BTreeMap<String, Rule> = BTreeMap::new();
+            let mut expanded = BTreeSet::new();
             for id in ids {
-                collect(config, &mut set, id, None)?;
+                collect(config, &mut set, &mut expanded, id, None)?;
             }
             applications.push((selector.clone(), set.into_values().collect()));
         }
@@ -529,9 +530,15 @@ struct Parent {
     redaction: Redaction,
 }
 
+/// Adds the rules `id` reaches to `set` (the first way a rule is reached wins, as in Relay).
+/// `expanded` holds the `multiple` and `alias` rules already (or being) expanded: a rule that
+/// names itself, directly or through others, ends there instead of recursing until the stack
+/// overflows, and a rule reached again adds nothing new (its rules are all in `set`), so a
+/// config of rules naming each other many times is walked once.
 fn collect(
     config: &PiiConfig,
     set: &mut BTreeMap<String, Rule>,
+    expanded: &mut BTreeSet<String>,
     id: &str,
     parent: Option<&Parent>,
 ) -> Result<(), PiiConfigError> {
@@ -539,6 +546,11 @@ fn collect(
         return Ok(());
     };
     if set.contains_key(id) {
+        return Ok(());
+    }
+    if matches!(spec.ty, RuleType::Multiple { .. } | RuleType::Alias { .. })
+        && !expanded.insert(id.to_owned())
+    {
         return Ok(());
     }
     let (origin, redaction) = match parent {
@@ -555,12 +567,12 @@ fn collect(
         RuleType::Multiple { rules, hide_inner } => {
             let hiding = Parent { origin, redaction };
             for inner in rules {
-                collect(config, set, inner, hide_inner.then_some(&hiding))?;
+                collect(config, set, expanded, inner, hide_inner.then_some(&hiding))?;
             }
         }
         RuleType::Alias { rule, hide_inner } => {
             let hiding = Parent { origin, redaction };
-            collect(config, set, rule, hide_inner.then_some(&hiding))?;
+            collect(config, set, expanded, rule, hide_inner.then_some(&hiding))?;
         }
         ty => {
             if let Some(matcher) = matcher(id, ty)? {
@@ -739,6 +751,34 @@ mod tests {
                 ("@mac:mask".to_owned(), "@mac:mask".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn rules_naming_each_other_are_walked_once_not_forever() {
+        // A cycle through an alias and a multiple, and a chain that names each next rule many
+        // times (2^20 walks without memory): both resolve at once to the leaf rules.
+        let mut rules = vec![
+            r#""a": {"type": "alias", "rule": "b"}"#.to_owned(),
+            r#""b": {"type": "multiple", "rules": ["a", "c", "b"]}"#.to_owned(),
+            r#""c": {"type": "pattern", "pattern": "x"}"#.to_owned(),
+        ];
+        for level in 0..20 {
+            let next = if level == 19 {
+                "c".to_owned()
+            } else {
+                format!("m{}", level + 1)
+            };
+            rules.push(format!(
+                r#""m{level}": {{"type": "multiple", "rules": ["{next}", "{next}"]}}"#
+            ));
+        }
+        let text = format!(
+            r#"{{"rules": {{{}}}, "applications": {{"**": ["a", "m0"]}}}}"#,
+            rules.join(", ")
+        );
+        let config = PiiConfig::parse(&text).unwrap();
+        let compiled = CompiledPiiConfig::new(&config).unwrap();
+        assert_eq!(ids(&compiled)[0], [("c".to_owned(), "c".to_owned())]);
     }
 
     #[test]

@@ -194,6 +194,7 @@ impl Selector {
             src: s,
             pos: 0,
             error: None,
+            depth: 0,
         };
         let result = p.or().filter(|_| {
             p.skip_ws();
@@ -313,7 +314,13 @@ struct Parser<'s> {
     pos: usize,
     /// A semantic error (bad index, unknown type, …) seen on the way: reported over syntax.
     error: Option<SelectorError>,
+    /// Parentheses open around the current position: past [`MAX_NESTING`] the selector is
+    /// refused rather than parsed (and later matched and dropped) by ever deeper recursion.
+    depth: usize,
 }
+
+/// How deep parentheses may nest in a selector (Relay's own configs use one or two levels).
+const MAX_NESTING: usize = 32;
 
 impl<'s> Parser<'s> {
     fn rest(&self) -> &'s str {
@@ -388,7 +395,14 @@ impl<'s> Parser<'s> {
     fn paren_or_path(&mut self) -> Option<Selector> {
         let save = self.pos;
         if self.eat("(") {
-            if let Some(inner) = self.or() {
+            if self.depth >= MAX_NESTING {
+                self.pos = save;
+                return None;
+            }
+            self.depth += 1;
+            let inner = self.or();
+            self.depth -= 1;
+            if let Some(inner) = inner {
                 if self.eat(")") {
                     return Some(inner);
                 }
@@ -681,5 +695,16 @@ mod tests {
         assert!(!ok("$object").matches(&extra, Pii::Maybe));
         assert!(!ok("user.extra").matches(&extra, Pii::False));
         assert!(ok("USER.Extra").matches(&extra, Pii::True));
+    }
+    #[test]
+    fn deep_nesting_is_refused_not_recursed_into() {
+        let nested = |n: usize| format!("{}$string{}", "(".repeat(n), ")".repeat(n));
+        assert!(Selector::parse(&nested(MAX_NESTING)).is_ok());
+        assert!(matches!(
+            Selector::parse(&nested(MAX_NESTING + 1)),
+            Err(SelectorError::Syntax(_))
+        ));
+        // Far deeper than any stack would take, refused at once.
+        assert!(Selector::parse(&nested(100_000)).is_err());
     }
 }
