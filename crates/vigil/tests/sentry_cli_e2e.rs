@@ -9,36 +9,19 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::backend::{test_on_both_backends, Backend, Server};
-use common::python::{run_python, sentry_cli_path};
-use common::{run_with_stdin, Vigil};
+use common::python::{run_python, sentry_cli_command};
+use common::{run_ok, Vigil};
 use serde_json::Value;
 
 /// Runs `sentry-cli ARGS` against `vigil` for the `shop` project; asserts it succeeded and
 /// returns what it printed.
 #[track_caller]
 fn sentry_cli(vigil: &Vigil, args: &[&str]) -> String {
-    let mut command = Command::new(sentry_cli_path());
-    command
-        .args(args)
-        .env("SENTRY_URL", format!("{}/", vigil.base_url))
-        .env("SENTRY_AUTH_TOKEN", &vigil.token)
-        .env("SENTRY_ORG", "default")
-        .env("SENTRY_PROJECT", "shop")
-        .env("SENTRY_DISABLE_UPDATE_CHECK", "1")
-        .env("SENTRYCLI_SKIP_DOWNLOAD", "1")
-        .env_remove("SENTRY_DSN");
-    let output = run_with_stdin(command, "");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "sentry-cli {args:?} failed ({}):\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    run_ok(
+        sentry_cli_command(vigil, args),
+        &format!("sentry-cli {args:?}"),
+    )
 }
 
 fn issue_status(vigil: &Vigil, id: &str) -> String {

@@ -16,8 +16,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::backend::{test_on_both_backends, Backend, Server};
-use common::python::{run_python, sentry_cli_path};
-use common::{poll, repo_root, run_with_stdin, Dsn, Vigil};
+use common::python::{run_python, sentry_cli_command};
+use common::{poll, repo_root, run_ok, Dsn, Vigil};
 use serde_json::Value;
 
 const CODE: &str = "BOGUS";
@@ -33,25 +33,6 @@ fn node_bin(name: &str) -> PathBuf {
     bin
 }
 
-#[track_caller]
-fn run(mut command: Command, what: &str) -> String {
-    let output = run_with_stdin(
-        {
-            command.env("SENTRY_DISABLE_UPDATE_CHECK", "1");
-            command
-        },
-        "",
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
 /// Bundles and minifies the app from `entry` into `out` (with `index.html`), as a CI build does.
 fn build(entry: &str, out: &Path) {
     let app = repo_root().join("tests/browser-app");
@@ -63,20 +44,15 @@ fn build(entry: &str, out: &Path) {
         .arg(format!("--outfile={}", out.join("app.min.js").display()))
         // `@sentry/browser` comes from the test's Node packages; `money-utils` from the app's own.
         .env("NODE_PATH", repo_root().join("tests/node/node_modules"));
-    run(esbuild, &format!("esbuild {entry}"));
+    run_ok(esbuild, &format!("esbuild {entry}"));
     std::fs::copy(app.join("index.html"), out.join("index.html")).expect("copy index.html");
 }
 
 fn sentry_cli(vigil: &Vigil, args: &[&str]) -> String {
-    let mut command = Command::new(sentry_cli_path());
-    command
-        .args(args)
-        .env("SENTRY_URL", format!("{}/", vigil.base_url))
-        .env("SENTRY_AUTH_TOKEN", &vigil.token)
-        .env("SENTRY_ORG", "default")
-        .env("SENTRY_PROJECT", "shop")
-        .env_remove("SENTRY_DSN");
-    run(command, &format!("sentry-cli {args:?}"))
+    run_ok(
+        sentry_cli_command(vigil, args),
+        &format!("sentry-cli {args:?}"),
+    )
 }
 
 /// Loads the built page in Chromium with the project's DSN and `release`; the checkout fails.

@@ -9,11 +9,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::backend::{test_on_both_backends, Backend, Server};
-use common::python::sentry_cli_path;
-use common::{run_with_stdin, Vigil};
+use common::python::sentry_cli_command;
+use common::{run_ok, run_with_stdin, Vigil};
 use serde_json::Value;
 use vigil_store::prelude::*;
 
@@ -24,31 +24,17 @@ const MAP: &str = r#"{"version":3,"file":"app.min.js","sources":["../src/checkou
 
 /// Runs `sentry-cli ARGS` against `vigil` (organization `default`, project `shop`).
 fn sentry_cli(vigil: &Vigil, args: &[&str]) -> Output {
-    let mut command = Command::new(sentry_cli_path());
-    command
-        .args(args)
-        .env("SENTRY_URL", format!("{}/", vigil.base_url))
-        .env("SENTRY_AUTH_TOKEN", &vigil.token)
-        .env("SENTRY_ORG", "default")
-        .env("SENTRY_PROJECT", "shop")
-        .env("SENTRY_DISABLE_UPDATE_CHECK", "1")
-        .env("SENTRY_LOG_LEVEL", "warn")
-        .env_remove("SENTRY_DSN");
+    let mut command = sentry_cli_command(vigil, args);
+    command.env("SENTRY_LOG_LEVEL", "warn");
     run_with_stdin(command, "")
 }
 
 /// [`sentry_cli`], asserting it succeeded; what it printed.
 #[track_caller]
 fn sentry_cli_ok(vigil: &Vigil, args: &[&str]) -> String {
-    let output = sentry_cli(vigil, args);
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "sentry-cli {args:?} failed ({}):\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    let mut command = sentry_cli_command(vigil, args);
+    command.env("SENTRY_LOG_LEVEL", "warn");
+    run_ok(command, &format!("sentry-cli {args:?}"))
 }
 
 /// A build output: `dist/app.min.js` and its map.

@@ -723,6 +723,21 @@ pub fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
         .unwrap_or_else(|e| panic!("wait for {command:?}: {e}"))
 }
 
+/// Runs `command` with no input, asserts it succeeded (`what` names it in the failure, with its
+/// output) and returns what it printed.
+#[track_caller]
+pub fn run_ok(command: Command, what: &str) -> String {
+    let output = run_with_stdin(command, "");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 /// Sentry's event id form: 32 lowercase hex digits, no dashes.
 pub fn normalize_event_id(id: &str) -> String {
     id.replace('-', "").to_ascii_lowercase()

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use super::{repo_root, run_with_stdin, Dsn};
+use super::{repo_root, run_with_stdin, Dsn, Vigil};
 
 /// The Python that has the pinned `sentry-sdk`, Django, Celery, redis, aiosmtpd and Selenium:
 /// `.venv/bin/python` (made by `scripts/test.sh`), or `$VIGIL_TEST_PYTHON`.
@@ -39,6 +39,22 @@ pub fn sentry_cli_path() -> PathBuf {
         cli.display()
     );
     cli
+}
+
+/// `sentry-cli ARGS` against `vigil` for organization `default` and project `shop`, as a team's
+/// CI runs it (token and URL in the environment, no update check, no DSN).
+pub fn sentry_cli_command(vigil: &Vigil, args: &[&str]) -> Command {
+    let mut command = Command::new(sentry_cli_path());
+    command
+        .args(args)
+        .env("SENTRY_URL", format!("{}/", vigil.base_url))
+        .env("SENTRY_AUTH_TOKEN", &vigil.token)
+        .env("SENTRY_ORG", "default")
+        .env("SENTRY_PROJECT", "shop")
+        .env("SENTRY_DISABLE_UPDATE_CHECK", "1")
+        .env("SENTRYCLI_SKIP_DOWNLOAD", "1")
+        .env_remove("SENTRY_DSN");
+    command
 }
 
 /// `tests/python`, where the apps and scripts live.
