@@ -121,9 +121,6 @@ impl<T> Outcome<T> {
 /// so that the map arriving does not split that issue in two (the event joins it, and its new
 /// hashes lead the next builds' events there too).
 fn add_minified_hashes(event: &Json<'_>, hashes: &mut Vec<String>) {
-    if !symbolicate::changed_frames(event) {
-        return;
-    }
     let mut minified = event.clone();
     symbolicate::restore_raw_stacktraces(&mut minified);
     let view = grouping::input::EventView::new(&minified);
@@ -151,15 +148,16 @@ pub fn process_event(
     scrub::scrub_event(&mut event, &ctx.scrubbing);
     // Where Sentry symbolicates: after Relay's normalization and scrubbing, before grouping,
     // title and culprit, which then see the original frames.
-    if let Some(symbolication) = &ctx.symbolication {
-        symbolicate::symbolicate_event(&mut event, symbolication);
-    }
+    let mapped = ctx
+        .symbolication
+        .as_ref()
+        .is_some_and(|symbolication| symbolicate::symbolicate_event(&mut event, symbolication));
     // One read of the event for both: the stack trace rules then run once per stack trace.
     let (summary, mut grouping) = {
         let view = grouping::input::EventView::new(&event);
         (title::summarize(&view), grouping::group_view(&view))
     };
-    if ctx.symbolication.is_some() {
+    if mapped {
         add_minified_hashes(&event, &mut grouping.hashes);
     }
     let tags = tags::derive_tags(&event);

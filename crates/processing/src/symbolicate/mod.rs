@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 pub use bundle::FileType;
 pub use cache::{CacheStats, SourceMapCaches};
-pub use process::{changed_frames, restore_raw_stacktraces, symbolicate_event};
+pub use process::{restore_raw_stacktraces, symbolicate_event};
 
 /// One uploaded file, with an id stable for its content (the cache key).
 #[derive(Debug, Clone, PartialEq, Eq)]

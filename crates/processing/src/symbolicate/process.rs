@@ -16,18 +16,18 @@ use super::{ArtifactLookup, FileType, SourceFile, Symbolication};
 use crate::json::{Json, Object};
 
 /// Symbolicates every JavaScript frame of `event` (exceptions, the top-level stack trace,
-/// threads) with the project's uploaded files, in place. Never fails: what cannot be mapped
-/// stays minified and is noted in `errors`.
-pub fn symbolicate_event(event: &mut Json<'_>, symbolication: &Symbolication) {
+/// threads) with the project's uploaded files, in place; whether a source map changed any
+/// frame. Never fails: what cannot be mapped stays minified and is noted in `errors`.
+pub fn symbolicate_event(event: &mut Json<'_>, symbolication: &Symbolication) -> bool {
     let Some(object) = event.as_object() else {
-        return;
+        return false;
     };
     let platform = object.get("platform").and_then(Json::as_str);
     if !symbolication.has_uploads && platform != Some("javascript") {
-        return;
+        return false;
     }
     if !has_handled_frame(object, platform) {
-        return;
+        return false;
     }
     let platform = platform.map(str::to_owned);
     let mut session = Session {
@@ -47,10 +47,11 @@ pub fn symbolicate_event(event: &mut Json<'_>, symbolication: &Symbolication) {
         modules: HashMap::new(),
         sources: HashMap::new(),
         errors: BTreeSet::new(),
+        mapped_any: false,
     };
 
     let Some(object) = event.as_object_mut() else {
-        return;
+        return false;
     };
     let platform = platform.as_deref();
     for key in ["exception", "threads"] {
@@ -83,6 +84,7 @@ pub fn symbolicate_event(event: &mut Json<'_>, symbolication: &Symbolication) {
             list.extend(errors.into_iter().filter_map(ModuleError::into_event_error));
         }
     }
+    session.mapped_any
 }
 
 /// An exception or thread: its stack trace is symbolicated and the minified one kept next to
@@ -151,6 +153,7 @@ fn symbolicate_stacktrace<'a>(
                     context.write(&mut raw);
                 }
                 caller_token_name = mapped.token_name.clone();
+                session.mapped_any = true;
                 mapped.write(frame);
             }
             Err(kind) => {
@@ -571,6 +574,8 @@ struct Session<'s> {
     /// Original sources looked up by URL (for maps without `sourcesContent`).
     sources: HashMap<String, Option<Arc<str>>>,
     errors: BTreeSet<ModuleError>,
+    /// Whether a source map changed any frame.
+    mapped_any: bool,
 }
 
 impl Session<'_> {
@@ -907,23 +912,6 @@ impl Session<'_> {
     }
 }
 
-/// Whether source maps changed any frame of `event` (a frame marked `data.symbolicated`).
-pub fn changed_frames(event: &Json<'_>) -> bool {
-    let mut changed = false;
-    for_each_container(event, |container| {
-        changed |= container
-            .get("stacktrace")
-            .and_then(|st| st.get("frames"))
-            .and_then(Json::as_array)
-            .is_some_and(|frames| {
-                frames.iter().any(|frame| {
-                    frame.pointer("/data/symbolicated").and_then(Json::as_bool) == Some(true)
-                })
-            });
-    });
-    changed
-}
-
 /// Puts every kept `raw_stacktrace` back in place of its symbolicated `stacktrace`: the event as
 /// the SDK sent its frames.
 pub fn restore_raw_stacktraces(event: &mut Json<'_>) {
@@ -939,18 +927,6 @@ pub fn restore_raw_stacktraces(event: &mut Json<'_>) {
             if let Some(raw) = container.remove("raw_stacktrace") {
                 container.insert("stacktrace", raw);
             }
-        }
-    }
-}
-
-fn for_each_container(event: &Json<'_>, mut visit: impl FnMut(&Object<'_>)) {
-    for key in ["exception", "threads"] {
-        let values = event
-            .get(key)
-            .and_then(|v| v.get("values"))
-            .and_then(Json::as_array);
-        for container in values.into_iter().flatten().filter_map(Json::as_object) {
-            visit(container);
         }
     }
 }
